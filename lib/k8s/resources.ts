@@ -1,0 +1,29 @@
+/** REST coordinates of every kind the product reads or writes. */
+export interface ResourceType {
+  group: string;
+  version: string;
+  plural: string;
+  kind: string;
+  namespaced: boolean;
+}
+
+export const RESOURCES = {
+  IPPool: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ippools', kind: 'IPPool', namespaced: false },
+  IPAllocation: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipallocations', kind: 'IPAllocation', namespaced: false },
+  Service: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
+  EndpointSlice: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
+  Event: { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
+  Lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
+} as const satisfies Record<string, ResourceType>;
+
+export type Kind = keyof typeof RESOURCES;
+
+export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
+
+/** `/apis/group/version[/namespaces/ns]/plural[/name][/subresource]` */
+export function resourcePath(t: ResourceType, namespace?: string, name?: string, subresource?: string): string {
+  const base = t.group ? `/apis/${t.group}/${t.version}` : `/api/${t.version}`;
+  const ns = t.namespaced && namespace ? `/namespaces/${encodeURIComponent(namespace)}` : '';
+  const tail = [name, subresource].filter((p): p is string => Boolean(p)).map(encodeURIComponent).join('/');
+  return `${base}${ns}/${t.plural}${tail ? `/${tail}` : ''}`;
+}

@@ -1,0 +1,96 @@
+import { Agent, request, type RequestOptions } from 'node:https';
+import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { z } from 'zod';
+import { KubeError } from './errors.js';
+
+export interface RestRequest {
+  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  path: string;
+  query?: Record<string, string | undefined>;
+  body?: unknown;
+  contentType?: string;
+  timeoutMs?: number;
+}
+
+/** One JSON request to the API server; errors leave as KubeError. */
+export type Transport = (req: RestRequest) => Promise<unknown>;
+
+const StatusSchema = z.object({ kind: z.literal('Status'), message: z.string().optional(), reason: z.string().optional() }).loose();
+
+function toError(status: number, text: string, retryAfter: string | undefined): KubeError {
+  let message = text.slice(0, 500) || `HTTP ${status}`;
+  let reason = '';
+  try {
+    const parsed = StatusSchema.safeParse(JSON.parse(text));
+    if (parsed.success) {
+      message = parsed.data.message ?? message;
+      reason = parsed.data.reason ?? '';
+    }
+  } catch {
+    // not JSON: keep the raw text
+  }
+  const seconds = retryAfter !== undefined ? Number(retryAfter) : undefined;
+  return new KubeError(message, status, reason, Number.isFinite(seconds) ? seconds : undefined);
+}
+
+function withQuery(path: string, query: RestRequest['query']): string {
+  const params = new URLSearchParams();
+  for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) params.set(k, v);
+  const qs = params.toString();
+  return qs ? `${path}?${qs}` : path;
+}
+
+/**
+ * A keep-alive JSON transport for the cluster named by `kc` (client certificates, tokens and
+ * exec plugins are applied by @kubernetes/client-node).
+ */
+export function kubeTransport(kc: KubeConfig, opts: { maxSockets?: number } = {}): Transport {
+  const cluster = kc.getCurrentCluster();
+  if (!cluster) throw new Error('the kubeconfig names no current cluster');
+  const base = new URL(cluster.server);
+  const secure = base.protocol === 'https:';
+  const agentOpts = { keepAlive: true, maxSockets: opts.maxSockets ?? 32 };
+  let agent: Agent | HttpAgent | undefined;
+  const send = request;
+  return async (req) => {
+    const options: RequestOptions = {
+      method: req.method,
+      hostname: base.hostname,
+      port: base.port,
+      path: `${base.pathname.replace(/\/$/, '')}${withQuery(req.path, req.query)}`,
+      headers: { accept: 'application/json' },
+    };
+    await kc.applyToHTTPSOptions(options);
+    agent ??= secure ? new Agent({ ...agentOpts, ca: options.ca, cert: options.cert, key: options.key, rejectUnauthorized: options.rejectUnauthorized }) : new HttpAgent(agentOpts);
+    options.agent = agent;
+    const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
+    if (payload !== undefined) {
+      options.headers = { ...options.headers, 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
+    }
+    return new Promise<unknown>((resolve, reject) => {
+      const r = (secure ? send : httpRequest)(options, (res) => {
+        const chunks: Buffer[] = [];
+        res.on('data', (c: Buffer) => chunks.push(c));
+        res.on('error', (e) => reject(new KubeError(`reading the response failed: ${e.message}`, 0, 'NetworkError')));
+        res.on('end', () => {
+          const text = Buffer.concat(chunks).toString('utf8');
+          const status = res.statusCode ?? 0;
+          if (status >= 200 && status < 300) {
+            try {
+              resolve(text ? JSON.parse(text) : undefined);
+            } catch {
+              reject(new KubeError(`the API server answered with invalid JSON`, status, 'InvalidResponse'));
+            }
+          } else {
+            const ra = res.headers['retry-after'];
+            reject(toError(status, text, Array.isArray(ra) ? ra[0] : ra));
+          }
+        });
+      });
+      r.setTimeout(req.timeoutMs ?? 30_000, () => r.destroy(new Error(`no answer within ${req.timeoutMs ?? 30_000} ms`)));
+      r.on('error', (e) => reject(new KubeError(`${req.method} ${req.path}: ${e.message}`, 0, 'NetworkError')));
+      r.end(payload);
+    });
+  };
+}

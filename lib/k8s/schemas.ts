@@ -1,0 +1,119 @@
+import { z } from 'zod';
+
+/**
+ * Zod schemas for the MikroLB CRDs (mikrolb.de/v1alpha1) and the parts of core objects the
+ * functions read. They agree with deploy/crds/*.yaml: test/crd-schemas.test.ts feeds the same
+ * examples to both and expects the same verdicts.
+ */
+
+export const GROUP = 'mikrolb.de';
+export const VERSION = 'v1alpha1';
+export const API_VERSION = `${GROUP}/${VERSION}`;
+export const FINALIZER = 'mikrolb.de/finalizer';
+export const LABEL_SERVICE_NAMESPACE = 'mikrolb.de/service-namespace';
+export const LABEL_SERVICE_NAME = 'mikrolb.de/service-name';
+export const LABEL_SERVICE_UID = 'mikrolb.de/service-uid';
+
+export const IPFamilySchema = z.enum(['IPv4', 'IPv6']);
+export type IPFamily = z.infer<typeof IPFamilySchema>;
+
+const POOL_NAME = /^[a-z0-9]([a-z0-9\-.]*[a-z0-9])?$/;
+const INTERFACE_NAME = /^(|[a-zA-Z0-9][a-zA-Z0-9\-.]*[a-zA-Z0-9])$/;
+export const PoolNameSchema = z.string().max(253).regex(POOL_NAME, 'must be a lowercase DNS-style name');
+
+export const ConditionSchema = z.object({
+  type: z.string().min(1),
+  status: z.enum(['True', 'False', 'Unknown']),
+  reason: z.string().min(1),
+  message: z.string(),
+  lastTransitionTime: z.string(),
+  observedGeneration: z.number().int().nonnegative().optional(),
+});
+export type Condition = z.infer<typeof ConditionSchema>;
+
+export const ObjectMetaSchema = z.object({
+  name: z.string(),
+  namespace: z.string().optional(),
+  uid: z.string().optional(),
+  resourceVersion: z.string().optional(),
+  generation: z.number().int().optional(),
+  creationTimestamp: z.string().optional(),
+  deletionTimestamp: z.string().optional(),
+  labels: z.record(z.string(), z.string()).optional(),
+  annotations: z.record(z.string(), z.string()).optional(),
+  finalizers: z.array(z.string()).optional(),
+  ownerReferences: z.array(z.object({ apiVersion: z.string(), kind: z.string(), name: z.string(), uid: z.string() }).loose()).optional(),
+}).loose();
+export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
+
+export const IPPoolSpecSchema = z.object({
+  ipFamily: IPFamilySchema,
+  addresses: z.array(z.string().min(1).max(100)).min(1, 'addresses needs at least one entry')
+    .refine((a) => new Set(a).size === a.length, 'addresses must not repeat an entry'),
+  autoAssign: z.boolean().default(true),
+  avoidBuggyIPs: z.boolean().default(true),
+  advertise: z.boolean().default(true),
+  interfaceName: z.string().max(64).regex(INTERFACE_NAME, 'must be a router interface name').optional(),
+});
+export type IPPoolSpec = z.infer<typeof IPPoolSpecSchema>;
+
+/** One line of the pool ledger: an address this pool handed out, and to whom. */
+export const LedgerEntrySchema = z.object({
+  address: z.string(),
+  allocationName: z.string(),
+  allocationUID: z.string(),
+  reservedAt: z.string().optional(),
+});
+export type LedgerEntry = z.infer<typeof LedgerEntrySchema>;
+
+export const IPPoolStatusSchema = z.object({
+  totalAddresses: z.string().optional(),
+  allocatedAddresses: z.string().optional(),
+  freeAddresses: z.string().optional(),
+  observedGeneration: z.number().int().optional(),
+  conditions: z.array(ConditionSchema).optional(),
+  allocations: z.array(LedgerEntrySchema).optional(),
+});
+export type IPPoolStatus = z.infer<typeof IPPoolStatusSchema>;
+
+export const IPPoolSchema = z.object({
+  apiVersion: z.literal(API_VERSION).optional(),
+  kind: z.literal('IPPool').optional(),
+  metadata: ObjectMetaSchema,
+  spec: IPPoolSpecSchema,
+  status: IPPoolStatusSchema.optional(),
+});
+export type IPPool = z.infer<typeof IPPoolSchema>;
+
+const present = (v: string | undefined): boolean => v !== undefined && v !== '';
+
+export const IPAllocationSpecSchema = z.object({
+  ipFamily: IPFamilySchema.optional(),
+  poolName: PoolNameSchema.optional(),
+  // The format is checked by allocate (reason AddressInvalid), not by the schema.
+  address: z.string().max(100).optional(),
+}).refine((s) => [s.ipFamily, s.poolName, s.address].some(present), 'Either ipFamily, poolName or address must be specified')
+  .refine((s) => [s.ipFamily, s.poolName, s.address].filter(present).length <= 1, 'Only one of ipFamily, poolName or address can be specified');
+export type IPAllocationSpec = z.infer<typeof IPAllocationSpecSchema>;
+
+export const PhaseSchema = z.enum(['Pending', 'Allocated', 'Programmed', 'Failed']);
+export type Phase = z.infer<typeof PhaseSchema>;
+
+export const IPAllocationStatusSchema = z.object({
+  phase: PhaseSchema.optional(),
+  address: z.string().optional(),
+  advertised: z.boolean().optional(),
+  interfaceName: z.string().optional(),
+  observedGeneration: z.number().int().optional(),
+  conditions: z.array(ConditionSchema).optional(),
+});
+export type IPAllocationStatus = z.infer<typeof IPAllocationStatusSchema>;
+
+export const IPAllocationSchema = z.object({
+  apiVersion: z.literal(API_VERSION).optional(),
+  kind: z.literal('IPAllocation').optional(),
+  metadata: ObjectMetaSchema,
+  spec: IPAllocationSpecSchema,
+  status: IPAllocationStatusSchema.optional(),
+});
+export type IPAllocation = z.infer<typeof IPAllocationSchema>;

@@ -1,0 +1,92 @@
+import { execFileSync, spawn } from 'node:child_process';
+import { existsSync, readFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** Where the real control-plane binaries come from, and which versions they are. */
+export interface ClusterBinaries {
+  kubeApiserver: string;
+  etcd: string;
+  kubectl: string;
+  source: 'KUBEBUILDER_ASSETS' | 'TEST_ASSET_*' | 'cache' | 'built';
+  versions: { kubernetes: string; etcd: string };
+}
+
+const toolsDir = join(dirname(fileURLToPath(import.meta.url)), 'tools');
+
+/** The versions pinned in the tools module's go.mod. */
+export function pinnedVersions(): { kubernetes: string; etcd: string } {
+  const gomod = readFileSync(join(toolsDir, 'go.mod'), 'utf8');
+  const find = (mod: string): string => {
+    const m = new RegExp(`^\\s*${mod.replace(/[./]/g, '\\$&')}\\s+(v\\S+)`, 'm').exec(gomod);
+    if (!m?.[1]) throw new Error(`test/cluster/tools/go.mod does not require ${mod}`);
+    return m[1];
+  };
+  return { kubernetes: find('k8s.io/kubernetes'), etcd: find('go.etcd.io/etcd/server/v3') };
+}
+
+export function cacheDir(env: NodeJS.ProcessEnv = process.env): string {
+  const v = pinnedVersions();
+  const root = env.MIKROLB_CACHE_DIR ?? join(env.XDG_CACHE_HOME ?? join(homedir(), '.cache'), 'mikrolb');
+  return join(root, 'test-cluster', `k8s-${v.kubernetes}-etcd-${v.etcd}`);
+}
+
+function versionOf(binary: string, args: string[], pattern: RegExp): string {
+  try {
+    const out = execFileSync(binary, args, { encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+    return pattern.exec(out)?.[1] ?? 'unknown';
+  } catch {
+    return 'unknown';
+  }
+}
+
+function fromDir(dir: string, source: ClusterBinaries['source']): ClusterBinaries | undefined {
+  const b = { kubeApiserver: join(dir, 'kube-apiserver'), etcd: join(dir, 'etcd'), kubectl: join(dir, 'kubectl') };
+  if (![b.kubeApiserver, b.etcd, b.kubectl].every((p) => existsSync(p))) return undefined;
+  return { ...b, source, versions: probeVersions(b.kubeApiserver, b.etcd) };
+}
+
+function probeVersions(kubeApiserver: string, etcd: string): ClusterBinaries['versions'] {
+  return {
+    kubernetes: versionOf(kubeApiserver, ['--version'], /Kubernetes (v\S+)/),
+    etcd: versionOf(etcd, ['--version'], /etcd Version: (\S+)/),
+  };
+}
+
+/** Binaries named by envtest's conventions, if the environment names them. */
+export function binariesFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterBinaries | undefined {
+  const { TEST_ASSET_KUBE_APISERVER: api, TEST_ASSET_ETCD: etcd, TEST_ASSET_KUBECTL: kubectl } = env;
+  if (api && etcd && kubectl) {
+    return { kubeApiserver: api, etcd, kubectl, source: 'TEST_ASSET_*', versions: probeVersions(api, etcd) };
+  }
+  if (env.KUBEBUILDER_ASSETS) {
+    const found = fromDir(env.KUBEBUILDER_ASSETS, 'KUBEBUILDER_ASSETS');
+    if (!found) throw new Error(`KUBEBUILDER_ASSETS=${env.KUBEBUILDER_ASSETS} lacks kube-apiserver, etcd or kubectl`);
+    return found;
+  }
+  return undefined;
+}
+
+/** Runs tools/build.sh (Go, from the module proxy) into the cache, streaming its progress. */
+function build(out: string): Promise<void> {
+  return new Promise((resolve, reject) => {
+    process.stderr.write(`[test-cluster] no cached binaries in ${out}; building them from Go modules (takes many minutes cold)\n`);
+    const child = spawn('bash', [join(toolsDir, 'build.sh'), out], { stdio: ['ignore', 'inherit', 'inherit'] });
+    child.on('error', reject);
+    child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`building the test-cluster binaries failed (exit ${code})`))));
+  });
+}
+
+/** Finds kube-apiserver, etcd and kubectl: from the environment, the cache, or a fresh build. */
+export async function ensureBinaries(env: NodeJS.ProcessEnv = process.env): Promise<ClusterBinaries> {
+  const fromEnv = binariesFromEnv(env);
+  if (fromEnv) return fromEnv;
+  const dir = cacheDir(env);
+  const cached = fromDir(dir, 'cache');
+  if (cached) return cached;
+  await build(dir);
+  const built = fromDir(dir, 'built');
+  if (!built) throw new Error(`the build finished but ${dir} lacks a binary`);
+  return built;
+}

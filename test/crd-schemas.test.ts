@@ -1,0 +1,63 @@
+import { describe, expect, it } from 'vitest';
+import { isInvalid } from '../lib/k8s/errors.js';
+import { RESOURCES, resourcePath, type ResourceType } from '../lib/k8s/resources.js';
+import { IPAllocationSchema, IPPoolSchema } from '../lib/k8s/schemas.js';
+import { testCluster, uniq } from './helpers/cluster.js';
+
+/**
+ * The zod schemas in lib/k8s/schemas.ts and the CRDs in deploy/crds must accept and reject the
+ * same objects: each example goes to both (the API server through a dry-run create).
+ */
+const { transport } = testCluster();
+
+async function serverAccepts(type: ResourceType, spec: unknown, labels?: Record<string, string>): Promise<boolean> {
+  const body = { apiVersion: 'mikrolb.de/v1alpha1', kind: type.kind, metadata: { name: uniq('schema'), labels }, spec };
+  try {
+    await transport({ method: 'POST', path: resourcePath(type), query: { dryRun: 'All' }, body });
+    return true;
+  } catch (e) {
+    if (isInvalid(e)) return false;
+    throw e;
+  }
+}
+
+const pools: [string, unknown, boolean][] = [
+  ['a minimal IPv4 pool', { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'] }, true],
+  ['an IPv6 pool with every option', { ipFamily: 'IPv6', addresses: ['2001:db8::/64', '!2001:db8::1'], autoAssign: false, avoidBuggyIPs: false, advertise: false, interfaceName: 'bridge.lan' }, true],
+  ['an empty interface name (route lookup)', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], interfaceName: '' }, true],
+  ['no ipFamily', { addresses: ['10.0.0.1'] }, false],
+  ['a lowercase ipFamily', { ipFamily: 'ipv4', addresses: ['10.0.0.1'] }, false],
+  ['no addresses', { ipFamily: 'IPv4' }, false],
+  ['an empty address list', { ipFamily: 'IPv4', addresses: [] }, false],
+  ['a repeated address entry', { ipFamily: 'IPv4', addresses: ['10.0.0.1', '10.0.0.1'] }, false],
+  ['an empty address entry', { ipFamily: 'IPv4', addresses: [''] }, false],
+  ['an interface name starting with a dash', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], interfaceName: '-eth0' }, false],
+  ['an interface name with a space', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], interfaceName: 'eth 0' }, false],
+  ['autoAssign that is not a boolean', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], autoAssign: 'yes' }, false],
+];
+
+const allocations: [string, unknown, boolean][] = [
+  ['an ipFamily', { ipFamily: 'IPv6' }, true],
+  ['a pool name', { poolName: 'pool-a.b' }, true],
+  ['an address', { address: '192.0.2.10' }, true],
+  ['a malformed address (reported later as AddressInvalid)', { address: 'banana' }, true],
+  ['nothing', {}, false],
+  ['only empty strings', { ipFamily: '', poolName: '', address: '' }, false],
+  ['ipFamily and address', { ipFamily: 'IPv4', address: '192.0.2.10' }, false],
+  ['poolName and address', { poolName: 'p', address: '192.0.2.10' }, false],
+  ['an unknown ipFamily', { ipFamily: 'IPv5' }, false],
+  ['an uppercase pool name', { poolName: 'Pool' }, false],
+  ['a pool name ending in a dash', { poolName: 'pool-' }, false],
+];
+
+describe('zod schemas and CRD schemas agree', () => {
+  it.each(pools)('IPPool with %s', async (_what, spec, valid) => {
+    const zodVerdict = IPPoolSchema.safeParse({ metadata: { name: 'x' }, spec }).success;
+    expect({ zod: zodVerdict, server: await serverAccepts(RESOURCES.IPPool, spec) }).toEqual({ zod: valid, server: valid });
+  });
+
+  it.each(allocations)('IPAllocation with %s', async (_what, spec, valid) => {
+    const zodVerdict = IPAllocationSchema.safeParse({ metadata: { name: 'x' }, spec }).success;
+    expect({ zod: zodVerdict, server: await serverAccepts(RESOURCES.IPAllocation, spec) }).toEqual({ zod: valid, server: valid });
+  });
+});
