@@ -82,7 +82,7 @@ export const IPPoolSchema = z.object({
   metadata: ObjectMetaSchema,
   spec: IPPoolSpecSchema,
   status: IPPoolStatusSchema.optional(),
-});
+}).loose();
 export type IPPool = z.infer<typeof IPPoolSchema>;
 
 const present = (v: string | undefined): boolean => v !== undefined && v !== '';
@@ -115,5 +115,5 @@ export const IPAllocationSchema = z.object({
   metadata: ObjectMetaSchema,
   spec: IPAllocationSpecSchema,
   status: IPAllocationStatusSchema.optional(),
-});
+}).loose();
 export type IPAllocation = z.infer<typeof IPAllocationSchema>;

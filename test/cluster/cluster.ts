@@ -66,10 +66,10 @@ function etcdHealthy(url: string): Promise<boolean> {
   });
 }
 
-async function apiserverReady(server: string, pki: Pki): Promise<boolean> {
+async function apiserverReady(server: string, pki: Pki, path = '/readyz'): Promise<boolean> {
   const [ca, cert, key] = await Promise.all([readFile(pki.caCert), readFile(pki.adminCert), readFile(pki.adminKey)]);
   return new Promise((res) => {
-    const req = request(`${server}/readyz`, { ca, cert, key, timeout: 2000 }, (r) => {
+    const req = request(`${server}${path}`, { ca, cert, key, timeout: 2000 }, (r) => {
       r.resume();
       r.on('end', () => res(r.statusCode === 200));
     });
@@ -188,7 +188,13 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
   try {
     await startEtcd();
     await startApiServer();
-    if (opts.crds !== false) await applyCrds(kubectl);
+    if (opts.crds !== false) {
+      await applyCrds(kubectl);
+      // A new CRD's watch cache answers 429 "storage is (re)initializing" for a moment.
+      for (const plural of ['ippools', 'ipallocations']) {
+        await waitFor(`listing ${plural}`, 30_000, () => apiserverReady(server, pki, `/apis/mikrolb.de/v1alpha1/${plural}`), () => api?.exit);
+      }
+    }
   } catch (err) {
     await stop();
     throw err;

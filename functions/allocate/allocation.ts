@@ -1,0 +1,109 @@
+import { allocatedStatus, statusChanged } from '../../lib/core/allocation-status.js';
+import { decide, findReservation, type Decision } from '../../lib/core/decide.js';
+import { poolStatus } from '../../lib/core/pool-status.js';
+import { adoptedLedger, viewPools, type PoolView } from '../../lib/core/pools.js';
+import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import { KubeError } from '../../lib/k8s/errors.js';
+import type { IPFamily } from '../../lib/ip/index.js';
+import { getAllocation, getService, listAllocations, listPools } from '../../lib/k8s/typed.js';
+import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID, type IPAllocation, type LedgerEntry } from '../../lib/k8s/schemas.js';
+import type { AllocateDeps, Report } from './deps.js';
+
+interface World {
+  views: PoolView[];
+  ledgers: Map<string, LedgerEntry[]>;
+}
+
+/** Pools with their effective ledgers; pools without one adopt what allocation statuses hold. */
+async function readWorld(deps: AllocateDeps): Promise<World> {
+  const pools = await listPools(deps.kube);
+  for (const bad of pools.invalid) deps.log.warn('Skipping an IPPool that does not match the schema', { pool: bad.name, problem: bad.message });
+  const views = viewPools(pools.items);
+  const needAdoption = views.some((v) => v.ledger === undefined);
+  const allocations = needAdoption ? (await listAllocations(deps.kube)).items : [];
+  const ledgers = new Map(views.map((v) => [v.name, v.ledger ?? adoptedLedger(v, allocations, deps.now())]));
+  return { views, ledgers };
+}
+
+/** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
+async function owningService(deps: AllocateDeps, a: IPAllocation): Promise<{ state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[] }> {
+  const labels = a.metadata.labels ?? {};
+  const ns = labels[LABEL_SERVICE_NAMESPACE];
+  const name = labels[LABEL_SERVICE_NAME];
+  if (!ns || !name) return { state: 'none' };
+  const svc = await getService(deps.kube, ns, name);
+  const uid = labels[LABEL_SERVICE_UID];
+  if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
+  return { state: 'present', key: `${ns}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
+}
+
+/** Writes the pool's ledger (and the counts derived from it) guarded by the resourceVersion read. */
+async function writeLedger(deps: AllocateDeps, view: PoolView, ledger: LedgerEntry[]): Promise<void> {
+  const status = poolStatus(view, ledger, deps.now());
+  await deps.kube.replaceStatus('IPPool', { ...view.pool, status });
+}
+
+async function dropStaleReservation(deps: AllocateDeps, world: World, a: IPAllocation, d: Decision, report: Report): Promise<boolean> {
+  const held = findReservation({ allocation: a, pools: world.views, ledgers: world.ledgers });
+  if (!held || (d.ok && d.pool === held.pool.name && d.address === held.entry.address)) return false;
+  const ledger = (world.ledgers.get(held.pool.name) ?? []).filter((e) => e.allocationUID !== a.metadata.uid);
+  await writeLedger(deps, held.pool, ledger);
+  report.actions.push(`released stale reservation ${held.entry.address} of ${a.metadata.name} in pool ${held.pool.name}`);
+  return true;
+}
+
+async function reserve(deps: AllocateDeps, world: World, a: IPAllocation, d: Decision & { ok: true }, report: Report): Promise<void> {
+  const view = world.views.find((v) => v.name === d.pool);
+  if (!view) return;
+  const ledger = world.ledgers.get(d.pool) ?? [];
+  if (d.reserved && view.ledger !== undefined) return;
+  const entry: LedgerEntry = { address: d.address, allocationName: a.metadata.name, allocationUID: a.metadata.uid ?? '', reservedAt: deps.now().toISOString() };
+  const next = d.reserved ? ledger : [...ledger, entry];
+  await writeLedger(deps, view, next);
+  report.actions.push(d.reserved ? `adopted the ledger of pool ${d.pool}` : `reserved ${d.address} in pool ${d.pool} for ${a.metadata.name}`);
+}
+
+async function recordOutcome(deps: AllocateDeps, a: IPAllocation, d: Decision): Promise<void> {
+  const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
+  if (d.ok) {
+    await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note: `Allocated address ${d.address} from pool ${d.pool}.`, action: 'Allocate' });
+    deps.log.info('Allocated an address', { allocation: a.metadata.name, address: d.address, pool: d.pool });
+  } else {
+    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: d.reason, note: d.message, action: 'Allocate' });
+    deps.log.warn('Allocation failed', { allocation: a.metadata.name, reason: d.reason, message: d.message });
+  }
+}
+
+/**
+ * Converges one IPAllocation: an address reserved in its pool's ledger (guarded by the pool's
+ * resourceVersion), then the allocation's status. Re-invocation finds the reservation by uid,
+ * so a crash between the two writes is completed with the same address.
+ */
+export async function allocateOne(deps: AllocateDeps, name: string, report: Report): Promise<void> {
+  await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
+    const a = await getAllocation(deps.kube, name);
+    if (!a || a.metadata.deletionTimestamp) return;
+    const owner = await owningService(deps, a);
+    if (owner.state === 'gone') {
+      report.actions.push(`skipped ${name}: its Service is gone`);
+      return;
+    }
+    const world = await readWorld(deps);
+    const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
+    const d = decide({ allocation: a, pools: world.views, ledgers: world.ledgers, ...(service ? { service } : {}) });
+    if (await dropStaleReservation(deps, world, a, d, report)) {
+      // decide again from fresh reads, as after any conflict
+      throw new KubeError('re-deciding after releasing a stale reservation', 409, 'Conflict');
+    }
+    if (d.ok) await reserve(deps, world, a, d, report);
+    const pool = d.ok ? world.views.find((v) => v.name === d.pool)?.pool.spec : undefined;
+    const next = allocatedStatus(a, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());
+    if (!statusChanged(a.status, next)) return;
+    await deps.kube.replaceStatus('IPAllocation', { ...a, status: next });
+    report.actions.push(d.ok ? `${name}: ${d.address} from pool ${d.pool}` : `${name}: ${d.reason}`);
+    if (a.status?.address !== next.address || a.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, a, d);
+  }, () => {
+    report.conflicts++;
+    deps.onConflict?.();
+  });
+}

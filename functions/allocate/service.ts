@@ -1,0 +1,75 @@
+import { serviceIntent, type DesiredAllocation } from '../../lib/core/service.js';
+import type { Service } from '../../lib/k8s/core-objects.js';
+import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import { isAlreadyExists } from '../../lib/k8s/errors.js';
+import { getService, listAllocations } from '../../lib/k8s/typed.js';
+import { API_VERSION, FINALIZER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
+import { allocateOne } from './allocation.js';
+import type { AllocateDeps, Report } from './deps.js';
+
+export const serviceSelector = (uid: string): string => `${LABEL_SERVICE_UID}=${uid}`;
+
+async function ensureFinalizer(deps: AllocateDeps, namespace: string, name: string, report: Report): Promise<Service | undefined> {
+  return retryOnConflict(`adding the finalizer to ${namespace}/${name}`, deps.retry, async () => {
+    const svc = await getService(deps.kube, namespace, name);
+    if (!svc || svc.metadata.deletionTimestamp) return undefined;
+    if (svc.metadata.finalizers?.includes(FINALIZER)) return svc;
+    if (!serviceIntent(svc, deps.classes).managed) return svc;
+    const updated = { ...svc, metadata: { ...svc.metadata, finalizers: [...(svc.metadata.finalizers ?? []), FINALIZER] } };
+    await deps.kube.replace('Service', updated);
+    report.actions.push(`added finalizer to Service ${namespace}/${name}`);
+    return getService(deps.kube, namespace, name);
+  });
+}
+
+async function createAllocation(deps: AllocateDeps, svc: Service, want: DesiredAllocation, report: Report): Promise<void> {
+  const { name, roles: _roles, ...spec } = want;
+  const obj = {
+    apiVersion: API_VERSION,
+    kind: 'IPAllocation',
+    metadata: {
+      name,
+      labels: {
+        [LABEL_SERVICE_NAMESPACE]: svc.metadata.namespace ?? 'default',
+        [LABEL_SERVICE_NAME]: svc.metadata.name,
+        [LABEL_SERVICE_UID]: svc.metadata.uid ?? '',
+      },
+      finalizers: [FINALIZER],
+    },
+    spec,
+  };
+  try {
+    await deps.kube.create('IPAllocation', obj);
+    report.actions.push(`created IPAllocation ${name}`);
+  } catch (e) {
+    if (!isAlreadyExists(e)) throw e;
+  }
+}
+
+/**
+ * Converges a Service's IPAllocations to what its spec and annotations ask for, then allocates
+ * each of them in the same invocation (it never relies on its own writes to wake it again).
+ */
+export async function reconcileService(deps: AllocateDeps, namespace: string, name: string, report: Report): Promise<void> {
+  const first = await getService(deps.kube, namespace, name);
+  if (!first || first.metadata.deletionTimestamp) return;
+  const intent = serviceIntent(first, deps.classes);
+  for (const p of intent.problems) {
+    await deps.kube.recordEvent({ regarding: { kind: 'Service', name, namespace, uid: first.metadata.uid }, type: 'Warning', reason: 'AnnotationInvalid', note: p.message, action: 'Allocate' });
+    deps.log.warn('Invalid annotation value', { service: `${namespace}/${name}`, annotation: p.annotation, value: p.value });
+  }
+  if (!intent.managed) return;
+  const svc = await ensureFinalizer(deps, namespace, name, report);
+  if (!svc?.metadata.uid) return;
+  const existing = await listAllocations(deps.kube, serviceSelector(svc.metadata.uid));
+  const wanted = new Set(intent.allocations.map((d) => d.name));
+  for (const stale of existing.items.filter((a) => !wanted.has(a.metadata.name) && !a.metadata.deletionTimestamp)) {
+    await deps.kube.remove('IPAllocation', stale.metadata.name, undefined, { uid: stale.metadata.uid });
+    report.actions.push(`deleted IPAllocation ${stale.metadata.name} (no longer wanted)`);
+  }
+  const have = new Set(existing.items.map((a) => a.metadata.name));
+  for (const want of intent.allocations) {
+    if (!have.has(want.name)) await createAllocation(deps, svc, want, report);
+    await allocateOne(deps, want.name, report);
+  }
+}

@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { ServiceSchema } from '../k8s/core-objects.js';
+import { allocationName, serviceIntent } from './service.js';
+
+const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
+
+function svc(spec: Record<string, unknown>, annotations: Record<string, string> = {}) {
+  return ServiceSchema.parse({ metadata: { name: 'demo', namespace: 'default', uid: 'uid-1', annotations }, spec });
+}
+const lb = { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' };
+
+describe('which Services MikroLB manages', () => {
+  it.each([
+    ['a LoadBalancer of our class', lb, {}, false, true],
+    ['a LoadBalancer of another class', { type: 'LoadBalancer', loadBalancerClass: 'other' }, {}, false, false],
+    ['a classless LoadBalancer without default mode', { type: 'LoadBalancer' }, {}, false, false],
+    ['a classless LoadBalancer in default mode', { type: 'LoadBalancer' }, {}, true, true],
+    ['a ClusterIP Service', { type: 'ClusterIP' }, {}, true, false],
+    ['a ClusterIP Service with SNAT addresses', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': '192.0.2.9' }, false, true],
+    ['a ClusterIP Service with use-lb-ips only', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': 'use-lb-ips' }, false, false],
+  ])('%s', (_what, spec, annotations, defaultClass, managed) => {
+    expect(serviceIntent(svc(spec, annotations), { ...classes, defaultClass }).managed).toBe(managed);
+  });
+});
+
+describe('the IPAllocations a Service asks for', () => {
+  it.each([
+    ['one per family by default (IPv4)', lb, {}, [{ ipFamily: 'IPv4' }]],
+    ['two for dual-stack', { ...lb, ipFamilies: ['IPv4', 'IPv6'] }, {}, [{ ipFamily: 'IPv4' }, { ipFamily: 'IPv6' }]],
+    ['one per named pool', lb, { 'mikrolb.de/load-balancer-pools': 'a, b,a' }, [{ poolName: 'a' }, { poolName: 'b' }]],
+    ['one per explicit address, canonicalised', lb, { 'mikrolb.de/load-balancer-ips': '192.0.2.1,2001:DB8::1' }, [{ address: '192.0.2.1' }, { address: '2001:db8::1' }]],
+    ['SNAT-only addresses for a ClusterIP Service', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': '198.51.100.1,2001:db8::9' }, [{ address: '198.51.100.1' }, { address: '2001:db8::9' }]],
+    ['LB and SNAT on the same address as one allocation', lb, { 'mikrolb.de/load-balancer-ips': '192.0.2.1', 'mikrolb.de/snat-ips': '192.0.2.1' }, [{ address: '192.0.2.1' }]],
+    ['use-lb-ips adds nothing', lb, { 'mikrolb.de/snat-ips': 'use-lb-ips' }, [{ ipFamily: 'IPv4' }]],
+  ])('%s', (_what, spec, annotations, wanted) => {
+    const intent = serviceIntent(svc(spec, annotations), classes);
+    expect(intent.problems).toEqual([]);
+    expect(intent.allocations.map(({ address, poolName, ipFamily }) => ({ address, poolName, ipFamily }))).toEqual(
+      wanted.map((w) => ({ address: undefined, poolName: undefined, ipFamily: undefined, ...w })));
+  });
+
+  it('marks an address used for LB and SNAT with both roles', () => {
+    const intent = serviceIntent(svc(lb, { 'mikrolb.de/load-balancer-ips': '192.0.2.1', 'mikrolb.de/snat-ips': '192.0.2.1' }), classes);
+    expect(intent.allocations[0]?.roles).toEqual({ lb: true, snat: true });
+  });
+
+  it('names allocations deterministically from uid, address, pool and family', () => {
+    const a = serviceIntent(svc(lb), classes).allocations[0];
+    expect(a?.name).toBe(allocationName('uid-1', { ipFamily: 'IPv4' }));
+    expect(a?.name).toMatch(/^ip-[0-9a-f]{12}$/);
+    expect(allocationName('uid-2', { ipFamily: 'IPv4' })).not.toBe(a?.name);
+  });
+});
+
+describe('invalid annotation values', () => {
+  it.each([
+    ['a bad IP', { 'mikrolb.de/load-balancer-ips': '192.0.2.1,banana' }, 'banana', 1],
+    ['a bad pool name', { 'mikrolb.de/load-balancer-pools': 'good,Bad_Pool' }, 'Bad_Pool', 1],
+    ['a non-boolean enable flag', { 'mikrolb.de/load-balancer-enabled': 'yes' }, 'yes', 1],
+    ['two IPv4 SNAT addresses', { 'mikrolb.de/snat-ips': '198.51.100.1,198.51.100.2' }, '198.51.100.2', 2],
+  ])('%s is reported and the rest still applies', (_what, annotations, value, allocations) => {
+    const intent = serviceIntent(svc(lb, annotations), classes);
+    expect(intent.problems).toHaveLength(1);
+    expect(intent.problems[0]?.value).toBe(value);
+    expect(intent.problems[0]?.message).toContain(value);
+    expect(intent.allocations).toHaveLength(allocations);
+  });
+
+  it('reports use-lb-ips on a Service without a load balancer', () => {
+    const intent = serviceIntent(svc({ type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': 'use-lb-ips' }), classes);
+    expect(intent.problems.map((p) => p.annotation)).toEqual(['mikrolb.de/snat-ips']);
+  });
+
+  it('keeps the switches: load-balancer-enabled=false still allocates', () => {
+    const intent = serviceIntent(svc(lb, { 'mikrolb.de/load-balancer-enabled': 'false', 'mikrolb.de/snat-enabled': 'false' }), classes);
+    expect(intent).toMatchObject({ managed: true, lbEnabled: false, snatEnabled: false });
+    expect(intent.allocations).toHaveLength(1);
+  });
+});

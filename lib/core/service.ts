@@ -1,0 +1,146 @@
+import { createHash } from 'node:crypto';
+import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
+import type { Service } from '../k8s/core-objects.js';
+import { PoolNameSchema } from '../k8s/schemas.js';
+import {
+  ANNOTATION_LB_ENABLED, ANNOTATION_LB_IPS, ANNOTATION_LB_POOLS, ANNOTATION_SNAT_ENABLED, ANNOTATION_SNAT_IPS, SNAT_USE_LB_IPS,
+} from './annotations.js';
+
+export interface ClassConfig {
+  /** spec.loadBalancerClass this controller serves (default `mikrolb.de/controller`). */
+  loadBalancerClass: string;
+  /** Also serve LoadBalancer Services without a class. */
+  defaultClass: boolean;
+}
+
+/** One IPAllocation a Service asks for: exactly one of address, poolName, ipFamily. */
+export interface DesiredAllocation {
+  name: string;
+  address?: string;
+  poolName?: string;
+  ipFamily?: IPFamily;
+  /** Used as a load-balancer address, as the SNAT address, or both. */
+  roles: { lb: boolean; snat: boolean };
+}
+
+export interface AnnotationProblem {
+  annotation: string;
+  value: string;
+  message: string;
+}
+
+export interface ServiceIntent {
+  /** Whether MikroLB manages this Service at all. */
+  managed: boolean;
+  /** A LoadBalancer Service of our class (as opposed to SNAT-only). */
+  loadBalancer: boolean;
+  lbEnabled: boolean;
+  snatEnabled: boolean;
+  /** SNAT reuses the load-balancer addresses (`snat-ips: use-lb-ips`). */
+  snatUsesLbIps: boolean;
+  allocations: DesiredAllocation[];
+  problems: AnnotationProblem[];
+}
+
+const splitList = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+/** Deterministic allocation name: `ip-` + 12 hex digits of a hash of uid, address, pool and family. */
+export function allocationName(serviceUid: string, want: { address?: string; poolName?: string; ipFamily?: string }): string {
+  const digest = createHash('sha256')
+    .update([serviceUid, want.address ?? '', want.poolName ?? '', want.ipFamily ?? ''].join('|'))
+    .digest('hex');
+  return `ip-${digest.slice(0, 12)}`;
+}
+
+function isOurLoadBalancer(svc: Service, cfg: ClassConfig): boolean {
+  if (svc.spec.type !== 'LoadBalancer') return false;
+  const cls = svc.spec.loadBalancerClass;
+  return cls === cfg.loadBalancerClass || (cls === undefined && cfg.defaultClass);
+}
+
+function parseBool(annotations: Record<string, string>, key: string, problems: AnnotationProblem[]): boolean {
+  const raw = annotations[key];
+  if (raw === undefined) return true;
+  const v = raw.trim().toLowerCase();
+  if (v === 'true') return true;
+  if (v === 'false') return false;
+  problems.push({ annotation: key, value: raw, message: `${key}: "${raw}" is not "true" or "false"; using "true"` });
+  return true;
+}
+
+/** Canonical addresses from a comma list; bad entries become problems. */
+function parseAddresses(key: string, raw: string, problems: AnnotationProblem[]): { family: IPFamily; text: string }[] {
+  const out: { family: IPFamily; text: string }[] = [];
+  for (const item of splitList(raw)) {
+    const p = parseAddress(item);
+    if (!p.ok) problems.push({ annotation: key, value: item, message: `${key}: "${item}" is not a valid IP address; ignoring it` });
+    else if (!out.some((o) => o.text === formatAddress(p.family, p.value))) out.push({ family: p.family, text: formatAddress(p.family, p.value) });
+  }
+  return out;
+}
+
+function lbWants(svc: Service, a: Record<string, string>, problems: AnnotationProblem[]): Omit<DesiredAllocation, 'name' | 'roles'>[] {
+  const ips = a[ANNOTATION_LB_IPS];
+  const pools = a[ANNOTATION_LB_POOLS];
+  if (ips !== undefined) {
+    if (pools !== undefined) {
+      problems.push({ annotation: ANNOTATION_LB_POOLS, value: pools, message: `${ANNOTATION_LB_POOLS} is ignored because ${ANNOTATION_LB_IPS} is set` });
+    }
+    return parseAddresses(ANNOTATION_LB_IPS, ips, problems).map((p) => ({ address: p.text }));
+  }
+  if (pools !== undefined) {
+    const names: string[] = [];
+    for (const name of splitList(pools)) {
+      if (!PoolNameSchema.safeParse(name).success) {
+        problems.push({ annotation: ANNOTATION_LB_POOLS, value: name, message: `${ANNOTATION_LB_POOLS}: "${name}" is not a valid pool name; ignoring it` });
+      } else if (!names.includes(name)) names.push(name);
+    }
+    return names.map((poolName) => ({ poolName }));
+  }
+  const families = svc.spec.ipFamilies?.length ? svc.spec.ipFamilies : (['IPv4'] as const);
+  return [...new Set(families)].map((ipFamily) => ({ ipFamily }));
+}
+
+function snatWants(a: Record<string, string>, loadBalancer: boolean, problems: AnnotationProblem[]): { useLb: boolean; addresses: { family: IPFamily; text: string }[] } {
+  const raw = a[ANNOTATION_SNAT_IPS];
+  if (raw === undefined) return { useLb: false, addresses: [] };
+  if (raw.trim() === SNAT_USE_LB_IPS) {
+    if (loadBalancer) return { useLb: true, addresses: [] };
+    problems.push({ annotation: ANNOTATION_SNAT_IPS, value: raw, message: `${ANNOTATION_SNAT_IPS}: "${SNAT_USE_LB_IPS}" needs a LoadBalancer Service of this controller's class; ignoring it` });
+    return { useLb: false, addresses: [] };
+  }
+  const addresses: { family: IPFamily; text: string }[] = [];
+  for (const p of parseAddresses(ANNOTATION_SNAT_IPS, raw, problems)) {
+    if (addresses.some((x) => x.family === p.family)) {
+      problems.push({ annotation: ANNOTATION_SNAT_IPS, value: p.text, message: `${ANNOTATION_SNAT_IPS}: only one ${p.family} address is allowed; ignoring "${p.text}"` });
+    } else addresses.push(p);
+  }
+  return { useLb: false, addresses };
+}
+
+/**
+ * What a Service asks of MikroLB: whether it is managed, which IPAllocations it needs, and
+ * which annotation values were invalid (each still lets the rest of the annotation apply).
+ */
+export function serviceIntent(svc: Service, cfg: ClassConfig): ServiceIntent {
+  const a = svc.metadata.annotations ?? {};
+  const problems: AnnotationProblem[] = [];
+  const loadBalancer = isOurLoadBalancer(svc, cfg);
+  const lbEnabled = parseBool(a, ANNOTATION_LB_ENABLED, problems);
+  const snatEnabled = parseBool(a, ANNOTATION_SNAT_ENABLED, problems);
+  const snat = snatWants(a, loadBalancer, problems);
+  const managed = loadBalancer || snat.addresses.length > 0;
+  const uid = svc.metadata.uid ?? '';
+  const allocations: DesiredAllocation[] = [];
+  const add = (want: Omit<DesiredAllocation, 'name' | 'roles'>, role: 'lb' | 'snat'): void => {
+    const same = allocations.find((d) => want.address !== undefined && d.address === want.address);
+    if (same) {
+      same.roles[role] = true;
+      return;
+    }
+    allocations.push({ ...want, name: allocationName(uid, want), roles: { lb: role === 'lb', snat: role === 'snat' } });
+  };
+  if (loadBalancer) for (const w of lbWants(svc, a, problems)) add(w, 'lb');
+  for (const s of snat.addresses) add({ address: s.text }, 'snat');
+  return { managed, loadBalancer, lbEnabled, snatEnabled, snatUsesLbIps: snat.useLb, allocations: managed ? allocations : [], problems };
+}

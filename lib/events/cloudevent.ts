@@ -1,0 +1,223 @@
+import { HTTP } from 'cloudevents';
+import { z } from 'zod';
+import { resolveObjectRef, type NamedObject } from './identity.js';
+import {
+  ChangeSchema,
+  EVENT_TYPE_PREFIX_REF,
+  EVENT_TYPE_PREFIX_RESOURCE,
+  EVENT_TYPE_RESYNC,
+  type Change,
+  type Invocation,
+} from './invocation.js';
+
+export { toCloudEvent, objectInvocation, resyncInvocation, BRIDGE_SOURCE } from './encode.js';
+export type { EncodedEvent, InvocationIdentity } from './encode.js';
+
+/** Larger bodies are refused before any parsing; a Kubernetes object is far smaller. */
+export const DEFAULT_MAX_BODY_BYTES = 1024 * 1024;
+
+export type EventHeaders = Headers | Record<string, string | string[] | undefined>;
+export interface EventMessage {
+  headers: EventHeaders;
+  body: string;
+}
+export interface ParseOptions {
+  maxBodyBytes?: number;
+}
+export type ParsedEvent = { ok: true; invocation: Invocation } | { ok: false; message: string };
+type Failure = { ok: false; message: string };
+
+const CE_JSON = 'application/cloudevents+json';
+const CE_BATCH = 'application/cloudevents-batch';
+const fail = (message: string): Failure => ({ ok: false, message });
+
+/**
+ * Turns an HTTP request carrying a CloudEvent (binary or structured mode) into an Invocation.
+ * Bad input is an answer, never an exception: the caller maps `{ ok: false }` to a 400.
+ */
+export function parseCloudEvent(message: EventMessage, opts: ParseOptions = {}): ParsedEvent {
+  try {
+    return parse(message, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
+  } catch (err) {
+    // The SDK throws for inputs we did not foresee; they are still the sender's fault.
+    return fail(`malformed CloudEvent: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function parse(message: EventMessage, maxBodyBytes: number): ParsedEvent {
+  const size = Buffer.byteLength(message.body, 'utf8');
+  if (size > maxBodyBytes) return fail(`body is ${size} bytes; the limit is ${maxBodyBytes}`);
+  const headers = normalizeHeaders(message.headers);
+  const decoded = decode(headers, message.body);
+  if (!decoded.ok) return decoded;
+  const envelope = EnvelopeSchema.safeParse(decoded.attributes);
+  if (!envelope.success) return fail(envelope.error.issues.map((issue) => issue.message).join('; '));
+  const { id, source, type } = envelope.data;
+  if (type === EVENT_TYPE_RESYNC) return { ok: true, invocation: { type: 'resync', id, source } };
+  const objectType = objectEventType(type);
+  if (!objectType) return fail(`unsupported event type "${type}"; expected ${EXPECTED_TYPES}`);
+  const event = HTTP.toEvent(decoded.sdkMessage);
+  if (Array.isArray(event)) return fail('batched CloudEvents are not supported; send one event per request');
+  const extensions = ExtensionsSchema.safeParse(event);
+  if (!extensions.success) return fail(issuesMessage('extension attributes are invalid', extensions.error));
+  const data = decoded.data();
+  if (!data.ok) return data;
+  const named = objectType.mode === 'resource' ? readResource(data.value) : readReference(data.value);
+  if (!named.ok) return named;
+  const ref = resolveObjectRef(named.object, extensions.data);
+  if (!ref.ok) return ref;
+  return { ok: true, invocation: { type: 'object', change: objectType.change, ref: ref.ref, id, source } };
+}
+
+// ---- envelope ---------------------------------------------------------------------------------
+
+type DataResult = { ok: true; value: unknown } | Failure;
+interface Decoded {
+  ok: true;
+  /** The required attributes exactly as sent, before the SDK fills in defaults for missing ones. */
+  attributes: Record<string, unknown>;
+  sdkMessage: { headers: Record<string, string>; body: unknown };
+  /** Decoded only for event types that carry an object, so a resync ignores its body. */
+  data: () => DataResult;
+}
+
+function decode(headers: Record<string, string>, body: string): Decoded | Failure {
+  const contentType = (headers['content-type'] ?? '').trim().toLowerCase();
+  if (contentType.startsWith(CE_BATCH)) return fail('batched CloudEvents are not supported; send one event per request');
+  if (!contentType.startsWith('application/cloudevents')) return decodeBinary(headers, body);
+  if (!contentType.startsWith(CE_JSON)) return fail(`unsupported structured format "${contentType}"; expected ${CE_JSON}`);
+  const parsed = parseJson(body, 'body');
+  if (!parsed.ok) return parsed;
+  const attributes = parsed.value;
+  if (!isRecord(attributes)) return fail('a structured CloudEvent must be a JSON object');
+  if ('data_base64' in attributes) return fail('data_base64 is not supported; send the object as JSON data');
+  return {
+    ok: true,
+    attributes,
+    // The SDK only knows the exact content type spellings; the body is already parsed.
+    sdkMessage: { headers: { 'content-type': CE_JSON }, body: attributes },
+    data: () => ({ ok: true, value: attributes['data'] }),
+  };
+}
+
+function decodeBinary(headers: Record<string, string>, body: string): Decoded {
+  const attributes = {
+    id: headers['ce-id'],
+    source: headers['ce-source'],
+    type: headers['ce-type'],
+    specversion: headers['ce-specversion'],
+  };
+  // The SDK's own body handling wraps non-JSON text in quotes; we decode the data ourselves.
+  return { ok: true, attributes, sdkMessage: { headers, body: undefined }, data: () => decodeJsonData(headers['content-type'], body) };
+}
+
+function decodeJsonData(contentType: string | undefined, body: string): DataResult {
+  if (body.trim() === '') return { ok: true, value: undefined };
+  const mediaType = (contentType ?? 'application/json').split(';')[0]?.trim().toLowerCase() ?? '';
+  if (mediaType !== 'application/json' && !mediaType.endsWith('+json')) {
+    return fail(`unsupported data content type "${contentType}"; expected application/json`);
+  }
+  return parseJson(body, 'data');
+}
+
+function parseJson(text: string, what: string): DataResult {
+  try {
+    return { ok: true, value: JSON.parse(text) };
+  } catch (err) {
+    return fail(`${what} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+function normalizeHeaders(headers: EventHeaders): Record<string, string> {
+  const entries = headers instanceof Headers ? [...headers.entries()] : Object.entries(headers);
+  const out: Record<string, string> = {};
+  for (const [key, value] of entries) {
+    if (value !== undefined) out[key.toLowerCase()] = Array.isArray(value) ? value.join(', ') : value;
+  }
+  return out;
+}
+
+const isRecord = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const attribute = (name: string) =>
+  z
+    .string({
+      error: (issue) =>
+        issue.input === undefined
+          ? `CloudEvent attribute "${name}" is missing`
+          : `CloudEvent attribute "${name}" must be a string`,
+    })
+    .min(1, `CloudEvent attribute "${name}" is empty`);
+
+const EnvelopeSchema = z.object({
+  specversion: attribute('specversion').refine((v) => v === '1.0', 'CloudEvent specversion must be "1.0"'),
+  id: attribute('id'),
+  source: attribute('source'),
+  type: attribute('type'),
+});
+
+// ---- types and data ---------------------------------------------------------------------------
+
+const EXPECTED_TYPES =
+  `${EVENT_TYPE_PREFIX_RESOURCE}add|update|delete, ${EVENT_TYPE_PREFIX_REF}add|update|delete ` +
+  `or ${EVENT_TYPE_RESYNC}`;
+
+type ObjectEventMode = 'resource' | 'ref';
+const OBJECT_EVENT_PREFIXES: [string, ObjectEventMode][] = [
+  [EVENT_TYPE_PREFIX_RESOURCE, 'resource'],
+  [EVENT_TYPE_PREFIX_REF, 'ref'],
+];
+
+function objectEventType(type: string): { mode: ObjectEventMode; change: Change } | undefined {
+  const [prefix, mode] = OBJECT_EVENT_PREFIXES.find(([p]) => type.startsWith(p)) ?? [];
+  if (prefix === undefined || mode === undefined) return undefined;
+  const change = ChangeSchema.safeParse(type.slice(prefix.length));
+  return change.success ? { mode, change: change.data } : undefined;
+}
+
+/** Go's SDK sends an empty extension for a cluster-scoped object's namespace. */
+const text = z
+  .string()
+  .optional()
+  .transform((v) => (v === '' ? undefined : v));
+
+const ExtensionsSchema = z.object({ kind: text, apiversion: text, name: text, namespace: text }).transform(
+  (e): NamedObject => ({ kind: e.kind, apiVersion: e.apiversion, name: e.name, namespace: e.namespace }),
+);
+
+const ResourceDataSchema = z
+  .looseObject({
+    apiVersion: text,
+    kind: text,
+    metadata: z.looseObject({ name: text, namespace: text }).optional(),
+  })
+  .transform(
+    (o): NamedObject => ({ kind: o.kind, apiVersion: o.apiVersion, name: o.metadata?.name, namespace: o.metadata?.namespace }),
+  );
+
+/** A Kubernetes ObjectReference, as the ApiServerSource sends in Reference mode. */
+const ReferenceDataSchema = z
+  .looseObject({ kind: z.string().min(1), name: z.string().min(1), apiVersion: text, namespace: text, uid: text })
+  .transform((r): NamedObject => ({ kind: r.kind, apiVersion: r.apiVersion, name: r.name, namespace: r.namespace }));
+
+type NamedResult = { ok: true; object: NamedObject | undefined } | Failure;
+
+function readResource(data: unknown): NamedResult {
+  if (data === undefined) return { ok: true, object: undefined };
+  const parsed = ResourceDataSchema.safeParse(data);
+  return parsed.success ? { ok: true, object: parsed.data } : fail(issuesMessage('data is not a Kubernetes object', parsed.error));
+}
+
+function readReference(data: unknown): NamedResult {
+  if (data === undefined) return { ok: true, object: undefined };
+  const parsed = ReferenceDataSchema.safeParse(data);
+  return parsed.success ? { ok: true, object: parsed.data } : fail(issuesMessage('data is not an ObjectReference', parsed.error));
+}
+
+function issuesMessage(problem: string, error: z.ZodError): string {
+  const issues = error.issues.map((issue) =>
+    issue.path.length > 0 ? `${issue.path.join('.')}: ${issue.message}` : issue.message,
+  );
+  return `${problem}: ${issues.join('; ')}`;
+}

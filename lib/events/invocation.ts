@@ -1,0 +1,36 @@
+import { z } from 'zod';
+
+/**
+ * The one protocol between the bridge (or Knative's ApiServerSource) and the functions, after
+ * the CloudEvent envelope is taken off. Events are hints: a function re-reads the object.
+ */
+export const ObjectKindSchema = z.enum(['IPPool', 'IPAllocation', 'Service', 'EndpointSlice']);
+export type ObjectKind = z.infer<typeof ObjectKindSchema>;
+
+export const ObjectRefSchema = z.object({
+  kind: ObjectKindSchema,
+  name: z.string().min(1).max(253),
+  namespace: z.string().min(1).max(63).optional(),
+});
+export type ObjectRef = z.infer<typeof ObjectRefSchema>;
+
+export const ChangeSchema = z.enum(['add', 'update', 'delete']);
+export type Change = z.infer<typeof ChangeSchema>;
+
+export type Invocation =
+  | { type: 'object'; change: Change; ref: ObjectRef; id: string; source: string }
+  | { type: 'resync'; id: string; source: string };
+
+/** CloudEvent types, as Knative's ApiServerSource emits them, plus our resync. */
+export const EVENT_TYPE_PREFIX_RESOURCE = 'dev.knative.apiserver.resource.';
+export const EVENT_TYPE_PREFIX_REF = 'dev.knative.apiserver.ref.';
+export const EVENT_TYPE_RESYNC = 'de.mikrolb.resync';
+
+/** What a function answers; the HTTP shell maps it 1:1 to a response. */
+export interface FunctionResult {
+  status: number;
+  body: Record<string, unknown>;
+  retryAfterSeconds?: number;
+}
+
+export type FunctionHandler = (invocation: Invocation) => Promise<FunctionResult>;

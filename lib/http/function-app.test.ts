@@ -1,0 +1,144 @@
+import { CloudEvent, HTTP } from 'cloudevents';
+import { describe, expect, it } from 'vitest';
+import { objectInvocation, resyncInvocation, toCloudEvent, type EncodedEvent } from '../events/cloudevent.js';
+import type { FunctionHandler, FunctionResult, Invocation, ObjectRef } from '../events/invocation.js';
+import { memoryLogger } from '../log/logger.js';
+import { answerError, createFunctionApp, type FunctionAppOptions } from './function-app.js';
+
+const SERVICE: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
+const serviceEvent = (): EncodedEvent => toCloudEvent(objectInvocation('update', SERVICE, { id: 'evt-7' }));
+
+/** A handler that records what it was given and answers (or throws) as told. */
+function recording(answer: () => Promise<FunctionResult>) {
+  const seen: Invocation[] = [];
+  const handler: FunctionHandler = (invocation) => {
+    seen.push(invocation);
+    return answer();
+  };
+  return { seen, handler };
+}
+
+function appWith(answer: () => Promise<FunctionResult>, opts: FunctionAppOptions = {}) {
+  const log = memoryLogger();
+  const { seen, handler } = recording(answer);
+  let clock = 0;
+  const app = createFunctionApp('allocate', handler, { log, now: () => (clock += 12.5), ...opts });
+  const post = (event: EncodedEvent) => app.request('/', { method: 'POST', headers: event.headers, body: event.body });
+  return { app, post, seen, log };
+}
+
+const ok = (body: Record<string, unknown>): (() => Promise<FunctionResult>) => () => Promise.resolve({ status: 200, body });
+
+class Conflict extends Error {
+  readonly retryAfterSeconds = 2;
+}
+
+describe('the function app', () => {
+  it('answers the handler result for a binary event', async () => {
+    const { post, seen } = appWith(ok({ allocated: ['192.0.2.10'] }));
+    const res = await post(serviceEvent());
+    expect(res.status).toBe(200);
+    expect(res.headers.get('content-type')).toBe('application/json');
+    expect(await res.json()).toEqual({ allocated: ['192.0.2.10'] });
+    expect(seen).toEqual([{ type: 'object', change: 'update', ref: SERVICE, id: 'evt-7', source: 'mikrolb.de/bridge' }]);
+  });
+
+  it('accepts a structured event from the SDK', async () => {
+    const { post, seen } = appWith(ok({ resynced: true }));
+    const message = HTTP.structured(new CloudEvent({ id: 'p-1', source: '/pingsource', type: 'de.mikrolb.resync' }));
+    const res = await post({ headers: { 'content-type': String(message.headers['content-type']) }, body: String(message.body) });
+    expect(res.status).toBe(200);
+    expect(seen).toEqual([{ type: 'resync', id: 'p-1', source: '/pingsource' }]);
+  });
+
+  it.each([
+    ['not a CloudEvent', { headers: { 'content-type': 'application/json' }, body: '{}' }, 'CloudEvent attribute "id" is missing'],
+    ['an unsupported kind', { ...serviceEvent(), headers: { ...serviceEvent().headers, 'ce-kind': 'Pod' }, body: '' }, 'unsupported kind "Pod"'],
+    ['a body over the limit', { ...serviceEvent(), body: ' '.repeat(2048) }, 'body exceeds the limit of 1024 bytes'],
+  ])('answers 400 for %s and never calls the handler', async (_, event, message) => {
+    const { post, seen, log } = appWith(ok({}), { maxBodyBytes: 1024 });
+    const res = await post(event);
+    expect(res.status).toBe(400);
+    expect(await res.json()).toEqual({ error: expect.stringContaining(message) });
+    expect(seen).toEqual([]);
+    expect(log.entries).toEqual([expect.objectContaining({ level: 'warn', msg: 'Rejected malformed event' })]);
+  });
+
+  it.each<[string, () => Promise<FunctionResult>, number, string | null, unknown]>([
+    ['a retryable result', () => Promise.resolve({ status: 409, body: { reason: 'Conflict' }, retryAfterSeconds: 3 }), 409, '3', { reason: 'Conflict' }],
+    ['fractional seconds, rounded up', () => Promise.resolve({ status: 429, body: {}, retryAfterSeconds: 0.2 }), 429, '1', {}],
+    ['a thrown error with retryAfterSeconds', () => Promise.reject(new Conflict('pool changed')), 503, '2', { error: 'retry later', message: 'pool changed' }],
+    ['a thrown error', () => Promise.reject(new Error('boom')), 500, null, { error: 'internal error', message: 'boom' }],
+    ['a thrown string', () => Promise.reject('just a string'), 500, null, { error: 'internal error', message: 'just a string' }],
+    ['an invalid status from the handler', () => Promise.resolve({ status: 99, body: {} }), 500, null, { error: 'internal error', message: 'handler answered invalid HTTP status 99' }],
+  ])('maps %s', async (_, answer, status, retryAfter, body) => {
+    const { post } = appWith(answer);
+    const res = await post(serviceEvent());
+    expect([res.status, res.headers.get('retry-after'), await res.json()]).toEqual([status, retryAfter, body]);
+  });
+
+  it('answers a 204 without a body', async () => {
+    const { post } = appWith(() => Promise.resolve({ status: 204, body: {} }));
+    const res = await post(serviceEvent());
+    expect([res.status, await res.text()]).toEqual([204, '']);
+  });
+
+  it('lets the injected classifier decide, ahead of retryAfterSeconds', async () => {
+    const classify: FunctionAppOptions['classify'] = (err) =>
+      err instanceof Conflict ? { status: 409, retryAfterSeconds: 1, message: 'IPPool lan changed; retrying' } : undefined;
+    const { post } = appWith(() => Promise.reject(new Conflict('409 from the API server')), { classify });
+    const res = await post(serviceEvent());
+    expect([res.status, res.headers.get('retry-after'), await res.json()]).toEqual([409, '1', { error: 'IPPool lan changed; retrying' }]);
+  });
+
+  it('logs each invocation as one structured entry', async () => {
+    const { post, log } = appWith(() => Promise.reject(new Error('router unreachable')));
+    await post(serviceEvent());
+    await post(toCloudEvent(resyncInvocation({ id: 'tick' })));
+    expect(log.entries).toEqual([
+      {
+        level: 'error',
+        msg: 'Invocation failed',
+        fields: {
+          function: 'allocate',
+          eventId: 'evt-7',
+          source: 'mikrolb.de/bridge',
+          type: 'update',
+          object: 'Service/shop/web',
+          status: 500,
+          durationMs: 12.5,
+          error: 'router unreachable',
+        },
+      },
+      expect.objectContaining({ level: 'error', fields: expect.objectContaining({ type: 'resync', eventId: 'tick' }) }),
+    ]);
+  });
+
+  it('logs a retryable answer as a warning', async () => {
+    const { post, log } = appWith(() => Promise.resolve({ status: 409, body: {}, retryAfterSeconds: 1 }));
+    await post(serviceEvent());
+    expect(log.entries.map((e) => [e.level, e.msg])).toEqual([['warn', 'Invocation will be retried']]);
+  });
+
+  it.each([
+    ['/healthz', undefined, 200, 'ok'],
+    ['/readyz', undefined, 200, 'ok'],
+    ['/readyz', () => true, 200, 'ok'],
+    ['/readyz', () => false, 503, 'not ready'],
+  ])('GET %s (ready: %s)', async (path, ready, status, text) => {
+    const { app } = appWith(ok({}), ready ? { ready } : {});
+    const res = await app.request(path);
+    expect([res.status, await res.text()]).toEqual([status, text]);
+  });
+});
+
+describe('answerError', () => {
+  it.each([
+    ['a classifier that throws is ignored', new Error('x'), () => { throw new Error('bug'); }, 500],
+    ['a classifier status outside HTTP is ignored', new Error('x'), () => ({ status: 42, message: 'odd' }), 500],
+    ['a negative retryAfterSeconds is not retryable', Object.assign(new Error('x'), { retryAfterSeconds: -1 }), undefined, 500],
+    ['a non-Error object with retryAfterSeconds', { retryAfterSeconds: 5 }, undefined, 503],
+  ])('%s', (_, err, classify, status) => {
+    expect(answerError(err, classify).status).toBe(status);
+  });
+});

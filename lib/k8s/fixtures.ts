@@ -1,0 +1,172 @@
+import { createHash } from 'node:crypto';
+import { readdir, readFile, stat } from 'node:fs/promises';
+import { join } from 'node:path';
+import { parseAllDocuments } from 'yaml';
+import { z } from 'zod';
+import { apiVersionOf, RESOURCES } from './resources.js';
+
+/**
+ * Cluster state for `mikrolb invoke --state`: Kubernetes objects in YAML as `kubectl get -o
+ * yaml` shows them. What the API server would have added (uid, resourceVersion,
+ * creationTimestamp, generation) is filled deterministically, so a run repeats exactly; the
+ * order of the objects in the input is their age order.
+ */
+
+export const FIXTURE_KINDS = ['IPPool', 'IPAllocation', 'Service', 'EndpointSlice'] as const;
+export type FixtureKind = (typeof FIXTURE_KINDS)[number];
+/** Kinds a `kubectl get` dump may contain that are not state the functions read. */
+const SKIPPED_KINDS: ReadonlySet<string> = new Set(['Event']);
+const FILE_PATTERN = /\.(ya?ml|json)$/i;
+const EPOCH = Date.UTC(2026, 0, 1);
+
+export interface FixtureObject {
+  apiVersion: string;
+  kind: FixtureKind;
+  metadata: {
+    name: string;
+    namespace?: string;
+    uid: string;
+    resourceVersion: string;
+    creationTimestamp: string;
+    generation: number;
+    [key: string]: unknown;
+  };
+  [key: string]: unknown;
+}
+
+export type FixtureResult = { ok: true; objects: FixtureObject[] } | { ok: false; message: string };
+
+const DocumentSchema = z.object({
+  apiVersion: z.string().min(1),
+  kind: z.string().min(1),
+  metadata: z.object({
+    name: z.string().min(1),
+    namespace: z.string().nullish(),
+    uid: z.string().min(1).optional(),
+    resourceVersion: z.union([z.string().min(1), z.number().int().nonnegative().transform(String)]).optional(),
+    creationTimestamp: z.string().nullish(),
+    generation: z.number().int().positive().optional(),
+  }).loose(),
+}).loose();
+
+const ListSchema = z.object({ kind: z.string().regex(/List$/), items: z.array(z.unknown()) }).loose();
+
+const isFixtureKind = (k: string): k is FixtureKind => FIXTURE_KINDS.some((f) => f === k);
+
+interface RawDocument {
+  value: unknown;
+  where: string;
+}
+
+type Documents = { ok: true; docs: RawDocument[] } | { ok: false; message: string };
+
+/** Every document of a YAML stream (lists flattened, empty documents skipped). */
+function readDocuments(text: string, origin: string): Documents {
+  const docs: RawDocument[] = [];
+  for (const [i, doc] of parseAllDocuments(text).entries()) {
+    const where = `${origin} document ${i + 1}`;
+    const error = doc.errors[0];
+    if (error) return { ok: false, message: `${where}: ${error.message.split('\n')[0] ?? 'invalid YAML'}` };
+    const value: unknown = doc.toJS();
+    if (value === null || value === undefined) continue;
+    const list = ListSchema.safeParse(value);
+    if (list.success) docs.push(...list.data.items.map((item, j) => ({ value: item, where: `${where} item ${j + 1}` })));
+    else docs.push({ value, where });
+  }
+  return { ok: true, docs };
+}
+
+const uidOf = (kind: string, namespace: string | undefined, name: string): string => {
+  const h = createHash('sha256').update(`${kind}/${namespace ?? ''}/${name}`).digest('hex');
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+};
+
+const timestampAt = (index: number): string => new Date(EPOCH + index * 1000).toISOString().replace(/\.\d{3}Z$/, 'Z');
+
+type Checked = { ok: true; object?: FixtureObject } | { ok: false; message: string };
+
+/** Validates one document and fills what the API server would have set; `index` is its age. */
+function toObject(doc: RawDocument, index: number): Checked {
+  const parsed = DocumentSchema.safeParse(doc.value);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return { ok: false, message: `${doc.where}: ${issue?.path.join('.') || 'the document'}: ${issue?.message ?? 'invalid'}` };
+  }
+  const { apiVersion, kind, metadata } = parsed.data;
+  if (SKIPPED_KINDS.has(kind)) return { ok: true };
+  if (!isFixtureKind(kind)) return { ok: false, message: `${doc.where}: kind ${kind} is not one of ${FIXTURE_KINDS.join(', ')}` };
+  const expected = apiVersionOf(RESOURCES[kind]);
+  if (apiVersion !== expected) return { ok: false, message: `${doc.where}: ${kind} ${metadata.name} has apiVersion ${apiVersion}, expected ${expected}` };
+  const namespace = RESOURCES[kind].namespaced ? metadata.namespace || 'default' : undefined;
+  const { namespace: _ns, ...meta } = metadata;
+  return {
+    ok: true,
+    object: {
+      ...parsed.data,
+      kind,
+      metadata: {
+        ...meta,
+        ...(namespace !== undefined ? { namespace } : {}),
+        uid: metadata.uid ?? uidOf(kind, namespace, metadata.name),
+        resourceVersion: metadata.resourceVersion ?? String(index + 1),
+        creationTimestamp: metadata.creationTimestamp ?? timestampAt(index),
+        generation: metadata.generation ?? 1,
+      },
+    },
+  };
+}
+
+function toObjects(docs: readonly RawDocument[]): FixtureResult {
+  const objects: FixtureObject[] = [];
+  const seen = new Map<string, string>();
+  for (const doc of docs) {
+    const checked = toObject(doc, objects.length);
+    if (!checked.ok) return checked;
+    const obj = checked.object;
+    if (!obj) continue;
+    const id = `${obj.kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`;
+    const first = seen.get(id);
+    if (first !== undefined) return { ok: false, message: `${doc.where}: ${id} is already given in ${first}` };
+    seen.set(id, doc.where);
+    objects.push(obj);
+  }
+  return { ok: true, objects };
+}
+
+/** Parses one YAML (or JSON) text; `origin` names it in error messages. */
+export function parseFixtureText(text: string, origin: string): FixtureResult {
+  const read = readDocuments(text, origin);
+  return read.ok ? toObjects(read.docs) : read;
+}
+
+const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
+
+/** Reads a file, or every *.yaml/*.yml/*.json file of a folder in name order. */
+export async function loadFixtureState(path: string): Promise<FixtureResult> {
+  let files: string[];
+  try {
+    const info = await stat(path);
+    files = info.isDirectory()
+      ? (await readdir(path, { withFileTypes: true }))
+        .filter((e) => e.isFile() && FILE_PATTERN.test(e.name))
+        .map((e) => e.name)
+        .sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))
+        .map((name) => join(path, name))
+      : [path];
+  } catch (e) {
+    return { ok: false, message: `cannot read the state ${path}: ${messageOf(e)}` };
+  }
+  const docs: RawDocument[] = [];
+  for (const file of files) {
+    let text: string;
+    try {
+      text = await readFile(file, 'utf8');
+    } catch (e) {
+      return { ok: false, message: `cannot read ${file}: ${messageOf(e)}` };
+    }
+    const read = readDocuments(text, file);
+    if (!read.ok) return read;
+    docs.push(...read.docs);
+  }
+  return toObjects(docs);
+}

@@ -1,0 +1,275 @@
+import { createHash } from 'node:crypto';
+import { isKubeError, isNotFound, KubeError } from './errors.js';
+import { eventName, eventNamespace } from './events.js';
+import type { EventRecord, KubePort, ListOptions, Preconditions } from './port.js';
+import { apiVersionOf, RESOURCES, type Kind } from './resources.js';
+import { matchesSelector, parseSelector } from './memory-selector.js';
+import {
+  alreadyExists, badRequest, canonical, conflict, invalid, isKind, notFound, rfc3339, specOf,
+  STATUS_SUBRESOURCE, toStored, validateContent, type StoredObject,
+} from './memory-object.js';
+
+/** One write the port accepted, as `mikrolb invoke` reports it. */
+export interface WriteRecord {
+  verb: 'create' | 'update' | 'delete' | 'patch';
+  kind: Kind;
+  namespace?: string;
+  name: string;
+  subresource?: 'status';
+}
+
+/** A write the API server refused (status 0 when the fault hook threw something else). */
+export interface FailedWriteRecord extends WriteRecord {
+  status: number;
+  reason: string;
+}
+
+export interface EventRecordOut {
+  type: EventRecord['type'];
+  reason: string;
+  note: string;
+  regarding: { kind: Kind; name: string; namespace?: string };
+}
+
+export interface MemoryPortOptions {
+  /** The initial state; missing uid/resourceVersion/creationTimestamp/generation are filled. */
+  objects?: unknown[];
+  now?: () => Date;
+  /** Defaults to a sequence (`00000000-0000-4000-8000-000000000001`, …) so runs repeat. */
+  uid?: () => string;
+  /**
+   * Called before each write is applied; throwing (e.g. a KubeError 409 or 503) refuses it. An
+   * async hook may itself write through the port to stage a race the write then loses.
+   */
+  beforeWrite?: (w: WriteRecord) => void | Promise<void>;
+}
+
+export interface MemoryPort {
+  port: KubePort;
+  /** The final state, ordered by kind, namespace, name. */
+  objects(): unknown[];
+  writes: WriteRecord[];
+  failedWrites: FailedWriteRecord[];
+  events: EventRecordOut[];
+}
+
+interface Entry {
+  kind: Kind;
+  ns: string | undefined;
+  name: string;
+  obj: StoredObject;
+}
+
+const scope = (kind: Kind, namespace: string | undefined): string | undefined =>
+  (RESOURCES[kind].namespaced && namespace ? namespace : undefined);
+const keyOf = (kind: Kind, ns: string | undefined, name: string): string => `${kind}\u0000${ns ?? ''}\u0000${name}`;
+const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
+const byKey = (a: Entry, b: Entry): number =>
+  compare(a.kind, b.kind) || compare(a.ns ?? '', b.ns ?? '') || compare(a.name, b.name);
+const sequentialUid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
+
+function record(verb: WriteRecord['verb'], kind: Kind, ns: string | undefined, name: string, status?: boolean): WriteRecord {
+  return { verb, kind, ...(ns !== undefined ? { namespace: ns } : {}), name, ...(status ? { subresource: 'status' as const } : {}) };
+}
+
+/** Optimistic concurrency: a given uid or resourceVersion must match the stored one. */
+function checkPreconditions(kind: Kind, name: string, cur: StoredObject, pre: Preconditions, forDelete: boolean): void {
+  const { uid, resourceVersion } = cur.metadata;
+  if (pre.uid && pre.uid !== uid) {
+    throw conflict(kind, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${uid ?? ''}`);
+  }
+  if (pre.resourceVersion && pre.resourceVersion !== resourceVersion) {
+    throw forDelete
+      ? conflict(kind, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in object meta: ${resourceVersion ?? ''}`)
+      : conflict(kind, name);
+  }
+}
+
+/** While an object is being deleted, finalizers may only be removed. */
+function checkFinalizers(kind: Kind, name: string, cur: StoredObject, next: StoredObject): void {
+  if (!cur.metadata.deletionTimestamp) return;
+  const before = new Set(cur.metadata.finalizers ?? []);
+  if ((next.metadata.finalizers ?? []).some((f) => !before.has(f))) {
+    throw invalid(kind, name, 'metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted');
+  }
+}
+
+/**
+ * An in-memory API server behind the KubePort, faithful to what the functions rely on:
+ * resourceVersion conflicts, status subresources, generation, finalizers and event dedup.
+ * Events are kept apart from the objects (they are reported, not part of the state).
+ */
+export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
+  const store = new Map<string, Entry>();
+  const writes: WriteRecord[] = [];
+  const failedWrites: FailedWriteRecord[] = [];
+  const events: EventRecordOut[] = [];
+  const eventIds = new Set<string>();
+  let version = 0;
+  let uids = 0;
+  let generated = 0;
+  const now = (): string => rfc3339(opts.now?.() ?? new Date());
+  const nextVersion = (): string => String(++version);
+  const nextUid = opts.uid ?? ((): string => sequentialUid(++uids));
+
+  function seed(raw: unknown): void {
+    const obj = toStored(raw);
+    const kind = obj.kind;
+    const name = obj.metadata.name;
+    if (!isKind(kind)) throw new Error(`memoryPort: cannot hold an object of kind ${String(kind)}`);
+    if (!name) throw new Error(`memoryPort: a ${kind} has no metadata.name`);
+    const ns = RESOURCES[kind].namespaced ? obj.metadata.namespace || 'default' : undefined;
+    const key = keyOf(kind, ns, name);
+    if (store.has(key)) throw new Error(`memoryPort: ${kind} ${ns ? `${ns}/` : ''}${name} is given twice`);
+    const m = obj.metadata;
+    m.namespace = ns;
+    m.uid ??= nextUid();
+    m.resourceVersion ??= nextVersion();
+    m.creationTimestamp ??= now();
+    if (m.deletionTimestamp === null) delete m.deletionTimestamp;
+    if (kind !== 'Event') m.generation ??= 1;
+    store.set(key, { kind, ns, name, obj: toStored({ ...obj, apiVersion: apiVersionOf(RESOURCES[kind]) }) });
+  }
+
+  const seeds = opts.objects ?? [];
+  version = seeds.map((o) => Number(toStored(o).metadata.resourceVersion)).filter(Number.isSafeInteger).reduce((a, b) => Math.max(a, b), 0);
+  seeds.forEach(seed);
+
+  async function write<T>(w: WriteRecord, apply: () => T): Promise<T> {
+    try {
+      await opts.beforeWrite?.(w);
+      const out = apply();
+      writes.push(w);
+      return out;
+    } catch (e) {
+      failedWrites.push({ ...w, status: isKubeError(e) ? e.status : 0, reason: isKubeError(e) ? e.reason : 'Error' });
+      throw e;
+    }
+  }
+
+  function target(kind: Kind, meta: StoredObject['metadata'], creating = false): { ns: string | undefined; name: string } {
+    const ns = scope(kind, meta.namespace);
+    if (RESOURCES[kind].namespaced && !ns) throw badRequest(`a ${kind} needs metadata.namespace`);
+    const name = meta.name || (creating ? generateName(kind, ns, meta.generateName) : undefined);
+    if (!name) throw invalid(kind, '', 'metadata.name: Required value: name or generateName is required');
+    return { ns, name };
+  }
+
+  function generateName(kind: Kind, ns: string | undefined, prefix: string | undefined): string | undefined {
+    if (!prefix) return undefined;
+    for (;;) {
+      const digest = createHash('sha256').update(`${kind}/${ns ?? ''}/${prefix}/${++generated}`).digest();
+      const suffix = [...digest.subarray(0, 5)].map((b) => SUFFIX_ALPHABET[b % SUFFIX_ALPHABET.length]).join('');
+      if (!store.has(keyOf(kind, ns, prefix + suffix))) return prefix + suffix;
+    }
+  }
+
+  function current(kind: Kind, ns: string | undefined, name: string): StoredObject {
+    const entry = store.get(keyOf(kind, ns, name));
+    if (!entry) throw notFound(kind, name);
+    return toStored(entry.obj);
+  }
+
+  /** Stores `draft` over `cur`; a write that changes nothing keeps the version, as etcd does. */
+  function commit(kind: Kind, ns: string | undefined, name: string, cur: StoredObject, draft: StoredObject): StoredObject {
+    const next = toStored({ ...draft, metadata: { ...draft.metadata, resourceVersion: cur.metadata.resourceVersion } });
+    if (canonical(next) === canonical(cur)) return cur;
+    next.metadata.resourceVersion = nextVersion();
+    const key = keyOf(kind, ns, name);
+    if (next.metadata.deletionTimestamp && !next.metadata.finalizers?.length) store.delete(key);
+    else store.set(key, { kind, ns, name, obj: next });
+    return toStored(next);
+  }
+
+  const sorted = (entries: Iterable<Entry>): unknown[] => [...entries].sort(byKey).map((e) => toStored(e.obj));
+
+  const port: KubePort = {
+    async get(kind, name, namespace) {
+      const entry = store.get(keyOf(kind, scope(kind, namespace), name));
+      return entry ? toStored(entry.obj) : undefined;
+    },
+    async list(kind, o: ListOptions = {}) {
+      const selector = parseSelector(o.labelSelector ?? '');
+      if (!selector.ok) throw badRequest(selector.message);
+      const ns = scope(kind, o.namespace);
+      return sorted([...store.values()].filter((e) =>
+        e.kind === kind && (ns === undefined || e.ns === ns) && matchesSelector(selector.requirements, e.obj.metadata.labels)));
+    },
+    async create(kind, body) {
+      const obj = toStored(body, kind);
+      const { ns, name } = target(kind, obj.metadata, true);
+      return write(record('create', kind, ns, name), () => {
+        const key = keyOf(kind, ns, name);
+        if (store.has(key)) throw alreadyExists(kind, name);
+        validateContent(kind, obj, 'spec');
+        const { deletionTimestamp: _d, deletionGracePeriodSeconds: _g, ...meta } = obj.metadata;
+        const stored = toStored({
+          ...obj, apiVersion: apiVersionOf(RESOURCES[kind]), kind: RESOURCES[kind].kind,
+          metadata: { ...meta, name, namespace: ns, uid: nextUid(), resourceVersion: nextVersion(), creationTimestamp: now(), generation: kind === 'Event' ? undefined : 1 },
+        });
+        // create cannot set a status that has its own subresource
+        if (kind === 'Service') stored.status = { loadBalancer: {} };
+        else if (STATUS_SUBRESOURCE.has(kind)) delete stored.status;
+        store.set(key, { kind, ns, name, obj: stored });
+        return toStored(stored);
+      });
+    },
+    async replace(kind, body) {
+      const obj = toStored(body, kind);
+      const { ns, name } = target(kind, obj.metadata);
+      return write(record('update', kind, ns, name), () => {
+        const cur = current(kind, ns, name);
+        checkPreconditions(kind, name, cur, obj.metadata, false);
+        validateContent(kind, obj, 'spec');
+        const m = cur.metadata;
+        const next = toStored({
+          ...obj, apiVersion: cur.apiVersion, kind: cur.kind,
+          metadata: { ...obj.metadata, name, namespace: ns, uid: m.uid, creationTimestamp: m.creationTimestamp, deletionTimestamp: m.deletionTimestamp, deletionGracePeriodSeconds: m.deletionGracePeriodSeconds, generation: m.generation },
+        });
+        if (STATUS_SUBRESOURCE.has(kind)) next.status = cur.status;
+        checkFinalizers(kind, name, cur, next);
+        if (m.generation !== undefined && specOf(next) !== specOf(cur)) next.metadata.generation = m.generation + 1;
+        return commit(kind, ns, name, cur, next);
+      });
+    },
+    async replaceStatus(kind, body) {
+      const obj = toStored(body, kind);
+      const { ns, name } = target(kind, obj.metadata);
+      return write(record('update', kind, ns, name, true), () => {
+        if (!STATUS_SUBRESOURCE.has(kind)) throw new KubeError('the server could not find the requested resource', 404, 'NotFound');
+        const cur = current(kind, ns, name);
+        checkPreconditions(kind, name, cur, obj.metadata, false);
+        validateContent(kind, obj, 'status');
+        return commit(kind, ns, name, cur, { ...cur, status: obj.status });
+      });
+    },
+    async remove(kind, name, namespace, preconditions = {}) {
+      const ns = scope(kind, namespace);
+      try {
+        await write(record('delete', kind, ns, name), () => {
+          const cur = current(kind, ns, name);
+          checkPreconditions(kind, name, cur, preconditions, true);
+          if (!cur.metadata.finalizers?.length) store.delete(keyOf(kind, ns, name));
+          else if (!cur.metadata.deletionTimestamp) {
+            // finalizers hold the object; the API server marks it and bumps the generation
+            const m = cur.metadata;
+            const generation = m.generation ? m.generation + 1 : m.generation;
+            commit(kind, ns, name, cur, { ...cur, metadata: { ...m, deletionTimestamp: now(), deletionGracePeriodSeconds: 0, generation } });
+          }
+        });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+      }
+    },
+    async recordEvent(e) {
+      const id = `${eventNamespace(e)}/${eventName(e)}`;
+      if (eventIds.has(id)) return;
+      eventIds.add(id);
+      const { kind, name, namespace } = e.regarding;
+      events.push({ type: e.type, reason: e.reason, note: e.note.slice(0, 1000), regarding: { kind, name, ...(namespace !== undefined ? { namespace } : {}) } });
+    },
+  };
+
+  return { port, objects: () => sorted(store.values()), writes, failedWrites, events };
+}

@@ -1,0 +1,55 @@
+import type { Kind } from './resources.js';
+
+/** What a function knows about one object it may write back: name, namespace, version. */
+export interface KubeObject {
+  apiVersion?: string;
+  kind?: string;
+  metadata: { name: string; namespace?: string; resourceVersion?: string; uid?: string; [field: string]: unknown };
+  [field: string]: unknown;
+}
+
+export interface ListOptions {
+  namespace?: string;
+  labelSelector?: string;
+}
+
+export interface Preconditions {
+  uid?: string;
+  resourceVersion?: string;
+}
+
+/** A reference to the object an event is about (events.k8s.io/v1 `regarding`). */
+export interface EventSubject {
+  kind: Kind;
+  name: string;
+  namespace?: string;
+  uid?: string;
+}
+
+export interface EventRecord {
+  regarding: EventSubject;
+  type: 'Normal' | 'Warning';
+  reason: string;
+  note: string;
+  action: string;
+}
+
+/**
+ * The Kubernetes access port the functions use. Reads return raw JSON for the caller to parse
+ * with zod (the boundary); writes carry the resourceVersion they read, so a concurrent change
+ * answers with a conflict (see errors.ts predicates). Two implementations: the API server
+ * (client.ts) and memory (memory.ts, behind `mikrolb invoke`).
+ */
+export interface KubePort {
+  get(kind: Kind, name: string, namespace?: string): Promise<unknown>;
+  list(kind: Kind, opts?: ListOptions): Promise<unknown[]>;
+  create(kind: Kind, obj: KubeObject): Promise<unknown>;
+  /** PUT of the whole object (spec/metadata); conflicts when its resourceVersion is stale. */
+  replace(kind: Kind, obj: KubeObject): Promise<unknown>;
+  /** PUT of the status subresource; conflicts when its resourceVersion is stale. */
+  replaceStatus(kind: Kind, obj: KubeObject): Promise<unknown>;
+  /** Deletes; an object already gone is not an error. */
+  remove(kind: Kind, name: string, namespace?: string, preconditions?: Preconditions): Promise<void>;
+  /** Records an event; one with the same subject, reason and note is recorded once. */
+  recordEvent(event: EventRecord): Promise<void>;
+}

@@ -1,0 +1,64 @@
+import type { z } from 'zod';
+import { EndpointSliceSchema, ServiceSchema, type EndpointSlice, type Service } from './core-objects.js';
+import type { KubePort, ListOptions } from './port.js';
+import type { Kind } from './resources.js';
+import { IPAllocationSchema, IPPoolSchema, type IPAllocation, type IPPool } from './schemas.js';
+
+/** An object the API server returned that does not match our schema (reported, never crashed on). */
+export interface InvalidObject {
+  kind: Kind;
+  name: string;
+  message: string;
+}
+
+export interface Listed<T> {
+  items: T[];
+  invalid: InvalidObject[];
+}
+
+function nameOf(raw: unknown): string {
+  if (typeof raw === 'object' && raw !== null && 'metadata' in raw) {
+    const m = raw.metadata;
+    if (typeof m === 'object' && m !== null && 'name' in m && typeof m.name === 'string') return m.name;
+  }
+  return '<unnamed>';
+}
+
+async function listParsed<S extends z.ZodType>(kube: KubePort, kind: Kind, schema: S, opts?: ListOptions): Promise<Listed<z.infer<S>>> {
+  const items: z.infer<S>[] = [];
+  const invalid: InvalidObject[] = [];
+  for (const raw of await kube.list(kind, opts)) {
+    const r = schema.safeParse(raw);
+    if (r.success) items.push(r.data);
+    else invalid.push({ kind, name: nameOf(raw), message: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  }
+  return { items, invalid };
+}
+
+async function getParsed<S extends z.ZodType>(kube: KubePort, kind: Kind, schema: S, name: string, namespace?: string): Promise<z.infer<S> | undefined> {
+  const raw = await kube.get(kind, name, namespace);
+  if (raw === undefined) return undefined;
+  const r = schema.safeParse(raw);
+  if (!r.success) throw new InvalidObjectError({ kind, name, message: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+  return r.data;
+}
+
+export class InvalidObjectError extends Error {
+  override readonly name = 'InvalidObjectError';
+  constructor(readonly detail: InvalidObject) {
+    super(`${detail.kind} ${detail.name} does not match the expected schema: ${detail.message}`);
+  }
+}
+
+export const listPools = (kube: KubePort): Promise<Listed<IPPool>> => listParsed(kube, 'IPPool', IPPoolSchema);
+export const listAllocations = (kube: KubePort, labelSelector?: string): Promise<Listed<IPAllocation>> =>
+  listParsed(kube, 'IPAllocation', IPAllocationSchema, labelSelector ? { labelSelector } : {});
+export const listServices = (kube: KubePort, namespace?: string): Promise<Listed<Service>> =>
+  listParsed(kube, 'Service', ServiceSchema, namespace ? { namespace } : {});
+export const listEndpointSlices = (kube: KubePort, namespace: string, labelSelector: string): Promise<Listed<EndpointSlice>> =>
+  listParsed(kube, 'EndpointSlice', EndpointSliceSchema, { namespace, labelSelector });
+
+export const getPool = (kube: KubePort, name: string): Promise<IPPool | undefined> => getParsed(kube, 'IPPool', IPPoolSchema, name);
+export const getAllocation = (kube: KubePort, name: string): Promise<IPAllocation | undefined> => getParsed(kube, 'IPAllocation', IPAllocationSchema, name);
+export const getService = (kube: KubePort, namespace: string, name: string): Promise<Service | undefined> =>
+  getParsed(kube, 'Service', ServiceSchema, name, namespace);

@@ -1,0 +1,236 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { toCloudEvent } from '../../lib/events/cloudevent.js';
+import type { KubePort } from '../../lib/k8s/port.js';
+import { getAllocation, getPool, getService } from '../../lib/k8s/typed.js';
+import type { IPAllocation } from '../../lib/k8s/schemas.js';
+import { uniq } from '../helpers/cluster.js';
+import type { FunctionClient } from '../helpers/functions.js';
+import { objects } from '../helpers/objects.js';
+import { startAllocate } from './setup.js';
+
+let fn: FunctionClient;
+let kube: KubePort;
+let make: ReturnType<typeof objects>;
+const ns = uniq('alloc');
+const LB = { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' };
+const pools = { v4: uniq('v4'), v6: uniq('v6'), one: uniq('one'), manual: uniq('manual') };
+
+beforeAll(async () => {
+  ({ fn, kube } = await startAllocate());
+  make = objects(kube);
+  await make.namespace(ns);
+  await make.pool(pools.v4, { ipFamily: 'IPv4', addresses: ['198.18.10.0/24'], autoAssign: false });
+  await make.pool(pools.v6, { ipFamily: 'IPv6', addresses: ['2001:db8:a110::/120'], autoAssign: false });
+  await make.pool(pools.one, { ipFamily: 'IPv4', addresses: ['198.18.11.7'], autoAssign: false, advertise: false });
+  await make.pool(pools.manual, { ipFamily: 'IPv4', addresses: ['198.18.12.0/28'], autoAssign: false, interfaceName: 'ether2' });
+});
+
+afterAll(async () => {
+  await make.cleanup();
+  await fn.close();
+});
+
+async function serviceAllocations(name: string, spec: Record<string, unknown>, annotations: Record<string, string>): Promise<IPAllocation[]> {
+  await make.service(ns, name, spec, annotations);
+  const res = await fn.object({ kind: 'Service', namespace: ns, name }, 'add');
+  if (res.status !== 200) console.log(JSON.stringify(res.body));
+  expect(res).toMatchObject({ status: 200, body: {} });
+  return make.allocationsOf(ns, name);
+}
+
+const ready = (a: IPAllocation | undefined) => a?.status?.conditions?.find((c) => c.type === 'Ready');
+
+async function eventsAbout(name: string): Promise<{ reason: string; type: string; note: string }[]> {
+  const raw = await kube.list('Event', { namespace: 'default' });
+  const Ev = z.object({ reason: z.string(), type: z.string(), note: z.string().default(''), regarding: z.object({ name: z.string() }) });
+  return raw.flatMap((r) => {
+    const e = Ev.safeParse(r);
+    return e.success && e.data.regarding.name === name ? [e.data] : [];
+  });
+}
+
+describe('allocate: happy paths through HTTP against the real API server', () => {
+  it('gives a LoadBalancer Service an address from its named pool, with finalizers, labels and an event', async () => {
+    const [a, ...rest] = await serviceAllocations('web', LB, { 'mikrolb.de/load-balancer-pools': pools.v4 });
+    expect(rest).toEqual([]);
+    expect(a?.status).toMatchObject({ phase: 'Allocated', address: expect.stringMatching(/^198\.18\.10\.\d+$/), advertised: false });
+    expect(a?.metadata.finalizers).toEqual(['mikrolb.de/finalizer']);
+    expect(a?.metadata.labels).toMatchObject({ 'mikrolb.de/service-namespace': ns, 'mikrolb.de/service-name': 'web' });
+    expect(ready(a)).toMatchObject({ status: 'False', reason: 'ProgrammingPending', observedGeneration: 1 });
+    const svc = await getService(kube, ns, 'web');
+    expect(svc?.metadata.finalizers).toContain('mikrolb.de/finalizer');
+    const pool = await getPool(kube, pools.v4);
+    expect(pool?.status?.allocations).toEqual([expect.objectContaining({ address: a?.status?.address, allocationName: a?.metadata.name, allocationUID: a?.metadata.uid })]);
+    expect(pool?.status).toMatchObject({ totalAddresses: '254', allocatedAddresses: '1', freeAddresses: '253' });
+    expect(await eventsAbout(a?.metadata.name ?? '')).toEqual([expect.objectContaining({ type: 'Normal', reason: 'IPAllocated', note: `Allocated address ${a?.status?.address} from pool ${pools.v4}.` })]);
+  });
+
+  it('is idempotent: a second and third invocation write nothing', async () => {
+    const before = await make.allocationsOf(ns, 'web');
+    const poolBefore = await getPool(kube, pools.v4);
+    for (let i = 0; i < 2; i++) expect((await fn.object({ kind: 'Service', namespace: ns, name: 'web' })).status).toBe(200);
+    const res = await fn.object({ kind: 'IPAllocation', name: before[0]?.metadata.name ?? '' });
+    expect(res.body).toMatchObject({ actions: [] });
+    expect((await make.allocationsOf(ns, 'web')).map((a) => a.metadata.resourceVersion)).toEqual(before.map((a) => a.metadata.resourceVersion));
+    expect((await getPool(kube, pools.v4))?.metadata.resourceVersion).toBe(poolBefore?.metadata.resourceVersion);
+  });
+
+  it('gives an IPv6 address from a named IPv6 pool', async () => {
+    const [a] = await serviceAllocations('v6only', { ...LB, ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' }, { 'mikrolb.de/load-balancer-pools': pools.v6 });
+    expect(a?.status?.address).toMatch(/^2001:db8:a110::[0-9a-f]+$/);
+  });
+
+  it('gives a dual-stack Service one address per family from the auto-assign pools', async () => {
+    const auto4 = uniq('auto4');
+    const auto6 = uniq('auto6');
+    await make.pool(auto4, { ipFamily: 'IPv4', addresses: ['198.18.13.0/24'] });
+    await make.pool(auto6, { ipFamily: 'IPv6', addresses: ['2001:db8:a113::/64'] });
+    const allocs = await serviceAllocations('dual', { ...LB, ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' }, {});
+    expect(allocs.map((a) => a.spec.ipFamily).sort()).toEqual(['IPv4', 'IPv6']);
+    const addresses = allocs.map((a) => a.status?.address ?? '').sort();
+    expect(addresses[0]).toMatch(/^198\.18\.13\./);
+    expect(addresses[1]).toMatch(/^2001:db8:a113:/);
+    expect((await getPool(kube, auto6))?.status?.freeAddresses).toBe('18E');
+  });
+
+  it('gives an explicit address, and reports Ready for a pool that does not advertise', async () => {
+    const [a] = await serviceAllocations('explicit', LB, { 'mikrolb.de/load-balancer-ips': '198.18.11.7' });
+    expect(a?.status).toMatchObject({ phase: 'Allocated', address: '198.18.11.7' });
+    expect(ready(a)).toMatchObject({ status: 'True', reason: 'AllocatedButNotAdvertised' });
+    expect(a?.status?.conditions?.find((c) => c.type === 'Programmed')).toMatchObject({ status: 'False', reason: 'NotAdvertised' });
+  });
+
+  it('allocates SNAT-only addresses for a ClusterIP Service, and one allocation when LB and SNAT share an address', async () => {
+    const snat = await serviceAllocations('snat-only', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': '198.18.12.3' });
+    expect(snat.map((a) => a.status?.address)).toEqual(['198.18.12.3']);
+    expect(snat[0]?.status?.interfaceName).toBe('ether2');
+    const both = await serviceAllocations('lb-and-snat', LB, { 'mikrolb.de/load-balancer-ips': '198.18.12.4', 'mikrolb.de/snat-ips': '198.18.12.4' });
+    expect(both.map((a) => a.status?.address)).toEqual(['198.18.12.4']);
+  });
+});
+
+describe('allocate: every failure reason, with a Failed phase, conditions and a Warning event', () => {
+  it.each([
+    ['AddressAlreadyUsed', { 'mikrolb.de/load-balancer-ips': '198.18.11.7' }, LB, 'Address 198.18.11.7 in pool'],
+    ['AddressNotInPool', { 'mikrolb.de/load-balancer-ips': '198.18.99.1' }, LB, 'Address 198.18.99.1 is not in any IPPool.'],
+    ['PoolNotFound', { 'mikrolb.de/load-balancer-pools': 'no-such-pool' }, LB, 'Pool no-such-pool does not exist.'],
+    ['PoolIPFamilyMismatch', { 'mikrolb.de/load-balancer-pools': pools.v6 }, { ...LB, ipFamilies: ['IPv4'] }, `Pool ${pools.v6} is IPv6, but Service`],
+    ['PoolExhausted', { 'mikrolb.de/load-balancer-pools': pools.one }, LB, `Pool ${pools.one} has no free address.`],
+  ])('%s', async (reason, annotations, spec, message) => {
+    const name = uniq(reason.toLowerCase());
+    const [a] = await serviceAllocations(name, spec, annotations);
+    expect(a?.status?.phase).toBe('Failed');
+    expect(a?.status?.address).toBeUndefined();
+    expect(a?.status?.conditions?.find((c) => c.type === 'Allocated')).toMatchObject({ status: 'False', reason });
+    expect(a?.status?.conditions?.find((c) => c.type === 'Programmed')).toMatchObject({ status: 'False', reason: 'NotAllocated' });
+    expect(ready(a)).toMatchObject({ status: 'False', reason, message: expect.stringContaining(message) });
+    expect(await eventsAbout(a?.metadata.name ?? '')).toEqual([expect.objectContaining({ type: 'Warning', reason, note: expect.stringContaining(message) })]);
+  });
+
+  it('AddressInvalid for an operator reservation with a malformed address (admitted by the schema)', async () => {
+    const name = uniq('reservation');
+    await make.allocation(name, { address: '198.18.12.300' });
+    expect((await fn.object({ kind: 'IPAllocation', name }, 'add')).status).toBe(200);
+    const a = await getAllocation(kube, name);
+    expect(ready(a)).toMatchObject({ status: 'False', reason: 'AddressInvalid', message: expect.stringContaining('"198.18.12.300" is not a valid IP address') });
+  });
+
+  it('AnnotationInvalid on the Service names the bad value, and the rest of the annotation still applies', async () => {
+    const allocs = await serviceAllocations('half-bad', LB, { 'mikrolb.de/load-balancer-ips': '198.18.12.9,not-an-ip' });
+    expect(allocs.map((a) => a.status?.address)).toEqual(['198.18.12.9']);
+    const svc = await getService(kube, ns, 'half-bad');
+    const warnings = (await kube.list('Event', { namespace: ns })).filter((e) => JSON.stringify(e).includes('AnnotationInvalid') && JSON.stringify(e).includes(svc?.metadata.uid ?? '?'));
+    expect(warnings).toHaveLength(1);
+    expect(JSON.stringify(warnings[0])).toContain('not-an-ip');
+  });
+});
+
+describe('allocate: changes, forged events, adoption and crashes', () => {
+  it('replaces allocations when annotations change: the stale one is deleted, the new one allocated', async () => {
+    const [before] = await serviceAllocations('moving', LB, { 'mikrolb.de/load-balancer-pools': pools.v4 });
+    const svc = await getService(kube, ns, 'moving');
+    if (!svc) throw new Error('service vanished');
+    await kube.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-pools': pools.manual } } });
+    expect((await fn.object({ kind: 'Service', namespace: ns, name: 'moving' })).status).toBe(200);
+    const after = await make.allocationsOf(ns, 'moving');
+    const stale = after.find((a) => a.metadata.name === before?.metadata.name);
+    expect(stale?.metadata.deletionTimestamp).toBeDefined(); // release (finalizer) takes it apart
+    const fresh = after.find((a) => a.metadata.name !== before?.metadata.name);
+    expect(fresh?.spec.poolName).toBe(pools.manual);
+    expect(fresh?.status?.address).toMatch(/^198\.18\.12\./);
+  });
+
+  it('a forged event cannot change an outcome: the function re-reads the object', async () => {
+    const before = await make.allocationsOf(ns, 'web');
+    const forged = {
+      apiVersion: 'v1', kind: 'Service',
+      metadata: { name: 'web', namespace: ns, uid: 'forged', annotations: { 'mikrolb.de/load-balancer-ips': '198.18.10.1' } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' },
+    };
+    const ev = toCloudEvent({ type: 'object', change: 'update', ref: { kind: 'Service', namespace: ns, name: 'web' }, id: 'forged-1', source: 'attacker' });
+    const res = await fetch(fn.url, {
+      method: 'POST',
+      headers: { ...ev.headers, 'ce-type': 'dev.knative.apiserver.resource.update', 'content-type': 'application/json' },
+      body: JSON.stringify(forged),
+    });
+    expect(res.status).toBe(200);
+    const ghost = await fn.object({ kind: 'Service', namespace: ns, name: 'does-not-exist' });
+    expect(ghost.status).toBe(200);
+    const after = await make.allocationsOf(ns, 'web');
+    expect(after.map((a) => [a.metadata.name, a.metadata.resourceVersion, a.status?.address])).toEqual(before.map((a) => [a.metadata.name, a.metadata.resourceVersion, a.status?.address]));
+  });
+
+  it('adopts a pool without a ledger (as upstream MikroLB leaves it) before choosing, so no address is handed out twice', async () => {
+    const legacy = uniq('legacy');
+    await make.pool(legacy, { ipFamily: 'IPv4', addresses: ['198.18.14.1-198.18.14.2'], autoAssign: false });
+    const old = uniq('upstream-alloc');
+    await make.allocation(old, { poolName: legacy });
+    const raw = await getAllocation(kube, old);
+    if (!raw) throw new Error('missing');
+    // what upstream MikroLB would have written: an address in the status, nothing in any ledger
+    await kube.replaceStatus('IPAllocation', { ...raw, status: { phase: 'Programmed', address: '198.18.14.2', advertised: true } });
+    const [a] = await serviceAllocations('after-upgrade', LB, { 'mikrolb.de/load-balancer-pools': legacy });
+    expect(a?.status?.address).toBe('198.18.14.1');
+    const ledger = (await getPool(kube, legacy))?.status?.allocations?.map((e) => [e.address, e.allocationName]);
+    expect(ledger).toEqual([['198.18.14.1', a?.metadata.name], ['198.18.14.2', old]]);
+  });
+
+  it('completes with the same address after a crash between the ledger write and the status write', async () => {
+    const crashPool = uniq('crash');
+    await make.pool(crashPool, { ipFamily: 'IPv4', addresses: ['198.18.15.0/28'], autoAssign: false });
+    const name = uniq('crash-alloc');
+    await make.allocation(name, { poolName: crashPool });
+    // an instance that dies right after reserving: its allocation status write never happens
+    const crashing = await startAllocate({
+      kube: {
+        ...kube,
+        replaceStatus: async (kind, obj) => {
+          if (kind === 'IPAllocation') throw new Error('killed');
+          return kube.replaceStatus(kind, obj);
+        },
+      },
+    });
+    try {
+      expect((await crashing.fn.object({ kind: 'IPAllocation', name })).status).toBe(500);
+    } finally {
+      await crashing.fn.close();
+    }
+    const reserved = (await getPool(kube, crashPool))?.status?.allocations ?? [];
+    expect(reserved).toHaveLength(1);
+    expect((await getAllocation(kube, name))?.status?.address).toBeUndefined();
+    expect((await fn.object({ kind: 'IPAllocation', name })).status).toBe(200);
+    expect((await getAllocation(kube, name))?.status?.address).toBe(reserved[0]?.address);
+    expect((await getPool(kube, crashPool))?.status?.allocations).toHaveLength(1);
+  });
+
+  it('re-evaluates Failed allocations when their pool is created', async () => {
+    const late = uniq('late');
+    const [a] = await serviceAllocations('waits-for-pool', LB, { 'mikrolb.de/load-balancer-pools': late });
+    expect(a?.status?.phase).toBe('Failed');
+    await make.pool(late, { ipFamily: 'IPv4', addresses: ['198.18.16.5'], autoAssign: false });
+    expect((await fn.object({ kind: 'IPPool', name: late }, 'add')).status).toBe(200);
+    const [after] = await make.allocationsOf(ns, 'waits-for-pool');
+    expect(after?.status).toMatchObject({ phase: 'Allocated', address: '198.18.16.5' });
+  });
+});

@@ -1,0 +1,53 @@
+import type { KubePort } from '../../lib/k8s/port.js';
+import { getService, listAllocations } from '../../lib/k8s/typed.js';
+import { API_VERSION, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, type IPAllocation } from '../../lib/k8s/schemas.js';
+import type { Service } from '../../lib/k8s/core-objects.js';
+
+/** Small builders for the objects integration tests create. */
+export function objects(kube: KubePort) {
+  const made: { kind: 'IPPool' | 'IPAllocation' | 'Service'; name: string; namespace?: string }[] = [];
+  return {
+    async namespace(name: string): Promise<void> {
+      await kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    },
+    async pool(name: string, spec: Record<string, unknown>): Promise<void> {
+      await kube.create('IPPool', { apiVersion: API_VERSION, kind: 'IPPool', metadata: { name }, spec });
+      made.push({ kind: 'IPPool', name });
+    },
+    async service(namespace: string, name: string, spec: Record<string, unknown>, annotations: Record<string, string> = {}): Promise<Service | undefined> {
+      await kube.create('Service', {
+        apiVersion: 'v1', kind: 'Service', metadata: { name, namespace, annotations },
+        spec: { ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }], ...spec },
+      });
+      made.push({ kind: 'Service', name, namespace });
+      return getService(kube, namespace, name);
+    },
+    async allocation(name: string, spec: Record<string, unknown>, labels: Record<string, string> = {}): Promise<void> {
+      await kube.create('IPAllocation', { apiVersion: API_VERSION, kind: 'IPAllocation', metadata: { name, labels }, spec });
+      made.push({ kind: 'IPAllocation', name });
+    },
+    async allocationsOf(namespace: string, name: string): Promise<IPAllocation[]> {
+      const list = await listAllocations(kube, `${LABEL_SERVICE_NAMESPACE}=${namespace},${LABEL_SERVICE_NAME}=${name}`);
+      return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
+    },
+    /** Deletes what the test made, stripping finalizers first (no release function runs here). */
+    async cleanup(): Promise<void> {
+      for (const m of made.reverse()) await forceDelete(kube, m.kind, m.name, m.namespace);
+    },
+  };
+}
+
+export async function forceDelete(kube: KubePort, kind: 'IPPool' | 'IPAllocation' | 'Service', name: string, namespace?: string): Promise<void> {
+  await kube.remove(kind, name, namespace);
+  for (let i = 0; i < 5; i++) {
+    const raw = await kube.get(kind, name, namespace);
+    if (raw === undefined || typeof raw !== 'object' || raw === null) return;
+    const obj = { ...raw, metadata: { ...(('metadata' in raw && typeof raw.metadata === 'object' && raw.metadata) || {}), name, namespace, finalizers: [] } };
+    try {
+      await kube.replace(kind, obj);
+      return;
+    } catch {
+      // raced with a writer: read again
+    }
+  }
+}
