@@ -1,0 +1,14 @@
+/**
+ * The router model of the `program` function, pure and I/O-free: the entries MikroLB wants on
+ * a router (layout) and the ops that get it there from what is there (planner).
+ */
+export {
+  advertisementEntry, globalEntries, mergeDesired, menusFor, serviceEntries,
+  type Advertisement, type DesiredEntry, type DesiredMenus, type FamilyAddress, type ServiceEndpoint, type ServicePort, type ServiceProgram,
+} from './layout.js';
+export { plan, planState, type Op, type Scope } from './planner.js';
+export { applyPlanToState } from './apply.js';
+export {
+  LB_CHAIN, LB_CONNECTION_MARK, LB_LIST, SNAT_CHAIN, ownerOf, portChain, scopes, serviceChain, snatList, type Owner,
+} from './names.js';
+export { isOrderedMenu } from './menus.js';

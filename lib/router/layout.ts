@@ -1,0 +1,151 @@
+import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
+import { addressMenu, firewallMenu, mergeDesired, natTargetProperty, type DesiredEntry, type DesiredMenus } from './menus.js';
+import { LB_CHAIN, LB_LIST, SNAT_CHAIN, portChain, serviceChain, serviceComment, snatList } from './names.js';
+
+export { globalEntries } from './globals.js';
+export { mergeDesired, menusFor, type DesiredEntry, type DesiredMenus } from './menus.js';
+
+export interface FamilyAddress {
+  family: IPFamily;
+  address: string;
+}
+
+export interface ServicePort {
+  protocol: 'tcp' | 'udp';
+  port: number;
+  /** The endpoints' port, already resolved from the EndpointSlice. */
+  targetPort: number;
+  name?: string;
+}
+
+export interface ServiceEndpoint extends FamilyAddress {
+  /** Ready and not terminating: only these receive load-balanced connections. */
+  ready: boolean;
+}
+
+/** What `program` knows about one Service, already decided from the cluster. */
+export interface ServiceProgram {
+  uid: string;
+  namespace: string;
+  name: string;
+  lbEnabled: boolean;
+  snatEnabled: boolean;
+  lbAddresses: FamilyAddress[];
+  snatAddresses: FamilyAddress[];
+  ports: ServicePort[];
+  endpoints: ServiceEndpoint[];
+}
+
+const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
+
+/** Canonical text of an address as the router prints it; a malformed one is a caller bug. */
+function canonical(family: IPFamily, address: string): { text: string; value: bigint } {
+  const parsed = parseAddress(address);
+  if (!parsed.ok || parsed.family !== family) throw new RangeError(`'${address}' is not an ${family} address`);
+  return { text: formatAddress(family, parsed.value), value: parsed.value };
+}
+
+/** Distinct addresses of one family, in numeric order (stable whatever order the cluster lists them). */
+function addressesOf(family: IPFamily, items: readonly FamilyAddress[]): string[] {
+  const byText = new Map(items.filter((item) => item.family === family).map((item) => {
+    const address = canonical(family, item.address);
+    return [address.text, address.value] as const;
+  }));
+  return [...byText].sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([text]) => text);
+}
+
+function sortedPorts(ports: readonly ServicePort[]): ServicePort[] {
+  const unique = new Map(ports.map((port) => [`${port.protocol}/${port.port}`, port]));
+  return [...unique.values()].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port);
+}
+
+/**
+ * The dst-nat rules of one port, an even split over N ready endpoints. nth counts only the
+ * connections that reach a rule, so rule slots run N-1 down to 0 and slot k takes
+ * `nth=k+1,1` of what is left: 1/N each. Slot 0 (last) has no nth and takes the rest. A
+ * slot's nth depends only on its number, so scaling adds or removes the top slots and at
+ * most re-targets others: never a property to unset.
+ */
+function dnatRules(svc: ServiceProgram, family: IPFamily, port: ServicePort, endpoints: readonly string[]): DesiredEntry[] {
+  const chain = portChain(svc.uid, port.protocol, port.port);
+  const slots = endpoints.map((address, slot) => ({ address, slot })).reverse();
+  return slots.map(({ address, slot }) => ({
+    chain,
+    action: 'dst-nat',
+    protocol: port.protocol,
+    [natTargetProperty(family)]: address,
+    'to-ports': String(port.targetPort),
+    ...(slot > 0 ? { nth: `${slot + 1},1` } : {}),
+    comment: serviceComment(svc.uid, `dnat:${port.protocol}/${port.port}:${slot}`),
+  }));
+}
+
+function lbRules(svc: ServiceProgram, family: IPFamily, lbAddresses: readonly string[]): DesiredEntry[] {
+  const ready = addressesOf(family, svc.endpoints.filter((endpoint) => endpoint.ready));
+  const ports = sortedPorts(svc.ports);
+  const jumps = lbAddresses.map((address) => ({
+    chain: LB_CHAIN, action: 'jump', 'jump-target': serviceChain(svc.uid), 'dst-address': address,
+    comment: serviceComment(svc.uid, `lb-jump:${address}`),
+  }));
+  const portJumps = ports.map((port) => ({
+    chain: serviceChain(svc.uid), action: 'jump', 'jump-target': portChain(svc.uid, port.protocol, port.port),
+    protocol: port.protocol, 'dst-port': String(port.port),
+    comment: serviceComment(svc.uid, `port-jump:${port.protocol}/${port.port}`),
+  }));
+  return [...jumps, ...portJumps, ...ports.flatMap((port) => dnatRules(svc, family, port, ready))];
+}
+
+function listEntries(svc: ServiceProgram, list: string, role: string, addresses: readonly string[]): DesiredEntry[] {
+  return addresses.map((address) => ({ list, address, comment: serviceComment(svc.uid, `${role}:${address}`) }));
+}
+
+/** One family's entries of a Service; empty menus are listed so a plan removes what is left. */
+function familyEntries(svc: ServiceProgram, family: IPFamily): DesiredMenus {
+  const lbAddresses = svc.lbEnabled ? addressesOf(family, svc.lbAddresses) : [];
+  const snatAddress = svc.snatEnabled ? addressesOf(family, svc.snatAddresses)[0] : undefined;
+  // Egress SNAT covers every endpoint the cluster lists, ready or not: a starting pod
+  // already talks to the outside world with the Service's address.
+  const snatSources = snatAddress === undefined ? [] : addressesOf(family, svc.endpoints);
+  const snatRule: DesiredEntry[] = snatAddress === undefined ? [] : [{
+    chain: SNAT_CHAIN, action: 'src-nat', 'src-address-list': snatList(svc.uid), [natTargetProperty(family)]: snatAddress,
+    comment: serviceComment(svc.uid, 'snat'),
+  }];
+  return {
+    [firewallMenu(family, 'address-list')]: [
+      ...listEntries(svc, LB_LIST, 'lb-list', lbAddresses),
+      ...listEntries(svc, snatList(svc.uid), 'snat-list', snatSources),
+    ],
+    [firewallMenu(family, 'nat')]: [...(lbAddresses.length > 0 ? lbRules(svc, family, lbAddresses) : []), ...snatRule],
+  };
+}
+
+/**
+ * Everything a Service owns on the router, both families (the table in LAYOUT.md lists each
+ * entry, its chain and its comment key): its LB addresses in the LB list,
+ * a jump per LB address from `mikrolb-lb` into its service chain, a jump per port into the
+ * port's chain, the port's dst-nat rules to ready endpoints, and for SNAT a list of its
+ * endpoints plus one src-nat rule in `mikrolb-snat`. Advertisements are separate
+ * ({@link advertisementEntry}): they follow allocations, not the Service's spec.
+ */
+export function serviceEntries(svc: ServiceProgram): DesiredMenus {
+  return mergeDesired(...FAMILIES.map((family) => familyEntries(svc, family)));
+}
+
+export interface Advertisement {
+  serviceUid: string;
+  family: IPFamily;
+  address: string;
+  interfaceName: string;
+}
+
+/** The `/ip/address` /32 (or `/ipv6/address` /128) that makes the router answer ARP/NDP for an address. */
+export function advertisementEntry(ad: Advertisement): { menu: string; entry: DesiredEntry } {
+  const { text } = canonical(ad.family, ad.address);
+  const entry: DesiredEntry = {
+    address: `${text}/${ad.family === 'IPv4' ? 32 : 128}`,
+    interface: ad.interfaceName,
+    ...(ad.family === 'IPv6' ? { advertise: 'false' } : {}),
+    comment: serviceComment(ad.serviceUid, `adv:${text}`),
+  };
+  return { menu: addressMenu(ad.family), entry };
+}

@@ -1,0 +1,115 @@
+import { describe, expect, it } from 'vitest';
+import type { IPFamily } from '../ip/index.js';
+import type { RouterState } from '../routeros/state.js';
+import { createTracer } from '../routeros/tracer/index.js';
+import type { ServiceProgram } from './layout.js';
+import { isOrderedMenu } from './menus.js';
+import { scopes } from './names.js';
+import type { Op } from './ops.js';
+import { baseRouter, clients, converge, desiredFor, endpointsAt, FAMILIES, NET, opCounts, serviceDesired, spread, webService } from './test-support.js';
+
+const web = webService();
+const ready = (positions: number[]) => webService({ endpoints: endpointsAt(positions) });
+const withPorts = (ports: ServiceProgram['ports']) => webService({ ports });
+const HTTP = { protocol: 'tcp', port: 80, targetPort: 8080 } as const;
+const DNS = { protocol: 'udp', port: 53, targetPort: 5353 } as const;
+
+/** Programs `svc` on a fresh router (globals included), as a first `program` would. */
+function programmed(svc: ServiceProgram): RouterState {
+  return converge(baseRouter(), desiredFor([svc]), scopes.everything).state;
+}
+
+/** What `program` does for one Service: plan only that Service's entries. */
+function reprogram(state: RouterState, svc: ServiceProgram): { ops: Op[]; state: RouterState } {
+  return converge(state, serviceDesired(svc), scopes.service(svc.uid));
+}
+
+/** Every port of `svc` splits 900 connections evenly over its ready endpoints; dropped ports are refused. */
+function expectTraffic(state: RouterState, family: IPFamily, svc: ServiceProgram, dropped: ServiceProgram['ports']): void {
+  const tracer = createTracer(state);
+  const readyAddresses = svc.endpoints.filter((e) => e.ready && e.family === family).map((e) => e.address);
+  for (const port of svc.ports) {
+    const counts = spread(tracer, clients(family, port.protocol, port.port, 900, port.port));
+    const expected = svc.lbEnabled ? readyAddresses.map((address) => `${address}:${port.targetPort}`) : [`${NET[family].lb}:${port.port}`];
+    expect(Object.keys(counts).sort(), `${family} ${port.protocol}/${port.port}`).toEqual(expected.sort());
+    for (const count of Object.values(counts)) expect(Math.abs(count - 900 / expected.length)).toBeLessThanOrEqual(900 / expected.length / 20);
+  }
+  for (const port of dropped) {
+    expect(spread(tracer, clients(family, port.protocol, port.port, 10, 1))).toEqual({ reject: 10 });
+  }
+}
+
+/** Per menu and chain, the entries in order (address menus: as a set); where a chain sits in the menu does not matter. */
+function layoutOf(state: RouterState): Record<string, string[]> {
+  const layout: Record<string, string[]> = {};
+  for (const [menu, entries] of Object.entries(state.menus)) {
+    for (const entry of entries) {
+      const key = `${menu} ${entry.chain ?? ''}`;
+      layout[key] = [...(layout[key] ?? []), JSON.stringify({ ...entry, '.id': undefined })];
+    }
+    if (!isOrderedMenu(menu)) for (const key of Object.keys(layout).filter((k) => k.startsWith(`${menu} `))) layout[key]?.sort();
+  }
+  return layout;
+}
+
+const none = { add: 0, set: 0, remove: 0, move: 0 };
+
+/** Op counts are for both families; each family's plan is exactly half. */
+describe.each([
+  { story: 'nothing changed', from: web, to: web, counts: none },
+  { story: 'scaled 3 → 1, the first endpoint stays', from: web, to: ready([0]), counts: { ...none, remove: 4 } },
+  { story: 'scaled 1 → 3', from: ready([0]), to: ready([0, 1, 2]), counts: { ...none, add: 12 } },
+  { story: 'scaled 3 → 1, the last endpoint stays (slot 0 re-targeted)', from: web, to: ready([2]), counts: { ...none, remove: 4, set: 4 } },
+  { story: 'one endpoint of three goes away', from: ready([0, 1, 2]), to: ready([0, 2]), counts: { ...none, remove: 4, set: 4 } },
+  {
+    story: 'the starting endpoint becomes ready (a fourth slot)',
+    from: web,
+    to: webService({ endpoints: web.endpoints.map((e) => ({ ...e, ready: true })) }),
+    counts: { ...none, add: 4 },
+  },
+  { story: 'load-balancer-enabled switched off', from: web, to: webService({ lbEnabled: false }), counts: { ...none, remove: 4 } },
+  { story: 'load-balancer-enabled switched on again', from: webService({ lbEnabled: false }), to: web, counts: { ...none, add: 20 } },
+  { story: 'snat-enabled switched off', from: web, to: webService({ snatEnabled: false }), counts: { ...none, remove: 4 } },
+  { story: 'the target port changes', from: web, to: withPorts([{ ...HTTP, targetPort: 9090 }, DNS]), counts: { ...none, set: 6 } },
+  { story: 'the service port changes', from: web, to: withPorts([{ ...HTTP, port: 8000 }, DNS]), counts: { ...none, remove: 2, add: 8 } },
+  { story: 'a port is added', from: web, to: withPorts([HTTP, DNS, { protocol: 'tcp', port: 443, targetPort: 8443 }]), counts: { ...none, add: 8 } },
+  { story: 'a port is removed', from: web, to: withPorts([HTTP]), counts: { ...none, remove: 2 } },
+])('$story', ({ from, to, counts }) => {
+  const before = programmed(from);
+  const { ops, state } = reprogram(before, to);
+
+  it('is a minimal plan', () => {
+    expect(opCounts(ops)).toEqual(counts);
+  });
+
+  it('converges: planning again changes nothing', () => {
+    expect(reprogram(state, to).ops).toEqual([]);
+    expect(converge(state, desiredFor([to]), scopes.everything).ops).toEqual([]);
+  });
+
+  it('runs the same rules, chain by chain, as programming from scratch', () => {
+    expect(layoutOf(state)).toEqual(layoutOf(programmed(to)));
+  });
+
+  it.each(FAMILIES)('%s traffic follows the new intent', (family) => {
+    const dropped = from.ports.filter((p) => !to.ports.some((q) => q.protocol === p.protocol && q.port === p.port));
+    expectTraffic(state, family, to, to.lbEnabled ? dropped : []);
+  });
+});
+
+describe('plans compare wire strings the way the router prints them', () => {
+  const state = programmed(web);
+  const printed: RouterState = {
+    ...state,
+    menus: Object.fromEntries(Object.entries(state.menus).map(([menu, entries]) => [
+      menu,
+      entries.map((entry) => (menu.includes('/firewall/') && menu !== '/ip/firewall/address-list' && menu !== '/ipv6/firewall/address-list'
+        ? { ...entry, log: 'false', 'log-prefix': '', disabled: 'false', invalid: 'false', dynamic: 'false', bytes: '1234', packets: '12' }
+        : { ...entry, disabled: 'false', dynamic: 'false' })),
+    ])),
+  };
+
+  it('finds nothing to do when defaults and counters are printed', () => {
+    expect(converge(printed, desiredFor([web]), scopes.everything).ops).toEqual([]);
+  });
+});

@@ -1,0 +1,108 @@
+import type { RouterEntry, RouterState } from '../routeros/state.js';
+import { diffEntry } from './compare.js';
+import { isOrderedMenu, type DesiredEntry, type DesiredMenus } from './menus.js';
+import { ownerOf, type Owner } from './names.js';
+import type { Op } from './ops.js';
+import { placeRules, type Item } from './order.js';
+
+export type { Op } from './ops.js';
+
+/** Which owners' entries a plan may change; everything else on the router is left alone. */
+export type Scope = (owner: Owner) => boolean;
+
+type Role = 'ours' | 'other' | 'foreign';
+
+/** Ours: tagged, in scope and addressable. Other: tagged for an owner outside the scope. */
+function roleOf(entry: RouterEntry, scope: Scope): Role {
+  const owner = entry.dynamic === 'true' ? undefined : ownerOf(entry.comment);
+  if (owner === undefined || entry['.id'] === undefined) return 'foreign';
+  return scope(owner) ? 'ours' : 'other';
+}
+
+function checkDesired(menu: string, desired: readonly DesiredEntry[], scope: Scope): void {
+  const seen = new Set<string>();
+  for (const entry of desired) {
+    const owner = ownerOf(entry.comment);
+    if (owner === undefined || !scope(owner)) throw new Error(`${menu}: desired entry '${entry.comment}' is outside the plan's scope`);
+    if (seen.has(entry.comment)) throw new Error(`${menu}: desired entry '${entry.comment}' appears twice`);
+    seen.add(entry.comment);
+  }
+}
+
+interface Matching {
+  /** Entries to remove before anything is added: their replacement would clash with them. */
+  replaced: string[];
+  /** Entries to remove once their successors are in place (make before break). */
+  removals: string[];
+  sets: Op[];
+  /** Existing entry kept for each desired rank (absent: the desired entry is added). */
+  kept: Map<number, RouterEntry>;
+}
+
+/** Matches our entries to desired ones by comment: keep one per key (an unchanged one if any), remove the rest. */
+function match(menu: string, ours: readonly RouterEntry[], desired: readonly DesiredEntry[]): Matching {
+  const byComment = new Map<string, RouterEntry[]>();
+  for (const entry of ours) byComment.set(entry.comment ?? '', [...(byComment.get(entry.comment ?? '') ?? []), entry]);
+  const result: Matching = { replaced: [], removals: [], sets: [], kept: new Map() };
+  desired.forEach((want, rank) => {
+    const candidates = byComment.get(want.comment) ?? [];
+    byComment.delete(want.comment);
+    const diffs = candidates.map((entry) => ({ entry, diff: diffEntry(menu, entry, want) }));
+    const keep = diffs.find(({ diff }) => diff.kind === 'same') ?? diffs.find(({ diff }) => diff.kind === 'set');
+    for (const { entry, diff } of diffs) {
+      if (entry !== keep?.entry) (diff.kind === 'replace' ? result.replaced : result.removals).push(entry['.id'] ?? '');
+    }
+    if (keep === undefined) return;
+    result.kept.set(rank, keep.entry);
+    if (keep.diff.kind === 'set') result.sets.push({ op: 'set', menu, id: keep.entry['.id'] ?? '', changes: keep.diff.changes });
+  });
+  for (const leftovers of byComment.values()) result.removals.push(...leftovers.map((entry) => entry['.id'] ?? ''));
+  return result;
+}
+
+function placement(menu: string, existing: readonly RouterEntry[], roles: readonly Role[], desired: readonly DesiredEntry[], matching: Matching): Op[] {
+  if (!isOrderedMenu(menu)) {
+    return desired.flatMap((entry, rank) => (matching.kept.has(rank) ? [] : [{ op: 'add' as const, menu, entry }]));
+  }
+  const rankOf = new Map([...matching.kept].map(([rank, entry]) => [entry, rank]));
+  const list: Item[] = existing.flatMap((entry, index) => {
+    const rank = rankOf.get(entry);
+    if (roles[index] === 'ours' && rank === undefined) return [];
+    const chain = rank === undefined ? (entry.chain ?? '') : (desired[rank]?.chain ?? '');
+    return [{ id: entry['.id'], chain, foreign: roles[index] === 'foreign', ...(rank === undefined ? {} : { rank }) }];
+  });
+  return placeRules(menu, list, desired);
+}
+
+const removal = (menu: string, ids: string[]): Op[] => (ids.length > 0 ? [{ op: 'remove', menu, ids }] : []);
+
+/**
+ * The ops that turn one menu's `existing` entries into `desired`, touching only entries whose
+ * comment carries our tag for an owner inside `scope`. `desired` must hold every in-scope entry
+ * the menu should keep (others are removed) and nothing outside the scope.
+ *
+ * Make before break: sets, then adds and moves in placement order, then one remove of what is
+ * no longer wanted. Only entries replaced under the same key (remove + add, which could clash,
+ * e.g. in an address list) are removed first. Placement never names an entry the plan removes
+ * or adds, so the result is the same whichever way round the removals run.
+ */
+export function plan(menu: string, existing: readonly RouterEntry[], desired: readonly DesiredEntry[], scope: Scope): Op[] {
+  checkDesired(menu, desired, scope);
+  const roles = existing.map((entry) => roleOf(entry, scope));
+  const matching = match(menu, existing.filter((_, index) => roles[index] === 'ours'), desired);
+  return [
+    ...removal(menu, matching.replaced),
+    ...matching.sets,
+    ...placement(menu, existing, roles, desired, matching),
+    ...removal(menu, matching.removals),
+  ];
+}
+
+/**
+ * Plans every menu of `menus` (by default those `desired` names) against a router's state,
+ * menu by menu in that order. A menu in `menus` that `desired` omits has no desired entries in
+ * scope: ours there are removed.
+ */
+export function planState(state: RouterState, desired: DesiredMenus, scope: Scope, menus: readonly string[] = Object.keys(desired)): Op[] {
+  return menus.flatMap((menu) => plan(menu, state.menus[menu] ?? [], desired[menu] ?? [], scope));
+}

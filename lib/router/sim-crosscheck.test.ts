@@ -1,0 +1,79 @@
+import { describe, expect, it } from 'vitest';
+import { parseCommand } from '../routeros/sim/command.js';
+import { runMenuCommand } from '../routeros/sim/commands.js';
+import { MENUS } from '../routeros/sim/menus.js';
+import { printedItems } from '../routeros/sim/print.js';
+import { storeFromState, type RouterStore } from '../routeros/sim/store.js';
+import type { RouterState } from '../routeros/state.js';
+import { applyPlanToState } from './apply.js';
+import { scopes } from './names.js';
+import type { Op } from './ops.js';
+import { planState } from './planner.js';
+import { ALL_MENUS, baseRouter, desiredFor, endpointsAt, webService } from './test-support.js';
+
+/**
+ * The plans, sent as API sentences to the protocol-faithful simulator: every value is one the
+ * router accepts, applyPlanToState agrees with the router about the result, and what the
+ * router then prints (defaults, counters, derived values) plans to nothing.
+ */
+
+const attrs = (props: Readonly<Record<string, string>>): string[] => Object.entries(props).map(([key, value]) => `=${key}=${value}`);
+
+function sentence(op: Op): string[] {
+  switch (op.op) {
+    case 'add':
+      return [`${op.menu}/add`, ...attrs(op.entry), ...(op.placeBefore === undefined ? [] : [`=place-before=${op.placeBefore}`])];
+    case 'set':
+      return [`${op.menu}/set`, `=.id=${op.id}`, ...attrs(op.changes)];
+    case 'remove':
+      return [`${op.menu}/remove`, `=.id=${op.ids.join(',')}`];
+    case 'move':
+      return [`${op.menu}/move`, `=numbers=${op.ids.join(',')}`, ...(op.destination === undefined ? [] : [`=destination=${op.destination}`])];
+  }
+}
+
+/** Sends the ops; returns the traps the router answered with (none expected). */
+function send(store: RouterStore, ops: readonly Op[]): string[] {
+  return ops.flatMap((op) => runMenuCommand(parseCommand(sentence(op)), store, 'full')
+    .filter(([kind]) => kind === '!trap')
+    .map((words) => `${op.op} ${op.menu}: ${words.join(' ')}`));
+}
+
+/** The router's state as `print` shows it, for the menus the layout uses. */
+function printed(store: RouterStore): RouterState {
+  const menus: RouterState['menus'] = {};
+  for (const menu of ALL_MENUS) {
+    const spec = MENUS.get(menu);
+    if (spec !== undefined) menus[menu] = printedItems(spec, store).map((item) => Object.fromEntries(item));
+  }
+  return { version: store.version, menus };
+}
+
+function seededStore(state: RouterState): RouterStore {
+  const seeded = storeFromState(state);
+  if (!seeded.ok) throw new Error(seeded.message);
+  return seeded.store;
+}
+
+const steps = [
+  { story: 'first programming', svc: webService() },
+  { story: 'scaled to one', svc: webService({ endpoints: endpointsAt([1]) }) },
+  { story: 'scaled back to three', svc: webService() },
+  { story: 'load balancer off', svc: webService({ lbEnabled: false }) },
+  { story: 'load balancer on, ports changed', svc: webService({ ports: [{ protocol: 'tcp', port: 8443, targetPort: 443 }] }) },
+];
+
+describe('plans executed by the router simulator', () => {
+  const store = seededStore(baseRouter());
+  let model = baseRouter();
+
+  it.each(steps)('$story: accepted, modelled faithfully, and stable once printed', ({ svc }) => {
+    const ops = planState(printed(store), desiredFor([svc]), scopes.everything, ALL_MENUS);
+    expect(send(store, ops)).toEqual([]);
+    model = applyPlanToState(model, planState(model, desiredFor([svc]), scopes.everything, ALL_MENUS));
+    // Ids may differ: a router's id counter survives removals, a RouterState does not record it.
+    const withoutIds = (state: RouterState, menu: string) => (state.menus[menu] ?? []).map((entry) => ({ ...entry, '.id': undefined }));
+    for (const menu of ALL_MENUS) expect(withoutIds(store.dump(), menu), menu).toEqual(withoutIds(model, menu));
+    expect(planState(printed(store), desiredFor([svc]), scopes.everything, ALL_MENUS)).toEqual([]);
+  });
+});

@@ -1,0 +1,148 @@
+import { readFile } from 'node:fs/promises';
+import { parseArgs } from 'node:util';
+import { RouterStateSchema, type RouterState } from '../state.js';
+import { startRouterSim, type RouterSimOptions } from './server.js';
+import { storeFromState } from './store.js';
+
+export interface RouterSimCliIo {
+  stdout: { write(text: string): unknown };
+  stderr: { write(text: string): unknown };
+  /** Stops the simulator when aborted; default: the first SIGINT or SIGTERM. */
+  signal?: AbortSignal;
+}
+
+const USAGE =
+  'usage: mikrolb routeros-sim [--port N] [--host H] [--tls-cert file --tls-key file] [--user U --password P]\n' +
+  '                            [--read-only-user U --read-only-password P] [--version 7.19.1] [--legacy-login] [--seed state.json]\n';
+
+type Parsed = { ok: true; options: RouterSimOptions } | { ok: false; message: string };
+
+async function readSeed(file: string): Promise<RouterState | string> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (error) {
+    return `cannot read --seed ${file}: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(text);
+  } catch (error) {
+    return `--seed ${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`;
+  }
+  const parsed = RouterStateSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    return `--seed ${file}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`.trim();
+  }
+  const router = storeFromState(parsed.data);
+  return router.ok ? parsed.data : `--seed ${file}: ${router.message}`;
+}
+
+async function readPem(file: string, flag: string): Promise<string | { error: string }> {
+  try {
+    return await readFile(file, 'utf8');
+  } catch (error) {
+    return { error: `cannot read ${flag} ${file}: ${error instanceof Error ? error.message : String(error)}` };
+  }
+}
+
+async function parse(argv: string[], env: Readonly<Record<string, string | undefined>>): Promise<Parsed> {
+  let values;
+  try {
+    ({ values } = parseArgs({
+      args: argv,
+      strict: true,
+      allowPositionals: false,
+      options: {
+        port: { type: 'string' },
+        host: { type: 'string' },
+        'tls-cert': { type: 'string' },
+        'tls-key': { type: 'string' },
+        user: { type: 'string' },
+        password: { type: 'string' },
+        'read-only-user': { type: 'string' },
+        'read-only-password': { type: 'string' },
+        version: { type: 'string' },
+        'legacy-login': { type: 'boolean' },
+        seed: { type: 'string' },
+      },
+    }));
+  } catch (error) {
+    return { ok: false, message: error instanceof Error ? error.message : String(error) };
+  }
+  const withTls = values['tls-cert'] !== undefined || values['tls-key'] !== undefined;
+  if (withTls && (values['tls-cert'] === undefined || values['tls-key'] === undefined)) {
+    return { ok: false, message: '--tls-cert and --tls-key go together' };
+  }
+  const port = Number(values.port ?? (withTls ? 8729 : 8728));
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return { ok: false, message: `--port ${values.port} is not a port` };
+  if (values.version !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(values.version)) {
+    return { ok: false, message: `--version ${values.version} does not look like 7.19.1` };
+  }
+  const options: RouterSimOptions = { port, host: values.host ?? '127.0.0.1', legacyLogin: values['legacy-login'] ?? false };
+  if (values.version !== undefined) options.version = values.version;
+  options.users = [{ name: values.user ?? env.ROUTEROS_USERNAME ?? 'admin', password: values.password ?? env.ROUTEROS_PASSWORD ?? '', group: 'full' }];
+  if (values['read-only-user'] !== undefined) {
+    options.users.push({ name: values['read-only-user'], password: values['read-only-password'] ?? '', group: 'read' });
+  }
+  if (values.seed !== undefined) {
+    const seed = await readSeed(values.seed);
+    if (typeof seed === 'string') return { ok: false, message: seed };
+    options.initialState = seed;
+  }
+  if (values['tls-cert'] !== undefined && values['tls-key'] !== undefined) {
+    const cert = await readPem(values['tls-cert'], '--tls-cert');
+    const key = await readPem(values['tls-key'], '--tls-key');
+    if (typeof cert !== 'string') return { ok: false, message: cert.error };
+    if (typeof key !== 'string') return { ok: false, message: key.error };
+    options.tls = { cert, key };
+  }
+  return { ok: true, options };
+}
+
+function stopSignal(): { signal: AbortSignal; release(): void } {
+  const controller = new AbortController();
+  const stop = (): void => controller.abort();
+  process.once('SIGINT', stop);
+  process.once('SIGTERM', stop);
+  return {
+    signal: controller.signal,
+    release: () => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+    },
+  };
+}
+
+/**
+ * `mikrolb routeros-sim`: serves the simulator, prints `ROUTEROS_URL=api://127.0.0.1:PORT` once it
+ * listens, and runs until SIGINT/SIGTERM (or `io.signal`). Exit codes: 0 stopped, 1 could not start,
+ * 2 usage error. `env` supplies ROUTEROS_USERNAME/ROUTEROS_PASSWORD as default credentials.
+ */
+export async function runRouterSimCli(
+  argv: string[],
+  env: Readonly<Record<string, string | undefined>>,
+  io: RouterSimCliIo = { stdout: process.stdout, stderr: process.stderr },
+): Promise<number> {
+  const parsed = await parse(argv, env);
+  if (!parsed.ok) {
+    io.stderr.write(`routeros-sim: ${parsed.message}\n${USAGE}`);
+    return 2;
+  }
+  const stopper = io.signal === undefined ? stopSignal() : { signal: io.signal, release: () => undefined };
+  try {
+    const sim = await startRouterSim(parsed.options);
+    io.stdout.write(`ROUTEROS_URL=${sim.url}\n`);
+    if (!stopper.signal.aborted) {
+      await new Promise<void>((resolve) => stopper.signal.addEventListener('abort', () => resolve(), { once: true }));
+    }
+    await sim.close();
+    return 0;
+  } catch (error) {
+    io.stderr.write(`routeros-sim: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+    return 1;
+  } finally {
+    stopper.release();
+  }
+}

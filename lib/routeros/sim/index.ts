@@ -1,0 +1,11 @@
+export { startRouterSim } from './server.js';
+export type { RouterSim, RouterSimOptions, RouterSimStats } from './server.js';
+export type { RouterSimFaults, TrapFault, FaultTimes, CommandMatcher } from './faults.js';
+export type { RouterSimUser } from './login.js';
+export { legacyResponse } from './login.js';
+export { runRouterSimCli } from './cli.js';
+export type { RouterSimCliIo } from './cli.js';
+export { storeFromState } from './store.js';
+export { sendsEmpty } from './print.js';
+export { connectRawClient } from './raw-client.js';
+export type { RawClient, RawClientOptions, RawReply } from './raw-client.js';

@@ -1,0 +1,57 @@
+import type { Trap } from './traps.js';
+import type { Validator } from './validate.js';
+
+export type Verb = 'print' | 'get' | 'add' | 'set' | 'remove' | 'move' | 'unset' | 'enable' | 'disable';
+export const READ_VERBS: ReadonlySet<Verb> = new Set(['print', 'get']);
+
+export type Props = ReadonlyMap<string, string>;
+
+export interface StoredEntry {
+  id: number;
+  props: Map<string, string>;
+}
+
+/** What menu code may read of the router while deriving values. */
+export interface RouterReader {
+  readonly version: string;
+  readonly startedAt: number;
+  now(): number;
+  entries(menu: string): readonly StoredEntry[];
+  find(menu: string, id: number): StoredEntry | undefined;
+  interfaceExists(name: string): boolean;
+}
+
+export interface FieldSpec {
+  /** Absent for read-only fields. */
+  check?: Validator;
+  required?: boolean;
+  /** What print shows while the field is unset. */
+  shown?: string | ((props: Props) => string | undefined);
+}
+
+/** A printed item: `.id` (when the menu has ids) and the other properties, in print order. */
+export type PrintedItem = Map<string, string>;
+
+export interface MenuSpec {
+  path: string;
+  /** Field table; its order is the order of print and of state dumps. */
+  fields: Readonly<Record<string, FieldSpec>>;
+  verbs: readonly Verb[];
+  /** Rule lists: `move` and `add place-before` work. */
+  ordered?: boolean;
+  /** `numbers` may name an item by this property (e.g. interfaces by name). */
+  nameKey?: string;
+  /** Values the router derives when printing (network, active, immediate-gw ...). */
+  derive?: (props: Props, router: RouterReader) => Record<string, string>;
+  /** The trap for a new or changed entry that clashes with an existing one. */
+  clash?: (candidate: Props, existing: Props) => Trap | null;
+  /** For menus the router computes rather than stores: the items to print. */
+  computed?: (router: RouterReader) => PrintedItem[];
+}
+
+export const formatId = (id: number): string => `*${id.toString(16).toUpperCase()}`;
+
+export function parseId(text: string): number | null {
+  if (!/^\*[0-9A-Fa-f]{1,8}$/.test(text)) return null;
+  return Number.parseInt(text.slice(1), 16);
+}

@@ -1,0 +1,86 @@
+import type { ParsedCommand } from './command.js';
+import { formatId, type MenuSpec, type PrintedItem, type RouterReader, type StoredEntry } from './menu-types.js';
+import { matchesQuery, parseQuery } from './query.js';
+import { resolveItems } from './items.js';
+import { traps, trapSentence } from './traps.js';
+
+export type Reply = string[][];
+
+/** An entry as print shows it: `.id`, stored values, derived values and shown defaults, in table order. */
+export function printedEntry(spec: MenuSpec, entry: StoredEntry, router: RouterReader): PrintedItem {
+  const item: PrintedItem = new Map([['.id', formatId(entry.id)]]);
+  const derived = spec.derive?.(entry.props, router) ?? {};
+  for (const [key, field] of Object.entries(spec.fields)) {
+    const shown = typeof field.shown === 'function' ? field.shown(entry.props) : field.shown;
+    const value = derived[key] ?? entry.props.get(key) ?? shown;
+    if (value !== undefined) item.set(key, value);
+  }
+  for (const [key, value] of entry.props) if (!item.has(key)) item.set(key, value);
+  return item;
+}
+
+export function printedItems(spec: MenuSpec, router: RouterReader): PrintedItem[] {
+  if (spec.computed !== undefined) return spec.computed(router);
+  return router.entries(spec.path).map((entry) => printedEntry(spec, entry, router));
+}
+
+const PRINT_FLAGS = new Set(['.proplist', 'count-only', 'detail', 'without-paging', 'terse', 'stats', 'brief', 'from']);
+
+/** Whether the router answers an empty print with `!empty` (RouterOS 7.18 and later). */
+export function sendsEmpty(version: string): boolean {
+  const [major = 0, minor = 0] = version.split(/[.\s]/).map(Number);
+  return major > 7 || (major === 7 && minor >= 18);
+}
+
+export function print(spec: MenuSpec, command: ParsedCommand, router: RouterReader): Reply {
+  for (const name of command.attrs.keys()) {
+    if (!PRINT_FLAGS.has(name)) return [trapSentence(traps.unknownParameter(name)), ['!done']];
+  }
+  const query = parseQuery(command.queries);
+  if (!query.ok) return [trapSentence(query.trap), ['!done']];
+  let items = printedItems(spec, router);
+  const from = command.attrs.get('from');
+  if (from !== undefined && spec.computed === undefined) {
+    const ids = resolveItems(spec, router, from);
+    if (!ids.ok) return [trapSentence(ids.trap), ['!done']];
+    const wanted = new Set(ids.ids.map(formatId));
+    items = items.filter((item) => wanted.has(item.get('.id') ?? ''));
+  }
+  items = items.filter((item) => matchesQuery(query.words, item));
+  if (command.attrs.has('count-only')) return [['!done', `=ret=${items.length}`]];
+  if (items.length === 0) return sendsEmpty(router.version) ? [['!empty'], ['!done']] : [['!done']];
+  const proplist = command.attrs.get('.proplist')?.split(',').filter((name) => name !== '');
+  const sentences: Reply = items.map((item) => {
+    const words = ['!re'];
+    if (proplist === undefined) for (const [key, value] of item) words.push(`=${key}=${value}`);
+    else for (const key of proplist) {
+      const value = item.get(key);
+      if (value !== undefined) words.push(`=${key}=${value}`);
+    }
+    return words;
+  });
+  sentences.push(['!done']);
+  return sentences;
+}
+
+/** `get =number=*1 =value-name=address` → `!done =ret=<value>`. */
+export function get(spec: MenuSpec, command: ParsedCommand, router: RouterReader): Reply {
+  for (const name of command.attrs.keys()) {
+    if (!['number', '.id', 'value-name'].includes(name)) return [trapSentence(traps.unknownParameter(name)), ['!done']];
+  }
+  const valueName = command.attrs.get('value-name');
+  if (valueName === undefined) return [trapSentence(traps.missingArguments(['value-name'])), ['!done']];
+  let item: PrintedItem | undefined;
+  if (spec.computed !== undefined) item = spec.computed(router)[0];
+  else {
+    const number = command.attrs.get('number') ?? command.attrs.get('.id');
+    if (number === undefined) return [trapSentence(traps.missingArguments(['number'])), ['!done']];
+    const ids = resolveItems(spec, router, number);
+    if (!ids.ok) return [trapSentence(ids.trap), ['!done']];
+    const entry = ids.ids[0] === undefined ? undefined : router.find(spec.path, ids.ids[0]);
+    item = entry === undefined ? undefined : printedEntry(spec, entry, router);
+  }
+  const value = item?.get(valueName);
+  if (value === undefined) return [trapSentence(traps.invalidValue('value-name')), ['!done']];
+  return [['!done', `=ret=${value}`]];
+}

@@ -1,0 +1,119 @@
+import { parseIpv4 } from './ip.js';
+import { parseId, type PrintedItem } from './menu-types.js';
+import type { Trap } from './traps.js';
+
+/**
+ * print's query words, evaluated per item on a stack of booleans as the API manual describes:
+ * the stack starts as an endless supply of `true`; `?name`, `?-name`, `?name=x`, `?=name=x`,
+ * `?<name=x` and `?>name=x` push one result; `?#...` runs operations (`!` negate the top, `&` and
+ * `|` combine the top two, `.` duplicate the top, a decimal index copies the value that many places
+ * below the top, or, at the end of the word, replaces the whole stack with it). An item matches when
+ * no `false` is left.
+ */
+export type QueryWord =
+  | { kind: 'has' | 'lacks'; name: string }
+  | { kind: 'eq' | 'lt' | 'gt'; name: string; value: string }
+  | { kind: 'ops'; ops: string };
+
+export type ParsedQuery = { ok: true; words: QueryWord[] } | { ok: false; trap: Trap };
+
+const invalidQuery = (word: string): ParsedQuery => ({
+  ok: false,
+  trap: { message: `invalid query word ${word}`, category: 1 },
+});
+
+function splitNameValue(rest: string, kind: 'eq' | 'lt' | 'gt'): QueryWord | null {
+  const eq = rest.indexOf('=');
+  if (eq <= 0) return null;
+  return { kind, name: rest.slice(0, eq), value: rest.slice(eq + 1) };
+}
+
+export function parseQuery(words: readonly string[]): ParsedQuery {
+  const parsed: QueryWord[] = [];
+  for (const word of words) {
+    const body = word.slice(1);
+    let query: QueryWord | null;
+    if (body.startsWith('#')) query = /^[0-9.!&|]*$/.test(body.slice(1)) ? { kind: 'ops', ops: body.slice(1) } : null;
+    else if (body.startsWith('-')) query = body.length > 1 ? { kind: 'lacks', name: body.slice(1) } : null;
+    else if (body.startsWith('<')) query = splitNameValue(body.slice(1), 'lt');
+    else if (body.startsWith('>')) query = splitNameValue(body.slice(1), 'gt');
+    else if (body.startsWith('=')) query = splitNameValue(body.slice(1), 'eq');
+    else if (body.includes('=')) query = splitNameValue(body, 'eq');
+    else query = body.length > 0 ? { kind: 'has', name: body } : null;
+    if (query === null) return invalidQuery(word);
+    parsed.push(query);
+  }
+  return { ok: true, words: parsed };
+}
+
+const BOOLEAN_WORDS: Readonly<Record<string, string>> = { yes: 'true', no: 'false', true: 'true', false: 'false' };
+
+function equals(actual: string, wanted: string): boolean {
+  if (actual === wanted) return true;
+  if (actual === 'true' || actual === 'false') return BOOLEAN_WORDS[wanted] === actual;
+  const a = parseId(actual);
+  return a !== null && a === parseId(wanted);
+}
+
+/** Typed ordering: numbers and IPv4 addresses by value, anything else as text. */
+function compare(actual: string, wanted: string): number {
+  if (/^-?\d+$/.test(actual) && /^-?\d+$/.test(wanted)) return Math.sign(Number(actual) - Number(wanted));
+  const a = parseIpv4(actual);
+  const b = parseIpv4(wanted);
+  if (a !== null && b !== null) return Math.sign(a - b);
+  const ia = parseId(actual);
+  const ib = parseId(wanted);
+  if (ia !== null && ib !== null) return Math.sign(ia - ib);
+  return actual < wanted ? -1 : actual > wanted ? 1 : 0;
+}
+
+function test(word: Exclude<QueryWord, { kind: 'ops' }>, item: PrintedItem): boolean {
+  const actual = item.get(word.name);
+  switch (word.kind) {
+    case 'has':
+      return actual !== undefined;
+    case 'lacks':
+      return actual === undefined;
+    case 'eq':
+      return equals(actual ?? '', word.value);
+    case 'lt':
+      return actual !== undefined && compare(actual, word.value) < 0;
+    case 'gt':
+      return actual !== undefined && compare(actual, word.value) > 0;
+  }
+}
+
+/** Runs one `?#` word on the stack (top at the end; below the bottom lie endless `true`s). */
+function runOps(ops: string, stack: boolean[]): void {
+  const pop = (): boolean => stack.pop() ?? true;
+  const at = (index: number): boolean => stack[stack.length - 1 - index] ?? true;
+  let afterIndex = false;
+  for (let i = 0; i < ops.length; ) {
+    const digits = /^\d+/.exec(ops.slice(i))?.[0];
+    if (digits !== undefined) {
+      const value = at(Number(digits));
+      i += digits.length;
+      if (i === ops.length) stack.splice(0, stack.length, value);
+      else stack.push(value);
+      afterIndex = true;
+      continue;
+    }
+    const op = ops[i++];
+    if (op === '!') stack.push(!pop());
+    else if (op === '&' || op === '|') {
+      const right = pop();
+      const left = pop();
+      stack.push(op === '&' ? left && right : left || right);
+    } else if (op === '.' && !afterIndex) stack.push(at(0));
+    afterIndex = false;
+  }
+}
+
+export function matchesQuery(words: readonly QueryWord[], item: PrintedItem): boolean {
+  const stack: boolean[] = [];
+  for (const word of words) {
+    if (word.kind === 'ops') runOps(word.ops, stack);
+    else stack.push(test(word, item));
+  }
+  return !stack.includes(false);
+}

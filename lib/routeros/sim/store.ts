@@ -1,0 +1,178 @@
+import type { RouterState } from '../state.js';
+import { isWireSafe } from '../wire/sentence.js';
+import { DEFAULT_INTERFACES, MENUS } from './menus.js';
+import { formatId, parseId, type MenuSpec, type RouterReader, type StoredEntry } from './menu-types.js';
+import { bool } from './validate.js';
+
+export type SeedResult = { ok: true; store: RouterStore } | { ok: false; message: string };
+
+/**
+ * A router's stored configuration: per menu, entries in order with the properties that were set
+ * (defaults and derived values are added when printing, so a seed dumps back unchanged). `.id`s
+ * come from one counter per router and are never reused.
+ */
+export class RouterStore implements RouterReader {
+  readonly startedAt: number;
+  version: string;
+  private readonly menus = new Map<string, StoredEntry[]>();
+  private readonly index = new Map<string, Map<number, StoredEntry>>();
+  /** Menus that appear in dumps even when empty: seeded or written to. */
+  private readonly mentioned = new Set<string>();
+  private nextId = 1;
+
+  constructor(version: string, private readonly clock: () => number = Date.now) {
+    this.version = version;
+    this.startedAt = clock();
+  }
+
+  now(): number {
+    return this.clock();
+  }
+
+  entries(menu: string): readonly StoredEntry[] {
+    return this.menus.get(menu) ?? [];
+  }
+
+  find(menu: string, id: number): StoredEntry | undefined {
+    return this.index.get(menu)?.get(id);
+  }
+
+  interfaceExists(name: string): boolean {
+    return this.entries('/interface').some((entry) => entry.props.get('name') === name);
+  }
+
+  /** Adds an entry at the end, or before `beforeId`; returns its id. */
+  insert(menu: string, props: Map<string, string>, beforeId?: number, id?: number): number {
+    const entry: StoredEntry = { id: id ?? this.nextId, props };
+    this.nextId = Math.max(this.nextId, entry.id + 1);
+    const list = this.list(menu);
+    const at = beforeId === undefined ? -1 : list.findIndex((e) => e.id === beforeId);
+    if (at < 0) list.push(entry);
+    else list.splice(at, 0, entry);
+    this.indexOf(menu).set(entry.id, entry);
+    return entry.id;
+  }
+
+  remove(menu: string, ids: ReadonlySet<number>): void {
+    const list = this.list(menu);
+    this.menus.set(menu, list.filter((entry) => !ids.has(entry.id)));
+    for (const id of ids) this.indexOf(menu).delete(id);
+  }
+
+  /** Moves `ids` (in that order) before `beforeId`, or to the end when it is undefined. */
+  move(menu: string, ids: readonly number[], beforeId?: number): void {
+    const moving = new Set(ids);
+    const list = this.list(menu);
+    const rest = list.filter((entry) => !moving.has(entry.id));
+    const moved = ids.flatMap((id) => list.filter((entry) => entry.id === id));
+    let at = rest.length;
+    if (beforeId !== undefined && moving.has(beforeId)) {
+      // Before one of the moved entries: the block lands where that entry was.
+      at = list.slice(0, list.findIndex((entry) => entry.id === beforeId)).filter((e) => !moving.has(e.id)).length;
+    } else if (beforeId !== undefined) {
+      const found = rest.findIndex((entry) => entry.id === beforeId);
+      if (found >= 0) at = found;
+    }
+    this.menus.set(menu, [...rest.slice(0, at), ...moved, ...rest.slice(at)]);
+  }
+
+  /** Makes `menu` part of dumps even while it is empty. */
+  touch(menu: string): void {
+    this.list(menu);
+  }
+
+  /** Dump in the RouterState format: menus sorted by path, entries in order, `.id` then fields in table order. */
+  dump(): RouterState {
+    const menus: RouterState['menus'] = {};
+    for (const path of [...this.mentioned].sort()) {
+      const spec = MENUS.get(path);
+      menus[path] = this.entries(path).map((entry) => dumpEntry(entry, spec));
+    }
+    return { version: this.version, menus };
+  }
+
+  private list(menu: string): StoredEntry[] {
+    this.mentioned.add(menu);
+    let list = this.menus.get(menu);
+    if (list === undefined) {
+      list = [];
+      this.menus.set(menu, list);
+    }
+    return list;
+  }
+
+  private indexOf(menu: string): Map<number, StoredEntry> {
+    let index = this.index.get(menu);
+    if (index === undefined) {
+      index = new Map();
+      this.index.set(menu, index);
+    }
+    return index;
+  }
+}
+
+function dumpEntry(entry: StoredEntry, spec: MenuSpec | undefined): Record<string, string> {
+  const out: Record<string, string> = { '.id': formatId(entry.id) };
+  const known = Object.keys(spec?.fields ?? {});
+  for (const key of known) {
+    const value = entry.props.get(key);
+    if (value !== undefined) out[key] = value;
+  }
+  for (const key of [...entry.props.keys()].filter((k) => !known.includes(k)).sort()) {
+    out[key] = entry.props.get(key) ?? '';
+  }
+  return out;
+}
+
+/** A new store holding `state`, or why the state cannot describe a router. */
+export function storeFromState(state: RouterState, clock?: () => number): SeedResult {
+  const store = new RouterStore(state.version, clock);
+  const pending: { menu: string; props: Map<string, string>; id: number | undefined }[] = [];
+  const seen = new Set<number>();
+  for (const [menu, entries] of Object.entries(state.menus)) {
+    const spec = MENUS.get(menu);
+    if (spec === undefined) return { ok: false, message: `unknown menu ${menu}` };
+    if (spec.computed !== undefined) return { ok: false, message: `${menu} is computed by the router and cannot be seeded` };
+    for (const [index, raw] of entries.entries()) {
+      const where = `${menu}[${index}]`;
+      const entry = seedEntry(raw, spec, where);
+      if (typeof entry === 'string') return { ok: false, message: entry };
+      if (entry.id !== undefined) {
+        if (seen.has(entry.id)) return { ok: false, message: `${where}: duplicate .id ${formatId(entry.id)}` };
+        seen.add(entry.id);
+      }
+      pending.push({ menu, ...entry });
+    }
+    store.touch(menu);
+  }
+  let nextFree = Math.max(0, ...seen) + 1;
+  for (const entry of pending) store.insert(entry.menu, entry.props, undefined, entry.id ?? nextFree++);
+  return { ok: true, store };
+}
+
+function seedEntry(raw: Record<string, string>, spec: MenuSpec, where: string): { props: Map<string, string>; id: number | undefined } | string {
+  const props = new Map<string, string>();
+  let id: number | undefined;
+  for (const [key, value] of Object.entries(raw)) {
+    if (!isWireSafe(value) || !isWireSafe(key)) return `${where}: ${key} holds characters a router cannot store (use latin1)`;
+    if (key === '.id') {
+      const parsed = parseId(value);
+      if (parsed === null) return `${where}: .id ${JSON.stringify(value)} is not like *1A`;
+      id = parsed;
+      continue;
+    }
+    const field = spec.fields[key];
+    if (field === undefined) return `${where}: ${spec.path} has no property ${key}`;
+    const boolean = field.check === bool || field.shown === 'true' || field.shown === 'false';
+    const normalized = boolean ? bool(value, { field: key, interfaceExists: () => true }) : null;
+    props.set(key, normalized?.ok === true ? normalized.value : value);
+  }
+  return { props, id };
+}
+
+/** The router a simulator starts with when given no state. */
+export function emptyRouter(version: string, clock?: () => number): RouterStore {
+  const store = new RouterStore(version, clock);
+  for (const iface of DEFAULT_INTERFACES) store.insert('/interface', new Map(Object.entries(iface)));
+  return store;
+}
