@@ -1,0 +1,92 @@
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import type { IPPool } from '../../lib/k8s/schemas.js';
+import { createWebhookApp, VALIDATE_PATH } from './app.js';
+
+const existing: IPPool = {
+  metadata: { name: 'existing', creationTimestamp: '2024-01-01T00:00:00Z' },
+  spec: { ipFamily: 'IPv4', addresses: ['203.0.113.0/28'], autoAssign: true, avoidBuggyIPs: true, advertise: true },
+};
+
+function review(uid: string, addresses: string[]): unknown {
+  return {
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    request: {
+      uid,
+      kind: { group: 'mikrolb.de', version: 'v1alpha1', kind: 'IPPool' },
+      resource: { group: 'mikrolb.de', version: 'v1alpha1', resource: 'ippools' },
+      name: 'new',
+      operation: 'CREATE',
+      userInfo: { username: 'admin' },
+      object: { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'new' }, spec: { ipFamily: 'IPv4', addresses } },
+      oldObject: null,
+      dryRun: false,
+    },
+  };
+}
+
+const ReviewOut = z.object({
+  apiVersion: z.literal('admission.k8s.io/v1'),
+  kind: z.literal('AdmissionReview'),
+  response: z.object({
+    uid: z.string(),
+    allowed: z.boolean(),
+    status: z.object({ code: z.number(), message: z.string() }).optional(),
+  }),
+});
+
+function setup(listPools: () => Promise<IPPool[]> = async () => [existing]) {
+  const lines: string[] = [];
+  const app = createWebhookApp({ listPools, log: (line) => lines.push(line) });
+  const post = (body: string) => app.request(VALIDATE_PATH, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+  return { app, post, lines };
+}
+
+describe('the webhook app', () => {
+  it('answers an AdmissionReview with the same uid: allowed', async () => {
+    const { post, lines } = setup();
+    const res = await post(JSON.stringify(review('a1', ['203.0.113.64/28'])));
+    expect(res.status).toBe(200);
+    expect(ReviewOut.parse(await res.json()).response).toEqual({ uid: 'a1', allowed: true });
+    expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ msg: 'Reviewed IPPool', uid: 'a1', allowed: true })]);
+  });
+
+  it('answers an AdmissionReview with the same uid: denied for an overlap with a stored pool', async () => {
+    const { post } = setup();
+    const res = await post(JSON.stringify(review('d1', ['203.0.113.8/29'])));
+    const { response } = ReviewOut.parse(await res.json());
+    expect(response).toMatchObject({ uid: 'd1', allowed: false, status: { code: 422 } });
+    expect(response.status?.message).toContain('shares 203.0.113.8-203.0.113.15 with IPPool "existing"');
+  });
+
+  it.each([
+    ['an empty body', ''],
+    ['text that is not JSON', '{"apiVersion": '],
+    ['a review of another API version', JSON.stringify(review('x', ['10.0.0.1'])).replace('admission.k8s.io/v1', 'admission.k8s.io/v1beta1')],
+    ['a review without a request', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview' })],
+    ['a request without a uid', JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request: { operation: 'CREATE' } })],
+  ])('answers 400 to %s', async (_case, body) => {
+    const { post, lines } = setup();
+    const res = await post(body);
+    expect(res.status).toBe(400);
+    expect(z.object({ error: z.literal('malformed AdmissionReview') }).loose().parse(await res.json())).toBeTruthy();
+    expect(lines).toHaveLength(1);
+  });
+
+  it('answers 500 when the pools cannot be read, so the failurePolicy decides', async () => {
+    const { post, lines } = setup(async () => {
+      throw new Error('connection refused');
+    });
+    const res = await post(JSON.stringify(review('e1', ['10.0.0.1'])));
+    expect(res.status).toBe(500);
+    expect(await res.text()).toContain('connection refused');
+    expect(lines[0]).toContain('IPPool review failed');
+  });
+
+  it('reports healthy', async () => {
+    const res = await setup().app.request('/healthz');
+    expect(res.status).toBe(200);
+    expect(await res.text()).toBe('ok');
+  });
+});

@@ -1,0 +1,60 @@
+/**
+ * The IPPool validating admission webhook over HTTP: AdmissionReview v1 in, the same review
+ * with a response (and the request's uid) out. It only translates; `reviewPool` decides.
+ */
+import { Hono } from 'hono';
+import type { KubePort } from '../../lib/k8s/port.js';
+import type { IPPool } from '../../lib/k8s/schemas.js';
+import { listPools } from '../../lib/k8s/typed.js';
+import { AdmissionReviewSchema, reviewPool, reviewResponse } from './review.js';
+
+export const VALIDATE_PATH = '/validate-ippool';
+
+export interface WebhookDeps {
+  /** Every IPPool in the cluster, read fresh for each review. */
+  listPools: () => Promise<IPPool[]>;
+  /** One structured (JSON) line per review or failure. */
+  log?: (line: string) => void;
+}
+
+export function createWebhookApp(deps: WebhookDeps): Hono {
+  const log = deps.log ?? (() => undefined);
+  const app = new Hono();
+
+  app.get('/healthz', (c) => c.text('ok'));
+
+  app.post(VALIDATE_PATH, async (c) => {
+    const review = AdmissionReviewSchema.safeParse(parseJson(await c.req.text()));
+    if (!review.success) {
+      const problems = review.error.issues.map((i) => `${i.path.join('.') || '<body>'}: ${i.message}`);
+      log(JSON.stringify({ level: 'warn', msg: 'Malformed AdmissionReview', problems }));
+      return c.json({ error: 'malformed AdmissionReview', problems }, 400);
+    }
+    const { request } = review.data;
+    const response = reviewPool(request, await deps.listPools());
+    log(JSON.stringify({
+      level: 'info', msg: 'Reviewed IPPool', uid: request.uid, operation: request.operation, name: request.name,
+      dryRun: request.dryRun ?? false, allowed: response.allowed, message: response.status?.message,
+    }));
+    return c.json(reviewResponse(response));
+  });
+
+  // Answering 500 makes the API server apply the failurePolicy (Fail: the change is refused).
+  app.onError((err, c) => {
+    log(JSON.stringify({ level: 'error', msg: 'IPPool review failed', error: err.message }));
+    return c.json({ error: `reviewing the IPPool failed: ${err.message}` }, 500);
+  });
+
+  return app;
+}
+
+/** The production `listPools`: every IPPool the API server has (objects our schema rejects own nothing). */
+export const poolLister = (kube: KubePort) => async (): Promise<IPPool[]> => (await listPools(kube)).items;
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
