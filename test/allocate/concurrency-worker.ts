@@ -1,0 +1,34 @@
+/**
+ * One allocate instance in its own process, for the concurrency proof: it invokes the
+ * allocate handler for every allocation name it is given (in the given order) and prints
+ * one JSON line of figures.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { createAllocate } from '../../functions/allocate/handler.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { apiServerPort } from '../../lib/k8s/client.js';
+import { defaultPause } from '../../lib/k8s/conflict.js';
+import { kubeTransport } from '../../lib/k8s/rest.js';
+import { silentLogger } from '../../lib/log/logger.js';
+
+const [kubeconfig, namesJson] = process.argv.slice(2);
+if (!kubeconfig || !namesJson) throw new Error('usage: concurrency-worker KUBECONFIG NAMES_JSON');
+const names: unknown = JSON.parse(namesJson);
+if (!Array.isArray(names)) throw new Error('names must be a JSON array');
+const kc = new KubeConfig();
+kc.loadFromFile(kubeconfig);
+let conflicts = 0;
+const handler = createAllocate({
+  kube: apiServerPort(kubeTransport(kc)),
+  classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+  now: () => new Date(),
+  log: silentLogger(),
+  retry: { attempts: 200, pause: defaultPause() },
+  onConflict: () => conflicts++,
+});
+const statuses: Record<string, number> = {};
+for (const name of names) {
+  const res = await handler(objectInvocation('update', { kind: 'IPAllocation', name: String(name) }));
+  statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+}
+process.stdout.write(`${JSON.stringify({ invocations: names.length, conflicts, statuses })}\n`);
