@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { IPFamilySchema, ObjectMetaSchema } from './schemas.js';
+import { ConditionSchema, IPFamilySchema, ObjectMetaSchema } from './schemas.js';
 
 /**
  * The parts of core Kubernetes objects the functions read. Every level is `loose` so an object
@@ -34,7 +34,7 @@ export const ServiceSchema = z.object({
   }).loose().default({ type: 'ClusterIP' }),
   status: z.object({
     loadBalancer: z.object({ ingress: z.array(LoadBalancerIngressSchema).optional() }).loose().optional(),
-    conditions: z.array(z.object({ type: z.string(), status: z.string() }).loose()).optional(),
+    conditions: z.array(ConditionSchema.loose()).optional(),
   }).loose().optional(),
 }).loose();
 export type Service = z.infer<typeof ServiceSchema>;

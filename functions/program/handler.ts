@@ -1,0 +1,92 @@
+import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
+import { RetryLaterError } from '../../lib/k8s/conflict.js';
+import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
+import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
+import { getAllocation, getPool, listAllocations, listServices } from '../../lib/k8s/typed.js';
+import { newProgramReport, RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
+import { programReservation, programService } from './service.js';
+
+async function programAllocation(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
+  const a = await getAllocation(deps.kube, name);
+  if (!a || a.metadata.deletionTimestamp) return;
+  const labels = a.metadata.labels ?? {};
+  const ns = labels[LABEL_SERVICE_NAMESPACE];
+  const svc = labels[LABEL_SERVICE_NAME];
+  if (ns && svc) return programService(deps, ns, svc, report);
+  if (a.status?.address) await programReservation(deps, a, report);
+}
+
+async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
+  const raw = await deps.kube.get('EndpointSlice', name, namespace);
+  const slice = EndpointSliceSchema.safeParse(raw);
+  const svc = slice.success ? slice.data.metadata.labels?.['kubernetes.io/service-name'] : undefined;
+  if (svc) await programService(deps, namespace, svc, report);
+}
+
+/** A pool changed (advertise, interface): reprogram every allocation in its ledger. */
+async function programPool(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
+  const pool = await getPool(deps.kube, name);
+  const holders = new Set((pool?.status?.allocations ?? []).map((e) => e.allocationName));
+  const services = new Set<string>();
+  for (const a of (await listAllocations(deps.kube)).items) {
+    if (!holders.has(a.metadata.name)) continue;
+    const l = a.metadata.labels ?? {};
+    const key = l[LABEL_SERVICE_NAMESPACE] && l[LABEL_SERVICE_NAME] ? `${l[LABEL_SERVICE_NAMESPACE]}/${l[LABEL_SERVICE_NAME]}` : undefined;
+    if (key) services.add(key);
+    else await programAllocation(deps, a.metadata.name, report);
+  }
+  for (const key of services) {
+    const [ns = '', svc = ''] = key.split('/');
+    await programService(deps, ns, svc, report);
+  }
+}
+
+async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
+  let failure: unknown;
+  const attempt = async (fn: () => Promise<void>): Promise<void> => {
+    try {
+      await fn();
+    } catch (e) {
+      failure ??= e; // keep going: one broken Service must not starve the others
+    }
+  };
+  for (const svc of (await listServices(deps.kube)).items) {
+    await attempt(() => programService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report));
+  }
+  for (const a of (await listAllocations(deps.kube)).items) {
+    if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await attempt(() => programAllocation(deps, a.metadata.name, report));
+  }
+  if (failure) throw failure;
+}
+
+async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport): Promise<void> {
+  if (inv.type === 'resync') return resync(deps, report);
+  const { kind, name, namespace } = inv.ref;
+  switch (kind) {
+    case 'Service':
+      return programService(deps, namespace ?? 'default', name, report);
+    case 'IPAllocation':
+      return programAllocation(deps, name, report);
+    case 'EndpointSlice':
+      return programEndpointSlice(deps, namespace ?? 'default', name, report);
+    case 'IPPool':
+      return programPool(deps, name, report);
+  }
+}
+
+/** The program function: the router and the statuses follow what the cluster says. */
+export function createProgram(deps: ProgramDeps): FunctionHandler {
+  return async (inv) => {
+    const report = newProgramReport();
+    try {
+      await route(deps, inv, report);
+    } catch (e) {
+      if (e instanceof RouterUnavailableError || e instanceof RetryLaterError) {
+        const status = e instanceof RouterUnavailableError ? 503 : 409;
+        return { status, body: { function: 'program', error: e.message, ...report }, retryAfterSeconds: e.retryAfterSeconds };
+      }
+      throw e;
+    }
+    return { status: 200, body: { function: 'program', ...report } };
+  };
+}

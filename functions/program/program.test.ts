@@ -1,0 +1,116 @@
+import { describe, expect, it } from 'vitest';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { memoryRouter } from '../../lib/router/memory.js';
+import { createTracer } from '../../lib/routeros/tracer/index.js';
+import type { RouterState } from '../../lib/routeros/state.js';
+import { allocationName } from '../../lib/core/service.js';
+import { createProgram } from './handler.js';
+
+const UID = '0a1b2c3d-0000-4000-8000-000000000001';
+const ALLOC_UID = '0a1b2c3d-0000-4000-8000-0000000000a1';
+const LB_IP = '192.0.2.15';
+const ALLOC = allocationName(UID, { ipFamily: 'IPv4' });
+
+function cluster(opts: { ready?: number; notReady?: number; annotations?: Record<string, string> } = {}) {
+  const ready = Array.from({ length: opts.ready ?? 3 }, (_, i) => ({ addresses: [`10.0.0.${11 + i}`], conditions: { ready: true } }));
+  const notReady = Array.from({ length: opts.notReady ?? 1 }, (_, i) => ({ addresses: [`10.0.0.${91 + i}`], conditions: { ready: false } }));
+  return [
+    { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
+      spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
+      status: { allocations: [{ address: LB_IP, allocationName: ALLOC, allocationUID: ALLOC_UID }] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, resourceVersion: '2', generation: 1, annotations: { 'mikrolb.de/snat-ips': 'use-lb-ips', ...opts.annotations }, finalizers: ['mikrolb.de/finalizer'] },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }, { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }] } },
+    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'shop', uid: 'es-uid', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4', endpoints: [...ready, ...notReady], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }, { name: 'dns', port: 5353, protocol: 'UDP' }] },
+    { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: ALLOC, uid: ALLOC_UID, resourceVersion: '4', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+      labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': UID } },
+      spec: { ipFamily: 'IPv4' }, status: { phase: 'Allocated', address: LB_IP, advertised: false } },
+  ];
+}
+
+const router = (): RouterState => ({
+  version: '7.19.1',
+  menus: {
+    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
+    '/ip/address': [{ '.id': '*10', address: '192.0.2.1/24', interface: 'ether1' }, { '.id': '*11', address: '10.0.0.1/24', interface: 'bridge' }],
+    '/ip/firewall/nat': [{ '.id': '*20', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1', comment: 'defconf: masquerade' }],
+  },
+});
+
+function setup(objects = cluster(), fail?: () => Error | undefined) {
+  const kube = memoryPort({ objects, now: () => new Date('2026-01-01T00:00:00Z') });
+  const r = memoryRouter(router(), fail ? { fail } : {});
+  const program = createProgram({
+    kube: kube.port, router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+  });
+  const obj = (kind: string, name: string) => kube.objects().find((o) => typeof o === 'object' && o !== null && 'kind' in o && o.kind === kind && 'metadata' in o && JSON.stringify(o.metadata).includes(`"name":"${name}"`));
+  return { kube, router: r, program, obj };
+}
+
+describe('program (memory API server, memory router)', () => {
+  it('advertises the address, programs an even split over ready endpoints, SNAT, and publishes the ingress', async () => {
+    const { program, router: r, obj } = setup();
+    const res = await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    expect(res.status).toBe(200);
+    const alloc = IPAllocationSchema.parse(obj('IPAllocation', ALLOC));
+    expect(alloc.status).toMatchObject({ phase: 'Programmed', advertised: true, interfaceName: 'ether1' });
+    expect(alloc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'AllocatedAndProgrammed' });
+    const svc = ServiceSchema.parse(obj('Service', 'web'));
+    expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
+    expect(svc.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'True' });
+
+    const tracer = createTracer(r.state());
+    const hits = new Map<string, number>();
+    for (let i = 0; i < 3000; i++) {
+      const t = tracer.trace({ srcAddress: `198.51.100.${(i % 200) + 1}`, srcPort: 20000 + i, dstAddress: LB_IP, dstPort: 80, protocol: 'tcp' });
+      if (!t.ok) throw new Error(t.message);
+      hits.set(`${t.dstAddress}:${t.dstPort}`, (hits.get(`${t.dstAddress}:${t.dstPort}`) ?? 0) + 1);
+    }
+    expect([...hits.keys()].sort()).toEqual(['10.0.0.11:8080', '10.0.0.12:8080', '10.0.0.13:8080']);
+    for (const n of hits.values()) expect(Math.abs(n - 1000)).toBeLessThanOrEqual(50);
+    const egress = tracer.trace({ srcAddress: '10.0.0.12', srcPort: 40000, dstAddress: '203.0.113.9', dstPort: 443, protocol: 'tcp' });
+    expect(egress).toMatchObject({ ok: true, srcAddress: LB_IP });
+    const other = tracer.trace({ srcAddress: '10.0.0.200', srcPort: 40000, dstAddress: '203.0.113.9', dstPort: 443, protocol: 'tcp' });
+    expect(other).toMatchObject({ ok: true, srcAddress: expect.not.stringMatching(LB_IP) });
+    expect(tracer.trace({ srcAddress: '198.51.100.1', srcPort: 1, dstAddress: LB_IP, dstPort: 22, protocol: 'tcp' })).toMatchObject({ ok: true, verdict: 'reject' });
+  });
+
+  it('a re-run changes nothing: one round trip (the read) and no writes', async () => {
+    const { program, router: r, kube } = setup();
+    await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    const trips = r.roundTrips;
+    const writes = kube.writes.length;
+    const res = await program(objectInvocation('update', { kind: 'EndpointSlice', namespace: 'shop', name: 'web-abc' }));
+    expect(res.body).toMatchObject({ routerOps: 0, actions: [] });
+    expect(r.roundTrips - trips).toBe(1);
+    expect(kube.writes.slice(writes).filter((w) => w.kind !== 'Event')).toEqual([]);
+  });
+
+  it('a router outage gives BackendError and ProgrammingFailed, then recovers without manual action', async () => {
+    let down = true;
+    const { program, obj, kube } = setup(undefined, () => (down ? new Error('connect ECONNREFUSED 127.0.0.1:8728') : undefined));
+    const failed = await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    expect(failed.status).toBe(503);
+    expect(failed.retryAfterSeconds).toBeGreaterThan(0);
+    const alloc = IPAllocationSchema.parse(obj('IPAllocation', ALLOC));
+    expect(alloc.status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'BackendError', message: expect.stringContaining('ECONNREFUSED') });
+    expect(kube.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'ProgrammingFailed' }));
+    down = false;
+    expect((await program(objectInvocation('update', { kind: 'IPAllocation', name: ALLOC }))).status).toBe(200);
+    expect(IPAllocationSchema.parse(obj('IPAllocation', ALLOC)).status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  it('load-balancer-enabled=false removes the rules but keeps the advertisement; no ingress', async () => {
+    const { program, router: r, obj } = setup(cluster({ annotations: { 'mikrolb.de/load-balancer-enabled': 'false' } }));
+    await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    expect(ServiceSchema.parse(obj('Service', 'web')).status?.loadBalancer?.ingress).toEqual([]);
+    const nat = r.state().menus['/ip/firewall/nat'] ?? [];
+    expect(nat.filter((e) => e.action === 'dst-nat')).toEqual([]);
+    expect((r.state().menus['/ip/address'] ?? []).some((e) => e.address === `${LB_IP}/32`)).toBe(true);
+  });
+});

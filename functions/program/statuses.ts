@@ -1,0 +1,44 @@
+import { statusChanged } from '../../lib/core/allocation-status.js';
+import { programmedStatus, type RouterOutcome } from '../../lib/core/program-status.js';
+import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import type { IPAllocation } from '../../lib/k8s/schemas.js';
+import { getAllocation } from '../../lib/k8s/typed.js';
+import type { ProgramDeps, ProgramReport } from './deps.js';
+
+/**
+ * Writes what the router did into each allocation's status (only what changed), with a
+ * Warning `ProgrammingFailed` event for router failures. Returns the allocations as written.
+ */
+export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPAllocation[], outcomes: ReadonlyMap<string, RouterOutcome>, report: ProgramReport): Promise<IPAllocation[]> {
+  const result: IPAllocation[] = [];
+  for (const first of allocations) {
+    const outcome = outcomes.get(first.metadata.name);
+    if (!outcome) {
+      result.push(first);
+      continue;
+    }
+    const written = await retryOnConflict(`updating ${first.metadata.name}`, deps.retry, async (attempt) => {
+      const a = attempt === 1 ? first : await getAllocation(deps.kube, first.metadata.name);
+      if (!a || a.status?.address !== first.status?.address) return a;
+      const next = programmedStatus(a, outcome, deps.now());
+      if (!statusChanged(a.status, next)) return a;
+      await deps.kube.replaceStatus('IPAllocation', { ...a, status: next });
+      report.actions.push(`${a.metadata.name}: ${outcome.kind}`);
+      await recordEvent(deps, a, outcome);
+      return { ...a, status: next };
+    });
+    if (written) result.push(written);
+  }
+  return result;
+}
+
+async function recordEvent(deps: ProgramDeps, a: IPAllocation, outcome: RouterOutcome): Promise<void> {
+  const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
+  if (outcome.kind === 'failed') {
+    deps.log.warn('Programming the router failed', { allocation: a.metadata.name, address: a.status?.address, message: outcome.message });
+    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: 'ProgrammingFailed', note: outcome.message, action: 'Program' });
+  } else if (outcome.kind === 'advertised') {
+    deps.log.info('Advertised an address on the router', { allocation: a.metadata.name, address: a.status?.address, interface: outcome.interfaceName });
+    await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'Programmed', note: `Address ${a.status?.address} is advertised on interface ${outcome.interfaceName}.`, action: 'Program' });
+  }
+}

@@ -1,0 +1,101 @@
+import { parseAddress, type IPFamily } from '../ip/index.js';
+import type { EndpointSlice, Service } from '../k8s/core-objects.js';
+import type { IPAllocation, IPPool } from '../k8s/schemas.js';
+import type { FamilyAddress, ServiceEndpoint, ServicePort, ServiceProgram } from '../router/index.js';
+import { holdsAddress } from './pools.js';
+import type { ServiceIntent } from './service.js';
+
+/** An address the router should (or should not) carry on an interface. */
+export interface AdvertisementWant {
+  allocation: IPAllocation;
+  family: IPFamily;
+  address: string;
+  /** The pool's advertise flag: false means "make sure it is not on the router". */
+  advertise: boolean;
+  /** From the pool; undefined means "the interface of the most specific route". */
+  interfaceName?: string;
+}
+
+function familyOf(address: string): IPFamily | undefined {
+  const p = parseAddress(address);
+  return p.ok ? p.family : undefined;
+}
+
+function heldAddress(a: IPAllocation): FamilyAddress | undefined {
+  if (!holdsAddress(a) || !a.status?.address) return undefined;
+  const family = familyOf(a.status.address);
+  return family ? { family, address: a.status.address } : undefined;
+}
+
+/** Ports the router balances: TCP/UDP Service ports, with the endpoints' port from the slices. */
+function portsOf(svc: Service, slices: readonly EndpointSlice[]): ServicePort[] {
+  const out: ServicePort[] = [];
+  for (const p of svc.spec.ports ?? []) {
+    if (p.protocol !== 'TCP' && p.protocol !== 'UDP') continue;
+    const name = p.name ?? '';
+    const sp = slices.flatMap((s) => s.ports).find((q) => (q.name ?? '') === name && (q.protocol ?? 'TCP') === p.protocol && q.port !== undefined);
+    const targetPort = sp?.port ?? (typeof p.targetPort === 'number' ? p.targetPort : undefined);
+    if (targetPort === undefined) continue;
+    out.push({ protocol: p.protocol === 'TCP' ? 'tcp' : 'udp', port: p.port, targetPort, ...(p.name ? { name: p.name } : {}) });
+  }
+  return out;
+}
+
+/** Endpoints of every slice: ready = ready and not terminating. */
+function endpointsOf(slices: readonly EndpointSlice[]): ServiceEndpoint[] {
+  const byAddress = new Map<string, ServiceEndpoint>();
+  for (const s of slices) {
+    if (s.addressType === 'FQDN') continue;
+    for (const e of s.endpoints) {
+      const ready = e.conditions?.ready !== false && e.conditions?.terminating !== true;
+      for (const address of e.addresses) {
+        const family = familyOf(address);
+        if (!family) continue;
+        const prev = byAddress.get(address);
+        byAddress.set(address, { family, address, ready: ready || (prev?.ready ?? false) });
+      }
+    }
+  }
+  return [...byAddress.values()];
+}
+
+/**
+ * What the router should carry for one Service, decided purely from the cluster: its LB and
+ * SNAT addresses (from allocations that hold one), ports and endpoints.
+ */
+export function serviceProgram(svc: Service, intent: ServiceIntent, allocations: readonly IPAllocation[], slices: readonly EndpointSlice[]): ServiceProgram {
+  const roleOf = new Map(intent.allocations.map((d) => [d.name, d.roles]));
+  const lbAddresses: FamilyAddress[] = [];
+  const snatAddresses: FamilyAddress[] = [];
+  for (const a of allocations) {
+    const held = heldAddress(a);
+    const roles = roleOf.get(a.metadata.name);
+    if (!held || !roles || a.metadata.deletionTimestamp) continue;
+    if (roles.lb) lbAddresses.push(held);
+    if (roles.snat) snatAddresses.push(held);
+  }
+  return {
+    uid: svc.metadata.uid ?? '',
+    namespace: svc.metadata.namespace ?? 'default',
+    name: svc.metadata.name,
+    lbEnabled: intent.loadBalancer && intent.lbEnabled,
+    snatEnabled: intent.snatEnabled && (intent.snatUsesLbIps || snatAddresses.length > 0),
+    lbAddresses,
+    snatAddresses: intent.snatUsesLbIps ? lbAddresses : snatAddresses,
+    ports: portsOf(svc, slices),
+    endpoints: endpointsOf(slices),
+  };
+}
+
+/** The advertisement each address-holding allocation wants, per its pool. */
+export function advertisementWants(allocations: readonly IPAllocation[], pools: readonly IPPool[]): AdvertisementWant[] {
+  const out: AdvertisementWant[] = [];
+  for (const a of allocations) {
+    const held = heldAddress(a);
+    if (!held || a.metadata.deletionTimestamp) continue;
+    const pool = pools.find((p) => p.status?.allocations?.some((e) => e.allocationUID === a.metadata.uid));
+    const interfaceName = pool?.spec.interfaceName || undefined;
+    out.push({ allocation: a, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}) });
+  }
+  return out;
+}

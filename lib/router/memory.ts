@@ -1,0 +1,32 @@
+import type { RouterEntry, RouterState } from '../routeros/state.js';
+import { applyPlanToState } from './apply.js';
+import type { Op } from './planner.js';
+import type { RouterPort } from './port.js';
+
+/**
+ * A RouterPort over an in-memory RouterState (plans applied with applyPlanToState): for unit
+ * tests of the functions. Integration tests use the simulator behind the real client adapter.
+ */
+export function memoryRouter(initial: RouterState, opts: { fail?: () => Error | undefined } = {}): RouterPort & { state(): RouterState; roundTrips: number; ops: Op[] } {
+  let state = initial;
+  const sent: Op[] = [];
+  const port = {
+    roundTrips: 0,
+    ops: sent,
+    state: () => state,
+    async readMany(menus: readonly string[]): Promise<Record<string, RouterEntry[]>> {
+      port.roundTrips++;
+      const err = opts.fail?.();
+      if (err) throw err;
+      return Object.fromEntries(menus.map((m) => [m, (state.menus[m] ?? []).map((e) => ({ ...e }))]));
+    },
+    async execute(ops: readonly Op[]): Promise<void> {
+      port.roundTrips++;
+      const err = opts.fail?.();
+      if (err) throw err;
+      state = applyPlanToState(state, [...ops]);
+      port.ops.push(...ops);
+    },
+  };
+  return port;
+}
