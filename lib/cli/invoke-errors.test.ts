@@ -1,0 +1,95 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { fixture, invokeAllocate, run, scratch } from './test-support.js';
+
+/** Exit 2: the command line or an input file is wrong, said in one line on stderr. */
+
+let tmp: Awaited<ReturnType<typeof scratch>>;
+const files: Record<string, string> = {};
+beforeAll(async () => {
+  tmp = await scratch();
+  files['notJson'] = await tmp.file('event.json', '{ nope');
+  files['array'] = await tmp.file('event.json', '[]');
+  files['shapeless'] = await tmp.file('event.json', '{"type": "x"}');
+  files['badType'] = await tmp.file('event.json', JSON.stringify({ specversion: '1.0', id: '1', source: 's', type: 'com.example.thing' }));
+  files['badHeaders'] = await tmp.file('event.json', JSON.stringify({ headers: { 'ce-id': 7 }, body: '' }));
+  files['noSpec'] = await tmp.file('event.json', JSON.stringify({ headers: { 'ce-id': '1', 'ce-source': 's', 'ce-type': 'de.mikrolb.resync' } }));
+  files['routerVersion'] = await tmp.file('router.json', JSON.stringify({ version: 'seven', menus: {} }));
+  files['routerMenu'] = await tmp.file('router.json', JSON.stringify({ version: '7.19.1', menus: { '/ip/nonsense': [] } }));
+  files['routerProp'] = await tmp.file('router.json', JSON.stringify({ version: '7.19.1', menus: { '/ip/address': [{ address: '192.0.2.1/24', colour: 'red' }] } }));
+  files['kindPod'] = await tmp.file('state.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n');
+  files['badYaml'] = await tmp.file('state.yaml', 'kind: [unclosed\n');
+});
+afterAll(async () => {
+  await tmp.remove();
+});
+
+const STATE = fixture('allocate', 'ipv4-auto');
+const OBJ = ['--object', 'Service/shop/web'];
+
+describe('mikrolb invoke usage errors (exit 2)', () => {
+  it.each<[string, () => string[], string | RegExp]>([
+    ['no function', () => ['--state', STATE, ...OBJ], 'name the function to invoke: allocate, program or release'],
+    ['an unknown function', () => ['frob', '--state', STATE, ...OBJ], 'unknown function "frob"; expected allocate, program, release'],
+    ['program, not built yet', () => ['program', '--state', STATE, ...OBJ], 'function program is not available yet'],
+    ['release, not built yet', () => ['release', '--state', STATE, ...OBJ], 'function release is not available yet'],
+    ['an extra argument', () => ['allocate', 'again', '--state', STATE, ...OBJ], 'unexpected argument "again"'],
+    ['an unknown flag', () => ['allocate', '--state', STATE, ...OBJ, '--bogus'], /Unknown option '--bogus'/],
+    ['a flag without value', () => ['allocate', '--state', STATE, '--object'], /Option '--object <value>' argument missing/],
+    ['no --state', () => ['allocate', ...OBJ], '--state <file.yaml|dir> is required'],
+    ['--state twice', () => ['allocate', '--state', STATE, '--state', STATE, ...OBJ], '--state is given 2 times; give it once'],
+    ['neither --object nor --event', () => ['allocate', '--state', STATE], 'give exactly one of --object Kind/[namespace/]name or --event event.json'],
+    ['both --object and --event', () => ['allocate', '--state', STATE, ...OBJ, '--event', 'e.json'], 'give exactly one of --object Kind/[namespace/]name or --event event.json'],
+    ['an unknown kind', () => ['allocate', '--state', STATE, '--object', 'Pod/web'], '--object Pod/web: unknown kind "Pod"; expected IPPool, IPAllocation, Service or EndpointSlice'],
+    ['a kind without name', () => ['allocate', '--state', STATE, '--object', 'Service'], '--object Service: expected Kind/name or Kind/namespace/name'],
+    ['too many parts', () => ['allocate', '--state', STATE, '--object', 'Service/a/b/c'], '--object Service/a/b/c: expected Kind/name or Kind/namespace/name'],
+    ['an empty part', () => ['allocate', '--state', STATE, '--object', 'Service//web'], '--object Service//web: expected Kind/name or Kind/namespace/name'],
+    ['a namespace on a cluster-scoped kind', () => ['allocate', '--state', STATE, '--object', 'IPPool/shop/main'], '--object IPPool/shop/main: IPPool is cluster-scoped; use IPPool/name'],
+    ['a missing state', () => ['allocate', '--state', '/nonexistent/state.yaml', ...OBJ], /^--state: cannot read the state \/nonexistent\/state\.yaml: ENOENT/],
+    ['a kind the state cannot hold', () => ['allocate', '--state', files['kindPod'] ?? '', ...OBJ], /kind Pod is not one of IPPool, IPAllocation, Service, EndpointSlice$/],
+    ['state that is not YAML', () => ['allocate', '--state', files['badYaml'] ?? '', ...OBJ], /^--state: .*document 1: /],
+    ['a missing event file', () => ['allocate', '--state', STATE, '--event', '/nonexistent/e.json'], /^cannot read --event \/nonexistent\/e\.json: ENOENT/],
+    ['an event that is not JSON', () => ['allocate', '--state', STATE, '--event', files['notJson'] ?? ''], /--event .* is not JSON: /],
+    ['an event that is not an object', () => ['allocate', '--state', STATE, '--event', files['array'] ?? ''], /--event .* must hold a JSON object$/],
+    ['an event of neither form', () => ['allocate', '--state', STATE, '--event', files['shapeless'] ?? ''], /is neither a structured CloudEvent \(with "specversion"\) nor \{"headers": \.\.\., "body": \.\.\.\}$/],
+    ['an event of a foreign type', () => ['allocate', '--state', STATE, '--event', files['badType'] ?? ''], /: unsupported event type "com\.example\.thing"; expected dev\.knative\.apiserver\.resource\./],
+    ['binary headers that are not strings', () => ['allocate', '--state', STATE, '--event', files['badHeaders'] ?? ''], /: headers must map header names to strings$/],
+    ['a binary event without specversion', () => ['allocate', '--state', STATE, '--event', files['noSpec'] ?? ''], /: CloudEvent attribute "specversion" is missing$/],
+    ['a missing router file', () => ['allocate', '--state', STATE, ...OBJ, '--router', '/nonexistent/r.json'], /^cannot read --router /],
+    ['a router with a bad version', () => ['allocate', '--state', STATE, ...OBJ, '--router', files['routerVersion'] ?? ''], /: version: version must look like 7\.19\.1$/],
+    ['a router with an unknown menu', () => ['allocate', '--state', STATE, ...OBJ, '--router', files['routerMenu'] ?? ''], /: unknown menu \/ip\/nonsense$/],
+    ['a router entry with an unknown property', () => ['allocate', '--state', STATE, ...OBJ, '--router', files['routerProp'] ?? ''], /: \/ip\/address\[0\]: \/ip\/address has no property colour$/],
+  ])('%s', async (_what, argv, message) => {
+    const ran = await run(['invoke', ...argv()]);
+    expect(ran.code).toBe(2);
+    expect(ran.stdout).toBe('');
+    const [line, ...more] = ran.stderr.split('\n');
+    expect(more).toEqual(['']); // exactly one line
+    expect(line).toMatch(/^mikrolb invoke: .* \(see mikrolb invoke --help\)$/);
+    const text = (line ?? '').replace(/^mikrolb invoke: /, '').replace(/ \(see mikrolb invoke --help\)$/, '');
+    if (typeof message === 'string') expect(text).toBe(message);
+    else expect(text).toMatch(message);
+  });
+
+  it.each([
+    ['LOAD_BALANCER_DEFAULT', 'maybe', 'mikrolb invoke: LOAD_BALANCER_DEFAULT="maybe" must be true or false\n'],
+    ['LOAD_BALANCER_CLASS_NAME', 'not a class!', 'mikrolb invoke: LOAD_BALANCER_CLASS_NAME="not a class!" must look like mikrolb.de/controller\n'],
+  ])('a bad %s names the variable', async (name, value, stderr) => {
+    expect(await run(['invoke', 'allocate', '--state', STATE, ...OBJ], { [name]: value })).toEqual({ code: 2, stdout: '', stderr });
+  });
+});
+
+describe('mikrolb invoke when the function fails (exit 1)', () => {
+  it('answers an object the schema refuses with a 500 and still prints the document', async () => {
+    const state = await tmp.file('state.yaml', [
+      'apiVersion: mikrolb.de/v1alpha1', 'kind: IPAllocation', 'metadata:', '  name: both', 'spec:', '  poolName: main', '  address: 192.0.2.1', '',
+    ].join('\n'));
+    const { ran, out } = await invokeAllocate(state, '--object', 'IPAllocation/both');
+    expect(ran.code).toBe(1);
+    expect(out.response).toEqual({
+      status: 500,
+      body: { error: expect.stringMatching(/^IPAllocation both does not match the expected schema: spec: Only one of ipFamily, poolName or address can be specified$/) },
+    });
+    expect(out.writes).toEqual([]);
+    expect(out.objects).toHaveLength(1);
+  });
+});

@@ -1,0 +1,24 @@
+/** What every `mikrolb` subcommand gets: its arguments, the environment and where to write. */
+
+export type Env = Readonly<Record<string, string | undefined>>;
+
+export interface Writer {
+  write(text: string): unknown;
+}
+
+export interface CliIo {
+  stdout: Writer;
+  stderr: Writer;
+  /** Stops long-running subcommands (servers) when aborted; default: SIGINT/SIGTERM. */
+  signal?: AbortSignal;
+}
+
+/** A subcommand: resolves to the process exit code. */
+export type Command = (argv: string[], env: Env, io: CliIo) => Promise<number>;
+
+/** 0 done, 1 the work failed, 2 the command line (or an input file) is wrong. */
+export const EXIT_OK = 0;
+export const EXIT_FAILED = 1;
+export const EXIT_USAGE = 2;
+
+export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));

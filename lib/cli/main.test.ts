@@ -1,0 +1,83 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { z } from 'zod';
+import { main, SUBCOMMANDS } from './main.js';
+import { fixture, InvokeOutputSchema, REPO, run } from './test-support.js';
+
+describe('mikrolb', () => {
+  it.each([['help'], ['--help'], ['-h']])('%s prints the usage on stdout and exits 0', async (arg) => {
+    const ran = await run([arg]);
+    expect(ran).toMatchObject({ code: 0, stderr: '' });
+    expect(ran.stdout).toMatch(/^usage: mikrolb <command> \[arguments\]\n/);
+    for (const name of Object.keys(SUBCOMMANDS)) expect(ran.stdout).toContain(`  ${name}`);
+    expect(ran.stdout).toMatch(/serve <function> +serve one function over HTTP \(CloudEvents in\) \(not available yet\)/);
+  });
+
+  it('without a command prints the usage on stderr and exits 2', async () => {
+    const ran = await run([]);
+    expect(ran).toMatchObject({ code: 2, stdout: '' });
+    expect(ran.stderr).toMatch(/^usage: mikrolb/);
+  });
+
+  it('refuses an unknown command with the usage, exit 2', async () => {
+    const ran = await run(['frobnicate', '--now']);
+    expect(ran).toMatchObject({ code: 2, stdout: '' });
+    expect(ran.stderr).toMatch(/^mikrolb: unknown command "frobnicate"\nusage: mikrolb/);
+  });
+
+  it.each(['serve', 'bridge', 'controller', 'uninstall', 'start'])('%s is announced but not available yet (exit 2)', async (cmd) => {
+    expect(await run([cmd, 'allocate'])).toEqual({ code: 2, stdout: '', stderr: `mikrolb ${cmd}: not available yet\n` });
+  });
+
+  it('delegates routeros-sim, usage errors included', async () => {
+    const ran = await run(['routeros-sim', '--port', 'x']);
+    expect(ran).toMatchObject({ code: 2, stdout: '' });
+    expect(ran.stderr).toMatch(/^routeros-sim: --port x is not a port\nusage: mikrolb routeros-sim/);
+  });
+
+  it('runs routeros-sim until its signal aborts', async () => {
+    let stdout = '';
+    const io = { stdout: { write: (t: string) => (stdout += t) }, stderr: { write: () => true }, signal: AbortSignal.abort() };
+    expect(await main(['routeros-sim', '--port', '0'], {}, io)).toBe(0);
+    expect(stdout).toMatch(/^ROUTEROS_URL=api:\/\/127\.0\.0\.1:\d+\n$/);
+  });
+
+  it('invoke --help prints the invoke usage and exits 0', async () => {
+    const ran = await run(['invoke', '--help']);
+    expect(ran).toMatchObject({ code: 0, stderr: '' });
+    expect(ran.stdout).toMatch(/^usage: mikrolb invoke <allocate\|program\|release> --state <file\.yaml\|dir>/);
+  });
+});
+
+function spawnBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['lib/cli/main.ts', ...args], { cwd: REPO, env: { PATH: process.env['PATH'] ?? '' } });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
+}
+
+describe('the mikrolb bin', () => {
+  it('runs as the entry point and prints the same document as an in-process run', async () => {
+    const args = ['invoke', 'allocate', '--state', 'test/fixtures/allocate/ipv4-auto', '--object', 'Service/shop/web'];
+    const [child, inProcess] = await Promise.all([spawnBin(args), run([...args.slice(0, 3), fixture('allocate', 'ipv4-auto'), ...args.slice(4)])]);
+    expect(child.code).toBe(0);
+    expect(InvokeOutputSchema.parse(JSON.parse(child.stdout)).response.status).toBe(200);
+    expect(child.stdout).toBe(inProcess.stdout);
+    // the function logs on stderr, one JSON object per line
+    const LogLine = z.looseObject({ level: z.string(), msg: z.string() });
+    expect(child.stderr.trim().split('\n').map((l) => LogLine.parse(JSON.parse(l)).msg)).toContain('Allocated an address');
+  }, 30_000);
+
+  it('exits 2 for a usage error, with one line on stderr', async () => {
+    const child = await spawnBin(['invoke', 'allocate', '--state', 'test/fixtures/allocate/ipv4-auto', '--object', 'Pod/web']);
+    expect(child.code).toBe(2);
+    expect(child.stdout).toBe('');
+    expect(child.stderr).toBe('mikrolb invoke: --object Pod/web: unknown kind "Pod"; expected IPPool, IPAllocation, Service or EndpointSlice (see mikrolb invoke --help)\n');
+  }, 30_000);
+});
