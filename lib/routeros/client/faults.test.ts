@@ -1,0 +1,158 @@
+import { describe, expect, it, vi } from 'vitest';
+import type { Op } from '../../router/ops.js';
+import { isAuth, isConnection, isRouterError, isTimeout, type RouterError } from './errors.js';
+import { bulkState, client, elapsedSince, sim } from './test-support.js';
+
+/**
+ * Each fault gives a typed error within the timeout (1 s here), never a crash or a hang, and
+ * the next call opens a fresh connection and succeeds.
+ */
+const TIMEOUT = 1_000;
+const LIST = '/ip/firewall/address-list';
+
+async function failure(promise: Promise<unknown>): Promise<{ error: RouterError; ms: number }> {
+  const started = performance.now();
+  try {
+    await promise;
+  } catch (error) {
+    if (!isRouterError(error)) throw error;
+    return { error, ms: elapsedSince(started) };
+  }
+  return expect.fail('expected the call to fail');
+}
+
+describe('faults on the way to the router', () => {
+  it.each([
+    ['a clean cut', false],
+    ['a cut inside a sentence', true],
+  ])('a connection dropped mid-reply (%s) fails the call at once; the next call reconnects', async (_name, partial) => {
+    const router = await sim({ initialState: bulkState(50) });
+    const api = client(router);
+    await api.version();
+    router.faults.dropAfterSentences(10, { partial });
+    const { error, ms } = await failure(api.print(LIST));
+    expect([error.kind, isConnection(error), isTimeout(error)]).toEqual(['connection', true, false]);
+    expect(error.message).toMatch(/lost the connection to router 127\.0\.0\.1:\d+/);
+    expect(ms).toBeLessThan(TIMEOUT);
+    expect(await api.print(LIST)).toHaveLength(50);
+    expect(router.stats.connections).toBe(2);
+  });
+
+  it('a batch in flight on a dropped connection settles at once, every op failing', async () => {
+    const router = await sim();
+    const api = client(router);
+    await api.version();
+    router.faults.dropAfterSentences(20);
+    const ops: Op[] = Array.from({ length: 100 }, (_, i) => ({ op: 'add', menu: LIST, entry: { list: 'x', address: `10.0.0.${i}`, comment: 'mikrolb:t' } }));
+    const { error, ms } = await failure(api.execute(ops));
+    expect(error).toMatchObject({ kind: 'connection', opIndex: 20 }); // one `!done` per add went through
+    expect(ms).toBeLessThan(TIMEOUT);
+    const retry: Op[] = [{ op: 'add', menu: LIST, entry: { list: 'y', address: '10.9.9.9', comment: 'mikrolb:t' } }];
+    expect((await api.execute(retry)).ids).toEqual([expect.stringMatching(/^\*[0-9A-F]+$/)]);
+    // 20 answered adds, the 21st applied but its answer cut off (why callers re-read after a failure), the retry.
+    expect(router.state().menus[LIST]).toHaveLength(22);
+  });
+
+  it.each([
+    ['hangs', (s: Awaited<ReturnType<typeof sim>>) => s.faults.hangCommand('/ip/address/print')],
+    ['answers too late', (s: Awaited<ReturnType<typeof sim>>) => s.faults.delayReplies(3 * TIMEOUT)],
+  ])('a router that %s gives a timeout within the deadline; the next call reconnects', async (_name, fault) => {
+    const router = await sim();
+    const api = client(router);
+    await api.version();
+    fault(router);
+    const { error, ms } = await failure(api.print('/ip/address'));
+    expect([error.kind, isConnection(error), isTimeout(error)]).toEqual(['timeout', true, true]);
+    expect(ms).toBeGreaterThanOrEqual(TIMEOUT - 50);
+    expect(ms).toBeLessThan(TIMEOUT + 500);
+    router.faults.clear();
+    expect(await api.print('/ip/address')).toEqual([]);
+    expect(api.stats.connects).toBe(2);
+  });
+
+  it('a router that stops answering during login gives a timeout', async () => {
+    const router = await sim();
+    router.faults.hangCommand('/login');
+    const api = client(router);
+    const { error, ms } = await failure(api.version());
+    expect(error.kind).toBe('timeout');
+    expect(error.message).toMatch(/did not complete login within 1000 ms/);
+    expect(ms).toBeLessThan(TIMEOUT + 500);
+    expect(await api.version()).toBe('7.19.1');
+  });
+
+  it('!fatal ends the session with the router reason; the next call reconnects', async () => {
+    const router = await sim();
+    const api = client(router);
+    await api.version();
+    router.faults.fatalOnNextCommand('out of memory');
+    const { error, ms } = await failure(api.print('/interface'));
+    expect(error).toMatchObject({ kind: 'fatal', routerMessage: 'out of memory' });
+    expect(isConnection(error)).toBe(true);
+    expect(ms).toBeLessThan(TIMEOUT);
+    expect(await api.print('/interface')).toHaveLength(4);
+  });
+
+  it.each([
+    ['RouterOS >= 6.43 login', false],
+    ['pre-6.43 challenge login', true],
+  ])('a wrong password is isAuth (%s), and retrying reconnects', async (_name, legacyLogin) => {
+    const router = await sim({ legacyLogin, version: legacyLogin ? '6.40.9' : '7.19.1' });
+    const api = client(router, { password: 'wrong' });
+    const { error, ms } = await failure(api.version());
+    expect([error.kind, isAuth(error), isConnection(error)]).toEqual(['auth', true, true]);
+    expect(error.message).toMatch(/refused the login/);
+    expect(error.message).not.toContain('wrong');
+    expect(ms).toBeLessThan(TIMEOUT);
+    expect(isAuth((await failure(api.version())).error)).toBe(true);
+    expect(router.stats.connections).toBe(2);
+    expect(await client(router).version()).toBe(legacyLogin ? '6.40.9' : '7.19.1');
+  });
+
+  it('refused connections are connection errors until the router accepts again', async () => {
+    const router = await sim();
+    const api = client(router);
+    router.faults.refuseConnections('reset');
+    const { error, ms } = await failure(api.version());
+    expect([error.kind, isConnection(error), isAuth(error)]).toEqual(['connection', true, false]);
+    expect(ms).toBeLessThan(TIMEOUT);
+    router.faults.refuseConnections(false);
+    expect(await api.version()).toBe('7.19.1');
+  });
+
+  it('a router that goes away fails calls with isConnection, and they succeed once it is back', async () => {
+    const router = await sim();
+    const api = client(router);
+    await api.version();
+    await router.faults.goAway();
+    for (let i = 0; i < 3; i++) {
+      const { error, ms } = await failure(api.print('/interface'));
+      expect(isConnection(error)).toBe(true);
+      expect(error.message).toMatch(/cannot reach router|lost the connection/);
+      expect(ms).toBeLessThan(TIMEOUT);
+    }
+    await router.faults.comeBack();
+    expect(await api.print('/interface')).toHaveLength(4);
+    expect(api.stats.connects).toBe(2);
+  });
+
+  it('an idle connection lost between calls is replaced without failing the next call', async () => {
+    const router = await sim();
+    const api = client(router);
+    await api.version();
+    await router.faults.goAway();
+    await router.faults.comeBack();
+    await new Promise((done) => setTimeout(done, 50));
+    expect(await api.version()).toBe('7.19.1');
+    expect(api.stats.connects).toBe(2);
+  });
+
+  it('a closed client refuses further calls', async () => {
+    const router = await sim();
+    const api = client(router);
+    await api.version();
+    await api.close();
+    expect(isConnection((await failure(api.version())).error)).toBe(true);
+    await vi.waitFor(() => expect(router.stats.openConnections).toBe(0));
+  });
+});

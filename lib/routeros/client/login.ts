@@ -1,0 +1,135 @@
+import { Socket } from 'node:net';
+import { Connector, RosException, RouterOSAPI } from 'routeros-client';
+import { RouterError } from './errors.js';
+import { neutraliseEmptyReplies } from './patch.js';
+import { describeTarget, type RouterTarget } from './url.js';
+
+export interface LoginOptions {
+  target: RouterTarget;
+  username: string;
+  password: string;
+  /** PEM; without it api-ssl trusts the system's CAs. */
+  caCert?: string;
+  timeoutMs: number;
+}
+
+type Phase = 'connect' | 'handshake' | 'login';
+
+/**
+ * Connects and logs in with routeros-client (node-routeros underneath), which does the TCP/TLS
+ * connect and both login styles (>= 6.43, and the pre-6.43 MD5 challenge) reliably. Resolves with
+ * the logged-in socket, detached from node-routeros (see `detach`), for the adapter's own command
+ * session. Every failure is a RouterError within `timeoutMs`; nothing is left listening.
+ */
+export function openLoggedInSocket(options: LoginOptions): Promise<Socket> {
+  neutraliseEmptyReplies();
+  const { target } = options;
+  const where = describeTarget(target);
+  const api = new RouterOSAPI({
+    host: target.host,
+    port: target.port, // explicit: the package defaults to 8728 even with TLS
+    user: options.username,
+    password: options.password,
+    // Its socket timeout is an idle timer; ours (below) decides, this one only backs it up.
+    timeout: Math.ceil(options.timeoutMs / 1000) + 1,
+    ...(target.tls ? { tls: options.caCert === undefined ? { rejectUnauthorized: true } : { ca: options.caCert, rejectUnauthorized: true } } : {}),
+  });
+  api.on('error', () => undefined); // an emitted 'error' without a listener would crash the process
+
+  return new Promise<Socket>((resolve, reject) => {
+    let phase: Phase = 'connect';
+    let socketError: Error | undefined;
+    let settled = false;
+    const finish = (outcome: Socket | RouterError): void => {
+      if (settled) return;
+      settled = true;
+      clearTimeout(timer);
+      if (outcome instanceof RouterError) {
+        socket?.destroy();
+        reject(outcome);
+      } else {
+        resolve(outcome);
+      }
+    };
+    const timer = setTimeout(
+      () => finish(new RouterError({ kind: 'timeout', message: `router ${where} did not complete ${phase} within ${options.timeoutMs} ms` })),
+      options.timeoutMs,
+    );
+
+    const connecting = api.connect();
+    const socket = socketOf(api);
+    if (socket === undefined) {
+      connecting.catch(() => undefined);
+      finish(new RouterError({ kind: 'protocol', message: 'routeros-client internals changed: no socket after connect()' }));
+      return;
+    }
+    socket.on('error', (error: Error) => {
+      socketError ??= error;
+    });
+    socket.once('connect', () => {
+      phase = target.tls ? 'handshake' : 'login';
+    });
+    socket.once('secureConnect', () => {
+      phase = 'login';
+    });
+    socket.once('close', () => {
+      // Let a rejection from the package (e.g. wrong password) that is already on its way win.
+      setImmediate(() => finish(failure(where, phase, socketError, undefined)));
+    });
+    connecting.then(
+      () => finish(detach(socket) ?? new RouterError({ kind: 'protocol', message: 'routeros-client internals changed: cannot take over the socket' })),
+      (error: unknown) => finish(failure(where, phase, socketError, error)),
+    );
+  });
+}
+
+/**
+ * node-routeros keeps its Connector and socket private. They are reached through `Reflect` and
+ * checked with `instanceof` (no casts); the package is archived, so these fields will not move.
+ */
+function socketOf(api: RouterOSAPI): Socket | undefined {
+  const connector: unknown = Reflect.get(api, 'connector');
+  if (!(connector instanceof Connector)) return undefined;
+  const socket: unknown = Reflect.get(connector, 'socket');
+  return socket instanceof Socket ? socket : undefined;
+}
+
+/**
+ * Removes node-routeros's listeners (its bound `onData`, `onEnd`, `onError`, `onTimeout`,
+ * `onConnect`) and its idle timer, so its reply parser never sees the adapter's traffic. Node's
+ * own listeners are left alone. Verified: a socket still feeding node-routeros is refused.
+ */
+function detach(socket: Socket): Socket | undefined {
+  for (const event of socket.eventNames()) {
+    for (const listener of socket.listeners(event)) {
+      if (isListener(listener) && listener.name.startsWith('bound on')) socket.off(event, listener);
+    }
+  }
+  socket.setTimeout(0);
+  return socket.listenerCount('data') === 0 && socket.listenerCount('timeout') === 0 ? socket : undefined;
+}
+
+function isListener(value: unknown): value is (...args: unknown[]) => void {
+  return typeof value === 'function';
+}
+
+function failure(where: string, phase: Phase, socketError: Error | undefined, error: unknown): RouterError {
+  const cause = socketError ?? error;
+  if (error instanceof RosException && error.errno === 'CANTLOGIN') {
+    return new RouterError({ kind: 'auth', message: `router ${where} refused the login: invalid user name or password`, cause: error });
+  }
+  if (error instanceof Error && /invalid user name or password|cannot log in/.test(error.message)) {
+    return new RouterError({ kind: 'auth', message: `router ${where} refused the login: ${error.message}`, cause: error });
+  }
+  if (phase === 'handshake') {
+    const code = socketError !== undefined && 'code' in socketError && typeof socketError.code === 'string' ? ` (${socketError.code})` : '';
+    const detail = socketError === undefined ? 'connection closed during the handshake' : `${socketError.message}${code}`;
+    return new RouterError({ kind: 'tls', message: `TLS handshake with router ${where} failed: ${detail}`, cause });
+  }
+  if (error instanceof RosException && error.errno === 'SOCKTMOUT') {
+    return new RouterError({ kind: 'timeout', message: `router ${where} did not answer during ${phase}`, cause: error });
+  }
+  const detail = socketError?.message ?? (error instanceof Error && error.message !== '' ? error.message : 'connection closed');
+  const during = phase === 'login' ? 'during login' : 'while connecting';
+  return new RouterError({ kind: 'connection', message: `cannot reach router ${where} (${during}): ${detail}`, cause });
+}

@@ -1,0 +1,28 @@
+import { Channel } from 'routeros-client';
+
+const PATCHED = Symbol.for('mikrolb.routeros-client.ignore-empty');
+
+/**
+ * RouterOS 7.18+ answers a print that finds nothing with `!empty` then `!done`. node-routeros
+ * (re-exported by routeros-client) treats `!empty` as an unknown reply and throws from inside the
+ * socket's data handler, which crashes the process. This wraps `Channel.prototype.processPacket`
+ * of that copy so `!empty` is ignored and the channel settles on the `!done` that follows (with
+ * no items).
+ *
+ * `processPacket` is private and untyped in the package's declarations, so it is reached through
+ * `Reflect` and checked to be a function; nothing is cast. Idempotent: the prototype is marked.
+ */
+export function neutraliseEmptyReplies(): void {
+  const prototype: object = Channel.prototype;
+  if (Reflect.get(prototype, PATCHED) === true) return;
+  const original: unknown = Reflect.get(prototype, 'processPacket');
+  if (typeof original !== 'function') {
+    throw new Error('routeros-client: Channel.prototype.processPacket is missing; the !empty workaround cannot be installed');
+  }
+  const processPacket = function (this: unknown, packet: unknown): unknown {
+    if (Array.isArray(packet) && packet[0] === '!empty') return undefined;
+    return Reflect.apply(original, this, [packet]);
+  };
+  Reflect.set(prototype, 'processPacket', processPacket);
+  Reflect.set(prototype, PATCHED, true);
+}

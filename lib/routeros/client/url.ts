@@ -1,0 +1,51 @@
+import { isIP } from 'node:net';
+import { z } from 'zod';
+
+/** Where a router's API listens: `api://host[:8728]` (plain) or `api-ssl://host[:8729]` (TLS). */
+export interface RouterTarget {
+  tls: boolean;
+  /** Host name or address, without IPv6 brackets. */
+  host: string;
+  port: number;
+}
+
+const DEFAULT_PORT = { api: 8728, 'api-ssl': 8729 } as const;
+const SHAPE = 'must look like api://host[:8728] or api-ssl://host[:8729]';
+
+/**
+ * Parses ROUTEROS_URL. The port is always explicit in the result: routeros-client keeps 8728
+ * even for TLS unless told otherwise (a known bug).
+ */
+export const RouterUrlSchema = z.string().trim().transform((text, ctx): RouterTarget => {
+  const match = /^(api|api-ssl):\/\/([^/?#]+?)\/?$/.exec(text);
+  const scheme = match?.[1];
+  const authority = match?.[2];
+  if (scheme !== 'api' && scheme !== 'api-ssl') {
+    ctx.addIssue({ code: 'custom', message: `router URL ${SHAPE}` });
+    return z.NEVER;
+  }
+  let url: URL;
+  try {
+    // A non-special scheme: `new URL` keeps every explicit port (http would drop `:80`).
+    url = new URL(`api://${authority ?? ''}`);
+  } catch {
+    ctx.addIssue({ code: 'custom', message: `router URL has an invalid host: ${SHAPE}` });
+    return z.NEVER;
+  }
+  if (url.username !== '' || url.password !== '') {
+    ctx.addIssue({ code: 'custom', message: 'router URL must not hold credentials (use ROUTEROS_USERNAME and ROUTEROS_PASSWORD)' });
+    return z.NEVER;
+  }
+  const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
+  const port = url.port === '' ? DEFAULT_PORT[scheme] : Number(url.port);
+  if (host === '' || !(port > 0 && port < 65536)) {
+    ctx.addIssue({ code: 'custom', message: `router URL ${SHAPE}` });
+    return z.NEVER;
+  }
+  return { tls: scheme === 'api-ssl', host, port };
+});
+
+/** `host:port` for messages, with brackets around IPv6 addresses. */
+export function describeTarget(target: RouterTarget): string {
+  return isIP(target.host) === 6 ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+}
