@@ -1,7 +1,8 @@
 import { poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
 import { adoptedLedger, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { listAllocations, listPools } from '../../lib/k8s/typed.js';
+import { FINALIZER } from '../../lib/k8s/schemas.js';
+import { getPool, listAllocations, listPools } from '../../lib/k8s/typed.js';
 import { allocateOne } from './allocation.js';
 import type { AllocateDeps, Report } from './deps.js';
 
@@ -19,11 +20,22 @@ async function refreshPool(deps: AllocateDeps, name: string, report: Report): Pr
   });
 }
 
+/** Our finalizer on a pool lets release hold its deletion while allocations use its addresses. */
+async function ensurePoolFinalizer(deps: AllocateDeps, name: string, report: Report): Promise<void> {
+  await retryOnConflict(`adding the finalizer to pool ${name}`, deps.retry, async () => {
+    const pool = await getPool(deps.kube, name);
+    if (!pool || pool.metadata.deletionTimestamp || pool.metadata.finalizers?.includes(FINALIZER)) return;
+    await deps.kube.replace('IPPool', { ...pool, metadata: { ...pool.metadata, finalizers: [...(pool.metadata.finalizers ?? []), FINALIZER] } });
+    report.actions.push(`added finalizer to pool ${name}`);
+  });
+}
+
 /**
  * A pool appeared or changed: keep its status current, and give allocations that failed (or
  * never ran) another chance — the pool may now have room for them.
  */
 export async function reconcilePool(deps: AllocateDeps, name: string, report: Report): Promise<void> {
+  await ensurePoolFinalizer(deps, name, report);
   await refreshPool(deps, name, report);
   const all = await listAllocations(deps.kube);
   for (const a of all.items) {

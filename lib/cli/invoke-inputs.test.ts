@@ -19,7 +19,7 @@ const IPV4 = fixture('allocate', 'ipv4-auto');
 const event = (name: string): string => fixture('events', name);
 
 describe('--event: the function woken by a CloudEvent file', () => {
-  it.each(['service-update-structured.json', 'service-add-binary.json', 'forged-service-update.json', 'resync.json'])(
+  it.each(['service-update-structured.json', 'service-add-binary.json', 'forged-service-update.json'])(
     '%s gives the same outcome as --object (events are hints; the function re-reads)',
     async (file) => {
       const byObject = await invokeAllocate(IPV4, '--object', 'Service/shop/web');
@@ -31,6 +31,15 @@ describe('--event: the function woken by a CloudEvent file', () => {
       expect(eventLines(byEvent.out)).toEqual(eventLines(byObject.out));
     },
   );
+
+  it('resync.json reaches the same allocations as --object, and also takes care of the pools (finalizer, status)', async () => {
+    const byObject = await invokeAllocate(IPV4, '--object', 'Service/shop/web');
+    const byEvent = await invokeAllocate(IPV4, '--event', event('resync.json'));
+    expect(byEvent.ran.code).toBe(0);
+    expect(allocationSummary(byEvent.out)).toEqual(allocationSummary(byObject.out));
+    expect(writeLines(byEvent.out)).toEqual(expect.arrayContaining(writeLines(byObject.out)));
+    expect(writeLines(byEvent.out)).toContain('update IPPool public-v4');
+  });
 
   it('a binary-mode file may carry its body as a string', async () => {
     const Binary = z.object({ headers: z.record(z.string(), z.string()), body: z.unknown() });

@@ -10,7 +10,7 @@ import type { RouterState } from '../routeros/state.js';
 import { FUNCTION_NAMES, INVOKE_USAGE, parseInvokeArgs, type InvokeArgs } from './invoke-args.js';
 import { readEventFile, readRouterFile } from './invoke-inputs.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
-import { untouchedRouter, type InvokeRouter, type RouterCommand } from './router.js';
+import { simulatedRouter, type InvokeRouter, type RouterCommand } from './router.js';
 
 /** What a function gets when `mikrolb invoke` runs it: the same ports it gets when deployed. */
 export interface InvokeContext {
@@ -27,6 +27,8 @@ export type FunctionRegistry = Readonly<Partial<Record<string, FunctionFactory>>
 
 export interface InvokeOptions {
   functions: FunctionRegistry;
+  /** Functions that cannot run without `--router`. */
+  needsRouter?: readonly string[];
   /** First reading of the run's clock; every reading advances it by one second. */
   clockStart?: Date;
 }
@@ -85,7 +87,11 @@ async function prepare(args: InvokeArgs, functions: FunctionRegistry): Promise<{
   if (args.routerFile !== undefined) {
     const router = await readRouterFile(args.routerFile);
     if (!router.ok) return router;
-    prepared.router = untouchedRouter(router.state);
+    try {
+      prepared.router = await simulatedRouter(router.state);
+    } catch (e) {
+      return { ok: false, message: `--router: ${messageOf(e)}` };
+    }
   }
   return { ok: true, prepared };
 }
@@ -128,6 +134,9 @@ export async function runInvoke(argv: string[], io: CliIo, opts: InvokeOptions):
     return EXIT_OK;
   }
   const { args } = parsed;
+  if (opts.needsRouter?.includes(args.function) && args.routerFile === undefined) {
+    return usageError(io, `${args.function} talks to a router: give --router router.json`);
+  }
   const ready = await prepare(args, opts.functions);
   if (!ready.ok) return usageError(io, ready.message);
   const { factory, objects, invocation, router } = ready.prepared;
@@ -136,11 +145,17 @@ export async function runInvoke(argv: string[], io: CliIo, opts: InvokeOptions):
   try {
     memory = memoryPort({ objects, now });
   } catch (e) {
+    await router?.close();
     return usageError(io, `--state: ${messageOf(e)}`);
   }
   const log = args.quiet ? silentLogger() : createLogger({ out: io.stderr }).child({ function: args.function });
   const ctx: InvokeContext = { kube: memory.port, now, log, ...(router ? { router } : {}) };
-  const result = await call(() => factory(ctx)(invocation));
-  io.stdout.write(`${JSON.stringify(outputOf(args.function, result, memory, router), null, 2)}\n`);
+  let result: FunctionResult;
+  try {
+    result = await call(() => factory(ctx)(invocation));
+    io.stdout.write(`${JSON.stringify(outputOf(args.function, result, memory, router), null, 2)}\n`);
+  } finally {
+    await router?.close();
+  }
   return result.status >= 200 && result.status < 300 ? EXIT_OK : EXIT_FAILED;
 }

@@ -4,18 +4,31 @@ import { fileURLToPath } from 'node:url';
 // The composition root: the only file of lib/ that reaches into functions/, as the bridge's
 // all-in-one entry does. Everything below it in lib/cli takes the functions as a parameter.
 import { createAllocate } from '../../functions/allocate/handler.js';
+import { createProgram } from '../../functions/program/handler.js';
+import { createRelease } from '../../functions/release/handler.js';
+import type { RouterPort } from '../router/port.js';
 import type { ClassConfig } from '../core/service.js';
 import { runRouterSimCli } from '../routeros/sim/cli.js';
 import { classConfigFromEnv } from './config.js';
 import { runInvoke, type FunctionRegistry } from './invoke.js';
+import type { InvokeRouter } from './router.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type Command, type Env } from './io.js';
 
 /** Functions `mikrolb invoke` runs. Extension point: add `program` and `release` here. */
 export function invokeFunctions(classes: ClassConfig): FunctionRegistry {
+  // Memory never contends, but a conflict still means "decide again", never "wait".
+  const retry = { attempts: 10, pause: () => Promise.resolve() };
   return {
-    // Memory never contends, but a conflict still means "decide again", never "wait".
-    allocate: ({ kube, now, log }) => createAllocate({ kube, classes, now, log, retry: { attempts: 10, pause: () => Promise.resolve() } }),
+    allocate: ({ kube, now, log }) => createAllocate({ kube, classes, now, log, retry }),
+    program: ({ kube, now, log, router }) => createProgram({ kube, classes, now, log, retry, router: routerOf(router) }),
+    release: ({ kube, now, log, router }) => createRelease({ kube, classes, now, log, retry, router: routerOf(router), ledgerGraceMs: 5 * 60_000 }),
   };
+}
+
+/** runInvoke checks `--router` before it builds a router-talking function. */
+function routerOf(router: InvokeRouter | undefined): RouterPort {
+  if (!router) throw new Error('this function needs --router');
+  return router.port;
 }
 
 const invoke: Command = async (argv, env, io) => {
@@ -24,7 +37,7 @@ const invoke: Command = async (argv, env, io) => {
     io.stderr.write(`mikrolb invoke: ${config.message}\n`);
     return EXIT_USAGE;
   }
-  return runInvoke(argv, io, { functions: invokeFunctions(config.classes) });
+  return runInvoke(argv, io, { functions: invokeFunctions(config.classes), needsRouter: ['program', 'release'] });
 };
 
 interface Subcommand {

@@ -1,0 +1,20 @@
+import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import type { Kind } from '../../lib/k8s/resources.js';
+import { FINALIZER, type ObjectMeta } from '../../lib/k8s/schemas.js';
+import type { ReleaseDeps, ReleaseReport } from './deps.js';
+
+interface WithMeta {
+  metadata: ObjectMeta;
+  [field: string]: unknown;
+}
+
+/** Removes our finalizer (re-reading on conflict); the object may vanish right after. */
+export async function dropFinalizer<T extends WithMeta>(deps: ReleaseDeps, kind: Kind, read: () => Promise<T | undefined>, report: ReleaseReport): Promise<void> {
+  await retryOnConflict(`removing the finalizer of a ${kind}`, deps.retry, async () => {
+    const obj = await read();
+    if (!obj?.metadata.finalizers?.includes(FINALIZER)) return;
+    const finalizers = obj.metadata.finalizers.filter((f) => f !== FINALIZER);
+    await deps.kube.replace(kind, { ...obj, metadata: { ...obj.metadata, finalizers } });
+    report.actions.push(`removed finalizer of ${kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
+  });
+}

@@ -1,0 +1,80 @@
+import { poolStatus } from '../../lib/core/pool-status.js';
+import { viewPools } from '../../lib/core/pools.js';
+import { serviceIntent } from '../../lib/core/service.js';
+import { menusToRead } from '../../lib/core/router-program.js';
+import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
+import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import { LABEL_SERVICE_UID, type IPAllocation } from '../../lib/k8s/schemas.js';
+import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
+import { scopes, type Owner } from '../../lib/router/index.js';
+import { releaseAllocation } from './allocation.js';
+import type { ReleaseDeps, ReleaseReport } from './deps.js';
+import { onRouter, removeScoped } from './router.js';
+
+/** Ledger entries whose allocation is gone, once older than the grace period. */
+async function collectLedger(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
+  const cutoff = deps.now().getTime() - deps.ledgerGraceMs;
+  await retryOnConflict('collecting ledger entries', deps.retry, async () => {
+    const live = new Set((await listAllocations(deps.kube)).items.map((a) => a.metadata.uid));
+    for (const v of viewPools((await listPools(deps.kube)).items)) {
+      const stale = (v.ledger ?? []).filter((e) => !live.has(e.allocationUID) && Date.parse(e.reservedAt ?? '1970-01-01T00:00:00Z') < cutoff);
+      if (stale.length === 0) continue;
+      const ledger = (v.ledger ?? []).filter((e) => !stale.includes(e));
+      await deps.kube.replaceStatus('IPPool', { ...v.pool, status: poolStatus(v, ledger, deps.now()) });
+      report.collected.ledgerEntries += stale.length;
+      deps.log.info('Collected ledger entries of deleted allocations', { pool: v.name, entries: stale.map((e) => `${e.address}=${e.allocationName}`) });
+    }
+  });
+}
+
+function familyOf(a: IPAllocation): IPFamily | undefined {
+  const p = a.status?.address ? parseAddress(a.status.address) : undefined;
+  return p?.ok ? p.family : undefined;
+}
+
+/** Allocations of Services that no longer exist (or were re-created with a new uid). */
+async function collectOrphans(deps: ReleaseDeps, services: Map<string, boolean>, allocations: IPAllocation[], report: ReleaseReport): Promise<void> {
+  for (const a of allocations) {
+    const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
+    if (!uid || services.has(uid) || a.metadata.deletionTimestamp) continue;
+    await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
+    await releaseAllocation(deps, a.metadata.name, report);
+    report.collected.allocations++;
+    deps.log.info('Collected an allocation whose Service is gone', { allocation: a.metadata.name });
+  }
+}
+
+/**
+ * Resync garbage collection: stale ledger entries, allocations of vanished Services, router
+ * entries tagged `mikrolb:` whose owner no longer exists, and global rules of a family that
+ * nothing uses any more. Each is logged and counted in the response.
+ */
+export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
+  const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', serviceIntent(s, deps.classes).managed && !s.metadata.deletionTimestamp]));
+  const allocations = (await listAllocations(deps.kube)).items;
+  await collectOrphans(deps, services, allocations, report);
+  await collectLedger(deps, report);
+  const owners = new Set<string>([...services].filter(([, managed]) => managed).map(([uid]) => uid));
+  const families = new Set<IPFamily>();
+  for (const a of allocations) {
+    const svc = a.metadata.labels?.[LABEL_SERVICE_UID];
+    if (!svc) owners.add(a.metadata.uid ?? '');
+    const f = familyOf(a);
+    if (f && (!svc || owners.has(svc)) && !a.metadata.deletionTimestamp) families.add(f);
+  }
+  await onRouter(deps, 'garbage', async () => {
+    const state = await deps.router.readMany(menusToRead());
+    const orphaned = (o: Owner): boolean => o.kind === 'service' && !owners.has(o.uid);
+    report.collected.routerEntries += await removeScoped(deps, state, orphaned);
+    for (const f of ['IPv4', 'IPv6'] as const) {
+      if (families.has(f)) continue;
+      const fresh = await deps.router.readMany(menusToRead());
+      const prefix = f === 'IPv4' ? '/ip/' : '/ipv6/';
+      const familyState = Object.fromEntries(Object.entries(fresh).filter(([m]) => m.startsWith(prefix)));
+      report.collected.globalRules += await removeScoped(deps, familyState, scopes.global);
+    }
+  });
+  if (report.collected.routerEntries + report.collected.globalRules > 0) {
+    deps.log.info('Collected router entries', { orphaned: report.collected.routerEntries, globalRules: report.collected.globalRules });
+  }
+}

@@ -1,0 +1,56 @@
+import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
+import { RetryLaterError } from '../../lib/k8s/conflict.js';
+import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
+import { releaseAllocation } from './allocation.js';
+import { newReleaseReport, ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
+import { collectGarbage } from './gc.js';
+import { releasePoolIfDeleting } from './pool.js';
+import { releaseService } from './service.js';
+
+async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
+  for (const s of (await listServices(deps.kube)).items) await releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report);
+  for (const a of (await listAllocations(deps.kube)).items) if (a.metadata.deletionTimestamp) await releaseAllocation(deps, a.metadata.name, report);
+  for (const p of (await listPools(deps.kube)).items) await releasePoolIfDeleting(deps, p.metadata.name, report);
+  await collectGarbage(deps, report);
+}
+
+async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport): Promise<void> {
+  if (inv.type === 'resync') return resync(deps, report);
+  const { kind, name, namespace } = inv.ref;
+  switch (kind) {
+    case 'Service':
+      return releaseService(deps, namespace ?? 'default', name, report);
+    case 'IPAllocation':
+      return releaseAllocation(deps, name, report);
+    case 'IPPool':
+      return releasePoolIfDeleting(deps, name, report);
+    case 'EndpointSlice':
+      return;
+  }
+}
+
+/** The release function: takes apart what allocate and program built, never too early. */
+export function createRelease(deps: ReleaseDeps): FunctionHandler {
+  return async (inv) => {
+    const report = newReleaseReport();
+    try {
+      await route(deps, inv, report);
+    } catch (e) {
+      if (e instanceof ReleaseBlockedError || e instanceof RetryLaterError) {
+        if (e instanceof ReleaseBlockedError) await recordBlocked(deps, inv, e.message);
+        return { status: e instanceof ReleaseBlockedError ? 503 : 409, body: { function: 'release', error: e.message, ...report }, retryAfterSeconds: e.retryAfterSeconds };
+      }
+      throw e;
+    }
+    return { status: 200, body: { function: 'release', ...report } };
+  };
+}
+
+/** A Warning event on the object whose release waits for the router. */
+async function recordBlocked(deps: ReleaseDeps, inv: Invocation, message: string): Promise<void> {
+  if (inv.type !== 'object' || (inv.ref.kind !== 'Service' && inv.ref.kind !== 'IPAllocation')) return;
+  const raw = await deps.kube.get(inv.ref.kind, inv.ref.name, inv.ref.namespace);
+  const uid = typeof raw === 'object' && raw !== null && 'metadata' in raw && typeof raw.metadata === 'object' && raw.metadata !== null && 'uid' in raw.metadata && typeof raw.metadata.uid === 'string' ? raw.metadata.uid : undefined;
+  if (!uid) return;
+  await deps.kube.recordEvent({ regarding: { kind: inv.ref.kind, name: inv.ref.name, uid, ...(inv.ref.namespace ? { namespace: inv.ref.namespace } : {}) }, type: 'Warning', reason: 'ReleaseFailed', note: message, action: 'Release' });
+}

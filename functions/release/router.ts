@@ -1,0 +1,35 @@
+import { menusToRead, planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { menusFor, planState, type Scope } from '../../lib/router/index.js';
+import type { RouterEntry } from '../../lib/routeros/state.js';
+import { ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
+
+/** Runs a router step; a failure becomes ReleaseBlockedError (the finalizer stays). */
+export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => Promise<T>): Promise<T> {
+  try {
+    return await step();
+  } catch (e) {
+    if (e instanceof ReleaseBlockedError) throw e;
+    const message = `Releasing ${what} on the router failed: ${e instanceof Error ? e.message : String(e)}`;
+    deps.log.warn('Router release failed', { what, message });
+    throw new ReleaseBlockedError(message);
+  }
+}
+
+/** Re-plans an owner (a Service without some allocation, or nothing at all) and applies it. */
+export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: ReleaseReport): Promise<number> {
+  const state = await deps.router.readMany(menusToRead());
+  const { ops } = planOwner(p, state);
+  if (ops.length > 0) {
+    await deps.router.execute(ops);
+    report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
+  }
+  return ops.length;
+}
+
+/** Removes every entry the scope selects from both families' menus; returns how many ops. */
+export async function removeScoped(deps: ReleaseDeps, state: Record<string, RouterEntry[]>, scope: Scope): Promise<number> {
+  const routerState = { version: '7', menus: state };
+  const ops = [...planState(routerState, {}, scope, menusFor('IPv4')), ...planState(routerState, {}, scope, menusFor('IPv6'))];
+  if (ops.length > 0) await deps.router.execute(ops);
+  return ops.reduce((n, op) => n + (op.op === 'remove' ? op.ids.length : 0), 0);
+}

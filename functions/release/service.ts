@@ -1,0 +1,48 @@
+import { SERVICE_CONDITION } from '../../lib/core/program-status.js';
+import { serviceIntent } from '../../lib/core/service.js';
+import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import { FINALIZER, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
+import { getService, listAllocations, listPools } from '../../lib/k8s/typed.js';
+import { releaseAllocation } from './allocation.js';
+import type { ReleaseDeps, ReleaseReport } from './deps.js';
+import { dropFinalizer } from './finalizers.js';
+import { applyOwner, onRouter } from './router.js';
+
+async function clearStatus(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
+  await retryOnConflict(`clearing the status of ${namespace}/${name}`, deps.retry, async () => {
+    const svc = await getService(deps.kube, namespace, name);
+    if (!svc || svc.metadata.deletionTimestamp) return;
+    const ingress = svc.status?.loadBalancer?.ingress ?? [];
+    const conditions = (svc.status?.conditions ?? []).filter((c) => c.type !== SERVICE_CONDITION);
+    if (ingress.length === 0 && conditions.length === (svc.status?.conditions ?? []).length) return;
+    await deps.kube.replaceStatus('Service', { ...svc, status: { ...svc.status, loadBalancer: { ...svc.status?.loadBalancer, ingress: [] }, conditions } });
+    report.actions.push(`cleared the load-balancer status of ${namespace}/${name}`);
+  });
+}
+
+/**
+ * A Service deleted, or no longer ours (type, class or SNAT annotation changed): its router
+ * entries go, its IPAllocations are deleted and released, its status cleared, then our
+ * finalizer. A Service that never held an address is released without router calls.
+ */
+export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
+  const svc = await getService(deps.kube, namespace, name);
+  const uid = svc?.metadata.uid;
+  if (!svc || !uid || !svc.metadata.finalizers?.includes(FINALIZER)) return;
+  if (!svc.metadata.deletionTimestamp && serviceIntent(svc, deps.classes).managed) return;
+  const allocations = (await listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${uid}`)).items;
+  const pools = (await listPools(deps.kube)).items;
+  const uids = new Set(allocations.map((a) => a.metadata.uid));
+  const programmed = allocations.some((a) => a.status?.address) || pools.some((p) => p.status?.allocations?.some((e) => uids.has(e.allocationUID)));
+  if (programmed) await onRouter(deps, `Service ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report));
+  for (const a of allocations) {
+    await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
+    await releaseAllocation(deps, a.metadata.name, report, { routerDone: true });
+  }
+  await clearStatus(deps, namespace, name, report);
+  await dropFinalizer(deps, 'Service', async () => {
+    const now = await getService(deps.kube, namespace, name);
+    return now?.metadata.uid === uid ? now : undefined;
+  }, report);
+  deps.log.info('Released a Service', { service: `${namespace}/${name}`, allocations: allocations.length, routerTouched: programmed });
+}
