@@ -3,7 +3,17 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // The composition root: the only file of lib/ that reaches into functions/, as the bridge's
 // all-in-one entry does. Everything below it in lib/cli takes the functions as a parameter.
+import { readFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { createAllocateApp } from '../../functions/allocate/app.js';
 import { createAllocate } from '../../functions/allocate/handler.js';
+import { createProgramApp } from '../../functions/program/app.js';
+import { createReleaseApp } from '../../functions/release/app.js';
+import { createWebhookApp, poolLister } from '../../functions/webhook/app.js';
+import { serveTls } from '../../functions/webhook/serve-tls.js';
+import { serveApp } from '../http/serve.js';
+import { defaultPause } from '../k8s/conflict.js';
+import { runServe, type ServeContext, type ServeEntry, type ServeRegistry } from './serve.js';
 import { createProgram } from '../../functions/program/handler.js';
 import { createRelease } from '../../functions/release/handler.js';
 import type { RouterPort } from '../router/port.js';
@@ -12,6 +22,7 @@ import { runRouterSimCli } from '../routeros/sim/cli.js';
 import { classConfigFromEnv } from './config.js';
 import { runInvoke, type FunctionRegistry } from './invoke.js';
 import type { InvokeRouter } from './router.js';
+import { runUninstall } from './uninstall.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type Command, type Env } from './io.js';
 
 /** Functions `mikrolb invoke` runs. Extension point: add `program` and `release` here. */
@@ -29,6 +40,31 @@ export function invokeFunctions(classes: ClassConfig): FunctionRegistry {
 function routerOf(router: InvokeRouter | undefined): RouterPort {
   if (!router) throw new Error('this function needs --router');
   return router.port;
+}
+
+/** Functions `mikrolb serve` runs, each on $PORT. */
+export function serveFunctions(): ServeRegistry {
+  const retry = { attempts: 20, pause: defaultPause() };
+  const fnApp = (build: (ctx: ServeContext) => { fetch: (r: Request) => Response | Promise<Response> }): ServeEntry['start'] =>
+    async (ctx, port) => serveApp(build(ctx), { port });
+  const routerOf = (ctx: ServeContext): RouterPort => {
+    if (!ctx.router) throw new Error('no router configured');
+    return ctx.router;
+  };
+  return {
+    allocate: { needsRouter: false, defaultPort: 8080, start: fnApp(({ kube, classes, log }) => createAllocateApp({ kube, classes, log, now: () => new Date(), retry })) },
+    program: { needsRouter: true, defaultPort: 8080, start: fnApp((ctx) => createProgramApp({ ...ctx, router: routerOf(ctx), now: () => new Date(), retry })) },
+    release: { needsRouter: true, defaultPort: 8080, start: fnApp((ctx) => createReleaseApp({ ...ctx, router: routerOf(ctx), now: () => new Date(), retry, ledgerGraceMs: 5 * 60_000 })) },
+    webhook: {
+      needsRouter: false, defaultPort: 9443,
+      start: async ({ kube, log, env }, port) => {
+        const dir = env.WEBHOOK_CERT_DIR ?? '/tmp/k8s-webhook-server/serving-certs';
+        const [cert, key] = await Promise.all([readFile(join(dir, 'tls.crt'), 'utf8'), readFile(join(dir, 'tls.key'), 'utf8')]);
+        const app = createWebhookApp({ listPools: poolLister(kube), log: (line) => log.info('Webhook', { line }) });
+        return serveTls(app, { cert, key, port });
+      },
+    },
+  };
 }
 
 const invoke: Command = async (argv, env, io) => {
@@ -54,10 +90,10 @@ interface Subcommand {
 export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   invoke: { usage: 'invoke <allocate|program|release> ...', summary: 'run a function once on fixture state (mikrolb invoke --help)', run: invoke },
   'routeros-sim': { usage: 'routeros-sim [--port N] ...', summary: 'serve the RouterOS API simulator', run: (argv, env, io) => runRouterSimCli(argv, env, io) },
-  serve: { usage: 'serve <function>', summary: 'serve one function over HTTP (CloudEvents in)' },
+  serve: { usage: 'serve <allocate|program|release|webhook>', summary: 'serve one function on $PORT (CloudEvents in; the webhook over TLS)', run: (argv, env, io) => runServe(argv, env, io, serveFunctions()) },
   bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions' },
   controller: { usage: 'controller', summary: 'bridge and functions in one process' },
-  uninstall: { usage: 'uninstall', summary: 'remove what MikroLB put on the router and in the cluster' },
+  uninstall: { usage: 'uninstall --router [--dry-run]', summary: 'remove every mikrolb: entry from the router (and nothing else)', run: runUninstall },
   start: { usage: 'start', summary: 'run a local stack for development' },
 };
 

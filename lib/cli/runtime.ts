@@ -1,0 +1,52 @@
+import { KubeConfig } from '@kubernetes/client-node';
+import { routerFromEnv, type Env, type Parsed } from '../config.js';
+import { apiServerPort } from '../k8s/client.js';
+import type { KubePort } from '../k8s/port.js';
+import { kubeTransport, type Transport } from '../k8s/rest.js';
+import type { Logger } from '../log/logger.js';
+import { connectRouter, type RouterClient } from '../routeros/client/index.js';
+
+/** The real edges a long-running command uses, built once at its entry point. */
+export interface Runtime {
+  kc: KubeConfig;
+  transport: Transport;
+  kube: KubePort;
+}
+
+/** In a pod: the ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config. */
+export function kubeRuntime(env: Env, instance: string): Parsed<Runtime> {
+  const kc = new KubeConfig();
+  try {
+    if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
+    else kc.loadFromDefault();
+  } catch (e) {
+    return { ok: false, message: `KUBECONFIG: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  if (!kc.getCurrentCluster()) return { ok: false, message: 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod' };
+  const transport = kubeTransport(kc);
+  return { ok: true, value: { kc, transport, kube: apiServerPort(transport, { instance }) } };
+}
+
+export function routerRuntime(env: Env, log: Logger): Parsed<RouterClient> {
+  const cfg = routerFromEnv(env);
+  if (!cfg.ok) return cfg;
+  return { ok: true, value: connectRouter({ ...cfg.value, log }) };
+}
+
+/** Resolves when the signal aborts (Ctrl-C / SIGTERM by default). */
+export function untilStopped(signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve) => {
+    if (signal) {
+      if (signal.aborted) resolve();
+      else signal.addEventListener('abort', () => resolve(), { once: true });
+      return;
+    }
+    const stop = (): void => {
+      process.off('SIGINT', stop);
+      process.off('SIGTERM', stop);
+      resolve();
+    };
+    process.on('SIGINT', stop);
+    process.on('SIGTERM', stop);
+  });
+}

@@ -1,0 +1,68 @@
+import { classesFromEnv, portFromEnv, type Env } from '../config.js';
+import type { ClassConfig } from '../core/service.js';
+import type { KubePort } from '../k8s/port.js';
+import { createLogger, type Logger } from '../log/logger.js';
+import type { RouterPort } from '../router/port.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
+import { kubeRuntime, routerRuntime, untilStopped } from './runtime.js';
+
+export interface ServeContext {
+  kube: KubePort;
+  classes: ClassConfig;
+  log: Logger;
+  env: Env;
+  router?: RouterPort;
+}
+
+export interface Served {
+  port: number;
+  close(): Promise<void>;
+}
+
+/** One servable function: whether it needs the router, and how it starts listening. */
+export interface ServeEntry {
+  needsRouter: boolean;
+  defaultPort: number;
+  start(ctx: ServeContext, port: number): Promise<Served>;
+}
+
+export type ServeRegistry = Readonly<Record<string, ServeEntry>>;
+
+/**
+ * `mikrolb serve <function>`: one function on $PORT (the Knative contract), its configuration
+ * read once from the environment, until SIGTERM.
+ */
+export async function runServe(argv: string[], env: Env, io: CliIo, registry: ServeRegistry): Promise<number> {
+  const [name, ...extra] = argv;
+  const entry = name !== undefined && Object.hasOwn(registry, name) ? registry[name] : undefined;
+  if (!entry || extra.length > 0) {
+    io.stderr.write(`usage: mikrolb serve <${Object.keys(registry).join('|')}>\n`);
+    return EXIT_USAGE;
+  }
+  const log = createLogger({ out: io.stderr }).child({ function: name });
+  const fail = (message: string): number => {
+    io.stderr.write(`mikrolb serve ${name}: ${message}\n`);
+    return EXIT_USAGE;
+  };
+  const classes = classesFromEnv(env);
+  if (!classes.ok) return fail(classes.message);
+  const port = portFromEnv(env, 'PORT', entry.defaultPort);
+  if (!port.ok) return fail(port.message);
+  const kube = kubeRuntime(env, `mikrolb-${name}`);
+  if (!kube.ok) return fail(kube.message);
+  const router = entry.needsRouter ? routerRuntime(env, log) : undefined;
+  if (router && !router.ok) return fail(router.message);
+  let served: Served;
+  try {
+    served = await entry.start({ kube: kube.value.kube, classes: classes.value, log, env, ...(router?.ok ? { router: router.value } : {}) }, port.value);
+  } catch (e) {
+    io.stderr.write(`mikrolb serve ${name}: ${messageOf(e)}\n`);
+    return EXIT_FAILED;
+  }
+  log.info('Serving', { port: served.port });
+  await untilStopped(io.signal);
+  log.info('Stopping');
+  await served.close();
+  if (router?.ok) await router.value.close();
+  return EXIT_OK;
+}

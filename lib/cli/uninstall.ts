@@ -1,0 +1,73 @@
+import { parseArgs } from 'node:util';
+import { menusFor, planState, scopes, type Op } from '../router/index.js';
+import type { RouterPort } from '../router/port.js';
+import type { RouterEntry } from '../routeros/state.js';
+import { createLogger } from '../log/logger.js';
+import type { Env } from '../config.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
+import { routerRuntime } from './runtime.js';
+
+export const UNINSTALL_USAGE = `usage: mikrolb uninstall --router [--dry-run]
+
+Removes every router entry whose comment starts with "mikrolb:" (addresses, address-list
+entries, filter/nat/mangle rules, IPv4 and IPv6) and nothing else, printing each one.
+--dry-run only prints. The router comes from ROUTEROS_URL, ROUTEROS_USERNAME,
+ROUTEROS_PASSWORD and ROUTEROS_CA_CERT.
+`;
+
+const MENUS = [...menusFor('IPv4'), ...menusFor('IPv6')];
+
+/** The plan that removes all of ours, and a line per removed entry. */
+export function planUninstall(state: Record<string, RouterEntry[]>): { ops: Op[]; lines: string[] } {
+  const ops = planState({ version: '7', menus: state }, {}, scopes.everything, MENUS);
+  const lines: string[] = [];
+  for (const op of ops) {
+    if (op.op !== 'remove') continue;
+    for (const id of op.ids) {
+      const e = (state[op.menu] ?? []).find((x) => x['.id'] === id);
+      lines.push(`${op.menu} ${id} ${e?.comment ?? ''}`);
+    }
+  }
+  return { ops, lines };
+}
+
+export async function uninstallRouter(router: RouterPort, dryRun: boolean, io: CliIo): Promise<number> {
+  const state = await router.readMany(MENUS);
+  const { ops, lines } = planUninstall(state);
+  for (const l of lines) io.stdout.write(`${dryRun ? 'would remove' : 'removing'} ${l}\n`);
+  if (!dryRun && ops.length > 0) await router.execute(ops);
+  io.stdout.write(`${dryRun ? 'would remove' : 'removed'} ${lines.length} entr${lines.length === 1 ? 'y' : 'ies'}\n`);
+  return EXIT_OK;
+}
+
+/** `mikrolb uninstall --router [--dry-run]` */
+export async function runUninstall(argv: string[], env: Env, io: CliIo): Promise<number> {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: { router: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } }, strict: true }));
+  } catch (e) {
+    io.stderr.write(`mikrolb uninstall: ${messageOf(e)}\n${UNINSTALL_USAGE}`);
+    return EXIT_USAGE;
+  }
+  if (values.help) {
+    io.stdout.write(UNINSTALL_USAGE);
+    return EXIT_OK;
+  }
+  if (!values.router) {
+    io.stderr.write(`mikrolb uninstall: say --router (what to uninstall from)\n${UNINSTALL_USAGE}`);
+    return EXIT_USAGE;
+  }
+  const router = routerRuntime(env, createLogger({ out: io.stderr, level: 'warn' }));
+  if (!router.ok) {
+    io.stderr.write(`mikrolb uninstall: ${router.message}\n`);
+    return EXIT_USAGE;
+  }
+  try {
+    return await uninstallRouter(router.value, values['dry-run'] ?? false, io);
+  } catch (e) {
+    io.stderr.write(`mikrolb uninstall: ${messageOf(e)}\n`);
+    return EXIT_FAILED;
+  } finally {
+    await router.value.close();
+  }
+}

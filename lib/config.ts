@@ -1,0 +1,66 @@
+import { z } from 'zod';
+import type { ClassConfig } from './core/service.js';
+import { RouterUrlSchema } from './routeros/client/index.js';
+
+/**
+ * The product's configuration from the environment (see "Configuration" in ARCHITECTURE.md),
+ * parsed once at an entry point and passed down. A bad value is one line naming the variable;
+ * secret values never appear in that line.
+ */
+export type Env = Readonly<Record<string, string | undefined>>;
+export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
+
+const SECRETS = new Set(['ROUTEROS_PASSWORD', 'ROUTEROS_CA_CERT']);
+
+export const DEFAULT_LOAD_BALANCER_CLASS = 'mikrolb.de/controller';
+
+function read<T>(env: Env, name: string, schema: z.ZodType<T>, fallback?: T): Parsed<T> {
+  const raw = env[name];
+  if (raw === undefined || raw === '') {
+    if (fallback !== undefined) return { ok: true, value: fallback };
+    return { ok: false, message: `${name} is required` };
+  }
+  const parsed = schema.safeParse(raw);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const shown = SECRETS.has(name) ? '' : `=${JSON.stringify(raw)}`;
+  return { ok: false, message: `${name}${shown} ${parsed.error.issues[0]?.message ?? 'is invalid'}` };
+}
+
+const Bool = z.enum(['true', 'false'], 'must be true or false').transform((v) => v === 'true');
+const Port = z.coerce.number().int('must be a whole number').min(0).max(65535, 'must be a port number (0-65535)');
+const ClassName = z.string().trim().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must look like mikrolb.de/controller');
+const Pem = z.string().refine((t) => t.includes('-----BEGIN CERTIFICATE-----'), 'must be PEM text (-----BEGIN CERTIFICATE-----)');
+
+export interface RouterConfig {
+  url: string;
+  username: string;
+  password: string;
+  caCert?: string;
+}
+
+export function classesFromEnv(env: Env): Parsed<ClassConfig> {
+  const cls = read(env, 'LOAD_BALANCER_CLASS_NAME', ClassName, DEFAULT_LOAD_BALANCER_CLASS);
+  if (!cls.ok) return cls;
+  const dflt = read(env, 'LOAD_BALANCER_DEFAULT', Bool, false);
+  if (!dflt.ok) return dflt;
+  return { ok: true, value: { loadBalancerClass: cls.value, defaultClass: dflt.value } };
+}
+
+export function routerFromEnv(env: Env): Parsed<RouterConfig> {
+  const url = read(env, 'ROUTEROS_URL', z.string().superRefine((v, ctx) => {
+    const r = RouterUrlSchema.safeParse(v);
+    if (!r.success) ctx.addIssue({ code: 'custom', message: r.error.issues[0]?.message ?? 'must be api://host[:port] or api-ssl://host[:port]' });
+  }));
+  if (!url.ok) return url;
+  const username = read(env, 'ROUTEROS_USERNAME', z.string().min(1), undefined);
+  if (!username.ok) return username;
+  const password = read(env, 'ROUTEROS_PASSWORD', z.string(), '');
+  if (!password.ok) return password;
+  const ca = env.ROUTEROS_CA_CERT ? read(env, 'ROUTEROS_CA_CERT', Pem) : undefined;
+  if (ca && !ca.ok) return ca;
+  return { ok: true, value: { url: url.value, username: username.value, password: password.value, ...(ca?.ok ? { caCert: ca.value } : {}) } };
+}
+
+export function portFromEnv(env: Env, name: string, fallback: number): Parsed<number> {
+  return read(env, name, Port, fallback);
+}
