@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { startRouterSim } from '../routeros/sim/index.js';
-import type { RouterState } from '../routeros/state.js';
-import { fixture, parseOutput, run } from './test-support.js';
+import { startRouterSim } from '../../lib/routeros/sim/index.js';
+import type { RouterState } from '../../lib/routeros/state.js';
+import { fixture, parseOutput, run } from './support.js';
 
 const foreign = (s: RouterState): string =>
   JSON.stringify(Object.entries(s.menus).map(([m, es]) => [m, es.filter((e) => !(e.comment ?? '').startsWith('mikrolb:'))]));

@@ -1,11 +1,11 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { RouterStateSchema } from '../routeros/state.js';
-import { parseObjectArg } from './invoke-args.js';
+import { RouterStateSchema } from '../../lib/routeros/state.js';
+import { parseObjectArg } from '../../lib/cli/invoke-args.js';
 import {
   allocationSummary, eventLines, fixture, invokeAllocate, ledgers, run, scratch, writeLines,
-} from './test-support.js';
+} from './support.js';
 
 let tmp: Awaited<ReturnType<typeof scratch>>;
 beforeAll(async () => {

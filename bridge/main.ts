@@ -1,29 +1,29 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-// The composition root: the only file of lib/ that reaches into functions/, as the bridge's
-// all-in-one entry does. Everything below it in lib/cli takes the functions as a parameter.
+// The composition root and the mikrolb bin: like the all-in-one controller entry, the only
+// place that wires functions/ to lib/ and bridge/. lib/cli takes the functions as parameters.
 import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { createAllocateApp } from '../../functions/allocate/app.js';
-import { createAllocate } from '../../functions/allocate/handler.js';
-import { createProgramApp } from '../../functions/program/app.js';
-import { createReleaseApp } from '../../functions/release/app.js';
-import { createWebhookApp, poolLister } from '../../functions/webhook/app.js';
-import { serveTls } from '../../functions/webhook/serve-tls.js';
-import { serveApp } from '../http/serve.js';
-import { defaultPause } from '../k8s/conflict.js';
-import { runServe, type ServeContext, type ServeEntry, type ServeRegistry } from './serve.js';
-import { createProgram } from '../../functions/program/handler.js';
-import { createRelease } from '../../functions/release/handler.js';
-import type { RouterPort } from '../router/port.js';
-import type { ClassConfig } from '../core/service.js';
-import { runRouterSimCli } from '../routeros/sim/cli.js';
-import { classConfigFromEnv } from './config.js';
-import { runInvoke, type FunctionRegistry } from './invoke.js';
-import type { InvokeRouter } from './router.js';
-import { runUninstall } from './uninstall.js';
-import { EXIT_OK, EXIT_USAGE, type CliIo, type Command, type Env } from './io.js';
+import { createAllocateApp } from '../functions/allocate/app.js';
+import { createAllocate } from '../functions/allocate/handler.js';
+import { createProgramApp } from '../functions/program/app.js';
+import { createReleaseApp } from '../functions/release/app.js';
+import { createWebhookApp, poolLister } from '../functions/webhook/app.js';
+import { serveTls } from '../functions/webhook/serve-tls.js';
+import { serveApp } from '../lib/http/serve.js';
+import { defaultPause } from '../lib/k8s/conflict.js';
+import { runServe, type ServeContext, type ServeEntry, type ServeRegistry } from '../lib/cli/serve.js';
+import { createProgram } from '../functions/program/handler.js';
+import { createRelease } from '../functions/release/handler.js';
+import type { RouterPort } from '../lib/router/port.js';
+import type { ClassConfig } from '../lib/core/service.js';
+import { runRouterSimCli } from '../lib/routeros/sim/cli.js';
+import { classConfigFromEnv } from '../lib/cli/config.js';
+import { runInvoke, type FunctionRegistry } from '../lib/cli/invoke.js';
+import type { InvokeRouter } from '../lib/cli/router.js';
+import { runUninstall } from '../lib/cli/uninstall.js';
+import { EXIT_OK, EXIT_USAGE, type CliIo, type Command, type Env } from '../lib/cli/io.js';
 
 /** Functions `mikrolb invoke` runs. Extension point: add `program` and `release` here. */
 export function invokeFunctions(classes: ClassConfig): FunctionRegistry {

@@ -24,7 +24,7 @@ describe('mikrolb serve <function>', () => {
   it('serves allocate on $PORT: healthz, a CloudEvent answered, clean exit on SIGTERM', async () => {
     const { kubeconfig } = testCluster();
     const port = await freePort();
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'main.ts'), 'serve', 'allocate'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bridge', 'main.ts'), 'serve', 'allocate'], {
       env: { ...process.env, KUBECONFIG: kubeconfig, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
@@ -44,7 +44,7 @@ describe('mikrolb serve <function>', () => {
   }, 60_000);
 
   it('stops with one line naming a bad variable', async () => {
-    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'lib', 'cli', 'main.ts'), 'serve', 'program'], {
+    const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bridge', 'main.ts'), 'serve', 'program'], {
       env: { ...process.env, KUBECONFIG: testCluster().kubeconfig, ROUTEROS_URL: 'http://router', ROUTEROS_USERNAME: 'x', ROUTEROS_PASSWORD: 'secret-pw' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';

@@ -3,8 +3,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
-import { createTracer } from '../routeros/tracer/index.js';
-import { fixture, parseOutput, run } from './test-support.js';
+import { createTracer } from '../../lib/routeros/tracer/index.js';
+import { fixture, parseOutput, run } from './support.js';
 
 const STATE = fixture('program', 'web', 'state.yaml');
 const ROUTER = fixture('program', 'web', 'router.json');

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   allocationsOf, allocationSummary, eventLines, fixture, invokeAllocate, ledgers, scratch, writeLines,
-} from './test-support.js';
+} from './support.js';
 
 /**
  * Every allocate scenario in test/fixtures/allocate through `mikrolb invoke`, as a user would

@@ -4,10 +4,10 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { IPAllocationSchema, IPPoolSchema, type IPAllocation, type IPPool } from '../k8s/schemas.js';
-import { RouterStateSchema } from '../routeros/state.js';
-import type { CliIo, Env } from './io.js';
-import { main } from './main.js';
+import { IPAllocationSchema, IPPoolSchema, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { RouterStateSchema } from '../../lib/routeros/state.js';
+import type { CliIo, Env } from '../../lib/cli/io.js';
+import { main } from '../../bridge/main.js';
 
 /** Helpers for the CLI's tests: run `main` in process with captured output. */
 

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { fixture, invokeAllocate, run, scratch } from './test-support.js';
+import { fixture, invokeAllocate, run, scratch } from './support.js';
 
 /** Exit 2: the command line or an input file is wrong, said in one line on stderr. */
 
