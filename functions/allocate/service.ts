@@ -1,4 +1,4 @@
-import { serviceIntent, type DesiredAllocation } from '../../lib/core/service.js';
+import { matchAllocations, serviceIntent, type DesiredAllocation } from '../../lib/core/service.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isAlreadyExists } from '../../lib/k8s/errors.js';
@@ -62,14 +62,11 @@ export async function reconcileService(deps: AllocateDeps, namespace: string, na
   const svc = await ensureFinalizer(deps, namespace, name, report);
   if (!svc?.metadata.uid) return;
   const existing = await listAllocations(deps.kube, serviceSelector(svc.metadata.uid));
-  const wanted = new Set(intent.allocations.map((d) => d.name));
-  for (const stale of existing.items.filter((a) => !wanted.has(a.metadata.name) && !a.metadata.deletionTimestamp)) {
-    await deps.kube.remove('IPAllocation', stale.metadata.name, undefined, { uid: stale.metadata.uid });
-    report.actions.push(`deleted IPAllocation ${stale.metadata.name} (no longer wanted)`);
+  const { matched, missing, stale } = matchAllocations(intent, existing.items);
+  for (const a of stale) {
+    await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
+    report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
   }
-  const have = new Set(existing.items.map((a) => a.metadata.name));
-  for (const want of intent.allocations) {
-    if (!have.has(want.name)) await createAllocation(deps, svc, want, report);
-    await allocateOne(deps, want.name, report);
-  }
+  for (const want of missing) await createAllocation(deps, svc, want, report);
+  for (const name of [...matched.keys(), ...missing.map((w) => w.name)]) await allocateOne(deps, name, report);
 }

@@ -2,7 +2,7 @@ import { advertisementWants, serviceProgram } from '../../lib/core/program-model
 import { ingressFor, serviceCondition, type RouterOutcome } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
-import { serviceIntent } from '../../lib/core/service.js';
+import { matchAllocations, serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
@@ -62,7 +62,7 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   const owner: OwnerProgram = { uid: svc.metadata.uid, service: model, adverts: advertisementWants(live, pools.items) };
   const { outcomes, error } = await applyToRouter(deps, owner, report);
   const written = await writeOutcomes(deps, live, outcomes, report);
-  const lbNames = new Set(intent.allocations.filter((d) => d.roles.lb).map((d) => d.name));
+  const lbNames = new Set([...matchAllocations(intent, live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name));
   await writeServiceStatus(deps, svc, written.filter((a) => lbNames.has(a.metadata.name)), written, model.lbEnabled, error, report);
   if (error) throw new RouterUnavailableError(error);
 }

@@ -3,7 +3,7 @@ import type { EndpointSlice, Service } from '../k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../k8s/schemas.js';
 import type { FamilyAddress, ServiceEndpoint, ServicePort, ServiceProgram } from '../router/index.js';
 import { holdsAddress } from './pools.js';
-import type { ServiceIntent } from './service.js';
+import { matchAllocations, type ServiceIntent } from './service.js';
 
 /** An address the router should (or should not) carry on an interface. */
 export interface AdvertisementWant {
@@ -64,7 +64,7 @@ function endpointsOf(slices: readonly EndpointSlice[]): ServiceEndpoint[] {
  * SNAT addresses (from allocations that hold one), ports and endpoints.
  */
 export function serviceProgram(svc: Service, intent: ServiceIntent, allocations: readonly IPAllocation[], slices: readonly EndpointSlice[]): ServiceProgram {
-  const roleOf = new Map(intent.allocations.map((d) => [d.name, d.roles]));
+  const roleOf = new Map([...matchAllocations(intent, allocations).matched].map(([name, d]) => [name, d.roles]));
   const lbAddresses: FamilyAddress[] = [];
   const snatAddresses: FamilyAddress[] = [];
   for (const a of allocations) {

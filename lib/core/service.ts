@@ -144,3 +144,41 @@ export function serviceIntent(svc: Service, cfg: ClassConfig): ServiceIntent {
   for (const s of snat.addresses) add({ address: s.text }, 'snat');
   return { managed, loadBalancer, lbEnabled, snatEnabled, snatUsesLbIps: snat.useLb, allocations: managed ? allocations : [], problems };
 }
+
+/** Same request: the same explicit address (canonically), pool or family. */
+function sameRequest(want: DesiredAllocation, spec: { address?: string; poolName?: string; ipFamily?: string }): boolean {
+  if (want.address !== undefined) {
+    const p = spec.address ? parseAddress(spec.address) : undefined;
+    return p !== undefined && p.ok && formatAddress(p.family, p.value) === want.address;
+  }
+  if (want.poolName !== undefined) return spec.poolName === want.poolName && !spec.address && !spec.ipFamily;
+  return spec.ipFamily === want.ipFamily && !spec.address && !spec.poolName;
+}
+
+export interface AllocationMatch<A> {
+  /** Existing allocation name → what it stands for. */
+  matched: Map<string, DesiredAllocation>;
+  /** Wanted but not there yet: create these. */
+  missing: DesiredAllocation[];
+  /** There but no longer wanted: delete these. */
+  stale: A[];
+}
+
+/**
+ * Pairs a Service's existing IPAllocations with what it asks for: by name first, then by the
+ * same request, so allocations made under other names (by upstream MikroLB, say) are kept
+ * with their addresses instead of being replaced.
+ */
+export function matchAllocations<A extends { metadata: { name: string; deletionTimestamp?: string }; spec: { address?: string; poolName?: string; ipFamily?: string } }>(intent: ServiceIntent, existing: readonly A[]): AllocationMatch<A> {
+  const live = existing.filter((a) => !a.metadata.deletionTimestamp);
+  const matched = new Map<string, DesiredAllocation>();
+  const missing: DesiredAllocation[] = [];
+  const byName = (want: DesiredAllocation): A | undefined => live.find((a) => a.metadata.name === want.name && !matched.has(a.metadata.name));
+  const bySpec = (want: DesiredAllocation): A | undefined => live.find((a) => !matched.has(a.metadata.name) && !intent.allocations.some((w) => w.name === a.metadata.name) && sameRequest(want, a.spec));
+  for (const want of intent.allocations) {
+    const found = byName(want) ?? bySpec(want);
+    if (found) matched.set(found.metadata.name, want);
+    else missing.push(want);
+  }
+  return { matched, missing, stale: live.filter((a) => !matched.has(a.metadata.name)) };
+}

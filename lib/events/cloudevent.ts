@@ -5,6 +5,7 @@ import {
   ChangeSchema,
   EVENT_TYPE_PREFIX_REF,
   EVENT_TYPE_PREFIX_RESOURCE,
+  EVENT_TYPE_PING,
   EVENT_TYPE_RESYNC,
   type Change,
   type Invocation,
@@ -53,7 +54,8 @@ function parse(message: EventMessage, maxBodyBytes: number): ParsedEvent {
   const envelope = EnvelopeSchema.safeParse(decoded.attributes);
   if (!envelope.success) return fail(envelope.error.issues.map((issue) => issue.message).join('; '));
   const { id, source, type } = envelope.data;
-  if (type === EVENT_TYPE_RESYNC) return { ok: true, invocation: { type: 'resync', id, source } };
+  // Knative's PingSource cannot choose its type, so its tick counts as a resync too.
+  if (type === EVENT_TYPE_RESYNC || type === EVENT_TYPE_PING) return { ok: true, invocation: { type: 'resync', id, source } };
   const objectType = objectEventType(type);
   if (!objectType) return fail(`unsupported event type "${type}"; expected ${EXPECTED_TYPES}`);
   const event = HTTP.toEvent(decoded.sdkMessage);
@@ -160,8 +162,8 @@ const EnvelopeSchema = z.object({
 // ---- types and data ---------------------------------------------------------------------------
 
 const EXPECTED_TYPES =
-  `${EVENT_TYPE_PREFIX_RESOURCE}add|update|delete, ${EVENT_TYPE_PREFIX_REF}add|update|delete ` +
-  `or ${EVENT_TYPE_RESYNC}`;
+  `${EVENT_TYPE_PREFIX_RESOURCE}add|update|delete, ${EVENT_TYPE_PREFIX_REF}add|update|delete, ` +
+  `${EVENT_TYPE_RESYNC} or ${EVENT_TYPE_PING}`;
 
 type ObjectEventMode = 'resource' | 'ref';
 const OBJECT_EVENT_PREFIXES: [string, ObjectEventMode][] = [

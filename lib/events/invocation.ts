@@ -25,6 +25,8 @@ export type Invocation =
 export const EVENT_TYPE_PREFIX_RESOURCE = 'dev.knative.apiserver.resource.';
 export const EVENT_TYPE_PREFIX_REF = 'dev.knative.apiserver.ref.';
 export const EVENT_TYPE_RESYNC = 'de.mikrolb.resync';
+/** Knative Eventing's PingSource tick (its type is fixed): treated as a resync. */
+export const EVENT_TYPE_PING = 'dev.knative.sources.ping';
 
 /** What a function answers; the HTTP shell maps it 1:1 to a response. */
 export interface FunctionResult {

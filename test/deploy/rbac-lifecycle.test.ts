@@ -1,0 +1,148 @@
+/**
+ * The RBAC of deploy/ is sufficient in practice: the Knative topology - the bridge and each
+ * function as its own ServiceAccount (impersonated), the router simulator behind program and
+ * release - takes a LoadBalancer Service through its whole life, and not one request of any
+ * component is forbidden.
+ */
+import { KubeConfig } from '@kubernetes/client-node';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { startBridge, type BridgeHandle } from '../../bridge/bridge.js';
+import { appDispatch } from '../../bridge/invoker.js';
+import { createAllocateApp } from '../../functions/allocate/app.js';
+import { createProgramApp } from '../../functions/program/app.js';
+import { createReleaseApp } from '../../functions/release/app.js';
+import { poolLister } from '../../functions/webhook/app.js';
+import { apiServerPort } from '../../lib/k8s/client.js';
+import { defaultPause } from '../../lib/k8s/conflict.js';
+import type { KubePort } from '../../lib/k8s/port.js';
+import { kubeTransport } from '../../lib/k8s/rest.js';
+import { API_VERSION } from '../../lib/k8s/schemas.js';
+import { getPool, getService, listAllocations } from '../../lib/k8s/typed.js';
+import { memoryLogger } from '../../lib/log/logger.js';
+import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
+import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import { testCluster, uniq } from '../helpers/cluster.js';
+import { forceDelete } from '../helpers/objects.js';
+import { SEED } from '../program/setup.js';
+import { applyRbac, NAMESPACE } from './render.js';
+
+const { kc, transport, kubectl } = testCluster();
+const admin = apiServerPort(transport);
+const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
+const retry = { attempts: 20, pause: defaultPause() };
+const logs = memoryLogger();
+const ns = uniq('rbac');
+const pool = uniq('rbac-pool');
+const svcName = 'web';
+
+/** A kubeconfig that acts as `system:serviceaccount:mikrolb-system:<sa>` (admin impersonates). */
+function actingAs(sa: string): KubeConfig {
+  const out = new KubeConfig();
+  out.loadFromOptions({
+    clusters: kc.clusters,
+    contexts: kc.contexts,
+    currentContext: kc.currentContext,
+    users: kc.users.map((u) => ({ ...u, impersonateUser: `system:serviceaccount:${NAMESPACE}:${sa}` })),
+  });
+  return out;
+}
+const portAs = (sa: string): KubePort => apiServerPort(kubeTransport(actingAs(sa)), { instance: sa });
+
+let sim: RouterSim;
+let router: RouterClient;
+let bridge: BridgeHandle;
+
+beforeAll(async () => {
+  await applyRbac(kubectl);
+  sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
+  router = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 2000 });
+  const now = () => new Date();
+  const log = logs;
+  const apps = {
+    allocate: createAllocateApp({ kube: portAs('mikrolb-allocate'), classes, now, log, retry }),
+    program: createProgramApp({ kube: portAs('mikrolb-program'), router, classes, now, log, retry }),
+    release: createReleaseApp({ kube: portAs('mikrolb-release'), router, classes, now, log, retry, ledgerGraceMs: 60_000 }),
+  };
+  bridge = await startBridge(
+    {
+      port: 0, hostname: '127.0.0.1', resyncIntervalMs: 3_600_000, retry: { baseMs: 200, maxMs: 2_000 },
+      lease: { enabled: true, namespace: NAMESPACE, name: uniq('rbac-lease'), identity: 'rbac-test', durationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 },
+    },
+    { kc: actingAs('mikrolb-bridge'), log, dispatch: { allocate: appDispatch(apps.allocate), program: appDispatch(apps.program), release: appDispatch(apps.release) } },
+  );
+  await bridge.ready;
+  await admin.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+}, 60_000);
+
+afterAll(async () => {
+  await bridge?.stop();
+  await router?.close();
+  await sim?.close();
+  await forceDelete(admin, 'Service', svcName, ns);
+  await forceDelete(admin, 'IPPool', pool);
+});
+
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe();
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; forbidden requests: ${forbidden().join('\n') || 'none'}`);
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+
+const forbidden = (): string[] =>
+  logs.entries.map((e) => JSON.stringify(e)).filter((line) => /forbidden|cannot (get|list|watch|create|update|patch|delete)/i.test(line));
+
+describe('RBAC in practice: the bridge and the functions as their ServiceAccounts', () => {
+  it('becomes leader through the Lease it may hold', async () => {
+    await until('the lease', async () => (bridge.isLeader() ? true : undefined));
+  });
+
+  it('allocates, programs and publishes a LoadBalancer Service', async () => {
+    await admin.create('IPPool', { apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: pool }, spec: { ipFamily: 'IPv6', addresses: ['2001:db8:4040::de00/120'], autoAssign: false, interfaceName: 'ether1' } });
+    await admin.create('Service', {
+      apiVersion: 'v1', kind: 'Service',
+      metadata: { name: svcName, namespace: ns, annotations: { 'mikrolb.de/load-balancer-pools': pool } },
+      spec: {
+        type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack',
+        allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
+      },
+    });
+    await admin.create('EndpointSlice', {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+      metadata: { name: `${svcName}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': svcName } },
+      addressType: 'IPv6', endpoints: [{ addresses: ['fd00:244::7'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
+    const ingress = await until('the Service ingress', async () => {
+      const ips = (await getService(admin, ns, svcName))?.status?.loadBalancer?.ingress ?? [];
+      return ips.length > 0 ? ips : undefined;
+    });
+    expect(ingress).toEqual([{ ip: expect.stringMatching(/^2001:db8:4040::de/), ipMode: 'Proxy' }]);
+    const [allocation] = (await listAllocations(admin, `mikrolb.de/service-namespace=${ns}`)).items;
+    expect(allocation?.status?.phase).toBe('Programmed');
+    expect((await getPool(admin, pool))?.status?.allocations).toHaveLength(1);
+    expect(JSON.stringify(sim.state().menus['/ipv6/address'])).toContain(`${ingress[0]?.ip}/128`);
+    expect(forbidden()).toEqual([]);
+  });
+
+  it('answers the IPPool webhook\'s question (every pool) as mikrolb-webhook', async () => {
+    const pools = await poolLister(portAs('mikrolb-webhook'))();
+    expect(pools.map((p) => p.metadata.name)).toContain(pool);
+  });
+
+  it('releases the Service when it is deleted: router entries, allocations, ledger and finalizer all go', async () => {
+    await admin.remove('Service', svcName, ns);
+    await until('the Service to go', async () => ((await getService(admin, ns, svcName)) === undefined ? true : undefined));
+    await until('the allocations to go', async () => ((await listAllocations(admin, `mikrolb.de/service-namespace=${ns}`)).items.length === 0 ? true : undefined));
+    expect((await getPool(admin, pool))?.status?.allocations ?? []).toEqual([]);
+    expect(JSON.stringify(sim.state().menus['/ipv6/address'])).not.toContain('2001:db8:4040::de');
+    expect(forbidden()).toEqual([]);
+  });
+
+  it('is refused what it was not granted (the impersonation is real)', async () => {
+    await expect(portAs('mikrolb-program').create('IPAllocation', { apiVersion: API_VERSION, kind: 'IPAllocation', metadata: { name: uniq('nope') }, spec: { ipFamily: 'IPv4' } }))
+      .rejects.toThrow(/forbidden/i);
+  });
+});

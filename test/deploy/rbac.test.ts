@@ -1,0 +1,164 @@
+/**
+ * RBAC is sufficient and minimal, checked by the real API server: the RBAC objects of deploy/
+ * are applied for real, and `kubectl auth can-i --as=system:serviceaccount:…` must answer yes
+ * for every verb in the table below (what the code uses: functions/*, bridge/, the webhook) and
+ * no for every other verb on the same resources, and for a few things no component may do.
+ */
+import { beforeAll, describe, expect, it } from 'vitest';
+import { testCluster } from '../helpers/cluster.js';
+import { applyRbac, NAMESPACE, ofKind, type Doc } from './render.js';
+import { BindingSchema, RoleSchema } from './schemas.js';
+
+const { kubectl } = testCluster();
+
+const VERBS = ['get', 'list', 'watch', 'create', 'update', 'patch', 'delete', 'deletecollection'] as const;
+type Verb = (typeof VERBS)[number];
+
+/** Resources as `kubectl auth can-i` names them (`resource.group`, optionally `/status`). */
+const RESOURCES = [
+  'ippools.mikrolb.de', 'ippools.mikrolb.de/status', 'ipallocations.mikrolb.de', 'ipallocations.mikrolb.de/status',
+  'services', 'services/status', 'endpointslices.discovery.k8s.io', 'events.events.k8s.io',
+] as const;
+type Resource = (typeof RESOURCES)[number];
+type Grants = Partial<Record<Resource, readonly Verb[]>>;
+
+const ALLOCATE: Grants = {
+  'ippools.mikrolb.de': ['get', 'list', 'update'], // update: the pool finalizer
+  'ippools.mikrolb.de/status': ['update'], // the ledger
+  'ipallocations.mikrolb.de': ['get', 'list', 'create', 'delete'],
+  'ipallocations.mikrolb.de/status': ['update'],
+  services: ['get', 'list', 'update'], // update: the Service finalizer
+  'events.events.k8s.io': ['create'],
+};
+const PROGRAM: Grants = {
+  services: ['get', 'list'],
+  'services/status': ['update'],
+  'endpointslices.discovery.k8s.io': ['get', 'list'],
+  'ippools.mikrolb.de': ['get', 'list'],
+  'ipallocations.mikrolb.de': ['get', 'list'],
+  'ipallocations.mikrolb.de/status': ['update'],
+  'events.events.k8s.io': ['create'],
+};
+const RELEASE: Grants = {
+  'ipallocations.mikrolb.de': ['get', 'list', 'update', 'delete'], // update: the finalizer
+  'ippools.mikrolb.de': ['get', 'list', 'update'],
+  'ippools.mikrolb.de/status': ['update'],
+  services: ['get', 'list', 'update'],
+  'services/status': ['update'],
+  'endpointslices.discovery.k8s.io': ['list'],
+  'events.events.k8s.io': ['create'],
+};
+const WATCHED: readonly Resource[] = ['ippools.mikrolb.de', 'ipallocations.mikrolb.de', 'services', 'endpointslices.discovery.k8s.io'];
+const BRIDGE: Grants = Object.fromEntries(WATCHED.map((r) => [r, ['list', 'watch']]));
+const WEBHOOK: Grants = { 'ippools.mikrolb.de': ['list'] };
+const EVENTS_SOURCE: Grants = Object.fromEntries(WATCHED.map((r) => [r, ['get', 'list', 'watch']]));
+
+/** The all-in-one controller: the union of everything that runs in it, plus watch. */
+function union(...grants: Grants[]): Grants {
+  const out: Partial<Record<Resource, Verb[]>> = {};
+  for (const g of grants) for (const r of RESOURCES) for (const v of g[r] ?? []) if (!(out[r] ??= []).includes(v)) out[r]?.push(v);
+  return out;
+}
+
+const PERMISSIONS: Record<string, Grants> = {
+  'mikrolb-controller': union(ALLOCATE, PROGRAM, RELEASE, BRIDGE, WEBHOOK),
+  'mikrolb-allocate': ALLOCATE,
+  'mikrolb-program': PROGRAM,
+  'mikrolb-release': RELEASE,
+  'mikrolb-bridge': BRIDGE,
+  'mikrolb-webhook': WEBHOOK,
+  'mikrolb-events': EVENTS_SOURCE,
+};
+/** Leases, in mikrolb-system only: leader election of the bridge (alone or in the controller). */
+const LEASE_HOLDERS = new Set(['mikrolb-controller', 'mikrolb-bridge']);
+const LEASE_VERBS: readonly Verb[] = ['get', 'create', 'update'];
+
+const granted = (sa: string, resource: Resource, verb: Verb): boolean => PERMISSIONS[sa]?.[resource]?.includes(verb) ?? false;
+const as = (sa: string): string => `--as=system:serviceaccount:${NAMESPACE}:${sa}`;
+
+/** `kubectl auth can-i`, cluster-wide (`-A`) unless a namespace is given. */
+async function canI(sa: string, verb: string, resource: string, namespace?: string): Promise<boolean> {
+  const [name = resource, sub] = resource.split('/');
+  const args = ['auth', 'can-i', verb, name, ...(sub ? [`--subresource=${sub}`] : []), ...(namespace ? ['-n', namespace] : ['-A']), as(sa)];
+  const out = await kubectl(args);
+  if (!['yes', 'no'].includes(out.stdout.trim())) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr}`);
+  return out.stdout.trim() === 'yes';
+}
+
+/** Runs the checks a few at a time; each answer is [label, allowed]. */
+async function ask(checks: { label: string; run: () => Promise<boolean> }[]): Promise<Record<string, boolean>> {
+  const answers: Record<string, boolean> = {};
+  for (let i = 0; i < checks.length; i += 32) {
+    const batch = checks.slice(i, i + 32);
+    const results = await Promise.all(batch.map((c) => c.run()));
+    batch.forEach((c, j) => (answers[c.label] = results[j] ?? false));
+  }
+  return answers;
+}
+
+let docs: Doc[] = [];
+
+beforeAll(async () => {
+  docs = await applyRbac(kubectl);
+}, 60_000);
+
+describe('RBAC', () => {
+  it('defines one ServiceAccount per component, each bound to its own ClusterRole', () => {
+    const accounts = docs.filter((d) => d.kind === 'ServiceAccount').map((d) => d.metadata.name);
+    expect(accounts.sort()).toEqual(Object.keys(PERMISSIONS).sort());
+    for (const b of ofKind(docs, 'ClusterRoleBinding', BindingSchema)) {
+      expect(b.subjects).toEqual([{ kind: 'ServiceAccount', name: b.metadata.name, namespace: NAMESPACE }]);
+      expect(b.roleRef).toMatchObject({ kind: 'ClusterRole', name: b.metadata.name });
+    }
+  });
+
+  it('writes down in the manifests exactly the grants of the table (no wildcards, nothing extra)', () => {
+    const roles = new Map(ofKind(docs, 'ClusterRole', RoleSchema).map((r) => [r.metadata.name, r]));
+    for (const [sa, grants] of Object.entries(PERMISSIONS)) {
+      const rules = roles.get(sa)?.rules ?? [];
+      const actual = rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.flatMap((res) => r.verbs.map((v) => `${canIName(res, g)}:${v}`))));
+      const expected = RESOURCES.flatMap((res) => (grants[res] ?? []).map((v) => `${res}:${v}`));
+      expect(actual.sort(), sa).toEqual(expected.sort());
+    }
+    const leaseRules = ofKind(docs, 'Role', RoleSchema).flatMap((r) => r.rules);
+    expect(leaseRules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: [...LEASE_VERBS] }]);
+  });
+
+  it('lets each ServiceAccount do what the table grants and nothing else on those resources (kubectl auth can-i)', async () => {
+    const checks = Object.keys(PERMISSIONS).flatMap((sa) =>
+      RESOURCES.flatMap((res) => VERBS.map((verb) => ({ label: `${sa} ${verb} ${res}`, run: () => canI(sa, verb, res) }))),
+    );
+    const answers = await ask(checks);
+    const expected = Object.fromEntries(
+      Object.keys(PERMISSIONS).flatMap((sa) => RESOURCES.flatMap((res) => VERBS.map((verb) => [`${sa} ${verb} ${res}`, granted(sa, res, verb)]))),
+    );
+    expect(answers).toEqual(expected);
+  }, 120_000);
+
+  it('lets only the bridge and the controller hold leases, and only in mikrolb-system', async () => {
+    const checks = Object.keys(PERMISSIONS).flatMap((sa) =>
+      VERBS.flatMap((verb) => [NAMESPACE, 'default'].map((ns) => ({ label: `${sa} ${verb} leases in ${ns}`, run: () => canI(sa, verb, 'leases.coordination.k8s.io', ns) }))),
+    );
+    const expected = Object.fromEntries(
+      Object.keys(PERMISSIONS).flatMap((sa) =>
+        VERBS.flatMap((verb) => [NAMESPACE, 'default'].map((ns) => [`${sa} ${verb} leases in ${ns}`, ns === NAMESPACE && LEASE_HOLDERS.has(sa) && LEASE_VERBS.includes(verb)])),
+      ),
+    );
+    expect(await ask(checks)).toEqual(expected);
+  }, 60_000);
+
+  it.each(Object.keys(PERMISSIONS))('denies %s what no component needs: secrets, pods, configmaps, deleting pools or Services', async (sa) => {
+    const forbidden: [Verb, string, string?][] = [
+      ['list', 'secrets'], ['get', 'secrets', NAMESPACE], ['delete', 'pods'], ['create', 'pods', NAMESPACE], ['delete', 'ippools.mikrolb.de'],
+      ['delete', 'services'], ['get', 'configmaps', NAMESPACE], ['list', 'configmaps'], ['create', 'events'], ['update', 'services/finalizers'],
+    ];
+    const answers = await ask(forbidden.map(([verb, res, ns]) => ({ label: `${verb} ${res}`, run: () => canI(sa, verb, res, ns) })));
+    expect(Object.entries(answers).filter(([, allowed]) => allowed)).toEqual([]);
+  });
+});
+
+/** `services` + `` → `services`; `ippools` + `mikrolb.de` → `ippools.mikrolb.de`; keeps `/status`. */
+function canIName(resource: string, group: string): string {
+  const [name, sub] = resource.split('/');
+  return `${name}${group ? `.${group}` : ''}${sub ? `/${sub}` : ''}`;
+}
