@@ -23,6 +23,8 @@ import { classConfigFromEnv } from '../lib/cli/config.js';
 import { runInvoke, type FunctionRegistry } from '../lib/cli/invoke.js';
 import type { InvokeRouter } from '../lib/cli/router.js';
 import { runUninstall } from '../lib/cli/uninstall.js';
+import { runBridgeCommand, runControllerCommand } from './commands.js';
+import { runStart } from './local-stack.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type Command, type Env } from '../lib/cli/io.js';
 
 /** Functions `mikrolb invoke` runs. Extension point: add `program` and `release` here. */
@@ -91,10 +93,10 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   invoke: { usage: 'invoke <allocate|program|release> ...', summary: 'run a function once on fixture state (mikrolb invoke --help)', run: invoke },
   'routeros-sim': { usage: 'routeros-sim [--port N] ...', summary: 'serve the RouterOS API simulator', run: (argv, env, io) => runRouterSimCli(argv, env, io) },
   serve: { usage: 'serve <allocate|program|release|webhook>', summary: 'serve one function on $PORT (CloudEvents in; the webhook over TLS)', run: (argv, env, io) => runServe(argv, env, io, serveFunctions()) },
-  bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions' },
-  controller: { usage: 'controller', summary: 'bridge and functions in one process' },
+  bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions at FUNCTION_URL_*', run: runBridgeCommand },
+  controller: { usage: 'controller', summary: 'bridge, functions and the IPPool webhook in one process', run: runControllerCommand },
   uninstall: { usage: 'uninstall --router [--dry-run]', summary: 'remove every mikrolb: entry from the router (and nothing else)', run: runUninstall },
-  start: { usage: 'start', summary: 'run a local stack for development' },
+  start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: runStart },
 };
 
 export function usage(): string {

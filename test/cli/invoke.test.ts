@@ -59,7 +59,11 @@ const SCENARIOS: Scenario[] = [
       'ip-9e76baabd20f': 'Allocated 2001:db8:10:0:116a:f652:ae5e:da5 ProgrammingPending',
     },
     ledgers: { 'public-v4': ['192.0.2.14=ip-013a2986c760'], 'public-v6': ['2001:db8:10:0:116a:f652:ae5e:da5=ip-9e76baabd20f'] },
-    writes: [...NEW_SERVICE('shop/web', 'ip-013a2986c760', 'public-v4'), ...NEW_SERVICE('shop/web', 'ip-9e76baabd20f', 'public-v6').slice(1)],
+    // both allocations are created first, then each is allocated
+    writes: [
+      'update Service shop/web', 'create IPAllocation ip-013a2986c760', 'create IPAllocation ip-9e76baabd20f',
+      'update IPPool public-v4 status', 'update IPAllocation ip-013a2986c760 status', 'update IPPool public-v6 status', 'update IPAllocation ip-9e76baabd20f status',
+    ],
     events: [allocated('ip-013a2986c760', '192.0.2.14', 'public-v4'), allocated('ip-9e76baabd20f', '2001:db8:10:0:116a:f652:ae5e:da5', 'public-v6')],
   },
   {

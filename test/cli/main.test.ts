@@ -26,8 +26,8 @@ describe('mikrolb', () => {
     expect(ran.stderr).toMatch(/^mikrolb: unknown command "frobnicate"\nusage: mikrolb/);
   });
 
-  it.each(['bridge', 'controller', 'start'])('%s is announced but not available yet (exit 2)', async (cmd) => {
-    expect(await run([cmd, 'allocate'])).toEqual({ code: 2, stdout: '', stderr: `mikrolb ${cmd}: not available yet\n` });
+  it.each(['bridge', 'controller'])('%s refuses an extra argument (exit 2)', async (cmd) => {
+    expect(await run([cmd, 'allocate'])).toEqual({ code: 2, stdout: '', stderr: `mikrolb ${cmd}: unexpected argument "allocate"\n` });
   });
 
   it('delegates routeros-sim, usage errors included', async () => {

@@ -4,9 +4,6 @@ import { startCluster } from '../../lib/cluster/cluster.js';
 const cluster = await startCluster();
 process.stdout.write(`KUBECONFIG=${cluster.kubeconfig}\n`);
 process.stdout.write(`Try: KUBECONFIG=${cluster.kubeconfig} ${cluster.binaries.kubectl} get ippools,ipallocations\n`);
-if (process.argv.includes('--local-stack')) {
-  process.stdout.write('Not yet part of the local stack: the RouterOS simulator and the controller (see the open issues); only the cluster is running.\n');
-}
 process.stdout.write('Press Ctrl-C to stop.\n');
 let stopping = false;
 const stop = (): void => {

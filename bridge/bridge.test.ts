@@ -1,0 +1,133 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { Invocation } from '../lib/events/invocation.js';
+import { KubeError } from '../lib/k8s/errors.js';
+import { memoryLogger } from '../lib/log/logger.js';
+import { startBridge, type BridgeHandle } from './bridge.js';
+import type { BridgeConfigInput } from './config.js';
+import { fakeKube } from './fake-kube.js';
+import type { DispatchResult } from './invoker.js';
+import { FUNCTION_NAMES, type FunctionName } from './routing.js';
+import { fakeClock } from './test-support.js';
+
+const offlineTransport = () => Promise.reject(new KubeError('no API server in unit tests', 0, 'NetworkError'));
+const lb = (name: string) => ({ metadata: { name, namespace: 'shop' }, spec: { type: 'LoadBalancer' } });
+const slice = (name: string, svc: string) => ({ metadata: { name, namespace: 'shop', labels: { 'kubernetes.io/service-name': svc } }, addressType: 'IPv4' });
+
+const running: BridgeHandle[] = [];
+afterEach(async () => {
+  await Promise.all(running.splice(0).map((b) => b.stop()));
+});
+
+async function setup(config: BridgeConfigInput = {}) {
+  const clock = fakeClock();
+  const kube = fakeKube();
+  const log = memoryLogger();
+  const seen: { fn: FunctionName; invocation: Invocation }[] = [];
+  const answer = (fn: FunctionName) => async (invocation: Invocation): Promise<DispatchResult> => {
+    seen.push({ fn, invocation });
+    return { status: 200 };
+  };
+  const dispatch = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, answer(fn)]));
+  const bridge = await startBridge(
+    { port: 0, hostname: '127.0.0.1', lease: { enabled: false }, perObjectIntervalMs: 0, ...config },
+    { transport: offlineTransport, stream: kube.stream, log, clock, random: () => 0.5, dispatch },
+  );
+  running.push(bridge);
+  const url = (path: string) => `http://127.0.0.1:${bridge.port}${path}`;
+  const calls = () => seen.map(({ fn, invocation: i }) => (i.type === 'resync' ? `${fn} resync` : `${fn} ${i.change} ${i.ref.kind}/${i.ref.name}`)).sort();
+  return { clock, kube, log, bridge, seen, calls, url };
+}
+
+describe('the bridge, in process', () => {
+  it('invokes the functions the routing table names for each change', async () => {
+    const { clock, kube, bridge, calls, seen } = await setup();
+    await bridge.ready;
+    kube.apply('Service', lb('web'));
+    kube.apply('Service', { metadata: { name: 'internal', namespace: 'shop' }, spec: { type: 'ClusterIP' } });
+    await clock.advance(100);
+    kube.apply('EndpointSlice', slice('web-1', 'web'));
+    kube.apply('EndpointSlice', slice('internal-1', 'internal'));
+    await clock.advance(100);
+    kube.remove('EndpointSlice', 'web-1', 'shop');
+    await clock.advance(100);
+    expect(calls()).toEqual([
+      'allocate add Service/web',
+      'program add EndpointSlice/web-1',
+      'program add Service/web',
+      'program update Service/web',
+    ]);
+    seen.length = 0;
+    kube.apply('IPPool', { metadata: { name: 'lan' } });
+    await clock.advance(100);
+    kube.remove('IPPool', 'lan');
+    await clock.advance(100);
+    expect(calls()).toEqual(['allocate add IPPool/lan', 'allocate delete IPPool/lan', 'program add IPPool/lan', 'program delete IPPool/lan', 'release delete IPPool/lan']);
+  });
+
+  it('is ready once every kind is listed', async () => {
+    const clock = fakeClock();
+    const kube = fakeKube();
+    kube.setOffline(true);
+    const bridge = await startBridge(
+      { port: 0, hostname: '127.0.0.1', lease: { enabled: false } },
+      { transport: offlineTransport, stream: kube.stream, log: memoryLogger(), clock, dispatch: {} },
+    );
+    running.push(bridge);
+    const readyz = async () => (await fetch(`http://127.0.0.1:${bridge.port}/readyz`)).status;
+    await clock.advance(1_000);
+    expect(await readyz()).toBe(503);
+    kube.setOffline(false);
+    await clock.advance(2_000);
+    await bridge.ready;
+    expect(await readyz()).toBe(200);
+    expect((await fetch(`http://127.0.0.1:${bridge.port}/healthz`)).status).toBe(200);
+  });
+
+  it('sends every function one resync event per interval', async () => {
+    const { clock, bridge, calls } = await setup({ resyncIntervalMs: 60_000 });
+    await bridge.ready;
+    await clock.advance(59_000);
+    expect(calls()).toEqual([]);
+    await clock.advance(2_000);
+    expect(calls()).toEqual(['allocate resync', 'program resync', 'release resync']);
+    await clock.advance(60_000);
+    expect(calls()).toHaveLength(6);
+  });
+
+  it('serves its metrics', async () => {
+    const { clock, kube, bridge, url } = await setup();
+    await bridge.ready;
+    kube.apply('Service', lb('web'));
+    await clock.advance(100);
+    const res = await fetch(url('/metrics'));
+    expect(res.headers.get('content-type')).toContain('text/plain; version=0.0.4');
+    const text = await res.text();
+    expect(text).toContain('mikrolb_bridge_invocations_total{function="allocate",outcome="success"} 1\n');
+    expect(text).toContain('mikrolb_bridge_tracked_objects{kind="Service"} 1\n');
+    expect(text).toContain('mikrolb_bridge_ready 1\n');
+    expect(text).toContain('mikrolb_bridge_leader 1\n');
+  });
+
+  it('logs its start and stop and refuses work once stopped', async () => {
+    const { clock, kube, bridge, log, seen } = await setup();
+    await bridge.ready;
+    await bridge.stop();
+    kube.apply('Service', lb('late'));
+    await clock.advance(100);
+    expect(seen).toEqual([]);
+    expect(log.entries.map((e) => e.msg)).toEqual(expect.arrayContaining(['Started bridge', 'Bridge ready: every kind listed', 'Stopped bridge']));
+  });
+});
+
+describe('start-up', () => {
+  it('fails, and leaves nothing running, when its port is taken', async () => {
+    const { bridge } = await setup();
+    const kube = fakeKube();
+    const started = startBridge(
+      { port: bridge.port, hostname: '127.0.0.1', lease: { enabled: false } },
+      { transport: offlineTransport, stream: kube.stream, log: memoryLogger(), clock: fakeClock(), dispatch: {} },
+    );
+    await expect(started).rejects.toThrow(/EADDRINUSE/);
+    expect(kube.watching('Service')).toBe(0);
+  });
+});

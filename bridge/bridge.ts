@@ -1,0 +1,179 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
+import type { KubeConfig } from '@kubernetes/client-node';
+import { objectInvocation } from '../lib/events/cloudevent.js';
+import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
+import { serveApp } from '../lib/http/serve.js';
+import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
+import { createLogger, type Logger } from '../lib/log/logger.js';
+import { sleep, systemClock, type Clock } from './clock.js';
+import { bridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.js';
+import { interestFilters, serviceConcernsUs } from './filters.js';
+import { httpDispatch, type Dispatch, type FetchFn } from './invoker.js';
+import { kubeStream, type KubeStream } from './kube-stream.js';
+import { startElector, type Elector } from './lease.js';
+import { createBridgeMetrics, type BridgeMetrics } from './metrics.js';
+import { createWorkQueue, type WorkQueue } from './queue.js';
+import { startResync } from './resync.js';
+import { FUNCTION_NAMES, routeEmission, type Emission, type FunctionName } from './routing.js';
+import { createBridgeApp } from './server.js';
+import { startSource, type Source } from './source.js';
+import { createTracker, type Tracker } from './tracker.js';
+
+export interface BridgeDeps {
+  /** Credentials for lists, watches and the lease; or give `transport` and `stream`. */
+  kc?: KubeConfig;
+  transport?: Transport;
+  stream?: KubeStream;
+  log?: Logger;
+  /** For HTTP invocations; the global fetch by default. */
+  fetch?: FetchFn;
+  clock?: Clock;
+  random?: () => number;
+  /** Functions invoked in process (a FunctionHandler, or `appDispatch(app)`); wins over URLs. */
+  dispatch?: Partial<Record<FunctionName, Dispatch>>;
+}
+
+export interface BridgeHandle {
+  /** Resolves once every kind has been listed; rejects if the bridge stops first. */
+  ready: Promise<void>;
+  metrics: BridgeMetrics;
+  /** The port /healthz, /readyz and /metrics listen on. */
+  port: number;
+  isLeader(): boolean;
+  /** Stops watching, finishes (or hands back) in-flight work, releases the lease. Idempotent. */
+  stop(): Promise<void>;
+}
+
+const KINDS = ObjectKindSchema.options;
+
+/** Watches the cluster and invokes the functions: the bridge of ARCHITECTURE.md. */
+export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): Promise<BridgeHandle> {
+  const config = bridgeConfig(input);
+  const clock = deps.clock ?? systemClock;
+  const random = deps.random ?? Math.random;
+  const log = (deps.log ?? createLogger()).child({ component: 'bridge' });
+  const { transport, stream } = kubeAccess(config, deps);
+  const targets = functionTargets(config, deps, log);
+  const metrics = createBridgeMetrics();
+  const queue = createWorkQueue({
+    dispatch: (fn, invocation, signal) => dispatchTo(targets, fn, invocation, signal),
+    concurrency: config.concurrency,
+    retry: config.retry,
+    perObjectIntervalMs: config.perObjectIntervalMs,
+    paused: config.lease.enabled,
+    clock,
+    random,
+    log,
+    observer: metrics.queue,
+  });
+  const enqueue = (fn: FunctionName, invocation: Invocation, seenAt?: number): void => {
+    if (targets[fn]) queue.add(fn, invocation, seenAt);
+  };
+  const trackers = createTrackers();
+  const emit = (emission: Emission, seenAt: number): void => {
+    for (const d of routeEmission(emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt);
+  };
+  const sources = KINDS.map((kind) =>
+    startSource({ kind, stream, tracker: trackers[kind], emit, clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),
+  );
+  const readiness = watchReadiness(sources, log);
+  const elector = config.lease.enabled ? electLeader(config, transport, clock, log, queue) : undefined;
+  const resync = startResync({ intervalMs: config.resyncIntervalMs, functions: FUNCTION_NAMES, clock, enqueue });
+  const app = createBridgeApp({ ready: readiness.isReady, metrics: () => metrics.render() });
+  const server = await serveApp(app, { port: config.port, ...(config.hostname ? { hostname: config.hostname } : {}) }).catch(async (err: unknown) => {
+    // The port is taken: undo what already runs, then fail.
+    resync.stop();
+    await Promise.all([...sources.map((s) => s.stop()), queue.stop(0), elector?.stop()]);
+    throw err;
+  });
+  const isLeader = (): boolean => elector?.isLeader() ?? true;
+  metrics.attach({ queue: (fn) => queue.stats(fn), tracked: (kind) => trackers[kind].size(), leader: isLeader, ready: readiness.isReady });
+  log.info('Started bridge', { port: server.port, leaderElection: config.lease.enabled, functions: Object.keys(targets) });
+
+  let stopping: Promise<void> | undefined;
+  const stop = async (): Promise<void> => {
+    log.info('Stopping bridge', { deadlineMs: config.shutdownTimeoutMs });
+    resync.stop();
+    readiness.abandon();
+    const sourcesStopped = Promise.all(sources.map((s) => s.stop()));
+    const { handedBack } = await queue.stop(config.shutdownTimeoutMs);
+    await elector?.stop();
+    await server.close();
+    await withDeadline(sourcesStopped, clock, config.shutdownTimeoutMs);
+    log.info('Stopped bridge', { handedBack });
+  };
+  return { ready: readiness.ready, metrics, port: server.port, isLeader, stop: () => (stopping ??= stop()) };
+}
+
+/** Waits for `work`, but no longer than `ms`; a list in flight need not hold up shutdown. */
+async function withDeadline(work: Promise<unknown>, clock: Clock, ms: number): Promise<void> {
+  const timer = new AbortController();
+  await Promise.race([work, sleep(clock, ms, timer.signal)]);
+  timer.abort();
+}
+
+function kubeAccess(config: BridgeConfig, deps: BridgeDeps): { transport: Transport; stream: KubeStream } {
+  const transport = deps.transport ?? (deps.kc ? kubeTransport(deps.kc) : undefined);
+  if (!transport) throw new Error('startBridge needs a KubeConfig (deps.kc) or a transport');
+  if (deps.stream) return { transport, stream: deps.stream };
+  if (!deps.kc) throw new Error('startBridge needs a KubeConfig (deps.kc) to watch, or a stream');
+  const { timeoutSeconds, idleTimeoutMs } = config.watch;
+  return { transport, stream: kubeStream(deps.kc, transport, { timeoutSeconds, idleTimeoutMs }) };
+}
+
+function functionTargets(config: BridgeConfig, deps: BridgeDeps, log: Logger): Partial<Record<FunctionName, Dispatch>> {
+  const targets: Partial<Record<FunctionName, Dispatch>> = {};
+  for (const fn of FUNCTION_NAMES) {
+    const url = config.functions[fn];
+    const target = deps.dispatch?.[fn] ?? (url ? httpDispatch(url, { fetch: deps.fetch, timeoutMs: config.invocationTimeoutMs }) : undefined);
+    if (target) targets[fn] = target;
+    else log.warn('No URL or handler for a function: its events are not delivered', { function: fn });
+  }
+  return targets;
+}
+
+function dispatchTo(targets: Partial<Record<FunctionName, Dispatch>>, fn: FunctionName, invocation: Invocation, signal: AbortSignal) {
+  const target = targets[fn];
+  if (!target) return Promise.reject(new Error(`no target for function ${fn}`));
+  return target(invocation, signal);
+}
+
+function createTrackers(): Record<ObjectKind, Tracker> {
+  // Slices are tracked for tracked Services, so the Service tracker comes first.
+  const services = createTracker('Service', serviceConcernsUs);
+  const filters = interestFilters((key) => services.has(key));
+  return {
+    IPPool: createTracker('IPPool', filters.IPPool),
+    IPAllocation: createTracker('IPAllocation', filters.IPAllocation),
+    Service: services,
+    EndpointSlice: createTracker('EndpointSlice', filters.EndpointSlice),
+  };
+}
+
+function watchReadiness(sources: readonly Source[], log: Logger) {
+  let ready = false;
+  let abandon = (): void => undefined;
+  const promise = new Promise<void>((resolve, reject) => {
+    abandon = () => reject(new Error('the bridge stopped before every kind was listed'));
+    void Promise.all(sources.map((s) => s.listed)).then(() => {
+      ready = true;
+      log.info('Bridge ready: every kind listed');
+      resolve();
+    });
+  });
+  promise.catch(() => undefined); // nobody need wait for readiness
+  return { ready: promise, isReady: () => ready, abandon: () => (ready ? undefined : abandon()) };
+}
+
+function electLeader(config: BridgeConfig, transport: Transport, clock: Clock, log: Logger, queue: WorkQueue): Elector {
+  const identity = config.lease.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
+  return startElector({
+    transport,
+    clock,
+    log,
+    settings: { ...config.lease, identity },
+    onLeading: () => queue.resume(),
+    onFollowing: () => queue.pause(),
+  });
+}

@@ -1,0 +1,66 @@
+import { describe, expect, it } from 'vitest';
+import { bridgeConfig, bridgeConfigFromEnv, parseDuration } from './config.js';
+
+const URLS = {
+  FUNCTION_URL_ALLOCATE: 'http://allocate.mikrolb-system.svc',
+  FUNCTION_URL_PROGRAM: 'http://program.mikrolb-system.svc',
+  FUNCTION_URL_RELEASE: 'https://release.example:8443/',
+};
+
+describe('durations', () => {
+  it.each([
+    ['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['1m30s', 90_000], ['1.5s', 1_500],
+  ])('%s = %i ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
+  it.each(['', '5', 'm', '5 m', '-5s', '0s', '5d', 'five minutes'])('%j is not a duration', (text) => expect(parseDuration(text)).toBeUndefined());
+});
+
+describe('configuration from the environment', () => {
+  it('fills defaults around the three URLs', () => {
+    const result = bridgeConfigFromEnv(URLS);
+    expect(result).toEqual({ ok: true, config: bridgeConfig({ functions: { allocate: URLS.FUNCTION_URL_ALLOCATE, program: URLS.FUNCTION_URL_PROGRAM, release: URLS.FUNCTION_URL_RELEASE } }) });
+    if (!result.ok) return;
+    expect(result.config).toMatchObject({ resyncIntervalMs: 300_000, concurrency: 8, port: 8080, lease: { enabled: true, namespace: 'mikrolb-system', name: 'mikrolb-bridge' } });
+  });
+
+  it('reads every variable', () => {
+    const result = bridgeConfigFromEnv({
+      ...URLS, RESYNC_INTERVAL: '90s', FUNCTION_CONCURRENCY: '3', LEADER_ELECTION: 'false', LEASE_NAMESPACE: 'lb',
+      LEASE_NAME: 'bridge', POD_NAME: 'bridge-7d9f', LEASE_DURATION: '6s', LEASE_RENEW_DEADLINE: '4s', LEASE_RETRY_PERIOD: '1s',
+      BRIDGE_PORT: '9090', PORT: '8081', SHUTDOWN_TIMEOUT: '20s', RETRY_BASE_DELAY: '200ms', RETRY_MAX_DELAY: '2m', FUNCTION_TIMEOUT: '1m',
+    });
+    expect(result).toMatchObject({
+      ok: true,
+      config: {
+        resyncIntervalMs: 90_000, concurrency: 3, port: 9090, shutdownTimeoutMs: 20_000, invocationTimeoutMs: 60_000,
+        retry: { baseMs: 200, maxMs: 120_000 },
+        lease: { enabled: false, namespace: 'lb', name: 'bridge', identity: 'bridge-7d9f', durationMs: 6_000, renewDeadlineMs: 4_000, retryPeriodMs: 1_000 },
+      },
+    });
+  });
+
+  it('lets the URLs be optional where the functions run in process, but still checks them', () => {
+    expect(bridgeConfigFromEnv({}, { functionUrls: 'optional' })).toMatchObject({ ok: true, config: { functions: {} } });
+    expect(bridgeConfigFromEnv({ FUNCTION_URL_PROGRAM: 'x' }, { functionUrls: 'optional' })).toEqual({ ok: false, message: 'FUNCTION_URL_PROGRAM must be an http:// or https:// URL, got "x"' });
+  });
+
+  it('takes PORT when BRIDGE_PORT is absent, and treats empty values as unset', () => {
+    expect(bridgeConfigFromEnv({ ...URLS, PORT: '8081', RESYNC_INTERVAL: '' })).toMatchObject({ ok: true, config: { port: 8081, resyncIntervalMs: 300_000 } });
+  });
+
+  it.each<[string, Record<string, string>, string]>([
+    ['a missing URL', { FUNCTION_URL_RELEASE: '' }, 'FUNCTION_URL_RELEASE is required: the URL the release function listens on'],
+    ['a URL that is not one', { FUNCTION_URL_PROGRAM: 'program:8080' }, 'FUNCTION_URL_PROGRAM must be an http:// or https:// URL, got "program:8080"'],
+    ['a URL of another scheme', { FUNCTION_URL_ALLOCATE: 'ftp://x/' }, 'FUNCTION_URL_ALLOCATE must be an http:// or https:// URL, got "ftp://x/"'],
+    ['a duration without unit', { RESYNC_INTERVAL: '300' }, 'RESYNC_INTERVAL must be a duration such as 30s, 5m or 1h, got "300"'],
+    ['a concurrency of zero', { FUNCTION_CONCURRENCY: '0' }, 'FUNCTION_CONCURRENCY must be a positive integer, got "0"'],
+    ['a fractional concurrency', { FUNCTION_CONCURRENCY: '2.5' }, 'FUNCTION_CONCURRENCY must be a positive integer, got "2.5"'],
+    ['a yes/no typo', { LEADER_ELECTION: 'ture' }, 'LEADER_ELECTION must be true or false, got "ture"'],
+    ['a port out of range', { BRIDGE_PORT: '70000' }, 'BRIDGE_PORT must be a port number (0-65535), got "70000"'],
+    ['a renew deadline past the lease', { LEASE_DURATION: '5s', LEASE_RENEW_DEADLINE: '10s' }, 'LEASE_RENEW_DEADLINE: the renew deadline must be shorter than the lease duration'],
+    ['a base delay past the maximum', { RETRY_BASE_DELAY: '5m', RETRY_MAX_DELAY: '1m' }, 'RETRY_BASE_DELAY: the base delay must not exceed the maximum'],
+  ])('fails on %s with one line naming the variable', (_, env, message) => {
+    const result = bridgeConfigFromEnv({ ...URLS, ...env });
+    expect(result).toEqual({ ok: false, message });
+    expect(message).not.toContain('\n');
+  });
+});

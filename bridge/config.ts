@@ -1,0 +1,165 @@
+import { z } from 'zod';
+import { FUNCTION_NAMES } from './routing.js';
+
+const ms = (defaultMs: number) => z.number().int().positive().default(defaultMs);
+const FunctionUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
+
+const LeaseSchema = z
+  .object({
+    enabled: z.boolean().default(true),
+    namespace: z.string().min(1).default('mikrolb-system'),
+    name: z.string().min(1).default('mikrolb-bridge'),
+    /** Who holds the lease; the pod name by default, else host name and a random suffix. */
+    identity: z.string().min(1).optional(),
+    durationMs: ms(15_000),
+    renewDeadlineMs: ms(10_000),
+    retryPeriodMs: ms(2_000),
+  })
+  .refine((l) => l.renewDeadlineMs < l.durationMs, { error: 'the renew deadline must be shorter than the lease duration', path: ['renewDeadlineMs'] })
+  .refine((l) => l.retryPeriodMs < l.renewDeadlineMs, { error: 'the retry period must be shorter than the renew deadline', path: ['retryPeriodMs'] });
+
+const BackoffSchema = (baseMs: number, maxMs: number) =>
+  z.object({ baseMs: ms(baseMs), maxMs: ms(maxMs) }).refine((b) => b.baseMs <= b.maxMs, { error: 'the base delay must not exceed the maximum' });
+
+/** Everything the bridge is told; `bridgeConfig({})` gives the defaults. */
+export const BridgeConfigSchema = z.object({
+  /** Where each function listens; a function may instead be dispatched in process. */
+  functions: z.object({ allocate: FunctionUrl.optional(), program: FunctionUrl.optional(), release: FunctionUrl.optional() }).prefault({}),
+  /** Every function gets one resync event this often. */
+  resyncIntervalMs: ms(5 * 60_000),
+  /** Invocations in flight at once, per function. */
+  concurrency: z.number().int().positive().default(8),
+  /** Follow-ups for one object start at most this often, so bursts of events coalesce. */
+  perObjectIntervalMs: z.number().int().min(0).default(250),
+  retry: BackoffSchema(500, 60_000).prefault({}),
+  /** One invocation may take this long before it counts as failed (and is retried). */
+  invocationTimeoutMs: ms(300_000),
+  lease: LeaseSchema.prefault({}),
+  /** /healthz, /readyz and /metrics; 0 picks a free port. */
+  port: z.number().int().min(0).max(65_535).default(8080),
+  hostname: z.string().optional(),
+  /** On stop, in-flight invocations get this long to finish before they are aborted. */
+  shutdownTimeoutMs: ms(10_000),
+  watch: z
+    .object({
+      pageSize: z.number().int().positive().default(500),
+      timeoutSeconds: z.number().int().positive().default(300),
+      /** A stream silent this long is dead; bookmarks arrive every minute or two, events more often. */
+      idleTimeoutMs: ms(300_000),
+      backoff: BackoffSchema(500, 10_000).prefault({}),
+    })
+    .prefault({}),
+});
+export type BridgeConfig = z.infer<typeof BridgeConfigSchema>;
+export type BridgeConfigInput = z.input<typeof BridgeConfigSchema>;
+
+/** Fills in defaults; an invalid programmatic config is a bug, so this throws. */
+export const bridgeConfig = (input: BridgeConfigInput = {}): BridgeConfig => BridgeConfigSchema.parse(input);
+
+// ---- environment --------------------------------------------------------------------------------
+
+const UNITS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000 };
+
+/** `500ms`, `30s`, `5m`, `1h`, `1m30s`; undefined when not a duration. */
+export function parseDuration(text: string): number | undefined {
+  if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
+  let total = 0;
+  for (const [, amount = '', unit = ''] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * (UNITS[unit] ?? NaN);
+  return Number.isFinite(total) && total > 0 ? Math.round(total) : undefined;
+}
+
+type Parse<T> = (text: string) => { ok: true; value: T } | { ok: false; message: string };
+const got = (text: string): string => `got "${text}"`;
+
+const duration: Parse<number> = (t) => {
+  const value = parseDuration(t);
+  return value === undefined ? { ok: false, message: `must be a duration such as 30s, 5m or 1h, ${got(t)}` } : { ok: true, value };
+};
+const positiveInt: Parse<number> = (t) =>
+  /^[1-9]\d*$/.test(t) ? { ok: true, value: Number(t) } : { ok: false, message: `must be a positive integer, ${got(t)}` };
+const port: Parse<number> = (t) =>
+  /^\d+$/.test(t) && Number(t) <= 65_535 ? { ok: true, value: Number(t) } : { ok: false, message: `must be a port number (0-65535), ${got(t)}` };
+const bool: Parse<boolean> = (t) => {
+  const v = t.toLowerCase();
+  if (['true', '1', 'yes'].includes(v)) return { ok: true, value: true };
+  if (['false', '0', 'no'].includes(v)) return { ok: true, value: false };
+  return { ok: false, message: `must be true or false, ${got(t)}` };
+};
+const text: Parse<string> = (t) => ({ ok: true, value: t });
+const url: Parse<string> = (t) => {
+  const parsed = FunctionUrl.safeParse(t);
+  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: `must be an http:// or https:// URL, ${got(t)}` };
+};
+
+export type EnvResult = { ok: true; config: BridgeConfig } | { ok: false; message: string };
+
+class EnvProblem extends Error {}
+
+/**
+ * Reads the bridge's environment. A bad value is one line naming the variable. Empty values
+ * count as unset (as a manifest's `value: ""` means).
+ */
+export interface EnvOptions {
+  /** `optional` where the functions run in process (the all-in-one controller). */
+  functionUrls?: 'required' | 'optional';
+}
+
+export function bridgeConfigFromEnv(env: Readonly<Record<string, string | undefined>>, opts: EnvOptions = {}): EnvResult {
+  const read = <T>(name: string, parse: Parse<T>): T | undefined => {
+    const raw = env[name]?.trim();
+    if (raw === undefined || raw === '') return undefined;
+    const parsed = parse(raw);
+    if (!parsed.ok) throw new EnvProblem(`${name} ${parsed.message}`);
+    return parsed.value;
+  };
+  try {
+    const urlOf = (fn: string): string | undefined => {
+      const name = `FUNCTION_URL_${fn.toUpperCase()}`;
+      return opts.functionUrls === 'optional' ? read(name, url) : requireUrl(name, read);
+    };
+    const functions = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, urlOf(fn)]));
+    const input: BridgeConfigInput = {
+      functions,
+      resyncIntervalMs: read('RESYNC_INTERVAL', duration),
+      concurrency: read('FUNCTION_CONCURRENCY', positiveInt),
+      invocationTimeoutMs: read('FUNCTION_TIMEOUT', duration),
+      retry: { baseMs: read('RETRY_BASE_DELAY', duration), maxMs: read('RETRY_MAX_DELAY', duration) },
+      lease: {
+        enabled: read('LEADER_ELECTION', bool),
+        namespace: read('LEASE_NAMESPACE', text),
+        name: read('LEASE_NAME', text),
+        identity: read('POD_NAME', text),
+        durationMs: read('LEASE_DURATION', duration),
+        renewDeadlineMs: read('LEASE_RENEW_DEADLINE', duration),
+        retryPeriodMs: read('LEASE_RETRY_PERIOD', duration),
+      },
+      port: read('BRIDGE_PORT', port) ?? read('PORT', port),
+      shutdownTimeoutMs: read('SHUTDOWN_TIMEOUT', duration),
+    };
+    return checkCombined(input);
+  } catch (err) {
+    if (err instanceof EnvProblem) return { ok: false, message: err.message };
+    throw err;
+  }
+}
+
+function requireUrl(name: string, read: <T>(name: string, parse: Parse<T>) => T | undefined): string {
+  const value = read(name, url);
+  if (value === undefined) throw new EnvProblem(`${name} is required: the URL the ${name.slice(13).toLowerCase()} function listens on`);
+  return value;
+}
+
+/** Rules across variables (the lease timings, the retry delays), named by their variables. */
+const VARIABLE_OF: Record<string, string> = {
+  'lease.renewDeadlineMs': 'LEASE_RENEW_DEADLINE',
+  'lease.retryPeriodMs': 'LEASE_RETRY_PERIOD',
+  retry: 'RETRY_BASE_DELAY',
+};
+
+function checkCombined(input: BridgeConfigInput): EnvResult {
+  const parsed = BridgeConfigSchema.safeParse(input);
+  if (parsed.success) return { ok: true, config: parsed.data };
+  const issue = parsed.error.issues[0];
+  const path = issue?.path.join('.') ?? '';
+  return { ok: false, message: `${VARIABLE_OF[path] ?? path}: ${issue?.message ?? 'invalid'}` };
+}

@@ -1,0 +1,55 @@
+import { Hono } from 'hono';
+import { afterAll, describe, expect, it } from 'vitest';
+import { objectInvocation, parseCloudEvent, resyncInvocation } from '../lib/events/cloudevent.js';
+import type { Invocation } from '../lib/events/invocation.js';
+import { serveApp } from '../lib/http/serve.js';
+import { appDispatch, httpDispatch } from './invoker.js';
+
+const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
+
+function recordingApp(answer: (invocation: Invocation) => Response) {
+  const received: Invocation[] = [];
+  const app = new Hono();
+  app.post('/', async (c) => {
+    const parsed = parseCloudEvent({ headers: c.req.header(), body: await c.req.text() });
+    if (!parsed.ok) return c.json({ error: parsed.message }, 400);
+    received.push(parsed.invocation);
+    return answer(parsed.invocation);
+  });
+  return { app, received };
+}
+
+describe('dispatch', () => {
+  const { app, received } = recordingApp((inv) =>
+    inv.type === 'resync' ? new Response('{"error":"busy"}', { status: 503, headers: { 'retry-after': '12' } }) : Response.json({ ok: true }),
+  );
+  const served = serveApp(app, { port: 0, hostname: '127.0.0.1' });
+  afterAll(async () => (await served).close());
+
+  it('POSTs a binary-mode CloudEvent the functions parse back to the same invocation', async () => {
+    const dispatch = httpDispatch(`http://127.0.0.1:${(await served).port}/`);
+    const invocation = objectInvocation('update', web);
+    expect(await dispatch(invocation, new AbortController().signal)).toEqual({ status: 200 });
+    expect(received.at(-1)).toEqual(invocation);
+  });
+
+  it('reports the status, Retry-After and the start of the body of a failure', async () => {
+    const dispatch = httpDispatch(`http://127.0.0.1:${(await served).port}/`);
+    expect(await dispatch(resyncInvocation(), new AbortController().signal)).toEqual({ status: 503, retryAfterSeconds: 12, detail: '{"error":"busy"}' });
+  });
+
+  it('fails (to be retried) when nobody listens or nobody answers in time', async () => {
+    await expect(httpDispatch('http://127.0.0.1:9/')(resyncInvocation(), new AbortController().signal)).rejects.toThrow();
+    const slow = new Hono().post('/', () => new Promise<Response>(() => undefined));
+    const server = await serveApp(slow, { port: 0, hostname: '127.0.0.1' });
+    await expect(httpDispatch(`http://127.0.0.1:${server.port}/`, { timeoutMs: 100 })(resyncInvocation(), new AbortController().signal)).rejects.toThrow();
+    void server.close();
+  });
+
+  it('calls an app in process through the same envelope', async () => {
+    const local = recordingApp(() => Response.json({}, { status: 202 }));
+    const invocation = objectInvocation('delete', web);
+    expect(await appDispatch(local.app)(invocation, new AbortController().signal)).toEqual({ status: 202 });
+    expect(local.received).toEqual([invocation]);
+  });
+});

@@ -1,0 +1,78 @@
+import { toCloudEvent } from '../lib/events/cloudevent.js';
+import type { Invocation } from '../lib/events/invocation.js';
+import type { FetchApp } from '../lib/http/serve.js';
+import { parseRetryAfter } from './retry.js';
+
+/** A function's answer, as far as the bridge cares. */
+export interface DispatchResult {
+  status: number;
+  retryAfterSeconds?: number;
+  /** The start of the body, for logs when the answer is not 2xx. */
+  detail?: string;
+}
+
+/**
+ * Delivers one invocation to one function: over HTTP, or in process. A rejected promise is a
+ * network failure and is retried. A FunctionHandler fits as it is.
+ */
+export type Dispatch = (invocation: Invocation, signal: AbortSignal) => Promise<DispatchResult>;
+
+export type FetchFn = (input: string | URL | Request, init?: RequestInit) => Promise<Response>;
+
+export interface HttpDispatchOptions {
+  fetch?: FetchFn;
+  /** Gives up on one request after this long (then retries); Knative's default is 5 minutes. */
+  timeoutMs?: number;
+  now?: () => number;
+}
+
+const DETAIL_CHARS = 300;
+
+/** POSTs the invocation as a binary-mode CloudEvent to `url`. */
+export function httpDispatch(url: string, opts: HttpDispatchOptions = {}): Dispatch {
+  const send = opts.fetch ?? fetch;
+  const timeoutMs = opts.timeoutMs ?? 300_000;
+  const now = opts.now ?? Date.now;
+  return async (invocation, signal) => {
+    const event = toCloudEvent(invocation);
+    return withTimeout(signal, timeoutMs, async (combined) => {
+      const res = await send(url, { method: 'POST', headers: event.headers, body: event.body, signal: combined });
+      return answerOf(res, now());
+    });
+  };
+}
+
+/** Like AbortSignal.any with a timeout, but removes its listener (the parent lives long). */
+async function withTimeout<T>(parent: AbortSignal, timeoutMs: number, run: (signal: AbortSignal) => Promise<T>): Promise<T> {
+  const controller = new AbortController();
+  const onAbort = (): void => controller.abort(parent.reason);
+  if (parent.aborted) onAbort();
+  parent.addEventListener('abort', onAbort, { once: true });
+  const timer = setTimeout(() => controller.abort(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs);
+  try {
+    return await run(controller.signal);
+  } finally {
+    clearTimeout(timer);
+    parent.removeEventListener('abort', onAbort);
+  }
+}
+
+/** Calls a fetch-style app (a function's hono app) in process, through the same CloudEvent. */
+export function appDispatch(app: FetchApp, url = 'http://in-process/'): Dispatch {
+  return async (invocation, signal) => {
+    const event = toCloudEvent(invocation);
+    const res = await app.fetch(new Request(url, { method: 'POST', headers: event.headers, body: event.body, signal }));
+    return answerOf(res, Date.now());
+  };
+}
+
+async function answerOf(res: Response, nowMs: number): Promise<DispatchResult> {
+  const text = await res.text();
+  const retryAfterSeconds = parseRetryAfter(res.headers.get('retry-after'), nowMs);
+  const ok = res.status >= 200 && res.status < 300;
+  return {
+    status: res.status,
+    ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }),
+    ...(ok || text === '' ? {} : { detail: text.slice(0, DETAIL_CHARS) }),
+  };
+}

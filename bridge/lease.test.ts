@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import { KubeError } from '../lib/k8s/errors.js';
+import type { RestRequest, Transport } from '../lib/k8s/rest.js';
+import { memoryLogger } from '../lib/log/logger.js';
+import { leaseHeld, startElector, type LeaseSettings } from './lease.js';
+import { fakeClock, type FakeClock } from './test-support.js';
+import { z } from 'zod';
+
+const Body = z.object({ metadata: z.object({ resourceVersion: z.string().optional() }).loose(), spec: z.record(z.string(), z.unknown()) }).loose();
+
+/** The Lease endpoints of an API server, with resourceVersion preconditions. */
+function leaseApi() {
+  let stored: { metadata: Record<string, unknown>; spec: Record<string, unknown> } | undefined;
+  let rv = 0;
+  const writes: string[] = [];
+  const transport = (name: string, broken: () => boolean): Transport => async (req: RestRequest) => {
+    if (broken()) throw new KubeError('connect ECONNREFUSED', 0, 'NetworkError');
+    if (req.method === 'GET') {
+      if (!stored) throw new KubeError('not found', 404, 'NotFound');
+      return structuredClone(stored);
+    }
+    const body = Body.parse(req.body);
+    if (req.method === 'POST' && stored) throw new KubeError('exists', 409, 'AlreadyExists');
+    if (req.method === 'PUT' && body.metadata.resourceVersion !== stored?.metadata['resourceVersion']) throw new KubeError('conflict', 409, 'Conflict');
+    stored = { metadata: { ...body.metadata, resourceVersion: String(++rv) }, spec: body.spec };
+    writes.push(`${name} ${req.method} ${String(body.spec['holderIdentity'] ?? '-')}`);
+    return stored;
+  };
+  return { transport, writes, holder: () => stored?.spec['holderIdentity'] };
+}
+
+const settings = (identity: string): LeaseSettings => ({
+  namespace: 'mikrolb-system', name: 'mikrolb-bridge', identity, durationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 500,
+});
+
+function replica(api: ReturnType<typeof leaseApi>, clock: FakeClock, identity: string) {
+  let broken = false;
+  const events: string[] = [];
+  const elector = startElector({
+    transport: api.transport(identity, () => broken),
+    settings: settings(identity),
+    clock,
+    log: memoryLogger(),
+    onLeading: () => events.push('leading'),
+    onFollowing: () => events.push('following'),
+  });
+  return { elector, events, breakNetwork: () => void (broken = true) };
+}
+
+describe('leader election', () => {
+  it('creates the lease and keeps renewing it', async () => {
+    const clock = fakeClock();
+    const api = leaseApi();
+    const a = replica(api, clock, 'a');
+    await clock.advance(5_000);
+    expect(a.elector.isLeader()).toBe(true);
+    expect(a.events).toEqual(['leading']);
+    expect(api.writes[0]).toBe('a POST a');
+    expect(api.writes.length).toBeGreaterThan(8);
+    await a.elector.stop();
+  });
+
+  it('lets only one of two replicas lead', async () => {
+    const clock = fakeClock();
+    const api = leaseApi();
+    const a = replica(api, clock, 'a');
+    const b = replica(api, clock, 'b');
+    await clock.advance(10_000);
+    expect([a.elector.isLeader(), b.elector.isLeader()].filter(Boolean)).toHaveLength(1);
+    await a.elector.stop();
+    await b.elector.stop();
+  });
+
+  it('hands over within one retry period when the leader stops and releases', async () => {
+    const clock = fakeClock();
+    const api = leaseApi();
+    const a = replica(api, clock, 'a');
+    await clock.advance(100);
+    const b = replica(api, clock, 'b');
+    await clock.advance(3_000);
+    expect(b.elector.isLeader()).toBe(false);
+    await a.elector.stop();
+    await clock.advance(600);
+    expect(b.elector.isLeader()).toBe(true);
+    expect(a.events).toEqual(['leading', 'following']);
+    await b.elector.stop();
+  });
+
+  it('takes over from a crashed leader once the lease expires, and the old leader pauses first', async () => {
+    const clock = fakeClock();
+    const api = leaseApi();
+    const a = replica(api, clock, 'a');
+    await clock.advance(100);
+    const b = replica(api, clock, 'b');
+    await clock.advance(1_000);
+    a.breakNetwork();
+    const cutAt = clock.now();
+    let pausedAt: number | undefined;
+    let takenAt: number | undefined;
+    for (let t = 0; t < 5_000 && takenAt === undefined; t += 50) {
+      await clock.advance(50);
+      if (pausedAt === undefined && !a.elector.isLeader()) pausedAt = clock.now();
+      if (b.elector.isLeader()) takenAt = clock.now();
+    }
+    expect(pausedAt).toBeDefined();
+    expect(takenAt).toBeDefined();
+    expect(pausedAt ?? Infinity).toBeLessThan(takenAt ?? 0);
+    expect((takenAt ?? Infinity) - cutAt).toBeLessThan(3_000);
+    expect(api.holder()).toBe('b');
+    await a.elector.stop();
+    await b.elector.stop();
+  });
+});
+
+describe('whether a lease is held', () => {
+  const now = Date.parse('2025-01-01T00:00:10Z');
+  it.each([
+    ['renewed 5 s ago for 15 s', { holderIdentity: 'a', renewTime: '2025-01-01T00:00:05.000000Z', leaseDurationSeconds: 15 }, true],
+    ['renewed 5 s ago for 2 s', { holderIdentity: 'a', renewTime: '2025-01-01T00:00:05.000000Z', leaseDurationSeconds: 2 }, false],
+    ['released (no holder)', { renewTime: '2025-01-01T00:00:09.000000Z', leaseDurationSeconds: 15 }, false],
+    ['never renewed', { holderIdentity: 'a' }, false],
+  ])('%s: %s', (_, spec, held) => expect(leaseHeld(spec, now)).toBe(held));
+});

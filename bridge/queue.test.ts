@@ -1,0 +1,184 @@
+import { describe, expect, it } from 'vitest';
+import { objectInvocation, resyncInvocation } from '../lib/events/cloudevent.js';
+import type { ObjectRef } from '../lib/events/invocation.js';
+import { memoryLogger } from '../lib/log/logger.js';
+import { createWorkQueue, type WorkQueueOptions } from './queue.js';
+import { fakeClock, fakeFunctions, type Script } from './test-support.js';
+
+const web: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
+const svc = (name: string): ObjectRef => ({ kind: 'Service', namespace: 'shop', name });
+
+function setup(script?: Script, overrides: Partial<WorkQueueOptions> = {}, durationMs = 10) {
+  const clock = fakeClock();
+  const fns = fakeFunctions(clock, script, durationMs);
+  const log = memoryLogger();
+  const queue = createWorkQueue({
+    dispatch: fns.dispatch,
+    concurrency: 8,
+    retry: { baseMs: 100, maxMs: 10_000 },
+    perObjectIntervalMs: 0,
+    clock,
+    random: () => 0.5,
+    log,
+    ...overrides,
+  });
+  return { clock, fns, log, queue };
+}
+
+describe('coalescing', () => {
+  it('turns 1,000 events for one object within a second into a handful of invocations', async () => {
+    const { clock, fns, queue } = setup(undefined, { perObjectIntervalMs: 250 }, 30);
+    for (let i = 0; i < 1000; i++) {
+      queue.add('program', objectInvocation('update', web));
+      await clock.advance(1);
+    }
+    await clock.advance(1000);
+    expect(fns.calls.length).toBeGreaterThanOrEqual(2);
+    expect(fns.calls.length).toBeLessThanOrEqual(6);
+  });
+
+  it('sends the latest change once the running invocation is done', async () => {
+    const { clock, fns, queue } = setup();
+    queue.add('release', objectInvocation('add', web, { id: 'a' }));
+    queue.add('release', objectInvocation('update', web, { id: 'b' }));
+    queue.add('release', objectInvocation('delete', web, { id: 'c' }));
+    await clock.advance(100);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['a', 'c']);
+  });
+
+  it('keeps functions apart: the same object goes to each function once', async () => {
+    const { clock, fns, queue } = setup();
+    for (const fn of ['allocate', 'program', 'release'] as const) queue.add(fn, objectInvocation('add', web));
+    await clock.advance(100);
+    expect(fns.calls.map((c) => c.fn).sort()).toEqual(['allocate', 'program', 'release']);
+  });
+  it('coalesces resync events like any other', async () => {
+    const { clock, fns, queue } = setup(undefined, {}, 100);
+    for (let i = 0; i < 10; i++) queue.add('allocate', resyncInvocation());
+    await clock.advance(1_000);
+    expect(fns.calls.map((c) => c.invocation.type)).toEqual(['resync', 'resync']);
+  });
+});
+
+describe('serialization and concurrency', () => {
+  it('never runs two invocations for one object at once', async () => {
+    const { clock, fns, queue } = setup(undefined, {}, 50);
+    queue.add('allocate', objectInvocation('add', web));
+    await clock.advance(10);
+    queue.add('allocate', objectInvocation('update', web));
+    await clock.advance(10);
+    expect(fns.calls).toHaveLength(1);
+    await clock.advance(100);
+    expect(fns.calls).toHaveLength(2);
+    expect(fns.calls[1]!.at - fns.calls[0]!.at).toBeGreaterThanOrEqual(50);
+  });
+
+  it('holds at most `concurrency` invocations in flight per function', async () => {
+    const { clock, fns, queue } = setup(undefined, { concurrency: 3 }, 20);
+    for (let i = 0; i < 30; i++) queue.add('program', objectInvocation('add', svc(`s${i}`)));
+    await clock.advance(10);
+    expect(queue.stats('program')).toEqual({ depth: 27, inFlight: 3 });
+    await clock.advance(1000);
+    expect(fns.calls).toHaveLength(30);
+    expect(fns.maxRunning()).toBe(3);
+  });
+
+  it('dispatches nothing while paused and everything queued once resumed', async () => {
+    const { clock, fns, queue } = setup(undefined, { paused: true });
+    for (let i = 0; i < 5; i++) queue.add('allocate', objectInvocation('add', svc(`s${i}`)));
+    await clock.advance(1000);
+    expect(fns.calls).toHaveLength(0);
+    queue.resume();
+    await clock.advance(100);
+    expect(fns.calls).toHaveLength(5);
+  });
+});
+
+describe('retries', () => {
+  it('retries a 503 with growing delays until it succeeds', async () => {
+    const { clock, fns, queue } = setup((_, calls) => ({ status: calls.length <= 5 ? 503 : 200 }));
+    queue.add('program', objectInvocation('update', web));
+    await clock.advance(60_000);
+    expect(fns.calls).toHaveLength(6);
+    const gaps = fns.calls.slice(1).map((c, i) => c.at - fns.calls[i]!.at);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 1]!);
+  });
+
+  it('honours Retry-After as the least delay', async () => {
+    const { clock, fns, queue } = setup((_, calls) => (calls.length === 1 ? { status: 429, retryAfterSeconds: 7 } : { status: 200 }));
+    queue.add('allocate', objectInvocation('update', web));
+    await clock.advance(30_000);
+    expect(fns.calls).toHaveLength(2);
+    expect(fns.calls[1]!.at - fns.calls[0]!.at).toBeGreaterThanOrEqual(7_000);
+  });
+
+  it.each([404, 408, 409, 429, 500, 502, 503])('retries status %i', async (status) => {
+    const { clock, fns, queue } = setup((_, calls) => ({ status: calls.length === 1 ? status : 200 }));
+    queue.add('allocate', objectInvocation('update', web));
+    await clock.advance(10_000);
+    expect(fns.calls).toHaveLength(2);
+  });
+
+  it.each([400, 401, 403, 410, 422])('logs and drops status %i', async (status) => {
+    const { clock, fns, queue, log } = setup(() => ({ status, detail: '{"error":"bad event"}' }));
+    queue.add('allocate', objectInvocation('update', web));
+    await clock.advance(60_000);
+    expect(fns.calls).toHaveLength(1);
+    expect(log.entries).toContainEqual(expect.objectContaining({ level: 'error', fields: expect.objectContaining({ status, object: 'Service/shop/web' }) }));
+    expect(queue.stats('allocate').depth).toBe(0);
+  });
+
+  it('retries a network error', async () => {
+    const { clock, fns, queue } = setup((_, calls) => (calls.length < 3 ? new Error('ECONNREFUSED') : { status: 200 }));
+    queue.add('release', objectInvocation('delete', web));
+    await clock.advance(10_000);
+    expect(fns.calls).toHaveLength(3);
+  });
+
+  it('retries a dispatcher that throws instead of rejecting', async () => {
+    const clock = fakeClock();
+    let calls = 0;
+    const queue = createWorkQueue({
+      dispatch: () => {
+        if (++calls === 1) throw new Error('synchronous failure');
+        return Promise.resolve({ status: 200 });
+      },
+      concurrency: 1, retry: { baseMs: 100, maxMs: 1_000 }, perObjectIntervalMs: 0, clock, random: () => 0.5, log: memoryLogger(),
+    });
+    queue.add('program', objectInvocation('update', web));
+    await clock.advance(1_000);
+    expect(calls).toBe(2);
+    expect(queue.stats('program')).toEqual({ depth: 0, inFlight: 0 });
+  });
+
+  it('retries the newest event when one arrived during a failed attempt', async () => {
+    const { clock, fns, queue } = setup((_, calls) => ({ status: calls.length === 1 ? 503 : 200 }), {}, 50);
+    queue.add('program', objectInvocation('update', web, { id: 'old' }));
+    await clock.advance(10);
+    queue.add('program', objectInvocation('update', web, { id: 'new' }));
+    await clock.advance(10_000);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['old', 'new']);
+  });
+});
+
+describe('shutdown', () => {
+  it('finishes in-flight work within the deadline', async () => {
+    const { clock, fns, queue } = setup(undefined, {}, 100);
+    queue.add('allocate', objectInvocation('add', web));
+    await clock.advance(10);
+    const stopped = queue.stop(5_000);
+    await clock.advance(200);
+    await expect(stopped).resolves.toEqual({ handedBack: 0 });
+    expect(fns.calls).toHaveLength(1);
+  });
+
+  it('hands back what did not finish by the deadline', async () => {
+    const { clock, queue } = setup(undefined, { concurrency: 1 }, 60_000);
+    queue.add('allocate', objectInvocation('add', svc('a')));
+    queue.add('allocate', objectInvocation('add', svc('b')));
+    await clock.advance(10);
+    const stopped = queue.stop(1_000);
+    await clock.advance(1_000);
+    await expect(stopped).resolves.toEqual({ handedBack: 2 });
+  });
+});

@@ -1,0 +1,256 @@
+import { setMaxListeners } from 'node:events';
+import { objectKey } from '../lib/events/identity.js';
+import type { Invocation } from '../lib/events/invocation.js';
+import type { Logger } from '../lib/log/logger.js';
+import { sleep, type Cancel, type Clock } from './clock.js';
+import type { DispatchResult } from './invoker.js';
+import { FUNCTION_NAMES, type FunctionName } from './routing.js';
+import { backoffDelay, outcomeOf, type BackoffPolicy, type Outcome } from './retry.js';
+
+/** How an invocation ended: an answer's outcome, or `error` when no answer came. */
+export type Settlement = Outcome | 'error';
+
+/** Hooks for metrics; the queue itself knows nothing about exposition. */
+export interface QueueObserver {
+  coalesced(fn: FunctionName): void;
+  /** `hopMs`: event seen → request sent, for first attempts only. */
+  dispatched(fn: FunctionName, hopMs: number | undefined): void;
+  /** `deliveredMs`: event seen → answer received, for first attempts only. */
+  settled(fn: FunctionName, how: Settlement, durationMs: number, deliveredMs: number | undefined): void;
+  retried(fn: FunctionName, delayMs: number): void;
+}
+
+export interface WorkQueueOptions {
+  dispatch: (fn: FunctionName, invocation: Invocation, signal: AbortSignal) => Promise<DispatchResult>;
+  /** Invocations in flight at once, per function. */
+  concurrency: number;
+  retry: BackoffPolicy;
+  /** Follow-ups for one object wait this long after the previous start, so bursts coalesce. */
+  perObjectIntervalMs: number;
+  clock: Clock;
+  random: () => number;
+  log: Logger;
+  observer?: QueueObserver;
+  /** Starts paused (a leader elector resumes it). */
+  paused?: boolean;
+}
+
+export interface LaneStats {
+  /** Objects with work not yet in flight (ready, backing off, or waiting to coalesce). */
+  depth: number;
+  inFlight: number;
+}
+
+export interface WorkQueue {
+  /** Queues `invocation` for `fn`; coalesces with work already queued for the same object. */
+  add(fn: FunctionName, invocation: Invocation, seenAt?: number): void;
+  pause(): void;
+  resume(): void;
+  stats(fn: FunctionName): LaneStats;
+  /** Stops dispatching; waits up to `deadlineMs` for in-flight work, then aborts it. */
+  stop(deadlineMs: number): Promise<{ handedBack: number }>;
+}
+
+interface Lane {
+  fn: FunctionName;
+  items: Map<string, Item>;
+  /** Insertion-ordered: first in, first out. */
+  ready: Set<Item>;
+  inFlight: number;
+}
+
+interface Item {
+  lane: Lane;
+  key: string;
+  pending: Invocation | undefined;
+  seenAt: number | undefined;
+  running: boolean;
+  attempts: number;
+  lastStart: number;
+  cancelTimer: Cancel | undefined;
+}
+
+type Answer = { ok: true; result: DispatchResult } | { ok: false; error: unknown };
+
+const keyOf = (invocation: Invocation): string => (invocation.type === 'resync' ? 'resync' : objectKey(invocation.ref));
+
+const noObserver: QueueObserver = { coalesced() {}, dispatched() {}, settled() {}, retried() {} };
+
+/**
+ * One invocation at a time per (function, object); events arriving meanwhile coalesce into one
+ * follow-up; at most `concurrency` in flight per function; failures come back with backoff.
+ */
+export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
+  const { clock, log } = opts;
+  const observer = opts.observer ?? noObserver;
+  const lanes = new Map<FunctionName, Lane>(FUNCTION_NAMES.map((fn) => [fn, { fn, items: new Map(), ready: new Set(), inFlight: 0 }]));
+  const abort = new AbortController();
+  setMaxListeners(0, abort.signal); // one listener per invocation in flight, removed when it ends
+  let paused = opts.paused ?? false;
+  let stopping = false;
+  let onIdle: (() => void) | undefined;
+
+  const laneOf = (fn: FunctionName): Lane => {
+    const lane = lanes.get(fn);
+    if (!lane) throw new Error(`no lane for function ${fn}`);
+    return lane;
+  };
+
+  function add(fn: FunctionName, invocation: Invocation, seenAt = clock.now()): void {
+    if (stopping) return;
+    const lane = laneOf(fn);
+    const key = keyOf(invocation);
+    const item = lane.items.get(key) ?? newItem(lane, key);
+    if (item.pending) observer.coalesced(fn);
+    item.pending = invocation;
+    item.seenAt ??= seenAt;
+    if (!item.running && !item.cancelTimer) {
+      lane.ready.add(item);
+      pump(lane);
+    }
+  }
+
+  function newItem(lane: Lane, key: string): Item {
+    const item: Item = { lane, key, pending: undefined, seenAt: undefined, running: false, attempts: 0, lastStart: -Infinity, cancelTimer: undefined };
+    lane.items.set(key, item);
+    return item;
+  }
+
+  function pump(lane: Lane): void {
+    while (!paused && !stopping && lane.inFlight < opts.concurrency) {
+      const next = lane.ready.values().next();
+      if (next.done) return;
+      lane.ready.delete(next.value);
+      start(next.value);
+    }
+  }
+
+  function start(item: Item): void {
+    const { pending: invocation, seenAt, lane } = item;
+    if (!invocation) return wake(item);
+    const firstAttempt = item.attempts === 0;
+    item.pending = undefined;
+    item.seenAt = undefined;
+    item.running = true;
+    lane.inFlight++;
+    const started = clock.now();
+    item.lastStart = started;
+    const since = firstAttempt ? seenAt : undefined;
+    observer.dispatched(lane.fn, since === undefined ? undefined : started - since);
+    void invoke(lane.fn, invocation).then((answer) => settle(item, invocation, answer, started, since));
+  }
+
+  async function invoke(fn: FunctionName, invocation: Invocation): Promise<Answer> {
+    let onAbort = (): void => undefined;
+    const aborted = new Promise<Answer>((resolve) => {
+      onAbort = () => resolve({ ok: false, error: new Error('aborted at shutdown') });
+      abort.signal.addEventListener('abort', onAbort, { once: true });
+    });
+    // Through a promise, so a dispatcher that throws at once is a failure like any other.
+    const answered = Promise.resolve()
+      .then(() => opts.dispatch(fn, invocation, abort.signal))
+      .then(
+      (result): Answer => ({ ok: true, result }),
+      (error: unknown): Answer => ({ ok: false, error }),
+    );
+    try {
+      return await Promise.race([answered, aborted]);
+    } finally {
+      abort.signal.removeEventListener('abort', onAbort);
+    }
+  }
+
+  function settle(item: Item, invocation: Invocation, answer: Answer, started: number, seenAt: number | undefined): void {
+    const { lane } = item;
+    lane.inFlight--;
+    item.running = false;
+    const now = clock.now();
+    const how: Settlement = answer.ok ? outcomeOf(answer.result.status) : 'error';
+    observer.settled(lane.fn, how, now - started, seenAt === undefined ? undefined : now - seenAt);
+    const fields = { function: lane.fn, object: item.key, eventId: invocation.id, attempt: item.attempts + 1, ...describe(answer) };
+    if (stopping) {
+      if (how === 'retry' || how === 'error') item.pending ??= invocation;
+    } else if (how === 'retry' || how === 'error') {
+      retryLater(item, invocation, answer, fields);
+    } else {
+      if (how === 'reject') log.error('Dropped invocation the function rejected', fields);
+      else log.debug('Invoked function', { ...fields, durationMs: now - started });
+      item.attempts = 0;
+      wakeAt(item, item.lastStart + opts.perObjectIntervalMs);
+    }
+    pump(lane);
+    if (onIdle && inFlight() === 0) onIdle();
+  }
+
+  function retryLater(item: Item, invocation: Invocation, answer: Answer, fields: Record<string, unknown>): void {
+    item.attempts++;
+    item.pending ??= invocation; // a newer event supersedes the failed one
+    const retryAfter = answer.ok ? answer.result.retryAfterSeconds : undefined;
+    const delayMs = backoffDelay(item.attempts, opts.retry, opts.random, retryAfter);
+    observer.retried(item.lane.fn, delayMs);
+    log.warn('Invocation will be retried', { ...fields, delayMs });
+    wakeAt(item, clock.now() + delayMs);
+  }
+
+  function wakeAt(item: Item, at: number): void {
+    const delay = at - clock.now();
+    if (delay <= 0) return wake(item);
+    item.cancelTimer = clock.schedule(delay, () => {
+      item.cancelTimer = undefined;
+      wake(item);
+    });
+  }
+
+  function wake(item: Item): void {
+    if (!item.pending) {
+      item.lane.items.delete(item.key);
+      return;
+    }
+    item.lane.ready.add(item);
+    pump(item.lane);
+  }
+
+  const inFlight = (): number => [...lanes.values()].reduce((n, lane) => n + lane.inFlight, 0);
+
+  async function stop(deadlineMs: number): Promise<{ handedBack: number }> {
+    stopping = true;
+    for (const lane of lanes.values()) for (const item of lane.items.values()) item.cancelTimer?.();
+    const drained = new Promise<void>((resolve) => {
+      onIdle = resolve;
+      if (inFlight() === 0) resolve();
+    });
+    const deadline = new AbortController();
+    const timedOut = await Promise.race([drained.then(() => false), sleep(clock, deadlineMs, deadline.signal).then(() => true)]);
+    deadline.abort();
+    if (timedOut) {
+      abort.abort();
+      await drained;
+    }
+    const handedBack = [...lanes.values()].reduce((n, lane) => n + [...lane.items.values()].filter((i) => i.pending).length, 0);
+    return { handedBack };
+  }
+
+  return {
+    add,
+    pause() {
+      paused = true;
+    },
+    resume() {
+      paused = false;
+      for (const lane of lanes.values()) pump(lane);
+    },
+    stats(fn) {
+      const lane = laneOf(fn);
+      let depth = 0;
+      for (const item of lane.items.values()) if (item.pending) depth++;
+      return { depth, inFlight: lane.inFlight };
+    },
+    stop,
+  };
+}
+
+function describe(answer: Answer): Record<string, unknown> {
+  if (!answer.ok) return { error: answer.error instanceof Error ? answer.error.message : String(answer.error) };
+  const { status, detail } = answer.result;
+  return { status, ...(detail === undefined ? {} : { detail }) };
+}

@@ -1,0 +1,34 @@
+import { describe, expect, it } from 'vitest';
+import { backoffDelay, outcomeOf, parseRetryAfter } from './retry.js';
+
+describe('what an answer means', () => {
+  it.each([
+    [200, 'success'], [202, 'success'], [204, 'success'],
+    [404, 'retry'], [408, 'retry'], [409, 'retry'], [429, 'retry'], [500, 'retry'], [503, 'retry'], [504, 'retry'],
+    [400, 'reject'], [401, 'reject'], [403, 'reject'], [413, 'reject'], [422, 'reject'], [302, 'reject'],
+  ])('status %i → %s', (status, outcome) => expect(outcomeOf(status)).toBe(outcome));
+});
+
+describe('backoff', () => {
+  const policy = { baseMs: 100, maxMs: 5_000 };
+  it('doubles per attempt, between half and all of the ceiling', () => {
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, policy, () => 0))).toEqual([50, 100, 200, 400]);
+    expect([1, 2, 3, 4].map((n) => backoffDelay(n, policy, () => 1))).toEqual([100, 200, 400, 800]);
+  });
+  it('is capped', () => expect(backoffDelay(40, policy, () => 1)).toBe(5_000));
+  it('never retries sooner than Retry-After', () => expect(backoffDelay(1, policy, () => 0, 3)).toBe(3_000));
+  it('caps Retry-After too', () => expect(backoffDelay(1, policy, () => 0, 3_600)).toBe(5_000));
+});
+
+describe('Retry-After', () => {
+  const now = Date.parse('2025-01-01T00:00:00Z');
+  it.each([
+    ['120', 120],
+    ['0', 0],
+    ['Wed, 01 Jan 2025 00:00:30 GMT', 30],
+    ['Tue, 31 Dec 2024 23:59:00 GMT', 0],
+    ['soon', undefined],
+    ['', undefined],
+  ])('%j → %s seconds', (value, seconds) => expect(parseRetryAfter(value, now)).toBe(seconds));
+  it('absent', () => expect(parseRetryAfter(null, now)).toBeUndefined());
+});

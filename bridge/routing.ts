@@ -1,0 +1,58 @@
+import type { Change, ObjectKind, ObjectRef } from '../lib/events/invocation.js';
+
+export const FUNCTION_NAMES = ['allocate', 'program', 'release'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
+/**
+ * Whom an event is about: the object itself, or (for an EndpointSlice) the Service it belongs
+ * to. A deleted slice can no longer be read, so the function could not find its Service.
+ */
+export type Subject = 'object' | 'service';
+
+export interface Route {
+  fn: FunctionName;
+  subject: Subject;
+}
+
+const to = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'object' }));
+const all = to('allocate', 'program', 'release');
+
+/**
+ * Which function hears of which change. Functions are level-triggered, so a route too many costs
+ * one idle invocation while a route too few loses work: when unsure, a change is routed.
+ * - add: nothing can be released yet.
+ * - update: a deletionTimestamp (finalizer pending) arrives as an update, hence release.
+ * - delete: allocate re-creates an IPAllocation deleted by hand; release collects leftovers.
+ */
+export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonly Route[]>>>> = {
+  IPPool: { add: to('allocate', 'program'), update: all, delete: all },
+  IPAllocation: { add: to('allocate', 'program'), update: all, delete: all },
+  Service: { add: to('allocate', 'program'), update: all, delete: all },
+  EndpointSlice: {
+    add: to('program'),
+    update: to('program'),
+    delete: [{ fn: 'program', subject: 'service' }],
+  },
+};
+
+/** What the watch saw: a change of an object, and the Service it belongs to if any. */
+export interface Emission {
+  change: Change;
+  ref: ObjectRef;
+  service?: ObjectRef;
+}
+
+export interface Delivery {
+  fn: FunctionName;
+  change: Change;
+  ref: ObjectRef;
+}
+
+/** The invocations one emission causes, per the table. */
+export function routeEmission(emission: Emission): Delivery[] {
+  return ROUTES[emission.ref.kind][emission.change].flatMap((route): Delivery[] => {
+    if (route.subject === 'object') return [{ fn: route.fn, change: emission.change, ref: emission.ref }];
+    // The Service still exists (or its own delete is routed): it changed because its slice went.
+    return emission.service ? [{ fn: route.fn, change: 'update', ref: emission.service }] : [];
+  });
+}

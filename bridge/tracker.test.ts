@@ -1,0 +1,85 @@
+import { describe, expect, it } from 'vitest';
+import { serviceConcernsUs, sliceConcernsUs } from './filters.js';
+import { createTracker } from './tracker.js';
+
+const pool = (name: string, rv: string) => ({ metadata: { name, resourceVersion: rv } });
+const service = (name: string, rv: string, spec: Record<string, unknown> = { type: 'LoadBalancer' }, meta: Record<string, unknown> = {}) => ({
+  metadata: { name, namespace: 'shop', resourceVersion: rv, ...meta },
+  spec,
+});
+const slice = (name: string, rv: string, svc = 'web') => ({
+  metadata: { name, namespace: 'shop', resourceVersion: rv, labels: { 'kubernetes.io/service-name': svc } },
+});
+
+describe('watch events', () => {
+  it('tells add from update and drops replays of the same resourceVersion', () => {
+    const t = createTracker('IPPool');
+    expect(t.seen(pool('lan', '1'))).toEqual({ change: 'add', ref: { kind: 'IPPool', name: 'lan' } });
+    expect(t.seen(pool('lan', '1'))).toBeUndefined();
+    expect(t.seen(pool('lan', '2'))).toEqual({ change: 'update', ref: { kind: 'IPPool', name: 'lan' } });
+    expect(t.gone(pool('lan', '3'))).toEqual({ change: 'delete', ref: { kind: 'IPPool', name: 'lan' } });
+    expect(t.size()).toBe(0);
+  });
+
+  it('ignores what is not an object', () => {
+    expect(createTracker('IPPool').seen({ kind: 'Status' })).toBeUndefined();
+  });
+});
+
+describe('re-list', () => {
+  it('emits deletes for what vanished while the watch was down and updates for what changed', () => {
+    const t = createTracker('IPPool');
+    t.relist([pool('a', '1'), pool('b', '1'), pool('c', '1')]);
+    const changes = t.relist([pool('a', '1'), pool('b', '7'), pool('d', '8')]);
+    expect(changes).toEqual([
+      { change: 'update', ref: { kind: 'IPPool', name: 'b' } },
+      { change: 'add', ref: { kind: 'IPPool', name: 'd' } },
+      { change: 'delete', ref: { kind: 'IPPool', name: 'c' } },
+    ]);
+    expect(t.size()).toBe(3);
+  });
+
+  it('works page by page', () => {
+    const t = createTracker('IPPool');
+    t.relist([pool('a', '1'), pool('b', '1')]);
+    const run = t.startRelist();
+    expect(run.page([pool('a', '1')])).toEqual([]);
+    expect(run.page([pool('c', '1')])).toEqual([{ change: 'add', ref: { kind: 'IPPool', name: 'c' } }]);
+    expect(run.finish()).toEqual([{ change: 'delete', ref: { kind: 'IPPool', name: 'b' } }]);
+  });
+
+  it('remembers the Service of a slice, so a slice deleted unseen still names it', () => {
+    const t = createTracker('EndpointSlice');
+    t.relist([slice('web-1', '1')]);
+    expect(t.relist([])).toEqual([
+      { change: 'delete', ref: { kind: 'EndpointSlice', namespace: 'shop', name: 'web-1' }, service: { kind: 'Service', namespace: 'shop', name: 'web' } },
+    ]);
+  });
+});
+
+describe('what concerns us', () => {
+  it.each([
+    ['a LoadBalancer', service('a', '1'), true],
+    ['a ClusterIP', service('a', '1', { type: 'ClusterIP' }), false],
+    ['a ClusterIP with our annotation', service('a', '1', { type: 'ClusterIP' }, { annotations: { 'mikrolb.de/load-balancer-ips': '10.0.0.1' } }), true],
+    ['a ClusterIP with another annotation', service('a', '1', { type: 'ClusterIP' }, { annotations: { 'example.com/x': 'y' } }), false],
+    ['a ClusterIP with our finalizer', service('a', '1', { type: 'ClusterIP' }, { finalizers: ['mikrolb.de/finalizer'] }), true],
+  ])('%s: %s', (_, obj, expected) => expect(serviceConcernsUs(obj)).toBe(expected));
+
+  it('tracks a Service that stops concerning us until it has said so once', () => {
+    const t = createTracker('Service', serviceConcernsUs);
+    expect(t.seen(service('web', '1', { type: 'ClusterIP' }))).toBeUndefined();
+    expect(t.seen(service('web', '2'))).toMatchObject({ change: 'add' });
+    expect(t.seen(service('web', '3', { type: 'ClusterIP' }))).toMatchObject({ change: 'update' });
+    expect(t.has('Service/shop/web')).toBe(false);
+    expect(t.seen(service('web', '4', { type: 'ClusterIP' }))).toBeUndefined();
+    expect(t.gone(service('web', '5', { type: 'ClusterIP' }))).toBeUndefined();
+  });
+
+  it('tracks slices of tracked Services only', () => {
+    const t = createTracker('EndpointSlice', sliceConcernsUs((key) => key === 'Service/shop/web'));
+    expect(t.seen(slice('web-1', '1'))).toMatchObject({ change: 'add', service: { name: 'web' } });
+    expect(t.seen(slice('db-1', '1', 'db'))).toBeUndefined();
+    expect(t.seen({ metadata: { name: 'orphan', namespace: 'shop', resourceVersion: '1' } })).toBeUndefined();
+  });
+});

@@ -1,0 +1,102 @@
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
+import type { BridgeHandle } from '../../bridge/bridge.js';
+import { memoryLogger } from '../../lib/log/logger.js';
+import { testCluster, uniq } from '../helpers/cluster.js';
+import { endpointSlice, fakeFunctions, kubeWriter, lbService, metricValue, testBridge } from './support.js';
+
+const { kc, transport } = testCluster();
+const kube = kubeWriter(transport);
+const ns = uniq('bridge-events');
+const pool = uniq('bridge-pool');
+const allocation = uniq('bridge-ipa');
+let fns: Awaited<ReturnType<typeof fakeFunctions>>;
+let bridge: BridgeHandle;
+const log = memoryLogger();
+
+beforeAll(async () => {
+  fns = await fakeFunctions();
+  await kube.namespace(ns);
+  await kube.create('Service', lbService(ns, 'web'));
+  bridge = await testBridge(kc, transport, { functions: fns.urls }, log);
+  await bridge.ready;
+});
+
+afterAll(async () => {
+  await bridge.stop();
+  await fns.close();
+  for (const name of ['web', 'internal', 'annotated']) await kube.remove('Service', name, ns).catch(() => undefined);
+  await kube.remove('Namespace', ns).catch(() => undefined);
+});
+
+const waitFor = (check: () => void) => vi.waitFor(check, { timeout: 15_000, interval: 50 });
+
+describe('the bridge against the API server', () => {
+  it('is ready after the initial lists, and invokes allocate and program for what existed', async () => {
+    const readyz = await fetch(`http://127.0.0.1:${bridge.port}/readyz`);
+    expect(readyz.status).toBe(200);
+    for (const kind of ['IPPool', 'IPAllocation', 'Service', 'EndpointSlice']) {
+      expect(log.entries).toContainEqual(expect.objectContaining({ msg: `Listed ${kind}` }));
+    }
+    await waitFor(() => expect(fns.about(`${ns}/web`)).toEqual(expect.arrayContaining([`allocate add Service/${ns}/web`, `program add Service/${ns}/web`])));
+  });
+
+  it('routes Service changes and sends them as ApiServerSource ref events', async () => {
+    await kube.create('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'internal', namespace: ns }, spec: { ports: [{ port: 80 }], ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' } });
+    await kube.create('Service', lbService(ns, 'annotated'));
+    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(2));
+    await kube.patch('Service', 'annotated', ns, { metadata: { annotations: { 'mikrolb.de/snat-enabled': 'true' } } });
+    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(5));
+    await kube.remove('Service', 'annotated', ns);
+    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(8));
+    expect(fns.about(`${ns}/annotated`).sort()).toEqual([
+      `allocate add Service/${ns}/annotated`,
+      `allocate delete Service/${ns}/annotated`,
+      `allocate update Service/${ns}/annotated`,
+      `program add Service/${ns}/annotated`,
+      `program delete Service/${ns}/annotated`,
+      `program update Service/${ns}/annotated`,
+      `release delete Service/${ns}/annotated`,
+      `release update Service/${ns}/annotated`,
+    ]);
+    const types = fns.received.filter((r) => r.invocation.type === 'object' && r.invocation.ref.name === 'annotated').map((r) => r.type);
+    expect(new Set(types)).toEqual(new Set(['dev.knative.apiserver.ref.add', 'dev.knative.apiserver.ref.update', 'dev.knative.apiserver.ref.delete']));
+    // A ClusterIP Service without our annotations is none of our business.
+    expect(fns.about(`${ns}/internal`)).toEqual([]);
+  });
+
+  it('sends EndpointSlice changes to program, and a deleted slice as an update of its Service', async () => {
+    await kube.create('EndpointSlice', endpointSlice(ns, 'web-abcde', 'web'));
+    await kube.create('EndpointSlice', endpointSlice(ns, 'internal-abcde', 'internal'));
+    await waitFor(() => expect(fns.about(`EndpointSlice/${ns}/web-abcde`)).toEqual([`program add EndpointSlice/${ns}/web-abcde`]));
+    const before = fns.about(`Service/${ns}/web`).length;
+    await kube.remove('EndpointSlice', 'web-abcde', ns);
+    await waitFor(() => expect(fns.about(`Service/${ns}/web`).slice(before)).toEqual([`program update Service/${ns}/web`]));
+    expect(fns.about(`internal-abcde`)).toEqual([]);
+    await kube.remove('EndpointSlice', 'internal-abcde', ns);
+  });
+
+  it('routes IPPool and IPAllocation changes', async () => {
+    await kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: pool }, spec: { ipFamily: 'IPv4', addresses: ['198.51.100.240/29'] } });
+    await kube.create('IPAllocation', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: allocation }, spec: { ipFamily: 'IPv4' } });
+    await waitFor(() => expect(fns.about(pool)).toHaveLength(2));
+    await kube.remove('IPPool', pool);
+    await kube.remove('IPAllocation', allocation);
+    await waitFor(() => expect(fns.about(pool)).toHaveLength(5));
+    expect(fns.about(pool).sort()).toEqual([
+      `allocate add IPPool/${pool}`, `allocate delete IPPool/${pool}`, `program add IPPool/${pool}`, `program delete IPPool/${pool}`, `release delete IPPool/${pool}`,
+    ]);
+    await waitFor(() => expect(fns.about(allocation)).toHaveLength(5));
+  });
+
+  it('counts what it did in /metrics', async () => {
+    const text = await (await fetch(`http://127.0.0.1:${bridge.port}/metrics`)).text();
+    expect(metricValue(text, 'mikrolb_bridge_invocations_total{function="program",outcome="success"}')).toBeGreaterThanOrEqual(6);
+    expect(metricValue(text, 'mikrolb_bridge_invocations_total{function="release",outcome="success"}')).toBeGreaterThanOrEqual(3);
+    expect(metricValue(text, 'mikrolb_bridge_relists_total{kind="Service"}')).toBe(0);
+    expect(metricValue(text, 'mikrolb_bridge_watch_events_total{kind="Service",type="DELETED"}')).toBeGreaterThanOrEqual(1);
+    expect(metricValue(text, 'mikrolb_bridge_ready')).toBe(1);
+    expect(metricValue(text, 'mikrolb_bridge_in_flight{function="allocate"}')).toBe(0);
+    expect(metricValue(text, 'mikrolb_bridge_invocation_duration_seconds_count{function="allocate"}')).toBeGreaterThanOrEqual(4);
+    expect(fns.rejected).toEqual([]);
+  });
+});
