@@ -1,0 +1,188 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/schemas.js';
+import { getPool, getService, listAllocations } from '../../lib/k8s/typed.js';
+import type { RouterState } from '../../lib/routeros/state.js';
+import { uninstallRouter } from '../../lib/cli/uninstall.js';
+import { uniq } from '../helpers/cluster.js';
+import { objects } from '../helpers/objects.js';
+import { SEED } from '../program/setup.js';
+import { eventually, startE2E, type E2E } from './stack.js';
+
+let e2e: E2E;
+let make: ReturnType<typeof objects>;
+const ns = uniq('life');
+const pool = uniq('life-pool');
+let foreignBefore = '';
+const LB = { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' };
+
+const ours = (s: RouterState, kind: 'service' | 'global' | 'any' = 'any') => Object.values(s.menus).flat()
+  .filter((e) => (e.comment ?? '').startsWith(kind === 'global' ? 'mikrolb:global:' : kind === 'service' ? 'mikrolb:svc=' : 'mikrolb:'));
+const foreign = (s: RouterState): string => JSON.stringify(Object.entries(s.menus)
+  .map(([m, es]) => [m, es.filter((e) => !(e.comment ?? '').startsWith('mikrolb:'))] as const).filter(([, es]) => es.length > 0));
+
+async function service(name: string, annotations: Record<string, string> = { 'mikrolb.de/load-balancer-pools': pool }): Promise<void> {
+  await make.service(ns, name, LB, annotations);
+  await e2e.kube.create('EndpointSlice', {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-x`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv4', endpoints: [{ addresses: ['10.244.3.1'], conditions: { ready: true } }, { addresses: ['10.244.3.2'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  });
+}
+
+async function programmedIngress(name: string): Promise<string> {
+  return eventually(async () => {
+    const svc = await getService(e2e.kube, ns, name);
+    const ip = svc?.status?.loadBalancer?.ingress?.[0]?.ip;
+    if (!ip) throw new Error(`${name} has no ingress yet`);
+    return ip;
+  });
+}
+
+async function gone(name: string): Promise<void> {
+  await eventually(async () => {
+    if (await e2e.kube.get('Service', name, ns)) throw new Error(`Service ${name} still exists`);
+    const left = await listAllocations(e2e.kube, `${LABEL_SERVICE_NAMESPACE}=${ns},${LABEL_SERVICE_NAME}=${name}`);
+    if (left.items.length > 0) throw new Error(`${left.items.length} allocation(s) of ${name} left`);
+  });
+}
+
+beforeAll(async () => {
+  e2e = await startE2E(SEED, { resyncIntervalMs: 4000 });
+  foreignBefore = foreign(e2e.sim.state());
+  make = objects(e2e.kube);
+  await make.namespace(ns);
+  await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.50.1-198.18.50.250'], autoAssign: false, interfaceName: 'ether1' });
+});
+
+afterAll(async () => {
+  await make.cleanup();
+  await e2e.stop();
+});
+
+describe('the whole lifecycle through the all-in-one controller (real API server, RouterOS simulator)', () => {
+  it('a pool and a LoadBalancer Service: Programmed, ingress, router rules; deleting the Service releases everything', async () => {
+    await service('web');
+    const ip = await programmedIngress('web');
+    const [a] = await make.allocationsOf(ns, 'web');
+    expect(a?.status?.phase).toBe('Programmed');
+    expect(ours(e2e.sim.state(), 'service').some((x) => x.address === `${ip}/32`)).toBe(true);
+    await e2e.kube.remove('Service', 'web', ns);
+    await gone('web');
+    await eventually(async () => expect((await getPool(e2e.kube, pool))?.status?.allocations ?? []).toEqual([]));
+    await eventually(async () => expect(ours(e2e.sim.state(), 'service')).toEqual([]));
+  });
+
+  it('deleting a Service while its allocation is still being programmed', async () => {
+    e2e.sim.faults.delayReplies(400);
+    try {
+      await service('hasty');
+      await eventually(async () => expect((await make.allocationsOf(ns, 'hasty')).length).toBe(1));
+      await e2e.kube.remove('Service', 'hasty', ns);
+      await gone('hasty');
+    } finally {
+      e2e.sim.faults.delayReplies(0);
+    }
+    await eventually(async () => expect(ours(e2e.sim.state(), 'service')).toEqual([]));
+  });
+
+  it('deleting and re-creating a Service with the same name quickly: only the new uid remains', async () => {
+    await service('again');
+    await programmedIngress('again');
+    const first = await getService(e2e.kube, ns, 'again');
+    await e2e.kube.remove('Service', 'again', ns);
+    await e2e.kube.remove('EndpointSlice', 'again-x', ns);
+    await eventually(async () => expect(await e2e.kube.get('Service', 'again', ns)).toBeUndefined());
+    await service('again');
+    await programmedIngress('again');
+    const second = await getService(e2e.kube, ns, 'again');
+    expect(second?.metadata.uid).not.toBe(first?.metadata.uid);
+    await eventually(async () => {
+      const owners = new Set(ours(e2e.sim.state(), 'service').map((x) => /svc=([^:]+)/.exec(x.comment ?? '')?.[1]));
+      expect([...owners]).toEqual([second?.metadata.uid]);
+      const allocs = await make.allocationsOf(ns, 'again');
+      expect(allocs.map((x) => x.metadata.labels?.['mikrolb.de/service-uid'])).toEqual([second?.metadata.uid]);
+    });
+  });
+
+  it('changing annotations replaces one allocation by another, releasing the old address', async () => {
+    const other = uniq('life-other');
+    await make.pool(other, { ipFamily: 'IPv4', addresses: ['198.18.51.10-198.18.51.20'], autoAssign: false, interfaceName: 'ether1' });
+    const before = await programmedIngress('again');
+    const svc = await getService(e2e.kube, ns, 'again');
+    if (!svc) throw new Error('gone');
+    await e2e.kube.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-pools': other } } });
+    await eventually(async () => {
+      const ip = (await getService(e2e.kube, ns, 'again'))?.status?.loadBalancer?.ingress?.map((i) => i.ip);
+      expect(ip).toEqual([expect.stringMatching(/^198\.18\.51\./)]);
+      expect((await getPool(e2e.kube, pool))?.status?.allocations?.some((x) => x.address === before)).toBe(false);
+      expect(ours(e2e.sim.state(), 'service').some((x) => x.address === `${before}/32`)).toBe(false);
+    });
+  });
+
+  it('deleting a pool in use waits (with a condition naming the holders), then goes once it is free', async () => {
+    const p = uniq('life-held');
+    await make.pool(p, { ipFamily: 'IPv4', addresses: ['198.18.52.10'], autoAssign: false, interfaceName: 'ether1' });
+    await eventually(async () => expect((await getPool(e2e.kube, p))?.metadata.finalizers).toContain('mikrolb.de/finalizer'));
+    await service('holder', { 'mikrolb.de/load-balancer-pools': p });
+    await programmedIngress('holder');
+    await e2e.kube.remove('IPPool', p);
+    await eventually(async () => {
+      const c = (await getPool(e2e.kube, p))?.status?.conditions?.find((x) => x.type === 'DeletionBlocked');
+      expect(c).toMatchObject({ status: 'True', reason: 'AddressesInUse', message: expect.stringContaining('1 IPAllocation(s) still hold addresses') });
+    });
+    await e2e.kube.remove('Service', 'holder', ns);
+    await gone('holder');
+    await eventually(async () => expect(await e2e.kube.get('IPPool', p)).toBeUndefined());
+  });
+
+  it('a router that is down during deletions: finalizers stay, Warning events say why, and everything completes after it returns', async () => {
+    await service('outage');
+    await programmedIngress('outage');
+    e2e.sim.faults.goAway();
+    try {
+      await e2e.kube.remove('Service', 'outage', ns);
+      await eventually(async () => {
+        const svc = await getService(e2e.kube, ns, 'outage');
+        expect(svc?.metadata.deletionTimestamp).toBeDefined();
+        expect(svc?.metadata.finalizers).toContain('mikrolb.de/finalizer');
+        const events = await e2e.kube.list('Event', { namespace: ns });
+        expect(events.some((ev) => JSON.stringify(ev).includes('ReleaseFailed'))).toBe(true);
+      });
+    } finally {
+      e2e.sim.faults.comeBack();
+    }
+    await gone('outage');
+  });
+
+  it('200 Services created and deleted leave no mikrolb: entry but the globals (and after GC none), empty ledgers, no finalizers', async () => {
+    await e2e.kube.remove('Service', 'again', ns);
+    await gone('again');
+    const names = Array.from({ length: Number(process.env.MIKROLB_E2E_BULK ?? 200) }, (_, i) => `bulk-${i}`);
+    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => service(n)));
+    await eventually(async () => {
+      const allocs = (await listAllocations(e2e.kube)).items.filter((a) => a.metadata.labels?.[LABEL_SERVICE_NAMESPACE] === ns && a.status?.phase === 'Programmed');
+      expect(allocs.length).toBeGreaterThanOrEqual(names.length);
+    }, 180_000, 1000);
+    for (let i = 0; i < names.length; i += 20) await Promise.all(names.slice(i, i + 20).map((n) => e2e.kube.remove('Service', n, ns)));
+    await eventually(async () => {
+      expect((await listAllocations(e2e.kube)).items.filter((a) => a.metadata.labels?.[LABEL_SERVICE_NAMESPACE] === ns && a.metadata.labels?.[LABEL_SERVICE_NAME]?.startsWith('bulk-'))).toEqual([]);
+      expect(ours(e2e.sim.state(), 'service').map((e) => e.comment)).toEqual([]);
+    }, 180_000, 1000);
+    expect((await getPool(e2e.kube, pool))?.status?.allocations).toEqual([]);
+    for (const n of names) expect(await e2e.kube.get('Service', n, ns)).toBeUndefined();
+    // the garbage collector (release on resync) removes the global rules once nothing uses them
+    await eventually(async () => expect(ours(e2e.sim.state()).map((e) => e.comment)).toEqual([]), 60_000, 1000);
+    expect(foreign(e2e.sim.state())).toBe(foreignBefore);
+  }, 400_000);
+
+  it('mikrolb uninstall --router removes every mikrolb: entry and leaves the foreign ones byte-identical', async () => {
+    await service('last');
+    await programmedIngress('last');
+    await e2e.controller.stop();
+    expect(ours(e2e.sim.state()).length).toBeGreaterThan(0);
+    let out = '';
+    expect(await uninstallRouter(e2e.router, false, { stdout: { write: (t: string) => (out += t) }, stderr: { write: () => undefined } })).toBe(0);
+    expect(out).toMatch(/removed \d+ entries/);
+    expect(ours(e2e.sim.state())).toEqual([]);
+    expect(foreign(e2e.sim.state())).toBe(foreignBefore);
+  });
+});
