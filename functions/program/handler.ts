@@ -4,7 +4,8 @@ import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
 import { getAllocation, getPool, listAllocations, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
-import { programReservation, programService } from './service.js';
+import { menusToRead } from '../../lib/core/router-program.js';
+import { programReservation, programService, type RouterView } from './service.js';
 
 async function programAllocation(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
   const a = await getAllocation(deps.kube, name);
@@ -41,20 +42,32 @@ async function programPool(deps: ProgramDeps, name: string, report: ProgramRepor
   }
 }
 
+/** Every owner planned against one whole read of the router (re-read after each change). */
 async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   let failure: unknown;
-  const attempt = async (fn: () => Promise<void>): Promise<void> => {
+  let view: RouterView | undefined;
+  const fresh = async (): Promise<RouterView | undefined> => {
+    if (view && !view.changed) return view;
     try {
-      await fn();
+      view = { entries: await deps.router.readMany(menusToRead()), changed: false };
+    } catch {
+      view = undefined; // each owner then reports the router's failure itself
+    }
+    return view;
+  };
+  const attempt = async (fn: (state: RouterView | undefined) => Promise<void>): Promise<void> => {
+    try {
+      await fn(await fresh());
     } catch (e) {
       failure ??= e; // keep going: one broken Service must not starve the others
     }
   };
   for (const svc of (await listServices(deps.kube)).items) {
-    await attempt(() => programService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report));
+    await attempt((state) => programService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, state));
   }
   for (const a of (await listAllocations(deps.kube)).items) {
-    if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await attempt(() => programAllocation(deps, a.metadata.name, report));
+    if (a.metadata.labels?.[LABEL_SERVICE_UID] || !a.status?.address || a.metadata.deletionTimestamp) continue;
+    await attempt((state) => programReservation(deps, a, report, state));
   }
   if (failure) throw failure;
 }

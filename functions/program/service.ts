@@ -8,9 +8,19 @@ import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 import { LABEL_SERVICE_UID, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
+import type { RouterEntry } from '../../lib/routeros/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { writeOutcomes } from './statuses.js';
+
+/**
+ * The whole router as a resync read it once: every Service is planned against it (so entries a
+ * narrowed read would miss are found too); after a change it is read again.
+ */
+export interface RouterView {
+  entries: Record<string, RouterEntry[]>;
+  changed: boolean;
+}
 
 const familyOf = (ip: string) => {
   const p = parseAddress(ip);
@@ -18,9 +28,10 @@ const familyOf = (ip: string) => {
 };
 
 /** Talks to the router; a failure becomes a BackendError outcome for every advertisement. */
-async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string }> {
+async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string }> {
   try {
-    const { ops, outcomes } = await programOwner(deps.router, p);
+    const { ops, outcomes } = await programOwner(deps.router, p, state ? { state: state.entries } : {});
+    if (ops.length > 0 && state) state.changed = true;
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
     return { outcomes };
@@ -47,7 +58,7 @@ async function writeServiceStatus(deps: ProgramDeps, first: Service, lbAllocatio
  * Makes the router carry a Service's rules and its addresses' advertisements, then writes
  * what happened into the allocations' and the Service's status.
  */
-export async function programService(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
+export async function programService(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport, state?: RouterView): Promise<void> {
   const svc = await getService(deps.kube, namespace, name);
   if (!svc?.metadata.uid || svc.metadata.deletionTimestamp) return;
   const intent = serviceIntent(svc, deps.classes);
@@ -60,7 +71,7 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   const live = allocations.items.filter((a) => !a.metadata.deletionTimestamp);
   const model = serviceProgram(svc, intent, live, slices.items);
   const owner: OwnerProgram = { uid: svc.metadata.uid, service: model, adverts: advertisementWants(live, pools.items) };
-  const { outcomes, error } = await applyToRouter(deps, owner, report);
+  const { outcomes, error } = await applyToRouter(deps, owner, report, state);
   const written = await writeOutcomes(deps, live, outcomes, report);
   const lbNames = new Set([...matchAllocations(intent, live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name));
   await writeServiceStatus(deps, svc, written.filter((a) => lbNames.has(a.metadata.name)), written, model.lbEnabled, error, report);
@@ -68,10 +79,10 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
 }
 
 /** An operator reservation (no Service): only its advertisement. */
-export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport): Promise<void> {
+export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView): Promise<void> {
   const pools = await listPools(deps.kube);
   const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts: advertisementWants([allocation], pools.items) };
-  const { outcomes, error } = await applyToRouter(deps, owner, report);
+  const { outcomes, error } = await applyToRouter(deps, owner, report, state);
   await writeOutcomes(deps, [allocation], outcomes, report);
   if (error) throw new RouterUnavailableError(error);
 }

@@ -6,7 +6,7 @@ import {
   advertisementEntry, globalEntries, mergeDesired, menusFor, planState, scopes, serviceEntries,
   type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
-import type { RouterPort } from '../router/port.js';
+import type { ReadRequest, RouterPort } from '../router/port.js';
 import type { RouterEntry, RouterState } from '../routeros/state.js';
 
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
@@ -78,9 +78,53 @@ export function planOwner(p: OwnerProgram, state: Record<string, RouterEntry[]>)
   return { ops, outcomes };
 }
 
-/** Reads (one round trip), plans, and writes (one round trip, only when something differs). */
-export async function programOwner(router: RouterPort, p: OwnerProgram): Promise<PlanResult> {
-  const state = await router.readMany(menusToRead());
+/** The built-in chains our global rules live in: read whole, since order within them matters. */
+const BUILTIN_CHAINS: Record<string, readonly string[]> = { filter: ['input', 'forward'], mangle: ['prerouting'], nat: ['dstnat', 'srcnat'] };
+
+/** `?a ?b ?c ?#| ?#|`: any of the conditions (RouterOS evaluates query words on a stack). */
+function anyOf(conditions: readonly string[]): string[] {
+  return [...conditions.map((c) => `?${c}`), ...conditions.slice(1).map(() => '?#|')];
+}
+
+/**
+ * Narrowed prints for one owner: the built-in chains our globals sit in, this owner's own
+ * chains and lists, and its other entries by their exact comments. Reading only these keeps an
+ * invocation's cost independent of how many other Services the router carries. Entries of this
+ * owner that none of these finds (say, a chain of a port removed long ago) are left to the
+ * resync, which reads whole menus.
+ */
+export function readsFor(p: OwnerProgram): ReadRequest[] {
+  const desired = mergeDesired(
+    ...(p.service ? [serviceEntries(p.service)] : []),
+    ...p.adverts.map((w) => {
+      const adv = advertisementEntry({ serviceUid: p.uid, family: w.family, address: w.address, interfaceName: 'any' });
+      return { [adv.menu]: [adv.entry] };
+    }),
+  );
+  const needsRoutes = p.adverts.some((w) => w.advertise && !w.interfaceName);
+  const requests: ReadRequest[] = [];
+  for (const f of FAMILIES) {
+    for (const menu of menusFor(f)) {
+      const table = menu.split('/').pop() ?? '';
+      const entries = desired[menu] ?? [];
+      const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.map((e) => e.chain).filter((c): c is string => c !== undefined && c.startsWith(`mikrolb-svc-`))]);
+      const lists = new Set(entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== 'mikrolb-lb'));
+      const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.map((e) => `comment=${e.comment}`)];
+      const whole = needsRoutes && menu === ADDRESS_MENU[f];
+      if (whole) requests.push({ menu });
+      else if (conditions.length > 0) requests.push({ menu, query: anyOf(conditions) });
+    }
+    if (needsRoutes) requests.push({ menu: ROUTE_MENU[f] });
+  }
+  return requests;
+}
+
+/**
+ * Reads (one round trip; narrowed, or the given whole state), plans, and writes (one round
+ * trip, only when something differs).
+ */
+export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]> } = {}): Promise<PlanResult> {
+  const state = opts.state ?? await router.read(readsFor(p));
   const result = planOwner(p, state);
   if (result.ops.length > 0) await router.execute(result.ops);
   return result;

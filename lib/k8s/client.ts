@@ -44,7 +44,7 @@ export function apiServerPort(transport: Transport, opts: { instance?: string; n
         eventTime: now().toISOString().replace('Z', '000Z'),
         reportingController: REPORTING_CONTROLLER,
         reportingInstance: opts.instance ?? 'mikrolb',
-        action: e.action, reason: e.reason, note: e.note.slice(0, 1000), type: e.type,
+        action: e.action, reason: e.reason, note: noteText(e.note), type: e.type,
         regarding: { apiVersion: apiVersionOf(type), kind: type.kind, name: e.regarding.name, namespace: e.regarding.namespace, uid: e.regarding.uid },
       };
       try {
@@ -54,4 +54,19 @@ export function apiServerPort(transport: Transport, opts: { instance?: string; n
       }
     },
   };
+}
+
+/**
+ * An event note as the API server accepts it: at most 1024 bytes (Go counts bytes, so 1000
+ * characters of a multi-byte value are refused with 422, which would fail the invocation).
+ */
+function noteText(note: string): string {
+  let out = '';
+  let bytes = 0;
+  for (const ch of note) {
+    bytes += Buffer.byteLength(ch);
+    if (out.length + ch.length > 1000 || bytes > 1024) break;
+    out += ch;
+  }
+  return out;
 }

@@ -20,6 +20,10 @@ export function memoryRouter(initial: RouterState, opts: { fail?: () => Error | 
       if (err) throw err;
       return Object.fromEntries(menus.map((m) => [m, (state.menus[m] ?? []).map((e) => ({ ...e }))]));
     },
+    /** Queries are not evaluated: whole menus are a superset of any narrowed print. */
+    async read(requests: readonly { menu: string }[]): Promise<Record<string, RouterEntry[]>> {
+      return port.readMany(requests.map((r) => r.menu));
+    },
     async execute(ops: readonly Op[]): Promise<void> {
       port.roundTrips++;
       const err = opts.fail?.();

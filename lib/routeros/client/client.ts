@@ -62,6 +62,8 @@ export interface RouterClient {
    * first failure is thrown with its `opIndex`; later ops were already sent and may have applied.
    */
   execute(ops: readonly Op[]): Promise<ExecuteResult>;
+  /** Prints several menus, each optionally narrowed by query words, in one round trip. */
+  read(requests: readonly { menu: string; query?: readonly string[] }[]): Promise<Record<string, RouterEntry[]>>;
   /** Prints several menus in one round trip. */
   readMany(menus: readonly string[]): Promise<Record<string, RouterEntry[]>>;
   /** The RouterOS version, e.g. `7.19.1` (from `/system/resource`). */
@@ -127,6 +129,11 @@ export function connectRouter(config: RouterClientConfig): RouterClient {
       if (words !== null) await one(words);
     },
     execute: (ops) => execute(ops, run),
+    async read(requests) {
+      if (requests.length === 0) return {};
+      const replies = await Promise.all(await run(requests.map((r) => printWords(r.menu, r.query ? { query: r.query } : {}))));
+      return Object.fromEntries(requests.map((r, i) => [r.menu, replies[i]?.items ?? []]));
+    },
     async readMany(menus) {
       if (menus.length === 0) return {};
       const replies = await Promise.all(await run(menus.map((menu) => printWords(menu))));

@@ -1,7 +1,7 @@
 import { Socket } from 'node:net';
 import { Connector, RosException, RouterOSAPI } from 'routeros-client';
 import { RouterError } from './errors.js';
-import { neutraliseEmptyReplies } from './patch.js';
+import { guardReplyParser, neutraliseEmptyReplies } from './patch.js';
 import { describeTarget, type RouterTarget } from './url.js';
 
 export interface LoginOptions {
@@ -23,6 +23,7 @@ type Phase = 'connect' | 'handshake' | 'login';
  */
 export function openLoggedInSocket(options: LoginOptions): Promise<Socket> {
   neutraliseEmptyReplies();
+  guardReplyParser();
   const { target } = options;
   const where = describeTarget(target);
   const api = new RouterOSAPI({

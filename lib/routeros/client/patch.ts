@@ -1,4 +1,5 @@
-import { Channel } from 'routeros-client';
+import { Socket } from 'node:net';
+import { Channel, Connector } from 'routeros-client';
 
 const PATCHED = Symbol.for('mikrolb.routeros-client.ignore-empty');
 
@@ -25,4 +26,33 @@ export function neutraliseEmptyReplies(): void {
   };
   Reflect.set(prototype, 'processPacket', processPacket);
   Reflect.set(prototype, PATCHED, true);
+}
+
+const GUARDED = Symbol.for('mikrolb.routeros-client.guard-reply-parser');
+
+/**
+ * node-routeros's reply parser also throws from the socket's data handler on a login reply it
+ * cannot place (an unknown reply word, a reply for a tag it never registered), which crashes
+ * the process. This wraps `Connector.prototype.onData` (bound per connection when it connects,
+ * so the bound name stays `bound onData` for `detach`) so such a throw destroys that one
+ * connection with the error instead: the login then fails as a RouterError.
+ */
+export function guardReplyParser(): void {
+  const prototype: object = Connector.prototype;
+  if (Reflect.get(prototype, GUARDED) === true) return;
+  const original: unknown = Reflect.get(prototype, 'onData');
+  if (typeof original !== 'function') {
+    throw new Error('routeros-client: Connector.prototype.onData is missing; the reply parser guard cannot be installed');
+  }
+  const onData = function (this: unknown, data: unknown): unknown {
+    try {
+      return Reflect.apply(original, this, [data]);
+    } catch (error) {
+      const socket: unknown = typeof this === 'object' && this !== null ? Reflect.get(this, 'socket') : undefined;
+      if (socket instanceof Socket) socket.destroy(error instanceof Error ? error : new Error(String(error)));
+      return undefined;
+    }
+  };
+  Reflect.set(prototype, 'onData', onData);
+  Reflect.set(prototype, GUARDED, true);
 }

@@ -19,6 +19,26 @@ export function printedEntry(spec: MenuSpec, entry: StoredEntry, router: RouterR
   return item;
 }
 
+/**
+ * One property of an entry as print would show it, without building the whole item: queries
+ * test a few properties of every entry, and most entries do not match.
+ */
+function printedValue(spec: MenuSpec, entry: StoredEntry, router: RouterReader, key: string): string | undefined {
+  if (key === '.id') return formatId(entry.id);
+  const field = spec.fields[key];
+  const derived = spec.derive && field ? spec.derive(entry.props, router)[key] : undefined;
+  const shown = field === undefined ? undefined : typeof field.shown === 'function' ? field.shown(entry.props) : field.shown;
+  return derived ?? entry.props.get(key) ?? shown;
+}
+
+/** The items a print returns: only matching entries are printed in full. */
+function matchingItems(spec: MenuSpec, router: RouterReader, matches: (item: { get(name: string): string | undefined }) => boolean): PrintedItem[] {
+  if (spec.computed !== undefined) return spec.computed(router).filter(matches);
+  return router.entries(spec.path)
+    .filter((entry) => matches({ get: (name) => printedValue(spec, entry, router, name) }))
+    .map((entry) => printedEntry(spec, entry, router));
+}
+
 export function printedItems(spec: MenuSpec, router: RouterReader): PrintedItem[] {
   if (spec.computed !== undefined) return spec.computed(router);
   return router.entries(spec.path).map((entry) => printedEntry(spec, entry, router));
@@ -38,7 +58,7 @@ export function print(spec: MenuSpec, command: ParsedCommand, router: RouterRead
   }
   const query = parseQuery(command.queries);
   if (!query.ok) return [trapSentence(query.trap), ['!done']];
-  let items = printedItems(spec, router);
+  let items = matchingItems(spec, router, (item) => matchesQuery(query.words, item));
   const from = command.attrs.get('from');
   if (from !== undefined && spec.computed === undefined) {
     const ids = resolveItems(spec, router, from);
@@ -46,7 +66,6 @@ export function print(spec: MenuSpec, command: ParsedCommand, router: RouterRead
     const wanted = new Set(ids.ids.map(formatId));
     items = items.filter((item) => wanted.has(item.get('.id') ?? ''));
   }
-  items = items.filter((item) => matchesQuery(query.words, item));
   if (command.attrs.has('count-only')) return [['!done', `=ret=${items.length}`]];
   if (items.length === 0) return sendsEmpty(router.version) ? [['!empty'], ['!done']] : [['!done']];
   const proplist = command.attrs.get('.proplist')?.split(',').filter((name) => name !== '');

@@ -1,5 +1,10 @@
 import { parseIpv4 } from './ip.js';
-import { parseId, type PrintedItem } from './menu-types.js';
+import { parseId } from './menu-types.js';
+
+/** What a query reads of an item: a property's printed value, if it has one. */
+export interface QueryTarget {
+  get(name: string): string | undefined;
+}
 import type { Trap } from './traps.js';
 
 /**
@@ -51,6 +56,8 @@ const BOOLEAN_WORDS: Readonly<Record<string, string>> = { yes: 'true', no: 'fals
 function equals(actual: string, wanted: string): boolean {
   if (actual === wanted) return true;
   if (actual === 'true' || actual === 'false') return BOOLEAN_WORDS[wanted] === actual;
+  // ids compare by value (`*a` = `*A` = `*00A`); anything else that differs is different
+  if (actual.charCodeAt(0) !== 42 || wanted.charCodeAt(0) !== 42) return false;
   const a = parseId(actual);
   return a !== null && a === parseId(wanted);
 }
@@ -67,7 +74,7 @@ function compare(actual: string, wanted: string): number {
   return actual < wanted ? -1 : actual > wanted ? 1 : 0;
 }
 
-function test(word: Exclude<QueryWord, { kind: 'ops' }>, item: PrintedItem): boolean {
+function test(word: Exclude<QueryWord, { kind: 'ops' }>, item: QueryTarget): boolean {
   const actual = item.get(word.name);
   switch (word.kind) {
     case 'has':
@@ -83,33 +90,36 @@ function test(word: Exclude<QueryWord, { kind: 'ops' }>, item: PrintedItem): boo
   }
 }
 
+const peek = (stack: readonly boolean[], index: number): boolean => stack[stack.length - 1 - index] ?? true;
+const pop = (stack: boolean[]): boolean => stack.pop() ?? true;
+
 /** Runs one `?#` word on the stack (top at the end; below the bottom lie endless `true`s). */
 function runOps(ops: string, stack: boolean[]): void {
-  const pop = (): boolean => stack.pop() ?? true;
-  const at = (index: number): boolean => stack[stack.length - 1 - index] ?? true;
   let afterIndex = false;
   for (let i = 0; i < ops.length; ) {
-    const digits = /^\d+/.exec(ops.slice(i))?.[0];
-    if (digits !== undefined) {
-      const value = at(Number(digits));
-      i += digits.length;
+    const code = ops.charCodeAt(i);
+    if (code >= 48 && code <= 57) {
+      let j = i;
+      while (j < ops.length && ops.charCodeAt(j) >= 48 && ops.charCodeAt(j) <= 57) j++;
+      const value = peek(stack, Number(ops.slice(i, j)));
+      i = j;
       if (i === ops.length) stack.splice(0, stack.length, value);
       else stack.push(value);
       afterIndex = true;
       continue;
     }
     const op = ops[i++];
-    if (op === '!') stack.push(!pop());
+    if (op === '!') stack.push(!pop(stack));
     else if (op === '&' || op === '|') {
-      const right = pop();
-      const left = pop();
+      const right = pop(stack);
+      const left = pop(stack);
       stack.push(op === '&' ? left && right : left || right);
-    } else if (op === '.' && !afterIndex) stack.push(at(0));
+    } else if (op === '.' && !afterIndex) stack.push(peek(stack, 0));
     afterIndex = false;
   }
 }
 
-export function matchesQuery(words: readonly QueryWord[], item: PrintedItem): boolean {
+export function matchesQuery(words: readonly QueryWord[], item: QueryTarget): boolean {
   const stack: boolean[] = [];
   for (const word of words) {
     if (word.kind === 'ops') runOps(word.ops, stack);
