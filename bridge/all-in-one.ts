@@ -10,7 +10,7 @@ import { serveTls } from '../functions/webhook/serve-tls.js';
 import type { ClassConfig } from '../lib/core/service.js';
 import { apiServerPort } from '../lib/k8s/client.js';
 import { defaultPause } from '../lib/k8s/conflict.js';
-import { kubeTransport } from '../lib/k8s/rest.js';
+import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
 import type { Logger } from '../lib/log/logger.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
@@ -19,6 +19,8 @@ import { appDispatch } from './invoker.js';
 
 export interface ControllerOptions {
   kc: KubeConfig;
+  /** The functions' API access (default: a transport over `kc`); benchmarks count requests here. */
+  transport?: Transport;
   router: RouterPort;
   classes: ClassConfig;
   log: Logger;
@@ -40,7 +42,7 @@ export interface Controller {
  * plus the IPPool admission webhook.
  */
 export async function startController(opts: ControllerOptions): Promise<Controller> {
-  const kube = apiServerPort(kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
+  const kube = apiServerPort(opts.transport ?? kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
   const retry = { attempts: 20, pause: defaultPause() };
   const base = { kube, classes: opts.classes, now: () => new Date(), retry };
   const dispatch = {

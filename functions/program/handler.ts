@@ -4,7 +4,7 @@ import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
 import { getAllocation, getPool, listAllocations, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
-import { menusToRead } from '../../lib/core/router-program.js';
+import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programReservation, programService, type RouterView } from './service.js';
 
 async function programAllocation(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
@@ -49,7 +49,7 @@ async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   const fresh = async (): Promise<RouterView | undefined> => {
     if (view && !view.changed) return view;
     try {
-      view = { entries: await deps.router.readMany(menusToRead()), changed: false };
+      view = { entries: partitionState(await deps.router.readMany(menusToRead())), changed: false };
     } catch {
       view = undefined; // each owner then reports the router's failure itself
     }

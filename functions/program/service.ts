@@ -18,7 +18,8 @@ import { writeOutcomes } from './statuses.js';
  * narrowed read would miss are found too); after a change it is read again.
  */
 export interface RouterView {
-  entries: Record<string, RouterEntry[]>;
+  /** The state as one owner sees it (see partitionState). */
+  entries: (uid: string) => Record<string, RouterEntry[]>;
   changed: boolean;
 }
 
@@ -30,7 +31,7 @@ const familyOf = (ip: string) => {
 /** Talks to the router; a failure becomes a BackendError outcome for every advertisement. */
 async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string }> {
   try {
-    const { ops, outcomes } = await programOwner(deps.router, p, state ? { state: state.entries } : {});
+    const { ops, outcomes } = await programOwner(deps.router, p, state ? { state: state.entries(p.uid) } : {});
     if (ops.length > 0 && state) state.changed = true;
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);

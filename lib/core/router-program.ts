@@ -3,7 +3,7 @@ import type { RouterOutcome } from './program-status.js';
 import { interfaceFor } from './route-interface.js';
 import type { IPFamily } from '../ip/index.js';
 import {
-  advertisementEntry, globalEntries, mergeDesired, menusFor, planState, scopes, serviceEntries,
+  advertisementEntry, globalEntries, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
   type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
@@ -81,6 +81,35 @@ export function planOwner(p: OwnerProgram, state: Record<string, RouterEntry[]>)
 /** The built-in chains our global rules live in: read whole, since order within them matters. */
 const BUILTIN_CHAINS: Record<string, readonly string[]> = { filter: ['input', 'forward'], mangle: ['prerouting'], nat: ['dstnat', 'srcnat'] };
 
+/**
+ * A whole-router read split by owner, so that planning each of N owners against it costs what
+ * its own entries cost: each owner sees the built-in chains (and their foreign rules) plus its
+ * own entries, in router order — exactly what a narrowed read would have returned.
+ */
+export function partitionState(state: Record<string, RouterEntry[]>): (uid: string) => Record<string, RouterEntry[]> {
+  const shared: Record<string, [number, RouterEntry][]> = {};
+  const byOwner = new Map<string, Record<string, [number, RouterEntry][]>>();
+  for (const [menu, entries] of Object.entries(state)) {
+    const table = menu.split('/').pop() ?? '';
+    const builtin = BUILTIN_CHAINS[table] ?? [];
+    entries.forEach((e, i) => {
+      const owner = ownerOf(e.comment);
+      if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/'))) {
+        (shared[menu] ??= []).push([i, e]);
+      } else if (owner?.kind === 'service') {
+        const own = byOwner.get(owner.uid) ?? {};
+        (own[menu] ??= []).push([i, e]);
+        byOwner.set(owner.uid, own);
+      }
+    });
+  }
+  return (uid) => {
+    const own = byOwner.get(uid) ?? {};
+    const menus = new Set([...Object.keys(shared), ...Object.keys(own)]);
+    return Object.fromEntries([...menus].map((m) => [m, [...(shared[m] ?? []), ...(own[m] ?? [])].sort((a, b) => a[0] - b[0]).map(([, e]) => e)]));
+  };
+}
+
 /** `?a ?b ?c ?#| ?#|`: any of the conditions (RouterOS evaluates query words on a stack). */
 function anyOf(conditions: readonly string[]): string[] {
   return [...conditions.map((c) => `?${c}`), ...conditions.slice(1).map(() => '?#|')];
@@ -94,8 +123,10 @@ function anyOf(conditions: readonly string[]): string[] {
  * resync, which reads whole menus.
  */
 export function readsFor(p: OwnerProgram): ReadRequest[] {
+  // Everything the owner could have now (as if load balancing and SNAT were on), so that
+  // switching either off finds the entries to remove.
   const desired = mergeDesired(
-    ...(p.service ? [serviceEntries(p.service)] : []),
+    ...(p.service ? [serviceEntries({ ...p.service, lbEnabled: true, snatEnabled: true })] : []),
     ...p.adverts.map((w) => {
       const adv = advertisementEntry({ serviceUid: p.uid, family: w.family, address: w.address, interfaceName: 'any' });
       return { [adv.menu]: [adv.entry] };
@@ -107,7 +138,8 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
     for (const menu of menusFor(f)) {
       const table = menu.split('/').pop() ?? '';
       const entries = desired[menu] ?? [];
-      const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.map((e) => e.chain).filter((c): c is string => c !== undefined && c.startsWith(`mikrolb-svc-`))]);
+      const own = (c: string | undefined): c is string => c !== undefined && c.startsWith('mikrolb-svc-');
+      const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(own)]);
       const lists = new Set(entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== 'mikrolb-lb'));
       const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.map((e) => `comment=${e.comment}`)];
       const whole = needsRoutes && menu === ADDRESS_MENU[f];

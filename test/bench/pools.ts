@@ -1,0 +1,73 @@
+import { createAllocate } from '../../functions/allocate/handler.js';
+import { startCluster } from '../../lib/cluster/cluster.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { choose, formatAddress, parsePoolAddresses, startFor } from '../../lib/ip/index.js';
+import { apiServerPort } from '../../lib/k8s/client.js';
+import { defaultPause } from '../../lib/k8s/conflict.js';
+import { kubeTransport } from '../../lib/k8s/rest.js';
+import { getAllocation, getPool } from '../../lib/k8s/typed.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { percentile } from './support.js';
+
+function median(fn: () => void, runs = 15): number {
+  const times: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    const t = performance.now();
+    fn();
+    times.push(performance.now() - t);
+  }
+  return percentile(times, 50);
+}
+
+function set(family: 'IPv4' | 'IPv6', entry: string) {
+  const r = parsePoolAddresses(family, [entry], false);
+  if (!r.ok) throw new Error(r.errors[0]?.message);
+  return r.set;
+}
+
+/** The address engine alone: choosing in the two large pools of the issue. */
+export function chooseTimes(): { v6TakenMs: number; v4OneFreeMs: number } {
+  const v6 = set('IPv6', '2001:db8::/64');
+  const base = 0x20010db8000000000000000000000000n;
+  const v6Taken = Array.from({ length: 10_000 }, (_, i) => base + BigInt(i) * 7_919n * 1_000_003n);
+  const v4 = set('IPv4', '10.2.0.0/16');
+  const v4Taken = Array.from({ length: 65_535 }, (_, i) => 0x0a020000n + BigInt(i < 40_000 ? i : i + 1));
+  return {
+    v6TakenMs: median(() => choose(v6, v6Taken, startFor('ip-bench', v6) ?? 0n)),
+    v4OneFreeMs: median(() => choose(v4, v4Taken, startFor('ip-bench', v4) ?? 0n)),
+  };
+}
+
+/** The allocate function against the real API server, with the pool ledger already large. */
+export async function allocateInLargePools(): Promise<{ v6WithLedger10kMs: number; v6LedgerBytes: number; v4OneFreeMs: number; v4Ledger: number }> {
+  const cluster = await startCluster({ log: () => undefined });
+  try {
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const kube = apiServerPort(kubeTransport(kc));
+    const allocate = createAllocate({ kube, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: () => new Date(), log: silentLogger(), retry: { attempts: 5, pause: defaultPause() } });
+    const measure = async (pool: string, family: 'IPv4' | 'IPv6', addresses: string[], ledger: string[]): Promise<{ ms: number; bytes: number }> => {
+      await kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: pool }, spec: { ipFamily: family, addresses, autoAssign: false, avoidBuggyIPs: false } });
+      const created = await getPool(kube, pool);
+      if (!created) throw new Error('pool vanished');
+      const entries = ledger.map((address, i) => ({ address, allocationName: `held-${i}`, allocationUID: `00000000-0000-4000-8000-${i.toString(16).padStart(12, '0')}` }));
+      await kube.replaceStatus('IPPool', { ...created, status: { allocations: entries } });
+      const bytes = JSON.stringify(entries).length;
+      await kube.create('IPAllocation', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: `${pool}-new` }, spec: { poolName: pool } });
+      const t = performance.now();
+      const res = await allocate(objectInvocation('update', { kind: 'IPAllocation', name: `${pool}-new` }));
+      const took = performance.now() - t;
+      const got = await getAllocation(kube, `${pool}-new`);
+      if (res.status !== 200 || !got?.status?.address) throw new Error(`allocation in ${pool} failed: ${JSON.stringify(res.body)}`);
+      return { ms: took, bytes };
+    };
+    const v6Base = 0x20010db8000000000000000000000000n;
+    const v6 = await measure('big-v6', 'IPv6', ['2001:db8::/64'], Array.from({ length: 10_000 }, (_, i) => formatAddress('IPv6', v6Base + BigInt(i) * 7_919n * 1_000_003n)));
+    const v4Held = Array.from({ length: 4095 }, (_, i) => formatAddress('IPv4', 0x0a030000n + BigInt(i < 2000 ? i : i + 1)));
+    const v4 = await measure('full-v4', 'IPv4', ['10.3.0.0/20'], v4Held);
+    return { v6WithLedger10kMs: v6.ms, v6LedgerBytes: v6.bytes, v4OneFreeMs: v4.ms, v4Ledger: v4Held.length };
+  } finally {
+    await cluster.stop();
+  }
+}

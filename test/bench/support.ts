@@ -1,0 +1,107 @@
+import { readFile } from 'node:fs/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startController, type Controller } from '../../bridge/all-in-one.js';
+import { freePort, startCluster, type TestCluster } from '../../lib/cluster/cluster.js';
+import { apiServerPort } from '../../lib/k8s/client.js';
+import type { KubeObject, KubePort } from '../../lib/k8s/port.js';
+import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
+import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+
+export const ROUTER_SEED = {
+  version: '7.19.1',
+  menus: {
+    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
+    '/ip/address': [{ '.id': '*A', address: '10.128.0.1/16', interface: 'ether1' }, { '.id': '*B', address: '10.200.0.1/16', interface: 'bridge' }],
+  },
+};
+
+export const percentile = (xs: readonly number[], p: number): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : s[Math.min(s.length - 1, Math.max(0, Math.ceil((p / 100) * s.length) - 1))] ?? Number.NaN;
+};
+
+export const ms = (n: number): string => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
+
+/** A transport that counts the requests it makes (the controller's API requests). */
+export function countingTransport(kc: KubeConfig): { transport: Transport; count: () => number } {
+  const inner = kubeTransport(kc);
+  let n = 0;
+  return { transport: (req) => (n++, inner(req)), count: () => n };
+}
+
+export interface BenchStack {
+  cluster: TestCluster;
+  kc: KubeConfig;
+  kube: KubePort;
+  sim: RouterSim;
+  router: RouterClient;
+  controller: Controller;
+  stop(): Promise<void>;
+}
+
+/** Own cluster, simulator and controller for one scenario (nothing shared between scenarios). */
+export async function benchStack(): Promise<BenchStack & { functionRequests: () => number }> {
+  const cluster = await startCluster({ log: () => undefined });
+  const kc = new KubeConfig();
+  kc.loadFromFile(cluster.kubeconfig);
+  const sim = await startRouterSim({ initialState: ROUTER_SEED, users: [{ name: 'bench', password: 'bench' }] });
+  const router = connectRouter({ url: sim.url, username: 'bench', password: 'bench', timeoutMs: 30_000 });
+  const counted = countingTransport(kc);
+  const controller = await startController({
+    kc, router, transport: counted.transport, log: silentLogger(), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false } },
+  });
+  await controller.bridge.ready;
+  const kube = apiServerPort(kubeTransport(kc));
+  await kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
+  await kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'bench' }, spec: { ipFamily: 'IPv4', addresses: ['10.128.0.0/16'], interfaceName: 'ether1' } });
+  return {
+    cluster, kc, kube, sim, router, controller, functionRequests: counted.count,
+    stop: async () => {
+      await controller.stop();
+      await router.close();
+      await sim.close();
+      await cluster.stop();
+    },
+  };
+}
+
+export function serviceObjects(i: number): { service: KubeObject; slice: KubeObject } {
+  const name = `svc-${i}`;
+  return {
+    service: {
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
+    },
+    slice: {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-a`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4',
+      endpoints: [1, 2].map((k) => ({ addresses: [`10.200.${Math.floor(i / 120)}.${(i % 120) * 2 + k}`], conditions: { ready: true } })),
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    },
+  };
+}
+
+/** Runs `fn` over `items` with at most `limit` in flight. */
+export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(Array.from({ length: Math.min(limit, items.length) }, async () => {
+    while (next < items.length) {
+      const item = items[next++];
+      if (item !== undefined) await fn(item);
+    }
+  }));
+}
+
+export async function rssMb(pid: number): Promise<number> {
+  const status = await readFile(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN') / 1024;
+}
+
+/** CPU seconds (user + system) a process has used so far. */
+export async function cpuSeconds(pid: number): Promise<number> {
+  const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
+  return (Number(stat[11]) + Number(stat[12])) / 100;
+}
