@@ -1,4 +1,4 @@
-import { menusToRead, planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { menusFor, planState, type Scope } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/routeros/state.js';
 import { ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
@@ -15,14 +15,14 @@ export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => P
   }
 }
 
-/** Re-plans an owner (a Service without some allocation, or nothing at all) and applies it. */
+/**
+ * Re-plans an owner (a Service without some allocation, or nothing at all) against whole menus
+ * (so entries a narrowed read would miss go too) and applies it, retrying router conflicts.
+ */
 export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: ReleaseReport): Promise<number> {
-  const state = await deps.router.readMany(menusToRead());
-  const { ops } = planOwner(p, state);
-  if (ops.length > 0) {
-    await deps.router.execute(ops);
-    report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
-  }
+  const whole = async (): Promise<Record<string, RouterEntry[]>> => partitionState(await deps.router.readMany(menusToRead()))(p.uid);
+  const { ops } = await programOwner(deps.router, p, { read: whole });
+  if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
   return ops.length;
 }
 

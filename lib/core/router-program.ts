@@ -7,6 +7,7 @@ import {
   type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
+import { isAlreadyExists, isNotFound } from '../routeros/client/errors.js';
 import type { RouterEntry, RouterState } from '../routeros/state.js';
 
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
@@ -152,12 +153,31 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
 }
 
 /**
- * Reads (one round trip; narrowed, or the given whole state), plans, and writes (one round
- * trip, only when something differs).
+ * Another invocation changed the same entries between our read and our write (two events for
+ * one Service, or two Services adding the global rules): the router's optimistic-concurrency
+ * conflict. Re-read and plan again, as a 409 is handled against the API server.
  */
-export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]> } = {}): Promise<PlanResult> {
-  const state = opts.state ?? await router.read(readsFor(p));
-  const result = planOwner(p, state);
-  if (result.ops.length > 0) await router.execute(result.ops);
-  return result;
+export const isRouterConflict = (e: unknown): boolean => isAlreadyExists(e) || isNotFound(e);
+
+const CONFLICT_ATTEMPTS = 4;
+
+/**
+ * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one
+ * round trip, only when something differs); on a router conflict, reads narrowed and tries again.
+ */
+export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult> {
+  let given = opts.state;
+  const read = opts.read ?? (() => router.read(readsFor(p)));
+  for (let attempt = 1; ; attempt++) {
+    const state = given ?? await read();
+    given = undefined;
+    const result = planOwner(p, state);
+    if (result.ops.length === 0) return result;
+    try {
+      await router.execute(result.ops);
+      return result;
+    } catch (e) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isRouterConflict(e)) throw e;
+    }
+  }
 }

@@ -1,6 +1,6 @@
 import { getService } from '../../lib/k8s/typed.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { benchStack, ms, percentile, pool, serviceObjects } from './support.js';
+import { benchStack, ms, percentile, pool, retrying, serviceObjects } from './support.js';
 
 export interface ConvergenceResult {
   services: number;
@@ -24,7 +24,7 @@ export async function convergence(n: number, log: (line: string) => void): Promi
     let done = false;
     const poller = (async () => {
       while (!done) {
-        const items = await stack.kube.list('Service', { namespace: 'bench' });
+        const items = await stack.kube.list('Service', { namespace: 'bench' }).catch(() => []);
         const now = performance.now();
         for (const raw of items) {
           const svc = ServiceSchema.safeParse(raw);
@@ -36,15 +36,15 @@ export async function convergence(n: number, log: (line: string) => void): Promi
     })();
     await pool(Array.from({ length: n }, (_, i) => i), 50, async (i) => {
       const { service, slice } = serviceObjects(i);
-      await stack.kube.create('EndpointSlice', slice);
-      await stack.kube.create('Service', service);
+      await retrying(() => stack.kube.create('EndpointSlice', slice));
+      await retrying(() => stack.kube.create('Service', service));
       created.set(`svc-${i}`, performance.now());
     });
     log(`  created ${n} Services + EndpointSlices in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
     const deadline = performance.now() + 600_000;
     while (!done && performance.now() < deadline) await new Promise((r) => setTimeout(r, 200));
     done = true;
-    await poller;
+    await poller.catch(() => undefined);
     const rules = (stack.sim.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').length;
     const totalSeconds = (performance.now() - t0) / 1000;
     const latencies = [...seen].map(([name, at]) => at - (created.get(name) ?? at));
@@ -70,9 +70,9 @@ export async function idleLatency(samples: number, log: (line: string) => void):
     const latencies: number[] = [];
     for (let i = 0; i < samples; i++) {
       const { service, slice } = serviceObjects(i);
-      await stack.kube.create('EndpointSlice', slice);
+      await retrying(() => stack.kube.create('EndpointSlice', slice));
       const t0 = performance.now();
-      await stack.kube.create('Service', service);
+      await retrying(() => stack.kube.create('Service', service));
       for (;;) {
         const svc = await getService(stack.kube, 'bench', `svc-${i}`);
         if (svc?.status?.loadBalancer?.ingress?.length) break;

@@ -6,7 +6,7 @@ import { objectInvocation, toCloudEvent } from '../../lib/events/cloudevent.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
 import { KubeConfig } from '@kubernetes/client-node';
-import { cpuSeconds, pool, rssMb, serviceObjects } from './support.js';
+import { cpuSeconds, pool, retrying, rssMb, serviceObjects } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'bridge', 'main.js');
@@ -85,15 +85,15 @@ export async function bridgeFootprint(n: number, log: (line: string) => void): P
     const kc = new KubeConfig();
     kc.loadFromFile(cluster.kubeconfig);
     const kube = apiServerPort(kubeTransport(kc));
-    await kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
+    await retrying(() => kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } }));
     let peakRssMb = idleRssMb;
     const sampler = setInterval(() => void rssMb(pid).then((r) => (peakRssMb = Math.max(peakRssMb, r)), () => undefined), 500);
     const cpu0 = await cpuSeconds(pid);
     const t0 = performance.now();
     await pool(Array.from({ length: n }, (_, i) => i), 50, async (i) => {
       const { service, slice } = serviceObjects(i);
-      await kube.create('Service', service);
-      await kube.create('EndpointSlice', slice);
+      await retrying(() => kube.create('Service', service));
+      await retrying(() => kube.create('EndpointSlice', slice));
     });
     await new Promise((r) => setTimeout(r, 5000));
     const loadSeconds = (performance.now() - t0) / 1000;

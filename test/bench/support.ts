@@ -5,6 +5,7 @@ import { freePort, startCluster, type TestCluster } from '../../lib/cluster/clus
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { KubeObject, KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';
+import { isRetryable } from '../../lib/k8s/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
@@ -55,8 +56,8 @@ export async function benchStack(): Promise<BenchStack & { functionRequests: () 
   });
   await controller.bridge.ready;
   const kube = apiServerPort(kubeTransport(kc));
-  await kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } });
-  await kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'bench' }, spec: { ipFamily: 'IPv4', addresses: ['10.128.0.0/16'], interfaceName: 'ether1' } });
+  await retrying(() => kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } }));
+  await retrying(() => kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'bench' }, spec: { ipFamily: 'IPv4', addresses: ['10.128.0.0/16'], interfaceName: 'ether1' } }));
   return {
     cluster, kc, kube, sim, router, controller, functionRequests: counted.count,
     stop: async () => {
@@ -104,4 +105,16 @@ export async function rssMb(pid: number): Promise<number> {
 export async function cpuSeconds(pid: number): Promise<number> {
   const stat = (await readFile(`/proc/${pid}/stat`, 'utf8')).split(') ')[1]?.split(' ') ?? [];
   return (Number(stat[11]) + Number(stat[12])) / 100;
+}
+
+/** Retries what an API server that is busy (or still warming its caches) refuses for a moment. */
+export async function retrying<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
+  for (let i = 1; ; i++) {
+    try {
+      return await fn();
+    } catch (e) {
+      if (i >= attempts || !isRetryable(e)) throw e;
+      await new Promise((r) => setTimeout(r, 100 * i));
+    }
+  }
 }
