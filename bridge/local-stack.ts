@@ -1,13 +1,15 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { existsSync } from 'node:fs';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startCluster, freePort, type TestCluster } from '../lib/cluster/cluster.js';
 import { issueServingCert } from '../lib/cluster/pki.js';
 import { apiServerPort } from '../lib/k8s/client.js';
 import { kubeTransport } from '../lib/k8s/rest.js';
 import { isAlreadyExists } from '../lib/k8s/errors.js';
-import { EXIT_FAILED, messageOf, type CliIo } from '../lib/cli/io.js';
+import { EXIT_FAILED, EXIT_USAGE, messageOf, type CliIo } from '../lib/cli/io.js';
 import { untilStopped } from '../lib/cli/runtime.js';
 import type { Env } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
@@ -125,6 +127,10 @@ export async function runStart(argv: string[], env: Env, io: CliIo): Promise<num
   if (env.KUBECONFIG && env.ROUTEROS_URL) {
     io.stderr.write(`Using KUBECONFIG=${env.KUBECONFIG} and ROUTEROS_URL=${env.ROUTEROS_URL} from the environment.\n`);
     return runControllerCommand(argv, env, io);
+  }
+  if (!existsSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'cluster', 'tools', 'go.mod'))) {
+    io.stderr.write('mikrolb start: the embedded local stack runs from a source checkout (npm ci && npm start); this build has no cluster tools. Set KUBECONFIG and ROUTEROS_URL to run the controller here.\n');
+    return EXIT_USAGE;
   }
   const log = createLogger({ out: io.stderr, level: env.LOG_LEVEL === 'debug' ? 'debug' : 'info' });
   let stack: Stack;
