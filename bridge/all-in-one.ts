@@ -12,6 +12,7 @@ import { apiServerPort } from '../lib/k8s/client.js';
 import { defaultPause } from '../lib/k8s/conflict.js';
 import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
 import type { Logger } from '../lib/log/logger.js';
+import { gcCounters } from '../lib/metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
 import type { BridgeConfigInput } from './config.js';
@@ -44,14 +45,15 @@ export interface Controller {
 export async function startController(opts: ControllerOptions): Promise<Controller> {
   const kube = apiServerPort(opts.transport ?? kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
   const retry = { attempts: 20, pause: defaultPause() };
+  const counters = gcCounters();
   const base = { kube, classes: opts.classes, now: () => new Date(), retry };
   const dispatch = {
     allocate: appDispatch(createAllocateApp({ ...base, log: opts.log.child({ function: 'allocate' }) })),
     program: appDispatch(createProgramApp({ ...base, router: opts.router, log: opts.log.child({ function: 'program' }) })),
-    release: appDispatch(createReleaseApp({ ...base, router: opts.router, log: opts.log.child({ function: 'release' }), ledgerGraceMs: opts.ledgerGraceMs ?? 5 * 60_000 })),
+    release: appDispatch(createReleaseApp({ ...base, router: opts.router, log: opts.log.child({ function: 'release' }), ledgerGraceMs: opts.ledgerGraceMs ?? 5 * 60_000, counters })),
   };
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
-  const bridge = await startBridge(opts.bridge, { kc: opts.kc, log: opts.log, dispatch });
+  const bridge = await startBridge(opts.bridge, { kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() });
   return {
     bridge,
     ...(webhook ? { webhookPort: webhook.port } : {}),

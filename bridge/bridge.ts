@@ -32,6 +32,8 @@ export interface BridgeDeps {
   random?: () => number;
   /** Functions invoked in process (a FunctionHandler, or `appDispatch(app)`); wins over URLs. */
   dispatch?: Partial<Record<FunctionName, Dispatch>>;
+  /** More Prometheus text for /metrics (the in-process functions' own counters). */
+  extraMetrics?: () => string;
 }
 
 export interface BridgeHandle {
@@ -80,7 +82,7 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   const readiness = watchReadiness(sources, log);
   const elector = config.lease.enabled ? electLeader(config, transport, clock, log, queue) : undefined;
   const resync = startResync({ intervalMs: config.resyncIntervalMs, functions: FUNCTION_NAMES, clock, enqueue });
-  const app = createBridgeApp({ ready: readiness.isReady, metrics: () => metrics.render() });
+  const app = createBridgeApp({ ready: readiness.isReady, metrics: () => metrics.render() + (deps.extraMetrics?.() ?? '') });
   const server = await serveApp(app, { port: config.port, ...(config.hostname ? { hostname: config.hostname } : {}) }).catch(async (err: unknown) => {
     // The port is taken: undo what already runs, then fail.
     resync.stop();

@@ -2,6 +2,7 @@ import type { ClassConfig } from '../../lib/core/service.js';
 import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import type { Logger } from '../../lib/log/logger.js';
+import type { Counters } from '../../lib/metrics.js';
 import type { RouterPort } from '../../lib/router/port.js';
 
 /** Everything release touches, passed in. */
@@ -14,6 +15,8 @@ export interface ReleaseDeps {
   retry: RetryOptions;
   /** A ledger entry without its allocation is collected only after this long (an allocation in flight). */
   ledgerGraceMs: number;
+  /** Counts what garbage collection removed (metrics). */
+  counters?: Counters;
 }
 
 export interface Collected {

@@ -1,5 +1,6 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
 import { RetryLaterError } from '../../lib/k8s/conflict.js';
+import { GC_COLLECTED } from '../../lib/metrics.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { releaseAllocation } from './allocation.js';
 import { newReleaseReport, ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
@@ -12,6 +13,7 @@ async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
   for (const a of (await listAllocations(deps.kube)).items) if (a.metadata.deletionTimestamp) await releaseAllocation(deps, a.metadata.name, report);
   for (const p of (await listPools(deps.kube)).items) await releasePoolIfDeleting(deps, p.metadata.name, report);
   await collectGarbage(deps, report);
+  for (const [what, n] of Object.entries(report.collected)) if (n > 0) deps.counters?.add(GC_COLLECTED, { what }, n);
 }
 
 async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport): Promise<void> {

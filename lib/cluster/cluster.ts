@@ -158,7 +158,7 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
     api = launch(binaries.kubeApiserver, [
       `--etcd-servers=${etcdUrl}`, `--cert-dir=${dir}`, `--secure-port=${apiPort}`, '--bind-address=127.0.0.1',
       `--tls-cert-file=${pki.serverCert}`, `--tls-private-key-file=${pki.serverKey}`, `--client-ca-file=${pki.caCert}`,
-      '--service-cluster-ip-range=10.0.0.0/24,fd00:10:96::/108', '--allow-privileged=true',
+      '--service-cluster-ip-range=10.96.0.0/16,fd00:10:96::/108', '--allow-privileged=true',
       '--disable-admission-plugins=ServiceAccount', '--authorization-mode=RBAC',
       `--service-account-issuer=${server}/`, `--service-account-key-file=${pki.saPub}`,
       `--service-account-signing-key-file=${pki.saKey}`, '--endpoint-reconciler-type=none', '--v=0',

@@ -172,6 +172,8 @@ describe('the whole lifecycle through the all-in-one controller (real API server
     // the garbage collector (release on resync) removes the global rules once nothing uses them
     await eventually(async () => expect(ours(e2e.sim.state()).map((e) => e.comment)).toEqual([]), 60_000, 1000);
     expect(foreign(e2e.sim.state())).toBe(foreignBefore);
+    const metrics = await (await fetch(`http://127.0.0.1:${e2e.controller.bridge.port}/metrics`)).text();
+    expect(metrics).toMatch(/^mikrolb_gc_collected_total\{what="globalRules"\} [1-9]\d*$/m);
   }, 400_000);
 
   it('mikrolb uninstall --router removes every mikrolb: entry and leaves the foreign ones byte-identical', async () => {

@@ -1,0 +1,32 @@
+/**
+ * A few process-wide counters the functions keep (garbage collected, by what), exposed in
+ * Prometheus text by whoever serves /metrics (the controller's bridge port, or a function).
+ */
+export interface Counters {
+  add(name: string, labels: Readonly<Record<string, string>>, n?: number): void;
+  render(): string;
+}
+
+export function createCounters(help: Readonly<Record<string, string>>): Counters {
+  const values = new Map<string, Map<string, number>>();
+  const key = (labels: Readonly<Record<string, string>>): string =>
+    Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+  return {
+    add(name, labels, n = 1) {
+      const series = values.get(name) ?? new Map<string, number>();
+      series.set(key(labels), (series.get(key(labels)) ?? 0) + n);
+      values.set(name, series);
+    },
+    render() {
+      const lines: string[] = [];
+      for (const [name, text] of Object.entries(help)) {
+        lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} counter`);
+        for (const [labels, v] of values.get(name) ?? []) lines.push(`${name}${labels ? `{${labels}}` : ''} ${v}`);
+      }
+      return lines.length ? `${lines.join('\n')}\n` : '';
+    },
+  };
+}
+
+export const GC_COLLECTED = 'mikrolb_gc_collected_total';
+export const gcCounters = (): Counters => createCounters({ [GC_COLLECTED]: 'Things the release function collected on resync, by what (ledgerEntries, routerEntries, globalRules, allocations).' });
