@@ -61,6 +61,7 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   const queue = createWorkQueue({
     dispatch: (fn, invocation, signal) => dispatchTo(targets, fn, invocation, signal),
     concurrency: config.concurrency,
+    limits: config.functionConcurrency,
     retry: config.retry,
     perObjectIntervalMs: config.perObjectIntervalMs,
     paused: config.lease.enabled,

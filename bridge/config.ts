@@ -29,6 +29,11 @@ export const BridgeConfigSchema = z.object({
   resyncIntervalMs: ms(5 * 60_000),
   /** Invocations in flight at once, per function. */
   concurrency: z.number().int().positive().default(8),
+  /**
+   * Per-function overrides. allocate defaults to 2: its work serialises on each pool's ledger
+   * (one resourceVersion-guarded status), so more in flight mostly adds conflicts and retries.
+   */
+  functionConcurrency: z.object({ allocate: z.number().int().positive(), program: z.number().int().positive(), release: z.number().int().positive() }).partial().default({ allocate: 2 }),
   /** Follow-ups for one object start at most this often, so bursts of events coalesce. */
   perObjectIntervalMs: z.number().int().min(0).default(250),
   retry: BackoffSchema(500, 60_000).prefault({}),
@@ -122,6 +127,10 @@ export function bridgeConfigFromEnv(env: Readonly<Record<string, string | undefi
       functions,
       resyncIntervalMs: read('RESYNC_INTERVAL', duration),
       concurrency: read('FUNCTION_CONCURRENCY', positiveInt),
+      functionConcurrency: Object.fromEntries(FUNCTION_NAMES.flatMap((fn) => {
+        const v = read(`FUNCTION_CONCURRENCY_${fn.toUpperCase()}`, positiveInt);
+        return v === undefined ? (fn === 'allocate' ? [[fn, 2]] : []) : [[fn, v]];
+      })),
       invocationTimeoutMs: read('FUNCTION_TIMEOUT', duration),
       retry: { baseMs: read('RETRY_BASE_DELAY', duration), maxMs: read('RETRY_MAX_DELAY', duration) },
       lease: {

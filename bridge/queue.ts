@@ -24,6 +24,8 @@ export interface WorkQueueOptions {
   dispatch: (fn: FunctionName, invocation: Invocation, signal: AbortSignal) => Promise<DispatchResult>;
   /** Invocations in flight at once, per function. */
   concurrency: number;
+  /** Per-function limits that override `concurrency`. */
+  limits?: Partial<Record<FunctionName, number>>;
   retry: BackoffPolicy;
   /** Follow-ups for one object wait this long after the previous start, so bursts coalesce. */
   perObjectIntervalMs: number;
@@ -117,7 +119,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   }
 
   function pump(lane: Lane): void {
-    while (!paused && !stopping && lane.inFlight < opts.concurrency) {
+    while (!paused && !stopping && lane.inFlight < (opts.limits?.[lane.fn] ?? opts.concurrency)) {
       const next = lane.ready.values().next();
       if (next.done) return;
       lane.ready.delete(next.value);

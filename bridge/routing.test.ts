@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { Change, ObjectKind } from '../lib/events/invocation.js';
+import type { Change, ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { ROUTES, routeEmission, type FunctionName } from './routing.js';
 
 const fns = (kind: ObjectKind, change: Change): FunctionName[] => ROUTES[kind][change].map((r) => r.fn).sort();
@@ -35,5 +35,26 @@ describe('deliveries', () => {
 
   it('drops a deleted slice that belonged to no Service', () => {
     expect(routeEmission({ change: 'delete', ref: slice })).toEqual([]);
+  });
+});
+
+describe('updates reach only the functions that care about what changed', () => {
+  const alloc: ObjectRef = { kind: 'IPAllocation', name: 'ip-1' };
+  const pool: ObjectRef = { kind: 'IPPool', name: 'lan' };
+  const svc: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
+  const fnsFor = (ref: ObjectRef, changed: ('spec' | 'meta' | 'status')[]) => routeEmission({ change: 'update', ref, changed }).map((d) => d.fn).sort();
+  it.each([
+    ['an allocation status written by allocate wakes program only', alloc, ['status'], ['program']],
+    ['an allocation being deleted wakes all three', alloc, ['meta'], ['allocate', 'program', 'release']],
+    ['a pool ledger write wakes nobody', pool, ['status'], []],
+    ['a pool spec change wakes allocate, program and release', pool, ['spec'], ['allocate', 'program', 'release']],
+    ['a Service status written by program wakes nobody', svc, ['status'], []],
+    ['a Service annotation change wakes all three', svc, ['meta'], ['allocate', 'program', 'release']],
+  ] as const)('%s', (_what, ref, changed, expected) => {
+    expect(fnsFor(ref, [...changed])).toEqual([...expected]);
+  });
+
+  it('an update whose changes are unknown (a re-list) goes everywhere it may matter', () => {
+    expect(routeEmission({ change: 'update', ref: pool }).map((d) => d.fn).sort()).toEqual(['allocate', 'program', 'release']);
   });
 });

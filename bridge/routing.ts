@@ -9,13 +9,22 @@ export type FunctionName = (typeof FUNCTION_NAMES)[number];
  */
 export type Subject = 'object' | 'service';
 
+/**
+ * Which part of an object an update changed: `spec` (metadata.generation, or any change of a
+ * kind without one), `meta` (labels, annotations, finalizers, deletion), `status`.
+ */
+export type Facet = 'spec' | 'meta' | 'status';
+
 export interface Route {
   fn: FunctionName;
   subject: Subject;
+  /** For updates: only when one of these parts changed (absent: any change). */
+  on?: readonly Facet[];
 }
 
 const to = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'object' }));
 const all = to('allocate', 'program', 'release');
+const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map((fn) => ({ fn, subject: 'object', on }));
 
 /**
  * Which function hears of which change. Functions are level-triggered, so a route too many costs
@@ -25,9 +34,16 @@ const all = to('allocate', 'program', 'release');
  * - delete: allocate re-creates an IPAllocation deleted by hand; release collects leftovers.
  */
 export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonly Route[]>>>> = {
-  IPPool: { add: to('allocate', 'program'), update: all, delete: all },
-  IPAllocation: { add: to('allocate', 'program'), update: all, delete: all },
-  Service: { add: to('allocate', 'program'), update: all, delete: all },
+  // A pool's status changes with every reservation (the ledger): nobody needs to hear of that.
+  IPPool: { add: to('allocate', 'program'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
+  // allocate decides on spec; program acts on the status allocate wrote; release on deletion.
+  IPAllocation: {
+    add: to('allocate', 'program'),
+    update: [...when(['spec', 'meta'], 'allocate'), ...when(['status', 'meta'], 'program'), ...when(['meta'], 'release')],
+    delete: all,
+  },
+  // A Service's status is written by program itself.
+  Service: { add: to('allocate', 'program'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
   EndpointSlice: {
     add: to('program'),
     update: to('program'),
@@ -40,6 +56,8 @@ export interface Emission {
   change: Change;
   ref: ObjectRef;
   service?: ObjectRef;
+  /** For updates: what changed since the last event (absent: unknown, so everything). */
+  changed?: readonly Facet[];
 }
 
 export interface Delivery {
@@ -50,7 +68,9 @@ export interface Delivery {
 
 /** The invocations one emission causes, per the table. */
 export function routeEmission(emission: Emission): Delivery[] {
-  return ROUTES[emission.ref.kind][emission.change].flatMap((route): Delivery[] => {
+  const relevant = (route: Route): boolean =>
+    emission.change !== 'update' || !route.on || !emission.changed || route.on.some((f) => emission.changed?.includes(f));
+  return ROUTES[emission.ref.kind][emission.change].filter(relevant).flatMap((route): Delivery[] => {
     if (route.subject === 'object') return [{ fn: route.fn, change: emission.change, ref: emission.ref }];
     // The Service still exists (or its own delete is routed): it changed because its slice went.
     return emission.service ? [{ fn: route.fn, change: 'update', ref: emission.service }] : [];

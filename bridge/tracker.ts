@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';
-import type { Emission } from './routing.js';
+import type { Emission, Facet } from './routing.js';
 
 const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
@@ -11,15 +11,50 @@ const MetaSchema = z.object({
     name: z.string().min(1),
     namespace: z.string().optional(),
     resourceVersion: z.string().default(''),
+    generation: z.number().optional(),
     labels: z.record(z.string(), z.string()).optional(),
+    annotations: z.record(z.string(), z.string()).optional(),
+    finalizers: z.array(z.string()).optional(),
+    deletionTimestamp: z.string().optional(),
   }),
+  status: z.unknown().optional(),
 });
+
+/** 32-bit FNV-1a: a few bytes per object instead of a copy of it. */
+function fingerprint(value: unknown): number {
+  const text = JSON.stringify(value) ?? '';
+  let h = 0x811c9dc5;
+  for (let i = 0; i < text.length; i++) h = Math.imul(h ^ text.charCodeAt(i), 0x01000193);
+  return h >>> 0;
+}
+
+interface Facets {
+  /** generation, or (kinds without one) a fingerprint of the whole object */
+  spec: number;
+  meta: number;
+  status: number;
+}
+
+function facetsOf(obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
+  const m = parsed.metadata;
+  return {
+    spec: m.generation ?? fingerprint(obj),
+    meta: fingerprint([m.labels, m.annotations, m.finalizers, m.deletionTimestamp]),
+    status: fingerprint(parsed.status),
+  };
+}
+
+function changedFacets(before: Facets | undefined, after: Facets): Facet[] | undefined {
+  if (!before) return undefined;
+  return (['spec', 'meta', 'status'] as const).filter((f) => before[f] !== after[f]);
+}
 type Meta = z.infer<typeof MetaSchema>['metadata'];
 
 interface Known {
   ref: ObjectRef;
   rv: string;
   service: ObjectRef | undefined;
+  facets: Facets;
 }
 
 /**
@@ -52,12 +87,12 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
   const known = new Map<string, Known>();
   const namespaced = RESOURCES[kind].namespaced;
 
-  const identify = (obj: unknown): { key: string; meta: Meta; ref: ObjectRef } | undefined => {
+  const identify = (obj: unknown): { key: string; meta: Meta; ref: ObjectRef; facets: Facets } | undefined => {
     const parsed = MetaSchema.safeParse(obj);
     if (!parsed.success) return undefined;
     const meta = parsed.data.metadata;
     const ref: ObjectRef = namespaced && meta.namespace ? { kind, namespace: meta.namespace, name: meta.name } : { kind, name: meta.name };
-    return { key: objectKey(ref), meta, ref };
+    return { key: objectKey(ref), meta, ref, facets: facetsOf(obj, parsed.data) };
   };
 
   const serviceOf = (meta: Meta): ObjectRef | undefined => {
@@ -72,10 +107,11 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const wanted = interesting(obj);
     if (!wanted && !before) return undefined;
     const service = serviceOf(id.meta);
-    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, service });
+    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, service, facets: id.facets });
     else known.delete(id.key);
     if (before && before.rv === id.meta.resourceVersion) return undefined;
-    return { change: before ? 'update' : 'add', ref: id.ref, ...(service ? { service } : {}) };
+    const changed = wanted ? changedFacets(before?.facets, id.facets) : undefined;
+    return { change: before ? 'update' : 'add', ref: id.ref, ...(service ? { service } : {}), ...(changed ? { changed } : {}) };
   }
 
   function gone(obj: unknown): Emission | undefined {

@@ -80,28 +80,40 @@ async function recordOutcome(deps: AllocateDeps, a: IPAllocation, d: Decision): 
  * so a crash between the two writes is completed with the same address.
  */
 export async function allocateOne(deps: AllocateDeps, name: string, report: Report): Promise<void> {
+  // The allocation and its Service are read again only when the allocation's own write
+  // conflicts; a conflict on the pool (the common case under load) re-reads just the pools.
+  let a: IPAllocation | undefined;
+  let owner: Awaited<ReturnType<typeof owningService>> | undefined;
   await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
-    const a = await getAllocation(deps.kube, name);
-    if (!a || a.metadata.deletionTimestamp) return;
-    const owner = await owningService(deps, a);
+    if (!a || !owner) {
+      a = await getAllocation(deps.kube, name);
+      if (!a || a.metadata.deletionTimestamp) return;
+      owner = await owningService(deps, a);
+    }
     if (owner.state === 'gone') {
       report.actions.push(`skipped ${name}: its Service is gone`);
       return;
     }
+    const current = a;
     const world = await readWorld(deps);
     const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
-    const d = decide({ allocation: a, pools: world.views, ledgers: world.ledgers, ...(service ? { service } : {}) });
-    if (await dropStaleReservation(deps, world, a, d, report)) {
+    const d = decide({ allocation: current, pools: world.views, ledgers: world.ledgers, ...(service ? { service } : {}) });
+    if (await dropStaleReservation(deps, world, current, d, report)) {
       // decide again from fresh reads, as after any conflict
       throw new KubeError('re-deciding after releasing a stale reservation', 409, 'Conflict');
     }
-    if (d.ok) await reserve(deps, world, a, d, report);
+    if (d.ok) await reserve(deps, world, current, d, report);
     const pool = d.ok ? world.views.find((v) => v.name === d.pool)?.pool.spec : undefined;
-    const next = allocatedStatus(a, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());
-    if (!statusChanged(a.status, next)) return;
-    await deps.kube.replaceStatus('IPAllocation', { ...a, status: next });
+    const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());
+    if (!statusChanged(current.status, next)) return;
+    try {
+      await deps.kube.replaceStatus('IPAllocation', { ...current, status: next });
+    } catch (e) {
+      a = undefined; // the allocation itself changed: read it (and its Service) again
+      throw e;
+    }
     report.actions.push(d.ok ? `${name}: ${d.address} from pool ${d.pool}` : `${name}: ${d.reason}`);
-    if (a.status?.address !== next.address || a.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, a, d);
+    if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
   }, () => {
     report.conflicts++;
     deps.onConflict?.();

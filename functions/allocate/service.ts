@@ -1,5 +1,5 @@
 import { matchAllocations, serviceIntent, type DesiredAllocation } from '../../lib/core/service.js';
-import type { Service } from '../../lib/k8s/core-objects.js';
+import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isAlreadyExists } from '../../lib/k8s/errors.js';
 import { getService, listAllocations } from '../../lib/k8s/typed.js';
@@ -16,9 +16,9 @@ async function ensureFinalizer(deps: AllocateDeps, namespace: string, name: stri
     if (svc.metadata.finalizers?.includes(FINALIZER)) return svc;
     if (!serviceIntent(svc, deps.classes).managed) return svc;
     const updated = { ...svc, metadata: { ...svc.metadata, finalizers: [...(svc.metadata.finalizers ?? []), FINALIZER] } };
-    await deps.kube.replace('Service', updated);
+    const written = ServiceSchema.safeParse(await deps.kube.replace('Service', updated));
     report.actions.push(`added finalizer to Service ${namespace}/${name}`);
-    return getService(deps.kube, namespace, name);
+    return written.success ? written.data : getService(deps.kube, namespace, name);
   });
 }
 

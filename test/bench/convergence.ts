@@ -49,6 +49,7 @@ export async function convergence(n: number, log: (line: string) => void): Promi
     const totalSeconds = (performance.now() - t0) / 1000;
     const latencies = [...seen].map(([name, at]) => at - (created.get(name) ?? at));
     if (seen.size < n || rules < 2 * n) throw new Error(`only ${seen.size}/${n} Services got an ingress and ${rules}/${2 * n} dst-nat rules exist`);
+    log(`  the functions' API requests by verb and resource: ${JSON.stringify(Object.fromEntries(Object.entries(stack.requestsByKind()).sort((a, b) => b[1] - a[1]).slice(0, 12)))}`);
     const sample = await getService(stack.kube, 'bench', 'svc-0');
     log(`  e.g. svc-0 → ${sample?.status?.loadBalancer?.ingress?.[0]?.ip ?? '?'}`);
     return {

@@ -26,10 +26,21 @@ export const percentile = (xs: readonly number[], p: number): number => {
 export const ms = (n: number): string => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
 
 /** A transport that counts the requests it makes (the controller's API requests). */
-export function countingTransport(kc: KubeConfig): { transport: Transport; count: () => number } {
+export function countingTransport(kc: KubeConfig): { transport: Transport; count: () => number; byKind: () => Record<string, number> } {
   const inner = kubeTransport(kc);
   let n = 0;
-  return { transport: (req) => (n++, inner(req)), count: () => n };
+  const by: Record<string, number> = {};
+  return {
+    transport: (req) => {
+      n++;
+      const parts = req.path.split('/');
+      const key = `${req.method} ${parts.slice(-3).filter((p) => !/^[a-z0-9-]*\d[a-z0-9-]*$/.test(p) || p.length < 4).join('/')}`;
+      by[key] = (by[key] ?? 0) + 1;
+      return inner(req);
+    },
+    count: () => n,
+    byKind: () => by,
+  };
 }
 
 export interface BenchStack {
@@ -43,7 +54,7 @@ export interface BenchStack {
 }
 
 /** Own cluster, simulator and controller for one scenario (nothing shared between scenarios). */
-export async function benchStack(): Promise<BenchStack & { functionRequests: () => number }> {
+export async function benchStack(): Promise<BenchStack & { functionRequests: () => number; requestsByKind: () => Record<string, number> }> {
   const cluster = await startCluster({ log: () => undefined });
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
@@ -59,7 +70,7 @@ export async function benchStack(): Promise<BenchStack & { functionRequests: () 
   await retrying(() => kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } }));
   await retrying(() => kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'bench' }, spec: { ipFamily: 'IPv4', addresses: ['10.128.0.0/16'], interfaceName: 'ether1' } }));
   return {
-    cluster, kc, kube, sim, router, controller, functionRequests: counted.count,
+    cluster, kc, kube, sim, router, controller, functionRequests: counted.count, requestsByKind: counted.byKind,
     stop: async () => {
       await controller.stop();
       await router.close();
