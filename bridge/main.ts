@@ -18,13 +18,9 @@ import { createProgram } from '../functions/program/handler.js';
 import { createRelease } from '../functions/release/handler.js';
 import type { RouterPort } from '../lib/router/port.js';
 import type { ClassConfig } from '../lib/core/service.js';
-import { runRouterSimCli } from '../lib/routeros/sim/cli.js';
 import { classConfigFromEnv } from '../lib/cli/config.js';
 import { runInvoke, type FunctionRegistry } from '../lib/cli/invoke.js';
 import type { InvokeRouter } from '../lib/cli/router.js';
-import { runUninstall } from '../lib/cli/uninstall.js';
-import { runBridgeCommand, runControllerCommand } from './commands.js';
-import { runStart } from './local-stack.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type Command, type Env } from '../lib/cli/io.js';
 
 /** Functions `mikrolb invoke` runs. Extension point: add `program` and `release` here. */
@@ -89,14 +85,16 @@ interface Subcommand {
  * Every `mikrolb` subcommand. Extension point: give `serve`, `bridge`, `controller`,
  * `uninstall` and `start` a `run` when they exist (parse their config from `env` there).
  */
+// Subcommands other than serve and invoke load their modules when run: a function's cold
+// start then pays for nothing it does not use (the simulator, the bridge, the local cluster).
 export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   invoke: { usage: 'invoke <allocate|program|release> ...', summary: 'run a function once on fixture state (mikrolb invoke --help)', run: invoke },
-  'routeros-sim': { usage: 'routeros-sim [--port N] ...', summary: 'serve the RouterOS API simulator', run: (argv, env, io) => runRouterSimCli(argv, env, io) },
+  'routeros-sim': { usage: 'routeros-sim [--port N] ...', summary: 'serve the RouterOS API simulator', run: async (argv, env, io) => (await import('../lib/routeros/sim/cli.js')).runRouterSimCli(argv, env, io) },
   serve: { usage: 'serve <allocate|program|release|webhook>', summary: 'serve one function on $PORT (CloudEvents in; the webhook over TLS)', run: (argv, env, io) => runServe(argv, env, io, serveFunctions()) },
-  bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions at FUNCTION_URL_*', run: runBridgeCommand },
-  controller: { usage: 'controller', summary: 'bridge, functions and the IPPool webhook in one process', run: runControllerCommand },
-  uninstall: { usage: 'uninstall --router [--dry-run]', summary: 'remove every mikrolb: entry from the router (and nothing else)', run: runUninstall },
-  start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: runStart },
+  bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions at FUNCTION_URL_*', run: async (argv, env, io) => (await import('./commands.js')).runBridgeCommand(argv, env, io) },
+  controller: { usage: 'controller', summary: 'bridge, functions and the IPPool webhook in one process', run: async (argv, env, io) => (await import('./commands.js')).runControllerCommand(argv, env, io) },
+  uninstall: { usage: 'uninstall --router [--dry-run]', summary: 'remove every mikrolb: entry from the router (and nothing else)', run: async (argv, env, io) => (await import('../lib/cli/uninstall.js')).runUninstall(argv, env, io) },
+  start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: async (argv, env, io) => (await import('./local-stack.js')).runStart(argv, env, io) },
 };
 
 export function usage(): string {

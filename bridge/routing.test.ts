@@ -58,3 +58,11 @@ describe('updates reach only the functions that care about what changed', () => 
     expect(routeEmission({ change: 'update', ref: pool }).map((d) => d.fn).sort()).toEqual(['allocate', 'program', 'release']);
   });
 });
+
+describe('adds', () => {
+  it('a new allocation without a status goes to allocate only; one listed with a status also to program', () => {
+    const alloc: ObjectRef = { kind: 'IPAllocation', name: 'ip-1' };
+    expect(routeEmission({ change: 'add', ref: alloc, changed: ['spec', 'meta'] }).map((d) => d.fn)).toEqual(['allocate']);
+    expect(routeEmission({ change: 'add', ref: alloc, changed: ['spec', 'meta', 'status'] }).map((d) => d.fn).sort()).toEqual(['allocate', 'program']);
+  });
+});

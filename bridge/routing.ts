@@ -38,7 +38,8 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
   IPPool: { add: to('allocate', 'program'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
   // allocate decides on spec; program acts on the status allocate wrote; release on deletion.
   IPAllocation: {
-    add: to('allocate', 'program'),
+    // a new allocation has no address to program yet, unless it was listed with one (a re-list)
+    add: [...to('allocate'), ...when(['status'], 'program')],
     update: [...when(['spec', 'meta'], 'allocate'), ...when(['status', 'meta'], 'program'), ...when(['meta'], 'release')],
     delete: all,
   },
@@ -56,7 +57,7 @@ export interface Emission {
   change: Change;
   ref: ObjectRef;
   service?: ObjectRef;
-  /** For updates: what changed since the last event (absent: unknown, so everything). */
+  /** What changed since the last event; for an add, what the object has (absent: unknown, so everything). */
   changed?: readonly Facet[];
 }
 
@@ -69,7 +70,7 @@ export interface Delivery {
 /** The invocations one emission causes, per the table. */
 export function routeEmission(emission: Emission): Delivery[] {
   const relevant = (route: Route): boolean =>
-    emission.change !== 'update' || !route.on || !emission.changed || route.on.some((f) => emission.changed?.includes(f));
+    emission.change === 'delete' || !route.on || !emission.changed || route.on.some((f) => emission.changed?.includes(f));
   return ROUTES[emission.ref.kind][emission.change].filter(relevant).flatMap((route): Delivery[] => {
     if (route.subject === 'object') return [{ fn: route.fn, change: emission.change, ref: emission.ref }];
     // The Service still exists (or its own delete is routed): it changed because its slice went.

@@ -14,7 +14,7 @@ const slice = (name: string, rv: string, svc = 'web') => ({
 describe('watch events', () => {
   it('tells add from update and drops replays of the same resourceVersion', () => {
     const t = createTracker('IPPool');
-    expect(t.seen(pool('lan', '1'))).toEqual({ change: 'add', ref: { kind: 'IPPool', name: 'lan' } });
+    expect(t.seen(pool('lan', '1'))).toMatchObject({ change: 'add', ref: { kind: 'IPPool', name: 'lan' } });
     expect(t.seen(pool('lan', '1'))).toBeUndefined();
     expect(t.seen(pool('lan', '2'))).toMatchObject({ change: 'update', ref: { kind: 'IPPool', name: 'lan' } });
     expect(t.gone(pool('lan', '3'))).toEqual({ change: 'delete', ref: { kind: 'IPPool', name: 'lan' } });
@@ -33,7 +33,7 @@ describe('re-list', () => {
     const changes = t.relist([pool('a', '1'), pool('b', '7'), pool('d', '8')]);
     expect(changes).toEqual([
       { change: 'update', ref: { kind: 'IPPool', name: 'b' }, changed: ['spec'] }, // no generation in these objects: any change counts as spec
-      { change: 'add', ref: { kind: 'IPPool', name: 'd' } },
+      { change: 'add', ref: { kind: 'IPPool', name: 'd' }, changed: ['spec', 'meta'] },
       { change: 'delete', ref: { kind: 'IPPool', name: 'c' } },
     ]);
     expect(t.size()).toBe(3);
@@ -44,7 +44,7 @@ describe('re-list', () => {
     t.relist([pool('a', '1'), pool('b', '1')]);
     const run = t.startRelist();
     expect(run.page([pool('a', '1')])).toEqual([]);
-    expect(run.page([pool('c', '1')])).toEqual([{ change: 'add', ref: { kind: 'IPPool', name: 'c' } }]);
+    expect(run.page([pool('c', '1')])).toEqual([{ change: 'add', ref: { kind: 'IPPool', name: 'c' }, changed: ['spec', 'meta'] }]);
     expect(run.finish()).toEqual([{ change: 'delete', ref: { kind: 'IPPool', name: 'b' } }]);
   });
 

@@ -44,8 +44,10 @@ function facetsOf(obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
   };
 }
 
+const EMPTY_STATUS = [fingerprint(undefined), fingerprint({})];
+
 function changedFacets(before: Facets | undefined, after: Facets): Facet[] | undefined {
-  if (!before) return undefined;
+  if (!before) return EMPTY_STATUS.includes(after.status) ? ['spec', 'meta'] : ['spec', 'meta', 'status'];
   return (['spec', 'meta', 'status'] as const).filter((f) => before[f] !== after[f]);
 }
 type Meta = z.infer<typeof MetaSchema>['metadata'];

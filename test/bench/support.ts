@@ -63,7 +63,7 @@ export async function benchStack(): Promise<BenchStack & { functionRequests: () 
   const counted = countingTransport(kc);
   const controller = await startController({
     kc, router, transport: counted.transport, log: silentLogger(), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
-    bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false } },
+    bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, perObjectIntervalMs: Number(process.env.BENCH_INTERVAL_MS ?? 250) },
   });
   await controller.bridge.ready;
   const kube = apiServerPort(kubeTransport(kc));
@@ -85,7 +85,7 @@ export function serviceObjects(i: number): { service: KubeObject; slice: KubeObj
   return {
     service: {
       apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' },
-      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
     },
     slice: {
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-a`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
