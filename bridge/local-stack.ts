@@ -85,14 +85,18 @@ async function startStack(log: Logger): Promise<Stack> {
   }
   return {
     cluster, sim, controller, password,
+    // Bounded: an invocation still retrying must not keep the cluster and simulator alive.
     stop: async () => {
-      await controller.stop();
-      await router.close();
-      await sim.close();
+      await within(15_000, controller.stop());
+      await within(5_000, router.close());
+      await within(5_000, sim.close());
       await cluster.stop();
     },
   };
 }
+
+const within = (ms: number, work: Promise<unknown>): Promise<unknown> =>
+  Promise.race([work.catch(() => undefined), new Promise((r) => setTimeout(r, ms).unref())]);
 
 function banner(s: Stack): string {
   const k = s.cluster.binaries.kubectl;
@@ -142,7 +146,10 @@ export async function runStart(argv: string[], env: Env, io: CliIo): Promise<num
   }
   io.stdout.write(banner(stack));
   await untilStopped(io.signal);
-  io.stderr.write('Stopping the local stack\n');
+  io.stderr.write('Stopping the local stack (Ctrl-C again to leave at once)\n');
+  const again = (): void => process.exit(130);
+  if (!io.signal) process.once('SIGINT', again);
   await stack.stop();
+  process.off('SIGINT', again);
   return 0;
 }
