@@ -1,0 +1,203 @@
+import { findCondition } from '../../lib/core/conditions.js';
+import { decide } from '../../lib/core/decide.js';
+import { formatCounts, holdsAddress, poolCounts, viewPools } from '../../lib/core/pools.js';
+import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
+import { ingressFor, isReady, serviceCondition } from '../../lib/core/program-status.js';
+import { planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { matchAllocations, serviceIntent, type ClassConfig } from '../../lib/core/service.js';
+import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
+import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
+import { FINALIZER, LABEL_SERVICE_UID, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { menusFor, ownerOf, type Op } from '../../lib/router/index.js';
+import type { RouterEntry } from '../../lib/routeros/state.js';
+
+/** Everything the invariants are judged on, read once after the settle period. */
+export interface World {
+  services: Service[];
+  slices: EndpointSlice[];
+  allocations: IPAllocation[];
+  pools: IPPool[];
+  /** The router's menus as the product reads them (print over the API). */
+  router: Record<string, RouterEntry[]>;
+  /** `foreignEntries` of the router before the run and now. */
+  foreignBefore: string;
+  foreignNow: string;
+}
+
+export interface Violation {
+  invariant: string;
+  detail: string;
+}
+
+const familyOf = (ip: string): IPFamily | undefined => {
+  const p = parseAddress(ip);
+  return p.ok ? p.family : undefined;
+};
+const key = (s: Service): string => `${s.metadata.namespace ?? 'default'}/${s.metadata.name}`;
+/** An op, naming the entries it touches by their comments (ids alone say little after the run). */
+const describeOp = (op: Op, router: World['router']): string => {
+  const comment = (id: string): string => `${id} "${(router[op.menu] ?? []).find((e) => e['.id'] === id)?.comment ?? '?'}"`;
+  const what = op.op === 'add' ? `"${op.entry.comment}"` : op.op === 'set' ? `${comment(op.id)} ${JSON.stringify(op.changes)}` : op.ids.map(comment).join(', ');
+  return `${op.op} ${op.menu} ${what}`;
+};
+
+/** Live Services MikroLB manages, with their allocations and the owner program the router must carry. */
+function managedServices(w: World, classes: ClassConfig) {
+  return w.services.filter((s) => !s.metadata.deletionTimestamp && s.metadata.uid && serviceIntent(s, classes).managed).map((svc) => {
+    const intent = serviceIntent(svc, classes);
+    const allocations = w.allocations.filter((a) => a.metadata.labels?.[LABEL_SERVICE_UID] === svc.metadata.uid && !a.metadata.deletionTimestamp);
+    const slices = w.slices.filter((s) => s.metadata.namespace === svc.metadata.namespace && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name);
+    const model = serviceProgram(svc, intent, allocations, slices);
+    const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts: advertisementWants(allocations, w.pools) };
+    return { svc, intent, allocations, owner, lbEnabled: model.lbEnabled };
+  });
+}
+
+const reservations = (w: World): IPAllocation[] => w.allocations.filter((a) => !a.metadata.labels?.[LABEL_SERVICE_UID] && !a.metadata.deletionTimestamp);
+
+/** No address held by two allocations, nor entered twice in the ledgers. */
+export function uniqueAddresses(w: World): Violation[] {
+  const out: Violation[] = [];
+  const byAddress = new Map<string, string[]>();
+  for (const a of w.allocations.filter(holdsAddress)) byAddress.set(a.status?.address ?? '', [...(byAddress.get(a.status?.address ?? '') ?? []), a.metadata.name]);
+  for (const [address, names] of byAddress) if (names.length > 1) out.push({ invariant: 'unique-address', detail: `${address} is held by ${names.join(', ')}` });
+  const inLedgers = new Map<string, string[]>();
+  for (const p of w.pools) for (const e of p.status?.allocations ?? []) inLedgers.set(e.address, [...(inLedgers.get(e.address) ?? []), `${p.metadata.name}:${e.allocationName}`]);
+  for (const [address, where] of inLedgers) if (where.length > 1) out.push({ invariant: 'unique-address', detail: `${address} is in the ledgers ${where.length} times: ${where.join(', ')}` });
+  return out;
+}
+
+/** Every pool ledger equals the set of allocation addresses (by uid); counts derive from it. */
+export function ledgers(w: World): Violation[] {
+  const out: Violation[] = [];
+  const entries = w.pools.flatMap((p) => (p.status?.allocations ?? []).map((e) => ({ pool: p.metadata.name, ...e })));
+  const byUid = new Map(w.allocations.map((a) => [a.metadata.uid ?? '', a]));
+  for (const e of entries) {
+    const a = byUid.get(e.allocationUID);
+    if (!a) out.push({ invariant: 'ledger', detail: `pool ${e.pool} keeps ${e.address} for ${e.allocationName} (uid ${e.allocationUID}), which no longer exists (reserved ${e.reservedAt ?? '?'})` });
+    else if (!holdsAddress(a) || a.status?.address !== e.address) out.push({ invariant: 'ledger', detail: `pool ${e.pool} keeps ${e.address} for ${a.metadata.name}, whose status says ${a.status?.phase ?? 'no phase'} ${a.status?.address ?? 'no address'}` });
+  }
+  for (const a of w.allocations.filter(holdsAddress)) {
+    const mine = entries.filter((e) => e.allocationUID === a.metadata.uid);
+    if (mine.length !== 1 || mine[0]?.address !== a.status?.address) {
+      out.push({ invariant: 'ledger', detail: `${a.metadata.name} holds ${a.status?.address ?? ''} but the ledgers have ${mine.length ? mine.map((e) => `${e.pool}:${e.address}`).join(', ') : 'no entry'} for it` });
+    }
+  }
+  for (const v of viewPools(w.pools)) {
+    const want = formatCounts(poolCounts(v, v.ledger ?? []));
+    const got = { totalAddresses: v.pool.status?.totalAddresses, allocatedAddresses: v.pool.status?.allocatedAddresses, freeAddresses: v.pool.status?.freeAddresses };
+    if (JSON.stringify(want) !== JSON.stringify(got)) out.push({ invariant: 'ledger', detail: `pool ${v.name} counts ${JSON.stringify(got)}, its ledger says ${JSON.stringify(want)}` });
+  }
+  return out;
+}
+
+/** Every managed Service has the allocations it asks for, each decided, and the ingress of its ready ones. */
+export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
+  const out: Violation[] = [];
+  const bad = (svc: Service, detail: string) => out.push({ invariant: 'service-status', detail: `${key(svc)}: ${detail}` });
+  for (const { svc, intent, allocations, lbEnabled } of managedServices(w, classes)) {
+    if (!svc.metadata.finalizers?.includes(FINALIZER)) bad(svc, 'managed but without our finalizer');
+    const { missing, stale } = matchAllocations(intent, allocations);
+    if (missing.length) bad(svc, `allocations missing: ${missing.map((m) => m.name).join(', ')}`);
+    if (stale.length) bad(svc, `allocations no longer wanted: ${stale.map((a) => a.metadata.name).join(', ')}`);
+    for (const a of allocations) {
+      const phase = a.status?.phase;
+      if (phase !== 'Allocated' && phase !== 'Programmed' && phase !== 'Failed') bad(svc, `${a.metadata.name} is still ${phase ?? 'without a status'}`);
+      else if (phase !== 'Failed' && !isReady(a)) bad(svc, `${a.metadata.name} (${a.status?.address ?? ''}) is not ready: ${findCondition(a.status?.conditions, 'Ready')?.message ?? 'no Ready condition'}`);
+    }
+    const lbNames = new Set([...matchAllocations(intent, allocations).matched].filter(([, d]) => d.roles.lb).map(([n]) => n));
+    const want = lbEnabled ? ingressFor(allocations.filter((a) => lbNames.has(a.metadata.name)), svc.spec.ipFamilies ?? [], familyOf).map((i) => i.ip) : [];
+    const got = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? '').sort();
+    if (JSON.stringify(want) !== JSON.stringify(got)) bad(svc, `ingress ${JSON.stringify(got)}, its ready allocations say ${JSON.stringify(want)}`);
+    const cond = findCondition(svc.status?.conditions, 'mikrolb.de/LoadBalancerReady');
+    const expected = serviceCondition(allocations);
+    if (cond?.status !== expected.status) bad(svc, `condition LoadBalancerReady is ${cond?.status ?? 'missing'} (${cond?.reason ?? ''}), expected ${expected.status} (${expected.reason})`);
+  }
+  for (const svc of w.services.filter((s) => !s.metadata.deletionTimestamp && !serviceIntent(s, classes).managed)) {
+    if (svc.metadata.finalizers?.includes(FINALIZER)) bad(svc, 'not managed any more but still carries our finalizer');
+    if (svc.spec.type !== 'LoadBalancer' && (svc.status?.loadBalancer?.ingress ?? []).length > 0) bad(svc, 'not managed any more but its ingress is left');
+  }
+  return out;
+}
+
+/** Every allocation belongs to a live managed Service or is an operator reservation, and is decided. */
+export function allocationOwners(w: World, classes: ClassConfig): Violation[] {
+  const owners = new Set(managedServices(w, classes).map((m) => m.svc.metadata.uid));
+  const out: Violation[] = [];
+  for (const a of w.allocations) {
+    const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
+    if (uid && !owners.has(uid)) out.push({ invariant: 'allocation-owner', detail: `${a.metadata.name} (${a.status?.address ?? 'no address'}) belongs to Service uid ${uid}, which is gone or not managed` });
+  }
+  for (const a of reservations(w)) {
+    if (a.status?.phase === undefined || a.status.phase === 'Pending') out.push({ invariant: 'allocation-owner', detail: `reservation ${a.metadata.name} is still ${a.status?.phase ?? 'without a status'}` });
+  }
+  return out;
+}
+
+/**
+ * Liveness: no allocation stays Failed although it could be allocated now (its address was freed,
+ * its pool has room again). Judged with the product's own pure `decide` on the final state.
+ */
+export function starvedAllocations(w: World, classes: ClassConfig): Violation[] {
+  const views = viewPools(w.pools.filter((p) => !p.metadata.deletionTimestamp));
+  const ledgersByPool = new Map(views.map((v) => [v.name, v.ledger ?? []]));
+  const out: Violation[] = [];
+  const candidates = [
+    ...managedServices(w, classes).flatMap((m) => m.allocations.map((a) => ({ a, service: { key: key(m.svc), ipFamilies: m.svc.spec.ipFamilies ?? [] } }))),
+    ...reservations(w).map((a) => ({ a, service: undefined })),
+  ];
+  for (const { a, service } of candidates) {
+    if (a.status?.phase !== 'Failed') continue;
+    const d = decide({ allocation: a, pools: views, ledgers: ledgersByPool, ...(service ? { service } : {}) });
+    const reason = findCondition(a.status.conditions, 'Ready')?.reason ?? '?';
+    if (d.ok) out.push({ invariant: 'allocation-starved', detail: `${a.metadata.name} is Failed (${reason}) although ${d.address} in pool ${d.pool} is free for it now` });
+  }
+  return out;
+}
+
+/** The router carries exactly the plan for the cluster: nothing missing, nothing leaked. */
+export function routerPlan(w: World, classes: ClassConfig): Violation[] {
+  const out: Violation[] = [];
+  const owners: OwnerProgram[] = [
+    ...managedServices(w, classes).map((m) => m.owner),
+    ...reservations(w).filter((a) => a.status?.address).map((a) => ({ uid: a.metadata.uid ?? '', adverts: advertisementWants([a], w.pools) })),
+  ];
+  for (const owner of owners) {
+    const { ops } = planOwner(owner, w.router);
+    if (ops.length) out.push({ invariant: 'router-plan', detail: `owner ${owner.uid}${owner.service ? ` (${owner.service.namespace}/${owner.service.name})` : ''} needs ${ops.length} op(s): ${ops.slice(0, 4).map((op) => describeOp(op, w.router)).join('; ')}` });
+  }
+  const live = new Set(owners.map((o) => o.uid));
+  const families = new Set(w.allocations.filter((a) => holdsAddress(a) && !a.metadata.deletionTimestamp).map((a) => familyOf(a.status?.address ?? '')));
+  for (const [menu, entries] of Object.entries(w.router)) {
+    for (const e of entries) {
+      const owner = ownerOf(e.comment);
+      if (owner?.kind === 'service' && !live.has(owner.uid)) out.push({ invariant: 'router-leak', detail: `${menu} ${e['.id'] ?? ''} "${e.comment ?? ''}" belongs to ${owner.uid}, which is gone` });
+    }
+  }
+  for (const f of ['IPv4', 'IPv6'] as const) {
+    if (families.has(f)) continue;
+    const globals = menusFor(f).flatMap((m) => (w.router[m] ?? []).filter((e) => ownerOf(e.comment)?.kind === 'global').map((e) => `${m} "${e.comment ?? ''}"`));
+    if (globals.length) out.push({ invariant: 'router-leak', detail: `no ${f} address is allocated, yet ${globals.length} global rule(s) remain: ${globals.slice(0, 3).join(', ')}` });
+  }
+  return out;
+}
+
+export function foreign(w: World): Violation[] {
+  return w.foreignNow === w.foreignBefore ? [] : [{ invariant: 'foreign-entries', detail: `foreign router entries changed:\n  before ${w.foreignBefore}\n  now    ${w.foreignNow}` }];
+}
+
+/** No object waits for a finalizer after the settle period. */
+export function stuckDeletions(w: World): Violation[] {
+  const objects = [...w.services, ...w.allocations, ...w.pools];
+  return objects.filter((o) => o.metadata.deletionTimestamp).map((o) => ({
+    invariant: 'stuck-deletion',
+    detail: `${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} deleted at ${o.metadata.deletionTimestamp ?? ''} still has finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}`,
+  }));
+}
+
+export function checkInvariants(w: World, classes: ClassConfig): Violation[] {
+  return [
+    ...uniqueAddresses(w), ...ledgers(w), ...serviceStatus(w, classes), ...allocationOwners(w, classes), ...starvedAllocations(w, classes),
+    ...routerPlan(w, classes), ...foreign(w), ...stuckDeletions(w),
+  ];
+}

@@ -1,0 +1,62 @@
+import { ownerOf } from '../../lib/router/index.js';
+import type { RouterState } from '../../lib/routeros/state.js';
+
+/**
+ * The router the chaos run starts from: a small office's configuration in every menu MikroLB
+ * writes, with foreign entries whose comments merely mention mikrolb (never ours to touch).
+ */
+export const CHAOS_ROUTER: RouterState = {
+  version: '7.19.1',
+  menus: {
+    '/interface': [
+      { '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'ether2', type: 'ether' },
+      { '.id': '*3', name: 'bridge', type: 'bridge' },
+    ],
+    '/ip/address': [
+      { '.id': '*10', address: '198.18.40.1/24', interface: 'ether1' },
+      { '.id': '*11', address: '10.244.0.1/16', interface: 'bridge' },
+      { '.id': '*12', address: '198.18.41.254/24', interface: 'ether2', comment: 'mikrolb: hand-made, no owner tag' },
+    ],
+    '/ipv6/address': [
+      { '.id': '*13', address: '2001:db8:4040::1/64', interface: 'ether1', advertise: 'false' },
+      { '.id': '*14', address: 'fd00:244::1/64', interface: 'bridge', advertise: 'false' },
+    ],
+    '/ip/route': [{ '.id': '*15', 'dst-address': '198.18.42.0/24', gateway: 'ether2' }],
+    '/ip/firewall/nat': [
+      { '.id': '*20', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1', comment: 'defconf: masquerade' },
+      { '.id': '*21', chain: 'dstnat', action: 'dst-nat', protocol: 'tcp', 'dst-port': '2222', 'to-addresses': '10.244.9.9', 'to-ports': '22', comment: 'my mikrolb notes: ssh forward' },
+      { '.id': '*22', chain: 'dstnat', action: 'dst-nat', protocol: 'udp', 'dst-port': '5353', 'to-addresses': '10.244.9.10', comment: 'mikrolb:svc=' },
+    ],
+    '/ip/firewall/filter': [
+      { '.id': '*30', chain: 'input', action: 'accept', 'connection-state': 'established,related', comment: 'defconf: accept established' },
+      { '.id': '*31', chain: 'forward', action: 'drop', 'connection-state': 'invalid', comment: 'mikrolb-old leftover, not ours' },
+      { '.id': '*32', chain: 'forward', action: 'accept', 'in-interface': 'bridge' },
+    ],
+    '/ip/firewall/mangle': [
+      { '.id': '*33', chain: 'prerouting', action: 'mark-connection', 'new-connection-mark': 'office', 'in-interface': 'ether2', comment: 'office marks' },
+    ],
+    '/ip/firewall/address-list': [
+      { '.id': '*40', list: 'trusted', address: '10.244.0.0/16', comment: 'mikrolb' },
+      { '.id': '*41', list: 'mikrolb-lb', address: '203.0.113.7', comment: 'someone else put this here' },
+    ],
+    '/ipv6/firewall/filter': [
+      { '.id': '*50', chain: 'input', action: 'accept', protocol: 'icmpv6', comment: 'defconf: accept ICMPv6' },
+    ],
+    '/ipv6/firewall/nat': [
+      { '.id': '*51', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1', comment: 'mikrolb:global' },
+    ],
+    '/ipv6/firewall/address-list': [{ '.id': '*52', list: 'trusted6', address: 'fd00:244::/64' }],
+  },
+};
+
+/**
+ * Every entry MikroLB does not own (no well-formed `mikrolb:` owner tag), menu by menu, as one
+ * deterministic text; menus left without foreign entries are skipped.
+ */
+export function foreignEntries(state: RouterState): string {
+  const menus = Object.entries(state.menus)
+    .map(([menu, entries]) => [menu, entries.filter((e) => ownerOf(e.comment) === undefined)] as const)
+    .filter(([, entries]) => entries.length > 0)
+    .sort(([a], [b]) => a.localeCompare(b));
+  return JSON.stringify(menus);
+}

@@ -1,0 +1,123 @@
+import { API_VERSION } from '../../lib/k8s/schemas.js';
+import type { Rng } from './rng.js';
+
+/** What the chaos run creates: pools, Services, EndpointSlices and operator reservations. */
+export const NAMESPACE = 'chaos';
+export const OUR_CLASS = 'mikrolb.de/controller';
+const OTHER_CLASS = 'example.com/other-lb';
+
+export type Family = 'v4' | 'v6' | 'dual';
+
+/** Pools as an operator would write them: overlap, exhaustion, no advertisement, a fixed interface. */
+export const POOLS = [
+  { name: 'chaos-v4a', spec: { ipFamily: 'IPv4', addresses: ['198.18.40.100-198.18.40.139'] } },
+  { name: 'chaos-v4b', spec: { ipFamily: 'IPv4', addresses: ['198.18.41.0/29', '!198.18.41.3'], autoAssign: false, interfaceName: 'ether2' } },
+  { name: 'chaos-v6', spec: { ipFamily: 'IPv6', addresses: ['2001:db8:4040::100-2001:db8:4040::17f'] } },
+  { name: 'chaos-quiet', spec: { ipFamily: 'IPv4', addresses: ['198.18.42.10-198.18.42.29'], autoAssign: false, advertise: false } },
+  { name: 'chaos-overlap', spec: { ipFamily: 'IPv4', addresses: ['198.18.40.130-198.18.40.149'], autoAssign: false } },
+] as const;
+
+export const poolObject = (p: (typeof POOLS)[number]) => ({ apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: p.name }, spec: p.spec });
+
+/** Operator reservations (IPAllocations without a Service): advertised only. */
+export const RESERVATIONS = [
+  { name: 'chaos-reserved-a', spec: { address: '198.18.40.139' } },
+  { name: 'chaos-reserved-b', spec: { poolName: 'chaos-quiet' } },
+] as const;
+
+export const reservationObject = (r: (typeof RESERVATIONS)[number]) => ({ apiVersion: API_VERSION, kind: 'IPAllocation', metadata: { name: r.name }, spec: r.spec });
+
+const V4A = (rng: Rng) => `198.18.40.${rng.int(100, 149)}`;
+const V4B = (rng: Rng) => `198.18.41.${rng.int(0, 7)}`;
+const V6 = (rng: Rng) => `2001:db8:4040::${rng.int(0x100, 0x17f).toString(16)}`;
+
+function explicitIps(rng: Rng, family: Family): string {
+  const one = (): string => {
+    if (family === 'v6') return rng.chance(0.9) ? V6(rng) : V4A(rng);
+    return rng.pick([V4A, V4A, V4A, V4B, (_r: Rng) => '192.0.2.55', (_r: Rng) => `198.18.42.${rng.int(10, 29)}`])(rng);
+  };
+  if (family === 'dual') return `${one()},${V6(rng)}`;
+  return rng.chance(0.15) ? `${one()},${one()}` : one();
+}
+
+function poolList(rng: Rng, family: Family): string {
+  if (family === 'v6') return rng.chance(0.9) ? 'chaos-v6' : 'chaos-v4a';
+  if (family === 'dual') return rng.pick(['chaos-v4a,chaos-v6', 'chaos-v4b,chaos-v6', 'chaos-v6']);
+  return rng.pick(['chaos-v4a', 'chaos-v4b', 'chaos-v4b', 'chaos-quiet', 'chaos-overlap', 'chaos-missing', 'chaos-v4a,chaos-quiet']);
+}
+
+/** A fresh set of mikrolb annotations; `null` removes one (merge patch). */
+export function annotations(rng: Rng, family: Family): Record<string, string | null> {
+  const a: Record<string, string | null> = {
+    'mikrolb.de/load-balancer-pools': null, 'mikrolb.de/load-balancer-ips': null, 'mikrolb.de/load-balancer-enabled': null,
+    'mikrolb.de/snat-enabled': null, 'mikrolb.de/snat-ips': null,
+  };
+  const mode = rng.next();
+  if (mode < 0.35) a['mikrolb.de/load-balancer-pools'] = poolList(rng, family);
+  else if (mode < 0.6) a['mikrolb.de/load-balancer-ips'] = explicitIps(rng, family);
+  if (rng.chance(0.1)) a['mikrolb.de/load-balancer-enabled'] = rng.chance(0.9) ? 'false' : 'maybe';
+  if (rng.chance(0.2)) a['mikrolb.de/snat-ips'] = rng.chance(0.7) ? 'use-lb-ips' : V4A(rng);
+  if (rng.chance(0.08)) a['mikrolb.de/snat-enabled'] = 'false';
+  return a;
+}
+
+const withoutNulls = (a: Record<string, string | null>): Record<string, string> =>
+  Object.fromEntries(Object.entries(a).filter((e): e is [string, string] => e[1] !== null));
+
+const PORTS = [
+  { name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 },
+  { name: 'https', port: 443, protocol: 'TCP', targetPort: 8443 },
+  { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 },
+  { name: 'metrics', port: 9100, protocol: 'TCP', targetPort: 9100 },
+  { name: 'alt', port: 8080, protocol: 'TCP', targetPort: 'alt-http' },
+] as const;
+
+export type PortSpec = (typeof PORTS)[number];
+
+export function ports(rng: Rng): PortSpec[] {
+  const chosen = PORTS.filter(() => rng.chance(0.4));
+  return chosen.length > 0 ? chosen : [PORTS[0]];
+}
+
+function familySpec(family: Family) {
+  if (family === 'dual') return { ipFamilies: ['IPv4', 'IPv6'], ipFamilyPolicy: 'RequireDualStack' };
+  return { ipFamilies: [family === 'v4' ? 'IPv4' : 'IPv6'], ipFamilyPolicy: 'SingleStack' };
+}
+
+/** The spec fields that make a Service one of ours, another controller's, or a plain ClusterIP. */
+export function typeSpec(kind: 'ours' | 'other' | 'clusterIP') {
+  if (kind === 'clusterIP') return { type: 'ClusterIP', loadBalancerClass: null, allocateLoadBalancerNodePorts: null };
+  return { type: 'LoadBalancer', loadBalancerClass: kind === 'ours' ? OUR_CLASS : OTHER_CLASS, allocateLoadBalancerNodePorts: false };
+}
+
+export function serviceObject(rng: Rng, name: string, family: Family) {
+  const roll = rng.next();
+  const kind = roll < 0.9 ? 'ours' : roll < 0.95 ? 'other' : 'clusterIP';
+  const notes = annotations(rng, family);
+  // A ClusterIP Service is ours only through an explicit SNAT address.
+  if (kind === 'clusterIP') notes['mikrolb.de/snat-ips'] = V4A(rng);
+  const type = kind === 'clusterIP' ? { type: 'ClusterIP' } : { type: 'LoadBalancer', loadBalancerClass: kind === 'ours' ? OUR_CLASS : OTHER_CLASS, allocateLoadBalancerNodePorts: false };
+  return {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name, namespace: NAMESPACE, annotations: withoutNulls(notes) },
+    spec: { ...type, ...familySpec(family), ports: ports(rng) },
+  };
+}
+
+/** One EndpointSlice of a Service with `count` endpoints, some not ready or terminating. */
+export function sliceObject(rng: Rng, service: string, suffix: string, addressType: 'IPv4' | 'IPv6', slot: number, servicePorts: readonly { name?: string; protocol?: string }[]) {
+  const count = rng.int(0, 4);
+  const endpoints = Array.from({ length: count }, (_, k) => {
+    const host = k + (suffix === 'a' ? 10 : 20);
+    // canonical text, as the API server insists: no zero group next to the '::'
+    const address = addressType === 'IPv4' ? `10.244.${slot}.${host}` : `fd00:244::${(slot + 1).toString(16)}:${host}`;
+    const ready = rng.chance(0.8);
+    return { addresses: [address], conditions: { ready, ...(ready ? {} : { terminating: rng.chance(0.5) }) } };
+  });
+  const sp = servicePorts.map((p) => ({ name: p.name ?? '', protocol: p.protocol ?? 'TCP', port: rng.chance(0.85) ? 8000 + slot : 9000 + slot }));
+  return {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: `${service}-${suffix}`, namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': service } },
+    addressType, endpoints, ports: sp,
+  };
+}

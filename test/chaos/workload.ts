@@ -1,0 +1,154 @@
+import { isNotFound } from '../../lib/k8s/errors.js';
+import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
+import { resourcePath, RESOURCES, type Kind } from '../../lib/k8s/resources.js';
+import type { Transport } from '../../lib/k8s/rest.js';
+import type { Rng } from './rng.js';
+import { annotations, NAMESPACE, ports, serviceObject, sliceObject, typeSpec, type Family } from './shapes.js';
+
+/** What the workload did, for the summary. */
+export interface WorkloadCounts {
+  created: number;
+  deleted: number;
+  recreated: number;
+  /** Created, then deleted within 1.5 s. */
+  flashes: number;
+  changed: { annotations: number; ports: number; slices: number; type: number };
+  /** Writes refused or lost (API server down, validation): the run goes on. */
+  failedWrites: number;
+}
+
+export interface Workload {
+  /** One random create/change/delete on a random Service slot. */
+  step(): Promise<string>;
+  /** Resolves with the description of the next step that completes. */
+  nextStep(): Promise<string>;
+  counts: WorkloadCounts;
+}
+
+const TIMEOUT = { timeoutMs: 10_000 };
+
+/** Services `s-0`..`s-<n-1>` in the chaos namespace, created, changed and deleted at random. */
+export function workload(transport: Transport, rng: Rng, services: number): Workload {
+  const counts: WorkloadCounts = { created: 0, deleted: 0, recreated: 0, flashes: 0, changed: { annotations: 0, ports: 0, slices: 0, type: 0 }, failedWrites: 0 };
+  const path = (kind: Kind, name?: string) => resourcePath(RESOURCES[kind], NAMESPACE, name);
+  const patch = (kind: Kind, name: string, body: unknown) =>
+    transport({ method: 'PATCH', path: path(kind, name), body, contentType: 'application/merge-patch+json', ...TIMEOUT });
+  const familyOf = (svc: Service): Family => {
+    const f = svc.spec.ipFamilies ?? ['IPv4'];
+    return f.length > 1 ? 'dual' : f[0] === 'IPv6' ? 'v6' : 'v4';
+  };
+
+  async function read(name: string): Promise<Service | undefined> {
+    try {
+      const parsed = ServiceSchema.safeParse(await transport({ method: 'GET', path: path('Service', name), ...TIMEOUT }));
+      return parsed.success ? parsed.data : undefined;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }
+
+  async function writeSlices(name: string, slot: number, family: Family, svcPorts: readonly { name?: string; protocol?: string }[]): Promise<void> {
+    const types: ('IPv4' | 'IPv6')[] = family === 'v4' ? ['IPv4'] : family === 'v6' ? ['IPv6'] : ['IPv4', 'IPv6'];
+    for (const [i, t] of types.entries()) {
+      const slice = sliceObject(rng, name, i === 0 ? 'a' : 'b', t, slot, svcPorts);
+      try {
+        await transport({ method: 'PUT', path: resourcePath(RESOURCES.EndpointSlice, NAMESPACE, slice.metadata.name), body: slice, ...TIMEOUT });
+      } catch (e) {
+        if (!isNotFound(e)) throw e;
+        await transport({ method: 'POST', path: path('EndpointSlice'), body: slice, ...TIMEOUT });
+      }
+    }
+  }
+
+  async function create(name: string, slot: number): Promise<string> {
+    const family = rng.pick<Family>(['v4', 'v4', 'v4', 'v6', 'dual']);
+    const svc = serviceObject(rng, name, family);
+    await transport({ method: 'POST', path: path('Service'), body: svc, ...TIMEOUT });
+    counts.created++;
+    await writeSlices(name, slot, family, svc.spec.ports);
+    return `create ${name} (${family}, ${svc.spec.type}, ${JSON.stringify(svc.metadata.annotations)})`;
+  }
+
+  async function remove(name: string): Promise<void> {
+    await transport({ method: 'DELETE', path: path('Service', name), ...TIMEOUT });
+    await transport({ method: 'DELETE', path: path('EndpointSlice'), query: { labelSelector: `kubernetes.io/service-name=${name}` }, ...TIMEOUT });
+    counts.deleted++;
+  }
+
+  /** Created and deleted again while its allocations are still being decided and programmed. */
+  async function flash(name: string, slot: number): Promise<string> {
+    const created = await create(name, slot);
+    const ms = rng.int(0, 1500);
+    await new Promise((r) => setTimeout(r, ms));
+    await remove(name);
+    counts.flashes++;
+    return `flash: ${created}, deleted after ${ms} ms`;
+  }
+
+  async function change(svc: Service, slot: number): Promise<string> {
+    const name = svc.metadata.name;
+    const family = familyOf(svc);
+    const roll = rng.next();
+    if (roll < 0.3) {
+      const a = annotations(rng, family);
+      await patch('Service', name, { metadata: { annotations: a } });
+      counts.changed.annotations++;
+      return `annotate ${name} ${JSON.stringify(a)}`;
+    }
+    if (roll < 0.45) {
+      const p = ports(rng);
+      await patch('Service', name, { spec: { ports: p } });
+      counts.changed.ports++;
+      return `ports ${name} ${p.map((x) => `${x.protocol}/${x.port}`).join(',')}`;
+    }
+    if (roll < 0.7) {
+      await writeSlices(name, slot, family, svc.spec.ports ?? []);
+      counts.changed.slices++;
+      return `scale slices of ${name}`;
+    }
+    if (roll < 0.8) {
+      const toLb = svc.spec.type !== 'LoadBalancer';
+      await patch('Service', name, { spec: typeSpec(toLb ? 'ours' : 'clusterIP') });
+      counts.changed.type++;
+      return `${name} becomes ${toLb ? 'LoadBalancer' : 'ClusterIP'}`;
+    }
+    if (roll < 0.9) {
+      await remove(name);
+      return `delete ${name}`;
+    }
+    await remove(name);
+    // the old Service waits for its finalizer: re-create the moment it is gone
+    for (let i = 0; i < 50 && (await read(name)); i++) await new Promise((r) => setTimeout(r, 100));
+    counts.recreated++;
+    return `re-create ${name}: ${await create(name, slot)}`;
+  }
+
+  async function step(): Promise<string> {
+    const slot = rng.int(0, services - 1);
+    const name = `s-${slot}`;
+    try {
+      const svc = await read(name);
+      if (svc?.metadata.deletionTimestamp) return `${name} is being deleted`;
+      if (!svc && rng.chance(0.2)) return await flash(name, slot);
+      if (!svc) return await create(name, slot);
+      return await change(svc, slot);
+    } catch (e) {
+      counts.failedWrites++;
+      return `failed on ${name}: ${e instanceof Error ? e.message : String(e)}`;
+    }
+  }
+
+  let waiting: ((what: string) => void)[] = [];
+  return {
+    counts,
+    step: async () => {
+      const what = await step();
+      const wake = waiting;
+      waiting = [];
+      for (const w of wake) w(what);
+      return what;
+    },
+    nextStep: () => new Promise((r) => waiting.push(r)),
+  };
+}
