@@ -98,7 +98,6 @@ const svc = (name: string, annotations: Record<string, string>, spec: Record<str
 const FIRST = [
   { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'single' }, spec: { ipFamily: 'IPv4', addresses: ['198.51.100.50'], autoAssign: false } },
   { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'hand-written' }, spec: { address: '10.0.0.300' } },
-  svc('web', {}),
   svc('dup-a', { 'mikrolb.de/load-balancer-ips': '198.51.100.150' }),
   svc('outside', { 'mikrolb.de/load-balancer-ips': '203.0.113.7' }),
   svc('nopool', { 'mikrolb.de/load-balancer-pools': 'nope' }),
@@ -109,7 +108,10 @@ const FIRST = [
   svc('foreign', {}, { loadBalancerClass: 'example.com/other' }),
 ];
 /** Applied once dup-a and ex-a hold their addresses, so the losers are known. */
+// web is auto-assigned from local-v4 only after dup-a and typo hold their explicit addresses,
+// so it can never take one of them first (its start in the pool comes from a hash of its uid).
 const SECOND = [
+  svc('web', {}),
   svc('dup-b', { 'mikrolb.de/load-balancer-ips': '198.51.100.150' }),
   svc('ex-b', { 'mikrolb.de/load-balancer-pools': 'single' }),
 ];
