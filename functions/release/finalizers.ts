@@ -1,4 +1,5 @@
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import { isNotFound } from '../../lib/k8s/errors.js';
 import type { Kind } from '../../lib/k8s/resources.js';
 import { FINALIZER, type ObjectMeta } from '../../lib/k8s/schemas.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
@@ -14,7 +15,12 @@ export async function dropFinalizer<T extends WithMeta>(deps: ReleaseDeps, kind:
     const obj = await read();
     if (!obj?.metadata.finalizers?.includes(FINALIZER)) return;
     const finalizers = obj.metadata.finalizers.filter((f) => f !== FINALIZER);
-    await deps.kube.replace(kind, { ...obj, metadata: { ...obj.metadata, finalizers } });
+    try {
+      await deps.kube.replace(kind, { ...obj, metadata: { ...obj.metadata, finalizers } });
+    } catch (e) {
+      if (isNotFound(e)) return; // another instance released it first: the object is gone
+      throw e;
+    }
     report.actions.push(`removed finalizer of ${kind} ${obj.metadata.namespace ? `${obj.metadata.namespace}/` : ''}${obj.metadata.name}`);
   });
 }

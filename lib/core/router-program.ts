@@ -3,7 +3,7 @@ import type { RouterOutcome } from './program-status.js';
 import { interfaceFor } from './route-interface.js';
 import type { IPFamily } from '../ip/index.js';
 import {
-  advertisementEntry, globalEntries, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
+  advertisementEntry, globalEntries, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries, snatList,
   type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
@@ -141,7 +141,8 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
       const entries = desired[menu] ?? [];
       const own = (c: string | undefined): c is string => c !== undefined && c.startsWith('mikrolb-svc-');
       const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(own)]);
-      const lists = new Set(entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== 'mikrolb-lb'));
+      // the owner's SNAT list is read even when it should now be empty (no endpoints left)
+      const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== 'mikrolb-lb'), ...(table === 'address-list' && p.service ? [snatList(p.uid)] : [])]);
       const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.map((e) => `comment=${e.comment}`)];
       const whole = needsRoutes && menu === ADDRESS_MENU[f];
       if (whole) requests.push({ menu });
@@ -150,6 +151,27 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
     if (needsRoutes) requests.push({ menu: ROUTE_MENU[f] });
   }
   return requests;
+}
+
+/**
+ * The narrowed read, plus (only when ports changed) a second read of the port chains the
+ * Service's own chain still jumps to but the first read did not ask for, so their rules go too.
+ */
+async function readOwner(router: RouterPort, p: OwnerProgram): Promise<Record<string, RouterEntry[]>> {
+  const requests = readsFor(p);
+  const state = await router.read(requests);
+  const asked = new Set(requests.flatMap((r) => (r.query ?? []).filter((w) => w.startsWith('?chain=')).map((w) => `${r.menu}|${w.slice(7)}`)));
+  const missing = requests.flatMap((r) => (state[r.menu] ?? [])
+    .filter((e) => e.action === 'jump' && e['jump-target']?.startsWith('mikrolb-svc-') && !asked.has(`${r.menu}|${e['jump-target']}`))
+    .map((e) => ({ menu: r.menu, chain: e['jump-target'] ?? '' })));
+  if (missing.length === 0) return state;
+  const extra = await router.read([...new Set(missing.map((m) => m.menu))].map((menu) => ({ menu, query: anyOf(missing.filter((m) => m.menu === menu).map((m) => `chain=${m.chain}`)) })));
+  const merged = { ...state };
+  for (const [menu, entries] of Object.entries(extra)) {
+    const seen = new Set((merged[menu] ?? []).map((e) => e['.id']));
+    merged[menu] = [...(merged[menu] ?? []), ...entries.filter((e) => !seen.has(e['.id']))];
+  }
+  return merged;
 }
 
 /**
@@ -167,7 +189,7 @@ const CONFLICT_ATTEMPTS = 4;
  */
 export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult> {
   let given = opts.state;
-  const read = opts.read ?? (() => router.read(readsFor(p)));
+  const read = opts.read ?? (() => readOwner(router, p));
   for (let attempt = 1; ; attempt++) {
     const state = given ?? await read();
     given = undefined;

@@ -154,6 +154,8 @@ describe('program against the real API server and the RouterOS simulator', () =>
     const moved = await program();
     expect(moved.routerOps).toBeLessThanOrEqual(2 * 5);
     expect(split(stack.sim.state(), await addressOf('IPv4'), 8081, 'tcp').size).toBe(3);
+    // the old port's chain is emptied right away, not only at the next resync
+    expect((stack.sim.state().menus['/ip/firewall/nat'] ?? []).filter((e) => (e.comment ?? '').includes(':dnat:tcp/80:'))).toEqual([]);
     expect([...split(stack.sim.state(), await addressOf('IPv4'), 80, 'tcp', 50).keys()][0]).toMatch(/^reject:/);
     expect((await program()).routerOps).toBe(0);
     expect(foreign(stack.sim.state())).toBe(baseline);
