@@ -6,7 +6,7 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['lib/**/*.test.ts', 'functions/**/*.test.ts', 'bridge/**/*.test.ts', 'test/cli/**/*.test.ts'],
+          include: ['lib/**/*.test.ts', 'functions/**/*.test.ts', 'bridge/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/repo/**/*.test.ts'],
         },
       },
       {
@@ -14,7 +14,7 @@ export default defineConfig({
           name: 'integration',
           include: ['test/**/*.test.ts'],
           // CLI tests run on fixtures and the simulator: they are unit tests
-          exclude: ['test/cli/**/*.test.ts'],
+          exclude: ['test/cli/**/*.test.ts', 'test/repo/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 60_000,
           hookTimeout: 120_000,

@@ -3,7 +3,7 @@
  * the real API server (Knative's CRDs installed for real first); the objects fit together and
  * fit the code (subcommands, configuration parsers, the bridge's routing table).
  */
-import { readdir, readFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
 import { bridgeConfigFromEnv } from '../../bridge/config.js';
@@ -11,9 +11,10 @@ import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
 import { SUBCOMMANDS } from '../../bridge/main.js';
 import { testCluster } from '../helpers/cluster.js';
 import {
-  applyForReal, DEPLOY, dryRun, key, KNATIVE_CRDS, manifestOf, NAMESPACE, one, ofKind, OVERLAYS, parseDocs, render, renderWithoutCertManager,
+  applyForReal, DEPLOY, dryRun, key, manifestOf, NAMESPACE, one, ofKind, OVERLAYS, parseDocs, render, renderWithoutCertManager,
   type Doc, type Overlay, type Rendered,
 } from './render.js';
+import { knativeCrdFiles } from './knative.js';
 import {
   ConfigMapSchema, DeploymentSchema, KServiceSchema, NetworkPolicySchema, selects, ServiceSchema, type Container, type PodSpec,
 } from './schemas.js';
@@ -25,9 +26,9 @@ const docsOf = (overlay: Overlay): Doc[] => withoutCertManager.get(overlay)?.doc
 
 /** Knative's CRDs for real (they are data, like ours), then the namespace for real. */
 async function installPrerequisites(): Promise<void> {
-  const files = (await readdir(KNATIVE_CRDS)).filter((f) => f.endsWith('.yaml'));
-  const crds = (await Promise.all(files.map((f) => readFile(join(KNATIVE_CRDS, f), 'utf8')))).flatMap(parseDocs);
-  await applyForReal(kubectl, ['-f', KNATIVE_CRDS]);
+  const files = await knativeCrdFiles();
+  const crds = (await Promise.all(files.map((f) => readFile(f, 'utf8')))).flatMap(parseDocs);
+  await applyForReal(kubectl, files.flatMap((f) => ['-f', f]));
   const names = crds.filter((d) => d.kind === 'CustomResourceDefinition').map((d) => `crd/${d.metadata.name}`);
   const waited = await kubectl(['wait', '--for=condition=Established', '--timeout=60s', ...names]);
   if (waited.code !== 0) throw new Error(`Knative CRDs not established: ${waited.stderr}`);

@@ -12,8 +12,6 @@ import type { Kubectl } from '../helpers/cluster.js';
 
 export const REPO = fileURLToPath(new URL('../../', import.meta.url));
 export const DEPLOY = join(REPO, 'deploy');
-/** Knative's CRDs, as data for validation (see its README.md); beside the repository. */
-export const KNATIVE_CRDS = join(REPO, '..', 'shared', 'vendor-crds', 'knative');
 export const NAMESPACE = 'mikrolb-system';
 export const OVERLAYS = ['default', 'knative', 'knative-eventing'] as const;
 export type Overlay = (typeof OVERLAYS)[number];

@@ -1,5 +1,5 @@
-#!/usr/bin/python3
-"""Drive the RouterOS API simulator with Debian's python3-librouteros (an independent client).
+#!/usr/bin/env python3
+"""Drive the RouterOS API simulator with librouteros (an independent client, from PyPI or Debian).
 
 usage: crosscheck.py HOST PORT USER PASSWORD [--legacy]
 Prints one JSON document with what the client saw. Exit 3 when librouteros is missing.

@@ -1,17 +1,15 @@
 import { execFile } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import { ensureLibrouteros, type PythonClient } from './librouteros.js';
 
 /**
- * Cross-checks the simulator with a client we did not write: Debian's python3-librouteros, run by
- * Debian's own python (/usr/bin/python3; a pyenv python on PATH would not see the Debian package).
- * A missing package is a failure, not a skip: CI installs it (`apt-get install -y python3-librouteros`).
+ * Cross-checks the simulator with a client we did not write: librouteros (Python), fetched from
+ * PyPI into the project's cache or, failing that, Debian's python3-librouteros (see
+ * librouteros.ts). A missing client is a failure, not a skip.
  */
-const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./crosscheck.py', import.meta.url));
-const INSTALL_HINT = 'install it with: apt-get install -y python3-librouteros (Debian package, provides librouteros for /usr/bin/python3)';
 
 interface ScriptRun {
   code: number;
@@ -19,10 +17,11 @@ interface ScriptRun {
   stderr: string;
 }
 
-function runScript(args: string[]): Promise<ScriptRun> {
+function runScript(client: PythonClient, args: string[]): Promise<ScriptRun> {
+  const env = { ...process.env, PYTHONPATH: client.path };
   return new Promise((resolve) => {
     // Asynchronous on purpose: the simulator answers from this same event loop.
-    execFile(PYTHON, [SCRIPT, ...args], { timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(client.python, [SCRIPT, ...args], { timeout: 60_000, env }, (error, stdout, stderr) => {
       const code = error === null ? 0 : typeof error.code === 'number' ? error.code : 1;
       resolve({ code, stdout, stderr });
     });
@@ -30,9 +29,9 @@ function runScript(args: string[]): Promise<ScriptRun> {
 }
 
 async function crosscheck(sim: RouterSim, extra: string[] = []): Promise<Record<string, unknown>> {
-  if (!existsSync(PYTHON)) throw new Error(`${PYTHON} is missing; the cross-check needs Debian's python3 and ${INSTALL_HINT}`);
-  const run = await runScript([sim.host, String(sim.port), 'api', 'pa55', ...extra]);
-  if (run.code === 3) throw new Error(`python3-librouteros is not installed: ${INSTALL_HINT}\n${run.stdout}`);
+  const client = await ensureLibrouteros();
+  const run = await runScript(client, [sim.host, String(sim.port), 'api', 'pa55', ...extra]);
+  if (run.code === 3) throw new Error(`librouteros did not import (${client.source}):\n${run.stdout}`);
   if (run.code !== 0) throw new Error(`crosscheck.py failed (exit ${run.code}):\n${run.stderr}${run.stdout}`);
   const parsed: unknown = JSON.parse(run.stdout);
   if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new Error(`unexpected output: ${run.stdout}`);
@@ -72,7 +71,7 @@ afterEach(async () => {
   sim = undefined;
 });
 
-describe('cross-check with Debian python3-librouteros', () => {
+describe('cross-check with librouteros (Python, PyPI or Debian)', () => {
   it.each([
     ['7.19.1', false, ['!empty', '!done']],
     ['7.17.2', false, ['!done']],

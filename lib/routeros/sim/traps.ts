@@ -1,6 +1,6 @@
 /**
  * The traps the simulator answers with, in one place. Messages follow what RouterOS sends (see
- * /work/shared/notes/routeros-api.md); categories follow the API manual's list (0 missing item or
+ * the RouterOS API manual and observed v7 replies); categories follow the API manual's list (0 missing item or
  * command, 1 bad argument, 2 interrupted, 3 script, 4 general, 5 API, 6 TTY, 7 return). Where a real
  * router sends no category, `category` is left out.
  */
