@@ -16,8 +16,8 @@ export default defineConfig({
           // CLI tests run on fixtures and the simulator: they are unit tests
           exclude: ['test/cli/**/*.test.ts', 'test/repo/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
-          testTimeout: 60_000,
-          hookTimeout: 120_000,
+          testTimeout: 180_000,
+          hookTimeout: 300_000,
           fileParallelism: false,
           // A test against real processes on a loaded 2-core machine may be retried once; a
           // retry that passes is reported as such, a real failure fails twice.

@@ -52,7 +52,7 @@ describe('the test cluster', () => {
     }
     // the first cluster still answers after the second one stopped
     expect((await kubectl(['get', 'ippools'])).code).toBe(0);
-  }, 120_000);
+  }, 300_000);
 });
 
 describe('the IPAllocation and IPPool CRDs', () => {

@@ -28,7 +28,7 @@ afterAll(async () => {
   await kube.remove('Namespace', ns).catch(() => undefined);
 });
 
-const waitFor = (check: () => void) => vi.waitFor(check, { timeout: 15_000, interval: 50 });
+const waitFor = (check: () => void) => vi.waitFor(check, { timeout: 60_000, interval: 50 });
 
 describe('the bridge against the API server', () => {
   it('is ready after the initial lists, and invokes allocate and program for what existed', async () => {

@@ -52,7 +52,7 @@ describe('an API server outage', () => {
       await kube.create('Service', lbService(ns, `s${i}`));
       await kube.create('EndpointSlice', endpointSlice(ns, `s${i}-slice`, `s${i}`));
     }
-    await vi.waitFor(() => expect(fns.about(`${ns}/s`).filter((d) => d.startsWith('allocate add'))).toHaveLength(6), { timeout: 10_000 });
+    await vi.waitFor(() => expect(fns.about(`${ns}/s`).filter((d) => d.startsWith('allocate add'))).toHaveLength(6), { timeout: 60_000 });
 
     await cluster.stopApiServer();
     await sleep(20_000);
@@ -72,11 +72,11 @@ describe('an API server outage', () => {
       }
       expect(fns.about(`${ns}/s2`)).toContain(`program update Service/${ns}/s2`);
       expect(fns.about(`${ns}/s6`)).toEqual(expect.arrayContaining([`allocate add Service/${ns}/s6`, `program add Service/${ns}/s6`]));
-    }, { timeout: 30_000, interval: 100 });
+    }, { timeout: 90_000, interval: 100 });
 
     // Each kind retries on its own backoff (up to 10 s apart); then nothing more may follow.
     const relists = () => log.entries.filter((e) => e.msg.startsWith('Re-listed '));
-    await vi.waitFor(() => expect(relists()).toHaveLength(4), { timeout: 30_000, interval: 200 });
+    await vi.waitFor(() => expect(relists()).toHaveLength(4), { timeout: 90_000, interval: 200 });
     await sleep(3_000);
     console.log(`[bridge] after a 20 s API server outage: ${relists().map((e) => `${e.msg} (${String(e.fields['count'])} objects, ${String(e.fields['reason'])})`).join('; ')}`);
     expect(relists().map((e) => e.msg).sort()).toEqual(KINDS.map((k) => `Re-listed ${k}`).sort());
@@ -87,5 +87,5 @@ describe('an API server outage', () => {
     }
     // Untouched objects are not re-sent just because of the re-list.
     expect(fns.about(`${ns}/s4`).filter((d) => d.includes('update'))).toEqual([]);
-  }, 120_000);
+  }, 300_000);
 });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { runChaos } from './chaos.js';
 import { formatReport } from './report.js';
 
-// The short form of `npm run chaos` for CI: one seed, a 90-second storm, at most 2 minutes to
+// The short form of `npm run chaos` for CI: one seed, a 90-second storm, at most 5 minutes to
 // settle. CHAOS_SEED=N replays a seed; without it every run tries a new one (printed first).
 const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : randomInt(1, 2 ** 31);
 const say = (line: string): void => void process.stdout.write(`[chaos] ${line}\n`);
@@ -11,8 +11,8 @@ const say = (line: string): void => void process.stdout.write(`[chaos] ${line}\n
 describe('the chaos suite, short form', () => {
   it(`keeps every invariant through kills, outages, router faults and rogue events (seed ${seed})`, async () => {
     say(`seed ${seed} (re-run: CHAOS_SEED=${seed} npx vitest run test/chaos/chaos.test.ts, or npx tsx test/chaos/run.ts --seed ${seed} --duration 90s --services 15)`);
-    const report = await runChaos({ seed, durationMs: 90_000, services: 15, rate: 1.5, settleMs: 120_000, progress: say });
+    const report = await runChaos({ seed, durationMs: 90_000, services: 15, rate: 1.5, settleMs: 300_000, progress: say });
     say(formatReport(report));
     expect(report.violations.map((v) => `[${v.invariant}] ${v.detail}`)).toEqual([]);
-  }, 290_000);
+  }, 600_000);
 });

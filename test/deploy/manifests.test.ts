@@ -43,7 +43,7 @@ beforeAll(async () => {
     full.set(overlay, await render(kubectl, join(DEPLOY, 'overlays', overlay)));
     withoutCertManager.set(overlay, await renderWithoutCertManager(kubectl, overlay));
   }
-}, 120_000);
+}, 300_000);
 
 describe.each(OVERLAYS)('overlay %s', (overlay) => {
   it('passes a server-side dry-run apply, every object of it (cert-manager left out)', async () => {

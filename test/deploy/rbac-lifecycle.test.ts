@@ -72,7 +72,7 @@ beforeAll(async () => {
   );
   await bridge.ready;
   await admin.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
-}, 60_000);
+}, 180_000);
 
 afterAll(async () => {
   await bridge?.stop();
@@ -82,7 +82,7 @@ afterAll(async () => {
   await forceDelete(admin, 'IPPool', pool);
 });
 
-async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 30_000): Promise<T> {
+async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     const value = await probe();

@@ -100,7 +100,7 @@ let docs: Doc[] = [];
 
 beforeAll(async () => {
   docs = await applyRbac(kubectl);
-}, 60_000);
+}, 180_000);
 
 describe('RBAC', () => {
   it('defines one ServiceAccount per component, each bound to its own ClusterRole', () => {
@@ -133,7 +133,7 @@ describe('RBAC', () => {
       Object.keys(PERMISSIONS).flatMap((sa) => RESOURCES.flatMap((res) => VERBS.map((verb) => [`${sa} ${verb} ${res}`, granted(sa, res, verb)]))),
     );
     expect(answers).toEqual(expected);
-  }, 120_000);
+  }, 300_000);
 
   it('lets only the bridge and the controller hold leases, and only in mikrolb-system', async () => {
     const checks = Object.keys(PERMISSIONS).flatMap((sa) =>
@@ -145,7 +145,7 @@ describe('RBAC', () => {
       ),
     );
     expect(await ask(checks)).toEqual(expected);
-  }, 60_000);
+  }, 180_000);
 
   it.each(Object.keys(PERMISSIONS))('denies %s what no component needs: secrets, pods, configmaps, deleting pools or Services', async (sa) => {
     const forbidden: [Verb, string, string?][] = [

@@ -45,7 +45,7 @@ export async function startE2E(seed: RouterState, opts: { resyncIntervalMs?: num
 }
 
 /** Polls until `check` stops throwing (its last error is rethrown at the deadline). */
-export async function eventually<T>(check: () => Promise<T>, timeoutMs = 30_000, intervalMs = 200): Promise<T> {
+export async function eventually<T>(check: () => Promise<T>, timeoutMs = 90_000, intervalMs = 200): Promise<T> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     try {

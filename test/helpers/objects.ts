@@ -30,9 +30,18 @@ export function objects(kube: KubePort) {
       const list = await listAllocations(kube, `${LABEL_SERVICE_NAMESPACE}=${namespace},${LABEL_SERVICE_NAME}=${name}`);
       return list.items.sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
     },
-    /** Deletes what the test made, stripping finalizers first (no release function runs here). */
+    /**
+     * Deletes what the test made, stripping finalizers first (no release function runs here):
+     * allocations, then Services, then pools, each kind a few objects at a time.
+     */
     async cleanup(): Promise<void> {
-      for (const m of made.reverse()) await forceDelete(kube, m.kind, m.name, m.namespace);
+      for (const kind of ['IPAllocation', 'Service', 'IPPool'] as const) {
+        const batch = made.filter((m) => m.kind === kind);
+        for (let i = 0; i < batch.length; i += 16) {
+          await Promise.all(batch.slice(i, i + 16).map((m) => forceDelete(kube, m.kind, m.name, m.namespace)));
+        }
+      }
+      made.length = 0;
     },
   };
 }

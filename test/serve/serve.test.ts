@@ -41,7 +41,7 @@ describe('mikrolb serve <function>', () => {
     }
     expect(await exited).toBe(0);
     expect(stderr).toContain('"msg":"Serving"');
-  }, 60_000);
+  }, 180_000);
 
   it('stops with one line naming a bad variable', async () => {
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bridge', 'main.ts'), 'serve', 'program'], {
@@ -54,5 +54,5 @@ describe('mikrolb serve <function>', () => {
     expect(stderr.trim().split('\n')).toHaveLength(1);
     expect(stderr).toContain('ROUTEROS_URL="http://router"');
     expect(stderr).not.toContain('secret-pw');
-  }, 30_000);
+  }, 120_000);
 });

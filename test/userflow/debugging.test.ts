@@ -151,7 +151,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await stack?.dispose();
-}, 60_000);
+}, 180_000);
 
 describe('docs/debugging.md on the local stack (mikrolb start), with the harness kubectl', () => {
   it('prints the cluster, the router and a kubectl to use, and runs the cluster in a temporary folder', () => {
@@ -239,7 +239,7 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
         const got = await describe(name);
         expect(got.events.length).toBeGreaterThan(0);
         return got;
-      }, 60_000);
+      }, 180_000);
       expect(d.text).toMatch(new RegExp(`^Name:\\s+${name}$`, 'm'));
       expect(d.text).toMatch(/^\s+Phase:\s+Failed$/m);
       if (c.service) {
@@ -258,7 +258,7 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
       const got = await describe(web.metadata.name);
       expect(got.events.map((e) => `${e.Type} ${e.Reason}`)).toEqual(expect.arrayContaining(['Normal IPAllocated', 'Normal Programmed']));
       return got;
-    }, 60_000);
+    }, 180_000);
     // Programming may have been retried on the way (several Services programmed at once).
     const others = d.events.filter((e) => e.Reason !== 'IPAllocated' && e.Reason !== 'Programmed');
     if (others.length > 0) console.log(`[debugging] web's allocation also has the events ${JSON.stringify(others)}`);
@@ -282,11 +282,11 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
       expect(pools.headers).toEqual(['NAME', 'FAMILY', 'AUTO-ASSIGN', 'ADVERTISE', 'FREE', 'AGE']);
       const free = Object.fromEntries(pools.rows.map((r) => [r.NAME, [r.FAMILY, r['AUTO-ASSIGN'], r.ADVERTISE, r.FREE]]));
       expect(free).toEqual({ 'local-v4': ['IPv4', 'true', 'true', '97'], 'local-v6': ['IPv6', 'true', 'true', '256'], single: ['IPv4', 'false', 'true', '0'] });
-    }, 60_000);
+    }, 180_000);
     const wide = parseTable(await kubectlOk(['get', 'ippool', 'single', '-o', 'wide']));
     expect(wide.headers).toEqual(['NAME', 'FAMILY', 'AUTO-ASSIGN', 'ADVERTISE', 'INTERFACE', 'TOTAL', 'ALLOCATED', 'FREE', 'AGE']);
     expect(wide.rows.map((r) => [r.TOTAL, r.ALLOCATED, r.FREE])).toEqual([['1', '1', '0']]);
-  }, 90_000);
+  }, 240_000);
 
   it('the Service shows the allocation\'s story and AnnotationInvalid as documented', async () => {
     const readyCondition = async (name: string) =>
@@ -295,7 +295,7 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
     await eventually(async () => {
       expect(await readyCondition('ex-b')).toMatchObject({ status: 'False', reason: 'PoolExhausted', message: `IPAllocation ${exB} is not ready: ${documentedMessage('PoolExhausted')}` });
       expect(await readyCondition('web')).toMatchObject({ status: 'True', reason: 'Ready', message: fill('All 2 IPAllocation(s) are ready.', [['2', '1']]) });
-    }, 60_000);
+    }, 180_000);
     expect(servicesDoc).toContain('`All 2 IPAllocation(s) are ready.`');
     expect(servicesDoc).toContain('`IPAllocation ip-… is not ready: <that allocation\'s message>`');
 
@@ -305,7 +305,7 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
     expect(events).toContainEqual(expect.objectContaining({ NAMESPACE: 'default', TYPE: 'Warning', REASON: 'AnnotationInvalid', OBJECT: 'service/typo', MESSAGE: note }));
     expect(await kubectlOk(['-n', 'default', 'describe', 'service', 'typo'])).toMatch(new RegExp(`Warning\\s+AnnotationInvalid\\s+.*${note.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}`));
     expect(one('typo').status?.address).toBe('198.51.100.160');
-  }, 90_000);
+  }, 240_000);
 
   it('the controller\'s JSON log lines name the allocation and the reason', () => {
     const lines = logLines();
@@ -336,5 +336,5 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
     expect(exit).toEqual({ code: 0, signal: null });
     expect(await leftovers(clusterPids, clusterDir, 10_000)).toEqual({ pids: [], dir: false });
     expect(stack.stderr()).toContain('Stopping the local stack');
-  }, 90_000);
+  }, 240_000);
 });

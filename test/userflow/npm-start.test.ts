@@ -14,7 +14,7 @@ let stack: LocalStack | undefined;
 afterAll(async () => {
   await stack?.dispose();
   if (work) await rm(work, { recursive: true, force: true });
-}, 90_000);
+}, 240_000);
 
 /** `npm ci && npm start   # ...` from the README's quick start, split into its commands. */
 async function quickStart(): Promise<string[][]> {
@@ -54,7 +54,7 @@ describe('the README quick start on a clean clone', () => {
       const row = parseTable((await s.kubectl(['get', 'service', 'demo'])).stdout).rows[0];
       expect(row?.['EXTERNAL-IP']).toMatch(/^198\.51\.100\.1\d\d$/);
       return row?.['EXTERNAL-IP'] ?? '';
-    }, 120_000);
+    }, 300_000);
     log(`[npm-start] Service demo got ${ip} after ${seconds(Date.now() - tSvc)}`);
     const allocations = parseTable((await s.kubectl(['get', 'ipallocations.mikrolb.de', '-l', 'mikrolb.de/service-name=demo'])).stdout).rows;
     expect(allocations.map((r) => [r.ADDRESS, r.STATUS, r.READY])).toEqual([[ip, 'Programmed', 'True']]);
