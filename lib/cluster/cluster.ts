@@ -152,7 +152,7 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
     ], join(dir, 'etcd.log'));
     guardian.update();
     const e = etcd;
-    await waitFor('etcd', 30_000, () => etcdHealthy(etcdUrl), () => e.exit);
+    await waitFor('etcd', 120_000, () => etcdHealthy(etcdUrl), () => e.exit);
   };
   const startApiServer = async (): Promise<void> => {
     api = launch(binaries.kubeApiserver, [
@@ -165,7 +165,7 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
     ], join(dir, 'kube-apiserver.log'));
     guardian.update();
     const a = api;
-    await waitFor('kube-apiserver', 60_000, () => apiserverReady(server, pki), () => a.exit);
+    await waitFor('kube-apiserver', 180_000, () => apiserverReady(server, pki), () => a.exit);
   };
 
   const kubeconfig = join(dir, 'kubeconfig');
@@ -192,7 +192,7 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
       await applyCrds(kubectl);
       // A new CRD's watch cache answers 429 "storage is (re)initializing" for a moment.
       for (const plural of ['ippools', 'ipallocations']) {
-        await waitFor(`listing ${plural}`, 30_000, () => apiserverReady(server, pki, `/apis/mikrolb.de/v1alpha1/${plural}`), () => api?.exit);
+        await waitFor(`listing ${plural}`, 120_000, () => apiserverReady(server, pki, `/apis/mikrolb.de/v1alpha1/${plural}`), () => api?.exit);
       }
     }
   } catch (err) {
@@ -210,7 +210,7 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
 async function applyCrds(kubectl: TestCluster['kubectl']): Promise<void> {
   const applied = await kubectl(['apply', '--server-side', '-k', crdDir]);
   if (applied.code !== 0) throw new Error(`applying the CRDs failed: ${applied.stderr}`);
-  const waited = await kubectl(['wait', '--for=condition=Established', '--timeout=60s',
+  const waited = await kubectl(['wait', '--for=condition=Established', '--timeout=180s',
     'crd/ippools.mikrolb.de', 'crd/ipallocations.mikrolb.de']);
   if (waited.code !== 0) throw new Error(`the CRDs did not become Established: ${waited.stderr}`);
 }
