@@ -9,9 +9,11 @@ import { routerRuntime } from './runtime.js';
 
 export const UNINSTALL_USAGE = `usage: mikrolb uninstall --router [--dry-run]
 
-Removes every router entry whose comment starts with "mikrolb:" (addresses, address-list
-entries, filter/nat/mangle rules, IPv4 and IPv6) and nothing else, printing each one.
---dry-run only prints. The router comes from ROUTEROS_URL, ROUTEROS_USERNAME,
+Removes every router entry that carries one of MikroLB's own tags as its comment
+("mikrolb:global:<role>" or "mikrolb:svc=<uid>:<key>") from addresses, address lists and
+filter/nat/mangle rules, IPv4 and IPv6, printing each one. Nothing else is touched: other
+comments that start with "mikrolb:" (such as upstream MikroLB's "mikrolb: ...") and dynamic
+entries stay. --dry-run only prints. The router comes from ROUTEROS_URL, ROUTEROS_USERNAME,
 ROUTEROS_PASSWORD and ROUTEROS_CA_CERT.
 `;
 
