@@ -4,7 +4,7 @@ import type { RouterPort } from '../router/port.js';
 import type { RouterEntry } from '../routeros/state.js';
 import { createLogger } from '../log/logger.js';
 import type { Env } from '../config.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo, type CliOptions } from './io.js';
 import { routerRuntime } from './runtime.js';
 
 export const UNINSTALL_USAGE = `usage: mikrolb uninstall --router [--dry-run]
@@ -42,11 +42,14 @@ export async function uninstallRouter(router: RouterPort, dryRun: boolean, io: C
   return EXIT_OK;
 }
 
+/** The flags `mikrolb uninstall` accepts. */
+export const UNINSTALL_OPTIONS = { router: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } } as const satisfies CliOptions;
+
 /** `mikrolb uninstall --router [--dry-run]` */
 export async function runUninstall(argv: string[], env: Env, io: CliIo): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { router: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: UNINSTALL_OPTIONS, strict: true }));
   } catch (e) {
     io.stderr.write(`mikrolb uninstall: ${messageOf(e)}\n${UNINSTALL_USAGE}`);
     return EXIT_USAGE;
