@@ -95,7 +95,7 @@ const annotationKeys = Object.values(annotations).flatMap((v): unknown[] => (Arr
 /** Every `mikrolb.de/…` and `metallb…/…` string literal in the code. */
 const literalKeys = new Set(SOURCES.flatMap(({ text }) => [...text.matchAll(/['"`]((?:mikrolb\.de|metallb\.io|metallb\.universe\.tf)\/[^'"`\s]*)['"`]/g)].map((m) => m[1] ?? '')));
 
-const show = (uses: { where: string }[], what: (u: never) => string): string[] => uses.map((u) => `${u.where}: ${what(u as never)}`);
+const show = <T extends { where: string }>(uses: T[], what: (u: T) => string): string[] => uses.map((u) => `${u.where}: ${what(u)}`);
 
 // ---- the checks ---------------------------------------------------------------------------------
 
@@ -111,7 +111,7 @@ describe('the docs name only what the code has', () => {
 
   it('every mikrolb command in the docs exists', () => {
     const unknown = docCommands.filter((c) => !commands.includes(c.command));
-    expect(show(unknown, (c: CommandUse) => `mikrolb ${c.command}`)).toEqual([]);
+    expect(show(unknown, (c) => `mikrolb ${c.command}`)).toEqual([]);
   });
 
   it('every flag in the docs is one its command accepts', async () => {
@@ -125,13 +125,13 @@ describe('the docs name only what the code has', () => {
 
   it('every environment variable in the docs is read by the code', () => {
     const unknown = docEnv.filter((e) => e.claimed && !matches(e, variables));
-    expect(show(unknown, (e: NameUse) => e.prefix ? `${e.name}*` : e.name)).toEqual([]);
+    expect(show(unknown, (e) => e.prefix ? `${e.name}*` : e.name)).toEqual([]);
   });
 
   it('every mikrolb.de/ and metallb annotation key in the docs is one the code knows', () => {
     const known = new Set([...annotationKeys, ...literalKeys]);
     const unknown = docKeys.filter((k) => !matches(k, known));
-    expect(show(unknown, (k: NameUse) => k.prefix ? `${k.name}*` : k.name)).toEqual([]);
+    expect(show(unknown, (k) => k.prefix ? `${k.name}*` : k.name)).toEqual([]);
   });
 });
 
