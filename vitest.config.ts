@@ -6,15 +6,15 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
-          include: ['lib/**/*.test.ts', 'functions/**/*.test.ts', 'bridge/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/repo/**/*.test.ts'],
+          include: ['lib/**/*.test.ts', 'functions/**/*.test.ts', 'bridge/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/docs/**/*.test.ts', 'test/repo/**/*.test.ts'],
         },
       },
       {
         test: {
           name: 'integration',
           include: ['test/**/*.test.ts'],
-          // CLI tests run on fixtures and the simulator: they are unit tests
-          exclude: ['test/cli/**/*.test.ts', 'test/repo/**/*.test.ts'],
+          // CLI tests run on fixtures and the simulator, docs and repository tests read files: they are unit tests
+          exclude: ['test/cli/**/*.test.ts', 'test/docs/**/*.test.ts', 'test/repo/**/*.test.ts'],
           globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,

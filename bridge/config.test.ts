@@ -64,3 +64,31 @@ describe('configuration from the environment', () => {
     expect(message).not.toContain('\n');
   });
 });
+
+describe('invocations in flight per function', () => {
+  const limits = (env: Record<string, string>) => {
+    const result = bridgeConfigFromEnv({ ...URLS, ...env });
+    if (!result.ok) throw new Error(result.message);
+    return { concurrency: result.config.concurrency, functionConcurrency: result.config.functionConcurrency };
+  };
+
+  it('allocate defaults to 2, the others to FUNCTION_CONCURRENCY', () => {
+    expect(limits({})).toEqual({ concurrency: 8, functionConcurrency: { allocate: 2 } });
+    expect(limits({ FUNCTION_CONCURRENCY: '16' })).toEqual({ concurrency: 16, functionConcurrency: { allocate: 2 } });
+  });
+
+  it('FUNCTION_CONCURRENCY bounds every function, allocate too', () => {
+    expect(limits({ FUNCTION_CONCURRENCY: '1' })).toEqual({ concurrency: 1, functionConcurrency: { allocate: 1 } });
+  });
+
+  it('FUNCTION_CONCURRENCY_<FN> sets one function, whatever FUNCTION_CONCURRENCY says', () => {
+    expect(limits({ FUNCTION_CONCURRENCY: '1', FUNCTION_CONCURRENCY_ALLOCATE: '4', FUNCTION_CONCURRENCY_RELEASE: '3' }))
+      .toEqual({ concurrency: 1, functionConcurrency: { allocate: 4, release: 3 } });
+    expect(bridgeConfigFromEnv({ ...URLS, FUNCTION_CONCURRENCY_PROGRAM: '0' })).toEqual({ ok: false, message: 'FUNCTION_CONCURRENCY_PROGRAM must be a positive integer, got "0"' });
+  });
+
+  it('a programmatic config follows the same rule', () => {
+    expect(bridgeConfig({ concurrency: 1 }).functionConcurrency).toEqual({ allocate: 1 });
+    expect(bridgeConfig({ functionConcurrency: { program: 4 } }).functionConcurrency).toEqual({ allocate: 2, program: 4 });
+  });
+});

@@ -1,5 +1,18 @@
 import { z } from 'zod';
-import { FUNCTION_NAMES } from './routing.js';
+import { FUNCTION_NAMES, type FunctionName } from './routing.js';
+
+/** allocate's default limit of invocations in flight, unless FUNCTION_CONCURRENCY is lower. */
+export const ALLOCATE_CONCURRENCY = 2;
+
+/**
+ * Variables that exist once per function: `FUNCTION_URL_ALLOCATE`, `FUNCTION_CONCURRENCY_RELEASE`, …
+ * (see functionVariable).
+ */
+export const PER_FUNCTION_VARIABLES = ['FUNCTION_URL', 'FUNCTION_CONCURRENCY'] as const;
+export type PerFunctionVariable = (typeof PER_FUNCTION_VARIABLES)[number];
+
+/** `FUNCTION_URL` + `allocate` = `FUNCTION_URL_ALLOCATE`. */
+export const functionVariable = (prefix: PerFunctionVariable, fn: FunctionName): string => `${prefix}_${fn.toUpperCase()}`;
 
 const ms = (defaultMs: number) => z.number().int().positive().default(defaultMs);
 const FunctionUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
@@ -27,13 +40,14 @@ export const BridgeConfigSchema = z.object({
   functions: z.object({ allocate: FunctionUrl.optional(), program: FunctionUrl.optional(), release: FunctionUrl.optional() }).prefault({}),
   /** Every function gets one resync event this often. */
   resyncIntervalMs: ms(5 * 60_000),
-  /** Invocations in flight at once, per function. */
+  /** Invocations in flight at once, per function (at most; allocate defaults to fewer). */
   concurrency: z.number().int().positive().default(8),
   /**
-   * Per-function overrides. allocate defaults to 2: its work serialises on each pool's ledger
-   * (one resourceVersion-guarded status), so more in flight mostly adds conflicts and retries.
+   * Per-function overrides. allocate defaults to ALLOCATE_CONCURRENCY (or `concurrency`, if
+   * lower): its work serialises on each pool's ledger (one resourceVersion-guarded status), so
+   * more in flight mostly adds conflicts and retries.
    */
-  functionConcurrency: z.object({ allocate: z.number().int().positive(), program: z.number().int().positive(), release: z.number().int().positive() }).partial().default({ allocate: 2 }),
+  functionConcurrency: z.object({ allocate: z.number().int().positive(), program: z.number().int().positive(), release: z.number().int().positive() }).partial().default({}),
   /** Follow-ups for one object start at most this often, so bursts of events coalesce. */
   perObjectIntervalMs: z.number().int().min(0).default(250),
   retry: BackoffSchema(500, 60_000).prefault({}),
@@ -54,7 +68,7 @@ export const BridgeConfigSchema = z.object({
       backoff: BackoffSchema(500, 10_000).prefault({}),
     })
     .prefault({}),
-});
+}).transform((c) => ({ ...c, functionConcurrency: { allocate: Math.min(ALLOCATE_CONCURRENCY, c.concurrency), ...c.functionConcurrency } }));
 export type BridgeConfig = z.infer<typeof BridgeConfigSchema>;
 export type BridgeConfigInput = z.input<typeof BridgeConfigSchema>;
 
@@ -118,8 +132,8 @@ export function bridgeConfigFromEnv(env: Readonly<Record<string, string | undefi
     return parsed.value;
   };
   try {
-    const urlOf = (fn: string): string | undefined => {
-      const name = `FUNCTION_URL_${fn.toUpperCase()}`;
+    const urlOf = (fn: FunctionName): string | undefined => {
+      const name = functionVariable('FUNCTION_URL', fn);
       return opts.functionUrls === 'optional' ? read(name, url) : requireUrl(name, read);
     };
     const functions = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, urlOf(fn)]));
@@ -128,8 +142,8 @@ export function bridgeConfigFromEnv(env: Readonly<Record<string, string | undefi
       resyncIntervalMs: read('RESYNC_INTERVAL', duration),
       concurrency: read('FUNCTION_CONCURRENCY', positiveInt),
       functionConcurrency: Object.fromEntries(FUNCTION_NAMES.flatMap((fn) => {
-        const v = read(`FUNCTION_CONCURRENCY_${fn.toUpperCase()}`, positiveInt);
-        return v === undefined ? (fn === 'allocate' ? [[fn, 2]] : []) : [[fn, v]];
+        const v = read(functionVariable('FUNCTION_CONCURRENCY', fn), positiveInt);
+        return v === undefined ? [] : [[fn, v]];
       })),
       invocationTimeoutMs: read('FUNCTION_TIMEOUT', duration),
       retry: { baseMs: read('RETRY_BASE_DELAY', duration), maxMs: read('RETRY_MAX_DELAY', duration) },

@@ -21,7 +21,8 @@ import type { ClassConfig } from '../lib/core/service.js';
 import { classConfigFromEnv } from '../lib/cli/config.js';
 import { runInvoke, type FunctionRegistry } from '../lib/cli/invoke.js';
 import type { InvokeRouter } from '../lib/cli/router.js';
-import { EXIT_OK, EXIT_USAGE, type CliIo, type Command, type Env } from '../lib/cli/io.js';
+import { EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions, type Command, type Env } from '../lib/cli/io.js';
+import { INVOKE_OPTIONS } from '../lib/cli/invoke-args.js';
 
 /** Functions `mikrolb invoke` runs. Extension point: add `program` and `release` here. */
 export function invokeFunctions(classes: ClassConfig): FunctionRegistry {
@@ -77,28 +78,34 @@ const invoke: Command = async (argv, env, io) => {
 interface Subcommand {
   usage: string;
   summary: string;
-  /** Absent while the subcommand is not built yet. */
-  run?: Command;
+  run: Command;
+  /** The flags it accepts (its parseArgs options), loaded like `run`; absent: none. */
+  options?: () => Promise<CliOptions>;
 }
 
-/**
- * Every `mikrolb` subcommand. Extension point: give `serve`, `bridge`, `controller`,
- * `uninstall` and `start` a `run` when they exist (parse their config from `env` there).
- */
+/** Every `mikrolb` subcommand. Extension point: add one here (parse its config from `env` in `run`). */
 // Subcommands other than serve and invoke load their modules when run: a function's cold
 // start then pays for nothing it does not use (the simulator, the bridge, the local cluster).
 export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
-  invoke: { usage: 'invoke <allocate|program|release> ...', summary: 'run a function once on fixture state (mikrolb invoke --help)', run: invoke },
-  'routeros-sim': { usage: 'routeros-sim [--port N] ...', summary: 'serve the RouterOS API simulator', run: async (argv, env, io) => (await import('../lib/routeros/sim/cli.js')).runRouterSimCli(argv, env, io) },
+  invoke: { usage: 'invoke <allocate|program|release> ...', summary: 'run a function once on fixture state (mikrolb invoke --help)', run: invoke, options: () => Promise.resolve(INVOKE_OPTIONS) },
+  'routeros-sim': {
+    usage: 'routeros-sim [--port N] ...', summary: 'serve the RouterOS API simulator',
+    run: async (argv, env, io) => (await import('../lib/routeros/sim/cli.js')).runRouterSimCli(argv, env, io),
+    options: async () => (await import('../lib/routeros/sim/cli.js')).ROUTER_SIM_OPTIONS,
+  },
   serve: { usage: 'serve <allocate|program|release|webhook>', summary: 'serve one function on $PORT (CloudEvents in; the webhook over TLS)', run: (argv, env, io) => runServe(argv, env, io, serveFunctions()) },
   bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions at FUNCTION_URL_*', run: async (argv, env, io) => (await import('./commands.js')).runBridgeCommand(argv, env, io) },
   controller: { usage: 'controller', summary: 'bridge, functions and the IPPool webhook in one process', run: async (argv, env, io) => (await import('./commands.js')).runControllerCommand(argv, env, io) },
-  uninstall: { usage: 'uninstall --router [--dry-run]', summary: 'remove every mikrolb: entry from the router (and nothing else)', run: async (argv, env, io) => (await import('../lib/cli/uninstall.js')).runUninstall(argv, env, io) },
+  uninstall: {
+    usage: 'uninstall --router [--dry-run]', summary: 'remove the router entries tagged mikrolb:global:… or mikrolb:svc=… (and nothing else)',
+    run: async (argv, env, io) => (await import('../lib/cli/uninstall.js')).runUninstall(argv, env, io),
+    options: async () => (await import('../lib/cli/uninstall.js')).UNINSTALL_OPTIONS,
+  },
   start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: async (argv, env, io) => (await import('./local-stack.js')).runStart(argv, env, io) },
 };
 
 export function usage(): string {
-  const rows = [...Object.values(SUBCOMMANDS).map((c) => [c.usage, c.run ? c.summary : `${c.summary} (not available yet)`]), ['help', 'show this text']];
+  const rows = [...Object.values(SUBCOMMANDS).map((c) => [c.usage, c.summary]), ['help', 'show this text']];
   const width = Math.max(...rows.map(([u = '']) => u.length));
   return `usage: mikrolb <command> [arguments]\n\ncommands:\n${rows.map(([u = '', s = '']) => `  ${u.padEnd(width)}  ${s}`).join('\n')}\n`;
 }
@@ -113,10 +120,6 @@ export async function main(argv: string[], env: Env, io: CliIo): Promise<number>
   const sub = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
   if (sub === undefined) {
     io.stderr.write(`mikrolb: unknown command "${name}"\n${usage()}`);
-    return EXIT_USAGE;
-  }
-  if (sub.run === undefined) {
-    io.stderr.write(`mikrolb ${name}: not available yet\n`);
     return EXIT_USAGE;
   }
   return sub.run(rest, env, io);

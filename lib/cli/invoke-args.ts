@@ -1,4 +1,5 @@
 import { parseArgs } from 'node:util';
+import type { CliOptions } from './io.js';
 import { ObjectRefSchema, type ObjectKind, type ObjectRef } from '../events/invocation.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { messageOf } from './io.js';
@@ -73,20 +74,18 @@ export function parseObjectArg(text: string): { ok: true; ref: ObjectRef } | Fai
   return { ok: true, ref: ref.data };
 }
 
+/** The flags `mikrolb invoke` accepts. */
+export const INVOKE_OPTIONS = {
+  state: { type: 'string', multiple: true },
+  object: { type: 'string', multiple: true },
+  event: { type: 'string', multiple: true },
+  router: { type: 'string', multiple: true },
+  quiet: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+} as const satisfies CliOptions;
+
 function readFlags(argv: string[]) {
-  return parseArgs({
-    args: argv,
-    strict: true,
-    allowPositionals: true,
-    options: {
-      state: { type: 'string', multiple: true },
-      object: { type: 'string', multiple: true },
-      event: { type: 'string', multiple: true },
-      router: { type: 'string', multiple: true },
-      quiet: { type: 'boolean' },
-      help: { type: 'boolean', short: 'h' },
-    },
-  });
+  return parseArgs({ args: argv, strict: true, allowPositionals: true, options: INVOKE_OPTIONS });
 }
 
 const SINGLE_FLAGS = ['state', 'object', 'event', 'router'] as const;

@@ -1,3 +1,5 @@
+import type { ParseArgsConfig } from 'node:util';
+
 /** What every `mikrolb` subcommand gets: its arguments, the environment and where to write. */
 
 export type Env = Readonly<Record<string, string | undefined>>;
@@ -12,6 +14,9 @@ export interface CliIo {
   /** Stops long-running subcommands (servers) when aborted; default: SIGINT/SIGTERM. */
   signal?: AbortSignal;
 }
+
+/** The flags a subcommand accepts, as node:util's parseArgs takes them. */
+export type CliOptions = NonNullable<ParseArgsConfig['options']>;
 
 /** A subcommand: resolves to the process exit code. */
 export type Command = (argv: string[], env: Env, io: CliIo) => Promise<number>;

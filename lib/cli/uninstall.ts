@@ -4,14 +4,16 @@ import type { RouterPort } from '../router/port.js';
 import type { RouterEntry } from '../routeros/state.js';
 import { createLogger } from '../log/logger.js';
 import type { Env } from '../config.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo, type CliOptions } from './io.js';
 import { routerRuntime } from './runtime.js';
 
 export const UNINSTALL_USAGE = `usage: mikrolb uninstall --router [--dry-run]
 
-Removes every router entry whose comment starts with "mikrolb:" (addresses, address-list
-entries, filter/nat/mangle rules, IPv4 and IPv6) and nothing else, printing each one.
---dry-run only prints. The router comes from ROUTEROS_URL, ROUTEROS_USERNAME,
+Removes every router entry that carries one of MikroLB's own tags as its comment
+("mikrolb:global:<role>" or "mikrolb:svc=<uid>:<key>") from addresses, address lists and
+filter/nat/mangle rules, IPv4 and IPv6, printing each one. Nothing else is touched: other
+comments that start with "mikrolb:" (such as upstream MikroLB's "mikrolb: ...") and dynamic
+entries stay. --dry-run only prints. The router comes from ROUTEROS_URL, ROUTEROS_USERNAME,
 ROUTEROS_PASSWORD and ROUTEROS_CA_CERT.
 `;
 
@@ -40,11 +42,14 @@ export async function uninstallRouter(router: RouterPort, dryRun: boolean, io: C
   return EXIT_OK;
 }
 
+/** The flags `mikrolb uninstall` accepts. */
+export const UNINSTALL_OPTIONS = { router: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } } as const satisfies CliOptions;
+
 /** `mikrolb uninstall --router [--dry-run]` */
 export async function runUninstall(argv: string[], env: Env, io: CliIo): Promise<number> {
   let values;
   try {
-    ({ values } = parseArgs({ args: argv, options: { router: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } }, strict: true }));
+    ({ values } = parseArgs({ args: argv, options: UNINSTALL_OPTIONS, strict: true }));
   } catch (e) {
     io.stderr.write(`mikrolb uninstall: ${messageOf(e)}\n${UNINSTALL_USAGE}`);
     return EXIT_USAGE;

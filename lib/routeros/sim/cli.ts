@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { parseArgs } from 'node:util';
+import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { RouterStateSchema, type RouterState } from '../state.js';
 import { startRouterSim, type RouterSimOptions } from './server.js';
 import { storeFromState } from './store.js';
@@ -47,27 +47,25 @@ async function readPem(file: string, flag: string): Promise<string | { error: st
   }
 }
 
+/** The flags `mikrolb routeros-sim` accepts. */
+export const ROUTER_SIM_OPTIONS = {
+  port: { type: 'string' },
+  host: { type: 'string' },
+  'tls-cert': { type: 'string' },
+  'tls-key': { type: 'string' },
+  user: { type: 'string' },
+  password: { type: 'string' },
+  'read-only-user': { type: 'string' },
+  'read-only-password': { type: 'string' },
+  version: { type: 'string' },
+  'legacy-login': { type: 'boolean' },
+  seed: { type: 'string' },
+} as const satisfies NonNullable<ParseArgsConfig['options']>;
+
 async function parse(argv: string[], env: Readonly<Record<string, string | undefined>>): Promise<Parsed> {
   let values;
   try {
-    ({ values } = parseArgs({
-      args: argv,
-      strict: true,
-      allowPositionals: false,
-      options: {
-        port: { type: 'string' },
-        host: { type: 'string' },
-        'tls-cert': { type: 'string' },
-        'tls-key': { type: 'string' },
-        user: { type: 'string' },
-        password: { type: 'string' },
-        'read-only-user': { type: 'string' },
-        'read-only-password': { type: 'string' },
-        version: { type: 'string' },
-        'legacy-login': { type: 'boolean' },
-        seed: { type: 'string' },
-      },
-    }));
+    ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: ROUTER_SIM_OPTIONS }));
   } catch (error) {
     return { ok: false, message: error instanceof Error ? error.message : String(error) };
   }
