@@ -63,7 +63,7 @@ describe('two bridges', () => {
     await b.bridge.stop();
   });
 
-  it('with the lease, only the leader invokes; when it stops the other takes over within seconds', async () => {
+  it('with the lease, only the leader invokes; when it stops it hands the lease over, so the other need not wait for it to expire', async () => {
     const a = await replica('elected-a', true);
     await vi.waitFor(() => expect(a.bridge.isLeader()).toBe(true), PATIENCE);
     const b = await replica('elected-b', true);
