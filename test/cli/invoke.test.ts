@@ -162,6 +162,14 @@ const SCENARIOS: Scenario[] = [
     events: [allocated('ip-3c9af5415a72', '192.0.2.1', 'legacy')],
   },
   {
+    // upstream handed out 10.0.1.0 and 10.0.3.255 from a /16: adopted and kept, not moved
+    scenario: 'upgrade-buggy-address', object: 'Service/shop/web',
+    allocations: { gateway: 'Programmed 10.0.3.255 -', 'ip-0123456789ab': 'Programmed 10.0.1.0 -' },
+    ledgers: { lan: ['10.0.1.0=ip-0123456789ab', '10.0.3.255=gateway'] },
+    writes: ['update IPPool lan status', 'update IPAllocation ip-0123456789ab status'],
+    events: [],
+  },
+  {
     scenario: 'crash-recovery', object: 'Service/shop/web',
     allocations: { 'ip-22cd129a2dc3': 'Allocated 192.0.2.13 ProgrammingPending' },
     ledgers: { 'public-v4': ['192.0.2.13=ip-22cd129a2dc3'] },
