@@ -37,6 +37,7 @@ describe('the IPAllocations a Service asks for', () => {
     ['every SNAT address of a family (the router uses the highest)', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': '198.51.100.2, 198.51.100.9' }, [{ address: '198.51.100.2' }, { address: '198.51.100.9' }]],
     ['spec.loadBalancerIP', { ...lb, loadBalancerIP: '192.0.2.7' }, {}, [{ address: '192.0.2.7' }]],
     ['an empty spec.loadBalancerIP is not set', { ...lb, loadBalancerIP: '' }, {}, [{ ipFamily: 'IPv4' }]],
+    ['empty load-balancer-ips and -pools are not set (as upstream)', lb, { 'mikrolb.de/load-balancer-ips': '', 'mikrolb.de/load-balancer-pools': ' ' }, [{ ipFamily: 'IPv4' }]],
     ['metallb.io/loadBalancerIPs', lb, { 'metallb.io/loadBalancerIPs': '192.0.2.7, 2001:db8::7' }, [{ address: '192.0.2.7' }, { address: '2001:db8::7' }]],
     ['metallb.universe.tf/loadBalancerIPs', lb, { 'metallb.universe.tf/loadBalancerIPs': '192.0.2.8' }, [{ address: '192.0.2.8' }]],
     ['sources naming the same addresses do not conflict', { ...lb, loadBalancerIP: '192.0.2.7' },

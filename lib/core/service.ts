@@ -114,7 +114,8 @@ function explicitAddresses(svc: Service, a: Record<string, string>, problems: An
 /** Explicit addresses and named pools are both honoured (as upstream); neither: one per family. */
 function lbWants(svc: Service, a: Record<string, string>, problems: AnnotationProblem[]): Omit<DesiredAllocation, 'name' | 'roles'>[] {
   const addresses = explicitAddresses(svc, a, problems);
-  const pools = a[ANNOTATION_LB_POOLS];
+  // an empty value counts as not set (as upstream)
+  const pools = a[ANNOTATION_LB_POOLS]?.trim() ? a[ANNOTATION_LB_POOLS] : undefined;
   const names: string[] = [];
   for (const name of pools === undefined ? [] : splitList(pools)) {
     if (!PoolNameSchema.safeParse(name).success) {
