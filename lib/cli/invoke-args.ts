@@ -15,7 +15,8 @@ Runs one function once against an in-memory API server seeded with --state, and 
 JSON document: function, response, writes, events, objects (and router with --router).
 
   --state   Kubernetes objects in YAML as \`kubectl get -o yaml\` shows them: one file
-            (multi-document or a List) or a folder of *.yaml/*.yml/*.json files
+            (multi-document or a List) or a folder of *.yaml/*.yml/*.json files; an
+            earlier run's output counts as a List of its objects (runs chain)
   --object  the object the function is woken for: IPPool/name, IPAllocation/name,
             Service/name (namespace default), Service/namespace/name, EndpointSlice/ns/name
             (kinds also as kubectl spells them: svc, ipp, ipa, services, ...)
@@ -24,7 +25,8 @@ JSON document: function, response, writes, events, objects (and router with --ro
             a binary-mode request {"headers": {"ce-type": ..., ...}, "body": <string or JSON>}
   --router  a router's state {"version": "7.19.1", "menus": {"/ip/address": [...]}}, values as
             strings; the output adds router.commands and router.state (allocate never talks
-            to the router: no commands, state unchanged)
+            to the router: no commands, state unchanged); an earlier run's output gives
+            its router.state
   --quiet   no log lines on stderr
 
 Environment: LOAD_BALANCER_CLASS_NAME (mikrolb.de/controller), LOAD_BALANCER_DEFAULT (false).

@@ -65,11 +65,18 @@ export async function readEventFile(path: string): Promise<{ ok: true; invocatio
   return parsed.ok ? parsed : fail(`--event ${path}: ${parsed.message}`);
 }
 
-/** `--router`: the router-state format of the simulator's seed and of the output. */
+/** An earlier `mikrolb invoke` output: its `router.state` is where the next run starts. */
+const InvokeOutputRouterSchema = z.object({ function: z.string(), router: z.object({ state: z.unknown() }).loose() }).loose();
+
+/**
+ * `--router`: the router-state format of the simulator's seed and of the output, or a whole
+ * earlier `mikrolb invoke` output (its `router.state` is used), so runs can be chained.
+ */
 export async function readRouterFile(path: string): Promise<{ ok: true; state: RouterState } | Fail> {
   const read = await readJson(path, '--router');
   if (!read.ok) return read;
-  const parsed = RouterStateSchema.safeParse(read.value);
+  const output = InvokeOutputRouterSchema.safeParse(read.value);
+  const parsed = RouterStateSchema.safeParse(output.success ? output.data.router.state : read.value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return fail(`--router ${path}: ${[issue?.path.join('.'), issue?.message ?? 'invalid'].filter(Boolean).join(': ')}`);

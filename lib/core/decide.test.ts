@@ -67,6 +67,18 @@ describe('choosing an address: scenarios', () => {
     expect(d).toEqual({ ok: false, reason: 'PoolIPFamilyMismatch', message: 'Pool v6 is IPv6, but Service default/demo has ipFamilies IPv4.' });
   });
 
+  it('refuses an explicit address of a family the Service does not have, even one it already holds', () => {
+    const ipv4Only = { key: 'default/demo', ipFamilies: ['IPv4' as const] };
+    const message = 'Address 2001:db8::10 is IPv6, but Service default/demo has ipFamilies IPv4.';
+    expect(run(alloc('x', { address: '2001:DB8::10' }), undefined, {}, ipv4Only)).toEqual({ ok: false, reason: 'AddressIPFamilyMismatch', message });
+    // held from before (say, from upstream): refused all the same, so allocate releases it
+    const held = run(alloc('x', { address: '2001:db8::10' }, 'uid-x'), undefined, { v6: [taken('2001:db8::10', 'x', 'uid-x')] }, ipv4Only);
+    expect(held).toEqual({ ok: false, reason: 'AddressIPFamilyMismatch', message });
+    // a dual-stack Service, or an operator's reservation without a Service, may have it
+    expect(run(alloc('x', { address: '2001:db8::10' }), undefined, {}, { key: 'default/demo', ipFamilies: ['IPv4', 'IPv6'] })).toMatchObject({ ok: true, address: '2001:db8::10' });
+    expect(run(alloc('x', { address: '2001:db8::10' }))).toMatchObject({ ok: true, address: '2001:db8::10' });
+  });
+
   it('the same allocation name gets the same address when it is free (deterministic start)', () => {
     const big = pool('big', { ipFamily: 'IPv4', addresses: ['10.0.0.0/16'] }, undefined, []);
     const first = run(alloc('ip-abc', { poolName: 'big' }, 'u1'), [big]);

@@ -5,7 +5,9 @@ import { ledgerValues, type PoolView } from './pools.js';
 
 export type FailureReason =
   | 'AddressInvalid' | 'AddressAlreadyUsed' | 'AddressNotInPool'
-  | 'PoolNotFound' | 'PoolIPFamilyMismatch' | 'PoolExhausted';
+  | 'PoolNotFound' | 'PoolIPFamilyMismatch' | 'PoolExhausted'
+  /** An explicit address of a family the Service does not have (it could never be published). */
+  | 'AddressIPFamilyMismatch';
 
 export type Decision =
   | { ok: true; pool: string; address: string; /** already in the pool's ledger under this allocation's uid */ reserved: boolean }
@@ -73,13 +75,31 @@ function decideAddress(input: DecideInput, text: string): Decision {
   return { ok: true, pool: pool.name, address, reserved: false };
 }
 
+/**
+ * An explicit address or a named pool of a family the Service does not have: refused before
+ * anything else, even a reservation it holds (the address could never be published).
+ */
+function familyMismatch(input: DecideInput): Decision | undefined {
+  const svc = input.service;
+  if (!svc || svc.ipFamilies.length === 0) return undefined;
+  const families = svc.ipFamilies.join(', ');
+  const { spec } = input.allocation;
+  if (spec.address) {
+    const p = parseAddress(spec.address);
+    if (p.ok && !svc.ipFamilies.includes(p.family)) {
+      return fail('AddressIPFamilyMismatch', `Address ${formatAddress(p.family, p.value)} is ${p.family}, but Service ${svc.key} has ipFamilies ${families}.`);
+    }
+  }
+  const pool = spec.poolName ? input.pools.find((v) => v.name === spec.poolName) : undefined;
+  if (pool && !svc.ipFamilies.includes(pool.family)) {
+    return fail('PoolIPFamilyMismatch', `Pool ${pool.name} is ${pool.family}, but Service ${svc.key} has ipFamilies ${families}.`);
+  }
+  return undefined;
+}
+
 function decidePool(input: DecideInput, name: string): Decision {
   const pool = input.pools.find((v) => v.name === name);
   if (!pool) return fail('PoolNotFound', `Pool ${name} does not exist.`);
-  const svc = input.service;
-  if (svc && svc.ipFamilies.length > 0 && !svc.ipFamilies.includes(pool.family)) {
-    return fail('PoolIPFamilyMismatch', `Pool ${name} is ${pool.family}, but Service ${svc.key} has ipFamilies ${svc.ipFamilies.join(', ')}.`);
-  }
   const address = chooseIn(input, pool);
   if (!address) return fail('PoolExhausted', exhaustedMessage(pool));
   return { ok: true, pool: pool.name, address, reserved: false };
@@ -110,6 +130,8 @@ function decideFamily(input: DecideInput, family: IPFamily): Decision {
  * re-invocation and recovery after a crash keep the address.
  */
 export function decide(input: DecideInput): Decision {
+  const mismatch = familyMismatch(input);
+  if (mismatch) return mismatch;
   const held = findReservation(input);
   if (held && reservationFits(input, held)) return { ok: true, pool: held.pool.name, address: held.entry.address, reserved: true };
   const { spec } = input.allocation;

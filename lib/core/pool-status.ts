@@ -22,11 +22,11 @@ function poolConditions(view: PoolView, ledger: readonly LedgerEntry[], free: bi
   return [ready, overlap, stray];
 }
 
-/** Ledger entries whose address is no longer one the pool owns (the pool shrank). */
+/** Ledger entries whose address is no longer one the pool keeps (the pool shrank). */
 export function outsideEntries(view: PoolView, ledger: readonly LedgerEntry[] = view.ledger ?? []): LedgerEntry[] {
   return ledger.filter((e) => {
     const p = parseAddress(e.address);
-    return !p.ok || !contains(view.owned, p.value);
+    return !p.ok || !contains(view.kept, p.value);
   });
 }
 

@@ -1,5 +1,5 @@
 import {
-  contains, count, describeSet, formatAddress, humanCount, parseAddress, resolveOwnership, validatePoolAddresses,
+  contains, count, describeSet, formatAddress, humanCount, isEmpty, parseAddress, resolveOwnership, subtract, union, validatePoolAddresses,
   type AddressSet, type IPFamily, type PoolConflict, type PoolEntryError,
 } from '../ip/index.js';
 import { emptySet } from '../ip/set.js';
@@ -13,6 +13,12 @@ export interface PoolView {
   errors: readonly PoolEntryError[];
   /** The addresses this pool may hand out (empty when its spec is invalid). */
   owned: AddressSet;
+  /**
+   * The addresses an allocation that already holds one keeps in this pool: `owned`, plus
+   * what `avoidBuggyIPs` (or its size cap) keeps from new choices but no other pool owns — as
+   * upstream MikroLB hands out, say, `10.0.1.0` from a /16, an upgrade must not move it.
+   */
+  kept: AddressSet;
   conflicts: readonly PoolConflict[];
   /** The stored ledger; undefined for a pool that never had one (new, or from upstream). */
   ledger: LedgerEntry[] | undefined;
@@ -25,14 +31,31 @@ export function viewPools(pools: readonly IPPool[]): PoolView[] {
   }));
   const ownership = resolveOwnership(parsed.flatMap(({ pool, result }) =>
     result.ok ? [{ name: pool.metadata.name, creationTimestamp: pool.metadata.creationTimestamp, set: result.set }] : []));
+  // The same pools without avoidBuggyIPs: who would own an address the rule leaves out.
+  const plainOwnership = resolveOwnership(pools.flatMap((pool) => {
+    const plain = pool.spec.avoidBuggyIPs ? validatePoolAddresses(pool.spec.ipFamily, pool.spec.addresses, false) : undefined;
+    return plain?.ok ? [{ name: pool.metadata.name, creationTimestamp: pool.metadata.creationTimestamp, set: plain.set }] : [];
+  }));
+  const ownedBy = (name: string, family: IPFamily): AddressSet => ownership.get(name)?.owned ?? emptySet(family);
   return parsed.map(({ pool, result }) => {
-    const own = ownership.get(pool.metadata.name);
+    const name = pool.metadata.name;
+    const family = pool.spec.ipFamily;
+    const owned = ownedBy(name, family);
+    const plain = plainOwnership.get(name)?.owned;
+    let extra = plain ? subtract(plain, owned) : emptySet(family);
+    for (const other of pools) {
+      if (isEmpty(extra)) break;
+      if (other.metadata.name !== name && other.spec.ipFamily === family) extra = subtract(extra, ownedBy(other.metadata.name, family));
+    }
+    const kept = isEmpty(extra) ? owned : union(owned, extra);
+    const own = ownership.get(name);
     return {
       pool,
-      name: pool.metadata.name,
-      family: pool.spec.ipFamily,
+      name,
+      family,
       errors: result.ok ? [] : result.errors,
-      owned: own?.owned ?? emptySet(pool.spec.ipFamily),
+      owned,
+      kept,
       conflicts: own?.conflicts ?? [],
       ledger: pool.status?.allocations,
     };
@@ -46,14 +69,15 @@ export function holdsAddress(a: IPAllocation): boolean {
 
 /**
  * The ledger a pool without one starts from: every allocation whose status already holds an
- * address this pool owns (upstream MikroLB keeps no ledger, so its allocations carry the truth).
+ * address this pool keeps (upstream MikroLB keeps no ledger, so its allocations carry the
+ * truth; an address avoidBuggyIPs would not choose today is kept, not moved).
  */
 export function adoptedLedger(view: PoolView, allocations: readonly IPAllocation[], now: Date): LedgerEntry[] {
   const entries: LedgerEntry[] = [];
   for (const a of allocations) {
     if (!holdsAddress(a) || !a.status?.address) continue;
     const p = parseAddress(a.status.address);
-    if (!p.ok || p.family !== view.family || !contains(view.owned, p.value)) continue;
+    if (!p.ok || p.family !== view.family || !contains(view.kept, p.value)) continue;
     entries.push({ address: formatAddress(p.family, p.value), allocationName: a.metadata.name, allocationUID: a.metadata.uid ?? '', reservedAt: now.toISOString() });
   }
   return entries;
@@ -75,11 +99,16 @@ export interface PoolCounts {
   free: bigint;
 }
 
-/** Counts derived from the ledger: only entries inside the pool's owned addresses count. */
+/**
+ * Counts derived from the ledger: total and free are the owned addresses (those new choices
+ * come from); allocated also counts entries the pool keeps outside them (see `kept`).
+ */
 export function poolCounts(view: PoolView, ledger: readonly LedgerEntry[]): PoolCounts {
   const total = count(view.owned);
-  const allocated = BigInt(ledgerValues(ledger).filter((v) => contains(view.owned, v)).length);
-  return { total, allocated, free: total - allocated };
+  const values = ledgerValues(ledger);
+  const allocated = BigInt(values.filter((v) => contains(view.kept, v)).length);
+  const usedOwned = BigInt(values.filter((v) => contains(view.owned, v)).length);
+  return { total, allocated, free: total - usedOwned };
 }
 
 export const formatCounts = (c: PoolCounts): { totalAddresses: string; allocatedAddresses: string; freeAddresses: string } => ({

@@ -32,6 +32,17 @@ describe('the IPAllocations a Service asks for', () => {
     ['SNAT-only addresses for a ClusterIP Service', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': '198.51.100.1,2001:db8::9' }, [{ address: '198.51.100.1' }, { address: '2001:db8::9' }]],
     ['LB and SNAT on the same address as one allocation', lb, { 'mikrolb.de/load-balancer-ips': '192.0.2.1', 'mikrolb.de/snat-ips': '192.0.2.1' }, [{ address: '192.0.2.1' }]],
     ['use-lb-ips adds nothing', lb, { 'mikrolb.de/snat-ips': 'use-lb-ips' }, [{ ipFamily: 'IPv4' }]],
+    ['explicit addresses and pools together, one per address and one per pool (as upstream)', lb,
+      { 'mikrolb.de/load-balancer-ips': '192.0.2.1', 'mikrolb.de/load-balancer-pools': 'a,b' }, [{ address: '192.0.2.1' }, { poolName: 'a' }, { poolName: 'b' }]],
+    ['every SNAT address of a family (the router uses the highest)', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': '198.51.100.2, 198.51.100.9' }, [{ address: '198.51.100.2' }, { address: '198.51.100.9' }]],
+    ['spec.loadBalancerIP', { ...lb, loadBalancerIP: '192.0.2.7' }, {}, [{ address: '192.0.2.7' }]],
+    ['an empty spec.loadBalancerIP is not set', { ...lb, loadBalancerIP: '' }, {}, [{ ipFamily: 'IPv4' }]],
+    ['empty load-balancer-ips and -pools are not set (as upstream)', lb, { 'mikrolb.de/load-balancer-ips': '', 'mikrolb.de/load-balancer-pools': ' ' }, [{ ipFamily: 'IPv4' }]],
+    ['metallb.io/loadBalancerIPs', lb, { 'metallb.io/loadBalancerIPs': '192.0.2.7, 2001:db8::7' }, [{ address: '192.0.2.7' }, { address: '2001:db8::7' }]],
+    ['metallb.universe.tf/loadBalancerIPs', lb, { 'metallb.universe.tf/loadBalancerIPs': '192.0.2.8' }, [{ address: '192.0.2.8' }]],
+    ['sources naming the same addresses do not conflict', { ...lb, loadBalancerIP: '192.0.2.7' },
+      { 'mikrolb.de/load-balancer-ips': '192.0.2.7', 'metallb.io/loadBalancerIPs': '192.0.2.7' }, [{ address: '192.0.2.7' }]],
+    ['a MetalLB address beside a named pool', lb, { 'metallb.io/loadBalancerIPs': '192.0.2.7', 'mikrolb.de/load-balancer-pools': 'a' }, [{ address: '192.0.2.7' }, { poolName: 'a' }]],
   ])('%s', (_what, spec, annotations, wanted) => {
     const intent = serviceIntent(svc(spec, annotations), classes);
     expect(intent.problems).toEqual([]);
@@ -57,13 +68,33 @@ describe('invalid annotation values', () => {
     ['a bad IP', { 'mikrolb.de/load-balancer-ips': '192.0.2.1,banana' }, 'banana', 1],
     ['a bad pool name', { 'mikrolb.de/load-balancer-pools': 'good,Bad_Pool' }, 'Bad_Pool', 1],
     ['a non-boolean enable flag', { 'mikrolb.de/load-balancer-enabled': 'yes' }, 'yes', 1],
-    ['two IPv4 SNAT addresses', { 'mikrolb.de/snat-ips': '198.51.100.1,198.51.100.2' }, '198.51.100.2', 2],
   ])('%s is reported and the rest still applies', (_what, annotations, value, allocations) => {
     const intent = serviceIntent(svc(lb, annotations), classes);
     expect(intent.problems).toHaveLength(1);
     expect(intent.problems[0]?.value).toBe(value);
     expect(intent.problems[0]?.message).toContain(value);
     expect(intent.allocations).toHaveLength(allocations);
+  });
+
+  it.each([
+    ['mikrolb.de/load-balancer-ips over metallb.io/loadBalancerIPs', {}, { 'mikrolb.de/load-balancer-ips': '192.0.2.1', 'metallb.io/loadBalancerIPs': '192.0.2.2' },
+      '192.0.2.1', ['metallb.io/loadBalancerIPs is ignored because mikrolb.de/load-balancer-ips is set (and names other addresses)']],
+    ['metallb.io over metallb.universe.tf and spec.loadBalancerIP', { loadBalancerIP: '192.0.2.4' },
+      { 'metallb.io/loadBalancerIPs': '192.0.2.2', 'metallb.universe.tf/loadBalancerIPs': '192.0.2.3' }, '192.0.2.2', [
+        'metallb.universe.tf/loadBalancerIPs is ignored because metallb.io/loadBalancerIPs is set (and names other addresses)',
+        'spec.loadBalancerIP is ignored because metallb.io/loadBalancerIPs is set (and names other addresses)',
+      ]],
+    ['metallb.universe.tf over spec.loadBalancerIP', { loadBalancerIP: '192.0.2.4' }, { 'metallb.universe.tf/loadBalancerIPs': '192.0.2.3' },
+      '192.0.2.3', ['spec.loadBalancerIP is ignored because metallb.universe.tf/loadBalancerIPs is set (and names other addresses)']],
+  ])('explicit addresses in conflict: %s wins, the others are reported', (_what, spec, annotations, address, messages) => {
+    const intent = serviceIntent(svc({ ...lb, ...spec }, annotations), classes);
+    expect(intent.allocations.map((a) => a.address)).toEqual([address]);
+    expect(intent.problems.map((p) => p.message)).toEqual(messages);
+  });
+
+  it('ignores explicit addresses from MetalLB or spec.loadBalancerIP on a Service that is not a LoadBalancer of our class', () => {
+    const intent = serviceIntent(svc({ type: 'LoadBalancer', loadBalancerClass: 'other', loadBalancerIP: '192.0.2.4' }, { 'metallb.io/loadBalancerIPs': '192.0.2.2' }), classes);
+    expect(intent).toMatchObject({ managed: false, allocations: [], problems: [] });
   });
 
   it('reports use-lb-ips on a Service without a load balancer', () => {

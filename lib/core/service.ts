@@ -3,7 +3,8 @@ import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import type { Service } from '../k8s/core-objects.js';
 import { PoolNameSchema } from '../k8s/schemas.js';
 import {
-  ANNOTATION_LB_ENABLED, ANNOTATION_LB_IPS, ANNOTATION_LB_POOLS, ANNOTATION_SNAT_ENABLED, ANNOTATION_SNAT_IPS, SNAT_USE_LB_IPS,
+  ANNOTATION_LB_ENABLED, ANNOTATION_LB_IPS, ANNOTATION_LB_POOLS, ANNOTATION_METALLB_IPS, ANNOTATION_METALLB_IPS_LEGACY,
+  ANNOTATION_SNAT_ENABLED, ANNOTATION_SNAT_IPS, FIELD_LOAD_BALANCER_IP, SNAT_USE_LB_IPS,
 } from './annotations.js';
 
 export interface ClassConfig {
@@ -79,23 +80,50 @@ function parseAddresses(key: string, raw: string, problems: AnnotationProblem[])
   return out;
 }
 
-function lbWants(svc: Service, a: Record<string, string>, problems: AnnotationProblem[]): Omit<DesiredAllocation, 'name' | 'roles'>[] {
-  const ips = a[ANNOTATION_LB_IPS];
-  const pools = a[ANNOTATION_LB_POOLS];
-  if (ips !== undefined) {
-    if (pools !== undefined) {
-      problems.push({ annotation: ANNOTATION_LB_POOLS, value: pools, message: `${ANNOTATION_LB_POOLS} is ignored because ${ANNOTATION_LB_IPS} is set` });
-    }
-    return parseAddresses(ANNOTATION_LB_IPS, ips, problems).map((p) => ({ address: p.text }));
+/**
+ * Where a Service's explicit load-balancer addresses come from, first wins: MikroLB's own
+ * annotation, MetalLB's annotation, MetalLB's older spelling, then `spec.loadBalancerIP`.
+ */
+export const LB_ADDRESS_SOURCES = [ANNOTATION_LB_IPS, ANNOTATION_METALLB_IPS, ANNOTATION_METALLB_IPS_LEGACY, FIELD_LOAD_BALANCER_IP] as const;
+
+function sourceValue(svc: Service, a: Record<string, string>, source: (typeof LB_ADDRESS_SOURCES)[number]): string | undefined {
+  const raw = source === FIELD_LOAD_BALANCER_IP ? svc.spec.loadBalancerIP : a[source];
+  return raw === undefined || raw.trim() === '' ? undefined : raw;
+}
+
+/**
+ * The explicit addresses of the first source that is set; every later source that is set and
+ * names other addresses is ignored with a problem (naming the same ones is no conflict).
+ */
+function explicitAddresses(svc: Service, a: Record<string, string>, problems: AnnotationProblem[]): { family: IPFamily; text: string }[] | undefined {
+  const set = LB_ADDRESS_SOURCES.flatMap((source) => {
+    const raw = sourceValue(svc, a, source);
+    return raw === undefined ? [] : [{ source, raw }];
+  });
+  const [winner, ...others] = set;
+  if (winner === undefined) return undefined;
+  const chosen = parseAddresses(winner.source, winner.raw, problems);
+  const key = (list: readonly { text: string }[]): string => list.map((x) => x.text).sort().join(',');
+  for (const other of others) {
+    if (key(parseAddresses(other.source, other.raw, [])) === key(chosen)) continue;
+    problems.push({ annotation: other.source, value: other.raw, message: `${other.source} is ignored because ${winner.source} is set (and names other addresses)` });
   }
-  if (pools !== undefined) {
-    const names: string[] = [];
-    for (const name of splitList(pools)) {
-      if (!PoolNameSchema.safeParse(name).success) {
-        problems.push({ annotation: ANNOTATION_LB_POOLS, value: name, message: `${ANNOTATION_LB_POOLS}: "${name}" is not a valid pool name; ignoring it` });
-      } else if (!names.includes(name)) names.push(name);
-    }
-    return names.map((poolName) => ({ poolName }));
+  return chosen;
+}
+
+/** Explicit addresses and named pools are both honoured (as upstream); neither: one per family. */
+function lbWants(svc: Service, a: Record<string, string>, problems: AnnotationProblem[]): Omit<DesiredAllocation, 'name' | 'roles'>[] {
+  const addresses = explicitAddresses(svc, a, problems);
+  // an empty value counts as not set (as upstream)
+  const pools = a[ANNOTATION_LB_POOLS]?.trim() ? a[ANNOTATION_LB_POOLS] : undefined;
+  const names: string[] = [];
+  for (const name of pools === undefined ? [] : splitList(pools)) {
+    if (!PoolNameSchema.safeParse(name).success) {
+      problems.push({ annotation: ANNOTATION_LB_POOLS, value: name, message: `${ANNOTATION_LB_POOLS}: "${name}" is not a valid pool name; ignoring it` });
+    } else if (!names.includes(name)) names.push(name);
+  }
+  if (addresses !== undefined || pools !== undefined) {
+    return [...(addresses ?? []).map((p) => ({ address: p.text })), ...names.map((poolName) => ({ poolName }))];
   }
   const families = svc.spec.ipFamilies?.length ? svc.spec.ipFamilies : (['IPv4'] as const);
   return [...new Set(families)].map((ipFamily) => ({ ipFamily }));
@@ -109,13 +137,8 @@ function snatWants(a: Record<string, string>, loadBalancer: boolean, problems: A
     problems.push({ annotation: ANNOTATION_SNAT_IPS, value: raw, message: `${ANNOTATION_SNAT_IPS}: "${SNAT_USE_LB_IPS}" needs a LoadBalancer Service of this controller's class; ignoring it` });
     return { useLb: false, addresses: [] };
   }
-  const addresses: { family: IPFamily; text: string }[] = [];
-  for (const p of parseAddresses(ANNOTATION_SNAT_IPS, raw, problems)) {
-    if (addresses.some((x) => x.family === p.family)) {
-      problems.push({ annotation: ANNOTATION_SNAT_IPS, value: p.text, message: `${ANNOTATION_SNAT_IPS}: only one ${p.family} address is allowed; ignoring "${p.text}"` });
-    } else addresses.push(p);
-  }
-  return { useLb: false, addresses };
+  // Every address is allocated, as upstream does; the router SNATs to the highest of a family.
+  return { useLb: false, addresses: parseAddresses(ANNOTATION_SNAT_IPS, raw, problems) };
 }
 
 /**

@@ -28,6 +28,8 @@ export const ServiceSchema = z.object({
   spec: z.object({
     type: z.string().default('ClusterIP'),
     loadBalancerClass: z.string().optional(),
+    /** Deprecated by Kubernetes, still honoured as an explicit address (as MetalLB does). */
+    loadBalancerIP: z.string().optional(),
     ipFamilies: z.array(IPFamilySchema).optional(),
     ipFamilyPolicy: z.string().optional(),
     ports: z.array(ServicePortSchema).optional(),

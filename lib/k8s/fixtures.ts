@@ -50,6 +50,8 @@ const DocumentSchema = z.object({
 }).loose();
 
 const ListSchema = z.object({ kind: z.string().regex(/List$/), items: z.array(z.unknown()) }).loose();
+/** The document `mikrolb invoke` prints: its `objects` are the state the next run starts from. */
+const InvokeOutputSchema = z.object({ function: z.string(), objects: z.array(z.unknown()) }).loose();
 
 const isFixtureKind = (k: string): k is FixtureKind => FIXTURE_KINDS.some((f) => f === k);
 
@@ -70,7 +72,9 @@ function readDocuments(text: string, origin: string): Documents {
     const value: unknown = doc.toJS();
     if (value === null || value === undefined) continue;
     const list = ListSchema.safeParse(value);
+    const output = InvokeOutputSchema.safeParse(value);
     if (list.success) docs.push(...list.data.items.map((item, j) => ({ value: item, where: `${where} item ${j + 1}` })));
+    else if (output.success) docs.push(...output.data.objects.map((item, j) => ({ value: item, where: `${where} objects[${j}]` })));
     else docs.push({ value, where });
   }
   return { ok: true, docs };

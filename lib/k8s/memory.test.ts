@@ -78,6 +78,29 @@ describe('memoryPort: create', () => {
     expect(m.writes).toEqual([{ verb: 'create', kind: 'IPPool', name: 'p' }]);
   });
 
+  it('never hands out a uid a seeded object holds, so a state chained from an earlier run stays consistent', async () => {
+    // an earlier run's output: objects that already carry the uids that run handed out
+    const seeded = [pool('a', { uid: '00000000-0000-4000-8000-000000000001' }), allocation('x', { uid: '00000000-0000-4000-8000-000000000002' }), pool('b')];
+    const repeat = async () => {
+      const m = setup(seeded);
+      const created = [];
+      for (const name of ['y', 'z']) created.push(read(await m.port.create('IPAllocation', allocation(name))).metadata.uid);
+      return { m, created };
+    };
+    const { m, created } = await repeat();
+    const uids = [...['a', 'b'].map(async (n) => (await stored(m, 'IPPool', n)).metadata.uid), ...['x', 'y', 'z'].map(async (n) => (await stored(m, 'IPAllocation', n)).metadata.uid)];
+    const all = await Promise.all(uids);
+    expect(new Set(all).size).toBe(5);
+    expect(all.slice(0, 2)).toEqual(['00000000-0000-4000-8000-000000000001', '00000000-0000-4000-8000-000000000003']);
+    expect(created.every((u) => /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/.test(u))).toBe(true);
+    expect((await repeat()).created).toEqual(created);
+  });
+
+  it('gives up on a uid source that only repeats a taken uid', async () => {
+    const m = setup([pool('a', { uid: 'same' })], { uid: () => 'same' });
+    await expect(m.port.create('IPPool', pool('b'))).rejects.toThrow(/no unused uid/);
+  });
+
   it('answers AlreadyExists (not a conflict) for a name that is taken', async () => {
     const m = setup([pool('p')]);
     const err = await m.port.create('IPPool', pool('p')).catch((e: unknown) => e);

@@ -35,7 +35,13 @@ export interface MemoryPortOptions {
   /** The initial state; missing uid/resourceVersion/creationTimestamp/generation are filled. */
   objects?: unknown[];
   now?: () => Date;
-  /** Defaults to a sequence (`00000000-0000-4000-8000-000000000001`, …) so runs repeat. */
+  /**
+   * Uids for objects that have none. By default a seeded object without one gets the next of a
+   * sequence (`00000000-0000-4000-8000-000000000001`, …) and a created object one derived from a
+   * hash of the seeded uids, its kind, namespace, name and resourceVersion, so runs repeat and a
+   * state chained from an earlier run's output never hands out a uid it already holds. Either
+   * way a uid already in use (seeded or handed out) is never given again.
+   */
   uid?: () => string;
   /**
    * Called before each write is applied; throwing (e.g. a KubeError 409 or 503) refuses it. An
@@ -67,6 +73,14 @@ const compare = (a: string, b: string): number => (a < b ? -1 : a > b ? 1 : 0);
 const byKey = (a: Entry, b: Entry): number =>
   compare(a.kind, b.kind) || compare(a.ns ?? '', b.ns ?? '') || compare(a.name, b.name);
 const sequentialUid = (n: number): string => `00000000-0000-4000-8000-${n.toString(16).padStart(12, '0')}`;
+/** A version-4-shaped uid from a hash (deterministic, so `mikrolb invoke` runs repeat). */
+function hashedUid(...parts: string[]): string {
+  const h = createHash('sha256').update(parts.join('\u0000')).digest('hex');
+  const variant = ((parseInt(h.slice(16, 17), 16) & 0x3) | 0x8).toString(16);
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-4${h.slice(13, 16)}-${variant}${h.slice(17, 20)}-${h.slice(20, 32)}`;
+}
+/** How many times a uid source may repeat a taken uid before the port gives up. */
+const UID_ATTEMPTS = 1000;
 const SUFFIX_ALPHABET = 'bcdfghjklmnpqrstvwxz2456789';
 
 function record(verb: WriteRecord['verb'], kind: Kind, ns: string | undefined, name: string, status?: boolean): WriteRecord {
@@ -111,7 +125,24 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
   let generated = 0;
   const now = (): string => rfc3339(opts.now?.() ?? new Date());
   const nextVersion = (): string => String(++version);
-  const nextUid = opts.uid ?? ((): string => sequentialUid(++uids));
+  const seeds = opts.objects ?? [];
+  // Every uid the port has seen or handed out: a new one must differ from all of them.
+  const usedUids = new Set(seeds.flatMap((o) => toStored(o).metadata.uid ?? []));
+  const seedSalt = createHash('sha256').update([...usedUids].sort().join(',')).digest('hex');
+  function freshUid(candidate: (attempt: number) => string): string {
+    for (let attempt = 0; attempt < UID_ATTEMPTS; attempt++) {
+      const uid = candidate(attempt);
+      if (!usedUids.has(uid)) {
+        usedUids.add(uid);
+        return uid;
+      }
+    }
+    throw new Error(`memoryPort: no unused uid after ${UID_ATTEMPTS} attempts`);
+  }
+  const custom = opts.uid;
+  const seedUid = (): string => freshUid(custom ?? ((): string => sequentialUid(++uids)));
+  const createdUid = (kind: Kind, ns: string | undefined, name: string, resourceVersion: string): string =>
+    freshUid(custom ?? ((attempt): string => hashedUid(seedSalt, kind, ns ?? '', name, resourceVersion, String(attempt))));
 
   function seed(raw: unknown): void {
     const obj = toStored(raw);
@@ -124,7 +155,7 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
     if (store.has(key)) throw new Error(`memoryPort: ${kind} ${ns ? `${ns}/` : ''}${name} is given twice`);
     const m = obj.metadata;
     m.namespace = ns;
-    m.uid ??= nextUid();
+    m.uid ??= seedUid();
     m.resourceVersion ??= nextVersion();
     m.creationTimestamp ??= now();
     if (m.deletionTimestamp === null) delete m.deletionTimestamp;
@@ -132,7 +163,6 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
     store.set(key, { kind, ns, name, obj: toStored({ ...obj, apiVersion: apiVersionOf(RESOURCES[kind]) }) });
   }
 
-  const seeds = opts.objects ?? [];
   version = seeds.map((o) => Number(toStored(o).metadata.resourceVersion)).filter(Number.isSafeInteger).reduce((a, b) => Math.max(a, b), 0);
   seeds.forEach(seed);
 
@@ -204,9 +234,10 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
         if (store.has(key)) throw alreadyExists(kind, name);
         validateContent(kind, obj, 'spec');
         const { deletionTimestamp: _d, deletionGracePeriodSeconds: _g, ...meta } = obj.metadata;
+        const resourceVersion = nextVersion();
         const stored = toStored({
           ...obj, apiVersion: apiVersionOf(RESOURCES[kind]), kind: RESOURCES[kind].kind,
-          metadata: { ...meta, name, namespace: ns, uid: nextUid(), resourceVersion: nextVersion(), creationTimestamp: now(), generation: kind === 'Event' ? undefined : 1 },
+          metadata: { ...meta, name, namespace: ns, uid: createdUid(kind, ns, name, resourceVersion), resourceVersion, creationTimestamp: now(), generation: kind === 'Event' ? undefined : 1 },
         });
         // create cannot set a status that has its own subresource
         if (kind === 'Service') stored.status = { loadBalancer: {} };

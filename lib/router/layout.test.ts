@@ -112,3 +112,26 @@ describe('entry naming', () => {
     expect(Object.values(none).flat()).toEqual([]);
   });
 });
+
+describe('the SNAT address when a family has several (as upstream MikroLB: the highest)', () => {
+  const srcNat = (svc: ReturnType<typeof webService>, menu: string) =>
+    (serviceEntries(svc)[menu] ?? []).filter((entry) => entry.action === 'src-nat');
+
+  it.each([
+    ['several snat-ips addresses', { snatAddresses: [
+      { family: 'IPv4' as const, address: '192.0.2.30' }, { family: 'IPv4' as const, address: '192.0.2.9' },
+      { family: 'IPv6' as const, address: '2001:db8::ff' }, { family: 'IPv6' as const, address: '2001:db8::1:0' },
+    ] }],
+    ['use-lb-ips with several load-balancer addresses', { lbAddresses: [
+      { family: 'IPv4' as const, address: '192.0.2.9' }, { family: 'IPv4' as const, address: '192.0.2.30' },
+      { family: 'IPv6' as const, address: '2001:db8::1:0' }, { family: 'IPv6' as const, address: '2001:db8::ff' },
+    ], snatAddresses: [
+      { family: 'IPv4' as const, address: '192.0.2.9' }, { family: 'IPv4' as const, address: '192.0.2.30' },
+      { family: 'IPv6' as const, address: '2001:db8::1:0' }, { family: 'IPv6' as const, address: '2001:db8::ff' },
+    ] }],
+  ])('%s: one src-nat rule per family, to the numerically highest address', (_story, overrides) => {
+    const svc = webService(overrides);
+    expect(srcNat(svc, '/ip/firewall/nat').map((e) => e['to-addresses'])).toEqual(['192.0.2.30']);
+    expect(srcNat(svc, '/ipv6/firewall/nat').map((e) => e['to-address'])).toEqual(['2001:db8::1:0']);
+  });
+});

@@ -102,7 +102,8 @@ function listEntries(svc: ServiceProgram, list: string, role: string, addresses:
 /** One family's entries of a Service; empty menus are listed so a plan removes what is left. */
 function familyEntries(svc: ServiceProgram, family: IPFamily): DesiredMenus {
   const lbAddresses = svc.lbEnabled ? addressesOf(family, svc.lbAddresses) : [];
-  const snatAddress = svc.snatEnabled ? addressesOf(family, svc.snatAddresses)[0] : undefined;
+  // The highest address of the family, as upstream MikroLB picks it (use-lb-ips or several snat-ips).
+  const snatAddress = svc.snatEnabled ? addressesOf(family, svc.snatAddresses).at(-1) : undefined;
   // Egress SNAT covers every endpoint the cluster lists, ready or not: a starting pod
   // already talks to the outside world with the Service's address.
   const snatSources = snatAddress === undefined ? [] : addressesOf(family, svc.endpoints);

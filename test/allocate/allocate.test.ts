@@ -108,6 +108,16 @@ describe('allocate: happy paths through HTTP against the real API server', () =>
     const both = await serviceAllocations('lb-and-snat', LB, { 'mikrolb.de/load-balancer-ips': '198.18.12.4', 'mikrolb.de/snat-ips': '198.18.12.4' });
     expect(both.map((a) => a.status?.address)).toEqual(['198.18.12.4']);
   });
+
+  it('honours spec.loadBalancerIP (as MetalLB does) beside a named pool (both, as upstream), and MetalLB\'s annotation', async () => {
+    const pinned = await serviceAllocations('pinned', { ...LB, ipFamilies: ['IPv4'], loadBalancerIP: '198.18.12.5' }, { 'mikrolb.de/load-balancer-pools': pools.v4 });
+    expect(pinned.map((a) => a.spec.address ?? a.spec.poolName).sort()).toEqual(['198.18.12.5', pools.v4].sort());
+    expect(pinned.every((a) => a.status?.phase === 'Allocated')).toBe(true);
+    expect(pinned.find((a) => a.spec.address)?.status?.address).toBe('198.18.12.5');
+    expect(pinned.find((a) => a.spec.poolName)?.status?.address).toMatch(/^198\.18\.10\.\d+$/);
+    const metallb = await serviceAllocations('metallb', { ...LB, ipFamilies: ['IPv4'] }, { 'metallb.io/loadBalancerIPs': '198.18.12.6' });
+    expect(metallb.map((a) => a.status?.address)).toEqual(['198.18.12.6']);
+  });
 });
 
 describe('allocate: every failure reason, with a Failed phase, conditions and a Warning event', () => {
@@ -117,6 +127,7 @@ describe('allocate: every failure reason, with a Failed phase, conditions and a 
     ['PoolNotFound', { 'mikrolb.de/load-balancer-pools': 'no-such-pool' }, LB, 'Pool no-such-pool does not exist.'],
     ['PoolIPFamilyMismatch', { 'mikrolb.de/load-balancer-pools': pools.v6 }, { ...LB, ipFamilies: ['IPv4'] }, `Pool ${pools.v6} is IPv6, but Service`],
     ['PoolExhausted', { 'mikrolb.de/load-balancer-pools': pools.one }, LB, `Pool ${pools.one} has no free address.`],
+    ['AddressIPFamilyMismatch', { 'mikrolb.de/load-balancer-ips': '2001:db8:a110::9' }, { ...LB, ipFamilies: ['IPv4'] }, 'Address 2001:db8:a110::9 is IPv6, but Service'],
   ])('%s', async (reason, annotations, spec, message) => {
     const name = uniq(reason.toLowerCase());
     const [a] = await serviceAllocations(name, spec, annotations);

@@ -39,12 +39,12 @@ const PURE: IntentCase[] = [
   ['a pool name with capitals and symbols', { [POOLS]: 'Bad_Pool!' }, LB, `${POOLS}: "Bad_Pool!" is not a valid pool name; ignoring it`, 1, 0],
   ['a unicode pool name', { [POOLS]: 'pöol' }, LB, '"pöol" is not a valid pool name', 1, 0],
   ['a pool name over 253 characters', { [POOLS]: 'a'.repeat(300) }, LB, 'is not a valid pool name', 1, 0],
-  ['pools beside explicit addresses', { [IPS]: '10.0.0.1', [POOLS]: 'p' }, LB, `${POOLS} is ignored because ${IPS} is set`, 1, 1],
+  ['MetalLB addresses that contradict ours', { [IPS]: '10.0.0.1', 'metallb.io/loadBalancerIPs': '10.0.0.2' }, LB, `metallb.io/loadBalancerIPs is ignored because ${IPS} is set`, 1, 1],
   ['load-balancer-enabled "yes"', { [ENABLED]: 'yes' }, LB, `${ENABLED}: "yes" is not "true" or "false"; using "true"`, 1, 1],
   ['load-balancer-enabled empty', { [ENABLED]: '' }, LB, `${ENABLED}: "" is not "true" or "false"`, 1, 1],
   ['snat-enabled "1"', { [SNAT]: '1' }, LB, `${SNAT}: "1" is not "true" or "false"`, 1, 1],
   ['use-lb-ips without a LoadBalancer', { [SNAT_IPS]: 'use-lb-ips' }, CLUSTER_IP, `${SNAT_IPS}: "use-lb-ips" needs a LoadBalancer Service`, 1, 0],
-  ['three SNAT addresses of one family', { [SNAT_IPS]: '10.0.0.1,10.0.0.2,10.0.0.3' }, CLUSTER_IP, `${SNAT_IPS}: only one IPv4 address is allowed; ignoring "10.0.0.2"`, 2, 1],
+  ['a spec.loadBalancerIP that is not an address', {}, { ...LB, loadBalancerIP: 'nope' }, 'spec.loadBalancerIP: "nope" is not a valid IP address', 1, 0],
   ['a SNAT address that is not one', { [SNAT_IPS]: 'gateway' }, CLUSTER_IP, `${SNAT_IPS}: "gateway" is not a valid IP address`, 1, 0],
 ];
 

@@ -162,6 +162,43 @@ const SCENARIOS: Scenario[] = [
     events: [allocated('ip-3c9af5415a72', '192.0.2.1', 'legacy')],
   },
   {
+    // an IPv6 address for an IPv4-only Service: refused, never reserved (nor advertised)
+    scenario: 'address-family-mismatch', object: 'Service/shop/web',
+    allocations: { 'ip-24f57558838e': 'Failed - AddressIPFamilyMismatch', 'ip-fdb3701118dd': 'Allocated 192.0.2.5 ProgrammingPending' },
+    ledgers: { 'public-v4': ['192.0.2.5=ip-fdb3701118dd'], 'public-v6': [] },
+    writes: [
+      'update Service shop/web', 'create IPAllocation ip-fdb3701118dd', 'create IPAllocation ip-24f57558838e',
+      'update IPPool public-v4 status', 'update IPAllocation ip-fdb3701118dd status', 'update IPAllocation ip-24f57558838e status',
+    ],
+    events: [
+      allocated('ip-fdb3701118dd', '192.0.2.5', 'public-v4'),
+      failed('ip-24f57558838e', 'AddressIPFamilyMismatch', 'Address 2001:db8:10::5 is IPv6, but Service shop/web has ipFamilies IPv4.'),
+    ],
+  },
+  {
+    // MetalLB's annotation wins over a stale spec.loadBalancerIP; the named pool is honoured beside it
+    scenario: 'metallb-addresses', object: 'Service/shop/web',
+    allocations: { 'ip-1801f40ab480': 'Allocated 10.20.0.12 ProgrammingPending', 'ip-5669c065778a': 'Allocated 192.0.2.6 ProgrammingPending' },
+    ledgers: { internal: ['10.20.0.12=ip-1801f40ab480'], 'public-v4': ['192.0.2.6=ip-5669c065778a'] },
+    writes: [
+      'update Service shop/web', 'create IPAllocation ip-5669c065778a', 'create IPAllocation ip-1801f40ab480',
+      'update IPPool public-v4 status', 'update IPAllocation ip-5669c065778a status', 'update IPPool internal status', 'update IPAllocation ip-1801f40ab480 status',
+    ],
+    events: [
+      'Warning AnnotationInvalid Service/web: spec.loadBalancerIP is ignored because metallb.io/loadBalancerIPs is set (and names other addresses)',
+      allocated('ip-5669c065778a', '192.0.2.6', 'public-v4'),
+      allocated('ip-1801f40ab480', '10.20.0.12', 'internal'),
+    ],
+  },
+  {
+    // upstream handed out 10.0.1.0 and 10.0.3.255 from a /16: adopted and kept, not moved
+    scenario: 'upgrade-buggy-address', object: 'Service/shop/web',
+    allocations: { gateway: 'Programmed 10.0.3.255 -', 'ip-0123456789ab': 'Programmed 10.0.1.0 -' },
+    ledgers: { lan: ['10.0.1.0=ip-0123456789ab', '10.0.3.255=gateway'] },
+    writes: ['update IPPool lan status', 'update IPAllocation ip-0123456789ab status'],
+    events: [],
+  },
+  {
     scenario: 'crash-recovery', object: 'Service/shop/web',
     allocations: { 'ip-22cd129a2dc3': 'Allocated 192.0.2.13 ProgrammingPending' },
     ledgers: { 'public-v4': ['192.0.2.13=ip-22cd129a2dc3'] },

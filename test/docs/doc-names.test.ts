@@ -37,7 +37,7 @@ describe('what counts as named in the docs', () => {
   });
 
   it('finds annotation keys and families anywhere, but not names that merely contain the domain', () => {
-    const md = 'Set mikrolb.de/snat-ips. Any `mikrolb.de/*` or `metallb.io/loadBalancerIPs`; not ippools.mikrolb.de or `mikrolb.de` alone.';
+    const md = 'Set mikrolb.de/snat-ips. Any `mikrolb.de/*` or `metallb.io/loadBalancerIPs`; not ippools.mikrolb.de, `mikrolb.de` alone or `apiVersion: metallb.io/v1beta1`.';
     const keys = names(md).keys;
     expect(keys.map((k) => [k.name, k.prefix])).toEqual([['mikrolb.de/snat-ips', false], ['mikrolb.de/', true], ['metallb.io/loadBalancerIPs', false]]);
     expect(matches(keys[1] ?? { name: '', prefix: false, claimed: true, where: '' }, ['mikrolb.de/finalizer'])).toBe(true);

@@ -88,6 +88,7 @@ export function codeOf(markdown: string): { text: string; line: number }[] {
 const COMMAND = /(?:^|[\s(])(?:npm run )?mikrolb(?: --)? ([a-z][a-z-]*)(?![\w=:.-])([^\n]*)/g;
 const FLAG = /(?:^|[\s[(|])(--?[A-Za-z][\w-]*)/g;
 const ENV_WORD = /(?<![\w$./-])(\$)?([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)*)(_\*)?(=)?(?![\w-])/g;
+const API_VERSION = /\/v\d+(?:(?:alpha|beta)\d+)?$/;
 const KEY = /(?<![\w.-])((?:mikrolb\.de|metallb\.io|metallb\.universe\.tf)\/[A-Za-z0-9._-]*)(\*)?/g;
 
 export function docNames(file: string, markdown: string): DocNames {
@@ -110,6 +111,7 @@ export function docNames(file: string, markdown: string): DocNames {
   text.split('\n').forEach((lineText, i) => {
     for (const m of lineText.matchAll(KEY)) {
       const name = (m[1] ?? '').replace(/[.]+$/, '');
+      if (API_VERSION.test(name)) continue; // `metallb.io/v1beta1` is an API group and version, not a key
       const prefix = m[2] !== undefined || name.endsWith('/');
       keys.push({ name, prefix, claimed: true, where: `${file}:${i + 1}` });
     }
