@@ -113,14 +113,12 @@ describe('the router client against the simulator', () => {
     const menus = ['/ip/address', '/ip/firewall/address-list', '/ip/firewall/filter', '/ip/firewall/mangle', NAT];
     const [commands, trips] = [router.stats.commands, api.stats.roundTrips];
     router.faults.delayReplies(300);
-    const started = performance.now();
     const read = await api.readMany(menus);
-    const elapsed = performance.now() - started;
     expect(Object.keys(read)).toEqual(menus);
+    // Pipelined: all five prints go out before the first reply comes back (one round trip), so a
+    // slow router costs one delay, not five.
     expect(api.stats.roundTrips - trips).toBe(1);
     expect(router.stats.commands - commands).toBe(5);
-    // Sequential prints would take 5 x 300 ms; pipelined, all replies are due 300 ms after sending.
-    expect(elapsed).toBeLessThan(900);
   });
 
   it('executes planner ops in one round trip and reports the op that failed', async () => {

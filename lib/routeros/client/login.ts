@@ -58,6 +58,10 @@ export function openLoggedInSocket(options: LoginOptions): Promise<Socket> {
     );
 
     const connecting = api.connect();
+    // node-routeros listens for its Connector's 'error' with once(): a second socket error (a TLS
+    // failure followed by a reset, on a busy machine) would be emitted with no listener and crash
+    // the process. The socket's own listener below records what happened.
+    connectorOf(api)?.on('error', () => undefined);
     const socket = socketOf(api);
     if (socket === undefined) {
       connecting.catch(() => undefined);
@@ -88,10 +92,14 @@ export function openLoggedInSocket(options: LoginOptions): Promise<Socket> {
  * node-routeros keeps its Connector and socket private. They are reached through `Reflect` and
  * checked with `instanceof` (no casts); the package is archived, so these fields will not move.
  */
-function socketOf(api: RouterOSAPI): Socket | undefined {
+function connectorOf(api: RouterOSAPI): Connector | undefined {
   const connector: unknown = Reflect.get(api, 'connector');
-  if (!(connector instanceof Connector)) return undefined;
-  const socket: unknown = Reflect.get(connector, 'socket');
+  return connector instanceof Connector ? connector : undefined;
+}
+
+function socketOf(api: RouterOSAPI): Socket | undefined {
+  const connector = connectorOf(api);
+  const socket: unknown = connector === undefined ? undefined : Reflect.get(connector, 'socket');
   return socket instanceof Socket ? socket : undefined;
 }
 

