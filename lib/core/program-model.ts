@@ -14,6 +14,8 @@ export interface AdvertisementWant {
   advertise: boolean;
   /** From the pool; undefined means "the interface of the most specific route". */
   interfaceName?: string;
+  /** The pool holding the address, for messages. */
+  pool?: string;
 }
 
 function familyOf(address: string): IPFamily | undefined {
@@ -118,7 +120,7 @@ export function advertisementWants(allocations: readonly IPAllocation[], pools: 
     if (!held || a.metadata.deletionTimestamp) continue;
     const pool = pools.find((p) => p.status?.allocations?.some((e) => e.allocationUID === a.metadata.uid));
     const interfaceName = pool?.spec.interfaceName || undefined;
-    out.push({ allocation: a, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}) });
+    out.push({ allocation: a, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) });
   }
   return out;
 }
