@@ -6,17 +6,17 @@ import type { ObjectRef } from '../../lib/events/invocation.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
-import type { Op } from '../../lib/router/planner.js';
-import type { ReadRequest, RouterPort } from '../../lib/router/port.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import type { RouterState } from '../../lib/routeros/state.js';
+import { gatedRouter } from '../../test/helpers/gated-router.js';
 import { createProgram } from './handler.js';
 
 /**
  * The program/release race, forced step by step: program and release each talk to the same
  * simulated router through their own gate, which can hold a call until the test lets it go.
- * Every ordering must end with no router entry of what release released.
+ * Every ordering must end with no router entry of what release released. (The same against
+ * the real API server: test/program/race.test.ts.)
  */
 
 const UID = '5e1f0000-0000-4000-8000-000000000001';
@@ -68,45 +68,6 @@ const SEED: RouterState = {
   },
 };
 
-/** Before a read, after a read returned (before the caller sees it), before a write. */
-type Point = 'read' | 'read-done' | 'execute';
-
-/** A router port that can hold its next call at one point until the test resumes it. */
-function gated(base: RouterPort) {
-  let armed: { point: Point; reached: () => void; go: Promise<void> } | undefined;
-  const pass = async (point: Point): Promise<void> => {
-    if (armed?.point !== point) return;
-    const held = armed;
-    armed = undefined;
-    held.reached();
-    await held.go;
-  };
-  const port: RouterPort = {
-    readMany: async (menus: readonly string[]) => {
-      await pass('read');
-      const state = await base.readMany(menus);
-      await pass('read-done');
-      return state;
-    },
-    read: async (requests: readonly ReadRequest[]) => {
-      await pass('read');
-      const state = await base.read(requests);
-      await pass('read-done');
-      return state;
-    },
-    execute: async (ops: readonly Op[]) => { await pass('execute'); return base.execute(ops); },
-  };
-  const hold = (point: Point) => {
-    let reached = (): void => undefined;
-    let resume = (): void => undefined;
-    const isReached = new Promise<void>((r) => { reached = r; });
-    const go = new Promise<void>((r) => { resume = r; });
-    armed = { point, reached, go };
-    return { reached: isReached, resume };
-  };
-  return { port, hold };
-}
-
 let sim: RouterSim | undefined;
 let client: RouterClient | undefined;
 afterEach(async () => {
@@ -118,8 +79,8 @@ async function setup(opts: { programmed: boolean }) {
   sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
   client = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 5000 });
   const kube = memoryPort({ objects: cluster(), now: NOW });
-  const p = gated(client);
-  const r = gated(client);
+  const p = gatedRouter(client);
+  const r = gatedRouter(client);
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
   const program = createProgram({ ...common, router: p.port });
   const release = createRelease({ ...common, router: r.port, ledgerGraceMs: 0 });
