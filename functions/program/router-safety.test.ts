@@ -27,7 +27,8 @@ function cluster(address: string) {
     alloc,
     objects: [
       { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
-        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true },
+        // with interfaceName, program reads /ip/address narrowed: the holder query must find the router's own entry
+        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
         status: { allocations: [{ address, allocationName: alloc, allocationUID: 'alloc-uid' }] } },
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'dns', namespace: 'tenant-a', uid: UID, resourceVersion: '2', generation: 1, finalizers: ['mikrolb.de/finalizer'],
         annotations: { 'mikrolb.de/load-balancer-ips': address } },
@@ -82,6 +83,8 @@ describe('program keeps the router safe', () => {
     const res = await c.run();
     expect(res.status).toBe(200);
     expect(c.writes(c.sim)).toEqual([]);
+    const addressPrint = c.sim.commandLog().find((words) => words[0] === '/ip/address/print');
+    expect(addressPrint).toContain('?address=192.0.2.1/24'); // narrowed, not a whole-menu read
     expect(c.sim.state()).toEqual(before);
     expect(dnsQuery(c.sim.state(), '192.0.2.1')).toMatchObject({ ok: true, verdict: 'accept', dstAddress: '192.0.2.1', dstPort: 53 });
     const a = await c.allocation();
