@@ -15,8 +15,11 @@ const ALLOC_UID = '0a1b2c3d-0000-4000-8000-0000000000a1';
 const LB_IP = '192.0.2.15';
 const ALLOC = allocationName(UID, { ipFamily: 'IPv4' });
 
-function cluster(opts: { ready?: number; notReady?: number; annotations?: Record<string, string> } = {}) {
-  const ready = Array.from({ length: opts.ready ?? 3 }, (_, i) => ({ addresses: [`10.0.0.${11 + i}`], conditions: { ready: true } }));
+function cluster(opts: { ready?: number; notReady?: number; annotations?: Record<string, string>; extra?: string[] } = {}) {
+  const ready = [
+    ...Array.from({ length: opts.ready ?? 3 }, (_, i) => ({ addresses: [`10.0.0.${11 + i}`], conditions: { ready: true } })),
+    ...(opts.extra ?? []).map((address) => ({ addresses: [address], conditions: { ready: true } })),
+  ];
   const notReady = Array.from({ length: opts.notReady ?? 1 }, (_, i) => ({ addresses: [`10.0.0.${91 + i}`], conditions: { ready: false } }));
   return [
     { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
@@ -103,6 +106,20 @@ describe('program (memory API server, memory router)', () => {
     down = false;
     expect((await program(objectInvocation('update', { kind: 'IPAllocation', name: ALLOC }))).status).toBe(200);
     expect(IPAllocationSchema.parse(obj('IPAllocation', ALLOC)).status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
+  });
+
+  it('slice addresses that are no unicast host (loopback, unspecified, multicast, link-local, broadcast) are no NAT or SNAT targets: one Warning names them', async () => {
+    const extra = ['127.0.0.1', '0.0.0.0', '224.0.0.1', '169.254.10.1', '255.255.255.255'];
+    const { program, router: r, kube } = setup(cluster({ extra }));
+    const res = await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    expect(res.status).toBe(200);
+    const targets = (r.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').map((e) => e['to-addresses']);
+    expect([...new Set(targets)].sort()).toEqual(['10.0.0.11', '10.0.0.12', '10.0.0.13']);
+    const snatList = (r.state().menus['/ip/firewall/address-list'] ?? []).filter((e) => e.list?.startsWith('mikrolb-snat-')).map((e) => e.address);
+    for (const bad of extra) expect(snatList).not.toContain(bad);
+    const warnings = kube.events.filter((e) => e.reason === 'EndpointsSkipped');
+    expect(warnings).toEqual([expect.objectContaining({ type: 'Warning', regarding: { kind: 'Service', name: 'web', namespace: 'shop' } })]);
+    expect(warnings[0]?.note).toBe('Skipped 5 endpoint address(es) that cannot be load-balancing targets: 127.0.0.1 (loopback), 0.0.0.0 (unspecified), 224.0.0.1 (multicast), 169.254.10.1 (link-local), 255.255.255.255 (broadcast).');
   });
 
   it('load-balancer-enabled=false removes the rules but keeps the advertisement; no ingress', async () => {

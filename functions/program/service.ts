@@ -1,16 +1,17 @@
-import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
+import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib/core/program-model.js';
 import { ingressFor, serviceCondition, type RouterOutcome } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
 import { matchAllocations, serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import type { Service } from '../../lib/k8s/core-objects.js';
+import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { LABEL_SERVICE_UID, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/routeros/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { settleReservation, settleService } from './settle.js';
 import { writeOutcomes } from './statuses.js';
 
 /**
@@ -29,17 +30,30 @@ const familyOf = (ip: string) => {
 };
 
 /** Talks to the router; a failure becomes a BackendError outcome for every advertisement. */
-async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string }> {
+async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean }> {
   try {
     const { ops, outcomes } = await programOwner(deps.router, p, state ? { state: state.entries(p.uid) } : {});
     if (ops.length > 0 && state) state.changed = true;
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
-    return { outcomes };
+    return { outcomes, wrote: ops.length > 0 };
   } catch (e) {
+    if (state) state.changed = true; // part of the plan may have landed
     const message = `The router refused or did not answer: ${e instanceof Error ? e.message : String(e)}`;
-    return { outcomes: new Map(p.adverts.filter((w) => w.advertise).map((w) => [w.allocation.metadata.name, { kind: 'failed', message }])), error: message };
+    return { outcomes: new Map(p.adverts.filter((w) => w.advertise).map((w) => [w.allocation.metadata.name, { kind: 'failed', message }])), error: message, wrote: true };
   }
+}
+
+/** One Warning event per invocation naming the slice addresses that are never NAT targets. */
+async function warnUnusableEndpoints(deps: ProgramDeps, svc: Service, slices: readonly EndpointSlice[], report: ProgramReport): Promise<void> {
+  const skipped = unusableEndpoints(slices);
+  if (skipped.length === 0) return;
+  const shown = skipped.slice(0, 10).map((s) => `${s.address} (${s.kind})`).join(', ');
+  const note = `Skipped ${skipped.length} endpoint address(es) that cannot be load-balancing targets: ${shown}${skipped.length > 10 ? ', …' : ''}.`;
+  const namespace = svc.metadata.namespace ?? 'default';
+  deps.log.warn('Skipped unusable endpoint addresses', { service: `${namespace}/${svc.metadata.name}`, addresses: skipped.map((s) => s.address) });
+  await deps.kube.recordEvent({ regarding: { kind: 'Service', name: svc.metadata.name, namespace, uid: svc.metadata.uid }, type: 'Warning', reason: 'EndpointsSkipped', note, action: 'Program' });
+  report.actions.push(`skipped endpoints ${skipped.map((s) => s.address).join(', ')}`);
 }
 
 async function writeServiceStatus(deps: ProgramDeps, first: Service, lbAllocations: IPAllocation[], all: IPAllocation[], lbEnabled: boolean, routerError: string | undefined, report: ProgramReport): Promise<void> {
@@ -71,9 +85,12 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   ]);
   const live = allocations.items.filter((a) => !a.metadata.deletionTimestamp);
   const model = serviceProgram(svc, intent, live, slices.items);
+  await warnUnusableEndpoints(deps, svc, slices.items, report);
   const owner: OwnerProgram = { uid: svc.metadata.uid, service: model, adverts: advertisementWants(live, pools.items) };
-  const { outcomes, error } = await applyToRouter(deps, owner, report, state);
-  const written = await writeOutcomes(deps, live, outcomes, report);
+  const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
+  const settled = wrote ? await settleService(deps, svc, { live, slices: slices.items, pools: pools.items }, report) : live;
+  if (!settled) return; // released meanwhile: its entries are gone again, and there is no status to write
+  const written = await writeOutcomes(deps, settled, outcomes, report);
   const lbNames = new Set([...matchAllocations(intent, live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name));
   await writeServiceStatus(deps, svc, written.filter((a) => lbNames.has(a.metadata.name)), written, model.lbEnabled, error, report);
   if (error) throw new RouterUnavailableError(error);
@@ -83,7 +100,8 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
 export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView): Promise<void> {
   const pools = await listPools(deps.kube);
   const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts: advertisementWants([allocation], pools.items) };
-  const { outcomes, error } = await applyToRouter(deps, owner, report, state);
+  const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
+  if (wrote && !(await settleReservation(deps, allocation, report))) return;
   await writeOutcomes(deps, [allocation], outcomes, report);
   if (error) throw new RouterUnavailableError(error);
 }

@@ -34,7 +34,10 @@ export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPA
 
 async function recordEvent(deps: ProgramDeps, a: IPAllocation, outcome: RouterOutcome): Promise<void> {
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
-  if (outcome.kind === 'failed') {
+  if (outcome.kind === 'refused') {
+    deps.log.warn('Refused to program an address', { allocation: a.metadata.name, address: a.status?.address, reason: outcome.reason, message: outcome.message });
+    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: outcome.reason, note: outcome.message, action: 'Program' });
+  } else if (outcome.kind === 'failed') {
     deps.log.warn('Programming the router failed', { allocation: a.metadata.name, address: a.status?.address, message: outcome.message });
     await deps.kube.recordEvent({ regarding, type: 'Warning', reason: 'ProgrammingFailed', note: outcome.message, action: 'Program' });
   } else if (outcome.kind === 'advertised') {

@@ -1,5 +1,5 @@
 import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
-import { menusFor, planState, type Scope } from '../../lib/router/index.js';
+import { menusFor, planState, stagePlan, type Scope } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/routeros/state.js';
 import { ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 
@@ -30,6 +30,6 @@ export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: Rel
 export async function removeScoped(deps: ReleaseDeps, state: Record<string, RouterEntry[]>, scope: Scope): Promise<number> {
   const routerState = { version: '7', menus: state };
   const ops = [...planState(routerState, {}, scope, menusFor('IPv4')), ...planState(routerState, {}, scope, menusFor('IPv6'))];
-  if (ops.length > 0) await deps.router.execute(ops);
+  for (const stage of stagePlan(ops)) await deps.router.execute(stage); // NAT goes before addresses and lists
   return ops.reduce((n, op) => n + (op.op === 'remove' ? op.ids.length : 0), 0);
 }

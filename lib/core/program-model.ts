@@ -1,4 +1,4 @@
-import { parseAddress, type IPFamily } from '../ip/index.js';
+import { parseAddress, unusableTarget, type IPFamily } from '../ip/index.js';
 import type { EndpointSlice, Service } from '../k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../k8s/schemas.js';
 import type { FamilyAddress, ServiceEndpoint, ServicePort, ServiceProgram } from '../router/index.js';
@@ -14,6 +14,8 @@ export interface AdvertisementWant {
   advertise: boolean;
   /** From the pool; undefined means "the interface of the most specific route". */
   interfaceName?: string;
+  /** The pool holding the address, for messages. */
+  pool?: string;
 }
 
 function familyOf(address: string): IPFamily | undefined {
@@ -41,7 +43,30 @@ function portsOf(svc: Service, slices: readonly EndpointSlice[]): ServicePort[] 
   return out;
 }
 
-/** Endpoints of every slice: ready = ready and not terminating. */
+/** A slice address the router could forward to: unicast, and neither loopback nor link-local. */
+function usableTarget(address: string): IPFamily | undefined {
+  const p = parseAddress(address);
+  return p.ok && unusableTarget(p.family, p.value) === undefined ? p.family : undefined;
+}
+
+/**
+ * Slice addresses that are never NAT or SNAT targets (loopback, unspecified, multicast,
+ * link-local, broadcast), with why, in the order the slices list them.
+ */
+export function unusableEndpoints(slices: readonly EndpointSlice[]): { address: string; kind: string }[] {
+  const out = new Map<string, string>();
+  for (const s of slices) {
+    if (s.addressType === 'FQDN') continue;
+    for (const address of s.endpoints.flatMap((e) => e.addresses)) {
+      const p = parseAddress(address);
+      const kind = p.ok ? unusableTarget(p.family, p.value) : undefined;
+      if (kind) out.set(address, kind);
+    }
+  }
+  return [...out].map(([address, kind]) => ({ address, kind }));
+}
+
+/** Usable endpoints of every slice: ready = ready and not terminating. */
 function endpointsOf(slices: readonly EndpointSlice[]): ServiceEndpoint[] {
   const byAddress = new Map<string, ServiceEndpoint>();
   for (const s of slices) {
@@ -49,7 +74,7 @@ function endpointsOf(slices: readonly EndpointSlice[]): ServiceEndpoint[] {
     for (const e of s.endpoints) {
       const ready = e.conditions?.ready !== false && e.conditions?.terminating !== true;
       for (const address of e.addresses) {
-        const family = familyOf(address);
+        const family = usableTarget(address);
         if (!family) continue;
         const prev = byAddress.get(address);
         byAddress.set(address, { family, address, ready: ready || (prev?.ready ?? false) });
@@ -95,7 +120,7 @@ export function advertisementWants(allocations: readonly IPAllocation[], pools: 
     if (!held || a.metadata.deletionTimestamp) continue;
     const pool = pools.find((p) => p.status?.allocations?.some((e) => e.allocationUID === a.metadata.uid));
     const interfaceName = pool?.spec.interfaceName || undefined;
-    out.push({ allocation: a, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}) });
+    out.push({ allocation: a, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) });
   }
   return out;
 }

@@ -7,7 +7,9 @@ import { findCondition, setConditions } from './conditions.js';
 export type RouterOutcome =
   | { kind: 'advertised'; interfaceName: string }
   | { kind: 'notAdvertised' }
-  | { kind: 'failed'; message: string };
+  | { kind: 'failed'; message: string }
+  /** Not programmed at all, for a reason the router's own state gives (see refusedAddresses). */
+  | { kind: 'refused'; reason: 'AddressInUseByRouter'; message: string };
 
 /** An allocation's status after program talked to the router (see the status model). */
 export function programmedStatus(a: IPAllocation, outcome: RouterOutcome, now: Date): IPAllocationStatus {
@@ -32,11 +34,12 @@ export function programmedStatus(a: IPAllocation, outcome: RouterOutcome, now: D
       ], gen, now),
     };
   }
+  const reason = outcome.kind === 'refused' ? outcome.reason : 'BackendError';
   return {
     ...prev, phase: 'Allocated', advertised: false,
     conditions: setConditions(prev.conditions, [
-      { type: COND_PROGRAMMED, status: 'False', reason: 'BackendError', message: outcome.message },
-      { type: COND_READY, status: 'False', reason: 'BackendError', message: outcome.message },
+      { type: COND_PROGRAMMED, status: 'False', reason, message: outcome.message },
+      { type: COND_READY, status: 'False', reason, message: outcome.message },
     ], gen, now),
   };
 }

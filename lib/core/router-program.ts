@@ -1,9 +1,10 @@
 import type { AdvertisementWant } from './program-model.js';
 import type { RouterOutcome } from './program-status.js';
 import { interfaceFor } from './route-interface.js';
+import { ADDRESS_MENU, holderConditions, isRefused, refusedWants } from './router-holders.js';
 import type { IPFamily } from '../ip/index.js';
 import {
-  advertisementEntry, globalEntries, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries, snatList,
+  advertisementEntry, globalEntries, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries, snatList, stagePlan,
   type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
@@ -12,7 +13,6 @@ import type { RouterEntry, RouterState } from '../routeros/state.js';
 
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
 const ROUTE_MENU: Record<IPFamily, string> = { IPv4: '/ip/route', IPv6: '/ipv6/route' };
-const ADDRESS_MENU: Record<IPFamily, string> = { IPv4: '/ip/address', IPv6: '/ipv6/address' };
 
 export interface OwnerProgram {
   /** Owner of the entries: the Service's uid (or an operator reservation's own uid). */
@@ -60,9 +60,22 @@ function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, o
   return parts;
 }
 
-/** Pure: the ops that make the router carry exactly this owner's entries (and needed globals). */
-export function planOwner(p: OwnerProgram, state: Record<string, RouterEntry[]>): PlanResult {
-  const outcomes = new Map<string, RouterOutcome>();
+/** The owner without the addresses the router itself holds (nothing of theirs is written). */
+function withoutRefused(p: OwnerProgram, refused: Set<string>): OwnerProgram {
+  if (refused.size === 0) return p;
+  const keep = (a: { family: IPFamily; address: string }): boolean => !isRefused(refused, a);
+  const service = p.service ? { ...p.service, lbAddresses: p.service.lbAddresses.filter(keep), snatAddresses: p.service.snatAddresses.filter(keep) } : undefined;
+  return { uid: p.uid, adverts: p.adverts.filter(keep), ...(service ? { service } : {}) };
+}
+
+/**
+ * Pure: the ops that make the router carry exactly this owner's entries (and needed globals).
+ * An address the router itself holds is refused before anything is planned for it.
+ */
+export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry[]>): PlanResult {
+  const refused = refusedWants(whole.adverts, state);
+  const outcomes = new Map<string, RouterOutcome>(refused.outcomes);
+  const p = withoutRefused(whole, refused.addresses);
   const needs = familiesNeeding(p);
   const desired = mergeDesired(
     ...(p.service ? [serviceEntries(p.service)] : []),
@@ -143,7 +156,9 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
       const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(own)]);
       // the owner's SNAT list is read even when it should now be empty (no endpoints left)
       const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== 'mikrolb-lb'), ...(table === 'address-list' && p.service ? [snatList(p.uid)] : [])]);
-      const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.map((e) => `comment=${e.comment}`)];
+      // foreign entries holding one of the owner's addresses (the router's own) are refused
+      const holders = menu === ADDRESS_MENU[f] ? p.adverts.filter((w) => w.family === f).flatMap(holderConditions) : [];
+      const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.map((e) => `comment=${e.comment}`), ...holders];
       const whole = needsRoutes && menu === ADDRESS_MENU[f];
       if (whole) requests.push({ menu });
       else if (conditions.length > 0) requests.push({ menu, query: anyOf(conditions) });
@@ -184,8 +199,9 @@ export const isRouterConflict = (e: unknown): boolean => isAlreadyExists(e) || i
 const CONFLICT_ATTEMPTS = 4;
 
 /**
- * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one
- * round trip, only when something differs); on a router conflict, reads narrowed and tries again.
+ * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one or
+ * two round trips, only when something differs: see stagePlan); on a router conflict, reads
+ * narrowed and tries again.
  */
 export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult> {
   let given = opts.state;
@@ -196,7 +212,7 @@ export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { 
     const result = planOwner(p, state);
     if (result.ops.length === 0) return result;
     try {
-      await router.execute(result.ops);
+      for (const stage of stagePlan(result.ops)) await router.execute(stage);
       return result;
     } catch (e) {
       if (attempt >= CONFLICT_ATTEMPTS || !isRouterConflict(e)) throw e;

@@ -27,3 +27,5 @@ export { choose, startFor } from './choose.js';
 export { humanCount } from './human.js';
 export { olderFirst, resolveOwnership } from './ownership.js';
 export type { PoolAddresses, PoolConflict, PoolOwnership } from './ownership.js';
+export { unusableTarget } from './unicast.js';
+export type { UnusableKind } from './unicast.js';

@@ -12,3 +12,4 @@ export {
   LB_CHAIN, LB_CONNECTION_MARK, LB_LIST, SNAT_CHAIN, ownerOf, portChain, scopes, serviceChain, snatList, type Owner,
 } from './names.js';
 export { isOrderedMenu } from './menus.js';
+export { stagePlan } from './stages.js';

@@ -26,7 +26,8 @@ export function natTargetProperty(family: IPFamily): string {
 /**
  * The menus the layout writes for a family: what `program` must read before planning. Planned
  * in this order, lists and rules are in place before an address is advertised, so a new LB
- * address never answers with the router's own services.
+ * address never answers with the router's own services (stagePlan then holds NAT back until
+ * the advertisement is in).
  */
 export function menusFor(family: IPFamily): string[] {
   return [

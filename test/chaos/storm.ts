@@ -1,8 +1,10 @@
+import { objectInvocation, toCloudEvent } from '../../lib/events/cloudevent.js';
 import { listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterSimFaults } from '../../lib/routeros/sim/index.js';
 import type { MikrolbProcess } from './processes.js';
 import type { Rng } from './rng.js';
 import type { Rogue } from './rogue.js';
+import { NAMESPACE } from './shapes.js';
 import type { ChaosStack } from './stack.js';
 import type { Workload } from './workload.js';
 
@@ -184,6 +186,30 @@ async function apiOutages({ ctx, t0, counts }: Storm): Promise<void> {
   }
 }
 
+/**
+ * The program/release race, aimed: router replies slowed down so program's read-to-write window
+ * spans a deletion, program events for a live Service sent to both program functions, and the
+ * Service deleted meanwhile (release follows through the bridges). No entry of it may remain
+ * (the router-leak invariant).
+ */
+function programReleaseRaces({ ctx, end }: Storm): Promise<void> {
+  const rng = ctx.rng.fork('race');
+  const { stack } = ctx;
+  const post = async (url: string, name: string): Promise<void> => {
+    const ev = toCloudEvent(objectInvocation('update', { kind: 'Service', namespace: NAMESPACE, name }, { source: 'chaos/race' }));
+    await fetch(url, { method: 'POST', headers: ev.headers, body: ev.body, signal: AbortSignal.timeout(30_000) }).then((r) => r.text()).catch(() => undefined);
+  };
+  return every(end, () => rng.int(8000, 20_000), async () => {
+    const delay = rng.int(200, 800);
+    stack.sim.faults.delayReplies(delay);
+    const what = await ctx.workload.deleteDuring(async (name) => {
+      await Promise.all([stack.sets.a.program, stack.sets.b.program].filter((p) => p.running()).map((p) => post(p.url, name)));
+    }).catch((e: unknown) => `race failed: ${e instanceof Error ? e.message : String(e)}`);
+    stack.sim.faults.delayReplies(0);
+    if (what) ctx.log(`${what} (router replies delayed ${delay} ms)`);
+  });
+}
+
 function rogueLoops({ ctx, end }: Storm): Promise<void>[] {
   const rng = ctx.rng.fork('rogue-timing');
   const bursts = every(end, () => rng.int(300, 2000), () => ctx.rogue.burst());
@@ -209,7 +235,7 @@ export async function runStorm(ctx: StormContext): Promise<StormCounts> {
   const storm: Storm = { ctx, t0, end: t0 + ctx.durationMs, counts };
   const rr = ctx.rng.fork('router');
   await Promise.all([
-    workloadLoop(storm), ...randomKills(storm), aimedKills(storm), ...bridgeChaos(storm), apiOutages(storm),
+    workloadLoop(storm), ...randomKills(storm), aimedKills(storm), programReleaseRaces(storm), ...bridgeChaos(storm), apiOutages(storm),
     every(storm.end, () => rr.int(4000, 12_000), routerFault(ctx.stack.sim.faults, rr, counts.routerFaults, ctx.log)),
     ...rogueLoops(storm), ticker(storm),
   ]);

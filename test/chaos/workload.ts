@@ -22,6 +22,11 @@ export interface Workload {
   step(): Promise<string>;
   /** Resolves with the description of the next step that completes. */
   nextStep(): Promise<string>;
+  /**
+   * Deletes a live Service while `during(name)` runs (program invocations in flight): the
+   * program/release race, aimed. Undefined when the slot picked holds no live Service.
+   */
+  deleteDuring(during: (name: string) => Promise<void>): Promise<string | undefined>;
   counts: WorkloadCounts;
 }
 
@@ -150,5 +155,20 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
       return what;
     },
     nextStep: () => new Promise((r) => waiting.push(r)),
+    deleteDuring: async (during) => {
+      const name = `s-${rng.int(0, services - 1)}`;
+      const svc = await read(name).catch(() => undefined);
+      if (!svc || svc.metadata.deletionTimestamp) return undefined;
+      const inFlight = during(name);
+      try {
+        await remove(name);
+      } catch (e) {
+        counts.failedWrites++;
+        await inFlight;
+        return `race on ${name}: delete failed: ${e instanceof Error ? e.message : String(e)}`;
+      }
+      await inFlight;
+      return `race: deleted ${name} while program ran for it`;
+    },
   };
 }

@@ -1,0 +1,203 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { createRelease } from '../release/handler.js';
+import { allocationName } from '../../lib/core/service.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import type { ObjectRef } from '../../lib/events/invocation.js';
+import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
+import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import type { RouterState } from '../../lib/routeros/state.js';
+import { gatedRouter } from '../../test/helpers/gated-router.js';
+import { createProgram } from './handler.js';
+
+/**
+ * The program/release race, forced step by step: program and release each talk to the same
+ * simulated router through their own gate, which can hold a call until the test lets it go.
+ * Every ordering must end with no router entry of what release released. (The same against
+ * the real API server: test/program/race.test.ts.)
+ */
+
+const UID = '5e1f0000-0000-4000-8000-000000000001';
+const IP_A = '192.0.2.15';
+const IP_B = '192.0.2.16';
+const ALLOC_A = allocationName(UID, { address: IP_A });
+const ALLOC_B = allocationName(UID, { address: IP_B });
+const RES_UID = '5e1f0000-0000-4000-8000-0000000000r1';
+const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const SERVICE: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
+
+function allocation(name: string, uid: string, address: string, service: boolean) {
+  return {
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
+    metadata: { name, uid, resourceVersion: '4', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+      ...(service ? { labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': UID } } : {}) },
+    spec: { address }, status: { phase: 'Allocated', address, advertised: false },
+  };
+}
+
+function cluster() {
+  return [
+    { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
+      spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
+      status: { allocations: [
+        { address: IP_A, allocationName: ALLOC_A, allocationUID: 'alloc-a' },
+        { address: IP_B, allocationName: ALLOC_B, allocationUID: 'alloc-b' },
+        { address: '192.0.2.20', allocationName: 'reserved-gw', allocationUID: RES_UID },
+      ] } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, resourceVersion: '2', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+      annotations: { 'mikrolb.de/load-balancer-ips': `${IP_A},${IP_B}` } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
+    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'shop', uid: 'es-uid', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.11'], conditions: { ready: true } }, { addresses: ['10.0.0.12'], conditions: { ready: true } }],
+      ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+    allocation(ALLOC_A, 'alloc-a', IP_A, true),
+    allocation(ALLOC_B, 'alloc-b', IP_B, true),
+    allocation('reserved-gw', RES_UID, '192.0.2.20', false),
+  ];
+}
+
+const SEED: RouterState = {
+  version: '7.19.1',
+  menus: {
+    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
+    '/ip/address': [{ '.id': '*10', address: '192.0.2.1/24', interface: 'ether1' }, { '.id': '*11', address: '10.0.0.1/24', interface: 'bridge' }],
+    '/ip/firewall/nat': [{ '.id': '*20', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1', comment: 'defconf: masquerade' }],
+  },
+};
+
+let sim: RouterSim | undefined;
+let client: RouterClient | undefined;
+afterEach(async () => {
+  await client?.close();
+  await sim?.close();
+});
+
+async function setup(opts: { programmed: boolean }) {
+  sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
+  client = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 5000 });
+  const kube = memoryPort({ objects: cluster(), now: NOW });
+  const p = gatedRouter(client);
+  const r = gatedRouter(client);
+  const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
+  const program = createProgram({ ...common, router: p.port });
+  const release = createRelease({ ...common, router: r.port, ledgerGraceMs: 0 });
+  const run = (fn: typeof program, ref: ObjectRef) => fn(objectInvocation('update', ref));
+  if (opts.programmed) {
+    expect((await run(program, SERVICE)).status).toBe(200);
+    expect((await run(program, { kind: 'IPAllocation', name: 'reserved-gw' })).status).toBe(200);
+    // endpoints change while the Service goes away: the program that follows has work to do
+    const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
+    await kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.13'], conditions: { ready: true } }] });
+  }
+  const entries = (match: string): string[] => {
+    const state = sim?.state() ?? SEED;
+    return Object.entries(state.menus).flatMap(([menu, list]) => list.filter((e) => (e.comment ?? '').includes(match)).map((e) => `${menu} ${e.comment ?? ''}`));
+  };
+  return { kube, program, release, run, holdProgram: p.hold, holdRelease: r.hold, entries };
+}
+
+type Ctx = Awaited<ReturnType<typeof setup>>;
+
+/** The Service is deleted and release runs to completion (router entries, addresses, finalizers). */
+async function deleteAndRelease(c: Ctx): Promise<void> {
+  await c.kube.port.remove('Service', 'web', 'shop');
+  expect((await c.run(c.release, SERVICE)).status).toBe(200);
+  expect(await c.kube.port.get('Service', 'web', 'shop')).toBeUndefined();
+}
+
+const orderings: { story: string; steps: (c: Ctx) => Promise<void> }[] = [
+  {
+    story: 'release runs between program reading the cluster and reading the router',
+    steps: async (c) => {
+      const held = c.holdProgram('read');
+      const programming = c.run(c.program, SERVICE);
+      await held.reached;
+      await deleteAndRelease(c);
+      held.resume();
+      expect((await programming).status).toBe(200);
+    },
+  },
+  {
+    story: 'release runs between program reading the router and writing it',
+    steps: async (c) => {
+      const held = c.holdProgram('execute');
+      const programming = c.run(c.program, SERVICE);
+      await held.reached;
+      await deleteAndRelease(c);
+      held.resume();
+      expect((await programming).status).toBe(200);
+    },
+  },
+  {
+    story: 'program writes after release read the router, before release writes it',
+    steps: async (c) => {
+      const programHeld = c.holdProgram('execute');
+      const programming = c.run(c.program, SERVICE);
+      await programHeld.reached;
+      await c.kube.port.remove('Service', 'web', 'shop');
+      const releaseHeld = c.holdRelease('read-done');
+      const releasing = c.run(c.release, SERVICE);
+      await releaseHeld.reached;
+      programHeld.resume();
+      expect((await programming).status).toBe(200);
+      releaseHeld.resume();
+      expect((await releasing).status).toBe(200);
+    },
+  },
+  {
+    story: 'program completes before release starts',
+    steps: async (c) => {
+      expect((await c.run(c.program, SERVICE)).status).toBe(200);
+      await deleteAndRelease(c);
+    },
+  },
+  {
+    story: 'program starts after release completed',
+    steps: async (c) => {
+      await deleteAndRelease(c);
+      expect((await c.run(c.program, SERVICE)).status).toBe(200);
+    },
+  },
+];
+
+describe('program and release interleaved on one router', () => {
+  describe.each([{ programmed: false }, { programmed: true }])('router already programmed: $programmed', ({ programmed }) => {
+    it.each(orderings)('$story: no entry of the released Service is left', async ({ steps }) => {
+      const c = await setup({ programmed });
+      await steps(c);
+      expect(c.entries(`svc=${UID}:`)).toEqual([]);
+      // the operator reservation next to it is untouched
+      if (programmed) expect(c.entries(`svc=${RES_UID}:adv:`)).toHaveLength(1);
+    });
+  });
+
+  it('one allocation released while program writes: its address goes, the other stays', async () => {
+    const c = await setup({ programmed: true });
+    const held = c.holdProgram('execute');
+    const programming = c.run(c.program, SERVICE);
+    await held.reached;
+    await c.kube.port.remove('IPAllocation', ALLOC_B);
+    expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_B })).status).toBe(200);
+    expect(await c.kube.port.get('IPAllocation', ALLOC_B)).toBeUndefined();
+    held.resume();
+    expect((await programming).status).toBe(200);
+    expect(c.entries(IP_B)).toEqual([]);
+    expect(c.entries(`svc=${UID}:adv:${IP_A}`)).toHaveLength(1);
+    expect(c.entries(`svc=${UID}:lb-jump:${IP_A}`)).toHaveLength(1);
+  });
+
+  it('an operator reservation released while program writes its advertisement', async () => {
+    const c = await setup({ programmed: false });
+    const held = c.holdProgram('execute');
+    const programming = c.run(c.program, { kind: 'IPAllocation', name: 'reserved-gw' });
+    await held.reached;
+    await c.kube.port.remove('IPAllocation', 'reserved-gw');
+    expect((await c.run(c.release, { kind: 'IPAllocation', name: 'reserved-gw' })).status).toBe(200);
+    held.resume();
+    expect((await programming).status).toBe(200);
+    expect(c.entries(RES_UID)).toEqual([]);
+  });
+});

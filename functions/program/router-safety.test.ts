@@ -1,0 +1,117 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import { allocationName } from '../../lib/core/service.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
+import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import type { RouterState } from '../../lib/routeros/state.js';
+import { createTracer } from '../../lib/routeros/tracer/index.js';
+import { createProgram } from './handler.js';
+
+/**
+ * program against the simulator behind the real client: an address the router itself holds is
+ * refused before anything is written, and a plan the router refuses half-way leaves no traffic
+ * diverted (the reproductions of the security review).
+ */
+
+const UID = '7e5a0000-0000-4000-8000-000000000001';
+const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+
+function cluster(address: string) {
+  const alloc = allocationName(UID, { address });
+  return {
+    alloc,
+    objects: [
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
+        // with interfaceName, program reads /ip/address narrowed: the holder query must find the router's own entry
+        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
+        status: { allocations: [{ address, allocationName: alloc, allocationUID: 'alloc-uid' }] } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'dns', namespace: 'tenant-a', uid: UID, resourceVersion: '2', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+        annotations: { 'mikrolb.de/load-balancer-ips': address } },
+        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }] } },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'dns-1', namespace: 'tenant-a', uid: 'es-uid', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'dns' } },
+        addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.66'], conditions: { ready: true } }], ports: [{ name: 'dns', port: 5353, protocol: 'UDP' }] },
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: alloc, uid: 'alloc-uid', resourceVersion: '4', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+        labels: { 'mikrolb.de/service-namespace': 'tenant-a', 'mikrolb.de/service-name': 'dns', 'mikrolb.de/service-uid': UID } },
+        spec: { address }, status: { phase: 'Allocated', address, advertised: false } },
+    ],
+  };
+}
+
+const SEED: RouterState = {
+  version: '7.19.1',
+  menus: {
+    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
+    '/ip/address': [{ '.id': '*10', address: '192.0.2.1/24', interface: 'ether1' }, { '.id': '*11', address: '10.0.0.1/24', interface: 'bridge' }],
+    '/ip/route': [{ '.id': '*12', 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254' }],
+    '/ip/firewall/filter': [{ '.id': '*30', chain: 'input', action: 'accept', 'in-interface': 'bridge', comment: 'defconf: accept LAN' }],
+    '/ip/firewall/nat': [{ '.id': '*20', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1', comment: 'defconf: masquerade' }],
+  },
+};
+
+let sim: RouterSim | undefined;
+let client: RouterClient | undefined;
+afterEach(async () => {
+  await client?.close();
+  await sim?.close();
+});
+
+async function setup(address: string) {
+  sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
+  client = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 5000 });
+  const { alloc, objects } = cluster(address);
+  const kube = memoryPort({ objects, now: NOW });
+  const program = createProgram({ kube: kube.port, router: client, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
+  const run = () => program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }));
+  const allocation = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', alloc));
+  const writes = (s: RouterSim) => s.commandLog().filter((words) => /\/(add|set|remove|move)$/.test(words[0] ?? ''));
+  return { sim, kube, run, allocation, writes };
+}
+
+/** Where a LAN client's DNS query to `address` ends up. */
+const dnsQuery = (state: RouterState, address: string) =>
+  createTracer(state).trace({ srcAddress: '10.0.0.9', srcPort: 40000, dstAddress: address, dstPort: 53, protocol: 'udp', inInterface: 'bridge' });
+
+describe('program keeps the router safe', () => {
+  it("refuses the router's own address before writing anything: AddressInUseByRouter on the allocation and the Service", async () => {
+    const c = await setup('192.0.2.1');
+    const before = c.sim.state();
+    const res = await c.run();
+    expect(res.status).toBe(200);
+    expect(c.writes(c.sim)).toEqual([]);
+    const addressPrint = c.sim.commandLog().find((words) => words[0] === '/ip/address/print');
+    expect(addressPrint).toContain('?address=192.0.2.1/24'); // narrowed, not a whole-menu read
+    expect(c.sim.state()).toEqual(before);
+    expect(dnsQuery(c.sim.state(), '192.0.2.1')).toMatchObject({ ok: true, verdict: 'accept', dstAddress: '192.0.2.1', dstPort: 53 });
+    const a = await c.allocation();
+    expect(a.status?.phase).toBe('Allocated');
+    const ready = a.status?.conditions?.find((x) => x.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
+    expect(ready?.message).toBe("Address 192.0.2.1 of pool lan is the router's own (192.0.2.1/24 on ether1, not added by MikroLB), so nothing is programmed for it; exclude it from the pool.");
+    expect(c.kube.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'AddressInUseByRouter', regarding: expect.objectContaining({ kind: 'IPAllocation' }) }));
+    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'dns', 'tenant-a'));
+    expect(svc.status?.loadBalancer?.ingress ?? []).toEqual([]);
+    expect(svc.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
+  });
+
+  it('a plan the router refuses half-way (the advertisement) leaves no dst-nat behind; the retry completes it', async () => {
+    const c = await setup('192.0.2.15');
+    c.sim.faults.trapCommand('/ip/address/add', { message: 'failure: already have such address', times: 'always' });
+    const failed = await c.run();
+    expect(failed.status).toBe(503);
+    const half = c.sim.state();
+    expect(c.writes(c.sim).length).toBeGreaterThan(0); // the build round trip was sent
+    expect((half.menus['/ip/firewall/nat'] ?? []).filter((e) => e.comment?.startsWith('mikrolb:'))).toEqual([]);
+    expect(dnsQuery(half, '192.0.2.15')).not.toMatchObject({ dstAddress: '10.0.0.66' });
+    expect(dnsQuery(half, '192.0.2.1')).toMatchObject({ ok: true, verdict: 'accept', dstAddress: '192.0.2.1', dstPort: 53 });
+    expect((await c.allocation()).status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'BackendError' });
+
+    c.sim.faults.clear();
+    expect((await c.run()).status).toBe(200);
+    expect(dnsQuery(c.sim.state(), '192.0.2.15')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 5353 });
+  });
+});

@@ -1,0 +1,76 @@
+import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
+import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { serviceIntent } from '../../lib/core/service.js';
+import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
+import { LABEL_SERVICE_UID, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
+import type { RouterEntry } from '../../lib/routeros/state.js';
+import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
+
+/**
+ * Closing the program/release race. program reads the cluster, then writes the router; release
+ * may run to completion in between (router entries removed, addresses freed, finalizers gone),
+ * and program's write would then put a released owner's entries back. Release only acts on what
+ * the API server already shows as deleted (or no longer managed) before it reads the router, so
+ * whatever program wrote either was there for release to remove, or landed after that deletion
+ * became visible: reading the cluster again after the write, and taking away what it no longer
+ * wants, ends every interleaving with no entry of a released owner.
+ */
+
+/** The owner's entries, read from whole menus: an entry the narrowed read would miss goes too. */
+async function wholeOwnerState(deps: ProgramDeps, uid: string): Promise<Record<string, RouterEntry[]>> {
+  return partitionState(await deps.router.readMany(menusToRead()))(uid);
+}
+
+async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: ProgramReport): Promise<void> {
+  let ops;
+  try {
+    ({ ops } = await programOwner(deps.router, p, { read: () => wholeOwnerState(deps, p.uid) }));
+  } catch (e) {
+    throw new RouterUnavailableError(`Removing the entries of ${p.uid} after its release failed: ${e instanceof Error ? e.message : String(e)}`);
+  }
+  report.routerOps += ops.length;
+  if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid} (${why})`);
+  deps.log.info('Took back router entries released while program wrote them', { owner: p.uid, why, ops: ops.length });
+}
+
+const holding = (allocations: readonly IPAllocation[]): Map<string, string> =>
+  new Map(allocations.map((a) => [a.metadata.uid ?? '', a.status?.address ?? '']));
+
+export interface ServiceRead {
+  live: IPAllocation[];
+  slices: readonly EndpointSlice[];
+  pools: readonly IPPool[];
+}
+
+/**
+ * After program wrote the router for a Service: the Service read again, and if it is gone,
+ * deleting, re-created or no longer ours, every entry of its uid is removed (undefined: write
+ * no status); if an allocation it programmed was released meanwhile, the Service is programmed
+ * again without it. Returns the allocations whose status program may still write.
+ */
+export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport): Promise<IPAllocation[] | undefined> {
+  const uid = before.metadata.uid ?? '';
+  const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
+  const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
+  if (!svc || !intent?.managed) {
+    await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
+    return undefined;
+  }
+  const fresh = (await listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${uid}`)).items.filter((a) => !a.metadata.deletionTimestamp);
+  const now = holding(fresh);
+  const unchanged = read.live.filter((a) => now.get(a.metadata.uid ?? '') === (a.status?.address ?? ''));
+  if (unchanged.length === read.live.length) return read.live;
+  // planned from what the cluster says now; statuses only for allocations that kept their address
+  const model = serviceProgram(svc, intent, fresh, read.slices);
+  await reapply(deps, { uid, service: model, adverts: advertisementWants(fresh, read.pools) }, 'an allocation was released', report);
+  return unchanged;
+}
+
+/** The same for an operator reservation: gone or deleting means its advertisement goes. */
+export async function settleReservation(deps: ProgramDeps, before: IPAllocation, report: ProgramReport): Promise<boolean> {
+  const a = await getAllocation(deps.kube, before.metadata.name);
+  if (a && a.metadata.uid === before.metadata.uid && !a.metadata.deletionTimestamp) return true;
+  await reapply(deps, { uid: before.metadata.uid ?? '', adverts: [] }, 'the reservation was released', report);
+  return false;
+}

@@ -1,0 +1,95 @@
+import { describe, expect, it } from 'vitest';
+import type { IPFamily } from '../ip/index.js';
+import { IPAllocationSchema } from '../k8s/schemas.js';
+import { applyPlanToState, type Op } from '../router/index.js';
+import { baseRouter, webService } from '../router/test-support.js';
+import type { RouterEntry } from '../routeros/state.js';
+import { createTracer } from '../routeros/tracer/index.js';
+import type { AdvertisementWant } from './program-model.js';
+import { planOwner, readsFor, type OwnerProgram } from './router-program.js';
+
+/**
+ * Addresses the router itself holds are refused before anything is written: the story of the
+ * security review (pool 192.0.2.0/24, a tenant asks for 192.0.2.1, the router's LAN address).
+ */
+
+const UID = webService().uid;
+
+function want(family: IPFamily, address: string, name: string): AdvertisementWant {
+  const allocation = IPAllocationSchema.parse({ apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name, uid: `${name}-uid` }, spec: { address }, status: { phase: 'Allocated', address } });
+  return { allocation, family, address, advertise: true, interfaceName: 'ether1', pool: 'lan' };
+}
+
+function owner(addresses: { family: IPFamily; address: string }[]): OwnerProgram {
+  return {
+    uid: UID,
+    service: webService({ lbAddresses: addresses, snatAddresses: addresses }),
+    adverts: addresses.map((a, i) => want(a.family, a.address, `ip-${i}`)),
+  };
+}
+
+const state = (extra: Record<string, RouterEntry[]> = {}): Record<string, RouterEntry[]> => {
+  const menus = { ...baseRouter().menus };
+  for (const [menu, entries] of Object.entries(extra)) menus[menu] = [...(menus[menu] ?? []), ...entries];
+  return menus;
+};
+
+/** Every address an op writes or names, as text. */
+const mentioned = (ops: readonly Op[]): string => JSON.stringify(ops.filter((op) => op.op === 'add' || op.op === 'set'));
+
+describe('planOwner refuses an address the router itself holds', () => {
+  it.each<{ story: string; family: IPFamily; address: string; extra: Record<string, RouterEntry[]>; refused: boolean }>([
+    { story: "the router's LAN address (192.0.2.1/24 on ether1)", family: 'IPv4', address: '192.0.2.1', extra: {}, refused: true },
+    { story: 'a DHCP client address (dynamic, even with a comment that looks like ours)', family: 'IPv4', address: '192.0.2.77',
+      extra: { '/ip/address': [{ '.id': '*90', address: '192.0.2.77/24', interface: 'ether1', dynamic: 'true', comment: `mikrolb:svc=${UID}:adv:192.0.2.77` }] }, refused: true },
+    { story: 'an operator\'s /32 with a comment of its own', family: 'IPv4', address: '192.0.2.50',
+      extra: { '/ip/address': [{ '.id': '*91', address: '192.0.2.50/32', interface: 'ether1', comment: 'vpn endpoint' }] }, refused: true },
+    { story: "the router's IPv6 address", family: 'IPv6', address: '2001:db8:ffff::1', extra: {}, refused: true },
+    { story: 'our own advertisement of the address', family: 'IPv4', address: '192.0.2.15',
+      extra: { '/ip/address': [{ '.id': '*92', address: '192.0.2.15/32', interface: 'ether1', comment: `mikrolb:svc=${UID}:adv:192.0.2.15` }] }, refused: false },
+    { story: 'another host of the router\'s subnet', family: 'IPv4', address: '192.0.2.15', extra: {}, refused: false },
+  ])('$story: refused $refused', ({ family, address, extra, refused }) => {
+    const result = planOwner(owner([{ family, address }]), state(extra));
+    const outcome = result.outcomes.get('ip-0');
+    if (refused) {
+      expect(outcome).toMatchObject({ kind: 'refused', reason: 'AddressInUseByRouter', message: expect.stringContaining(`Address ${address} of pool lan is the router's own`) });
+      expect(mentioned(result.ops)).not.toContain(address);
+    } else {
+      expect(outcome).toMatchObject({ kind: 'advertised' });
+      expect(mentioned(result.ops)).toContain(address);
+    }
+  });
+
+  it('refuses before writing anything: no input reject, no dst-nat, no list entry for the address; the router still serves itself there', () => {
+    const before = baseRouter();
+    const result = planOwner(owner([{ family: 'IPv4', address: '192.0.2.1' }]), before.menus);
+    expect(mentioned(result.ops)).not.toContain('192.0.2.1');
+    const after = applyPlanToState(before, result.ops);
+    const tracer = createTracer(after);
+    expect(tracer.trace({ srcAddress: '10.0.0.9', srcPort: 40000, dstAddress: '192.0.2.1', dstPort: 53, protocol: 'udp' })).toMatchObject({ ok: true, dstAddress: '192.0.2.1', verdict: 'accept' });
+  });
+
+  it('the other address of the Service is programmed; entries already written for the refused one are removed', () => {
+    const both = owner([{ family: 'IPv4', address: '192.0.2.15' }, { family: 'IPv4', address: '192.0.2.50' }]);
+    const first = planOwner(both, state());
+    const programmed = applyPlanToState(baseRouter(), first.ops);
+    // the operator puts 192.0.2.50 on the router afterwards
+    programmed.menus['/ip/address'] = [...(programmed.menus['/ip/address'] ?? []), { '.id': '*99', address: '192.0.2.50/24', interface: 'bridge' }];
+    const second = planOwner(both, programmed.menus);
+    expect(second.outcomes.get('ip-0')).toMatchObject({ kind: 'advertised' });
+    expect(second.outcomes.get('ip-1')).toMatchObject({ kind: 'refused' });
+    const after = applyPlanToState(programmed, second.ops);
+    const left = Object.values(after.menus).flat().filter((e) => (e.comment ?? '').startsWith('mikrolb:') && JSON.stringify(e).includes('192.0.2.50'));
+    expect(left).toEqual([]);
+    expect(after.menus['/ip/address']).toContainEqual(expect.objectContaining({ address: '192.0.2.50/24', interface: 'bridge' }));
+    expect(after.menus['/ip/address']).toContainEqual(expect.objectContaining({ address: '192.0.2.15/32' }));
+  });
+
+  it('the narrowed read asks the router for any entry holding the addresses, whatever its prefix length', () => {
+    const reads = readsFor(owner([{ family: 'IPv4', address: '192.0.2.1' }, { family: 'IPv6', address: '2001:db8:ffff::1' }]));
+    const v4 = reads.find((r) => r.menu === '/ip/address')?.query ?? [];
+    const v6 = reads.find((r) => r.menu === '/ipv6/address')?.query ?? [];
+    for (const len of [0, 24, 32]) expect(v4).toContain(`?address=192.0.2.1/${len}`);
+    for (const len of [0, 64, 128]) expect(v6).toContain(`?address=2001:db8:ffff::1/${len}`);
+  });
+});

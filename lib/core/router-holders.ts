@@ -1,0 +1,62 @@
+import { familyBits, formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
+import type { FamilyAddress } from '../router/index.js';
+import { ownerOf } from '../router/index.js';
+import type { RouterEntry } from '../routeros/state.js';
+import type { AdvertisementWant } from './program-model.js';
+import type { RouterOutcome } from './program-status.js';
+
+/**
+ * Addresses the router itself holds. An LB address that a foreign `/ip/address` or
+ * `/ipv6/address` entry carries (the router's LAN address, a DHCP client's, an operator's) is
+ * never programmed: its input rules would lock the router's own services out of it and its
+ * dst-nat rules would hijack them. The allocation says so (AddressInUseByRouter) instead.
+ */
+
+export const ADDRESS_MENU: Record<IPFamily, string> = { IPv4: '/ip/address', IPv6: '/ipv6/address' };
+
+/** The foreign entry (not ours, or dynamic) whose host part is `address`, if any. */
+export function routerHolder(family: IPFamily, address: string, entries: readonly RouterEntry[]): RouterEntry | undefined {
+  const wanted = parseAddress(address);
+  if (!wanted.ok) return undefined;
+  return entries.find((e) => {
+    if (e.dynamic !== 'true' && ownerOf(e.comment) !== undefined) return false;
+    const host = parseAddress(e.address?.split('/')[0] ?? '');
+    return host.ok && host.family === family && host.value === wanted.value;
+  });
+}
+
+/**
+ * Query conditions (for `anyOf`) that find an entry holding `address` with any prefix length:
+ * RouterOS prints `address` as `<host>/<length>`, and a query compares whole values.
+ */
+export function holderConditions(a: FamilyAddress): string[] {
+  const p = parseAddress(a.address);
+  if (!p.ok || p.family !== a.family) return [];
+  const text = formatAddress(p.family, p.value);
+  return Array.from({ length: familyBits(p.family) + 1 }, (_, len) => `address=${text}/${len}`);
+}
+
+const keyOf = (family: IPFamily, address: string): string => {
+  const p = parseAddress(address);
+  return `${family}|${p.ok ? String(p.value) : address}`;
+};
+
+/** The wants whose address the router holds, with the outcome each allocation gets. */
+export function refusedWants(adverts: readonly AdvertisementWant[], state: Record<string, RouterEntry[]>): { outcomes: Map<string, RouterOutcome>; addresses: Set<string> } {
+  const outcomes = new Map<string, RouterOutcome>();
+  const addresses = new Set<string>();
+  for (const w of adverts) {
+    const holder = routerHolder(w.family, w.address, state[ADDRESS_MENU[w.family]] ?? []);
+    if (!holder) continue;
+    addresses.add(keyOf(w.family, w.address));
+    const where = `${holder.address ?? w.address}${holder.interface ? ` on ${holder.interface}` : ''}`;
+    outcomes.set(w.allocation.metadata.name, {
+      kind: 'refused', reason: 'AddressInUseByRouter',
+      message: `Address ${w.address}${w.pool ? ` of pool ${w.pool}` : ''} is the router's own (${where}, not added by MikroLB), so nothing is programmed for it; exclude it from the pool.`,
+    });
+  }
+  return { outcomes, addresses };
+}
+
+/** Whether an address is one of the refused ones. */
+export const isRefused = (refused: Set<string>, a: FamilyAddress): boolean => refused.has(keyOf(a.family, a.address));

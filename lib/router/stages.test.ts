@@ -1,0 +1,71 @@
+import { describe, expect, it } from 'vitest';
+import { createTracer } from '../routeros/tracer/index.js';
+import { applyPlanToState } from './apply.js';
+import { scopes } from './names.js';
+import type { Op } from './ops.js';
+import { stagePlan } from './stages.js';
+import { ALL_MENUS, NET, baseRouter, converge, desiredFor, endpointsAt, webService } from './test-support.js';
+import { planState } from './planner.js';
+
+const entry = { list: 'mikrolb-lb', address: '192.0.2.15', comment: 'mikrolb:svc=u:lb-list:192.0.2.15' };
+const rule = { chain: 'mikrolb-lb', action: 'jump', 'jump-target': 'mikrolb-svc-x', comment: 'mikrolb:svc=u:lb-jump:192.0.2.15' };
+const adv = { address: '192.0.2.15/32', interface: 'ether1', comment: 'mikrolb:svc=u:adv:192.0.2.15' };
+const L = '/ip/firewall/address-list';
+const N = '/ip/firewall/nat';
+const A = '/ip/address';
+const show = (stages: Op[][]): string[][] => stages.map((s) => s.map((op) => `${op.op} ${op.menu}${op.op === 'remove' ? ` ${op.ids.join(',')}` : ''}`));
+
+describe('stagePlan: what reaches the router first', () => {
+  it.each<{ story: string; ops: Op[]; stages: string[][] }>([
+    {
+      story: 'a new address: lists and the advertisement first, NAT only once they are in',
+      ops: [{ op: 'add', menu: L, entry }, { op: 'add', menu: N, entry: rule }, { op: 'add', menu: A, entry: adv }],
+      stages: [[`add ${L}`, `add ${A}`], [`add ${N}`]],
+    },
+    {
+      story: 'a released address: NAT goes before the advertisement and the list entry',
+      ops: [{ op: 'remove', menu: L, ids: ['*1'] }, { op: 'remove', menu: N, ids: ['*2'] }, { op: 'remove', menu: A, ids: ['*3'] }],
+      stages: [[`remove ${N} *2`, `remove ${L} *1`, `remove ${A} *3`]],
+    },
+    {
+      story: 'an entry replaced under its key is removed before its successor is added; leftovers go at the end',
+      ops: [{ op: 'remove', menu: L, ids: ['*1'] }, { op: 'add', menu: L, entry }, { op: 'remove', menu: L, ids: ['*4'] }],
+      stages: [[`remove ${L} *1`, `add ${L}`], [`remove ${L} *4`]],
+    },
+    {
+      story: 'endpoints changed: NAT only, one round trip',
+      ops: [{ op: 'set', menu: N, id: '*2', changes: { 'to-addresses': '10.0.0.6' } }, { op: 'remove', menu: N, ids: ['*5'] }],
+      stages: [[`set ${N}`, `remove ${N} *5`]],
+    },
+    { story: 'nothing to do', ops: [], stages: [] },
+  ])('$story', ({ ops, stages }) => {
+    const staged = stagePlan(ops);
+    expect(show(staged)).toEqual(stages);
+    expect(staged.flat()).toHaveLength(ops.length);
+  });
+
+  it('after the first round trip alone, no connection to the new LB address is dst-natted and the router still answers on its own address', () => {
+    const ops = planState(baseRouter(), desiredFor([webService()]), scopes.everything, ALL_MENUS);
+    const [build, divert] = stagePlan(ops);
+    expect(build?.some((op) => op.menu.endsWith('/nat'))).toBe(false);
+    expect(divert?.some((op) => op.menu.endsWith('/nat'))).toBe(true);
+    const half = createTracer(applyPlanToState(baseRouter(), build ?? []));
+    for (const family of ['IPv4', 'IPv6'] as const) {
+      const t = half.trace({ srcAddress: family === 'IPv4' ? '198.51.100.7' : '2001:db8:4::7', srcPort: 40000, dstAddress: NET[family].lb, dstPort: 80, protocol: 'tcp', inInterface: 'ether1' });
+      expect(t).toMatchObject({ ok: true, verdict: 'reject' });
+    }
+    expect(half.trace({ srcAddress: '10.0.0.9', srcPort: 40000, dstAddress: '192.0.2.1', dstPort: 22, protocol: 'tcp', inInterface: 'bridge' })).toMatchObject({ ok: true, verdict: 'accept', dstAddress: '192.0.2.1' });
+    const full = createTracer(applyPlanToState(baseRouter(), ops));
+    expect(full.trace({ srcAddress: '198.51.100.7', srcPort: 40000, dstAddress: NET.IPv4.lb, dstPort: 80, protocol: 'tcp', inInterface: 'ether1' })).toMatchObject({ ok: true, dstPort: 8080 });
+  });
+
+  it('a scale-down (NAT changes and SNAT list removals) is one round trip, NAT first', () => {
+    const { state } = converge(baseRouter(), desiredFor([webService()]), scopes.everything);
+    const ops = planState(state, desiredFor([webService({ endpoints: endpointsAt([0]) })]), scopes.everything, ALL_MENUS);
+    const staged = stagePlan(ops);
+    expect(staged).toHaveLength(1);
+    const firstOther = staged[0]?.findIndex((op) => !op.menu.endsWith('/nat')) ?? -1;
+    expect(staged[0]?.slice(0, firstOther).every((op) => op.menu.endsWith('/nat'))).toBe(true);
+    expect(staged[0]?.slice(firstOther).every((op) => op.op === 'remove' && !op.menu.endsWith('/nat'))).toBe(true);
+  });
+});

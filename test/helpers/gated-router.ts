@@ -1,0 +1,47 @@
+import type { Op } from '../../lib/router/planner.js';
+import type { ReadRequest, RouterPort } from '../../lib/router/port.js';
+
+/** Before a read, after a read returned (before the caller sees it), before a write. */
+export type GatePoint = 'read' | 'read-done' | 'execute';
+
+/**
+ * A router port that can hold its next call at one point until the test resumes it: two
+ * functions given two gates over one router can be interleaved step by step, not by timing.
+ */
+export function gatedRouter(base: RouterPort): { port: RouterPort; hold(point: GatePoint): { reached: Promise<void>; resume(): void } } {
+  let armed: { point: GatePoint; reached: () => void; go: Promise<void> } | undefined;
+  const pass = async (point: GatePoint): Promise<void> => {
+    if (armed?.point !== point) return;
+    const held = armed;
+    armed = undefined;
+    held.reached();
+    await held.go;
+  };
+  const port: RouterPort = {
+    readMany: async (menus: readonly string[]) => {
+      await pass('read');
+      const state = await base.readMany(menus);
+      await pass('read-done');
+      return state;
+    },
+    read: async (requests: readonly ReadRequest[]) => {
+      await pass('read');
+      const state = await base.read(requests);
+      await pass('read-done');
+      return state;
+    },
+    execute: async (ops: readonly Op[]) => {
+      await pass('execute');
+      return base.execute(ops);
+    },
+  };
+  const hold = (point: GatePoint) => {
+    let reached = (): void => undefined;
+    let resume = (): void => undefined;
+    const isReached = new Promise<void>((r) => { reached = r; });
+    const go = new Promise<void>((r) => { resume = r; });
+    armed = { point, reached, go };
+    return { reached: isReached, resume };
+  };
+  return { port, hold };
+}

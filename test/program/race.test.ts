@@ -1,0 +1,95 @@
+import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import { createAllocate } from '../../functions/allocate/handler.js';
+import { createProgram } from '../../functions/program/handler.js';
+import { createRelease } from '../../functions/release/handler.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import type { ObjectRef } from '../../lib/events/invocation.js';
+import { apiServerPort } from '../../lib/k8s/client.js';
+import { defaultPause } from '../../lib/k8s/conflict.js';
+import { getService } from '../../lib/k8s/typed.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
+import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import { allocateDeps, CLASSES } from '../allocate/setup.js';
+import { testCluster, uniq } from '../helpers/cluster.js';
+import { gatedRouter, type GatePoint } from '../helpers/gated-router.js';
+import { objects } from '../helpers/objects.js';
+import { SEED } from './setup.js';
+
+/**
+ * The program/release race against the real API server and the simulator: program is held
+ * at a router step while the Service is deleted and released; the finished interleaving must
+ * leave no entry of the deleted Service on the router (functions/program/race.test.ts covers
+ * every ordering on the in-memory API).
+ */
+
+const kube = apiServerPort(testCluster().transport);
+const make = objects(kube);
+const ns = uniq('race');
+const pool = uniq('race-v4');
+let sim: RouterSim | undefined;
+let client: RouterClient | undefined;
+
+beforeAll(async () => {
+  await make.namespace(ns);
+  await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.40.200-198.18.40.239'], autoAssign: false, interfaceName: 'ether1' });
+});
+
+afterEach(async () => {
+  await client?.close();
+  await sim?.close();
+});
+
+afterAll(async () => {
+  await make.cleanup();
+});
+
+const deps = { kube, classes: CLASSES, now: () => new Date(), log: silentLogger(), retry: { attempts: 20, pause: defaultPause() } };
+
+describe('program and release interleaved (real API server, simulator)', () => {
+  it.each<{ story: string; programAt: GatePoint; releaseAt?: GatePoint }>([
+    { story: 'release completes between program reading the router and writing it', programAt: 'execute' },
+    { story: 'program writes after release read the router and before release writes', programAt: 'execute', releaseAt: 'read-done' },
+  ])('$story: no entry of the deleted Service is left', async ({ programAt, releaseAt }) => {
+    sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
+    client = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 5000 });
+    const p = gatedRouter(client);
+    const r = gatedRouter(client);
+    const program = createProgram({ ...deps, router: p.port });
+    const release = createRelease({ ...deps, router: r.port, ledgerGraceMs: 60_000 });
+    const allocate = createAllocate(allocateDeps(kube));
+    const name = uniq('web');
+    const ref: ObjectRef = { kind: 'Service', namespace: ns, name };
+    const run = (fn: typeof program, target: ObjectRef) => fn(objectInvocation('update', target));
+
+    const svc = await make.service(ns, name, { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'] }, { 'mikrolb.de/load-balancer-pools': pool });
+    const uid = svc?.metadata.uid ?? '';
+    await kube.create('EndpointSlice', {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4', endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
+    expect((await run(allocate, ref)).status).toBe(200);
+    const ours = (): string[] => Object.values(sim?.state().menus ?? {}).flat().map((e) => e.comment ?? '').filter((c) => c.includes(`svc=${uid}:`));
+
+    const programHeld = p.hold(programAt);
+    const programming = run(program, ref);
+    await programHeld.reached;
+    await kube.remove('Service', name, ns);
+    if (releaseAt) {
+      const releaseHeld = r.hold(releaseAt);
+      const releasing = run(release, ref);
+      await releaseHeld.reached;
+      programHeld.resume();
+      expect((await programming).status).toBe(200);
+      releaseHeld.resume();
+      expect((await releasing).status).toBe(200);
+    } else {
+      expect((await run(release, ref)).status).toBe(200);
+      expect(await getService(kube, ns, name)).toBeUndefined();
+      programHeld.resume();
+      expect((await programming).status).toBe(200);
+    }
+    expect(await getService(kube, ns, name)).toBeUndefined();
+    expect(ours()).toEqual([]);
+  });
+});
