@@ -6,6 +6,9 @@ export default defineConfig({
       {
         test: {
           name: 'unit',
+          // Unit tests wait on nothing external, but a loaded machine can stretch a heavy table
+          // (the planner's traffic traces) past vitest's default 5 s.
+          testTimeout: 60_000,
           include: ['lib/**/*.test.ts', 'functions/**/*.test.ts', 'bridge/**/*.test.ts', 'test/cli/**/*.test.ts', 'test/docs/**/*.test.ts', 'test/repo/**/*.test.ts'],
         },
       },
