@@ -1,5 +1,6 @@
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
-import { ingressFor, serviceCondition, type RouterOutcome } from '../../lib/core/program-status.js';
+import type { RouterOutcome } from '../../lib/core/allocation-status.js';
+import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
 import { matchAllocations, serviceIntent } from '../../lib/core/service.js';

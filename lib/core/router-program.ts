@@ -1,5 +1,5 @@
 import type { AdvertisementWant } from './program-model.js';
-import type { RouterOutcome } from './program-status.js';
+import type { RouterOutcome } from './allocation-status.js';
 import { interfaceFor } from './route-interface.js';
 import type { IPFamily } from '../ip/index.js';
 import {
