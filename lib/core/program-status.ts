@@ -1,3 +1,4 @@
+/** The Service's status: its `status.loadBalancer.ingress` and its `mikrolb.de/LoadBalancerReady` condition. An allocation's conditions are worded in allocation-status.ts. */
 import type { IPFamily } from '../ip/index.js';
 import type { LoadBalancerIngress } from '../k8s/core-objects.js';
 import type { Condition, IPAllocation } from '../k8s/schemas.js';

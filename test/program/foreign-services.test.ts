@@ -18,7 +18,7 @@ const make = objects(kube);
 const ns = uniq('foreign');
 const pool = uniq('foreign-v4');
 const OTHER = { type: 'LoadBalancer', loadBalancerClass: 'example.com/other-lb' };
-const THEIR_INGRESS = [{ ip: '198.51.100.7' }];
+const THEIR_INGRESS = [{ ip: '198.51.100.7', ipMode: 'VIP' }];
 let stack: Stack;
 
 async function slice(service: string): Promise<void> {
