@@ -1,5 +1,4 @@
 import { SERVICE_CONDITION } from '../../lib/core/program-status.js';
-import { deepEqualJson } from '../../lib/core/equal.js';
 import { isForeignLoadBalancer, serviceIntent } from '../../lib/core/service.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { FINALIZER, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
@@ -17,12 +16,11 @@ async function clearStatus(deps: ReleaseDeps, namespace: string, name: string, r
   await retryOnConflict(`clearing the status of ${namespace}/${name}`, deps.retry, async () => {
     const svc = await getService(deps.kube, namespace, name);
     if (!svc || svc.metadata.deletionTimestamp) return;
-    const ours = !isForeignLoadBalancer(svc, deps.classes);
-    const ingress = ours ? [] : svc.status?.loadBalancer?.ingress ?? [];
+    const clearIngress = (svc.status?.loadBalancer?.ingress ?? []).length > 0 && !isForeignLoadBalancer(svc, deps.classes);
     const conditions = (svc.status?.conditions ?? []).filter((c) => c.type !== SERVICE_CONDITION);
-    if (deepEqualJson(ingress, svc.status?.loadBalancer?.ingress ?? []) && conditions.length === (svc.status?.conditions ?? []).length) return;
-    const loadBalancer = ours ? { ...svc.status?.loadBalancer, ingress } : svc.status?.loadBalancer;
-    await deps.kube.replaceStatus('Service', { ...svc, status: { ...svc.status, ...(loadBalancer ? { loadBalancer } : {}), conditions } });
+    if (!clearIngress && conditions.length === (svc.status?.conditions ?? []).length) return;
+    const status = { ...svc.status, conditions, ...(clearIngress ? { loadBalancer: { ...svc.status?.loadBalancer, ingress: [] } } : {}) };
+    await deps.kube.replaceStatus('Service', { ...svc, status });
     report.actions.push(`cleared the load-balancer status of ${namespace}/${name}`);
   });
 }
