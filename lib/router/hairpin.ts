@@ -3,10 +3,13 @@ import type { RouterEntry } from '../routeros/state.js';
 import { firewallMenu, type DesiredMenus } from './menus.js';
 import { LB_CONNECTION_MARK, globalComment, ownerOf } from './names.js';
 
+/** fe80::/10: every IPv6 interface has one; no load-balanced connection comes from it. */
+const LINK_LOCAL = 0xfe80n >> 6n;
+
 /**
  * The router's connected networks of a family: the networks of its own `/ip/address`
- * (`/ipv6/address`) entries, host routes and MikroLB's advertisements left out, in numeric
- * order. Disabled or invalid addresses connect nothing.
+ * (`/ipv6/address`) entries, host addresses, IPv6 link-local addresses and MikroLB's
+ * advertisements left out, in numeric order. Disabled or invalid addresses connect nothing.
  */
 export function connectedNetworks(family: IPFamily, addresses: readonly RouterEntry[]): string[] {
   const bits = familyBits(family);
@@ -17,6 +20,7 @@ export function connectedNetworks(family: IPFamily, addresses: readonly RouterEn
     const parsed = parseAddress(base);
     const prefix = Number(length);
     if (!parsed.ok || parsed.family !== family || length === '' || !Number.isInteger(prefix) || prefix <= 0 || prefix >= bits) continue;
+    if (family === 'IPv6' && parsed.value >> 118n === LINK_LOCAL) continue;
     const shift = BigInt(bits - prefix);
     const network = (parsed.value >> shift) << shift;
     networks.set(`${formatAddress(family, network)}/${prefix}`, network);
