@@ -68,10 +68,9 @@ export function allocatedCondition(address: string, pool: string): ConditionInpu
 }
 
 /** Whether program has already spoken about this address (its word stands until the address or pool changes). */
-function programSpoke(prev: IPAllocationStatus, address: string): boolean {
+function programSpoke(prev: IPAllocationStatus, sameAddress: boolean): boolean {
   const reason = findCondition(prev.conditions, COND_PROGRAMMED)?.reason;
-  return prev.address === address && (prev.phase === 'Allocated' || prev.phase === 'Programmed')
-    && reason !== 'NotAdvertised' && reason !== 'NotAllocated';
+  return sameAddress && reason !== 'NotAdvertised' && reason !== 'NotAllocated';
 }
 
 /**
@@ -87,12 +86,12 @@ export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise:
     return { phase: 'Failed', conditions, observedGeneration: gen };
   }
   const advertise = pool?.advertise ?? true;
-  const kept = advertise && programSpoke(prev, d.address);
+  const sameAddress = prev.address === d.address && (prev.phase === 'Allocated' || prev.phase === 'Programmed');
   const rest = !advertise
     ? stateConditions({ kind: 'notAdvertised', address: d.address })
-    : kept ? [] : stateConditions({ kind: 'pending', address: d.address, pool: d.pool });
+    : programSpoke(prev, sameAddress) ? [] : stateConditions({ kind: 'pending', address: d.address, pool: d.pool });
   const conditions = setConditions(prev.conditions, [allocatedCondition(d.address, d.pool), ...rest], gen, now);
-  const keepPhase = kept && prev.phase === 'Programmed';
+  const keepPhase = sameAddress && prev.phase === 'Programmed' && advertise;
   return {
     ...prev,
     phase: keepPhase ? 'Programmed' : 'Allocated',
