@@ -1,5 +1,6 @@
 import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib/core/program-model.js';
-import { ingressFor, serviceCondition, type RouterOutcome } from '../../lib/core/program-status.js';
+import type { RouterOutcome } from '../../lib/core/allocation-status.js';
+import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
 import { matchAllocations, serviceIntent } from '../../lib/core/service.js';
@@ -56,14 +57,18 @@ async function warnUnusableEndpoints(deps: ProgramDeps, svc: Service, slices: re
   report.actions.push(`skipped endpoints ${skipped.map((s) => s.address).join(', ')}`);
 }
 
-async function writeServiceStatus(deps: ProgramDeps, first: Service, lbAllocations: IPAllocation[], all: IPAllocation[], lbEnabled: boolean, routerError: string | undefined, report: ProgramReport): Promise<void> {
+/** Whether program writes `status.loadBalancer.ingress`: not for a SNAT-only Service, whose ingress is not ours. */
+type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
+
+async function writeServiceStatus(deps: ProgramDeps, first: Service, lbAllocations: IPAllocation[], all: IPAllocation[], want: IngressWant, routerError: string | undefined, report: ProgramReport): Promise<void> {
   await retryOnConflict(`updating Service ${first.metadata.name}`, deps.retry, async (attempt) => {
     const svc = attempt === 1 ? first : await getService(deps.kube, first.metadata.namespace ?? 'default', first.metadata.name);
     if (!svc || svc.metadata.uid !== first.metadata.uid) return;
-    const ingress = lbEnabled ? ingressFor(lbAllocations, svc.spec.ipFamilies ?? [], familyOf) : [];
+    const current = svc.status?.loadBalancer?.ingress ?? [];
+    const ingress = !want.publish ? current : want.lbEnabled ? ingressFor(lbAllocations, svc.spec.ipFamilies ?? [], familyOf) : [];
     const conditions = setConditions(svc.status?.conditions, [serviceCondition(all, routerError)], svc.metadata.generation, deps.now());
-    const next = { ...svc.status, loadBalancer: { ...svc.status?.loadBalancer, ingress }, conditions };
-    if (deepEqualJson({ i: svc.status?.loadBalancer?.ingress ?? [], c: svc.status?.conditions ?? [] }, { i: ingress, c: conditions })) return;
+    const next = { ...svc.status, ...(want.publish ? { loadBalancer: { ...svc.status?.loadBalancer, ingress } } : {}), conditions };
+    if (deepEqualJson({ i: current, c: svc.status?.conditions ?? [] }, { i: ingress, c: conditions })) return;
     await deps.kube.replaceStatus('Service', { ...svc, status: next });
     report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingress.map((i) => i.ip).join(', ') || 'none'}`);
   });
@@ -92,7 +97,7 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   if (!settled) return; // released meanwhile: its entries are gone again, and there is no status to write
   const written = await writeOutcomes(deps, settled, outcomes, report);
   const lbNames = new Set([...matchAllocations(intent, live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name));
-  await writeServiceStatus(deps, svc, written.filter((a) => lbNames.has(a.metadata.name)), written, model.lbEnabled, error, report);
+  await writeServiceStatus(deps, svc, written.filter((a) => lbNames.has(a.metadata.name)), written, intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false }, error, report);
   if (error) throw new RouterUnavailableError(error);
 }
 

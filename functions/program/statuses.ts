@@ -1,5 +1,4 @@
-import { statusChanged } from '../../lib/core/allocation-status.js';
-import { programmedStatus, type RouterOutcome } from '../../lib/core/program-status.js';
+import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { IPAllocation } from '../../lib/k8s/schemas.js';
 import { getAllocation } from '../../lib/k8s/typed.js';

@@ -1,5 +1,5 @@
 import { SERVICE_CONDITION } from '../../lib/core/program-status.js';
-import { serviceIntent } from '../../lib/core/service.js';
+import { isForeignLoadBalancer, serviceIntent } from '../../lib/core/service.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { FINALIZER, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
 import { getService, listAllocations, listPools } from '../../lib/k8s/typed.js';
@@ -8,14 +8,19 @@ import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { dropFinalizer } from './finalizers.js';
 import { applyOwner, onRouter } from './router.js';
 
+/**
+ * Takes our condition off a Service we no longer manage, and the ingress we published. The
+ * ingress of a LoadBalancer another controller serves is that controller's: it stays.
+ */
 async function clearStatus(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
   await retryOnConflict(`clearing the status of ${namespace}/${name}`, deps.retry, async () => {
     const svc = await getService(deps.kube, namespace, name);
     if (!svc || svc.metadata.deletionTimestamp) return;
-    const ingress = svc.status?.loadBalancer?.ingress ?? [];
+    const clearIngress = (svc.status?.loadBalancer?.ingress ?? []).length > 0 && !isForeignLoadBalancer(svc, deps.classes);
     const conditions = (svc.status?.conditions ?? []).filter((c) => c.type !== SERVICE_CONDITION);
-    if (ingress.length === 0 && conditions.length === (svc.status?.conditions ?? []).length) return;
-    await deps.kube.replaceStatus('Service', { ...svc, status: { ...svc.status, loadBalancer: { ...svc.status?.loadBalancer, ingress: [] }, conditions } });
+    if (!clearIngress && conditions.length === (svc.status?.conditions ?? []).length) return;
+    const status = { ...svc.status, conditions, ...(clearIngress ? { loadBalancer: { ...svc.status?.loadBalancer, ingress: [] } } : {}) };
+    await deps.kube.replaceStatus('Service', { ...svc, status });
     report.actions.push(`cleared the load-balancer status of ${namespace}/${name}`);
   });
 }

@@ -2,43 +2,103 @@ import type { IPAllocation, IPAllocationStatus } from '../k8s/schemas.js';
 import { findCondition, sameConditions, setConditions, type ConditionInput } from './conditions.js';
 import type { Decision } from './decide.js';
 
+/**
+ * The status model of an IPAllocation (see ARCHITECTURE.md), in one place: allocate and program
+ * both write the allocation's conditions, and every word of them comes from here, so the two
+ * writers can never disagree (a disagreement is a status write on every resync, each waking
+ * the other).
+ */
+
 export const COND_ALLOCATED = 'Allocated';
 export const COND_PROGRAMMED = 'Programmed';
 export const COND_READY = 'Ready';
 
+/** What program learnt from the router about one allocation's address. */
+export type RouterOutcome =
+  | { kind: 'advertised'; interfaceName: string }
+  | { kind: 'notAdvertised' }
+  | { kind: 'failed'; message: string }
+  /** Not programmed at all, for a reason the router's own state gives (see refusedAddresses). */
+  | { kind: 'refused'; reason: 'AddressInUseByRouter'; message: string };
+
+/** Where an allocation stands; each state words its conditions once. */
+export type AllocationState =
+  | { kind: 'notAllocated'; reason: string; message: string }
+  | { kind: 'pending'; address: string; pool: string }
+  | { kind: 'notAdvertised'; address: string }
+  | { kind: 'advertised'; address: string; interfaceName: string }
+  | { kind: 'backendError'; message: string }
+  | { kind: 'refused'; reason: 'AddressInUseByRouter'; message: string };
+
 /**
- * The allocation's status after allocate decided (see the status model in ARCHITECTURE.md).
- * What program reported (Programmed, phase Programmed) is kept while the address stays the same.
+ * The Programmed and Ready conditions of a state (and Allocated when nothing is allocated).
+ * The texts name only what every writer knows: the address and the router's answer.
+ */
+export function stateConditions(state: AllocationState): ConditionInput[] {
+  switch (state.kind) {
+    case 'notAllocated':
+      return [
+        { type: COND_ALLOCATED, status: 'False', reason: state.reason, message: state.message },
+        { type: COND_PROGRAMMED, status: 'False', reason: 'NotAllocated', message: 'No address is allocated, so nothing is programmed.' },
+        { type: COND_READY, status: 'False', reason: state.reason, message: state.message },
+      ];
+    case 'pending':
+      return [
+        { type: COND_PROGRAMMED, status: 'Unknown', reason: 'Pending', message: `Waiting for the router to advertise ${state.address}.` },
+        { type: COND_READY, status: 'False', reason: 'ProgrammingPending', message: `Address ${state.address} is allocated from pool ${state.pool}; waiting for the router.` },
+      ];
+    case 'notAdvertised':
+      return [
+        { type: COND_PROGRAMMED, status: 'False', reason: 'NotAdvertised', message: `The pool of ${state.address} does not advertise its addresses on the router (advertise: false).` },
+        { type: COND_READY, status: 'True', reason: 'AllocatedButNotAdvertised', message: `Address ${state.address} is allocated and not advertised (advertise: false).` },
+      ];
+    case 'advertised':
+      return [
+        { type: COND_PROGRAMMED, status: 'True', reason: 'Programmed', message: `Address ${state.address} is advertised on interface ${state.interfaceName}.` },
+        { type: COND_READY, status: 'True', reason: 'AllocatedAndProgrammed', message: `Address ${state.address} is allocated and advertised on ${state.interfaceName}.` },
+      ];
+    case 'backendError':
+      return [
+        { type: COND_PROGRAMMED, status: 'False', reason: 'BackendError', message: state.message },
+        { type: COND_READY, status: 'False', reason: 'BackendError', message: state.message },
+      ];
+    case 'refused':
+      return [
+        { type: COND_PROGRAMMED, status: 'False', reason: state.reason, message: state.message },
+        { type: COND_READY, status: 'False', reason: state.reason, message: state.message },
+      ];
+  }
+}
+
+/** The Allocated condition of an address that allocate chose. */
+export function allocatedCondition(address: string, pool: string): ConditionInput {
+  return { type: COND_ALLOCATED, status: 'True', reason: 'Allocated', message: `Address ${address} is allocated from pool ${pool}.` };
+}
+
+/** Whether program has already spoken about this address (its word stands until the address or pool changes). */
+function programSpoke(prev: IPAllocationStatus, sameAddress: boolean): boolean {
+  const reason = findCondition(prev.conditions, COND_PROGRAMMED)?.reason;
+  return sameAddress && reason !== 'NotAdvertised' && reason !== 'NotAllocated';
+}
+
+/**
+ * The allocation's status after allocate decided. With `advertise: false` allocate knows the
+ * whole answer itself; otherwise what program reported (Programmed, BackendError) is kept while
+ * the address stays the same, and a new address waits for the router.
  */
 export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise: boolean; interfaceName?: string } | undefined, now: Date): IPAllocationStatus {
   const gen = a.metadata.generation;
   const prev = a.status ?? {};
   if (!d.ok) {
-    const conditions = setConditions(prev.conditions, [
-      { type: COND_ALLOCATED, status: 'False', reason: d.reason, message: d.message },
-      { type: COND_PROGRAMMED, status: 'False', reason: 'NotAllocated', message: 'No address is allocated, so nothing is programmed.' },
-      { type: COND_READY, status: 'False', reason: d.reason, message: d.message },
-    ], gen, now);
+    const conditions = setConditions(prev.conditions, stateConditions({ kind: 'notAllocated', reason: d.reason, message: d.message }), gen, now);
     return { phase: 'Failed', conditions, observedGeneration: gen };
   }
-  const sameAddress = prev.address === d.address && (prev.phase === 'Allocated' || prev.phase === 'Programmed');
-  const allocated: ConditionInput = { type: COND_ALLOCATED, status: 'True', reason: 'Allocated', message: `Address ${d.address} is allocated from pool ${d.pool}.` };
   const advertise = pool?.advertise ?? true;
-  let rest: ConditionInput[];
-  if (!advertise) {
-    rest = [
-      { type: COND_PROGRAMMED, status: 'False', reason: 'NotAdvertised', message: `Pool ${d.pool} does not advertise its addresses on the router.` },
-      { type: COND_READY, status: 'True', reason: 'AllocatedButNotAdvertised', message: `Address ${d.address} is allocated from pool ${d.pool} and not advertised (advertise: false).` },
-    ];
-  } else if (sameAddress && findCondition(prev.conditions, COND_PROGRAMMED)?.reason !== 'NotAdvertised' && findCondition(prev.conditions, COND_PROGRAMMED)?.reason !== 'NotAllocated') {
-    rest = []; // program owns Programmed/Ready from here on
-  } else {
-    rest = [
-      { type: COND_PROGRAMMED, status: 'Unknown', reason: 'Pending', message: `Waiting for the router to advertise ${d.address}.` },
-      { type: COND_READY, status: 'False', reason: 'ProgrammingPending', message: `Address ${d.address} is allocated from pool ${d.pool}; waiting for the router.` },
-    ];
-  }
-  const conditions = setConditions(prev.conditions, [allocated, ...rest], gen, now);
+  const sameAddress = prev.address === d.address && (prev.phase === 'Allocated' || prev.phase === 'Programmed');
+  const rest = !advertise
+    ? stateConditions({ kind: 'notAdvertised', address: d.address })
+    : programSpoke(prev, sameAddress) ? [] : stateConditions({ kind: 'pending', address: d.address, pool: d.pool });
+  const conditions = setConditions(prev.conditions, [allocatedCondition(d.address, d.pool), ...rest], gen, now);
   const keepPhase = sameAddress && prev.phase === 'Programmed' && advertise;
   return {
     ...prev,
@@ -49,6 +109,22 @@ export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise:
     conditions,
     observedGeneration: gen,
   };
+}
+
+/** An allocation's status after program talked to the router about its address. */
+export function programmedStatus(a: IPAllocation, outcome: RouterOutcome, now: Date): IPAllocationStatus {
+  const prev = a.status ?? {};
+  const address = prev.address ?? '';
+  const gen = a.metadata.generation;
+  if (outcome.kind === 'advertised') {
+    const conditions = setConditions(prev.conditions, stateConditions({ kind: 'advertised', address, interfaceName: outcome.interfaceName }), gen, now);
+    return { ...prev, phase: 'Programmed', advertised: true, interfaceName: outcome.interfaceName, conditions };
+  }
+  const state: AllocationState =
+    outcome.kind === 'notAdvertised' ? { kind: 'notAdvertised', address }
+      : outcome.kind === 'refused' ? outcome
+        : { kind: 'backendError', message: outcome.message };
+  return { ...prev, phase: 'Allocated', advertised: false, conditions: setConditions(prev.conditions, stateConditions(state), gen, now) };
 }
 
 /** Whether writing `next` would change anything a user can see. */

@@ -1,5 +1,5 @@
 import { parseAddress, unusableTarget, type IPFamily } from '../ip/index.js';
-import type { EndpointSlice, Service } from '../k8s/core-objects.js';
+import type { EndpointSlice, Service, ServicePort as ServiceSpecPort } from '../k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../k8s/schemas.js';
 import type { FamilyAddress, ServiceEndpoint, ServicePort, ServiceProgram } from '../router/index.js';
 import { holdsAddress } from './pools.js';
@@ -29,16 +29,35 @@ function heldAddress(a: IPAllocation): FamilyAddress | undefined {
   return family ? { family, address: a.status.address } : undefined;
 }
 
-/** Ports the router balances: TCP/UDP Service ports, with the endpoints' port from the slices. */
+/** Same Service port: EndpointSlice ports carry the Service port's name and protocol. */
+const sliceMatches = (p: ServiceSpecPort, q: EndpointSlice['ports'][number]): boolean =>
+  (q.name ?? '') === (p.name ?? '') && (q.protocol ?? 'TCP') === p.protocol && q.port !== undefined;
+
+/**
+ * Ports the router balances: TCP/UDP Service ports. The endpoints' port is resolved per slice,
+ * as kube-proxy does: a named targetPort can map to 8080 in one slice and 9090 in another
+ * (a rolling update that changes it), and each endpoint gets its own slice's number.
+ */
 function portsOf(svc: Service, slices: readonly EndpointSlice[]): ServicePort[] {
   const out: ServicePort[] = [];
+  const ordered = [...slices].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   for (const p of svc.spec.ports ?? []) {
     if (p.protocol !== 'TCP' && p.protocol !== 'UDP') continue;
-    const name = p.name ?? '';
-    const sp = slices.flatMap((s) => s.ports).find((q) => (q.name ?? '') === name && (q.protocol ?? 'TCP') === p.protocol && q.port !== undefined);
-    const targetPort = sp?.port ?? (typeof p.targetPort === 'number' ? p.targetPort : undefined);
+    const perSlice = ordered.flatMap((s) => {
+      const port = s.ports.find((q) => sliceMatches(p, q))?.port;
+      return port === undefined ? [] : [{ slice: s, port }];
+    });
+    const targetPort = perSlice[0]?.port ?? (typeof p.targetPort === 'number' ? p.targetPort : undefined);
     if (targetPort === undefined) continue;
-    out.push({ protocol: p.protocol === 'TCP' ? 'tcp' : 'udp', port: p.port, targetPort, ...(p.name ? { name: p.name } : {}) });
+    const own: Record<string, number> = {};
+    for (const { slice, port } of perSlice) {
+      if (port === targetPort) continue;
+      for (const address of slice.endpoints.flatMap((e) => e.addresses)) own[address] ??= port;
+    }
+    out.push({
+      protocol: p.protocol === 'TCP' ? 'tcp' : 'udp', port: p.port, targetPort,
+      ...(Object.keys(own).length > 0 ? { endpointTargetPorts: own } : {}), ...(p.name ? { name: p.name } : {}),
+    });
   }
   return out;
 }

@@ -1,48 +1,9 @@
+/** The Service's status: its `status.loadBalancer.ingress` and its `mikrolb.de/LoadBalancerReady` condition. An allocation's conditions are worded in allocation-status.ts. */
 import type { IPFamily } from '../ip/index.js';
 import type { LoadBalancerIngress } from '../k8s/core-objects.js';
-import type { Condition, IPAllocation, IPAllocationStatus } from '../k8s/schemas.js';
-import { COND_PROGRAMMED, COND_READY } from './allocation-status.js';
-import { findCondition, setConditions } from './conditions.js';
-
-export type RouterOutcome =
-  | { kind: 'advertised'; interfaceName: string }
-  | { kind: 'notAdvertised' }
-  | { kind: 'failed'; message: string }
-  /** Not programmed at all, for a reason the router's own state gives (see refusedAddresses). */
-  | { kind: 'refused'; reason: 'AddressInUseByRouter'; message: string };
-
-/** An allocation's status after program talked to the router (see the status model). */
-export function programmedStatus(a: IPAllocation, outcome: RouterOutcome, now: Date): IPAllocationStatus {
-  const prev = a.status ?? {};
-  const address = prev.address ?? '';
-  const gen = a.metadata.generation;
-  if (outcome.kind === 'advertised') {
-    return {
-      ...prev, phase: 'Programmed', advertised: true, interfaceName: outcome.interfaceName,
-      conditions: setConditions(prev.conditions, [
-        { type: COND_PROGRAMMED, status: 'True', reason: 'Programmed', message: `Address ${address} is advertised on interface ${outcome.interfaceName}.` },
-        { type: COND_READY, status: 'True', reason: 'AllocatedAndProgrammed', message: `Address ${address} is allocated and advertised on ${outcome.interfaceName}.` },
-      ], gen, now),
-    };
-  }
-  if (outcome.kind === 'notAdvertised') {
-    return {
-      ...prev, phase: 'Allocated', advertised: false,
-      conditions: setConditions(prev.conditions, [
-        { type: COND_PROGRAMMED, status: 'False', reason: 'NotAdvertised', message: `The pool of ${address} does not advertise its addresses on the router.` },
-        { type: COND_READY, status: 'True', reason: 'AllocatedButNotAdvertised', message: `Address ${address} is allocated and not advertised (advertise: false).` },
-      ], gen, now),
-    };
-  }
-  const reason = outcome.kind === 'refused' ? outcome.reason : 'BackendError';
-  return {
-    ...prev, phase: 'Allocated', advertised: false,
-    conditions: setConditions(prev.conditions, [
-      { type: COND_PROGRAMMED, status: 'False', reason, message: outcome.message },
-      { type: COND_READY, status: 'False', reason, message: outcome.message },
-    ], gen, now),
-  };
-}
+import type { Condition, IPAllocation } from '../k8s/schemas.js';
+import { COND_READY } from './allocation-status.js';
+import { findCondition } from './conditions.js';
 
 export const isReady = (a: IPAllocation): boolean => findCondition(a.status?.conditions, COND_READY)?.status === 'True';
 

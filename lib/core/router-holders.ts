@@ -3,7 +3,7 @@ import type { FamilyAddress } from '../router/index.js';
 import { ownerOf } from '../router/index.js';
 import type { RouterEntry } from '../routeros/state.js';
 import type { AdvertisementWant } from './program-model.js';
-import type { RouterOutcome } from './program-status.js';
+import type { RouterOutcome } from './allocation-status.js';
 
 /**
  * Addresses the router itself holds. An LB address that a foreign `/ip/address` or

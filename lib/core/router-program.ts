@@ -1,5 +1,5 @@
 import type { AdvertisementWant } from './program-model.js';
-import type { RouterOutcome } from './program-status.js';
+import type { RouterOutcome } from './allocation-status.js';
 import { interfaceFor } from './route-interface.js';
 import { ADDRESS_MENU, holderConditions, isRefused, refusedWants } from './router-holders.js';
 import type { IPFamily } from '../ip/index.js';
@@ -7,6 +7,9 @@ import {
   advertisementEntry, globalEntries, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries, snatList, stagePlan,
   type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
+import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
+import { firewallMenu } from '../router/menus.js';
+import { globalComment } from '../router/names.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
 import { isAlreadyExists, isNotFound } from '../routeros/client/errors.js';
 import type { RouterEntry, RouterState } from '../routeros/state.js';
@@ -69,17 +72,31 @@ function withoutRefused(p: OwnerProgram, refused: Set<string>): OwnerProgram {
 }
 
 /**
- * Pure: the ops that make the router carry exactly this owner's entries (and needed globals).
- * An address the router itself holds is refused before anything is planned for it.
+ * What the state says about the router's addresses: `complete` when every `/ip/address` entry
+ * was read (a resync, or a narrowed read that had to read them), `own` when only this owner's
+ * were (the hairpin rules then stay as they are; the next resync follows network changes).
  */
-export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry[]>): PlanResult {
+export type AddressView = 'complete' | 'own';
+
+/** The hairpin networks to plan: the router's connected networks, or the ones already planned. */
+function hairpinNetworksFor(f: IPFamily, state: Record<string, RouterEntry[]>, addresses: AddressView): string[] {
+  return addresses === 'complete' ? connectedNetworks(f, state[ADDRESS_MENU[f]] ?? []) : hairpinNetworks(state[firewallMenu(f, 'nat')] ?? []);
+}
+
+/**
+ * Pure: the ops that make the router carry exactly this owner's entries (and needed globals).
+ * An address the router itself holds is refused before anything is planned for it. The globals
+ * (hairpin rules included) depend only on the family and the router, never on the owner, so
+ * every owner plans the same ones.
+ */
+export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry[]>, addresses: AddressView = 'complete'): PlanResult {
   const refused = refusedWants(whole.adverts, state);
   const outcomes = new Map<string, RouterOutcome>(refused.outcomes);
   const p = withoutRefused(whole, refused.addresses);
   const needs = familiesNeeding(p);
   const desired = mergeDesired(
     ...(p.service ? [serviceEntries(p.service)] : []),
-    ...[...needs].map((f) => globalEntries(f)),
+    ...[...needs].flatMap((f) => [globalEntries(f), hairpinEntries(f, hairpinNetworksFor(f, state, addresses))]),
     ...desiredAdverts(p, state, outcomes),
   );
   const routerState: RouterState = { version: '7', menus: state };
@@ -169,12 +186,34 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
 }
 
 /**
- * The narrowed read, plus (only when ports changed) a second read of the port chains the
- * Service's own chain still jumps to but the first read did not ask for, so their rules go too.
+ * The narrowed read, plus a second read only when needed: every address of a family whose
+ * global rules this owner creates (see withAddresses), and (only when ports changed) the port
+ * chains the Service's own chain still jumps to but the first read did not ask for, so their
+ * rules go too.
  */
-async function readOwner(router: RouterPort, p: OwnerProgram): Promise<Record<string, RouterEntry[]>> {
+async function readOwner(router: RouterPort, p: OwnerProgram): Promise<{ state: Record<string, RouterEntry[]>; addresses: AddressView }> {
   const requests = readsFor(p);
-  const state = await router.read(requests);
+  const state = await withAddresses(router, p, await router.read(requests));
+  const whole = (f: IPFamily): boolean => state.wholeAddresses.has(f) || requests.some((r) => r.menu === ADDRESS_MENU[f] && r.query === undefined);
+  const addresses: AddressView = [...familiesNeeding(p)].every(whole) ? 'complete' : 'own';
+  return { state: await withMissingChains(router, requests, state.entries), addresses };
+}
+
+/**
+ * The global rules are created with this owner (the router has none of a family it needs):
+ * reads that family's addresses whole too, so the hairpin rules start with every connected
+ * network rather than waiting for the next resync.
+ */
+async function withAddresses(router: RouterPort, p: OwnerProgram, state: Record<string, RouterEntry[]>): Promise<{ entries: Record<string, RouterEntry[]>; wholeAddresses: Set<IPFamily> }> {
+  const snatJump = globalComment('nat-srcnat-jump-snat');
+  const creating = [...familiesNeeding(p)].filter((f) => !(state[firewallMenu(f, 'nat')] ?? []).some((e) => e.comment === snatJump));
+  if (creating.length === 0) return { entries: state, wholeAddresses: new Set() };
+  const extra = await router.read(creating.map((f) => ({ menu: ADDRESS_MENU[f] })));
+  return { entries: { ...state, ...extra }, wholeAddresses: new Set(creating) };
+}
+
+/** The port chains the Service's chain jumps to that the narrowed read did not ask for. */
+async function withMissingChains(router: RouterPort, requests: readonly ReadRequest[], state: Record<string, RouterEntry[]>): Promise<Record<string, RouterEntry[]>> {
   const asked = new Set(requests.flatMap((r) => (r.query ?? []).filter((w) => w.startsWith('?chain=')).map((w) => `${r.menu}|${w.slice(7)}`)));
   const missing = requests.flatMap((r) => (state[r.menu] ?? [])
     .filter((e) => e.action === 'jump' && e['jump-target']?.startsWith('mikrolb-svc-') && !asked.has(`${r.menu}|${e['jump-target']}`))
@@ -205,11 +244,12 @@ const CONFLICT_ATTEMPTS = 4;
  */
 export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult> {
   let given = opts.state;
-  const read = opts.read ?? (() => readOwner(router, p));
+  const custom = opts.read;
+  const read = custom ? async () => ({ state: await custom(), addresses: 'complete' as const }) : () => readOwner(router, p);
   for (let attempt = 1; ; attempt++) {
-    const state = given ?? await read();
+    const { state, addresses } = given ? { state: given, addresses: 'complete' as const } : await read();
     given = undefined;
-    const result = planOwner(p, state);
+    const result = planOwner(p, state, addresses);
     if (result.ops.length === 0) return result;
     try {
       for (const stage of stagePlan(result.ops)) await router.execute(stage);

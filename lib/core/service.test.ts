@@ -18,8 +18,16 @@ describe('which Services MikroLB manages', () => {
     ['a ClusterIP Service', { type: 'ClusterIP' }, {}, true, false],
     ['a ClusterIP Service with SNAT addresses', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': '192.0.2.9' }, false, true],
     ['a ClusterIP Service with use-lb-ips only', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': 'use-lb-ips' }, false, false],
+    ['a LoadBalancer of another class with SNAT addresses', { type: 'LoadBalancer', loadBalancerClass: 'other' }, { 'mikrolb.de/snat-ips': '192.0.2.9' }, false, false],
+    ['a classless LoadBalancer with SNAT addresses, default mode off', { type: 'LoadBalancer' }, { 'mikrolb.de/snat-ips': '192.0.2.9' }, false, false],
+    ['a NodePort Service with SNAT addresses', { type: 'NodePort' }, { 'mikrolb.de/snat-ips': '192.0.2.9' }, false, true],
   ])('%s', (_what, spec, annotations, defaultClass, managed) => {
     expect(serviceIntent(svc(spec, annotations), { ...classes, defaultClass }).managed).toBe(managed);
+  });
+
+  it('does not judge the annotations of another controller\'s LoadBalancer', () => {
+    const foreign = svc({ type: 'LoadBalancer', loadBalancerClass: 'other' }, { 'mikrolb.de/snat-ips': 'use-lb-ips, nonsense', 'mikrolb.de/load-balancer-enabled': 'no' });
+    expect(serviceIntent(foreign, classes)).toMatchObject({ managed: false, allocations: [], problems: [] });
   });
 });
 

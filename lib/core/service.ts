@@ -59,6 +59,15 @@ function isOurLoadBalancer(svc: Service, cfg: ClassConfig): boolean {
   return cls === cfg.loadBalancerClass || (cls === undefined && cfg.defaultClass);
 }
 
+/**
+ * A LoadBalancer Service another controller serves: another class, or no class while
+ * default-class mode is off (the cluster's default implementation serves it). Its finalizers
+ * and status belong to that controller, so MikroLB never manages it, whatever its annotations.
+ */
+export function isForeignLoadBalancer(svc: Service, cfg: ClassConfig): boolean {
+  return svc.spec.type === 'LoadBalancer' && !isOurLoadBalancer(svc, cfg);
+}
+
 function parseBool(annotations: Record<string, string>, key: string, problems: AnnotationProblem[]): boolean {
   const raw = annotations[key];
   if (raw === undefined) return true;
@@ -141,11 +150,18 @@ function snatWants(a: Record<string, string>, loadBalancer: boolean, problems: A
   return { useLb: false, addresses: parseAddresses(ANNOTATION_SNAT_IPS, raw, problems) };
 }
 
+const notOurs = (): ServiceIntent => ({
+  managed: false, loadBalancer: false, lbEnabled: false, snatEnabled: false, snatUsesLbIps: false, allocations: [], problems: [],
+});
+
 /**
  * What a Service asks of MikroLB: whether it is managed, which IPAllocations it needs, and
  * which annotation values were invalid (each still lets the rest of the annotation apply).
+ * A LoadBalancer of another controller is not ours even with SNAT annotations, and its
+ * annotations are not ours to complain about.
  */
 export function serviceIntent(svc: Service, cfg: ClassConfig): ServiceIntent {
+  if (isForeignLoadBalancer(svc, cfg)) return notOurs();
   const a = svc.metadata.annotations ?? {};
   const problems: AnnotationProblem[] = [];
   const loadBalancer = isOurLoadBalancer(svc, cfg);

@@ -13,8 +13,14 @@ export interface FamilyAddress {
 export interface ServicePort {
   protocol: 'tcp' | 'udp';
   port: number;
-  /** The endpoints' port, already resolved from the EndpointSlice. */
+  /** The endpoints' port, already resolved from the EndpointSlices (the first slice naming it). */
   targetPort: number;
+  /**
+   * Endpoints whose own slice maps the port to another number (a named targetPort during a
+   * rolling update that changes it): address → port. Each endpoint gets its slice's port, as
+   * kube-proxy does.
+   */
+  endpointTargetPorts?: Readonly<Record<string, number>>;
   name?: string;
 }
 
@@ -59,6 +65,16 @@ function sortedPorts(ports: readonly ServicePort[]): ServicePort[] {
   return [...unique.values()].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port);
 }
 
+/** A port's per-endpoint target ports of one family, keyed by the address as the router prints it. */
+function endpointPorts(family: IPFamily, port: ServicePort): Map<string, number> {
+  const out = new Map<string, number>();
+  for (const [address, targetPort] of Object.entries(port.endpointTargetPorts ?? {})) {
+    const parsed = parseAddress(address);
+    if (parsed.ok && parsed.family === family) out.set(formatAddress(family, parsed.value), targetPort);
+  }
+  return out;
+}
+
 /**
  * The dst-nat rules of one port, an even split over N ready endpoints. nth counts only the
  * connections that reach a rule, so rule slots run N-1 down to 0 and slot k takes
@@ -69,12 +85,13 @@ function sortedPorts(ports: readonly ServicePort[]): ServicePort[] {
 function dnatRules(svc: ServiceProgram, family: IPFamily, port: ServicePort, endpoints: readonly string[]): DesiredEntry[] {
   const chain = portChain(svc.uid, port.protocol, port.port);
   const slots = endpoints.map((address, slot) => ({ address, slot })).reverse();
+  const ownPorts = endpointPorts(family, port);
   return slots.map(({ address, slot }) => ({
     chain,
     action: 'dst-nat',
     protocol: port.protocol,
     [natTargetProperty(family)]: address,
-    'to-ports': String(port.targetPort),
+    'to-ports': String(ownPorts.get(address) ?? port.targetPort),
     ...(slot > 0 ? { nth: `${slot + 1},1` } : {}),
     comment: serviceComment(svc.uid, `dnat:${port.protocol}/${port.port}:${slot}`),
   }));

@@ -1,4 +1,4 @@
-import { menusToRead, partitionState, planOwner, readsFor, type OwnerProgram } from '../../lib/core/router-program.js';
+import { menusToRead, partitionState, planOwner, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { connectRouter } from '../../lib/routeros/client/index.js';
 import { startRouterSim } from '../../lib/routeros/sim/index.js';
 import { ROUTER_SEED } from './support.js';
@@ -26,10 +26,7 @@ export async function routerProgramming(n: number): Promise<{ services: number; 
   try {
     const owners = Array.from({ length: n }, (_, i) => owner(i));
     const t0 = performance.now();
-    for (const p of owners) {
-      const { ops } = planOwner(p, await client.read(readsFor(p)));
-      if (ops.length) await client.execute(ops);
-    }
+    for (const p of owners) await programOwner(client, p);
     const programSeconds = (performance.now() - t0) / 1000;
     const programRoundTrips = client.stats.roundTrips;
     const entries = Object.values(sim.state().menus).flat().length;

@@ -113,6 +113,9 @@ describe('program against the real API server and the RouterOS simulator', () =>
       const stranger = tracer.trace({ srcAddress: family === 'IPv4' ? '10.244.7.7' : 'fd00:244::777', srcPort: 40000, dstAddress: family === 'IPv4' ? '203.0.113.50' : '2001:db8:99::50', dstPort: 443, protocol: 'tcp', inInterface: 'bridge' });
       expect(stranger).toMatchObject({ ok: true });
       expect(stranger.ok && stranger.srcAddress).not.toBe(lb);
+      // hairpin: a pod in the endpoints' network reaches the LB address through the router both ways
+      const hairpin = tracer.trace({ srcAddress: family === 'IPv4' ? '10.244.7.7' : 'fd00:244::777', srcPort: 40001, dstAddress: lb, dstPort: 80, protocol: 'tcp', inInterface: 'bridge' });
+      expect(hairpin).toMatchObject({ ok: true, verdict: 'accept', dstPort: 8080, srcAddress: family === 'IPv4' ? '10.244.0.1' : 'fd00:244::1' });
       expect(tracer.trace({ srcAddress: family === 'IPv4' ? '203.0.113.9' : '2001:db8:99::9', srcPort: 1234, dstAddress: lb, dstPort: 22, protocol: 'tcp', inInterface: 'ether1' })).toMatchObject({ ok: true, verdict: 'reject' });
     }
     const svc = await getService(kube, ns, 'web');

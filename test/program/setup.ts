@@ -1,8 +1,9 @@
 import { createAllocate } from '../../functions/allocate/handler.js';
 import { createProgramApp } from '../../functions/program/app.js';
+import { createRelease } from '../../functions/release/handler.js';
 import type { ProgramDeps } from '../../functions/program/deps.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import type { ObjectRef } from '../../lib/events/invocation.js';
+import type { FunctionHandler, ObjectRef } from '../../lib/events/invocation.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';
 import { memoryLogger } from '../../lib/log/logger.js';
@@ -46,6 +47,8 @@ export interface Stack {
   router: RouterClient;
   program: FunctionClient;
   allocate: (ref: ObjectRef) => Promise<number>;
+  /** The allocate and release functions in process, for any invocation (resyncs too). */
+  functions: { allocate: FunctionHandler; release: FunctionHandler };
   logs: ReturnType<typeof memoryLogger>;
   close(): Promise<void>;
 }
@@ -60,8 +63,10 @@ export async function startStack(seed: RouterState = SEED): Promise<Stack> {
   const deps: ProgramDeps = { kube, router, classes: CLASSES, now: () => new Date(), log: logs, retry: { attempts: 20, pause: defaultPause() } };
   const program = await serveFunction(createProgramApp(deps));
   const alloc = createAllocate(allocateDeps(kube));
+  const release = createRelease({ kube, router, classes: CLASSES, now: () => new Date(), log: logs, retry: { attempts: 20, pause: defaultPause() }, ledgerGraceMs: 0 });
   return {
     sim, router, program, logs,
+    functions: { allocate: alloc, release },
     allocate: async (ref) => (await alloc(objectInvocation('update', ref))).status,
     close: async () => {
       await program.close();

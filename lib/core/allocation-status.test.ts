@@ -1,0 +1,55 @@
+import { describe, expect, it } from 'vitest';
+import { IPAllocationSchema, type IPAllocation } from '../k8s/schemas.js';
+import { allocatedStatus, programmedStatus, stateConditions, statusChanged, type AllocationState, type RouterOutcome } from './allocation-status.js';
+import type { Decision } from './decide.js';
+
+const T0 = new Date('2026-12-01T10:00:00Z');
+const T1 = new Date('2026-12-01T10:05:00Z');
+const ADDRESS = '192.0.2.20';
+const allocated: Decision = { ok: true, pool: 'lan', address: ADDRESS, reserved: true };
+
+const fresh = (): IPAllocation => IPAllocationSchema.parse({ metadata: { name: 'ip-0123456789ab', uid: 'u-1', generation: 1 }, spec: { ipFamily: 'IPv4' } });
+const withStatus = (a: IPAllocation, status: IPAllocation['status']): IPAllocation => ({ ...a, ...(status ? { status } : {}) });
+
+describe('the conditions of each allocation state', () => {
+  it.each<[string, AllocationState, [string, string, string][]]>([
+    ['no address', { kind: 'notAllocated', reason: 'PoolExhausted', message: 'Pool lan has no free address.' },
+      [['Allocated', 'False', 'PoolExhausted'], ['Programmed', 'False', 'NotAllocated'], ['Ready', 'False', 'PoolExhausted']]],
+    ['waiting for the router', { kind: 'pending', address: ADDRESS, pool: 'lan' },
+      [['Programmed', 'Unknown', 'Pending'], ['Ready', 'False', 'ProgrammingPending']]],
+    ['a pool that does not advertise', { kind: 'notAdvertised', address: ADDRESS },
+      [['Programmed', 'False', 'NotAdvertised'], ['Ready', 'True', 'AllocatedButNotAdvertised']]],
+    ['advertised', { kind: 'advertised', address: ADDRESS, interfaceName: 'ether1' },
+      [['Programmed', 'True', 'Programmed'], ['Ready', 'True', 'AllocatedAndProgrammed']]],
+    ['the router failed', { kind: 'backendError', message: 'The router refused or did not answer: timeout' },
+      [['Programmed', 'False', 'BackendError'], ['Ready', 'False', 'BackendError']]],
+  ])('%s', (_story, state, want) => {
+    const conditions = stateConditions(state);
+    expect(conditions.map((c) => [c.type, c.status, c.reason])).toEqual(want);
+    for (const c of conditions) expect(c.message).not.toBe('');
+  });
+});
+
+/**
+ * A resync runs allocate and then program for every allocation. Once both have run, another
+ * round must leave the status exactly as it is: otherwise each resync costs two status writes
+ * (and the watch events they cause wake the other function again).
+ */
+describe('allocate and program agree: a second round writes nothing', () => {
+  it.each<[string, { advertise: boolean; interfaceName?: string }, RouterOutcome, string]>([
+    ['a pool with advertise: false', { advertise: false }, { kind: 'notAdvertised' }, 'AllocatedButNotAdvertised'],
+    ['a pool with advertise: false and an interface', { advertise: false, interfaceName: 'ether1' }, { kind: 'notAdvertised' }, 'AllocatedButNotAdvertised'],
+    ['an advertising pool with its interface', { advertise: true, interfaceName: 'ether1' }, { kind: 'advertised', interfaceName: 'ether1' }, 'AllocatedAndProgrammed'],
+    ['an advertising pool, interface from the routes', { advertise: true }, { kind: 'advertised', interfaceName: 'bridge' }, 'AllocatedAndProgrammed'],
+    ['a router that fails', { advertise: true }, { kind: 'failed', message: 'The router refused or did not answer: timeout' }, 'BackendError'],
+  ])('%s', (_story, pool, outcome, readyReason) => {
+    const afterAllocate = withStatus(fresh(), allocatedStatus(fresh(), allocated, pool, T0));
+    const settled = withStatus(afterAllocate, programmedStatus(afterAllocate, outcome, T0));
+    expect(settled.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe(readyReason);
+
+    const byAllocate = allocatedStatus(settled, allocated, pool, T1);
+    expect(statusChanged(settled.status, byAllocate), 'allocate on resync').toBe(false);
+    const byProgram = programmedStatus(withStatus(settled, byAllocate), outcome, T1);
+    expect(statusChanged(settled.status, byProgram), 'program on resync').toBe(false);
+  });
+});

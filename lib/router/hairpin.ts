@@ -1,0 +1,54 @@
+import { familyBits, formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
+import type { RouterEntry } from '../routeros/state.js';
+import { firewallMenu, type DesiredMenus } from './menus.js';
+import { LB_CONNECTION_MARK, globalComment, ownerOf } from './names.js';
+
+/** fe80::/10: every IPv6 interface has one; no load-balanced connection comes from it. */
+const LINK_LOCAL = 0xfe80n >> 6n;
+
+/**
+ * The router's connected networks of a family: the networks of its own `/ip/address`
+ * (`/ipv6/address`) entries, host addresses, IPv6 link-local addresses and MikroLB's
+ * advertisements left out, in numeric order. Disabled or invalid addresses connect nothing.
+ */
+export function connectedNetworks(family: IPFamily, addresses: readonly RouterEntry[]): string[] {
+  const bits = familyBits(family);
+  const networks = new Map<string, bigint>();
+  for (const e of addresses) {
+    if (e.disabled === 'true' || e.invalid === 'true' || ownerOf(e.comment) !== undefined) continue;
+    const [base = '', length = ''] = (e.address ?? '').split('/');
+    const parsed = parseAddress(base);
+    const prefix = Number(length);
+    if (!parsed.ok || parsed.family !== family || length === '' || !Number.isInteger(prefix) || prefix <= 0 || prefix >= bits) continue;
+    if (family === 'IPv6' && parsed.value >> 118n === LINK_LOCAL) continue;
+    const shift = BigInt(bits - prefix);
+    const network = (parsed.value >> shift) << shift;
+    networks.set(`${formatAddress(family, network)}/${prefix}`, network);
+  }
+  return [...networks].sort(([a, x], [b, y]) => (x < y ? -1 : x > y ? 1 : a.localeCompare(b))).map(([text]) => text);
+}
+
+const HAIRPIN_ROLE = 'nat-srcnat-hairpin:';
+
+/** The networks the hairpin rules on the router cover (from their own `src-address`). */
+export function hairpinNetworks(natEntries: readonly RouterEntry[]): string[] {
+  const prefix = globalComment(HAIRPIN_ROLE);
+  return natEntries.filter((e) => e.comment?.startsWith(prefix) && e['src-address'] !== undefined).map((e) => e['src-address'] ?? '');
+}
+
+/**
+ * Hairpin NAT, one rule per connected network, after the SNAT jump in `srcnat`: a load-balanced
+ * connection (marked in mangle) whose client and endpoint (after dst-nat) are both in the same
+ * connected network is masqueraded to the router's address on that network. Without it the
+ * endpoint would answer the client directly, from its own address, and the client (which
+ * talked to the LB address) would drop the reply. Connections from anywhere else keep their
+ * source address.
+ */
+export function hairpinEntries(family: IPFamily, networks: readonly string[]): DesiredMenus {
+  return {
+    [firewallMenu(family, 'nat')]: networks.map((network) => ({
+      chain: 'srcnat', action: 'masquerade', 'connection-mark': LB_CONNECTION_MARK, 'src-address': network, 'dst-address': network,
+      comment: globalComment(`${HAIRPIN_ROLE}${network}`),
+    })),
+  };
+}
