@@ -66,7 +66,7 @@ export async function runControllerCommand(argv: string[], env: Env, io: CliIo):
       kc: kube.value.kc, router: router.value, classes: classes.value, log, bridge: bridgeCfg.config,
       webhook: { certDir: env.WEBHOOK_CERT_DIR ?? '/tmp/k8s-webhook-server/serving-certs', port: webhookPort.value },
     });
-    log.info('Controller started', { port: controller.bridge.port, webhookPort: controller.webhookPort, loadBalancerClass: classes.value.loadBalancerClass });
+    log.info('Controller started', { port: controller.bridge.port, webhookPort: controller.webhookPort, loadBalancerClass: classes.value.loadBalancerClass, clusterName: classes.value.clusterName });
     return await runUntilStopped(io, log, async () => {
       await controller.stop();
       await router.value.close();

@@ -3,8 +3,8 @@ import type { RouterOutcome } from './program-status.js';
 import { interfaceFor } from './route-interface.js';
 import type { IPFamily } from '../ip/index.js';
 import {
-  advertisementEntry, globalEntries, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries, snatList,
-  type DesiredMenus, type Op, type Scope, type ServiceProgram,
+  DEFAULT_CLUSTER, advertisementEntry, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
+  snatList, type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
 import { isAlreadyExists, isNotFound } from '../routeros/client/errors.js';
@@ -17,6 +17,8 @@ const ADDRESS_MENU: Record<IPFamily, string> = { IPv4: '/ip/address', IPv6: '/ip
 export interface OwnerProgram {
   /** Owner of the entries: the Service's uid (or an operator reservation's own uid). */
   uid: string;
+  /** The installation's MIKROLB_CLUSTER_NAME: its entries are tagged with it (default: `default`). */
+  cluster?: string;
   service?: ServiceProgram;
   adverts: readonly AdvertisementWant[];
 }
@@ -64,16 +66,18 @@ function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, o
 export function planOwner(p: OwnerProgram, state: Record<string, RouterEntry[]>): PlanResult {
   const outcomes = new Map<string, RouterOutcome>();
   const needs = familiesNeeding(p);
-  const desired = mergeDesired(
+  const cluster = p.cluster ?? DEFAULT_CLUSTER;
+  const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries(p.service)] : []),
     ...[...needs].map((f) => globalEntries(f)),
     ...desiredAdverts(p, state, outcomes),
-  );
+  ), cluster);
   const routerState: RouterState = { version: '7', menus: state };
   const ops: Op[] = [];
+  const own = scopes.service(p.uid, cluster);
+  const globals = scopes.global(cluster);
   for (const f of FAMILIES) {
-    const own = scopes.service(p.uid);
-    const scope: Scope = needs.has(f) ? (o) => own(o) || scopes.global(o) : own;
+    const scope: Scope = needs.has(f) ? (o) => own(o) || globals(o) : own;
     ops.push(...planState(routerState, desired, scope, menusFor(f)));
   }
   return { ops, outcomes };
@@ -85,9 +89,10 @@ const BUILTIN_CHAINS: Record<string, readonly string[]> = { filter: ['input', 'f
 /**
  * A whole-router read split by owner, so that planning each of N owners against it costs what
  * its own entries cost: each owner sees the built-in chains (and their foreign rules) plus its
- * own entries, in router order — exactly what a narrowed read would have returned.
+ * own entries, in router order — exactly what a narrowed read would have returned. Entries of
+ * other clusters' Services are nobody's here.
  */
-export function partitionState(state: Record<string, RouterEntry[]>): (uid: string) => Record<string, RouterEntry[]> {
+export function partitionState(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): (uid: string) => Record<string, RouterEntry[]> {
   const shared: Record<string, [number, RouterEntry][]> = {};
   const byOwner = new Map<string, Record<string, [number, RouterEntry][]>>();
   for (const [menu, entries] of Object.entries(state)) {
@@ -97,7 +102,7 @@ export function partitionState(state: Record<string, RouterEntry[]>): (uid: stri
       const owner = ownerOf(e.comment);
       if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/'))) {
         (shared[menu] ??= []).push([i, e]);
-      } else if (owner?.kind === 'service') {
+      } else if (owner?.kind === 'service' && owner.cluster === cluster) {
         const own = byOwner.get(owner.uid) ?? {};
         (own[menu] ??= []).push([i, e]);
         byOwner.set(owner.uid, own);
@@ -126,13 +131,15 @@ function anyOf(conditions: readonly string[]): string[] {
 export function readsFor(p: OwnerProgram): ReadRequest[] {
   // Everything the owner could have now (as if load balancing and SNAT were on), so that
   // switching either off finds the entries to remove.
-  const desired = mergeDesired(
+  const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries({ ...p.service, lbEnabled: true, snatEnabled: true })] : []),
     ...p.adverts.map((w) => {
       const adv = advertisementEntry({ serviceUid: p.uid, family: w.family, address: w.address, interfaceName: 'any' });
       return { [adv.menu]: [adv.entry] };
     }),
-  );
+  ), p.cluster ?? DEFAULT_CLUSTER);
+  // entries the default cluster wrote before cluster names carry the old comment: find those too
+  const comments = (e: { comment: string }): string[] => [e.comment, ...[legacyComment(e.comment)].filter((c): c is string => c !== undefined)];
   const needsRoutes = p.adverts.some((w) => w.advertise && !w.interfaceName);
   const requests: ReadRequest[] = [];
   for (const f of FAMILIES) {
@@ -143,7 +150,7 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
       const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(own)]);
       // the owner's SNAT list is read even when it should now be empty (no endpoints left)
       const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== 'mikrolb-lb'), ...(table === 'address-list' && p.service ? [snatList(p.uid)] : [])]);
-      const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.map((e) => `comment=${e.comment}`)];
+      const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.flatMap(comments).map((c) => `comment=${c}`)];
       const whole = needsRoutes && menu === ADDRESS_MENU[f];
       if (whole) requests.push({ menu });
       else if (conditions.length > 0) requests.push({ menu, query: anyOf(conditions) });
