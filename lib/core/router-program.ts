@@ -1,7 +1,7 @@
 import type { AdvertisementWant } from './program-model.js';
 import type { RouterOutcome } from './program-status.js';
 import { interfaceFor } from './route-interface.js';
-import type { IPFamily } from '../ip/index.js';
+import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
   DEFAULT_CLUSTER, advertisementEntry, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
   snatList, type DesiredMenus, type Op, type Scope, type ServiceProgram,
@@ -37,9 +37,39 @@ function familiesNeeding(p: OwnerProgram): Set<IPFamily> {
   return out;
 }
 
-/** Every menu one owner's plan reads, for one pipelined round trip. */
+/**
+ * Every menu a resync or garbage collection reads whole, for one pipelined round trip. Route
+ * tables are not among them: they may hold a full BGP table, so only the routes that could carry
+ * an advertised address are read ({@link routeReads}).
+ */
 export function menusToRead(): string[] {
-  return FAMILIES.flatMap((f) => [...menusFor(f), ROUTE_MENU[f]]);
+  return FAMILIES.flatMap((f) => menusFor(f));
+}
+
+/** The route menus, for tests and tools that want the whole tables on purpose. */
+export const ROUTE_MENUS: readonly string[] = FAMILIES.map((f) => ROUTE_MENU[f]);
+
+/** Every prefix that contains `address` (`/0` to `/32` or `/128`), as the router prints dst-address. */
+export function coveringPrefixes(family: IPFamily, address: string): string[] {
+  const parsed = parseAddress(address);
+  if (!parsed.ok || parsed.family !== family) return [];
+  const bits = family === 'IPv4' ? 32 : 128;
+  return Array.from({ length: bits + 1 }, (_, len) => {
+    const shift = BigInt(bits - len);
+    return `${formatAddress(family, (parsed.value >> shift) << shift)}/${len}`;
+  });
+}
+
+/**
+ * Narrowed route prints for the addresses this owner advertises without a named interface: only
+ * routes whose dst-address contains one of them (the candidates for the router's own lookup), so
+ * the cost is the same with 10 routes or a full BGP table.
+ */
+export function routeReads(p: OwnerProgram): ReadRequest[] {
+  return FAMILIES.flatMap((f) => {
+    const prefixes = new Set(p.adverts.filter((w) => w.advertise && !w.interfaceName && w.family === f).flatMap((w) => coveringPrefixes(f, w.address)));
+    return prefixes.size === 0 ? [] : [{ menu: ROUTE_MENU[f], query: anyOf([...prefixes].map((prefix) => `dst-address=${prefix}`)) }];
+  });
 }
 
 function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, outcomes: Map<string, RouterOutcome>): DesiredMenus[] {
@@ -155,7 +185,7 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
       if (whole) requests.push({ menu });
       else if (conditions.length > 0) requests.push({ menu, query: anyOf(conditions) });
     }
-    if (needsRoutes) requests.push({ menu: ROUTE_MENU[f] });
+    requests.push(...routeReads(p).filter((r) => r.menu === ROUTE_MENU[f]));
   }
   return requests;
 }
@@ -190,6 +220,12 @@ export const isRouterConflict = (e: unknown): boolean => isAlreadyExists(e) || i
 
 const CONFLICT_ATTEMPTS = 4;
 
+/** A whole-menu state (resync, release) lacks routes: add the narrowed route prints this owner needs. */
+async function withRoutes(router: RouterPort, p: OwnerProgram, state: Record<string, RouterEntry[]>): Promise<Record<string, RouterEntry[]>> {
+  const missing = routeReads(p).filter((r) => state[r.menu] === undefined);
+  return missing.length === 0 ? state : { ...state, ...await router.read(missing) };
+}
+
 /**
  * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one
  * round trip, only when something differs); on a router conflict, reads narrowed and tries again.
@@ -198,7 +234,7 @@ export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { 
   let given = opts.state;
   const read = opts.read ?? (() => readOwner(router, p));
   for (let attempt = 1; ; attempt++) {
-    const state = given ?? await read();
+    const state = await withRoutes(router, p, given ?? await read());
     given = undefined;
     const result = planOwner(p, state);
     if (result.ops.length === 0) return result;
