@@ -34,7 +34,7 @@ function printedValue(spec: MenuSpec, entry: StoredEntry, derive: () => Readonly
 /** The items a print returns: only matching entries are printed in full; derived values are computed once per entry. */
 function matchingItems(spec: MenuSpec, router: RouterReader, matches: (item: { get(name: string): string | undefined }) => boolean): PrintedItem[] {
   if (spec.computed !== undefined) return spec.computed(router).filter(matches);
-  return router.entries(spec.path)
+  return [...router.entries(spec.path), ...(spec.dynamic?.(router) ?? [])]
     .filter((entry) => {
       let derived: Readonly<Record<string, string>> | undefined;
       const derive = (): Readonly<Record<string, string>> => (derived ??= spec.derive?.(entry.props, router) ?? {});
@@ -45,7 +45,7 @@ function matchingItems(spec: MenuSpec, router: RouterReader, matches: (item: { g
 
 export function printedItems(spec: MenuSpec, router: RouterReader): PrintedItem[] {
   if (spec.computed !== undefined) return spec.computed(router);
-  return router.entries(spec.path).map((entry) => printedEntry(spec, entry, router));
+  return [...router.entries(spec.path), ...(spec.dynamic?.(router) ?? [])].map((entry) => printedEntry(spec, entry, router));
 }
 
 const PRINT_FLAGS = new Set(['.proplist', 'count-only', 'detail', 'without-paging', 'terse', 'stats', 'brief', 'from']);
