@@ -12,7 +12,7 @@ import { apiServerPort } from '../lib/k8s/client.js';
 import { defaultPause } from '../lib/k8s/conflict.js';
 import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
 import type { Logger } from '../lib/log/logger.js';
-import { gcCounters } from '../lib/metrics.js';
+import { gcCounters, type Counters } from '../lib/metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
 import type { BridgeConfigInput } from './config.js';
@@ -29,6 +29,8 @@ export interface ControllerOptions {
   /** Serve the IPPool webhook over TLS from this folder's tls.crt/tls.key, when present. */
   webhook?: { certDir: string; port: number; hostname?: string };
   ledgerGraceMs?: number;
+  /** Served on /metrics next to the bridge's (GC, router bounds); made here when not given. */
+  counters?: Counters;
 }
 
 export interface Controller {
@@ -45,7 +47,7 @@ export interface Controller {
 export async function startController(opts: ControllerOptions): Promise<Controller> {
   const kube = apiServerPort(opts.transport ?? kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
   const retry = { attempts: 20, pause: defaultPause() };
-  const counters = gcCounters();
+  const counters = opts.counters ?? gcCounters();
   const base = { kube, classes: opts.classes, now: () => new Date(), retry };
   const dispatch = {
     allocate: appDispatch(createAllocateApp({ ...base, log: opts.log.child({ function: 'allocate' }) })),

@@ -119,6 +119,40 @@ describe('the bridge, in process', () => {
   });
 });
 
+describe('invocation deadline (FUNCTION_TIMEOUT), in process too', () => {
+  it('a function that never answers is given up at the deadline, counted, and retried', async () => {
+    const clock = fakeClock();
+    const kube = fakeKube();
+    const log = memoryLogger();
+    const attempts: AbortSignal[] = [];
+    // the first attempt hangs and ignores its signal; the retry answers
+    const hanging = async (_invocation: Invocation, signal: AbortSignal): Promise<DispatchResult> => {
+      attempts.push(signal);
+      return attempts.length === 1 ? new Promise<DispatchResult>(() => undefined) : { status: 200 };
+    };
+    const answer = async (): Promise<DispatchResult> => ({ status: 200 });
+    const dispatch = { allocate: hanging, program: answer, release: answer };
+    const bridge = await startBridge(
+      { port: 0, hostname: '127.0.0.1', lease: { enabled: false }, perObjectIntervalMs: 0, invocationTimeoutMs: 1_000, retry: { baseMs: 100, maxMs: 100 } },
+      { transport: offlineTransport, stream: kube.stream, log, clock, random: () => 0.5, dispatch },
+    );
+    running.push(bridge);
+    await bridge.ready;
+    kube.apply('Service', lb('web'));
+    await clock.advance(100);
+    expect(attempts).toHaveLength(1);
+    await clock.advance(1_000);
+    expect(attempts[0]?.aborted).toBe(true);
+    expect(bridge.metrics.count('timeouts', { function: 'allocate' })).toBe(1);
+    await clock.advance(500);
+    expect(attempts).toHaveLength(2);
+    expect(bridge.metrics.count('invocations', { function: 'allocate', outcome: 'success' })).toBe(1);
+    const text = await (await fetch(`http://127.0.0.1:${bridge.port}/metrics`)).text();
+    expect(text).toContain('mikrolb_bridge_invocation_timeouts_total{function="allocate"} 1\n');
+    expect(log.entries.some((e) => e.msg === 'An invocation did not answer within FUNCTION_TIMEOUT; it will be retried')).toBe(true);
+  });
+});
+
 describe('start-up', () => {
   it('fails, and leaves nothing running, when its port is taken', async () => {
     const { bridge } = await setup();

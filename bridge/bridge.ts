@@ -9,7 +9,7 @@ import { createLogger, type Logger } from '../lib/log/logger.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { bridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.js';
 import { interestFilters, serviceConcernsUs } from './filters.js';
-import { httpDispatch, type Dispatch, type FetchFn } from './invoker.js';
+import { boundedDispatch, httpDispatch, type Dispatch, type FetchFn } from './invoker.js';
 import { kubeStream, type KubeStream } from './kube-stream.js';
 import { startElector, type Elector } from './lease.js';
 import { createBridgeMetrics, type BridgeMetrics } from './metrics.js';
@@ -56,8 +56,8 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   const random = deps.random ?? Math.random;
   const log = (deps.log ?? createLogger()).child({ component: 'bridge' });
   const { transport, stream } = kubeAccess(config, deps);
-  const targets = functionTargets(config, deps, log);
   const metrics = createBridgeMetrics();
+  const targets = functionTargets(config, deps, log, metrics, clock);
   const queue = createWorkQueue({
     dispatch: (fn, invocation, signal) => dispatchTo(targets, fn, invocation, signal),
     concurrency: config.concurrency,
@@ -125,13 +125,18 @@ function kubeAccess(config: BridgeConfig, deps: BridgeDeps): { transport: Transp
   return { transport, stream: kubeStream(deps.kc, transport, { timeoutSeconds, idleTimeoutMs }) };
 }
 
-function functionTargets(config: BridgeConfig, deps: BridgeDeps, log: Logger): Partial<Record<FunctionName, Dispatch>> {
+/** Each function's target, in process or over HTTP, every invocation bounded by FUNCTION_TIMEOUT. */
+function functionTargets(config: BridgeConfig, deps: BridgeDeps, log: Logger, metrics: BridgeMetrics, clock: Clock): Partial<Record<FunctionName, Dispatch>> {
   const targets: Partial<Record<FunctionName, Dispatch>> = {};
   for (const fn of FUNCTION_NAMES) {
     const url = config.functions[fn];
     const target = deps.dispatch?.[fn] ?? (url ? httpDispatch(url, { fetch: deps.fetch, timeoutMs: config.invocationTimeoutMs }) : undefined);
-    if (target) targets[fn] = target;
-    else log.warn('No URL or handler for a function: its events are not delivered', { function: fn });
+    if (target) {
+      targets[fn] = boundedDispatch(target, config.invocationTimeoutMs, () => {
+        metrics.timedOut(fn);
+        log.warn('An invocation did not answer within FUNCTION_TIMEOUT; it will be retried', { function: fn, timeoutMs: config.invocationTimeoutMs });
+      }, clock);
+    } else log.warn('No URL or handler for a function: its events are not delivered', { function: fn });
   }
   return targets;
 }

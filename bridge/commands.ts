@@ -3,6 +3,7 @@ import { classesFromEnv, portFromEnv, type Env } from '../lib/config.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from '../lib/cli/io.js';
 import { kubeRuntime, routerRuntime, untilStopped } from '../lib/cli/runtime.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
+import { gcCounters, routerLimitCounter } from '../lib/metrics.js';
 import { startController } from './all-in-one.js';
 import { startBridge } from './bridge.js';
 import { bridgeConfigFromEnv } from './config.js';
@@ -59,14 +60,15 @@ export async function runControllerCommand(argv: string[], env: Env, io: CliIo):
   if (!webhookPort.ok) return usageError(io, 'controller', webhookPort.message);
   const kube = kubeRuntime(env, 'mikrolb-controller');
   if (!kube.ok) return usageError(io, 'controller', kube.message);
-  const router = routerRuntime(env, log.child({ component: 'router' }));
+  const counters = gcCounters();
+  const router = routerRuntime(env, log.child({ component: 'router' }), routerLimitCounter(counters));
   if (!router.ok) return usageError(io, 'controller', router.message);
   try {
     const controller = await startController({
-      kc: kube.value.kc, router: router.value, classes: classes.value, log, bridge: bridgeCfg.config,
+      kc: kube.value.kc, router: router.value, classes: classes.value, log, bridge: bridgeCfg.config, counters,
       webhook: { certDir: env.WEBHOOK_CERT_DIR ?? '/tmp/k8s-webhook-server/serving-certs', port: webhookPort.value },
     });
-    log.info('Controller started', { port: controller.bridge.port, webhookPort: controller.webhookPort, loadBalancerClass: classes.value.loadBalancerClass });
+    log.info('Controller started', { port: controller.bridge.port, webhookPort: controller.webhookPort, loadBalancerClass: classes.value.loadBalancerClass, clusterName: classes.value.clusterName });
     return await runUntilStopped(io, log, async () => {
       await controller.stop();
       await router.value.close();

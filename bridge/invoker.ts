@@ -1,6 +1,7 @@
 import { toCloudEvent } from '../lib/events/cloudevent.js';
 import type { Invocation } from '../lib/events/invocation.js';
 import type { FetchApp } from '../lib/http/serve.js';
+import { systemClock, type Clock } from './clock.js';
 import { parseRetryAfter } from './retry.js';
 
 /** A function's answer, as far as the bridge cares. */
@@ -55,6 +56,38 @@ async function withTimeout<T>(parent: AbortSignal, timeoutMs: number, run: (sign
     clearTimeout(timer);
     parent.removeEventListener('abort', onAbort);
   }
+}
+
+/** An invocation that did not answer within its deadline (FUNCTION_TIMEOUT): retried like a network failure. */
+export class InvocationTimeoutError extends Error {
+  override readonly name = 'InvocationTimeoutError';
+}
+
+/**
+ * Every invocation gets `timeoutMs`, in process as over HTTP: at the deadline its signal is
+ * aborted and the bridge gets an InvocationTimeoutError (then retries), even if the function
+ * ignores the signal (its work may still finish in the background; every function is
+ * idempotent). `onTimeout` counts it.
+ */
+export function boundedDispatch(dispatch: Dispatch, timeoutMs: number, onTimeout: () => void, clock: Clock = systemClock): Dispatch {
+  return (invocation, parent) => {
+    const controller = new AbortController();
+    const onAbort = (): void => controller.abort(parent.reason);
+    if (parent.aborted) onAbort();
+    parent.addEventListener('abort', onAbort, { once: true });
+    return new Promise<DispatchResult>((resolve, reject) => {
+      const cancel = clock.schedule(timeoutMs, () => {
+        const error = new InvocationTimeoutError(`no answer within ${timeoutMs} ms (FUNCTION_TIMEOUT)`);
+        onTimeout();
+        controller.abort(error);
+        reject(error);
+      });
+      dispatch(invocation, controller.signal).then(resolve, reject).finally(() => {
+        cancel();
+        parent.removeEventListener('abort', onAbort);
+      });
+    });
+  };
 }
 
 /** Calls a fetch-style app (a function's hono app) in process, through the same CloudEvent. */

@@ -97,10 +97,11 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions at FUNCTION_URL_*', run: async (argv, env, io) => (await import('./commands.js')).runBridgeCommand(argv, env, io) },
   controller: { usage: 'controller', summary: 'bridge, functions and the IPPool webhook in one process', run: async (argv, env, io) => (await import('./commands.js')).runControllerCommand(argv, env, io) },
   uninstall: {
-    usage: 'uninstall --router [--dry-run]', summary: 'remove the router entries tagged mikrolb:global:… or mikrolb:svc=… (and nothing else)',
+    usage: 'uninstall --router [--dry-run]', summary: 'remove every entry of this cluster (MIKROLB_CLUSTER_NAME) from the router, nothing else',
     run: async (argv, env, io) => (await import('../lib/cli/uninstall.js')).runUninstall(argv, env, io),
     options: async () => (await import('../lib/cli/uninstall.js')).UNINSTALL_OPTIONS,
   },
+  router: { usage: 'router dump', summary: 'print the router\'s state (read-only) in the invoke --router format', run: async (argv, env, io) => (await import('../lib/cli/router-dump.js')).runRouter(argv, env, io) },
   start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: async (argv, env, io) => (await import('./local-stack.js')).runStart(argv, env, io) },
 };
 

@@ -16,7 +16,7 @@ export interface BridgeState {
   ready(): boolean;
 }
 
-export type CounterName = 'invocations' | 'retries' | 'coalesced' | 'watchRestarts' | 'relists' | 'watchEvents';
+export type CounterName = 'invocations' | 'retries' | 'coalesced' | 'watchRestarts' | 'relists' | 'watchEvents' | 'timeouts';
 
 export interface BridgeMetrics {
   queue: QueueObserver;
@@ -27,6 +27,8 @@ export interface BridgeMetrics {
   delivered: LatencyWindow;
   /** Counter values by name and labels, for tests and logs. */
   count(name: CounterName, labels?: Labels): number;
+  /** An invocation went over FUNCTION_TIMEOUT (in process or over HTTP). */
+  timedOut(fn: FunctionName): void;
   /** Connects the gauges to the running bridge. */
   attach(state: BridgeState): void;
   render(): string;
@@ -41,6 +43,7 @@ export function createBridgeMetrics(): BridgeMetrics {
     watchRestarts: registry.counter(`${PREFIX}_watch_restarts_total`, 'Watch streams that ended or broke and were opened again.'),
     relists: registry.counter(`${PREFIX}_relists_total`, 'Full lists after the initial one (410 Gone, broken streams).'),
     watchEvents: registry.counter(`${PREFIX}_watch_events_total`, 'Watch events received, by kind and type.'),
+    timeouts: registry.counter(`${PREFIX}_invocation_timeouts_total`, 'Invocations that did not answer within FUNCTION_TIMEOUT (then retried), by function.'),
   };
   const duration = registry.histogram(`${PREFIX}_invocation_duration_seconds`, 'Request sent to answer received.', LATENCY_BUCKETS);
   const hopSeconds = registry.histogram(`${PREFIX}_event_to_invocation_seconds`, 'Watch event seen to request sent (first attempts).', LATENCY_BUCKETS);
@@ -91,6 +94,7 @@ export function createBridgeMetrics(): BridgeMetrics {
     source,
     hop,
     delivered,
+    timedOut: (fn) => counters.timeouts.inc({ function: fn }),
     count: (name, labels) => counters[name].value(labels),
     attach: (s) => void (state = s),
     render: () => registry.render(),

@@ -1,6 +1,7 @@
 import { z } from 'zod';
 import type { ClassConfig } from './core/service.js';
 import { RouterUrlSchema } from './routeros/client/index.js';
+import { DEFAULT_CLUSTER, clusterNameProblem } from './router/names.js';
 
 /**
  * The product's configuration from the environment (see "Configuration" in ARCHITECTURE.md),
@@ -38,12 +39,25 @@ export interface RouterConfig {
   caCert?: string;
 }
 
+const ClusterName = z.string().superRefine((v, ctx) => {
+  const problem = clusterNameProblem(v);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
+
+/** MIKROLB_CLUSTER_NAME: whose router entries these are (default `default`). */
+export function clusterFromEnv(env: Env): Parsed<string> {
+  return read(env, 'MIKROLB_CLUSTER_NAME', ClusterName, DEFAULT_CLUSTER);
+}
+
+/** Which Services are ours (LOAD_BALANCER_CLASS_NAME, LOAD_BALANCER_DEFAULT) and which router entries (MIKROLB_CLUSTER_NAME). */
 export function classesFromEnv(env: Env): Parsed<ClassConfig> {
   const cls = read(env, 'LOAD_BALANCER_CLASS_NAME', ClassName, DEFAULT_LOAD_BALANCER_CLASS);
   if (!cls.ok) return cls;
   const dflt = read(env, 'LOAD_BALANCER_DEFAULT', Bool, false);
   if (!dflt.ok) return dflt;
-  return { ok: true, value: { loadBalancerClass: cls.value, defaultClass: dflt.value } };
+  const cluster = clusterFromEnv(env);
+  if (!cluster.ok) return cluster;
+  return { ok: true, value: { loadBalancerClass: cls.value, defaultClass: dflt.value, clusterName: cluster.value } };
 }
 
 export function routerFromEnv(env: Env): Parsed<RouterConfig> {

@@ -29,4 +29,13 @@ export function createCounters(help: Readonly<Record<string, string>>): Counters
 }
 
 export const GC_COLLECTED = 'mikrolb_gc_collected_total';
-export const gcCounters = (): Counters => createCounters({ [GC_COLLECTED]: 'Things the release function collected on resync, by what (ledgerEntries, routerEntries, globalRules, allocations).' });
+export const ROUTER_LIMITS = 'mikrolb_router_limits_total';
+
+/** The counters a process serves next to the bridge's: garbage collection and router bounds. */
+export const gcCounters = (): Counters => createCounters({
+  [GC_COLLECTED]: 'Things the release function collected on resync, by what (ledgerEntries, routerEntries, globalRules, allocations).',
+  [ROUTER_LIMITS]: 'Router commands that hit a bound, by limit (idle, deadline, items, bytes, sentence); each failed and closed the session.',
+});
+
+/** Counts a router bound hit (pass as the router client's `onLimit`). */
+export const routerLimitCounter = (counters: Counters) => (limit: string): void => counters.add(ROUTER_LIMITS, { limit });

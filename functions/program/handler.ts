@@ -49,7 +49,7 @@ async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   const fresh = async (): Promise<RouterView | undefined> => {
     if (view && !view.changed) return view;
     try {
-      view = { entries: partitionState(await deps.router.readMany(menusToRead())), changed: false };
+      view = { entries: partitionState(await deps.router.readMany(menusToRead()), deps.classes.clusterName), changed: false };
     } catch {
       view = undefined; // each owner then reports the router's failure itself
     }

@@ -13,6 +13,7 @@ import type { RouterEntry } from '../../lib/routeros/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService } from './settle.js';
+import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { writeOutcomes } from './statuses.js';
 
 /**
@@ -33,7 +34,8 @@ const familyOf = (ip: string) => {
 /** Talks to the router; a failure becomes a BackendError outcome for every advertisement. */
 async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean }> {
   try {
-    const { ops, outcomes } = await programOwner(deps.router, p, state ? { state: state.entries(p.uid) } : {});
+    const owner = { ...p, cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER };
+    const { ops, outcomes } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid) } : {});
     if (ops.length > 0 && state) state.changed = true;
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);

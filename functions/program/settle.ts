@@ -4,6 +4,7 @@ import { serviceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { LABEL_SERVICE_UID, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
+import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/routeros/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 
@@ -17,15 +18,17 @@ import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './
  * wants, ends every interleaving with no entry of a released owner.
  */
 
-/** The owner's entries, read from whole menus: an entry the narrowed read would miss goes too. */
+const clusterOf = (deps: ProgramDeps): string => deps.classes.clusterName ?? DEFAULT_CLUSTER;
+
+/** The owner's entries (this cluster's), read from whole menus: an entry the narrowed read would miss goes too. */
 async function wholeOwnerState(deps: ProgramDeps, uid: string): Promise<Record<string, RouterEntry[]>> {
-  return partitionState(await deps.router.readMany(menusToRead()))(uid);
+  return partitionState(await deps.router.readMany(menusToRead()), clusterOf(deps))(uid);
 }
 
 async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: ProgramReport): Promise<void> {
   let ops;
   try {
-    ({ ops } = await programOwner(deps.router, p, { read: () => wholeOwnerState(deps, p.uid) }));
+    ({ ops } = await programOwner(deps.router, { ...p, cluster: clusterOf(deps) }, { read: () => wholeOwnerState(deps, p.uid) }));
   } catch (e) {
     throw new RouterUnavailableError(`Removing the entries of ${p.uid} after its release failed: ${e instanceof Error ? e.message : String(e)}`);
   }

@@ -6,7 +6,7 @@ import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
-import { scopes, type Owner } from '../../lib/router/index.js';
+import { DEFAULT_CLUSTER, scopes, type Owner } from '../../lib/router/index.js';
 import { releaseAllocation } from './allocation.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { onRouter, removeScoped } from './router.js';
@@ -46,8 +46,9 @@ async function collectOrphans(deps: ReleaseDeps, services: Map<string, boolean>,
 
 /**
  * Resync garbage collection: stale ledger entries, allocations of vanished Services, router
- * entries tagged `mikrolb:` whose owner no longer exists, and global rules of a family that
- * nothing uses any more. Each is logged and counted in the response.
+ * entries tagged for this cluster whose owner no longer exists, and this cluster's global
+ * rules of a family that nothing uses any more. Other clusters' entries are never touched.
+ * Each is logged and counted in the response.
  */
 export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
   const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', serviceIntent(s, deps.classes).managed && !s.metadata.deletionTimestamp]));
@@ -64,14 +65,15 @@ export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): 
   }
   await onRouter(deps, 'garbage', async () => {
     const state = await deps.router.readMany(menusToRead());
-    const orphaned = (o: Owner): boolean => o.kind === 'service' && !owners.has(o.uid);
+    const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
+    const orphaned = (o: Owner): boolean => o.cluster === cluster && o.kind === 'service' && !owners.has(o.uid);
     report.collected.routerEntries += await removeScoped(deps, state, orphaned);
     for (const f of ['IPv4', 'IPv6'] as const) {
       if (families.has(f)) continue;
       const fresh = await deps.router.readMany(menusToRead());
       const prefix = f === 'IPv4' ? '/ip/' : '/ipv6/';
       const familyState = Object.fromEntries(Object.entries(fresh).filter(([m]) => m.startsWith(prefix)));
-      report.collected.globalRules += await removeScoped(deps, familyState, scopes.global);
+      report.collected.globalRules += await removeScoped(deps, familyState, scopes.global(cluster));
     }
   });
   if (report.collected.routerEntries + report.collected.globalRules > 0) {

@@ -1,5 +1,5 @@
 import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
-import { menusFor, planState, stagePlan, type Scope } from '../../lib/router/index.js';
+import { DEFAULT_CLUSTER, menusFor, planState, stagePlan, type Scope } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/routeros/state.js';
 import { ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 
@@ -20,8 +20,9 @@ export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => P
  * (so entries a narrowed read would miss go too) and applies it, retrying router conflicts.
  */
 export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: ReleaseReport): Promise<number> {
-  const whole = async (): Promise<Record<string, RouterEntry[]>> => partitionState(await deps.router.readMany(menusToRead()))(p.uid);
-  const { ops } = await programOwner(deps.router, p, { read: whole });
+  const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
+  const whole = async (): Promise<Record<string, RouterEntry[]>> => partitionState(await deps.router.readMany(menusToRead()), cluster)(p.uid);
+  const { ops } = await programOwner(deps.router, { ...p, cluster }, { read: whole });
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
   return ops.length;
 }

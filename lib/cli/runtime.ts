@@ -4,7 +4,7 @@ import { apiServerPort } from '../k8s/client.js';
 import type { KubePort } from '../k8s/port.js';
 import { kubeTransport, type Transport } from '../k8s/rest.js';
 import type { Logger } from '../log/logger.js';
-import { connectRouter, type RouterClient } from '../routeros/client/index.js';
+import { connectRouter, type RouterClient, type RouterLimit } from '../routeros/client/index.js';
 
 /** The real edges a long-running command uses, built once at its entry point. */
 export interface Runtime {
@@ -27,10 +27,10 @@ export function kubeRuntime(env: Env, instance: string): Parsed<Runtime> {
   return { ok: true, value: { kc, transport, kube: apiServerPort(transport, { instance }) } };
 }
 
-export function routerRuntime(env: Env, log: Logger): Parsed<RouterClient> {
+export function routerRuntime(env: Env, log: Logger, onLimit?: (limit: RouterLimit) => void): Parsed<RouterClient> {
   const cfg = routerFromEnv(env);
   if (!cfg.ok) return cfg;
-  return { ok: true, value: connectRouter({ ...cfg.value, log }) };
+  return { ok: true, value: connectRouter({ ...cfg.value, log, ...(onLimit === undefined ? {} : { onLimit }) }) };
 }
 
 /** Resolves when the signal aborts (Ctrl-C / SIGTERM by default). */

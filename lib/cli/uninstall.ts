@@ -1,27 +1,28 @@
 import { parseArgs } from 'node:util';
-import { menusFor, planState, scopes, type Op } from '../router/index.js';
+import { DEFAULT_CLUSTER, menusFor, planState, scopes, type Op } from '../router/index.js';
 import type { RouterPort } from '../router/port.js';
 import type { RouterEntry } from '../routeros/state.js';
 import { createLogger } from '../log/logger.js';
-import type { Env } from '../config.js';
+import { clusterFromEnv, type Env } from '../config.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo, type CliOptions } from './io.js';
 import { routerRuntime } from './runtime.js';
 
 export const UNINSTALL_USAGE = `usage: mikrolb uninstall --router [--dry-run]
 
-Removes every router entry that carries one of MikroLB's own tags as its comment
-("mikrolb:global:<role>" or "mikrolb:svc=<uid>:<key>") from addresses, address lists and
-filter/nat/mangle rules, IPv4 and IPv6, printing each one. Nothing else is touched: other
-comments that start with "mikrolb:" (such as upstream MikroLB's "mikrolb: ...") and dynamic
+Removes every router entry this cluster owns (comment "mikrolb:<MIKROLB_CLUSTER_NAME>:...";
+for the cluster "default" also the tags written before cluster names, "mikrolb:svc=..." and
+"mikrolb:global:...") from addresses (host addresses only), address lists and
+filter/nat/mangle rules, IPv4 and IPv6, and nothing else, printing each one. Other clusters'
 entries stay. --dry-run only prints. The router comes from ROUTEROS_URL, ROUTEROS_USERNAME,
-ROUTEROS_PASSWORD and ROUTEROS_CA_CERT.
+ROUTEROS_PASSWORD and ROUTEROS_CA_CERT; the cluster from MIKROLB_CLUSTER_NAME (default
+"default").
 `;
 
 const MENUS = [...menusFor('IPv4'), ...menusFor('IPv6')];
 
-/** The plan that removes all of ours, and a line per removed entry. */
-export function planUninstall(state: Record<string, RouterEntry[]>): { ops: Op[]; lines: string[] } {
-  const ops = planState({ version: '7', menus: state }, {}, scopes.everything, MENUS);
+/** The plan that removes all of one cluster's entries, and a line per removed entry. */
+export function planUninstall(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): { ops: Op[]; lines: string[] } {
+  const ops = planState({ version: '7', menus: state }, {}, scopes.cluster(cluster), MENUS);
   const lines: string[] = [];
   for (const op of ops) {
     if (op.op !== 'remove') continue;
@@ -33,9 +34,9 @@ export function planUninstall(state: Record<string, RouterEntry[]>): { ops: Op[]
   return { ops, lines };
 }
 
-export async function uninstallRouter(router: RouterPort, dryRun: boolean, io: CliIo): Promise<number> {
+export async function uninstallRouter(router: RouterPort, dryRun: boolean, io: CliIo, cluster: string = DEFAULT_CLUSTER): Promise<number> {
   const state = await router.readMany(MENUS);
-  const { ops, lines } = planUninstall(state);
+  const { ops, lines } = planUninstall(state, cluster);
   for (const l of lines) io.stdout.write(`${dryRun ? 'would remove' : 'removing'} ${l}\n`);
   if (!dryRun && ops.length > 0) await router.execute(ops);
   io.stdout.write(`${dryRun ? 'would remove' : 'removed'} ${lines.length} entr${lines.length === 1 ? 'y' : 'ies'}\n`);
@@ -62,13 +63,18 @@ export async function runUninstall(argv: string[], env: Env, io: CliIo): Promise
     io.stderr.write(`mikrolb uninstall: say --router (what to uninstall from)\n${UNINSTALL_USAGE}`);
     return EXIT_USAGE;
   }
+  const cluster = clusterFromEnv(env);
+  if (!cluster.ok) {
+    io.stderr.write(`mikrolb uninstall: ${cluster.message}\n`);
+    return EXIT_USAGE;
+  }
   const router = routerRuntime(env, createLogger({ out: io.stderr, level: 'warn' }));
   if (!router.ok) {
     io.stderr.write(`mikrolb uninstall: ${router.message}\n`);
     return EXIT_USAGE;
   }
   try {
-    return await uninstallRouter(router.value, values['dry-run'] ?? false, io);
+    return await uninstallRouter(router.value, values['dry-run'] ?? false, io, cluster.value);
   } catch (e) {
     io.stderr.write(`mikrolb uninstall: ${messageOf(e)}\n`);
     return EXIT_FAILED;

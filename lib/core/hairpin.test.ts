@@ -44,7 +44,7 @@ describe('hairpin: a client in the endpoints\' network connecting to the LB addr
   it('plans one rule per connected network, and an unchanged router needs nothing more', () => {
     expect(connectedNetworks('IPv4', state.menus['/ip/address'] ?? [])).toEqual(['10.0.0.0/24', '192.0.2.0/24']);
     expect(connectedNetworks('IPv6', state.menus['/ipv6/address'] ?? [])).toEqual(['2001:db8:ffff::/64', 'fd00::/64']);
-    const hairpins = (state.menus['/ip/firewall/nat'] ?? []).filter((e) => (e.comment ?? '').startsWith('mikrolb:global:nat-srcnat-hairpin:'));
+    const hairpins = (state.menus['/ip/firewall/nat'] ?? []).filter((e) => (e.comment ?? '').startsWith('mikrolb:default:global:nat-srcnat-hairpin:'));
     expect(hairpins.map((e) => e['src-address'])).toEqual(['10.0.0.0/24', '192.0.2.0/24']);
     const again = planOwner({ uid: webService().uid, service: webService({ snatEnabled: false }), adverts: [] }, state.menus);
     expect(again.ops).toEqual([]);

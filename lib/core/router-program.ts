@@ -2,14 +2,14 @@ import type { AdvertisementWant } from './program-model.js';
 import type { RouterOutcome } from './allocation-status.js';
 import { interfaceFor } from './route-interface.js';
 import { ADDRESS_MENU, holderConditions, isRefused, refusedWants } from './router-holders.js';
-import type { IPFamily } from '../ip/index.js';
+import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
-  advertisementEntry, globalEntries, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries, snatList, stagePlan,
-  type DesiredMenus, type Op, type Scope, type ServiceProgram,
+  DEFAULT_CLUSTER, advertisementEntry, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
+  snatList, stagePlan, type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
 import { firewallMenu } from '../router/menus.js';
-import { globalComment } from '../router/names.js';
+import { currentComment, globalComment } from '../router/names.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
 import { isAlreadyExists, isNotFound } from '../routeros/client/errors.js';
 import type { RouterEntry, RouterState } from '../routeros/state.js';
@@ -20,6 +20,8 @@ const ROUTE_MENU: Record<IPFamily, string> = { IPv4: '/ip/route', IPv6: '/ipv6/r
 export interface OwnerProgram {
   /** Owner of the entries: the Service's uid (or an operator reservation's own uid). */
   uid: string;
+  /** The installation's MIKROLB_CLUSTER_NAME: its entries are tagged with it (default: `default`). */
+  cluster?: string;
   service?: ServiceProgram;
   adverts: readonly AdvertisementWant[];
 }
@@ -38,9 +40,39 @@ function familiesNeeding(p: OwnerProgram): Set<IPFamily> {
   return out;
 }
 
-/** Every menu one owner's plan reads, for one pipelined round trip. */
+/**
+ * Every menu a resync or garbage collection reads whole, for one pipelined round trip. Route
+ * tables are not among them: they may hold a full BGP table, so only the routes that could carry
+ * an advertised address are read ({@link routeReads}).
+ */
 export function menusToRead(): string[] {
-  return FAMILIES.flatMap((f) => [...menusFor(f), ROUTE_MENU[f]]);
+  return FAMILIES.flatMap((f) => menusFor(f));
+}
+
+/** The route menus, for tests and tools that want the whole tables on purpose. */
+export const ROUTE_MENUS: readonly string[] = FAMILIES.map((f) => ROUTE_MENU[f]);
+
+/** Every prefix that contains `address` (`/0` to `/32` or `/128`), as the router prints dst-address. */
+export function coveringPrefixes(family: IPFamily, address: string): string[] {
+  const parsed = parseAddress(address);
+  if (!parsed.ok || parsed.family !== family) return [];
+  const bits = family === 'IPv4' ? 32 : 128;
+  return Array.from({ length: bits + 1 }, (_, len) => {
+    const shift = BigInt(bits - len);
+    return `${formatAddress(family, (parsed.value >> shift) << shift)}/${len}`;
+  });
+}
+
+/**
+ * Narrowed route prints for the addresses this owner advertises without a named interface: only
+ * routes whose dst-address contains one of them (the candidates for the router's own lookup), so
+ * the cost is the same with 10 routes or a full BGP table.
+ */
+export function routeReads(p: OwnerProgram): ReadRequest[] {
+  return FAMILIES.flatMap((f) => {
+    const prefixes = new Set(p.adverts.filter((w) => w.advertise && !w.interfaceName && w.family === f).flatMap((w) => coveringPrefixes(f, w.address)));
+    return prefixes.size === 0 ? [] : [{ menu: ROUTE_MENU[f], query: anyOf([...prefixes].map((prefix) => `dst-address=${prefix}`)) }];
+  });
 }
 
 function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, outcomes: Map<string, RouterOutcome>): DesiredMenus[] {
@@ -79,8 +111,8 @@ function withoutRefused(p: OwnerProgram, refused: Set<string>): OwnerProgram {
 export type AddressView = 'complete' | 'own';
 
 /** The hairpin networks to plan: the router's connected networks, or the ones already planned. */
-function hairpinNetworksFor(f: IPFamily, state: Record<string, RouterEntry[]>, addresses: AddressView): string[] {
-  return addresses === 'complete' ? connectedNetworks(f, state[ADDRESS_MENU[f]] ?? []) : hairpinNetworks(state[firewallMenu(f, 'nat')] ?? []);
+function hairpinNetworksFor(f: IPFamily, state: Record<string, RouterEntry[]>, addresses: AddressView, cluster: string): string[] {
+  return addresses === 'complete' ? connectedNetworks(f, state[ADDRESS_MENU[f]] ?? []) : hairpinNetworks(state[firewallMenu(f, 'nat')] ?? [], cluster);
 }
 
 /**
@@ -94,16 +126,18 @@ export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry
   const outcomes = new Map<string, RouterOutcome>(refused.outcomes);
   const p = withoutRefused(whole, refused.addresses);
   const needs = familiesNeeding(p);
-  const desired = mergeDesired(
+  const cluster = p.cluster ?? DEFAULT_CLUSTER;
+  const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries(p.service)] : []),
-    ...[...needs].flatMap((f) => [globalEntries(f), hairpinEntries(f, hairpinNetworksFor(f, state, addresses))]),
+    ...[...needs].flatMap((f) => [globalEntries(f), hairpinEntries(f, hairpinNetworksFor(f, state, addresses, p.cluster ?? DEFAULT_CLUSTER))]),
     ...desiredAdverts(p, state, outcomes),
-  );
+  ), cluster);
   const routerState: RouterState = { version: '7', menus: state };
   const ops: Op[] = [];
+  const own = scopes.service(p.uid, cluster);
+  const globals = scopes.global(cluster);
   for (const f of FAMILIES) {
-    const own = scopes.service(p.uid);
-    const scope: Scope = needs.has(f) ? (o) => own(o) || scopes.global(o) : own;
+    const scope: Scope = needs.has(f) ? (o) => own(o) || globals(o) : own;
     ops.push(...planState(routerState, desired, scope, menusFor(f)));
   }
   return { ops, outcomes };
@@ -115,9 +149,10 @@ const BUILTIN_CHAINS: Record<string, readonly string[]> = { filter: ['input', 'f
 /**
  * A whole-router read split by owner, so that planning each of N owners against it costs what
  * its own entries cost: each owner sees the built-in chains (and their foreign rules) plus its
- * own entries, in router order — exactly what a narrowed read would have returned.
+ * own entries, in router order — exactly what a narrowed read would have returned. Entries of
+ * other clusters' Services are nobody's here.
  */
-export function partitionState(state: Record<string, RouterEntry[]>): (uid: string) => Record<string, RouterEntry[]> {
+export function partitionState(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): (uid: string) => Record<string, RouterEntry[]> {
   const shared: Record<string, [number, RouterEntry][]> = {};
   const byOwner = new Map<string, Record<string, [number, RouterEntry][]>>();
   for (const [menu, entries] of Object.entries(state)) {
@@ -127,7 +162,7 @@ export function partitionState(state: Record<string, RouterEntry[]>): (uid: stri
       const owner = ownerOf(e.comment);
       if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/'))) {
         (shared[menu] ??= []).push([i, e]);
-      } else if (owner?.kind === 'service') {
+      } else if (owner?.kind === 'service' && owner.cluster === cluster) {
         const own = byOwner.get(owner.uid) ?? {};
         (own[menu] ??= []).push([i, e]);
         byOwner.set(owner.uid, own);
@@ -156,13 +191,15 @@ function anyOf(conditions: readonly string[]): string[] {
 export function readsFor(p: OwnerProgram): ReadRequest[] {
   // Everything the owner could have now (as if load balancing and SNAT were on), so that
   // switching either off finds the entries to remove.
-  const desired = mergeDesired(
+  const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries({ ...p.service, lbEnabled: true, snatEnabled: true })] : []),
     ...p.adverts.map((w) => {
       const adv = advertisementEntry({ serviceUid: p.uid, family: w.family, address: w.address, interfaceName: 'any' });
       return { [adv.menu]: [adv.entry] };
     }),
-  );
+  ), p.cluster ?? DEFAULT_CLUSTER);
+  // entries the default cluster wrote before cluster names carry the old comment: find those too
+  const comments = (e: { comment: string }): string[] => [e.comment, ...[legacyComment(e.comment)].filter((c): c is string => c !== undefined)];
   const needsRoutes = p.adverts.some((w) => w.advertise && !w.interfaceName);
   const requests: ReadRequest[] = [];
   for (const f of FAMILIES) {
@@ -175,12 +212,12 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
       const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== 'mikrolb-lb'), ...(table === 'address-list' && p.service ? [snatList(p.uid)] : [])]);
       // foreign entries holding one of the owner's addresses (the router's own) are refused
       const holders = menu === ADDRESS_MENU[f] ? p.adverts.filter((w) => w.family === f).flatMap(holderConditions) : [];
-      const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.map((e) => `comment=${e.comment}`), ...holders];
+      const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.flatMap(comments).map((c) => `comment=${c}`), ...holders];
       const whole = needsRoutes && menu === ADDRESS_MENU[f];
       if (whole) requests.push({ menu });
       else if (conditions.length > 0) requests.push({ menu, query: anyOf(conditions) });
     }
-    if (needsRoutes) requests.push({ menu: ROUTE_MENU[f] });
+    requests.push(...routeReads(p).filter((r) => r.menu === ROUTE_MENU[f]));
   }
   return requests;
 }
@@ -205,8 +242,8 @@ async function readOwner(router: RouterPort, p: OwnerProgram): Promise<{ state: 
  * network rather than waiting for the next resync.
  */
 async function withAddresses(router: RouterPort, p: OwnerProgram, state: Record<string, RouterEntry[]>): Promise<{ entries: Record<string, RouterEntry[]>; wholeAddresses: Set<IPFamily> }> {
-  const snatJump = globalComment('nat-srcnat-jump-snat');
-  const creating = [...familiesNeeding(p)].filter((f) => !(state[firewallMenu(f, 'nat')] ?? []).some((e) => e.comment === snatJump));
+  const snatJump = globalComment('nat-srcnat-jump-snat', p.cluster ?? DEFAULT_CLUSTER);
+  const creating = [...familiesNeeding(p)].filter((f) => !(state[firewallMenu(f, 'nat')] ?? []).some((e) => currentComment(e.comment) === snatJump));
   if (creating.length === 0) return { entries: state, wholeAddresses: new Set() };
   const extra = await router.read(creating.map((f) => ({ menu: ADDRESS_MENU[f] })));
   return { entries: { ...state, ...extra }, wholeAddresses: new Set(creating) };
@@ -237,6 +274,12 @@ export const isRouterConflict = (e: unknown): boolean => isAlreadyExists(e) || i
 
 const CONFLICT_ATTEMPTS = 4;
 
+/** A whole-menu state (resync, release) lacks routes: add the narrowed route prints this owner needs. */
+async function withRoutes(router: RouterPort, p: OwnerProgram, state: Record<string, RouterEntry[]>): Promise<Record<string, RouterEntry[]>> {
+  const missing = routeReads(p).filter((r) => state[r.menu] === undefined);
+  return missing.length === 0 ? state : { ...state, ...await router.read(missing) };
+}
+
 /**
  * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one or
  * two round trips, only when something differs: see stagePlan); on a router conflict, reads
@@ -247,7 +290,9 @@ export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { 
   const custom = opts.read;
   const read = custom ? async () => ({ state: await custom(), addresses: 'complete' as const }) : () => readOwner(router, p);
   for (let attempt = 1; ; attempt++) {
-    const { state, addresses } = given ? { state: given, addresses: 'complete' as const } : await read();
+    const got = given ? { state: given, addresses: 'complete' as const } : await read();
+    const state = await withRoutes(router, p, got.state);
+    const { addresses } = got;
     given = undefined;
     const result = planOwner(p, state, addresses);
     if (result.ops.length === 0) return result;

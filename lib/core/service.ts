@@ -12,6 +12,11 @@ export interface ClassConfig {
   loadBalancerClass: string;
   /** Also serve LoadBalancer Services without a class. */
   defaultClass: boolean;
+  /**
+   * MIKROLB_CLUSTER_NAME: the router entries this installation owns carry it in their tag, so
+   * several clusters can share a router (absent: `default`).
+   */
+  clusterName?: string;
 }
 
 /** One IPAllocation a Service asks for: exactly one of address, poolName, ipFamily. */

@@ -110,7 +110,7 @@ describe('global jumps pushed down by rules added later', () => {
       ],
     },
   };
-  const { ops, state } = converge(pushedDown, mergeDesired(globalEntries('IPv4'), globalEntries('IPv6')), scopes.global);
+  const { ops, state } = converge(pushedDown, mergeDesired(globalEntries('IPv4'), globalEntries('IPv6')), scopes.global());
 
   it('are moved back to the top with one move per chain and nothing else', () => {
     expect(opCounts(ops)).toEqual({ add: 0, set: 0, remove: 0, move: 2 });
@@ -121,7 +121,7 @@ describe('global jumps pushed down by rules added later', () => {
     const order = (s: RouterState) => (s.menus['/ip/firewall/nat'] ?? []).filter((e) => ownerOf(e.comment) === undefined).map((e) => e['.id']);
     expect(order(state)).toEqual(order(pushedDown));
     const firstOfChain = (chain: string) => (state.menus['/ip/firewall/nat'] ?? []).find((e) => e.chain === chain)?.comment;
-    expect([firstOfChain('dstnat'), firstOfChain('srcnat')]).toEqual(['mikrolb:global:nat-dstnat-jump-lb', 'mikrolb:global:nat-srcnat-jump-snat']);
+    expect([firstOfChain('dstnat'), firstOfChain('srcnat')]).toEqual(['mikrolb:default:global:nat-dstnat-jump-lb', 'mikrolb:default:global:nat-srcnat-jump-snat']);
   });
 
   it('send LB traffic to the Service again', () => {

@@ -1,7 +1,7 @@
 import { familyBits, formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import type { RouterEntry } from '../routeros/state.js';
 import { firewallMenu, type DesiredMenus } from './menus.js';
-import { LB_CONNECTION_MARK, globalComment, ownerOf } from './names.js';
+import { DEFAULT_CLUSTER, HAIRPIN_ROLE, LB_CONNECTION_MARK, globalComment, ownerOf, parseTag } from './names.js';
 
 /** fe80::/10: every IPv6 interface has one; no load-balanced connection comes from it. */
 const LINK_LOCAL = 0xfe80n >> 6n;
@@ -28,12 +28,13 @@ export function connectedNetworks(family: IPFamily, addresses: readonly RouterEn
   return [...networks].sort(([a, x], [b, y]) => (x < y ? -1 : x > y ? 1 : a.localeCompare(b))).map(([text]) => text);
 }
 
-const HAIRPIN_ROLE = 'nat-srcnat-hairpin:';
-
-/** The networks the hairpin rules on the router cover (from their own `src-address`). */
-export function hairpinNetworks(natEntries: readonly RouterEntry[]): string[] {
-  const prefix = globalComment(HAIRPIN_ROLE);
-  return natEntries.filter((e) => e.comment?.startsWith(prefix) && e['src-address'] !== undefined).map((e) => e['src-address'] ?? '');
+/** The networks the hairpin rules of `cluster` on the router cover (from their own `src-address`). */
+export function hairpinNetworks(natEntries: readonly RouterEntry[], cluster: string = DEFAULT_CLUSTER): string[] {
+  const hairpin = (e: RouterEntry): boolean => {
+    const tag = parseTag(e.comment);
+    return tag?.owner.kind === 'global' && tag.owner.cluster === cluster && tag.key.startsWith(HAIRPIN_ROLE);
+  };
+  return natEntries.filter((e) => hairpin(e) && e['src-address'] !== undefined).map((e) => e['src-address'] ?? '');
 }
 
 /**

@@ -9,7 +9,8 @@ export {
 export { plan, planState, type Op, type Scope } from './planner.js';
 export { applyPlanToState } from './apply.js';
 export {
-  LB_CHAIN, LB_CONNECTION_MARK, LB_LIST, SNAT_CHAIN, ownerOf, portChain, scopes, serviceChain, snatList, type Owner,
+  DEFAULT_CLUSTER, GLOBAL_ROLES, LB_CHAIN, LB_CONNECTION_MARK, LB_LIST, SNAT_CHAIN, clusterNameProblem, legacyComment, ownerOf, parseTag, portChain, scopes,
+  serviceChain, snatList, type Owner, type Tag,
 } from './names.js';
-export { isOrderedMenu } from './menus.js';
+export { forCluster, isOrderedMenu } from './menus.js';
 export { stagePlan } from './stages.js';

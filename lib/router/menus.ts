@@ -1,4 +1,5 @@
 import type { IPFamily } from '../ip/index.js';
+import { inCluster } from './names.js';
 
 /** A desired router entry: wire-format properties, always with our ownership comment. */
 export type DesiredEntry = Readonly<Record<string, string>> & { readonly comment: string };
@@ -51,4 +52,9 @@ export function mergeDesired(...parts: DesiredMenus[]): DesiredMenus {
     for (const [menu, entries] of Object.entries(part)) merged[menu] = [...(merged[menu] ?? []), ...entries];
   }
   return merged;
+}
+
+/** The same desired entries owned by another cluster (the layout writes the default cluster's tags). */
+export function forCluster(desired: DesiredMenus, cluster: string): DesiredMenus {
+  return Object.fromEntries(Object.entries(desired).map(([menu, entries]) => [menu, entries.map((entry) => ({ ...entry, comment: inCluster(entry.comment, cluster) }))]));
 }

@@ -1,7 +1,7 @@
 import type { RouterEntry, RouterState } from '../routeros/state.js';
 import { diffEntry } from './compare.js';
 import { isOrderedMenu, type DesiredEntry, type DesiredMenus } from './menus.js';
-import { ownerOf, type Owner } from './names.js';
+import { currentComment, ownerOf, type Owner } from './names.js';
 import type { Op } from './ops.js';
 import { placeRules, type Item } from './order.js';
 
@@ -12,9 +12,15 @@ export type Scope = (owner: Owner) => boolean;
 
 type Role = 'ours' | 'other' | 'foreign';
 
+/** We only ever add host addresses: a wider one (a WAN or LAN address) is never ours, whatever its comment. */
+function isHostAddress(menu: string, entry: RouterEntry): boolean {
+  if (!/^\/(ip|ipv6)\/address$/.test(menu)) return true;
+  return entry.address?.endsWith(menu === '/ip/address' ? '/32' : '/128') === true;
+}
+
 /** Ours: tagged, in scope and addressable. Other: tagged for an owner outside the scope. */
-function roleOf(entry: RouterEntry, scope: Scope): Role {
-  const owner = entry.dynamic === 'true' ? undefined : ownerOf(entry.comment);
+function roleOf(menu: string, entry: RouterEntry, scope: Scope): Role {
+  const owner = entry.dynamic === 'true' || !isHostAddress(menu, entry) ? undefined : ownerOf(entry.comment);
   if (owner === undefined || entry['.id'] === undefined) return 'foreign';
   return scope(owner) ? 'ours' : 'other';
 }
@@ -39,14 +45,22 @@ interface Matching {
   kept: Map<number, RouterEntry>;
 }
 
-/** Matches our entries to desired ones by comment: keep one per key (an unchanged one if any), remove the rest. */
+/**
+ * Matches our entries to desired ones by tag: keep one per key (an unchanged one if any), remove
+ * the rest. A comment in the tag format of before cluster names matches its current form, so
+ * such an entry is kept and its comment rewritten (adopted), not removed and added again.
+ */
 function match(menu: string, ours: readonly RouterEntry[], desired: readonly DesiredEntry[]): Matching {
   const byComment = new Map<string, RouterEntry[]>();
-  for (const entry of ours) byComment.set(entry.comment ?? '', [...(byComment.get(entry.comment ?? '') ?? []), entry]);
+  for (const entry of ours) {
+    const key = currentComment(entry.comment) ?? '';
+    byComment.set(key, [...(byComment.get(key) ?? []), entry]);
+  }
   const result: Matching = { replaced: [], removals: [], sets: [], kept: new Map() };
   desired.forEach((want, rank) => {
-    const candidates = byComment.get(want.comment) ?? [];
-    byComment.delete(want.comment);
+    const key = currentComment(want.comment) ?? want.comment;
+    const candidates = byComment.get(key) ?? [];
+    byComment.delete(key);
     const diffs = candidates.map((entry) => ({ entry, diff: diffEntry(menu, entry, want) }));
     const keep = diffs.find(({ diff }) => diff.kind === 'same') ?? diffs.find(({ diff }) => diff.kind === 'set');
     for (const { entry, diff } of diffs) {
@@ -88,7 +102,7 @@ const removal = (menu: string, ids: string[]): Op[] => (ids.length > 0 ? [{ op: 
  */
 export function plan(menu: string, existing: readonly RouterEntry[], desired: readonly DesiredEntry[], scope: Scope): Op[] {
   checkDesired(menu, desired, scope);
-  const roles = existing.map((entry) => roleOf(entry, scope));
+  const roles = existing.map((entry) => roleOf(menu, entry, scope));
   const matching = match(menu, existing.filter((_, index) => roles[index] === 'ours'), desired);
   return [
     ...removal(menu, matching.replaced),

@@ -1,4 +1,7 @@
 import { menusToRead, partitionState, planOwner, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import type { RouterPort } from '../../lib/router/port.js';
+import type { RouterEntry, RouterState } from '../../lib/routeros/state.js';
 import { connectRouter } from '../../lib/routeros/client/index.js';
 import { startRouterSim } from '../../lib/routeros/sim/index.js';
 import { ROUTER_SEED } from './support.js';
@@ -35,6 +38,74 @@ export async function routerProgramming(n: number): Promise<{ services: number; 
     const view = partitionState(await client.readMany(menusToRead()));
     const resyncOps = owners.reduce((sum, p) => sum + planOwner(p, view(p.uid)).ops.length, 0);
     return { services: n, programSeconds, programRoundTrips, entries, resyncMs: performance.now() - t1, resyncRoundTrips: client.stats.roundTrips - trips, resyncOps };
+  } finally {
+    await client.close();
+    await sim.close();
+  }
+}
+
+export interface RouteTableCost {
+  routes: number;
+  /** Seeding the simulator (not part of the cost). */
+  seedSeconds: number;
+  /** Programming one Service whose pool names no interface (its address is advertised on its route's). */
+  programMs: number;
+  roundTrips: number;
+  routeEntriesRead: number;
+  /** Bytes the simulator sent for the programming (login excluded). */
+  bytesReceived: number;
+  heapDeltaMb: number;
+  interfaceName: string | undefined;
+}
+
+/** A state with `count` routes: a default route, the LB network's route, and `count - 2` BGP-like /24s. */
+function routeTable(count: number): RouterState {
+  const routes: RouterEntry[] = [{ 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254' }, { 'dst-address': '198.51.100.0/24', gateway: '10.7.0.254' }];
+  for (let i = 0; routes.length < count; i++) routes.push({ 'dst-address': `${1 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}.0/24`, gateway: '192.0.2.254' });
+  return {
+    version: '7.19.1',
+    menus: {
+      '/interface': [{ name: 'ether1', type: 'ether' }, { name: 'vlan7', type: 'vlan' }],
+      '/ip/address': [{ address: '192.0.2.1/24', interface: 'ether1' }, { address: '10.7.0.1/24', interface: 'vlan7' }],
+      '/ip/route': routes,
+    },
+  };
+}
+
+/** Programs one Service (advertised, no interfaceName) against a router holding `routes` routes. */
+export async function routeTableCost(routes: number): Promise<RouteTableCost> {
+  const s0 = performance.now();
+  const sim = await startRouterSim({ initialState: routeTable(routes), users: [{ name: 'bench', password: 'bench' }] });
+  const seedSeconds = (performance.now() - s0) / 1000;
+  const client = connectRouter({ url: sim.url, username: 'bench', password: 'bench', timeoutMs: 30_000 });
+  try {
+    await client.version();
+    const p = owner(0);
+    const allocation = IPAllocationSchema.parse({ metadata: { name: 'ip-bench', uid: 'a-bench' }, spec: { ipFamily: 'IPv4' } });
+    const svc: OwnerProgram = { ...p, adverts: [{ allocation, family: 'IPv4', address: '198.51.100.7', advertise: true }] };
+    let routeEntriesRead = 0;
+    const port: RouterPort = {
+      readMany: (menus) => client.readMany(menus),
+      read: async (requests) => {
+        const state = await client.read(requests);
+        for (const r of requests) if (r.menu.endsWith('/route')) routeEntriesRead += state[r.menu]?.length ?? 0;
+        return state;
+      },
+      execute: (ops) => client.execute(ops),
+    };
+    global.gc?.();
+    const heap0 = process.memoryUsage().heapUsed;
+    const bytes0 = sim.stats.bytesSent;
+    const trips0 = client.stats.roundTrips;
+    const t0 = performance.now();
+    const { outcomes } = await programOwner(port, svc);
+    const programMs = performance.now() - t0;
+    const outcome = outcomes.get('ip-bench');
+    return {
+      routes, seedSeconds, programMs, roundTrips: client.stats.roundTrips - trips0, routeEntriesRead,
+      bytesReceived: sim.stats.bytesSent - bytes0, heapDeltaMb: (process.memoryUsage().heapUsed - heap0) / 2 ** 20,
+      interfaceName: outcome?.kind === 'advertised' ? outcome.interfaceName : undefined,
+    };
   } finally {
     await client.close();
     await sim.close();

@@ -9,7 +9,7 @@ import { parseArgs } from 'node:util';
 import { convergence, idleLatency } from './convergence.js';
 import { allocateInLargePools, chooseTimes } from './pools.js';
 import { bridgeFootprint, coldStart } from './processes.js';
-import { routerProgramming } from './router.js';
+import { routerProgramming, routeTableCost } from './router.js';
 import { ms } from './support.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean' }, services: { type: 'string' }, 'bridge-services': { type: 'string' }, only: { type: 'string' } } });
@@ -68,5 +68,11 @@ await scenario('router', `Router programming: ${N} Services into the simulator`,
   `from scratch: ${r.programSeconds.toFixed(1)} s, ${r.programRoundTrips} round trips (${(r.programRoundTrips / r.services).toFixed(1)} per Service), ${r.entries} router entries`,
   `resync with nothing to change: ${ms(r.resyncMs)}, ${r.resyncRoundTrips} round trip(s), ${r.resyncOps} changes`,
 ]);
+await scenario('routes', 'Route tables: programming one Service (pool without interfaceName) with 10 and 1,000,000 routes in the simulator', async () => {
+  const small = await routeTableCost(10);
+  const large = await routeTableCost(Number(process.env.MIKROLB_BENCH_ROUTES ?? 1_000_000));
+  return { small, large };
+}, (r) => [r.small, r.large].map((c) =>
+  `${c.routes.toLocaleString('en')} routes: ${c.roundTrips} round trips, ${c.routeEntriesRead} route entries read, ${(c.bytesReceived / 1024).toFixed(1)} KiB received, advertised on ${c.interfaceName ?? '-'}; ${ms(c.programMs)} wall clock and heap ${c.heapDeltaMb >= 0 ? '+' : ''}${c.heapDeltaMb.toFixed(1)} MiB, both including the in-process simulator's scan of its table for the query (the router's own work; seeded in ${c.seedSeconds.toFixed(1)} s)`));
 
 if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

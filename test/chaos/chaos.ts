@@ -3,6 +3,7 @@ import { mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClassConfig } from '../../lib/core/service.js';
+import { ownerOf } from '../../lib/router/index.js';
 import type { Violation, World } from './invariants.js';
 import { createRng } from './rng.js';
 import { rogueInvoker, type Rogue, type RogueCounts } from './rogue.js';
@@ -72,7 +73,7 @@ function finalFigures(world: World | undefined): ChaosReport['final'] {
     allocations[label] = (allocations[label] ?? 0) + 1;
   }
   const managed = world.services.filter((s) => s.metadata.finalizers?.includes('mikrolb.de/finalizer')).length;
-  const routerEntries = Object.values(world.router).flat().filter((e) => (e.comment ?? '').startsWith('mikrolb:svc=') || (e.comment ?? '').startsWith('mikrolb:global:')).length;
+  const routerEntries = Object.values(world.router).flat().filter((e) => ownerOf(e.comment) !== undefined).length;
   return { services: world.services.length, managed, allocations, routerEntries };
 }
 

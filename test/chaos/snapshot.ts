@@ -1,4 +1,4 @@
-import { menusToRead } from '../../lib/core/router-program.js';
+import { menusToRead, ROUTE_MENUS } from '../../lib/core/router-program.js';
 import { EndpointSliceSchema, type EndpointSlice } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
@@ -11,7 +11,7 @@ import { NAMESPACE } from './shapes.js';
 /** Reads the cluster and the router for the invariants (the router through the API, as the product does). */
 export async function readWorld(kube: KubePort, router: RouterClient, sim: RouterSim, foreignBefore: string): Promise<World> {
   const [services, allocations, pools, rawSlices, menus] = await Promise.all([
-    listServices(kube, NAMESPACE), listAllocations(kube), listPools(kube), kube.list('EndpointSlice', { namespace: NAMESPACE }), router.readMany(menusToRead()),
+    listServices(kube, NAMESPACE), listAllocations(kube), listPools(kube), kube.list('EndpointSlice', { namespace: NAMESPACE }), router.readMany([...menusToRead(), ...ROUTE_MENUS]),
   ]);
   const invalid = [...services.invalid, ...allocations.invalid, ...pools.invalid];
   if (invalid.length) throw new Error(`objects that do not match the schemas: ${invalid.map((i) => `${i.kind} ${i.name}: ${i.message}`).join('; ')}`);

@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
+import { legacyComment, ownerOf } from '../../lib/router/index.js';
 import { createTracer } from '../../lib/routeros/tracer/index.js';
 import { fixture, parseOutput, run } from './support.js';
 
@@ -44,10 +45,50 @@ describe('mikrolb invoke program --router (the simulator behind the real client 
     expect(ran.code).toBe(0);
     const out = parseOutput(ran);
     const left = Object.values(out.router?.state.menus ?? {}).flat().filter((e) => (e.comment ?? '').startsWith('mikrolb:'));
-    expect(left.every((e) => (e.comment ?? '').startsWith('mikrolb:global:'))).toBe(true);
+    expect(left.every((e) => (e.comment ?? '').startsWith('mikrolb:default:global:'))).toBe(true);
     expect(out.router?.state.menus['/ip/firewall/nat']?.find((e) => e.comment === 'defconf: masquerade')).toBeDefined();
     expect(out.objects.filter((o) => o.kind === 'IPAllocation' || o.kind === 'Service')).toEqual([]);
     const pool = out.objects.find((o) => o.kind === 'IPPool');
     expect(pool).toMatchObject({ status: { allocations: [] } });
+  });
+});
+
+describe('MIKROLB_CLUSTER_NAME in mikrolb invoke program', () => {
+  const ours = (state: { menus: Record<string, { '.id'?: string; comment?: string }[]> } | undefined) =>
+    Object.values(state?.menus ?? {}).flat().filter((e) => ownerOf(e.comment) !== undefined);
+
+  it('tags every entry with the cluster name', async () => {
+    const ran = await run(['invoke', 'program', '--state', STATE, '--object', 'Service/shop/web', '--router', ROUTER, '--quiet'], { MIKROLB_CLUSTER_NAME: 'lab' });
+    expect(ran.code).toBe(0);
+    const entries = ours(parseOutput(ran).router?.state);
+    expect(entries.length).toBeGreaterThan(10);
+    expect(entries.every((e) => e.comment?.startsWith('mikrolb:lab:'))).toBe(true);
+  });
+
+  it('refuses a cluster name that cannot be a tag', async () => {
+    const ran = await run(['invoke', 'program', '--state', STATE, '--object', 'Service/shop/web', '--router', ROUTER, '--quiet'], { MIKROLB_CLUSTER_NAME: 'Lab:1' });
+    expect(ran.code).toBe(2);
+    expect(ran.stderr).toMatch(/MIKROLB_CLUSTER_NAME="Lab:1" must be lower-case/);
+  });
+
+  it('adopts entries in the tag format of before cluster names: the narrowed read finds them, their comments are rewritten in place', async () => {
+    const programmed = parseOutput(await run(['invoke', 'program', '--state', STATE, '--object', 'Service/shop/web', '--router', ROUTER, '--quiet']));
+    const state = programmed.router?.state;
+    if (!state) throw new Error('no router state in the output');
+    const legacy = { ...state, menus: Object.fromEntries(Object.entries(state.menus).map(([m, es]) => [m, es.map((e) => (e.comment === undefined ? e : { ...e, comment: legacyComment(e.comment) ?? e.comment }))])) };
+    const before = ours(legacy);
+    expect(before.every((e) => !e.comment?.startsWith('mikrolb:default:'))).toBe(true);
+    const dir = await mkdtemp(join(tmpdir(), 'mikrolb-adopt-'));
+    await writeFile(join(dir, 'state.yaml'), programmed.objects.map((o) => stringify(o)).join('---\n'));
+    await writeFile(join(dir, 'router.json'), JSON.stringify(legacy));
+    const ran = await run(['invoke', 'program', '--state', join(dir, 'state.yaml'), '--object', 'Service/shop/web', '--router', join(dir, 'router.json'), '--quiet']);
+    expect(ran.code).toBe(0);
+    const out = parseOutput(ran);
+    const sent = (out.router?.commands ?? []).filter((w) => !(w[0] ?? '').endsWith('/print'));
+    expect(sent.length).toBe(before.length);
+    expect(sent.every((w) => (w[0] ?? '').endsWith('/set') && w.some((x) => x.startsWith('=comment=mikrolb:default:')))).toBe(true);
+    const after = ours(out.router?.state);
+    expect(after.map((e) => e['.id']).sort()).toEqual(before.map((e) => e['.id']).sort());
+    expect(after.every((e) => e.comment?.startsWith('mikrolb:default:'))).toBe(true);
   });
 });

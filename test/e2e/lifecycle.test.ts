@@ -3,6 +3,7 @@ import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/schem
 import { getPool, getService, listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterState } from '../../lib/routeros/state.js';
 import { uninstallRouter } from '../../lib/cli/uninstall.js';
+import { ownerOf } from '../../lib/router/index.js';
 import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
@@ -16,7 +17,10 @@ let foreignBefore = '';
 const LB = { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' };
 
 const ours = (s: RouterState, kind: 'service' | 'global' | 'any' = 'any') => Object.values(s.menus).flat()
-  .filter((e) => (e.comment ?? '').startsWith(kind === 'global' ? 'mikrolb:global:' : kind === 'service' ? 'mikrolb:svc=' : 'mikrolb:'));
+  .filter((e) => {
+    const owner = ownerOf(e.comment);
+    return owner !== undefined && (kind === 'any' || owner.kind === kind);
+  });
 const foreign = (s: RouterState): string => JSON.stringify(Object.entries(s.menus)
   .map(([m, es]) => [m, es.filter((e) => !(e.comment ?? '').startsWith('mikrolb:'))] as const).filter(([, es]) => es.length > 0));
 

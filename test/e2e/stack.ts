@@ -19,17 +19,29 @@ export interface E2E {
   stop(): Promise<void>;
 }
 
+export interface E2EOptions {
+  resyncIntervalMs?: number;
+  ledgerGraceMs?: number;
+  /** Another cluster's API server (default: the shared test cluster). */
+  kubeconfig?: string;
+  /** A simulator another controller already uses (it is left running on stop). */
+  sim?: RouterSim;
+  /** MIKROLB_CLUSTER_NAME of this controller (default: none, i.e. `default`). */
+  clusterName?: string;
+}
+
 /** The all-in-one controller against the shared API server and a fresh RouterOS simulator. */
-export async function startE2E(seed: RouterState, opts: { resyncIntervalMs?: number; ledgerGraceMs?: number } = {}): Promise<E2E> {
-  const { kubeconfig } = testCluster();
+export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promise<E2E> {
+  const kubeconfig = opts.kubeconfig ?? testCluster().kubeconfig;
   const kc = new KubeConfig();
   kc.loadFromFile(kubeconfig);
   const kube = apiServerPort(kubeTransport(kc));
-  const sim = await startRouterSim({ initialState: seed, users: [{ name: 'mikrolb', password: 'pw' }] });
+  const sim = opts.sim ?? await startRouterSim({ initialState: seed, users: [{ name: 'mikrolb', password: 'pw' }] });
   const router = connectRouter({ url: sim.url, username: 'mikrolb', password: 'pw', timeoutMs: 2000 });
   const logs = memoryLogger();
+  const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false, ...(opts.clusterName === undefined ? {} : { clusterName: opts.clusterName }) };
   const controller = await startController({
-    kc, router, log: logs, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    kc, router, log: logs, classes,
     bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, resyncIntervalMs: opts.resyncIntervalMs ?? 300_000, retry: { baseMs: 200, maxMs: 2000 } },
     ledgerGraceMs: opts.ledgerGraceMs ?? 0,
   });
@@ -39,7 +51,7 @@ export async function startE2E(seed: RouterState, opts: { resyncIntervalMs?: num
     stop: async () => {
       await controller.stop();
       await router.close();
-      await sim.close();
+      if (opts.sim === undefined) await sim.close();
     },
   };
 }

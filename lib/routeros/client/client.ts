@@ -5,7 +5,7 @@ import type { RouterEntry } from '../state.js';
 import { addWords, describeOp, moveWords, opWords, printWords, removeWords, setWords, type PrintOptions } from './commands.js';
 import { forOp, isRouterError, RouterError } from './errors.js';
 import { openLoggedInSocket } from './login.js';
-import { startSession, type CommandReply, type Session } from './session.js';
+import { startSession, type CommandReply, type RouterLimit, type RouterLimits, type Session } from './session.js';
 import { describeTarget, RouterUrlSchema, type RouterTarget } from './url.js';
 
 /**
@@ -32,6 +32,10 @@ export interface RouterClientConfig {
   caCert?: string;
   /** Connect + login deadline, and how long the router may stay silent while commands wait (default 10 s). */
   timeoutMs?: number;
+  /** Bounds on one command's reply and duration (DEFAULT_LIMITS otherwise). */
+  limits?: Partial<RouterLimits>;
+  /** Told each time a command hits a bound (for metrics). */
+  onLimit?: (limit: RouterLimit) => void;
   log?: Logger;
 }
 
@@ -96,7 +100,10 @@ export function connectRouter(config: RouterClientConfig): RouterClient {
   const where = describeTarget(target);
   const log = (config.log ?? silentLogger()).child({ router: where });
   const stats: RouterClientStats = { commands: 0, roundTrips: 0, connects: 0 };
-  const link = connectionManager({ target, username, password, caCert, timeoutMs, where, log, stats });
+  const link = connectionManager({
+    target, username, password, caCert, timeoutMs, where, log, stats,
+    ...(config.limits === undefined ? {} : { limits: config.limits }), ...(config.onLimit === undefined ? {} : { onLimit: config.onLimit }),
+  });
 
   async function run(commands: readonly (readonly string[])[]): Promise<Promise<CommandReply>[]> {
     const session = await link.session();
@@ -182,6 +189,8 @@ interface ManagerOptions {
   password: string;
   caCert: string | undefined;
   timeoutMs: number;
+  limits?: Partial<RouterLimits>;
+  onLimit?: (limit: RouterLimit) => void;
   where: string;
   log: Logger;
   stats: RouterClientStats;
@@ -212,7 +221,10 @@ function connectionManager(options: ManagerOptions): { session(): Promise<Sessio
     try {
       const { target, username, password, caCert, timeoutMs } = options;
       const socket = await openLoggedInSocket({ target, username, password, timeoutMs, ...(caCert === undefined ? {} : { caCert }) });
-      const session = startSession(socket, { timeoutMs: options.timeoutMs, where, log });
+      const session = startSession(socket, {
+        timeoutMs: options.timeoutMs, where, log,
+        ...(options.limits === undefined ? {} : { limits: options.limits }), ...(options.onLimit === undefined ? {} : { onLimit: options.onLimit }),
+      });
       options.stats.connects += 1;
       failures = 0;
       log.debug('Connected to the router', { tls: options.target.tls });

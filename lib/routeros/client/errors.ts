@@ -18,7 +18,9 @@ export type RouterErrorKind =
   /** The router refused the user name or password. */
   | 'auth'
   /** The byte stream was not the RouterOS API protocol. */
-  | 'protocol';
+  | 'protocol'
+  /** A reply went over a bound (items, bytes, one sentence's size): the session was closed. */
+  | 'limit';
 
 export interface RouterErrorInit {
   kind: RouterErrorKind;
@@ -103,7 +105,7 @@ export function isPermission(error: unknown): boolean {
   return trapMatching(error, /^not enough permissions/);
 }
 
-const CONNECTION_KINDS: ReadonlySet<RouterErrorKind> = new Set(['connection', 'timeout', 'fatal', 'tls', 'auth', 'protocol']);
+const CONNECTION_KINDS: ReadonlySet<RouterErrorKind> = new Set(['connection', 'timeout', 'fatal', 'tls', 'auth', 'protocol', 'limit']);
 
 /** The command did not get an answer from a working session; the next call reconnects. */
 export function isConnection(error: unknown): boolean {
@@ -118,4 +120,9 @@ export function isAuth(error: unknown): boolean {
 /** The router stopped answering. */
 export function isTimeout(error: unknown): boolean {
   return isRouterError(error) && error.kind === 'timeout';
+}
+
+/** A reply was larger than the client accepts (see RouterLimits). */
+export function isLimit(error: unknown): boolean {
+  return isRouterError(error) && error.kind === 'limit';
 }

@@ -11,9 +11,29 @@ export interface CommandReply {
   done: Record<string, string>;
 }
 
+/** Bounds on what one command may cost; going over one fails the command and closes the session. */
+export interface RouterLimits {
+  /** From sending a command to its `!done`, however busy the connection (default 60 s). */
+  commandTimeoutMs: number;
+  /** `!re` items in one reply (default 500,000). */
+  maxReplyItems: number;
+  /** Bytes of words in one reply (default 64 MiB). */
+  maxReplyBytes: number;
+  /** Bytes of words in one sentence (default 4 MiB; one word at most 1 MiB). */
+  maxSentenceBytes: number;
+}
+
+export const DEFAULT_LIMITS: RouterLimits = { commandTimeoutMs: 60_000, maxReplyItems: 500_000, maxReplyBytes: 64 << 20, maxSentenceBytes: 4 << 20 };
+
+/** Which bound a session hit: counted in metrics (`mikrolb_router_limits_total`). */
+export type RouterLimit = 'idle' | 'deadline' | 'items' | 'bytes' | 'sentence';
+
 export interface SessionOptions {
   /** Fail every pending command when the router sends nothing for this long. */
   timeoutMs: number;
+  limits?: Partial<RouterLimits>;
+  /** Told each time a bound is hit (metrics). */
+  onLimit?: (limit: RouterLimit) => void;
   /** `host:port`, for messages. */
   where: string;
   log: Logger;
@@ -32,6 +52,8 @@ export interface Session {
 interface Call {
   command: string;
   items: RouterEntry[];
+  bytes: number;
+  deadline: NodeJS.Timeout | undefined;
   trap: Record<string, string> | undefined;
   resolve(reply: CommandReply): void;
   reject(error: RouterError): void;
@@ -60,7 +82,9 @@ const tagOf = (words: readonly string[]): string | undefined => words.find((word
  */
 export function startSession(socket: Socket, options: SessionOptions): Session {
   const { log, where } = options;
-  const decoder = createSentenceDecoder({ maxWordSize: 64 << 20 });
+  const limits: RouterLimits = { ...DEFAULT_LIMITS, ...options.limits };
+  const decoder = createSentenceDecoder({ maxWordSize: Math.min(1 << 20, limits.maxSentenceBytes), maxSentenceBytes: limits.maxSentenceBytes });
+  const hit = (limit: RouterLimit): void => options.onLimit?.(limit);
   const pending = new Map<string, Call>();
   let sequence = 0;
   let ending: RouterError | undefined;
@@ -82,8 +106,24 @@ export function startSession(socket: Socket, options: SessionOptions): Session {
     idle();
     const calls = [...pending.values()];
     pending.clear();
-    for (const call of calls) call.reject(error);
+    for (const call of calls) {
+      clearTimeout(call.deadline);
+      call.reject(error);
+    }
     socket.destroy();
+  };
+
+  /** One reply went over a bound: it fails with that reason, the others with the closed session. */
+  const overLimit = (call: Call, limit: RouterLimit, message: string): void => {
+    hit(limit);
+    log.warn('A router reply went over a limit; closing the session', { command: call.command, limit, router: where });
+    for (const [tag, c] of pending) {
+      if (c !== call) continue;
+      pending.delete(tag);
+      clearTimeout(c.deadline);
+    }
+    call.reject(new RouterError({ kind: limit === 'deadline' ? 'timeout' : 'limit', message: `router ${where}: ${call.command} ${message}`, command: call.command }));
+    fail(new RouterError({ kind: 'connection', message: `the session with router ${where} was closed: another command's reply went over a limit (${limit})` }));
   };
 
   const onSentence = (words: string[]): void => {
@@ -99,10 +139,16 @@ export function startSession(socket: Socket, options: SessionOptions): Session {
       log.debug('Ignoring a reply for a command that is not pending', { reply, tag, router: where });
       return;
     }
-    if (reply === '!re') call.items.push(attributes(words));
+    call.bytes += words.reduce((n, w) => n + w.length, 0);
+    if (call.bytes > limits.maxReplyBytes) return overLimit(call, 'bytes', `sent a reply of more than ${limits.maxReplyBytes} bytes`);
+    if (reply === '!re') {
+      if (call.items.length >= limits.maxReplyItems) return overLimit(call, 'items', `sent more than ${limits.maxReplyItems} items`);
+      call.items.push(attributes(words));
+    }
     else if (reply === '!trap') call.trap ??= attributes(words);
     else if (reply === '!done') {
       pending.delete(tag);
+      clearTimeout(call.deadline);
       if (pending.size === 0) idle();
       if (call.trap === undefined) call.resolve({ items: call.items, done: attributes(words) });
       else call.reject(trapError(call.command, call.trap));
@@ -120,7 +166,9 @@ export function startSession(socket: Socket, options: SessionOptions): Session {
       onSentence(words);
     }
     if (result.error !== null) {
-      fail(new RouterError({ kind: 'protocol', message: `router ${where} sent a malformed reply: ${result.error.message}` }));
+      const tooBig = result.error.code === 'SentenceTooLarge' || result.error.code === 'WordTooLarge';
+      if (tooBig) hit('sentence');
+      fail(new RouterError({ kind: tooBig ? 'limit' : 'protocol', message: `router ${where} sent a ${tooBig ? 'reply over the limit' : 'malformed reply'}: ${result.error.message}` }));
     }
   });
   socket.on('error', (error: Error) => {
@@ -155,12 +203,15 @@ export function startSession(socket: Socket, options: SessionOptions): Session {
       const replies = commands.map(
         (words, i) =>
           new Promise<CommandReply>((resolve, reject) => {
-            pending.set(tags[i] ?? '', { command: words[0] ?? '', items: [], trap: undefined, resolve, reject });
+            const call: Call = { command: words[0] ?? '', items: [], bytes: 0, deadline: undefined, trap: undefined, resolve, reject };
+            call.deadline = setTimeout(() => overLimit(call, 'deadline', `did not finish within ${limits.commandTimeoutMs} ms`), limits.commandTimeoutMs);
+            pending.set(tags[i] ?? '', call);
           }),
       );
       if (commands.length === 0) return replies;
       socket.ref();
       watchdog ??= setTimeout(() => {
+        hit('idle');
         fail(new RouterError({ kind: 'timeout', message: `router ${where} did not answer within ${options.timeoutMs} ms` }));
       }, options.timeoutMs);
       socket.write(bytes);

@@ -21,6 +21,12 @@ export interface RouterSimFaults {
   trapCommand(command: CommandMatcher, trap: TrapFault): void;
   /** Never answer matching commands (until `/cancel` or the connection closes). */
   hangCommand(command: CommandMatcher, options?: { times?: FaultTimes }): void;
+  /** Answer matching commands with `!re` sentences of about 100 bytes, endlessly (until `/cancel` or the connection closes). */
+  floodReplies(command: CommandMatcher, options?: { times?: FaultTimes }): void;
+  /** Answer matching commands with one `!re` of `words` words of `wordBytes` bytes each, then `!done`. */
+  hugeReply(command: CommandMatcher, size: { wordBytes: number; words?: number; times?: FaultTimes }): void;
+  /** Write every reply one byte every `intervalMs` (0 turns dripping off): never silent, never done. */
+  dripReplies(intervalMs: number): void;
   /** Answer the next command on any connection with `!fatal <reason>` and close that connection. */
   fatalOnNextCommand(reason?: string): void;
   /** Stop listening and destroy every connection; the state is kept. */
@@ -44,6 +50,9 @@ export class FaultState {
   refuse: 'close' | 'reset' | false = false;
   delayMs = 0;
   fatalReason: string | null = null;
+  dripMs = 0;
+  private readonly floodRules: CommandFault<true>[] = [];
+  private readonly hugeRules: CommandFault<{ wordBytes: number; words: number }>[] = [];
   private drop: { remaining: number; partial: boolean } | null = null;
   private readonly trapRules: CommandFault<Trap>[] = [];
   private readonly hangRules: CommandFault<true>[] = [];
@@ -73,6 +82,22 @@ export class FaultState {
     this.hangRules.push({ matcher, remaining: times, value: true });
   }
 
+  addFlood(matcher: CommandMatcher, times: FaultTimes): void {
+    this.floodRules.push({ matcher, remaining: times, value: true });
+  }
+
+  addHuge(matcher: CommandMatcher, size: { wordBytes: number; words?: number; times?: FaultTimes }): void {
+    this.hugeRules.push({ matcher, remaining: size.times ?? 1, value: { wordBytes: size.wordBytes, words: size.words ?? 1 } });
+  }
+
+  takeFlood(path: string): boolean {
+    return take(this.floodRules, path) !== null;
+  }
+
+  takeHuge(path: string): { wordBytes: number; words: number } | null {
+    return take(this.hugeRules, path);
+  }
+
   takeFatal(): string | null {
     const reason = this.fatalReason;
     this.fatalReason = null;
@@ -91,9 +116,12 @@ export class FaultState {
     this.refuse = false;
     this.delayMs = 0;
     this.fatalReason = null;
+    this.dripMs = 0;
     this.drop = null;
     this.trapRules.length = 0;
     this.hangRules.length = 0;
+    this.floodRules.length = 0;
+    this.hugeRules.length = 0;
   }
 }
 
@@ -119,6 +147,11 @@ export function createFaults(state: FaultState, listener: { goAway(): Promise<vo
     },
     trapCommand: (command, trap) => state.addTrap(command, trap),
     hangCommand: (command, options) => state.addHang(command, options?.times ?? 1),
+    floodReplies: (command, options) => state.addFlood(command, options?.times ?? 1),
+    hugeReply: (command, size) => state.addHuge(command, size),
+    dripReplies: (ms) => {
+      state.dripMs = Math.max(0, ms);
+    },
     fatalOnNextCommand: (reason = DEFAULT_FATAL_REASON) => {
       state.fatalReason = reason;
     },

@@ -47,6 +47,8 @@ export interface MenuSpec {
   clash?: (candidate: Props, existing: Props) => Trap | null;
   /** For menus the router computes rather than stores: the items to print. */
   computed?: (router: RouterReader) => PrintedItem[];
+  /** Dynamic entries the router adds to a stored menu (connected routes): printed after the stored ones, never written. */
+  dynamic?: (router: RouterReader) => StoredEntry[];
 }
 
 export const formatId = (id: number): string => `*${id.toString(16).toUpperCase()}`;

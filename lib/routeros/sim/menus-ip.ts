@@ -1,5 +1,5 @@
-import { formatAddress, networkOf, parseAddress, parsePrefix, prefixContains, type Family } from './ip.js';
-import type { FieldSpec, MenuSpec, PrintedItem, Props, RouterReader } from './menu-types.js';
+import { formatAddress, formatPrefix, networkOf, parseAddress, parsePrefix, prefixContains, type Family } from './ip.js';
+import type { FieldSpec, MenuSpec, PrintedItem, Props, RouterReader, StoredEntry } from './menu-types.js';
 import { formatId } from './menu-types.js';
 import { traps } from './traps.js';
 import * as v from './validate.js';
@@ -91,7 +91,9 @@ function routeMenu(family: Family): MenuSpec {
       disabled: { check: v.bool, shown: 'false' },
       active: readOnly(),
       dynamic: readOnly('false'),
+      connect: readOnly(),
     },
+    dynamic: (router) => connectedRoutes(router, family),
     derive: (props, router) => {
       const blackhole = props.get('blackhole') === 'true';
       const via = blackhole ? null : immediateGateway(props.get('gateway') ?? '', family, router);
@@ -102,13 +104,32 @@ function routeMenu(family: Family): MenuSpec {
   };
 }
 
+/** Ids of connected routes: above any stored id, one per address entry. */
+const CONNECTED_ID_BASE = 0x80000000;
+
+/**
+ * The dynamic connected route RouterOS derives from each enabled `/ip/address` (`/ipv6/address`):
+ * `dst-address=<network>/<len> gateway=<interface> distance=0 dynamic=true connect=true`.
+ */
+function connectedRoutes(router: RouterReader, family: Family): StoredEntry[] {
+  return router.entries(`${prefixOf(family)}/address`).flatMap((entry) => {
+    const prefix = parsePrefix(entry.props.get('address') ?? '', family);
+    const iface = entry.props.get('interface') ?? '';
+    if (prefix === null || entry.props.get('disabled') === 'true' || !router.interfaceExists(iface)) return [];
+    const props = new Map([
+      ['dst-address', formatPrefix({ ...prefix, address: networkOf(prefix) })], ['gateway', iface], ['distance', '0'], ['dynamic', 'true'], ['connect', 'true'],
+    ]);
+    return [{ id: CONNECTED_ID_BASE + entry.id, props }];
+  });
+}
+
 /** v7's merged routing table: the static routes of both families, read-only. */
 function routingRoutes(router: RouterReader, specs: ReadonlyMap<string, MenuSpec>): PrintedItem[] {
   const items: PrintedItem[] = [];
   for (const family of ['ip4', 'ip6'] satisfies Family[]) {
     const spec = specs.get(`${prefixOf(family)}/route`);
     if (spec === undefined) continue;
-    for (const entry of router.entries(spec.path)) {
+    for (const entry of [...router.entries(spec.path), ...(spec.dynamic?.(router) ?? [])]) {
       const item: PrintedItem = new Map([['.id', formatId(entry.id)]]);
       const derived = spec.derive?.(entry.props, router) ?? {};
       for (const key of ['dst-address', 'gateway', 'immediate-gw', 'distance', 'routing-table', 'comment']) {

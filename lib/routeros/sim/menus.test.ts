@@ -191,9 +191,15 @@ describe('routes, interfaces and system menus', () => {
     expect(routes.items).toEqual([
       { 'dst-address': '192.0.2.0/24', gateway: '10.0.0.1', 'immediate-gw': '10.0.0.1%ether1', active: 'true', distance: '1' },
       { 'dst-address': '198.51.100.0/24', gateway: '10.9.9.9', active: 'false', distance: '5' },
+      // the dynamic connected route RouterOS derives from the address
+      { 'dst-address': '10.0.0.0/24', gateway: 'ether1', 'immediate-gw': 'ether1', active: 'true', distance: '0' },
     ]);
+    const connected = await client.command(['/ip/route/print', '?connect=true', '=.proplist=dst-address,dynamic,connect']);
+    expect(connected.items).toEqual([{ 'dst-address': '10.0.0.0/24', dynamic: 'true', connect: 'true' }]);
     const merged = await client.command(['/routing/route/print', '?active=true', '=.proplist=.id,afi,dst-address']);
-    expect(merged.items).toEqual([{ '.id': '*6', afi: 'ip4', 'dst-address': '192.0.2.0/24' }]);
+    expect(merged.items).toEqual([{ '.id': '*6', afi: 'ip4', 'dst-address': '192.0.2.0/24' }, { '.id': '*80000005', afi: 'ip4', 'dst-address': '10.0.0.0/24' }]);
+    await client.command(['/ip/address/disable', '=numbers=*5']);
+    expect((await client.command(['/ip/route/print', '?connect=true'])).items).toEqual([]);
     expect((await client.command(['/routing/route/add', '=dst-address=1.0.0.0/8'])).trap?.message).toBe('no such command');
   });
 

@@ -23,25 +23,29 @@ export function printedEntry(spec: MenuSpec, entry: StoredEntry, router: RouterR
  * One property of an entry as print would show it, without building the whole item: queries
  * test a few properties of every entry, and most entries do not match.
  */
-function printedValue(spec: MenuSpec, entry: StoredEntry, router: RouterReader, key: string): string | undefined {
+function printedValue(spec: MenuSpec, entry: StoredEntry, derive: () => Readonly<Record<string, string>>, key: string): string | undefined {
   if (key === '.id') return formatId(entry.id);
   const field = spec.fields[key];
-  const derived = spec.derive && field ? spec.derive(entry.props, router)[key] : undefined;
+  const derived = spec.derive && field ? derive()[key] : undefined;
   const shown = field === undefined ? undefined : typeof field.shown === 'function' ? field.shown(entry.props) : field.shown;
   return derived ?? entry.props.get(key) ?? shown;
 }
 
-/** The items a print returns: only matching entries are printed in full. */
+/** The items a print returns: only matching entries are printed in full; derived values are computed once per entry. */
 function matchingItems(spec: MenuSpec, router: RouterReader, matches: (item: { get(name: string): string | undefined }) => boolean): PrintedItem[] {
   if (spec.computed !== undefined) return spec.computed(router).filter(matches);
-  return router.entries(spec.path)
-    .filter((entry) => matches({ get: (name) => printedValue(spec, entry, router, name) }))
+  return [...router.entries(spec.path), ...(spec.dynamic?.(router) ?? [])]
+    .filter((entry) => {
+      let derived: Readonly<Record<string, string>> | undefined;
+      const derive = (): Readonly<Record<string, string>> => (derived ??= spec.derive?.(entry.props, router) ?? {});
+      return matches({ get: (name) => printedValue(spec, entry, derive, name) });
+    })
     .map((entry) => printedEntry(spec, entry, router));
 }
 
 export function printedItems(spec: MenuSpec, router: RouterReader): PrintedItem[] {
   if (spec.computed !== undefined) return spec.computed(router);
-  return router.entries(spec.path).map((entry) => printedEntry(spec, entry, router));
+  return [...router.entries(spec.path), ...(spec.dynamic?.(router) ?? [])].map((entry) => printedEntry(spec, entry, router));
 }
 
 const PRINT_FLAGS = new Set(['.proplist', 'count-only', 'detail', 'without-paging', 'terse', 'stats', 'brief', 'from']);

@@ -59,9 +59,46 @@ export function attachSession(socket: Socket, ctx: SimContext): void {
     if (timer !== undefined) clearTimeout(timer);
   };
 
+  let dripping: { bytes: Buffer[]; timer: NodeJS.Timeout } | undefined;
+
+  /** The drip fault: one byte every `dripMs`, so the connection is never idle and never done. */
+  function drip(data: Buffer): void {
+    if (dripping !== undefined) {
+      dripping.bytes.push(data);
+      return;
+    }
+    const state = { bytes: [data], timer: setInterval(() => {
+      const head = state.bytes[0];
+      if (closed || head === undefined) {
+        clearInterval(state.timer);
+        dripping = undefined;
+        return;
+      }
+      socket.write(head.subarray(0, 1));
+      if (head.length > 1) state.bytes[0] = head.subarray(1);
+      else state.bytes.shift();
+    }, ctx.faults.dripMs) };
+    dripping = state;
+  }
+
   function write(data: Buffer, then?: () => void): void {
     ctx.counters.bytesSent += data.length;
-    socket.write(data, then);
+    if (ctx.faults.dripMs > 0 && then === undefined) drip(data);
+    else socket.write(data, then);
+  }
+
+  /** The flood fault: `!re` sentences for `tag` until the connection closes or the command is cancelled. */
+  function flood(pending: Pending): void {
+    const sentence = encodeSentence(['!re', ...(pending.command.tag === undefined ? [] : [`.tag=${pending.command.tag}`]), `=.id=*1`, `=comment=${'f'.repeat(80)}`]);
+    const batch = Buffer.concat(Array.from({ length: 1000 }, () => sentence));
+    const next = (): void => {
+      if (closed || pending.cancelled) return;
+      ctx.counters.bytesSent += batch.length;
+      if (socket.write(batch)) setImmediate(next);
+      else socket.once('drain', next);
+    };
+    parked.push(pending);
+    next();
   }
 
   function send(reply: Reply, tag: string | undefined): void {
@@ -95,6 +132,7 @@ export function attachSession(socket: Socket, ctx: SimContext): void {
     const tag = command.attrs.get('tag');
     const hit = (pending: Pending): boolean => tag === undefined || pending.command.tag === tag;
     for (const pending of queue) if (hit(pending)) pending.cancelled = true;
+    for (const pending of parked) if (hit(pending)) pending.cancelled = true;
     const interrupted = parked.filter(hit);
     parked = parked.filter((pending) => !hit(pending));
     for (const pending of interrupted) send([trapSentence(traps.interrupted), ['!done']], pending.command.tag);
@@ -110,6 +148,12 @@ export function attachSession(socket: Socket, ctx: SimContext): void {
       parked.push(pending);
       return null;
     }
+    if (ctx.faults.takeFlood(command.path)) {
+      flood(pending);
+      return null;
+    }
+    const huge = ctx.faults.takeHuge(command.path);
+    if (huge !== null) return [['!re', ...Array.from({ length: huge.words }, (_, i) => `=w${i}=${'h'.repeat(Math.max(0, huge.wordBytes - 4 - String(i).length))}`)], ['!done']];
     if (command.path === '/login') {
       const outcome = login(command, ctx.users, ctx.legacyLogin, challenge);
       challenge = outcome.challenge;

@@ -69,12 +69,34 @@ describe('RouterStore', () => {
 
   it.each([
     ['an unknown menu', { '/ip/firewall/nats': [] }, 'unknown menu /ip/firewall/nats'],
-    ['a computed menu', { '/system/resource': [] }, '/system/resource is computed by the router and cannot be seeded'],
     ['an unknown property', { '/ip/firewall/nat': [{ '.id': '*1', chain: 'x', 'to-address': '1.2.3.4' }] }, '/ip/firewall/nat[0]: /ip/firewall/nat has no property to-address'],
     ['a malformed id', { '/interface': [{ '.id': '7', name: 'a' }] }, '/interface[0]: .id "7" is not like *1A'],
     ['a duplicate id', { '/interface': [{ '.id': '*7', name: 'a' }], '/ip/route': [{ '.id': '*7' }] }, '/ip/route[0]: duplicate .id *7'],
     ['a character outside latin1', { '/interface': [{ name: 'a', comment: '\u20ac' }] }, '/interface[0]: comment holds characters a router cannot store (use latin1)'],
   ])('refuses a seed with %s', (_story, menus, message) => {
     expect(storeFromState({ version: '7.19.1', menus })).toEqual({ ok: false, message });
+  });
+
+  it('accepts what a real RouterOS v7 prints: computed menus, dynamic connected routes and read-only flags (ignored)', () => {
+    const seeded = storeFromState({
+      version: '7.19.1',
+      menus: {
+        '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether', running: 'true' }],
+        '/ip/address': [{ '.id': '*2', address: '192.0.2.1/24', network: '192.0.2.0', interface: 'ether1', 'actual-interface': 'ether1', dynamic: 'false', invalid: 'false', slave: 'false' }],
+        '/ip/route': [
+          { '.id': '*3', 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254', 'immediate-gw': '192.0.2.254%ether1', distance: '1', active: 'true', static: 'true', dynamic: 'false', inactive: 'false', ecmp: 'false', 'hw-offloaded': 'false' },
+          { '.id': '*80000001', 'dst-address': '192.0.2.0/24', gateway: 'ether1', 'immediate-gw': 'ether1', distance: '0', dynamic: 'true', connect: 'true', active: 'true', local: 'false' },
+        ],
+        '/routing/route': [{ '.id': '*3', afi: 'ip4', 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254', active: 'true' }],
+        '/system/resource': [{ version: '7.19.1 (stable)' }],
+        '/ip/firewall/filter': [{ '.id': '*4', chain: 'input', action: 'accept', bytes: '123', packets: '4', dynamic: 'false', invalid: 'false' }],
+      },
+    });
+    if (!seeded.ok) throw new Error(seeded.message);
+    const dump = seeded.store.dump();
+    expect(dump.menus['/ip/route']).toEqual([{ '.id': '*3', 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254', 'immediate-gw': '192.0.2.254%ether1', distance: '1', active: 'true', dynamic: 'false' }]);
+    expect(dump.menus['/routing/route']).toBeUndefined();
+    expect(dump.menus['/interface']?.[0]).toMatchObject({ '.id': '*1', name: 'ether1', type: 'ether' });
+    expect(dump.menus['/ip/firewall/filter']).toEqual([{ '.id': '*4', chain: 'input', action: 'accept', bytes: '123', packets: '4', dynamic: 'false', invalid: 'false' }]);
   });
 });

@@ -124,7 +124,27 @@ function dumpEntry(entry: StoredEntry, spec: MenuSpec | undefined): Record<strin
   return out;
 }
 
-/** A new store holding `state`, or why the state cannot describe a router. */
+/**
+ * Flags and counters a RouterOS v7 print shows but nobody sets (route and entry status, traffic
+ * counters): a state captured from a real router carries them; a seed accepts and ignores them
+ * (the simulator derives its own).
+ */
+const READ_ONLY_PROPERTIES = new Set([
+  'active', 'inactive', 'static', 'dynamic', 'connect', 'invalid', 'running', 'slave', 'ecmp', 'hw-offloaded', 'local', 'copy',
+  'dhcp', 'slaac', 'vpn', 'modem', 'bgp', 'ospf', 'rip', 'mme', 'unreachable', 'prohibit', 'filtered', 'suppress-hw-offload',
+  'bytes', 'packets', 'creation-time', 'immediate-gw', 'actual-interface', 'network', 'global', 'link-local', 'deprecated', 'afi',
+  'contribution', 'belongs-to', 'local-address', 'vrf-interface',
+]);
+
+/** A dynamic connected route, which the router derives from `/ip/address` (so does the simulator). */
+const isConnectedRoute = (menu: string, raw: Readonly<Record<string, string>>): boolean =>
+  menu.endsWith('/route') && (raw.connect === 'true' || raw.connect === 'yes') && (raw.dynamic === 'true' || raw.dynamic === 'yes');
+
+/**
+ * A new store holding `state`, or why the state cannot describe a router. What a real router
+ * prints is accepted: computed menus (`/routing/route`, `/system/resource`) and dynamic
+ * connected routes are skipped (the simulator computes them), read-only flags are ignored.
+ */
 export function storeFromState(state: RouterState, clock?: () => number): SeedResult {
   const store = new RouterStore(state.version, clock);
   const pending: { menu: string; props: Map<string, string>; id: number | undefined }[] = [];
@@ -132,9 +152,10 @@ export function storeFromState(state: RouterState, clock?: () => number): SeedRe
   for (const [menu, entries] of Object.entries(state.menus)) {
     const spec = MENUS.get(menu);
     if (spec === undefined) return { ok: false, message: `unknown menu ${menu}` };
-    if (spec.computed !== undefined) return { ok: false, message: `${menu} is computed by the router and cannot be seeded` };
+    if (spec.computed !== undefined) continue;
     for (const [index, raw] of entries.entries()) {
       const where = `${menu}[${index}]`;
+      if (isConnectedRoute(menu, raw)) continue;
       const entry = seedEntry(raw, spec, where);
       if (typeof entry === 'string') return { ok: false, message: entry };
       if (entry.id !== undefined) {
@@ -162,6 +183,7 @@ function seedEntry(raw: Record<string, string>, spec: MenuSpec, where: string): 
       continue;
     }
     const field = spec.fields[key];
+    if (READ_ONLY_PROPERTIES.has(key) && field === undefined) continue;
     if (field === undefined) return `${where}: ${spec.path} has no property ${key}`;
     const boolean = field.check === bool || field.shown === 'true' || field.shown === 'false';
     const normalized = boolean ? bool(value, { field: key, interfaceExists: () => true }) : null;

@@ -4,13 +4,16 @@ import { lengthFromPrefix, lengthPrefixSize } from './length.js';
 export type WireError =
   | { code: 'ReservedLengthByte'; byte: number; message: string }
   | { code: 'WordTooLarge'; length: number; limit: number; message: string }
-  | { code: 'SentenceTooLong'; limit: number; message: string };
+  | { code: 'SentenceTooLong'; limit: number; message: string }
+  | { code: 'SentenceTooLarge'; limit: number; message: string };
 
 export interface DecoderOptions {
   /** Largest accepted word, in bytes (default 1 MiB). */
   maxWordSize?: number;
   /** Most words accepted in one sentence (default 65,536). */
   maxSentenceWords?: number;
+  /** Most bytes (word bodies) accepted in one sentence (default: no limit beyond words × word size). */
+  maxSentenceBytes?: number;
 }
 
 export interface DecodeResult {
@@ -39,6 +42,14 @@ export const DEFAULT_MAX_SENTENCE_WORDS = 65_536;
 export function createSentenceDecoder(options: DecoderOptions = {}): SentenceDecoder {
   const maxWordSize = options.maxWordSize ?? DEFAULT_MAX_WORD_SIZE;
   const maxWords = options.maxSentenceWords ?? DEFAULT_MAX_SENTENCE_WORDS;
+  const maxSentenceBytes = options.maxSentenceBytes ?? Number.POSITIVE_INFINITY;
+  let sentenceBytes = 0;
+  const tooLarge = (length: number): WireError | null => {
+    sentenceBytes += length;
+    return sentenceBytes > maxSentenceBytes
+      ? { code: 'SentenceTooLarge', limit: maxSentenceBytes, message: `sentence exceeds ${maxSentenceBytes} bytes` }
+      : null;
+  };
   const prefix = Buffer.alloc(5);
   let prefixHave = 0;
   let prefixNeed = 0;
@@ -80,11 +91,14 @@ export function createSentenceDecoder(options: DecoderOptions = {}): SentenceDec
     if (length === 0) {
       out.push(words);
       words = [];
+      sentenceBytes = 0;
       return at;
     }
     if (length > maxWordSize) {
       return { code: 'WordTooLarge', length, limit: maxWordSize, message: `word of ${length} bytes exceeds ${maxWordSize}` };
     }
+    const large = tooLarge(length);
+    if (large !== null) return large;
     bodyRemaining = length;
     return at;
   }
@@ -96,10 +110,13 @@ export function createSentenceDecoder(options: DecoderOptions = {}): SentenceDec
     if (first === 0) {
       out.push(words);
       words = [];
+      sentenceBytes = 0;
       return i + 1;
     }
     const end = i + 1 + first;
     if (end > buf.length) return -1;
+    const large = tooLarge(first);
+    if (large !== null) return large;
     words.push(buf.toString('latin1', i + 1, end));
     if (words.length > maxWords) {
       return { code: 'SentenceTooLong', limit: maxWords, message: `sentence has more than ${maxWords} words` };
