@@ -7,7 +7,7 @@ import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { FINALIZER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID, type IPAllocation, type IPPool, type LedgerEntry } from '../../lib/k8s/schemas.js';
 import { applyPlanToState, ownerOf } from '../../lib/router/index.js';
 import { checkInvariants, type World } from './invariants.js';
-import { CHAOS_ROUTER, foreignEntries } from './router-seed.js';
+import { CHAOS_ROUTER, foreignEntries, OTHER_CLUSTER } from './router-seed.js';
 import { NAMESPACE, OUR_CLASS } from './shapes.js';
 
 // The chaos suite passes when this checker finds nothing, so first prove it finds each kind of damage.
@@ -56,6 +56,14 @@ describe('the chaos invariants checker', () => {
     expect(checkInvariants(goodWorld(), CLASSES)).toEqual([]);
   });
 
+  it('starts from a router a second cluster shares: its Service and global rules, none of them ours, none a leak', () => {
+    const lab = Object.values(CHAOS_ROUTER.menus).flat().filter((e) => ownerOf(e.comment)?.cluster === OTHER_CLUSTER);
+    expect(lab.filter((e) => ownerOf(e.comment)?.kind === 'service').length).toBeGreaterThanOrEqual(5);
+    expect(lab.filter((e) => ownerOf(e.comment)?.kind === 'global').length).toBeGreaterThanOrEqual(5);
+    expect(lab.some((e) => e.address === '198.18.42.77/32')).toBe(true);
+    for (const e of lab) expect(foreignEntries(CHAOS_ROUTER)).toContain(e.comment ?? '');
+  });
+
   it.each<[string, (w: World) => World, string[]]>([
     ['an address held by two allocations', (w) => ({ ...w, allocations: [...w.allocations, ...w.allocations.map((a) => ({ ...a, metadata: { ...a.metadata, name: 'ip-twin', uid: 'alloc-2', labels: {} } }))] }), ['unique-address', 'ledger']],
     ['a ledger entry of a deleted allocation', (w) => ({ ...w, pools: [pool([...(w.pools[0]?.status?.allocations ?? []), { address: '198.18.40.101', allocationName: 'ip-gone', allocationUID: 'gone' }])] }), ['ledger']],
@@ -64,6 +72,7 @@ describe('the chaos invariants checker', () => {
     ['a router entry of a Service that is gone', (w) => ({ ...w, router: { ...w.router, '/ip/firewall/nat': [...(w.router['/ip/firewall/nat'] ?? []), { '.id': '*FFF0', chain: 'mikrolb-lb', action: 'return', comment: 'mikrolb:svc=gone-uid:lb' }] } }), ['router-leak']],
     ['a missing router entry', (w) => ({ ...w, router: { ...w.router, '/ip/address': (w.router['/ip/address'] ?? []).filter((e) => ownerOf(e.comment)?.kind !== 'service') } }), ['router-plan']],
     ['a changed foreign entry', (w) => ({ ...w, foreignNow: w.foreignNow.replace('defconf: masquerade', 'defconf: masquerade!') }), ['foreign-entries']],
+    ['an entry of the other cluster removed', (w) => ({ ...w, foreignNow: foreignEntries({ version: '7.19.1', menus: { ...w.router, '/ip/firewall/nat': (w.router['/ip/firewall/nat'] ?? []).filter((e) => !(e.comment ?? '').startsWith(`mikrolb:${OTHER_CLUSTER}:svc=`)) } }) }), ['foreign-entries']],
     ['an allocation left Failed although its pool has room', (w) => ({ ...w, allocations: [...w.allocations, { metadata: { name: 'ip-res', uid: 'res-1' }, spec: { poolName: 'p' }, status: { phase: 'Failed', conditions: [{ ...ready('PoolExhausted'), status: 'False' }] } }] }), ['allocation-starved']],
     ['an object stuck in deletion', (w) => ({ ...w, allocations: w.allocations.map((a) => ({ ...a, metadata: { ...a.metadata, deletionTimestamp: T, finalizers: [FINALIZER] } })) }), ['stuck-deletion']],
   ])('finds %s', (_what, damage, invariants) => {

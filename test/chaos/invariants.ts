@@ -10,6 +10,7 @@ import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { FINALIZER, LABEL_SERVICE_UID, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { menusFor, ownerOf, type Op } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/routeros/state.js';
+import { CHAOS_CLUSTER } from './router-seed.js';
 
 /** Everything the invariants are judged on, read once after the settle period. */
 export interface World {
@@ -171,12 +172,12 @@ export function routerPlan(w: World, classes: ClassConfig): Violation[] {
   for (const [menu, entries] of Object.entries(w.router)) {
     for (const e of entries) {
       const owner = ownerOf(e.comment);
-      if (owner?.kind === 'service' && !live.has(owner.uid)) out.push({ invariant: 'router-leak', detail: `${menu} ${e['.id'] ?? ''} "${e.comment ?? ''}" belongs to ${owner.uid}, which is gone` });
+      if (owner?.kind === 'service' && owner.cluster === CHAOS_CLUSTER && !live.has(owner.uid)) out.push({ invariant: 'router-leak', detail: `${menu} ${e['.id'] ?? ''} "${e.comment ?? ''}" belongs to ${owner.uid}, which is gone` });
     }
   }
   for (const f of ['IPv4', 'IPv6'] as const) {
     if (families.has(f)) continue;
-    const globals = menusFor(f).flatMap((m) => (w.router[m] ?? []).filter((e) => ownerOf(e.comment)?.kind === 'global').map((e) => `${m} "${e.comment ?? ''}"`));
+    const globals = menusFor(f).flatMap((m) => (w.router[m] ?? []).filter((e) => { const o = ownerOf(e.comment); return o?.kind === 'global' && o.cluster === CHAOS_CLUSTER; }).map((e) => `${m} "${e.comment ?? ''}"`));
     if (globals.length) out.push({ invariant: 'router-leak', detail: `no ${f} address is allocated, yet ${globals.length} global rule(s) remain: ${globals.slice(0, 3).join(', ')}` });
   }
   return out;

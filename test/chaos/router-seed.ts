@@ -1,11 +1,19 @@
-import { ownerOf } from '../../lib/router/index.js';
+import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
+import { planOwner } from '../../lib/core/router-program.js';
+import { serviceIntent } from '../../lib/core/service.js';
+import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
+import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
+import { applyPlanToState, DEFAULT_CLUSTER, ownerOf } from '../../lib/router/index.js';
 import type { RouterState } from '../../lib/routeros/state.js';
+import { OUR_CLASS } from './shapes.js';
 
-/**
- * The router the chaos run starts from: a small office's configuration in every menu MikroLB
- * writes, with foreign entries whose comments merely mention mikrolb (never ours to touch).
- */
-export const CHAOS_ROUTER: RouterState = {
+/** The cluster the chaos run's functions belong to (they set no MIKROLB_CLUSTER_NAME). */
+export const CHAOS_CLUSTER = DEFAULT_CLUSTER;
+/** A second installation sharing the router: its entries must come through the storm untouched. */
+export const OTHER_CLUSTER = 'lab';
+
+/** A small office's configuration in every menu MikroLB writes, with foreign entries whose comments merely mention mikrolb. */
+const OFFICE: RouterState = {
   version: '7.19.1',
   menus: {
     '/interface': [
@@ -50,12 +58,41 @@ export const CHAOS_ROUTER: RouterState = {
 };
 
 /**
- * Every entry MikroLB does not own (no well-formed `mikrolb:` owner tag), menu by menu, as one
- * deterministic text; menus left without foreign entries are skipped.
+ * What the other cluster (`lab`) programmed for one Service of its own, 198.18.42.77:80 → two
+ * pods, with its global rules: laid out by the same planner, tagged `mikrolb:lab:…`.
+ */
+function withOtherCluster(base: RouterState): RouterState {
+  const T = '2026-01-01T00:00:00Z';
+  const uid = 'lab-svc-0001';
+  const svc: Service = {
+    metadata: { name: 'intranet', namespace: 'lab', uid },
+    spec: { type: 'LoadBalancer', loadBalancerClass: OUR_CLASS, ipFamilies: ['IPv4'], ports: [{ name: 'http', protocol: 'TCP', port: 80, targetPort: 8080 }] },
+  };
+  const alloc: IPAllocation = {
+    metadata: { name: 'lab-intranet-ipv4', uid: 'lab-alloc-0001', labels: { 'mikrolb.de/service-uid': uid } },
+    spec: { ipFamily: 'IPv4' },
+    status: { phase: 'Programmed', address: '198.18.42.77' },
+  };
+  const pool: IPPool = { metadata: { name: 'lab-pool', uid: 'lab-pool-uid', creationTimestamp: T }, spec: { ipFamily: 'IPv4', addresses: ['198.18.42.64/27'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether2' } };
+  const slice: EndpointSlice = {
+    metadata: { name: 'intranet-a', namespace: 'lab', labels: { 'kubernetes.io/service-name': 'intranet' } },
+    addressType: 'IPv4', endpoints: ['10.244.7.10', '10.244.7.11'].map((a) => ({ addresses: [a], conditions: { ready: true } })), ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
+  };
+  const intent = serviceIntent(svc, { loadBalancerClass: OUR_CLASS, defaultClass: false });
+  const program = { uid, service: serviceProgram(svc, intent, [alloc], [slice]), adverts: advertisementWants([alloc], [pool]), cluster: OTHER_CLUSTER };
+  return applyPlanToState(base, planOwner(program, base.menus).ops);
+}
+
+/** The router the chaos run starts from: the office, and the other cluster's entries. */
+export const CHAOS_ROUTER: RouterState = withOtherCluster(OFFICE);
+
+/**
+ * Every entry the chaos cluster does not own (no well-formed `mikrolb:` owner tag, or another
+ * cluster's), menu by menu, as one deterministic text; menus left without such entries are skipped.
  */
 export function foreignEntries(state: RouterState): string {
   const menus = Object.entries(state.menus)
-    .map(([menu, entries]) => [menu, entries.filter((e) => ownerOf(e.comment) === undefined)] as const)
+    .map(([menu, entries]) => [menu, entries.filter((e) => ownerOf(e.comment)?.cluster !== CHAOS_CLUSTER)] as const)
     .filter(([, entries]) => entries.length > 0)
     .sort(([a], [b]) => a.localeCompare(b));
   return JSON.stringify(menus);
