@@ -15,11 +15,11 @@ let bridge: BridgeHandle;
 const named = (invocation: Invocation, name: string): boolean => invocation.type === 'object' && invocation.ref.namespace === ns && invocation.ref.name === name;
 const flakyProgramCalls = (received: readonly { fn: string; invocation: Invocation }[]) => received.filter((r) => r.fn === 'program' && named(r.invocation, 'flaky')).length;
 
-/** `flaky`: program answers 503 four times, then 200. `broken`: allocate answers 400. `busy`: every call takes 20 ms. */
+/** `flaky`: program answers 503 four times, then 200. `broken`: allocate answers 400. `busy-*`: every call takes 20 ms. */
 const answer: Answerer = (fn, invocation, received) => {
   if (fn === 'program' && named(invocation, 'flaky')) return flakyProgramCalls(received) <= 4 ? 503 : 200;
   if (fn === 'allocate' && named(invocation, 'broken')) return 400;
-  if (named(invocation, 'busy')) return { status: 200, delayMs: 20 };
+  if (invocation.type === 'object' && invocation.ref.namespace === ns && invocation.ref.name.startsWith('busy-')) return { status: 200, delayMs: 20 };
   return 200;
 };
 
@@ -65,19 +65,25 @@ describe('delivery', () => {
   });
 
   it('turns 1,000 updates of one object within about a second into a handful of invocations', async () => {
-    await kube.create('Service', lbService(ns, 'busy'));
-    await vi.waitFor(() => expect(fns.about(`${ns}/busy`)).toHaveLength(2), { timeout: 60_000 });
+    const busy = uniq('busy'); // a retried attempt starts with an object of its own
+    await kube.create('Service', lbService(ns, busy));
+    await vi.waitFor(() => expect(fns.about(`${ns}/${busy}`)).toHaveLength(2), { timeout: 60_000 });
+    const coalesced = async (): Promise<number> => metricValue(await metrics(), 'mikrolb_bridge_coalesced_total{function="program"}') ?? 0;
+    const before = await coalesced();
     const started = Date.now();
-    await inParallel([...Array(1000).keys()], 4, (i) => kube.patch('Service', 'busy', ns, { metadata: { annotations: { 'example.com/counter': String(i) } } }));
+    await inParallel([...Array(1000).keys()], 4, (i) => kube.patch('Service', busy, ns, { metadata: { annotations: { 'example.com/counter': String(i) } } }));
     const elapsed = Date.now() - started;
+    // At most one invocation per function per 250 ms of updates (plus the edges); every other
+    // update merges into work already queued. A busy machine stretches `elapsed`, and the bound with it.
+    const bound = Math.ceil(elapsed / 250) + 3;
+    await vi.waitFor(async () => expect((await coalesced()) - before).toBeGreaterThanOrEqual(1000 - bound), { timeout: 60_000, interval: 200 });
     await new Promise((r) => setTimeout(r, 1_500));
-    const perFunction = (fn: string) => fns.about(`${ns}/busy`).filter((d) => d.startsWith(`${fn} update`)).length;
+    const perFunction = (fn: string) => fns.about(`${ns}/${busy}`).filter((d) => d.startsWith(`${fn} update`)).length;
     const counts = { allocate: perFunction('allocate'), program: perFunction('program'), release: perFunction('release') };
-    console.log(`[bridge] 1000 updates in ${elapsed} ms → invocations per function: ${JSON.stringify(counts)}`);
+    console.log(`[bridge] 1000 updates in ${elapsed} ms → invocations per function: ${JSON.stringify(counts)}; program coalesced ${(await coalesced()) - before}`);
     for (const n of Object.values(counts)) {
       expect(n).toBeGreaterThanOrEqual(1);
-      expect(n).toBeLessThanOrEqual(Math.ceil(elapsed / 250) + 3);
+      expect(n).toBeLessThanOrEqual(bound);
     }
-    expect(metricValue(await metrics(), 'mikrolb_bridge_coalesced_total{function="program"}')).toBeGreaterThan(900);
   });
 });
