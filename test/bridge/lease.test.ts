@@ -45,19 +45,22 @@ async function replica(identity: string, election: boolean, leaseName = 'mikrolb
   return { fns, bridge };
 }
 
-async function createService(name: string): Promise<void> {
+/** A Service of a fresh name (a retried attempt never meets the last one's), returned. */
+async function createService(prefix: string): Promise<string> {
+  const name = uniq(prefix);
   await kube.create('Service', lbService(ns, name));
   created.push(name);
+  return name;
 }
 
 describe('two bridges', () => {
   it('without the lease, both invoke', async () => {
     const a = await replica('free-a', false);
     const b = await replica('free-b', false);
-    await createService('both');
+    const both = await createService('both');
     await vi.waitFor(() => {
-      expect(a.fns.about(`${ns}/both`)).toHaveLength(2);
-      expect(b.fns.about(`${ns}/both`)).toHaveLength(2);
+      expect(a.fns.about(`${ns}/${both}`)).toHaveLength(2);
+      expect(b.fns.about(`${ns}/${both}`)).toHaveLength(2);
     }, PATIENCE);
     await a.bridge.stop();
     await b.bridge.stop();
@@ -68,8 +71,8 @@ describe('two bridges', () => {
     await vi.waitFor(() => expect(a.bridge.isLeader()).toBe(true), PATIENCE);
     const b = await replica('elected-b', true);
     const bStarted = Date.now();
-    await createService('first');
-    await vi.waitFor(() => expect(a.fns.about(`${ns}/first`)).toHaveLength(2), PATIENCE);
+    const first = await createService('first');
+    await vi.waitFor(() => expect(a.fns.about(`${ns}/${first}`)).toHaveLength(2), PATIENCE);
     // Past a whole lease duration since b started campaigning, a still holds the lease (it renews),
     // so b must still be waiting: it neither leads nor invokes.
     await sleep(Math.max(0, bStarted + LEASE.durationMs + 500 - Date.now()));
@@ -85,11 +88,11 @@ describe('two bridges', () => {
     console.log(`[bridge] lease takeover after the leader stopped: ${Date.now() - stoppedAt} ms`);
     expect((await readLease('mikrolb-bridge')).holderIdentity).toBe('elected-b');
 
-    await createService('second');
-    await vi.waitFor(() => expect(b.fns.about(`${ns}/second`)).toHaveLength(2), PATIENCE);
+    const second = await createService('second');
+    await vi.waitFor(() => expect(b.fns.about(`${ns}/${second}`)).toHaveLength(2), PATIENCE);
     // What b queued while following is delivered too: nothing a crashed leader left undone is lost.
-    expect(b.fns.about(`${ns}/first`)).toHaveLength(2);
-    expect(a.fns.about(`${ns}/second`)).toEqual([]);
+    expect(b.fns.about(`${ns}/${first}`)).toHaveLength(2);
+    expect(a.fns.about(`${ns}/${second}`)).toEqual([]);
   });
 
   it('takes over from a leader that vanished without releasing, once its lease expires', async () => {
