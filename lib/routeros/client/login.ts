@@ -61,13 +61,15 @@ export function openLoggedInSocket(options: LoginOptions): Promise<Socket> {
     // node-routeros listens for its Connector's 'error' with once(): a second socket error (a TLS
     // failure followed by a reset, on a busy machine) would be emitted with no listener and crash
     // the process. The socket's own listener below records what happened.
-    connectorOf(api)?.on('error', () => undefined);
+    const connector = connectorOf(api);
+    connector?.on('error', () => undefined);
     const socket = socketOf(api);
     if (socket === undefined) {
       connecting.catch(() => undefined);
       finish(new RouterError({ kind: 'protocol', message: 'routeros-client internals changed: no socket after connect()' }));
       return;
     }
+    if (connector !== undefined) guardConnectorErrors(socket, connector);
     socket.on('error', (error: Error) => {
       socketError ??= error;
     });
@@ -116,6 +118,25 @@ function detach(socket: Socket): Socket | undefined {
   }
   socket.setTimeout(0);
   return socket.listenerCount('data') === 0 && socket.listenerCount('timeout') === 0 ? socket : undefined;
+}
+
+/**
+ * node-routeros's `onError` re-emits a socket error on its Connector, and any `destroy()` of the
+ * Connector (after an error, an end or a failed login) removes every Connector listener, ours too.
+ * A later socket error (a reset after the server closed a failed TLS handshake) would then be
+ * emitted with no listener and crash the process. Its socket listeners are wrapped so they only
+ * forward while the Connector still listens; the socket's own listener records the error.
+ */
+function guardConnectorErrors(socket: Socket, connector: Connector): void {
+  for (const event of ['error', 'tlsClientError']) {
+    for (const listener of socket.listeners(event)) {
+      if (!isListener(listener) || listener.name !== 'bound onError') continue;
+      socket.off(event, listener);
+      socket.on(event, (error: unknown) => {
+        if (connector.listenerCount('error') > 0) listener(error);
+      });
+    }
+  }
 }
 
 function isListener(value: unknown): value is (...args: unknown[]) => void {

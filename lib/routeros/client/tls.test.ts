@@ -54,4 +54,23 @@ describe('api-ssl', () => {
     expect(isConnection(error)).toBe(true);
     expect(await client(router, { caCert: pki.caCert }).version()).toBe('7.19.1');
   });
+
+  it('survives a TLS failure followed by more socket errors, attempt after attempt (no uncaught error)', async () => {
+    // A ClientHello on a plain API port is read as a sentence: the simulator either waits for
+    // more (the client's deadline ends the attempt) or closes at once, and a close in the middle
+    // of a handshake is often followed by one more socket error, which node-routeros re-emitted
+    // on a Connector it had already stripped of listeners. Vitest fails the run on any uncaught
+    // error, so every attempt must end as one RouterError of a connection kind and nothing else.
+    const plain = await sim();
+    const api = client(plain, { url: plain.url.replace('api://', 'api-ssl://'), caCert: pki.caCert, timeoutMs: 1_000 });
+    const kinds = new Set<string>();
+    for (let attempt = 0; attempt < 12; attempt += 1) {
+      const error: unknown = await api.version().catch((reason: unknown) => reason);
+      if (!isRouterError(error)) throw error;
+      expect(isConnection(error)).toBe(true);
+      kinds.add(error.kind);
+    }
+    expect(plain.stats.connections).toBe(12);
+    expect([...kinds].sort()).toContain('tls');
+  });
 });
