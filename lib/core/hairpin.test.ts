@@ -55,4 +55,16 @@ describe('hairpin: a client in the endpoints\' network connecting to the LB addr
     const owner = { uid: webService().uid, service: webService({ snatEnabled: false }), adverts: [] };
     expect(planOwner(owner, narrowed, 'own').ops).toEqual([]);
   });
+
+  it('a narrowed read removes a hairpin rule two racing program runs both added, keeping one', () => {
+    const nat = state.menus['/ip/firewall/nat'] ?? [];
+    const hairpin = nat.find((e) => (e.comment ?? '').includes(':nat-srcnat-hairpin:10.0.0.0/24'));
+    if (hairpin === undefined) throw new Error('no hairpin rule for 10.0.0.0/24');
+    const raced = { ...state.menus, '/ip/address': [], '/ipv6/address': [], '/ip/firewall/nat': [...nat, { ...hairpin, '.id': '*DUP' }] };
+    const owner = { uid: webService().uid, service: webService({ snatEnabled: false }), adverts: [] };
+    const { ops } = planOwner(owner, raced, 'own');
+    expect(ops).toEqual([{ op: 'remove', menu: '/ip/firewall/nat', ids: [expect.stringMatching(/^\*/)] }]);
+    const after = applyPlanToState({ version: '7', menus: raced }, ops);
+    expect(planOwner(owner, after.menus, 'own').ops).toEqual([]);
+  });
 });

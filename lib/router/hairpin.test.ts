@@ -23,4 +23,10 @@ describe('the connected networks hairpin rules cover', () => {
     const entries = [{ '.id': '*9', chain: 'srcnat', action: 'masquerade', comment: 'defconf: masquerade' }, ...rules.map((r, i) => ({ '.id': `*${i}`, ...r }))];
     expect(hairpinNetworks(entries)).toEqual(['10.0.0.0/24', '192.0.2.0/24']);
   });
+
+  it('reads a network once when two racing program runs both added its rule', () => {
+    const [rule] = hairpinEntries('IPv6', ['2001:db8:4040::/64'])['/ipv6/firewall/nat'] ?? [];
+    const entries = [{ '.id': '*1', ...rule }, { '.id': '*2', ...rule }];
+    expect(hairpinNetworks(entries)).toEqual(['2001:db8:4040::/64']);
+  });
 });

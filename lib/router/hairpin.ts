@@ -28,13 +28,17 @@ export function connectedNetworks(family: IPFamily, addresses: readonly RouterEn
   return [...networks].sort(([a, x], [b, y]) => (x < y ? -1 : x > y ? 1 : a.localeCompare(b))).map(([text]) => text);
 }
 
-/** The networks the hairpin rules of `cluster` on the router cover (from their own `src-address`). */
+/**
+ * The networks the hairpin rules of `cluster` on the router cover (from their own `src-address`),
+ * each once: two program runs racing may both have added a rule for one network, and planning
+ * that network twice would be refused, keeping the duplicate forever instead of removing it.
+ */
 export function hairpinNetworks(natEntries: readonly RouterEntry[], cluster: string = DEFAULT_CLUSTER): string[] {
   const hairpin = (e: RouterEntry): boolean => {
     const tag = parseTag(e.comment);
     return tag?.owner.kind === 'global' && tag.owner.cluster === cluster && tag.key.startsWith(HAIRPIN_ROLE);
   };
-  return natEntries.filter((e) => hairpin(e) && e['src-address'] !== undefined).map((e) => e['src-address'] ?? '');
+  return [...new Set(natEntries.filter((e) => hairpin(e) && e['src-address'] !== undefined).map((e) => e['src-address'] ?? ''))];
 }
 
 /**
