@@ -15,7 +15,7 @@ import type { Env } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
 import { connectRouter } from '../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../lib/routeros/sim/index.js';
-import type { RouterState } from '../lib/routeros/state.js';
+import type { RouterState } from '../lib/router/state.js';
 import { startController, type Controller } from './all-in-one.js';
 import { runControllerCommand } from './commands.js';
 

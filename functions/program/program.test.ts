@@ -6,7 +6,7 @@ import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../lib/router/memory.js';
 import { createTracer } from '../../lib/routeros/tracer/index.js';
-import type { RouterState } from '../../lib/routeros/state.js';
+import type { RouterState } from '../../lib/router/state.js';
 import { allocationName } from '../../lib/core/service.js';
 import { createProgram } from './handler.js';
 

@@ -7,7 +7,7 @@ import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
-import type { RouterState } from '../../lib/routeros/state.js';
+import type { RouterState } from '../../lib/router/state.js';
 import { createTracer } from '../../lib/routeros/tracer/index.js';
 import { createProgram } from './handler.js';
 

@@ -9,7 +9,7 @@ import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { LABEL_SERVICE_UID, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
-import type { RouterEntry } from '../../lib/routeros/state.js';
+import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService } from './settle.js';

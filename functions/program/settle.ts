@@ -5,7 +5,7 @@ import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { LABEL_SERVICE_UID, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
-import type { RouterEntry } from '../../lib/routeros/state.js';
+import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 
 /**

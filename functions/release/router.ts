@@ -1,6 +1,6 @@
 import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { DEFAULT_CLUSTER, menusFor, planState, stagePlan, type Scope } from '../../lib/router/index.js';
-import type { RouterEntry } from '../../lib/routeros/state.js';
+import type { RouterEntry } from '../../lib/router/state.js';
 import { ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 
 /** Runs a router step; a failure becomes ReleaseBlockedError (the finalizer stays). */

@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { parseCloudEvent } from '../events/cloudevent.js';
 import type { Invocation } from '../events/invocation.js';
 import { storeFromState } from '../routeros/sim/store.js';
-import { RouterStateSchema, type RouterState } from '../routeros/state.js';
+import { RouterStateSchema, type RouterState } from '../router/state.js';
 import { messageOf } from './io.js';
 
 /**

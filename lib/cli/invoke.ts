@@ -6,7 +6,7 @@ import { loadFixtureState } from '../k8s/fixtures.js';
 import { memoryPort, type EventRecordOut, type MemoryPort, type WriteRecord } from '../k8s/memory.js';
 import type { KubePort } from '../k8s/port.js';
 import { createLogger, silentLogger, type Logger } from '../log/logger.js';
-import type { RouterState } from '../routeros/state.js';
+import type { RouterState } from '../router/state.js';
 import { FUNCTION_NAMES, INVOKE_USAGE, parseInvokeArgs, type InvokeArgs } from './invoke-args.js';
 import { readEventFile, readRouterFile } from './invoke-inputs.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';

@@ -3,7 +3,7 @@ import type { Env } from '../config.js';
 import { menusFor } from '../router/index.js';
 import type { RouterClient } from '../routeros/client/index.js';
 import { MENUS } from '../routeros/sim/menus.js';
-import type { RouterEntry, RouterState } from '../routeros/state.js';
+import type { RouterEntry, RouterState } from '../router/state.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
 import { routerRuntime } from './runtime.js';
 

@@ -1,7 +1,7 @@
 import type { RouterPort } from '../router/port.js';
 import { connectRouter } from '../routeros/client/index.js';
 import { startRouterSim } from '../routeros/sim/index.js';
-import type { RouterState } from '../routeros/state.js';
+import type { RouterState } from '../router/state.js';
 
 /** One API sentence as it went over the wire, e.g. `['/ip/address/add', '=address=192.0.2.1/32']`. */
 export type RouterCommand = readonly string[];

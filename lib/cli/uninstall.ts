@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CLUSTER, menusFor, planState, scopes, type Op } from '../router/index.js';
 import type { RouterPort } from '../router/port.js';
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from '../router/state.js';
 import { createLogger } from '../log/logger.js';
 import { clusterFromEnv, type Env } from '../config.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo, type CliOptions } from './io.js';

@@ -3,7 +3,7 @@ import type { IPFamily } from '../ip/index.js';
 import { applyPlanToState } from '../router/apply.js';
 import { connectedNetworks } from '../router/hairpin.js';
 import { baseRouter, NET, webService } from '../router/test-support.js';
-import type { RouterState } from '../routeros/state.js';
+import type { RouterState } from '../router/state.js';
 import { createTracer } from '../routeros/tracer/index.js';
 import { planOwner } from './router-program.js';
 

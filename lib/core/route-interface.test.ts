@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from '../router/state.js';
 import { interfaceFor } from './route-interface.js';
 
 const routes: RouterEntry[] = [

@@ -1,5 +1,5 @@
 import { parseAddress, type IPFamily } from '../ip/index.js';
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from '../router/state.js';
 
 interface Candidate {
   prefix: number;

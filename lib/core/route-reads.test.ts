@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema } from '../k8s/schemas.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
 import { client, sim } from '../routeros/client/test-support.js';
-import type { RouterEntry, RouterState } from '../routeros/state.js';
+import type { RouterEntry, RouterState } from '../router/state.js';
 import { coveringPrefixes, menusToRead, programOwner, routeReads, type OwnerProgram } from './router-program.js';
 
 /**

@@ -3,7 +3,7 @@ import type { IPFamily } from '../ip/index.js';
 import { IPAllocationSchema } from '../k8s/schemas.js';
 import { applyPlanToState, type Op } from '../router/index.js';
 import { baseRouter, webService } from '../router/test-support.js';
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from '../router/state.js';
 import { createTracer } from '../routeros/tracer/index.js';
 import type { AdvertisementWant } from './program-model.js';
 import { planOwner, readsFor, type OwnerProgram } from './router-program.js';

@@ -1,7 +1,7 @@
 import { familyBits, formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import type { FamilyAddress } from '../router/index.js';
 import { ownerOf } from '../router/index.js';
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from '../router/state.js';
 import type { AdvertisementWant } from './program-model.js';
 import type { RouterOutcome } from './allocation-status.js';
 

@@ -9,10 +9,10 @@ import {
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
 import { firewallMenu } from '../router/menus.js';
-import { currentComment, globalComment } from '../router/names.js';
+import { LB_LIST, currentComment, globalComment, isServiceChain } from '../router/names.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
-import { isAlreadyExists, isNotFound } from '../routeros/client/errors.js';
-import type { RouterEntry, RouterState } from '../routeros/state.js';
+import { isAlreadyExists, isNotFound } from '../router/errors.js';
+import type { RouterEntry, RouterState } from '../router/state.js';
 
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
 const ROUTE_MENU: Record<IPFamily, string> = { IPv4: '/ip/route', IPv6: '/ipv6/route' };
@@ -189,6 +189,16 @@ function anyOf(conditions: readonly string[]): string[] {
  * resync, which reads whole menus.
  */
 export function readsFor(p: OwnerProgram): ReadRequest[] {
+  return ownerReads(p).map(({ request }) => request);
+}
+
+/** A narrowed print with the chains it asks for, so a later step need not parse them back. */
+interface OwnerRead {
+  request: ReadRequest;
+  chains: ReadonlySet<string>;
+}
+
+function ownerReads(p: OwnerProgram): OwnerRead[] {
   // Everything the owner could have now (as if load balancing and SNAT were on), so that
   // switching either off finds the entries to remove.
   const desired = forCluster(mergeDesired(
@@ -201,25 +211,24 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
   // entries the default cluster wrote before cluster names carry the old comment: find those too
   const comments = (e: { comment: string }): string[] => [e.comment, ...[legacyComment(e.comment)].filter((c): c is string => c !== undefined)];
   const needsRoutes = p.adverts.some((w) => w.advertise && !w.interfaceName);
-  const requests: ReadRequest[] = [];
+  const reads: OwnerRead[] = [];
   for (const f of FAMILIES) {
     for (const menu of menusFor(f)) {
       const table = menu.split('/').pop() ?? '';
       const entries = desired[menu] ?? [];
-      const own = (c: string | undefined): c is string => c !== undefined && c.startsWith('mikrolb-svc-');
-      const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(own)]);
+      const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(isServiceChain)]);
       // the owner's SNAT list is read even when it should now be empty (no endpoints left)
-      const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== 'mikrolb-lb'), ...(table === 'address-list' && p.service ? [snatList(p.uid)] : [])]);
+      const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== LB_LIST), ...(table === 'address-list' && p.service ? [snatList(p.uid)] : [])]);
       // foreign entries holding one of the owner's addresses (the router's own) are refused
       const holders = menu === ADDRESS_MENU[f] ? p.adverts.filter((w) => w.family === f).flatMap(holderConditions) : [];
       const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.flatMap(comments).map((c) => `comment=${c}`), ...holders];
       const whole = needsRoutes && menu === ADDRESS_MENU[f];
-      if (whole) requests.push({ menu });
-      else if (conditions.length > 0) requests.push({ menu, query: anyOf(conditions) });
+      if (whole) reads.push({ request: { menu }, chains: new Set() });
+      else if (conditions.length > 0) reads.push({ request: { menu, query: anyOf(conditions) }, chains });
     }
-    requests.push(...routeReads(p).filter((r) => r.menu === ROUTE_MENU[f]));
+    reads.push(...routeReads(p).filter((r) => r.menu === ROUTE_MENU[f]).map((request) => ({ request, chains: new Set<string>() })));
   }
-  return requests;
+  return reads;
 }
 
 /**
@@ -229,11 +238,11 @@ export function readsFor(p: OwnerProgram): ReadRequest[] {
  * rules go too.
  */
 async function readOwner(router: RouterPort, p: OwnerProgram): Promise<{ state: Record<string, RouterEntry[]>; addresses: AddressView }> {
-  const requests = readsFor(p);
-  const state = await withAddresses(router, p, await router.read(requests));
-  const whole = (f: IPFamily): boolean => state.wholeAddresses.has(f) || requests.some((r) => r.menu === ADDRESS_MENU[f] && r.query === undefined);
+  const reads = ownerReads(p);
+  const state = await withAddresses(router, p, await router.read(reads.map((r) => r.request)));
+  const whole = (f: IPFamily): boolean => state.wholeAddresses.has(f) || reads.some(({ request: r }) => r.menu === ADDRESS_MENU[f] && r.query === undefined);
   const addresses: AddressView = [...familiesNeeding(p)].every(whole) ? 'complete' : 'own';
-  return { state: await withMissingChains(router, requests, state.entries), addresses };
+  return { state: await withMissingChains(router, reads, state.entries), addresses };
 }
 
 /**
@@ -250,11 +259,11 @@ async function withAddresses(router: RouterPort, p: OwnerProgram, state: Record<
 }
 
 /** The port chains the Service's chain jumps to that the narrowed read did not ask for. */
-async function withMissingChains(router: RouterPort, requests: readonly ReadRequest[], state: Record<string, RouterEntry[]>): Promise<Record<string, RouterEntry[]>> {
-  const asked = new Set(requests.flatMap((r) => (r.query ?? []).filter((w) => w.startsWith('?chain=')).map((w) => `${r.menu}|${w.slice(7)}`)));
-  const missing = requests.flatMap((r) => (state[r.menu] ?? [])
-    .filter((e) => e.action === 'jump' && e['jump-target']?.startsWith('mikrolb-svc-') && !asked.has(`${r.menu}|${e['jump-target']}`))
-    .map((e) => ({ menu: r.menu, chain: e['jump-target'] ?? '' })));
+async function withMissingChains(router: RouterPort, reads: readonly OwnerRead[], state: Record<string, RouterEntry[]>): Promise<Record<string, RouterEntry[]>> {
+  const missing = reads.flatMap(({ request: { menu }, chains }) => (state[menu] ?? []).flatMap((e) => {
+    const target = e['jump-target'];
+    return e.action === 'jump' && isServiceChain(target) && !chains.has(target) ? [{ menu, chain: target }] : [];
+  }));
   if (missing.length === 0) return state;
   const extra = await router.read([...new Set(missing.map((m) => m.menu))].map((menu) => ({ menu, query: anyOf(missing.filter((m) => m.menu === menu).map((m) => `chain=${m.chain}`)) })));
   const merged = { ...state };

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouterState } from '../routeros/state.js';
+import type { RouterState } from './state.js';
 import { applyPlanToState } from './apply.js';
 import type { Op } from './ops.js';
 

@@ -1,4 +1,4 @@
-import type { RouterEntry, RouterState } from '../routeros/state.js';
+import type { RouterEntry, RouterState } from './state.js';
 import type { Op } from './ops.js';
 
 /**

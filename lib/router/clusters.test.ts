@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouterEntry, RouterState } from '../routeros/state.js';
+import type { RouterEntry, RouterState } from './state.js';
 import { createTracer } from '../routeros/tracer/index.js';
 import { forCluster, type DesiredMenus } from './menus.js';
 import { legacyComment, ownerOf, scopes } from './names.js';

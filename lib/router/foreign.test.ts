@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouterEntry, RouterState } from '../routeros/state.js';
+import type { RouterEntry, RouterState } from './state.js';
 import { createTracer } from '../routeros/tracer/index.js';
 import { globalEntries } from './layout.js';
 import { mergeDesired } from './menus.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IPFamily } from '../ip/index.js';
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from './state.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from './hairpin.js';
 
 const at = (address: string, extra: Record<string, string> = {}): RouterEntry => ({ '.id': '*1', address, interface: 'bridge', disabled: 'false', ...extra });

@@ -1,5 +1,5 @@
 import { familyBits, formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from './state.js';
 import { firewallMenu, type DesiredMenus } from './menus.js';
 import { DEFAULT_CLUSTER, HAIRPIN_ROLE, LB_CONNECTION_MARK, globalComment, ownerOf, parseTag } from './names.js';
 

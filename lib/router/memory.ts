@@ -1,4 +1,4 @@
-import type { RouterEntry, RouterState } from '../routeros/state.js';
+import type { RouterEntry, RouterState } from './state.js';
 import { applyPlanToState } from './apply.js';
 import type { Op } from './planner.js';
 import type { RouterPort } from './port.js';

@@ -157,9 +157,16 @@ export function serviceTag(uid: string): string {
   return createHash('sha256').update(uid).digest('hex').slice(0, 12);
 }
 
+const SERVICE_CHAIN_PREFIX = 'mikrolb-svc-';
+
 /** The nat chain holding a Service's per-port jumps: `mikrolb-svc-<tag>`. */
 export function serviceChain(uid: string): string {
-  return `mikrolb-svc-${serviceTag(uid)}`;
+  return `${SERVICE_CHAIN_PREFIX}${serviceTag(uid)}`;
+}
+
+/** Whether a chain is one of a Service's own (its jump chain or a port chain), of any Service. */
+export function isServiceChain(chain: string | undefined): chain is string {
+  return chain?.startsWith(SERVICE_CHAIN_PREFIX) === true;
 }
 
 /** The nat chain holding one port's dst-nat rules: `mikrolb-svc-<tag>-tcp-80`. */

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from './state.js';
 import { applyPlanToState } from './apply.js';
 import type { DesiredEntry } from './menus.js';
 import { scopes } from './names.js';

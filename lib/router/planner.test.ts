@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { IPFamily } from '../ip/index.js';
-import type { RouterState } from '../routeros/state.js';
+import type { RouterState } from './state.js';
 import { createTracer } from '../routeros/tracer/index.js';
 import type { ServiceProgram } from './layout.js';
 import { isOrderedMenu } from './menus.js';

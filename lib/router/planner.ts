@@ -1,4 +1,4 @@
-import type { RouterEntry, RouterState } from '../routeros/state.js';
+import type { RouterEntry, RouterState } from './state.js';
 import { diffEntry } from './compare.js';
 import { isOrderedMenu, type DesiredEntry, type DesiredMenus } from './menus.js';
 import { currentComment, ownerOf, type Owner } from './names.js';

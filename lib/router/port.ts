@@ -1,4 +1,4 @@
-import type { RouterEntry } from '../routeros/state.js';
+import type { RouterEntry } from './state.js';
 import type { Op } from './planner.js';
 
 /**

@@ -4,7 +4,7 @@ import { runMenuCommand } from '../routeros/sim/commands.js';
 import { MENUS } from '../routeros/sim/menus.js';
 import { printedItems } from '../routeros/sim/print.js';
 import { storeFromState, type RouterStore } from '../routeros/sim/store.js';
-import type { RouterState } from '../routeros/state.js';
+import type { RouterState } from './state.js';
 import { applyPlanToState } from './apply.js';
 import { scopes } from './names.js';
 import type { Op } from './ops.js';

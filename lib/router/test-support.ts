@@ -1,5 +1,5 @@
 import type { IPFamily } from '../ip/index.js';
-import type { RouterState } from '../routeros/state.js';
+import type { RouterState } from './state.js';
 import { createTracer, type Connection, type TraceFailure, type TraceResult, type Tracer } from '../routeros/tracer/index.js';
 import { seededRandom, tally } from '../routeros/tracer/test-support.js';
 import { applyPlanToState } from './apply.js';

@@ -1,7 +1,7 @@
 import { menusToRead, partitionState, planOwner, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import type { RouterPort } from '../../lib/router/port.js';
-import type { RouterEntry, RouterState } from '../../lib/routeros/state.js';
+import type { RouterEntry, RouterState } from '../../lib/router/state.js';
 import { connectRouter } from '../../lib/routeros/client/index.js';
 import { startRouterSim } from '../../lib/routeros/sim/index.js';
 import { ROUTER_SEED } from './support.js';

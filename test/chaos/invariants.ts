@@ -9,7 +9,7 @@ import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { FINALIZER, LABEL_SERVICE_UID, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { menusFor, ownerOf, type Op } from '../../lib/router/index.js';
-import type { RouterEntry } from '../../lib/routeros/state.js';
+import type { RouterEntry } from '../../lib/router/state.js';
 import { CHAOS_CLUSTER } from './router-seed.js';
 
 /** Everything the invariants are judged on, read once after the settle period. */

@@ -4,7 +4,7 @@ import { serviceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { applyPlanToState, DEFAULT_CLUSTER, ownerOf } from '../../lib/router/index.js';
-import type { RouterState } from '../../lib/routeros/state.js';
+import type { RouterState } from '../../lib/router/state.js';
 import { OUR_CLASS } from './shapes.js';
 
 /** The cluster the chaos run's functions belong to (they set no MIKROLB_CLUSTER_NAME). */

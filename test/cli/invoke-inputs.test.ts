@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { RouterStateSchema } from '../../lib/routeros/state.js';
+import { RouterStateSchema } from '../../lib/router/state.js';
 import { parseObjectArg } from '../../lib/cli/invoke-args.js';
 import {
   allocationSummary, eventLines, fixture, invokeAllocate, ledgers, run, scratch, writeLines,

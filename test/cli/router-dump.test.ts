@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
-import { RouterStateSchema, type RouterState } from '../../lib/routeros/state.js';
+import { RouterStateSchema, type RouterState } from '../../lib/router/state.js';
 import { fixture, parseOutput, run } from './support.js';
 
 /**

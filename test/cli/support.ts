@@ -5,7 +5,7 @@ import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
 import { IPAllocationSchema, IPPoolSchema, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
-import { RouterStateSchema } from '../../lib/routeros/state.js';
+import { RouterStateSchema } from '../../lib/router/state.js';
 import type { CliIo, Env } from '../../lib/cli/io.js';
 import { main } from '../../bridge/main.js';
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { startRouterSim } from '../../lib/routeros/sim/index.js';
-import type { RouterState } from '../../lib/routeros/state.js';
+import type { RouterState } from '../../lib/router/state.js';
 import { fixture, parseOutput, run } from './support.js';
 
 const foreign = (s: RouterState): string =>

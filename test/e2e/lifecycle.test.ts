@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/schemas.js';
 import { getPool, getService, listAllocations } from '../../lib/k8s/typed.js';
-import type { RouterState } from '../../lib/routeros/state.js';
+import type { RouterState } from '../../lib/router/state.js';
 import { uninstallRouter } from '../../lib/cli/uninstall.js';
 import { ownerOf } from '../../lib/router/index.js';
 import { uniq } from '../helpers/cluster.js';

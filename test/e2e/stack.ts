@@ -7,7 +7,7 @@ import { kubeTransport } from '../../lib/k8s/rest.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
-import type { RouterState } from '../../lib/routeros/state.js';
+import type { RouterState } from '../../lib/router/state.js';
 import { testCluster } from '../helpers/cluster.js';
 
 export interface E2E {

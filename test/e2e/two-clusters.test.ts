@@ -3,7 +3,7 @@ import { uninstallRouter } from '../../lib/cli/uninstall.js';
 import { startCluster, type TestCluster } from '../../lib/cluster/cluster.js';
 import { getService } from '../../lib/k8s/typed.js';
 import { ownerOf } from '../../lib/router/index.js';
-import type { RouterEntry, RouterState } from '../../lib/routeros/state.js';
+import type { RouterEntry, RouterState } from '../../lib/router/state.js';
 import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';

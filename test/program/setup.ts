@@ -9,7 +9,7 @@ import { defaultPause } from '../../lib/k8s/conflict.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
-import type { RouterState } from '../../lib/routeros/state.js';
+import type { RouterState } from '../../lib/router/state.js';
 import { allocateDeps, CLASSES } from '../allocate/setup.js';
 import { testCluster } from '../helpers/cluster.js';
 import { serveFunction, type FunctionClient } from '../helpers/functions.js';

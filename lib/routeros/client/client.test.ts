@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Op } from '../../router/ops.js';
 import { connectRouter } from './client.js';
-import { isAlreadyExists, isBadArgument, isNotFound, isPermission, isRouterError, type RouterError } from './errors.js';
+import { isAlreadyExists, isBadArgument, isNotFound, isPermission, isRouterError, type RouterError } from '../../router/errors.js';
 import { client, sim, USER } from './test-support.js';
 
 const NAT = '/ip/firewall/nat';

@@ -1,9 +1,9 @@
 import { z } from 'zod';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import type { Op } from '../../router/ops.js';
-import type { RouterEntry } from '../state.js';
+import type { RouterEntry } from '../../router/state.js';
 import { addWords, describeOp, moveWords, opWords, printWords, removeWords, setWords, type PrintOptions } from './commands.js';
-import { forOp, isRouterError, RouterError } from './errors.js';
+import { forOp, isRouterError, RouterError } from '../../router/errors.js';
 import { openLoggedInSocket } from './login.js';
 import { startSession, type CommandReply, type RouterLimit, type RouterLimits, type Session } from './session.js';
 import { describeTarget, RouterUrlSchema, type RouterTarget } from './url.js';

@@ -1,5 +1,5 @@
 import type { Op } from '../../router/ops.js';
-import { RouterError } from './errors.js';
+import { RouterError } from '../../router/errors.js';
 
 /**
  * Command words for the adapter's verbs, validated before anything is sent. Writes always name

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   forOp, isAlreadyExists, isAuth, isBadArgument, isConnection, isNotFound, isPermission, isTimeout, RouterError, trapError,
-} from './errors.js';
+} from '../../router/errors.js';
 import { RouterUrlSchema } from './url.js';
 
 const trap = (message: string, category?: string): RouterError =>

@@ -1,6 +1,6 @@
 import { describe, expect, it, vi } from 'vitest';
 import type { Op } from '../../router/ops.js';
-import { isAuth, isConnection, isRouterError, isTimeout, type RouterError } from './errors.js';
+import { isAuth, isConnection, isRouterError, isTimeout, type RouterError } from '../../router/errors.js';
 import { bulkState, client, elapsedSince, sim, TEST_TIMEOUT_MS } from './test-support.js';
 
 /**

@@ -3,8 +3,8 @@ export type { ExecuteResult, RouterClient, RouterClientConfig, RouterClientStats
 export type { PrintOptions } from './commands.js';
 export {
   RouterError, isAlreadyExists, isAuth, isBadArgument, isConnection, isLimit, isNotFound, isPermission, isRouterError, isTimeout,
-} from './errors.js';
-export type { RouterErrorKind } from './errors.js';
+} from '../../router/errors.js';
+export type { RouterErrorKind } from '../../router/errors.js';
 export { DEFAULT_LIMITS, type RouterLimit, type RouterLimits } from './session.js';
 export { RouterUrlSchema } from './url.js';
 export type { RouterTarget } from './url.js';

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { gcCounters, routerLimitCounter } from '../../metrics.js';
-import { isLimit, isRouterError, isTimeout, type RouterError } from './errors.js';
+import { isLimit, isRouterError, isTimeout, type RouterError } from '../../router/errors.js';
 import type { RouterLimit } from './session.js';
 import { bulkState, client, sim } from './test-support.js';
 

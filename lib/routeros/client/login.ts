@@ -1,6 +1,6 @@
 import { Socket } from 'node:net';
 import { Connector, RosException, RouterOSAPI } from 'routeros-client';
-import { RouterError } from './errors.js';
+import { RouterError } from '../../router/errors.js';
 import { guardReplyParser, neutraliseEmptyReplies } from './patch.js';
 import { describeTarget, type RouterTarget } from './url.js';
 

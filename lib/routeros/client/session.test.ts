@@ -3,7 +3,7 @@ import { afterEach, describe, expect, it, vi } from 'vitest';
 import { memoryLogger } from '../../log/logger.js';
 import { createSentenceDecoder } from '../wire/decoder.js';
 import { encodeSentences } from '../wire/sentence.js';
-import { isRouterError } from './errors.js';
+import { isRouterError } from '../../router/errors.js';
 import { startSession, type Session } from './session.js';
 
 /** The session against a scripted peer that answers each command with the sentences a test gives. */

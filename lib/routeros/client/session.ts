@@ -1,9 +1,9 @@
 import type { Socket } from 'node:net';
 import type { Logger } from '../../log/logger.js';
-import type { RouterEntry } from '../state.js';
+import type { RouterEntry } from '../../router/state.js';
 import { createSentenceDecoder } from '../wire/decoder.js';
 import { encodeSentences } from '../wire/sentence.js';
-import { RouterError, trapError } from './errors.js';
+import { RouterError, trapError } from '../../router/errors.js';
 
 /** What a command got back: its `!re` items and the attributes of `!done` (e.g. `ret`), raw strings. */
 export interface CommandReply {

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { afterEach } from 'vitest';
-import type { RouterState } from '../state.js';
+import type { RouterState } from '../../router/state.js';
 import { startRouterSim, type RouterSim, type RouterSimOptions } from '../sim/index.js';
 import { connectRouter, type RouterClient, type RouterClientConfig } from './client.js';
 

@@ -1,5 +1,5 @@
 import { beforeAll, describe, expect, it } from 'vitest';
-import { isAuth, isConnection, isRouterError, type RouterError } from './errors.js';
+import { isAuth, isConnection, isRouterError, type RouterError } from '../../router/errors.js';
 import { client, createTestPki, sim, type TestPki } from './test-support.js';
 
 let pki: TestPki;

@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { RouterStateSchema, type RouterState } from '../state.js';
+import { RouterStateSchema, type RouterState } from '../../router/state.js';
 import { startRouterSim, type RouterSimOptions } from './server.js';
 import { storeFromState } from './store.js';
 

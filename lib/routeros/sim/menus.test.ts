@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { RouterState } from '../state.js';
+import type { RouterState } from '../../router/state.js';
 import { startLoggedIn, type SimFixture } from './testing.js';
 
 let fixture: SimFixture | undefined;

@@ -1,6 +1,6 @@
 import { createServer as createTcpServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer } from 'node:tls';
-import { RouterStateSchema, type RouterState } from '../state.js';
+import { RouterStateSchema, type RouterState } from '../../router/state.js';
 import { DEFAULT_MAX_WORD_SIZE } from '../wire/decoder.js';
 import { createFaults, FaultState, type RouterSimFaults } from './faults.js';
 import type { RouterSimUser } from './login.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import type { RouterState } from '../state.js';
+import type { RouterState } from '../../router/state.js';
 import { storeFromState } from './store.js';
 
 const seed: RouterState = {

@@ -1,4 +1,4 @@
-import type { RouterState } from '../state.js';
+import type { RouterState } from '../../router/state.js';
 import { isWireSafe } from '../wire/sentence.js';
 import { DEFAULT_INTERFACES, MENUS } from './menus.js';
 import { formatId, parseId, type MenuSpec, type RouterReader, type StoredEntry } from './menu-types.js';

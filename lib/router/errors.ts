@@ -1,6 +1,7 @@
 /**
- * The one error the router adapter throws. Callers recognise it with the predicates below,
- * never by message text or class checks of their own.
+ * The one error a router reports through the port (`port.ts`): the RouterOS client adapter
+ * throws it, the program and release steps recognise it with the predicates below, never by
+ * message text or class checks of their own.
  */
 export type RouterErrorKind =
   /** The router refused the command (`!trap`): `routerMessage` and `category` say why. */
