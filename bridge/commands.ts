@@ -1,4 +1,3 @@
-import type { KubeConfig } from '@kubernetes/client-node';
 import { classesFromEnv, portFromEnv, type Env } from '../lib/config.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from '../lib/cli/io.js';
 import { kubeRuntime, routerRuntime, untilStopped } from '../lib/cli/runtime.js';
@@ -38,11 +37,6 @@ export async function runBridgeCommand(argv: string[], env: Env, io: CliIo): Pro
     io.stderr.write(`mikrolb bridge: ${messageOf(e)}\n`);
     return EXIT_FAILED;
   }
-}
-
-export interface ControllerInputs {
-  kc: KubeConfig;
-  log: Logger;
 }
 
 /**

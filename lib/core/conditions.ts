@@ -28,7 +28,10 @@ export function findCondition(conditions: readonly Condition[] | undefined, type
   return conditions?.find((c) => c.type === type);
 }
 
-/** Equal apart from lastTransitionTime (which setConditions keeps when nothing changed). */
+/**
+ * Equal, lastTransitionTime included: setConditions keeps it while a condition's status stays,
+ * so an unchanged decision compares equal and a flip is always written.
+ */
 export function sameConditions(a: readonly Condition[] | undefined, b: readonly Condition[] | undefined): boolean {
   const key = (cs: readonly Condition[] | undefined): string =>
     JSON.stringify([...(cs ?? [])].sort((x, y) => x.type.localeCompare(y.type)).map((c) => [c.type, c.status, c.reason, c.message, c.observedGeneration, c.lastTransitionTime]));

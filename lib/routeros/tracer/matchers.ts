@@ -124,10 +124,6 @@ const MATCHERS: Record<string, MatcherCompiler> = {
   'per-connection-classifier': compileClassifier,
 };
 
-export function isMatcher(property: string): boolean {
-  return Object.hasOwn(MATCHERS, property);
-}
-
 /** Compiles one matcher property (with RouterOS' `!` negation) into a predicate. */
 export function compileMatcher(property: string, value: string, ctx: CompileContext): Parsed<MatchFn> {
   const compiler = MATCHERS[property];
