@@ -53,3 +53,47 @@ describe('allocate and program agree: a second round writes nothing', () => {
     expect(statusChanged(settled.status, byProgram), 'program on resync').toBe(false);
   });
 });
+
+/** The phase and the readable conditions after each writer, from each starting point. */
+describe('phases: what allocate and program make of an allocation', () => {
+  const summary = (s: IPAllocation['status']): [string | undefined, string | undefined, boolean | undefined, string[]] =>
+    [s?.phase, s?.address, s?.advertised, (s?.conditions ?? []).map((c) => `${c.type}=${c.status}/${c.reason}`).sort()];
+  const advertising = { advertise: true, interfaceName: 'ether1' };
+  const programmed = (): IPAllocation => {
+    const a = withStatus(fresh(), allocatedStatus(fresh(), allocated, advertising, T0));
+    return withStatus(a, programmedStatus(a, { kind: 'advertised', interfaceName: 'ether1' }, T0));
+  };
+
+  it.each<[string, () => IPAllocation, Decision, { advertise: boolean; interfaceName?: string } | undefined, ReturnType<typeof summary>]>([
+    ['a new allocation waits for the router', fresh, allocated, advertising,
+      ['Allocated', ADDRESS, false, ['Allocated=True/Allocated', 'Programmed=Unknown/Pending', 'Ready=False/ProgrammingPending']]],
+    ['a pool that does not advertise is ready at once', fresh, allocated, { advertise: false },
+      ['Allocated', ADDRESS, false, ['Allocated=True/Allocated', 'Programmed=False/NotAdvertised', 'Ready=True/AllocatedButNotAdvertised']]],
+    ['an exhausted pool fails, without an address', fresh, { ok: false, reason: 'PoolExhausted', message: 'Pool lan has no free address.' }, advertising,
+      ['Failed', undefined, undefined, ['Allocated=False/PoolExhausted', 'Programmed=False/NotAllocated', 'Ready=False/PoolExhausted']]],
+    ['the same address keeps Programmed', programmed, allocated, advertising,
+      ['Programmed', ADDRESS, true, ['Allocated=True/Allocated', 'Programmed=True/Programmed', 'Ready=True/AllocatedAndProgrammed']]],
+    ['a new address goes back to waiting', programmed, { ok: true, pool: 'lan', address: '192.0.2.21', reserved: true }, advertising,
+      ['Allocated', '192.0.2.21', false, ['Allocated=True/Allocated', 'Programmed=Unknown/Pending', 'Ready=False/ProgrammingPending']]],
+    ['a pool switched to advertise: false is no longer Programmed', programmed, allocated, { advertise: false },
+      ['Allocated', ADDRESS, false, ['Allocated=True/Allocated', 'Programmed=False/NotAdvertised', 'Ready=True/AllocatedButNotAdvertised']]],
+    ['a Programmed allocation whose pool went away fails', programmed, { ok: false, reason: 'PoolNotFound', message: 'Pool lan does not exist.' }, undefined,
+      ['Failed', undefined, undefined, ['Allocated=False/PoolNotFound', 'Programmed=False/NotAllocated', 'Ready=False/PoolNotFound']]],
+  ])('allocate: %s', (_story, start, decision, pool, want) => {
+    expect(summary(allocatedStatus(start(), decision, pool, T1))).toEqual(want);
+  });
+
+  const waiting = (): IPAllocation => withStatus(fresh(), allocatedStatus(fresh(), allocated, advertising, T0));
+  it.each<[string, () => IPAllocation, RouterOutcome, ReturnType<typeof summary>]>([
+    ['advertised', waiting, { kind: 'advertised', interfaceName: 'ether1' },
+      ['Programmed', ADDRESS, true, ['Allocated=True/Allocated', 'Programmed=True/Programmed', 'Ready=True/AllocatedAndProgrammed']]],
+    ['the router failed', waiting, { kind: 'failed', message: 'The router refused or did not answer: timeout' },
+      ['Allocated', ADDRESS, false, ['Allocated=True/Allocated', 'Programmed=False/BackendError', 'Ready=False/BackendError']]],
+    ['the router holds the address itself', waiting, { kind: 'refused', reason: 'AddressInUseByRouter', message: 'The router itself holds 192.0.2.20.' },
+      ['Allocated', ADDRESS, false, ['Allocated=True/Allocated', 'Programmed=False/AddressInUseByRouter', 'Ready=False/AddressInUseByRouter']]],
+    ['a Programmed address the router then fails on goes back to Allocated', programmed, { kind: 'failed', message: 'The router refused or did not answer: timeout' },
+      ['Allocated', ADDRESS, false, ['Allocated=True/Allocated', 'Programmed=False/BackendError', 'Ready=False/BackendError']]],
+  ])('program: %s', (_story, start, outcome, want) => {
+    expect(summary(programmedStatus(start(), outcome, T1))).toEqual(want);
+  });
+});
