@@ -1,11 +1,12 @@
-import { randomInt } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
 import { runChaos } from './chaos.js';
 import { formatReport } from './report.js';
 
-// The short form of `npm run chaos` for CI: one seed, a 90-second storm, at most 5 minutes to
-// settle. CHAOS_SEED=N replays a seed; without it every run tries a new one (printed first).
-const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : randomInt(1, 2 ** 31);
+// The short form of `npm run chaos` for CI: one fixed seed (the same storm script on every run,
+// so a failure in `npm test` is about the change, not the dice), a 90-second storm, at most 5
+// minutes to settle. CHAOS_SEED=N runs another seed; `npm run chaos` tries a new one each time.
+const FIXED_SEED = 1292251970;
+const seed = process.env.CHAOS_SEED ? Number(process.env.CHAOS_SEED) : FIXED_SEED;
 const say = (line: string): void => void process.stdout.write(`[chaos] ${line}\n`);
 
 describe('the chaos suite, short form', () => {
