@@ -13,8 +13,8 @@ async function programAllocation(deps: ProgramDeps, name: string, report: Progra
   const labels = a.metadata.labels ?? {};
   const ns = labels[LABEL_SERVICE_NAMESPACE];
   const svc = labels[LABEL_SERVICE_NAME];
-  if (ns && svc) return programService(deps, ns, svc, report);
-  if (a.status?.address) await programReservation(deps, a, report);
+  if (ns && svc) await programService(deps, ns, svc, report);
+  else if (a.status?.address) await programReservation(deps, a, report);
 }
 
 async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
@@ -42,23 +42,26 @@ async function programPool(deps: ProgramDeps, name: string, report: ProgramRepor
   }
 }
 
-/** Every owner planned against one whole read of the router (re-read after each change). */
+/** Every owner planned against one whole read of the router (read again after each change). */
 async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   let failure: unknown;
   let view: RouterView | undefined;
+  let stale = true;
   const fresh = async (): Promise<RouterView | undefined> => {
-    if (view && !view.changed) return view;
+    if (!stale) return view;
     try {
-      view = { entries: partitionState(await deps.router.readMany(menusToRead()), deps.classes.clusterName), changed: false };
+      view = { entries: partitionState(await deps.router.readMany(menusToRead()), deps.classes.clusterName) };
+      stale = false;
     } catch {
       view = undefined; // each owner then reports the router's failure itself
     }
     return view;
   };
-  const attempt = async (fn: (state: RouterView | undefined) => Promise<void>): Promise<void> => {
+  const attempt = async (fn: (state: RouterView | undefined) => Promise<boolean>): Promise<void> => {
     try {
-      await fn(await fresh());
+      if (await fn(await fresh())) stale = true;
     } catch (e) {
+      stale = true; // part of a plan may have landed
       failure ??= e; // keep going: one broken Service must not starve the others
     }
   };
@@ -77,7 +80,8 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
   const { kind, name, namespace } = inv.ref;
   switch (kind) {
     case 'Service':
-      return programService(deps, namespace ?? 'default', name, report);
+      await programService(deps, namespace ?? 'default', name, report);
+      return;
     case 'IPAllocation':
       return programAllocation(deps, name, report);
     case 'EndpointSlice':

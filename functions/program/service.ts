@@ -18,12 +18,12 @@ import { writeOutcomes } from './statuses.js';
 
 /**
  * The whole router as a resync read it once: every Service is planned against it (so entries a
- * narrowed read would miss are found too); after a change it is read again.
+ * narrowed read would miss are found too). The resync reads it again after an owner reports
+ * that the router may have changed.
  */
 export interface RouterView {
   /** The state as one owner sees it (see partitionState). */
   entries: (uid: string) => Record<string, RouterEntry[]>;
-  changed: boolean;
 }
 
 const familyOf = (ip: string) => {
@@ -36,12 +36,11 @@ async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: Program
   try {
     const owner = { ...p, cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER };
     const { ops, outcomes } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid) } : {});
-    if (ops.length > 0 && state) state.changed = true;
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
     return { outcomes, wrote: ops.length > 0 };
   } catch (e) {
-    if (state) state.changed = true; // part of the plan may have landed
+    // part of the plan may have landed: `wrote` says the router may have changed
     const message = `The router refused or did not answer: ${e instanceof Error ? e.message : String(e)}`;
     return { outcomes: new Map(p.adverts.filter((w) => w.advertise).map((w) => [w.allocation.metadata.name, { kind: 'failed', message }])), error: message, wrote: true };
   }
@@ -78,13 +77,14 @@ async function writeServiceStatus(deps: ProgramDeps, first: Service, lbAllocatio
 
 /**
  * Makes the router carry a Service's rules and its addresses' advertisements, then writes
- * what happened into the allocations' and the Service's status.
+ * what happened into the allocations' and the Service's status. Resolves with whether the
+ * router may have changed (a router failure is thrown after the statuses are written).
  */
-export async function programService(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport, state?: RouterView): Promise<void> {
+export async function programService(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport, state?: RouterView): Promise<boolean> {
   const svc = await getService(deps.kube, namespace, name);
-  if (!svc?.metadata.uid || svc.metadata.deletionTimestamp) return;
+  if (!svc?.metadata.uid || svc.metadata.deletionTimestamp) return false;
   const intent = serviceIntent(svc, deps.classes);
-  if (!intent.managed) return;
+  if (!intent.managed) return false;
   const [allocations, slices, pools] = await Promise.all([
     listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${svc.metadata.uid}`),
     listEndpointSlices(deps.kube, namespace, `kubernetes.io/service-name=${name}`),
@@ -96,19 +96,21 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   const owner: OwnerProgram = { uid: svc.metadata.uid, service: model, adverts: advertisementWants(live, pools.items) };
   const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
   const settled = wrote ? await settleService(deps, svc, { live, slices: slices.items, pools: pools.items }, report) : live;
-  if (!settled) return; // released meanwhile: its entries are gone again, and there is no status to write
+  if (!settled) return true; // released meanwhile: its entries are gone again, and there is no status to write
   const written = await writeOutcomes(deps, settled, outcomes, report);
   const lbNames = new Set([...matchAllocations(intent, live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name));
   await writeServiceStatus(deps, svc, written.filter((a) => lbNames.has(a.metadata.name)), written, intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false }, error, report);
   if (error) throw new RouterUnavailableError(error);
+  return wrote;
 }
 
-/** An operator reservation (no Service): only its advertisement. */
-export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView): Promise<void> {
+/** An operator reservation (no Service): only its advertisement. Resolves as programService does. */
+export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView): Promise<boolean> {
   const pools = await listPools(deps.kube);
   const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts: advertisementWants([allocation], pools.items) };
   const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
-  if (wrote && !(await settleReservation(deps, allocation, report))) return;
+  if (wrote && !(await settleReservation(deps, allocation, report))) return true;
   await writeOutcomes(deps, [allocation], outcomes, report);
   if (error) throw new RouterUnavailableError(error);
+  return wrote;
 }
