@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createRegistry, LatencyWindow } from './exposition.js';
+import { createRegistry, LatencyWindow } from '../lib/exposition.js';
 import { createBridgeMetrics } from './metrics.js';
 
 describe('Prometheus text format', () => {

@@ -1,5 +1,5 @@
 import { ObjectKindSchema, type ObjectKind } from '../lib/events/invocation.js';
-import { createRegistry, LatencyWindow, type Counter, type Labels } from './exposition.js';
+import { createRegistry, LatencyWindow, type Counter, type Labels } from '../lib/exposition.js';
 import type { LaneStats, QueueObserver } from './queue.js';
 import { FUNCTION_NAMES, type FunctionName } from './routing.js';
 import type { SourceObserver } from './source.js';

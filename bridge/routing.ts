@@ -1,7 +1,7 @@
-import type { Change, ObjectKind, ObjectRef } from '../lib/events/invocation.js';
+import { FUNCTION_NAMES, type Change, type FunctionName, type ObjectKind, type ObjectRef } from '../lib/events/invocation.js';
 
-export const FUNCTION_NAMES = ['allocate', 'program', 'release'] as const;
-export type FunctionName = (typeof FUNCTION_NAMES)[number];
+/** The bridge's routing table speaks of the functions the event contract names. */
+export { FUNCTION_NAMES, type FunctionName };
 
 /**
  * Whom an event is about: the object itself, or (for an EndpointSlice) the Service it belongs

@@ -1,5 +1,5 @@
 import { Hono } from 'hono';
-import { CONTENT_TYPE } from './exposition.js';
+import { CONTENT_TYPE } from '../lib/exposition.js';
 
 export interface BridgeAppOptions {
   ready(): boolean;

@@ -1,3 +1,5 @@
+import { createRegistry } from './exposition.js';
+
 /**
  * A few process-wide counters the functions keep (garbage collected, by what), exposed in
  * Prometheus text by whoever serves /metrics (the controller's bridge port, or a function).
@@ -8,23 +10,11 @@ export interface Counters {
 }
 
 export function createCounters(help: Readonly<Record<string, string>>): Counters {
-  const values = new Map<string, Map<string, number>>();
-  const key = (labels: Readonly<Record<string, string>>): string =>
-    Object.entries(labels).sort(([a], [b]) => a.localeCompare(b)).map(([k, v]) => `${k}="${v.replace(/["\\\n]/g, '_')}"`).join(',');
+  const registry = createRegistry();
+  const counters = new Map(Object.entries(help).map(([name, text]) => [name, registry.counter(name, text)]));
   return {
-    add(name, labels, n = 1) {
-      const series = values.get(name) ?? new Map<string, number>();
-      series.set(key(labels), (series.get(key(labels)) ?? 0) + n);
-      values.set(name, series);
-    },
-    render() {
-      const lines: string[] = [];
-      for (const [name, text] of Object.entries(help)) {
-        lines.push(`# HELP ${name} ${text}`, `# TYPE ${name} counter`);
-        for (const [labels, v] of values.get(name) ?? []) lines.push(`${name}${labels ? `{${labels}}` : ''} ${v}`);
-      }
-      return lines.length ? `${lines.join('\n')}\n` : '';
-    },
+    add: (name, labels, n = 1) => counters.get(name)?.inc(labels, n),
+    render: () => (counters.size > 0 ? registry.render() : ''),
   };
 }
 

@@ -1,11 +1,9 @@
 import { parseArgs } from 'node:util';
 import type { CliOptions } from './io.js';
-import { ObjectRefSchema, type ObjectKind, type ObjectRef } from '../events/invocation.js';
+import { FUNCTION_NAMES, ObjectRefSchema, type ObjectKind, type ObjectRef } from '../events/invocation.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { messageOf } from './io.js';
 
-/** The functions `mikrolb invoke` knows by name (some may not be available yet). */
-export const FUNCTION_NAMES = ['allocate', 'program', 'release'] as const;
 
 export const INVOKE_USAGE = `usage: mikrolb invoke <allocate|program|release> --state <file.yaml|dir>
                       (--object Kind/name | --object Kind/namespace/name | --event event.json)

@@ -7,7 +7,8 @@ import { memoryPort, type EventRecordOut, type MemoryPort, type WriteRecord } fr
 import type { KubePort } from '../k8s/port.js';
 import { createLogger, silentLogger, type Logger } from '../log/logger.js';
 import type { RouterState } from '../router/state.js';
-import { FUNCTION_NAMES, INVOKE_USAGE, parseInvokeArgs, type InvokeArgs } from './invoke-args.js';
+import { INVOKE_USAGE, parseInvokeArgs, type InvokeArgs } from './invoke-args.js';
+import { FUNCTION_NAMES } from '../events/invocation.js';
 import { readEventFile, readRouterFile } from './invoke-inputs.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
 import { simulatedRouter, type InvokeRouter, type RouterCommand } from './router.js';

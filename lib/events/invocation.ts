@@ -4,6 +4,10 @@ import { z } from 'zod';
  * The one protocol between the bridge (or Knative's ApiServerSource) and the functions, after
  * the CloudEvent envelope is taken off. Events are hints: a function re-reads the object.
  */
+/** The functions an event is delivered to. */
+export const FUNCTION_NAMES = ['allocate', 'program', 'release'] as const;
+export type FunctionName = (typeof FUNCTION_NAMES)[number];
+
 export const ObjectKindSchema = z.enum(['IPPool', 'IPAllocation', 'Service', 'EndpointSlice']);
 export type ObjectKind = z.infer<typeof ObjectKindSchema>;
 

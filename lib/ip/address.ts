@@ -8,7 +8,8 @@
  */
 import ipaddr from 'ipaddr.js';
 
-export type IPFamily = 'IPv4' | 'IPv6';
+export const IP_FAMILIES = ['IPv4', 'IPv6'] as const;
+export type IPFamily = (typeof IP_FAMILIES)[number];
 
 export interface Address {
   readonly family: IPFamily;

@@ -1,7 +1,7 @@
 /**
  * The address engine: pure functions over address sets (no I/O, no Kubernetes).
  */
-export { familyBits, formatAddress, isDottedQuad, maxAddress, parseAddress } from './address.js';
+export { IP_FAMILIES, familyBits, formatAddress, isDottedQuad, maxAddress, parseAddress } from './address.js';
 export type { Address, IPFamily, ParseAddressResult } from './address.js';
 export {
   addressSet,

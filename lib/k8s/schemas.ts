@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { IP_FAMILIES } from '../ip/index.js';
 
 /**
  * Zod schemas for the MikroLB CRDs (mikrolb.de/v1alpha1) and the parts of core objects the
@@ -14,8 +15,7 @@ export const LABEL_SERVICE_NAMESPACE = 'mikrolb.de/service-namespace';
 export const LABEL_SERVICE_NAME = 'mikrolb.de/service-name';
 export const LABEL_SERVICE_UID = 'mikrolb.de/service-uid';
 
-export const IPFamilySchema = z.enum(['IPv4', 'IPv6']);
-export type IPFamily = z.infer<typeof IPFamilySchema>;
+export const IPFamilySchema = z.enum(IP_FAMILIES);
 
 const POOL_NAME = /^[a-z0-9]([a-z0-9\-.]*[a-z0-9])?$/;
 const INTERFACE_NAME = /^(|[a-zA-Z0-9][a-zA-Z0-9\-.]*[a-zA-Z0-9])$/;

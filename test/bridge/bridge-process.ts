@@ -10,7 +10,7 @@ import { startBridge } from '../../bridge/bridge.js';
 import { bridgeConfigFromEnv } from '../../bridge/config.js';
 import { stopOnSignals } from '../../bridge/signals.js';
 import { createLogger } from '../../lib/log/logger.js';
-import type { LatencyWindow } from '../../bridge/exposition.js';
+import type { LatencyWindow } from '../../lib/exposition.js';
 
 const log = createLogger({ level: 'warn' });
 const parsed = bridgeConfigFromEnv(process.env);
