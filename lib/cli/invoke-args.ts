@@ -1,6 +1,6 @@
 import { parseArgs } from 'node:util';
 import type { CliOptions } from './io.js';
-import { FUNCTION_NAMES, ObjectRefSchema, type ObjectKind, type ObjectRef } from '../events/invocation.js';
+import { ObjectRefSchema, type ObjectKind, type ObjectRef } from '../events/invocation.js';
 import { RESOURCES } from '../k8s/resources.js';
 import { messageOf } from './io.js';
 
