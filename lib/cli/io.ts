@@ -1,8 +1,9 @@
 import type { ParseArgsConfig } from 'node:util';
+import type { Env } from '../config.js';
 
 /** What every `mikrolb` subcommand gets: its arguments, the environment and where to write. */
 
-export type Env = Readonly<Record<string, string | undefined>>;
+export type { Env };
 
 export interface Writer {
   write(text: string): unknown;
