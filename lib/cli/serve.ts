@@ -56,12 +56,15 @@ export async function runServe(argv: string[], env: Env, io: CliIo, registry: Se
   if (!classes.ok) return fail(classes.message);
   const port = portFromEnv(env, 'PORT', entry.defaultPort);
   if (!port.ok) return fail(port.message);
-  const invokeAuth = entry.invoked ? invokeAuthFromEnv(env) : undefined;
-  if (invokeAuth && !invokeAuth.ok) return fail(invokeAuth.message);
   const kube = kubeRuntime(env, `mikrolb-${name}`);
   if (!kube.ok) return fail(kube.message);
   const router = entry.needsRouter ? routerRuntime(env, log) : undefined;
   if (router && !router.ok) return fail(router.message);
+  const invokeAuth = entry.invoked ? invokeAuthFromEnv(env) : undefined;
+  if (invokeAuth && !invokeAuth.ok) {
+    if (router?.ok) await router.value.close();
+    return fail(invokeAuth.message);
+  }
   let served: Served;
   try {
     served = await entry.start({
