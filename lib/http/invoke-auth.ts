@@ -1,4 +1,4 @@
-import type { Authenticate } from '../auth/authenticator.js';
+import type { Authenticate, Decision } from '../auth/authenticator.js';
 import type { Logger } from '../log/logger.js';
 import type { FetchApp } from './serve.js';
 
@@ -19,7 +19,7 @@ export function withInvokeAuth(app: FetchApp, authenticate: Authenticate, log: L
     fetch: async (request) => {
       const { pathname } = new URL(request.url);
       if ((request.method === 'GET' || request.method === 'HEAD') && OPEN.has(pathname)) return app.fetch(request);
-      let decision;
+      let decision: Decision;
       try {
         decision = await authenticate(request.headers.get('authorization') ?? undefined);
       } catch (err) {
