@@ -1,3 +1,6 @@
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Invocation } from '../lib/events/invocation.js';
 import { KubeError } from '../lib/k8s/errors.js';
@@ -163,5 +166,37 @@ describe('start-up', () => {
     );
     await expect(started).rejects.toThrow(/EADDRINUSE/);
     expect(kube.watching('Service')).toBe(0);
+  });
+});
+
+describe('the bridge over HTTP', () => {
+  it('sends the token of INVOKE_TOKEN_FILE to the function URLs, and warns when there is none', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'mikrolb-bridge-token-'));
+    try {
+      const sent: (string | null)[] = [];
+      const fetchFn = (_: string | URL | Request, init?: RequestInit): Promise<Response> => {
+        sent.push(new Headers(init?.headers).get('authorization'));
+        return Promise.resolve(Response.json({}));
+      };
+      const start = async (invokeTokenFile: string) => {
+        const log = memoryLogger();
+        const clock = fakeClock();
+        const bridge = await startBridge(
+          { port: 0, hostname: '127.0.0.1', lease: { enabled: false }, perObjectIntervalMs: 0, invokeTokenFile, functions: { allocate: 'http://allocate.test/' } },
+          { transport: offlineTransport, stream: fakeKube().stream, log, clock, random: () => 0.5, fetch: fetchFn },
+        );
+        running.push(bridge);
+        return { log, clock };
+      };
+      const missing = await start(join(dir, 'absent'));
+      expect(missing.log.entries).toContainEqual(expect.objectContaining({ level: 'warn', msg: expect.stringMatching(/^No invocation token at INVOKE_TOKEN_FILE/) }));
+      await writeFile(join(dir, 'token'), 'projected-token\n');
+      const present = await start(join(dir, 'token'));
+      expect(present.log.entries.filter((e) => e.msg.startsWith('No invocation token'))).toEqual([]);
+      await present.clock.advance(6 * 60_000); // the first resync
+      await expect.poll(() => sent).toContain('Bearer projected-token');
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -1,10 +1,12 @@
 import { randomBytes } from 'node:crypto';
+import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { objectInvocation } from '../lib/events/cloudevent.js';
 import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
 import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
+import { tokenFile } from '../lib/auth/token-file.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { bridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.js';
@@ -128,15 +130,20 @@ function kubeAccess(config: BridgeConfig, deps: BridgeDeps): { transport: Transp
 /** Each function's target, in process or over HTTP, every invocation bounded by FUNCTION_TIMEOUT. */
 function functionTargets(config: BridgeConfig, deps: BridgeDeps, log: Logger, metrics: BridgeMetrics, clock: Clock): Partial<Record<FunctionName, Dispatch>> {
   const targets: Partial<Record<FunctionName, Dispatch>> = {};
+  const token = tokenFile(config.invokeTokenFile);
   for (const fn of FUNCTION_NAMES) {
     const url = config.functions[fn];
-    const target = deps.dispatch?.[fn] ?? (url ? httpDispatch(url, { fetch: deps.fetch, timeoutMs: config.invocationTimeoutMs }) : undefined);
+    const target = deps.dispatch?.[fn] ?? (url ? httpDispatch(url, { fetch: deps.fetch, timeoutMs: config.invocationTimeoutMs, token }) : undefined);
     if (target) {
       targets[fn] = boundedDispatch(target, config.invocationTimeoutMs, () => {
         metrics.timedOut(fn);
         log.warn('An invocation did not answer within FUNCTION_TIMEOUT; it will be retried', { function: fn, timeoutMs: config.invocationTimeoutMs });
       }, clock);
     } else log.warn('No URL or handler for a function: its events are not delivered', { function: fn });
+  }
+  const overHttp = FUNCTION_NAMES.some((fn) => !deps.dispatch?.[fn] && config.functions[fn]);
+  if (overHttp && !existsSync(config.invokeTokenFile)) {
+    log.warn('No invocation token at INVOKE_TOKEN_FILE: the functions are invoked without credentials, which they refuse unless they run with INVOKE_AUTH=none', { path: config.invokeTokenFile });
   }
   return targets;
 }

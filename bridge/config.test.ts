@@ -38,6 +38,11 @@ describe('configuration from the environment', () => {
     });
   });
 
+  it('reads INVOKE_TOKEN_FILE, by default the projected volume of deploy/overlays/knative', () => {
+    expect(bridgeConfigFromEnv(URLS)).toMatchObject({ ok: true, config: { invokeTokenFile: '/var/run/secrets/mikrolb.de/invoke/token' } });
+    expect(bridgeConfigFromEnv({ ...URLS, INVOKE_TOKEN_FILE: '/run/token' })).toMatchObject({ ok: true, config: { invokeTokenFile: '/run/token' } });
+  });
+
   it('lets the URLs be optional where the functions run in process, but still checks them', () => {
     expect(bridgeConfigFromEnv({}, { functionUrls: 'optional' })).toMatchObject({ ok: true, config: { functions: {} } });
     expect(bridgeConfigFromEnv({ FUNCTION_URL_PROGRAM: 'x' }, { functionUrls: 'optional' })).toEqual({ ok: false, message: 'FUNCTION_URL_PROGRAM must be an http:// or https:// URL, got "x"' });

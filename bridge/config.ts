@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { DEFAULT_INVOKE_TOKEN_FILE } from '../lib/auth/config.js';
 import { FUNCTION_NAMES, type FunctionName } from './routing.js';
 
 /** allocate's default limit of invocations in flight, unless FUNCTION_CONCURRENCY is lower. */
@@ -38,6 +39,11 @@ const BackoffSchema = (baseMs: number, maxMs: number) =>
 export const BridgeConfigSchema = z.object({
   /** Where each function listens; a function may instead be dispatched in process. */
   functions: z.object({ allocate: FunctionUrl.optional(), program: FunctionUrl.optional(), release: FunctionUrl.optional() }).prefault({}),
+  /**
+   * The projected, audience-bound ServiceAccount token sent as `Authorization: Bearer` to the
+   * functions' URLs (re-read when the kubelet rotates it); no token is sent while it is absent.
+   */
+  invokeTokenFile: z.string().min(1).default(DEFAULT_INVOKE_TOKEN_FILE),
   /** Every function gets one resync event this often. */
   resyncIntervalMs: ms(5 * 60_000),
   /** Invocations in flight at once, per function (at most; allocate defaults to fewer). */
@@ -139,6 +145,7 @@ export function bridgeConfigFromEnv(env: Readonly<Record<string, string | undefi
     const functions = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, urlOf(fn)]));
     const input: BridgeConfigInput = {
       functions,
+      invokeTokenFile: read('INVOKE_TOKEN_FILE', text),
       resyncIntervalMs: read('RESYNC_INTERVAL', duration),
       concurrency: read('FUNCTION_CONCURRENCY', positiveInt),
       functionConcurrency: Object.fromEntries(FUNCTION_NAMES.flatMap((fn) => {

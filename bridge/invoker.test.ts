@@ -52,4 +52,16 @@ describe('dispatch', () => {
     expect(await appDispatch(local.app)(invocation, new AbortController().signal)).toEqual({ status: 202 });
     expect(local.received).toEqual([invocation]);
   });
+
+  it('sends the current token as a bearer token, read per invocation (so a rotated one is used next time)', async () => {
+    const sent: (string | null)[] = [];
+    const fetchFn = (_: string | URL | Request, init?: RequestInit): Promise<Response> => {
+      sent.push(new Headers(init?.headers).get('authorization'));
+      return Promise.resolve(Response.json({}));
+    };
+    const tokens = ['first', 'second', undefined];
+    const dispatch = httpDispatch('http://function/', { fetch: fetchFn, token: () => Promise.resolve(tokens.shift()) });
+    for (let i = 0; i < 3; i++) await dispatch(resyncInvocation(), new AbortController().signal);
+    expect(sent).toEqual(['Bearer first', 'Bearer second', null]);
+  });
 });

@@ -25,6 +25,8 @@ export interface HttpDispatchOptions {
   /** Gives up on one request after this long (then retries); Knative's default is 5 minutes. */
   timeoutMs?: number;
   now?: () => number;
+  /** The bearer token each request carries (the bridge's projected ServiceAccount token), read per request. */
+  token?: () => Promise<string | undefined>;
 }
 
 const DETAIL_CHARS = 300;
@@ -36,8 +38,10 @@ export function httpDispatch(url: string, opts: HttpDispatchOptions = {}): Dispa
   const now = opts.now ?? Date.now;
   return async (invocation, signal) => {
     const event = toCloudEvent(invocation);
+    const token = await opts.token?.();
+    const headers = token === undefined ? event.headers : { ...event.headers, authorization: `Bearer ${token}` };
     return withTimeout(signal, timeoutMs, async (combined) => {
-      const res = await send(url, { method: 'POST', headers: event.headers, body: event.body, signal: combined });
+      const res = await send(url, { method: 'POST', headers, body: event.body, signal: combined });
       return answerOf(res, now());
     });
   };

@@ -11,7 +11,10 @@ import { createProgramApp } from '../functions/program/app.js';
 import { createReleaseApp } from '../functions/release/app.js';
 import { createWebhookApp, poolLister } from '../functions/webhook/app.js';
 import { serveTls } from '../functions/webhook/serve-tls.js';
-import { serveApp } from '../lib/http/serve.js';
+import { serveApp, type FetchApp } from '../lib/http/serve.js';
+import { withInvokeAuth } from '../lib/http/invoke-auth.js';
+import { createAuthenticator } from '../lib/auth/authenticator.js';
+import { tokenReviewer } from '../lib/auth/token-review.js';
 import { defaultPause } from '../lib/k8s/conflict.js';
 import { runServe, type ServeContext, type ServeEntry, type ServeRegistry } from '../lib/cli/serve.js';
 import { createProgram } from '../functions/program/handler.js';
@@ -44,16 +47,16 @@ function routerOf(router: InvokeRouter | undefined): RouterPort {
 /** Functions `mikrolb serve` runs, each on $PORT. */
 export function serveFunctions(): ServeRegistry {
   const retry = { attempts: 20, pause: defaultPause() };
-  const fnApp = (build: (ctx: ServeContext) => { fetch: (r: Request) => Response | Promise<Response> }): ServeEntry['start'] =>
-    async (ctx, port) => serveApp(build(ctx), { port });
+  const fnApp = (build: (ctx: ServeContext) => FetchApp): ServeEntry['start'] =>
+    async (ctx, port) => serveApp(authenticated(ctx, build(ctx)), { port });
   const routerOf = (ctx: ServeContext): RouterPort => {
     if (!ctx.router) throw new Error('no router configured');
     return ctx.router;
   };
   return {
-    allocate: { needsRouter: false, defaultPort: 8080, start: fnApp(({ kube, classes, log }) => createAllocateApp({ kube, classes, log, now: () => new Date(), retry })) },
-    program: { needsRouter: true, defaultPort: 8080, start: fnApp((ctx) => createProgramApp({ ...ctx, router: routerOf(ctx), now: () => new Date(), retry })) },
-    release: { needsRouter: true, defaultPort: 8080, start: fnApp((ctx) => createReleaseApp({ ...ctx, router: routerOf(ctx), now: () => new Date(), retry, ledgerGraceMs: 5 * 60_000 })) },
+    allocate: { needsRouter: false, invoked: true, defaultPort: 8080, start: fnApp(({ kube, classes, log }) => createAllocateApp({ kube, classes, log, now: () => new Date(), retry })) },
+    program: { needsRouter: true, invoked: true, defaultPort: 8080, start: fnApp((ctx) => createProgramApp({ ...ctx, router: routerOf(ctx), now: () => new Date(), retry })) },
+    release: { needsRouter: true, invoked: true, defaultPort: 8080, start: fnApp((ctx) => createReleaseApp({ ...ctx, router: routerOf(ctx), now: () => new Date(), retry, ledgerGraceMs: 5 * 60_000 })) },
     webhook: {
       needsRouter: false, defaultPort: 9443,
       start: async ({ kube, log, env }, port) => {
@@ -64,6 +67,15 @@ export function serveFunctions(): ServeRegistry {
       },
     },
   };
+}
+
+/** A served function behind INVOKE_AUTH: TokenReview-checked callers, or (INVOKE_AUTH=none) anyone. */
+function authenticated(ctx: ServeContext, app: FetchApp): FetchApp {
+  const cfg = ctx.invokeAuth;
+  if (cfg === undefined) throw new Error('a served function needs its INVOKE_AUTH configuration');
+  if (cfg.mode === 'none') return app;
+  const authenticate = createAuthenticator({ review: tokenReviewer(ctx.transport, cfg.audience), allowedSubjects: cfg.allowedSubjects });
+  return withInvokeAuth(app, authenticate, ctx.log);
 }
 
 const invoke: Command = async (argv, env, io) => {

@@ -1,6 +1,8 @@
+import { invokeAuthFromEnv, type InvokeAuthConfig } from '../auth/config.js';
 import { classesFromEnv, portFromEnv, type Env } from '../config.js';
 import type { ClassConfig } from '../core/service.js';
 import type { KubePort } from '../k8s/port.js';
+import type { Transport } from '../k8s/rest.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { RouterPort } from '../router/port.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
@@ -8,10 +10,14 @@ import { kubeRuntime, routerRuntime, untilStopped } from './runtime.js';
 
 export interface ServeContext {
   kube: KubePort;
+  /** The API server, for what is not a KubePort verb (TokenReviews). */
+  transport: Transport;
   classes: ClassConfig;
   log: Logger;
   env: Env;
   router?: RouterPort;
+  /** How invocations are authenticated (INVOKE_*); set for entries that are invoked with events. */
+  invokeAuth?: InvokeAuthConfig;
 }
 
 export interface Served {
@@ -22,6 +28,8 @@ export interface Served {
 /** One servable function: whether it needs the router, and how it starts listening. */
 export interface ServeEntry {
   needsRouter: boolean;
+  /** Invoked with events (allocate, program, release): its callers must authenticate (INVOKE_*). */
+  invoked?: boolean;
   defaultPort: number;
   start(ctx: ServeContext, port: number): Promise<Served>;
 }
@@ -52,14 +60,25 @@ export async function runServe(argv: string[], env: Env, io: CliIo, registry: Se
   if (!kube.ok) return fail(kube.message);
   const router = entry.needsRouter ? routerRuntime(env, log) : undefined;
   if (router && !router.ok) return fail(router.message);
+  const invokeAuth = entry.invoked ? invokeAuthFromEnv(env) : undefined;
+  if (invokeAuth && !invokeAuth.ok) {
+    if (router?.ok) await router.value.close();
+    return fail(invokeAuth.message);
+  }
   let served: Served;
   try {
-    served = await entry.start({ kube: kube.value.kube, classes: classes.value, log, env, ...(router?.ok ? { router: router.value } : {}) }, port.value);
+    served = await entry.start({
+      kube: kube.value.kube, transport: kube.value.transport, classes: classes.value, log, env,
+      ...(router?.ok ? { router: router.value } : {}), ...(invokeAuth?.ok ? { invokeAuth: invokeAuth.value } : {}),
+    }, port.value);
   } catch (e) {
     io.stderr.write(`mikrolb serve ${name}: ${messageOf(e)}\n`);
     return EXIT_FAILED;
   }
-  log.info('Serving', { port: served.port });
+  if (invokeAuth?.ok && invokeAuth.value.mode === 'none') {
+    log.warn('INVOKE_AUTH=none: anyone who reaches this function can invoke it; use this only for local development');
+  }
+  log.info('Serving', { port: served.port, ...(invokeAuth?.ok ? { invokeAuth: invokeAuth.value.mode } : {}) });
   await untilStopped(io.signal);
   log.info('Stopping');
   await served.close();

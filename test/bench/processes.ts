@@ -39,7 +39,7 @@ export async function coldStart(): Promise<{ coldStartMs: number; rssAfter1000Mb
     const port = await freePort();
     const event = toCloudEvent(objectInvocation('update', { kind: 'Service', namespace: 'default', name: 'absent' }));
     const t0 = performance.now();
-    const child = launch(['serve', 'allocate'], { KUBECONFIG: cluster.kubeconfig, PORT: String(port) });
+    const child = launch(['serve', 'allocate'], { KUBECONFIG: cluster.kubeconfig, PORT: String(port), INVOKE_AUTH: 'none' });
     try {
       while ((await ask(`http://127.0.0.1:${port}/`, event)) !== 200) await new Promise((r) => setTimeout(r, 2));
       const coldStartMs = performance.now() - t0;

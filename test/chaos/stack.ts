@@ -54,7 +54,7 @@ export interface ChaosStack {
 async function functionSet(label: string, logDir: string, env: Record<string, string>): Promise<FunctionSet> {
   const entries = await Promise.all(FUNCTION_NAMES.map(async (fn) => {
     const port = await freePort();
-    const proc = mikrolbProcess({ name: `${fn}-${label}`, args: ['serve', fn], port, env: { ...env, PORT: String(port) }, logFile: join(logDir, `${fn}-${label}.log`) });
+    const proc = mikrolbProcess({ name: `${fn}-${label}`, args: ['serve', fn], port, env: { ...env, PORT: String(port), INVOKE_AUTH: 'none' }, logFile: join(logDir, `${fn}-${label}.log`) });
     return [fn, proc] as const;
   }));
   const [allocate, program, release] = entries.map(([, p]) => p);

@@ -9,6 +9,8 @@ import { beforeAll, describe, expect, it } from 'vitest';
 import { bridgeConfigFromEnv } from '../../bridge/config.js';
 import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
 import { SUBCOMMANDS } from '../../bridge/main.js';
+import { createHash } from 'node:crypto';
+import { invokeAuthFromEnv } from '../../lib/auth/config.js';
 import { testCluster } from '../helpers/cluster.js';
 import {
   applyForReal, DEPLOY, dryRun, key, manifestOf, NAMESPACE, one, ofKind, OVERLAYS, parseDocs, render, renderWithoutCertManager,
@@ -16,7 +18,7 @@ import {
 } from './render.js';
 import { knativeCrdFiles } from './knative.js';
 import {
-  ConfigMapSchema, DeploymentSchema, KServiceSchema, NetworkPolicySchema, selects, ServiceSchema, type Container, type PodSpec,
+  ConfigMapSchema, DeploymentSchema, KServiceSchema, NetworkPolicySchema, selects, ServiceSchema, TriggerSchema, type Container, type PodSpec,
 } from './schemas.js';
 
 const { kubectl } = testCluster();
@@ -160,6 +162,58 @@ describe.each(['knative', 'knative-eventing'] as const)('overlay %s: the functio
     expect(namespaces).toContain('knative-serving');
     expect(from.every((peer) => peer.podSelector !== undefined || peer.namespaceSelector?.matchExpressions !== undefined)).toBe(true);
     expect(policy.spec.ingress?.every((rule) => (rule.from ?? []).length > 0)).toBe(true);
+  });
+});
+
+const FUNCTIONS = ['allocate', 'program', 'release'] as const;
+const BRIDGE_SUBJECT = `system:serviceaccount:${NAMESPACE}:mikrolb-bridge`;
+
+/** The INVOKE_* settings of a function's Knative Service, as `mikrolb serve` parses them. */
+function invokeAuthOf(overlay: Overlay, fn: string) {
+  const [c] = one(docsOf(overlay), 'Service', `mikrolb-${fn}`, KServiceSchema).spec.template.spec.containers;
+  const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value]));
+  return invokeAuthFromEnv(env);
+}
+
+/**
+ * The OIDC ServiceAccount Knative Eventing gives a Trigger (eventing pkg/auth
+ * GetOIDCServiceAccountNameForResource with knative.dev/pkg kmeta.ChildName): the name plus
+ * `-oidc-<group>-<kind>`, lower-cased; too long for 63 characters, its first 31 characters and
+ * the MD5 of name and suffix.
+ */
+function triggerIdentity(trigger: string): string {
+  const suffix = '-oidc-eventing.knative.dev-Trigger';
+  if (trigger.length + suffix.length <= 63) return `${trigger}${suffix}`.toLowerCase();
+  const hashed = `${trigger.slice(0, 31)}${createHash('md5').update(trigger + suffix).digest('hex')}`;
+  return `${hashed}${suffix.slice(0, Math.max(0, 63 - hashed.length))}`.replace(/[^a-zA-Z0-9]+$/, '').toLowerCase();
+}
+
+describe('authenticated invocations', () => {
+  it.each(['knative', 'knative-eventing'] as const)('%s: each function checks tokens for the audience mikrolb-functions', (overlay) => {
+    for (const fn of FUNCTIONS) expect(invokeAuthOf(overlay, fn), fn).toMatchObject({ ok: true, value: { mode: 'tokenreview', audience: 'mikrolb-functions' } });
+  });
+
+  it('knative: only the bridge may invoke, with the projected token of that audience it reads from INVOKE_TOKEN_FILE', () => {
+    for (const fn of FUNCTIONS) expect(invokeAuthOf('knative', fn), fn).toMatchObject({ ok: true, value: { allowedSubjects: [BRIDGE_SUBJECT] } });
+    const bridge = one(docsOf('knative'), 'Deployment', 'mikrolb-bridge', DeploymentSchema);
+    const pod = bridge.spec.template.spec;
+    const [c] = pod.containers;
+    const file = c?.env.find((e) => e.name === 'INVOKE_TOKEN_FILE')?.value ?? '';
+    const mount = c?.volumeMounts.find((m) => file.startsWith(`${m.mountPath}/`));
+    const source = pod.volumes.find((v) => v.name === mount?.name)?.projected?.sources.find((s) => s.serviceAccountToken)?.serviceAccountToken;
+    expect(source).toMatchObject({ audience: 'mikrolb-functions', path: file.slice((mount?.mountPath.length ?? 0) + 1) });
+    expect(pod.serviceAccountName).toBe('mikrolb-bridge');
+  });
+
+  it('knative-eventing: each function allows exactly the OIDC identities of the Triggers that deliver to it, which ask for its audience', () => {
+    const triggers = ofKind(docsOf('knative-eventing'), 'Trigger', TriggerSchema);
+    for (const t of triggers) expect(t.spec.subscriber.audience, t.metadata.name).toBe('mikrolb-functions');
+    for (const fn of FUNCTIONS) {
+      const senders = triggers.filter((t) => t.spec.subscriber.ref.name === `mikrolb-${fn}`).map((t) => `system:serviceaccount:${NAMESPACE}:${triggerIdentity(t.metadata.name)}`);
+      const parsed = invokeAuthOf('knative-eventing', fn);
+      expect(parsed.ok && parsed.value.mode === 'tokenreview' ? [...parsed.value.allowedSubjects].sort() : parsed, fn).toEqual(senders.sort());
+    }
+    expect(triggerIdentity('my-broker')).toBe('my-broker-oidc-eventing.knative.dev-trigger');
   });
 });
 

@@ -17,7 +17,7 @@ type Verb = (typeof VERBS)[number];
 /** Resources as `kubectl auth can-i` names them (`resource.group`, optionally `/status`). */
 const RESOURCES = [
   'ippools.mikrolb.de', 'ippools.mikrolb.de/status', 'ipallocations.mikrolb.de', 'ipallocations.mikrolb.de/status',
-  'services', 'services/status', 'endpointslices.discovery.k8s.io', 'events.events.k8s.io',
+  'services', 'services/status', 'endpointslices.discovery.k8s.io', 'events.events.k8s.io', 'tokenreviews.authentication.k8s.io',
 ] as const;
 type Resource = (typeof RESOURCES)[number];
 type Grants = Partial<Record<Resource, readonly Verb[]>>;
@@ -60,11 +60,14 @@ function union(...grants: Grants[]): Grants {
   return out;
 }
 
+/** A function served on its own checks each caller's token (INVOKE_AUTH); in the controller nobody calls it over HTTP. */
+const INVOKED: Grants = { 'tokenreviews.authentication.k8s.io': ['create'] };
+
 const PERMISSIONS: Record<string, Grants> = {
   'mikrolb-controller': union(ALLOCATE, PROGRAM, RELEASE, BRIDGE, WEBHOOK),
-  'mikrolb-allocate': ALLOCATE,
-  'mikrolb-program': PROGRAM,
-  'mikrolb-release': RELEASE,
+  'mikrolb-allocate': union(ALLOCATE, INVOKED),
+  'mikrolb-program': union(PROGRAM, INVOKED),
+  'mikrolb-release': union(RELEASE, INVOKED),
   'mikrolb-bridge': BRIDGE,
   'mikrolb-webhook': WEBHOOK,
   'mikrolb-events': EVENTS_SOURCE,

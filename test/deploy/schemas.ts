@@ -36,7 +36,10 @@ export const PodSpecSchema = z.object({
   serviceAccountName: z.string().optional(),
   securityContext: z.object({ runAsNonRoot: z.boolean().optional(), seccompProfile: Seccomp.optional() }).optional(),
   containers: z.array(ContainerSchema).min(1),
-  volumes: z.array(z.object({ name: z.string(), emptyDir: z.object({}).loose().optional(), secret: z.object({ secretName: z.string() }).optional() })).default([]),
+  volumes: z.array(z.object({
+    name: z.string(), emptyDir: z.object({}).loose().optional(), secret: z.object({ secretName: z.string() }).optional(),
+    projected: z.object({ sources: z.array(z.object({ serviceAccountToken: z.object({ audience: z.string().optional(), expirationSeconds: z.number().optional(), path: z.string() }).optional() })) }).optional(),
+  })).default([]),
 });
 export type PodSpec = z.infer<typeof PodSpecSchema>;
 
@@ -67,7 +70,7 @@ export const ServiceSchema = z.object({
 const Ref = z.object({ apiVersion: z.string(), kind: z.string(), name: z.string() });
 export const TriggerSchema = z.object({
   metadata: Meta,
-  spec: z.object({ broker: z.string(), filter: z.object({ attributes: Labels.default({}) }).optional(), subscriber: z.object({ ref: Ref }) }),
+  spec: z.object({ broker: z.string(), filter: z.object({ attributes: Labels.default({}) }).optional(), subscriber: z.object({ ref: Ref, audience: z.string().optional() }) }),
 });
 export const ApiServerSourceSchema = z.object({
   metadata: Meta,

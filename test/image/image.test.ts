@@ -134,7 +134,7 @@ describe('the container image (Dockerfile performed without a container engine)'
 
     const port = await freePort();
     const tServe = Date.now();
-    const served = startImage(runtime, ['serve', 'allocate'], { PORT: String(port), KUBECONFIG: kubeconfig });
+    const served = startImage(runtime, ['serve', 'allocate'], { PORT: String(port), KUBECONFIG: kubeconfig, INVOKE_AUTH: 'none' });
     let exit: Exited | undefined;
     void served.exited.then((e) => (exit = e));
     try {

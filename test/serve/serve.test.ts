@@ -21,11 +21,11 @@ async function waitHealthy(url: string, timeoutMs: number): Promise<number> {
 }
 
 describe('mikrolb serve <function>', () => {
-  it('serves allocate on $PORT: healthz, a CloudEvent answered, clean exit on SIGTERM', async () => {
+  it('serves allocate on $PORT (INVOKE_AUTH=none, with a warning): healthz, a CloudEvent answered, clean exit on SIGTERM', async () => {
     const { kubeconfig } = testCluster();
     const port = await freePort();
     const child = spawn(process.execPath, ['--import', 'tsx', join(ROOT, 'bridge', 'main.ts'), 'serve', 'allocate'], {
-      env: { ...process.env, KUBECONFIG: kubeconfig, PORT: String(port) }, stdio: ['ignore', 'pipe', 'pipe'],
+      env: { ...process.env, KUBECONFIG: kubeconfig, PORT: String(port), INVOKE_AUTH: 'none' }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stderr = '';
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()));
@@ -41,6 +41,7 @@ describe('mikrolb serve <function>', () => {
     }
     expect(await exited).toBe(0);
     expect(stderr).toContain('"msg":"Serving"');
+    expect(stderr).toMatch(/"level":"warn".*INVOKE_AUTH=none: anyone who reaches this function can invoke it/);
   }, 180_000);
 
   it('stops with one line naming a bad variable', async () => {
