@@ -66,8 +66,11 @@ describe('the whole lifecycle through the all-in-one controller (real API server
   it('a pool and a LoadBalancer Service: Programmed, ingress, router rules; deleting the Service releases everything', async () => {
     await service('web');
     const ip = await programmedIngress('web');
-    const [a] = await make.allocationsOf(ns, 'web');
-    expect(a?.status?.phase).toBe('Programmed');
+    // the ingress is published once the address is allocated; Programmed follows the router
+    await eventually(async () => {
+      const [a] = await make.allocationsOf(ns, 'web');
+      expect([a?.status?.phase, a?.status?.address]).toEqual(['Programmed', ip]);
+    });
     expect(ours(e2e.sim.state(), 'service').some((x) => x.address === `${ip}/32`)).toBe(true);
     await e2e.kube.remove('Service', 'web', ns);
     await gone('web');
