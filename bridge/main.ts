@@ -3,14 +3,13 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // The composition root and the mikrolb bin: like the all-in-one controller entry, the only
 // place that wires functions/ to lib/ and bridge/. lib/cli takes the functions as parameters.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAllocateApp } from '../functions/allocate/app.js';
 import { createAllocate } from '../functions/allocate/handler.js';
 import { createProgramApp } from '../functions/program/app.js';
 import { createReleaseApp } from '../functions/release/app.js';
 import { createWebhookApp, poolLister } from '../functions/webhook/app.js';
-import { serveTls } from '../functions/webhook/serve-tls.js';
+import { certificateReloaded, serveTls } from '../functions/webhook/serve-tls.js';
 import { serveApp } from '../lib/http/serve.js';
 import { defaultPause } from '../lib/k8s/conflict.js';
 import { runServe, type ServeContext, type ServeEntry, type ServeRegistry } from '../lib/cli/serve.js';
@@ -58,9 +57,8 @@ export function serveFunctions(): ServeRegistry {
       needsRouter: false, defaultPort: 9443,
       start: async ({ kube, log, env }, port) => {
         const dir = env.WEBHOOK_CERT_DIR ?? '/tmp/k8s-webhook-server/serving-certs';
-        const [cert, key] = await Promise.all([readFile(join(dir, 'tls.crt'), 'utf8'), readFile(join(dir, 'tls.key'), 'utf8')]);
         const app = createWebhookApp({ listPools: poolLister(kube), log: (line) => log.info('Webhook', { line }) });
-        return serveTls(app, { cert, key, port });
+        return serveTls(app, { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), port, onReload: certificateReloaded(log, dir) });
       },
     },
   };
