@@ -13,7 +13,7 @@ import { EXIT_FAILED, EXIT_USAGE, messageOf, type CliIo } from '../lib/cli/io.js
 import { untilStopped } from '../lib/cli/runtime.js';
 import type { Env } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
-import { connectRouter } from '../lib/routeros/client/index.js';
+import { connectRouter, redactRouterUrl } from '../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../lib/routeros/sim/index.js';
 import type { RouterState } from '../lib/routeros/state.js';
 import { startController, type Controller } from './all-in-one.js';
@@ -129,7 +129,7 @@ function banner(s: Stack): string {
  */
 export async function runStart(argv: string[], env: Env, io: CliIo): Promise<number> {
   if (env.KUBECONFIG && env.ROUTEROS_URL) {
-    io.stderr.write(`Using KUBECONFIG=${env.KUBECONFIG} and ROUTEROS_URL=${env.ROUTEROS_URL} from the environment.\n`);
+    io.stderr.write(`Using KUBECONFIG=${env.KUBECONFIG} and ROUTEROS_URL=${redactRouterUrl(env.ROUTEROS_URL)} from the environment.\n`);
     return runControllerCommand(argv, env, io);
   }
   if (!existsSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'cluster', 'tools', 'go.mod'))) {

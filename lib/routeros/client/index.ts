@@ -6,5 +6,5 @@ export {
 } from './errors.js';
 export type { RouterErrorKind } from './errors.js';
 export { DEFAULT_LIMITS, type RouterLimit, type RouterLimits } from './session.js';
-export { RouterUrlSchema } from './url.js';
+export { plaintextWarning, redactRouterUrl, RouterUrlSchema } from './url.js';
 export type { RouterTarget } from './url.js';

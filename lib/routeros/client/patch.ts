@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { Channel, Connector } from 'routeros-client';
+import { Channel, Connector } from './library.js';
 
 const PATCHED = Symbol.for('mikrolb.routeros-client.ignore-empty');
 
