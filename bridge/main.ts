@@ -100,7 +100,7 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     options: async () => (await import('../lib/cli/uninstall.js')).UNINSTALL_OPTIONS,
   },
   router: { usage: 'router dump', summary: 'print the router\'s state (read-only) in the invoke --router format', run: async (argv, env, io) => (await import('../lib/cli/router-dump.js')).runRouter(argv, env, io) },
-  start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: async (argv, env, io) => (await import('./local-stack.js')).runStart(argv, env, io) },
+  start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: async (argv, env, io) => (await import('./start.js')).runStart(argv, env, io) },
 };
 
 export function usage(): string {
