@@ -17,11 +17,10 @@ export const LIBRARY_DEBUG_NAMESPACES = 'routeros-api:*';
 
 interface DebugControl {
   enable(namespaces: string): void;
-  load(): unknown;
 }
 
 const isDebugControl = (value: unknown): value is DebugControl =>
-  typeof value === 'function' && typeof Reflect.get(value, 'enable') === 'function' && typeof Reflect.get(value, 'load') === 'function';
+  typeof value === 'function' && typeof Reflect.get(value, 'enable') === 'function';
 
 /**
  * `DEBUG=*` (or `DEBUG=routeros-api:*`) would make node-routeros print every word it sends, the
@@ -32,9 +31,9 @@ const isDebugControl = (value: unknown): value is DebugControl =>
 export function silenceLibraryDebug(): void {
   const requireFromLibrary = createRequire(createRequire(import.meta.url).resolve('node-routeros/dist/RouterOSAPI.js'));
   const debug: unknown = requireFromLibrary('debug');
-  if (!isDebugControl(debug)) throw new Error('node-routeros: its debug module has no enable/load; its output cannot be silenced');
-  const current = debug.load();
-  const namespaces = typeof current === 'string' ? current.trim() : '';
+  if (!isDebugControl(debug)) throw new Error('node-routeros: its debug module has no enable(); its output cannot be silenced');
+  // What `debug` itself read when it loaded (and writes back on enable).
+  const namespaces = (process.env.DEBUG ?? '').trim();
   // Nothing enabled (DEBUG unset), or already silenced: nothing to do.
   if (namespaces === '' || namespaces.split(/[\s,]+/).includes(`-${LIBRARY_DEBUG_NAMESPACES}`)) return;
   debug.enable(`${namespaces},-${LIBRARY_DEBUG_NAMESPACES}`);
