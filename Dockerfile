@@ -2,9 +2,11 @@
 # MikroLB: one image for every role. `docker run IMAGE` runs the all-in-one controller;
 # `docker run IMAGE serve allocate` (program, release, webhook) one function on $PORT.
 # test/image/image.test.ts performs this file's COPY and RUN steps outside a container engine.
+# The base is pinned by digest: the multi-platform index of node:22-bookworm-slim (Node 22.23.2,
+# Debian bookworm) as docker-library/repo-info recorded it; update tag and digest together.
 
 # --- build: compile TypeScript to dist/ (needs the devDependencies) ---
-FROM node:22-bookworm-slim AS build
+FROM node:22-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9 AS build
 WORKDIR /app
 COPY package.json package-lock.json ./
 RUN --mount=type=cache,target=/root/.npm,sharing=locked npm ci
@@ -15,7 +17,7 @@ COPY bridge ./bridge
 RUN npm run build
 
 # --- runtime: production dependencies and the compiled code only ---
-FROM node:22-bookworm-slim AS runtime
+FROM node:22-bookworm-slim@sha256:48e4b67d85f87bd551df43704e24d252f56cc5f8e9718841aace50f19948f0f9 AS runtime
 ENV NODE_ENV=production
 WORKDIR /app
 COPY package.json package-lock.json ./

@@ -1,12 +1,11 @@
 import { existsSync } from 'node:fs';
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
 import { createAllocateApp } from '../functions/allocate/app.js';
 import { createProgramApp } from '../functions/program/app.js';
 import { createReleaseApp } from '../functions/release/app.js';
 import { createWebhookApp, poolLister } from '../functions/webhook/app.js';
-import { serveTls } from '../functions/webhook/serve-tls.js';
+import { certificateReloaded, serveTls } from '../functions/webhook/serve-tls.js';
 import type { ClassConfig } from '../lib/core/service.js';
 import { apiServerPort } from '../lib/k8s/client.js';
 import { defaultPause } from '../lib/k8s/conflict.js';
@@ -75,7 +74,7 @@ async function startWebhook(cfg: NonNullable<ControllerOptions['webhook']>, kube
   }
   const wlog = log.child({ component: 'webhook' });
   const app = createWebhookApp({ listPools: poolLister(kube), log: (line) => wlog.info('Reviewed an IPPool', { review: line }) });
-  const served = await serveTls(app, { cert: await readFile(crt, 'utf8'), key: await readFile(key, 'utf8'), port: cfg.port, ...(cfg.hostname ? { hostname: cfg.hostname } : {}) });
+  const served = await serveTls(app, { certFile: crt, keyFile: key, port: cfg.port, onReload: certificateReloaded(wlog, cfg.certDir), ...(cfg.hostname ? { hostname: cfg.hostname } : {}) });
   log.info('Serving the IPPool webhook', { port: served.port });
   return served;
 }

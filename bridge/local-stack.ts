@@ -1,23 +1,19 @@
 import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
-import { existsSync } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startCluster, freePort, type TestCluster } from '../lib/cluster/cluster.js';
 import { issueServingCert } from '../lib/cluster/pki.js';
 import { apiServerPort } from '../lib/k8s/client.js';
 import { kubeTransport } from '../lib/k8s/rest.js';
 import { isAlreadyExists } from '../lib/k8s/errors.js';
-import { EXIT_FAILED, EXIT_USAGE, messageOf, type CliIo } from '../lib/cli/io.js';
+import { EXIT_FAILED, messageOf, type Command } from '../lib/cli/io.js';
 import { untilStopped } from '../lib/cli/runtime.js';
-import type { Env } from '../lib/config.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
 import { connectRouter } from '../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../lib/routeros/sim/index.js';
 import type { RouterState } from '../lib/router/state.js';
 import { startController, type Controller } from './all-in-one.js';
-import { runControllerCommand } from './commands.js';
 
 /** The simulated router of the local stack: an uplink with documentation addresses. */
 const LOCAL_ROUTER: RouterState = {
@@ -124,18 +120,11 @@ function banner(s: Stack): string {
 }
 
 /**
- * `mikrolb start` (npm start): with KUBECONFIG and ROUTEROS_URL set, the controller against
- * those; otherwise the embedded local stack, until Ctrl-C.
+ * The embedded local stack of `mikrolb start` (npm start), until Ctrl-C. Source checkouts only:
+ * bridge/start.ts loads this module when it is there, and the image leaves it (and the launcher
+ * of lib/cluster) out.
  */
-export async function runStart(argv: string[], env: Env, io: CliIo): Promise<number> {
-  if (env.KUBECONFIG && env.ROUTEROS_URL) {
-    io.stderr.write(`Using KUBECONFIG=${env.KUBECONFIG} and ROUTEROS_URL=${env.ROUTEROS_URL} from the environment.\n`);
-    return runControllerCommand(argv, env, io);
-  }
-  if (!existsSync(join(dirname(fileURLToPath(import.meta.url)), '..', 'lib', 'cluster', 'tools', 'go.mod'))) {
-    io.stderr.write('mikrolb start: the embedded local stack runs from a source checkout (npm ci && npm start); this build has no cluster tools. Set KUBECONFIG and ROUTEROS_URL to run the controller here.\n');
-    return EXIT_USAGE;
-  }
+export const runLocalStack: Command = async (_argv, env, io) => {
   const log = createLogger({ out: io.stderr, level: env.LOG_LEVEL === 'debug' ? 'debug' : 'info' });
   let stack: Stack;
   try {
@@ -152,4 +141,4 @@ export async function runStart(argv: string[], env: Env, io: CliIo): Promise<num
   await stack.stop();
   process.off('SIGINT', again);
   return 0;
-}
+};

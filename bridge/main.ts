@@ -3,14 +3,13 @@ import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // The composition root and the mikrolb bin: like the all-in-one controller entry, the only
 // place that wires functions/ to lib/ and bridge/. lib/cli takes the functions as parameters.
-import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { createAllocateApp } from '../functions/allocate/app.js';
 import { createAllocate } from '../functions/allocate/handler.js';
 import { createProgramApp } from '../functions/program/app.js';
 import { createReleaseApp } from '../functions/release/app.js';
 import { createWebhookApp, poolLister } from '../functions/webhook/app.js';
-import { serveTls } from '../functions/webhook/serve-tls.js';
+import { certificateReloaded, serveTls } from '../functions/webhook/serve-tls.js';
 import { serveApp, type FetchApp } from '../lib/http/serve.js';
 import { withInvokeAuth } from '../lib/http/invoke-auth.js';
 import { createAuthenticator } from '../lib/auth/authenticator.js';
@@ -61,9 +60,8 @@ export function serveFunctions(): ServeRegistry {
       needsRouter: false, defaultPort: 9443,
       start: async ({ kube, log, env }, port) => {
         const dir = env.WEBHOOK_CERT_DIR ?? '/tmp/k8s-webhook-server/serving-certs';
-        const [cert, key] = await Promise.all([readFile(join(dir, 'tls.crt'), 'utf8'), readFile(join(dir, 'tls.key'), 'utf8')]);
         const app = createWebhookApp({ listPools: poolLister(kube), log: (line) => log.info('Webhook', { line }) });
-        return serveTls(app, { cert, key, port });
+        return serveTls(app, { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), port, onReload: certificateReloaded(log, dir) });
       },
     },
   };
@@ -114,7 +112,7 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     options: async () => (await import('../lib/cli/uninstall.js')).UNINSTALL_OPTIONS,
   },
   router: { usage: 'router dump', summary: 'print the router\'s state (read-only) in the invoke --router format', run: async (argv, env, io) => (await import('../lib/cli/router-dump.js')).runRouter(argv, env, io) },
-  start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: async (argv, env, io) => (await import('./local-stack.js')).runStart(argv, env, io) },
+  start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: async (argv, env, io) => (await import('./start.js')).runStart(argv, env, io) },
 };
 
 export function usage(): string {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import type { ClassConfig } from './core/service.js';
-import { RouterUrlSchema } from './routeros/client/index.js';
+import { redactRouterUrl, RouterUrlSchema } from './routeros/client/index.js';
 import { DEFAULT_CLUSTER, clusterNameProblem } from './router/names.js';
 
 /**
@@ -12,6 +12,8 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 const SECRETS = new Set(['ROUTEROS_PASSWORD', 'ROUTEROS_CA_CERT']);
+/** Shown only in part: a password put into the URL stays hidden. */
+const REDACTED: Readonly<Record<string, (raw: string) => string>> = { ROUTEROS_URL: redactRouterUrl };
 
 export const DEFAULT_LOAD_BALANCER_CLASS = 'mikrolb.de/controller';
 
@@ -23,7 +25,7 @@ function read<T>(env: Env, name: string, schema: z.ZodType<T>, fallback?: T): Pa
   }
   const parsed = schema.safeParse(raw);
   if (parsed.success) return { ok: true, value: parsed.data };
-  const shown = SECRETS.has(name) ? '' : `=${JSON.stringify(raw)}`;
+  const shown = SECRETS.has(name) ? '' : `=${JSON.stringify(Object.hasOwn(REDACTED, name) ? REDACTED[name]?.(raw) : raw)}`;
   return { ok: false, message: `${name}${shown} ${parsed.error.issues[0]?.message ?? 'is invalid'}` };
 }
 

@@ -1,6 +1,8 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import type { IPPool } from '../../lib/k8s/schemas.js';
+import { WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
+import { countingBody, streamedInit } from '../../lib/http/test-support.js';
 import { createWebhookApp, VALIDATE_PATH } from './app.js';
 
 const existing: IPPool = {
@@ -82,6 +84,40 @@ describe('the webhook app', () => {
     expect(res.status).toBe(500);
     expect(await res.text()).toContain('connection refused');
     expect(lines[0]).toContain('IPPool review failed');
+  });
+
+  it('answers 413 to a body whose Content-Length is over 3 MiB, before reading it or listing pools', async () => {
+    let listed = 0;
+    const { app, lines } = setup(async () => (listed++, [existing]));
+    const { body, pulled } = countingBody(WEBHOOK_MAX_BODY_BYTES + 1);
+    const res = await app.request(VALIDATE_PATH, { ...streamedInit(body, { 'content-type': 'application/json', 'content-length': String(WEBHOOK_MAX_BODY_BYTES + 1) }) });
+    expect([res.status, res.headers.get('connection'), await res.json()]).toEqual([413, 'close', { error: `body exceeds the limit of ${WEBHOOK_MAX_BODY_BYTES} bytes` }]);
+    expect(pulled()).toBeLessThanOrEqual(64 * 1024); // at most what the stream queued on its own
+    expect([listed, lines]).toEqual([0, []]);
+  });
+
+  it('answers 413 to a chunked body over the limit, having read no more than the limit', async () => {
+    const { app } = setup();
+    const { body, pulled } = countingBody(1024 * 1024 * 1024);
+    const res = await app.request(VALIDATE_PATH, streamedInit(body, { 'content-type': 'application/json' }));
+    expect(res.status).toBe(413);
+    expect(pulled()).toBeLessThanOrEqual(WEBHOOK_MAX_BODY_BYTES + 2 * 64 * 1024);
+  });
+
+  it('limits bodies on every route, not only the review', async () => {
+    const { app } = setup();
+    const res = await app.request('/healthz', { method: 'POST', body: ' '.repeat(2048) });
+    expect(res.status).toBe(404);
+    const small = createWebhookApp({ listPools: async () => [], maxBodyBytes: 1024 });
+    expect((await small.request('/anything', { method: 'PUT', body: ' '.repeat(2048) })).status).toBe(413);
+  });
+
+  it('reviews an AdmissionReview sent chunked within the limit', async () => {
+    const { app } = setup();
+    const bytes = new TextEncoder().encode(JSON.stringify(review('c1', ['203.0.113.64/28'])));
+    const body = new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(bytes), c.close()) });
+    const res = await app.request(VALIDATE_PATH, streamedInit(body, { 'content-type': 'application/json' }));
+    expect(ReviewOut.parse(await res.json()).response).toEqual({ uid: 'c1', allowed: true });
   });
 
   it('reports healthy', async () => {

@@ -3,6 +3,7 @@
  * with a response (and the request's uid) out. It only translates; `reviewPool` decides.
  */
 import { Hono } from 'hono';
+import { limitBody, WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import type { IPPool } from '../../lib/k8s/schemas.js';
 import { listPools } from '../../lib/k8s/typed.js';
@@ -15,12 +16,16 @@ export interface WebhookDeps {
   listPools: () => Promise<IPPool[]>;
   /** One structured (JSON) line per review or failure. */
   log?: (line: string) => void;
+  /** Larger request bodies are refused with 413; `WEBHOOK_MAX_BODY_BYTES` (3 MiB) by default. */
+  maxBodyBytes?: number;
 }
 
 export function createWebhookApp(deps: WebhookDeps): Hono {
   const log = deps.log ?? (() => undefined);
   const app = new Hono();
 
+  // Every route, before anything reads a body: the webhook's port is open to every source.
+  app.use('*', limitBody(deps.maxBodyBytes ?? WEBHOOK_MAX_BODY_BYTES));
   app.get('/healthz', (c) => c.text('ok'));
 
   app.post(VALIDATE_PATH, async (c) => {

@@ -4,7 +4,7 @@ import { apiServerPort } from '../k8s/client.js';
 import type { KubePort } from '../k8s/port.js';
 import { kubeTransport, type Transport } from '../k8s/rest.js';
 import type { Logger } from '../log/logger.js';
-import { connectRouter, type RouterClient, type RouterLimit } from '../routeros/client/index.js';
+import { connectRouter, plaintextWarning, RouterUrlSchema, type RouterClient, type RouterLimit } from '../routeros/client/index.js';
 
 /** The real edges a long-running command uses, built once at its entry point. */
 export interface Runtime {
@@ -30,6 +30,9 @@ export function kubeRuntime(env: Env, instance: string): Parsed<Runtime> {
 export function routerRuntime(env: Env, log: Logger, onLimit?: (limit: RouterLimit) => void): Parsed<RouterClient> {
   const cfg = routerFromEnv(env);
   if (!cfg.ok) return cfg;
+  const target = RouterUrlSchema.safeParse(cfg.value.url);
+  const warning = target.success ? plaintextWarning(target.data) : undefined;
+  if (warning) log.warn(warning.msg, warning.fields);
   return { ok: true, value: connectRouter({ ...cfg.value, log, ...(onLimit === undefined ? {} : { onLimit }) }) };
 }
 

@@ -4,6 +4,7 @@ import { objectInvocation, resyncInvocation, toCloudEvent, type EncodedEvent } f
 import type { FunctionHandler, FunctionResult, Invocation, ObjectRef } from '../events/invocation.js';
 import { memoryLogger } from '../log/logger.js';
 import { answerError, createFunctionApp, type FunctionAppOptions } from './function-app.js';
+import { countingBody, streamedInit } from './test-support.js';
 
 const SERVICE: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
 const serviceEvent = (): EncodedEvent => toCloudEvent(objectInvocation('update', SERVICE, { id: 'evt-7' }));
@@ -54,7 +55,6 @@ describe('the function app', () => {
   it.each([
     ['not a CloudEvent', { headers: { 'content-type': 'application/json' }, body: '{}' }, 'CloudEvent attribute "id" is missing'],
     ['an unsupported kind', { ...serviceEvent(), headers: { ...serviceEvent().headers, 'ce-kind': 'Pod' }, body: '' }, 'unsupported kind "Pod"'],
-    ['a body over the limit', { ...serviceEvent(), body: ' '.repeat(2048) }, 'body exceeds the limit of 1024 bytes'],
   ])('answers 400 for %s and never calls the handler', async (_, event, message) => {
     const { post, seen, log } = appWith(ok({}), { maxBodyBytes: 1024 });
     const res = await post(event);
@@ -62,6 +62,33 @@ describe('the function app', () => {
     expect(await res.json()).toEqual({ error: expect.stringContaining(message) });
     expect(seen).toEqual([]);
     expect(log.entries).toEqual([expect.objectContaining({ level: 'warn', msg: 'Rejected malformed event' })]);
+  });
+
+  it('answers 413 for a body over the limit, declared by Content-Length, and closes the connection', async () => {
+    const { post, seen, log } = appWith(ok({}), { maxBodyBytes: 1024 });
+    const res = await post({ ...serviceEvent(), body: ' '.repeat(2048) });
+    expect([res.status, res.headers.get('connection'), await res.json()]).toEqual([413, 'close', { error: 'body exceeds the limit of 1024 bytes' }]);
+    expect(seen).toEqual([]);
+    expect(log.entries).toEqual([expect.objectContaining({ level: 'warn', msg: 'Invocation rejected', fields: expect.objectContaining({ status: 413, error: 'body exceeds the limit of 1024 bytes' }) })]);
+  });
+
+  it('answers 413 for a chunked body over the limit after reading no more than the limit', async () => {
+    const { app, seen } = appWith(ok({}), { maxBodyBytes: 64 * 1024 });
+    const { body, pulled } = countingBody(256 * 1024 * 1024, 16 * 1024);
+    const res = await app.request('/', streamedInit(body, serviceEvent().headers));
+    expect([res.status, res.headers.get('connection')]).toEqual([413, 'close']);
+    expect(pulled()).toBeLessThanOrEqual(64 * 1024 + 2 * 16 * 1024);
+    expect(seen).toEqual([]);
+  });
+
+  it('accepts a chunked body within the limit', async () => {
+    const { app, seen } = appWith(ok({ fine: true }), { maxBodyBytes: 64 * 1024 });
+    const event = serviceEvent();
+    const bytes = new TextEncoder().encode(event.body);
+    const body = new ReadableStream<Uint8Array>({ start: (c) => (c.enqueue(bytes), c.close()) });
+    const res = await app.request('/', streamedInit(body, event.headers));
+    expect([res.status, await res.json()]).toEqual([200, { fine: true }]);
+    expect(seen).toHaveLength(1);
   });
 
   it.each<[string, () => Promise<FunctionResult>, number, string | null, unknown]>([

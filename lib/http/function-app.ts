@@ -4,6 +4,7 @@ import { DEFAULT_MAX_BODY_BYTES, parseCloudEvent } from '../events/cloudevent.js
 import { objectKey } from '../events/identity.js';
 import type { FunctionHandler, FunctionResult, Invocation } from '../events/invocation.js';
 import { silentLogger, type Logger, type LogLevel } from '../log/logger.js';
+import { payloadTooLarge, tooLargeMessage } from './body-limit.js';
 
 /** How an error the handler threw should be answered; `undefined` when not recognised. */
 export interface ErrorAnswer {
@@ -39,7 +40,7 @@ export function createFunctionApp(name: string, handler: FunctionHandler, opts: 
   app.get('/healthz', (c) => c.text('ok'));
   app.get('/readyz', (c) => ((opts.ready?.() ?? true) ? c.text('ok') : c.text('not ready', 503)));
 
-  const tooLarge = `body exceeds the limit of ${maxBodyBytes} bytes`;
+  const tooLarge = tooLargeMessage(maxBodyBytes);
   app.post(
     '/',
     logInvocations(log, opts.now ?? (() => performance.now())),
@@ -47,7 +48,7 @@ export function createFunctionApp(name: string, handler: FunctionHandler, opts: 
       maxSize: maxBodyBytes,
       onError: (c) => {
         c.set('problem', tooLarge);
-        return c.json({ error: tooLarge }, 400);
+        return payloadTooLarge(c, maxBodyBytes);
       },
     }),
     async (c) => {

@@ -77,9 +77,9 @@ async function filesUnder(dir: string): Promise<string[]> {
 }
 
 describe('the container image (Dockerfile performed without a container engine)', () => {
-  it('declares a multi-stage build on node:22-bookworm-slim running `mikrolb controller` as uid 65532', async () => {
+  it('declares a multi-stage build on node:22-bookworm-slim (pinned by digest) running `mikrolb controller` as uid 65532', async () => {
     const stages = parseDockerfile(await readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8'));
-    expect(stages.map((s) => [s.name, s.base])).toEqual([['build', 'node:22-bookworm-slim'], ['runtime', 'node:22-bookworm-slim']]);
+    expect(stages.map((s) => [s.name, s.base.replace(/@sha256:[0-9a-f]{64}$/, '@<digest>')])).toEqual([['build', 'node:22-bookworm-slim@<digest>'], ['runtime', 'node:22-bookworm-slim@<digest>']]);
     const runtime = stages[1]?.instructions ?? [];
     const args = (k: string): string[] => runtime.filter((i) => i.keyword === k).map((i) => i.args);
     expect(args('ENTRYPOINT')).toEqual(['["node", "/app/dist/bridge/main.js"]']);
@@ -121,8 +121,12 @@ describe('the container image (Dockerfile performed without a container engine)'
     expect((await readdir(join(app, 'dist'))).sort()).toEqual(['bridge', 'functions', 'lib']);
     expect((await filesUnder(join(app, 'dist'))).filter((f) => f.endsWith('.ts'))).toEqual([]);
     const modules = await readdir(join(app, 'node_modules'));
-    for (const dev of ['typescript', 'vitest', 'eslint', 'fast-check', 'typescript-eslint']) expect(modules).not.toContain(dev);
-    for (const dep of ['@kubernetes', '@hono', 'hono', 'cloudevents', 'ipaddr.js', 'routeros-client', 'yaml', 'zod']) expect(modules).toContain(dep);
+    for (const dev of ['typescript', 'vitest', 'eslint', 'fast-check', 'typescript-eslint', 'tsx', 'esbuild', 'routeros-client']) expect(modules).not.toContain(dev);
+    for (const dep of ['@kubernetes', '@hono', 'hono', 'cloudevents', 'ipaddr.js', 'node-routeros', 'yaml', 'zod']) expect(modules).toContain(dep);
+    // No local-cluster launcher, packet tracer or test fake; the simulator (`mikrolb routeros-sim`) stays.
+    const compiled = await filesUnder(join(app, 'dist'));
+    for (const dev of ['lib/cluster', 'lib/routeros/tracer', 'bridge/fake-kube.js', 'bridge/local-stack.js']) expect(compiled.filter((f) => f.startsWith(dev))).toEqual([]);
+    expect(compiled).toContain('lib/routeros/sim/cli.js');
 
     // The container: the image's ENV, USER (when we may switch users) and an app folder it cannot write to.
     const containerTmp = hostPath(runtime, '/tmp');

@@ -88,7 +88,7 @@ beforeAll(async () => {
 
   const clusterDir = inject('clusterDir');
   const files = await issueServingCert(clusterDir, uniq('webhook'));
-  const [cert, key, ca] = await Promise.all([readFile(files.cert, 'utf8'), readFile(files.key, 'utf8'), readFile(join(clusterDir, 'ca.crt'), 'utf8')]);
+  const ca = await readFile(join(clusterDir, 'ca.crt'), 'utf8');
   const app = createWebhookApp({
     listPools: poolLister(kube),
     log: (line) => {
@@ -96,7 +96,7 @@ beforeAll(async () => {
       if (entry.success) reviewed.push({ name: entry.data.name, allowed: entry.data.allowed });
     },
   });
-  served = await serveTls(app, { cert, key, port: 0, hostname: '127.0.0.1' });
+  served = await serveTls(app, { certFile: files.cert, keyFile: files.key, port: 0, hostname: '127.0.0.1' });
   const registered = await apply(await testWebhookConfig(`https://127.0.0.1:${served.port}${VALIDATE_PATH}`, ca));
   expect(registered.stderr).toBe('');
   await waitUntilEnforced();

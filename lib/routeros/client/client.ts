@@ -10,9 +10,10 @@ import { describeTarget, RouterUrlSchema, type RouterTarget } from './url.js';
 
 /**
  * The RouterOS adapter: the only module that talks to routers, and the only one that imports
- * routeros-client.
+ * node-routeros (through `library.ts`, module by module).
  *
- * Design. routeros-client 1.1.2 / node-routeros 1.6.9 are archived, and their command path is
+ * Design. routeros-client 1.1.2 / node-routeros 1.6.9 are archived (the product depends on
+ * node-routeros only; routeros-client, which re-exports it, is a development dependency of tests), and their command path is
  * fragile for this product: traps lose their category (`write` rejects with the message only),
  * `!fatal` loses its reason, `!empty` and late tags throw inside the socket handler, commands on a
  * dropped connection never settle, its reply framing is heuristic, and its idle timer closes warm

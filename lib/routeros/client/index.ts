@@ -6,5 +6,5 @@ export {
 } from '../../router/errors.js';
 export type { RouterErrorKind } from '../../router/errors.js';
 export { DEFAULT_LIMITS, type RouterLimit, type RouterLimits } from './session.js';
-export { RouterUrlSchema } from './url.js';
+export { plaintextWarning, redactRouterUrl, RouterUrlSchema } from './url.js';
 export type { RouterTarget } from './url.js';

@@ -1,5 +1,5 @@
 import { Socket } from 'node:net';
-import { Connector, RosException, RouterOSAPI } from 'routeros-client';
+import { Connector, RosException, RouterOSAPI } from './library.js';
 import { RouterError } from '../../router/errors.js';
 import { guardReplyParser, neutraliseEmptyReplies } from './patch.js';
 import { describeTarget, type RouterTarget } from './url.js';

@@ -1,11 +1,11 @@
 import { Socket } from 'node:net';
-import { Channel, Connector } from 'routeros-client';
+import { Channel, Connector } from './library.js';
 
 const PATCHED = Symbol.for('mikrolb.routeros-client.ignore-empty');
 
 /**
  * RouterOS 7.18+ answers a print that finds nothing with `!empty` then `!done`. node-routeros
- * (re-exported by routeros-client) treats `!empty` as an unknown reply and throws from inside the
+ * (also as re-exported by routeros-client: the same modules) treats `!empty` as an unknown reply and throws from inside the
  * socket's data handler, which crashes the process. This wraps `Channel.prototype.processPacket`
  * of that copy so `!empty` is ignored and the channel settles on the `!done` that follows (with
  * no items).

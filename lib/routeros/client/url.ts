@@ -1,4 +1,4 @@
-import { isIP } from 'node:net';
+import { BlockList, isIP } from 'node:net';
 import { z } from 'zod';
 
 /** Where a router's API listens: `api://host[:8728]` (plain) or `api-ssl://host[:8729]` (TLS). */
@@ -48,4 +48,40 @@ export const RouterUrlSchema = z.string().trim().transform((text, ctx): RouterTa
 /** `host:port` for messages, with brackets around IPv6 addresses. */
 export function describeTarget(target: RouterTarget): string {
   return isIP(target.host) === 6 ? `[${target.host}]:${target.port}` : `${target.host}:${target.port}`;
+}
+
+/**
+ * ROUTEROS_URL as messages may show it: anything before an `@` (user info, a password that does
+ * not belong there) replaced by `***`. The rest (scheme, host, port) stays for the reader.
+ */
+export function redactRouterUrl(text: string): string {
+  const at = text.lastIndexOf('@');
+  if (at < 0) return text;
+  const scheme = /^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(text)?.[0] ?? '';
+  return `${scheme}***${text.slice(at)}`;
+}
+
+const LOOPBACK = new BlockList();
+LOOPBACK.addSubnet('127.0.0.0', 8, 'ipv4');
+LOOPBACK.addAddress('::1', 'ipv6');
+LOOPBACK.addSubnet('::ffff:127.0.0.0', 104, 'ipv6');
+
+/** Whether the router is this machine (a loopback address or `localhost`). */
+export function isLoopbackTarget(target: RouterTarget): boolean {
+  const host = target.host.toLowerCase();
+  if (host === 'localhost' || host.endsWith('.localhost')) return true;
+  const family = isIP(host);
+  return family !== 0 && LOOPBACK.check(host, family === 4 ? 'ipv4' : 'ipv6');
+}
+
+/**
+ * Plain `api://` sends the login's password in clear: worth a warning unless the router is
+ * this machine. `undefined` when there is nothing to warn about.
+ */
+export function plaintextWarning(target: RouterTarget): { msg: string; fields: Record<string, string> } | undefined {
+  if (target.tls || isLoopbackTarget(target)) return undefined;
+  return {
+    msg: 'The router API connection is not encrypted: the password and every command cross the network in clear',
+    fields: { router: describeTarget(target), hint: 'use api-ssl:// (port 8729) with ROUTEROS_CA_CERT' },
+  };
 }

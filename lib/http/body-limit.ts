@@ -1,0 +1,36 @@
+import type { Context, MiddlewareHandler } from 'hono';
+import { bodyLimit } from 'hono/body-limit';
+
+/**
+ * Request body limits of every HTTP endpoint (see "Request limits" in docs/configuration.md).
+ *
+ * - The IPPool webhook: 3 MiB, the API server's own limit on a request body (an AdmissionReview
+ *   carries the object and the old object, each at most that large as the API server stored it).
+ * - The function endpoints: 1 MiB (`DEFAULT_MAX_BODY_BYTES` of lib/events/cloudevent.ts), one
+ *   CloudEvent: the bridge sends a reference of a few hundred bytes, an ApiServerSource one whole
+ *   Service, EndpointSlice or IPAllocation (annotations are capped at 256 KiB, a slice at 1,000
+ *   endpoints). Batches are refused anyway.
+ * - The bridge's /healthz, /readyz and /metrics: no body at all.
+ */
+export const WEBHOOK_MAX_BODY_BYTES = 3 * 1024 * 1024;
+export const NO_BODY_BYTES = 0;
+
+export const tooLargeMessage = (maxBytes: number): string => `body exceeds the limit of ${maxBytes} bytes`;
+
+/**
+ * 413 for a body over the limit. `Connection: close` makes Node close the connection once the
+ * answer is written, so the rest of an oversized body is never read (without it, the unread rest
+ * would be drained to keep the connection alive).
+ */
+export function payloadTooLarge(c: Context, maxBytes: number): Response {
+  return c.json({ error: tooLargeMessage(maxBytes) }, 413, { connection: 'close' });
+}
+
+/**
+ * Refuses a body over `maxBytes` with 413 before the route reads it. A declared Content-Length
+ * over the limit is refused without reading a byte; a chunked body is counted as it arrives and
+ * refused at the first chunk past the limit, so at most `maxBytes` are ever held in memory.
+ */
+export function limitBody(maxBytes: number): MiddlewareHandler {
+  return bodyLimit({ maxSize: maxBytes, onError: (c) => payloadTooLarge(c, maxBytes) });
+}
