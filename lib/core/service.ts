@@ -212,7 +212,8 @@ export function serviceIntent(svc: Service, cfg: ClassConfig): ServiceIntent {
   if (loadBalancer) for (const w of lbWants(svc, a, limits.maxAnnotationItems, problems)) add(w, 'lb');
   for (const s of snat.addresses) add({ address: s.text }, 'snat');
   const lbSource = LB_ADDRESS_SOURCES.find((source) => sourceValue(svc, a, source) !== undefined) ?? ANNOTATION_LB_IPS;
-  const sourceOf = (w: DesiredAllocation): string => (w.poolName !== undefined ? ANNOTATION_LB_POOLS : w.roles.lb ? lbSource : ANNOTATION_SNAT_IPS);
+  const sourceOf = (w: DesiredAllocation): string =>
+    w.poolName !== undefined ? ANNOTATION_LB_POOLS : w.ipFamily !== undefined ? 'spec.ipFamilies' : w.roles.lb ? lbSource : ANNOTATION_SNAT_IPS;
   const kept = managed ? capAllocations(allocations, limits.maxAllocations, sourceOf, problems) : [];
   return { managed, loadBalancer, lbEnabled, snatEnabled, snatUsesLbIps: snat.useLb, allocations: kept, problems };
 }
