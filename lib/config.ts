@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import type { ClassConfig } from './core/service.js';
+import { DEFAULT_SERVICE_LIMITS, type ClassConfig, type ServiceLimits } from './core/service.js';
 import { redactRouterUrl, RouterUrlSchema } from './routeros/client/index.js';
 import { DEFAULT_CLUSTER, clusterNameProblem } from './router/names.js';
 
@@ -32,6 +32,7 @@ function read<T>(env: Env, name: string, schema: z.ZodType<T>, fallback?: T): Pa
 const Bool = z.enum(['true', 'false'], 'must be true or false').transform((v) => v === 'true');
 const Port = z.coerce.number().int('must be a whole number').min(0).max(65535, 'must be a port number (0-65535)');
 const ClassName = z.string().trim().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must look like mikrolb.de/controller');
+const Limit = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1024, 'must be at most 1024');
 const Pem = z.string().refine((t) => t.includes('-----BEGIN CERTIFICATE-----'), 'must be PEM text (-----BEGIN CERTIFICATE-----)');
 
 export interface RouterConfig {
@@ -51,7 +52,19 @@ export function clusterFromEnv(env: Env): Parsed<string> {
   return read(env, 'MIKROLB_CLUSTER_NAME', ClusterName, DEFAULT_CLUSTER);
 }
 
-/** Which Services are ours (LOAD_BALANCER_CLASS_NAME, LOAD_BALANCER_DEFAULT) and which router entries (MIKROLB_CLUSTER_NAME). */
+/** How much one Service may ask for: MAX_ANNOTATION_ITEMS, MAX_ALLOCATIONS_PER_SERVICE. */
+export function limitsFromEnv(env: Env): Parsed<ServiceLimits> {
+  const items = read(env, 'MAX_ANNOTATION_ITEMS', Limit, DEFAULT_SERVICE_LIMITS.maxAnnotationItems);
+  if (!items.ok) return items;
+  const allocations = read(env, 'MAX_ALLOCATIONS_PER_SERVICE', Limit, DEFAULT_SERVICE_LIMITS.maxAllocations);
+  if (!allocations.ok) return allocations;
+  return { ok: true, value: { maxAnnotationItems: items.value, maxAllocations: allocations.value } };
+}
+
+/**
+ * Which Services are ours (LOAD_BALANCER_CLASS_NAME, LOAD_BALANCER_DEFAULT), which router
+ * entries (MIKROLB_CLUSTER_NAME), and how much one Service may ask for (limitsFromEnv).
+ */
 export function classesFromEnv(env: Env): Parsed<ClassConfig> {
   const cls = read(env, 'LOAD_BALANCER_CLASS_NAME', ClassName, DEFAULT_LOAD_BALANCER_CLASS);
   if (!cls.ok) return cls;
@@ -59,7 +72,9 @@ export function classesFromEnv(env: Env): Parsed<ClassConfig> {
   if (!dflt.ok) return dflt;
   const cluster = clusterFromEnv(env);
   if (!cluster.ok) return cluster;
-  return { ok: true, value: { loadBalancerClass: cls.value, defaultClass: dflt.value, clusterName: cluster.value } };
+  const limits = limitsFromEnv(env);
+  if (!limits.ok) return limits;
+  return { ok: true, value: { loadBalancerClass: cls.value, defaultClass: dflt.value, clusterName: cluster.value, limits: limits.value } };
 }
 
 export function routerFromEnv(env: Env): Parsed<RouterConfig> {

@@ -1,4 +1,4 @@
-import { matchAllocations, serviceIntent, type DesiredAllocation } from '../../lib/core/service.js';
+import { annotationWarning, matchAllocations, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
 import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isAlreadyExists } from '../../lib/k8s/errors.js';
@@ -46,6 +46,16 @@ async function createAllocation(deps: AllocateDeps, svc: Service, want: DesiredA
   }
 }
 
+/** One AnnotationInvalid Warning (and one log line) per Service and invocation, however many problems. */
+async function warnInvalidAnnotations(deps: AllocateDeps, svc: Service, problems: readonly AnnotationProblem[]): Promise<void> {
+  const note = annotationWarning(problems);
+  const [first] = problems;
+  if (note === undefined || first === undefined) return;
+  const { name, namespace = 'default', uid } = svc.metadata;
+  deps.log.warn('Invalid annotation value', { service: `${namespace}/${name}`, annotation: first.annotation, value: first.value.slice(0, 200), problems: problems.length });
+  await deps.kube.recordEvent({ regarding: { kind: 'Service', name, namespace, uid }, type: 'Warning', reason: 'AnnotationInvalid', note, action: 'Allocate' });
+}
+
 /**
  * Converges a Service's IPAllocations to what its spec and annotations ask for, then allocates
  * each of them in the same invocation (it never relies on its own writes to wake it again).
@@ -54,11 +64,9 @@ export async function reconcileService(deps: AllocateDeps, namespace: string, na
   const first = await getService(deps.kube, namespace, name);
   if (!first || first.metadata.deletionTimestamp) return;
   const intent = serviceIntent(first, deps.classes);
-  for (const p of intent.problems) {
-    await deps.kube.recordEvent({ regarding: { kind: 'Service', name, namespace, uid: first.metadata.uid }, type: 'Warning', reason: 'AnnotationInvalid', note: p.message, action: 'Allocate' });
-    deps.log.warn('Invalid annotation value', { service: `${namespace}/${name}`, annotation: p.annotation, value: p.value });
-  }
+  // Annotations of a Service that is not ours are not ours to complain about: anyone may write them.
   if (!intent.managed) return;
+  await warnInvalidAnnotations(deps, first, intent.problems);
   const svc = await ensureFinalizer(deps, namespace, name, report);
   if (!svc?.metadata.uid) return;
   const existing = await listAllocations(deps.kube, serviceSelector(svc.metadata.uid));

@@ -5,7 +5,8 @@ import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { FINALIZER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID, type IPAllocation } from '../../lib/k8s/schemas.js';
-import { getAllocation, getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
+import type { Service } from '../../lib/k8s/core-objects.js';
+import { getAllocation, getService, listAllocations, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { dropFinalizer } from './finalizers.js';
 import { releasePoolIfDeleting } from './pool.js';
@@ -18,25 +19,60 @@ async function everHeldAddress(deps: ReleaseDeps, a: IPAllocation): Promise<bool
   return pools.items.some((p) => p.status?.allocations?.some((e) => e.allocationUID === a.metadata.uid));
 }
 
+/**
+ * Whose router entries the allocation's address is among, verified against the cluster rather
+ * than taken from its labels (which anyone who may create IPAllocations can write):
+ * - `replan`: the live Service we manage whose uid the label names (found by the name labels,
+ *   else among all Services), planned again without this allocation;
+ * - `gone`: no live Service or operator reservation has that uid (or its Service is being
+ *   deleted or no longer ours), so everything tagged with it goes;
+ * - `own`: no Service label, or the uid is another live owner that cannot be planned from
+ *   here: only entries tagged with the allocation's own uid go.
+ */
+type RouterOwner = { kind: 'replan'; svc: Service & { metadata: { uid: string; namespace: string } } } | { kind: 'gone'; uid: string } | { kind: 'own'; uid: string };
+
+async function serviceWithUid(deps: ReleaseDeps, uid: string, ns: string | undefined, name: string | undefined): Promise<Service | undefined> {
+  const named = ns && name ? await getService(deps.kube, ns, name) : undefined;
+  if (named?.metadata.uid === uid) return named;
+  return (await listServices(deps.kube)).items.find((s) => s.metadata.uid === uid);
+}
+
+async function routerOwner(deps: ReleaseDeps, a: IPAllocation): Promise<RouterOwner> {
+  const labels = a.metadata.labels ?? {};
+  const own: RouterOwner = { kind: 'own', uid: a.metadata.uid ?? '' };
+  const uid = labels[LABEL_SERVICE_UID];
+  if (!uid) return own;
+  const svc = await serviceWithUid(deps, uid, labels[LABEL_SERVICE_NAMESPACE], labels[LABEL_SERVICE_NAME]);
+  if (svc) {
+    const { uid: svcUid, namespace } = svc.metadata;
+    const live = !svc.metadata.deletionTimestamp && serviceIntent(svc, deps.classes).managed;
+    if (live && svcUid && namespace) return { kind: 'replan', svc: { ...svc, metadata: { ...svc.metadata, uid: svcUid, namespace } } };
+    return { kind: 'gone', uid };
+  }
+  const reservation = (await listAllocations(deps.kube)).items.some((x) => x.metadata.uid === uid && !x.metadata.labels?.[LABEL_SERVICE_UID]);
+  return reservation ? own : { kind: 'gone', uid };
+}
+
 /** Takes the allocation's address off the router: re-plan its live Service without it, or drop its owner's entries. */
 async function releaseOnRouter(deps: ReleaseDeps, a: IPAllocation, report: ReleaseReport): Promise<void> {
-  const labels = a.metadata.labels ?? {};
-  const ns = labels[LABEL_SERVICE_NAMESPACE];
-  const name = labels[LABEL_SERVICE_NAME];
-  const svc = ns && name ? await getService(deps.kube, ns, name) : undefined;
-  const live = svc && svc.metadata.uid === labels[LABEL_SERVICE_UID] && !svc.metadata.deletionTimestamp && serviceIntent(svc, deps.classes).managed;
-  if (svc?.metadata.uid && ns && name && live) {
+  const owner = await routerOwner(deps, a);
+  if (owner.kind === 'replan') {
+    const svc = owner.svc;
     const intent = serviceIntent(svc, deps.classes);
     const [allocs, slices, pools] = await Promise.all([
-      listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${svc.metadata.uid}`), listEndpointSlices(deps.kube, ns, `kubernetes.io/service-name=${name}`), listPools(deps.kube),
+      listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${svc.metadata.uid}`),
+      listEndpointSlices(deps.kube, svc.metadata.namespace, `kubernetes.io/service-name=${svc.metadata.name}`),
+      listPools(deps.kube),
     ]);
     const others = allocs.items.filter((x) => x.metadata.uid !== a.metadata.uid && !x.metadata.deletionTimestamp);
     await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () =>
-      applyOwner(deps, { uid: svc.metadata.uid ?? '', service: serviceProgram(svc, intent, others, slices.items), adverts: advertisementWants(others, pools.items) }, report));
+      applyOwner(deps, { uid: svc.metadata.uid, service: serviceProgram(svc, intent, others, slices.items), adverts: advertisementWants(others, pools.items) }, report));
     return;
   }
-  const owner = labels[LABEL_SERVICE_UID] ?? a.metadata.uid ?? '';
-  await onRouter(deps, `entries of ${a.metadata.name}`, () => applyOwner(deps, { uid: owner, adverts: [] }, report));
+  if (owner.kind === 'own' && a.metadata.labels?.[LABEL_SERVICE_UID]) {
+    deps.log.warn('An allocation names another owner in its labels; releasing only its own entries', { allocation: a.metadata.name, owner: a.metadata.labels[LABEL_SERVICE_UID] });
+  }
+  await onRouter(deps, `entries of ${a.metadata.name}`, () => applyOwner(deps, { uid: owner.uid, adverts: [] }, report));
 }
 
 /** Removes the allocation's ledger entry (by uid) from every pool that has one. */

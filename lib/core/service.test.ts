@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceSchema } from '../k8s/core-objects.js';
-import { allocationName, serviceIntent } from './service.js';
+import { allocationName, annotationWarning, serviceIntent } from './service.js';
 
 const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
 
@@ -114,5 +114,78 @@ describe('invalid annotation values', () => {
     const intent = serviceIntent(svc(lb, { 'mikrolb.de/load-balancer-enabled': 'false', 'mikrolb.de/snat-enabled': 'false' }), classes);
     expect(intent).toMatchObject({ managed: true, lbEnabled: false, snatEnabled: false });
     expect(intent.allocations).toHaveLength(1);
+  });
+});
+
+describe('bounds on what one Service can ask for', () => {
+  const many = (n: number, item: (i: number) => string): string => Array.from({ length: n }, (_, i) => item(i)).join(',');
+  const addr = (i: number): string => `198.51.${Math.floor(i / 256)}.${i % 256}`;
+
+  it.each([
+    ['20,000 bad snat-ips items', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': many(20_000, (i) => `x${i}`) }, 'mikrolb.de/snat-ips'],
+    ['5,000 bad load-balancer-ips items', lb, { 'mikrolb.de/load-balancer-ips': many(5_000, (i) => `x${i}`) }, 'mikrolb.de/load-balancer-ips'],
+    ['40 pool names', lb, { 'mikrolb.de/load-balancer-pools': many(40, (i) => `pool-${i}`) }, 'mikrolb.de/load-balancer-pools'],
+  ])('%s: only the first 16 items are looked at, and the rest is one problem', (_what, spec, annotations, key) => {
+    const intent = serviceIntent(svc(spec, annotations), classes);
+    expect(intent.problems.length).toBeLessThanOrEqual(17);
+    expect(intent.problems).toContainEqual(expect.objectContaining({ annotation: key, message: expect.stringMatching(new RegExp(`^${key} has \\d+ items, more than the 16 allowed; only the first 16 are used$`)) }));
+    expect(intent.allocations.length).toBeLessThanOrEqual(16);
+  });
+
+  it('254 addresses of a pool: 16 IPAllocations (the default), the rest named in one problem', () => {
+    const intent = serviceIntent(svc(lb, { 'mikrolb.de/load-balancer-ips': many(254, (i) => `192.0.2.${i + 1}`) }), { ...classes, limits: { maxAnnotationItems: 1024, maxAllocations: 16 } });
+    expect(intent.allocations.map((a) => a.address)).toEqual(Array.from({ length: 16 }, (_, i) => `192.0.2.${i + 1}`));
+    expect(intent.problems).toEqual([{
+      annotation: 'mikrolb.de/load-balancer-ips', value: expect.stringMatching(/^192\.0\.2\.17,192\.0\.2\.18,/),
+      message: 'mikrolb.de/load-balancer-ips: the Service asks for 254 addresses, more than the 16 allowed per Service; only the first 16 are allocated, ignoring 192.0.2.17, 192.0.2.18, 192.0.2.19 and 235 more',
+    }]);
+  });
+
+  it('the allocation cap counts load-balancer addresses, pools and SNAT addresses together, SNAT last', () => {
+    const intent = serviceIntent(svc(lb, {
+      'mikrolb.de/load-balancer-ips': '192.0.2.1,192.0.2.2', 'mikrolb.de/load-balancer-pools': 'a', 'mikrolb.de/snat-ips': '192.0.2.2,198.51.100.1',
+    }), { ...classes, limits: { maxAnnotationItems: 16, maxAllocations: 3 } });
+    expect(intent.allocations.map((a) => a.address ?? a.poolName)).toEqual(['192.0.2.1', '192.0.2.2', 'a']);
+    expect(intent.allocations[1]?.roles).toEqual({ lb: true, snat: true });
+    expect(intent.problems).toEqual([expect.objectContaining({ annotation: 'mikrolb.de/snat-ips', value: '198.51.100.1' })]);
+  });
+
+  it('limits are configurable: 2 items and 1 allocation', () => {
+    const intent = serviceIntent(svc({ type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': many(5, addr) }), { ...classes, limits: { maxAnnotationItems: 2, maxAllocations: 1 } });
+    expect(intent.allocations.map((a) => a.address)).toEqual([addr(0)]);
+    expect(intent.problems.map((p) => p.message)).toEqual([
+      'mikrolb.de/snat-ips has 5 items, more than the 2 allowed; only the first 2 are used',
+      `mikrolb.de/snat-ips: the Service asks for 2 addresses, more than the 1 allowed per Service; only the first 1 are allocated, ignoring ${addr(1)}`,
+    ]);
+  });
+
+  it('a Service within the limits has no problem', () => {
+    const intent = serviceIntent(svc(lb, { 'mikrolb.de/load-balancer-ips': many(16, addr) }), classes);
+    expect(intent.problems).toEqual([]);
+    expect(intent.allocations).toHaveLength(16);
+  });
+});
+
+describe('the one AnnotationInvalid note per Service', () => {
+  const problem = (i: number) => ({ annotation: 'mikrolb.de/snat-ips', value: `x${i}`, message: `mikrolb.de/snat-ips: "x${i}" is not a valid IP address; ignoring it` });
+
+  it('nothing to say without problems', () => {
+    expect(annotationWarning([])).toBeUndefined();
+  });
+
+  it('one problem is its own message', () => {
+    expect(annotationWarning([problem(0)])).toBe('mikrolb.de/snat-ips: "x0" is not a valid IP address; ignoring it');
+  });
+
+  it('several: the count and the first five', () => {
+    expect(annotationWarning([0, 1, 2, 3, 4, 5, 6].map(problem))).toBe(
+      `7 invalid annotation values: ${[0, 1, 2, 3, 4].map((i) => problem(i).message).join('; ')}; and 2 more`);
+    expect(annotationWarning([problem(0), problem(1)])).toBe(`2 invalid annotation values: ${problem(0).message}; ${problem(1).message}`);
+  });
+
+  it('a long value is clipped, so the note stays short', () => {
+    const note = annotationWarning([{ annotation: 'mikrolb.de/load-balancer-ips', value: '1'.repeat(100_000), message: `mikrolb.de/load-balancer-ips: "${'1'.repeat(100_000)}" is not a valid IP address; ignoring it` }]);
+    expect(note).toHaveLength(240);
+    expect(note?.endsWith('…')).toBe(true);
   });
 });

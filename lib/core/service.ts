@@ -17,7 +17,23 @@ export interface ClassConfig {
    * several clusters can share a router (absent: `default`).
    */
   clusterName?: string;
+  /** How much one Service may ask for (absent: DEFAULT_SERVICE_LIMITS). */
+  limits?: ServiceLimits;
 }
+
+/**
+ * Bounds on what one Service's annotations can make MikroLB do: annotations are written by
+ * anyone who may edit a Service, so neither a long list nor many addresses may turn into
+ * unbounded work, objects or events.
+ */
+export interface ServiceLimits {
+  /** MAX_ANNOTATION_ITEMS: items read from one comma-separated list; later items are ignored. */
+  maxAnnotationItems: number;
+  /** MAX_ALLOCATIONS_PER_SERVICE: IPAllocations one Service may have; later wants are ignored. */
+  maxAllocations: number;
+}
+
+export const DEFAULT_SERVICE_LIMITS: ServiceLimits = { maxAnnotationItems: 16, maxAllocations: 16 };
 
 /** One IPAllocation a Service asks for: exactly one of address, poolName, ipFamily. */
 export interface DesiredAllocation {
@@ -49,6 +65,14 @@ export interface ServiceIntent {
 }
 
 const splitList = (v: string): string[] => v.split(',').map((s) => s.trim()).filter((s) => s !== '');
+
+/** The first `max` items of a comma list; more items are one problem, and are never looked at. */
+function listItems(key: string, raw: string, max: number, problems: AnnotationProblem[]): string[] {
+  const items = splitList(raw);
+  if (items.length <= max) return items;
+  problems.push({ annotation: key, value: `${items.length} items`, message: `${key} has ${items.length} items, more than the ${max} allowed; only the first ${max} are used` });
+  return items.slice(0, max);
+}
 
 /** Deterministic allocation name: `ip-` + 12 hex digits of a hash of uid, address, pool and family. */
 export function allocationName(serviceUid: string, want: { address?: string; poolName?: string; ipFamily?: string }): string {
@@ -83,10 +107,10 @@ function parseBool(annotations: Record<string, string>, key: string, problems: A
   return true;
 }
 
-/** Canonical addresses from a comma list; bad entries become problems. */
-function parseAddresses(key: string, raw: string, problems: AnnotationProblem[]): { family: IPFamily; text: string }[] {
+/** Canonical addresses from a comma list (at most `max` items); bad entries become problems. */
+function parseAddresses(key: string, raw: string, max: number, problems: AnnotationProblem[]): { family: IPFamily; text: string }[] {
   const out: { family: IPFamily; text: string }[] = [];
-  for (const item of splitList(raw)) {
+  for (const item of listItems(key, raw, max, problems)) {
     const p = parseAddress(item);
     if (!p.ok) problems.push({ annotation: key, value: item, message: `${key}: "${item}" is not a valid IP address; ignoring it` });
     else if (!out.some((o) => o.text === formatAddress(p.family, p.value))) out.push({ family: p.family, text: formatAddress(p.family, p.value) });
@@ -109,29 +133,29 @@ function sourceValue(svc: Service, a: Record<string, string>, source: (typeof LB
  * The explicit addresses of the first source that is set; every later source that is set and
  * names other addresses is ignored with a problem (naming the same ones is no conflict).
  */
-function explicitAddresses(svc: Service, a: Record<string, string>, problems: AnnotationProblem[]): { family: IPFamily; text: string }[] | undefined {
+function explicitAddresses(svc: Service, a: Record<string, string>, max: number, problems: AnnotationProblem[]): { family: IPFamily; text: string }[] | undefined {
   const set = LB_ADDRESS_SOURCES.flatMap((source) => {
     const raw = sourceValue(svc, a, source);
     return raw === undefined ? [] : [{ source, raw }];
   });
   const [winner, ...others] = set;
   if (winner === undefined) return undefined;
-  const chosen = parseAddresses(winner.source, winner.raw, problems);
+  const chosen = parseAddresses(winner.source, winner.raw, max, problems);
   const key = (list: readonly { text: string }[]): string => list.map((x) => x.text).sort().join(',');
   for (const other of others) {
-    if (key(parseAddresses(other.source, other.raw, [])) === key(chosen)) continue;
+    if (key(parseAddresses(other.source, other.raw, max, [])) === key(chosen)) continue;
     problems.push({ annotation: other.source, value: other.raw, message: `${other.source} is ignored because ${winner.source} is set (and names other addresses)` });
   }
   return chosen;
 }
 
 /** Explicit addresses and named pools are both honoured (as upstream); neither: one per family. */
-function lbWants(svc: Service, a: Record<string, string>, problems: AnnotationProblem[]): Omit<DesiredAllocation, 'name' | 'roles'>[] {
-  const addresses = explicitAddresses(svc, a, problems);
+function lbWants(svc: Service, a: Record<string, string>, max: number, problems: AnnotationProblem[]): Omit<DesiredAllocation, 'name' | 'roles'>[] {
+  const addresses = explicitAddresses(svc, a, max, problems);
   // an empty value counts as not set (as upstream)
   const pools = a[ANNOTATION_LB_POOLS]?.trim() ? a[ANNOTATION_LB_POOLS] : undefined;
   const names: string[] = [];
-  for (const name of pools === undefined ? [] : splitList(pools)) {
+  for (const name of pools === undefined ? [] : listItems(ANNOTATION_LB_POOLS, pools, max, problems)) {
     if (!PoolNameSchema.safeParse(name).success) {
       problems.push({ annotation: ANNOTATION_LB_POOLS, value: name, message: `${ANNOTATION_LB_POOLS}: "${name}" is not a valid pool name; ignoring it` });
     } else if (!names.includes(name)) names.push(name);
@@ -143,7 +167,7 @@ function lbWants(svc: Service, a: Record<string, string>, problems: AnnotationPr
   return [...new Set(families)].map((ipFamily) => ({ ipFamily }));
 }
 
-function snatWants(a: Record<string, string>, loadBalancer: boolean, problems: AnnotationProblem[]): { useLb: boolean; addresses: { family: IPFamily; text: string }[] } {
+function snatWants(a: Record<string, string>, loadBalancer: boolean, max: number, problems: AnnotationProblem[]): { useLb: boolean; addresses: { family: IPFamily; text: string }[] } {
   const raw = a[ANNOTATION_SNAT_IPS];
   if (raw === undefined) return { useLb: false, addresses: [] };
   if (raw.trim() === SNAT_USE_LB_IPS) {
@@ -152,7 +176,7 @@ function snatWants(a: Record<string, string>, loadBalancer: boolean, problems: A
     return { useLb: false, addresses: [] };
   }
   // Every address is allocated, as upstream does; the router SNATs to the highest of a family.
-  return { useLb: false, addresses: parseAddresses(ANNOTATION_SNAT_IPS, raw, problems) };
+  return { useLb: false, addresses: parseAddresses(ANNOTATION_SNAT_IPS, raw, max, problems) };
 }
 
 const notOurs = (): ServiceIntent => ({
@@ -172,7 +196,8 @@ export function serviceIntent(svc: Service, cfg: ClassConfig): ServiceIntent {
   const loadBalancer = isOurLoadBalancer(svc, cfg);
   const lbEnabled = parseBool(a, ANNOTATION_LB_ENABLED, problems);
   const snatEnabled = parseBool(a, ANNOTATION_SNAT_ENABLED, problems);
-  const snat = snatWants(a, loadBalancer, problems);
+  const limits = cfg.limits ?? DEFAULT_SERVICE_LIMITS;
+  const snat = snatWants(a, loadBalancer, limits.maxAnnotationItems, problems);
   const managed = loadBalancer || snat.addresses.length > 0;
   const uid = svc.metadata.uid ?? '';
   const allocations: DesiredAllocation[] = [];
@@ -184,9 +209,41 @@ export function serviceIntent(svc: Service, cfg: ClassConfig): ServiceIntent {
     }
     allocations.push({ ...want, name: allocationName(uid, want), roles: { lb: role === 'lb', snat: role === 'snat' } });
   };
-  if (loadBalancer) for (const w of lbWants(svc, a, problems)) add(w, 'lb');
+  if (loadBalancer) for (const w of lbWants(svc, a, limits.maxAnnotationItems, problems)) add(w, 'lb');
   for (const s of snat.addresses) add({ address: s.text }, 'snat');
-  return { managed, loadBalancer, lbEnabled, snatEnabled, snatUsesLbIps: snat.useLb, allocations: managed ? allocations : [], problems };
+  const lbSource = LB_ADDRESS_SOURCES.find((source) => sourceValue(svc, a, source) !== undefined) ?? ANNOTATION_LB_IPS;
+  const sourceOf = (w: DesiredAllocation): string =>
+    w.poolName !== undefined ? ANNOTATION_LB_POOLS : w.ipFamily !== undefined ? 'spec.ipFamilies' : w.roles.lb ? lbSource : ANNOTATION_SNAT_IPS;
+  const kept = managed ? capAllocations(allocations, limits.maxAllocations, sourceOf, problems) : [];
+  return { managed, loadBalancer, lbEnabled, snatEnabled, snatUsesLbIps: snat.useLb, allocations: kept, problems };
+}
+
+/** The first `max` wants (load-balancer addresses, pools, families, then SNAT addresses); the rest is one problem. */
+function capAllocations(wants: DesiredAllocation[], max: number, sourceOf: (w: DesiredAllocation) => string, problems: AnnotationProblem[]): DesiredAllocation[] {
+  if (wants.length <= max) return wants;
+  const dropped = wants.slice(max).map((w) => w.address ?? w.poolName ?? w.ipFamily ?? '');
+  const keys = [...new Set(wants.slice(max).map(sourceOf))];
+  problems.push({
+    annotation: keys.join(', '), value: dropped.join(','),
+    message: `${keys.join(', ')}: the Service asks for ${wants.length} addresses, more than the ${max} allowed per Service; only the first ${max} are allocated, ignoring ${dropped.slice(0, 3).join(', ')}${dropped.length > 3 ? ` and ${dropped.length - 3} more` : ''}`,
+  });
+  return wants.slice(0, max);
+}
+
+/** Problems spelled out in a Service's one AnnotationInvalid Warning; each clipped to this many characters. */
+const PROBLEMS_SHOWN = 5;
+const PROBLEM_CHARS = 240;
+
+/**
+ * The note of the one AnnotationInvalid Warning a Service gets per invocation: the problem
+ * itself when there is one, else how many there are and the first few (undefined: none).
+ */
+export function annotationWarning(problems: readonly AnnotationProblem[]): string | undefined {
+  const clip = (m: string): string => (m.length > PROBLEM_CHARS ? `${m.slice(0, PROBLEM_CHARS - 1)}…` : m);
+  const shown = problems.slice(0, PROBLEMS_SHOWN).map((p) => clip(p.message));
+  if (shown.length <= 1) return shown[0];
+  const more = problems.length - shown.length;
+  return `${problems.length} invalid annotation values: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
 }
 
 /** Same request: the same explicit address (canonically), pool or family. */

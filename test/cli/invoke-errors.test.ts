@@ -73,6 +73,8 @@ describe('mikrolb invoke usage errors (exit 2)', () => {
   it.each([
     ['LOAD_BALANCER_DEFAULT', 'maybe', 'mikrolb invoke: LOAD_BALANCER_DEFAULT="maybe" must be true or false\n'],
     ['LOAD_BALANCER_CLASS_NAME', 'not a class!', 'mikrolb invoke: LOAD_BALANCER_CLASS_NAME="not a class!" must look like mikrolb.de/controller\n'],
+    ['MAX_ANNOTATION_ITEMS', '0', 'mikrolb invoke: MAX_ANNOTATION_ITEMS="0" must be at least 1\n'],
+    ['MAX_ALLOCATIONS_PER_SERVICE', '2.5', 'mikrolb invoke: MAX_ALLOCATIONS_PER_SERVICE="2.5" must be a whole number\n'],
   ])('a bad %s names the variable', async (name, value, stderr) => {
     expect(await run(['invoke', 'allocate', '--state', STATE, ...OBJ], { [name]: value })).toEqual({ code: 2, stdout: '', stderr });
   });

@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  allocationsOf, allocationSummary, eventLines, fixture, invokeAllocate, ledgers, scratch, writeLines,
+  allocationsOf, allocationSummary, eventLines, fixture, invokeAllocate, ledgers, parseOutput, run, scratch, writeLines,
 } from './support.js';
 
 /**
@@ -260,5 +260,17 @@ describe('mikrolb invoke allocate on every fixture', () => {
     const foreign = text.replace('allocationUID: 1d4c7b2a-9e8f-4a6b-8c5d-3e2f1a0b9c8d', 'allocationUID: 00000000-dead-4000-8000-000000000000');
     const { out } = await invokeAllocate(await tmp.file('state.yaml', foreign), '--object', 'Service/shop/web');
     expect(allocationSummary(out)['ip-22cd129a2dc3']).not.toContain('192.0.2.13');
+  });
+});
+
+describe('mikrolb invoke allocate reads the per-Service limits from its environment', () => {
+  it('MAX_ALLOCATIONS_PER_SERVICE=1: a dual-stack Service gets one IPAllocation and one AnnotationInvalid', async () => {
+    const ran = await run(['invoke', 'allocate', '--state', fixture('allocate', 'dual-stack'), '--object', 'Service/shop/web', '--quiet'], { MAX_ALLOCATIONS_PER_SERVICE: '1' });
+    expect(ran).toMatchObject({ code: 0, stderr: '' });
+    const out = parseOutput(ran);
+    expect(Object.values(allocationSummary(out))).toEqual([expect.stringMatching(/^Allocated 192\.0\.2\.\d+ ProgrammingPending$/)]);
+    expect(eventLines(out).filter((e) => e.includes('AnnotationInvalid'))).toEqual([
+      'Warning AnnotationInvalid Service/web: spec.ipFamilies: the Service asks for 2 addresses, more than the 1 allowed per Service; only the first 1 are allocated, ignoring IPv6',
+    ]);
   });
 });

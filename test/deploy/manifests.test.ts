@@ -105,7 +105,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
 
   it('holds settings the configuration parser accepts', () => {
     const config = one(docsOf(overlay), 'ConfigMap', 'mikrolb-config', ConfigMapSchema);
-    expect(classesFromEnv(config.data)).toEqual({ ok: true, value: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false, clusterName: 'default' } });
+    expect(classesFromEnv(config.data)).toEqual({ ok: true, value: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false, clusterName: 'default', limits: { maxAnnotationItems: 16, maxAllocations: 16 } } });
   });
 
   it('denies ingress by default and opens the webhook port to every source (the API server\'s address is unknowable)', () => {
