@@ -1,5 +1,6 @@
 import { classesFromEnv, portFromEnv, type Env } from '../lib/config.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from '../lib/cli/io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from '../lib/cli/io.js';
+import { messageOf } from '../lib/errors.js';
 import { kubeRuntime, routerRuntime, untilStopped } from '../lib/cli/runtime.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
 import { gcCounters, routerLimitCounter } from '../lib/metrics.js';

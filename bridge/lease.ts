@@ -4,6 +4,7 @@ import { RESOURCES, apiVersionOf, resourcePath } from '../lib/k8s/resources.js';
 import type { Transport } from '../lib/k8s/rest.js';
 import type { Logger } from '../lib/log/logger.js';
 import type { Cancel, Clock } from './clock.js';
+import { messageOf } from '../lib/errors.js';
 
 export interface LeaseSettings {
   namespace: string;
@@ -112,7 +113,7 @@ export function startElector(opts: ElectorOptions): Elector {
     try {
       won = await campaign();
     } catch (err) {
-      log.warn('Lease update failed', { error: err instanceof Error ? err.message : String(err) });
+      log.warn('Lease update failed', { error: messageOf(err) });
     }
     if (stopped) return;
     if (won === true) renewed();

@@ -25,6 +25,7 @@ import { runInvoke, type FunctionRegistry } from '../lib/cli/invoke.js';
 import type { InvokeRouter } from '../lib/cli/router.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions, type Command, type Env } from '../lib/cli/io.js';
 import { INVOKE_OPTIONS } from '../lib/cli/invoke-args.js';
+import { messageOf } from '../lib/errors.js';
 
 /** Functions `mikrolb invoke` runs. Extension point: add `program` and `release` here. */
 export function invokeFunctions(classes: ClassConfig): FunctionRegistry {
@@ -153,7 +154,7 @@ if (isEntryPoint()) {
       process.exitCode = code;
     },
     (err: unknown) => {
-      process.stderr.write(`mikrolb: ${err instanceof Error ? err.message : String(err)}\n`);
+      process.stderr.write(`mikrolb: ${messageOf(err)}\n`);
       process.exitCode = 1;
     },
   );

@@ -7,6 +7,7 @@ import { backoffDelay, type BackoffPolicy } from './retry.js';
 import type { Emission } from './routing.js';
 import type { Tracker } from './tracker.js';
 import { z } from 'zod';
+import { messageOf } from '../lib/errors.js';
 
 export interface SourceObserver {
   listed(kind: ObjectKind, initial: boolean): void;
@@ -133,4 +134,3 @@ export function startSource(opts: SourceOptions): Source {
   };
 }
 
-const messageOf = (err: unknown): string => (err instanceof Error ? err.message : String(err));

@@ -10,6 +10,7 @@ import { promisify } from 'node:util';
 import { binariesFromEnv, cacheDir, ensureBinaries, pinnedVersions } from '../lib/cluster/binaries.js';
 import { KNATIVE_MODULES, knativeCrdFiles } from './deploy/knative.js';
 import { ensureLibrouteros, LIBROUTEROS } from './routeros-sim/librouteros.js';
+import { messageOf } from '../lib/errors.js';
 
 const say = (line: string): void => void process.stdout.write(`[npm test] ${line}\n`);
 const seconds = (t0: number): string => `${((performance.now() - t0) / 1000).toFixed(1)} s`;
@@ -49,6 +50,6 @@ async function main(): Promise<void> {
 }
 
 main().catch((e: unknown) => {
-  say(`cannot run the tests: ${e instanceof Error ? e.message : String(e)}`);
+  say(`cannot run the tests: ${messageOf(e)}`);
   process.exit(1);
 });

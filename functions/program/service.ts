@@ -15,6 +15,7 @@ import { programOwner, type OwnerProgram } from '../../lib/core/router-program.j
 import { settleReservation, settleService } from './settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { writeOutcomes } from './statuses.js';
+import { messageOf } from '../../lib/errors.js';
 
 /**
  * The whole router as a resync read it once: every Service is planned against it (so entries a
@@ -41,7 +42,7 @@ async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: Program
     return { outcomes, wrote: ops.length > 0 };
   } catch (e) {
     // part of the plan may have landed: `wrote` says the router may have changed
-    const message = `The router refused or did not answer: ${e instanceof Error ? e.message : String(e)}`;
+    const message = `The router refused or did not answer: ${messageOf(e)}`;
     return { outcomes: new Map(p.adverts.filter((w) => w.advertise).map((w) => [w.allocation.metadata.name, { kind: 'failed', message }])), error: message, wrote: true };
   }
 }

@@ -7,6 +7,7 @@ import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
+import { messageOf } from '../../lib/errors.js';
 
 /**
  * Closing the program/release race. program reads the cluster, then writes the router; release
@@ -30,7 +31,7 @@ async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: 
   try {
     ({ ops } = await programOwner(deps.router, { ...p, cluster: clusterOf(deps) }, { read: () => wholeOwnerState(deps, p.uid) }));
   } catch (e) {
-    throw new RouterUnavailableError(`Removing the entries of ${p.uid} after its release failed: ${e instanceof Error ? e.message : String(e)}`);
+    throw new RouterUnavailableError(`Removing the entries of ${p.uid} after its release failed: ${messageOf(e)}`);
   }
   report.routerOps += ops.length;
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid} (${why})`);

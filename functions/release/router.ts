@@ -2,6 +2,7 @@ import { menusToRead, partitionState, programOwner, type OwnerProgram } from '..
 import { DEFAULT_CLUSTER, menusFor, planState, stagePlan, type Scope } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
+import { messageOf } from '../../lib/errors.js';
 
 /** Runs a router step; a failure becomes ReleaseBlockedError (the finalizer stays). */
 export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => Promise<T>): Promise<T> {
@@ -9,7 +10,7 @@ export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => P
     return await step();
   } catch (e) {
     if (e instanceof ReleaseBlockedError) throw e;
-    const message = `Releasing ${what} on the router failed: ${e instanceof Error ? e.message : String(e)}`;
+    const message = `Releasing ${what} on the router failed: ${messageOf(e)}`;
     deps.log.warn('Router release failed', { what, message });
     throw new ReleaseBlockedError(message);
   }

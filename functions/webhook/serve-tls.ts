@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { createAdaptorServer } from '@hono/node-server';
 import type { Logger } from '../../lib/log/logger.js';
+import { messageOf } from '../../lib/errors.js';
 
 export interface TlsServeOptions {
   /** Files holding the PEM serving certificate (chain) and its key, e.g. a mounted Secret's tls.crt and tls.key. */
@@ -75,7 +76,7 @@ export async function serveTls(app: FetchApp, opts: TlsServeOptions): Promise<Se
       // Validates the pair: a certificate written before its key does not match it yet.
       createSecureContext(next);
     } catch (err) {
-      opts.onReload?.({ ok: false, message: err instanceof Error ? err.message : String(err) });
+      opts.onReload?.({ ok: false, message: messageOf(err) });
       return;
     }
     if ('setSecureContext' in server) server.setSecureContext(next);

@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import type { CliOptions } from './io.js';
 import { ObjectRefSchema, type ObjectKind, type ObjectRef } from '../events/invocation.js';
 import { RESOURCES } from '../k8s/resources.js';
-import { messageOf } from './io.js';
+import { messageOf } from '../errors.js';
 
 
 export const INVOKE_USAGE = `usage: mikrolb invoke <allocate|program|release> --state <file.yaml|dir>

@@ -4,7 +4,7 @@ import { parseCloudEvent } from '../events/cloudevent.js';
 import type { Invocation } from '../events/invocation.js';
 import { storeFromState } from '../routeros/sim/store.js';
 import { RouterStateSchema, type RouterState } from '../router/state.js';
-import { messageOf } from './io.js';
+import { messageOf } from '../errors.js';
 
 /**
  * The files `mikrolb invoke` reads besides the state: `--event` and `--router`. A file that

@@ -10,7 +10,8 @@ import type { RouterState } from '../router/state.js';
 import { INVOKE_USAGE, parseInvokeArgs, type InvokeArgs } from './invoke-args.js';
 import { FUNCTION_NAMES } from '../events/invocation.js';
 import { readEventFile, readRouterFile } from './invoke-inputs.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
+import { messageOf } from '../errors.js';
 import { simulatedRouter, type InvokeRouter, type RouterCommand } from './router.js';
 
 /** What a function gets when `mikrolb invoke` runs it: the same ports it gets when deployed. */

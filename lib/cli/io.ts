@@ -26,5 +26,3 @@ export type Command = (argv: string[], env: Env, io: CliIo) => Promise<number>;
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
-
-export const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));

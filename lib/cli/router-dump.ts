@@ -4,7 +4,8 @@ import { menusFor } from '../router/index.js';
 import type { RouterClient } from '../routeros/client/index.js';
 import { MENUS } from '../routeros/sim/menus.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
+import { messageOf } from '../errors.js';
 import { routerRuntime } from './runtime.js';
 
 export const ROUTER_USAGE = `usage: mikrolb router dump

@@ -5,6 +5,7 @@ import type { KubePort } from '../k8s/port.js';
 import { kubeTransport, type Transport } from '../k8s/rest.js';
 import type { Logger } from '../log/logger.js';
 import { connectRouter, plaintextWarning, RouterUrlSchema, type RouterClient, type RouterLimit } from '../routeros/client/index.js';
+import { messageOf } from '../errors.js';
 
 /** The real edges a long-running command uses, built once at its entry point. */
 export interface Runtime {
@@ -20,7 +21,7 @@ export function kubeRuntime(env: Env, instance: string): Parsed<Runtime> {
     if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
     else kc.loadFromDefault();
   } catch (e) {
-    return { ok: false, message: `KUBECONFIG: ${e instanceof Error ? e.message : String(e)}` };
+    return { ok: false, message: `KUBECONFIG: ${messageOf(e)}` };
   }
   if (!kc.getCurrentCluster()) return { ok: false, message: 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod' };
   const transport = kubeTransport(kc);

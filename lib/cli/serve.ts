@@ -5,7 +5,8 @@ import type { KubePort } from '../k8s/port.js';
 import type { Transport } from '../k8s/rest.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { RouterPort } from '../router/port.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
+import { messageOf } from '../errors.js';
 import { kubeRuntime, routerRuntime, untilStopped } from './runtime.js';
 
 export interface ServeContext {

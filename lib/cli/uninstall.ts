@@ -4,7 +4,8 @@ import type { RouterPort } from '../router/port.js';
 import type { RouterEntry } from '../router/state.js';
 import { createLogger } from '../log/logger.js';
 import { clusterFromEnv, type Env } from '../config.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, messageOf, type CliIo, type CliOptions } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions } from './io.js';
+import { messageOf } from '../errors.js';
 import { routerRuntime } from './runtime.js';
 
 export const UNINSTALL_USAGE = `usage: mikrolb uninstall --router [--dry-run]

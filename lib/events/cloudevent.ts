@@ -10,6 +10,7 @@ import {
   type Change,
   type Invocation,
 } from './invocation.js';
+import { messageOf } from '../errors.js';
 
 export { toCloudEvent, objectInvocation, resyncInvocation, BRIDGE_SOURCE } from './encode.js';
 export type { EncodedEvent, InvocationIdentity } from './encode.js';
@@ -41,7 +42,7 @@ export function parseCloudEvent(message: EventMessage, opts: ParseOptions = {}):
     return parse(message, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   } catch (err) {
     // The SDK throws for inputs we did not foresee; they are still the sender's fault.
-    return fail(`malformed CloudEvent: ${err instanceof Error ? err.message : String(err)}`);
+    return fail(`malformed CloudEvent: ${messageOf(err)}`);
   }
 }
 
@@ -126,7 +127,7 @@ function parseJson(text: string, what: string): DataResult {
   try {
     return { ok: true, value: JSON.parse(text) };
   } catch (err) {
-    return fail(`${what} is not valid JSON: ${err instanceof Error ? err.message : String(err)}`);
+    return fail(`${what} is not valid JSON: ${messageOf(err)}`);
   }
 }
 

@@ -5,6 +5,7 @@ import { objectKey } from '../events/identity.js';
 import type { FunctionHandler, FunctionResult, Invocation } from '../events/invocation.js';
 import { silentLogger, type Logger, type LogLevel } from '../log/logger.js';
 import { payloadTooLarge, tooLargeMessage } from './body-limit.js';
+import { messageOf } from '../errors.js';
 
 /** How an error the handler threw should be answered; `undefined` when not recognised. */
 export interface ErrorAnswer {
@@ -154,9 +155,6 @@ function retryAfterOf(err: unknown): number | undefined {
   return typeof value === 'number' && Number.isFinite(value) && value >= 0 ? value : undefined;
 }
 
-function messageOf(err: unknown): string {
-  return err instanceof Error ? err.message : String(err);
-}
 
 function safely<T>(fn: () => T): T | undefined {
   try {

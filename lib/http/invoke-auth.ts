@@ -1,6 +1,7 @@
 import type { Authenticate, Decision } from '../auth/authenticator.js';
 import type { Logger } from '../log/logger.js';
 import type { FetchApp } from './serve.js';
+import { messageOf } from '../errors.js';
 
 /** Paths anyone may GET (the kubelet's probes); they reveal nothing but "ok". */
 const OPEN = new Set(['/healthz', '/readyz']);
@@ -23,7 +24,7 @@ export function withInvokeAuth(app: FetchApp, authenticate: Authenticate, log: L
       try {
         decision = await authenticate(request.headers.get('authorization') ?? undefined);
       } catch (err) {
-        log.warn('Could not review the caller\'s token; the invocation will be retried', { error: err instanceof Error ? err.message : String(err) });
+        log.warn('Could not review the caller\'s token; the invocation will be retried', { error: messageOf(err) });
         return json(503, { error: 'retry later', message: 'the caller could not be authenticated now' }, { 'retry-after': String(REVIEW_RETRY_AFTER_SECONDS) });
       }
       if (!decision.ok) {

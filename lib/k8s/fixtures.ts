@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import { z } from 'zod';
 import { apiVersionOf, RESOURCES } from './resources.js';
+import { messageOf } from '../errors.js';
 
 /**
  * Cluster state for `mikrolb invoke --state`: Kubernetes objects in YAML as `kubectl get -o
@@ -143,7 +144,6 @@ export function parseFixtureText(text: string, origin: string): FixtureResult {
   return read.ok ? toObjects(read.docs) : read;
 }
 
-const messageOf = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 /** Reads a file, or every *.yaml/*.yml/*.json file of a folder in name order. */
 export async function loadFixtureState(path: string): Promise<FixtureResult> {

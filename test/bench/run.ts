@@ -11,6 +11,7 @@ import { allocateInLargePools, chooseTimes } from './pools.js';
 import { bridgeFootprint, coldStart } from './processes.js';
 import { routerProgramming, routeTableCost } from './router.js';
 import { ms } from './support.js';
+import { messageOf } from '../../lib/errors.js';
 
 const { values } = parseArgs({ options: { json: { type: 'boolean' }, services: { type: 'string' }, 'bridge-services': { type: 'string' }, only: { type: 'string' } } });
 const N = Number(values.services ?? 1000);
@@ -32,8 +33,8 @@ async function scenario<T>(name: string, title: string, run: () => Promise<T> | 
     results[name] = r;
     for (const line of describe(r)) log(`  ${line}`);
   } catch (e) {
-    results[name] = { error: e instanceof Error ? e.message : String(e) };
-    log(`  FAILED: ${e instanceof Error ? e.message : String(e)}`);
+    results[name] = { error: messageOf(e) };
+    log(`  FAILED: ${messageOf(e)}`);
   }
   log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
 }

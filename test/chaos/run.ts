@@ -5,6 +5,7 @@ import { parseArgs } from 'node:util';
 import { parseDuration } from '../../bridge/config.js';
 import { runChaos, type ChaosOptions } from './chaos.js';
 import { formatReport } from './report.js';
+import { messageOf } from '../../lib/errors.js';
 
 const USAGE = 'usage: tsx test/chaos/run.ts [--seed N] [--duration 180s] [--services 30] [--rate 1.5] [--settle 180s] [--log-dir DIR]';
 
@@ -35,7 +36,7 @@ async function main(): Promise<number> {
   try {
     opts = options(process.argv.slice(2));
   } catch (e) {
-    opts = e instanceof Error ? e.message : String(e);
+    opts = messageOf(e);
   }
   if (typeof opts === 'string') {
     process.stderr.write(`${opts}\n${USAGE}\n`);

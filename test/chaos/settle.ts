@@ -7,6 +7,7 @@ import { checkInvariants, type Violation, type World } from './invariants.js';
 import type { CommandTrace } from './router-trace.js';
 import { readWorld } from './snapshot.js';
 import type { ChaosStack } from './stack.js';
+import { messageOf } from '../../lib/errors.js';
 
 export interface SettleResult {
   /** What the last check found: the run's verdict. */
@@ -50,7 +51,7 @@ async function forceResync(stack: ChaosStack, log: (l: string) => void): Promise
       const res = await fetch(fn.url, { method: 'POST', headers: ev.headers, body: ev.body, signal: AbortSignal.timeout(120_000) });
       log(`settle: resync ${fn.name} answered ${res.status} ${(await res.text()).slice(0, 300)}`);
     } catch (e) {
-      log(`settle: resync ${fn.name} failed: ${e instanceof Error ? e.message : String(e)}`);
+      log(`settle: resync ${fn.name} failed: ${messageOf(e)}`);
     }
   }
 }
@@ -60,7 +61,7 @@ async function judge(stack: ChaosStack, router: RouterClient, opts: SettleOption
     const world = await readWorld(stack.kube, router, stack.sim, opts.foreignBefore);
     return { world, violations: checkInvariants(world, opts.classes) };
   } catch (e) {
-    return { violations: [{ invariant: 'settle', detail: `reading the world failed: ${e instanceof Error ? e.message : String(e)}` }] };
+    return { violations: [{ invariant: 'settle', detail: `reading the world failed: ${messageOf(e)}` }] };
   }
 }
 

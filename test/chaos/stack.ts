@@ -14,6 +14,7 @@ import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js'
 import { mikrolbProcess, type MikrolbProcess } from './processes.js';
 import { CHAOS_ROUTER } from './router-seed.js';
 import { NAMESPACE, OUR_CLASS } from './shapes.js';
+import { messageOf } from '../../lib/errors.js';
 
 export const LEASE_NAMESPACE = 'mikrolb-system';
 const USER = 'mikrolb';
@@ -134,7 +135,7 @@ async function stopAll(steps: (() => Promise<unknown>)[], log: (line: string) =>
     try {
       await step();
     } catch (e) {
-      log(`cleanup step failed: ${e instanceof Error ? e.message : String(e)}`);
+      log(`cleanup step failed: ${messageOf(e)}`);
     }
   }
 }

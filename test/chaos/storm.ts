@@ -7,6 +7,7 @@ import type { Rogue } from './rogue.js';
 import { NAMESPACE } from './shapes.js';
 import type { ChaosStack } from './stack.js';
 import type { Workload } from './workload.js';
+import { messageOf } from '../../lib/errors.js';
 
 export interface StormCounts {
   steps: number;
@@ -112,7 +113,7 @@ interface Storm {
   counts: StormCounts;
 }
 
-const failed = (what: string, log: (l: string) => void) => (e: unknown): void => log(`${what} failed: ${e instanceof Error ? e.message : String(e)}`);
+const failed = (what: string, log: (l: string) => void) => (e: unknown): void => log(`${what} failed: ${messageOf(e)}`);
 
 function workloadLoop({ ctx, end, counts }: Storm): Promise<void> {
   const rng = ctx.rng.fork('workload');
@@ -204,7 +205,7 @@ function programReleaseRaces({ ctx, end }: Storm): Promise<void> {
     stack.sim.faults.delayReplies(delay);
     const what = await ctx.workload.deleteDuring(async (name) => {
       await Promise.all([stack.sets.a.program, stack.sets.b.program].filter((p) => p.running()).map((p) => post(p.url, name)));
-    }).catch((e: unknown) => `race failed: ${e instanceof Error ? e.message : String(e)}`);
+    }).catch((e: unknown) => `race failed: ${messageOf(e)}`);
     stack.sim.faults.delayReplies(0);
     if (what) ctx.log(`${what} (router replies delayed ${delay} ms)`);
   });

@@ -4,6 +4,7 @@ import { resourcePath, RESOURCES, type Kind } from '../../lib/k8s/resources.js';
 import type { Transport } from '../../lib/k8s/rest.js';
 import type { Rng } from './rng.js';
 import { annotations, NAMESPACE, ports, serviceObject, sliceObject, typeSpec, type Family } from './shapes.js';
+import { messageOf } from '../../lib/errors.js';
 
 /** What the workload did, for the summary. */
 export interface WorkloadCounts {
@@ -140,7 +141,7 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
       return await change(svc, slot);
     } catch (e) {
       counts.failedWrites++;
-      return `failed on ${name}: ${e instanceof Error ? e.message : String(e)}`;
+      return `failed on ${name}: ${messageOf(e)}`;
     }
   }
 
@@ -165,7 +166,7 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
       } catch (e) {
         counts.failedWrites++;
         await inFlight;
-        return `race on ${name}: delete failed: ${e instanceof Error ? e.message : String(e)}`;
+        return `race on ${name}: delete failed: ${messageOf(e)}`;
       }
       await inFlight;
       return `race: deleted ${name} while program ran for it`;

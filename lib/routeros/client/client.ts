@@ -7,6 +7,7 @@ import { forOp, isRouterError, RouterError } from '../../router/errors.js';
 import { openLoggedInSocket } from './login.js';
 import { startSession, type CommandReply, type RouterLimit, type RouterLimits, type Session } from './session.js';
 import { describeTarget, RouterUrlSchema, type RouterTarget } from './url.js';
+import { messageOf } from '../../errors.js';
 
 /**
  * The RouterOS adapter: the only module that talks to routers, and the only one that imports
@@ -237,7 +238,7 @@ function connectionManager(options: ManagerOptions): { session(): Promise<Sessio
       return session;
     } catch (error) {
       failed();
-      log.warn('Cannot connect to the router', { error: error instanceof Error ? error.message : String(error), failures });
+      log.warn('Cannot connect to the router', { error: messageOf(error), failures });
       throw error;
     }
   }

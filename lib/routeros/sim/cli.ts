@@ -3,6 +3,7 @@ import { parseArgs, type ParseArgsConfig } from 'node:util';
 import { RouterStateSchema, type RouterState } from '../../router/state.js';
 import { startRouterSim, type RouterSimOptions } from './server.js';
 import { storeFromState } from './store.js';
+import { messageOf } from '../../errors.js';
 
 export interface RouterSimCliIo {
   stdout: { write(text: string): unknown };
@@ -22,13 +23,13 @@ async function readSeed(file: string): Promise<RouterState | string> {
   try {
     text = await readFile(file, 'utf8');
   } catch (error) {
-    return `cannot read --seed ${file}: ${error instanceof Error ? error.message : String(error)}`;
+    return `cannot read --seed ${file}: ${messageOf(error)}`;
   }
   let json: unknown;
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return `--seed ${file} is not JSON: ${error instanceof Error ? error.message : String(error)}`;
+    return `--seed ${file} is not JSON: ${messageOf(error)}`;
   }
   const parsed = RouterStateSchema.safeParse(json);
   if (!parsed.success) {
@@ -43,7 +44,7 @@ async function readPem(file: string, flag: string): Promise<string | { error: st
   try {
     return await readFile(file, 'utf8');
   } catch (error) {
-    return { error: `cannot read ${flag} ${file}: ${error instanceof Error ? error.message : String(error)}` };
+    return { error: `cannot read ${flag} ${file}: ${messageOf(error)}` };
   }
 }
 
@@ -67,7 +68,7 @@ async function parse(argv: string[], env: Readonly<Record<string, string | undef
   try {
     ({ values } = parseArgs({ args: argv, strict: true, allowPositionals: false, options: ROUTER_SIM_OPTIONS }));
   } catch (error) {
-    return { ok: false, message: error instanceof Error ? error.message : String(error) };
+    return { ok: false, message: messageOf(error) };
   }
   const withTls = values['tls-cert'] !== undefined || values['tls-key'] !== undefined;
   if (withTls && (values['tls-cert'] === undefined || values['tls-key'] === undefined)) {
@@ -138,7 +139,7 @@ export async function runRouterSimCli(
     await sim.close();
     return 0;
   } catch (error) {
-    io.stderr.write(`routeros-sim: cannot start: ${error instanceof Error ? error.message : String(error)}\n`);
+    io.stderr.write(`routeros-sim: cannot start: ${messageOf(error)}\n`);
     return 1;
   } finally {
     stopper.release();
