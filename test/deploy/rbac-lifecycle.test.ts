@@ -36,6 +36,7 @@ const logs = memoryLogger();
 const ns = uniq('rbac');
 const pool = uniq('rbac-pool');
 const svcName = 'web';
+const probeName = uniq('after');
 
 /** A kubeconfig that acts as `system:serviceaccount:mikrolb-system:<sa>` (admin impersonates). */
 function actingAs(sa: string): KubeConfig {
@@ -82,7 +83,7 @@ afterAll(async () => {
   await router?.close();
   await sim?.close();
   await forceDelete(admin, 'Service', svcName, ns);
-  await forceDelete(admin, 'Service', 'after', ns);
+  await forceDelete(admin, 'Service', probeName, ns);
   await forceDelete(admin, 'IPPool', pool);
   await removeServicePolicy(kubectl);
 });
@@ -92,7 +93,7 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   for (;;) {
     const value = await probe();
     if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; forbidden requests: ${forbidden().join('\n') || 'none'}`);
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}; forbidden requests: ${forbidden().join('\n') || 'none'}; last log lines:\n${logs.entries.slice(-15).map((e) => JSON.stringify(e)).join('\n')}`);
     await new Promise((r) => setTimeout(r, 200));
   }
 }
@@ -152,9 +153,9 @@ describe('RBAC in practice: the bridge and the functions as their ServiceAccount
   });
 
   it('ran under the Service-write admission policy: the same ServiceAccounts are refused what MikroLB does not own', async () => {
-    await admin.create('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'after', namespace: ns }, spec: { ports: [{ port: 80, protocol: 'TCP' }] } });
-    const svc = await getService(admin, ns, 'after');
-    if (!svc) throw new Error('the Service after was not created');
+    await admin.create('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: probeName, namespace: ns }, spec: { ports: [{ port: 80, protocol: 'TCP' }] } });
+    const svc = await getService(admin, ns, probeName);
+    if (!svc) throw new Error(`the Service ${probeName} was not created`);
     const respec = { ...svc, spec: { ...svc.spec, selector: { app: 'elsewhere' } } };
     expect(await deniedByPolicy(dryRunPut(kubeTransport(actingAs('mikrolb-allocate')), respec))).toBe(true);
     expect(await deniedByPolicy(dryRunPut(kubeTransport(actingAs('mikrolb-release')), respec))).toBe(true);
