@@ -1,7 +1,13 @@
 /**
  * The Service-write admission policy of deploy/ (base/service-write-policy.yaml) in the test
- * cluster: applied for real from the rendered overlay, waited for until the API server enforces
- * it, removed again; and requests as MikroLB's ServiceAccounts (the admin impersonates them).
+ * cluster: applied for real from the rendered overlay (idempotent) and waited for until the API
+ * server enforces it; and requests as MikroLB's ServiceAccounts (the admin impersonates them).
+ *
+ * It is never deleted again: kube-apiserver 1.36.3 keeps evaluating a policy that was deleted
+ * and re-created with the ConfigMap values it saw at re-creation (later changes of mikrolb-config
+ * are not seen until it restarts), which would break the LOAD_BALANCER_DEFAULT test of whichever
+ * file runs second. It only narrows what MikroLB's ServiceAccounts may do, which no other test
+ * file exercises apart from the RBAC lifecycle, which applies it itself.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { apiServerPort } from '../../lib/k8s/client.js';
@@ -51,12 +57,6 @@ export async function applyServicePolicy(kubectl: Kubectl, kc: KubeConfig): Prom
   await applyForReal(kubectl, ['-f', '-'], manifestOf(docs));
   await untilPolicy(kc, 'in force', true);
   return docs;
-}
-
-/** Removes the policy and its binding (the ConfigMap stays: it is the product's). */
-export async function removeServicePolicy(kubectl: Kubectl): Promise<void> {
-  const out = await kubectl(['delete', '--ignore-not-found', `validatingadmissionpolicybinding/${POLICY}`, `validatingadmissionpolicy/${POLICY}`]);
-  if (out.code !== 0) throw new Error(`deleting the policy failed: ${out.stderr}`);
 }
 
 /**

@@ -25,7 +25,7 @@ import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js'
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { forceDelete } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
-import { applyServicePolicy, deniedByPolicy, dryRunPut, removeServicePolicy } from './policy.js';
+import { applyServicePolicy, deniedByPolicy, dryRunPut } from './policy.js';
 import { applyRbac, NAMESPACE } from './render.js';
 
 const { kc, transport, kubectl } = testCluster();
@@ -85,7 +85,6 @@ afterAll(async () => {
   await forceDelete(admin, 'Service', svcName, ns);
   await forceDelete(admin, 'Service', probeName, ns);
   await forceDelete(admin, 'IPPool', pool);
-  await removeServicePolicy(kubectl);
 });
 
 async function until<T>(what: string, probe: () => Promise<T | undefined>, timeoutMs = 90_000): Promise<T> {

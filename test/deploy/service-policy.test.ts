@@ -13,7 +13,7 @@ import { getService } from '../../lib/k8s/typed.js';
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { forceDelete } from '../helpers/objects.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
-import { actingAs, applyServicePolicy, deniedByPolicy, DENIED_BY_POLICY, dryRunPut, portAs, removeServicePolicy, until } from './policy.js';
+import { actingAs, applyServicePolicy, deniedByPolicy, DENIED_BY_POLICY, dryRunPut, portAs, until } from './policy.js';
 import { applyRbac, NAMESPACE } from './render.js';
 
 const { kc, transport, kubectl } = testCluster();
@@ -64,7 +64,6 @@ beforeAll(async () => {
 }, 180_000);
 
 afterAll(async () => {
-  await removeServicePolicy(kubectl);
   for (const name of Object.keys(SERVICES)) await forceDelete(admin, 'Service', name, ns);
   await kubectl(['delete', '--ignore-not-found', 'clusterrolebinding', `${ns}-lookalike`]);
 });
