@@ -68,7 +68,7 @@ describe.each(OVERLAYS)('overlay %s', (overlay) => {
 
   it('keeps every namespaced object in mikrolb-system and runs each workload as a ServiceAccount it defines', () => {
     const docs = docsOf(overlay);
-    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration']);
+    const clusterScoped = new Set(['Namespace', 'CustomResourceDefinition', 'ClusterRole', 'ClusterRoleBinding', 'ValidatingWebhookConfiguration', 'ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']);
     expect(docs.filter((d) => !clusterScoped.has(d.kind) && d.metadata.namespace !== NAMESPACE).map(key)).toEqual([]);
     const accounts = new Set(docs.filter((d) => d.kind === 'ServiceAccount').map((d) => d.metadata.name));
     for (const [name, pod] of workloads(docs)) expect(accounts, name).toContain(pod.serviceAccountName);

@@ -2,7 +2,8 @@
  * The RBAC of deploy/ is sufficient in practice: the Knative topology - the bridge and each
  * function as its own ServiceAccount (impersonated), the router simulator behind program and
  * release - takes a LoadBalancer Service through its whole life, and not one request of any
- * component is forbidden.
+ * component is forbidden: neither by RBAC nor by the Service-write admission policy of deploy/
+ * (base/service-write-policy.yaml), which is in force throughout.
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -26,6 +27,7 @@ import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js'
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { forceDelete } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
+import { applyServicePolicy, deniedByPolicy, dryRunPut } from './policy.js';
 import { applyRbac, NAMESPACE } from './render.js';
 
 const { kc, transport, kubectl } = testCluster();
@@ -36,6 +38,7 @@ const logs = memoryLogger();
 const ns = uniq('rbac');
 const pool = uniq('rbac-pool');
 const svcName = 'web';
+const probeName = uniq('after');
 
 /** A kubeconfig that acts as `system:serviceaccount:mikrolb-system:<sa>` (admin impersonates). */
 function actingAs(sa: string): KubeConfig {
@@ -56,6 +59,7 @@ let bridge: BridgeHandle;
 
 beforeAll(async () => {
   await applyRbac(kubectl);
+  await applyServicePolicy(kubectl, kc);
   sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
   router = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 2000 });
   const now = () => new Date();
@@ -81,6 +85,7 @@ afterAll(async () => {
   await router?.close();
   await sim?.close();
   await forceDelete(admin, 'Service', svcName, ns);
+  await forceDelete(admin, 'Service', probeName, ns);
   await forceDelete(admin, 'IPPool', pool);
 });
 
@@ -157,5 +162,14 @@ describe('RBAC in practice: the bridge and the functions as their ServiceAccount
   it('is refused what it was not granted (the impersonation is real)', async () => {
     await expect(portAs('mikrolb-program').create('IPAllocation', { apiVersion: API_VERSION, kind: 'IPAllocation', metadata: { name: uniq('nope') }, spec: { ipFamily: 'IPv4' } }))
       .rejects.toThrow(/forbidden/i);
+  });
+
+  it('ran under the Service-write admission policy: the same ServiceAccounts are refused what MikroLB does not own', async () => {
+    await admin.create('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: probeName, namespace: ns }, spec: { ports: [{ port: 80, protocol: 'TCP' }] } });
+    const svc = await getService(admin, ns, probeName);
+    if (!svc) throw new Error(`the Service ${probeName} was not created`);
+    const respec = { ...svc, spec: { ...svc.spec, selector: { app: 'elsewhere' } } };
+    expect(await deniedByPolicy(dryRunPut(kubeTransport(actingAs('mikrolb-allocate')), respec))).toBe(true);
+    expect(await deniedByPolicy(dryRunPut(kubeTransport(actingAs('mikrolb-release')), respec))).toBe(true);
   });
 });
