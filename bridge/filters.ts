@@ -1,7 +1,8 @@
 import { z } from 'zod';
 import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind } from '../lib/events/invocation.js';
-import { FINALIZER, GROUP } from '../lib/k8s/schemas.js';
+import { GROUP } from '../lib/k8s/schemas.js';
+import { LABEL_SLICE_SERVICE_NAME, FINALIZER } from '../lib/k8s/keys.js';
 
 const ServiceShape = z.object({
   metadata: z.object({
@@ -42,7 +43,7 @@ export function sliceConcernsUs(isTrackedService: (key: string) => boolean): (ob
     const parsed = SliceShape.safeParse(obj);
     if (!parsed.success) return false;
     const { namespace, labels } = parsed.data.metadata;
-    const service = labels?.['kubernetes.io/service-name'];
+    const service = labels?.[LABEL_SLICE_SERVICE_NAME];
     return namespace !== undefined && service !== undefined && isTrackedService(objectKey({ kind: 'Service', namespace, name: service }));
   };
 }

@@ -3,8 +3,8 @@ import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';
 import type { Emission, Facet } from './routing.js';
+import { LABEL_SLICE_SERVICE_NAME } from '../lib/k8s/keys.js';
 
-const SERVICE_NAME_LABEL = 'kubernetes.io/service-name';
 
 const MetaSchema = z.object({
   metadata: z.object({
@@ -98,7 +98,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
   };
 
   const serviceOf = (meta: Meta): ObjectRef | undefined => {
-    const name = kind === 'EndpointSlice' ? meta.labels?.[SERVICE_NAME_LABEL] : undefined;
+    const name = kind === 'EndpointSlice' ? meta.labels?.[LABEL_SLICE_SERVICE_NAME] : undefined;
     return name && meta.namespace ? { kind: 'Service', namespace: meta.namespace, name } : undefined;
   };
 

@@ -6,7 +6,8 @@ import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { KubeError } from '../../lib/k8s/errors.js';
 import type { IPFamily } from '../../lib/ip/index.js';
 import { getAllocation, getService, listAllocations, listPools } from '../../lib/k8s/typed.js';
-import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID, type IPAllocation, type LedgerEntry } from '../../lib/k8s/schemas.js';
+import { type IPAllocation, type LedgerEntry } from '../../lib/k8s/schemas.js';
+import { serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import type { AllocateDeps, Report } from './deps.js';
 
 interface World {
@@ -27,14 +28,12 @@ async function readWorld(deps: AllocateDeps): Promise<World> {
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
 async function owningService(deps: AllocateDeps, a: IPAllocation): Promise<{ state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[] }> {
-  const labels = a.metadata.labels ?? {};
-  const ns = labels[LABEL_SERVICE_NAMESPACE];
-  const name = labels[LABEL_SERVICE_NAME];
-  if (!ns || !name) return { state: 'none' };
-  const svc = await getService(deps.kube, ns, name);
-  const uid = labels[LABEL_SERVICE_UID];
+  const named = serviceOfLabels(a.metadata.labels);
+  if (!named) return { state: 'none' };
+  const svc = await getService(deps.kube, named.namespace, named.name);
+  const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
   if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
-  return { state: 'present', key: `${ns}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
+  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
 }
 
 /** Writes the pool's ledger (and the counts derived from it) guarded by the resourceVersion read. */

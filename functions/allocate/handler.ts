@@ -1,7 +1,7 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
 import { RetryLaterError } from '../../lib/k8s/conflict.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
-import { LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
+import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { allocateOne } from './allocation.js';
 import { newReport, type AllocateDeps, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';

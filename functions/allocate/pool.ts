@@ -1,7 +1,7 @@
 import { poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
 import { adoptedLedger, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { FINALIZER } from '../../lib/k8s/schemas.js';
+import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { getPool, listAllocations, listPools } from '../../lib/k8s/typed.js';
 import { allocateOne } from './allocation.js';
 import type { AllocateDeps, Report } from './deps.js';
@@ -24,8 +24,8 @@ async function refreshPool(deps: AllocateDeps, name: string, report: Report): Pr
 async function ensurePoolFinalizer(deps: AllocateDeps, name: string, report: Report): Promise<void> {
   await retryOnConflict(`adding the finalizer to pool ${name}`, deps.retry, async () => {
     const pool = await getPool(deps.kube, name);
-    if (!pool || pool.metadata.deletionTimestamp || pool.metadata.finalizers?.includes(FINALIZER)) return;
-    await deps.kube.replace('IPPool', { ...pool, metadata: { ...pool.metadata, finalizers: [...(pool.metadata.finalizers ?? []), FINALIZER] } });
+    if (!pool || pool.metadata.deletionTimestamp || hasFinalizer(pool)) return;
+    await deps.kube.replace('IPPool', withFinalizer(pool));
     report.actions.push(`added finalizer to pool ${name}`);
   });
 }

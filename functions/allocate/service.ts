@@ -3,20 +3,20 @@ import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isAlreadyExists } from '../../lib/k8s/errors.js';
 import { getService, listAllocations } from '../../lib/k8s/typed.js';
-import { API_VERSION, FINALIZER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
+import { API_VERSION } from '../../lib/k8s/schemas.js';
+import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_NAME, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
+import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { allocateOne } from './allocation.js';
 import type { AllocateDeps, Report } from './deps.js';
 
-export const serviceSelector = (uid: string): string => `${LABEL_SERVICE_UID}=${uid}`;
 
 async function ensureFinalizer(deps: AllocateDeps, namespace: string, name: string, report: Report): Promise<Service | undefined> {
   return retryOnConflict(`adding the finalizer to ${namespace}/${name}`, deps.retry, async () => {
     const svc = await getService(deps.kube, namespace, name);
     if (!svc || svc.metadata.deletionTimestamp) return undefined;
-    if (svc.metadata.finalizers?.includes(FINALIZER)) return svc;
+    if (hasFinalizer(svc)) return svc;
     if (!serviceIntent(svc, deps.classes).managed) return svc;
-    const updated = { ...svc, metadata: { ...svc.metadata, finalizers: [...(svc.metadata.finalizers ?? []), FINALIZER] } };
-    const written = ServiceSchema.safeParse(await deps.kube.replace('Service', updated));
+    const written = ServiceSchema.safeParse(await deps.kube.replace('Service', withFinalizer(svc)));
     report.actions.push(`added finalizer to Service ${namespace}/${name}`);
     return written.success ? written.data : getService(deps.kube, namespace, name);
   });
@@ -69,7 +69,7 @@ export async function reconcileService(deps: AllocateDeps, namespace: string, na
   await warnInvalidAnnotations(deps, first, intent.problems);
   const svc = await ensureFinalizer(deps, namespace, name, report);
   if (!svc?.metadata.uid) return;
-  const existing = await listAllocations(deps.kube, serviceSelector(svc.metadata.uid));
+  const existing = await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid));
   const { matched, missing, stale } = matchAllocations(intent, existing.items);
   for (const a of stale) {
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });

@@ -1,7 +1,7 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
 import { RetryLaterError } from '../../lib/k8s/conflict.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
-import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
+import { LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { getAllocation, getPool, listAllocations, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
@@ -10,17 +10,15 @@ import { programReservation, programService, type RouterView } from './service.j
 async function programAllocation(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
   const a = await getAllocation(deps.kube, name);
   if (!a || a.metadata.deletionTimestamp) return;
-  const labels = a.metadata.labels ?? {};
-  const ns = labels[LABEL_SERVICE_NAMESPACE];
-  const svc = labels[LABEL_SERVICE_NAME];
-  if (ns && svc) await programService(deps, ns, svc, report);
+  const svc = serviceOfLabels(a.metadata.labels);
+  if (svc) await programService(deps, svc.namespace, svc.name, report);
   else if (a.status?.address) await programReservation(deps, a, report);
 }
 
 async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
   const raw = await deps.kube.get('EndpointSlice', name, namespace);
   const slice = EndpointSliceSchema.safeParse(raw);
-  const svc = slice.success ? slice.data.metadata.labels?.['kubernetes.io/service-name'] : undefined;
+  const svc = slice.success ? slice.data.metadata.labels?.[LABEL_SLICE_SERVICE_NAME] : undefined;
   if (svc) await programService(deps, namespace, svc, report);
 }
 
@@ -31,9 +29,8 @@ async function programPool(deps: ProgramDeps, name: string, report: ProgramRepor
   const services = new Set<string>();
   for (const a of (await listAllocations(deps.kube)).items) {
     if (!holders.has(a.metadata.name)) continue;
-    const l = a.metadata.labels ?? {};
-    const key = l[LABEL_SERVICE_NAMESPACE] && l[LABEL_SERVICE_NAME] ? `${l[LABEL_SERVICE_NAMESPACE]}/${l[LABEL_SERVICE_NAME]}` : undefined;
-    if (key) services.add(key);
+    const svc = serviceOfLabels(a.metadata.labels);
+    if (svc) services.add(`${svc.namespace}/${svc.name}`);
     else await programAllocation(deps, a.metadata.name, report);
   }
   for (const key of services) {

@@ -7,7 +7,8 @@ import { matchAllocations, serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
-import { LABEL_SERVICE_UID, type IPAllocation } from '../../lib/k8s/schemas.js';
+import { type IPAllocation } from '../../lib/k8s/schemas.js';
+import { allocationsOfService, slicesOfService } from '../../lib/k8s/keys.js';
 import { getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
@@ -87,8 +88,8 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   const intent = serviceIntent(svc, deps.classes);
   if (!intent.managed) return false;
   const [allocations, slices, pools] = await Promise.all([
-    listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${svc.metadata.uid}`),
-    listEndpointSlices(deps.kube, namespace, `kubernetes.io/service-name=${name}`),
+    listAllocations(deps.kube, allocationsOfService(svc.metadata.uid)),
+    listEndpointSlices(deps.kube, namespace, slicesOfService(name)),
     listPools(deps.kube),
   ]);
   const live = allocations.items.filter((a) => !a.metadata.deletionTimestamp);

@@ -2,7 +2,8 @@ import { advertisementWants, serviceProgram } from '../../lib/core/program-model
 import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
-import { LABEL_SERVICE_UID, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { allocationsOfService } from '../../lib/k8s/keys.js';
 import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
@@ -61,7 +62,7 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
     await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
     return undefined;
   }
-  const fresh = (await listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${uid}`)).items.filter((a) => !a.metadata.deletionTimestamp);
+  const fresh = (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp);
   const now = holding(fresh);
   const unchanged = read.live.filter((a) => now.get(a.metadata.uid ?? '') === (a.status?.address ?? ''));
   if (unchanged.length === read.live.length) return read.live;

@@ -4,7 +4,9 @@ import { advertisementWants, serviceProgram } from '../../lib/core/program-model
 import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { FINALIZER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID, type IPAllocation } from '../../lib/k8s/schemas.js';
+import { type IPAllocation } from '../../lib/k8s/schemas.js';
+import { serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
+import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 import { getAllocation, getService, listAllocations, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
@@ -42,7 +44,8 @@ async function routerOwner(deps: ReleaseDeps, a: IPAllocation): Promise<RouterOw
   const own: RouterOwner = { kind: 'own', uid: a.metadata.uid ?? '' };
   const uid = labels[LABEL_SERVICE_UID];
   if (!uid) return own;
-  const svc = await serviceWithUid(deps, uid, labels[LABEL_SERVICE_NAMESPACE], labels[LABEL_SERVICE_NAME]);
+  const named = serviceOfLabels(labels);
+  const svc = await serviceWithUid(deps, uid, named?.namespace, named?.name);
   if (svc) {
     const { uid: svcUid, namespace } = svc.metadata;
     const live = !svc.metadata.deletionTimestamp && serviceIntent(svc, deps.classes).managed;
@@ -60,8 +63,8 @@ async function releaseOnRouter(deps: ReleaseDeps, a: IPAllocation, report: Relea
     const svc = owner.svc;
     const intent = serviceIntent(svc, deps.classes);
     const [allocs, slices, pools] = await Promise.all([
-      listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${svc.metadata.uid}`),
-      listEndpointSlices(deps.kube, svc.metadata.namespace, `kubernetes.io/service-name=${svc.metadata.name}`),
+      listAllocations(deps.kube, allocationsOfService(svc.metadata.uid)),
+      listEndpointSlices(deps.kube, svc.metadata.namespace, slicesOfService(svc.metadata.name)),
       listPools(deps.kube),
     ]);
     const others = allocs.items.filter((x) => x.metadata.uid !== a.metadata.uid && !x.metadata.deletionTimestamp);
@@ -97,7 +100,7 @@ async function releaseLedger(deps: ReleaseDeps, a: IPAllocation, report: Release
  */
 export async function releaseAllocation(deps: ReleaseDeps, name: string, report: ReleaseReport, opts: { routerDone?: boolean } = {}): Promise<void> {
   const a = await getAllocation(deps.kube, name);
-  if (!a?.metadata.deletionTimestamp || !a.metadata.finalizers?.includes(FINALIZER)) return;
+  if (!a?.metadata.deletionTimestamp || !hasFinalizer(a)) return;
   if (a.status?.address && !parseAddress(a.status.address).ok) {
     deps.log.warn('Releasing an allocation whose status address is malformed', { allocation: name, address: a.status.address });
     await deps.kube.recordEvent({ regarding: { kind: 'IPAllocation', name, uid: a.metadata.uid }, type: 'Warning', reason: 'AddressInvalid', note: `Status address "${a.status.address}" is not a valid IP address; releasing by uid.`, action: 'Release' });

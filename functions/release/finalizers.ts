@@ -1,7 +1,8 @@
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isNotFound } from '../../lib/k8s/errors.js';
 import type { Kind } from '../../lib/k8s/resources.js';
-import { FINALIZER, type ObjectMeta } from '../../lib/k8s/schemas.js';
+import { type ObjectMeta } from '../../lib/k8s/schemas.js';
+import { hasFinalizer, withoutFinalizer } from '../../lib/k8s/finalizer.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 
 interface WithMeta {
@@ -13,10 +14,9 @@ interface WithMeta {
 export async function dropFinalizer<T extends WithMeta>(deps: ReleaseDeps, kind: Kind, read: () => Promise<T | undefined>, report: ReleaseReport): Promise<void> {
   await retryOnConflict(`removing the finalizer of a ${kind}`, deps.retry, async () => {
     const obj = await read();
-    if (!obj?.metadata.finalizers?.includes(FINALIZER)) return;
-    const finalizers = obj.metadata.finalizers.filter((f) => f !== FINALIZER);
+    if (!obj || !hasFinalizer(obj)) return;
     try {
-      await deps.kube.replace(kind, { ...obj, metadata: { ...obj.metadata, finalizers } });
+      await deps.kube.replace(kind, withoutFinalizer(obj));
     } catch (e) {
       if (isNotFound(e)) return; // another instance released it first: the object is gone
       throw e;

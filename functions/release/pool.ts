@@ -1,6 +1,6 @@
 import { setConditions } from '../../lib/core/conditions.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { FINALIZER } from '../../lib/k8s/schemas.js';
+import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import { getPool, listAllocations } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { dropFinalizer } from './finalizers.js';
@@ -14,7 +14,7 @@ export const POOL_COND_DELETION = 'DeletionBlocked';
  */
 export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, report: ReleaseReport): Promise<void> {
   const first = await getPool(deps.kube, name);
-  if (!first?.metadata.deletionTimestamp || !first.metadata.finalizers?.includes(FINALIZER)) return;
+  if (!first?.metadata.deletionTimestamp || !hasFinalizer(first)) return;
   const existing = new Set((await listAllocations(deps.kube)).items.map((a) => a.metadata.uid));
   const blocked = await retryOnConflict(`updating pool ${name}`, deps.retry, async () => {
     const pool = await getPool(deps.kube, name);

@@ -1,7 +1,8 @@
 import { SERVICE_CONDITION } from '../../lib/core/program-status.js';
 import { isForeignLoadBalancer, serviceIntent } from '../../lib/core/service.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { FINALIZER, LABEL_SERVICE_UID } from '../../lib/k8s/schemas.js';
+import { allocationsOfService } from '../../lib/k8s/keys.js';
+import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import { getService, listAllocations, listPools } from '../../lib/k8s/typed.js';
 import { releaseAllocation } from './allocation.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
@@ -33,9 +34,9 @@ async function clearStatus(deps: ReleaseDeps, namespace: string, name: string, r
 export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
   const svc = await getService(deps.kube, namespace, name);
   const uid = svc?.metadata.uid;
-  if (!svc || !uid || !svc.metadata.finalizers?.includes(FINALIZER)) return;
+  if (!svc || !uid || !hasFinalizer(svc)) return;
   if (!svc.metadata.deletionTimestamp && serviceIntent(svc, deps.classes).managed) return;
-  const allocations = (await listAllocations(deps.kube, `${LABEL_SERVICE_UID}=${uid}`)).items;
+  const allocations = (await listAllocations(deps.kube, allocationsOfService(uid))).items;
   const pools = (await listPools(deps.kube)).items;
   const uids = new Set(allocations.map((a) => a.metadata.uid));
   const programmed = allocations.some((a) => a.status?.address) || pools.some((p) => p.status?.allocations?.some((e) => uids.has(e.allocationUID)));

@@ -5,7 +5,7 @@ import { PoolNameSchema } from '../k8s/schemas.js';
 import {
   ANNOTATION_LB_ENABLED, ANNOTATION_LB_IPS, ANNOTATION_LB_POOLS, ANNOTATION_METALLB_IPS, ANNOTATION_METALLB_IPS_LEGACY,
   ANNOTATION_SNAT_ENABLED, ANNOTATION_SNAT_IPS, FIELD_LOAD_BALANCER_IP, SNAT_USE_LB_IPS,
-} from './annotations.js';
+} from '../k8s/keys.js';
 
 export interface ClassConfig {
   /** spec.loadBalancerClass this controller serves (default `mikrolb.de/controller`). */

@@ -10,10 +10,6 @@ import { IP_FAMILIES } from '../ip/index.js';
 export const GROUP = 'mikrolb.de';
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
-export const FINALIZER = 'mikrolb.de/finalizer';
-export const LABEL_SERVICE_NAMESPACE = 'mikrolb.de/service-namespace';
-export const LABEL_SERVICE_NAME = 'mikrolb.de/service-name';
-export const LABEL_SERVICE_UID = 'mikrolb.de/service-uid';
 
 export const IPFamilySchema = z.enum(IP_FAMILIES);
 

@@ -4,7 +4,8 @@ import { advertisementWants, serviceProgram } from '../../lib/core/program-model
 import { planOwner } from '../../lib/core/router-program.js';
 import { allocationName, serviceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
-import { FINALIZER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID, type IPAllocation, type IPPool, type LedgerEntry } from '../../lib/k8s/schemas.js';
+import { type IPAllocation, type IPPool, type LedgerEntry } from '../../lib/k8s/schemas.js';
+import { FINALIZER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { applyPlanToState, ownerOf } from '../../lib/router/index.js';
 import { checkInvariants, type World } from './invariants.js';
 import { CHAOS_ROUTER, foreignEntries, OTHER_CLUSTER } from './router-seed.js';

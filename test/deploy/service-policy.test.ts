@@ -8,7 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { SERVICE_CONDITION } from '../../lib/core/program-status.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
-import { FINALIZER } from '../../lib/k8s/schemas.js';
+import { FINALIZER } from '../../lib/k8s/keys.js';
 import { getService } from '../../lib/k8s/typed.js';
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { forceDelete } from '../helpers/objects.js';

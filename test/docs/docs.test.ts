@@ -5,7 +5,7 @@ import { describe, expect, it } from 'vitest';
 import { SUBCOMMANDS, usage } from '../../bridge/main.js';
 import { bridgeConfigFromEnv } from '../../bridge/config.js';
 import { classesFromEnv, routerFromEnv, type Env } from '../../lib/config.js';
-import * as annotations from '../../lib/core/annotations.js';
+import * as annotations from '../../lib/k8s/keys.js';
 import { docNames, matches, type CommandUse, type NameUse } from './doc-names.js';
 
 /**
@@ -16,7 +16,7 @@ import { docNames, matches, type CommandUse, type NameUse } from './doc-names.js
  * - commands: the rows of `mikrolb help` (usage()); flags: each subcommand's parseArgs options;
  * - environment variables: what the configuration parsers read (observed on a recording
  *   environment) and the variables non-test code reads from an `env` object by name;
- * - annotations: the keys exported by lib/core/annotations.ts; other `mikrolb.de/` and
+ * - annotations: the ANNOTATION_* keys exported by lib/k8s/keys.ts; other `mikrolb.de/` and
  *   `metallb…/` names (labels, finalizer, class, condition) must occur as string literals in the code.
  */
 
@@ -93,9 +93,9 @@ const variables = new Set([...recorded, ...scanned]);
 /** What a doc may name: the product's variables and those the test tooling reads. */
 const nameable = new Set([...variables, ...scannedVariables(TOOLING)]);
 
-/** Annotation keys: every exported string (or list of strings) of annotations.ts shaped `prefix/name`. */
+/** Annotation keys: every ANNOTATION_* string (or list of strings) of keys.ts shaped `prefix/name`. */
 const ANNOTATION_KEY = /^[a-z0-9]([a-z0-9.-]*[a-z0-9])?\/[A-Za-z0-9]([A-Za-z0-9._-]*[A-Za-z0-9])?$/;
-const annotationKeys = Object.values(annotations).flatMap((v): unknown[] => (Array.isArray(v) ? v : [v]))
+const annotationKeys = Object.entries(annotations).filter(([name]) => name.startsWith('ANNOTATION_')).flatMap(([, v]): unknown[] => (Array.isArray(v) ? v : [v]))
   .filter((v): v is string => typeof v === 'string' && ANNOTATION_KEY.test(v));
 
 /** Every `mikrolb.de/…` and `metallb…/…` string literal in the code. */

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/schemas.js';
+import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/keys.js';
 import { getPool, getService, listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { uninstallRouter } from '../../lib/cli/uninstall.js';

@@ -1,6 +1,7 @@
 import type { KubePort } from '../../lib/k8s/port.js';
 import { getService, listAllocations } from '../../lib/k8s/typed.js';
-import { API_VERSION, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, type IPAllocation } from '../../lib/k8s/schemas.js';
+import { API_VERSION, type IPAllocation } from '../../lib/k8s/schemas.js';
+import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/keys.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 
 /** Small builders for the objects integration tests create. */

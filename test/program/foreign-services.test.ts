@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { resyncInvocation, objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
-import { FINALIZER } from '../../lib/k8s/schemas.js';
+import { FINALIZER } from '../../lib/k8s/keys.js';
 import { getService } from '../../lib/k8s/typed.js';
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';

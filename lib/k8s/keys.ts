@@ -1,0 +1,43 @@
+/**
+ * Every label, annotation and finalizer key MikroLB reads or writes, in one place (as MetalLB's
+ * values.go), with the selectors built from them.
+ */
+
+/** Held by a Service while MikroLB still has router entries or allocations for it. */
+export const FINALIZER = 'mikrolb.de/finalizer';
+
+/** Labels on an IPAllocation naming the Service it belongs to. */
+export const LABEL_SERVICE_NAMESPACE = 'mikrolb.de/service-namespace';
+export const LABEL_SERVICE_NAME = 'mikrolb.de/service-name';
+export const LABEL_SERVICE_UID = 'mikrolb.de/service-uid';
+
+/** Kubernetes' label on an EndpointSlice naming its Service. */
+export const LABEL_SLICE_SERVICE_NAME = 'kubernetes.io/service-name';
+
+/** The label selector of a Service's allocations. */
+export const allocationsOfService = (uid: string): string => `${LABEL_SERVICE_UID}=${uid}`;
+
+/** The label selector of a Service's EndpointSlices (in its namespace). */
+export const slicesOfService = (name: string): string => `${LABEL_SLICE_SERVICE_NAME}=${name}`;
+
+/** The Service an allocation's labels name, when they name one. */
+export function serviceOfLabels(labels: Readonly<Record<string, string>> | undefined): { namespace: string; name: string } | undefined {
+  const namespace = labels?.[LABEL_SERVICE_NAMESPACE];
+  const name = labels?.[LABEL_SERVICE_NAME];
+  return namespace && name ? { namespace, name } : undefined;
+}
+
+/** Service annotations MikroLB reads (the same keys as upstream MikroLB). */
+export const ANNOTATION_LB_ENABLED = 'mikrolb.de/load-balancer-enabled';
+export const ANNOTATION_LB_IPS = 'mikrolb.de/load-balancer-ips';
+export const ANNOTATION_LB_POOLS = 'mikrolb.de/load-balancer-pools';
+export const ANNOTATION_SNAT_ENABLED = 'mikrolb.de/snat-enabled';
+export const ANNOTATION_SNAT_IPS = 'mikrolb.de/snat-ips';
+export const SNAT_USE_LB_IPS = 'use-lb-ips';
+
+/** MetalLB's explicit addresses, honoured on Services of our class (see `lbAddressSource`). */
+export const ANNOTATION_METALLB_IPS = 'metallb.io/loadBalancerIPs';
+/** MetalLB's older spelling of the same annotation. */
+export const ANNOTATION_METALLB_IPS_LEGACY = 'metallb.universe.tf/loadBalancerIPs';
+/** The deprecated Service field, named as problems and docs name it. */
+export const FIELD_LOAD_BALANCER_IP = 'spec.loadBalancerIP';
