@@ -1,9 +1,8 @@
 import { allocatedStatus, statusChanged } from '../../lib/core/allocation-status.js';
-import { decide, findReservation, type Decision } from '../../lib/core/decide.js';
+import { assignAddress, findReservation, type Decision } from '../../lib/core/assign.js';
 import { poolStatus } from '../../lib/core/pool-status.js';
 import { adoptedLedger, viewPools, type PoolView } from '../../lib/core/pools.js';
-import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { KubeError } from '../../lib/k8s/errors.js';
+import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { IPFamily } from '../../lib/ip/index.js';
 import { getAllocation, getService, listAllocations, listPools } from '../../lib/k8s/typed.js';
 import { type IPAllocation, type LedgerEntry } from '../../lib/k8s/schemas.js';
@@ -35,6 +34,9 @@ async function owningService(deps: AllocateDeps, a: IPAllocation): Promise<{ sta
   if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
   return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
 }
+
+/** How often one allocation may find (and release) a stale reservation before it retries later. */
+const MAX_STALE_RELEASES = 3;
 
 /** Writes the pool's ledger (and the counts derived from it) guarded by the resourceVersion read. */
 async function writeLedger(deps: AllocateDeps, view: PoolView, ledger: LedgerEntry[]): Promise<void> {
@@ -78,7 +80,7 @@ async function recordOutcome(deps: AllocateDeps, a: IPAllocation, d: Decision): 
  * resourceVersion), then the allocation's status. Re-invocation finds the reservation by uid,
  * so a crash between the two writes is completed with the same address.
  */
-export async function allocateOne(deps: AllocateDeps, name: string, report: Report): Promise<void> {
+export async function allocateAddress(deps: AllocateDeps, name: string, report: Report): Promise<void> {
   // The allocation and its Service are read again only when the allocation's own write
   // conflicts; a conflict on the pool (the common case under load) re-reads just the pools.
   let a: IPAllocation | undefined;
@@ -94,12 +96,15 @@ export async function allocateOne(deps: AllocateDeps, name: string, report: Repo
       return;
     }
     const current = a;
-    const world = await readWorld(deps);
     const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
-    const d = decide({ allocation: current, pools: world.views, ledgers: world.ledgers, ...(service ? { service } : {}) });
-    if (await dropStaleReservation(deps, world, current, d, report)) {
-      // decide again from fresh reads, as after any conflict
-      throw new KubeError('re-deciding after releasing a stale reservation', 409, 'Conflict');
+    // A reservation of another address than the one chosen is released first; the choice is
+    // then made again from fresh reads (the release changed the pool).
+    let world = await readWorld(deps);
+    let d = assignAddress({ allocation: current, pools: world.views, ledgers: world.ledgers, ...(service ? { service } : {}) });
+    for (let released = 0; await dropStaleReservation(deps, world, current, d, report); released++) {
+      if (released >= MAX_STALE_RELEASES) throw new RetryLaterError(`allocating ${name}: a stale reservation came back ${released} times`);
+      world = await readWorld(deps);
+      d = assignAddress({ allocation: current, pools: world.views, ledgers: world.ledgers, ...(service ? { service } : {}) });
     }
     if (d.ok) await reserve(deps, world, current, d, report);
     const pool = d.ok ? world.views.find((v) => v.name === d.pool)?.pool.spec : undefined;

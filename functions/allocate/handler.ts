@@ -2,7 +2,7 @@ import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js
 import { RetryLaterError } from '../../lib/k8s/conflict.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { allocateOne } from './allocation.js';
+import { allocateAddress } from './allocation.js';
 import { newReport, type AllocateDeps, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
 import { reconcileService } from './service.js';
@@ -14,7 +14,7 @@ async function resync(deps: AllocateDeps, report: Report): Promise<void> {
   for (const pool of (await listPools(deps.kube)).items) await reconcilePool(deps, pool.metadata.name, report);
   // operator reservations (no Service) are converged too
   for (const a of (await listAllocations(deps.kube)).items) {
-    if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await allocateOne(deps, a.metadata.name, report);
+    if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await allocateAddress(deps, a.metadata.name, report);
   }
 }
 
@@ -25,7 +25,7 @@ async function route(deps: AllocateDeps, inv: Invocation, report: Report): Promi
     case 'Service':
       return reconcileService(deps, namespace ?? 'default', name, report);
     case 'IPAllocation':
-      return allocateOne(deps, name, report);
+      return allocateAddress(deps, name, report);
     case 'IPPool':
       return reconcilePool(deps, name, report);
     case 'EndpointSlice':

@@ -3,7 +3,7 @@ import { adoptedLedger, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { getPool, listAllocations, listPools } from '../../lib/k8s/typed.js';
-import { allocateOne } from './allocation.js';
+import { allocateAddress } from './allocation.js';
 import type { AllocateDeps, Report } from './deps.js';
 
 /** Refreshes a pool's status (counts, conditions, adopting a ledger it lacks). */
@@ -40,6 +40,6 @@ export async function reconcilePool(deps: AllocateDeps, name: string, report: Re
   const all = await listAllocations(deps.kube);
   for (const a of all.items) {
     if (a.metadata.deletionTimestamp) continue;
-    if (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending') await allocateOne(deps, a.metadata.name, report);
+    if (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending') await allocateAddress(deps, a.metadata.name, report);
   }
 }

@@ -6,7 +6,7 @@ import { getService, listAllocations } from '../../lib/k8s/typed.js';
 import { API_VERSION } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_NAME, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { allocateOne } from './allocation.js';
+import { allocateAddress } from './allocation.js';
 import type { AllocateDeps, Report } from './deps.js';
 
 
@@ -76,5 +76,5 @@ export async function reconcileService(deps: AllocateDeps, namespace: string, na
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
   }
   for (const want of missing) await createAllocation(deps, svc, want, report);
-  for (const name of [...matched.keys(), ...missing.map((w) => w.name)]) await allocateOne(deps, name, report);
+  for (const name of [...matched.keys(), ...missing.map((w) => w.name)]) await allocateAddress(deps, name, report);
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema, type IPAllocation } from '../k8s/schemas.js';
 import { allocatedStatus, programmedStatus, stateConditions, statusChanged, type AllocationState, type RouterOutcome } from './allocation-status.js';
-import type { Decision } from './decide.js';
+import type { Decision } from './assign.js';
 
 const T0 = new Date('2026-12-01T10:00:00Z');
 const T1 = new Date('2026-12-01T10:05:00Z');

@@ -1,6 +1,6 @@
 import type { IPAllocation, IPAllocationStatus } from '../k8s/schemas.js';
 import { findCondition, sameConditions, setConditions, type ConditionInput } from './conditions.js';
-import type { Decision } from './decide.js';
+import type { Decision } from './assign.js';
 
 /**
  * The status model of an IPAllocation (see ARCHITECTURE.md), in one place: allocate and program

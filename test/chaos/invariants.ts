@@ -1,5 +1,5 @@
 import { findCondition } from '../../lib/core/conditions.js';
-import { decide } from '../../lib/core/decide.js';
+import { assignAddress } from '../../lib/core/assign.js';
 import { formatCounts, holdsAddress, poolCounts, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { ingressFor, isReady, serviceCondition } from '../../lib/core/program-status.js';
@@ -150,7 +150,7 @@ export function starvedAllocations(w: World, classes: ClassConfig): Violation[] 
   ];
   for (const { a, service } of candidates) {
     if (a.status?.phase !== 'Failed') continue;
-    const d = decide({ allocation: a, pools: views, ledgers: ledgersByPool, ...(service ? { service } : {}) });
+    const d = assignAddress({ allocation: a, pools: views, ledgers: ledgersByPool, ...(service ? { service } : {}) });
     const reason = findCondition(a.status.conditions, 'Ready')?.reason ?? '?';
     if (d.ok) out.push({ invariant: 'allocation-starved', detail: `${a.metadata.name} is Failed (${reason}) although ${d.address} in pool ${d.pool} is free for it now` });
   }

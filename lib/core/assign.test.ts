@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema, IPPoolSchema, type LedgerEntry } from '../k8s/schemas.js';
-import { decide } from './decide.js';
+import { assignAddress } from './assign.js';
 import { viewPools } from './pools.js';
 
 const pool = (name: string, spec: Record<string, unknown>, created = '2026-01-01T00:00:00Z', ledger?: LedgerEntry[]) =>
@@ -14,7 +14,7 @@ const manual = pool('manual', { ipFamily: 'IPv4', addresses: ['198.51.100.0/24']
 function run(a: ReturnType<typeof alloc>, pools = [small, v6, manual], ledgers: Record<string, LedgerEntry[]> = {}, service?: { key: string; ipFamilies: ('IPv4' | 'IPv6')[] }) {
   const views = viewPools(pools);
   const map = new Map(views.map((v) => [v.name, ledgers[v.name] ?? v.ledger ?? []]));
-  return decide({ allocation: a, pools: views, ledgers: map, ...(service ? { service } : {}) });
+  return assignAddress({ allocation: a, pools: views, ledgers: map, ...(service ? { service } : {}) });
 }
 const taken = (address: string, name = 'other', uid = 'uid-other'): LedgerEntry => ({ address, allocationName: name, allocationUID: uid });
 

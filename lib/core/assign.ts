@@ -13,7 +13,7 @@ export type Decision =
   | { ok: true; pool: string; address: string; /** already in the pool's ledger under this allocation's uid */ reserved: boolean }
   | { ok: false; reason: FailureReason; message: string };
 
-export interface DecideInput {
+export interface AssignInput {
   allocation: IPAllocation;
   /** Every pool, with its effective ledger (adopted where it had none). */
   pools: readonly PoolView[];
@@ -24,12 +24,12 @@ export interface DecideInput {
 
 const fail = (reason: FailureReason, message: string): Decision => ({ ok: false, reason, message });
 
-function ledgerOf(input: DecideInput, pool: string): readonly LedgerEntry[] {
+function ledgerOf(input: AssignInput, pool: string): readonly LedgerEntry[] {
   return input.ledgers.get(pool) ?? [];
 }
 
 /** The reservation this allocation already holds (by uid), if it still fits its spec. */
-export function findReservation(input: DecideInput): { pool: PoolView; entry: LedgerEntry } | undefined {
+export function findReservation(input: AssignInput): { pool: PoolView; entry: LedgerEntry } | undefined {
   const uid = input.allocation.metadata.uid;
   for (const pool of input.pools) {
     const entry = ledgerOf(input, pool.name).find((e) => e.allocationUID === uid);
@@ -38,7 +38,7 @@ export function findReservation(input: DecideInput): { pool: PoolView; entry: Le
   return undefined;
 }
 
-function reservationFits(input: DecideInput, r: { pool: PoolView; entry: LedgerEntry }): boolean {
+function reservationFits(input: AssignInput, r: { pool: PoolView; entry: LedgerEntry }): boolean {
   const { spec } = input.allocation;
   if (spec.poolName) return r.pool.name === spec.poolName;
   if (spec.ipFamily) return r.pool.family === spec.ipFamily;
@@ -48,18 +48,18 @@ function reservationFits(input: DecideInput, r: { pool: PoolView; entry: LedgerE
 }
 
 /** Every address of the family held in any ledger (so no two pools ever hand out one address). */
-function takenIn(input: DecideInput, family: IPFamily): bigint[] {
+function takenIn(input: AssignInput, family: IPFamily): bigint[] {
   return input.pools.filter((p) => p.family === family).flatMap((p) => ledgerValues(ledgerOf(input, p.name)));
 }
 
-function chooseIn(input: DecideInput, pool: PoolView): string | undefined {
+function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
   const start = startFor(input.allocation.metadata.name, pool.owned);
   if (start === undefined) return undefined;
   const v = choose(pool.owned, takenIn(input, pool.family), start);
   return v === undefined ? undefined : formatAddress(pool.family, v);
 }
 
-function decideAddress(input: DecideInput, text: string): Decision {
+function assignExplicit(input: AssignInput, text: string): Decision {
   const p = parseAddress(text);
   if (!p.ok) return fail('AddressInvalid', `Address "${text}" is not a valid IP address: ${p.message}.`);
   const address = formatAddress(p.family, p.value);
@@ -79,7 +79,7 @@ function decideAddress(input: DecideInput, text: string): Decision {
  * An explicit address or a named pool of a family the Service does not have: refused before
  * anything else, even a reservation it holds (the address could never be published).
  */
-function familyMismatch(input: DecideInput): Decision | undefined {
+function familyMismatch(input: AssignInput): Decision | undefined {
   const svc = input.service;
   if (!svc || svc.ipFamilies.length === 0) return undefined;
   const families = svc.ipFamilies.join(', ');
@@ -97,7 +97,7 @@ function familyMismatch(input: DecideInput): Decision | undefined {
   return undefined;
 }
 
-function decidePool(input: DecideInput, name: string): Decision {
+function decidePool(input: AssignInput, name: string): Decision {
   const pool = input.pools.find((v) => v.name === name);
   if (!pool) return fail('PoolNotFound', `Pool ${name} does not exist.`);
   const address = chooseIn(input, pool);
@@ -110,7 +110,7 @@ function exhaustedMessage(pool: PoolView): string {
   return `Pool ${pool.name} has no free address.`;
 }
 
-function decideFamily(input: DecideInput, family: IPFamily): Decision {
+function decideFamily(input: AssignInput, family: IPFamily): Decision {
   const candidates = input.pools
     .filter((v) => v.family === family && v.pool.spec.autoAssign)
     .sort((a, b) => olderFirst(
@@ -129,13 +129,13 @@ function decideFamily(input: DecideInput, family: IPFamily): Decision {
  * same answer in every function instance. An existing reservation (found by uid) wins, so
  * re-invocation and recovery after a crash keep the address.
  */
-export function decide(input: DecideInput): Decision {
+export function assignAddress(input: AssignInput): Decision {
   const mismatch = familyMismatch(input);
   if (mismatch) return mismatch;
   const held = findReservation(input);
   if (held && reservationFits(input, held)) return { ok: true, pool: held.pool.name, address: held.entry.address, reserved: true };
   const { spec } = input.allocation;
-  if (spec.address) return decideAddress(input, spec.address);
+  if (spec.address) return assignExplicit(input, spec.address);
   if (spec.poolName) return decidePool(input, spec.poolName);
   if (spec.ipFamily) return decideFamily(input, spec.ipFamily);
   return fail('AddressInvalid', 'The allocation names no address, pool or family.');
