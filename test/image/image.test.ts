@@ -125,7 +125,7 @@ describe('the container image (Dockerfile performed without a container engine)'
     for (const dep of ['@kubernetes', '@hono', 'hono', 'cloudevents', 'ipaddr.js', 'node-routeros', 'yaml', 'zod']) expect(modules).toContain(dep);
     // No local-cluster launcher, packet tracer or test fake; the simulator (`mikrolb routeros-sim`) stays.
     const compiled = await filesUnder(join(app, 'dist'));
-    for (const dev of ['lib/cluster', 'lib/routeros/tracer', 'bridge/fake-kube.js', 'bridge/local-stack.js']) expect(compiled.filter((f) => f.startsWith(dev))).toEqual([]);
+    for (const dev of ['lib/cluster', 'lib/routeros/tracer', 'bridge/fake-kube.js', 'lib/router/memory.js', 'bridge/local-stack.js']) expect(compiled.filter((f) => f.startsWith(dev))).toEqual([]);
     expect(compiled).toContain('lib/routeros/sim/cli.js');
 
     // The container: the image's ENV, USER (when we may switch users) and an app folder it cannot write to.

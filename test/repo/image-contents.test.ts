@@ -18,7 +18,7 @@ afterAll(async () => {
 const text = (file: string): Promise<string> => readFile(join(REPO_ROOT, file), 'utf8');
 
 /** Development-only code: the local-cluster launcher, the embedded local stack, the packet tracer, test fakes and test certificates. */
-const DEV_ONLY = ['lib/cluster/', 'bridge/local-stack.ts', 'lib/routeros/tracer/', 'bridge/fake-kube.ts', 'lib/routeros/sim/testdata/'];
+const DEV_ONLY = ['lib/cluster/', 'bridge/local-stack.ts', 'lib/routeros/tracer/', 'bridge/fake-kube.ts', 'lib/router/memory.ts', 'lib/routeros/sim/testdata/'];
 
 async function buildContext(): Promise<string[]> {
   const ignored = dockerignore(await text('.dockerignore'));
