@@ -5,7 +5,7 @@
  * component is forbidden: neither by RBAC nor by the Service-write admission policy of deploy/
  * (base/service-write-policy.yaml), which is in force throughout.
  */
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startBridge, type BridgeHandle } from '../../bridge/bridge.js';
 import { appDispatch } from '../../bridge/invoker.js';
@@ -27,7 +27,7 @@ import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js'
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { forceDelete } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
-import { applyServicePolicy, deniedByPolicy, dryRunPut } from './policy.js';
+import { actingAs as actingAsAccount, applyServicePolicy, deniedByPolicy, dryRunPut } from './policy.js';
 import { applyRbac, NAMESPACE } from './render.js';
 
 const { kc, transport, kubectl } = testCluster();
@@ -40,17 +40,7 @@ const pool = uniq('rbac-pool');
 const svcName = 'web';
 const probeName = uniq('after');
 
-/** A kubeconfig that acts as `system:serviceaccount:mikrolb-system:<sa>` (admin impersonates). */
-function actingAs(sa: string): KubeConfig {
-  const out = new KubeConfig();
-  out.loadFromOptions({
-    clusters: kc.clusters,
-    contexts: kc.contexts,
-    currentContext: kc.currentContext,
-    users: kc.users.map((u) => ({ ...u, impersonateUser: `system:serviceaccount:${NAMESPACE}:${sa}` })),
-  });
-  return out;
-}
+const actingAs = (sa: string): KubeConfig => actingAsAccount(kc, sa);
 const portAs = (sa: string): KubePort => apiServerPort(kubeTransport(actingAs(sa)), { instance: sa });
 
 let sim: RouterSim;
