@@ -1,4 +1,4 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { createRelease } from '../release/handler.js';
 import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
@@ -6,8 +6,7 @@ import type { ObjectRef } from '../../lib/events/invocation.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
-import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
-import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { gatedRouter } from '../../test/helpers/gated-router.js';
 import { createProgram } from './handler.js';
@@ -68,16 +67,11 @@ const SEED: RouterState = {
   },
 };
 
-let sim: RouterSim | undefined;
-let client: RouterClient | undefined;
-afterEach(async () => {
-  await client?.close();
-  await sim?.close();
-});
 
 async function setup(opts: { programmed: boolean }) {
-  sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
-  client = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 5000 });
+  // the simulator and the client are closed after each test (test-support)
+  const sim = await startSim({ initialState: SEED });
+  const client = openClient(sim, { timeoutMs: 5000 });
   const kube = memoryPort({ objects: cluster(), now: NOW });
   const p = gatedRouter(client);
   const r = gatedRouter(client);
@@ -93,7 +87,7 @@ async function setup(opts: { programmed: boolean }) {
     await kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.13'], conditions: { ready: true } }] });
   }
   const entries = (match: string): string[] => {
-    const state = sim?.state() ?? SEED;
+    const state = sim.state();
     return Object.entries(state.menus).flatMap(([menu, list]) => list.filter((e) => (e.comment ?? '').includes(match)).map((e) => `${menu} ${e.comment ?? ''}`));
   };
   return { kube, program, release, run, holdProgram: p.hold, holdRelease: r.hold, entries };

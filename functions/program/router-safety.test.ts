@@ -1,12 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
-import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
-import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
+import type { RouterSim } from '../../lib/routeros/sim/index.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { createTracer } from '../../lib/routeros/tracer/index.js';
 import { createProgram } from './handler.js';
@@ -53,16 +53,11 @@ const SEED: RouterState = {
   },
 };
 
-let sim: RouterSim | undefined;
-let client: RouterClient | undefined;
-afterEach(async () => {
-  await client?.close();
-  await sim?.close();
-});
 
 async function setup(address: string) {
-  sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
-  client = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 5000 });
+  // the simulator and the client are closed after each test (test-support)
+  const sim = await startSim({ initialState: SEED });
+  const client = openClient(sim, { timeoutMs: 5000 });
   const { alloc, objects } = cluster(address);
   const kube = memoryPort({ objects, now: NOW });
   const program = createProgram({ kube: kube.port, router: client, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });

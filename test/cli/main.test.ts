@@ -1,9 +1,7 @@
-import { spawn } from 'node:child_process';
-import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { main, SUBCOMMANDS } from '../../bridge/main.js';
-import { fixture, InvokeOutputSchema, REPO, run } from './support.js';
+import { fixture, InvokeOutputSchema, run, runBin } from './support.js';
 
 describe('mikrolb', () => {
   it.each([['help'], ['--help'], ['-h']])('%s prints the usage on stdout and exits 0', async (arg) => {
@@ -50,22 +48,10 @@ describe('mikrolb', () => {
   });
 });
 
-function spawnBin(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['bridge/main.ts', ...args], { cwd: REPO, env: { PATH: process.env['PATH'] ?? '' } });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
-
 describe('the mikrolb bin', () => {
   it('runs as the entry point and prints the same document as an in-process run', async () => {
     const args = ['invoke', 'allocate', '--state', 'test/fixtures/allocate/ipv4-auto', '--object', 'Service/shop/web'];
-    const [child, inProcess] = await Promise.all([spawnBin(args), run([...args.slice(0, 3), fixture('allocate', 'ipv4-auto'), ...args.slice(4)])]);
+    const [child, inProcess] = await Promise.all([runBin(args), run([...args.slice(0, 3), fixture('allocate', 'ipv4-auto'), ...args.slice(4)])]);
     expect(child.code).toBe(0);
     expect(InvokeOutputSchema.parse(JSON.parse(child.stdout)).response.status).toBe(200);
     expect(child.stdout).toBe(inProcess.stdout);
@@ -75,7 +61,7 @@ describe('the mikrolb bin', () => {
   }, 30_000);
 
   it('exits 2 for a usage error, with one line on stderr', async () => {
-    const child = await spawnBin(['invoke', 'allocate', '--state', 'test/fixtures/allocate/ipv4-auto', '--object', 'Pod/web']);
+    const child = await runBin(['invoke', 'allocate', '--state', 'test/fixtures/allocate/ipv4-auto', '--object', 'Pod/web']);
     expect(child.code).toBe(2);
     expect(child.stdout).toBe('');
     expect(child.stderr).toBe('mikrolb invoke: --object Pod/web: unknown kind "Pod"; expected IPPool, IPAllocation, Service or EndpointSlice (see mikrolb invoke --help)\n');

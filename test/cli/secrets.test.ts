@@ -1,31 +1,13 @@
-import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
-import { REPO } from './support.js';
+import { runBin as mikrolb } from './support.js';
 
 // The password is a canary: it must never appear in anything a command prints, whatever goes
 // wrong and however verbose its libraries are told to be (DEBUG=*).
 const CANARY = 'Canary-7f3a9c-Pw';
-
-interface Exited { code: number | null; stdout: string; stderr: string }
-
-/** `mikrolb <args>` as a child process (as the bin runs), with only `env` and PATH. */
-function mikrolb(args: string[], env: Record<string, string>): Promise<Exited> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['bridge/main.ts', ...args], {
-      cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    child.on('error', reject);
-    child.on('close', (code) => resolve({ code, stdout, stderr }));
-  });
-}
 
 let dir: string;
 let kubeconfig: string;

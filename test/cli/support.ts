@@ -1,3 +1,4 @@
+import { spawn } from 'node:child_process';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -105,4 +106,25 @@ export async function scratch(): Promise<{ file(name: string, text: string): Pro
     state: (objects) => file('state.yaml', objects.map((o) => stringify(o)).join('---\n')),
     remove: () => rm(dir, { recursive: true, force: true }),
   };
+}
+
+export interface Exited {
+  code: number | null;
+  stdout: string;
+  stderr: string;
+}
+
+/** `mikrolb <args>` as a child process (as the bin runs), with only PATH and `env`. */
+export function runBin(args: readonly string[], env: Record<string, string> = {}): Promise<Exited> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['bridge/main.ts', ...args], {
+      cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
+    });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code) => resolve({ code, stdout, stderr }));
+  });
 }
