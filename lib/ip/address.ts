@@ -63,8 +63,16 @@ function parseIPv6(text: string): ParseAddressResult {
   if (!embeddedOk || !ipaddr.IPv6.isValid(text)) {
     return { ok: false, message: `"${text}" is not a valid IPv6 address` };
   }
-  const parts = ipaddr.IPv6.parse(text).parts;
+  // An embedded dotted quad becomes its two hexadecimal groups first: ipaddr.js reads
+  // `::10.0.0.1` (IPv4-compatible) as the IPv4-mapped `::ffff:10.0.0.1`, another address.
+  const hex = tail.includes('.') ? `${text.slice(0, text.length - tail.length)}${dottedAsGroups(tail)}` : text;
+  const parts = ipaddr.IPv6.parse(hex).parts;
   return { ok: true, family: 'IPv6', value: partsToValue(parts, 16) };
+}
+
+function dottedAsGroups(quad: string): string {
+  const v = ipv4Value(quad);
+  return `${(v >> 16n).toString(16)}:${(v & 0xffffn).toString(16)}`;
 }
 
 function ipv4Value(text: string): bigint {

@@ -11,6 +11,16 @@ export const LABEL_SERVICE_NAMESPACE = 'mikrolb.de/service-namespace';
 export const LABEL_SERVICE_NAME = 'mikrolb.de/service-name';
 export const LABEL_SERVICE_UID = 'mikrolb.de/service-uid';
 
+/** Labels on an IPAddressClaim: the pool it was claimed from, and the allocation holding it. */
+export const LABEL_CLAIM_POOL = 'mikrolb.de/pool';
+export const LABEL_CLAIM_ALLOCATION_UID = 'mikrolb.de/allocation-uid';
+
+/** The label selector of the claims held from a pool. */
+export const claimsOfPool = (pool: string): string => `${LABEL_CLAIM_POOL}=${pool}`;
+
+/** The label selector of the claims an allocation holds (normally one). */
+export const claimsOfAllocation = (uid: string): string => `${LABEL_CLAIM_ALLOCATION_UID}=${uid}`;
+
 /** Kubernetes' label on an EndpointSlice naming its Service. */
 export const LABEL_SLICE_SERVICE_NAME = 'kubernetes.io/service-name';
 

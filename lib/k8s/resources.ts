@@ -10,6 +10,7 @@ export interface ResourceType {
 export const RESOURCES = {
   IPPool: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ippools', kind: 'IPPool', namespaced: false },
   IPAllocation: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipallocations', kind: 'IPAllocation', namespaced: false },
+  IPAddressClaim: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipaddressclaims', kind: 'IPAddressClaim', namespaced: false },
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
   EndpointSlice: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
   Event: { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },

@@ -53,7 +53,10 @@ export const IPPoolSpecSchema = z.object({
 });
 export type IPPoolSpec = z.infer<typeof IPPoolSpecSchema>;
 
-/** One line of the pool ledger: an address this pool handed out, and to whom. */
+/**
+ * One line of the pool ledger of earlier versions (an address the pool handed out, and to whom):
+ * read only to convert a pool to per-address claims, never written.
+ */
 export const LedgerEntrySchema = z.object({
   address: z.string(),
   allocationName: z.string(),
@@ -68,7 +71,14 @@ export const IPPoolStatusSchema = z.object({
   freeAddresses: z.string().optional(),
   observedGeneration: z.number().int().optional(),
   conditions: z.array(ConditionSchema).optional(),
+  /** The ledger of earlier versions; gone once the pool is converted to claims. */
   allocations: z.array(LedgerEntrySchema).optional(),
+  /**
+   * Set once every address already held from this pool (the ledger of earlier versions, or the
+   * statuses of upstream MikroLB's allocations) has its IPAddressClaim: until then the pool
+   * hands out nothing.
+   */
+  claimsAdopted: z.boolean().optional(),
 });
 export type IPPoolStatus = z.infer<typeof IPPoolStatusSchema>;
 
@@ -113,3 +123,23 @@ export const IPAllocationSchema = z.object({
   status: IPAllocationStatusSchema.optional(),
 }).loose();
 export type IPAllocation = z.infer<typeof IPAllocationSchema>;
+
+/**
+ * Holding an address: one IPAddressClaim named by the address (see `claimName`), created if
+ * absent. Its spec never changes; whoever creates it holds the address until it is deleted.
+ */
+export const IPAddressClaimSpecSchema = z.object({
+  address: z.string().min(1).max(100),
+  poolName: PoolNameSchema,
+  allocationName: z.string().min(1).max(253),
+  allocationUID: z.string().min(1).max(128),
+});
+export type IPAddressClaimSpec = z.infer<typeof IPAddressClaimSpecSchema>;
+
+export const IPAddressClaimSchema = z.object({
+  apiVersion: z.literal(API_VERSION).optional(),
+  kind: z.literal('IPAddressClaim').optional(),
+  metadata: ObjectMetaSchema,
+  spec: IPAddressClaimSpecSchema,
+}).loose();
+export type IPAddressClaim = z.infer<typeof IPAddressClaimSchema>;

@@ -2,7 +2,7 @@ import type { z } from 'zod';
 import { EndpointSliceSchema, ServiceSchema, type EndpointSlice, type Service } from './core-objects.js';
 import type { KubePort, ListOptions } from './port.js';
 import type { Kind } from './resources.js';
-import { IPAllocationSchema, IPPoolSchema, type IPAllocation, type IPPool } from './schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema, type IPAddressClaim, type IPAllocation, type IPPool } from './schemas.js';
 
 /** An object the API server returned that does not match our schema (reported, never crashed on). */
 export interface InvalidObject {
@@ -57,6 +57,10 @@ export const listServices = (kube: KubePort, namespace?: string): Promise<Listed
   listParsed(kube, 'Service', ServiceSchema, namespace ? { namespace } : {});
 export const listEndpointSlices = (kube: KubePort, namespace: string, labelSelector: string): Promise<Listed<EndpointSlice>> =>
   listParsed(kube, 'EndpointSlice', EndpointSliceSchema, { namespace, labelSelector });
+
+export const listClaims = (kube: KubePort, labelSelector?: string): Promise<Listed<IPAddressClaim>> =>
+  listParsed(kube, 'IPAddressClaim', IPAddressClaimSchema, labelSelector ? { labelSelector } : {});
+export const getClaim = (kube: KubePort, name: string): Promise<IPAddressClaim | undefined> => getParsed(kube, 'IPAddressClaim', IPAddressClaimSchema, name);
 
 export const getPool = (kube: KubePort, name: string): Promise<IPPool | undefined> => getParsed(kube, 'IPPool', IPPoolSchema, name);
 export const getAllocation = (kube: KubePort, name: string): Promise<IPAllocation | undefined> => getParsed(kube, 'IPAllocation', IPAllocationSchema, name);
