@@ -23,7 +23,7 @@ export const ROUTER_LIMITS = 'mikrolb_router_limits_total';
 
 /** The counters a process serves next to the bridge's: garbage collection and router bounds. */
 export const gcCounters = (): Counters => createCounters({
-  [GC_COLLECTED]: 'Things the release function collected on resync, by what (ledgerEntries, routerEntries, globalRules, allocations).',
+  [GC_COLLECTED]: 'Things the release function collected on resync, by what (claims, routerEntries, globalRules, allocations).',
   [ROUTER_LIMITS]: 'Router commands that hit a bound, by limit (idle, deadline, items, bytes, sentence); each failed and closed the session.',
 });
 

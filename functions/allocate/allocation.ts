@@ -1,32 +1,19 @@
 import { allocatedStatus, statusChanged } from '../../lib/core/allocation-status.js';
-import { assignAddress, findReservation, type Decision } from '../../lib/core/assign.js';
-import { poolStatus } from '../../lib/core/pool-status.js';
-import { adoptedLedger, viewPools, type PoolView } from '../../lib/core/pools.js';
+import { alreadyUsed, assignAddress, type Decision, type Holding } from '../../lib/core/assign.js';
+import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
+import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
+import { claimAddress, claimHeldBy, claimNameOf, releaseClaim } from '../../lib/k8s/claims.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
-import type { IPFamily } from '../../lib/ip/index.js';
-import { getAllocation, getService, listAllocations, listPools } from '../../lib/k8s/typed.js';
-import { type IPAllocation, type LedgerEntry } from '../../lib/k8s/schemas.js';
-import { serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import type { AllocateDeps, Report } from './deps.js';
-
-interface World {
-  views: PoolView[];
-  ledgers: Map<string, LedgerEntry[]>;
-}
-
-/** Pools with their effective ledgers; pools without one adopt what allocation statuses hold. */
-async function readWorld(deps: AllocateDeps): Promise<World> {
-  const pools = await listPools(deps.kube);
-  for (const bad of pools.invalid) deps.log.warn('Skipping an IPPool that does not match the schema', { pool: bad.name, problem: bad.message });
-  const views = viewPools(pools.items);
-  const needAdoption = views.some((v) => v.ledger === undefined);
-  const allocations = needAdoption ? (await listAllocations(deps.kube)).items : [];
-  const ledgers = new Map(views.map((v) => [v.name, v.ledger ?? adoptedLedger(v, allocations, deps.now())]));
-  return { views, ledgers };
-}
+import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
+import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
+import { getAllocation, getService, listPools } from '../../lib/k8s/typed.js';
+import { adoptClaims } from './adopt.js';
+import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
-async function owningService(deps: AllocateDeps, a: IPAllocation): Promise<{ state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[] }> {
+export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[] };
+
+async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerState> {
   const named = serviceOfLabels(a.metadata.labels);
   if (!named) return { state: 'none' };
   const svc = await getService(deps.kube, named.namespace, named.name);
@@ -35,36 +22,105 @@ async function owningService(deps: AllocateDeps, a: IPAllocation): Promise<{ sta
   return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
 }
 
-/** How often one allocation may find (and release) a stale reservation before it retries later. */
-const MAX_STALE_RELEASES = 3;
-
-/** Writes the pool's ledger (and the counts derived from it) guarded by the resourceVersion read. */
-async function writeLedger(deps: AllocateDeps, view: PoolView, ledger: LedgerEntry[]): Promise<void> {
-  const status = poolStatus(view, ledger, deps.now());
-  await deps.kube.replaceStatus('IPPool', { ...view.pool, status });
+/**
+ * Nothing to do: the status already records an address for the current spec and the Service
+ * still has that family. Events about such an allocation (its add after allocate created and
+ * allocated it, program's status writes) end here after one read; a resync checks its claim.
+ */
+function settled(a: IPAllocation, owner: OwnerState | undefined): boolean {
+  const s = a.status;
+  if (!s?.address || (s.phase !== 'Allocated' && s.phase !== 'Programmed') || s.observedGeneration !== a.metadata.generation) return false;
+  if (owner?.state !== 'present' || owner.ipFamilies.length === 0) return true;
+  const p = parseAddress(s.address);
+  return p.ok && owner.ipFamilies.includes(p.family);
 }
 
-async function dropStaleReservation(deps: AllocateDeps, world: World, a: IPAllocation, d: Decision, report: Report): Promise<boolean> {
-  const held = findReservation({ allocation: a, pools: world.views, ledgers: world.ledgers });
-  if (!held || (d.ok && d.pool === held.pool.name && d.address === held.entry.address)) return false;
-  const ledger = (world.ledgers.get(held.pool.name) ?? []).filter((e) => e.allocationUID !== a.metadata.uid);
-  await writeLedger(deps, held.pool, ledger);
-  report.actions.push(`released stale reservation ${held.entry.address} of ${a.metadata.name} in pool ${held.pool.name}`);
-  return true;
+/** How many taken candidates one allocation may run into before it answers "retry later". */
+const MAX_CLAIM_ATTEMPTS = 16;
+
+interface Held {
+  holding: Holding;
+  /** Its claim exists (else: an address the status records without a claim, from before claims). */
+  claim: IPAddressClaim | undefined;
 }
 
-async function reserve(deps: AllocateDeps, world: World, a: IPAllocation, d: Decision & { ok: true }, report: Report): Promise<void> {
-  const view = world.views.find((v) => v.name === d.pool);
-  if (!view) return;
-  const ledger = world.ledgers.get(d.pool) ?? [];
-  if (d.reserved && view.ledger !== undefined) return;
-  const entry: LedgerEntry = { address: d.address, allocationName: a.metadata.name, allocationUID: a.metadata.uid ?? '', reservedAt: deps.now().toISOString() };
-  const next = d.reserved ? ledger : [...ledger, entry];
-  await writeLedger(deps, view, next);
-  report.actions.push(d.reserved ? `adopted the ledger of pool ${d.pool}` : `reserved ${d.address} in pool ${d.pool} for ${a.metadata.name}`);
+/**
+ * The address the allocation holds: the claim of its status address (or the one the hint saw
+ * for it, after a crash between claim and status), verified by a read; or an address its
+ * status records that has no claim yet, to be claimed now (upgrades keep every address).
+ */
+async function findHeld(deps: AllocateRun, a: IPAllocation, views: readonly PoolView[]): Promise<Held | undefined> {
+  const uid = a.metadata.uid ?? '';
+  const address = a.status?.address ?? deps.hint.heldBy(uid)?.address;
+  if (!address || claimNameOf(address) === undefined) return undefined;
+  const claim = await claimHeldBy(deps.kube, address, uid);
+  if (claim) return { holding: claim.spec, claim };
+  if (!a.status?.address) return undefined;
+  const pool = poolKeeping(views, a.status.address);
+  return pool ? { holding: { address: a.status.address, poolName: pool.name, allocationName: a.metadata.name, allocationUID: uid }, claim: undefined } : undefined;
 }
 
-async function recordOutcome(deps: AllocateDeps, a: IPAllocation, d: Decision): Promise<void> {
+interface Claimed {
+  decision: Decision;
+  /** A claim this run made (or found it had made before a crash): freed if the decision is not recorded. */
+  claimed?: Holding;
+  /** The claim held before, which the decision gives back (freed once the status no longer names it). */
+  replaced?: Holding;
+}
+
+/**
+ * Decides and claims: the pure choice from the hint, then the claim's create; a taken
+ * candidate is remembered and the choice made again. An explicit address someone else holds
+ * is `AddressAlreadyUsed`; a pool looks exhausted only after a fresh list of the claims.
+ */
+async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolView[], owner: OwnerState, held: Held | undefined): Promise<Claimed> {
+  const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
+  const serviceUID = a.metadata.labels?.[LABEL_SERVICE_UID];
+  const uid = a.metadata.uid ?? '';
+  const replaced = (address?: string): Holding | undefined => (held?.claim && held.holding.address !== address ? held.holding : undefined);
+  const result = (decision: Decision, claimed?: Holding): Claimed => {
+    const r = replaced(decision.ok ? decision.address : undefined);
+    return { decision, ...(claimed ? { claimed } : {}), ...(r ? { replaced: r } : {}) };
+  };
+  let listed = false;
+  let current = held;
+  for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
+    const d = assignAddress({ allocation: a, pools: views, taken: deps.hint.takenOf, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}) });
+    if (!d.ok) {
+      if (d.reason === 'PoolExhausted' && !listed) {
+        listed = await deps.hint.load(deps.kube, deps.now().getTime(), true);
+        continue;
+      }
+      return result(d);
+    }
+    if (d.held && current?.claim) return result(d);
+    const holding: Holding = { address: d.address, poolName: d.pool, allocationName: a.metadata.name, allocationUID: uid };
+    const r = await claimAddress(deps.kube, holding, serviceUID);
+    if (r.claimed) {
+      deps.hint.noteTaken(holding);
+      return result({ ...d, held: true }, holding);
+    }
+    deps.hint.noteTaken(r.holder.spec);
+    if (d.held) {
+      current = undefined; // the unclaimed address of an upgrade went to someone else first
+      continue;
+    }
+    if (a.spec.address) return result(alreadyUsed(d.address, d.pool, r.holder.spec.allocationName));
+  }
+  throw new RetryLaterError(`allocating ${a.metadata.name}: ${MAX_CLAIM_ATTEMPTS} candidate addresses were taken meanwhile`);
+}
+
+async function freeClaims(deps: AllocateRun, holdings: readonly Holding[], report: Report): Promise<void> {
+  for (const h of holdings) {
+    const claim = await claimHeldBy(deps.kube, h.address, h.allocationUID);
+    if (!claim) continue;
+    await releaseClaim(deps.kube, claim);
+    deps.hint.noteFreed(h);
+    report.actions.push(`released ${h.address} of ${h.allocationName} in pool ${h.poolName} (no longer its address)`);
+  }
+}
+
+async function recordOutcome(deps: AllocateRun, a: IPAllocation, d: Decision): Promise<void> {
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   if (d.ok) {
     await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note: `Allocated address ${d.address} from pool ${d.pool}.`, action: 'Allocate' });
@@ -75,51 +131,66 @@ async function recordOutcome(deps: AllocateDeps, a: IPAllocation, d: Decision): 
   }
 }
 
+export interface Known {
+  /** The allocation as just read or written by the caller (saves a read). */
+  allocation?: IPAllocation;
+  /** Its Service, as the caller read it. */
+  owner?: OwnerState;
+  /** Check the claim even when the status looks settled (resync). */
+  verify?: boolean;
+}
+
 /**
- * Converges one IPAllocation: an address reserved in its pool's ledger (guarded by the pool's
- * resourceVersion), then the allocation's status. Re-invocation finds the reservation by uid,
- * so a crash between the two writes is completed with the same address.
+ * Converges one IPAllocation: an address claimed (an IPAddressClaim created if absent), then
+ * recorded in the allocation's status (guarded by its resourceVersion). Re-invocation finds
+ * the claim through the status address, so a crash between the two writes keeps the address;
+ * a claim this run made but lost to a concurrent writer is freed again.
  */
-export async function allocateAddress(deps: AllocateDeps, name: string, report: Report): Promise<void> {
-  // The allocation and its Service are read again only when the allocation's own write
-  // conflicts; a conflict on the pool (the common case under load) re-reads just the pools.
-  let a: IPAllocation | undefined;
-  let owner: Awaited<ReturnType<typeof owningService>> | undefined;
-  await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
-    if (!a || !owner) {
-      a = await getAllocation(deps.kube, name);
+export async function allocateAddress(deps: AllocateRun, name: string, report: Report, known: Known = {}): Promise<void> {
+  let a: IPAllocation | undefined = known.allocation;
+  let owner: OwnerState | undefined = known.owner;
+  const claimedHere: Holding[] = [];
+  let kept: string | undefined;
+  try {
+    await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
+      a ??= await getAllocation(deps.kube, name);
       if (!a || a.metadata.deletionTimestamp) return;
-      owner = await owningService(deps, a);
-    }
-    if (owner.state === 'gone') {
-      report.actions.push(`skipped ${name}: its Service is gone`);
-      return;
-    }
-    const current = a;
-    const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
-    // A reservation of another address than the one chosen is released first; the choice is
-    // then made again from fresh reads (the release changed the pool).
-    let world = await readWorld(deps);
-    let d = assignAddress({ allocation: current, pools: world.views, ledgers: world.ledgers, ...(service ? { service } : {}) });
-    for (let released = 0; await dropStaleReservation(deps, world, current, d, report); released++) {
-      if (released >= MAX_STALE_RELEASES) throw new RetryLaterError(`allocating ${name}: a stale reservation came back ${released} times`);
-      world = await readWorld(deps);
-      d = assignAddress({ allocation: current, pools: world.views, ledgers: world.ledgers, ...(service ? { service } : {}) });
-    }
-    if (d.ok) await reserve(deps, world, current, d, report);
-    const pool = d.ok ? world.views.find((v) => v.name === d.pool)?.pool.spec : undefined;
-    const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());
-    if (!statusChanged(current.status, next)) return;
-    try {
-      await deps.kube.replaceStatus('IPAllocation', { ...current, status: next });
-    } catch (e) {
-      a = undefined; // the allocation itself changed: read it (and its Service) again
-      throw e;
-    }
-    report.actions.push(d.ok ? `${name}: ${d.address} from pool ${d.pool}` : `${name}: ${d.reason}`);
-    if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
-  }, () => {
-    report.conflicts++;
-    deps.onConflict?.();
-  });
+      if (!known.verify && settled(a, owner)) return;
+      owner ??= await owningService(deps, a);
+      if (owner.state === 'gone') {
+        report.actions.push(`skipped ${name}: its Service is gone`);
+        return;
+      }
+      const current = a;
+      const pools = await listPools(deps.kube);
+      for (const bad of pools.invalid) deps.log.warn('Skipping an IPPool that does not match the schema', { pool: bad.name, problem: bad.message });
+      const views = viewPools(pools.items);
+      await adoptClaims(deps, views, report);
+      const adopted = views.map((v) => ({ ...v, claimsAdopted: true }));
+      await deps.hint.load(deps.kube, deps.now().getTime());
+      const held = await findHeld(deps, current, adopted);
+      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held);
+      if (claimed) claimedHere.push(claimed);
+      const pool = d.ok ? adopted.find((v) => v.name === d.pool)?.pool.spec : undefined;
+      const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());
+      if (statusChanged(current.status, next)) {
+        try {
+          await deps.kube.replaceStatus('IPAllocation', { ...current, status: next });
+        } catch (e) {
+          a = undefined; // the allocation itself changed: read it (and its Service) again
+          owner = known.owner;
+          throw e;
+        }
+        report.actions.push(d.ok ? `${name}: ${d.address} from pool ${d.pool}` : `${name}: ${d.reason}`);
+        if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
+      }
+      kept = d.ok ? d.address : undefined;
+      if (replaced) await freeClaims(deps, [replaced], report);
+    }, () => {
+      report.conflicts++;
+      deps.onConflict?.();
+    });
+  } finally {
+    await freeClaims(deps, claimedHere.filter((c) => c.address !== kept), report);
+  }
 }

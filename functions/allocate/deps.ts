@@ -2,6 +2,7 @@ import type { ClassConfig } from '../../lib/core/service.js';
 import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import type { Logger } from '../../lib/log/logger.js';
+import { ClaimsHint } from './hint.js';
 
 /** Everything allocate touches, passed in (real ones at the entry point, fakes in tests). */
 export interface AllocateDeps {
@@ -12,7 +13,19 @@ export interface AllocateDeps {
   retry: RetryOptions;
   /** Counts resourceVersion conflicts (for metrics and the concurrency proof). */
   onConflict?: () => void;
+  /** What this instance remembers of the claims (a hint; made fresh when absent). */
+  hint?: ClaimsHint;
 }
+
+/** A hint older than this is listed again before it is used. */
+export const HINT_MAX_AGE_MS = 60_000;
+
+/** The dependencies of one allocate instance, with its hint (kept while the instance is warm). */
+export interface AllocateRun extends AllocateDeps {
+  hint: ClaimsHint;
+}
+
+export const allocateRun = (deps: AllocateDeps): AllocateRun => ({ ...deps, hint: deps.hint ?? new ClaimsHint(HINT_MAX_AGE_MS) });
 
 /** What one invocation did, returned as the response body. */
 export interface Report {

@@ -3,22 +3,23 @@ import { RetryLaterError } from '../../lib/k8s/conflict.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { allocateAddress } from './allocation.js';
-import { newReport, type AllocateDeps, type Report } from './deps.js';
+import { allocateRun, newReport, type AllocateDeps, type AllocateRun, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
 import { reconcileService } from './service.js';
 
-async function resync(deps: AllocateDeps, report: Report): Promise<void> {
+async function resync(deps: AllocateRun, report: Report): Promise<void> {
+  await deps.hint.load(deps.kube, deps.now().getTime(), true);
   for (const svc of (await listServices(deps.kube)).items) {
-    await reconcileService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report);
+    await reconcileService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, { verify: true });
   }
   for (const pool of (await listPools(deps.kube)).items) await reconcilePool(deps, pool.metadata.name, report);
-  // operator reservations (no Service) are converged too
+  // operator reservations (no Service) are converged too; every claim is checked
   for (const a of (await listAllocations(deps.kube)).items) {
-    if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await allocateAddress(deps, a.metadata.name, report);
+    if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await allocateAddress(deps, a.metadata.name, report, { allocation: a, verify: true });
   }
 }
 
-async function route(deps: AllocateDeps, inv: Invocation, report: Report): Promise<void> {
+async function route(deps: AllocateRun, inv: Invocation, report: Report): Promise<void> {
   if (inv.type === 'resync') return resync(deps, report);
   const { kind, name, namespace } = inv.ref;
   switch (kind) {
@@ -35,7 +36,8 @@ async function route(deps: AllocateDeps, inv: Invocation, report: Report): Promi
 }
 
 /** The allocate function: level-triggered, it re-reads everything the event names. */
-export function createAllocate(deps: AllocateDeps): FunctionHandler {
+export function createAllocate(given: AllocateDeps): FunctionHandler {
+  const deps = allocateRun(given);
   return async (inv) => {
     const report = newReport();
     try {

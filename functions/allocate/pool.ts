@@ -1,27 +1,37 @@
 import { poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
-import { adoptedLedger, viewPools } from '../../lib/core/pools.js';
+import { viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { getPool, listAllocations, listPools } from '../../lib/k8s/typed.js';
+import { claimsOfPool } from '../../lib/k8s/keys.js';
+import { getPool, listAllocations, listClaims, listPools } from '../../lib/k8s/typed.js';
+import { adoptClaims } from './adopt.js';
 import { allocateAddress } from './allocation.js';
-import type { AllocateDeps, Report } from './deps.js';
+import type { AllocateRun, Report } from './deps.js';
 
-/** Refreshes a pool's status (counts, conditions, adopting a ledger it lacks). */
-async function refreshPool(deps: AllocateDeps, name: string, report: Report): Promise<void> {
+/**
+ * Refreshes a pool's status from its claims (counts, conditions). Eventually consistent: it
+ * runs when the pool or one of its claims changes, never inside an allocation, so allocations
+ * from a pool never wait on each other.
+ */
+async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await retryOnConflict(`updating pool ${name}`, deps.retry, async () => {
     const pools = await listPools(deps.kube);
-    const view = viewPools(pools.items).find((v) => v.name === name);
+    const views = viewPools(pools.items);
+    await adoptClaims(deps, views, report);
+    const view = views.find((v) => v.name === name);
     if (!view || view.pool.metadata.deletionTimestamp) return;
-    const ledger = view.ledger ?? adoptedLedger(view, (await listAllocations(deps.kube)).items, deps.now());
-    const next = poolStatus(view, ledger, deps.now());
-    if (!poolStatusChanged(view.pool.status, next)) return;
-    await deps.kube.replaceStatus('IPPool', { ...view.pool, status: next });
+    const pool = await getPool(deps.kube, name);
+    if (!pool) return;
+    const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
+    const next = poolStatus({ ...view, pool }, holdings, deps.now());
+    if (!poolStatusChanged(pool.status, next)) return;
+    await deps.kube.replaceStatus('IPPool', { ...pool, status: next });
     report.actions.push(`updated status of pool ${name}`);
   });
 }
 
 /** Our finalizer on a pool lets release hold its deletion while allocations use its addresses. */
-async function ensurePoolFinalizer(deps: AllocateDeps, name: string, report: Report): Promise<void> {
+async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await retryOnConflict(`adding the finalizer to pool ${name}`, deps.retry, async () => {
     const pool = await getPool(deps.kube, name);
     if (!pool || pool.metadata.deletionTimestamp || hasFinalizer(pool)) return;
@@ -31,15 +41,16 @@ async function ensurePoolFinalizer(deps: AllocateDeps, name: string, report: Rep
 }
 
 /**
- * A pool appeared or changed: keep its status current, and give allocations that failed (or
- * never ran) another chance — the pool may now have room for them.
+ * A pool, or one of its claims, appeared, changed or went: keep the pool's status current,
+ * and give allocations that failed (or never ran) another chance — an address may have been
+ * freed, or the pool may have grown.
  */
-export async function reconcilePool(deps: AllocateDeps, name: string, report: Report): Promise<void> {
+export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
   await refreshPool(deps, name, report);
-  const all = await listAllocations(deps.kube);
-  for (const a of all.items) {
-    if (a.metadata.deletionTimestamp) continue;
-    if (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending') await allocateAddress(deps, a.metadata.name, report);
-  }
+  const waiting = (await listAllocations(deps.kube)).items.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending'));
+  if (waiting.length === 0) return;
+  // a freed address is not in this instance's hint yet
+  await deps.hint.load(deps.kube, deps.now().getTime(), true);
+  for (const a of waiting) await allocateAddress(deps, a.metadata.name, report, { allocation: a });
 }

@@ -3,14 +3,14 @@ import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isAlreadyExists } from '../../lib/k8s/errors.js';
 import { getService, listAllocations } from '../../lib/k8s/typed.js';
-import { API_VERSION } from '../../lib/k8s/schemas.js';
+import { API_VERSION, IPAllocationSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_NAME, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { allocateAddress } from './allocation.js';
-import type { AllocateDeps, Report } from './deps.js';
+import { allocateAddress, type OwnerState } from './allocation.js';
+import type { AllocateRun, Report } from './deps.js';
 
 
-async function ensureFinalizer(deps: AllocateDeps, namespace: string, name: string, report: Report): Promise<Service | undefined> {
+async function ensureFinalizer(deps: AllocateRun, namespace: string, name: string, report: Report): Promise<Service | undefined> {
   return retryOnConflict(`adding the finalizer to ${namespace}/${name}`, deps.retry, async () => {
     const svc = await getService(deps.kube, namespace, name);
     if (!svc || svc.metadata.deletionTimestamp) return undefined;
@@ -22,7 +22,7 @@ async function ensureFinalizer(deps: AllocateDeps, namespace: string, name: stri
   });
 }
 
-async function createAllocation(deps: AllocateDeps, svc: Service, want: DesiredAllocation, report: Report): Promise<void> {
+async function createAllocation(deps: AllocateRun, svc: Service, want: DesiredAllocation, report: Report): Promise<IPAllocation | undefined> {
   const { name, roles: _roles, ...spec } = want;
   const obj = {
     apiVersion: API_VERSION,
@@ -39,15 +39,17 @@ async function createAllocation(deps: AllocateDeps, svc: Service, want: DesiredA
     spec,
   };
   try {
-    await deps.kube.create('IPAllocation', obj);
+    const created = IPAllocationSchema.safeParse(await deps.kube.create('IPAllocation', obj));
     report.actions.push(`created IPAllocation ${name}`);
+    return created.success ? created.data : undefined;
   } catch (e) {
     if (!isAlreadyExists(e)) throw e;
+    return undefined;
   }
 }
 
 /** One AnnotationInvalid Warning (and one log line) per Service and invocation, however many problems. */
-async function warnInvalidAnnotations(deps: AllocateDeps, svc: Service, problems: readonly AnnotationProblem[]): Promise<void> {
+async function warnInvalidAnnotations(deps: AllocateRun, svc: Service, problems: readonly AnnotationProblem[]): Promise<void> {
   const note = annotationWarning(problems);
   const [first] = problems;
   if (note === undefined || first === undefined) return;
@@ -60,7 +62,7 @@ async function warnInvalidAnnotations(deps: AllocateDeps, svc: Service, problems
  * Converges a Service's IPAllocations to what its spec and annotations ask for, then allocates
  * each of them in the same invocation (it never relies on its own writes to wake it again).
  */
-export async function reconcileService(deps: AllocateDeps, namespace: string, name: string, report: Report): Promise<void> {
+export async function reconcileService(deps: AllocateRun, namespace: string, name: string, report: Report, opts: { verify?: boolean } = {}): Promise<void> {
   const first = await getService(deps.kube, namespace, name);
   if (!first || first.metadata.deletionTimestamp) return;
   const intent = serviceIntent(first, deps.classes);
@@ -75,6 +77,11 @@ export async function reconcileService(deps: AllocateDeps, namespace: string, na
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
   }
-  for (const want of missing) await createAllocation(deps, svc, want, report);
-  for (const name of [...matched.keys(), ...missing.map((w) => w.name)]) await allocateAddress(deps, name, report);
+  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
+  const verify = opts.verify === true;
+  for (const a of existing.items.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
+  for (const want of missing) {
+    const created = await createAllocation(deps, svc, want, report);
+    await allocateAddress(deps, want.name, report, { ...(created ? { allocation: created } : {}), owner, verify });
+  }
 }

@@ -1,14 +1,15 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
 
 /**
- * An allocation that holds a reservation it no longer fits (its spec moved it to another pool)
- * releases it and is assigned again from fresh reads, in one invocation: the old pool's ledger
- * drops the address, the new pool's ledger and the allocation's status carry the new one.
+ * An allocation that holds an address it no longer fits (its spec moved it to another pool)
+ * is assigned again and gives the old address back, in one invocation: the old address's
+ * claim goes once the status names the new one. The old pool still has the ledger of earlier
+ * versions, so the same invocation first converts it to claims.
  */
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const pool = (name: string, cidr: string, ledger?: unknown[]) => ({
@@ -18,7 +19,7 @@ const pool = (name: string, cidr: string, ledger?: unknown[]) => ({
 });
 const UID = 'alloc-uid-1';
 
-describe('allocate: a stale reservation', () => {
+describe('allocate: an address the spec no longer asks for', () => {
   it('is released and the allocation assigned again in its new pool, in one invocation', async () => {
     const kube = memoryPort({
       now: NOW,
@@ -35,13 +36,16 @@ describe('allocate: a stale reservation', () => {
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
     const answer = await allocate(objectInvocation('update', { kind: 'IPAllocation', name: 'reserved-1' }));
     expect(answer.status).toBe(200);
-    expect(JSON.stringify(answer.body)).toContain('released stale reservation 192.0.2.5 of reserved-1 in pool old');
+    expect(JSON.stringify(answer.body)).toContain('released 192.0.2.5 of reserved-1 in pool old');
 
-    const ledger = async (name: string) => IPPoolSchema.parse(await kube.port.get('IPPool', name)).status?.allocations ?? [];
-    expect(await ledger('old')).toEqual([]);
-    const [entry] = await ledger('new');
-    expect(entry).toMatchObject({ allocationUID: UID, address: expect.stringMatching(/^198\.51\.100\./) });
+    const claims = (await kube.port.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c));
+    expect(claims).toHaveLength(1);
+    const [claim] = claims;
+    expect(claim?.spec).toMatchObject({ allocationUID: UID, poolName: 'new', address: expect.stringMatching(/^198\.51\.100\./) });
+    expect(claim?.metadata.name).toBe(claim?.spec.address);
+    const old = IPPoolSchema.parse(await kube.port.get('IPPool', 'old'));
+    expect([old.status?.allocations, old.status?.claimsAdopted]).toEqual([undefined, true]);
     const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved-1'));
-    expect([a.status?.phase, a.status?.address]).toEqual(['Allocated', entry?.address]);
+    expect([a.status?.phase, a.status?.address]).toEqual(['Allocated', claim?.spec.address]);
   });
 });

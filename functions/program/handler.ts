@@ -1,8 +1,8 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
 import { RetryLaterError } from '../../lib/k8s/conflict.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
-import { LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { getAllocation, getPool, listAllocations, listServices } from '../../lib/k8s/typed.js';
+import { claimsOfPool, LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
+import { getAllocation, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programReservation, programService, type RouterView } from './service.js';
@@ -22,10 +22,9 @@ async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: 
   if (svc) await programService(deps, namespace, svc, report);
 }
 
-/** A pool changed (advertise, interface): reprogram every allocation in its ledger. */
+/** A pool changed (advertise, interface): reprogram every allocation holding one of its addresses. */
 async function programPool(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
-  const pool = await getPool(deps.kube, name);
-  const holders = new Set((pool?.status?.allocations ?? []).map((e) => e.allocationName));
+  const holders = new Set((await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec.allocationName));
   const services = new Set<string>();
   for (const a of (await listAllocations(deps.kube)).items) {
     if (!holders.has(a.metadata.name)) continue;

@@ -1,24 +1,20 @@
-import { poolStatus } from '../../lib/core/pool-status.js';
-import { viewPools } from '../../lib/core/pools.js';
+import { releaseClaim } from '../../lib/k8s/claims.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
-import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { type IPAllocation } from '../../lib/k8s/schemas.js';
-import { serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
+import { type IPAddressClaim, type IPAllocation } from '../../lib/k8s/schemas.js';
+import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
-import { getAllocation, getService, listAllocations, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
+import { getAllocation, getService, listAllocations, listClaims, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { dropFinalizer } from './finalizers.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { applyOwner, onRouter } from './router.js';
 
-/** Whether the allocation may have left anything on the router or in a ledger. */
-async function everHeldAddress(deps: ReleaseDeps, a: IPAllocation): Promise<boolean> {
-  if (a.status?.address) return true;
-  const pools = await listPools(deps.kube);
-  return pools.items.some((p) => p.status?.allocations?.some((e) => e.allocationUID === a.metadata.uid));
+/** The claims an allocation holds (normally one; more only for a moment while it moves). */
+async function claimsOf(deps: ReleaseDeps, a: IPAllocation): Promise<IPAddressClaim[]> {
+  return a.metadata.uid ? (await listClaims(deps.kube, claimsOfAllocation(a.metadata.uid))).items : [];
 }
 
 /**
@@ -78,25 +74,18 @@ async function releaseOnRouter(deps: ReleaseDeps, a: IPAllocation, report: Relea
   await onRouter(deps, `entries of ${a.metadata.name}`, () => applyOwner(deps, { uid: owner.uid, adverts: [] }, report));
 }
 
-/** Removes the allocation's ledger entry (by uid) from every pool that has one. */
-async function releaseLedger(deps: ReleaseDeps, a: IPAllocation, report: ReleaseReport): Promise<string[]> {
-  return retryOnConflict(`releasing the ledger entry of ${a.metadata.name}`, deps.retry, async () => {
-    const views = viewPools((await listPools(deps.kube)).items);
-    const touched: string[] = [];
-    for (const v of views) {
-      if (!v.ledger?.some((e) => e.allocationUID === a.metadata.uid)) continue;
-      const ledger = v.ledger.filter((e) => e.allocationUID !== a.metadata.uid);
-      await deps.kube.replaceStatus('IPPool', { ...v.pool, status: poolStatus(v, ledger, deps.now()) });
-      report.actions.push(`released ${a.status?.address ?? 'the reservation'} of ${a.metadata.name} in pool ${v.name}`);
-      touched.push(v.name);
-    }
-    return touched;
-  });
+/** Frees the allocation's addresses: its claims go (each only if still the one read). */
+async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonly IPAddressClaim[], report: ReleaseReport): Promise<string[]> {
+  for (const c of claims) {
+    await releaseClaim(deps.kube, c);
+    report.actions.push(`released ${c.spec.address} of ${a.metadata.name} in pool ${c.spec.poolName}`);
+  }
+  return [...new Set(claims.map((c) => c.spec.poolName))];
 }
 
 /**
- * An IPAllocation being deleted: its address off the router (if it ever had one), its ledger
- * entry gone, then our finalizer. A router failure keeps the finalizer (retried later).
+ * An IPAllocation being deleted: its address off the router (if it ever had one), its claims
+ * gone, then our finalizer. A router failure keeps the finalizer (retried later).
  */
 export async function releaseAllocation(deps: ReleaseDeps, name: string, report: ReleaseReport, opts: { routerDone?: boolean } = {}): Promise<void> {
   const a = await getAllocation(deps.kube, name);
@@ -105,9 +94,10 @@ export async function releaseAllocation(deps: ReleaseDeps, name: string, report:
     deps.log.warn('Releasing an allocation whose status address is malformed', { allocation: name, address: a.status.address });
     await deps.kube.recordEvent({ regarding: { kind: 'IPAllocation', name, uid: a.metadata.uid }, type: 'Warning', reason: 'AddressInvalid', note: `Status address "${a.status.address}" is not a valid IP address; releasing by uid.`, action: 'Release' });
   }
-  if (await everHeldAddress(deps, a)) {
+  const claims = await claimsOf(deps, a);
+  if (a.status?.address || claims.length > 0) {
     if (!opts.routerDone) await releaseOnRouter(deps, a, report);
-    const pools = await releaseLedger(deps, a, report);
+    const pools = await releaseClaims(deps, a, claims, report);
     for (const p of pools) await releasePoolIfDeleting(deps, p, report);
   }
   await dropFinalizer(deps, 'IPAllocation', () => getAllocation(deps.kube, name), report);

@@ -13,14 +13,14 @@ export interface ReleaseDeps {
   now: () => Date;
   log: Logger;
   retry: RetryOptions;
-  /** A ledger entry without its allocation is collected only after this long (an allocation in flight). */
+  /** A claim nobody holds is collected only after this long (an allocation in flight). */
   ledgerGraceMs: number;
   /** Counts what garbage collection removed (metrics). */
   counters?: Counters;
 }
 
 export interface Collected {
-  ledgerEntries: number;
+  claims: number;
   routerEntries: number;
   globalRules: number;
   allocations: number;
@@ -31,7 +31,7 @@ export interface ReleaseReport {
   collected: Collected;
 }
 
-export const newReleaseReport = (): ReleaseReport => ({ actions: [], collected: { ledgerEntries: 0, routerEntries: 0, globalRules: 0, allocations: 0 } });
+export const newReleaseReport = (): ReleaseReport => ({ actions: [], collected: { claims: 0, routerEntries: 0, globalRules: 0, allocations: 0 } });
 
 /** The router failed while releasing: finalizers stay, the invocation asks to be retried. */
 export class ReleaseBlockedError extends Error {

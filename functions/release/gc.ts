@@ -1,31 +1,32 @@
-import { poolStatus } from '../../lib/core/pool-status.js';
-import { viewPools } from '../../lib/core/pools.js';
+import { releaseClaim } from '../../lib/k8s/claims.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { menusToRead } from '../../lib/core/router-program.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
-import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { type IPAllocation } from '../../lib/k8s/schemas.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
+import { listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import { DEFAULT_CLUSTER, scopes, type Owner } from '../../lib/router/index.js';
 import { releaseAllocation } from './allocation.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { onRouter, removeScoped } from './router.js';
 
-/** Ledger entries whose allocation is gone, once older than the grace period. */
-async function collectLedger(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
+/**
+ * Claims nobody holds, once older than the grace period (an allocation in flight may have
+ * claimed but not yet recorded its address): the allocation is gone, or its status, settled
+ * on an address, names another one (a claim made by an instance that lost the race).
+ */
+async function collectClaims(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
   const cutoff = deps.now().getTime() - deps.ledgerGraceMs;
-  await retryOnConflict('collecting ledger entries', deps.retry, async () => {
-    const live = new Set((await listAllocations(deps.kube)).items.map((a) => a.metadata.uid));
-    for (const v of viewPools((await listPools(deps.kube)).items)) {
-      const stale = (v.ledger ?? []).filter((e) => !live.has(e.allocationUID) && Date.parse(e.reservedAt ?? '1970-01-01T00:00:00Z') < cutoff);
-      if (stale.length === 0) continue;
-      const ledger = (v.ledger ?? []).filter((e) => !stale.includes(e));
-      await deps.kube.replaceStatus('IPPool', { ...v.pool, status: poolStatus(v, ledger, deps.now()) });
-      report.collected.ledgerEntries += stale.length;
-      deps.log.info('Collected ledger entries of deleted allocations', { pool: v.name, entries: stale.map((e) => `${e.address}=${e.allocationName}`) });
-    }
-  });
+  const byUid = new Map(allocations.map((a) => [a.metadata.uid ?? '', a]));
+  for (const c of (await listClaims(deps.kube)).items) {
+    if (Date.parse(c.metadata.creationTimestamp ?? '') >= cutoff) continue;
+    const a = byUid.get(c.spec.allocationUID);
+    const settledElsewhere = a !== undefined && !a.metadata.deletionTimestamp && (a.status?.phase === 'Allocated' || a.status?.phase === 'Programmed') && a.status.address !== c.spec.address;
+    if (a !== undefined && !settledElsewhere) continue;
+    await releaseClaim(deps.kube, c);
+    report.collected.claims++;
+    deps.log.info('Collected a claim nobody holds', { address: c.spec.address, pool: c.spec.poolName, allocation: c.spec.allocationName });
+  }
 }
 
 function familyOf(a: IPAllocation): IPFamily | undefined {
@@ -46,7 +47,7 @@ async function collectOrphans(deps: ReleaseDeps, services: Map<string, boolean>,
 }
 
 /**
- * Resync garbage collection: stale ledger entries, allocations of vanished Services, router
+ * Resync garbage collection: claims nobody holds, allocations of vanished Services, router
  * entries tagged for this cluster whose owner no longer exists, and this cluster's global
  * rules of a family that nothing uses any more. Other clusters' entries are never touched.
  * Each is logged and counted in the response.
@@ -55,7 +56,7 @@ export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): 
   const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', serviceIntent(s, deps.classes).managed && !s.metadata.deletionTimestamp]));
   const allocations = (await listAllocations(deps.kube)).items;
   await collectOrphans(deps, services, allocations, report);
-  await collectLedger(deps, report);
+  await collectClaims(deps, (await listAllocations(deps.kube)).items, report);
   const owners = new Set<string>([...services].filter(([, managed]) => managed).map(([uid]) => uid));
   const families = new Set<IPFamily>();
   for (const a of allocations) {

@@ -1,9 +1,9 @@
 import { SERVICE_CONDITION } from '../../lib/core/program-status.js';
 import { isForeignLoadBalancer, serviceIntent } from '../../lib/core/service.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { allocationsOfService } from '../../lib/k8s/keys.js';
+import { allocationsOfService, claimsOfService } from '../../lib/k8s/keys.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
-import { getService, listAllocations, listPools } from '../../lib/k8s/typed.js';
+import { getService, listAllocations, listClaims } from '../../lib/k8s/typed.js';
 import { releaseAllocation } from './allocation.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { dropFinalizer } from './finalizers.js';
@@ -37,9 +37,7 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
   if (!svc || !uid || !hasFinalizer(svc)) return;
   if (!svc.metadata.deletionTimestamp && serviceIntent(svc, deps.classes).managed) return;
   const allocations = (await listAllocations(deps.kube, allocationsOfService(uid))).items;
-  const pools = (await listPools(deps.kube)).items;
-  const uids = new Set(allocations.map((a) => a.metadata.uid));
-  const programmed = allocations.some((a) => a.status?.address) || pools.some((p) => p.status?.allocations?.some((e) => uids.has(e.allocationUID)));
+  const programmed = allocations.some((a) => a.status?.address) || (await listClaims(deps.kube, claimsOfService(uid))).items.length > 0;
   if (programmed) await onRouter(deps, `Service ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report));
   for (const a of allocations) {
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });

@@ -6,7 +6,7 @@ import type { Decision } from './assign.js';
 const T0 = new Date('2026-12-01T10:00:00Z');
 const T1 = new Date('2026-12-01T10:05:00Z');
 const ADDRESS = '192.0.2.20';
-const allocated: Decision = { ok: true, pool: 'lan', address: ADDRESS, reserved: true };
+const allocated: Decision = { ok: true, pool: 'lan', address: ADDRESS, held: true };
 
 const fresh = (): IPAllocation => IPAllocationSchema.parse({ metadata: { name: 'ip-0123456789ab', uid: 'u-1', generation: 1 }, spec: { ipFamily: 'IPv4' } });
 const withStatus = (a: IPAllocation, status: IPAllocation['status']): IPAllocation => ({ ...a, ...(status ? { status } : {}) });
@@ -73,7 +73,7 @@ describe('phases: what allocate and program make of an allocation', () => {
       ['Failed', undefined, undefined, ['Allocated=False/PoolExhausted', 'Programmed=False/NotAllocated', 'Ready=False/PoolExhausted']]],
     ['the same address keeps Programmed', programmed, allocated, advertising,
       ['Programmed', ADDRESS, true, ['Allocated=True/Allocated', 'Programmed=True/Programmed', 'Ready=True/AllocatedAndProgrammed']]],
-    ['a new address goes back to waiting', programmed, { ok: true, pool: 'lan', address: '192.0.2.21', reserved: true }, advertising,
+    ['a new address goes back to waiting', programmed, { ok: true, pool: 'lan', address: '192.0.2.21', held: true }, advertising,
       ['Allocated', '192.0.2.21', false, ['Allocated=True/Allocated', 'Programmed=Unknown/Pending', 'Ready=False/ProgrammingPending']]],
     ['a pool switched to advertise: false is no longer Programmed', programmed, allocated, { advertise: false },
       ['Allocated', ADDRESS, false, ['Allocated=True/Allocated', 'Programmed=False/NotAdvertised', 'Ready=True/AllocatedButNotAdvertised']]],

@@ -1,37 +1,49 @@
 import { describe, expect, it } from 'vitest';
-import { IPAllocationSchema, IPPoolSchema, type LedgerEntry } from '../k8s/schemas.js';
-import { assignAddress } from './assign.js';
+import { parseAddress, TakenAddresses, type IPFamily } from '../ip/index.js';
+import { IPAllocationSchema, IPPoolSchema } from '../k8s/schemas.js';
+import { alreadyUsed, assignAddress, seedOf, type Holding } from './assign.js';
 import { viewPools } from './pools.js';
 
-const pool = (name: string, spec: Record<string, unknown>, created = '2026-01-01T00:00:00Z', ledger?: LedgerEntry[]) =>
-  IPPoolSchema.parse({ metadata: { name, creationTimestamp: created }, spec, status: ledger ? { allocations: ledger } : undefined });
+/** An address someone holds, as a claim records it (the pool is filled in by `run`). */
+type Taken = Omit<Holding, 'poolName'>;
+
+const pool = (name: string, spec: Record<string, unknown>, created = '2026-01-01T00:00:00Z', deleting = false) =>
+  IPPoolSchema.parse({ metadata: { name, creationTimestamp: created, ...(deleting ? { deletionTimestamp: '2026-03-01T00:00:00Z' } : {}) }, spec });
 const alloc = (name: string, spec: Record<string, unknown>, uid = `uid-${name}`) => IPAllocationSchema.parse({ metadata: { name, uid }, spec });
 
-const small = pool('small', { ipFamily: 'IPv4', addresses: ['192.0.2.1-192.0.2.2'] }, '2026-01-01T00:00:00Z', []);
-const v6 = pool('v6', { ipFamily: 'IPv6', addresses: ['2001:db8::/120'] }, '2026-01-01T00:00:00Z', []);
-const manual = pool('manual', { ipFamily: 'IPv4', addresses: ['198.51.100.0/24'], autoAssign: false }, '2026-01-01T00:00:00Z', []);
+const small = pool('small', { ipFamily: 'IPv4', addresses: ['192.0.2.1-192.0.2.2'] });
+const v6 = pool('v6', { ipFamily: 'IPv6', addresses: ['2001:db8::/120'] });
+const manual = pool('manual', { ipFamily: 'IPv4', addresses: ['198.51.100.0/24'], autoAssign: false });
 
-function run(a: ReturnType<typeof alloc>, pools = [small, v6, manual], ledgers: Record<string, LedgerEntry[]> = {}, service?: { key: string; ipFamilies: ('IPv4' | 'IPv6')[] }) {
+/** Decides with the given claims per pool: the allocation's own (by uid) is what it holds, all are taken. */
+function run(a: ReturnType<typeof alloc>, pools = [small, v6, manual], claims: Record<string, Taken[]> = {}, service?: { key: string; ipFamilies: ('IPv4' | 'IPv6')[] }) {
   const views = viewPools(pools);
-  const map = new Map(views.map((v) => [v.name, ledgers[v.name] ?? v.ledger ?? []]));
-  return assignAddress({ allocation: a, pools: views, ledgers: map, ...(service ? { service } : {}) });
+  const all: Holding[] = Object.entries(claims).flatMap(([poolName, list]) => list.map((t) => ({ ...t, poolName })));
+  const taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
+  for (const h of all) {
+    const p = parseAddress(h.address);
+    if (p.ok) taken[p.family].add(p.value);
+  }
+  const held = all.find((h) => h.allocationUID === a.metadata.uid);
+  return assignAddress({ allocation: a, pools: views, taken: (f: IPFamily) => taken[f].sorted, ...(held ? { held } : {}), ...(service ? { service } : {}) });
 }
-const taken = (address: string, name = 'other', uid = 'uid-other'): LedgerEntry => ({ address, allocationName: name, allocationUID: uid });
+const taken = (address: string, name = 'other', uid = 'uid-other'): Taken => ({ address, allocationName: name, allocationUID: uid });
 
 describe('choosing an address: scenarios', () => {
   it('s1 gets an address of its family from an auto-assign pool', () => {
     const d = run(alloc('s1', { ipFamily: 'IPv4' }));
-    expect(d).toMatchObject({ ok: true, pool: 'small', reserved: false });
+    expect(d).toMatchObject({ ok: true, pool: 'small', held: false });
   });
 
-  it("s2 can't grab s1's address", () => {
+  it("s2 asks for s1's address: decided as that address, and its claim (create-if-absent) finds s1's", () => {
     const d = run(alloc('s2', { address: '192.0.2.1' }), undefined, { small: [taken('192.0.2.1', 's1')] });
-    expect(d).toEqual({ ok: false, reason: 'AddressAlreadyUsed', message: 'Address 192.0.2.1 in pool small is already used by IPAllocation s1.' });
+    expect(d).toEqual({ ok: true, pool: 'small', address: '192.0.2.1', held: false });
+    expect(alreadyUsed('192.0.2.1', 'small', 's1')).toEqual({ ok: false, reason: 'AddressAlreadyUsed', message: 'Address 192.0.2.1 in pool small is already used by IPAllocation s1.' });
   });
 
   it('s1 asking again finds its own reservation, even in a manual pool', () => {
     const d = run(alloc('s1', { poolName: 'manual' }, 'uid-s1'), undefined, { manual: [taken('198.51.100.77', 's1', 'uid-s1')] });
-    expect(d).toEqual({ ok: true, pool: 'manual', address: '198.51.100.77', reserved: true });
+    expect(d).toEqual({ ok: true, pool: 'manual', address: '198.51.100.77', held: true });
   });
 
   it('a full pool is exhausted', () => {
@@ -79,17 +91,49 @@ describe('choosing an address: scenarios', () => {
     expect(run(alloc('x', { address: '2001:db8::10' }))).toMatchObject({ ok: true, address: '2001:db8::10' });
   });
 
-  it('the same allocation name gets the same address when it is free (deterministic start)', () => {
-    const big = pool('big', { ipFamily: 'IPv4', addresses: ['10.0.0.0/16'] }, undefined, []);
+  it('an operator reservation of the same name gets the same address when it is free (deterministic start)', () => {
+    const big = pool('big', { ipFamily: 'IPv4', addresses: ['10.0.0.0/16'] });
     const first = run(alloc('ip-abc', { poolName: 'big' }, 'u1'), [big]);
     const again = run(alloc('ip-abc', { poolName: 'big' }, 'u2'), [big]);
     expect(first).toEqual(again);
   });
 
-  it('never hands out an address held in another pool\'s ledger (overlap owned by the older pool)', () => {
-    const older = pool('older', { ipFamily: 'IPv4', addresses: ['203.0.113.1-203.0.113.2'] }, '2026-01-01T00:00:00Z', [taken('203.0.113.1')]);
-    const younger = pool('younger', { ipFamily: 'IPv4', addresses: ['203.0.113.1-203.0.113.3'] }, '2026-02-01T00:00:00Z', []);
-    const d = run(alloc('y', { poolName: 'younger' }), [older, younger]);
+  it('a Service created again (new uid, new allocation name) gets its address back: the start comes from namespace/name/family', () => {
+    const big = pool('big', { ipFamily: 'IPv4', addresses: ['10.0.0.0/16'] });
+    const service = { key: 'shop/web', ipFamilies: ['IPv4' as const] };
+    const first = run(alloc('ip-111111111111', { ipFamily: 'IPv4' }, 'u1'), [big], {}, service);
+    const again = run(alloc('ip-222222222222', { ipFamily: 'IPv4' }, 'u2'), [big], {}, service);
+    const other = run(alloc('ip-333333333333', { ipFamily: 'IPv4' }, 'u3'), [big], {}, { key: 'shop/api', ipFamilies: ['IPv4'] });
+    expect(first.ok && again.ok && first.address === again.address).toBe(true);
+    expect(other.ok && first.ok && other.address !== first.address).toBe(true);
+    expect(seedOf(alloc('ip-1', { ipFamily: 'IPv4' }), 'IPv4', service)).toBe('shop/web/IPv4');
+    expect(seedOf(alloc('ip-1', { ipFamily: 'IPv4' }), 'IPv4', undefined)).toBe('ip-1');
+  });
+
+  it('skips addresses it knows are taken, and reports exhaustion only when all are', () => {
+    const d = run(alloc('x', { poolName: 'small' }), undefined, { small: [taken('192.0.2.1')] });
+    expect(d).toMatchObject({ ok: true, address: '192.0.2.2' });
+  });
+
+  it('a pool being deleted hands out nothing new, but its holders keep their addresses', () => {
+    const going = pool('going', { ipFamily: 'IPv4', addresses: ['203.0.113.0/24'] }, undefined, true);
+    expect(run(alloc('n', { poolName: 'going' }), [going])).toEqual({ ok: false, reason: 'PoolNotFound', message: 'Pool going is being deleted and hands out no new address.' });
+    expect(run(alloc('n', { ipFamily: 'IPv4' }), [going])).toMatchObject({ ok: false, reason: 'PoolExhausted', message: 'No auto-assign IPv4 pool exists.' });
+    expect(run(alloc('n', { address: '203.0.113.9' }), [going])).toMatchObject({ ok: false, reason: 'AddressNotInPool' });
+    expect(run(alloc('h', { poolName: 'going' }, 'uid-h'), [going], { going: [taken('203.0.113.7', 'h', 'uid-h')] })).toEqual({ ok: true, pool: 'going', address: '203.0.113.7', held: true });
+  });
+
+  it('gives back what it holds when the spec asks for something else, or the pool is gone', () => {
+    const held = { manual: [taken('198.51.100.77', 'x', 'uid-x')] };
+    expect(run(alloc('x', { poolName: 'small' }, 'uid-x'), undefined, held)).toMatchObject({ ok: true, pool: 'small', held: false });
+    expect(run(alloc('x', { address: '198.51.100.78' }, 'uid-x'), undefined, held)).toEqual({ ok: true, pool: 'manual', address: '198.51.100.78', held: false });
+    expect(run(alloc('x', { poolName: 'manual' }, 'uid-x'), [small, v6], held)).toMatchObject({ ok: false, reason: 'PoolNotFound' });
+  });
+
+  it('never hands out an address the older pool owns (overlap)', () => {
+    const older = pool('older', { ipFamily: 'IPv4', addresses: ['203.0.113.1-203.0.113.2'] }, '2026-01-01T00:00:00Z');
+    const younger = pool('younger', { ipFamily: 'IPv4', addresses: ['203.0.113.1-203.0.113.3'] }, '2026-02-01T00:00:00Z');
+    const d = run(alloc('y', { poolName: 'younger' }), [older, younger], { older: [taken('203.0.113.1')] });
     expect(d).toMatchObject({ ok: true, pool: 'younger', address: '203.0.113.3' });
     const full = run(alloc('y', { poolName: 'younger' }), [older, younger], { younger: [taken('203.0.113.3', 'z', 'uz')] });
     expect(full).toMatchObject({ ok: false, reason: 'PoolExhausted' });

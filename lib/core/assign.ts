@@ -1,7 +1,7 @@
-import { choose, contains, formatAddress, parseAddress, startFor, type IPFamily } from '../ip/index.js';
+import { chooseSorted, contains, formatAddress, parseAddress, startFor, type IPFamily } from '../ip/index.js';
 import { olderFirst } from '../ip/index.js';
-import type { IPAllocation, LedgerEntry } from '../k8s/schemas.js';
-import { ledgerValues, type PoolView } from './pools.js';
+import type { IPAddressClaimSpec, IPAllocation } from '../k8s/schemas.js';
+import type { PoolView } from './pools.js';
 
 export type FailureReason =
   | 'AddressInvalid' | 'AddressAlreadyUsed' | 'AddressNotInPool'
@@ -10,53 +10,67 @@ export type FailureReason =
   | 'AddressIPFamilyMismatch';
 
 export type Decision =
-  | { ok: true; pool: string; address: string; /** already in the pool's ledger under this allocation's uid */ reserved: boolean }
+  | { ok: true; pool: string; address: string; /** the allocation already holds this address's claim */ held: boolean }
   | { ok: false; reason: FailureReason; message: string };
+
+/** An address held by an allocation: what its IPAddressClaim records. */
+export type Holding = IPAddressClaimSpec;
 
 export interface AssignInput {
   allocation: IPAllocation;
-  /** Every pool, with its effective ledger (adopted where it had none). */
+  /** Every pool (a pool being deleted hands out nothing new, but its holders keep their addresses). */
   pools: readonly PoolView[];
-  ledgers: ReadonlyMap<string, readonly LedgerEntry[]>;
+  /** The claim this allocation holds, as the caller verified it. */
+  held?: Holding;
+  /**
+   * The addresses of a family the caller knows to be taken, sorted and unique. A hint: an
+   * address missing here may still be taken (its claim's create then fails and the caller
+   * decides again); an address listed here is skipped.
+   */
+  taken: (family: IPFamily) => readonly bigint[];
   /** spec.ipFamilies of the Service the allocation belongs to, when it has one. */
   service?: { key: string; ipFamilies: readonly IPFamily[] };
 }
 
 const fail = (reason: FailureReason, message: string): Decision => ({ ok: false, reason, message });
 
-function ledgerOf(input: AssignInput, pool: string): readonly LedgerEntry[] {
-  return input.ledgers.get(pool) ?? [];
-}
+const deleting = (pool: PoolView): boolean => pool.pool.metadata.deletionTimestamp !== undefined;
 
-/** The reservation this allocation already holds (by uid), if it still fits its spec. */
-export function findReservation(input: AssignInput): { pool: PoolView; entry: LedgerEntry } | undefined {
-  const uid = input.allocation.metadata.uid;
-  for (const pool of input.pools) {
-    const entry = ledgerOf(input, pool.name).find((e) => e.allocationUID === uid);
-    if (entry) return { pool, entry };
-  }
-  return undefined;
-}
-
-function reservationFits(input: AssignInput, r: { pool: PoolView; entry: LedgerEntry }): boolean {
+/**
+ * Whether the held address still answers the allocation's spec (else it is given back). An
+ * address a shrunk pool no longer contains is kept (the pool reports it, see
+ * `AddressesOutsidePool`); one whose pool is gone is not.
+ */
+function heldFits(input: AssignInput, held: Holding): boolean {
   const { spec } = input.allocation;
-  if (spec.poolName) return r.pool.name === spec.poolName;
-  if (spec.ipFamily) return r.pool.family === spec.ipFamily;
+  const pool = input.pools.find((v) => v.name === held.poolName);
+  const q = parseAddress(held.address);
+  if (!pool || !q.ok || q.family !== pool.family) return false;
+  if (spec.poolName) return held.poolName === spec.poolName;
+  if (spec.ipFamily) return pool.family === spec.ipFamily;
   const p = spec.address ? parseAddress(spec.address) : undefined;
-  const q = parseAddress(r.entry.address);
-  return p !== undefined && p.ok && q.ok && p.value === q.value && p.family === q.family;
+  return p !== undefined && p.ok && p.value === q.value && p.family === q.family;
 }
 
-/** Every address of the family held in any ledger (so no two pools ever hand out one address). */
-function takenIn(input: AssignInput, family: IPFamily): bigint[] {
-  return input.pools.filter((p) => p.family === family).flatMap((p) => ledgerValues(ledgerOf(input, p.name)));
+/**
+ * Where the search for an address begins in a pool: a hash of the Service's namespace, name
+ * and family (so a Service deleted and created again gets its address back while it is free,
+ * whatever its new uid), or of the allocation's name for an operator's reservation.
+ */
+export function seedOf(allocation: IPAllocation, family: IPFamily, service: { key: string } | undefined): string {
+  return service ? `${service.key}/${family}` : allocation.metadata.name;
 }
 
 function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
-  const start = startFor(input.allocation.metadata.name, pool.owned);
+  const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   if (start === undefined) return undefined;
-  const v = choose(pool.owned, takenIn(input, pool.family), start);
+  const v = chooseSorted(pool.owned, input.taken(pool.family), start);
   return v === undefined ? undefined : formatAddress(pool.family, v);
+}
+
+/** The message of an explicit address someone else holds. */
+export function alreadyUsed(address: string, pool: string, holder: string): Decision {
+  return fail('AddressAlreadyUsed', `Address ${address} in pool ${pool} is already used by IPAllocation ${holder}.`);
 }
 
 function assignExplicit(input: AssignInput, text: string): Decision {
@@ -65,19 +79,13 @@ function assignExplicit(input: AssignInput, text: string): Decision {
   const address = formatAddress(p.family, p.value);
   const pool = input.pools.find((v) => v.family === p.family && contains(v.owned, p.value));
   if (!pool) return fail('AddressNotInPool', `Address ${address} is not in any IPPool.`);
-  const holder = input.pools.flatMap((v) => ledgerOf(input, v.name)).find((e) => {
-    const q = parseAddress(e.address);
-    return q.ok && q.family === p.family && q.value === p.value;
-  });
-  if (holder && holder.allocationUID !== input.allocation.metadata.uid) {
-    return fail('AddressAlreadyUsed', `Address ${address} in pool ${pool.name} is already used by IPAllocation ${holder.allocationName}.`);
-  }
-  return { ok: true, pool: pool.name, address, reserved: false };
+  if (deleting(pool)) return fail('AddressNotInPool', `Address ${address} is in pool ${pool.name}, which is being deleted and hands out no new address.`);
+  return { ok: true, pool: pool.name, address, held: false };
 }
 
 /**
  * An explicit address or a named pool of a family the Service does not have: refused before
- * anything else, even a reservation it holds (the address could never be published).
+ * anything else, even an address it holds (the address could never be published).
  */
 function familyMismatch(input: AssignInput): Decision | undefined {
   const svc = input.service;
@@ -97,12 +105,13 @@ function familyMismatch(input: AssignInput): Decision | undefined {
   return undefined;
 }
 
-function decidePool(input: AssignInput, name: string): Decision {
+function assignFromPool(input: AssignInput, name: string): Decision {
   const pool = input.pools.find((v) => v.name === name);
   if (!pool) return fail('PoolNotFound', `Pool ${name} does not exist.`);
+  if (deleting(pool)) return fail('PoolNotFound', `Pool ${name} is being deleted and hands out no new address.`);
   const address = chooseIn(input, pool);
   if (!address) return fail('PoolExhausted', exhaustedMessage(pool));
-  return { ok: true, pool: pool.name, address, reserved: false };
+  return { ok: true, pool: pool.name, address, held: false };
 }
 
 function exhaustedMessage(pool: PoolView): string {
@@ -110,33 +119,33 @@ function exhaustedMessage(pool: PoolView): string {
   return `Pool ${pool.name} has no free address.`;
 }
 
-function decideFamily(input: AssignInput, family: IPFamily): Decision {
+function assignFromFamily(input: AssignInput, family: IPFamily): Decision {
   const candidates = input.pools
-    .filter((v) => v.family === family && v.pool.spec.autoAssign)
+    .filter((v) => v.family === family && v.pool.spec.autoAssign && !deleting(v))
     .sort((a, b) => olderFirst(
       { name: a.name, creationTimestamp: a.pool.metadata.creationTimestamp, set: a.owned },
       { name: b.name, creationTimestamp: b.pool.metadata.creationTimestamp, set: b.owned }));
   if (candidates.length === 0) return fail('PoolExhausted', `No auto-assign ${family} pool exists.`);
   for (const pool of candidates) {
     const address = chooseIn(input, pool);
-    if (address) return { ok: true, pool: pool.name, address, reserved: false };
+    if (address) return { ok: true, pool: pool.name, address, held: false };
   }
   return fail('PoolExhausted', `No auto-assign ${family} pool has a free address (tried ${candidates.map((c) => c.name).join(', ')}).`);
 }
 
 /**
- * Which address an allocation gets, or why it gets none. Pure: the same objects give the
- * same answer in every function instance. An existing reservation (found by uid) wins, so
- * re-invocation and recovery after a crash keep the address.
+ * Which address an allocation gets, or why it gets none. Pure: the same inputs give the same
+ * answer in every function instance. The address it holds wins while it fits its spec, so
+ * re-invocation, recovery after a crash and upgrades keep the address.
  */
 export function assignAddress(input: AssignInput): Decision {
   const mismatch = familyMismatch(input);
   if (mismatch) return mismatch;
-  const held = findReservation(input);
-  if (held && reservationFits(input, held)) return { ok: true, pool: held.pool.name, address: held.entry.address, reserved: true };
+  const { held } = input;
+  if (held && heldFits(input, held)) return { ok: true, pool: held.poolName, address: held.address, held: true };
   const { spec } = input.allocation;
   if (spec.address) return assignExplicit(input, spec.address);
-  if (spec.poolName) return decidePool(input, spec.poolName);
-  if (spec.ipFamily) return decideFamily(input, spec.ipFamily);
+  if (spec.poolName) return assignFromPool(input, spec.poolName);
+  if (spec.ipFamily) return assignFromFamily(input, spec.ipFamily);
   return fail('AddressInvalid', 'The allocation names no address, pool or family.');
 }

@@ -1,5 +1,6 @@
 import { contains, parseAddress } from '../ip/index.js';
-import type { IPPoolStatus, LedgerEntry } from '../k8s/schemas.js';
+import type { IPPoolStatus } from '../k8s/schemas.js';
+import type { Holding } from './assign.js';
 import { setConditions, type ConditionInput } from './conditions.js';
 import { deepEqualJson } from './equal.js';
 import { describeConflicts, formatCounts, poolCounts, type PoolView } from './pools.js';
@@ -8,39 +9,42 @@ export const POOL_COND_READY = 'Ready';
 export const POOL_COND_OVERLAP = 'Overlapping';
 export const POOL_COND_OUTSIDE = 'AddressesOutsidePool';
 
-function poolConditions(view: PoolView, ledger: readonly LedgerEntry[], free: bigint): ConditionInput[] {
+function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigint): ConditionInput[] {
   const ready: ConditionInput = view.errors.length > 0
     ? { type: POOL_COND_READY, status: 'False', reason: 'InvalidAddresses', message: view.errors.map((e) => (e.index >= 0 ? `spec.addresses[${e.index}]: ${e.message}` : e.message)).join('; ') }
     : { type: POOL_COND_READY, status: 'True', reason: free > 0n ? 'Valid' : 'Full', message: free > 0n ? 'The pool is valid and has free addresses.' : 'The pool is valid; every address is allocated.' };
   const overlap: ConditionInput = view.conflicts.length > 0
     ? { type: POOL_COND_OVERLAP, status: 'True', reason: 'OverlapsOlderPool', message: `Never hands out ${describeConflicts(view)}.` }
     : { type: POOL_COND_OVERLAP, status: 'False', reason: 'NoOverlap', message: 'No older pool shares an address with this pool.' };
-  const outside = outsideEntries(view, ledger);
+  const outside = outsideHoldings(view, holdings);
   const stray: ConditionInput = outside.length > 0
     ? { type: POOL_COND_OUTSIDE, status: 'True', reason: 'AddressesOutsidePool', message: `${outside.length} allocation(s) keep addresses the pool no longer contains (${outside.slice(0, 5).map((e) => `${e.allocationName}: ${e.address}`).join(', ')}); they are not moved — delete them to re-allocate.` }
     : { type: POOL_COND_OUTSIDE, status: 'False', reason: 'AllInsidePool', message: 'Every allocated address lies inside the pool.' };
   return [ready, overlap, stray];
 }
 
-/** Ledger entries whose address is no longer one the pool keeps (the pool shrank). */
-export function outsideEntries(view: PoolView, ledger: readonly LedgerEntry[] = view.ledger ?? []): LedgerEntry[] {
-  return ledger.filter((e) => {
+/** Holdings whose address is no longer one the pool keeps (the pool shrank). */
+export function outsideHoldings(view: PoolView, holdings: readonly Holding[]): Holding[] {
+  return holdings.filter((e) => {
     const p = parseAddress(e.address);
     return !p.ok || !contains(view.kept, p.value);
   });
 }
 
-/** The pool's status for a ledger: counts derived from it, conditions, observedGeneration. */
-export function poolStatus(view: PoolView, ledger: readonly LedgerEntry[], now: Date): IPPoolStatus {
-  const counts = poolCounts(view, ledger);
+/**
+ * The status of a pool converted to claims, for the claims it holds: counts derived from them,
+ * conditions, observedGeneration; the ledger of earlier versions is gone.
+ */
+export function poolStatus(view: PoolView, holdings: readonly Holding[], now: Date): IPPoolStatus {
+  const counts = poolCounts(view, holdings);
   const gen = view.pool.metadata.generation;
-  const prev = view.pool.status ?? {};
+  const { allocations: _ledger, ...prev } = view.pool.status ?? {};
   return {
     ...prev,
     ...formatCounts(counts),
     observedGeneration: gen,
-    conditions: setConditions(prev.conditions, poolConditions(view, ledger, counts.free), gen, now),
-    allocations: [...ledger].sort((a, b) => a.address.localeCompare(b.address)),
+    conditions: setConditions(prev.conditions, poolConditions(view, holdings, counts.free), gen, now),
+    claimsAdopted: true,
   };
 }
 

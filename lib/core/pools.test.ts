@@ -1,13 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema, IPPoolSchema } from '../k8s/schemas.js';
-import { outsideEntries } from './pool-status.js';
-import { adoptedLedger, poolCounts, viewPools } from './pools.js';
+import { outsideHoldings } from './pool-status.js';
+import { adoptedHoldings, poolCounts, poolKeeping, viewPools } from './pools.js';
 
 const pool = (name: string, spec: Record<string, unknown>, created: string) =>
   IPPoolSchema.parse({ metadata: { name, creationTimestamp: created }, spec: { ipFamily: 'IPv4', ...spec } });
 const holding = (name: string, address: string) =>
   IPAllocationSchema.parse({ metadata: { name, uid: `uid-${name}` }, spec: { ipFamily: 'IPv4' }, status: { phase: 'Programmed', address } });
-const NOW = new Date('2026-01-01T00:00:00Z');
 
 describe('pools: addresses an upgrade keeps (avoidBuggyIPs applies to new choices only)', () => {
   const lan = pool('lan', { addresses: ['10.0.0.0/16'], avoidBuggyIPs: true }, '2026-01-01T00:00:00Z');
@@ -15,10 +14,10 @@ describe('pools: addresses an upgrade keeps (avoidBuggyIPs applies to new choice
   it('adopts an address upstream handed out that avoidBuggyIPs would not choose, and counts it', () => {
     const [view] = viewPools([lan]);
     if (!view) throw new Error('no view');
-    const ledger = adoptedLedger(view, [holding('a', '10.0.1.0'), holding('b', '10.0.2.255'), holding('c', '10.0.3.7'), holding('outside', '10.1.0.1')], NOW);
-    expect(ledger.map((e) => `${e.address}=${e.allocationName}`)).toEqual(['10.0.1.0=a', '10.0.2.255=b', '10.0.3.7=c']);
-    expect(outsideEntries(view, ledger)).toEqual([]);
-    expect(poolCounts(view, ledger)).toEqual({ total: 65536n - 512n, allocated: 3n, free: 65536n - 512n - 1n });
+    const held = adoptedHoldings(view, [holding('a', '10.0.1.0'), holding('b', '10.0.2.255'), holding('c', '10.0.3.7'), holding('outside', '10.1.0.1')]);
+    expect(held.map((e) => `${e.address}=${e.allocationName}@${e.poolName}`)).toEqual(['10.0.1.0=a@lan', '10.0.2.255=b@lan', '10.0.3.7=c@lan']);
+    expect(outsideHoldings(view, held)).toEqual([]);
+    expect(poolCounts(view, held)).toEqual({ total: 65536n - 512n, allocated: 3n, free: 65536n - 512n - 1n });
   });
 
   it('keeps no address another pool owns', () => {
@@ -26,6 +25,40 @@ describe('pools: addresses an upgrade keeps (avoidBuggyIPs applies to new choice
     const edge = pool('edge', { addresses: ['10.0.1.0/24'], avoidBuggyIPs: false }, '2026-01-02T00:00:00Z');
     const views = viewPools([lan, edge]);
     const held = [holding('a', '10.0.1.0')];
-    expect(views.map((v) => adoptedLedger(v, held, NOW).map((e) => `${v.name}:${e.address}`))).toEqual([[], ['edge:10.0.1.0']]);
+    expect(views.map((v) => adoptedHoldings(v, held).map((e) => `${v.name}:${e.address}`))).toEqual([[], ['edge:10.0.1.0']]);
+    expect(poolKeeping(views, '10.0.1.0')?.name).toBe('edge');
+    expect(poolKeeping(views, '10.0.2.1')?.name).toBe('lan');
+    expect(poolKeeping(views, '192.0.2.1')).toBeUndefined();
+  });
+});
+
+describe('pools: converting a ledger (earlier versions) to claims', () => {
+  const lan = IPPoolSchema.parse({
+    metadata: { name: 'lan', creationTimestamp: '2026-01-01T00:00:00Z' },
+    spec: { ipFamily: 'IPv4', addresses: ['10.0.0.0/24'] },
+    status: { allocations: [
+      { address: '10.0.0.5', allocationName: 'a', allocationUID: 'uid-a' },
+      { address: '10.0.0.6', allocationName: 'gone', allocationUID: 'uid-gone' },
+      { address: '10.0.0.7', allocationName: 'r', allocationUID: 'uid-r' },
+    ] },
+  });
+  const reserved = IPAllocationSchema.parse({ metadata: { name: 'r', uid: 'uid-r' }, spec: { ipFamily: 'IPv4' } });
+
+  it('keeps every ledger entry whose allocation still exists (reserved, status not yet written), and every status address', () => {
+    const [view] = viewPools([lan]);
+    if (!view) throw new Error('no view');
+    const held = adoptedHoldings(view, [holding('a', '10.0.0.5'), reserved, holding('b', '10.0.0.9')]);
+    expect(held.map((e) => `${e.address}=${e.allocationName}`).sort()).toEqual(['10.0.0.5=a', '10.0.0.7=r', '10.0.0.9=b']);
+  });
+
+  it('keeps one holder per address: the ledger\'s, else the oldest allocation', () => {
+    const [view] = viewPools([lan]);
+    if (!view) throw new Error('no view');
+    const older = IPAllocationSchema.parse({ metadata: { name: 'z-old', uid: 'uid-z', creationTimestamp: '2026-01-01T00:00:00Z' }, spec: { ipFamily: 'IPv4' }, status: { phase: 'Allocated', address: '10.0.0.20' } });
+    const newer = IPAllocationSchema.parse({ metadata: { name: 'a-new', uid: 'uid-n', creationTimestamp: '2026-02-01T00:00:00Z' }, spec: { ipFamily: 'IPv4' }, status: { phase: 'Allocated', address: '10.0.0.20' } });
+    const dup = IPAllocationSchema.parse({ metadata: { name: 'dup', uid: 'uid-dup' }, spec: { ipFamily: 'IPv4' }, status: { phase: 'Allocated', address: '10.0.0.5' } });
+    const held = adoptedHoldings(view, [holding('a', '10.0.0.5'), dup, newer, older]);
+    expect(held.find((h) => h.address === '10.0.0.5')?.allocationName).toBe('a');
+    expect(held.find((h) => h.address === '10.0.0.20')?.allocationName).toBe('z-old');
   });
 });

@@ -4,8 +4,9 @@ import {
 } from '../ip/index.js';
 import { emptySet } from '../ip/set.js';
 import type { IPAllocation, IPPool, LedgerEntry } from '../k8s/schemas.js';
+import type { Holding } from './assign.js';
 
-/** A pool as the allocator sees it: its addresses, what it owns, and its ledger. */
+/** A pool as the allocator sees it: its addresses, what it owns, and the ledger of earlier versions. */
 export interface PoolView {
   pool: IPPool;
   name: string;
@@ -20,8 +21,10 @@ export interface PoolView {
    */
   kept: AddressSet;
   conflicts: readonly PoolConflict[];
-  /** The stored ledger; undefined for a pool that never had one (new, or from upstream). */
+  /** The ledger earlier versions stored; undefined for a pool that never had one (new, upstream, converted). */
   ledger: LedgerEntry[] | undefined;
+  /** Whether every address held from the pool has its claim (see `IPPoolStatus.claimsAdopted`). */
+  claimsAdopted: boolean;
 }
 
 export function viewPools(pools: readonly IPPool[]): PoolView[] {
@@ -58,6 +61,7 @@ export function viewPools(pools: readonly IPPool[]): PoolView[] {
       kept,
       conflicts: own?.conflicts ?? [],
       ledger: pool.status?.allocations,
+      claimsAdopted: pool.status?.claimsAdopted === true,
     };
   });
 }
@@ -67,26 +71,39 @@ export function holdsAddress(a: IPAllocation): boolean {
   return a.status?.address !== undefined && a.status.address !== '' && (a.status.phase === 'Allocated' || a.status.phase === 'Programmed');
 }
 
-/**
- * The ledger a pool without one starts from: every allocation whose status already holds an
- * address this pool keeps (upstream MikroLB keeps no ledger, so its allocations carry the
- * truth; an address avoidBuggyIPs would not choose today is kept, not moved).
- */
-export function adoptedLedger(view: PoolView, allocations: readonly IPAllocation[], now: Date): LedgerEntry[] {
-  const entries: LedgerEntry[] = [];
-  for (const a of allocations) {
-    if (!holdsAddress(a) || !a.status?.address) continue;
-    const p = parseAddress(a.status.address);
-    if (!p.ok || p.family !== view.family || !contains(view.kept, p.value)) continue;
-    entries.push({ address: formatAddress(p.family, p.value), allocationName: a.metadata.name, allocationUID: a.metadata.uid ?? '', reservedAt: now.toISOString() });
-  }
-  return entries;
+/** The pool (of those given) that keeps an address: where its claim belongs. */
+export function poolKeeping(views: readonly PoolView[], address: string): PoolView | undefined {
+  const p = parseAddress(address);
+  return p.ok ? views.find((v) => v.family === p.family && contains(v.kept, p.value)) : undefined;
 }
 
-/** Addresses of a ledger as numbers (entries that do not parse are skipped). */
-export function ledgerValues(ledger: readonly LedgerEntry[] | undefined): bigint[] {
+/**
+ * What a pool converted to claims must keep: every entry of its ledger (earlier versions)
+ * whose allocation still exists, and every allocation whose status holds an address the pool
+ * keeps (upstream MikroLB keeps no ledger, so its allocations carry the truth; an address
+ * avoidBuggyIPs would not choose today is kept, not moved). One holding per address: the
+ * ledger's first, then the oldest allocation's.
+ */
+export function adoptedHoldings(view: PoolView, allocations: readonly IPAllocation[]): Holding[] {
+  const live = new Map(allocations.filter((a) => a.metadata.uid).map((a) => [a.metadata.uid, a]));
+  const out = new Map<string, Holding>();
+  const keep = (text: string, allocationName: string, allocationUID: string): void => {
+    const p = parseAddress(text);
+    if (!p.ok || p.family !== view.family || !contains(view.kept, p.value)) return;
+    const address = formatAddress(p.family, p.value);
+    if (!out.has(address)) out.set(address, { address, poolName: view.name, allocationName, allocationUID });
+  };
+  for (const e of view.ledger ?? []) if (live.has(e.allocationUID)) keep(e.address, e.allocationName, e.allocationUID);
+  const holders = allocations.filter((a) => holdsAddress(a) && !a.metadata.deletionTimestamp)
+    .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
+  for (const a of holders) if (a.status?.address && a.metadata.uid) keep(a.status.address, a.metadata.name, a.metadata.uid);
+  return [...out.values()];
+}
+
+/** Addresses of holdings as numbers (those that do not parse are skipped). */
+export function holdingValues(holdings: readonly { address: string }[]): bigint[] {
   const out: bigint[] = [];
-  for (const e of ledger ?? []) {
+  for (const e of holdings) {
     const p = parseAddress(e.address);
     if (p.ok) out.push(p.value);
   }
@@ -100,12 +117,12 @@ export interface PoolCounts {
 }
 
 /**
- * Counts derived from the ledger: total and free are the owned addresses (those new choices
- * come from); allocated also counts entries the pool keeps outside them (see `kept`).
+ * Counts derived from the pool's claims: total and free are the owned addresses (those new
+ * choices come from); allocated also counts claims the pool keeps outside them (see `kept`).
  */
-export function poolCounts(view: PoolView, ledger: readonly LedgerEntry[]): PoolCounts {
+export function poolCounts(view: PoolView, holdings: readonly { address: string }[]): PoolCounts {
   const total = count(view.owned);
-  const values = ledgerValues(ledger);
+  const values = holdingValues(holdings);
   const allocated = BigInt(values.filter((v) => contains(view.kept, v)).length);
   const usedOwned = BigInt(values.filter((v) => contains(view.owned, v)).length);
   return { total, allocated, free: total - usedOwned };

@@ -2,7 +2,7 @@ import { parseAddress, unusableTarget, type IPFamily } from '../ip/index.js';
 import type { EndpointSlice, Service, ServicePort as ServiceSpecPort } from '../k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../k8s/schemas.js';
 import type { FamilyAddress, ServiceEndpoint, ServicePort, ServiceProgram } from '../router/index.js';
-import { holdsAddress } from './pools.js';
+import { holdsAddress, poolKeeping, viewPools } from './pools.js';
 import { matchAllocations, type ServiceIntent } from './service.js';
 
 /** An address the router should (or should not) carry on an interface. */
@@ -134,10 +134,11 @@ export function serviceProgram(svc: Service, intent: ServiceIntent, allocations:
 /** The advertisement each address-holding allocation wants, per its pool. */
 export function advertisementWants(allocations: readonly IPAllocation[], pools: readonly IPPool[]): AdvertisementWant[] {
   const out: AdvertisementWant[] = [];
+  const views = viewPools(pools);
   for (const a of allocations) {
     const held = heldAddress(a);
     if (!held || a.metadata.deletionTimestamp) continue;
-    const pool = pools.find((p) => p.status?.allocations?.some((e) => e.allocationUID === a.metadata.uid));
+    const pool = a.status?.address ? poolKeeping(views, a.status.address)?.pool : undefined;
     const interfaceName = pool?.spec.interfaceName || undefined;
     out.push({ allocation: a, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) });
   }

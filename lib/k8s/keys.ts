@@ -18,6 +18,9 @@ export const LABEL_CLAIM_ALLOCATION_UID = 'mikrolb.de/allocation-uid';
 /** The label selector of the claims held from a pool. */
 export const claimsOfPool = (pool: string): string => `${LABEL_CLAIM_POOL}=${pool}`;
 
+/** The label selector of the claims held for a Service (by its allocations). */
+export const claimsOfService = (uid: string): string => `${LABEL_SERVICE_UID}=${uid}`;
+
 /** The label selector of the claims an allocation holds (normally one). */
 export const claimsOfAllocation = (uid: string): string => `${LABEL_CLAIM_ALLOCATION_UID}=${uid}`;
 

@@ -1,0 +1,39 @@
+import { poolStatus } from '../../lib/core/pool-status.js';
+import { adoptedHoldings, viewPools, type PoolView } from '../../lib/core/pools.js';
+import { claimAddress } from '../../lib/k8s/claims.js';
+import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
+import type { IPAllocation } from '../../lib/k8s/schemas.js';
+import { getPool, listAllocations } from '../../lib/k8s/typed.js';
+import type { AllocateRun, Report } from './deps.js';
+
+/**
+ * Converts pools to per-address claims: every address a pool's ledger (earlier versions) or an
+ * allocation's status (upstream MikroLB, which keeps no ledger) says is held gets its claim,
+ * then the pool is marked `claimsAdopted` and its ledger dropped. Until then a pool hands out
+ * nothing. Idempotent and safe to run in several instances at once: claims are
+ * create-if-absent, the pool's status write carries its resourceVersion.
+ */
+export async function adoptClaims(deps: AllocateRun, views: readonly PoolView[], report: Report): Promise<void> {
+  const pending = views.filter((v) => !v.claimsAdopted && !v.pool.metadata.deletionTimestamp);
+  if (pending.length === 0) return;
+  const allocations: IPAllocation[] = (await listAllocations(deps.kube)).items;
+  for (const view of pending) {
+    const holdings = adoptedHoldings(view, allocations);
+    for (const h of holdings) {
+      const svc = allocations.find((a) => a.metadata.uid === h.allocationUID)?.metadata.labels?.[LABEL_SERVICE_UID];
+      const r = await claimAddress(deps.kube, h, svc);
+      if (!r.claimed) {
+        deps.log.warn('An address two allocations held is kept by the one that claimed it first', { address: h.address, pool: view.name, kept: r.holder.spec.allocationName, other: h.allocationName });
+      }
+    }
+    await retryOnConflict(`adopting claims in pool ${view.name}`, deps.retry, async () => {
+      const pool = await getPool(deps.kube, view.name);
+      if (!pool || pool.status?.claimsAdopted) return;
+      const fresh = viewPools([pool])[0] ?? view;
+      await deps.kube.replaceStatus('IPPool', { ...pool, status: poolStatus({ ...fresh, conflicts: view.conflicts, owned: view.owned, kept: view.kept }, holdings, deps.now()) });
+    });
+    report.actions.push(`pool ${view.name}: ${holdings.length} held address(es) converted to claims`);
+    deps.log.info('Converted a pool to address claims', { pool: view.name, claims: holdings.length, fromLedger: view.ledger !== undefined });
+  }
+}

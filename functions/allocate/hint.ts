@@ -1,0 +1,60 @@
+import type { Holding } from '../../lib/core/assign.js';
+import { parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
+import type { KubePort } from '../../lib/k8s/port.js';
+import { listClaims } from '../../lib/k8s/typed.js';
+
+/**
+ * What a warm allocate instance remembers of the cluster's claims, to choose an address
+ * without listing every claim on every invocation. Only a hint: every claim is still a
+ * create-if-absent, so an address the hint thinks free but is taken costs one failed create
+ * (and is then remembered), and an exhausted pool is only reported after a fresh list.
+ */
+export class ClaimsHint {
+  private taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
+  private byAllocation = new Map<string, Holding>();
+  private loadedAt: number | undefined;
+
+  constructor(private readonly maxAgeMs: number) {}
+
+  /** Sorted addresses of a family known to be taken. */
+  readonly takenOf = (family: IPFamily): readonly bigint[] => this.taken[family].sorted;
+
+  /** A claim the hint saw for an allocation (to be verified before it is trusted). */
+  heldBy(allocationUID: string): Holding | undefined {
+    return this.byAllocation.get(allocationUID);
+  }
+
+  /** Lists every claim when the hint is empty, older than its age limit, or `force`d; true when it listed. */
+  async load(kube: KubePort, nowMs: number, force = false): Promise<boolean> {
+    if (!force && this.loadedAt !== undefined && nowMs - this.loadedAt < this.maxAgeMs) return false;
+    const claims = await listClaims(kube);
+    const taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
+    const byAllocation = new Map<string, Holding>();
+    for (const c of claims.items) {
+      const p = parseAddress(c.spec.address);
+      if (!p.ok) continue;
+      taken[p.family].add(p.value);
+      byAllocation.set(c.spec.allocationUID, c.spec);
+    }
+    this.taken = taken;
+    this.byAllocation = byAllocation;
+    this.loadedAt = nowMs;
+    return true;
+  }
+
+  /** An address seen taken (a create that found it held, or one this instance made). */
+  noteTaken(h: Holding): void {
+    const p = parseAddress(h.address);
+    if (!p.ok) return;
+    this.taken[p.family].add(p.value);
+    this.byAllocation.set(h.allocationUID, h);
+  }
+
+  /** An address this instance freed. */
+  noteFreed(h: Holding): void {
+    const p = parseAddress(h.address);
+    if (!p.ok) return;
+    this.taken[p.family].delete(p.value);
+    if (this.byAllocation.get(h.allocationUID)?.address === h.address) this.byAllocation.delete(h.allocationUID);
+  }
+}
