@@ -37,15 +37,22 @@ function allocation(name: string, uid: string, address: string, service: boolean
   };
 }
 
+function claim(address: string, allocationName: string, allocationUID: string) {
+  return {
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim',
+    metadata: { name: address, labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/allocation-uid': allocationUID } },
+    spec: { address, poolName: 'lan', allocationName, allocationUID },
+  };
+}
+
 function cluster() {
   return [
     { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
       spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
-      status: { allocations: [
-        { address: IP_A, allocationName: ALLOC_A, allocationUID: 'alloc-a' },
-        { address: IP_B, allocationName: ALLOC_B, allocationUID: 'alloc-b' },
-        { address: '192.0.2.20', allocationName: 'reserved-gw', allocationUID: RES_UID },
-      ] } },
+      status: { claimsAdopted: true } },
+    claim(IP_A, ALLOC_A, 'alloc-a'),
+    claim(IP_B, ALLOC_B, 'alloc-b'),
+    claim('192.0.2.20', 'reserved-gw', RES_UID),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, resourceVersion: '2', generation: 1, finalizers: ['mikrolb.de/finalizer'],
       annotations: { 'mikrolb.de/load-balancer-ips': `${IP_A},${IP_B}` } },
       spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },

@@ -191,7 +191,7 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
     if (opts.crds !== false) {
       await applyCrds(kubectl);
       // A new CRD's watch cache answers 429 "storage is (re)initializing" for a moment.
-      for (const plural of ['ippools', 'ipallocations']) {
+      for (const plural of ['ippools', 'ipallocations', 'ipaddressclaims']) {
         await waitFor(`listing ${plural}`, 120_000, () => apiserverReady(server, pki, `/apis/mikrolb.de/v1alpha1/${plural}`), () => api?.exit);
       }
     }
@@ -211,7 +211,7 @@ async function applyCrds(kubectl: TestCluster['kubectl']): Promise<void> {
   const applied = await kubectl(['apply', '--server-side', '-k', crdDir]);
   if (applied.code !== 0) throw new Error(`applying the CRDs failed: ${applied.stderr}`);
   const waited = await kubectl(['wait', '--for=condition=Established', '--timeout=180s',
-    'crd/ippools.mikrolb.de', 'crd/ipallocations.mikrolb.de']);
+    'crd/ippools.mikrolb.de', 'crd/ipallocations.mikrolb.de', 'crd/ipaddressclaims.mikrolb.de']);
   if (waited.code !== 0) throw new Error(`the CRDs did not become Established: ${waited.stderr}`);
 }
 

@@ -2,7 +2,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { toCloudEvent } from '../../lib/events/cloudevent.js';
 import type { KubePort } from '../../lib/k8s/port.js';
-import { getAllocation, getPool, getService } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getPool, getService, listClaims } from '../../lib/k8s/typed.js';
+import { claimNameOf } from '../../lib/k8s/claims.js';
+import { claimsOfAllocation, claimsOfPool } from '../../lib/k8s/keys.js';
 import type { IPAllocation } from '../../lib/k8s/schemas.js';
 import { uniq } from '../helpers/cluster.js';
 import type { FunctionClient } from '../helpers/functions.js';
@@ -60,9 +62,14 @@ describe('allocate: happy paths through HTTP against the real API server', () =>
     expect(ready(a)).toMatchObject({ status: 'False', reason: 'ProgrammingPending', observedGeneration: 1 });
     const svc = await getService(kube, ns, 'web');
     expect(svc?.metadata.finalizers).toContain('mikrolb.de/finalizer');
+    const claim = await getClaim(kube, claimNameOf(a?.status?.address ?? '') ?? '');
+    expect(claim?.spec).toEqual({ address: a?.status?.address, poolName: pools.v4, allocationName: a?.metadata.name, allocationUID: a?.metadata.uid });
+    expect(claim?.metadata.labels).toMatchObject({ 'mikrolb.de/pool': pools.v4, 'mikrolb.de/allocation-uid': a?.metadata.uid, 'mikrolb.de/service-uid': svc?.metadata.uid });
+    // the pool's counts follow its claims when the pool is reconciled (a claim's event does that under the bridge)
+    expect((await fn.object({ kind: 'IPPool', name: pools.v4 })).status).toBe(200);
     const pool = await getPool(kube, pools.v4);
-    expect(pool?.status?.allocations).toEqual([expect.objectContaining({ address: a?.status?.address, allocationName: a?.metadata.name, allocationUID: a?.metadata.uid })]);
-    expect(pool?.status).toMatchObject({ totalAddresses: '254', allocatedAddresses: '1', freeAddresses: '253' });
+    expect(pool?.status).toMatchObject({ totalAddresses: '254', allocatedAddresses: '1', freeAddresses: '253', claimsAdopted: true });
+    expect(pool?.status?.allocations).toBeUndefined();
     expect(await eventsAbout(a?.metadata.name ?? '')).toEqual([expect.objectContaining({ type: 'Normal', reason: 'IPAllocated', note: `Allocated address ${a?.status?.address} from pool ${pools.v4}.` })]);
   });
 
@@ -192,7 +199,7 @@ describe('allocate: changes, forged events, adoption and crashes', () => {
     expect(after.map((a) => [a.metadata.name, a.metadata.resourceVersion, a.status?.address])).toEqual(before.map((a) => [a.metadata.name, a.metadata.resourceVersion, a.status?.address]));
   });
 
-  it('adopts a pool without a ledger (as upstream MikroLB leaves it) before choosing, so no address is handed out twice', async () => {
+  it('converts a pool of upstream MikroLB (no ledger, addresses in allocation statuses) to claims before choosing: no address moves or is handed out twice', async () => {
     const legacy = uniq('legacy');
     await make.pool(legacy, { ipFamily: 'IPv4', addresses: ['198.18.14.1-198.18.14.2'], autoAssign: false });
     const old = uniq('upstream-alloc');
@@ -203,22 +210,58 @@ describe('allocate: changes, forged events, adoption and crashes', () => {
     await kube.replaceStatus('IPAllocation', { ...raw, status: { phase: 'Programmed', address: '198.18.14.2', advertised: true } });
     const [a] = await serviceAllocations('after-upgrade', LB, { 'mikrolb.de/load-balancer-pools': legacy });
     expect(a?.status?.address).toBe('198.18.14.1');
-    const ledger = (await getPool(kube, legacy))?.status?.allocations?.map((e) => [e.address, e.allocationName]);
-    expect(ledger).toEqual([['198.18.14.1', a?.metadata.name], ['198.18.14.2', old]]);
+    const claims = (await listClaims(kube, claimsOfPool(legacy))).items.map((c) => [c.metadata.name, c.spec.allocationName]).sort();
+    expect(claims).toEqual([['198.18.14.1', a?.metadata.name], ['198.18.14.2', old]]);
+    expect((await getPool(kube, legacy))?.status?.claimsAdopted).toBe(true);
+    expect((await getAllocation(kube, old))?.status?.address).toBe('198.18.14.2');
   });
 
-  it('completes with the same address after a crash between the ledger write and the status write', async () => {
+  it('converts a pool on the ledger of the previous version: every live entry becomes a claim, reserved-but-unrecorded ones too, and the ledger goes', async () => {
+    const ledgered = uniq('ledgered');
+    await make.pool(ledgered, { ipFamily: 'IPv4', addresses: ['198.18.17.0/28'], autoAssign: false });
+    const [held, reserved] = [uniq('held'), uniq('reserved')];
+    await make.allocation(held, { poolName: ledgered });
+    await make.allocation(reserved, { poolName: ledgered });
+    const h = await getAllocation(kube, held);
+    const r = await getAllocation(kube, reserved);
+    if (!h || !r) throw new Error('missing');
+    await kube.replaceStatus('IPAllocation', { ...h, status: { phase: 'Programmed', address: '198.18.17.9', advertised: true } });
+    const pool = await getPool(kube, ledgered);
+    if (!pool) throw new Error('missing pool');
+    // the previous version's ledger: one address recorded in a status, one reserved by an instance that then crashed, one of a deleted allocation
+    await kube.replaceStatus('IPPool', { ...pool, status: { totalAddresses: '14', allocatedAddresses: '3', freeAddresses: '11', allocations: [
+      { address: '198.18.17.9', allocationName: held, allocationUID: h.metadata.uid ?? '' },
+      { address: '198.18.17.4', allocationName: reserved, allocationUID: r.metadata.uid ?? '' },
+      { address: '198.18.17.5', allocationName: 'ip-deleted', allocationUID: 'deleted-uid' },
+    ] } });
+    expect((await fn.object({ kind: 'IPPool', name: ledgered }, 'update')).status).toBe(200);
+    const claims = (await listClaims(kube, claimsOfPool(ledgered))).items.map((c) => `${c.spec.address}=${c.spec.allocationName}`).sort();
+    expect(claims).toEqual([`198.18.17.4=${reserved}`, `198.18.17.9=${held}`]);
+    const after = await getPool(kube, ledgered);
+    expect(after?.status).toMatchObject({ claimsAdopted: true, totalAddresses: '15', allocatedAddresses: '2', freeAddresses: '13' });
+    expect(after?.status?.allocations).toBeUndefined();
+    // the reserved allocation completes with its reserved address; the held one keeps its own
+    expect((await fn.object({ kind: 'IPAllocation', name: reserved })).status).toBe(200);
+    expect((await getAllocation(kube, reserved))?.status?.address).toBe('198.18.17.4');
+    expect((await getAllocation(kube, held))?.status?.address).toBe('198.18.17.9');
+  });
+
+  it('completes with the same address after a crash between the claim and the status write', async () => {
     const crashPool = uniq('crash');
     await make.pool(crashPool, { ipFamily: 'IPv4', addresses: ['198.18.15.0/28'], autoAssign: false });
     const name = uniq('crash-alloc');
     await make.allocation(name, { poolName: crashPool });
-    // an instance that dies right after reserving: its allocation status write never happens
+    // an instance that dies right after claiming: its allocation status write never happens
     const crashing = await startAllocate({
       kube: {
         ...kube,
         replaceStatus: async (kind, obj) => {
           if (kind === 'IPAllocation') throw new Error('killed');
           return kube.replaceStatus(kind, obj);
+        },
+        remove: async (kind, n, ns, pre) => {
+          if (kind === 'IPAddressClaim') throw new Error('killed');
+          return kube.remove(kind, n, ns, pre);
         },
       },
     });
@@ -227,12 +270,34 @@ describe('allocate: changes, forged events, adoption and crashes', () => {
     } finally {
       await crashing.fn.close();
     }
-    const reserved = (await getPool(kube, crashPool))?.status?.allocations ?? [];
-    expect(reserved).toHaveLength(1);
-    expect((await getAllocation(kube, name))?.status?.address).toBeUndefined();
-    expect((await fn.object({ kind: 'IPAllocation', name })).status).toBe(200);
-    expect((await getAllocation(kube, name))?.status?.address).toBe(reserved[0]?.address);
-    expect((await getPool(kube, crashPool))?.status?.allocations).toHaveLength(1);
+    const a = await getAllocation(kube, name);
+    const claimed = (await listClaims(kube, claimsOfAllocation(a?.metadata.uid ?? ''))).items;
+    expect(claimed).toHaveLength(1);
+    expect(a?.status?.address).toBeUndefined();
+    // a cold instance (a fresh hint) finds its claim and keeps the address
+    const cold = await startAllocate();
+    try {
+      expect((await cold.fn.object({ kind: 'IPAllocation', name })).status).toBe(200);
+    } finally {
+      await cold.fn.close();
+    }
+    expect((await getAllocation(kube, name))?.status?.address).toBe(claimed[0]?.spec.address);
+    expect((await listClaims(kube, claimsOfAllocation(a?.metadata.uid ?? ''))).items).toHaveLength(1);
+  });
+
+  it('a pool being deleted hands out nothing: a Service created after `kubectl delete ippool` fails with a clear reason', async () => {
+    const going = uniq('going');
+    await make.pool(going, { ipFamily: 'IPv4', addresses: ['198.18.18.0/28'], autoAssign: false });
+    expect((await fn.object({ kind: 'IPPool', name: going }, 'add')).status).toBe(200); // adds the pool's finalizer
+    const [before] = await serviceAllocations('holds-going', LB, { 'mikrolb.de/load-balancer-pools': going });
+    expect(before?.status?.phase).toBe('Allocated');
+    await kube.remove('IPPool', going);
+    expect((await getPool(kube, going))?.metadata.deletionTimestamp).toBeDefined(); // held by the finalizer
+    const [late] = await serviceAllocations('after-delete', LB, { 'mikrolb.de/load-balancer-pools': going });
+    expect(late?.status).toMatchObject({ phase: 'Failed' });
+    expect(ready(late)).toMatchObject({ reason: 'PoolNotFound', message: `Pool ${going} is being deleted and hands out no new address.` });
+    // the holder keeps its address while the deletion waits
+    expect((await make.allocationsOf(ns, 'holds-going'))[0]?.status?.address).toBe(before?.status?.address);
   });
 
   it('re-evaluates Failed allocations when their pool is created', async () => {

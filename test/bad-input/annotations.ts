@@ -105,7 +105,7 @@ export function annotationCases(count: Tally): void {
       fn = await serveFunction(createAllocateApp(allocateDeps(recorded.kube)));
       make = objects(kube);
       await make.namespace(ns);
-      // the only pool the bad Services could ever draw from: its ledger must not move
+      // the only pool the bad Services could ever draw from: no address of it may be claimed
       await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.77.0/28'] });
     });
     afterAll(async () => {

@@ -20,7 +20,8 @@ import type { KubeObject, KubePort } from '../../lib/k8s/port.js';
 import type { Kind } from '../../lib/k8s/resources.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
 import { API_VERSION } from '../../lib/k8s/schemas.js';
-import { getPool, getService, listAllocations } from '../../lib/k8s/typed.js';
+import { getPool, getService, listAllocations, listClaims } from '../../lib/k8s/typed.js';
+import { claimsOfPool } from '../../lib/k8s/keys.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
@@ -140,11 +141,11 @@ describe('RBAC in practice: the bridge and the functions as their ServiceAccount
     expect(pools.map((p) => p.metadata.name)).toContain(pool);
   });
 
-  it('releases the Service when it is deleted: router entries, allocations, ledger and finalizer all go', async () => {
+  it('releases the Service when it is deleted: router entries, allocations, address claims and finalizer all go', async () => {
     await admin.remove('Service', svcName, ns);
     await until('the Service to go', async () => ((await getService(admin, ns, svcName)) === undefined ? true : undefined));
     await until('the allocations to go', async () => ((await listAllocations(admin, `mikrolb.de/service-namespace=${ns}`)).items.length === 0 ? true : undefined));
-    expect((await getPool(admin, pool))?.status?.allocations ?? []).toEqual([]);
+    expect((await listClaims(admin, claimsOfPool(pool))).items).toEqual([]);
     expect(JSON.stringify(sim.state().menus['/ipv6/address'])).not.toContain('2001:db8:4040::de');
     expect(forbidden()).toEqual([]);
   });

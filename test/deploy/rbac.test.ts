@@ -16,7 +16,7 @@ type Verb = (typeof VERBS)[number];
 
 /** Resources as `kubectl auth can-i` names them (`resource.group`, optionally `/status`). */
 const RESOURCES = [
-  'ippools.mikrolb.de', 'ippools.mikrolb.de/status', 'ipallocations.mikrolb.de', 'ipallocations.mikrolb.de/status',
+  'ippools.mikrolb.de', 'ippools.mikrolb.de/status', 'ipallocations.mikrolb.de', 'ipallocations.mikrolb.de/status', 'ipaddressclaims.mikrolb.de',
   'services', 'services/status', 'endpointslices.discovery.k8s.io', 'events.events.k8s.io', 'tokenreviews.authentication.k8s.io',
 ] as const;
 type Resource = (typeof RESOURCES)[number];
@@ -24,8 +24,9 @@ type Grants = Partial<Record<Resource, readonly Verb[]>>;
 
 const ALLOCATE: Grants = {
   'ippools.mikrolb.de': ['get', 'list', 'update'], // update: the pool finalizer
-  'ippools.mikrolb.de/status': ['update'], // the ledger
+  'ippools.mikrolb.de/status': ['update'], // counts, conversion of a ledger
   'ipallocations.mikrolb.de': ['get', 'list', 'create', 'delete'],
+  'ipaddressclaims.mikrolb.de': ['get', 'list', 'create', 'delete'],
   'ipallocations.mikrolb.de/status': ['update'],
   services: ['get', 'list', 'update'], // update: the Service finalizer
   'events.events.k8s.io': ['create'],
@@ -35,6 +36,7 @@ const PROGRAM: Grants = {
   'services/status': ['update'],
   'endpointslices.discovery.k8s.io': ['get', 'list'],
   'ippools.mikrolb.de': ['get', 'list'],
+  'ipaddressclaims.mikrolb.de': ['list'], // a pool's holders
   'ipallocations.mikrolb.de': ['get', 'list'],
   'ipallocations.mikrolb.de/status': ['update'],
   'events.events.k8s.io': ['create'],
@@ -43,6 +45,7 @@ const RELEASE: Grants = {
   'ipallocations.mikrolb.de': ['get', 'list', 'update', 'delete'], // update: the finalizer
   'ippools.mikrolb.de': ['get', 'list', 'update'],
   'ippools.mikrolb.de/status': ['update'],
+  'ipaddressclaims.mikrolb.de': ['list', 'delete'],
   services: ['get', 'list', 'update'],
   'services/status': ['update'],
   'endpointslices.discovery.k8s.io': ['list'],

@@ -1,7 +1,7 @@
 import type { KubePort } from '../../lib/k8s/port.js';
-import { getService, listAllocations } from '../../lib/k8s/typed.js';
+import { getService, listAllocations, listClaims } from '../../lib/k8s/typed.js';
 import { API_VERSION, type IPAllocation } from '../../lib/k8s/schemas.js';
-import { LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/keys.js';
+import { claimsOfPool, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/keys.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 
 /** Small builders for the objects integration tests create. */
@@ -41,6 +41,10 @@ export function objects(kube: KubePort) {
         for (let i = 0; i < batch.length; i += 16) {
           await Promise.all(batch.slice(i, i + 16).map((m) => forceDelete(kube, m.kind, m.name, m.namespace)));
         }
+      }
+      // the claims held from the test's pools would keep their addresses taken for later tests
+      for (const pool of made.filter((m) => m.kind === 'IPPool')) {
+        for (const c of (await listClaims(kube, claimsOfPool(pool.name))).items) await kube.remove('IPAddressClaim', c.metadata.name);
       }
       made.length = 0;
     },

@@ -39,11 +39,13 @@ describe('IPPool status as users see it', () => {
     expect(wide).toMatchObject({ TOTAL: '18E', ALLOCATED: '0', FREE: '18E' });
   });
 
-  it('kubectl describe shows the counts, the conditions and the ledger', async () => {
+  it('kubectl describe shows the counts and the conditions; kubectl get ipaddressclaims who holds what', async () => {
     const name = uniq('described');
     await make.pool(name, { ipFamily: 'IPv4', addresses: ['198.18.21.0/24', '!198.18.21.0/28'] });
     await make.allocation(`${name}-a`, { poolName: name });
     expect((await fn.object({ kind: 'IPAllocation', name: `${name}-a` }, 'add')).status).toBe(200);
+    // counts follow the claims when the pool is reconciled (under the bridge, the claim's creation does it)
+    expect((await fn.object({ kind: 'IPPool', name }, 'update')).status).toBe(200);
     const out = (await kubectl(['describe', 'ippool', name])).stdout;
     expect(out).toMatch(/Total Addresses:\s+239/);
     expect(out).toMatch(/Allocated Addresses:\s+1/);
@@ -51,7 +53,9 @@ describe('IPPool status as users see it', () => {
     expect(out).toMatch(/Type:\s+Ready/);
     expect(out).toMatch(/Reason:\s+Valid/);
     expect(out).toMatch(/Type:\s+Overlapping/);
-    expect(out).toContain(`${name}-a`);
+    const address = (await getAllocation(kube, `${name}-a`))?.status?.address ?? '';
+    const [claim] = table((await kubectl(['get', 'ipc', '-l', `mikrolb.de/pool=${name}`])).stdout);
+    expect(claim).toMatchObject({ NAME: address, ADDRESS: address, POOL: name, ALLOCATION: `${name}-a` });
   });
 
   it('a pool that overlapped an older one (created before the webhook) reports it and never hands out the shared addresses', async () => {
@@ -77,6 +81,7 @@ describe('IPPool status as users see it', () => {
     const addresses = got.flatMap((a) => (a?.status?.address ? [a.status.address] : [])).sort();
     expect(addresses).toEqual(Array.from({ length: 8 }, (_, i) => `198.18.20.${16 + i}`).sort());
     expect(got.filter((a) => a?.status?.phase === 'Failed').map((a) => a?.status?.conditions?.find((c) => c.type === 'Ready')?.reason)).toEqual(['PoolExhausted']);
+    expect((await fn.object({ kind: 'IPPool', name: younger }, 'update')).status).toBe(200);
     expect((await getPool(kube, younger))?.status).toMatchObject({ allocatedAddresses: '8', freeAddresses: '0' });
   });
 
