@@ -1,0 +1,78 @@
+/**
+ * A freed address reaches a waiting Service at once: when an address's claim is deleted, the
+ * bridge wakes allocate for its pool, which tries the allocations waiting on it again — within
+ * seconds, not at the next resync (here set to ten minutes so that it cannot help).
+ */
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { getService } from '../../lib/k8s/typed.js';
+import { uniq } from '../helpers/cluster.js';
+import { objects } from '../helpers/objects.js';
+import { SEED } from '../program/setup.js';
+import { eventually, startE2E, type E2E } from './stack.js';
+
+let e2e: E2E;
+let make: ReturnType<typeof objects>;
+const ns = uniq('freed');
+const LB = { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' };
+
+beforeAll(async () => {
+  e2e = await startE2E(SEED, { resyncIntervalMs: 600_000 });
+  make = objects(e2e.kube);
+  await make.namespace(ns);
+});
+
+afterAll(async () => {
+  await make.cleanup();
+  await e2e.stop();
+});
+
+async function ingress(name: string): Promise<string> {
+  return eventually(async () => {
+    const ip = (await getService(e2e.kube, ns, name))?.status?.loadBalancer?.ingress?.[0]?.ip;
+    if (!ip) throw new Error(`${name} has no ingress yet`);
+    return ip;
+  }, 30_000);
+}
+
+async function waitsWith(name: string, reason: string): Promise<void> {
+  await eventually(async () => {
+    const [a] = await make.allocationsOf(ns, name);
+    expect(a?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe(reason);
+  }, 30_000);
+}
+
+/** Seconds from `since` until the Service has an ingress address. */
+async function secondsUntilIngress(name: string, since: number): Promise<{ ip: string; seconds: number }> {
+  const ip = await ingress(name);
+  return { ip, seconds: (performance.now() - since) / 1000 };
+}
+
+describe('a freed address reaches a waiting Service within seconds (resync every 10 minutes)', () => {
+  it('PoolExhausted: the one address of a pool goes to the Service waiting for it when its holder is deleted', async () => {
+    const pool = uniq('one-address');
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.60.7'], autoAssign: false });
+    await make.service(ns, 'first', LB, { 'mikrolb.de/load-balancer-pools': pool });
+    expect(await ingress('first')).toBe('198.18.60.7');
+    await make.service(ns, 'second', LB, { 'mikrolb.de/load-balancer-pools': pool });
+    await waitsWith('second', 'PoolExhausted');
+    const t = performance.now();
+    await e2e.kube.remove('Service', 'first', ns);
+    const got = await secondsUntilIngress('second', t);
+    expect(got.ip).toBe('198.18.60.7');
+    expect(got.seconds).toBeLessThan(25); // far below the 600 s resync; typically 1–2 s
+  });
+
+  it('AddressAlreadyUsed: an explicitly requested address goes to the Service asking for it when its holder is deleted', async () => {
+    const pool = uniq('explicit');
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.61.0/29'], autoAssign: false });
+    await make.service(ns, 'holder', LB, { 'mikrolb.de/load-balancer-ips': '198.18.61.3' });
+    expect(await ingress('holder')).toBe('198.18.61.3');
+    await make.service(ns, 'wants', LB, { 'mikrolb.de/load-balancer-ips': '198.18.61.3' });
+    await waitsWith('wants', 'AddressAlreadyUsed');
+    const t = performance.now();
+    await e2e.kube.remove('Service', 'holder', ns);
+    const got = await secondsUntilIngress('wants', t);
+    expect(got.ip).toBe('198.18.61.3');
+    expect(got.seconds).toBeLessThan(25);
+  });
+});
