@@ -34,8 +34,8 @@ describe('allocate: a stale reservation', () => {
     });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
     const answer = await allocate(objectInvocation('update', { kind: 'IPAllocation', name: 'reserved-1' }));
-    expect(answer.status).toBe(200);
-    expect(JSON.stringify(answer.body)).toContain('released stale reservation 192.0.2.5 of reserved-1 in pool old');
+    expect(answer.kind).toBe('done');
+    expect(JSON.stringify(answer)).toContain('released stale reservation 192.0.2.5 of reserved-1 in pool old');
 
     const ledger = async (name: string) => IPPoolSchema.parse(await kube.port.get('IPPool', name)).status?.allocations ?? [];
     expect(await ledger('old')).toEqual([]);

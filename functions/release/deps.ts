@@ -1,3 +1,4 @@
+import { RetryableError } from '../../lib/events/outcome.js';
 import type { ClassConfig } from '../../lib/core/service.js';
 import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
@@ -33,8 +34,13 @@ export interface ReleaseReport {
 
 export const newReleaseReport = (): ReleaseReport => ({ actions: [], collected: { ledgerEntries: 0, routerEntries: 0, globalRules: 0, allocations: 0 } });
 
-/** The router failed while releasing: finalizers stay, the invocation asks to be retried. */
-export class ReleaseBlockedError extends Error {
-  override readonly name = 'ReleaseBlockedError';
-  readonly retryAfterSeconds = 5;
+/**
+ * The router failed while releasing: finalizers stay, a Warning event says why, and the run
+ * ends with "retry later" (503) — the router comes back without anyone acting.
+ */
+export class RouterReleaseError extends RetryableError {
+  override readonly name = 'RouterReleaseError';
+  constructor(message: string) {
+    super('Unavailable', message, 5);
+  }
 }
