@@ -30,6 +30,8 @@ export interface Collected {
 export interface ReleaseReport {
   actions: string[];
   collected: Collected;
+  /** Set when what was asked about waits on something a user must do (a deleting pool whose addresses are held). */
+  waiting?: { reason: string; message: string };
 }
 
 export const newReleaseReport = (): ReleaseReport => ({ actions: [], collected: { ledgerEntries: 0, routerEntries: 0, globalRules: 0, allocations: 0 } });

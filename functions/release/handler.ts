@@ -1,5 +1,5 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
-import { settle } from '../../lib/events/outcome.js';
+import { blocked, settle } from '../../lib/events/outcome.js';
 import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { GC_COLLECTED } from '../../lib/metrics.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
@@ -44,7 +44,10 @@ export function createRelease(deps: ReleaseDeps): FunctionHandler {
         throw e;
       }
     };
-    return settle(work, () => ({ function: 'release', ...report }), classifyKubeError);
+    const outcome = await settle(work, () => ({ function: 'release', actions: report.actions, collected: report.collected }), classifyKubeError);
+    // one object waiting on its users is blocked; a resync that met such an object is done
+    if (outcome.kind !== 'done' || !report.waiting || inv.type !== 'object') return outcome;
+    return blocked(report.waiting.reason, report.waiting.message, outcome.body);
   };
 }
 
