@@ -16,9 +16,9 @@
  * | bad event | 400 / 413       | —           | never   |
  * | failed    | 500             | —           | yes     |
  *
- * **Blocked is a 2xx.** A run that waits on something only a user can do (delete the Services
- * that still hold a pool's addresses, widen an exhausted pool) has done all it can: it says
- * why on the object (a condition, a Warning event), where users look. Retrying could not change
+ * **Blocked is a 2xx.** A run that waits on something only a user can do (release of a pool
+ * whose addresses Services still hold) has done all it can: it says why on the object (a
+ * condition, a Warning event), where users look. Retrying could not change
  * the answer and would only spin the queue; the user's fix arrives as its own watch event, and
  * the periodic resync catches anything missed (controller-runtime's advice: return no error
  * while waiting on the user). A dependency that is down (the router, the API server) is not
