@@ -21,10 +21,9 @@ export default defineConfig({
           globalSetup: ['test/cluster/global-setup.ts'],
           testTimeout: 180_000,
           hookTimeout: 300_000,
+          // No blanket retry: it hides flakes. Each test sets up what it needs, so one test
+          // runs (and fails) on its own.
           fileParallelism: false,
-          // A test against real processes on a loaded 2-core machine may be retried once; a
-          // retry that passes is reported as such, a real failure fails twice.
-          retry: 1,
         },
       },
     ],

@@ -5,10 +5,10 @@ import type { Logger } from '../lib/log/logger.js';
 import { sleep, type Cancel, type Clock } from './clock.js';
 import type { DispatchResult } from './invoker.js';
 import { FUNCTION_NAMES, type FunctionName } from './routing.js';
-import { backoffDelay, outcomeOf, type BackoffPolicy, type Outcome } from './retry.js';
+import { backoffDelay, deliveryOf, type BackoffPolicy, type Delivery } from './retry.js';
 
-/** How an invocation ended: an answer's outcome, or `error` when no answer came. */
-export type Settlement = Outcome | 'error';
+/** How an invocation ended: what its answer means for delivery, or `error` when no answer came. */
+export type Settlement = Delivery | 'error';
 
 /** Hooks for metrics; the queue itself knows nothing about exposition. */
 export interface QueueObserver {
@@ -167,7 +167,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     lane.inFlight--;
     item.running = false;
     const now = clock.now();
-    const how: Settlement = answer.ok ? outcomeOf(answer.result.status) : 'error';
+    const how: Settlement = answer.ok ? deliveryOf(answer.result.status) : 'error';
     observer.settled(lane.fn, how, now - started, seenAt === undefined ? undefined : now - seenAt);
     const fields = { function: lane.fn, object: item.key, eventId: invocation.id, attempt: item.attempts + 1, ...describe(answer) };
     if (stopping) {

@@ -1,12 +1,24 @@
 import { describe, expect, it } from 'vitest';
-import { backoffDelay, outcomeOf, parseRetryAfter } from './retry.js';
+import { answerOf, badEvent, blocked, done, failed, retryLater, type Outcome } from '../lib/events/outcome.js';
+import { backoffDelay, deliveryOf, parseRetryAfter, type Delivery } from './retry.js';
 
 describe('what an answer means', () => {
   it.each([
     [200, 'success'], [202, 'success'], [204, 'success'],
     [404, 'retry'], [408, 'retry'], [409, 'retry'], [429, 'retry'], [500, 'retry'], [503, 'retry'], [504, 'retry'],
     [400, 'reject'], [401, 'reject'], [403, 'reject'], [413, 'reject'], [422, 'reject'], [302, 'reject'],
-  ])('status %i → %s', (status, outcome) => expect(outcomeOf(status)).toBe(outcome));
+  ])('status %i → %s', (status, delivery) => expect(deliveryOf(status)).toBe(delivery));
+
+  it.each<[string, Outcome, Delivery]>([
+    ['done', done(), 'success'],
+    ['blocked on the user', blocked('PoolInUse', 'still in use'), 'success'],
+    ['a lost race', retryLater('Conflict', 'pool changed'), 'retry'],
+    ['throttled', retryLater('Throttled', 'slow down', 3), 'retry'],
+    ['the router down', retryLater('Unavailable', 'no answer', 5), 'retry'],
+    ['a malformed event', badEvent('not a CloudEvent'), 'reject'],
+    ['an oversized event', badEvent('too large', 'TooLarge'), 'reject'],
+    ['an unexpected failure', failed('boom'), 'retry'],
+  ])('a function run that is %s is delivered as %s', (_, outcome, delivery) => expect(deliveryOf(answerOf(outcome).status)).toBe(delivery));
 });
 
 describe('backoff', () => {

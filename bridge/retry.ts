@@ -1,8 +1,11 @@
-/** What the queue does with an answer: the small enum the runtime acts on. */
-export type Outcome = 'success' | 'retry' | 'reject';
+/**
+ * What the queue does with a function's answer: the small enum the runtime acts on. The
+ * function side of the contract is lib/events/outcome.ts (its outcome → status mapping).
+ */
+export type Delivery = 'success' | 'retry' | 'reject';
 
 /** Knative's delivery rules: 404, 408, 409, 429 and 5xx are retried; other 4xx never are. */
-export function outcomeOf(status: number): Outcome {
+export function deliveryOf(status: number): Delivery {
   if (status >= 200 && status < 300) return 'success';
   if (status === 404 || status === 408 || status === 409 || status === 429 || status >= 500) return 'retry';
   return 'reject';

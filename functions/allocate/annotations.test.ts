@@ -50,7 +50,7 @@ describe('AnnotationInvalid: only for Services MikroLB manages, one per Service 
   ])('a plain ClusterIP Service with %s: no event, no write, no warning in the log', async (_story, annotations) => {
     const s = setup([service('plain', CLUSTER_IP, annotations)]);
     const res = await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'plain' }));
-    expect(res.status).toBe(200);
+    expect(res.kind).toBe('done');
     expect(s.calls).toEqual([]);
     expect(s.kube.writes).toEqual([]);
     expect(s.log.entries.filter((l) => l.level === 'warn')).toEqual([]);
@@ -58,7 +58,7 @@ describe('AnnotationInvalid: only for Services MikroLB manages, one per Service 
 
   it('a LoadBalancer Service with 5,000 bad addresses: one Warning with the count and the first problems', async () => {
     const s = setup([service('web', LB, { 'mikrolb.de/load-balancer-ips': list(5_000, (i) => `x${i}`) })]);
-    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).status).toBe(200);
+    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
     expect(warnings(s.calls)).toEqual([expect.objectContaining({
       type: 'Warning', regarding: expect.objectContaining({ kind: 'Service', name: 'web', namespace: 'shop' }),
       note: expect.stringMatching(/^17 invalid annotation values: mikrolb\.de\/load-balancer-ips has 5000 items, more than the 16 allowed; only the first 16 are used; mikrolb\.de\/load-balancer-ips: "x0" is not a valid IP address; ignoring it; .*"x3" .*; and 12 more$/),
@@ -70,7 +70,7 @@ describe('AnnotationInvalid: only for Services MikroLB manages, one per Service 
   it('a resync: one Warning per managed Service, none for the others', async () => {
     const bad = { 'mikrolb.de/load-balancer-ips': 'nope,nah', 'mikrolb.de/snat-enabled': '1' };
     const s = setup([service('a', LB, bad), service('b', LB, bad), service('c', CLUSTER_IP, { 'mikrolb.de/snat-ips': 'x,y,z' })]);
-    expect((await s.allocate(resyncInvocation())).status).toBe(200);
+    expect((await s.allocate(resyncInvocation())).kind).toBe('done');
     expect(warnings(s.calls).map((e) => `${e.regarding.name}: ${e.note}`)).toEqual([
       'a: 3 invalid annotation values: mikrolb.de/snat-enabled: "1" is not "true" or "false"; using "true"; mikrolb.de/load-balancer-ips: "nope" is not a valid IP address; ignoring it; mikrolb.de/load-balancer-ips: "nah" is not a valid IP address; ignoring it',
       'b: 3 invalid annotation values: mikrolb.de/snat-enabled: "1" is not "true" or "false"; using "true"; mikrolb.de/load-balancer-ips: "nope" is not a valid IP address; ignoring it; mikrolb.de/load-balancer-ips: "nah" is not a valid IP address; ignoring it',
@@ -81,7 +81,7 @@ describe('AnnotationInvalid: only for Services MikroLB manages, one per Service 
 describe('IPAllocations per Service are capped', () => {
   it('254 addresses of the pool: 16 allocations and 16 claims (the default), and a Warning naming the cap', async () => {
     const s = setup([service('greedy', LB, { 'mikrolb.de/load-balancer-ips': list(254, (i) => `192.0.2.${i + 1}`) })]);
-    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'greedy' }))).status).toBe(200);
+    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'greedy' }))).kind).toBe('done');
     expect(s.created('IPAllocation')).toBe(16);
     expect(await s.kube.port.list('IPAddressClaim')).toHaveLength(16);
     expect(warnings(s.calls)).toEqual([expect.objectContaining({ note: expect.stringContaining('254 items, more than the 16 allowed') })]);
@@ -89,7 +89,7 @@ describe('IPAllocations per Service are capped', () => {
 
   it('2,000 addresses outside every pool with MAX_ALLOCATIONS_PER_SERVICE=4: 4 allocations, however many items the list may have', async () => {
     const s = setup([service('far', LB, { 'mikrolb.de/load-balancer-ips': list(2_000, (i) => `203.0.${Math.floor(i / 256)}.${i % 256}`) })], { maxAnnotationItems: 1024, maxAllocations: 4 });
-    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'far' }))).status).toBe(200);
+    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'far' }))).kind).toBe('done');
     expect(s.created('IPAllocation')).toBe(4);
     expect(warnings(s.calls).map((e) => e.note)).toEqual([
       '2 invalid annotation values: mikrolb.de/load-balancer-ips has 2000 items, more than the 1024 allowed; only the first 1024 are used; '

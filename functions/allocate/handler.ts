@@ -1,5 +1,6 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
-import { RetryLaterError } from '../../lib/k8s/conflict.js';
+import { settle } from '../../lib/events/outcome.js';
+import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { allocateAddress } from './allocation.js';
@@ -40,14 +41,6 @@ export function createAllocate(given: AllocateDeps): FunctionHandler {
   const deps = allocateRun(given);
   return async (inv) => {
     const report = newReport();
-    try {
-      await route(deps, inv, report);
-    } catch (e) {
-      if (e instanceof RetryLaterError) {
-        return { status: 409, body: { function: 'allocate', error: e.message, ...report }, retryAfterSeconds: e.retryAfterSeconds };
-      }
-      throw e;
-    }
-    return { status: 200, body: { function: 'allocate', ...report } };
+    return settle(() => route(deps, inv, report), () => ({ function: 'allocate', ...report }), classifyKubeError);
   };
 }

@@ -1,9 +1,8 @@
 import { createFunctionApp } from '../../lib/http/function-app.js';
-import { classifyKubeError } from '../../lib/k8s/classify.js';
 import type { ProgramDeps } from './deps.js';
 import { createProgram } from './handler.js';
 
 /** The program function as an HTTP app (CloudEvents in, JSON out). */
 export function createProgramApp(deps: ProgramDeps) {
-  return createFunctionApp('program', createProgram(deps), { log: deps.log, classify: classifyKubeError });
+  return createFunctionApp('program', createProgram(deps), { log: deps.log });
 }

@@ -1,3 +1,4 @@
+import { RetryableError } from '../../lib/events/outcome.js';
 import type { ClassConfig } from '../../lib/core/service.js';
 import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
@@ -21,8 +22,10 @@ export interface ProgramReport {
 
 export const newProgramReport = (): ProgramReport => ({ actions: [], routerOps: 0 });
 
-/** The router failed: statuses say BackendError, and the invocation asks to be retried. */
-export class RouterUnavailableError extends Error {
+/** The router failed: statuses say BackendError, and the run ends with "retry later" (503). */
+export class RouterUnavailableError extends RetryableError {
   override readonly name = 'RouterUnavailableError';
-  readonly retryAfterSeconds = 5;
+  constructor(message: string) {
+    super('Unavailable', message, 5);
+  }
 }

@@ -1,9 +1,10 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
-import { RetryLaterError } from '../../lib/k8s/conflict.js';
+import { settle } from '../../lib/events/outcome.js';
+import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { claimsOfPool, LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { getAllocation, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
-import { newProgramReport, RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
+import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programReservation, programService, type RouterView } from './service.js';
 
@@ -91,15 +92,6 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
 export function createProgram(deps: ProgramDeps): FunctionHandler {
   return async (inv) => {
     const report = newProgramReport();
-    try {
-      await route(deps, inv, report);
-    } catch (e) {
-      if (e instanceof RouterUnavailableError || e instanceof RetryLaterError) {
-        const status = e instanceof RouterUnavailableError ? 503 : 409;
-        return { status, body: { function: 'program', error: e.message, ...report }, retryAfterSeconds: e.retryAfterSeconds };
-      }
-      throw e;
-    }
-    return { status: 200, body: { function: 'program', ...report } };
+    return settle(() => route(deps, inv, report), () => ({ function: 'program', ...report }), classifyKubeError);
   };
 }

@@ -87,8 +87,8 @@ async function setup(opts: { programmed: boolean }) {
   const release = createRelease({ ...common, router: r.port, ledgerGraceMs: 0 });
   const run = (fn: typeof program, ref: ObjectRef) => fn(objectInvocation('update', ref));
   if (opts.programmed) {
-    expect((await run(program, SERVICE)).status).toBe(200);
-    expect((await run(program, { kind: 'IPAllocation', name: 'reserved-gw' })).status).toBe(200);
+    expect((await run(program, SERVICE)).kind).toBe('done');
+    expect((await run(program, { kind: 'IPAllocation', name: 'reserved-gw' })).kind).toBe('done');
     // endpoints change while the Service goes away: the program that follows has work to do
     const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
     await kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.13'], conditions: { ready: true } }] });
@@ -105,7 +105,7 @@ type Ctx = Awaited<ReturnType<typeof setup>>;
 /** The Service is deleted and release runs to completion (router entries, addresses, finalizers). */
 async function deleteAndRelease(c: Ctx): Promise<void> {
   await c.kube.port.remove('Service', 'web', 'shop');
-  expect((await c.run(c.release, SERVICE)).status).toBe(200);
+  expect((await c.run(c.release, SERVICE)).kind).toBe('done');
   expect(await c.kube.port.get('Service', 'web', 'shop')).toBeUndefined();
 }
 
@@ -118,7 +118,7 @@ const orderings: { story: string; steps: (c: Ctx) => Promise<void> }[] = [
       await held.reached;
       await deleteAndRelease(c);
       held.resume();
-      expect((await programming).status).toBe(200);
+      expect((await programming).kind).toBe('done');
     },
   },
   {
@@ -129,7 +129,7 @@ const orderings: { story: string; steps: (c: Ctx) => Promise<void> }[] = [
       await held.reached;
       await deleteAndRelease(c);
       held.resume();
-      expect((await programming).status).toBe(200);
+      expect((await programming).kind).toBe('done');
     },
   },
   {
@@ -143,15 +143,15 @@ const orderings: { story: string; steps: (c: Ctx) => Promise<void> }[] = [
       const releasing = c.run(c.release, SERVICE);
       await releaseHeld.reached;
       programHeld.resume();
-      expect((await programming).status).toBe(200);
+      expect((await programming).kind).toBe('done');
       releaseHeld.resume();
-      expect((await releasing).status).toBe(200);
+      expect((await releasing).kind).toBe('done');
     },
   },
   {
     story: 'program completes before release starts',
     steps: async (c) => {
-      expect((await c.run(c.program, SERVICE)).status).toBe(200);
+      expect((await c.run(c.program, SERVICE)).kind).toBe('done');
       await deleteAndRelease(c);
     },
   },
@@ -159,7 +159,7 @@ const orderings: { story: string; steps: (c: Ctx) => Promise<void> }[] = [
     story: 'program starts after release completed',
     steps: async (c) => {
       await deleteAndRelease(c);
-      expect((await c.run(c.program, SERVICE)).status).toBe(200);
+      expect((await c.run(c.program, SERVICE)).kind).toBe('done');
     },
   },
 ];
@@ -181,10 +181,10 @@ describe('program and release interleaved on one router', () => {
     const programming = c.run(c.program, SERVICE);
     await held.reached;
     await c.kube.port.remove('IPAllocation', ALLOC_B);
-    expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_B })).status).toBe(200);
+    expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_B })).kind).toBe('done');
     expect(await c.kube.port.get('IPAllocation', ALLOC_B)).toBeUndefined();
     held.resume();
-    expect((await programming).status).toBe(200);
+    expect((await programming).kind).toBe('done');
     expect(c.entries(IP_B)).toEqual([]);
     expect(c.entries(`svc=${UID}:adv:${IP_A}`)).toHaveLength(1);
     expect(c.entries(`svc=${UID}:lb-jump:${IP_A}`)).toHaveLength(1);
@@ -196,9 +196,9 @@ describe('program and release interleaved on one router', () => {
     const programming = c.run(c.program, { kind: 'IPAllocation', name: 'reserved-gw' });
     await held.reached;
     await c.kube.port.remove('IPAllocation', 'reserved-gw');
-    expect((await c.run(c.release, { kind: 'IPAllocation', name: 'reserved-gw' })).status).toBe(200);
+    expect((await c.run(c.release, { kind: 'IPAllocation', name: 'reserved-gw' })).kind).toBe('done');
     held.resume();
-    expect((await programming).status).toBe(200);
+    expect((await programming).kind).toBe('done');
     expect(c.entries(RES_UID)).toEqual([]);
   });
 });

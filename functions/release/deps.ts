@@ -1,3 +1,4 @@
+import { RetryableError } from '../../lib/events/outcome.js';
 import type { ClassConfig } from '../../lib/core/service.js';
 import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
@@ -29,12 +30,19 @@ export interface Collected {
 export interface ReleaseReport {
   actions: string[];
   collected: Collected;
+  /** Set when what was asked about waits on something a user must do (a deleting pool whose addresses are held). */
+  waiting?: { reason: string; message: string };
 }
 
 export const newReleaseReport = (): ReleaseReport => ({ actions: [], collected: { claims: 0, routerEntries: 0, globalRules: 0, allocations: 0 } });
 
-/** The router failed while releasing: finalizers stay, the invocation asks to be retried. */
-export class ReleaseBlockedError extends Error {
-  override readonly name = 'ReleaseBlockedError';
-  readonly retryAfterSeconds = 5;
+/**
+ * The router failed while releasing: finalizers stay, a Warning event says why, and the run
+ * ends with "retry later" (503) — the router comes back without anyone acting.
+ */
+export class RouterReleaseError extends RetryableError {
+  override readonly name = 'RouterReleaseError';
+  constructor(message: string) {
+    super('Unavailable', message, 5);
+  }
 }

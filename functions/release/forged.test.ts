@@ -86,7 +86,7 @@ async function setup() {
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
   const program = createProgram(common);
   const release = createRelease({ ...common, ledgerGraceMs: 60_000 });
-  const run = async (fn: typeof program, ref: ObjectRef) => expect((await fn(objectInvocation('update', ref))).status).toBe(200);
+  const run = async (fn: typeof program, ref: ObjectRef) => expect((await fn(objectInvocation('update', ref))).kind).toBe('done');
   for (const name of ['web', 'old', 'api']) await run(program, { kind: 'Service', namespace: 'shop', name });
   await run(program, { kind: 'IPAllocation', name: 'reserved-gw' });
   const old = ServiceSchema.parse(await kube.port.get('Service', 'old', 'shop'));

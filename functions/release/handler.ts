@@ -1,9 +1,10 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
-import { RetryLaterError } from '../../lib/k8s/conflict.js';
+import { blocked, settle } from '../../lib/events/outcome.js';
+import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { GC_COLLECTED } from '../../lib/metrics.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { releaseAllocation } from './allocation.js';
-import { newReleaseReport, ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
+import { newReleaseReport, RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { collectGarbage } from './gc.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { releaseService } from './service.js';
@@ -35,21 +36,23 @@ async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport):
 export function createRelease(deps: ReleaseDeps): FunctionHandler {
   return async (inv) => {
     const report = newReleaseReport();
-    try {
-      await route(deps, inv, report);
-    } catch (e) {
-      if (e instanceof ReleaseBlockedError || e instanceof RetryLaterError) {
-        if (e instanceof ReleaseBlockedError) await recordBlocked(deps, inv, e.message);
-        return { status: e instanceof ReleaseBlockedError ? 503 : 409, body: { function: 'release', error: e.message, ...report }, retryAfterSeconds: e.retryAfterSeconds };
+    const work = async (): Promise<void> => {
+      try {
+        await route(deps, inv, report);
+      } catch (e) {
+        if (e instanceof RouterReleaseError) await recordRouterFailure(deps, inv, e.message);
+        throw e;
       }
-      throw e;
-    }
-    return { status: 200, body: { function: 'release', ...report } };
+    };
+    const outcome = await settle(work, () => ({ function: 'release', actions: report.actions, collected: report.collected }), classifyKubeError);
+    // one object waiting on its users is blocked; a resync that met such an object is done
+    if (outcome.kind !== 'done' || !report.waiting || inv.type !== 'object') return outcome;
+    return blocked(report.waiting.reason, report.waiting.message, outcome.body);
   };
 }
 
 /** A Warning event on the object whose release waits for the router. */
-async function recordBlocked(deps: ReleaseDeps, inv: Invocation, message: string): Promise<void> {
+async function recordRouterFailure(deps: ReleaseDeps, inv: Invocation, message: string): Promise<void> {
   if (inv.type !== 'object' || (inv.ref.kind !== 'Service' && inv.ref.kind !== 'IPAllocation')) return;
   const raw = await deps.kube.get(inv.ref.kind, inv.ref.name, inv.ref.namespace);
   const uid = typeof raw === 'object' && raw !== null && 'metadata' in raw && typeof raw.metadata === 'object' && raw.metadata !== null && 'uid' in raw.metadata && typeof raw.metadata.uid === 'string' ? raw.metadata.uid : undefined;

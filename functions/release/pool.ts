@@ -32,6 +32,7 @@ export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, rep
       await deps.kube.replaceStatus('IPPool', { ...pool, status: { ...pool.status, conditions } });
       report.actions.push(`pool ${name} waits for ${holders.length} allocation(s)`);
     }
+    report.waiting = { reason: 'AddressesInUse', message };
     return true;
   });
   if (!blocked) await dropFinalizer(deps, 'IPPool', () => getPool(deps.kube, name), report);

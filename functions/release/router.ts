@@ -1,18 +1,18 @@
 import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { DEFAULT_CLUSTER, menusFor, planState, stagePlan, type Scope } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
-import { ReleaseBlockedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
+import { RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { messageOf } from '../../lib/errors.js';
 
-/** Runs a router step; a failure becomes ReleaseBlockedError (the finalizer stays). */
+/** Runs a router step; a failure becomes RouterReleaseError (the finalizer stays). */
 export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => Promise<T>): Promise<T> {
   try {
     return await step();
   } catch (e) {
-    if (e instanceof ReleaseBlockedError) throw e;
+    if (e instanceof RouterReleaseError) throw e;
     const message = `Releasing ${what} on the router failed: ${messageOf(e)}`;
     deps.log.warn('Router release failed', { what, message });
-    throw new ReleaseBlockedError(message);
+    throw new RouterReleaseError(message);
   }
 }
 

@@ -1,7 +1,6 @@
 import { objectInvocation } from '../events/encode.js';
-import type { FunctionHandler, FunctionResult, Invocation } from '../events/invocation.js';
-import { answerError } from '../http/function-app.js';
-import { classifyKubeError } from '../k8s/classify.js';
+import type { FunctionHandler, Invocation } from '../events/invocation.js';
+import { answerOf, runHandler, type Answer } from '../events/outcome.js';
 import { loadFixtureState } from '../k8s/fixtures.js';
 import { memoryPort, type EventRecordOut, type MemoryPort, type WriteRecord } from '../k8s/memory.js';
 import type { KubePort } from '../k8s/port.js';
@@ -38,7 +37,8 @@ export interface InvokeOptions {
 /** The one JSON document `mikrolb invoke` prints (see ARCHITECTURE.md, "`mikrolb invoke`"). */
 export interface InvokeOutput {
   function: string;
-  response: { status: number; body: Record<string, unknown>; retryAfterSeconds?: number };
+  /** The HTTP answer `mikrolb serve` would give (lib/events/outcome.ts). */
+  response: Answer;
   writes: WriteRecord[];
   events: EventRecordOut[];
   objects: unknown[];
@@ -96,20 +96,10 @@ async function prepare(args: InvokeArgs, functions: FunctionRegistry): Promise<{
   return { ok: true, prepared };
 }
 
-/** Runs the handler; a thrown error is answered as the HTTP shell would answer it. */
-async function call(handler: () => Promise<FunctionResult>): Promise<FunctionResult> {
-  try {
-    return await handler();
-  } catch (err) {
-    return answerError(err, classifyKubeError);
-  }
-}
-
-function outputOf(name: string, result: FunctionResult, memory: MemoryPort, router: InvokeRouter | undefined): InvokeOutput {
-  const { status, body, retryAfterSeconds } = result;
+function outputOf(name: string, response: Answer, memory: MemoryPort, router: InvokeRouter | undefined): InvokeOutput {
   return {
     function: name,
-    response: { status, body, ...(retryAfterSeconds !== undefined ? { retryAfterSeconds } : {}) },
+    response,
     writes: memory.writes,
     events: memory.events,
     objects: memory.objects(),
@@ -150,12 +140,12 @@ export async function runInvoke(argv: string[], io: CliIo, opts: InvokeOptions):
   }
   const log = args.quiet ? silentLogger() : createLogger({ out: io.stderr }).child({ function: args.function });
   const ctx: InvokeContext = { kube: memory.port, now, log, ...(router ? { router } : {}) };
-  let result: FunctionResult;
+  let answer: Answer;
   try {
-    result = await call(() => factory(ctx)(invocation));
-    io.stdout.write(`${JSON.stringify(outputOf(args.function, result, memory, router), null, 2)}\n`);
+    answer = answerOf(await runHandler((inv) => factory(ctx)(inv), invocation));
+    io.stdout.write(`${JSON.stringify(outputOf(args.function, answer, memory, router), null, 2)}\n`);
   } finally {
     await router?.close();
   }
-  return result.status >= 200 && result.status < 300 ? EXIT_OK : EXIT_FAILED;
+  return answer.status >= 200 && answer.status < 300 ? EXIT_OK : EXIT_FAILED;
 }

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { Outcome } from './outcome.js';
 
 /**
  * The one protocol between the bridge (or Knative's ApiServerSource) and the functions, after
@@ -32,11 +33,5 @@ export const EVENT_TYPE_RESYNC = 'de.mikrolb.resync';
 /** Knative Eventing's PingSource tick (its type is fixed): treated as a resync. */
 export const EVENT_TYPE_PING = 'dev.knative.sources.ping';
 
-/** What a function answers; the HTTP shell maps it 1:1 to a response. */
-export interface FunctionResult {
-  status: number;
-  body: Record<string, unknown>;
-  retryAfterSeconds?: number;
-}
-
-export type FunctionHandler = (invocation: Invocation) => Promise<FunctionResult>;
+/** A function: one invocation in, what the run came to out (see outcome.ts for its HTTP answer). */
+export type FunctionHandler = (invocation: Invocation) => Promise<Outcome>;

@@ -1,16 +1,17 @@
 import { CloudEvent, HTTP } from 'cloudevents';
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation, toCloudEvent, type EncodedEvent } from '../events/cloudevent.js';
-import type { FunctionHandler, FunctionResult, Invocation, ObjectRef } from '../events/invocation.js';
+import type { FunctionHandler, Invocation, ObjectRef } from '../events/invocation.js';
+import { blocked, done, retryLater, type Outcome } from '../events/outcome.js';
 import { memoryLogger } from '../log/logger.js';
-import { answerError, createFunctionApp, type FunctionAppOptions } from './function-app.js';
+import { createFunctionApp, type FunctionAppOptions } from './function-app.js';
 import { countingBody, streamedInit } from './test-support.js';
 
 const SERVICE: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
 const serviceEvent = (): EncodedEvent => toCloudEvent(objectInvocation('update', SERVICE, { id: 'evt-7' }));
 
 /** A handler that records what it was given and answers (or throws) as told. */
-function recording(answer: () => Promise<FunctionResult>) {
+function recording(answer: () => Promise<Outcome>) {
   const seen: Invocation[] = [];
   const handler: FunctionHandler = (invocation) => {
     seen.push(invocation);
@@ -19,7 +20,7 @@ function recording(answer: () => Promise<FunctionResult>) {
   return { seen, handler };
 }
 
-function appWith(answer: () => Promise<FunctionResult>, opts: FunctionAppOptions = {}) {
+function appWith(answer: () => Promise<Outcome>, opts: FunctionAppOptions = {}) {
   const log = memoryLogger();
   const { seen, handler } = recording(answer);
   let clock = 0;
@@ -28,11 +29,7 @@ function appWith(answer: () => Promise<FunctionResult>, opts: FunctionAppOptions
   return { app, post, seen, log };
 }
 
-const ok = (body: Record<string, unknown>): (() => Promise<FunctionResult>) => () => Promise.resolve({ status: 200, body });
-
-class Conflict extends Error {
-  readonly retryAfterSeconds = 2;
-}
+const ok = (body: Record<string, unknown>): (() => Promise<Outcome>) => () => Promise.resolve(done(body));
 
 describe('the function app', () => {
   it('answers the handler result for a binary event', async () => {
@@ -61,7 +58,7 @@ describe('the function app', () => {
     expect(res.status).toBe(400);
     expect(await res.json()).toEqual({ error: expect.stringContaining(message) });
     expect(seen).toEqual([]);
-    expect(log.entries).toEqual([expect.objectContaining({ level: 'warn', msg: 'Rejected malformed event' })]);
+    expect(log.entries).toEqual([expect.objectContaining({ level: 'warn', msg: 'Rejected event', fields: expect.objectContaining({ status: 400, reason: 'Malformed' }) })]);
   });
 
   it('answers 413 for a body over the limit, declared by Content-Length, and closes the connection', async () => {
@@ -69,7 +66,7 @@ describe('the function app', () => {
     const res = await post({ ...serviceEvent(), body: ' '.repeat(2048) });
     expect([res.status, res.headers.get('connection'), await res.json()]).toEqual([413, 'close', { error: 'body exceeds the limit of 1024 bytes' }]);
     expect(seen).toEqual([]);
-    expect(log.entries).toEqual([expect.objectContaining({ level: 'warn', msg: 'Invocation rejected', fields: expect.objectContaining({ status: 413, error: 'body exceeds the limit of 1024 bytes' }) })]);
+    expect(log.entries).toEqual([expect.objectContaining({ level: 'warn', msg: 'Rejected event', fields: expect.objectContaining({ status: 413, reason: 'TooLarge', error: 'body exceeds the limit of 1024 bytes' }) })]);
   });
 
   it('answers 413 for a chunked body over the limit after reading no more than the limit', async () => {
@@ -91,31 +88,15 @@ describe('the function app', () => {
     expect(seen).toHaveLength(1);
   });
 
-  it.each<[string, () => Promise<FunctionResult>, number, string | null, unknown]>([
-    ['a retryable result', () => Promise.resolve({ status: 409, body: { reason: 'Conflict' }, retryAfterSeconds: 3 }), 409, '3', { reason: 'Conflict' }],
-    ['fractional seconds, rounded up', () => Promise.resolve({ status: 429, body: {}, retryAfterSeconds: 0.2 }), 429, '1', {}],
-    ['a thrown error with retryAfterSeconds', () => Promise.reject(new Conflict('pool changed')), 503, '2', { error: 'retry later', message: 'pool changed' }],
-    ['a thrown error', () => Promise.reject(new Error('boom')), 500, null, { error: 'internal error', message: 'boom' }],
-    ['a thrown string', () => Promise.reject('just a string'), 500, null, { error: 'internal error', message: 'just a string' }],
-    ['an invalid status from the handler', () => Promise.resolve({ status: 99, body: {} }), 500, null, { error: 'internal error', message: 'handler answered invalid HTTP status 99' }],
-  ])('maps %s', async (_, answer, status, retryAfter, body) => {
+  it.each<[string, () => Promise<Outcome>, number, string | null, unknown]>([
+    ['retry later', () => Promise.resolve(retryLater('Conflict', 'pool changed', 3, { function: 'allocate' })), 409, '3', { function: 'allocate', error: 'pool changed', reason: 'Conflict' }],
+    ['blocked on the user', () => Promise.resolve(blocked('PoolInUse', 'still in use')), 200, null, { blocked: { reason: 'PoolInUse', message: 'still in use' } }],
+    ['a thrown error (even one with retryAfterSeconds: only outcomes retry)', () => Promise.reject(Object.assign(new Error('boom'), { retryAfterSeconds: 2 })), 500, null, { error: 'boom' }],
+    ['a thrown string', () => Promise.reject('just a string'), 500, null, { error: 'just a string' }],
+  ])('answers %s through the one mapping', async (_, answer, status, retryAfter, body) => {
     const { post } = appWith(answer);
     const res = await post(serviceEvent());
     expect([res.status, res.headers.get('retry-after'), await res.json()]).toEqual([status, retryAfter, body]);
-  });
-
-  it('answers a 204 without a body', async () => {
-    const { post } = appWith(() => Promise.resolve({ status: 204, body: {} }));
-    const res = await post(serviceEvent());
-    expect([res.status, await res.text()]).toEqual([204, '']);
-  });
-
-  it('lets the injected classifier decide, ahead of retryAfterSeconds', async () => {
-    const classify: FunctionAppOptions['classify'] = (err) =>
-      err instanceof Conflict ? { status: 409, retryAfterSeconds: 1, message: 'IPPool lan changed; retrying' } : undefined;
-    const { post } = appWith(() => Promise.reject(new Conflict('409 from the API server')), { classify });
-    const res = await post(serviceEvent());
-    expect([res.status, res.headers.get('retry-after'), await res.json()]).toEqual([409, '1', { error: 'IPPool lan changed; retrying' }]);
   });
 
   it('logs each invocation as one structured entry', async () => {
@@ -141,10 +122,14 @@ describe('the function app', () => {
     ]);
   });
 
-  it('logs a retryable answer as a warning', async () => {
-    const { post, log } = appWith(() => Promise.resolve({ status: 409, body: {}, retryAfterSeconds: 1 }));
+  it.each<[string, Outcome, string, string]>([
+    ['done', done(), 'info', 'Invocation done'],
+    ['blocked', blocked('PoolInUse', 'still in use'), 'info', 'Invocation blocked'],
+    ['retry later', retryLater('Conflict', 'pool changed', 1), 'warn', 'Invocation will be retried'],
+  ])('logs %s at its level', async (_, outcome, level, msg) => {
+    const { post, log } = appWith(() => Promise.resolve(outcome));
     await post(serviceEvent());
-    expect(log.entries.map((e) => [e.level, e.msg])).toEqual([['warn', 'Invocation will be retried']]);
+    expect(log.entries.map((e) => [e.level, e.msg])).toEqual([[level, msg]]);
   });
 
   it.each([
@@ -156,16 +141,5 @@ describe('the function app', () => {
     const { app } = appWith(ok({}), ready ? { ready } : {});
     const res = await app.request(path);
     expect([res.status, await res.text()]).toEqual([status, text]);
-  });
-});
-
-describe('answerError', () => {
-  it.each([
-    ['a classifier that throws is ignored', new Error('x'), () => { throw new Error('bug'); }, 500],
-    ['a classifier status outside HTTP is ignored', new Error('x'), () => ({ status: 42, message: 'odd' }), 500],
-    ['a negative retryAfterSeconds is not retryable', Object.assign(new Error('x'), { retryAfterSeconds: -1 }), undefined, 500],
-    ['a non-Error object with retryAfterSeconds', { retryAfterSeconds: 5 }, undefined, 503],
-  ])('%s', (_, err, classify, status) => {
-    expect(answerError(err, classify).status).toBe(status);
   });
 });

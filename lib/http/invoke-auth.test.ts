@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { createAuthenticator, type Review } from '../auth/authenticator.js';
 import { objectInvocation, toCloudEvent } from '../events/cloudevent.js';
 import type { Invocation } from '../events/invocation.js';
+import { done } from '../events/outcome.js';
 import { memoryLogger } from '../log/logger.js';
 import { createFunctionApp } from './function-app.js';
 import { withInvokeAuth } from './invoke-auth.js';
@@ -13,7 +14,7 @@ function setup(opts: { reviewFails?: boolean } = {}) {
   const seen: Invocation[] = [];
   const inner = createFunctionApp('program', (invocation) => {
     seen.push(invocation);
-    return Promise.resolve({ status: 200, body: { function: 'program', actions: ['Service shop/web: ingress 192.0.2.15'] } });
+    return Promise.resolve(done({ function: 'program', actions: ['Service shop/web: ingress 192.0.2.15'] }));
   });
   const reviews: string[] = [];
   const review = (token: string): Promise<Review> => {

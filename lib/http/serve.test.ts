@@ -1,9 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { objectInvocation, toCloudEvent } from '../events/cloudevent.js';
+import { done } from '../events/outcome.js';
 import { createFunctionApp } from './function-app.js';
 import { serveApp, type ServedApp } from './serve.js';
 
-const app = createFunctionApp('program', (invocation) => Promise.resolve({ status: 200, body: { saw: invocation.id } }));
+const app = createFunctionApp('program', (invocation) => Promise.resolve(done({ saw: invocation.id })));
 const served: ServedApp[] = [];
 afterEach(async () => {
   await Promise.all(served.splice(0).map((s) => s.close()));

@@ -1,10 +1,11 @@
+import { RetryableError } from '../events/outcome.js';
 import { isConflict } from './errors.js';
 
-/** Raised when optimistic concurrency kept losing: the caller answers "retry later". */
-export class RetryLaterError extends Error {
+/** Raised when optimistic concurrency kept losing: the run ends with "retry later" (409). */
+export class RetryLaterError extends RetryableError {
   override readonly name = 'RetryLaterError';
-  constructor(message: string, readonly retryAfterSeconds = 1) {
-    super(message);
+  constructor(message: string, override readonly retryAfterSeconds = 1) {
+    super('Conflict', message, retryAfterSeconds);
   }
 }
 

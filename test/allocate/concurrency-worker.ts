@@ -6,6 +6,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { createAllocate } from '../../functions/allocate/handler.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { answerOf } from '../../lib/events/outcome.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
@@ -29,6 +30,7 @@ const handler = createAllocate({
 const statuses: Record<string, number> = {};
 for (const name of names) {
   const res = await handler(objectInvocation('update', { kind: 'IPAllocation', name: String(name) }));
-  statuses[res.status] = (statuses[res.status] ?? 0) + 1;
+  const { status } = answerOf(res);
+  statuses[status] = (statuses[status] ?? 0) + 1;
 }
 process.stdout.write(`${JSON.stringify({ invocations: names.length, conflicts, statuses })}\n`);

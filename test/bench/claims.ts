@@ -48,7 +48,7 @@ export async function fillIPv6Pool(count: number, parallel = 16, log: (line: str
         const t = performance.now();
         const res = await allocate(objectInvocation('add', { kind: 'IPAllocation', name }));
         times[i] = performance.now() - t;
-        if (res.status !== 200) throw new Error(`allocating ${name}: ${res.status} ${JSON.stringify(res.body)}`);
+        if (res.kind !== 'done') throw new Error(`allocating ${name}: ${JSON.stringify(res)}`);
         if ((i + 1) % 5000 === 0) log(`  ${i + 1} allocated (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       }
     };

@@ -59,7 +59,7 @@ export async function allocateInLargePools(): Promise<{ v6WithLedger10kMs: numbe
       const res = await allocate(objectInvocation('update', { kind: 'IPAllocation', name: `${pool}-new` }));
       const took = performance.now() - t;
       const got = await getAllocation(kube, `${pool}-new`);
-      if (res.status !== 200 || !got?.status?.address) throw new Error(`allocation in ${pool} failed: ${JSON.stringify(res.body)}`);
+      if (res.kind !== 'done' || !got?.status?.address) throw new Error(`allocation in ${pool} failed: ${JSON.stringify(res)}`);
       return { ms: took, bytes };
     };
     const v6Base = 0x20010db8000000000000000000000000n;

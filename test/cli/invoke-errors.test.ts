@@ -89,7 +89,10 @@ describe('mikrolb invoke when the function fails (exit 1)', () => {
     expect(ran.code).toBe(1);
     expect(out.response).toEqual({
       status: 500,
-      body: { error: expect.stringMatching(/^IPAllocation both does not match the expected schema: spec: Only one of ipFamily, poolName or address can be specified$/) },
+      body: {
+        function: 'allocate', actions: [], conflicts: 0,
+        error: expect.stringMatching(/^IPAllocation both does not match the expected schema: spec: Only one of ipFamily, poolName or address can be specified$/),
+      },
     });
     expect(out.writes).toEqual([]);
     expect(out.objects).toHaveLength(1);

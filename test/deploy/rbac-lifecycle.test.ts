@@ -15,12 +15,10 @@ import { createReleaseApp } from '../../functions/release/app.js';
 import { poolLister } from '../../functions/webhook/app.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';
-import { isAlreadyExists } from '../../lib/k8s/errors.js';
-import type { KubeObject, KubePort } from '../../lib/k8s/port.js';
-import type { Kind } from '../../lib/k8s/resources.js';
+import type { KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
 import { API_VERSION } from '../../lib/k8s/schemas.js';
-import { getPool, getService, listAllocations, listClaims } from '../../lib/k8s/typed.js';
+import { getService, listAllocations, listClaims } from '../../lib/k8s/typed.js';
 import { claimsOfPool } from '../../lib/k8s/keys.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
@@ -38,8 +36,9 @@ const retry = { attempts: 20, pause: defaultPause() };
 const logs = memoryLogger();
 const ns = uniq('rbac');
 const pool = uniq('rbac-pool');
-const svcName = 'web';
 const probeName = uniq('after');
+/** Services the tests published (each test its own), deleted after all. */
+const published: string[] = [];
 
 const actingAs = (sa: string): KubeConfig => actingAsAccount(kc, sa);
 const portAs = (sa: string): KubePort => apiServerPort(kubeTransport(actingAs(sa)), { instance: sa });
@@ -69,13 +68,14 @@ beforeAll(async () => {
   );
   await bridge.ready;
   await admin.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: ns } });
+  await admin.create('IPPool', { apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: pool }, spec: { ipFamily: 'IPv6', addresses: ['2001:db8:4040::de00/120'], autoAssign: false, interfaceName: 'ether1' } });
 }, 180_000);
 
 afterAll(async () => {
   await bridge?.stop();
   await router?.close();
   await sim?.close();
-  await forceDelete(admin, 'Service', svcName, ns);
+  for (const name of published) await forceDelete(admin, 'Service', name, ns);
   await forceDelete(admin, 'Service', probeName, ns);
   await forceDelete(admin, 'IPPool', pool);
 });
@@ -90,6 +90,47 @@ async function until<T>(what: string, probe: () => Promise<T | undefined>, timeo
   }
 }
 
+const allocationsOf = async (service: string) =>
+  (await listAllocations(admin, `mikrolb.de/service-namespace=${ns},mikrolb.de/service-name=${service}`)).items;
+
+/**
+ * A LoadBalancer Service of its own (and its endpoints) for the test that asks, taken to
+ * Programmed by the bridge and the functions under their ServiceAccounts: its address, in the
+ * pool's ledger and advertised on the router.
+ */
+async function publish(name: string): Promise<{ address: string; allocation: string }> {
+  published.push(name);
+  await admin.create('Service', {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name, namespace: ns, annotations: { 'mikrolb.de/load-balancer-pools': pool } },
+    spec: {
+      type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack',
+      allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
+    },
+  });
+  await admin.create('EndpointSlice', {
+    apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
+    metadata: { name: `${name}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
+    addressType: 'IPv6', endpoints: [{ addresses: ['fd00:244::7'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+  });
+  const ingress = await until(`the ingress of ${name}`, async () => {
+    const ips = (await getService(admin, ns, name))?.status?.loadBalancer?.ingress ?? [];
+    return ips.length > 0 ? ips : undefined;
+  });
+  expect(ingress).toEqual([{ ip: expect.stringMatching(/^2001:db8:4040::de/), ipMode: 'Proxy' }]);
+  const address = ingress[0]?.ip ?? '';
+  // The ingress is published once the address is allocated; on a busy router the first program
+  // run may have failed (phase Allocated, condition BackendError) and its retry programs it.
+  const allocation = await until(`the allocation of ${name} to be Programmed`, async () => {
+    const [a] = await allocationsOf(name);
+    return a?.status?.phase === 'Programmed' ? a : undefined;
+  });
+  expect(allocation.status?.address).toBe(address);
+  expect((await listClaims(admin, claimsOfPool(pool))).items.filter((c) => c.spec.allocationName === allocation.metadata.name).map((c) => c.spec.address)).toEqual([address]);
+  expect(JSON.stringify(sim.state().menus['/ipv6/address'])).toContain(`${address}/128`);
+  return { address, allocation: allocation.metadata.name };
+}
+
 const warnings = (): string[] => logs.entries.filter((e) => e.level === 'warn' || e.level === 'error').slice(-5).map((e) => JSON.stringify(e));
 
 const forbidden = (): string[] =>
@@ -101,38 +142,8 @@ describe('RBAC in practice: the bridge and the functions as their ServiceAccount
   });
 
   it('allocates, programs and publishes a LoadBalancer Service', async () => {
-    // A retry of this test finds what its first attempt created: creating is idempotent here.
-    const create = (kind: Kind, object: KubeObject): Promise<unknown> => admin.create(kind, object).catch((err: unknown) => {
-      if (!isAlreadyExists(err)) throw err;
-    });
-    await create('IPPool', { apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: pool }, spec: { ipFamily: 'IPv6', addresses: ['2001:db8:4040::de00/120'], autoAssign: false, interfaceName: 'ether1' } });
-    await create('Service', {
-      apiVersion: 'v1', kind: 'Service',
-      metadata: { name: svcName, namespace: ns, annotations: { 'mikrolb.de/load-balancer-pools': pool } },
-      spec: {
-        type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack',
-        allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
-      },
-    });
-    await create('EndpointSlice', {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: `${svcName}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': svcName } },
-      addressType: 'IPv6', endpoints: [{ addresses: ['fd00:244::7'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
-    });
-    const ingress = await until('the Service ingress', async () => {
-      const ips = (await getService(admin, ns, svcName))?.status?.loadBalancer?.ingress ?? [];
-      return ips.length > 0 ? ips : undefined;
-    });
-    expect(ingress).toEqual([{ ip: expect.stringMatching(/^2001:db8:4040::de/), ipMode: 'Proxy' }]);
-    // The ingress is published once the address is allocated; on a busy router the first program
-    // run may have failed (phase Allocated, condition BackendError) and its retry programs it.
-    const allocation = await until('the allocation to be Programmed', async () => {
-      const [a] = (await listAllocations(admin, `mikrolb.de/service-namespace=${ns}`)).items;
-      return a?.status?.phase === 'Programmed' ? a : undefined;
-    });
-    expect(allocation.status?.address).toBe(ingress[0]?.ip);
-    expect((await getPool(admin, pool))?.status?.allocations).toHaveLength(1);
-    expect(JSON.stringify(sim.state().menus['/ipv6/address'])).toContain(`${ingress[0]?.ip}/128`);
+    const { address } = await publish('web');
+    expect(address).toMatch(/^2001:db8:4040::de/);
     expect(forbidden()).toEqual([]);
   });
 
@@ -142,11 +153,13 @@ describe('RBAC in practice: the bridge and the functions as their ServiceAccount
   });
 
   it('releases the Service when it is deleted: router entries, allocations, address claims and finalizer all go', async () => {
-    await admin.remove('Service', svcName, ns);
-    await until('the Service to go', async () => ((await getService(admin, ns, svcName)) === undefined ? true : undefined));
-    await until('the allocations to go', async () => ((await listAllocations(admin, `mikrolb.de/service-namespace=${ns}`)).items.length === 0 ? true : undefined));
-    expect((await listClaims(admin, claimsOfPool(pool))).items).toEqual([]);
-    expect(JSON.stringify(sim.state().menus['/ipv6/address'])).not.toContain('2001:db8:4040::de');
+    const name = 'gone';
+    const { address, allocation } = await publish(name);
+    await admin.remove('Service', name, ns);
+    await until('the Service to go', async () => ((await getService(admin, ns, name)) === undefined ? true : undefined));
+    await until('the allocations to go', async () => ((await allocationsOf(name)).length === 0 ? true : undefined));
+    expect((await listClaims(admin, claimsOfPool(pool))).items.filter((c) => c.spec.address === address || c.spec.allocationName === allocation)).toEqual([]);
+    expect(JSON.stringify(sim.state().menus['/ipv6/address'])).not.toContain(`${address}/128`);
     expect(forbidden()).toEqual([]);
   });
 

@@ -43,6 +43,11 @@ let second: TestCluster;
 let made: ReturnType<typeof objects>;
 let a: E2E;
 let b: E2E;
+/** What is neither cluster's, as the router had it before either controller ran. */
+let foreignBefore = '';
+/** The addresses of web (cluster default) and api (cluster lab), both programmed before the tests. */
+let webIp = '';
+let apiIp = '';
 const ns = uniq('two');
 const LB = { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' };
 
@@ -76,7 +81,26 @@ beforeAll(async () => {
     await make.namespace(ns);
     await make.pool(`${ns}-pool`, { ipFamily: 'IPv4', addresses: [range], autoAssign: false, interfaceName: 'ether1' });
   }
+  foreignBefore = foreign(a.sim.state());
+  webIp = await service(a, 'web', `${ns}-pool`, '10.244.3.1');
+  apiIp = await service(b, 'api', `${ns}-pool`, '10.244.4.1');
 }, 300_000);
+
+/**
+ * The default cluster's entries once both garbage collectors have removed their leftovers and
+ * the default controller has converged: two program invocations for one Service (its own event
+ * and its slice's) can each add a NAT rule until the next plan removes the copy, so the
+ * snapshot is taken once no tag appears twice.
+ */
+async function settledDefaultEntries(): Promise<string[]> {
+  return eventually(async () => {
+    expect((a.sim.state().menus['/ip/firewall/address-list'] ?? []).filter((e) => e.comment?.includes(GONE))).toEqual([]);
+    const mine = ofCluster(a.sim.state(), 'default');
+    const tags = mine.map((e) => e.replace(/^\S+ /, ''));
+    expect(new Set(tags).size).toBe(tags.length);
+    return mine;
+  }, 120_000, 500);
+}
 
 afterAll(async () => {
   await made?.cleanup();
@@ -86,20 +110,11 @@ afterAll(async () => {
 });
 
 describe('two clusters (MIKROLB_CLUSTER_NAME default and lab) on one router', () => {
-  let aEntries: string[] = [];
-  let foreignBefore = '';
-
   it('both program their own Services; each garbage collector removes only its own cluster\'s leftovers', async () => {
-    foreignBefore = foreign(a.sim.state());
-    const webIp = await service(a, 'web', `${ns}-pool`, '10.244.3.1');
-    const apiIp = await service(b, 'api', `${ns}-pool`, '10.244.4.1');
     expect(webIp.startsWith('198.18.60.')).toBe(true);
     expect(apiIp.startsWith('198.18.61.')).toBe(true);
     // both resync garbage collectors ran: each removed its own leftover, the default one adopting the old tag format
-    await eventually(async () => {
-      const lists = a.sim.state().menus['/ip/firewall/address-list'] ?? [];
-      expect(lists.filter((e) => e.comment?.includes(GONE))).toEqual([]);
-    }, 60_000, 500);
+    await settledDefaultEntries();
     const state = a.sim.state();
     const addresses = (state.menus['/ip/address'] ?? []).map((e) => e.address);
     expect(addresses).toEqual(expect.arrayContaining([`${webIp}/32`, `${apiIp}/32`]));
@@ -107,18 +122,10 @@ describe('two clusters (MIKROLB_CLUSTER_NAME default and lab) on one router', ()
     expect(ofCluster(state, 'lab').some((e) => e.includes(`lb-list:${apiIp}`))).toBe(true);
     expect(ofCluster(state, 'default').filter((e) => e.includes(`:${apiIp}`))).toEqual([]);
     expect(foreign(state)).toBe(foreignBefore);
-    // The default controller may still be converging: two program invocations for one Service
-    // (its own event and its slice's) can each add a NAT rule until the next plan removes the
-    // copy. The snapshot the next tests compare with is taken once no tag appears twice.
-    aEntries = await eventually(async () => {
-      const mine = ofCluster(a.sim.state(), 'default');
-      const tags = mine.map((e) => e.replace(/^\S+ /, ''));
-      expect(new Set(tags).size).toBe(tags.length);
-      return mine;
-    }, 120_000, 500);
   });
 
   it('deleting the lab cluster\'s Services removes only its entries; the default cluster\'s stay as they were', async () => {
+    const aEntries = await settledDefaultEntries();
     await b.kube.remove('Service', 'api', ns);
     await eventually(async () => {
       expect(ofCluster(a.sim.state(), 'lab').filter((e) => e.includes(':svc='))).toEqual([]);
@@ -127,7 +134,9 @@ describe('two clusters (MIKROLB_CLUSTER_NAME default and lab) on one router', ()
     expect(ofCluster(a.sim.state(), 'default')).toEqual(aEntries);
   });
 
+  // Stops the lab controller: it stays the last test (it needs nothing an earlier one made).
   it('uninstalling the lab cluster removes its remaining entries and nothing else; the default cluster keeps working', async () => {
+    const aEntries = await settledDefaultEntries();
     await b.controller.stop();
     let out = '';
     const io = { stdout: { write: (t: string) => (out += t) }, stderr: { write: () => undefined } };

@@ -68,7 +68,7 @@ describe('program and release interleaved (real API server, simulator)', () => {
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
       addressType: 'IPv4', endpoints: [{ addresses: ['10.244.1.11'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
     });
-    expect((await run(allocate, ref)).status).toBe(200);
+    expect((await run(allocate, ref)).kind).toBe('done');
     const ours = (): string[] => Object.values(sim?.state().menus ?? {}).flat().map((e) => e.comment ?? '').filter((c) => c.includes(`svc=${uid}:`));
 
     const programHeld = p.hold(programAt);
@@ -80,14 +80,14 @@ describe('program and release interleaved (real API server, simulator)', () => {
       const releasing = run(release, ref);
       await releaseHeld.reached;
       programHeld.resume();
-      expect((await programming).status).toBe(200);
+      expect((await programming).kind).toBe('done');
       releaseHeld.resume();
-      expect((await releasing).status).toBe(200);
+      expect((await releasing).kind).toBe('done');
     } else {
-      expect((await run(release, ref)).status).toBe(200);
+      expect((await run(release, ref)).kind).toBe('done');
       expect(await getService(kube, ns, name)).toBeUndefined();
       programHeld.resume();
-      expect((await programming).status).toBe(200);
+      expect((await programming).kind).toBe('done');
     }
     expect(await getService(kube, ns, name)).toBeUndefined();
     expect(ours()).toEqual([]);

@@ -3,6 +3,7 @@ import { createProgramApp } from '../../functions/program/app.js';
 import { createRelease } from '../../functions/release/handler.js';
 import type { ProgramDeps } from '../../functions/program/deps.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { answerOf } from '../../lib/events/outcome.js';
 import type { FunctionHandler, ObjectRef } from '../../lib/events/invocation.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';
@@ -67,7 +68,7 @@ export async function startStack(seed: RouterState = SEED): Promise<Stack> {
   return {
     sim, router, program, logs,
     functions: { allocate: alloc, release },
-    allocate: async (ref) => (await alloc(objectInvocation('update', ref))).status,
+    allocate: async (ref) => answerOf(await alloc(objectInvocation('update', ref))).status,
     close: async () => {
       await program.close();
       await router.close();

@@ -143,11 +143,30 @@ function logLines(): LogLine[] {
   return stack.stderr().split('\n').filter((l) => l.startsWith('{')).map((l) => LogLine.parse(JSON.parse(l)));
 }
 
+/**
+ * What every section of the doc reads: the pools and Services that hit each failure reason and
+ * the happy path, applied in two steps and settled (each test reads it; none makes it).
+ */
+async function applyAndSettle(): Promise<void> {
+  await kubectlOk(['apply', '-f', '-'], yamlStream(FIRST));
+  await eventually(async () => {
+    allocations = await readAllocations();
+    for (const s of ['dup-a', 'ex-a']) expect(one(s).status?.phase).toBe('Programmed');
+  }, SETTLE_MS);
+  await kubectlOk(['apply', '-f', '-'], yamlStream(SECOND));
+  await eventually(async () => {
+    allocations = await readAllocations();
+    for (const c of CASES) expect(condition(allocations.find((a) => a.metadata.name === nameOf(c)), 'Ready')?.reason, nameOf(c)).toBe(c.reason);
+    for (const s of ['web', 'dup-a', 'ex-a', 'typo']) expect(condition(one(s), 'Ready')?.reason, s).toBe(HAPPY);
+  }, SETTLE_MS);
+}
+
 beforeAll(async () => {
   stack = await startLocalStack(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bridge', 'main.ts'), 'start'], {
     cwd: REPO_ROOT, env: cleanEnv(), readyTimeoutMs: 300_000,
   });
-}, 320_000);
+  await applyAndSettle();
+}, 320_000 + SETTLE_MS * 2);
 
 afterAll(async () => {
   await stack?.dispose();
@@ -163,18 +182,6 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
   });
 
   it('kubectl get ipallocations.mikrolb.de shows every failure reason and the happy path as documented', async () => {
-    await kubectlOk(['apply', '-f', '-'], yamlStream(FIRST));
-    await eventually(async () => {
-      allocations = await readAllocations();
-      for (const s of ['dup-a', 'ex-a']) expect(one(s).status?.phase).toBe('Programmed');
-    }, SETTLE_MS);
-    await kubectlOk(['apply', '-f', '-'], yamlStream(SECOND));
-    await eventually(async () => {
-      allocations = await readAllocations();
-      for (const c of CASES) expect(condition(allocations.find((a) => a.metadata.name === nameOf(c)), 'Ready')?.reason, nameOf(c)).toBe(c.reason);
-      for (const s of ['web', 'dup-a', 'ex-a', 'typo']) expect(condition(one(s), 'Ready')?.reason, s).toBe(HAPPY);
-    }, SETTLE_MS);
-
     const table = parseTable(await kubectlOk(['get', 'ipallocations.mikrolb.de']));
     expect(table.headers).toEqual(exampleGet.headers);
     const row = (name: string): Record<string, string> | undefined => table.rows.find((r) => r.NAME === name);
@@ -215,7 +222,7 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
     expect(asked(one('dup-b').metadata.name)).toEqual(['', '', '198.51.100.150']);
     // "No allocation at all for a Service means MikroLB does not consider the Service its own".
     expect(byService('foreign')).toEqual([]);
-  }, SETTLE_MS * 2 + 60_000);
+  }, 60_000);
 
   it('kubectl describe ipallocation shows the three conditions and the events', async () => {
     const notAllocated = /Message:\s+(.+)\n\s+Reason:\s+NotAllocated/.exec(exampleDescribe)?.[1];
@@ -329,6 +336,7 @@ describe('docs/debugging.md on the local stack (mikrolb start), with the harness
     expect(lines).toContainEqual(expect.objectContaining({ msg: 'Invocation done', function: 'allocate', object: 'Service/default/ex-b', status: 200 }));
   });
 
+  // Stops the stack: it stays the last test (it needs nothing an earlier one made).
   it('Ctrl-C stops everything: exit 0, its kube-apiserver and etcd gone, the folder removed', async () => {
     const { clusterPids, clusterDir } = stack;
     expect(clusterPids.every((p) => p > 0)).toBe(true);

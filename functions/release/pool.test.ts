@@ -1,0 +1,59 @@
+import { describe, expect, it } from 'vitest';
+import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
+import { answerOf } from '../../lib/events/outcome.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { IPPoolSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { memoryRouter } from '../../lib/router/memory.js';
+import { createRelease } from './handler.js';
+
+/**
+ * A pool being deleted while an allocation still holds one of its addresses waits on its
+ * users: the run is blocked (a 2xx, never retried), the pool says why, and once the holder is
+ * gone the next run finishes the deletion.
+ */
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const POOL = { kind: 'IPPool', name: 'lan' } as const;
+
+async function setup() {
+  const kube = memoryPort({
+    now: NOW,
+    objects: [
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', finalizers: ['mikrolb.de/finalizer'] },
+        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'] },
+        status: { allocations: [{ address: '192.0.2.20', allocationName: 'reserved-gw', allocationUID: 'uid-gw' }] } },
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'reserved-gw', uid: 'uid-gw' },
+        spec: { address: '192.0.2.20' }, status: { phase: 'Allocated', address: '192.0.2.20', advertised: false } },
+    ],
+  });
+  const release = createRelease({
+    kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, ledgerGraceMs: 60_000,
+  });
+  await kube.port.remove('IPPool', 'lan');
+  return { kube, release };
+}
+
+describe('release of a pool whose addresses are still held', () => {
+  it('is blocked on its users, answered 2xx, and the pool says which allocation holds it', async () => {
+    const { kube, release } = await setup();
+    const outcome = await release(objectInvocation('delete', POOL));
+    expect(outcome).toMatchObject({ kind: 'blocked', reason: 'AddressesInUse', message: expect.stringContaining('reserved-gw: 192.0.2.20') });
+    expect(answerOf(outcome).status).toBe(200);
+    const pool = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
+    expect(pool.metadata.finalizers).toEqual(['mikrolb.de/finalizer']);
+    expect(pool.status?.conditions?.find((c) => c.type === 'DeletionBlocked')).toMatchObject({ status: 'True', reason: 'AddressesInUse' });
+  });
+
+  it('a resync that meets the waiting pool is done (the pool is one of many things it looked at)', async () => {
+    const { release } = await setup();
+    expect((await release(resyncInvocation())).kind).toBe('done');
+  });
+
+  it('finishes the deletion once the holder is gone', async () => {
+    const { kube, release } = await setup();
+    await kube.port.remove('IPAllocation', 'reserved-gw');
+    expect((await release(objectInvocation('update', POOL))).kind).toBe('done');
+    expect(await kube.port.get('IPPool', 'lan')).toBeUndefined();
+  });
+});
