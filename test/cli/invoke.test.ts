@@ -42,10 +42,10 @@ const failed = (alloc: string, reason: string, note: string): string => `Warning
 const SCENARIOS: Scenario[] = [
   {
     scenario: 'ipv4-auto', object: 'Service/shop/web',
-    allocations: { 'ip-013a2986c760': 'Allocated 192.0.2.1 ProgrammingPending' },
-    claims: { 'public-v4': ['192.0.2.1=ip-013a2986c760'] },
-    writes: NEW_SERVICE('shop/web', 'ip-013a2986c760', '192.0.2.1'),
-    events: [allocated('ip-013a2986c760', '192.0.2.1', 'public-v4')],
+    allocations: { 'ip-013a2986c760': 'Allocated 192.0.2.6 ProgrammingPending' },
+    claims: { 'public-v4': ['192.0.2.6=ip-013a2986c760'] },
+    writes: NEW_SERVICE('shop/web', 'ip-013a2986c760', '192.0.2.6'),
+    events: [allocated('ip-013a2986c760', '192.0.2.6', 'public-v4')],
   },
   {
     scenario: 'ipv6-pool', object: 'Service/shop/web6',
@@ -277,9 +277,9 @@ describe('mikrolb invoke allocate on every fixture', () => {
     expect(a?.metadata.finalizers).toEqual(['mikrolb.de/finalizer']);
     expect(svc?.metadata['finalizers']).toEqual(['mikrolb.de/finalizer']);
     const [claim] = claimsOf(out);
-    expect(claim?.metadata.name).toBe('192.0.2.1');
+    expect(claim?.metadata.name).toBe('192.0.2.6');
     expect(claim?.metadata.labels).toEqual({ 'mikrolb.de/pool': 'public-v4', 'mikrolb.de/allocation-uid': a?.metadata.uid, 'mikrolb.de/service-uid': svc?.metadata['uid'] });
-    expect(claim?.spec).toEqual({ address: '192.0.2.1', poolName: 'public-v4', allocationName: a?.metadata.name, allocationUID: a?.metadata.uid });
+    expect(claim?.spec).toEqual({ address: '192.0.2.6', poolName: 'public-v4', allocationName: a?.metadata.name, allocationUID: a?.metadata.uid });
   });
 
   it('passes the pool interface on as a hint (pool-named, snat-only)', async () => {
