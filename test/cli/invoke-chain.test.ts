@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { allocationsOf, allocationSummary, fixture, ledgers, parseOutput, run, scratch, type InvokeOutput } from './support.js';
+import { allocationsOf, allocationSummary, claims, fixture, parseOutput, run, scratch, type InvokeOutput } from './support.js';
 
 /**
  * `mikrolb invoke` chained: each run starts from the previous run's output (`--state` and
@@ -42,7 +42,7 @@ describe('mikrolb invoke, chained on the previous output', () => {
       expect(Object.values(allocationSummary(third.out)).every((line) => line.startsWith('Allocated 192.0.2.'))).toBe(true);
       expect(new Set(addresses).size).toBe(2);
       expect(new Set(allocations.map((a) => a.metadata.uid)).size).toBe(2);
-      expect(ledgers(third.out)['public-v4']).toHaveLength(2);
+      expect(claims(third.out)['public-v4']).toHaveLength(2);
       expect(new Set(third.out.objects.map((o) => JSON.stringify((o.metadata as { uid?: unknown }).uid))).size).toBe(third.out.objects.length);
     } finally {
       await dir.remove();
@@ -67,7 +67,7 @@ describe('mikrolb invoke, chained on the previous output', () => {
       const programmedFile = await dir.file('programmed.json', JSON.stringify(deleting));
       const released = await invoke('release', '--state', programmedFile, '--router', programmedFile, '--object', 'Service/shop/web');
       expect(released.out.objects.filter((o) => o.kind !== 'IPPool')).toEqual([]);
-      expect(ledgers(released.out)).toEqual({ 'public-v4': [] });
+      expect(claims(released.out)).toEqual({ 'public-v4': [] });
       const ours = Object.values(released.out.router?.state.menus ?? {}).flat().filter((e) => (e.comment ?? '').startsWith('mikrolb:svc='));
       expect(ours).toEqual([]);
       expect(released.out.router?.state.menus['/ip/address']?.some((e) => e.address === `${address}/32`)).toBe(false);

@@ -4,7 +4,7 @@ import { z } from 'zod';
 import { RouterStateSchema } from '../../lib/router/state.js';
 import { parseObjectArg } from '../../lib/cli/invoke-args.js';
 import {
-  allocationSummary, eventLines, fixture, invokeAllocate, ledgers, run, scratch, writeLines,
+  allocationSummary, claims, eventLines, fixture, invokeAllocate, run, scratch, writeLines,
 } from './support.js';
 
 let tmp: Awaited<ReturnType<typeof scratch>>;
@@ -46,7 +46,7 @@ describe('--event: the function woken by a CloudEvent file', () => {
     const binary = Binary.parse(JSON.parse(await readFile(event('service-add-binary.json'), 'utf8')));
     const file = await tmp.file('event.json', JSON.stringify({ ...binary, body: JSON.stringify(binary.body) }));
     const { out } = await invokeAllocate(IPV4, '--event', file);
-    expect(allocationSummary(out)).toEqual({ 'ip-013a2986c760': 'Allocated 192.0.2.14 ProgrammingPending' });
+    expect(allocationSummary(out)).toEqual({ 'ip-013a2986c760': 'Allocated 192.0.2.6 ProgrammingPending' });
   });
 
   it('a resync converges operator reservations too', async () => {
@@ -83,7 +83,7 @@ describe('--object', () => {
     const state = await tmp.state(out.objects.map((o) => (o.kind === 'IPPool' ? { ...o, spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/28', '198.51.100.0/28'] } } : o)));
     const after = await invokeAllocate(state, '--object', 'IPPool/public-v4');
     expect(allocationSummary(after.out)).toEqual({ 'ip-222200ef295b': 'Allocated 198.51.100.1 ProgrammingPending' });
-    expect(ledgers(after.out)).toEqual({ 'public-v4': ['198.51.100.1=ip-222200ef295b'] });
+    expect(claims(after.out)).toEqual({ 'public-v4': ['198.51.100.1=ip-222200ef295b'] });
   });
 });
 
@@ -109,7 +109,7 @@ describe('configuration from the environment', () => {
     const without = await run(['invoke', 'allocate', '--state', state, '--object', 'Service/shop/web', '--quiet']);
     expect(without.stdout).toContain('"writes": []');
     const withDefault = await run(['invoke', 'allocate', '--state', state, '--object', 'Service/shop/web', '--quiet'], { LOAD_BALANCER_DEFAULT: 'true' });
-    expect(withDefault.stdout).toContain('"address": "192.0.2.14"');
+    expect(withDefault.stdout).toContain('"address": "192.0.2.6"');
   });
 });
 

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { stringify } from 'yaml';
 import { z } from 'zod';
-import { IPAllocationSchema, IPPoolSchema, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema, type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { RouterStateSchema } from '../../lib/router/state.js';
 import type { CliIo, Env } from '../../lib/cli/io.js';
 import { main } from '../../bridge/main.js';
@@ -70,6 +70,7 @@ const ofKind = <T>(out: InvokeOutput, kind: string, schema: z.ZodType<T>): T[] =
 
 export const allocationsOf = (out: InvokeOutput): IPAllocation[] => ofKind(out, 'IPAllocation', IPAllocationSchema);
 export const poolsOf = (out: InvokeOutput): IPPool[] => ofKind(out, 'IPPool', IPPoolSchema);
+export const claimsOf = (out: InvokeOutput): IPAddressClaim[] => ofKind(out, 'IPAddressClaim', IPAddressClaimSchema);
 
 /** `name → "phase address ReadyReason"`, with `(deleting)` for an allocation being deleted. */
 export function allocationSummary(out: InvokeOutput): Record<string, string> {
@@ -80,9 +81,14 @@ export function allocationSummary(out: InvokeOutput): Record<string, string> {
   }));
 }
 
-/** `pool → ["address=allocationName", ...]`, or `[]` for a pool without a ledger. */
-export function ledgers(out: InvokeOutput): Record<string, string[]> {
-  return Object.fromEntries(poolsOf(out).map((p) => [p.metadata.name, (p.status?.allocations ?? []).map((e) => `${e.address}=${e.allocationName}`)]));
+/**
+ * The addresses held, as `kubectl get ipaddressclaims` shows them: `pool → ["address=allocationName", ...]`
+ * for every pool (`[]` when nothing is claimed from it) and every pool a claim names.
+ */
+export function claims(out: InvokeOutput): Record<string, string[]> {
+  const byPool = new Map<string, string[]>(poolsOf(out).map((p) => [p.metadata.name, []]));
+  for (const c of claimsOf(out)) byPool.set(c.spec.poolName, [...(byPool.get(c.spec.poolName) ?? []), `${c.spec.address}=${c.spec.allocationName}`]);
+  return Object.fromEntries(byPool);
 }
 
 export const writeLines = (out: InvokeOutput): string[] =>
