@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['dist/**', 'node_modules/**', 'lib/cluster/tools/**', '.tmp/**'] },
+  { ignores: ['dist/**', 'node_modules/**', 'test/cluster/tools/**', '.tmp/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

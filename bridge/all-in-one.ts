@@ -1,21 +1,25 @@
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import type { KubeConfig } from '@kubernetes/client-node';
-import { createAllocateApp } from '../functions/allocate/app.js';
-import { createProgramApp } from '../functions/program/app.js';
-import { createReleaseApp } from '../functions/release/app.js';
-import { createWebhookApp, poolLister } from '../functions/webhook/app.js';
-import { certificateReloaded, serveTls } from '../functions/webhook/serve-tls.js';
+import { FUNCTIONS, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook, webhookCertFiles, type FunctionPorts } from '../functions/registry.js';
+import { EXIT_FAILED, type CliIo } from '../lib/cli/io.js';
+import { kubeRuntime, routerRuntime } from '../lib/cli/runtime.js';
+import { classesFromEnv, portFromEnv, type Env } from '../lib/config.js';
 import type { ClassConfig } from '../lib/core/service.js';
+import { messageOf } from '../lib/errors.js';
+import { FUNCTION_NAMES } from '../lib/events/invocation.js';
 import { apiServerPort } from '../lib/k8s/client.js';
-import { defaultPause } from '../lib/k8s/conflict.js';
+import type { KubePort } from '../lib/k8s/port.js';
 import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
-import type { Logger } from '../lib/log/logger.js';
-import { gcCounters, type Counters } from '../lib/metrics.js';
+import { createLogger, type Logger } from '../lib/log/logger.js';
+import { gcCounters, routerLimitCounter, type Counters } from '../lib/metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
-import type { BridgeConfigInput } from './config.js';
+import { runUntilStopped, usageError } from './commands.js';
+import { bridgeConfigFromEnv, type BridgeConfigInput } from './config.js';
 import { appDispatch } from './invoker.js';
+
+// The all-in-one controller entry: the one place in bridge/ that builds functions (from the
+// registry in functions/registry.ts).
 
 export interface ControllerOptions {
   kc: KubeConfig;
@@ -27,6 +31,7 @@ export interface ControllerOptions {
   bridge: BridgeConfigInput;
   /** Serve the IPPool webhook over TLS from this folder's tls.crt/tls.key, when present. */
   webhook?: { certDir: string; port: number; hostname?: string };
+  /** release's grace period (the registry's LEDGER_GRACE_MS unless given). */
   ledgerGraceMs?: number;
   /** Served on /metrics next to the bridge's (GC, router bounds); made here when not given. */
   counters?: Counters;
@@ -45,14 +50,13 @@ export interface Controller {
  */
 export async function startController(opts: ControllerOptions): Promise<Controller> {
   const kube = apiServerPort(opts.transport ?? kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
-  const retry = { attempts: 20, pause: defaultPause() };
   const counters = opts.counters ?? gcCounters();
-  const base = { kube, classes: opts.classes, now: () => new Date(), retry };
-  const dispatch = {
-    allocate: appDispatch(createAllocateApp({ ...base, log: opts.log.child({ function: 'allocate' }) })),
-    program: appDispatch(createProgramApp({ ...base, router: opts.router, log: opts.log.child({ function: 'program' }) })),
-    release: appDispatch(createReleaseApp({ ...base, router: opts.router, log: opts.log.child({ function: 'release' }), ledgerGraceMs: opts.ledgerGraceMs ?? 5 * 60_000, counters })),
+  const ports: Omit<FunctionPorts, 'log'> = {
+    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters,
+    ...(opts.ledgerGraceMs !== undefined ? { ledgerGraceMs: opts.ledgerGraceMs } : {}),
   };
+  const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) =>
+    [name, appDispatch(FUNCTIONS[name].app({ ...ports, log: opts.log.child({ function: name }) }))]));
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
   const bridge = await startBridge(opts.bridge, { kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() });
   return {
@@ -65,16 +69,48 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   };
 }
 
-async function startWebhook(cfg: NonNullable<ControllerOptions['webhook']>, kube: ReturnType<typeof apiServerPort>, log: Logger) {
-  const crt = join(cfg.certDir, 'tls.crt');
-  const key = join(cfg.certDir, 'tls.key');
-  if (!existsSync(crt) || !existsSync(key)) {
+async function startWebhook(cfg: NonNullable<ControllerOptions['webhook']>, kube: KubePort, log: Logger) {
+  const { certFile, keyFile } = webhookCertFiles(cfg.certDir);
+  if (!existsSync(certFile) || !existsSync(keyFile)) {
     log.warn('IPPool webhook not served: no certificate', { certDir: cfg.certDir });
     return undefined;
   }
-  const wlog = log.child({ component: 'webhook' });
-  const app = createWebhookApp({ listPools: poolLister(kube), log: (line) => wlog.info('Reviewed an IPPool', { review: line }) });
-  const served = await serveTls(app, { certFile: crt, keyFile: key, port: cfg.port, onReload: certificateReloaded(wlog, cfg.certDir), ...(cfg.hostname ? { hostname: cfg.hostname } : {}) });
+  const served = await serveWebhook({ kube, log: log.child({ component: 'webhook' }), ...cfg });
   log.info('Serving the IPPool webhook', { port: served.port });
   return served;
+}
+
+/**
+ * `mikrolb controller`: bridge + functions + webhook in one process, configured from the
+ * environment (ROUTEROS_*, LOAD_BALANCER_*, the bridge's variables, WEBHOOK_CERT_DIR/PORT).
+ */
+export async function runControllerCommand(argv: string[], env: Env, io: CliIo): Promise<number> {
+  if (argv.length > 0) return usageError(io, 'controller', `unexpected argument "${argv[0]}"`);
+  const log = createLogger({ out: io.stderr });
+  const classes = classesFromEnv(env);
+  if (!classes.ok) return usageError(io, 'controller', classes.message);
+  const bridgeCfg = bridgeConfigFromEnv(env, { functionUrls: 'optional' });
+  if (!bridgeCfg.ok) return usageError(io, 'controller', bridgeCfg.message);
+  const webhookPort = portFromEnv(env, 'WEBHOOK_PORT', WEBHOOK_PORT);
+  if (!webhookPort.ok) return usageError(io, 'controller', webhookPort.message);
+  const kube = kubeRuntime(env, 'mikrolb-controller');
+  if (!kube.ok) return usageError(io, 'controller', kube.message);
+  const counters = gcCounters();
+  const router = routerRuntime(env, log.child({ component: 'router' }), routerLimitCounter(counters));
+  if (!router.ok) return usageError(io, 'controller', router.message);
+  try {
+    const controller = await startController({
+      kc: kube.value.kc, router: router.value, classes: classes.value, log, bridge: bridgeCfg.config, counters,
+      webhook: { certDir: env.WEBHOOK_CERT_DIR ?? WEBHOOK_CERT_DIR, port: webhookPort.value },
+    });
+    log.info('Controller started', { port: controller.bridge.port, webhookPort: controller.webhookPort, loadBalancerClass: classes.value.loadBalancerClass, clusterName: classes.value.clusterName });
+    return await runUntilStopped(io, log, async () => {
+      await controller.stop();
+      await router.value.close();
+    });
+  } catch (e) {
+    await router.value.close();
+    io.stderr.write(`mikrolb controller: ${messageOf(e)}\n`);
+    return EXIT_FAILED;
+  }
 }

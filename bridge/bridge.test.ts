@@ -7,7 +7,7 @@ import { KubeError } from '../lib/k8s/errors.js';
 import { memoryLogger } from '../lib/log/logger.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
 import type { BridgeConfigInput } from './config.js';
-import { fakeKube } from './fake-kube.js';
+import { fakeKube } from '../test/helpers/fake-kube.js';
 import type { DispatchResult } from './invoker.js';
 import { FUNCTION_NAMES, type FunctionName } from './routing.js';
 import { fakeClock } from './test-support.js';

@@ -1,80 +1,38 @@
 #!/usr/bin/env node
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-// The composition root and the mikrolb bin: like the all-in-one controller entry, the only
-// place that wires functions/ to lib/ and bridge/. lib/cli takes the functions as parameters.
-import { join } from 'node:path';
-import { createAllocateApp } from '../functions/allocate/app.js';
-import { createAllocate } from '../functions/allocate/handler.js';
-import { createProgramApp } from '../functions/program/app.js';
-import { createReleaseApp } from '../functions/release/app.js';
-import { createWebhookApp, poolLister } from '../functions/webhook/app.js';
-import { certificateReloaded, serveTls } from '../functions/webhook/serve-tls.js';
-import { serveApp, type FetchApp } from '../lib/http/serve.js';
-import { withInvokeAuth } from '../lib/http/invoke-auth.js';
-import { createAuthenticator } from '../lib/auth/authenticator.js';
-import { tokenReviewer } from '../lib/auth/token-review.js';
-import { defaultPause } from '../lib/k8s/conflict.js';
-import { runServe, type ServeContext, type ServeEntry, type ServeRegistry } from '../lib/cli/serve.js';
-import { createProgram } from '../functions/program/handler.js';
-import { createRelease } from '../functions/release/handler.js';
-import type { RouterPort } from '../lib/router/port.js';
+// The mikrolb bin: a small dispatch over the CLI front ends (lib/cli, the bridge's commands),
+// handing them the functions from the registry (functions/registry.ts). Like the all-in-one
+// controller entry, the only place in bridge/ that imports functions/.
+import { FUNCTION_PORT, FUNCTIONS, IN_MEMORY_RETRY, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook, type FunctionEntry } from '../functions/registry.js';
+import { runServe, serveInvoked, type ServeEntry, type ServeRegistry } from '../lib/cli/serve.js';
 import type { ClassConfig } from '../lib/core/service.js';
+import { FUNCTION_NAMES } from '../lib/events/invocation.js';
 import { classConfigFromEnv } from '../lib/cli/config.js';
 import { runInvoke, type FunctionRegistry } from '../lib/cli/invoke.js';
-import type { InvokeRouter } from '../lib/cli/router.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions, type Command, type Env } from '../lib/cli/io.js';
 import { INVOKE_OPTIONS } from '../lib/cli/invoke-args.js';
 import { messageOf } from '../lib/errors.js';
 
-/** Functions `mikrolb invoke` runs. Extension point: add `program` and `release` here. */
+/** Functions `mikrolb invoke` runs: the registry's, on the fixture's memory and the simulated router. */
 export function invokeFunctions(classes: ClassConfig): FunctionRegistry {
-  // Memory never contends, but a conflict still means "decide again", never "wait".
-  const retry = { attempts: 10, pause: () => Promise.resolve() };
-  return {
-    allocate: ({ kube, now, log }) => createAllocate({ kube, classes, now, log, retry }),
-    program: ({ kube, now, log, router }) => createProgram({ kube, classes, now, log, retry, router: routerOf(router) }),
-    release: ({ kube, now, log, router }) => createRelease({ kube, classes, now, log, retry, router: routerOf(router), ledgerGraceMs: 5 * 60_000 }),
-  };
+  return Object.fromEntries(FUNCTION_NAMES.map((name) => [name, ({ kube, now, log, router }) =>
+    FUNCTIONS[name].handler({ kube, classes, now, log, retry: IN_MEMORY_RETRY, ...(router ? { router: router.port } : {}) })]));
 }
 
-/** runInvoke checks `--router` before it builds a router-talking function. */
-function routerOf(router: InvokeRouter | undefined): RouterPort {
-  if (!router) throw new Error('this function needs --router');
-  return router.port;
-}
-
-/** Functions `mikrolb serve` runs, each on $PORT. */
+/** Functions `mikrolb serve` runs, each on $PORT: the registry's, and the IPPool webhook. */
 export function serveFunctions(): ServeRegistry {
-  const retry = { attempts: 20, pause: defaultPause() };
-  const fnApp = (build: (ctx: ServeContext) => FetchApp): ServeEntry['start'] =>
-    async (ctx, port) => serveApp(authenticated(ctx, build(ctx)), { port });
-  const routerOf = (ctx: ServeContext): RouterPort => {
-    if (!ctx.router) throw new Error('no router configured');
-    return ctx.router;
-  };
+  const invoked = (entry: FunctionEntry): ServeEntry => ({
+    needsRouter: entry.needsRouter, invoked: true, defaultPort: FUNCTION_PORT,
+    start: (ctx, port) => serveInvoked(ctx, entry.app({ ...ctx, now: () => new Date() }), port),
+  });
   return {
-    allocate: { needsRouter: false, invoked: true, defaultPort: 8080, start: fnApp(({ kube, classes, log }) => createAllocateApp({ kube, classes, log, now: () => new Date(), retry })) },
-    program: { needsRouter: true, invoked: true, defaultPort: 8080, start: fnApp((ctx) => createProgramApp({ ...ctx, router: routerOf(ctx), now: () => new Date(), retry })) },
-    release: { needsRouter: true, invoked: true, defaultPort: 8080, start: fnApp((ctx) => createReleaseApp({ ...ctx, router: routerOf(ctx), now: () => new Date(), retry, ledgerGraceMs: 5 * 60_000 })) },
+    ...Object.fromEntries(FUNCTION_NAMES.map((name) => [name, invoked(FUNCTIONS[name])])),
     webhook: {
-      needsRouter: false, defaultPort: 9443,
-      start: async ({ kube, log, env }, port) => {
-        const dir = env.WEBHOOK_CERT_DIR ?? '/tmp/k8s-webhook-server/serving-certs';
-        const app = createWebhookApp({ listPools: poolLister(kube), log: (line) => log.info('Webhook', { line }) });
-        return serveTls(app, { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), port, onReload: certificateReloaded(log, dir) });
-      },
+      needsRouter: false, defaultPort: WEBHOOK_PORT,
+      start: ({ kube, log, env }, port) => serveWebhook({ kube, log, port, certDir: env.WEBHOOK_CERT_DIR ?? WEBHOOK_CERT_DIR }),
     },
   };
-}
-
-/** A served function behind INVOKE_AUTH: TokenReview-checked callers, or (INVOKE_AUTH=none) anyone. */
-function authenticated(ctx: ServeContext, app: FetchApp): FetchApp {
-  const cfg = ctx.invokeAuth;
-  if (cfg === undefined) throw new Error('a served function needs its INVOKE_AUTH configuration');
-  if (cfg.mode === 'none') return app;
-  const authenticate = createAuthenticator({ review: tokenReviewer(ctx.transport, cfg.audience), allowedSubjects: cfg.allowedSubjects });
-  return withInvokeAuth(app, authenticate, ctx.log);
 }
 
 const invoke: Command = async (argv, env, io) => {
@@ -83,7 +41,7 @@ const invoke: Command = async (argv, env, io) => {
     io.stderr.write(`mikrolb invoke: ${config.message}\n`);
     return EXIT_USAGE;
   }
-  return runInvoke(argv, io, { functions: invokeFunctions(config.classes), needsRouter: ['program', 'release'] });
+  return runInvoke(argv, io, { functions: invokeFunctions(config.classes), needsRouter: FUNCTION_NAMES.filter((name) => FUNCTIONS[name].needsRouter) });
 };
 
 interface Subcommand {
@@ -94,9 +52,9 @@ interface Subcommand {
   options?: () => Promise<CliOptions>;
 }
 
-/** Every `mikrolb` subcommand. Extension point: add one here (parse its config from `env` in `run`). */
+/** Every `mikrolb` subcommand (each parses its configuration from `env` in `run`). */
 // Subcommands other than serve and invoke load their modules when run: a function's cold
-// start then pays for nothing it does not use (the simulator, the bridge, the local cluster).
+// start then pays for nothing it does not use (the simulator, the bridge).
 export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   invoke: { usage: 'invoke <allocate|program|release> ...', summary: 'run a function once on fixture state (mikrolb invoke --help)', run: invoke, options: () => Promise.resolve(INVOKE_OPTIONS) },
   'routeros-sim': {
@@ -106,14 +64,13 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   },
   serve: { usage: 'serve <allocate|program|release|webhook>', summary: 'serve one function on $PORT (CloudEvents in; the webhook over TLS)', run: (argv, env, io) => runServe(argv, env, io, serveFunctions()) },
   bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions at FUNCTION_URL_*', run: async (argv, env, io) => (await import('./commands.js')).runBridgeCommand(argv, env, io) },
-  controller: { usage: 'controller', summary: 'bridge, functions and the IPPool webhook in one process', run: async (argv, env, io) => (await import('./commands.js')).runControllerCommand(argv, env, io) },
+  controller: { usage: 'controller', summary: 'bridge, functions and the IPPool webhook in one process', run: async (argv, env, io) => (await import('./all-in-one.js')).runControllerCommand(argv, env, io) },
   uninstall: {
     usage: 'uninstall --router [--dry-run]', summary: 'remove every entry of this cluster (MIKROLB_CLUSTER_NAME) from the router, nothing else',
     run: async (argv, env, io) => (await import('../lib/cli/uninstall.js')).runUninstall(argv, env, io),
     options: async () => (await import('../lib/cli/uninstall.js')).UNINSTALL_OPTIONS,
   },
   router: { usage: 'router dump', summary: 'print the router\'s state (read-only) in the invoke --router format', run: async (argv, env, io) => (await import('../lib/cli/router-dump.js')).runRouter(argv, env, io) },
-  start: { usage: 'start', summary: 'the controller on an embedded local stack (or on KUBECONFIG + ROUTEROS_URL)', run: async (argv, env, io) => (await import('./start.js')).runStart(argv, env, io) },
 };
 
 export function usage(): string {

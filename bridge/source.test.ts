@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ObjectKind } from '../lib/events/invocation.js';
 import { memoryLogger } from '../lib/log/logger.js';
-import { fakeKube } from './fake-kube.js';
+import { fakeKube } from '../test/helpers/fake-kube.js';
 import { createBridgeMetrics } from './metrics.js';
 import type { Emission } from './routing.js';
 import { startSource } from './source.js';

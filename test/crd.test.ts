@@ -3,8 +3,8 @@ import { z } from 'zod';
 import { isConflict } from '../lib/k8s/errors.js';
 import { IPPoolSchema } from '../lib/k8s/schemas.js';
 import { RESOURCES, resourcePath } from '../lib/k8s/resources.js';
-import { startCluster } from '../lib/cluster/cluster.js';
-import { pinnedVersions } from '../lib/cluster/binaries.js';
+import { startCluster } from './cluster/cluster.js';
+import { pinnedVersions } from './cluster/binaries.js';
 import { testCluster, uniq } from './helpers/cluster.js';
 
 const { kubectl, transport } = testCluster();

@@ -7,7 +7,7 @@
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
-import { binariesFromEnv, cacheDir, ensureBinaries, pinnedVersions } from '../lib/cluster/binaries.js';
+import { binariesFromEnv, cacheDir, ensureBinaries, pinnedVersions } from './cluster/binaries.js';
 import { KNATIVE_MODULES, knativeCrdFiles } from './deploy/knative.js';
 import { ensureLibrouteros, LIBROUTEROS } from './routeros-sim/librouteros.js';
 import { messageOf } from '../lib/errors.js';

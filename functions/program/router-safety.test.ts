@@ -8,7 +8,7 @@ import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterSim } from '../../lib/routeros/sim/index.js';
 import type { RouterState } from '../../lib/router/state.js';
-import { createTracer } from '../../lib/routeros/tracer/index.js';
+import { createTracer } from '../../test/tracer/index.js';
 import { createProgram } from './handler.js';
 
 /**

@@ -7,7 +7,7 @@ import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
-import { memoryRouter } from '../../lib/router/memory.js';
+import { memoryRouter } from '../../test/helpers/memory-router.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { createRelease } from './handler.js';
 

@@ -4,7 +4,7 @@ import { answerOf } from '../../lib/events/outcome.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
-import { memoryRouter } from '../../lib/router/memory.js';
+import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
 
 /**

@@ -1,6 +1,10 @@
+import { createAuthenticator } from '../auth/authenticator.js';
 import { invokeAuthFromEnv, type InvokeAuthConfig } from '../auth/config.js';
+import { tokenReviewer } from '../auth/token-review.js';
 import { classesFromEnv, portFromEnv, type Env } from '../config.js';
 import type { ClassConfig } from '../core/service.js';
+import { withInvokeAuth } from '../http/invoke-auth.js';
+import { serveApp, type FetchApp } from '../http/serve.js';
 import type { KubePort } from '../k8s/port.js';
 import type { Transport } from '../k8s/rest.js';
 import { createLogger, type Logger } from '../log/logger.js';
@@ -85,4 +89,13 @@ export async function runServe(argv: string[], env: Env, io: CliIo, registry: Se
   await served.close();
   if (router?.ok) await router.value.close();
   return EXIT_OK;
+}
+
+/** A function's app on `port`, behind INVOKE_AUTH: TokenReview-checked callers, or (INVOKE_AUTH=none) anyone. */
+export function serveInvoked(ctx: ServeContext, app: FetchApp, port: number): Promise<Served> {
+  const cfg = ctx.invokeAuth;
+  if (cfg === undefined) throw new Error('a served function needs its INVOKE_AUTH configuration');
+  if (cfg.mode === 'none') return serveApp(app, { port });
+  const authenticate = createAuthenticator({ review: tokenReviewer(ctx.transport, cfg.audience), allowedSubjects: cfg.allowedSubjects });
+  return serveApp(withInvokeAuth(app, authenticate, ctx.log), { port });
 }

@@ -4,7 +4,7 @@ import { applyPlanToState } from '../router/apply.js';
 import { connectedNetworks } from '../router/hairpin.js';
 import { baseRouter, NET, webService } from '../router/test-support.js';
 import type { RouterState } from '../router/state.js';
-import { createTracer } from '../routeros/tracer/index.js';
+import { createTracer } from '../../test/tracer/index.js';
 import { planOwner } from './router-program.js';
 
 /** `web` (no SNAT, so only the hairpin rules can rewrite a source) programmed on the home-lab router. */

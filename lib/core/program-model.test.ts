@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { EndpointSliceSchema, ServiceSchema } from '../k8s/core-objects.js';
 import { scopes } from '../router/names.js';
 import { baseRouter, clients, converge, desiredFor, spread } from '../router/test-support.js';
-import { createTracer } from '../routeros/tracer/index.js';
+import { createTracer } from '../../test/tracer/index.js';
 import { serviceProgram } from './program-model.js';
 import { serviceIntent } from './service.js';
 

@@ -4,7 +4,7 @@ import { IPAllocationSchema } from '../k8s/schemas.js';
 import { applyPlanToState, type Op } from '../router/index.js';
 import { baseRouter, webService } from '../router/test-support.js';
 import type { RouterEntry } from '../router/state.js';
-import { createTracer } from '../routeros/tracer/index.js';
+import { createTracer } from '../../test/tracer/index.js';
 import type { AdvertisementWant } from './program-model.js';
 import { planOwner, readsFor, type OwnerProgram } from './router-program.js';
 

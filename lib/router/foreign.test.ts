@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { RouterEntry, RouterState } from './state.js';
-import { createTracer } from '../routeros/tracer/index.js';
+import { createTracer } from '../../test/tracer/index.js';
 import { globalEntries } from './layout.js';
 import { mergeDesired } from './menus.js';
 import { ownerOf, scopes } from './names.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTracer } from '../routeros/tracer/index.js';
+import { createTracer } from '../../test/tracer/index.js';
 import { globalEntries, serviceEntries } from './layout.js';
 import { ownerOf, scopes } from './names.js';
 import { backendSpread, baseRouter, converge, desiredFor, FAMILIES, NET, webService } from './test-support.js';

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IPFamily } from '../ip/index.js';
 import type { RouterState } from './state.js';
-import { createTracer } from '../routeros/tracer/index.js';
+import { createTracer } from '../../test/tracer/index.js';
 import type { ServiceProgram } from './layout.js';
 import { isOrderedMenu } from './menus.js';
 import { scopes } from './names.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { createTracer } from '../routeros/tracer/index.js';
+import { createTracer } from '../../test/tracer/index.js';
 import { applyPlanToState } from './apply.js';
 import { scopes } from './names.js';
 import type { Op } from './ops.js';

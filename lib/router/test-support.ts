@@ -1,7 +1,7 @@
 import type { IPFamily } from '../ip/index.js';
 import type { RouterState } from './state.js';
-import { createTracer, type Connection, type TraceFailure, type TraceResult, type Tracer } from '../routeros/tracer/index.js';
-import { seededRandom, tally } from '../routeros/tracer/test-support.js';
+import { createTracer, type Connection, type TraceFailure, type TraceResult, type Tracer } from '../../test/tracer/index.js';
+import { seededRandom, tally } from '../../test/tracer/test-support.js';
 import { applyPlanToState } from './apply.js';
 import { advertisementEntry, globalEntries, mergeDesired, menusFor, serviceEntries, type DesiredMenus, type ServiceProgram } from './layout.js';
 import type { Op } from './ops.js';

@@ -5,7 +5,7 @@
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { createAllocate } from '../../functions/allocate/handler.js';
-import { startCluster } from '../../lib/cluster/cluster.js';
+import { startCluster } from '../cluster/cluster.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';

@@ -1,5 +1,5 @@
 import { createAllocate } from '../../functions/allocate/handler.js';
-import { startCluster } from '../../lib/cluster/cluster.js';
+import { startCluster } from '../cluster/cluster.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { choose, formatAddress, parsePoolAddresses, startFor } from '../../lib/ip/index.js';
 import { apiServerPort } from '../../lib/k8s/client.js';

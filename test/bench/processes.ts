@@ -1,7 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:http';
 import { join } from 'node:path';
-import { freePort, startCluster } from '../../lib/cluster/cluster.js';
+import { freePort, startCluster } from '../cluster/cluster.js';
 import { objectInvocation, toCloudEvent } from '../../lib/events/cloudevent.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';

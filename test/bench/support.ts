@@ -1,7 +1,7 @@
 import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startController, type Controller } from '../../bridge/all-in-one.js';
-import { freePort, startCluster, type TestCluster } from '../../lib/cluster/cluster.js';
+import { freePort, startCluster, type TestCluster } from '../cluster/cluster.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { KubeObject, KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';

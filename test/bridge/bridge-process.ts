@@ -8,7 +8,7 @@ import { createInterface } from 'node:readline';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startBridge } from '../../bridge/bridge.js';
 import { bridgeConfigFromEnv } from '../../bridge/config.js';
-import { stopOnSignals } from '../../bridge/signals.js';
+import { untilStopped } from '../../lib/cli/runtime.js';
 import { createLogger } from '../../lib/log/logger.js';
 import type { LatencyWindow } from '../../lib/exposition.js';
 
@@ -21,7 +21,11 @@ if (!parsed.ok) {
 const kc = new KubeConfig();
 kc.loadFromFile(process.env['KUBECONFIG'] ?? '');
 const bridge = await startBridge({ ...parsed.config, hostname: '127.0.0.1' }, { kc, log });
-stopOnSignals(bridge, { log, onStopped: () => process.exit(0) });
+// The product's own shutdown (lib/cli/runtime): stop on SIGTERM or SIGINT, then leave.
+void untilStopped().then(async () => {
+  await bridge.stop();
+  process.exit(0);
+});
 await bridge.ready;
 process.stdout.write(`${JSON.stringify({ port: bridge.port })}\n`);
 

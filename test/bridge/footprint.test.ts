@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';
-import { startCluster, type TestCluster } from '../../lib/cluster/cluster.js';
+import { startCluster, type TestCluster } from '../cluster/cluster.js';
 import { endpointSlice, fakeFunctions, inParallel, kubeWriter, lbService, metricValue, sleep } from './support.js';
 
 // Heavy: thousands of Services and EndpointSlices, on a cluster of its own (nothing to clean up

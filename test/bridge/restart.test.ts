@@ -4,7 +4,7 @@ import type { BridgeHandle } from '../../bridge/bridge.js';
 import { isKubeError } from '../../lib/k8s/errors.js';
 import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';
 import { memoryLogger } from '../../lib/log/logger.js';
-import { startCluster, type TestCluster } from '../../lib/cluster/cluster.js';
+import { startCluster, type TestCluster } from '../cluster/cluster.js';
 import { endpointSlice, fakeFunctions, kubeWriter, lbService, metricValue, sleep, testBridge } from './support.js';
 
 // A cluster of its own: stopping the shared API server would break every other test.

@@ -5,7 +5,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { startBridge, type BridgeHandle } from '../../bridge/bridge.js';
 import type { BridgeConfigInput } from '../../bridge/config.js';
 import { FUNCTION_NAMES, type FunctionName } from '../../bridge/routing.js';
-import { freePort, startCluster, type TestCluster } from '../../lib/cluster/cluster.js';
+import { freePort, startCluster, type TestCluster } from '../cluster/cluster.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';

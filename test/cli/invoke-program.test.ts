@@ -4,7 +4,7 @@ import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { stringify } from 'yaml';
 import { legacyComment, ownerOf } from '../../lib/router/index.js';
-import { createTracer } from '../../lib/routeros/tracer/index.js';
+import { createTracer } from '../tracer/index.js';
 import { claims, fixture, parseOutput, run } from './support.js';
 
 const STATE = fixture('program', 'web', 'state.yaml');

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
-import { runBin as mikrolb } from './support.js';
+import { runBin as mikrolb, runScript, type Exited } from './support.js';
 
 // The password is a canary: it must never appear in anything a command prints, whatever goes
 // wrong and however verbose its libraries are told to be (DEBUG=*).
@@ -29,12 +29,17 @@ afterAll(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-/** Every command that reads the router's configuration from the environment. */
-const ROUTER_COMMANDS = ['serve program', 'serve release', 'controller', 'uninstall --router --dry-run', 'router dump', 'start'];
+type Runner = (env: Record<string, string>) => Promise<Exited>;
+
+/** Every command that reads the router's configuration from the environment (and `npm start`, which names it). */
+const ROUTER_COMMANDS: [string, Runner][] = [
+  ...['serve program', 'serve release', 'controller', 'uninstall --router --dry-run', 'router dump'].map((c): [string, Runner] => [c, (env) => mikrolb(c.split(' '), env)]),
+  ['npm start', (env) => runScript('test/local-stack/start.ts', [], env)],
+];
 
 describe('credentials in output', () => {
-  it.each(ROUTER_COMMANDS)('%s: a password inside ROUTEROS_URL is not echoed by the start-up error', async (command) => {
-    const ran = await mikrolb(command.split(' '), {
+  it.each(ROUTER_COMMANDS)('%s: a password inside ROUTEROS_URL is not echoed by the start-up error', async (_name, run) => {
+    const ran = await run({
       DEBUG: '*', KUBECONFIG: kubeconfig, ROUTEROS_URL: `api://admin:${CANARY}@192.0.2.1`, ROUTEROS_USERNAME: 'mikrolb', ROUTEROS_PASSWORD: CANARY,
     });
     expect(ran.code).not.toBe(0);

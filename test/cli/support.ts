@@ -121,9 +121,12 @@ export interface Exited {
 }
 
 /** `mikrolb <args>` as a child process (as the bin runs), with only PATH and `env`. */
-export function runBin(args: readonly string[], env: Record<string, string> = {}): Promise<Exited> {
+export const runBin = (args: readonly string[], env: Record<string, string> = {}): Promise<Exited> => runScript('bridge/main.ts', args, env);
+
+/** A TypeScript script of the repository (`bridge/main.ts`, the `npm start` script) as a child process, with only PATH and `env`. */
+export function runScript(script: string, args: readonly string[], env: Record<string, string> = {}): Promise<Exited> {
   return new Promise((resolve, reject) => {
-    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['bridge/main.ts', ...args], {
+    const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), [script, ...args], {
       cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin', ...env }, stdio: ['ignore', 'pipe', 'pipe'],
     });
     let stdout = '';

@@ -1,4 +1,4 @@
-import { startCluster } from '../../lib/cluster/cluster.js';
+import { startCluster } from './cluster.js';
 
 /** `npm run dev:cluster`: the test cluster in the foreground until Ctrl-C. */
 const cluster = await startCluster();

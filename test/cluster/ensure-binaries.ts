@@ -1,4 +1,4 @@
-import { ensureBinaries } from '../../lib/cluster/binaries.js';
+import { ensureBinaries } from './binaries.js';
 
 /** Finds or builds the test-cluster binaries ahead of the test run (used by .ci/run). */
 const b = await ensureBinaries();

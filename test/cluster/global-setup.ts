@@ -1,6 +1,6 @@
 import type {} from 'vitest';
 import type { TestProject } from 'vitest/node';
-import { startCluster } from '../../lib/cluster/cluster.js';
+import { startCluster } from './cluster.js';
 
 declare module 'vitest' {
   export interface ProvidedContext {

@@ -1,4 +1,4 @@
-import { startCluster } from '../../lib/cluster/cluster.js';
+import { startCluster } from './cluster.js';
 
 /** Starts a cluster and prints its process ids; the test then kills this process with SIGKILL. */
 const cluster = await startCluster({ crds: false, log: () => undefined });

@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { startController, type Controller } from '../../bridge/all-in-one.js';
-import { freePort } from '../../lib/cluster/cluster.js';
+import { freePort } from '../cluster/cluster.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';

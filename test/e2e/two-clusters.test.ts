@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { uninstallRouter } from '../../lib/cli/uninstall.js';
-import { startCluster, type TestCluster } from '../../lib/cluster/cluster.js';
+import { startCluster, type TestCluster } from '../cluster/cluster.js';
 import { getService } from '../../lib/k8s/typed.js';
 import { ownerOf } from '../../lib/router/index.js';
 import type { RouterEntry, RouterState } from '../../lib/router/state.js';

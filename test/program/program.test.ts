@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { getAllocation, getService } from '../../lib/k8s/typed.js';
 import type { IPAllocation } from '../../lib/k8s/schemas.js';
-import { createTracer } from '../../lib/routeros/tracer/index.js';
+import { createTracer } from '../tracer/index.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';

@@ -1,7 +1,8 @@
 /**
  * Imports of product code flow one way: functions → lib/core → lib/router → (port) ← lib/routeros.
  * The router model (entries, state, ops, port, errors) lives in lib/router and knows nothing of
- * the wire client that implements it; the pure core knows no wire client and no HTTP.
+ * the wire client that implements it; the pure core knows no wire client and no HTTP. No product
+ * code imports test support (test/).
  */
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
@@ -26,6 +27,9 @@ export function importsOf(file: string, text: string): string[] {
   return found;
 }
 
+/** Product code never imports test support (fakes, the tracer, the cluster launcher live under test/). */
+const TEST_ONLY = 'test/';
+
 /** Folder → folders its product code must never import. */
 const FORBIDDEN: Record<string, readonly string[]> = {
   'lib/router/': ['lib/routeros/', 'lib/core/', 'lib/k8s/', 'lib/http/', 'functions/', 'bridge/'],
@@ -35,13 +39,18 @@ const FORBIDDEN: Record<string, readonly string[]> = {
   'functions/': ['lib/routeros/', 'bridge/'],
 };
 
+/** Functions are built from the registry only, and only the entry points use it. */
+const REGISTRY = 'functions/registry.js';
+const ENTRY_POINTS: readonly string[] = ['bridge/main.ts', 'bridge/all-in-one.ts'];
+
 function violations(files: readonly { file: string; text: string }[]): string[] {
   const found: string[] = [];
   for (const { file, text } of files) {
-    const rules = Object.entries(FORBIDDEN).find(([folder]) => file.startsWith(folder))?.[1] ?? [];
+    const rules = [...(Object.entries(FORBIDDEN).find(([folder]) => file.startsWith(folder))?.[1] ?? []), TEST_ONLY];
     for (const target of importsOf(file, text)) {
       const bad = rules.find((folder) => target.startsWith(folder));
-      if (bad !== undefined) found.push(`${file} imports ${target}`);
+      const intoFunctions = !file.startsWith('functions/') && target.startsWith('functions/');
+      if (bad !== undefined || (intoFunctions && (target !== REGISTRY || !ENTRY_POINTS.includes(file)))) found.push(`${file} imports ${target}`);
     }
   }
   return found;
@@ -53,6 +62,11 @@ describe('import direction of product code', () => {
       .toEqual(['lib/router/planner.ts imports lib/routeros/client/errors.js']);
     expect(violations([{ file: 'lib/core/a.ts', text: "const m = await import('../http/serve.js');" }])).toEqual(['lib/core/a.ts imports lib/http/serve.js']);
     expect(violations([{ file: 'lib/routeros/client/a.ts', text: "import { RouterError } from '../../router/errors.js';" }])).toEqual([]);
+    expect(violations([{ file: 'bridge/main.ts', text: "const m = await import('../test/local-stack/start.js');" }])).toEqual(['bridge/main.ts imports test/local-stack/start.js']);
+    expect(violations([
+      { file: 'bridge/main.ts', text: "import { FUNCTIONS } from '../functions/registry.js';\nimport { createProgram } from '../functions/program/handler.js';" },
+      { file: 'bridge/bridge.ts', text: "import { FUNCTIONS } from '../functions/registry.js';" },
+    ])).toEqual(['bridge/main.ts imports functions/program/handler.js', 'bridge/bridge.ts imports functions/registry.js']);
   });
 
   it('holds for every product file', () => {

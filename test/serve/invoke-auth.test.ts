@@ -15,7 +15,7 @@ import { createAllocateApp } from '../../functions/allocate/app.js';
 import { createAuthenticator } from '../../lib/auth/authenticator.js';
 import { tokenFile } from '../../lib/auth/token-file.js';
 import { tokenReviewer } from '../../lib/auth/token-review.js';
-import { freePort } from '../../lib/cluster/cluster.js';
+import { freePort } from '../cluster/cluster.js';
 import { objectInvocation, toCloudEvent } from '../../lib/events/cloudevent.js';
 import { withInvokeAuth } from '../../lib/http/invoke-auth.js';
 import { apiServerPort } from '../../lib/k8s/client.js';

@@ -2,7 +2,7 @@ import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, toCloudEvent } from '../../lib/events/cloudevent.js';
-import { freePort } from '../../lib/cluster/cluster.js';
+import { freePort } from '../cluster/cluster.js';
 import { testCluster } from '../helpers/cluster.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

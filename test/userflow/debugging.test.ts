@@ -5,7 +5,7 @@ import { z } from 'zod';
 import { cleanEnv, REPO_ROOT } from '../image/workspace.js';
 import { eventually, leftovers, parseTable, startLocalStack, type LocalStack } from './stack.js';
 
-// docs/debugging.md, followed as a user would on the local stack (`mikrolb start`): create
+// docs/debugging.md, followed as a user would on the local stack (`npm start`): create
 // pools and Services that hit every allocation failure reason and the happy path, then read
 // what the doc says to read (kubectl get / describe / label selectors / ippools / logs) and
 // compare it with the doc's own tables, messages and examples.
@@ -162,7 +162,7 @@ async function applyAndSettle(): Promise<void> {
 }
 
 beforeAll(async () => {
-  stack = await startLocalStack(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'bridge', 'main.ts'), 'start'], {
+  stack = await startLocalStack(process.execPath, ['--import', 'tsx', join(REPO_ROOT, 'test', 'local-stack', 'start.ts')], {
     cwd: REPO_ROOT, env: cleanEnv(), readyTimeoutMs: 300_000,
   });
   await applyAndSettle();
@@ -172,7 +172,7 @@ afterAll(async () => {
   await stack?.dispose();
 }, 180_000);
 
-describe('docs/debugging.md on the local stack (mikrolb start), with the harness kubectl', () => {
+describe('docs/debugging.md on the local stack (npm start), with the harness kubectl', () => {
   it('prints the cluster, the router and a kubectl to use, and runs the cluster in a temporary folder', () => {
     expect(stack.banner.kubeconfig).toMatch(/mikrolb-cluster-[^/]+\/kubeconfig$/);
     expect(stack.banner.routerosUrl).toMatch(/^api:\/\/127\.0\.0\.1:\d+$/);

@@ -2,7 +2,7 @@ import { execFile, spawn, type ChildProcess } from 'node:child_process';
 import { readFile, stat } from 'node:fs/promises';
 import { dirname, join } from 'node:path';
 
-// Drives `mikrolb start` (or `npm start`) as a user in a terminal would: reads the banner,
+// Drives `npm start` (test/local-stack/start.ts) as a user in a terminal would: reads the banner,
 // talks to the printed cluster with the printed kubectl, and stops it with Ctrl-C.
 
 export const READY_LINE = 'MikroLB local stack is ready. Press Ctrl-C to stop everything.';

@@ -17,7 +17,7 @@ import { contains, count, describeSet, parseAddress } from '../../lib/ip/index.j
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { isInvalid, isKubeError } from '../../lib/k8s/errors.js';
 import { listPools } from '../../lib/k8s/typed.js';
-import { issueServingCert } from '../../lib/cluster/pki.js';
+import { issueServingCert } from '../cluster/pki.js';
 import { testCluster, uniq } from '../helpers/cluster.js';
 
 const { kubectl, transport } = testCluster();

@@ -59,7 +59,7 @@ export interface TestPki {
   wrongName: { key: string; cert: string };
 }
 
-/** Two throw-away EC CAs and server certificates, made with openssl (as lib/cluster/pki.ts does). */
+/** Two throw-away EC CAs and server certificates, made with openssl (as test/cluster/pki.ts does). */
 export async function createTestPki(): Promise<TestPki> {
   const dir = await mkdtemp(join(tmpdir(), 'mikrolb-client-pki-'));
   const openssl = async (...args: string[]): Promise<void> => {

@@ -4,7 +4,7 @@ import { parseConnection, type Connection } from './connection.js';
 import type { Flow, Hook, Table } from './flow.js';
 import { createRouterView, type RouterView } from './router.js';
 import { compileRules, type RuleProblem, type RuleSet } from './rules.js';
-import type { RouterState } from '../../router/state.js';
+import type { RouterState } from '../../lib/router/state.js';
 import { protocolName } from './values.js';
 
 /** Which way the routing decision sent the connection: to the router, through it, or from it. */

@@ -2,7 +2,7 @@ import type { Family } from './addresses.js';
 import { actionParameters, compileAction, type Action } from './actions.js';
 import type { MatchFn, Table } from './flow.js';
 import { compileMatcher, type CompileContext } from './matchers.js';
-import type { RouterEntry, RouterState } from '../../router/state.js';
+import type { RouterEntry, RouterState } from '../../lib/router/state.js';
 import { parseBoolean, parseNth, type Nth } from './values.js';
 
 /** Properties RouterOS prints that neither match nor act. */

@@ -1,7 +1,7 @@
-import type { RouterEntry, RouterState } from './state.js';
-import { applyPlanToState } from './apply.js';
-import type { Op } from './planner.js';
-import type { RouterPort } from './port.js';
+import type { RouterEntry, RouterState } from '../../lib/router/state.js';
+import { applyPlanToState } from '../../lib/router/apply.js';
+import type { Op } from '../../lib/router/planner.js';
+import type { RouterPort } from '../../lib/router/port.js';
 
 /**
  * A RouterPort over an in-memory RouterState (plans applied with applyPlanToState): for unit

@@ -1,6 +1,6 @@
-import type { ObjectKind } from '../lib/events/invocation.js';
-import { KubeError } from '../lib/k8s/errors.js';
-import type { KubeStream, WatchEvent } from './kube-stream.js';
+import type { ObjectKind } from '../../lib/events/invocation.js';
+import { KubeError } from '../../lib/k8s/errors.js';
+import type { KubeStream, WatchEvent } from '../../bridge/kube-stream.js';
 
 /** Test support: an API server's list and watch, in memory, with outages and expiry on demand. */
 

@@ -1,6 +1,6 @@
 import { parseSpan, type AddressSpan, type Family } from './addresses.js';
 import type { Table } from './flow.js';
-import type { RouterEntry } from '../../router/state.js';
+import type { RouterEntry } from '../../lib/router/state.js';
 import { fail, ok, parseBoolean, parsePortRange, type Parsed, type PortRange } from './values.js';
 
 export type MarkTarget = 'connectionMark' | 'packetMark' | 'routingMark';

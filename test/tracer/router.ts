@@ -1,7 +1,7 @@
 import { parseAddress, parseInterfaceAddress, parseSpan, spanContains, type AddressSpan, type Family } from './addresses.js';
 import type { Env } from './flow.js';
 import { firewallMenu } from './rules.js';
-import type { RouterEntry, RouterState } from '../../router/state.js';
+import type { RouterEntry, RouterState } from '../../lib/router/state.js';
 import { parseBoolean } from './values.js';
 
 /** The parts of a router's state the firewall consults besides its rules, plus the tracer's counters. */

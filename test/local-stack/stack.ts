@@ -2,19 +2,19 @@ import { randomBytes } from 'node:crypto';
 import { copyFile, mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startCluster, freePort, type TestCluster } from '../lib/cluster/cluster.js';
-import { issueServingCert } from '../lib/cluster/pki.js';
-import { apiServerPort } from '../lib/k8s/client.js';
-import { kubeTransport } from '../lib/k8s/rest.js';
-import { isAlreadyExists } from '../lib/k8s/errors.js';
-import { EXIT_FAILED, type Command } from '../lib/cli/io.js';
-import { messageOf } from '../lib/errors.js';
-import { untilStopped } from '../lib/cli/runtime.js';
-import { createLogger, type Logger } from '../lib/log/logger.js';
-import { connectRouter } from '../lib/routeros/client/index.js';
-import { startRouterSim, type RouterSim } from '../lib/routeros/sim/index.js';
-import type { RouterState } from '../lib/router/state.js';
-import { startController, type Controller } from './all-in-one.js';
+import { startCluster, freePort, type TestCluster } from '../cluster/cluster.js';
+import { issueServingCert } from '../cluster/pki.js';
+import { apiServerPort } from '../../lib/k8s/client.js';
+import { kubeTransport } from '../../lib/k8s/rest.js';
+import { isAlreadyExists } from '../../lib/k8s/errors.js';
+import { EXIT_FAILED, type Command } from '../../lib/cli/io.js';
+import { messageOf } from '../../lib/errors.js';
+import { untilStopped } from '../../lib/cli/runtime.js';
+import { createLogger, type Logger } from '../../lib/log/logger.js';
+import { connectRouter } from '../../lib/routeros/client/index.js';
+import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import type { RouterState } from '../../lib/router/state.js';
+import { startController, type Controller } from '../../bridge/all-in-one.js';
 
 /** The simulated router of the local stack: an uplink with documentation addresses. */
 const LOCAL_ROUTER: RouterState = {
@@ -120,18 +120,14 @@ function banner(s: Stack): string {
   ].join('\n');
 }
 
-/**
- * The embedded local stack of `mikrolb start` (npm start), until Ctrl-C. Source checkouts only:
- * bridge/start.ts loads this module when it is there, and the image leaves it (and the launcher
- * of lib/cluster) out.
- */
+/** The embedded local stack of `npm start` (test/local-stack/start.ts), until Ctrl-C. */
 export const runLocalStack: Command = async (_argv, env, io) => {
   const log = createLogger({ out: io.stderr, level: env.LOG_LEVEL === 'debug' ? 'debug' : 'info' });
   let stack: Stack;
   try {
     stack = await startStack(log);
   } catch (e) {
-    io.stderr.write(`mikrolb start: the local stack did not start: ${messageOf(e)}\n`);
+    io.stderr.write(`npm start: the local stack did not start: ${messageOf(e)}\n`);
     return EXIT_FAILED;
   }
   io.stdout.write(banner(stack));

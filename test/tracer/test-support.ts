@@ -1,4 +1,4 @@
-import type { RouterEntry, RouterState } from '../../router/state.js';
+import type { RouterEntry, RouterState } from '../../lib/router/state.js';
 
 /** A rule as a test table writes it; properties left undefined are absent. */
 export type EntryInput = Record<string, string | undefined>;

@@ -1,0 +1,104 @@
+/**
+ * Every function by name: the handler (and its HTTP app) built from the ports it needs, with
+ * the settings every entry point shares. `mikrolb invoke`, `mikrolb serve` and the all-in-one
+ * controller build their functions here only, so a function is wired the same way wherever it runs.
+ */
+import { join } from 'node:path';
+import type { ClassConfig } from '../lib/core/service.js';
+import type { FunctionHandler, FunctionName } from '../lib/events/invocation.js';
+import type { FetchApp } from '../lib/http/serve.js';
+import { defaultPause, type RetryOptions } from '../lib/k8s/conflict.js';
+import type { KubePort } from '../lib/k8s/port.js';
+import type { Logger } from '../lib/log/logger.js';
+import type { Counters } from '../lib/metrics.js';
+import type { RouterPort } from '../lib/router/port.js';
+import { createAllocateApp } from './allocate/app.js';
+import type { AllocateDeps } from './allocate/deps.js';
+import { createAllocate } from './allocate/handler.js';
+import { createProgramApp } from './program/app.js';
+import type { ProgramDeps } from './program/deps.js';
+import { createProgram } from './program/handler.js';
+import { createReleaseApp } from './release/app.js';
+import type { ReleaseDeps } from './release/deps.js';
+import { createRelease } from './release/handler.js';
+import { createWebhookApp, poolLister } from './webhook/app.js';
+import { certificateReloaded, serveTls, type ServedTls } from './webhook/serve-tls.js';
+
+/** Garbage collection leaves what an allocation still in flight may hold alone for this long. */
+export const LEDGER_GRACE_MS = 5 * 60_000;
+
+/** Against the API server a resourceVersion conflict means "re-read and decide again", after a jittered pause. */
+export const conflictRetry = (): RetryOptions => ({ attempts: 20, pause: defaultPause() });
+
+/** On in-memory state (`mikrolb invoke`) nothing contends: decide again at once, never wait. */
+export const IN_MEMORY_RETRY: RetryOptions = { attempts: 10, pause: () => Promise.resolve() };
+
+/** The port a function listens on when served alone (Knative's $PORT default). */
+export const FUNCTION_PORT = 8080;
+
+/** The IPPool webhook's port and where its tls.crt/tls.key are mounted (controller-runtime's defaults). */
+export const WEBHOOK_PORT = 9443;
+export const WEBHOOK_CERT_DIR = '/tmp/k8s-webhook-server/serving-certs';
+
+/** What a function is built from; real ports at the entry point, memory or the simulator elsewhere. */
+export interface FunctionPorts {
+  kube: KubePort;
+  classes: ClassConfig;
+  now: () => Date;
+  log: Logger;
+  /** Conflict retries: `conflictRetry()` unless given. */
+  retry?: RetryOptions;
+  /** Required by the functions that have `needsRouter`. */
+  router?: RouterPort;
+  /** release: `LEDGER_GRACE_MS` unless given. */
+  ledgerGraceMs?: number;
+  /** release: counts what garbage collection removed (metrics). */
+  counters?: Counters;
+}
+
+export interface FunctionEntry {
+  /** Cannot be built without `router`: entry points check this before they build it. */
+  needsRouter: boolean;
+  handler(ports: FunctionPorts): FunctionHandler;
+  /** The handler as an HTTP app (CloudEvents in, JSON out). */
+  app(ports: FunctionPorts): FetchApp;
+}
+
+const allocateDeps = (p: FunctionPorts): AllocateDeps => ({ kube: p.kube, classes: p.classes, now: p.now, log: p.log, retry: p.retry ?? conflictRetry() });
+
+function routerOf(p: FunctionPorts, name: FunctionName): RouterPort {
+  if (!p.router) throw new Error(`${name} needs a router`);
+  return p.router;
+}
+
+const programDeps = (p: FunctionPorts): ProgramDeps => ({ ...allocateDeps(p), router: routerOf(p, 'program') });
+
+const releaseDeps = (p: FunctionPorts): ReleaseDeps => ({
+  ...allocateDeps(p), router: routerOf(p, 'release'), ledgerGraceMs: p.ledgerGraceMs ?? LEDGER_GRACE_MS, ...(p.counters ? { counters: p.counters } : {}),
+});
+
+export const FUNCTIONS: Readonly<Record<FunctionName, FunctionEntry>> = {
+  allocate: { needsRouter: false, handler: (p) => createAllocate(allocateDeps(p)), app: (p) => createAllocateApp(allocateDeps(p)) },
+  program: { needsRouter: true, handler: (p) => createProgram(programDeps(p)), app: (p) => createProgramApp(programDeps(p)) },
+  release: { needsRouter: true, handler: (p) => createRelease(releaseDeps(p)), app: (p) => createReleaseApp(releaseDeps(p)) },
+};
+
+/** The webhook's key pair in its certificate folder. */
+export const webhookCertFiles = (certDir: string): { certFile: string; keyFile: string } =>
+  ({ certFile: join(certDir, 'tls.crt'), keyFile: join(certDir, 'tls.key') });
+
+export interface WebhookOptions {
+  kube: KubePort;
+  log: Logger;
+  certDir: string;
+  port: number;
+  hostname?: string;
+}
+
+/** The IPPool admission webhook over TLS, its key pair re-read when the files change. */
+export function serveWebhook(opts: WebhookOptions): Promise<ServedTls> {
+  const app = createWebhookApp({ listPools: poolLister(opts.kube), log: (line) => opts.log.info('Reviewed an IPPool', { review: line }) });
+  return serveTls(app, {
+    ...webhookCertFiles(opts.certDir), port: opts.port, onReload: certificateReloaded(opts.log, opts.certDir), ...(opts.hostname ? { hostname: opts.hostname } : {}),
+  });
+}
