@@ -1,13 +1,16 @@
 /**
  * One allocate instance in its own process, for the concurrency proof: it invokes the
  * allocate handler for every allocation name it is given (in the given order) and prints
- * one JSON line of figures.
+ * one JSON line of figures: resourceVersion conflicts retried, and claims whose create found
+ * the address taken (AlreadyExists: another instance claimed it first).
  */
 import { KubeConfig } from '@kubernetes/client-node';
 import { createAllocate } from '../../functions/allocate/handler.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';
+import { isAlreadyExists } from '../../lib/k8s/errors.js';
+import type { KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
 import { silentLogger } from '../../lib/log/logger.js';
 
@@ -18,8 +21,21 @@ if (!Array.isArray(names)) throw new Error('names must be a JSON array');
 const kc = new KubeConfig();
 kc.loadFromFile(kubeconfig);
 let conflicts = 0;
+let taken = 0;
+const port = apiServerPort(kubeTransport(kc));
+const kube: KubePort = {
+  ...port,
+  create: async (kind, obj) => {
+    try {
+      return await port.create(kind, obj);
+    } catch (e) {
+      if (kind === 'IPAddressClaim' && isAlreadyExists(e)) taken++;
+      throw e;
+    }
+  },
+};
 const handler = createAllocate({
-  kube: apiServerPort(kubeTransport(kc)),
+  kube,
   classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
   now: () => new Date(),
   log: silentLogger(),
@@ -31,4 +47,4 @@ for (const name of names) {
   const res = await handler(objectInvocation('update', { kind: 'IPAllocation', name: String(name) }));
   statuses[res.status] = (statuses[res.status] ?? 0) + 1;
 }
-process.stdout.write(`${JSON.stringify({ invocations: names.length, conflicts, statuses })}\n`);
+process.stdout.write(`${JSON.stringify({ invocations: names.length, conflicts, taken, statuses })}\n`);
