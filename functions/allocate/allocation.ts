@@ -62,7 +62,11 @@ async function findHeld(deps: AllocateRun, a: IPAllocation, views: readonly Pool
 
 interface Claimed {
   decision: Decision;
-  /** A claim this run made (or found it had made before a crash): freed if the decision is not recorded. */
+  /**
+   * A claim this run created: freed if the decision is not recorded. A claim found already
+   * made for the allocation (by a crashed run, or by a concurrent one that may record it) is
+   * never freed here: it is the allocation's held claim next time, or the GC's.
+   */
   claimed?: Holding;
   /** The claim held before, which the decision gives back (freed once the status no longer names it). */
   replaced?: Holding;
@@ -98,7 +102,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
     const r = await claimAddress(deps.kube, holding, serviceUID);
     if (r.claimed) {
       deps.hint.noteTaken(holding);
-      return result({ ...d, held: true }, holding);
+      return result({ ...d, held: true }, r.created ? holding : undefined);
     }
     deps.hint.noteTaken(r.holder.spec);
     if (d.held) {
@@ -155,6 +159,9 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
     await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
       a ??= await getAllocation(deps.kube, name);
       if (!a || a.metadata.deletionTimestamp) return;
+      // what the status records is never freed below: after a lost status write it may be the
+      // claim this run made, recorded by a concurrent run of the same allocation
+      kept = a.status?.address;
       if (!known.verify && settled(a, owner)) return;
       owner ??= await owningService(deps, a);
       if (owner.state === 'gone') {
@@ -181,6 +188,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
           owner = known.owner;
           throw e;
         }
+        kept = d.ok ? d.address : undefined;
         report.actions.push(d.ok ? `${name}: ${d.address} from pool ${d.pool}` : `${name}: ${d.reason}`);
         if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
       }
