@@ -8,6 +8,7 @@ import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
 import { getAllocation, getService, listPools } from '../../lib/k8s/typed.js';
 import { adoptClaims } from './adopt.js';
+import { messageOf } from '../../lib/errors.js';
 import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
@@ -62,7 +63,11 @@ async function findHeld(deps: AllocateRun, a: IPAllocation, views: readonly Pool
 
 interface Claimed {
   decision: Decision;
-  /** A claim this run made (or found it had made before a crash): freed if the decision is not recorded. */
+  /**
+   * A claim this run created: freed if the decision is not recorded. A claim found already
+   * made for the allocation (by a crashed run, or by a concurrent one that may record it) is
+   * never freed here: it is the allocation's held claim next time, or the GC's.
+   */
   claimed?: Holding;
   /** The claim held before, which the decision gives back (freed once the status no longer names it). */
   replaced?: Holding;
@@ -83,6 +88,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
     return { decision, ...(claimed ? { claimed } : {}), ...(r ? { replaced: r } : {}) };
   };
   let listed = false;
+  let taken = 0;
   let current = held;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const d = assignAddress({ allocation: a, pools: views, taken: deps.hint.takenOf, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}) });
@@ -98,9 +104,11 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
     const r = await claimAddress(deps.kube, holding, serviceUID);
     if (r.claimed) {
       deps.hint.noteTaken(holding);
-      return result({ ...d, held: true }, holding);
+      return result({ ...d, held: true }, r.created ? holding : undefined);
     }
     deps.hint.noteTaken(r.holder.spec);
+    // a few candidates found taken: the hint is stale (other instances claimed meanwhile)
+    if (++taken === 4 && !listed) listed = await deps.hint.load(deps.kube, deps.now().getTime(), true);
     if (d.held) {
       current = undefined; // the unclaimed address of an upgrade went to someone else first
       continue;
@@ -155,6 +163,9 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
     await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
       a ??= await getAllocation(deps.kube, name);
       if (!a || a.metadata.deletionTimestamp) return;
+      // what the status records is never freed below: after a lost status write it may be the
+      // claim this run made, recorded by a concurrent run of the same allocation
+      kept = a.status?.address;
       if (!known.verify && settled(a, owner)) return;
       owner ??= await owningService(deps, a);
       if (owner.state === 'gone') {
@@ -181,6 +192,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
           owner = known.owner;
           throw e;
         }
+        kept = d.ok ? d.address : undefined;
         report.actions.push(d.ok ? `${name}: ${d.address} from pool ${d.pool}` : `${name}: ${d.reason}`);
         if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
       }
@@ -191,6 +203,22 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       deps.onConflict?.();
     });
   } finally {
-    await freeClaims(deps, claimedHere.filter((c) => c.address !== kept), report);
+    await freeUnrecorded(deps, name, claimedHere.filter((c) => c.address !== kept), report);
+  }
+}
+
+/**
+ * Claims this run made that its decision does not use (it lost a race, or failed) go again —
+ * but only after a fresh read shows the allocation's status does not record them: a concurrent
+ * run of the same allocation may have recorded the very claim this run made. When that read
+ * fails, they stay for the resync's garbage collection rather than risk freeing a held address.
+ */
+async function freeUnrecorded(deps: AllocateRun, name: string, strays: readonly Holding[], report: Report): Promise<void> {
+  if (strays.length === 0) return;
+  try {
+    const recorded = (await getAllocation(deps.kube, name))?.status?.address;
+    await freeClaims(deps, strays.filter((c) => c.address !== recorded), report);
+  } catch (e) {
+    deps.log.warn('Left claims of a lost allocation attempt for garbage collection', { allocation: name, addresses: strays.map((c) => c.address), error: messageOf(e) });
   }
 }

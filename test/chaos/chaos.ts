@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ClassConfig } from '../../lib/core/service.js';
 import { ownerOf } from '../../lib/router/index.js';
+import { unheldClaims } from './claim-invariants.js';
 import type { Violation, World } from './invariants.js';
 import { createRng } from './rng.js';
 import { rogueInvoker, type Rogue, type RogueCounts } from './rogue.js';
@@ -11,7 +12,7 @@ import { foreignEntries } from './router-seed.js';
 import { traceCommands, type CommandTrace } from './router-trace.js';
 import { OUR_CLASS, POOLS, poolObject, RESERVATIONS, reservationObject } from './shapes.js';
 import { settle, type SettleResult } from './settle.js';
-import { startChaosStack, type ChaosStack } from './stack.js';
+import { RELEASE_CLAIM_GRACE_MS, startChaosStack, type ChaosStack } from './stack.js';
 import { runStorm, type StormCounts } from './storm.js';
 import { workload, type WorkloadCounts } from './workload.js';
 
@@ -54,7 +55,11 @@ export interface ChaosReport {
   bridges: { restarts: number; killsA: number };
   rogue: RogueCounts;
   router: { commands: number; connections: number };
-  final: { services: number; managed: number; allocations: Record<string, number>; routerEntries: number };
+  final: {
+    services: number; managed: number; allocations: Record<string, number>; routerEntries: number;
+    /** IPAddressClaims, and those nobody holds (left to release's GC, within its grace period). */
+    claims: number; unheldClaims: number;
+  };
 }
 
 const CLASSES: ClassConfig = { loadBalancerClass: OUR_CLASS, defaultClass: false };
@@ -65,7 +70,7 @@ async function seedObjects(stack: ChaosStack): Promise<void> {
 }
 
 function finalFigures(world: World | undefined): ChaosReport['final'] {
-  if (!world) return { services: 0, managed: 0, allocations: {}, routerEntries: 0 };
+  if (!world) return { services: 0, managed: 0, allocations: {}, routerEntries: 0, claims: 0, unheldClaims: 0 };
   const allocations: Record<string, number> = {};
   for (const a of world.allocations) {
     const phase = a.status?.phase ?? 'none';
@@ -74,7 +79,7 @@ function finalFigures(world: World | undefined): ChaosReport['final'] {
   }
   const managed = world.services.filter((s) => s.metadata.finalizers?.includes('mikrolb.de/finalizer')).length;
   const routerEntries = Object.values(world.router).flat().filter((e) => ownerOf(e.comment) !== undefined).length;
-  return { services: world.services.length, managed, allocations, routerEntries };
+  return { services: world.services.length, managed, allocations, routerEntries, claims: world.claims.length, unheldClaims: unheldClaims(world).length };
 }
 
 /** Crashes nobody caused and well-formed events refused: violations the world cannot show. */
@@ -135,7 +140,7 @@ export async function runChaos(options: ChaosOptions): Promise<ChaosReport> {
     const stormMs = Date.now() - s0;
     progress(`storm over after ${stormMs} ms; settling (at most ${options.settleMs} ms)`);
     log('storm over: faults cleared, settling');
-    const settled = await settle(stack, { settleMs: options.settleMs, eventDrivenMs: Math.min(60_000, options.settleMs / 2), classes: CLASSES, foreignBefore, log, progress, logDir, trace });
+    const settled = await settle(stack, { settleMs: options.settleMs, eventDrivenMs: Math.min(60_000, options.settleMs / 2), classes: CLASSES, foreignBefore, claimGraceMs: RELEASE_CLAIM_GRACE_MS, log, progress, logDir, trace });
     return report({ options: plain, logDir, stack, settled, rogue, storm, workload: load.counts, timings: { startupMs, stormMs, settleMs: settled.ms } });
   } finally {
     progress('stopping everything the run started');

@@ -4,8 +4,9 @@ import { advertisementWants, serviceProgram } from '../../lib/core/program-model
 import { planOwner } from '../../lib/core/router-program.js';
 import { allocationName, serviceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
-import { type IPAllocation, type IPPool, type LedgerEntry } from '../../lib/k8s/schemas.js';
-import { FINALIZER, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
+import { claimNameOf } from '../../lib/k8s/claims.js';
+import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { FINALIZER, LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { applyPlanToState, ownerOf } from '../../lib/router/index.js';
 import { checkInvariants, type World } from './invariants.js';
 import { CHAOS_ROUTER, foreignEntries, OTHER_CLUSTER } from './router-seed.js';
@@ -16,12 +17,38 @@ const CLASSES = { loadBalancerClass: OUR_CLASS, defaultClass: false };
 const T = '2026-01-01T00:00:00Z';
 const ready = (reason: string) => ({ type: 'Ready', status: 'True' as const, reason, message: 'ok', lastTransitionTime: T });
 
-function pool(ledger: LedgerEntry[]): IPPool {
-  const p: IPPool = { metadata: { name: 'p', uid: 'pool-uid', creationTimestamp: T }, spec: { ipFamily: 'IPv4', addresses: ['198.18.40.100-198.18.40.139'], autoAssign: true, avoidBuggyIPs: true, advertise: true } };
-  const [view] = viewPools([p]);
-  if (!view) throw new Error('no view');
-  return { ...p, status: { ...formatCounts(poolCounts(view, ledger)), allocations: ledger } };
+const GRACE_MS = 60_000;
+/** The settle phase's last release resync: claims nobody holds created before CUTOFF are collected. */
+const RELEASE_RESYNC = Date.parse(T) + 10 * 60_000;
+const CUTOFF = new Date(RELEASE_RESYNC - GRACE_MS).toISOString();
+const before = (iso: string, ms: number): string => new Date(Date.parse(iso) - ms).toISOString();
+
+function claim(address: string, allocationName: string, allocationUID: string, opts: { pool?: string; created?: string; serviceUID?: string } = {}): IPAddressClaim {
+  const name = claimNameOf(address) ?? address;
+  const pool = opts.pool ?? 'p';
+  const labels = { [LABEL_CLAIM_POOL]: pool, [LABEL_CLAIM_ALLOCATION_UID]: allocationUID, ...(opts.serviceUID ? { [LABEL_SERVICE_UID]: opts.serviceUID } : {}) };
+  return { metadata: { name, uid: `claim-${name}`, creationTimestamp: opts.created ?? T, labels }, spec: { address, poolName: pool, allocationName, allocationUID } };
 }
+
+const POOL_P: IPPool = { metadata: { name: 'p', uid: 'pool-uid', creationTimestamp: T }, spec: { ipFamily: 'IPv4', addresses: ['198.18.40.100-198.18.40.139'], autoAssign: true, avoidBuggyIPs: true, advertise: true } };
+const POOL_TINY: IPPool = { metadata: { name: 'tiny', uid: 'tiny-uid', creationTimestamp: T }, spec: { ipFamily: 'IPv4', addresses: ['198.18.41.1'], autoAssign: false, avoidBuggyIPs: false, advertise: true } };
+
+/** Pools with the status allocate's resync writes: converted, counts from their claims. */
+function refreshed(pools: readonly IPPool[], claims: readonly IPAddressClaim[]): IPPool[] {
+  return viewPools(pools).map((v) => {
+    const mine = claims.filter((c) => c.metadata.labels?.[LABEL_CLAIM_POOL] === v.name).map((c) => c.spec);
+    return { ...v.pool, status: { ...formatCounts(poolCounts(v, mine)), claimsAdopted: true } };
+  });
+}
+
+/** The world with other claims (and other allocations), its pools refreshed from them. */
+function withClaims(w: World, claims: IPAddressClaim[], allocations: IPAllocation[] = w.allocations, pools: readonly IPPool[] = w.pools): World {
+  return { ...w, allocations, claims, pools: refreshed(pools, claims) };
+}
+
+const reservation = (name: string, uid: string, spec: IPAllocation['spec'], status: IPAllocation['status']): IPAllocation => ({ metadata: { name, uid, creationTimestamp: T }, spec, ...(status ? { status } : {}) });
+const failed = (reason: string) => ({ phase: 'Failed' as const, conditions: [{ ...ready(reason), status: 'False' as const }] });
+const allocatedAt = (address: string) => ({ phase: 'Allocated' as const, address, conditions: [ready('AllocatedButNotAdvertised')] });
 
 function goodWorld(): World {
   const svc: Service = {
@@ -42,15 +69,19 @@ function goodWorld(): World {
     metadata: { name: 'web-a', namespace: NAMESPACE, labels: { 'kubernetes.io/service-name': 'web' } },
     addressType: 'IPv4', endpoints: [{ addresses: ['10.244.0.10'], conditions: { ready: true } }], ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
   };
-  const pools = [pool([{ address: '198.18.40.100', allocationName: name, allocationUID: 'alloc-1', reservedAt: T }])];
+  const claims = [claim('198.18.40.100', name, 'alloc-1', { serviceUID: 'svc-1' })];
+  const pools = refreshed([POOL_P], claims);
   const intent = serviceIntent(svc, CLASSES);
   const { ops } = planOwner({ uid: 'svc-1', service: serviceProgram(svc, intent, [alloc], [slice]), adverts: advertisementWants([alloc], pools) }, CHAOS_ROUTER.menus);
   const router = applyPlanToState(CHAOS_ROUTER, ops).menus;
   const foreign = foreignEntries(CHAOS_ROUTER);
-  return { services: [svc], slices: [slice], allocations: [alloc], pools, router, foreignBefore: foreign, foreignNow: foreign };
+  return {
+    services: [svc], slices: [slice], allocations: [alloc], pools, claims, router, foreignBefore: foreign, foreignNow: foreign,
+    resynced: { allocate: RELEASE_RESYNC, release: RELEASE_RESYNC }, claimGraceMs: GRACE_MS,
+  };
 }
 
-const found = (w: World): string[] => [...new Set(checkInvariants(w, CLASSES).map((v) => v.invariant))];
+const found = (w: World): string[] => [...new Set(checkInvariants(w, CLASSES).map((v) => v.invariant))].sort();
 
 describe('the chaos invariants checker', () => {
   it('finds nothing wrong with a converged world', () => {
@@ -66,17 +97,47 @@ describe('the chaos invariants checker', () => {
   });
 
   it.each<[string, (w: World) => World, string[]]>([
-    ['an address held by two allocations', (w) => ({ ...w, allocations: [...w.allocations, ...w.allocations.map((a) => ({ ...a, metadata: { ...a.metadata, name: 'ip-twin', uid: 'alloc-2', labels: {} } }))] }), ['unique-address', 'ledger']],
-    ['a ledger entry of a deleted allocation', (w) => ({ ...w, pools: [pool([...(w.pools[0]?.status?.allocations ?? []), { address: '198.18.40.101', allocationName: 'ip-gone', allocationUID: 'gone' }])] }), ['ledger']],
-    ['pool counts that do not match the ledger', (w) => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, freeAddresses: '40' } })) }), ['ledger']],
+    ['an address held by two allocations', (w) => ({ ...w, allocations: [...w.allocations, ...w.allocations.map((a) => ({ ...a, metadata: { ...a.metadata, name: 'ip-twin', uid: 'alloc-2', labels: {} } }))] }), ['claim', 'unique-address']],
     ['an ingress that is not the ready allocation', (w) => ({ ...w, services: w.services.map((s) => ({ ...s, status: { ...s.status, loadBalancer: { ingress: [] } } })) }), ['service-status']],
     ['a router entry of a Service that is gone', (w) => ({ ...w, router: { ...w.router, '/ip/firewall/nat': [...(w.router['/ip/firewall/nat'] ?? []), { '.id': '*FFF0', chain: 'mikrolb-lb', action: 'return', comment: 'mikrolb:svc=gone-uid:lb' }] } }), ['router-leak']],
     ['a missing router entry', (w) => ({ ...w, router: { ...w.router, '/ip/address': (w.router['/ip/address'] ?? []).filter((e) => ownerOf(e.comment)?.kind !== 'service') } }), ['router-plan']],
     ['a changed foreign entry', (w) => ({ ...w, foreignNow: w.foreignNow.replace('defconf: masquerade', 'defconf: masquerade!') }), ['foreign-entries']],
     ['an entry of the other cluster removed', (w) => ({ ...w, foreignNow: foreignEntries({ version: '7.19.1', menus: { ...w.router, '/ip/firewall/nat': (w.router['/ip/firewall/nat'] ?? []).filter((e) => !(e.comment ?? '').startsWith(`mikrolb:${OTHER_CLUSTER}:svc=`)) } }) }), ['foreign-entries']],
-    ['an allocation left Failed although its pool has room', (w) => ({ ...w, allocations: [...w.allocations, { metadata: { name: 'ip-res', uid: 'res-1' }, spec: { poolName: 'p' }, status: { phase: 'Failed', conditions: [{ ...ready('PoolExhausted'), status: 'False' }] } }] }), ['allocation-starved']],
+    ['an allocation left Failed although its pool has room', (w) => ({ ...w, allocations: [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'p' }, failed('PoolExhausted'))] }), ['allocation-starved']],
     ['an object stuck in deletion', (w) => ({ ...w, allocations: w.allocations.map((a) => ({ ...a, metadata: { ...a.metadata, deletionTimestamp: T, finalizers: [FINALIZER] } })) }), ['stuck-deletion']],
   ])('finds %s', (_what, damage, invariants) => {
     expect(found(damage(goodWorld()))).toEqual(expect.arrayContaining(invariants));
+  });
+});
+
+describe('the claim invariants', () => {
+  const gone = (address: string, created: string, pool = 'p'): IPAddressClaim => claim(address, 'ip-gone', 'gone', { created, pool });
+
+  it.each<[string, (w: World) => World, string[]]>([
+    ['an allocation holding an address without its claim', (w) => withClaims(w, []), ['claim']],
+    ['a claim of a deleted allocation older than the grace period at the last release resync', (w) => withClaims(w, [...w.claims, gone('198.18.40.101', before(CUTOFF, 1000))]), ['claim']],
+    ['a stray claim of a live allocation settled on another address, as old', (w) => withClaims(w, [...w.claims, claim('198.18.40.102', w.allocations[0]?.metadata.name ?? '', 'alloc-1', { serviceUID: 'svc-1', created: before(CUTOFF, 1000) })]), ['claim']],
+    ['a claim of a live allocation that holds no address (never collected), however young', (w) => withClaims(w, [...w.claims, claim('198.18.40.103', 'ip-res', 'res-1', { created: CUTOFF })], [...w.allocations, reservation('ip-res', 'res-1', { address: '198.18.40.100' }, failed('AddressAlreadyUsed'))]), ['claim']],
+    ['a claim not named by its address', (w) => withClaims(w, w.claims.map((c) => ({ ...c, metadata: { ...c.metadata, name: '198.18.40.105' } }))), ['claim']],
+    ['a claim naming a pool that does not keep its address', (w) => withClaims(w, w.claims.map((c) => ({ ...c, spec: { ...c.spec, poolName: 'tiny' }, metadata: { ...c.metadata, labels: { ...c.metadata.labels, [LABEL_CLAIM_POOL]: 'tiny' } } })), w.allocations, [POOL_P, POOL_TINY]), ['claim']],
+    ['a claim whose pool label is not its pool (it counts in no pool)', (w) => ({ ...w, claims: w.claims.map((c) => ({ ...c, metadata: { ...c.metadata, labels: { ...c.metadata.labels, [LABEL_CLAIM_POOL]: 'q' } } })) }), ['claim', 'pool-counts']],
+    ['pool counts that do not match the claims', (w) => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, freeAddresses: '40' } })) }), ['pool-counts']],
+    ['a pool not converted to claims', (w) => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, claimsAdopted: false } })) }), ['pool-counts']],
+    ['a pool that still carries its ledger', (w) => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, allocations: [] } })) }), ['pool-counts']],
+    ['a Failed allocation holding a claim that fits it', (w) => withClaims(w, [...w.claims, claim('198.18.40.106', 'ip-res', 'res-1')], [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'p' }, failed('PoolExhausted'))]), ['allocation-starved', 'claim']],
+    ['a claim of an allocation being deleted (release frees it): only the deletion waits', (w) => withClaims(w, [...w.claims, claim('198.18.40.107', 'ip-res', 'res-1', { created: before(CUTOFF, 60_000) })], [...w.allocations, { ...reservation('ip-res', 'res-1', { address: '198.18.40.107' }, allocatedAt('198.18.40.107')), metadata: { name: 'ip-res', uid: 'res-1', deletionTimestamp: T, finalizers: [] } }]), ['stuck-deletion']],
+    ['a Failed allocation whose pool was freed', (w) => withClaims(w, w.claims, [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'tiny' }, failed('PoolExhausted'))], [POOL_P, POOL_TINY]), ['allocation-starved']],
+  ])('finds %s', (_what, damage, invariants) => {
+    expect(found(damage(goodWorld()))).toEqual(invariants);
+  });
+
+  it.each<[string, (w: World) => World]>([
+    ['a claim of a deleted allocation created at the cutoff of the last release resync (the GC keeps it)', (w) => withClaims(w, [...w.claims, gone('198.18.40.101', CUTOFF)])],
+    ['a claim of a deleted allocation, however old, before any release resync', (w) => ({ ...withClaims(w, [...w.claims, gone('198.18.40.101', before(T, 3_600_000))]), resynced: { allocate: RELEASE_RESYNC } })],
+    ['pool counts behind the claims before any allocate resync', (w) => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, freeAddresses: '40' } })), resynced: { release: RELEASE_RESYNC } })],
+    ['a Failed allocation asking for an address another allocation holds', (w) => ({ ...w, allocations: [...w.allocations, reservation('ip-res', 'res-1', { address: '198.18.40.100' }, failed('AddressAlreadyUsed'))] })],
+    ['a Failed allocation whose pool is full, its last address claimed by nobody but within the grace period', (w) => withClaims(w, [...w.claims, gone('198.18.41.1', CUTOFF, 'tiny')], [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'tiny' }, failed('PoolExhausted'))], [POOL_P, POOL_TINY])],
+  ])('finds nothing wrong with %s', (_what, change) => {
+    expect(checkInvariants(change(goodWorld()), CLASSES)).toEqual([]);
   });
 });

@@ -1,16 +1,17 @@
 import { findCondition } from '../../lib/core/conditions.js';
 import { assignAddress } from '../../lib/core/assign.js';
-import { formatCounts, holdsAddress, poolCounts, viewPools } from '../../lib/core/pools.js';
+import { holdsAddress, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { ingressFor, isReady, serviceCondition } from '../../lib/core/program-status.js';
 import { planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { matchAllocations, serviceIntent, type ClassConfig } from '../../lib/core/service.js';
-import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
+import { parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
-import { type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { FINALIZER, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { menusFor, ownerOf, type Op } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
+import { claimOf, claims, poolStatusCounts, uniqueAddresses } from './claim-invariants.js';
 import { CHAOS_CLUSTER } from './router-seed.js';
 
 /** Everything the invariants are judged on, read once after the settle period. */
@@ -19,6 +20,16 @@ export interface World {
   slices: EndpointSlice[];
   allocations: IPAllocation[];
   pools: IPPool[];
+  /** Every IPAddressClaim (cluster-scoped: one per held address). */
+  claims: IPAddressClaim[];
+  /**
+   * When the settle phase sent its last resync of each function that answered 2xx (ms since
+   * the epoch). Allocate's refreshes every pool's counts from its claims (allocations never
+   * do), release's collects claims nobody holds once older than `claimGraceMs`.
+   */
+  resynced: { allocate?: number; release?: number };
+  /** The grace period the release processes run with (their `ledgerGraceMs`). */
+  claimGraceMs: number;
   /** The router's menus as the product reads them (print over the API). */
   router: Record<string, RouterEntry[]>;
   /** `foreignEntries` of the router before the run and now. */
@@ -56,42 +67,6 @@ function managedServices(w: World, classes: ClassConfig) {
 }
 
 const reservations = (w: World): IPAllocation[] => w.allocations.filter((a) => !a.metadata.labels?.[LABEL_SERVICE_UID] && !a.metadata.deletionTimestamp);
-
-/** No address held by two allocations, nor entered twice in the ledgers. */
-export function uniqueAddresses(w: World): Violation[] {
-  const out: Violation[] = [];
-  const byAddress = new Map<string, string[]>();
-  for (const a of w.allocations.filter(holdsAddress)) byAddress.set(a.status?.address ?? '', [...(byAddress.get(a.status?.address ?? '') ?? []), a.metadata.name]);
-  for (const [address, names] of byAddress) if (names.length > 1) out.push({ invariant: 'unique-address', detail: `${address} is held by ${names.join(', ')}` });
-  const inLedgers = new Map<string, string[]>();
-  for (const p of w.pools) for (const e of p.status?.allocations ?? []) inLedgers.set(e.address, [...(inLedgers.get(e.address) ?? []), `${p.metadata.name}:${e.allocationName}`]);
-  for (const [address, where] of inLedgers) if (where.length > 1) out.push({ invariant: 'unique-address', detail: `${address} is in the ledgers ${where.length} times: ${where.join(', ')}` });
-  return out;
-}
-
-/** Every pool ledger equals the set of allocation addresses (by uid); counts derive from it. */
-export function ledgers(w: World): Violation[] {
-  const out: Violation[] = [];
-  const entries = w.pools.flatMap((p) => (p.status?.allocations ?? []).map((e) => ({ pool: p.metadata.name, ...e })));
-  const byUid = new Map(w.allocations.map((a) => [a.metadata.uid ?? '', a]));
-  for (const e of entries) {
-    const a = byUid.get(e.allocationUID);
-    if (!a) out.push({ invariant: 'ledger', detail: `pool ${e.pool} keeps ${e.address} for ${e.allocationName} (uid ${e.allocationUID}), which no longer exists (reserved ${e.reservedAt ?? '?'})` });
-    else if (!holdsAddress(a) || a.status?.address !== e.address) out.push({ invariant: 'ledger', detail: `pool ${e.pool} keeps ${e.address} for ${a.metadata.name}, whose status says ${a.status?.phase ?? 'no phase'} ${a.status?.address ?? 'no address'}` });
-  }
-  for (const a of w.allocations.filter(holdsAddress)) {
-    const mine = entries.filter((e) => e.allocationUID === a.metadata.uid);
-    if (mine.length !== 1 || mine[0]?.address !== a.status?.address) {
-      out.push({ invariant: 'ledger', detail: `${a.metadata.name} holds ${a.status?.address ?? ''} but the ledgers have ${mine.length ? mine.map((e) => `${e.pool}:${e.address}`).join(', ') : 'no entry'} for it` });
-    }
-  }
-  for (const v of viewPools(w.pools)) {
-    const want = formatCounts(poolCounts(v, v.ledger ?? []));
-    const got = { totalAddresses: v.pool.status?.totalAddresses, allocatedAddresses: v.pool.status?.allocatedAddresses, freeAddresses: v.pool.status?.freeAddresses };
-    if (JSON.stringify(want) !== JSON.stringify(got)) out.push({ invariant: 'ledger', detail: `pool ${v.name} counts ${JSON.stringify(got)}, its ledger says ${JSON.stringify(want)}` });
-  }
-  return out;
-}
 
 /** Every managed Service has the allocations it asks for, each decided, and the ingress of its ready ones. */
 export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
@@ -138,11 +113,16 @@ export function allocationOwners(w: World, classes: ClassConfig): Violation[] {
 
 /**
  * Liveness: no allocation stays Failed although it could be allocated now (its address was freed,
- * its pool has room again). Judged with the product's own pure `decide` on the final state.
+ * its pool has room again, or it holds a claim that fits). Judged with the product's own pure
+ * `assignAddress` on the final state: every claimed address is taken, its own claim is held.
  */
 export function starvedAllocations(w: World, classes: ClassConfig): Violation[] {
-  const views = viewPools(w.pools.filter((p) => !p.metadata.deletionTimestamp));
-  const ledgersByPool = new Map(views.map((v) => [v.name, v.ledger ?? []]));
+  const views = viewPools(w.pools);
+  const taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
+  for (const c of w.claims) {
+    const p = parseAddress(c.spec.address);
+    if (p.ok) taken[p.family].add(p.value);
+  }
   const out: Violation[] = [];
   const candidates = [
     ...managedServices(w, classes).flatMap((m) => m.allocations.map((a) => ({ a, service: { key: key(m.svc), ipFamilies: m.svc.spec.ipFamilies ?? [] } }))),
@@ -150,9 +130,13 @@ export function starvedAllocations(w: World, classes: ClassConfig): Violation[] 
   ];
   for (const { a, service } of candidates) {
     if (a.status?.phase !== 'Failed') continue;
-    const d = assignAddress({ allocation: a, pools: views, ledgers: ledgersByPool, ...(service ? { service } : {}) });
+    const held = claimOf(w, a)?.spec;
+    const d = assignAddress({ allocation: a, pools: views, taken: (f) => taken[f].sorted, ...(held ? { held } : {}), ...(service ? { service } : {}) });
     const reason = findCondition(a.status.conditions, 'Ready')?.reason ?? '?';
-    if (d.ok) out.push({ invariant: 'allocation-starved', detail: `${a.metadata.name} is Failed (${reason}) although ${d.address} in pool ${d.pool} is free for it now` });
+    // an explicit address is decided without looking at the claims: its claim's create tells
+    const p = d.ok && !d.held ? parseAddress(d.address) : undefined;
+    if (p?.ok && taken[p.family].has(p.value)) continue;
+    if (d.ok) out.push({ invariant: 'allocation-starved', detail: `${a.metadata.name} is Failed (${reason}) although ${d.address} in pool ${d.pool} ${d.held ? 'is claimed for it' : 'is free for it'} now` });
   }
   return out;
 }
@@ -199,7 +183,7 @@ export function stuckDeletions(w: World): Violation[] {
 
 export function checkInvariants(w: World, classes: ClassConfig): Violation[] {
   return [
-    ...uniqueAddresses(w), ...ledgers(w), ...serviceStatus(w, classes), ...allocationOwners(w, classes), ...starvedAllocations(w, classes),
+    ...uniqueAddresses(w), ...claims(w), ...poolStatusCounts(w), ...serviceStatus(w, classes), ...allocationOwners(w, classes), ...starvedAllocations(w, classes),
     ...routerPlan(w, classes), ...foreign(w), ...stuckDeletions(w),
   ];
 }

@@ -94,7 +94,8 @@ export function mikrolbProcess(spec: ProcessSpec): MikrolbProcess {
       const c = launch();
       child = c;
       counts.starts++;
-      await waitHealthy(url, spec.startTimeoutMs ?? 60_000, () => c.exitCode !== null || c.signalCode !== null);
+      // six processes compiling through tsx at once on a loaded two-core machine took over 60 s
+      await waitHealthy(url, spec.startTimeoutMs ?? 180_000, () => c.exitCode !== null || c.signalCode !== null);
     },
     kill: async () => {
       if (!running()) return;

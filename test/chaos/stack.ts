@@ -25,6 +25,13 @@ const USER = 'mikrolb';
  */
 const TIMINGS = { resync: '20m', retryBase: '200ms', retryMax: '5s', lease: { duration: '6s', renew: '4s', retry: '1s' } };
 
+/**
+ * The grace period of the release processes: `mikrolb serve release` runs with a fixed
+ * `ledgerGraceMs` of 5 minutes (bridge/main.ts) that no environment variable changes, so a
+ * claim nobody holds may outlive a short run; the invariants judge claims by it.
+ */
+export const RELEASE_CLAIM_GRACE_MS = 5 * 60_000;
+
 export type FunctionSet = Record<FunctionName, MikrolbProcess>;
 
 /** Two bridges: A runs as a `mikrolb bridge` process (killable), B in this process. */
