@@ -67,12 +67,12 @@ export async function benchObjects(kc: KubeConfig): Promise<KubePort> {
   return kube;
 }
 
-export function serviceObjects(i: number): { service: KubeObject; slice: KubeObject } {
+export function serviceObjects(i: number, loadBalancerClass = 'mikrolb.de/controller'): { service: KubeObject; slice: KubeObject } {
   const name = `svc-${i}`;
   return {
     service: {
       apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' },
-      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
+      spec: { type: 'LoadBalancer', loadBalancerClass, allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
     },
     slice: {
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-a`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
