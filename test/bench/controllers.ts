@@ -88,7 +88,7 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
       const want = ++seq;
       process.kill(pid, 'SIGUSR2');
       for (let i = 0; i < 200; i++) {
-        const parsed = ProbeSchema.safeParse(JSON.parse(await readFile(probeFile, 'utf8').catch(() => '{}')));
+        const parsed = ProbeSchema.safeParse(parseJson(await readFile(probeFile, 'utf8').catch(() => '')));
         if (parsed.success && parsed.data.seq >= want) return parsed.data;
         await new Promise((r) => setTimeout(r, 25));
       }
@@ -99,6 +99,14 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
     peakRssMb: () => rssMb(pid, 'VmHWM'),
     stop: () => stopChild(child),
   };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
 }
 
 async function httpOk(url: string): Promise<boolean> {

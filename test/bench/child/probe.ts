@@ -4,17 +4,16 @@
  * trips, and writes the counts to BENCH_PROBE_FILE on SIGUSR2. The same probe runs in our
  * controller and in the reference, so requests are counted the same way for both.
  *
- * - An API request is an outgoing HTTP(S) request to BENCH_API_PORT (seen on Node's
- *   `http.client.request.start` diagnostics channel; retries and watches count once each).
+ * - An API request is an outgoing HTTP(S) request to BENCH_API_PORT (seen where every client
+ *   request meets its agent; retries and watches count once each).
  * - Its caller is the first frame of the stack (async frames included) inside
  *   `functions/<name>/` (allocate, program, release) or `bridge/`; otherwise BENCH_PROBE_NAME.
  * - A router round trip is one write of whole sentences to BENCH_ROUTER_PORT (the client sends
  *   each batch of commands in one write; node-routeros's login writes word by word and is not
  *   counted).
  */
-import { subscribe } from 'node:diagnostics_channel';
-import { writeFileSync } from 'node:fs';
-import { ClientRequest } from 'node:http';
+import { renameSync, writeFileSync } from 'node:fs';
+import { Agent, ClientRequest } from 'node:http';
 import { Socket } from 'node:net';
 
 const out = process.env.BENCH_PROBE_FILE ?? '';
@@ -52,14 +51,19 @@ export function verbAndResource(method: string, path: string): string {
   return `${verb} ${sub ? `${resource}/${sub}` : resource}`;
 }
 
-subscribe('http.client.request.start', (message) => {
-  if (typeof message !== 'object' || message === null || !('request' in message)) return;
-  const req = message.request;
-  if (!(req instanceof ClientRequest)) return;
-  const host = req.getHeader('host');
-  if (typeof host !== 'string' || Number(host.split(':').pop()) !== apiPort) return;
-  const key = `${callerOf()} ${verbAndResource(req.method, req.path)}`;
-  requests.set(key, (requests.get(key) ?? 0) + 1);
+// Every client request passes through its agent's addRequest (the global agent when none is
+// given), synchronously from http(s).request(): the stack still shows who asked. The method is
+// not in Node's typings, hence Reflect.
+const addRequest: unknown = Reflect.get(Agent.prototype, 'addRequest');
+if (typeof addRequest !== 'function') throw new Error('probe: http.Agent has no addRequest');
+Reflect.set(Agent.prototype, 'addRequest', function countedAddRequest(this: Agent, ...args: unknown[]): unknown {
+  const [req] = args;
+  const host = req instanceof ClientRequest ? req.getHeader('host') : undefined;
+  if (req instanceof ClientRequest && typeof host === 'string' && Number(host.split(':').pop()) === apiPort) {
+    const key = `${callerOf()} ${verbAndResource(req.method, req.path)}`;
+    requests.set(key, (requests.get(key) ?? 0) + 1);
+  }
+  return Reflect.apply(addRequest, this, args);
 });
 
 const write = Socket.prototype.write;
@@ -71,5 +75,6 @@ Socket.prototype.write = function countedWrite(this: Socket, ...args: unknown[])
 
 process.on('SIGUSR2', () => {
   seq++;
-  writeFileSync(out, JSON.stringify({ seq, requests: Object.fromEntries(requests), routerRoundTrips }));
+  writeFileSync(`${out}.tmp`, JSON.stringify({ seq, requests: Object.fromEntries(requests), routerRoundTrips }));
+  renameSync(`${out}.tmp`, out); // the bench never reads a half-written file
 });

@@ -75,12 +75,14 @@ const needsWork = (s: Service): boolean => ours(s) && (!s.metadata.finalizers?.i
 let counter = 0;
 const addressOf = new Map<string, string>();
 const done = new Set<string>();
+/** Services a worker is on: the watch echo of its own finalizer write must not queue them again. */
+const busy = new Set<string>();
 const latest = new Map<string, Service>();
 const queue: string[] = [];
 const idle: (() => void)[] = [];
 
 function offer(s: Service): void {
-  if (done.has(s.metadata.uid) || !needsWork(s)) return;
+  if (done.has(s.metadata.uid) || busy.has(s.metadata.uid) || !needsWork(s)) return;
   const key = `${s.metadata.namespace}/${s.metadata.name}`;
   if (!latest.has(key)) queue.push(key);
   latest.set(key, s);
@@ -129,11 +131,13 @@ async function worker(): Promise<void> {
     const s = latest.get(key);
     latest.delete(key);
     if (s === undefined || done.has(s.metadata.uid)) continue;
-    await reconcile(s).catch(async (e: unknown) => {
+    busy.add(s.metadata.uid);
+    const failed = await reconcile(s).then(() => false, (e: unknown) => {
       process.stderr.write(`reference: ${e instanceof Error ? e.message : String(e)}\n`);
-      await new Promise((r) => setTimeout(r, 200));
-      offer(s);
+      return true;
     });
+    busy.delete(s.metadata.uid);
+    if (failed) setTimeout(() => offer(s), 200);
   }
 }
 
