@@ -47,7 +47,7 @@ async function scenario<T>(name: string, title: string, run: () => Promise<T> | 
 
 if (want('coldstart') || want('bridge') || want('convergence')) {
   log('building dist/ (npm run build) for the process scenarios');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(import.meta.dirname, '..', '..'), stdio: 'inherit' });
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 2, 2] }); // stdout stays JSON-only
 }
 if (want('convergence')) {
   log('compiling the reference controller and the probe (test/bench/child)');
