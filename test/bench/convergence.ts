@@ -1,67 +1,140 @@
+import { readFile } from 'node:fs/promises';
+import { KubeConfig } from '@kubernetes/client-node';
+import { startCluster } from '../../lib/cluster/cluster.js';
 import { getService } from '../../lib/k8s/typed.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { benchStack, ms, percentile, pool, retrying, serviceObjects } from './support.js';
+import type { KubePort } from '../../lib/k8s/port.js';
+import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import { requestDelta, startChild, type ControllerKind } from './controllers.js';
+import { benchObjects, benchStack, ms, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
+
+const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
+
+/** One controller's figures for N Services created at once, measured in its own process. */
+export interface ControllerRun {
+  controller: ControllerKind;
+  services: number;
+  /** From the first creation until every Service has its ingress (and, for ours, its dst-nat rules). */
+  totalSeconds: number;
+  servicesPerSecond: number;
+  latencyMs: { p50: number; p95: number; p99: number };
+  apiRequestsPerService: number;
+  /** The controller's API requests during convergence by caller × verb × resource, largest first. */
+  requestsByCall: [string, number][];
+  /** Ours only: batches written to the router, and the commands in them. */
+  routerRoundTripsPerService?: number;
+  routerCommandsPerService?: number;
+  cpuMsPerService: number;
+  /** Resident memory after start-up with nothing to do, and the peak (VmHWM) by the end of the run. */
+  idleRssMb: number;
+  peakRssMb: number;
+}
 
 export interface ConvergenceResult {
   services: number;
-  totalSeconds: number;
-  latencyMs: { p50: number; p95: number; p99: number };
-  apiRequestsPerService: number;
-  routerRoundTripsPerService: number;
-  routerCommandsPerService: number;
+  ours: ControllerRun;
+  reference: ControllerRun;
+  /** ours ÷ reference */
+  ratios: { servicesPerSecond: number; apiRequestsPerService: number; cpuMsPerService: number; peakRssMb: number };
 }
 
-/** N LoadBalancer Services (each with 2 endpoints) created at once: time until all have ingress and rules. */
+/**
+ * N LoadBalancer Services (one port, an EndpointSlice of 2 ready endpoints each) created at
+ * once, on a fresh cluster for each controller: the minimal reference controller, then ours
+ * (`mikrolb controller`, compiled, against the RouterOS simulator).
+ */
 export async function convergence(n: number, log: (line: string) => void): Promise<ConvergenceResult> {
-  const stack = await benchStack();
+  log('  reference controller (finalizer + ingress only):');
+  const reference = await convergeWith('reference', n, log);
+  log('  mikrolb controller:');
+  const ours = await convergeWith('ours', n, log);
+  return {
+    services: n, ours, reference,
+    ratios: {
+      servicesPerSecond: ours.servicesPerSecond / reference.servicesPerSecond,
+      apiRequestsPerService: ours.apiRequestsPerService / reference.apiRequestsPerService,
+      cpuMsPerService: ours.cpuMsPerService / reference.cpuMsPerService,
+      peakRssMb: ours.peakRssMb / reference.peakRssMb,
+    },
+  };
+}
+
+async function convergeWith(kind: ControllerKind, n: number, log: (line: string) => void): Promise<ControllerRun> {
+  const cluster = await startCluster({ log: () => undefined });
+  let sim: RouterSim | undefined;
   try {
-    const created = new Map<string, number>();
-    const seen = new Map<string, number>();
-    const t0 = performance.now();
-    const trips0 = stack.router.stats.roundTrips;
-    const cmds0 = stack.router.stats.commands;
-    const req0 = stack.functionRequests();
-    let done = false;
-    const poller = (async () => {
-      while (!done) {
-        const items = await stack.kube.list('Service', { namespace: 'bench' }).catch(() => []);
-        const now = performance.now();
-        for (const raw of items) {
-          const svc = ServiceSchema.safeParse(raw);
-          if (svc.success && svc.data.status?.loadBalancer?.ingress?.length && !seen.has(svc.data.metadata.name)) seen.set(svc.data.metadata.name, now);
-        }
-        if (seen.size >= n) done = true;
-        else await new Promise((r) => setTimeout(r, 100));
-      }
-    })();
-    await pool(Array.from({ length: n }, (_, i) => i), 50, async (i) => {
-      const { service, slice } = serviceObjects(i);
-      await retrying(() => stack.kube.create('EndpointSlice', slice));
-      await retrying(() => stack.kube.create('Service', service));
-      created.set(`svc-${i}`, performance.now());
-    });
-    log(`  created ${n} Services + EndpointSlices in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
-    const deadline = performance.now() + 600_000;
-    while (!done && performance.now() < deadline) await new Promise((r) => setTimeout(r, 200));
-    done = true;
-    await poller.catch(() => undefined);
-    const rules = (stack.sim.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').length;
-    const totalSeconds = (performance.now() - t0) / 1000;
-    const latencies = [...seen].map(([name, at]) => at - (created.get(name) ?? at));
-    if (seen.size < n || rules < 2 * n) throw new Error(`only ${seen.size}/${n} Services got an ingress and ${rules}/${2 * n} dst-nat rules exist`);
-    log(`  the functions' API requests by verb and resource: ${JSON.stringify(Object.fromEntries(Object.entries(stack.requestsByKind()).sort((a, b) => b[1] - a[1]).slice(0, 12)))}`);
-    const sample = await getService(stack.kube, 'bench', 'svc-0');
-    log(`  e.g. svc-0 → ${sample?.status?.loadBalancer?.ingress?.[0]?.ip ?? '?'}`);
-    return {
-      services: n, totalSeconds,
-      latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) },
-      apiRequestsPerService: (stack.functionRequests() - req0) / n,
-      routerRoundTripsPerService: (stack.router.stats.roundTrips - trips0) / n,
-      routerCommandsPerService: (stack.router.stats.commands - cmds0) / n,
-    };
+    if (kind === 'ours') sim = await startRouterSim({ initialState: ROUTER_SEED, users: [{ name: 'bench', password: 'bench' }] });
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const kube = await benchObjects(kc);
+    const child = await startChild(kind, cluster, sim ? { url: sim.url, port: sim.port } : undefined);
+    try {
+      await sleep(2000);
+      const idleRssMb = await child.rssMb();
+      const before = await child.counts();
+      const cpu0 = await child.cpuSeconds();
+      const commands0 = sim?.stats.commands ?? 0;
+      const router = sim;
+      const run = await createAndConverge(kube, n, router ? () => dstNatRules(router) >= 2 * n : () => true, log).catch(async (e: unknown) => {
+        const tail = (await readFile(child.logFile, 'utf8').catch(() => '')).slice(-1500);
+        throw new Error(`${kind}: ${e instanceof Error ? e.message : String(e)}; its log ends: ${tail}`);
+      });
+      const cpu1 = await child.cpuSeconds();
+      const after = await child.counts();
+      const requests = requestDelta(before, after);
+      const result: ControllerRun = {
+        controller: kind, services: n, totalSeconds: run.seconds, servicesPerSecond: n / run.seconds, latencyMs: run.latencyMs,
+        apiRequestsPerService: requests.total / n, requestsByCall: requests.byCall,
+        ...(sim ? { routerRoundTripsPerService: (after.routerRoundTrips - before.routerRoundTrips) / n, routerCommandsPerService: (sim.stats.commands - commands0) / n } : {}),
+        cpuMsPerService: ((cpu1 - cpu0) * 1000) / n, idleRssMb, peakRssMb: await child.peakRssMb(),
+      };
+      log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service`);
+      return result;
+    } finally {
+      await child.stop();
+    }
   } finally {
-    await stack.stop();
+    await sim?.close();
+    await cluster.stop();
   }
+}
+
+const dstNatRules = (sim: RouterSim): number => (sim.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').length;
+
+/** Creates N Services with their slices (50 at a time) and waits until all have an ingress and `done()` holds. */
+async function createAndConverge(kube: KubePort, n: number, done: () => boolean, log: (line: string) => void): Promise<{ seconds: number; latencyMs: ControllerRun['latencyMs'] }> {
+  const created = new Map<string, number>();
+  const seen = new Map<string, number>();
+  const t0 = performance.now();
+  let finished = false;
+  const poller = (async () => {
+    while (!finished) {
+      const items = await kube.list('Service', { namespace: 'bench' }).catch(() => []);
+      const now = performance.now();
+      for (const raw of items) {
+        const svc = ServiceSchema.safeParse(raw);
+        if (svc.success && svc.data.status?.loadBalancer?.ingress?.length && !seen.has(svc.data.metadata.name)) seen.set(svc.data.metadata.name, now);
+      }
+      if (seen.size >= n && done()) finished = true;
+      else await sleep(100);
+    }
+  })();
+  await pool(Array.from({ length: n }, (_, i) => i), 50, async (i) => {
+    const { service, slice } = serviceObjects(i);
+    await retrying(() => kube.create('EndpointSlice', slice));
+    await retrying(() => kube.create('Service', service));
+    created.set(`svc-${i}`, performance.now());
+  });
+  log(`    created ${n} Services + EndpointSlices in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+  const deadline = performance.now() + 600_000;
+  while (!finished && performance.now() < deadline) await sleep(50);
+  const converged = finished;
+  finished = true;
+  await poller.catch(() => undefined);
+  const seconds = (performance.now() - t0) / 1000;
+  if (!converged) throw new Error(`after ${seconds.toFixed(0)} s only ${seen.size}/${n} Services had an ingress${done() ? '' : ' (router rules missing)'}`);
+  const latencies = [...seen].map(([name, at]) => at - (created.get(name) ?? at));
+  return { seconds, latencyMs: { p50: percentile(latencies, 50), p95: percentile(latencies, 95), p99: percentile(latencies, 99) } };
 }
 
 /** One Service at a time on a quiet system: creation → ingress. */

@@ -39,6 +39,53 @@ export function chooseTimes(): { v6TakenMs: number; v4OneFreeMs: number } {
   };
 }
 
+export interface ChooseScale {
+  pool: string;
+  /** Microseconds per `choose` call (median of 9 samples of repeated calls). */
+  held10Us: number;
+  held20kUs: number;
+  /** held20kUs ÷ held10Us */
+  ratio: number;
+}
+
+/** Microseconds per call of `fn`: each sample repeats it for at least 20 ms; the median of 9. */
+function microsPerCall(fn: () => void): number {
+  const samples: number[] = [];
+  for (let s = 0; s < 9; s++) {
+    let calls = 0;
+    const t = performance.now();
+    while (performance.now() - t < 20) {
+      fn();
+      calls++;
+    }
+    samples.push(((performance.now() - t) * 1000) / calls);
+  }
+  return percentile(samples, 50);
+}
+
+/**
+ * The address engine's cost to choose an address for a new Service in a pool holding 10 and
+ * 20,000 addresses (scattered by hash, as allocations place them; handed over as a Set, the
+ * form a cache of claims would keep). Target: the same cost within 1.5×.
+ */
+export function chooseScaling(): ChooseScale[] {
+  return [['IPv4', '10.0.0.0/16'], ['IPv6', '2001:db8::/64']].map(([family, cidr]) => {
+    const pool = set(family === 'IPv6' ? 'IPv6' : 'IPv4', cidr ?? '');
+    const held = (k: number): Set<bigint> => {
+      const taken = new Set<bigint>();
+      for (let i = 0; taken.size < k; i++) taken.add(startFor(`bench/held-${i}/${family}`, pool) ?? 0n);
+      return taken;
+    };
+    const start = startFor(`bench/new-service/${family}`, pool) ?? 0n;
+    const time = (taken: Set<bigint>): number => microsPerCall(() => {
+      if (choose(pool, taken, start) === undefined) throw new Error('nothing chosen');
+    });
+    const held10Us = time(held(10));
+    const held20kUs = time(held(20_000));
+    return { pool: `${family} ${cidr}`, held10Us, held20kUs, ratio: held20kUs / held10Us };
+  });
+}
+
 /** The allocate function against the real API server, with the pool ledger already large. */
 export async function allocateInLargePools(): Promise<{ v6WithLedger10kMs: number; v6LedgerBytes: number; v4OneFreeMs: number; v4Ledger: number }> {
   const cluster = await startCluster({ log: () => undefined });

@@ -1,15 +1,20 @@
 /**
  * `npm run bench [-- --json] [--services N] [--only a,b]`: MikroLB's figures on this machine,
- * each scenario on its own real API server and RouterOS simulator. Figures, not pass/fail.
+ * each scenario on its own real API server and RouterOS simulator, each figure printed with its
+ * target (issue 14) and whether it was met. Figures, not pass/fail: the exit code does not
+ * depend on them. Scenarios: convergence (ours and the minimal reference controller), idle,
+ * coldstart, bridge, pools, choose-scale, router, routes.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convergence, idleLatency } from './convergence.js';
-import { allocateInLargePools, chooseTimes } from './pools.js';
+import { compileChildren } from './controllers.js';
+import { allocateInLargePools, chooseScaling, chooseTimes } from './pools.js';
 import { bridgeFootprint, coldStart } from './processes.js';
 import { routerProgramming, routeTableCost } from './router.js';
+import { fig, table, targets } from './report.js';
 import { ms } from './support.js';
 import { messageOf } from '../../lib/errors.js';
 
@@ -19,6 +24,7 @@ const BRIDGE_N = Number(values['bridge-services'] ?? 10_000);
 const only = values.only?.split(',');
 const want = (name: string): boolean => !only || only.includes(name);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
+const goals = targets();
 const results: Record<string, unknown> = {
   machine: { cpus: cpus().length, cpu: cpus()[0]?.model ?? '?', memoryGiB: Math.round(totalmem() / 2 ** 30), node: process.version },
   date: new Date().toISOString(),
@@ -39,32 +45,55 @@ async function scenario<T>(name: string, title: string, run: () => Promise<T> | 
   log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
 }
 
-if (want('coldstart') || want('bridge')) {
+if (want('coldstart') || want('bridge') || want('convergence')) {
   log('building dist/ (npm run build) for the process scenarios');
-  execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(import.meta.dirname, '..', '..'), stdio: 'inherit' });
+  execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 2, 2] }); // stdout stays JSON-only
+}
+if (want('convergence')) {
+  log('compiling the reference controller and the probe (test/bench/child)');
+  await compileChildren();
 }
 
-await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoints each) created at once`, () => convergence(N, log), (r) => [
-  `all converged (ingress + router rules) in ${r.totalSeconds.toFixed(1)} s (target: under 30 s for 1,000)`,
-  `creation → ingress: p50 ${ms(r.latencyMs.p50)}, p95 ${ms(r.latencyMs.p95)}, p99 ${ms(r.latencyMs.p99)}`,
-  `API requests per Service (the functions'): ${r.apiRequestsPerService.toFixed(1)}`,
-  `router round trips per Service: ${r.routerRoundTripsPerService.toFixed(1)} (${r.routerCommandsPerService.toFixed(1)} API commands)`,
-]);
+await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoints each) created at once, ours vs the minimal reference controller`, () => convergence(N, log), (r) => {
+  const { ours, reference: ref, ratios } = r;
+  const c = (figure: string, value: number, op: '<=' | '>=', bound: number, unit = ''): string => goals.check('convergence', figure, value, op, bound, unit);
+  const rows = [
+    ['figure', 'ours', 'reference', 'ours/ref', 'target', 'met?'],
+    ['Services/s until ingress (ours: and dst-nat rules)', fig(ours.servicesPerSecond), fig(ref.servicesPerSecond), fig(ratios.servicesPerSecond, 2), '≥ 40/s', c('Services/s', ours.servicesPerSecond, '>=', 40, '/s')],
+    ['', '', '', '', 'ratio ≥ 0.5', c('Services/s ÷ reference', ratios.servicesPerSecond, '>=', 0.5)],
+    ['API requests per Service', fig(ours.apiRequestsPerService), fig(ref.apiRequestsPerService), fig(ratios.apiRequestsPerService, 1), '≤ 8', c('API requests per Service', ours.apiRequestsPerService, '<=', 8)],
+    ['router round trips per Service', fig(ours.routerRoundTripsPerService), '–', '', '≤ 3', c('router round trips per Service', ours.routerRoundTripsPerService ?? Number.NaN, '<=', 3)],
+    ['router commands per Service', fig(ours.routerCommandsPerService), '–', '', '', ''],
+    ['controller CPU per Service (ms)', fig(ours.cpuMsPerService), fig(ref.cpuMsPerService), fig(ratios.cpuMsPerService, 1), '≤ 15 ms', c('controller CPU per Service', ours.cpuMsPerService, '<=', 15, ' ms')],
+    ['RSS peak during the run (MB)', fig(ours.peakRssMb, 0), fig(ref.peakRssMb, 0), fig(ratios.peakRssMb, 1), '≤ 150 MB', c('RSS peak during the run', ours.peakRssMb, '<=', 150, ' MB')],
+    ['RSS idle, before the run (MB)', fig(ours.idleRssMb, 0), fig(ref.idleRssMb, 0), '', '≤ 100 MB', c('RSS idle', ours.idleRssMb, '<=', 100, ' MB')],
+    ['all converged after (s)', fig(ours.totalSeconds), fig(ref.totalSeconds), '', '', ''],
+    ['creation → ingress p50 / p99 (ms)', `${fig(ours.latencyMs.p50, 0)} / ${fig(ours.latencyMs.p99, 0)}`, `${fig(ref.latencyMs.p50, 0)} / ${fig(ref.latencyMs.p99, 0)}`, '', '', ''],
+  ];
+  return [
+    ...table(rows),
+    'our API requests during convergence by function × verb × resource (top 10, per Service):',
+    ...table(ours.requestsByCall.slice(0, 10).map(([call, n]) => [`  ${call}`, String(n), `${fig(n / ours.services, 2)}/Service`])),
+    `reference: ${ref.requestsByCall.map(([call, n]) => `${call} ${n}`).join(', ')}`,
+  ];
+});
 await scenario('idle', 'Idle latency: one Service at a time on a quiet system', () => idleLatency(20, log), (r) => [
-  `creation → ingress over ${r.samples} Services: p50 ${ms(r.p50)}, p99 ${ms(r.p99)} (target: p50 under 150 ms)`,
+  `creation → ingress over ${r.samples} Services: p50 ${ms(r.p50)} (target ≤ 60 ms: ${goals.check('idle', 'creation → ingress p50', r.p50, '<=', 60, ' ms')}), p99 ${ms(r.p99)} (target ≤ 150 ms: ${goals.check('idle', 'creation → ingress p99', r.p99, '<=', 150, ' ms')})`,
 ]);
 await scenario('coldstart', 'Function cold start: mikrolb serve allocate (compiled)', () => coldStart(), (r) => [
-  `process start → first invocation answered: ${ms(r.coldStartMs)} (target: under 500 ms)`,
+  `process start → first invocation answered: ${ms(r.coldStartMs)} (target ≤ 300 ms: ${goals.check('coldstart', 'process start → first invocation answered', r.coldStartMs, '<=', 300, ' ms')})`,
   `RSS after 1,000 invocations: ${r.rssAfter1000Mb.toFixed(0)} MB (${r.invocationsPerSecond.toFixed(0)} invocations/s, one at a time)`,
 ]);
 await scenario('bridge', `Bridge footprint: mikrolb bridge (compiled) tracking ${BRIDGE_N} Services + EndpointSlices`, () => bridgeFootprint(BRIDGE_N, log), (r) => [
-  `RSS: ${r.idleRssMb.toFixed(0)} MB before, ${r.rssMb.toFixed(0)} MB after (peak ${r.peakRssMb.toFixed(0)} MB) (target: under 150 MB)`,
+  `RSS: ${r.idleRssMb.toFixed(0)} MB before, ${r.rssMb.toFixed(0)} MB after (peak ${r.peakRssMb.toFixed(0)} MB) (target: peak ≤ 150 MB: ${goals.check('bridge', `RSS peak tracking ${BRIDGE_N} Services + slices`, r.peakRssMb, '<=', 150, ' MB')})`,
   `CPU: ${r.cpuDuringLoadPercent.toFixed(0)} % of a core while the objects were created, ${r.cpuIdlePercent.toFixed(1)} % idle; ${r.invocations} invocations sent`,
 ]);
 await scenario('pools', 'Large pools: choosing and allocating', async () => ({ choose: chooseTimes(), allocate: await allocateInLargePools() }), (r) => [
   `choose (address engine): IPv6 /64 with 10,000 taken ${ms(r.choose.v6TakenMs)}; IPv4 /16 with one free ${ms(r.choose.v4OneFreeMs)}`,
   `allocate (function, real API server): IPv6 /64 with 10,000 in the ledger (${(r.allocate.v6LedgerBytes / 1024).toFixed(0)} KiB) ${ms(r.allocate.v6WithLedger10kMs)}; IPv4 /20 with one free (${r.allocate.v4Ledger} held) ${ms(r.allocate.v4OneFreeMs)}`,
 ]);
+await scenario('choose-scale', 'Address engine: choosing for a new Service in a pool holding 10 vs 20,000 addresses', () => chooseScaling(), (r) => r.map((p) =>
+  `${p.pool}: ${fig(p.held10Us, 2)} µs with 10 held, ${fig(p.held20kUs, 2)} µs with 20,000 held: ${fig(p.ratio, 1)}× (target ≤ 1.5×: ${goals.check('choose-scale', `choose cost 20,000 ÷ 10 held, ${p.pool}`, p.ratio, '<=', 1.5, '×')})`));
 await scenario('router', `Router programming: ${N} Services into the simulator`, () => routerProgramming(N), (r) => [
   `from scratch: ${r.programSeconds.toFixed(1)} s, ${r.programRoundTrips} round trips (${(r.programRoundTrips / r.services).toFixed(1)} per Service), ${r.entries} router entries`,
   `resync with nothing to change: ${ms(r.resyncMs)}, ${r.resyncRoundTrips} round trip(s), ${r.resyncOps} changes`,
@@ -76,4 +105,10 @@ await scenario('routes', 'Route tables: programming one Service (pool without in
 }, (r) => [r.small, r.large].map((c) =>
   `${c.routes.toLocaleString('en')} routes: ${c.roundTrips} round trips, ${c.routeEntriesRead} route entries read, ${(c.bytesReceived / 1024).toFixed(1)} KiB received, advertised on ${c.interfaceName ?? '-'}; ${ms(c.programMs)} wall clock and heap ${c.heapDeltaMb >= 0 ? '+' : ''}${c.heapDeltaMb.toFixed(1)} MiB, both including the in-process simulator's scan of its table for the query (the router's own work; seeded in ${c.seedSeconds.toFixed(1)} s)`));
 
+const checked = goals.all();
+results.targets = checked;
+if (checked.length > 0) {
+  log('\n== Targets (issue 14)');
+  for (const line of table([['scenario', 'figure', 'value', 'target', 'met?'], ...checked.map((t) => [t.scenario, t.figure, fig(t.value, 2), t.target, t.met ? 'met' : 'MISSED'])])) log(`  ${line}`);
+}
 if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);

@@ -4,7 +4,7 @@ import { startController, type Controller } from '../../bridge/all-in-one.js';
 import { freePort, startCluster, type TestCluster } from '../cluster/cluster.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { KubeObject, KubePort } from '../../lib/k8s/port.js';
-import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';
+import { kubeTransport } from '../../lib/k8s/rest.js';
 import { isRetryable } from '../../lib/k8s/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
@@ -25,24 +25,6 @@ export const percentile = (xs: readonly number[], p: number): number => {
 
 export const ms = (n: number): string => `${n.toFixed(n < 10 ? 1 : 0)} ms`;
 
-/** A transport that counts the requests it makes (the controller's API requests). */
-export function countingTransport(kc: KubeConfig): { transport: Transport; count: () => number; byKind: () => Record<string, number> } {
-  const inner = kubeTransport(kc);
-  let n = 0;
-  const by: Record<string, number> = {};
-  return {
-    transport: (req) => {
-      n++;
-      const parts = req.path.split('/');
-      const key = `${req.method} ${parts.slice(-3).filter((p) => !/^[a-z0-9-]*\d[a-z0-9-]*$/.test(p) || p.length < 4).join('/')}`;
-      by[key] = (by[key] ?? 0) + 1;
-      return inner(req);
-    },
-    count: () => n,
-    byKind: () => by,
-  };
-}
-
 export interface BenchStack {
   cluster: TestCluster;
   kc: KubeConfig;
@@ -54,23 +36,20 @@ export interface BenchStack {
 }
 
 /** Own cluster, simulator and controller for one scenario (nothing shared between scenarios). */
-export async function benchStack(): Promise<BenchStack & { functionRequests: () => number; requestsByKind: () => Record<string, number> }> {
+export async function benchStack(): Promise<BenchStack> {
   const cluster = await startCluster({ log: () => undefined });
   const kc = new KubeConfig();
   kc.loadFromFile(cluster.kubeconfig);
   const sim = await startRouterSim({ initialState: ROUTER_SEED, users: [{ name: 'bench', password: 'bench' }] });
   const router = connectRouter({ url: sim.url, username: 'bench', password: 'bench', timeoutMs: 30_000 });
-  const counted = countingTransport(kc);
   const controller = await startController({
-    kc, router, transport: counted.transport, log: silentLogger(), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    kc, router, log: silentLogger(), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
     bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, perObjectIntervalMs: Number(process.env.BENCH_INTERVAL_MS ?? 250) },
   });
   await controller.bridge.ready;
-  const kube = apiServerPort(kubeTransport(kc));
-  await retrying(() => kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } }));
-  await retrying(() => kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'bench' }, spec: { ipFamily: 'IPv4', addresses: ['10.128.0.0/16'], interfaceName: 'ether1' } }));
+  const kube = await benchObjects(kc);
   return {
-    cluster, kc, kube, sim, router, controller, functionRequests: counted.count, requestsByKind: counted.byKind,
+    cluster, kc, kube, sim, router, controller,
     stop: async () => {
       await controller.stop();
       await router.close();
@@ -80,12 +59,20 @@ export async function benchStack(): Promise<BenchStack & { functionRequests: () 
   };
 }
 
-export function serviceObjects(i: number): { service: KubeObject; slice: KubeObject } {
+/** The bench namespace and the pool the Services' addresses come from (10.128.0.0/16 on ether1). */
+export async function benchObjects(kc: KubeConfig): Promise<KubePort> {
+  const kube = apiServerPort(kubeTransport(kc));
+  await retrying(() => kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } }));
+  await retrying(() => kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'bench' }, spec: { ipFamily: 'IPv4', addresses: ['10.128.0.0/16'], interfaceName: 'ether1' } }));
+  return kube;
+}
+
+export function serviceObjects(i: number, loadBalancerClass = 'mikrolb.de/controller'): { service: KubeObject; slice: KubeObject } {
   const name = `svc-${i}`;
   return {
     service: {
       apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'bench' },
-      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
+      spec: { type: 'LoadBalancer', loadBalancerClass, allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
     },
     slice: {
       apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-a`, namespace: 'bench', labels: { 'kubernetes.io/service-name': name } },
@@ -107,9 +94,10 @@ export async function pool<T>(items: readonly T[], limit: number, fn: (item: T) 
   }));
 }
 
-export async function rssMb(pid: number): Promise<number> {
+/** Resident memory of a process now (VmRSS) or at its peak (VmHWM), in MiB. */
+export async function rssMb(pid: number, field: 'VmRSS' | 'VmHWM' = 'VmRSS'): Promise<number> {
   const status = await readFile(`/proc/${pid}/status`, 'utf8');
-  return Number(/VmRSS:\s+(\d+)/.exec(status)?.[1] ?? 'NaN') / 1024;
+  return Number(new RegExp(`${field}:\\s+(\\d+)`).exec(status)?.[1] ?? 'NaN') / 1024;
 }
 
 /** CPU seconds (user + system) a process has used so far. */

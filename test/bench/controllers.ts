@@ -1,0 +1,138 @@
+/**
+ * The two controllers the convergence scenario compares, each run as a child process with the
+ * probe (child/probe.ts) preloaded: ours (the compiled `mikrolb controller`) and the minimal
+ * reference (child/reference-controller.ts, compiled here with tsc).
+ */
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { createWriteStream } from 'node:fs';
+import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { z } from 'zod';
+import { freePort, type TestCluster } from '../../lib/cluster/cluster.js';
+import { cpuSeconds, rssMb } from './support.js';
+
+const ROOT = join(import.meta.dirname, '..', '..');
+const OUT = join(ROOT, 'node_modules', '.cache', 'mikrolb-bench');
+const CHILD = join(import.meta.dirname, 'child');
+
+/** Compiles the probe and the reference controller (a few seconds; node_modules resolves zod). */
+export async function compileChildren(): Promise<void> {
+  await rm(OUT, { recursive: true, force: true });
+  execFileSync(join(ROOT, 'node_modules', '.bin', 'tsc'), [
+    join(CHILD, 'probe.ts'), join(CHILD, 'reference-controller.ts'), '--outDir', OUT, '--rootDir', CHILD,
+    '--module', 'nodenext', '--moduleResolution', 'nodenext', '--target', 'es2022', '--strict', '--skipLibCheck', '--types', 'node',
+  ], { cwd: ROOT, stdio: ['ignore', 2, 2] }); // the bench's stdout is for --json
+  await writeFile(join(OUT, 'package.json'), '{ "type": "module" }\n');
+}
+
+const ProbeSchema = z.object({ seq: z.number(), requests: z.record(z.string(), z.number()), routerRoundTrips: z.number() });
+export type ProbeCounts = z.infer<typeof ProbeSchema>;
+
+export interface RunningController {
+  pid: number;
+  /** The probe's counts so far (asks the child with SIGUSR2). */
+  counts(): Promise<ProbeCounts>;
+  cpuSeconds(): Promise<number>;
+  rssMb(): Promise<number>;
+  /** VmHWM: the most resident memory the process has had. */
+  peakRssMb(): Promise<number>;
+  /** Where the child's output went. */
+  logFile: string;
+  stop(): Promise<void>;
+}
+
+export type ControllerKind = 'ours' | 'reference';
+
+/** Starts a controller against `cluster` (ours also against the router at `routerUrl`); resolves once it is ready. */
+export async function startChild(kind: ControllerKind, cluster: TestCluster, router?: { url: string; port: number }): Promise<RunningController> {
+  await mkdir(OUT, { recursive: true });
+  const probeFile = join(cluster.dir, `${kind}-probe.json`);
+  const logFile = join(cluster.dir, `${kind}.log`);
+  const probe = pathToFileURL(join(OUT, 'probe.js')).href;
+  const env: Record<string, string> = {
+    BENCH_PROBE_FILE: probeFile, BENCH_API_PORT: new URL(cluster.server).port, BENCH_PROBE_NAME: kind,
+    BENCH_ROUTER_PORT: String(router?.port ?? 0), BENCH_PROBE_CALLERS: kind === 'ours' ? '1' : '0',
+  };
+  const bridgePort = await freePort();
+  const child = kind === 'ours'
+    ? spawn(process.execPath, ['--import', probe, join(ROOT, 'dist', 'bridge', 'main.js'), 'controller'], {
+      env: {
+        ...process.env, ...env, KUBECONFIG: cluster.kubeconfig, ROUTEROS_URL: router?.url ?? '', ROUTEROS_USERNAME: 'bench', ROUTEROS_PASSWORD: 'bench',
+        LEADER_ELECTION: 'false', BRIDGE_PORT: String(bridgePort), WEBHOOK_PORT: String(await freePort()), WEBHOOK_CERT_DIR: join(cluster.dir, 'no-webhook'),
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
+    : spawn(process.execPath, ['--import', probe, join(OUT, 'reference-controller.js')], {
+      env: { ...process.env, ...env, BENCH_API_SERVER: cluster.server, BENCH_CA: cluster.pki.caCert, BENCH_CERT: cluster.pki.adminCert, BENCH_KEY: cluster.pki.adminKey },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
+  const log = createWriteStream(logFile);
+  child.stderr?.pipe(log);
+  let said = '';
+  child.stdout?.on('data', (c: Buffer) => {
+    said += c.toString('utf8');
+    log.write(c);
+  });
+  const pid = child.pid ?? 0;
+  const deadline = Date.now() + 60_000;
+  const ready = kind === 'ours' ? () => httpOk(`http://127.0.0.1:${bridgePort}/readyz`) : () => Promise.resolve(said.includes('ready\n'));
+  while (!(await ready())) {
+    if (child.exitCode !== null || Date.now() > deadline) throw new Error(`${kind} controller did not become ready (log: ${logFile})`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  let seq = 0;
+  return {
+    pid, logFile,
+    async counts() {
+      const want = ++seq;
+      process.kill(pid, 'SIGUSR2');
+      for (let i = 0; i < 200; i++) {
+        const parsed = ProbeSchema.safeParse(parseJson(await readFile(probeFile, 'utf8').catch(() => '')));
+        if (parsed.success && parsed.data.seq >= want) return parsed.data;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      throw new Error(`the ${kind} controller's probe did not answer`);
+    },
+    cpuSeconds: () => cpuSeconds(pid),
+    rssMb: () => rssMb(pid),
+    peakRssMb: () => rssMb(pid, 'VmHWM'),
+    stop: () => stopChild(child),
+  };
+}
+
+function parseJson(text: string): unknown {
+  try {
+    return JSON.parse(text);
+  } catch {
+    return undefined;
+  }
+}
+
+async function httpOk(url: string): Promise<boolean> {
+  try {
+    const res = await fetch(url);
+    await res.arrayBuffer();
+    return res.status === 200;
+  } catch {
+    return false;
+  }
+}
+
+async function stopChild(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((r) => child.once('exit', r));
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** Requests between two probe snapshots: total and by caller × verb × resource (largest first). */
+export function requestDelta(before: ProbeCounts, after: ProbeCounts): { total: number; byCall: [string, number][] } {
+  const byCall = Object.entries(after.requests)
+    .map(([key, n]): [string, number] => [key, n - (before.requests[key] ?? 0)])
+    .filter(([, n]) => n > 0)
+    .sort((a, b) => b[1] - a[1]);
+  return { total: byCall.reduce((sum, [, n]) => sum + n, 0), byCall };
+}
