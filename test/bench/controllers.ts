@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { freePort, type TestCluster } from '../../lib/cluster/cluster.js';
+import { freePort, type TestCluster } from '../cluster/cluster.js';
 import { cpuSeconds, rssMb } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');

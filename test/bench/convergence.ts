@@ -1,6 +1,6 @@
 import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startCluster } from '../../lib/cluster/cluster.js';
+import { startCluster } from '../cluster/cluster.js';
 import { getService } from '../../lib/k8s/typed.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';

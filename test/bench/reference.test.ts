@@ -1,6 +1,6 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { startCluster, type TestCluster } from '../../lib/cluster/cluster.js';
+import { startCluster, type TestCluster } from '../cluster/cluster.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { FINALIZER } from '../../lib/k8s/keys.js';
 import type { KubePort } from '../../lib/k8s/port.js';

@@ -3,7 +3,8 @@
  * each scenario on its own real API server and RouterOS simulator, each figure printed with its
  * target (issue 14) and whether it was met. Figures, not pass/fail: the exit code does not
  * depend on them. Scenarios: convergence (ours and the minimal reference controller), idle,
- * coldstart, bridge, pools, choose-scale, router, routes.
+ * coldstart, bridge, pools, choose-scale, pool-scale (`--pool-allocations N`, default 50,000),
+ * router, routes.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -11,6 +12,7 @@ import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { convergence, idleLatency } from './convergence.js';
 import { compileChildren } from './controllers.js';
+import { fillIPv6Pool } from './claims.js';
 import { allocateInLargePools, chooseScaling, chooseTimes } from './pools.js';
 import { bridgeFootprint, coldStart } from './processes.js';
 import { routerProgramming, routeTableCost } from './router.js';
@@ -18,9 +20,10 @@ import { fig, table, targets } from './report.js';
 import { ms } from './support.js';
 import { messageOf } from '../../lib/errors.js';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, services: { type: 'string' }, 'bridge-services': { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, services: { type: 'string' }, 'bridge-services': { type: 'string' }, 'pool-allocations': { type: 'string' }, only: { type: 'string' } } });
 const N = Number(values.services ?? 1000);
 const BRIDGE_N = Number(values['bridge-services'] ?? 10_000);
+const POOL_N = Number(values['pool-allocations'] ?? 50_000);
 const only = values.only?.split(',');
 const want = (name: string): boolean => !only || only.includes(name);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -90,10 +93,14 @@ await scenario('bridge', `Bridge footprint: mikrolb bridge (compiled) tracking $
 ]);
 await scenario('pools', 'Large pools: choosing and allocating', async () => ({ choose: chooseTimes(), allocate: await allocateInLargePools() }), (r) => [
   `choose (address engine): IPv6 /64 with 10,000 taken ${ms(r.choose.v6TakenMs)}; IPv4 /16 with one free ${ms(r.choose.v4OneFreeMs)}`,
-  `allocate (function, real API server): IPv6 /64 with 10,000 in the ledger (${(r.allocate.v6LedgerBytes / 1024).toFixed(0)} KiB) ${ms(r.allocate.v6WithLedger10kMs)}; IPv4 /20 with one free (${r.allocate.v4Ledger} held) ${ms(r.allocate.v4OneFreeMs)}`,
+  `allocate (function, real API server, cold instance): IPv6 /64 with 10,000 claims ${ms(r.allocate.v6With10kMs)}; IPv4 /20 with one free (${r.allocate.v4Held} claims) ${ms(r.allocate.v4OneFreeMs)}`,
 ]);
 await scenario('choose-scale', 'Address engine: choosing for a new Service in a pool holding 10 vs 20,000 addresses', () => chooseScaling(), (r) => r.map((p) =>
   `${p.pool}: ${fig(p.held10Us, 2)} µs with 10 held, ${fig(p.held20kUs, 2)} µs with 20,000 held: ${fig(p.ratio, 1)}× (target ≤ 1.5×: ${goals.check('choose-scale', `choose cost 20,000 ÷ 10 held, ${p.pool}`, p.ratio, '<=', 1.5, '×')})`));
+await scenario('pool-scale', `One IPv6 pool filled with ${POOL_N.toLocaleString('en')} allocations through allocate (real API server, 16 in flight)`, () => fillIPv6Pool(POOL_N, 16, log), (r) => [
+  `${r.allocations.toLocaleString('en')} allocations in ${r.seconds.toFixed(0)} s (${fig(r.allocationsPerSecond, 1)}/s): ${r.claims.toLocaleString('en')} claims, ${r.duplicates} duplicate addresses, ${r.unallocated} without an address (target: all, 0 duplicates: ${goals.check('pool-scale', 'allocations without an address or duplicated', r.duplicates + r.unallocated, '<=', 0, '')}); the pool reports ${r.poolAllocated ?? '?'} allocated`,
+  `one allocation, median of the first vs the last 1,000: ${ms(r.firstMs)} vs ${ms(r.lastMs)}: ${fig(r.lastMs / r.firstMs, 2)}× (target ≤ 1.5×: ${goals.check('pool-scale', 'allocate cost, last ÷ first 1,000', r.lastMs / r.firstMs, '<=', 1.5, '×')})`,
+]);
 await scenario('router', `Router programming: ${N} Services into the simulator`, () => routerProgramming(N), (r) => [
   `from scratch: ${r.programSeconds.toFixed(1)} s, ${r.programRoundTrips} round trips (${(r.programRoundTrips / r.services).toFixed(1)} per Service), ${r.entries} router entries`,
   `resync with nothing to change: ${ms(r.resyncMs)}, ${r.resyncRoundTrips} round trip(s), ${r.resyncOps} changes`,
