@@ -3,6 +3,7 @@ import { RetryLaterError } from '../../lib/k8s/conflict.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { allocateAddress } from './allocation.js';
+import { claimChanged } from './claim-event.js';
 import { newReport, type AllocateDeps, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
 import { reconcileService } from './service.js';
@@ -31,6 +32,8 @@ async function route(deps: AllocateDeps, inv: Invocation, report: Report): Promi
     case 'EndpointSlice':
       report.actions.push('nothing to allocate for an EndpointSlice');
       return;
+    case 'IPAddressClaim':
+      return claimChanged(deps, name, report);
   }
 }
 

@@ -8,7 +8,7 @@ import { z } from 'zod';
 export const FUNCTION_NAMES = ['allocate', 'program', 'release'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
-export const ObjectKindSchema = z.enum(['IPPool', 'IPAllocation', 'Service', 'EndpointSlice']);
+export const ObjectKindSchema = z.enum(['IPPool', 'IPAllocation', 'Service', 'EndpointSlice', 'IPAddressClaim']);
 export type ObjectKind = z.infer<typeof ObjectKindSchema>;
 
 export const ObjectRefSchema = z.object({
