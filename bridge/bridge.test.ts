@@ -69,14 +69,16 @@ describe('the bridge, in process', () => {
   it('turns a burst of claims into a few invocations of their pools, and ignores claim updates', async () => {
     const { clock, kube, bridge, calls, seen } = await setup({ perObjectIntervalMs: 250 });
     await bridge.ready;
-    const claim = (i: number, pool: string) => ({ metadata: { name: `192.0.2.${i}`, labels: { 'mikrolb.de/pool': pool } }, spec: { address: `192.0.2.${i}`, poolName: pool } });
+    const claim = (i: number, pool: string, annotations: Record<string, string> = {}) => ({
+      metadata: { name: `192.0.2.${i}`, labels: { 'mikrolb.de/pool': pool }, annotations }, spec: { address: `192.0.2.${i}`, poolName: pool },
+    });
     for (let i = 1; i <= 200; i++) kube.apply('IPAddressClaim', claim(i, i % 2 ? 'lan' : 'dmz'));
     await clock.advance(1_000);
     const burst = calls();
     expect(new Set(burst)).toEqual(new Set(['allocate update IPPool/dmz', 'allocate update IPPool/lan', 'release update IPPool/dmz', 'release update IPPool/lan']));
     expect(burst.length).toBeLessThanOrEqual(8); // the first event of each pool, then one follow-up for the rest
     seen.length = 0;
-    kube.apply('IPAddressClaim', { ...claim(1, 'lan'), metadata: { ...claim(1, 'lan').metadata, annotations: { note: 'edited' } } });
+    kube.apply('IPAddressClaim', claim(1, 'lan', { note: 'edited' }));
     await clock.advance(1_000);
     expect(calls()).toEqual([]);
     kube.remove('IPAddressClaim', '192.0.2.1');

@@ -16,7 +16,7 @@ type Verb = (typeof VERBS)[number];
 
 /** Resources as `kubectl auth can-i` names them (`resource.group`, optionally `/status`). */
 const RESOURCES = [
-  'ippools.mikrolb.de', 'ippools.mikrolb.de/status', 'ipallocations.mikrolb.de', 'ipallocations.mikrolb.de/status',
+  'ippools.mikrolb.de', 'ippools.mikrolb.de/status', 'ipallocations.mikrolb.de', 'ipallocations.mikrolb.de/status', 'ipaddressclaims.mikrolb.de',
   'services', 'services/status', 'endpointslices.discovery.k8s.io', 'events.events.k8s.io', 'tokenreviews.authentication.k8s.io',
 ] as const;
 type Resource = (typeof RESOURCES)[number];
@@ -27,6 +27,7 @@ const ALLOCATE: Grants = {
   'ippools.mikrolb.de/status': ['update'], // the ledger
   'ipallocations.mikrolb.de': ['get', 'list', 'create', 'delete'],
   'ipallocations.mikrolb.de/status': ['update'],
+  'ipaddressclaims.mikrolb.de': ['get'], // the pool of the claim an event names
   services: ['get', 'list', 'update'], // update: the Service finalizer
   'events.events.k8s.io': ['create'],
 };
@@ -43,12 +44,13 @@ const RELEASE: Grants = {
   'ipallocations.mikrolb.de': ['get', 'list', 'update', 'delete'], // update: the finalizer
   'ippools.mikrolb.de': ['get', 'list', 'update'],
   'ippools.mikrolb.de/status': ['update'],
+  'ipaddressclaims.mikrolb.de': ['get'], // the pool of the claim an event names
   services: ['get', 'list', 'update'],
   'services/status': ['update'],
   'endpointslices.discovery.k8s.io': ['list'],
   'events.events.k8s.io': ['create'],
 };
-const WATCHED: readonly Resource[] = ['ippools.mikrolb.de', 'ipallocations.mikrolb.de', 'services', 'endpointslices.discovery.k8s.io'];
+const WATCHED: readonly Resource[] = ['ippools.mikrolb.de', 'ipallocations.mikrolb.de', 'ipaddressclaims.mikrolb.de', 'services', 'endpointslices.discovery.k8s.io'];
 const BRIDGE: Grants = Object.fromEntries(WATCHED.map((r) => [r, ['list', 'watch']]));
 const WEBHOOK: Grants = { 'ippools.mikrolb.de': ['list'] };
 const EVENTS_SOURCE: Grants = Object.fromEntries(WATCHED.map((r) => [r, ['get', 'list', 'watch']]));
