@@ -67,13 +67,12 @@ describe('updates reach only the functions that care about what changed', () => 
   const svc: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
   const fnsFor = (ref: ObjectRef, changed: Facet[]) => routeEmission({ change: 'update', ref, changed }).map((d) => d.fn).sort();
   it.each([
-    ['an address written by allocate wakes program only', alloc, ['status', 'address'], ['program']],
-    ['conditions written by program (its own echo) wake nobody', alloc, ['status'], []],
-    ['an allocation losing its address (Failed) wakes program', alloc, ['status', 'address'], ['program']],
+    ['an address written (or taken away) by allocate wakes program only', alloc, ['address'], ['program']],
+    ['conditions written by program (its own echo: no facet changed) wake nobody', alloc, [], []],
     ['an allocation being deleted wakes all three', alloc, ['meta'], ['allocate', 'program', 'release']],
-    ['a pool ledger write wakes nobody', pool, ['status'], []],
+    ['a pool status write (counts, conditions: no facet) wakes nobody', pool, [], []],
     ['a pool spec change wakes allocate, program and release', pool, ['spec'], ['allocate', 'program', 'release']],
-    ['a Service status written by program wakes nobody', svc, ['status'], []],
+    ['a Service status written by program (no facet) wakes nobody', svc, [], []],
     ['a Service annotation change wakes all three', svc, ['meta'], ['allocate', 'program', 'release']],
   ] as const)('%s', (_what, ref, changed, expected) => {
     expect(fnsFor(ref, [...changed])).toEqual([...expected]);
@@ -89,9 +88,8 @@ describe('adds', () => {
   const fnsFor = (ref: ObjectRef, changed: Facet[]) => routeEmission({ change: 'add', ref, changed }).map((d) => d.fn).sort();
   it.each([
     ['a new allocation without a status goes to allocate only', alloc, ['spec', 'meta'], ['allocate']],
-    ['one listed with a status but no address (Failed) too', alloc, ['spec', 'meta', 'status'], ['allocate']],
-    ['one listed holding an address (a re-list) also to program', alloc, ['spec', 'meta', 'status', 'address'], ['allocate', 'program']],
-    ['a new Service goes to allocate only: it has no allocation for program yet', { kind: 'Service', namespace: 'shop', name: 'web' }, ['spec', 'meta', 'status'], ['allocate']],
+    ['one listed holding an address (a re-list) also to program', alloc, ['spec', 'meta', 'address'], ['allocate', 'program']],
+    ['a new Service goes to allocate only: it has no allocation for program yet', { kind: 'Service', namespace: 'shop', name: 'web' }, ['spec', 'meta'], ['allocate']],
   ] as const)('%s', (_what, ref, changed, expected) => {
     expect(fnsFor(ref, [...changed])).toEqual([...expected]);
   });

@@ -15,13 +15,14 @@ const OWNER_KIND: Record<Exclude<Subject, 'object'>, ObjectKind> = { service: 'S
 
 /**
  * Which part of an object an update changed: `spec` (metadata.generation, or any change of a
- * kind without one), `meta` (labels, annotations, finalizers, deletion), `status`, and within
- * an IPAllocation's status `address`: the address it holds (`status.address` while its phase is
- * Allocated or Programmed), all of its status program acts on. The rest (conditions,
- * observedGeneration, `advertised`, `interfaceName`) is what program itself writes, or allocate
- * writes along with a new address or because the pool changed, which program hears of anyway.
+ * kind without one), `meta` (labels, annotations, finalizers, deletion), and `address`: the
+ * address an IPAllocation holds (`status.address` while its phase is Allocated or Programmed),
+ * all of any status a function acts on. The rest of an allocation's status (conditions,
+ * observedGeneration, `advertised`, `interfaceName`) is what program writes itself, or what
+ * allocate writes along with a new address or because the pool changed, which program hears of
+ * anyway; a pool's status (counts, conditions) and a Service's (ingress) are outputs too.
  */
-export type Facet = 'spec' | 'meta' | 'status' | 'address';
+export type Facet = 'spec' | 'meta' | 'address';
 
 export interface Route {
   fn: FunctionName;

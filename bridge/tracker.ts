@@ -38,7 +38,6 @@ function heldAddress(status: unknown): string {
   return s.success && (s.data.phase === 'Allocated' || s.data.phase === 'Programmed') ? (s.data.address ?? '') : '';
 }
 
-const EMPTY_STATUS = [fingerprint(undefined), fingerprint({})];
 const NO_ADDRESS = fingerprint('');
 
 function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
@@ -46,16 +45,15 @@ function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSch
   return {
     spec: m.generation ?? fingerprint(obj),
     meta: fingerprint([m.labels, m.annotations, m.finalizers, m.deletionTimestamp]),
-    status: fingerprint(parsed.status),
     address: kind === 'IPAllocation' ? fingerprint(heldAddress(parsed.status)) : NO_ADDRESS,
   };
 }
 
-const FACETS: readonly Facet[] = ['spec', 'meta', 'status', 'address'];
+const FACETS: readonly Facet[] = ['spec', 'meta', 'address'];
 
 /** For an update, the facets that differ; for an add, those the object has (spec and meta always). */
 function changedFacets(before: Facets | undefined, after: Facets): Facet[] {
-  if (!before) return FACETS.filter((f) => (f === 'status' ? !EMPTY_STATUS.includes(after.status) : f === 'address' ? after.address !== NO_ADDRESS : true));
+  if (!before) return FACETS.filter((f) => f !== 'address' || after.address !== NO_ADDRESS);
   return FACETS.filter((f) => before[f] !== after[f]);
 }
 type Meta = z.infer<typeof MetaSchema>['metadata'];
