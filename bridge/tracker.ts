@@ -66,9 +66,11 @@ interface Known extends Facets {
 }
 
 /**
- * What the bridge remembers of one kind: key → resourceVersion of every object it told the
- * functions about, nothing more. That is enough to tell add from update, to drop replays, and
- * to notice after a re-list what was deleted while the watch was down.
+ * What the bridge remembers of one kind: for every object it told the functions about, its
+ * resourceVersion, one number per facet and its owner (a slice's Service, a claim's pool),
+ * nothing more. That is enough to tell add from update, to drop replays, to route an update by
+ * what it changed, and to notice after a re-list what was deleted while the watch was down (and
+ * whose change that is).
  */
 export interface Tracker {
   readonly kind: ObjectKind;
