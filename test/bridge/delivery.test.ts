@@ -42,6 +42,8 @@ const metrics = async (): Promise<string> => (await fetch(`http://127.0.0.1:${br
 describe('delivery', () => {
   it('retries a function answering 503 with growing delays until it recovers', async () => {
     await kube.create('Service', lbService(ns, 'flaky'));
+    // program does not hear of a new Service (it has no allocation yet), but of its changes
+    await kube.patch('Service', 'flaky', ns, { metadata: { annotations: { 'example.com/poke': 'yes' } } });
     await vi.waitFor(() => expect(flakyProgramCalls(fns.received)).toBe(5), { timeout: 60_000, interval: 50 });
     const times = fns.received.filter((r) => r.fn === 'program' && named(r.invocation, 'flaky')).map((r) => r.at);
     const gaps = times.slice(1).map((t, i) => t - (times[i] ?? 0));

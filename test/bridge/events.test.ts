@@ -103,12 +103,13 @@ describe('the bridge against the API server', () => {
     const pooled = [`allocate update IPPool/${claimPool}`, `release update IPPool/${claimPool}`];
     await waitFor(() => expect([...new Set(fns.about(`IPPool/${claimPool}`))].sort()).toEqual(pooled));
     expect(fns.about('IPAddressClaim')).toEqual([]); // never as themselves
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the follow-up for the rest of the burst
     const watched = async () => metricValue(await (await fetch(`http://127.0.0.1:${bridge.port}/metrics`)).text(), 'mikrolb_bridge_watch_events_total{kind="IPAddressClaim",type="MODIFIED"}') ?? 0;
     const modified = await watched();
     const before = fns.about(`IPPool/${claimPool}`).length;
     await kube.patch('IPAddressClaim', names[0] ?? '', undefined, { metadata: { annotations: { note: 'edited' } } });
     await waitFor(async () => expect(await watched()).toBe(modified + 1));
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect(fns.about(`IPPool/${claimPool}`)).toHaveLength(before);
     await kube.remove('IPAddressClaim', names[1] ?? '');
     await waitFor(() => expect(fns.about(`IPPool/${claimPool}`).slice(before).sort()).toEqual(pooled));

@@ -14,7 +14,7 @@ let fns: Awaited<ReturnType<typeof fakeFunctions>>;
 let bridge: BridgeHandle;
 const log = memoryLogger();
 const ns = 'outage';
-const KINDS = ['IPPool', 'IPAllocation', 'Service', 'EndpointSlice'];
+const KINDS = ['IPPool', 'IPAllocation', 'Service', 'EndpointSlice', 'IPAddressClaim'];
 
 beforeAll(async () => {
   cluster = await startCluster();
