@@ -56,7 +56,6 @@ describe('the bridge, in process', () => {
     expect(calls()).toEqual([
       'allocate add Service/web',
       'program add EndpointSlice/web-1',
-      'program add Service/web',
       'program update Service/web',
     ]);
     seen.length = 0;
@@ -65,6 +64,26 @@ describe('the bridge, in process', () => {
     kube.remove('IPPool', 'lan');
     await clock.advance(100);
     expect(calls()).toEqual(['allocate add IPPool/lan', 'allocate delete IPPool/lan', 'program add IPPool/lan', 'program delete IPPool/lan', 'release delete IPPool/lan']);
+  });
+
+  it('turns a burst of claims into a few invocations of their pools, and ignores claim updates', async () => {
+    const { clock, kube, bridge, calls, seen } = await setup({ perObjectIntervalMs: 250 });
+    await bridge.ready;
+    const claim = (i: number, pool: string, annotations: Record<string, string> = {}) => ({
+      metadata: { name: `192.0.2.${i}`, labels: { 'mikrolb.de/pool': pool }, annotations }, spec: { address: `192.0.2.${i}`, poolName: pool },
+    });
+    for (let i = 1; i <= 200; i++) kube.apply('IPAddressClaim', claim(i, i % 2 ? 'lan' : 'dmz'));
+    await clock.advance(1_000);
+    const burst = calls();
+    expect(new Set(burst)).toEqual(new Set(['allocate update IPPool/dmz', 'allocate update IPPool/lan', 'release update IPPool/dmz', 'release update IPPool/lan']));
+    expect(burst.length).toBeLessThanOrEqual(8); // the first event of each pool, then one follow-up for the rest
+    seen.length = 0;
+    kube.apply('IPAddressClaim', claim(1, 'lan', { note: 'edited' }));
+    await clock.advance(1_000);
+    expect(calls()).toEqual([]);
+    kube.remove('IPAddressClaim', '192.0.2.1');
+    await clock.advance(1_000);
+    expect(calls()).toEqual(['allocate update IPPool/lan', 'release update IPPool/lan']);
   });
 
   it('is ready once every kind is listed', async () => {

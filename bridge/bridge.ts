@@ -163,6 +163,7 @@ function createTrackers(): Record<ObjectKind, Tracker> {
     IPAllocation: createTracker('IPAllocation', filters.IPAllocation),
     Service: services,
     EndpointSlice: createTracker('EndpointSlice', filters.EndpointSlice),
+    IPAddressClaim: createTracker('IPAddressClaim', filters.IPAddressClaim),
   };
 }
 

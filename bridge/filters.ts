@@ -51,5 +51,5 @@ export function sliceConcernsUs(isTrackedService: (key: string) => boolean): (ob
 /** Which objects of each kind the bridge tracks. */
 export function interestFilters(isTrackedService: (key: string) => boolean): Record<ObjectKind, (obj: unknown) => boolean> {
   const everything = (): boolean => true;
-  return { IPPool: everything, IPAllocation: everything, Service: serviceConcernsUs, EndpointSlice: sliceConcernsUs(isTrackedService) };
+  return { IPPool: everything, IPAllocation: everything, Service: serviceConcernsUs, EndpointSlice: sliceConcernsUs(isTrackedService), IPAddressClaim: everything };
 }

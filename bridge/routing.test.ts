@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, ObjectKind, ObjectRef } from '../lib/events/invocation.js';
-import { ROUTES, routeEmission, type FunctionName } from './routing.js';
+import { ROUTES, routeEmission, type Facet, type FunctionName } from './routing.js';
 
 const fns = (kind: ObjectKind, change: Change): FunctionName[] => ROUTES[kind][change].map((r) => r.fn).sort();
 
@@ -12,12 +12,15 @@ describe('the routing table', () => {
     ['IPAllocation', 'add', ['allocate', 'program']],
     ['IPAllocation', 'update', ['allocate', 'program', 'release']],
     ['IPAllocation', 'delete', ['allocate', 'program', 'release']],
-    ['Service', 'add', ['allocate', 'program']],
+    ['Service', 'add', ['allocate']],
     ['Service', 'update', ['allocate', 'program', 'release']],
     ['Service', 'delete', ['allocate', 'program', 'release']],
     ['EndpointSlice', 'add', ['program']],
     ['EndpointSlice', 'update', ['program']],
     ['EndpointSlice', 'delete', ['program']],
+    ['IPAddressClaim', 'add', ['allocate', 'release']],
+    ['IPAddressClaim', 'update', []],
+    ['IPAddressClaim', 'delete', ['allocate', 'release']],
   ])('%s %s → %j', (kind, change, expected) => expect(fns(kind, change)).toEqual(expected));
 });
 
@@ -26,15 +29,35 @@ describe('deliveries', () => {
   const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
 
   it('names the object itself', () => {
-    expect(routeEmission({ change: 'update', ref: slice, service: web })).toEqual([{ fn: 'program', change: 'update', ref: slice }]);
+    expect(routeEmission({ change: 'update', ref: slice, owner: web })).toEqual([{ fn: 'program', change: 'update', ref: slice }]);
   });
 
   it('turns a deleted slice into an update of its Service, which program can still read', () => {
-    expect(routeEmission({ change: 'delete', ref: slice, service: web })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
+    expect(routeEmission({ change: 'delete', ref: slice, owner: web })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
   });
 
   it('drops a deleted slice that belonged to no Service', () => {
     expect(routeEmission({ change: 'delete', ref: slice })).toEqual([]);
+  });
+
+  const claim = { kind: 'IPAddressClaim', name: '192.0.2.5' } as const;
+  const lan = { kind: 'IPPool', name: 'lan' } as const;
+
+  it.each(['add', 'delete'] as const)('turns a claim %s into an update of its pool for allocate and release', (change) => {
+    expect(routeEmission({ change, ref: claim, owner: lan, changed: ['spec', 'meta'] })).toEqual([
+      { fn: 'allocate', change: 'update', ref: lan },
+      { fn: 'release', change: 'update', ref: lan },
+    ]);
+  });
+
+  it('sends a claim update (its labels edited by hand) nowhere: its spec never changes', () => {
+    expect(routeEmission({ change: 'update', ref: claim, owner: lan })).toEqual([]);
+  });
+
+  it('delivers to an owner of the kind the route names only', () => {
+    expect(routeEmission({ change: 'delete', ref: claim })).toEqual([]);
+    expect(routeEmission({ change: 'delete', ref: claim, owner: web })).toEqual([]);
+    expect(routeEmission({ change: 'delete', ref: slice, owner: lan })).toEqual([]);
   });
 });
 
@@ -42,13 +65,14 @@ describe('updates reach only the functions that care about what changed', () => 
   const alloc: ObjectRef = { kind: 'IPAllocation', name: 'ip-1' };
   const pool: ObjectRef = { kind: 'IPPool', name: 'lan' };
   const svc: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
-  const fnsFor = (ref: ObjectRef, changed: ('spec' | 'meta' | 'status')[]) => routeEmission({ change: 'update', ref, changed }).map((d) => d.fn).sort();
+  const fnsFor = (ref: ObjectRef, changed: Facet[]) => routeEmission({ change: 'update', ref, changed }).map((d) => d.fn).sort();
   it.each([
-    ['an allocation status written by allocate wakes program only', alloc, ['status'], ['program']],
+    ['an address written (or taken away) by allocate wakes program only', alloc, ['address'], ['program']],
+    ['conditions written by program (its own echo: no facet changed) wake nobody', alloc, [], []],
     ['an allocation being deleted wakes all three', alloc, ['meta'], ['allocate', 'program', 'release']],
-    ['a pool ledger write wakes nobody', pool, ['status'], []],
+    ['a pool status write (counts, conditions: no facet) wakes nobody', pool, [], []],
     ['a pool spec change wakes allocate, program and release', pool, ['spec'], ['allocate', 'program', 'release']],
-    ['a Service status written by program wakes nobody', svc, ['status'], []],
+    ['a Service status written by program (no facet) wakes nobody', svc, [], []],
     ['a Service annotation change wakes all three', svc, ['meta'], ['allocate', 'program', 'release']],
   ] as const)('%s', (_what, ref, changed, expected) => {
     expect(fnsFor(ref, [...changed])).toEqual([...expected]);
@@ -60,9 +84,13 @@ describe('updates reach only the functions that care about what changed', () => 
 });
 
 describe('adds', () => {
-  it('a new allocation without a status goes to allocate only; one listed with a status also to program', () => {
-    const alloc: ObjectRef = { kind: 'IPAllocation', name: 'ip-1' };
-    expect(routeEmission({ change: 'add', ref: alloc, changed: ['spec', 'meta'] }).map((d) => d.fn)).toEqual(['allocate']);
-    expect(routeEmission({ change: 'add', ref: alloc, changed: ['spec', 'meta', 'status'] }).map((d) => d.fn).sort()).toEqual(['allocate', 'program']);
+  const alloc: ObjectRef = { kind: 'IPAllocation', name: 'ip-1' };
+  const fnsFor = (ref: ObjectRef, changed: Facet[]) => routeEmission({ change: 'add', ref, changed }).map((d) => d.fn).sort();
+  it.each([
+    ['a new allocation without a status goes to allocate only', alloc, ['spec', 'meta'], ['allocate']],
+    ['one listed holding an address (a re-list) also to program', alloc, ['spec', 'meta', 'address'], ['allocate', 'program']],
+    ['a new Service goes to allocate only: it has no allocation for program yet', { kind: 'Service', namespace: 'shop', name: 'web' }, ['spec', 'meta'], ['allocate']],
+  ] as const)('%s', (_what, ref, changed, expected) => {
+    expect(fnsFor(ref, [...changed])).toEqual([...expected]);
   });
 });

@@ -4,16 +4,25 @@ import { FUNCTION_NAMES, type Change, type FunctionName, type ObjectKind, type O
 export { FUNCTION_NAMES, type FunctionName };
 
 /**
- * Whom an event is about: the object itself, or (for an EndpointSlice) the Service it belongs
- * to. A deleted slice can no longer be read, so the function could not find its Service.
+ * Whom an event is about: the object itself, or the object it belongs to (`Emission.owner`): an
+ * EndpointSlice's Service, an IPAddressClaim's pool. A deleted slice can no longer be read, so
+ * the function could not find its Service; a claim matters only as a change of its pool, and
+ * as that, a burst of claims coalesces into a few invocations per pool.
  */
-export type Subject = 'object' | 'service';
+export type Subject = 'object' | 'service' | 'pool';
+
+const OWNER_KIND: Record<Exclude<Subject, 'object'>, ObjectKind> = { service: 'Service', pool: 'IPPool' };
 
 /**
  * Which part of an object an update changed: `spec` (metadata.generation, or any change of a
- * kind without one), `meta` (labels, annotations, finalizers, deletion), `status`.
+ * kind without one), `meta` (labels, annotations, finalizers, deletion), and `address`: the
+ * address an IPAllocation holds (`status.address` while its phase is Allocated or Programmed),
+ * all of any status a function acts on. The rest of an allocation's status (conditions,
+ * observedGeneration, `advertised`, `interfaceName`) is what program writes itself, or what
+ * allocate writes along with a new address or because the pool changed, which program hears of
+ * anyway; a pool's status (counts, conditions) and a Service's (ingress) are outputs too.
  */
-export type Facet = 'spec' | 'meta' | 'status';
+export type Facet = 'spec' | 'meta' | 'address';
 
 export interface Route {
   fn: FunctionName;
@@ -23,6 +32,7 @@ export interface Route {
 }
 
 const to = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'object' }));
+const toOwner = (subject: Exclude<Subject, 'object'>, ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject }));
 const all = to('allocate', 'program', 'release');
 const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map((fn) => ({ fn, subject: 'object', on }));
 
@@ -36,27 +46,33 @@ const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map(
 export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonly Route[]>>>> = {
   // A pool's status changes with every reservation (the ledger): nobody needs to hear of that.
   IPPool: { add: to('allocate', 'program'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
-  // allocate decides on spec; program acts on the status allocate wrote; release on deletion.
+  // allocate decides on spec; program acts on the address allocate wrote (not on the conditions
+  // it writes itself, which would wake it again); release on deletion.
   IPAllocation: {
-    // a new allocation has no address to program yet, unless it was listed with one (a re-list)
-    add: [...to('allocate'), ...when(['status'], 'program')],
-    update: [...when(['spec', 'meta'], 'allocate'), ...when(['status', 'meta'], 'program'), ...when(['meta'], 'release')],
+    // a new allocation holds no address to program yet, unless it was listed with one (a re-list)
+    add: [...to('allocate'), ...when(['address'], 'program')],
+    update: [...when(['spec', 'meta'], 'allocate'), ...when(['address', 'meta'], 'program'), ...when(['meta'], 'release')],
     delete: all,
   },
-  // A Service's status is written by program itself.
-  Service: { add: to('allocate', 'program'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
+  // A Service's status is written by program itself. A new Service has no allocation for program
+  // to act on: allocate's first write wakes it (the finalizer on the Service, the address).
+  Service: { add: to('allocate'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
   EndpointSlice: {
     add: to('program'),
     update: to('program'),
-    delete: [{ fn: 'program', subject: 'service' }],
+    delete: toOwner('service', 'program'),
   },
+  // A claim taken or freed changes its pool's counts; a freed address lets allocations waiting on
+  // the pool (PoolExhausted, AddressAlreadyUsed) try again, and a pool being deleted finish.
+  // A claim's spec never changes: its updates matter to nobody.
+  IPAddressClaim: { add: toOwner('pool', 'allocate', 'release'), update: [], delete: toOwner('pool', 'allocate', 'release') },
 };
 
-/** What the watch saw: a change of an object, and the Service it belongs to if any. */
+/** What the watch saw: a change of an object, and what it belongs to if anything (see Subject). */
 export interface Emission {
   change: Change;
   ref: ObjectRef;
-  service?: ObjectRef;
+  owner?: ObjectRef;
   /** What changed since the last event; for an add, what the object has (absent: unknown, so everything). */
   changed?: readonly Facet[];
 }
@@ -73,7 +89,8 @@ export function routeEmission(emission: Emission): Delivery[] {
     emission.change === 'delete' || !route.on || !emission.changed || route.on.some((f) => emission.changed?.includes(f));
   return ROUTES[emission.ref.kind][emission.change].filter(relevant).flatMap((route): Delivery[] => {
     if (route.subject === 'object') return [{ fn: route.fn, change: emission.change, ref: emission.ref }];
-    // The Service still exists (or its own delete is routed): it changed because its slice went.
-    return emission.service ? [{ fn: route.fn, change: 'update', ref: emission.service }] : [];
+    // The owner still exists (or its own delete is routed): it changed because of this object.
+    const owner = emission.owner;
+    return owner?.kind === OWNER_KIND[route.subject] ? [{ fn: route.fn, change: 'update', ref: owner }] : [];
   });
 }

@@ -7,6 +7,12 @@ const service = (name: string, rv: string, spec: Record<string, unknown> = { typ
   metadata: { name, namespace: 'shop', resourceVersion: rv, ...meta },
   spec,
 });
+const claim = (name: string, rv: string, pool: string) => ({ metadata: { name, resourceVersion: rv, labels: { 'mikrolb.de/pool': pool } } });
+const allocation = (name: string, rv: string, status?: Record<string, unknown>) => ({
+  metadata: { name, resourceVersion: rv, generation: 1 },
+  spec: { poolName: 'lan' },
+  ...(status ? { status } : {}),
+});
 const slice = (name: string, rv: string, svc = 'web') => ({
   metadata: { name, namespace: 'shop', resourceVersion: rv, labels: { 'kubernetes.io/service-name': svc } },
 });
@@ -52,8 +58,57 @@ describe('re-list', () => {
     const t = createTracker('EndpointSlice');
     t.relist([slice('web-1', '1')]);
     expect(t.relist([])).toEqual([
-      { change: 'delete', ref: { kind: 'EndpointSlice', namespace: 'shop', name: 'web-1' }, service: { kind: 'Service', namespace: 'shop', name: 'web' } },
+      { change: 'delete', ref: { kind: 'EndpointSlice', namespace: 'shop', name: 'web-1' }, owner: { kind: 'Service', namespace: 'shop', name: 'web' } },
     ]);
+  });
+
+  it('remembers the pool of a claim, so a claim deleted unseen still names it', () => {
+    const t = createTracker('IPAddressClaim');
+    t.relist([claim('192.0.2.5', '1', 'lan'), claim('192.0.2.6', '1', 'lan')]);
+    expect(t.relist([claim('192.0.2.6', '1', 'lan')])).toEqual([
+      { change: 'delete', ref: { kind: 'IPAddressClaim', name: '192.0.2.5' }, owner: { kind: 'IPPool', name: 'lan' } },
+    ]);
+  });
+
+  it('after a broken watch, tells program-relevant changes of an allocation from its echo', () => {
+    const t = createTracker('IPAllocation');
+    t.relist([allocation('a', '1', { phase: 'Allocated', address: '192.0.2.5' }), allocation('b', '1', { phase: 'Allocated', address: '192.0.2.6' })]);
+    const changes = t.relist([
+      allocation('a', '2', { phase: 'Programmed', address: '192.0.2.5', advertised: true, conditions: [{ type: 'Ready', status: 'True' }] }),
+      allocation('b', '2', { phase: 'Allocated', address: '192.0.2.7' }),
+    ]);
+    expect(changes.map((e) => [e.ref.name, e.changed])).toEqual([['a', []], ['b', ['address']]]);
+  });
+});
+
+describe('the address an allocation holds (what program acts on)', () => {
+  const step = (before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined) => {
+    const t = createTracker('IPAllocation');
+    t.seen(allocation('a', '1', before));
+    return t.seen(allocation('a', '2', after))?.changed;
+  };
+  it.each<[string, Record<string, unknown> | undefined, Record<string, unknown> | undefined, string[]]>([
+    ['allocate writes the first address', undefined, { phase: 'Allocated', address: '192.0.2.5' }, ['address']],
+    ['program marks it Programmed and advertised (its echo)', { phase: 'Allocated', address: '192.0.2.5' }, { phase: 'Programmed', address: '192.0.2.5', advertised: true, interfaceName: 'ether1' }, []],
+    ['program writes conditions only', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Programmed', address: '192.0.2.5', observedGeneration: 2, conditions: [{ type: 'Ready' }] }, []],
+    ['allocate moves it to another address', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Allocated', address: '192.0.2.9' }, ['address']],
+    ['it fails and holds nothing', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Failed' }, ['address']],
+    ['it leaves the holding phases with its address still written', { phase: 'Allocated', address: '192.0.2.5' }, { phase: 'Pending', address: '192.0.2.5' }, ['address']],
+    ['a failure is worded differently (still nothing held)', { phase: 'Failed', conditions: [{ reason: 'PoolExhausted' }] }, { phase: 'Failed', conditions: [{ reason: 'PoolNotFound' }] }, []],
+  ])('%s → %j', (_what, before, after, expected) => expect(step(before, after)).toEqual(expected));
+
+  it('an add says whether the allocation holds an address (a re-list after a restart)', () => {
+    const t = createTracker('IPAllocation');
+    expect(t.seen(allocation('a', '1'))?.changed).toEqual(['spec', 'meta']);
+    expect(t.seen(allocation('b', '1', { phase: 'Failed' }))?.changed).toEqual(['spec', 'meta']);
+    expect(t.seen(allocation('c', '1', { phase: 'Programmed', address: '192.0.2.5' }))?.changed).toEqual(['spec', 'meta', 'address']);
+  });
+
+  it('is not a facet of other kinds', () => {
+    const t = createTracker('Service');
+    const web = (rv: string, status?: unknown) => ({ metadata: { name: 'web', namespace: 'shop', resourceVersion: rv, generation: 1 }, spec: { type: 'LoadBalancer' }, status });
+    t.seen(web('1'));
+    expect(t.seen(web('2', { phase: 'Allocated', address: '192.0.2.5' }))?.changed).toEqual([]);
   });
 });
 
@@ -78,7 +133,7 @@ describe('what concerns us', () => {
 
   it('tracks slices of tracked Services only', () => {
     const t = createTracker('EndpointSlice', sliceConcernsUs((key) => key === 'Service/shop/web'));
-    expect(t.seen(slice('web-1', '1'))).toMatchObject({ change: 'add', service: { name: 'web' } });
+    expect(t.seen(slice('web-1', '1'))).toMatchObject({ change: 'add', owner: { name: 'web' } });
     expect(t.seen(slice('db-1', '1', 'db'))).toBeUndefined();
     expect(t.seen({ metadata: { name: 'orphan', namespace: 'shop', resourceVersion: '1' } })).toBeUndefined();
   });

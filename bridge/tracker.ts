@@ -3,8 +3,7 @@ import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';
 import type { Emission, Facet } from './routing.js';
-import { LABEL_SLICE_SERVICE_NAME } from '../lib/k8s/keys.js';
-
+import { LABEL_CLAIM_POOL, LABEL_SLICE_SERVICE_NAME } from '../lib/k8s/keys.js';
 
 const MetaSchema = z.object({
   metadata: z.object({
@@ -28,41 +27,50 @@ function fingerprint(value: unknown): number {
   return h >>> 0;
 }
 
-interface Facets {
-  /** generation, or (kinds without one) a fingerprint of the whole object */
-  spec: number;
-  meta: number;
-  status: number;
+/** One number per facet (see Facet): what is needed to tell which parts an update changed. */
+type Facets = Record<Facet, number>;
+
+const HeldSchema = z.object({ address: z.string().optional(), phase: z.string().optional() });
+
+/** The address an IPAllocation's status says it holds (as `holdsAddress` in lib/core/pools.ts); '' for none. */
+function heldAddress(status: unknown): string {
+  const s = HeldSchema.safeParse(status);
+  return s.success && (s.data.phase === 'Allocated' || s.data.phase === 'Programmed') ? (s.data.address ?? '') : '';
 }
 
-function facetsOf(obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
+const NO_ADDRESS = fingerprint('');
+
+function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
   const m = parsed.metadata;
   return {
     spec: m.generation ?? fingerprint(obj),
     meta: fingerprint([m.labels, m.annotations, m.finalizers, m.deletionTimestamp]),
-    status: fingerprint(parsed.status),
+    address: kind === 'IPAllocation' ? fingerprint(heldAddress(parsed.status)) : NO_ADDRESS,
   };
 }
 
-const EMPTY_STATUS = [fingerprint(undefined), fingerprint({})];
+const FACETS: readonly Facet[] = ['spec', 'meta', 'address'];
 
-function changedFacets(before: Facets | undefined, after: Facets): Facet[] | undefined {
-  if (!before) return EMPTY_STATUS.includes(after.status) ? ['spec', 'meta'] : ['spec', 'meta', 'status'];
-  return (['spec', 'meta', 'status'] as const).filter((f) => before[f] !== after[f]);
+/** For an update, the facets that differ; for an add, those the object has (spec and meta always). */
+function changedFacets(before: Facets | undefined, after: Facets): Facet[] {
+  if (!before) return FACETS.filter((f) => f !== 'address' || after.address !== NO_ADDRESS);
+  return FACETS.filter((f) => before[f] !== after[f]);
 }
 type Meta = z.infer<typeof MetaSchema>['metadata'];
 
-interface Known {
+/** Flat, not nested: one small object per tracked object (there may be tens of thousands). */
+interface Known extends Facets {
   ref: ObjectRef;
   rv: string;
-  service: ObjectRef | undefined;
-  facets: Facets;
+  owner: ObjectRef | undefined;
 }
 
 /**
- * What the bridge remembers of one kind: key → resourceVersion of every object it told the
- * functions about, nothing more. That is enough to tell add from update, to drop replays, and
- * to notice after a re-list what was deleted while the watch was down.
+ * What the bridge remembers of one kind: for every object it told the functions about, its
+ * resourceVersion, one number per facet and its owner (a slice's Service, a claim's pool),
+ * nothing more. That is enough to tell add from update, to drop replays, to route an update by
+ * what it changed, and to notice after a re-list what was deleted while the watch was down (and
+ * whose change that is).
  */
 export interface Tracker {
   readonly kind: ObjectKind;
@@ -94,10 +102,15 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     if (!parsed.success) return undefined;
     const meta = parsed.data.metadata;
     const ref: ObjectRef = namespaced && meta.namespace ? { kind, namespace: meta.namespace, name: meta.name } : { kind, name: meta.name };
-    return { key: objectKey(ref), meta, ref, facets: facetsOf(obj, parsed.data) };
+    return { key: objectKey(ref), meta, ref, facets: facetsOf(kind, obj, parsed.data) };
   };
 
-  const serviceOf = (meta: Meta): ObjectRef | undefined => {
+  /** What the object belongs to (see Subject in routing.ts): a slice's Service, a claim's pool. */
+  const ownerOf = (meta: Meta): ObjectRef | undefined => {
+    if (kind === 'IPAddressClaim') {
+      const pool = meta.labels?.[LABEL_CLAIM_POOL];
+      return pool ? { kind: 'IPPool', name: pool } : undefined;
+    }
     const name = kind === 'EndpointSlice' ? meta.labels?.[LABEL_SLICE_SERVICE_NAME] : undefined;
     return name && meta.namespace ? { kind: 'Service', namespace: meta.namespace, name } : undefined;
   };
@@ -108,12 +121,12 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const before = known.get(id.key);
     const wanted = interesting(obj);
     if (!wanted && !before) return undefined;
-    const service = serviceOf(id.meta);
-    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, service, facets: id.facets });
+    const owner = ownerOf(id.meta);
+    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, ...id.facets });
     else known.delete(id.key);
     if (before && before.rv === id.meta.resourceVersion) return undefined;
-    const changed = wanted ? changedFacets(before?.facets, id.facets) : undefined;
-    return { change: before ? 'update' : 'add', ref: id.ref, ...(service ? { service } : {}), ...(changed ? { changed } : {}) };
+    const changed = wanted ? changedFacets(before, id.facets) : undefined;
+    return { change: before ? 'update' : 'add', ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}) };
   }
 
   function gone(obj: unknown): Emission | undefined {
@@ -122,8 +135,8 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const before = known.get(id.key);
     if (!before && !interesting(obj)) return undefined;
     known.delete(id.key);
-    const service = serviceOf(id.meta) ?? before?.service;
-    return { change: 'delete', ref: id.ref, ...(service ? { service } : {}) };
+    const owner = ownerOf(id.meta) ?? before?.owner;
+    return { change: 'delete', ref: id.ref, ...(owner ? { owner } : {}) };
   }
 
   function startRelist(): Relist {
@@ -144,7 +157,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
         for (const [key, entry] of known) {
           if (listed.has(key)) continue;
           known.delete(key);
-          emissions.push({ change: 'delete', ref: entry.ref, ...(entry.service ? { service: entry.service } : {}) });
+          emissions.push({ change: 'delete', ref: entry.ref, ...(entry.owner ? { owner: entry.owner } : {}) });
         }
         return emissions;
       },

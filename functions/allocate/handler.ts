@@ -4,6 +4,7 @@ import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { allocateAddress } from './allocation.js';
+import { claimChanged } from './claim-event.js';
 import { allocateRun, newReport, type AllocateDeps, type AllocateRun, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
 import { reconcileService } from './service.js';
@@ -33,6 +34,8 @@ async function route(deps: AllocateRun, inv: Invocation, report: Report): Promis
     case 'EndpointSlice':
       report.actions.push('nothing to allocate for an EndpointSlice');
       return;
+    case 'IPAddressClaim':
+      return claimChanged(deps, name, report);
   }
 }
 

@@ -85,6 +85,9 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
       return programEndpointSlice(deps, namespace ?? 'default', name, report);
     case 'IPPool':
       return programPool(deps, name, report);
+    case 'IPAddressClaim':
+      report.actions.push('nothing to program for an IPAddressClaim');
+      return;
   }
 }
 

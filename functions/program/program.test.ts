@@ -129,4 +129,11 @@ describe('program (memory API server, memory router)', () => {
     expect(nat.filter((e) => e.action === 'dst-nat')).toEqual([]);
     expect((r.state().menus['/ip/address'] ?? []).some((e) => e.address === `${LB_IP}/32`)).toBe(true);
   });
+
+  it('has nothing to program for an IPAddressClaim (Knative sends program every kind): 200, no read of the router', async () => {
+    const { program, router: r } = setup();
+    const answer = await program(objectInvocation('delete', { kind: 'IPAddressClaim', name: LB_IP }));
+    expect(answer).toMatchObject({ kind: 'done', body: { actions: ['nothing to program for an IPAddressClaim'] } });
+    expect(r.roundTrips).toBe(0);
+  });
 });

@@ -4,6 +4,7 @@ import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { GC_COLLECTED } from '../../lib/metrics.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { releaseAllocation } from './allocation.js';
+import { claimChanged } from './claim-event.js';
 import { newReleaseReport, RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { collectGarbage } from './gc.js';
 import { releasePoolIfDeleting } from './pool.js';
@@ -29,6 +30,8 @@ async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport):
       return releasePoolIfDeleting(deps, name, report);
     case 'EndpointSlice':
       return;
+    case 'IPAddressClaim':
+      return claimChanged(deps, name, report);
   }
 }
 

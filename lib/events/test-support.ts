@@ -37,6 +37,12 @@ export const OBJECTS: Record<ObjectKind, Record<string, unknown>> = {
     endpoints: [{ addresses: ['10.244.1.7'], conditions: { ready: true } }],
     ports: [{ port: 8080, protocol: 'TCP' }],
   },
+  IPAddressClaim: {
+    apiVersion: 'mikrolb.de/v1alpha1',
+    kind: 'IPAddressClaim',
+    metadata: { name: '192.168.1.241', labels: { 'mikrolb.de/pool': 'lan' } },
+    spec: { address: '192.168.1.241', poolName: 'lan', allocationName: 'shop-web-ipv4', allocationUID: '5f1d7c2e-8a40-4b1e-9c3d-2e6f0a9b8c71' },
+  },
 };
 
 export const REFS: Record<ObjectKind, ObjectRef> = {
@@ -44,6 +50,7 @@ export const REFS: Record<ObjectKind, ObjectRef> = {
   IPAllocation: { kind: 'IPAllocation', name: 'shop-web-ipv4' },
   Service: { kind: 'Service', namespace: 'shop', name: 'web' },
   EndpointSlice: { kind: 'EndpointSlice', namespace: 'shop', name: 'web-x7k2p' },
+  IPAddressClaim: { kind: 'IPAddressClaim', name: '192.168.1.241' },
 };
 
 export const API_VERSIONS: Record<ObjectKind, string> = {
@@ -51,6 +58,7 @@ export const API_VERSIONS: Record<ObjectKind, string> = {
   IPAllocation: 'mikrolb.de/v1alpha1',
   Service: 'v1',
   EndpointSlice: 'discovery.k8s.io/v1',
+  IPAddressClaim: 'mikrolb.de/v1alpha1',
 };
 
 export const APISERVER_SOURCE = 'https://10.96.0.1:443';

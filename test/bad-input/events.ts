@@ -94,7 +94,7 @@ const CASES: [string, EventCase][] = [
   ['specversion 0.3', { ...structured(envelope({ specversion: '0.3' })), message: 'CloudEvent specversion must be "1.0"' }],
   ['an unknown event type', { ...asBinary(ref(), { 'ce-type': 'com.example.bogus' }), message: 'unsupported event type "com.example.bogus"' }],
   ['an unknown change', { ...asBinary(ref(), { 'ce-type': 'dev.knative.apiserver.ref.frobnicate' }), message: 'unsupported event type "dev.knative.apiserver.ref.frobnicate"' }],
-  ['an unknown kind', { ...asBinary(ref({ kind: 'Pod' })), message: 'unsupported kind "Pod"; expected one of IPPool, IPAllocation, Service, EndpointSlice' }],
+  ['an unknown kind', { ...asBinary(ref({ kind: 'Pod' })), message: 'unsupported kind "Pod"; expected one of IPPool, IPAllocation, Service, EndpointSlice, IPAddressClaim' }],
   ['a reference with no name', { ...asBinary(without(ref(), 'name')), message: /^data is not an ObjectReference: name: / }],
   ['a name that is a number', { ...asBinary(ref({ name: 7 })), message: /^data is not an ObjectReference: name: / }],
   ['a namespaced kind without namespace', { ...asBinary(without(ref(), 'namespace')), message: `Service "${svcName}" is namespaced but the event names no namespace` }],

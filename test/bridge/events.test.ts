@@ -31,28 +31,27 @@ afterAll(async () => {
 const waitFor = (check: () => void) => vi.waitFor(check, { timeout: 60_000, interval: 50 });
 
 describe('the bridge against the API server', () => {
-  it('is ready after the initial lists, and invokes allocate and program for what existed', async () => {
+  it('is ready after the initial lists, and invokes allocate for what existed (program waits for its allocation)', async () => {
     const readyz = await fetch(`http://127.0.0.1:${bridge.port}/readyz`);
     expect(readyz.status).toBe(200);
-    for (const kind of ['IPPool', 'IPAllocation', 'Service', 'EndpointSlice']) {
+    for (const kind of ['IPPool', 'IPAllocation', 'Service', 'EndpointSlice', 'IPAddressClaim']) {
       expect(log.entries).toContainEqual(expect.objectContaining({ msg: `Listed ${kind}` }));
     }
-    await waitFor(() => expect(fns.about(`${ns}/web`)).toEqual(expect.arrayContaining([`allocate add Service/${ns}/web`, `program add Service/${ns}/web`])));
+    await waitFor(() => expect(fns.about(`${ns}/web`)).toEqual([`allocate add Service/${ns}/web`]));
   });
 
   it('routes Service changes and sends them as ApiServerSource ref events', async () => {
     await kube.create('Service', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'internal', namespace: ns }, spec: { ports: [{ port: 80 }], ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' } });
     await kube.create('Service', lbService(ns, 'annotated'));
-    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(2));
+    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(1));
     await kube.patch('Service', 'annotated', ns, { metadata: { annotations: { 'mikrolb.de/snat-enabled': 'true' } } });
-    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(5));
+    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(4));
     await kube.remove('Service', 'annotated', ns);
-    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(8));
+    await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(7));
     expect(fns.about(`${ns}/annotated`).sort()).toEqual([
       `allocate add Service/${ns}/annotated`,
       `allocate delete Service/${ns}/annotated`,
       `allocate update Service/${ns}/annotated`,
-      `program add Service/${ns}/annotated`,
       `program delete Service/${ns}/annotated`,
       `program update Service/${ns}/annotated`,
       `release delete Service/${ns}/annotated`,
@@ -90,6 +89,31 @@ describe('the bridge against the API server', () => {
     expect(fns.about(allocation).sort()).toEqual([
       `allocate add IPAllocation/${allocation}`, `allocate delete IPAllocation/${allocation}`, `program delete IPAllocation/${allocation}`, `release delete IPAllocation/${allocation}`,
     ]);
+  });
+
+  it('turns IPAddressClaims taken and freed into updates of their pool, and ignores a claim\'s update', async () => {
+    const claimPool = uniq('bridge-claims');
+    const group = Math.floor(Math.random() * 0xfff0 + 1).toString(16);
+    const names = [1, 2, 3].map((i) => `2001-db8-0-0-0-0-${group}-${i}`);
+    const claim = (name: string) => ({
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name, labels: { 'mikrolb.de/pool': claimPool } },
+      spec: { address: `2001:db8::${group}:${name.slice(-1)}`, poolName: claimPool, allocationName: 'someone', allocationUID: 'uid-1' },
+    });
+    for (const name of names) await kube.create('IPAddressClaim', claim(name));
+    const pooled = [`allocate update IPPool/${claimPool}`, `release update IPPool/${claimPool}`];
+    await waitFor(() => expect([...new Set(fns.about(`IPPool/${claimPool}`))].sort()).toEqual(pooled));
+    expect(fns.about('IPAddressClaim')).toEqual([]); // never as themselves
+    await new Promise((resolve) => setTimeout(resolve, 1_000)); // the follow-up for the rest of the burst
+    const watched = async () => metricValue(await (await fetch(`http://127.0.0.1:${bridge.port}/metrics`)).text(), 'mikrolb_bridge_watch_events_total{kind="IPAddressClaim",type="MODIFIED"}') ?? 0;
+    const modified = await watched();
+    const before = fns.about(`IPPool/${claimPool}`).length;
+    await kube.patch('IPAddressClaim', names[0] ?? '', undefined, { metadata: { annotations: { note: 'edited' } } });
+    await waitFor(async () => expect(await watched()).toBe(modified + 1));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
+    expect(fns.about(`IPPool/${claimPool}`)).toHaveLength(before);
+    await kube.remove('IPAddressClaim', names[1] ?? '');
+    await waitFor(() => expect(fns.about(`IPPool/${claimPool}`).slice(before).sort()).toEqual(pooled));
+    for (const name of names) await kube.remove('IPAddressClaim', name).catch(() => undefined);
   });
 
   it('counts what it did in /metrics', async () => {

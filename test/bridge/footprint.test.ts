@@ -98,7 +98,8 @@ describe('footprint', () => {
     const steady = await stats();
     console.log(`[bridge] hop at steady state (${steady.hop.count} invocations): event seen → request sent p50 ${ms(steady.hop.p50)} ms, p99 ${ms(steady.hop.p99)} ms; → answered p50 ${ms(steady.delivered.p50)} ms, p99 ${ms(steady.delivered.p99)} ms`);
 
-    expect(metricValue(text, 'mikrolb_bridge_invocations_total{function="program",outcome="success"}')).toBeGreaterThanOrEqual(2 * COUNT);
+    // program hears of each slice; of a new Service only through allocate's writes (none here)
+    expect(metricValue(text, 'mikrolb_bridge_invocations_total{function="program",outcome="success"}')).toBeGreaterThanOrEqual(COUNT);
     const last = `svc-${COUNT - 1}`;
     expect(fns.about(`${ns}/${last}`)).toEqual(expect.arrayContaining([`allocate add Service/${ns}/${last}`, `program add EndpointSlice/${ns}/${last}-slice`]));
     expect(steady.hop.count).toBeGreaterThanOrEqual(900);

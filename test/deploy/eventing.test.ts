@@ -15,7 +15,7 @@ const { kubectl } = testCluster();
 let docs: Doc[] = [];
 const PING_TYPE = 'dev.knative.sources.ping';
 const API_VERSIONS: Record<string, string> = {
-  IPPool: 'mikrolb.de/v1alpha1', IPAllocation: 'mikrolb.de/v1alpha1', Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1',
+  IPPool: 'mikrolb.de/v1alpha1', IPAllocation: 'mikrolb.de/v1alpha1', Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1', IPAddressClaim: 'mikrolb.de/v1alpha1',
 };
 
 beforeAll(async () => {
@@ -31,7 +31,7 @@ function deliveredTo(attributes: Record<string, string>): FunctionName[] {
 }
 
 describe('the ApiServerSource', () => {
-  it('watches, in Resource mode across all namespaces, the four kinds the bridge watches', () => {
+  it('watches, in Resource mode across all namespaces, the kinds the bridge watches', () => {
     const source = one(docs, 'ApiServerSource', 'mikrolb', ApiServerSourceSchema);
     expect(source.spec.mode).toBe('Resource');
     expect(source.spec.namespaceSelector).toEqual({});
@@ -45,7 +45,10 @@ describe('the ApiServerSource', () => {
     expect(binding.subjects).toEqual([{ kind: 'ServiceAccount', name: source.spec.serviceAccountName, namespace: 'mikrolb-system' }]);
     const role = one(docs, 'ClusterRole', binding.roleRef.name, RoleSchema);
     const granted = role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${res}.${g}:${[...r.verbs].sort().join(',')}`)));
-    expect(granted.sort()).toEqual(['endpointslices.discovery.k8s.io:get,list,watch', 'ipallocations.mikrolb.de:get,list,watch', 'ippools.mikrolb.de:get,list,watch', 'services.:get,list,watch']);
+    expect(granted.sort()).toEqual([
+      'endpointslices.discovery.k8s.io:get,list,watch', 'ipaddressclaims.mikrolb.de:get,list,watch', 'ipallocations.mikrolb.de:get,list,watch',
+      'ippools.mikrolb.de:get,list,watch', 'services.:get,list,watch',
+    ]);
   });
 });
 
@@ -60,6 +63,12 @@ describe('the Triggers', () => {
   it('send EndpointSlice events only to program (allocate and release stay scaled to zero)', () => {
     for (const change of ChangeSchema.options) {
       expect(deliveredTo({ type: `${EVENT_TYPE_PREFIX_RESOURCE}${change}`, kind: 'EndpointSlice' })).toEqual(['program']);
+    }
+  });
+
+  it('send IPAddressClaim events, which the bridge turns into pool updates, as themselves to allocate and release (and program, which hears everything)', () => {
+    for (const change of ChangeSchema.options) {
+      expect(deliveredTo({ type: `${EVENT_TYPE_PREFIX_RESOURCE}${change}`, kind: 'IPAddressClaim' })).toEqual(['allocate', 'program', 'release']);
     }
   });
 

@@ -45,13 +45,13 @@ const RELEASE: Grants = {
   'ipallocations.mikrolb.de': ['get', 'list', 'update', 'delete'], // update: the finalizer
   'ippools.mikrolb.de': ['get', 'list', 'update'],
   'ippools.mikrolb.de/status': ['update'],
-  'ipaddressclaims.mikrolb.de': ['list', 'delete'],
+  'ipaddressclaims.mikrolb.de': ['get', 'list', 'delete'], // get: the pool of the claim an event names
   services: ['get', 'list', 'update'],
   'services/status': ['update'],
   'endpointslices.discovery.k8s.io': ['list'],
   'events.events.k8s.io': ['create'],
 };
-const WATCHED: readonly Resource[] = ['ippools.mikrolb.de', 'ipallocations.mikrolb.de', 'services', 'endpointslices.discovery.k8s.io'];
+const WATCHED: readonly Resource[] = ['ippools.mikrolb.de', 'ipallocations.mikrolb.de', 'ipaddressclaims.mikrolb.de', 'services', 'endpointslices.discovery.k8s.io'];
 const BRIDGE: Grants = Object.fromEntries(WATCHED.map((r) => [r, ['list', 'watch']]));
 const WEBHOOK: Grants = { 'ippools.mikrolb.de': ['list'] };
 const EVENTS_SOURCE: Grants = Object.fromEntries(WATCHED.map((r) => [r, ['get', 'list', 'watch']]));
