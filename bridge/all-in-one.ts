@@ -31,8 +31,8 @@ export interface ControllerOptions {
   bridge: BridgeConfigInput;
   /** Serve the IPPool webhook over TLS from this folder's tls.crt/tls.key, when present. */
   webhook?: { certDir: string; port: number; hostname?: string };
-  /** release's grace period (the registry's LEDGER_GRACE_MS unless given). */
-  ledgerGraceMs?: number;
+  /** release's grace period (the registry's CLAIM_GRACE_MS unless given). */
+  claimGraceMs?: number;
   /** Served on /metrics next to the bridge's (GC, router bounds); made here when not given. */
   counters?: Counters;
 }
@@ -53,7 +53,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const counters = opts.counters ?? gcCounters();
   const ports: Omit<FunctionPorts, 'log'> = {
     kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters,
-    ...(opts.ledgerGraceMs !== undefined ? { ledgerGraceMs: opts.ledgerGraceMs } : {}),
+    ...(opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {}),
   };
   const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) =>
     [name, appDispatch(FUNCTIONS[name].app({ ...ports, log: opts.log.child({ function: name }) }))]));

@@ -77,13 +77,9 @@ describe('invocations in flight per function', () => {
     return { concurrency: result.config.concurrency, functionConcurrency: result.config.functionConcurrency };
   };
 
-  it('allocate defaults to 2, the others to FUNCTION_CONCURRENCY', () => {
-    expect(limits({})).toEqual({ concurrency: 8, functionConcurrency: { allocate: 2 } });
-    expect(limits({ FUNCTION_CONCURRENCY: '16' })).toEqual({ concurrency: 16, functionConcurrency: { allocate: 2 } });
-  });
-
-  it('FUNCTION_CONCURRENCY bounds every function, allocate too', () => {
-    expect(limits({ FUNCTION_CONCURRENCY: '1' })).toEqual({ concurrency: 1, functionConcurrency: { allocate: 1 } });
+  it('every function defaults to FUNCTION_CONCURRENCY (8), allocate too', () => {
+    expect(limits({})).toEqual({ concurrency: 8, functionConcurrency: {} });
+    expect(limits({ FUNCTION_CONCURRENCY: '16' })).toEqual({ concurrency: 16, functionConcurrency: {} });
   });
 
   it('FUNCTION_CONCURRENCY_<FN> sets one function, whatever FUNCTION_CONCURRENCY says', () => {
@@ -93,7 +89,7 @@ describe('invocations in flight per function', () => {
   });
 
   it('a programmatic config follows the same rule', () => {
-    expect(bridgeConfig({ concurrency: 1 }).functionConcurrency).toEqual({ allocate: 1 });
-    expect(bridgeConfig({ functionConcurrency: { program: 4 } }).functionConcurrency).toEqual({ allocate: 2, program: 4 });
+    expect(bridgeConfig({ concurrency: 1 }).functionConcurrency).toEqual({});
+    expect(bridgeConfig({ functionConcurrency: { program: 4 } }).functionConcurrency).toEqual({ program: 4 });
   });
 });

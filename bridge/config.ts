@@ -2,9 +2,6 @@ import { z } from 'zod';
 import { DEFAULT_INVOKE_TOKEN_FILE } from '../lib/auth/config.js';
 import { FUNCTION_NAMES, type FunctionName } from './routing.js';
 
-/** allocate's default limit of invocations in flight, unless FUNCTION_CONCURRENCY is lower. */
-export const ALLOCATE_CONCURRENCY = 2;
-
 /**
  * Variables that exist once per function: `FUNCTION_URL_ALLOCATE`, `FUNCTION_CONCURRENCY_RELEASE`, …
  * (see functionVariable).
@@ -46,12 +43,11 @@ export const BridgeConfigSchema = z.object({
   invokeTokenFile: z.string().min(1).default(DEFAULT_INVOKE_TOKEN_FILE),
   /** Every function gets one resync event this often. */
   resyncIntervalMs: ms(5 * 60_000),
-  /** Invocations in flight at once, per function (at most; allocate defaults to fewer). */
+  /** Invocations in flight at once, per function (at most). */
   concurrency: z.number().int().positive().default(8),
   /**
-   * Per-function overrides. allocate defaults to ALLOCATE_CONCURRENCY (or `concurrency`, if
-   * lower): its work serialises on each pool's ledger (one resourceVersion-guarded status), so
-   * more in flight mostly adds conflicts and retries.
+   * Per-function overrides. allocate needs no lower limit: claims on different addresses never
+   * touch the same object, so its invocations do not serialise on a pool.
    */
   functionConcurrency: z.object({ allocate: z.number().int().positive(), program: z.number().int().positive(), release: z.number().int().positive() }).partial().default({}),
   /** Follow-ups for one object start at most this often, so bursts of events coalesce. */
@@ -74,7 +70,7 @@ export const BridgeConfigSchema = z.object({
       backoff: BackoffSchema(500, 10_000).prefault({}),
     })
     .prefault({}),
-}).transform((c) => ({ ...c, functionConcurrency: { allocate: Math.min(ALLOCATE_CONCURRENCY, c.concurrency), ...c.functionConcurrency } }));
+});
 export type BridgeConfig = z.infer<typeof BridgeConfigSchema>;
 export type BridgeConfigInput = z.input<typeof BridgeConfigSchema>;
 

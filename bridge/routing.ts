@@ -44,7 +44,7 @@ const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map(
  * - delete: allocate re-creates an IPAllocation deleted by hand; release collects leftovers.
  */
 export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonly Route[]>>>> = {
-  // A pool's status changes with every reservation (the ledger): nobody needs to hear of that.
+  // A pool's status (its counts) is written by allocate itself: nobody needs to hear of that.
   IPPool: { add: to('allocate', 'program'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
   // allocate decides on spec; program acts on the address allocate wrote (not on the conditions
   // it writes itself, which would wake it again); release on deletion.

@@ -25,7 +25,7 @@ import { createWebhookApp, poolLister } from './webhook/app.js';
 import { certificateReloaded, serveTls, type ServedTls } from './webhook/serve-tls.js';
 
 /** Garbage collection leaves what an allocation still in flight may hold alone for this long. */
-export const LEDGER_GRACE_MS = 5 * 60_000;
+export const CLAIM_GRACE_MS = 5 * 60_000;
 
 /** Against the API server a resourceVersion conflict means "re-read and decide again", after a jittered pause. */
 export const conflictRetry = (): RetryOptions => ({ attempts: 20, pause: defaultPause() });
@@ -50,8 +50,8 @@ export interface FunctionPorts {
   retry?: RetryOptions;
   /** Required by the functions that have `needsRouter`. */
   router?: RouterPort;
-  /** release: `LEDGER_GRACE_MS` unless given. */
-  ledgerGraceMs?: number;
+  /** release: `CLAIM_GRACE_MS` unless given. */
+  claimGraceMs?: number;
   /** release: counts what garbage collection removed (metrics). */
   counters?: Counters;
 }
@@ -74,7 +74,7 @@ function routerOf(p: FunctionPorts, name: FunctionName): RouterPort {
 const programDeps = (p: FunctionPorts): ProgramDeps => ({ ...allocateDeps(p), router: routerOf(p, 'program') });
 
 const releaseDeps = (p: FunctionPorts): ReleaseDeps => ({
-  ...allocateDeps(p), router: routerOf(p, 'release'), ledgerGraceMs: p.ledgerGraceMs ?? LEDGER_GRACE_MS, ...(p.counters ? { counters: p.counters } : {}),
+  ...allocateDeps(p), router: routerOf(p, 'release'), claimGraceMs: p.claimGraceMs ?? CLAIM_GRACE_MS, ...(p.counters ? { counters: p.counters } : {}),
 });
 
 export const FUNCTIONS: Readonly<Record<FunctionName, FunctionEntry>> = {

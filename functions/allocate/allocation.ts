@@ -1,12 +1,12 @@
 import { allocatedStatus, statusChanged } from '../../lib/core/allocation-status.js';
-import { alreadyUsed, assignAddress, type Decision, type Holding } from '../../lib/core/assign.js';
+import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holding } from '../../lib/core/assign.js';
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import { claimAddress, claimHeldBy, claimNameOf, releaseClaim } from '../../lib/k8s/claims.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
-import { getAllocation, getService, listPools } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getService, listPools } from '../../lib/k8s/typed.js';
 import { adoptClaims } from './adopt.js';
 import { messageOf } from '../../lib/errors.js';
 import type { AllocateRun, Report } from './deps.js';
@@ -89,6 +89,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
   };
   let listed = false;
   let taken = 0;
+  let startChecked = false;
   let current = held;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const d = assignAddress({ allocation: a, pools: views, taken: deps.hint.takenOf, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}) });
@@ -100,6 +101,17 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
       return result(d);
     }
     if (d.held && current?.claim) return result(d);
+    if (!d.held && !a.spec.address && !startChecked) {
+      // the address it prefers (a Service created again wants its old one) may have been
+      // freed since the hint saw it: one read tells
+      startChecked = true;
+      const view = views.find((v) => v.name === d.pool);
+      const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}) }, view) : undefined;
+      if (start && start !== d.address && deps.hint.isTaken(start) && !(await getClaim(deps.kube, claimNameOf(start) ?? ''))) {
+        deps.hint.forget(start);
+        continue;
+      }
+    }
     const holding: Holding = { address: d.address, poolName: d.pool, allocationName: a.metadata.name, allocationUID: uid };
     const r = await claimAddress(deps.kube, holding, serviceUID);
     if (r.claimed) {

@@ -50,6 +50,18 @@ export class ClaimsHint {
     this.byAllocation.set(h.allocationUID, h);
   }
 
+  /** Whether the hint counts an address as taken. */
+  isTaken(address: string): boolean {
+    const p = parseAddress(address);
+    return p.ok && this.taken[p.family].has(p.value);
+  }
+
+  /** An address found free after all (its claim is gone). */
+  forget(address: string): void {
+    const p = parseAddress(address);
+    if (p.ok) this.taken[p.family].delete(p.value);
+  }
+
   /** An address this instance freed. */
   noteFreed(h: Holding): void {
     const p = parseAddress(h.address);

@@ -84,7 +84,7 @@ async function setup(opts: { programmed: boolean }) {
   const r = gatedRouter(client);
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
   const program = createProgram({ ...common, router: p.port });
-  const release = createRelease({ ...common, router: r.port, ledgerGraceMs: 0 });
+  const release = createRelease({ ...common, router: r.port, claimGraceMs: 0 });
   const run = (fn: typeof program, ref: ObjectRef) => fn(objectInvocation('update', ref));
   if (opts.programmed) {
     expect((await run(program, SERVICE)).kind).toBe('done');

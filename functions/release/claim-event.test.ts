@@ -24,7 +24,7 @@ async function onClaim(change: 'add' | 'delete', name: string, objects: unknown[
   const kube = memoryPort({ now: NOW, objects });
   const release = createRelease({
     kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), now: NOW, log: silentLogger(),
-    retry: { attempts: 3, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, ledgerGraceMs: 60_000,
+    retry: { attempts: 3, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, claimGraceMs: 60_000,
   });
   const answer = await release(objectInvocation(change, { kind: 'IPAddressClaim', name }));
   const left = (await kube.port.list('IPPool')).length;

@@ -15,7 +15,7 @@ export interface ReleaseDeps {
   log: Logger;
   retry: RetryOptions;
   /** A claim nobody holds is collected only after this long (an allocation in flight). */
-  ledgerGraceMs: number;
+  claimGraceMs: number;
   /** Counts what garbage collection removed (metrics). */
   counters?: Counters;
 }

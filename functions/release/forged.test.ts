@@ -85,7 +85,7 @@ async function setup() {
   const router = memoryRouter(SEED);
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
   const program = createProgram(common);
-  const release = createRelease({ ...common, ledgerGraceMs: 60_000 });
+  const release = createRelease({ ...common, claimGraceMs: 60_000 });
   const run = async (fn: typeof program, ref: ObjectRef) => expect((await fn(objectInvocation('update', ref))).kind).toBe('done');
   for (const name of ['web', 'old', 'api']) await run(program, { kind: 'Service', namespace: 'shop', name });
   await run(program, { kind: 'IPAllocation', name: 'reserved-gw' });

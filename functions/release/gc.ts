@@ -16,7 +16,7 @@ import { onRouter, removeScoped } from './router.js';
  * on an address, names another one (a claim made by an instance that lost the race).
  */
 async function collectClaims(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
-  const cutoff = deps.now().getTime() - deps.ledgerGraceMs;
+  const cutoff = deps.now().getTime() - deps.claimGraceMs;
   const byUid = new Map(allocations.map((a) => [a.metadata.uid ?? '', a]));
   for (const c of (await listClaims(deps.kube)).items) {
     if (Date.parse(c.metadata.creationTimestamp ?? '') >= cutoff) continue;

@@ -28,7 +28,7 @@ async function setup() {
   });
   const release = createRelease({
     kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
-    now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, ledgerGraceMs: 60_000,
+    now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
   });
   await kube.port.remove('IPPool', 'lan');
   return { kube, release };

@@ -61,6 +61,12 @@ export function seedOf(allocation: IPAllocation, family: IPFamily, service: { ke
   return service ? `${service.key}/${family}` : allocation.metadata.name;
 }
 
+/** Where the search for this allocation starts in a pool: the address it prefers there. */
+export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'service'>, pool: PoolView): string | undefined {
+  const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
+  return start === undefined ? undefined : formatAddress(pool.family, start);
+}
+
 function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
   const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   if (start === undefined) return undefined;

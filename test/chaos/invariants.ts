@@ -28,7 +28,7 @@ export interface World {
    * do), release's collects claims nobody holds once older than `claimGraceMs`.
    */
   resynced: { allocate?: number; release?: number };
-  /** The grace period the release processes run with (their `ledgerGraceMs`). */
+  /** The grace period the release processes run with (their `claimGraceMs`). */
   claimGraceMs: number;
   /** The router's menus as the product reads them (print over the API). */
   router: Record<string, RouterEntry[]>;

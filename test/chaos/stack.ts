@@ -27,7 +27,7 @@ const TIMINGS = { resync: '20m', retryBase: '200ms', retryMax: '5s', lease: { du
 
 /**
  * The grace period of the release processes: `mikrolb serve release` runs with a fixed
- * `ledgerGraceMs` of 5 minutes (bridge/main.ts) that no environment variable changes, so a
+ * `claimGraceMs` of 5 minutes (bridge/main.ts) that no environment variable changes, so a
  * claim nobody holds may outlive a short run; the invariants judge claims by it.
  */
 export const RELEASE_CLAIM_GRACE_MS = 5 * 60_000;

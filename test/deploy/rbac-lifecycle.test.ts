@@ -57,7 +57,7 @@ beforeAll(async () => {
   const apps = {
     allocate: createAllocateApp({ kube: portAs('mikrolb-allocate'), classes, now, log, retry }),
     program: createProgramApp({ kube: portAs('mikrolb-program'), router, classes, now, log, retry }),
-    release: createReleaseApp({ kube: portAs('mikrolb-release'), router, classes, now, log, retry, ledgerGraceMs: 60_000 }),
+    release: createReleaseApp({ kube: portAs('mikrolb-release'), router, classes, now, log, retry, claimGraceMs: 60_000 }),
   };
   bridge = await startBridge(
     {

@@ -50,7 +50,7 @@ async function secondsUntilIngress(name: string, since: number): Promise<{ ip: s
 describe('a freed address reaches a waiting Service within seconds (resync every 10 minutes)', () => {
   it('PoolExhausted: the one address of a pool goes to the Service waiting for it when its holder is deleted', async () => {
     const pool = uniq('one-address');
-    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.60.7'], autoAssign: false });
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.60.7'], autoAssign: false, interfaceName: 'ether1' });
     await make.service(ns, 'first', LB, { 'mikrolb.de/load-balancer-pools': pool });
     expect(await ingress('first')).toBe('198.18.60.7');
     await make.service(ns, 'second', LB, { 'mikrolb.de/load-balancer-pools': pool });
@@ -64,7 +64,7 @@ describe('a freed address reaches a waiting Service within seconds (resync every
 
   it('AddressAlreadyUsed: an explicitly requested address goes to the Service asking for it when its holder is deleted', async () => {
     const pool = uniq('explicit');
-    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.61.0/29'], autoAssign: false });
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.61.0/29'], autoAssign: false, interfaceName: 'ether1' });
     await make.service(ns, 'holder', LB, { 'mikrolb.de/load-balancer-ips': '198.18.61.3' });
     expect(await ingress('holder')).toBe('198.18.61.3');
     await make.service(ns, 'wants', LB, { 'mikrolb.de/load-balancer-ips': '198.18.61.3' });

@@ -21,7 +21,7 @@ export interface E2E {
 
 export interface E2EOptions {
   resyncIntervalMs?: number;
-  ledgerGraceMs?: number;
+  claimGraceMs?: number;
   /** Another cluster's API server (default: the shared test cluster). */
   kubeconfig?: string;
   /** A simulator another controller already uses (it is left running on stop). */
@@ -43,7 +43,7 @@ export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promis
   const controller = await startController({
     kc, router, log: logs, classes,
     bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, resyncIntervalMs: opts.resyncIntervalMs ?? 300_000, retry: { baseMs: 200, maxMs: 2000 } },
-    ledgerGraceMs: opts.ledgerGraceMs ?? 0,
+    claimGraceMs: opts.claimGraceMs ?? 0,
   });
   await controller.bridge.ready;
   return {

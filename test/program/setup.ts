@@ -64,7 +64,7 @@ export async function startStack(seed: RouterState = SEED): Promise<Stack> {
   const deps: ProgramDeps = { kube, router, classes: CLASSES, now: () => new Date(), log: logs, retry: { attempts: 20, pause: defaultPause() } };
   const program = await serveFunction(createProgramApp(deps));
   const alloc = createAllocate(allocateDeps(kube));
-  const release = createRelease({ kube, router, classes: CLASSES, now: () => new Date(), log: logs, retry: { attempts: 20, pause: defaultPause() }, ledgerGraceMs: 0 });
+  const release = createRelease({ kube, router, classes: CLASSES, now: () => new Date(), log: logs, retry: { attempts: 20, pause: defaultPause() }, claimGraceMs: 0 });
   return {
     sim, router, program, logs,
     functions: { allocate: alloc, release },
