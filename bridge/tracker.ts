@@ -13,7 +13,6 @@ const MetaSchema = z.object({
     generation: z.number().optional(),
     labels: z.record(z.string(), z.string()).optional(),
     annotations: z.record(z.string(), z.string()).optional(),
-    finalizers: z.array(z.string()).optional(),
     deletionTimestamp: z.string().optional(),
   }),
   status: z.unknown().optional(),
@@ -44,7 +43,9 @@ function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSch
   const m = parsed.metadata;
   return {
     spec: m.generation ?? fingerprint(obj),
-    meta: fingerprint([m.labels, m.annotations, m.finalizers, m.deletionTimestamp]),
+    // finalizers are left out: MikroLB's own are the only ones its functions act on, and adding
+    // or removing them is their own write's echo (deletion shows in deletionTimestamp)
+    meta: fingerprint([m.labels, m.annotations, m.deletionTimestamp]),
     address: kind === 'IPAllocation' ? fingerprint(heldAddress(parsed.status)) : NO_ADDRESS,
   };
 }

@@ -10,9 +10,11 @@ import { allocateAddress, type OwnerState } from './allocation.js';
 import type { AllocateRun, Report } from './deps.js';
 
 
-async function ensureFinalizer(deps: AllocateRun, namespace: string, name: string, report: Report): Promise<Service | undefined> {
-  return retryOnConflict(`adding the finalizer to ${namespace}/${name}`, deps.retry, async () => {
-    const svc = await getService(deps.kube, namespace, name);
+async function ensureFinalizer(deps: AllocateRun, first: Service, report: Report): Promise<Service | undefined> {
+  const namespace = first.metadata.namespace ?? 'default';
+  const name = first.metadata.name;
+  return retryOnConflict(`adding the finalizer to ${namespace}/${name}`, deps.retry, async (attempt) => {
+    const svc = attempt === 1 ? first : await getService(deps.kube, namespace, name);
     if (!svc || svc.metadata.deletionTimestamp) return undefined;
     if (hasFinalizer(svc)) return svc;
     if (!serviceIntent(svc, deps.classes).managed) return svc;
@@ -69,7 +71,7 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
   // Annotations of a Service that is not ours are not ours to complain about: anyone may write them.
   if (!intent.managed) return;
   await warnInvalidAnnotations(deps, first, intent.problems);
-  const svc = await ensureFinalizer(deps, namespace, name, report);
+  const svc = await ensureFinalizer(deps, first, report);
   if (!svc?.metadata.uid) return;
   const existing = await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid));
   const { matched, missing, stale } = matchAllocations(intent, existing.items);
