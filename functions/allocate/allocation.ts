@@ -120,7 +120,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
     }
     deps.hint.noteTaken(r.holder.spec);
     // a few candidates found taken: the hint is stale (other instances claimed meanwhile)
-    if (++taken === 4 && !listed) listed = await deps.hint.load(deps.kube, deps.now().getTime(), true);
+    if (++taken === 4 && !listed) listed = await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log, true);
     if (d.held) {
       current = undefined; // the unclaimed address of an upgrade went to someone else first
       continue;
@@ -190,7 +190,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       const views = viewPools(pools.items);
       await adoptClaims(deps, views, report);
       const adopted = views.map((v) => ({ ...v, claimsAdopted: true }));
-      await deps.hint.load(deps.kube, deps.now().getTime());
+      await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log);
       const held = await findHeld(deps, current, adopted);
       const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held);
       if (claimed) claimedHere.push(claimed);

@@ -2,6 +2,11 @@ import type { Holding } from '../../lib/core/assign.js';
 import { parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { listClaims } from '../../lib/k8s/typed.js';
+import { messageOf } from '../../lib/errors.js';
+import type { Logger } from '../../lib/log/logger.js';
+
+/** After a failed list, the hint waits this long before listing again. */
+const REFRESH_PAUSE_MS = 5_000;
 
 /**
  * What a warm allocate instance remembers of the cluster's claims, to choose an address
@@ -13,6 +18,7 @@ export class ClaimsHint {
   private taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
   private byAllocation = new Map<string, Holding>();
   private loadedAt: number | undefined;
+  private failedAt: number | undefined;
 
   constructor(private readonly maxAgeMs: number) {}
 
@@ -40,6 +46,24 @@ export class ClaimsHint {
     this.byAllocation = byAllocation;
     this.loadedAt = nowMs;
     return true;
+  }
+
+  /**
+   * `load` where the list is only an optimisation: a failed list (an API server slow to list
+   * tens of thousands of claims, say) is logged and the choice goes on with what the hint
+   * has — every claim is still create-if-absent — and is not tried again for a few seconds.
+   */
+  async refresh(kube: KubePort, nowMs: number, log: Logger, force = false): Promise<boolean> {
+    if (this.failedAt !== undefined && nowMs - this.failedAt < REFRESH_PAUSE_MS) return false;
+    try {
+      const listed = await this.load(kube, nowMs, force);
+      this.failedAt = undefined;
+      return listed;
+    } catch (e) {
+      this.failedAt = nowMs;
+      log.warn('Listing the address claims failed; choosing from what this instance knows', { error: messageOf(e) });
+      return false;
+    }
   }
 
   /** An address seen taken (a create that found it held, or one this instance made). */

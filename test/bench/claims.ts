@@ -23,6 +23,8 @@ export interface PoolScale {
   firstMs: number;
   lastMs: number;
   claims: number;
+  /** Invocations answered "retry later" and delivered again. */
+  retriedLater: number;
   duplicates: number;
   unallocated: number;
   poolAllocated: string | undefined;
@@ -40,14 +42,21 @@ export async function fillIPv6Pool(count: number, parallel = 16, log: (line: str
     await kube.create('IPPool', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: pool }, spec: { ipFamily: 'IPv6', addresses: ['2001:db8:5ca1::/64'], autoAssign: false } });
     const times: number[] = new Array<number>(count).fill(0);
     let next = 0;
+    let retried = 0;
     const t0 = performance.now();
     const worker = async (): Promise<void> => {
       for (let i = next++; i < count; i = next++) {
         const name = `scale-${i.toString().padStart(6, '0')}`;
         await kube.create('IPAllocation', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name }, spec: { poolName: pool } });
         const t = performance.now();
-        const res = await allocate(objectInvocation('add', { kind: 'IPAllocation', name }));
+        let res = await allocate(objectInvocation('add', { kind: 'IPAllocation', name }));
         times[i] = performance.now() - t;
+        // "retry later" is delivered again after its pause, as the bridge does
+        for (let again = 1; res.kind === 'retry' && again <= 10; again++) {
+          retried++;
+          await new Promise((r) => setTimeout(r, 1000 * (res.kind === 'retry' ? res.retryAfterSeconds ?? 1 : 1)));
+          res = await allocate(objectInvocation('update', { kind: 'IPAllocation', name }));
+        }
         if (res.kind !== 'done') throw new Error(`allocating ${name}: ${JSON.stringify(res)}`);
         if ((i + 1) % 5000 === 0) log(`  ${i + 1} allocated (${((performance.now() - t0) / 1000).toFixed(0)} s)`);
       }
@@ -67,6 +76,7 @@ export async function fillIPv6Pool(count: number, parallel = 16, log: (line: str
       firstMs: percentile(times.slice(0, window), 50),
       lastMs: percentile(times.slice(count - window), 50),
       claims: claims.length,
+      retriedLater: retried,
       duplicates: addresses.length - new Set(addresses).size,
       unallocated: allocations.length - addresses.length,
       poolAllocated: (await getPool(kube, pool))?.status?.allocatedAddresses,
