@@ -82,8 +82,28 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
   const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
   const verify = opts.verify === true;
   for (const a of existing.items.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
+  const made: IPAllocation[] = [];
   for (const want of missing) {
     const created = await createAllocation(deps, svc, want, report);
+    if (created) made.push(created);
     await allocateAddress(deps, want.name, report, { ...(created ? { allocation: created } : {}), owner, verify });
+  }
+  if (made.length > 0) await settleCreated(deps, svc, made, report);
+}
+
+/**
+ * Closing the allocate/release race: allocate read the Service, then created allocations;
+ * release may have released the Service in between (listing its allocations before these
+ * existed). Reading the Service again after the creates ends every interleaving: if its
+ * deletion (or a new uid) is visible now, the new allocations are deleted here (their
+ * finalizer lets release free what they hold); if not, the deletion came after the creates and
+ * release's listing finds them.
+ */
+async function settleCreated(deps: AllocateRun, svc: Service, made: readonly IPAllocation[], report: Report): Promise<void> {
+  const now = await getService(deps.kube, svc.metadata.namespace ?? 'default', svc.metadata.name);
+  if (now && now.metadata.uid === svc.metadata.uid && !now.metadata.deletionTimestamp) return;
+  for (const a of made) {
+    await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
+    report.actions.push(`deleted IPAllocation ${a.metadata.name} (its Service went while it was created)`);
   }
 }
