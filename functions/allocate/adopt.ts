@@ -1,5 +1,5 @@
 import { poolStatus } from '../../lib/core/pool-status.js';
-import { adoptedHoldings, viewPools, type PoolView } from '../../lib/core/pools.js';
+import { adoptedHoldings, type PoolView } from '../../lib/core/pools.js';
 import { claimAddress } from '../../lib/k8s/claims.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
@@ -30,8 +30,7 @@ export async function adoptClaims(deps: AllocateRun, views: readonly PoolView[],
     await retryOnConflict(`adopting claims in pool ${view.name}`, deps.retry, async () => {
       const pool = await getPool(deps.kube, view.name);
       if (!pool || pool.status?.claimsAdopted) return;
-      const fresh = viewPools([pool])[0] ?? view;
-      await deps.kube.replaceStatus('IPPool', { ...pool, status: poolStatus({ ...fresh, conflicts: view.conflicts, owned: view.owned, kept: view.kept }, holdings, deps.now()) });
+      await deps.kube.replaceStatus('IPPool', { ...pool, status: poolStatus({ ...view, pool }, holdings, deps.now()) });
     });
     report.actions.push(`pool ${view.name}: ${holdings.length} held address(es) converted to claims`);
     deps.log.info('Converted a pool to address claims', { pool: view.name, claims: holdings.length, fromLedger: view.ledger !== undefined });
