@@ -2,7 +2,8 @@ import { allocatedStatus, statusChanged } from '../../lib/core/allocation-status
 import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holding } from '../../lib/core/assign.js';
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
-import { claimAddress, claimHeldBy, claimNameOf, releaseClaim } from '../../lib/k8s/claims.js';
+import { claimAddress, claimHeldBy, claimNameOf, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
+import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
@@ -12,7 +13,7 @@ import { messageOf } from '../../lib/errors.js';
 import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
-export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[] };
+export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[]; sharing?: Sharing };
 
 async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerState> {
   const named = serviceOfLabels(a.metadata.labels);
@@ -20,7 +21,8 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
   const svc = await getService(deps.kube, named.namespace, named.name);
   const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
   if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
-  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
+  const sharing = sharingOf(svc);
+  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], ...(sharing ? { sharing } : {}) };
 }
 
 /**
@@ -31,6 +33,8 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
 function settled(a: IPAllocation, owner: OwnerState | undefined): boolean {
   const s = a.status;
   if (!s?.address || (s.phase !== 'Allocated' && s.phase !== 'Programmed') || s.observedGeneration !== a.metadata.generation) return false;
+  // a Service that shares: its ports or key may have changed, which its claim must record
+  if (owner?.state === 'present' && owner.sharing) return false;
   if (owner?.state !== 'present' || owner.ipFamilies.length === 0) return true;
   const p = parseAddress(s.address);
   return p.ok && owner.ipFamilies.includes(p.family);
@@ -50,11 +54,14 @@ interface Held {
  * for it, after a crash between claim and status), verified by a read; or an address its
  * status records that has no claim yet, to be claimed now (upgrades keep every address).
  */
-async function findHeld(deps: AllocateRun, a: IPAllocation, views: readonly PoolView[]): Promise<Held | undefined> {
+async function findHeld(deps: AllocateRun, a: IPAllocation, views: readonly PoolView[], owner: OwnerState): Promise<Held | undefined> {
   const uid = a.metadata.uid ?? '';
   const address = a.status?.address ?? deps.hint.heldBy(uid)?.address;
   if (!address || claimNameOf(address) === undefined) return undefined;
   const claim = await claimHeldBy(deps.kube, address, uid);
+  if (claim && owner.state === 'present' && !(await refreshSharing(deps.kube, claim, uid, owner.sharing))) {
+    deps.log.warn('A shared address no longer fits its Service (key or ports changed); it keeps the address as recorded', { allocation: a.metadata.name, address, key: owner.sharing?.key });
+  }
   if (claim) return { holding: claim.spec, claim };
   if (!a.status?.address) return undefined;
   const pool = poolKeeping(views, a.status.address);
@@ -80,6 +87,7 @@ interface Claimed {
  */
 async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolView[], owner: OwnerState, held: Held | undefined): Promise<Claimed> {
   const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
+  const sharing = owner.state === 'present' ? owner.sharing : undefined;
   const serviceUID = a.metadata.labels?.[LABEL_SERVICE_UID];
   const uid = a.metadata.uid ?? '';
   const replaced = (address?: string): Holding | undefined => (held?.claim && held.holding.address !== address ? held.holding : undefined);
@@ -92,7 +100,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
   let startChecked = false;
   let current = held;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-    const d = assignAddress({ allocation: a, pools: views, taken: deps.hint.takenOf, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}) });
+    const d = assignAddress({ allocation: a, pools: views, taken: deps.hint.takenOf, shared: deps.hint.sharedIn, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}), ...(sharing ? { sharing } : {}) });
     if (!d.ok) {
       if (d.reason === 'PoolExhausted' && !listed) {
         listed = await deps.hint.load(deps.kube, deps.now().getTime(), true);
@@ -113,9 +121,9 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
       }
     }
     const holding: Holding = { address: d.address, poolName: d.pool, allocationName: a.metadata.name, allocationUID: uid };
-    const r = await claimAddress(deps.kube, holding, serviceUID);
+    const r = await claimAddress(deps.kube, holding, serviceUID, sharing, deps.now());
     if (r.claimed) {
-      deps.hint.noteTaken(holding);
+      deps.hint.noteTaken(r.claim && sharing ? { ...r.claim.spec, holders: [...(r.claim.spec.holders ?? []), { allocationName: a.metadata.name, allocationUID: uid, ports: sharing.ports }] } : holding);
       return result({ ...d, held: true }, r.created ? holding : undefined);
     }
     deps.hint.noteTaken(r.holder.spec);
@@ -125,7 +133,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
       current = undefined; // the unclaimed address of an upgrade went to someone else first
       continue;
     }
-    if (a.spec.address) return result(alreadyUsed(d.address, d.pool, r.holder.spec.allocationName));
+    if (a.spec.address) return result(alreadyUsed(d.address, d.pool, r.holder.spec.allocationName, r.refusal));
   }
   throw new RetryLaterError(`allocating ${a.metadata.name}: ${MAX_CLAIM_ATTEMPTS} candidate addresses were taken meanwhile`);
 }
@@ -134,9 +142,10 @@ async function freeClaims(deps: AllocateRun, holdings: readonly Holding[], repor
   for (const h of holdings) {
     const claim = await claimHeldBy(deps.kube, h.address, h.allocationUID);
     if (!claim) continue;
-    await releaseClaim(deps.kube, claim);
-    deps.hint.noteFreed(h);
-    report.actions.push(`released ${h.address} of ${h.allocationName} in pool ${h.poolName} (no longer its address)`);
+    const outcome = await leaveClaim(deps.kube, claim, h.allocationUID);
+    if (outcome === 'absent') continue;
+    if (outcome === 'freed') deps.hint.noteFreed(claim.spec);
+    report.actions.push(`${outcome === 'freed' ? 'released' : 'left shared'} ${h.address} of ${h.allocationName} in pool ${h.poolName} (no longer its address)`);
   }
 }
 
@@ -191,7 +200,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       await adoptClaims(deps, views, report);
       const adopted = views.map((v) => ({ ...v, claimsAdopted: true }));
       await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log);
-      const held = await findHeld(deps, current, adopted);
+      const held = await findHeld(deps, current, adopted, owner);
       const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held);
       if (claimed) claimedHere.push(claimed);
       const pool = d.ok ? adopted.find((v) => v.name === d.pool)?.pool.spec : undefined;

@@ -1,4 +1,5 @@
-import type { Holding } from '../../lib/core/assign.js';
+import type { Holding, SharedAddress } from '../../lib/core/assign.js';
+import { holdersOf } from '../../lib/core/sharing.js';
 import { parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { listClaims } from '../../lib/k8s/typed.js';
@@ -17,6 +18,8 @@ const REFRESH_PAUSE_MS = 5_000;
 export class ClaimsHint {
   private taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
   private byAllocation = new Map<string, Holding>();
+  /** Shared addresses by pool and key, with the ports their holders use. */
+  private shared = new Map<string, Map<string, SharedAddress>>();
   private loadedAt: number | undefined;
   private failedAt: number | undefined;
 
@@ -30,20 +33,23 @@ export class ClaimsHint {
     return this.byAllocation.get(allocationUID);
   }
 
+  /** Addresses of a pool shared under a key, as last seen. */
+  readonly sharedIn = (pool: string, key: string): readonly SharedAddress[] => [...(this.shared.get(`${pool}\n${key}`)?.values() ?? [])];
+
   /** Lists every claim when the hint is empty, older than its age limit, or `force`d; true when it listed. */
   async load(kube: KubePort, nowMs: number, force = false): Promise<boolean> {
     if (!force && this.loadedAt !== undefined && nowMs - this.loadedAt < this.maxAgeMs) return false;
     const claims = await listClaims(kube);
     const taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
-    const byAllocation = new Map<string, Holding>();
+    this.byAllocation = new Map<string, Holding>();
+    this.shared = new Map();
     for (const c of claims.items) {
       const p = parseAddress(c.spec.address);
       if (!p.ok) continue;
       taken[p.family].add(p.value);
-      byAllocation.set(c.spec.allocationUID, c.spec);
+      this.index(c.spec);
     }
     this.taken = taken;
-    this.byAllocation = byAllocation;
     this.loadedAt = nowMs;
     return true;
   }
@@ -71,7 +77,16 @@ export class ClaimsHint {
     const p = parseAddress(h.address);
     if (!p.ok) return;
     this.taken[p.family].add(p.value);
-    this.byAllocation.set(h.allocationUID, h);
+    this.index(h);
+  }
+
+  /** Every holder of a claim, and the claim among the shared ones when it has a key. */
+  private index(h: Holding): void {
+    for (const holder of holdersOf(h)) this.byAllocation.set(holder.allocationUID, h);
+    if (h.sharingKey === undefined) return;
+    const group = `${h.poolName}\n${h.sharingKey}`;
+    const ports = holdersOf(h).flatMap((x) => x.ports);
+    this.shared.set(group, (this.shared.get(group) ?? new Map<string, SharedAddress>()).set(h.address, { address: h.address, ports }));
   }
 
   /** Whether the hint counts an address as taken. */
@@ -92,5 +107,6 @@ export class ClaimsHint {
     if (!p.ok) return;
     this.taken[p.family].delete(p.value);
     if (this.byAllocation.get(h.allocationUID)?.address === h.address) this.byAllocation.delete(h.allocationUID);
+    if (h.sharingKey !== undefined) this.shared.get(`${h.poolName}\n${h.sharingKey}`)?.delete(h.address);
   }
 }

@@ -7,6 +7,7 @@ import { API_VERSION, IPAllocationSchema, type IPAllocation } from '../../lib/k8
 import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_NAME, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { allocateAddress, type OwnerState } from './allocation.js';
+import { sharingOf } from '../../lib/core/sharing.js';
 import type { AllocateRun, Report } from './deps.js';
 
 
@@ -79,7 +80,8 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
   }
-  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
+  const sharing = sharingOf(svc);
+  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], ...(sharing ? { sharing } : {}) };
   const verify = opts.verify === true;
   for (const a of existing.items.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
   const made: IPAllocation[] = [];

@@ -12,7 +12,7 @@ import { allocationsOfService, slicesOfService } from '../../lib/k8s/keys.js';
 import { getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
-import { programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService } from './settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { writeOutcomes } from './statuses.js';
@@ -25,7 +25,7 @@ import { messageOf } from '../../lib/errors.js';
  */
 export interface RouterView {
   /** The state as one owner sees it (see partitionState). */
-  entries: (uid: string) => Record<string, RouterEntry[]>;
+  entries: (uid: string, also?: readonly string[]) => Record<string, RouterEntry[]>;
 }
 
 const familyOf = (ip: string) => {
@@ -37,7 +37,7 @@ const familyOf = (ip: string) => {
 async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean }> {
   try {
     const owner = { ...p, cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER };
-    const { ops, outcomes } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid) } : {});
+    const { ops, outcomes } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid, ownersOf(p)) } : {});
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
     return { outcomes, wrote: ops.length > 0 };

@@ -1,5 +1,5 @@
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
-import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { menusToRead, ownersOf, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
@@ -23,14 +23,14 @@ import { messageOf } from '../../lib/errors.js';
 const clusterOf = (deps: ProgramDeps): string => deps.classes.clusterName ?? DEFAULT_CLUSTER;
 
 /** The owner's entries (this cluster's), read from whole menus: an entry the narrowed read would miss goes too. */
-async function wholeOwnerState(deps: ProgramDeps, uid: string): Promise<Record<string, RouterEntry[]>> {
-  return partitionState(await deps.router.readMany(menusToRead()), clusterOf(deps))(uid);
+async function wholeOwnerState(deps: ProgramDeps, p: OwnerProgram): Promise<Record<string, RouterEntry[]>> {
+  return partitionState(await deps.router.readMany(menusToRead()), clusterOf(deps))(p.uid, ownersOf(p));
 }
 
 async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: ProgramReport): Promise<void> {
   let ops;
   try {
-    ({ ops } = await programOwner(deps.router, { ...p, cluster: clusterOf(deps) }, { read: () => wholeOwnerState(deps, p.uid) }));
+    ({ ops } = await programOwner(deps.router, { ...p, cluster: clusterOf(deps) }, { read: () => wholeOwnerState(deps, p) }));
   } catch (e) {
     throw new RouterUnavailableError(`Removing the entries of ${p.uid} after its release failed: ${messageOf(e)}`);
   }

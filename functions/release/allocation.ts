@@ -1,4 +1,5 @@
-import { releaseClaim } from '../../lib/k8s/claims.js';
+import { claimHeldBy, leaveClaim } from '../../lib/k8s/claims.js';
+import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
@@ -12,9 +13,17 @@ import { dropFinalizer } from './finalizers.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { applyOwner, onRouter } from './router.js';
 
-/** The claims an allocation holds (normally one; more only for a moment while it moves). */
+/**
+ * The claims an allocation holds (normally one; more only for a moment while it moves): those
+ * labelled with it, and the shared one of its status address, where it may be a later holder.
+ */
 async function claimsOf(deps: ReleaseDeps, a: IPAllocation): Promise<IPAddressClaim[]> {
-  return a.metadata.uid ? (await listClaims(deps.kube, claimsOfAllocation(a.metadata.uid))).items : [];
+  const uid = a.metadata.uid;
+  if (!uid) return [];
+  const labelled = (await listClaims(deps.kube, claimsOfAllocation(uid))).items;
+  const address = a.status?.address;
+  const shared = address && parseAddress(address).ok && !labelled.some((c) => c.spec.address === address) ? await claimHeldBy(deps.kube, address, uid) : undefined;
+  return shared ? [...labelled, shared] : labelled;
 }
 
 /**
@@ -74,11 +83,19 @@ async function releaseOnRouter(deps: ReleaseDeps, a: IPAllocation, report: Relea
   await onRouter(deps, `entries of ${a.metadata.name}`, () => applyOwner(deps, { uid: owner.uid, adverts: [] }, report));
 }
 
-/** Frees the allocation's addresses: its claims go (each only if still the one read). */
+/**
+ * Frees the allocation's addresses: its claims go (each only if still the one read), or it
+ * leaves those other holders share. The last holder of a shared address takes the address's
+ * own router entries (advertisement, LB list) off first: they outlive every other holder.
+ */
 async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonly IPAddressClaim[], report: ReleaseReport): Promise<string[]> {
+  const uid = a.metadata.uid ?? '';
   for (const c of claims) {
-    await releaseClaim(deps.kube, c);
-    report.actions.push(`released ${c.spec.address} of ${a.metadata.name} in pool ${c.spec.poolName}`);
+    const owner = c.spec.sharingKey === undefined ? undefined : sharedAddressOwner(c.spec.address);
+    const last = holdersOf(c.spec).every((h) => h.allocationUID === uid);
+    if (owner && last) await onRouter(deps, `shared address ${c.spec.address}`, () => applyOwner(deps, { uid: owner, adverts: [] }, report));
+    const outcome = await leaveClaim(deps.kube, c, uid);
+    if (outcome !== 'absent') report.actions.push(`${outcome === 'freed' ? 'released' : 'left shared'} ${c.spec.address} of ${a.metadata.name} in pool ${c.spec.poolName}`);
   }
   return [...new Set(claims.map((c) => c.spec.poolName))];
 }

@@ -1,4 +1,5 @@
-import { releaseClaim } from '../../lib/k8s/claims.js';
+import { leaveClaim } from '../../lib/k8s/claims.js';
+import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { menusToRead } from '../../lib/core/router-program.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
@@ -13,20 +14,31 @@ import { onRouter, removeScoped } from './router.js';
 /**
  * Claims nobody holds, once older than the grace period (an allocation in flight may have
  * claimed but not yet recorded its address): the allocation is gone, or its status, settled
- * on an address, names another one (a claim made by an instance that lost the race).
+ * on an address, names another one (a claim made by an instance that lost the race). Each
+ * holder of a shared claim is judged alone (from when it joined); the claim goes with the last.
+ * Resolves with the router owners of the shared claims that remain.
  */
-async function collectClaims(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
+async function collectClaims(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<Set<string>> {
   const cutoff = deps.now().getTime() - deps.claimGraceMs;
   const byUid = new Map(allocations.map((a) => [a.metadata.uid ?? '', a]));
+  const sharedOwners = new Set<string>();
   for (const c of (await listClaims(deps.kube)).items) {
-    if (Date.parse(c.metadata.creationTimestamp ?? '') >= cutoff) continue;
-    const a = byUid.get(c.spec.allocationUID);
-    const settledElsewhere = a !== undefined && !a.metadata.deletionTimestamp && (a.status?.phase === 'Allocated' || a.status?.phase === 'Programmed') && a.status.address !== c.spec.address;
-    if (a !== undefined && !settledElsewhere) continue;
-    await releaseClaim(deps.kube, c);
-    report.collected.claims++;
-    deps.log.info('Collected a claim nobody holds', { address: c.spec.address, pool: c.spec.poolName, allocation: c.spec.allocationName });
+    let freed = false;
+    for (const h of holdersOf(c.spec)) {
+      if (Date.parse(h.joinedAt ?? c.metadata.creationTimestamp ?? '') >= cutoff) continue;
+      const a = byUid.get(h.allocationUID);
+      const settledElsewhere = a !== undefined && !a.metadata.deletionTimestamp && (a.status?.phase === 'Allocated' || a.status?.phase === 'Programmed') && a.status.address !== c.spec.address;
+      if (a !== undefined && !settledElsewhere) continue;
+      const outcome = await leaveClaim(deps.kube, c, h.allocationUID);
+      freed ||= outcome === 'freed';
+      report.collected.claims++;
+      deps.log.info('Collected a claim nobody holds', { address: c.spec.address, pool: c.spec.poolName, allocation: h.allocationName });
+      break; // a shared claim changed: the next resync judges its other holders
+    }
+    const owner = c.spec.sharingKey === undefined || freed ? undefined : sharedAddressOwner(c.spec.address);
+    if (owner) sharedOwners.add(owner);
   }
+  return sharedOwners;
 }
 
 function familyOf(a: IPAllocation): IPFamily | undefined {
@@ -56,8 +68,8 @@ export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): 
   const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', serviceIntent(s, deps.classes).managed && !s.metadata.deletionTimestamp]));
   const allocations = (await listAllocations(deps.kube)).items;
   await collectOrphans(deps, services, allocations, report);
-  await collectClaims(deps, (await listAllocations(deps.kube)).items, report);
-  const owners = new Set<string>([...services].filter(([, managed]) => managed).map(([uid]) => uid));
+  const sharedOwners = await collectClaims(deps, (await listAllocations(deps.kube)).items, report);
+  const owners = new Set<string>([...services].filter(([, managed]) => managed).map(([uid]) => uid).concat([...sharedOwners]));
   const families = new Set<IPFamily>();
   for (const a of allocations) {
     const svc = a.metadata.labels?.[LABEL_SERVICE_UID];

@@ -1,4 +1,4 @@
-import { menusToRead, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { menusToRead, ownersOf, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { DEFAULT_CLUSTER, menusFor, planState, stagePlan, type Scope } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
@@ -22,7 +22,7 @@ export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => P
  */
 export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: ReleaseReport): Promise<number> {
   const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
-  const whole = async (): Promise<Record<string, RouterEntry[]>> => partitionState(await deps.router.readMany(menusToRead()), cluster)(p.uid);
+  const whole = async (): Promise<Record<string, RouterEntry[]>> => partitionState(await deps.router.readMany(menusToRead()), cluster)(p.uid, ownersOf(p));
   const { ops } = await programOwner(deps.router, { ...p, cluster }, { read: whole });
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
   return ops.length;

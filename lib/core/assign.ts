@@ -2,6 +2,7 @@ import { chooseSorted, contains, formatAddress, parseAddress, startFor, type IPF
 import { olderFirst } from '../ip/index.js';
 import type { IPAddressClaimSpec, IPAllocation } from '../k8s/schemas.js';
 import type { PoolView } from './pools.js';
+import { overlappingPorts, type Sharing } from './sharing.js';
 
 export type FailureReason =
   | 'AddressInvalid' | 'AddressAlreadyUsed' | 'AddressNotInPool'
@@ -30,6 +31,19 @@ export interface AssignInput {
   taken: (family: IPFamily) => readonly bigint[];
   /** spec.ipFamilies of the Service the allocation belongs to, when it has one. */
   service?: { key: string; ipFamilies: readonly IPFamily[] };
+  /** The Service's sharing key and ports, when it may share an address. */
+  sharing?: Sharing;
+  /**
+   * Addresses of a pool already shared under a key, with the ports their holders use: a hint
+   * as `taken` is (a join the claim then refuses makes the caller decide again).
+   */
+  shared?: (pool: string, key: string) => readonly SharedAddress[];
+}
+
+/** An address shared under a key, with every port its holders use. */
+export interface SharedAddress {
+  address: string;
+  ports: Sharing['ports'];
 }
 
 const fail = (reason: FailureReason, message: string): Decision => ({ ok: false, reason, message });
@@ -67,7 +81,25 @@ export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'servic
   return start === undefined ? undefined : formatAddress(pool.family, start);
 }
 
+/**
+ * An address of the pool already shared under the Service's key whose holders use none of its
+ * ports: joining one is preferred over taking a fresh address (as MetalLB does). The lowest
+ * such address, so every instance makes the same choice.
+ */
+function joinableIn(input: AssignInput, pool: PoolView): string | undefined {
+  const { sharing, shared } = input;
+  if (!sharing || !shared) return undefined;
+  const fits = shared(pool.name, sharing.key).flatMap((c) => {
+    const p = parseAddress(c.address);
+    return p.ok && p.family === pool.family && contains(pool.owned, p.value) && overlappingPorts(c.ports, sharing.ports).length === 0 ? [p.value] : [];
+  });
+  const lowest = fits.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0];
+  return lowest === undefined ? undefined : formatAddress(pool.family, lowest);
+}
+
 function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
+  const join = joinableIn(input, pool);
+  if (join !== undefined) return join;
   const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   if (start === undefined) return undefined;
   const v = chooseSorted(pool.owned, input.taken(pool.family), start);
@@ -75,8 +107,9 @@ function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
 }
 
 /** The message of an explicit address someone else holds. */
-export function alreadyUsed(address: string, pool: string, holder: string): Decision {
-  return fail('AddressAlreadyUsed', `Address ${address} in pool ${pool} is already used by IPAllocation ${holder}.`);
+export function alreadyUsed(address: string, pool: string, holder: string, refusal?: string): Decision {
+  const why = refusal === undefined ? '' : ` It cannot be shared: ${refusal}.`;
+  return fail('AddressAlreadyUsed', `Address ${address} in pool ${pool} is already used by IPAllocation ${holder}.${why}`);
 }
 
 function assignExplicit(input: AssignInput, text: string): Decision {

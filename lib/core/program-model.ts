@@ -1,9 +1,10 @@
-import { parseAddress, unusableTarget, type IPFamily } from '../ip/index.js';
+import { formatAddress, parseAddress, unusableTarget, type IPFamily } from '../ip/index.js';
 import type { EndpointSlice, Service, ServicePort as ServiceSpecPort } from '../k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../k8s/schemas.js';
 import type { FamilyAddress, ServiceEndpoint, ServicePort, ServiceProgram } from '../router/index.js';
 import { holdsAddress, poolKeeping, viewPools } from './pools.js';
 import { matchAllocations, type ServiceIntent } from './service.js';
+import { sharedAddressOwner, sharingKeyOf } from './sharing.js';
 
 /** An address the router should (or should not) carry on an interface. */
 export interface AdvertisementWant {
@@ -119,6 +120,7 @@ export function serviceProgram(svc: Service, intent: ServiceIntent, allocations:
     if (roles.snat) snatAddresses.push(held);
   }
   return {
+    ...sharedOwners(svc, allocations),
     uid: svc.metadata.uid ?? '',
     namespace: svc.metadata.namespace ?? 'default',
     name: svc.metadata.name,
@@ -129,6 +131,22 @@ export function serviceProgram(svc: Service, intent: ServiceIntent, allocations:
     ports: portsOf(svc, slices),
     endpoints: endpointsOf(slices),
   };
+}
+
+/**
+ * A Service with a sharing key: its addresses' own entries (LB list, advertisement) belong to
+ * each address's shared owner, not to the Service, whether others share the address yet or not.
+ */
+function sharedOwners(svc: Service, allocations: readonly IPAllocation[]): Pick<ServiceProgram, 'addressOwners'> {
+  if (sharingKeyOf(svc) === undefined) return {};
+  const owners: Record<string, string> = {};
+  for (const a of allocations) {
+    const held = heldAddress(a);
+    const p = held ? parseAddress(held.address) : undefined;
+    const owner = held ? sharedAddressOwner(held.address) : undefined;
+    if (p?.ok && owner) owners[formatAddress(p.family, p.value)] = owner;
+  }
+  return { addressOwners: owners };
 }
 
 /** The advertisement each address-holding allocation wants, per its pool. */

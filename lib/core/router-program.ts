@@ -4,7 +4,7 @@ import { interfaceFor } from './route-interface.js';
 import { ADDRESS_MENU, holderConditions, isRefused, refusedWants } from './router-holders.js';
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
-  DEFAULT_CLUSTER, advertisementEntry, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
+  DEFAULT_CLUSTER, advertisementEntry, entryOwner, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
   snatList, stagePlan, type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
@@ -88,7 +88,7 @@ function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, o
       outcomes.set(key, { kind: 'failed', message: `The router has no route to ${w.address}, so no interface to advertise it on; set interfaceName on its IPPool.` });
       continue;
     }
-    const adv = advertisementEntry({ serviceUid: p.uid, family: w.family, address: w.address, interfaceName: iface });
+    const adv = advertisementEntry({ serviceUid: entryOwner(p.service, p.uid, w.family, w.address), family: w.family, address: w.address, interfaceName: iface });
     parts.push({ [adv.menu]: [adv.entry] });
     outcomes.set(key, { kind: 'advertised', interfaceName: iface });
   }
@@ -134,13 +134,23 @@ export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry
   ), cluster);
   const routerState: RouterState = { version: '7', menus: state };
   const ops: Op[] = [];
-  const own = scopes.service(p.uid, cluster);
+  const own = ownScope(p, cluster);
   const globals = scopes.global(cluster);
   for (const f of FAMILIES) {
     const scope: Scope = needs.has(f) ? (o) => own(o) || globals(o) : own;
     ops.push(...planState(routerState, desired, scope, menusFor(f)));
   }
   return { ops, outcomes };
+}
+
+/** The owners whose entries this owner plans: itself, and the shared addresses it holds. */
+export function ownersOf(p: Pick<OwnerProgram, 'uid' | 'service'>): string[] {
+  return [p.uid, ...new Set(Object.values(p.service?.addressOwners ?? {}))];
+}
+
+function ownScope(p: OwnerProgram, cluster: string): Scope {
+  const each = ownersOf(p).map((uid) => scopes.service(uid, cluster));
+  return (o) => each.some((s) => s(o));
 }
 
 /** The built-in chains our global rules live in: read whole, since order within them matters. */
@@ -152,7 +162,7 @@ const BUILTIN_CHAINS: Record<string, readonly string[]> = { filter: ['input', 'f
  * own entries, in router order — exactly what a narrowed read would have returned. Entries of
  * other clusters' Services are nobody's here.
  */
-export function partitionState(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): (uid: string) => Record<string, RouterEntry[]> {
+export function partitionState(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): (uid: string, also?: readonly string[]) => Record<string, RouterEntry[]> {
   const shared: Record<string, [number, RouterEntry][]> = {};
   const byOwner = new Map<string, Record<string, [number, RouterEntry][]>>();
   for (const [menu, entries] of Object.entries(state)) {
@@ -169,10 +179,11 @@ export function partitionState(state: Record<string, RouterEntry[]>, cluster: st
       }
     });
   }
-  return (uid) => {
-    const own = byOwner.get(uid) ?? {};
-    const menus = new Set([...Object.keys(shared), ...Object.keys(own)]);
-    return Object.fromEntries([...menus].map((m) => [m, [...(shared[m] ?? []), ...(own[m] ?? [])].sort((a, b) => a[0] - b[0]).map(([, e]) => e)]));
+  // `also`: the shared addresses' owners whose entries the owner plans with its own (ownersOf)
+  return (uid, also = []) => {
+    const owns = [uid, ...also.filter((o) => o !== uid)].map((o) => byOwner.get(o) ?? {});
+    const menus = new Set([...Object.keys(shared), ...owns.flatMap((own) => Object.keys(own))]);
+    return Object.fromEntries([...menus].map((m) => [m, [...(shared[m] ?? []), ...owns.flatMap((own) => own[m] ?? [])].sort((a, b) => a[0] - b[0]).map(([, e]) => e)]));
   };
 }
 
@@ -204,7 +215,7 @@ function ownerReads(p: OwnerProgram): OwnerRead[] {
   const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries({ ...p.service, lbEnabled: true, snatEnabled: true })] : []),
     ...p.adverts.map((w) => {
-      const adv = advertisementEntry({ serviceUid: p.uid, family: w.family, address: w.address, interfaceName: 'any' });
+      const adv = advertisementEntry({ serviceUid: entryOwner(p.service, p.uid, w.family, w.address), family: w.family, address: w.address, interfaceName: 'any' });
       return { [adv.menu]: [adv.entry] };
     }),
   ), p.cluster ?? DEFAULT_CLUSTER);

@@ -4,7 +4,9 @@
  * never conflict; a claim's create failing with AlreadyExists means the address is taken.
  */
 import { addressName, parseAddress } from '../ip/index.js';
-import { isAlreadyExists, isConflict } from './errors.js';
+import { holdersOf, holdsClaim, joined, joinRefusal, left, newClaimSpec, sharingFits, type Sharing } from '../core/sharing.js';
+import { RetryLaterError } from './conflict.js';
+import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_UID } from './keys.js';
 import type { KubeObject, KubePort } from './port.js';
 import { API_VERSION, type IPAddressClaim, type IPAddressClaimSpec } from './schemas.js';
@@ -33,43 +35,125 @@ function claimObject(name: string, spec: IPAddressClaimSpec, serviceUID: string 
 }
 
 export type ClaimResult =
-  | { claimed: true; claim: IPAddressClaim | undefined; created: boolean }
-  | { claimed: false; holder: IPAddressClaim };
+  | { claimed: true; claim: IPAddressClaim | undefined; /** this call created the claim or joined it */ created: boolean }
+  | { claimed: false; holder: IPAddressClaim; /** why it could not be joined, for a shared claim */ refusal?: string };
+
+/** How often a join or leave re-reads a claim that changed under it before giving up for now. */
+const CLAIM_UPDATE_ATTEMPTS = 8;
 
 /**
- * Claims an address for an allocation: created if absent; if present and held by the same
- * allocation (a crash between the claim and the allocation's status, or a racing instance),
- * it is the allocation's; else the holder is returned. A claim deleted between the failed
- * create and the read is tried once more.
+ * Claims an address for an allocation: created if absent (shared, when the Service brings a
+ * sharing key); if present and held by the same allocation (a crash between the claim and the
+ * allocation's status, or a racing instance), it is the allocation's; if shared under the
+ * Service's key and none of its ports is used there, it is joined (an update carrying the
+ * claim's resourceVersion, so concurrent joins never both take one port); else the holder is
+ * returned. A claim deleted between the failed create and the read is tried once more.
  */
-export async function claimAddress(kube: KubePort, spec: IPAddressClaimSpec, serviceUID?: string): Promise<ClaimResult> {
+export async function claimAddress(kube: KubePort, spec: IPAddressClaimSpec, serviceUID?: string, sharing?: Sharing, now = new Date()): Promise<ClaimResult> {
   const name = claimNameOf(spec.address);
   if (name === undefined) throw new Error(`cannot claim "${spec.address}": not an address`);
-  for (let attempt = 0; ; attempt++) {
+  for (let attempt = 0; attempt < CLAIM_UPDATE_ATTEMPTS; attempt++) {
     try {
-      await kube.create('IPAddressClaim', claimObject(name, spec, serviceUID));
+      await kube.create('IPAddressClaim', claimObject(name, newClaimSpec(spec, sharing, now.toISOString()), serviceUID));
       return { claimed: true, claim: undefined, created: true };
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
     }
     const holder = await getClaim(kube, name);
-    if (holder?.spec.allocationUID === spec.allocationUID) return { claimed: true, claim: holder, created: false };
-    if (holder) return { claimed: false, holder };
-    if (attempt >= 1) throw new Error(`the claim of ${spec.address} keeps appearing and vanishing`);
+    if (holder && holdsClaim(holder.spec, spec.allocationUID)) return { claimed: true, claim: holder, created: false };
+    if (!holder) continue;
+    const refusal = joinRefusal(holder.spec, spec.allocationUID, sharing);
+    if (refusal !== undefined || !sharing) return { claimed: false, holder, ...(holder.spec.sharingKey !== undefined && refusal ? { refusal } : {}) };
+    const me = { allocationName: spec.allocationName, allocationUID: spec.allocationUID, ports: sharing.ports, joinedAt: now.toISOString() };
+    if (await updateClaim(kube, holder, joined(holder.spec, me, sharing))) return { claimed: true, claim: holder, created: true };
+  }
+  throw new RetryLaterError(`the claim of ${spec.address} keeps changing`);
+}
+
+/** Writes a claim's new spec if it is still the version read; false when it changed meanwhile. */
+async function updateClaim(kube: KubePort, claim: IPAddressClaim, spec: IPAddressClaimSpec): Promise<boolean> {
+  const [first] = holdersOf(spec);
+  const labels = { ...claim.metadata.labels, ...(first ? { [LABEL_CLAIM_ALLOCATION_UID]: first.allocationUID } : {}) };
+  try {
+    await kube.replace('IPAddressClaim', { ...claim, metadata: { ...claim.metadata, labels }, spec });
+    return true;
+  } catch (e) {
+    if (isConflict(e) || isNotFound(e)) return false;
+    throw e;
   }
 }
 
-/** The claim of an address, if it is held by this allocation uid. */
+/**
+ * Brings a held shared claim up to date with the Service's sharing (ports changed, or a key
+ * gained while it holds the address alone). False when the ports now clash or the claim is
+ * shared under another key: the caller moves the allocation.
+ */
+export async function refreshSharing(kube: KubePort, claim: IPAddressClaim, allocationUID: string, sharing: Sharing | undefined): Promise<boolean> {
+  let current: IPAddressClaim | undefined = claim;
+  for (let attempt = 0; attempt < CLAIM_UPDATE_ATTEMPTS && current; attempt++) {
+    if (!holdsClaim(current.spec, allocationUID)) return false;
+    if (sharingFits(current.spec, allocationUID, sharing)) return true;
+    const alone = holdersOf(current.spec).length === 1;
+    let next: IPAddressClaimSpec;
+    if (!sharing) {
+      if (!alone) return false;
+      const { sharingKey: _k, holders: _h, ...single } = current.spec;
+      next = single;
+    } else {
+      if (!alone && joinRefusal(current.spec, allocationUID, sharing) !== undefined) return false;
+      const mine = holdersOf(current.spec).find((h) => h.allocationUID === allocationUID);
+      next = joined(current.spec, { allocationName: mine?.allocationName ?? current.spec.allocationName, allocationUID, ports: sharing.ports, ...(mine?.joinedAt ? { joinedAt: mine.joinedAt } : {}) }, sharing);
+    }
+    if (await updateClaim(kube, current, next)) return true;
+    current = await getClaim(kube, claim.metadata.name);
+  }
+  return current !== undefined && holdsClaim(current.spec, allocationUID) && sharingFits(current.spec, allocationUID, sharing);
+}
+
+/** The claim of an address, if this allocation uid is among its holders. */
 export async function claimHeldBy(kube: KubePort, address: string, allocationUID: string): Promise<IPAddressClaim | undefined> {
   const name = claimNameOf(address);
   if (name === undefined) return undefined;
   const claim = await getClaim(kube, name);
-  return claim?.spec.allocationUID === allocationUID ? claim : undefined;
+  return claim && holdsClaim(claim.spec, allocationUID) ? claim : undefined;
+}
+
+/** What leaving a claim did: the address was freed (claim deleted), left to other holders, or was not held. */
+export type Leave = 'freed' | 'left' | 'absent';
+
+/**
+ * An allocation gives an address up: it leaves a shared claim others still hold (an update
+ * carrying the resourceVersion), or deletes the claim when it is the last holder (with the
+ * claim's uid and resourceVersion as preconditions, so a claim someone made or joined meanwhile
+ * is never deleted: it is read again). Absent, or no longer held by it, is fine.
+ */
+export async function leaveClaim(kube: KubePort, claim: IPAddressClaim, allocationUID: string): Promise<Leave> {
+  let current: IPAddressClaim | undefined = claim;
+  for (let attempt = 0; attempt < CLAIM_UPDATE_ATTEMPTS; attempt++) {
+    if (!current || current.metadata.uid !== (claim.metadata.uid ?? current.metadata.uid) || !holdsClaim(current.spec, allocationUID)) return 'absent';
+    const rest = left(current.spec, allocationUID);
+    if (rest && (await updateClaim(kube, current, rest))) return 'left';
+    if (!rest && (await removeClaim(kube, current))) return 'freed';
+    current = await getClaim(kube, claim.metadata.name);
+  }
+  throw new RetryLaterError(`the claim of ${claim.spec.address} keeps changing`);
+}
+
+async function removeClaim(kube: KubePort, claim: IPAddressClaim): Promise<boolean> {
+  const { uid, resourceVersion } = claim.metadata;
+  try {
+    await kube.remove('IPAddressClaim', claim.metadata.name, undefined, { ...(uid ? { uid } : {}), ...(resourceVersion ? { resourceVersion } : {}) });
+    return true;
+  } catch (e) {
+    if (isConflict(e)) return false;
+    throw e;
+  }
 }
 
 /**
  * Frees an address: deletes its claim only if it is still the one given (uid precondition),
  * so a claim someone else made for the address meanwhile is never deleted. Absent is fine.
+ * For a claim nobody shares; a holder of a shared one leaves it ({@link leaveClaim}).
  */
 export async function releaseClaim(kube: KubePort, claim: IPAddressClaim): Promise<void> {
   try {

@@ -54,3 +54,8 @@ export const ANNOTATION_METALLB_IPS = 'metallb.io/loadBalancerIPs';
 export const ANNOTATION_METALLB_IPS_LEGACY = 'metallb.universe.tf/loadBalancerIPs';
 /** The deprecated Service field, named as problems and docs name it. */
 export const FIELD_LOAD_BALANCER_IP = 'spec.loadBalancerIP';
+
+/** Services with the same key may share an address when their ports do not overlap. */
+export const ANNOTATION_ALLOW_SHARED_IP = 'mikrolb.de/allow-shared-ip';
+/** MetalLB's key for the same, honoured too. */
+export const ANNOTATION_METALLB_ALLOW_SHARED_IP = 'metallb.io/allow-shared-ip';

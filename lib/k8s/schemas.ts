@@ -124,15 +124,37 @@ export const IPAllocationSchema = z.object({
 }).loose();
 export type IPAllocation = z.infer<typeof IPAllocationSchema>;
 
+/** A Service port a holder of a shared address uses: two holders never use the same one. */
+export const ClaimPortSchema = z.object({
+  protocol: z.enum(['TCP', 'UDP', 'SCTP']),
+  port: z.number().int().min(1).max(65535),
+});
+export type ClaimPort = z.infer<typeof ClaimPortSchema>;
+
+/** One allocation holding a shared address, with the ports its Service uses on it. */
+export const ClaimHolderSchema = z.object({
+  allocationName: z.string().min(1).max(253),
+  allocationUID: z.string().min(1).max(128),
+  ports: z.array(ClaimPortSchema).max(256),
+  /** When it joined: the garbage collection's grace period counts from here. */
+  joinedAt: z.string().optional(),
+});
+export type ClaimHolder = z.infer<typeof ClaimHolderSchema>;
+
 /**
  * Holding an address: one IPAddressClaim named by the address (see `claimName`), created if
- * absent. Its spec never changes; whoever creates it holds the address until it is deleted.
+ * absent. Address and pool never change. A claim without `sharingKey` has one holder, whoever
+ * created it, until it is deleted. A shared one (`sharingKey`) lists its `holders` (joined and
+ * left by updates carrying the resourceVersion); `allocationName`/`allocationUID` then name
+ * the first of them, so a reader that knows no sharing still sees a holder.
  */
 export const IPAddressClaimSpecSchema = z.object({
   address: z.string().min(1).max(100),
   poolName: PoolNameSchema,
   allocationName: z.string().min(1).max(253),
   allocationUID: z.string().min(1).max(128),
+  sharingKey: z.string().min(1).max(253).optional(),
+  holders: z.array(ClaimHolderSchema).max(64).optional(),
 });
 export type IPAddressClaimSpec = z.infer<typeof IPAddressClaimSpecSchema>;
 

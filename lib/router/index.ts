@@ -3,7 +3,7 @@
  * a router (layout) and the ops that get it there from what is there (planner).
  */
 export {
-  advertisementEntry, globalEntries, mergeDesired, menusFor, serviceEntries,
+  advertisementEntry, entryOwner, globalEntries, mergeDesired, menusFor, serviceEntries,
   type Advertisement, type DesiredEntry, type DesiredMenus, type FamilyAddress, type ServiceEndpoint, type ServicePort, type ServiceProgram,
 } from './layout.js';
 export { plan, planState, type Op, type Scope } from './planner.js';

@@ -40,6 +40,19 @@ export interface ServiceProgram {
   snatAddresses: FamilyAddress[];
   ports: ServicePort[];
   endpoints: ServiceEndpoint[];
+  /**
+   * Addresses (as the router prints them) whose own entries (the LB list entry, the
+   * advertisement) are tagged with another owner than the Service: a shared address's owner,
+   * so they stay while any Service sharing it does. See {@link entryOwner}.
+   */
+  addressOwners?: Readonly<Record<string, string>>;
+}
+
+/** The owner uid of an address's own entries: its shared owner, else the Service. */
+export function entryOwner(svc: Pick<ServiceProgram, 'uid' | 'addressOwners'> | undefined, fallback: string, family: IPFamily, address: string): string {
+  const parsed = parseAddress(address);
+  const text = parsed.ok && parsed.family === family ? formatAddress(family, parsed.value) : address;
+  return svc?.addressOwners?.[text] ?? fallback;
 }
 
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
@@ -112,8 +125,8 @@ function lbRules(svc: ServiceProgram, family: IPFamily, lbAddresses: readonly st
   return [...jumps, ...portJumps, ...ports.flatMap((port) => dnatRules(svc, family, port, ready))];
 }
 
-function listEntries(svc: ServiceProgram, list: string, role: string, addresses: readonly string[]): DesiredEntry[] {
-  return addresses.map((address) => ({ list, address, comment: serviceComment(svc.uid, `${role}:${address}`) }));
+function listEntries(svc: ServiceProgram, list: string, role: string, addresses: readonly string[], owner: (address: string) => string = () => svc.uid): DesiredEntry[] {
+  return addresses.map((address) => ({ list, address, comment: serviceComment(owner(address), `${role}:${address}`) }));
 }
 
 /** One family's entries of a Service; empty menus are listed so a plan removes what is left. */
@@ -130,7 +143,7 @@ function familyEntries(svc: ServiceProgram, family: IPFamily): DesiredMenus {
   }];
   return {
     [firewallMenu(family, 'address-list')]: [
-      ...listEntries(svc, LB_LIST, 'lb-list', lbAddresses),
+      ...listEntries(svc, LB_LIST, 'lb-list', lbAddresses, (address) => entryOwner(svc, svc.uid, family, address)),
       ...listEntries(svc, snatList(svc.uid), 'snat-list', snatSources),
     ],
     [firewallMenu(family, 'nat')]: [...(lbAddresses.length > 0 ? lbRules(svc, family, lbAddresses) : []), ...snatRule],

@@ -90,6 +90,24 @@ function placement(menu: string, existing: readonly RouterEntry[], roles: readon
 
 const removal = (menu: string, ids: string[]): Op[] => (ids.length > 0 ? [{ op: 'remove', menu, ids }] : []);
 
+/** What the router refuses twice in an unordered menu: one address (per list) is one entry. */
+const clashKey = (e: Readonly<Record<string, string>>): string | undefined =>
+  (e.address === undefined ? undefined : `${e.list ?? ''}|${e.address}`);
+
+/**
+ * Removals of our entries that an added entry under another tag would clash with (an address
+ * whose owner changes, say when a Service starts or stops sharing it): they go first, like
+ * entries replaced under the same key.
+ */
+function clashesFirst(menu: string, ours: readonly RouterEntry[], desired: readonly DesiredEntry[], matching: Matching): void {
+  if (isOrderedMenu(menu)) return;
+  const added = new Set(desired.flatMap((e, rank) => (matching.kept.has(rank) ? [] : [clashKey(e)])).filter((k) => k !== undefined));
+  if (added.size === 0) return;
+  const clashing = new Set(ours.filter((e) => added.has(clashKey(e) ?? '')).map((e) => e['.id'] ?? ''));
+  matching.replaced.push(...matching.removals.filter((id) => clashing.has(id)));
+  matching.removals = matching.removals.filter((id) => !clashing.has(id));
+}
+
 /**
  * The ops that turn one menu's `existing` entries into `desired`, touching only entries whose
  * comment carries our tag for an owner inside `scope`. `desired` must hold every in-scope entry
@@ -103,7 +121,9 @@ const removal = (menu: string, ids: string[]): Op[] => (ids.length > 0 ? [{ op: 
 export function plan(menu: string, existing: readonly RouterEntry[], desired: readonly DesiredEntry[], scope: Scope): Op[] {
   checkDesired(menu, desired, scope);
   const roles = existing.map((entry) => roleOf(menu, entry, scope));
-  const matching = match(menu, existing.filter((_, index) => roles[index] === 'ours'), desired);
+  const ours = existing.filter((_, index) => roles[index] === 'ours');
+  const matching = match(menu, ours, desired);
+  clashesFirst(menu, ours, desired, matching);
   return [
     ...removal(menu, matching.replaced),
     ...matching.sets,

@@ -2,6 +2,7 @@ import { formatCounts, holdsAddress, poolCounts, poolKeeping, viewPools } from '
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
+import { holdersOf, holdsClaim } from '../../lib/core/sharing.js';
 import type { Violation, World } from './invariants.js';
 
 /**
@@ -29,16 +30,20 @@ export function unheldClaims(w: World): Unheld[] {
   const byUid = new Map(w.allocations.map((a) => [a.metadata.uid ?? '', a]));
   const out: Unheld[] = [];
   for (const claim of w.claims) {
-    const a = byUid.get(claim.spec.allocationUID);
-    if (!a) {
-      out.push({ claim, why: 'its allocation no longer exists', collectable: true });
-      continue;
+    // each holder of a shared claim is judged alone, as the GC judges it
+    for (const h of holdersOf(claim.spec)) {
+      const a = byUid.get(h.allocationUID);
+      const who = claim.spec.holders ? `holder ${h.allocationName}: ` : '';
+      if (!a) {
+        out.push({ claim, why: `${who}its allocation no longer exists`, collectable: true });
+        continue;
+      }
+      if (a.metadata.deletionTimestamp) continue;
+      const settled = a.status?.phase === 'Allocated' || a.status?.phase === 'Programmed';
+      if (settled && a.status?.address === claim.spec.address) continue;
+      if (settled) out.push({ claim, why: `${who}${a.metadata.name} settled on ${a.status?.address ?? 'no address'}`, collectable: true });
+      else out.push({ claim, why: `${who}${a.metadata.name} holds no address (${a.status?.phase ?? 'no status'})`, collectable: false });
     }
-    if (a.metadata.deletionTimestamp) continue;
-    const settled = a.status?.phase === 'Allocated' || a.status?.phase === 'Programmed';
-    if (settled && a.status?.address === claim.spec.address) continue;
-    if (settled) out.push({ claim, why: `${a.metadata.name} settled on ${a.status?.address ?? 'no address'}`, collectable: true });
-    else out.push({ claim, why: `${a.metadata.name} holds no address (${a.status?.phase ?? 'no status'})`, collectable: false });
   }
   return out;
 }
@@ -56,15 +61,24 @@ export function collectedBefore(w: World): number | undefined {
   return w.resynced.release === undefined ? undefined : w.resynced.release - w.claimGraceMs;
 }
 
-/** No address held by two allocations (by their statuses; claims cannot be, being named by it). */
+/**
+ * No address held by two allocations (by their statuses; claims cannot be, being named by it),
+ * unless its claim is shared and lists every one of them as a holder.
+ */
 export function uniqueAddresses(w: World): Violation[] {
-  const byAddress = new Map<string, string[]>();
+  const byAddress = new Map<string, IPAllocation[]>();
   for (const a of w.allocations.filter(holdsAddress)) {
     const address = a.status?.address ?? '';
     const key = claimNameOf(address) ?? address;
-    byAddress.set(key, [...(byAddress.get(key) ?? []), `${a.metadata.name} (${address})`]);
+    byAddress.set(key, [...(byAddress.get(key) ?? []), a]);
   }
-  return [...byAddress.values()].filter((names) => names.length > 1).map((names) => ({ invariant: 'unique-address', detail: `one address is held by ${names.join(', ')}` }));
+  const byName = new Map(w.claims.map((c) => [c.metadata.name, c]));
+  const shared = (name: string, holders: readonly IPAllocation[]): boolean => {
+    const c = byName.get(name);
+    return c?.spec.sharingKey !== undefined && holders.every((a) => holdsClaim(c.spec, a.metadata.uid ?? ''));
+  };
+  return [...byAddress].filter(([name, holders]) => holders.length > 1 && !shared(name, holders))
+    .map(([, holders]) => ({ invariant: 'unique-address', detail: `one address is held by ${holders.map((a) => `${a.metadata.name} (${a.status?.address ?? ''})`).join(', ')}` }));
 }
 
 /** What is wrong with one claim on its own: its name, labels and pool must match its spec. */
@@ -79,7 +93,8 @@ function malformed(c: IPAddressClaim, w: World, views: ReturnType<typeof viewPoo
   if (keeper !== c.spec.poolName) out.push(`names pool ${c.spec.poolName}, but ${keeper ? `pool ${keeper}` : 'no pool'} keeps that address`);
   const holder = w.allocations.find((a) => a.metadata.uid === c.spec.allocationUID);
   if (holder && holder.metadata.name !== c.spec.allocationName) out.push(`names allocation ${c.spec.allocationName}, whose uid is ${holder.metadata.name}'s`);
-  if (holder && labels[LABEL_SERVICE_UID] !== holder.metadata.labels?.[LABEL_SERVICE_UID]) out.push(`has service-uid label ${labels[LABEL_SERVICE_UID] ?? 'none'}, its allocation ${holder.metadata.labels?.[LABEL_SERVICE_UID] ?? 'none'}`);
+  // a shared claim keeps the service-uid label of whoever created it
+  if (holder && c.spec.holders === undefined && labels[LABEL_SERVICE_UID] !== holder.metadata.labels?.[LABEL_SERVICE_UID]) out.push(`has service-uid label ${labels[LABEL_SERVICE_UID] ?? 'none'}, its allocation ${holder.metadata.labels?.[LABEL_SERVICE_UID] ?? 'none'}`);
   return out;
 }
 
@@ -99,7 +114,7 @@ export function claims(w: World): Violation[] {
     const name = claimNameOf(address);
     const c = name === undefined ? undefined : byName.get(name);
     if (!c) bad(`${a.metadata.name} holds ${address} (${a.status?.phase ?? ''}) without its claim ${name ?? '(no address)'}`);
-    else if (c.spec.allocationUID !== a.metadata.uid) bad(`${a.metadata.name} (uid ${a.metadata.uid ?? ''}) holds ${address}, but ${claimText(c)} is held by uid ${c.spec.allocationUID}`);
+    else if (!holdsClaim(c.spec, a.metadata.uid ?? '')) bad(`${a.metadata.name} (uid ${a.metadata.uid ?? ''}) holds ${address}, but ${claimText(c)} is held by uid ${c.spec.allocationUID}`);
     else if (c.spec.address !== address) bad(`${a.metadata.name} holds ${address}, but its ${claimText(c)} records "${c.spec.address}" (the GC compares the text)`);
   }
   const cutoff = collectedBefore(w);
@@ -134,6 +149,6 @@ export function poolStatusCounts(w: World): Violation[] {
 
 /** The claim an allocation holds for `assignAddress`: the one its status names, else its only one. */
 export function claimOf(w: World, a: IPAllocation): IPAddressClaim | undefined {
-  const mine = w.claims.filter((c) => c.spec.allocationUID === a.metadata.uid);
+  const mine = w.claims.filter((c) => holdsClaim(c.spec, a.metadata.uid ?? ''));
   return mine.find((c) => c.spec.address === a.status?.address) ?? mine[0];
 }

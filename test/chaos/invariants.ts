@@ -152,7 +152,7 @@ export function routerPlan(w: World, classes: ClassConfig): Violation[] {
     const { ops } = planOwner(owner, w.router);
     if (ops.length) out.push({ invariant: 'router-plan', detail: `owner ${owner.uid}${owner.service ? ` (${owner.service.namespace}/${owner.service.name})` : ''} needs ${ops.length} op(s): ${ops.slice(0, 4).map((op) => describeOp(op, w.router)).join('; ')}` });
   }
-  const live = new Set(owners.map((o) => o.uid));
+  const live = new Set(owners.flatMap((o) => ownersOf(o)));
   const families = new Set(w.allocations.filter((a) => holdsAddress(a) && !a.metadata.deletionTimestamp).map((a) => familyOf(a.status?.address ?? '')));
   for (const [menu, entries] of Object.entries(w.router)) {
     for (const e of entries) {
