@@ -3,7 +3,7 @@ import { assignAddress } from '../../lib/core/assign.js';
 import { holdsAddress, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { ingressFor, isReady, serviceCondition } from '../../lib/core/program-status.js';
-import { planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { ownersOf, planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { matchAllocations, serviceIntent, type ClassConfig } from '../../lib/core/service.js';
 import { parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
