@@ -39,7 +39,7 @@ export type ClaimResult =
   | { claimed: false; holder: IPAddressClaim; /** why it could not be joined, for a shared claim */ refusal?: string };
 
 /** How often a join or leave re-reads a claim that changed under it before giving up for now. */
-const CLAIM_UPDATE_ATTEMPTS = 8;
+const CLAIM_UPDATE_ATTEMPTS = 32;
 
 /**
  * Claims an address for an allocation: created if absent (shared, when the Service brings a
