@@ -4,7 +4,9 @@ import { serviceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService } from '../../lib/k8s/keys.js';
-import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getService, listAllocations } from '../../lib/k8s/typed.js';
+import { claimNameOf } from '../../lib/k8s/claims.js';
+import { sharedAddressOwner, sharingKeyOf } from '../../lib/core/sharing.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
@@ -42,6 +44,22 @@ async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: 
 const holding = (allocations: readonly IPAllocation[]): Map<string, string> =>
   new Map(allocations.map((a) => [a.metadata.uid ?? '', a.status?.address ?? '']));
 
+/**
+ * The shared addresses a released Service held whose claim is gone now: release took their
+ * entries off before the claim went, so what program wrote since is taken off here.
+ */
+async function freedSharedOwners(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[]): Promise<string[]> {
+  if (sharingKeyOf(svc) === undefined) return [];
+  const out: string[] = [];
+  for (const a of live) {
+    const address = a.status?.address;
+    const name = address ? claimNameOf(address) : undefined;
+    const owner = address ? sharedAddressOwner(address) : undefined;
+    if (name && owner && !(await getClaim(deps.kube, name))) out.push(owner);
+  }
+  return out;
+}
+
 export interface ServiceRead {
   live: IPAllocation[];
   slices: readonly EndpointSlice[];
@@ -60,6 +78,7 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
   const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
   if (!svc || !intent?.managed) {
     await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
+    for (const owner of await freedSharedOwners(deps, before, read.live)) await reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report);
     return undefined;
   }
   const fresh = (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp);

@@ -92,9 +92,14 @@ async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonl
   const uid = a.metadata.uid ?? '';
   for (const c of claims) {
     const owner = c.spec.sharingKey === undefined ? undefined : sharedAddressOwner(c.spec.address);
+    const dropShared = async (): Promise<void> => {
+      if (owner) await onRouter(deps, `shared address ${c.spec.address}`, () => applyOwner(deps, { uid: owner, adverts: [] }, report));
+    };
     const last = holdersOf(c.spec).every((h) => h.allocationUID === uid);
-    if (owner && last) await onRouter(deps, `shared address ${c.spec.address}`, () => applyOwner(deps, { uid: owner, adverts: [] }, report));
+    if (last) await dropShared();
     const outcome = await leaveClaim(deps.kube, c, uid);
+    // the others left meanwhile (released at the same time): this one turned out the last
+    if (outcome === 'freed' && !last) await dropShared();
     if (outcome !== 'absent') report.actions.push(`${outcome === 'freed' ? 'released' : 'left shared'} ${c.spec.address} of ${a.metadata.name} in pool ${c.spec.poolName}`);
   }
   return [...new Set(claims.map((c) => c.spec.poolName))];
