@@ -1,0 +1,64 @@
+import { describe, expect, it } from 'vitest';
+import { resyncInvocation } from '../../lib/events/cloudevent.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { IPAddressClaimSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import type { RouterState } from '../../lib/router/state.js';
+import { memoryRouter } from '../../test/helpers/memory-router.js';
+import { createRelease } from './handler.js';
+
+/**
+ * The resync's garbage collection judges each holder of a shared claim alone: a holder whose
+ * allocation is gone leaves, the others keep the address and the address's router entries;
+ * once nobody holds it, the claim and those entries go.
+ */
+const NOW = () => new Date('2026-01-01T01:00:00Z');
+const OLD = '2026-01-01T00:00:00Z';
+const ADDRESS = '192.0.2.10';
+const ADV = `mikrolb:default:svc=ip-${ADDRESS}:adv:${ADDRESS}`;
+
+const holder = (name: string, port: number) => ({ allocationName: name, allocationUID: `uid-${name}`, ports: [{ protocol: 'TCP', port }], joinedAt: OLD });
+const claim = (holders: ReturnType<typeof holder>[]) => ({
+  apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim',
+  metadata: { name: ADDRESS, creationTimestamp: OLD, labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/allocation-uid': holders[0]?.allocationUID ?? '' } },
+  spec: { address: ADDRESS, poolName: 'lan', allocationName: holders[0]?.allocationName, allocationUID: holders[0]?.allocationUID, sharingKey: 'web', holders },
+});
+const reservation = (name: string) => ({
+  apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name, uid: `uid-${name}` },
+  spec: { address: ADDRESS }, status: { phase: 'Allocated', address: ADDRESS, advertised: false },
+});
+const seed = (): RouterState => ({
+  version: '7.19.1',
+  menus: {
+    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }],
+    '/ip/address': [{ '.id': '*9', address: `${ADDRESS}/32`, interface: 'ether1', comment: ADV }],
+  },
+});
+
+async function resync(objects: object[]) {
+  const kube = memoryPort({ now: NOW, objects });
+  const router = memoryRouter(seed());
+  const release = createRelease({
+    kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
+  });
+  expect((await release(resyncInvocation())).kind).toBe('done');
+  const raw = await kube.port.get('IPAddressClaim', ADDRESS);
+  const adverts = (await router.readMany(['/ip/address']))['/ip/address'] ?? [];
+  return { claim: raw ? IPAddressClaimSchema.parse(raw) : undefined, adverts: adverts.map((e) => e.comment) };
+}
+
+describe('garbage collection of shared claims', () => {
+  it('a gone holder leaves; the live one keeps the address and its advertisement', async () => {
+    const got = await resync([claim([holder('gone', 443), holder('live', 80)]), reservation('live')]);
+    expect(got.claim?.spec).toMatchObject({ allocationName: 'live', allocationUID: 'uid-live', holders: [holder('live', 80)] });
+    expect(got.claim?.metadata.labels?.['mikrolb.de/allocation-uid']).toBe('uid-live');
+    expect(got.adverts).toEqual([ADV]);
+  });
+
+  it('the last holder gone: the claim and the address entries go', async () => {
+    const got = await resync([claim([holder('gone', 443)])]);
+    expect(got.claim).toBeUndefined();
+    expect(got.adverts).toEqual([]);
+  });
+});
