@@ -39,10 +39,17 @@ function heldAddress(status: unknown): string {
 
 const NO_ADDRESS = fingerprint('');
 
+function withoutMetaAndStatus(obj: unknown): unknown {
+  if (typeof obj !== 'object' || obj === null) return obj;
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'metadata' && k !== 'status'));
+}
+
 function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
   const m = parsed.metadata;
   return {
-    spec: m.generation ?? fingerprint(obj),
+    // a kind without generation (Service, EndpointSlice, IPAddressClaim): everything but its
+    // metadata and status, or a status write (program's ingress) or a finalizer would count as spec
+    spec: m.generation ?? fingerprint(withoutMetaAndStatus(obj)),
     // finalizers are left out: MikroLB's own are the only ones its functions act on, and adding
     // or removing them is their own write's echo (deletion shows in deletionTimestamp)
     meta: fingerprint([m.labels, m.annotations, m.deletionTimestamp]),
