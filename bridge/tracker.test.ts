@@ -141,6 +141,13 @@ describe('what concerns us', () => {
     expect(t.gone(service('web', '5', { type: 'ClusterIP' }))).toBeUndefined();
   });
 
+  it('an allocation belongs to the Service its labels name', () => {
+    const t = createTracker('IPAllocation');
+    const owned = { metadata: { name: 'web-v4', resourceVersion: '1', generation: 1, labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web' } }, spec: {} };
+    expect(t.seen(owned)?.owner).toEqual({ kind: 'Service', namespace: 'shop', name: 'web' });
+    expect(t.seen(allocation('reserved', '1'))?.owner).toBeUndefined();
+  });
+
   it('tracks slices of tracked Services only', () => {
     const t = createTracker('EndpointSlice', sliceConcernsUs((key) => key === 'Service/shop/web'));
     expect(t.seen(slice('web-1', '1'))).toMatchObject({ change: 'add', owner: { name: 'web' } });
