@@ -11,7 +11,7 @@ import { z } from 'zod';
 import type { KubePort } from '../../lib/k8s/port.js';
 import type { IPAllocation } from '../../lib/k8s/schemas.js';
 import { getPool } from '../../lib/k8s/typed.js';
-import { uniq } from '../helpers/cluster.js';
+import { testCluster, uniq } from '../helpers/cluster.js';
 import type { FunctionClient } from '../helpers/functions.js';
 import { objects } from '../helpers/objects.js';
 import { startAllocate } from './setup.js';
@@ -73,6 +73,14 @@ describe('pools scoped to tenants, on the real API server', () => {
     expect((await getPool(kube, pools.gold))?.spec.serviceAllocation).toEqual({
       priority: 1, namespaces: [nsA], serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold'] }] }],
     });
+  });
+
+  it('shows the priority and the namespaces with kubectl get -o wide', async () => {
+    const out = await testCluster().kubectl(['get', 'ippool', pools.gold, '-o', 'wide']);
+    expect(out.code).toBe(0);
+    const [header = '', row = ''] = out.stdout.trim().split('\n');
+    const cell = (name: string): string => row.slice(header.indexOf(name)).split(/\s{2,}/)[0] ?? '';
+    expect([cell('PRIORITY'), cell('NAMESPACES')]).toEqual(['1', `["${nsA}"]`]);
   });
 
   it("gives a Service of the tenant's namespace (matched by its labels) an address from the tenant's pool", async () => {
