@@ -8,11 +8,13 @@ import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
 import { getAllocation, getClaim, getService, listPools } from '../../lib/k8s/typed.js';
 import { adoptClaims } from './adopt.js';
+import { requesterOf } from './scope.js';
+import type { Requester } from '../../lib/core/pool-scope.js';
 import { messageOf } from '../../lib/errors.js';
 import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
-export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[] };
+export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[]; namespace: string; labels: Record<string, string> };
 
 async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerState> {
   const named = serviceOfLabels(a.metadata.labels);
@@ -20,7 +22,7 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
   const svc = await getService(deps.kube, named.namespace, named.name);
   const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
   if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
-  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
+  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace: named.namespace, labels: svc.metadata.labels ?? {} };
 }
 
 /**
@@ -78,7 +80,7 @@ interface Claimed {
  * candidate is remembered and the choice made again. An explicit address someone else holds
  * is `AddressAlreadyUsed`; a pool looks exhausted only after a fresh list of the claims.
  */
-async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolView[], owner: OwnerState, held: Held | undefined): Promise<Claimed> {
+async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined): Promise<Claimed> {
   const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
   const serviceUID = a.metadata.labels?.[LABEL_SERVICE_UID];
   const uid = a.metadata.uid ?? '';
@@ -92,7 +94,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
   let startChecked = false;
   let current = held;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-    const d = assignAddress({ allocation: a, pools: views, taken: deps.hint.takenOf, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}) });
+    const d = assignAddress({ allocation: a, pools: views, taken: deps.hint.takenOf, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}), ...(requester ? { requester } : {}) });
     if (!d.ok) {
       if (d.reason === 'PoolExhausted' && !listed) {
         listed = await deps.hint.load(deps.kube, deps.now().getTime(), true);
@@ -192,7 +194,8 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       const adopted = views.map((v) => ({ ...v, claimsAdopted: true }));
       await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log);
       const held = await findHeld(deps, current, adopted);
-      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held);
+      const requester = await requesterOf(deps, owner, pools.items);
+      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester);
       if (claimed) claimedHere.push(claimed);
       const pool = d.ok ? adopted.find((v) => v.name === d.pool)?.pool.spec : undefined;
       const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());

@@ -79,7 +79,7 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
   }
-  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [] };
+  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {} };
   const verify = opts.verify === true;
   for (const a of existing.items.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
   const made: IPAllocation[] = [];
