@@ -10,7 +10,7 @@ const service = (spec: Record<string, unknown>, annotations: Record<string, stri
 });
 
 describe('loadBalancerSourceRanges', () => {
-  it.each([
+  it.each<{ story: string; spec: Record<string, unknown>; annotations: Record<string, string>; expected: unknown }>([
     { story: 'not set: everyone', spec: {}, annotations: {}, expected: undefined },
     { story: 'empty: everyone', spec: { loadBalancerSourceRanges: [] }, annotations: {}, expected: undefined },
     {
