@@ -4,10 +4,11 @@
  * labels and the one annotation only Helm adds); the values land where they should; a render
  * with non-default values passes a server-side dry-run against the real API server.
  */
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
 import { z } from 'zod';
 import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
 import { testCluster } from '../helpers/cluster.js';
@@ -89,7 +90,7 @@ describe.each(OVERLAYS)('the chart in step with deploy/overlays/%s', (overlay) =
 });
 
 describe('the default values', () => {
-  it('leave out the Namespace (helm install --create-namespace makes it) and nothing else of the plain overlay', async () => {
+  it('leave out the Namespace (created beforehand, with its labels) and nothing else of the plain overlay', async () => {
     const chart = await helmTemplate();
     const kustomize = await render(kubectl, join(DEPLOY, 'overlays', 'default'));
     expect(normalised(chart.docs)).toEqual(normalised(kustomize.docs).filter((d) => d.kind !== 'Namespace'));
@@ -220,5 +221,25 @@ describe('helm package', () => {
     const fromFolder = await helmTemplate();
     expect(fromArchive.stdout).toBe(fromFolder.text);
     expect(fromFolder.docs.filter((d) => d.kind === 'CustomResourceDefinition')).toHaveLength(3);
+  });
+});
+
+/** The dotted paths of every leaf of a values tree (a list is a leaf). */
+function leaves(value: unknown, prefix = ''): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
+}
+
+describe('docs/installation.md', () => {
+  it('documents every value of values.yaml in its Helm table, and no other', async () => {
+    const values = leaves(parse(await readFile(join(CHART, 'values.yaml'), 'utf8')));
+    const doc = await readFile(join(DEPLOY, '..', 'docs', 'installation.md'), 'utf8');
+    const section = doc.split('\n## ').find((part) => part.startsWith('5. Install with Helm')) ?? '';
+    const documented = section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ''));
+    expect(values.length).toBeGreaterThan(10);
+    expect(documented.sort()).toEqual(values.sort());
   });
 });

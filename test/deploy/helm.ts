@@ -6,7 +6,7 @@
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rename, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rename, rm } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -34,7 +34,7 @@ export async function ensureHelm(env: NodeJS.ProcessEnv = process.env): Promise<
   const path = helmPath(env);
   if (existsSync(path)) return { path, built: false };
   const dir = join(path, '..');
-  await run('mkdir', ['-p', join(dir, '..')]);
+  await mkdir(join(dir, '..'), { recursive: true });
   const tmp = await mkdtemp(`${dir}.building-`);
   const pkg = `${HELM.module}/cmd/helm@${HELM.version}`;
   try {
