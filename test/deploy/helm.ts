@@ -45,7 +45,7 @@ export async function ensureHelm(env: NodeJS.ProcessEnv = process.env): Promise<
       const detail = err instanceof Error && 'stderr' in err ? String(err.stderr) : String(err);
       throw new Error(`could not build helm with \`go install ${pkg}\` (needs Go and the Go module proxy): ${detail}`);
     });
-    await rename(tmp, dir).catch(async (err: unknown) => {
+    await rename(tmp, dir).catch((err: unknown) => {
       if (!existsSync(path)) throw err; // another process won the race: take its binary
     });
   } finally {
