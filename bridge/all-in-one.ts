@@ -1,5 +1,5 @@
 import { existsSync } from 'node:fs';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../lib/k8s/access.js';
 import { FUNCTIONS, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook, webhookCertFiles, type FunctionPorts } from '../functions/registry.js';
 import { EXIT_FAILED, type CliIo } from '../lib/cli/io.js';
 import { kubeRuntime, routerRuntime } from '../lib/cli/runtime.js';
@@ -22,7 +22,7 @@ import { appDispatch } from './invoker.js';
 // registry in functions/registry.ts).
 
 export interface ControllerOptions {
-  kc: KubeConfig;
+  kc: ClusterAccess;
   /** The functions' API access (default: a transport over `kc`); benchmarks count requests here. */
   transport?: Transport;
   router: RouterPort;
@@ -93,7 +93,7 @@ export async function runControllerCommand(argv: string[], env: Env, io: CliIo):
   if (!bridgeCfg.ok) return usageError(io, 'controller', bridgeCfg.message);
   const webhookPort = portFromEnv(env, 'WEBHOOK_PORT', WEBHOOK_PORT);
   if (!webhookPort.ok) return usageError(io, 'controller', webhookPort.message);
-  const kube = kubeRuntime(env, 'mikrolb-controller');
+  const kube = await kubeRuntime(env, 'mikrolb-controller');
   if (!kube.ok) return usageError(io, 'controller', kube.message);
   const counters = gcCounters();
   const router = routerRuntime(env, log.child({ component: 'router' }), routerLimitCounter(counters));

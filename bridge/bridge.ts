@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../lib/k8s/access.js';
 import { objectInvocation } from '../lib/events/cloudevent.js';
 import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
@@ -24,7 +24,7 @@ import { createTracker, type Tracker } from './tracker.js';
 
 export interface BridgeDeps {
   /** Credentials for lists, watches and the lease; or give `transport` and `stream`. */
-  kc?: KubeConfig;
+  kc?: ClusterAccess;
   transport?: Transport;
   stream?: KubeStream;
   log?: Logger;
@@ -120,9 +120,9 @@ async function withDeadline(work: Promise<unknown>, clock: Clock, ms: number): P
 
 function kubeAccess(config: BridgeConfig, deps: BridgeDeps): { transport: Transport; stream: KubeStream } {
   const transport = deps.transport ?? (deps.kc ? kubeTransport(deps.kc) : undefined);
-  if (!transport) throw new Error('startBridge needs a KubeConfig (deps.kc) or a transport');
+  if (!transport) throw new Error('startBridge needs cluster access (deps.kc) or a transport');
   if (deps.stream) return { transport, stream: deps.stream };
-  if (!deps.kc) throw new Error('startBridge needs a KubeConfig (deps.kc) to watch, or a stream');
+  if (!deps.kc) throw new Error('startBridge needs cluster access (deps.kc) to watch, or a stream');
   const { timeoutSeconds, idleTimeoutMs } = config.watch;
   return { transport, stream: kubeStream(deps.kc, transport, { timeoutSeconds, idleTimeoutMs }) };
 }

@@ -26,7 +26,7 @@ export async function runBridgeCommand(argv: string[], env: Env, io: CliIo): Pro
   const log = createLogger({ out: io.stderr });
   const cfg = bridgeConfigFromEnv(env);
   if (!cfg.ok) return usageError(io, 'bridge', cfg.message);
-  const kube = kubeRuntime(env, 'mikrolb-bridge');
+  const kube = await kubeRuntime(env, 'mikrolb-bridge');
   if (!kube.ok) return usageError(io, 'bridge', kube.message);
   try {
     const bridge = await startBridge(cfg.config, { kc: kube.value.kc, log });

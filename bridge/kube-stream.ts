@@ -1,6 +1,6 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from '../lib/k8s/access.js';
 import { z } from 'zod';
 import type { ObjectKind } from '../lib/events/invocation.js';
 import { KubeError } from '../lib/k8s/errors.js';
@@ -45,7 +45,7 @@ const ListSchema = z.object({
 const LineSchema = z.object({ type: z.enum(['ADDED', 'MODIFIED', 'DELETED', 'BOOKMARK', 'ERROR']), object: z.unknown() });
 const StatusSchema = z.object({ code: z.number().optional(), reason: z.string().optional(), message: z.string().optional() });
 
-export function kubeStream(kc: KubeConfig, transport: Transport, opts: KubeStreamOptions = {}): KubeStream {
+export function kubeStream(kc: ClusterAccess, transport: Transport, opts: KubeStreamOptions = {}): KubeStream {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig names no current cluster');
   const base = new URL(cluster.server);

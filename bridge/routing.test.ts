@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { Change, ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { ROUTES, routeEmission, type Facet, type FunctionName } from './routing.js';
 
-const fns = (kind: ObjectKind, change: Change): FunctionName[] => ROUTES[kind][change].map((r) => r.fn).sort();
+const fns = (kind: ObjectKind, change: Change): FunctionName[] => [...new Set(ROUTES[kind][change].map((r) => r.fn))].sort();
 
 describe('the routing table', () => {
   it.each<[ObjectKind, Change, FunctionName[]]>([
@@ -92,5 +92,29 @@ describe('adds', () => {
     ['a new Service goes to allocate only: it has no allocation for program yet', { kind: 'Service', namespace: 'shop', name: 'web' }, ['spec', 'meta'], ['allocate']],
   ] as const)('%s', (_what, ref, changed, expected) => {
     expect(fnsFor(ref, [...changed])).toEqual([...expected]);
+  });
+});
+
+describe('allocations a Service owns', () => {
+  const alloc: ObjectRef = { kind: 'IPAllocation', name: 'web-v4' };
+  const web: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
+  it('a new one is not allocate\'s news (it allocated it for the Service); a re-listed one holding an address reaches program as its Service', () => {
+    expect(routeEmission({ change: 'add', ref: alloc, owner: web, changed: ['spec', 'meta'] })).toEqual([]);
+    expect(routeEmission({ change: 'add', ref: alloc, owner: web, changed: ['spec', 'meta', 'address'] })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
+  });
+
+  it('an address written reaches program as a change of its Service', () => {
+    expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['address'] })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
+  });
+
+  it('its deletion still names the allocation itself (release frees what it holds)', () => {
+    expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['meta'] }).map((d) => [d.fn, d.ref.kind])).toEqual([
+      ['allocate', 'IPAllocation'], ['program', 'IPAllocation'], ['release', 'IPAllocation'],
+    ]);
+  });
+
+  it('a reservation (no owner) is its own subject', () => {
+    expect(routeEmission({ change: 'update', ref: alloc, changed: ['address'] })).toEqual([{ fn: 'program', change: 'update', ref: alloc }]);
+    expect(routeEmission({ change: 'add', ref: alloc, changed: ['spec', 'meta'] })).toEqual([{ fn: 'allocate', change: 'add', ref: alloc }]);
   });
 });

@@ -5,13 +5,16 @@ export { FUNCTION_NAMES, type FunctionName };
 
 /**
  * Whom an event is about: the object itself, or the object it belongs to (`Emission.owner`): an
- * EndpointSlice's Service, an IPAddressClaim's pool. A deleted slice can no longer be read, so
- * the function could not find its Service; a claim matters only as a change of its pool, and
- * as that, a burst of claims coalesces into a few invocations per pool.
+ * EndpointSlice's or an IPAllocation's Service, an IPAddressClaim's pool. A deleted slice can no
+ * longer be read, so the function could not find its Service; a claim matters only as a change
+ * of its pool, and as that, a burst of claims coalesces into a few invocations per pool.
+ * `service-or-object`: the owning Service if the object names one, else the object (an address
+ * program acts on is its Service's: the function need not read the allocation to find it, and
+ * the addresses of a dual-stack Service coalesce into one invocation).
  */
-export type Subject = 'object' | 'service' | 'pool';
+export type Subject = 'object' | 'service' | 'pool' | 'service-or-object';
 
-const OWNER_KIND: Record<Exclude<Subject, 'object'>, ObjectKind> = { service: 'Service', pool: 'IPPool' };
+const OWNER_KIND: Record<'service' | 'pool', ObjectKind> = { service: 'Service', pool: 'IPPool' };
 
 /**
  * Which part of an object an update changed: `spec` (metadata.generation, or any change of a
@@ -29,10 +32,12 @@ export interface Route {
   subject: Subject;
   /** For updates: only when one of these parts changed (absent: any change). */
   on?: readonly Facet[];
+  /** Only for an object that belongs to no Service (an operator reservation). */
+  unowned?: true;
 }
 
 const to = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'object' }));
-const toOwner = (subject: Exclude<Subject, 'object'>, ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject }));
+const toOwner = (subject: 'service' | 'pool', ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject }));
 const all = to('allocate', 'program', 'release');
 const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map((fn) => ({ fn, subject: 'object', on }));
 
@@ -49,9 +54,11 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
   // allocate decides on spec; program acts on the address allocate wrote (not on the conditions
   // it writes itself, which would wake it again); release on deletion.
   IPAllocation: {
-    // a new allocation holds no address to program yet, unless it was listed with one (a re-list)
-    add: [...to('allocate'), ...when(['address'], 'program')],
-    update: [...when(['spec', 'meta'], 'allocate'), ...when(['address', 'meta'], 'program'), ...when(['meta'], 'release')],
+    // a new allocation holds no address to program yet, unless it was listed with one (a re-list);
+    // one a Service owns was made by allocate for that Service, which allocated it in the same
+    // invocation (a failed one is retried as the Service's): only a reservation needs allocate
+    add: [{ fn: 'allocate', subject: 'object', unowned: true }, { fn: 'program', subject: 'service-or-object', on: ['address'] }],
+    update: [...when(['spec', 'meta'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }, ...when(['meta'], 'program', 'release')],
     delete: all,
   },
   // A Service's status is written by program itself. A new Service has no allocation for program
@@ -87,10 +94,15 @@ export interface Delivery {
 export function routeEmission(emission: Emission): Delivery[] {
   const relevant = (route: Route): boolean =>
     emission.change === 'delete' || !route.on || !emission.changed || route.on.some((f) => emission.changed?.includes(f));
+  const owner = emission.owner;
+  const ownedBy = (kind: ObjectKind): ObjectRef | undefined => (owner?.kind === kind ? owner : undefined);
   return ROUTES[emission.ref.kind][emission.change].filter(relevant).flatMap((route): Delivery[] => {
-    if (route.subject === 'object') return [{ fn: route.fn, change: emission.change, ref: emission.ref }];
+    if (route.unowned && ownedBy('Service')) return [];
+    const self: Delivery = { fn: route.fn, change: emission.change, ref: emission.ref };
+    if (route.subject === 'object') return [self];
     // The owner still exists (or its own delete is routed): it changed because of this object.
-    const owner = emission.owner;
-    return owner?.kind === OWNER_KIND[route.subject] ? [{ fn: route.fn, change: 'update', ref: owner }] : [];
+    const to = ownedBy(route.subject === 'service-or-object' ? 'Service' : OWNER_KIND[route.subject]);
+    if (to) return [{ fn: route.fn, change: 'update', ref: to }];
+    return route.subject === 'service-or-object' ? [self] : [];
   });
 }

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { serviceConcernsUs, sliceConcernsUs } from './filters.js';
 import { createTracker } from './tracker.js';
 
-const pool = (name: string, rv: string) => ({ metadata: { name, resourceVersion: rv } });
+const pool = (name: string, rv: string, cidr = '192.0.2.0/24') => ({ metadata: { name, resourceVersion: rv }, spec: { cidrs: [cidr] } });
 const service = (name: string, rv: string, spec: Record<string, unknown> = { type: 'LoadBalancer' }, meta: Record<string, unknown> = {}) => ({
   metadata: { name, namespace: 'shop', resourceVersion: rv, ...meta },
   spec,
@@ -36,9 +36,9 @@ describe('re-list', () => {
   it('emits deletes for what vanished while the watch was down and updates for what changed', () => {
     const t = createTracker('IPPool');
     t.relist([pool('a', '1'), pool('b', '1'), pool('c', '1')]);
-    const changes = t.relist([pool('a', '1'), pool('b', '7'), pool('d', '8')]);
+    const changes = t.relist([pool('a', '1'), pool('b', '7', '198.51.100.0/24'), pool('d', '8')]);
     expect(changes).toEqual([
-      { change: 'update', ref: { kind: 'IPPool', name: 'b' }, changed: ['spec'] }, // no generation in these objects: any change counts as spec
+      { change: 'update', ref: { kind: 'IPPool', name: 'b' }, changed: ['spec'] }, // no generation in these objects: what is outside metadata and status counts as spec
       { change: 'add', ref: { kind: 'IPPool', name: 'd' }, changed: ['spec', 'meta'] },
       { change: 'delete', ref: { kind: 'IPPool', name: 'c' } },
     ]);
@@ -104,6 +104,16 @@ describe('the address an allocation holds (what program acts on)', () => {
     expect(t.seen(allocation('c', '1', { phase: 'Programmed', address: '192.0.2.5' }))?.changed).toEqual(['spec', 'meta', 'address']);
   });
 
+  it('a kind without generation: a status write or a finalizer is not a change of spec', () => {
+    const t = createTracker('Service');
+    const web = (rv: string, extra: Record<string, unknown> = {}, finalizers?: string[]) =>
+      ({ metadata: { name: 'web', namespace: 'shop', resourceVersion: rv, ...(finalizers ? { finalizers } : {}) }, spec: { type: 'LoadBalancer' }, ...extra });
+    t.seen(web('1'));
+    expect(t.seen(web('2', {}, ['mikrolb.de/finalizer']))?.changed).toEqual([]);
+    expect(t.seen(web('3', { status: { loadBalancer: { ingress: [{ ip: '192.0.2.5' }] } } }, ['mikrolb.de/finalizer']))?.changed).toEqual([]);
+    expect(t.seen(web('4', { spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } }, ['mikrolb.de/finalizer']))?.changed).toEqual(['spec']);
+  });
+
   it('is not a facet of other kinds', () => {
     const t = createTracker('Service');
     const web = (rv: string, status?: unknown) => ({ metadata: { name: 'web', namespace: 'shop', resourceVersion: rv, generation: 1 }, spec: { type: 'LoadBalancer' }, status });
@@ -129,6 +139,13 @@ describe('what concerns us', () => {
     expect(t.has('Service/shop/web')).toBe(false);
     expect(t.seen(service('web', '4', { type: 'ClusterIP' }))).toBeUndefined();
     expect(t.gone(service('web', '5', { type: 'ClusterIP' }))).toBeUndefined();
+  });
+
+  it('an allocation belongs to the Service its labels name', () => {
+    const t = createTracker('IPAllocation');
+    const owned = { metadata: { name: 'web-v4', resourceVersion: '1', generation: 1, labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web' } }, spec: {} };
+    expect(t.seen(owned)?.owner).toEqual({ kind: 'Service', namespace: 'shop', name: 'web' });
+    expect(t.seen(allocation('reserved', '1'))?.owner).toBeUndefined();
   });
 
   it('tracks slices of tracked Services only', () => {

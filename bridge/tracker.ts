@@ -3,7 +3,7 @@ import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';
 import type { Emission, Facet } from './routing.js';
-import { LABEL_CLAIM_POOL, LABEL_SLICE_SERVICE_NAME } from '../lib/k8s/keys.js';
+import { LABEL_CLAIM_POOL, LABEL_SLICE_SERVICE_NAME, serviceOfLabels } from '../lib/k8s/keys.js';
 
 const MetaSchema = z.object({
   metadata: z.object({
@@ -39,10 +39,17 @@ function heldAddress(status: unknown): string {
 
 const NO_ADDRESS = fingerprint('');
 
+function withoutMetaAndStatus(obj: unknown): unknown {
+  if (typeof obj !== 'object' || obj === null) return obj;
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'metadata' && k !== 'status'));
+}
+
 function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
   const m = parsed.metadata;
   return {
-    spec: m.generation ?? fingerprint(obj),
+    // a kind without generation (Service, EndpointSlice, IPAddressClaim): everything but its
+    // metadata and status, or a status write (program's ingress) or a finalizer would count as spec
+    spec: m.generation ?? fingerprint(withoutMetaAndStatus(obj)),
     // finalizers are left out: MikroLB's own are the only ones its functions act on, and adding
     // or removing them is their own write's echo (deletion shows in deletionTimestamp)
     meta: fingerprint([m.labels, m.annotations, m.deletionTimestamp]),
@@ -106,11 +113,15 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     return { key: objectKey(ref), meta, ref, facets: facetsOf(kind, obj, parsed.data) };
   };
 
-  /** What the object belongs to (see Subject in routing.ts): a slice's Service, a claim's pool. */
+  /** What the object belongs to (see Subject in routing.ts): a slice's or an allocation's Service, a claim's pool. */
   const ownerOf = (meta: Meta): ObjectRef | undefined => {
     if (kind === 'IPAddressClaim') {
       const pool = meta.labels?.[LABEL_CLAIM_POOL];
       return pool ? { kind: 'IPPool', name: pool } : undefined;
+    }
+    if (kind === 'IPAllocation') {
+      const svc = serviceOfLabels(meta.labels);
+      return svc ? { kind: 'Service', ...svc } : undefined;
     }
     const name = kind === 'EndpointSlice' ? meta.labels?.[LABEL_SLICE_SERVICE_NAME] : undefined;
     return name && meta.namespace ? { kind: 'Service', namespace: meta.namespace, name } : undefined;

@@ -34,6 +34,16 @@ const pools: [string, unknown, boolean][] = [
   ['an interface name starting with a dash', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], interfaceName: '-eth0' }, false],
   ['an interface name with a space', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], interfaceName: 'eth 0' }, false],
   ['autoAssign that is not a boolean', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], autoAssign: 'yes' }, false],
+  ['a serviceAllocation with every field', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: {
+    priority: 5, namespaces: ['team-a'], namespaceSelectors: [{ matchLabels: { tenant: 'a' } }],
+    serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold'] }, { key: 'legacy', operator: 'DoesNotExist' }] }],
+  } }, true],
+  ['an empty serviceAllocation', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: {} }, true],
+  ['a negative priority', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { priority: -1 } }, false],
+  ['a fractional priority', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { priority: 1.5 } }, false],
+  ['an empty namespace name', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { namespaces: [''] } }, false],
+  ['an unknown selector operator', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'Equals' }] }] } }, false],
+  ['a selector expression without a key', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { namespaceSelectors: [{ matchExpressions: [{ operator: 'Exists' }] }] } }, false],
 ];
 
 const allocations: [string, unknown, boolean][] = [

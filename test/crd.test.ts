@@ -72,7 +72,7 @@ describe('the IPAllocation and IPPool CRDs', () => {
     created.push(`ippool/${pool}`);
     expect((await apply(JSON.stringify({ apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: pool }, spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/28'] } }))).code).toBe(0);
     expect(header((await kubectl(['get', 'ipp', pool])).stdout)).toEqual(['NAME', 'FAMILY', 'AUTO-ASSIGN', 'ADVERTISE', 'FREE', 'AGE']);
-    expect(header((await kubectl(['get', 'ipp', pool, '-o', 'wide'])).stdout)).toEqual(['NAME', 'FAMILY', 'AUTO-ASSIGN', 'ADVERTISE', 'INTERFACE', 'TOTAL', 'ALLOCATED', 'FREE', 'AGE']);
+    expect(header((await kubectl(['get', 'ipp', pool, '-o', 'wide'])).stdout)).toEqual(['NAME', 'FAMILY', 'AUTO-ASSIGN', 'ADVERTISE', 'INTERFACE', 'PRIORITY', 'NAMESPACES', 'TOTAL', 'ALLOCATED', 'FREE', 'AGE']);
   });
 
   it('selects exactly one Service\'s allocations with the service labels', async () => {

@@ -8,6 +8,7 @@ import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { promisify } from 'node:util';
 import { binariesFromEnv, cacheDir, ensureBinaries, pinnedVersions } from './cluster/binaries.js';
+import { ensureHelm, HELM } from './deploy/helm.js';
 import { KNATIVE_MODULES, knativeCrdFiles } from './deploy/knative.js';
 import { ensureLibrouteros, LIBROUTEROS } from './routeros-sim/librouteros.js';
 import { messageOf } from '../lib/errors.js';
@@ -22,7 +23,7 @@ async function goVersion(): Promise<string | undefined> {
 async function main(): Promise<void> {
   const v = pinnedVersions();
   const go = await goVersion();
-  say('needs: a real kube-apiserver, etcd and kubectl; Go (to build them and to fetch Knative\'s CRDs); python3 with librouteros');
+  say('needs: a real kube-apiserver, etcd and kubectl; Go (to build them and helm, and to fetch Knative\'s CRDs); python3 with librouteros');
   say(`  Go toolchain: ${go ?? 'NOT FOUND (needed unless KUBEBUILDER_ASSETS or TEST_ASSET_* name the binaries; Knative\'s CRDs still need it)'}`);
 
   const fromEnv = binariesFromEnv();
@@ -42,6 +43,10 @@ async function main(): Promise<void> {
   const crds = await knativeCrdFiles();
   const mods = Object.values(KNATIVE_MODULES).map((m) => `${m.module}@${m.version}`).join(', ');
   say(`  Knative CRDs: ${crds.length} files from ${mods} (Go module cache, ${seconds(t0)})`);
+
+  t0 = performance.now();
+  const h = await ensureHelm();
+  say(`  helm ${HELM.version} (the chart's tests): ${h.built ? `built from the Go module proxy in ${seconds(t0)}` : 'cached'} in ${h.path}`);
 
   t0 = performance.now();
   const client = await ensureLibrouteros();

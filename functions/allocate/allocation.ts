@@ -9,11 +9,13 @@ import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
 import { getAllocation, getClaim, getService, listPools } from '../../lib/k8s/typed.js';
 import { adoptClaims } from './adopt.js';
+import { requesterOf } from './scope.js';
+import type { Requester } from '../../lib/core/pool-scope.js';
 import { messageOf } from '../../lib/errors.js';
 import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
-export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[]; sharing?: Sharing };
+export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[]; namespace: string; labels: Record<string, string>; sharing?: Sharing };
 
 async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerState> {
   const named = serviceOfLabels(a.metadata.labels);
@@ -22,7 +24,7 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
   const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
   if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
   const sharing = sharingOf(svc);
-  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], ...(sharing ? { sharing } : {}) };
+  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace: named.namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}) };
 }
 
 /**
@@ -85,7 +87,7 @@ interface Claimed {
  * candidate is remembered and the choice made again. An explicit address someone else holds
  * is `AddressAlreadyUsed`; a pool looks exhausted only after a fresh list of the claims.
  */
-async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolView[], owner: OwnerState, held: Held | undefined): Promise<Claimed> {
+async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined): Promise<Claimed> {
   const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
   const sharing = owner.state === 'present' ? owner.sharing : undefined;
   const serviceUID = a.metadata.labels?.[LABEL_SERVICE_UID];
@@ -100,7 +102,10 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
   let startChecked = false;
   let current = held;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
-    const d = assignAddress({ allocation: a, pools: views, taken: deps.hint.takenOf, shared: deps.hint.sharedIn, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}), ...(sharing ? { sharing } : {}) });
+    const d = assignAddress({
+      allocation: a, pools: views, taken: deps.hint.takenOf, shared: deps.hint.sharedIn, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}),
+      ...(requester ? { requester } : {}), ...(sharing ? { sharing } : {}),
+    });
     if (!d.ok) {
       if (d.reason === 'PoolExhausted' && !listed) {
         listed = await deps.hint.load(deps.kube, deps.now().getTime(), true);
@@ -201,7 +206,8 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       const adopted = views.map((v) => ({ ...v, claimsAdopted: true }));
       await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log);
       const held = await findHeld(deps, current, adopted, owner);
-      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held);
+      const requester = await requesterOf(deps, owner, pools.items);
+      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester);
       if (claimed) claimedHere.push(claimed);
       const pool = d.ok ? adopted.find((v) => v.name === d.pool)?.pool.spec : undefined;
       const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());

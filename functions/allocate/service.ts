@@ -81,7 +81,7 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
   }
   const sharing = sharingOf(svc);
-  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], ...(sharing ? { sharing } : {}) };
+  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}) };
   const verify = opts.verify === true;
   for (const a of existing.items.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
   const made: IPAllocation[] = [];

@@ -168,6 +168,42 @@ describe('reviewPool: operations', () => {
   });
 });
 
+describe('reviewPool: serviceAllocation', () => {
+  const scoped = (serviceAllocation: unknown, addresses = ['10.0.0.0/24']) => ({ ...pool('scoped', 'IPv4', addresses), spec: { ...pool('scoped', 'IPv4', addresses).spec, serviceAllocation } });
+
+  it('admits a scope of namespaces, selectors and a priority', () => {
+    const r = reviewPool(request('CREATE', scoped({ priority: 10, namespaces: ['team-a'], namespaceSelectors: [{ matchLabels: { tenant: 'a' } }], serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold'] }] }] })), []);
+    expect(r).toEqual({ uid: 'uid-1', allowed: true });
+  });
+
+  it('rejects a negative priority (the schema)', () => {
+    expect(causesOf(reviewPool(request('CREATE', scoped({ priority: -1 })), []))).toEqual([
+      expect.stringMatching(/^spec\.serviceAllocation\.priority: /),
+    ]);
+  });
+
+  it('rejects an unknown selector operator (the schema)', () => {
+    expect(causesOf(reviewPool(request('CREATE', scoped({ serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'Equals' }] }] })), []))).toEqual([
+      expect.stringMatching(/^spec\.serviceAllocation\.serviceSelectors\[0\]\.matchExpressions\[0\]\.operator: /),
+    ]);
+  });
+
+  it('rejects bad selectors and namespace names, one error each, beside bad address entries', () => {
+    const r = reviewPool(request('CREATE', scoped({
+      namespaces: ['Team A'],
+      namespaceSelectors: [{ matchExpressions: [{ key: 'tenant', operator: 'In' }] }],
+      serviceSelectors: [{ matchLabels: { 'tier!': 'gold' } }],
+    }, ['10.0.0.300'])), []);
+    expect(r.allowed).toBe(false);
+    expect(causesOf(r)).toEqual([
+      'spec.addresses[0]: "10.0.0.300" is not a valid address (IPv4 must be four decimal octets like 192.0.2.10)',
+      'spec.serviceAllocation.namespaces[0]: "Team A" is not a valid namespace name (lowercase letters, digits and "-", starting and ending with a letter or digit)',
+      'spec.serviceAllocation.namespaceSelectors[0].matchExpressions[0].values: must name at least one value for operator In',
+      'spec.serviceAllocation.serviceSelectors[0].matchLabels: "tier!" is not a valid label key (up to 63 letters, digits, "-", "_" or ".", starting and ending with a letter or digit, optionally after a "prefix/")',
+    ]);
+  });
+});
+
 describe('message helpers', () => {
   it.each([
     [['spec', 'addresses', 2], 'spec.addresses[2]'],

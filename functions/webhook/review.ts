@@ -12,6 +12,7 @@ import {
   describeSet, emptySet, intersect, isEmpty, NO_ADDRESSES_LEFT, subtract, validatePoolAddresses,
   type AddressSet, type PoolEntryError,
 } from '../../lib/ip/index.js';
+import { scopeProblems } from '../../lib/core/pool-scope.js';
 import { GROUP, IPPoolSchema, type IPPool } from '../../lib/k8s/schemas.js';
 
 export const ADMISSION_API_VERSION = 'admission.k8s.io/v1';
@@ -72,7 +73,9 @@ export const reviewResponse = (response: AdmissionResponse): AdmissionReviewResp
 /**
  * Reviews a CREATE or UPDATE of an IPPool; every other operation is allowed.
  * Denied: an object that is not a valid IPPool, invalid address entries (one error each), a
- * pool left with no addresses, and addresses shared with another pool of the same family.
+ * pool left with no addresses, a serviceAllocation with invalid namespace names or label
+ * selectors (negative priorities fail the schema), and addresses shared with another pool of
+ * the same family.
  * On UPDATE the pool is not compared with itself, and overlaps it already had (created before
  * the webhook existed) do not block the change — only new shared addresses do; a change of
  * metadata alone, or of a pool being deleted, is always allowed so finalizers can be removed.
@@ -94,7 +97,8 @@ export function reviewPool(request: AdmissionRequest, otherPools: readonly IPPoo
   if (pool.metadata.deletionTimestamp !== undefined || specUnchanged) return { uid, allowed: true };
 
   const result = validatePoolAddresses(pool.spec.ipFamily, pool.spec.addresses, pool.spec.avoidBuggyIPs);
-  if (!result.ok) return deny(uid, name, result.errors.map(entryCause));
+  const scope = scopeProblems(pool.spec.serviceAllocation).map((p) => cause(p.field, p.message));
+  if (!result.ok || scope.length > 0) return deny(uid, name, [...(result.ok ? [] : result.errors.map(entryCause)), ...scope]);
   const before = old?.success === true ? addressesOf(old.data) : undefined;
   const others = otherPools.filter((o) => o.metadata.name !== name && o.spec.ipFamily === pool.spec.ipFamily);
   const { causes, warnings } = overlaps(result.set, before, others);

@@ -14,7 +14,9 @@ JSON document: function, response, writes, events, objects (and router with --ro
 
   --state   Kubernetes objects in YAML as \`kubectl get -o yaml\` shows them: one file
             (multi-document or a List) or a folder of *.yaml/*.yml/*.json files; an
-            earlier run's output counts as a List of its objects (runs chain)
+            earlier run's output counts as a List of its objects (runs chain); kinds
+            IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice and Namespace
+            (its labels, for pools scoped by namespaceSelectors)
   --object  the object the function is woken for: IPPool/name, IPAllocation/name,
             Service/name (namespace default), Service/namespace/name, EndpointSlice/ns/name
             (kinds also as kubectl spells them: svc, ipp, ipa, services, ...)

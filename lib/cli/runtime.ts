@@ -1,25 +1,24 @@
-import { KubeConfig } from '@kubernetes/client-node';
 import { routerFromEnv, type Env, type Parsed } from '../config.js';
 import { apiServerPort } from '../k8s/client.js';
 import type { KubePort } from '../k8s/port.js';
 import { kubeTransport, type Transport } from '../k8s/rest.js';
+import { loadClusterAccess, type ClusterAccess } from '../k8s/access.js';
 import type { Logger } from '../log/logger.js';
 import { connectRouter, plaintextWarning, RouterUrlSchema, type RouterClient, type RouterLimit } from '../routeros/client/index.js';
 import { messageOf } from '../errors.js';
 
 /** The real edges a long-running command uses, built once at its entry point. */
 export interface Runtime {
-  kc: KubeConfig;
+  kc: ClusterAccess;
   transport: Transport;
   kube: KubePort;
 }
 
-/** In a pod: the ServiceAccount; elsewhere: $KUBECONFIG or ~/.kube/config. */
-export function kubeRuntime(env: Env, instance: string): Parsed<Runtime> {
-  const kc = new KubeConfig();
+/** $KUBECONFIG, else ~/.kube/config, else (in a pod) the ServiceAccount. */
+export async function kubeRuntime(env: Env, instance: string): Promise<Parsed<Runtime>> {
+  let kc: ClusterAccess;
   try {
-    if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
-    else kc.loadFromDefault();
+    kc = await loadClusterAccess(env);
   } catch (e) {
     return { ok: false, message: `KUBECONFIG: ${messageOf(e)}` };
   }

@@ -61,7 +61,7 @@ export async function runServe(argv: string[], env: Env, io: CliIo, registry: Se
   if (!classes.ok) return fail(classes.message);
   const port = portFromEnv(env, 'PORT', entry.defaultPort);
   if (!port.ok) return fail(port.message);
-  const kube = kubeRuntime(env, `mikrolb-${name}`);
+  const kube = await kubeRuntime(env, `mikrolb-${name}`);
   if (!kube.ok) return fail(kube.message);
   const router = entry.needsRouter ? routerRuntime(env, log) : undefined;
   if (router && !router.ok) return fail(router.message);

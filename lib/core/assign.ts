@@ -1,6 +1,7 @@
 import { chooseSorted, contains, formatAddress, parseAddress, startFor, type IPFamily } from '../ip/index.js';
 import { olderFirst } from '../ip/index.js';
 import type { IPAddressClaimSpec, IPAllocation } from '../k8s/schemas.js';
+import { autoAssignOrder, scopeRefusal, type Requester } from './pool-scope.js';
 import type { PoolView } from './pools.js';
 import { overlappingPorts, type Sharing } from './sharing.js';
 
@@ -8,7 +9,9 @@ export type FailureReason =
   | 'AddressInvalid' | 'AddressAlreadyUsed' | 'AddressNotInPool'
   | 'PoolNotFound' | 'PoolIPFamilyMismatch' | 'PoolExhausted'
   /** An explicit address of a family the Service does not have (it could never be published). */
-  | 'AddressIPFamilyMismatch';
+  | 'AddressIPFamilyMismatch'
+  /** A pool (named, or holding the explicit address) whose serviceAllocation does not match the Service. */
+  | 'PoolScopeMismatch';
 
 export type Decision =
   | { ok: true; pool: string; address: string; /** the allocation already holds this address's claim */ held: boolean }
@@ -38,6 +41,8 @@ export interface AssignInput {
    * as `taken` is (a join the claim then refuses makes the caller decide again).
    */
   shared?: (pool: string, key: string) => readonly SharedAddress[];
+  /** The Service as pool scopes see it (lib/core/pool-scope.ts); absent for an operator's reservation. */
+  requester?: Requester;
 }
 
 /** An address shared under a key, with every port its holders use. */
@@ -59,7 +64,7 @@ function heldFits(input: AssignInput, held: Holding): boolean {
   const { spec } = input.allocation;
   const pool = input.pools.find((v) => v.name === held.poolName);
   const q = parseAddress(held.address);
-  if (!pool || !q.ok || q.family !== pool.family) return false;
+  if (!pool || !q.ok || q.family !== pool.family || scopeRefusal(pool.pool, input.requester)) return false;
   if (spec.poolName) return held.poolName === spec.poolName;
   if (spec.ipFamily) return pool.family === spec.ipFamily;
   const p = spec.address ? parseAddress(spec.address) : undefined;
@@ -119,6 +124,8 @@ function assignExplicit(input: AssignInput, text: string): Decision {
   const pool = input.pools.find((v) => v.family === p.family && contains(v.owned, p.value));
   if (!pool) return fail('AddressNotInPool', `Address ${address} is not in any IPPool.`);
   if (deleting(pool)) return fail('AddressNotInPool', `Address ${address} is in pool ${pool.name}, which is being deleted and hands out no new address.`);
+  const refused = scopeRefusal(pool.pool, input.requester, address);
+  if (refused) return fail('PoolScopeMismatch', refused);
   return { ok: true, pool: pool.name, address, held: false };
 }
 
@@ -148,6 +155,8 @@ function assignFromPool(input: AssignInput, name: string): Decision {
   const pool = input.pools.find((v) => v.name === name);
   if (!pool) return fail('PoolNotFound', `Pool ${name} does not exist.`);
   if (deleting(pool)) return fail('PoolNotFound', `Pool ${name} is being deleted and hands out no new address.`);
+  const refused = scopeRefusal(pool.pool, input.requester);
+  if (refused) return fail('PoolScopeMismatch', refused);
   const address = chooseIn(input, pool);
   if (!address) return fail('PoolExhausted', exhaustedMessage(pool));
   return { ok: true, pool: pool.name, address, held: false };
@@ -159,12 +168,16 @@ function exhaustedMessage(pool: PoolView): string {
 }
 
 function assignFromFamily(input: AssignInput, family: IPFamily): Decision {
-  const candidates = input.pools
+  const eligible = input.pools
     .filter((v) => v.family === family && v.pool.spec.autoAssign && !deleting(v))
     .sort((a, b) => olderFirst(
       { name: a.name, creationTimestamp: a.pool.metadata.creationTimestamp, set: a.owned },
       { name: b.name, creationTimestamp: b.pool.metadata.creationTimestamp, set: b.owned }));
-  if (candidates.length === 0) return fail('PoolExhausted', `No auto-assign ${family} pool exists.`);
+  const candidates = autoAssignOrder(eligible, input.requester);
+  if (candidates.length === 0) {
+    const scoped = eligible.length > 0 ? ` that serves ${input.requester ? `Service ${input.requester.key}` : 'an allocation without a Service'} (the others are scoped to other Services)` : '';
+    return fail('PoolExhausted', `No auto-assign ${family} pool exists${scoped}.`);
+  }
   for (const pool of candidates) {
     const address = chooseIn(input, pool);
     if (address) return { ok: true, pool: pool.name, address, held: false };

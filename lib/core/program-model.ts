@@ -5,6 +5,7 @@ import type { FamilyAddress, ServiceEndpoint, ServicePort, ServiceProgram } from
 import { holdsAddress, poolKeeping, viewPools } from './pools.js';
 import { matchAllocations, type ServiceIntent } from './service.js';
 import { sharedAddressOwner, sharingKeyOf } from './sharing.js';
+import { sessionAffinityOf, sourceRangesOf } from './program-model-access.js';
 
 /** An address the router should (or should not) carry on an interface. */
 export interface AdvertisementWant {
@@ -104,6 +105,13 @@ function endpointsOf(slices: readonly EndpointSlice[]): ServiceEndpoint[] {
   return [...byAddress.values()];
 }
 
+/** Who may reach the Service (loadBalancerSourceRanges) and whether clients stick to an endpoint. */
+function withAccess(svc: Service): Pick<ServiceProgram, 'sourceRanges' | 'sessionAffinity'> {
+  const sourceRanges = sourceRangesOf(svc);
+  const sessionAffinity = sessionAffinityOf(svc);
+  return { ...(sourceRanges ? { sourceRanges } : {}), ...(sessionAffinity ? { sessionAffinity } : {}) };
+}
+
 /**
  * What the router should carry for one Service, decided purely from the cluster: its LB and
  * SNAT addresses (from allocations that hold one), ports and endpoints.
@@ -130,6 +138,7 @@ export function serviceProgram(svc: Service, intent: ServiceIntent, allocations:
     snatAddresses: intent.snatUsesLbIps ? lbAddresses : snatAddresses,
     ports: portsOf(svc, slices),
     endpoints: endpointsOf(slices),
+    ...withAccess(svc),
   };
 }
 

@@ -5,7 +5,7 @@ import { ADDRESS_MENU, holderConditions, isRefused, refusedWants } from './route
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
   DEFAULT_CLUSTER, advertisementEntry, entryOwner, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
-  snatList, stagePlan, type DesiredMenus, type Op, type Scope, type ServiceProgram,
+  snatList, sourceList, stagePlan, type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
 import { firewallMenu } from '../router/menus.js';
@@ -228,8 +228,8 @@ function ownerReads(p: OwnerProgram): OwnerRead[] {
       const table = menu.split('/').pop() ?? '';
       const entries = desired[menu] ?? [];
       const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(isServiceChain)]);
-      // the owner's SNAT list is read even when it should now be empty (no endpoints left)
-      const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== LB_LIST), ...(table === 'address-list' && p.service ? [snatList(p.uid)] : [])]);
+      // the owner's SNAT and source lists are read even when they should now be empty (no endpoints, no ranges left)
+      const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== LB_LIST), ...(table === 'address-list' && p.service ? [snatList(p.uid), sourceList(p.uid)] : [])]);
       // foreign entries holding one of the owner's addresses (the router's own) are refused
       const holders = menu === ADDRESS_MENU[f] ? p.adverts.filter((w) => w.family === f).flatMap(holderConditions) : [];
       const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.flatMap(comments).map((c) => `comment=${c}`), ...holders];

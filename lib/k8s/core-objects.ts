@@ -41,6 +41,14 @@ export const ServiceSchema = z.object({
 }).loose();
 export type Service = z.infer<typeof ServiceSchema>;
 
+/** A Namespace: only its labels are read (pools scoped by namespaceSelectors). */
+export const NamespaceSchema = z.object({
+  apiVersion: z.string().optional(),
+  kind: z.string().optional(),
+  metadata: ObjectMetaSchema,
+}).loose();
+export type Namespace = z.infer<typeof NamespaceSchema>;
+
 export const EndpointSliceSchema = z.object({
   apiVersion: z.string().optional(),
   kind: z.string().optional(),

@@ -76,7 +76,7 @@ describe('parseFixtureText', () => {
   });
 
   it.each([
-    ['an unknown kind', `${POOL}---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n`, 'bad.yaml document 2: kind Pod is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice'],
+    ['an unknown kind', `${POOL}---\napiVersion: v1\nkind: Pod\nmetadata: {name: p}\n`, 'bad.yaml document 2: kind Pod is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice, Namespace'],
     ['a missing name', 'apiVersion: v1\nkind: Service\nmetadata: {}\n', 'bad.yaml document 1: metadata.name:'],
     ['a missing apiVersion', 'kind: Service\nmetadata: {name: x}\n', 'bad.yaml document 1: apiVersion:'],
     ['a document that is not an object', '- just\n- a list\n', 'bad.yaml document 1:'],
@@ -117,7 +117,7 @@ describe('loadFixtureState', () => {
   it('names the file of a bad document in a folder', async () => {
     await writeFile(join(dir, 'a.yaml'), POOL);
     await writeFile(join(dir, 'b.yaml'), 'apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n');
-    expect(message(await loadFixtureState(dir))).toBe(`${join(dir, 'b.yaml')} document 1: kind ConfigMap is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice`);
+    expect(message(await loadFixtureState(dir))).toBe(`${join(dir, 'b.yaml')} document 1: kind ConfigMap is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice, Namespace`);
   });
 
   it('reports a path that cannot be read', async () => {

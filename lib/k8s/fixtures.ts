@@ -13,7 +13,7 @@ import { messageOf } from '../errors.js';
  * order of the objects in the input is their age order.
  */
 
-export const FIXTURE_KINDS = ['IPPool', 'IPAllocation', 'IPAddressClaim', 'Service', 'EndpointSlice'] as const;
+export const FIXTURE_KINDS = ['IPPool', 'IPAllocation', 'IPAddressClaim', 'Service', 'EndpointSlice', 'Namespace'] as const;
 export type FixtureKind = (typeof FIXTURE_KINDS)[number];
 /** Kinds a `kubectl get` dump may contain that are not state the functions read. */
 const SKIPPED_KINDS: ReadonlySet<string> = new Set(['Event']);

@@ -1,6 +1,6 @@
 import { Agent, request, type RequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
-import type { KubeConfig } from '@kubernetes/client-node';
+import type { ClusterAccess } from './access.js';
 import { z } from 'zod';
 import { KubeError } from './errors.js';
 
@@ -42,10 +42,10 @@ function withQuery(path: string, query: RestRequest['query']): string {
 }
 
 /**
- * A keep-alive JSON transport for the cluster named by `kc` (client certificates, tokens and
- * exec plugins are applied by @kubernetes/client-node).
+ * A keep-alive JSON transport for the cluster `kc` reaches (its credentials applied to each
+ * request: see access.ts).
  */
-export function kubeTransport(kc: KubeConfig, opts: { maxSockets?: number } = {}): Transport {
+export function kubeTransport(kc: ClusterAccess, opts: { maxSockets?: number } = {}): Transport {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig names no current cluster');
   const base = new URL(cluster.server);

@@ -42,6 +42,30 @@ export const ObjectMetaSchema = z.object({
 }).loose();
 export type ObjectMeta = z.infer<typeof ObjectMetaSchema>;
 
+/** A Kubernetes label selector (metav1.LabelSelector); its keys and values are checked by the webhook. */
+export const LabelSelectorSchema = z.object({
+  matchLabels: z.record(z.string(), z.string()).optional(),
+  matchExpressions: z.array(z.object({
+    key: z.string().min(1),
+    operator: z.enum(['In', 'NotIn', 'Exists', 'DoesNotExist']),
+    values: z.array(z.string()).optional(),
+  })).optional(),
+});
+export type LabelSelector = z.infer<typeof LabelSelectorSchema>;
+
+/**
+ * Which Services a pool serves (MetalLB's IPAddressPool `serviceAllocation`): those in one of
+ * `namespaces` or in a namespace matching one of `namespaceSelectors` (when either is given),
+ * and matching one of `serviceSelectors` (when given). See lib/core/pool-scope.ts.
+ */
+export const ServiceAllocationSchema = z.object({
+  priority: z.number().int().nonnegative().max(2147483647).optional(),
+  namespaces: z.array(z.string().min(1).max(63)).optional(),
+  namespaceSelectors: z.array(LabelSelectorSchema).optional(),
+  serviceSelectors: z.array(LabelSelectorSchema).optional(),
+});
+export type ServiceAllocation = z.infer<typeof ServiceAllocationSchema>;
+
 export const IPPoolSpecSchema = z.object({
   ipFamily: IPFamilySchema,
   addresses: z.array(z.string().min(1).max(100)).min(1, 'addresses needs at least one entry')
@@ -50,6 +74,7 @@ export const IPPoolSpecSchema = z.object({
   avoidBuggyIPs: z.boolean().default(true),
   advertise: z.boolean().default(true),
   interfaceName: z.string().max(64).regex(INTERFACE_NAME, 'must be a router interface name').optional(),
+  serviceAllocation: ServiceAllocationSchema.optional(),
 });
 export type IPPoolSpec = z.infer<typeof IPPoolSpecSchema>;
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import { EndpointSliceSchema, ServiceSchema, type EndpointSlice, type Service } from './core-objects.js';
+import { EndpointSliceSchema, NamespaceSchema, ServiceSchema, type EndpointSlice, type Namespace, type Service } from './core-objects.js';
 import type { KubePort, ListOptions } from './port.js';
 import type { Kind } from './resources.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema, type IPAddressClaim, type IPAllocation, type IPPool } from './schemas.js';
@@ -66,3 +66,4 @@ export const getPool = (kube: KubePort, name: string): Promise<IPPool | undefine
 export const getAllocation = (kube: KubePort, name: string): Promise<IPAllocation | undefined> => getParsed(kube, 'IPAllocation', IPAllocationSchema, name);
 export const getService = (kube: KubePort, namespace: string, name: string): Promise<Service | undefined> =>
   getParsed(kube, 'Service', ServiceSchema, name, namespace);
+export const getNamespace = (kube: KubePort, name: string): Promise<Namespace | undefined> => getParsed(kube, 'Namespace', NamespaceSchema, name);

@@ -10,7 +10,8 @@ export { plan, planState, type Op, type Scope } from './planner.js';
 export { applyPlanToState } from './apply.js';
 export {
   DEFAULT_CLUSTER, GLOBAL_ROLES, LB_CHAIN, LB_CONNECTION_MARK, LB_LIST, SNAT_CHAIN, clusterNameProblem, legacyComment, ownerOf, parseTag, portChain, scopes,
-  serviceChain, snatList, type Owner, type Tag,
+  serviceChain, snatList, sourceList, type Owner, type Tag,
 } from './names.js';
+export { parseSourceRange, type SourceRange } from './access.js';
 export { forCluster, isOrderedMenu } from './menus.js';
 export { stagePlan } from './stages.js';

@@ -1,9 +1,12 @@
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import { addressMenu, firewallMenu, mergeDesired, natTargetProperty, type DesiredEntry, type DesiredMenus } from './menus.js';
 import { LB_CHAIN, LB_LIST, SNAT_CHAIN, portChain, serviceChain, serviceComment, snatList } from './names.js';
+import { accessEntries, type SourceRange } from './access.js';
+import { clientSlots, connectionSlots } from './affinity.js';
 
 export { globalEntries } from './globals.js';
 export { mergeDesired, menusFor, type DesiredEntry, type DesiredMenus } from './menus.js';
+export type { SourceRange } from './access.js';
 
 export interface FamilyAddress {
   family: IPFamily;
@@ -40,6 +43,13 @@ export interface ServiceProgram {
   snatAddresses: FamilyAddress[];
   ports: ServicePort[];
   endpoints: ServiceEndpoint[];
+  /**
+   * loadBalancerSourceRanges: only these sources reach the endpoints. Undefined means everyone;
+   * empty means no one (ranges were given but none parsed).
+   */
+  sourceRanges?: readonly SourceRange[];
+  /** `ClientIP`: every connection of one client address reaches the same ready endpoint. */
+  sessionAffinity?: 'ClientIP';
   /**
    * Addresses (as the router prints them) whose own entries (the LB list entry, the
    * advertisement) are tagged with another owner than the Service: a shared address's owner,
@@ -89,24 +99,24 @@ function endpointPorts(family: IPFamily, port: ServicePort): Map<string, number>
 }
 
 /**
- * The dst-nat rules of one port, an even split over N ready endpoints. nth counts only the
- * connections that reach a rule, so rule slots run N-1 down to 0 and slot k takes
- * `nth=k+1,1` of what is left: 1/N each. Slot 0 (last) has no nth and takes the rest. A
- * slot's nth depends only on its number, so scaling adds or removes the top slots and at
- * most re-targets others: never a property to unset.
+ * The dst-nat rules of one port over N ready endpoints: an even split of connections (nth
+ * slots N-1 … 0, slot 0 taking the rest; a slot's nth depends only on its number, so scaling
+ * adds or removes the top slots and at most re-targets others: never a property to unset), or
+ * with ClientIP affinity an even split of client addresses (per-connection-classifier buckets,
+ * see affinity.ts).
  */
 function dnatRules(svc: ServiceProgram, family: IPFamily, port: ServicePort, endpoints: readonly string[]): DesiredEntry[] {
   const chain = portChain(svc.uid, port.protocol, port.port);
-  const slots = endpoints.map((address, slot) => ({ address, slot })).reverse();
+  const slots = svc.sessionAffinity === 'ClientIP' ? clientSlots(endpoints) : connectionSlots(endpoints);
   const ownPorts = endpointPorts(family, port);
-  return slots.map(({ address, slot }) => ({
+  return slots.map(({ address, key, match }) => ({
     chain,
     action: 'dst-nat',
     protocol: port.protocol,
     [natTargetProperty(family)]: address,
     'to-ports': String(ownPorts.get(address) ?? port.targetPort),
-    ...(slot > 0 ? { nth: `${slot + 1},1` } : {}),
-    comment: serviceComment(svc.uid, `dnat:${port.protocol}/${port.port}:${slot}`),
+    ...match,
+    comment: serviceComment(svc.uid, `dnat:${port.protocol}/${port.port}:${key}`),
   }));
 }
 
@@ -122,7 +132,8 @@ function lbRules(svc: ServiceProgram, family: IPFamily, lbAddresses: readonly st
     protocol: port.protocol, 'dst-port': String(port.port),
     comment: serviceComment(svc.uid, `port-jump:${port.protocol}/${port.port}`),
   }));
-  return [...jumps, ...portJumps, ...ports.flatMap((port) => dnatRules(svc, family, port, ready))];
+  const { gate } = accessEntries(svc.uid, family, svc.sourceRanges);
+  return [...jumps, ...gate, ...portJumps, ...ports.flatMap((port) => dnatRules(svc, family, port, ready))];
 }
 
 function listEntries(svc: ServiceProgram, list: string, role: string, addresses: readonly string[], owner: (address: string) => string = () => svc.uid): DesiredEntry[] {
@@ -144,6 +155,7 @@ function familyEntries(svc: ServiceProgram, family: IPFamily): DesiredMenus {
   return {
     [firewallMenu(family, 'address-list')]: [
       ...listEntries(svc, LB_LIST, 'lb-list', lbAddresses, (address) => entryOwner(svc, svc.uid, family, address)),
+      ...(lbAddresses.length > 0 ? accessEntries(svc.uid, family, svc.sourceRanges).list : []),
       ...listEntries(svc, snatList(svc.uid), 'snat-list', snatSources),
     ],
     [firewallMenu(family, 'nat')]: [...(lbAddresses.length > 0 ? lbRules(svc, family, lbAddresses) : []), ...snatRule],

@@ -179,6 +179,11 @@ export function snatList(uid: string): string {
   return `mikrolb-snat-${serviceTag(uid)}`;
 }
 
+/** The address list of a Service's loadBalancerSourceRanges, matched by its source gate. */
+export function sourceList(uid: string): string {
+  return `mikrolb-src-${serviceTag(uid)}`;
+}
+
 /** Scopes for the planner: which owners' entries a plan may change. */
 export const scopes = {
   service: (uid: string, cluster: string = DEFAULT_CLUSTER) => (owner: Owner) => owner.cluster === cluster && owner.kind === 'service' && owner.uid === uid,

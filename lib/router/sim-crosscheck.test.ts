@@ -61,6 +61,11 @@ const steps = [
   { story: 'scaled back to three', svc: webService() },
   { story: 'load balancer off', svc: webService({ lbEnabled: false }) },
   { story: 'load balancer on, ports changed', svc: webService({ ports: [{ protocol: 'tcp', port: 8443, targetPort: 443 }] }) },
+  { story: 'source ranges set (one a host)', svc: webService({ sourceRanges: [{ family: 'IPv4', range: '198.51.100.0/24' }, { family: 'IPv4', range: '203.0.113.7' }, { family: 'IPv6', range: '2001:db8:7::/48' }] }) },
+  { story: 'source ranges changed, IPv4 only', svc: webService({ sourceRanges: [{ family: 'IPv4', range: '198.51.101.0/24' }] }) },
+  { story: 'ClientIP affinity on, ranges lifted', svc: webService({ sessionAffinity: 'ClientIP' }) },
+  { story: 'ClientIP affinity, scaled to two', svc: webService({ sessionAffinity: 'ClientIP', endpoints: endpointsAt([0, 2]) }) },
+  { story: 'ClientIP affinity off', svc: webService() },
 ];
 
 describe('plans executed by the router simulator', () => {

@@ -17,7 +17,7 @@ type CliCase = [string, string, string, '--state' | '--router' | '--event', RegE
 const CASES: CliCase[] = [
   ['state that is not YAML', 'state.yaml', 'kind: [unclosed\n', '--state', /document 1: Flow sequence in block collection/],
   ['a second document that is not YAML', 'state.yaml', 'apiVersion: v1\n---\n: : :\n', '--state', /document 2: Nested mappings are not allowed/],
-  ['a kind the state cannot hold', 'state.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n', '--state', /document 1: kind Pod is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice$/],
+  ['a kind the state cannot hold', 'state.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n', '--state', /document 1: kind Pod is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice, Namespace$/],
   ['an object without metadata.name', 'state.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  namespace: shop\nspec:\n  type: LoadBalancer\n', '--state', /document 1: metadata\.name: Invalid input: expected string, received undefined$/],
   ['a document that is a list', 'state.yaml', '- a\n- b\n', '--state', /document 1: the document: Invalid input: expected object, received array$/],
   ['a router with a bad version', 'router.json', '{"version": "seven", "menus": {}}', '--router', /: version: version must look like 7\.19\.1$/],

@@ -133,6 +133,20 @@ const SCENARIOS: Scenario[] = [
     events: [failed('ip-d848284d7b1d', 'PoolIPFamilyMismatch', 'Pool public-v6 is IPv6, but Service shop/web has ipFamilies IPv4.')],
   },
   {
+    scenario: 'pool-scoped', object: 'Service/shop/web',
+    allocations: { 'ip-013a2986c760': 'Allocated 10.1.0.7 ProgrammingPending' },
+    claims: { 'public-v4': [], 'tenant-a': ['10.1.0.7=ip-013a2986c760'], gold: [] },
+    writes: NEW_SERVICE('shop/web', 'ip-013a2986c760', '10.1.0.7'),
+    events: [allocated('ip-013a2986c760', '10.1.0.7', 'tenant-a')],
+  },
+  {
+    scenario: 'pool-scope-mismatch', object: 'Service/shop/web',
+    allocations: { 'ip-2f62661e20af': 'Failed - PoolScopeMismatch' },
+    claims: { 'tenant-a': [] },
+    writes: NEW_SERVICE('shop/web', 'ip-2f62661e20af'),
+    events: [failed('ip-2f62661e20af', 'PoolScopeMismatch', 'Pool tenant-a serves only Services in namespace team-a or in a namespace labelled tenant=a; Service shop/web is not one of them.')],
+  },
+  {
     scenario: 'pool-exhausted', object: 'Service/shop/web',
     allocations: { 'ip-5e2c40cd9c06': 'Failed - PoolExhausted', 'reserved-one': 'Allocated 192.0.2.1 -' },
     claims: { single: ['192.0.2.1=reserved-one'] },
@@ -300,6 +314,16 @@ describe('mikrolb invoke allocate on every fixture', () => {
     const { out } = await invokeAllocate(await tmp.file('state.yaml', foreign), '--object', 'Service/shop/web');
     expect(allocationSummary(out)).toEqual({ 'ip-22cd129a2dc3': 'Allocated 192.0.2.1 ProgrammingPending' });
     expect(claims(out)).toEqual(after);
+  });
+});
+
+describe('mikrolb invoke allocate with a Namespace in the state', () => {
+  it('reads the namespace labels from it: without the Namespace, shop matches no namespaceSelector and gets the unscoped pool', async () => {
+    const text = await readFile(fixture('allocate', 'pool-scoped', 'state.yaml'), 'utf8');
+    const withoutNamespace = text.split(/^---$/m).filter((doc) => !/^kind: Namespace$/m.test(doc)).join('---');
+    const { ran, out } = await invokeAllocate(await tmp.file('no-namespace.yaml', withoutNamespace), '--object', 'Service/shop/web');
+    expect(ran.code).toBe(0);
+    expect(eventLines(out)).toEqual([allocated('ip-013a2986c760', '192.0.2.1', 'public-v4')]);
   });
 });
 

@@ -17,7 +17,7 @@ type Verb = (typeof VERBS)[number];
 /** Resources as `kubectl auth can-i` names them (`resource.group`, optionally `/status`). */
 const RESOURCES = [
   'ippools.mikrolb.de', 'ippools.mikrolb.de/status', 'ipallocations.mikrolb.de', 'ipallocations.mikrolb.de/status', 'ipaddressclaims.mikrolb.de',
-  'services', 'services/status', 'endpointslices.discovery.k8s.io', 'events.events.k8s.io', 'tokenreviews.authentication.k8s.io',
+  'services', 'services/status', 'namespaces', 'endpointslices.discovery.k8s.io', 'events.events.k8s.io', 'tokenreviews.authentication.k8s.io',
 ] as const;
 type Resource = (typeof RESOURCES)[number];
 type Grants = Partial<Record<Resource, readonly Verb[]>>;
@@ -29,6 +29,7 @@ const ALLOCATE: Grants = {
   'ipaddressclaims.mikrolb.de': ['get', 'list', 'create', 'delete'],
   'ipallocations.mikrolb.de/status': ['update'],
   services: ['get', 'list', 'update'], // update: the Service finalizer
+  namespaces: ['get'], // the labels of a Service's namespace, for pools with namespaceSelectors
   'events.events.k8s.io': ['create'],
 };
 const PROGRAM: Grants = {

@@ -291,7 +291,7 @@ describe('docs/debugging.md on the local stack (npm start), with the harness kub
       expect(free).toEqual({ 'local-v4': ['IPv4', 'true', 'true', '97'], 'local-v6': ['IPv6', 'true', 'true', '256'], single: ['IPv4', 'false', 'true', '0'] });
     }, 180_000);
     const wide = parseTable(await kubectlOk(['get', 'ippool', 'single', '-o', 'wide']));
-    expect(wide.headers).toEqual(['NAME', 'FAMILY', 'AUTO-ASSIGN', 'ADVERTISE', 'INTERFACE', 'TOTAL', 'ALLOCATED', 'FREE', 'AGE']);
+    expect(wide.headers).toEqual(['NAME', 'FAMILY', 'AUTO-ASSIGN', 'ADVERTISE', 'INTERFACE', 'PRIORITY', 'NAMESPACES', 'TOTAL', 'ALLOCATED', 'FREE', 'AGE']);
     expect(wide.rows.map((r) => [r.TOTAL, r.ALLOCATED, r.FREE])).toEqual([['1', '1', '0']]);
   }, 240_000);
 

@@ -161,6 +161,24 @@ describe('the IPPool webhook behind the real API server', () => {
     expect((await kubectl(['get', 'ippool', name, '-o', 'jsonpath={.spec.addresses[0]}'])).stdout).toBe('203.0.113.96/27');
   });
 
+  it('rejects a serviceAllocation with bad selectors (the webhook) or a negative priority (the CRD schema)', async () => {
+    const scoped = (name: string, serviceAllocation: unknown): string =>
+      JSON.stringify({ ...JSON.parse(pool(name, 'IPv4', ['203.0.113.224/28'])), spec: { ipFamily: 'IPv4', addresses: ['203.0.113.224/28'], serviceAllocation } });
+    const badSelector = uniq('bad-scope');
+    const out = await apply(scoped(badSelector, { namespaces: ['team-a'], serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In' }] }] }));
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toContain(`${invalid(badSelector)}spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values: must name at least one value for operator In`);
+    expect(reviewed).toContainEqual({ name: badSelector, allowed: false });
+    const negative = uniq('negative');
+    const refused = await apply(scoped(negative, { priority: -1 }));
+    expect(refused.stderr).toMatch(/spec\.serviceAllocation\.priority: Invalid value: -1: .*greater than or equal to 0/);
+    expect(reviewed.map((r) => r.name)).not.toContain(negative); // refused before admission
+    const good = uniq('good-scope');
+    const admitted = await apply(scoped(good, { priority: 1, namespaceSelectors: [{ matchLabels: { 'example.com/tenant': 'a' } }] }));
+    expect(admitted.stderr).toBe('');
+    expect((await kubectl(['get', 'ippool', good, '-o', 'jsonpath={.spec.serviceAllocation.priority}'])).stdout).toBe('1');
+  });
+
   describe('a pool that overlapped before the webhook existed', () => {
     it('owns none of the shared addresses: they belong to the older pool, and it reports the conflict', async () => {
       const views = viewPools((await listPools(kube)).items);

@@ -1,0 +1,19 @@
+{{/*
+Labels on every object's metadata: the part-of label kustomize's `labels` adds to every object
+of deploy/, and Helm's own (the compare test in test/deploy/helm.test.ts ignores only these two).
+*/}}
+{{- define "mikrolb.labels" -}}
+app.kubernetes.io/part-of: mikrolb
+helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
+app.kubernetes.io/managed-by: {{ .Release.Service }}
+{{- end }}
+
+{{/* The container image of every component. */}}
+{{- define "mikrolb.image" -}}
+{{ printf "%s:%s" .Values.image.repository .Values.image.tag | quote }}
+{{- end }}
+
+{{/* true when the functions run as Knative Services (both Knative modes). */}}
+{{- define "mikrolb.knative" -}}
+{{- if or (eq .Values.mode "knative") (eq .Values.mode "knative-eventing") }}true{{ end }}
+{{- end }}

@@ -1,0 +1,49 @@
+import { describe, expect, it } from 'vitest';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { memoryLogger } from '../../lib/log/logger.js';
+import { createAllocate } from './handler.js';
+
+/**
+ * A Service that held an address of a scoped pool and no longer matches its scope (its
+ * namespace's labels changed) gives the address back at the resync and is allocated again from
+ * a pool that serves it; the Namespace is read only because a pool selects namespaces by label.
+ */
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const pool = (name: string, cidr: string, created: string, serviceAllocation?: unknown) => ({
+  apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name, creationTimestamp: created },
+  spec: { ipFamily: 'IPv4', addresses: [cidr], ...(serviceAllocation ? { serviceAllocation } : {}) },
+  status: { claimsAdopted: true },
+});
+const namespace = (tenant: string) => ({ apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'shop', labels: { tenant } } });
+
+describe('allocate: a Service leaving a pool scope', () => {
+  it('keeps its scoped address while it matches, and moves at the resync once it no longer does', async () => {
+    const kube = memoryPort({
+      now: NOW,
+      objects: [
+        pool('shared', '192.0.2.0/28', '2026-01-01T00:00:00Z'),
+        pool('tenant-a', '10.1.0.0/28', '2026-01-02T00:00:00Z', { namespaceSelectors: [{ matchLabels: { tenant: 'a' } }] }),
+        namespace('a'),
+        {
+          apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: 'svc-uid' },
+          spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }] },
+        },
+      ],
+    });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
+    const addresses = async () => (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
+    const claims = async () => (await kube.port.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c).spec.poolName);
+
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(await addresses()).toEqual([expect.stringMatching(/^10\.1\.0\./)]);
+    expect((await allocate({ type: 'resync', id: 'r1', source: 'test' })).kind).toBe('done');
+    expect(await claims()).toEqual(['tenant-a']);
+
+    await kube.port.replace('Namespace', namespace('b'));
+    expect((await allocate({ type: 'resync', id: 'r2', source: 'test' })).kind).toBe('done');
+    expect(await addresses()).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
+    expect(await claims()).toEqual(['shared']);
+  });
+});

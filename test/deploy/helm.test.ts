@@ -1,0 +1,245 @@
+/**
+ * deploy/helm/mikrolb: `helm lint` passes; `helm template` gives, for every overlay and either
+ * cert-manager choice, exactly the objects kustomize renders from deploy/ (after dropping the two
+ * labels and the one annotation only Helm adds); the values land where they should; a render
+ * with non-default values passes a server-side dry-run against the real API server.
+ */
+import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { parse } from 'yaml';
+import { z } from 'zod';
+import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
+import { testCluster } from '../helpers/cluster.js';
+import { CHART, helm, helmTemplate } from './helm.js';
+import {
+  applyForReal, DEPLOY, dryRun, key, manifestOf, NAMESPACE, one, ofKind, OVERLAYS, render, renderWithoutCertManager,
+  type Doc, type Overlay,
+} from './render.js';
+import { ConfigMapSchema, ServiceSchema } from './schemas.js';
+
+const { kubectl } = testCluster();
+
+/** The chart's `mode` for each kustomize overlay. */
+const MODE: Record<Overlay, string> = { default: 'controller', knative: 'knative', 'knative-eventing': 'knative-eventing' };
+
+/** What only Helm adds: its two labels on every object and the keep policy on the CRDs. */
+const HELM_LABELS = ['helm.sh/chart', 'app.kubernetes.io/managed-by'];
+const HELM_ANNOTATIONS = ['helm.sh/resource-policy'];
+
+function withoutKeys(record: Record<string, string> | undefined, keys: readonly string[]): Record<string, string> | undefined {
+  if (record === undefined) return undefined;
+  const kept = Object.fromEntries(Object.entries(record).filter(([k]) => !keys.includes(k)));
+  return Object.keys(kept).length > 0 ? kept : undefined;
+}
+
+/** The objects sorted by kind, namespace and name, without what only Helm adds. */
+function normalised(docs: readonly Doc[]): Doc[] {
+  return docs
+    .map((d) => {
+      const { labels, annotations, ...metadata } = d.metadata;
+      const l = withoutKeys(labels, HELM_LABELS);
+      const a = withoutKeys(annotations, HELM_ANNOTATIONS);
+      return { ...d, metadata: { ...metadata, ...(l ? { labels: l } : {}), ...(a ? { annotations: a } : {}) } };
+    })
+    .sort((x, y) => key(x).localeCompare(key(y)));
+}
+
+/** The chart's values for an overlay (the Namespace included, as kustomize includes it). */
+const valuesFor = (overlay: Overlay, certManager: boolean): Record<string, string> => ({
+  mode: MODE[overlay],
+  'certManager.enabled': String(certManager),
+  'namespace.create': 'true',
+});
+
+describe('helm lint', () => {
+  it.each(OVERLAYS)('passes --strict for the overlay %s, with and without cert-manager', async (overlay) => {
+    for (const certManager of [true, false]) {
+      const sets = Object.entries(valuesFor(overlay, certManager)).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+      const out = await helm(['lint', '--strict', CHART, ...sets]);
+      expect(out.stdout, out.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
+      expect(out.code).toBe(0);
+    }
+  });
+});
+
+describe.each(OVERLAYS)('the chart in step with deploy/overlays/%s', (overlay) => {
+  it('renders the same objects as the overlay (with cert-manager)', async () => {
+    const kustomize = await render(kubectl, join(DEPLOY, 'overlays', overlay));
+    const chart = await helmTemplate(valuesFor(overlay, true));
+    expect(kustomize.docs.length).toBeGreaterThan(20);
+    expect(normalised(chart.docs).map(key)).toEqual(normalised(kustomize.docs).map(key));
+    expect(normalised(chart.docs)).toEqual(normalised(kustomize.docs));
+  });
+
+  it('renders the same objects as the overlay with components/without-cert-manager (certManager.enabled=false)', async () => {
+    const kustomize = await renderWithoutCertManager(kubectl, overlay);
+    const chart = await helmTemplate(valuesFor(overlay, false));
+    expect(normalised(chart.docs)).toEqual(normalised(kustomize.docs));
+    expect(chart.docs.map((d) => d.kind)).not.toContain('Certificate');
+  });
+
+  it('labels every object as Helm\'s, and keeps the CRDs on uninstall', async () => {
+    const chart = await helmTemplate(valuesFor(overlay, true));
+    for (const d of chart.docs) expect(d.metadata.labels, key(d)).toMatchObject({ 'app.kubernetes.io/managed-by': 'Helm', 'app.kubernetes.io/part-of': 'mikrolb' });
+    const crds = chart.docs.filter((d) => d.kind === 'CustomResourceDefinition');
+    expect(crds.map((d) => d.metadata.name).sort()).toEqual(['ipaddressclaims.mikrolb.de', 'ipallocations.mikrolb.de', 'ippools.mikrolb.de']);
+    for (const d of crds) expect(d.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+  });
+});
+
+describe('the default values', () => {
+  it('leave out the Namespace (created beforehand, with its labels) and nothing else of the plain overlay', async () => {
+    const chart = await helmTemplate();
+    const kustomize = await render(kubectl, join(DEPLOY, 'overlays', 'default'));
+    expect(normalised(chart.docs)).toEqual(normalised(kustomize.docs).filter((d) => d.kind !== 'Namespace'));
+  });
+
+  it('with crds.install=false leave out exactly the three CRDs', async () => {
+    const chart = await helmTemplate({ 'crds.install': 'false' });
+    expect(chart.docs.map((d) => d.kind)).not.toContain('CustomResourceDefinition');
+    expect(chart.docs).toHaveLength((await helmTemplate()).docs.length - 3);
+  });
+});
+
+const EgressSchema = z.object({
+  metadata: z.object({ name: z.string() }),
+  spec: z.object({
+    egress: z.array(z.object({
+      to: z.array(z.object({ ipBlock: z.object({ cidr: z.string() }).optional() }).loose()),
+      ports: z.array(z.object({ protocol: z.string(), port: z.union([z.number(), z.string()]) })),
+    })),
+  }),
+});
+const SecretSchema = z.object({ metadata: z.object({ name: z.string(), namespace: z.string() }), stringData: z.record(z.string(), z.string()) });
+
+/** Every value under the key `name` anywhere in `value` (containers' images, secretRefs). */
+function valuesAt(value: unknown, name: string): unknown[] {
+  if (Array.isArray(value)) return value.flatMap((v) => valuesAt(v, name));
+  if (typeof value !== 'object' || value === null) return [];
+  return Object.entries(value).flatMap(([k, v]) => (k === name ? [v, ...valuesAt(v, name)] : valuesAt(v, name)));
+}
+
+describe.each(OVERLAYS)('non-default values, overlay %s', (overlay) => {
+  const custom = {
+    mode: MODE[overlay],
+    'certManager.enabled': 'false',
+    'config.loadBalancerClassName': 'example.com/edge',
+    'config.loadBalancerDefault': 'true',
+    'config.clusterName': 'west-2',
+    'router.secretName': 'edge-router',
+    'router.createSecret': 'true',
+    'router.url': 'api-ssl://198.51.100.1:8729',
+    'router.username': 'mikrolb',
+    'router.password': 's3cret',
+    'image.repository': 'registry.example.com/mikrolb',
+    'image.tag': 'v1.2.3',
+    'egress.apiServer.cidrs': '{203.0.113.10/32,203.0.113.11/32}',
+    'egress.apiServer.port': '443',
+    'egress.router.cidrs': '{198.51.100.1/32}',
+    'egress.router.port': '8728',
+  };
+  let docs: Doc[] = [];
+  beforeAll(async () => {
+    docs = (await helmTemplate(custom)).docs;
+  });
+
+  it('puts the class settings and the cluster name into mikrolb-config, in a form the components accept', () => {
+    const config = one(docs, 'ConfigMap', 'mikrolb-config', ConfigMapSchema);
+    expect(classesFromEnv(config.data)).toEqual({ ok: true, value: expect.objectContaining({ loadBalancerClass: 'example.com/edge', defaultClass: true, clusterName: 'west-2' }) });
+  });
+
+  it('creates the router Secret under its name, with keys the components accept, and points every reader at it', () => {
+    const secret = one(docs, 'Secret', 'edge-router', SecretSchema);
+    expect(secret.metadata.namespace).toBe(NAMESPACE);
+    expect(routerFromEnv(secret.stringData)).toMatchObject({ ok: true });
+    const secretRefs = valuesAt(docs, 'secretRef');
+    expect(secretRefs.length).toBe(overlay === 'default' ? 1 : 2); // the controller, or program and release
+    for (const ref of secretRefs) expect(ref).toEqual({ name: 'edge-router' });
+  });
+
+  it('runs every container from the image', () => {
+    const images = valuesAt(docs, 'image');
+    expect(images.length).toBeGreaterThan(0);
+    expect(new Set(images)).toEqual(new Set(['registry.example.com/mikrolb:v1.2.3']));
+  });
+
+  it('sets the egress destinations instead of the placeholders', () => {
+    const egress = (name: string) => one(docs, 'NetworkPolicy', name, EgressSchema).spec.egress;
+    expect(egress('mikrolb-egress-api-server')).toEqual([{ to: [{ ipBlock: { cidr: '203.0.113.10/32' } }, { ipBlock: { cidr: '203.0.113.11/32' } }], ports: [{ protocol: 'TCP', port: 443 }] }]);
+    expect(egress('mikrolb-egress-router')).toEqual([{ to: [{ ipBlock: { cidr: '198.51.100.1/32' } }], ports: [{ protocol: 'TCP', port: 8728 }] }]);
+  });
+
+  it('points the webhook Service at the pods that serve it', () => {
+    const service = one(docs, 'Service', 'mikrolb-webhook', ServiceSchema);
+    expect(service.spec.selector).toEqual({ 'app.kubernetes.io/name': overlay === 'default' ? 'mikrolb-controller' : 'mikrolb-webhook' });
+  });
+
+  if (overlay === 'default') {
+    it('passes a server-side dry-run apply, every object of it', async () => {
+      // The namespace for real (other tests leave it too), so the namespaced objects can dry-run.
+      await applyForReal(kubectl, ['-f', '-'], manifestOf((await render(kubectl, join(DEPLOY, 'base'))).docs.filter((d) => d.kind === 'Namespace')));
+      const result = await dryRun(kubectl, manifestOf(docs));
+      expect(result.stderr).toBe('');
+      expect(result.applied).toHaveLength(docs.length);
+      expect(ofKind(docs, 'Secret', SecretSchema)).toHaveLength(1);
+    });
+  }
+});
+
+describe('values the chart refuses', () => {
+  it.each([
+    [['--set', 'mode=kubernetes'], /mode/],
+    [['--set', 'config.clusterName=Not_A_Name'], /clusterName/],
+    [['--set', 'config.clusterName=global'], /clusterName/],
+    [['--set', 'certManager.enable=false'], /enable/],
+    [['--set', 'router.createSecret=true'], /router.createSecret needs router.url/],
+    [['--set', 'egress.router.port=0'], /port/],
+  ])('%j', async (args, message) => {
+    const out = await helm(['template', 'mikrolb', CHART, ...args]);
+    expect(out.code).not.toBe(0);
+    expect(out.stderr).toMatch(message);
+  });
+});
+
+describe('helm package', () => {
+  let dir = '';
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mikrolb-helm-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  it('packs the CRDs the chart links to (files/crds -> deploy/crds): the archive renders what the folder does', async () => {
+    const packed = await helm(['package', CHART, '--destination', dir]);
+    expect(packed.code, packed.stderr).toBe(0);
+    const archive = /saved it to: (\S+)/.exec(packed.stdout)?.[1] ?? '';
+    const fromArchive = await helm(['template', 'mikrolb', archive]);
+    expect(fromArchive.code, fromArchive.stderr).toBe(0);
+    const fromFolder = await helmTemplate();
+    expect(fromArchive.stdout).toBe(fromFolder.text);
+    expect(fromFolder.docs.filter((d) => d.kind === 'CustomResourceDefinition')).toHaveLength(3);
+  });
+});
+
+/** The dotted paths of every leaf of a values tree (a list is a leaf). */
+function leaves(value: unknown, prefix = ''): string[] {
+  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [prefix];
+  return Object.entries(value).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
+}
+
+describe('docs/installation.md', () => {
+  it('documents every value of values.yaml in its Helm table, and no other', async () => {
+    const values = leaves(parse(await readFile(join(CHART, 'values.yaml'), 'utf8')));
+    const doc = await readFile(join(DEPLOY, '..', 'docs', 'installation.md'), 'utf8');
+    const section = doc.split('\n## ').find((part) => part.startsWith('5. Install with Helm')) ?? '';
+    const documented = section
+      .split('\n')
+      .filter((line) => line.startsWith('| `'))
+      .flatMap((line) => [...(line.split('|')[1] ?? '').matchAll(/`([^`]+)`/g)].map((m) => m[1] ?? ''));
+    expect(values.length).toBeGreaterThan(10);
+    expect(documented.sort()).toEqual(values.sort());
+  });
+});
