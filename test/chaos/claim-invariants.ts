@@ -17,6 +17,8 @@ export interface Unheld {
   why: string;
   /** GC deletes it once older than the grace period; otherwise allocate alone must free it. */
   collectable: boolean;
+  /** From when the grace period counts: the holder's join of a shared claim, else the claim's creation. */
+  since: string | undefined;
 }
 
 /**
@@ -34,15 +36,16 @@ export function unheldClaims(w: World): Unheld[] {
     for (const h of holdersOf(claim.spec)) {
       const a = byUid.get(h.allocationUID);
       const who = claim.spec.holders ? `holder ${h.allocationName}: ` : '';
+      const since = h.joinedAt ?? claim.metadata.creationTimestamp;
       if (!a) {
-        out.push({ claim, why: `${who}its allocation no longer exists`, collectable: true });
+        out.push({ claim, why: `${who}its allocation no longer exists`, collectable: true, since });
         continue;
       }
       if (a.metadata.deletionTimestamp) continue;
       const settled = a.status?.phase === 'Allocated' || a.status?.phase === 'Programmed';
       if (settled && a.status?.address === claim.spec.address) continue;
-      if (settled) out.push({ claim, why: `${who}${a.metadata.name} settled on ${a.status?.address ?? 'no address'}`, collectable: true });
-      else out.push({ claim, why: `${who}${a.metadata.name} holds no address (${a.status?.phase ?? 'no status'})`, collectable: false });
+      if (settled) out.push({ claim, why: `${who}${a.metadata.name} settled on ${a.status?.address ?? 'no address'}`, collectable: true, since });
+      else out.push({ claim, why: `${who}${a.metadata.name} holds no address (${a.status?.phase ?? 'no status'})`, collectable: false, since });
     }
   }
   return out;
@@ -119,10 +122,10 @@ export function claims(w: World): Violation[] {
   }
   const cutoff = collectedBefore(w);
   for (const u of unheldClaims(w)) {
-    const created = Date.parse(u.claim.metadata.creationTimestamp ?? '');
+    const created = Date.parse(u.since ?? '');
     if (!u.collectable) bad(`${claimText(u.claim)} is held by nobody: ${u.why}`);
     else if (cutoff !== undefined && created < cutoff) {
-      bad(`${claimText(u.claim)} is held by nobody (${u.why}), created ${u.claim.metadata.creationTimestamp ?? '?'}, yet a release resync sent at ${iso(w.resynced.release ?? 0)} with a grace period of ${w.claimGraceMs / 1000} s left it`);
+      bad(`${claimText(u.claim)} is held by nobody (${u.why}), since ${u.since ?? '?'}, yet a release resync sent at ${iso(w.resynced.release ?? 0)} with a grace period of ${w.claimGraceMs / 1000} s left it`);
     }
   }
   return out;

@@ -9,6 +9,7 @@ import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k
 import { FINALIZER, LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { applyPlanToState, ownerOf } from '../../lib/router/index.js';
 import { checkInvariants, type World } from './invariants.js';
+import { claims, uniqueAddresses } from './claim-invariants.js';
 import { CHAOS_ROUTER, foreignEntries, OTHER_CLUSTER } from './router-seed.js';
 import { NAMESPACE, OUR_CLASS } from './shapes.js';
 
@@ -139,5 +140,31 @@ describe('the claim invariants', () => {
     ['a Failed allocation whose pool is full, its last address claimed by nobody but within the grace period', (w) => withClaims(w, [...w.claims, gone('198.18.41.1', CUTOFF, 'tiny')], [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'tiny' }, failed('PoolExhausted'))], [POOL_P, POOL_TINY])],
   ])('finds nothing wrong with %s', (_what, change) => {
     expect(checkInvariants(change(goodWorld()), CLASSES)).toEqual([]);
+  });
+});
+
+describe('the claim invariants of shared addresses', () => {
+  const ADDRESS = '198.18.40.100';
+  /** The converged world with a reservation also holding the Service's address, its claim shared or not. */
+  function sharing(holders: 'both' | 'first' | 'with-gone', joinedAt = T): World {
+    const w = goodWorld();
+    const c = w.claims.find((x) => x.spec.address === ADDRESS);
+    if (!c) throw new Error('no claim of the Service address');
+    const first = { allocationName: c.spec.allocationName, allocationUID: c.spec.allocationUID, ports: [{ protocol: 'TCP' as const, port: 80 }], joinedAt: T };
+    const res = { allocationName: 'ip-res', allocationUID: 'res-1', ports: [{ protocol: 'TCP' as const, port: 443 }], joinedAt };
+    const gone = { allocationName: 'ip-gone', allocationUID: 'gone-1', ports: [{ protocol: 'TCP' as const, port: 25 }], joinedAt };
+    const list = holders === 'both' ? [first, res] : holders === 'first' ? [first] : [first, res, gone];
+    const shared: IPAddressClaim = { ...c, spec: { ...c.spec, sharingKey: 'web', holders: list } };
+    return withClaims(w, w.claims.map((x) => (x === c ? shared : x)), [...w.allocations, reservation('ip-res', 'res-1', { address: ADDRESS }, allocatedAt(ADDRESS))]);
+  }
+  const found = (w: World): string[] => [...new Set([...uniqueAddresses(w), ...claims(w)].map((v) => v.invariant))].sort();
+
+  it.each<[string, World, string[]]>([
+    ['two allocations on one address its shared claim lists: nothing wrong', sharing('both'), []],
+    ['two allocations on one address whose claim lists one of them', sharing('first'), ['claim', 'unique-address']],
+    ['a holder whose allocation is gone, joined before the last release resync cutoff', sharing('with-gone', before(CUTOFF, 1)), ['claim']],
+    ['a holder whose allocation is gone, joined at the cutoff (the GC keeps it)', sharing('with-gone', CUTOFF), []],
+  ])('%s', (_what, w, invariants) => {
+    expect(found({ ...w, resynced: { release: RELEASE_RESYNC } })).toEqual(invariants);
   });
 });
