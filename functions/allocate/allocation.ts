@@ -62,7 +62,11 @@ async function findHeld(deps: AllocateRun, a: IPAllocation, views: readonly Pool
   if (!address || claimNameOf(address) === undefined) return undefined;
   const claim = await claimHeldBy(deps.kube, address, uid);
   if (claim && owner.state === 'present' && !(await refreshSharing(deps.kube, claim, uid, owner.sharing))) {
-    deps.log.warn('A shared address no longer fits its Service (key or ports changed); it keeps the address as recorded', { allocation: a.metadata.name, address, key: owner.sharing?.key });
+    // its key or ports changed so that others on the address refuse it: it gives the address up
+    // and is decided again as any newcomer (an explicit address then fails AddressAlreadyUsed)
+    deps.log.warn('A shared address no longer fits its Service (key or ports changed); it leaves the address', { allocation: a.metadata.name, address, key: owner.sharing?.key });
+    await leaveClaim(deps.kube, claim, uid);
+    return undefined;
   }
   if (claim) return { holding: claim.spec, claim };
   if (!a.status?.address) return undefined;
