@@ -24,14 +24,18 @@ const holder = (name: string) => ({ address: ADDRESS, poolName: 'shared-race', a
 const tcp = (port: number): ClaimPort => ({ protocol: 'TCP', port });
 
 describe('racing for one shared address (real API server)', () => {
-  it('ten Services race: all on distinct ports hold it, of two on one port exactly one, another key none', async () => {
+  it('eleven Services race: all on distinct ports hold it, of two on one port exactly one, another key none', async () => {
     const racers = [
       ...Array.from({ length: 8 }, (_, i) => ({ h: holder(`port-${i}`), sharing: { key: 'web', ports: [tcp(8000 + i)] } })),
       { h: holder('clash-a'), sharing: { key: 'web', ports: [tcp(9000)] } },
       { h: holder('clash-b'), sharing: { key: 'web', ports: [tcp(9000), tcp(9001)] } },
       { h: holder('other-key'), sharing: { key: 'mail', ports: [tcp(25)] } },
     ];
-    const results = await Promise.all(racers.map((r) => claimAddress(kube, r.h, undefined, r.sharing)));
+    // the first creates the claim (its key decides who may join), then the rest race to join
+    const [first, ...rest] = racers;
+    if (!first) throw new Error('no racers');
+    const results = [await claimAddress(kube, first.h, undefined, first.sharing), ...await Promise.all(rest.map((r) => claimAddress(kube, r.h, undefined, r.sharing)))];
+    expect(results[0]).toMatchObject({ claimed: true, created: true });
     const won = racers.filter((_, i) => results[i]?.claimed).map((r) => r.h.allocationName);
     expect(won.filter((n) => n.startsWith('port-')).sort()).toEqual(racers.slice(0, 8).map((r) => r.h.allocationName).sort());
     expect(won.filter((n) => n.startsWith('clash-'))).toHaveLength(1);
