@@ -9,6 +9,7 @@ import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
 import { getAllocation, getClaim, getService, listPools } from '../../lib/k8s/typed.js';
 import { adoptClaims } from './adopt.js';
 import { messageOf } from '../../lib/errors.js';
+import { failedPool } from '../../lib/pool-metrics.js';
 import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
@@ -209,6 +210,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
       }
       kept = d.ok ? d.address : undefined;
+      if (!d.ok) deps.metrics?.failed(failedPool(current, adopted), d.reason);
       if (replaced) await freeClaims(deps, [replaced], report);
     }, () => {
       report.conflicts++;

@@ -1,5 +1,5 @@
 import { poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
-import { viewPools } from '../../lib/core/pools.js';
+import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { claimsOfPool } from '../../lib/k8s/keys.js';
@@ -17,6 +17,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
   await retryOnConflict(`updating pool ${name}`, deps.retry, async () => {
     const pools = await listPools(deps.kube);
     const views = viewPools(pools.items);
+    deps.metrics?.retain(views.map((v) => v.name));
     await adoptClaims(deps, views, report);
     const view = views.find((v) => v.name === name);
     if (!view || view.pool.metadata.deletionTimestamp) return;
@@ -24,6 +25,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     if (!pool) return;
     const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
     const next = poolStatus({ ...view, pool }, holdings, deps.now());
+    deps.metrics?.counted(name, view.family, () => poolCounts({ ...view, pool }, holdings));
     if (!poolStatusChanged(pool.status, next)) return;
     await deps.kube.replaceStatus('IPPool', { ...pool, status: next });
     report.actions.push(`updated status of pool ${name}`);

@@ -1,0 +1,71 @@
+import type { FailureReason } from './core/assign.js';
+import { poolKeeping, type PoolCounts, type PoolView } from './core/pools.js';
+import { createRegistry, type Labels } from './exposition.js';
+import type { IPFamily } from './ip/index.js';
+import type { IPAllocation } from './k8s/schemas.js';
+
+/** The names a MetalLB user knows (`metallb_allocator_addresses_*`), under MikroLB's prefix. */
+export const ADDRESSES_IN_USE = 'mikrolb_allocator_addresses_in_use_total';
+export const ADDRESSES_TOTAL = 'mikrolb_allocator_addresses_total';
+export const ALLOCATION_FAILURES = 'mikrolb_allocator_failures_total';
+
+/** Every reason allocate reports an allocation failed with (the Ready condition's reason). */
+export const FAILURE_REASONS: readonly FailureReason[] = [
+  'AddressInvalid', 'AddressAlreadyUsed', 'AddressNotInPool', 'PoolNotFound', 'PoolIPFamilyMismatch', 'PoolExhausted', 'AddressIPFamilyMismatch',
+];
+
+/**
+ * Per-pool usage and allocation failures, as the allocate function sees them: it recounts a
+ * pool from its claims whenever the pool or one of its claims changes (the figures of the
+ * pool's status, exact instead of `1K`), and decides every allocation.
+ */
+export interface PoolMetrics {
+  /** A pool's counts were derived (computed when scraped, so a recount nobody scrapes costs nothing). */
+  counted(pool: string, family: IPFamily, counts: () => PoolCounts): void;
+  /** These are all the pools there are: the gauges of any other pool go. */
+  retain(pools: Iterable<string>): void;
+  /** An allocation's decision failed (counted once per decision written or confirmed). */
+  failed(pool: string, reason: FailureReason): void;
+  render(): string;
+}
+
+interface Counted {
+  family: IPFamily;
+  counts: () => PoolCounts;
+  cached?: PoolCounts;
+}
+
+export function createPoolMetrics(): PoolMetrics {
+  const registry = createRegistry();
+  const pools = new Map<string, Counted>();
+  const read = (c: Counted): PoolCounts => (c.cached ??= c.counts());
+  const gauge = (pick: (c: PoolCounts) => bigint) => (): (readonly [Labels, number])[] =>
+    [...pools].sort(([a], [b]) => a.localeCompare(b)).map(([pool, c]) => [{ pool, family: c.family }, Number(pick(read(c)))] as const);
+  registry.gauge(ADDRESSES_IN_USE, 'Addresses of the pool held by an address claim (allocated), by pool and family.', gauge((c) => c.allocated));
+  registry.gauge(ADDRESSES_TOTAL, 'Addresses the pool can hand out (its spec less avoidBuggyIPs and addresses an older pool owns), by pool and family.', gauge((c) => c.total));
+  const failures = registry.counter(ALLOCATION_FAILURES, 'Allocation decisions that failed, by pool (the one asked for or containing the asked address; empty for a family) and reason.');
+  const zero = (pool: string): void => FAILURE_REASONS.forEach((reason) => failures.inc({ pool, reason }, 0));
+  zero('');
+  return {
+    counted(pool, family, counts) {
+      if (!pools.has(pool)) zero(pool);
+      pools.set(pool, { family, counts });
+    },
+    retain(names) {
+      const keep = new Set(names);
+      for (const pool of pools.keys()) if (!keep.has(pool)) pools.delete(pool);
+    },
+    failed: (pool, reason) => failures.inc({ pool, reason }),
+    render: () => registry.render(),
+  };
+}
+
+/**
+ * The pool a failed allocation is counted under: the one it names, else the one holding the
+ * address it asks for; '' for an allocation of a family (no pool had an address) or of an
+ * address in no pool.
+ */
+export function failedPool(a: IPAllocation, pools: readonly PoolView[]): string {
+  if (a.spec.poolName) return a.spec.poolName;
+  return a.spec.address ? (poolKeeping(pools, a.spec.address)?.name ?? '') : '';
+}
