@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sampleValue } from '../test/helpers/prom-text.js';
 import { poolCounts, viewPools } from './core/pools.js';
 import type { IPAllocation, IPPool } from './k8s/schemas.js';
-import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, FAILURE_REASONS, createPoolMetrics, failedPool } from './pool-metrics.js';
+import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, FAILURE_REASONS, createPoolMetrics, failedPool } from './pool-metrics.js';
 
 const pool = (name: string, ipFamily: 'IPv4' | 'IPv6', addresses: string[], creationTimestamp = '2026-01-01T00:00:00Z'): IPPool => ({
   apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name, creationTimestamp },
@@ -65,14 +65,37 @@ describe('allocation failures', () => {
   it('start at zero for every reason of every pool seen (so increase() sees the first failure) and count up', () => {
     const m = createPoolMetrics();
     m.counted('p', 'IPv4', () => ({ total: 1n, allocated: 1n, free: 0n }));
-    m.failed('p', 'PoolExhausted');
-    m.failed('p', 'PoolExhausted');
-    m.failed('', 'AddressNotInPool');
+    m.decided('x', { pool: 'p', reason: 'PoolExhausted' });
+    m.decided('x', { pool: 'p', reason: 'PoolExhausted' });
+    m.decided('y', { pool: '', reason: 'AddressNotInPool' });
     const text = m.render();
     for (const reason of FAILURE_REASONS) {
       expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'p', reason })).toBe(reason === 'PoolExhausted' ? 2 : 0);
       expect(sampleValue(text, ALLOCATION_FAILURES, { pool: '', reason })).toBe(reason === 'AddressNotInPool' ? 1 : 0);
     }
+  });
+
+  it('are failing until decided otherwise, deleted, or listed as no longer failed', () => {
+    const m = createPoolMetrics();
+    const failingOf = (labels: Record<string, string>) => sampleValue(m.render(), ALLOCATIONS_FAILED, labels);
+    m.decided('x', { pool: 'p', reason: 'PoolExhausted' });
+    m.decided('y', { pool: 'p', reason: 'PoolExhausted' });
+    m.decided('z', { pool: '', reason: 'AddressAlreadyUsed' });
+    expect([failingOf({ pool: 'p', reason: 'PoolExhausted' }), failingOf({ pool: '', reason: 'AddressAlreadyUsed' })]).toEqual([2, 1]);
+    m.decided('x');
+    expect(failingOf({ pool: 'p', reason: 'PoolExhausted' })).toBe(1);
+    // a list shows y allocated meanwhile, z gone, and w failed (decided by another instance)
+    const failed = (name: string, spec: IPAllocation['spec'], reason: string): IPAllocation => ({
+      ...allocation(spec), metadata: { name },
+      status: { phase: 'Failed', conditions: [{ type: 'Allocated', status: 'False', reason, message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
+    });
+    m.listed([{ ...allocation({ poolName: 'p' }), metadata: { name: 'y' }, status: { phase: 'Allocated', address: '10.0.0.1' } }, failed('w', { poolName: 'q' }, 'PoolNotFound')]);
+    expect(failingOf({ pool: 'p', reason: 'PoolExhausted' })).toBeUndefined();
+    expect(failingOf({ pool: '', reason: 'AddressAlreadyUsed' })).toBeUndefined();
+    expect(failingOf({ pool: 'q', reason: 'PoolNotFound' })).toBe(1);
+    // deciding or listing never touches the failure counter beyond the decisions
+    expect(sampleValue(m.render(), ALLOCATION_FAILURES, { pool: 'p', reason: 'PoolExhausted' })).toBe(2);
+    expect(sampleValue(m.render(), ALLOCATION_FAILURES, { pool: 'q', reason: 'PoolNotFound' })).toBeUndefined();
   });
 
   it.each([

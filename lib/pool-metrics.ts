@@ -1,3 +1,4 @@
+import { COND_ALLOCATED } from './core/allocation-status.js';
 import type { FailureReason } from './core/assign.js';
 import { poolKeeping, type PoolCounts, type PoolView } from './core/pools.js';
 import { createRegistry, type Labels } from './exposition.js';
@@ -8,6 +9,7 @@ import type { IPAllocation } from './k8s/schemas.js';
 export const ADDRESSES_IN_USE = 'mikrolb_allocator_addresses_in_use_total';
 export const ADDRESSES_TOTAL = 'mikrolb_allocator_addresses_total';
 export const ALLOCATION_FAILURES = 'mikrolb_allocator_failures_total';
+export const ALLOCATIONS_FAILED = 'mikrolb_allocator_allocations_failed';
 
 /** Every reason allocate reports an allocation failed with (the Ready condition's reason). */
 export const FAILURE_REASONS: readonly FailureReason[] = [
@@ -24,9 +26,17 @@ export interface PoolMetrics {
   counted(pool: string, family: IPFamily, counts: () => PoolCounts): void;
   /** These are all the pools there are: the gauges of any other pool go. */
   retain(pools: Iterable<string>): void;
-  /** An allocation's decision failed (counted once per decision written or confirmed). */
-  failed(pool: string, reason: FailureReason): void;
+  /** An allocation was decided: failed (counted, and it is failing until decided otherwise) or not. */
+  decided(allocation: string, failure?: Failure): void;
+  /** Every allocation, as just listed: those no longer failed (or gone) stop counting as failing. */
+  listed(allocations: readonly IPAllocation[]): void;
   render(): string;
+}
+
+export interface Failure {
+  /** See `failedPool`. */
+  pool: string;
+  reason: FailureReason;
 }
 
 interface Counted {
@@ -46,6 +56,8 @@ export function createPoolMetrics(): PoolMetrics {
   const failures = registry.counter(ALLOCATION_FAILURES, 'Allocation decisions that failed, by pool (the one asked for or containing the asked address; empty for a family) and reason.');
   const zero = (pool: string): void => FAILURE_REASONS.forEach((reason) => failures.inc({ pool, reason }, 0));
   zero('');
+  const failing = new Map<string, { pool: string; reason: string }>();
+  registry.gauge(ALLOCATIONS_FAILED, 'IPAllocations whose last decision failed (phase Failed), by pool and reason.', () => tally(failing.values()));
   return {
     counted(pool, family, counts) {
       if (!pools.has(pool)) zero(pool);
@@ -55,10 +67,36 @@ export function createPoolMetrics(): PoolMetrics {
       const keep = new Set(names);
       for (const pool of pools.keys()) if (!keep.has(pool)) pools.delete(pool);
     },
-    failed: (pool, reason) => failures.inc({ pool, reason }),
+    decided(allocation, failure) {
+      if (!failure) return void failing.delete(allocation);
+      failures.inc({ pool: failure.pool, reason: failure.reason });
+      failing.set(allocation, failure);
+    },
+    listed(allocations) {
+      const failed = new Map(allocations.flatMap((a) => {
+        const reason = a.status?.phase === 'Failed' && !a.metadata.deletionTimestamp ? failureReason(a) : undefined;
+        return reason ? [[a.metadata.name, { pool: failedPool(a, []), reason }] as const] : [];
+      }));
+      for (const name of failing.keys()) if (!failed.has(name)) failing.delete(name);
+      for (const [name, f] of failed) if (!failing.has(name)) failing.set(name, f);
+    },
     render: () => registry.render(),
   };
 }
+
+/** Series of how many share each label set, in a stable order. */
+function tally(entries: Iterable<Labels>): (readonly [Labels, number])[] {
+  const counts = new Map<string, readonly [Labels, number]>();
+  for (const labels of entries) {
+    const key = JSON.stringify(labels);
+    counts.set(key, [labels, (counts.get(key)?.[1] ?? 0) + 1]);
+  }
+  return [...counts].sort(([a], [b]) => a.localeCompare(b)).map(([, series]) => series);
+}
+
+/** The reason a failed allocation's Allocated condition gives. */
+const failureReason = (a: IPAllocation): string | undefined =>
+  a.status?.conditions?.find((c) => c.type === COND_ALLOCATED && c.status === 'False')?.reason;
 
 /**
  * The pool a failed allocation is counted under: the one it names, else the one holding the

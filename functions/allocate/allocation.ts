@@ -175,7 +175,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
   try {
     await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
       a ??= await getAllocation(deps.kube, name);
-      if (!a || a.metadata.deletionTimestamp) return;
+      if (!a || a.metadata.deletionTimestamp) return deps.metrics?.decided(name);
       // what the status records is never freed below: after a lost status write it may be the
       // claim this run made, recorded by a concurrent run of the same allocation
       kept = a.status?.address;
@@ -210,7 +210,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
       }
       kept = d.ok ? d.address : undefined;
-      if (!d.ok) deps.metrics?.failed(failedPool(current, adopted), d.reason);
+      deps.metrics?.decided(name, d.ok ? undefined : { pool: failedPool(current, adopted), reason: d.reason });
       if (replaced) await freeClaims(deps, [replaced], report);
     }, () => {
       report.conflicts++;

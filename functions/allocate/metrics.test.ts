@@ -3,13 +3,14 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
-import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, createPoolMetrics } from '../../lib/pool-metrics.js';
+import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, createPoolMetrics } from '../../lib/pool-metrics.js';
 import { sampleValue } from '../../test/helpers/prom-text.js';
 import { createAllocate } from './handler.js';
 
 /**
  * allocate feeds the pool metrics from what it does anyway: a pool's recount sets its gauges,
- * a failed decision counts its reason, a pool that went takes its gauges with it.
+ * a failed decision counts its reason and the allocation is failing until decided otherwise or
+ * gone, a pool that went takes its gauges with it.
  */
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const pool = (name: string, addresses: string[]) => ({
@@ -49,6 +50,12 @@ describe('allocate: pool metrics', () => {
     expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'pair', reason: 'PoolExhausted' })).toBe(4);
     expect(sampleValue(text, ALLOCATION_FAILURES, { pool: '', reason: 'AddressNotInPool' })).toBe(3);
     expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'other', reason: 'PoolExhausted' })).toBe(0);
+
+    expect(sampleValue(text, ALLOCATIONS_FAILED, { pool: 'pair', reason: 'PoolExhausted' })).toBe(1);
+    expect(sampleValue(text, ALLOCATIONS_FAILED, { pool: '', reason: 'AddressNotInPool' })).toBe(1);
+    await kube.port.remove('IPAllocation', 'c');
+    await run('IPAllocation', 'c', 'delete');
+    expect(sampleValue(metrics.render(), ALLOCATIONS_FAILED, { pool: 'pair', reason: 'PoolExhausted' })).toBeUndefined();
 
     await kube.port.remove('IPPool', 'other');
     const deleting = IPPoolSchema.parse(await kube.port.get('IPPool', 'other'));

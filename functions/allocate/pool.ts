@@ -50,7 +50,9 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
   await refreshPool(deps, name, report);
-  const waiting = (await listAllocations(deps.kube)).items.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending'));
+  const allocations = (await listAllocations(deps.kube)).items;
+  deps.metrics?.listed(allocations);
+  const waiting = allocations.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending'));
   if (waiting.length === 0) return;
   // a freed address is not in this instance's hint yet
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
