@@ -36,7 +36,7 @@ export interface ControllerOptions {
   claimGraceMs?: number;
   /** Served on /metrics next to the bridge's (GC, router bounds); made here when not given. */
   counters?: Counters;
-  /** Pool usage and allocation failures, served on /metrics too; made here when not given. */
+  /** Pool usage and allocation failures, served on /metrics too (gauges while leading); made here when not given. */
   poolMetrics?: PoolMetrics;
 }
 
@@ -54,7 +54,8 @@ export interface Controller {
 export async function startController(opts: ControllerOptions): Promise<Controller> {
   const kube = apiServerPort(opts.transport ?? kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
   const counters = opts.counters ?? gcCounters();
-  const poolMetrics = opts.poolMetrics ?? createPoolMetrics();
+  const leader = { is: (): boolean => false };
+  const poolMetrics = opts.poolMetrics ?? createPoolMetrics({ current: () => leader.is() });
   const ports: Omit<FunctionPorts, 'log'> = {
     kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters, poolMetrics,
     ...(opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {}),
@@ -63,6 +64,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     [name, appDispatch(FUNCTIONS[name].app({ ...ports, log: opts.log.child({ function: name }) }))]));
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
   const bridge = await startBridge(opts.bridge, { kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render() });
+  leader.is = () => bridge.isLeader();
   return {
     bridge,
     ...(webhook ? { webhookPort: webhook.port } : {}),

@@ -108,3 +108,18 @@ describe('allocation failures', () => {
     expect(failedPool(allocation(spec), viewPools([pool('big', 'IPv4', ['10.0.0.0/22'])]))).toBe(expected);
   });
 });
+
+describe('a process whose figures are not current (a controller replica without the lease)', () => {
+  it('serves no gauges, but its counters', () => {
+    let leading = false;
+    const m = createPoolMetrics({ current: () => leading });
+    m.counted('p', 'IPv4', () => ({ total: 4n, allocated: 1n, free: 3n }));
+    m.decided('x', { pool: 'p', reason: 'PoolExhausted' });
+    const text = m.render();
+    expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'p' })).toBeUndefined();
+    expect(sampleValue(text, ALLOCATIONS_FAILED, { pool: 'p', reason: 'PoolExhausted' })).toBeUndefined();
+    expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'p', reason: 'PoolExhausted' })).toBe(1);
+    leading = true;
+    expect(sampleValue(m.render(), ADDRESSES_TOTAL, { pool: 'p' })).toBe(4);
+  });
+});

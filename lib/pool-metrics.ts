@@ -45,19 +45,29 @@ interface Counted {
   cached?: PoolCounts;
 }
 
-export function createPoolMetrics(): PoolMetrics {
+export interface PoolMetricsOptions {
+  /**
+   * Whether this process's figures are current (default: always). A controller replica that
+   * lost its lease no longer runs allocate: its gauges would stay as they were, so they are
+   * left out (its counters stay: they count what it did).
+   */
+  current?: () => boolean;
+}
+
+export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
+  const current = opts.current ?? (() => true);
   const registry = createRegistry();
   const pools = new Map<string, Counted>();
   const read = (c: Counted): PoolCounts => (c.cached ??= c.counts());
   const gauge = (pick: (c: PoolCounts) => bigint) => (): (readonly [Labels, number])[] =>
-    [...pools].sort(([a], [b]) => a.localeCompare(b)).map(([pool, c]) => [{ pool, family: c.family }, Number(pick(read(c)))] as const);
+    !current() ? [] : [...pools].sort(([a], [b]) => a.localeCompare(b)).map(([pool, c]) => [{ pool, family: c.family }, Number(pick(read(c)))] as const);
   registry.gauge(ADDRESSES_IN_USE, 'Addresses of the pool held by an address claim (allocated), by pool and family.', gauge((c) => c.allocated));
   registry.gauge(ADDRESSES_TOTAL, 'Addresses the pool can hand out (its spec less avoidBuggyIPs and addresses an older pool owns), by pool and family.', gauge((c) => c.total));
   const failures = registry.counter(ALLOCATION_FAILURES, 'Allocation decisions that failed, by pool (the one asked for or containing the asked address; empty for a family) and reason.');
   const zero = (pool: string): void => FAILURE_REASONS.forEach((reason) => failures.inc({ pool, reason }, 0));
   zero('');
   const failing = new Map<string, { pool: string; reason: string }>();
-  registry.gauge(ALLOCATIONS_FAILED, 'IPAllocations whose last decision failed (phase Failed), by pool and reason.', () => tally(failing.values()));
+  registry.gauge(ALLOCATIONS_FAILED, 'IPAllocations whose last decision failed (phase Failed), by pool and reason.', () => (current() ? tally(failing.values()) : []));
   return {
     counted(pool, family, counts) {
       if (!pools.has(pool)) zero(pool);
