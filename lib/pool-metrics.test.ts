@@ -17,8 +17,8 @@ describe('pool usage gauges', () => {
 
   it('are exact where the pool status rounds (1,024 addresses, not "1K"), per pool and family', () => {
     const m = createPoolMetrics();
-    m.counted('big', 'IPv4', () => poolCounts(view('big'), held('10.0.0.1', '10.0.3.200')));
-    m.counted('v6', 'IPv6', () => poolCounts(view('v6'), held('2001:db8::1', '2001:db8::2', '2001:db8::3')));
+    m.counted('big', 'IPv4', poolCounts(view('big'), held('10.0.0.1', '10.0.3.200')));
+    m.counted('v6', 'IPv6', poolCounts(view('v6'), held('2001:db8::1', '2001:db8::2', '2001:db8::3')));
     const text = m.render();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'big', family: 'IPv4' })).toBe(1024);
     expect(sampleValue(text, ADDRESSES_IN_USE, { pool: 'big', family: 'IPv4' })).toBe(2);
@@ -28,29 +28,24 @@ describe('pool usage gauges', () => {
 
   it('count only what the pool owns: a younger overlapping pool has the shared addresses in neither figure', () => {
     const m = createPoolMetrics();
-    m.counted('younger', 'IPv4', () => poolCounts(view('younger'), held('10.0.3.7')));
+    m.counted('younger', 'IPv4', poolCounts(view('younger'), held('10.0.3.7')));
     expect(sampleValue(m.render(), ADDRESSES_TOTAL, { pool: 'younger' })).toBe(0);
     expect(sampleValue(m.render(), ADDRESSES_IN_USE, { pool: 'younger' })).toBe(0);
   });
 
-  it('are computed when scraped, once per recount, and the latest recount wins', () => {
+  it('follow the latest recount; an IPv6 /64 is as close as a float gets', () => {
     const m = createPoolMetrics();
-    let computed = 0;
-    const counts = (allocated: bigint) => () => {
-      computed++;
-      return { total: 10n, allocated, free: 10n - allocated };
-    };
-    m.counted('p', 'IPv4', counts(1n));
-    m.counted('p', 'IPv4', counts(4n));
-    expect(computed).toBe(0);
-    m.render();
+    m.counted('p', 'IPv4', { total: 10n, allocated: 1n, free: 9n });
+    m.counted('p', 'IPv4', { total: 10n, allocated: 4n, free: 6n });
+    m.counted('wide', 'IPv6', { total: 2n ** 64n, allocated: 3n, free: 2n ** 64n - 3n });
     expect(sampleValue(m.render(), ADDRESSES_IN_USE, { pool: 'p' })).toBe(4);
-    expect(computed).toBe(1);
+    expect(sampleValue(m.render(), ADDRESSES_TOTAL, { pool: 'wide', family: 'IPv6' })).toBe(18446744073709552000);
+    expect(m.render()).toContain(`${ADDRESSES_TOTAL}{pool="wide",family="IPv6"} 18446744073709552000`);
   });
 
   it('go with their pool: retain keeps only the pools that still exist', () => {
     const m = createPoolMetrics();
-    const counts = () => ({ total: 4n, allocated: 1n, free: 3n });
+    const counts = { total: 4n, allocated: 1n, free: 3n };
     m.counted('stays', 'IPv4', counts);
     m.counted('goes', 'IPv6', counts);
     m.retain(['stays', 'never-counted']);
@@ -64,7 +59,7 @@ describe('pool usage gauges', () => {
 describe('allocation failures', () => {
   it('start at zero for every reason of every pool seen (so increase() sees the first failure) and count up', () => {
     const m = createPoolMetrics();
-    m.counted('p', 'IPv4', () => ({ total: 1n, allocated: 1n, free: 0n }));
+    m.counted('p', 'IPv4', { total: 1n, allocated: 1n, free: 0n });
     m.decided('x', { pool: 'p', reason: 'PoolExhausted' });
     m.decided('x', { pool: 'p', reason: 'PoolExhausted' });
     m.decided('y', { pool: '', reason: 'AddressNotInPool' });
@@ -113,7 +108,7 @@ describe('a process whose figures are not current (a controller replica without 
   it('serves no gauges, but its counters', () => {
     let leading = false;
     const m = createPoolMetrics({ current: () => leading });
-    m.counted('p', 'IPv4', () => ({ total: 4n, allocated: 1n, free: 3n }));
+    m.counted('p', 'IPv4', { total: 4n, allocated: 1n, free: 3n });
     m.decided('x', { pool: 'p', reason: 'PoolExhausted' });
     const text = m.render();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'p' })).toBeUndefined();

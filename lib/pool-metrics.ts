@@ -22,8 +22,8 @@ export const FAILURE_REASONS: readonly FailureReason[] = [
  * pool's status, exact instead of `1K`), and decides every allocation.
  */
 export interface PoolMetrics {
-  /** A pool's counts were derived (computed when scraped, so a recount nobody scrapes costs nothing). */
-  counted(pool: string, family: IPFamily, counts: () => PoolCounts): void;
+  /** A pool was recounted from its claims. */
+  counted(pool: string, family: IPFamily, counts: PoolCounts): void;
   /** These are all the pools there are: the gauges of any other pool go. */
   retain(pools: Iterable<string>): void;
   /** An allocation was decided: failed (counted, and it is failing until decided otherwise) or not. */
@@ -41,8 +41,8 @@ export interface Failure {
 
 interface Counted {
   family: IPFamily;
-  counts: () => PoolCounts;
-  cached?: PoolCounts;
+  total: number;
+  allocated: number;
 }
 
 export interface PoolMetricsOptions {
@@ -58,9 +58,8 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
   const current = opts.current ?? (() => true);
   const registry = createRegistry();
   const pools = new Map<string, Counted>();
-  const read = (c: Counted): PoolCounts => (c.cached ??= c.counts());
-  const gauge = (pick: (c: PoolCounts) => bigint) => (): (readonly [Labels, number])[] =>
-    !current() ? [] : [...pools].sort(([a], [b]) => a.localeCompare(b)).map(([pool, c]) => [{ pool, family: c.family }, Number(pick(read(c)))] as const);
+  const gauge = (pick: (c: Counted) => number) => (): (readonly [Labels, number])[] =>
+    !current() ? [] : [...pools].sort(([a], [b]) => a.localeCompare(b)).map(([pool, c]) => [{ pool, family: c.family }, pick(c)] as const);
   registry.gauge(ADDRESSES_IN_USE, 'Addresses of the pool held by an address claim (allocated), by pool and family.', gauge((c) => c.allocated));
   registry.gauge(ADDRESSES_TOTAL, 'Addresses the pool can hand out (its spec less avoidBuggyIPs and addresses an older pool owns), by pool and family.', gauge((c) => c.total));
   const failures = registry.counter(ALLOCATION_FAILURES, 'Allocation decisions that failed, by pool (the one asked for or containing the asked address; empty for a family) and reason.');
@@ -71,7 +70,8 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
   return {
     counted(pool, family, counts) {
       if (!pools.has(pool)) zero(pool);
-      pools.set(pool, { family, counts });
+      // beyond 2^53 a float is as close as Prometheus can hold anyway (an IPv6 /64 is 1.8e19)
+      pools.set(pool, { family, total: Number(counts.total), allocated: Number(counts.allocated) });
     },
     retain(names) {
       const keep = new Set(names);

@@ -24,8 +24,9 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     const pool = await getPool(deps.kube, name);
     if (!pool) return;
     const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
-    const next = poolStatus({ ...view, pool }, holdings, deps.now());
-    deps.metrics?.counted(name, view.family, () => poolCounts({ ...view, pool }, holdings));
+    const counts = poolCounts({ ...view, pool }, holdings);
+    deps.metrics?.counted(name, view.family, counts);
+    const next = poolStatus({ ...view, pool }, holdings, deps.now(), counts);
     if (!poolStatusChanged(pool.status, next)) return;
     await deps.kube.replaceStatus('IPPool', { ...pool, status: next });
     report.actions.push(`updated status of pool ${name}`);

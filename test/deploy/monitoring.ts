@@ -102,7 +102,7 @@ export const TARGET_LABELS: ReadonlySet<string> = new Set(['pod', 'namespace', '
 /** Every series the controller's /metrics serves, with the labels each carries, from the code's registries. */
 export function exportedSeries(): Map<string, Set<string>> {
   const pools = createPoolMetrics();
-  pools.counted('p', 'IPv4', () => ({ total: 2n, allocated: 1n, free: 1n }));
+  pools.counted('p', 'IPv4', { total: 2n, allocated: 1n, free: 1n });
   pools.decided('a', { pool: 'p', reason: 'PoolExhausted' });
   const counters = gcCounters();
   counters.add(GC_COLLECTED, { what: 'claims' });
