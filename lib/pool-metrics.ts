@@ -80,7 +80,7 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
     decided(allocation, failure) {
       if (!failure) return void failing.delete(allocation);
       failures.inc({ pool: failure.pool, reason: failure.reason });
-      failing.set(allocation, failure);
+      failing.set(allocation, { pool: failure.pool, reason: failure.reason });
     },
     listed(allocations) {
       const failed = new Map(allocations.flatMap((a) => {
