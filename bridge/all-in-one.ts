@@ -12,6 +12,7 @@ import type { KubePort } from '../lib/k8s/port.js';
 import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
 import { gcCounters, routerLimitCounter, type Counters } from '../lib/metrics.js';
+import { createPoolMetrics, type PoolMetrics } from '../lib/pool-metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
 import { runUntilStopped, usageError } from './commands.js';
@@ -35,6 +36,8 @@ export interface ControllerOptions {
   claimGraceMs?: number;
   /** Served on /metrics next to the bridge's (GC, router bounds); made here when not given. */
   counters?: Counters;
+  /** Pool usage and allocation failures, served on /metrics too (gauges while leading); made here when not given. */
+  poolMetrics?: PoolMetrics;
 }
 
 export interface Controller {
@@ -51,14 +54,17 @@ export interface Controller {
 export async function startController(opts: ControllerOptions): Promise<Controller> {
   const kube = apiServerPort(opts.transport ?? kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
   const counters = opts.counters ?? gcCounters();
+  const leader = { is: (): boolean => false };
+  const poolMetrics = opts.poolMetrics ?? createPoolMetrics({ current: () => leader.is() });
   const ports: Omit<FunctionPorts, 'log'> = {
-    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters,
+    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters, poolMetrics,
     ...(opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {}),
   };
   const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) =>
     [name, appDispatch(FUNCTIONS[name].app({ ...ports, log: opts.log.child({ function: name }) }))]));
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
-  const bridge = await startBridge(opts.bridge, { kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() });
+  const bridge = await startBridge(opts.bridge, { kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render() });
+  leader.is = () => bridge.isLeader();
   return {
     bridge,
     ...(webhook ? { webhookPort: webhook.port } : {}),

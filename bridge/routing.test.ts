@@ -107,6 +107,12 @@ describe('allocations a Service owns', () => {
     expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['address'] })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
   });
 
+  it('once deleted, allocate hears of it as its Service (to make it again if still wanted)', () => {
+    expect(routeEmission({ change: 'delete', ref: alloc, owner: web }).map((d) => [d.fn, d.ref.kind])).toEqual([
+      ['allocate', 'Service'], ['program', 'IPAllocation'], ['release', 'IPAllocation'],
+    ]);
+  });
+
   it('its deletion still names the allocation itself (release frees what it holds)', () => {
     expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['meta'] }).map((d) => [d.fn, d.ref.kind])).toEqual([
       ['allocate', 'IPAllocation'], ['program', 'IPAllocation'], ['release', 'IPAllocation'],

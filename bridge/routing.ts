@@ -59,7 +59,8 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
     // invocation (a failed one is retried as the Service's): only a reservation needs allocate
     add: [{ fn: 'allocate', subject: 'object', unowned: true }, { fn: 'program', subject: 'service-or-object', on: ['address'] }],
     update: [...when(['spec', 'meta'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }, ...when(['meta'], 'program', 'release')],
-    delete: all,
+    // allocate makes a Service's allocation again (deleted by hand, or while the Service came back)
+    delete: [{ fn: 'allocate', subject: 'service-or-object' }, ...to('program', 'release')],
   },
   // A Service's status is written by program itself. A new Service has no allocation for program
   // to act on: allocate's first write wakes it (the finalizer on the Service, the address).

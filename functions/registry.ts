@@ -11,6 +11,7 @@ import { defaultPause, type RetryOptions } from '../lib/k8s/conflict.js';
 import type { KubePort } from '../lib/k8s/port.js';
 import type { Logger } from '../lib/log/logger.js';
 import type { Counters } from '../lib/metrics.js';
+import type { PoolMetrics } from '../lib/pool-metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { createAllocateApp } from './allocate/app.js';
 import type { AllocateDeps } from './allocate/deps.js';
@@ -54,6 +55,8 @@ export interface FunctionPorts {
   claimGraceMs?: number;
   /** release: counts what garbage collection removed (metrics). */
   counters?: Counters;
+  /** allocate: pool usage and allocation failures (metrics). */
+  poolMetrics?: PoolMetrics;
 }
 
 export interface FunctionEntry {
@@ -64,7 +67,9 @@ export interface FunctionEntry {
   app(ports: FunctionPorts): FetchApp;
 }
 
-const allocateDeps = (p: FunctionPorts): AllocateDeps => ({ kube: p.kube, classes: p.classes, now: p.now, log: p.log, retry: p.retry ?? conflictRetry() });
+const allocateDeps = (p: FunctionPorts): AllocateDeps => ({
+  kube: p.kube, classes: p.classes, now: p.now, log: p.log, retry: p.retry ?? conflictRetry(), ...(p.poolMetrics ? { metrics: p.poolMetrics } : {}),
+});
 
 function routerOf(p: FunctionPorts, name: FunctionName): RouterPort {
   if (!p.router) throw new Error(`${name} needs a router`);

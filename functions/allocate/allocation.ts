@@ -12,6 +12,7 @@ import { adoptClaims } from './adopt.js';
 import { requesterOf } from './scope.js';
 import type { Requester } from '../../lib/core/pool-scope.js';
 import { messageOf } from '../../lib/errors.js';
+import { failedPool } from '../../lib/pool-metrics.js';
 import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
@@ -192,7 +193,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
   try {
     await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
       a ??= await getAllocation(deps.kube, name);
-      if (!a || a.metadata.deletionTimestamp) return;
+      if (!a || a.metadata.deletionTimestamp) return deps.metrics?.decided(name);
       // what the status records is never freed below: after a lost status write it may be the
       // claim this run made, recorded by a concurrent run of the same allocation
       kept = a.status?.address;
@@ -228,6 +229,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
       }
       kept = d.ok ? d.address : undefined;
+      deps.metrics?.decided(name, d.ok ? undefined : { pool: failedPool(current, adopted), reason: d.reason });
       if (replaced) await freeClaims(deps, [replaced], report);
     }, () => {
       report.conflicts++;

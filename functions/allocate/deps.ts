@@ -2,6 +2,7 @@ import type { ClassConfig } from '../../lib/core/service.js';
 import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import type { Logger } from '../../lib/log/logger.js';
+import type { PoolMetrics } from '../../lib/pool-metrics.js';
 import { ClaimsHint } from './hint.js';
 
 /** Everything allocate touches, passed in (real ones at the entry point, fakes in tests). */
@@ -15,6 +16,8 @@ export interface AllocateDeps {
   onConflict?: () => void;
   /** What this instance remembers of the claims (a hint; made fresh when absent). */
   hint?: ClaimsHint;
+  /** Pool usage and allocation failures (metrics). */
+  metrics?: PoolMetrics;
 }
 
 /** A hint older than this is listed again before it is used. */

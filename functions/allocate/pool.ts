@@ -1,5 +1,5 @@
 import { poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
-import { viewPools } from '../../lib/core/pools.js';
+import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { claimsOfPool } from '../../lib/k8s/keys.js';
@@ -17,13 +17,16 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
   await retryOnConflict(`updating pool ${name}`, deps.retry, async () => {
     const pools = await listPools(deps.kube);
     const views = viewPools(pools.items);
+    deps.metrics?.retain(views.map((v) => v.name));
     await adoptClaims(deps, views, report);
     const view = views.find((v) => v.name === name);
     if (!view || view.pool.metadata.deletionTimestamp) return;
     const pool = await getPool(deps.kube, name);
     if (!pool) return;
     const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
-    const next = poolStatus({ ...view, pool }, holdings, deps.now());
+    const counts = poolCounts({ ...view, pool }, holdings);
+    deps.metrics?.counted(name, view.family, counts);
+    const next = poolStatus({ ...view, pool }, holdings, deps.now(), counts);
     if (!poolStatusChanged(pool.status, next)) return;
     await deps.kube.replaceStatus('IPPool', { ...pool, status: next });
     report.actions.push(`updated status of pool ${name}`);
@@ -48,7 +51,9 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
   await refreshPool(deps, name, report);
-  const waiting = (await listAllocations(deps.kube)).items.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending'));
+  const allocations = (await listAllocations(deps.kube)).items;
+  deps.metrics?.listed(allocations);
+  const waiting = allocations.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending'));
   if (waiting.length === 0) return;
   // a freed address is not in this instance's hint yet
   await deps.hint.load(deps.kube, deps.now().getTime(), true);

@@ -11,17 +11,19 @@ import { sharingOf } from '../../lib/core/sharing.js';
 import type { AllocateRun, Report } from './deps.js';
 
 
-async function ensureFinalizer(deps: AllocateRun, first: Service, report: Report): Promise<Service | undefined> {
+/** The Service with our finalizer on it, and whether this run put it there. */
+async function ensureFinalizer(deps: AllocateRun, first: Service, report: Report): Promise<{ svc: Service; added: boolean } | undefined> {
   const namespace = first.metadata.namespace ?? 'default';
   const name = first.metadata.name;
   return retryOnConflict(`adding the finalizer to ${namespace}/${name}`, deps.retry, async (attempt) => {
     const svc = attempt === 1 ? first : await getService(deps.kube, namespace, name);
     if (!svc || svc.metadata.deletionTimestamp) return undefined;
-    if (hasFinalizer(svc)) return svc;
-    if (!serviceIntent(svc, deps.classes).managed) return svc;
+    if (hasFinalizer(svc)) return { svc, added: false };
+    if (!serviceIntent(svc, deps.classes).managed) return { svc, added: false };
     const written = ServiceSchema.safeParse(await deps.kube.replace('Service', withFinalizer(svc)));
     report.actions.push(`added finalizer to Service ${namespace}/${name}`);
-    return written.success ? written.data : getService(deps.kube, namespace, name);
+    const now = written.success ? written.data : await getService(deps.kube, namespace, name);
+    return now ? { svc: now, added: true } : undefined;
   });
 }
 
@@ -72,10 +74,15 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
   // Annotations of a Service that is not ours are not ours to complain about: anyone may write them.
   if (!intent.managed) return;
   await warnInvalidAnnotations(deps, first, intent.problems);
-  const svc = await ensureFinalizer(deps, first, report);
+  const ensured = await ensureFinalizer(deps, first, report);
+  const svc = ensured?.svc;
   if (!svc?.metadata.uid) return;
-  const existing = await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid));
-  const { matched, missing, stale } = matchAllocations(intent, existing.items);
+  // Allocations are made only once the finalizer is on, and release takes them all before it
+  // drops it: a Service this run just gave the finalizer to has none (the usual case, a new Service).
+  // One still being deleted is found by name when it is created again, and its deletion wakes
+  // this function for its Service (see the routing table).
+  const existing = !ensured?.added ? (await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid))).items : [];
+  const { matched, missing, stale } = matchAllocations(intent, existing);
   for (const a of stale) {
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
@@ -83,7 +90,7 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
   const sharing = sharingOf(svc);
   const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}) };
   const verify = opts.verify === true;
-  for (const a of existing.items.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
+  for (const a of existing.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
   const made: IPAllocation[] = [];
   for (const want of missing) {
     const created = await createAllocation(deps, svc, want, report);

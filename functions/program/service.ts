@@ -1,5 +1,4 @@
 import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib/core/program-model.js';
-import type { RouterOutcome } from '../../lib/core/allocation-status.js';
 import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
@@ -15,7 +14,9 @@ import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './
 import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService } from './settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
-import { writeOutcomes } from './statuses.js';
+import { recordEvent, writeOutcomes } from './statuses.js';
+import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
+import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { messageOf } from '../../lib/errors.js';
 
 /**
@@ -63,18 +64,80 @@ async function warnUnusableEndpoints(deps: ProgramDeps, svc: Service, slices: re
 /** Whether program writes `status.loadBalancer.ingress`: not for a SNAT-only Service, whose ingress is not ours. */
 type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 
+/** The Service's next status (ingress and our condition), or undefined when it would not change. */
+function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: readonly IPAllocation[], all: readonly IPAllocation[], want: IngressWant, routerError: string | undefined): Service['status'] | undefined {
+  const current = svc.status?.loadBalancer?.ingress ?? [];
+  const ingress = !want.publish ? current : want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], familyOf) : [];
+  const conditions = setConditions(svc.status?.conditions, [serviceCondition([...all], routerError)], svc.metadata.generation, deps.now());
+  if (deepEqualJson({ i: current, c: svc.status?.conditions ?? [] }, { i: ingress, c: conditions })) return undefined;
+  return { ...svc.status, ...(want.publish ? { loadBalancer: { ...svc.status?.loadBalancer, ingress } } : {}), conditions };
+}
+
+const ingressText = (status: Service['status']): string => (status?.loadBalancer?.ingress ?? []).map((i) => i.ip).join(', ') || 'none';
+
 async function writeServiceStatus(deps: ProgramDeps, first: Service, lbAllocations: IPAllocation[], all: IPAllocation[], want: IngressWant, routerError: string | undefined, report: ProgramReport): Promise<void> {
   await retryOnConflict(`updating Service ${first.metadata.name}`, deps.retry, async (attempt) => {
     const svc = attempt === 1 ? first : await getService(deps.kube, first.metadata.namespace ?? 'default', first.metadata.name);
     if (!svc || svc.metadata.uid !== first.metadata.uid) return;
-    const current = svc.status?.loadBalancer?.ingress ?? [];
-    const ingress = !want.publish ? current : want.lbEnabled ? ingressFor(lbAllocations, svc.spec.ipFamilies ?? [], familyOf) : [];
-    const conditions = setConditions(svc.status?.conditions, [serviceCondition(all, routerError)], svc.metadata.generation, deps.now());
-    const next = { ...svc.status, ...(want.publish ? { loadBalancer: { ...svc.status?.loadBalancer, ingress } } : {}), conditions };
-    if (deepEqualJson({ i: current, c: svc.status?.conditions ?? [] }, { i: ingress, c: conditions })) return;
+    const next = serviceStatusNext(deps, svc, lbAllocations, all, want, routerError);
+    if (!next) return;
     await deps.kube.replaceStatus('Service', { ...svc, status: next });
-    report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingress.map((i) => i.ip).join(', ') || 'none'}`);
+    report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(next)}`);
   });
+}
+
+/** What program writes into the statuses after the router: the router's outcomes, and how the Service's ingress is published. */
+interface StatusPlan {
+  outcomes: ReadonlyMap<string, RouterOutcome>;
+  /** The allocations whose addresses are the Service's ingress. */
+  lbNames: ReadonlySet<string>;
+  want: IngressWant;
+  routerError: string | undefined;
+}
+
+async function writeStatuses(deps: ProgramDeps, svc: Service, allocations: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<void> {
+  const written = await writeOutcomes(deps, allocations, plan.outcomes, report);
+  await writeServiceStatus(deps, svc, written.filter((a) => plan.lbNames.has(a.metadata.name)), written, plan.want, plan.routerError, report);
+}
+
+/**
+ * After a router write, the statuses written with the resourceVersions program read before it:
+ * when every allocation it programmed and the Service take their write unchanged, none of them
+ * was deleted, released or changed between that read and now, so release cannot have taken
+ * the router entries away meanwhile, and the re-read that settleService makes is not needed
+ * (two requests fewer for every Service programmed). False — as soon as one write meets a
+ * changed or missing object, or one status would not change (nothing to carry the
+ * precondition) — sends the caller the long way: settle, then write what is left. A write
+ * made here before that is valid regardless: its object had not changed.
+ */
+async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<boolean> {
+  const nexts: IPAllocation[] = [];
+  for (const a of live) {
+    const outcome = plan.outcomes.get(a.metadata.name);
+    const status = outcome ? programmedStatus(a, outcome, deps.now()) : undefined;
+    if (!outcome || !status || !statusChanged(a.status, status)) return false;
+    nexts.push({ ...a, status });
+  }
+  const svcStatus = serviceStatusNext(deps, svc, nexts.filter((a) => plan.lbNames.has(a.metadata.name)), nexts, plan.want, plan.routerError);
+  if (!svcStatus) return false;
+  const unchanged = async (write: () => Promise<unknown>): Promise<boolean> => {
+    try {
+      await write();
+      return true;
+    } catch (e) {
+      if (isConflict(e) || isNotFound(e)) return false;
+      throw e;
+    }
+  };
+  for (const a of nexts) {
+    if (!(await unchanged(() => deps.kube.replaceStatus('IPAllocation', a)))) return false;
+    const outcome = plan.outcomes.get(a.metadata.name);
+    report.actions.push(`${a.metadata.name}: ${outcome?.kind ?? ''}`);
+    if (outcome) await recordEvent(deps, a, outcome);
+  }
+  if (!(await unchanged(() => deps.kube.replaceStatus('Service', { ...svc, status: svcStatus })))) return false;
+  report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(svcStatus)}`);
+  return true;
 }
 
 /**
@@ -97,11 +160,17 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   await warnUnusableEndpoints(deps, svc, slices.items, report);
   const owner: OwnerProgram = { uid: svc.metadata.uid, service: model, adverts: advertisementWants(live, pools.items) };
   const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
-  const settled = wrote ? await settleService(deps, svc, { live, slices: slices.items, pools: pools.items }, report) : live;
-  if (!settled) return true; // released meanwhile: its entries are gone again, and there is no status to write
-  const written = await writeOutcomes(deps, settled, outcomes, report);
-  const lbNames = new Set([...matchAllocations(intent, live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name));
-  await writeServiceStatus(deps, svc, written.filter((a) => lbNames.has(a.metadata.name)), written, intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false }, error, report);
+  const plan: StatusPlan = {
+    outcomes,
+    lbNames: new Set([...matchAllocations(intent, live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name)),
+    want: intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false },
+    routerError: error,
+  };
+  if (!wrote || !(await writeProven(deps, svc, live, plan, report))) {
+    const settled = wrote ? await settleService(deps, svc, { live, slices: slices.items, pools: pools.items }, report) : live;
+    if (!settled) return true; // released meanwhile: its entries are gone again, and there is no status to write
+    await writeStatuses(deps, svc, settled, plan, report);
+  }
   if (error) throw new RouterUnavailableError(error);
   return wrote;
 }

@@ -31,7 +31,7 @@ export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPA
   return result;
 }
 
-async function recordEvent(deps: ProgramDeps, a: IPAllocation, outcome: RouterOutcome): Promise<void> {
+export async function recordEvent(deps: ProgramDeps, a: IPAllocation, outcome: RouterOutcome): Promise<void> {
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   if (outcome.kind === 'refused') {
     deps.log.warn('Refused to program an address', { allocation: a.metadata.name, address: a.status?.address, reason: outcome.reason, message: outcome.message });

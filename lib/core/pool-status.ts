@@ -33,10 +33,10 @@ export function outsideHoldings(view: PoolView, holdings: readonly Holding[]): H
 
 /**
  * The status of a pool converted to claims, for the claims it holds: counts derived from them,
- * conditions, observedGeneration; the ledger of earlier versions is gone.
+ * conditions, observedGeneration; the ledger of earlier versions is gone. `counts`: when the
+ * caller has them already (they cost a parse of every holding).
  */
-export function poolStatus(view: PoolView, holdings: readonly Holding[], now: Date): IPPoolStatus {
-  const counts = poolCounts(view, holdings);
+export function poolStatus(view: PoolView, holdings: readonly Holding[], now: Date, counts = poolCounts(view, holdings)): IPPoolStatus {
   const gen = view.pool.metadata.generation;
   const { allocations: _ledger, ...prev } = view.pool.status ?? {};
   return {

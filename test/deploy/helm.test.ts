@@ -1,21 +1,23 @@
 /**
- * deploy/helm/mikrolb: `helm lint` passes; `helm template` gives, for every overlay and either
- * cert-manager choice, exactly the objects kustomize renders from deploy/ (after dropping the two
- * labels and the one annotation only Helm adds); the values land where they should; a render
- * with non-default values passes a server-side dry-run against the real API server.
+ * deploy/helm/mikrolb: `helm lint` passes; `helm template` gives, for every overlay, either
+ * cert-manager choice and (where it applies) with or without components/monitoring, exactly the
+ * objects kustomize renders from deploy/ (after dropping the two labels and the one annotation
+ * only Helm adds); the values land where they should; a render with non-default values passes a
+ * server-side dry-run against the real API server.
  */
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { join, relative } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse } from 'yaml';
+import { parse, stringify } from 'yaml';
 import { z } from 'zod';
 import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
-import { testCluster } from '../helpers/cluster.js';
+import { testCluster, type Kubectl } from '../helpers/cluster.js';
 import { CHART, helm, helmTemplate } from './helm.js';
+import { MONITORING, readDashboard } from './monitoring.js';
 import {
   applyForReal, DEPLOY, dryRun, key, manifestOf, NAMESPACE, one, ofKind, OVERLAYS, render, renderWithoutCertManager,
-  type Doc, type Overlay,
+  type Doc, type Overlay, type Rendered,
 } from './render.js';
 import { ConfigMapSchema, ServiceSchema } from './schemas.js';
 
@@ -47,19 +49,42 @@ function normalised(docs: readonly Doc[]): Doc[] {
 }
 
 /** The chart's values for an overlay (the Namespace included, as kustomize includes it). */
-const valuesFor = (overlay: Overlay, certManager: boolean): Record<string, string> => ({
+const valuesFor = (overlay: Overlay, certManager: boolean, monitoring = false): Record<string, string> => ({
   mode: MODE[overlay],
   'certManager.enabled': String(certManager),
   'namespace.create': 'true',
+  'monitoring.enabled': String(monitoring),
 });
 
+/** The overlays components/monitoring applies to: those where a pod serves /metrics (monitoring.test.ts). */
+const MONITORED: readonly Overlay[] = ['default', 'knative'];
+const monitoringChoices = (overlay: Overlay): boolean[] => (MONITORED.includes(overlay) ? [false, true] : [false]);
+
+/** An overlay of a user's: `overlay` plus the components (folders under deploy/components). */
+async function renderWithComponents(kubectl: Kubectl, overlay: Overlay, components: readonly string[]): Promise<Rendered> {
+  const dir = await mkdtemp(join(tmpdir(), 'mikrolb-helm-kustomize-'));
+  try {
+    await writeFile(join(dir, 'kustomization.yaml'), stringify({
+      apiVersion: 'kustomize.config.k8s.io/v1beta1',
+      kind: 'Kustomization',
+      resources: [relative(dir, join(DEPLOY, 'overlays', overlay))],
+      components: components.map((c) => relative(dir, join(DEPLOY, 'components', c))),
+    }));
+    return await render(kubectl, dir);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
 describe('helm lint', () => {
-  it.each(OVERLAYS)('passes --strict for the overlay %s, with and without cert-manager', async (overlay) => {
+  it.each(OVERLAYS)('passes --strict for the overlay %s, with and without cert-manager (and monitoring, where it applies)', async (overlay) => {
     for (const certManager of [true, false]) {
-      const sets = Object.entries(valuesFor(overlay, certManager)).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
-      const out = await helm(['lint', '--strict', CHART, ...sets]);
-      expect(out.stdout, out.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
-      expect(out.code).toBe(0);
+      for (const monitoring of monitoringChoices(overlay)) {
+        const sets = Object.entries(valuesFor(overlay, certManager, monitoring)).flatMap(([k, v]) => ['--set', `${k}=${v}`]);
+        const out = await helm(['lint', '--strict', CHART, ...sets]);
+        expect(out.stdout, out.stderr).toContain('1 chart(s) linted, 0 chart(s) failed');
+        expect(out.code).toBe(0);
+      }
     }
   });
 });
@@ -79,6 +104,17 @@ describe.each(OVERLAYS)('the chart in step with deploy/overlays/%s', (overlay) =
     expect(normalised(chart.docs)).toEqual(normalised(kustomize.docs));
     expect(chart.docs.map((d) => d.kind)).not.toContain('Certificate');
   });
+
+  if (MONITORED.includes(overlay)) {
+    it.each([true, false])('renders the same objects as the overlay with components/monitoring (monitoring.enabled=true, certManager.enabled=%s)', async (certManager) => {
+      const components = certManager ? ['monitoring'] : ['without-cert-manager', 'monitoring'];
+      const kustomize = await renderWithComponents(kubectl, overlay, components);
+      const chart = await helmTemplate(valuesFor(overlay, certManager, true));
+      expect(normalised(chart.docs).map(key)).toEqual(normalised(kustomize.docs).map(key));
+      expect(normalised(chart.docs)).toEqual(normalised(kustomize.docs));
+      expect(chart.docs.map((d) => d.kind)).toEqual(expect.arrayContaining(['PodMonitor', 'PrometheusRule']));
+    });
+  }
 
   it('labels every object as Helm\'s, and keeps the CRDs on uninstall', async () => {
     const chart = await helmTemplate(valuesFor(overlay, true));
@@ -100,6 +136,32 @@ describe('the default values', () => {
     const chart = await helmTemplate({ 'crds.install': 'false' });
     expect(chart.docs.map((d) => d.kind)).not.toContain('CustomResourceDefinition');
     expect(chart.docs).toHaveLength((await helmTemplate()).docs.length - 3);
+  });
+});
+
+describe('monitoring', () => {
+  const MONITORING_KEYS = [`ConfigMap/${NAMESPACE}/mikrolb-grafana-dashboard`, `PodMonitor/${NAMESPACE}/mikrolb`, `PrometheusRule/${NAMESPACE}/mikrolb`];
+
+  it('is off by default: none of the three objects', async () => {
+    const keys = (await helmTemplate()).docs.map(key);
+    for (const k of MONITORING_KEYS) expect(keys).not.toContain(k);
+  });
+
+  it('puts monitoring.labels and Helm\'s labels on the three objects, keeps their own, and serves the component\'s dashboard', async () => {
+    const docs = (await helmTemplate({ 'monitoring.enabled': 'true', 'monitoring.labels.release': 'kube-prometheus-stack' })).docs;
+    const monitoring = docs.filter((d) => MONITORING_KEYS.includes(key(d)));
+    expect(monitoring.map(key).sort()).toEqual(MONITORING_KEYS);
+    for (const d of monitoring) expect(d.metadata.labels, key(d)).toMatchObject({ release: 'kube-prometheus-stack', 'app.kubernetes.io/managed-by': 'Helm' });
+    expect(one(docs, 'PodMonitor', 'mikrolb', z.object({ metadata: z.object({ labels: z.record(z.string(), z.string()) }) })).metadata.labels['app.kubernetes.io/name']).toBe('mikrolb');
+    const dashboard = one(docs, 'ConfigMap', 'mikrolb-grafana-dashboard', ConfigMapSchema);
+    expect(dashboard.metadata.labels?.grafana_dashboard).toBe('1');
+    expect(JSON.parse(dashboard.data['mikrolb.json'] ?? '')).toEqual(await readDashboard());
+  });
+
+  it('reads the component itself (files/monitoring links to deploy/components/monitoring): no copy to drift', async () => {
+    const link = join(CHART, 'files', 'monitoring');
+    expect((await lstat(link)).isSymbolicLink()).toBe(true);
+    expect(await realpath(link)).toBe(await realpath(MONITORING));
   });
 });
 
@@ -196,6 +258,8 @@ describe('values the chart refuses', () => {
     [['--set', 'certManager.enable=false'], /enable/],
     [['--set', 'router.createSecret=true'], /router.createSecret needs router.url/],
     [['--set', 'egress.router.port=0'], /port/],
+    [['--set', 'mode=knative-eventing', '--set', 'monitoring.enabled=true'], /monitoring.enabled needs mode controller or knative/],
+    [['--set', 'monitoring.labels.release=1'], /monitoring\/labels\/release/],
   ])('%j', async (args, message) => {
     const out = await helm(['template', 'mikrolb', CHART, ...args]);
     expect(out.code).not.toBe(0);
@@ -212,21 +276,22 @@ describe('helm package', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  it('packs the CRDs the chart links to (files/crds -> deploy/crds): the archive renders what the folder does', async () => {
+  it('packs the CRDs and the monitoring component the chart links to (files/crds, files/monitoring): the archive renders what the folder does', async () => {
     const packed = await helm(['package', CHART, '--destination', dir]);
     expect(packed.code, packed.stderr).toBe(0);
     const archive = /saved it to: (\S+)/.exec(packed.stdout)?.[1] ?? '';
-    const fromArchive = await helm(['template', 'mikrolb', archive]);
+    const fromArchive = await helm(['template', 'mikrolb', archive, '--set', 'monitoring.enabled=true']);
     expect(fromArchive.code, fromArchive.stderr).toBe(0);
-    const fromFolder = await helmTemplate();
+    const fromFolder = await helmTemplate({ 'monitoring.enabled': 'true' });
     expect(fromArchive.stdout).toBe(fromFolder.text);
     expect(fromFolder.docs.filter((d) => d.kind === 'CustomResourceDefinition')).toHaveLength(3);
+    expect(fromFolder.docs.filter((d) => ['PodMonitor', 'PrometheusRule'].includes(d.kind))).toHaveLength(2);
   });
 });
 
-/** The dotted paths of every leaf of a values tree (a list is a leaf). */
+/** The dotted paths of every leaf of a values tree (a list or an empty map, like monitoring.labels, is a leaf). */
 function leaves(value: unknown, prefix = ''): string[] {
-  if (typeof value !== 'object' || value === null || Array.isArray(value)) return [prefix];
+  if (typeof value !== 'object' || value === null || Array.isArray(value) || Object.keys(value).length === 0) return [prefix];
   return Object.entries(value).flatMap(([k, v]) => leaves(v, prefix ? `${prefix}.${k}` : k));
 }
 

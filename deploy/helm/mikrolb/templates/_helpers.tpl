@@ -4,6 +4,14 @@ of deploy/, and Helm's own (the compare test in test/deploy/helm.test.ts ignores
 */}}
 {{- define "mikrolb.labels" -}}
 app.kubernetes.io/part-of: mikrolb
+{{ include "mikrolb.helmLabels" . }}
+{{- end }}
+
+{{/*
+Helm's two labels alone: on the monitoring objects, which deploy/components/monitoring adds
+without the part-of label (a component's objects do not get the overlay's `labels`).
+*/}}
+{{- define "mikrolb.helmLabels" -}}
 helm.sh/chart: {{ printf "%s-%s" .Chart.Name .Chart.Version | replace "+" "_" }}
 app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- end }}

@@ -1,0 +1,87 @@
+import { describe, expect, it } from 'vitest';
+import { allocationName } from '../../lib/core/service.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import type { KubePort } from '../../lib/k8s/port.js';
+import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { memoryRouter } from '../../test/helpers/memory-router.js';
+import { createProgram } from './handler.js';
+
+/**
+ * After its router write, program writes the statuses with the resourceVersions it read
+ * before: when each object takes its write unchanged, nothing was released meanwhile and the
+ * re-read of the Service and its allocations is skipped. (The interleavings where something
+ * was: race.test.ts.)
+ */
+const UID = '0a1b2c3d-0000-4000-8000-000000000009';
+const ALLOC_UID = '0a1b2c3d-0000-4000-8000-0000000000a9';
+const LB_IP = '192.0.2.25';
+const ALLOC = allocationName(UID, { ipFamily: 'IPv4' });
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+
+const objects = () => [
+  { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
+    spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, resourceVersion: '2', finalizers: ['mikrolb.de/finalizer'] },
+    spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
+  { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'shop', uid: 'es-uid', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.11'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+  { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: ALLOC, uid: ALLOC_UID, resourceVersion: '4', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+    labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': UID } },
+    spec: { ipFamily: 'IPv4' }, status: { phase: 'Allocated', address: LB_IP, advertised: false } },
+];
+
+function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>) {
+  const kube = memoryPort({ objects: objects(), now: NOW });
+  const reads: string[] = [];
+  let once = beforeStatusWrite;
+  const port: KubePort = {
+    ...kube.port,
+    get: (kind, ...rest) => {
+      reads.push(`get ${kind}`);
+      return kube.port.get(kind, ...rest);
+    },
+    list: (kind, ...rest) => {
+      reads.push(`list ${kind}`);
+      return kube.port.list(kind, ...rest);
+    },
+    replaceStatus: async (kind, obj) => {
+      const hook = once;
+      once = undefined;
+      if (hook) await hook(kube.port);
+      return kube.port.replaceStatus(kind, obj);
+    },
+  };
+  const program = createProgram({
+    kube: port, router: memoryRouter({ version: '7.19.1', menus: { '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }] } }),
+    classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+  });
+  return { kube, program, reads };
+}
+
+const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
+
+describe('program proves nothing changed by writing the statuses it read', () => {
+  it('reads the Service and its allocations once when both take their write', async () => {
+    const { kube, program, reads } = setup();
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    expect(reads.filter((r) => r === 'get Service' || r === 'list IPAllocation')).toEqual(['get Service', 'list IPAllocation']);
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
+    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
+  });
+
+  it('reads again when an object changed after its read (here: the Service, just before the first status write)', async () => {
+    const { kube, program, reads } = setup(async (k) => {
+      const svc = ServiceSchema.parse(await k.get('Service', 'web', 'shop'));
+      await k.replace('Service', { ...svc, metadata: { ...svc.metadata, labels: { touched: 'yes' } } });
+    });
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    expect(reads.filter((r) => r === 'get Service').length).toBeGreaterThanOrEqual(2);
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
+    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
+  });
+});
