@@ -12,12 +12,11 @@ import type { AllocateRun, Report } from './deps.js';
  * allocation's status (upstream MikroLB, which keeps no ledger) says is held gets its claim,
  * then the pool is marked `claimsAdopted` and its ledger dropped. Until then a pool hands out
  * nothing. Idempotent and safe to run in several instances at once: claims are
- * create-if-absent, the pool's status write carries its resourceVersion. True: some pool was
- * converted (its status changed: a pools hint is stale).
+ * create-if-absent, the pool's status write carries its resourceVersion.
  */
-export async function adoptClaims(deps: AllocateRun, views: readonly PoolView[], report: Report): Promise<boolean> {
+export async function adoptClaims(deps: AllocateRun, views: readonly PoolView[], report: Report): Promise<void> {
   const pending = views.filter((v) => !v.claimsAdopted && !v.pool.metadata.deletionTimestamp);
-  if (pending.length === 0) return false;
+  if (pending.length === 0) return;
   const allocations: IPAllocation[] = (await listAllocations(deps.kube)).items;
   for (const view of pending) {
     const holdings = adoptedHoldings(view, allocations);
@@ -36,5 +35,4 @@ export async function adoptClaims(deps: AllocateRun, views: readonly PoolView[],
     report.actions.push(`pool ${view.name}: ${holdings.length} held address(es) converted to claims`);
     deps.log.info('Converted a pool to address claims', { pool: view.name, claims: holdings.length, fromLedger: view.ledger !== undefined });
   }
-  return true;
 }

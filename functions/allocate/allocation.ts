@@ -7,7 +7,7 @@ import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
-import { getAllocation, getClaim, getService } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getService, listPools } from '../../lib/k8s/typed.js';
 import { adoptClaims } from './adopt.js';
 import { requesterOf } from './scope.js';
 import type { Requester } from '../../lib/core/pool-scope.js';
@@ -204,10 +204,10 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         return;
       }
       const current = a;
-      const pools = await deps.pools.get(deps.kube, deps.now().getTime());
+      const pools = await listPools(deps.kube);
       for (const bad of pools.invalid) deps.log.warn('Skipping an IPPool that does not match the schema', { pool: bad.name, problem: bad.message });
       const views = viewPools(pools.items);
-      if (await adoptClaims(deps, views, report)) deps.pools.forget();
+      await adoptClaims(deps, views, report);
       const adopted = views.map((v) => ({ ...v, claimsAdopted: true }));
       await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log);
       const held = await findHeld(deps, current, adopted, owner);

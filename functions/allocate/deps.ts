@@ -3,7 +3,6 @@ import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import type { Logger } from '../../lib/log/logger.js';
 import type { PoolMetrics } from '../../lib/pool-metrics.js';
-import { PoolsHint } from '../../lib/k8s/pools-hint.js';
 import { ClaimsHint } from './hint.js';
 
 /** Everything allocate touches, passed in (real ones at the entry point, fakes in tests). */
@@ -17,8 +16,6 @@ export interface AllocateDeps {
   onConflict?: () => void;
   /** What this instance remembers of the claims (a hint; made fresh when absent). */
   hint?: ClaimsHint;
-  /** The pools as this instance last listed them (a hint; made fresh when absent). */
-  pools?: PoolsHint;
   /** Pool usage and allocation failures (metrics). */
   metrics?: PoolMetrics;
 }
@@ -29,10 +26,9 @@ export const HINT_MAX_AGE_MS = 60_000;
 /** The dependencies of one allocate instance, with its hint (kept while the instance is warm). */
 export interface AllocateRun extends AllocateDeps {
   hint: ClaimsHint;
-  pools: PoolsHint;
 }
 
-export const allocateRun = (deps: AllocateDeps): AllocateRun => ({ ...deps, hint: deps.hint ?? new ClaimsHint(HINT_MAX_AGE_MS), pools: deps.pools ?? new PoolsHint() });
+export const allocateRun = (deps: AllocateDeps): AllocateRun => ({ ...deps, hint: deps.hint ?? new ClaimsHint(HINT_MAX_AGE_MS) });
 
 /** What one invocation did, returned as the response body. */
 export interface Report {

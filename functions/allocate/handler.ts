@@ -10,7 +10,6 @@ import { reconcilePool } from './pool.js';
 import { reconcileService } from './service.js';
 
 async function resync(deps: AllocateRun, report: Report): Promise<void> {
-  deps.pools.forget();
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
   for (const svc of (await listServices(deps.kube)).items) {
     await reconcileService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, { verify: true });

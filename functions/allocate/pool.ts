@@ -3,7 +3,7 @@ import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { claimsOfPool } from '../../lib/k8s/keys.js';
-import { getPool, listAllocations, listClaims } from '../../lib/k8s/typed.js';
+import { getPool, listAllocations, listClaims, listPools } from '../../lib/k8s/typed.js';
 import { adoptClaims } from './adopt.js';
 import { allocateAddress } from './allocation.js';
 import type { AllocateRun, Report } from './deps.js';
@@ -14,18 +14,15 @@ import type { AllocateRun, Report } from './deps.js';
  * from a pool never wait on each other.
  */
 async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<void> {
-  await retryOnConflict(`updating pool ${name}`, deps.retry, async (attempt) => {
-    if (attempt > 1) deps.pools.forget(); // the pool changed since the list: list it again
-    const pools = await deps.pools.get(deps.kube, deps.now().getTime());
+  await retryOnConflict(`updating pool ${name}`, deps.retry, async () => {
+    const pools = await listPools(deps.kube);
     const views = viewPools(pools.items);
     deps.metrics?.retain(views.map((v) => v.name));
-    if (await adoptClaims(deps, views, report)) {
-      deps.pools.forget();
-      return refreshPool(deps, name, report); // counted from the converted pool
-    }
+    await adoptClaims(deps, views, report);
     const view = views.find((v) => v.name === name);
     if (!view || view.pool.metadata.deletionTimestamp) return;
-    const pool = view.pool;
+    const pool = await getPool(deps.kube, name);
+    if (!pool) return;
     const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
     const counts = poolCounts({ ...view, pool }, holdings);
     deps.metrics?.counted(name, view.family, counts);
@@ -52,7 +49,6 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
  * freed, or the pool may have grown.
  */
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
-  deps.pools.forget(); // this pool changed, or one of its claims: what follows reads the pools fresh
   await ensurePoolFinalizer(deps, name, report);
   await refreshPool(deps, name, report);
   const allocations = (await listAllocations(deps.kube)).items;

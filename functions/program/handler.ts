@@ -4,11 +4,11 @@ import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { claimsOfPool, LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { getAllocation, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
-import { newProgramReport, programRun, type ProgramDeps, type ProgramReport, type ProgramRun } from './deps.js';
+import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programReservation, programService, type RouterView } from './service.js';
 
-async function programAllocation(deps: ProgramRun, name: string, report: ProgramReport): Promise<void> {
+async function programAllocation(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
   const a = await getAllocation(deps.kube, name);
   if (!a || a.metadata.deletionTimestamp) return;
   const svc = serviceOfLabels(a.metadata.labels);
@@ -16,7 +16,7 @@ async function programAllocation(deps: ProgramRun, name: string, report: Program
   else if (a.status?.address) await programReservation(deps, a, report);
 }
 
-async function programEndpointSlice(deps: ProgramRun, namespace: string, name: string, report: ProgramReport): Promise<void> {
+async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
   const raw = await deps.kube.get('EndpointSlice', name, namespace);
   const slice = EndpointSliceSchema.safeParse(raw);
   const svc = slice.success ? slice.data.metadata.labels?.[LABEL_SLICE_SERVICE_NAME] : undefined;
@@ -24,7 +24,7 @@ async function programEndpointSlice(deps: ProgramRun, namespace: string, name: s
 }
 
 /** A pool changed (advertise, interface): reprogram every allocation holding one of its addresses. */
-async function programPool(deps: ProgramRun, name: string, report: ProgramReport): Promise<void> {
+async function programPool(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
   const holders = new Set((await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec.allocationName));
   const services = new Set<string>();
   for (const a of (await listAllocations(deps.kube)).items) {
@@ -40,7 +40,7 @@ async function programPool(deps: ProgramRun, name: string, report: ProgramReport
 }
 
 /** Every owner planned against one whole read of the router (read again after each change). */
-async function resync(deps: ProgramRun, report: ProgramReport): Promise<void> {
+async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   let failure: unknown;
   let view: RouterView | undefined;
   let stale = true;
@@ -72,9 +72,7 @@ async function resync(deps: ProgramRun, report: ProgramReport): Promise<void> {
   if (failure) throw failure;
 }
 
-async function route(deps: ProgramRun, inv: Invocation, report: ProgramReport): Promise<void> {
-  // a pool changed (or the resync's sweep): read the pools fresh
-  if (inv.type === 'resync' || inv.ref.kind === 'IPPool') deps.pools.forget();
+async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport): Promise<void> {
   if (inv.type === 'resync') return resync(deps, report);
   const { kind, name, namespace } = inv.ref;
   switch (kind) {
@@ -94,8 +92,7 @@ async function route(deps: ProgramRun, inv: Invocation, report: ProgramReport): 
 }
 
 /** The program function: the router and the statuses follow what the cluster says. */
-export function createProgram(given: ProgramDeps): FunctionHandler {
-  const deps = programRun(given);
+export function createProgram(deps: ProgramDeps): FunctionHandler {
   return async (inv) => {
     const report = newProgramReport();
     return settle(() => route(deps, inv, report), () => ({ function: 'program', ...report }), classifyKubeError);

@@ -85,15 +85,3 @@ describe('program proves nothing changed by writing the statuses it read', () =>
     expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
   });
 });
-
-describe('program keeps the pools it listed for a few seconds', () => {
-  it('a second invocation reuses them; an invocation about a pool lists them again', async () => {
-    const { program, reads } = setup();
-    await program(objectInvocation('update', web));
-    await program(objectInvocation('update', web));
-    expect(reads.filter((r) => r === 'list IPPool')).toHaveLength(1);
-    await program(objectInvocation('update', { kind: 'IPPool', name: 'lan' }));
-    await program(objectInvocation('update', web));
-    expect(reads.filter((r) => r === 'list IPPool')).toHaveLength(2);
-  });
-});

@@ -8,9 +8,9 @@ import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAllocation } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, slicesOfService } from '../../lib/k8s/keys.js';
-import { getService, listAllocations, listEndpointSlices } from '../../lib/k8s/typed.js';
+import { getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
-import { RouterUnavailableError, type ProgramRun, type ProgramReport } from './deps.js';
+import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService } from './settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
@@ -35,7 +35,7 @@ const familyOf = (ip: string) => {
 };
 
 /** Talks to the router; a failure becomes a BackendError outcome for every advertisement. */
-async function applyToRouter(deps: ProgramRun, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean }> {
+async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean }> {
   try {
     const owner = { ...p, cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER };
     const { ops, outcomes } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid, ownersOf(p)) } : {});
@@ -50,7 +50,7 @@ async function applyToRouter(deps: ProgramRun, p: OwnerProgram, report: ProgramR
 }
 
 /** One Warning event per invocation naming the slice addresses that are never NAT targets. */
-async function warnUnusableEndpoints(deps: ProgramRun, svc: Service, slices: readonly EndpointSlice[], report: ProgramReport): Promise<void> {
+async function warnUnusableEndpoints(deps: ProgramDeps, svc: Service, slices: readonly EndpointSlice[], report: ProgramReport): Promise<void> {
   const skipped = unusableEndpoints(slices);
   if (skipped.length === 0) return;
   const shown = skipped.slice(0, 10).map((s) => `${s.address} (${s.kind})`).join(', ');
@@ -65,7 +65,7 @@ async function warnUnusableEndpoints(deps: ProgramRun, svc: Service, slices: rea
 type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 
 /** The Service's next status (ingress and our condition), or undefined when it would not change. */
-function serviceStatusNext(deps: ProgramRun, svc: Service, lbAllocations: readonly IPAllocation[], all: readonly IPAllocation[], want: IngressWant, routerError: string | undefined): Service['status'] | undefined {
+function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: readonly IPAllocation[], all: readonly IPAllocation[], want: IngressWant, routerError: string | undefined): Service['status'] | undefined {
   const current = svc.status?.loadBalancer?.ingress ?? [];
   const ingress = !want.publish ? current : want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], familyOf) : [];
   const conditions = setConditions(svc.status?.conditions, [serviceCondition([...all], routerError)], svc.metadata.generation, deps.now());
@@ -75,7 +75,7 @@ function serviceStatusNext(deps: ProgramRun, svc: Service, lbAllocations: readon
 
 const ingressText = (status: Service['status']): string => (status?.loadBalancer?.ingress ?? []).map((i) => i.ip).join(', ') || 'none';
 
-async function writeServiceStatus(deps: ProgramRun, first: Service, lbAllocations: IPAllocation[], all: IPAllocation[], want: IngressWant, routerError: string | undefined, report: ProgramReport): Promise<void> {
+async function writeServiceStatus(deps: ProgramDeps, first: Service, lbAllocations: IPAllocation[], all: IPAllocation[], want: IngressWant, routerError: string | undefined, report: ProgramReport): Promise<void> {
   await retryOnConflict(`updating Service ${first.metadata.name}`, deps.retry, async (attempt) => {
     const svc = attempt === 1 ? first : await getService(deps.kube, first.metadata.namespace ?? 'default', first.metadata.name);
     if (!svc || svc.metadata.uid !== first.metadata.uid) return;
@@ -95,7 +95,7 @@ interface StatusPlan {
   routerError: string | undefined;
 }
 
-async function writeStatuses(deps: ProgramRun, svc: Service, allocations: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<void> {
+async function writeStatuses(deps: ProgramDeps, svc: Service, allocations: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<void> {
   const written = await writeOutcomes(deps, allocations, plan.outcomes, report);
   await writeServiceStatus(deps, svc, written.filter((a) => plan.lbNames.has(a.metadata.name)), written, plan.want, plan.routerError, report);
 }
@@ -110,7 +110,7 @@ async function writeStatuses(deps: ProgramRun, svc: Service, allocations: readon
  * precondition) — sends the caller the long way: settle, then write what is left. A write
  * made here before that is valid regardless: its object had not changed.
  */
-async function writeProven(deps: ProgramRun, svc: Service, live: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<boolean> {
+async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<boolean> {
   const nexts: IPAllocation[] = [];
   for (const a of live) {
     const outcome = plan.outcomes.get(a.metadata.name);
@@ -145,7 +145,7 @@ async function writeProven(deps: ProgramRun, svc: Service, live: readonly IPAllo
  * what happened into the allocations' and the Service's status. Resolves with whether the
  * router may have changed (a router failure is thrown after the statuses are written).
  */
-export async function programService(deps: ProgramRun, namespace: string, name: string, report: ProgramReport, state?: RouterView): Promise<boolean> {
+export async function programService(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport, state?: RouterView): Promise<boolean> {
   const svc = await getService(deps.kube, namespace, name);
   if (!svc?.metadata.uid || svc.metadata.deletionTimestamp) return false;
   const intent = serviceIntent(svc, deps.classes);
@@ -153,7 +153,7 @@ export async function programService(deps: ProgramRun, namespace: string, name: 
   const [allocations, slices, pools] = await Promise.all([
     listAllocations(deps.kube, allocationsOfService(svc.metadata.uid)),
     listEndpointSlices(deps.kube, namespace, slicesOfService(name)),
-    deps.pools.get(deps.kube, deps.now().getTime()),
+    listPools(deps.kube),
   ]);
   const live = allocations.items.filter((a) => !a.metadata.deletionTimestamp);
   const model = serviceProgram(svc, intent, live, slices.items);
@@ -176,8 +176,8 @@ export async function programService(deps: ProgramRun, namespace: string, name: 
 }
 
 /** An operator reservation (no Service): only its advertisement. Resolves as programService does. */
-export async function programReservation(deps: ProgramRun, allocation: IPAllocation, report: ProgramReport, state?: RouterView): Promise<boolean> {
-  const pools = await deps.pools.get(deps.kube, deps.now().getTime());
+export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView): Promise<boolean> {
+  const pools = await listPools(deps.kube);
   const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts: advertisementWants([allocation], pools.items) };
   const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
   if (wrote && !(await settleReservation(deps, allocation, report))) return true;

@@ -9,7 +9,7 @@ import { claimNameOf } from '../../lib/k8s/claims.js';
 import { sharedAddressOwner, sharingKeyOf } from '../../lib/core/sharing.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
-import { RouterUnavailableError, type ProgramRun, type ProgramReport } from './deps.js';
+import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { messageOf } from '../../lib/errors.js';
 
 /**
@@ -22,14 +22,14 @@ import { messageOf } from '../../lib/errors.js';
  * wants, ends every interleaving with no entry of a released owner.
  */
 
-const clusterOf = (deps: ProgramRun): string => deps.classes.clusterName ?? DEFAULT_CLUSTER;
+const clusterOf = (deps: ProgramDeps): string => deps.classes.clusterName ?? DEFAULT_CLUSTER;
 
 /** The owner's entries (this cluster's), read from whole menus: an entry the narrowed read would miss goes too. */
-async function wholeOwnerState(deps: ProgramRun, p: OwnerProgram): Promise<Record<string, RouterEntry[]>> {
+async function wholeOwnerState(deps: ProgramDeps, p: OwnerProgram): Promise<Record<string, RouterEntry[]>> {
   return partitionState(await deps.router.readMany(menusToRead()), clusterOf(deps))(p.uid, ownersOf(p));
 }
 
-async function reapply(deps: ProgramRun, p: OwnerProgram, why: string, report: ProgramReport): Promise<void> {
+async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: ProgramReport): Promise<void> {
   let ops;
   try {
     ({ ops } = await programOwner(deps.router, { ...p, cluster: clusterOf(deps) }, { read: () => wholeOwnerState(deps, p) }));
@@ -48,7 +48,7 @@ const holding = (allocations: readonly IPAllocation[]): Map<string, string> =>
  * The shared addresses a released Service held whose claim is gone now: release took their
  * entries off before the claim went, so what program wrote since is taken off here.
  */
-async function freedSharedOwners(deps: ProgramRun, svc: Service, live: readonly IPAllocation[]): Promise<string[]> {
+async function freedSharedOwners(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[]): Promise<string[]> {
   if (sharingKeyOf(svc) === undefined) return [];
   const out: string[] = [];
   for (const a of live) {
@@ -72,7 +72,7 @@ export interface ServiceRead {
  * no status); if an allocation it programmed was released meanwhile, the Service is programmed
  * again without it. Returns the allocations whose status program may still write.
  */
-export async function settleService(deps: ProgramRun, before: Service, read: ServiceRead, report: ProgramReport): Promise<IPAllocation[] | undefined> {
+export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport): Promise<IPAllocation[] | undefined> {
   const uid = before.metadata.uid ?? '';
   const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
   const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
@@ -92,7 +92,7 @@ export async function settleService(deps: ProgramRun, before: Service, read: Ser
 }
 
 /** The same for an operator reservation: gone or deleting means its advertisement goes. */
-export async function settleReservation(deps: ProgramRun, before: IPAllocation, report: ProgramReport): Promise<boolean> {
+export async function settleReservation(deps: ProgramDeps, before: IPAllocation, report: ProgramReport): Promise<boolean> {
   const a = await getAllocation(deps.kube, before.metadata.name);
   if (a && a.metadata.uid === before.metadata.uid && !a.metadata.deletionTimestamp) return true;
   await reapply(deps, { uid: before.metadata.uid ?? '', adverts: [] }, 'the reservation was released', report);

@@ -2,13 +2,13 @@ import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/c
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { IPAllocation } from '../../lib/k8s/schemas.js';
 import { getAllocation } from '../../lib/k8s/typed.js';
-import type { ProgramRun, ProgramReport } from './deps.js';
+import type { ProgramDeps, ProgramReport } from './deps.js';
 
 /**
  * Writes what the router did into each allocation's status (only what changed), with a
  * Warning `ProgrammingFailed` event for router failures. Returns the allocations as written.
  */
-export async function writeOutcomes(deps: ProgramRun, allocations: readonly IPAllocation[], outcomes: ReadonlyMap<string, RouterOutcome>, report: ProgramReport): Promise<IPAllocation[]> {
+export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPAllocation[], outcomes: ReadonlyMap<string, RouterOutcome>, report: ProgramReport): Promise<IPAllocation[]> {
   const result: IPAllocation[] = [];
   for (const first of allocations) {
     const outcome = outcomes.get(first.metadata.name);
@@ -31,7 +31,7 @@ export async function writeOutcomes(deps: ProgramRun, allocations: readonly IPAl
   return result;
 }
 
-export async function recordEvent(deps: ProgramRun, a: IPAllocation, outcome: RouterOutcome): Promise<void> {
+export async function recordEvent(deps: ProgramDeps, a: IPAllocation, outcome: RouterOutcome): Promise<void> {
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   if (outcome.kind === 'refused') {
     deps.log.warn('Refused to program an address', { allocation: a.metadata.name, address: a.status?.address, reason: outcome.reason, message: outcome.message });
