@@ -21,8 +21,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     await adoptClaims(deps, views, report);
     const view = views.find((v) => v.name === name);
     if (!view || view.pool.metadata.deletionTimestamp) return;
-    const pool = await getPool(deps.kube, name);
-    if (!pool) return;
+    const pool = view.pool; // just listed (again on a conflict): no read of its own
     const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
     const counts = poolCounts({ ...view, pool }, holdings);
     deps.metrics?.counted(name, view.family, counts);
