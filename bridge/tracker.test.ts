@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { serviceConcernsUs, sliceConcernsUs } from './filters.js';
 import { createTracker } from './tracker.js';
+import { routeEmission } from './routing.js';
 
 const pool = (name: string, rv: string, cidr = '192.0.2.0/24') => ({ metadata: { name, resourceVersion: rv }, spec: { cidrs: [cidr] } });
 const service = (name: string, rv: string, spec: Record<string, unknown> = { type: 'LoadBalancer' }, meta: Record<string, unknown> = {}) => ({
@@ -139,6 +140,13 @@ describe('what concerns us', () => {
     expect(t.has('Service/shop/web')).toBe(false);
     expect(t.seen(service('web', '4', { type: 'ClusterIP' }))).toBeUndefined();
     expect(t.gone(service('web', '5', { type: 'ClusterIP' }))).toBeUndefined();
+  });
+
+  it('an object first seen already being deleted (a bridge started after the deletion) is an update, so release hears of it', () => {
+    const t = createTracker('Service');
+    const deleting = service('web', '7', { type: 'LoadBalancer' }, { deletionTimestamp: '2026-01-01T00:00:00Z', finalizers: ['mikrolb.de/finalizer'] });
+    expect(t.seen(deleting)).toMatchObject({ change: 'update', changed: ['spec', 'meta'] });
+    expect(routeEmission(t.seen({ ...deleting, metadata: { ...deleting.metadata, name: 'db' } }) ?? expect.fail('not seen')).map((d) => d.fn)).toContain('release');
   });
 
   it('an allocation belongs to the Service its labels name', () => {

@@ -138,7 +138,10 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     else known.delete(id.key);
     if (before && before.rv === id.meta.resourceVersion) return undefined;
     const changed = wanted ? changedFacets(before, id.facets) : undefined;
-    return { change: before ? 'update' : 'add', ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}) };
+    // First seen already being deleted (the bridge started, or re-listed, after the deletion
+    // began): an update, so that release hears of it as it would have of the deletion itself.
+    const change = before || id.meta.deletionTimestamp ? 'update' : 'add';
+    return { change, ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}) };
   }
 
   function gone(obj: unknown): Emission | undefined {
