@@ -9,7 +9,7 @@ import {
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
 import { firewallMenu } from '../router/menus.js';
-import { LB_LIST, currentComment, globalComment, isServiceChain } from '../router/names.js';
+import { INPUT_CHAIN, LB_LIST, currentComment, globalComment, isServiceChain } from '../router/names.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
 import { isAlreadyExists, isNotFound } from '../router/errors.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
@@ -227,7 +227,8 @@ function ownerReads(p: OwnerProgram): OwnerRead[] {
     for (const menu of menusFor(f)) {
       const table = menu.split('/').pop() ?? '';
       const entries = desired[menu] ?? [];
-      const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(isServiceChain)]);
+      // a Service's drop rules (source ranges) sit in the shared `mikrolb-input`: read it whole, so rules of ranges lifted go too
+      const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(isServiceChain), ...(table === 'filter' && p.service ? [INPUT_CHAIN] : [])]);
       // the owner's SNAT and source lists are read even when they should now be empty (no endpoints, no ranges left)
       const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== LB_LIST), ...(table === 'address-list' && p.service ? [snatList(p.uid), sourceList(p.uid)] : [])]);
       // foreign entries holding one of the owner's addresses (the router's own) are refused

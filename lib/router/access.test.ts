@@ -54,14 +54,22 @@ describe('the layout of source ranges', () => {
     expect(chain[0]).toMatchObject({ action: 'return', 'src-address-list': `!${LIST}` });
   });
 
+  it.each(FAMILIES)('%s: a drop rule per LB address and port in mikrolb-input, for every source outside the list', (family) => {
+    const prefix = family === 'IPv4' ? '/ip' : '/ipv6';
+    expect(entries[`${prefix}/firewall/filter`]).toEqual([
+      { chain: 'mikrolb-input', action: 'drop', 'dst-address': NET[family].lb, protocol: 'tcp', 'dst-port': '80', 'src-address-list': `!${LIST}`, comment: `mikrolb:default:svc=${svc.uid}:source-drop:${NET[family].lb}:tcp/80` },
+      { chain: 'mikrolb-input', action: 'drop', 'dst-address': NET[family].lb, protocol: 'udp', 'dst-port': '53', 'src-address-list': `!${LIST}`, comment: `mikrolb:default:svc=${svc.uid}:source-drop:${NET[family].lb}:udp/53` },
+    ]);
+  });
+
   it('writes nothing when the Service sets no ranges', () => {
     const all = Object.values(serviceEntries(svc)).flat();
-    expect(all.filter((e) => e.list === LIST || e.comment.endsWith(':source-gate'))).toEqual([]);
+    expect(all.filter((e) => e.list === LIST || e.comment.endsWith(':source-gate') || e.chain === 'mikrolb-input')).toEqual([]);
   });
 
   it('writes nothing while the load balancer is off', () => {
     const all = Object.values(serviceEntries(webService({ sourceRanges: OFFICE, lbEnabled: false }))).flat();
-    expect(all.filter((e) => e.list === LIST || e.comment.endsWith(':source-gate'))).toEqual([]);
+    expect(all.filter((e) => e.list === LIST || e.comment.endsWith(':source-gate') || e.chain === 'mikrolb-input')).toEqual([]);
   });
 });
 
@@ -83,22 +91,28 @@ describe.each(FAMILIES)('%s: traffic from inside and outside the ranges (packet 
   });
 
   it.each([
-    { story: 'TCP from outside is reset by the router', protocol: 'tcp', dstPort: 80, rejectWith: 'tcp-reset' },
-    { story: 'UDP from outside is refused by the router', protocol: 'udp', dstPort: 53, rejectWith: 'icmp-port-unreachable' },
-    { story: 'the router\'s own ssh on the LB address stays closed to outsiders', protocol: 'tcp', dstPort: 22, rejectWith: 'tcp-reset' },
-  ])('$story, never dst-natted to a pod', ({ protocol, dstPort, rejectWith }) => {
+    { story: 'TCP from outside is dropped by the router', protocol: 'tcp', dstPort: 80 },
+    { story: 'UDP from outside is dropped by the router', protocol: 'udp', dstPort: 53 },
+  ])('$story, never dst-natted to a pod', ({ protocol, dstPort }) => {
     for (let host = 1; host <= 200; host++) {
       const result = restricted.trace(client(family, false, host, { protocol, dstPort }));
-      expect(result).toMatchObject({ ok: true, verdict: 'reject', rejectWith, delivery: 'input', chain: 'filter/input', dstAddress: NET[family].lb, natState: { dstnat: false } });
+      expect(result).toMatchObject({ ok: true, verdict: 'drop', delivery: 'input', chain: 'filter/mikrolb-input', dstAddress: NET[family].lb, natState: { dstnat: false } });
     }
   });
 
-  it('refuses outsiders even where a foreign rule accepts everything on input', () => {
+  it('a port no Service serves is refused (reset) as for anyone, the router\'s own ssh included', () => {
+    for (const [inside, host] of [[false, 3], [true, 3]] as const) {
+      const result = restricted.trace(client(family, inside, host, { protocol: 'tcp', dstPort: 22 }));
+      expect(result).toMatchObject({ ok: true, verdict: 'reject', rejectWith: 'tcp-reset', delivery: 'input', chain: 'filter/input', natState: { dstnat: false } });
+    }
+  });
+
+  it('drops outsiders even where a foreign rule accepts everything on input', () => {
     const state = programmed(OFFICE);
     const filter = `${family === 'IPv4' ? '/ip' : '/ipv6'}/firewall/filter`;
     const open = { ...state, menus: { ...state.menus, [filter]: [...(state.menus[filter] ?? []), { '.id': '*F00', chain: 'input', action: 'accept' }] } };
     const result = createTracer(open).trace(client(family, false, 9));
-    expect(result).toMatchObject({ ok: true, verdict: 'reject', rejectWith: 'tcp-reset' });
+    expect(result).toMatchObject({ ok: true, verdict: 'drop' });
   });
 
   it('without ranges, everyone reaches the endpoints', () => {
@@ -111,12 +125,12 @@ describe('ranges of one family only', () => {
   it('admit no one on the other family\'s address (the list is empty, the gate still there)', () => {
     const tracer = createTracer(programmed([{ family: 'IPv4', range: '198.51.100.0/24' }]));
     expect(tracer.trace(client('IPv4', true, 5))).toMatchObject({ ok: true, verdict: 'accept', delivery: 'forward' });
-    expect(tracer.trace(client('IPv6', true, 5))).toMatchObject({ ok: true, verdict: 'reject', rejectWith: 'tcp-reset' });
+    expect(tracer.trace(client('IPv6', true, 5))).toMatchObject({ ok: true, verdict: 'drop' });
   });
 
   it('an empty set of ranges (none parsed) admits no one', () => {
     const tracer = createTracer(programmed([]));
-    for (const family of FAMILIES) expect(tracer.trace(client(family, true, 5))).toMatchObject({ ok: true, verdict: 'reject' });
+    for (const family of FAMILIES) expect(tracer.trace(client(family, true, 5))).toMatchObject({ ok: true, verdict: 'drop' });
   });
 });
 
@@ -125,9 +139,9 @@ describe('planning source ranges', () => {
   const plan = (from: RouterState, sourceRanges?: readonly SourceRange[]) =>
     converge(from, serviceDesired(webService(sourceRanges ? { sourceRanges } : {})), scope);
 
-  it('adding ranges adds the lists and gates only, and a second plan changes nothing', () => {
+  it('adding ranges adds the lists, gates and drop rules only, and a second plan changes nothing', () => {
     const { ops, state } = plan(programmed(), OFFICE);
-    expect(opCounts(ops)).toEqual({ add: 4, set: 0, remove: 0, move: 0 });
+    expect(opCounts(ops)).toEqual({ add: 8, set: 0, remove: 0, move: 0 }); // per family: a list entry, a gate, a drop rule per port
     expect(plan(state, OFFICE).ops).toEqual([]);
   });
 
@@ -140,10 +154,10 @@ describe('planning source ranges', () => {
     ]);
   });
 
-  it('removing the ranges removes the gates and the lists, and opens the port again', () => {
+  it('removing the ranges removes the gates, the drop rules and the lists, and opens the port again', () => {
     const { ops, state } = plan(programmed(OFFICE));
-    expect(opCounts(ops)).toEqual({ add: 0, set: 0, remove: 4, move: 0 });
-    expect(Object.values(state.menus).flat().filter((e) => e.list === LIST || e.comment?.endsWith(':source-gate'))).toEqual([]);
+    expect(opCounts(ops)).toEqual({ add: 0, set: 0, remove: 6, move: 0 }); // a family's two drop rules go in one remove
+    expect(Object.values(state.menus).flat().filter((e) => e.list === LIST || e.comment?.endsWith(':source-gate') || e.chain === 'mikrolb-input')).toEqual([]);
     expect(createTracer(state).trace(client('IPv4', false, 9))).toMatchObject({ ok: true, verdict: 'accept', delivery: 'forward' });
   });
 
@@ -154,7 +168,7 @@ describe('planning source ranges', () => {
     const withForeign = { ...state, menus: { ...state.menus, [lists]: [...(state.menus[lists] ?? []), foreign] } };
     const released = applyPlanToState(withForeign, planState(withForeign, {}, scope, ALL_MENUS));
     expect(released.menus[lists]?.filter((e) => e.list === LIST)).toEqual([foreign]);
-    expect(Object.values(released.menus).flat().filter((e) => e.comment?.endsWith(':source-gate'))).toEqual([]);
+    expect(Object.values(released.menus).flat().filter((e) => e.comment?.endsWith(':source-gate') || e.chain === 'mikrolb-input')).toEqual([]);
   });
 
   it.each([

@@ -1,6 +1,6 @@
 import { familyBits, formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import type { DesiredEntry } from './menus.js';
-import { serviceChain, serviceComment, sourceList } from './names.js';
+import { INPUT_CHAIN, serviceChain, serviceComment, sourceList } from './names.js';
 
 /** A source range of loadBalancerSourceRanges, canonical: the network with host bits cleared. */
 export interface SourceRange {
@@ -27,19 +27,27 @@ export function parseSourceRange(text: string): SourceRange | undefined {
   return { family: parsed.family, range: len === bits ? network : `${network}/${len}` };
 }
 
+/** A port of the Service, as the drop rules match it. */
+export interface GatedPort {
+  protocol: string;
+  port: number;
+}
+
 /**
- * A Service with source ranges: its own address list of the ranges of one family, and a gate
- * first in its nat chain that returns every other source before any port jump, so those
- * connections are never dst-natted. Un-NATed, a connection to an LB address the router answers
- * for reaches filter/input, where the global rules refuse it (tcp-reset, icmp-port-unreachable):
- * it reaches neither an endpoint nor the router's own services.
+ * A Service with source ranges: its own address list of the ranges of one family, a gate first
+ * in its nat chain that returns every other source before any port jump, so those connections
+ * are never dst-natted, and in `mikrolb-input` (entered from filter/input for LB addresses) one
+ * drop rule per LB address and port for every other source: the connection is dropped
+ * silently, as kube-proxy drops it, and reaches neither an endpoint nor the router's own
+ * services. Per port, so another Service sharing the address keeps its own ports; a port no
+ * Service serves is refused (reset) as for anyone.
  *
  * A family without ranges of its own still gets the gate (its list is empty, so nobody passes):
  * ranges given only for IPv4 do not open the IPv6 address to everyone.
  * `sourceRanges` undefined means no restriction: no list, no gate.
  */
-export function accessEntries(uid: string, family: IPFamily, sourceRanges: readonly SourceRange[] | undefined): { list: DesiredEntry[]; gate: DesiredEntry[] } {
-  if (sourceRanges === undefined) return { list: [], gate: [] };
+export function accessEntries(uid: string, family: IPFamily, sourceRanges: readonly SourceRange[] | undefined, lbAddresses: readonly string[] = [], ports: readonly GatedPort[] = []): { list: DesiredEntry[]; gate: DesiredEntry[]; drop: DesiredEntry[] } {
+  if (sourceRanges === undefined) return { list: [], gate: [], drop: [] };
   const ranges = [...new Set(sourceRanges.filter((r) => r.family === family).map((r) => r.range))].sort();
   return {
     list: ranges.map((range) => ({ list: sourceList(uid), address: range, comment: serviceComment(uid, `source-list:${range}`) })),
@@ -47,6 +55,10 @@ export function accessEntries(uid: string, family: IPFamily, sourceRanges: reado
       chain: serviceChain(uid), action: 'return', 'src-address-list': `!${sourceList(uid)}`,
       comment: serviceComment(uid, 'source-gate'),
     }],
+    drop: lbAddresses.flatMap((address) => ports.map((p) => ({
+      chain: INPUT_CHAIN, action: 'drop', 'dst-address': address, protocol: p.protocol, 'dst-port': String(p.port),
+      'src-address-list': `!${sourceList(uid)}`, comment: serviceComment(uid, `source-drop:${address}:${p.protocol}/${p.port}`),
+    }))),
   };
 }
 

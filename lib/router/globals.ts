@@ -1,14 +1,16 @@
 import type { IPFamily } from '../ip/index.js';
 import { firewallMenu, type DesiredMenus } from './menus.js';
-import { LB_CHAIN, LB_CONNECTION_MARK, LB_LIST, SNAT_CHAIN, globalComment } from './names.js';
+import { INPUT_CHAIN, LB_CHAIN, LB_CONNECTION_MARK, LB_LIST, SNAT_CHAIN, globalComment } from './names.js';
 
 /**
  * The rules every Service of a family shares (tabled in LAYOUT.md). Each goes FIRST in its
  * built-in chain (the planner moves only our rules, so foreign rules keep their relative order):
  *
  * - filter/input: traffic to an LB address that still reaches input was not dst-natted (a
- *   port no Service serves, or a Service without ready endpoints). ICMP is accepted so the
- *   address still answers ping and, for IPv6, neighbour discovery; TCP gets a reset and
+ *   port no Service serves, a Service without ready endpoints, or a source outside a Service's
+ *   loadBalancerSourceRanges). ICMP is accepted so the address still answers ping and, for
+ *   IPv6, neighbour discovery; then a jump to `mikrolb-input`, where a Service with source
+ *   ranges drops what its gate turned away (silently, as kube-proxy does); TCP gets a reset and
  *   everything else port-unreachable, so clients fail fast and the router's own services
  *   (winbox, ssh, ...) are never reachable on an LB address. First, because a foreign
  *   "accept from LAN" would otherwise expose them.
@@ -29,6 +31,7 @@ export function globalEntries(family: IPFamily): DesiredMenus {
   return {
     [firewallMenu(family, 'filter')]: [
       { chain: 'input', action: 'accept', protocol: icmp, ...toLb, comment: globalComment('filter-input-accept-icmp') },
+      { chain: 'input', action: 'jump', 'jump-target': INPUT_CHAIN, ...toLb, comment: globalComment('filter-input-jump-gate') },
       {
         chain: 'input', action: 'reject', 'reject-with': 'tcp-reset', protocol: 'tcp', ...toLb,
         comment: globalComment('filter-input-reject-tcp'),

@@ -80,7 +80,7 @@ describe('entry naming', () => {
   it('uses short, valid chain names derived from the uid', () => {
     const chains = new Set(entries.flatMap((entry) => [entry.chain, entry['jump-target']]).filter((name) => name !== undefined));
     expect([...chains].sort()).toEqual([
-      'dstnat', 'forward', 'input', 'mikrolb-lb', 'mikrolb-snat', 'mikrolb-svc-6f1c2a9e4b7d', 'mikrolb-svc-6f1c2a9e4b7d-tcp-80',
+      'dstnat', 'forward', 'input', 'mikrolb-input', 'mikrolb-lb', 'mikrolb-snat', 'mikrolb-svc-6f1c2a9e4b7d', 'mikrolb-svc-6f1c2a9e4b7d-tcp-80',
       'mikrolb-svc-6f1c2a9e4b7d-udp-53', 'prerouting', 'srcnat',
     ]);
   });

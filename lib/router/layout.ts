@@ -158,6 +158,7 @@ function familyEntries(svc: ServiceProgram, family: IPFamily): DesiredMenus {
       ...(lbAddresses.length > 0 ? accessEntries(svc.uid, family, svc.sourceRanges).list : []),
       ...listEntries(svc, snatList(svc.uid), 'snat-list', snatSources),
     ],
+    [firewallMenu(family, 'filter')]: accessEntries(svc.uid, family, svc.sourceRanges, lbAddresses, sortedPorts(svc.ports)).drop,
     [firewallMenu(family, 'nat')]: [...(lbAddresses.length > 0 ? lbRules(svc, family, lbAddresses) : []), ...snatRule],
   };
 }

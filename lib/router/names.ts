@@ -22,7 +22,7 @@ export type Owner = { kind: 'global'; cluster: string } | { kind: 'service'; clu
 
 /** The global roles MikroLB writes (LAYOUT.md); a `global:` tag with any other role is foreign. */
 export const GLOBAL_ROLES: ReadonlySet<string> = new Set([
-  'filter-input-accept-icmp', 'filter-input-reject-tcp', 'filter-input-reject-other', 'filter-forward-accept-lb',
+  'filter-input-accept-icmp', 'filter-input-jump-gate', 'filter-input-reject-tcp', 'filter-input-reject-other', 'filter-forward-accept-lb',
   'mangle-prerouting-mark-lb', 'nat-dstnat-jump-lb', 'nat-srcnat-jump-snat',
 ]);
 
@@ -42,6 +42,8 @@ export function isGlobalRole(role: string): boolean {
 export const LB_LIST = 'mikrolb-lb';
 /** The nat chain the dstnat jump enters for LB addresses; one jump per Service address. */
 export const LB_CHAIN = 'mikrolb-lb';
+/** The filter chain input jumps to for LB addresses: the drop rules of Services with source ranges. */
+export const INPUT_CHAIN = 'mikrolb-input';
 /** The nat chain the srcnat jump enters; one src-nat rule per Service with SNAT. */
 export const SNAT_CHAIN = 'mikrolb-snat';
 /** Connection mark of connections to LB addresses (set in mangle, matched in filter forward). */

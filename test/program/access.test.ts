@@ -63,18 +63,18 @@ afterAll(async () => {
 });
 
 describe('source ranges and client affinity on the router', () => {
-  it('only the office range reaches the endpoints; everyone else is refused by the router', () => {
+  it('only the office range reaches the endpoints; everyone else is dropped by the router', () => {
     const state = stack.sim.state();
     expect(lb).not.toBe('');
     for (let i = 1; i <= 50; i++) expect(READY).toContain(reach(state, `203.0.113.${i}`));
-    for (let i = 1; i <= 50; i++) expect(reach(state, `198.51.100.${i}`)).toBe('reject at filter/input');
+    for (let i = 1; i <= 50; i++) expect(reach(state, `198.51.100.${i}`)).toBe('drop at filter/mikrolb-input');
   });
 
   it('a changed range replaces the list entry; a lifted restriction leaves nothing behind', async () => {
     await updateSpec({ loadBalancerSourceRanges: ['198.51.100.0/24'] });
     let state = stack.sim.state();
     expect(READY).toContain(reach(state, '198.51.100.9'));
-    expect(reach(state, '203.0.113.9')).toBe('reject at filter/input');
+    expect(reach(state, '203.0.113.9')).toBe('drop at filter/mikrolb-input');
 
     await updateSpec({ loadBalancerSourceRanges: [] });
     state = stack.sim.state();
