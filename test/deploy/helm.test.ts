@@ -5,19 +5,19 @@
  * only Helm adds); the values land where they should; a render with non-default values passes a
  * server-side dry-run against the real API server.
  */
-import { lstat, mkdtemp, readFile, realpath, rm, writeFile } from 'node:fs/promises';
+import { lstat, mkdtemp, readFile, realpath, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { parse, stringify } from 'yaml';
+import { parse } from 'yaml';
 import { z } from 'zod';
 import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
-import { testCluster, type Kubectl } from '../helpers/cluster.js';
+import { testCluster } from '../helpers/cluster.js';
 import { CHART, helm, helmTemplate } from './helm.js';
 import { MONITORING, readDashboard } from './monitoring.js';
 import {
-  applyForReal, DEPLOY, dryRun, key, manifestOf, NAMESPACE, one, ofKind, OVERLAYS, render, renderWithoutCertManager,
-  type Doc, type Overlay, type Rendered,
+  applyForReal, DEPLOY, dryRun, key, manifestOf, NAMESPACE, one, ofKind, OVERLAYS, render, renderWithComponents, renderWithoutCertManager,
+  type Doc, type Overlay,
 } from './render.js';
 import { ConfigMapSchema, ServiceSchema } from './schemas.js';
 
@@ -59,22 +59,6 @@ const valuesFor = (overlay: Overlay, certManager: boolean, monitoring = false): 
 /** The overlays components/monitoring applies to: those where a pod serves /metrics (monitoring.test.ts). */
 const MONITORED: readonly Overlay[] = ['default', 'knative'];
 const monitoringChoices = (overlay: Overlay): boolean[] => (MONITORED.includes(overlay) ? [false, true] : [false]);
-
-/** An overlay of a user's: `overlay` plus the components (folders under deploy/components). */
-async function renderWithComponents(kubectl: Kubectl, overlay: Overlay, components: readonly string[]): Promise<Rendered> {
-  const dir = await mkdtemp(join(tmpdir(), 'mikrolb-helm-kustomize-'));
-  try {
-    await writeFile(join(dir, 'kustomization.yaml'), stringify({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      resources: [relative(dir, join(DEPLOY, 'overlays', overlay))],
-      components: components.map((c) => relative(dir, join(DEPLOY, 'components', c))),
-    }));
-    return await render(kubectl, dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
 
 describe('helm lint', () => {
   it.each(OVERLAYS)('passes --strict for the overlay %s, with and without cert-manager (and monitoring, where it applies)', async (overlay) => {

@@ -4,33 +4,17 @@
  * PodMonitor finds the pods and port that serve the series. (The test cluster has no Prometheus
  * Operator CRDs, so those two are checked through zod; the ConfigMap passes a server-side dry run.)
  */
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
-import { join, relative } from 'node:path';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { stringify } from 'yaml';
 import { testCluster } from '../helpers/cluster.js';
-import { PodMonitorSchema, PrometheusRuleSchema, MONITORING, readDashboard } from './monitoring.js';
-import { applyForReal, DEPLOY, dryRun, key, manifestOf, NAMESPACE, ofKind, one, render, type Overlay, type Rendered } from './render.js';
+import { PodMonitorSchema, PrometheusRuleSchema, readDashboard } from './monitoring.js';
+import { applyForReal, DEPLOY, dryRun, key, manifestOf, NAMESPACE, ofKind, one, render, renderWithComponents, type Overlay, type Rendered } from './render.js';
 import { ConfigMapSchema, DeploymentSchema, selects } from './schemas.js';
 
 const { kubectl } = testCluster();
 
 /** An overlay of a user's: the given one plus the monitoring component. */
-async function renderWithMonitoring(overlay: Overlay): Promise<Rendered> {
-  const dir = await mkdtemp(join(tmpdir(), 'mikrolb-monitoring-'));
-  try {
-    await writeFile(join(dir, 'kustomization.yaml'), stringify({
-      apiVersion: 'kustomize.config.k8s.io/v1beta1',
-      kind: 'Kustomization',
-      resources: [relative(dir, join(DEPLOY, 'overlays', overlay))],
-      components: [relative(dir, MONITORING)],
-    }));
-    return await render(kubectl, dir);
-  } finally {
-    await rm(dir, { recursive: true, force: true });
-  }
-}
+const renderWithMonitoring = (overlay: Overlay): Promise<Rendered> => renderWithComponents(kubectl, overlay, ['monitoring']);
 
 /** The Deployment whose /metrics carries the series in each overlay. */
 const SERVED_BY: Readonly<Partial<Record<Overlay, string>>> = { default: 'mikrolb-controller', knative: 'mikrolb-bridge' };

@@ -49,18 +49,17 @@ export function parseDocs(text: string): Doc[] {
 }
 
 /**
- * An overlay without the cert-manager Issuer and Certificate (the test cluster has no
- * cert-manager CRDs): a kustomization in a temporary folder that takes the overlay and adds
- * deploy/components/without-cert-manager, exactly as a user without cert-manager would.
+ * An overlay as a user composes it: a kustomization in a temporary folder that takes the
+ * overlay and adds components of deploy/components (`without-cert-manager`, `monitoring`).
  */
-export async function renderWithoutCertManager(kubectl: Kubectl, overlay: Overlay): Promise<Rendered> {
+export async function renderWithComponents(kubectl: Kubectl, overlay: Overlay, components: readonly string[]): Promise<Rendered> {
   const dir = await mkdtemp(join(tmpdir(), 'mikrolb-kustomize-'));
   try {
     const kustomization = {
       apiVersion: 'kustomize.config.k8s.io/v1beta1',
       kind: 'Kustomization',
       resources: [relative(dir, join(DEPLOY, 'overlays', overlay))],
-      components: [relative(dir, join(DEPLOY, 'components', 'without-cert-manager'))],
+      components: components.map((c) => relative(dir, join(DEPLOY, 'components', c))),
     };
     await writeFile(join(dir, 'kustomization.yaml'), stringify(kustomization));
     return await render(kubectl, dir);
@@ -68,6 +67,10 @@ export async function renderWithoutCertManager(kubectl: Kubectl, overlay: Overla
     await rm(dir, { recursive: true, force: true });
   }
 }
+
+/** An overlay without the cert-manager Issuer and Certificate (the test cluster has no cert-manager CRDs), as a user without cert-manager renders it. */
+export const renderWithoutCertManager = (kubectl: Kubectl, overlay: Overlay): Promise<Rendered> =>
+  renderWithComponents(kubectl, overlay, ['without-cert-manager']);
 
 /** Server-side dry-run apply: the API server validates every object (schemas, CRDs, strict fields). */
 export async function dryRun(kubectl: Kubectl, manifest: string): Promise<{ code: number; applied: string[]; stderr: string }> {
