@@ -57,7 +57,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const leader = { is: (): boolean => false };
   const poolMetrics = opts.poolMetrics ?? createPoolMetrics({ current: () => leader.is() });
   const ports: Omit<FunctionPorts, 'log'> = {
-    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters, poolMetrics,
+    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters, poolMetrics, programInProcess: true,
     ...(opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {}),
   };
   const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) =>

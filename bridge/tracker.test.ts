@@ -95,6 +95,8 @@ describe('the address an allocation holds (what program acts on)', () => {
     ['allocate moves it to another address', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Allocated', address: '192.0.2.9' }, ['address']],
     ['it fails and holds nothing', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Failed' }, ['address']],
     ['it leaves the holding phases with its address still written', { phase: 'Allocated', address: '192.0.2.5' }, { phase: 'Pending', address: '192.0.2.5' }, ['address']],
+    ['allocate and program together write it Programmed at once (the all-in-one hand-off: its echo)', undefined, { phase: 'Programmed', address: '192.0.2.5', advertised: true }, []],
+    ['a Programmed address is taken away', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Pending' }, ['address']],
     ['a failure is worded differently (still nothing held)', { phase: 'Failed', conditions: [{ reason: 'PoolExhausted' }] }, { phase: 'Failed', conditions: [{ reason: 'PoolNotFound' }] }, []],
   ])('%s → %j', (_what, before, after, expected) => expect(step(before, after)).toEqual(expected));
 

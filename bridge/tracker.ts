@@ -26,15 +26,19 @@ function fingerprint(value: unknown): number {
   return h >>> 0;
 }
 
-/** One number per facet (see Facet): what is needed to tell which parts an update changed. */
-type Facets = Record<Facet, number>;
+/**
+ * One number per facet (see Facet): what is needed to tell which parts an update changed; and
+ * whether an allocation's address is already programmed (see changedFacets).
+ */
+type Facets = Record<Facet, number> & { programmed: boolean };
 
 const HeldSchema = z.object({ address: z.string().optional(), phase: z.string().optional() });
 
 /** The address an IPAllocation's status says it holds (as `holdsAddress` in lib/core/pools.ts); '' for none. */
-function heldAddress(status: unknown): string {
+function heldAddress(status: unknown): { address: string; programmed: boolean } {
   const s = HeldSchema.safeParse(status);
-  return s.success && (s.data.phase === 'Allocated' || s.data.phase === 'Programmed') ? (s.data.address ?? '') : '';
+  const held = s.success && (s.data.phase === 'Allocated' || s.data.phase === 'Programmed') ? (s.data.address ?? '') : '';
+  return { address: held, programmed: held !== '' && s.success && s.data.phase === 'Programmed' };
 }
 
 const NO_ADDRESS = fingerprint('');
@@ -46,6 +50,7 @@ function withoutMetaAndStatus(obj: unknown): unknown {
 
 function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
   const m = parsed.metadata;
+  const held = kind === 'IPAllocation' ? heldAddress(parsed.status) : { address: '', programmed: false };
   return {
     // a kind without generation (Service, EndpointSlice, IPAddressClaim): everything but its
     // metadata and status, or a status write (program's ingress) or a finalizer would count as spec
@@ -53,16 +58,22 @@ function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSch
     // finalizers are left out: MikroLB's own are the only ones its functions act on, and adding
     // or removing them is their own write's echo (deletion shows in deletionTimestamp)
     meta: fingerprint([m.labels, m.annotations, m.deletionTimestamp]),
-    address: kind === 'IPAllocation' ? fingerprint(heldAddress(parsed.status)) : NO_ADDRESS,
+    address: fingerprint(held.address),
+    programmed: held.programmed,
   };
 }
 
 const FACETS: readonly Facet[] = ['spec', 'meta', 'address'];
 
-/** For an update, the facets that differ; for an add, those the object has (spec and meta always). */
+/**
+ * For an update, the facets that differ; for an add, those the object has (spec and meta
+ * always). An address that arrives already Programmed is no news to program: only program
+ * writes that phase, in the all-in-one controller together with allocate's first write of a
+ * new Service's address (see programHandoff), so that update is the echo of its own work.
+ */
 function changedFacets(before: Facets | undefined, after: Facets): Facet[] {
   if (!before) return FACETS.filter((f) => f !== 'address' || after.address !== NO_ADDRESS);
-  return FACETS.filter((f) => before[f] !== after[f]);
+  return FACETS.filter((f) => before[f] !== after[f] && (f !== 'address' || !after.programmed));
 }
 type Meta = z.infer<typeof MetaSchema>['metadata'];
 

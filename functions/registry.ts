@@ -14,10 +14,11 @@ import type { Counters } from '../lib/metrics.js';
 import type { PoolMetrics } from '../lib/pool-metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { createAllocateApp } from './allocate/app.js';
-import type { AllocateDeps } from './allocate/deps.js';
+import type { AllocateDeps, Handoff } from './allocate/deps.js';
 import { createAllocate } from './allocate/handler.js';
 import { createProgramApp } from './program/app.js';
-import type { ProgramDeps } from './program/deps.js';
+import { newProgramReport, type ProgramDeps } from './program/deps.js';
+import { programHandoff } from './program/service.js';
 import { createProgram } from './program/handler.js';
 import { createReleaseApp } from './release/app.js';
 import type { ReleaseDeps } from './release/deps.js';
@@ -57,6 +58,11 @@ export interface FunctionPorts {
   counters?: Counters;
   /** allocate: pool usage and allocation failures (metrics). */
   poolMetrics?: PoolMetrics;
+  /**
+   * allocate: program runs in this process too (the all-in-one controller), so a new Service
+   * is programmed in the invocation that allocates it (needs `router`).
+   */
+  programInProcess?: boolean;
 }
 
 export interface FunctionEntry {
@@ -67,7 +73,7 @@ export interface FunctionEntry {
   app(ports: FunctionPorts): FetchApp;
 }
 
-const allocateDeps = (p: FunctionPorts): AllocateDeps => ({
+const commonDeps = (p: FunctionPorts): AllocateDeps => ({
   kube: p.kube, classes: p.classes, now: p.now, log: p.log, retry: p.retry ?? conflictRetry(), ...(p.poolMetrics ? { metrics: p.poolMetrics } : {}),
 });
 
@@ -76,10 +82,27 @@ function routerOf(p: FunctionPorts, name: FunctionName): RouterPort {
   return p.router;
 }
 
-const programDeps = (p: FunctionPorts): ProgramDeps => ({ ...allocateDeps(p), router: routerOf(p, 'program') });
+const programDeps = (p: FunctionPorts): ProgramDeps => ({ ...commonDeps(p), router: routerOf(p, 'program') });
+
+/** Program's side of allocate's hand-off, its actions reported in allocate's answer. */
+function handoffTo(deps: ProgramDeps): Handoff {
+  return async (svc, allocations, pools, report) => {
+    const own = newProgramReport();
+    try {
+      return await programHandoff(deps, svc, allocations, pools, own);
+    } finally {
+      report.actions.push(...own.actions.map((a) => `program: ${a}`));
+    }
+  };
+}
+
+const allocateDeps = (p: FunctionPorts): AllocateDeps => ({
+  ...commonDeps(p),
+  ...(p.programInProcess ? { handoff: handoffTo({ ...programDeps(p), log: p.log.child({ function: 'program' }) }) } : {}),
+});
 
 const releaseDeps = (p: FunctionPorts): ReleaseDeps => ({
-  ...allocateDeps(p), router: routerOf(p, 'release'), claimGraceMs: p.claimGraceMs ?? CLAIM_GRACE_MS, ...(p.counters ? { counters: p.counters } : {}),
+  ...commonDeps(p), router: routerOf(p, 'release'), claimGraceMs: p.claimGraceMs ?? CLAIM_GRACE_MS, ...(p.counters ? { counters: p.counters } : {}),
 });
 
 export const FUNCTIONS: Readonly<Record<FunctionName, FunctionEntry>> = {

@@ -6,7 +6,7 @@ import { claimAddress, claimHeldBy, claimNameOf, leaveClaim, refreshSharing } fr
 import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
-import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
+import type { IPAddressClaim, IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { getAllocation, getClaim, getService, listPools } from '../../lib/k8s/typed.js';
 import { adoptClaims } from './adopt.js';
 import { requesterOf } from './scope.js';
@@ -159,7 +159,7 @@ async function freeClaims(deps: AllocateRun, holdings: readonly Holding[], repor
   }
 }
 
-async function recordOutcome(deps: AllocateRun, a: IPAllocation, d: Decision): Promise<void> {
+export async function recordOutcome(deps: AllocateRun, a: IPAllocation, d: Decision): Promise<void> {
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   if (d.ok) {
     await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note: `Allocated address ${d.address} from pool ${d.pool}.`, action: 'Allocate' });
@@ -177,6 +177,19 @@ export interface Known {
   owner?: OwnerState;
   /** Check the claim even when the status looks settled (resync). */
   verify?: boolean;
+  /**
+   * Collects an address decided and claimed, instead of writing the allocation's status (and
+   * its event): the caller hands it to program first (see `Handoff`) and records it after.
+   */
+  defer?: Deferred[];
+}
+
+/** An allocation whose claim is made and whose status (`allocation.status`, in memory) is not written yet. */
+export interface Deferred {
+  allocation: IPAllocation;
+  decision: Extract<Decision, { ok: true }>;
+  /** The pools as this decision read them (program's advertisements need them too). */
+  pools: readonly IPPool[];
 }
 
 /**
@@ -216,6 +229,11 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       if (claimed) claimedHere.push(claimed);
       const pool = d.ok ? adopted.find((v) => v.name === d.pool)?.pool.spec : undefined;
       const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());
+      if (known.defer && d.ok && !replaced && statusChanged(current.status, next)) {
+        known.defer.push({ allocation: { ...current, status: next }, decision: d, pools: pools.items });
+        kept = d.address;
+        return deps.metrics?.decided(name);
+      }
       if (statusChanged(current.status, next)) {
         try {
           await deps.kube.replaceStatus('IPAllocation', { ...current, status: next });

@@ -3,6 +3,8 @@ import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import type { Logger } from '../../lib/log/logger.js';
 import type { PoolMetrics } from '../../lib/pool-metrics.js';
+import type { Service } from '../../lib/k8s/core-objects.js';
+import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { ClaimsHint } from './hint.js';
 
 /** Everything allocate touches, passed in (real ones at the entry point, fakes in tests). */
@@ -18,7 +20,17 @@ export interface AllocateDeps {
   hint?: ClaimsHint;
   /** Pool usage and allocation failures (metrics). */
   metrics?: PoolMetrics;
+  /** Program in the same process (the all-in-one controller): a new Service is programmed in the invocation that allocates it. */
+  handoff?: Handoff;
 }
+
+/**
+ * Program's side of the hand-off (`programHandoff` in functions/program/service.ts): the
+ * Service as allocate wrote it, its new allocations with their statuses unwritten, the pools.
+ * Resolves true when program wrote those statuses (and the Service's) with the
+ * resourceVersions given as preconditions; false when allocate must write them itself.
+ */
+export type Handoff = (svc: Service, allocations: readonly IPAllocation[], pools: readonly IPPool[], report: Report) => Promise<boolean>;
 
 /** A hint older than this is listed again before it is used. */
 export const HINT_MAX_AGE_MS = 60_000;

@@ -6,7 +6,8 @@ import { getService, listAllocations } from '../../lib/k8s/typed.js';
 import { API_VERSION, IPAllocationSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_NAME, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { allocateAddress, type OwnerState } from './allocation.js';
+import { allocateAddress, recordOutcome, type Deferred, type OwnerState } from './allocation.js';
+import { messageOf } from '../../lib/errors.js';
 import { sharingOf } from '../../lib/core/sharing.js';
 import type { AllocateRun, Report } from './deps.js';
 
@@ -91,13 +92,37 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
   const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}) };
   const verify = opts.verify === true;
   for (const a of existing.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
+  // a new Service's allocations (all of them made now) go to program before their statuses are written
+  const deferred: Deferred[] | undefined = deps.handoff && ensured?.added ? [] : undefined;
   const made: IPAllocation[] = [];
   for (const want of missing) {
     const created = await createAllocation(deps, svc, want, report);
     if (created) made.push(created);
-    await allocateAddress(deps, want.name, report, { ...(created ? { allocation: created } : {}), owner, verify });
+    await allocateAddress(deps, want.name, report, { ...(created ? { allocation: created } : {}), owner, verify, ...(created && deferred ? { defer: deferred } : {}) });
+  }
+  if (deferred && deferred.length > 0 && !(await handedOff(deps, svc, deferred, missing.length, report))) {
+    // recorded as without the hand-off (each claim is found again through the hint)
+    for (const d of deferred) await allocateAddress(deps, d.allocation.metadata.name, report, { owner, verify });
+  } else if (deferred && deferred.length > 0) {
+    return; // program's status writes proved the Service unchanged since the creates: settled
   }
   if (made.length > 0) await settleCreated(deps, svc, made, report);
+}
+
+/**
+ * Hands a new Service to program when every allocation it wants was made and claimed here; the
+ * IPAllocated events are recorded first (the claims are taken: the addresses are allocated).
+ */
+async function handedOff(deps: AllocateRun, svc: Service, deferred: readonly Deferred[], wanted: number, report: Report): Promise<boolean> {
+  if (!deps.handoff || deferred.length !== wanted) return false;
+  for (const d of deferred) await recordOutcome(deps, d.allocation, d.decision);
+  const pools = deferred[0]?.pools ?? [];
+  try {
+    return await deps.handoff(svc, deferred.map((d) => d.allocation), pools, report);
+  } catch (e) {
+    deps.log.warn('Programming a new Service in the allocating invocation failed; its statuses are written for program to run as usual', { service: `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`, error: messageOf(e) });
+    return false;
+  }
 }
 
 /**

@@ -2,17 +2,17 @@ import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib
 import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
-import { matchAllocations, serviceIntent } from '../../lib/core/service.js';
+import { matchAllocations, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
-import { type IPAllocation } from '../../lib/k8s/schemas.js';
+import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, slicesOfService } from '../../lib/k8s/keys.js';
 import { getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
-import { settleReservation, settleService } from './settle.js';
+import { settleReservation, settleService, type ServiceRead } from './settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { recordEvent, writeOutcomes } from './statuses.js';
 import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
@@ -110,12 +110,13 @@ async function writeStatuses(deps: ProgramDeps, svc: Service, allocations: reado
  * precondition) — sends the caller the long way: settle, then write what is left. A write
  * made here before that is valid regardless: its object had not changed.
  */
-async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<boolean> {
+async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport, opts: { unwritten?: true } = {}): Promise<boolean> {
   const nexts: IPAllocation[] = [];
   for (const a of live) {
     const outcome = plan.outcomes.get(a.metadata.name);
     const status = outcome ? programmedStatus(a, outcome, deps.now()) : undefined;
-    if (!outcome || !status || !statusChanged(a.status, status)) return false;
+    // (statuses allocate handed over unwritten always change: the API server has none yet)
+    if (!outcome || !status || (!opts.unwritten && !statusChanged(a.status, status))) return false;
     nexts.push({ ...a, status });
   }
   const svcStatus = serviceStatusNext(deps, svc, nexts.filter((a) => plan.lbNames.has(a.metadata.name)), nexts, plan.want, plan.routerError);
@@ -155,24 +156,62 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     listEndpointSlices(deps.kube, namespace, slicesOfService(name)),
     listPools(deps.kube),
   ]);
-  const live = allocations.items.filter((a) => !a.metadata.deletionTimestamp);
-  const model = serviceProgram(svc, intent, live, slices.items);
-  await warnUnusableEndpoints(deps, svc, slices.items, report);
-  const owner: OwnerProgram = { uid: svc.metadata.uid, service: model, adverts: advertisementWants(live, pools.items) };
-  const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
-  const plan: StatusPlan = {
-    outcomes,
-    lbNames: new Set([...matchAllocations(intent, live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name)),
-    want: intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false },
-    routerError: error,
-  };
-  if (!wrote || !(await writeProven(deps, svc, live, plan, report))) {
-    const settled = wrote ? await settleService(deps, svc, { live, slices: slices.items, pools: pools.items }, report) : live;
+  const read: ServiceRead = { live: allocations.items.filter((a) => !a.metadata.deletionTimestamp), slices: slices.items, pools: pools.items };
+  const { error, wrote, plan } = await programRead(deps, svc, intent, read, report, state);
+  if (!wrote || !(await writeProven(deps, svc, read.live, plan, report))) {
+    const settled = wrote ? await settleService(deps, svc, read, report) : read.live;
     if (!settled) return true; // released meanwhile: its entries are gone again, and there is no status to write
     await writeStatuses(deps, svc, settled, plan, report);
   }
   if (error) throw new RouterUnavailableError(error);
   return wrote;
+}
+
+/** The router made to carry what the Service and its allocations ask for, and the statuses that follow. */
+async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; plan: StatusPlan }> {
+  const model = serviceProgram(svc, intent, read.live, read.slices);
+  await warnUnusableEndpoints(deps, svc, read.slices, report);
+  const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts: advertisementWants(read.live, read.pools) };
+  const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
+  const plan: StatusPlan = {
+    outcomes,
+    lbNames: new Set([...matchAllocations(intent, read.live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name)),
+    want: intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false },
+    routerError: error,
+  };
+  return { error, wrote, plan };
+}
+
+/**
+ * The all-in-one controller's hand-off from allocate: a Service allocate has just given its
+ * finalizer and its allocations, which hold claimed addresses whose statuses allocate has not
+ * written yet (`allocations` carry them in memory, with the resourceVersions of their create;
+ * `svc` is the Service as the finalizer write returned it). Program acts on them in the same
+ * invocation (one listing of the slices; the Service, its allocations and the pools are what
+ * allocate holds), then writes the statuses — Programmed at once, not Allocated first — with
+ * those resourceVersions as preconditions: when every write takes, nothing changed since
+ * allocate read the Service (so release has not begun: the allocations will be found by its
+ * listing, and no entry written here can outlive the Service). Resolves true then; false when a
+ * write met a change or the router failed: whatever the router got of this Service is taken
+ * back if the Service or an address went meanwhile, and allocate records the statuses itself
+ * (Allocated), after which program runs as usual.
+ */
+export async function programHandoff(deps: ProgramDeps, svc: Service, allocations: readonly IPAllocation[], pools: readonly IPPool[], report: ProgramReport): Promise<boolean> {
+  const intent = serviceIntent(svc, deps.classes);
+  if (!svc.metadata.uid || !intent.managed) return false;
+  const slices = await listEndpointSlices(deps.kube, svc.metadata.namespace ?? 'default', slicesOfService(svc.metadata.name));
+  const read: ServiceRead = { live: [...allocations], slices: slices.items, pools };
+  const { error, wrote, plan } = await programRead(deps, svc, intent, read, report);
+  let proven = false;
+  try {
+    proven = !error && (await writeProven(deps, svc, read.live, plan, report, { unwritten: true }));
+  } finally {
+    // (after a failed write too) settled against what the API server records: allocations
+    // without an address yet, so what this run put on the router for them goes again until
+    // program runs anew, and all of it if the Service went
+    if (!proven && wrote) await settleService(deps, svc, read, report);
+  }
+  return proven;
 }
 
 /** An operator reservation (no Service): only its advertisement. Resolves as programService does. */

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import type { KubePort } from '../../lib/k8s/port.js';
+import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import type { RouterState } from '../../lib/router/state.js';
+import { memoryRouter } from '../../test/helpers/memory-router.js';
+import { FUNCTIONS } from '../registry.js';
+
+/**
+ * In the all-in-one controller allocate hands a new Service to program in the same invocation:
+ * the allocation's status is written once (Programmed), the Service's ingress follows, and the
+ * status writes carry the resourceVersions allocate read, so nothing is read twice. When one of
+ * those writes meets a change (here: the Service being deleted meanwhile) or the router fails,
+ * everything falls back to the usual way and nothing of the Service stays on the router.
+ */
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const UID = '0a1b2c3d-0000-4000-8000-00000000c0de';
+
+const objects = () => [
+  { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan' },
+    spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID },
+    spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
+  { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.11'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+];
+
+const ROUTER: RouterState = { version: '7.19.1', menus: { '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }] } };
+
+/** The router's entries that belong to the Service (their comment names its uid). */
+const entriesOf = (state: RouterState): string[] =>
+  Object.entries(state.menus).flatMap(([menu, rows]) => rows.filter((r) => (r.comment ?? '').includes(UID)).map((r) => `${menu} ${r.action ?? ''}`));
+
+function setup(opts: { beforeServiceStatus?: (kube: KubePort) => Promise<void>; routerFails?: boolean } = {}) {
+  const kube = memoryPort({ objects: objects(), now: NOW });
+  const requests: string[] = [];
+  let hook = opts.beforeServiceStatus;
+  const port: KubePort = {
+    ...kube.port,
+    get: (kind, ...rest) => {
+      requests.push(`get ${kind}`);
+      return kube.port.get(kind, ...rest);
+    },
+    list: (kind, ...rest) => {
+      requests.push(`list ${kind}`);
+      return kube.port.list(kind, ...rest);
+    },
+    replaceStatus: async (kind, obj) => {
+      requests.push(`status ${kind}`);
+      const once = kind === 'Service' ? hook : undefined;
+      if (once) {
+        hook = undefined;
+        await once(kube.port);
+      }
+      return kube.port.replaceStatus(kind, obj);
+    },
+  };
+  const router = memoryRouter(structuredClone(ROUTER), { fail: () => (opts.routerFails ? new Error('connection refused') : undefined) });
+  const allocate = FUNCTIONS.allocate.handler({
+    kube: port, router, programInProcess: true, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(),
+    retry: { attempts: 5, pause: async () => undefined },
+  });
+  return { kube, router, allocate, requests };
+}
+
+const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
+const allocations = async (kube: KubePort) => (await kube.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+
+describe('allocate hands a new Service to program in the same invocation', () => {
+  it('programs it and writes each status once, reading nothing twice', async () => {
+    const { kube, router, allocate, requests } = setup();
+    expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
+    const [a] = await allocations(kube.port);
+    expect(a?.status?.phase).toBe('Programmed');
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: a?.status?.address, ipMode: 'Proxy' }]);
+    expect(entriesOf(router.state())).toContain('/ip/firewall/nat dst-nat');
+    expect(requests.filter((r) => r === 'get Service')).toHaveLength(1);
+    expect(requests.filter((r) => r === 'status IPAllocation')).toHaveLength(1);
+    expect(requests).not.toContain('list IPAllocation');
+    expect(kube.events.map((e) => e.reason)).toEqual(['IPAllocated', 'Programmed']);
+  });
+
+  it('a Service deleted while it was programmed keeps nothing on the router, and its allocation goes', async () => {
+    const { kube, router, allocate } = setup({
+      beforeServiceStatus: async (k) => {
+        await k.remove('Service', 'web', 'shop'); // its finalizer keeps it, deleting
+      },
+    });
+    await allocate(objectInvocation('add', web));
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    expect(svc.metadata.deletionTimestamp).toBeDefined();
+    expect(entriesOf(router.state())).toEqual([]);
+    expect((await allocations(kube.port)).every((a) => a.metadata.deletionTimestamp !== undefined)).toBe(true);
+  });
+
+  it('a router that fails leaves the address recorded (Allocated) for program to retry', async () => {
+    const { kube, router, allocate } = setup({ routerFails: true });
+    await allocate(objectInvocation('add', web));
+    const [a] = await allocations(kube.port);
+    expect(a?.status?.phase).toBe('Allocated');
+    expect(a?.status?.address).toMatch(/^192\.0\.2\./);
+    expect(entriesOf(router.state())).toEqual([]);
+  });
+});
