@@ -8,6 +8,7 @@ import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { allocateAddress, recordOutcome, type Deferred, type OwnerState } from './allocation.js';
 import { messageOf } from '../../lib/errors.js';
+import { inBackground } from '../../lib/events/background.js';
 import { sharingOf } from '../../lib/core/sharing.js';
 import type { AllocateRun, Report } from './deps.js';
 
@@ -115,13 +116,16 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
  */
 async function handedOff(deps: AllocateRun, svc: Service, deferred: readonly Deferred[], wanted: number, report: Report): Promise<boolean> {
   if (!deps.handoff || deferred.length !== wanted) return false;
-  for (const d of deferred) await recordOutcome(deps, d.allocation, d.decision);
+  // (sent beside the hand-off: the ingress need not wait for them)
+  const events = deferred.map((d) => inBackground(recordOutcome(deps, d.allocation, d.decision)));
   const pools = deferred[0]?.pools ?? [];
   try {
     return await deps.handoff(svc, deferred.map((d) => d.allocation), pools, report);
   } catch (e) {
     deps.log.warn('Programming a new Service in the allocating invocation failed; its statuses are written for program to run as usual', { service: `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`, error: messageOf(e) });
     return false;
+  } finally {
+    await Promise.all(events);
   }
 }
 

@@ -18,6 +18,7 @@ import { recordEvent, writeOutcomes } from './statuses.js';
 import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { messageOf } from '../../lib/errors.js';
+import { inBackground } from '../../lib/events/background.js';
 
 /**
  * The whole router as a resync read it once: every Service is planned against it (so entries a
@@ -130,15 +131,21 @@ async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAll
       throw e;
     }
   };
-  for (const a of nexts) {
-    if (!(await unchanged(() => deps.kube.replaceStatus('IPAllocation', a)))) return false;
-    const outcome = plan.outcomes.get(a.metadata.name);
-    report.actions.push(`${a.metadata.name}: ${outcome?.kind ?? ''}`);
-    if (outcome) await recordEvent(deps, a, outcome);
+  // the events go out beside the status writes (the ingress need not wait for them)
+  const events: Promise<void>[] = [];
+  try {
+    for (const a of nexts) {
+      if (!(await unchanged(() => deps.kube.replaceStatus('IPAllocation', a)))) return false;
+      const outcome = plan.outcomes.get(a.metadata.name);
+      report.actions.push(`${a.metadata.name}: ${outcome?.kind ?? ''}`);
+      if (outcome) events.push(inBackground(recordEvent(deps, a, outcome)));
+    }
+    if (!(await unchanged(() => deps.kube.replaceStatus('Service', { ...svc, status: svcStatus })))) return false;
+    report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(svcStatus)}`);
+    return true;
+  } finally {
+    await Promise.all(events);
   }
-  if (!(await unchanged(() => deps.kube.replaceStatus('Service', { ...svc, status: svcStatus })))) return false;
-  report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(svcStatus)}`);
-  return true;
 }
 
 /**
