@@ -27,7 +27,15 @@ export interface PoolView {
   claimsAdopted: boolean;
 }
 
-export function viewPools(pools: readonly IPPool[]): PoolView[] {
+/** What a pool's spec (and the other pools' specs) make of its addresses: the costly part of a view. */
+interface PoolSets {
+  errors: readonly PoolEntryError[];
+  owned: AddressSet;
+  kept: AddressSet;
+  conflicts: readonly PoolConflict[];
+}
+
+function computeSets(pools: readonly IPPool[]): Map<string, PoolSets> {
   const parsed = pools.map((pool) => ({
     pool,
     result: validatePoolAddresses(pool.spec.ipFamily, pool.spec.addresses, pool.spec.avoidBuggyIPs),
@@ -40,7 +48,7 @@ export function viewPools(pools: readonly IPPool[]): PoolView[] {
     return plain?.ok ? [{ name: pool.metadata.name, creationTimestamp: pool.metadata.creationTimestamp, set: plain.set }] : [];
   }));
   const ownedBy = (name: string, family: IPFamily): AddressSet => ownership.get(name)?.owned ?? emptySet(family);
-  return parsed.map(({ pool, result }) => {
+  return new Map(parsed.map(({ pool, result }) => {
     const name = pool.metadata.name;
     const family = pool.spec.ipFamily;
     const owned = ownedBy(name, family);
@@ -51,15 +59,34 @@ export function viewPools(pools: readonly IPPool[]): PoolView[] {
       if (other.metadata.name !== name && other.spec.ipFamily === family) extra = subtract(extra, ownedBy(other.metadata.name, family));
     }
     const kept = isEmpty(extra) ? owned : union(owned, extra);
-    const own = ownership.get(name);
+    return [name, { errors: result.ok ? [] : result.errors, owned, kept, conflicts: ownership.get(name)?.conflicts ?? [] }];
+  }));
+}
+
+/**
+ * The last pools' sets, by everything they are computed from: allocate views the pools for
+ * every allocation, and the specs rarely change (a pool's status, written often, is no part
+ * of it). The sets are never mutated, so sharing them is safe.
+ */
+let lastSets: { key: string; sets: Map<string, PoolSets> } | undefined;
+
+function poolSets(pools: readonly IPPool[]): Map<string, PoolSets> {
+  const key = JSON.stringify(pools.map((p) => [p.metadata.name, p.metadata.creationTimestamp, p.spec.ipFamily, p.spec.addresses, p.spec.avoidBuggyIPs]));
+  if (lastSets?.key !== key) lastSets = { key, sets: computeSets(pools) };
+  return lastSets.sets;
+}
+
+export function viewPools(pools: readonly IPPool[]): PoolView[] {
+  const sets = poolSets(pools);
+  return pools.map((pool) => {
+    const name = pool.metadata.name;
+    const family = pool.spec.ipFamily;
+    const own = sets.get(name) ?? { errors: [], owned: emptySet(family), kept: emptySet(family), conflicts: [] };
     return {
       pool,
       name,
       family,
-      errors: result.ok ? [] : result.errors,
-      owned,
-      kept,
-      conflicts: own?.conflicts ?? [],
+      ...own,
       ledger: pool.status?.allocations,
       claimsAdopted: pool.status?.claimsAdopted === true,
     };

@@ -26,7 +26,7 @@ export async function compileChildren(): Promise<void> {
   await writeFile(join(OUT, 'package.json'), '{ "type": "module" }\n');
 }
 
-const ProbeSchema = z.object({ seq: z.number(), requests: z.record(z.string(), z.number()), routerRoundTrips: z.number() });
+const ProbeSchema = z.object({ seq: z.number(), requests: z.record(z.string(), z.number()), routerRoundTrips: z.number(), attributionMs: z.number() });
 export type ProbeCounts = z.infer<typeof ProbeSchema>;
 
 export interface RunningController {
