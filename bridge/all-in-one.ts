@@ -14,6 +14,7 @@ import { createLogger, type Logger } from '../lib/log/logger.js';
 import { gcCounters, routerLimitCounter, type Counters } from '../lib/metrics.js';
 import { createPoolMetrics, type PoolMetrics } from '../lib/pool-metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
+import { recentServices } from '../lib/k8s/recent.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
 import { runUntilStopped, usageError } from './commands.js';
 import { bridgeConfigFromEnv, type BridgeConfigInput } from './config.js';
@@ -21,6 +22,9 @@ import { appDispatch } from './invoker.js';
 
 // The all-in-one controller entry: the one place in bridge/ that builds functions (from the
 // registry in functions/registry.ts).
+
+/** New Services kept for allocate as the watch saw them (a hint; see RecentServices). */
+const RECENT_SERVICES = 5_000;
 
 export interface ControllerOptions {
   kc: ClusterAccess;
@@ -56,14 +60,20 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const counters = opts.counters ?? gcCounters();
   const leader = { is: (): boolean => false };
   const poolMetrics = opts.poolMetrics ?? createPoolMetrics({ current: () => leader.is() });
+  const recent = recentServices(RECENT_SERVICES);
   const ports: Omit<FunctionPorts, 'log'> = {
-    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters, poolMetrics, programInProcess: true,
+    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters, poolMetrics, programInProcess: true, recentServices: recent,
     ...(opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {}),
   };
   const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) =>
     [name, appDispatch(FUNCTIONS[name].app({ ...ports, log: opts.log.child({ function: name }) }))]));
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
-  const bridge = await startBridge(opts.bridge, { kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render() });
+  const bridge = await startBridge(opts.bridge, {
+    kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render(),
+    observe: (kind, how, obj) => {
+      if (kind === 'Service') recent[how](obj);
+    },
+  });
   leader.is = () => bridge.isLeader();
   return {
     bridge,

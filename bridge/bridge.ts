@@ -36,6 +36,8 @@ export interface BridgeDeps {
   dispatch?: Partial<Record<FunctionName, Dispatch>>;
   /** More Prometheus text for /metrics (the in-process functions' own counters). */
   extraMetrics?: () => string;
+  /** Sees every object a watch event brings, before the bridge routes it (see RecentServices). */
+  observe?: (kind: ObjectKind, how: 'seen' | 'gone', obj: unknown) => void;
 }
 
 export interface BridgeHandle {
@@ -76,11 +78,12 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     if (targets[fn]) queue.add(fn, invocation, seenAt);
   };
   const trackers = createTrackers();
+  const observe = deps.observe;
   const emit = (emission: Emission, seenAt: number): void => {
     for (const d of routeEmission(emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt);
   };
   const sources = KINDS.map((kind) =>
-    startSource({ kind, stream, tracker: trackers[kind], emit, clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),
+    startSource({ kind, stream, tracker: trackers[kind], emit, ...(observe ? { observe: (how, obj) => observe(kind, how, obj) } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),
   );
   const readiness = watchReadiness(sources, log);
   const elector = config.lease.enabled ? electLeader(config, transport, clock, log, queue) : undefined;

@@ -20,6 +20,8 @@ export interface SourceOptions {
   stream: KubeStream;
   tracker: Tracker;
   emit: (emission: Emission, seenAt: number) => void;
+  /** Every object a watch event brings, before its emission (the all-in-one controller's hint for its functions). */
+  observe?: (how: 'seen' | 'gone', obj: unknown) => void;
   clock: Clock;
   random: () => number;
   log: Logger;
@@ -77,6 +79,7 @@ export function startSource(opts: SourceOptions): Source {
     const seenAt = clock.now();
     opts.observer?.watchEvent(kind, event.type);
     if (event.type !== 'BOOKMARK') {
+      opts.observe?.(event.type === 'DELETED' ? 'gone' : 'seen', event.object);
       const emission = event.type === 'DELETED' ? opts.tracker.gone(event.object) : opts.tracker.seen(event.object);
       if (emission) opts.emit(emission, seenAt);
     }

@@ -12,6 +12,7 @@ import type { KubePort } from '../lib/k8s/port.js';
 import type { Logger } from '../lib/log/logger.js';
 import type { Counters } from '../lib/metrics.js';
 import type { PoolMetrics } from '../lib/pool-metrics.js';
+import type { RecentServices } from '../lib/k8s/recent.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { createAllocateApp } from './allocate/app.js';
 import type { AllocateDeps, Handoff } from './allocate/deps.js';
@@ -63,6 +64,8 @@ export interface FunctionPorts {
    * is programmed in the invocation that allocates it (needs `router`).
    */
   programInProcess?: boolean;
+  /** allocate: new Services as this process's own watch saw them (a hint: see RecentServices). */
+  recentServices?: RecentServices;
 }
 
 export interface FunctionEntry {
@@ -99,6 +102,7 @@ function handoffTo(deps: ProgramDeps): Handoff {
 const allocateDeps = (p: FunctionPorts): AllocateDeps => ({
   ...commonDeps(p),
   ...(p.programInProcess ? { handoff: handoffTo({ ...programDeps(p), log: p.log.child({ function: 'program' }) }) } : {}),
+  ...(p.recentServices ? { recent: p.recentServices } : {}),
 });
 
 const releaseDeps = (p: FunctionPorts): ReleaseDeps => ({

@@ -4,6 +4,7 @@ import type { KubePort } from '../../lib/k8s/port.js';
 import type { Logger } from '../../lib/log/logger.js';
 import type { PoolMetrics } from '../../lib/pool-metrics.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
+import type { RecentServices } from '../../lib/k8s/recent.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { ClaimsHint } from './hint.js';
 
@@ -22,6 +23,8 @@ export interface AllocateDeps {
   metrics?: PoolMetrics;
   /** Program in the same process (the all-in-one controller): a new Service is programmed in the invocation that allocates it. */
   handoff?: Handoff;
+  /** New Services as the watch in this process saw them: a hint that saves the first read of one. */
+  recent?: RecentServices;
 }
 
 /**

@@ -13,6 +13,15 @@ import { sharingOf } from '../../lib/core/sharing.js';
 import type { AllocateRun, Report } from './deps.js';
 
 
+/**
+ * The Service as this process's watch saw it, if it is new (no finalizer yet): the finalizer's
+ * write carries its resourceVersion, so a stale hint meets a conflict and the Service is read.
+ */
+function newServiceHint(deps: AllocateRun, namespace: string, name: string): Service | undefined {
+  const hint = ServiceSchema.safeParse(deps.recent?.take(namespace, name));
+  return hint.success && hint.data.metadata.resourceVersion && !hasFinalizer(hint.data) ? hint.data : undefined;
+}
+
 /** The Service with our finalizer on it, and whether this run put it there. */
 async function ensureFinalizer(deps: AllocateRun, first: Service, report: Report): Promise<{ svc: Service; added: boolean } | undefined> {
   const namespace = first.metadata.namespace ?? 'default';
@@ -70,15 +79,18 @@ async function warnInvalidAnnotations(deps: AllocateRun, svc: Service, problems:
  * each of them in the same invocation (it never relies on its own writes to wake it again).
  */
 export async function reconcileService(deps: AllocateRun, namespace: string, name: string, report: Report, opts: { verify?: boolean } = {}): Promise<void> {
-  const first = await getService(deps.kube, namespace, name);
+  const first = newServiceHint(deps, namespace, name) ?? await getService(deps.kube, namespace, name);
   if (!first || first.metadata.deletionTimestamp) return;
-  const intent = serviceIntent(first, deps.classes);
+  const firstIntent = serviceIntent(first, deps.classes);
   // Annotations of a Service that is not ours are not ours to complain about: anyone may write them.
-  if (!intent.managed) return;
-  await warnInvalidAnnotations(deps, first, intent.problems);
+  if (!firstIntent.managed) return;
+  await warnInvalidAnnotations(deps, first, firstIntent.problems);
   const ensured = await ensureFinalizer(deps, first, report);
   const svc = ensured?.svc;
   if (!svc?.metadata.uid) return;
+  // decided on the Service as it is now: a conflict on the finalizer's write read it again
+  const intent = svc === first ? firstIntent : serviceIntent(svc, deps.classes);
+  if (!intent.managed) return;
   // Allocations are made only once the finalizer is on, and release takes them all before it
   // drops it: a Service this run just gave the finalizer to has none (the usual case, a new Service).
   // One still being deleted is found by name when it is created again, and its deletion wakes
