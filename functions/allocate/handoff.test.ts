@@ -97,6 +97,21 @@ describe('allocate hands a new Service to program in the same invocation', () =>
     expect((await allocations(kube.port)).every((a) => a.metadata.deletionTimestamp !== undefined)).toBe(true);
   });
 
+  it('a Service changed meanwhile (its status write conflicts) still gets its ingress', async () => {
+    const { kube, router, allocate } = setup({
+      beforeServiceStatus: async (k) => {
+        const svc = ServiceSchema.parse(await k.get('Service', 'web', 'shop'));
+        await k.replace('Service', { ...svc, metadata: { ...svc.metadata, labels: { touched: 'yes' } } });
+      },
+    });
+    expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
+    const [a] = await allocations(kube.port);
+    expect(a?.status?.phase).toBe('Programmed');
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: a?.status?.address, ipMode: 'Proxy' }]);
+    expect(entriesOf(router.state())).toContain('/ip/firewall/nat dst-nat');
+  });
+
   it('a router that fails leaves the address recorded (Allocated) for program to retry', async () => {
     const { kube, router, allocate } = setup({ routerFails: true });
     await allocate(objectInvocation('add', web));

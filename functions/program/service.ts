@@ -213,10 +213,14 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, allocation
   try {
     proven = !error && (await writeProven(deps, svc, read.live, plan, report, { unwritten: true }));
   } finally {
-    // (after a failed write too) settled against what the API server records: allocations
-    // without an address yet, so what this run put on the router for them goes again until
-    // program runs anew, and all of it if the Service went
-    if (!proven && wrote) await settleService(deps, svc, read, report);
+    // (after a failed write too) settled against what the API server records: the addresses
+    // whose statuses were not written go from the router again until program runs anew (all of
+    // the Service's entries, if it went); for those written, the statuses left are written
+    // the long way, the Service's ingress too (nobody else hears of a Programmed address)
+    if (!proven) {
+      const settled = await settleService(deps, svc, read, report);
+      if (settled) await writeStatuses(deps, svc, settled, plan, report);
+    }
   }
   return proven;
 }
