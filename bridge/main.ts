@@ -5,8 +5,8 @@ import { fileURLToPath } from 'node:url';
 // handing them the functions from the registry (functions/registry.ts). Like the all-in-one
 // controller entry, the only place in bridge/ that imports functions/.
 // Every subcommand loads its modules when run, the registry too: `mikrolb bridge` then holds
-// none of the functions' code (a third of its memory at rest), nor a function's cold start the
-// simulator or the bridge.
+// none of the functions' code (~11 MB of RSS at rest), nor does a function's cold start load
+// the simulator or the bridge.
 import type * as Registry from '../functions/registry.js';
 import type { ServeEntry, ServeRegistry } from '../lib/cli/serve.js';
 import type { ClassConfig } from '../lib/core/service.js';
