@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ClusterAccess } from '../lib/k8s/access.js';
-import { objectInvocation } from '../lib/events/cloudevent.js';
+import { objectInvocation } from '../lib/events/encode.js';
 import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
 import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
@@ -28,7 +28,7 @@ export interface BridgeDeps {
   transport?: Transport;
   stream?: KubeStream;
   log?: Logger;
-  /** For HTTP invocations; the global fetch by default. */
+  /** For HTTP invocations instead of node:http (tests record requests with it). */
   fetch?: FetchFn;
   clock?: Clock;
   random?: () => number;

@@ -1,8 +1,7 @@
 import { z } from 'zod';
 import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind } from '../lib/events/invocation.js';
-import { GROUP } from '../lib/k8s/schemas.js';
-import { LABEL_SLICE_SERVICE_NAME, FINALIZER } from '../lib/k8s/keys.js';
+import { GROUP, LABEL_SLICE_SERVICE_NAME, FINALIZER } from '../lib/k8s/keys.js';
 
 const ServiceShape = z.object({
   metadata: z.object({

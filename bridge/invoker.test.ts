@@ -1,9 +1,10 @@
+import { createServer } from 'node:http';
 import { Hono } from 'hono';
 import { afterAll, describe, expect, it } from 'vitest';
 import { objectInvocation, parseCloudEvent, resyncInvocation } from '../lib/events/cloudevent.js';
 import type { Invocation } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
-import { appDispatch, httpDispatch } from './invoker.js';
+import { appDispatch, httpDispatch, nodePost } from './invoker.js';
 
 const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
 
@@ -63,5 +64,30 @@ describe('dispatch', () => {
     const dispatch = httpDispatch('http://function/', { fetch: fetchFn, token: () => Promise.resolve(tokens.shift()) });
     for (let i = 0; i < 3; i++) await dispatch(resyncInvocation(), new AbortController().signal);
     expect(sent).toEqual(['Bearer first', 'Bearer second', null]);
+  });
+
+  it('keeps the connection to a function open between invocations, and gives up on one when its signal aborts', async () => {
+    let connections = 0;
+    const server = createServer((req, res) => {
+      req.resume();
+      req.on('end', () => (req.url === '/hang' ? undefined : res.writeHead(200, { 'retry-after': '3' }).end('later')));
+    });
+    server.on('connection', () => connections++);
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const base = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    try {
+      const post = nodePost(false);
+      const signal = new AbortController().signal;
+      for (let i = 0; i < 3; i++) expect(await post(`${base}/`, { 'content-type': 'application/json' }, '{}', signal)).toEqual({ status: 200, retryAfter: '3', text: 'later' });
+      expect(connections).toBe(1);
+      const abort = new AbortController();
+      const hanging = post(`${base}/hang`, {}, '', abort.signal);
+      abort.abort();
+      await expect(hanging).rejects.toThrow();
+    } finally {
+      server.closeAllConnections();
+      await new Promise((resolve) => server.close(resolve));
+    }
   });
 });

@@ -4,25 +4,31 @@ import { fileURLToPath } from 'node:url';
 // The mikrolb bin: a small dispatch over the CLI front ends (lib/cli, the bridge's commands),
 // handing them the functions from the registry (functions/registry.ts). Like the all-in-one
 // controller entry, the only place in bridge/ that imports functions/.
-import { FUNCTION_PORT, FUNCTIONS, IN_MEMORY_RETRY, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook, type FunctionEntry } from '../functions/registry.js';
-import { runServe, serveInvoked, type ServeEntry, type ServeRegistry } from '../lib/cli/serve.js';
+// Every subcommand loads its modules when run, the registry too: `mikrolb bridge` then holds
+// none of the functions' code (~11 MB of RSS at rest), nor does a function's cold start load
+// the simulator or the bridge.
+import type * as Registry from '../functions/registry.js';
+import type { ServeEntry, ServeRegistry } from '../lib/cli/serve.js';
 import type { ClassConfig } from '../lib/core/service.js';
 import { FUNCTION_NAMES } from '../lib/events/invocation.js';
-import { classConfigFromEnv } from '../lib/cli/config.js';
-import { runInvoke, type FunctionRegistry } from '../lib/cli/invoke.js';
+import type { FunctionRegistry } from '../lib/cli/invoke.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions, type Command, type Env } from '../lib/cli/io.js';
 import { INVOKE_OPTIONS } from '../lib/cli/invoke-args.js';
 import { messageOf } from '../lib/errors.js';
 
+type RegistryModule = typeof Registry;
+const loadRegistry = (): Promise<RegistryModule> => import('../functions/registry.js');
+
 /** Functions `mikrolb invoke` runs: the registry's, on the fixture's memory and the simulated router. */
-export function invokeFunctions(classes: ClassConfig): FunctionRegistry {
+export function invokeFunctions({ FUNCTIONS, IN_MEMORY_RETRY }: RegistryModule, classes: ClassConfig): FunctionRegistry {
   return Object.fromEntries(FUNCTION_NAMES.map((name) => [name, ({ kube, now, log, router }) =>
     FUNCTIONS[name].handler({ kube, classes, now, log, retry: IN_MEMORY_RETRY, ...(router ? { router: router.port } : {}) })]));
 }
 
 /** Functions `mikrolb serve` runs, each on $PORT: the registry's, and the IPPool webhook. */
-export function serveFunctions(): ServeRegistry {
-  const invoked = (entry: FunctionEntry): ServeEntry => ({
+export async function serveFunctions({ FUNCTION_PORT, FUNCTIONS, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook }: RegistryModule): Promise<ServeRegistry> {
+  const { serveInvoked } = await import('../lib/cli/serve.js');
+  const invoked = (entry: Registry.FunctionEntry): ServeEntry => ({
     needsRouter: entry.needsRouter, invoked: true, defaultPort: FUNCTION_PORT,
     start: (ctx, port) => serveInvoked(ctx, entry.app({ ...ctx, now: () => new Date() }), port),
   });
@@ -36,12 +42,18 @@ export function serveFunctions(): ServeRegistry {
 }
 
 const invoke: Command = async (argv, env, io) => {
+  const [{ classConfigFromEnv }, { runInvoke }, registry] = await Promise.all([import('../lib/cli/config.js'), import('../lib/cli/invoke.js'), loadRegistry()]);
   const config = classConfigFromEnv(env);
   if (!config.ok) {
     io.stderr.write(`mikrolb invoke: ${config.message}\n`);
     return EXIT_USAGE;
   }
-  return runInvoke(argv, io, { functions: invokeFunctions(config.classes), needsRouter: FUNCTION_NAMES.filter((name) => FUNCTIONS[name].needsRouter) });
+  return runInvoke(argv, io, { functions: invokeFunctions(registry, config.classes), needsRouter: FUNCTION_NAMES.filter((name) => registry.FUNCTIONS[name].needsRouter) });
+};
+
+const serve: Command = async (argv, env, io) => {
+  const [{ runServe }, registry] = await Promise.all([import('../lib/cli/serve.js'), loadRegistry()]);
+  return runServe(argv, env, io, await serveFunctions(registry));
 };
 
 interface Subcommand {
@@ -53,8 +65,6 @@ interface Subcommand {
 }
 
 /** Every `mikrolb` subcommand (each parses its configuration from `env` in `run`). */
-// Subcommands other than serve and invoke load their modules when run: a function's cold
-// start then pays for nothing it does not use (the simulator, the bridge).
 export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   invoke: { usage: 'invoke <allocate|program|release> ...', summary: 'run a function once on fixture state (mikrolb invoke --help)', run: invoke, options: () => Promise.resolve(INVOKE_OPTIONS) },
   'routeros-sim': {
@@ -62,7 +72,7 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     run: async (argv, env, io) => (await import('../lib/routeros/sim/cli.js')).runRouterSimCli(argv, env, io),
     options: async () => (await import('../lib/routeros/sim/cli.js')).ROUTER_SIM_OPTIONS,
   },
-  serve: { usage: 'serve <allocate|program|release|webhook>', summary: 'serve one function on $PORT (CloudEvents in; the webhook over TLS)', run: (argv, env, io) => runServe(argv, env, io, serveFunctions()) },
+  serve: { usage: 'serve <allocate|program|release|webhook>', summary: 'serve one function on $PORT (CloudEvents in; the webhook over TLS)', run: serve },
   bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions at FUNCTION_URL_*', run: async (argv, env, io) => (await import('./commands.js')).runBridgeCommand(argv, env, io) },
   controller: { usage: 'controller', summary: 'bridge, functions and the IPPool webhook in one process', run: async (argv, env, io) => (await import('./all-in-one.js')).runControllerCommand(argv, env, io) },
   uninstall: {

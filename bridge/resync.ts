@@ -1,4 +1,4 @@
-import { resyncInvocation } from '../lib/events/cloudevent.js';
+import { resyncInvocation } from '../lib/events/encode.js';
 import type { Invocation } from '../lib/events/invocation.js';
 import type { Cancel, Clock } from './clock.js';
 import type { FunctionName } from './routing.js';

@@ -6,7 +6,7 @@ import { MENUS } from '../routeros/sim/menus.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
 import { messageOf } from '../errors.js';
-import { routerRuntime } from './runtime.js';
+import { routerRuntime } from './router-runtime.js';
 
 export const ROUTER_USAGE = `usage: mikrolb router dump
 

@@ -1,10 +1,8 @@
-import { routerFromEnv, type Env, type Parsed } from '../config.js';
+import type { Env, Parsed } from '../config.js';
 import { apiServerPort } from '../k8s/client.js';
 import type { KubePort } from '../k8s/port.js';
 import { kubeTransport, type Transport } from '../k8s/rest.js';
 import { loadClusterAccess, type ClusterAccess } from '../k8s/access.js';
-import type { Logger } from '../log/logger.js';
-import { connectRouter, plaintextWarning, RouterUrlSchema, type RouterClient, type RouterLimit } from '../routeros/client/index.js';
 import { messageOf } from '../errors.js';
 
 /** The real edges a long-running command uses, built once at its entry point. */
@@ -25,15 +23,6 @@ export async function kubeRuntime(env: Env, instance: string): Promise<Parsed<Ru
   if (!kc.getCurrentCluster()) return { ok: false, message: 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod' };
   const transport = kubeTransport(kc);
   return { ok: true, value: { kc, transport, kube: apiServerPort(transport, { instance }) } };
-}
-
-export function routerRuntime(env: Env, log: Logger, onLimit?: (limit: RouterLimit) => void): Parsed<RouterClient> {
-  const cfg = routerFromEnv(env);
-  if (!cfg.ok) return cfg;
-  const target = RouterUrlSchema.safeParse(cfg.value.url);
-  const warning = target.success ? plaintextWarning(target.data) : undefined;
-  if (warning) log.warn(warning.msg, warning.fields);
-  return { ok: true, value: connectRouter({ ...cfg.value, log, ...(onLimit === undefined ? {} : { onLimit }) }) };
 }
 
 /** Resolves when the signal aborts (Ctrl-C / SIGTERM by default). */

@@ -11,7 +11,8 @@ import { createLogger, type Logger } from '../log/logger.js';
 import type { RouterPort } from '../router/port.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
 import { messageOf } from '../errors.js';
-import { kubeRuntime, routerRuntime, untilStopped } from './runtime.js';
+import { kubeRuntime, untilStopped } from './runtime.js';
+import { routerRuntime } from './router-runtime.js';
 
 export interface ServeContext {
   kube: KubePort;

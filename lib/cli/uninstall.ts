@@ -6,7 +6,7 @@ import { createLogger } from '../log/logger.js';
 import { clusterFromEnv, type Env } from '../config.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions } from './io.js';
 import { messageOf } from '../errors.js';
-import { routerRuntime } from './runtime.js';
+import { routerRuntime } from './router-runtime.js';
 
 export const UNINSTALL_USAGE = `usage: mikrolb uninstall --router [--dry-run]
 

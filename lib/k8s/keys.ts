@@ -3,6 +3,9 @@
  * values.go), with the selectors built from them.
  */
 
+/** MikroLB's API group, the prefix of its annotations (kept here, not with the CRD schemas, so the bridge need not load those). */
+export const GROUP = 'mikrolb.de';
+
 /** Held by a Service while MikroLB still has router entries or allocations for it. */
 export const FINALIZER = 'mikrolb.de/finalizer';
 

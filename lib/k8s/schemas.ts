@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { IP_FAMILIES } from '../ip/index.js';
+import { GROUP } from './keys.js';
 
 /**
  * Zod schemas for the MikroLB CRDs (mikrolb.de/v1alpha1) and the parts of core objects the
@@ -7,7 +8,7 @@ import { IP_FAMILIES } from '../ip/index.js';
  * examples to both and expects the same verdicts.
  */
 
-export const GROUP = 'mikrolb.de';
+export { GROUP };
 export const VERSION = 'v1alpha1';
 export const API_VERSION = `${GROUP}/${VERSION}`;
 

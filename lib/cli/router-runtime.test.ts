@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { memoryLogger } from '../log/logger.js';
-import { routerRuntime } from './runtime.js';
+import { routerRuntime } from './router-runtime.js';
 
 const env = (url: string) => ({ ROUTEROS_URL: url, ROUTEROS_USERNAME: 'mikrolb', ROUTEROS_PASSWORD: 'pw' });
 
