@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { DEFAULT_SERVICE_LIMITS, type ClassConfig, type ServiceLimits } from './core/service.js';
-import { redactRouterUrl, RouterUrlSchema } from './routeros/client/index.js';
+import { redactRouterUrl, RouterUrlSchema } from './routeros/client/url.js';
 import { DEFAULT_CLUSTER, clusterNameProblem } from './router/names.js';
 
 /**

@@ -208,7 +208,7 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, allocation
   if (!svc.metadata.uid || !intent.managed) return false;
   const slices = await listEndpointSlices(deps.kube, svc.metadata.namespace ?? 'default', slicesOfService(svc.metadata.name));
   const read: ServiceRead = { live: [...allocations], slices: slices.items, pools };
-  const { error, wrote, plan } = await programRead(deps, svc, intent, read, report);
+  const { error, plan } = await programRead(deps, svc, intent, read, report);
   let proven = false;
   try {
     proven = !error && (await writeProven(deps, svc, read.live, plan, report, { unwritten: true }));

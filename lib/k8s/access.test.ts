@@ -41,7 +41,7 @@ async function applied(access: { applyToHTTPSOptions(o: RequestOptions): Promise
 
 describe('reading a kubeconfig without client-node', () => {
   it('client certificate and key as data, the CA as data, the current context\'s cluster', async () => {
-    const access = lightKubeconfig(write('data.yaml', kubeconfig(`    client-certificate-data: ${b64('CERT')}\n    client-key-data: ${b64('KEY')}`)));
+    const access = await lightKubeconfig(write('data.yaml', kubeconfig(`    client-certificate-data: ${b64('CERT')}\n    client-key-data: ${b64('KEY')}`)));
     expect(access?.getCurrentCluster()).toEqual({ server: 'https://10.0.0.1:6443' });
     const o = await applied(access ?? expect.fail('not read'));
     expect([String(o.ca), String(o.cert), String(o.key)]).toEqual(['CA', 'CERT', 'KEY']);
@@ -52,7 +52,7 @@ describe('reading a kubeconfig without client-node', () => {
     write('admin.crt', 'CERTFILE');
     write('admin.key', 'KEYFILE');
     write('ca.crt', 'CAFILE');
-    const access = lightKubeconfig(write('files.yaml', kubeconfig('    client-certificate: admin.crt\n    client-key: admin.key\n    token: abc', 'server: https://10.0.0.1:6443\n    certificate-authority: ca.crt')));
+    const access = await lightKubeconfig(write('files.yaml', kubeconfig('    client-certificate: admin.crt\n    client-key: admin.key\n    token: abc', 'server: https://10.0.0.1:6443\n    certificate-authority: ca.crt')));
     const o = await applied(access ?? expect.fail('not read'));
     expect([String(o.ca), String(o.cert), String(o.key)]).toEqual(['CAFILE', 'CERTFILE', 'KEYFILE']);
     expect(o.headers).toMatchObject({ authorization: 'Bearer abc' });
@@ -60,7 +60,7 @@ describe('reading a kubeconfig without client-node', () => {
 
   it('a token file, and a cluster that skips TLS verification', async () => {
     write('token', 'from-file\n');
-    const access = lightKubeconfig(write('tokenfile.yaml', kubeconfig('    tokenFile: token', 'server: https://10.0.0.1:6443\n    insecure-skip-tls-verify: true')));
+    const access = await lightKubeconfig(write('tokenfile.yaml', kubeconfig('    tokenFile: token', 'server: https://10.0.0.1:6443\n    insecure-skip-tls-verify: true')));
     const o = await applied(access ?? expect.fail('not read'));
     expect(o.headers).toMatchObject({ authorization: 'Bearer from-file' });
     expect(o.rejectUnauthorized).toBe(false);
@@ -70,13 +70,13 @@ describe('reading a kubeconfig without client-node', () => {
     ['an exec plugin', '    exec: {apiVersion: client.authentication.k8s.io/v1, command: aws}'],
     ['an auth provider', '    auth-provider: {name: oidc}'],
     ['a file it names that is missing', '    client-certificate: missing.crt\n    client-key: missing.key'],
-  ])('leaves %s to client-node', (_what, user) => {
-    expect(lightKubeconfig(write(`other-${_what.length}.yaml`, kubeconfig(user)))).toBeUndefined();
+  ])('leaves %s to client-node', async (_what, user) => {
+    expect(await lightKubeconfig(write(`other-${_what.length}.yaml`, kubeconfig(user)))).toBeUndefined();
   });
 
-  it('leaves a context that names no known cluster, and a file that is not YAML, to client-node', () => {
-    expect(lightKubeconfig(write('nocontext.yaml', kubeconfig('    token: x').replace('current-context: here', 'current-context: nowhere')))).toBeUndefined();
-    expect(lightKubeconfig(write('bad.yaml', '{{{'))).toBeUndefined();
+  it('leaves a context that names no known cluster, and a file that is not YAML, to client-node', async () => {
+    expect(await lightKubeconfig(write('nocontext.yaml', kubeconfig('    token: x').replace('current-context: here', 'current-context: nowhere')))).toBeUndefined();
+    expect(await lightKubeconfig(write('bad.yaml', '{{{'))).toBeUndefined();
   });
 });
 

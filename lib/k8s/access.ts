@@ -2,7 +2,6 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
-import { parse as parseYaml } from 'yaml';
 import { z } from 'zod';
 
 /**
@@ -101,10 +100,13 @@ const KubeconfigSchema = z.object({
  * A kubeconfig file in the plain form (client certificate, token or token file; a CA or
  * none), read without loading @kubernetes/client-node. Undefined: a form it leaves to client-node.
  */
-export function lightKubeconfig(file: string): ClusterAccess | undefined {
+export async function lightKubeconfig(file: string): Promise<ClusterAccess | undefined> {
   let doc: unknown;
   try {
-    doc = parseYaml(readFileSync(file, 'utf8'));
+    const text = readFileSync(file, 'utf8');
+    // The YAML parser is loaded only for a kubeconfig: a pod (its ServiceAccount) never needs it.
+    const { parse } = await import('yaml');
+    doc = parse(text);
   } catch {
     return undefined;
   }
@@ -149,7 +151,7 @@ function kubeconfigFile(env: Env): string | undefined {
  */
 export async function loadClusterAccess(env: Env): Promise<ClusterAccess> {
   const file = kubeconfigFile(env);
-  const light = file ? lightKubeconfig(file) : !env.KUBECONFIG ? inClusterAccess(env) : undefined;
+  const light = file ? await lightKubeconfig(file) : !env.KUBECONFIG ? inClusterAccess(env) : undefined;
   if (light) return light;
   const { KubeConfig } = await import('@kubernetes/client-node');
   const kc = new KubeConfig();

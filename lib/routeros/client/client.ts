@@ -4,7 +4,6 @@ import type { Op } from '../../router/ops.js';
 import type { RouterEntry } from '../../router/state.js';
 import { addWords, describeOp, moveWords, opWords, printWords, removeWords, setWords, type PrintOptions } from './commands.js';
 import { forOp, isRouterError, RouterError } from '../../router/errors.js';
-import { openLoggedInSocket } from './login.js';
 import { startSession, type CommandReply, type RouterLimit, type RouterLimits, type Session } from './session.js';
 import { describeTarget, RouterUrlSchema, type RouterTarget } from './url.js';
 import { messageOf } from '../../errors.js';
@@ -222,6 +221,9 @@ function connectionManager(options: ManagerOptions): { session(): Promise<Sessio
     if (wait > 0) await new Promise((done) => setTimeout(done, wait));
     try {
       const { target, username, password, caCert, timeoutMs } = options;
+      // node-routeros (behind login.js) is loaded on the first connect, not with this module:
+      // a process that never talks to a router (serve allocate, the bridge) does not load it.
+      const { openLoggedInSocket } = await import('./login.js');
       const socket = await openLoggedInSocket({ target, username, password, timeoutMs, ...(caCert === undefined ? {} : { caCert }) });
       const session = startSession(socket, {
         timeoutMs: options.timeoutMs, where, log,
