@@ -113,11 +113,11 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
     if (created) made.push(created);
     await allocateAddress(deps, want.name, report, { ...(created ? { allocation: created } : {}), owner, verify, ...(created && deferred ? { defer: deferred } : {}) });
   }
-  if (deferred && deferred.length > 0 && !(await handedOff(deps, svc, deferred, missing.length, report))) {
+  if (deferred && deferred.length > 0) {
+    // program's status writes proved the Service unchanged since the creates: settled
+    if (await handedOff(deps, svc, deferred, missing.length, report)) return;
     // recorded as without the hand-off (each claim is found again through the hint)
     for (const d of deferred) await allocateAddress(deps, d.allocation.metadata.name, report, { owner, verify });
-  } else if (deferred && deferred.length > 0) {
-    return; // program's status writes proved the Service unchanged since the creates: settled
   }
   if (made.length > 0) await settleCreated(deps, svc, made, report);
 }
