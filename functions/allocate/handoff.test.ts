@@ -69,15 +69,20 @@ function setup(opts: { beforeServiceStatus?: (kube: KubePort) => Promise<void>; 
 const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
 const allocations = async (kube: KubePort) => (await kube.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
 
+/** The allocation Programmed, its address the Service's ingress, and the Service's dst-nat on the router. */
+async function expectServed(kube: KubePort, state: RouterState): Promise<void> {
+  const [a] = await allocations(kube);
+  expect(a?.status?.phase).toBe('Programmed');
+  const svc = ServiceSchema.parse(await kube.get('Service', 'web', 'shop'));
+  expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: a?.status?.address, ipMode: 'Proxy' }]);
+  expect(entriesOf(state)).toContain('/ip/firewall/nat dst-nat');
+}
+
 describe('allocate hands a new Service to program in the same invocation', () => {
   it('programs it and writes each status once, reading nothing twice', async () => {
     const { kube, router, allocate, requests } = setup();
     expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
-    const [a] = await allocations(kube.port);
-    expect(a?.status?.phase).toBe('Programmed');
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
-    expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: a?.status?.address, ipMode: 'Proxy' }]);
-    expect(entriesOf(router.state())).toContain('/ip/firewall/nat dst-nat');
+    await expectServed(kube.port, router.state());
     expect(requests.filter((r) => r === 'get Service')).toHaveLength(1);
     expect(requests.filter((r) => r === 'status IPAllocation')).toHaveLength(1);
     expect(requests).not.toContain('list IPAllocation');
@@ -105,11 +110,7 @@ describe('allocate hands a new Service to program in the same invocation', () =>
       },
     });
     expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
-    const [a] = await allocations(kube.port);
-    expect(a?.status?.phase).toBe('Programmed');
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
-    expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: a?.status?.address, ipMode: 'Proxy' }]);
-    expect(entriesOf(router.state())).toContain('/ip/firewall/nat dst-nat');
+    await expectServed(kube.port, router.state());
   });
 
   it('a router that fails leaves the address recorded (Allocated) for program to retry', async () => {
