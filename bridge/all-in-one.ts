@@ -7,6 +7,7 @@ import { routerRuntime } from '../lib/cli/router-runtime.js';
 import { classesFromEnv, portFromEnv, type Env } from '../lib/config.js';
 import type { ClassConfig } from '../lib/core/service.js';
 import { messageOf } from '../lib/errors.js';
+import { objectInvocation } from '../lib/events/encode.js';
 import { FUNCTION_NAMES } from '../lib/events/invocation.js';
 import { apiServerPort } from '../lib/k8s/client.js';
 import type { KubePort } from '../lib/k8s/port.js';
@@ -16,6 +17,7 @@ import { gcCounters, routerLimitCounter, type Counters } from '../lib/metrics.js
 import { createPoolMetrics, type PoolMetrics } from '../lib/pool-metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { recentServices } from '../lib/k8s/recent.js';
+import { eventsOnly, poolMirror, sliceMirror } from '../lib/k8s/mirror.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
 import { runUntilStopped, usageError } from './commands.js';
 import { bridgeConfigFromEnv, type BridgeConfigInput } from './config.js';
@@ -62,8 +64,13 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const leader = { is: (): boolean => false };
   const poolMetrics = opts.poolMetrics ?? createPoolMetrics({ current: () => leader.is() });
   const recent = recentServices(RECENT_SERVICES);
+  const pools = poolMirror();
+  const slices = sliceMirror();
+  // set once the bridge runs (no invocation runs before it does)
+  const started: { bridge?: BridgeHandle } = {};
   const ports: Omit<FunctionPorts, 'log'> = {
-    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters, poolMetrics, programInProcess: true, recentServices: recent,
+    kube, classes: opts.classes, now: () => new Date(), router: opts.router, counters, poolMetrics, programInProcess: true, recentServices: recent, pools, slices,
+    programAgain: (namespace, name) => started.bridge?.enqueue('program', objectInvocation('update', { kind: 'Service', namespace, name })),
     ...(opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {}),
   };
   const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) =>
@@ -71,11 +78,10 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
   const bridge = await startBridge(opts.bridge, {
     kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render(),
-    observe: (kind, how, obj) => {
-      if (kind === 'Service') recent[how](obj);
-    },
+    mirrors: { Service: eventsOnly(recent), IPPool: pools, EndpointSlice: slices },
   });
   leader.is = () => bridge.isLeader();
+  started.bridge = bridge;
   return {
     bridge,
     ...(webhook ? { webhookPort: webhook.port } : {}),

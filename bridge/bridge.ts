@@ -6,6 +6,7 @@ import { objectInvocation } from '../lib/events/encode.js';
 import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
 import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
+import type { WatchMirror } from '../lib/k8s/mirror.js';
 import { tokenFile } from '../lib/auth/token-file.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
 import { sleep, systemClock, type Clock } from './clock.js';
@@ -36,8 +37,8 @@ export interface BridgeDeps {
   dispatch?: Partial<Record<FunctionName, Dispatch>>;
   /** More Prometheus text for /metrics (the in-process functions' own counters). */
   extraMetrics?: () => string;
-  /** Sees every object a watch event brings, before the bridge routes it (see RecentServices). */
-  observe?: (kind: ObjectKind, how: 'seen' | 'gone', obj: unknown) => void;
+  /** Copies of kinds kept in this process, told of each object before the bridge routes it (see WatchMirror). */
+  mirrors?: Partial<Record<ObjectKind, WatchMirror>>;
 }
 
 export interface BridgeHandle {
@@ -47,6 +48,8 @@ export interface BridgeHandle {
   /** The port /healthz, /readyz and /metrics listen on. */
   port: number;
   isLeader(): boolean;
+  /** Queues an invocation as an event would (functions in this process asking for more work). */
+  enqueue(fn: FunctionName, invocation: Invocation): void;
   /** Stops watching, finishes (or hands back) in-flight work, releases the lease. Idempotent. */
   stop(): Promise<void>;
 }
@@ -78,12 +81,11 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     if (targets[fn]) queue.add(fn, invocation, seenAt);
   };
   const trackers = createTrackers();
-  const observe = deps.observe;
   const emit = (emission: Emission, seenAt: number): void => {
     for (const d of routeEmission(emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt);
   };
   const sources = KINDS.map((kind) =>
-    startSource({ kind, stream, tracker: trackers[kind], emit, ...(observe ? { observe: (how, obj) => observe(kind, how, obj) } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),
+    startSource({ kind, stream, tracker: trackers[kind], emit, ...(deps.mirrors?.[kind] ? { mirror: deps.mirrors[kind] } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),
   );
   const readiness = watchReadiness(sources, log);
   const elector = config.lease.enabled ? electLeader(config, transport, clock, log, queue) : undefined;
@@ -111,7 +113,7 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     await withDeadline(sourcesStopped, clock, config.shutdownTimeoutMs);
     log.info('Stopped bridge', { handedBack });
   };
-  return { ready: readiness.ready, metrics, port: server.port, isLeader, stop: () => (stopping ??= stop()) };
+  return { ready: readiness.ready, metrics, port: server.port, isLeader, enqueue: (fn, invocation) => enqueue(fn, invocation), stop: () => (stopping ??= stop()) };
 }
 
 /** Waits for `work`, but no longer than `ms`; a list in flight need not hold up shutdown. */

@@ -101,3 +101,30 @@ describe('re-list', () => {
     expect(kube.watching('IPPool')).toBe(0);
   });
 });
+
+describe('a mirror of the kind', () => {
+  it('hears of each list and event before the tracker emits it', async () => {
+    const clock = fakeClock();
+    const kube = fakeKube();
+    kube.apply('IPPool', pool('a'));
+    const heard: string[] = [];
+    const mirror = {
+      seen: (obj: unknown) => heard.push(`seen ${JSON.stringify(obj).includes('"x"') ? 'x' : '?'}`),
+      gone: () => heard.push('gone'),
+      relist: () => {
+        heard.push('relist');
+        return { page: (items: readonly unknown[]) => heard.push(`page ${items.length}`), finish: () => heard.push('finish') };
+      },
+    };
+    const source = startSource({
+      kind: 'IPPool', stream: kube.stream, tracker: createTracker('IPPool'), emit: (e) => heard.push(`emit ${e.change}`), mirror, clock, random: () => 0.5,
+      log: memoryLogger(), pageSize: 2, backoff: { baseMs: 200, maxMs: 2_000 },
+    });
+    await source.listed;
+    await clock.flush();
+    kube.apply('IPPool', pool('x'));
+    kube.remove('IPPool', 'x');
+    expect(heard).toEqual(['relist', 'page 1', 'emit add', 'finish', 'seen x', 'emit add', 'gone', 'emit delete']);
+    await source.stop();
+  });
+});

@@ -8,6 +8,7 @@ import type { Emission } from './routing.js';
 import type { Tracker } from './tracker.js';
 import { z } from 'zod';
 import { messageOf } from '../lib/errors.js';
+import type { WatchMirror } from '../lib/k8s/mirror.js';
 
 export interface SourceObserver {
   listed(kind: ObjectKind, initial: boolean): void;
@@ -21,7 +22,8 @@ export interface SourceOptions {
   tracker: Tracker;
   emit: (emission: Emission, seenAt: number) => void;
   /** Every object a watch event brings, before its emission (the all-in-one controller's hint for its functions). */
-  observe?: (how: 'seen' | 'gone', obj: unknown) => void;
+  /** A copy of the kind kept in this process (see WatchMirror): it hears of each object before the tracker. */
+  mirror?: WatchMirror;
   clock: Clock;
   random: () => number;
   log: Logger;
@@ -54,14 +56,17 @@ export function startSource(opts: SourceOptions): Source {
 
   async function relist(reason: string): Promise<string> {
     const run = opts.tracker.startRelist();
+    const copy = opts.mirror?.relist();
     let changes = 0;
     let count = 0;
     let page: Awaited<ReturnType<KubeStream['list']>> | undefined;
     do {
       page = await opts.stream.list(kind, { limit: opts.pageSize, ...(page?.continue ? { continue: page.continue } : {}) });
       count += page.items.length;
+      copy?.page(page.items);
       changes += emitAll(run.page(page.items));
     } while (page.continue);
+    copy?.finish();
     changes += emitAll(run.finish());
     const initial = reason === 'initial';
     log.info(initial ? `Listed ${kind}` : `Re-listed ${kind}`, { kind, count, tracked: opts.tracker.size(), changes, reason });
@@ -79,7 +84,8 @@ export function startSource(opts: SourceOptions): Source {
     const seenAt = clock.now();
     opts.observer?.watchEvent(kind, event.type);
     if (event.type !== 'BOOKMARK') {
-      opts.observe?.(event.type === 'DELETED' ? 'gone' : 'seen', event.object);
+      if (event.type === 'DELETED') opts.mirror?.gone(event.object);
+      else opts.mirror?.seen(event.object);
       const emission = event.type === 'DELETED' ? opts.tracker.gone(event.object) : opts.tracker.seen(event.object);
       if (emission) opts.emit(emission, seenAt);
     }

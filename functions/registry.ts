@@ -13,6 +13,7 @@ import type { Logger } from '../lib/log/logger.js';
 import type { Counters } from '../lib/metrics.js';
 import type { PoolMetrics } from '../lib/pool-metrics.js';
 import type { RecentServices } from '../lib/k8s/recent.js';
+import type { PoolsView, SlicesView } from '../lib/k8s/mirror.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { createAllocateApp } from './allocate/app.js';
 import type { AllocateDeps, Handoff } from './allocate/deps.js';
@@ -66,6 +67,12 @@ export interface FunctionPorts {
   programInProcess?: boolean;
   /** allocate: new Services as this process's own watch saw them (a hint: see RecentServices). */
   recentServices?: RecentServices;
+  /** allocate, program: the pools as this process's own watch sees them (a hint: see WatchMirror). */
+  pools?: PoolsView;
+  /** program: the EndpointSlices as this process's own watch sees them (a hint: see WatchMirror). */
+  slices?: SlicesView;
+  /** program in allocate's hand-off: asks the bridge in this process to run program for a Service again. */
+  programAgain?: (namespace: string, name: string) => void;
 }
 
 export interface FunctionEntry {
@@ -78,6 +85,7 @@ export interface FunctionEntry {
 
 const commonDeps = (p: FunctionPorts): AllocateDeps => ({
   kube: p.kube, classes: p.classes, now: p.now, log: p.log, retry: p.retry ?? conflictRetry(), ...(p.poolMetrics ? { metrics: p.poolMetrics } : {}),
+  ...(p.pools ? { pools: p.pools } : {}),
 });
 
 function routerOf(p: FunctionPorts, name: FunctionName): RouterPort {
@@ -85,7 +93,7 @@ function routerOf(p: FunctionPorts, name: FunctionName): RouterPort {
   return p.router;
 }
 
-const programDeps = (p: FunctionPorts): ProgramDeps => ({ ...commonDeps(p), router: routerOf(p, 'program') });
+const programDeps = (p: FunctionPorts): ProgramDeps => ({ ...commonDeps(p), router: routerOf(p, 'program'), ...(p.slices ? { slices: p.slices } : {}) });
 
 /** Program's side of allocate's hand-off, its actions reported in allocate's answer. */
 function handoffTo(deps: ProgramDeps): Handoff {
@@ -101,7 +109,7 @@ function handoffTo(deps: ProgramDeps): Handoff {
 
 const allocateDeps = (p: FunctionPorts): AllocateDeps => ({
   ...commonDeps(p),
-  ...(p.programInProcess ? { handoff: handoffTo({ ...programDeps(p), log: p.log.child({ function: 'program' }) }) } : {}),
+  ...(p.programInProcess ? { handoff: handoffTo({ ...programDeps(p), log: p.log.child({ function: 'program' }), ...(p.programAgain ? { again: p.programAgain } : {}) }) } : {}),
   ...(p.recentServices ? { recent: p.recentServices } : {}),
 });
 

@@ -7,7 +7,8 @@ import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
-import { getAllocation, getClaim, getService, listPools } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getService } from '../../lib/k8s/typed.js';
+import { readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { requesterOf } from './scope.js';
 import type { Requester } from '../../lib/core/pool-scope.js';
@@ -217,7 +218,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         return;
       }
       const current = a;
-      const pools = await listPools(deps.kube);
+      const pools = await readPools(deps.kube, deps.pools);
       for (const bad of pools.invalid) deps.log.warn('Skipping an IPPool that does not match the schema', { pool: bad.name, problem: bad.message });
       const views = viewPools(pools.items);
       await adoptClaims(deps, views, report);

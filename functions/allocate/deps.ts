@@ -5,6 +5,7 @@ import type { Logger } from '../../lib/log/logger.js';
 import type { PoolMetrics } from '../../lib/pool-metrics.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 import type { RecentServices } from '../../lib/k8s/recent.js';
+import type { PoolsView } from '../../lib/k8s/mirror.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { ClaimsHint } from './hint.js';
 
@@ -25,6 +26,8 @@ export interface AllocateDeps {
   handoff?: Handoff;
   /** New Services as the watch in this process saw them: a hint that saves the first read of one. */
   recent?: RecentServices;
+  /** The pools as the watch in this process sees them: a hint that saves listing them. */
+  pools?: PoolsView;
 }
 
 /**

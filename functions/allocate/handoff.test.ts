@@ -1,12 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
+import { poolMirror, sliceMirror } from '../../lib/k8s/mirror.js';
 import { FUNCTIONS } from '../registry.js';
 
 /**
@@ -34,7 +35,19 @@ const ROUTER: RouterState = { version: '7.19.1', menus: { '/interface': [{ '.id'
 const entriesOf = (state: RouterState): string[] =>
   Object.entries(state.menus).flatMap(([menu, rows]) => rows.filter((r) => (r.comment ?? '').includes(UID)).map((r) => `${menu} ${r.action ?? ''}`));
 
-function setup(opts: { beforeServiceStatus?: (kube: KubePort) => Promise<void>; routerFails?: boolean } = {}) {
+/** Where the Service's dst-nat rules send traffic. */
+const natTargets = (state: RouterState): string[] =>
+  (state.menus['/ip/firewall/nat'] ?? []).filter((r) => r.action === 'dst-nat' && (r.comment ?? '').includes(UID)).map((r) => r['to-addresses'] ?? '').sort();
+
+interface SetupOptions {
+  beforeServiceStatus?: (kube: KubePort) => Promise<void>;
+  routerFails?: boolean;
+  /** The controller's watch copies, filled from the seeded objects. */
+  mirrored?: boolean;
+  programAgain?: (namespace: string, name: string) => void;
+}
+
+function setup(opts: SetupOptions = {}) {
   const kube = memoryPort({ objects: objects(), now: NOW });
   const requests: string[] = [];
   let hook = opts.beforeServiceStatus;
@@ -59,11 +72,21 @@ function setup(opts: { beforeServiceStatus?: (kube: KubePort) => Promise<void>; 
     },
   };
   const router = memoryRouter(structuredClone(ROUTER), { fail: () => (opts.routerFails ? new Error('connection refused') : undefined) });
+  const pools = poolMirror();
+  const slices = sliceMirror();
   const allocate = FUNCTIONS.allocate.handler({
     kube: port, router, programInProcess: true, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(),
     retry: { attempts: 5, pause: async () => undefined },
+    ...(opts.mirrored ? { pools, slices } : {}), ...(opts.programAgain ? { programAgain: opts.programAgain } : {}),
   });
-  return { kube, router, allocate, requests };
+  const listed = async (): Promise<void> => {
+    for (const [kind, mirror] of [['IPPool', pools], ['EndpointSlice', slices]] as const) {
+      const run = mirror.relist();
+      run.page(await kube.port.list(kind));
+      run.finish();
+    }
+  };
+  return { kube, router, allocate, requests, listed, slices };
 }
 
 const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
@@ -120,5 +143,54 @@ describe('allocate hands a new Service to program in the same invocation', () =>
     expect(a?.status?.phase).toBe('Allocated');
     expect(a?.status?.address).toMatch(/^192\.0\.2\./);
     expect(entriesOf(router.state())).toEqual([]);
+  });
+
+  it('reads the pools and the slices from the watch copies when the controller keeps them', async () => {
+    const { kube, router, allocate, requests, listed } = setup({ mirrored: true });
+    await listed();
+    expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
+    await expectServed(kube.port, router.state());
+    expect(requests.filter((r) => r === 'list IPPool' || r === 'list EndpointSlice')).toEqual([]);
+  });
+});
+
+describe('a slice that changes while the statuses are unwritten', () => {
+  // program, woken by that change, found no address to act on; the Programmed address that
+  // follows wakes nobody: the hand-off itself sees the slices moved and programs them
+  const grow = async (k: KubePort): Promise<void> => {
+    const [slice] = await k.list('EndpointSlice', { namespace: 'shop' });
+    const s = EndpointSliceSchema.parse(slice);
+    await k.replace('EndpointSlice', { ...s, endpoints: [...s.endpoints, { addresses: ['10.0.0.12'], conditions: { ready: true } }] });
+  };
+
+  it('is programmed in the same invocation when no bridge runs in the process', async () => {
+    const { kube, router, allocate } = setup({ beforeServiceStatus: grow });
+    expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
+    await expectServed(kube.port, router.state());
+    expect(natTargets(router.state())).toEqual(['10.0.0.11', '10.0.0.12']);
+  });
+
+  it('is handed to the bridge in the controller (program runs for the Service again)', async () => {
+    const again: string[] = [];
+    const { router, allocate, listed, slices } = setup({
+      mirrored: true, programAgain: (namespace, name) => again.push(`${namespace}/${name}`),
+      beforeServiceStatus: async (k) => {
+        await grow(k);
+        const [slice] = await k.list('EndpointSlice', { namespace: 'shop' });
+        slices.seen(slice); // the watch event, before the bridge routes it to program
+      },
+    });
+    await listed();
+    expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
+    expect(again).toEqual(['shop/web']);
+    expect(natTargets(router.state())).toEqual(['10.0.0.11']); // until that program runs
+  });
+
+  it('costs nothing when the slices did not move', async () => {
+    const again: string[] = [];
+    const { allocate, listed } = setup({ mirrored: true, programAgain: (namespace, name) => again.push(`${namespace}/${name}`) });
+    await listed();
+    await allocate(objectInvocation('add', web));
+    expect(again).toEqual([]);
   });
 });

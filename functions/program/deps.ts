@@ -4,6 +4,7 @@ import type { RetryOptions } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import type { Logger } from '../../lib/log/logger.js';
 import type { RouterPort } from '../../lib/router/port.js';
+import type { PoolsView, SlicesView } from '../../lib/k8s/mirror.js';
 
 /** Everything program touches, passed in. */
 export interface ProgramDeps {
@@ -13,6 +14,15 @@ export interface ProgramDeps {
   now: () => Date;
   log: Logger;
   retry: RetryOptions;
+  /** The pools as the watch in this process sees them: a hint that saves listing them. */
+  pools?: PoolsView;
+  /** The EndpointSlices as the watch in this process sees them: a hint that saves listing them. */
+  slices?: SlicesView;
+  /**
+   * Asks for program to run for a Service once more, through the queue of the bridge in this
+   * process (absent: the caller runs it itself).
+   */
+  again?: (namespace: string, name: string) => void;
 }
 
 export interface ProgramReport {

@@ -7,8 +7,9 @@ import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
-import { allocationsOfService, slicesOfService } from '../../lib/k8s/keys.js';
-import { getService, listAllocations, listEndpointSlices, listPools } from '../../lib/k8s/typed.js';
+import { allocationsOfService } from '../../lib/k8s/keys.js';
+import { readPools, readSlicesOf } from '../../lib/k8s/mirror.js';
+import { getService, listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
@@ -160,10 +161,10 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   if (!intent.managed) return false;
   const [allocations, slices, pools] = await Promise.all([
     listAllocations(deps.kube, allocationsOfService(svc.metadata.uid)),
-    listEndpointSlices(deps.kube, namespace, slicesOfService(name)),
-    listPools(deps.kube),
+    readSlicesOf(deps.kube, deps.slices, namespace, name),
+    readPools(deps.kube, deps.pools),
   ]);
-  const read: ServiceRead = { live: allocations.items.filter((a) => !a.metadata.deletionTimestamp), slices: slices.items, pools: pools.items };
+  const read: ServiceRead = { live: allocations.items.filter((a) => !a.metadata.deletionTimestamp), slices, pools: pools.items };
   const { error, wrote, plan } = await programRead(deps, svc, intent, read, report, state);
   if (!wrote || !(await writeProven(deps, svc, read.live, plan, report))) {
     const settled = wrote ? await settleService(deps, svc, read, report) : read.live;
@@ -202,12 +203,17 @@ async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceInten
  * write met a change or the router failed: whatever the router got of this Service is taken
  * back if the Service or an address went meanwhile, and allocate records the statuses itself
  * (Allocated), after which program runs as usual.
+ *
+ * A slice that changed while the statuses were unwritten woke a program that found no address
+ * to act on, and nobody hears of an address that arrives Programmed: when the Service's slices
+ * differ after the writes from what was programmed, program runs for the Service once more.
  */
 export async function programHandoff(deps: ProgramDeps, svc: Service, allocations: readonly IPAllocation[], pools: readonly IPPool[], report: ProgramReport): Promise<boolean> {
   const intent = serviceIntent(svc, deps.classes);
   if (!svc.metadata.uid || !intent.managed) return false;
-  const slices = await listEndpointSlices(deps.kube, svc.metadata.namespace ?? 'default', slicesOfService(svc.metadata.name));
-  const read: ServiceRead = { live: [...allocations], slices: slices.items, pools };
+  const namespace = svc.metadata.namespace ?? 'default';
+  const slices = await readSlicesOf(deps.kube, deps.slices, namespace, svc.metadata.name);
+  const read: ServiceRead = { live: [...allocations], slices, pools };
   const { error, plan } = await programRead(deps, svc, intent, read, report);
   let proven = false;
   try {
@@ -222,12 +228,21 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, allocation
       if (settled) await writeStatuses(deps, svc, settled, plan, report);
     }
   }
+  if (proven && sliceVersions(slices) !== sliceVersions(await readSlicesOf(deps.kube, deps.slices, namespace, svc.metadata.name))) {
+    report.actions.push('slices changed while programming: program runs again');
+    if (deps.again) deps.again(namespace, svc.metadata.name);
+    else await programService(deps, namespace, svc.metadata.name, report);
+  }
   return proven;
 }
 
+/** Which slices, at which resourceVersions (a slice written, added or removed changes it). */
+const sliceVersions = (slices: readonly EndpointSlice[]): string =>
+  slices.map((s) => `${s.metadata.name}@${s.metadata.resourceVersion ?? ''}`).sort().join(',');
+
 /** An operator reservation (no Service): only its advertisement. Resolves as programService does. */
 export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView): Promise<boolean> {
-  const pools = await listPools(deps.kube);
+  const pools = await readPools(deps.kube, deps.pools);
   const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts: advertisementWants([allocation], pools.items) };
   const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
   if (wrote && !(await settleReservation(deps, allocation, report))) return true;
