@@ -82,6 +82,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   });
   leader.is = () => bridge.isLeader();
   started.bridge = bridge;
+  void greetRouter(opts.router, opts.log); // never throws; stopping need not wait for it
   return {
     bridge,
     ...(webhook ? { webhookPort: webhook.port } : {}),
@@ -90,6 +91,20 @@ export async function startController(opts: ControllerOptions): Promise<Controll
       await webhook?.close();
     },
   };
+}
+
+/**
+ * Opens the router's session at start (its client, the connection, the login) rather than in
+ * the first Service's time, and says at once whether the router answers; programming retries
+ * a router that does not.
+ */
+export async function greetRouter(router: RouterPort, log: Logger): Promise<void> {
+  try {
+    const { '/system/resource': [resource] = [] } = await router.readMany(['/system/resource']);
+    log.info('Router reachable', { version: resource?.version ?? 'unknown' });
+  } catch (e) {
+    log.warn('Router not reachable yet; programming retries it', { error: messageOf(e) });
+  }
 }
 
 async function startWebhook(cfg: NonNullable<ControllerOptions['webhook']>, kube: KubePort, log: Logger) {

@@ -5,6 +5,7 @@ import type { KubePort } from '../../lib/k8s/port.js';
 import type { Logger } from '../../lib/log/logger.js';
 import type { Counters } from '../../lib/metrics.js';
 import type { RouterPort } from '../../lib/router/port.js';
+import type { PoolsView } from '../../lib/k8s/mirror.js';
 
 /** Everything release touches, passed in. */
 export interface ReleaseDeps {
@@ -18,6 +19,8 @@ export interface ReleaseDeps {
   claimGraceMs: number;
   /** Counts what garbage collection removed (metrics). */
   counters?: Counters;
+  /** The pools as the watch in this process sees them: a hint that saves reading a pool. */
+  pools?: PoolsView;
 }
 
 export interface Collected {

@@ -5,6 +5,7 @@ import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
+import { poolMirror, type PoolsView } from '../../lib/k8s/mirror.js';
 import { createRelease } from './handler.js';
 
 /**
@@ -15,7 +16,7 @@ import { createRelease } from './handler.js';
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const POOL = { kind: 'IPPool', name: 'lan' } as const;
 
-async function setup() {
+async function setup(pools?: PoolsView) {
   const kube = memoryPort({
     now: NOW,
     objects: [
@@ -29,6 +30,7 @@ async function setup() {
   const release = createRelease({
     kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
     now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
+    ...(pools ? { pools } : {}),
   });
   await kube.port.remove('IPPool', 'lan');
   return { kube, release };
@@ -55,5 +57,21 @@ describe('release of a pool whose addresses are still held', () => {
     await kube.port.remove('IPAllocation', 'reserved-gw');
     expect((await release(objectInvocation('update', POOL))).kind).toBe('done');
     expect(await kube.port.get('IPPool', 'lan')).toBeUndefined();
+  });
+});
+
+describe('with the controller’s copy of the pools', () => {
+  it('a pool the copy sees alive needs nothing; once the copy sees it deleting, it is handled as without one', async () => {
+    const mirror = poolMirror();
+    const { kube, release } = await setup(mirror);
+    const deleting = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
+    const { deletionTimestamp: _, ...alive } = deleting.metadata;
+    const run = mirror.relist();
+    run.page([{ ...deleting, metadata: alive }]); // as the watch saw it before the deletion
+    run.finish();
+    expect((await release(objectInvocation('update', POOL))).kind).toBe('done');
+    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).status?.conditions).toBeUndefined();
+    mirror.seen(deleting); // the deletion's event reaches the copy before it wakes release
+    expect(await release(objectInvocation('update', POOL))).toMatchObject({ kind: 'blocked', reason: 'AddressesInUse' });
   });
 });

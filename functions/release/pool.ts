@@ -14,6 +14,10 @@ export const POOL_COND_DELETION = 'DeletionBlocked';
  * not block it (they stay Failed with PoolNotFound until a pool of that name exists again).
  */
 export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, report: ReleaseReport): Promise<void> {
+  // a pool this process's watch sees alive needs nothing: its deletion, when it comes, is an
+  // event that reaches the watch's copy before it wakes this function
+  const mirrored = deps.pools?.current()?.items.find((p) => p.metadata.name === name);
+  if (mirrored && !mirrored.metadata.deletionTimestamp) return;
   const first = await getPool(deps.kube, name);
   if (!first?.metadata.deletionTimestamp || !hasFinalizer(first)) return;
   const existing = new Set((await listAllocations(deps.kube)).items.map((a) => a.metadata.uid));
