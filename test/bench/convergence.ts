@@ -1,12 +1,15 @@
 import { readFile } from 'node:fs/promises';
 import { KubeConfig } from '@kubernetes/client-node';
-import { startCluster } from '../cluster/cluster.js';
+import { z } from 'zod';
+import { kubeStream } from '../../bridge/kube-stream.js';
+import { kubeTransport } from '../../lib/k8s/rest.js';
+import { startCluster, type TestCluster } from '../cluster/cluster.js';
 import { getService } from '../../lib/k8s/typed.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import { requestDelta, startChild, type ControllerKind } from './controllers.js';
-import { benchObjects, benchStack, ms, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
+import { benchObjects, benchStack, cpuSeconds, ms, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
 
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 
@@ -25,6 +28,9 @@ export interface ControllerRun {
   routerRoundTripsPerService?: number;
   routerCommandsPerService?: number;
   cpuMsPerService: number;
+  /** What answering the run cost kube-apiserver and etcd (CPU per Service; they serve the bench's own requests too). */
+  apiServerCpuMsPerService: number;
+  etcdCpuMsPerService: number;
   /** Resident memory after start-up with nothing to do, and the peak (VmHWM) by the end of the run. */
   idleRssMb: number;
   peakRssMb: number;
@@ -73,13 +79,15 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const idleRssMb = await child.rssMb();
       const before = await child.counts();
       const cpu0 = await child.cpuSeconds();
+      const server0 = await serverCpu(cluster);
       const commands0 = sim?.stats.commands ?? 0;
       const router = sim;
-      const run = await createAndConverge(kube, n, router ? () => dstNatRules(router) >= 2 * n : () => true, log).catch(async (e: unknown) => {
+      const run = await createAndConverge(kube, kc, n, router ? () => dstNatRules(router) >= 2 * n : () => true, log).catch(async (e: unknown) => {
         const tail = (await readFile(child.logFile, 'utf8').catch(() => '')).slice(-1500);
         throw new Error(`${kind}: ${e instanceof Error ? e.message : String(e)}; its log ends: ${tail}`);
       });
       const cpu1 = await child.cpuSeconds();
+      const server1 = await serverCpu(cluster);
       const after = await child.counts();
       const requests = requestDelta(before, after);
       const result: ControllerRun = {
@@ -88,6 +96,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
         ...(sim ? { routerRoundTripsPerService: (after.routerRoundTrips - before.routerRoundTrips) / n, routerCommandsPerService: (sim.stats.commands - commands0) / n } : {}),
         // the probe's attribution of requests to callers (ours only) is the bench's cost, not the controller's
         cpuMsPerService: ((cpu1 - cpu0) * 1000 - (after.attributionMs - before.attributionMs)) / n, idleRssMb, peakRssMb: await child.peakRssMb(),
+        apiServerCpuMsPerService: ((server1.apiServer - server0.apiServer) * 1000) / n, etcdCpuMsPerService: ((server1.etcd - server0.etcd) * 1000) / n,
       };
       log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service`);
       return result;
@@ -100,24 +109,62 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
   }
 }
 
+/** CPU seconds kube-apiserver and etcd have used so far. */
+async function serverCpu(cluster: TestCluster): Promise<{ apiServer: number; etcd: number }> {
+  const { apiServer, etcd } = cluster.pids();
+  return { apiServer: apiServer ? await cpuSeconds(apiServer) : 0, etcd: etcd ? await cpuSeconds(etcd) : 0 };
+}
+
 const dstNatRules = (sim: RouterSim): number => (sim.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').length;
 
+/**
+ * Records when each bench Service first has an ingress, from one watch: polling whole lists
+ * would cost the API server in proportion to the run's length, the slower controller's most.
+ */
+function watchIngress(kc: KubeConfig, seen: Map<string, number>): { stop(): Promise<void> } {
+  const stream = kubeStream(kc, kubeTransport(kc));
+  const abort = new AbortController();
+  const note = (raw: unknown): void => {
+    const svc = ServiceSchema.safeParse(raw);
+    if (svc.success && svc.data.metadata.namespace === 'bench' && svc.data.status?.loadBalancer?.ingress?.length && !seen.has(svc.data.metadata.name)) seen.set(svc.data.metadata.name, performance.now());
+  };
+  const RvSchema = z.object({ metadata: z.object({ resourceVersion: z.string() }) });
+  const running = (async () => {
+    while (!abort.signal.aborted) {
+      // (re-)listed: what changed while no watch ran is seen too
+      let rv = '';
+      let page: Awaited<ReturnType<typeof stream.list>> | undefined;
+      do {
+        page = await stream.list('Service', { limit: 500, ...(page?.continue ? { continue: page.continue } : {}) });
+        for (const item of page.items) note(item);
+        rv = page.resourceVersion;
+      } while (page.continue);
+      await stream.watch('Service', rv, (event) => {
+        note(event.object);
+        const v = RvSchema.safeParse(event.object);
+        if (v.success) rv = v.data.metadata.resourceVersion;
+      }, abort.signal).catch(() => sleep(100));
+    }
+  })();
+  return {
+    stop: async () => {
+      abort.abort();
+      await running.catch(() => undefined);
+    },
+  };
+}
+
 /** Creates N Services with their slices (50 at a time) and waits until all have an ingress and `done()` holds. */
-async function createAndConverge(kube: KubePort, n: number, done: () => boolean, log: (line: string) => void): Promise<{ seconds: number; latencyMs: ControllerRun['latencyMs'] }> {
+async function createAndConverge(kube: KubePort, kc: KubeConfig, n: number, done: () => boolean, log: (line: string) => void): Promise<{ seconds: number; latencyMs: ControllerRun['latencyMs'] }> {
   const created = new Map<string, number>();
   const seen = new Map<string, number>();
   const t0 = performance.now();
   let finished = false;
+  const watch = watchIngress(kc, seen);
   const poller = (async () => {
     while (!finished) {
-      const items = await kube.list('Service', { namespace: 'bench' }).catch(() => []);
-      const now = performance.now();
-      for (const raw of items) {
-        const svc = ServiceSchema.safeParse(raw);
-        if (svc.success && svc.data.status?.loadBalancer?.ingress?.length && !seen.has(svc.data.metadata.name)) seen.set(svc.data.metadata.name, now);
-      }
       if (seen.size >= n && done()) finished = true;
-      else await sleep(100);
+      else await sleep(50);
     }
   })();
   await pool(Array.from({ length: n }, (_, i) => i), 50, async (i) => {
@@ -132,6 +179,7 @@ async function createAndConverge(kube: KubePort, n: number, done: () => boolean,
   const converged = finished;
   finished = true;
   await poller.catch(() => undefined);
+  await watch.stop();
   const seconds = (performance.now() - t0) / 1000;
   if (!converged) throw new Error(`after ${seconds.toFixed(0)} s only ${seen.size}/${n} Services had an ingress${done() ? '' : ' (router rules missing)'}`);
   const latencies = [...seen].map(([name, at]) => at - (created.get(name) ?? at));

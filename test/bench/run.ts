@@ -68,6 +68,8 @@ await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoi
     ['router round trips per Service', fig(ours.routerRoundTripsPerService), '–', '', '≤ 3', c('router round trips per Service', ours.routerRoundTripsPerService ?? Number.NaN, '<=', 3)],
     ['router commands per Service', fig(ours.routerCommandsPerService), '–', '', '', ''],
     ['controller CPU per Service (ms)', fig(ours.cpuMsPerService), fig(ref.cpuMsPerService), fig(ratios.cpuMsPerService, 1), '≤ 15 ms', c('controller CPU per Service', ours.cpuMsPerService, '<=', 15, ' ms')],
+    ['kube-apiserver CPU per Service (ms)', fig(ours.apiServerCpuMsPerService), fig(ref.apiServerCpuMsPerService), fig(ours.apiServerCpuMsPerService / ref.apiServerCpuMsPerService, 1), '', ''],
+    ['etcd CPU per Service (ms)', fig(ours.etcdCpuMsPerService), fig(ref.etcdCpuMsPerService), fig(ours.etcdCpuMsPerService / ref.etcdCpuMsPerService, 1), '', ''],
     ['RSS peak during the run (MB)', fig(ours.peakRssMb, 0), fig(ref.peakRssMb, 0), fig(ratios.peakRssMb, 1), '≤ 150 MB', c('RSS peak during the run', ours.peakRssMb, '<=', 150, ' MB')],
     ['RSS idle, before the run (MB)', fig(ours.idleRssMb, 0), fig(ref.idleRssMb, 0), '', '≤ 100 MB', c('RSS idle', ours.idleRssMb, '<=', 100, ' MB')],
     ['all converged after (s)', fig(ours.totalSeconds), fig(ref.totalSeconds), '', '', ''],

@@ -28,6 +28,8 @@ export interface TestCluster {
   /** Stops only kube-apiserver (etcd keeps the data) — for outage tests. */
   stopApiServer(): Promise<void>;
   startApiServer(): Promise<void>;
+  /** The running processes' pids (the bench reads their CPU time). */
+  pids(): { apiServer?: number; etcd?: number };
   stop(): Promise<void>;
 }
 
@@ -204,6 +206,7 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
   return {
     dir, kubeconfig, server, binaries, pki, startupMs, kubectl, stop, startApiServer,
     stopApiServer: () => terminate(api),
+    pids: () => ({ ...(api?.child.pid ? { apiServer: api.child.pid } : {}), ...(etcd?.child.pid ? { etcd: etcd.child.pid } : {}) }),
   };
 }
 
