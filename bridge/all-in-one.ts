@@ -21,7 +21,7 @@ import { eventsOnly, poolMirror, sliceMirror } from '../lib/k8s/mirror.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
 import { runUntilStopped, usageError } from './commands.js';
 import { bridgeConfigFromEnv, type BridgeConfigInput } from './config.js';
-import { appDispatch } from './invoker.js';
+import { handlerDispatch } from './invoker.js';
 
 // The all-in-one controller entry: the one place in bridge/ that builds functions (from the
 // registry in functions/registry.ts).
@@ -55,8 +55,8 @@ export interface Controller {
 
 /**
  * `mikrolb controller`: the bridge with allocate, program and release in the same process
- * (dispatched through their HTTP apps, so answers and retries are exactly as over the wire),
- * plus the IPPool admission webhook.
+ * (each run answered as its HTTP app would answer it: the same statuses, Retry-After and log
+ * line, so retries are exactly as over the wire), plus the IPPool admission webhook.
  */
 export async function startController(opts: ControllerOptions): Promise<Controller> {
   const kube = apiServerPort(opts.transport ?? kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
@@ -74,7 +74,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     ...(opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {}),
   };
   const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) =>
-    [name, appDispatch(FUNCTIONS[name].app({ ...ports, log: opts.log.child({ function: name }) }))]));
+    [name, handlerDispatch(name, FUNCTIONS[name].handler({ ...ports, log: opts.log.child({ function: name }) }), opts.log)]));
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
   const bridge = await startBridge(opts.bridge, {
     kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render(),

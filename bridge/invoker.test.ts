@@ -2,9 +2,12 @@ import { createServer } from 'node:http';
 import { Hono } from 'hono';
 import { afterAll, describe, expect, it } from 'vitest';
 import { objectInvocation, parseCloudEvent, resyncInvocation } from '../lib/events/cloudevent.js';
-import type { Invocation } from '../lib/events/invocation.js';
+import type { FunctionHandler, Invocation } from '../lib/events/invocation.js';
+import { blocked, done, failed, retryLater, type Outcome } from '../lib/events/outcome.js';
+import { createFunctionApp } from '../lib/http/function-app.js';
+import { memoryLogger } from '../lib/log/logger.js';
 import { serveApp } from '../lib/http/serve.js';
-import { appDispatch, httpDispatch, nodePost } from './invoker.js';
+import { appDispatch, handlerDispatch, httpDispatch, nodePost } from './invoker.js';
 
 const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
 
@@ -89,5 +92,31 @@ describe('dispatch', () => {
       server.closeAllConnections();
       await new Promise((resolve) => server.close(resolve));
     }
+  });
+});
+
+describe('a handler dispatched in process', () => {
+  // each outcome a function can end with, and a handler that throws
+  const outcomes: [string, () => Promise<Outcome>][] = [
+    ['done', async () => done({ actions: ['x'] })],
+    ['blocked', async () => blocked('AddressesInUse', 'pool waits')],
+    ['retry with a delay', async () => retryLater('Unavailable', 'router down', 7.2)],
+    ['retry without one', async () => retryLater('Conflict', 'lost the race')],
+    ['failed', async () => failed('bad state')],
+    ['thrown', async () => {
+      throw new Error('boom');
+    }],
+  ];
+
+  it.each(outcomes)('%s: answered and logged exactly as through the function’s HTTP app', async (_, run) => {
+    const handler: FunctionHandler = () => run();
+    const invocation = objectInvocation('update', web);
+    const viaApp = memoryLogger();
+    const direct = memoryLogger();
+    const expected = await appDispatch(createFunctionApp('program', handler, { log: viaApp }))(invocation, new AbortController().signal);
+    expect(await handlerDispatch('program', handler, direct)(invocation, new AbortController().signal)).toEqual(expected);
+    const line = (l: typeof direct) => l.entries.map((e) => ({ ...e, fields: { ...e.fields, durationMs: 0 } }));
+    expect(line(direct)).toEqual(line(viaApp));
+    expect(direct.entries).toHaveLength(1);
   });
 });

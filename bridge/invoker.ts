@@ -1,7 +1,10 @@
 import { Agent as HttpAgent, request as httpRequest, type IncomingMessage } from 'node:http';
 import { Agent as HttpsAgent, request as httpsRequest } from 'node:https';
 import { toCloudEvent } from '../lib/events/encode.js';
-import type { Invocation } from '../lib/events/invocation.js';
+import type { FunctionHandler, Invocation } from '../lib/events/invocation.js';
+import { logInvocation } from '../lib/events/invocation-log.js';
+import { answerOf, runHandler } from '../lib/events/outcome.js';
+import type { Logger } from '../lib/log/logger.js';
 import type { FetchApp } from '../lib/http/serve.js';
 import { systemClock, type Clock } from './clock.js';
 import { parseRetryAfter } from './retry.js';
@@ -146,6 +149,23 @@ export function appDispatch(app: FetchApp, url = 'http://in-process/'): Dispatch
     const event = toCloudEvent(invocation);
     const res = await app.fetch(new Request(url, { method: 'POST', headers: event.headers, body: event.body, signal }));
     return resultOf({ status: res.status, retryAfter: res.headers.get('retry-after'), text: await res.text() }, Date.now());
+  };
+}
+
+/**
+ * A function run in this process (the all-in-one controller), answered exactly as its HTTP app
+ * answers (`answerOf`: the same statuses and Retry-After) and logged with the same line, without
+ * encoding a CloudEvent, a Request and a Response for every invocation.
+ */
+export function handlerDispatch(name: string, handler: FunctionHandler, log: Logger, now: () => number = () => performance.now()): Dispatch {
+  const logged = log.child({ function: name });
+  return async (invocation) => {
+    const started = now();
+    const outcome = await runHandler(handler, invocation);
+    const { status, body, retryAfterSeconds } = answerOf(outcome);
+    logInvocation(logged, invocation, outcome, status, now() - started);
+    const ok = status >= 200 && status < 300;
+    return { status, ...(retryAfterSeconds === undefined ? {} : { retryAfterSeconds }), ...(ok ? {} : { detail: JSON.stringify(body).slice(0, DETAIL_CHARS) }) };
   };
 }
 

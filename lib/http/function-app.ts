@@ -1,10 +1,10 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
 import { bodyLimit } from 'hono/body-limit';
 import { DEFAULT_MAX_BODY_BYTES, parseCloudEvent } from '../events/cloudevent.js';
-import { objectKey } from '../events/identity.js';
+import { logInvocation } from '../events/invocation-log.js';
 import type { FunctionHandler, Invocation } from '../events/invocation.js';
 import { answerOf, badEvent, failed, runHandler, type Outcome } from '../events/outcome.js';
-import { silentLogger, type Logger, type LogLevel } from '../log/logger.js';
+import { silentLogger, type Logger } from '../log/logger.js';
 import { tooLargeMessage } from './body-limit.js';
 import { messageOf } from '../errors.js';
 
@@ -69,40 +69,6 @@ function logInvocations(log: Logger, now: () => number): MiddlewareHandler<Env> 
   return async (c, next) => {
     const started = now();
     await next();
-    const outcome = c.get('outcome');
-    const fields = {
-      ...describeInvocation(c.get('invocation')),
-      status: c.res.status,
-      durationMs: Math.round((now() - started) * 10) / 10,
-      ...(outcome ? problemOf(outcome) : {}),
-    };
-    const [level, msg] = outcome ? LOG_LINE[outcome.kind] : (['error', 'Invocation failed'] as const);
-    log[level](msg, fields);
+    logInvocation(log, c.get('invocation'), c.get('outcome'), c.res.status, now() - started);
   };
-}
-
-const LOG_LINE: Record<Outcome['kind'], readonly [LogLevel, string]> = {
-  done: ['info', 'Invocation done'],
-  blocked: ['info', 'Invocation blocked'],
-  retry: ['warn', 'Invocation will be retried'],
-  'bad-event': ['warn', 'Rejected event'],
-  failed: ['error', 'Invocation failed'],
-};
-
-function problemOf(outcome: Outcome): Record<string, string> {
-  switch (outcome.kind) {
-    case 'done':
-      return {};
-    case 'failed':
-      return { error: outcome.message };
-    default:
-      return { reason: outcome.reason, error: outcome.message };
-  }
-}
-
-function describeInvocation(invocation: Invocation | undefined): Record<string, string> {
-  if (!invocation) return {};
-  const base = { eventId: invocation.id, source: invocation.source };
-  if (invocation.type === 'resync') return { ...base, type: 'resync' };
-  return { ...base, type: invocation.change, object: objectKey(invocation.ref) };
 }

@@ -41,7 +41,7 @@ export interface MenuSpec {
   ordered?: boolean;
   /** `numbers` may name an item by this property (e.g. interfaces by name). */
   nameKey?: string;
-  /** Values the router derives when printing (network, active, immediate-gw ...). */
+  /** Values the router derives when printing (network, active, immediate-gw ...): only ever of read-only fields (no `check`). */
   derive?: (props: Props, router: RouterReader) => Record<string, string>;
   /** The trap for a new or changed entry that clashes with an existing one. */
   clash?: (candidate: Props, existing: Props) => Trap | null;

@@ -254,3 +254,30 @@ describe('seed and dump', () => {
     expect(() => sim.seed({ version: '7.17', menus: { '/nope': [] } })).toThrow('unknown menu /nope');
   });
 });
+
+describe('derived values', () => {
+  // a query on a settable field (an address, a comment) never derives: only read-only fields may be derived
+  const samples: Record<string, [string, string][]> = {
+    '/ip/address': [['address', '10.0.0.1/24'], ['interface', 'ether1']],
+    '/ipv6/address': [['address', 'fd00::1/64'], ['interface', 'ether1']],
+    '/ip/route': [['dst-address', '10.9.0.0/16'], ['gateway', '10.0.0.254']],
+    '/ipv6/route': [['dst-address', 'fd09::/32'], ['gateway', 'fd00::fe']],
+    '/interface': [['name', 'ether1'], ['disabled', 'true']],
+  };
+  const address = { id: 1, props: new Map([['address', '10.0.0.1/24'], ['interface', 'ether1']]) };
+  const reader = {
+    version: '7.19.1', startedAt: 0, now: () => 0, interfaceExists: () => false,
+    entries: (menu: string) => (menu === '/ip/address' ? [address] : []), find: () => undefined,
+  };
+
+  it('come only from read-only fields, in every menu that derives any', async () => {
+    const { MENUS } = await import('./menus.js');
+    const deriving = [...MENUS.values()].filter((spec) => spec.derive !== undefined);
+    expect(deriving.map((spec) => spec.path).sort()).toEqual(Object.keys(samples).sort());
+    for (const spec of deriving) {
+      const derived = Object.keys(spec.derive?.(new Map(samples[spec.path]), reader) ?? {});
+      expect(derived.length, spec.path).toBeGreaterThan(0);
+      for (const key of derived) expect(spec.fields[key]?.check, `${spec.path} ${key}`).toBeUndefined();
+    }
+  });
+});

@@ -21,12 +21,14 @@ export function printedEntry(spec: MenuSpec, entry: StoredEntry, router: RouterR
 
 /**
  * One property of an entry as print would show it, without building the whole item: queries
- * test a few properties of every entry, and most entries do not match.
+ * test a few properties of every entry, and most entries do not match. Only read-only fields
+ * are derived (see MenuSpec.derive), so a query on any other (an address, a comment) never
+ * computes them.
  */
 function printedValue(spec: MenuSpec, entry: StoredEntry, derive: () => Readonly<Record<string, string>>, key: string): string | undefined {
   if (key === '.id') return formatId(entry.id);
   const field = spec.fields[key];
-  const derived = spec.derive && field ? derive()[key] : undefined;
+  const derived = spec.derive && field && field.check === undefined ? derive()[key] : undefined;
   const shown = field === undefined ? undefined : typeof field.shown === 'function' ? field.shown(entry.props) : field.shown;
   return derived ?? entry.props.get(key) ?? shown;
 }
