@@ -1,6 +1,6 @@
 import type { ParsedCommand } from './command.js';
 import { formatId, type MenuSpec, type PrintedItem, type RouterReader, type StoredEntry } from './menu-types.js';
-import { matchesQuery, parseQuery } from './query.js';
+import { parseQuery, queryMatcher } from './query.js';
 import { resolveItems } from './items.js';
 import { traps, trapSentence } from './traps.js';
 
@@ -33,16 +33,40 @@ function printedValue(spec: MenuSpec, entry: StoredEntry, derive: () => Readonly
   return derived ?? entry.props.get(key) ?? shown;
 }
 
-/** The items a print returns: only matching entries are printed in full; derived values are computed once per entry. */
+/**
+ * The items a print returns: only matching entries are printed in full; derived values are
+ * computed at most once per entry. One query target walks the entries (a menu may hold
+ * thousands, and every print of it tests each one).
+ */
 function matchingItems(spec: MenuSpec, router: RouterReader, matches: (item: { get(name: string): string | undefined }) => boolean): PrintedItem[] {
   if (spec.computed !== undefined) return spec.computed(router).filter(matches);
-  return [...router.entries(spec.path), ...(spec.dynamic?.(router) ?? [])]
-    .filter((entry) => {
-      let derived: Readonly<Record<string, string>> | undefined;
-      const derive = (): Readonly<Record<string, string>> => (derived ??= spec.derive?.(entry.props, router) ?? {});
-      return matches({ get: (name) => printedValue(spec, entry, derive, name) });
-    })
-    .map((entry) => printedEntry(spec, entry, router));
+  const out: PrintedItem[] = [];
+  const target = new EntryTarget(spec, router);
+  for (const list of [router.entries(spec.path), spec.dynamic?.(router) ?? []]) {
+    for (const entry of list) {
+      if (matches(target.at(entry))) out.push(printedEntry(spec, entry, router));
+    }
+  }
+  return out;
+}
+
+/** One entry's properties as print shows them, to a query (see printedValue). */
+class EntryTarget {
+  private entry: StoredEntry | undefined;
+  private derived: Readonly<Record<string, string>> | undefined;
+  private readonly derive = (): Readonly<Record<string, string>> => (this.derived ??= (this.entry && this.spec.derive?.(this.entry.props, this.router)) ?? {});
+
+  constructor(private readonly spec: MenuSpec, private readonly router: RouterReader) {}
+
+  at(entry: StoredEntry): this {
+    this.entry = entry;
+    this.derived = undefined;
+    return this;
+  }
+
+  get(name: string): string | undefined {
+    return this.entry && printedValue(this.spec, this.entry, this.derive, name);
+  }
 }
 
 export function printedItems(spec: MenuSpec, router: RouterReader): PrintedItem[] {
@@ -64,7 +88,7 @@ export function print(spec: MenuSpec, command: ParsedCommand, router: RouterRead
   }
   const query = parseQuery(command.queries);
   if (!query.ok) return [trapSentence(query.trap), ['!done']];
-  let items = matchingItems(spec, router, (item) => matchesQuery(query.words, item));
+  let items = matchingItems(spec, router, queryMatcher(query.words));
   const from = command.attrs.get('from');
   if (from !== undefined && spec.computed === undefined) {
     const ids = resolveItems(spec, router, from);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { matchesQuery, parseQuery } from './query.js';
+import fc from 'fast-check';
+import { matchesQuery, parseQuery, queryMatcher } from './query.js';
 
 const ether1 = new Map([['.id', '*1'], ['name', 'ether1'], ['type', 'ether'], ['mtu', '1500'], ['disabled', 'false'], ['comment', 'uplink']]);
 const vlan10 = new Map([['.id', '*A'], ['name', 'vlan10'], ['type', 'vlan'], ['mtu', '9000'], ['disabled', 'true']]);
@@ -50,5 +51,23 @@ describe('print queries', () => {
   it.each([['?'], ['?#x'], ['?<mtu'], ['?=name'], ['?-']])('refuses the malformed word %s', (word) => {
     const parsed = parseQuery([word]);
     expect(parsed.ok).toBe(false);
+  });
+});
+
+describe('the matcher for any of several exact values', () => {
+  // what a narrowed read sends; its set lookups must agree with the stack on every item
+  const value = fc.constantFrom('', 'a', 'b', 'true', 'false', 'yes', 'no', '*1', '*01', '*a', 'x=y');
+  const name = fc.constantFrom('chain', 'comment', 'list', '.id', 'disabled');
+  const item = fc.dictionary(name, value).map((props) => new Map(Object.entries(props)));
+  const query = fc.array(fc.tuple(name, value), { minLength: 1, maxLength: 6 }).chain((tests) =>
+    fc.constantFrom('|', '&', '||').map((op) => [...tests.map(([n, v]) => `?${n}=${v}`), ...tests.slice(1).map(() => `?#${op}`)]));
+
+  it('answers as the stack does, for any query and item', () => {
+    fc.assert(fc.property(query, fc.array(item, { maxLength: 8 }), (words, its) => {
+      const parsed = parseQuery(words);
+      if (!parsed.ok) return;
+      const matcher = queryMatcher(parsed.words);
+      for (const it of its) expect(matcher(it)).toBe(matchesQuery(parsed.words, it));
+    }), { numRuns: 2000 });
   });
 });

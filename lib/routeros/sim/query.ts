@@ -119,6 +119,38 @@ function runOps(ops: string, stack: boolean[]): void {
   }
 }
 
+/**
+ * The matcher for a parsed query. The common shape — `?a=x ?b=y ?c=z ?#| ?#|`, any of several
+ * exact values (what a client narrowing a read to its own entries sends) — is tested with set
+ * lookups instead of a stack per item; every other query runs on the stack (matchesQuery).
+ * Values that `equals` would treat loosely (booleans, ids) keep the stack.
+ */
+export function queryMatcher(words: readonly QueryWord[]): (item: QueryTarget) => boolean {
+  const anyOf = anyOfExact(words);
+  if (anyOf === undefined) return (item) => matchesQuery(words, item);
+  return (item) => {
+    for (const [name, values] of anyOf) if (values.has(item.get(name) ?? '')) return true;
+    return false;
+  };
+}
+
+const looseValue = (value: string): boolean => value in BOOLEAN_WORDS || value.charCodeAt(0) === 42;
+
+function anyOfExact(words: readonly QueryWord[]): Map<string, Set<string>> | undefined {
+  const tests = words.filter((w) => w.kind !== 'ops');
+  const ops = words.slice(tests.length);
+  if (tests.length < 2 || words.slice(0, tests.length).some((w) => w.kind !== 'eq')) return undefined;
+  if (ops.length !== tests.length - 1 || ops.some((w) => w.kind !== 'ops' || w.ops !== '|')) return undefined;
+  const byName = new Map<string, Set<string>>();
+  for (const w of tests) {
+    if (w.kind !== 'eq' || looseValue(w.value)) return undefined;
+    const values = byName.get(w.name) ?? new Set<string>();
+    values.add(w.value);
+    byName.set(w.name, values);
+  }
+  return byName;
+}
+
 export function matchesQuery(words: readonly QueryWord[], item: QueryTarget): boolean {
   const stack: boolean[] = [];
   for (const word of words) {
