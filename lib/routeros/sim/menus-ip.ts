@@ -52,9 +52,19 @@ function addressMenu(family: Family): MenuSpec {
 }
 
 function hostOf(address: string | undefined, family: Family): string | undefined {
-  const prefix = parsePrefix(address ?? '', family);
-  return prefix === null ? address : formatAddress(prefix.address);
+  if (address === undefined) return undefined;
+  const key = `${family} ${address}`;
+  if (HOSTS.has(key)) return HOSTS.get(key);
+  const prefix = parsePrefix(address, family);
+  const host = prefix === null ? address : formatAddress(prefix.address);
+  if (HOSTS.size >= HOSTS_KEPT) HOSTS.clear();
+  HOSTS.set(key, host);
+  return host;
 }
+
+/** hostOf is pure and an add compares the new address with every stored one: kept once parsed. */
+const HOSTS = new Map<string, string>();
+const HOSTS_KEPT = 65_536;
 
 /** The interface a gateway is reached through, as a router shows it in `immediate-gw`. */
 function immediateGateway(gateway: string, family: Family, router: RouterReader): string | null {
