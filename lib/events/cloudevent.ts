@@ -1,5 +1,5 @@
 import { HTTP } from 'cloudevents';
-import { z } from 'zod';
+import * as z from 'zod';
 import { resolveObjectRef, type NamedObject } from './identity.js';
 import {
   ChangeSchema,
