@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_INVOKE_TOKEN_FILE } from '../lib/auth/config.js';
 import { FUNCTION_NAMES, type FunctionName } from './routing.js';
 

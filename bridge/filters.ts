@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind } from '../lib/events/invocation.js';
 import { GROUP, LABEL_SLICE_SERVICE_NAME, FINALIZER } from '../lib/k8s/keys.js';

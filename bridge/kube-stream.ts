@@ -1,7 +1,7 @@
 import { request as httpsRequest, type RequestOptions } from 'node:https';
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import type { ClusterAccess } from '../lib/k8s/access.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { ObjectKind } from '../lib/events/invocation.js';
 import { KubeError } from '../lib/k8s/errors.js';
 import { RESOURCES, resourcePath } from '../lib/k8s/resources.js';

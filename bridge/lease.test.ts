@@ -4,7 +4,7 @@ import type { RestRequest, Transport } from '../lib/k8s/rest.js';
 import { memoryLogger } from '../lib/log/logger.js';
 import { leaseHeld, startElector, type LeaseSettings } from './lease.js';
 import { fakeClock, type FakeClock } from './test-support.js';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const Body = z.object({ metadata: z.object({ resourceVersion: z.string().optional() }).loose(), spec: z.record(z.string(), z.unknown()) }).loose();
 

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { isAlreadyExists, isConflict, isNotFound } from '../lib/k8s/errors.js';
 import { RESOURCES, apiVersionOf, resourcePath } from '../lib/k8s/resources.js';
 import type { Transport } from '../lib/k8s/rest.js';

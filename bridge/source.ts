@@ -6,7 +6,7 @@ import type { KubeStream, WatchEvent } from './kube-stream.js';
 import { backoffDelay, type BackoffPolicy } from './retry.js';
 import type { Emission } from './routing.js';
 import type { Tracker } from './tracker.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { messageOf } from '../lib/errors.js';
 import type { WatchMirror } from '../lib/k8s/mirror.js';
 

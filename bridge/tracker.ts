@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';

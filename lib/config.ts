@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { DEFAULT_SERVICE_LIMITS, type ClassConfig, type ServiceLimits } from './core/service.js';
 import { redactRouterUrl, RouterUrlSchema } from './routeros/client/url.js';
 import { DEFAULT_CLUSTER, clusterNameProblem } from './router/names.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import type { IPPool } from '../../lib/k8s/schemas.js';
 import { WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
 import { countingBody, streamedInit } from '../../lib/http/test-support.js';

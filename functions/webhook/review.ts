@@ -6,7 +6,7 @@
  * The message repeats them for every other client, which sees the API server's wrapping:
  *   admission webhook "ippools.mikrolb.de" denied the request: IPPool "a" is invalid: spec.addresses[2]: …
  */
-import { z } from 'zod';
+import * as z from 'zod';
 import { deepEqualJson } from '../../lib/core/equal.js';
 import {
   describeSet, emptySet, intersect, isEmpty, NO_ADDRESSES_LEFT, subtract, validatePoolAddresses,

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** What the API server says about a bearer token (a TokenReview's status). */
 export type Review =

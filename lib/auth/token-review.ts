@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Transport } from '../k8s/rest.js';
 import type { Review, Reviewer } from './authenticator.js';
 

@@ -1,5 +1,5 @@
 import { readFile } from 'node:fs/promises';
-import { z } from 'zod';
+import * as z from 'zod';
 import { parseCloudEvent } from '../events/cloudevent.js';
 import type { Invocation } from '../events/invocation.js';
 import { storeFromState } from '../routeros/sim/store.js';

@@ -12,7 +12,6 @@ import type { RouterPort } from '../router/port.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
 import { messageOf } from '../errors.js';
 import { kubeRuntime, untilStopped } from './runtime.js';
-import { routerRuntime } from './router-runtime.js';
 
 export interface ServeContext {
   kube: KubePort;
@@ -64,7 +63,8 @@ export async function runServe(argv: string[], env: Env, io: CliIo, registry: Se
   if (!port.ok) return fail(port.message);
   const kube = await kubeRuntime(env, `mikrolb-${name}`);
   if (!kube.ok) return fail(kube.message);
-  const router = entry.needsRouter ? routerRuntime(env, log) : undefined;
+  // The RouterOS client is loaded only for the functions that use it (allocate's cold start does not).
+  const router = entry.needsRouter ? (await import('./router-runtime.js')).routerRuntime(env, log) : undefined;
   if (router && !router.ok) return fail(router.message);
   const invokeAuth = entry.invoked ? invokeAuthFromEnv(env) : undefined;
   if (invokeAuth && !invokeAuth.ok) {

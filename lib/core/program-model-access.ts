@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import type { Service } from '../k8s/core-objects.js';
 import { parseSourceRange, type SourceRange } from '../router/index.js';
 

@@ -1,5 +1,4 @@
-import { HTTP } from 'cloudevents';
-import { z } from 'zod';
+import * as z from 'zod';
 import { resolveObjectRef, type NamedObject } from './identity.js';
 import {
   ChangeSchema,
@@ -41,7 +40,7 @@ export function parseCloudEvent(message: EventMessage, opts: ParseOptions = {}):
   try {
     return parse(message, opts.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES);
   } catch (err) {
-    // The SDK throws for inputs we did not foresee; they are still the sender's fault.
+    // Nothing here should throw; if something unforeseen does, it is still the sender's fault.
     return fail(`malformed CloudEvent: ${messageOf(err)}`);
   }
 }
@@ -59,9 +58,7 @@ function parse(message: EventMessage, maxBodyBytes: number): ParsedEvent {
   if (type === EVENT_TYPE_RESYNC || type === EVENT_TYPE_PING) return { ok: true, invocation: { type: 'resync', id, source } };
   const objectType = objectEventType(type);
   if (!objectType) return fail(`unsupported event type "${type}"; expected ${EXPECTED_TYPES}`);
-  const event = HTTP.toEvent(decoded.sdkMessage);
-  if (Array.isArray(event)) return fail('batched CloudEvents are not supported; send one event per request');
-  const extensions = ExtensionsSchema.safeParse(event);
+  const extensions = ExtensionsSchema.safeParse(decoded.extensions);
   if (!extensions.success) return fail(issuesMessage('extension attributes are invalid', extensions.error));
   const data = decoded.data();
   if (!data.ok) return data;
@@ -77,9 +74,15 @@ function parse(message: EventMessage, maxBodyBytes: number): ParsedEvent {
 type DataResult = { ok: true; value: unknown } | Failure;
 interface Decoded {
   ok: true;
-  /** The required attributes exactly as sent, before the SDK fills in defaults for missing ones. */
+  /** The required attributes exactly as sent. */
   attributes: Record<string, unknown>;
-  sdkMessage: { headers: Record<string, string>; body: unknown };
+  /**
+   * Where the extension attributes are: the structured body's own members, or (binary) the
+   * `ce-<name>` headers. What the cloudevents SDK's `HTTP.toEvent` (not strict) makes of the
+   * message, without loading the SDK into a function's cold start (~25 ms): the SDK only maps
+   * members and headers to attributes there, it validates nothing (cross-checked in the tests).
+   */
+  extensions: Record<string, unknown>;
   /** Decoded only for event types that carry an object, so a resync ignores its body. */
   data: () => DataResult;
 }
@@ -97,8 +100,7 @@ function decode(headers: Record<string, string>, body: string): Decoded | Failur
   return {
     ok: true,
     attributes,
-    // The SDK only knows the exact content type spellings; the body is already parsed.
-    sdkMessage: { headers: { 'content-type': CE_JSON }, body: attributes },
+    extensions: attributes,
     data: () => ({ ok: true, value: attributes['data'] }),
   };
 }
@@ -110,8 +112,8 @@ function decodeBinary(headers: Record<string, string>, body: string): Decoded {
     type: headers['ce-type'],
     specversion: headers['ce-specversion'],
   };
-  // The SDK's own body handling wraps non-JSON text in quotes; we decode the data ourselves.
-  return { ok: true, attributes, sdkMessage: { headers, body: undefined }, data: () => decodeJsonData(headers['content-type'], body) };
+  const extensions = Object.fromEntries(EXTENSION_NAMES.map((name) => [name, headers[`ce-${name}`]]));
+  return { ok: true, attributes, extensions, data: () => decodeJsonData(headers['content-type'], body) };
 }
 
 function decodeJsonData(contentType: string | undefined, body: string): DataResult {
@@ -184,6 +186,9 @@ const text = z
   .string()
   .optional()
   .transform((v) => (v === '' ? undefined : v));
+
+/** The extension attributes the ApiServerSource (and the bridge) name the object with. */
+const EXTENSION_NAMES = ['kind', 'apiversion', 'name', 'namespace'] as const;
 
 const ExtensionsSchema = z.object({ kind: text, apiversion: text, name: text, namespace: text }).transform(
   (e): NamedObject => ({ kind: e.kind, apiVersion: e.apiversion, name: e.name, namespace: e.namespace }),

@@ -2,7 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
 import { join, resolve, dirname } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * How to reach the API server: its address, and the credentials a request carries. The shape
@@ -101,12 +101,12 @@ const KubeconfigSchema = z.object({
  * none), read without loading @kubernetes/client-node. Undefined: a form it leaves to client-node.
  */
 export async function lightKubeconfig(file: string): Promise<ClusterAccess | undefined> {
+  // The YAML parser is loaded only for a kubeconfig: a pod (its ServiceAccount) never needs it.
+  // Outside the try: a parser that fails to load is a broken build, not a form for client-node.
+  const { parseYaml } = await import('./kubeconfig-yaml.js');
   let doc: unknown;
   try {
-    const text = readFileSync(file, 'utf8');
-    // The YAML parser is loaded only for a kubeconfig: a pod (its ServiceAccount) never needs it.
-    const { parse } = await import('yaml');
-    doc = parse(text);
+    doc = parseYaml(readFileSync(file, 'utf8'));
   } catch {
     return undefined;
   }

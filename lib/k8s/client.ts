@@ -3,7 +3,7 @@ import { isAlreadyExists, isNotFound } from './errors.js';
 import { eventName, eventNamespace, REPORTING_CONTROLLER } from './events.js';
 import type { EventRecord, KubeObject, KubePort, ListOptions, Preconditions } from './port.js';
 import type { Transport } from './rest.js';
-import { z } from 'zod';
+import * as z from 'zod';
 
 const ListSchema = z.object({ items: z.array(z.unknown()) }).loose();
 

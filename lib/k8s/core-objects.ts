@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { ConditionSchema, IPFamilySchema, ObjectMetaSchema } from './schemas.js';
 
 /**

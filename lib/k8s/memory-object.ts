@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { KubeError } from './errors.js';
 import { RESOURCES, type Kind } from './resources.js';
 import { IPAllocationSpecSchema, IPAllocationStatusSchema, IPPoolSpecSchema, IPPoolStatusSchema } from './schemas.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { z } from 'zod';
+import * as z from 'zod';
 import { isAlreadyExists, isConflict, isInvalid, isNotFound, KubeError } from './errors.js';
 import { memoryPort, type MemoryPortOptions } from './memory.js';
 

@@ -1,7 +1,7 @@
 import { Agent, request, type RequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
 import type { ClusterAccess } from './access.js';
-import { z } from 'zod';
+import * as z from 'zod';
 import { KubeError } from './errors.js';
 
 export interface RestRequest {

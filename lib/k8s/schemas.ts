@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { IP_FAMILIES } from '../ip/index.js';
 import { GROUP } from './keys.js';
 

@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import type * as z from 'zod';
 import { EndpointSliceSchema, NamespaceSchema, ServiceSchema, type EndpointSlice, type Namespace, type Service } from './core-objects.js';
 import type { KubePort, ListOptions } from './port.js';
 import type { Kind } from './resources.js';

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 
 /**
  * A router's configuration as the `mikrolb invoke --router` fixture format and the simulator's

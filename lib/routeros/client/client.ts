@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod';
 import { silentLogger, type Logger } from '../../log/logger.js';
 import type { Op } from '../../router/ops.js';
 import type { RouterEntry } from '../../router/state.js';

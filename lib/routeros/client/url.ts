@@ -1,5 +1,5 @@
 import { BlockList, isIP } from 'node:net';
-import { z } from 'zod';
+import * as z from 'zod';
 
 /** Where a router's API listens: `api://host[:8728]` (plain) or `api-ssl://host[:8729]` (TLS). */
 export interface RouterTarget {
