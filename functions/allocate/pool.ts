@@ -2,11 +2,13 @@ import { poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
 import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { claimsOfPool } from '../../lib/k8s/keys.js';
+import { claimsOfPool, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { getPool, listAllocations, listClaims, listPools } from '../../lib/k8s/typed.js';
+import { readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { allocateAddress } from './allocation.js';
 import type { AllocateRun, Report } from './deps.js';
+import type { IPAllocation } from '../../lib/k8s/schemas.js';
 
 /**
  * Refreshes a pool's status from its claims (counts, conditions). Eventually consistent: it
@@ -14,14 +16,15 @@ import type { AllocateRun, Report } from './deps.js';
  * from a pool never wait on each other.
  */
 async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<void> {
-  await retryOnConflict(`updating pool ${name}`, deps.retry, async () => {
-    const pools = await listPools(deps.kube);
+  await retryOnConflict(`updating pool ${name}`, deps.retry, async (attempt) => {
+    // the watch's copy first; after a conflict, the API server's
+    const pools = attempt === 1 ? await readPools(deps.kube, deps.pools) : await listPools(deps.kube);
     const views = viewPools(pools.items);
     deps.metrics?.retain(views.map((v) => v.name));
     await adoptClaims(deps, views, report);
     const view = views.find((v) => v.name === name);
     if (!view || view.pool.metadata.deletionTimestamp) return;
-    const pool = view.pool; // just listed (again on a conflict): no read of its own
+    const pool = view.pool; // just read (listed again on a conflict): no read of its own
     const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
     const counts = poolCounts({ ...view, pool }, holdings);
     deps.metrics?.counted(name, view.family, counts);
@@ -34,6 +37,9 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
 
 /** Our finalizer on a pool lets release hold its deletion while allocations use its addresses. */
 async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Report): Promise<void> {
+  // the watch's copy shows it on: a finalizer taken off meanwhile is an event that wakes this again
+  const mirrored = deps.pools?.current()?.items.find((p) => p.metadata.name === name);
+  if (mirrored && hasFinalizer(mirrored) && !mirrored.metadata.deletionTimestamp) return;
   await retryOnConflict(`adding the finalizer to pool ${name}`, deps.retry, async () => {
     const pool = await getPool(deps.kube, name);
     if (!pool || pool.metadata.deletionTimestamp || hasFinalizer(pool)) return;
@@ -45,16 +51,20 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
 /**
  * A pool, or one of its claims, appeared, changed or went: keep the pool's status current,
  * and give allocations that failed (or never ran) another chance — an address may have been
- * freed, or the pool may have grown.
+ * freed, or the pool may have grown. A Service's allocation without a status is being
+ * allocated by the invocation that made it (retried as the Service's when it fails, and made
+ * again from the Service at a restart): running it here too would only race that invocation.
  */
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
   await refreshPool(deps, name, report);
   const allocations = (await listAllocations(deps.kube)).items;
   deps.metrics?.listed(allocations);
-  const waiting = allocations.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === undefined || a.status.phase === 'Failed' || a.status.phase === 'Pending'));
+  const waiting = allocations.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === 'Failed' || a.status?.phase === 'Pending' || (a.status?.phase === undefined && !ofService(a))));
   if (waiting.length === 0) return;
   // a freed address is not in this instance's hint yet
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
   for (const a of waiting) await allocateAddress(deps, a.metadata.name, report, { allocation: a });
 }
+
+const ofService = (a: IPAllocation): boolean => (a.metadata.labels?.[LABEL_SERVICE_UID] ?? '') !== '';
