@@ -190,6 +190,8 @@ async function createAndConverge(kube: KubePort, kc: KubeConfig, n: number, done
 export async function idleLatency(samples: number, log: (line: string) => void): Promise<{ samples: number; p50: number; p99: number }> {
   const stack = await benchStack();
   try {
+    // quiet: past the controller's start-up (its first lists, the router's greeting), as the convergence run waits too
+    await new Promise((r) => setTimeout(r, 2000));
     const latencies: number[] = [];
     for (let i = 0; i < samples; i++) {
       const { service, slice } = serviceObjects(i);

@@ -14,6 +14,7 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { Agent, ClientRequest } from 'node:http';
+import { findSourceMap } from 'node:module';
 import { Socket } from 'node:net';
 
 const out = process.env.BENCH_PROBE_FILE ?? '';
@@ -21,6 +22,7 @@ const apiPort = Number(process.env.BENCH_API_PORT ?? 0);
 const routerPort = Number(process.env.BENCH_ROUTER_PORT ?? 0);
 const fallback = process.env.BENCH_PROBE_NAME ?? 'process';
 const attribute = process.env.BENCH_PROBE_CALLERS === '1';
+if (attribute) process.setSourceMapsEnabled(true);
 
 const requests = new Map<string, number>();
 let routerRoundTrips = 0;
@@ -50,13 +52,29 @@ function callSites(): NodeJS.CallSite[] {
   return sites;
 }
 
+/**
+ * The source file a frame runs: the controller is bundled (dist/bridge/main.js and its chunks),
+ * so a frame's file is mapped back through the bundle's source map (loaded by Node, as the
+ * probe turns source maps on before the controller loads).
+ */
+function sourceOf(site: NodeJS.CallSite): string {
+  const file = site.getFileName() ?? '';
+  if (!file.includes('/dist/')) return file;
+  const line = site.getLineNumber();
+  const column = site.getColumnNumber();
+  const map = findSourceMap(file);
+  if (!map || line === null || column === null) return file;
+  const entry: { originalSource?: string } = map.findEntry(line - 1, column - 1);
+  return entry.originalSource ?? file;
+}
+
 function callerOf(): string {
   if (!attribute) return fallback;
   const t0 = performance.now();
   try {
     let bridge = false;
     for (const site of callSites()) {
-      const file = site.getFileName() ?? '';
+      const file = sourceOf(site);
       const fn = /\/functions\/([a-z]+)\//.exec(file);
       if (fn?.[1]) return fn[1];
       bridge ||= file.includes('/bridge/');
