@@ -14,7 +14,6 @@
  */
 import { renameSync, writeFileSync } from 'node:fs';
 import { Agent, ClientRequest } from 'node:http';
-import { findSourceMap } from 'node:module';
 import { Socket } from 'node:net';
 
 const out = process.env.BENCH_PROBE_FILE ?? '';
@@ -22,7 +21,6 @@ const apiPort = Number(process.env.BENCH_API_PORT ?? 0);
 const routerPort = Number(process.env.BENCH_ROUTER_PORT ?? 0);
 const fallback = process.env.BENCH_PROBE_NAME ?? 'process';
 const attribute = process.env.BENCH_PROBE_CALLERS === '1';
-if (attribute) process.setSourceMapsEnabled(true);
 
 const requests = new Map<string, number>();
 let routerRoundTrips = 0;
@@ -53,33 +51,29 @@ function callSites(): NodeJS.CallSite[] {
 }
 
 /**
- * The source file a frame runs: the controller is bundled (dist/bridge/main.js and its chunks),
- * so a frame's file is mapped back through the bundle's source map (loaded by Node, as the
- * probe turns source maps on before the controller loads).
+ * Who sent a request: the first frame inside `functions/<name>/`, else `bridge` when a frame is
+ * in `bridge/`. The compiled controller is bundled (dist/bridge/main.js and its chunks), so its
+ * frames are kept as positions (`@file:line:column|…`, a few dozen distinct call paths) and the
+ * bench maps them back through the bundle's source maps, outside this process: loading them
+ * here would add their size to the memory measured.
  */
-function sourceOf(site: NodeJS.CallSite): string {
-  const file = site.getFileName() ?? '';
-  if (!file.includes('/dist/')) return file;
-  const line = site.getLineNumber();
-  const column = site.getColumnNumber();
-  const map = findSourceMap(file);
-  if (!map || line === null || column === null) return file;
-  const entry: { originalSource?: string } = map.findEntry(line - 1, column - 1);
-  return entry.originalSource ?? file;
-}
-
 function callerOf(): string {
   if (!attribute) return fallback;
   const t0 = performance.now();
   try {
     let bridge = false;
+    const bundled: string[] = [];
     for (const site of callSites()) {
-      const file = sourceOf(site);
+      const file = site.getFileName() ?? '';
+      if (file.includes('/dist/')) {
+        bundled.push(`${file}:${site.getLineNumber() ?? 0}:${site.getColumnNumber() ?? 0}`);
+        continue;
+      }
       const fn = /\/functions\/([a-z]+)\//.exec(file);
       if (fn?.[1]) return fn[1];
       bridge ||= file.includes('/bridge/');
     }
-    return bridge ? 'bridge' : fallback;
+    return bundled.length > 0 ? `@${bundled.join('|')}` : bridge ? 'bridge' : fallback;
   } finally {
     attributionMs += performance.now() - t0;
   }
