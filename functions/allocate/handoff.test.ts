@@ -9,6 +9,7 @@ import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { poolMirror, sliceMirror } from '../../lib/k8s/mirror.js';
 import { FUNCTIONS } from '../registry.js';
+import { recordingReads } from '../../test/helpers/recording-port.js';
 
 /**
  * In the all-in-one controller allocate hands a new Service to program in the same invocation:
@@ -52,15 +53,7 @@ function setup(opts: SetupOptions = {}) {
   const requests: string[] = [];
   let hook = opts.beforeServiceStatus;
   const port: KubePort = {
-    ...kube.port,
-    get: (kind, ...rest) => {
-      requests.push(`get ${kind}`);
-      return kube.port.get(kind, ...rest);
-    },
-    list: (kind, ...rest) => {
-      requests.push(`list ${kind}`);
-      return kube.port.list(kind, ...rest);
-    },
+    ...recordingReads(kube.port, requests),
     replaceStatus: async (kind, obj) => {
       requests.push(`status ${kind}`);
       const once = kind === 'Service' ? hook : undefined;

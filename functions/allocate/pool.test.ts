@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { poolMirror } from '../../lib/k8s/mirror.js';
-import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { recordingReads } from '../../test/helpers/recording-port.js';
 
 /**
  * A pool's invocation (the pool or one of its claims changed) gives waiting allocations another
@@ -30,17 +30,7 @@ const OWNED = { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name
 async function reconcile(objects: unknown[], opts: { mirrored?: boolean } = {}) {
   const kube = memoryPort({ now: NOW, objects: [LAN, ...objects] });
   const reads: string[] = [];
-  const port: KubePort = {
-    ...kube.port,
-    get: (kind, ...rest) => {
-      reads.push(`get ${kind}`);
-      return kube.port.get(kind, ...rest);
-    },
-    list: (kind, ...rest) => {
-      reads.push(`list ${kind}`);
-      return kube.port.list(kind, ...rest);
-    },
-  };
+  const port = recordingReads(kube.port, reads);
   const pools = poolMirror();
   if (opts.mirrored) {
     const run = pools.relist();

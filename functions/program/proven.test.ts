@@ -8,6 +8,7 @@ import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createProgram } from './handler.js';
+import { recordingReads } from '../../test/helpers/recording-port.js';
 
 /**
  * After its router write, program writes the statuses with the resourceVersions it read
@@ -38,15 +39,7 @@ function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>) {
   const reads: string[] = [];
   let once = beforeStatusWrite;
   const port: KubePort = {
-    ...kube.port,
-    get: (kind, ...rest) => {
-      reads.push(`get ${kind}`);
-      return kube.port.get(kind, ...rest);
-    },
-    list: (kind, ...rest) => {
-      reads.push(`list ${kind}`);
-      return kube.port.list(kind, ...rest);
-    },
+    ...recordingReads(kube.port, reads),
     replaceStatus: async (kind, obj) => {
       const hook = once;
       once = undefined;
