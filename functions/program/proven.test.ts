@@ -34,8 +34,10 @@ const objects = () => [
     spec: { ipFamily: 'IPv4' }, status: { phase: 'Allocated', address: LB_IP, advertised: false } },
 ];
 
-function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>) {
-  const kube = memoryPort({ objects: objects(), now: NOW });
+function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>, opts: { unallocated?: boolean } = {}) {
+  // unallocated: the allocation as allocate created it, before any status
+  const seeded = opts.unallocated ? objects().map((o) => (o.kind === 'IPAllocation' ? { ...o, status: undefined } : o)) : objects();
+  const kube = memoryPort({ objects: seeded, now: NOW });
   const reads: string[] = [];
   let once = beforeStatusWrite;
   const port: KubePort = {
@@ -76,5 +78,25 @@ describe('program proves nothing changed by writing the statuses it read', () =>
     const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
     expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
     expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
+  });
+});
+
+describe('a program run that read the allocations before a concurrent run recorded the address', () => {
+  // e.g. program woken by a new slice while allocate's hand-off was still writing: its Service
+  // write meets the hand-off's, and its retry must not take the ingress back
+  it('reads the allocations again with the Service after a conflict, and keeps the ingress', async () => {
+    const handoff = async (k: KubePort): Promise<void> => {
+      const a = IPAllocationSchema.parse(await k.get('IPAllocation', ALLOC));
+      await k.replaceStatus('IPAllocation', { ...a, status: {
+        phase: 'Programmed', address: LB_IP, advertised: true, interfaceName: 'ether1', observedGeneration: 1,
+        conditions: [{ type: 'Ready', status: 'True', reason: 'Programmed', message: 'advertised', lastTransitionTime: '2026-01-01T00:00:00Z' }],
+      } });
+      const svc = ServiceSchema.parse(await k.get('Service', 'web', 'shop'));
+      await k.replaceStatus('Service', { ...svc, status: { loadBalancer: { ingress: [{ ip: LB_IP, ipMode: 'Proxy' }] } } });
+    };
+    const { kube, program } = setup(handoff, { unallocated: true });
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
   });
 });

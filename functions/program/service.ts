@@ -77,11 +77,17 @@ function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: reado
 
 const ingressText = (status: Service['status']): string => (status?.loadBalancer?.ingress ?? []).map((i) => i.ip).join(', ') || 'none';
 
-async function writeServiceStatus(deps: ProgramDeps, first: Service, lbAllocations: IPAllocation[], all: IPAllocation[], want: IngressWant, routerError: string | undefined, report: ProgramReport): Promise<void> {
+/**
+ * The Service's status from its allocations' statuses. After a conflict both are read again:
+ * the writer that changed the Service may be a concurrent run that recorded an address these
+ * allocations (read before it) do not show yet — its ingress must not be taken back.
+ */
+async function writeServiceStatus(deps: ProgramDeps, first: Service, allocations: IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<void> {
   await retryOnConflict(`updating Service ${first.metadata.name}`, deps.retry, async (attempt) => {
     const svc = attempt === 1 ? first : await getService(deps.kube, first.metadata.namespace ?? 'default', first.metadata.name);
-    if (!svc || svc.metadata.uid !== first.metadata.uid) return;
-    const next = serviceStatusNext(deps, svc, lbAllocations, all, want, routerError);
+    if (!svc?.metadata.uid || svc.metadata.uid !== first.metadata.uid) return;
+    const all = attempt === 1 ? allocations : (await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid))).items.filter((a) => !a.metadata.deletionTimestamp);
+    const next = serviceStatusNext(deps, svc, all.filter((a) => plan.lbNames.has(a.metadata.name)), all, plan.want, plan.routerError);
     if (!next) return;
     await deps.kube.replaceStatus('Service', { ...svc, status: next });
     report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(next)}`);
@@ -99,7 +105,7 @@ interface StatusPlan {
 
 async function writeStatuses(deps: ProgramDeps, svc: Service, allocations: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<void> {
   const written = await writeOutcomes(deps, allocations, plan.outcomes, report);
-  await writeServiceStatus(deps, svc, written.filter((a) => plan.lbNames.has(a.metadata.name)), written, plan.want, plan.routerError, report);
+  await writeServiceStatus(deps, svc, written, plan, report);
 }
 
 /**
