@@ -4,7 +4,7 @@ import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { claimsOfPool, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { getPool, listAllocations, listClaims, listPools } from '../../lib/k8s/typed.js';
-import { readPools } from '../../lib/k8s/mirror.js';
+import { mirroredPool, readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { allocateAddress } from './allocation.js';
 import type { AllocateRun, Report } from './deps.js';
@@ -38,7 +38,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
 /** Our finalizer on a pool lets release hold its deletion while allocations use its addresses. */
 async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Report): Promise<void> {
   // the watch's copy shows it on: a finalizer taken off meanwhile is an event that wakes this again
-  const mirrored = deps.pools?.current()?.items.find((p) => p.metadata.name === name);
+  const mirrored = mirroredPool(deps.pools, name);
   if (mirrored && hasFinalizer(mirrored) && !mirrored.metadata.deletionTimestamp) return;
   await retryOnConflict(`adding the finalizer to pool ${name}`, deps.retry, async () => {
     const pool = await getPool(deps.kube, name);

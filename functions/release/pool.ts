@@ -5,6 +5,7 @@ import { claimsOfPool } from '../../lib/k8s/keys.js';
 import { getPool, listAllocations, listClaims } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { dropFinalizer } from './finalizers.js';
+import { mirroredPool } from '../../lib/k8s/mirror.js';
 
 export const POOL_COND_DELETION = 'DeletionBlocked';
 
@@ -16,7 +17,7 @@ export const POOL_COND_DELETION = 'DeletionBlocked';
 export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, report: ReleaseReport): Promise<void> {
   // a pool this process's watch sees alive needs nothing: its deletion, when it comes, is an
   // event that reaches the watch's copy before it wakes this function
-  const mirrored = deps.pools?.current()?.items.find((p) => p.metadata.name === name);
+  const mirrored = mirroredPool(deps.pools, name);
   if (mirrored && !mirrored.metadata.deletionTimestamp) return;
   const first = await getPool(deps.kube, name);
   if (!first?.metadata.deletionTimestamp || !hasFinalizer(first)) return;

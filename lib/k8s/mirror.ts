@@ -2,7 +2,7 @@ import { EndpointSliceSchema, type EndpointSlice } from './core-objects.js';
 import { LABEL_SLICE_SERVICE_NAME, slicesOfService } from './keys.js';
 import type { KubePort } from './port.js';
 import { IPPoolSchema, type IPPool } from './schemas.js';
-import { listEndpointSlices, listPools, type InvalidObject, type Listed } from './typed.js';
+import { listEndpointSlices, listPools, schemaProblem, type InvalidObject, type Listed } from './typed.js';
 
 /**
  * What the watch of one kind tells a copy kept in the same process (the all-in-one
@@ -32,9 +32,6 @@ function metaOf(raw: unknown): { name?: unknown; namespace?: unknown } | undefin
   return typeof m === 'object' && m !== null ? m : undefined;
 }
 
-const problemOf = (issues: readonly { path: readonly PropertyKey[]; message: string }[]): string =>
-  issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ');
-
 /** IPPools as the watch last saw them (see WatchMirror). */
 export interface PoolMirror extends WatchMirror {
   /** Every pool, as `listPools` answers; undefined until listed and while re-listing. */
@@ -52,7 +49,7 @@ export function poolMirror(): PoolMirror {
     const name = metaOf(raw)?.name;
     if (typeof name !== 'string') return undefined;
     const r = IPPoolSchema.safeParse(raw);
-    return { name, kept: r.success ? { ok: true, value: r.data } : { ok: false, invalid: { kind: 'IPPool', name, message: problemOf(r.error.issues) } } };
+    return { name, kept: r.success ? { ok: true, value: r.data } : { ok: false, invalid: { kind: 'IPPool', name, message: schemaProblem(r.error.issues) } } };
   };
   return {
     seen(obj) {
@@ -196,6 +193,10 @@ export function sliceMirror(): SliceMirror {
 /** What the functions read of the mirrors. */
 export type PoolsView = Pick<PoolMirror, 'current'>;
 export type SlicesView = Pick<SliceMirror, 'ofService'>;
+
+/** One pool as the mirror sees it (undefined: not there, or the mirror is incomplete). */
+export const mirroredPool = (view: PoolsView | undefined, name: string): IPPool | undefined =>
+  view?.current()?.items.find((p) => p.metadata.name === name);
 
 /** Every pool: from the mirror when it has them, else listed. */
 export const readPools = async (kube: KubePort, view?: PoolsView): Promise<Listed<IPPool>> => view?.current() ?? await listPools(kube);

@@ -24,13 +24,17 @@ function nameOf(raw: unknown): string {
   return '<unnamed>';
 }
 
+/** A schema's complaints about an object, as one line (`spec.addresses: …; …`). */
+export const schemaProblem = (issues: readonly { path: readonly PropertyKey[]; message: string }[]): string =>
+  issues.map((i) => `${i.path.map(String).join('.')}: ${i.message}`).join('; ');
+
 async function listParsed<S extends z.ZodType>(kube: KubePort, kind: Kind, schema: S, opts?: ListOptions): Promise<Listed<z.infer<S>>> {
   const items: z.infer<S>[] = [];
   const invalid: InvalidObject[] = [];
   for (const raw of await kube.list(kind, opts)) {
     const r = schema.safeParse(raw);
     if (r.success) items.push(r.data);
-    else invalid.push({ kind, name: nameOf(raw), message: r.error.issues.map((i) => `${i.path.join('.')}: ${i.message}`).join('; ') });
+    else invalid.push({ kind, name: nameOf(raw), message: schemaProblem(r.error.issues) });
   }
   return { items, invalid };
 }
