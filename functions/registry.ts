@@ -97,10 +97,10 @@ const programDeps = (p: FunctionPorts): ProgramDeps => ({ ...commonDeps(p), rout
 
 /** Program's side of allocate's hand-off, its actions reported in allocate's answer. */
 function handoffTo(deps: ProgramDeps): Handoff {
-  return async (svc, allocations, pools, report) => {
+  return async (svc, handed, pools, report, announced) => {
     const own = newProgramReport();
     try {
-      return await programHandoff(deps, svc, allocations, pools, own);
+      return await programHandoff(deps, svc, handed, pools, own, announced);
     } finally {
       report.actions.push(...own.actions.map((a) => `program: ${a}`));
     }

@@ -1,4 +1,4 @@
-import { allocatedStatus, statusChanged } from '../../lib/core/allocation-status.js';
+import { allocatedNote, allocatedStatus, statusChanged } from '../../lib/core/allocation-status.js';
 import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holding } from '../../lib/core/assign.js';
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
@@ -160,10 +160,11 @@ async function freeClaims(deps: AllocateRun, holdings: readonly Holding[], repor
   }
 }
 
-export async function recordOutcome(deps: AllocateRun, a: IPAllocation, d: Decision): Promise<void> {
+/** Logs a decision and records its event (`eventRecorded`: the hand-off's program recorded `IPAllocated` already). */
+export async function recordOutcome(deps: AllocateRun, a: IPAllocation, d: Decision, opts: { eventRecorded?: boolean } = {}): Promise<void> {
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   if (d.ok) {
-    await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note: `Allocated address ${d.address} from pool ${d.pool}.`, action: 'Allocate' });
+    if (!opts.eventRecorded) await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note: allocatedNote(d.address, d.pool), action: 'Allocate' });
     deps.log.info('Allocated an address', { allocation: a.metadata.name, address: d.address, pool: d.pool });
   } else {
     await deps.kube.recordEvent({ regarding, type: 'Warning', reason: d.reason, note: d.message, action: 'Allocate' });

@@ -30,13 +30,20 @@ export interface AllocateDeps {
   pools?: PoolsView;
 }
 
+/** A new allocation handed to program: its status (in memory) unwritten, and the pool its address came from. */
+export interface Handed {
+  allocation: IPAllocation;
+  pool: string;
+}
+
 /**
  * Program's side of the hand-off (`programHandoff` in functions/program/service.ts): the
- * Service as allocate wrote it, its new allocations with their statuses unwritten, the pools.
- * Resolves true when program wrote those statuses (and the Service's) with the
- * resourceVersions given as preconditions; false when allocate must write them itself.
+ * Service as allocate wrote it, its new allocations, the pools. Resolves true when program
+ * wrote those statuses (and the Service's) with the resourceVersions given as preconditions;
+ * false when allocate must write them itself. `announced` collects the allocations whose
+ * `IPAllocated` event program recorded (with what the router did); allocate records the rest.
  */
-export type Handoff = (svc: Service, allocations: readonly IPAllocation[], pools: readonly IPPool[], report: Report) => Promise<boolean>;
+export type Handoff = (svc: Service, handed: readonly Handed[], pools: readonly IPPool[], report: Report, announced: Set<string>) => Promise<boolean>;
 
 /** A hint older than this is listed again before it is used. */
 export const HINT_MAX_AGE_MS = 60_000;

@@ -102,7 +102,11 @@ describe('allocate hands a new Service to program in the same invocation', () =>
     expect(requests.filter((r) => r === 'get Service')).toHaveLength(1);
     expect(requests.filter((r) => r === 'status IPAllocation')).toHaveLength(1);
     expect(requests).not.toContain('list IPAllocation');
-    expect(kube.events.map((e) => e.reason)).toEqual(['IPAllocated', 'Programmed']);
+    // one event says both: the address allocated, and where the router advertises it
+    const [a] = await allocations(kube.port);
+    expect(kube.events.map((e) => [e.type, e.reason, e.note])).toEqual([
+      ['Normal', 'IPAllocated', `Allocated address ${a?.status?.address} from pool lan; advertised on interface ether1.`],
+    ]);
   });
 
   it('a Service deleted while it was programmed keeps nothing on the router, and its allocation goes', async () => {
@@ -127,6 +131,9 @@ describe('allocate hands a new Service to program in the same invocation', () =>
     });
     expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
     await expectServed(kube.port, router.state());
+    // the allocation's status took its write (with the event) before the Service's met the change
+    const [a] = await allocations(kube.port);
+    expect(kube.events.map((e) => [e.reason, e.note])).toEqual([['IPAllocated', `Allocated address ${a?.status?.address} from pool lan; advertised on interface ether1.`]]);
   });
 
   it('a router that fails leaves the address recorded (Allocated) for program to retry', async () => {
@@ -136,6 +143,8 @@ describe('allocate hands a new Service to program in the same invocation', () =>
     expect(a?.status?.phase).toBe('Allocated');
     expect(a?.status?.address).toMatch(/^192\.0\.2\./);
     expect(entriesOf(router.state())).toEqual([]);
+    // allocated all the same (program, retrying, records the router's failure)
+    expect(kube.events.map((e) => [e.type, e.reason, e.note])).toEqual([['Normal', 'IPAllocated', `Allocated address ${a?.status?.address} from pool lan.`]]);
   });
 
   it('reads the pools and the slices from the watch copies when the controller keeps them', async () => {

@@ -123,21 +123,22 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
 }
 
 /**
- * Hands a new Service to program when every allocation it wants was made and claimed here; the
- * IPAllocated events are recorded first (the claims are taken: the addresses are allocated).
+ * Hands a new Service to program when every allocation it wants was made and claimed here. The
+ * addresses are allocated (their claims are taken) whatever program then does: each gets its
+ * `IPAllocated` event, from program beside the status it wrote (saying what the router did: one
+ * event instead of `IPAllocated` and `Programmed`), or from here.
  */
 async function handedOff(deps: AllocateRun, svc: Service, deferred: readonly Deferred[], wanted: number, report: Report): Promise<boolean> {
   if (!deps.handoff || deferred.length !== wanted) return false;
-  // (sent beside the hand-off: the ingress need not wait for them)
-  const events = deferred.map((d) => inBackground(recordOutcome(deps, d.allocation, d.decision)));
   const pools = deferred[0]?.pools ?? [];
+  const announced = new Set<string>();
   try {
-    return await deps.handoff(svc, deferred.map((d) => d.allocation), pools, report);
+    return await deps.handoff(svc, deferred.map((d) => ({ allocation: d.allocation, pool: d.decision.pool })), pools, report, announced);
   } catch (e) {
     deps.log.warn('Programming a new Service in the allocating invocation failed; its statuses are written for program to run as usual', { service: `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`, error: messageOf(e) });
     return false;
   } finally {
-    await Promise.all(events);
+    await Promise.all(deferred.map((d) => inBackground(recordOutcome(deps, d.allocation, d.decision, { eventRecorded: announced.has(d.allocation.metadata.name) }))));
   }
 }
 

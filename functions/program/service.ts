@@ -12,10 +12,11 @@ import { readPools, readSlicesOf } from '../../lib/k8s/mirror.js';
 import { getService, listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
+import type { Handed } from '../allocate/deps.js';
 import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService, type ServiceRead } from './settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
-import { recordEvent, writeOutcomes } from './statuses.js';
+import { recordAllocatedEvent, recordEvent, writeOutcomes } from './statuses.js';
 import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { messageOf } from '../../lib/errors.js';
@@ -103,6 +104,15 @@ interface StatusPlan {
   routerError: string | undefined;
 }
 
+/**
+ * The hand-off's allocations (statuses unwritten, so every write changes them), each with its
+ * pool: the writes record their `IPAllocated` events, naming them in `announced`.
+ */
+interface Announcing {
+  pools: ReadonlyMap<string, string>;
+  announced: Set<string>;
+}
+
 async function writeStatuses(deps: ProgramDeps, svc: Service, allocations: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<void> {
   const written = await writeOutcomes(deps, allocations, plan.outcomes, report);
   await writeServiceStatus(deps, svc, written, plan, report);
@@ -118,13 +128,13 @@ async function writeStatuses(deps: ProgramDeps, svc: Service, allocations: reado
  * precondition) — sends the caller the long way: settle, then write what is left. A write
  * made here before that is valid regardless: its object had not changed.
  */
-async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport, opts: { unwritten?: true } = {}): Promise<boolean> {
+async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport, opts: { handed?: Announcing } = {}): Promise<boolean> {
   const nexts: IPAllocation[] = [];
   for (const a of live) {
     const outcome = plan.outcomes.get(a.metadata.name);
     const status = outcome ? programmedStatus(a, outcome, deps.now()) : undefined;
     // (statuses allocate handed over unwritten always change: the API server has none yet)
-    if (!outcome || !status || (!opts.unwritten && !statusChanged(a.status, status))) return false;
+    if (!outcome || !status || (!opts.handed && !statusChanged(a.status, status))) return false;
     nexts.push({ ...a, status });
   }
   const svcStatus = serviceStatusNext(deps, svc, nexts.filter((a) => plan.lbNames.has(a.metadata.name)), nexts, plan.want, plan.routerError);
@@ -145,7 +155,11 @@ async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAll
       if (!(await unchanged(() => deps.kube.replaceStatus('IPAllocation', a)))) return false;
       const outcome = plan.outcomes.get(a.metadata.name);
       report.actions.push(`${a.metadata.name}: ${outcome?.kind ?? ''}`);
-      if (outcome) events.push(inBackground(recordEvent(deps, a, outcome)));
+      const pool = opts.handed?.pools.get(a.metadata.name);
+      if (outcome && pool !== undefined) {
+        opts.handed?.announced.add(a.metadata.name);
+        events.push(inBackground(recordAllocatedEvent(deps, a, pool, outcome)));
+      } else if (outcome) events.push(inBackground(recordEvent(deps, a, outcome)));
     }
     if (!(await unchanged(() => deps.kube.replaceStatus('Service', { ...svc, status: svcStatus })))) return false;
     report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(svcStatus)}`);
@@ -214,7 +228,8 @@ async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceInten
  * to act on, and nobody hears of an address that arrives Programmed: when the Service's slices
  * differ after the writes from what was programmed, program runs for the Service once more.
  */
-export async function programHandoff(deps: ProgramDeps, svc: Service, allocations: readonly IPAllocation[], pools: readonly IPPool[], report: ProgramReport): Promise<boolean> {
+export async function programHandoff(deps: ProgramDeps, svc: Service, handed: readonly Handed[], pools: readonly IPPool[], report: ProgramReport, announced: Set<string>): Promise<boolean> {
+  const allocations = handed.map((h) => h.allocation);
   const intent = serviceIntent(svc, deps.classes);
   if (!svc.metadata.uid || !intent.managed) return false;
   const namespace = svc.metadata.namespace ?? 'default';
@@ -223,7 +238,8 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, allocation
   const { error, plan } = await programRead(deps, svc, intent, read, report);
   let proven = false;
   try {
-    proven = !error && (await writeProven(deps, svc, read.live, plan, report, { unwritten: true }));
+    const handedPools = new Map(handed.map((h) => [h.allocation.metadata.name, h.pool]));
+    proven = !error && (await writeProven(deps, svc, read.live, plan, report, { handed: { pools: handedPools, announced } }));
   } finally {
     // (after a failed write too) settled against what the API server records: the addresses
     // whose statuses were not written go from the router again until program runs anew (all of

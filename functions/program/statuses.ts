@@ -1,4 +1,4 @@
-import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
+import { allocatedNote, programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { IPAllocation } from '../../lib/k8s/schemas.js';
 import { getAllocation } from '../../lib/k8s/typed.js';
@@ -43,4 +43,20 @@ export async function recordEvent(deps: ProgramDeps, a: IPAllocation, outcome: R
     deps.log.info('Advertised an address on the router', { allocation: a.metadata.name, address: a.status?.address, interface: outcome.interfaceName });
     await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'Programmed', note: `Address ${a.status?.address} is advertised on interface ${outcome.interfaceName}.`, action: 'Program' });
   }
+}
+
+/**
+ * The events of an address allocated and programmed in one invocation (the hand-off): its
+ * `IPAllocated` event says what the router did, so an advertised address needs no `Programmed`
+ * event (one write per Service fewer); a refusal or a failure is still its own Warning.
+ */
+export async function recordAllocatedEvent(deps: ProgramDeps, a: IPAllocation, pool: string, outcome: RouterOutcome): Promise<void> {
+  const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
+  const note = allocatedNote(a.status?.address ?? '', pool, outcome);
+  if (outcome.kind !== 'advertised') {
+    await Promise.all([deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate' }), recordEvent(deps, a, outcome)]);
+    return;
+  }
+  deps.log.info('Advertised an address on the router', { allocation: a.metadata.name, address: a.status?.address, interface: outcome.interfaceName });
+  await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate' });
 }

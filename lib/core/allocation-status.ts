@@ -70,6 +70,16 @@ export function stateConditions(state: AllocationState): ConditionInput[] {
   }
 }
 
+/**
+ * The `IPAllocated` event's note. With the router's outcome when the address was programmed in
+ * the invocation that allocated it (the all-in-one hand-off): an advertised address then needs
+ * no `Programmed` event of its own.
+ */
+export function allocatedNote(address: string, pool: string, outcome?: RouterOutcome): string {
+  const allocated = `Allocated address ${address} from pool ${pool}`;
+  return outcome?.kind === 'advertised' ? `${allocated}; advertised on interface ${outcome.interfaceName}.` : `${allocated}.`;
+}
+
 /** The Allocated condition of an address that allocate chose. */
 export function allocatedCondition(address: string, pool: string): ConditionInput {
   return { type: COND_ALLOCATED, status: 'True', reason: 'Allocated', message: `Address ${address} is allocated from pool ${pool}.` };
