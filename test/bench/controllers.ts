@@ -60,7 +60,7 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
   // its writes wait, and what it spends waiting is not the controller's cost
   const logFd = openSync(logFile, 'w');
   const child = kind === 'ours'
-    ? spawn(process.execPath, ['--import', probe, join(ROOT, 'dist', 'bridge', 'main.js'), 'controller'], {
+    ? spawn(process.execPath, [...profiling(), '--import', probe, join(ROOT, 'dist', 'bridge', 'main.js'), 'controller'], {
       env: {
         ...process.env, ...env, KUBECONFIG: cluster.kubeconfig, ROUTEROS_URL: router?.url ?? '', ROUTEROS_USERNAME: 'bench', ROUTEROS_PASSWORD: 'bench',
         LEADER_ELECTION: 'false', BRIDGE_PORT: String(bridgePort), WEBHOOK_PORT: String(await freePort()), WEBHOOK_CERT_DIR: join(cluster.dir, 'no-webhook'),
@@ -170,4 +170,10 @@ export function requestDelta(before: ProbeCounts, after: ProbeCounts): { total: 
     .filter(([, n]) => n > 0)
     .sort((a, b) => b[1] - a[1]);
   return { total: byCall.reduce((sum, [, n]) => sum + n, 0), byCall };
+}
+
+/** `BENCH_CPU_PROFILE=<dir>`: our controller writes a V8 CPU profile there when it stops (for finding where its time goes). */
+function profiling(): string[] {
+  const dir = process.env.BENCH_CPU_PROFILE;
+  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
 }
