@@ -269,7 +269,7 @@ describe('docs/debugging.md on the local stack (npm start), with the harness kub
     // programmed in the invocation that allocated it, IPAllocated says where it is advertised;
     // programmed later (say, a router retry), a Programmed event says so
     const advertised = /advertised on interface \S+\.$/;
-    expect(d.events.filter((e) => (e.Reason === 'IPAllocated' || e.Reason === 'Programmed') && advertised.test(e.Message)).length, JSON.stringify(d.events)).toBeGreaterThan(0);
+    expect(d.events.filter((e) => (e.Reason === 'IPAllocated' || e.Reason === 'Programmed') && advertised.test(e.Message ?? '')).length, JSON.stringify(d.events)).toBeGreaterThan(0);
     // Programming may have been retried on the way (several Services programmed at once).
     const others = d.events.filter((e) => e.Reason !== 'IPAllocated' && e.Reason !== 'Programmed');
     if (others.length > 0) console.log(`[debugging] web's allocation also has the events ${JSON.stringify(others)}`);
