@@ -16,8 +16,12 @@ import { createLogger, type Logger } from '../lib/log/logger.js';
 import { gcCounters, routerLimitCounter, type Counters } from '../lib/metrics.js';
 import { createPoolMetrics, type PoolMetrics } from '../lib/pool-metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
+import { DEFAULT_CLUSTER } from '../lib/router/index.js';
+import { prepareGlobals } from '../lib/core/router-program.js';
+import { poolFamilies } from '../lib/core/pools.js';
+import { IP_FAMILIES, type IPFamily } from '../lib/ip/index.js';
 import { recentServices } from '../lib/k8s/recent.js';
-import { eventsOnly, poolMirror, sliceMirror } from '../lib/k8s/mirror.js';
+import { eventsOnly, poolMirror, readPools, sliceMirror } from '../lib/k8s/mirror.js';
 import { startBridge, type BridgeHandle } from './bridge.js';
 import { runUntilStopped, usageError } from './commands.js';
 import { bridgeConfigFromEnv, type BridgeConfigInput } from './config.js';
@@ -82,7 +86,8 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   });
   leader.is = () => bridge.isLeader();
   started.bridge = bridge;
-  void greetRouter(opts.router, opts.log); // never throws; stopping need not wait for it
+  const prepare = { cluster: opts.classes.clusterName ?? DEFAULT_CLUSTER, families: async () => poolFamilies((await readPools(kube, pools)).items) };
+  void greetRouter(opts.router, opts.log, prepare); // never throws; stopping need not wait for it
   return {
     bridge,
     ...(webhook ? { webhookPort: webhook.port } : {}),
@@ -93,17 +98,39 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   };
 }
 
+/** What the router is prepared for at start: the families the cluster's pools serve. */
+export interface RouterPreparation {
+  /** The installation's cluster name (DEFAULT_CLUSTER unless set): the global rules carry it. */
+  cluster: string;
+  families: () => Promise<Iterable<IPFamily>>;
+}
+
 /**
  * Opens the router's session at start (its client, the connection, the login) rather than in
  * the first Service's time, and says at once whether the router answers; programming retries
- * a router that does not.
+ * a router that does not. Then creates the global rules of the families the pools serve
+ * (prepareGlobals), so the first Services pay for neither them nor a conflict over them. Every
+ * replica does this, not only the leader: it writes what the leader's programming would, and a
+ * conflict with it is retried. A failure is only a warning: programming creates missing
+ * global rules itself.
  */
-export async function greetRouter(router: RouterPort, log: Logger): Promise<void> {
+export async function greetRouter(router: RouterPort, log: Logger, prepare?: RouterPreparation): Promise<void> {
   try {
     const { '/system/resource': [resource] = [] } = await router.readMany(['/system/resource']);
     log.info('Router reachable', { version: resource?.version ?? 'unknown' });
   } catch (e) {
     log.warn('Router not reachable yet; programming retries it', { error: messageOf(e) });
+    return;
+  }
+  if (!prepare) return;
+  try {
+    const wanted = new Set(await prepare.families());
+    const families = IP_FAMILIES.filter((f) => wanted.has(f));
+    if (families.length === 0) return;
+    const ops = await prepareGlobals(router, families, prepare.cluster);
+    log.info('Router prepared', { families, changes: ops.length });
+  } catch (e) {
+    log.warn('Router not prepared; programming creates the global rules', { error: messageOf(e) });
   }
 }
 

@@ -2,7 +2,9 @@ import { leaveClaim } from '../../lib/k8s/claims.js';
 import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { menusToRead } from '../../lib/core/router-program.js';
+import { poolFamilies } from '../../lib/core/pools.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
+import { readPools } from '../../lib/k8s/mirror.js';
 import { type IPAllocation } from '../../lib/k8s/schemas.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
@@ -61,8 +63,8 @@ async function collectOrphans(deps: ReleaseDeps, services: Map<string, boolean>,
 /**
  * Resync garbage collection: claims nobody holds, allocations of vanished Services, router
  * entries tagged for this cluster whose owner no longer exists, and this cluster's global
- * rules of a family that nothing uses any more. Other clusters' entries are never touched.
- * Each is logged and counted in the response.
+ * rules of a family that nothing uses any more (no address held, no pool left). Other
+ * clusters' entries are never touched. Each is logged and counted in the response.
  */
 export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
   const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', serviceIntent(s, deps.classes).managed && !s.metadata.deletionTimestamp]));
@@ -70,7 +72,9 @@ export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): 
   await collectOrphans(deps, services, allocations, report);
   const sharedOwners = await collectClaims(deps, (await listAllocations(deps.kube)).items, report);
   const owners = new Set<string>([...services].filter(([, managed]) => managed).map(([uid]) => uid).concat([...sharedOwners]));
-  const families = new Set<IPFamily>();
+  // a family some pool serves keeps its globals: the controller creates them at start
+  // (prepareGlobals) and would otherwise see them collected at every resync before a Service uses them
+  const families = poolFamilies((await readPools(deps.kube, deps.pools)).items);
   for (const a of allocations) {
     const svc = a.metadata.labels?.[LABEL_SERVICE_UID];
     if (!svc) owners.add(a.metadata.uid ?? '');

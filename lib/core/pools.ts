@@ -93,6 +93,15 @@ export function viewPools(pools: readonly IPPool[]): PoolView[] {
   });
 }
 
+/**
+ * The families the cluster's pools serve (pools being deleted left out): the router keeps their
+ * global rules even while no Service uses them, so the controller can create them at start and
+ * the garbage collector does not take them away again (see prepareGlobals).
+ */
+export function poolFamilies(pools: readonly IPPool[]): Set<IPFamily> {
+  return new Set(pools.filter((p) => !p.metadata.deletionTimestamp).map((p) => p.spec.ipFamily));
+}
+
 /** Whether an allocation's status says it holds an address (allocated, programmed or deleting). */
 export function holdsAddress(a: IPAllocation): boolean {
   return a.status?.address !== undefined && a.status.address !== '' && (a.status.phase === 'Allocated' || a.status.phase === 'Programmed');

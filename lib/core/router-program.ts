@@ -115,6 +115,11 @@ function hairpinNetworksFor(f: IPFamily, state: Record<string, RouterEntry[]>, a
   return addresses === 'complete' ? connectedNetworks(f, state[ADDRESS_MENU[f]] ?? []) : hairpinNetworks(state[firewallMenu(f, 'nat')] ?? [], cluster);
 }
 
+/** A family's global rules, hairpin rules included (untagged: forCluster tags them). */
+function familyGlobals(f: IPFamily, state: Record<string, RouterEntry[]>, addresses: AddressView, cluster: string): DesiredMenus {
+  return mergeDesired(globalEntries(f), hairpinEntries(f, hairpinNetworksFor(f, state, addresses, cluster)));
+}
+
 /**
  * Pure: the ops that make the router carry exactly this owner's entries (and needed globals).
  * An address the router itself holds is refused before anything is planned for it. The globals
@@ -129,7 +134,7 @@ export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry
   const cluster = p.cluster ?? DEFAULT_CLUSTER;
   const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries(p.service)] : []),
-    ...[...needs].flatMap((f) => [globalEntries(f), hairpinEntries(f, hairpinNetworksFor(f, state, addresses, p.cluster ?? DEFAULT_CLUSTER))]),
+    ...[...needs].map((f) => familyGlobals(f, state, addresses, cluster)),
     ...desiredAdverts(p, state, outcomes),
   ), cluster);
   const routerState: RouterState = { version: '7', menus: state };
@@ -284,6 +289,52 @@ async function withMissingChains(router: RouterPort, reads: readonly OwnerRead[]
     merged[menu] = [...(merged[menu] ?? []), ...entries.filter((e) => !seen.has(e['.id']))];
   }
   return merged;
+}
+
+/**
+ * Pure: the ops that make the router carry exactly the global rules (hairpin rules included) of
+ * these families for `cluster`, the ones the first Service of each family would create, from a
+ * state holding the built-in chains and the families' addresses whole (see prepareGlobals).
+ */
+export function planGlobals(families: Iterable<IPFamily>, state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): Op[] {
+  const wanted = new Set(families);
+  const chosen = FAMILIES.filter((f) => wanted.has(f));
+  const desired = forCluster(mergeDesired(...chosen.map((f) => familyGlobals(f, state, 'complete', cluster))), cluster);
+  const routerState: RouterState = { version: '7', menus: state };
+  return chosen.flatMap((f) => planState(routerState, desired, scopes.global(cluster), menusFor(f)));
+}
+
+/** The firewall tables whose built-in chains hold global rules (BUILTIN_CHAINS). */
+const GLOBAL_TABLES = ['filter', 'mangle', 'nat'] as const;
+
+/** One round trip: the built-in chains the global rules sit in, and every address, of each family. */
+function globalsReads(families: Iterable<IPFamily>): ReadRequest[] {
+  return [...new Set(families)].flatMap((f) => [
+    ...GLOBAL_TABLES.map((table) => ({ menu: firewallMenu(f, table), query: anyOf((BUILTIN_CHAINS[table] ?? []).map((c) => `chain=${c}`)) })),
+    { menu: ADDRESS_MENU[f] },
+  ]);
+}
+
+/**
+ * Creates (or corrects) the global rules of these families before any Service needs them, so
+ * that no Service pays for them: without this the first Services of a family read its addresses
+ * once more and, when several create the rules at once, meet a router conflict and retry. Reads
+ * (one round trip), plans the global scope only, and writes staged like programOwner (nothing
+ * when the router already carries them); on a router conflict (a Service creating them at the
+ * same moment) reads and plans again. Resolves with the ops written.
+ */
+export async function prepareGlobals(router: RouterPort, families: Iterable<IPFamily>, cluster: string = DEFAULT_CLUSTER): Promise<Op[]> {
+  const chosen = [...new Set(families)];
+  if (chosen.length === 0) return [];
+  for (let attempt = 1; ; attempt++) {
+    const ops = planGlobals(chosen, await router.read(globalsReads(chosen)), cluster);
+    try {
+      for (const stage of stagePlan(ops)) await router.execute(stage);
+      return ops;
+    } catch (e) {
+      if (attempt >= CONFLICT_ATTEMPTS || !isRouterConflict(e)) throw e;
+    }
+  }
 }
 
 /**

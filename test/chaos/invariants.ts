@@ -1,6 +1,6 @@
 import { findCondition } from '../../lib/core/conditions.js';
 import { assignAddress } from '../../lib/core/assign.js';
-import { holdsAddress, viewPools } from '../../lib/core/pools.js';
+import { holdsAddress, poolFamilies, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { ingressFor, isReady, serviceCondition } from '../../lib/core/program-status.js';
 import { ownersOf, planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
@@ -153,7 +153,8 @@ export function routerPlan(w: World, classes: ClassConfig): Violation[] {
     if (ops.length) out.push({ invariant: 'router-plan', detail: `owner ${owner.uid}${owner.service ? ` (${owner.service.namespace}/${owner.service.name})` : ''} needs ${ops.length} op(s): ${ops.slice(0, 4).map((op) => describeOp(op, w.router)).join('; ')}` });
   }
   const live = new Set(owners.flatMap((o) => ownersOf(o)));
-  const families = new Set(w.allocations.filter((a) => holdsAddress(a) && !a.metadata.deletionTimestamp).map((a) => familyOf(a.status?.address ?? '')));
+  // a family some pool serves keeps its global rules too (created at start, kept by the GC)
+  const families = new Set<IPFamily | undefined>([...poolFamilies(w.pools), ...w.allocations.filter((a) => holdsAddress(a) && !a.metadata.deletionTimestamp).map((a) => familyOf(a.status?.address ?? ''))]);
   for (const [menu, entries] of Object.entries(w.router)) {
     for (const e of entries) {
       const owner = ownerOf(e.comment);
@@ -163,7 +164,7 @@ export function routerPlan(w: World, classes: ClassConfig): Violation[] {
   for (const f of ['IPv4', 'IPv6'] as const) {
     if (families.has(f)) continue;
     const globals = menusFor(f).flatMap((m) => (w.router[m] ?? []).filter((e) => { const o = ownerOf(e.comment); return o?.kind === 'global' && o.cluster === CHAOS_CLUSTER; }).map((e) => `${m} "${e.comment ?? ''}"`));
-    if (globals.length) out.push({ invariant: 'router-leak', detail: `no ${f} address is allocated, yet ${globals.length} global rule(s) remain: ${globals.slice(0, 3).join(', ')}` });
+    if (globals.length) out.push({ invariant: 'router-leak', detail: `no ${f} address is allocated nor pool left, yet ${globals.length} global rule(s) remain: ${globals.slice(0, 3).join(', ')}` });
   }
   return out;
 }
