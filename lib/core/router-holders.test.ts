@@ -85,6 +85,15 @@ describe('planOwner refuses an address the router itself holds', () => {
     expect(after.menus['/ip/address']).toContainEqual(expect.objectContaining({ address: '192.0.2.15/32' }));
   });
 
+  it('a refusal keeps the installation\'s cluster name: the other address\'s entries are tagged with it', () => {
+    const both = { ...owner([{ family: 'IPv4', address: '192.0.2.1' }, { family: 'IPv4', address: '192.0.2.50' }]), cluster: 'lab' };
+    const result = planOwner(both, state());
+    expect(result.outcomes.get('ip-0')).toMatchObject({ kind: 'refused' });
+    const comments = result.ops.flatMap((op) => (op.op === 'add' ? [op.entry.comment ?? ''] : []));
+    expect(comments.length).toBeGreaterThan(0);
+    expect(comments.every((c) => c.startsWith('mikrolb:lab:'))).toBe(true);
+  });
+
   it('the narrowed read asks the router for any entry holding the addresses, whatever its prefix length', () => {
     const reads = readsFor(owner([{ family: 'IPv4', address: '192.0.2.1' }, { family: 'IPv6', address: '2001:db8:ffff::1' }]));
     const v4 = reads.find((r) => r.menu === '/ip/address')?.query ?? [];

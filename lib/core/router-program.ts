@@ -100,7 +100,7 @@ function withoutRefused(p: OwnerProgram, refused: Set<string>): OwnerProgram {
   if (refused.size === 0) return p;
   const keep = (a: { family: IPFamily; address: string }): boolean => !isRefused(refused, a);
   const service = p.service ? { ...p.service, lbAddresses: p.service.lbAddresses.filter(keep), snatAddresses: p.service.snatAddresses.filter(keep) } : undefined;
-  return { uid: p.uid, adverts: p.adverts.filter(keep), ...(service ? { service } : {}) };
+  return { ...p, adverts: p.adverts.filter(keep), ...(service ? { service } : {}) };
 }
 
 /**
