@@ -1,6 +1,6 @@
 import type { Holding, SharedAddress } from '../../lib/core/assign.js';
 import { holdersOf } from '../../lib/core/sharing.js';
-import { parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
+import { parseAddress, TakenAddresses, type IPFamily, type Taken } from '../../lib/ip/index.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { listClaims } from '../../lib/k8s/typed.js';
 import { messageOf } from '../../lib/errors.js';
@@ -25,8 +25,8 @@ export class ClaimsHint {
 
   constructor(private readonly maxAgeMs: number) {}
 
-  /** Sorted addresses of a family known to be taken. */
-  readonly takenOf = (family: IPFamily): readonly bigint[] => this.taken[family].sorted;
+  /** The addresses of a family known to be taken. */
+  readonly takenOf = (family: IPFamily): Taken => this.taken[family];
 
   /** A claim the hint saw for an allocation (to be verified before it is trusted). */
   heldBy(allocationUID: string): Holding | undefined {

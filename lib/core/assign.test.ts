@@ -25,7 +25,7 @@ function run(a: ReturnType<typeof alloc>, pools = [small, v6, manual], claims: R
     if (p.ok) taken[p.family].add(p.value);
   }
   const held = all.find((h) => h.allocationUID === a.metadata.uid);
-  return assignAddress({ allocation: a, pools: views, taken: (f: IPFamily) => taken[f].sorted, ...(held ? { held } : {}), ...(service ? { service } : {}) });
+  return assignAddress({ allocation: a, pools: views, taken: (f: IPFamily) => taken[f], ...(held ? { held } : {}), ...(service ? { service } : {}) });
 }
 const taken = (address: string, name = 'other', uid = 'uid-other'): Taken => ({ address, allocationName: name, allocationUID: uid });
 

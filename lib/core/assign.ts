@@ -1,4 +1,4 @@
-import { chooseSorted, contains, formatAddress, parseAddress, startFor, type IPFamily } from '../ip/index.js';
+import { chooseFrom, contains, formatAddress, parseAddress, startFor, type IPFamily, type Taken } from '../ip/index.js';
 import { olderFirst } from '../ip/index.js';
 import type { IPAddressClaimSpec, IPAllocation } from '../k8s/schemas.js';
 import { autoAssignOrder, scopeRefusal, type Requester } from './pool-scope.js';
@@ -27,11 +27,11 @@ export interface AssignInput {
   /** The claim this allocation holds, as the caller verified it. */
   held?: Holding;
   /**
-   * The addresses of a family the caller knows to be taken, sorted and unique. A hint: an
+   * The addresses of a family the caller knows to be taken. A hint: an
    * address missing here may still be taken (its claim's create then fails and the caller
    * decides again); an address listed here is skipped.
    */
-  taken: (family: IPFamily) => readonly bigint[];
+  taken: (family: IPFamily) => Taken;
   /** spec.ipFamilies of the Service the allocation belongs to, when it has one. */
   service?: { key: string; ipFamilies: readonly IPFamily[] };
   /** The Service's sharing key and ports, when it may share an address. */
@@ -107,7 +107,7 @@ function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
   if (join !== undefined) return join;
   const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   if (start === undefined) return undefined;
-  const v = chooseSorted(pool.owned, input.taken(pool.family), start);
+  const v = chooseFrom(pool.owned, input.taken(pool.family), start);
   return v === undefined ? undefined : formatAddress(pool.family, v);
 }
 

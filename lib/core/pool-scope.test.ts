@@ -102,7 +102,7 @@ describe('choosing an address with scoped pools', () => {
   function decide(spec: Record<string, unknown>, requester: Requester | undefined, held?: Holding, taken: bigint[] = []) {
     const allocation = IPAllocationSchema.parse({ metadata: { name: 'a', uid: 'uid-a' }, spec });
     return assignAddress({
-      allocation, pools: viewPools(pools), taken: (_f: IPFamily) => taken,
+      allocation, pools: viewPools(pools), taken: (_f: IPFamily) => new Set(taken),
       ...(requester ? { requester, service: serviceOf(requester.key) } : {}), ...(held ? { held } : {}),
     });
   }
@@ -133,7 +133,7 @@ describe('choosing an address with scoped pools', () => {
 
   it('says so when every auto-assign pool is scoped to other Services', () => {
     const allocation = IPAllocationSchema.parse({ metadata: { name: 'a', uid: 'uid-a' }, spec: { ipFamily: 'IPv4' } });
-    expect(assignAddress({ allocation, pools: viewPools([tenant]), taken: () => [], requester: who('team-b/web') })).toEqual({
+    expect(assignAddress({ allocation, pools: viewPools([tenant]), taken: () => new Set(), requester: who('team-b/web') })).toEqual({
       ok: false, reason: 'PoolExhausted', message: 'No auto-assign IPv4 pool exists that serves Service team-b/web (the others are scoped to other Services).',
     });
   });

@@ -120,7 +120,7 @@ describe('choosing a shared address', () => {
       if (p.ok) taken.add(p.value);
     }
     return assignAddress({
-      allocation: alloc, pools: viewPools([lan]), taken: () => taken.sorted,
+      allocation: alloc, pools: viewPools([lan]), taken: () => taken,
       shared: (pool, key) => (pool === 'lan' && key === 'web' ? sharedAddresses : []), ...(sharing ? { sharing } : {}),
     });
   };

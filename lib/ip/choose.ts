@@ -1,66 +1,68 @@
 /**
  * Choosing a free address from a pool: the pure heart of allocation.
  *
- * The cost depends on the number of taken addresses, never on the size of the pool: the
- * walk goes range by range, and inside a range it jumps over runs of taken addresses found
- * by binary search in the sorted taken list. A range is only passed over when it is full,
- * so at most (taken + 2) ranges are visited, each in O(log taken).
+ * The cost depends on the number of taken addresses the walk meets, never on the size of the
+ * pool nor on how many addresses are taken elsewhere in it: the walk goes range by range, and
+ * inside a range it steps over the run of taken addresses at its position, each step one
+ * hash lookup. A range is only passed over when it is full, so at most (taken + 2) ranges are
+ * visited.
  */
 import { createHash } from 'node:crypto';
-import { compare, count, firstRangeEndingAtOrAfter, nth, type AddressRange, type AddressSet } from './set.js';
+import { firstRangeEndingAtOrAfter, nth, count, type AddressRange, type AddressSet } from './set.js';
+
+/** What choosing needs of the addresses known to be taken. */
+export interface Taken {
+  has(value: bigint): boolean;
+}
 
 /**
  * The first address of `pool` that is not taken, at or after `start` in ascending order,
  * wrapping around to the pool's beginning; undefined when every address is taken.
  * `start` need not be in the pool (the walk starts at the next pool address).
  *
- * `taken` may be any iterable of address values (a Set, the ledger's values, an array) in
- * any order; duplicates and addresses outside the pool are ignored. It is sorted once per
- * call, O(k log k) for k taken addresses; that sort, not the walk, dominates the cost
- * (see bench-choose.ts).
+ * `taken` may be any iterable of address values (a Set, an array) in any order; duplicates and
+ * addresses outside the pool are ignored. It is copied into a set once per call, O(k); a
+ * caller that keeps its taken addresses (`TakenAddresses`) calls `chooseFrom` instead.
  */
 export function choose(pool: AddressSet, taken: Iterable<bigint>, start: bigint): bigint | undefined {
-  return chooseSorted(pool, [...new Set(taken)].sort(compare), start);
+  return chooseFrom(pool, new Set(taken), start);
 }
 
 /**
- * `choose` for a caller that keeps its taken addresses sorted and unique (see `TakenAddresses`):
- * no sort, so the cost is O(log k) per range visited — a pool holding 20,000 addresses costs
- * what one holding 10 does while its free addresses are not all behind the start.
+ * `choose` for a caller that keeps its taken addresses (see `TakenAddresses`): a pool holding
+ * 20,000 addresses costs what one holding 10 does while the addresses at the start are free.
  */
-export function chooseSorted(pool: AddressSet, sortedTaken: readonly bigint[], start: bigint): bigint | undefined {
-  const atOrAfter = firstFreeBetween(pool.ranges, sortedTaken, start, undefined);
-  return atOrAfter ?? firstFreeBetween(pool.ranges, sortedTaken, undefined, start);
+export function chooseFrom(pool: AddressSet, taken: Taken, start: bigint): bigint | undefined {
+  const atOrAfter = firstFreeBetween(pool.ranges, taken, start, undefined);
+  return atOrAfter ?? firstFreeBetween(pool.ranges, taken, undefined, start);
 }
 
-/** Address values kept sorted and unique, for `chooseSorted`; adding or removing one is O(log k) to find plus a move. */
-export class TakenAddresses {
-  private readonly values: bigint[] = [];
+/** Address values known to be taken, kept for `chooseFrom`: adding, removing and asking are O(1). */
+export class TakenAddresses implements Taken {
+  private readonly values: Set<bigint>;
 
   constructor(initial: Iterable<bigint> = []) {
-    this.values = [...new Set(initial)].sort(compare);
-  }
-
-  get sorted(): readonly bigint[] {
-    return this.values;
+    this.values = new Set(initial);
   }
 
   get size(): number {
-    return this.values.length;
+    return this.values.size;
   }
 
   has(v: bigint): boolean {
-    return this.values[lowerBound(this.values, v)] === v;
+    return this.values.has(v);
   }
 
   add(v: bigint): void {
-    const i = lowerBound(this.values, v);
-    if (this.values[i] !== v) this.values.splice(i, 0, v);
+    this.values.add(v);
   }
 
   delete(v: bigint): void {
-    const i = lowerBound(this.values, v);
-    if (this.values[i] === v) this.values.splice(i, 1);
+    this.values.delete(v);
+  }
+
+  [Symbol.iterator](): Iterator<bigint> {
+    return this.values.values();
   }
 }
 
@@ -69,7 +71,7 @@ export class TakenAddresses {
  */
 function firstFreeBetween(
   ranges: readonly AddressRange[],
-  taken: readonly bigint[],
+  taken: Taken,
   from: bigint | undefined,
   before: bigint | undefined,
 ): bigint | undefined {
@@ -84,24 +86,11 @@ function firstFreeBetween(
   return undefined;
 }
 
-/** The first value in [from, to] that is not in `taken` (sorted, unique), if any. */
-function skipTakenRun(taken: readonly bigint[], from: bigint, to: bigint): bigint | undefined {
+/** The first value in [from, to] that is not taken, if any. */
+function skipTakenRun(taken: Taken, from: bigint, to: bigint): bigint | undefined {
   let candidate = from;
-  for (let j = lowerBound(taken, from); candidate <= to && taken[j] === candidate; j++) candidate++;
+  while (candidate <= to && taken.has(candidate)) candidate++;
   return candidate <= to ? candidate : undefined;
-}
-
-/** Index of the first element >= value in a sorted array (length if none). */
-function lowerBound(sorted: readonly bigint[], value: bigint): number {
-  let lo = 0;
-  let hi = sorted.length;
-  while (lo < hi) {
-    const mid = (lo + hi) >>> 1;
-    const x = sorted[mid];
-    if (x !== undefined && x < value) lo = mid + 1;
-    else hi = mid;
-  }
-  return lo;
 }
 
 /**

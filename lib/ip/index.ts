@@ -23,7 +23,7 @@ export {
 export type { AddressRange, AddressSet } from './set.js';
 export { AVOID_BUGGY_IPV4_LIMIT, NO_ADDRESSES_LEFT, parsePoolAddresses, validatePoolAddresses } from './parse.js';
 export type { ParsePoolResult, PoolEntryCode, PoolEntryError } from './parse.js';
-export { choose, chooseSorted, startFor, TakenAddresses } from './choose.js';
+export { choose, chooseFrom, startFor, TakenAddresses, type Taken } from './choose.js';
 export { addressName, parseAddressName } from './name.js';
 export { humanCount } from './human.js';
 export { olderFirst, resolveOwnership } from './ownership.js';

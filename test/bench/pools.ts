@@ -1,7 +1,7 @@
 import { createAllocate } from '../../functions/allocate/handler.js';
 import { startCluster } from '../cluster/cluster.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { choose, chooseSorted, formatAddress, parsePoolAddresses, startFor, TakenAddresses } from '../../lib/ip/index.js';
+import { choose, chooseFrom, formatAddress, parsePoolAddresses, startFor, TakenAddresses } from '../../lib/ip/index.js';
 import { claimAddress } from '../../lib/k8s/claims.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';
@@ -66,8 +66,8 @@ function microsPerCall(fn: () => void): number {
 
 /**
  * The address engine's cost to choose an address for a new Service in a pool holding 10 and
- * 20,000 addresses (scattered by hash, as allocations place them), kept sorted as allocate's
- * hint of the claims keeps them (`TakenAddresses`, `chooseSorted`). Target: the same cost
+ * 20,000 addresses (scattered by hash, as allocations place them), kept as allocate's
+ * hint of the claims keeps them (`TakenAddresses`, `chooseFrom`). Target: the same cost
  * within 1.5×.
  */
 export function chooseScaling(): ChooseScale[] {
@@ -80,7 +80,7 @@ export function chooseScaling(): ChooseScale[] {
     };
     const start = startFor(`bench/new-service/${family}`, pool) ?? 0n;
     const time = (taken: TakenAddresses): number => microsPerCall(() => {
-      if (chooseSorted(pool, taken.sorted, start) === undefined) throw new Error('nothing chosen');
+      if (chooseFrom(pool, taken, start) === undefined) throw new Error('nothing chosen');
     });
     const held10Us = time(held(10));
     const held20kUs = time(held(20_000));

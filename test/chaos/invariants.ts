@@ -131,7 +131,7 @@ export function starvedAllocations(w: World, classes: ClassConfig): Violation[] 
   for (const { a, service } of candidates) {
     if (a.status?.phase !== 'Failed') continue;
     const held = claimOf(w, a)?.spec;
-    const d = assignAddress({ allocation: a, pools: views, taken: (f) => taken[f].sorted, ...(held ? { held } : {}), ...(service ? { service } : {}) });
+    const d = assignAddress({ allocation: a, pools: views, taken: (f) => taken[f], ...(held ? { held } : {}), ...(service ? { service } : {}) });
     const reason = findCondition(a.status.conditions, 'Ready')?.reason ?? '?';
     // an explicit address is decided without looking at the claims: its claim's create tells
     const p = d.ok && !d.held ? parseAddress(d.address) : undefined;
