@@ -52,6 +52,29 @@ describe('coalescing', () => {
     await clock.advance(100);
     expect(fns.calls.map((c) => c.fn).sort()).toEqual(['allocate', 'program', 'release']);
   });
+  it('holds a delayed change until its time, coalescing what arrives meanwhile into one invocation', async () => {
+    const { clock, fns, queue } = setup();
+    const lan: ObjectRef = { kind: 'IPPool', name: 'lan' };
+    for (let i = 0; i < 5; i++) {
+      queue.add('allocate', objectInvocation('update', lan, { id: `c${i}` }), undefined, 1000);
+      await clock.advance(100);
+    }
+    expect(fns.calls).toEqual([]);
+    await clock.advance(499);
+    expect(fns.calls).toEqual([]);
+    await clock.advance(100);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['c4']);
+  });
+
+  it('runs a delayed change at once when work for the object is already due', async () => {
+    const { clock, fns, queue } = setup(undefined, { paused: true });
+    queue.add('allocate', objectInvocation('update', web, { id: 'now' }));
+    queue.add('allocate', objectInvocation('update', web, { id: 'later' }), undefined, 1000);
+    queue.resume();
+    await clock.advance(20);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['later']);
+  });
+
   it('coalesces resync events like any other', async () => {
     const { clock, fns, queue } = setup(undefined, {}, 100);
     for (let i = 0; i < 10; i++) queue.add('allocate', resyncInvocation());

@@ -44,8 +44,11 @@ export interface LaneStats {
 }
 
 export interface WorkQueue {
-  /** Queues `invocation` for `fn`; coalesces with work already queued for the same object. */
-  add(fn: FunctionName, invocation: Invocation, seenAt?: number): void;
+  /**
+   * Queues `invocation` for `fn`; coalesces with work already queued for the same object.
+   * `delayMs`: not before then (unless work for the object is already due sooner).
+   */
+  add(fn: FunctionName, invocation: Invocation, seenAt?: number, delayMs?: number): void;
   pause(): void;
   resume(): void;
   stats(fn: FunctionName): LaneStats;
@@ -98,7 +101,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     return lane;
   };
 
-  function add(fn: FunctionName, invocation: Invocation, seenAt = clock.now()): void {
+  function add(fn: FunctionName, invocation: Invocation, seenAt = clock.now(), delayMs = 0): void {
     if (stopping) return;
     const lane = laneOf(fn);
     const key = keyOf(invocation);
@@ -106,7 +109,9 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     if (item.pending) observer.coalesced(fn);
     item.pending = invocation;
     item.seenAt ??= seenAt;
-    if (!item.running && !item.cancelTimer) {
+    if (item.running || item.cancelTimer || lane.ready.has(item)) return;
+    if (delayMs > 0) wakeAt(item, clock.now() + delayMs);
+    else {
       lane.ready.add(item);
       pump(lane);
     }

@@ -43,10 +43,10 @@ describe('deliveries', () => {
   const claim = { kind: 'IPAddressClaim', name: '192.0.2.5' } as const;
   const lan = { kind: 'IPPool', name: 'lan' } as const;
 
-  it.each(['add', 'delete'] as const)('turns a claim %s into an update of its pool for allocate and release', (change) => {
+  it.each(['add', 'delete'] as const)('turns a claim %s into a batched update of its pool for allocate and release', (change) => {
     expect(routeEmission({ change, ref: claim, owner: lan, changed: ['spec', 'meta'] })).toEqual([
-      { fn: 'allocate', change: 'update', ref: lan },
-      { fn: 'release', change: 'update', ref: lan },
+      { fn: 'allocate', change: 'update', ref: lan, batched: true },
+      { fn: 'release', change: 'update', ref: lan, batched: true },
     ]);
   });
 

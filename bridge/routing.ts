@@ -34,10 +34,21 @@ export interface Route {
   on?: readonly Facet[];
   /** Only for an object that belongs to no Service (an operator reservation). */
   unowned?: true;
+  /** Delivered BATCH_DELAY_MS after the change (see BATCH_DELAY_MS). */
+  batched?: true;
 }
+
+/**
+ * How long a batched delivery waits: a burst of claims (many Services allocating at once)
+ * recounts their pool once rather than once per claim, and a pool's invocation never runs
+ * beside the invocation that is taking the claim, whose Service is waiting for its address.
+ * A freed address still reaches the allocations waiting for it within about a second.
+ */
+export const BATCH_DELAY_MS = 1000;
 
 const to = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'object' }));
 const toOwner = (subject: 'service' | 'pool', ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject }));
+const batchedToPool = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'pool', batched: true }));
 const all = to('allocate', 'program', 'release');
 const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map((fn) => ({ fn, subject: 'object', on }));
 
@@ -73,7 +84,8 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
   // A claim taken or freed changes its pool's counts; a freed address lets allocations waiting on
   // the pool (PoolExhausted, AddressAlreadyUsed) try again, and a pool being deleted finish.
   // A claim's spec never changes: its updates matter to nobody.
-  IPAddressClaim: { add: toOwner('pool', 'allocate', 'release'), update: [], delete: toOwner('pool', 'allocate', 'release') },
+  // Batched: see BATCH_DELAY_MS.
+  IPAddressClaim: { add: batchedToPool('allocate', 'release'), update: [], delete: batchedToPool('allocate', 'release') },
 };
 
 /** What the watch saw: a change of an object, and what it belongs to if anything (see Subject). */
@@ -89,6 +101,8 @@ export interface Delivery {
   fn: FunctionName;
   change: Change;
   ref: ObjectRef;
+  /** Wait BATCH_DELAY_MS before invoking (coalescing what arrives meanwhile). */
+  batched?: true;
 }
 
 /** The invocations one emission causes, per the table. */
@@ -103,7 +117,7 @@ export function routeEmission(emission: Emission): Delivery[] {
     if (route.subject === 'object') return [self];
     // The owner still exists (or its own delete is routed): it changed because of this object.
     const to = ownedBy(route.subject === 'service-or-object' ? 'Service' : OWNER_KIND[route.subject]);
-    if (to) return [{ fn: route.fn, change: 'update', ref: to }];
+    if (to) return [{ fn: route.fn, change: 'update', ref: to, ...(route.batched ? { batched: true as const } : {}) }];
     return route.subject === 'service-or-object' ? [self] : [];
   });
 }

@@ -148,25 +148,36 @@ async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAll
       throw e;
     }
   };
-  // the events go out beside the status writes (the ingress need not wait for them)
-  const events: Promise<void>[] = [];
-  try {
-    for (const a of nexts) {
+  // Written together: each write carries its own precondition, so all of them taking proves
+  // what writing them one after another did (nothing changed since the read), and the ingress
+  // does not wait for the allocations' writes. When one meets a change the caller settles and
+  // writes what differs (an ingress written here included: its write then meets our own).
+  const written: IPAllocation[] = [];
+  const writes = await Promise.allSettled([
+    ...nexts.map(async (a) => {
       if (!(await unchanged(() => deps.kube.replaceStatus('IPAllocation', a)))) return false;
-      const outcome = plan.outcomes.get(a.metadata.name);
-      report.actions.push(`${a.metadata.name}: ${outcome?.kind ?? ''}`);
-      const pool = opts.handed?.pools.get(a.metadata.name);
-      if (outcome && pool !== undefined) {
-        opts.handed?.announced.add(a.metadata.name);
-        events.push(inBackground(recordAllocatedEvent(deps, a, pool, outcome)));
-      } else if (outcome) events.push(inBackground(recordEvent(deps, a, outcome)));
-    }
-    if (!(await unchanged(() => deps.kube.replaceStatus('Service', { ...svc, status: svcStatus })))) return false;
-    report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(svcStatus)}`);
-    return true;
-  } finally {
-    await Promise.all(events);
-  }
+      written.push(a);
+      report.actions.push(`${a.metadata.name}: ${plan.outcomes.get(a.metadata.name)?.kind ?? ''}`);
+      return true;
+    }),
+    (async () => {
+      if (!(await unchanged(() => deps.kube.replaceStatus('Service', { ...svc, status: svcStatus })))) return false;
+      report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(svcStatus)}`);
+      return true;
+    })(),
+  ]);
+  // the events after the writes: the ingress need not share the API server with them
+  await Promise.all(written.map((a) => {
+    const outcome = plan.outcomes.get(a.metadata.name);
+    const pool = opts.handed?.pools.get(a.metadata.name);
+    if (!outcome) return undefined;
+    if (pool === undefined) return inBackground(recordEvent(deps, a, outcome));
+    opts.handed?.announced.add(a.metadata.name);
+    return inBackground(recordAllocatedEvent(deps, a, pool, outcome));
+  }));
+  const failed = writes.find((w) => w.status === 'rejected');
+  if (failed) throw failed.reason;
+  return writes.every((w) => w.status === 'fulfilled' && w.value);
 }
 
 /**
