@@ -10,12 +10,9 @@ const ListSchema = z.object({ items: z.array(z.unknown()) }).loose();
 /** The Kubernetes port over the API server's REST interface. */
 export function apiServerPort(transport: Transport, opts: { instance?: string; now?: () => Date } = {}): KubePort {
   const now = opts.now ?? (() => new Date());
-  // An update that leaves out managedFields keeps the object's: sending them back (the
-  // larger part of a small object) only costs the API server decoding them on every write.
-  const body = (kind: Kind, obj: KubeObject): KubeObject => {
-    const { managedFields: _kept, ...metadata } = obj.metadata;
-    return { ...obj, metadata, apiVersion: apiVersionOf(RESOURCES[kind]), kind: RESOURCES[kind].kind };
-  };
+  const body = (kind: Kind, obj: KubeObject): KubeObject => ({
+    ...obj, apiVersion: apiVersionOf(RESOURCES[kind]), kind: RESOURCES[kind].kind,
+  });
   return {
     async get(kind, name, namespace) {
       try {
