@@ -81,10 +81,25 @@ export function attachSession(socket: Socket, ctx: SimContext): void {
     dripping = state;
   }
 
+  let corked = false;
+
+  /**
+   * Replies written in one turn of the event loop (the answers to commands a client pipelined)
+   * leave in one segment: the socket has no Nagle delay (see server.ts), so without this each
+   * reply would be a packet of its own.
+   */
   function write(data: Buffer, then?: () => void): void {
     ctx.counters.bytesSent += data.length;
-    if (ctx.faults.dripMs > 0 && then === undefined) drip(data);
-    else socket.write(data, then);
+    if (ctx.faults.dripMs > 0 && then === undefined) return drip(data);
+    if (!corked) {
+      corked = true;
+      socket.cork();
+      setImmediate(() => {
+        corked = false;
+        socket.uncork();
+      });
+    }
+    socket.write(data, then);
   }
 
   /** The flood fault: `!re` sentences for `tag` until the connection closes or the command is cancelled. */
