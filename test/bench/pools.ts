@@ -42,26 +42,32 @@ export function chooseTimes(): { v6TakenMs: number; v4OneFreeMs: number } {
 
 export interface ChooseScale {
   pool: string;
-  /** Microseconds per `choose` call (median of 9 samples of repeated calls). */
+  /** Microseconds per `choose` call (median of 9 samples of repeated calls, the two pools alternating). */
   held10Us: number;
   held20kUs: number;
   /** held20kUs ÷ held10Us */
   ratio: number;
 }
 
-/** Microseconds per call of `fn`: each sample repeats it for at least 20 ms; the median of 9. */
-function microsPerCall(fn: () => void): number {
-  const samples: number[] = [];
+/**
+ * Microseconds per call of each of `fns`: a sample repeats one for at least 20 ms; the samples
+ * of the functions alternate (a, b, a, b, ...) so that a slower or faster stretch of a shared
+ * machine weighs on each alike; the median of 9 each.
+ */
+function microsPerCall(fns: readonly (() => void)[]): number[] {
+  const samples: number[][] = fns.map(() => []);
   for (let s = 0; s < 9; s++) {
-    let calls = 0;
-    const t = performance.now();
-    while (performance.now() - t < 20) {
-      fn();
-      calls++;
-    }
-    samples.push(((performance.now() - t) * 1000) / calls);
+    fns.forEach((fn, i) => {
+      let calls = 0;
+      const t = performance.now();
+      while (performance.now() - t < 20) {
+        fn();
+        calls++;
+      }
+      samples[i]?.push(((performance.now() - t) * 1000) / calls);
+    });
   }
-  return percentile(samples, 50);
+  return samples.map((xs) => percentile(xs, 50));
 }
 
 /**
@@ -79,11 +85,10 @@ export function chooseScaling(): ChooseScale[] {
       return taken;
     };
     const start = startFor(`bench/new-service/${family}`, pool) ?? 0n;
-    const time = (taken: TakenAddresses): number => microsPerCall(() => {
+    const chooser = (taken: TakenAddresses) => (): void => {
       if (chooseFrom(pool, taken, start) === undefined) throw new Error('nothing chosen');
-    });
-    const held10Us = time(held(10));
-    const held20kUs = time(held(20_000));
+    };
+    const [held10Us = Number.NaN, held20kUs = Number.NaN] = microsPerCall([chooser(held(10)), chooser(held(20_000))]);
     return { pool: `${family} ${cidr}`, held10Us, held20kUs, ratio: held20kUs / held10Us };
   });
 }
