@@ -152,21 +152,12 @@ async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAll
   // what writing them one after another did (nothing changed since the read), and the ingress
   // does not wait for the allocations' writes. When one meets a change the caller settles and
   // writes what differs (an ingress written here included: its write then meets our own).
-  // each allocation's events go out as soon as its status is written, beside the other writes
-  const events: Promise<void>[] = [];
-  const announce = (a: IPAllocation): void => {
-    const outcome = plan.outcomes.get(a.metadata.name);
-    const pool = opts.handed?.pools.get(a.metadata.name);
-    if (!outcome) return;
-    if (pool === undefined) return void events.push(inBackground(recordEvent(deps, a, outcome)));
-    opts.handed?.announced.add(a.metadata.name);
-    events.push(inBackground(recordAllocatedEvent(deps, a, pool, outcome)));
-  };
+  const written: IPAllocation[] = [];
   const writes = await Promise.allSettled([
     ...nexts.map(async (a) => {
       if (!(await unchanged(() => deps.kube.replaceStatus('IPAllocation', a)))) return false;
+      written.push(a);
       report.actions.push(`${a.metadata.name}: ${plan.outcomes.get(a.metadata.name)?.kind ?? ''}`);
-      announce(a);
       return true;
     }),
     (async () => {
@@ -175,7 +166,15 @@ async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAll
       return true;
     })(),
   ]);
-  await Promise.all(events);
+  // the events after the writes: the ingress need not share the API server with them
+  await Promise.all(written.map((a) => {
+    const outcome = plan.outcomes.get(a.metadata.name);
+    const pool = opts.handed?.pools.get(a.metadata.name);
+    if (!outcome) return undefined;
+    if (pool === undefined) return inBackground(recordEvent(deps, a, outcome));
+    opts.handed?.announced.add(a.metadata.name);
+    return inBackground(recordAllocatedEvent(deps, a, pool, outcome));
+  }));
   const failed = writes.find((w) => w.status === 'rejected');
   if (failed) throw failed.reason;
   return writes.every((w) => w.status === 'fulfilled' && w.value);
