@@ -125,8 +125,8 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
 /**
  * Hands a new Service to program when every allocation it wants was made and claimed here. The
  * addresses are allocated (their claims are taken) whatever program then does: each gets its
- * `IPAllocated` event, from program beside the status it wrote (saying what the router did: one
- * event instead of `IPAllocated` and `Programmed`), or from here.
+ * `IPAllocated` event, from program once the status it wrote took (saying what the router did:
+ * one event instead of `IPAllocated` and `Programmed`), or from here.
  */
 async function handedOff(deps: AllocateRun, svc: Service, deferred: readonly Deferred[], wanted: number, report: Report): Promise<boolean> {
   if (!deps.handoff || deferred.length !== wanted) return false;
