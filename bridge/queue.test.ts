@@ -75,6 +75,30 @@ describe('coalescing', () => {
     expect(fns.calls.map((c) => c.invocation.id)).toEqual(['later']);
   });
 
+  it('ends a delay when a change that may not wait arrives', async () => {
+    const { clock, fns, queue } = setup();
+    const lan: ObjectRef = { kind: 'IPPool', name: 'lan' };
+    queue.add('allocate', objectInvocation('update', lan, { id: 'claim' }), undefined, 1000);
+    await clock.advance(100);
+    expect(fns.calls).toEqual([]);
+    queue.add('allocate', objectInvocation('update', lan, { id: 'spec' }));
+    await clock.advance(20);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['spec']);
+    await clock.advance(2000);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['spec']);
+  });
+
+  it('keeps a per-object interval even for a change that may not wait', async () => {
+    const { clock, fns, queue } = setup(undefined, { perObjectIntervalMs: 250 });
+    queue.add('allocate', objectInvocation('update', web, { id: 'first' }));
+    await clock.advance(20);
+    queue.add('allocate', objectInvocation('update', web, { id: 'second' }));
+    await clock.advance(100);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first']);
+    await clock.advance(200);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'second']);
+  });
+
   it('coalesces resync events like any other', async () => {
     const { clock, fns, queue } = setup(undefined, {}, 100);
     for (let i = 0; i < 10; i++) queue.add('allocate', resyncInvocation());

@@ -46,7 +46,8 @@ export interface LaneStats {
 export interface WorkQueue {
   /**
    * Queues `invocation` for `fn`; coalesces with work already queued for the same object.
-   * `delayMs`: not before then (unless work for the object is already due sooner).
+   * `delayMs`: not before then, unless work for the object is due sooner (queued already, or
+   * added meanwhile without a delay: that ends the wait).
    */
   add(fn: FunctionName, invocation: Invocation, seenAt?: number, delayMs?: number): void;
   pause(): void;
@@ -73,6 +74,8 @@ interface Item {
   attempts: number;
   lastStart: number;
   cancelTimer: Cancel | undefined;
+  /** The timer is only a delivery's delay (not the per-object interval, not a retry's backoff). */
+  delayed: boolean;
 }
 
 type Answer = { ok: true; result: DispatchResult } | { ok: false; error: unknown };
@@ -109,16 +112,26 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     if (item.pending) observer.coalesced(fn);
     item.pending = invocation;
     item.seenAt ??= seenAt;
-    if (item.running || item.cancelTimer || lane.ready.has(item)) return;
-    if (delayMs > 0) wakeAt(item, clock.now() + delayMs);
-    else {
+    if (item.running || lane.ready.has(item)) return;
+    if (item.cancelTimer) {
+      // work that may not wait ends a delay (an interval or a backoff it joins)
+      if (delayMs === 0 && item.delayed) {
+        item.cancelTimer();
+        wake(item);
+      }
+      return;
+    }
+    if (delayMs > 0) {
+      wakeAt(item, clock.now() + delayMs);
+      item.delayed = true;
+    } else {
       lane.ready.add(item);
       pump(lane);
     }
   }
 
   function newItem(lane: Lane, key: string): Item {
-    const item: Item = { lane, key, pending: undefined, seenAt: undefined, running: false, attempts: 0, lastStart: -Infinity, cancelTimer: undefined };
+    const item: Item = { lane, key, pending: undefined, seenAt: undefined, running: false, attempts: 0, lastStart: -Infinity, cancelTimer: undefined, delayed: false };
     lane.items.set(key, item);
     return item;
   }
@@ -209,6 +222,8 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   }
 
   function wake(item: Item): void {
+    item.cancelTimer = undefined;
+    item.delayed = false;
     if (!item.pending) {
       item.lane.items.delete(item.key);
       return;
