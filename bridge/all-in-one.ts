@@ -8,10 +8,10 @@ import { classesFromEnv, portFromEnv, type Env } from '../lib/config.js';
 import type { ClassConfig } from '../lib/core/service.js';
 import { messageOf } from '../lib/errors.js';
 import { objectInvocation } from '../lib/events/encode.js';
-import { FUNCTION_NAMES } from '../lib/events/invocation.js';
+import { FUNCTION_NAMES, type FunctionName } from '../lib/events/invocation.js';
 import { apiServerPort } from '../lib/k8s/client.js';
 import type { KubePort } from '../lib/k8s/port.js';
-import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
+import { kubeTransport, userAgentOf, withUserAgent, type Transport } from '../lib/k8s/rest.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
 import { gcCounters, routerLimitCounter, type Counters } from '../lib/metrics.js';
 import { createPoolMetrics, type PoolMetrics } from '../lib/pool-metrics.js';
@@ -32,6 +32,8 @@ import { handlerDispatch } from './invoker.js';
 
 /** New Services kept for allocate as the watch saw them (a hint; see RecentServices). */
 const RECENT_SERVICES = 5_000;
+/** This process in its events (reportingInstance) and, with each function's name, its requests' User-Agent. */
+const INSTANCE = userAgentOf('controller');
 
 export interface ControllerOptions {
   kc: ClusterAccess;
@@ -63,7 +65,10 @@ export interface Controller {
  * line, so retries are exactly as over the wire), plus the IPPool admission webhook.
  */
 export async function startController(opts: ControllerOptions): Promise<Controller> {
-  const kube = apiServerPort(opts.transport ?? kubeTransport(opts.kc), { instance: 'mikrolb-controller' });
+  const transport = opts.transport ?? kubeTransport(opts.kc, { userAgent: userAgentOf('controller') });
+  const kube = apiServerPort(transport, { instance: INSTANCE });
+  // each function's requests name it (allocate's carry program's part of its hand-off too)
+  const kubeOf = (name: FunctionName): KubePort => apiServerPort(withUserAgent(transport, userAgentOf(name)), { instance: INSTANCE });
   const counters = opts.counters ?? gcCounters();
   const leader = { is: (): boolean => false };
   const poolMetrics = opts.poolMetrics ?? createPoolMetrics({ current: () => leader.is() });
@@ -78,7 +83,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
     ...(opts.claimGraceMs !== undefined ? { claimGraceMs: opts.claimGraceMs } : {}),
   };
   const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) =>
-    [name, handlerDispatch(name, FUNCTIONS[name].handler({ ...ports, log: opts.log.child({ function: name }) }), opts.log)]));
+    [name, handlerDispatch(name, FUNCTIONS[name].handler({ ...ports, kube: kubeOf(name), log: opts.log.child({ function: name }) }), opts.log)]));
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
   const bridge = await startBridge(opts.bridge, {
     kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render(),
@@ -158,7 +163,7 @@ export async function runControllerCommand(argv: string[], env: Env, io: CliIo):
   if (!bridgeCfg.ok) return usageError(io, 'controller', bridgeCfg.message);
   const webhookPort = portFromEnv(env, 'WEBHOOK_PORT', WEBHOOK_PORT);
   if (!webhookPort.ok) return usageError(io, 'controller', webhookPort.message);
-  const kube = await kubeRuntime(env, 'mikrolb-controller');
+  const kube = await kubeRuntime(env, INSTANCE);
   if (!kube.ok) return usageError(io, 'controller', kube.message);
   const counters = gcCounters();
   const router = routerRuntime(env, log.child({ component: 'router' }), routerLimitCounter(counters));

@@ -5,7 +5,7 @@ import type { ClusterAccess } from '../lib/k8s/access.js';
 import { objectInvocation } from '../lib/events/encode.js';
 import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
-import { kubeTransport, type Transport } from '../lib/k8s/rest.js';
+import { kubeTransport, userAgentOf, type Transport } from '../lib/k8s/rest.js';
 import type { WatchMirror } from '../lib/k8s/mirror.js';
 import { tokenFile } from '../lib/auth/token-file.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
@@ -124,12 +124,13 @@ async function withDeadline(work: Promise<unknown>, clock: Clock, ms: number): P
 }
 
 function kubeAccess(config: BridgeConfig, deps: BridgeDeps): { transport: Transport; stream: KubeStream } {
-  const transport = deps.transport ?? (deps.kc ? kubeTransport(deps.kc) : undefined);
+  const userAgent = userAgentOf('bridge');
+  const transport = deps.transport ?? (deps.kc ? kubeTransport(deps.kc, { userAgent }) : undefined);
   if (!transport) throw new Error('startBridge needs cluster access (deps.kc) or a transport');
   if (deps.stream) return { transport, stream: deps.stream };
   if (!deps.kc) throw new Error('startBridge needs cluster access (deps.kc) to watch, or a stream');
   const { timeoutSeconds, idleTimeoutMs } = config.watch;
-  return { transport, stream: kubeStream(deps.kc, transport, { timeoutSeconds, idleTimeoutMs }) };
+  return { transport, stream: kubeStream(deps.kc, transport, { timeoutSeconds, idleTimeoutMs, userAgent }) };
 }
 
 /** Each function's target, in process or over HTTP, every invocation bounded by FUNCTION_TIMEOUT. */

@@ -7,8 +7,10 @@ import { kubeStream, type WatchEvent } from './kube-stream.js';
 /** A stand-in API server: each test sets how the next watch request is answered. */
 let respond: (req: IncomingMessage, res: ServerResponse) => void = (_, res) => res.end();
 const requests: string[] = [];
+const userAgents: (string | undefined)[] = [];
 const server = createServer((req, res) => {
   requests.push(req.url ?? '');
+  userAgents.push(req.headers['user-agent']);
   respond(req, res);
 });
 let stream: ReturnType<typeof kubeStream>;
@@ -24,7 +26,7 @@ beforeAll(async () => {
     contexts: [{ name: 'fake', cluster: 'fake', user: 'nobody' }],
     currentContext: 'fake',
   });
-  stream = kubeStream(kc, () => Promise.reject(new Error('lists are not tested here')), { timeoutSeconds: 60, idleTimeoutMs: 500, random: () => 0 });
+  stream = kubeStream(kc, () => Promise.reject(new Error('lists are not tested here')), { timeoutSeconds: 60, idleTimeoutMs: 500, random: () => 0, userAgent: 'mikrolb-bridge' });
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -49,6 +51,7 @@ describe('the watch stream', () => {
     expect(outcome).toBe('ended');
     expect(events.map((e) => e.type)).toEqual(['ADDED', 'BOOKMARK', 'DELETED']);
     expect(requests.at(-1)).toBe('/apis/mikrolb.de/v1alpha1/ippools?watch=1&resourceVersion=42&allowWatchBookmarks=true&timeoutSeconds=60');
+    expect(userAgents.at(-1)).toBe('mikrolb-bridge');
   });
 
   it('turns an ERROR event with 410 into a Gone error', async () => {

@@ -5,7 +5,7 @@ import * as z from 'zod';
 import type { ObjectKind } from '../lib/events/invocation.js';
 import { KubeError } from '../lib/k8s/errors.js';
 import { RESOURCES, resourcePath } from '../lib/k8s/resources.js';
-import type { Transport } from '../lib/k8s/rest.js';
+import { DEFAULT_USER_AGENT, type Transport } from '../lib/k8s/rest.js';
 
 export interface ListPage {
   items: unknown[];
@@ -35,6 +35,8 @@ export interface KubeStreamOptions {
   /** A stream silent for this long (no event, no bookmark) is taken as broken. */
   idleTimeoutMs?: number;
   random?: () => number;
+  /** The watches' User-Agent (the lists go through the transport, with its own). */
+  userAgent?: string;
 }
 
 const ListSchema = z.object({
@@ -71,7 +73,7 @@ export function kubeStream(kc: ClusterAccess, transport: Transport, opts: KubeSt
         hostname: base.hostname,
         port: base.port,
         path: `${base.pathname.replace(/\/$/, '')}${resourcePath(RESOURCES[kind])}?${query}`,
-        headers: { accept: 'application/json' },
+        headers: { accept: 'application/json', 'user-agent': opts.userAgent ?? DEFAULT_USER_AGENT },
         agent: false,
       };
       await kc.applyToHTTPSOptions(options);

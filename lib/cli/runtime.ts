@@ -12,7 +12,10 @@ export interface Runtime {
   kube: KubePort;
 }
 
-/** $KUBECONFIG, else ~/.kube/config, else (in a pod) the ServiceAccount. */
+/**
+ * $KUBECONFIG, else ~/.kube/config, else (in a pod) the ServiceAccount. `instance` names this
+ * process in its events (reportingInstance) and its requests (User-Agent).
+ */
 export async function kubeRuntime(env: Env, instance: string): Promise<Parsed<Runtime>> {
   let kc: ClusterAccess;
   try {
@@ -21,7 +24,7 @@ export async function kubeRuntime(env: Env, instance: string): Promise<Parsed<Ru
     return { ok: false, message: `KUBECONFIG: ${messageOf(e)}` };
   }
   if (!kc.getCurrentCluster()) return { ok: false, message: 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod' };
-  const transport = kubeTransport(kc);
+  const transport = kubeTransport(kc, { userAgent: instance });
   return { ok: true, value: { kc, transport, kube: apiServerPort(transport, { instance }) } };
 }
 

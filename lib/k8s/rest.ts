@@ -11,6 +11,8 @@ export interface RestRequest {
   body?: unknown;
   contentType?: string;
   timeoutMs?: number;
+  /** This request's User-Agent, over the transport's own (see withUserAgent). */
+  userAgent?: string;
 }
 
 /** One JSON request to the API server; errors leave as KubeError. */
@@ -41,11 +43,25 @@ function withQuery(path: string, query: RestRequest['query']): string {
   return qs ? `${path}?${qs}` : path;
 }
 
+/** The User-Agent of requests that name no component. */
+export const DEFAULT_USER_AGENT = 'mikrolb';
+
+/**
+ * The User-Agent a MikroLB component sends with its API requests (`mikrolb-allocate`,
+ * `mikrolb-bridge`, …): the API server's audit and request logs name it, so a request can be
+ * traced to the function that sent it, also when all of them run in one process.
+ */
+export const userAgentOf = (component: string): string => `${DEFAULT_USER_AGENT}-${component}`;
+
+/** `transport`, its requests sent with `userAgent` (the same connections). */
+export const withUserAgent = (transport: Transport, userAgent: string): Transport =>
+  (req) => transport({ ...req, userAgent });
+
 /**
  * A keep-alive JSON transport for the cluster `kc` reaches (its credentials applied to each
- * request: see access.ts).
+ * request: see access.ts), its requests sent with `userAgent` unless one names its own.
  */
-export function kubeTransport(kc: ClusterAccess, opts: { maxSockets?: number } = {}): Transport {
+export function kubeTransport(kc: ClusterAccess, opts: { maxSockets?: number; userAgent?: string } = {}): Transport {
   const cluster = kc.getCurrentCluster();
   if (!cluster) throw new Error('the kubeconfig names no current cluster');
   const base = new URL(cluster.server);
@@ -59,7 +75,7 @@ export function kubeTransport(kc: ClusterAccess, opts: { maxSockets?: number } =
       hostname: base.hostname,
       port: base.port,
       path: `${base.pathname.replace(/\/$/, '')}${withQuery(req.path, req.query)}`,
-      headers: { accept: 'application/json' },
+      headers: { accept: 'application/json', 'user-agent': req.userAgent ?? opts.userAgent ?? DEFAULT_USER_AGENT },
     };
     await kc.applyToHTTPSOptions(options);
     agent ??= secure ? new Agent({ ...agentOpts, ca: options.ca, cert: options.cert, key: options.key, rejectUnauthorized: options.rejectUnauthorized }) : new HttpAgent(agentOpts);

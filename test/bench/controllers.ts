@@ -6,9 +6,8 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { closeSync, createWriteStream, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
-import { SourceMap } from 'node:module';
 import { join } from 'node:path';
-import { fileURLToPath, pathToFileURL } from 'node:url';
+import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { freePort, type TestCluster } from '../cluster/cluster.js';
 import { cpuSeconds, rssMb } from './support.js';
@@ -27,7 +26,7 @@ export async function compileChildren(): Promise<void> {
   await writeFile(join(OUT, 'package.json'), '{ "type": "module" }\n');
 }
 
-const ProbeSchema = z.object({ seq: z.number(), requests: z.record(z.string(), z.number()), routerRoundTrips: z.number(), attributionMs: z.number() });
+const ProbeSchema = z.object({ seq: z.number(), requests: z.record(z.string(), z.number()), routerRoundTrips: z.number() });
 export type ProbeCounts = z.infer<typeof ProbeSchema>;
 
 export interface RunningController {
@@ -53,7 +52,7 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
   const probe = pathToFileURL(join(OUT, 'probe.js')).href;
   const env: Record<string, string> = {
     BENCH_PROBE_FILE: probeFile, BENCH_API_PORT: new URL(cluster.server).port, BENCH_PROBE_NAME: kind,
-    BENCH_ROUTER_PORT: String(router?.port ?? 0), BENCH_PROBE_CALLERS: kind === 'ours' ? '1' : '0',
+    BENCH_ROUTER_PORT: String(router?.port ?? 0),
   };
   const bridgePort = await freePort();
   // ours writes its log straight to the file: a pipe read by this (busy) process would make
@@ -96,7 +95,7 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
       process.kill(pid, 'SIGUSR2');
       for (let i = 0; i < 200; i++) {
         const parsed = ProbeSchema.safeParse(parseJson(await readFile(probeFile, 'utf8').catch(() => '')));
-        if (parsed.success && parsed.data.seq >= want) return { ...parsed.data, requests: await resolveCallers(parsed.data.requests, kind) };
+        if (parsed.success && parsed.data.seq >= want) return parsed.data;
         await new Promise((r) => setTimeout(r, 25));
       }
       throw new Error(`the ${kind} controller's probe did not answer`);
@@ -106,34 +105,6 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
     peakRssMb: () => rssMb(pid, 'VmHWM'),
     stop: () => stopChild(child),
   };
-}
-
-/**
- * The probe's callers, with the bundled controller's frame positions (`@file:line:column|…`)
- * mapped back through the bundle's source maps: the first frame in `functions/<name>/` names
- * the caller, else `bridge` when one is in `bridge/`.
- */
-async function resolveCallers(requests: Record<string, number>, fallback: string): Promise<Record<string, number>> {
-  const maps = new Map<string, SourceMap | undefined>();
-  const sourceOf = async (position: string): Promise<string> => {
-    const [, file = '', line = '0', column = '0'] = /^(.*):(\d+):(\d+)$/.exec(position) ?? [];
-    if (!maps.has(file)) maps.set(file, await readFile(`${file.startsWith('file:') ? fileURLToPath(file) : file}.map`, 'utf8').then((text) => new SourceMap(JSON.parse(text)), () => undefined));
-    const entry: { originalSource?: string } = maps.get(file)?.findEntry(Number(line) - 1, Number(column) - 1) ?? {};
-    return entry.originalSource ?? file;
-  };
-  const out: Record<string, number> = {};
-  for (const [key, n] of Object.entries(requests)) {
-    const space = key.indexOf(' ');
-    let caller = key.slice(0, space);
-    if (caller.startsWith('@')) {
-      const sources = await Promise.all(caller.slice(1).split('|').map(sourceOf));
-      caller = sources.map((f) => /\/functions\/([a-z]+)\//.exec(f)?.[1]).find((name) => name !== undefined)
-        ?? (sources.some((f) => f.includes('/bridge/')) ? 'bridge' : fallback);
-    }
-    const resolved = `${caller}${key.slice(space)}`;
-    out[resolved] = (out[resolved] ?? 0) + n;
-  }
-  return out;
 }
 
 function parseJson(text: string): unknown {

@@ -94,8 +94,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
         controller: kind, services: n, totalSeconds: run.seconds, servicesPerSecond: n / run.seconds, latencyMs: run.latencyMs,
         apiRequestsPerService: requests.total / n, requestsByCall: requests.byCall,
         ...(sim ? { routerRoundTripsPerService: (after.routerRoundTrips - before.routerRoundTrips) / n, routerCommandsPerService: (sim.stats.commands - commands0) / n } : {}),
-        // the probe's attribution of requests to callers (ours only) is the bench's cost, not the controller's
-        cpuMsPerService: ((cpu1 - cpu0) * 1000 - (after.attributionMs - before.attributionMs)) / n, idleRssMb, peakRssMb: await child.peakRssMb(),
+        cpuMsPerService: ((cpu1 - cpu0) * 1000) / n, idleRssMb, peakRssMb: await child.peakRssMb(),
         apiServerCpuMsPerService: ((server1.apiServer - server0.apiServer) * 1000) / n, etcdCpuMsPerService: ((server1.etcd - server0.etcd) * 1000) / n,
       };
       log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service`);

@@ -1,4 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { z } from 'zod';
 import { claimsOfPool, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/keys.js';
 import { getPool, getService, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import type { RouterState } from '../../lib/router/state.js';
@@ -9,6 +10,8 @@ import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
 import { eventually, startE2E, type E2E } from './stack.js';
+
+const ManagedSchema = z.object({ metadata: z.object({ managedFields: z.array(z.object({ manager: z.string(), subresource: z.string().optional() })) }) });
 
 let e2e: E2E;
 let make: ReturnType<typeof objects>;
@@ -86,6 +89,11 @@ describe('the whole lifecycle through the all-in-one controller (real API server
       expect([a?.status?.phase, a?.status?.address]).toEqual(['Programmed', ip]);
     });
     expect(entriesOf(e2e.sim.state(), uid).some((x) => x.address === `${ip}/32`)).toBe(true);
+    // each function's writes carry its name (User-Agent), which the API server records as their
+    // field manager: allocate adds the finalizer; the status is allocate's (its hand-off) or program's
+    const { metadata } = ManagedSchema.parse(await e2e.kube.get('Service', 'web', ns));
+    expect(metadata.managedFields.filter((f) => f.subresource === undefined && f.manager.startsWith('mikrolb-')).map((f) => f.manager)).toEqual(['mikrolb-allocate']);
+    expect(['mikrolb-allocate', 'mikrolb-program']).toContain(metadata.managedFields.find((f) => f.subresource === 'status')?.manager);
     await e2e.kube.remove('Service', 'web', ns);
     await gone('web');
     await eventually(async () => expect((await listClaims(e2e.kube, claimsOfPool(pool))).items.filter((c) => c.spec.address === ip)).toEqual([]));

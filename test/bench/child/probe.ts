@@ -6,8 +6,9 @@
  *
  * - An API request is an outgoing HTTP(S) request to BENCH_API_PORT (seen where every client
  *   request meets its agent; retries and watches count once each).
- * - Its caller is the first frame of the stack (async frames included) inside
- *   `functions/<name>/` (allocate, program, release) or `bridge/`; otherwise BENCH_PROBE_NAME.
+ * - Its caller is what its User-Agent names: MikroLB sends `mikrolb-<component>` (allocate,
+ *   program, release, bridge, controller: lib/k8s/rest.ts), so the count costs one header read
+ *   and nothing of the controller's own work; any other request counts as BENCH_PROBE_NAME's.
  * - A router round trip is one write of whole sentences to BENCH_ROUTER_PORT (the client sends
  *   each batch of commands in one write; node-routeros's login writes word by word and is not
  *   counted).
@@ -20,63 +21,15 @@ const out = process.env.BENCH_PROBE_FILE ?? '';
 const apiPort = Number(process.env.BENCH_API_PORT ?? 0);
 const routerPort = Number(process.env.BENCH_ROUTER_PORT ?? 0);
 const fallback = process.env.BENCH_PROBE_NAME ?? 'process';
-const attribute = process.env.BENCH_PROBE_CALLERS === '1';
 
 const requests = new Map<string, number>();
 let routerRoundTrips = 0;
 let seq = 0;
 
-/** Time spent attributing requests to callers: the bench leaves it out of the controller's CPU. */
-let attributionMs = 0;
-
-/** The stack as call sites (not formatted text: formatting them costs more than capturing). */
-function callSites(): NodeJS.CallSite[] {
-  let sites: NodeJS.CallSite[] = [];
-  const limit = Error.stackTraceLimit;
-  const prepare = Error.prepareStackTrace;
-  Error.stackTraceLimit = 60;
-  Error.prepareStackTrace = (_error, given) => {
-    sites = given;
-    return '';
-  };
-  try {
-    const holder: { stack?: string } = {};
-    Error.captureStackTrace(holder);
-    void holder.stack; // the stack is prepared when first read
-  } finally {
-    Error.stackTraceLimit = limit;
-    Error.prepareStackTrace = prepare;
-  }
-  return sites;
-}
-
-/**
- * Who sent a request: the first frame inside `functions/<name>/`, else `bridge` when a frame is
- * in `bridge/`. The compiled controller is bundled (dist/bridge/main.js and its chunks), so its
- * frames are kept as positions (`@file:line:column|…`, a few dozen distinct call paths) and the
- * bench maps them back through the bundle's source maps, outside this process: loading them
- * here would add their size to the memory measured.
- */
-function callerOf(): string {
-  if (!attribute) return fallback;
-  const t0 = performance.now();
-  try {
-    let bridge = false;
-    const bundled: string[] = [];
-    for (const site of callSites()) {
-      const file = site.getFileName() ?? '';
-      if (file.includes('/dist/')) {
-        bundled.push(`${file}:${site.getLineNumber() ?? 0}:${site.getColumnNumber() ?? 0}`);
-        continue;
-      }
-      const fn = /\/functions\/([a-z]+)\//.exec(file);
-      if (fn?.[1]) return fn[1];
-      bridge ||= file.includes('/bridge/');
-    }
-    return bundled.length > 0 ? `@${bundled.join('|')}` : bridge ? 'bridge' : fallback;
-  } finally {
-    attributionMs += performance.now() - t0;
-  }
+/** The component a MikroLB User-Agent names (`mikrolb-allocate` → allocate), else the fallback. */
+function callerOf(userAgent: unknown): string {
+  const named = typeof userAgent === 'string' ? /^mikrolb-([a-z]+)$/.exec(userAgent)?.[1] : undefined;
+  return named ?? fallback;
 }
 
 /** `get services`, `list ipallocations`, `update services/status`, `watch endpointslices`… */
@@ -102,7 +55,7 @@ Reflect.set(Agent.prototype, 'addRequest', function countedAddRequest(this: Agen
   const [req] = args;
   const host = req instanceof ClientRequest ? req.getHeader('host') : undefined;
   if (req instanceof ClientRequest && typeof host === 'string' && Number(host.split(':').pop()) === apiPort) {
-    const key = `${callerOf()} ${verbAndResource(req.method, req.path)}`;
+    const key = `${callerOf(req.getHeader('user-agent'))} ${verbAndResource(req.method, req.path)}`;
     requests.set(key, (requests.get(key) ?? 0) + 1);
   }
   return Reflect.apply(addRequest, this, args);
@@ -117,6 +70,6 @@ Socket.prototype.write = function countedWrite(this: Socket, ...args: unknown[])
 
 process.on('SIGUSR2', () => {
   seq++;
-  writeFileSync(`${out}.tmp`, JSON.stringify({ seq, requests: Object.fromEntries(requests), routerRoundTrips, attributionMs }));
+  writeFileSync(`${out}.tmp`, JSON.stringify({ seq, requests: Object.fromEntries(requests), routerRoundTrips }));
   renameSync(`${out}.tmp`, out); // the bench never reads a half-written file
 });
