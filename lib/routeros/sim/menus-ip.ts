@@ -1,6 +1,6 @@
 import { formatAddress, formatPrefix, networkOf, parseAddress, parsePrefix, prefixContains, type Family } from './ip.js';
 import type { FieldSpec, MenuSpec, PrintedItem, Props, RouterReader, StoredEntry } from './menu-types.js';
-import { formatId } from './menu-types.js';
+import { formatId, ownValue } from './menu-types.js';
 import { traps } from './traps.js';
 import * as v from './validate.js';
 
@@ -143,7 +143,7 @@ function routingRoutes(router: RouterReader, specs: ReadonlyMap<string, MenuSpec
       const item: PrintedItem = new Map([['.id', formatId(entry.id)]]);
       const derived = spec.derive?.(entry.props, router) ?? {};
       for (const key of ['dst-address', 'gateway', 'immediate-gw', 'distance', 'routing-table', 'comment']) {
-        const value = derived[key] ?? entry.props.get(key) ?? shownOf(spec.fields[key], entry.props);
+        const value = derived[key] ?? ownValue(spec, entry.props, key);
         if (value !== undefined) item.set(key, value);
       }
       item.set('afi', family);
@@ -154,11 +154,6 @@ function routingRoutes(router: RouterReader, specs: ReadonlyMap<string, MenuSpec
     }
   }
   return items;
-}
-
-function shownOf(field: FieldSpec | undefined, props: Props): string | undefined {
-  const shown = field?.shown;
-  return typeof shown === 'function' ? shown(props) : shown;
 }
 
 const interfaceMenu: MenuSpec = {

@@ -77,7 +77,7 @@ function update(spec: MenuSpec, store: RouterStore, ids: readonly number[], chan
     const clash = clashWith(spec, store, props, entry.id);
     if (clash !== null) return failed(clash);
   }
-  for (const { entry, props } of updated) entry.props = props;
+  for (const { entry, props } of updated) store.replace(spec.path, entry.id, props);
   store.touch(spec.path);
   return done;
 }
