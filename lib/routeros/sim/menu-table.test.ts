@@ -2,18 +2,22 @@ import { describe, expect, it } from 'vitest';
 import fc from 'fast-check';
 import { parseCommand } from './command.js';
 import { runMenuCommand } from './commands.js';
-import { formatId, type MenuSpec, type StoredEntry, type ValueCondition } from './menu-types.js';
+import { formatId, type MenuSpec, type Props, type StoredEntry, type ValueCondition } from './menu-types.js';
 import { DEFAULT_INTERFACES, MENUS } from './menus.js';
 import { matchesQuery, narrowing, parseQuery } from './query.js';
 import { RouterStore } from './store.js';
 
 /**
- * The indexes (narrowed prints) must change nothing a client can see: the same
+ * The indexes (narrowed prints, clash candidates) must change nothing a client can see: the same
  * commands against a store that walks every menu give the same replies, in the same order.
  */
 class WalkingStore extends RouterStore {
   override entriesWhere(): undefined {
     return undefined;
+  }
+
+  override clashCandidates(spec: MenuSpec): readonly StoredEntry[] {
+    return this.entries(spec.path);
   }
 }
 
@@ -142,7 +146,7 @@ function words(op: Op, store: RouterStore): string[] {
   }
 }
 
-describe('indexed prints', () => {
+describe('indexed prints and clash checks', () => {
   it('reply exactly as walking every entry does, over any sequence of changes and prints', () => {
     // a few menus per run, so that each gathers entries
     const run = fc.uniqueArray(menuArb, { minLength: 1, maxLength: 2 }).chain((menus) =>
@@ -241,5 +245,21 @@ describe('narrowing', () => {
   ])('%s', (_story, words, expected) => {
     const parsed = parseQuery(words);
     expect(parsed.ok && narrowing(parsed.words)).toEqual(expected);
+  });
+});
+
+describe('clash keys', () => {
+  // the store looks candidates up by key: entries that clash must share it
+  const props = (names: readonly string[], values: readonly string[]): fc.Arbitrary<Props> =>
+    fc.dictionary(fc.constantFrom(...names), fc.constantFrom(...values)).map((o) => new Map(Object.entries(o)));
+  const addresses = ['10.0.0.1', '10.0.0.1/24', '10.0.0.1/32', '10.0.0.2/24', 'fd00::1', 'fd00::1/64', 'fd00:0::1/128', 'example.com', 'x y'];
+  const clashing = [...MENUS.values()].filter((s) => s.clash !== undefined);
+
+  it.each(clashing.map((s) => [s.path, s]))('%s: entries that clash share a key', (_path, s) => {
+    expect(s.clashKey).toBeDefined();
+    const arb = props(['address', 'interface', 'list', 'comment'], [...addresses, 'ether1', 'ether2', 'l1', 'l1 x']);
+    fc.assert(fc.property(arb, arb, (a, b) => {
+      if (s.clash?.(a, b) !== null) expect(s.clashKey?.(a)).toBe(s.clashKey?.(b));
+    }), { numRuns: 3000 });
   });
 });

@@ -39,8 +39,8 @@ const NONE: ReadonlySet<Entry> = new Set();
 const byRank = (a: Entry, b: Entry): number => a.rank - b.rank;
 
 /**
- * One menu's entries in table order, by id, and grouped by the values prints look for, so
- * that a print does not walk the whole menu (a router holds thousands of NAT rules, and a
+ * One menu's entries in table order, by id, and grouped by the values prints and clash checks
+ * look for, so that neither walks the whole menu (a router holds thousands of NAT rules, and a
  * controller reads a handful of them per Service). Indexes are built on first use and kept up
  * to date by every change. Order: `rank` grows along the table; appending takes the next rank,
  * changes that reorder (place-before, move) renumber the table, removing keeps the order.
@@ -50,6 +50,7 @@ export class MenuTable {
   private readonly byId = new Map<number, Entry>();
   /** By property name: entries grouped by their printed value of it (see ownValue). */
   private readonly byValue = new Map<string, ValueIndex>();
+  private clashes: ValueIndex | undefined;
 
   entries(): readonly StoredEntry[] {
     return this.list;
@@ -132,8 +133,17 @@ export class MenuTable {
     return [...found].sort(byRank);
   }
 
+  /** The entries `candidate` may clash with (see MenuSpec.clashKey), in table order. */
+  clashCandidates(spec: MenuSpec, candidate: Props): readonly StoredEntry[] {
+    const key = spec.clashKey;
+    if (key === undefined) return this.list;
+    this.clashes ??= new ValueIndex(key, this.list);
+    return [...this.clashes.get(key(candidate))].sort(byRank);
+  }
+
   private *indexes(): Iterable<ValueIndex> {
     yield* this.byValue.values();
+    if (this.clashes !== undefined) yield this.clashes;
   }
 
   private renumber(): void {

@@ -58,6 +58,12 @@ export interface MenuSpec {
   derive?: (props: Props, router: RouterReader) => Record<string, string>;
   /** The trap for a new or changed entry that clashes with an existing one. */
   clash?: (candidate: Props, existing: Props) => Trap | null;
+  /**
+   * What `clash` compares, as one string: entries that clash have equal keys (others may too), so
+   * the store finds the candidates by key instead of comparing with every entry. `clash` stays
+   * the definition.
+   */
+  clashKey?: (props: Props) => string;
   /** For menus the router computes rather than stores: the items to print. */
   computed?: (router: RouterReader) => PrintedItem[];
   /** Dynamic entries the router adds to a stored menu (connected routes): printed after the stored ones, never written. */

@@ -48,6 +48,7 @@ function addressMenu(family: Family): MenuSpec {
       candidate.get('interface') === existing.get('interface')
         ? traps.alreadyHaveAddress
         : null,
+    clashKey: (props) => `${hostOf(props.get('address'), family)} ${props.get('interface')}`,
   };
 }
 
@@ -62,7 +63,7 @@ function hostOf(address: string | undefined, family: Family): string | undefined
   return host;
 }
 
-/** hostOf is pure and an add compares the new address with every stored one: kept once parsed. */
+/** hostOf is pure and every address added or changed needs its clash key: kept once parsed. */
 const HOSTS = new Map<string, string>();
 const HOSTS_KEPT = 65_536;
 

@@ -11,7 +11,7 @@ export type SeedResult = { ok: true; store: RouterStore } | { ok: false; message
  * A router's stored configuration: per menu, entries in order with the properties that were set
  * (defaults and derived values are added when printing, so a seed dumps back unchanged). `.id`s
  * come from one counter per router and are never reused. Each menu keeps indexes for narrowed
- * prints (see MenuTable), so changes go through the store.
+ * prints and clash checks (see MenuTable), so changes go through the store.
  */
 export class RouterStore implements RouterReader {
   readonly startedAt: number;
@@ -46,6 +46,11 @@ export class RouterStore implements RouterReader {
   entriesWhere(spec: MenuSpec, conditions: readonly ValueCondition[]): readonly StoredEntry[] | undefined {
     const table = this.menus.get(spec.path);
     return table === undefined ? [] : table.where(spec, conditions);
+  }
+
+  /** The entries of `spec`'s menu that `candidate` may clash with, in table order (see MenuSpec.clashKey). */
+  clashCandidates(spec: MenuSpec, candidate: Props): readonly StoredEntry[] {
+    return this.menus.get(spec.path)?.clashCandidates(spec, candidate) ?? [];
   }
 
   /** Adds an entry at the end, or before `beforeId`; returns its id. */

@@ -28,7 +28,7 @@ function checkValues(spec: MenuSpec, store: RouterStore, attrs: Map<string, stri
 
 function clashWith(spec: MenuSpec, store: RouterStore, candidate: Props, self?: number): Trap | null {
   if (spec.clash === undefined) return null;
-  for (const entry of store.entries(spec.path)) {
+  for (const entry of store.clashCandidates(spec, candidate)) {
     if (entry.id === self) continue;
     const trap = spec.clash(candidate, entry.props);
     if (trap !== null) return trap;
