@@ -6,9 +6,13 @@ interface Entry extends StoredEntry {
   rank: number;
 }
 
-/** Entries grouped by one value computed from their own properties (undefined is a group too). */
+/**
+ * Entries grouped by one value computed from their own properties (undefined is a group too). A
+ * group of one is the entry itself: most values (comments, route destinations) are unique, and a
+ * set each would cost a menu of a million entries hundreds of megabytes.
+ */
 class ValueIndex {
-  private readonly groups = new Map<string | undefined, Set<Entry>>();
+  private readonly groups = new Map<string | undefined, Entry | Set<Entry>>();
 
   constructor(readonly valueOf: (props: Props) => string | undefined, entries: readonly Entry[]) {
     for (const entry of entries) this.add(entry);
@@ -17,32 +21,44 @@ class ValueIndex {
   add(entry: Entry): void {
     const value = this.valueOf(entry.props);
     const group = this.groups.get(value);
-    if (group === undefined) this.groups.set(value, new Set([entry]));
-    else group.add(entry);
+    if (group === undefined) this.groups.set(value, entry);
+    else if (group instanceof Set) group.add(entry);
+    else this.groups.set(value, new Set([group, entry]));
   }
 
   /** Call before the entry's properties change: its group is found by its current value. */
   delete(entry: Entry): void {
     const value = this.valueOf(entry.props);
     const group = this.groups.get(value);
-    group?.delete(entry);
-    if (group?.size === 0) this.groups.delete(value);
+    if (group === entry) this.groups.delete(value);
+    else if (group instanceof Set) {
+      group.delete(entry);
+      if (group.size === 0) this.groups.delete(value);
+    }
   }
 
-  get(value: string | undefined): ReadonlySet<Entry> {
-    return this.groups.get(value) ?? NONE;
+  get(value: string | undefined): Iterable<Entry> {
+    const group = this.groups.get(value);
+    return group === undefined ? [] : group instanceof Set ? group : [group];
   }
 }
 
-const NONE: ReadonlySet<Entry> = new Set();
+/**
+ * Prints that ask for a property before it gets an index; the ones before walk. Building an index
+ * costs several walks of the menu (a million routes: ~1 s, a walk ~0.15 s), so a property asked
+ * for once or twice (a route lookup) is walked for, and one a client asks for again and again
+ * (every Service's narrowed read) is indexed while the menu is still small.
+ */
+export const INDEX_AFTER_PRINTS = 4;
 
 const byRank = (a: Entry, b: Entry): number => a.rank - b.rank;
 
 /**
  * One menu's entries in table order, by id, and grouped by the values prints and clash checks
  * look for, so that neither walks the whole menu (a router holds thousands of NAT rules, and a
- * controller reads a handful of them per Service). Indexes are built on first use and kept up
- * to date by every change. Order: `rank` grows along the table; appending takes the next rank,
+ * controller reads a handful of them per Service). A property's index is built once prints
+ * have asked for it a few times (INDEX_AFTER_PRINTS), the clash index on the first clash check;
+ * every change keeps them up to date. Order: `rank` grows along the table; appending takes the next rank,
  * changes that reorder (place-before, move) renumber the table, removing keeps the order.
  */
 export class MenuTable {
@@ -50,6 +66,8 @@ export class MenuTable {
   private readonly byId = new Map<number, Entry>();
   /** By property name: entries grouped by their printed value of it (see ownValue). */
   private readonly byValue = new Map<string, ValueIndex>();
+  /** By property name, before it is indexed: how many prints asked for it. */
+  private readonly asked = new Map<string, number>();
   private clashes: ValueIndex | undefined;
 
   entries(): readonly StoredEntry[] {
@@ -111,10 +129,17 @@ export class MenuTable {
   }
 
   /**
-   * The entries that print one of these values, in table order; undefined when a property's
-   * printed value may be derived (only a walk that derives can tell). `.id` is looked up by id.
+   * The entries that print one of these values, in table order; undefined when the caller must
+   * walk: a property's printed value may be derived (only a walk that derives can tell), or it is
+   * not indexed yet (see INDEX_AFTER_PRINTS). `.id` is looked up by id.
    */
   where(spec: MenuSpec, conditions: readonly ValueCondition[]): readonly StoredEntry[] | undefined {
+    const indexes = new Map<string, ValueIndex | undefined>();
+    for (const { name } of conditions) {
+      if (name === '.id' || indexes.has(name)) continue;
+      if (mayDerive(spec, name)) return undefined;
+      indexes.set(name, this.indexFor(spec, name));
+    }
     const found = new Set<Entry>();
     for (const { name, value } of conditions) {
       if (name === '.id') {
@@ -122,12 +147,8 @@ export class MenuTable {
         if (entry !== undefined && formatId(entry.id) === value) found.add(entry);
         continue;
       }
-      if (mayDerive(spec, name)) return undefined;
-      let index = this.byValue.get(name);
-      if (index === undefined) {
-        index = new ValueIndex((props) => ownValue(spec, props, name), this.list);
-        this.byValue.set(name, index);
-      }
+      const index = indexes.get(name);
+      if (index === undefined) return undefined;
       for (const entry of index.get(value)) found.add(entry);
     }
     return [...found].sort(byRank);
@@ -139,6 +160,18 @@ export class MenuTable {
     if (key === undefined) return this.list;
     this.clashes ??= new ValueIndex(key, this.list);
     return [...this.clashes.get(key(candidate))].sort(byRank);
+  }
+
+  /** The index of a property's printed values, once prints have asked for it often enough. */
+  private indexFor(spec: MenuSpec, name: string): ValueIndex | undefined {
+    let index = this.byValue.get(name);
+    if (index !== undefined) return index;
+    const asked = (this.asked.get(name) ?? 0) + 1;
+    this.asked.set(name, asked);
+    if (asked < INDEX_AFTER_PRINTS) return undefined;
+    index = new ValueIndex((props) => ownValue(spec, props, name), this.list);
+    this.byValue.set(name, index);
+    return index;
   }
 
   private *indexes(): Iterable<ValueIndex> {
