@@ -4,7 +4,7 @@ import type { RouterPort } from '../../lib/router/port.js';
 import type { RouterEntry, RouterState } from '../../lib/router/state.js';
 import { connectRouter } from '../../lib/routeros/client/index.js';
 import { startRouterSim } from '../../lib/routeros/sim/index.js';
-import { ROUTER_SEED } from './support.js';
+import { percentile, ROUTER_SEED } from './support.js';
 
 function owner(i: number): OwnerProgram {
   const hex = i.toString(16).padStart(8, '0');
@@ -22,22 +22,32 @@ function owner(i: number): OwnerProgram {
   };
 }
 
-/** Programs N Services into the simulator one by one (as program does), then a resync with nothing to change. */
-export async function routerProgramming(n: number): Promise<{ services: number; programSeconds: number; programRoundTrips: number; entries: number; resyncMs: number; resyncRoundTrips: number; resyncOps: number }> {
+/**
+ * Programs N Services into the simulator one by one (as program does), then a resync with nothing
+ * to change. A Service's median wall clock among the first and the last tenth shows whether its
+ * cost (ours and the in-process simulator's) grows with the router's size.
+ */
+export async function routerProgramming(n: number): Promise<{ services: number; programSeconds: number; programRoundTrips: number; entries: number; firstTenthMs: number; lastTenthMs: number; resyncMs: number; resyncRoundTrips: number; resyncOps: number }> {
   const sim = await startRouterSim({ initialState: ROUTER_SEED, users: [{ name: 'bench', password: 'bench' }] });
   const client = connectRouter({ url: sim.url, username: 'bench', password: 'bench', timeoutMs: 30_000 });
   try {
     const owners = Array.from({ length: n }, (_, i) => owner(i));
     const t0 = performance.now();
-    for (const p of owners) await programOwner(client, p);
+    const each: number[] = [];
+    for (const p of owners) {
+      const t = performance.now();
+      await programOwner(client, p);
+      each.push(performance.now() - t);
+    }
     const programSeconds = (performance.now() - t0) / 1000;
+    const tenth = Math.max(1, Math.floor(n / 10));
     const programRoundTrips = client.stats.roundTrips;
     const entries = Object.values(sim.state().menus).flat().length;
     const t1 = performance.now();
     const trips = client.stats.roundTrips;
     const view = partitionState(await client.readMany(menusToRead()));
     const resyncOps = owners.reduce((sum, p) => sum + planOwner(p, view(p.uid)).ops.length, 0);
-    return { services: n, programSeconds, programRoundTrips, entries, resyncMs: performance.now() - t1, resyncRoundTrips: client.stats.roundTrips - trips, resyncOps };
+    return { services: n, programSeconds, programRoundTrips, entries, firstTenthMs: percentile(each.slice(0, tenth), 50), lastTenthMs: percentile(each.slice(-tenth), 50), resyncMs: performance.now() - t1, resyncRoundTrips: client.stats.roundTrips - trips, resyncOps };
   } finally {
     await client.close();
     await sim.close();

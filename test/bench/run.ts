@@ -105,6 +105,7 @@ await scenario('pool-scale', `One IPv6 pool filled with ${POOL_N.toLocaleString(
 ]);
 await scenario('router', `Router programming: ${N} Services into the simulator`, () => routerProgramming(N), (r) => [
   `from scratch: ${r.programSeconds.toFixed(1)} s, ${r.programRoundTrips} round trips (${(r.programRoundTrips / r.services).toFixed(1)} per Service), ${r.entries} router entries`,
+  `one Service, median of the first vs the last tenth: ${ms(r.firstTenthMs)} vs ${ms(r.lastTenthMs)} (${fig(r.lastTenthMs / r.firstTenthMs, 2)}×)`,
   `resync with nothing to change: ${ms(r.resyncMs)}, ${r.resyncRoundTrips} round trip(s), ${r.resyncOps} changes`,
 ]);
 await scenario('routes', 'Route tables: programming one Service (pool without interfaceName) with 10 and 1,000,000 routes in the simulator', async () => {

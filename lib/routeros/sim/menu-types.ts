@@ -6,9 +6,16 @@ export const READ_VERBS: ReadonlySet<Verb> = new Set(['print', 'get']);
 
 export type Props = ReadonlyMap<string, string>;
 
+/** A stored entry. Its properties are replaced, never changed in place (the store indexes them). */
 export interface StoredEntry {
-  id: number;
-  props: Map<string, string>;
+  readonly id: number;
+  readonly props: Props;
+}
+
+/** A printed value a query asks for: `value` undefined means printed without `name`. */
+export interface ValueCondition {
+  name: string;
+  value: string | undefined;
 }
 
 /** What menu code may read of the router while deriving values. */
@@ -19,6 +26,12 @@ export interface RouterReader {
   entries(menu: string): readonly StoredEntry[];
   find(menu: string, id: number): StoredEntry | undefined;
   interfaceExists(name: string): boolean;
+  /**
+   * The stored entries of `spec`'s menu that print one of these values (see ownValue), in table
+   * order, without walking the menu; undefined when it cannot answer exactly (a property print
+   * may derive). Readers that keep no index leave it out: print then walks the menu.
+   */
+  entriesWhere?(spec: MenuSpec, conditions: readonly ValueCondition[]): readonly StoredEntry[] | undefined;
 }
 
 export interface FieldSpec {
@@ -45,10 +58,32 @@ export interface MenuSpec {
   derive?: (props: Props, router: RouterReader) => Record<string, string>;
   /** The trap for a new or changed entry that clashes with an existing one. */
   clash?: (candidate: Props, existing: Props) => Trap | null;
+  /**
+   * What `clash` compares, as one string: entries that clash have equal keys (others may too), so
+   * the store finds the candidates by key instead of comparing with every entry. `clash` stays
+   * the definition.
+   */
+  clashKey?: (props: Props) => string;
   /** For menus the router computes rather than stores: the items to print. */
   computed?: (router: RouterReader) => PrintedItem[];
   /** Dynamic entries the router adds to a stored menu (connected routes): printed after the stored ones, never written. */
   dynamic?: (router: RouterReader) => StoredEntry[];
+}
+
+function shownValue(field: FieldSpec | undefined, props: Props): string | undefined {
+  const shown = field?.shown;
+  return typeof shown === 'function' ? shown(props) : shown;
+}
+
+/** Whether print may derive `name` in this menu: only read-only fields of menus that derive (see MenuSpec.derive). */
+export const mayDerive = (spec: MenuSpec, name: string): boolean => spec.derive !== undefined && spec.fields[name] !== undefined && spec.fields[name].check === undefined;
+
+/**
+ * A property as print shows it when it is not derived (not `.id` either): the stored value, else
+ * the shown default. It depends on the entry's own properties only, so a store can index it.
+ */
+export function ownValue(spec: MenuSpec, props: Props, name: string): string | undefined {
+  return props.get(name) ?? shownValue(spec.fields[name], props);
 }
 
 export const formatId = (id: number): string => `*${id.toString(16).toUpperCase()}`;

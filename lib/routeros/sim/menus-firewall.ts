@@ -132,6 +132,7 @@ function addressListMenu(prefix: string, family: Family): MenuSpec {
       candidate.get('list') === existing.get('list') && candidate.get('address') === existing.get('address')
         ? traps.alreadyHaveEntry
         : null,
+    clashKey: (props) => `${props.get('list')} ${props.get('address')}`,
   };
 }
 

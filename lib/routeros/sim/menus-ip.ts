@@ -1,6 +1,6 @@
 import { formatAddress, formatPrefix, networkOf, parseAddress, parsePrefix, prefixContains, type Family } from './ip.js';
 import type { FieldSpec, MenuSpec, PrintedItem, Props, RouterReader, StoredEntry } from './menu-types.js';
-import { formatId } from './menu-types.js';
+import { formatId, ownValue } from './menu-types.js';
 import { traps } from './traps.js';
 import * as v from './validate.js';
 
@@ -48,6 +48,7 @@ function addressMenu(family: Family): MenuSpec {
       candidate.get('interface') === existing.get('interface')
         ? traps.alreadyHaveAddress
         : null,
+    clashKey: (props) => `${hostOf(props.get('address'), family)} ${props.get('interface')}`,
   };
 }
 
@@ -62,7 +63,7 @@ function hostOf(address: string | undefined, family: Family): string | undefined
   return host;
 }
 
-/** hostOf is pure and an add compares the new address with every stored one: kept once parsed. */
+/** hostOf is pure and every address added or changed needs its clash key: kept once parsed. */
 const HOSTS = new Map<string, string>();
 const HOSTS_KEPT = 65_536;
 
@@ -143,7 +144,7 @@ function routingRoutes(router: RouterReader, specs: ReadonlyMap<string, MenuSpec
       const item: PrintedItem = new Map([['.id', formatId(entry.id)]]);
       const derived = spec.derive?.(entry.props, router) ?? {};
       for (const key of ['dst-address', 'gateway', 'immediate-gw', 'distance', 'routing-table', 'comment']) {
-        const value = derived[key] ?? entry.props.get(key) ?? shownOf(spec.fields[key], entry.props);
+        const value = derived[key] ?? ownValue(spec, entry.props, key);
         if (value !== undefined) item.set(key, value);
       }
       item.set('afi', family);
@@ -154,11 +155,6 @@ function routingRoutes(router: RouterReader, specs: ReadonlyMap<string, MenuSpec
     }
   }
   return items;
-}
-
-function shownOf(field: FieldSpec | undefined, props: Props): string | undefined {
-  const shown = field?.shown;
-  return typeof shown === 'function' ? shown(props) : shown;
 }
 
 const interfaceMenu: MenuSpec = {

@@ -1,6 +1,6 @@
 import type { ParsedCommand } from './command.js';
-import { formatId, type MenuSpec, type PrintedItem, type RouterReader, type StoredEntry } from './menu-types.js';
-import { parseQuery, queryMatcher } from './query.js';
+import { formatId, mayDerive, ownValue, type MenuSpec, type PrintedItem, type RouterReader, type StoredEntry } from './menu-types.js';
+import { narrowing, parseQuery, queryMatcher, type QueryWord } from './query.js';
 import { resolveItems } from './items.js';
 import { traps, trapSentence } from './traps.js';
 
@@ -10,9 +10,8 @@ export type Reply = string[][];
 export function printedEntry(spec: MenuSpec, entry: StoredEntry, router: RouterReader): PrintedItem {
   const item: PrintedItem = new Map([['.id', formatId(entry.id)]]);
   const derived = spec.derive?.(entry.props, router) ?? {};
-  for (const [key, field] of Object.entries(spec.fields)) {
-    const shown = typeof field.shown === 'function' ? field.shown(entry.props) : field.shown;
-    const value = derived[key] ?? entry.props.get(key) ?? shown;
+  for (const key of Object.keys(spec.fields)) {
+    const value = derived[key] ?? ownValue(spec, entry.props, key);
     if (value !== undefined) item.set(key, value);
   }
   for (const [key, value] of entry.props) if (!item.has(key)) item.set(key, value);
@@ -27,22 +26,24 @@ export function printedEntry(spec: MenuSpec, entry: StoredEntry, router: RouterR
  */
 function printedValue(spec: MenuSpec, entry: StoredEntry, derive: () => Readonly<Record<string, string>>, key: string): string | undefined {
   if (key === '.id') return formatId(entry.id);
-  const field = spec.fields[key];
-  const derived = spec.derive && field && field.check === undefined ? derive()[key] : undefined;
-  const shown = field === undefined ? undefined : typeof field.shown === 'function' ? field.shown(entry.props) : field.shown;
-  return derived ?? entry.props.get(key) ?? shown;
+  return (mayDerive(spec, key) ? derive()[key] : undefined) ?? ownValue(spec, entry.props, key);
 }
 
 /**
  * The items a print returns: only matching entries are printed in full; derived values are
- * computed at most once per entry. One query target walks the entries (a menu may hold
- * thousands, and every print of it tests each one).
+ * computed at most once per entry. A menu may hold thousands of entries while a client's query
+ * asks for a few by exact values: the store's indexes then hand over the entries that print
+ * those values (each still tested by the matcher), in table order; any other query walks the
+ * stored entries. Dynamic entries (connected routes) are always walked, after the stored ones.
  */
-function matchingItems(spec: MenuSpec, router: RouterReader, matches: (item: { get(name: string): string | undefined }) => boolean): PrintedItem[] {
+function matchingItems(spec: MenuSpec, router: RouterReader, words: readonly QueryWord[]): PrintedItem[] {
+  const matches = queryMatcher(words);
   if (spec.computed !== undefined) return spec.computed(router).filter(matches);
   const out: PrintedItem[] = [];
   const target = new EntryTarget(spec, router);
-  for (const list of [router.entries(spec.path), spec.dynamic?.(router) ?? []]) {
+  const conditions = narrowing(words);
+  const stored = (conditions && router.entriesWhere?.(spec, conditions)) ?? router.entries(spec.path);
+  for (const list of [stored, spec.dynamic?.(router) ?? []]) {
     for (const entry of list) {
       if (matches(target.at(entry))) out.push(printedEntry(spec, entry, router));
     }
@@ -88,7 +89,7 @@ export function print(spec: MenuSpec, command: ParsedCommand, router: RouterRead
   }
   const query = parseQuery(command.queries);
   if (!query.ok) return [trapSentence(query.trap), ['!done']];
-  let items = matchingItems(spec, router, queryMatcher(query.words));
+  let items = matchingItems(spec, router, query.words);
   const from = command.attrs.get('from');
   if (from !== undefined && spec.computed === undefined) {
     const ids = resolveItems(spec, router, from);

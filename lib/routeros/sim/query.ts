@@ -1,5 +1,5 @@
 import { parseIpv4 } from './ip.js';
-import { parseId } from './menu-types.js';
+import { formatId, parseId, type ValueCondition } from './menu-types.js';
 
 /** What a query reads of an item: a property's printed value, if it has one. */
 export interface QueryTarget {
@@ -149,6 +149,49 @@ function anyOfExact(words: readonly QueryWord[]): Map<string, Set<string>> | und
     byName.set(w.name, values);
   }
   return byName;
+}
+
+/**
+ * Printed values that narrow a query to a few entries: every item the query matches prints, for
+ * at least one of the conditions, exactly that value (a store indexing printed values then tests
+ * only those entries, with the matcher); undefined when the query promises no such set. Two
+ * shapes narrow: tests only (and-ed, so any one `?name=x` narrows) and any-of (`?a=x ?b=y ?#|`,
+ * what a client narrowing a read to its own entries sends: every test narrows, together).
+ */
+export function narrowing(words: readonly QueryWord[]): ValueCondition[] | undefined {
+  const tests = words.filter((w) => w.kind !== 'ops');
+  const ops = words.slice(tests.length);
+  if (tests.length === words.length) {
+    for (const word of tests) {
+      const conditions = word.kind === 'eq' ? valuesEqualTo(word.name, word.value) : undefined;
+      if (conditions !== undefined) return conditions;
+    }
+    return undefined;
+  }
+  if (tests.length < 2 || ops.length !== tests.length - 1 || ops.some((w) => w.kind !== 'ops' || w.ops !== '|')) return undefined;
+  const conditions: ValueCondition[] = [];
+  for (const word of tests) {
+    const some = word.kind === 'eq' ? valuesEqualTo(word.name, word.value) : undefined;
+    if (some === undefined) return undefined;
+    conditions.push(...some);
+  }
+  return conditions;
+}
+
+/**
+ * The printed values `?name=wanted` accepts (see equals): the value itself, for a boolean word
+ * the boolean too, for an empty one no value at all; an id as the router prints it. Undefined
+ * for another `*...` value, which would match any spelling of an id.
+ */
+function valuesEqualTo(name: string, wanted: string): ValueCondition[] | undefined {
+  if (name === '.id') {
+    const id = parseId(wanted);
+    return id === null ? undefined : [{ name, value: formatId(id) }];
+  }
+  if (wanted.charCodeAt(0) === 42) return undefined;
+  if (wanted === '') return [{ name, value: '' }, { name, value: undefined }];
+  const boolean = Object.hasOwn(BOOLEAN_WORDS, wanted) ? BOOLEAN_WORDS[wanted] : undefined;
+  return boolean === undefined || boolean === wanted ? [{ name, value: wanted }] : [{ name, value: wanted }, { name, value: boolean }];
 }
 
 export function matchesQuery(words: readonly QueryWord[], item: QueryTarget): boolean {

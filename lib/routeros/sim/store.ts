@@ -1,7 +1,8 @@
 import type { RouterState } from '../../router/state.js';
 import { isWireSafe } from '../wire/sentence.js';
 import { DEFAULT_INTERFACES, MENUS } from './menus.js';
-import { formatId, parseId, type MenuSpec, type RouterReader, type StoredEntry } from './menu-types.js';
+import { MenuTable } from './menu-table.js';
+import { formatId, parseId, type MenuSpec, type Props, type RouterReader, type StoredEntry, type ValueCondition } from './menu-types.js';
 import { bool } from './validate.js';
 
 export type SeedResult = { ok: true; store: RouterStore } | { ok: false; message: string };
@@ -9,13 +10,13 @@ export type SeedResult = { ok: true; store: RouterStore } | { ok: false; message
 /**
  * A router's stored configuration: per menu, entries in order with the properties that were set
  * (defaults and derived values are added when printing, so a seed dumps back unchanged). `.id`s
- * come from one counter per router and are never reused.
+ * come from one counter per router and are never reused. Each menu keeps indexes for narrowed
+ * prints and clash checks (see MenuTable), so changes go through the store.
  */
 export class RouterStore implements RouterReader {
   readonly startedAt: number;
   version: string;
-  private readonly menus = new Map<string, StoredEntry[]>();
-  private readonly index = new Map<string, Map<number, StoredEntry>>();
+  private readonly menus = new Map<string, MenuTable>();
   /** Menus that appear in dumps even when empty: seeded or written to. */
   private readonly mentioned = new Set<string>();
   private nextId = 1;
@@ -30,55 +31,53 @@ export class RouterStore implements RouterReader {
   }
 
   entries(menu: string): readonly StoredEntry[] {
-    return this.menus.get(menu) ?? [];
+    return this.menus.get(menu)?.entries() ?? [];
   }
 
   find(menu: string, id: number): StoredEntry | undefined {
-    return this.index.get(menu)?.get(id);
+    return this.menus.get(menu)?.find(id);
   }
 
   interfaceExists(name: string): boolean {
     return this.entries('/interface').some((entry) => entry.props.get('name') === name);
   }
 
+  /** See RouterReader.entriesWhere; `spec` is the menu's (one per path, as in MENUS). */
+  entriesWhere(spec: MenuSpec, conditions: readonly ValueCondition[]): readonly StoredEntry[] | undefined {
+    const table = this.menus.get(spec.path);
+    return table === undefined ? [] : table.where(spec, conditions);
+  }
+
+  /** The entries of `spec`'s menu that `candidate` may clash with, in table order (see MenuSpec.clashKey). */
+  clashCandidates(spec: MenuSpec, candidate: Props): readonly StoredEntry[] {
+    return this.menus.get(spec.path)?.clashCandidates(spec, candidate) ?? [];
+  }
+
   /** Adds an entry at the end, or before `beforeId`; returns its id. */
-  insert(menu: string, props: Map<string, string>, beforeId?: number, id?: number): number {
-    const entry: StoredEntry = { id: id ?? this.nextId, props };
-    this.nextId = Math.max(this.nextId, entry.id + 1);
-    const list = this.list(menu);
-    const at = beforeId === undefined ? -1 : list.findIndex((e) => e.id === beforeId);
-    if (at < 0) list.push(entry);
-    else list.splice(at, 0, entry);
-    this.indexOf(menu).set(entry.id, entry);
-    return entry.id;
+  insert(menu: string, props: Props, beforeId?: number, id?: number): number {
+    const entryId = id ?? this.nextId;
+    this.nextId = Math.max(this.nextId, entryId + 1);
+    this.table(menu).insert(entryId, props, beforeId);
+    return entryId;
   }
 
   remove(menu: string, ids: ReadonlySet<number>): void {
-    const list = this.list(menu);
-    this.menus.set(menu, list.filter((entry) => !ids.has(entry.id)));
-    for (const id of ids) this.indexOf(menu).delete(id);
+    this.table(menu).remove(ids);
+  }
+
+  /** Replaces an entry's properties (set, unset, enable, disable). */
+  replace(menu: string, id: number, props: Props): void {
+    this.table(menu).replace(id, props);
   }
 
   /** Moves `ids` (in that order) before `beforeId`, or to the end when it is undefined. */
   move(menu: string, ids: readonly number[], beforeId?: number): void {
-    const moving = new Set(ids);
-    const list = this.list(menu);
-    const rest = list.filter((entry) => !moving.has(entry.id));
-    const moved = ids.flatMap((id) => list.filter((entry) => entry.id === id));
-    let at = rest.length;
-    if (beforeId !== undefined && moving.has(beforeId)) {
-      // Before one of the moved entries: the block lands where that entry was.
-      at = list.slice(0, list.findIndex((entry) => entry.id === beforeId)).filter((e) => !moving.has(e.id)).length;
-    } else if (beforeId !== undefined) {
-      const found = rest.findIndex((entry) => entry.id === beforeId);
-      if (found >= 0) at = found;
-    }
-    this.menus.set(menu, [...rest.slice(0, at), ...moved, ...rest.slice(at)]);
+    this.table(menu).move(ids, beforeId);
   }
 
   /** Makes `menu` part of dumps even while it is empty. */
   touch(menu: string): void {
-    this.list(menu);
+    this.table(menu);
   }
 
   /** Dump in the RouterState format: menus sorted by path, entries in order, `.id` then fields in table order. */
@@ -91,23 +90,14 @@ export class RouterStore implements RouterReader {
     return { version: this.version, menus };
   }
 
-  private list(menu: string): StoredEntry[] {
+  private table(menu: string): MenuTable {
     this.mentioned.add(menu);
-    let list = this.menus.get(menu);
-    if (list === undefined) {
-      list = [];
-      this.menus.set(menu, list);
+    let table = this.menus.get(menu);
+    if (table === undefined) {
+      table = new MenuTable();
+      this.menus.set(menu, table);
     }
-    return list;
-  }
-
-  private indexOf(menu: string): Map<number, StoredEntry> {
-    let index = this.index.get(menu);
-    if (index === undefined) {
-      index = new Map();
-      this.index.set(menu, index);
-    }
-    return index;
+    return table;
   }
 }
 

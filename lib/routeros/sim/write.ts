@@ -28,7 +28,7 @@ function checkValues(spec: MenuSpec, store: RouterStore, attrs: Map<string, stri
 
 function clashWith(spec: MenuSpec, store: RouterStore, candidate: Props, self?: number): Trap | null {
   if (spec.clash === undefined) return null;
-  for (const entry of store.entries(spec.path)) {
+  for (const entry of store.clashCandidates(spec, candidate)) {
     if (entry.id === self) continue;
     const trap = spec.clash(candidate, entry.props);
     if (trap !== null) return trap;
@@ -77,7 +77,7 @@ function update(spec: MenuSpec, store: RouterStore, ids: readonly number[], chan
     const clash = clashWith(spec, store, props, entry.id);
     if (clash !== null) return failed(clash);
   }
-  for (const { entry, props } of updated) entry.props = props;
+  for (const { entry, props } of updated) store.replace(spec.path, entry.id, props);
   store.touch(spec.path);
   return done;
 }
