@@ -2,14 +2,12 @@
 import { realpathSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 // The mikrolb bin: a small dispatch over the CLI front ends (lib/cli, the bridge's commands),
-// handing them the functions from the registry (functions/registry.ts; `serve` from its lazy
-// form, functions/lazy-registry.ts). Like the all-in-one controller entry, the only place in
-// bridge/ that imports functions/.
+// handing them the functions from the registry (functions/registry.ts). Like the all-in-one
+// controller entry, the only place in bridge/ that imports functions/.
 // Every subcommand loads its modules when run, the registry too: `mikrolb bridge` then holds
 // none of the functions' code (~11 MB of RSS at rest), nor does a function's cold start load
-// the simulator, the bridge or (`serve`, through the lazy registry) the other functions.
+// the simulator or the bridge.
 import type * as Registry from '../functions/registry.js';
-import type * as LazyRegistry from '../functions/lazy-registry.js';
 import type { ServeEntry, ServeRegistry } from '../lib/cli/serve.js';
 import type { ClassConfig } from '../lib/core/service.js';
 import { FUNCTION_NAMES } from '../lib/events/invocation.js';
@@ -19,7 +17,6 @@ import { INVOKE_OPTIONS } from '../lib/cli/invoke-args.js';
 import { messageOf } from '../lib/errors.js';
 
 type RegistryModule = typeof Registry;
-type LazyRegistryModule = typeof LazyRegistry;
 const loadRegistry = (): Promise<RegistryModule> => import('../functions/registry.js');
 
 /** Functions `mikrolb invoke` runs: the registry's, on the fixture's memory and the simulated router. */
@@ -28,19 +25,15 @@ export function invokeFunctions({ FUNCTIONS, IN_MEMORY_RETRY }: RegistryModule, 
     FUNCTIONS[name].handler({ kube, classes, now, log, retry: IN_MEMORY_RETRY, ...(router ? { router: router.port } : {}) })]));
 }
 
-/**
- * Functions `mikrolb serve` runs, each on $PORT: the registry's, and the IPPool webhook. Each is
- * loaded only when it starts (the lazy registry), after its configuration was read: the cold
- * start of one function compiles none of the others.
- */
-export async function serveFunctions({ FUNCTION_PORT, LAZY_FUNCTIONS, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook }: LazyRegistryModule): Promise<ServeRegistry> {
+/** Functions `mikrolb serve` runs, each on $PORT: the registry's, and the IPPool webhook. */
+export async function serveFunctions({ FUNCTION_PORT, FUNCTIONS, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook }: RegistryModule): Promise<ServeRegistry> {
   const { serveInvoked } = await import('../lib/cli/serve.js');
-  const invoked = ({ needsRouter, load }: LazyRegistry.LazyFunction): ServeEntry => ({
-    needsRouter, invoked: true, defaultPort: FUNCTION_PORT,
-    start: async (ctx, port) => serveInvoked(ctx, (await load()).app({ ...ctx, now: () => new Date() }), port),
+  const invoked = (entry: Registry.FunctionEntry): ServeEntry => ({
+    needsRouter: entry.needsRouter, invoked: true, defaultPort: FUNCTION_PORT,
+    start: (ctx, port) => serveInvoked(ctx, entry.app({ ...ctx, now: () => new Date() }), port),
   });
   return {
-    ...Object.fromEntries(FUNCTION_NAMES.map((name) => [name, invoked(LAZY_FUNCTIONS[name])])),
+    ...Object.fromEntries(FUNCTION_NAMES.map((name) => [name, invoked(FUNCTIONS[name])])),
     webhook: {
       needsRouter: false, defaultPort: WEBHOOK_PORT,
       start: ({ kube, log, env }, port) => serveWebhook({ kube, log, port, certDir: env.WEBHOOK_CERT_DIR ?? WEBHOOK_CERT_DIR }),
@@ -59,7 +52,7 @@ const invoke: Command = async (argv, env, io) => {
 };
 
 const serve: Command = async (argv, env, io) => {
-  const [{ runServe }, registry] = await Promise.all([import('../lib/cli/serve.js'), import('../functions/lazy-registry.js')]);
+  const [{ runServe }, registry] = await Promise.all([import('../lib/cli/serve.js'), loadRegistry()]);
   return runServe(argv, env, io, await serveFunctions(registry));
 };
 
