@@ -6,11 +6,12 @@ import { fileURLToPath } from 'node:url';
 // controller entry, the only place in bridge/ that imports functions/.
 // Every subcommand loads its modules when run, the registry too: `mikrolb bridge` then holds
 // none of the functions' code (~11 MB of RSS at rest), nor does a function's cold start load
-// the simulator or the bridge.
+// the simulator or the bridge. What it must know before (functions/settings.ts) is constants.
 import type * as Registry from '../functions/registry.js';
 import type { ServeEntry, ServeRegistry } from '../lib/cli/serve.js';
 import type { ClassConfig } from '../lib/core/service.js';
-import { FUNCTION_NAMES } from '../lib/events/invocation.js';
+import { FUNCTION_PORT, NEEDS_ROUTER, WEBHOOK_CERT_DIR, WEBHOOK_PORT } from '../functions/settings.js';
+import { FUNCTION_NAMES, type FunctionName } from '../lib/events/invocation.js';
 import type { FunctionRegistry } from '../lib/cli/invoke.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions, type Command, type Env } from '../lib/cli/io.js';
 import { INVOKE_OPTIONS } from '../lib/cli/invoke-args.js';
@@ -25,18 +26,23 @@ export function invokeFunctions({ FUNCTIONS, IN_MEMORY_RETRY }: RegistryModule, 
     FUNCTIONS[name].handler({ kube, classes, now, log, retry: IN_MEMORY_RETRY, ...(router ? { router: router.port } : {}) })]));
 }
 
-/** Functions `mikrolb serve` runs, each on $PORT: the registry's, and the IPPool webhook. */
-export async function serveFunctions({ FUNCTION_PORT, FUNCTIONS, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook }: RegistryModule): Promise<ServeRegistry> {
+/**
+ * Functions `mikrolb serve` runs, each on $PORT: the registry's, and the IPPool webhook. The
+ * registry is loaded when the function starts, after its configuration was read and the warm-up
+ * request to the API server sent (lib/cli/serve.ts): the TLS handshake happens while the
+ * functions' code loads.
+ */
+export async function serveFunctions(): Promise<ServeRegistry> {
   const { serveInvoked } = await import('../lib/cli/serve.js');
-  const invoked = (entry: Registry.FunctionEntry): ServeEntry => ({
-    needsRouter: entry.needsRouter, invoked: true, defaultPort: FUNCTION_PORT,
-    start: (ctx, port) => serveInvoked(ctx, entry.app({ ...ctx, now: () => new Date() }), port),
+  const invoked = (name: FunctionName): ServeEntry => ({
+    needsRouter: NEEDS_ROUTER[name], invoked: true, defaultPort: FUNCTION_PORT,
+    start: async (ctx, port) => serveInvoked(ctx, (await loadRegistry()).FUNCTIONS[name].app({ ...ctx, now: () => new Date() }), port),
   });
   return {
-    ...Object.fromEntries(FUNCTION_NAMES.map((name) => [name, invoked(FUNCTIONS[name])])),
+    ...Object.fromEntries(FUNCTION_NAMES.map((name) => [name, invoked(name)])),
     webhook: {
       needsRouter: false, defaultPort: WEBHOOK_PORT,
-      start: ({ kube, log, env }, port) => serveWebhook({ kube, log, port, certDir: env.WEBHOOK_CERT_DIR ?? WEBHOOK_CERT_DIR }),
+      start: async ({ kube, log, env }, port) => (await loadRegistry()).serveWebhook({ kube, log, port, certDir: env.WEBHOOK_CERT_DIR ?? WEBHOOK_CERT_DIR }),
     },
   };
 }
@@ -52,8 +58,8 @@ const invoke: Command = async (argv, env, io) => {
 };
 
 const serve: Command = async (argv, env, io) => {
-  const [{ runServe }, registry] = await Promise.all([import('../lib/cli/serve.js'), loadRegistry()]);
-  return runServe(argv, env, io, await serveFunctions(registry));
+  const { runServe } = await import('../lib/cli/serve.js');
+  return runServe(argv, env, io, await serveFunctions());
 };
 
 interface Subcommand {

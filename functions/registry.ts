@@ -27,6 +27,9 @@ import type { ReleaseDeps } from './release/deps.js';
 import { createRelease } from './release/handler.js';
 import { createWebhookApp, poolLister } from './webhook/app.js';
 import { certificateReloaded, serveTls, type ServedTls } from './webhook/serve-tls.js';
+import { NEEDS_ROUTER } from './settings.js';
+
+export { FUNCTION_PORT, WEBHOOK_CERT_DIR, WEBHOOK_PORT } from './settings.js';
 
 /** Garbage collection leaves what an allocation still in flight may hold alone for this long. */
 export const CLAIM_GRACE_MS = 5 * 60_000;
@@ -36,13 +39,6 @@ export const conflictRetry = (): RetryOptions => ({ attempts: 20, pause: default
 
 /** On in-memory state (`mikrolb invoke`) nothing contends: decide again at once, never wait. */
 export const IN_MEMORY_RETRY: RetryOptions = { attempts: 10, pause: () => Promise.resolve() };
-
-/** The port a function listens on when served alone (Knative's $PORT default). */
-export const FUNCTION_PORT = 8080;
-
-/** The IPPool webhook's port and where its tls.crt/tls.key are mounted (controller-runtime's defaults). */
-export const WEBHOOK_PORT = 9443;
-export const WEBHOOK_CERT_DIR = '/tmp/k8s-webhook-server/serving-certs';
 
 /** What a function is built from; real ports at the entry point, memory or the simulator elsewhere. */
 export interface FunctionPorts {
@@ -118,9 +114,9 @@ const releaseDeps = (p: FunctionPorts): ReleaseDeps => ({
 });
 
 export const FUNCTIONS: Readonly<Record<FunctionName, FunctionEntry>> = {
-  allocate: { needsRouter: false, handler: (p) => createAllocate(allocateDeps(p)), app: (p) => createAllocateApp(allocateDeps(p)) },
-  program: { needsRouter: true, handler: (p) => createProgram(programDeps(p)), app: (p) => createProgramApp(programDeps(p)) },
-  release: { needsRouter: true, handler: (p) => createRelease(releaseDeps(p)), app: (p) => createReleaseApp(releaseDeps(p)) },
+  allocate: { needsRouter: NEEDS_ROUTER.allocate, handler: (p) => createAllocate(allocateDeps(p)), app: (p) => createAllocateApp(allocateDeps(p)) },
+  program: { needsRouter: NEEDS_ROUTER.program, handler: (p) => createProgram(programDeps(p)), app: (p) => createProgramApp(programDeps(p)) },
+  release: { needsRouter: NEEDS_ROUTER.release, handler: (p) => createRelease(releaseDeps(p)), app: (p) => createReleaseApp(releaseDeps(p)) },
 };
 
 /** The webhook's key pair in its certificate folder. */

@@ -27,10 +27,28 @@ export function payloadTooLarge(c: Context, maxBytes: number): Response {
 }
 
 /**
+ * hono's bodyLimit, with a declared Content-Length compared before the request's body is touched.
+ * hono's own asks for the body stream first (to pass requests without one), and on
+ * @hono/node-server that turns the light request into a web Request streaming the Node one (the
+ * first request of a process also loads the web streams); a declared length settled here, the
+ * route's read takes the adapter's direct path instead (the body buffered from the socket). The
+ * answers stay hono's: a declared length over the limit is refused unread, a body without one
+ * (chunked) is counted as it arrives, and GET and HEAD, which carry no body, go to hono as before.
+ */
+export function limitBodySize(maxSize: number, onError: (c: Context) => Response | Promise<Response>): MiddlewareHandler {
+  const counted = bodyLimit({ maxSize, onError });
+  return async (c, next) => {
+    const declared = c.req.header('content-length');
+    if (declared === undefined || c.req.header('transfer-encoding') !== undefined || c.req.method === 'GET' || c.req.method === 'HEAD') return counted(c, next);
+    return parseInt(declared, 10) > maxSize ? onError(c) : next();
+  };
+}
+
+/**
  * Refuses a body over `maxBytes` with 413 before the route reads it. A declared Content-Length
  * over the limit is refused without reading a byte; a chunked body is counted as it arrives and
  * refused at the first chunk past the limit, so at most `maxBytes` are ever held in memory.
  */
 export function limitBody(maxBytes: number): MiddlewareHandler {
-  return bodyLimit({ maxSize: maxBytes, onError: (c) => payloadTooLarge(c, maxBytes) });
+  return limitBodySize(maxBytes, (c) => payloadTooLarge(c, maxBytes));
 }

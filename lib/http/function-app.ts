@@ -1,11 +1,10 @@
 import { Hono, type Context, type MiddlewareHandler } from 'hono';
-import { bodyLimit } from 'hono/body-limit';
 import { DEFAULT_MAX_BODY_BYTES, parseCloudEvent } from '../events/cloudevent.js';
 import { logInvocation } from '../events/invocation-log.js';
 import type { FunctionHandler, Invocation } from '../events/invocation.js';
 import { answerOf, badEvent, failed, runHandler, type Outcome } from '../events/outcome.js';
 import { silentLogger, type Logger } from '../log/logger.js';
-import { tooLargeMessage } from './body-limit.js';
+import { limitBodySize, tooLargeMessage } from './body-limit.js';
 import { messageOf } from '../errors.js';
 
 export interface FunctionAppOptions {
@@ -37,11 +36,8 @@ export function createFunctionApp(name: string, handler: FunctionHandler, opts: 
   app.post(
     '/',
     logInvocations(log, opts.now ?? (() => performance.now())),
-    bodyLimit({
-      maxSize: maxBodyBytes,
-      // Connection: close, so the rest of an oversized body is never read (see body-limit.ts)
-      onError: (c) => answer(c, badEvent(tooLarge, 'TooLarge'), { connection: 'close' }),
-    }),
+    // Connection: close, so the rest of an oversized body is never read (see body-limit.ts)
+    limitBodySize(maxBodyBytes, (c) => answer(c, badEvent(tooLarge, 'TooLarge'), { connection: 'close' })),
     async (c) => {
       const parsed = parseCloudEvent({ headers: c.req.header(), body: await c.req.text() }, { maxBodyBytes });
       if (!parsed.ok) return answer(c, badEvent(parsed.message));

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { main, SUBCOMMANDS } from '../../bridge/main.js';
+import { main, serveFunctions, SUBCOMMANDS } from '../../bridge/main.js';
+import { FUNCTIONS, FUNCTION_PORT, WEBHOOK_PORT } from '../../functions/registry.js';
 import { fixture, InvokeOutputSchema, run, runBin } from './support.js';
 
 describe('mikrolb', () => {
@@ -10,6 +11,13 @@ describe('mikrolb', () => {
     expect(ran.stdout).toMatch(/^usage: mikrolb <command> \[arguments\]\n/);
     for (const name of Object.keys(SUBCOMMANDS)) expect(ran.stdout).toContain(`  ${name}`);
     expect(ran.stdout).toMatch(/serve <allocate\|program\|release\|webhook> +serve one function on \$PORT/);
+  });
+
+  it('serve knows each function\'s router need and port before it loads the registry, as the registry says', async () => {
+    const served = await serveFunctions();
+    expect(Object.keys(served).sort()).toEqual([...Object.keys(FUNCTIONS), 'webhook'].sort());
+    for (const [name, entry] of Object.entries(FUNCTIONS)) expect([served[name]?.needsRouter, served[name]?.defaultPort, served[name]?.invoked], name).toEqual([entry.needsRouter, FUNCTION_PORT, true]);
+    expect([served.webhook?.needsRouter, served.webhook?.defaultPort]).toEqual([false, WEBHOOK_PORT]);
   });
 
   it('without a command prints the usage on stderr and exits 2', async () => {
