@@ -11,10 +11,17 @@ import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { freePort, type TestCluster } from '../cluster/cluster.js';
 import { cpuSeconds, rssMb } from './support.js';
+import { baseNodeVersion, parseDockerfile, runtimeProcess } from '../image/dockerfile.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const OUT = join(ROOT, 'node_modules', '.cache', 'mikrolb-bench');
 const CHILD = join(import.meta.dirname, 'child');
+
+/** Node's flags, the environment and the Node.js release the image runs our process with (the Dockerfile's runtime stage). */
+export async function imageProcess(): Promise<{ nodeFlags: string[]; env: Record<string, string>; nodeVersion: string }> {
+  const text = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
+  return { ...runtimeProcess(parseDockerfile(text)), nodeVersion: baseNodeVersion(text) };
+}
 
 /** Compiles the probe and the reference controller (a few seconds; node_modules resolves zod). */
 export async function compileChildren(): Promise<void> {
@@ -50,6 +57,7 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
   const probeFile = join(cluster.dir, `${kind}-probe.json`);
   const logFile = join(cluster.dir, `${kind}.log`);
   const probe = pathToFileURL(join(OUT, 'probe.js')).href;
+  const image = await imageProcess();
   const env: Record<string, string> = {
     BENCH_PROBE_FILE: probeFile, BENCH_API_PORT: new URL(cluster.server).port, BENCH_PROBE_NAME: kind,
     BENCH_ROUTER_PORT: String(router?.port ?? 0),
@@ -59,9 +67,9 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
   // its writes wait, and what it spends waiting is not the controller's cost
   const logFd = openSync(logFile, 'w');
   const child = kind === 'ours'
-    ? spawn(process.execPath, [...profiling(), '--import', probe, join(ROOT, 'dist', 'bridge', 'main.js'), 'controller'], {
+    ? spawn(process.execPath, [...profiling(), ...image.nodeFlags, '--import', probe, join(ROOT, 'dist', 'bridge', 'main.js'), 'controller'], {
       env: {
-        ...process.env, ...env, KUBECONFIG: cluster.kubeconfig, ROUTEROS_URL: router?.url ?? '', ROUTEROS_USERNAME: 'bench', ROUTEROS_PASSWORD: 'bench',
+        ...process.env, ...image.env, ...env, KUBECONFIG: cluster.kubeconfig, ROUTEROS_URL: router?.url ?? '', ROUTEROS_USERNAME: 'bench', ROUTEROS_PASSWORD: 'bench',
         LEADER_ELECTION: 'false', BRIDGE_PORT: String(bridgePort), WEBHOOK_PORT: String(await freePort()), WEBHOOK_CERT_DIR: join(cluster.dir, 'no-webhook'),
       },
       stdio: ['ignore', logFd, logFd],
@@ -146,5 +154,5 @@ export function requestDelta(before: ProbeCounts, after: ProbeCounts): { total: 
 /** `BENCH_CPU_PROFILE=<dir>`: our controller writes a V8 CPU profile there when it stops (for finding where its time goes). */
 function profiling(): string[] {
   const dir = process.env.BENCH_CPU_PROFILE;
-  return dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : [];
+  return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
 }

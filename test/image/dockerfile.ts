@@ -63,6 +63,48 @@ function jsonArray(args: string, what: string): string[] {
   return parsed;
 }
 
+function envPairs(ins: Instruction): Record<string, string> {
+  const env: Record<string, string> = {};
+  for (const pair of ins.args.split(/\s+/)) {
+    const eq = pair.indexOf('=');
+    if (eq <= 0) throw new Error(`line ${ins.line}: ENV ${ins.args}: only KEY=VALUE pairs are supported`);
+    env[pair.slice(0, eq)] = pair.slice(eq + 1);
+  }
+  return env;
+}
+
+/**
+ * How the image starts its process, read from the last stage without building it: the
+ * ENTRYPOINT's node flags (between `node` and the script) and the ENV it sets. The bench runs
+ * our compiled code the same way.
+ */
+export function runtimeProcess(stages: readonly Stage[]): { nodeFlags: string[]; env: Record<string, string> } {
+  const last = stages.at(-1);
+  if (!last) throw new Error('the Dockerfile has no stage');
+  const env: Record<string, string> = {};
+  let entrypoint: string[] = [];
+  for (const ins of last.instructions) {
+    if (ins.keyword === 'ENV') Object.assign(env, envPairs(ins));
+    if (ins.keyword === 'ENTRYPOINT') entrypoint = jsonArray(ins.args, 'ENTRYPOINT');
+  }
+  const [exe, ...rest] = entrypoint;
+  if (exe !== 'node' || rest.length === 0) throw new Error(`the ENTRYPOINT should start node with a script, not ${JSON.stringify(entrypoint)}`);
+  return { nodeFlags: rest.slice(0, -1), env };
+}
+
+/**
+ * The Node.js release of the runtime stage's base: the digest pins it, and the comment beside
+ * it names it as `(Node X.Y.Z` — checked against the base's tag (`node:22-…` is a 22.x).
+ */
+export function baseNodeVersion(text: string): string {
+  const named = /\(Node (\d+)\.(\d+)\.(\d+)\b/.exec(text);
+  if (!named) throw new Error('the Dockerfile does not name its base\'s Node.js release as "(Node X.Y.Z"');
+  const base = parseDockerfile(text).at(-1)?.base ?? '';
+  const major = /^node:(\d+)[-.@]/.exec(base)?.[1];
+  if (major !== named[1]) throw new Error(`the base ${base} is not Node ${named[1]}.x, which the Dockerfile names`);
+  return `${named[1]}.${named[2]}.${named[3]}`;
+}
+
 /** `.dockerignore` as a predicate over context-relative paths (no `!` exceptions). */
 export function dockerignore(text: string): (path: string) => boolean {
   const patterns = text.split('\n').map((l) => l.trim()).filter((l) => l !== '' && !l.startsWith('#')).map((p) => {
@@ -196,11 +238,7 @@ export async function performDockerfile(stages: readonly Stage[], context: Conte
           await mkdir(hostPath(s, '.'), { recursive: true });
           break;
         case 'ENV':
-          for (const pair of ins.args.split(/\s+/)) {
-            const eq = pair.indexOf('=');
-            if (eq <= 0) throw new Error(`line ${ins.line}: ENV ${ins.args}: only KEY=VALUE pairs are supported`);
-            s.env[pair.slice(0, eq)] = pair.slice(eq + 1);
-          }
+          Object.assign(s.env, envPairs(ins));
           break;
         case 'COPY': {
           await copyInto(s, ins.args, context, done);

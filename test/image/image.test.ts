@@ -8,7 +8,7 @@ import { stringify } from 'yaml';
 import { objectInvocation, toCloudEvent } from '../../lib/events/cloudevent.js';
 import { freePort } from '../cluster/cluster.js';
 import { testCluster } from '../helpers/cluster.js';
-import { dockerignore, hostPath, parseDockerfile, performDockerfile, type StageRun } from './dockerfile.js';
+import { baseNodeVersion, dockerignore, hostPath, parseDockerfile, performDockerfile, runtimeProcess, type StageRun } from './dockerfile.js';
 import { cloneFiles, REPO_ROOT, seconds } from './workspace.js';
 
 // No container engine runs here, so this test does what `docker build` would do with the
@@ -90,6 +90,16 @@ describe('the container image (Dockerfile performed without a container engine)'
     expect(args('COPY').filter((a) => a.startsWith('--from='))).toEqual([
       '--from=build /app/dist/bridge ./dist/bridge', '--from=build /app/dist/lib ./dist/lib', '--from=build /app/dist/functions ./dist/functions',
     ]);
+  });
+
+  it('tells the bench how the image starts a process: node\'s flags, the ENV, the base\'s Node.js release', async () => {
+    const text = await readFile(join(REPO_ROOT, 'Dockerfile'), 'utf8');
+    expect(runtimeProcess(parseDockerfile(text))).toEqual({ nodeFlags: [], env: { NODE_ENV: 'production', HOME: '/tmp' } });
+    expect(baseNodeVersion(text)).toBe('22.23.2');
+    // the release named must be the base's
+    expect(() => baseNodeVersion(text.replaceAll('node:22-bookworm-slim', 'node:24-bookworm-slim'))).toThrow(/not Node 22\.x/);
+    const flagged = text.replace('ENTRYPOINT ["node", "/app', 'ENTRYPOINT ["node", "--max-semi-space-size=8", "/app');
+    expect(runtimeProcess(parseDockerfile(flagged)).nodeFlags).toEqual(['--max-semi-space-size=8']);
   });
 
   it('builds with npm ci + npm run build, installs production dependencies only, and serves allocate from the result', async () => {
