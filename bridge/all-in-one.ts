@@ -65,7 +65,7 @@ export interface Controller {
  * line, so retries are exactly as over the wire), plus the IPPool admission webhook.
  */
 export async function startController(opts: ControllerOptions): Promise<Controller> {
-  const transport = opts.transport ?? kubeTransport(opts.kc, { userAgent: userAgentOf('controller') });
+  const transport = opts.transport ?? kubeTransport(opts.kc, { userAgent: INSTANCE });
   const kube = apiServerPort(transport, { instance: INSTANCE });
   // each function's requests name it (allocate's carry program's part of its hand-off too)
   const kubeOf = (name: FunctionName): KubePort => apiServerPort(withUserAgent(transport, userAgentOf(name)), { instance: INSTANCE });

@@ -6,7 +6,7 @@ import type { ClassConfig } from '../core/service.js';
 import { withInvokeAuth } from '../http/invoke-auth.js';
 import { serveApp, type FetchApp } from '../http/serve.js';
 import type { KubePort } from '../k8s/port.js';
-import type { Transport } from '../k8s/rest.js';
+import { userAgentOf, type Transport } from '../k8s/rest.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { RouterPort } from '../router/port.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
@@ -48,7 +48,7 @@ export type ServeRegistry = Readonly<Record<string, ServeEntry>>;
 export async function runServe(argv: string[], env: Env, io: CliIo, registry: ServeRegistry): Promise<number> {
   const [name, ...extra] = argv;
   const entry = name !== undefined && Object.hasOwn(registry, name) ? registry[name] : undefined;
-  if (!entry || extra.length > 0) {
+  if (name === undefined || !entry || extra.length > 0) {
     io.stderr.write(`usage: mikrolb serve <${Object.keys(registry).join('|')}>\n`);
     return EXIT_USAGE;
   }
@@ -61,7 +61,7 @@ export async function runServe(argv: string[], env: Env, io: CliIo, registry: Se
   if (!classes.ok) return fail(classes.message);
   const port = portFromEnv(env, 'PORT', entry.defaultPort);
   if (!port.ok) return fail(port.message);
-  const kube = await kubeRuntime(env, `mikrolb-${name}`);
+  const kube = await kubeRuntime(env, userAgentOf(name));
   if (!kube.ok) return fail(kube.message);
   // The RouterOS client is loaded only for the functions that use it (allocate's cold start does not).
   const router = entry.needsRouter ? (await import('./router-runtime.js')).routerRuntime(env, log) : undefined;
