@@ -17,10 +17,13 @@ const ROOT = join(import.meta.dirname, '..', '..');
 const OUT = join(ROOT, 'node_modules', '.cache', 'mikrolb-bench');
 const CHILD = join(import.meta.dirname, 'child');
 
-/** Node's flags, the environment and the Node.js release the image runs our process with (the Dockerfile's runtime stage). */
-export async function imageProcess(): Promise<{ nodeFlags: string[]; env: Record<string, string>; nodeVersion: string }> {
-  const text = await readFile(join(ROOT, 'Dockerfile'), 'utf8');
-  return { ...runtimeProcess(parseDockerfile(text)), nodeVersion: baseNodeVersion(text) };
+export interface ImageProcess { nodeFlags: string[]; env: Record<string, string>; nodeVersion: string }
+let imageRead: Promise<ImageProcess> | undefined;
+
+/** Node's flags, the environment and the Node.js release the image runs our process with (the Dockerfile's runtime stage, read once). */
+export function imageProcess(): Promise<ImageProcess> {
+  imageRead ??= readFile(join(ROOT, 'Dockerfile'), 'utf8').then((text) => ({ ...runtimeProcess(parseDockerfile(text)), nodeVersion: baseNodeVersion(text) }));
+  return imageRead;
 }
 
 /** Compiles the probe and the reference controller (a few seconds; node_modules resolves zod). */
@@ -67,7 +70,7 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
   // its writes wait, and what it spends waiting is not the controller's cost
   const logFd = openSync(logFile, 'w');
   const child = kind === 'ours'
-    ? spawn(process.execPath, [...profiling(), ...image.nodeFlags, '--import', probe, join(ROOT, 'dist', 'bridge', 'main.js'), 'controller'], {
+    ? spawn(process.execPath, [...benchNodeFlags(), ...image.nodeFlags, '--import', probe, join(ROOT, 'dist', 'bridge', 'main.js'), 'controller'], {
       env: {
         ...process.env, ...image.env, ...env, KUBECONFIG: cluster.kubeconfig, ROUTEROS_URL: router?.url ?? '', ROUTEROS_USERNAME: 'bench', ROUTEROS_PASSWORD: 'bench',
         LEADER_ELECTION: 'false', BRIDGE_PORT: String(bridgePort), WEBHOOK_PORT: String(await freePort()), WEBHOOK_CERT_DIR: join(cluster.dir, 'no-webhook'),
@@ -151,8 +154,12 @@ export function requestDelta(before: ProbeCounts, after: ProbeCounts): { total: 
   return { total: byCall.reduce((sum, [, n]) => sum + n, 0), byCall };
 }
 
-/** `BENCH_CPU_PROFILE=<dir>`: our controller writes a V8 CPU profile there when it stops (for finding where its time goes). */
-function profiling(): string[] {
+/**
+ * Node flags of the bench's own for our controller: `BENCH_CPU_PROFILE=<dir>` (a V8 CPU profile
+ * written there when it stops, for finding where its time goes) and `BENCH_NODE_FLAGS` (a tuning
+ * measured before it goes into the Dockerfile).
+ */
+function benchNodeFlags(): string[] {
   const dir = process.env.BENCH_CPU_PROFILE;
   return [...(dir ? ['--cpu-prof', `--cpu-prof-dir=${dir}`] : []), ...(process.env.BENCH_NODE_FLAGS?.split(' ').filter(Boolean) ?? [])];
 }

@@ -8,14 +8,12 @@ import { objectInvocation, toCloudEvent } from '../../lib/events/cloudevent.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
 import { KubeConfig } from '@kubernetes/client-node';
-import { imageProcess } from './controllers.js';
+import { imageProcess, type ImageProcess } from './controllers.js';
 import type { ImageNode } from './image-node.js';
 import { cpuSeconds, percentile, pool, retrying, rssMb, serviceObjects } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'bridge', 'main.js');
-
-type ImageProcess = Awaited<ReturnType<typeof imageProcess>>;
 
 /** Starts the compiled `mikrolb` with `args` as the image does (node's flags from its ENTRYPOINT), with `node` (this machine's by default). */
 function launch(image: ImageProcess, args: string[], env: Record<string, string | undefined>, node = process.execPath): ChildProcess {
@@ -171,9 +169,8 @@ export async function coldStart(node: ImageNode): Promise<ColdStart> {
     type Way = { bin: string; env: Record<string, string | undefined>; pod: boolean };
     const start = async (way: Way): Promise<{ ms: number; child: ChildProcess; port: number }> => {
       const port = await freePort();
-      const argv = [...image.nodeFlags, BIN, 'serve', 'allocate'];
       const env = { ...way.env, PORT: String(port) };
-      const go = way.pod ? await pod.prepare(way.bin, argv, env) : () => spawn(way.bin, argv, { env, stdio: ['ignore', 'ignore', 'ignore'] });
+      const go = way.pod ? await pod.prepare(way.bin, [...image.nodeFlags, BIN, 'serve', 'allocate'], env) : () => launch(image, ['serve', 'allocate'], env, way.bin);
       const t0 = performance.now();
       const child = go();
       for (;;) {
