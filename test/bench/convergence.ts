@@ -1,4 +1,6 @@
-import { readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
+import { request as httpsRequest } from 'node:https';
+import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { kubeStream } from '../../bridge/kube-stream.js';
@@ -31,6 +33,8 @@ export interface ControllerRun {
   /** What answering the run cost kube-apiserver and etcd (CPU per Service; they serve the bench's own requests too). */
   apiServerCpuMsPerService: number;
   etcdCpuMsPerService: number;
+  /** This bench process's own CPU per Service: its creations and watch, and for ours the RouterOS simulator it hosts. */
+  benchCpuMsPerService: number;
   /** Resident memory after start-up with nothing to do, and the peak (VmHWM) by the end of the run. */
   idleRssMb: number;
   peakRssMb: number;
@@ -80,14 +84,19 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const before = await child.counts();
       const cpu0 = await child.cpuSeconds();
       const server0 = await serverCpu(cluster);
+      const bench0 = process.cpuUsage();
       const commands0 = sim?.stats.commands ?? 0;
       const router = sim;
+      const profile = apiServerProfile(cluster, kind).catch((e: unknown) => `not taken (${e instanceof Error ? e.message : String(e)})`);
       const run = await createAndConverge(kube, kc, n, router ? () => dstNatRules(router) >= 2 * n : () => true, log).catch(async (e: unknown) => {
         const tail = (await readFile(child.logFile, 'utf8').catch(() => '')).slice(-1500);
         throw new Error(`${kind}: ${e instanceof Error ? e.message : String(e)}; its log ends: ${tail}`);
       });
       const cpu1 = await child.cpuSeconds();
       const server1 = await serverCpu(cluster);
+      const bench1 = process.cpuUsage(bench0);
+      const profiled = await profile;
+      if (profiled) log(`    kube-apiserver CPU profile: ${profiled}`);
       const after = await child.counts();
       const requests = requestDelta(before, after);
       const result: ControllerRun = {
@@ -96,6 +105,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
         ...(sim ? { routerRoundTripsPerService: (after.routerRoundTrips - before.routerRoundTrips) / n, routerCommandsPerService: (sim.stats.commands - commands0) / n } : {}),
         cpuMsPerService: ((cpu1 - cpu0) * 1000) / n, idleRssMb, peakRssMb: await child.peakRssMb(),
         apiServerCpuMsPerService: ((server1.apiServer - server0.apiServer) * 1000) / n, etcdCpuMsPerService: ((server1.etcd - server0.etcd) * 1000) / n,
+        benchCpuMsPerService: (bench1.user + bench1.system) / 1000 / n,
       };
       log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service`);
       return result;
@@ -106,6 +116,33 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
     await sim?.close();
     await cluster.stop();
   }
+}
+
+/**
+ * `BENCH_APISERVER_PROFILE=<dir>`: kube-apiserver's own CPU profile (pprof, its `/debug/pprof`
+ * endpoint, fetched with the admin certificate) over the first BENCH_APISERVER_PROFILE_SECONDS
+ * (default 20) of the run, written to `<dir>/kube-apiserver-<controller>.pb.gz` for `go tool
+ * pprof`. Resolves to the file's path, or undefined when not asked for.
+ */
+async function apiServerProfile(cluster: TestCluster, kind: ControllerKind): Promise<string | undefined> {
+  const dir = process.env.BENCH_APISERVER_PROFILE;
+  if (!dir) return undefined;
+  const seconds = Number(process.env.BENCH_APISERVER_PROFILE_SECONDS ?? '20');
+  const [cert, key, ca] = await Promise.all([readFile(cluster.pki.adminCert), readFile(cluster.pki.adminKey), readFile(cluster.pki.caCert)]);
+  const body = await new Promise<Buffer>((resolve, reject) => {
+    const req = httpsRequest(`${cluster.server}/debug/pprof/profile?seconds=${seconds}`, { cert, key, ca }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () => (res.statusCode === 200 ? resolve(Buffer.concat(chunks)) : reject(new Error(`kube-apiserver profile: HTTP ${res.statusCode ?? '?'}`))));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end();
+  });
+  await mkdir(dir, { recursive: true });
+  const file = join(dir, `kube-apiserver-${kind}.pb.gz`);
+  await writeFile(file, body);
+  return file;
 }
 
 /** CPU seconds kube-apiserver and etcd have used so far. */

@@ -32,7 +32,11 @@ function callerOf(userAgent: unknown): string {
   return named ?? fallback;
 }
 
-/** `get services`, `list ipallocations`, `update services/status`, `watch endpointslices`… */
+/**
+ * `get services`, `list ipallocations`, `update services/status`, `watch endpointslices`…; a
+ * list names its selectors' kinds, as `list ipallocations (label, field)`, whose answers are far
+ * smaller than a whole kind's.
+ */
 export function verbAndResource(method: string, path: string): string {
   const [pathname = '', query = ''] = path.split('?');
   const parts = pathname.split('/').filter((p) => p !== '');
@@ -43,7 +47,8 @@ export function verbAndResource(method: string, path: string): string {
   const verb = method === 'GET' ? (name !== undefined ? 'get' : watch ? 'watch' : 'list')
     : method === 'POST' ? 'create' : method === 'PUT' ? 'update' : method === 'PATCH' ? 'patch'
       : method === 'DELETE' ? (name !== undefined ? 'delete' : 'deletecollection') : method.toLowerCase();
-  return `${verb} ${sub ? `${resource}/${sub}` : resource}`;
+  const selectors = verb === 'list' ? ['label', 'field'].filter((k) => new RegExp(`(^|&)${k}Selector=[^&]`).test(query)) : [];
+  return `${verb} ${sub ? `${resource}/${sub}` : resource}${selectors.length ? ` (${selectors.join(', ')})` : ''}`;
 }
 
 // Every client request passes through its agent's addRequest (the global agent when none is

@@ -6,9 +6,10 @@
  * allocations, no router: the ceiling a controller on this machine and API server can reach.
  *
  * Compiled by the bench (test/bench/controllers.ts) and run as a child process, like ours, so
- * its CPU and memory are measured the same way. Talks to the API server with node:https and the
- * cluster's client certificate (BENCH_API_SERVER, BENCH_CA/CERT/KEY files); prints `ready` on
- * stdout once it lists and watches.
+ * its CPU and memory are measured the same way. Talks to the API server with node:https, as a
+ * ServiceAccount token (BENCH_TOKEN_FILE) like a controller in a pod, or with a client
+ * certificate (BENCH_CERT/KEY files); BENCH_API_SERVER and BENCH_CA name the server. Prints
+ * `ready` on stdout once it lists and watches.
  */
 import { readFileSync } from 'node:fs';
 import { Agent, request } from 'node:https';
@@ -19,10 +20,13 @@ const FINALIZER = 'mikrolb.de/finalizer';
 const env = z.object({
   BENCH_API_SERVER: z.url(),
   BENCH_CA: z.string().min(1),
-  BENCH_CERT: z.string().min(1),
-  BENCH_KEY: z.string().min(1),
+  BENCH_TOKEN_FILE: z.string().min(1).optional(),
+  BENCH_CERT: z.string().min(1).optional(),
+  BENCH_KEY: z.string().min(1).optional(),
   LOAD_BALANCER_CLASS_NAME: z.string().default('mikrolb.de/controller'),
   REFERENCE_WORKERS: z.coerce.number().int().positive().default(16),
+}).refine((e) => e.BENCH_TOKEN_FILE !== undefined || (e.BENCH_CERT !== undefined && e.BENCH_KEY !== undefined), {
+  error: 'set BENCH_TOKEN_FILE, or BENCH_CERT and BENCH_KEY',
 }).parse(process.env);
 
 const ServiceSchema = z.object({
@@ -38,8 +42,9 @@ const ListSchema = z.object({ metadata: z.object({ resourceVersion: z.string() }
 const WatchEventSchema = z.object({ type: z.string(), object: z.object({ metadata: z.object({ resourceVersion: z.string().optional() }).loose() }).loose() });
 
 const server = new URL(env.BENCH_API_SERVER);
-const tls = { ca: readFileSync(env.BENCH_CA), cert: readFileSync(env.BENCH_CERT), key: readFileSync(env.BENCH_KEY) };
-const agent = new Agent({ ...tls, keepAlive: true, maxSockets: env.REFERENCE_WORKERS + 2 });
+const clientCert = env.BENCH_TOKEN_FILE === undefined && env.BENCH_CERT && env.BENCH_KEY ? { cert: readFileSync(env.BENCH_CERT), key: readFileSync(env.BENCH_KEY) } : {};
+const agent = new Agent({ ca: readFileSync(env.BENCH_CA), ...clientCert, keepAlive: true, maxSockets: env.REFERENCE_WORKERS + 2 });
+const auth: Record<string, string> = env.BENCH_TOKEN_FILE === undefined ? {} : { authorization: `Bearer ${readFileSync(env.BENCH_TOKEN_FILE, 'utf8').trim()}` };
 
 interface Answer { status: number; body: unknown }
 
@@ -48,7 +53,7 @@ function call(method: string, path: string, body?: unknown, contentType = 'appli
   return new Promise((resolve, reject) => {
     const req = request({
       agent, method, hostname: server.hostname, port: server.port, path,
-      headers: { accept: 'application/json', ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }) },
+      headers: { accept: 'application/json', ...auth, ...(payload === undefined ? {} : { 'content-type': contentType, 'content-length': Buffer.byteLength(payload) }) },
     }, (res) => {
       const chunks: Buffer[] = [];
       res.on('data', (c: Buffer) => chunks.push(c));
@@ -147,7 +152,7 @@ function watch(from: string): Promise<string | undefined> {
   return new Promise((resolve) => {
     const req = request({
       agent, method: 'GET', hostname: server.hostname, port: server.port,
-      path: `/api/v1/services?watch=1&allowWatchBookmarks=true&resourceVersion=${from}`, headers: { accept: 'application/json' },
+      path: `/api/v1/services?watch=1&allowWatchBookmarks=true&resourceVersion=${from}`, headers: { accept: 'application/json', ...auth },
     }, (res) => {
       let buffered = '';
       res.on('data', (c: Buffer) => {
