@@ -9,7 +9,7 @@ import { startBridge, type BridgeHandle } from './bridge.js';
 import type { BridgeConfigInput } from './config.js';
 import { fakeKube } from '../test/helpers/fake-kube.js';
 import type { DispatchResult } from './invoker.js';
-import { FUNCTION_NAMES, type FunctionName } from './routing.js';
+import { BATCH_DELAY_MS, COUNT_DELAY_MS, FUNCTION_NAMES, type FunctionName } from './routing.js';
 import { fakeClock } from './test-support.js';
 
 const offlineTransport = () => Promise.reject(new KubeError('no API server in unit tests', 0, 'NetworkError'));
@@ -73,16 +73,22 @@ describe('the bridge, in process', () => {
       metadata: { name: `192.0.2.${i}`, labels: { 'mikrolb.de/pool': pool }, annotations }, spec: { address: `192.0.2.${i}`, poolName: pool },
     });
     for (let i = 1; i <= 200; i++) kube.apply('IPAddressClaim', claim(i, i % 2 ? 'lan' : 'dmz'));
-    await clock.advance(1_000);
+    // taken claims only change counts: their pools hear of them COUNT_DELAY_MS later
+    await clock.advance(COUNT_DELAY_MS - 100);
+    expect(calls()).toEqual([]);
+    await clock.advance(200);
     const burst = calls();
     expect(new Set(burst)).toEqual(new Set(['allocate update IPPool/dmz', 'allocate update IPPool/lan', 'release update IPPool/dmz', 'release update IPPool/lan']));
     expect(burst.length).toBeLessThanOrEqual(8); // the first event of each pool, then one follow-up for the rest
     seen.length = 0;
     kube.apply('IPAddressClaim', claim(1, 'lan', { note: 'edited' }));
-    await clock.advance(1_000);
+    await clock.advance(COUNT_DELAY_MS);
     expect(calls()).toEqual([]);
+    // a freed claim reaches its pool within BATCH_DELAY_MS, also while a count waits
+    kube.apply('IPAddressClaim', claim(201, 'lan'));
+    await clock.advance(100);
     kube.remove('IPAddressClaim', '192.0.2.1');
-    await clock.advance(1_000);
+    await clock.advance(BATCH_DELAY_MS);
     expect(calls()).toEqual(['allocate update IPPool/lan', 'release update IPPool/lan']);
   });
 

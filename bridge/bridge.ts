@@ -18,7 +18,7 @@ import { startElector, type Elector } from './lease.js';
 import { createBridgeMetrics, type BridgeMetrics } from './metrics.js';
 import { createWorkQueue, type WorkQueue } from './queue.js';
 import { startResync } from './resync.js';
-import { BATCH_DELAY_MS, FUNCTION_NAMES, routeEmission, type Emission, type FunctionName } from './routing.js';
+import { FUNCTION_NAMES, routeEmission, type Emission, type FunctionName } from './routing.js';
 import { createBridgeApp } from './server.js';
 import { startSource, type Source } from './source.js';
 import { createTracker, type Tracker } from './tracker.js';
@@ -82,7 +82,7 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   };
   const trackers = createTrackers();
   const emit = (emission: Emission, seenAt: number): void => {
-    for (const d of routeEmission(emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.batched ? BATCH_DELAY_MS : 0);
+    for (const d of routeEmission(emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
   };
   const sources = KINDS.map((kind) =>
     startSource({ kind, stream, tracker: trackers[kind], emit, ...(deps.mirrors?.[kind] ? { mirror: deps.mirrors[kind] } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),

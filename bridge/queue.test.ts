@@ -88,6 +88,45 @@ describe('coalescing', () => {
     expect(fns.calls.map((c) => c.invocation.id)).toEqual(['spec']);
   });
 
+  it('brings a delay\'s end forward when a change that may wait less arrives, and never pushes it back', async () => {
+    const { clock, fns, queue } = setup();
+    const lan: ObjectRef = { kind: 'IPPool', name: 'lan' };
+    queue.add('allocate', objectInvocation('update', lan, { id: 'taken' }), undefined, 5000);
+    await clock.advance(1000);
+    queue.add('allocate', objectInvocation('update', lan, { id: 'freed' }), undefined, 1000);
+    await clock.advance(900);
+    expect(fns.calls).toEqual([]);
+    await clock.advance(200);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['freed']);
+    // a longer delay joins a shorter one already running
+    queue.add('allocate', objectInvocation('update', lan, { id: 'freed-2' }), undefined, 1000);
+    await clock.advance(100);
+    queue.add('allocate', objectInvocation('update', lan, { id: 'taken-2' }), undefined, 5000);
+    await clock.advance(1000);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['freed', 'taken-2']);
+    await clock.advance(10_000);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['freed', 'taken-2']);
+  });
+
+  it('keeps the delay of a change that arrives while the object\'s invocation runs', async () => {
+    const { clock, fns, queue } = setup(undefined, { perObjectIntervalMs: 250 }, 500);
+    const lan: ObjectRef = { kind: 'IPPool', name: 'lan' };
+    queue.add('allocate', objectInvocation('update', lan, { id: 'first' }));
+    await clock.advance(100);
+    // taken claims while the first invocation runs (500 ms): not before 5 s from now
+    queue.add('allocate', objectInvocation('update', lan, { id: 'count' }), undefined, 5000);
+    await clock.advance(4800);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first']);
+    await clock.advance(300);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'count']);
+    // a freed claim while it runs brings the follow-up forward again
+    queue.add('allocate', objectInvocation('update', lan, { id: 'count-2' }), undefined, 5000);
+    await clock.advance(100);
+    queue.add('allocate', objectInvocation('update', lan, { id: 'freed' }), undefined, 1000);
+    await clock.advance(1000);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'count', 'freed']);
+  });
+
   it('keeps a per-object interval even for a change that may not wait', async () => {
     const { clock, fns, queue } = setup(undefined, { perObjectIntervalMs: 250 });
     queue.add('allocate', objectInvocation('update', web, { id: 'first' }));

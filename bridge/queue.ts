@@ -47,7 +47,7 @@ export interface WorkQueue {
   /**
    * Queues `invocation` for `fn`; coalesces with work already queued for the same object.
    * `delayMs`: not before then, unless work for the object is due sooner (queued already, or
-   * added meanwhile without a delay: that ends the wait).
+   * added meanwhile with a shorter delay or none: that brings the wait's end forward).
    */
   add(fn: FunctionName, invocation: Invocation, seenAt?: number, delayMs?: number): void;
   pause(): void;
@@ -76,6 +76,10 @@ interface Item {
   cancelTimer: Cancel | undefined;
   /** The timer is only a delivery's delay (not the per-object interval, not a retry's backoff). */
   delayed: boolean;
+  /** When a delivery's delay ends (while `delayed`). */
+  dueAt: number;
+  /** While running: the earliest time what arrived meanwhile asked to run (its delay's end). */
+  pendingDue: number;
 }
 
 type Answer = { ok: true; result: DispatchResult } | { ok: false; error: unknown };
@@ -112,26 +116,35 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     if (item.pending) observer.coalesced(fn);
     item.pending = invocation;
     item.seenAt ??= seenAt;
+    if (item.running) item.pendingDue = Math.min(item.pendingDue, clock.now() + delayMs);
     if (item.running || lane.ready.has(item)) return;
     if (item.cancelTimer) {
-      // work that may not wait ends a delay (an interval or a backoff it joins)
-      if (delayMs === 0 && item.delayed) {
+      // work that may wait less brings a delay's end forward (an interval or a backoff it joins)
+      const due = clock.now() + delayMs;
+      if (item.delayed && due < item.dueAt) {
         item.cancelTimer();
-        wake(item);
+        if (delayMs === 0) wake(item);
+        else delay(item, due);
       }
       return;
     }
     if (delayMs > 0) {
-      wakeAt(item, clock.now() + delayMs);
-      item.delayed = true;
+      delay(item, clock.now() + delayMs);
     } else {
       lane.ready.add(item);
       pump(lane);
     }
   }
 
+  /** Holds the item's delivery until `due`. */
+  function delay(item: Item, due: number): void {
+    wakeAt(item, due);
+    item.delayed = true;
+    item.dueAt = due;
+  }
+
   function newItem(lane: Lane, key: string): Item {
-    const item: Item = { lane, key, pending: undefined, seenAt: undefined, running: false, attempts: 0, lastStart: -Infinity, cancelTimer: undefined, delayed: false };
+    const item: Item = { lane, key, pending: undefined, seenAt: undefined, running: false, attempts: 0, lastStart: -Infinity, cancelTimer: undefined, delayed: false, dueAt: Infinity, pendingDue: Infinity };
     lane.items.set(key, item);
     return item;
   }
@@ -151,6 +164,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     const firstAttempt = item.attempts === 0;
     item.pending = undefined;
     item.seenAt = undefined;
+    item.pendingDue = Infinity;
     item.running = true;
     lane.inFlight++;
     const started = clock.now();
@@ -196,7 +210,12 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
       if (how === 'reject') log.error('Dropped invocation the function rejected', fields);
       else log.debug('Invoked function', { ...fields, durationMs: now - started });
       item.attempts = 0;
-      wakeAt(item, item.lastStart + opts.perObjectIntervalMs);
+      // what arrived meanwhile keeps its delay (a burst of taken claims stays one count per
+      // COUNT_DELAY_MS, not one per invocation's length); the per-object interval in any case
+      const interval = item.lastStart + opts.perObjectIntervalMs;
+      if (item.pending && item.pendingDue > Math.max(interval, now)) delay(item, item.pendingDue);
+      else wakeAt(item, interval);
+      item.pendingDue = Infinity;
     }
     pump(lane);
     if (onIdle && inFlight() === 0) onIdle();
@@ -224,6 +243,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   function wake(item: Item): void {
     item.cancelTimer = undefined;
     item.delayed = false;
+    item.dueAt = Infinity;
     if (!item.pending) {
       item.lane.items.delete(item.key);
       return;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { Change, ObjectKind, ObjectRef } from '../lib/events/invocation.js';
-import { ROUTES, routeEmission, type Facet, type FunctionName } from './routing.js';
+import { BATCH_DELAY_MS, COUNT_DELAY_MS, ROUTES, routeEmission, type Facet, type FunctionName } from './routing.js';
 
 const fns = (kind: ObjectKind, change: Change): FunctionName[] => [...new Set(ROUTES[kind][change].map((r) => r.fn))].sort();
 
@@ -43,11 +43,19 @@ describe('deliveries', () => {
   const claim = { kind: 'IPAddressClaim', name: '192.0.2.5' } as const;
   const lan = { kind: 'IPPool', name: 'lan' } as const;
 
-  it.each(['add', 'delete'] as const)('turns a claim %s into a batched update of its pool for allocate and release', (change) => {
+  it.each([
+    ['add', COUNT_DELAY_MS],
+    ['delete', BATCH_DELAY_MS],
+  ] as const)('turns a claim %s into a batched update of its pool for allocate and release (%i ms later)', (change, delayMs) => {
     expect(routeEmission({ change, ref: claim, owner: lan, changed: ['spec', 'meta'] })).toEqual([
-      { fn: 'allocate', change: 'update', ref: lan, batched: true },
-      { fn: 'release', change: 'update', ref: lan, batched: true },
+      { fn: 'allocate', change: 'update', ref: lan, delayMs },
+      { fn: 'release', change: 'update', ref: lan, delayMs },
     ]);
+  });
+
+  it('lets a freed address reach its pool sooner than a count', () => {
+    expect(BATCH_DELAY_MS).toBeLessThan(COUNT_DELAY_MS);
+    expect(BATCH_DELAY_MS).toBeLessThanOrEqual(1000);
   });
 
   it('sends a claim update (its labels edited by hand) nowhere: its spec never changes', () => {

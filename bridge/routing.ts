@@ -34,21 +34,29 @@ export interface Route {
   on?: readonly Facet[];
   /** Only for an object that belongs to no Service (an operator reservation). */
   unowned?: true;
-  /** Delivered BATCH_DELAY_MS after the change (see BATCH_DELAY_MS). */
-  batched?: true;
+  /** Delivered this long after the change, coalescing what arrives meanwhile (see BATCH_DELAY_MS). */
+  delayMs?: number;
 }
 
 /**
- * How long a batched delivery waits: a burst of claims (many Services allocating at once)
- * recounts their pool once rather than once per claim, and a pool's invocation never runs
- * beside the invocation that is taking the claim, whose Service is waiting for its address.
- * A freed address still reaches the allocations waiting for it within about a second.
+ * How long a freed claim's delivery to its pool waits: a burst of claims (many Services going
+ * at once) recounts their pool once rather than once per claim, and a pool's invocation never
+ * runs beside the invocation that is freeing or taking the claim. A freed address still
+ * reaches the allocations waiting for it within about a second.
  */
 export const BATCH_DELAY_MS = 1000;
 
+/**
+ * How long a taken claim's delivery to its pool waits. A claim taken frees nothing, so it only
+ * changes the pool's counts (a recount lists the pool's claims, every one of them): during a
+ * burst of new Services a pool is recounted every few seconds, not every second. A claim freed
+ * meanwhile brings the delivery forward (BATCH_DELAY_MS).
+ */
+export const COUNT_DELAY_MS = 5000;
+
 const to = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'object' }));
 const toOwner = (subject: 'service' | 'pool', ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject }));
-const batchedToPool = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'pool', batched: true }));
+const batchedToPool = (delayMs: number, ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'pool', delayMs }));
 const all = to('allocate', 'program', 'release');
 const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map((fn) => ({ fn, subject: 'object', on }));
 
@@ -84,8 +92,8 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
   // A claim taken or freed changes its pool's counts; a freed address lets allocations waiting on
   // the pool (PoolExhausted, AddressAlreadyUsed) try again, and a pool being deleted finish.
   // A claim's spec never changes: its updates matter to nobody.
-  // Batched: see BATCH_DELAY_MS.
-  IPAddressClaim: { add: batchedToPool('allocate', 'release'), update: [], delete: batchedToPool('allocate', 'release') },
+  // Batched: see BATCH_DELAY_MS and COUNT_DELAY_MS.
+  IPAddressClaim: { add: batchedToPool(COUNT_DELAY_MS, 'allocate', 'release'), update: [], delete: batchedToPool(BATCH_DELAY_MS, 'allocate', 'release') },
 };
 
 /** What the watch saw: a change of an object, and what it belongs to if anything (see Subject). */
@@ -101,8 +109,8 @@ export interface Delivery {
   fn: FunctionName;
   change: Change;
   ref: ObjectRef;
-  /** Wait BATCH_DELAY_MS before invoking (coalescing what arrives meanwhile). */
-  batched?: true;
+  /** Wait this long before invoking (coalescing what arrives meanwhile). */
+  delayMs?: number;
 }
 
 /** The invocations one emission causes, per the table. */
@@ -117,7 +125,7 @@ export function routeEmission(emission: Emission): Delivery[] {
     if (route.subject === 'object') return [self];
     // The owner still exists (or its own delete is routed): it changed because of this object.
     const to = ownedBy(route.subject === 'service-or-object' ? 'Service' : OWNER_KIND[route.subject]);
-    if (to) return [{ fn: route.fn, change: 'update', ref: to, ...(route.batched ? { batched: true as const } : {}) }];
+    if (to) return [{ fn: route.fn, change: 'update', ref: to, ...(route.delayMs ? { delayMs: route.delayMs } : {}) }];
     return route.subject === 'service-or-object' ? [self] : [];
   });
 }

@@ -28,7 +28,7 @@ export interface PoolMetrics {
   retain(pools: Iterable<string>): void;
   /** An allocation was decided: failed (counted, and it is failing until decided otherwise) or not. */
   decided(allocation: string, failure?: Failure): void;
-  /** Every allocation, as just listed: those no longer failed (or gone) stop counting as failing. */
+  /** Every allocation that is not settled (every failed one among them), as just listed: those no longer failed (or gone) stop counting as failing. */
   listed(allocations: readonly IPAllocation[]): void;
   render(): string;
 }

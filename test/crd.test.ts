@@ -1,7 +1,11 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
-import { isConflict } from '../lib/k8s/errors.js';
-import { IPPoolSchema } from '../lib/k8s/schemas.js';
+import { apiServerPort } from '../lib/k8s/client.js';
+import { isBadRequest, isConflict } from '../lib/k8s/errors.js';
+import { memoryPort } from '../lib/k8s/memory.js';
+import type { KubePort } from '../lib/k8s/port.js';
+import { IPAllocationSchema, IPPoolSchema } from '../lib/k8s/schemas.js';
+import { listUnsettledAllocations } from '../lib/k8s/typed.js';
 import { RESOURCES, resourcePath } from '../lib/k8s/resources.js';
 import { startCluster } from './cluster/cluster.js';
 import { pinnedVersions } from './cluster/binaries.js';
@@ -84,6 +88,34 @@ describe('the IPAllocation and IPPool CRDs', () => {
     expect((await apply(allocation(others[1] ?? '', label('elsewhere', 'demo'), { ipFamily: 'IPv6' }))).code).toBe(0);
     const out = await kubectl(['get', 'ipallocations.mikrolb.de', '-l', 'mikrolb.de/service-namespace=default,mikrolb.de/service-name=demo', '-o', 'name']);
     expect(out.stdout.trim().split('\n').sort()).toEqual(mine.map((n) => `ipallocation.mikrolb.de/${n}`).sort());
+  });
+
+  it('answers a field selector on status.phase (selectableFields): allocate lists only the allocations that wait, as the memory port does', async () => {
+    const port = apiServerPort(transport);
+    const memory = memoryPort().port;
+    const phases = { settled: 'Allocated', programmed: 'Programmed', failed: 'Failed', pending: 'Pending', fresh: undefined } as const;
+    const names = Object.fromEntries(Object.keys(phases).map((k) => [k, uniq(`phase-${k}`)]));
+    for (const [key, phase] of Object.entries(phases)) {
+      const name = names[key] ?? '';
+      created.push(`ipallocation/${name}`);
+      for (const kube of [port, memory]) {
+        const made = IPAllocationSchema.parse(await kube.create('IPAllocation', { metadata: { name }, spec: { ipFamily: 'IPv4' } }));
+        if (phase) await kube.replaceStatus('IPAllocation', { ...made, status: { phase } });
+      }
+    }
+    const mine = new Set(Object.values(names));
+    const listed = async (kube: KubePort): Promise<string[]> => (await listUnsettledAllocations(kube)).items.map((a) => a.metadata.name).filter((n) => mine.has(n)).sort();
+    const waiting = [names.failed, names.pending, names.fresh].sort();
+    expect(await listed(port)).toEqual(waiting);
+    expect(await listed(memory)).toEqual(waiting);
+    // the API server filters them itself: the selector allocate sends, by hand
+    const raw = await port.list('IPAllocation', { fieldSelector: 'status.phase=Failed' });
+    expect(raw.map((o) => IPAllocationSchema.parse(o).metadata.name).filter((n) => mine.has(n))).toEqual([names.failed]);
+    // a field no CRD makes selectable is refused, by both
+    for (const kube of [port, memory]) {
+      const refused = await kube.list('IPAllocation', { fieldSelector: 'spec.ipFamily=IPv4' }).then(() => undefined, (e: unknown) => e);
+      expect(isBadRequest(refused)).toBe(true);
+    }
   });
 
   it.each([

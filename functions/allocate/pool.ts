@@ -3,7 +3,7 @@ import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { claimsOfPool, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { getPool, listAllocations, listClaims, listPools } from '../../lib/k8s/typed.js';
+import { getPool, listClaims, listPools, listUnsettledAllocations } from '../../lib/k8s/typed.js';
 import { mirroredPool, readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { allocateAddress } from './allocation.js';
@@ -58,9 +58,10 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
   await refreshPool(deps, name, report);
-  const allocations = (await listAllocations(deps.kube)).items;
-  deps.metrics?.listed(allocations);
-  const waiting = allocations.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === 'Failed' || a.status?.phase === 'Pending' || (a.status?.phase === undefined && !ofService(a))));
+  // only the allocations that are not settled: the API server filters them
+  const unsettled = (await listUnsettledAllocations(deps.kube)).items;
+  deps.metrics?.listed(unsettled);
+  const waiting = unsettled.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === 'Failed' || a.status?.phase === 'Pending' || (a.status?.phase === undefined && !ofService(a))));
   if (waiting.length === 0) return;
   // a freed address is not in this instance's hint yet
   await deps.hint.load(deps.kube, deps.now().getTime(), true);

@@ -23,7 +23,7 @@ export function apiServerPort(transport: Transport, opts: { instance?: string; n
       }
     },
     async list(kind, o: ListOptions = {}) {
-      const res = await transport({ method: 'GET', path: resourcePath(RESOURCES[kind], o.namespace), query: { labelSelector: o.labelSelector } });
+      const res = await transport({ method: 'GET', path: resourcePath(RESOURCES[kind], o.namespace), query: { labelSelector: o.labelSelector, fieldSelector: o.fieldSelector } });
       return ListSchema.parse(res).items;
     },
     create: (kind, obj) => transport({ method: 'POST', path: resourcePath(RESOURCES[kind], obj.metadata.namespace), body: body(kind, obj) }),

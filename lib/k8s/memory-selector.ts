@@ -75,3 +75,45 @@ export function matchesSelector(requirements: readonly Requirement[], labels: Re
     }
   });
 }
+
+/** One term of a field selector: the field's value (absent: empty) equals, or does not equal, `value`. */
+export interface FieldRequirement {
+  path: string;
+  equal: boolean;
+  value: string;
+}
+
+export type FieldSelectorResult = { ok: true; requirements: FieldRequirement[] } | { ok: false; message: string };
+
+const FIELD_TERM = /^([A-Za-z][A-Za-z0-9.]*)\s*(==|=|!=)\s*([^,=!]*)$/;
+
+/**
+ * Field selectors as the API server reads them: `field=value`, `field==value` or
+ * `field!=value`, comma-separated, all must hold, on `metadata.name`, `metadata.namespace`
+ * and the fields the kind makes selectable (others are refused, as the API server does).
+ */
+export function parseFieldSelector(text: string, selectable: readonly string[]): FieldSelectorResult {
+  if (text.trim() === '') return { ok: true, requirements: [] };
+  const requirements: FieldRequirement[] = [];
+  for (const term of text.split(',').map((t) => t.trim())) {
+    const m = FIELD_TERM.exec(term);
+    if (m?.[1] === undefined || m[3] === undefined) return { ok: false, message: `invalid selector: ${JSON.stringify(text)}` };
+    if (!['metadata.name', 'metadata.namespace', ...selectable].includes(m[1])) return { ok: false, message: `field label not supported: ${m[1]}` };
+    requirements.push({ path: m[1], equal: m[2] !== '!=', value: m[3].trim() });
+  }
+  return { ok: true, requirements };
+}
+
+export function matchesFields(requirements: readonly FieldRequirement[], obj: unknown): boolean {
+  return requirements.every((r) => (fieldValue(obj, r.path) === r.value) === r.equal);
+}
+
+/** A string (or number, boolean) at a dotted path; anything else, or nothing, is empty. */
+function fieldValue(obj: unknown, path: string): string {
+  let at: unknown = obj;
+  for (const part of path.split('.')) {
+    if (typeof at !== 'object' || at === null) return '';
+    at = Object.hasOwn(at, part) ? Reflect.get(at, part) : undefined;
+  }
+  return typeof at === 'string' || typeof at === 'number' || typeof at === 'boolean' ? String(at) : '';
+}

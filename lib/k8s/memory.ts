@@ -2,8 +2,8 @@ import { createHash } from 'node:crypto';
 import { isKubeError, isNotFound, KubeError } from './errors.js';
 import { eventName, eventNamespace } from './events.js';
 import type { EventRecord, KubePort, ListOptions, Preconditions } from './port.js';
-import { apiVersionOf, RESOURCES, type Kind } from './resources.js';
-import { matchesSelector, parseSelector } from './memory-selector.js';
+import { apiVersionOf, RESOURCES, selectableFieldsOf, type Kind } from './resources.js';
+import { matchesFields, matchesSelector, parseFieldSelector, parseSelector } from './memory-selector.js';
 import {
   alreadyExists, badRequest, canonical, conflict, invalid, isKind, notFound, rfc3339, specOf,
   STATUS_SUBRESOURCE, toStored, validateContent, type StoredObject,
@@ -222,9 +222,11 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
     async list(kind, o: ListOptions = {}) {
       const selector = parseSelector(o.labelSelector ?? '');
       if (!selector.ok) throw badRequest(selector.message);
+      const fields = parseFieldSelector(o.fieldSelector ?? '', selectableFieldsOf(kind));
+      if (!fields.ok) throw badRequest(fields.message);
       const ns = scope(kind, o.namespace);
       return sorted([...store.values()].filter((e) =>
-        e.kind === kind && (ns === undefined || e.ns === ns) && matchesSelector(selector.requirements, e.obj.metadata.labels)));
+        e.kind === kind && (ns === undefined || e.ns === ns) && matchesSelector(selector.requirements, e.obj.metadata.labels) && matchesFields(fields.requirements, e.obj)));
     },
     async create(kind, body) {
       const obj = toStored(body, kind);

@@ -11,6 +11,8 @@ export interface KubeObject {
 export interface ListOptions {
   namespace?: string;
   labelSelector?: string;
+  /** Terms `field=value` or `field!=value`, comma-separated (all must hold), on the kind's selectable fields (RESOURCES). */
+  fieldSelector?: string;
 }
 
 export interface Preconditions {

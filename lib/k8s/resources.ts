@@ -5,11 +5,16 @@ export interface ResourceType {
   plural: string;
   kind: string;
   namespaced: boolean;
+  /**
+   * Fields a field selector may name besides `metadata.name` (and `metadata.namespace`): a
+   * custom resource's `selectableFields` (its CRD in deploy/crds declares the same).
+   */
+  selectableFields?: readonly string[];
 }
 
 export const RESOURCES = {
   IPPool: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ippools', kind: 'IPPool', namespaced: false },
-  IPAllocation: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipallocations', kind: 'IPAllocation', namespaced: false },
+  IPAllocation: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipallocations', kind: 'IPAllocation', namespaced: false, selectableFields: ['status.phase'] },
   IPAddressClaim: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipaddressclaims', kind: 'IPAddressClaim', namespaced: false },
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
   EndpointSlice: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
@@ -19,6 +24,12 @@ export const RESOURCES = {
 } as const satisfies Record<string, ResourceType>;
 
 export type Kind = keyof typeof RESOURCES;
+
+/** The fields besides `metadata.name` and `metadata.namespace` a field selector may name for a kind. */
+export function selectableFieldsOf(kind: Kind): readonly string[] {
+  const t: ResourceType = RESOURCES[kind];
+  return t.selectableFields ?? [];
+}
 
 export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);
 

@@ -2,6 +2,7 @@ import type * as z from 'zod';
 import { EndpointSliceSchema, NamespaceSchema, ServiceSchema, type EndpointSlice, type Namespace, type Service } from './core-objects.js';
 import type { KubePort, ListOptions } from './port.js';
 import type { Kind } from './resources.js';
+import { isBadRequest } from './errors.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema, type IPAddressClaim, type IPAllocation, type IPPool } from './schemas.js';
 
 /** An object the API server returned that does not match our schema (reported, never crashed on). */
@@ -57,6 +58,27 @@ export class InvalidObjectError extends Error {
 export const listPools = (kube: KubePort): Promise<Listed<IPPool>> => listParsed(kube, 'IPPool', IPPoolSchema);
 export const listAllocations = (kube: KubePort, labelSelector?: string): Promise<Listed<IPAllocation>> =>
   listParsed(kube, 'IPAllocation', IPAllocationSchema, labelSelector ? { labelSelector } : {});
+/** The phases in which an allocation holds its address and waits for nothing. */
+const SETTLED_PHASES = ['Allocated', 'Programmed'] as const;
+const UNSETTLED_SELECTOR = SETTLED_PHASES.map((p) => `status.phase!=${p}`).join(',');
+
+/**
+ * The allocations that are not settled: Failed, Pending, or without a phase yet (new). The API
+ * server filters them by the CRD's selectable field `status.phase`, so a cluster of thousands
+ * of settled allocations answers with the few that wait, not with all of them. A cluster
+ * whose CRD has no selectable fields (Kubernetes 1.30, where they are off by default; a CRD
+ * not yet updated) refuses the selector: then every allocation is listed and filtered here.
+ */
+export async function listUnsettledAllocations(kube: KubePort): Promise<Listed<IPAllocation>> {
+  try {
+    return await listParsed(kube, 'IPAllocation', IPAllocationSchema, { fieldSelector: UNSETTLED_SELECTOR });
+  } catch (e) {
+    if (!isBadRequest(e)) throw e;
+    const all = await listAllocations(kube);
+    return { ...all, items: all.items.filter((a) => !SETTLED_PHASES.some((p) => p === a.status?.phase)) };
+  }
+}
+
 export const listServices = (kube: KubePort, namespace?: string): Promise<Listed<Service>> =>
   listParsed(kube, 'Service', ServiceSchema, namespace ? { namespace } : {});
 export const listEndpointSlices = (kube: KubePort, namespace: string, labelSelector: string): Promise<Listed<EndpointSlice>> =>
