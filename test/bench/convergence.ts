@@ -29,6 +29,8 @@ export interface ControllerRun {
   /** Ours only: batches written to the router, and the commands in them. */
   routerRoundTripsPerService?: number;
   routerCommandsPerService?: number;
+  /** Ours only: what the router answered (sentences, bytes): stays flat when reads are narrowed to the Service. */
+  routerRepliesPerService?: { sentences: number; bytes: number };
   cpuMsPerService: number;
   /** What answering the run cost kube-apiserver and etcd (CPU per Service; they serve the bench's own requests too). */
   apiServerCpuMsPerService: number;
@@ -86,6 +88,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const server0 = await serverCpu(cluster);
       const bench0 = process.cpuUsage();
       const commands0 = sim?.stats.commands ?? 0;
+      const replies0 = { sentences: sim?.stats.sentencesSent ?? 0, bytes: sim?.stats.bytesSent ?? 0 };
       const router = sim;
       const profile = apiServerProfile(cluster, kind).catch((e: unknown) => `not taken (${e instanceof Error ? e.message : String(e)})`);
       const run = await createAndConverge(kube, kc, n, router ? () => dstNatRules(router) >= 2 * n : () => true, log).catch(async (e: unknown) => {
@@ -102,7 +105,8 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const result: ControllerRun = {
         controller: kind, services: n, totalSeconds: run.seconds, servicesPerSecond: n / run.seconds, latencyMs: run.latencyMs,
         apiRequestsPerService: requests.total / n, requestsByCall: requests.byCall,
-        ...(sim ? { routerRoundTripsPerService: (after.routerRoundTrips - before.routerRoundTrips) / n, routerCommandsPerService: (sim.stats.commands - commands0) / n } : {}),
+        ...(sim ? { routerRoundTripsPerService: (after.routerRoundTrips - before.routerRoundTrips) / n, routerCommandsPerService: (sim.stats.commands - commands0) / n,
+          routerRepliesPerService: { sentences: (sim.stats.sentencesSent - replies0.sentences) / n, bytes: (sim.stats.bytesSent - replies0.bytes) / n } } : {}),
         cpuMsPerService: ((cpu1 - cpu0) * 1000) / n, idleRssMb, peakRssMb: await child.peakRssMb(),
         apiServerCpuMsPerService: ((server1.apiServer - server0.apiServer) * 1000) / n, etcdCpuMsPerService: ((server1.etcd - server0.etcd) * 1000) / n,
         benchCpuMsPerService: (bench1.user + bench1.system) / 1000 / n,

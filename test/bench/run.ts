@@ -68,6 +68,7 @@ await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoi
     ['API requests per Service', fig(ours.apiRequestsPerService), fig(ref.apiRequestsPerService), fig(ratios.apiRequestsPerService, 1), '≤ 8', c('API requests per Service', ours.apiRequestsPerService, '<=', 8)],
     ['router round trips per Service', fig(ours.routerRoundTripsPerService), '–', '', '≤ 3', c('router round trips per Service', ours.routerRoundTripsPerService ?? Number.NaN, '<=', 3)],
     ['router commands per Service', fig(ours.routerCommandsPerService), '–', '', '', ''],
+    ['router reply sentences / bytes per Service', ours.routerRepliesPerService ? `${fig(ours.routerRepliesPerService.sentences)} / ${fig(ours.routerRepliesPerService.bytes, 0)}` : '–', '–', '', '', ''],
     ['controller CPU per Service (ms)', fig(ours.cpuMsPerService), fig(ref.cpuMsPerService), fig(ratios.cpuMsPerService, 1), '≤ 15 ms', c('controller CPU per Service', ours.cpuMsPerService, '<=', 15, ' ms')],
     ['kube-apiserver CPU per Service (ms)', fig(ours.apiServerCpuMsPerService), fig(ref.apiServerCpuMsPerService), fig(ours.apiServerCpuMsPerService / ref.apiServerCpuMsPerService, 1), '', ''],
     ['etcd CPU per Service (ms)', fig(ours.etcdCpuMsPerService), fig(ref.etcdCpuMsPerService), fig(ours.etcdCpuMsPerService / ref.etcdCpuMsPerService, 1), '', ''],
