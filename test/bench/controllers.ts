@@ -10,7 +10,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
 import { freePort, type TestCluster } from '../cluster/cluster.js';
-import { cpuSeconds, rssMb } from './support.js';
+import { cpuSeconds, kubectlOut, rssMb } from './support.js';
 import { baseNodeVersion, parseDockerfile, runtimeProcess } from '../image/dockerfile.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -127,11 +127,7 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
  * cluster pays. Returns the token's file and a kubeconfig that presents it.
  */
 async function serviceAccountAccess(cluster: TestCluster, kind: ControllerKind): Promise<{ tokenFile: string; kubeconfig: string }> {
-  const k = async (args: string[]): Promise<string> => {
-    const r = await cluster.kubectl(args);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const k = (args: string[]): Promise<string> => kubectlOut(cluster, args);
   const namespace = 'bench-controllers';
   const name = `${kind}-controller`;
   if ((await cluster.kubectl(['get', 'namespace', namespace])).code !== 0) await k(['create', 'namespace', namespace]);

@@ -10,7 +10,7 @@ import { kubeTransport } from '../../lib/k8s/rest.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { imageProcess, type ImageProcess } from './controllers.js';
 import type { ImageNode } from './image-node.js';
-import { cpuSeconds, percentile, pool, retrying, rssMb, serviceObjects } from './support.js';
+import { cpuSeconds, kubectlOut, percentile, pool, retrying, rssMb, serviceObjects } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'bridge', 'main.js');
@@ -71,11 +71,7 @@ interface PodSandbox {
 }
 
 async function podSandbox(cluster: TestCluster): Promise<PodSandbox> {
-  const k = async (args: string[]): Promise<string> => {
-    const r = await cluster.kubectl(args);
-    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
-    return r.stdout.trim();
-  };
+  const k = (args: string[]): Promise<string> => kubectlOut(cluster, args);
   await k(['create', 'namespace', POD_NAMESPACE]);
   await k(['-n', POD_NAMESPACE, 'create', 'serviceaccount', 'mikrolb-allocate']);
   await k(['-n', POD_NAMESPACE, 'create', 'serviceaccount', 'mikrolb-bridge']);

@@ -107,6 +107,13 @@ export async function cpuSeconds(pid: number): Promise<number> {
 }
 
 /** Retries what an API server that is busy (or still warming its caches) refuses for a moment. */
+/** Runs kubectl against `cluster`: its output, trimmed, or an error naming the command. */
+export async function kubectlOut(cluster: TestCluster, args: readonly string[]): Promise<string> {
+  const r = await cluster.kubectl(args);
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
 export async function retrying<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
   for (let i = 1; ; i++) {
     try {
