@@ -9,7 +9,7 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { freePort, type TestCluster } from '../cluster/cluster.js';
+import { freePort, kubeconfigYaml, type TestCluster } from '../cluster/cluster.js';
 import { cpuSeconds, kubectlOut, rssMb } from './support.js';
 import { baseNodeVersion, parseDockerfile, runtimeProcess } from '../image/dockerfile.js';
 
@@ -137,12 +137,7 @@ async function serviceAccountAccess(cluster: TestCluster, kind: ControllerKind):
   const token = await k(['-n', namespace, 'create', 'token', name, '--duration=2h']);
   await writeFile(tokenFile, token, { mode: 0o600 });
   const kubeconfig = join(cluster.dir, `${name}.kubeconfig`);
-  await writeFile(kubeconfig, [
-    'apiVersion: v1', 'kind: Config', 'current-context: bench',
-    'clusters:', '- name: bench', '  cluster:', `    server: ${cluster.server}`, `    certificate-authority: ${cluster.pki.caCert}`,
-    'users:', `- name: ${name}`, '  user:', `    token: ${token}`,
-    'contexts:', '- name: bench', '  context:', '    cluster: bench', `    user: ${name}`, '',
-  ].join('\n'), { mode: 0o600 });
+  await writeFile(kubeconfig, kubeconfigYaml(cluster.server, cluster.pki.caCert, { name, token }), { mode: 0o600 });
   return { tokenFile, kubeconfig };
 }
 

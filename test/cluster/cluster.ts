@@ -81,24 +81,25 @@ async function apiserverReady(server: string, pki: Pki, path = '/readyz'): Promi
   });
 }
 
-function kubeconfigYaml(server: string, pki: Pki): string {
+/** A kubeconfig for the cluster at `server` (its CA `caCert`), as a user with a client certificate or a token. */
+export function kubeconfigYaml(server: string, caCert: string, user: { name: string; cert: string; key: string } | { name: string; token: string }): string {
+  const credentials = 'token' in user ? `    token: ${user.token}` : `    client-certificate: ${user.cert}\n    client-key: ${user.key}`;
   return `apiVersion: v1
 kind: Config
 clusters:
 - name: mikrolb-test
   cluster:
     server: ${server}
-    certificate-authority: ${pki.caCert}
+    certificate-authority: ${caCert}
 users:
-- name: admin
+- name: ${user.name}
   user:
-    client-certificate: ${pki.adminCert}
-    client-key: ${pki.adminKey}
+${credentials}
 contexts:
 - name: mikrolb-test
   context:
     cluster: mikrolb-test
-    user: admin
+    user: ${user.name}
 current-context: mikrolb-test
 `;
 }
@@ -171,7 +172,7 @@ export async function startCluster(opts: { crds?: boolean; log?: (line: string) 
   };
 
   const kubeconfig = join(dir, 'kubeconfig');
-  await writeFile(kubeconfig, kubeconfigYaml(server, pki));
+  await writeFile(kubeconfig, kubeconfigYaml(server, pki.caCert, { name: 'admin', cert: pki.adminCert, key: pki.adminKey }));
   const kubectl = async (args: readonly string[], input?: string): Promise<KubectlResult> => {
     return new Promise((res) => {
       const child = execFile(binaries.kubectl, [`--kubeconfig=${kubeconfig}`, ...args], { maxBuffer: 64 << 20 }, (err, stdout, stderr) => {
