@@ -11,6 +11,8 @@ interface Peer {
   session: Session;
   /** Commands received so far. */
   received: string[][];
+  /** The client's end of the connection. */
+  socket: Socket;
   /** Sends raw sentences to the client. */
   reply(sentences: string[][]): void;
   raw(bytes: Buffer): void;
@@ -44,6 +46,7 @@ async function scripted(timeoutMs = 1_000): Promise<Peer> {
   return {
     session,
     received,
+    socket,
     reply: (sentences) => connected.write(encodeSentences(sentences)),
     raw: (bytes) => connected.write(bytes),
   };
@@ -64,6 +67,20 @@ describe('the command session', () => {
     expect(await settle(first)).toEqual({ items: [{ name: 'a', comment: 'x=y', empty: '' }], done: {} });
     expect(await settle(second)).toEqual({ items: [{ name: 'b' }], done: {} });
     await vi.waitFor(() => expect(peer.received).toEqual([['/a/print', '.tag=1'], ['/b/print', '?x=1', '.tag=2']]));
+  });
+
+  it('sends the commands of callers in the same tick in one write, each still answered by its tag', async () => {
+    const peer = await scripted();
+    const [a] = peer.session.send([['/a/print']]);
+    const [b, c] = peer.session.send([['/b/print'], ['/c/print']]);
+    expect(peer.socket.writableCorked).toBe(1); // held until the tick ends, then written together
+    await new Promise<void>((done) => process.nextTick(done));
+    expect(peer.socket.writableCorked).toBe(0);
+    await vi.waitFor(() => expect(peer.received.map((w) => w[0])).toEqual(['/a/print', '/b/print', '/c/print']));
+    peer.reply([['!re', '=name=c', '.tag=3'], ['!done', '.tag=3'], ['!done', '.tag=1'], ['!re', '=name=b', '.tag=2'], ['!done', '.tag=2']]);
+    expect((await settle(a)).items).toEqual([]);
+    expect((await settle(b)).items).toEqual([{ name: 'b' }]);
+    expect((await settle(c)).items).toEqual([{ name: 'c' }]);
   });
 
   it('skips !empty and ignores replies for tags that are not pending (no UNREGISTEREDTAG crash)', async () => {

@@ -87,6 +87,7 @@ export function startSession(socket: Socket, options: SessionOptions): Session {
   const hit = (limit: RouterLimit): void => options.onLimit?.(limit);
   const pending = new Map<string, Call>();
   let sequence = 0;
+  let corked = false;
   let ending: RouterError | undefined;
   let socketError: Error | undefined;
   let watchdog: NodeJS.Timeout | undefined;
@@ -214,6 +215,16 @@ export function startSession(socket: Socket, options: SessionOptions): Session {
         hit('idle');
         fail(new RouterError({ kind: 'timeout', message: `router ${where} did not answer within ${options.timeoutMs} ms` }));
       }, options.timeoutMs);
+      // Commands sent in the same tick (concurrent invocations resuming on one reply) leave in
+      // one write: one segment for the router to read instead of one per caller.
+      if (!corked) {
+        corked = true;
+        socket.cork();
+        process.nextTick(() => {
+          corked = false;
+          socket.uncork();
+        });
+      }
       socket.write(bytes);
       return replies;
     },
