@@ -11,6 +11,7 @@ import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import { requestDelta, startChild, type ControllerKind } from './controllers.js';
+import { median, medianRun } from './medians.js';
 import { benchObjects, benchStack, cpuSeconds, ms, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
 
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
@@ -44,26 +45,42 @@ export interface ControllerRun {
 
 export interface ConvergenceResult {
   services: number;
+  /** Each figure's median over the rounds (requests by call: the round with the median rate's). */
   ours: ControllerRun;
   reference: ControllerRun;
-  /** ours ÷ reference */
+  /** ours ÷ reference; the rate's is the median of the rounds' own ratios */
   ratios: { servicesPerSecond: number; apiRequestsPerService: number; cpuMsPerService: number; peakRssMb: number };
+  /** Every round as measured, in order. */
+  rounds: { ours: ControllerRun; reference: ControllerRun; ratio: number }[];
 }
 
 /**
  * N LoadBalancer Services (one port, an EndpointSlice of 2 ready endpoints each) created at
- * once, on a fresh cluster for each controller: the minimal reference controller, then ours
- * (`mikrolb controller`, compiled, against the RouterOS simulator).
+ * once, on a fresh cluster for each controller: the minimal reference controller and ours
+ * (`mikrolb controller`, compiled, against the RouterOS simulator). The machine's speed drifts
+ * (it is shared), so `rounds` > 1 measures both that many times, the order alternating (reference
+ * first in the first round, ours first in the second, …), and reports medians: a round's ratio
+ * compares two runs a minute apart, not the fastest of one with the slowest of the other.
  */
-export async function convergence(n: number, log: (line: string) => void): Promise<ConvergenceResult> {
-  log('  reference controller (finalizer + ingress only):');
-  const reference = await convergeWith('reference', n, log);
-  log('  mikrolb controller:');
-  const ours = await convergeWith('ours', n, log);
+export async function convergence(n: number, log: (line: string) => void, rounds = 1): Promise<ConvergenceResult> {
+  const measured: ConvergenceResult['rounds'] = [];
+  for (let round = 0; round < rounds; round++) {
+    const order: ControllerKind[] = round % 2 === 0 ? ['reference', 'ours'] : ['ours', 'reference'];
+    const runs: Partial<Record<ControllerKind, ControllerRun>> = {};
+    for (const kind of order) {
+      log(`  ${rounds > 1 ? `round ${round + 1}/${rounds}, ` : ''}${kind === 'ours' ? 'mikrolb controller' : 'reference controller (finalizer + ingress only)'}:`);
+      runs[kind] = await convergeWith(kind, n, log);
+    }
+    const { ours, reference } = runs;
+    if (!ours || !reference) throw new Error('a round ran without one of the controllers');
+    measured.push({ ours, reference, ratio: ours.servicesPerSecond / reference.servicesPerSecond });
+  }
+  const ours = medianRun(measured.map((r) => r.ours));
+  const reference = medianRun(measured.map((r) => r.reference));
   return {
-    services: n, ours, reference,
+    services: n, ours, reference, rounds: measured,
     ratios: {
-      servicesPerSecond: ours.servicesPerSecond / reference.servicesPerSecond,
+      servicesPerSecond: median(measured.map((r) => r.ratio)),
       apiRequestsPerService: ours.apiRequestsPerService / reference.apiRequestsPerService,
       cpuMsPerService: ours.cpuMsPerService / reference.cpuMsPerService,
       peakRssMb: ours.peakRssMb / reference.peakRssMb,

@@ -1,10 +1,10 @@
 /**
- * `npm run bench [-- --json] [--services N] [--only a,b]`: MikroLB's figures on this machine,
+ * `npm run bench [-- --json] [--services N] [--rounds N] [--only a,b]`: MikroLB's figures on this machine,
  * each scenario on its own real API server and RouterOS simulator, each figure printed with its
  * target (issue 14) and whether it was met. Figures, not pass/fail: the exit code does not
  * depend on them. Scenarios: convergence (ours and the minimal reference controller), idle,
  * coldstart, bridge, pools, choose-scale, pool-scale (`--pool-allocations N`, default 50,000),
- * router, routes.
+ * router, routes. Convergence runs `--rounds` times (default 3; see convergence()).
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
@@ -21,10 +21,12 @@ import { fig, table, targets } from './report.js';
 import { ms } from './support.js';
 import { messageOf } from '../../lib/errors.js';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, services: { type: 'string' }, 'bridge-services': { type: 'string' }, 'pool-allocations': { type: 'string' }, only: { type: 'string' } } });
+const { values } = parseArgs({ options: { json: { type: 'boolean' }, services: { type: 'string' }, 'bridge-services': { type: 'string' }, 'pool-allocations': { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } } });
 const N = Number(values.services ?? 1000);
 const BRIDGE_N = Number(values['bridge-services'] ?? 10_000);
 const POOL_N = Number(values['pool-allocations'] ?? 50_000);
+const ROUNDS = Number(values.rounds ?? 3);
+if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a whole number ≥ 1, not ${values.rounds ?? ''}`);
 const only = values.only?.split(',');
 const want = (name: string): boolean => !only || only.includes(name);
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
@@ -58,7 +60,7 @@ if (want('convergence')) {
   await compileChildren();
 }
 
-await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoints each) created at once, ours vs the minimal reference controller`, () => convergence(N, log), (r) => {
+await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoints each) created at once, ours vs the minimal reference controller${ROUNDS > 1 ? `, ${ROUNDS} rounds (medians)` : ''}`, () => convergence(N, log, ROUNDS), (r) => {
   const { ours, reference: ref, ratios } = r;
   const c = (figure: string, value: number, op: '<=' | '>=', bound: number, unit = ''): string => goals.check('convergence', figure, value, op, bound, unit);
   const rows = [
@@ -79,6 +81,10 @@ await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoi
     ['creation → ingress p50 / p99 (ms)', `${fig(ours.latencyMs.p50, 0)} / ${fig(ours.latencyMs.p99, 0)}`, `${fig(ref.latencyMs.p50, 0)} / ${fig(ref.latencyMs.p99, 0)}`, '', '', ''],
   ];
   return [
+    ...(r.rounds.length > 1 ? [
+      ...table([['round', 'ours Services/s', 'reference Services/s', 'ours/ref'], ...r.rounds.map((x, i) => [String(i + 1), fig(x.ours.servicesPerSecond), fig(x.reference.servicesPerSecond), fig(x.ratio, 2)])]),
+      `each figure below: the median of the ${r.rounds.length} rounds (ours/ref of the rate: the median of the rounds' ratios)`,
+    ] : []),
     ...table(rows),
     'our API requests during convergence by function × verb × resource (top 10, per Service):',
     ...table(ours.requestsByCall.slice(0, 10).map(([call, n]) => [`  ${call}`, String(n), `${fig(n / ours.services, 2)}/Service`])),

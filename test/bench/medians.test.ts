@@ -1,0 +1,46 @@
+import { describe, expect, it } from 'vitest';
+import type { ControllerRun } from './convergence.js';
+import { median, medianRun } from './medians.js';
+
+const run = (servicesPerSecond: number, extra: Partial<ControllerRun> = {}): ControllerRun => ({
+  controller: 'ours', services: 1000, totalSeconds: 1000 / servicesPerSecond, servicesPerSecond,
+  latencyMs: { p50: servicesPerSecond, p95: 2 * servicesPerSecond, p99: 3 * servicesPerSecond },
+  apiRequestsPerService: 6, requestsByCall: [[`call at ${servicesPerSecond}/s`, 1000]],
+  cpuMsPerService: 100 / servicesPerSecond, apiServerCpuMsPerService: 20, etcdCpuMsPerService: 5, benchCpuMsPerService: 4,
+  idleRssMb: 70, peakRssMb: 130,
+  ...extra,
+});
+
+describe('the convergence rounds summarised', () => {
+  it('takes the middle value, or the mean of the two middle ones, and skips what was not measured', () => {
+    expect(median([3, 1, 2])).toBe(2);
+    expect(median([4, 1, 3, 2])).toBe(2.5);
+    expect(median([5, Number.NaN])).toBe(5);
+    expect(median([])).toBeNaN();
+  });
+
+  it("gives each figure its own median, the requests by call of the run with the median rate", () => {
+    const summary = medianRun([
+      run(30, { peakRssMb: 150, routerRoundTripsPerService: 3, routerCommandsPerService: 15, routerRepliesPerService: { sentences: 31, bytes: 3000 } }),
+      run(50, { peakRssMb: 120, routerRoundTripsPerService: 3, routerCommandsPerService: 15, routerRepliesPerService: { sentences: 31, bytes: 3200 } }),
+      run(40, { peakRssMb: 140, routerRoundTripsPerService: 2, routerCommandsPerService: 16, routerRepliesPerService: { sentences: 33, bytes: 3100 } }),
+    ]);
+    expect(summary.servicesPerSecond).toBe(40);
+    expect(summary.peakRssMb).toBe(140);
+    expect(summary.cpuMsPerService).toBe(2.5);
+    expect(summary.latencyMs).toEqual({ p50: 40, p95: 80, p99: 120 });
+    expect(summary.requestsByCall).toEqual([['call at 40/s', 1000]]);
+    expect(summary.routerRoundTripsPerService).toBe(3);
+    expect(summary.routerRepliesPerService).toEqual({ sentences: 31, bytes: 3100 });
+  });
+
+  it('leaves out the router figures of a controller that has no router, and returns a single run as it is', () => {
+    const reference = medianRun([run(80, { controller: 'reference' }), run(90, { controller: 'reference' })]);
+    expect(reference.servicesPerSecond).toBe(85);
+    expect(reference.controller).toBe('reference');
+    expect('routerRoundTripsPerService' in reference).toBe(false);
+    const one = run(33);
+    expect(medianRun([one])).toBe(one);
+    expect(() => medianRun([])).toThrow(/no run/);
+  });
+});
