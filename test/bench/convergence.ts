@@ -12,7 +12,7 @@ import type { KubePort } from '../../lib/k8s/port.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import { requestDelta, startChild, type ControllerKind } from './controllers.js';
 import { median, medianRun } from './medians.js';
-import { benchObjects, benchStack, cpuSeconds, ms, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
+import { benchObjects, benchStack, cpuSeconds, machineCpu, ms, stealPercent, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
 
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 
@@ -41,6 +41,8 @@ export interface ControllerRun {
   /** Resident memory after start-up with nothing to do, and the peak (VmHWM) by the end of the run. */
   idleRssMb: number;
   peakRssMb: number;
+  /** The hypervisor's steal time during the run, % of the machine's time (others' guests on its cores). */
+  stealPercent: number;
 }
 
 export interface ConvergenceResult {
@@ -104,6 +106,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const cpu0 = await child.cpuSeconds();
       const server0 = await serverCpu(cluster);
       const bench0 = process.cpuUsage();
+      const machine0 = await machineCpu();
       const commands0 = sim?.stats.commands ?? 0;
       const replies0 = { sentences: sim?.stats.sentencesSent ?? 0, bytes: sim?.stats.bytesSent ?? 0 };
       const router = sim;
@@ -115,6 +118,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const cpu1 = await child.cpuSeconds();
       const server1 = await serverCpu(cluster);
       const bench1 = process.cpuUsage(bench0);
+      const machine1 = await machineCpu();
       const profiled = await profile;
       if (profiled) log(`    kube-apiserver CPU profile: ${profiled}`);
       const after = await child.counts();
@@ -127,8 +131,9 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
         cpuMsPerService: ((cpu1 - cpu0) * 1000) / n, idleRssMb, peakRssMb: await child.peakRssMb(),
         apiServerCpuMsPerService: ((server1.apiServer - server0.apiServer) * 1000) / n, etcdCpuMsPerService: ((server1.etcd - server0.etcd) * 1000) / n,
         benchCpuMsPerService: (bench1.user + bench1.system) / 1000 / n,
+        stealPercent: stealPercent(machine0, machine1),
       };
-      log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service`);
+      log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service; steal ${result.stealPercent.toFixed(1)} %`);
       return result;
     } finally {
       await child.stop();

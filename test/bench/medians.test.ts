@@ -1,13 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import type { ControllerRun } from './convergence.js';
 import { median, medianRun } from './medians.js';
+import { machineCpu, stealPercent } from './support.js';
 
 const run = (servicesPerSecond: number, extra: Partial<ControllerRun> = {}): ControllerRun => ({
   controller: 'ours', services: 1000, totalSeconds: 1000 / servicesPerSecond, servicesPerSecond,
   latencyMs: { p50: servicesPerSecond, p95: 2 * servicesPerSecond, p99: 3 * servicesPerSecond },
   apiRequestsPerService: 6, requestsByCall: [[`call at ${servicesPerSecond}/s`, 1000]],
   cpuMsPerService: 100 / servicesPerSecond, apiServerCpuMsPerService: 20, etcdCpuMsPerService: 5, benchCpuMsPerService: 4,
-  idleRssMb: 70, peakRssMb: 130,
+  idleRssMb: 70, peakRssMb: 130, stealPercent: 2,
   ...extra,
 });
 
@@ -42,5 +43,16 @@ describe('the convergence rounds summarised', () => {
     const one = run(33);
     expect(medianRun([one])).toBe(one);
     expect(() => medianRun([])).toThrow(/no run/);
+  });
+});
+
+describe("the hypervisor's steal time", () => {
+  it('is the share of the machine time between two readings that went to other guests', async () => {
+    expect(stealPercent({ steal: 100, total: 1000 }, { steal: 150, total: 2000 })).toBe(5);
+    expect(stealPercent({ steal: 100, total: 1000 }, { steal: 100, total: 1000 })).toBe(0);
+    const now = await machineCpu(); // this machine's /proc/stat
+    expect(now.total).toBeGreaterThan(0);
+    expect(now.steal).toBeGreaterThanOrEqual(0);
+    expect(now.steal).toBeLessThan(now.total);
   });
 });

@@ -78,11 +78,12 @@ await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoi
     ['RSS peak during the run (MB)', fig(ours.peakRssMb, 0), fig(ref.peakRssMb, 0), fig(ratios.peakRssMb, 1), '≤ 150 MB', c('RSS peak during the run', ours.peakRssMb, '<=', 150, ' MB')],
     ['RSS idle, before the run (MB)', fig(ours.idleRssMb, 0), fig(ref.idleRssMb, 0), '', '≤ 100 MB', c('RSS idle', ours.idleRssMb, '<=', 100, ' MB')],
     ['all converged after (s)', fig(ours.totalSeconds), fig(ref.totalSeconds), '', '', ''],
+    ['the hypervisor\'s steal time during the run (%)', fig(ours.stealPercent, 1), fig(ref.stealPercent, 1), '', '', ''],
     ['creation → ingress p50 / p99 (ms)', `${fig(ours.latencyMs.p50, 0)} / ${fig(ours.latencyMs.p99, 0)}`, `${fig(ref.latencyMs.p50, 0)} / ${fig(ref.latencyMs.p99, 0)}`, '', '', ''],
   ];
   return [
     ...(r.rounds.length > 1 ? [
-      ...table([['round', 'ours Services/s', 'reference Services/s', 'ours/ref'], ...r.rounds.map((x, i) => [String(i + 1), fig(x.ours.servicesPerSecond), fig(x.reference.servicesPerSecond), fig(x.ratio, 2)])]),
+      ...table([['round', 'ours Services/s', 'reference Services/s', 'ours/ref', 'steal % (ours / ref)'], ...r.rounds.map((x, i) => [String(i + 1), fig(x.ours.servicesPerSecond), fig(x.reference.servicesPerSecond), fig(x.ratio, 2), `${fig(x.ours.stealPercent, 1)} / ${fig(x.reference.stealPercent, 1)}`])]),
       `each figure below: the median of the ${r.rounds.length} rounds (ours/ref of the rate: the median of the rounds' ratios)`,
     ] : []),
     ...table(rows),

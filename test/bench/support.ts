@@ -106,7 +106,6 @@ export async function cpuSeconds(pid: number): Promise<number> {
   return (Number(stat[11]) + Number(stat[12])) / 100;
 }
 
-/** Retries what an API server that is busy (or still warming its caches) refuses for a moment. */
 /** Runs kubectl against `cluster`: its output, trimmed, or an error naming the command. */
 export async function kubectlOut(cluster: TestCluster, args: readonly string[]): Promise<string> {
   const r = await cluster.kubectl(args);
@@ -114,6 +113,21 @@ export async function kubectlOut(cluster: TestCluster, args: readonly string[]):
   return r.stdout.trim();
 }
 
+/**
+ * The machine's CPU time so far, all CPUs together (clock ticks from /proc/stat's `cpu` line):
+ * `steal` is what the hypervisor gave other guests while this one wanted to run.
+ */
+export async function machineCpu(): Promise<{ steal: number; total: number }> {
+  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
+  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
+  return { steal: ticks[7] ?? 0, total: ticks.reduce((sum, t) => sum + t, 0) };
+}
+
+/** Steal time between two readings, as a percentage of the machine's time. */
+export const stealPercent = (a: { steal: number; total: number }, b: { steal: number; total: number }): number =>
+  b.total > a.total ? (100 * (b.steal - a.steal)) / (b.total - a.total) : 0;
+
+/** Retries what an API server that is busy (or still warming its caches) refuses for a moment. */
 export async function retrying<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
   for (let i = 1; ; i++) {
     try {
