@@ -12,7 +12,7 @@ import type { KubePort } from '../../lib/k8s/port.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import { requestDelta, startChild, type ControllerKind } from './controllers.js';
 import { median, medianRun } from './medians.js';
-import { benchObjects, benchStack, cpuSeconds, machineCpu, ms, stealPercent, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
+import { benchObjects, benchStack, cpuSeconds, machineCpu, machineQuiet, ms, stealPercent, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
 
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 
@@ -101,6 +101,9 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
     const child = await startChild(kind, cluster, sim ? { url: sim.url, port: sim.port } : undefined);
     try {
       await sleep(2000);
+      // both controllers start on a quiet machine: the new cluster's start-up, and the last
+      // run's teardown, done
+      await machineQuiet();
       const idleRssMb = await child.rssMb();
       const before = await child.counts();
       const cpu0 = await child.cpuSeconds();
@@ -254,6 +257,7 @@ export async function idleLatency(samples: number, log: (line: string) => void):
   try {
     // quiet: past the controller's start-up (its first lists, the router's greeting), as the convergence run waits too
     await new Promise((r) => setTimeout(r, 2000));
+    await machineQuiet();
     const latencies: number[] = [];
     for (let i = 0; i < samples; i++) {
       const { service, slice } = serviceObjects(i);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { ControllerRun } from './convergence.js';
 import { median, medianRun } from './medians.js';
-import { machineCpu, stealPercent } from './support.js';
+import { machineCpu, machineQuiet, stealPercent } from './support.js';
 
 const run = (servicesPerSecond: number, extra: Partial<ControllerRun> = {}): ControllerRun => ({
   controller: 'ours', services: 1000, totalSeconds: 1000 / servicesPerSecond, servicesPerSecond,
@@ -54,5 +54,12 @@ describe("the hypervisor's steal time", () => {
     expect(now.total).toBeGreaterThan(0);
     expect(now.steal).toBeGreaterThanOrEqual(0);
     expect(now.steal).toBeLessThan(now.total);
+  });
+});
+
+describe('waiting for a quiet machine', () => {
+  it('measures half a second at a time, and gives up at its limit when the machine never is quiet enough', async () => {
+    expect(await machineQuiet(0, 10_000)).toBeGreaterThanOrEqual(490); // any machine is 0 % idle or more: one window (timers may fire a hair early)
+    expect(await machineQuiet(1.01, 1_200)).toBeGreaterThanOrEqual(1_200); // never more than 100 % idle: the limit
   });
 });

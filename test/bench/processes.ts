@@ -10,7 +10,7 @@ import { kubeTransport } from '../../lib/k8s/rest.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { imageProcess, type ImageProcess } from './controllers.js';
 import type { ImageNode } from './image-node.js';
-import { cpuSeconds, kubectlOut, percentile, pool, retrying, rssMb, serviceObjects } from './support.js';
+import { cpuSeconds, kubectlOut, machineQuiet, percentile, pool, retrying, rssMb, serviceObjects } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
 const BIN = join(ROOT, 'dist', 'bridge', 'main.js');
@@ -180,6 +180,7 @@ export async function coldStart(node: ImageNode): Promise<ColdStart> {
       return { ms: performance.now() - t0, child, port };
     };
     const once = async (way: Way): Promise<number> => {
+      await machineQuiet();
       const { ms, child } = await start(way);
       await stopProcess(child);
       return ms;

@@ -117,10 +117,26 @@ export async function kubectlOut(cluster: TestCluster, args: readonly string[]):
  * The machine's CPU time so far, all CPUs together (clock ticks from /proc/stat's `cpu` line):
  * `steal` is what the hypervisor gave other guests while this one wanted to run.
  */
-export async function machineCpu(): Promise<{ steal: number; total: number }> {
+export async function machineCpu(): Promise<{ steal: number; idle: number; total: number }> {
   const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
   const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-  return { steal: ticks[7] ?? 0, total: ticks.reduce((sum, t) => sum + t, 0) };
+  return { steal: ticks[7] ?? 0, idle: (ticks[3] ?? 0) + (ticks[4] ?? 0), total: ticks.reduce((sum, t) => sum + t, 0) };
+}
+
+/**
+ * Waits until the machine is quiet (at least `idleShare` of its time idle over half a second:
+ * a cluster that has just started, or the last scenario's teardown, keeps a core busy for a
+ * few seconds), at most `maxMs`. Resolves to how long it waited.
+ */
+export async function machineQuiet(idleShare = 0.8, maxMs = 30_000): Promise<number> {
+  const t0 = performance.now();
+  for (;;) {
+    const a = await machineCpu();
+    await new Promise((r) => setTimeout(r, 500));
+    const b = await machineCpu();
+    const quiet = b.total > a.total && (b.idle - a.idle) / (b.total - a.total) >= idleShare;
+    if (quiet || performance.now() - t0 >= maxMs) return performance.now() - t0;
+  }
 }
 
 /** Steal time between two readings, as a percentage of the machine's time. */
