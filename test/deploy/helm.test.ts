@@ -20,6 +20,7 @@ import {
   type Doc, type Overlay,
 } from './render.js';
 import { ConfigMapSchema, ServiceSchema } from './schemas.js';
+import { documentedPatches, renderOverlay, selectable } from './old-clusters.js';
 
 const { kubectl } = testCluster();
 
@@ -106,6 +107,24 @@ describe.each(OVERLAYS)('the chart in step with deploy/overlays/%s', (overlay) =
     const crds = chart.docs.filter((d) => d.kind === 'CustomResourceDefinition');
     expect(crds.map((d) => d.metadata.name).sort()).toEqual(['ipaddressclaims.mikrolb.de', 'ipallocations.mikrolb.de', 'ippools.mikrolb.de']);
     for (const d of crds) expect(d.metadata.annotations?.['helm.sh/resource-policy']).toBe('keep');
+  });
+});
+
+describe.each(OVERLAYS)('the chart on Kubernetes older than 1.30 (overlay %s)', (overlay) => {
+  it('renders what the overlay with the documented pre-1.30 patches renders: no Service-write policy, no selectableFields', async () => {
+    const [old, oldest, current, standIn, patched] = await Promise.all([
+      helmTemplate(valuesFor(overlay, false), ['--kube-version', '1.29.0']),
+      helmTemplate(valuesFor(overlay, false), ['--kube-version', '1.24.0']),
+      helmTemplate(valuesFor(overlay, false), ['--kube-version', '1.30.0']),
+      helmTemplate(valuesFor(overlay, false)), // no cluster: Helm's stand-in 1.20.0 counts as current
+      renderOverlay(kubectl, overlay, await documentedPatches()),
+    ]);
+    expect(normalised(old.docs)).toEqual(normalised(patched));
+    expect(normalised(oldest.docs)).toEqual(normalised(patched));
+    for (const render of [current, standIn]) {
+      expect(selectable(render.docs)).toEqual([{ jsonPath: '.status.phase' }]);
+      expect(render.docs.map((d) => d.kind)).toEqual(expect.arrayContaining(['ValidatingAdmissionPolicy', 'ValidatingAdmissionPolicyBinding']));
+    }
   });
 });
 

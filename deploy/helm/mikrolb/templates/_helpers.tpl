@@ -25,3 +25,16 @@ app.kubernetes.io/managed-by: {{ .Release.Service }}
 {{- define "mikrolb.knative" -}}
 {{- if or (eq .Values.mode "knative") (eq .Values.mode "knative-eventing") }}true{{ end }}
 {{- end }}
+
+{{/*
+true on a cluster older than Kubernetes 1.30 (its version as Helm reads it; `helm template
+--kube-version` sets one for a render without a cluster), where ValidatingAdmissionPolicy v1 and
+CRD selectableFields do not exist yet: there the chart leaves out the Service-write policy and
+the IPAllocation CRD's selectableFields, as the kustomize patches of docs/installation.md do.
+Helm's stand-in without a cluster, 1.20.0, is older than any Kubernetes MikroLB runs on (1.24),
+so it counts as current: a plain `helm template` keeps the policy.
+*/}}
+{{- define "mikrolb.oldKubernetes" -}}
+{{- $version := .Capabilities.KubeVersion.Version }}
+{{- if and (semverCompare "<1.30-0" $version) (semverCompare ">=1.21-0" $version) }}true{{ end }}
+{{- end }}
