@@ -51,3 +51,26 @@ describe('allocate: an IPAddressClaim event', () => {
     if (expected.length === 0) expect(answer).toMatchObject({ body: { actions: [`claim ${name} belongs to no pool`] } });
   });
 });
+
+describe('allocate: a burst of claim events on one pool (one event each, as ApiServerSource delivers them)', () => {
+  it('shares the pool reconciles of the events that arrive while one runs, and the counts end right', async () => {
+    const claims = Array.from({ length: 10 }, (_, i) => claim(`192.0.2.${i + 1}`, 'lan'));
+    const kube = memoryPort({ now: NOW, objects: [...POOLS, ...claims] });
+    let claimLists = 0;
+    const port = { ...kube.port, list: (...args: Parameters<typeof kube.port.list>) => {
+      if (args[0] === 'IPAddressClaim') claimLists++;
+      return kube.port.list(...args);
+    } };
+    const allocate = createAllocate({ kube: port, now: NOW, log: memoryLogger(), retry: { attempts: 3, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
+    const one = await allocate(objectInvocation('add', { kind: 'IPAddressClaim', name: claims[0]?.metadata.name ?? '' }));
+    expect(one.kind).toBe('done');
+    const perReconcile = claimLists;
+    expect(perReconcile).toBeGreaterThan(0);
+    claimLists = 0;
+    const answers = await Promise.all(claims.map((c) => allocate(objectInvocation('add', { kind: 'IPAddressClaim', name: c.metadata.name }))));
+    expect(answers.map((a) => a.kind)).toEqual(claims.map(() => 'done'));
+    expect(claimLists).toBeLessThanOrEqual(2 * perReconcile); // 10 reconciles unshared
+    const lan = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
+    expect(lan.status).toMatchObject({ totalAddresses: '16', allocatedAddresses: '10', freeAddresses: '6' });
+  });
+});

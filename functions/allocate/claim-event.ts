@@ -1,7 +1,30 @@
 import { poolsKeepingAddressName } from '../../lib/core/claim-pools.js';
 import { getClaim, listPools } from '../../lib/k8s/typed.js';
-import type { AllocateRun, Report } from './deps.js';
+import { newReport, type AllocateRun, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
+import { shareRuns } from './share.js';
+
+/** Each instance's shared pool recounts (see recountOf). */
+const recounts = new WeakMap<AllocateRun, (pool: string) => Promise<Report>>();
+
+/**
+ * The pool reconciles of this instance's claim events, shared per pool: Knative's
+ * ApiServerSource delivers a burst of claims one event at a time, and each reconcile lists the
+ * pool's claims, so N claims on one pool at once would list them N times. Events arriving while
+ * the pool's reconcile runs share the one after it (shareRuns), which reads what they changed.
+ */
+function recountOf(deps: AllocateRun): (pool: string) => Promise<Report> {
+  let recount = recounts.get(deps);
+  if (!recount) {
+    recount = shareRuns(async (pool: string) => {
+      const report = newReport();
+      await reconcilePool(deps, pool, report);
+      return report;
+    });
+    recounts.set(deps, recount);
+  }
+  return recount;
+}
 
 /**
  * An IPAddressClaim was taken or freed (Knative's ApiServerSource sends claim events as they
@@ -12,5 +35,9 @@ export async function claimChanged(deps: AllocateRun, name: string, report: Repo
   const claim = await getClaim(deps.kube, name);
   const pools = claim ? [claim.spec.poolName] : poolsKeepingAddressName(name, (await listPools(deps.kube)).items);
   if (pools.length === 0) report.actions.push(`claim ${name} belongs to no pool`);
-  for (const pool of pools) await reconcilePool(deps, pool, report);
+  for (const pool of pools) {
+    const done = await recountOf(deps)(pool);
+    report.actions.push(...done.actions);
+    report.conflicts += done.conflicts;
+  }
 }
