@@ -60,11 +60,12 @@ export interface ConvergenceResult {
  * N LoadBalancer Services (one port, an EndpointSlice of 2 ready endpoints each) created at
  * once, on a fresh cluster for each controller: the minimal reference controller and ours
  * (`mikrolb controller`, compiled, against the RouterOS simulator). The machine's speed drifts
- * (it is shared), so `rounds` > 1 measures both that many times, the order alternating (reference
- * first in the first round, ours first in the second, …), and reports medians: a round's ratio
- * compares two runs a minute apart, not the fastest of one with the slowest of the other.
+ * (it is shared), so it measures both `rounds` times (run.ts: `--rounds`, default 3), the order
+ * alternating (reference first in the first round, ours first in the second, …), and reports
+ * medians: a round's ratio compares two runs a minute apart, not the fastest of one with the
+ * slowest of the other.
  */
-export async function convergence(n: number, log: (line: string) => void, rounds = 1): Promise<ConvergenceResult> {
+export async function convergence(n: number, log: (line: string) => void, rounds: number): Promise<ConvergenceResult> {
   const measured: ConvergenceResult['rounds'] = [];
   for (let round = 0; round < rounds; round++) {
     const order: ControllerKind[] = round % 2 === 0 ? ['reference', 'ours'] : ['ours', 'reference'];
