@@ -39,4 +39,56 @@ describe('the claims hint of a warm allocate instance', () => {
     expect(await hint.refresh(kube.port, 126_000, log, true)).toBe(true);
     await expect(hint.load(failing, 200_000, true)).rejects.toThrow('no answer');
   });
+
+  it('shares lists between concurrent invocations: a stale hint waits for the list in flight, forced loads share one list after it', async () => {
+    const kube = memoryPort({ now: NOW, objects: [claim('192.0.2.5', 'u5')] });
+    let lists = 0;
+    let release = (): void => undefined;
+    const gate = (): Promise<void> => new Promise((r) => (release = r));
+    let gated = gate();
+    const counting = { ...kube.port, list: async (...args: Parameters<typeof kube.port.list>) => {
+      lists++;
+      const answer = await kube.port.list(...args); // read when asked: what came later is not in it
+      await gated;
+      return answer;
+    } };
+    const hint = new ClaimsHint(60_000);
+    const stale = Array.from({ length: 16 }, () => hint.load(counting, 0));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(lists).toBe(1);
+    // a claim made while that list runs; forced loads asked for now must see it
+    await kube.port.create('IPAddressClaim', claim('192.0.2.9', 'u9'));
+    const forced = Array.from({ length: 8 }, () => hint.load(counting, 1, true));
+    release();
+    expect(await Promise.all(stale)).toEqual(stale.map(() => true));
+    await new Promise((r) => setTimeout(r, 0));
+    expect(lists).toBe(2);
+    gated = Promise.resolve();
+    release();
+    expect(await Promise.all(forced)).toEqual(forced.map(() => true));
+    expect(lists).toBe(2); // 24 loads, 2 lists (before: 24)
+    expect(hint.isTaken('192.0.2.9')).toBe(true);
+    // nothing in flight: a forced load lists on its own
+    expect(await hint.load(counting, 2, true)).toBe(true);
+    expect(lists).toBe(3);
+  });
+
+  it('gives a failed list to the loads that shared it, and lists again for the next', async () => {
+    const kube = memoryPort({ now: NOW, objects: [claim('192.0.2.5', 'u5')] });
+    let calls = 0;
+    const flaky = { ...kube.port, list: async (...args: Parameters<typeof kube.port.list>) => {
+      if (++calls === 1) {
+        await new Promise((r) => setTimeout(r, 0));
+        throw new Error('no answer within 30000 ms');
+      }
+      return kube.port.list(...args);
+    } };
+    const hint = new ClaimsHint(60_000);
+    const shared = [hint.load(flaky, 0), hint.load(flaky, 0)];
+    const results = await Promise.allSettled(shared);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect(calls).toBe(1);
+    expect(await hint.load(flaky, 0)).toBe(true);
+    expect(hint.isTaken('192.0.2.5')).toBe(true);
+  });
 });

@@ -22,6 +22,9 @@ export class ClaimsHint {
   private shared = new Map<string, Map<string, SharedAddress>>();
   private loadedAt: number | undefined;
   private failedAt: number | undefined;
+  /** The list in flight, and the one forced loads arriving meanwhile share (started after it). */
+  private listing: Promise<void> | undefined;
+  private nextListing: Promise<void> | undefined;
 
   constructor(private readonly maxAgeMs: number) {}
 
@@ -36,9 +39,35 @@ export class ClaimsHint {
   /** Addresses of a pool shared under a key, as last seen. */
   readonly sharedIn = (pool: string, key: string): readonly SharedAddress[] => [...(this.shared.get(`${pool}\n${key}`)?.values() ?? [])];
 
-  /** Lists every claim when the hint is empty, older than its age limit, or `force`d; true when it listed. */
+  /**
+   * Lists every claim when the hint is empty, older than its age limit, or `force`d; true when
+   * a list ran for the call. Concurrent invocations share lists (with tens of thousands of
+   * claims, each is megabytes): a stale hint waits for the list in flight; a forced load, which
+   * must see what changed before it was asked for, shares the one list that starts after it.
+   */
   async load(kube: KubePort, nowMs: number, force = false): Promise<boolean> {
     if (!force && this.loadedAt !== undefined && nowMs - this.loadedAt < this.maxAgeMs) return false;
+    if (!this.listing) await this.list(kube, nowMs);
+    else if (!force) await this.listing;
+    else {
+      this.nextListing ??= this.listing.catch(() => undefined).then(() => {
+        this.nextListing = undefined;
+        return this.list(kube, nowMs);
+      });
+      await this.nextListing;
+    }
+    return true;
+  }
+
+  private list(kube: KubePort, nowMs: number): Promise<void> {
+    const listing = this.replaceFrom(kube, nowMs).finally(() => {
+      if (this.listing === listing) this.listing = undefined;
+    });
+    this.listing = listing;
+    return listing;
+  }
+
+  private async replaceFrom(kube: KubePort, nowMs: number): Promise<void> {
     const claims = await listClaims(kube);
     const taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
     this.byAllocation = new Map<string, Holding>();
@@ -51,7 +80,6 @@ export class ClaimsHint {
     }
     this.taken = taken;
     this.loadedAt = nowMs;
-    return true;
   }
 
   /**
