@@ -4,6 +4,7 @@ import { parseAddress, TakenAddresses, type IPFamily, type Taken } from '../../l
 import type { KubePort } from '../../lib/k8s/port.js';
 import { listClaims } from '../../lib/k8s/typed.js';
 import { messageOf } from '../../lib/errors.js';
+import { shareRuns } from './share.js';
 import type { Logger } from '../../lib/log/logger.js';
 
 /** After a failed list, the hint waits this long before listing again. */
@@ -22,9 +23,10 @@ export class ClaimsHint {
   private shared = new Map<string, Map<string, SharedAddress>>();
   private loadedAt: number | undefined;
   private failedAt: number | undefined;
-  /** The list in flight, and the one forced loads arriving meanwhile share (started after it). */
-  private listing: Promise<void> | undefined;
-  private nextListing: Promise<void> | undefined;
+  /** When the latest load was asked for: what a list that starts for it records as its time. */
+  private askedAt = 0;
+  /** Lists shared by concurrent loads (see load). */
+  private readonly lists = shareRuns((kube: KubePort) => this.replaceFrom(kube, this.askedAt));
 
   constructor(private readonly maxAgeMs: number) {}
 
@@ -47,24 +49,9 @@ export class ClaimsHint {
    */
   async load(kube: KubePort, nowMs: number, force = false): Promise<boolean> {
     if (!force && this.loadedAt !== undefined && nowMs - this.loadedAt < this.maxAgeMs) return false;
-    if (!this.listing) await this.list(kube, nowMs);
-    else if (!force) await this.listing;
-    else {
-      this.nextListing ??= this.listing.catch(() => undefined).then(() => {
-        this.nextListing = undefined;
-        return this.list(kube, nowMs);
-      });
-      await this.nextListing;
-    }
+    this.askedAt = Math.max(this.askedAt, nowMs);
+    await this.lists(kube, !force);
     return true;
-  }
-
-  private list(kube: KubePort, nowMs: number): Promise<void> {
-    const listing = this.replaceFrom(kube, nowMs).finally(() => {
-      if (this.listing === listing) this.listing = undefined;
-    });
-    this.listing = listing;
-    return listing;
   }
 
   private async replaceFrom(kube: KubePort, nowMs: number): Promise<void> {

@@ -59,4 +59,14 @@ describe('runs shared per key', () => {
     expect(await b).toBe('lan ok 2');
     expect(await shared('lan')).toBe('lan ok 3');
   });
+
+  it('lets a call that any run will do share the run in flight', async () => {
+    const g = gatedRuns();
+    const shared = shareRuns(g.run);
+    const first = shared('lan');
+    const joined = shared('lan', true);
+    await g.open();
+    expect(await Promise.all([first, joined])).toEqual(['lan run 1', 'lan run 1']);
+    expect(g.started).toEqual(['lan']);
+  });
 });
