@@ -1,6 +1,8 @@
 import { createServer } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestPki, type TestPki } from '../routeros/client/test-support.js';
 import { kubeTransport, userAgentOf, withUserAgent, type Transport } from './rest.js';
 
 /** What a stand-in server saw of each request: its User-Agent and the client port it came from. */
@@ -39,5 +41,57 @@ describe('the User-Agent of API requests', () => {
     expect(seen.map((s) => s.userAgent)).toEqual(['mikrolb', 'mikrolb-controller', 'mikrolb-allocate', 'mikrolb-program', 'mikrolb-controller']);
     // the functions' requests go over the controller's keep-alive connection, not their own
     expect(new Set(seen.slice(1).map((s) => s.clientPort)).size).toBe(1);
+  });
+});
+
+describe('the TLS of API requests', () => {
+  let pki: TestPki;
+  beforeAll(async () => {
+    pki = await createTestPki();
+  }, 30_000);
+
+  /** An HTTPS stand-in serving `identity`, and a kubeconfig trusting `ca` with a bearer token. */
+  async function tlsServer(identity: { key: string; cert: string }, ca: string): Promise<{ kc: KubeConfig; seen: { auth: string | undefined; clientPort: number | undefined }[]; close: () => Promise<void> }> {
+    const seen: { auth: string | undefined; clientPort: number | undefined }[] = [];
+    const tls = createHttpsServer(identity, (req, res) => {
+      seen.push({ auth: req.headers.authorization, clientPort: req.socket.remotePort });
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":"NamespaceList"}');
+    });
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    const address = tls.address();
+    const port = typeof address === 'object' && address !== null ? address.port : 0;
+    const config = new KubeConfig();
+    config.loadFromOptions({
+      clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, caData: Buffer.from(ca).toString('base64'), skipTLSVerify: false }],
+      users: [{ name: 'u', token: 'secret-token' }],
+      contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+      currentContext: 'c',
+    });
+    return { kc: config, seen, close: () => new Promise<void>((resolve) => tls.close(() => resolve())) };
+  }
+
+  it('verifies the server by the kubeconfig CA once the agent holds it, and reuses its connections', async () => {
+    const server = await tlsServer(pki.server, pki.caCert);
+    try {
+      const transport = kubeTransport(server.kc);
+      for (let i = 0; i < 3; i++) expect(await get(transport)).toEqual({ kind: 'NamespaceList' });
+      expect(server.seen.map((s) => s.auth)).toEqual(['Bearer secret-token', 'Bearer secret-token', 'Bearer secret-token']);
+      expect(new Set(server.seen.map((s) => s.clientPort)).size).toBe(1);
+    } finally {
+      await server.close();
+    }
+  });
+
+  it('refuses a server another CA signed, and one whose certificate names another host', async () => {
+    const untrusted = await tlsServer(pki.server, pki.otherCaCert);
+    const misnamed = await tlsServer(pki.wrongName, pki.caCert);
+    try {
+      await expect(get(kubeTransport(untrusted.kc))).rejects.toMatchObject({ reason: 'NetworkError', message: expect.stringMatching(/certificate/) });
+      await expect(get(kubeTransport(misnamed.kc))).rejects.toMatchObject({ reason: 'NetworkError', message: expect.stringMatching(/altnames|IP/) });
+      expect([...untrusted.seen, ...misnamed.seen]).toEqual([]);
+    } finally {
+      await untrusted.close();
+      await misnamed.close();
+    }
   });
 });

@@ -1,5 +1,6 @@
 import { Agent, request, type RequestOptions } from 'node:https';
 import { Agent as HttpAgent, request as httpRequest } from 'node:http';
+import { createSecureContext } from 'node:tls';
 import type { ClusterAccess } from './access.js';
 import * as z from 'zod';
 import { KubeError } from './errors.js';
@@ -58,6 +59,20 @@ export const withUserAgent = (transport: Transport, userAgent: string): Transpor
   (req) => transport({ ...req, userAgent });
 
 /**
+ * The connections' agent, holding the TLS material the credentials name as one secure context:
+ * a request then carries none of it, so the agent neither parses the CA again per connection
+ * nor folds the PEMs into each request's connection-pool key (Node's https agent names a pool
+ * by every TLS option a request carries: kilobytes of text built and hashed per request).
+ */
+function tlsAgent(creds: RequestOptions, agentOpts: { keepAlive: boolean; maxSockets: number }): Agent {
+  const { ca, cert, key, rejectUnauthorized, servername } = creds;
+  return new Agent({
+    ...agentOpts, secureContext: createSecureContext({ ca, cert, key }),
+    ...(rejectUnauthorized !== undefined ? { rejectUnauthorized } : {}), ...(servername !== undefined ? { servername } : {}),
+  });
+}
+
+/**
  * A keep-alive JSON transport for the cluster `kc` reaches (its credentials applied to each
  * request: see access.ts), its requests sent with `userAgent` unless one names its own.
  */
@@ -70,16 +85,18 @@ export function kubeTransport(kc: ClusterAccess, opts: { maxSockets?: number; us
   let agent: Agent | HttpAgent | undefined;
   const send = request;
   return async (req) => {
+    // the credentials (a token is read again now and then): the agent keeps their TLS part, the request their headers
+    const creds: RequestOptions = {};
+    await kc.applyToHTTPSOptions(creds);
+    agent ??= secure ? tlsAgent(creds, agentOpts) : new HttpAgent(agentOpts);
     const options: RequestOptions = {
       method: req.method,
       hostname: base.hostname,
       port: base.port,
       path: `${base.pathname.replace(/\/$/, '')}${withQuery(req.path, req.query)}`,
-      headers: { accept: 'application/json', 'user-agent': req.userAgent ?? opts.userAgent ?? DEFAULT_USER_AGENT },
+      headers: { accept: 'application/json', 'user-agent': req.userAgent ?? opts.userAgent ?? DEFAULT_USER_AGENT, ...creds.headers },
+      agent,
     };
-    await kc.applyToHTTPSOptions(options);
-    agent ??= secure ? new Agent({ ...agentOpts, ca: options.ca, cert: options.cert, key: options.key, rejectUnauthorized: options.rejectUnauthorized }) : new HttpAgent(agentOpts);
-    options.agent = agent;
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
     if (payload !== undefined) {
       options.headers = { ...options.headers, 'content-type': req.contentType ?? 'application/json', 'content-length': Buffer.byteLength(payload) };
