@@ -5,7 +5,7 @@ import { ADDRESS_MENU, holderConditions, isRefused, refusedWants } from './route
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
   DEFAULT_CLUSTER, advertisementEntry, entryOwner, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
-  snatList, sourceList, stagePlan, type DesiredMenus, type Op, type Scope, type ServiceProgram,
+  snatList, sourceList, stagePlan, type DesiredEntry, type DesiredMenus, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
 import { firewallMenu } from '../router/menus.js';
@@ -194,7 +194,10 @@ export function partitionState(state: Record<string, RouterEntry[]>, cluster: st
 
 /** `?a ?b ?c ?#| ?#|`: any of the conditions (RouterOS evaluates query words on a stack). */
 function anyOf(conditions: readonly string[]): string[] {
-  return [...conditions.map((c) => `?${c}`), ...conditions.slice(1).map(() => '?#|')];
+  const words: string[] = [];
+  for (const c of conditions) words.push(`?${c}`);
+  for (let i = 1; i < conditions.length; i++) words.push('?#|');
+  return words;
 }
 
 /**
@@ -214,34 +217,74 @@ interface OwnerRead {
   chains: ReadonlySet<string>;
 }
 
-function ownerReads(p: OwnerProgram): OwnerRead[] {
-  // Everything the owner could have now (as if load balancing and SNAT were on), so that
-  // switching either off finds the entries to remove.
-  const desired = forCluster(mergeDesired(
+/**
+ * Everything the owner could have now (as if load balancing and SNAT were on), so that
+ * switching either off finds the entries to remove.
+ */
+function possibleEntries(p: OwnerProgram): DesiredMenus {
+  return forCluster(mergeDesired(
     ...(p.service ? [serviceEntries({ ...p.service, lbEnabled: true, snatEnabled: true })] : []),
     ...p.adverts.map((w) => {
       const adv = advertisementEntry({ serviceUid: entryOwner(p.service, p.uid, w.family, w.address), family: w.family, address: w.address, interfaceName: 'any' });
       return { [adv.menu]: [adv.entry] };
     }),
   ), p.cluster ?? DEFAULT_CLUSTER);
-  // entries the default cluster wrote before cluster names carry the old comment: find those too
-  const comments = (e: { comment: string }): string[] => [e.comment, ...[legacyComment(e.comment)].filter((c): c is string => c !== undefined)];
+}
+
+/**
+ * The narrowed print of one menu: its chains (the built-in ones our globals sit in, the
+ * owner's own), its lists, its entries by their exact comments (and the comment the default
+ * cluster wrote before cluster names), and `holders`: in an address menu, the conditions finding
+ * the foreign entries that hold one of the owner's addresses. Plain loops over the entries:
+ * they come in many shapes.
+ */
+function menuRead(menu: string, entries: readonly DesiredEntry[], serviceUid: string | undefined, holders: readonly string[]): OwnerRead | undefined {
+  const table = menu.split('/').pop() ?? '';
+  const chains = new Set(BUILTIN_CHAINS[table] ?? []);
+  const lists = new Set<string>();
+  const comments: string[] = [];
+  for (let i = 0; i < entries.length; i++) {
+    const e = entries[i];
+    if (e === undefined) continue;
+    if (isServiceChain(e.chain)) chains.add(e.chain);
+    if (isServiceChain(e['jump-target'])) chains.add(e['jump-target']);
+    if (e.list !== undefined && e.list !== LB_LIST) lists.add(e.list);
+    comments.push(e.comment);
+    const legacy = legacyComment(e.comment);
+    if (legacy !== undefined) comments.push(legacy);
+  }
+  // a Service's drop rules (source ranges) sit in the shared `mikrolb-input`: read it whole, so rules of ranges lifted go too
+  if (table === 'filter' && serviceUid !== undefined) chains.add(INPUT_CHAIN);
+  // the owner's SNAT and source lists are read even when they should now be empty (no endpoints, no ranges left)
+  if (table === 'address-list' && serviceUid !== undefined) {
+    lists.add(snatList(serviceUid));
+    lists.add(sourceList(serviceUid));
+  }
+  const conditions: string[] = [];
+  for (const c of chains) conditions.push(`chain=${c}`);
+  for (const l of lists) conditions.push(`list=${l}`);
+  for (const c of comments) conditions.push(`comment=${c}`);
+  for (const h of holders) conditions.push(h);
+  return conditions.length > 0 ? { request: { menu, query: anyOf(conditions) }, chains } : undefined;
+}
+
+/**
+ * The narrowed prints of an owner, menu by menu. In pieces V8 optimizes one by one: as a
+ * single function, with the entries' many shapes, it was optimized, deoptimized and compiled
+ * again five times in a 1,000-Service burst, ~180 ms of a core each time (docs/performance.md).
+ */
+function ownerReads(p: OwnerProgram): OwnerRead[] {
+  const desired = possibleEntries(p);
   const needsRoutes = p.adverts.some((w) => w.advertise && !w.interfaceName);
   const reads: OwnerRead[] = [];
+  const serviceUid = p.service ? p.uid : undefined;
   for (const f of FAMILIES) {
+    // foreign entries holding one of the owner's addresses (the router's own) are refused
+    const holders = p.adverts.filter((w) => w.family === f).flatMap(holderConditions);
     for (const menu of menusFor(f)) {
-      const table = menu.split('/').pop() ?? '';
-      const entries = desired[menu] ?? [];
-      // a Service's drop rules (source ranges) sit in the shared `mikrolb-input`: read it whole, so rules of ranges lifted go too
-      const chains = new Set([...(BUILTIN_CHAINS[table] ?? []), ...entries.flatMap((e) => [e.chain, e['jump-target']]).filter(isServiceChain), ...(table === 'filter' && p.service ? [INPUT_CHAIN] : [])]);
-      // the owner's SNAT and source lists are read even when they should now be empty (no endpoints, no ranges left)
-      const lists = new Set([...entries.map((e) => e.list).filter((l): l is string => l !== undefined && l !== LB_LIST), ...(table === 'address-list' && p.service ? [snatList(p.uid), sourceList(p.uid)] : [])]);
-      // foreign entries holding one of the owner's addresses (the router's own) are refused
-      const holders = menu === ADDRESS_MENU[f] ? p.adverts.filter((w) => w.family === f).flatMap(holderConditions) : [];
-      const conditions = [...[...chains].map((c) => `chain=${c}`), ...[...lists].map((l) => `list=${l}`), ...entries.flatMap(comments).map((c) => `comment=${c}`), ...holders];
-      const whole = needsRoutes && menu === ADDRESS_MENU[f];
-      if (whole) reads.push({ request: { menu }, chains: new Set() });
-      else if (conditions.length > 0) reads.push({ request: { menu, query: anyOf(conditions) }, chains });
+      const address = menu === ADDRESS_MENU[f];
+      const read = needsRoutes && address ? { request: { menu }, chains: new Set<string>() } : menuRead(menu, desired[menu] ?? [], serviceUid, address ? holders : []);
+      if (read) reads.push(read);
     }
     reads.push(...routeReads(p).filter((r) => r.menu === ROUTE_MENU[f]).map((request) => ({ request, chains: new Set<string>() })));
   }
