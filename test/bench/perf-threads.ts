@@ -1,6 +1,7 @@
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
+import { promisify } from 'node:util';
 
 /**
  * `BENCH_PERF_THREADS=<dir>`: where our controller's CPU goes by thread, from Linux `perf`
@@ -47,17 +48,7 @@ export function msPerService(parts: Record<ThreadPart, number>, services: number
   return out;
 }
 
-function run(cmd: string, args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-  return new Promise((resolve) => {
-    const child = spawn(cmd, args, { stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (c: Buffer) => (stdout += c.toString('utf8')));
-    child.stderr.on('data', (c: Buffer) => (stderr += c.toString('utf8')));
-    child.on('error', (e) => resolve({ code: -1, stdout, stderr: e.message }));
-    child.on('close', (code) => resolve({ code: code ?? -1, stdout, stderr }));
-  });
-}
+const run = promisify(execFile);
 
 /**
  * Starts sampling process `pid` into `<dir>/perf-<label>.data` when BENCH_PERF_THREADS names a
@@ -70,11 +61,11 @@ export async function startThreadProfile(pid: number, label: string): Promise<{ 
   await mkdir(dir, { recursive: true });
   const file = join(dir, `perf-${label}.data`);
   const recorder = spawn('perf', ['record', '-F', String(FREQUENCY), '-g', '-p', String(pid), '-o', file], { stdio: ['ignore', 'ignore', 'pipe'] });
-  let failed = '';
-  recorder.stderr.on('data', (c: Buffer) => (failed += c.toString('utf8')));
+  let perfLog = '';
+  recorder.stderr.on('data', (c: Buffer) => (perfLog += c.toString('utf8')));
   const ended = new Promise<number>((resolve) => {
     recorder.on('error', (e) => {
-      failed = e.message;
+      perfLog = e.message;
       resolve(-1);
     });
     recorder.on('close', (code) => resolve(code ?? -1));
@@ -84,9 +75,13 @@ export async function startThreadProfile(pid: number, label: string): Promise<{ 
       recorder.kill('SIGINT');
       const code = await ended;
       // perf ends on SIGINT with the signal's status once it has written the samples
-      if (code !== 0 && !/Captured and wrote/.test(failed)) return `not taken (perf: ${failed.trim().split('\n').pop() ?? `exit ${code}`})`;
-      const script = await run('perf', ['script', '-i', file, '-F', 'tid,ip,sym']);
-      return script.code === 0 ? threadParts(script.stdout, pid) : `not taken (perf script: ${script.stderr.trim().split('\n').pop() ?? ''})`;
+      if (code !== 0 && !/Captured and wrote/.test(perfLog)) return `not taken (perf: ${perfLog.trim().split('\n').pop() ?? `exit ${code}`})`;
+      try {
+        const { stdout } = await run('perf', ['script', '-i', file, '-F', 'tid,ip,sym'], { maxBuffer: 1 << 30 });
+        return threadParts(stdout, pid);
+      } catch (e) {
+        return `not taken (perf script: ${e instanceof Error ? e.message.split('\n')[0] ?? '' : String(e)})`;
+      }
     },
   };
 }
