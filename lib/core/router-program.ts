@@ -201,7 +201,8 @@ function anyOf(conditions: readonly string[]): string[] {
 }
 
 /**
- * Narrowed prints for one owner: the built-in chains our globals sit in, this owner's own
+ * Narrowed prints for one owner: the built-in chains our globals sit in (of the families whose
+ * global rules it could need: an IPv4 Service reads no IPv6 built-in chain), this owner's own
  * chains and lists, and its other entries by their exact comments. Reading only these keeps an
  * invocation's cost independent of how many other Services the router carries. Entries of this
  * owner that none of these finds (say, a chain of a port removed long ago) are left to the
@@ -232,15 +233,15 @@ function possibleEntries(p: OwnerProgram): DesiredMenus {
 }
 
 /**
- * The narrowed print of one menu: its chains (the built-in ones our globals sit in, the
- * owner's own), its lists, its entries by their exact comments (and the comment the default
- * cluster wrote before cluster names), and `holders`: in an address menu, the conditions finding
- * the foreign entries that hold one of the owner's addresses. Plain loops over the entries:
- * they come in many shapes.
+ * The narrowed print of one menu: its chains (the built-in ones our globals sit in when
+ * `builtin`, the owner's own), its lists, its entries by their exact comments (and the comment
+ * the default cluster wrote before cluster names), and `holders`: in an address menu, the
+ * conditions finding the foreign entries that hold one of the owner's addresses. Plain loops
+ * over the entries: they come in many shapes.
  */
-function menuRead(menu: string, entries: readonly DesiredEntry[], serviceUid: string | undefined, holders: readonly string[]): OwnerRead | undefined {
+function menuRead(menu: string, entries: readonly DesiredEntry[], serviceUid: string | undefined, holders: readonly string[], builtin: boolean): OwnerRead | undefined {
   const table = menu.split('/').pop() ?? '';
-  const chains = new Set(BUILTIN_CHAINS[table] ?? []);
+  const chains = new Set(builtin ? BUILTIN_CHAINS[table] ?? [] : []);
   const lists = new Set<string>();
   const comments: string[] = [];
   for (let i = 0; i < entries.length; i++) {
@@ -278,12 +279,16 @@ function ownerReads(p: OwnerProgram): OwnerRead[] {
   const needsRoutes = p.adverts.some((w) => w.advertise && !w.interfaceName);
   const reads: OwnerRead[] = [];
   const serviceUid = p.service ? p.uid : undefined;
+  // the built-in chains (the user's own rules, our global jumps) matter only to a family whose
+  // global rules the owner could need, one of its addresses' (see familiesNeeding): planOwner
+  // plans no global rule of any other
+  const globalFamilies = new Set([...(p.service?.lbAddresses ?? []), ...(p.service?.snatAddresses ?? [])].map((a) => a.family));
   for (const f of FAMILIES) {
     // foreign entries holding one of the owner's addresses (the router's own) are refused
     const holders = p.adverts.filter((w) => w.family === f).flatMap(holderConditions);
     for (const menu of menusFor(f)) {
       const address = menu === ADDRESS_MENU[f];
-      const read = needsRoutes && address ? { request: { menu }, chains: new Set<string>() } : menuRead(menu, desired[menu] ?? [], serviceUid, address ? holders : []);
+      const read = needsRoutes && address ? { request: { menu }, chains: new Set<string>() } : menuRead(menu, desired[menu] ?? [], serviceUid, address ? holders : [], globalFamilies.has(f));
       if (read) reads.push(read);
     }
     reads.push(...routeReads(p).filter((r) => r.menu === ROUTE_MENU[f]).map((request) => ({ request, chains: new Set<string>() })));

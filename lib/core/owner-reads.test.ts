@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import type { IPFamily } from '../ip/index.js';
+import { IPAllocationSchema } from '../k8s/schemas.js';
+import { parseQuery, queryMatcher } from '../routeros/sim/query.js';
+import { applyPlanToState, type Op } from '../router/index.js';
+import type { ReadRequest, RouterPort } from '../router/port.js';
+import type { RouterEntry, RouterState } from '../router/state.js';
+import { NET, baseRouter, webService } from '../router/test-support.js';
+import type { AdvertisementWant } from './program-model.js';
+import { planOwner, prepareGlobals, programOwner, readsFor, type OwnerProgram } from './router-program.js';
+
+/**
+ * program's narrowed reads: what an owner asks the router for, and that planning from them
+ * gives what planning from the whole router gives.
+ */
+
+/** A router that answers prints as RouterOS does: a query keeps only the entries it matches. */
+function queryingRouter(initial: RouterState): RouterPort & { state(): RouterState; asked: ReadRequest[] } {
+  let state = initial;
+  const asked: ReadRequest[] = [];
+  const print = (r: ReadRequest): RouterEntry[] => {
+    const entries = state.menus[r.menu] ?? [];
+    if (!r.query) return entries;
+    const parsed = parseQuery(r.query);
+    if (!parsed.ok) throw new Error(`bad query ${r.query.join(' ')}`);
+    const matches = queryMatcher(parsed.words);
+    return entries.filter((e) => matches({ get: (name) => e[name] }));
+  };
+  return {
+    asked,
+    state: () => state,
+    readMany: (menus) => Promise.resolve(Object.fromEntries(menus.map((m) => [m, state.menus[m] ?? []]))),
+    read: (requests) => {
+      asked.push(...requests);
+      return Promise.resolve(Object.fromEntries(requests.map((r) => [r.menu, print(r)])));
+    },
+    execute: (ops: readonly Op[]) => {
+      state = applyPlanToState(state, [...ops]);
+      return Promise.resolve();
+    },
+  };
+}
+
+function want(family: IPFamily, address: string): AdvertisementWant {
+  const allocation = IPAllocationSchema.parse({ metadata: { name: `web-${family.toLowerCase()}`, uid: `web-${family}` }, spec: { ipFamily: family }, status: { phase: 'Allocated', address } });
+  return { allocation, family, address, advertise: true, interfaceName: 'ether1', pool: 'lan' };
+}
+
+/** `web` with addresses of these families only. */
+function web(families: readonly IPFamily[]): OwnerProgram {
+  const of = (role: 'lb' | 'snat') => families.map((family) => ({ family, address: NET[family][role] }));
+  const svc = webService({ lbAddresses: of('lb'), snatAddresses: of('snat') });
+  return { uid: svc.uid, service: svc, adverts: families.map((f) => want(f, NET[f].lb)) };
+}
+
+/** A router with the user's own rules in the built-in chains of both families, prepared for both. */
+async function preparedRouter(): Promise<RouterState> {
+  const base = baseRouter();
+  const r = queryingRouter({
+    ...base,
+    menus: {
+      ...base.menus,
+      '/ip/firewall/filter': [{ '.id': '*A1', chain: 'input', action: 'accept', 'in-interface': 'bridge' }],
+      '/ipv6/firewall/filter': [{ '.id': '*A3', chain: 'forward', action: 'drop', 'in-interface': 'ether1' }],
+      '/ipv6/firewall/nat': [{ '.id': '*A4', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1' }],
+    },
+  });
+  await prepareGlobals(r, ['IPv4', 'IPv6']);
+  return r.state();
+}
+
+/** The router's entries in router order, without the ids the writes were given. */
+const withoutIds = (state: RouterState): Record<string, Omit<RouterEntry, '.id'>[]> =>
+  Object.fromEntries(Object.entries(state.menus).map(([menu, entries]) => [menu, entries.map(({ '.id': _id, ...rest }) => rest)]));
+
+const menusOf = (reads: readonly ReadRequest[]): string[] => reads.map((r) => r.menu);
+
+describe("an owner's narrowed reads", () => {
+  it('ask for the built-in chains only of the families whose global rules the owner could need', () => {
+    const v4 = readsFor(web(['IPv4']));
+    expect(menusOf(v4)).not.toContain('/ipv6/firewall/mangle');
+    expect(menusOf(v4)).not.toContain('/ipv6/firewall/nat');
+    // its IPv6 leftovers are still found: drop rules in mikrolb-input, its own lists
+    expect(v4.find((r) => r.menu === '/ipv6/firewall/filter')?.query).toEqual(['?chain=mikrolb-input']);
+    expect(v4.find((r) => r.menu === '/ipv6/firewall/address-list')?.query?.filter((w) => w.startsWith('?list='))).toHaveLength(2);
+    expect(v4.find((r) => r.menu === '/ip/firewall/filter')?.query).toEqual(expect.arrayContaining(['?chain=input', '?chain=forward']));
+
+    const dual = readsFor(web(['IPv4', 'IPv6']));
+    for (const f of ['ip', 'ipv6']) {
+      expect(dual.find((r) => r.menu === `/${f}/firewall/nat`)?.query).toEqual(expect.arrayContaining(['?chain=dstnat', '?chain=srcnat']));
+      expect(dual.find((r) => r.menu === `/${f}/firewall/mangle`)?.query).toEqual(['?chain=prerouting']);
+    }
+  });
+
+  it.each<{ story: string; families: IPFamily[] }>([
+    { story: 'an IPv4 Service', families: ['IPv4'] },
+    { story: 'an IPv6 Service', families: ['IPv6'] },
+    { story: 'a dual-stack Service', families: ['IPv4', 'IPv6'] },
+  ])('program the router as planning from the whole router would: $story', async ({ families }) => {
+    const state = await preparedRouter();
+    const expected = applyPlanToState({ version: '7.19.1', menus: state.menus }, planOwner(web(families), state.menus, 'own').ops);
+    const router = queryingRouter({ version: '7.19.1', menus: state.menus });
+    await programOwner(router, web(families));
+    expect(withoutIds(router.state())).toEqual(withoutIds(expected));
+    // the reads were narrowed: no whole firewall menu was printed
+    expect(router.asked.filter((r) => r.menu.includes('/firewall/') && !r.query)).toEqual([]);
+  });
+});
