@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import type { IPFamily } from '../ip/index.js';
 import { IPAllocationSchema } from '../k8s/schemas.js';
-import { parseQuery, queryMatcher } from '../routeros/sim/query.js';
-import { applyPlanToState, type Op } from '../router/index.js';
-import type { ReadRequest, RouterPort } from '../router/port.js';
+import { applyPlanToState } from '../router/index.js';
+import type { ReadRequest } from '../router/port.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
 import { NET, baseRouter, webService } from '../router/test-support.js';
+import { memoryRouter } from '../../test/helpers/memory-router.js';
 import type { AdvertisementWant } from './program-model.js';
 import { planOwner, prepareGlobals, programOwner, readsFor, type OwnerProgram } from './router-program.js';
 
@@ -13,33 +13,6 @@ import { planOwner, prepareGlobals, programOwner, readsFor, type OwnerProgram } 
  * program's narrowed reads: what an owner asks the router for, and that planning from them
  * gives what planning from the whole router gives.
  */
-
-/** A router that answers prints as RouterOS does: a query keeps only the entries it matches. */
-function queryingRouter(initial: RouterState): RouterPort & { state(): RouterState; asked: ReadRequest[] } {
-  let state = initial;
-  const asked: ReadRequest[] = [];
-  const print = (r: ReadRequest): RouterEntry[] => {
-    const entries = state.menus[r.menu] ?? [];
-    if (!r.query) return entries;
-    const parsed = parseQuery(r.query);
-    if (!parsed.ok) throw new Error(`bad query ${r.query.join(' ')}`);
-    const matches = queryMatcher(parsed.words);
-    return entries.filter((e) => matches({ get: (name) => e[name] }));
-  };
-  return {
-    asked,
-    state: () => state,
-    readMany: (menus) => Promise.resolve(Object.fromEntries(menus.map((m) => [m, state.menus[m] ?? []]))),
-    read: (requests) => {
-      asked.push(...requests);
-      return Promise.resolve(Object.fromEntries(requests.map((r) => [r.menu, print(r)])));
-    },
-    execute: (ops: readonly Op[]) => {
-      state = applyPlanToState(state, [...ops]);
-      return Promise.resolve();
-    },
-  };
-}
 
 function want(family: IPFamily, address: string): AdvertisementWant {
   const allocation = IPAllocationSchema.parse({ metadata: { name: `web-${family.toLowerCase()}`, uid: `web-${family}` }, spec: { ipFamily: family }, status: { phase: 'Allocated', address } });
@@ -56,7 +29,7 @@ function web(families: readonly IPFamily[]): OwnerProgram {
 /** A router with the user's own rules in the built-in chains of both families, prepared for both. */
 async function preparedRouter(): Promise<RouterState> {
   const base = baseRouter();
-  const r = queryingRouter({
+  const r = memoryRouter({
     ...base,
     menus: {
       ...base.menus,
@@ -64,7 +37,7 @@ async function preparedRouter(): Promise<RouterState> {
       '/ipv6/firewall/filter': [{ '.id': '*A3', chain: 'forward', action: 'drop', 'in-interface': 'ether1' }],
       '/ipv6/firewall/nat': [{ '.id': '*A4', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1' }],
     },
-  });
+  }, { queries: true });
   await prepareGlobals(r, ['IPv4', 'IPv6']);
   return r.state();
 }
@@ -99,7 +72,7 @@ describe("an owner's narrowed reads", () => {
   ])('program the router as planning from the whole router would: $story', async ({ families }) => {
     const state = await preparedRouter();
     const expected = applyPlanToState({ version: '7.19.1', menus: state.menus }, planOwner(web(families), state.menus, 'own').ops);
-    const router = queryingRouter({ version: '7.19.1', menus: state.menus });
+    const router = memoryRouter({ version: '7.19.1', menus: state.menus }, { queries: true });
     await programOwner(router, web(families));
     expect(withoutIds(router.state())).toEqual(withoutIds(expected));
     // the reads were narrowed: no whole firewall menu was printed

@@ -1,18 +1,31 @@
 import type { RouterEntry, RouterState } from '../../lib/router/state.js';
 import { applyPlanToState } from '../../lib/router/apply.js';
 import type { Op } from '../../lib/router/planner.js';
-import type { RouterPort } from '../../lib/router/port.js';
+import type { ReadRequest, RouterPort } from '../../lib/router/port.js';
+import { parseQuery, queryMatcher } from '../../lib/routeros/sim/query.js';
+
+/** A print's entries as RouterOS answers it: a query keeps only the entries it matches (the simulator's query engine). */
+function printed(entries: readonly RouterEntry[], query: readonly string[]): RouterEntry[] {
+  const parsed = parseQuery(query);
+  if (!parsed.ok) throw new Error(`invalid query: ${query.join(' ')}`);
+  const matches = queryMatcher(parsed.words);
+  return entries.filter((e) => matches({ get: (name) => e[name] }));
+}
 
 /**
  * A RouterPort over an in-memory RouterState (plans applied with applyPlanToState): for unit
  * tests of the functions. Integration tests use the simulator behind the real client adapter.
+ * Narrowed prints answer whole menus (a superset of any query's answer) unless `queries`: then
+ * each query is evaluated as RouterOS does. `asked` records the prints.
  */
-export function memoryRouter(initial: RouterState, opts: { fail?: () => Error | undefined } = {}): RouterPort & { state(): RouterState; roundTrips: number; ops: Op[] } {
+export function memoryRouter(initial: RouterState, opts: { fail?: () => Error | undefined; queries?: boolean } = {}): RouterPort & { state(): RouterState; roundTrips: number; ops: Op[]; asked: ReadRequest[] } {
   let state = initial;
   const sent: Op[] = [];
+  const asked: ReadRequest[] = [];
   const port = {
     roundTrips: 0,
     ops: sent,
+    asked,
     state: () => state,
     async readMany(menus: readonly string[]): Promise<Record<string, RouterEntry[]>> {
       port.roundTrips++;
@@ -20,9 +33,11 @@ export function memoryRouter(initial: RouterState, opts: { fail?: () => Error | 
       if (err) throw err;
       return Object.fromEntries(menus.map((m) => [m, (state.menus[m] ?? []).map((e) => ({ ...e }))]));
     },
-    /** Queries are not evaluated: whole menus are a superset of any narrowed print. */
-    async read(requests: readonly { menu: string }[]): Promise<Record<string, RouterEntry[]>> {
-      return port.readMany(requests.map((r) => r.menu));
+    async read(requests: readonly ReadRequest[]): Promise<Record<string, RouterEntry[]>> {
+      port.asked.push(...requests);
+      const whole = await port.readMany(requests.map((r) => r.menu));
+      if (!opts.queries) return whole;
+      return Object.fromEntries(requests.map((r) => [r.menu, r.query ? printed(whole[r.menu] ?? [], r.query) : whole[r.menu] ?? []]));
     },
     async execute(ops: readonly Op[]): Promise<void> {
       port.roundTrips++;
