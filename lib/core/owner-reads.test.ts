@@ -4,7 +4,7 @@ import { IPAllocationSchema } from '../k8s/schemas.js';
 import { applyPlanToState } from '../router/index.js';
 import type { ReadRequest } from '../router/port.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
-import { NET, baseRouter, webService } from '../router/test-support.js';
+import { NET, routerWithForeignRules, webService } from '../router/test-support.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import type { AdvertisementWant } from './program-model.js';
 import { planOwner, prepareGlobals, programOwner, readsFor, type OwnerProgram } from './router-program.js';
@@ -28,16 +28,7 @@ function web(families: readonly IPFamily[]): OwnerProgram {
 
 /** A router with the user's own rules in the built-in chains of both families, prepared for both. */
 async function preparedRouter(): Promise<RouterState> {
-  const base = baseRouter();
-  const r = memoryRouter({
-    ...base,
-    menus: {
-      ...base.menus,
-      '/ip/firewall/filter': [{ '.id': '*A1', chain: 'input', action: 'accept', 'in-interface': 'bridge' }],
-      '/ipv6/firewall/filter': [{ '.id': '*A3', chain: 'forward', action: 'drop', 'in-interface': 'ether1' }],
-      '/ipv6/firewall/nat': [{ '.id': '*A4', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1' }],
-    },
-  }, { queries: true });
+  const r = memoryRouter(routerWithForeignRules(), { queries: true });
   await prepareGlobals(r, ['IPv4', 'IPv6']);
   return r.state();
 }

@@ -4,24 +4,10 @@ import { IPAllocationSchema } from '../k8s/schemas.js';
 import { ownerOf } from '../router/index.js';
 import { trapError } from '../router/errors.js';
 import type { RouterState } from '../router/state.js';
-import { FAMILIES, NET, baseRouter, webService } from '../router/test-support.js';
+import { FAMILIES, NET, routerWithForeignRules as router, webService } from '../router/test-support.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import type { AdvertisementWant } from './program-model.js';
 import { planOwner, prepareGlobals, programOwner, type OwnerProgram } from './router-program.js';
-
-/** The base router with foreign rules in the built-in chains, so "first in the chain" means something. */
-function router(): RouterState {
-  const base = baseRouter();
-  return {
-    ...base,
-    menus: {
-      ...base.menus,
-      '/ip/firewall/filter': [{ '.id': '*A1', chain: 'input', action: 'accept', 'in-interface': 'bridge' }],
-      '/ip/firewall/nat': [{ '.id': '*A2', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1' }],
-      '/ipv6/firewall/filter': [{ '.id': '*A3', chain: 'forward', action: 'drop', 'in-interface': 'ether1' }],
-    },
-  };
-}
 
 function web(cluster?: string): OwnerProgram {
   const svc = webService();

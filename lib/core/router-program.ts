@@ -219,17 +219,22 @@ interface OwnerRead {
 }
 
 /**
- * Everything the owner could have now (as if load balancing and SNAT were on), so that
- * switching either off finds the entries to remove.
+ * The owner as if load balancing and SNAT were on: everything it could have on the router now,
+ * so that switching either off finds the entries to remove.
  */
-function possibleEntries(p: OwnerProgram): DesiredMenus {
+function everything(p: OwnerProgram): OwnerProgram {
+  return p.service ? { ...p, service: { ...p.service, lbEnabled: true, snatEnabled: true } } : p;
+}
+
+/** The entries of {@link everything}. */
+function possibleEntries(all: OwnerProgram): DesiredMenus {
   return forCluster(mergeDesired(
-    ...(p.service ? [serviceEntries({ ...p.service, lbEnabled: true, snatEnabled: true })] : []),
-    ...p.adverts.map((w) => {
-      const adv = advertisementEntry({ serviceUid: entryOwner(p.service, p.uid, w.family, w.address), family: w.family, address: w.address, interfaceName: 'any' });
+    ...(all.service ? [serviceEntries(all.service)] : []),
+    ...all.adverts.map((w) => {
+      const adv = advertisementEntry({ serviceUid: entryOwner(all.service, all.uid, w.family, w.address), family: w.family, address: w.address, interfaceName: 'any' });
       return { [adv.menu]: [adv.entry] };
     }),
-  ), p.cluster ?? DEFAULT_CLUSTER);
+  ), all.cluster ?? DEFAULT_CLUSTER);
 }
 
 /**
@@ -275,14 +280,14 @@ function menuRead(menu: string, entries: readonly DesiredEntry[], serviceUid: st
  * again five times in a 1,000-Service burst, ~180 ms of a core each time (docs/performance.md).
  */
 function ownerReads(p: OwnerProgram): OwnerRead[] {
-  const desired = possibleEntries(p);
+  const all = everything(p);
+  const desired = possibleEntries(all);
   const needsRoutes = p.adverts.some((w) => w.advertise && !w.interfaceName);
   const reads: OwnerRead[] = [];
   const serviceUid = p.service ? p.uid : undefined;
   // the built-in chains (the user's own rules, our global jumps) matter only to a family whose
-  // global rules the owner could need, one of its addresses' (see familiesNeeding): planOwner
-  // plans no global rule of any other
-  const globalFamilies = new Set([...(p.service?.lbAddresses ?? []), ...(p.service?.snatAddresses ?? [])].map((a) => a.family));
+  // global rules the owner could need: planOwner plans no global rule of any other
+  const globalFamilies = familiesNeeding(all);
   for (const f of FAMILIES) {
     // foreign entries holding one of the owner's addresses (the router's own) are refused
     const holders = p.adverts.filter((w) => w.family === f).flatMap(holderConditions);

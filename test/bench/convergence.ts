@@ -179,7 +179,7 @@ async function apiServerProfile(cluster: TestCluster, kind: ControllerKind): Pro
   return file;
 }
 
-/** `main thread 6.1 ms (GC 0.1), compiling 2.4 ms, …` per Service. */
+/** `main thread 6.10 ms (and its GC 0.10), V8 compiling 2.40, … ms per Service`. */
 function describeParts(ms: Record<ThreadPart, number>): string {
   return `main thread ${ms.main.toFixed(2)} ms (and its GC ${ms['main-gc'].toFixed(2)}), V8 compiling ${ms.compile.toFixed(2)}, worker GC ${ms.gc.toFixed(2)}, other ${ms.other.toFixed(2)} ms per Service`;
 }
