@@ -8,7 +8,7 @@ const run = (servicesPerSecond: number, extra: Partial<ControllerRun> = {}): Con
   latencyMs: { p50: servicesPerSecond, p95: 2 * servicesPerSecond, p99: 3 * servicesPerSecond },
   apiRequestsPerService: 6, requestsByCall: [[`call at ${servicesPerSecond}/s`, 1000]],
   cpuMsPerService: 100 / servicesPerSecond, apiServerCpuMsPerService: 20, etcdCpuMsPerService: 5, benchCpuMsPerService: 4,
-  idleRssMb: 70, peakRssMb: 130, stealPercent: 2,
+  idleRssMb: 70, peakRssMb: 130, stealPercent: 2, idlePercent: 1,
   ...extra,
 });
 

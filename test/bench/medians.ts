@@ -32,6 +32,6 @@ export function medianRun(runs: readonly ControllerRun[]): ControllerRun {
     apiServerCpuMsPerService: m((r) => r.apiServerCpuMsPerService), etcdCpuMsPerService: m((r) => r.etcdCpuMsPerService),
     benchCpuMsPerService: m((r) => r.benchCpuMsPerService),
     idleRssMb: m((r) => r.idleRssMb), peakRssMb: m((r) => r.peakRssMb),
-    stealPercent: m((r) => r.stealPercent),
+    stealPercent: m((r) => r.stealPercent), idlePercent: m((r) => r.idlePercent),
   };
 }

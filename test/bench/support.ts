@@ -143,6 +143,10 @@ export async function machineQuiet(idleShare = 0.8, maxMs = 30_000): Promise<num
 export const stealPercent = (a: { steal: number; total: number }, b: { steal: number; total: number }): number =>
   b.total > a.total ? (100 * (b.steal - a.steal)) / (b.total - a.total) : 0;
 
+/** Idle time (iowait included) between two readings, as a percentage of the machine's time. */
+export const idlePercent = (a: { idle: number; total: number }, b: { idle: number; total: number }): number =>
+  b.total > a.total ? (100 * (b.idle - a.idle)) / (b.total - a.total) : 0;
+
 /** Retries what an API server that is busy (or still warming its caches) refuses for a moment. */
 export async function retrying<T>(fn: () => Promise<T>, attempts = 20): Promise<T> {
   for (let i = 1; ; i++) {
