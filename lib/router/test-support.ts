@@ -30,7 +30,6 @@ export function baseRouter(): RouterState {
   };
 }
 
-/** Per family: the LB and SNAT addresses, ready endpoints, one not-ready endpoint, and the outside world. */
 /** The base router with the user's own rules in built-in chains of both families, so "first in the chain" means something. */
 export function routerWithForeignRules(): RouterState {
   const base = baseRouter();
@@ -45,6 +44,7 @@ export function routerWithForeignRules(): RouterState {
   };
 }
 
+/** Per family: the LB and SNAT addresses, ready endpoints, one not-ready endpoint, and the outside world. */
 export const NET = {
   IPv4: { lb: '192.0.2.15', snat: '192.0.2.16', ready: ['10.0.0.5', '10.0.0.6', '10.0.0.7'], notReady: '10.0.0.8', other: '10.0.0.50', internet: '203.0.113.9' },
   IPv6: { lb: '2001:db8:ffff::15', snat: '2001:db8:ffff::16', ready: ['fd00::5', 'fd00::6', 'fd00::7'], notReady: 'fd00::8', other: 'fd00::50', internet: '2001:db8:4::9' },
