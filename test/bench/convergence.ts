@@ -10,8 +10,9 @@ import { getService } from '../../lib/k8s/typed.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import { allowedCpus, pinProcess, type CoreSplit } from './affinity.js';
 import { requestDelta, startChild, type ControllerKind } from './controllers.js';
-import { cpuAccount, medianAccount, type CpuAccount } from './cpu-account.js';
+import { cpuAccount, medianAccount, medianServerAccount, serverAccount, type CpuAccount, type ServerAccount } from './cpu-account.js';
 import { median, medianRun } from './medians.js';
 import { msPerService, startThreadProfile, type ThreadPart } from './perf-threads.js';
 import { benchObjects, benchStack, cpuSeconds, idlePercent, machineCpu, machineQuiet, ms, stealPercent, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
@@ -50,6 +51,8 @@ export interface ControllerRun {
   stealPercent: number;
   /** The machine's idle time during the run, %: near zero, the run was bound by the CPU (see CpuAccount). */
   idlePercent: number;
+  /** With the cores split (ConvergenceOptions): each side's idle time during the run, %. */
+  coreIdlePercent?: { server: number; clients: number };
 }
 
 export interface ConvergenceResult {
@@ -61,8 +64,22 @@ export interface ConvergenceResult {
   ratios: { servicesPerSecond: number; apiRequestsPerService: number; cpuMsPerService: number; peakRssMb: number };
   /** Where the machine's CPU went, each figure the median of the rounds' own accounts. */
   cpu: CpuAccount;
+  /** With the cores split: what each Service cost the API server's side, the medians of the rounds'. */
+  server?: ServerAccount;
   /** Every round as measured, in order. */
-  rounds: { ours: ControllerRun; reference: ControllerRun; ratio: number; cpu: CpuAccount }[];
+  rounds: { ours: ControllerRun; reference: ControllerRun; ratio: number; cpu: CpuAccount; server?: ServerAccount }[];
+  /** The cores as split, when they were. */
+  split?: CoreSplit;
+}
+
+export interface ConvergenceOptions {
+  /**
+   * Run kube-apiserver and etcd on `split.server`'s CPUs and the controller, the bench and its
+   * simulator on `split.clients`' (`--only convergence-split`), as in a cluster where the
+   * controller runs on another node than the API server. Unset: every process on every CPU
+   * (the issue's measurement).
+   */
+  split?: CoreSplit;
 }
 
 /**
@@ -74,23 +91,28 @@ export interface ConvergenceResult {
  * medians: a round's ratio compares two runs a minute apart, not the fastest of one with the
  * slowest of the other.
  */
-export async function convergence(n: number, log: (line: string) => void, rounds: number): Promise<ConvergenceResult> {
+export async function convergence(n: number, log: (line: string) => void, rounds: number, opts: ConvergenceOptions = {}): Promise<ConvergenceResult> {
   const measured: ConvergenceResult['rounds'] = [];
   for (let round = 0; round < rounds; round++) {
     const order: ControllerKind[] = round % 2 === 0 ? ['reference', 'ours'] : ['ours', 'reference'];
     const runs: Partial<Record<ControllerKind, ControllerRun>> = {};
     for (const kind of order) {
       log(`  ${rounds > 1 ? `round ${round + 1}/${rounds}, ` : ''}${kind === 'ours' ? 'mikrolb controller' : 'reference controller (finalizer + ingress only)'}:`);
-      runs[kind] = await convergeWith(kind, n, log);
+      runs[kind] = await convergeWith(kind, n, log, opts.split);
     }
     const { ours, reference } = runs;
     if (!ours || !reference) throw new Error('a round ran without one of the controllers');
-    measured.push({ ours, reference, ratio: ours.servicesPerSecond / reference.servicesPerSecond, cpu: cpuAccount(ours, reference, RATE_RATIO_TARGET) });
+    measured.push({
+      ours, reference, ratio: ours.servicesPerSecond / reference.servicesPerSecond, cpu: cpuAccount(ours, reference, RATE_RATIO_TARGET),
+      ...(opts.split ? { server: serverAccount(ours, reference) } : {}),
+    });
   }
+  const servers = measured.flatMap((r) => (r.server ? [r.server] : []));
   const ours = medianRun(measured.map((r) => r.ours));
   const reference = medianRun(measured.map((r) => r.reference));
   return {
     services: n, ours, reference, rounds: measured, cpu: medianAccount(measured.map((r) => r.cpu)),
+    ...(opts.split ? { split: opts.split, server: medianServerAccount(servers) } : {}),
     ratios: {
       servicesPerSecond: median(measured.map((r) => r.ratio)),
       apiRequestsPerService: ours.apiRequestsPerService / reference.apiRequestsPerService,
@@ -100,9 +122,10 @@ export async function convergence(n: number, log: (line: string) => void, rounds
   };
 }
 
-async function convergeWith(kind: ControllerKind, n: number, log: (line: string) => void): Promise<ControllerRun> {
+async function convergeWith(kind: ControllerKind, n: number, log: (line: string) => void, split?: CoreSplit): Promise<ControllerRun> {
   const cluster = await startCluster({ log: () => undefined });
   let sim: RouterSim | undefined;
+  const benchCpus = split ? await allowedCpus(process.pid) : undefined;
   try {
     if (kind === 'ours') sim = await startRouterSim({ initialState: ROUTER_SEED, users: [{ name: 'bench', password: 'bench' }] });
     const kc = new KubeConfig();
@@ -110,6 +133,12 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
     const kube = await benchObjects(kc);
     const child = await startChild(kind, cluster, sim ? { url: sim.url, port: sim.port } : undefined);
     try {
+      if (split) {
+        const { apiServer, etcd } = cluster.pids();
+        if (!apiServer || !etcd) throw new Error('the cluster named no kube-apiserver or etcd process to pin');
+        for (const pid of [apiServer, etcd]) await pinProcess(pid, split.server);
+        for (const pid of [child.pid, process.pid]) await pinProcess(pid, split.clients); // the bench hosts the simulator
+      }
       await sleep(2000);
       // both controllers start on a quiet machine: the new cluster's start-up, and the last
       // run's teardown, done
@@ -120,6 +149,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const server0 = await serverCpu(cluster);
       const bench0 = process.cpuUsage();
       const machine0 = await machineCpu();
+      const cores0 = split ? { server: await machineCpu(split.server), clients: await machineCpu(split.clients) } : undefined;
       const commands0 = sim?.stats.commands ?? 0;
       const replies0 = { sentences: sim?.stats.sentencesSent ?? 0, bytes: sim?.stats.bytesSent ?? 0 };
       const router = sim;
@@ -133,6 +163,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const server1 = await serverCpu(cluster);
       const bench1 = process.cpuUsage(bench0);
       const machine1 = await machineCpu();
+      const cores1 = split ? { server: await machineCpu(split.server), clients: await machineCpu(split.clients) } : undefined;
       const profiled = await profile;
       if (profiled) log(`    kube-apiserver CPU profile: ${profiled}`);
       const parts = await threads?.stop();
@@ -148,8 +179,10 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
         apiServerCpuMsPerService: ((server1.apiServer - server0.apiServer) * 1000) / n, etcdCpuMsPerService: ((server1.etcd - server0.etcd) * 1000) / n,
         benchCpuMsPerService: (bench1.user + bench1.system) / 1000 / n,
         stealPercent: stealPercent(machine0, machine1), idlePercent: idlePercent(machine0, machine1),
+        ...(cores0 && cores1 ? { coreIdlePercent: { server: idlePercent(cores0.server, cores1.server), clients: idlePercent(cores0.clients, cores1.clients) } } : {}),
       };
-      log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service; steal ${result.stealPercent.toFixed(1)} %, idle ${result.idlePercent.toFixed(1)} %`);
+      const cores = result.coreIdlePercent ? ` (the API server's CPUs ${result.coreIdlePercent.server.toFixed(1)} %, the others ${result.coreIdlePercent.clients.toFixed(1)} %)` : '';
+      log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service; steal ${result.stealPercent.toFixed(1)} %, idle ${result.idlePercent.toFixed(1)} %${cores}`);
       return result;
     } finally {
       await child.stop();
@@ -157,6 +190,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
   } finally {
     await sim?.close();
     await cluster.stop();
+    if (benchCpus) await pinProcess(process.pid, benchCpus);
   }
 }
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { ControllerRun } from './convergence.js';
-import { cpuAccount, machineMsPerService, medianAccount } from './cpu-account.js';
+import { cpuAccount, machineMsPerService, medianAccount, medianServerAccount, serverAccount } from './cpu-account.js';
 
 const run = (controller: ControllerRun['controller'], ms: { controller: number; apiServer: number; etcd: number; bench: number }): ControllerRun => ({
   controller, services: 1000, totalSeconds: 20, servicesPerSecond: 50,
@@ -42,5 +42,25 @@ describe("the machine's CPU in a pair of convergence runs", () => {
     expect(m.oursMs).toBeCloseTo(31, 9);
     expect(m.cpuRatio).toBeCloseTo(13.9 / 31, 9);
     expect(m.controllerBudgetMs).toBeCloseTo(27.8 - 23, 9);
+  });
+});
+
+describe("the API server's side, with the cores split", () => {
+  // December 4's split runs: ours 15.0 + 2.3, the reference's 7.5 + 1.3
+  const ours = run('ours', { controller: 6.8, apiServer: 15.0, etcd: 2.3, bench: 2.9 });
+  const reference = run('reference', { controller: 1.4, apiServer: 7.5, etcd: 1.3, bench: 1.6 });
+
+  it('counts kube-apiserver and etcd only: the controllers and the bench run on the other CPUs', () => {
+    const a = serverAccount(ours, reference);
+    expect(a.oursMs).toBeCloseTo(17.3, 9);
+    expect(a.referenceMs).toBeCloseTo(8.8, 9);
+    expect(a.ratio).toBeCloseTo(8.8 / 17.3, 9);
+    // our controller's own CPU does not enter it
+    expect(serverAccount({ ...ours, cpuMsPerService: 60 }, reference)).toEqual(a);
+  });
+
+  it("summarises rounds by each figure's median", () => {
+    const rounds = [16, 18, 17].map((apiServer) => serverAccount(run('ours', { controller: 7, apiServer, etcd: 2, bench: 3 }), reference));
+    expect(medianServerAccount(rounds)).toEqual(serverAccount(run('ours', { controller: 7, apiServer: 17, etcd: 2, bench: 3 }), reference));
   });
 });

@@ -37,3 +37,29 @@ export function medianAccount(accounts: readonly CpuAccount[]): CpuAccount {
   const m = (f: (a: CpuAccount) => number): number => median(accounts.map(f));
   return { oursMs: m((a) => a.oursMs), referenceMs: m((a) => a.referenceMs), cpuRatio: m((a) => a.cpuRatio), withoutController: m((a) => a.withoutController), controllerBudgetMs: m((a) => a.controllerBudgetMs) };
 }
+
+/**
+ * With the cores split (affinity.ts), the API server's side is the one that fills: both
+ * controllers' runs then go as fast as kube-apiserver and etcd answer them, and the rate's
+ * ratio follows what a Service costs those two in each run.
+ */
+export interface ServerAccount {
+  /** ms of kube-apiserver's and etcd's CPU per Service, in our run and in the reference's. */
+  oursMs: number;
+  referenceMs: number;
+  /** reference ÷ ours. */
+  ratio: number;
+}
+
+export const serverMsPerService = (r: ControllerRun): number => r.apiServerCpuMsPerService + r.etcdCpuMsPerService;
+
+export function serverAccount(ours: ControllerRun, reference: ControllerRun): ServerAccount {
+  const oursMs = serverMsPerService(ours);
+  const referenceMs = serverMsPerService(reference);
+  return { oursMs, referenceMs, ratio: referenceMs / oursMs };
+}
+
+export function medianServerAccount(accounts: readonly ServerAccount[]): ServerAccount {
+  const m = (f: (a: ServerAccount) => number): number => median(accounts.map(f));
+  return { oursMs: m((a) => a.oursMs), referenceMs: m((a) => a.referenceMs), ratio: m((a) => a.ratio) };
+}

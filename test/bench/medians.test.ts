@@ -33,6 +33,16 @@ describe('the convergence rounds summarised', () => {
     expect(summary.requestsByCall).toEqual([['call at 40/s', 1000]]);
     expect(summary.routerRoundTripsPerService).toBe(3);
     expect(summary.routerRepliesPerService).toEqual({ sentences: 31, bytes: 3100 });
+    expect('coreIdlePercent' in summary).toBe(false); // the cores were not split
+  });
+
+  it("gives each side's idle share its median when the cores were split", () => {
+    const split = medianRun([
+      run(30, { coreIdlePercent: { server: 1, clients: 40 } }),
+      run(50, { coreIdlePercent: { server: 3, clients: 20 } }),
+      run(40, { coreIdlePercent: { server: 2, clients: 50 } }),
+    ]);
+    expect(split.coreIdlePercent).toEqual({ server: 2, clients: 40 });
   });
 
   it('leaves out the router figures of a controller that has no router, and returns a single run as it is', () => {
@@ -54,6 +64,15 @@ describe("the hypervisor's steal time", () => {
     expect(now.total).toBeGreaterThan(0);
     expect(now.steal).toBeGreaterThanOrEqual(0);
     expect(now.steal).toBeLessThan(now.total);
+  });
+
+  it('is read per CPU too: the CPUs named add up to no more than the whole machine', async () => {
+    const first = await machineCpu([0]);
+    const whole = await machineCpu(); // read after: the counters only grow
+    expect(first.total).toBeGreaterThan(0);
+    expect(first.total).toBeLessThanOrEqual(whole.total);
+    expect(first.idle).toBeLessThanOrEqual(first.total);
+    await expect(machineCpu([100_000])).rejects.toThrow(/no line for cpu100000/);
   });
 });
 

@@ -33,5 +33,6 @@ export function medianRun(runs: readonly ControllerRun[]): ControllerRun {
     benchCpuMsPerService: m((r) => r.benchCpuMsPerService),
     idleRssMb: m((r) => r.idleRssMb), peakRssMb: m((r) => r.peakRssMb),
     stealPercent: m((r) => r.stealPercent), idlePercent: m((r) => r.idlePercent),
+    ...(first.coreIdlePercent ? { coreIdlePercent: { server: m((r) => r.coreIdlePercent?.server), clients: m((r) => r.coreIdlePercent?.clients) } } : {}),
   };
 }

@@ -5,12 +5,15 @@
  * depend on them. Scenarios: convergence (ours and the minimal reference controller), idle,
  * coldstart, bridge, pools, choose-scale, pool-scale (`--pool-allocations N`, default 50,000),
  * router, routes. Convergence runs `--rounds` times (default 3; see convergence()).
+ * `convergence-split` (only when named in `--only`) runs convergence with kube-apiserver and
+ * etcd on half of the CPUs and everything else on the other half (affinity.ts): no target.
  */
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
-import { convergence, idleLatency, RATE_RATIO_TARGET } from './convergence.js';
+import { splitCpus } from './affinity.js';
+import { convergence, idleLatency, RATE_RATIO_TARGET, type ConvergenceResult } from './convergence.js';
 import { compileChildren, imageProcess } from './controllers.js';
 import { imageNode } from './image-node.js';
 import { fillIPv6Pool } from './claims.js';
@@ -28,7 +31,9 @@ const POOL_N = Number(values['pool-allocations'] ?? 50_000);
 const ROUNDS = Number(values.rounds ?? 3);
 if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a whole number ≥ 1, not ${values.rounds ?? ''}`);
 const only = values.only?.split(',');
-const want = (name: string): boolean => !only || only.includes(name);
+/** Scenarios that run only when `--only` names them. */
+const ON_REQUEST = new Set(['convergence-split']);
+const want = (name: string): boolean => (only ? only.includes(name) : !ON_REQUEST.has(name));
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const goals = targets();
 const results: Record<string, unknown> = {
@@ -51,50 +56,17 @@ async function scenario<T>(name: string, title: string, run: () => Promise<T> | 
   log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
 }
 
-if (want('coldstart') || want('bridge') || want('convergence')) {
+if (want('coldstart') || want('bridge') || want('convergence') || want('convergence-split')) {
   log('building dist/ (npm run build) for the process scenarios');
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 2, 2] }); // stdout stays JSON-only
 }
-if (want('convergence')) {
+if (want('convergence') || want('convergence-split')) {
   log('compiling the reference controller and the probe (test/bench/child)');
   await compileChildren();
 }
 
-await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoints each) created at once, ours vs the minimal reference controller${ROUNDS > 1 ? `, ${ROUNDS} rounds (medians)` : ''}`, () => convergence(N, log, ROUNDS), (r) => {
-  const { ours, reference: ref, ratios } = r;
-  const c = (figure: string, value: number, op: '<=' | '>=', bound: number, unit = ''): string => goals.check('convergence', figure, value, op, bound, unit);
-  const rows = [
-    ['figure', 'ours', 'reference', 'ours/ref', 'target', 'met?'],
-    ['Services/s until ingress (ours: and dst-nat rules)', fig(ours.servicesPerSecond), fig(ref.servicesPerSecond), fig(ratios.servicesPerSecond, 2), '≥ 40/s', c('Services/s', ours.servicesPerSecond, '>=', 40, '/s')],
-    ['', '', '', '', `ratio ≥ ${RATE_RATIO_TARGET}`, c('Services/s ÷ reference', ratios.servicesPerSecond, '>=', RATE_RATIO_TARGET)],
-    ['API requests per Service', fig(ours.apiRequestsPerService), fig(ref.apiRequestsPerService), fig(ratios.apiRequestsPerService, 1), '≤ 8', c('API requests per Service', ours.apiRequestsPerService, '<=', 8)],
-    ['router round trips per Service', fig(ours.routerRoundTripsPerService), '–', '', '≤ 3', c('router round trips per Service', ours.routerRoundTripsPerService ?? Number.NaN, '<=', 3)],
-    ['router commands per Service', fig(ours.routerCommandsPerService), '–', '', '', ''],
-    ['router reply sentences / bytes per Service', ours.routerRepliesPerService ? `${fig(ours.routerRepliesPerService.sentences)} / ${fig(ours.routerRepliesPerService.bytes, 0)}` : '–', '–', '', '', ''],
-    ['controller CPU per Service (ms)', fig(ours.cpuMsPerService), fig(ref.cpuMsPerService), fig(ratios.cpuMsPerService, 1), '≤ 15 ms', c('controller CPU per Service', ours.cpuMsPerService, '<=', 15, ' ms')],
-    ['kube-apiserver CPU per Service (ms)', fig(ours.apiServerCpuMsPerService), fig(ref.apiServerCpuMsPerService), fig(ours.apiServerCpuMsPerService / ref.apiServerCpuMsPerService, 1), '', ''],
-    ['etcd CPU per Service (ms)', fig(ours.etcdCpuMsPerService), fig(ref.etcdCpuMsPerService), fig(ours.etcdCpuMsPerService / ref.etcdCpuMsPerService, 1), '', ''],
-    ['bench process CPU per Service (ms; ours: and the simulator)', fig(ours.benchCpuMsPerService), fig(ref.benchCpuMsPerService), fig(ours.benchCpuMsPerService / ref.benchCpuMsPerService, 1), '', ''],
-    ['RSS peak during the run (MB)', fig(ours.peakRssMb, 0), fig(ref.peakRssMb, 0), fig(ratios.peakRssMb, 1), '≤ 150 MB', c('RSS peak during the run', ours.peakRssMb, '<=', 150, ' MB')],
-    ['RSS idle, before the run (MB)', fig(ours.idleRssMb, 0), fig(ref.idleRssMb, 0), '', '≤ 100 MB', c('RSS idle', ours.idleRssMb, '<=', 100, ' MB')],
-    ['all converged after (s)', fig(ours.totalSeconds), fig(ref.totalSeconds), '', '', ''],
-    ['the hypervisor\'s steal time during the run (%)', fig(ours.stealPercent, 1), fig(ref.stealPercent, 1), '', '', ''],
-    ['the machine idle during the run (%)', fig(ours.idlePercent, 1), fig(ref.idlePercent, 1), '', '', ''],
-    ['the machine\'s CPU per Service (ms; the four processes above)', fig(r.cpu.oursMs), fig(r.cpu.referenceMs), `${fig(r.cpu.cpuRatio, 2)} (ref/ours)`, '', ''],
-    ['creation → ingress p50 / p99 (ms)', `${fig(ours.latencyMs.p50, 0)} / ${fig(ours.latencyMs.p99, 0)}`, `${fig(ref.latencyMs.p50, 0)} / ${fig(ref.latencyMs.p99, 0)}`, '', '', ''],
-  ];
-  return [
-    ...(r.rounds.length > 1 ? [
-      ...table([['round', 'ours Services/s', 'reference Services/s', 'ours/ref', 'CPU per Service ref/ours', 'steal % (ours / ref)'], ...r.rounds.map((x, i) => [String(i + 1), fig(x.ours.servicesPerSecond), fig(x.reference.servicesPerSecond), fig(x.ratio, 2), fig(x.cpu.cpuRatio, 2), `${fig(x.ours.stealPercent, 1)} / ${fig(x.reference.stealPercent, 1)}`])]),
-      `each figure below: the median of the ${r.rounds.length} rounds (ours/ref of the rate: the median of the rounds' ratios)`,
-    ] : []),
-    ...table(rows),
-    `what the CPU leaves for the rate's ratio (medians of the rounds; a busy machine's rate is its CPU ÷ the CPU per Service): ${fig(r.cpu.cpuRatio, 2)} as measured; ${fig(r.cpu.withoutController, 2)} if our controller cost nothing (the rest of our run: kube-apiserver and etcd answering our writes, the bench, the simulator); ${RATE_RATIO_TARGET} needs our controller at ${fig(r.cpu.controllerBudgetMs, 1)} ms of CPU per Service or less (measured: ${fig(ours.cpuMsPerService, 1)})`,
-    'our API requests during convergence by function × verb × resource (top 10, per Service):',
-    ...table(ours.requestsByCall.slice(0, 10).map(([call, n]) => [`  ${call}`, String(n), `${fig(n / ours.services, 2)}/Service`])),
-    `reference: ${ref.requestsByCall.map(([call, n]) => `${call} ${n}`).join(', ')}`,
-  ];
-});
+await scenario('convergence', `Convergence: ${N} LoadBalancer Services (2 endpoints each) created at once, ours vs the minimal reference controller${ROUNDS > 1 ? `, ${ROUNDS} rounds (medians)` : ''}`, () => convergence(N, log, ROUNDS), (r) => describeConvergence(r, goals));
+await scenario('convergence-split', `Convergence with the cores split: kube-apiserver and etcd on half of the CPUs, the controllers, the bench and the simulator on the other half (as when the controller runs on another node than the API server; no target)${ROUNDS > 1 ? `, ${ROUNDS} rounds (medians)` : ''}`, () => convergence(N, log, ROUNDS, { split: splitCpus(cpus().length) }), (r) => describeConvergence(r));
 await scenario('idle', 'Idle latency: one Service at a time on a quiet system', () => idleLatency(20, log), (r) => [
   `creation → ingress over ${r.samples} Services: p50 ${ms(r.p50)} (target ≤ 60 ms: ${goals.check('idle', 'creation → ingress p50', r.p50, '<=', 60, ' ms')}), p99 ${ms(r.p99)} (target ≤ 150 ms: ${goals.check('idle', 'creation → ingress p99', r.p99, '<=', 150, ' ms')})`,
 ]);
@@ -138,6 +110,58 @@ await scenario('routes', 'Route tables: programming one Service (pool without in
   return { small, large };
 }, (r) => [r.small, r.large].map((c) =>
   `${c.routes.toLocaleString('en')} routes: ${c.roundTrips} round trips, ${c.routeEntriesRead} route entries read, ${(c.bytesReceived / 1024).toFixed(1)} KiB received, advertised on ${c.interfaceName ?? '-'}; ${ms(c.programMs)} wall clock and heap ${c.heapDeltaMb >= 0 ? '+' : ''}${c.heapDeltaMb.toFixed(1)} MiB, both including the in-process simulator's scan of its table for the query (the router's own work; seeded in ${c.seedSeconds.toFixed(1)} s)`));
+
+/**
+ * The convergence report: each figure with its target (checked against `checks`, the issue's
+ * measurement), or, for a run with the cores split, the figures alone.
+ */
+function describeConvergence(r: ConvergenceResult, checks?: typeof goals): string[] {
+  const { ours, reference: ref, ratios } = r;
+  const c = (figure: string, value: number, op: '<=' | '>=', bound: number, unit = ''): string => checks?.check('convergence', figure, value, op, bound, unit) ?? '';
+  /** A target's text, where this run's figures are checked against the targets. */
+  const t = (target: string): string => (checks ? target : '');
+  const split = r.split && r.server ? { cpus: r.split, server: r.server } : undefined;
+  const rows = [
+    ['figure', 'ours', 'reference', 'ours/ref', 'target', 'met?'],
+    ['Services/s until ingress (ours: and dst-nat rules)', fig(ours.servicesPerSecond), fig(ref.servicesPerSecond), fig(ratios.servicesPerSecond, 2), t('≥ 40/s'), c('Services/s', ours.servicesPerSecond, '>=', 40, '/s')],
+    ...(checks ? [['', '', '', '', `ratio ≥ ${RATE_RATIO_TARGET}`, c('Services/s ÷ reference', ratios.servicesPerSecond, '>=', RATE_RATIO_TARGET)]] : []),
+    ['API requests per Service', fig(ours.apiRequestsPerService), fig(ref.apiRequestsPerService), fig(ratios.apiRequestsPerService, 1), t('≤ 8'), c('API requests per Service', ours.apiRequestsPerService, '<=', 8)],
+    ['router round trips per Service', fig(ours.routerRoundTripsPerService), '–', '', t('≤ 3'), c('router round trips per Service', ours.routerRoundTripsPerService ?? Number.NaN, '<=', 3)],
+    ['router commands per Service', fig(ours.routerCommandsPerService), '–', '', '', ''],
+    ['router reply sentences / bytes per Service', ours.routerRepliesPerService ? `${fig(ours.routerRepliesPerService.sentences)} / ${fig(ours.routerRepliesPerService.bytes, 0)}` : '–', '–', '', '', ''],
+    ['controller CPU per Service (ms)', fig(ours.cpuMsPerService), fig(ref.cpuMsPerService), fig(ratios.cpuMsPerService, 1), t('≤ 15 ms'), c('controller CPU per Service', ours.cpuMsPerService, '<=', 15, ' ms')],
+    ['kube-apiserver CPU per Service (ms)', fig(ours.apiServerCpuMsPerService), fig(ref.apiServerCpuMsPerService), fig(ours.apiServerCpuMsPerService / ref.apiServerCpuMsPerService, 1), '', ''],
+    ['etcd CPU per Service (ms)', fig(ours.etcdCpuMsPerService), fig(ref.etcdCpuMsPerService), fig(ours.etcdCpuMsPerService / ref.etcdCpuMsPerService, 1), '', ''],
+    ['bench process CPU per Service (ms; ours: and the simulator)', fig(ours.benchCpuMsPerService), fig(ref.benchCpuMsPerService), fig(ours.benchCpuMsPerService / ref.benchCpuMsPerService, 1), '', ''],
+    ['RSS peak during the run (MB)', fig(ours.peakRssMb, 0), fig(ref.peakRssMb, 0), fig(ratios.peakRssMb, 1), t('≤ 150 MB'), c('RSS peak during the run', ours.peakRssMb, '<=', 150, ' MB')],
+    ['RSS idle, before the run (MB)', fig(ours.idleRssMb, 0), fig(ref.idleRssMb, 0), '', t('≤ 100 MB'), c('RSS idle', ours.idleRssMb, '<=', 100, ' MB')],
+    ['all converged after (s)', fig(ours.totalSeconds), fig(ref.totalSeconds), '', '', ''],
+    ['the hypervisor\'s steal time during the run (%)', fig(ours.stealPercent, 1), fig(ref.stealPercent, 1), '', '', ''],
+    ['the machine idle during the run (%)', fig(ours.idlePercent, 1), fig(ref.idlePercent, 1), '', '', ''],
+    ...(split ? [
+      [`idle on the API server's CPUs (${split.cpus.server.join(', ')}) during the run (%)`, fig(ours.coreIdlePercent?.server, 1), fig(ref.coreIdlePercent?.server, 1), '', '', ''],
+      [`idle on the other CPUs (${split.cpus.clients.join(', ')}: controller, bench, simulator) (%)`, fig(ours.coreIdlePercent?.clients, 1), fig(ref.coreIdlePercent?.clients, 1), '', '', ''],
+      ['kube-apiserver and etcd CPU per Service (ms)', fig(split.server.oursMs), fig(split.server.referenceMs), `${fig(split.server.ratio, 2)} (ref/ours)`, '', ''],
+    ] : []),
+    ['the machine\'s CPU per Service (ms; the four processes above)', fig(r.cpu.oursMs), fig(r.cpu.referenceMs), `${fig(r.cpu.cpuRatio, 2)} (ref/ours)`, '', ''],
+    ['creation → ingress p50 / p99 (ms)', `${fig(ours.latencyMs.p50, 0)} / ${fig(ours.latencyMs.p99, 0)}`, `${fig(ref.latencyMs.p50, 0)} / ${fig(ref.latencyMs.p99, 0)}`, '', '', ''],
+  ];
+  return [
+    ...(r.rounds.length > 1 ? [
+      // the CPU the rate follows: the machine's, or with the cores split the API server's side
+      ...table([['round', 'ours Services/s', 'reference Services/s', 'ours/ref', `${split ? "kube-apiserver and etcd's" : "the machine's"} CPU per Service ref/ours`, 'steal % (ours / ref)'],
+        ...r.rounds.map((x, i) => [String(i + 1), fig(x.ours.servicesPerSecond), fig(x.reference.servicesPerSecond), fig(x.ratio, 2), fig(split ? x.server?.ratio : x.cpu.cpuRatio, 2), `${fig(x.ours.stealPercent, 1)} / ${fig(x.reference.stealPercent, 1)}`])]),
+      `each figure below: the median of the ${r.rounds.length} rounds (ours/ref of the rate: the median of the rounds' ratios)`,
+    ] : []),
+    ...table(rows),
+    split
+      ? `with the cores split, the API server's CPUs fill first (idle above): both runs go as fast as kube-apiserver and etcd answer them, so the rate's ratio follows their CPU per Service in each run: ${fig(split.server.ratio, 2)} (medians of the rounds)`
+      : `what the CPU leaves for the rate's ratio (medians of the rounds; a busy machine's rate is its CPU ÷ the CPU per Service): ${fig(r.cpu.cpuRatio, 2)} as measured; ${fig(r.cpu.withoutController, 2)} if our controller cost nothing (the rest of our run: kube-apiserver and etcd answering our writes, the bench, the simulator); ${RATE_RATIO_TARGET} needs our controller at ${fig(r.cpu.controllerBudgetMs, 1)} ms of CPU per Service or less (measured: ${fig(ours.cpuMsPerService, 1)})`,
+    'our API requests during convergence by function × verb × resource (top 10, per Service):',
+    ...table(ours.requestsByCall.slice(0, 10).map(([call, n]) => [`  ${call}`, String(n), `${fig(n / ours.services, 2)}/Service`])),
+    `reference: ${ref.requestsByCall.map(([call, n]) => `${call} ${n}`).join(', ')}`,
+  ];
+}
 
 const checked = goals.all();
 results.targets = checked;

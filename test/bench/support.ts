@@ -114,13 +114,25 @@ export async function kubectlOut(cluster: TestCluster, args: readonly string[]):
 }
 
 /**
- * The machine's CPU time so far, all CPUs together (clock ticks from /proc/stat's `cpu` line):
- * `steal` is what the hypervisor gave other guests while this one wanted to run.
+ * The machine's CPU time so far (clock ticks from /proc/stat): all CPUs together (its `cpu`
+ * line), or the `cpus` named (their `cpuN` lines, summed). `steal` is what the hypervisor gave
+ * other guests while this one wanted to run.
  */
-export async function machineCpu(): Promise<{ steal: number; idle: number; total: number }> {
-  const line = (await readFile('/proc/stat', 'utf8')).split('\n')[0] ?? '';
-  const ticks = line.trim().split(/\s+/).slice(1, 9).map(Number); // user nice system idle iowait irq softirq steal
-  return { steal: ticks[7] ?? 0, idle: (ticks[3] ?? 0) + (ticks[4] ?? 0), total: ticks.reduce((sum, t) => sum + t, 0) };
+export async function machineCpu(cpus?: readonly number[]): Promise<{ steal: number; idle: number; total: number }> {
+  const lines = (await readFile('/proc/stat', 'utf8')).split('\n');
+  const names = new Set(cpus ? cpus.map((n) => `cpu${n}`) : ['cpu']);
+  const sum = { steal: 0, idle: 0, total: 0 };
+  for (const line of lines) {
+    const [name, ...fields] = line.trim().split(/\s+/);
+    if (name === undefined || !names.has(name)) continue;
+    const ticks = fields.slice(0, 8).map(Number); // user nice system idle iowait irq softirq steal
+    sum.steal += ticks[7] ?? 0;
+    sum.idle += (ticks[3] ?? 0) + (ticks[4] ?? 0);
+    sum.total += ticks.reduce((total, t) => total + t, 0);
+    names.delete(name);
+  }
+  if (names.size > 0) throw new Error(`/proc/stat has no line for ${[...names].join(', ')}`);
+  return sum;
 }
 
 /**
