@@ -125,7 +125,8 @@ export async function convergence(n: number, log: (line: string) => void, rounds
 async function convergeWith(kind: ControllerKind, n: number, log: (line: string) => void, split?: CoreSplit): Promise<ControllerRun> {
   const cluster = await startCluster({ log: () => undefined });
   let sim: RouterSim | undefined;
-  const benchCpus = split ? await allowedCpus(process.pid) : undefined;
+  /** Where this process may run again once the run is over, when it was pinned. */
+  let benchCpus: string | undefined;
   try {
     if (kind === 'ours') sim = await startRouterSim({ initialState: ROUTER_SEED, users: [{ name: 'bench', password: 'bench' }] });
     const kc = new KubeConfig();
@@ -137,7 +138,9 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
         const { apiServer, etcd } = cluster.pids();
         if (!apiServer || !etcd) throw new Error('the cluster named no kube-apiserver or etcd process to pin');
         for (const pid of [apiServer, etcd]) await pinProcess(pid, split.server);
-        for (const pid of [child.pid, process.pid]) await pinProcess(pid, split.clients); // the bench hosts the simulator
+        await pinProcess(child.pid, split.clients);
+        benchCpus = await allowedCpus(process.pid);
+        await pinProcess(process.pid, split.clients); // the bench hosts the simulator
       }
       await sleep(2000);
       // both controllers start on a quiet machine: the new cluster's start-up, and the last
