@@ -15,7 +15,7 @@ import { requestDelta, startChild, type ControllerKind } from './controllers.js'
 import { cpuAccount, medianAccount, medianServerAccount, serverAccount, type CpuAccount, type ServerAccount } from './cpu-account.js';
 import { median, medianRun } from './medians.js';
 import { msPerService, startThreadProfile, type ThreadPart } from './perf-threads.js';
-import { benchObjects, benchStack, cpuSeconds, idlePercent, machineCpu, machineQuiet, ms, stealPercent, percentile, pool, retrying, ROUTER_SEED, serviceObjects } from './support.js';
+import { benchObjects, benchStack, cpuSeconds, cpuTicks, idlePercent, machineQuiet, procStat, ms, stealPercent, percentile, pool, retrying, ROUTER_SEED, serviceObjects, type CpuTicks } from './support.js';
 
 /** Issue 14: our rate at least half the reference controller's. */
 export const RATE_RATIO_TARGET = 0.5;
@@ -151,8 +151,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const cpu0 = await child.cpuSeconds();
       const server0 = await serverCpu(cluster);
       const bench0 = process.cpuUsage();
-      const machine0 = await machineCpu();
-      const cores0 = split ? { server: await machineCpu(split.server), clients: await machineCpu(split.clients) } : undefined;
+      const { machine: machine0, cores: cores0 } = await cpuReading(split);
       const commands0 = sim?.stats.commands ?? 0;
       const replies0 = { sentences: sim?.stats.sentencesSent ?? 0, bytes: sim?.stats.bytesSent ?? 0 };
       const router = sim;
@@ -165,8 +164,7 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const cpu1 = await child.cpuSeconds();
       const server1 = await serverCpu(cluster);
       const bench1 = process.cpuUsage(bench0);
-      const machine1 = await machineCpu();
-      const cores1 = split ? { server: await machineCpu(split.server), clients: await machineCpu(split.clients) } : undefined;
+      const { machine: machine1, cores: cores1 } = await cpuReading(split);
       const profiled = await profile;
       if (profiled) log(`    kube-apiserver CPU profile: ${profiled}`);
       const parts = await threads?.stop();
@@ -227,6 +225,12 @@ async function apiServerProfile(cluster: TestCluster, kind: ControllerKind): Pro
 /** `main thread 6.10 ms (and its GC 0.10), V8 compiling 2.40, … ms per Service`. */
 function describeParts(ms: Record<ThreadPart, number>): string {
   return `main thread ${ms.main.toFixed(2)} ms (and its GC ${ms['main-gc'].toFixed(2)}), V8 compiling ${ms.compile.toFixed(2)}, worker GC ${ms.gc.toFixed(2)}, other ${ms.other.toFixed(2)} ms per Service`;
+}
+
+/** The machine's CPU time now, and with the cores split each side's, from one reading of /proc/stat. */
+async function cpuReading(split?: CoreSplit): Promise<{ machine: CpuTicks; cores?: { server: CpuTicks; clients: CpuTicks } }> {
+  const stat = await procStat();
+  return { machine: cpuTicks(stat), ...(split ? { cores: { server: cpuTicks(stat, split.server), clients: cpuTicks(stat, split.clients) } } : {}) };
 }
 
 /** CPU seconds kube-apiserver and etcd have used so far. */

@@ -113,16 +113,21 @@ export async function kubectlOut(cluster: TestCluster, args: readonly string[]):
   return r.stdout.trim();
 }
 
+/** CPU time in clock ticks: `steal` is what the hypervisor gave other guests while this one wanted to run. */
+export interface CpuTicks {
+  steal: number;
+  idle: number;
+  total: number;
+}
+
 /**
- * The machine's CPU time so far (clock ticks from /proc/stat): all CPUs together (its `cpu`
- * line), or the `cpus` named (their `cpuN` lines, summed). `steal` is what the hypervisor gave
- * other guests while this one wanted to run.
+ * Pure: the CPU time in a reading of /proc/stat, all CPUs together (its `cpu` line), or the
+ * `cpus` named (their `cpuN` lines, summed).
  */
-export async function machineCpu(cpus?: readonly number[]): Promise<{ steal: number; idle: number; total: number }> {
-  const lines = (await readFile('/proc/stat', 'utf8')).split('\n');
+export function cpuTicks(stat: string, cpus?: readonly number[]): CpuTicks {
   const names = new Set(cpus ? cpus.map((n) => `cpu${n}`) : ['cpu']);
   const sum = { steal: 0, idle: 0, total: 0 };
-  for (const line of lines) {
+  for (const line of stat.split('\n')) {
     const [name, ...fields] = line.trim().split(/\s+/);
     if (name === undefined || !names.has(name)) continue;
     const ticks = fields.slice(0, 8).map(Number); // user nice system idle iowait irq softirq steal
@@ -133,6 +138,14 @@ export async function machineCpu(cpus?: readonly number[]): Promise<{ steal: num
   }
   if (names.size > 0) throw new Error(`/proc/stat has no line for ${[...names].join(', ')}`);
   return sum;
+}
+
+/** This machine's /proc/stat now (read once, it gives every CPU's time at the same instant). */
+export const procStat = (): Promise<string> => readFile('/proc/stat', 'utf8');
+
+/** The machine's CPU time so far: all CPUs, or the `cpus` named (see cpuTicks). */
+export async function machineCpu(cpus?: readonly number[]): Promise<CpuTicks> {
+  return cpuTicks(await procStat(), cpus);
 }
 
 /**
