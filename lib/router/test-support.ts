@@ -40,6 +40,7 @@ export function routerWithForeignRules(): RouterState {
       '/ip/firewall/filter': [{ '.id': '*A1', chain: 'input', action: 'accept', 'in-interface': 'bridge' }],
       '/ip/firewall/nat': [{ '.id': '*A2', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1' }],
       '/ipv6/firewall/filter': [{ '.id': '*A3', chain: 'forward', action: 'drop', 'in-interface': 'ether1' }],
+      '/ipv6/firewall/nat': [{ '.id': '*A4', chain: 'srcnat', action: 'masquerade', 'out-interface': 'ether1' }],
     },
   };
 }
