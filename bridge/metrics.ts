@@ -16,7 +16,7 @@ export interface BridgeState {
   ready(): boolean;
 }
 
-export type CounterName = 'invocations' | 'retries' | 'coalesced' | 'watchRestarts' | 'relists' | 'watchEvents' | 'timeouts';
+export type CounterName = 'invocations' | 'retries' | 'recoveryRetries' | 'coalesced' | 'watchRestarts' | 'relists' | 'watchEvents' | 'timeouts';
 
 export interface BridgeMetrics {
   queue: QueueObserver;
@@ -39,6 +39,7 @@ export function createBridgeMetrics(): BridgeMetrics {
   const counters: Record<CounterName, Counter> = {
     invocations: registry.counter(`${PREFIX}_invocations_total`, 'Invocations by function and outcome (success, retry, reject, error).'),
     retries: registry.counter(`${PREFIX}_retries_total`, 'Invocations scheduled for another attempt.'),
+    recoveryRetries: registry.counter(`${PREFIX}_recovery_retries_total`, 'Invocations retried before their backoff ended because a dependency they found down (the router, the API server, the function) answered again.'),
     coalesced: registry.counter(`${PREFIX}_coalesced_total`, 'Events merged into work already queued for the same object.'),
     watchRestarts: registry.counter(`${PREFIX}_watch_restarts_total`, 'Watch streams that ended or broke and were opened again.'),
     relists: registry.counter(`${PREFIX}_relists_total`, 'Full lists after the initial one (410 Gone, broken streams).'),
@@ -81,6 +82,7 @@ export function createBridgeMetrics(): BridgeMetrics {
       if (deliveredMs !== undefined) delivered.add(deliveredMs);
     },
     retried: (fn) => counters.retries.inc({ function: fn }),
+    recovered: (fn, woken) => counters.recoveryRetries.inc({ function: fn }, woken),
   };
   const source: SourceObserver = {
     listed(kind, initial) {

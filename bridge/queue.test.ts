@@ -2,8 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation } from '../lib/events/cloudevent.js';
 import type { ObjectRef } from '../lib/events/invocation.js';
 import { memoryLogger } from '../lib/log/logger.js';
-import { createWorkQueue, type WorkQueueOptions } from './queue.js';
-import { fakeClock, fakeFunctions, type Script } from './test-support.js';
+import { createWorkQueue, PROBE_MAX_MS, type WorkQueueOptions } from './queue.js';
+import { fakeClock, fakeFunctions, type Call, type Script } from './test-support.js';
 
 const web: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
 const svc = (name: string): ObjectRef => ({ kind: 'Service', namespace: 'shop', name });
@@ -244,6 +244,88 @@ describe('retries', () => {
     queue.add('program', objectInvocation('update', web, { id: 'new' }));
     await clock.advance(10_000);
     expect(fns.calls.map((c) => c.invocation.id)).toEqual(['old', 'new']);
+  });
+});
+
+describe('a dependency that comes back', () => {
+  const LONG = { retry: { baseMs: 100, maxMs: 60_000 } };
+  const UP = 10 * 60_000; // the router answers again ten minutes in
+  const byObject = (calls: readonly Call[]) => {
+    const at = new Map<string, number[]>();
+    for (const c of calls) if (c.invocation.type === 'object') at.set(c.invocation.ref.name, [...(at.get(c.invocation.ref.name) ?? []), c.at]);
+    return at;
+  };
+
+  it('retries what waited on it within the probe interval of its return, not at the end of each backoff', async () => {
+    const { clock, fns, queue, log } = setup((call) => ({ status: call.at - START < UP ? 503 : 200 }), LONG);
+    const START = clock.now();
+    for (let i = 0; i < 20; i++) queue.add('program', objectInvocation('update', svc(`s${i}`)));
+    await clock.advance(UP + 60_000);
+    const answered = [...byObject(fns.calls).values()].map((at) => at.at(-1)! - START);
+    expect(answered).toHaveLength(20);
+    // without the probe the first retry after UP would come 22.5–45 s later (the backoff at its cap)
+    for (const t of answered) expect(t).toBeGreaterThanOrEqual(UP);
+    for (const t of answered) expect(t).toBeLessThanOrEqual(UP + PROBE_MAX_MS + 100);
+    expect(queue.stats('program')).toEqual({ depth: 0, inFlight: 0 });
+    expect(log.entries).toContainEqual(expect.objectContaining({ level: 'info', fields: expect.objectContaining({ function: 'program', retrying: 19 }) }));
+  });
+
+  it('lets one invocation per function probe while the others back off to RETRY_MAX_DELAY', async () => {
+    const { clock, fns, queue } = setup(() => ({ status: 503 }), LONG);
+    for (let i = 0; i < 20; i++) queue.add('program', objectInvocation('update', svc(`s${i}`)));
+    await clock.advance(UP);
+    const gaps = [...byObject(fns.calls).values()].map((at) => at.at(-1)! - at.at(-2)!);
+    expect(gaps.filter((g) => g <= PROBE_MAX_MS)).toHaveLength(1);
+    expect(gaps.filter((g) => g >= 45_000 - 20)).toHaveLength(19);
+    // ten minutes: each object's backoff alone is ~22 attempts (440 for 20), the probe ~160 more;
+    // were every object probing, it would be 20 × 160
+    expect(fns.calls.length).toBeLessThan(20 * 25 + UP / (PROBE_MAX_MS / 2));
+  });
+
+  it('still honours a Retry-After longer than the probe interval', async () => {
+    const { clock, fns, queue } = setup(() => ({ status: 503, retryAfterSeconds: 20 }), LONG);
+    queue.add('program', objectInvocation('update', web));
+    await clock.advance(100_000);
+    const gaps = fns.calls.slice(1).map((c, i) => c.at - fns.calls[i]!.at);
+    expect(gaps.length).toBeGreaterThanOrEqual(3);
+    for (const g of gaps) expect(g).toBeGreaterThanOrEqual(20_000);
+  });
+
+  it('does not count a conflict or a failure as an outage: those keep their backoff', async () => {
+    const { clock, fns, queue } = setup((call) => {
+      if (call.invocation.type === 'object' && call.invocation.ref.name === 'busy') return { status: 409 };
+      return { status: call.at - START < 60_000 ? 503 : 200 };
+    }, LONG);
+    const START = clock.now();
+    queue.add('program', objectInvocation('update', svc('busy')));
+    queue.add('program', objectInvocation('update', svc('down')));
+    await clock.advance(5 * 60_000);
+    const busy = byObject(fns.calls).get('busy')!;
+    const gaps = busy.slice(1).map((t, i) => t - busy[i]!);
+    for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThanOrEqual(gaps[i - 1]!);
+  });
+
+  it('keeps each woken invocation\'s attempts: a success that was not the dependency\'s costs one retry each', async () => {
+    // "idle" found the router down once, then had nothing to do; the router never came back
+    const { clock, fns, queue, log } = setup((call, calls) => {
+      const idle = call.invocation.type === 'object' && call.invocation.ref.name === 'idle';
+      return { status: idle && calls.filter((c) => c.invocation.type === 'object' && c.invocation.ref.name === 'idle').length > 1 ? 200 : 503 };
+    }, LONG);
+    for (let i = 0; i < 5; i++) queue.add('program', objectInvocation('update', svc(`s${i}`)));
+    await clock.advance(5 * 60_000);
+    const before = fns.calls.length;
+    queue.add('program', objectInvocation('update', svc('idle')));
+    await clock.advance(10_000);
+    expect(log.entries).toContainEqual(expect.objectContaining({ fields: expect.objectContaining({ retrying: expect.any(Number) }) }));
+    const woken = fns.calls.slice(before).filter((c) => c.invocation.type === 'object' && c.invocation.ref.name !== 'idle');
+    // the probe among the five may have retried meanwhile; the others once each, on the wake
+    expect(woken.length).toBeGreaterThanOrEqual(4);
+    expect(woken.length).toBeLessThanOrEqual(7);
+    const after = fns.calls.length;
+    await clock.advance(20_000);
+    // back at their long backoff: only the (new) probe retries in the next 20 s
+    const next = fns.calls.slice(after).map((c) => (c.invocation.type === 'object' ? c.invocation.ref.name : ''));
+    expect(new Set(next).size).toBeLessThanOrEqual(1);
   });
 });
 

@@ -18,6 +18,8 @@ export interface QueueObserver {
   /** `deliveredMs`: event seen → answer received, for first attempts only. */
   settled(fn: FunctionName, how: Settlement, durationMs: number, deliveredMs: number | undefined): void;
   retried(fn: FunctionName, delayMs: number): void;
+  /** An invocation that had found a dependency down succeeded: `woken` others that waited on it are retried now. */
+  recovered(fn: FunctionName, woken: number): void;
 }
 
 export interface WorkQueueOptions {
@@ -63,6 +65,10 @@ interface Lane {
   /** Insertion-ordered: first in, first out. */
   ready: Set<Item>;
   inFlight: number;
+  /** Items whose last attempt found a dependency down (see isOutage), backing off. */
+  outage: Set<Item>;
+  /** The one item of `outage` that retries at most every PROBE_MAX_MS, so a recovery is noticed. */
+  probe: Item | undefined;
 }
 
 interface Item {
@@ -86,7 +92,25 @@ type Answer = { ok: true; result: DispatchResult } | { ok: false; error: unknown
 
 const keyOf = (invocation: Invocation): string => (invocation.type === 'resync' ? 'resync' : objectKey(invocation.ref));
 
-const noObserver: QueueObserver = { coalesced() {}, dispatched() {}, settled() {}, retried() {} };
+const noObserver: QueueObserver = { coalesced() {}, dispatched() {}, settled() {}, retried() {}, recovered() {} };
+
+/**
+ * The longest a lane's probe waits between attempts while a dependency is down. The others
+ * waiting on it back off as far as the retry policy allows (RETRY_MAX_DELAY), and are retried
+ * at once when the probe, or any of them, gets through.
+ */
+export const PROBE_MAX_MS = 5_000;
+
+/**
+ * An answer that says a dependency is down rather than that this object's work failed: the
+ * function (or its gateway) answered 502, 503 or 504 (the router or the API server is
+ * unreachable, the function is scaling from zero), or did not answer at all.
+ */
+function isOutage(answer: Answer): boolean {
+  if (!answer.ok) return true;
+  const { status } = answer.result;
+  return status === 502 || status === 503 || status === 504;
+}
 
 /**
  * One invocation at a time per (function, object); events arriving meanwhile coalesce into one
@@ -95,7 +119,7 @@ const noObserver: QueueObserver = { coalesced() {}, dispatched() {}, settled() {
 export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
   const { clock, log } = opts;
   const observer = opts.observer ?? noObserver;
-  const lanes = new Map<FunctionName, Lane>(FUNCTION_NAMES.map((fn) => [fn, { fn, items: new Map(), ready: new Set(), inFlight: 0 }]));
+  const lanes = new Map<FunctionName, Lane>(FUNCTION_NAMES.map((fn) => [fn, { fn, items: new Map(), ready: new Set(), inFlight: 0, outage: new Set(), probe: undefined }]));
   const abort = new AbortController();
   setMaxListeners(0, abort.signal); // one listener per invocation in flight, removed when it ends
   let paused = opts.paused ?? false;
@@ -202,11 +226,13 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     const how: Settlement = answer.ok ? deliveryOf(answer.result.status) : 'error';
     observer.settled(lane.fn, how, now - started, seenAt === undefined ? undefined : now - seenAt);
     const fields = { function: lane.fn, object: item.key, eventId: invocation.id, attempt: item.attempts + 1, ...describe(answer) };
+    const waitedOnOutage = leaveOutage(item);
     if (stopping) {
       if (how === 'retry' || how === 'error') item.pending ??= invocation;
     } else if (how === 'retry' || how === 'error') {
       retryLater(item, invocation, answer, fields);
     } else {
+      if (how === 'success' && waitedOnOutage) recover(lane);
       if (how === 'reject') log.error('Dropped invocation the function rejected', fields);
       else log.debug('Invoked function', { ...fields, durationMs: now - started });
       item.attempts = 0;
@@ -225,10 +251,45 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     item.attempts++;
     item.pending ??= invocation; // a newer event supersedes the failed one
     const retryAfter = answer.ok ? answer.result.retryAfterSeconds : undefined;
-    const delayMs = backoffDelay(item.attempts, opts.retry, opts.random, retryAfter);
+    let policy = opts.retry;
+    if (isOutage(answer)) {
+      const { lane } = item;
+      lane.outage.add(item);
+      lane.probe ??= item;
+      // the probe's backoff stops at PROBE_MAX_MS; a longer Retry-After still holds
+      const floorMs = retryAfter !== undefined && Number.isFinite(retryAfter) ? retryAfter * 1000 : 0;
+      if (lane.probe === item) policy = { ...policy, maxMs: Math.min(policy.maxMs, Math.max(PROBE_MAX_MS, floorMs)) };
+    }
+    const delayMs = backoffDelay(item.attempts, policy, opts.random, retryAfter);
     observer.retried(item.lane.fn, delayMs);
     log.warn('Invocation will be retried', { ...fields, delayMs });
     wakeAt(item, clock.now() + delayMs);
+  }
+
+  /** Whether the item had found a dependency down; it no longer counts as waiting on it. */
+  function leaveOutage(item: Item): boolean {
+    const { lane } = item;
+    if (lane.probe === item) lane.probe = undefined;
+    return lane.outage.delete(item);
+  }
+
+  /**
+   * A dependency that was down answers again: what waits on it is retried now rather than at
+   * the end of its backoff (up to RETRY_MAX_DELAY). Each keeps its attempt count, so were the
+   * success not the dependency's (an invocation that had nothing to do), each costs one retry
+   * and backs off as far as before.
+   */
+  function recover(lane: Lane): void {
+    const waiting = [...lane.outage].filter((i) => !i.running && i.cancelTimer);
+    lane.outage.clear();
+    lane.probe = undefined;
+    if (waiting.length === 0) return;
+    observer.recovered(lane.fn, waiting.length);
+    log.info('A dependency answered again: retrying the invocations that waited on it now', { function: lane.fn, retrying: waiting.length });
+    for (const i of waiting) {
+      i.cancelTimer?.();
+      wake(i);
+    }
   }
 
   function wakeAt(item: Item, at: number): void {

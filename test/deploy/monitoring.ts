@@ -112,6 +112,7 @@ export function exportedSeries(): Map<string, Set<string>> {
   bridge.queue.dispatched('allocate', 1);
   bridge.queue.settled('allocate', 'success', 1, 1);
   bridge.queue.retried('allocate', 1);
+  bridge.queue.recovered('allocate', 1);
   bridge.queue.coalesced('allocate');
   bridge.timedOut('allocate');
   bridge.source.watchEvent('IPPool', 'ADDED');

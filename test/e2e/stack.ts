@@ -28,6 +28,8 @@ export interface E2EOptions {
   sim?: RouterSim;
   /** MIKROLB_CLUSTER_NAME of this controller (default: none, i.e. `default`). */
   clusterName?: string;
+  /** The bridge's retry delays (default: 200 ms up to 2 s, so failures here are retried quickly). */
+  retry?: { baseMs: number; maxMs: number };
 }
 
 /** The all-in-one controller against the shared API server and a fresh RouterOS simulator. */
@@ -42,7 +44,7 @@ export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promis
   const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false, ...(opts.clusterName === undefined ? {} : { clusterName: opts.clusterName }) };
   const controller = await startController({
     kc, router, log: logs, classes,
-    bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, resyncIntervalMs: opts.resyncIntervalMs ?? 300_000, retry: { baseMs: 200, maxMs: 2000 } },
+    bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, resyncIntervalMs: opts.resyncIntervalMs ?? 300_000, retry: opts.retry ?? { baseMs: 200, maxMs: 2000 } },
     claimGraceMs: opts.claimGraceMs ?? 0,
   });
   await controller.bridge.ready;
