@@ -15,7 +15,8 @@ import { createProgram } from './handler.js';
  * The program/release race, forced step by step: program and release each talk to the same
  * simulated router through their own gate, which can hold a call until the test lets it go.
  * Every ordering must end with no router entry of what release released. (The same against
- * the real API server: test/program/race.test.ts.)
+ * the real API server: test/program/race.test.ts.) Two releases of one Service's allocations
+ * race the same way: the re-plan of the one that writes last must not restore the other's.
  */
 
 const UID = '5e1f0000-0000-4000-8000-000000000001';
@@ -188,6 +189,35 @@ describe('program and release interleaved on one router', () => {
     expect(c.entries(IP_B)).toEqual([]);
     expect(c.entries(`svc=${UID}:adv:${IP_A}`)).toHaveLength(1);
     expect(c.entries(`svc=${UID}:lb-jump:${IP_A}`)).toHaveLength(1);
+  });
+
+  /** A's release reads the cluster (B still live), is held before its router write while `meanwhile` runs, then finishes. */
+  async function releaseAHeldWhile(c: Ctx, meanwhile: () => Promise<void>): Promise<void> {
+    await c.kube.port.remove('IPAllocation', ALLOC_A);
+    const held = c.holdRelease('execute');
+    const releasingA = c.run(c.release, { kind: 'IPAllocation', name: ALLOC_A });
+    await held.reached;
+    await meanwhile();
+    held.resume();
+    expect((await releasingA).kind).toBe('done');
+  }
+
+  it('two allocations of a live Service released at once, one writing the router after the other finished: neither address is left', async () => {
+    const c = await setup({ programmed: true });
+    await releaseAHeldWhile(c, async () => {
+      await c.kube.port.remove('IPAllocation', ALLOC_B);
+      expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_B })).kind).toBe('done');
+      expect(await c.kube.port.get('IPAllocation', ALLOC_B)).toBeUndefined();
+    });
+    expect(await c.kube.port.get('IPAllocation', ALLOC_A)).toBeUndefined();
+    expect(c.entries(IP_B)).toEqual([]);
+    expect(c.entries(IP_A)).toEqual([]);
+  });
+
+  it('an allocation released while its Service is deleted and released: nothing of the Service is left', async () => {
+    const c = await setup({ programmed: true });
+    await releaseAHeldWhile(c, () => deleteAndRelease(c));
+    expect(c.entries(`svc=${UID}:`)).toEqual([]);
   });
 
   it('an operator reservation released while program writes its advertisement', async () => {

@@ -61,22 +61,54 @@ async function routerOwner(deps: ReleaseDeps, a: IPAllocation): Promise<RouterOw
   return reservation ? own : { kind: 'gone', uid };
 }
 
+/** How many times a re-plan follows the Service's allocations as they change under it (see replanWithout). */
+const REPLAN_ROUNDS = 5;
+
+/** Each allocation's address, as one comparable text. */
+const holdingsOf = (allocations: readonly IPAllocation[]): string =>
+  allocations.map((x) => `${x.metadata.uid ?? ''}=${x.status?.address ?? ''}`).sort().join(',');
+
+/**
+ * Re-plans a live Service without the released allocation, from whole menus. Its other
+ * allocations were read before the write, and another of them may be released meanwhile: that
+ * release removes its entries only once (after its deletion was visible), so a write planned
+ * from the earlier read would put them back for good. After each write the Service and its
+ * allocations are read again; the loop ends when a write was planned from what the cluster
+ * still says after it (as program's settle closes the same race with program's writes).
+ */
+async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & { metadata: { uid: string; namespace: string } }, report: ReleaseReport): Promise<void> {
+  const { uid, namespace, name } = svc.metadata;
+  const what = `address ${a.status?.address ?? ''} of ${a.metadata.name}`;
+  const others = async (): Promise<IPAllocation[]> =>
+    (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((x) => x.metadata.uid !== a.metadata.uid && !x.metadata.deletionTimestamp);
+  const [first, slices, pools] = await Promise.all([others(), listEndpointSlices(deps.kube, namespace, slicesOfService(name)), listPools(deps.kube)]);
+  let planned = first;
+  let current: Service = svc;
+  for (let round = 1; ; round++) {
+    const intent = serviceIntent(current, deps.classes);
+    const wants = planned;
+    await onRouter(deps, what, () => applyOwner(deps, { uid, service: serviceProgram(current, intent, wants, slices.items), adverts: advertisementWants(wants, pools.items) }, report));
+    const [again, now] = await Promise.all([getService(deps.kube, namespace, name), others()]);
+    if (!again || again.metadata.uid !== uid || again.metadata.deletionTimestamp || !serviceIntent(again, deps.classes).managed) {
+      // the Service went (or is no longer ours) while this wrote: nothing of it stays
+      await onRouter(deps, `entries of ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report));
+      return;
+    }
+    if (holdingsOf(now) === holdingsOf(planned)) return;
+    if (round === REPLAN_ROUNDS) {
+      deps.log.warn('The Service\'s allocations kept changing while its router entries were re-planned; the next program or resync settles them', { service: `${namespace}/${name}`, allocation: a.metadata.name });
+      return;
+    }
+    report.actions.push(`re-planned ${namespace}/${name} again: its allocations changed while the router was written`);
+    planned = now;
+    current = again;
+  }
+}
+
 /** Takes the allocation's address off the router: re-plan its live Service without it, or drop its owner's entries. */
 async function releaseOnRouter(deps: ReleaseDeps, a: IPAllocation, report: ReleaseReport): Promise<void> {
   const owner = await routerOwner(deps, a);
-  if (owner.kind === 'replan') {
-    const svc = owner.svc;
-    const intent = serviceIntent(svc, deps.classes);
-    const [allocs, slices, pools] = await Promise.all([
-      listAllocations(deps.kube, allocationsOfService(svc.metadata.uid)),
-      listEndpointSlices(deps.kube, svc.metadata.namespace, slicesOfService(svc.metadata.name)),
-      listPools(deps.kube),
-    ]);
-    const others = allocs.items.filter((x) => x.metadata.uid !== a.metadata.uid && !x.metadata.deletionTimestamp);
-    await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () =>
-      applyOwner(deps, { uid: svc.metadata.uid, service: serviceProgram(svc, intent, others, slices.items), adverts: advertisementWants(others, pools.items) }, report));
-    return;
-  }
+  if (owner.kind === 'replan') return replanWithout(deps, a, owner.svc, report);
   if (owner.kind === 'own' && a.metadata.labels?.[LABEL_SERVICE_UID]) {
     deps.log.warn('An allocation names another owner in its labels; releasing only its own entries', { allocation: a.metadata.name, owner: a.metadata.labels[LABEL_SERVICE_UID] });
   }

@@ -20,7 +20,8 @@ import { SEED } from './setup.js';
  * The program/release race against the real API server and the simulator: program is held
  * at a router step while the Service is deleted and released; the finished interleaving must
  * leave no entry of the deleted Service on the router (functions/program/race.test.ts covers
- * every ordering on the in-memory API).
+ * every ordering on the in-memory API). And two releases of one Service's allocations: the one
+ * that writes the router last must not put back what the other took off.
  */
 
 const kube = apiServerPort(testCluster().transport);
@@ -91,5 +92,47 @@ describe('program and release interleaved (real API server, simulator)', () => {
     }
     expect(await getService(kube, ns, name)).toBeUndefined();
     expect(ours()).toEqual([]);
+  });
+});
+
+describe('two allocations of one Service released at once (real API server, simulator)', () => {
+  it('the release that writes last puts back nothing of the other\'s address', async () => {
+    sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
+    client = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 5000 });
+    const r = gatedRouter(client);
+    const program = createProgram({ ...deps, router: client });
+    const release = createRelease({ ...deps, router: r.port, claimGraceMs: 60_000 });
+    const allocate = createAllocate(allocateDeps(kube));
+    const name = uniq('pair');
+    const ref: ObjectRef = { kind: 'Service', namespace: ns, name };
+    const run = (fn: typeof program, target: ObjectRef) => fn(objectInvocation('update', target));
+    const [ipA, ipB] = ['198.18.40.230', '198.18.40.231'];
+    const svc = await make.service(ns, name, { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'] }, { 'mikrolb.de/load-balancer-pools': pool, 'mikrolb.de/load-balancer-ips': `${ipA},${ipB}` });
+    const uid = svc?.metadata.uid ?? '';
+    await kube.create('EndpointSlice', {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-1`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4', endpoints: [{ addresses: ['10.244.1.12'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }],
+    });
+    expect((await run(allocate, ref)).kind).toBe('done');
+    expect((await run(program, ref)).kind).toBe('done');
+    const entriesOf = (ip: string): string[] => Object.values(sim?.state().menus ?? {}).flat().map((e) => e.comment ?? '').filter((c) => c.includes(`svc=${uid}:`) && c.endsWith(`:${ip}`));
+    expect(entriesOf(ipA).length).toBeGreaterThan(0);
+    expect(entriesOf(ipB).length).toBeGreaterThan(0);
+    const byAddress = new Map((await make.allocationsOf(ns, name)).map((a) => [a.status?.address, a.metadata.name]));
+    const [allocA, allocB] = [byAddress.get(ipA) ?? '', byAddress.get(ipB) ?? ''];
+
+    // A's release reads the cluster while B is live, then waits before writing the router
+    await kube.remove('IPAllocation', allocA);
+    const held = r.hold('execute');
+    const releasingA = run(release, { kind: 'IPAllocation', name: allocA });
+    await held.reached;
+    await kube.remove('IPAllocation', allocB);
+    expect((await run(release, { kind: 'IPAllocation', name: allocB })).kind).toBe('done');
+    expect(await kube.get('IPAllocation', allocB)).toBeUndefined();
+    held.resume();
+    expect((await releasingA).kind).toBe('done');
+    expect(await kube.get('IPAllocation', allocA)).toBeUndefined();
+    expect(entriesOf(ipB)).toEqual([]);
+    expect(entriesOf(ipA)).toEqual([]);
   });
 });
