@@ -191,6 +191,26 @@ describe('program and release interleaved on one router', () => {
     expect(c.entries(`svc=${UID}:lb-jump:${IP_A}`)).toHaveLength(1);
   });
 
+  it('a second allocation released while program settles after the first: neither address is left', async () => {
+    const c = await setup({ programmed: true });
+    const write = c.holdProgram('execute');
+    const programming = c.run(c.program, SERVICE);
+    await write.reached;
+    await c.kube.port.remove('IPAllocation', ALLOC_B);
+    expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_B })).kind).toBe('done');
+    // program's settle finds B released and plans the Service again with A: held before that
+    // write reads the router, while A is released in turn
+    const again = c.holdProgram('read-menus');
+    write.resume();
+    await again.reached;
+    await c.kube.port.remove('IPAllocation', ALLOC_A);
+    expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_A })).kind).toBe('done');
+    again.resume();
+    expect((await programming).kind).toBe('done');
+    expect(c.entries(IP_A)).toEqual([]);
+    expect(c.entries(IP_B)).toEqual([]);
+  });
+
   /** A's release reads the cluster (B still live), is held before its router write while `meanwhile` runs, then finishes. */
   async function releaseAHeldWhile(c: Ctx, meanwhile: () => Promise<void>): Promise<void> {
     await c.kube.port.remove('IPAllocation', ALLOC_A);

@@ -1,12 +1,13 @@
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { menusToRead, ownersOf, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
-import { serviceIntent } from '../../lib/core/service.js';
+import { serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService } from '../../lib/k8s/keys.js';
 import { getAllocation, getClaim, getService, listAllocations } from '../../lib/k8s/typed.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { sharedAddressOwner, sharingKeyOf } from '../../lib/core/sharing.js';
+import { stillHolding } from '../../lib/core/pools.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
@@ -41,9 +42,6 @@ async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: 
   deps.log.info('Took back router entries released while program wrote them', { owner: p.uid, why, ops: ops.length });
 }
 
-const holding = (allocations: readonly IPAllocation[]): Map<string, string> =>
-  new Map(allocations.map((a) => [a.metadata.uid ?? '', a.status?.address ?? '']));
-
 /**
  * The shared addresses a released Service held whose claim is gone now: release took their
  * entries off before the claim went, so what program wrote since is taken off here.
@@ -70,26 +68,44 @@ export interface ServiceRead {
  * After program wrote the router for a Service: the Service read again, and if it is gone,
  * deleting, re-created or no longer ours, every entry of its uid is removed (undefined: write
  * no status); if an allocation it programmed was released meanwhile, the Service is programmed
- * again without it. Returns the allocations whose status program may still write.
+ * again without it, and read again after that write too, until a write was planned from what
+ * the cluster still says after it. Returns the allocations whose status program may still write.
  */
 export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport): Promise<IPAllocation[] | undefined> {
   const uid = before.metadata.uid ?? '';
-  const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
-  const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
-  if (!svc || !intent?.managed) {
-    await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
-    for (const owner of await freedSharedOwners(deps, before, read.live)) await reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report);
-    return undefined;
+  const liveService = async (): Promise<{ svc: Service; intent: ServiceIntent } | undefined> => {
+    const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
+    const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
+    return svc && intent?.managed ? { svc, intent } : undefined;
+  };
+  const liveAllocations = async (): Promise<IPAllocation[]> =>
+    (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp);
+  let planned = read.live;
+  for (let round = 1; ; round++) {
+    const live = await liveService();
+    if (!live) {
+      await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
+      const written = [...read.live, ...planned.filter((a) => !read.live.includes(a))];
+      for (const owner of await freedSharedOwners(deps, before, written)) await reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report);
+      return undefined;
+    }
+    const fresh = await liveAllocations();
+    if (stillHolding(planned, fresh) || round > SETTLE_ROUNDS) {
+      if (round > SETTLE_ROUNDS) deps.log.warn('A Service\'s allocations kept changing while program settled its router entries; the next program or resync settles them', { owner: uid });
+      // statuses only for allocations that kept their address
+      return read.live.filter((a) => stillHolding([a], fresh));
+    }
+    // planned from what the cluster says now, then read again: another release may have
+    // finished while this wrote (each round's write is checked as the first one was)
+    const model = serviceProgram(live.svc, live.intent, fresh, read.slices);
+    await reapply(deps, { uid, service: model, adverts: advertisementWants(fresh, read.pools) }, 'an allocation was released', report);
+    planned = fresh;
   }
-  const fresh = (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp);
-  const now = holding(fresh);
-  const unchanged = read.live.filter((a) => now.get(a.metadata.uid ?? '') === (a.status?.address ?? ''));
-  if (unchanged.length === read.live.length) return read.live;
-  // planned from what the cluster says now; statuses only for allocations that kept their address
-  const model = serviceProgram(svc, intent, fresh, read.slices);
-  await reapply(deps, { uid, service: model, adverts: advertisementWants(fresh, read.pools) }, 'an allocation was released', report);
-  return unchanged;
 }
+
+/** How many times settleService re-plans a Service whose allocations keep changing under it. */
+const SETTLE_ROUNDS = 5;
+
 
 /** The same for an operator reservation: gone or deleting means its advertisement goes. */
 export async function settleReservation(deps: ProgramDeps, before: IPAllocation, report: ProgramReport): Promise<boolean> {

@@ -3,6 +3,7 @@ import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
+import { stillHolding } from '../../lib/core/pools.js';
 import { type IPAddressClaim, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
@@ -64,10 +65,6 @@ async function routerOwner(deps: ReleaseDeps, a: IPAllocation): Promise<RouterOw
 /** How many times a re-plan follows the Service's allocations as they change under it (see replanWithout). */
 const REPLAN_ROUNDS = 5;
 
-/** Each allocation's address, as one comparable text. */
-const holdingsOf = (allocations: readonly IPAllocation[]): string =>
-  allocations.map((x) => `${x.metadata.uid ?? ''}=${x.status?.address ?? ''}`).sort().join(',');
-
 /**
  * Re-plans a live Service without the released allocation, from whole menus. Its other
  * allocations were read before the write, and another of them may be released meanwhile: that
@@ -94,7 +91,7 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
       await onRouter(deps, `entries of ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report));
       return;
     }
-    if (holdingsOf(now) === holdingsOf(planned)) return;
+    if (stillHolding(planned, now)) return;
     if (round === REPLAN_ROUNDS) {
       deps.log.warn('The Service\'s allocations kept changing while its router entries were re-planned; the next program or resync settles them', { service: `${namespace}/${name}`, allocation: a.metadata.name });
       return;

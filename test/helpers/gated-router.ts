@@ -1,8 +1,11 @@
 import type { Op } from '../../lib/router/planner.js';
 import type { ReadRequest, RouterPort } from '../../lib/router/port.js';
 
-/** Before a read, after a read returned (before the caller sees it), before a write. */
-export type GatePoint = 'read' | 'read-done' | 'execute';
+/**
+ * Before a read, after a read returned (before the caller sees it), before a write; and before
+ * a read of whole menus only (`readMany`, as settling and release read), not a narrowed one.
+ */
+export type GatePoint = 'read' | 'read-done' | 'execute' | 'read-menus';
 
 /**
  * A router port that can hold its next call at one point until the test resumes it: two
@@ -19,6 +22,7 @@ export function gatedRouter(base: RouterPort): { port: RouterPort; hold(point: G
   };
   const port: RouterPort = {
     readMany: async (menus: readonly string[]) => {
+      await pass('read-menus');
       await pass('read');
       const state = await base.readMany(menus);
       await pass('read-done');
