@@ -110,6 +110,13 @@ async function deleteAndRelease(c: Ctx): Promise<void> {
   expect(await c.kube.port.get('Service', 'web', 'shop')).toBeUndefined();
 }
 
+/** One of the Service's allocations is deleted and release runs to completion for it. */
+async function deleteAndReleaseAllocation(c: Ctx, name: string): Promise<void> {
+  await c.kube.port.remove('IPAllocation', name);
+  expect((await c.run(c.release, { kind: 'IPAllocation', name })).kind).toBe('done');
+  expect(await c.kube.port.get('IPAllocation', name)).toBeUndefined();
+}
+
 const orderings: { story: string; steps: (c: Ctx) => Promise<void> }[] = [
   {
     story: 'release runs between program reading the cluster and reading the router',
@@ -181,9 +188,7 @@ describe('program and release interleaved on one router', () => {
     const held = c.holdProgram('execute');
     const programming = c.run(c.program, SERVICE);
     await held.reached;
-    await c.kube.port.remove('IPAllocation', ALLOC_B);
-    expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_B })).kind).toBe('done');
-    expect(await c.kube.port.get('IPAllocation', ALLOC_B)).toBeUndefined();
+    await deleteAndReleaseAllocation(c, ALLOC_B);
     held.resume();
     expect((await programming).kind).toBe('done');
     expect(c.entries(IP_B)).toEqual([]);
@@ -196,15 +201,13 @@ describe('program and release interleaved on one router', () => {
     const write = c.holdProgram('execute');
     const programming = c.run(c.program, SERVICE);
     await write.reached;
-    await c.kube.port.remove('IPAllocation', ALLOC_B);
-    expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_B })).kind).toBe('done');
+    await deleteAndReleaseAllocation(c, ALLOC_B);
     // program's settle finds B released and plans the Service again with A: held before that
     // write reads the router, while A is released in turn
     const again = c.holdProgram('read-menus');
     write.resume();
     await again.reached;
-    await c.kube.port.remove('IPAllocation', ALLOC_A);
-    expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_A })).kind).toBe('done');
+    await deleteAndReleaseAllocation(c, ALLOC_A);
     again.resume();
     expect((await programming).kind).toBe('done');
     expect(c.entries(IP_A)).toEqual([]);
@@ -224,11 +227,7 @@ describe('program and release interleaved on one router', () => {
 
   it('two allocations of a live Service released at once, one writing the router after the other finished: neither address is left', async () => {
     const c = await setup({ programmed: true });
-    await releaseAHeldWhile(c, async () => {
-      await c.kube.port.remove('IPAllocation', ALLOC_B);
-      expect((await c.run(c.release, { kind: 'IPAllocation', name: ALLOC_B })).kind).toBe('done');
-      expect(await c.kube.port.get('IPAllocation', ALLOC_B)).toBeUndefined();
-    });
+    await releaseAHeldWhile(c, () => deleteAndReleaseAllocation(c, ALLOC_B));
     expect(await c.kube.port.get('IPAllocation', ALLOC_A)).toBeUndefined();
     expect(c.entries(IP_B)).toEqual([]);
     expect(c.entries(IP_A)).toEqual([]);
