@@ -7,7 +7,7 @@ import { allocationsOfService } from '../../lib/k8s/keys.js';
 import { getAllocation, getClaim, getService, listAllocations } from '../../lib/k8s/typed.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { sharedAddressOwner, sharingKeyOf } from '../../lib/core/sharing.js';
-import { stillHolding } from '../../lib/core/pools.js';
+import { settleWrites, stillHolding, type SettleSteps } from '../../lib/core/settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
@@ -73,39 +73,30 @@ export interface ServiceRead {
  */
 export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport): Promise<IPAllocation[] | undefined> {
   const uid = before.metadata.uid ?? '';
-  const liveService = async (): Promise<{ svc: Service; intent: ServiceIntent } | undefined> => {
-    const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
-    const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
-    return svc && intent?.managed ? { svc, intent } : undefined;
-  };
-  const liveAllocations = async (): Promise<IPAllocation[]> =>
-    (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp);
-  let planned = read.live;
-  for (let round = 1; ; round++) {
-    const live = await liveService();
-    if (!live) {
+  const steps: SettleSteps<{ svc: Service; intent: ServiceIntent }> = {
+    owner: async () => {
+      const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
+      const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
+      return svc && intent?.managed ? { svc, intent } : undefined;
+    },
+    allocations: async () => (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp),
+    write: ({ svc, intent }, planned) =>
+      reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices), adverts: advertisementWants(planned, read.pools) }, 'an allocation was released', report),
+    gone: async (planned) => {
       await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
       const written = [...read.live, ...planned.filter((a) => !read.live.includes(a))];
       for (const owner of await freedSharedOwners(deps, before, written)) await reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report);
-      return undefined;
-    }
-    const fresh = await liveAllocations();
-    if (stillHolding(planned, fresh) || round > SETTLE_ROUNDS) {
-      if (round > SETTLE_ROUNDS) deps.log.warn('A Service\'s allocations kept changing while program settled its router entries; the next program or resync settles them', { owner: uid });
-      // statuses only for allocations that kept their address
-      return read.live.filter((a) => stillHolding([a], fresh));
-    }
-    // planned from what the cluster says now, then read again: another release may have
-    // finished while this wrote (each round's write is checked as the first one was)
-    const model = serviceProgram(live.svc, live.intent, fresh, read.slices);
-    await reapply(deps, { uid, service: model, adverts: advertisementWants(fresh, read.pools) }, 'an allocation was released', report);
-    planned = fresh;
-  }
+    },
+  };
+  const settled = await settleWrites(steps, read.live, SETTLE_ROUNDS);
+  if (settled.kind === 'gone') return undefined;
+  if (settled.kind === 'unsettled') deps.log.warn('A Service\'s allocations kept changing while program settled its router entries; the next program or resync settles them', { owner: uid });
+  // statuses only for allocations that kept their address
+  return read.live.filter((a) => stillHolding([a], settled.allocations));
 }
 
 /** How many times settleService re-plans a Service whose allocations keep changing under it. */
 const SETTLE_ROUNDS = 5;
-
 
 /** The same for an operator reservation: gone or deleting means its advertisement goes. */
 export async function settleReservation(deps: ProgramDeps, before: IPAllocation, report: ProgramReport): Promise<boolean> {

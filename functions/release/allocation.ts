@@ -3,7 +3,7 @@ import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
-import { stillHolding } from '../../lib/core/pools.js';
+import { settleWrites, type SettleSteps } from '../../lib/core/settle.js';
 import { type IPAddressClaim, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
@@ -66,39 +66,32 @@ async function routerOwner(deps: ReleaseDeps, a: IPAllocation): Promise<RouterOw
 const REPLAN_ROUNDS = 5;
 
 /**
- * Re-plans a live Service without the released allocation, from whole menus. Its other
- * allocations were read before the write, and another of them may be released meanwhile: that
- * release removes its entries only once (after its deletion was visible), so a write planned
- * from the earlier read would put them back for good. After each write the Service and its
- * allocations are read again; the loop ends when a write was planned from what the cluster
- * still says after it (as program's settle closes the same race with program's writes).
+ * Re-plans a live Service without the released allocation, from whole menus, then settles as
+ * program does (lib/core/settle.ts): another of its allocations may be released while this
+ * writes, and a write planned from the earlier read would put that one's entries back.
  */
 async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & { metadata: { uid: string; namespace: string } }, report: ReleaseReport): Promise<void> {
   const { uid, namespace, name } = svc.metadata;
-  const what = `address ${a.status?.address ?? ''} of ${a.metadata.name}`;
   const others = async (): Promise<IPAllocation[]> =>
     (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((x) => x.metadata.uid !== a.metadata.uid && !x.metadata.deletionTimestamp);
   const [first, slices, pools] = await Promise.all([others(), listEndpointSlices(deps.kube, namespace, slicesOfService(name)), listPools(deps.kube)]);
-  let planned = first;
-  let current: Service = svc;
-  for (let round = 1; ; round++) {
-    const intent = serviceIntent(current, deps.classes);
-    const wants = planned;
-    await onRouter(deps, what, () => applyOwner(deps, { uid, service: serviceProgram(current, intent, wants, slices.items), adverts: advertisementWants(wants, pools.items) }, report));
-    const [again, now] = await Promise.all([getService(deps.kube, namespace, name), others()]);
-    if (!again || again.metadata.uid !== uid || again.metadata.deletionTimestamp || !serviceIntent(again, deps.classes).managed) {
-      // the Service went (or is no longer ours) while this wrote: nothing of it stays
-      await onRouter(deps, `entries of ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report));
-      return;
-    }
-    if (stillHolding(planned, now)) return;
-    if (round === REPLAN_ROUNDS) {
-      deps.log.warn('The Service\'s allocations kept changing while its router entries were re-planned; the next program or resync settles them', { service: `${namespace}/${name}`, allocation: a.metadata.name });
-      return;
-    }
-    report.actions.push(`re-planned ${namespace}/${name} again: its allocations changed while the router was written`);
-    planned = now;
-    current = again;
+  const steps: SettleSteps<Service> = {
+    owner: async () => {
+      const now = await getService(deps.kube, namespace, name);
+      return now && now.metadata.uid === uid && !now.metadata.deletionTimestamp && serviceIntent(now, deps.classes).managed ? now : undefined;
+    },
+    allocations: others,
+    write: async (current, planned) => {
+      const service = serviceProgram(current, serviceIntent(current, deps.classes), planned, slices.items);
+      await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () => applyOwner(deps, { uid, service, adverts: advertisementWants(planned, pools.items) }, report));
+    },
+    // the Service went (or is no longer ours) while this wrote: nothing of it stays
+    gone: async () => void (await onRouter(deps, `entries of ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report))),
+  };
+  await steps.write(svc, first);
+  const settled = await settleWrites(steps, first, REPLAN_ROUNDS);
+  if (settled.kind === 'unsettled') {
+    deps.log.warn('The Service\'s allocations kept changing while its router entries were re-planned; the next program or resync settles them', { service: `${namespace}/${name}`, allocation: a.metadata.name });
   }
 }
 

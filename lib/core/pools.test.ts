@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema, IPPoolSchema } from '../k8s/schemas.js';
 import { outsideHoldings } from './pool-status.js';
-import { adoptedHoldings, poolCounts, poolKeeping, stillHolding, viewPools } from './pools.js';
+import { adoptedHoldings, poolCounts, poolKeeping, viewPools } from './pools.js';
 
 const pool = (name: string, spec: Record<string, unknown>, created: string) =>
   IPPoolSchema.parse({ metadata: { name, creationTimestamp: created }, spec: { ipFamily: 'IPv4', ...spec } });
@@ -60,23 +60,5 @@ describe('pools: converting a ledger (earlier versions) to claims', () => {
     const held = adoptedHoldings(view, [holding('a', '10.0.0.5'), dup, newer, older]);
     expect(held.find((h) => h.address === '10.0.0.5')?.allocationName).toBe('a');
     expect(held.find((h) => h.address === '10.0.0.20')?.allocationName).toBe('z-old');
-  });
-});
-
-describe('stillHolding: whether a router write planned from some allocations is still wanted', () => {
-  const a = holding('a', '10.0.0.5');
-  const b = holding('b', '10.0.0.6');
-  const deleting = (x: typeof a) => ({ ...x, metadata: { ...x.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } });
-
-  it('holds while every planned allocation keeps its address; a new one does not count', () => {
-    expect(stillHolding([a, b], [b, a])).toBe(true);
-    expect(stillHolding([a], [a, b])).toBe(true);
-    expect(stillHolding([], [a])).toBe(true);
-  });
-
-  it('fails when a planned allocation is gone, being deleted or moved to another address', () => {
-    expect(stillHolding([a, b], [a])).toBe(false);
-    expect(stillHolding([a, b], [a, deleting(b)])).toBe(false);
-    expect(stillHolding([a], [holding('a', '10.0.0.9')])).toBe(false);
   });
 });

@@ -107,16 +107,6 @@ export function holdsAddress(a: IPAllocation): boolean {
   return a.status?.address !== undefined && a.status.address !== '' && (a.status.phase === 'Allocated' || a.status.phase === 'Programmed');
 }
 
-/**
- * Whether each of `planned` is still among `current` (not being deleted) with the same status
- * address: what a router write planned from `planned` put there is still wanted. (New
- * allocations in `current` do not count: nothing of theirs was written.)
- */
-export function stillHolding(planned: readonly IPAllocation[], current: readonly IPAllocation[]): boolean {
-  const now = new Map(current.filter((a) => !a.metadata.deletionTimestamp).map((a) => [a.metadata.uid ?? '', a.status?.address ?? '']));
-  return planned.every((a) => now.get(a.metadata.uid ?? '') === (a.status?.address ?? ''));
-}
-
 /** The pool (of those given) that keeps an address: where its claim belongs. */
 export function poolKeeping(views: readonly PoolView[], address: string): PoolView | undefined {
   const p = parseAddress(address);

@@ -1,0 +1,56 @@
+import type { IPAllocation } from '../k8s/schemas.js';
+
+/**
+ * Closing the races between a router write planned from a Service's allocations and the release
+ * of one of them. A release takes an allocation's entries off the router once, after the
+ * allocation's deletion is visible in the API server; a write planned from an earlier read of
+ * the allocations, landing after that, would put them back for good (until a resync). So after
+ * each such write the owner and its allocations are read again, and while an allocation the
+ * write was planned with is gone (or holds another address), the owner is planned from what the
+ * cluster says now and written again: the loop ends with a write planned from what the cluster
+ * still said after it. Whatever is released later is released after that write, and its release
+ * takes its entries off. program (after its write) and release (after re-planning a Service
+ * without an allocation) both settle this way.
+ */
+export interface SettleSteps<O> {
+  /** The owner as the cluster says now; undefined once it is gone, being deleted or no longer ours. */
+  owner(): Promise<O | undefined>;
+  /** The owner's allocations as the cluster says now. */
+  allocations(): Promise<IPAllocation[]>;
+  /** Plans the owner from `planned` and writes the router. */
+  write(owner: O, planned: IPAllocation[]): Promise<void>;
+  /** The owner went while the router was written: everything of it goes. `planned`: what the last write was planned with. */
+  gone(planned: IPAllocation[]): Promise<void>;
+}
+
+export type Settled =
+  | { kind: 'settled'; allocations: IPAllocation[] }
+  | { kind: 'gone' }
+  /** Still changing after the last write allowed: the next program or resync settles it. */
+  | { kind: 'unsettled'; allocations: IPAllocation[] };
+
+/** After a write planned from `planned`: reads again, and re-plans and writes (at most `rounds` times) until settled. */
+export async function settleWrites<O>(steps: SettleSteps<O>, planned: IPAllocation[], rounds: number): Promise<Settled> {
+  for (let round = 0; ; round++) {
+    const owner = await steps.owner();
+    if (owner === undefined) {
+      await steps.gone(planned);
+      return { kind: 'gone' };
+    }
+    const now = await steps.allocations();
+    if (stillHolding(planned, now)) return { kind: 'settled', allocations: now };
+    if (round === rounds) return { kind: 'unsettled', allocations: now };
+    await steps.write(owner, now);
+    planned = now;
+  }
+}
+
+/**
+ * Whether each of `planned` is still among `current` (not being deleted) with the same status
+ * address: what a router write planned from `planned` put there is still wanted. (New
+ * allocations in `current` do not count: nothing of theirs was written.)
+ */
+export function stillHolding(planned: readonly IPAllocation[], current: readonly IPAllocation[]): boolean {
+  const now = new Map(current.filter((a) => !a.metadata.deletionTimestamp).map((a) => [a.metadata.uid ?? '', a.status?.address ?? '']));
+  return planned.every((a) => now.get(a.metadata.uid ?? '') === (a.status?.address ?? ''));
+}
