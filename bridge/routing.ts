@@ -63,7 +63,8 @@ const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map(
 /**
  * Which function hears of which change. Functions are level-triggered, so a route too many costs
  * one idle invocation while a route too few loses work: when unsure, a change is routed.
- * - add: nothing can be released yet.
+ * - add: nothing can be released yet (what might be, a Service first seen being deleted or with
+ *   MikroLB's finalizer, the tracker turns into an update).
  * - update: a deletionTimestamp (finalizer pending) arrives as an update, hence release.
  * - delete: allocate re-creates an IPAllocation deleted by hand; release collects leftovers.
  */

@@ -151,6 +151,20 @@ describe('what concerns us', () => {
     expect(routeEmission(t.seen({ ...deleting, metadata: { ...deleting.metadata, name: 'db' } }) ?? expect.fail('not seen')).map((d) => d.fn)).toContain('release');
   });
 
+  it('a Service first seen with our finalizer (a bridge started after it stopped being a LoadBalancer) is an update, so release hears of it', () => {
+    const t = createTracker('Service', serviceConcernsUs);
+    const former = service('web', '7', { type: 'ClusterIP' }, { finalizers: ['mikrolb.de/finalizer'] });
+    const emission = t.seen(former) ?? expect.fail('not seen');
+    expect(emission).toMatchObject({ change: 'update', changed: ['spec', 'meta'] });
+    expect(routeEmission(emission).map((d) => d.fn)).toContain('release');
+    // a new Service has no finalizer yet: an add, which only allocate hears of
+    const fresh = t.seen(service('db', '8')) ?? expect.fail('not seen');
+    expect(fresh).toMatchObject({ change: 'add' });
+    expect(routeEmission(fresh).map((d) => d.fn)).toEqual(['allocate']);
+    // other kinds carry the finalizer from their creation on: still adds
+    expect(createTracker('IPAllocation').seen({ ...allocation('web-v4', '1'), metadata: { name: 'web-v4', resourceVersion: '1', generation: 1, finalizers: ['mikrolb.de/finalizer'] } })).toMatchObject({ change: 'add' });
+  });
+
   it('an allocation belongs to the Service its labels name', () => {
     const t = createTracker('IPAllocation');
     const owned = { metadata: { name: 'web-v4', resourceVersion: '1', generation: 1, labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web' } }, spec: {} };

@@ -3,7 +3,7 @@ import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';
 import type { Emission, Facet } from './routing.js';
-import { LABEL_CLAIM_POOL, LABEL_SLICE_SERVICE_NAME, serviceOfLabels } from '../lib/k8s/keys.js';
+import { FINALIZER, LABEL_CLAIM_POOL, LABEL_SLICE_SERVICE_NAME, serviceOfLabels } from '../lib/k8s/keys.js';
 
 const MetaSchema = z.object({
   metadata: z.object({
@@ -14,6 +14,7 @@ const MetaSchema = z.object({
     labels: z.record(z.string(), z.string()).optional(),
     annotations: z.record(z.string(), z.string()).optional(),
     deletionTimestamp: z.string().optional(),
+    finalizers: z.array(z.string()).optional(),
   }),
   status: z.unknown().optional(),
 });
@@ -151,7 +152,11 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const changed = wanted ? changedFacets(before, id.facets) : undefined;
     // First seen already being deleted (the bridge started, or re-listed, after the deletion
     // began): an update, so that release hears of it as it would have of the deletion itself.
-    const change = before || id.meta.deletionTimestamp ? 'update' : 'add';
+    // So is a Service first seen with MikroLB's finalizer: it was ours when a bridge last watched
+    // it, and may have stopped being ours since (or a release was still being retried when that
+    // bridge stopped). A new Service has no finalizer yet: allocate adds it.
+    const wasOurs = kind === 'Service' && (id.meta.finalizers ?? []).includes(FINALIZER);
+    const change = before || id.meta.deletionTimestamp || wasOurs ? 'update' : 'add';
     return { change, ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}) };
   }
 
