@@ -84,19 +84,17 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
       reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices), adverts: advertisementWants(planned, read.pools) }, 'an allocation was released', report),
     gone: async (planned) => {
       await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
-      const written = [...read.live, ...planned.filter((a) => !read.live.includes(a))];
+      // every allocation a write of this run planned with, once each
+      const written = [...new Map([...read.live, ...planned].map((a) => [a.metadata.uid ?? '', a])).values()];
       for (const owner of await freedSharedOwners(deps, before, written)) await reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report);
     },
   };
-  const settled = await settleWrites(steps, read.live, SETTLE_ROUNDS);
+  const settled = await settleWrites(steps, read.live);
   if (settled.kind === 'gone') return undefined;
   if (settled.kind === 'unsettled') deps.log.warn('A Service\'s allocations kept changing while program settled its router entries; the next program or resync settles them', { owner: uid });
   // statuses only for allocations that kept their address
   return read.live.filter((a) => stillHolding([a], settled.allocations));
 }
-
-/** How many times settleService re-plans a Service whose allocations keep changing under it. */
-const SETTLE_ROUNDS = 5;
 
 /** The same for an operator reservation: gone or deleting means its advertisement goes. */
 export async function settleReservation(deps: ProgramDeps, before: IPAllocation, report: ProgramReport): Promise<boolean> {

@@ -62,9 +62,6 @@ async function routerOwner(deps: ReleaseDeps, a: IPAllocation): Promise<RouterOw
   return reservation ? own : { kind: 'gone', uid };
 }
 
-/** How many times a re-plan follows the Service's allocations as they change under it (see replanWithout). */
-const REPLAN_ROUNDS = 5;
-
 /**
  * Re-plans a live Service without the released allocation, from whole menus, then settles as
  * program does (lib/core/settle.ts): another of its allocations may be released while this
@@ -89,7 +86,7 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
     gone: async () => void (await onRouter(deps, `entries of ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report))),
   };
   await steps.write(svc, first);
-  const settled = await settleWrites(steps, first, REPLAN_ROUNDS);
+  const settled = await settleWrites(steps, first);
   if (settled.kind === 'unsettled') {
     deps.log.warn('The Service\'s allocations kept changing while its router entries were re-planned; the next program or resync settles them', { service: `${namespace}/${name}`, allocation: a.metadata.name });
   }

@@ -29,8 +29,11 @@ export type Settled =
   /** Still changing after the last write allowed: the next program or resync settles it. */
   | { kind: 'unsettled'; allocations: IPAllocation[] };
 
+/** How many more writes a settle makes for an owner whose allocations keep changing under it. */
+export const SETTLE_ROUNDS = 5;
+
 /** After a write planned from `planned`: reads again, and re-plans and writes (at most `rounds` times) until settled. */
-export async function settleWrites<O>(steps: SettleSteps<O>, planned: IPAllocation[], rounds: number): Promise<Settled> {
+export async function settleWrites<O>(steps: SettleSteps<O>, planned: IPAllocation[], rounds = SETTLE_ROUNDS): Promise<Settled> {
   for (let round = 0; ; round++) {
     const owner = await steps.owner();
     if (owner === undefined) {
