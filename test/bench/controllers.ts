@@ -9,8 +9,11 @@ import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { z } from 'zod';
-import { freePort, kubeconfigYaml, type TestCluster } from '../cluster/cluster.js';
-import { cpuSeconds, kubectlOut, rssMb } from './support.js';
+import { KubeConfig } from '@kubernetes/client-node';
+import { freePort, kubeconfigYaml, startCluster, type TestCluster } from '../cluster/cluster.js';
+import type { KubePort } from '../../lib/k8s/port.js';
+import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import { benchObjects, cpuSeconds, kubectlOut, ROUTER_SEED, rssMb } from './support.js';
 import { baseNodeVersion, parseDockerfile, runtimeProcess } from '../image/dockerfile.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -53,6 +56,37 @@ export interface RunningController {
 }
 
 export type ControllerKind = 'ours' | 'reference';
+
+/** A fresh cluster with the bench's namespace and pool, and one controller on it (ours also with a simulator). */
+export interface ControllerStack {
+  cluster: TestCluster;
+  kc: KubeConfig;
+  kube: KubePort;
+  /** Ours only. */
+  sim: RouterSim | undefined;
+  child: RunningController;
+}
+
+/** Runs `fn` on a new ControllerStack, and stops all of it afterwards (the controller first). */
+export async function withControllerStack<T>(kind: ControllerKind, fn: (stack: ControllerStack) => Promise<T>): Promise<T> {
+  const cluster = await startCluster({ log: () => undefined });
+  let sim: RouterSim | undefined;
+  try {
+    if (kind === 'ours') sim = await startRouterSim({ initialState: ROUTER_SEED, users: [{ name: 'bench', password: 'bench' }] });
+    const kc = new KubeConfig();
+    kc.loadFromFile(cluster.kubeconfig);
+    const kube = await benchObjects(kc);
+    const child = await startChild(kind, cluster, sim ? { url: sim.url, port: sim.port } : undefined);
+    try {
+      return await fn({ cluster, kc, kube, sim, child });
+    } finally {
+      await child.stop();
+    }
+  } finally {
+    await sim?.close();
+    await cluster.stop();
+  }
+}
 
 /** Starts a controller against `cluster` (ours also against the router at `routerUrl`); resolves once it is ready. */
 export async function startChild(kind: ControllerKind, cluster: TestCluster, router?: { url: string; port: number }): Promise<RunningController> {

@@ -1,21 +1,21 @@
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { request as httpsRequest } from 'node:https';
 import { join } from 'node:path';
-import { KubeConfig } from '@kubernetes/client-node';
+import type { KubeConfig } from '@kubernetes/client-node';
 import { z } from 'zod';
 import { kubeStream } from '../../bridge/kube-stream.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
-import { startCluster, type TestCluster } from '../cluster/cluster.js';
+import type { TestCluster } from '../cluster/cluster.js';
 import { getService } from '../../lib/k8s/typed.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
-import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
+import type { RouterSim } from '../../lib/routeros/sim/index.js';
 import { allowedCpus, pinProcess, type CoreSplit } from './affinity.js';
-import { requestDelta, startChild, type ControllerKind } from './controllers.js';
+import { requestDelta, withControllerStack, type ControllerKind } from './controllers.js';
 import { cpuAccount, medianAccount, medianServerAccount, serverAccount, type CpuAccount, type ServerAccount } from './cpu-account.js';
 import { median, medianRun } from './medians.js';
 import { msPerService, startThreadProfile, type ThreadPart } from './perf-threads.js';
-import { benchObjects, benchStack, cpuSeconds, cpuTicks, idlePercent, machineQuiet, procStat, ms, stealPercent, percentile, pool, retrying, ROUTER_SEED, serviceObjects, type CpuTicks } from './support.js';
+import { benchStack, cpuSeconds, cpuTicks, idlePercent, machineQuiet, procStat, ms, stealPercent, percentile, pool, retrying, serviceObjects, type CpuTicks } from './support.js';
 
 /** Issue 14: our rate at least half the reference controller's. */
 export const RATE_RATIO_TARGET = 0.5;
@@ -123,17 +123,10 @@ export async function convergence(n: number, log: (line: string) => void, rounds
 }
 
 async function convergeWith(kind: ControllerKind, n: number, log: (line: string) => void, split?: CoreSplit): Promise<ControllerRun> {
-  const cluster = await startCluster({ log: () => undefined });
-  let sim: RouterSim | undefined;
   /** Where this process may run again once the run is over, when it was pinned. */
   let benchCpus: string | undefined;
   try {
-    if (kind === 'ours') sim = await startRouterSim({ initialState: ROUTER_SEED, users: [{ name: 'bench', password: 'bench' }] });
-    const kc = new KubeConfig();
-    kc.loadFromFile(cluster.kubeconfig);
-    const kube = await benchObjects(kc);
-    const child = await startChild(kind, cluster, sim ? { url: sim.url, port: sim.port } : undefined);
-    try {
+    return await withControllerStack(kind, async ({ cluster, kc, kube, sim, child }) => {
       if (split) {
         const { apiServer, etcd } = cluster.pids();
         if (!apiServer || !etcd) throw new Error('the cluster named no kube-apiserver or etcd process to pin');
@@ -185,12 +178,8 @@ async function convergeWith(kind: ControllerKind, n: number, log: (line: string)
       const cores = result.coreIdlePercent ? ` (the API server's CPUs ${result.coreIdlePercent.server.toFixed(1)} %, the others ${result.coreIdlePercent.clients.toFixed(1)} %)` : '';
       log(`    ${n} Services converged in ${run.seconds.toFixed(1)} s; ${result.apiRequestsPerService.toFixed(1)} API requests and ${result.cpuMsPerService.toFixed(1)} ms CPU per Service; steal ${result.stealPercent.toFixed(1)} %, idle ${result.idlePercent.toFixed(1)} %${cores}`);
       return result;
-    } finally {
-      await child.stop();
-    }
+    });
   } finally {
-    await sim?.close();
-    await cluster.stop();
     if (benchCpus) await pinProcess(process.pid, benchCpus);
   }
 }
@@ -234,7 +223,7 @@ async function cpuReading(split?: CoreSplit): Promise<{ machine: CpuTicks; cores
 }
 
 /** CPU seconds kube-apiserver and etcd have used so far. */
-async function serverCpu(cluster: TestCluster): Promise<{ apiServer: number; etcd: number }> {
+export async function serverCpu(cluster: TestCluster): Promise<{ apiServer: number; etcd: number }> {
   const { apiServer, etcd } = cluster.pids();
   return { apiServer: apiServer ? await cpuSeconds(apiServer) : 0, etcd: etcd ? await cpuSeconds(etcd) : 0 };
 }
@@ -279,7 +268,7 @@ function watchIngress(kc: KubeConfig, seen: Map<string, number>): { stop(): Prom
 }
 
 /** Creates N Services with their slices (50 at a time) and waits until all have an ingress and `done()` holds. */
-async function createAndConverge(kube: KubePort, kc: KubeConfig, n: number, done: () => boolean, log: (line: string) => void): Promise<{ seconds: number; latencyMs: ControllerRun['latencyMs'] }> {
+export async function createAndConverge(kube: KubePort, kc: KubeConfig, n: number, done: () => boolean, log: (line: string) => void): Promise<{ seconds: number; latencyMs: ControllerRun['latencyMs'] }> {
   const created = new Map<string, number>();
   const seen = new Map<string, number>();
   const t0 = performance.now();
