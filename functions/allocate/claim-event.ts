@@ -2,7 +2,7 @@ import { poolsKeepingAddressName } from '../../lib/core/claim-pools.js';
 import { getClaim, listPools } from '../../lib/k8s/typed.js';
 import { newReport, type AllocateRun, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
-import { shareRuns } from './share.js';
+import { shareRuns } from '../../lib/share-runs.js';
 
 /** Each instance's shared pool recounts (see recountOf). */
 const recounts = new WeakMap<AllocateRun, (pool: string) => Promise<Report>>();

@@ -4,7 +4,7 @@ import { parseAddress, TakenAddresses, type IPFamily, type Taken } from '../../l
 import type { KubePort } from '../../lib/k8s/port.js';
 import { listClaims } from '../../lib/k8s/typed.js';
 import { messageOf } from '../../lib/errors.js';
-import { shareRuns } from './share.js';
+import { shareRuns } from '../../lib/share-runs.js';
 import type { Logger } from '../../lib/log/logger.js';
 
 /** After a failed list, the hint waits this long before listing again. */

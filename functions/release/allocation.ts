@@ -10,7 +10,7 @@ import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 import { getAllocation, getService, listAllocations, listClaims, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
-import { dropFinalizer } from './finalizers.js';
+import { dropFinalizer, firstThen } from './finalizers.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { applyOwner, onRouter } from './router.js';
 
@@ -18,7 +18,7 @@ import { applyOwner, onRouter } from './router.js';
  * The claims an allocation holds (normally one; more only for a moment while it moves): those
  * labelled with it, and the shared one of its status address, where it may be a later holder.
  */
-async function claimsOf(deps: ReleaseDeps, a: IPAllocation): Promise<IPAddressClaim[]> {
+export async function claimsOf(deps: ReleaseDeps, a: IPAllocation): Promise<IPAddressClaim[]> {
   const uid = a.metadata.uid;
   if (!uid) return [];
   const labelled = (await listClaims(deps.kube, claimsOfAllocation(uid))).items;
@@ -131,16 +131,36 @@ async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonl
 export async function releaseAllocation(deps: ReleaseDeps, name: string, report: ReleaseReport, opts: { routerDone?: boolean } = {}): Promise<void> {
   const a = await getAllocation(deps.kube, name);
   if (!a?.metadata.deletionTimestamp || !hasFinalizer(a)) return;
+  await freeAddresses(deps, a, report, { routerDone: opts.routerDone === true });
+  await dropFinalizer(deps, 'IPAllocation', firstThen(a, () => getAllocation(deps.kube, name)), report);
+  deps.log.info('Released an allocation', { allocation: name, address: a.status?.address });
+}
+
+/**
+ * An allocation of a Service being deleted (its router entries already gone with the
+ * Service's): its claims go, then the allocation, finalizer first, as listed, so it is deleted
+ * at once rather than through a deletion pending on our finalizer (whose update would wake
+ * release again). Nothing claims for it meanwhile: allocate treats the allocation of a Service
+ * being deleted as its Service's, gone. Until it is gone the Service keeps its own finalizer, so
+ * a run that stops half-way is finished by the next.
+ */
+export async function releaseWithService(deps: ReleaseDeps, a: IPAllocation, claims: readonly IPAddressClaim[], report: ReleaseReport): Promise<void> {
+  await freeAddresses(deps, a, report, { routerDone: true, claims });
+  await dropFinalizer(deps, 'IPAllocation', firstThen(a, () => getAllocation(deps.kube, a.metadata.name)), report);
+  await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
+  deps.log.info('Released an allocation', { allocation: a.metadata.name, address: a.status?.address });
+}
+
+/** The allocation's address off the router (unless that is done) and its claims freed. */
+async function freeAddresses(deps: ReleaseDeps, a: IPAllocation, report: ReleaseReport, opts: { routerDone: boolean; claims?: readonly IPAddressClaim[] }): Promise<void> {
+  const name = a.metadata.name;
   if (a.status?.address && !parseAddress(a.status.address).ok) {
     deps.log.warn('Releasing an allocation whose status address is malformed', { allocation: name, address: a.status.address });
     await deps.kube.recordEvent({ regarding: { kind: 'IPAllocation', name, uid: a.metadata.uid }, type: 'Warning', reason: 'AddressInvalid', note: `Status address "${a.status.address}" is not a valid IP address; releasing by uid.`, action: 'Release' });
   }
-  const claims = await claimsOf(deps, a);
-  if (a.status?.address || claims.length > 0) {
-    if (!opts.routerDone) await releaseOnRouter(deps, a, report);
-    const pools = await releaseClaims(deps, a, claims, report);
-    for (const p of pools) await releasePoolIfDeleting(deps, p, report);
-  }
-  await dropFinalizer(deps, 'IPAllocation', () => getAllocation(deps.kube, name), report);
-  deps.log.info('Released an allocation', { allocation: name, address: a.status?.address });
+  const claims = opts.claims ?? await claimsOf(deps, a);
+  if (!a.status?.address && claims.length === 0) return;
+  if (!opts.routerDone) await releaseOnRouter(deps, a, report);
+  const pools = await releaseClaims(deps, a, claims, report);
+  for (const p of pools) await releasePoolIfDeleting(deps, p, report);
 }

@@ -6,6 +6,7 @@ import type { Logger } from '../../lib/log/logger.js';
 import type { Counters } from '../../lib/metrics.js';
 import type { RouterPort } from '../../lib/router/port.js';
 import type { PoolsView } from '../../lib/k8s/mirror.js';
+import type { WholeRouter } from './router.js';
 
 /** Everything release touches, passed in. */
 export interface ReleaseDeps {
@@ -21,6 +22,8 @@ export interface ReleaseDeps {
   counters?: Counters;
   /** The pools as the watch in this process sees them: a hint that saves reading a pool. */
   pools?: PoolsView;
+  /** Whole reads of the router shared by concurrent invocations (see sharedWholeRouter); createRelease makes one. */
+  wholeRouter?: WholeRouter;
 }
 
 export interface Collected {

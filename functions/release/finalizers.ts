@@ -10,6 +10,19 @@ interface WithMeta {
   [field: string]: unknown;
 }
 
+/**
+ * A `read` for dropFinalizer that starts from an object already read, and reads again only after
+ * a conflict: release writes nothing to it in between, so the first attempt usually takes.
+ */
+export function firstThen<T>(known: T, reread: () => Promise<T | undefined>): () => Promise<T | undefined> {
+  let first = true;
+  return () => {
+    if (!first) return reread();
+    first = false;
+    return Promise.resolve(known);
+  };
+}
+
 /** Removes our finalizer (re-reading on conflict); the object may vanish right after. */
 export async function dropFinalizer<T extends WithMeta>(deps: ReleaseDeps, kind: Kind, read: () => Promise<T | undefined>, report: ReleaseReport): Promise<void> {
   await retryOnConflict(`removing the finalizer of a ${kind}`, deps.retry, async () => {

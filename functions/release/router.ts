@@ -3,6 +3,7 @@ import { DEFAULT_CLUSTER, menusFor, planState, stagePlan, type Scope } from '../
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { messageOf } from '../../lib/errors.js';
+import { shareRuns } from '../../lib/share-runs.js';
 
 /** Runs a router step; a failure becomes RouterReleaseError (the finalizer stays). */
 export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => Promise<T>): Promise<T> {
@@ -16,13 +17,27 @@ export async function onRouter<T>(deps: ReleaseDeps, what: string, step: () => P
   }
 }
 
+/** Whole menus, read and split by owner (partitionState): each owner's share of them. */
+export type WholeRouter = () => Promise<(uid: string, also?: readonly string[]) => Record<string, RouterEntry[]>>;
+
+/**
+ * The whole read release plans against, shared by this instance's invocations in flight: each
+ * gets a read that started after it asked (shareRuns), so it sees every entry written before;
+ * a burst of N releases reads the router (N Services' entries each time) a few times, not N.
+ */
+export function sharedWholeRouter(router: ReleaseDeps['router'], cluster: string): WholeRouter {
+  const share = shareRuns(async (_menus: 'whole') => partitionState(await router.readMany(menusToRead()), cluster));
+  return () => share('whole');
+}
+
 /**
  * Re-plans an owner (a Service without some allocation, or nothing at all) against whole menus
  * (so entries a narrowed read would miss go too) and applies it, retrying router conflicts.
  */
 export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: ReleaseReport): Promise<number> {
   const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
-  const whole = async (): Promise<Record<string, RouterEntry[]>> => partitionState(await deps.router.readMany(menusToRead()), cluster)(p.uid, ownersOf(p));
+  const wholeRouter = deps.wholeRouter ?? sharedWholeRouter(deps.router, cluster);
+  const whole = async (): Promise<Record<string, RouterEntry[]>> => (await wholeRouter())(p.uid, ownersOf(p));
   const { ops } = await programOwner(deps.router, { ...p, cluster }, { read: whole });
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
   return ops.length;

@@ -3,50 +3,70 @@ import { isForeignLoadBalancer, serviceIntent } from '../../lib/core/service.js'
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { allocationsOfService, claimsOfService } from '../../lib/k8s/keys.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
+import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { getService, listAllocations, listClaims } from '../../lib/k8s/typed.js';
-import { releaseAllocation } from './allocation.js';
+import { claimsOf, releaseAllocation, releaseWithService } from './allocation.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
-import { dropFinalizer } from './finalizers.js';
+import { dropFinalizer, firstThen } from './finalizers.js';
 import { applyOwner, onRouter } from './router.js';
 
 /**
  * Takes our condition off a Service we no longer manage, and the ingress we published. The
- * ingress of a LoadBalancer another controller serves is that controller's: it stays.
+ * ingress of a LoadBalancer another controller serves is that controller's: it stays. Starts
+ * from the Service as read (re-read on a conflict); resolves to the Service as it now is, as
+ * far as this run knows.
  */
-async function clearStatus(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
-  await retryOnConflict(`clearing the status of ${namespace}/${name}`, deps.retry, async () => {
-    const svc = await getService(deps.kube, namespace, name);
-    if (!svc || svc.metadata.deletionTimestamp) return;
+async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseReport): Promise<Service | undefined> {
+  const { namespace = 'default', name } = read.metadata;
+  const current = firstThen(read, () => getService(deps.kube, namespace, name));
+  return retryOnConflict(`clearing the status of ${namespace}/${name}`, deps.retry, async () => {
+    const svc = await current();
+    if (!svc) return undefined;
     const clearIngress = (svc.status?.loadBalancer?.ingress ?? []).length > 0 && !isForeignLoadBalancer(svc, deps.classes);
     const conditions = (svc.status?.conditions ?? []).filter((c) => c.type !== SERVICE_CONDITION);
-    if (!clearIngress && conditions.length === (svc.status?.conditions ?? []).length) return;
+    if (!clearIngress && conditions.length === (svc.status?.conditions ?? []).length) return svc;
     const status = { ...svc.status, conditions, ...(clearIngress ? { loadBalancer: { ...svc.status?.loadBalancer, ingress: [] } } : {}) };
-    await deps.kube.replaceStatus('Service', { ...svc, status });
+    const written = ServiceSchema.safeParse(await deps.kube.replaceStatus('Service', { ...svc, status }));
     report.actions.push(`cleared the load-balancer status of ${namespace}/${name}`);
+    return written.success ? written.data : undefined;
   });
 }
 
 /**
  * A Service deleted, or no longer ours (type, class or SNAT annotation changed): its router
- * entries go, its IPAllocations are deleted and released, its status cleared, then our
- * finalizer. A Service that never held an address is released without router calls.
+ * entries go, its IPAllocations are released and deleted, its status cleared (unless it is
+ * being deleted), then our finalizer. A Service that never held an address is released without
+ * router calls. What this run read is what it writes against: each write carries the
+ * resourceVersion it was read at and reads again only after a conflict.
  */
 export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
   const svc = await getService(deps.kube, namespace, name);
   const uid = svc?.metadata.uid;
   if (!svc || !uid || !hasFinalizer(svc)) return;
-  if (!svc.metadata.deletionTimestamp && serviceIntent(svc, deps.classes).managed) return;
+  const deleting = svc.metadata.deletionTimestamp !== undefined;
+  if (!deleting && serviceIntent(svc, deps.classes).managed) return;
   const allocations = (await listAllocations(deps.kube, allocationsOfService(uid))).items;
   const programmed = allocations.some((a) => a.status?.address) || (await listClaims(deps.kube, claimsOfService(uid))).items.length > 0;
-  if (programmed) await onRouter(deps, `Service ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report));
-  for (const a of allocations) {
-    await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
-    await releaseAllocation(deps, a.metadata.name, report, { routerDone: true });
+  const router = programmed ? onRouter(deps, `Service ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report)) : undefined;
+  // a Service being deleted: its allocations' claims are listed while the router is written
+  // (nothing claims for them meanwhile), and freed once its entries are gone
+  const [, claims] = await Promise.all([router, deleting ? Promise.all(allocations.map((a) => claimsOf(deps, a))) : undefined]);
+  for (const [i, a] of allocations.entries()) {
+    const held = claims?.[i];
+    if (held) await releaseWithService(deps, a, held, report);
+    else {
+      // the Service lives on, so allocate would still claim for a live allocation of it: each
+      // is marked deleted first, which allocate leaves alone
+      await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
+      await releaseAllocation(deps, a.metadata.name, report, { routerDone: true });
+    }
   }
-  await clearStatus(deps, namespace, name, report);
-  await dropFinalizer(deps, 'Service', async () => {
-    const now = await getService(deps.kube, namespace, name);
-    return now?.metadata.uid === uid ? now : undefined;
-  }, report);
+  // a Service being deleted keeps its status until it is gone
+  const now = deleting ? svc : await clearStatus(deps, svc, report);
+  const reread = async (): Promise<Service | undefined> => {
+    const again = await getService(deps.kube, namespace, name);
+    return again?.metadata.uid === uid ? again : undefined;
+  };
+  await dropFinalizer(deps, 'Service', now ? firstThen(now, reread) : reread, report);
   deps.log.info('Released a Service', { service: `${namespace}/${name}`, allocations: allocations.length, routerTouched: programmed });
 }

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { shareRuns } from './share.js';
+import { shareRuns } from './share-runs.js';
 
 /** A run that waits until the test lets it finish, recording when it started. */
 function gatedRuns() {
