@@ -14,7 +14,7 @@ import type { KubePort } from '../lib/k8s/port.js';
 import { kubeTransport, userAgentOf, withUserAgent, type Transport } from '../lib/k8s/rest.js';
 import { createLogger, type Logger } from '../lib/log/logger.js';
 import { gcCounters, routerLimitCounter, type Counters } from '../lib/metrics.js';
-import { createPoolMetrics, type PoolMetrics } from '../lib/pool-metrics.js';
+import { createPoolMetrics, forgetReleased, type PoolMetrics } from '../lib/pool-metrics.js';
 import type { RouterPort } from '../lib/router/port.js';
 import { DEFAULT_CLUSTER } from '../lib/router/index.js';
 import { prepareGlobals } from '../lib/core/router-program.js';
@@ -87,7 +87,7 @@ export async function startController(opts: ControllerOptions): Promise<Controll
   const webhook = opts.webhook ? await startWebhook(opts.webhook, kube, opts.log) : undefined;
   const bridge = await startBridge(opts.bridge, {
     kc: opts.kc, log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render(),
-    mirrors: { Service: eventsOnly(recent), IPPool: pools, EndpointSlice: slices },
+    mirrors: { Service: eventsOnly(recent), IPPool: pools, EndpointSlice: slices, IPAllocation: eventsOnly(forgetReleased(poolMetrics)) },
   });
   leader.is = () => bridge.isLeader();
   started.bridge = bridge;

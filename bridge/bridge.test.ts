@@ -66,6 +66,40 @@ describe('the bridge, in process', () => {
     expect(calls()).toEqual(['allocate add IPPool/lan', 'allocate delete IPPool/lan', 'program add IPPool/lan', 'program delete IPPool/lan', 'release delete IPPool/lan']);
   });
 
+  it('a Service being deleted concerns release alone, and what goes with it wakes nobody', async () => {
+    const { clock, kube, bridge, calls, seen } = await setup();
+    await bridge.ready;
+    const finalizers = ['mikrolb.de/finalizer'];
+    const owned = (name: string, svc: string, extra: Record<string, unknown> = {}) => ({
+      metadata: { name, labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': svc, 'mikrolb.de/service-uid': `uid-${svc}` }, finalizers, ...extra },
+      spec: { ipFamily: 'IPv4' },
+    });
+    const ours = (name: string, meta: Record<string, unknown> = {}) => ({ ...lb(name), metadata: { ...lb(name).metadata, finalizers, ...meta } });
+    for (const svc of ['web', 'api']) {
+      kube.apply('Service', ours(svc));
+      kube.apply('EndpointSlice', slice(`${svc}-1`, svc));
+      kube.apply('IPAllocation', owned(`${svc}-v4`, svc));
+    }
+    await clock.advance(100);
+    seen.length = 0;
+    // web is deleted: release takes it apart, nobody else is woken by it or by what goes with it
+    kube.apply('Service', ours('web', { deletionTimestamp: '2026-12-05T00:00:00Z' }));
+    await clock.advance(100);
+    kube.apply('IPAllocation', owned('web-v4', 'web', { deletionTimestamp: '2026-12-05T00:00:01Z' }));
+    await clock.advance(100);
+    kube.remove('IPAllocation', 'web-v4');
+    kube.remove('EndpointSlice', 'web-1', 'shop');
+    kube.remove('Service', 'web', 'shop');
+    await clock.advance(100);
+    expect(calls()).toEqual(['release update IPAllocation/web-v4', 'release update Service/web']);
+    seen.length = 0;
+    // api lives on: its allocation deleted by hand is made again, its slice gone is programmed
+    kube.remove('IPAllocation', 'api-v4');
+    kube.remove('EndpointSlice', 'api-1', 'shop');
+    await clock.advance(100);
+    expect(calls()).toEqual(['allocate update Service/api', 'program update Service/api']);
+  });
+
   it('turns a burst of claims into a few invocations of their pools, and ignores claim updates', async () => {
     const { clock, kube, bridge, calls, seen } = await setup({ perObjectIntervalMs: 250 });
     await bridge.ready;

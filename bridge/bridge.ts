@@ -3,6 +3,7 @@ import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ClusterAccess } from '../lib/k8s/access.js';
 import { objectInvocation } from '../lib/events/encode.js';
+import { objectKey } from '../lib/events/identity.js';
 import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
 import { kubeTransport, userAgentOf, type Transport } from '../lib/k8s/rest.js';
@@ -82,7 +83,9 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   };
   const trackers = createTrackers();
   const emit = (emission: Emission, seenAt: number): void => {
-    for (const d of routeEmission(emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
+    const owner = emission.owner;
+    const ownerGone = owner?.kind === 'Service' && !trackers.Service.live(objectKey(owner));
+    for (const d of routeEmission(ownerGone ? { ...emission, ownerGone } : emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
   };
   const sources = KINDS.map((kind) =>
     startSource({ kind, stream, tracker: trackers[kind], emit, ...(deps.mirrors?.[kind] ? { mirror: deps.mirrors[kind] } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),

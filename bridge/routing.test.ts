@@ -11,10 +11,10 @@ describe('the routing table', () => {
     ['IPPool', 'delete', ['allocate', 'program', 'release']],
     ['IPAllocation', 'add', ['allocate', 'program']],
     ['IPAllocation', 'update', ['allocate', 'program', 'release']],
-    ['IPAllocation', 'delete', ['allocate', 'program', 'release']],
+    ['IPAllocation', 'delete', ['allocate']],
     ['Service', 'add', ['allocate']],
     ['Service', 'update', ['allocate', 'program', 'release']],
-    ['Service', 'delete', ['allocate', 'program', 'release']],
+    ['Service', 'delete', []],
     ['EndpointSlice', 'add', ['program']],
     ['EndpointSlice', 'update', ['program']],
     ['EndpointSlice', 'delete', ['program']],
@@ -38,6 +38,14 @@ describe('deliveries', () => {
 
   it('drops a deleted slice that belonged to no Service', () => {
     expect(routeEmission({ change: 'delete', ref: slice })).toEqual([]);
+  });
+
+  it('drops a deleted slice whose Service is gone or being deleted: it is programmed nowhere', () => {
+    expect(routeEmission({ change: 'delete', ref: slice, owner: web, ownerGone: true })).toEqual([]);
+  });
+
+  it('still delivers a changed slice as itself (the route does not depend on its Service)', () => {
+    expect(routeEmission({ change: 'update', ref: slice, owner: web, ownerGone: true })).toEqual([{ fn: 'program', change: 'update', ref: slice }]);
   });
 
   const claim = { kind: 'IPAddressClaim', name: '192.0.2.5' } as const;
@@ -86,6 +94,14 @@ describe('updates reach only the functions that care about what changed', () => 
     expect(fnsFor(ref, [...changed])).toEqual([...expected]);
   });
 
+  it.each([
+    ['a Service being deleted wakes release alone (allocate and program have nothing to do for it)', svc, ['release']],
+    ['an allocation being deleted wakes release alone', alloc, ['release']],
+    ['a pool being deleted is not among them: it wakes all three as any change of its metadata', pool, ['allocate', 'program', 'release']],
+  ] as const)('%s', (_what, ref, expected) => {
+    expect(routeEmission({ change: 'update', ref, changed: ['meta'], deleting: true }).map((d) => d.fn).sort()).toEqual([...expected]);
+  });
+
   it('an update whose changes are unknown (a re-list) goes everywhere it may matter', () => {
     expect(routeEmission({ change: 'update', ref: pool }).map((d) => d.fn).sort()).toEqual(['allocate', 'program', 'release']);
   });
@@ -116,9 +132,20 @@ describe('allocations a Service owns', () => {
   });
 
   it('once deleted, allocate hears of it as its Service (to make it again if still wanted)', () => {
-    expect(routeEmission({ change: 'delete', ref: alloc, owner: web }).map((d) => [d.fn, d.ref.kind])).toEqual([
-      ['allocate', 'Service'], ['program', 'IPAllocation'], ['release', 'IPAllocation'],
-    ]);
+    expect(routeEmission({ change: 'delete', ref: alloc, owner: web })).toEqual([{ fn: 'allocate', change: 'update', ref: web }]);
+  });
+
+  it('once deleted with its Service gone or being deleted, nobody hears of it: nothing wants it again', () => {
+    expect(routeEmission({ change: 'delete', ref: alloc, owner: web, ownerGone: true })).toEqual([]);
+  });
+
+  it('a deleted reservation (no owner) reaches nobody: release took it apart at its deletionTimestamp', () => {
+    expect(routeEmission({ change: 'delete', ref: alloc })).toEqual([]);
+  });
+
+  it('while it is being deleted, later updates reach release alone', () => {
+    expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['meta', 'address'], deleting: true })).toEqual([{ fn: 'release', change: 'update', ref: alloc }]);
+    expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['address'], deleting: true })).toEqual([]);
   });
 
   it('its deletion still names the allocation itself (release frees what it holds)', () => {

@@ -36,6 +36,8 @@ export interface Route {
   unowned?: true;
   /** Delivered this long after the change, coalescing what arrives meanwhile (see BATCH_DELAY_MS). */
   delayMs?: number;
+  /** To the owning Service only while the bridge sees it live (see Emission.ownerGone). */
+  ownerLive?: true;
 }
 
 /**
@@ -54,8 +56,14 @@ export const BATCH_DELAY_MS = 1000;
  */
 export const COUNT_DELAY_MS = 5000;
 
+/**
+ * The kinds allocate and program have nothing to do for once they are being deleted (each
+ * returns on its first read of one with a deletionTimestamp): an update of such an object
+ * reaches release alone.
+ */
+const RELEASED_ALONE_WHILE_DELETING: ReadonlySet<ObjectKind> = new Set(['Service', 'IPAllocation']);
+
 const to = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'object' }));
-const toOwner = (subject: 'service' | 'pool', ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject }));
 const batchedToPool = (delayMs: number, ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'pool', delayMs }));
 const all = to('allocate', 'program', 'release');
 const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map((fn) => ({ fn, subject: 'object', on }));
@@ -65,8 +73,13 @@ const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map(
  * one idle invocation while a route too few loses work: when unsure, a change is routed.
  * - add: nothing can be released yet (what might be, a Service first seen being deleted or with
  *   MikroLB's finalizer, the tracker turns into an update).
- * - update: a deletionTimestamp (finalizer pending) arrives as an update, hence release.
- * - delete: allocate re-creates an IPAllocation deleted by hand; release collects leftovers.
+ * - update: a deletionTimestamp (finalizer pending) arrives as an update, hence release; from
+ *   then on a Service or an allocation concerns release alone (RELEASED_ALONE_WHILE_DELETING).
+ * - delete: allocate makes a Service's IPAllocation again (deleted by hand, while the Service
+ *   lives). What was released went through release at its deletionTimestamp (our finalizer);
+ *   once gone, it leaves every function nothing to read, so its delete reaches nobody else —
+ *   an object whose finalizer was taken off by hand leaves its leftovers to release's garbage
+ *   collector (the resync).
  */
 export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonly Route[]>>>> = {
   // A pool's status (its counts) is written by allocate itself: nobody needs to hear of that.
@@ -79,16 +92,19 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
     // invocation (a failed one is retried as the Service's): only a reservation needs allocate
     add: [{ fn: 'allocate', subject: 'object', unowned: true }, { fn: 'program', subject: 'service-or-object', on: ['address'] }],
     update: [...when(['spec', 'meta'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }, ...when(['meta'], 'program', 'release')],
-    // allocate makes a Service's allocation again (deleted by hand, or while the Service came back)
-    delete: [{ fn: 'allocate', subject: 'service-or-object' }, ...to('program', 'release')],
+    // allocate makes a Service's allocation again (deleted by hand, or while the Service came
+    // back); the allocation of a Service being deleted, or gone, is not wanted again
+    delete: [{ fn: 'allocate', subject: 'service', ownerLive: true }],
   },
   // A Service's status is written by program itself. A new Service has no allocation for program
   // to act on: allocate's first write wakes it (the finalizer on the Service, the address).
-  Service: { add: to('allocate'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
+  // Its delete follows its release (our finalizer), or it was never ours.
+  Service: { add: to('allocate'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: [] },
   EndpointSlice: {
     add: to('program'),
     update: to('program'),
-    delete: toOwner('service', 'program'),
+    // the slices of a Service being deleted, or gone, are programmed nowhere
+    delete: [{ fn: 'program', subject: 'service', ownerLive: true }],
   },
   // A claim taken or freed changes its pool's counts; a freed address lets allocations waiting on
   // the pool (PoolExhausted, AddressAlreadyUsed) try again, and a pool being deleted finish.
@@ -104,6 +120,16 @@ export interface Emission {
   owner?: ObjectRef;
   /** What changed since the last event; for an add, what the object has (absent: unknown, so everything). */
   changed?: readonly Facet[];
+  /** The object (added or updated) has a deletionTimestamp. */
+  deleting?: true;
+  /**
+   * Its owning Service is not live as the bridge sees it: being deleted, or not tracked (gone,
+   * or not a Service of ours). Safe to act on although the watch lags: a Service being deleted
+   * never lives again, and a live one the watch has not caught up with reaches the functions
+   * when it does (a Service first seen with MikroLB's finalizer is an update for all three, one
+   * without it has no allocations yet and goes to allocate).
+   */
+  ownerGone?: true;
 }
 
 export interface Delivery {
@@ -120,8 +146,11 @@ export function routeEmission(emission: Emission): Delivery[] {
     emission.change === 'delete' || !route.on || !emission.changed || route.on.some((f) => emission.changed?.includes(f));
   const owner = emission.owner;
   const ownedBy = (kind: ObjectKind): ObjectRef | undefined => (owner?.kind === kind ? owner : undefined);
+  const releasedAlone = emission.deleting && RELEASED_ALONE_WHILE_DELETING.has(emission.ref.kind);
   return ROUTES[emission.ref.kind][emission.change].filter(relevant).flatMap((route): Delivery[] => {
     if (route.unowned && ownedBy('Service')) return [];
+    if (releasedAlone && route.fn !== 'release') return [];
+    if (route.ownerLive && emission.ownerGone) return [];
     const self: Delivery = { fn: route.fn, change: emission.change, ref: emission.ref };
     if (route.subject === 'object') return [self];
     // The owner still exists (or its own delete is routed): it changed because of this object.

@@ -151,6 +151,20 @@ describe('what concerns us', () => {
     expect(routeEmission(t.seen({ ...deleting, metadata: { ...deleting.metadata, name: 'db' } }) ?? expect.fail('not seen')).map((d) => d.fn)).toContain('release');
   });
 
+  it('says which objects are being deleted, in their emissions and when asked (a deletion is never taken back)', () => {
+    const t = createTracker('Service');
+    const finalizers = ['mikrolb.de/finalizer'];
+    expect(t.live('Service/shop/web')).toBe(false); // not (yet) known
+    expect(t.seen(service('web', '1', { type: 'LoadBalancer' }, { finalizers }))).not.toHaveProperty('deleting');
+    expect(t.live('Service/shop/web')).toBe(true);
+    const deleting = t.seen(service('web', '2', { type: 'LoadBalancer' }, { finalizers, deletionTimestamp: '2026-12-05T00:00:00Z' })) ?? expect.fail('not seen');
+    expect(deleting).toMatchObject({ change: 'update', changed: ['meta'], deleting: true });
+    expect(routeEmission(deleting).map((d) => d.fn)).toEqual(['release']);
+    expect([t.has('Service/shop/web'), t.live('Service/shop/web')]).toEqual([true, false]);
+    t.gone(service('web', '3'));
+    expect(t.live('Service/shop/web')).toBe(false);
+  });
+
   it('a Service first seen with our finalizer (a bridge started after it stopped being a LoadBalancer) is an update, so release hears of it', () => {
     const t = createTracker('Service', serviceConcernsUs);
     const former = service('web', '7', { type: 'ClusterIP' }, { finalizers: ['mikrolb.de/finalizer'] });

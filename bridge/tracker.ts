@@ -83,6 +83,8 @@ interface Known extends Facets {
   ref: ObjectRef;
   rv: string;
   owner: ObjectRef | undefined;
+  /** Its last state seen has a deletionTimestamp (a deletion cannot be taken back). */
+  deleting: boolean;
 }
 
 /**
@@ -95,6 +97,8 @@ interface Known extends Facets {
 export interface Tracker {
   readonly kind: ObjectKind;
   has(key: string): boolean;
+  /** Known and not being deleted, as last seen. */
+  live(key: string): boolean;
   size(): number;
   /** An ADDED or MODIFIED object. */
   seen(obj: unknown): Emission | undefined;
@@ -146,7 +150,8 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const wanted = interesting(obj);
     if (!wanted && !before) return undefined;
     const owner = ownerOf(id.meta);
-    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, ...id.facets });
+    const deleting = id.meta.deletionTimestamp !== undefined;
+    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, deleting, ...id.facets });
     else known.delete(id.key);
     if (before && before.rv === id.meta.resourceVersion) return undefined;
     const changed = wanted ? changedFacets(before, id.facets) : undefined;
@@ -156,8 +161,8 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     // it, and may have stopped being ours since (or a release was still being retried when that
     // bridge stopped). A new Service has no finalizer yet: allocate adds it.
     const wasOurs = kind === 'Service' && (id.meta.finalizers ?? []).includes(FINALIZER);
-    const change = before || id.meta.deletionTimestamp || wasOurs ? 'update' : 'add';
-    return { change, ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}) };
+    const change = before || deleting || wasOurs ? 'update' : 'add';
+    return { change, ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}), ...(deleting ? { deleting } : {}) };
   }
 
   function gone(obj: unknown): Emission | undefined {
@@ -200,5 +205,9 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     return [...run.page(items), ...run.finish()];
   };
 
-  return { kind, has: (key) => known.has(key), size: () => known.size, seen, gone, relist, startRelist };
+  const live = (key: string): boolean => {
+    const entry = known.get(key);
+    return entry !== undefined && !entry.deleting;
+  };
+  return { kind, has: (key) => known.has(key), live, size: () => known.size, seen, gone, relist, startRelist };
 }

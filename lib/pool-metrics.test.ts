@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { sampleValue } from '../test/helpers/prom-text.js';
 import { poolCounts, viewPools } from './core/pools.js';
 import type { IPAllocation, IPPool } from './k8s/schemas.js';
-import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, FAILURE_REASONS, createPoolMetrics, failedPool } from './pool-metrics.js';
+import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, FAILURE_REASONS, createPoolMetrics, failedPool, forgetReleased } from './pool-metrics.js';
 
 const pool = (name: string, ipFamily: 'IPv4' | 'IPv6', addresses: string[], creationTimestamp = '2026-01-01T00:00:00Z'): IPPool => ({
   apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name, creationTimestamp },
@@ -91,6 +91,19 @@ describe('allocation failures', () => {
     // deciding or listing never touches the failure counter beyond the decisions
     expect(sampleValue(m.render(), ALLOCATION_FAILURES, { pool: 'p', reason: 'PoolExhausted' })).toBe(2);
     expect(sampleValue(m.render(), ALLOCATION_FAILURES, { pool: 'q', reason: 'PoolNotFound' })).toBeUndefined();
+  });
+
+  it('stop failing as the watch sees them deleted or gone (forgetReleased), and not before', () => {
+    const m = createPoolMetrics();
+    const failingOf = () => sampleValue(m.render(), ALLOCATIONS_FAILED, { pool: 'p', reason: 'PoolExhausted' });
+    for (const name of ['x', 'y', 'z']) m.decided(name, { pool: 'p', reason: 'PoolExhausted' });
+    const watch = forgetReleased(m);
+    watch.seen({ metadata: { name: 'x', labels: { edited: 'yes' } } });
+    watch.seen({ kind: 'Status' });
+    expect(failingOf()).toBe(3);
+    watch.seen({ metadata: { name: 'x', deletionTimestamp: '2026-12-05T00:00:00Z' } });
+    watch.gone({ metadata: { name: 'y' } });
+    expect(failingOf()).toBe(1);
   });
 
   it.each([

@@ -1,3 +1,4 @@
+import * as z from 'zod';
 import { COND_ALLOCATED } from './core/allocation-status.js';
 import type { FailureReason } from './core/assign.js';
 import { poolKeeping, type PoolCounts, type PoolView } from './core/pools.js';
@@ -92,6 +93,22 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
     },
     render: () => registry.render(),
   };
+}
+
+const ReleasedShape = z.object({ metadata: z.object({ name: z.string(), deletionTimestamp: z.string().optional() }) });
+
+/**
+ * Allocations the watch sees being deleted, or gone, stop counting as failing: allocate is not
+ * woken for them (they are release's alone), and a failed allocation frees no address, so no
+ * recount of its pool would notice. For the all-in-one controller's watch (a WatchMirror's
+ * `seen` and `gone`).
+ */
+export function forgetReleased(metrics: Pick<PoolMetrics, 'decided'>): { seen(obj: unknown): void; gone(obj: unknown): void } {
+  const forget = (obj: unknown, always: boolean): void => {
+    const parsed = ReleasedShape.safeParse(obj);
+    if (parsed.success && (always || parsed.data.metadata.deletionTimestamp !== undefined)) metrics.decided(parsed.data.metadata.name);
+  };
+  return { seen: (obj) => forget(obj, false), gone: (obj) => forget(obj, true) };
 }
 
 /** Series of how many share each label set, in a stable order. */

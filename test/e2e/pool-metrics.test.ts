@@ -1,7 +1,7 @@
 /**
  * The controller's /metrics follows the pools on the real API server: the address gauges move
  * as Services take addresses, an exhausted pool counts its failures and shows the allocation
- * that waits, and a deleted pool's gauges go.
+ * that waits, a failed allocation whose Service went, and a deleted pool's gauges go.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED } from '../../lib/pool-metrics.js';
@@ -45,7 +45,7 @@ async function metricsShow(expected: readonly [string, Record<string, string>, n
 }
 
 describe('pool usage on the controller\'s /metrics', () => {
-  it('counts addresses as Services take them, failures of an exhausted pool, and forgets a deleted pool', async () => {
+  it('counts addresses as Services take them, failures of an exhausted pool, a failed allocation whose Service went, and forgets a deleted pool', async () => {
     await make.pool(pair, { ipFamily: 'IPv4', addresses: ['198.18.88.10-198.18.88.11'], autoAssign: false, interfaceName: 'ether1' });
     await make.pool(v6, { ipFamily: 'IPv6', addresses: ['2001:db8:88::10-2001:db8:88::17'], autoAssign: false, interfaceName: 'ether1' });
     const empty = await metricsShow([
@@ -75,6 +75,13 @@ describe('pool usage on the controller\'s /metrics', () => {
       [ALLOCATIONS_FAILED, { pool: pair, reason: 'PoolExhausted' }, undefined],
     ]);
     expect(sampleValue(settled, ALLOCATION_FAILURES, { pool: pair, reason: 'PoolExhausted' })).toBeGreaterThanOrEqual(failures);
+
+    // a failed allocation whose Service is deleted stops failing: it freed no address, so no
+    // recount of its pool notices; the controller's watch does
+    await make.service(ns, 'fourth', LB, { 'mikrolb.de/load-balancer-pools': pair });
+    await metricsShow([[ALLOCATIONS_FAILED, { pool: pair, reason: 'PoolExhausted' }, 1]]);
+    await e2e.kube.remove('Service', 'fourth', ns);
+    await metricsShow([[ALLOCATIONS_FAILED, { pool: pair, reason: 'PoolExhausted' }, undefined]]);
 
     await e2e.kube.remove('IPPool', v6);
     await metricsShow([
