@@ -21,7 +21,8 @@ async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseRepo
   const current = firstThen(read, () => getService(deps.kube, namespace, name));
   return retryOnConflict(`clearing the status of ${namespace}/${name}`, deps.retry, async () => {
     const svc = await current();
-    if (!svc) return undefined;
+    // gone, being deleted, or another of that name: nothing of ours to clear
+    if (!svc || svc.metadata.uid !== read.metadata.uid || svc.metadata.deletionTimestamp) return undefined;
     const clearIngress = (svc.status?.loadBalancer?.ingress ?? []).length > 0 && !isForeignLoadBalancer(svc, deps.classes);
     const conditions = (svc.status?.conditions ?? []).filter((c) => c.type !== SERVICE_CONDITION);
     if (!clearIngress && conditions.length === (svc.status?.conditions ?? []).length) return svc;

@@ -1,0 +1,94 @@
+import { describe, expect, it } from 'vitest';
+import { createProgram } from '../program/handler.js';
+import { allocationName } from '../../lib/core/service.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import type { ObjectRef } from '../../lib/events/invocation.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import type { KubePort } from '../../lib/k8s/port.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import type { RouterState } from '../../lib/router/state.js';
+import { memoryRouter } from '../../test/helpers/memory-router.js';
+import { createRelease } from './handler.js';
+
+/**
+ * A Service being deleted is taken apart in one invocation that writes against what it read:
+ * one read of the Service, none of its allocations, each allocation deleted finalizer-first (no
+ * deletion pending on our finalizer, whose update would wake release again).
+ */
+
+const UID = '5e1f0000-0000-4000-8000-0000000000a1';
+const IPS = ['192.0.2.15', '192.0.2.16'];
+const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const WEB: ObjectRef = { kind: 'Service', namespace: 'shop', name: 'web' };
+const SEED: RouterState = {
+  version: '7.19.1',
+  menus: {
+    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
+    '/ip/address': [{ '.id': '*10', address: '192.0.2.1/24', interface: 'ether1' }, { '.id': '*11', address: '10.0.0.1/24', interface: 'bridge' }],
+  },
+};
+
+function cluster() {
+  const held = IPS.map((address, i) => ({ address, name: allocationName(UID, { address }), uid: `alloc-${i}` }));
+  return [
+    { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', generation: 1 },
+      spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
+      status: { claimsAdopted: true } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, generation: 1, finalizers: ['mikrolb.de/finalizer'],
+      annotations: { 'mikrolb.de/load-balancer-ips': IPS.join(',') } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
+    { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.11'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+    ...held.map((h) => ({
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim',
+      metadata: { name: h.address, labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/allocation-uid': h.uid } },
+      spec: { address: h.address, poolName: 'lan', allocationName: h.name, allocationUID: h.uid },
+    })),
+    ...held.map((h) => ({
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
+      metadata: { name: h.name, uid: h.uid, generation: 1, finalizers: ['mikrolb.de/finalizer'],
+        labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': UID } },
+      spec: { address: h.address }, status: { phase: 'Allocated', address: h.address, advertised: false, observedGeneration: 1 },
+    })),
+  ];
+}
+
+/** The port, counting its reads by verb and kind. */
+function counting(port: KubePort): { port: KubePort; reads: Map<string, number> } {
+  const reads = new Map<string, number>();
+  const count = (what: string): void => void reads.set(what, (reads.get(what) ?? 0) + 1);
+  return {
+    reads,
+    port: {
+      ...port,
+      get: (kind, name, namespace) => (count(`get ${kind}`), port.get(kind, name, namespace)),
+      list: (kind, opts) => (count(`list ${kind}`), port.list(kind, opts)),
+    },
+  };
+}
+
+describe('releasing a Service being deleted', () => {
+  it('reads the Service once and its allocations only in their list, deletes each allocation finalizer-first, and leaves nothing behind', async () => {
+    const kube = memoryPort({ now: NOW, objects: cluster() });
+    const router = memoryRouter(SEED);
+    const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
+    expect((await createProgram({ ...common, kube: kube.port })(objectInvocation('update', WEB))).kind).toBe('done');
+    const ours = () => Object.values(router.state().menus).flat().filter((e) => (e.comment ?? '').includes(`svc=${UID}:`));
+    expect(ours().length).toBeGreaterThan(0);
+
+    await kube.port.remove('Service', 'web', 'shop'); // pending on our finalizer
+    const counted = counting(kube.port);
+    const writesBefore = kube.writes.length;
+    const release = createRelease({ ...common, kube: counted.port, claimGraceMs: 60_000 });
+    expect((await release(objectInvocation('update', WEB))).kind).toBe('done');
+
+    expect(await Promise.all((['Service', 'IPAllocation', 'IPAddressClaim'] as const).map((kind) => kube.port.list(kind)))).toEqual([[], [], []]);
+    expect(ours()).toEqual([]);
+    // (whether the pool of each freed address is being deleted: here read, in the controller
+    // answered by the watch's copy of the pools)
+    expect(Object.fromEntries(counted.reads)).toEqual({ 'get Service': 1, 'list IPAllocation': 1, 'list IPAddressClaim': 2, 'get IPPool': 2 });
+    const allocationWrites = kube.writes.slice(writesBefore).filter((w) => w.kind === 'IPAllocation').map((w) => `${w.verb} ${w.name}`);
+    expect(allocationWrites).toEqual(IPS.flatMap((address) => [`update ${allocationName(UID, { address })}`, `delete ${allocationName(UID, { address })}`]));
+  });
+});
