@@ -100,11 +100,21 @@ describe('the address an allocation holds (what program acts on)', () => {
     ['a failure is worded differently (still nothing held)', { phase: 'Failed', conditions: [{ reason: 'PoolExhausted' }] }, { phase: 'Failed', conditions: [{ reason: 'PoolNotFound' }] }, []],
   ])('%s → %j', (_what, before, after, expected) => expect(step(before, after)).toEqual(expected));
 
-  it('an add says whether the allocation holds an address (a re-list after a restart)', () => {
+  it('an add says whether allocate decided the allocation (an address, or a failure; a re-list after a restart)', () => {
     const t = createTracker('IPAllocation');
     expect(t.seen(allocation('a', '1'))?.changed).toEqual(['spec', 'meta']);
-    expect(t.seen(allocation('b', '1', { phase: 'Failed' }))?.changed).toEqual(['spec', 'meta']);
+    expect(t.seen(allocation('b', '1', { phase: 'Failed' }))?.changed).toEqual(['spec', 'meta', 'address']);
     expect(t.seen(allocation('c', '1', { phase: 'Programmed', address: '192.0.2.5' }))?.changed).toEqual(['spec', 'meta', 'address']);
+  });
+
+  it('a failure, or a new reason for one, is a decision program hears of (it writes the reason on the Service); the same failure again is not', () => {
+    const t = createTracker('IPAllocation');
+    const failed = (rv: string, reason: string) => allocation('a', rv, { phase: 'Failed', conditions: [{ type: 'Allocated', status: 'False', reason }] });
+    t.seen(allocation('a', '1'));
+    expect(t.seen(failed('2', 'PoolExhausted'))?.changed).toEqual(['address']);
+    expect(t.seen(failed('3', 'PoolExhausted'))?.changed).toEqual([]);
+    expect(t.seen(failed('4', 'PoolNotFound'))?.changed).toEqual(['address']);
+    expect(t.seen(allocation('a', '5', { phase: 'Allocated', address: '192.0.2.5' }))?.changed).toEqual(['address']);
   });
 
   it('a kind without generation: a status write or a finalizer is not a change of spec', () => {

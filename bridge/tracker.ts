@@ -33,13 +33,24 @@ function fingerprint(value: unknown): number {
  */
 type Facets = Record<Facet, number> & { programmed: boolean };
 
-const HeldSchema = z.object({ address: z.string().optional(), phase: z.string().optional() });
+const HeldSchema = z.object({
+  address: z.string().optional(),
+  phase: z.string().optional(),
+  conditions: z.array(z.object({ type: z.string(), reason: z.string().optional() })).optional(),
+});
 
-/** The address an IPAllocation's status says it holds (as `holdsAddress` in lib/core/pools.ts); '' for none. */
+/**
+ * What allocate decided for an IPAllocation, as program acts on it: the address its status says
+ * it holds (as `holdsAddress` in lib/core/pools.ts), or why it failed (program writes that
+ * reason on the Service's LoadBalancerReady condition); '' for neither.
+ */
 function heldAddress(status: unknown): { address: string; programmed: boolean } {
   const s = HeldSchema.safeParse(status);
-  const held = s.success && (s.data.phase === 'Allocated' || s.data.phase === 'Programmed') ? (s.data.address ?? '') : '';
-  return { address: held, programmed: held !== '' && s.success && s.data.phase === 'Programmed' };
+  if (!s.success) return { address: '', programmed: false };
+  const { phase, address = '', conditions = [] } = s.data;
+  if (phase === 'Failed') return { address: `failed:${conditions.find((c) => c.type === 'Allocated')?.reason ?? ''}`, programmed: false };
+  const held = phase === 'Allocated' || phase === 'Programmed' ? address : '';
+  return { address: held, programmed: held !== '' && phase === 'Programmed' };
 }
 
 const NO_ADDRESS = fingerprint('');
