@@ -44,9 +44,10 @@ const router = (): RouterState => ({
   },
 });
 
-function setup(objects = cluster(), fail?: () => Error | undefined) {
+/** `queries`: the router answers narrowed prints as RouterOS does (not whole menus). */
+function setup(objects = cluster(), fail?: () => Error | undefined, queries = false) {
   const kube = memoryPort({ objects, now: () => new Date('2026-01-01T00:00:00Z') });
-  const r = memoryRouter(router(), fail ? { fail } : {});
+  const r = memoryRouter(router(), { ...(fail ? { fail } : {}), queries });
   const program = createProgram({
     kube: kube.port, router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
     now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
@@ -128,6 +129,22 @@ describe('program (memory API server, memory router)', () => {
     const nat = r.state().menus['/ip/firewall/nat'] ?? [];
     expect(nat.filter((e) => e.action === 'dst-nat')).toEqual([]);
     expect((r.state().menus['/ip/address'] ?? []).some((e) => e.address === `${LB_IP}/32`)).toBe(true);
+  });
+
+  it.each([
+    ['snat-ips removed', { 'mikrolb.de/snat-ips': null }],
+    ['snat-enabled set to false, snat-ips removed', { 'mikrolb.de/snat-ips': null, 'mikrolb.de/snat-enabled': 'false' }],
+  ])('SNAT turned off (%s): its rule and source list go in the same invocation, not at the resync', async (_what, change) => {
+    const { program, router: r, kube } = setup(cluster(), undefined, true);
+    const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
+    await program(objectInvocation('update', web));
+    const snat = () => Object.values(r.state().menus).flat().filter((e) => (e.comment ?? '').includes(`svc=${UID}:snat`)).map((e) => e.comment);
+    expect(snat().length).toBeGreaterThan(0);
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    const annotations = Object.fromEntries(Object.entries({ ...svc.metadata.annotations, ...change }).filter((kv): kv is [string, string] => kv[1] !== null));
+    await kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations } });
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    expect(snat()).toEqual([]);
   });
 
   it('has nothing to program for an IPAddressClaim (Knative sends program every kind): 200, no read of the router', async () => {

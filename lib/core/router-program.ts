@@ -220,10 +220,15 @@ interface OwnerRead {
 
 /**
  * The owner as if load balancing and SNAT were on: everything it could have on the router now,
- * so that switching either off finds the entries to remove.
+ * so that switching either off finds the entries to remove. SNAT switched off leaves the model
+ * no SNAT address (they come from the `snat-ips` annotation), so its addresses stand in for
+ * them: the SNAT rule's comment names no address, and one rule per family is read.
  */
 function everything(p: OwnerProgram): OwnerProgram {
-  return p.service ? { ...p, service: { ...p.service, lbEnabled: true, snatEnabled: true } } : p;
+  if (!p.service) return p;
+  const { snatAddresses, lbAddresses } = p.service;
+  const known = new Set(snatAddresses.map((a) => a.address));
+  return { ...p, service: { ...p.service, lbEnabled: true, snatEnabled: true, snatAddresses: [...snatAddresses, ...lbAddresses.filter((a) => !known.has(a.address))] } };
 }
 
 /** The entries of {@link everything}. */
