@@ -9,8 +9,7 @@ import { newReleaseReport, RouterReleaseError, type ReleaseDeps, type ReleaseRep
 import { collectGarbage } from './gc.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { releaseService } from './service.js';
-import { sharedWholeRouter } from './router.js';
-import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
+import { wholeRouterOf } from './router.js';
 
 async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
   for (const s of (await listServices(deps.kube)).items) await releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report);
@@ -39,7 +38,7 @@ async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport):
 
 /** The release function: takes apart what allocate and program built, never too early. */
 export function createRelease(given: ReleaseDeps): FunctionHandler {
-  const deps: ReleaseDeps = { ...given, wholeRouter: given.wholeRouter ?? sharedWholeRouter(given.router, given.classes.clusterName ?? DEFAULT_CLUSTER) };
+  const deps: ReleaseDeps = { ...given, wholeRouter: wholeRouterOf(given) };
   return async (inv) => {
     const report = newReleaseReport();
     const work = async (): Promise<void> => {

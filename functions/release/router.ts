@@ -30,13 +30,17 @@ export function sharedWholeRouter(router: ReleaseDeps['router'], cluster: string
   return () => share('whole');
 }
 
+/** The deps' shared whole read (createRelease makes one), or a read of this caller's own. */
+export const wholeRouterOf = (deps: ReleaseDeps): WholeRouter =>
+  deps.wholeRouter ?? sharedWholeRouter(deps.router, deps.classes.clusterName ?? DEFAULT_CLUSTER);
+
 /**
  * Re-plans an owner (a Service without some allocation, or nothing at all) against whole menus
  * (so entries a narrowed read would miss go too) and applies it, retrying router conflicts.
  */
 export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: ReleaseReport): Promise<number> {
   const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
-  const wholeRouter = deps.wholeRouter ?? sharedWholeRouter(deps.router, cluster);
+  const wholeRouter = wholeRouterOf(deps);
   const whole = async (): Promise<Record<string, RouterEntry[]>> => (await wholeRouter())(p.uid, ownersOf(p));
   const { ops } = await programOwner(deps.router, { ...p, cluster }, { read: whole });
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
