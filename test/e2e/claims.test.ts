@@ -1,7 +1,10 @@
 /**
  * A freed address reaches a waiting Service at once: when an address's claim is deleted, the
  * bridge wakes allocate for its pool, which tries the allocations waiting on it again — within
- * seconds, not at the next resync (here set to ten minutes so that it cannot help).
+ * seconds, not at the next resync (here set to ten minutes so that it cannot help). And a
+ * Service whose allocation fails says why on the Service itself (`mikrolb.de/LoadBalancerReady`
+ * False, with the allocation's reason) within seconds of allocate's decision, with no
+ * EndpointSlice to wake program.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getService } from '../../lib/k8s/typed.js';
@@ -74,5 +77,26 @@ describe('a freed address reaches a waiting Service within seconds (resync every
     const got = await secondsUntilIngress('wants', t);
     expect(got.ip).toBe('198.18.61.3');
     expect(got.seconds).toBeLessThan(25);
+  });
+});
+
+async function readyCondition(name: string): Promise<{ status: string; reason: string } | undefined> {
+  const c = (await getService(e2e.kube, ns, name))?.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady');
+  return c ? { status: c.status, reason: c.reason } : undefined;
+}
+
+describe('a Service whose allocation fails (resync every 10 minutes, no EndpointSlice)', () => {
+  it.each([
+    ['an address of the other family', 'AddressIPFamilyMismatch', { ...LB, ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack' }, { 'mikrolb.de/load-balancer-ips': '198.18.62.9' }],
+    ['a pool with no address left', 'PoolExhausted', LB, { 'mikrolb.de/load-balancer-pools': 'failed-empty' }],
+  ])('%s: says so in its LoadBalancerReady condition within seconds', async (_what, reason, spec, annotations) => {
+    await make.pool('failed-empty', { ipFamily: 'IPv4', addresses: ['198.18.62.1'], autoAssign: false, interfaceName: 'ether1' }).catch(() => undefined);
+    await make.service(ns, 'empty-holder', LB, { 'mikrolb.de/load-balancer-pools': 'failed-empty' }).catch(() => undefined);
+    const name = uniq('svc');
+    const t = performance.now();
+    await make.service(ns, name, spec, annotations);
+    await waitsWith(name, reason);
+    await eventually(async () => expect(await readyCondition(name)).toEqual({ status: 'False', reason }), 30_000);
+    console.log(`[failed] ${reason}: the Service's condition said so ${((performance.now() - t) / 1000).toFixed(1)} s after its creation`);
   });
 });
