@@ -53,8 +53,7 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
   // (nothing claims for them meanwhile), and freed once its entries are gone
   const [, claims] = await Promise.all([router, deleting ? Promise.all(allocations.map((a) => claimsOf(deps, a))) : undefined]);
   for (const [i, a] of allocations.entries()) {
-    const held = claims?.[i];
-    if (held) await releaseWithService(deps, a, held, report);
+    if (deleting) await releaseWithService(deps, a, claims?.[i] ?? [], report);
     else {
       // the Service lives on, so allocate would still claim for a live allocation of it: each
       // is marked deleted first, which allocate leaves alone

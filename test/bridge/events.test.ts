@@ -32,11 +32,11 @@ const waitFor = (check: () => void) => vi.waitFor(check, { timeout: 60_000, inte
 /** How many watch events of a kind and type the bridge has seen (its metrics). */
 const watchEvents = async (kind: string, type: string): Promise<number> =>
   metricValue(await (await fetch(`http://127.0.0.1:${bridge.port}/metrics`)).text(), `mikrolb_bridge_watch_events_total{kind="${kind}",type="${type}"}`) ?? 0;
-/** Removes an object and waits until the bridge has seen it go, and a moment longer (what it routes is then queued). */
-const removeAndSee = async (kind: 'Service' | 'IPAllocation', name: string, namespace?: string): Promise<void> => {
-  const before = await watchEvents(kind, 'DELETED');
-  await kube.remove(kind, name, namespace);
-  await waitFor(async () => expect(await watchEvents(kind, 'DELETED')).toBeGreaterThan(before));
+/** Removes a Service and waits until the bridge has seen it go, and a moment longer (what it routes is then queued). */
+const removeAndSee = async (name: string, namespace: string): Promise<void> => {
+  const before = await watchEvents('Service', 'DELETED');
+  await kube.remove('Service', name, namespace);
+  await waitFor(async () => expect(await watchEvents('Service', 'DELETED')).toBeGreaterThan(before));
   await new Promise((resolve) => setTimeout(resolve, 500));
 };
 
@@ -57,7 +57,7 @@ describe('the bridge against the API server', () => {
     await kube.patch('Service', 'annotated', ns, { metadata: { annotations: { 'mikrolb.de/snat-enabled': 'true' } } });
     await waitFor(() => expect(fns.about(`${ns}/annotated`)).toHaveLength(4));
     // deleted without our finalizer (never ours, or released already): nobody has anything to read of it
-    await removeAndSee('Service', 'annotated', ns);
+    await removeAndSee('annotated', ns);
     expect(fns.about(`${ns}/annotated`).sort()).toEqual([
       `allocate add Service/${ns}/annotated`,
       `allocate update Service/${ns}/annotated`,
