@@ -11,7 +11,7 @@ describe('the routing table', () => {
     ['IPPool', 'delete', ['allocate', 'program', 'release']],
     ['IPAllocation', 'add', ['allocate', 'program']],
     ['IPAllocation', 'update', ['allocate', 'program', 'release']],
-    ['IPAllocation', 'delete', ['allocate']],
+    ['IPAllocation', 'delete', ['allocate', 'program']],
     ['Service', 'add', ['allocate']],
     ['Service', 'update', ['allocate', 'program', 'release']],
     ['Service', 'delete', []],
@@ -131,8 +131,8 @@ describe('allocations a Service owns', () => {
     expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['address'] })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
   });
 
-  it('once deleted, allocate hears of it as its Service (to make it again if still wanted)', () => {
-    expect(routeEmission({ change: 'delete', ref: alloc, owner: web })).toEqual([{ fn: 'allocate', change: 'update', ref: web }]);
+  it('once deleted, allocate (to make it again if still wanted) and program (the Service\'s status without it) hear of it as its Service', () => {
+    expect(routeEmission({ change: 'delete', ref: alloc, owner: web })).toEqual([{ fn: 'allocate', change: 'update', ref: web }, { fn: 'program', change: 'update', ref: web }]);
   });
 
   it('once deleted with its Service gone or being deleted, nobody hears of it: nothing wants it again', () => {

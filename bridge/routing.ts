@@ -78,7 +78,8 @@ const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map(
  * - update: a deletionTimestamp (finalizer pending) arrives as an update, hence release; from
  *   then on a Service or an allocation concerns release alone (RELEASED_ALONE_WHILE_DELETING).
  * - delete: allocate makes a Service's IPAllocation again (deleted by hand, while the Service
- *   lives). What was released went through release at its deletionTimestamp (our finalizer);
+ *   lives), and program writes that Service's status without it. What was released went
+ *   through release at its deletionTimestamp (our finalizer);
  *   once gone, it leaves every function nothing to read, so its delete reaches nobody else —
  *   an object whose finalizer was taken off by hand leaves its leftovers to release's garbage
  *   collector (the resync).
@@ -95,8 +96,11 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
     add: [{ fn: 'allocate', subject: 'object', unowned: true }, { fn: 'program', subject: 'service-or-object', on: ['address'] }],
     update: [...when(['spec', 'meta'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }, ...when(['meta'], 'program', 'release')],
     // allocate makes a Service's allocation again (deleted by hand, or while the Service came
-    // back); the allocation of a Service being deleted, or gone, is not wanted again
-    delete: [{ fn: 'allocate', subject: 'service', ownerLive: true }],
+    // back); program writes the live Service's ingress and condition without it (released
+    // because the Service no longer wants it: program, woken by that change of the Service,
+    // may have run while the allocation was still there). The allocation of a Service being
+    // deleted, or gone, is not wanted again, and that Service has no status to write.
+    delete: [{ fn: 'allocate', subject: 'service', ownerLive: true }, { fn: 'program', subject: 'service', ownerLive: true }],
   },
   // A Service's status is written by program itself. A new Service has no allocation for program
   // to act on: allocate's first write wakes it (the finalizer on the Service, the address).

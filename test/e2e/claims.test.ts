@@ -4,7 +4,8 @@
  * seconds, not at the next resync (here set to ten minutes so that it cannot help). And a
  * Service whose allocation fails says why on the Service itself (`mikrolb.de/LoadBalancerReady`
  * False, with the allocation's reason) within seconds of allocate's decision, with no
- * EndpointSlice to wake program.
+ * EndpointSlice to wake program. Its condition also follows an allocation released while the
+ * Service lives (no longer wanted): the condition no longer speaks of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { getService } from '../../lib/k8s/typed.js';
@@ -98,5 +99,29 @@ describe('a Service whose allocation fails (resync every 10 minutes, no Endpoint
     await waitsWith(name, reason);
     await eventually(async () => expect(await readyCondition(name)).toEqual({ status: 'False', reason }), 30_000);
     console.log(`[failed] ${reason}: the Service's condition said so ${((performance.now() - t) / 1000).toFixed(1)} s after its creation`);
+  });
+});
+
+describe('an allocation released while its Service lives (resync every 10 minutes, no EndpointSlice)', () => {
+  it('the Service\'s condition no longer speaks of it within seconds', async () => {
+    // found by the chaos suite (seed 1864800707, chaos/s-3): a Service whose load-balancing
+    // address was taken, with a SNAT address of its own, became SNAT-only (ClusterIP); its
+    // failed allocation was released, and its condition kept the failure until the resync
+    const pool = uniq('released');
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.63.0/29'], autoAssign: false, interfaceName: 'ether1' });
+    await make.service(ns, 'taker', LB, { 'mikrolb.de/load-balancer-ips': '198.18.63.2' });
+    expect(await ingress('taker')).toBe('198.18.63.2');
+    const name = uniq('snat');
+    await make.service(ns, name, LB, { 'mikrolb.de/load-balancer-ips': '198.18.63.2', 'mikrolb.de/snat-ips': '198.18.63.3' });
+    await eventually(async () => expect(await readyCondition(name)).toEqual({ status: 'False', reason: 'AddressAlreadyUsed' }), 30_000);
+    const t = performance.now();
+    const svc = await getService(e2e.kube, ns, name);
+    if (!svc) throw new Error(`${name} is gone`);
+    await e2e.kube.replace('Service', { ...svc, spec: { ...svc.spec, type: 'ClusterIP', loadBalancerClass: undefined } });
+    await eventually(async () => {
+      expect((await make.allocationsOf(ns, name)).map((a) => a.status?.address)).toEqual(['198.18.63.3']);
+      expect(await readyCondition(name)).toEqual({ status: 'True', reason: 'Ready' });
+    }, 30_000);
+    console.log(`[released] the condition followed ${((performance.now() - t) / 1000).toFixed(1)} s after the Service became SNAT-only`);
   });
 });
