@@ -3,7 +3,7 @@ import { createRelease } from '../release/handler.js';
 import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
-import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
+import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
@@ -85,6 +85,8 @@ async function setup(opts: { programmed: boolean }) {
   const r = gatedRouter(client);
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
   const program = createProgram({ ...common, router: p.port });
+  // another instance of program (another bridge's, a duplicated event's), on a gate of its own
+  const program2 = createProgram({ ...common, router: gatedRouter(client).port });
   const release = createRelease({ ...common, router: r.port, claimGraceMs: 0 });
   const run = (fn: typeof program, ref: ObjectRef) => fn(objectInvocation('update', ref));
   if (opts.programmed) {
@@ -98,7 +100,11 @@ async function setup(opts: { programmed: boolean }) {
     const state = sim.state();
     return Object.entries(state.menus).flatMap(([menu, list]) => list.filter((e) => (e.comment ?? '').includes(match)).map((e) => `${menu} ${e.comment ?? ''}`));
   };
-  return { kube, program, release, run, holdProgram: p.hold, holdRelease: r.hold, entries };
+  /** Where the Service's dst-nat rules send traffic, as `port→address:port`. */
+  const natTargets = (): string[] => (sim.state().menus['/ip/firewall/nat'] ?? [])
+    .filter((e) => e.action === 'dst-nat' && (e.comment ?? '').includes(`svc=${UID}:`))
+    .map((e) => `${/:dnat:\w+\/(\d+):/.exec(e.comment ?? '')?.[1] ?? '?'}→${e['to-addresses'] ?? ''}:${e['to-ports'] ?? ''}`).sort();
+  return { kube, program, program2, release, run, holdProgram: p.hold, holdRelease: r.hold, entries, natTargets };
 }
 
 type Ctx = Awaited<ReturnType<typeof setup>>;
@@ -249,5 +255,39 @@ describe('program and release interleaved on one router', () => {
     held.resume();
     expect((await programming).kind).toBe('done');
     expect(c.entries(RES_UID)).toEqual([]);
+  });
+});
+
+describe('program racing program for one Service', () => {
+  // Two runs for one Service: the first read the cluster before a change and is held before
+  // its router write; the second reads the change and completes. When the first one's write
+  // lands, it must not stand (found by the chaos suite, seed 1864800707: a Service's slices
+  // scaled, its rules kept the old endpoints until the resync).
+  async function firstWritesLast(c: Ctx, change: () => Promise<void>): Promise<void> {
+    const held = c.holdProgram('execute');
+    const first = c.run(c.program, SERVICE);
+    await held.reached;
+    await change();
+    expect((await c.run(c.program2, SERVICE)).kind).toBe('done');
+    held.resume();
+    expect((await first).kind).toBe('done');
+  }
+
+  it('its slices changed in between: the rules end with the new endpoints', async () => {
+    const c = await setup({ programmed: true }); // the slice now holds 10.0.0.13
+    await firstWritesLast(c, async () => {
+      const slice = EndpointSliceSchema.parse(await c.kube.port.get('EndpointSlice', 'web-abc', 'shop'));
+      await c.kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
+    });
+    expect(c.natTargets()).toEqual(['80→10.0.0.14:8080']);
+  });
+
+  it('its ports changed in between: the rules end with the new port', async () => {
+    const c = await setup({ programmed: true });
+    await firstWritesLast(c, async () => {
+      const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
+      await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
+    });
+    expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
   });
 });

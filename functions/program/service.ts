@@ -15,6 +15,7 @@ import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './
 import type { Handed } from '../allocate/deps.js';
 import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService, type ServiceRead } from './settle.js';
+import { SETTLE_ROUNDS } from '../../lib/core/settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { recordAllocatedEvent, recordEvent, writeOutcomes } from './statuses.js';
 import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
@@ -185,7 +186,7 @@ async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAll
  * what happened into the allocations' and the Service's status. Resolves with whether the
  * router may have changed (a router failure is thrown after the statuses are written).
  */
-export async function programService(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport, state?: RouterView): Promise<boolean> {
+export async function programService(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport, state?: RouterView, round = 0): Promise<boolean> {
   const svc = await getService(deps.kube, namespace, name);
   if (!svc?.metadata.uid || svc.metadata.deletionTimestamp) return false;
   const intent = serviceIntent(svc, deps.classes);
@@ -197,13 +198,37 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   ]);
   const read: ServiceRead = { live: allocations.items.filter((a) => !a.metadata.deletionTimestamp), slices, pools: pools.items };
   const { error, wrote, plan } = await programRead(deps, svc, intent, read, report, state);
+  let after: Service | undefined; // the Service as read after the router write, unless its status write proved it unchanged
   if (!wrote || !(await writeProven(deps, svc, read.live, plan, report))) {
-    const settled = wrote ? await settleService(deps, svc, read, report) : read.live;
+    const settled = wrote ? await settleService(deps, svc, read, report) : { live: read.live, svc };
     if (!settled) return true; // released meanwhile: its entries are gone again, and there is no status to write
-    await writeStatuses(deps, svc, settled, plan, report);
+    after = settled.svc;
+    await writeStatuses(deps, svc, settled.live, plan, report);
   }
   if (error) throw new RouterUnavailableError(error);
+  const moved = wrote && round < SETTLE_ROUNDS ? await inputsMoved(deps, svc, slices, after) : undefined;
+  if (moved) {
+    report.actions.push(`${moved} while programming: program runs again`);
+    await programService(deps, namespace, name, report, undefined, round + 1);
+  }
   return wrote;
+}
+
+/**
+ * Closing the race of two program runs for one Service (two bridges, Knative instances, a
+ * duplicated event): each plans the router from what it read, and a run that read before the
+ * Service or its slices changed can write after the run that read the change — its entries
+ * would then stand until a resync. So after a router write, program checks whether what it
+ * planned from still holds: the Service's spec and annotations (`after`: as settle read it
+ * after the write; undefined when the status writes, each carrying the Service's
+ * resourceVersion, proved it unchanged) and its slices. If not, it runs again: a run that read
+ * the change either wrote before this one's write (and this one's second run puts it back) or
+ * wrote after it. Which of the two changes happened does not matter (allocations: settle).
+ */
+async function inputsMoved(deps: ProgramDeps, svc: Service, slices: readonly EndpointSlice[], after: Service | undefined): Promise<string | undefined> {
+  if (after && (after.metadata.generation !== svc.metadata.generation || !deepEqualJson(after.metadata.annotations ?? {}, svc.metadata.annotations ?? {}))) return 'the Service changed';
+  const now = await readSlicesOf(deps.kube, deps.slices, svc.metadata.namespace ?? 'default', svc.metadata.name);
+  return sliceVersions(now) === sliceVersions(slices) ? undefined : 'its slices changed';
 }
 
 /** The router made to carry what the Service and its allocations ask for, and the statuses that follow. */
@@ -246,8 +271,9 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, handed: re
   const namespace = svc.metadata.namespace ?? 'default';
   const slices = await readSlicesOf(deps.kube, deps.slices, namespace, svc.metadata.name);
   const read: ServiceRead = { live: [...allocations], slices, pools };
-  const { error, plan } = await programRead(deps, svc, intent, read, report);
+  const { error, wrote, plan } = await programRead(deps, svc, intent, read, report);
   let proven = false;
+  let after: Service | undefined;
   try {
     const handedPools = new Map(handed.map((h) => [h.allocation.metadata.name, h.pool]));
     proven = !error && (await writeProven(deps, svc, read.live, plan, report, { handed: { pools: handedPools, announced } }));
@@ -258,11 +284,16 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, handed: re
     // the long way, the Service's ingress too (nobody else hears of a Programmed address)
     if (!proven) {
       const settled = await settleService(deps, svc, read, report);
-      if (settled) await writeStatuses(deps, svc, settled, plan, report);
+      if (settled) await writeStatuses(deps, svc, settled.live, plan, report);
+      after = settled?.svc;
     }
   }
-  if (proven && sliceVersions(slices) !== sliceVersions(await readSlicesOf(deps.kube, deps.slices, namespace, svc.metadata.name))) {
-    report.actions.push('slices changed while programming: program runs again');
+  // proven: checked whether the router changed or not (a slice change while the statuses were
+  // unwritten woke a program that found no address); a router failure: allocate records the
+  // statuses, which wake program as usual
+  const moved = proven || (wrote && !error && after) ? await inputsMoved(deps, svc, slices, after) : undefined;
+  if (moved) {
+    report.actions.push(`${moved} while programming: program runs again`);
     if (deps.again) deps.again(namespace, svc.metadata.name);
     else await programService(deps, namespace, svc.metadata.name, report);
   }

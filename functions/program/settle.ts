@@ -64,19 +64,27 @@ export interface ServiceRead {
   pools: readonly IPPool[];
 }
 
+/** What settleService found: the allocations whose status program may still write, and the Service as last read. */
+export interface SettledService {
+  live: IPAllocation[];
+  svc: Service;
+}
+
 /**
  * After program wrote the router for a Service: the Service read again, and if it is gone,
  * deleting, re-created or no longer ours, every entry of its uid is removed (undefined: write
  * no status); if an allocation it programmed was released meanwhile, the Service is programmed
  * again without it, and read again after that write too, until a write was planned from what
- * the cluster still says after it. Returns the allocations whose status program may still write.
+ * the cluster still says after it.
  */
-export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport): Promise<IPAllocation[] | undefined> {
+export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport): Promise<SettledService | undefined> {
   const uid = before.metadata.uid ?? '';
+  let latest = before;
   const steps: SettleSteps<{ svc: Service; intent: ServiceIntent }> = {
     owner: async () => {
       const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
       const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
+      if (svc && intent?.managed) latest = svc;
       return svc && intent?.managed ? { svc, intent } : undefined;
     },
     allocations: async () => (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp),
@@ -93,7 +101,7 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
   if (settled.kind === 'gone') return undefined;
   if (settled.kind === 'unsettled') deps.log.warn('A Service\'s allocations kept changing while program settled its router entries; the next program or resync settles them', { owner: uid });
   // statuses only for allocations that kept their address
-  return read.live.filter((a) => stillHolding([a], settled.allocations));
+  return { live: read.live.filter((a) => stillHolding([a], settled.allocations)), svc: latest };
 }
 
 /** The same for an operator reservation: gone or deleting means its advertisement goes. */

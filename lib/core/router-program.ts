@@ -413,22 +413,26 @@ async function withRoutes(router: RouterPort, p: OwnerProgram, state: Record<str
 /**
  * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one or
  * two round trips, only when something differs: see stagePlan); on a router conflict, reads
- * narrowed and tries again.
+ * narrowed and tries again. Resolves with the last plan's outcomes and, as `ops`, every op it
+ * sent: an attempt a conflict ended may have landed in part (another writer changed the router
+ * meanwhile), so a last plan with nothing left to do does not mean nothing was written.
  */
 export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult> {
   let given = opts.state;
   const custom = opts.read;
   const read = custom ? async () => ({ state: await custom(), addresses: 'complete' as const }) : () => readOwner(router, p);
+  const sent: Op[] = [];
   for (let attempt = 1; ; attempt++) {
     const got = given ? { state: given, addresses: 'complete' as const } : await read();
     const state = await withRoutes(router, p, got.state);
     const { addresses } = got;
     given = undefined;
     const result = planOwner(p, state, addresses);
-    if (result.ops.length === 0) return result;
+    if (result.ops.length === 0) return { ...result, ops: sent };
+    sent.push(...result.ops);
     try {
       for (const stage of stagePlan(result.ops)) await router.execute(stage);
-      return result;
+      return { ...result, ops: sent };
     } catch (e) {
       if (attempt >= CONFLICT_ATTEMPTS || !isRouterConflict(e)) throw e;
     }
