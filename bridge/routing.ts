@@ -21,7 +21,8 @@ const OWNER_KIND: Record<'service' | 'pool', ObjectKind> = { service: 'Service',
  * kind without one), `meta` (labels, annotations, finalizers, deletion), and `address`: what
  * allocate decided for an IPAllocation — the address it holds (`status.address` while its phase
  * is Allocated or Programmed), or the reason it failed (which program writes on the Service's
- * LoadBalancerReady condition) — all of any status a function acts on. The rest of an
+ * LoadBalancerReady condition) — and whether the router failed on that address (program's
+ * `BackendError`, a standing request to program again) — all of any status a function acts on. The rest of an
  * allocation's status (conditions, observedGeneration, `advertised`, `interfaceName`) is what
  * program writes itself, or what allocate writes along with a new decision or because the pool
  * changed, which program hears of anyway; a pool's status (counts, conditions) and a Service's

@@ -82,6 +82,12 @@ describe('re-list', () => {
   });
 });
 
+/** An allocation's status after the router failed on its address (what program writes, see allocation-status.ts). */
+const routerFailed = (message: string) => ({
+  phase: 'Allocated', address: '192.0.2.5', advertised: false,
+  conditions: [{ type: 'Programmed', status: 'False', reason: 'BackendError', message }, { type: 'Ready', status: 'False', reason: 'BackendError', message }],
+});
+
 describe('the address an allocation holds (what program acts on)', () => {
   const step = (before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined) => {
     const t = createTracker('IPAllocation');
@@ -98,6 +104,10 @@ describe('the address an allocation holds (what program acts on)', () => {
     ['allocate and program together write it Programmed at once (the all-in-one hand-off: its echo)', undefined, { phase: 'Programmed', address: '192.0.2.5', advertised: true }, []],
     ['a Programmed address is taken away', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Pending' }, ['address']],
     ['a failure is worded differently (still nothing held)', { phase: 'Failed', conditions: [{ reason: 'PoolExhausted' }] }, { phase: 'Failed', conditions: [{ reason: 'PoolNotFound' }] }, []],
+    ['the router failed on a Programmed address (recorded by a program whose sender may not retry)', { phase: 'Programmed', address: '192.0.2.5' }, routerFailed('unreachable'), ['address']],
+    ['the router failed again, worded differently (the retry is under way)', routerFailed('unreachable'), routerFailed('timed out'), []],
+    ['the router took it at last (program\'s own echo)', routerFailed('unreachable'), { phase: 'Programmed', address: '192.0.2.5', conditions: [{ type: 'Programmed', status: 'True', reason: 'Programmed' }] }, []],
+    ['the router holds the address itself (no retry helps until its state changes)', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Allocated', address: '192.0.2.5', conditions: [{ type: 'Programmed', status: 'False', reason: 'AddressInUseByRouter' }] }, []],
   ])('%s → %j', (_what, before, after, expected) => expect(step(before, after)).toEqual(expected));
 
   it('an add says whether allocate decided the allocation (an address, or a failure; a re-list after a restart)', () => {

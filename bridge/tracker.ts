@@ -4,6 +4,7 @@ import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';
 import type { Emission, Facet } from './routing.js';
 import { FINALIZER, LABEL_CLAIM_POOL, LABEL_SLICE_SERVICE_NAME, serviceOfLabels } from '../lib/k8s/keys.js';
+import { COND_PROGRAMMED, REASON_BACKEND_ERROR } from '../lib/core/allocation-status.js';
 
 const MetaSchema = z.object({
   metadata: z.object({
@@ -40,9 +41,13 @@ const HeldSchema = z.object({
 });
 
 /**
- * What allocate decided for an IPAllocation, as program acts on it: the address its status says
- * it holds (as `holdsAddress` in lib/core/pools.ts), or why it failed (program writes that
- * reason on the Service's LoadBalancerReady condition); '' for neither.
+ * What program acts on in an IPAllocation's status: what allocate decided — the address its
+ * status says it holds (as `holdsAddress` in lib/core/pools.ts), or why it failed (program
+ * writes that reason on the Service's LoadBalancerReady condition); '' for neither — and
+ * whether the router failed on that address (`Programmed` False, `BackendError`). A router
+ * failure is a standing request to program again: whoever invoked the program that recorded
+ * it may not retry (a duplicated or forged event's sender, an invocation whose deliveries ran
+ * out), so the bridge hears of it and retries it until the router answers.
  */
 function heldAddress(status: unknown): { address: string; programmed: boolean } {
   const s = HeldSchema.safeParse(status);
@@ -50,7 +55,8 @@ function heldAddress(status: unknown): { address: string; programmed: boolean } 
   const { phase, address = '', conditions = [] } = s.data;
   if (phase === 'Failed') return { address: `failed:${conditions.find((c) => c.type === 'Allocated')?.reason ?? ''}`, programmed: false };
   const held = phase === 'Allocated' || phase === 'Programmed' ? address : '';
-  return { address: held, programmed: held !== '' && phase === 'Programmed' };
+  const routerFailed = held !== '' && conditions.find((c) => c.type === COND_PROGRAMMED)?.reason === REASON_BACKEND_ERROR;
+  return { address: routerFailed ? `${held} router-failed` : held, programmed: held !== '' && phase === 'Programmed' };
 }
 
 const NO_ADDRESS = fingerprint('');

@@ -12,6 +12,8 @@ import type { Decision } from './assign.js';
 export const COND_ALLOCATED = 'Allocated';
 export const COND_PROGRAMMED = 'Programmed';
 export const COND_READY = 'Ready';
+/** The router failed on the address (unreachable, or an error answering the write): program answers "retry later". */
+export const REASON_BACKEND_ERROR = 'BackendError';
 
 /** What program learnt from the router about one allocation's address. */
 export type RouterOutcome =
@@ -59,8 +61,8 @@ export function stateConditions(state: AllocationState): ConditionInput[] {
       ];
     case 'backendError':
       return [
-        { type: COND_PROGRAMMED, status: 'False', reason: 'BackendError', message: state.message },
-        { type: COND_READY, status: 'False', reason: 'BackendError', message: state.message },
+        { type: COND_PROGRAMMED, status: 'False', reason: REASON_BACKEND_ERROR, message: state.message },
+        { type: COND_READY, status: 'False', reason: REASON_BACKEND_ERROR, message: state.message },
       ];
     case 'refused':
       return [

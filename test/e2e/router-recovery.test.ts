@@ -1,4 +1,9 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createProgram } from '../../functions/program/handler.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { defaultPause } from '../../lib/k8s/conflict.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { connectRouter } from '../../lib/routeros/client/index.js';
 import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
@@ -73,5 +78,33 @@ describe('a router that comes back after a long outage', () => {
     await eventually(async () => {
       for (const n of names) expect(await make.allocationsOf(ns, n)).toEqual([]);
     });
+  });
+});
+
+describe('a router failure recorded by a program run whose sender does not retry', () => {
+  it('is retried by the bridge, which hears of it in the allocation\'s status, once the router answers', async () => {
+    // found by the chaos suite (seed 1864800707, chaos/s-6): a duplicated event reached a
+    // program instance while the router was away; it recorded the failure and answered "retry
+    // later" to a sender that never retried, and the Service stayed not ready until the resync
+    const name = 'told-once';
+    await make.service(ns, name, LB, { 'mikrolb.de/load-balancer-pools': pool });
+    const phase = async (): Promise<string | undefined> => (await make.allocationsOf(ns, name))[0]?.status?.phase;
+    await eventually(async () => expect(await phase()).toBe('Programmed'));
+    // another instance of program, with a router session of its own
+    const router = connectRouter({ url: e2e.sim.url, username: 'mikrolb', password: 'pw', timeoutMs: 2000 });
+    const other = createProgram({ kube: e2e.kube, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: () => new Date(), log: silentLogger(), retry: { attempts: 5, pause: defaultPause() } });
+    try {
+      await e2e.sim.faults.goAway();
+      expect((await other(objectInvocation('update', { kind: 'Service', namespace: ns, name }))).kind).toBe('retry');
+      const reason = async () => (await make.allocationsOf(ns, name))[0]?.status?.conditions?.find((c) => c.type === 'Programmed')?.reason;
+      expect(await reason()).toBe('BackendError');
+      const back = Date.now();
+      await e2e.sim.faults.comeBack();
+      await eventually(async () => expect(await phase()).toBe('Programmed'), 60_000, 100);
+      console.log(`[recovery] programmed again ${Date.now() - back} ms after the router came back (resync: 5 minutes)`);
+    } finally {
+      await e2e.sim.faults.comeBack().catch(() => undefined);
+      await router.close();
+    }
   });
 });
