@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { IPFamily } from '../ip/index.js';
 import { IPAllocationSchema } from '../k8s/schemas.js';
 import { applyPlanToState } from '../router/index.js';
+import { RouterError } from '../router/errors.js';
 import type { ReadRequest } from '../router/port.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
 import { NET, routerWithForeignRules, webService } from '../router/test-support.js';
@@ -68,5 +69,29 @@ describe("an owner's narrowed reads", () => {
     expect(withoutIds(router.state())).toEqual(withoutIds(expected));
     // the reads were narrowed: no whole firewall menu was printed
     expect(router.asked.filter((r) => r.menu.includes('/firewall/') && !r.query)).toEqual([]);
+  });
+});
+
+describe('programOwner after a router conflict', () => {
+  it('counts what an attempt the conflict ended sent, though the next plan finds nothing left to do', async () => {
+    // another writer made the same change meanwhile: the write lands, then a step of it finds
+    // its entry gone (NotFound); read again, the router already says what the owner wants
+    const state = await preparedRouter();
+    const router = memoryRouter({ version: '7.19.1', menus: state.menus }, { queries: true });
+    let conflicts = 0;
+    const racing: typeof router = {
+      ...router,
+      execute: async (ops) => {
+        if (conflicts > 0) return router.execute(ops);
+        conflicts++;
+        // the first write: everything the owner wants lands (ours and the other writer's), then a trap
+        await router.execute(planOwner(web(['IPv4']), router.state().menus, 'own').ops);
+        throw new RouterError({ kind: 'trap', message: 'no such item', routerMessage: 'no such item', category: 0 });
+      },
+    };
+    const { ops } = await programOwner(racing, web(['IPv4']));
+    expect(conflicts).toBe(1);
+    expect(planOwner(web(['IPv4']), router.state().menus, 'own').ops).toEqual([]);
+    expect(ops.length).toBeGreaterThan(0);
   });
 });
