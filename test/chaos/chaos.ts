@@ -92,6 +92,20 @@ function processViolations(stack: ChaosStack, rogue: Rogue): Violation[] {
   ];
 }
 
+/**
+ * What events and retries alone left open after the storm (a resync then repaired it): work the
+ * product lost until its safety net came round — on a cluster, up to RESYNC_INTERVAL (5 minutes
+ * by default). Each is a violation: a freed address, a failed decision, a released allocation or
+ * a router failure must reach the functions without a resync. (Pool counts, which follow the
+ * claims through allocate's resync, and claims only release's resync collects, are not judged
+ * in that stage: see settle.ts.)
+ */
+function resyncOnly(eventDriven: SettleResult['eventDriven']): Violation[] {
+  if (eventDriven.converged) return [];
+  const after = `${Math.round(eventDriven.ms / 1000)} s`;
+  return eventDriven.open.map((v) => ({ invariant: 'resync-only', detail: `open ${after} after the storm, before any resync: [${v.invariant}] ${v.detail}` }));
+}
+
 interface RunOutcome {
   options: ChaosReport['options'];
   logDir: string;
@@ -106,7 +120,7 @@ interface RunOutcome {
 function report(o: RunOutcome): ChaosReport {
   const stats = o.stack.sim.stats;
   return {
-    options: o.options, logDir: o.logDir, violations: [...o.settled.violations, ...processViolations(o.stack, o.rogue)], converged: o.settled.converged,
+    options: o.options, logDir: o.logDir, violations: [...o.settled.violations, ...resyncOnly(o.settled.eventDriven), ...processViolations(o.stack, o.rogue)], converged: o.settled.converged,
     timings: o.timings, forcedResyncs: o.settled.forcedResyncs, eventDriven: o.settled.eventDriven, workload: o.workload, storm: o.storm,
     processes: o.stack.processes().map((p) => ({ name: p.name, ...p.counts })), bridges: { ...o.stack.bridges.counts }, rogue: o.rogue.counts,
     router: { commands: stats.commands, connections: stats.connections }, final: finalFigures(o.settled.world),

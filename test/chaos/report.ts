@@ -20,10 +20,6 @@ export function formatReport(r: ChaosReport): string {
     `final state: ${r.final.services} Services (${r.final.managed} with our finalizer), allocations ${list(r.final.allocations)}, ${r.final.routerEntries} router entries of ours; ${r.final.claims} address claims, ${r.final.unheldClaims} held by nobody (left to release's GC)`,
     `logs: ${r.logDir}`,
   ];
-  if (!r.eventDriven.converged && r.converged) {
-    lines.push(`== open before any resync (a resync repaired them; not counted as violations): ${r.eventDriven.open.length}`);
-    for (const v of r.eventDriven.open) lines.push(`  [${v.invariant}] ${v.detail}`);
-  }
   if (r.violations.length > 0) {
     lines.push(`== ${r.violations.length} invariant violation(s):`);
     for (const v of r.violations) lines.push(`  [${v.invariant}] ${v.detail}`);
