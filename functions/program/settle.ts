@@ -84,8 +84,9 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
     owner: async () => {
       const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
       const intent = svc && svc.metadata.uid === uid && !svc.metadata.deletionTimestamp ? serviceIntent(svc, deps.classes) : undefined;
-      if (svc && intent?.managed) latest = svc;
-      return svc && intent?.managed ? { svc, intent } : undefined;
+      if (!svc || !intent?.managed) return undefined;
+      latest = svc;
+      return { svc, intent };
     },
     allocations: async () => (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp),
     write: ({ svc, intent }, planned) =>
