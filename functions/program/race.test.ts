@@ -4,6 +4,7 @@ import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
@@ -104,7 +105,10 @@ async function setup(opts: { programmed: boolean }) {
   const natTargets = (): string[] => (sim.state().menus['/ip/firewall/nat'] ?? [])
     .filter((e) => e.action === 'dst-nat' && (e.comment ?? '').includes(`svc=${UID}:`))
     .map((e) => `${/:dnat:\w+\/(\d+):/.exec(e.comment ?? '')?.[1] ?? '?'}→${e['to-addresses'] ?? ''}:${e['to-ports'] ?? ''}`).sort();
-  return { kube, program, program2, release, run, holdProgram: p.hold, holdRelease: r.hold, entries, natTargets };
+  /** The Service's advertised addresses, with their interfaces. */
+  const adverts = (): string[] => (sim.state().menus['/ip/address'] ?? [])
+    .filter((e) => (e.comment ?? '').includes(`svc=${UID}:adv:`)).map((e) => `${e.address ?? ''} on ${e.interface ?? ''}`).sort();
+  return { kube, program, program2, release, run, holdProgram: p.hold, holdRelease: r.hold, entries, natTargets, adverts };
 }
 
 type Ctx = Awaited<ReturnType<typeof setup>>;
@@ -289,5 +293,14 @@ describe('program racing program for one Service', () => {
       await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
     });
     expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
+  });
+
+  it('its pool moved to another interface in between: the addresses end advertised there', async () => {
+    const c = await setup({ programmed: true });
+    await firstWritesLast(c, async () => {
+      const pool = IPPoolSchema.parse(await c.kube.port.get('IPPool', 'lan'));
+      await c.kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
+    });
+    expect(c.adverts()).toEqual([`${IP_A}/32 on bridge`, `${IP_B}/32 on bridge`]);
   });
 });

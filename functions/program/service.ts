@@ -9,7 +9,7 @@ import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService } from '../../lib/k8s/keys.js';
 import { readPools, readSlicesOf } from '../../lib/k8s/mirror.js';
-import { getService, listAllocations } from '../../lib/k8s/typed.js';
+import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import type { Handed } from '../allocate/deps.js';
@@ -206,7 +206,7 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     await writeStatuses(deps, svc, settled.live, plan, report);
   }
   if (error) throw new RouterUnavailableError(error);
-  const moved = wrote && round < SETTLE_ROUNDS ? await inputsMoved(deps, svc, slices, after) : undefined;
+  const moved = wrote && round < SETTLE_ROUNDS ? await inputsMoved(deps, svc, read, after) : undefined;
   if (moved) {
     report.actions.push(`${moved} while programming: program runs again`);
     await programService(deps, namespace, name, report, undefined, round + 1);
@@ -217,19 +217,24 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
 /**
  * Closing the race of two program runs for one Service (two bridges, Knative instances, a
  * duplicated event): each plans the router from what it read, and a run that read before the
- * Service or its slices changed can write after the run that read the change — its entries
- * would then stand until a resync. So after a router write, program checks whether what it
- * planned from still holds: the Service's spec and annotations (`after`: as settle read it
+ * Service, its slices or its pools changed can write after the run that read the change — its
+ * entries would then stand until a resync. So after a router write, program checks whether what
+ * it planned from still holds: the Service's spec and annotations (`after`: as settle read it
  * after the write; undefined when the status writes, each carrying the Service's
- * resourceVersion, proved it unchanged) and its slices. If not, it runs again: a run that read
- * the change either wrote before this one's write (and this one's second run puts it back) or
- * wrote after it. Which of the two changes happened does not matter (allocations: settle).
+ * resourceVersion, proved it unchanged), its slices, and how its pools advertise its addresses.
+ * If not, it runs again: a run that read the change either wrote before this one's write (and
+ * this one's second run puts it back) or wrote after it. (Its allocations: settle.)
  */
-async function inputsMoved(deps: ProgramDeps, svc: Service, slices: readonly EndpointSlice[], after: Service | undefined): Promise<string | undefined> {
+async function inputsMoved(deps: ProgramDeps, svc: Service, read: ServiceRead, after: Service | undefined): Promise<string | undefined> {
   if (after && (after.metadata.generation !== svc.metadata.generation || !deepEqualJson(after.metadata.annotations ?? {}, svc.metadata.annotations ?? {}))) return 'the Service changed';
-  const now = await readSlicesOf(deps.kube, deps.slices, svc.metadata.namespace ?? 'default', svc.metadata.name);
-  return sliceVersions(now) === sliceVersions(slices) ? undefined : 'its slices changed';
+  const [slices, pools] = await Promise.all([readSlicesOf(deps.kube, deps.slices, svc.metadata.namespace ?? 'default', svc.metadata.name), readPools(deps.kube, deps.pools)]);
+  if (sliceVersions(slices) !== sliceVersions(read.slices)) return 'its slices changed';
+  return advertising(read.live, pools.items) === advertising(read.live, read.pools) ? undefined : 'its pools changed';
 }
+
+/** How the allocations' addresses are advertised, as their pools say: what program takes from the pools. */
+const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[]): string =>
+  JSON.stringify(advertisementWants(live, pools).map((w) => [w.address, w.advertise, w.interfaceName ?? '', w.pool ?? '']));
 
 /** The router made to carry what the Service and its allocations ask for, and the statuses that follow. */
 async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; plan: StatusPlan }> {
@@ -291,7 +296,7 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, handed: re
   // proven: checked whether the router changed or not (a slice change while the statuses were
   // unwritten woke a program that found no address); a router failure: allocate records the
   // statuses, which wake program as usual
-  const moved = proven || (wrote && !error && after) ? await inputsMoved(deps, svc, slices, after) : undefined;
+  const moved = proven || (wrote && !error && after) ? await inputsMoved(deps, svc, read, after) : undefined;
   if (moved) {
     report.actions.push(`${moved} while programming: program runs again`);
     if (deps.again) deps.again(namespace, svc.metadata.name);
@@ -305,12 +310,18 @@ const sliceVersions = (slices: readonly EndpointSlice[]): string =>
   slices.map((s) => `${s.metadata.name}@${s.metadata.resourceVersion ?? ''}`).sort().join(',');
 
 /** An operator reservation (no Service): only its advertisement. Resolves as programService does. */
-export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView): Promise<boolean> {
+export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView, round = 0): Promise<boolean> {
   const pools = await readPools(deps.kube, deps.pools);
   const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts: advertisementWants([allocation], pools.items) };
   const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
   if (wrote && !(await settleReservation(deps, allocation, report))) return true;
   await writeOutcomes(deps, [allocation], outcomes, report);
   if (error) throw new RouterUnavailableError(error);
+  // its pool changed while this wrote (see inputsMoved): programmed again
+  if (wrote && round < SETTLE_ROUNDS && advertising([allocation], (await readPools(deps.kube, deps.pools)).items) !== advertising([allocation], pools.items)) {
+    report.actions.push('its pool changed while programming: program runs again');
+    const now = await getAllocation(deps.kube, allocation.metadata.name);
+    if (now?.status?.address && !now.metadata.deletionTimestamp) await programReservation(deps, now, report, undefined, round + 1);
+  }
   return wrote;
 }
