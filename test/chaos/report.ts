@@ -11,7 +11,7 @@ export function formatReport(r: ChaosReport): string {
   const lines = [
     `== chaos summary: seed ${r.options.seed}`,
     `time: startup ${s(r.timings.startupMs)}, storm ${s(r.timings.stormMs)}, settle ${s(r.timings.settleMs)} (converged: ${r.converged ? 'yes' : 'no'}; by events and retries alone: ${r.eventDriven.converged ? `yes, within ${s(r.eventDriven.ms)}` : `no, ${r.eventDriven.open.length} open after ${s(r.eventDriven.ms)}`}; resyncs sent by the settle period: ${r.forcedResyncs}, the first one always)`,
-    `services (${r.options.services} slots, ${r.options.rate}/s): ${r.storm.steps} steps; created ${w.created}, deleted ${w.deleted}, re-created at once ${w.recreated}, created and deleted within 1.5 s ${w.flashes}; changed annotations ${w.changed.annotations}, ports ${w.changed.ports}, endpoint slices ${w.changed.slices}, type ${w.changed.type}; writes refused or lost ${w.failedWrites}`,
+    `services (${r.options.services} slots, ${r.options.rate}/s): ${r.storm.steps} steps; created ${w.created}, deleted ${w.deleted}, re-created at once ${w.recreated}, created and deleted within 1.5 s ${w.flashes}; changed annotations ${w.changed.annotations}, ports ${w.changed.ports}, endpoint slices ${w.changed.slices}, type ${w.changed.type}, pools ${w.changed.pools}; writes refused or lost ${w.failedWrites}`,
     `function processes: ${kills} SIGKILLs, ${restarts} restarts (${r.processes.map((p) => `${p.name} ${p.kills}`).join(', ')})`,
     `bridges: bridge-a SIGKILLed ${r.bridges.killsA} times; both restarted ${r.bridges.restarts} time(s); leader election by phase: ${r.storm.leaderElection.map((le) => (le ? 'on' : 'off')).join(' -> ')}`,
     `API server: ${r.storm.apiRestarts} restart(s), ${s(r.storm.apiDownMs)} without it`,

@@ -5,6 +5,9 @@ import type { Transport } from '../../lib/k8s/rest.js';
 import type { Rng } from './rng.js';
 import { annotations, NAMESPACE, ports, serviceObject, sliceObject, typeSpec, type Family } from './shapes.js';
 import { messageOf } from '../../lib/errors.js';
+import * as z from 'zod';
+
+const PoolSpecSchema = z.object({ spec: z.object({ interfaceName: z.string().optional(), advertise: z.boolean().optional() }) });
 
 /** What the workload did, for the summary. */
 export interface WorkloadCounts {
@@ -13,7 +16,7 @@ export interface WorkloadCounts {
   recreated: number;
   /** Created, then deleted within 1.5 s. */
   flashes: number;
-  changed: { annotations: number; ports: number; slices: number; type: number };
+  changed: { annotations: number; ports: number; slices: number; type: number; pools: number };
   /** Writes refused or lost (API server down, validation): the run goes on. */
   failedWrites: number;
 }
@@ -35,7 +38,7 @@ const TIMEOUT = { timeoutMs: 10_000 };
 
 /** Services `s-0`..`s-<n-1>` in the chaos namespace, created, changed and deleted at random. */
 export function workload(transport: Transport, rng: Rng, services: number): Workload {
-  const counts: WorkloadCounts = { created: 0, deleted: 0, recreated: 0, flashes: 0, changed: { annotations: 0, ports: 0, slices: 0, type: 0 }, failedWrites: 0 };
+  const counts: WorkloadCounts = { created: 0, deleted: 0, recreated: 0, flashes: 0, changed: { annotations: 0, ports: 0, slices: 0, type: 0, pools: 0 }, failedWrites: 0 };
   const path = (kind: Kind, name?: string) => resourcePath(RESOURCES[kind], NAMESPACE, name);
   const patch = (kind: Kind, name: string, body: unknown) =>
     transport({ method: 'PATCH', path: path(kind, name), body, contentType: 'application/merge-patch+json', ...TIMEOUT });
@@ -130,10 +133,29 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
     return `re-create ${name}: ${await create(name, slot)}`;
   }
 
+  /**
+   * An operator edits how a pool's addresses are advertised (never which addresses it has):
+   * chaos-v4b moves between ether2 and ether1, chaos-quiet starts or stops advertising (on the
+   * interface of its route, ether2). Every Service and reservation holding one of their
+   * addresses is programmed again, while their own changes go on.
+   */
+  async function editPool(): Promise<string> {
+    const name = rng.pick(['chaos-v4b', 'chaos-quiet']);
+    const poolPath = resourcePath(RESOURCES.IPPool, undefined, name);
+    const pool = PoolSpecSchema.parse(await transport({ method: 'GET', path: poolPath, ...TIMEOUT }));
+    const spec = name === 'chaos-v4b'
+      ? { interfaceName: pool.spec.interfaceName === 'ether1' ? 'ether2' : 'ether1' }
+      : { advertise: pool.spec.advertise === false };
+    await transport({ method: 'PATCH', path: poolPath, body: { spec }, contentType: 'application/merge-patch+json', ...TIMEOUT });
+    counts.changed.pools++;
+    return `pool ${name} ${JSON.stringify(spec)}`;
+  }
+
   async function step(): Promise<string> {
     const slot = rng.int(0, services - 1);
     const name = `s-${slot}`;
     try {
+      if (rng.chance(0.03)) return await editPool();
       const svc = await read(name);
       if (svc?.metadata.deletionTimestamp) return `${name} is being deleted`;
       if (!svc && rng.chance(0.2)) return await flash(name, slot);
