@@ -87,7 +87,8 @@ async function setup(opts: { programmed: boolean }) {
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
   const program = createProgram({ ...common, router: p.port });
   // another instance of program (another bridge's, a duplicated event's), on a gate of its own
-  const program2 = createProgram({ ...common, router: gatedRouter(client).port });
+  const p2 = gatedRouter(client);
+  const program2 = createProgram({ ...common, router: p2.port });
   const release = createRelease({ ...common, router: r.port, claimGraceMs: 0 });
   const run = (fn: typeof program, ref: ObjectRef) => fn(objectInvocation('update', ref));
   if (opts.programmed) {
@@ -108,7 +109,7 @@ async function setup(opts: { programmed: boolean }) {
   /** The Service's advertised addresses, with their interfaces. */
   const adverts = (): string[] => (sim.state().menus['/ip/address'] ?? [])
     .filter((e) => (e.comment ?? '').includes(`svc=${UID}:adv:`)).map((e) => `${e.address ?? ''} on ${e.interface ?? ''}`).sort();
-  return { kube, program, program2, release, run, holdProgram: p.hold, holdRelease: r.hold, entries, natTargets, adverts };
+  return { kube, program, program2, release, run, holdProgram: p.hold, holdProgram2: p2.hold, holdRelease: r.hold, entries, natTargets, adverts };
 }
 
 type Ctx = Awaited<ReturnType<typeof setup>>;
@@ -293,6 +294,19 @@ describe('program racing program for one Service', () => {
       await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
     });
     expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
+  });
+
+  it('the same change programmed by two runs at once (one read): no rule is left doubled', async () => {
+    const c = await setup({ programmed: true });
+    const slice = EndpointSliceSchema.parse(await c.kube.port.get('EndpointSlice', 'web-abc', 'shop'));
+    await c.kube.port.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.13', '10.0.0.14', '10.0.0.15'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
+    // both read the router before either writes: both add the rules of the new endpoints
+    const held = [c.holdProgram('execute'), c.holdProgram2('execute')];
+    const runs = [c.run(c.program, SERVICE), c.run(c.program2, SERVICE)];
+    await Promise.all(held.map((h) => h.reached));
+    for (const h of held) h.resume();
+    for (const r of await Promise.all(runs)) expect(r.kind).toBe('done');
+    expect(c.natTargets()).toEqual(['80→10.0.0.13:8080', '80→10.0.0.14:8080', '80→10.0.0.15:8080']);
   });
 
   it('its pool moved to another interface in between: the addresses end advertised there', async () => {

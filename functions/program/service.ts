@@ -197,18 +197,30 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     readPools(deps.kube, deps.pools),
   ]);
   const read: ServiceRead = { live: allocations.items.filter((a) => !a.metadata.deletionTimestamp), slices, pools: pools.items };
-  const { error, wrote, plan } = await programRead(deps, svc, intent, read, report, state);
+  const { error, wrote, plan, owner } = await programRead(deps, svc, intent, read, report, state);
   let after: Service | undefined; // the Service as read after the router write, unless its status write proved it unchanged
+  let kept = true; // every allocation programmed is still held (else settle planned the Service again, from whole menus)
   if (!wrote || !(await writeProven(deps, svc, read.live, plan, report))) {
     const settled = wrote ? await settleService(deps, svc, read, report) : { live: read.live, svc };
     if (!settled) return true; // released meanwhile: its entries are gone again, and there is no status to write
     after = settled.svc;
+    kept = settled.live.length === read.live.length;
     await writeStatuses(deps, svc, settled.live, plan, report);
   }
   if (error) throw new RouterUnavailableError(error);
-  const moved = wrote && round < SETTLE_ROUNDS ? await inputsMoved(deps, svc, read, after) : undefined;
+  if (!wrote || round >= SETTLE_ROUNDS) return wrote;
+  const moved = await inputsMoved(deps, svc, read, after);
   if (moved) {
     report.actions.push(`${moved} while programming: program runs again`);
+    await programService(deps, namespace, name, report, undefined, round + 1);
+  } else if (after && kept && (await applyToRouter(deps, owner, report)).wrote) {
+    // not proven by the status writes: another run may have written the router meanwhile, from
+    // the same read (two bridges, Knative instances, a duplicated event), adding the same rules
+    // twice; planned once more from a fresh read of the router, the doubles go. What that
+    // wrote is checked as any write: the Service is programmed again from a fresh read. (Not
+    // when settle planned the Service again without a released allocation: it read whole
+    // menus after this write, and planning from this run's read would put the address back.)
+    report.actions.push('the router changed beside this write: program runs again');
     await programService(deps, namespace, name, report, undefined, round + 1);
   }
   return wrote;
@@ -237,7 +249,7 @@ const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[]): s
   JSON.stringify(advertisementWants(live, pools).map((w) => [w.address, w.advertise, w.interfaceName ?? '', w.pool ?? '']));
 
 /** The router made to carry what the Service and its allocations ask for, and the statuses that follow. */
-async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; plan: StatusPlan }> {
+async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; plan: StatusPlan; owner: OwnerProgram }> {
   const model = serviceProgram(svc, intent, read.live, read.slices);
   await warnUnusableEndpoints(deps, svc, read.slices, report);
   const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts: advertisementWants(read.live, read.pools) };
@@ -248,7 +260,7 @@ async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceInten
     want: intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false },
     routerError: error,
   };
-  return { error, wrote, plan };
+  return { error, wrote, plan, owner };
 }
 
 /**
