@@ -209,18 +209,16 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   }
   if (error) throw new RouterUnavailableError(error);
   if (!wrote || round >= SETTLE_ROUNDS) return wrote;
-  const moved = await inputsMoved(deps, svc, read, after);
-  if (moved) {
-    report.actions.push(`${moved} while programming: program runs again`);
-    await programService(deps, namespace, name, report, undefined, round + 1);
-  } else if (after && kept && (await applyToRouter(deps, owner, report)).wrote) {
-    // not proven by the status writes: another run may have written the router meanwhile, from
-    // the same read (two bridges, Knative instances, a duplicated event), adding the same rules
-    // twice; planned once more from a fresh read of the router, the doubles go. What that
-    // wrote is checked as any write: the Service is programmed again from a fresh read. (Not
-    // when settle planned the Service again without a released allocation: it read whole
-    // menus after this write, and planning from this run's read would put the address back.)
-    report.actions.push('the router changed beside this write: program runs again');
+  // Not proven by the status writes: another run may have written the router meanwhile, from
+  // the same read (two bridges, Knative instances, a duplicated event), adding the same rules
+  // twice; planned once more from a fresh read of the router, the doubles go, and what that
+  // wrote is checked as any write. (Not when settle planned the Service again without a
+  // released allocation: it read whole menus after this write, and planning from this run's
+  // read would put the address back.)
+  const again = (await inputsMoved(deps, svc, read, after))
+    ?? (after && kept && (await applyToRouter(deps, owner, report)).wrote ? 'the router changed beside this write' : undefined);
+  if (again) {
+    report.actions.push(`${again}: program runs again`);
     await programService(deps, namespace, name, report, undefined, round + 1);
   }
   return wrote;
@@ -238,10 +236,10 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
  * this one's second run puts it back) or wrote after it. (Its allocations: settle.)
  */
 async function inputsMoved(deps: ProgramDeps, svc: Service, read: ServiceRead, after: Service | undefined): Promise<string | undefined> {
-  if (after && (after.metadata.generation !== svc.metadata.generation || !deepEqualJson(after.metadata.annotations ?? {}, svc.metadata.annotations ?? {}))) return 'the Service changed';
+  if (after && (after.metadata.generation !== svc.metadata.generation || !deepEqualJson(after.metadata.annotations ?? {}, svc.metadata.annotations ?? {}))) return 'the Service changed while programming';
   const [slices, pools] = await Promise.all([readSlicesOf(deps.kube, deps.slices, svc.metadata.namespace ?? 'default', svc.metadata.name), readPools(deps.kube, deps.pools)]);
-  if (sliceVersions(slices) !== sliceVersions(read.slices)) return 'its slices changed';
-  return advertising(read.live, pools.items) === advertising(read.live, read.pools) ? undefined : 'its pools changed';
+  if (sliceVersions(slices) !== sliceVersions(read.slices)) return 'its slices changed while programming';
+  return advertising(read.live, pools.items) === advertising(read.live, read.pools) ? undefined : 'its pools changed while programming';
 }
 
 /** How the allocations' addresses are advertised, as their pools say: what program takes from the pools. */
@@ -310,7 +308,7 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, handed: re
   // statuses, which wake program as usual
   const moved = proven || (wrote && !error && after) ? await inputsMoved(deps, svc, read, after) : undefined;
   if (moved) {
-    report.actions.push(`${moved} while programming: program runs again`);
+    report.actions.push(`${moved}: program runs again`);
     if (deps.again) deps.again(namespace, svc.metadata.name);
     else await programService(deps, namespace, svc.metadata.name, report);
   }
