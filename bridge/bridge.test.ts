@@ -55,7 +55,7 @@ describe('the bridge, in process', () => {
     await clock.advance(100);
     expect(calls()).toEqual([
       'allocate add Service/web',
-      'program add EndpointSlice/web-1',
+      'program update Service/web',
       'program update Service/web',
     ]);
     seen.length = 0;
@@ -100,6 +100,30 @@ describe('the bridge, in process', () => {
     kube.remove('EndpointSlice', 'api-1', 'shop');
     await clock.advance(100);
     expect(calls()).toEqual(['allocate update Service/api', 'program update Service/api', 'program update Service/api']);
+  });
+
+  it('programs a Service once for a burst of changes to its slices and allocation, never as a slice', async () => {
+    const { clock, kube, bridge, calls, seen } = await setup({ perObjectIntervalMs: 250 });
+    await bridge.ready;
+    const ours = { ...lb('web'), metadata: { ...lb('web').metadata, finalizers: ['mikrolb.de/finalizer'] } };
+    kube.apply('Service', ours);
+    await clock.advance(100);
+    seen.length = 0;
+    // a Deployment scales: its three slices change at once, and the address arrives meanwhile
+    const scaled = (name: string) => ({ ...slice(name, 'web'), endpoints: [{ addresses: ['10.0.0.9'] }] });
+    for (const name of ['web-1', 'web-2', 'web-3']) kube.apply('EndpointSlice', scaled(name));
+    const allocated = {
+      metadata: { name: 'web-v4', labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': 'uid-web' } },
+      spec: { ipFamily: 'IPv4' },
+      status: { phase: 'Allocated', address: '192.0.2.7' },
+    };
+    kube.apply('IPAllocation', allocated);
+    await clock.advance(1000);
+    const programs = calls().filter((c) => c.startsWith('program'));
+    // the first change, then one follow-up for the rest (one invocation per slice before)
+    expect(programs.length).toBeGreaterThan(0);
+    expect(programs.length).toBeLessThanOrEqual(2);
+    expect(new Set(programs)).toEqual(new Set(['program update Service/web']));
   });
 
   it('turns a burst of claims into a few invocations of their pools, and ignores claim updates', async () => {

@@ -29,7 +29,12 @@ describe('deliveries', () => {
   const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
 
   it('names the object itself', () => {
-    expect(routeEmission({ change: 'update', ref: slice, owner: web })).toEqual([{ fn: 'program', change: 'update', ref: slice }]);
+    const pool = { kind: 'IPPool', name: 'lan' } as const;
+    expect(routeEmission({ change: 'update', ref: pool, changed: ['spec'] })).toEqual(['allocate', 'program', 'release'].map((fn) => ({ fn, change: 'update', ref: pool })));
+  });
+
+  it.each(['add', 'update'] as const)('turns a slice %s into an update of its Service, so a Service\'s slices and allocations coalesce into one program', (change) => {
+    expect(routeEmission({ change, ref: slice, owner: web, changed: ['spec'] })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
   });
 
   it('turns a deleted slice into an update of its Service, which program can still read', () => {
@@ -44,8 +49,8 @@ describe('deliveries', () => {
     expect(routeEmission({ change: 'delete', ref: slice, owner: web, ownerGone: true })).toEqual([]);
   });
 
-  it('still delivers a changed slice as itself (the route does not depend on its Service)', () => {
-    expect(routeEmission({ change: 'update', ref: slice, owner: web, ownerGone: true })).toEqual([{ fn: 'program', change: 'update', ref: slice }]);
+  it('drops a changed slice whose Service is being deleted, or no longer ours', () => {
+    expect(routeEmission({ change: 'update', ref: slice, owner: web, ownerGone: true })).toEqual([]);
   });
 
   const claim = { kind: 'IPAddressClaim', name: '192.0.2.5' } as const;

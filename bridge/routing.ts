@@ -5,9 +5,10 @@ export { FUNCTION_NAMES, type FunctionName };
 
 /**
  * Whom an event is about: the object itself, or the object it belongs to (`Emission.owner`): an
- * EndpointSlice's or an IPAllocation's Service, an IPAddressClaim's pool. A deleted slice can no
- * longer be read, so the function could not find its Service; a claim matters only as a change
- * of its pool, and as that, a burst of claims coalesces into a few invocations per pool.
+ * EndpointSlice's or an IPAllocation's Service, an IPAddressClaim's pool. A slice matters only
+ * as a change of its Service (a deleted one could no longer be read to find it), and so do the
+ * changes of a Service's slices coalesce; a claim matters only as a change of its pool, and as
+ * that, a burst of claims coalesces into a few invocations per pool.
  * `service-or-object`: the owning Service if the object names one, else the object (an address
  * program acts on is its Service's: the function need not read the allocation to find it, and
  * the addresses of a dual-stack Service coalesce into one invocation).
@@ -69,6 +70,7 @@ const RELEASED_ALONE_WHILE_DELETING: ReadonlySet<ObjectKind> = new Set(['Service
 const to = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'object' }));
 const batchedToPool = (delayMs: number, ...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'pool', delayMs }));
 const all = to('allocate', 'program', 'release');
+const toLiveService = (...fns: FunctionName[]): readonly Route[] => fns.map((fn) => ({ fn, subject: 'service', ownerLive: true }));
 const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map((fn) => ({ fn, subject: 'object', on }));
 
 /**
@@ -101,18 +103,17 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
     // because the Service no longer wants it: program, woken by that change of the Service,
     // may have run while the allocation was still there). The allocation of a Service being
     // deleted, or gone, is not wanted again, and that Service has no status to write.
-    delete: [{ fn: 'allocate', subject: 'service', ownerLive: true }, { fn: 'program', subject: 'service', ownerLive: true }],
+    delete: toLiveService('allocate', 'program'),
   },
   // A Service's status is written by program itself. A new Service has no allocation for program
   // to act on: allocate's first write wakes it (the finalizer on the Service, the address).
   // Its delete follows its release (our finalizer), or it was never ours.
   Service: { add: to('allocate'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: [] },
-  EndpointSlice: {
-    add: to('program'),
-    update: to('program'),
-    // the slices of a Service being deleted, or gone, are programmed nowhere
-    delete: [{ fn: 'program', subject: 'service', ownerLive: true }],
-  },
+  // A slice reaches program as its Service (a deleted one can no longer be read): the changes of
+  // a Service's slices and allocations coalesce into one invocation per Service, and one bridge
+  // never runs program for a Service twice at once (as the slice and as the Service). The slices
+  // of a Service being deleted, or gone, are programmed nowhere.
+  EndpointSlice: { add: toLiveService('program'), update: toLiveService('program'), delete: toLiveService('program') },
   // A claim taken or freed changes its pool's counts; a freed address lets allocations waiting on
   // the pool (PoolExhausted, AddressAlreadyUsed) try again, and a pool being deleted finish.
   // A claim's spec never changes: its updates matter to nobody.

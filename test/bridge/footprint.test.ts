@@ -98,10 +98,10 @@ describe('footprint', () => {
     const steady = await stats();
     console.log(`[bridge] hop at steady state (${steady.hop.count} invocations): event seen → request sent p50 ${ms(steady.hop.p50)} ms, p99 ${ms(steady.hop.p99)} ms; → answered p50 ${ms(steady.delivered.p50)} ms, p99 ${ms(steady.delivered.p99)} ms`);
 
-    // program hears of each slice; of a new Service only through allocate's writes (none here)
+    // program hears of each slice as its Service; of a new Service only through allocate's writes (none here)
     expect(metricValue(text, 'mikrolb_bridge_invocations_total{function="program",outcome="success"}')).toBeGreaterThanOrEqual(COUNT);
     const last = `svc-${COUNT - 1}`;
-    expect(fns.about(`${ns}/${last}`)).toEqual(expect.arrayContaining([`allocate add Service/${ns}/${last}`, `program add EndpointSlice/${ns}/${last}-slice`]));
+    expect(fns.about(`${ns}/${last}`)).toEqual(expect.arrayContaining([`allocate add Service/${ns}/${last}`, `program update Service/${ns}/${last}`]));
     expect(steady.hop.count).toBeGreaterThanOrEqual(900);
     // The hop's latency is a figure (printed above; `npm run bench` tracks it), not an assertion:
     // on a busy machine it measures the machine. That every invocation got through is asserted.
