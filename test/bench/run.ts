@@ -3,7 +3,8 @@
  * each scenario on its own real API server and RouterOS simulator, each figure printed with its
  * target (issue 14) and whether it was met. Figures, not pass/fail: the exit code does not
  * depend on them. Scenarios: convergence (ours and the minimal reference controller), teardown
- * (the same Services deleted at once: no target), idle,
+ * (the same Services deleted at once: no target), rollout (every Service's pods replaced: no
+ * target), idle,
  * coldstart, bridge, pools, choose-scale, pool-scale (`--pool-allocations N`, default 50,000),
  * router, routes. Convergence runs `--rounds` times (default 3; see convergence()).
  * `convergence-split` (only when named in `--only`) runs convergence with kube-apiserver and
@@ -21,6 +22,7 @@ import { fillIPv6Pool } from './claims.js';
 import { allocateInLargePools, chooseScaling, chooseTimes } from './pools.js';
 import { bridgeFootprint, coldStart, type ColdStarts } from './processes.js';
 import { routerProgramming, routeTableCost } from './router.js';
+import { rollout } from './rollout.js';
 import { teardown } from './teardown.js';
 import { fig, table, targets } from './report.js';
 import { ms } from './support.js';
@@ -58,11 +60,11 @@ async function scenario<T>(name: string, title: string, run: () => Promise<T> | 
   log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
 }
 
-if (want('coldstart') || want('bridge') || want('convergence') || want('convergence-split') || want('teardown')) {
+if (want('coldstart') || want('bridge') || want('convergence') || want('convergence-split') || want('teardown') || want('rollout')) {
   log('building dist/ (npm run build) for the process scenarios');
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 2, 2] }); // stdout stays JSON-only
 }
-if (want('convergence') || want('convergence-split') || want('teardown')) {
+if (want('convergence') || want('convergence-split') || want('teardown') || want('rollout')) {
   log('compiling the reference controller and the probe (test/bench/child)');
   await compileChildren();
 }
@@ -74,6 +76,12 @@ await scenario('teardown', `Teardown: ${N} converged LoadBalancer Services delet
   `per Service: ${fig(r.apiRequestsPerService)} API requests, ${fig(r.routerRoundTripsPerService)} router round trips; CPU: our controller ${fig(r.cpuMsPerService)} ms, kube-apiserver ${fig(r.apiServerCpuMsPerService)}, etcd ${fig(r.etcdCpuMsPerService)}; the machine ${fig(r.idlePercent, 1)} % idle`,
   'our API requests by function × verb × resource (top 20, per Service):',
   ...table(r.requestsByCall.slice(0, 20).map(([call, n]) => [`  ${call}`, String(n), `${fig(n / r.services, 2)}/Service`])),
+]);
+await scenario('rollout', `Rollout: ${N} converged LoadBalancer Services whose pods are all replaced at once (each slice updated twice), until the router sends to the new pods only`, () => rollout(N, log), (r) => [
+  `rolled ${r.services} Services (${r.sliceUpdates} slice updates) in ${fig(r.seconds)} s (${fig(r.servicesPerSecond)}/s): every dst-nat rule sends to a new pod, none to an old one`,
+  `per Service: ${fig(r.apiRequestsPerService)} API requests, ${fig(r.routerRoundTripsPerService)} router round trips; CPU: our controller ${fig(r.cpuMsPerService)} ms, kube-apiserver ${fig(r.apiServerCpuMsPerService)}, etcd ${fig(r.etcdCpuMsPerService)}; the machine ${fig(r.idlePercent, 1)} % idle`,
+  'our API requests by function × verb × resource (top 10, per Service):',
+  ...table(r.requestsByCall.slice(0, 10).map(([call, n]) => [`  ${call}`, String(n), `${fig(n / r.services, 2)}/Service`])),
 ]);
 await scenario('idle', 'Idle latency: one Service at a time on a quiet system', () => idleLatency(20, log), (r) => [
   `creation → ingress over ${r.samples} Services: p50 ${ms(r.p50)} (target ≤ 60 ms: ${goals.check('idle', 'creation → ingress p50', r.p50, '<=', 60, ' ms')}), p99 ${ms(r.p99)} (target ≤ 150 ms: ${goals.check('idle', 'creation → ingress p99', r.p99, '<=', 150, ' ms')})`,
