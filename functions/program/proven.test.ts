@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
@@ -49,11 +49,12 @@ function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>, opts: { un
       return kube.port.replaceStatus(kind, obj);
     },
   };
+  const router = memoryRouter({ version: '7.19.1', menus: { '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }] } });
   const program = createProgram({
-    kube: port, router: memoryRouter({ version: '7.19.1', menus: { '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }] } }),
+    kube: port, router,
     classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
   });
-  return { kube, program, reads };
+  return { kube, program, reads, router };
 }
 
 const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
@@ -78,6 +79,35 @@ describe('program proves nothing changed by writing the statuses it read', () =>
     const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
     expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
     expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
+  });
+});
+
+describe('an endpoint change of a programmed Service', () => {
+  // No status changes, so nothing proves that no other run wrote the router meanwhile; but a
+  // write that only sets entries cannot leave one doubled, so the router is not read again.
+  it('is one narrowed read and one write of the router', async () => {
+    const { kube, program, router } = setup();
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
+    await kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.12'], conditions: { ready: true } }] });
+    const before = { roundTrips: router.roundTrips, ops: router.ops.length };
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    const ops = router.ops.slice(before.ops);
+    expect(ops.map((op) => op.op)).toEqual(['set']);
+    expect(router.roundTrips - before.roundTrips).toBe(2);
+    const targets = (router.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').map((e) => e['to-addresses']);
+    expect(targets).toEqual(['10.0.0.12']);
+  });
+
+  it('that adds a rule reads the router once more, for a rule another run may have added too', async () => {
+    const { kube, program, router } = setup();
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
+    await kube.port.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.11', '10.0.0.12'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
+    const before = { roundTrips: router.roundTrips, ops: router.ops.length };
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    expect(router.ops.slice(before.ops).some((op) => op.op === 'add')).toBe(true);
+    expect(router.roundTrips - before.roundTrips).toBe(3);
   });
 });
 

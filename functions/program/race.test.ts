@@ -309,6 +309,16 @@ describe('program racing program for one Service', () => {
     expect(c.natTargets()).toEqual(['80→10.0.0.13:8080', '80→10.0.0.14:8080', '80→10.0.0.15:8080']);
   });
 
+  it('an endpoint swapped, programmed by two runs at once (one read): both set the rule, which is left once', async () => {
+    const c = await setup({ programmed: true }); // the slice now holds 10.0.0.13 in place of the endpoint programmed
+    const held = [c.holdProgram('execute'), c.holdProgram2('execute')];
+    const runs = [c.run(c.program, SERVICE), c.run(c.program2, SERVICE)];
+    await Promise.all(held.map((h) => h.reached));
+    for (const h of held) h.resume();
+    for (const r of await Promise.all(runs)) expect(r.kind).toBe('done');
+    expect(c.natTargets()).toEqual(['80→10.0.0.13:8080']);
+  });
+
   it('its pool moved to another interface in between: the addresses end advertised there', async () => {
     const c = await setup({ programmed: true });
     await firstWritesLast(c, async () => {

@@ -39,17 +39,17 @@ const familyOf = (ip: string) => {
 };
 
 /** Talks to the router; a failure becomes a BackendError outcome for every advertisement. */
-async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean }> {
+async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean; added: boolean }> {
   try {
     const owner = { ...p, cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER };
     const { ops, outcomes } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid, ownersOf(p)) } : {});
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
-    return { outcomes, wrote: ops.length > 0 };
+    return { outcomes, wrote: ops.length > 0, added: ops.some((op) => op.op === 'add') };
   } catch (e) {
     // part of the plan may have landed: `wrote` says the router may have changed
     const message = `The router refused or did not answer: ${messageOf(e)}`;
-    return { outcomes: new Map(p.adverts.filter((w) => w.advertise).map((w) => [w.allocation.metadata.name, { kind: 'failed', message }])), error: message, wrote: true };
+    return { outcomes: new Map(p.adverts.filter((w) => w.advertise).map((w) => [w.allocation.metadata.name, { kind: 'failed', message }])), error: message, wrote: true, added: true };
   }
 }
 
@@ -197,7 +197,7 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     readPools(deps.kube, deps.pools),
   ]);
   const read: ServiceRead = { live: allocations.items.filter((a) => !a.metadata.deletionTimestamp), slices, pools: pools.items };
-  const { error, wrote, plan, owner } = await programRead(deps, svc, intent, read, report, state);
+  const { error, wrote, added, plan, owner } = await programRead(deps, svc, intent, read, report, state);
   let after: Service | undefined; // the Service as read after the router write, unless its status write proved it unchanged
   let kept = true; // every allocation programmed is still held (else settle planned the Service again, from whole menus)
   if (!wrote || !(await writeProven(deps, svc, read.live, plan, report))) {
@@ -212,11 +212,13 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   // Not proven by the status writes: another run may have written the router meanwhile, from
   // the same read (two bridges, Knative instances, a duplicated event), adding the same rules
   // twice; planned once more from a fresh read of the router, the doubles go, and what that
-  // wrote is checked as any write. (Not when settle planned the Service again without a
-  // released allocation: it read whole menus after this write, and planning from this run's
-  // read would put the address back.)
+  // wrote is checked as any write. Only a write that added entries can leave one doubled: two
+  // runs that set or move the same entries, or remove them, from one read end with each entry
+  // once (the usual endpoint change sets a rule's targets). (Not when settle planned the
+  // Service again without a released allocation: it read whole menus after this write, and
+  // planning from this run's read would put the address back.)
   const again = (await inputsMoved(deps, svc, read, after))
-    ?? (after && kept && (await applyToRouter(deps, owner, report)).wrote ? 'the router changed beside this write' : undefined);
+    ?? (after && kept && added && (await applyToRouter(deps, owner, report)).wrote ? 'the router changed beside this write' : undefined);
   if (again) {
     report.actions.push(`${again}: program runs again`);
     await programService(deps, namespace, name, report, undefined, round + 1);
@@ -247,18 +249,18 @@ const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[]): s
   JSON.stringify(advertisementWants(live, pools).map((w) => [w.address, w.advertise, w.interfaceName ?? '', w.pool ?? '']));
 
 /** The router made to carry what the Service and its allocations ask for, and the statuses that follow. */
-async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; plan: StatusPlan; owner: OwnerProgram }> {
+async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; added: boolean; plan: StatusPlan; owner: OwnerProgram }> {
   const model = serviceProgram(svc, intent, read.live, read.slices);
   await warnUnusableEndpoints(deps, svc, read.slices, report);
   const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts: advertisementWants(read.live, read.pools) };
-  const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
+  const { outcomes, error, wrote, added } = await applyToRouter(deps, owner, report, state);
   const plan: StatusPlan = {
     outcomes,
     lbNames: new Set([...matchAllocations(intent, read.live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name)),
     want: intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false },
     routerError: error,
   };
-  return { error, wrote, plan, owner };
+  return { error, wrote, added, plan, owner };
 }
 
 /**
