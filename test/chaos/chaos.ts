@@ -5,6 +5,7 @@ import { join } from 'node:path';
 import type { ClassConfig } from '../../lib/core/service.js';
 import { ownerOf } from '../../lib/router/index.js';
 import { unheldClaims } from './claim-invariants.js';
+import { isShared } from '../../lib/core/sharing.js';
 import type { Violation, World } from './invariants.js';
 import { createRng } from './rng.js';
 import { rogueInvoker, type Rogue, type RogueCounts } from './rogue.js';
@@ -59,6 +60,8 @@ export interface ChaosReport {
     services: number; managed: number; allocations: Record<string, number>; routerEntries: number;
     /** IPAddressClaims, and those nobody holds (left to release's GC, within its grace period). */
     claims: number; unheldClaims: number;
+    /** Claims held by more than one allocation (shared addresses). */
+    sharedClaims: number;
   };
 }
 
@@ -70,7 +73,7 @@ async function seedObjects(stack: ChaosStack): Promise<void> {
 }
 
 function finalFigures(world: World | undefined): ChaosReport['final'] {
-  if (!world) return { services: 0, managed: 0, allocations: {}, routerEntries: 0, claims: 0, unheldClaims: 0 };
+  if (!world) return { services: 0, managed: 0, allocations: {}, routerEntries: 0, claims: 0, unheldClaims: 0, sharedClaims: 0 };
   const allocations: Record<string, number> = {};
   for (const a of world.allocations) {
     const phase = a.status?.phase ?? 'none';
@@ -79,7 +82,7 @@ function finalFigures(world: World | undefined): ChaosReport['final'] {
   }
   const managed = world.services.filter((s) => s.metadata.finalizers?.includes('mikrolb.de/finalizer')).length;
   const routerEntries = Object.values(world.router).flat().filter((e) => ownerOf(e.comment) !== undefined).length;
-  return { services: world.services.length, managed, allocations, routerEntries, claims: world.claims.length, unheldClaims: unheldClaims(world).length };
+  return { services: world.services.length, managed, allocations, routerEntries, claims: world.claims.length, unheldClaims: unheldClaims(world).length, sharedClaims: world.claims.filter((c) => isShared(c.spec)).length };
 }
 
 /** Crashes nobody caused and well-formed events refused: violations the world cannot show. */

@@ -17,7 +17,7 @@ export function formatReport(r: ChaosReport): string {
     `API server: ${r.storm.apiRestarts} restart(s), ${s(r.storm.apiDownMs)} without it`,
     `router: faults ${list(r.storm.routerFaults)}; ${r.router.commands} commands over ${r.router.connections} connections`,
     `rogue invoker: ${r.rogue.sent} events (${r.rogue.duplicates} duplicates, ${r.rogue.resyncs} resyncs); answers ${list(r.rogue.answers)}`,
-    `final state: ${r.final.services} Services (${r.final.managed} with our finalizer), allocations ${list(r.final.allocations)}, ${r.final.routerEntries} router entries of ours; ${r.final.claims} address claims, ${r.final.unheldClaims} held by nobody (left to release's GC)`,
+    `final state: ${r.final.services} Services (${r.final.managed} with our finalizer), allocations ${list(r.final.allocations)}, ${r.final.routerEntries} router entries of ours; ${r.final.claims} address claims (${r.final.sharedClaims} shared), ${r.final.unheldClaims} held by nobody (left to release's GC)`,
     `logs: ${r.logDir}`,
   ];
   if (r.violations.length > 0) {

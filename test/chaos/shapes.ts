@@ -46,11 +46,30 @@ function poolList(rng: Rng, family: Family): string {
   return rng.pick(['chaos-v4a', 'chaos-v4b', 'chaos-v4b', 'chaos-quiet', 'chaos-overlap', 'chaos-missing', 'chaos-v4a,chaos-quiet']);
 }
 
+/** Addresses Services with a sharing key ask for: few, so that Services meet on them. */
+const SHARED = { v4: ['198.18.40.120', '198.18.40.121'], v6: ['2001:db8:4040::170'] } as const;
+
+/**
+ * Shared addresses (`allow-shared-ip`), drawn from a generator of their own (`share`), so a
+ * seed's schedule and its other draws stay what they were before sharing was part of the run:
+ * a Service with one of two keys, and half of those on an address of a small set (the others
+ * land on an address their key already shares, or a free one). Ports are drawn as ever, so
+ * sharers clash on ports as often as not (AddressAlreadyUsed, until the holder changes or goes).
+ */
+function sharing(share: Rng, family: Family, a: Record<string, string | null>): void {
+  if (!share.chance(0.3)) return;
+  a['mikrolb.de/allow-shared-ip'] = share.pick(['chaos-share-a', 'chaos-share-b']);
+  if (!share.chance(0.5)) return;
+  const v4 = share.pick(SHARED.v4);
+  a['mikrolb.de/load-balancer-pools'] = null;
+  a['mikrolb.de/load-balancer-ips'] = family === 'v4' ? v4 : family === 'v6' ? SHARED.v6[0] : `${v4},${SHARED.v6[0]}`;
+}
+
 /** A fresh set of mikrolb annotations; `null` removes one (merge patch). */
-export function annotations(rng: Rng, family: Family): Record<string, string | null> {
+export function annotations(rng: Rng, family: Family, share: Rng): Record<string, string | null> {
   const a: Record<string, string | null> = {
     'mikrolb.de/load-balancer-pools': null, 'mikrolb.de/load-balancer-ips': null, 'mikrolb.de/load-balancer-enabled': null,
-    'mikrolb.de/snat-enabled': null, 'mikrolb.de/snat-ips': null,
+    'mikrolb.de/snat-enabled': null, 'mikrolb.de/snat-ips': null, 'mikrolb.de/allow-shared-ip': null,
   };
   const mode = rng.next();
   if (mode < 0.35) a['mikrolb.de/load-balancer-pools'] = poolList(rng, family);
@@ -58,6 +77,7 @@ export function annotations(rng: Rng, family: Family): Record<string, string | n
   if (rng.chance(0.1)) a['mikrolb.de/load-balancer-enabled'] = rng.chance(0.9) ? 'false' : 'maybe';
   if (rng.chance(0.2)) a['mikrolb.de/snat-ips'] = rng.chance(0.7) ? 'use-lb-ips' : V4A(rng);
   if (rng.chance(0.08)) a['mikrolb.de/snat-enabled'] = 'false';
+  sharing(share, family, a);
   return a;
 }
 
@@ -90,10 +110,10 @@ export function typeSpec(kind: 'ours' | 'other' | 'clusterIP') {
   return { type: 'LoadBalancer', loadBalancerClass: kind === 'ours' ? OUR_CLASS : OTHER_CLASS, allocateLoadBalancerNodePorts: false };
 }
 
-export function serviceObject(rng: Rng, name: string, family: Family) {
+export function serviceObject(rng: Rng, name: string, family: Family, share: Rng) {
   const roll = rng.next();
   const kind = roll < 0.9 ? 'ours' : roll < 0.95 ? 'other' : 'clusterIP';
-  const notes = annotations(rng, family);
+  const notes = annotations(rng, family, share);
   // A ClusterIP Service is ours only through an explicit SNAT address.
   if (kind === 'clusterIP') notes['mikrolb.de/snat-ips'] = V4A(rng);
   const type = kind === 'clusterIP' ? { type: 'ClusterIP' } : { type: 'LoadBalancer', loadBalancerClass: kind === 'ours' ? OUR_CLASS : OTHER_CLASS, allocateLoadBalancerNodePorts: false };

@@ -38,6 +38,7 @@ const TIMEOUT = { timeoutMs: 10_000 };
 
 /** Services `s-0`..`s-<n-1>` in the chaos namespace, created, changed and deleted at random. */
 export function workload(transport: Transport, rng: Rng, services: number): Workload {
+  const share = rng.fork('sharing'); // see sharing() in shapes.ts
   const counts: WorkloadCounts = { created: 0, deleted: 0, recreated: 0, flashes: 0, changed: { annotations: 0, ports: 0, slices: 0, type: 0, pools: 0 }, failedWrites: 0 };
   const path = (kind: Kind, name?: string) => resourcePath(RESOURCES[kind], NAMESPACE, name);
   const patch = (kind: Kind, name: string, body: unknown) =>
@@ -72,7 +73,7 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
 
   async function create(name: string, slot: number): Promise<string> {
     const family = rng.pick<Family>(['v4', 'v4', 'v4', 'v6', 'dual']);
-    const svc = serviceObject(rng, name, family);
+    const svc = serviceObject(rng, name, family, share);
     await transport({ method: 'POST', path: path('Service'), body: svc, ...TIMEOUT });
     counts.created++;
     await writeSlices(name, slot, family, svc.spec.ports);
@@ -100,7 +101,7 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
     const family = familyOf(svc);
     const roll = rng.next();
     if (roll < 0.3) {
-      const a = annotations(rng, family);
+      const a = annotations(rng, family, share);
       await patch('Service', name, { metadata: { annotations: a } });
       counts.changed.annotations++;
       return `annotate ${name} ${JSON.stringify(a)}`;
