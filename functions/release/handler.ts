@@ -11,12 +11,26 @@ import { releasePoolIfDeleting } from './pool.js';
 import { releaseService } from './service.js';
 import { wholeRouterOf } from './router.js';
 
+/**
+ * Everything being deleted released, then the garbage collected. One object whose release
+ * fails (its router entries refused, say) must not keep the others, or the collection, waiting
+ * for it: each goes on, and the first failure ends the resync ("retry later") once all ran.
+ */
 async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
-  for (const s of (await listServices(deps.kube)).items) await releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report);
-  for (const a of (await listAllocations(deps.kube)).items) if (a.metadata.deletionTimestamp) await releaseAllocation(deps, a.metadata.name, report);
-  for (const p of (await listPools(deps.kube)).items) await releasePoolIfDeleting(deps, p.metadata.name, report);
-  await collectGarbage(deps, report);
+  let failure: unknown;
+  const attempt = async (work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (e) {
+      failure ??= e;
+    }
+  };
+  for (const s of (await listServices(deps.kube)).items) await attempt(() => releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report));
+  for (const a of (await listAllocations(deps.kube)).items) if (a.metadata.deletionTimestamp) await attempt(() => releaseAllocation(deps, a.metadata.name, report));
+  for (const p of (await listPools(deps.kube)).items) await attempt(() => releasePoolIfDeleting(deps, p.metadata.name, report));
+  await attempt(() => collectGarbage(deps, report));
   for (const [what, n] of Object.entries(report.collected)) if (n > 0) deps.counters?.add(GC_COLLECTED, { what }, n);
+  if (failure !== undefined) throw failure;
 }
 
 async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport): Promise<void> {

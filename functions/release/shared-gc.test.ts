@@ -62,3 +62,36 @@ describe('garbage collection of shared claims', () => {
     expect(got.adverts).toEqual([]);
   });
 });
+
+describe('a resync whose release of one object fails', () => {
+  it('still collects the garbage (found by the chaos suite: a refused release kept a stale address advertised for good)', async () => {
+    // an allocation being deleted whose release the router refuses, and the entries of a freed shared address
+    const stuck = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
+      metadata: { name: 'stuck', uid: 'uid-stuck', deletionTimestamp: OLD, finalizers: ['mikrolb.de/finalizer'] },
+      spec: { address: '192.0.2.20' }, status: { phase: 'Programmed', address: '192.0.2.20', advertised: true },
+    };
+    const kube = memoryPort({ now: NOW, objects: [stuck] });
+    const base = memoryRouter({ ...seed(), menus: { ...seed().menus, '/ip/address': [...(seed().menus['/ip/address'] ?? []), { '.id': '*20', address: '192.0.2.20/32', interface: 'ether1', comment: 'mikrolb:default:svc=uid-stuck:adv:192.0.2.20' }] } });
+    let refused = 0;
+    const router = {
+      ...base,
+      execute: async (ops: Parameters<typeof base.execute>[0]) => {
+        if (ops.some((op) => op.op === 'remove' && op.ids.includes('*20'))) {
+          refused++;
+          throw new Error('failure: refused');
+        }
+        return base.execute(ops);
+      },
+    };
+    const release = createRelease({
+      kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
+    });
+    expect((await release(resyncInvocation())).kind).toBe('retry');
+    expect(refused).toBeGreaterThan(0);
+    const comments = ((await base.readMany(['/ip/address']))['/ip/address'] ?? []).map((e) => e.comment);
+    expect(comments).not.toContain(ADV); // collected although the release before it failed
+    expect(comments).toContain('mikrolb:default:svc=uid-stuck:adv:192.0.2.20');
+  });
+});
