@@ -19,8 +19,8 @@ describe('the routing table', () => {
     ['EndpointSlice', 'update', ['program']],
     ['EndpointSlice', 'delete', ['program']],
     ['IPAddressClaim', 'add', ['allocate', 'release']],
-    ['IPAddressClaim', 'update', []],
-    ['IPAddressClaim', 'delete', ['allocate', 'release']],
+    ['IPAddressClaim', 'update', ['program']],
+    ['IPAddressClaim', 'delete', ['allocate', 'program', 'release']],
   ])('%s %s → %j', (kind, change, expected) => expect(fns(kind, change)).toEqual(expected));
 });
 
@@ -71,8 +71,18 @@ describe('deliveries', () => {
     expect(BATCH_DELAY_MS).toBeLessThanOrEqual(1000);
   });
 
-  it('sends a claim update (its labels edited by hand) nowhere: its spec never changes', () => {
-    expect(routeEmission({ change: 'update', ref: claim, owner: lan })).toEqual([]);
+  it('sends a claim update that leaves its sharing as it was (holders joining or leaving, labels edited by hand) nowhere', () => {
+    expect(routeEmission({ change: 'update', ref: claim, owner: lan, changed: ['spec', 'meta'], shared: true })).toEqual([]);
+  });
+
+  it('sends a claim that stopped being shared, or started, to program as itself: the address\'s own entries go with its sharing', () => {
+    expect(routeEmission({ change: 'update', ref: claim, owner: lan, changed: ['spec', 'address'] })).toEqual([{ fn: 'program', change: 'update', ref: claim }]);
+  });
+
+  it('sends a shared claim freed to program as itself too, an unshared one only to its pool', () => {
+    const pooled = (['allocate', 'release'] as const).map((fn) => ({ fn, change: 'update', ref: lan, delayMs: BATCH_DELAY_MS }));
+    expect(routeEmission({ change: 'delete', ref: claim, owner: lan, shared: true })).toEqual([...pooled, { fn: 'program', change: 'delete', ref: claim }]);
+    expect(routeEmission({ change: 'delete', ref: claim, owner: lan })).toEqual(pooled);
   });
 
   it('delivers to an owner of the kind the route names only', () => {

@@ -42,6 +42,8 @@ export interface Route {
   delayMs?: number;
   /** To the owning Service only while the bridge sees it live (see Emission.ownerGone). */
   ownerLive?: true;
+  /** Only for a shared IPAddressClaim (see Emission.shared). */
+  sharedOnly?: true;
 }
 
 /**
@@ -115,10 +117,16 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
   // of a Service being deleted, or gone, are programmed nowhere.
   EndpointSlice: { add: toLiveService('program'), update: toLiveService('program'), delete: toLiveService('program') },
   // A claim taken or freed changes its pool's counts; a freed address lets allocations waiting on
-  // the pool (PoolExhausted, AddressAlreadyUsed) try again, and a pool being deleted finish.
-  // A claim's spec never changes: its updates matter to nobody.
-  // Batched: see BATCH_DELAY_MS and COUNT_DELAY_MS.
-  IPAddressClaim: { add: batchedToPool(COUNT_DELAY_MS, 'allocate', 'release'), update: [], delete: batchedToPool(BATCH_DELAY_MS, 'allocate', 'release') },
+  // the pool (PoolExhausted, AddressAlreadyUsed) try again, and a pool being deleted finish
+  // (batched: see BATCH_DELAY_MS and COUNT_DELAY_MS). A shared claim freed, or kept unshared by
+  // one Service that dropped its key (its `address` facet is its sharing key), reaches program:
+  // the address's own router entries go with its sharing (dropUnsharedEntries). Holders joining
+  // and leaving a shared claim matter to nobody else.
+  IPAddressClaim: {
+    add: batchedToPool(COUNT_DELAY_MS, 'allocate', 'release'),
+    update: [{ fn: 'program', subject: 'object', on: ['address'] }],
+    delete: [...batchedToPool(BATCH_DELAY_MS, 'allocate', 'release'), { fn: 'program', subject: 'object', sharedOnly: true }],
+  },
 };
 
 /** What the watch saw: a change of an object, and what it belongs to if anything (see Subject). */
@@ -130,6 +138,8 @@ export interface Emission {
   changed?: readonly Facet[];
   /** The object (added or updated) has a deletionTimestamp. */
   deleting?: true;
+  /** An IPAddressClaim that is shared (deleted: was, as last seen). */
+  shared?: true;
   /**
    * Its owning Service is not live as the bridge sees it: being deleted, or not tracked (gone,
    * or not a Service of ours). Safe to act on although the watch lags: a Service being deleted
@@ -159,6 +169,7 @@ export function routeEmission(emission: Emission): Delivery[] {
     if (route.unowned && ownedBy('Service')) return [];
     if (releasedAlone && route.fn !== 'release') return [];
     if (route.ownerLive && emission.ownerGone) return [];
+    if (route.sharedOnly && !emission.shared) return [];
     const self: Delivery = { fn: route.fn, change: emission.change, ref: emission.ref };
     if (route.subject === 'object') return [self];
     // The owner still exists (or its own delete is routed): it changed because of this object.

@@ -213,3 +213,31 @@ describe('what concerns us', () => {
     expect(t.seen({ metadata: { name: 'orphan', namespace: 'shop', resourceVersion: '1' } })).toBeUndefined();
   });
 });
+
+describe('shared claims', () => {
+  const shared = (rv: string, sharingKey?: string, holders = 1) => ({
+    ...claim('192.0.2.9', rv, 'lan'),
+    spec: { address: '192.0.2.9', poolName: 'lan', ...(sharingKey ? { sharingKey, holders: Array.from({ length: holders }, (_, i) => ({ allocationUID: `u${i}` })) } : {}) },
+  });
+  const toProgram = (e: ReturnType<ReturnType<typeof createTracker>['seen']>) => (e ? routeEmission(e).filter((d) => d.fn === 'program') : []);
+
+  it('reach program when they stop being shared or are freed, not when holders come and go', () => {
+    const t = createTracker('IPAddressClaim');
+    expect(t.seen(shared('1', 'web'))).toMatchObject({ change: 'add', shared: true });
+    expect(toProgram(t.seen(shared('2', 'web', 2)))).toEqual([]); // a second holder joined
+    const unshared = t.seen(shared('3'));
+    expect(unshared?.changed).toContain('address');
+    expect(toProgram(unshared)).toEqual([{ fn: 'program', change: 'update', ref: { kind: 'IPAddressClaim', name: '192.0.2.9' } }]);
+    expect(toProgram(t.seen(shared('4', 'web')))).toHaveLength(1); // shared again: program finds nothing to take off
+    expect(t.gone(shared('5', 'web'))).toMatchObject({ change: 'delete', shared: true });
+  });
+
+  it('remember being shared for a deletion seen only by a re-list', () => {
+    const t = createTracker('IPAddressClaim');
+    t.relist([shared('1', 'web')]);
+    expect(t.relist([])).toEqual([{ change: 'delete', ref: { kind: 'IPAddressClaim', name: '192.0.2.9' }, owner: { kind: 'IPPool', name: 'lan' }, shared: true }]);
+    const plain = createTracker('IPAddressClaim');
+    plain.relist([shared('1')]);
+    expect(plain.relist([])[0]?.shared).toBeUndefined();
+  });
+});

@@ -61,6 +61,14 @@ function heldAddress(status: unknown): { address: string; programmed: boolean } 
 
 const NO_ADDRESS = fingerprint('');
 
+const ClaimSharingSchema = z.object({ spec: z.object({ sharingKey: z.string().optional() }) });
+
+/** An IPAddressClaim's sharing key, if it is shared ('' if not): what program acts on in a claim (see routing.ts). */
+function sharingKeyOfClaim(obj: unknown): string {
+  const c = ClaimSharingSchema.safeParse(obj);
+  return c.success ? c.data.spec.sharingKey ?? '' : '';
+}
+
 function withoutMetaAndStatus(obj: unknown): unknown {
   if (typeof obj !== 'object' || obj === null) return obj;
   return Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'metadata' && k !== 'status'));
@@ -68,7 +76,7 @@ function withoutMetaAndStatus(obj: unknown): unknown {
 
 function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
   const m = parsed.metadata;
-  const held = kind === 'IPAllocation' ? heldAddress(parsed.status) : { address: '', programmed: false };
+  const held = kind === 'IPAllocation' ? heldAddress(parsed.status) : { address: kind === 'IPAddressClaim' ? sharingKeyOfClaim(obj) : '', programmed: false };
   return {
     // a kind without generation (Service, EndpointSlice, IPAddressClaim): everything but its
     // metadata and status, or a status write (program's ingress) or a finalizer would count as spec
@@ -137,6 +145,8 @@ export interface Relist {
 export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => boolean = () => true): Tracker {
   const known = new Map<string, Known>();
   const namespaced = RESOURCES[kind].namespaced;
+  /** A claim whose facets say it is shared (its `address` facet is its sharing key). */
+  const sharedClaim = (f: Facets): boolean => kind === 'IPAddressClaim' && f.address !== NO_ADDRESS;
 
   const identify = (obj: unknown): { key: string; meta: Meta; ref: ObjectRef; facets: Facets } | undefined => {
     const parsed = MetaSchema.safeParse(obj);
@@ -179,7 +189,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     // bridge stopped). A new Service has no finalizer yet: allocate adds it.
     const wasOurs = kind === 'Service' && (id.meta.finalizers ?? []).includes(FINALIZER);
     const change = before || deleting || wasOurs ? 'update' : 'add';
-    return { change, ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}), ...(deleting ? { deleting } : {}) };
+    return { change, ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}), ...(deleting ? { deleting } : {}), ...(sharedClaim(id.facets) ? { shared: true } : {}) };
   }
 
   function gone(obj: unknown): Emission | undefined {
@@ -189,7 +199,8 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     if (!before && !interesting(obj)) return undefined;
     known.delete(id.key);
     const owner = ownerOf(id.meta) ?? before?.owner;
-    return { change: 'delete', ref: id.ref, ...(owner ? { owner } : {}) };
+    const shared = sharedClaim(id.facets) || (before !== undefined && sharedClaim(before));
+    return { change: 'delete', ref: id.ref, ...(owner ? { owner } : {}), ...(shared ? { shared } : {}) };
   }
 
   function startRelist(): Relist {
@@ -210,7 +221,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
         for (const [key, entry] of known) {
           if (listed.has(key)) continue;
           known.delete(key);
-          emissions.push({ change: 'delete', ref: entry.ref, ...(entry.owner ? { owner: entry.owner } : {}) });
+          emissions.push({ change: 'delete', ref: entry.ref, ...(entry.owner ? { owner: entry.owner } : {}), ...(sharedClaim(entry) ? { shared: true } : {}) });
         }
         return emissions;
       },

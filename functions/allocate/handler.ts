@@ -26,7 +26,10 @@ async function route(deps: AllocateRun, inv: Invocation, report: Report): Promis
   const { kind, name, namespace } = inv.ref;
   switch (kind) {
     case 'Service':
-      return reconcileService(deps, namespace ?? 'default', name, report);
+      // an update may have dropped the Service's sharing key, which its claims must record
+      // (a shared claim it holds alone becomes its own): its existing allocations are checked
+      // against their claims, as a resync checks them (an allocation's status cannot tell)
+      return reconcileService(deps, namespace ?? 'default', name, report, { verify: inv.change === 'update' });
     case 'IPAllocation':
       return allocateAddress(deps, name, report);
     case 'IPPool':

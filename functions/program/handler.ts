@@ -3,18 +3,11 @@ import { settle } from '../../lib/events/outcome.js';
 import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { claimsOfPool, LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { getAllocation, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
+import { listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
-import { programReservation, programService, type RouterView } from './service.js';
-
-async function programAllocation(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
-  const a = await getAllocation(deps.kube, name);
-  if (!a || a.metadata.deletionTimestamp) return;
-  const svc = serviceOfLabels(a.metadata.labels);
-  if (svc) await programService(deps, svc.namespace, svc.name, report);
-  else if (a.status?.address) await programReservation(deps, a, report);
-}
+import { programAllocation, programReservation, programService, type RouterView } from './service.js';
+import { addressOfClaim, dropUnsharedEntries } from './shared.js';
 
 async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
   const raw = await deps.kube.get('EndpointSlice', name, namespace);
@@ -85,9 +78,13 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
       return programEndpointSlice(deps, namespace ?? 'default', name, report);
     case 'IPPool':
       return programPool(deps, name, report);
-    case 'IPAddressClaim':
-      report.actions.push('nothing to program for an IPAddressClaim');
+    case 'IPAddressClaim': {
+      // a claim that stopped being shared (freed, or kept by one Service without a key): the
+      // address's own entries go (see dropUnsharedEntries)
+      const address = addressOfClaim(name);
+      if (address) await dropUnsharedEntries(deps, address, report, (holder) => programAllocation(deps, holder, report));
       return;
+    }
   }
 }
 

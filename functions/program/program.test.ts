@@ -45,7 +45,7 @@ const router = (): RouterState => ({
 });
 
 /** `queries`: the router answers narrowed prints as RouterOS does (not whole menus). */
-function setup(objects = cluster(), fail?: () => Error | undefined, queries = false) {
+function setup(objects: unknown[] = cluster(), fail?: () => Error | undefined, queries = false) {
   const kube = memoryPort({ objects, now: () => new Date('2026-01-01T00:00:00Z') });
   const r = memoryRouter(router(), { ...(fail ? { fail } : {}), queries });
   const program = createProgram({
@@ -147,10 +147,39 @@ describe('program (memory API server, memory router)', () => {
     expect(snat()).toEqual([]);
   });
 
-  it('has nothing to program for an IPAddressClaim (Knative sends program every kind): 200, no read of the router', async () => {
-    const { program, router: r } = setup();
-    const answer = await program(objectInvocation('delete', { kind: 'IPAddressClaim', name: LB_IP }));
-    expect(answer).toMatchObject({ kind: 'done', body: { actions: ['nothing to program for an IPAddressClaim'] } });
+  const claimOf = (sharingKey?: string) => ({
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: LB_IP, uid: 'claim-uid', resourceVersion: '5' },
+    spec: { address: LB_IP, poolName: 'lan', allocationName: ALLOC, allocationUID: ALLOC_UID,
+      ...(sharingKey ? { sharingKey, holders: [{ allocationName: ALLOC, allocationUID: ALLOC_UID, ports: [{ protocol: 'TCP', port: 80 }] }] } : {}) },
+  });
+  /** The address's own entries, as the holders of a shared address write them. */
+  const sharedEntries = (): RouterState['menus'] => ({
+    '/ip/address': [...(router().menus['/ip/address'] ?? []), { '.id': '*90', address: `${LB_IP}/32`, interface: 'ether1', comment: `mikrolb:default:svc=ip-${LB_IP}:adv:${LB_IP}` }],
+    '/ip/firewall/address-list': [{ '.id': '*91', list: 'mikrolb-lb', address: LB_IP, comment: `mikrolb:default:svc=ip-${LB_IP}:lb-list:${LB_IP}` }],
+  });
+  const ownersOfAddress = (state: RouterState): string[] => Object.values(state.menus).flat()
+    .filter((e) => e.address === `${LB_IP}/32` || (e.list === 'mikrolb-lb' && e.address === LB_IP)).map((e) => /svc=([^:]+):/.exec(e.comment ?? '')?.[1] ?? '?').sort();
+
+  it('leaves a shared claim\'s entries to its holders (Knative sends program every kind): 200, no read of the router', async () => {
+    const { program, router: r } = setup([...cluster(), claimOf('web')]);
+    const answer = await program(objectInvocation('update', { kind: 'IPAddressClaim', name: LB_IP }));
+    expect(answer.kind).toBe('done');
     expect(r.roundTrips).toBe(0);
+  });
+
+  it.each([
+    ['kept by its one holder without a key', [claimOf()], ['0a1b2c3d-0000-4000-8000-000000000001', '0a1b2c3d-0000-4000-8000-000000000001']],
+    ['freed', [], []],
+  ] as const)('takes the entries of an address no longer shared off the router (its claim %s), then programs who holds it', async (_, claims, owners) => {
+    const objects: unknown[] = [...cluster(), ...claims];
+    const kube = memoryPort({ objects, now: () => new Date('2026-01-01T00:00:00Z') });
+    const r = memoryRouter({ ...router(), menus: { ...router().menus, ...sharedEntries() } });
+    const program = createProgram({
+      kube: kube.port, router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+    });
+    expect(ownersOfAddress(r.state())).toEqual([`ip-${LB_IP}`, `ip-${LB_IP}`]);
+    expect((await program(objectInvocation(claims.length ? 'update' : 'delete', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
+    expect(ownersOfAddress(r.state())).toEqual(owners);
   });
 });

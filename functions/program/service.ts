@@ -7,7 +7,8 @@ import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
-import { allocationsOfService } from '../../lib/k8s/keys.js';
+import { allocationsOfService, serviceOfLabels } from '../../lib/k8s/keys.js';
+import { dropUnsharedEntries } from './shared.js';
 import { readPools, readSlicesOf } from '../../lib/k8s/mirror.js';
 import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
@@ -206,6 +207,12 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     after = settled.svc;
     kept = settled.live.length === read.live.length;
     await writeStatuses(deps, svc, settled.live, plan, report);
+    // a shared address released while this wrote: its own entries, which the write may have
+    // put back after its last holder took them off, go unless it is still shared
+    if (!kept && owner.service?.addressOwners) {
+      const released = read.live.filter((a) => !settled.live.includes(a)).flatMap((a) => (a.status?.address ? [a.status.address] : []));
+      for (const address of released) await dropUnsharedEntries(deps, address, report, (holder) => programAllocation(deps, holder, report));
+    }
   }
   if (error) throw new RouterUnavailableError(error);
   if (!wrote || round >= SETTLE_ROUNDS) return wrote;
@@ -224,6 +231,15 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     await programService(deps, namespace, name, report, undefined, round + 1);
   }
   return wrote;
+}
+
+/** Programs an allocation: its Service's, or an operator reservation's own advertisement. */
+export async function programAllocation(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
+  const a = await getAllocation(deps.kube, name);
+  if (!a || a.metadata.deletionTimestamp) return;
+  const svc = serviceOfLabels(a.metadata.labels);
+  if (svc) await programService(deps, svc.namespace, svc.name, report);
+  else if (a.status?.address) await programReservation(deps, a, report);
 }
 
 /**

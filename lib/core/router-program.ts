@@ -231,15 +231,23 @@ function everything(p: OwnerProgram): OwnerProgram {
   return { ...p, service: { ...p.service, lbEnabled: true, snatEnabled: true, snatAddresses: [...snatAddresses, ...lbAddresses.filter((a) => !known.has(a.address))] } };
 }
 
-/** The entries of {@link everything}. */
+/**
+ * The entries of {@link everything}. A Service that shares its addresses also reads their own
+ * entries as it wrote them before it shared them (owned by itself, not by the address): they
+ * clash with the address's, and go first (the planner's clashesFirst) only if they are read.
+ */
 function possibleEntries(all: OwnerProgram): DesiredMenus {
-  return forCluster(mergeDesired(
+  const shares = all.service?.addressOwners !== undefined && Object.keys(all.service.addressOwners).length > 0;
+  const merged = mergeDesired(
     ...(all.service ? [serviceEntries(all.service)] : []),
+    ...(all.service && shares ? [serviceEntries({ ...all.service, addressOwners: {} })] : []),
     ...all.adverts.map((w) => {
       const adv = advertisementEntry({ serviceUid: entryOwner(all.service, all.uid, w.family, w.address), family: w.family, address: w.address, interfaceName: 'any' });
       return { [adv.menu]: [adv.entry] };
     }),
-  ), all.cluster ?? DEFAULT_CLUSTER);
+  );
+  const unique = shares ? Object.fromEntries(Object.entries(merged).map(([menu, entries]) => [menu, [...new Map(entries.map((e) => [e.comment, e])).values()]])) : merged;
+  return forCluster(unique, all.cluster ?? DEFAULT_CLUSTER);
 }
 
 /**

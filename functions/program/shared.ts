@@ -1,0 +1,68 @@
+import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
+import { programOwner } from '../../lib/core/router-program.js';
+import { claimNameOf } from '../../lib/k8s/claims.js';
+import { getClaim } from '../../lib/k8s/typed.js';
+import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
+import { formatAddress, parseAddress, parseAddressName } from '../../lib/ip/index.js';
+import { addressMenu, firewallMenu } from '../../lib/router/menus.js';
+import type { RouterEntry } from '../../lib/router/state.js';
+import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
+import { messageOf } from '../../lib/errors.js';
+
+/** Programs an allocation's Service (or the operator reservation itself), by the allocation's name. */
+export type ProgramHolder = (allocationName: string) => Promise<void>;
+
+/** The address a claim of this name holds; undefined for a name that is no address's. */
+export function addressOfClaim(name: string): string | undefined {
+  const a = parseAddressName(name);
+  return a ? formatAddress(a.family, a.value) : undefined;
+}
+
+/**
+ * The router's entries holding an address: its advertisements and its LB address-list entries,
+ * whoever owns them (the plan takes off only the shared owner's). An owner with nothing to
+ * write has no narrowed read of its own: this is it.
+ */
+async function entriesOfAddress(deps: ProgramDeps, address: string): Promise<Record<string, RouterEntry[]>> {
+  const p = parseAddress(address);
+  if (!p.ok) return {};
+  const host = `${formatAddress(p.family, p.value)}/${p.family === 'IPv4' ? 32 : 128}`;
+  return deps.router.read([
+    { menu: addressMenu(p.family), query: [`?address=${host}`] },
+    { menu: firewallMenu(p.family, 'address-list'), query: [`?address=${formatAddress(p.family, p.value)}`] },
+  ]);
+}
+
+/**
+ * A shared address's own entries (its advertisement and its entry in the LB address list,
+ * owned by `sharedAddressOwner(address)`) stand while its claim is shared: each holder's
+ * program writes them. They go when the claim stops being shared — freed, or left to one
+ * Service that dropped its key (allocate then keeps the claim, unshared) — or the router keeps
+ * advertising a freed address and refuses the advertisement of the Service that holds it alone
+ * ("already have such address"). Whoever saw the claim stop being shared takes them off here:
+ * program woken by the claim's change, and program settling a write for an address it no
+ * longer holds. A Service may share the address anew meanwhile (its program writing the
+ * entries before this takes them off), or hold it alone now (its own entries refused while
+ * these stood): so the claim is read again after a removal, and its holders are programmed.
+ */
+export async function dropUnsharedEntries(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
+  const owner = sharedAddressOwner(address);
+  const name = claimNameOf(address);
+  if (!owner || !name) return;
+  if ((await getClaim(deps.kube, name))?.spec.sharingKey !== undefined) return; // its holders' programs keep them
+  let ops;
+  try {
+    ({ ops } = await programOwner(deps.router, { uid: owner, adverts: [], cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER }, { read: () => entriesOfAddress(deps, address) }));
+  } catch (e) {
+    throw new RouterUnavailableError(`Taking off the entries of ${address}, no longer shared, failed: ${messageOf(e)}`);
+  }
+  if (ops.length === 0) return;
+  report.routerOps += ops.length;
+  report.actions.push(`router: ${ops.length} change(s) for ${owner} (the address is no longer shared)`);
+  deps.log.info('Took off the entries of an address no longer shared', { address, ops: ops.length });
+  // whoever holds the address now is programmed: a Service that shares it anew, whose entries
+  // this may have taken off, or the one that kept it alone, whose own entries the router
+  // refused while these stood
+  const now = await getClaim(deps.kube, name);
+  if (now) for (const h of holdersOf(now.spec)) await programHolder(h.allocationName);
+}
