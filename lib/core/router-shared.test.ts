@@ -86,6 +86,16 @@ describe('two Services sharing an address on the router', () => {
     expect(reach(converted, 443)).toBe('10.0.0.11:8443');
   });
 
+  it('a holder whose load balancing is off (SNAT only) keeps the address\'s LB list entry the others balance on', () => {
+    const snatOnly = owner({ ...svc('snat-uid', 'snat', 25, '10.0.0.13'), lbEnabled: false, snatEnabled: true, snatAddresses: [{ family: 'IPv4', address: LB }] });
+    const both = program(program(baseRouter(), https), snatOnly);
+    expect(owned(both, SHARED).sort()).toEqual(owned(program(baseRouter(), https), SHARED).sort());
+    expect(reach(both, 443)).toBe('10.0.0.11:8443');
+    // they agree: neither undoes the other's write
+    expect(planOwner(https, both.menus).ops).toEqual([]);
+    expect(planOwner(snatOnly, both.menus).ops).toEqual([]);
+  });
+
   it('an owner plans its own uid and the shared owners of its addresses', () => {
     expect(ownersOf(https)).toEqual(['https-uid', SHARED]);
     expect(ownersOf({ uid: 'x' })).toEqual(['x']);

@@ -140,6 +140,21 @@ function listEntries(svc: ServiceProgram, list: string, role: string, addresses:
   return addresses.map((address) => ({ list, address, comment: serviceComment(owner(address), `${role}:${address}`) }));
 }
 
+/**
+ * The addresses of the LB list: the Service's LB addresses, and every shared address it holds
+ * (of this family) whatever its roles. A shared address's entry belongs to the address, and
+ * each holder plans the address's entries as its own: one whose load balancing is off (SNAT
+ * only) would otherwise take the entry away from a holder that balances on the address, and
+ * the two would undo each other's write (found by the chaos suite, seed 2096719484).
+ */
+function withSharedAddresses(svc: ServiceProgram, family: IPFamily, lbAddresses: readonly string[]): string[] {
+  const shared = Object.keys(svc.addressOwners ?? {}).flatMap((text) => {
+    const p = parseAddress(text);
+    return p.ok && p.family === family ? [{ family, address: text }] : [];
+  });
+  return shared.length === 0 ? [...lbAddresses] : addressesOf(family, [...lbAddresses.map((address) => ({ family, address })), ...shared]);
+}
+
 /** One family's entries of a Service; empty menus are listed so a plan removes what is left. */
 function familyEntries(svc: ServiceProgram, family: IPFamily): DesiredMenus {
   const lbAddresses = svc.lbEnabled ? addressesOf(family, svc.lbAddresses) : [];
@@ -154,7 +169,7 @@ function familyEntries(svc: ServiceProgram, family: IPFamily): DesiredMenus {
   }];
   return {
     [firewallMenu(family, 'address-list')]: [
-      ...listEntries(svc, LB_LIST, 'lb-list', lbAddresses, (address) => entryOwner(svc, svc.uid, family, address)),
+      ...listEntries(svc, LB_LIST, 'lb-list', withSharedAddresses(svc, family, lbAddresses), (address) => entryOwner(svc, svc.uid, family, address)),
       ...(lbAddresses.length > 0 ? accessEntries(svc.uid, family, svc.sourceRanges).list : []),
       ...listEntries(svc, snatList(svc.uid), 'snat-list', snatSources),
     ],
