@@ -80,7 +80,9 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
       return programPool(deps, name, report);
     case 'IPAddressClaim': {
       // a claim that stopped being shared (freed, or kept by one Service without a key): the
-      // address's own entries go (see dropUnsharedEntries)
+      // address's own entries go (see dropUnsharedEntries). A new claim stopped nothing (an
+      // ApiServerSource sends program every claim's add).
+      if (inv.change === 'add') return;
       const address = addressOfClaim(name);
       if (address) await dropUnsharedEntries(deps, address, report, (holder) => programAllocation(deps, holder, report));
       return;

@@ -167,6 +167,12 @@ describe('program (memory API server, memory router)', () => {
     expect(r.roundTrips).toBe(0);
   });
 
+  it('has nothing to do for a new claim (it stopped no sharing): 200, no read at all', async () => {
+    const { program, router: r } = setup([...cluster(), claimOf()]);
+    expect((await program(objectInvocation('add', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
+    expect(r.roundTrips).toBe(0);
+  });
+
   it.each([
     ['kept by its one holder without a key', [claimOf()], ['0a1b2c3d-0000-4000-8000-000000000001', '0a1b2c3d-0000-4000-8000-000000000001']],
     ['freed', [], []],
