@@ -44,8 +44,11 @@ describe("an owner's narrowed reads", () => {
   it('ask for the built-in chains only of the families whose global rules the owner could need', () => {
     const v4 = readsFor(web(['IPv4']));
     expect(menusOf(v4)).not.toContain('/ipv6/firewall/mangle');
-    expect(menusOf(v4)).not.toContain('/ipv6/firewall/nat');
-    // its IPv6 leftovers are still found: drop rules in mikrolb-input, its own lists
+    // its IPv6 leftovers are still found: drop rules in mikrolb-input, its own lists, its own
+    // chain, the jumps into it and its SNAT rule (none of the built-in chains)
+    const v6nat = v4.find((r) => r.menu === '/ipv6/firewall/nat')?.query ?? [];
+    expect(v6nat.filter((w) => /^\?(chain|jump-target|src-address-list)=/.test(w)).map((w) => w.split('=')[0]).sort()).toEqual(['?chain', '?jump-target', '?src-address-list']);
+    expect(v6nat).not.toContain('?chain=dstnat');
     expect(v4.find((r) => r.menu === '/ipv6/firewall/filter')?.query).toEqual(['?chain=mikrolb-input']);
     expect(v4.find((r) => r.menu === '/ipv6/firewall/address-list')?.query?.filter((w) => w.startsWith('?list='))).toHaveLength(2);
     expect(v4.find((r) => r.menu === '/ip/firewall/filter')?.query).toEqual(expect.arrayContaining(['?chain=input', '?chain=forward']));

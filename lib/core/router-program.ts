@@ -9,7 +9,7 @@ import {
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
 import { firewallMenu } from '../router/menus.js';
-import { INPUT_CHAIN, LB_LIST, currentComment, globalComment, isServiceChain } from '../router/names.js';
+import { INPUT_CHAIN, LB_LIST, currentComment, globalComment, isServiceChain, serviceChain } from '../router/names.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
 import { isAlreadyExists, isNotFound } from '../router/errors.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
@@ -280,6 +280,13 @@ function menuRead(menu: string, entries: readonly DesiredEntry[], serviceUid: st
     lists.add(sourceList(serviceUid));
   }
   const conditions: string[] = [];
+  // its chain, the jumps into it and its SNAT rule are read even when no address of its is left
+  // (an allocation that lost its address in place, say leaving a shared address whose holders
+  // now use one of its ports): so its rules go with the address
+  if (table === 'nat' && serviceUid !== undefined) {
+    chains.add(serviceChain(serviceUid));
+    conditions.push(`jump-target=${serviceChain(serviceUid)}`, `src-address-list=${snatList(serviceUid)}`);
+  }
   for (const c of chains) conditions.push(`chain=${c}`);
   for (const l of lists) conditions.push(`list=${l}`);
   for (const c of comments) conditions.push(`comment=${c}`);
