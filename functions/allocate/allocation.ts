@@ -63,7 +63,7 @@ async function findHeld(deps: AllocateRun, a: IPAllocation, views: readonly Pool
   const address = a.status?.address ?? deps.hint.heldBy(uid)?.address;
   if (!address || claimNameOf(address) === undefined) return undefined;
   const claim = await claimHeldBy(deps.kube, address, uid);
-  if (claim && owner.state === 'present' && !(await refreshSharing(deps.kube, claim, uid, owner.sharing))) {
+  if (claim && owner.state === 'present' && !(await refreshSharing(deps.kube, claim, uid, owner.sharing, a.metadata.labels?.[LABEL_SERVICE_UID]))) {
     // its key or ports changed so that others on the address refuse it: it gives the address up
     // and is decided again as any newcomer (an explicit address then fails AddressAlreadyUsed)
     deps.log.warn('A shared address no longer fits its Service (key or ports changed); it leaves the address', { allocation: a.metadata.name, address, key: owner.sharing?.key });

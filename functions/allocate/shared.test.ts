@@ -54,7 +54,16 @@ function setup(objects: unknown[]) {
   const edit = async (name: string, change: (svc: ReturnType<typeof ServiceSchema.parse>) => ReturnType<typeof ServiceSchema.parse>): Promise<void> => {
     await kube.port.replace('Service', change(ServiceSchema.parse(await kube.port.get('Service', name, 'shop'))));
   };
-  return { run, state, holders, ports, edit };
+  const claimLabels = async (): Promise<Record<string, string>> => {
+    const raw = await kube.port.get('IPAddressClaim', ADDRESS);
+    return raw ? IPAddressClaimSchema.parse(raw).metadata.labels ?? {} : {};
+  };
+  const remove = async (name: string): Promise<void> => {
+    const a = await allocationOf(name);
+    await kube.port.remove('Service', name, 'shop');
+    if (a) await kube.port.remove('IPAllocation', a.metadata.name);
+  };
+  return { run, state, holders, ports, edit, claimLabels, allocationOf, remove, kube };
 }
 
 describe('allocate and shared addresses', () => {
@@ -79,6 +88,29 @@ describe('allocate and shared addresses', () => {
     await s.run('udp');
     expect(await s.state('udp')).toBe(`Allocated ${ADDRESS}`);
     expect(await s.ports()).toEqual({ tcp: ['TCP/53'], udp: ['UDP/5353'] });
+  });
+
+  it('a Service alone on a shared address it did not create that drops its key (an update of the Service) keeps it as its own, labelled with it', async () => {
+    // found by the chaos suite (seed 1823417966): the claim kept its creator's service-uid label
+    const s = setup([
+      { ...service('tcp', 'TCP', 53), metadata: { ...service('tcp', 'TCP', 53).metadata, uid: 'svc-tcp' } },
+      { ...service('udp', 'UDP', 53), metadata: { ...service('udp', 'UDP', 53).metadata, uid: 'svc-udp' } },
+    ]);
+    await s.run('tcp');
+    await s.run('udp');
+    expect((await s.claimLabels())['mikrolb.de/service-uid']).toBe('svc-tcp');
+    // tcp goes (its claim left as release leaves it: udp holds the shared address alone)
+    const tcp = await s.allocationOf('tcp');
+    const raw = IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', ADDRESS));
+    const rest = holdersOf(raw.spec).filter((h) => h.allocationUID !== tcp?.metadata.uid);
+    await s.kube.port.replace('IPAddressClaim', { ...raw, spec: { ...raw.spec, allocationName: rest[0]?.allocationName, allocationUID: rest[0]?.allocationUID, holders: rest } });
+    await s.remove('tcp');
+    await s.edit('udp', (svc) => ({ ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': ADDRESS } } }));
+    await s.run('udp');
+    expect(await s.state('udp')).toBe(`Allocated ${ADDRESS}`);
+    const after = IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', ADDRESS));
+    expect(after.spec.sharingKey).toBeUndefined();
+    expect(after.metadata.labels?.['mikrolb.de/service-uid']).toBe('svc-udp');
   });
 
   it('a Service that gains a key while it holds its address alone keeps it, and others may join', async () => {

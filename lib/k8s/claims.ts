@@ -71,9 +71,13 @@ export async function claimAddress(kube: KubePort, spec: IPAddressClaimSpec, ser
 }
 
 /** Writes a claim's new spec if it is still the version read; false when it changed meanwhile. */
-async function updateClaim(kube: KubePort, claim: IPAddressClaim, spec: IPAddressClaimSpec): Promise<boolean> {
+async function updateClaim(kube: KubePort, claim: IPAddressClaim, spec: IPAddressClaimSpec, serviceUID?: string): Promise<boolean> {
   const [first] = holdersOf(spec);
-  const labels = { ...claim.metadata.labels, ...(first ? { [LABEL_CLAIM_ALLOCATION_UID]: first.allocationUID } : {}) };
+  const labels = {
+    ...claim.metadata.labels,
+    ...(first ? { [LABEL_CLAIM_ALLOCATION_UID]: first.allocationUID } : {}),
+    ...(serviceUID ? { [LABEL_SERVICE_UID]: serviceUID } : {}),
+  };
   try {
     await kube.replace('IPAddressClaim', { ...claim, metadata: { ...claim.metadata, labels }, spec });
     return true;
@@ -88,7 +92,7 @@ async function updateClaim(kube: KubePort, claim: IPAddressClaim, spec: IPAddres
  * gained while it holds the address alone). False when the ports now clash or the claim is
  * shared under another key: the caller moves the allocation.
  */
-export async function refreshSharing(kube: KubePort, claim: IPAddressClaim, allocationUID: string, sharing: Sharing | undefined): Promise<boolean> {
+export async function refreshSharing(kube: KubePort, claim: IPAddressClaim, allocationUID: string, sharing: Sharing | undefined, serviceUID?: string): Promise<boolean> {
   let current: IPAddressClaim | undefined = claim;
   for (let attempt = 0; attempt < CLAIM_UPDATE_ATTEMPTS && current; attempt++) {
     if (!holdsClaim(current.spec, allocationUID)) return false;
@@ -104,7 +108,9 @@ export async function refreshSharing(kube: KubePort, claim: IPAddressClaim, allo
       const mine = holdersOf(current.spec).find((h) => h.allocationUID === allocationUID);
       next = joined(current.spec, { allocationName: mine?.allocationName ?? current.spec.allocationName, allocationUID, ports: sharing.ports, ...(mine?.joinedAt ? { joinedAt: mine.joinedAt } : {}) }, sharing);
     }
-    if (await updateClaim(kube, current, next)) return true;
+    // a claim that becomes the holder's own is labelled with its Service, as one it had created
+    // (a shared claim keeps its creator's)
+    if (await updateClaim(kube, current, next, next.sharingKey === undefined ? serviceUID : undefined)) return true;
     current = await getClaim(kube, claim.metadata.name);
   }
   return current !== undefined && holdsClaim(current.spec, allocationUID) && sharingFits(current.spec, allocationUID, sharing);
