@@ -4,7 +4,7 @@
  * reference (child/reference-controller.ts, compiled here with tsc).
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { closeSync, createWriteStream, openSync } from 'node:fs';
+import { closeSync, createWriteStream, existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -52,6 +52,8 @@ export interface RunningController {
   peakRssMb(): Promise<number>;
   /** Where the child's output went. */
   logFile: string;
+  /** Ours: the bridge's Prometheus text (queue depth, invocations in flight). */
+  metrics(): Promise<string>;
   stop(): Promise<void>;
 }
 
@@ -92,7 +94,9 @@ export async function withControllerStack<T>(kind: ControllerKind, fn: (stack: C
 export async function startChild(kind: ControllerKind, cluster: TestCluster, router?: { url: string; port: number }): Promise<RunningController> {
   await mkdir(OUT, { recursive: true });
   const probeFile = join(cluster.dir, `${kind}-probe.json`);
-  const logFile = join(cluster.dir, `${kind}.log`);
+  await rm(probeFile, { force: true }); // a controller started before on this cluster left its counts
+  let logFile = join(cluster.dir, `${kind}.log`);
+  for (let i = 2; existsSync(logFile); i++) logFile = join(cluster.dir, `${kind}-${i}.log`); // a restart keeps the first log
   const probe = pathToFileURL(join(OUT, 'probe.js')).href;
   const image = await imageProcess();
   const access = await serviceAccountAccess(cluster, kind);
@@ -136,6 +140,12 @@ export async function startChild(kind: ControllerKind, cluster: TestCluster, rou
   let seq = 0;
   return {
     pid, logFile,
+    async metrics() {
+      if (kind !== 'ours') throw new Error('the reference controller has no metrics');
+      const res = await fetch(`http://127.0.0.1:${bridgePort}/metrics`);
+      if (!res.ok) throw new Error(`the bridge's /metrics answered HTTP ${res.status}`);
+      return res.text();
+    },
     async counts() {
       const want = ++seq;
       process.kill(pid, 'SIGUSR2');
@@ -165,8 +175,11 @@ async function serviceAccountAccess(cluster: TestCluster, kind: ControllerKind):
   const namespace = 'bench-controllers';
   const name = `${kind}-controller`;
   if ((await cluster.kubectl(['get', 'namespace', namespace])).code !== 0) await k(['create', 'namespace', namespace]);
-  await k(['-n', namespace, 'create', 'serviceaccount', name]);
-  await k(['create', 'clusterrolebinding', `bench-${name}`, '--clusterrole=cluster-admin', `--serviceaccount=${namespace}:${name}`]);
+  // a controller started again on the same cluster (the restart scenario) finds them there
+  if ((await cluster.kubectl(['-n', namespace, 'get', 'serviceaccount', name])).code !== 0) {
+    await k(['-n', namespace, 'create', 'serviceaccount', name]);
+    await k(['create', 'clusterrolebinding', `bench-${name}`, '--clusterrole=cluster-admin', `--serviceaccount=${namespace}:${name}`]);
+  }
   const tokenFile = join(cluster.dir, `${name}.token`);
   const token = await k(['-n', namespace, 'create', 'token', name, '--duration=2h']);
   await writeFile(tokenFile, token, { mode: 0o600 });

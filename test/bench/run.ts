@@ -4,7 +4,7 @@
  * target (issue 14) and whether it was met. Figures, not pass/fail: the exit code does not
  * depend on them. Scenarios: convergence (ours and the minimal reference controller), teardown
  * (the same Services deleted at once: no target), rollout (every Service's pods replaced: no
- * target), idle,
+ * target), restart (our controller restarted over the converged Services: no target), idle,
  * coldstart, bridge, pools, choose-scale, pool-scale (`--pool-allocations N`, default 50,000),
  * router, routes. Convergence runs `--rounds` times (default 3; see convergence()).
  * `convergence-split` (only when named in `--only`) runs convergence with kube-apiserver and
@@ -23,6 +23,7 @@ import { allocateInLargePools, chooseScaling, chooseTimes } from './pools.js';
 import { bridgeFootprint, coldStart, type ColdStarts } from './processes.js';
 import { routerProgramming, routeTableCost } from './router.js';
 import { rollout } from './rollout.js';
+import { restart } from './restart.js';
 import { teardown } from './teardown.js';
 import { fig, table, targets } from './report.js';
 import { ms } from './support.js';
@@ -80,6 +81,13 @@ await scenario('teardown', `Teardown: ${N} converged LoadBalancer Services delet
 await scenario('rollout', `Rollout: ${N} converged LoadBalancer Services whose pods are all replaced at once (each slice updated twice), until the router sends to the new pods only`, () => rollout(N, log), (r) => [
   `rolled ${r.services} Services (${r.sliceUpdates} slice updates) in ${fig(r.seconds)} s (${fig(r.servicesPerSecond)}/s): every dst-nat rule sends to a new pod, none to an old one`,
   `per Service: ${fig(r.apiRequestsPerService)} API requests, ${fig(r.routerRoundTripsPerService)} router round trips; CPU: our controller ${fig(r.cpuMsPerService)} ms, kube-apiserver ${fig(r.apiServerCpuMsPerService)}, etcd ${fig(r.etcdCpuMsPerService)}; the machine ${fig(r.idlePercent, 1)} % idle`,
+  'our API requests by function × verb × resource (top 10, per Service):',
+  ...table(r.requestsByCall.slice(0, 10).map(([call, n]) => [`  ${call}`, String(n), `${fig(n / r.services, 2)}/Service`])),
+]);
+await scenario('restart', `Restart: our controller stopped and started again over ${N} converged LoadBalancer Services, until it is quiet`, () => restart(N, log), (r) => [
+  `ready ${fig(r.readySeconds)} s and quiet ${fig(r.quietSeconds)} s after its start; invocations: ${Object.entries(r.invocations).map(([fn, k]) => `${fn} ${k}`).join(', ')}`,
+  `router: ${r.routerWrites} writes, configuration ${r.routerUnchanged ? 'unchanged' : 'CHANGED'}`,
+  `per Service: ${fig(r.apiRequestsPerService)} API requests, ${fig(r.routerRoundTripsPerService)} router round trips; CPU: our controller ${fig(r.cpuMsPerService)} ms (its start-up included), kube-apiserver ${fig(r.apiServerCpuMsPerService)}, etcd ${fig(r.etcdCpuMsPerService)}; the machine ${fig(r.idlePercent, 1)} % idle`,
   'our API requests by function × verb × resource (top 10, per Service):',
   ...table(r.requestsByCall.slice(0, 10).map(([call, n]) => [`  ${call}`, String(n), `${fig(n / r.services, 2)}/Service`])),
 ]);
