@@ -7,7 +7,7 @@ import { listAllocations, listClaims, listServices } from '../../lib/k8s/typed.j
 import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programAllocation, programReservation, programService, type RouterView } from './service.js';
-import { addressOfClaim, dropUnsharedEntries } from './shared.js';
+import { addressOfClaim, claimSharingChanged } from './shared.js';
 
 async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
   const raw = await deps.kube.get('EndpointSlice', name, namespace);
@@ -79,12 +79,12 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
     case 'IPPool':
       return programPool(deps, name, report);
     case 'IPAddressClaim': {
-      // a claim that stopped being shared (freed, or kept by one Service without a key): the
-      // address's own entries go (see dropUnsharedEntries). A new claim stopped nothing (an
-      // ApiServerSource sends program every claim's add).
+      // a claim whose sharing changed: shared now, its holders write the address's own entries;
+      // no longer (freed, or kept by one Service without a key), those go (claimSharingChanged).
+      // A new claim changed nothing (an ApiServerSource sends program every claim's add).
       if (inv.change === 'add') return;
       const address = addressOfClaim(name);
-      if (address) await dropUnsharedEntries(deps, address, report, (holder) => programAllocation(deps, holder, report));
+      if (address) await claimSharingChanged(deps, address, report, (holder) => programAllocation(deps, holder, report));
       return;
     }
   }

@@ -9,6 +9,7 @@ import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, serviceOfLabels } from '../../lib/k8s/keys.js';
 import { dropUnsharedEntries } from './shared.js';
+import { sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { readPools, readSlicesOf } from '../../lib/k8s/mirror.js';
 import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
@@ -197,7 +198,8 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     readSlicesOf(deps.kube, deps.slices, namespace, name),
     readPools(deps.kube, deps.pools),
   ]);
-  const read: ServiceRead = { live: allocations.items.filter((a) => !a.metadata.deletionTimestamp), slices, pools: pools.items };
+  const live = allocations.items.filter((a) => !a.metadata.deletionTimestamp);
+  const read: ServiceRead = { live, slices, pools: pools.items, shared: await sharedAddressesOf(deps.kube, svc, live) };
   const { error, wrote, added, plan, owner } = await programRead(deps, svc, intent, read, report, state);
   let after: Service | undefined; // the Service as read after the router write, unless its status write proved it unchanged
   let kept = true; // every allocation programmed is still held (else settle planned the Service again, from whole menus)
@@ -266,7 +268,7 @@ const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[]): s
 
 /** The router made to carry what the Service and its allocations ask for, and the statuses that follow. */
 async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; added: boolean; plan: StatusPlan; owner: OwnerProgram }> {
-  const model = serviceProgram(svc, intent, read.live, read.slices);
+  const model = serviceProgram(svc, intent, read.live, read.slices, read.shared);
   await warnUnusableEndpoints(deps, svc, read.slices, report);
   const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts: advertisementWants(read.live, read.pools) };
   const { outcomes, error, wrote, added } = await applyToRouter(deps, owner, report, state);
@@ -302,8 +304,8 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, handed: re
   const intent = serviceIntent(svc, deps.classes);
   if (!svc.metadata.uid || !intent.managed) return false;
   const namespace = svc.metadata.namespace ?? 'default';
-  const slices = await readSlicesOf(deps.kube, deps.slices, namespace, svc.metadata.name);
-  const read: ServiceRead = { live: [...allocations], slices, pools };
+  const [slices, shared] = await Promise.all([readSlicesOf(deps.kube, deps.slices, namespace, svc.metadata.name), sharedAddressesOf(deps.kube, svc, allocations)]);
+  const read: ServiceRead = { live: [...allocations], slices, pools, shared };
   const { error, wrote, plan } = await programRead(deps, svc, intent, read, report);
   let proven = false;
   let after: Service | undefined;

@@ -62,6 +62,8 @@ export interface ServiceRead {
   live: IPAllocation[];
   slices: readonly EndpointSlice[];
   pools: readonly IPPool[];
+  /** The addresses of `live` whose claim is shared (see sharedAddressesOf). */
+  shared: ReadonlySet<string>;
 }
 
 /** What settleService found: the allocations whose status program may still write, and the Service as last read. */
@@ -90,7 +92,7 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
     },
     allocations: async () => (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp),
     write: ({ svc, intent }, planned) =>
-      reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices), adverts: advertisementWants(planned, read.pools) }, 'an allocation was released', report),
+      reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices, read.shared), adverts: advertisementWants(planned, read.pools) }, 'an allocation was released', report),
     gone: async (planned) => {
       await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
       // every allocation a write of this run planned with, once each

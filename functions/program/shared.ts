@@ -46,10 +46,30 @@ async function entriesOfAddress(deps: ProgramDeps, address: string): Promise<Rec
  * these stood): so the claim is read again after a removal, and its holders are programmed.
  */
 export async function dropUnsharedEntries(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
+  const name = claimNameOf(address);
+  if (!name || (await getClaim(deps.kube, name))?.spec.sharingKey !== undefined) return; // its holders' programs keep them
+  await takeOffAddressEntries(deps, address, report, programHolder);
+}
+
+/**
+ * Program woken by a claim whose sharing changed (the bridge sends a shared claim's delete and
+ * every change of a claim's key). Shared now: its holders are programmed, so the address's own
+ * entries replace what a holder wrote as its own while its key was not recorded in the claim
+ * yet (program plans the address's entries only for a shared claim: sharedAddressesOf). Not
+ * shared (or gone): its entries go, as dropUnsharedEntries says.
+ */
+export async function claimSharingChanged(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
+  const name = claimNameOf(address);
+  if (!name) return;
+  const claim = await getClaim(deps.kube, name);
+  if (claim?.spec.sharingKey === undefined) return takeOffAddressEntries(deps, address, report, programHolder);
+  for (const h of holdersOf(claim.spec)) await programHolder(h.allocationName);
+}
+
+async function takeOffAddressEntries(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
   const owner = sharedAddressOwner(address);
   const name = claimNameOf(address);
   if (!owner || !name) return;
-  if ((await getClaim(deps.kube, name))?.spec.sharingKey !== undefined) return; // its holders' programs keep them
   let ops;
   try {
     ({ ops } = await programOwner(deps.router, { uid: owner, adverts: [], cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER }, { read: () => entriesOfAddress(deps, address) }));

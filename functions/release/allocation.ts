@@ -1,4 +1,4 @@
-import { claimHeldBy, leaveClaim } from '../../lib/k8s/claims.js';
+import { claimHeldBy, leaveClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
@@ -79,7 +79,7 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
     },
     allocations: others,
     write: async (current, planned) => {
-      const service = serviceProgram(current, serviceIntent(current, deps.classes), planned, slices.items);
+      const service = serviceProgram(current, serviceIntent(current, deps.classes), planned, slices.items, await sharedAddressesOf(deps.kube, current, planned));
       await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () => applyOwner(deps, { uid, service, adverts: advertisementWants(planned, pools.items) }, report));
     },
     // the Service went (or is no longer ours) while this wrote: nothing of it stays

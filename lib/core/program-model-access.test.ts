@@ -38,7 +38,7 @@ describe('loadBalancerSourceRanges', () => {
   ])('$story', ({ spec, annotations, expected }) => {
     const svc = service(spec, annotations);
     expect(sourceRangesOf(svc)).toEqual(expected);
-    const program = serviceProgram(svc, serviceIntent(svc, { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }), [], []);
+    const program = serviceProgram(svc, serviceIntent(svc, { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }), [], [], new Set());
     expect(program.sourceRanges).toEqual(expected);
   });
 });
@@ -55,7 +55,7 @@ describe('sessionAffinity', () => {
   ])('$spec.sessionAffinity', ({ spec, expected }) => {
     const svc = service(spec);
     expect(sessionAffinityOf(svc)).toBe(expected);
-    const program = serviceProgram(svc, serviceIntent(svc, { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }), [], [slice]);
+    const program = serviceProgram(svc, serviceIntent(svc, { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }), [], [slice], new Set());
     expect(program.sessionAffinity).toBe(expected);
   });
 });

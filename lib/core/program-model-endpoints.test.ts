@@ -22,7 +22,7 @@ describe('endpoints that are never NAT targets', () => {
     { story: 'ordinary pod and LAN addresses', family: 'IPv4' as const, addresses: ['10.0.0.11', '192.168.88.10'], targets: ['10.0.0.11', '192.168.88.10'], skipped: [] },
   ])('$story', ({ family, addresses, targets, skipped }) => {
     const slices = [slice(family, addresses)];
-    const program = serviceProgram(svc, serviceIntent(svc, { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }), [], slices);
+    const program = serviceProgram(svc, serviceIntent(svc, { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }), [], slices, new Set());
     expect(program.endpoints.map((e) => e.address)).toEqual(targets);
     expect(unusableEndpoints(slices).map((s) => `${s.address} ${s.kind}`)).toEqual(skipped);
   });

@@ -28,7 +28,7 @@ function slices(spec: readonly (readonly [name: string, addresses: readonly stri
 /** Where 900 clients of 192.0.2.15:80 end up once `program` has planned the Service. */
 function backends(targetPort: number | string, spec: Parameters<typeof slices>[0]): Record<string, number> {
   const svc = service(targetPort);
-  const model = serviceProgram(svc, serviceIntent(svc, classes), [], slices(spec));
+  const model = serviceProgram(svc, serviceIntent(svc, classes), [], slices(spec), new Set());
   const state = converge(baseRouter(), desiredFor([{ ...model, lbAddresses: [{ family: 'IPv4', address: '192.0.2.15' }] }]), scopes.everything).state;
   return spread(createTracer(state), clients('IPv4', 'tcp', 80, 900, 3));
 }

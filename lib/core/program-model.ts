@@ -116,7 +116,7 @@ function withAccess(svc: Service): Pick<ServiceProgram, 'sourceRanges' | 'sessio
  * What the router should carry for one Service, decided purely from the cluster: its LB and
  * SNAT addresses (from allocations that hold one), ports and endpoints.
  */
-export function serviceProgram(svc: Service, intent: ServiceIntent, allocations: readonly IPAllocation[], slices: readonly EndpointSlice[]): ServiceProgram {
+export function serviceProgram(svc: Service, intent: ServiceIntent, allocations: readonly IPAllocation[], slices: readonly EndpointSlice[], shared: ReadonlySet<string>): ServiceProgram {
   const roleOf = new Map([...matchAllocations(intent, allocations).matched].map(([name, d]) => [name, d.roles]));
   const lbAddresses: FamilyAddress[] = [];
   const snatAddresses: FamilyAddress[] = [];
@@ -128,7 +128,7 @@ export function serviceProgram(svc: Service, intent: ServiceIntent, allocations:
     if (roles.snat) snatAddresses.push(held);
   }
   return {
-    ...sharedOwners(svc, allocations),
+    ...sharedOwners(svc, allocations, shared),
     uid: svc.metadata.uid ?? '',
     namespace: svc.metadata.namespace ?? 'default',
     name: svc.metadata.name,
@@ -143,17 +143,22 @@ export function serviceProgram(svc: Service, intent: ServiceIntent, allocations:
 }
 
 /**
- * A Service with a sharing key: its addresses' own entries (LB list, advertisement) belong to
- * each address's shared owner, not to the Service, whether others share the address yet or not.
+ * A Service with a sharing key: the own entries (LB list, advertisement) of its addresses whose
+ * claim is shared (`shared`, canonical text, as sharedAddressesOf reads them) belong to each
+ * address's shared owner, whether others share the address yet or not. An address whose claim
+ * is not shared yet (the key is new, allocate has not recorded it) keeps the Service's own
+ * entries: the address's own are taken off only when its claim stops being shared, so written
+ * before it is shared they could outlive the address (chaos seed 176135268).
  */
-function sharedOwners(svc: Service, allocations: readonly IPAllocation[]): Pick<ServiceProgram, 'addressOwners'> {
+function sharedOwners(svc: Service, allocations: readonly IPAllocation[], shared: ReadonlySet<string>): Pick<ServiceProgram, 'addressOwners'> {
   if (sharingKeyOf(svc) === undefined) return {};
   const owners: Record<string, string> = {};
   for (const a of allocations) {
     const held = heldAddress(a);
     const p = held ? parseAddress(held.address) : undefined;
-    const owner = held ? sharedAddressOwner(held.address) : undefined;
-    if (p?.ok && owner) owners[formatAddress(p.family, p.value)] = owner;
+    const text = p?.ok ? formatAddress(p.family, p.value) : undefined;
+    const owner = held && text && shared.has(text) ? sharedAddressOwner(held.address) : undefined;
+    if (text && owner) owners[text] = owner;
   }
   return { addressOwners: owners };
 }

@@ -3,13 +3,14 @@
  * absent (after Kubernetes' own IPAddress objects, KEP-1880). Claims on different addresses
  * never conflict; a claim's create failing with AlreadyExists means the address is taken.
  */
-import { addressName, parseAddress } from '../ip/index.js';
-import { holdersOf, holdsClaim, joined, joinRefusal, left, newClaimSpec, sharingFits, type Sharing } from '../core/sharing.js';
+import { addressName, formatAddress, parseAddress } from '../ip/index.js';
+import { holdersOf, holdsClaim, joined, joinRefusal, left, newClaimSpec, sharingFits, sharingKeyOf, type Sharing } from '../core/sharing.js';
+import type { Service } from './core-objects.js';
 import { RetryLaterError } from './conflict.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_UID } from './keys.js';
 import type { KubeObject, KubePort } from './port.js';
-import { API_VERSION, type IPAddressClaim, type IPAddressClaimSpec } from './schemas.js';
+import { API_VERSION, type IPAddressClaim, type IPAddressClaimSpec, type IPAllocation } from './schemas.js';
 import { getClaim } from './typed.js';
 
 /** The name of an address's claim; undefined for text that is no address. */
@@ -123,6 +124,24 @@ export async function claimHeldBy(kube: KubePort, address: string, allocationUID
   const claim = await getClaim(kube, name);
   return claim && holdsClaim(claim.spec, allocationUID) ? claim : undefined;
 }
+
+/**
+ * Which of a Service's allocations hold a shared address (canonical text): those whose claim
+ * is shared now. A Service without a sharing key holds none it would plan as shared (no read);
+ * one with a key reads the claim of each address, as its key alone does not say the claim is
+ * shared yet (allocate records the key in the claim after the Service changed).
+ */
+export async function sharedAddressesOf(kube: KubePort, svc: Service, allocations: readonly IPAllocation[]): Promise<ReadonlySet<string>> {
+  if (sharingKeyOf(svc) === undefined) return NONE;
+  const addresses = [...new Set(allocations.flatMap((a) => {
+    const p = a.status?.address ? parseAddress(a.status.address) : undefined;
+    return p?.ok ? [formatAddress(p.family, p.value)] : [];
+  }))];
+  const claims = await Promise.all(addresses.map((address) => getClaim(kube, claimNameOf(address) ?? '')));
+  return new Set(addresses.filter((_, i) => claims[i]?.spec.sharingKey !== undefined));
+}
+
+const NONE: ReadonlySet<string> = new Set();
 
 /** What leaving a claim did: the address was freed (claim deleted), left to other holders, or was not held. */
 export type Leave = 'freed' | 'left' | 'absent';

@@ -73,7 +73,7 @@ function goodWorld(): World {
   const claims = [claim('198.18.40.100', name, 'alloc-1', { serviceUID: 'svc-1' })];
   const pools = refreshed([POOL_P], claims);
   const intent = serviceIntent(svc, CLASSES);
-  const { ops } = planOwner({ uid: 'svc-1', service: serviceProgram(svc, intent, [alloc], [slice]), adverts: advertisementWants([alloc], pools) }, CHAOS_ROUTER.menus);
+  const { ops } = planOwner({ uid: 'svc-1', service: serviceProgram(svc, intent, [alloc], [slice], new Set()), adverts: advertisementWants([alloc], pools) }, CHAOS_ROUTER.menus);
   const router = applyPlanToState(CHAOS_ROUTER, ops).menus;
   const foreign = foreignEntries(CHAOS_ROUTER);
   return {

@@ -5,7 +5,7 @@ import { advertisementWants, serviceProgram } from '../../lib/core/program-model
 import { ingressFor, isReady, serviceCondition } from '../../lib/core/program-status.js';
 import { ownersOf, planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { matchAllocations, serviceIntent, type ClassConfig } from '../../lib/core/service.js';
-import { parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
+import { formatAddress, parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { FINALIZER, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
@@ -54,13 +54,19 @@ const describeOp = (op: Op, router: World['router']): string => {
   return `${op.op} ${op.menu} ${what}`;
 };
 
+/** The addresses whose claim is shared (canonical text): their own entries belong to the address. */
+const sharedAddresses = (w: World): Set<string> => new Set(w.claims.flatMap((c) => {
+  const p = c.spec.sharingKey === undefined ? undefined : parseAddress(c.spec.address);
+  return p?.ok ? [formatAddress(p.family, p.value)] : [];
+}));
+
 /** Live Services MikroLB manages, with their allocations and the owner program the router must carry. */
 function managedServices(w: World, classes: ClassConfig) {
   return w.services.filter((s) => !s.metadata.deletionTimestamp && s.metadata.uid && serviceIntent(s, classes).managed).map((svc) => {
     const intent = serviceIntent(svc, classes);
     const allocations = w.allocations.filter((a) => a.metadata.labels?.[LABEL_SERVICE_UID] === svc.metadata.uid && !a.metadata.deletionTimestamp);
     const slices = w.slices.filter((s) => s.metadata.namespace === svc.metadata.namespace && s.metadata.labels?.['kubernetes.io/service-name'] === svc.metadata.name);
-    const model = serviceProgram(svc, intent, allocations, slices);
+    const model = serviceProgram(svc, intent, allocations, slices, sharedAddresses(w));
     const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts: advertisementWants(allocations, w.pools) };
     return { svc, intent, allocations, owner, lbEnabled: model.lbEnabled };
   });

@@ -79,7 +79,7 @@ function withOtherCluster(base: RouterState): RouterState {
     addressType: 'IPv4', endpoints: ['10.244.7.10', '10.244.7.11'].map((a) => ({ addresses: [a], conditions: { ready: true } })), ports: [{ name: 'http', protocol: 'TCP', port: 8080 }],
   };
   const intent = serviceIntent(svc, { loadBalancerClass: OUR_CLASS, defaultClass: false });
-  const program = { uid, service: serviceProgram(svc, intent, [alloc], [slice]), adverts: advertisementWants([alloc], [pool]), cluster: OTHER_CLUSTER };
+  const program = { uid, service: serviceProgram(svc, intent, [alloc], [slice], new Set()), adverts: advertisementWants([alloc], [pool]), cluster: OTHER_CLUSTER };
   return applyPlanToState(base, planOwner(program, base.menus).ops);
 }
 
