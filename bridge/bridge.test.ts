@@ -252,6 +252,45 @@ describe('start-up', () => {
     await expect(started).rejects.toThrow(/EADDRINUSE/);
     expect(kube.watching('Service')).toBe(0);
   });
+
+  /** A bridge started over a cluster that already holds `web` (ours), its slice and its allocation; `failing` is never listed. */
+  async function restarted(failing?: 'IPAddressClaim') {
+    const clock = fakeClock();
+    const kube = fakeKube();
+    const labels = { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': 'uid-web' };
+    const web = { ...lb('web'), metadata: { ...lb('web').metadata, uid: 'uid-web', finalizers: ['mikrolb.de/finalizer'] } };
+    const allocation = { metadata: { name: 'web-v4', labels }, spec: { ipFamily: 'IPv4' }, status: { phase: 'Programmed', address: '192.0.2.7' } };
+    kube.apply('Service', web);
+    kube.apply('EndpointSlice', slice('web-1', 'web'));
+    kube.apply('IPAllocation', allocation);
+    const stream = failing ? { ...kube.stream, list: (kind: Parameters<typeof kube.stream.list>[0], page: Parameters<typeof kube.stream.list>[1]) => (kind === failing ? Promise.reject(new KubeError('the server could not find the requested resource', 404, 'NotFound')) : kube.stream.list(kind, page)) } : kube.stream;
+    const seen: string[] = [];
+    const answer = (fn: FunctionName) => async (i: Invocation): Promise<DispatchResult> => {
+      if (i.type !== 'resync') seen.push(`${fn} ${i.change} ${i.ref.kind}/${i.ref.name}`);
+      return { status: 200 };
+    };
+    const bridge = await startBridge(
+      { port: 0, hostname: '127.0.0.1', lease: { enabled: false }, perObjectIntervalMs: 0 },
+      { transport: offlineTransport, stream, log: memoryLogger(), clock, random: () => 0.5, dispatch: Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, answer(fn)])) },
+    );
+    running.push(bridge);
+    return { clock, bridge, programs: () => seen.filter((c) => c.startsWith('program')) };
+  }
+
+  it('waits for every kind to be listed: a Service, its slice and its allocation, met at once, reach program once', async () => {
+    const { clock, bridge, programs } = await restarted();
+    await bridge.ready;
+    await clock.advance(1_000);
+    expect(programs()).toEqual(['program update Service/web']);
+  });
+
+  it('waits for a kind that cannot be listed ten seconds at most', async () => {
+    const { clock, programs } = await restarted('IPAddressClaim');
+    await clock.advance(9_000);
+    expect(programs()).toEqual([]);
+    await clock.advance(2_000);
+    expect(programs()).toEqual(['program update Service/web']);
+  });
 });
 
 describe('the bridge over HTTP', () => {

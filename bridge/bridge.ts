@@ -57,6 +57,9 @@ export interface BridgeHandle {
 
 const KINDS = ObjectKindSchema.options;
 
+/** How long work waits at most for the initial lists of every kind (see gate in startBridge). */
+const LIST_HOLD_MS = 10_000;
+
 /** Watches the cluster and invokes the functions: the bridge of ARCHITECTURE.md. */
 export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): Promise<BridgeHandle> {
   const config = bridgeConfig(input);
@@ -72,7 +75,7 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     limits: config.functionConcurrency,
     retry: config.retry,
     perObjectIntervalMs: config.perObjectIntervalMs,
-    paused: config.lease.enabled,
+    paused: true, // until every kind is listed (or LIST_HOLD_MS) and, with election, while leading: see gate
     clock,
     random,
     log,
@@ -91,7 +94,24 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     startSource({ kind, stream, tracker: trackers[kind], emit, ...(deps.mirrors?.[kind] ? { mirror: deps.mirrors[kind] } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),
   );
   const readiness = watchReadiness(sources, log);
-  const elector = config.lease.enabled ? electLeader(config, transport, clock, log, queue) : undefined;
+  // Work waits for the initial lists: a restarted bridge meets every object at once, and a
+  // Service's own event, its slices' and its allocations' (each kind listed in turn) then
+  // coalesce into one invocation per function instead of reaching program up to three times.
+  // A list that takes longer (or fails: a missing CRD) holds nothing up past LIST_HOLD_MS.
+  const gate = { listed: false, leading: !config.lease.enabled };
+  const openGate = (): void => (gate.listed && gate.leading ? queue.resume() : queue.pause());
+  const listed = (): void => {
+    cancelHold();
+    if (gate.listed) return;
+    gate.listed = true;
+    openGate();
+  };
+  const cancelHold = clock.schedule(LIST_HOLD_MS, listed);
+  void readiness.ready.then(listed, () => undefined);
+  const elector = config.lease.enabled ? electLeader(config, transport, clock, log, (leading) => {
+    gate.leading = leading;
+    openGate();
+  }) : undefined;
   const resync = startResync({ intervalMs: config.resyncIntervalMs, functions: FUNCTION_NAMES, clock, enqueue });
   const app = createBridgeApp({ ready: readiness.isReady, metrics: () => metrics.render() + (deps.extraMetrics?.() ?? '') });
   const server = await serveApp(app, { port: config.port, ...(config.hostname ? { hostname: config.hostname } : {}) }).catch(async (err: unknown) => {
@@ -107,6 +127,7 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   let stopping: Promise<void> | undefined;
   const stop = async (): Promise<void> => {
     log.info('Stopping bridge', { deadlineMs: config.shutdownTimeoutMs });
+    cancelHold();
     resync.stop();
     readiness.abandon();
     const sourcesStopped = Promise.all(sources.map((s) => s.stop()));
@@ -191,14 +212,14 @@ function watchReadiness(sources: readonly Source[], log: Logger) {
   return { ready: promise, isReady: () => ready, abandon: () => (ready ? undefined : abandon()) };
 }
 
-function electLeader(config: BridgeConfig, transport: Transport, clock: Clock, log: Logger, queue: WorkQueue): Elector {
+function electLeader(config: BridgeConfig, transport: Transport, clock: Clock, log: Logger, leading: (now: boolean) => void): Elector {
   const identity = config.lease.identity ?? `${hostname()}-${randomBytes(3).toString('hex')}`;
   return startElector({
     transport,
     clock,
     log,
     settings: { ...config.lease, identity },
-    onLeading: () => queue.resume(),
-    onFollowing: () => queue.pause(),
+    onLeading: () => leading(true),
+    onFollowing: () => leading(false),
   });
 }
