@@ -17,7 +17,7 @@ import { boundedDispatch, httpDispatch, type Dispatch, type FetchFn } from './in
 import { kubeStream, type KubeStream } from './kube-stream.js';
 import { startElector, type Elector } from './lease.js';
 import { createBridgeMetrics, type BridgeMetrics } from './metrics.js';
-import { createWorkQueue, type WorkQueue } from './queue.js';
+import { createWorkQueue } from './queue.js';
 import { startResync } from './resync.js';
 import { FUNCTION_NAMES, routeEmission, type Emission, type FunctionName } from './routing.js';
 import { createBridgeApp } from './server.js';
