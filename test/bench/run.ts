@@ -61,11 +61,11 @@ async function scenario<T>(name: string, title: string, run: () => Promise<T> | 
   log(`  (${((performance.now() - t) / 1000).toFixed(0)} s)`);
 }
 
-if (want('coldstart') || want('bridge') || want('convergence') || want('convergence-split') || want('teardown') || want('rollout')) {
+if (want('coldstart') || want('bridge') || want('convergence') || want('convergence-split') || want('teardown') || want('rollout') || want('restart')) {
   log('building dist/ (npm run build) for the process scenarios');
   execFileSync('npm', ['run', 'build', '--silent'], { cwd: join(import.meta.dirname, '..', '..'), stdio: ['ignore', 2, 2] }); // stdout stays JSON-only
 }
-if (want('convergence') || want('convergence-split') || want('teardown') || want('rollout')) {
+if (want('convergence') || want('convergence-split') || want('teardown') || want('rollout') || want('restart')) {
   log('compiling the reference controller and the probe (test/bench/child)');
   await compileChildren();
 }
