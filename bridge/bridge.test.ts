@@ -63,7 +63,7 @@ describe('the bridge, in process', () => {
     await clock.advance(100);
     kube.remove('IPPool', 'lan');
     await clock.advance(100);
-    expect(calls()).toEqual(['allocate add IPPool/lan', 'allocate delete IPPool/lan', 'program add IPPool/lan', 'program delete IPPool/lan', 'release delete IPPool/lan']);
+    expect(calls()).toEqual(['allocate add IPPool/lan', 'allocate delete IPPool/lan', 'program delete IPPool/lan', 'release delete IPPool/lan']);
   });
 
   it('a Service being deleted concerns release alone, and what goes with it wakes nobody', async () => {

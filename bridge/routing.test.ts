@@ -6,7 +6,7 @@ const fns = (kind: ObjectKind, change: Change): FunctionName[] => [...new Set(RO
 
 describe('the routing table', () => {
   it.each<[ObjectKind, Change, FunctionName[]]>([
-    ['IPPool', 'add', ['allocate', 'program']],
+    ['IPPool', 'add', ['allocate']],
     ['IPPool', 'update', ['allocate', 'program', 'release']],
     ['IPPool', 'delete', ['allocate', 'program', 'release']],
     ['IPAllocation', 'add', ['allocate', 'program']],

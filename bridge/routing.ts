@@ -91,7 +91,11 @@ const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map(
  */
 export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonly Route[]>>>> = {
   // A pool's status (its counts) is written by allocate itself: nobody needs to hear of that.
-  IPPool: { add: to('allocate', 'program'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
+  // A new pool holds no address yet (its addresses are held through claims, which go before the
+  // pool does), so program has nothing to do for its add; and a starting bridge lists every pool
+  // as new, which would program every Service holding one of its addresses a second time (each
+  // is listed with our finalizer and programmed as itself).
+  IPPool: { add: to('allocate'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
   // allocate decides on spec; program acts on the address allocate wrote (not on the conditions
   // it writes itself, which would wake it again); release on deletion.
   IPAllocation: {

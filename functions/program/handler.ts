@@ -77,6 +77,9 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
     case 'EndpointSlice':
       return programEndpointSlice(deps, namespace ?? 'default', name, report);
     case 'IPPool':
+      // a new pool holds no address yet (an ApiServerSource sends program every pool's add, and
+      // lists every pool as new when it starts: see the bridge's routing table)
+      if (inv.change === 'add') return;
       return programPool(deps, name, report);
     case 'IPAddressClaim': {
       // a claim whose sharing changed: shared now, its holders write the address's own entries;

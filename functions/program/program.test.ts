@@ -196,6 +196,16 @@ describe('program (memory API server, memory router)', () => {
     expect(ownersOfAddress(r.state())).toEqual([`ip-${LB_IP}`, `ip-${LB_IP}`]);
   });
 
+  it.each([
+    ['add', 0],
+    ['update', 1],
+  ] as const)('a pool\'s %s: the Services holding its addresses are programmed only on a change (a new pool holds none; a bridge or source starting lists every pool as new)', async (change, reads) => {
+    const claim = { ...claimOf(), metadata: { ...claimOf().metadata, labels: { 'mikrolb.de/pool': 'lan' } } };
+    const { program, router: r } = setup([...cluster(), claim]);
+    expect((await program(objectInvocation(change, { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
+    expect(r.roundTrips > 0 ? 1 : 0).toBe(reads);
+  });
+
   it('has nothing to do for a new claim (it stopped no sharing): 200, no read at all', async () => {
     const { program, router: r } = setup([...cluster(), claimOf()]);
     expect((await program(objectInvocation('add', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
