@@ -228,7 +228,8 @@ export async function serverCpu(cluster: TestCluster): Promise<{ apiServer: numb
   return { apiServer: apiServer ? await cpuSeconds(apiServer) : 0, etcd: etcd ? await cpuSeconds(etcd) : 0 };
 }
 
-const dstNatRules = (sim: RouterSim): number => (sim.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').length;
+/** The simulator's dst-nat rules: two per converged bench Service (one per endpoint). */
+export const dstNatRules = (sim: RouterSim): number => (sim.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').length;
 
 /**
  * Records when each bench Service first has an ingress, from one watch: polling whole lists

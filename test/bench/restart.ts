@@ -1,7 +1,7 @@
 import type { RouterSim } from '../../lib/routeros/sim/index.js';
 import { requestDelta, startChild, withControllerStack, type RunningController } from './controllers.js';
 import { convergeFirst } from './burst.js';
-import { serverCpu } from './convergence.js';
+import { dstNatRules, serverCpu } from './convergence.js';
 import { idlePercent, machineCpu } from './support.js';
 
 /** What a restart of our controller over N converged Services cost, until it was quiet again. */
@@ -29,6 +29,10 @@ export interface RestartResult {
 
 const sleep = (t: number): Promise<void> => new Promise((r) => setTimeout(r, t));
 
+/** How long the controller must stay quiet after its restart; not counted in the restart's time. */
+const STILL_MS = 2000;
+const NO_COUNTS = { seq: 0, requests: {}, routerRoundTrips: 0 };
+
 /** A gauge or counter of the bridge's Prometheus text, summed over its labels. */
 export function metricSum(text: string, name: string, label?: { key: string; value: string }): number {
   let sum = 0;
@@ -54,12 +58,12 @@ async function untilQuiet(child: RunningController, stillMs: number, deadlineMs:
   for (;;) {
     const text = await child.metrics();
     const busy = metricSum(text, 'mikrolb_bridge_queue_depth') + metricSum(text, 'mikrolb_bridge_in_flight');
-    const { total } = requestDelta({ seq: 0, requests: {}, routerRoundTrips: 0 }, await child.counts());
+    const { total } = requestDelta(NO_COUNTS, await child.counts());
     if (busy > 0 || total !== last) {
       last = total;
       since = performance.now();
     } else if (performance.now() - since >= stillMs) return;
-    if (performance.now() > deadlineMs) throw new Error('our controller was not quiet within 10 minutes of its restart');
+    if (performance.now() > deadlineMs) throw new Error('our controller did not become quiet within 10 minutes');
     await sleep(100);
   }
 }
@@ -67,7 +71,7 @@ async function untilQuiet(child: RunningController, stillMs: number, deadlineMs:
 /**
  * N Services converged by our controller, which is then stopped and started again, as an
  * upgrade or a rescheduled pod does. The new process lists every kind and hands each Service
- * to allocate and program (and sends each function its start-up resync); with nothing changed
+ * with our finalizer to allocate, program and release; with nothing changed
  * meanwhile it should write nothing, on the cluster or on the router. How long until it is
  * quiet, and what that cost. No target: issue 14 measures Services appearing.
  */
@@ -75,8 +79,7 @@ export async function restart(n: number, log: (line: string) => void): Promise<R
   return withControllerStack('ours', async (stack) => {
     const { cluster, sim } = stack;
     if (!sim) throw new Error('our controller runs with a router simulator');
-    const rules = (): number => (sim.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'dst-nat').length;
-    const converged = await convergeFirst(stack, n, () => rules() >= 2 * n, log);
+    const converged = await convergeFirst(stack, n, () => dstNatRules(sim) >= 2 * n, log);
     // what was still on its way (the last hand-offs' reads) ends before the restart
     await untilQuiet(stack.child, 1000, performance.now() + 600_000);
     log(`    ${n} Services converged in ${converged.toFixed(1)} s; restarting our controller`);
@@ -89,14 +92,13 @@ export async function restart(n: number, log: (line: string) => void): Promise<R
     const child = await startChild('ours', cluster, { url: sim.url, port: sim.port });
     try {
       const readySeconds = (performance.now() - t0) / 1000;
-      await untilQuiet(child, 2000, t0 + 600_000);
-      const stillMs = 2000; // the quiet stretch untilQuiet waited for is not part of the restart
-      const quietSeconds = (performance.now() - t0 - stillMs) / 1000;
+      await untilQuiet(child, STILL_MS, t0 + 600_000);
+      const quietSeconds = (performance.now() - t0 - STILL_MS) / 1000;
       const counts = await child.counts();
       const cpu = await child.cpuSeconds();
       const server1 = await serverCpu(cluster);
       const machine1 = await machineCpu();
-      const requests = requestDelta({ seq: 0, requests: {}, routerRoundTrips: 0 }, counts);
+      const requests = requestDelta(NO_COUNTS, counts);
       const text = await child.metrics();
       const invocations = Object.fromEntries(['allocate', 'program', 'release'].map((fn) => [fn, metricSum(text, 'mikrolb_bridge_invocations_total', { key: 'function', value: fn })]));
       log(`    quiet ${quietSeconds.toFixed(1)} s after the restart (ready after ${readySeconds.toFixed(1)} s)`);
