@@ -3,7 +3,7 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
-import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
@@ -21,10 +21,10 @@ import { recordingReads } from '../../test/helpers/recording-port.js';
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const UID = '0a1b2c3d-0000-4000-8000-00000000c0de';
 
-const objects = () => [
+const objects = (annotations: Record<string, string> = {}) => [
   { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan' },
     spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
-  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID },
+  { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, annotations },
     spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
   { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } },
     addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.11'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
@@ -46,10 +46,12 @@ interface SetupOptions {
   /** The controller's watch copies, filled from the seeded objects. */
   mirrored?: boolean;
   programAgain?: (namespace: string, name: string) => void;
+  /** The Service's annotations. */
+  annotations?: Record<string, string>;
 }
 
 function setup(opts: SetupOptions = {}) {
-  const kube = memoryPort({ objects: objects(), now: NOW });
+  const kube = memoryPort({ objects: objects(opts.annotations), now: NOW });
   const requests: string[] = [];
   let hook = opts.beforeServiceStatus;
   const port: KubePort = {
@@ -194,5 +196,35 @@ describe('a slice that changes while the statuses are unwritten', () => {
     await listed();
     await allocate(objectInvocation('add', web));
     expect(again).toEqual([]);
+  });
+});
+
+describe('a claim whose sharing changes while the statuses are unwritten', () => {
+  // program, woken by that change to program the claim's holders, leaves alone a Service
+  // allocate is still recording (decisionUnrecorded): the hand-off sees the sharing moved
+  const shared = { 'mikrolb.de/allow-shared-ip': 'web' };
+  const unshare = async (k: KubePort): Promise<void> => {
+    const [c] = await k.list('IPAddressClaim');
+    const claim = IPAddressClaimSchema.parse(c);
+    expect(claim.spec.sharingKey).toBe('web');
+    const { sharingKey: _key, holders: _holders, ...spec } = claim.spec;
+    await k.replace('IPAddressClaim', { ...claim, spec });
+  };
+
+  it('is handed to the bridge in the controller (program runs for the Service again)', async () => {
+    const again: string[] = [];
+    const { allocate, listed } = setup({ annotations: shared, mirrored: true, programAgain: (namespace, name) => again.push(`${namespace}/${name}`), beforeServiceStatus: unshare });
+    await listed();
+    expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
+    expect(again).toEqual(['shop/web']);
+  });
+
+  it('costs nothing when it did not move', async () => {
+    const again: string[] = [];
+    const { allocate, listed, router } = setup({ annotations: shared, mirrored: true, programAgain: (namespace, name) => again.push(`${namespace}/${name}`) });
+    await listed();
+    expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
+    expect(again).toEqual([]);
+    expect(Object.values(router.state().menus).flat().filter((e) => /svc=ip-/.test(e.comment ?? ''))).toHaveLength(2);
   });
 });

@@ -34,9 +34,10 @@ const objects = () => [
     spec: { ipFamily: 'IPv4' }, status: { phase: 'Allocated', address: LB_IP, advertised: false } },
 ];
 
-function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>, opts: { unallocated?: boolean } = {}) {
-  // unallocated: the allocation as allocate created it, before any status
-  const seeded = opts.unallocated ? objects().map((o) => (o.kind === 'IPAllocation' ? { ...o, status: undefined } : o)) : objects();
+function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>, opts: { failed?: boolean } = {}) {
+  // failed: the allocation as allocate left it when the address was taken (retried on a change of its pool)
+  const failed = { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'AddressAlreadyUsed', message: 'taken', lastTransitionTime: '2026-01-01T00:00:00Z' }] };
+  const seeded = opts.failed ? objects().map((o) => (o.kind === 'IPAllocation' ? { ...o, status: failed } : o)) : objects();
   const kube = memoryPort({ objects: seeded, now: NOW });
   const reads: string[] = [];
   let once = beforeStatusWrite;
@@ -112,8 +113,10 @@ describe('an endpoint change of a programmed Service', () => {
 });
 
 describe('a program run that read the allocations before a concurrent run recorded the address', () => {
-  // e.g. program woken by a new slice while allocate's hand-off was still writing: its Service
-  // write meets the hand-off's, and its retry must not take the ingress back
+  // e.g. program woken by a new slice while allocate, retrying a Failed allocation, recorded
+  // its address and a second program run published it: the first run's Service write meets
+  // that one's, and its retry must not take the ingress back (an allocation allocate has not
+  // recorded anything in yet is left alone altogether: program.test.ts)
   it('reads the allocations again with the Service after a conflict, and keeps the ingress', async () => {
     const handoff = async (k: KubePort): Promise<void> => {
       const a = IPAllocationSchema.parse(await k.get('IPAllocation', ALLOC));
@@ -124,7 +127,7 @@ describe('a program run that read the allocations before a concurrent run record
       const svc = ServiceSchema.parse(await k.get('Service', 'web', 'shop'));
       await k.replaceStatus('Service', { ...svc, status: { loadBalancer: { ingress: [{ ip: LB_IP, ipMode: 'Proxy' }] } } });
     };
-    const { kube, program } = setup(handoff, { unallocated: true });
+    const { kube, program } = setup(handoff, { failed: true });
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
     const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
     expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);

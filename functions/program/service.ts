@@ -20,7 +20,7 @@ import { settleReservation, settleService, type ServiceRead } from './settle.js'
 import { SETTLE_ROUNDS } from '../../lib/core/settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { recordAllocatedEvent, recordEvent, writeOutcomes } from './statuses.js';
-import { programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
+import { decisionUnrecorded, programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { messageOf } from '../../lib/errors.js';
 import { inBackground } from '../../lib/events/background.js';
@@ -199,6 +199,11 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     readPools(deps.kube, deps.pools),
   ]);
   const live = allocations.items.filter((a) => !a.metadata.deletionTimestamp);
+  const recording = live.find(decisionUnrecorded);
+  if (recording) {
+    report.actions.push(`${recording.metadata.name}: allocate has not recorded its decision yet (its status write programs the Service)`);
+    return false;
+  }
   const read: ServiceRead = { live, slices, pools: pools.items, shared: await sharedAddressesOf(deps.kube, svc, live) };
   const { error, wrote, added, plan, owner } = await programRead(deps, svc, intent, read, report, state);
   let after: Service | undefined; // the Service as read after the router write, unless its status write proved it unchanged
@@ -251,14 +256,22 @@ export async function programAllocation(deps: ProgramDeps, name: string, report:
  * entries would then stand until a resync. So after a router write, program checks whether what
  * it planned from still holds: the Service's spec and annotations (`after`: as settle read it
  * after the write; undefined when the status writes, each carrying the Service's
- * resourceVersion, proved it unchanged), its slices, and how its pools advertise its addresses.
- * If not, it runs again: a run that read the change either wrote before this one's write (and
- * this one's second run puts it back) or wrote after it. (Its allocations: settle.)
+ * resourceVersion, proved it unchanged), its slices, how its pools advertise its addresses, and
+ * which of its addresses are shared (for a Service with a sharing key: a claim that became
+ * shared meanwhile wakes program for its holders, which skips a Service allocate is still
+ * recording — the hand-off's — see decisionUnrecorded). If not, it runs again: a run that
+ * read the change either wrote before this one's write (and this one's second run puts it
+ * back) or wrote after it. (Its allocations: settle.)
  */
 async function inputsMoved(deps: ProgramDeps, svc: Service, read: ServiceRead, after: Service | undefined): Promise<string | undefined> {
   if (after && (after.metadata.generation !== svc.metadata.generation || !deepEqualJson(after.metadata.annotations ?? {}, svc.metadata.annotations ?? {}))) return 'the Service changed while programming';
-  const [slices, pools] = await Promise.all([readSlicesOf(deps.kube, deps.slices, svc.metadata.namespace ?? 'default', svc.metadata.name), readPools(deps.kube, deps.pools)]);
+  const [slices, pools, shared] = await Promise.all([
+    readSlicesOf(deps.kube, deps.slices, svc.metadata.namespace ?? 'default', svc.metadata.name),
+    readPools(deps.kube, deps.pools),
+    sharedAddressesOf(deps.kube, svc, read.live),
+  ]);
   if (sliceVersions(slices) !== sliceVersions(read.slices)) return 'its slices changed while programming';
+  if ([...shared].sort().join() !== [...read.shared].sort().join()) return 'the sharing of its addresses changed while programming';
   return advertising(read.live, pools.items) === advertising(read.live, read.pools) ? undefined : 'its pools changed while programming';
 }
 

@@ -9,7 +9,8 @@ import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfServ
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 import { getAllocation, getService, listAllocations, listClaims, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
-import type { ReleaseDeps, ReleaseReport } from './deps.js';
+import { SiblingUnrecordedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
+import { decisionUnrecorded } from '../../lib/core/allocation-status.js';
 import { dropFinalizer, firstThen } from './finalizers.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { applyOwner, onRouter } from './router.js';
@@ -65,13 +66,16 @@ async function routerOwner(deps: ReleaseDeps, a: IPAllocation): Promise<RouterOw
 /**
  * Re-plans a live Service without the released allocation, from whole menus, then settles as
  * program does (lib/core/settle.ts): another of its allocations may be released while this
- * writes, and a write planned from the earlier read would put that one's entries back.
+ * writes, and a write planned from the earlier read would put that one's entries back. Not
+ * while allocate is still recording another of them (SiblingUnrecordedError).
  */
 async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & { metadata: { uid: string; namespace: string } }, report: ReleaseReport): Promise<void> {
   const { uid, namespace, name } = svc.metadata;
   const others = async (): Promise<IPAllocation[]> =>
     (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((x) => x.metadata.uid !== a.metadata.uid && !x.metadata.deletionTimestamp);
   const [first, slices, pools] = await Promise.all([others(), listEndpointSlices(deps.kube, namespace, slicesOfService(name)), listPools(deps.kube)]);
+  const recording = first.find(decisionUnrecorded);
+  if (recording) throw new SiblingUnrecordedError(`Waiting for allocate to record ${recording.metadata.name} before re-planning ${namespace}/${name} without ${a.metadata.name}.`);
   const steps: SettleSteps<Service> = {
     owner: async () => {
       const now = await getService(deps.kube, namespace, name);

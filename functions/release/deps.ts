@@ -52,3 +52,16 @@ export class RouterReleaseError extends RetryableError {
     super('Unavailable', message, 5);
   }
 }
+
+/**
+ * Another allocation of the Service is one allocate has not recorded a decision in yet
+ * (decisionUnrecorded): the Service's re-plan waits for that status, or it would take off the
+ * entries the hand-off may have just written for that allocation's address. Retried shortly
+ * (allocate records it within its invocation).
+ */
+export class SiblingUnrecordedError extends RetryableError {
+  override readonly name = 'SiblingUnrecordedError';
+  constructor(message: string) {
+    super('Conflict', message, 1);
+  }
+}

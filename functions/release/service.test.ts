@@ -5,6 +5,7 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
+import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
@@ -90,5 +91,39 @@ describe('releasing a Service being deleted', () => {
     expect(Object.fromEntries(counted.reads)).toEqual({ 'get Service': 1, 'list IPAllocation': 1, 'list IPAddressClaim': 2, 'get IPPool': 2 });
     const allocationWrites = kube.writes.slice(writesBefore).filter((w) => w.kind === 'IPAllocation').map((w) => `${w.verb} ${w.name}`);
     expect(allocationWrites).toEqual(IPS.flatMap((address) => [`update ${allocationName(UID, { address })}`, `delete ${allocationName(UID, { address })}`]));
+  });
+});
+
+describe('releasing one allocation of a live Service while allocate records another', () => {
+  // The all-in-one hand-off writes the router for a new allocation before its status: a re-plan
+  // of the Service from the allocations as listed then would take that address's entries off,
+  // and the Programmed status that follows wakes nobody. Release waits for the status instead.
+  it('asks to be retried, changing nothing, until the other allocation\'s status is written; then takes off only its own address', async () => {
+    const router = memoryRouter(SEED);
+    const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
+    const programmed = memoryPort({ now: NOW, objects: cluster() });
+    expect((await createProgram({ ...common, kube: programmed.port })(objectInvocation('update', WEB))).kind).toBe('done');
+    const advertised = () => (router.state().menus['/ip/address'] ?? []).filter((e) => (e.comment ?? '').includes(`svc=${UID}:`)).map((e) => e.address).sort();
+    expect(advertised()).toEqual(IPS.map((ip) => `${ip}/32`));
+    const before = structuredClone(router.state());
+
+    const [gone = '', recording = ''] = IPS.map((address) => allocationName(UID, { address }));
+    const objects = cluster().map((o) => {
+      if (o.kind !== 'IPAllocation') return o;
+      if (o.metadata.name === gone) return { ...o, metadata: { ...o.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } };
+      return Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'status'));
+    });
+    const kube = memoryPort({ now: NOW, objects });
+    const release = createRelease({ ...common, kube: kube.port, claimGraceMs: 60_000 });
+    const ref = { kind: 'IPAllocation', name: gone } as const;
+    expect(await release(objectInvocation('update', ref))).toMatchObject({ kind: 'retry', reason: 'Conflict', retryAfterSeconds: 1, message: expect.stringContaining(recording) });
+    expect(router.state()).toEqual(before);
+    expect(kube.writes).toEqual([]);
+
+    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', recording));
+    await kube.port.replaceStatus('IPAllocation', { ...a, status: { phase: 'Programmed', address: IPS[1], advertised: true, interfaceName: 'ether1', observedGeneration: 1 } });
+    expect((await release(objectInvocation('update', ref))).kind).toBe('done');
+    expect(advertised()).toEqual([`${IPS[1]}/32`]);
+    expect(await kube.port.get('IPAllocation', gone)).toBeUndefined();
   });
 });

@@ -15,6 +15,17 @@ export const COND_READY = 'Ready';
 /** The router failed on the address (unreachable, or an error answering the write): program answers "retry later". */
 export const REASON_BACKEND_ERROR = 'BackendError';
 
+/**
+ * An allocation allocate has created and not yet recorded a decision in: its status is written
+ * right after the create, or — in the all-in-one controller's hand-off — after the router
+ * write, beside the Service's ingress. Until then the cluster does not show the address it may
+ * already hold on the router, so nothing may be planned for its Service from what it shows
+ * (a plan would take that address's entries off, and a reader that sees the hand-off's ingress
+ * before its status would take the ingress back). The status write that ends it wakes program,
+ * or is the hand-off's, which programmed the Service itself.
+ */
+export const decisionUnrecorded = (a: IPAllocation): boolean => a.status?.phase === undefined;
+
 /** What program learnt from the router about one allocation's address. */
 export type RouterOutcome =
   | { kind: 'advertised'; interfaceName: string }
