@@ -9,6 +9,7 @@ import { createTracer } from '../../test/tracer/index.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { allocationName } from '../../lib/core/service.js';
 import { createProgram } from './handler.js';
+import { recordingReads } from '../../test/helpers/recording-port.js';
 
 const UID = '0a1b2c3d-0000-4000-8000-000000000001';
 const ALLOC_UID = '0a1b2c3d-0000-4000-8000-0000000000a1';
@@ -214,6 +215,23 @@ describe('program (memory API server, memory router)', () => {
     await kube.port.replace('IPAddressClaim', { ...claimOf('web'), metadata: { ...claimOf('web').metadata, resourceVersion: IPAddressClaimSchema.parse(claim).metadata.resourceVersion } });
     expect((await program(objectInvocation('update', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
     expect(ownersOfAddress(r.state())).toEqual([`ip-${LB_IP}`, `ip-${LB_IP}`]);
+  });
+
+  it('programs nobody for an update of a shared claim whose address\'s entries are its own already (an ApiServerSource sends each holder joining): one router read', async () => {
+    const reads: string[] = [];
+    const objects = [...cluster({ annotations: { 'mikrolb.de/allow-shared-ip': 'web' } }), claimOf('web')];
+    const kube = memoryPort({ objects, now: () => new Date('2026-01-01T00:00:00Z') });
+    const r = memoryRouter(router(), { queries: true });
+    const program = createProgram({
+      kube: recordingReads(kube.port, reads), router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+    });
+    expect((await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(ownersOfAddress(r.state())).toEqual([`ip-${LB_IP}`, `ip-${LB_IP}`]);
+    const [trips, read] = [r.roundTrips, reads.length];
+    const res = await program(objectInvocation('update', { kind: 'IPAddressClaim', name: LB_IP }));
+    expect(res).toMatchObject({ kind: 'done', body: { routerOps: 0, actions: [`${LB_IP}: its entries are the shared address's already`] } });
+    expect([r.roundTrips - trips, reads.slice(read)]).toEqual([1, ['get IPAddressClaim']]);
   });
 
   it.each([

@@ -3,6 +3,7 @@ import { programOwner } from '../../lib/core/router-program.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { getClaim } from '../../lib/k8s/typed.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
+import { ownerOf } from '../../lib/router/names.js';
 import { formatAddress, parseAddress, parseAddressName } from '../../lib/ip/index.js';
 import { addressMenu, firewallMenu } from '../../lib/router/menus.js';
 import type { RouterEntry } from '../../lib/router/state.js';
@@ -63,7 +64,33 @@ export async function claimSharingChanged(deps: ProgramDeps, address: string, re
   if (!name) return;
   const claim = await getClaim(deps.kube, name);
   if (claim?.spec.sharingKey === undefined) return takeOffAddressEntries(deps, address, report, programHolder);
+  if (await handedOver(deps, address)) {
+    report.actions.push(`${address}: its entries are the shared address's already`);
+    return;
+  }
   for (const h of holdersOf(claim.spec)) await programHolder(h.allocationName);
+}
+
+/**
+ * Whether this cluster's entries holding a shared address are all the address's own (and there
+ * is one): its holders' programs since it became shared wrote them, and programming the holders
+ * would hand nothing over. An ApiServerSource sends program every update of a claim (each holder
+ * joining or leaving), which would otherwise program every holder each time. One narrowed read.
+ */
+async function handedOver(deps: ProgramDeps, address: string): Promise<boolean> {
+  const owner = sharedAddressOwner(address);
+  const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
+  let entries;
+  try {
+    entries = Object.values(await entriesOfAddress(deps, address)).flat();
+  } catch (e) {
+    throw new RouterUnavailableError(`Reading the entries of ${address}, shared now, failed: ${messageOf(e)}`);
+  }
+  const owners = entries.flatMap((e) => {
+    const o = ownerOf(e.comment);
+    return o?.kind === 'service' && o.cluster === cluster ? [o.uid] : [];
+  });
+  return owners.length > 0 && owners.every((uid) => uid === owner);
 }
 
 async function takeOffAddressEntries(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
