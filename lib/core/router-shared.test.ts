@@ -74,15 +74,17 @@ describe('two Services sharing an address on the router', () => {
     expect(Object.values(none.menus).flat().filter((e) => (e.comment ?? '').includes(LB))).toEqual([]);
   });
 
-  it('a Service that starts sharing hands its address entries to the address: removed before added, as the router refuses duplicates', () => {
-    const alone = program(baseRouter(), owner(svc('https-uid', 'https', 443, '10.0.0.11', false)));
-    expect(owned(alone, SHARED)).toEqual([]);
-    const { ops } = planOwner(https, alone.menus);
-    const menus = ops.map((op) => `${op.op} ${op.menu}`);
-    expect(menus.indexOf('remove /ip/address')).toBeLessThan(menus.indexOf('add /ip/address'));
-    expect(menus.indexOf('remove /ip/firewall/address-list')).toBeLessThan(menus.indexOf('add /ip/firewall/address-list'));
-    const converted = program(alone, https);
+  it('a Service that starts sharing hands its address entries to the address in place: their tags set, never removed and added (the address never leaves the router)', () => {
+    const alone = owner(svc('https-uid', 'https', 443, '10.0.0.11', false));
+    const before = program(baseRouter(), alone);
+    expect(owned(before, SHARED)).toEqual([]);
+    const entriesOf = (s: RouterState) => ['/ip/address', '/ip/firewall/address-list'].flatMap((m) => (s.menus[m] ?? []).filter((e) => e.address?.startsWith(LB)).map((e) => `${m} ${e['.id'] ?? ''} ${e.comment ?? ''}`));
+    const handed = (from: RouterState, to: OwnerProgram) => planOwner(to, from.menus).ops.filter((op) => op.menu === '/ip/address' || op.menu === '/ip/firewall/address-list');
+    const toShared = handed(before, https);
+    expect(toShared.map((op) => `${op.op} ${op.menu}`).sort()).toEqual(['set /ip/address', 'set /ip/firewall/address-list']);
+    const converted = program(before, https);
     expect(owned(converted, SHARED)).toHaveLength(2);
+    expect(entriesOf(converted).map((e) => e.split(' ').slice(0, 2).join(' '))).toEqual(entriesOf(before).map((e) => e.split(' ').slice(0, 2).join(' ')));
     expect(reach(converted, 443)).toBe('10.0.0.11:8443');
   });
 

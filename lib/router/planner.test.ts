@@ -4,6 +4,7 @@ import type { RouterState } from './state.js';
 import { createTracer } from '../../test/tracer/index.js';
 import type { ServiceProgram } from './layout.js';
 import { isOrderedMenu } from './menus.js';
+import { plan } from './planner.js';
 import { scopes } from './names.js';
 import type { Op } from './ops.js';
 import { baseRouter, clients, converge, desiredFor, endpointsAt, FAMILIES, NET, opCounts, serviceDesired, spread, webService } from './test-support.js';
@@ -111,5 +112,22 @@ describe('plans compare wire strings the way the router prints them', () => {
 
   it('finds nothing to do when defaults and counters are printed', () => {
     expect(converge(printed, desiredFor([web]), scopes.everything).ops).toEqual([]);
+  });
+});
+
+describe('an address whose owner changes (a Service starting to share it)', () => {
+  const entry = (id: string, owner: string, extra: Record<string, string> = {}) => ({ '.id': id, address: '192.0.2.80/32', interface: 'ether1', comment: `mikrolb:default:svc=${owner}:adv:192.0.2.80`, ...extra });
+  const desired = [{ address: '192.0.2.80/32', interface: 'ether1', comment: 'mikrolb:default:svc=ip-192.0.2.80:adv:192.0.2.80' }];
+  const both = () => true;
+
+  it('keeps the entry and sets its tag: the router refuses a second entry for the address, and the address never leaves it', () => {
+    expect(plan('/ip/address', [entry('*7', 'svc-uid')], desired, both)).toEqual([
+      { op: 'set', menu: '/ip/address', id: '*7', changes: { comment: 'mikrolb:default:svc=ip-192.0.2.80:adv:192.0.2.80' } },
+    ]);
+  });
+
+  it('removes it first and adds the new one when it cannot be set (a property to drop has no default)', () => {
+    const ops = plan('/ip/address', [entry('*7', 'svc-uid', { 'x-unknown': 'kept-by-hand' })], desired, both);
+    expect(ops.map((op) => op.op)).toEqual(['remove', 'add']);
   });
 });

@@ -95,17 +95,37 @@ const clashKey = (e: Readonly<Record<string, string>>): string | undefined =>
   (e.address === undefined ? undefined : `${e.list ?? ''}|${e.address}`);
 
 /**
- * Removals of our entries that an added entry under another tag would clash with (an address
- * whose owner changes, say when a Service starts or stops sharing it): they go first, like
- * entries replaced under the same key.
+ * An added entry that one of our entries to be removed would clash with (the router refuses two
+ * entries for one address in an unordered menu): an address whose owner changes, say when a
+ * Service starts sharing it. That entry is kept and set to the added one — its tag rewritten,
+ * as an entry tagged before cluster names is adopted — so the address never leaves the router
+ * between a removal and an add. One that cannot be set (a property without a default must go)
+ * is removed first, like an entry replaced under the same key, and the new one added after.
  */
-function clashesFirst(menu: string, ours: readonly RouterEntry[], desired: readonly DesiredEntry[], matching: Matching): void {
+function handOverClashes(menu: string, ours: readonly RouterEntry[], desired: readonly DesiredEntry[], matching: Matching): void {
   if (isOrderedMenu(menu)) return;
-  const added = new Set(desired.flatMap((e, rank) => (matching.kept.has(rank) ? [] : [clashKey(e)])).filter((k) => k !== undefined));
-  if (added.size === 0) return;
-  const clashing = new Set(ours.filter((e) => added.has(clashKey(e) ?? '')).map((e) => e['.id'] ?? ''));
-  matching.replaced.push(...matching.removals.filter((id) => clashing.has(id)));
-  matching.removals = matching.removals.filter((id) => !clashing.has(id));
+  const removing = new Set(matching.removals);
+  const clashing = new Map<string, RouterEntry>();
+  for (const entry of ours) {
+    const key = clashKey(entry);
+    if (key !== undefined && removing.has(entry['.id'] ?? '') && !clashing.has(key)) clashing.set(key, entry);
+  }
+  if (clashing.size === 0) return;
+  desired.forEach((want, rank) => {
+    const key = matching.kept.has(rank) ? undefined : clashKey(want);
+    const entry = key === undefined ? undefined : clashing.get(key);
+    if (key === undefined || entry === undefined) return;
+    clashing.delete(key);
+    const id = entry['.id'] ?? '';
+    matching.removals = matching.removals.filter((r) => r !== id);
+    const diff = diffEntry(menu, entry, want);
+    if (diff.kind === 'replace') {
+      matching.replaced.push(id);
+      return;
+    }
+    matching.kept.set(rank, entry);
+    if (diff.kind === 'set') matching.sets.push({ op: 'set', menu, id, changes: diff.changes });
+  });
 }
 
 /**
@@ -115,7 +135,8 @@ function clashesFirst(menu: string, ours: readonly RouterEntry[], desired: reado
  *
  * Make before break: sets, then adds and moves in placement order, then one remove of what is
  * no longer wanted. Only entries replaced under the same key (remove + add, which could clash,
- * e.g. in an address list) are removed first. Placement never names an entry the plan removes
+ * e.g. in an address list) are removed first; an entry whose address passes to another tag is
+ * set to it (handOverClashes). Placement never names an entry the plan removes
  * or adds, so the result is the same whichever way round the removals run.
  */
 export function plan(menu: string, existing: readonly RouterEntry[], desired: readonly DesiredEntry[], scope: Scope): Op[] {
@@ -123,7 +144,7 @@ export function plan(menu: string, existing: readonly RouterEntry[], desired: re
   const roles = existing.map((entry) => roleOf(menu, entry, scope));
   const ours = existing.filter((_, index) => roles[index] === 'ours');
   const matching = match(menu, ours, desired);
-  clashesFirst(menu, ours, desired, matching);
+  handOverClashes(menu, ours, desired, matching);
   return [
     ...removal(menu, matching.replaced),
     ...matching.sets,
