@@ -39,24 +39,26 @@ function allocation(name: string, uid: string, address: string, service: boolean
   };
 }
 
-function claim(address: string, allocationName: string, allocationUID: string) {
+function claim(address: string, allocationName: string, allocationUID: string, sharingKey?: string) {
+  const sharing = sharingKey ? { sharingKey, holders: [{ allocationName, allocationUID, ports: [{ protocol: 'TCP', port: 80 }] }] } : {};
   return {
     apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim',
     metadata: { name: address, labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/allocation-uid': allocationUID } },
-    spec: { address, poolName: 'lan', allocationName, allocationUID },
+    spec: { address, poolName: 'lan', allocationName, allocationUID, ...sharing },
   };
 }
 
-function cluster() {
+/** `sharingKey`: the Service shares its addresses under that key (its claims say so). */
+function cluster(sharingKey?: string) {
   return [
     { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
       spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
       status: { claimsAdopted: true } },
-    claim(IP_A, ALLOC_A, 'alloc-a'),
-    claim(IP_B, ALLOC_B, 'alloc-b'),
+    claim(IP_A, ALLOC_A, 'alloc-a', sharingKey),
+    claim(IP_B, ALLOC_B, 'alloc-b', sharingKey),
     claim('192.0.2.20', 'reserved-gw', RES_UID),
     { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, resourceVersion: '2', generation: 1, finalizers: ['mikrolb.de/finalizer'],
-      annotations: { 'mikrolb.de/load-balancer-ips': `${IP_A},${IP_B}` } },
+      annotations: { 'mikrolb.de/load-balancer-ips': `${IP_A},${IP_B}`, ...(sharingKey ? { 'mikrolb.de/allow-shared-ip': sharingKey } : {}) } },
       spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
     { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'shop', uid: 'es-uid', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'web' } },
       addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.11'], conditions: { ready: true } }, { addresses: ['10.0.0.12'], conditions: { ready: true } }],
@@ -77,11 +79,11 @@ const SEED: RouterState = {
 };
 
 
-async function setup(opts: { programmed: boolean }) {
+async function setup(opts: { programmed: boolean; sharingKey?: string }) {
   // the simulator and the client are closed after each test (test-support)
   const sim = await startSim({ initialState: SEED });
   const client = openClient(sim, { timeoutMs: 5000 });
-  const kube = memoryPort({ objects: cluster(), now: NOW });
+  const kube = memoryPort({ objects: cluster(opts.sharingKey), now: NOW });
   const p = gatedRouter(client);
   const r = gatedRouter(client);
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
@@ -248,6 +250,19 @@ describe('program and release interleaved on one router', () => {
     const c = await setup({ programmed: true });
     await releaseAHeldWhile(c, () => deleteAndRelease(c));
     expect(c.entries(`svc=${UID}:`)).toEqual([]);
+  });
+
+  it('a sharing Service released while program writes: neither its entries nor its addresses\' own are left', async () => {
+    const c = await setup({ programmed: false, sharingKey: 'web' });
+    const held = c.holdProgram('execute');
+    const programming = c.run(c.program, SERVICE);
+    await held.reached;
+    await deleteAndRelease(c);
+    expect(await c.kube.port.list('IPAddressClaim')).toHaveLength(1); // the reservation's
+    held.resume();
+    expect((await programming).kind).toBe('done');
+    expect(c.entries(`svc=${UID}:`)).toEqual([]);
+    expect(c.entries('svc=ip-')).toEqual([]);
   });
 
   it('an operator reservation released while program writes its advertisement', async () => {

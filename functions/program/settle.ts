@@ -48,14 +48,13 @@ async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: 
  */
 async function freedSharedOwners(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[]): Promise<string[]> {
   if (sharingKeyOf(svc) === undefined) return [];
-  const out: string[] = [];
-  for (const a of live) {
+  const freed = await Promise.all(live.map(async (a) => {
     const address = a.status?.address;
     const name = address ? claimNameOf(address) : undefined;
     const owner = address ? sharedAddressOwner(address) : undefined;
-    if (name && owner && !(await getClaim(deps.kube, name))) out.push(owner);
-  }
-  return out;
+    return name && owner && !(await getClaim(deps.kube, name)) ? [owner] : [];
+  }));
+  return [...new Set(freed.flat())];
 }
 
 export interface ServiceRead {
@@ -94,10 +93,16 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
     write: ({ svc, intent }, planned) =>
       reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices, read.shared), adverts: advertisementWants(planned, read.pools) }, 'an allocation was released', report),
     gone: async (planned) => {
-      await reapply(deps, { uid, adverts: [] }, 'its Service was released', report);
-      // every allocation a write of this run planned with, once each
+      // every allocation a write of this run planned with, once each. The freed shared addresses
+      // are found first and everything this run wrote goes in one round of writes: nobody else
+      // hears of these entries, so a process killed between two such writes left the second
+      // to the resync's garbage collection (chaos, seed 1405980348)
       const written = [...new Map([...read.live, ...planned].map((a) => [a.metadata.uid ?? '', a])).values()];
-      for (const owner of await freedSharedOwners(deps, before, written)) await reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report);
+      const freed = await freedSharedOwners(deps, before, written);
+      await Promise.all([
+        reapply(deps, { uid, adverts: [] }, 'its Service was released', report),
+        ...freed.map((owner) => reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report)),
+      ]);
     },
   };
   const settled = await settleWrites(steps, read.live);
