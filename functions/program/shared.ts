@@ -80,13 +80,10 @@ export async function claimSharingChanged(deps: ProgramDeps, address: string, re
 async function handedOver(deps: ProgramDeps, address: string): Promise<boolean> {
   const owner = sharedAddressOwner(address);
   const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
-  let entries;
-  try {
-    entries = Object.values(await entriesOfAddress(deps, address)).flat();
-  } catch (e) {
+  const entries = await entriesOfAddress(deps, address).catch((e: unknown) => {
     throw new RouterUnavailableError(`Reading the entries of ${address}, shared now, failed: ${messageOf(e)}`);
-  }
-  const owners = entries.flatMap((e) => {
+  });
+  const owners = Object.values(entries).flat().flatMap((e) => {
     const o = ownerOf(e.comment);
     return o?.kind === 'service' && o.cluster === cluster ? [o.uid] : [];
   });

@@ -105,26 +105,26 @@ const clashKey = (e: Readonly<Record<string, string>>): string | undefined =>
 function handOverClashes(menu: string, ours: readonly RouterEntry[], desired: readonly DesiredEntry[], matching: Matching): void {
   if (isOrderedMenu(menu)) return;
   const removing = new Set(matching.removals);
-  const clashing = new Map<string, RouterEntry>();
+  const clashing = new Map<string, RouterEntry[]>();
   for (const entry of ours) {
     const key = clashKey(entry);
-    if (key !== undefined && removing.has(entry['.id'] ?? '') && !clashing.has(key)) clashing.set(key, entry);
+    if (key !== undefined && removing.has(entry['.id'] ?? '')) clashing.set(key, [...(clashing.get(key) ?? []), entry]);
   }
   if (clashing.size === 0) return;
   desired.forEach((want, rank) => {
     const key = matching.kept.has(rank) ? undefined : clashKey(want);
-    const entry = key === undefined ? undefined : clashing.get(key);
+    const [entry, ...others] = (key === undefined ? undefined : clashing.get(key)) ?? [];
     if (key === undefined || entry === undefined) return;
     clashing.delete(key);
-    const id = entry['.id'] ?? '';
-    matching.removals = matching.removals.filter((r) => r !== id);
     const diff = diffEntry(menu, entry, want);
-    if (diff.kind === 'replace') {
-      matching.replaced.push(id);
-      return;
-    }
-    matching.kept.set(rank, entry);
-    if (diff.kind === 'set') matching.sets.push({ op: 'set', menu, id, changes: diff.changes });
+    const adopted = diff.kind === 'replace' ? undefined : entry;
+    // whatever else holds the address goes before the add (none when the entry is adopted)
+    const first = new Set([...others, ...(adopted ? [] : [entry])].map((e) => e['.id'] ?? ''));
+    matching.replaced.push(...first);
+    matching.removals = matching.removals.filter((id) => id !== entry['.id'] && !first.has(id));
+    if (!adopted) return;
+    matching.kept.set(rank, adopted);
+    if (diff.kind === 'set') matching.sets.push({ op: 'set', menu, id: adopted['.id'] ?? '', changes: diff.changes });
   });
 }
 
