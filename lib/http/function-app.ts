@@ -51,8 +51,6 @@ export function createFunctionApp(name: string, handler: FunctionHandler, opts: 
   return app;
 }
 
-export type FunctionApp = ReturnType<typeof createFunctionApp>;
-
 function answer(c: Context<Env>, outcome: Outcome, extraHeaders: Record<string, string> = {}): Response {
   c.set('outcome', outcome);
   const { status, body, retryAfterSeconds } = answerOf(outcome);

@@ -174,16 +174,3 @@ async function removeClaim(kube: KubePort, claim: IPAddressClaim): Promise<boole
     throw e;
   }
 }
-
-/**
- * Frees an address: deletes its claim only if it is still the one given (uid precondition),
- * so a claim someone else made for the address meanwhile is never deleted. Absent is fine.
- * For a claim nobody shares; a holder of a shared one leaves it ({@link leaveClaim}).
- */
-export async function releaseClaim(kube: KubePort, claim: IPAddressClaim): Promise<void> {
-  try {
-    await kube.remove('IPAddressClaim', claim.metadata.name, undefined, claim.metadata.uid ? { uid: claim.metadata.uid } : undefined);
-  } catch (e) {
-    if (!isConflict(e)) throw e;
-  }
-}

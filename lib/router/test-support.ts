@@ -1,6 +1,6 @@
 import type { IPFamily } from '../ip/index.js';
 import type { RouterState } from './state.js';
-import { createTracer, type Connection, type TraceFailure, type TraceResult, type Tracer } from '../../test/tracer/index.js';
+import { createTracer, type Connection, type Tracer } from '../../test/tracer/index.js';
 import { seededRandom, tally } from '../../test/tracer/test-support.js';
 import { applyPlanToState } from './apply.js';
 import { advertisementEntry, globalEntries, mergeDesired, menusFor, serviceEntries, type DesiredMenus, type ServiceProgram } from './layout.js';
@@ -103,8 +103,6 @@ export function opCounts(ops: readonly Op[]): Record<Op['op'], number> {
   for (const op of ops) counts[op.op] += 1;
   return counts;
 }
-
-export type Trace = TraceResult | TraceFailure;
 
 /** A client on the internet opening `count` connections to an LB port. */
 export function clients(family: IPFamily, protocol: 'tcp' | 'udp', dstPort: number, count: number, seed: number): Connection[] {

@@ -36,14 +36,3 @@ export function sampleValue(text: string, name: string, labels: Readonly<Record<
   if (found.length > 1) throw new Error(`${found.length} samples of ${name} match ${JSON.stringify(labels)}`);
   return found[0]?.value;
 }
-
-/** Every series name the text declares (`# TYPE`), with a histogram's _bucket, _sum and _count. */
-export function declaredNames(text: string): Set<string> {
-  const names = new Set<string>();
-  for (const m of text.matchAll(/^# TYPE (\S+) (\S+)$/gm)) {
-    const [, name = '', type] = m;
-    names.add(name);
-    if (type === 'histogram' || type === 'summary') for (const s of ['_bucket', '_sum', '_count']) names.add(`${name}${s}`);
-  }
-  return names;
-}
