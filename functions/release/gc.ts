@@ -18,29 +18,22 @@ import { onRouter, removeScoped } from './router.js';
  * claimed but not yet recorded its address): the allocation is gone, or its status, settled
  * on an address, names another one (a claim made by an instance that lost the race). Each
  * holder of a shared claim is judged alone (from when it joined); the claim goes with the last.
- * Resolves with the router owners of the shared claims that remain.
  */
-async function collectClaims(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<Set<string>> {
+async function collectClaims(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
   const cutoff = deps.now().getTime() - deps.claimGraceMs;
   const byUid = new Map(allocations.map((a) => [a.metadata.uid ?? '', a]));
-  const sharedOwners = new Set<string>();
   for (const c of (await listClaims(deps.kube)).items) {
-    let freed = false;
     for (const h of holdersOf(c.spec)) {
       if (Date.parse(h.joinedAt ?? c.metadata.creationTimestamp ?? '') >= cutoff) continue;
       const a = byUid.get(h.allocationUID);
       const settledElsewhere = a !== undefined && !a.metadata.deletionTimestamp && (a.status?.phase === 'Allocated' || a.status?.phase === 'Programmed') && a.status.address !== c.spec.address;
       if (a !== undefined && !settledElsewhere) continue;
-      const outcome = await leaveClaim(deps.kube, c, h.allocationUID);
-      freed ||= outcome === 'freed';
+      await leaveClaim(deps.kube, c, h.allocationUID);
       report.collected.claims++;
       deps.log.info('Collected a claim nobody holds', { address: c.spec.address, pool: c.spec.poolName, allocation: h.allocationName });
       break; // a shared claim changed: the next resync judges its other holders
     }
-    const owner = c.spec.sharingKey === undefined || freed ? undefined : sharedAddressOwner(c.spec.address);
-    if (owner) sharedOwners.add(owner);
   }
-  return sharedOwners;
 }
 
 function familyOf(a: IPAllocation): IPFamily | undefined {
@@ -48,8 +41,20 @@ function familyOf(a: IPAllocation): IPFamily | undefined {
   return p?.ok ? p.family : undefined;
 }
 
-/** Allocations of Services that no longer exist (or were re-created with a new uid). */
-async function collectOrphans(deps: ReleaseDeps, services: Map<string, boolean>, allocations: IPAllocation[], report: ReleaseReport): Promise<void> {
+/** The uids of the Services there are, each with whether it is ours and not being deleted. */
+async function serviceStates(deps: ReleaseDeps): Promise<Map<string, boolean>> {
+  return new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', serviceIntent(s, deps.classes).managed && !s.metadata.deletionTimestamp]));
+}
+
+/**
+ * Allocations of Services that no longer exist (or were re-created with a new uid). The
+ * Services are listed after the allocations: an allocation listed earlier whose Service is
+ * absent from the later list lost it for good (a uid never comes back), while a Service created
+ * between two lists taken the other way round would have its new allocation collected (chaos,
+ * seed 99991).
+ */
+async function collectOrphans(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
+  const services = await serviceStates(deps);
   for (const a of allocations) {
     const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
     if (!uid || services.has(uid) || a.metadata.deletionTimestamp) continue;
@@ -60,29 +65,49 @@ async function collectOrphans(deps: ReleaseDeps, services: Map<string, boolean>,
   }
 }
 
+/** Whose router entries may stay: a managed Service, an operator reservation, a shared address's claim. */
+interface RouterKeepers {
+  owners: Set<string>;
+  /** The families whose global rules are still needed. */
+  families: Set<IPFamily>;
+}
+
 /**
- * Resync garbage collection: claims nobody holds, allocations of vanished Services, router
- * entries tagged for this cluster whose owner no longer exists, and this cluster's global
- * rules of a family that nothing uses any more (no address held, no pool left). Other
- * clusters' entries are never touched. Each is logged and counted in the response.
+ * Read after the router: an owner created while the router was read (a new Service, programmed
+ * at once) is in these lists, so only entries whose owner was gone before they were read go.
  */
-export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
-  const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', serviceIntent(s, deps.classes).managed && !s.metadata.deletionTimestamp]));
-  const allocations = (await listAllocations(deps.kube)).items;
-  await collectOrphans(deps, services, allocations, report);
-  const sharedOwners = await collectClaims(deps, (await listAllocations(deps.kube)).items, report);
-  const owners = new Set<string>([...services].filter(([, managed]) => managed).map(([uid]) => uid).concat([...sharedOwners]));
+async function routerKeepers(deps: ReleaseDeps): Promise<RouterKeepers> {
+  const [services, allocations, claims, pools] = await Promise.all([serviceStates(deps), listAllocations(deps.kube), listClaims(deps.kube), readPools(deps.kube, deps.pools)]);
+  const owners = new Set<string>([...services].filter(([, managed]) => managed).map(([uid]) => uid));
+  for (const c of claims.items) {
+    const owner = c.spec.sharingKey === undefined ? undefined : sharedAddressOwner(c.spec.address);
+    if (owner) owners.add(owner);
+  }
   // a family some pool serves keeps its globals: the controller creates them at start
   // (prepareGlobals) and would otherwise see them collected at every resync before a Service uses them
-  const families = poolFamilies((await readPools(deps.kube, deps.pools)).items);
-  for (const a of allocations) {
+  const families = poolFamilies(pools.items);
+  for (const a of allocations.items) {
     const svc = a.metadata.labels?.[LABEL_SERVICE_UID];
     if (!svc) owners.add(a.metadata.uid ?? '');
     const f = familyOf(a);
     if (f && (!svc || owners.has(svc)) && !a.metadata.deletionTimestamp) families.add(f);
   }
+  return { owners, families };
+}
+
+/**
+ * Resync garbage collection: claims nobody holds, allocations of vanished Services, router
+ * entries tagged for this cluster whose owner no longer exists, and this cluster's global
+ * rules of a family that nothing uses any more (no address held, no pool left). Other
+ * clusters' entries are never touched. Each is logged and counted in the response. Whatever is
+ * judged gone is judged by lists taken after it was read (see collectOrphans, routerKeepers).
+ */
+export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
+  await collectOrphans(deps, (await listAllocations(deps.kube)).items, report);
+  await collectClaims(deps, (await listAllocations(deps.kube)).items, report);
   await onRouter(deps, 'garbage', async () => {
     const state = await deps.router.readMany(menusToRead());
+    const { owners, families } = await routerKeepers(deps);
     const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
     const orphaned = (o: Owner): boolean => o.cluster === cluster && o.kind === 'service' && !owners.has(o.uid);
     report.collected.routerEntries += await removeScoped(deps, state, orphaned);
