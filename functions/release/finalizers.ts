@@ -12,14 +12,20 @@ interface WithMeta {
 
 /**
  * A `read` for dropFinalizer that starts from an object already read, and reads again only after
- * a conflict: release writes nothing to it in between, so the first attempt usually takes.
+ * a conflict: release writes nothing to it in between, so the first attempt usually takes. A
+ * re-read that finds another object of the same name answers nothing: the one released is gone,
+ * and the finalizer of its successor is not ours to drop (allocate creates a Service's
+ * allocation again under the same name; chaos, seed 99991, lost one's finalizer that way).
  */
-export function firstThen<T>(known: T, reread: () => Promise<T | undefined>): () => Promise<T | undefined> {
+export function firstThen<T extends { metadata: { uid?: string } }>(known: T, reread: () => Promise<T | undefined>): () => Promise<T | undefined> {
   let first = true;
-  return () => {
-    if (!first) return reread();
-    first = false;
-    return Promise.resolve(known);
+  return async () => {
+    if (first) {
+      first = false;
+      return known;
+    }
+    const again = await reread();
+    return again?.metadata.uid === known.metadata.uid ? again : undefined;
   };
 }
 
