@@ -113,6 +113,19 @@ describe('allocate and shared addresses', () => {
     expect(after.metadata.labels?.['mikrolb.de/service-uid']).toBe('svc-udp');
   });
 
+  it('a Service alone on the shared address it created that drops its key keeps it, no longer shared', async () => {
+    // a claim left shared would keep the address's shared router entries, which the Service's
+    // own (planned as not shared once it has no key) would clash with on the router
+    const s = setup([service('web', 'TCP', 443)]);
+    await s.run('web');
+    expect(IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', ADDRESS)).spec.sharingKey).toBe('dns');
+    await s.edit('web', (svc) => ({ ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': ADDRESS } } }));
+    await s.run('web');
+    expect(await s.state('web')).toBe(`Allocated ${ADDRESS}`);
+    const after = IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', ADDRESS));
+    expect({ key: after.spec.sharingKey, holders: after.spec.holders }).toEqual({ key: undefined, holders: undefined });
+  });
+
   it('a Service that gains a key while it holds its address alone keeps it, and others may join', async () => {
     const s = setup([service('web', 'TCP', 443, {}), service('tcp', 'TCP', 53)]);
     await s.run('web');
