@@ -54,12 +54,14 @@ const SEED: RouterState = {
 };
 
 
-async function setup(address: string) {
+async function setup(address: string, extra: { objects?: object[]; router?: RouterState['menus'] } = {}) {
   // the simulator and the client are closed after each test (test-support)
-  const sim = await startSim({ initialState: SEED });
+  const menus = Object.fromEntries([...new Set([...Object.keys(SEED.menus), ...Object.keys(extra.router ?? {})])]
+    .map((m) => [m, [...(SEED.menus[m] ?? []), ...(extra.router?.[m] ?? [])]]));
+  const sim = await startSim({ initialState: { ...SEED, menus } });
   const client = openClient(sim, { timeoutMs: 5000 });
   const { alloc, objects } = cluster(address);
-  const kube = memoryPort({ objects, now: NOW });
+  const kube = memoryPort({ objects: [...objects, ...(extra.objects ?? [])], now: NOW });
   const program = createProgram({ kube: kube.port, router: client, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
   const run = () => program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }));
   const allocation = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', alloc));
@@ -108,5 +110,30 @@ describe('program keeps the router safe', () => {
     c.sim.faults.clear();
     expect((await c.run()).kind).toBe('done');
     expect(dnsQuery(c.sim.state(), '192.0.2.15')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 5353 });
+  });
+
+  it("an address held alone whose shared entries still stand (its claim's change reached no program) is programmed once they are taken off", async () => {
+    // chaos, seed 4242: the router refused the Service's own entries on every run until the resync
+    const address = '192.0.2.15';
+    const stale = (key: string) => `mikrolb:default:svc=ip-${address}:${key}:${address}`;
+    const claim = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address, uid: 'claim-uid', resourceVersion: '5', generation: 1 },
+      spec: { address, poolName: 'lan', allocationName: cluster(address).alloc, allocationUID: 'alloc-uid' },
+    };
+    const c = await setup(address, {
+      objects: [claim],
+      router: {
+        '/ip/address': [{ '.id': '*40', address: `${address}/32`, interface: 'ether1', comment: stale('adv') }],
+        '/ip/firewall/address-list': [{ '.id': '*41', list: 'mikrolb-lb', address, comment: stale('lb-list') }],
+      },
+    });
+    let res = await c.run();
+    for (let i = 0; i < 3 && res.kind !== 'done'; i++) res = await c.run();
+    expect(res.kind).toBe('done');
+    const comments = Object.values(c.sim.state().menus).flat().flatMap((e) => (e.comment ? [e.comment] : []));
+    expect(comments.filter((x) => x.includes(`svc=ip-${address}`))).toEqual([]);
+    expect(comments).toContain(`mikrolb:default:svc=${UID}:adv:${address}`);
+    expect(dnsQuery(c.sim.state(), address)).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 5353 });
+    expect((await c.allocation()).status?.phase).toBe('Programmed');
   });
 });

@@ -8,7 +8,7 @@ import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, serviceOfLabels } from '../../lib/k8s/keys.js';
-import { dropUnsharedEntries } from './shared.js';
+import { dropStaleSharedEntries, dropUnsharedEntries } from './shared.js';
 import { sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { readPools, readSlicesOf } from '../../lib/k8s/mirror.js';
 import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
@@ -221,7 +221,11 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
       for (const address of released) await dropUnsharedEntries(deps, address, report, (holder) => programAllocation(deps, holder, report));
     }
   }
-  if (error) throw new RouterUnavailableError(error);
+  if (error) {
+    const held = read.live.flatMap((a) => (a.status?.address ? [a.status.address] : []));
+    await dropStaleSharedEntries(deps, held, report, (holder) => programAllocation(deps, holder, report));
+    throw new RouterUnavailableError(error);
+  }
   if (!wrote || round >= SETTLE_ROUNDS) return wrote;
   // Not proven by the status writes: another run may have written the router meanwhile, from
   // the same read (two bridges, Knative instances, a duplicated event), adding the same rules

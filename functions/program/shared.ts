@@ -53,6 +53,26 @@ export async function dropUnsharedEntries(deps: ProgramDeps, address: string, re
 }
 
 /**
+ * A Service's router write failed: an address it holds may still carry the entries of when it
+ * was shared, and the router then refuses the Service's own ("already have such entry"). Those
+ * entries go with the claim's sharing (claimSharingChanged), but a change no bridge saw reaches
+ * no program: allocate may drop a claim's key while no bridge watches (one restarting, the
+ * other not leader), and the restarted bridge lists the claim as it is, with nothing to compare
+ * it to (chaos, seed 4242). So program meeting a failure checks each address as
+ * dropUnsharedEntries does, its claim read first. Best effort: the caller reports its own
+ * failure whatever happens here.
+ */
+export async function dropStaleSharedEntries(deps: ProgramDeps, addresses: readonly string[], report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
+  for (const address of addresses) {
+    try {
+      await dropUnsharedEntries(deps, address, report, programHolder);
+    } catch (e) {
+      deps.log.warn('Checking an address for the entries of its sharing failed', { address, error: messageOf(e) });
+    }
+  }
+}
+
+/**
  * Program woken by a claim whose sharing changed (the bridge sends a shared claim's delete and
  * every change of a claim's key). Shared now: its holders are programmed, so the address's own
  * entries replace what a holder wrote as its own while its key was not recorded in the claim
