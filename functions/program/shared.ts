@@ -67,7 +67,8 @@ export async function dropStaleSharedEntries(deps: ProgramDeps, addresses: reado
     try {
       await dropUnsharedEntries(deps, address, report, programHolder);
     } catch (e) {
-      deps.log.warn('Checking an address for the entries of its sharing failed', { address, error: messageOf(e) });
+      // the router is often what failed (unreachable): the caller's failure says so already
+      deps.log.debug('Checking an address for the entries of its sharing failed', { address, error: messageOf(e) });
     }
   }
 }
