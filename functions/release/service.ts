@@ -36,8 +36,8 @@ async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseRepo
 /**
  * A Service deleted, or no longer ours (type, class or SNAT annotation changed): its router
  * entries go, its IPAllocations are released and deleted, its status cleared (unless it is
- * being deleted), then our finalizer. A Service that never held an address is released without
- * router calls. What this run read is what it writes against: each write carries the
+ * being deleted), then our finalizer. A Service none of whose allocations got past Pending is
+ * released without router calls. What this run read is what it writes against: each write carries the
  * resourceVersion it was read at and reads again only after a conflict.
  */
 export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
@@ -47,7 +47,10 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
   const deleting = svc.metadata.deletionTimestamp !== undefined;
   if (!deleting && serviceIntent(svc, deps.classes).managed) return;
   const allocations = (await listAllocations(deps.kube, allocationsOfService(uid))).items;
-  const programmed = allocations.some((a) => a.status?.address) || (await listClaims(deps.kube, claimsOfService(uid))).items.length > 0;
+  // a Failed allocation may have given an address up (one shared that no longer fits its
+  // Service) whose rules program has not taken off yet: only one that never got further than
+  // Pending, with no claim, has nothing on the router
+  const programmed = allocations.some((a) => a.status?.address || a.status?.phase === 'Failed') || (await listClaims(deps.kube, claimsOfService(uid))).items.length > 0;
   const router = programmed ? onRouter(deps, `Service ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report)) : undefined;
   // a Service being deleted: its allocations' claims are listed while the router is written
   // (nothing claims for them meanwhile), and freed once its entries are gone
