@@ -3,9 +3,8 @@ import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import { claimsOfPool } from '../../lib/k8s/keys.js';
 import { getPool, listAllocations, listClaims } from '../../lib/k8s/typed.js';
-import type { IPPool } from '../../lib/k8s/schemas.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
-import { dropFinalizer } from './finalizers.js';
+import { dropFinalizer, firstThen } from './finalizers.js';
 import { mirroredPool } from '../../lib/k8s/mirror.js';
 
 export const POOL_COND_DELETION = 'DeletionBlocked';
@@ -41,10 +40,5 @@ export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, rep
     report.waiting = { reason: 'AddressesInUse', message };
     return true;
   });
-  // the pool read now, if it is still the one being deleted (not one created again under its name)
-  const same = async (): Promise<IPPool | undefined> => {
-    const pool = await getPool(deps.kube, name);
-    return pool?.metadata.uid === first.metadata.uid ? pool : undefined;
-  };
-  if (!blocked) await dropFinalizer(deps, 'IPPool', same, report);
+  if (!blocked) await dropFinalizer(deps, 'IPPool', firstThen(first, () => getPool(deps.kube, name)), report);
 }

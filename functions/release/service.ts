@@ -37,8 +37,8 @@ async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseRepo
  * A Service deleted, or no longer ours (type, class or SNAT annotation changed): its router
  * entries go, its IPAllocations are released and deleted, its status cleared (unless it is
  * being deleted), then our finalizer. A Service none of whose allocations got past Pending is
- * released without router calls. What this run read is what it writes against: each write carries the
- * resourceVersion it was read at and reads again only after a conflict.
+ * released without router calls. What this run read is what it writes against: each write
+ * carries the resourceVersion it was read at and reads again only after a conflict.
  */
 export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
   const svc = await getService(deps.kube, namespace, name);
