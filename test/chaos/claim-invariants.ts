@@ -1,3 +1,5 @@
+import { findCondition } from '../../lib/core/conditions.js';
+import { POOL_COND_OUTSIDE } from '../../lib/core/pool-status.js';
 import { formatCounts, holdsAddress, poolCounts, poolKeeping, viewPools } from '../../lib/core/pools.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
@@ -84,6 +86,19 @@ export function uniqueAddresses(w: World): Violation[] {
     .map(([, holders]) => ({ invariant: 'unique-address', detail: `one address is held by ${holders.map((a) => `${a.metadata.name} (${a.status?.address ?? ''})`).join(', ')}` }));
 }
 
+/**
+ * A claim on an address no pool keeps any more: its pool shrank under it (see `editPool`). The
+ * allocation keeps the address, and its pool must say so once an allocate resync refreshed it
+ * (`AddressesOutsidePool`); a claim naming a pool that does not exist is wrong.
+ */
+function shrunkOut(c: IPAddressClaim, w: World): string[] {
+  const pool = w.pools.find((p) => p.metadata.name === c.spec.poolName);
+  if (!pool) return [`names pool ${c.spec.poolName}, which does not exist, and no pool keeps that address`];
+  if (w.resynced.allocate === undefined) return [];
+  const outside = findCondition(pool.status?.conditions, POOL_COND_OUTSIDE);
+  return outside?.status === 'True' ? [] : [`lies outside its pool ${pool.metadata.name}, which does not report it (${POOL_COND_OUTSIDE} ${outside?.status ?? 'missing'})`];
+}
+
 /** What is wrong with one claim on its own: its name, labels and pool must match its spec. */
 function malformed(c: IPAddressClaim, w: World, views: ReturnType<typeof viewPools>): string[] {
   const out: string[] = [];
@@ -93,7 +108,8 @@ function malformed(c: IPAddressClaim, w: World, views: ReturnType<typeof viewPoo
   if (labels[LABEL_CLAIM_POOL] !== c.spec.poolName) out.push(`has pool label ${labels[LABEL_CLAIM_POOL] ?? 'none'}`);
   if (labels[LABEL_CLAIM_ALLOCATION_UID] !== c.spec.allocationUID) out.push(`has allocation-uid label ${labels[LABEL_CLAIM_ALLOCATION_UID] ?? 'none'}, its spec ${c.spec.allocationUID}`);
   const keeper = poolKeeping(views, c.spec.address)?.name;
-  if (keeper !== c.spec.poolName) out.push(`names pool ${c.spec.poolName}, but ${keeper ? `pool ${keeper}` : 'no pool'} keeps that address`);
+  if (keeper === undefined) out.push(...shrunkOut(c, w));
+  else if (keeper !== c.spec.poolName) out.push(`names pool ${c.spec.poolName}, but pool ${keeper} keeps that address`);
   const holder = w.allocations.find((a) => a.metadata.uid === c.spec.allocationUID);
   if (holder && holder.metadata.name !== c.spec.allocationName) out.push(`names allocation ${c.spec.allocationName}, whose uid is ${holder.metadata.name}'s`);
   // a shared claim keeps the service-uid label of whoever created it

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { POOL_COND_OUTSIDE } from '../../lib/core/pool-status.js';
 import { formatCounts, poolCounts, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { planOwner } from '../../lib/core/router-program.js';
@@ -114,6 +115,11 @@ describe('the chaos invariants checker', () => {
 describe('the claim invariants', () => {
   const gone = (address: string, created: string, pool = 'p'): IPAddressClaim => claim(address, 'ip-gone', 'gone', { created, pool });
 
+  /** The pool with the converged world's address (198.18.40.100) excluded, as an operator shrinks it. */
+  const shrunk = (p: IPPool): IPPool => ({ ...p, spec: { ...p.spec, addresses: [...p.spec.addresses, '!198.18.40.100'] } });
+  /** The world with its pools reporting addresses held outside them, as allocate's resync writes it. */
+  const reporting = (w: World): World => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, conditions: [{ type: POOL_COND_OUTSIDE, status: 'True', reason: 'AddressesOutsidePool', message: '1 allocation(s) keep addresses the pool no longer contains', lastTransitionTime: T }] } })) });
+
   it.each<[string, (w: World) => World, string[]]>([
     ['an allocation holding an address without its claim', (w) => withClaims(w, []), ['claim']],
     ['a claim of a deleted allocation older than the grace period at the last release resync', (w) => withClaims(w, [...w.claims, gone('198.18.40.101', before(CUTOFF, 1000))]), ['claim']],
@@ -127,6 +133,8 @@ describe('the claim invariants', () => {
     ['a pool that still carries its ledger', (w) => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, allocations: [] } })) }), ['pool-counts']],
     ['a Failed allocation holding a claim that fits it', (w) => withClaims(w, [...w.claims, claim('198.18.40.106', 'ip-res', 'res-1')], [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'p' }, failed('PoolExhausted'))]), ['allocation-starved', 'claim']],
     ['a claim of an allocation being deleted (release frees it): only the deletion waits', (w) => withClaims(w, [...w.claims, claim('198.18.40.107', 'ip-res', 'res-1', { created: before(CUTOFF, 60_000) })], [...w.allocations, { ...reservation('ip-res', 'res-1', { address: '198.18.40.107' }, allocatedAt('198.18.40.107')), metadata: { name: 'ip-res', uid: 'res-1', deletionTimestamp: T, finalizers: [] } }]), ['stuck-deletion']],
+    ['a claim on an address its pool no longer contains, the pool not reporting it', (w) => withClaims(w, w.claims, w.allocations, [shrunk(POOL_P)]), ['claim']],
+    ['a claim naming a pool that does not exist', (w) => withClaims(w, w.claims.map((c) => ({ ...c, spec: { ...c.spec, poolName: 'gone' }, metadata: { ...c.metadata, labels: { ...c.metadata.labels, [LABEL_CLAIM_POOL]: 'gone' } } })), w.allocations, []), ['claim']],
     ['a Failed allocation whose pool was freed', (w) => withClaims(w, w.claims, [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'tiny' }, failed('PoolExhausted'))], [POOL_P, POOL_TINY]), ['allocation-starved']],
   ])('finds %s', (_what, damage, invariants) => {
     expect(found(damage(goodWorld()))).toEqual(invariants);
@@ -136,6 +144,8 @@ describe('the claim invariants', () => {
     ['a claim of a deleted allocation created at the cutoff of the last release resync (the GC keeps it)', (w) => withClaims(w, [...w.claims, gone('198.18.40.101', CUTOFF)])],
     ['a claim of a deleted allocation, however old, before any release resync', (w) => ({ ...withClaims(w, [...w.claims, gone('198.18.40.101', before(T, 3_600_000))]), resynced: { allocate: RELEASE_RESYNC } })],
     ['pool counts behind the claims before any allocate resync', (w) => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, freeAddresses: '40' } })), resynced: { release: RELEASE_RESYNC } })],
+    ['a claim on an address its pool no longer contains (the allocation keeps it), the pool reporting it', (w) => reporting(withClaims(w, w.claims, w.allocations, [shrunk(POOL_P)]))],
+    ['the same before any allocate resync (which refreshes the pool\'s conditions)', (w) => ({ ...withClaims(w, w.claims, w.allocations, [shrunk(POOL_P)]), resynced: { release: RELEASE_RESYNC } })],
     ['a Failed allocation asking for an address another allocation holds', (w) => ({ ...w, allocations: [...w.allocations, reservation('ip-res', 'res-1', { address: '198.18.40.100' }, failed('AddressAlreadyUsed'))] })],
     ['a Failed allocation whose pool is full, its last address claimed by nobody but within the grace period', (w) => withClaims(w, [...w.claims, gone('198.18.41.1', CUTOFF, 'tiny')], [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'tiny' }, failed('PoolExhausted'))], [POOL_P, POOL_TINY])],
   ])('finds nothing wrong with %s', (_what, change) => {

@@ -17,6 +17,9 @@ export const POOLS = [
   { name: 'chaos-overlap', spec: { ipFamily: 'IPv4', addresses: ['198.18.40.130-198.18.40.149'], autoAssign: false } },
 ] as const;
 
+/** What chaos-v4a excludes now and then (`editPool`): held addresses among them, the shared ones too. */
+export const V4A_EXCLUDED = '!198.18.40.118-198.18.40.122';
+
 export const poolObject = (p: (typeof POOLS)[number]) => ({ apiVersion: API_VERSION, kind: 'IPPool', metadata: { name: p.name }, spec: p.spec });
 
 /** Operator reservations (IPAllocations without a Service): advertised only. */

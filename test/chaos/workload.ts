@@ -3,11 +3,11 @@ import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { resourcePath, RESOURCES, type Kind } from '../../lib/k8s/resources.js';
 import type { Transport } from '../../lib/k8s/rest.js';
 import type { Rng } from './rng.js';
-import { annotations, NAMESPACE, ports, serviceObject, sliceObject, typeSpec, type Family } from './shapes.js';
+import { annotations, NAMESPACE, ports, serviceObject, sliceObject, typeSpec, V4A_EXCLUDED, type Family } from './shapes.js';
 import { messageOf } from '../../lib/errors.js';
 import * as z from 'zod';
 
-const PoolSpecSchema = z.object({ spec: z.object({ interfaceName: z.string().optional(), advertise: z.boolean().optional() }) });
+const PoolSpecSchema = z.object({ spec: z.object({ interfaceName: z.string().optional(), advertise: z.boolean().optional(), addresses: z.array(z.string()) }) });
 
 /** What the workload did, for the summary. */
 export interface WorkloadCounts {
@@ -135,18 +135,22 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
   }
 
   /**
-   * An operator edits how a pool's addresses are advertised (never which addresses it has):
-   * chaos-v4b moves between ether2 and ether1, chaos-quiet starts or stops advertising (on the
-   * interface of its route, ether2). Every Service and reservation holding one of their
-   * addresses is programmed again, while their own changes go on.
+   * An operator edits a pool: how its addresses are advertised (chaos-v4b moves between ether2
+   * and ether1, chaos-quiet starts or stops advertising on the interface of its route, ether2),
+   * or which addresses it has (chaos-v4a excludes five of its addresses, some of them held, and
+   * takes them back). Every Service and reservation holding one of their addresses is
+   * programmed again, while their own changes go on; allocations waiting on the pool are
+   * decided again when it grows.
    */
   async function editPool(): Promise<string> {
-    const name = rng.pick(['chaos-v4b', 'chaos-quiet']);
+    const name = rng.pick(['chaos-v4b', 'chaos-quiet', 'chaos-v4a']);
     const poolPath = resourcePath(RESOURCES.IPPool, undefined, name);
     const pool = PoolSpecSchema.parse(await transport({ method: 'GET', path: poolPath, ...TIMEOUT }));
     const spec = name === 'chaos-v4b'
       ? { interfaceName: pool.spec.interfaceName === 'ether1' ? 'ether2' : 'ether1' }
-      : { advertise: pool.spec.advertise === false };
+      : name === 'chaos-quiet'
+        ? { advertise: pool.spec.advertise === false }
+        : { addresses: pool.spec.addresses.includes(V4A_EXCLUDED) ? pool.spec.addresses.filter((a) => a !== V4A_EXCLUDED) : [...pool.spec.addresses, V4A_EXCLUDED] };
     await transport({ method: 'PATCH', path: poolPath, body: { spec }, contentType: 'application/merge-patch+json', ...TIMEOUT });
     counts.changed.pools++;
     return `pool ${name} ${JSON.stringify(spec)}`;
