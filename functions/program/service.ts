@@ -234,9 +234,14 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   // runs that set or move the same entries, or remove them, from one read end with each entry
   // once (the usual endpoint change sets a rule's targets). (Not when settle planned the
   // Service again without a released allocation: it read whole menus after this write, and
-  // planning from this run's read would put the address back.)
-  const again = (await inputsMoved(deps, svc, read, after))
-    ?? (after && kept && added && (await applyToRouter(deps, owner, report)).wrote ? 'the router changed beside this write' : undefined);
+  // planning from this run's read would put the address back.) That write is planned from this
+  // run's read of the cluster too, so it settles as the first did: a release that read the
+  // router before it would leave what it put back (chaos, seed 8675309).
+  let again = await inputsMoved(deps, svc, read, after);
+  if (!again && after && kept && added && (await applyToRouter(deps, owner, report)).wrote) {
+    if (!(await settleService(deps, svc, read, report))) return true; // released meanwhile: its entries are gone again
+    again = 'the router changed beside this write';
+  }
   if (again) {
     report.actions.push(`${again}: program runs again`);
     await programService(deps, namespace, name, report, undefined, round + 1);
