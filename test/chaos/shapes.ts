@@ -107,9 +107,19 @@ function familySpec(family: Family) {
   return { ipFamilies: [family === 'v4' ? 'IPv4' : 'IPv6'], ipFamilyPolicy: 'SingleStack' };
 }
 
+/**
+ * The deprecated `spec.loadBalancerIP` an annotation change sets now and then (one address of the
+ * Service's first family, inside a pool or not); `null` removes it (merge patch). Where an
+ * annotation names addresses too, the annotation wins (MikroLB reports the field ignored).
+ */
+export function loadBalancerIP(rng: Rng, family: Family): string | null {
+  if (!rng.chance(0.15)) return null;
+  return family === 'v6' ? V6(rng) : rng.pick([V4A, V4A, V4B, (_r: Rng) => '192.0.2.55'])(rng);
+}
+
 /** The spec fields that make a Service one of ours, another controller's, or a plain ClusterIP. */
 export function typeSpec(kind: 'ours' | 'other' | 'clusterIP') {
-  if (kind === 'clusterIP') return { type: 'ClusterIP', loadBalancerClass: null, allocateLoadBalancerNodePorts: null };
+  if (kind === 'clusterIP') return { type: 'ClusterIP', loadBalancerClass: null, allocateLoadBalancerNodePorts: null, loadBalancerIP: null };
   return { type: 'LoadBalancer', loadBalancerClass: kind === 'ours' ? OUR_CLASS : OTHER_CLASS, allocateLoadBalancerNodePorts: false };
 }
 

@@ -3,7 +3,7 @@ import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { resourcePath, RESOURCES, type Kind } from '../../lib/k8s/resources.js';
 import type { Transport } from '../../lib/k8s/rest.js';
 import type { Rng } from './rng.js';
-import { annotations, NAMESPACE, ports, serviceObject, sliceObject, typeSpec, V4A_EXCLUDED, type Family } from './shapes.js';
+import { annotations, loadBalancerIP, NAMESPACE, ports, serviceObject, sliceObject, typeSpec, V4A_EXCLUDED, type Family } from './shapes.js';
 import { messageOf } from '../../lib/errors.js';
 import * as z from 'zod';
 
@@ -102,9 +102,11 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
     const roll = rng.next();
     if (roll < 0.3) {
       const a = annotations(rng, family, share);
-      await patch('Service', name, { metadata: { annotations: a } });
+      // the deprecated field, on a LoadBalancer only (the API server refuses it on another type)
+      const lbIP = svc.spec.type === 'LoadBalancer' ? loadBalancerIP(rng, family) : null;
+      await patch('Service', name, { metadata: { annotations: a }, spec: { loadBalancerIP: lbIP } });
       counts.changed.annotations++;
-      return `annotate ${name} ${JSON.stringify(a)}`;
+      return `annotate ${name} ${JSON.stringify(a)}${lbIP ? `, spec.loadBalancerIP ${lbIP}` : ''}`;
     }
     if (roll < 0.45) {
       const p = ports(rng);
