@@ -266,12 +266,11 @@ describe('program and release interleaved on one router', () => {
   });
 
   // Program's write added rules and its statuses had nothing to carry (Programmed already), so
-  // it settled the long way and then checks the router for rules another run doubled: that
-  // check's write is planned from program's first read of the cluster. The Service is deleted
-  // and released between the settle and the check (chaos, seed 8675309: the check put the
-  // rules of a released Service back, and they stood until the resync).
-  it.each([{ sharingKey: undefined }, { sharingKey: 'web' }])('release runs while program checks its write for doubles (sharing key $sharingKey): nothing of the Service is left', async ({ sharingKey }) => {
-    const c = await setup({ programmed: true, ...(sharingKey ? { sharingKey } : {}) });
+  // it settles the long way and then checks the router for rules another run doubled: that
+  // check's write is planned from program's first read of the cluster. `meanwhile` runs between
+  // the settle and the check (chaos, seed 8675309: the Service deleted and released then had
+  // its rules put back by the check, and they stood until the resync).
+  async function whileCheckingForDoubles(c: Ctx, meanwhile: () => Promise<void>): Promise<void> {
     const slice = EndpointSliceSchema.parse(await c.kube.port.get('EndpointSlice', 'web-abc', 'shop'));
     await c.kube.port.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.13', '10.0.0.14', '10.0.0.15'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
     const write = c.holdProgram('execute');
@@ -280,12 +279,30 @@ describe('program and release interleaved on one router', () => {
     const check = c.holdProgram('read');
     write.resume();
     await check.reached;
-    await deleteAndRelease(c);
-    expect(c.entries(`svc=${UID}:`)).toEqual([]);
+    await meanwhile();
     check.resume();
     expect((await programming).kind).toBe('done');
+  }
+
+  it.each([{ sharingKey: undefined }, { sharingKey: 'web' }])('release runs while program checks its write for doubles (sharing key $sharingKey): nothing of the Service is left', async ({ sharingKey }) => {
+    const c = await setup({ programmed: true, ...(sharingKey ? { sharingKey } : {}) });
+    await whileCheckingForDoubles(c, async () => {
+      await deleteAndRelease(c);
+      expect(c.entries(`svc=${UID}:`)).toEqual([]);
+    });
     expect(c.entries(`svc=${UID}:`)).toEqual([]);
     expect(c.entries('svc=ip-')).toEqual([]);
+  });
+
+  it('a shared address released while program checks its write for doubles: neither its entries nor its own are left', async () => {
+    const c = await setup({ programmed: true, sharingKey: 'web' });
+    await whileCheckingForDoubles(c, async () => {
+      await deleteAndReleaseAllocation(c, ALLOC_B);
+      expect(c.entries(IP_B)).toEqual([]);
+    });
+    expect(c.entries(IP_B)).toEqual([]);
+    expect(c.entries(`svc=ip-${IP_A}:adv:${IP_A}`)).toHaveLength(1);
+    expect(c.entries(`svc=${UID}:lb-jump:${IP_A}`)).toHaveLength(1);
   });
 
   it('an operator reservation released while program writes its advertisement', async () => {

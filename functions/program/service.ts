@@ -16,7 +16,7 @@ import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import type { Handed } from '../allocate/deps.js';
 import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
-import { settleReservation, settleService, type ServiceRead } from './settle.js';
+import { settleReservation, settleService, type ServiceRead, type SettledService } from './settle.js';
 import { SETTLE_ROUNDS } from '../../lib/core/settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { recordAllocatedEvent, recordEvent, writeOutcomes } from './statuses.js';
@@ -209,17 +209,11 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   let after: Service | undefined; // the Service as read after the router write, unless its status write proved it unchanged
   let kept = true; // every allocation programmed is still held (else settle planned the Service again, from whole menus)
   if (!wrote || !(await writeProven(deps, svc, read.live, plan, report))) {
-    const settled = wrote ? await settleService(deps, svc, read, report) : { live: read.live, svc };
+    const settled = wrote ? await settleAfterWrite(deps, svc, read, owner, report) : { live: read.live, svc };
     if (!settled) return true; // released meanwhile: its entries are gone again, and there is no status to write
     after = settled.svc;
     kept = settled.live.length === read.live.length;
     await writeStatuses(deps, svc, settled.live, plan, report);
-    // a shared address released while this wrote: its own entries, which the write may have
-    // put back after its last holder took them off, go unless it is still shared
-    if (!kept && owner.service?.addressOwners) {
-      const released = read.live.filter((a) => !settled.live.includes(a)).flatMap((a) => (a.status?.address ? [a.status.address] : []));
-      for (const address of released) await dropUnsharedEntries(deps, address, report, (holder) => programAllocation(deps, holder, report));
-    }
   }
   if (error) {
     const held = read.live.flatMap((a) => (a.status?.address ? [a.status.address] : []));
@@ -239,7 +233,7 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   // router before it would leave what it put back (chaos, seed 8675309).
   let again = await inputsMoved(deps, svc, read, after);
   if (!again && after && kept && added && (await applyToRouter(deps, owner, report)).wrote) {
-    if (!(await settleService(deps, svc, read, report))) return true; // released meanwhile: its entries are gone again
+    if (!(await settleAfterWrite(deps, svc, read, owner, report))) return true; // released meanwhile: its entries are gone again
     again = 'the router changed beside this write';
   }
   if (again) {
@@ -247,6 +241,19 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     await programService(deps, namespace, name, report, undefined, round + 1);
   }
   return wrote;
+}
+
+/**
+ * settleService after a write planned from `read`; and a shared address released while it
+ * wrote: its own entries, which the write may have put back after its last holder took them
+ * off, go unless it is still shared.
+ */
+async function settleAfterWrite(deps: ProgramDeps, svc: Service, read: ServiceRead, owner: OwnerProgram, report: ProgramReport): Promise<SettledService | undefined> {
+  const settled = await settleService(deps, svc, read, report);
+  if (!settled || settled.live.length === read.live.length || !owner.service?.addressOwners) return settled;
+  const released = read.live.filter((a) => !settled.live.includes(a)).flatMap((a) => (a.status?.address ? [a.status.address] : []));
+  for (const address of released) await dropUnsharedEntries(deps, address, report, (holder) => programAllocation(deps, holder, report));
+  return settled;
 }
 
 /** Programs an allocation: its Service's, or an operator reservation's own advertisement. */
