@@ -7,7 +7,7 @@ import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import type { IPAddressClaim, IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
-import { getAllocation, getClaim, getService } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getPool, getService } from '../../lib/k8s/typed.js';
 import { readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { requesterOf } from './scope.js';
@@ -93,7 +93,8 @@ interface Claimed {
  * candidate is remembered and the choice made again. An explicit address someone else holds
  * is `AddressAlreadyUsed`; a pool looks exhausted only after a fresh list of the claims.
  */
-async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined): Promise<Claimed> {
+async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined, report: Report): Promise<Claimed> {
+  let views = read;
   const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
   const sharing = owner.state === 'present' ? owner.sharing : undefined;
   const serviceUID = a.metadata.labels?.[LABEL_SERVICE_UID];
@@ -135,6 +136,14 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
     const r = await claimAddress(deps.kube, holding, serviceUID, sharing, deps.now());
     if (r.claimed) {
       deps.hint.noteTaken(r.claim && sharing ? { ...r.claim.spec, holders: [...(r.claim.spec.holders ?? []), { allocationName: a.metadata.name, allocationUID: uid, ports: sharing.ports }] } : holding);
+      const changed = r.created ? await poolChangedSince(deps, views, d.pool) : undefined;
+      if (changed) {
+        // decided from a pool deleted (or replaced) since it was read: the claim goes again, and
+        // the decision is made anew from the pool as it is now
+        await freeClaims(deps, [holding], report);
+        views = changed;
+        continue;
+      }
       return result({ ...d, held: true }, r.created ? holding : undefined);
     }
     deps.hint.noteTaken(r.holder.spec);
@@ -147,6 +156,22 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, views: PoolVie
     if (a.spec.address) return result(alreadyUsed(d.address, d.pool, r.holder.spec.allocationName, r.refusal));
   }
   throw new RetryLaterError(`allocating ${a.metadata.name}: ${MAX_CLAIM_ATTEMPTS} candidate addresses were taken meanwhile`);
+}
+
+/**
+ * A pool being deleted hands out nothing: allocate reads the pools, then claims, and the pool
+ * may be deleted in between — and released at once, its release finding no claim of it yet
+ * (release reads the claims only once the deletion shows). So after a new claim the pool is
+ * read again: that read follows the claim, so if release missed the claim, it also sees the
+ * deletion. Undefined while the pool is the one decided from and not being deleted; else the
+ * pools with it as it is now (gone, being deleted, or created again under its name).
+ */
+async function poolChangedSince(deps: AllocateRun, views: readonly PoolView[], name: string): Promise<PoolView[] | undefined> {
+  const read = views.find((v) => v.name === name);
+  const now = await getPool(deps.kube, name);
+  if (now && !now.metadata.deletionTimestamp && now.metadata.uid === read?.pool.metadata.uid) return undefined;
+  const pools = views.flatMap((v) => (v.name !== name ? [v.pool] : now ? [now] : []));
+  return viewPools(pools).map((v) => ({ ...v, claimsAdopted: true }));
 }
 
 async function freeClaims(deps: AllocateRun, holdings: readonly Holding[], report: Report): Promise<void> {
@@ -227,7 +252,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log);
       const held = await findHeld(deps, current, adopted, owner);
       const requester = await requesterOf(deps, owner, pools.items);
-      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester);
+      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, report);
       if (claimed) claimedHere.push(claimed);
       const pool = d.ok ? adopted.find((v) => v.name === d.pool)?.pool.spec : undefined;
       const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());

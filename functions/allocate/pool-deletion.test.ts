@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { memoryPort, type MemoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
+import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { memoryRouter } from '../../test/helpers/memory-router.js';
+import { createRelease } from '../release/handler.js';
+import { createAllocate } from './handler.js';
+
+/**
+ * A pool deleted while allocate decides from it. allocate read the pool alive and chose one of
+ * its addresses; before its claim's create lands, the pool is deleted and release, finding no
+ * claim of it, lets it go. The claim then names a pool that no longer exists: allocate must
+ * not hand its address out (a pool being deleted hands out nothing), and no claim of the gone
+ * pool may stay.
+ */
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
+const RETRY = { attempts: 5, pause: async () => undefined };
+
+const pool = (name: string, addresses: string[]) => ({
+  apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name, finalizers: ['mikrolb.de/finalizer'] },
+  spec: { ipFamily: 'IPv4', addresses, autoAssign: true, avoidBuggyIPs: true, advertise: true }, status: { claimsAdopted: true },
+});
+
+const service = (annotations: Record<string, string>) => ({
+  apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', finalizers: ['mikrolb.de/finalizer'], annotations },
+  spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }] },
+});
+
+/** `deleted`: the pool deleted, and released, just before allocate's first claim of one of its addresses. */
+function setup(objects: unknown[], deleted: string) {
+  let staged = false;
+  const ref: { kube?: MemoryPort } = {}; // the port the hook writes through, made below
+  const beforeWrite = async (w: WriteRecord): Promise<void> => {
+    const kube = ref.kube;
+    if (staged || !kube || w.verb !== 'create' || w.kind !== 'IPAddressClaim') return;
+    staged = true;
+    await kube.port.remove('IPPool', deleted);
+    const release = createRelease({ kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
+    expect((await release(objectInvocation('update', { kind: 'IPPool', name: deleted }))).kind).toBe('done');
+    expect(await kube.port.get('IPPool', deleted)).toBeUndefined();
+  };
+  const kube = memoryPort({ objects, now: NOW, beforeWrite });
+  ref.kube = kube;
+  const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+  const claims = async () => (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+  const allocations = async () => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+  return { kube, allocate, claims, allocations, staged: () => staged };
+}
+
+describe('allocate deciding from a pool deleted meanwhile', () => {
+  it('a Service naming the pool fails with PoolNotFound and no claim of the gone pool is left', async () => {
+    const c = setup([pool('lan', ['192.0.2.0/24']), service({ 'mikrolb.de/load-balancer-pools': 'lan' })], 'lan');
+    expect((await c.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(c.staged()).toBe(true);
+    expect(await c.claims()).toEqual([]);
+    const [a] = await c.allocations();
+    expect(a?.status).toMatchObject({ phase: 'Failed' });
+    expect(a?.status?.address).toBeUndefined();
+    expect(a?.status?.conditions?.find((x) => x.type === 'Ready')?.reason).toBe('PoolNotFound');
+  });
+
+  it('a Service of no pool in particular gets an address of another pool', async () => {
+    // 'a-lan' sorts first: the choice among auto-assign pools tries it before 'b-lan'
+    const c = setup([pool('a-lan', ['192.0.2.0/24']), pool('b-lan', ['198.51.100.0/24']), service({})], 'a-lan');
+    expect((await c.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(c.staged()).toBe(true);
+    const claims = await c.claims();
+    expect(claims.map((x) => x.poolName)).toEqual(['b-lan']);
+    const [a] = await c.allocations();
+    expect(a?.status).toMatchObject({ phase: 'Allocated', address: claims[0]?.address });
+  });
+});
