@@ -6,7 +6,8 @@ import { claimAddress, claimHeldBy, claimNameOf, leaveClaim, refreshSharing } fr
 import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
-import type { IPAddressClaim, IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
+import { IPAllocationSchema, type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { getAllocation, getClaim, getPool, getService } from '../../lib/k8s/typed.js';
 import { readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
@@ -237,11 +238,24 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       // what the status records is never freed below: after a lost status write it may be the
       // claim this run made, recorded by a concurrent run of the same allocation
       kept = a.status?.address;
-      if (!known.verify && settled(a, owner)) return;
+      const reservation = !a.metadata.labels?.[LABEL_SERVICE_UID];
+      if (!known.verify && settled(a, owner) && (!reservation || hasFinalizer(a))) return;
       owner ??= await owningService(deps, a);
       if (owner.state === 'gone') {
         report.actions.push(`skipped ${name}: its Service is gone`);
         return;
+      }
+      if (reservation && !hasFinalizer(a)) {
+        // an operator reservation carries our finalizer, as a Service's allocations do from their
+        // creation: its deletion then reaches release, which frees its address and takes its
+        // advertisement off at once (without it, both waited for the resync's garbage collection)
+        try {
+          a = IPAllocationSchema.parse(await deps.kube.replace('IPAllocation', withFinalizer(a)));
+        } catch (e) {
+          a = undefined; // changed meanwhile: read it again
+          throw e;
+        }
+        report.actions.push(`${name}: finalizer added`);
       }
       const current = a;
       const pools = await readPools(deps.kube, deps.pools);

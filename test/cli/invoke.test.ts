@@ -100,7 +100,7 @@ const SCENARIOS: Scenario[] = [
     scenario: 'address-invalid', object: 'IPAllocation/reserved-bad',
     allocations: { 'reserved-bad': 'Failed - AddressInvalid' },
     claims: { 'public-v4': [] },
-    writes: ['update IPAllocation reserved-bad status'],
+    writes: ['update IPAllocation reserved-bad', 'update IPAllocation reserved-bad status'],
     events: [failed('reserved-bad', 'AddressInvalid', 'Address "192.0.2.300" is not a valid IP address: "192.0.2.300" is not a valid address (IPv4 must be four decimal octets like 192.0.2.10).')],
   },
   {
