@@ -107,9 +107,12 @@ function malformed(c: IPAddressClaim, w: World, views: ReturnType<typeof viewPoo
   const labels = c.metadata.labels ?? {};
   if (labels[LABEL_CLAIM_POOL] !== c.spec.poolName) out.push(`has pool label ${labels[LABEL_CLAIM_POOL] ?? 'none'}`);
   if (labels[LABEL_CLAIM_ALLOCATION_UID] !== c.spec.allocationUID) out.push(`has allocation-uid label ${labels[LABEL_CLAIM_ALLOCATION_UID] ?? 'none'}, its spec ${c.spec.allocationUID}`);
+  // (a claim whose allocations are all gone is judged as the GC judges it, by unheldClaims: the
+  // pool it names may be gone too, deleted once no allocation held the address)
+  const held = holdersOf(c.spec).some((h) => w.allocations.some((a) => a.metadata.uid === h.allocationUID));
   const keeper = poolKeeping(views, c.spec.address)?.name;
-  if (keeper === undefined) out.push(...shrunkOut(c, w));
-  else if (keeper !== c.spec.poolName) out.push(`names pool ${c.spec.poolName}, but pool ${keeper} keeps that address`);
+  if (held && keeper === undefined) out.push(...shrunkOut(c, w));
+  else if (held && keeper !== c.spec.poolName) out.push(`names pool ${c.spec.poolName}, but pool ${keeper ?? ''} keeps that address`);
   const holder = w.allocations.find((a) => a.metadata.uid === c.spec.allocationUID);
   if (holder && holder.metadata.name !== c.spec.allocationName) out.push(`names allocation ${c.spec.allocationName}, whose uid is ${holder.metadata.name}'s`);
   // a shared claim keeps the service-uid label of whoever created it

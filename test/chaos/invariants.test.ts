@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { POOL_COND_OUTSIDE } from '../../lib/core/pool-status.js';
+import { POOL_COND_DELETION } from '../../functions/release/pool.js';
 import { formatCounts, poolCounts, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { planOwner } from '../../lib/core/router-program.js';
@@ -83,6 +84,13 @@ function goodWorld(): World {
   };
 }
 
+/** A pool being deleted, waiting on our finalizer; `blocked`: its DeletionBlocked condition's status. */
+const deleting = (p: IPPool, blocked: 'True' | 'False' | undefined): IPPool => ({
+  ...p,
+  metadata: { ...p.metadata, deletionTimestamp: T, finalizers: [FINALIZER] },
+  status: { ...p.status, ...(blocked ? { conditions: [{ type: POOL_COND_DELETION, status: blocked, reason: 'AddressesInUse', message: '1 IPAllocation(s) still hold addresses from this pool', lastTransitionTime: T }] } : {}) },
+});
+
 const found = (w: World): string[] => [...new Set(checkInvariants(w, CLASSES).map((v) => v.invariant))].sort();
 
 describe('the chaos invariants checker', () => {
@@ -107,8 +115,15 @@ describe('the chaos invariants checker', () => {
     ['an entry of the other cluster removed', (w) => ({ ...w, foreignNow: foreignEntries({ version: '7.19.1', menus: { ...w.router, '/ip/firewall/nat': (w.router['/ip/firewall/nat'] ?? []).filter((e) => !(e.comment ?? '').startsWith(`mikrolb:${OTHER_CLUSTER}:svc=`)) } }) }), ['foreign-entries']],
     ['an allocation left Failed although its pool has room', (w) => ({ ...w, allocations: [...w.allocations, reservation('ip-res', 'res-1', { poolName: 'p' }, failed('PoolExhausted'))] }), ['allocation-starved']],
     ['an object stuck in deletion', (w) => ({ ...w, allocations: w.allocations.map((a) => ({ ...a, metadata: { ...a.metadata, deletionTimestamp: T, finalizers: [FINALIZER] } })) }), ['stuck-deletion']],
+    ['a deleted pool nobody holds an address of, still waiting', (w) => ({ ...w, pools: [...w.pools, deleting(POOL_TINY, 'True')] }), ['stuck-deletion']],
+    ['a deleted pool whose addresses are held, not saying why it waits', (w) => ({ ...w, pools: w.pools.map((p) => deleting(p, undefined)) }), ['stuck-deletion']],
   ])('finds %s', (_what, damage, invariants) => {
     expect(found(damage(goodWorld()))).toEqual(expect.arrayContaining(invariants));
+  });
+
+  it('finds nothing wrong with a deleted pool that waits for the allocations holding its addresses, and says so', () => {
+    const w = goodWorld();
+    expect(checkInvariants({ ...w, pools: w.pools.map((p) => deleting(p, 'True')) }, CLASSES)).toEqual([]);
   });
 });
 
@@ -142,6 +157,7 @@ describe('the claim invariants', () => {
 
   it.each<[string, (w: World) => World]>([
     ['a claim of a deleted allocation created at the cutoff of the last release resync (the GC keeps it)', (w) => withClaims(w, [...w.claims, gone('198.18.40.101', CUTOFF)])],
+    ['a claim of a deleted allocation naming a pool deleted since (the GC collects it; the pool waited for no holder)', (w) => withClaims(w, [...w.claims, gone('198.18.41.1', CUTOFF, 'deleted-pool')])],
     ['a claim of a deleted allocation, however old, before any release resync', (w) => ({ ...withClaims(w, [...w.claims, gone('198.18.40.101', before(T, 3_600_000))]), resynced: { allocate: RELEASE_RESYNC } })],
     ['pool counts behind the claims before any allocate resync', (w) => ({ ...w, pools: w.pools.map((p) => ({ ...p, status: { ...p.status, freeAddresses: '40' } })), resynced: { release: RELEASE_RESYNC } })],
     ['a claim on an address its pool no longer contains (the allocation keeps it), the pool reporting it', (w) => reporting(withClaims(w, w.claims, w.allocations, [shrunk(POOL_P)]))],

@@ -12,6 +12,8 @@ import { FINALIZER, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { menusFor, ownerOf, type Op } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { claimOf, claims, poolStatusCounts, uniqueAddresses } from './claim-invariants.js';
+import { holdersOf } from '../../lib/core/sharing.js';
+import { POOL_COND_DELETION } from '../../functions/release/pool.js';
 import { CHAOS_CLUSTER } from './router-seed.js';
 
 /** Everything the invariants are judged on, read once after the settle period. */
@@ -179,14 +181,29 @@ export function foreign(w: World): Violation[] {
   return w.foreignNow === w.foreignBefore ? [] : [{ invariant: 'foreign-entries', detail: `foreign router entries changed:\n  before ${w.foreignBefore}\n  now    ${w.foreignNow}` }];
 }
 
-/** No object waits for a finalizer after the settle period. */
+/**
+ * No object waits for a finalizer after the settle period, but a pool whose addresses live
+ * allocations still hold (their claims name it): that one waits, as documented, and says why
+ * (`DeletionBlocked`).
+ */
 export function stuckDeletions(w: World): Violation[] {
-  const objects = [...w.services, ...w.allocations, ...w.pools];
-  return objects.filter((o) => o.metadata.deletionTimestamp).map((o) => ({
-    invariant: 'stuck-deletion',
-    detail: `${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} deleted at ${o.metadata.deletionTimestamp ?? ''} still has finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}`,
-  }));
+  const live = new Set(w.allocations.filter((a) => !a.metadata.deletionTimestamp).map((a) => a.metadata.uid));
+  const held = (pool: IPPool): boolean => w.claims.some((c) => c.spec.poolName === pool.metadata.name && holdersOf(c.spec).some((h) => live.has(h.allocationUID)));
+  const waiting = (pool: IPPool): Violation[] => {
+    if (!held(pool)) return [stuck(pool)];
+    const blocked = findCondition(pool.status?.conditions, POOL_COND_DELETION);
+    return blocked?.status === 'True' ? [] : [{ invariant: 'stuck-deletion', detail: `pool ${pool.metadata.name} waits for the allocations holding its addresses, but does not say so (${POOL_COND_DELETION} ${blocked?.status ?? 'missing'})` }];
+  };
+  return [
+    ...[...w.services, ...w.allocations].filter((o) => o.metadata.deletionTimestamp).map(stuck),
+    ...w.pools.filter((p) => p.metadata.deletionTimestamp).flatMap(waiting),
+  ];
 }
+
+const stuck = (o: { metadata: { name: string; namespace?: string | undefined; deletionTimestamp?: string | undefined; finalizers?: string[] | undefined } }): Violation => ({
+  invariant: 'stuck-deletion',
+  detail: `${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} deleted at ${o.metadata.deletionTimestamp ?? ''} still has finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}`,
+});
 
 export function checkInvariants(w: World, classes: ClassConfig): Violation[] {
   return [

@@ -1,12 +1,15 @@
 import { isNotFound } from '../../lib/k8s/errors.js';
+import { LABEL_CLAIM_POOL } from '../../lib/k8s/keys.js';
 import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { resourcePath, RESOURCES, type Kind } from '../../lib/k8s/resources.js';
 import type { Transport } from '../../lib/k8s/rest.js';
 import type { Rng } from './rng.js';
-import { annotations, loadBalancerIP, NAMESPACE, ports, serviceObject, sliceObject, typeSpec, V4A_EXCLUDED, type Family } from './shapes.js';
+import { annotations, loadBalancerIP, NAMESPACE, poolObject, POOLS, ports, serviceObject, sliceObject, typeSpec, V4A_EXCLUDED, type Family } from './shapes.js';
 import { messageOf } from '../../lib/errors.js';
 import * as z from 'zod';
 
+const ClaimListSchema = z.object({ items: z.array(z.object({ spec: z.object({ allocationName: z.string() }) })) });
+const PoolMetaSchema = z.object({ metadata: z.object({ deletionTimestamp: z.string().optional() }) });
 const PoolSpecSchema = z.object({ spec: z.object({ interfaceName: z.string().optional(), advertise: z.boolean().optional(), addresses: z.array(z.string()) }) });
 
 /** What the workload did, for the summary. */
@@ -158,11 +161,46 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
     return `pool ${name} ${JSON.stringify(spec)}`;
   }
 
+  /**
+   * An operator deletes chaos-quiet (Services and a reservation name it, or ask for its
+   * addresses; it overlaps no other pool, so which pool keeps an address never depends on the
+   * order the pools were created in), and creates it again once it is gone. Its deletion waits while allocations hold its addresses (meanwhile
+   * it hands out nothing): the operator deletes one of them at a time, which allocate creates
+   * again for its Service. Once the pool is gone, Services naming it fail until it is back.
+   */
+  async function cyclePool(): Promise<string> {
+    const pool = POOLS.find((p) => p.name === 'chaos-quiet');
+    if (!pool) throw new Error('chaos-quiet is not among the chaos pools');
+    const poolPath = resourcePath(RESOURCES.IPPool, undefined, pool.name);
+    let current: z.infer<typeof PoolMetaSchema> | undefined;
+    try {
+      current = PoolMetaSchema.parse(await transport({ method: 'GET', path: poolPath, ...TIMEOUT }));
+    } catch (e) {
+      if (!isNotFound(e)) throw e;
+    }
+    counts.changed.pools++;
+    if (!current) {
+      await transport({ method: 'POST', path: resourcePath(RESOURCES.IPPool), body: poolObject(pool), ...TIMEOUT });
+      return `pool ${pool.name} created again`;
+    }
+    if (current.metadata.deletionTimestamp) {
+      // as its DeletionBlocked condition says: delete the allocations holding its addresses
+      const claims = ClaimListSchema.parse(await transport({ method: 'GET', path: resourcePath(RESOURCES.IPAddressClaim), query: { labelSelector: `${LABEL_CLAIM_POOL}=${pool.name}` }, ...TIMEOUT })).items;
+      if (claims.length === 0) return `pool ${pool.name} is still being deleted`;
+      const holder = rng.pick(claims).spec.allocationName;
+      await transport({ method: 'DELETE', path: resourcePath(RESOURCES.IPAllocation, undefined, holder), ...TIMEOUT });
+      return `pool ${pool.name} is still being deleted: delete allocation ${holder}, which holds one of its addresses`;
+    }
+    await transport({ method: 'DELETE', path: poolPath, ...TIMEOUT });
+    return `delete pool ${pool.name}`;
+  }
+
   async function step(): Promise<string> {
     const slot = rng.int(0, services - 1);
     const name = `s-${slot}`;
     try {
       if (rng.chance(0.03)) return await editPool();
+      if (rng.chance(0.01)) return await cyclePool();
       const svc = await read(name);
       if (svc?.metadata.deletionTimestamp) return `${name} is being deleted`;
       if (!svc && rng.chance(0.2)) return await flash(name, slot);
