@@ -25,7 +25,7 @@ type Grants = Partial<Record<Resource, readonly Verb[]>>;
 const ALLOCATE: Grants = {
   'ippools.mikrolb.de': ['get', 'list', 'update'], // update: the pool finalizer
   'ippools.mikrolb.de/status': ['update'], // counts, conversion of a ledger
-  'ipallocations.mikrolb.de': ['get', 'list', 'create', 'delete'],
+  'ipallocations.mikrolb.de': ['get', 'list', 'create', 'update', 'delete'], // update: an operator reservation's finalizer
   'ipaddressclaims.mikrolb.de': ['get', 'list', 'create', 'delete'],
   'ipallocations.mikrolb.de/status': ['update'],
   services: ['get', 'list', 'update'], // update: the Service finalizer
