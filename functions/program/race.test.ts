@@ -5,7 +5,8 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPPoolSchema } from '../../lib/k8s/schemas.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
+import { memoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
+import { KubeError } from '../../lib/k8s/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
@@ -79,11 +80,11 @@ const SEED: RouterState = {
 };
 
 
-async function setup(opts: { programmed: boolean; sharingKey?: string }) {
+async function setup(opts: { programmed: boolean; sharingKey?: string; beforeWrite?: (w: WriteRecord) => void }) {
   // the simulator and the client are closed after each test (test-support)
   const sim = await startSim({ initialState: SEED });
   const client = openClient(sim, { timeoutMs: 5000 });
-  const kube = memoryPort({ objects: cluster(opts.sharingKey), now: NOW });
+  const kube = memoryPort({ objects: cluster(opts.sharingKey), now: NOW, ...(opts.beforeWrite ? { beforeWrite: opts.beforeWrite } : {}) });
   const p = gatedRouter(client);
   const r = gatedRouter(client);
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
@@ -303,6 +304,24 @@ describe('program and release interleaved on one router', () => {
     expect(c.entries(IP_B)).toEqual([]);
     expect(c.entries(`svc=ip-${IP_A}:adv:${IP_A}`)).toHaveLength(1);
     expect(c.entries(`svc=${UID}:lb-jump:${IP_A}`)).toHaveLength(1);
+  });
+
+  // Program's router write landed after the Service's release, and its status writes then
+  // failed outright (the API server unavailable): the write settles all the same (chaos, seed
+  // 31337: the retried invocation found the Service gone and its rules stood until the resync).
+  it('release runs while program writes, and program\'s status writes then fail: nothing of the Service is left', async () => {
+    let failing = false;
+    const c = await setup({ programmed: false, beforeWrite: (w) => {
+      if (failing && w.subresource === 'status') throw new KubeError('the server is currently unable to handle the request', 503, 'ServiceUnavailable');
+    } });
+    const held = c.holdProgram('execute');
+    const programming = c.run(c.program, SERVICE);
+    await held.reached;
+    await deleteAndRelease(c);
+    failing = true;
+    held.resume();
+    expect((await programming).kind).not.toBe('done');
+    expect(c.entries(`svc=${UID}:`)).toEqual([]);
   });
 
   it('an operator reservation released while program writes its advertisement', async () => {

@@ -208,7 +208,7 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
   const { error, wrote, added, plan, owner } = await programRead(deps, svc, intent, read, report, state);
   let after: Service | undefined; // the Service as read after the router write, unless its status write proved it unchanged
   let kept = true; // every allocation programmed is still held (else settle planned the Service again, from whole menus)
-  if (!wrote || !(await writeProven(deps, svc, read.live, plan, report))) {
+  if (!wrote || !(await provenOrSettled(deps, svc, read, plan, owner, report))) {
     const settled = wrote ? await settleAfterWrite(deps, svc, read, owner, report) : { live: read.live, svc };
     if (!settled) return true; // released meanwhile: its entries are gone again, and there is no status to write
     after = settled.svc;
@@ -241,6 +241,24 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     await programService(deps, namespace, name, report, undefined, round + 1);
   }
   return wrote;
+}
+
+/**
+ * writeProven after a router write; when a status write fails outright (the API server
+ * unavailable or timing out), the write is still settled before the failure is reported: the
+ * retried invocation finds a Service released meanwhile gone, and without its uid could not
+ * take back what this write put there (chaos, seed 31337: the rules of a released Service stood
+ * until the resync).
+ */
+async function provenOrSettled(deps: ProgramDeps, svc: Service, read: ServiceRead, plan: StatusPlan, owner: OwnerProgram, report: ProgramReport): Promise<boolean> {
+  try {
+    return await writeProven(deps, svc, read.live, plan, report);
+  } catch (e) {
+    await settleAfterWrite(deps, svc, read, owner, report).catch((settling: unknown) => {
+      deps.log.debug('Settling a router write after a failed status write failed too', { service: `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`, error: messageOf(settling) });
+    });
+    throw e;
+  }
 }
 
 /**
