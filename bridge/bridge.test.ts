@@ -38,7 +38,12 @@ async function setup(config: BridgeConfigInput = {}) {
   running.push(bridge);
   const url = (path: string) => `http://127.0.0.1:${bridge.port}${path}`;
   const calls = () => seen.map(({ fn, invocation: i }) => (i.type === 'resync' ? `${fn} resync` : `${fn} ${i.change} ${i.ref.kind}/${i.ref.name}`)).sort();
-  return { clock, kube, log, bridge, seen, calls, url };
+  // work starts with release's garbage collection (see 'collects garbage as soon as work starts')
+  await bridge.ready;
+  await clock.advance(0);
+  const startUp = calls();
+  seen.length = 0;
+  return { clock, kube, log, bridge, seen, calls, url, startUp };
 }
 
 describe('the bridge, in process', () => {
@@ -169,6 +174,13 @@ describe('the bridge, in process', () => {
     await bridge.ready;
     expect(await readyz()).toBe(200);
     expect((await fetch(`http://127.0.0.1:${bridge.port}/healthz`)).status).toBe(200);
+  });
+
+  it('collects garbage as soon as work starts: release gets a resync once every kind is listed', async () => {
+    const { startUp, clock, calls } = await setup({ resyncIntervalMs: 60_000 });
+    expect(startUp).toEqual(['release resync']);
+    await clock.advance(59_000);
+    expect(calls()).toEqual([]);
   });
 
   it('sends every function one resync event per interval', async () => {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { hostname } from 'node:os';
 import type { ClusterAccess } from '../lib/k8s/access.js';
-import { objectInvocation } from '../lib/events/encode.js';
+import { objectInvocation, resyncInvocation } from '../lib/events/encode.js';
 import { objectKey } from '../lib/events/identity.js';
 import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
@@ -98,8 +98,18 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   // Service's own event, its slices' and its allocations' (each kind listed in turn) then
   // coalesce into one invocation per function instead of reaching program up to three times.
   // A list that takes longer (or fails: a missing CRD) holds nothing up past LIST_HOLD_MS.
-  const gate = { listed: false, leading: !config.lease.enabled };
-  const openGate = (): void => (gate.listed && gate.leading ? queue.resume() : queue.pause());
+  // Each time work starts (at start-up, and again on becoming the leader) release gets a
+  // resync at once: the process that worked before may have died between a router write and
+  // the check after it (program settling a write made for a Service released meanwhile), and
+  // only the garbage collection finds such entries — now, not RESYNC_INTERVAL later.
+  const gate = { listed: false, leading: !config.lease.enabled, open: false };
+  const openGate = (): void => {
+    const open = gate.listed && gate.leading;
+    if (open && !gate.open) enqueue('release', resyncInvocation());
+    gate.open = open;
+    if (open) queue.resume();
+    else queue.pause();
+  };
   const listed = (): void => {
     cancelHold();
     if (gate.listed) return;

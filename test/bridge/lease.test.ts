@@ -69,6 +69,8 @@ describe('two bridges', () => {
   it('with the lease, only the leader invokes; when it stops it hands the lease over, so the other need not wait for it to expire', async () => {
     const a = await replica('elected-a', true);
     await vi.waitFor(() => expect(a.bridge.isLeader()).toBe(true), PATIENCE);
+    // work starts with release collecting what a crashed predecessor may have left
+    await vi.waitFor(() => expect(a.fns.about('release resync')).toEqual(['release resync']), PATIENCE);
     const b = await replica('elected-b', true);
     const bStarted = Date.now();
     const first = await createService('first');
@@ -86,6 +88,8 @@ describe('two bridges', () => {
     expect((await readLease('mikrolb-bridge')).leaseDurationSeconds).toBe(1);
     await vi.waitFor(() => expect(b.bridge.isLeader()).toBe(true), PATIENCE);
     console.log(`[bridge] lease takeover after the leader stopped: ${Date.now() - stoppedAt} ms`);
+    // the new leader's work starts with release's garbage collection too
+    await vi.waitFor(() => expect(b.fns.about('release resync')).toEqual(['release resync']), PATIENCE);
     expect((await readLease('mikrolb-bridge')).holderIdentity).toBe('elected-b');
 
     const second = await createService('second');
