@@ -33,13 +33,27 @@ describe('events as the ApiServerSource sends them', () => {
       ...extensionsFor(REFS[kind]),
       data: OBJECTS[kind],
     });
+    // a slice sent whole names its Service (its kubernetes.io/service-name label): program
+    // programs the Service, even once the slice is deleted and can no longer be read
+    const sliceOf = kind === 'EndpointSlice';
     expect(invocationOf(parseCloudEvent(encode(event, encoding)))).toEqual({
       type: 'object',
-      change,
-      ref: REFS[kind],
+      change: sliceOf ? 'update' : change,
+      ref: sliceOf ? REFS.Service : REFS[kind],
       id: 'evt-1',
       source: APISERVER_SOURCE,
     });
+  });
+
+  it.each([
+    ['without the label', { ...OBJECTS.EndpointSlice, metadata: { name: 'web-x7k2p', namespace: 'shop' } }],
+    ['with a label that names no valid Service', { ...OBJECTS.EndpointSlice, metadata: { name: 'web-x7k2p', namespace: 'shop', labels: { 'kubernetes.io/service-name': '' } } }],
+    ['with a label that is not a string', { ...OBJECTS.EndpointSlice, metadata: { name: 'web-x7k2p', namespace: 'shop', labels: { 'kubernetes.io/service-name': 7 } } }],
+  ])('Resource mode: a slice %s stays a slice (program reads it)', (_, data) => {
+    const event = apiServerEvent({ type: 'dev.knative.apiserver.resource.delete', ...extensionsFor(REFS.EndpointSlice), data });
+    for (const encoding of ENCODINGS) {
+      expect(invocationOf(parseCloudEvent(encode(event, encoding)))).toMatchObject({ change: 'delete', ref: REFS.EndpointSlice });
+    }
   });
 
   it.each(cross(cross(KINDS, CHANGES), ENCODINGS))('Reference mode: %j %s', ([kind, change], encoding) => {

@@ -6,9 +6,12 @@ import {
   EVENT_TYPE_PREFIX_RESOURCE,
   EVENT_TYPE_PING,
   EVENT_TYPE_RESYNC,
+  ObjectRefSchema,
   type Change,
   type Invocation,
+  type ObjectRef,
 } from './invocation.js';
+import { LABEL_SLICE_SERVICE_NAME } from '../k8s/keys.js';
 import { messageOf } from '../errors.js';
 
 export { toCloudEvent, objectInvocation, resyncInvocation, BRIDGE_SOURCE } from './encode.js';
@@ -66,7 +69,24 @@ function parse(message: EventMessage, maxBodyBytes: number): ParsedEvent {
   if (!named.ok) return named;
   const ref = resolveObjectRef(named.object, extensions.data);
   if (!ref.ok) return ref;
+  const service = ref.ref.kind === 'EndpointSlice' && objectType.mode === 'resource' ? sliceService(data.value, ref.ref.namespace) : undefined;
+  if (service) return { ok: true, invocation: { type: 'object', change: 'update', ref: service, id, source } };
   return { ok: true, invocation: { type: 'object', change: objectType.change, ref: ref.ref, id, source } };
+}
+
+const SliceLabelsSchema = z.object({ metadata: z.object({ labels: z.object({ [LABEL_SLICE_SERVICE_NAME]: z.string() }) }) });
+
+/**
+ * The Service an EndpointSlice sent whole (Resource mode) belongs to, by its
+ * `kubernetes.io/service-name` label: the slice's change reaches program as its Service's, as
+ * the bridge sends it. A deleted slice can no longer be read to find its Service, so without
+ * this its endpoints would stay NAT targets until the Service's next event.
+ */
+function sliceService(data: unknown, namespace: string | undefined): ObjectRef | undefined {
+  const labels = SliceLabelsSchema.safeParse(data);
+  if (!labels.success || namespace === undefined) return undefined;
+  const ref = ObjectRefSchema.safeParse({ kind: 'Service', name: labels.data.metadata.labels[LABEL_SLICE_SERVICE_NAME], namespace });
+  return ref.success ? ref.data : undefined;
 }
 
 // ---- envelope ---------------------------------------------------------------------------------
