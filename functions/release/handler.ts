@@ -8,7 +8,7 @@ import { claimChanged } from './claim-event.js';
 import { newReleaseReport, RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { collectGarbage } from './gc.js';
 import { releasePoolIfDeleting } from './pool.js';
-import { releaseService } from './service.js';
+import { releasable, releaseService } from './service.js';
 import { wholeRouterOf } from './router.js';
 
 /**
@@ -25,7 +25,12 @@ async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
       failure ??= e;
     }
   };
-  for (const s of (await listServices(deps.kube)).items) await attempt(() => releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report));
+  // a Service listed with nothing to release (no finalizer of ours, or managed and not being
+  // deleted) is not read again: a change after the list sends release its own event
+  for (const s of (await listServices(deps.kube)).items) {
+    if (!releasable(deps, s)) continue;
+    await attempt(() => releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report));
+  }
   for (const a of (await listAllocations(deps.kube)).items) if (a.metadata.deletionTimestamp) await attempt(() => releaseAllocation(deps, a.metadata.name, report));
   for (const p of (await listPools(deps.kube)).items) await attempt(() => releasePoolIfDeleting(deps, p.metadata.name, report));
   await attempt(() => collectGarbage(deps, report));

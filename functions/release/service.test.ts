@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { createProgram } from '../program/handler.js';
 import { allocationName } from '../../lib/core/service.js';
-import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
@@ -125,5 +126,28 @@ describe('releasing one allocation of a live Service while allocate records anot
     expect((await release(objectInvocation('update', ref))).kind).toBe('done');
     expect(advertised()).toEqual([`${IPS[1]}/32`]);
     expect(await kube.port.get('IPAllocation', gone)).toBeUndefined();
+  });
+});
+
+describe('the resync over Services', () => {
+  it('reads again only a Service listed with something to release: not one of ours that lives on, nor one without our finalizer', async () => {
+    const others = [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'plain', namespace: 'shop', uid: 'uid-plain', generation: 1 }, spec: { type: 'ClusterIP', ports: [{ port: 80, protocol: 'TCP' }] } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'left', namespace: 'shop', uid: 'uid-left', generation: 2, finalizers: ['mikrolb.de/finalizer'] }, spec: { type: 'ClusterIP', ports: [{ port: 80, protocol: 'TCP' }] } },
+    ];
+    const kube = memoryPort({ now: NOW, objects: [...cluster(), ...others] });
+    const router = memoryRouter(SEED);
+    const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
+    expect((await createProgram({ ...common, kube: kube.port })(objectInvocation('update', WEB))).kind).toBe('done');
+    const entries = structuredClone(router.state().menus);
+    const counted = counting(kube.port);
+    const release = createRelease({ ...common, kube: counted.port, claimGraceMs: 60_000 });
+    expect((await release(resyncInvocation())).kind).toBe('done');
+    // `left` (no longer a LoadBalancer, still holding our finalizer) is read and released; `web`
+    // (ours, live) and `plain` (never ours) only listed
+    expect(counted.reads.get('get Service')).toBe(1);
+    expect(ServiceSchema.parse(await kube.port.get('Service', 'left', 'shop')).metadata.finalizers ?? []).toEqual([]);
+    expect(router.state().menus).toEqual(entries);
+    expect(await kube.port.list('IPAllocation')).toHaveLength(IPS.length);
   });
 });

@@ -40,12 +40,17 @@ async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseRepo
  * released without router calls. What this run read is what it writes against: each write
  * carries the resourceVersion it was read at and reads again only after a conflict.
  */
+/** Whether release has work on a Service as read: it holds our finalizer and is being deleted or no longer ours. */
+export function releasable(deps: Pick<ReleaseDeps, 'classes'>, svc: Service): boolean {
+  if (!svc.metadata.uid || !hasFinalizer(svc)) return false;
+  return svc.metadata.deletionTimestamp !== undefined || !serviceIntent(svc, deps.classes).managed;
+}
+
 export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
   const svc = await getService(deps.kube, namespace, name);
   const uid = svc?.metadata.uid;
-  if (!svc || !uid || !hasFinalizer(svc)) return;
+  if (!svc || !uid || !releasable(deps, svc)) return;
   const deleting = svc.metadata.deletionTimestamp !== undefined;
-  if (!deleting && serviceIntent(svc, deps.classes).managed) return;
   const allocations = (await listAllocations(deps.kube, allocationsOfService(uid))).items;
   // a Failed allocation may have given an address up (one shared that no longer fits its
   // Service) whose rules program has not taken off yet: only one that never got further than
