@@ -183,6 +183,39 @@ describe('the bridge, in process', () => {
     expect(calls()).toEqual([]);
   });
 
+  it('asks release for a collection when program gets no answer (its process died mid-run), at most once per 30 s', async () => {
+    const clock = fakeClock();
+    const kube = fakeKube();
+    const seen: string[] = [];
+    let answer: 'lost' | 503 | 200 = 'lost';
+    const dispatch = Object.fromEntries(FUNCTION_NAMES.map((fn) => [fn, async (i: Invocation): Promise<DispatchResult> => {
+      seen.push(i.type === 'resync' ? `${fn} resync` : `${fn} ${i.ref.name}`);
+      if (fn !== 'program') return { status: 200 };
+      if (answer === 'lost') throw new Error('socket hang up');
+      return { status: answer };
+    }]));
+    const bridge = await startBridge(
+      { port: 0, hostname: '127.0.0.1', lease: { enabled: false }, perObjectIntervalMs: 0, resyncIntervalMs: 3_600_000, retry: { baseMs: 1_000, maxMs: 1_000 } },
+      { transport: offlineTransport, stream: kube.stream, log: memoryLogger(), clock, random: () => 0.5, dispatch },
+    );
+    running.push(bridge);
+    await bridge.ready;
+    await clock.advance(0);
+    seen.length = 0; // the start-up collection
+    kube.apply('Service', lb('web'));
+    kube.apply('EndpointSlice', slice('web-1', 'web'));
+    await clock.advance(100);
+    expect(seen.filter((c) => c === 'release resync')).toHaveLength(1);
+    await clock.advance(5_000); // program retried and lost again: within the interval
+    expect(seen.filter((c) => c.startsWith('program'))).not.toHaveLength(1);
+    expect(seen.filter((c) => c === 'release resync')).toHaveLength(1);
+    answer = 503; // the function answers again (a dependency down): nothing to collect
+    await clock.advance(26_000);
+    expect(seen.filter((c) => c === 'release resync')).toHaveLength(2); // the losses within the interval, covered at its end
+    await clock.advance(60_000);
+    expect(seen.filter((c) => c === 'release resync')).toHaveLength(2);
+  });
+
   it('sends every function one resync event per interval', async () => {
     const { clock, bridge, calls } = await setup({ resyncIntervalMs: 60_000 });
     await bridge.ready;

@@ -13,12 +13,13 @@ import { createLogger, type Logger } from '../lib/log/logger.js';
 import { sleep, systemClock, type Clock } from './clock.js';
 import { bridgeConfig, type BridgeConfig, type BridgeConfigInput } from './config.js';
 import { interestFilters, serviceConcernsUs } from './filters.js';
-import { boundedDispatch, httpDispatch, type Dispatch, type FetchFn } from './invoker.js';
+import { boundedDispatch, httpDispatch, type Dispatch, type DispatchResult, type FetchFn } from './invoker.js';
 import { kubeStream, type KubeStream } from './kube-stream.js';
 import { startElector, type Elector } from './lease.js';
 import { createBridgeMetrics, type BridgeMetrics } from './metrics.js';
 import { createWorkQueue } from './queue.js';
 import { startResync } from './resync.js';
+import { answerLost, crashSweeper } from './sweep.js';
 import { FUNCTION_NAMES, routeEmission, type Emission, type FunctionName } from './routing.js';
 import { createBridgeApp } from './server.js';
 import { startSource, type Source } from './source.js';
@@ -69,8 +70,23 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   const { transport, stream } = kubeAccess(config, deps);
   const metrics = createBridgeMetrics();
   const targets = functionTargets(config, deps, log, metrics, clock);
+  const sweeper = crashSweeper({
+    clock,
+    sweep: () => {
+      log.info('An invocation of program got no answer: release collects what a dead run may have left on the router');
+      enqueue('release', resyncInvocation());
+    },
+  });
   const queue = createWorkQueue({
-    dispatch: (fn, invocation, signal) => dispatchTo(targets, fn, invocation, signal),
+    dispatch: async (fn, invocation, signal) => {
+      let result: DispatchResult | undefined;
+      try {
+        result = await dispatchTo(targets, fn, invocation, signal);
+        return result;
+      } finally {
+        if (fn === 'program' && invocation.type === 'object' && answerLost(result)) sweeper.lost();
+      }
+    },
     concurrency: config.concurrency,
     limits: config.functionConcurrency,
     retry: config.retry,
@@ -127,6 +143,7 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   const server = await serveApp(app, { port: config.port, ...(config.hostname ? { hostname: config.hostname } : {}) }).catch(async (err: unknown) => {
     // The port is taken: undo what already runs, then fail.
     resync.stop();
+    sweeper.stop();
     await Promise.all([...sources.map((s) => s.stop()), queue.stop(0), elector?.stop()]);
     throw err;
   });
@@ -139,6 +156,7 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     log.info('Stopping bridge', { deadlineMs: config.shutdownTimeoutMs });
     cancelHold();
     resync.stop();
+    sweeper.stop();
     readiness.abandon();
     const sourcesStopped = Promise.all(sources.map((s) => s.stop()));
     const { handedBack } = await queue.stop(config.shutdownTimeoutMs);

@@ -15,9 +15,12 @@ let bridge: BridgeHandle;
 const named = (invocation: Invocation, name: string): boolean => invocation.type === 'object' && invocation.ref.namespace === ns && invocation.ref.name === name;
 const flakyProgramCalls = (received: readonly { fn: string; invocation: Invocation }[]) => received.filter((r) => r.fn === 'program' && named(r.invocation, 'flaky')).length;
 
-/** `flaky`: program answers 503 four times, then 200. `broken`: allocate answers 400. `busy-*`: every call takes 20 ms. */
+const deadProgramCalls = (received: readonly { fn: string; invocation: Invocation }[]) => received.filter((r) => r.fn === 'program' && named(r.invocation, 'dead')).length;
+
+/** `flaky`: program answers 503 four times, then 200. `dead`: program's gateway answers 502 (its container died) twice, then 200. `broken`: allocate answers 400. `busy-*`: every call takes 20 ms. */
 const answer: Answerer = (fn, invocation, received) => {
   if (fn === 'program' && named(invocation, 'flaky')) return flakyProgramCalls(received) <= 4 ? 503 : 200;
+  if (fn === 'program' && named(invocation, 'dead')) return deadProgramCalls(received) <= 2 ? 502 : 200;
   if (fn === 'allocate' && named(invocation, 'broken')) return 400;
   if (invocation.type === 'object' && invocation.ref.namespace === ns && invocation.ref.name.startsWith('busy-')) return { status: 200, delayMs: 20 };
   return 200;
@@ -33,7 +36,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await bridge.stop();
   await fns.close();
-  for (const name of ['flaky', 'broken', 'busy']) await kube.remove('Service', name, ns).catch(() => undefined);
+  for (const name of ['flaky', 'dead', 'broken', 'busy']) await kube.remove('Service', name, ns).catch(() => undefined);
   await kube.remove('Namespace', ns).catch(() => undefined);
 });
 
@@ -55,6 +58,16 @@ describe('delivery', () => {
     await new Promise((r) => setTimeout(r, 1_000));
     expect(flakyProgramCalls(fns.received)).toBe(5);
     expect(metricValue(await metrics(), 'mikrolb_bridge_retries_total{function="program"}')).toBeGreaterThanOrEqual(4);
+  });
+
+  it('asks release for a collection when program\'s container died mid-run (its gateway answered 502), at once, and not again within 30 s for its second lost answer', async () => {
+    const resyncs = (): number => fns.received.filter((r) => r.fn === 'release' && r.invocation.type === 'resync').length;
+    const before = resyncs(); // the one work started with
+    await kube.create('Service', lbService(ns, 'dead'));
+    await kube.patch('Service', 'dead', ns, { metadata: { annotations: { 'example.com/poke': 'yes' } } });
+    await vi.waitFor(() => expect(deadProgramCalls(fns.received)).toBe(3), { timeout: 60_000, interval: 50 });
+    await vi.waitFor(() => expect(resyncs()).toBe(before + 1), { timeout: 10_000, interval: 50 });
+    expect(log.entries.filter((e) => e.msg.startsWith('An invocation of program got no answer'))).toHaveLength(1);
   });
 
   it('does not retry a function answering 400, and logs it', async () => {
