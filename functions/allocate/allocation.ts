@@ -14,6 +14,7 @@ import { adoptClaims } from './adopt.js';
 import { requesterOf } from './scope.js';
 import type { Requester } from '../../lib/core/pool-scope.js';
 import { messageOf } from '../../lib/errors.js';
+import { isNotFound } from '../../lib/k8s/errors.js';
 import { failedPool } from '../../lib/pool-metrics.js';
 import type { AllocateRun, Report } from './deps.js';
 
@@ -231,6 +232,11 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
   let owner: OwnerState | undefined = known.owner;
   const claimedHere: Holding[] = [];
   let kept: string | undefined;
+  // deleted and gone since it was read (listed with others waiting on a pool, say): nothing to record
+  const gone = (): void => {
+    report.actions.push(`skipped ${name}: deleted meanwhile`);
+    deps.metrics?.decided(name);
+  };
   try {
     await retryOnConflict(`allocating ${name}`, deps.retry, async () => {
       a ??= await getAllocation(deps.kube, name);
@@ -252,6 +258,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         try {
           a = IPAllocationSchema.parse(await deps.kube.replace('IPAllocation', withFinalizer(a)));
         } catch (e) {
+          if (isNotFound(e)) return gone();
           a = undefined; // changed meanwhile: read it again
           throw e;
         }
@@ -279,6 +286,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         try {
           await deps.kube.replaceStatus('IPAllocation', { ...current, status: next });
         } catch (e) {
+          if (isNotFound(e)) return gone(); // (a claim made here is freed below: `kept` is not its address)
           a = undefined; // the allocation itself changed: read it (and its Service) again
           owner = known.owner;
           throw e;
