@@ -9,6 +9,7 @@ import { isShared } from '../../lib/core/sharing.js';
 import type { Violation, World } from './invariants.js';
 import { createRng } from './rng.js';
 import { rogueInvoker, type Rogue, type RogueCounts } from './rogue.js';
+import { unexpectedFaultsIn } from './faults.js';
 import { foreignEntries } from './router-seed.js';
 import { traceCommands, type CommandTrace } from './router-trace.js';
 import { OUR_CLASS, POOLS, poolObject, RESERVATIONS, reservationObject } from './shapes.js';
@@ -85,11 +86,16 @@ function finalFigures(world: World | undefined): ChaosReport['final'] {
   return { services: world.services.length, managed, allocations, routerEntries, claims: world.claims.length, unheldClaims: unheldClaims(world).length, sharedClaims: world.claims.filter((c) => isShared(c.spec)).length };
 }
 
-/** Crashes nobody caused and well-formed events refused: violations the world cannot show. */
-function processViolations(stack: ChaosStack, rogue: Rogue): Violation[] {
+/** Crashes nobody caused, well-formed events refused, invocations failing unexpectedly: violations the world cannot show. */
+function processViolations(stack: ChaosStack, rogue: Rogue, logDir: string): Violation[] {
   const bridgeExits = stack.bridges.unexpectedExitsA();
+  const faults = stack.processes().flatMap((p) => {
+    const found = unexpectedFaultsIn(join(logDir, `${p.name}.log`));
+    return found.length === 0 ? [] : [{ invariant: 'unexpected-fault', detail: `${p.name} answered 500 ${found.length} time(s) (see ${p.name}.log), first: ${found[0] ?? ''}` }];
+  });
   return [
     ...rogue.counts.badRequests.map((detail) => ({ invariant: 'event-rejected', detail: `a well-formed event was answered 400: ${detail}` })),
+    ...faults,
     ...stack.processes().filter((p) => p.counts.unexpectedExits > 0).map((p) => ({ invariant: 'crash', detail: `${p.name} exited ${p.counts.unexpectedExits} time(s) without being killed (see ${p.name}.log)` })),
     ...(bridgeExits > 0 ? [{ invariant: 'crash', detail: `bridge-a exited ${bridgeExits} time(s) without being killed (see bridge-a.log)` }] : []),
   ];
@@ -123,7 +129,7 @@ interface RunOutcome {
 function report(o: RunOutcome): ChaosReport {
   const stats = o.stack.sim.stats;
   return {
-    options: o.options, logDir: o.logDir, violations: [...o.settled.violations, ...resyncOnly(o.settled.eventDriven), ...processViolations(o.stack, o.rogue)], converged: o.settled.converged,
+    options: o.options, logDir: o.logDir, violations: [...o.settled.violations, ...resyncOnly(o.settled.eventDriven), ...processViolations(o.stack, o.rogue, o.logDir)], converged: o.settled.converged,
     timings: o.timings, forcedResyncs: o.settled.forcedResyncs, eventDriven: o.settled.eventDriven, workload: o.workload, storm: o.storm,
     processes: o.stack.processes().map((p) => ({ name: p.name, ...p.counts })), bridges: { ...o.stack.bridges.counts }, rogue: o.rogue.counts,
     router: { commands: stats.commands, connections: stats.connections }, final: finalFigures(o.settled.world),
