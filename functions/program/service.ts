@@ -93,7 +93,12 @@ async function writeServiceStatus(deps: ProgramDeps, first: Service, allocations
     const all = attempt === 1 ? allocations : (await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid))).items.filter((a) => !a.metadata.deletionTimestamp);
     const next = serviceStatusNext(deps, svc, all.filter((a) => plan.lbNames.has(a.metadata.name)), all, plan.want, plan.routerError);
     if (!next) return;
-    await deps.kube.replaceStatus('Service', { ...svc, status: next });
+    try {
+      await deps.kube.replaceStatus('Service', { ...svc, status: next });
+    } catch (e) {
+      if (isNotFound(e)) return; // deleted and gone since it was read: no status to write
+      throw e;
+    }
     report.actions.push(`Service ${svc.metadata.namespace}/${svc.metadata.name}: ingress ${ingressText(next)}`);
   });
 }

@@ -2,6 +2,7 @@ import { allocatedNote, programmedStatus, statusChanged, type RouterOutcome } fr
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { IPAllocation } from '../../lib/k8s/schemas.js';
 import { getAllocation } from '../../lib/k8s/typed.js';
+import { isNotFound } from '../../lib/k8s/errors.js';
 import type { ProgramDeps, ProgramReport } from './deps.js';
 
 /**
@@ -21,7 +22,13 @@ export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPA
       if (!a || a.status?.address !== first.status?.address) return a;
       const next = programmedStatus(a, outcome, deps.now());
       if (!statusChanged(a.status, next)) return a;
-      await deps.kube.replaceStatus('IPAllocation', { ...a, status: next });
+      try {
+        await deps.kube.replaceStatus('IPAllocation', { ...a, status: next });
+      } catch (e) {
+        // deleted and gone since it was read: release takes its entries off, nothing to record
+        if (isNotFound(e)) return undefined;
+        throw e;
+      }
       report.actions.push(`${a.metadata.name}: ${outcome.kind}`);
       await recordEvent(deps, a, outcome);
       return { ...a, status: next };
