@@ -33,6 +33,12 @@ async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseRepo
   });
 }
 
+/** Whether release has work on a Service as read: it holds our finalizer and is being deleted or no longer ours. */
+export function releasable(deps: Pick<ReleaseDeps, 'classes'>, svc: Service): boolean {
+  if (!svc.metadata.uid || !hasFinalizer(svc)) return false;
+  return svc.metadata.deletionTimestamp !== undefined || !serviceIntent(svc, deps.classes).managed;
+}
+
 /**
  * A Service deleted, or no longer ours (type, class or SNAT annotation changed): its router
  * entries go, its IPAllocations are released and deleted, its status cleared (unless it is
@@ -40,12 +46,6 @@ async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseRepo
  * released without router calls. What this run read is what it writes against: each write
  * carries the resourceVersion it was read at and reads again only after a conflict.
  */
-/** Whether release has work on a Service as read: it holds our finalizer and is being deleted or no longer ours. */
-export function releasable(deps: Pick<ReleaseDeps, 'classes'>, svc: Service): boolean {
-  if (!svc.metadata.uid || !hasFinalizer(svc)) return false;
-  return svc.metadata.deletionTimestamp !== undefined || !serviceIntent(svc, deps.classes).managed;
-}
-
 export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
   const svc = await getService(deps.kube, namespace, name);
   const uid = svc?.metadata.uid;
