@@ -205,12 +205,14 @@ describe('the bridge, in process', () => {
     kube.apply('Service', lb('web'));
     kube.apply('EndpointSlice', slice('web-1', 'web'));
     await clock.advance(100);
+    expect(seen.filter((c) => c === 'release resync')).toHaveLength(0); // (SWEEP_DELAY_MS after the loss)
+    await clock.advance(2_000);
     expect(seen.filter((c) => c === 'release resync')).toHaveLength(1);
-    await clock.advance(5_000); // program retried and lost again: within the interval
+    await clock.advance(3_000); // program retried and lost again: within the interval
     expect(seen.filter((c) => c.startsWith('program'))).not.toHaveLength(1);
     expect(seen.filter((c) => c === 'release resync')).toHaveLength(1);
     answer = 503; // the function answers again (a dependency down): nothing to collect
-    await clock.advance(26_000);
+    await clock.advance(27_000);
     expect(seen.filter((c) => c === 'release resync')).toHaveLength(2); // the losses within the interval, covered at its end
     await clock.advance(60_000);
     expect(seen.filter((c) => c === 'release resync')).toHaveLength(2);

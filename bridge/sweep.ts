@@ -3,6 +3,12 @@ import type { DispatchResult } from './invoker.js';
 
 /** The least time between two collections asked for by program's lost answers. */
 export const SWEEP_INTERVAL_MS = 30_000;
+/**
+ * How long after a lost answer the collection starts: a command the dead process sent may
+ * still be on its way to the router, and a collection that read the router before it landed
+ * would leave its entries to the periodic resync.
+ */
+export const SWEEP_DELAY_MS = 2_000;
 
 /**
  * Program writes the router, then reads the cluster again to take back what it wrote for a
@@ -10,12 +16,13 @@ export const SWEEP_INTERVAL_MS = 30_000;
  * behind, and its retried invocation finds the Service gone, with no uid to act on: only
  * release's garbage collection (a resync) finds them. So an invocation of program that gets no
  * answer (the connection lost, the process gone) or a gateway's `502` (Knative's queue-proxy
- * when the container died) asks release for a resync: at once, and at most once per
+ * when the container died) asks release for a resync: `delayMs` later, and at most once per
  * `intervalMs` (a crash-looping program is not followed by a collection per invocation; the
  * last one within an interval is covered at its end).
  */
-export function crashSweeper(opts: { clock: Clock; intervalMs?: number; sweep: () => void }): { lost(): void; stop(): void } {
+export function crashSweeper(opts: { clock: Clock; intervalMs?: number; delayMs?: number; sweep: () => void }): { lost(): void; stop(): void } {
   const interval = opts.intervalMs ?? SWEEP_INTERVAL_MS;
+  const delay = opts.delayMs ?? SWEEP_DELAY_MS;
   let last = -Infinity;
   let pending: Cancel | undefined;
   let stopped = false;
@@ -27,9 +34,7 @@ export function crashSweeper(opts: { clock: Clock; intervalMs?: number; sweep: (
   return {
     lost() {
       if (pending || stopped) return;
-      const wait = last + interval - opts.clock.now();
-      if (wait <= 0) run();
-      else pending = opts.clock.schedule(wait, run);
+      pending = opts.clock.schedule(Math.max(delay, last + interval - opts.clock.now()), run);
     },
     stop() {
       stopped = true;

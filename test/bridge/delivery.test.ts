@@ -60,7 +60,7 @@ describe('delivery', () => {
     expect(metricValue(await metrics(), 'mikrolb_bridge_retries_total{function="program"}')).toBeGreaterThanOrEqual(4);
   });
 
-  it('asks release for a collection when program\'s container died mid-run (its gateway answered 502), at once, and not again within 30 s for its second lost answer', async () => {
+  it('asks release for a collection when program\'s container died mid-run (its gateway answered 502), within seconds, and not again within 30 s for its second lost answer', async () => {
     const resyncs = (): number => fns.received.filter((r) => r.fn === 'release' && r.invocation.type === 'resync').length;
     const before = resyncs(); // the one work started with
     await kube.create('Service', lbService(ns, 'dead'));
