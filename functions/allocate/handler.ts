@@ -8,14 +8,14 @@ import { claimChanged } from './claim-event.js';
 import { allocateRun, newReport, type AllocateDeps, type AllocateRun, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
 import { reconcileService } from './service.js';
-import { serviceIntent } from '../../lib/core/service.js';
+import { managedAndLive } from '../../lib/core/service.js';
 
 async function resync(deps: AllocateRun, report: Report): Promise<void> {
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
   // a Service listed as not ours (or being deleted) is not read again: a change after the list
   // sends allocate its own event (most Services of a cluster are ClusterIP ones)
   for (const svc of (await listServices(deps.kube)).items) {
-    if (svc.metadata.deletionTimestamp || !serviceIntent(svc, deps.classes).managed) continue;
+    if (!managedAndLive(svc, deps.classes)) continue;
     await reconcileService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, { verify: true });
   }
   for (const pool of (await listPools(deps.kube)).items) await reconcilePool(deps, pool.metadata.name, report);

@@ -8,7 +8,7 @@ import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.j
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programAllocation, programReservation, programService, type RouterView } from './service.js';
 import { addressOfClaim, claimSharingChanged } from './shared.js';
-import { serviceIntent } from '../../lib/core/service.js';
+import { managedAndLive } from '../../lib/core/service.js';
 
 async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
   const raw = await deps.kube.get('EndpointSlice', name, namespace);
@@ -59,7 +59,7 @@ async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   // a Service listed as not ours (or being deleted) is not read again: a change after the list
   // sends program its own event (most Services of a cluster are ClusterIP ones)
   for (const svc of (await listServices(deps.kube)).items) {
-    if (svc.metadata.deletionTimestamp || !serviceIntent(svc, deps.classes).managed) continue;
+    if (!managedAndLive(svc, deps.classes)) continue;
     await attempt((state) => programService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, state));
   }
   for (const a of (await listAllocations(deps.kube)).items) {

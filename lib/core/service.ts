@@ -234,6 +234,11 @@ function capAllocations(wants: DesiredAllocation[], max: number, sourceOf: (w: D
 const PROBLEMS_SHOWN = 5;
 const PROBLEM_CHARS = 240;
 
+/** Whether a Service as read is ours and not being deleted: what allocate and program act on. */
+export function managedAndLive(svc: Service, cfg: ClassConfig): boolean {
+  return svc.metadata.deletionTimestamp === undefined && serviceIntent(svc, cfg).managed;
+}
+
 /**
  * The note of the one AnnotationInvalid Warning a Service gets per invocation: the problem
  * itself when there is one, else how many there are and the first few (undefined: none).
