@@ -8,7 +8,7 @@ import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import { IPAllocationSchema, type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { getAllocation, getClaim, getPool, getService } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getService } from '../../lib/k8s/typed.js';
 import { readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { requesterOf } from './scope.js';
@@ -165,12 +165,12 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
  * may be deleted in between — and released at once, its release finding no claim of it yet
  * (release reads the claims only once the deletion shows). So after a new claim the pool is
  * read again: that read follows the claim, so if release missed the claim, it also sees the
- * deletion. Undefined while the pool is the one decided from and not being deleted; else the
+ * deletion (claims made meanwhile by this instance's other runs share one such read). Undefined while the pool is the one decided from and not being deleted; else the
  * pools with it as it is now (gone, being deleted, or created again under its name).
  */
 async function poolChangedSince(deps: AllocateRun, views: readonly PoolView[], name: string): Promise<PoolView[] | undefined> {
   const read = views.find((v) => v.name === name);
-  const now = await getPool(deps.kube, name);
+  const now = await deps.readPool(name);
   if (now && !now.metadata.deletionTimestamp && now.metadata.uid === read?.pool.metadata.uid) return undefined;
   const pools = views.flatMap((v) => (v.name !== name ? [v.pool] : now ? [now] : []));
   return viewPools(pools).map((v) => ({ ...v, claimsAdopted: true }));

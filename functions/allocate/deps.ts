@@ -7,6 +7,8 @@ import type { Service } from '../../lib/k8s/core-objects.js';
 import type { RecentServices } from '../../lib/k8s/recent.js';
 import type { PoolsView } from '../../lib/k8s/mirror.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
+import { getPool } from '../../lib/k8s/typed.js';
+import { shareRuns } from '../../lib/share-runs.js';
 import { ClaimsHint } from './hint.js';
 
 /** Everything allocate touches, passed in (real ones at the entry point, fakes in tests). */
@@ -51,9 +53,19 @@ export const HINT_MAX_AGE_MS = 60_000;
 /** The dependencies of one allocate instance, with its hint (kept while the instance is warm). */
 export interface AllocateRun extends AllocateDeps {
   hint: ClaimsHint;
+  /**
+   * Reads a pool, sharing the read with this instance's concurrent callers (`shareRuns`): a
+   * caller gets a read that started after its call, so what follows a claim still follows it,
+   * and a burst of new claims on one pool costs a few reads instead of one each.
+   */
+  readPool: (name: string) => Promise<IPPool | undefined>;
 }
 
-export const allocateRun = (deps: AllocateDeps): AllocateRun => ({ ...deps, hint: deps.hint ?? new ClaimsHint(HINT_MAX_AGE_MS) });
+export const allocateRun = (deps: AllocateDeps): AllocateRun => ({
+  ...deps,
+  hint: deps.hint ?? new ClaimsHint(HINT_MAX_AGE_MS),
+  readPool: shareRuns((name: string) => getPool(deps.kube, name)),
+});
 
 /** What one invocation did, returned as the response body. */
 export interface Report {
