@@ -176,7 +176,7 @@ async function poolChangedSince(deps: AllocateRun, views: readonly PoolView[], n
   return viewPools(pools).map((v) => ({ ...v, claimsAdopted: true }));
 }
 
-async function freeClaims(deps: AllocateRun, holdings: readonly Holding[], report: Report): Promise<void> {
+export async function freeClaims(deps: AllocateRun, holdings: readonly Holding[], report: Report): Promise<void> {
   for (const h of holdings) {
     const claim = await claimHeldBy(deps.kube, h.address, h.allocationUID);
     if (!claim) continue;
@@ -211,6 +211,16 @@ export interface Known {
    * its event): the caller hands it to program first (see `Handoff`) and records it after.
    */
   defer?: Deferred[];
+  /**
+   * Collects the claims this run made that the allocation keeps, for the caller to prove their
+   * Service still there by one read that follows them all (`settleAfterClaims` in service.ts).
+   * Without it, a claim made for a Service's allocation is followed by a read of the Service
+   * here: release lists a Service's claims once its deletion shows, so a claim made after this
+   * run read the Service may be one release never sees (nothing would free it before the
+   * resync's garbage collection); the Service read after the claim either shows the deletion
+   * (the claim goes again here) or was read before it (release will find the claim).
+   */
+  claims?: Holding[];
 }
 
 /** An allocation whose claim is made and whose status (`allocation.status`, in memory) is not written yet. */
@@ -282,6 +292,14 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         kept = d.address;
         return deps.metrics?.decided(name);
       }
+      if (claimed && !statusChanged(current.status, next) && !(await stillThere(deps, current))) {
+        // the status already named this address, whose claim had gone (freed by a release of
+        // the allocation running meanwhile): no status write follows the claim to prove the
+        // allocation still there, so a read does; gone or being deleted, the claim goes again
+        claimedHere.splice(claimedHere.indexOf(claimed), 1);
+        await freeClaims(deps, [claimed], report);
+        return gone();
+      }
       if (statusChanged(current.status, next)) {
         try {
           await deps.kube.replaceStatus('IPAllocation', { ...current, status: next });
@@ -296,6 +314,10 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
       }
       kept = d.ok ? d.address : undefined;
+      if (claimed && claimed.address === kept) {
+        if (known.claims) known.claims.push(claimed);
+        else if (owner.state === 'present' && (await owningService(deps, current)).state === 'gone') await freeClaims(deps, [claimed], report);
+      }
       deps.metrics?.decided(name, d.ok ? undefined : { pool: failedPool(current, adopted), reason: d.reason });
       if (replaced) await freeClaims(deps, [replaced], report);
     }, () => {
@@ -305,6 +327,12 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
   } finally {
     await freeUnrecorded(deps, name, claimedHere.filter((c) => c.address !== kept), report);
   }
+}
+
+/** Whether the allocation, read again, is the one the run decided for and not being deleted. */
+async function stillThere(deps: AllocateRun, a: IPAllocation): Promise<boolean> {
+  const now = await getAllocation(deps.kube, a.metadata.name);
+  return now !== undefined && now.metadata.uid === a.metadata.uid && !now.metadata.deletionTimestamp;
 }
 
 /**

@@ -6,7 +6,8 @@ import { getService, listAllocations } from '../../lib/k8s/typed.js';
 import { API_VERSION, IPAllocationSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_NAME, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { allocateAddress, recordOutcome, type Deferred, type OwnerState } from './allocation.js';
+import { allocateAddress, freeClaims, recordOutcome, type Deferred, type OwnerState } from './allocation.js';
+import type { Holding } from '../../lib/core/assign.js';
 import { messageOf } from '../../lib/errors.js';
 import { inBackground } from '../../lib/events/background.js';
 import { sharingOf } from '../../lib/core/sharing.js';
@@ -104,22 +105,23 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
   const sharing = sharingOf(svc);
   const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}) };
   const verify = opts.verify === true;
-  for (const a of existing.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify });
+  const claimed: Holding[] = []; // proven by one read of the Service at the end (settleAfterClaims)
+  for (const a of existing.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify, claims: claimed });
   // a new Service's allocations (all of them made now) go to program before their statuses are written
   const deferred: Deferred[] | undefined = deps.handoff && ensured?.added ? [] : undefined;
   const made: IPAllocation[] = [];
   for (const want of missing) {
     const created = await createAllocation(deps, svc, want, report);
     if (created) made.push(created);
-    await allocateAddress(deps, want.name, report, { ...(created ? { allocation: created } : {}), owner, verify, ...(created && deferred ? { defer: deferred } : {}) });
+    await allocateAddress(deps, want.name, report, { ...(created ? { allocation: created } : {}), owner, verify, claims: claimed, ...(created && deferred ? { defer: deferred } : {}) });
   }
   if (deferred && deferred.length > 0) {
-    // program's status writes proved the Service unchanged since the creates: settled
+    // program's status writes proved the Service unchanged since the creates and claims: settled
     if (await handedOff(deps, svc, deferred, missing.length, report)) return;
     // recorded as without the hand-off (each claim is found again through the hint)
-    for (const d of deferred) await allocateAddress(deps, d.allocation.metadata.name, report, { owner, verify });
+    for (const d of deferred) await allocateAddress(deps, d.allocation.metadata.name, report, { owner, verify, claims: claimed });
   }
-  if (made.length > 0) await settleCreated(deps, svc, made, report);
+  if (made.length > 0 || claimed.length > 0) await settleAfterClaims(deps, svc, made, claimed, report);
 }
 
 /**
@@ -143,18 +145,20 @@ async function handedOff(deps: AllocateRun, svc: Service, deferred: readonly Def
 }
 
 /**
- * Closing the allocate/release race: allocate read the Service, then created allocations;
- * release may have released the Service in between (listing its allocations before these
- * existed). Reading the Service again after the creates ends every interleaving: if its
- * deletion (or a new uid) is visible now, the new allocations are deleted here (their
- * finalizer lets release free what they hold); if not, the deletion came after the creates and
- * release's listing finds them.
+ * Closing the allocate/release race: allocate read the Service, then created allocations and
+ * claimed addresses; release may have released the Service in between (listing its
+ * allocations and their claims before these existed). Reading the Service again after the
+ * creates and claims ends every interleaving: if its deletion (or a new uid) is visible now,
+ * the new allocations are deleted here (their finalizer lets release free what they hold) and
+ * the claims this run made are freed; if not, the deletion came after them and release's
+ * listing finds them.
  */
-async function settleCreated(deps: AllocateRun, svc: Service, made: readonly IPAllocation[], report: Report): Promise<void> {
+async function settleAfterClaims(deps: AllocateRun, svc: Service, made: readonly IPAllocation[], claimed: readonly Holding[], report: Report): Promise<void> {
   const now = await getService(deps.kube, svc.metadata.namespace ?? 'default', svc.metadata.name);
   if (now && now.metadata.uid === svc.metadata.uid && !now.metadata.deletionTimestamp) return;
   for (const a of made) {
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (its Service went while it was created)`);
   }
+  await freeClaims(deps, claimed, report);
 }
