@@ -144,8 +144,9 @@ export async function releaseAllocation(deps: ReleaseDeps, name: string, report:
  * An allocation of a Service being deleted (its router entries already gone with the
  * Service's): its claims go, then the allocation, finalizer first, as listed, so it is deleted
  * at once rather than through a deletion pending on our finalizer (whose update would wake
- * release again). Nothing claims for it meanwhile: allocate treats the allocation of a Service
- * being deleted as its Service's, gone. Until it is gone the Service keeps its own finalizer, so
+ * release again). A claim made for it meanwhile (by an allocate run that read the Service
+ * before its deletion) is freed by that run, which reads the Service again after claiming
+ * (functions/allocate/service.ts). Until it is gone the Service keeps its own finalizer, so
  * a run that stops half-way is finished by the next.
  */
 export async function releaseWithService(deps: ReleaseDeps, a: IPAllocation, claims: readonly IPAddressClaim[], report: ReleaseReport): Promise<void> {

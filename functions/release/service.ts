@@ -57,8 +57,9 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
   // Pending, with no claim, has nothing on the router
   const programmed = allocations.some((a) => a.status?.address || a.status?.phase === 'Failed') || (await listClaims(deps.kube, claimsOfService(uid))).items.length > 0;
   const router = programmed ? onRouter(deps, `Service ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report)) : undefined;
-  // a Service being deleted: its allocations' claims are listed while the router is written
-  // (nothing claims for them meanwhile), and freed once its entries are gone
+  // a Service being deleted: its allocations' claims are listed while the router is written,
+  // and freed once its entries are gone (an allocate run claiming meanwhile frees its own claim:
+  // it reads the Service again after claiming)
   const [, claims] = await Promise.all([router, deleting ? Promise.all(allocations.map((a) => claimsOf(deps, a))) : undefined]);
   for (const [i, a] of allocations.entries()) {
     if (deleting) await releaseWithService(deps, a, claims?.[i] ?? [], report);
