@@ -21,8 +21,9 @@ async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseRepo
   const current = firstThen(read, () => getService(deps.kube, namespace, name));
   return retryOnConflict(`clearing the status of ${namespace}/${name}`, deps.retry, async () => {
     const svc = await current();
-    // gone, being deleted, or another of that name: nothing of ours to clear
-    if (!svc || svc.metadata.uid !== read.metadata.uid || svc.metadata.deletionTimestamp) return undefined;
+    // gone, being deleted, another of that name, or ours again meanwhile (allocate has taken it
+    // up: the status is its): nothing of ours to clear
+    if (!svc || svc.metadata.uid !== read.metadata.uid || svc.metadata.deletionTimestamp || !releasable(deps, svc)) return undefined;
     const clearIngress = (svc.status?.loadBalancer?.ingress ?? []).length > 0 && !isForeignLoadBalancer(svc, deps.classes);
     const conditions = (svc.status?.conditions ?? []).filter((c) => c.type !== SERVICE_CONDITION);
     if (!clearIngress && conditions.length === (svc.status?.conditions ?? []).length) return svc;
@@ -72,9 +73,11 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
   }
   // a Service being deleted keeps its status until it is gone
   const now = deleting ? svc : await clearStatus(deps, svc, report);
+  // read again after a conflict: a Service that became ours again meanwhile (its type, class or
+  // annotations changed back) keeps the finalizer, which allocate counts on as it takes it up
   const reread = async (): Promise<Service | undefined> => {
     const again = await getService(deps.kube, namespace, name);
-    return again?.metadata.uid === uid ? again : undefined;
+    return again?.metadata.uid === uid && releasable(deps, again) ? again : undefined;
   };
   await dropFinalizer(deps, 'Service', now ? firstThen(now, reread) : reread, report);
   deps.log.info('Released a Service', { service: `${namespace}/${name}`, allocations: allocations.length, routerTouched: programmed });
