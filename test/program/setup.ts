@@ -1,6 +1,7 @@
 import { createAllocate } from '../../functions/allocate/handler.js';
 import { createProgramApp } from '../../functions/program/app.js';
 import { createRelease } from '../../functions/release/handler.js';
+import { CLAIM_GRACE_MS } from '../../functions/registry.js';
 import type { ProgramDeps } from '../../functions/program/deps.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { answerOf } from '../../lib/events/outcome.js';
@@ -64,7 +65,9 @@ export async function startStack(seed: RouterState = SEED): Promise<Stack> {
   const deps: ProgramDeps = { kube, router, classes: CLASSES, now: () => new Date(), log: logs, retry: { attempts: 20, pause: defaultPause() } };
   const program = await serveFunction(createProgramApp(deps));
   const alloc = createAllocate(allocateDeps(kube));
-  const release = createRelease({ kube, router, classes: CLASSES, now: () => new Date(), log: logs, retry: { attempts: 20, pause: defaultPause() }, claimGraceMs: 0 });
+  // the product's grace: the API server is shared with other files, whose claims a resync with
+  // no grace may collect just after they are made
+  const release = createRelease({ kube, router, classes: CLASSES, now: () => new Date(), log: logs, retry: { attempts: 20, pause: defaultPause() }, claimGraceMs: CLAIM_GRACE_MS });
   return {
     sim, router, program, logs,
     functions: { allocate: alloc, release },
