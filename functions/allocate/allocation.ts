@@ -165,8 +165,9 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
  * may be deleted in between — and released at once, its release finding no claim of it yet
  * (release reads the claims only once the deletion shows). So after a new claim the pool is
  * read again: that read follows the claim, so if release missed the claim, it also sees the
- * deletion (claims made meanwhile by this instance's other runs share one such read). Undefined while the pool is the one decided from and not being deleted; else the
- * pools with it as it is now (gone, being deleted, or created again under its name).
+ * deletion (claims made meanwhile by this instance's other runs share one such read).
+ * Undefined while the pool is the one decided from and not being deleted; else the pools with
+ * it as it is now (gone, being deleted, or created again under its name).
  */
 async function poolChangedSince(deps: AllocateRun, views: readonly PoolView[], name: string): Promise<PoolView[] | undefined> {
   const read = views.find((v) => v.name === name);
@@ -240,7 +241,7 @@ export interface Deferred {
 export async function allocateAddress(deps: AllocateRun, name: string, report: Report, known: Known = {}): Promise<void> {
   let a: IPAllocation | undefined = known.allocation;
   let owner: OwnerState | undefined = known.owner;
-  const claimedHere: Holding[] = [];
+  let claimedHere: Holding[] = [];
   let kept: string | undefined;
   // deleted and gone since it was read (listed with others waiting on a pool, say): nothing to record
   const gone = (): void => {
@@ -296,7 +297,8 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         // the status already named this address, whose claim had gone (freed by a release of
         // the allocation running meanwhile): no status write follows the claim to prove the
         // allocation still there, so a read does; gone or being deleted, the claim goes again
-        claimedHere.splice(claimedHere.indexOf(claimed), 1);
+        // (freed here: the finally would keep it, as the status of an allocation being deleted names it)
+        claimedHere = claimedHere.filter((c) => c !== claimed);
         await freeClaims(deps, [claimed], report);
         return gone();
       }
