@@ -28,20 +28,43 @@ export async function kubeRuntime(env: Env, instance: string): Promise<Parsed<Ru
   return { ok: true, value: { kc, transport, kube: apiServerPort(transport, { instance }) } };
 }
 
-/** Resolves when the signal aborts (Ctrl-C / SIGTERM by default). */
-export function untilStopped(signal?: AbortSignal): Promise<void> {
+/**
+ * How long after a first SIGINT or SIGTERM a repeat is taken for the same Ctrl-C: a terminal
+ * signals the whole foreground process group, and launchers (npm, tsx) relay the signal to their
+ * child as well, so one Ctrl-C can reach a process twice.
+ */
+export const SAME_INTERRUPT_MS = 1_000;
+
+/** Where process signals come from (the process itself; an emitter in tests). */
+export type SignalSource = Pick<NodeJS.EventEmitter, 'on' | 'off'>;
+
+/**
+ * Resolves when the signal aborts (Ctrl-C / SIGTERM by default). After the first process signal
+ * a repeat within `sameWithinMs` is ignored rather than left to Node's default, which would end
+ * the process in the middle of its stop (npm start, chaos: the relayed copy of one Ctrl-C); a
+ * later one gets the default again, so a second Ctrl-C still leaves at once.
+ */
+export function untilStopped(signal?: AbortSignal, opts: { source?: SignalSource; sameWithinMs?: number } = {}): Promise<void> {
+  const source = opts.source ?? process;
   return new Promise((resolve) => {
     if (signal) {
       if (signal.aborted) resolve();
       else signal.addEventListener('abort', () => resolve(), { once: true });
       return;
     }
+    const ignore = (): void => undefined;
     const stop = (): void => {
-      process.off('SIGINT', stop);
-      process.off('SIGTERM', stop);
+      source.off('SIGINT', stop);
+      source.off('SIGTERM', stop);
+      source.on('SIGINT', ignore);
+      source.on('SIGTERM', ignore);
+      setTimeout(() => {
+        source.off('SIGINT', ignore);
+        source.off('SIGTERM', ignore);
+      }, opts.sameWithinMs ?? SAME_INTERRUPT_MS).unref();
       resolve();
     };
-    process.on('SIGINT', stop);
-    process.on('SIGTERM', stop);
+    source.on('SIGINT', stop);
+    source.on('SIGTERM', stop);
   });
 }

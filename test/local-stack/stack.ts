@@ -131,11 +131,10 @@ export const runLocalStack: Command = async (_argv, env, io) => {
     return EXIT_FAILED;
   }
   io.stdout.write(banner(stack));
+  // a second Ctrl-C (not the same one relayed by npm or tsx: see untilStopped) gets Node's
+  // default and leaves at once
   await untilStopped(io.signal);
   io.stderr.write('Stopping the local stack (Ctrl-C again to leave at once)\n');
-  const again = (): void => process.exit(130);
-  if (!io.signal) process.once('SIGINT', again);
   await stack.stop();
-  process.off('SIGINT', again);
   return 0;
 };

@@ -27,8 +27,11 @@ export interface LocalStack {
   stdout(): string;
   stderr(): string;
   kubectl(args: readonly string[], input?: string): Promise<KubectlResult>;
-  /** Ctrl-C: SIGINT to the process, or to its whole process group as a terminal does. */
-  interrupt(opts: { group: boolean; timeoutMs: number }): Promise<Exited>;
+  /**
+   * Ctrl-C: SIGINT to the process, or to its whole process group as a terminal does;
+   * `repeatAfterMs`: the same SIGINT once more that much later (as a launcher relays it).
+   */
+  interrupt(opts: { group: boolean; timeoutMs: number; repeatAfterMs?: number }): Promise<Exited>;
   /**
    * Resolves when every process writing to our stdout/stderr pipes has ended (npm may exit
    * on Ctrl-C before the program it started has finished stopping).
@@ -126,8 +129,12 @@ export async function startLocalStack(command: string, args: readonly string[], 
         });
         if (input !== undefined) k.stdin?.end(input);
       }),
-    interrupt: async ({ group, timeoutMs }) => {
+    interrupt: async ({ group, timeoutMs, repeatAfterMs }) => {
       process.kill(group ? -pid : pid, 'SIGINT');
+      if (repeatAfterMs !== undefined) {
+        await sleep(repeatAfterMs);
+        if (exit === undefined) process.kill(group ? -pid : pid, 'SIGINT');
+      }
       const timer = setTimeout(() => void dispose(), timeoutMs);
       const result = await exited;
       clearTimeout(timer);
