@@ -90,6 +90,9 @@ async function writeServiceStatus(deps: ProgramDeps, first: Service, allocations
   await retryOnConflict(`updating Service ${first.metadata.name}`, deps.retry, async (attempt) => {
     const svc = attempt === 1 ? first : await getService(deps.kube, first.metadata.namespace ?? 'default', first.metadata.name);
     if (!svc?.metadata.uid || svc.metadata.uid !== first.metadata.uid) return;
+    // being deleted, or no longer ours (made a ClusterIP Service, say) since it was read: its
+    // status is release's to clear (the API server refuses an ingress on a ClusterIP Service)
+    if (svc.metadata.deletionTimestamp || !serviceIntent(svc, deps.classes).managed) return;
     const all = attempt === 1 ? allocations : (await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid))).items.filter((a) => !a.metadata.deletionTimestamp);
     const next = serviceStatusNext(deps, svc, all.filter((a) => plan.lbNames.has(a.metadata.name)), all, plan.want, plan.routerError);
     if (!next) return;

@@ -80,3 +80,45 @@ describe('program writing the status of a Service that went meanwhile', () => {
     expect(outcome.kind).toBe('done');
   });
 });
+
+describe('program writing the status of a Service that stopped being a LoadBalancer meanwhile', () => {
+  it('leaves its status to release: no ingress on a ClusterIP Service (the API server refuses one)', async () => {
+    const uid = '5e1f0000-0000-4000-8000-0000000000b3';
+    const address = '192.0.2.16';
+    const name = allocationName(uid, { address });
+    const objects = [
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', generation: 1 },
+        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid, generation: 1, finalizers: ['mikrolb.de/finalizer'], annotations: { 'mikrolb.de/load-balancer-ips': address } },
+        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address, labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/allocation-uid': 'alloc-1' } },
+        spec: { address, poolName: 'lan', allocationName: name, allocationUID: 'alloc-1' } },
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name, uid: 'alloc-1', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+        labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': uid } },
+        spec: { address }, status: { phase: 'Allocated', address, advertised: false, observedGeneration: 1 } },
+    ];
+    const ref: { kube?: MemoryPort } = {};
+    let serviceWrites = 0;
+    const staged = (): boolean => serviceWrites >= 2;
+    const beforeWrite = async (w: WriteRecord): Promise<void> => {
+      if (staged() || !ref.kube || w.kind !== 'Service' || w.subresource !== 'status') return;
+      serviceWrites++;
+      // the first write (proving the read unchanged) meets another writer's change; program
+      // settles, then the user makes it a ClusterIP Service just before the status write
+      if (serviceWrites === 1) throw new KubeError('the object has been modified', 409, 'Conflict');
+      const svc = ServiceSchema.parse(await ref.kube.port.get('Service', 'web', 'shop'));
+      const { loadBalancerClass: _class, ...spec } = svc.spec;
+      await ref.kube.port.replace('Service', { ...svc, spec: { ...spec, type: 'ClusterIP' } });
+    };
+    const kube = memoryPort({ now: NOW, objects, beforeWrite });
+    ref.kube = kube;
+    const router = memoryRouter({ version: '7.19.1', menus: { '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }], '/ip/address': [{ '.id': '*10', address: '192.0.2.1/24', interface: 'ether1' }] } });
+    const program = createProgram({ kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
+    const outcome = await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    expect(staged()).toBe(true);
+    expect(outcome.kind).toBe('done');
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    expect(svc.spec.type).toBe('ClusterIP');
+    expect(svc.status?.loadBalancer?.ingress ?? []).toEqual([]);
+  });
+});
