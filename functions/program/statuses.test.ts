@@ -43,22 +43,27 @@ describe('program writing the statuses of allocations one of which went meanwhil
   });
 });
 
+/** A Service of ours holding one allocated address (its pool, claim and allocation). */
+function serviceWithAllocation(uid: string, address: string, name: string): unknown[] {
+  return [
+    { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', generation: 1 },
+      spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid, generation: 1, finalizers: ['mikrolb.de/finalizer'], annotations: { 'mikrolb.de/load-balancer-ips': address } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
+    { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address, labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/allocation-uid': 'alloc-1' } },
+      spec: { address, poolName: 'lan', allocationName: name, allocationUID: 'alloc-1' } },
+    { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name, uid: 'alloc-1', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+      labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': uid } },
+      spec: { address }, status: { phase: 'Allocated', address, advertised: false, observedGeneration: 1 } },
+  ];
+}
+
 describe('program writing the status of a Service that went meanwhile', () => {
   it('has nothing to write and is done', async () => {
     const uid = '5e1f0000-0000-4000-8000-0000000000b2';
     const address = '192.0.2.15';
     const name = allocationName(uid, { address });
-    const objects = [
-      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', generation: 1 },
-        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid, generation: 1, finalizers: ['mikrolb.de/finalizer'], annotations: { 'mikrolb.de/load-balancer-ips': address } },
-        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
-      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address, labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/allocation-uid': 'alloc-1' } },
-        spec: { address, poolName: 'lan', allocationName: name, allocationUID: 'alloc-1' } },
-      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name, uid: 'alloc-1', generation: 1, finalizers: ['mikrolb.de/finalizer'],
-        labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': uid } },
-        spec: { address }, status: { phase: 'Allocated', address, advertised: false, observedGeneration: 1 } },
-    ];
+    const objects = serviceWithAllocation(uid, address, name);
     const ref: { kube?: MemoryPort } = {};
     let serviceWrites = 0;
     const beforeWrite = async (w: WriteRecord): Promise<void> => {
@@ -86,17 +91,7 @@ describe('program writing the status of a Service that stopped being a LoadBalan
     const uid = '5e1f0000-0000-4000-8000-0000000000b3';
     const address = '192.0.2.16';
     const name = allocationName(uid, { address });
-    const objects = [
-      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', generation: 1 },
-        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid, generation: 1, finalizers: ['mikrolb.de/finalizer'], annotations: { 'mikrolb.de/load-balancer-ips': address } },
-        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
-      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address, labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/allocation-uid': 'alloc-1' } },
-        spec: { address, poolName: 'lan', allocationName: name, allocationUID: 'alloc-1' } },
-      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name, uid: 'alloc-1', generation: 1, finalizers: ['mikrolb.de/finalizer'],
-        labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': uid } },
-        spec: { address }, status: { phase: 'Allocated', address, advertised: false, observedGeneration: 1 } },
-    ];
+    const objects = serviceWithAllocation(uid, address, name);
     const ref: { kube?: MemoryPort } = {};
     let serviceWrites = 0;
     const staged = (): boolean => serviceWrites >= 2;
