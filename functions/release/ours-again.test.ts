@@ -3,7 +3,7 @@ import { SERVICE_CONDITION } from '../../lib/core/program-status.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryPort, type MemoryPort } from '../../lib/k8s/memory.js';
-import { silentLogger } from '../../lib/log/logger.js';
+import { memoryLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
 
@@ -50,17 +50,19 @@ function ownedAgainDuringRelease() {
     },
   });
   ref.kube = kube;
+  const log = memoryLogger();
   const release = createRelease({
     kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: { '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }] } }),
-    classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
+    classes: CLASSES, now: NOW, log, retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
   });
-  return { kube, release, staged: () => staged };
+  return { kube, release, log, staged: () => staged };
 }
 
 describe('release of a Service that becomes ours again meanwhile', () => {
   it('keeps our finalizer and the status allocate wrote', async () => {
     const c = ownedAgainDuringRelease();
-    expect((await c.release(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    const outcome = await c.release(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    expect(outcome.kind).toBe('done');
     expect(c.staged()).toBe(true);
     const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
     expect(svc.spec.type).toBe('LoadBalancer');
@@ -68,5 +70,8 @@ describe('release of a Service that becomes ours again meanwhile', () => {
     expect(svc.status?.conditions?.map((x) => [x.type, x.reason])).toEqual([[SERVICE_CONDITION, 'AddressIPFamilyMismatch']]);
     // what it had started stays done: the allocation it read is released (allocate makes a new one)
     expect(await c.kube.port.list('IPAddressClaim')).toEqual([]);
+    // and what it says it did is what it did: the Service was not let go
+    expect(c.log.entries.map((e) => e.msg)).toEqual(['Released an allocation', 'Released the allocations of a Service that is ours again']);
+    expect(JSON.stringify(outcome)).toContain('kept the finalizer of Service shop/web: it is ours again');
   });
 });

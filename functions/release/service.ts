@@ -14,16 +14,16 @@ import { applyOwner, onRouter } from './router.js';
  * Takes our condition off a Service we no longer manage, and the ingress we published. The
  * ingress of a LoadBalancer another controller serves is that controller's: it stays. Starts
  * from the Service as read (re-read on a conflict); resolves to the Service as it now is, as
- * far as this run knows.
+ * far as this run knows. `mine` tells whether a Service read is still release's to finish.
  */
-async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseReport): Promise<Service | undefined> {
+async function clearStatus(deps: ReleaseDeps, read: Service, report: ReleaseReport, mine: (svc: Service) => boolean): Promise<Service | undefined> {
   const { namespace = 'default', name } = read.metadata;
   const current = firstThen(read, () => getService(deps.kube, namespace, name));
   return retryOnConflict(`clearing the status of ${namespace}/${name}`, deps.retry, async () => {
     const svc = await current();
     // gone, being deleted, another of that name, or ours again meanwhile (allocate has taken it
     // up: the status is its): nothing of ours to clear
-    if (!svc || svc.metadata.uid !== read.metadata.uid || svc.metadata.deletionTimestamp || !releasable(deps, svc)) return undefined;
+    if (!svc || svc.metadata.uid !== read.metadata.uid || svc.metadata.deletionTimestamp || !mine(svc)) return undefined;
     const clearIngress = (svc.status?.loadBalancer?.ingress ?? []).length > 0 && !isForeignLoadBalancer(svc, deps.classes);
     const conditions = (svc.status?.conditions ?? []).filter((c) => c.type !== SERVICE_CONDITION);
     if (!clearIngress && conditions.length === (svc.status?.conditions ?? []).length) return svc;
@@ -71,14 +71,24 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
       await releaseAllocation(deps, a.metadata.name, report, { routerDone: true });
     }
   }
+  // a Service that became ours again meanwhile (its type, class or annotations changed back)
+  // keeps its status and the finalizer, which allocate counts on as it takes it up
+  let oursAgain = false;
+  const mine = (again: Service): boolean => {
+    if (releasable(deps, again)) return true;
+    oursAgain ||= again.metadata.uid === uid && hasFinalizer(again) && !again.metadata.deletionTimestamp;
+    return false;
+  };
   // a Service being deleted keeps its status until it is gone
-  const now = deleting ? svc : await clearStatus(deps, svc, report);
-  // read again after a conflict: a Service that became ours again meanwhile (its type, class or
-  // annotations changed back) keeps the finalizer, which allocate counts on as it takes it up
+  const now = deleting ? svc : await clearStatus(deps, svc, report, mine);
+  // read again after a conflict
   const reread = async (): Promise<Service | undefined> => {
     const again = await getService(deps.kube, namespace, name);
-    return again?.metadata.uid === uid && releasable(deps, again) ? again : undefined;
+    return again?.metadata.uid === uid && mine(again) ? again : undefined;
   };
   await dropFinalizer(deps, 'Service', now ? firstThen(now, reread) : reread, report);
-  deps.log.info('Released a Service', { service: `${namespace}/${name}`, allocations: allocations.length, routerTouched: programmed });
+  const fields = { service: `${namespace}/${name}`, allocations: allocations.length, routerTouched: programmed };
+  if (!oursAgain) return deps.log.info('Released a Service', fields);
+  report.actions.push(`kept the finalizer of Service ${namespace}/${name}: it is ours again`);
+  deps.log.info('Released the allocations of a Service that is ours again', fields);
 }
