@@ -76,7 +76,7 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
   let oursAgain = false;
   const mine = (again: Service): boolean => {
     if (releasable(deps, again)) return true;
-    oursAgain ||= again.metadata.uid === uid && hasFinalizer(again) && !again.metadata.deletionTimestamp;
+    oursAgain ||= hasFinalizer(again); // with our finalizer on and not releasable: managed, not being deleted
     return false;
   };
   // a Service being deleted keeps its status until it is gone
