@@ -133,7 +133,7 @@ export interface WebhookOptions {
 
 /** The IPPool admission webhook over TLS, its key pair re-read when the files change. */
 export function serveWebhook(opts: WebhookOptions): Promise<ServedTls> {
-  const app = createWebhookApp({ listPools: poolLister(opts.kube), log: (line) => opts.log.info('Reviewed an IPPool', { review: line }) });
+  const app = createWebhookApp({ listPools: poolLister(opts.kube), log: opts.log });
   return serveTls(app, {
     ...webhookCertFiles(opts.certDir), port: opts.port, onReload: certificateReloaded(opts.log, opts.certDir), ...(opts.hostname ? { hostname: opts.hostname } : {}),
   });

@@ -3,6 +3,7 @@ import * as z from 'zod';
 import type { IPPool } from '../../lib/k8s/schemas.js';
 import { WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
 import { countingBody, streamedInit } from '../../lib/http/test-support.js';
+import { memoryLogger } from '../../lib/log/logger.js';
 import { createWebhookApp, VALIDATE_PATH } from './app.js';
 
 const existing: IPPool = {
@@ -39,10 +40,10 @@ const ReviewOut = z.object({
 });
 
 function setup(listPools: () => Promise<IPPool[]> = async () => [existing]) {
-  const lines: string[] = [];
-  const app = createWebhookApp({ listPools, log: (line) => lines.push(line) });
+  const log = memoryLogger();
+  const app = createWebhookApp({ listPools, log });
   const post = (body: string) => app.request(VALIDATE_PATH, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
-  return { app, post, lines };
+  return { app, post, lines: log.entries };
 }
 
 describe('the webhook app', () => {
@@ -51,7 +52,7 @@ describe('the webhook app', () => {
     const res = await post(JSON.stringify(review('a1', ['203.0.113.64/28'])));
     expect(res.status).toBe(200);
     expect(ReviewOut.parse(await res.json()).response).toEqual({ uid: 'a1', allowed: true });
-    expect(lines.map((l) => JSON.parse(l))).toEqual([expect.objectContaining({ msg: 'Reviewed IPPool', uid: 'a1', allowed: true })]);
+    expect(lines).toEqual([{ level: 'info', msg: 'Reviewed an IPPool', fields: expect.objectContaining({ uid: 'a1', operation: 'CREATE', allowed: true }) }]);
   });
 
   it('answers an AdmissionReview with the same uid: denied for an overlap with a stored pool', async () => {
@@ -73,7 +74,7 @@ describe('the webhook app', () => {
     const res = await post(body);
     expect(res.status).toBe(400);
     expect(z.object({ error: z.literal('malformed AdmissionReview') }).loose().parse(await res.json())).toBeTruthy();
-    expect(lines).toHaveLength(1);
+    expect(lines).toEqual([{ level: 'warn', msg: 'Malformed AdmissionReview', fields: { problems: expect.arrayContaining([expect.any(String)]) } }]);
   });
 
   it('answers 500 when the pools cannot be read, so the failurePolicy decides', async () => {
@@ -83,7 +84,8 @@ describe('the webhook app', () => {
     const res = await post(JSON.stringify(review('e1', ['10.0.0.1'])));
     expect(res.status).toBe(500);
     expect(await res.text()).toContain('connection refused');
-    expect(lines[0]).toContain('IPPool review failed');
+    // At error level, with the cause as a field: a failing webhook refuses every IPPool change.
+    expect(lines).toEqual([{ level: 'error', msg: 'Reviewing an IPPool failed', fields: { error: 'connection refused' } }]);
   });
 
   it('answers 413 to a body whose Content-Length is over 3 MiB, before reading it or listing pools', async () => {

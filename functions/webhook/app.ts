@@ -5,6 +5,7 @@
 import { Hono } from 'hono';
 import { limitBody, WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
 import type { KubePort } from '../../lib/k8s/port.js';
+import { silentLogger, type Logger } from '../../lib/log/logger.js';
 import type { IPPool } from '../../lib/k8s/schemas.js';
 import { listPools } from '../../lib/k8s/typed.js';
 import { AdmissionReviewSchema, reviewPool, reviewResponse } from './review.js';
@@ -14,14 +15,14 @@ export const VALIDATE_PATH = '/validate-ippool';
 export interface WebhookDeps {
   /** Every IPPool in the cluster, read fresh for each review. */
   listPools: () => Promise<IPPool[]>;
-  /** One structured (JSON) line per review or failure. */
-  log?: (line: string) => void;
+  /** One entry per review (info), malformed review (warn) or failure (error); none by default. */
+  log?: Logger;
   /** Larger request bodies are refused with 413; `WEBHOOK_MAX_BODY_BYTES` (3 MiB) by default. */
   maxBodyBytes?: number;
 }
 
 export function createWebhookApp(deps: WebhookDeps): Hono {
-  const log = deps.log ?? (() => undefined);
+  const log = deps.log ?? silentLogger();
   const app = new Hono();
 
   // Every route, before anything reads a body: the webhook's port is open to every source.
@@ -32,21 +33,21 @@ export function createWebhookApp(deps: WebhookDeps): Hono {
     const review = AdmissionReviewSchema.safeParse(parseJson(await c.req.text()));
     if (!review.success) {
       const problems = review.error.issues.map((i) => `${i.path.join('.') || '<body>'}: ${i.message}`);
-      log(JSON.stringify({ level: 'warn', msg: 'Malformed AdmissionReview', problems }));
+      log.warn('Malformed AdmissionReview', { problems });
       return c.json({ error: 'malformed AdmissionReview', problems }, 400);
     }
     const { request } = review.data;
     const response = reviewPool(request, await deps.listPools());
-    log(JSON.stringify({
-      level: 'info', msg: 'Reviewed IPPool', uid: request.uid, operation: request.operation, name: request.name,
+    log.info('Reviewed an IPPool', {
+      uid: request.uid, operation: request.operation, name: request.name,
       dryRun: request.dryRun ?? false, allowed: response.allowed, message: response.status?.message,
-    }));
+    });
     return c.json(reviewResponse(response));
   });
 
   // Answering 500 makes the API server apply the failurePolicy (Fail: the change is refused).
   app.onError((err, c) => {
-    log(JSON.stringify({ level: 'error', msg: 'IPPool review failed', error: err.message }));
+    log.error('Reviewing an IPPool failed', { error: err.message });
     return c.json({ error: `reviewing the IPPool failed: ${err.message}` }, 500);
   });
 

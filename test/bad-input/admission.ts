@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { createWebhookApp, VALIDATE_PATH } from '../../functions/webhook/app.js';
 import type { IPPool } from '../../lib/k8s/schemas.js';
+import { memoryLogger } from '../../lib/log/logger.js';
 import { bounded, snapshot, type Tally } from './support.js';
 
 /**
@@ -69,8 +70,8 @@ export function admissionCases(count: Tally): void {
     it.each(CASES)('%s', async (_story, body, expected) => {
       const pools = snapshot(POOLS);
       let listed = 0;
-      const logged: string[] = [];
-      const app = createWebhookApp({ listPools: async () => (listed++, pools), log: (line) => void logged.push(line) });
+      const log = memoryLogger();
+      const app = createWebhookApp({ listPools: async () => (listed++, pools), log });
       const res = await bounded('review', 5_000, Promise.resolve(app.request(VALIDATE_PATH, { method: 'POST', headers: { 'content-type': 'application/json' }, body: body() })));
       const answer: unknown = await res.json();
       if ('malformed' in expected) {
@@ -86,7 +87,7 @@ export function admissionCases(count: Tally): void {
         expect(matches(cause?.message, expected.message), JSON.stringify(response.status?.details.causes.slice(0, 3))).toBe(true);
         expect(listed).toBe(1);
       }
-      expect(logged.some((line) => line.includes('"level":"error"'))).toBe(false);
+      expect(log.entries.filter((e) => e.level === 'error')).toEqual([]);
       expect(pools).toEqual(POOLS);
     });
   });

@@ -17,6 +17,7 @@ import { contains, count, describeSet, parseAddress } from '../../lib/ip/index.j
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { isInvalid, isKubeError } from '../../lib/k8s/errors.js';
 import { listPools } from '../../lib/k8s/typed.js';
+import { memoryLogger } from '../../lib/log/logger.js';
 import { issueServingCert } from '../cluster/pki.js';
 import { testCluster, uniq } from '../helpers/cluster.js';
 
@@ -30,10 +31,14 @@ const legacyYoung = uniq('legacy-young');
 /** What kubectl prints for a denial (a 422 Invalid Status with field causes). */
 const invalid = (name: string): string => `The IPPool "${name}" is invalid: `;
 const created = new Set<string>();
-const reviewed: { name: string; allowed: boolean }[] = [];
+const ReviewFields = z.object({ name: z.string(), allowed: z.boolean() }).loose();
+const reviewLog = memoryLogger();
+/** The pools the webhook reviewed, from its log entries. */
+const reviewed = (): { name: string; allowed: boolean }[] => reviewLog.entries
+  .filter((e) => e.level === 'info' && e.msg === 'Reviewed an IPPool')
+  .map((e) => ReviewFields.parse(e.fields))
+  .map(({ name, allowed }) => ({ name, allowed }));
 let served: ServedTls | undefined;
-
-const ReviewLog = z.object({ msg: z.literal('Reviewed IPPool'), name: z.string(), allowed: z.boolean() }).loose();
 
 function pool(name: string, ipFamily: 'IPv4' | 'IPv6', addresses: string[]): string {
   created.add(name);
@@ -91,10 +96,7 @@ beforeAll(async () => {
   const ca = await readFile(join(clusterDir, 'ca.crt'), 'utf8');
   const app = createWebhookApp({
     listPools: poolLister(kube),
-    log: (line) => {
-      const entry = ReviewLog.safeParse(JSON.parse(line));
-      if (entry.success) reviewed.push({ name: entry.data.name, allowed: entry.data.allowed });
-    },
+    log: reviewLog,
   });
   served = await serveTls(app, { certFile: files.cert, keyFile: files.key, port: 0, hostname: '127.0.0.1' });
   const registered = await apply(await testWebhookConfig(`https://127.0.0.1:${served.port}${VALIDATE_PATH}`, ca));
@@ -117,8 +119,8 @@ describe('the IPPool webhook behind the real API server', () => {
     expect(out.stderr).toBe('');
     expect(out.code).toBe(0);
     expect(await exists(v4)).toBe(true);
-    expect(reviewed).toContainEqual({ name: v4, allowed: true });
-    expect(reviewed).toContainEqual({ name: v6, allowed: true });
+    expect(reviewed()).toContainEqual({ name: v4, allowed: true });
+    expect(reviewed()).toContainEqual({ name: v6, allowed: true });
   });
 
   it('rejects a pool with bad entries through kubectl apply, one field error each', async () => {
@@ -168,11 +170,11 @@ describe('the IPPool webhook behind the real API server', () => {
     const out = await apply(scoped(badSelector, { namespaces: ['team-a'], serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In' }] }] }));
     expect(out.code).not.toBe(0);
     expect(out.stderr).toContain(`${invalid(badSelector)}spec.serviceAllocation.serviceSelectors[0].matchExpressions[0].values: must name at least one value for operator In`);
-    expect(reviewed).toContainEqual({ name: badSelector, allowed: false });
+    expect(reviewed()).toContainEqual({ name: badSelector, allowed: false });
     const negative = uniq('negative');
     const refused = await apply(scoped(negative, { priority: -1 }));
     expect(refused.stderr).toMatch(/spec\.serviceAllocation\.priority: Invalid value: -1: .*greater than or equal to 0/);
-    expect(reviewed.map((r) => r.name)).not.toContain(negative); // refused before admission
+    expect(reviewed().map((r) => r.name)).not.toContain(negative); // refused before admission
     const good = uniq('good-scope');
     const admitted = await apply(scoped(good, { priority: 1, namespaceSelectors: [{ matchLabels: { 'example.com/tenant': 'a' } }] }));
     expect(admitted.stderr).toBe('');
