@@ -27,11 +27,14 @@ export async function adoptClaims(deps: AllocateRun, views: readonly PoolView[],
         deps.log.warn('An address two allocations held is kept by the one that claimed it first', { address: h.address, pool: view.name, kept: r.holder.spec.allocationName, other: h.allocationName });
       }
     }
-    await retryOnConflict(`adopting claims in pool ${view.name}`, deps.retry, async () => {
+    const converted = await retryOnConflict(`adopting claims in pool ${view.name}`, deps.retry, async () => {
       const pool = await getPool(deps.kube, view.name);
-      if (!pool || pool.status?.claimsAdopted) return;
+      if (!pool || pool.status?.claimsAdopted) return false;
       await deps.kube.replaceStatus('IPPool', { ...pool, status: poolStatus({ ...view, pool }, holdings, deps.now()) });
+      return true;
     });
+    // Another instance converted it meanwhile (with the same claims): it said so.
+    if (!converted) continue;
     report.actions.push(`pool ${view.name}: ${holdings.length} held address(es) converted to claims`);
     deps.log.info('Converted a pool to address claims', { pool: view.name, claims: holdings.length, fromLedger: view.ledger !== undefined });
   }
