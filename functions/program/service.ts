@@ -2,7 +2,7 @@ import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib
 import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
-import { matchAllocations, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
+import { annotationWarning, matchAllocations, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
@@ -67,6 +67,10 @@ async function warnUnusableEndpoints(deps: ProgramDeps, svc: Service, slices: re
   report.actions.push(`skipped endpoints ${skipped.map((s) => s.address).join(', ')}`);
 }
 
+/** The note of a Service that asks for no address MikroLB can allocate (every one it names is invalid). */
+const nothingValid = (intent: ServiceIntent): string | undefined =>
+  intent.allocations.length === 0 ? annotationWarning(intent.problems) ?? 'its annotations name no address or pool' : undefined;
+
 /** Whether program writes `status.loadBalancer.ingress`: not for a SNAT-only Service, whose ingress is not ours. */
 type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 
@@ -74,7 +78,7 @@ type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: readonly IPAllocation[], all: readonly IPAllocation[], want: IngressWant, routerError: string | undefined): Service['status'] | undefined {
   const current = svc.status?.loadBalancer?.ingress ?? [];
   const ingress = !want.publish ? current : want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], familyOf) : [];
-  const conditions = setConditions(svc.status?.conditions, [serviceCondition([...all], routerError)], svc.metadata.generation, deps.now());
+  const conditions = setConditions(svc.status?.conditions, [serviceCondition([...all], routerError, all.length === 0 ? nothingValid(serviceIntent(svc, deps.classes)) : undefined)], svc.metadata.generation, deps.now());
   if (deepEqualJson({ i: current, c: svc.status?.conditions ?? [] }, { i: ingress, c: conditions })) return undefined;
   return { ...svc.status, ...(want.publish ? { loadBalancer: { ...svc.status?.loadBalancer, ingress } } : {}), conditions };
 }

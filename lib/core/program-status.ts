@@ -22,9 +22,16 @@ export function ingressFor(lbAllocations: readonly IPAllocation[], families: rea
 
 export const SERVICE_CONDITION = 'mikrolb.de/LoadBalancerReady';
 
-/** Why a Service is (not) ready yet: the first allocation that is not, with its reason. */
-export function serviceCondition(allocations: readonly IPAllocation[], routerError?: string): Omit<Condition, 'lastTransitionTime'> {
+/**
+ * Why a Service is (not) ready yet: the first allocation that is not, with its reason.
+ * `nothingValid` is the note of a Service that asks for no address MikroLB can allocate (every
+ * address or pool it names is invalid): no allocation is coming, and waiting will not help.
+ */
+export function serviceCondition(allocations: readonly IPAllocation[], routerError?: string, nothingValid?: string): Omit<Condition, 'lastTransitionTime'> {
   if (routerError) return { type: SERVICE_CONDITION, status: 'False', reason: 'BackendError', message: routerError };
+  if (allocations.length === 0 && nothingValid !== undefined) {
+    return { type: SERVICE_CONDITION, status: 'False', reason: 'AnnotationInvalid', message: `The Service asks for no address that can be allocated: ${nothingValid}` };
+  }
   if (allocations.length === 0) return { type: SERVICE_CONDITION, status: 'False', reason: 'Pending', message: 'No IPAllocation exists for this Service yet.' };
   const waiting = [...allocations].sort((x, y) => x.metadata.name.localeCompare(y.metadata.name)).find((a) => !isReady(a));
   if (!waiting) return { type: SERVICE_CONDITION, status: 'True', reason: 'Ready', message: `All ${allocations.length} IPAllocation(s) are ready.` };

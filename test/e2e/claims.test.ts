@@ -102,6 +102,24 @@ describe('a Service whose allocation fails (resync every 10 minutes, no Endpoint
   });
 });
 
+describe('a Service that asks for no address that can be allocated (resync every 10 minutes)', () => {
+  it('says why in its LoadBalancerReady condition, not that an allocation is coming', async () => {
+    const name = uniq('typo');
+    await make.service(ns, name, LB, { 'mikrolb.de/load-balancer-ips': '198.18.64.300' });
+    await e2e.kube.create('EndpointSlice', {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-x`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4', endpoints: [{ addresses: ['10.244.3.1'], conditions: { ready: true } }], ports: [{ port: 8080, protocol: 'TCP' }],
+    });
+    const condition = await eventually(async () => {
+      const c = (await getService(e2e.kube, ns, name))?.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady');
+      expect(c?.reason).toBe('AnnotationInvalid');
+      return c;
+    }, 30_000);
+    expect(condition).toMatchObject({ status: 'False', message: 'The Service asks for no address that can be allocated: mikrolb.de/load-balancer-ips: "198.18.64.300" is not a valid IP address; ignoring it' });
+    expect(await make.allocationsOf(ns, name)).toEqual([]);
+  });
+});
+
 describe('an allocation released while its Service lives (resync every 10 minutes, no EndpointSlice)', () => {
   it('the Service\'s condition no longer speaks of it within seconds', async () => {
     // found by the chaos suite (seed 1864800707, chaos/s-3): a Service whose load-balancing
