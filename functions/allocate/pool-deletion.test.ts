@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort, type MemoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
-import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from '../release/handler.js';
@@ -70,5 +70,37 @@ describe('allocate deciding from a pool deleted meanwhile', () => {
     expect(claims.map((x) => x.poolName)).toEqual(['b-lan']);
     const [a] = await c.allocations();
     expect(a?.status).toMatchObject({ phase: 'Allocated', address: claims[0]?.address });
+  });
+});
+
+describe("a pool being deleted, as allocate counts it", () => {
+  const deleting = (status: Record<string, unknown>) => ({
+    ...pool('lan', ['192.0.2.0/30']),
+    metadata: { name: 'lan', generation: 2, finalizers: ['mikrolb.de/finalizer'], deletionTimestamp: '2026-01-01T00:00:00Z' },
+    status,
+  });
+  const claim = (address: string, allocationName: string) => ({
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address, labels: { 'mikrolb.de/pool': 'lan' } },
+    spec: { address, poolName: 'lan', allocationName, allocationUID: `uid-${allocationName}` },
+  });
+  const blocked = { type: 'DeletionBlocked', status: 'True', reason: 'AddressesInUse', message: '1 IPAllocation(s) still hold …', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 2 };
+  const run = async (objects: unknown[]) => {
+    const kube = memoryPort({ objects, now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+    expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
+    return IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).status;
+  };
+
+  it('counts the addresses still held, hands out none, and says it is being deleted', async () => {
+    const status = await run([deleting({ claimsAdopted: true, totalAddresses: '3', allocatedAddresses: '2', freeAddresses: '0', observedGeneration: 1, conditions: [blocked] }), claim('192.0.2.1', 'ip-a')]);
+    expect(status).toMatchObject({ totalAddresses: '3', allocatedAddresses: '1', freeAddresses: '0', observedGeneration: 2 });
+    expect(status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Deleting', observedGeneration: 2 });
+    // release's condition, naming the holders, stays
+    expect(status?.conditions?.find((c) => c.type === 'DeletionBlocked')).toMatchObject({ status: 'True', reason: 'AddressesInUse' });
+  });
+
+  it('leaves a pool deleted before it was converted as it is: release reads its holders from its ledger', async () => {
+    const ledger = { allocations: [{ address: '192.0.2.1', allocationName: 'ip-a', allocationUID: 'uid-ip-a' }], totalAddresses: '2', allocatedAddresses: '1', freeAddresses: '1' };
+    expect(await run([deleting(ledger)])).toEqual(ledger);
   });
 });

@@ -1,6 +1,7 @@
 import { poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
 import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
+import { isNotFound } from '../../lib/k8s/errors.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { claimsOfPool, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { getPool, listClaims, listPools, listUnsettledAllocations } from '../../lib/k8s/typed.js';
@@ -13,7 +14,8 @@ import type { IPAllocation } from '../../lib/k8s/schemas.js';
 /**
  * Refreshes a pool's status from its claims (counts, conditions). Eventually consistent: it
  * runs when the pool or one of its claims changes, never inside an allocation, so allocations
- * from a pool never wait on each other.
+ * from a pool never wait on each other. A pool being deleted is counted too (its holders go
+ * one by one while release's `DeletionBlocked` names those left), until it is gone.
  */
 async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await retryOnConflict(`updating pool ${name}`, deps.retry, async (attempt) => {
@@ -23,14 +25,21 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     deps.metrics?.retain(views.map((v) => v.name));
     await adoptClaims(deps, views, report);
     const view = views.find((v) => v.name === name);
-    if (!view || view.pool.metadata.deletionTimestamp) return;
+    // a pool deleted before it was converted keeps its ledger: release reads its holders there
+    if (!view || (view.pool.metadata.deletionTimestamp && !view.claimsAdopted)) return;
     const pool = view.pool; // just read (listed again on a conflict): no read of its own
     const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
     const counts = poolCounts({ ...view, pool }, holdings);
     deps.metrics?.counted(name, view.family, counts);
     const next = poolStatus({ ...view, pool }, holdings, deps.now(), counts);
     if (!poolStatusChanged(pool.status, next)) return;
-    await deps.kube.replaceStatus('IPPool', { ...pool, status: next });
+    try {
+      await deps.kube.replaceStatus('IPPool', { ...pool, status: next });
+    } catch (e) {
+      // a pool being deleted goes once release drops its finalizer: nothing left to count
+      if (pool.metadata.deletionTimestamp && isNotFound(e)) return;
+      throw e;
+    }
     report.actions.push(`updated status of pool ${name}`);
   });
 }

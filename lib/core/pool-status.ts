@@ -10,7 +10,9 @@ export const POOL_COND_OVERLAP = 'Overlapping';
 export const POOL_COND_OUTSIDE = 'AddressesOutsidePool';
 
 function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigint): ConditionInput[] {
-  const ready: ConditionInput = view.errors.length > 0
+  const ready: ConditionInput = view.pool.metadata.deletionTimestamp
+    ? { type: POOL_COND_READY, status: 'False', reason: 'Deleting', message: 'The pool is being deleted and hands out no new address; it goes once no allocation holds one of its addresses.' }
+    : view.errors.length > 0
     ? { type: POOL_COND_READY, status: 'False', reason: 'InvalidAddresses', message: view.errors.map((e) => (e.index >= 0 ? `spec.addresses[${e.index}]: ${e.message}` : e.message)).join('; ') }
     : { type: POOL_COND_READY, status: 'True', reason: free > 0n ? 'Valid' : 'Full', message: free > 0n ? 'The pool is valid and has free addresses.' : 'The pool is valid; every address is allocated.' };
   const overlap: ConditionInput = view.conflicts.length > 0

@@ -155,13 +155,14 @@ export interface PoolCounts {
 /**
  * Counts derived from the pool's claims: total and free are the owned addresses (those new
  * choices come from); allocated also counts claims the pool keeps outside them (see `kept`).
+ * A pool being deleted hands out nothing: none of its addresses is free.
  */
 export function poolCounts(view: PoolView, holdings: readonly { address: string }[]): PoolCounts {
   const total = count(view.owned);
   const values = holdingValues(holdings);
   const allocated = BigInt(values.filter((v) => contains(view.kept, v)).length);
   const usedOwned = BigInt(values.filter((v) => contains(view.owned, v)).length);
-  return { total, allocated, free: total - usedOwned };
+  return { total, allocated, free: view.pool.metadata.deletionTimestamp ? 0n : total - usedOwned };
 }
 
 export const formatCounts = (c: PoolCounts): { totalAddresses: string; allocatedAddresses: string; freeAddresses: string } => ({

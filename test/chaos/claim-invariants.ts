@@ -153,12 +153,13 @@ export function claims(w: World): Violation[] {
 /**
  * Pool status after an allocate resync (which refreshes every pool from its claims; allocations
  * never do): converted to claims, the ledger gone, counts as `poolCounts` derives them from the
- * claims labelled with the pool. Pools being deleted are not refreshed (see stuck deletions).
+ * claims labelled with the pool (a pool being deleted has none free; one deleted before it was
+ * converted keeps its ledger for release, and is not counted).
  */
 export function poolStatusCounts(w: World): Violation[] {
   if (w.resynced.allocate === undefined) return [];
   const out: Violation[] = [];
-  for (const v of viewPools(w.pools).filter((p) => !p.pool.metadata.deletionTimestamp)) {
+  for (const v of viewPools(w.pools).filter((p) => p.claimsAdopted || !p.pool.metadata.deletionTimestamp)) {
     const status = v.pool.status;
     if (!v.claimsAdopted || v.ledger !== undefined) out.push({ invariant: 'pool-counts', detail: `pool ${v.name} is not converted to claims (claimsAdopted ${String(status?.claimsAdopted)}, ledger of ${v.ledger?.length ?? 'no'} entries)` });
     const mine = w.claims.filter((c) => c.metadata.labels?.[LABEL_CLAIM_POOL] === v.name).map((c) => c.spec);
