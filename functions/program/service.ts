@@ -78,7 +78,12 @@ type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: readonly IPAllocation[], all: readonly IPAllocation[], want: IngressWant, routerError: string | undefined): Service['status'] | undefined {
   const current = svc.status?.loadBalancer?.ingress ?? [];
   const ingress = !want.publish ? current : want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], familyOf) : [];
-  const conditions = setConditions(svc.status?.conditions, [serviceCondition([...all], routerError, all.length === 0 ? nothingValid(serviceIntent(svc, deps.classes)) : undefined)], svc.metadata.generation, deps.now());
+  const condition = serviceCondition([...all], {
+    ...(routerError ? { routerError } : {}),
+    ...(all.length === 0 ? { nothingValid: nothingValid(serviceIntent(svc, deps.classes)) } : {}),
+    lbDisabled: want.publish && !want.lbEnabled,
+  });
+  const conditions = setConditions(svc.status?.conditions, [condition], svc.metadata.generation, deps.now());
   if (deepEqualJson({ i: current, c: svc.status?.conditions ?? [] }, { i: ingress, c: conditions })) return undefined;
   return { ...svc.status, ...(want.publish ? { loadBalancer: { ...svc.status?.loadBalancer, ingress } } : {}), conditions };
 }

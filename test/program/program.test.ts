@@ -67,6 +67,9 @@ function foreign(state: RouterState): string {
   return JSON.stringify(Object.entries(state.menus).flatMap(([m, es]) => es.filter((e) => !(e.comment ?? '').startsWith('mikrolb:')).map((e) => [m, e])));
 }
 
+/** The Service's `mikrolb.de/LoadBalancerReady` condition, as the API server has it. */
+const serviceReady = async () => (await getService(kube, ns, 'web'))?.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady');
+
 const addressOf = async (family: 'IPv4' | 'IPv6'): Promise<string> => {
   const allocs: IPAllocation[] = await make.allocationsOf(ns, 'web');
   const a = allocs.find((x) => (family === 'IPv6') === (x.status?.address ?? '').includes(':'));
@@ -149,9 +152,12 @@ describe('program against the real API server and the RouterOS simulator', () =>
     // no connection is balanced any more: the destination is never rewritten to an endpoint
     expect([...split(stack.sim.state(), await addressOf('IPv4'), 80, 'tcp', 100).keys()].map((k) => k.split(':').slice(1).join(':'))).toEqual([`${await addressOf('IPv4')}:80`]);
     expect((await getService(kube, ns, 'web'))?.status?.loadBalancer?.ingress ?? []).toEqual([]);
+    // the Service says why it has no ingress although its addresses are ready
+    expect(await serviceReady()).toMatchObject({ status: 'True', reason: 'LoadBalancingDisabled', message: expect.stringContaining('mikrolb.de/load-balancer-enabled: "false"') });
     await setAnnotations({ 'mikrolb.de/load-balancer-enabled': 'true' });
     expect((await program()).status).toBe(200);
     expect(split(stack.sim.state(), await addressOf('IPv4'), 80, 'tcp').size).toBe(3);
+    expect(await serviceReady()).toMatchObject({ status: 'True', reason: 'Ready' });
 
     await setAnnotations({}, [{ name: 'http', port: 8081, protocol: 'TCP', targetPort: 8080 }, { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }]);
     const moved = await program();
