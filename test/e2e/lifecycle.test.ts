@@ -153,14 +153,17 @@ describe('the whole lifecycle through the all-in-one controller (real API server
 
   it('deleting a pool in use waits (with a condition naming the holders), then goes once it is free', async () => {
     const p = uniq('life-held');
-    await make.pool(p, { ipFamily: 'IPv4', addresses: ['198.18.52.10'], autoAssign: false, interfaceName: 'ether1' });
+    await make.pool(p, { ipFamily: 'IPv4', addresses: ['198.18.52.10-198.18.52.11'], autoAssign: false, interfaceName: 'ether1' });
     await eventually(async () => expect((await getPool(e2e.kube, p))?.metadata.finalizers).toContain('mikrolb.de/finalizer'));
     await service('holder', { 'mikrolb.de/load-balancer-pools': p });
     await programmedIngress('holder');
     await e2e.kube.remove('IPPool', p);
     await eventually(async () => {
-      const c = (await getPool(e2e.kube, p))?.status?.conditions?.find((x) => x.type === 'DeletionBlocked');
-      expect(c).toMatchObject({ status: 'True', reason: 'AddressesInUse', message: expect.stringContaining('1 IPAllocation(s) still hold addresses') });
+      const status = (await getPool(e2e.kube, p))?.status;
+      expect(status?.conditions?.find((x) => x.type === 'DeletionBlocked')).toMatchObject({ status: 'True', reason: 'AddressesInUse', message: expect.stringContaining('1 IPAllocation(s) still hold addresses') });
+      // it hands out nothing meanwhile, and says so
+      expect(status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Deleting' });
+      expect(status).toMatchObject({ totalAddresses: '2', allocatedAddresses: '1', freeAddresses: '0' });
     });
     await e2e.kube.remove('Service', 'holder', ns);
     await gone('holder');
