@@ -112,6 +112,42 @@ describe('leader election', () => {
   });
 });
 
+describe('a lease that cannot be written', () => {
+  it.each([
+    ['its namespace missing', new KubeError('namespaces "mikrolb-system" not found', 404, 'NotFound'), 'namespace mikrolb-system does not exist: create it, or set LEASE_NAMESPACE'],
+    ['no right to Leases', new KubeError('leases.coordination.k8s.io is forbidden', 403, 'Forbidden'), 'may not read or write Leases in namespace mikrolb-system'],
+  ])('says what to do when %s, and never leads', async (_what, refusal, hint) => {
+    const clock = fakeClock();
+    const log = memoryLogger();
+    const transport: Transport = async (req: RestRequest) => {
+      // the read finds no Lease (a missing namespace holds none); every write is refused
+      if (req.method === 'GET') throw new KubeError('not found', 404, 'NotFound');
+      throw refusal;
+    };
+    const elector = startElector({ transport, settings: settings('a'), clock, log, onLeading: () => undefined, onFollowing: () => undefined });
+    await clock.advance(1_200);
+    expect(elector.isLeader()).toBe(false);
+    const failures = log.entries.filter((e) => e.msg === 'Lease update failed');
+    expect(failures.length).toBeGreaterThanOrEqual(2); // it keeps trying, every retry period
+    for (const f of failures) expect(f).toMatchObject({ level: 'warn', fields: { error: refusal.message, hint: expect.stringContaining(hint) } });
+    expect(failures[0]?.fields['hint']).toContain('this replica does no work until it holds the lease');
+    await elector.stop();
+  });
+
+  it('adds no hint to a failure that passes by itself (the API server away)', async () => {
+    const clock = fakeClock();
+    const log = memoryLogger();
+    const transport: Transport = async () => {
+      throw new KubeError('connect ECONNREFUSED', 0, 'NetworkError');
+    };
+    const elector = startElector({ transport, settings: settings('a'), clock, log, onLeading: () => undefined, onFollowing: () => undefined });
+    await clock.advance(600);
+    const [failure] = log.entries.filter((e) => e.msg === 'Lease update failed');
+    expect(failure?.fields).toEqual({ lease: 'mikrolb-system/mikrolb-bridge', identity: 'a', error: 'connect ECONNREFUSED' });
+    await elector.stop();
+  });
+});
+
 describe('whether a lease is held', () => {
   const now = Date.parse('2025-01-01T00:00:10Z');
   it.each([

@@ -1,5 +1,5 @@
 import * as z from 'zod';
-import { isAlreadyExists, isConflict, isNotFound } from '../lib/k8s/errors.js';
+import { isAlreadyExists, isConflict, isKubeError, isNotFound } from '../lib/k8s/errors.js';
 import { RESOURCES, apiVersionOf, resourcePath } from '../lib/k8s/resources.js';
 import type { Transport } from '../lib/k8s/rest.js';
 import type { Logger } from '../lib/log/logger.js';
@@ -53,6 +53,17 @@ export function leaseHeld(spec: LeaseSpec, nowMs: number): boolean {
   if (!spec.holderIdentity || !spec.renewTime) return false;
   const renewed = Date.parse(spec.renewTime);
   return Number.isFinite(renewed) && renewed + (spec.leaseDurationSeconds ?? 0) * 1000 > nowMs;
+}
+
+/**
+ * What an operator can do about a failure that repeats until they act: the Lease's namespace
+ * missing (a create answered 404: the read before it found no Lease), or no right to Leases.
+ */
+function leaseHint(err: unknown, namespace: string): { hint?: string } {
+  const meanwhile = 'this replica does no work until it holds the lease';
+  if (isNotFound(err)) return { hint: `namespace ${namespace} does not exist: create it, or set LEASE_NAMESPACE to one that does (or LEADER_ELECTION=false for a single replica); ${meanwhile}` };
+  if (isKubeError(err) && err.status === 403) return { hint: `this replica may not read or write Leases in namespace ${namespace}: grant it (as deploy/base/rbac-leader-election.yaml does), or set LEADER_ELECTION=false for a single replica; ${meanwhile}` };
+  return {};
 }
 
 /** Leader election on a coordination.k8s.io/v1 Lease, written with resourceVersion preconditions. */
@@ -113,7 +124,7 @@ export function startElector(opts: ElectorOptions): Elector {
     try {
       won = await campaign();
     } catch (err) {
-      log.warn('Lease update failed', { error: messageOf(err) });
+      log.warn('Lease update failed', { error: messageOf(err), ...leaseHint(err, settings.namespace) });
     }
     if (stopped) return;
     if (won === true) renewed();
