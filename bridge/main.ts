@@ -68,6 +68,8 @@ interface Subcommand {
   run: Command;
   /** The flags it accepts (its parseArgs options), loaded like `run`; absent: none. */
   options?: () => Promise<CliOptions>;
+  /** Its long help, loaded like `run`; absent: the usage line and summary (see commandHelp). */
+  help?: () => Promise<string>;
 }
 
 /** Every `mikrolb` subcommand (each parses its configuration from `env` in `run`). */
@@ -77,6 +79,7 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     usage: 'routeros-sim [--port N] ...', summary: 'serve the RouterOS API simulator',
     run: async (argv, env, io) => (await import('../lib/routeros/sim/cli.js')).runRouterSimCli(argv, env, io),
     options: async () => (await import('../lib/routeros/sim/cli.js')).ROUTER_SIM_OPTIONS,
+    help: async () => (await import('../lib/routeros/sim/cli.js')).ROUTER_SIM_USAGE,
   },
   serve: { usage: 'serve <allocate|program|release|webhook>', summary: 'serve one function on $PORT (CloudEvents in; the webhook over TLS)', run: serve },
   bridge: { usage: 'bridge', summary: 'watch the cluster and invoke the functions at FUNCTION_URL_*', run: async (argv, env, io) => (await import('./commands.js')).runBridgeCommand(argv, env, io) },
@@ -86,13 +89,25 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
     run: async (argv, env, io) => (await import('../lib/cli/uninstall.js')).runUninstall(argv, env, io),
     options: async () => (await import('../lib/cli/uninstall.js')).UNINSTALL_OPTIONS,
   },
-  router: { usage: 'router dump', summary: 'print the router\'s state (read-only) in the invoke --router format', run: async (argv, env, io) => (await import('../lib/cli/router-dump.js')).runRouter(argv, env, io) },
+  router: {
+    usage: 'router dump', summary: 'print the router\'s state (read-only) in the invoke --router format',
+    run: async (argv, env, io) => (await import('../lib/cli/router-dump.js')).runRouter(argv, env, io),
+    help: async () => (await import('../lib/cli/router-dump.js')).ROUTER_USAGE,
+  },
 };
 
 export function usage(): string {
   const rows = [...Object.values(SUBCOMMANDS).map((c) => [c.usage, c.summary]), ['help', 'show this text']];
   const width = Math.max(...rows.map(([u = '']) => u.length));
   return `usage: mikrolb <command> [arguments]\n\ncommands:\n${rows.map(([u = '', s = '']) => `  ${u.padEnd(width)}  ${s}`).join('\n')}\n`;
+}
+
+const HELP_FLAGS: readonly string[] = ['--help', '-h'];
+
+/** A command's help: its own long text, or its usage line and summary. */
+async function commandHelp(sub: Subcommand): Promise<string> {
+  if (sub.help) return sub.help();
+  return `usage: mikrolb ${sub.usage}\n\n${sub.summary.charAt(0).toUpperCase()}${sub.summary.slice(1)}.\nIt is configured by environment variables, each described in docs/configuration.md.\n`;
 }
 
 /** `mikrolb <command> ...`: resolves to the exit code (0 done, 1 failed, 2 usage). */
@@ -106,6 +121,12 @@ export async function main(argv: string[], env: Env, io: CliIo): Promise<number>
   if (sub === undefined) {
     io.stderr.write(`mikrolb: unknown command "${name}"\n${usage()}`);
     return EXIT_USAGE;
+  }
+  // `--help` anywhere after a command shows its help, unless the command parses it itself
+  const ownHelp = 'help' in ((await sub.options?.()) ?? {});
+  if (!ownHelp && rest.some((arg) => HELP_FLAGS.includes(arg))) {
+    io.stdout.write(await commandHelp(sub));
+    return EXIT_OK;
   }
   return sub.run(rest, env, io);
 }

@@ -49,6 +49,20 @@ describe('mikrolb', () => {
     expect(stdout).toMatch(/^ROUTEROS_URL=api:\/\/127\.0\.0\.1:\d+\n$/);
   });
 
+  it.each([
+    [['controller', '--help'], /^usage: mikrolb controller\n\nBridge, functions and the IPPool webhook in one process\.\nIt is configured by environment variables/],
+    [['bridge', '-h'], /^usage: mikrolb bridge\n\nWatch the cluster/],
+    [['serve', 'allocate', '--help'], /^usage: mikrolb serve <allocate\|program\|release\|webhook>\n/],
+    [['routeros-sim', '--port', '0', '--help'], /^usage: mikrolb routeros-sim \[--port N\][\s\S]*--seed +the router's state to start from/],
+    [['router', 'dump', '--help'], /^usage: mikrolb router dump\n\nReads the router/],
+    [['uninstall', '--help'], /^usage: mikrolb uninstall --router \[--dry-run\]/],
+  ])('%j prints that command\'s help and exits 0, doing nothing else', async (argv, text) => {
+    // no configuration at all: a command that ran would fail on it
+    const ran = await run(argv);
+    expect(ran).toMatchObject({ code: 0, stderr: '' });
+    expect(ran.stdout).toMatch(text);
+  });
+
   it('invoke --help prints the invoke usage and exits 0', async () => {
     const ran = await run(['invoke', '--help']);
     expect(ran).toMatchObject({ code: 0, stderr: '' });

@@ -12,9 +12,22 @@ export interface RouterSimCliIo {
   signal?: AbortSignal;
 }
 
-const USAGE =
+/** `mikrolb routeros-sim --help` */
+export const ROUTER_SIM_USAGE =
   'usage: mikrolb routeros-sim [--port N] [--host H] [--tls-cert file --tls-key file] [--user U --password P]\n' +
-  '                            [--read-only-user U --read-only-password P] [--version 7.19.1] [--legacy-login] [--seed state.json]\n';
+  '                            [--read-only-user U --read-only-password P] [--version 7.19.1] [--legacy-login] [--seed state.json]\n' +
+  '\n' +
+  'Serves the RouterOS API simulator (binary API protocol, a RouterOS v7 router in memory) until\n' +
+  'SIGINT or SIGTERM, and prints ROUTEROS_URL for it first.\n' +
+  '\n' +
+  '  --port, --host   where it listens: 8728 (8729 with TLS) on 127.0.0.1 by default\n' +
+  '  --tls-cert/-key  serve api-ssl with this PEM certificate and key\n' +
+  '  --user/password  the full-rights user: ROUTEROS_USERNAME/ROUTEROS_PASSWORD, else admin with\n' +
+  '                   an empty password\n' +
+  '  --read-only-*    a second user of the read group\n' +
+  '  --version        the RouterOS version it reports (7.19.1)\n' +
+  '  --legacy-login   the pre-6.43 challenge login\n' +
+  '  --seed           the router\'s state to start from, as `mikrolb router dump` prints it\n';
 
 type Parsed = { ok: true; options: RouterSimOptions } | { ok: false; message: string };
 
@@ -126,7 +139,7 @@ export async function runRouterSimCli(
 ): Promise<number> {
   const parsed = await parse(argv, env);
   if (!parsed.ok) {
-    io.stderr.write(`routeros-sim: ${parsed.message}\n${USAGE}`);
+    io.stderr.write(`routeros-sim: ${parsed.message}\n${ROUTER_SIM_USAGE}`);
     return 2;
   }
   const stopper = io.signal === undefined ? stopSignal() : { signal: io.signal, release: () => undefined };
