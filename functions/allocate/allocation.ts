@@ -8,13 +8,13 @@ import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import { IPAllocationSchema, type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { getAllocation, getClaim, getService } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getPool, getService } from '../../lib/k8s/typed.js';
 import { readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { requesterOf } from './scope.js';
 import type { Requester } from '../../lib/core/pool-scope.js';
 import { messageOf } from '../../lib/errors.js';
-import { isNotFound } from '../../lib/k8s/errors.js';
+import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { failedPool } from '../../lib/pool-metrics.js';
 import type { AllocateRun, Report } from './deps.js';
 
@@ -166,15 +166,36 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
  * (release reads the claims only once the deletion shows). So after a new claim the pool is
  * read again: that read follows the claim, so if release missed the claim, it also sees the
  * deletion (claims made meanwhile by this instance's other runs share one such read).
- * Undefined while the pool is the one decided from and not being deleted; else the pools with
- * it as it is now (gone, being deleted, or created again under its name).
+ * A claim holds its pool's deletion only through our finalizer, which a pool created a moment
+ * ago may not carry yet (the pool's own event adds it): the claim adds it then, so a deletion
+ * from now on waits for this claim (chaos, seed 2357111: a pool re-created and deleted within
+ * four seconds went at once, its holders' router entries left to the resync).
+ * Undefined while the pool is the one decided from, not being deleted and ours to hold; else the
+ * pools with it as it is now (gone, being deleted, or created again under its name).
  */
 async function poolChangedSince(deps: AllocateRun, views: readonly PoolView[], name: string): Promise<PoolView[] | undefined> {
   const read = views.find((v) => v.name === name);
-  const now = await deps.readPool(name);
-  if (now && !now.metadata.deletionTimestamp && now.metadata.uid === read?.pool.metadata.uid) return undefined;
+  let now = await deps.readPool(name);
+  const same = (p: IPPool | undefined): p is IPPool => p !== undefined && !p.metadata.deletionTimestamp && p.metadata.uid === read?.pool.metadata.uid;
+  if (same(now)) {
+    if (hasFinalizer(now) || await addPoolFinalizer(deps, now)) return undefined;
+    // the pool changed under the write: decide from it as it is now
+    now = await getPool(deps.kube, name);
+    if (same(now) && hasFinalizer(now)) return undefined;
+  }
   const pools = views.flatMap((v) => (v.name !== name ? [v.pool] : now ? [now] : []));
   return viewPools(pools).map((v) => ({ ...v, claimsAdopted: true }));
+}
+
+/** Our finalizer on a pool, written with the resourceVersion read: false when the pool changed or went meanwhile. */
+async function addPoolFinalizer(deps: AllocateRun, pool: IPPool): Promise<boolean> {
+  try {
+    await deps.kube.replace('IPPool', withFinalizer(pool));
+    return true;
+  } catch (e) {
+    if (isConflict(e) || isNotFound(e)) return false;
+    throw e;
+  }
 }
 
 export async function freeClaims(deps: AllocateRun, holdings: readonly Holding[], report: Report): Promise<void> {

@@ -104,3 +104,19 @@ describe("a pool being deleted, as allocate counts it", () => {
     expect(await run([deleting(ledger)])).toEqual(ledger);
   });
 });
+
+describe('a claim on a pool that does not carry our finalizer yet (created a moment ago)', () => {
+  it('puts it on, so a deletion right after waits for the claim instead of going at once', async () => {
+    const fresh = { ...pool('lan', ['192.0.2.0/24']), metadata: { name: 'lan', uid: 'pool-uid' } };
+    const kube = memoryPort({ objects: [fresh, service({ 'mikrolb.de/load-balancer-pools': 'lan' })], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    const [a] = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    expect(a?.status).toMatchObject({ phase: 'Allocated', address: expect.stringMatching(/^192\.0\.2\./) });
+    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).metadata.finalizers).toEqual(['mikrolb.de/finalizer']);
+    // the user deletes the pool: our finalizer holds it (release lets it go once unheld), the address stays held
+    await kube.port.remove('IPPool', 'lan');
+    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).metadata.deletionTimestamp).toBeDefined();
+    expect((await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec.address)).toEqual([a?.status?.address]);
+  });
+});

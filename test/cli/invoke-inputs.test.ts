@@ -32,13 +32,13 @@ describe('--event: the function woken by a CloudEvent file', () => {
     },
   );
 
-  it('resync.json reaches the same allocations as --object, and also takes care of the pools (finalizer, status)', async () => {
+  it('resync.json reaches the same allocations as --object, and also takes care of the pools (their status)', async () => {
     const byObject = await invokeAllocate(IPV4, '--object', 'Service/shop/web');
     const byEvent = await invokeAllocate(IPV4, '--event', event('resync.json'));
     expect(byEvent.ran.code).toBe(0);
     expect(allocationSummary(byEvent.out)).toEqual(allocationSummary(byObject.out));
     expect(writeLines(byEvent.out)).toEqual(expect.arrayContaining(writeLines(byObject.out)));
-    expect(writeLines(byEvent.out)).toContain('update IPPool public-v4');
+    expect(writeLines(byEvent.out)).toContain('update IPPool public-v4 status');
   });
 
   it('a binary-mode file may carry its body as a string', async () => {
