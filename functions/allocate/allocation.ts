@@ -109,6 +109,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
   let listed = false;
   let taken = 0;
   let startChecked = false;
+  const joinChecked = new Set<string>();
   let current = held;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const d = assignAddress({
@@ -128,9 +129,26 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       // freed since the hint saw it: one read tells
       startChecked = true;
       const view = views.find((v) => v.name === d.pool);
-      const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}) }, view) : undefined;
-      if (start && start !== d.address && deps.hint.isTaken(start) && !(await getClaim(deps.kube, claimNameOf(start) ?? ''))) {
-        deps.hint.forget(start);
+      const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}) }, view) : undefined;
+      if (start && start !== d.address && deps.hint.isTaken(start)) {
+        const claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
+        if (!claim) {
+          deps.hint.forget(start);
+          continue;
+        }
+        // held, but perhaps by a Service of the same key that made it afresh since the hint
+        // saw its former holders: with its holders as they are, it may be the one to join
+        deps.hint.noteTaken(claim.spec);
+        if (sharing) continue;
+      }
+    }
+    if (!d.held && sharing && !joinChecked.has(d.address) && deps.hint.isShared(d.pool, sharing.key, d.address)) {
+      // an address to join, as the hint remembers it: when its claim is gone (its Services
+      // released, and created again), creating it afresh would keep this Service from the
+      // address its key's other new Services take, so the choice is made again without it
+      joinChecked.add(d.address);
+      if (!(await getClaim(deps.kube, claimNameOf(d.address) ?? ''))) {
+        deps.hint.forget(d.address);
         continue;
       }
     }

@@ -87,11 +87,15 @@ export class ClaimsHint {
     }
   }
 
-  /** An address seen taken (a create that found it held, or one this instance made). */
+  /**
+   * An address seen taken (a create that found it held, one this instance made, or a claim
+   * read): what the hint knew of its sharing is replaced by what the claim says.
+   */
   noteTaken(h: Holding): void {
     const p = parseAddress(h.address);
     if (!p.ok) return;
     this.taken[p.family].add(p.value);
+    for (const group of this.shared.values()) group.delete(h.address);
     this.index(h);
   }
 
@@ -110,10 +114,17 @@ export class ClaimsHint {
     return p.ok && this.taken[p.family].has(p.value);
   }
 
-  /** An address found free after all (its claim is gone). */
+  /** Whether the hint shows the address shared under the key in the pool. */
+  isShared(pool: string, key: string, address: string): boolean {
+    return this.shared.get(`${pool}\n${key}`)?.has(address) ?? false;
+  }
+
+  /** An address found free after all (its claim is gone): neither taken nor shared. */
   forget(address: string): void {
     const p = parseAddress(address);
-    if (p.ok) this.taken[p.family].delete(p.value);
+    if (!p.ok) return;
+    this.taken[p.family].delete(p.value);
+    for (const group of this.shared.values()) group.delete(address);
   }
 
   /** An address this instance freed. */

@@ -138,3 +138,120 @@ describe('allocate and shared addresses', () => {
     expect(await s.holders()).toEqual(['web', 'tcp']);
   });
 });
+
+describe('Services with one key and no explicit address, created together', () => {
+  // seen on `kubectl apply` of DNS over TCP and UDP with only a key: two instances deciding at
+  // once each took a fresh address from its own Service's start, so the two never shared
+  function keyed(name: string, protocol: string, namespace = 'shop') {
+    return {
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace, annotations: { 'metallb.io/allow-shared-ip': 'dns' } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 53, protocol }] },
+    };
+  }
+
+  async function allocateTogether(services: ReturnType<typeof keyed>[]): Promise<Map<string, string | undefined>> {
+    const kube = memoryPort({ objects: [POOL, ...services], now: NOW });
+    // one allocate instance per Service, as the bridge's concurrent invocations may be
+    const instances = services.map(() => createAllocate({
+      kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
+      classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    }));
+    const outcomes = await Promise.all(services.map((s, i) => instances[i]?.(objectInvocation('add', { kind: 'Service', namespace: s.metadata.namespace, name: s.metadata.name }))));
+    expect(outcomes.map((o) => o?.kind)).toEqual(services.map(() => 'done'));
+    const all = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
+    return new Map(all.map((a) => [`${a.metadata.labels?.['mikrolb.de/service-namespace']}/${a.metadata.labels?.['mikrolb.de/service-name']}`, a.status?.address]));
+  }
+
+  it('land on one address, whichever namespace each is in', async () => {
+    for (const pair of [[keyed('dns-tcp', 'TCP'), keyed('dns-udp', 'UDP')], [keyed('dns', 'TCP', 'a'), keyed('dns', 'UDP', 'b')], [keyed('x', 'UDP'), keyed('y', 'TCP')]]) {
+      const got = await allocateTogether(pair);
+      const addresses = [...got.values()];
+      expect(addresses).toHaveLength(2);
+      expect(addresses[0]).toMatch(/^192\.0\.2\.\d+$/);
+      expect(addresses[1]).toBe(addresses[0]);
+    }
+  });
+
+  it('whose ports clash still get different addresses', async () => {
+    const got = await allocateTogether([keyed('one', 'TCP'), keyed('two', 'TCP')]);
+    const addresses = [...got.values()];
+    expect(addresses.every((a) => a !== undefined)).toBe(true);
+    expect(new Set(addresses).size).toBe(2);
+  });
+});
+
+describe('Services with one key created again while the instance remembers the old ones', () => {
+  // seen with `kubectl delete -f dns.yaml && kubectl apply -f dns.yaml`: the instance's hint
+  // still showed the old TCP Service's address shared under the key (joinable for the new UDP
+  // one) and the old UDP Service's (joinable for the new TCP one); each took the other's
+  // former address, and the two never shared
+  it('join one address', async () => {
+    const keyed = (name: string, protocol: string) => ({
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', annotations: { 'mikrolb.de/allow-shared-ip': 'dns' } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 53, protocol }] },
+    });
+    const claim = (address: string, holder: string, protocol: string) => ({
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address },
+      spec: { address, poolName: 'lan', allocationName: holder, allocationUID: `uid-${holder}`, sharingKey: 'dns', holders: [{ allocationName: holder, allocationUID: `uid-${holder}`, ports: [{ protocol, port: 53 }] }] },
+    });
+    const kube = memoryPort({ objects: [POOL, claim('192.0.2.11', 'old-tcp', 'TCP'), claim('192.0.2.20', 'old-udp', 'UDP'), keyed('first', 'TCP')], now: NOW });
+    const allocate = createAllocate({
+      kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
+      classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    });
+    // a Service of another key makes the instance read the claims
+    const other = { ...keyed('other', 'TCP'), metadata: { name: 'other', namespace: 'shop', annotations: { 'mikrolb.de/allow-shared-ip': 'web' } } };
+    await kube.port.create('Service', other);
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'other' }))).kind).toBe('done');
+    // the old Services are released, their claims freed by another instance
+    await kube.port.remove('IPAddressClaim', '192.0.2.11');
+    await kube.port.remove('IPAddressClaim', '192.0.2.20');
+    await kube.port.remove('Service', 'first', 'shop');
+    await kube.port.create('Service', keyed('dns-tcp', 'TCP'));
+    await kube.port.create('Service', keyed('dns-udp', 'UDP'));
+    const outcomes = await Promise.all(['dns-tcp', 'dns-udp'].map((name) => allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name }))));
+    expect(outcomes.map((o) => o.kind)).toEqual(['done', 'done']);
+    const all = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
+    const addressOf = (name: string) => all.find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === name)?.status?.address;
+    expect(addressOf('dns-tcp')).toMatch(/^192\.0\.2\.\d+$/);
+    expect(addressOf('dns-udp')).toBe(addressOf('dns-tcp'));
+  });
+});
+
+describe('Services with one key deleted and created again, twice, in one instance', () => {
+  // seen the same way, the second time: the hint showed the old address shared with both
+  // ports (joinable for neither); one new Service found it freed and took it, the other found
+  // it held again (by the first) and took the next free address without looking at its holders
+  it('stay on one address each time', async () => {
+    const keyed = (name: string, protocol: string) => ({
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', annotations: { 'mikrolb.de/allow-shared-ip': 'dns' } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 53, protocol }] },
+    });
+    const kube = memoryPort({ objects: [POOL], now: NOW });
+    const allocate = createAllocate({
+      kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
+      classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    });
+    const addresses: (string | undefined)[][] = [];
+    for (let round = 0; round < 3; round++) {
+      // new names each round (the old Services are gone but for our finalizer): the key matters
+      const names = [`tcp-${round}`, `udp-${round}`];
+      await kube.port.create('Service', keyed(`tcp-${round}`, 'TCP'));
+      await kube.port.create('Service', keyed(`udp-${round}`, 'UDP'));
+      // the TCP Service decides first; the UDP one starts while the first claim is being made
+      const tcp = allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: names[0] ?? '' }));
+      await new Promise((r) => setTimeout(r, round));
+      const udp = allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: names[1] ?? '' }));
+      expect([(await tcp).kind, (await udp).kind]).toEqual(['done', 'done']);
+      const all = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
+      addresses.push(names.map((n) => all.find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === n)?.status?.address));
+      // released by another instance: allocations and claims gone
+      for (const a of all) await kube.port.remove('IPAllocation', a.metadata.name);
+      for (const c of await kube.port.list('IPAddressClaim')) await kube.port.remove('IPAddressClaim', IPAddressClaimSchema.parse(c).metadata.name);
+    }
+    for (const [tcp, udp] of addresses) {
+      expect(tcp).toMatch(/^192\.0\.2\.\d+$/);
+      expect(udp).toBe(tcp);
+    }
+  });
+});

@@ -110,6 +110,19 @@ describe('choosing an address: scenarios', () => {
     expect(seedOf(alloc('ip-1', { ipFamily: 'IPv4' }), 'IPv4', undefined)).toBe('ip-1');
   });
 
+  it('Services with one allow-shared-ip key start from the key, so those decided at once want the same address', () => {
+    const big = pool('big', { ipFamily: 'IPv4', addresses: ['10.0.0.0/16'] });
+    const dns = { key: 'dns', ports: [{ protocol: 'TCP' as const, port: 53 }] };
+    const free = () => new TakenAddresses();
+    const a = assignAddress({ allocation: alloc('ip-1', { ipFamily: 'IPv4' }, 'u1'), pools: viewPools([big]), taken: free, service: { key: 'a/dns', ipFamilies: ['IPv4'] }, sharing: dns });
+    const b = assignAddress({ allocation: alloc('ip-2', { ipFamily: 'IPv4' }, 'u2'), pools: viewPools([big]), taken: free, service: { key: 'b/resolver', ipFamilies: ['IPv4'] }, sharing: { ...dns, ports: [{ protocol: 'UDP', port: 53 }] } });
+    const unkeyed = assignAddress({ allocation: alloc('ip-3', { ipFamily: 'IPv4' }, 'u3'), pools: viewPools([big]), taken: free, service: { key: 'a/dns', ipFamilies: ['IPv4'] } });
+    expect(a.ok && b.ok && a.address === b.address).toBe(true);
+    expect(a.ok && unkeyed.ok && a.address !== unkeyed.address).toBe(true);
+    expect(seedOf(alloc('ip-1', { ipFamily: 'IPv4' }), 'IPv6', { key: 'a/dns' }, { key: 'dns' })).toBe('allow-shared-ip:dns/IPv6');
+    expect(seedOf(alloc('ip-1', { ipFamily: 'IPv4' }), 'IPv4', undefined, { key: 'dns' })).toBe('ip-1');
+  });
+
   it('skips addresses it knows are taken, and reports exhaustion only when all are', () => {
     const d = run(alloc('x', { poolName: 'small' }), undefined, { small: [taken('192.0.2.1')] });
     expect(d).toMatchObject({ ok: true, address: '192.0.2.2' });

@@ -74,15 +74,23 @@ function heldFits(input: AssignInput, held: Holding): boolean {
 /**
  * Where the search for an address begins in a pool: a hash of the Service's namespace, name
  * and family (so a Service deleted and created again gets its address back while it is free,
- * whatever its new uid), or of the allocation's name for an operator's reservation.
+ * whatever its new uid), or of the allocation's name for an operator's reservation. A Service
+ * with an allow-shared-ip key starts from a hash of the key and family instead: Services of one
+ * key decided at the same moment, by instances that cannot see each other's claims yet, then
+ * try the same address first, and the later one joins the claim the first made (DNS over TCP
+ * and UDP applied together lands on one address).
  */
-export function seedOf(allocation: IPAllocation, family: IPFamily, service: { key: string } | undefined): string {
+export function seedOf(allocation: IPAllocation, family: IPFamily, service: { key: string } | undefined, sharing?: Pick<Sharing, 'key'>): string {
+  if (service && sharing) return `allow-shared-ip:${sharing.key}/${family}`;
   return service ? `${service.key}/${family}` : allocation.metadata.name;
 }
 
+const seedOfInput = (input: Pick<AssignInput, 'allocation' | 'service' | 'sharing'>, family: IPFamily): string =>
+  seedOf(input.allocation, family, input.service, input.sharing);
+
 /** Where the search for this allocation starts in a pool: the address it prefers there. */
-export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'service'>, pool: PoolView): string | undefined {
-  const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
+export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'service' | 'sharing'>, pool: PoolView): string | undefined {
+  const start = startFor(seedOfInput(input, pool.family), pool.owned);
   return start === undefined ? undefined : formatAddress(pool.family, start);
 }
 
@@ -105,7 +113,7 @@ function joinableIn(input: AssignInput, pool: PoolView): string | undefined {
 function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
   const join = joinableIn(input, pool);
   if (join !== undefined) return join;
-  const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
+  const start = startFor(seedOfInput(input, pool.family), pool.owned);
   if (start === undefined) return undefined;
   const v = chooseFrom(pool.owned, input.taken(pool.family), start);
   return v === undefined ? undefined : formatAddress(pool.family, v);
