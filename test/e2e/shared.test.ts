@@ -197,4 +197,31 @@ describe('shared addresses (real API server, RouterOS simulator, packet tracer)'
       expect(ownersOfAddress(next)).toEqual([]);
     }, 30_000);
   });
+
+  it('Services of one key and no address, created together and again right after their deletion, share an address each time', async () => {
+    // `kubectl apply` of DNS over TCP and UDP with only a key took two addresses; and so did
+    // `kubectl delete` and `apply` again while the controller remembered the old ones
+    const together = uniq('together-pool');
+    await make.pool(together, { ipFamily: 'IPv4', addresses: ['198.18.71.0/28'], autoAssign: false, interfaceName: 'ether1' });
+    const annotations = { 'mikrolb.de/load-balancer-pools': together, [SHARE]: 'dns' };
+    const names = ['dns-tcp', 'dns-udp'];
+    const seen: string[][] = [];
+    for (let round = 0; round < 3; round++) {
+      await Promise.all(names.map((name, i) => make.service(ns, name, { ...LB, ports: [{ name: 'dns', port: 53, protocol: i === 0 ? 'TCP' : 'UDP' }] }, annotations)));
+      await eventually(async () => {
+        const got = await Promise.all(names.map(async (n) => [(await make.allocationsOf(ns, n))[0]?.status?.phase, await ingress(n)]));
+        expect(got.map(([phase]) => phase)).toEqual(['Programmed', 'Programmed']);
+        seen.push(got.map(([, ip]) => ip ?? '-'));
+      }, 30_000);
+      await Promise.all(names.map((n) => e2e.kube.remove('Service', n, ns)));
+      await eventually(async () => {
+        for (const n of names) expect(await e2e.kube.get('Service', n, ns)).toBeUndefined();
+      }, 30_000);
+    }
+    expect(seen).toHaveLength(3);
+    for (const [tcp, udp] of seen) {
+      expect(tcp).toMatch(/^198\.18\.71\.\d+$/);
+      expect(udp).toBe(tcp);
+    }
+  });
 });
