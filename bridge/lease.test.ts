@@ -112,6 +112,25 @@ describe('leader election', () => {
   });
 });
 
+describe('a leader that stops', () => {
+  it('steps down at info, releases the lease and warns of nothing (a warning at every rollout would be noise)', async () => {
+    const clock = fakeClock();
+    const api = leaseApi();
+    const log = memoryLogger();
+    const events: string[] = [];
+    const elector = startElector({ transport: api.transport('a', () => false), settings: settings('a'), clock, log, onLeading: () => events.push('leading'), onFollowing: () => events.push('following') });
+    await clock.advance(1_000);
+    expect(elector.isLeader()).toBe(true);
+    await elector.stop();
+    expect(events).toEqual(['leading', 'following']);
+    expect(log.entries.filter((e) => e.level === 'warn')).toEqual([]);
+    expect(log.entries.map((e) => e.msg)).toEqual(['Became leader', 'Stepping down; pausing invocations', 'Released the lease']);
+    // released: no holder, so the next replica takes it at once
+    expect(api.holder()).toBeUndefined();
+    expect(api.writes.at(-1)).toBe('a PUT -');
+  });
+});
+
 describe('a lease that cannot be written', () => {
   it.each([
     ['its namespace missing', new KubeError('namespaces "mikrolb-system" not found', 404, 'NotFound'), 'namespace mikrolb-system does not exist: create it, or set LEASE_NAMESPACE'],

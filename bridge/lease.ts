@@ -149,6 +149,15 @@ export function startElector(opts: ElectorOptions): Elector {
     opts.onFollowing();
   }
 
+  /** A leader that stops steps down: nothing went wrong, so nothing is warned of. */
+  function stepDown(): void {
+    cancelDeadline?.();
+    if (!leading) return;
+    leading = false;
+    log.info('Stepping down; pausing invocations', { reason: 'stopping' });
+    opts.onFollowing();
+  }
+
   async function release(): Promise<void> {
     const lease = await read();
     if (!lease || lease.spec?.holderIdentity !== settings.identity) return;
@@ -165,7 +174,7 @@ export function startElector(opts: ElectorOptions): Elector {
       cancelTick?.();
       await ticking;
       const wasLeading = leading;
-      follow('stopping');
+      stepDown();
       if (wasLeading) await release().catch((err: unknown) => log.warn('Releasing the lease failed', { error: String(err) }));
     },
   };
