@@ -3,6 +3,7 @@ import type { ServiceLimits } from '../../lib/core/service.js';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import type { EventRecord } from '../../lib/k8s/port.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
 
@@ -97,5 +98,44 @@ describe('IPAllocations per Service are capped', () => {
     ]);
     // each allocation failed AddressNotInPool: one event each, nothing past the cap
     expect(s.calls.filter((e) => e.reason === 'AddressNotInPool')).toHaveLength(4);
+  });
+});
+
+describe('a Service that asks for no address that can be allocated', () => {
+  // found using the product: a Service without a selector (no EndpointSlice, so nothing wakes
+  // program for it) showed no condition at all until the resync, only the event, which expires
+  const condition = async (s: ReturnType<typeof setup>, name: string) => {
+    const svc = ServiceSchema.parse(await s.kube.port.get('Service', name, 'shop'));
+    return svc.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady');
+  };
+
+  it('gets its AnnotationInvalid condition from allocate, once', async () => {
+    const s = setup([{ ...service('typo', LB, { 'mikrolb.de/load-balancer-ips': '300.1.1.1' }), metadata: { name: 'typo', namespace: 'shop', generation: 3, annotations: { 'mikrolb.de/load-balancer-ips': '300.1.1.1' } } }]);
+    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'typo' }))).kind).toBe('done');
+    expect(await condition(s, 'typo')).toMatchObject({
+      status: 'False', reason: 'AnnotationInvalid', observedGeneration: 3,
+      message: 'The Service asks for no address that can be allocated: mikrolb.de/load-balancer-ips: "300.1.1.1" is not a valid IP address; ignoring it',
+    });
+    expect(s.created('IPAllocation')).toBe(0);
+    const writes = s.kube.writes.length;
+    expect((await s.allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'typo' }))).kind).toBe('done');
+    expect(s.kube.writes.length).toBe(writes); // nothing changed: nothing written
+  });
+
+  it('a Service that asks for an address gets no condition from allocate (program writes it)', async () => {
+    const s = setup([service('web', LB, {})]);
+    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(await condition(s, 'web')).toBeUndefined();
+    expect(s.created('IPAllocation')).toBe(1);
+  });
+
+  it('a Service whose annotation turns invalid loses its allocation; its deletion wakes program, which writes the condition', async () => {
+    const s = setup([service('web', LB, { 'mikrolb.de/load-balancer-ips': '192.0.2.7' })]);
+    expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    const svc = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop'));
+    await s.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': '192.0.2.300' } } });
+    expect((await s.allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(s.kube.writes.filter((w) => w.verb === 'delete' && w.kind === 'IPAllocation')).toHaveLength(1);
+    expect(await condition(s, 'web')).toBeUndefined();
   });
 });

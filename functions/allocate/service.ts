@@ -1,7 +1,10 @@
-import { annotationWarning, matchAllocations, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
+import { annotationWarning, matchAllocations, nothingValidNote, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
+import { serviceCondition } from '../../lib/core/program-status.js';
+import { setConditions } from '../../lib/core/conditions.js';
+import { deepEqualJson } from '../../lib/core/equal.js';
+import { isAlreadyExists, isNotFound } from '../../lib/k8s/errors.js';
 import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { isAlreadyExists } from '../../lib/k8s/errors.js';
 import { getService, listAllocations } from '../../lib/k8s/typed.js';
 import { API_VERSION, IPAllocationSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_NAME, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
@@ -76,6 +79,33 @@ async function warnInvalidAnnotations(deps: AllocateRun, svc: Service, problems:
 }
 
 /**
+ * The LoadBalancerReady condition of a Service that asks for no address MikroLB can allocate
+ * and holds no allocation, worded as program words it (`AnnotationInvalid`). No allocation's
+ * change will wake program for such a Service, and one without a selector has no EndpointSlice
+ * either, so allocate, which found out, writes it. Read again after a conflict: a Service whose
+ * annotations were fixed meanwhile is left to its allocations.
+ */
+async function sayNothingValid(deps: AllocateRun, first: Service, report: Report): Promise<void> {
+  const { namespace = 'default', name } = first.metadata;
+  await retryOnConflict(`updating Service ${namespace}/${name}`, deps.retry, async (attempt) => {
+    const svc = attempt === 1 ? first : await getService(deps.kube, namespace, name);
+    if (!svc || svc.metadata.uid !== first.metadata.uid || svc.metadata.deletionTimestamp) return;
+    const intent = serviceIntent(svc, deps.classes);
+    const note = nothingValidNote(intent);
+    if (!intent.managed || note === undefined) return;
+    const conditions = setConditions(svc.status?.conditions, [serviceCondition([], { nothingValid: note })], svc.metadata.generation, deps.now());
+    if (deepEqualJson(conditions, svc.status?.conditions ?? [])) return;
+    try {
+      await deps.kube.replaceStatus('Service', { ...svc, status: { ...svc.status, conditions } });
+    } catch (e) {
+      if (isNotFound(e)) return;
+      throw e;
+    }
+    report.actions.push(`Service ${namespace}/${name}: condition AnnotationInvalid`);
+  });
+}
+
+/**
  * Converges a Service's IPAllocations to what its spec and annotations ask for, then allocates
  * each of them in the same invocation (it never relies on its own writes to wake it again).
  */
@@ -98,6 +128,8 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
   // this function for its Service (see the routing table).
   const existing = !ensured?.added ? (await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid))).items : [];
   const { matched, missing, stale } = matchAllocations(intent, existing);
+  // with allocations to delete, their deletion wakes program, which writes the condition
+  if (existing.length === 0 && intent.allocations.length === 0) await sayNothingValid(deps, svc, report);
   for (const a of stale) {
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);

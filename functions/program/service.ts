@@ -2,7 +2,7 @@ import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib
 import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
-import { annotationWarning, matchAllocations, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
+import { matchAllocations, nothingValidNote, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
@@ -67,10 +67,6 @@ async function warnUnusableEndpoints(deps: ProgramDeps, svc: Service, slices: re
   report.actions.push(`skipped endpoints ${skipped.map((s) => s.address).join(', ')}`);
 }
 
-/** The note of a Service that asks for no address MikroLB can allocate (every one it names is invalid). */
-const nothingValid = (intent: ServiceIntent): string | undefined =>
-  intent.allocations.length === 0 ? annotationWarning(intent.problems) ?? 'its annotations name no address or pool' : undefined;
-
 /** Whether program writes `status.loadBalancer.ingress`: not for a SNAT-only Service, whose ingress is not ours. */
 type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 
@@ -80,7 +76,7 @@ function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: reado
   const ingress = !want.publish ? current : want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], familyOf) : [];
   const condition = serviceCondition([...all], {
     ...(routerError ? { routerError } : {}),
-    ...(all.length === 0 ? { nothingValid: nothingValid(serviceIntent(svc, deps.classes)) } : {}),
+    ...(all.length === 0 ? { nothingValid: nothingValidNote(serviceIntent(svc, deps.classes)) } : {}),
     lbDisabled: want.publish && !want.lbEnabled,
   });
   const conditions = setConditions(svc.status?.conditions, [condition], svc.metadata.generation, deps.now());

@@ -251,6 +251,13 @@ export function annotationWarning(problems: readonly AnnotationProblem[]): strin
   return `${problems.length} invalid annotation values: ${shown.join('; ')}${more > 0 ? `; and ${more} more` : ''}`;
 }
 
+/**
+ * The note of a Service that asks for no address MikroLB can allocate (every one it names is
+ * invalid), which its LoadBalancerReady condition shows; undefined when it asks for any.
+ */
+export const nothingValidNote = (intent: Pick<ServiceIntent, 'allocations' | 'problems'>): string | undefined =>
+  intent.allocations.length === 0 ? annotationWarning(intent.problems) ?? 'its annotations name no address or pool' : undefined;
+
 /** Same request: the same explicit address (canonically), pool or family. */
 function sameRequest(want: DesiredAllocation, spec: { address?: string; poolName?: string; ipFamily?: string }): boolean {
   if (want.address !== undefined) {

@@ -29,6 +29,7 @@ const ALLOCATE: Grants = {
   'ipaddressclaims.mikrolb.de': ['get', 'list', 'create', 'delete'],
   'ipallocations.mikrolb.de/status': ['update'],
   services: ['get', 'list', 'update'], // update: the Service finalizer
+  'services/status': ['update'], // the condition of a Service that asks for no valid address
   namespaces: ['get'], // the labels of a Service's namespace, for pools with namespaceSelectors
   'events.events.k8s.io': ['create'],
 };

@@ -23,7 +23,7 @@ const OUR_CLASS = 'mikrolb.de/controller';
 
 /** The ServiceAccounts RBAC lets update Services (the finalizer) and their status. */
 const MAIN_WRITERS = ['mikrolb-controller', 'mikrolb-allocate', 'mikrolb-release'];
-const STATUS_WRITERS = ['mikrolb-controller', 'mikrolb-program', 'mikrolb-release'];
+const STATUS_WRITERS = ['mikrolb-controller', 'mikrolb-allocate', 'mikrolb-program', 'mikrolb-release'];
 
 const lb = (loadBalancerClass?: string) => ({ type: 'LoadBalancer', allocateLoadBalancerNodePorts: false, ...(loadBalancerClass ? { loadBalancerClass } : {}), ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] });
 const SERVICES = {

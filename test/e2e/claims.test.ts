@@ -118,6 +118,21 @@ describe('a Service that asks for no address that can be allocated (resync every
     expect(condition).toMatchObject({ status: 'False', message: 'The Service asks for no address that can be allocated: mikrolb.de/load-balancer-ips: "198.18.64.300" is not a valid IP address; ignoring it' });
     expect(await make.allocationsOf(ns, name)).toEqual([]);
   });
+
+  it('says so within seconds without a selector too (no EndpointSlice wakes program for it)', async () => {
+    const name = uniq('typo-noselector');
+    const t = performance.now();
+    await make.service(ns, name, LB, { 'mikrolb.de/load-balancer-pools': 'Not_A_Pool' });
+    const condition = await eventually(async () => {
+      const c = (await getService(e2e.kube, ns, name))?.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady');
+      expect(c?.reason).toBe('AnnotationInvalid');
+      return c;
+    }, 30_000);
+    expect(condition?.status).toBe('False');
+    expect(condition?.message).toMatch(/^The Service asks for no address that can be allocated: mikrolb\.de\/load-balancer-pools: "Not_A_Pool"/);
+    expect(await make.allocationsOf(ns, name)).toEqual([]);
+    console.log(`[typo] the condition of a Service without a selector came ${((performance.now() - t) / 1000).toFixed(1)} s after its creation`);
+  });
 });
 
 describe('an allocation released while its Service lives (resync every 10 minutes, no EndpointSlice)', () => {
