@@ -210,6 +210,23 @@ describe('program and release interleaved on one router', () => {
     expect(c.entries(`svc=${UID}:lb-jump:${IP_A}`)).toHaveLength(1);
   });
 
+  it('one allocation released while program writes, and the router fails on the re-plan: the error says what was being done', async () => {
+    // the message said "Removing the entries of <uid> after its release failed" of a live
+    // Service programmed again without the allocation released meanwhile
+    const c = await setup({ programmed: true });
+    const held = c.holdProgram('execute');
+    const programming = c.run(c.program, SERVICE);
+    await held.reached;
+    await deleteAndReleaseAllocation(c, ALLOC_B);
+    const replan = c.holdProgram('read-menus');
+    held.resume();
+    await replan.reached;
+    replan.fail(new Error('connection reset'));
+    const outcome = await programming;
+    expect(outcome.kind).toBe('retry');
+    expect(outcome.kind === 'retry' ? outcome.message : '').toBe(`Programming ${UID} again (an allocation was released) failed: connection reset`);
+  });
+
   it('a second allocation released while program settles after the first: neither address is left', async () => {
     const c = await setup({ programmed: true });
     const write = c.holdProgram('execute');

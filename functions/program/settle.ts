@@ -35,7 +35,8 @@ async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: 
   try {
     ({ ops } = await programOwner(deps.router, { ...p, cluster: clusterOf(deps) }, { read: () => wholeOwnerState(deps, p) }));
   } catch (e) {
-    throw new RouterUnavailableError(`Removing the entries of ${p.uid} after its release failed: ${messageOf(e)}`);
+    const doing = p.service ? `Programming ${p.uid} again` : `Removing the router entries of ${p.uid}`;
+    throw new RouterUnavailableError(`${doing} (${why}) failed: ${messageOf(e)}`);
   }
   report.routerOps += ops.length;
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid} (${why})`);

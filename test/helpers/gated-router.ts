@@ -11,7 +11,7 @@ export type GatePoint = 'read' | 'read-done' | 'execute' | 'read-menus';
  * A router port that can hold its next call at one point until the test resumes it: two
  * functions given two gates over one router can be interleaved step by step, not by timing.
  */
-export function gatedRouter(base: RouterPort): { port: RouterPort; hold(point: GatePoint): { reached: Promise<void>; resume(): void } } {
+export function gatedRouter(base: RouterPort): { port: RouterPort; hold(point: GatePoint): { reached: Promise<void>; resume(): void; fail(error: Error): void } } {
   let armed: { point: GatePoint; reached: () => void; go: Promise<void> } | undefined;
   const pass = async (point: GatePoint): Promise<void> => {
     if (armed?.point !== point) return;
@@ -39,13 +39,15 @@ export function gatedRouter(base: RouterPort): { port: RouterPort; hold(point: G
       return base.execute(ops);
     },
   };
+  /** `resume` lets the held call go on; `fail` makes it fail as the router would (a lost connection, say). */
   const hold = (point: GatePoint) => {
     let reached = (): void => undefined;
     let resume = (): void => undefined;
+    let fail = (_error: Error): void => undefined;
     const isReached = new Promise<void>((r) => { reached = r; });
-    const go = new Promise<void>((r) => { resume = r; });
+    const go = new Promise<void>((ok, ko) => { resume = ok; fail = ko; });
     armed = { point, reached, go };
-    return { reached: isReached, resume };
+    return { reached: isReached, resume, fail };
   };
   return { port, hold };
 }
