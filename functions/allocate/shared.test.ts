@@ -255,3 +255,26 @@ describe('Services with one key deleted and created again, twice, in one instanc
     }
   });
 });
+
+describe('many Services of one key whose ports clash, created together', () => {
+  it('each gets an address of its own without queueing on one another', async () => {
+    const n = 16;
+    const services = Array.from({ length: n }, (_, i) => ({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: `app-${i}`, namespace: 'shop', annotations: { 'mikrolb.de/allow-shared-ip': 'everything' } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 443, protocol: 'TCP' }] },
+    }));
+    let claimCreates = 0;
+    const kube = memoryPort({ objects: [POOL, ...services], now: NOW, beforeWrite: (w) => { if (w.verb === 'create' && w.kind === 'IPAddressClaim') claimCreates++; } });
+    const allocate = createAllocate({
+      kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
+      classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+    });
+    const outcomes = await Promise.all(services.map((s) => allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: s.metadata.name }))));
+    expect(outcomes.every((o) => o.kind === 'done')).toBe(true);
+    const addresses = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
+    expect(addresses.every((a) => a !== undefined)).toBe(true);
+    expect(new Set(addresses).size).toBe(n);
+    // all want the key's address first (one gets it); the others each walk from their own start
+    expect(claimCreates).toBeLessThanOrEqual(2 * n);
+  });
+});

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { parseAddress, TakenAddresses, type IPFamily } from '../ip/index.js';
 import { IPAllocationSchema, IPPoolSchema } from '../k8s/schemas.js';
-import { alreadyUsed, assignAddress, seedOf, type Holding } from './assign.js';
+import { alreadyUsed, assignAddress, seedOf, sharedSeedOf, type Holding } from './assign.js';
 import { viewPools } from './pools.js';
 
 /** An address someone holds, as a claim records it (the pool is filled in by `run`). */
@@ -119,8 +119,21 @@ describe('choosing an address: scenarios', () => {
     const unkeyed = assignAddress({ allocation: alloc('ip-3', { ipFamily: 'IPv4' }, 'u3'), pools: viewPools([big]), taken: free, service: { key: 'a/dns', ipFamilies: ['IPv4'] } });
     expect(a.ok && b.ok && a.address === b.address).toBe(true);
     expect(a.ok && unkeyed.ok && a.address !== unkeyed.address).toBe(true);
-    expect(seedOf(alloc('ip-1', { ipFamily: 'IPv4' }), 'IPv6', { key: 'a/dns' }, { key: 'dns' })).toBe('allow-shared-ip:dns/IPv6');
-    expect(seedOf(alloc('ip-1', { ipFamily: 'IPv4' }), 'IPv4', undefined, { key: 'dns' })).toBe('ip-1');
+    expect(sharedSeedOf('dns', 'IPv6')).toBe('allow-shared-ip:dns/IPv6');
+  });
+
+  it('a Service with a key whose first try is taken (ports clash) walks from its own start, not after the others of its key', () => {
+    const big = pool('big', { ipFamily: 'IPv4', addresses: ['10.0.0.0/16'] });
+    const https = { key: 'everything', ports: [{ protocol: 'TCP' as const, port: 443 }] };
+    const first = assignAddress({ allocation: alloc('ip-1', { ipFamily: 'IPv4' }, 'u1'), pools: viewPools([big]), taken: () => new TakenAddresses(), service: { key: 'a/one', ipFamilies: ['IPv4'] }, sharing: https });
+    if (!first.ok) throw new Error(first.message);
+    const held = new TakenAddresses();
+    const p = parseAddress(first.address);
+    if (p.ok) held.add(p.value);
+    const second = assignAddress({ allocation: alloc('ip-2', { ipFamily: 'IPv4' }, 'u2'), pools: viewPools([big]), taken: () => held, service: { key: 'a/two', ipFamilies: ['IPv4'] }, sharing: https });
+    const unkeyed = assignAddress({ allocation: alloc('ip-2', { ipFamily: 'IPv4' }, 'u2'), pools: viewPools([big]), taken: () => held, service: { key: 'a/two', ipFamilies: ['IPv4'] } });
+    // not the address next to the first one: the second's own start, as without a key
+    expect(second.ok && unkeyed.ok && second.address === unkeyed.address).toBe(true);
   });
 
   it('skips addresses it knows are taken, and reports exhaustion only when all are', () => {

@@ -74,23 +74,32 @@ function heldFits(input: AssignInput, held: Holding): boolean {
 /**
  * Where the search for an address begins in a pool: a hash of the Service's namespace, name
  * and family (so a Service deleted and created again gets its address back while it is free,
- * whatever its new uid), or of the allocation's name for an operator's reservation. A Service
- * with an allow-shared-ip key starts from a hash of the key and family instead: Services of one
- * key decided at the same moment, by instances that cannot see each other's claims yet, then
- * try the same address first, and the later one joins the claim the first made (DNS over TCP
- * and UDP applied together lands on one address).
+ * whatever its new uid), or of the allocation's name for an operator's reservation.
  */
-export function seedOf(allocation: IPAllocation, family: IPFamily, service: { key: string } | undefined, sharing?: Pick<Sharing, 'key'>): string {
-  if (service && sharing) return `allow-shared-ip:${sharing.key}/${family}`;
+export function seedOf(allocation: IPAllocation, family: IPFamily, service: { key: string } | undefined): string {
   return service ? `${service.key}/${family}` : allocation.metadata.name;
 }
 
-const seedOfInput = (input: Pick<AssignInput, 'allocation' | 'service' | 'sharing'>, family: IPFamily): string =>
-  seedOf(input.allocation, family, input.service, input.sharing);
+/**
+ * What the address a Service with an allow-shared-ip key tries first in a pool (when free, and
+ * no address shared under its key fits) is hashed from: its key and family. Services of one key
+ * decided at the same moment, by instances that cannot see each other's claims yet, then want
+ * the same address, and the later joins the claim the first made (DNS over TCP and UDP applied
+ * together lands on one address). Only the first try: when it is taken, the Service walks from
+ * its own start (seedOf), so many Services of one key whose ports clash never queue on one walk.
+ */
+export function sharedSeedOf(key: string, family: IPFamily): string {
+  return `allow-shared-ip:${key}/${family}`;
+}
 
-/** Where the search for this allocation starts in a pool: the address it prefers there. */
+/** The address a Service with a sharing key tries first in the pool. */
+function keyStartIn(input: Pick<AssignInput, 'service' | 'sharing'>, pool: PoolView): bigint | undefined {
+  return input.service && input.sharing ? startFor(sharedSeedOf(input.sharing.key, pool.family), pool.owned) : undefined;
+}
+
+/** The address this allocation prefers in a pool: its key's first try, else where its search starts. */
 export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'service' | 'sharing'>, pool: PoolView): string | undefined {
-  const start = startFor(seedOfInput(input, pool.family), pool.owned);
+  const start = keyStartIn(input, pool) ?? startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   return start === undefined ? undefined : formatAddress(pool.family, start);
 }
 
@@ -113,9 +122,12 @@ function joinableIn(input: AssignInput, pool: PoolView): string | undefined {
 function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
   const join = joinableIn(input, pool);
   if (join !== undefined) return join;
-  const start = startFor(seedOfInput(input, pool.family), pool.owned);
+  const taken = input.taken(pool.family);
+  const keyStart = keyStartIn(input, pool);
+  if (keyStart !== undefined && !taken.has(keyStart)) return formatAddress(pool.family, keyStart);
+  const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   if (start === undefined) return undefined;
-  const v = chooseFrom(pool.owned, input.taken(pool.family), start);
+  const v = chooseFrom(pool.owned, taken, start);
   return v === undefined ? undefined : formatAddress(pool.family, v);
 }
 
