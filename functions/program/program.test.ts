@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createTracer } from '../../test/tracer/index.js';
@@ -264,5 +264,36 @@ describe('program (memory API server, memory router)', () => {
     expect(ownersOfAddress(r.state())).toEqual([`ip-${LB_IP}`, `ip-${LB_IP}`]);
     expect((await program(objectInvocation(claims.length ? 'update' : 'delete', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
     expect(ownersOfAddress(r.state())).toEqual(owners);
+  });
+
+  it('a pool\'s interface changed: every holder of a shared address records the new interface, not only the claim\'s first', async () => {
+    // found using the product: after `interfaceName` changed, the Service that had joined the
+    // shared address kept "advertised on ether1" in its status while the router had moved it
+    const API_UID = '0a1b2c3d-0000-4000-8000-000000000002';
+    const API_ALLOC_UID = '0a1b2c3d-0000-4000-8000-0000000000a2';
+    const API_ALLOC = allocationName(API_UID, { ipFamily: 'IPv4' });
+    const key = { 'mikrolb.de/allow-shared-ip': 'web' };
+    const api = [
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'api', namespace: 'shop', uid: API_UID, resourceVersion: '6', generation: 1, annotations: key, finalizers: ['mikrolb.de/finalizer'] },
+        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: 8443 }] } },
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: API_ALLOC, uid: API_ALLOC_UID, resourceVersion: '7', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+        labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'api', 'mikrolb.de/service-uid': API_UID } },
+        spec: { ipFamily: 'IPv4' }, status: { phase: 'Allocated', address: LB_IP, advertised: false } },
+    ];
+    const claim = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: LB_IP, uid: 'claim-uid', resourceVersion: '5', labels: { 'mikrolb.de/pool': 'lan' } },
+      spec: { address: LB_IP, poolName: 'lan', allocationName: ALLOC, allocationUID: ALLOC_UID, sharingKey: 'web', holders: [
+        { allocationName: ALLOC, allocationUID: ALLOC_UID, ports: [{ protocol: 'TCP', port: 80 }, { protocol: 'UDP', port: 53 }] },
+        { allocationName: API_ALLOC, allocationUID: API_ALLOC_UID, ports: [{ protocol: 'TCP', port: 443 }] },
+      ] },
+    };
+    const { program, kube, obj } = setup([...cluster({ annotations: key }), ...api, claim]);
+    for (const name of ['web', 'api']) expect((await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name }))).kind).toBe('done');
+    const interfaces = () => [ALLOC, API_ALLOC].map((n) => IPAllocationSchema.parse(obj('IPAllocation', n)).status?.interfaceName);
+    expect(interfaces()).toEqual(['ether1', 'ether1']);
+    const pool = IPPoolSchema.parse(obj('IPPool', 'lan'));
+    await kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
+    expect((await program(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
+    expect(interfaces()).toEqual(['bridge', 'bridge']);
   });
 });

@@ -75,3 +75,32 @@ describe('with the controller’s copy of the pools', () => {
     expect(await release(objectInvocation('update', POOL))).toMatchObject({ kind: 'blocked', reason: 'AddressesInUse' });
   });
 });
+
+describe('a pool being deleted while Services share one of its addresses', () => {
+  it('names every holder of the shared address, not only the claim\'s first', async () => {
+    const holders = [
+      { allocationName: 'ip-dns-tcp', allocationUID: 'uid-tcp', ports: [{ protocol: 'TCP', port: 53 }] },
+      { allocationName: 'ip-dns-udp', allocationUID: 'uid-udp', ports: [{ protocol: 'UDP', port: 53 }] },
+    ];
+    const kube = memoryPort({
+      now: NOW,
+      objects: [
+        { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', finalizers: ['mikrolb.de/finalizer'] },
+          spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'] }, status: { claimsAdopted: true } },
+        { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: '192.0.2.53', labels: { 'mikrolb.de/pool': 'lan' } },
+          spec: { address: '192.0.2.53', poolName: 'lan', allocationName: 'ip-dns-tcp', allocationUID: 'uid-tcp', sharingKey: 'dns', holders } },
+        ...holders.map((h) => ({ apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: h.allocationName, uid: h.allocationUID },
+          spec: { address: '192.0.2.53' }, status: { phase: 'Programmed', address: '192.0.2.53', advertised: true } })),
+      ],
+    });
+    const release = createRelease({
+      kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
+    });
+    await kube.port.remove('IPPool', 'lan');
+    expect(await release(objectInvocation('delete', POOL))).toMatchObject({
+      kind: 'blocked', reason: 'AddressesInUse',
+      message: '2 IPAllocation(s) still hold addresses from this pool (ip-dns-tcp: 192.0.2.53, ip-dns-udp: 192.0.2.53); delete their Services or allocations to finish deleting the pool.',
+    });
+  });
+});

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema, IPPoolSchema } from '../k8s/schemas.js';
-import { outsideHoldings } from './pool-status.js';
+import { outsideHoldings, poolStatus } from './pool-status.js';
 import { adoptedHoldings, poolCounts, poolKeeping, viewPools } from './pools.js';
 
 const pool = (name: string, spec: Record<string, unknown>, created: string) =>
@@ -60,5 +60,25 @@ describe('pools: converting a ledger (earlier versions) to claims', () => {
     const held = adoptedHoldings(view, [holding('a', '10.0.0.5'), dup, newer, older]);
     expect(held.find((h) => h.address === '10.0.0.5')?.allocationName).toBe('a');
     expect(held.find((h) => h.address === '10.0.0.20')?.allocationName).toBe('z-old');
+  });
+});
+
+describe('pools: a shrunk pool names every allocation keeping an address it no longer contains', () => {
+  it('each holder of a shared address counts', () => {
+    const [view] = viewPools([pool('lan', { ipFamily: 'IPv4', addresses: ['192.0.2.0/28'] }, '2026-01-01T00:00:00Z')]);
+    if (!view) throw new Error('no view');
+    const claim = (address: string, allocationName: string) => ({ address, poolName: 'lan', allocationName, allocationUID: `uid-${allocationName}` });
+    const shared = {
+      ...claim('192.0.2.53', 'ip-dns-tcp'), sharingKey: 'dns',
+      holders: [
+        { allocationName: 'ip-dns-tcp', allocationUID: 'uid-ip-dns-tcp', ports: [{ protocol: 'TCP' as const, port: 53 }] },
+        { allocationName: 'ip-dns-udp', allocationUID: 'uid-ip-dns-udp', ports: [{ protocol: 'UDP' as const, port: 53 }] },
+      ],
+    };
+    const status = poolStatus(view, [shared, claim('192.0.2.5', 'ip-web')], new Date('2026-01-01T00:00:00Z'));
+    expect(status.conditions?.find((c) => c.type === 'AddressesOutsidePool')).toMatchObject({
+      status: 'True',
+      message: '2 allocation(s) keep addresses the pool no longer contains (ip-dns-tcp: 192.0.2.53, ip-dns-udp: 192.0.2.53); they are not moved — delete them to re-allocate.',
+    });
   });
 });
