@@ -5,6 +5,7 @@ import { serviceIntent } from '../../lib/core/service.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
+import { getService } from '../../lib/k8s/typed.js';
 import { allocateDeps, CLASSES } from '../allocate/setup.js';
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { serveFunction, type FunctionClient } from '../helpers/functions.js';
@@ -122,7 +123,11 @@ export function annotationCases(count: Tally): void {
       expect(res.status, JSON.stringify(res.body)).toBe(200);
       const warned = writes.filter((w) => w.startsWith('event'));
       expect(warned).toEqual([`event AnnotationInvalid ${name}`]);
-      expect(writes.filter((w) => /^(create|remove|replaceStatus) /.test(w))).toEqual([]);
+      // nothing made or freed; the one status written is the Service's own condition, which
+      // says what the event says and outlives it
+      expect(writes.filter((w) => /^(create|remove|replaceStatus) /.test(w))).toEqual([`replaceStatus Service ${name}`]);
+      const condition = (await getService(kube, ns, name))?.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady');
+      expect(condition).toMatchObject({ status: 'False', reason: 'AnnotationInvalid', message: expect.stringContaining(named) });
       expect(await make.allocationsOf(ns, name)).toEqual([]);
       expect(await versions(kube, [{ kind: 'IPPool', name: pool }])).toEqual(poolBefore);
       const warnings = (await kube.list('Event', { namespace: ns })).flatMap((raw) => {
