@@ -1,4 +1,6 @@
-import { poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
+import { POOL_COND_READY, poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
+import { findCondition } from '../../lib/core/conditions.js';
+import { holdersOf } from '../../lib/core/sharing.js';
 import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isNotFound } from '../../lib/k8s/errors.js';
@@ -17,7 +19,8 @@ import type { IPAllocation } from '../../lib/k8s/schemas.js';
  * from a pool never wait on each other. A pool being deleted is counted too (its holders go
  * one by one while release's `DeletionBlocked` names those left), until it is gone.
  */
-async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<void> {
+async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ scopeChanged: boolean }> {
+  let scopeChanged = false;
   await retryOnConflict(`updating pool ${name}`, deps.retry, async (attempt) => {
     // the watch's copy first; after a conflict, the API server's
     const pools = attempt === 1 ? await readPools(deps.kube, deps.pools) : await listPools(deps.kube);
@@ -41,7 +44,21 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
       throw e;
     }
     report.actions.push(`updated status of pool ${name}`);
+    // this run is the one that recorded a new spec of a scoped pool: its holders are checked
+    scopeChanged = pool.spec.serviceAllocation !== undefined && !pool.metadata.deletionTimestamp
+      && findCondition(pool.status?.conditions, POOL_COND_READY)?.observedGeneration !== pool.metadata.generation;
   });
+  return { scopeChanged };
+}
+
+/**
+ * The allocations holding addresses of a pool whose scope (`serviceAllocation`) just changed,
+ * checked as a resync checks them: one whose Service the pool no longer serves gives its
+ * address back and is allocated again, at once rather than at the next resync.
+ */
+async function recheckHolders(deps: AllocateRun, name: string, report: Report): Promise<void> {
+  const holders = (await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => holdersOf(c.spec).map((h) => h.allocationName));
+  for (const allocation of new Set(holders)) await allocateAddress(deps, allocation, report, { verify: true });
 }
 
 /** Our finalizer on a pool lets release hold its deletion while allocations use its addresses. */
@@ -66,7 +83,8 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
  */
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
-  await refreshPool(deps, name, report);
+  const { scopeChanged } = await refreshPool(deps, name, report);
+  if (scopeChanged) await recheckHolders(deps, name, report);
   // only the allocations that are not settled: the API server filters them
   const unsettled = (await listUnsettledAllocations(deps.kube)).items;
   deps.metrics?.listed(unsettled);

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
 
@@ -45,5 +45,44 @@ describe('allocate: a Service leaving a pool scope', () => {
     expect((await allocate({ type: 'resync', id: 'r2', source: 'test' })).kind).toBe('done');
     expect(await addresses()).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
     expect(await claims()).toEqual(['shared']);
+  });
+});
+
+describe('allocate: a pool whose scope changes', () => {
+  // found using the product: a Service labelled out of a pool's scope moved at once (its update
+  // reaches allocate), but the pool's own scope changed moved nobody until the resync
+  it('moves the Services it no longer serves at once (its update reaches allocate), and no other', async () => {
+    const service = (name: string, tier: string) => ({
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', uid: `uid-${name}`, labels: { tier } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }] },
+    });
+    const kube = memoryPort({
+      now: NOW,
+      objects: [
+        pool('shared', '192.0.2.0/28', '2026-01-01T00:00:00Z'),
+        pool('premium', '10.1.0.0/28', '2026-01-02T00:00:00Z', { priority: 1, serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'In', values: ['gold', 'platinum'] }] }] }),
+        service('gold', 'gold'), service('platinum', 'platinum'),
+      ],
+    });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
+    const poolOf = async (name: string) => {
+      const a = (await kube.port.list('IPAllocation')).map((x) => IPAllocationSchema.parse(x)).find((x) => x.metadata.labels?.['mikrolb.de/service-name'] === name);
+      return a?.status?.address?.startsWith('10.1.0.') ? 'premium' : a?.status?.address?.startsWith('192.0.2.') ? 'shared' : a?.status?.address;
+    };
+    for (const name of ['gold', 'platinum']) expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name }))).kind).toBe('done');
+    expect((await allocate(objectInvocation('add', { kind: 'IPPool', name: 'premium' }))).kind).toBe('done');
+    expect([await poolOf('gold'), await poolOf('platinum')]).toEqual(['premium', 'premium']);
+
+    const premium = await kube.port.get('IPPool', 'premium');
+    if (typeof premium !== 'object' || premium === null) throw new Error('no pool');
+    await kube.port.replace('IPPool', { ...pool('premium', '10.1.0.0/28', '2026-01-02T00:00:00Z', { priority: 1, serviceSelectors: [{ matchLabels: { tier: 'platinum' } }] }), metadata: { ...IPPoolSchema.parse(premium).metadata } });
+    const writes = kube.writes.length;
+    expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'premium' }))).kind).toBe('done');
+    expect([await poolOf('gold'), await poolOf('platinum')]).toEqual(['shared', 'premium']);
+    // the pool's next recount (a claim freed, say) checks nobody again
+    const after = kube.writes.length;
+    expect(after).toBeGreaterThan(writes);
+    expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'premium' }))).kind).toBe('done');
+    expect(kube.writes.slice(after).filter((w) => w.kind !== 'IPPool')).toEqual([]);
   });
 });

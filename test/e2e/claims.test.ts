@@ -8,7 +8,7 @@
  * Service lives (no longer wanted): the condition no longer speaks of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getService } from '../../lib/k8s/typed.js';
+import { getPool, getService } from '../../lib/k8s/typed.js';
 import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
@@ -156,5 +156,29 @@ describe('an allocation released while its Service lives (resync every 10 minute
       expect(await readyCondition(name)).toEqual({ status: 'True', reason: 'Ready' });
     }, 30_000);
     console.log(`[released] the condition followed ${((performance.now() - t) / 1000).toFixed(1)} s after the Service became SNAT-only`);
+  });
+});
+
+describe('a pool whose scope changes (resync every 10 minutes)', () => {
+  it('a Service it no longer serves gives its address back within seconds, and one it serves again gets one', async () => {
+    const pool = uniq('scoped');
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.65.0/29'], autoAssign: false, interfaceName: 'ether1', serviceAllocation: { namespaces: [ns] } });
+    const name = uniq('tenant');
+    await make.service(ns, name, LB, { 'mikrolb.de/load-balancer-pools': pool });
+    expect(await ingress(name)).toMatch(/^198\.18\.65\./);
+    const scope = async (namespaces: string[]): Promise<void> => {
+      const current = await getPool(e2e.kube, pool);
+      if (!current) throw new Error(`${pool} is gone`);
+      await e2e.kube.replace('IPPool', { ...current, spec: { ...current.spec, serviceAllocation: { namespaces } } });
+    };
+    let t = performance.now();
+    await scope(['someone-else']);
+    await waitsWith(name, 'PoolScopeMismatch');
+    await eventually(async () => expect((await getService(e2e.kube, ns, name))?.status?.loadBalancer?.ingress ?? []).toEqual([]), 30_000);
+    console.log(`[scope] the address was given back ${((performance.now() - t) / 1000).toFixed(1)} s after the pool's scope changed`);
+    t = performance.now();
+    await scope([ns]);
+    expect(await ingress(name)).toMatch(/^198\.18\.65\./);
+    console.log(`[scope] allocated again ${((performance.now() - t) / 1000).toFixed(1)} s after the scope took the Service back`);
   });
 });
