@@ -60,4 +60,14 @@ describe('RouterUrlSchema', () => {
       expect(RouterUrlSchema.safeParse(url).success).toBe(false);
     },
   );
+
+  it.each([
+    ['api://127.0.0.1:notaport', 'router URL has an invalid host or port: must look like api://host[:8728] or api-ssl://host[:8729]'],
+    ['api://router:99999', 'router URL has an invalid host or port: must look like api://host[:8728] or api-ssl://host[:8729]'],
+    ['api://router:0', 'router URL has an invalid port (1-65535): must look like api://host[:8728] or api-ssl://host[:8729]'],
+    ['http://router', 'router URL must look like api://host[:8728] or api-ssl://host[:8729]'],
+  ])('says what is wrong with %s', (url, message) => {
+    const r = RouterUrlSchema.safeParse(url);
+    expect(r.success ? undefined : r.error.issues.map((i) => i.message)).toEqual([message]);
+  });
 });

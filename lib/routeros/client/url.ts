@@ -29,7 +29,7 @@ export const RouterUrlSchema = z.string().trim().transform((text, ctx): RouterTa
     // A non-special scheme: `new URL` keeps every explicit port (http would drop `:80`).
     url = new URL(`api://${authority ?? ''}`);
   } catch {
-    ctx.addIssue({ code: 'custom', message: `router URL has an invalid host: ${SHAPE}` });
+    ctx.addIssue({ code: 'custom', message: `router URL has an invalid host or port: ${SHAPE}` });
     return z.NEVER;
   }
   if (url.username !== '' || url.password !== '') {
@@ -38,8 +38,12 @@ export const RouterUrlSchema = z.string().trim().transform((text, ctx): RouterTa
   }
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   const port = url.port === '' ? DEFAULT_PORT[scheme] : Number(url.port);
-  if (host === '' || !(port > 0 && port < 65536)) {
+  if (host === '') {
     ctx.addIssue({ code: 'custom', message: `router URL ${SHAPE}` });
+    return z.NEVER;
+  }
+  if (!(port > 0 && port < 65536)) {
+    ctx.addIssue({ code: 'custom', message: `router URL has an invalid port (1-65535): ${SHAPE}` });
     return z.NEVER;
   }
   return { tls: scheme === 'api-ssl', host, port };
