@@ -19,8 +19,8 @@ import type { IPAllocation } from '../../lib/k8s/schemas.js';
  * from a pool never wait on each other. A pool being deleted is counted too (its holders go
  * one by one while release's `DeletionBlocked` names those left), until it is gone.
  */
-async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ scopeChanged: boolean }> {
-  let scopeChanged = false;
+async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ newScopedSpec: boolean }> {
+  let newScopedSpec = false;
   await retryOnConflict(`updating pool ${name}`, deps.retry, async (attempt) => {
     // the watch's copy first; after a conflict, the API server's
     const pools = attempt === 1 ? await readPools(deps.kube, deps.pools) : await listPools(deps.kube);
@@ -45,10 +45,10 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     }
     report.actions.push(`updated status of pool ${name}`);
     // this run is the one that recorded a new spec of a scoped pool: its holders are checked
-    scopeChanged = pool.spec.serviceAllocation !== undefined && !pool.metadata.deletionTimestamp
+    newScopedSpec = pool.spec.serviceAllocation !== undefined && !pool.metadata.deletionTimestamp
       && findCondition(pool.status?.conditions, POOL_COND_READY)?.observedGeneration !== pool.metadata.generation;
   });
-  return { scopeChanged };
+  return { newScopedSpec };
 }
 
 /**
@@ -83,8 +83,8 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
  */
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
-  const { scopeChanged } = await refreshPool(deps, name, report);
-  if (scopeChanged) await recheckHolders(deps, name, report);
+  const { newScopedSpec } = await refreshPool(deps, name, report);
+  if (newScopedSpec) await recheckHolders(deps, name, report);
   // only the allocations that are not settled: the API server filters them
   const unsettled = (await listUnsettledAllocations(deps.kube)).items;
   deps.metrics?.listed(unsettled);
