@@ -262,7 +262,9 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     }
     const delayMs = backoffDelay(item.attempts, policy, opts.random, retryAfter);
     observer.retried(item.lane.fn, delayMs);
-    log.warn('Invocation will be retried', { ...fields, delayMs });
+    // a function that answered logged why itself (in the controller, in this very log): the
+    // bridge's line adds when it tries again; an invocation that got no answer is the bridge's to warn of
+    log[answer.ok ? 'info' : 'warn']('Invocation will be retried', { ...fields, delayMs });
     wakeAt(item, clock.now() + delayMs);
   }
 
