@@ -4,7 +4,9 @@ import { memoryLogger } from '../lib/log/logger.js';
 import { fakeKube } from '../test/helpers/fake-kube.js';
 import { createBridgeMetrics } from './metrics.js';
 import type { Emission } from './routing.js';
-import { startSource } from './source.js';
+import { listHint, startSource } from './source.js';
+import type { KubeStream } from './kube-stream.js';
+import { KubeError } from '../lib/k8s/errors.js';
 import { fakeClock } from './test-support.js';
 import { createTracker } from './tracker.js';
 
@@ -126,5 +128,31 @@ describe('a mirror of the kind', () => {
     kube.remove('IPPool', 'x');
     expect(heard).toEqual(['relist', 'page 1', 'emit add', 'finish', 'seen x', 'emit add', 'gone', 'emit delete']);
     await source.stop();
+  });
+});
+
+describe('a list that will not pass by itself', () => {
+  const failing = (err: Error): KubeStream => ({
+    list: async () => { throw err; },
+    watch: async () => undefined,
+  });
+
+  it.each([
+    ['IPPool', new KubeError('404 page not found\n', 404, 'NotFound'), "the API server does not serve ippools.mikrolb.de: install MikroLB's CustomResourceDefinitions"],
+    ['Service', new KubeError('services is forbidden: User "x" cannot list resource "services"', 403, 'Forbidden'), 'this replica may not list or watch services: grant it'],
+    ['EndpointSlice', new KubeError('forbidden', 403, 'Forbidden'), 'this replica may not list or watch endpointslices.discovery.k8s.io'],
+  ] as const)('%s refused with %s says what to do', async (kind, err, hint) => {
+    const clock = fakeClock();
+    const log = memoryLogger();
+    const source = startSource({ kind, stream: failing(err), tracker: createTracker(kind), emit: () => undefined, clock, random: () => 0.5, log, pageSize: 2, backoff: { baseMs: 200, maxMs: 2_000 } });
+    await clock.advance(1_000);
+    const [line] = log.entries.filter((e) => e.msg === `Listing ${kind} failed`);
+    expect(line?.fields).toMatchObject({ kind, error: err.message.trim(), hint: expect.stringContaining(hint) });
+    await source.stop();
+  });
+
+  it('a failure that passes by itself (the API server away) carries no hint', () => {
+    expect(listHint('IPPool', new KubeError('connect ECONNREFUSED', 0, 'NetworkError'))).toEqual({});
+    expect(listHint('Service', new KubeError('not found', 404, 'NotFound'))).toEqual({});
   });
 });

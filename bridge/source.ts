@@ -1,4 +1,6 @@
-import { isGone } from '../lib/k8s/errors.js';
+import { isGone, isKubeError, isNotFound } from '../lib/k8s/errors.js';
+import { RESOURCES } from '../lib/k8s/resources.js';
+import { GROUP } from '../lib/k8s/keys.js';
 import type { ObjectKind } from '../lib/events/invocation.js';
 import type { Logger } from '../lib/log/logger.js';
 import { sleep, type Clock } from './clock.js';
@@ -48,6 +50,21 @@ const HEALTHY_MS = 30_000;
  * List, then watch from the list's resourceVersion; re-watch when the server ends a stream;
  * re-list (with backoff) on 410 Gone or when the stream breaks or cannot be opened.
  */
+/**
+ * What to do about a list that will not pass by itself: the API server does not know the kind
+ * (MikroLB's CustomResourceDefinitions are not installed), or this replica may not list it.
+ */
+export function listHint(kind: ObjectKind, err: unknown): { hint?: string } {
+  const t = RESOURCES[kind];
+  if (isNotFound(err) && t.group === GROUP) {
+    return { hint: `the API server does not serve ${t.plural}.${t.group}: install MikroLB's CustomResourceDefinitions (kubectl apply -k deploy/crds, or the Helm chart); nothing is allocated until then` };
+  }
+  if (isKubeError(err) && err.status === 403) {
+    return { hint: `this replica may not list or watch ${t.plural}${t.group ? `.${t.group}` : ''}: grant it (as deploy/base/rbac-bridge.yaml does)` };
+  }
+  return {};
+}
+
 export function startSource(opts: SourceOptions): Source {
   const { kind, clock, log } = opts;
   const abort = new AbortController();
@@ -126,7 +143,7 @@ export function startSource(opts: SourceOptions): Source {
         failures = ended.healthy ? 1 : failures + 1;
       } catch (err) {
         failures++;
-        log.warn(`Listing ${kind} failed`, { kind, error: messageOf(err), attempt: failures });
+        log.warn(`Listing ${kind} failed`, { kind, error: messageOf(err).trim(), attempt: failures, ...listHint(kind, err) });
       }
       if (abort.signal.aborted) return;
       await sleep(clock, backoffDelay(failures, opts.backoff, opts.random), abort.signal);
