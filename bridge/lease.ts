@@ -141,20 +141,13 @@ export function startElector(opts: ElectorOptions): Elector {
     opts.onLeading();
   }
 
-  function follow(reason: string): void {
+  /** Stops leading: a leader that lost the lease is warned of; one that stops steps down (nothing went wrong). */
+  function follow(reason: string, steppingDown = false): void {
     cancelDeadline?.();
     if (!leading) return;
     leading = false;
-    log.warn('Lost leadership; pausing invocations', { reason });
-    opts.onFollowing();
-  }
-
-  /** A leader that stops steps down: nothing went wrong, so nothing is warned of. */
-  function stepDown(): void {
-    cancelDeadline?.();
-    if (!leading) return;
-    leading = false;
-    log.info('Stepping down; pausing invocations', { reason: 'stopping' });
+    if (steppingDown) log.info('Stepping down; pausing invocations', { reason });
+    else log.warn('Lost leadership; pausing invocations', { reason });
     opts.onFollowing();
   }
 
@@ -174,7 +167,7 @@ export function startElector(opts: ElectorOptions): Elector {
       cancelTick?.();
       await ticking;
       const wasLeading = leading;
-      stepDown();
+      follow('stopping', true);
       if (wasLeading) await release().catch((err: unknown) => log.warn('Releasing the lease failed', { error: String(err) }));
     },
   };

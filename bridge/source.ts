@@ -47,10 +47,6 @@ const RvSchema = z.object({ metadata: z.object({ resourceVersion: z.string() }) 
 const HEALTHY_MS = 30_000;
 
 /**
- * List, then watch from the list's resourceVersion; re-watch when the server ends a stream;
- * re-list (with backoff) on 410 Gone or when the stream breaks or cannot be opened.
- */
-/**
  * What to do about a list that will not pass by itself: the API server does not know the kind
  * (MikroLB's CustomResourceDefinitions are not installed), or this replica may not list it.
  */
@@ -65,6 +61,10 @@ export function listHint(kind: ObjectKind, err: unknown): { hint?: string } {
   return {};
 }
 
+/**
+ * List, then watch from the list's resourceVersion; re-watch when the server ends a stream;
+ * re-list (with backoff) on 410 Gone or when the stream breaks or cannot be opened.
+ */
 export function startSource(opts: SourceOptions): Source {
   const { kind, clock, log } = opts;
   const abort = new AbortController();

@@ -1,6 +1,6 @@
 import { POOL_COND_READY, poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
 import { findCondition } from '../../lib/core/conditions.js';
-import { holdersOf } from '../../lib/core/sharing.js';
+import { eachHolder } from '../../lib/core/sharing.js';
 import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isNotFound } from '../../lib/k8s/errors.js';
@@ -57,7 +57,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
  * address back and is allocated again, at once rather than at the next resync.
  */
 async function recheckHolders(deps: AllocateRun, name: string, report: Report): Promise<void> {
-  const holders = (await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => holdersOf(c.spec).map((h) => h.allocationName));
+  const holders = (await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => eachHolder(c.spec).map((h) => h.allocationName));
   for (const allocation of new Set(holders)) await allocateAddress(deps, allocation, report, { verify: true });
 }
 

@@ -9,7 +9,7 @@ import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programAllocation, programReservation, programService, type RouterView } from './service.js';
 import { addressOfClaim, claimSharingChanged } from './shared.js';
 import { managedAndLive } from '../../lib/core/service.js';
-import { holdersOf } from '../../lib/core/sharing.js';
+import { eachHolder } from '../../lib/core/sharing.js';
 
 async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: string, report: ProgramReport): Promise<void> {
   const raw = await deps.kube.get('EndpointSlice', name, namespace);
@@ -23,7 +23,7 @@ async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: 
  * addresses — every holder of a shared one, each of which records where its address is.
  */
 async function programPool(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
-  const holders = new Set((await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => holdersOf(c.spec).map((h) => h.allocationName)));
+  const holders = new Set((await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => eachHolder(c.spec).map((h) => h.allocationName)));
   const services = new Set<string>();
   for (const a of (await listAllocations(deps.kube)).items) {
     if (!holders.has(a.metadata.name)) continue;

@@ -2,7 +2,7 @@ import { setConditions } from '../../lib/core/conditions.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import { claimsOfPool } from '../../lib/k8s/keys.js';
-import { holdersOf } from '../../lib/core/sharing.js';
+import { eachHolder } from '../../lib/core/sharing.js';
 import { getPool, listAllocations, listClaims } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { dropFinalizer, firstThen } from './finalizers.js';
@@ -24,8 +24,7 @@ export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, rep
   if (!first?.metadata.deletionTimestamp || !hasFinalizer(first)) return;
   const existing = new Set((await listAllocations(deps.kube)).items.map((a) => a.metadata.uid));
   // every holder of a shared address is named (and counted), not only its claim's first
-  const claims = (await listClaims(deps.kube, claimsOfPool(name))).items
-    .flatMap((c) => holdersOf(c.spec).map((h) => ({ address: c.spec.address, allocationName: h.allocationName, allocationUID: h.allocationUID })));
+  const claims = (await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => eachHolder(c.spec));
   // a pool still on the ledger of earlier versions (never converted) is held by its ledger
   const ledger = first.status?.claimsAdopted ? [] : first.status?.allocations ?? [];
   const blocked = await retryOnConflict(`updating pool ${name}`, deps.retry, async () => {

@@ -3,7 +3,7 @@ import type { IPPoolStatus } from '../k8s/schemas.js';
 import type { Holding } from './assign.js';
 import { setConditions, type ConditionInput } from './conditions.js';
 import { deepEqualJson } from './equal.js';
-import { holdersOf } from './sharing.js';
+import { eachHolder } from './sharing.js';
 import { describeConflicts, formatCounts, poolCounts, type PoolView } from './pools.js';
 
 export const POOL_COND_READY = 'Ready';
@@ -20,7 +20,7 @@ function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigi
     ? { type: POOL_COND_OVERLAP, status: 'True', reason: 'OverlapsOlderPool', message: `Never hands out ${describeConflicts(view)}.` }
     : { type: POOL_COND_OVERLAP, status: 'False', reason: 'NoOverlap', message: 'No older pool shares an address with this pool.' };
   // every holder of a shared address outside the pool is one of the allocations keeping it
-  const outside = outsideHoldings(view, holdings).flatMap((e) => holdersOf(e).map((h) => ({ allocationName: h.allocationName, address: e.address })));
+  const outside = outsideHoldings(view, holdings).flatMap(eachHolder);
   const stray: ConditionInput = outside.length > 0
     ? { type: POOL_COND_OUTSIDE, status: 'True', reason: 'AddressesOutsidePool', message: `${outside.length} allocation(s) keep addresses the pool no longer contains (${outside.slice(0, 5).map((e) => `${e.allocationName}: ${e.address}`).join(', ')}); they are not moved — delete them to re-allocate.` }
     : { type: POOL_COND_OUTSIDE, status: 'False', reason: 'AllInsidePool', message: 'Every allocated address lies inside the pool.' };

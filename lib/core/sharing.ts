@@ -46,6 +46,11 @@ export function holdersOf(spec: IPAddressClaimSpec): ClaimHolder[] {
   return [{ allocationName: spec.allocationName, allocationUID: spec.allocationUID, ports: [] }];
 }
 
+/** One entry per allocation holding a claim's address (each holder of a shared one). */
+export function eachHolder(spec: IPAddressClaimSpec): { address: string; allocationName: string; allocationUID: string }[] {
+  return holdersOf(spec).map((h) => ({ address: spec.address, allocationName: h.allocationName, allocationUID: h.allocationUID }));
+}
+
 /** Whether an allocation is among a claim's holders. */
 export function holdsClaim(spec: IPAddressClaimSpec, allocationUID: string): boolean {
   return holdersOf(spec).some((h) => h.allocationUID === allocationUID);
