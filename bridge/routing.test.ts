@@ -100,6 +100,7 @@ describe('updates reach only the functions that care about what changed', () => 
   it.each([
     ['an address written (or taken away) by allocate wakes program only', alloc, ['address'], ['program']],
     ['conditions written by program (its own echo: no facet changed) wake nobody', alloc, [], []],
+    ["program refusing the address as the router's own wakes allocate (it moves an auto-assigned allocation)", alloc, ['refused'], ['allocate']],
     ['an allocation being deleted wakes all three', alloc, ['meta'], ['allocate', 'program', 'release']],
     ['a pool status write (counts, conditions: no facet) wakes nobody', pool, [], []],
     ['a pool spec change wakes allocate, program and release', pool, ['spec'], ['allocate', 'program', 'release']],
@@ -144,6 +145,11 @@ describe('allocations a Service owns', () => {
 
   it('an address written reaches program as a change of its Service', () => {
     expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['address'] })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
+  });
+
+  it("a refusal of its address as the router's own reaches allocate as the allocation itself (listed so, too)", () => {
+    expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['refused'] })).toEqual([{ fn: 'allocate', change: 'update', ref: alloc }]);
+    expect(routeEmission({ change: 'add', ref: alloc, owner: web, changed: ['spec', 'meta', 'address', 'refused'] })).toEqual([{ fn: 'allocate', change: 'add', ref: alloc }, { fn: 'program', change: 'update', ref: web }]);
   });
 
   it('once deleted, allocate (to make it again if still wanted) and program (the Service\'s status without it) hear of it as its Service', () => {

@@ -27,9 +27,11 @@ const OWNER_KIND: Record<'service' | 'pool', ObjectKind> = { service: 'Service',
  * allocation's status (conditions, observedGeneration, `advertised`, `interfaceName`) is what
  * program writes itself, or what allocate writes along with a new decision or because the pool
  * changed, which program hears of anyway; a pool's status (counts, conditions) and a Service's
- * (ingress) are outputs too.
+ * (ingress) are outputs too. `refused`: the one word of program's that allocate acts on — the
+ * address it holds is the router's own (`AddressInUseByRouter`), and it moves to another one
+ * unless it asked for that address by name.
  */
-export type Facet = 'spec' | 'meta' | 'address';
+export type Facet = 'spec' | 'meta' | 'address' | 'refused';
 
 export interface Route {
   fn: FunctionName;
@@ -102,8 +104,9 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
     // a new allocation holds no address to program yet, unless it was listed with one (a re-list);
     // one a Service owns was made by allocate for that Service, which allocated it in the same
     // invocation (a failed one is retried as the Service's): only a reservation needs allocate
-    add: [{ fn: 'allocate', subject: 'object', unowned: true }, { fn: 'program', subject: 'service-or-object', on: ['address'] }],
-    update: [...when(['spec', 'meta'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }, ...when(['meta'], 'program', 'release')],
+    // (or one listed refused by program as the router's own: allocate moves it)
+    add: [{ fn: 'allocate', subject: 'object', unowned: true }, ...when(['refused'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }],
+    update: [...when(['spec', 'meta', 'refused'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }, ...when(['meta'], 'program', 'release')],
     // allocate makes a Service's allocation again (deleted by hand, or while the Service came
     // back); program writes the live Service's ingress and condition without it (released
     // because the Service no longer wants it: program, woken by that change of the Service,

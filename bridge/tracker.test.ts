@@ -88,6 +88,9 @@ const routerFailed = (message: string) => ({
   conditions: [{ type: 'Programmed', status: 'False', reason: 'BackendError', message }, { type: 'Ready', status: 'False', reason: 'BackendError', message }],
 });
 
+/** An allocation's status after program refused its address as the router's own. */
+const refusedByRouter = (address: string) => ({ phase: 'Allocated', address, conditions: [{ type: 'Programmed', status: 'False', reason: 'AddressInUseByRouter' }] });
+
 describe('the address an allocation holds (what program acts on)', () => {
   const step = (before: Record<string, unknown> | undefined, after: Record<string, unknown> | undefined) => {
     const t = createTracker('IPAllocation');
@@ -107,7 +110,10 @@ describe('the address an allocation holds (what program acts on)', () => {
     ['the router failed on a Programmed address (recorded by a program whose sender may not retry)', { phase: 'Programmed', address: '192.0.2.5' }, routerFailed('unreachable'), ['address']],
     ['the router failed again, worded differently (the retry is under way)', routerFailed('unreachable'), routerFailed('timed out'), []],
     ['the router took it at last (program\'s own echo)', routerFailed('unreachable'), { phase: 'Programmed', address: '192.0.2.5', conditions: [{ type: 'Programmed', status: 'True', reason: 'Programmed' }] }, []],
-    ['the router holds the address itself (no retry helps until its state changes)', { phase: 'Programmed', address: '192.0.2.5' }, { phase: 'Allocated', address: '192.0.2.5', conditions: [{ type: 'Programmed', status: 'False', reason: 'AddressInUseByRouter' }] }, []],
+    // no retry of program helps until the router's state changes; allocate moves an auto-assigned one
+    ['the router holds the address itself', { phase: 'Programmed', address: '192.0.2.5' }, refusedByRouter('192.0.2.5'), ['refused']],
+    ['refused again (a resync)', refusedByRouter('192.0.2.5'), { ...refusedByRouter('192.0.2.5'), observedGeneration: 2 }, []],
+    ['allocate moved it off the refused address', refusedByRouter('192.0.2.5'), { phase: 'Allocated', address: '192.0.2.9' }, ['address', 'refused']],
   ])('%s → %j', (_what, before, after, expected) => expect(step(before, after)).toEqual(expected));
 
   it('an add says whether allocate decided the allocation (an address, or a failure; a re-list after a restart)', () => {
@@ -115,6 +121,7 @@ describe('the address an allocation holds (what program acts on)', () => {
     expect(t.seen(allocation('a', '1'))?.changed).toEqual(['spec', 'meta']);
     expect(t.seen(allocation('b', '1', { phase: 'Failed' }))?.changed).toEqual(['spec', 'meta', 'address']);
     expect(t.seen(allocation('c', '1', { phase: 'Programmed', address: '192.0.2.5' }))?.changed).toEqual(['spec', 'meta', 'address']);
+    expect(t.seen(allocation('d', '1', refusedByRouter('192.0.2.1')))?.changed).toEqual(['spec', 'meta', 'address', 'refused']);
   });
 
   it('a failure, or a new reason for one, is a decision program hears of (it writes the reason on the Service); the same failure again is not', () => {

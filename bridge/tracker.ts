@@ -4,7 +4,7 @@ import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';
 import type { Emission, Facet } from './routing.js';
 import { FINALIZER, LABEL_CLAIM_POOL, LABEL_SLICE_SERVICE_NAME, serviceOfLabels } from '../lib/k8s/keys.js';
-import { COND_PROGRAMMED, REASON_BACKEND_ERROR } from '../lib/core/allocation-status.js';
+import { COND_PROGRAMMED, REASON_ADDRESS_IN_USE_BY_ROUTER, REASON_BACKEND_ERROR } from '../lib/core/allocation-status.js';
 
 const MetaSchema = z.object({
   metadata: z.object({
@@ -48,15 +48,21 @@ const HeldSchema = z.object({
  * failure is a standing request to program again: whoever invoked the program that recorded
  * it may not retry (a duplicated or forged event's sender, an invocation whose deliveries ran
  * out), so the bridge hears of it and retries it until the router answers.
+ * `refused`: the held address program refused as the router's own (`AddressInUseByRouter`),
+ * '' for none: what allocate acts on in the status (it moves the allocation if it may).
  */
-function heldAddress(status: unknown): { address: string; programmed: boolean } {
+function heldAddress(status: unknown): { address: string; programmed: boolean; refused: string } {
   const s = HeldSchema.safeParse(status);
-  if (!s.success) return { address: '', programmed: false };
+  if (!s.success) return { address: '', programmed: false, refused: '' };
   const { phase, address = '', conditions = [] } = s.data;
-  if (phase === 'Failed') return { address: `failed:${conditions.find((c) => c.type === 'Allocated')?.reason ?? ''}`, programmed: false };
+  if (phase === 'Failed') return { address: `failed:${conditions.find((c) => c.type === 'Allocated')?.reason ?? ''}`, programmed: false, refused: '' };
   const held = phase === 'Allocated' || phase === 'Programmed' ? address : '';
-  const routerFailed = held !== '' && conditions.find((c) => c.type === COND_PROGRAMMED)?.reason === REASON_BACKEND_ERROR;
-  return { address: routerFailed ? `${held} router-failed` : held, programmed: held !== '' && phase === 'Programmed' };
+  const programReason = held === '' ? undefined : conditions.find((c) => c.type === COND_PROGRAMMED)?.reason;
+  return {
+    address: programReason === REASON_BACKEND_ERROR ? `${held} router-failed` : held,
+    programmed: held !== '' && phase === 'Programmed',
+    refused: programReason === REASON_ADDRESS_IN_USE_BY_ROUTER ? held : '',
+  };
 }
 
 const NO_ADDRESS = fingerprint('');
@@ -76,7 +82,7 @@ function withoutMetaAndStatus(obj: unknown): unknown {
 
 function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
   const m = parsed.metadata;
-  const held = kind === 'IPAllocation' ? heldAddress(parsed.status) : { address: kind === 'IPAddressClaim' ? sharingKeyOfClaim(obj) : '', programmed: false };
+  const held = kind === 'IPAllocation' ? heldAddress(parsed.status) : { address: kind === 'IPAddressClaim' ? sharingKeyOfClaim(obj) : '', programmed: false, refused: '' };
   return {
     // a kind without generation (Service, EndpointSlice, IPAddressClaim): everything but its
     // metadata and status, or a status write (program's ingress) or a finalizer would count as spec
@@ -85,11 +91,12 @@ function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSch
     // or removing them is their own write's echo (deletion shows in deletionTimestamp)
     meta: fingerprint([m.labels, m.annotations, m.deletionTimestamp]),
     address: fingerprint(held.address),
+    refused: fingerprint(held.refused),
     programmed: held.programmed,
   };
 }
 
-const FACETS: readonly Facet[] = ['spec', 'meta', 'address'];
+const FACETS: readonly Facet[] = ['spec', 'meta', 'address', 'refused'];
 
 /**
  * For an update, the facets that differ; for an add, those the object has (spec and meta
@@ -98,7 +105,7 @@ const FACETS: readonly Facet[] = ['spec', 'meta', 'address'];
  * new Service's address (see programHandoff), so that update is the echo of its own work.
  */
 function changedFacets(before: Facets | undefined, after: Facets): Facet[] {
-  if (!before) return FACETS.filter((f) => f !== 'address' || after.address !== NO_ADDRESS);
+  if (!before) return FACETS.filter((f) => (f !== 'address' || after.address !== NO_ADDRESS) && (f !== 'refused' || after.refused !== NO_ADDRESS));
   return FACETS.filter((f) => before[f] !== after[f] && (f !== 'address' || !after.programmed));
 }
 type Meta = z.infer<typeof MetaSchema>['metadata'];

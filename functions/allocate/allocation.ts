@@ -1,4 +1,4 @@
-import { allocatedNote, allocatedStatus, statusChanged } from '../../lib/core/allocation-status.js';
+import { allocatedNote, allocatedStatus, refusedByRouter, statusChanged } from '../../lib/core/allocation-status.js';
 import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holding } from '../../lib/core/assign.js';
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
@@ -39,6 +39,8 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
 function settled(a: IPAllocation, owner: OwnerState | undefined): boolean {
   const s = a.status;
   if (!s?.address || (s.phase !== 'Allocated' && s.phase !== 'Programmed') || s.observedGeneration !== a.metadata.generation) return false;
+  // the router holds its address: it moves to another one if it can
+  if (refusedByRouter(a)) return false;
   // a Service that shares: its ports or key may have changed, which its claim must record
   if (owner?.state === 'present' && owner.sharing) return false;
   if (owner?.state !== 'present' || owner.ipFamilies.length === 0) return true;
@@ -101,6 +103,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
   const sharing = owner.state === 'present' ? owner.sharing : undefined;
   const serviceUID = a.metadata.labels?.[LABEL_SERVICE_UID];
   const uid = a.metadata.uid ?? '';
+  const routerHeld = refusedByRouter(a);
   const replaced = (address?: string): Holding | undefined => (held?.claim && held.holding.address !== address ? held.holding : undefined);
   const result = (decision: Decision, claimed?: Holding): Claimed => {
     const r = replaced(decision.ok ? decision.address : undefined);
@@ -114,7 +117,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const d = assignAddress({
       allocation: a, pools: views, taken: deps.hint.takenOf, shared: deps.hint.sharedIn, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}),
-      ...(requester ? { requester } : {}), ...(sharing ? { sharing } : {}),
+      ...(requester ? { requester } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}),
     });
     if (!d.ok) {
       if (d.reason === 'PoolExhausted' && !listed) {
@@ -130,7 +133,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       startChecked = true;
       const view = views.find((v) => v.name === d.pool);
       const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}) }, view) : undefined;
-      if (start && start !== d.address && deps.hint.isTaken(start)) {
+      if (start && start !== d.address && start !== routerHeld && deps.hint.isTaken(start)) {
         const claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
         if (!claim) {
           deps.hint.forget(start);
@@ -325,6 +328,11 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       const requester = await requesterOf(deps, owner, pools.items);
       const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, report);
       if (claimed) claimedHere.push(claimed);
+      const refused = refusedByRouter(current);
+      if (refused && d.ok && d.address !== refused) {
+        deps.log.info('Moving an allocation off an address the router holds', { allocation: name, address: refused, to: d.address, pool: d.pool });
+        report.actions.push(`${name}: leaves ${refused} (the router's own)`);
+      }
       const pool = d.ok ? adopted.find((v) => v.name === d.pool)?.pool.spec : undefined;
       const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());
       if (known.defer && d.ok && !replaced && statusChanged(current.status, next)) {

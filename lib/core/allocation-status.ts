@@ -26,13 +26,27 @@ export const REASON_BACKEND_ERROR = 'BackendError';
  */
 export const decisionUnrecorded = (a: IPAllocation): boolean => a.status?.phase === undefined;
 
+/** Program's reason for an address the router itself holds (see router-holders.ts). */
+export const REASON_ADDRESS_IN_USE_BY_ROUTER = 'AddressInUseByRouter';
+
+/**
+ * The address program refused because the router itself holds it, while the allocation still
+ * holds it and did not ask for it by name: allocate moves such an allocation to another free
+ * address (an explicit address stays, refused, as the user asked for it).
+ */
+export function refusedByRouter(a: IPAllocation): string | undefined {
+  const s = a.status;
+  if (a.spec.address || !s?.address || (s.phase !== 'Allocated' && s.phase !== 'Programmed')) return undefined;
+  return findCondition(s.conditions, COND_PROGRAMMED)?.reason === REASON_ADDRESS_IN_USE_BY_ROUTER ? s.address : undefined;
+}
+
 /** What program learnt from the router about one allocation's address. */
 export type RouterOutcome =
   | { kind: 'advertised'; interfaceName: string }
   | { kind: 'notAdvertised' }
   | { kind: 'failed'; message: string }
   /** Not programmed at all, for a reason the router's own state gives (see refusedAddresses). */
-  | { kind: 'refused'; reason: 'AddressInUseByRouter'; message: string };
+  | { kind: 'refused'; reason: typeof REASON_ADDRESS_IN_USE_BY_ROUTER; message: string };
 
 /** Where an allocation stands; each state words its conditions once. */
 export type AllocationState =
@@ -41,7 +55,7 @@ export type AllocationState =
   | { kind: 'notAdvertised'; address: string }
   | { kind: 'advertised'; address: string; interfaceName: string }
   | { kind: 'backendError'; message: string }
-  | { kind: 'refused'; reason: 'AddressInUseByRouter'; message: string };
+  | { kind: 'refused'; reason: typeof REASON_ADDRESS_IN_USE_BY_ROUTER; message: string };
 
 /**
  * The Programmed and Ready conditions of a state (and Allocated when nothing is allocated).

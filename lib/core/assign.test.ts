@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddress, TakenAddresses, type IPFamily } from '../ip/index.js';
+import { formatAddress, parseAddress, TakenAddresses, type IPFamily } from '../ip/index.js';
 import { IPAllocationSchema, IPPoolSchema } from '../k8s/schemas.js';
 import { alreadyUsed, assignAddress, seedOf, sharedSeedOf, type Holding } from './assign.js';
 import { viewPools } from './pools.js';
@@ -134,6 +134,57 @@ describe('choosing an address: scenarios', () => {
     const unkeyed = assignAddress({ allocation: alloc('ip-2', { ipFamily: 'IPv4' }, 'u2'), pools: viewPools([big]), taken: () => held, service: { key: 'a/two', ipFamilies: ['IPv4'] } });
     // not the address next to the first one: the second's own start, as without a key
     expect(second.ok && unkeyed.ok && second.address === unkeyed.address).toBe(true);
+  });
+
+  describe("an address the router itself holds (program refused it: AddressInUseByRouter)", () => {
+    const held = (address: string, name: string, uid: string): Holding => ({ address, poolName: 'small', allocationName: name, allocationUID: uid });
+    const decide = (a: ReturnType<typeof alloc>, routerHeld: string, h: Holding, more: string[] = []) => {
+      const taken = new TakenAddresses([h.address, ...more].flatMap((x) => { const p = parseAddress(x); return p.ok ? [p.value] : []; }));
+      return assignAddress({ allocation: a, pools: viewPools([small, v6, manual]), taken: () => taken, held: h, routerHeld });
+    };
+
+    it('an auto-assigned allocation holding it is moved to another free address of its pools', () => {
+      expect(decide(alloc('x', { poolName: 'small' }, 'uid-x'), '192.0.2.1', held('192.0.2.1', 'x', 'uid-x'))).toEqual({ ok: true, pool: 'small', address: '192.0.2.2', held: false });
+      expect(decide(alloc('x', { ipFamily: 'IPv4' }, 'uid-x'), '192.0.2.2', held('192.0.2.2', 'x', 'uid-x'))).toEqual({ ok: true, pool: 'small', address: '192.0.2.1', held: false });
+    });
+
+    it('with no other free address it keeps the one it holds (refused, as before) rather than give it up for nothing', () => {
+      expect(decide(alloc('x', { poolName: 'small' }, 'uid-x'), '192.0.2.1', held('192.0.2.1', 'x', 'uid-x'), ['192.0.2.2'])).toEqual({ ok: true, pool: 'small', address: '192.0.2.1', held: true });
+    });
+
+    it('an address asked for by name stays: the user asked for it', () => {
+      expect(decide(alloc('x', { address: '192.0.2.1' }, 'uid-x'), '192.0.2.1', held('192.0.2.1', 'x', 'uid-x'))).toEqual({ ok: true, pool: 'small', address: '192.0.2.1', held: true });
+    });
+
+    it('another held address than the refused one is kept (the refusal was about an earlier address)', () => {
+      expect(decide(alloc('x', { poolName: 'small' }, 'uid-x'), '192.0.2.1', held('192.0.2.2', 'x', 'uid-x'))).toEqual({ ok: true, pool: 'small', address: '192.0.2.2', held: true });
+    });
+
+    it("Services of one key whose key address is the router's walk on from it together, and never join it again", () => {
+      const big = pool('big', { ipFamily: 'IPv4', addresses: ['10.0.0.0/24'] });
+      const views = viewPools([big]);
+      const keyStart = assignAddress({ allocation: alloc('ip-0', { ipFamily: 'IPv4' }, 'u0'), pools: views, taken: () => new TakenAddresses(), service: { key: 'a/zero', ipFamilies: ['IPv4'] }, sharing: { key: 'dns', ports: [{ protocol: 'TCP', port: 53 }] } });
+      if (!keyStart.ok) throw new Error(keyStart.message);
+      const router = keyStart.address;
+      const routerValue = parseAddress(router);
+      const taken = new TakenAddresses(routerValue.ok ? [routerValue.value] : []);
+      const holding = (uid: string): Holding => ({ address: router, poolName: 'big', allocationName: uid, allocationUID: uid });
+      const moved = (name: string, uid: string, port: number) => assignAddress({
+        allocation: alloc(name, { ipFamily: 'IPv4' }, uid), pools: views, taken: () => taken, held: holding(uid), routerHeld: router,
+        service: { key: `a/${name}`, ipFamilies: ['IPv4'] }, sharing: { key: 'dns', ports: [{ protocol: 'TCP', port }] },
+        // the hint still shows the router's address shared under the key
+        shared: () => [{ address: router, ports: [{ protocol: 'TCP', port: 1 }] }],
+      });
+      const one = moved('one', 'u1', 53);
+      const two = moved('two', 'u2', 853);
+      expect(one.ok && two.ok).toBe(true);
+      if (!one.ok || !two.ok) return;
+      expect(one.address).not.toBe(router);
+      expect(two.address).toBe(one.address);
+      // the next free address after the key's own, not each Service's own start
+      const next = routerValue.ok ? formatAddress('IPv4', routerValue.value === 0x0a0000ffn ? 0x0a000000n : routerValue.value + 1n) : '';
+      expect(one.address).toBe(next);
+    });
   });
 
   it('skips addresses it knows are taken, and reports exhaustion only when all are', () => {

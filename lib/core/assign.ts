@@ -43,6 +43,12 @@ export interface AssignInput {
   shared?: (pool: string, key: string) => readonly SharedAddress[];
   /** The Service as pool scopes see it (lib/core/pool-scope.ts); absent for an operator's reservation. */
   requester?: Requester;
+  /**
+   * The held address the router itself holds (program refused it: `AddressInUseByRouter`),
+   * for an allocation that did not ask for it: another address is chosen, never this one;
+   * when none is free, the held one is kept (and stays refused) rather than given up for nothing.
+   */
+  routerHeld?: string;
 }
 
 /** An address shared under a key, with every port its holders use. */
@@ -108,24 +114,34 @@ export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'servic
  * ports: joining one is preferred over taking a fresh address (as MetalLB does). The lowest
  * such address, so every instance makes the same choice.
  */
-function joinableIn(input: AssignInput, pool: PoolView): string | undefined {
+function joinableIn(input: AssignInput, pool: PoolView, avoided: bigint | undefined): string | undefined {
   const { sharing, shared } = input;
   if (!sharing || !shared) return undefined;
   const fits = shared(pool.name, sharing.key).flatMap((c) => {
     const p = parseAddress(c.address);
-    return p.ok && p.family === pool.family && contains(pool.owned, p.value) && overlappingPorts(c.ports, sharing.ports).length === 0 ? [p.value] : [];
+    return p.ok && p.family === pool.family && p.value !== avoided && contains(pool.owned, p.value) && overlappingPorts(c.ports, sharing.ports).length === 0 ? [p.value] : [];
   });
   const lowest = fits.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0];
   return lowest === undefined ? undefined : formatAddress(pool.family, lowest);
 }
 
+/** The router-held address's value in this pool's family, if it is one (see AssignInput.routerHeld). */
+function routerHeldIn(input: AssignInput, pool: PoolView): bigint | undefined {
+  const p = input.routerHeld === undefined ? undefined : parseAddress(input.routerHeld);
+  return p?.ok && p.family === pool.family ? p.value : undefined;
+}
+
 function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
-  const join = joinableIn(input, pool);
+  const avoided = routerHeldIn(input, pool);
+  const join = joinableIn(input, pool, avoided);
   if (join !== undefined) return join;
-  const taken = input.taken(pool.family);
+  const known = input.taken(pool.family);
+  const taken: Taken = avoided === undefined ? known : { has: (v) => v === avoided || known.has(v) };
   const keyStart = keyStartIn(input, pool);
   if (keyStart !== undefined && !taken.has(keyStart)) return formatAddress(pool.family, keyStart);
-  const start = startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
+  // the key's own address is the router's: its Services walk on from it together, not each
+  // from its own start, so they still land on one address
+  const start = keyStart !== undefined && keyStart === avoided ? keyStart : startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   if (start === undefined) return undefined;
   const v = chooseFrom(pool.owned, taken, start);
   return v === undefined ? undefined : formatAddress(pool.family, v);
@@ -214,10 +230,27 @@ export function assignAddress(input: AssignInput): Decision {
   const mismatch = familyMismatch(input);
   if (mismatch) return mismatch;
   const { held } = input;
-  if (held && heldFits(input, held)) return { ok: true, pool: held.poolName, address: held.address, held: true };
+  const { spec } = input.allocation;
+  if (held && heldFits(input, held)) {
+    const keep: Decision = { ok: true, pool: held.poolName, address: held.address, held: true };
+    if (spec.address || !sameAddress(input.routerHeld, held.address)) return keep;
+    const other = chooseAnew(input);
+    return other.ok ? other : keep;
+  }
+  return chooseAnew(input);
+}
+
+function chooseAnew(input: AssignInput): Decision {
   const { spec } = input.allocation;
   if (spec.address) return assignExplicit(input, spec.address);
   if (spec.poolName) return assignFromPool(input, spec.poolName);
   if (spec.ipFamily) return assignFromFamily(input, spec.ipFamily);
   return fail('AddressInvalid', 'The allocation names no address, pool or family.');
+}
+
+function sameAddress(a: string | undefined, b: string): boolean {
+  if (a === undefined) return false;
+  const p = parseAddress(a);
+  const q = parseAddress(b);
+  return p.ok && q.ok && p.family === q.family && p.value === q.value;
 }

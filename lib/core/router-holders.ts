@@ -3,7 +3,7 @@ import type { FamilyAddress } from '../router/index.js';
 import { ownerOf } from '../router/index.js';
 import type { RouterEntry } from '../router/state.js';
 import type { AdvertisementWant } from './program-model.js';
-import type { RouterOutcome } from './allocation-status.js';
+import { REASON_ADDRESS_IN_USE_BY_ROUTER, type RouterOutcome } from './allocation-status.js';
 
 /**
  * Addresses the router itself holds. An LB address that a foreign `/ip/address` or
@@ -51,8 +51,8 @@ export function refusedWants(adverts: readonly AdvertisementWant[], state: Recor
     addresses.add(keyOf(w.family, w.address));
     const where = `${holder.address ?? w.address}${holder.interface ? ` on ${holder.interface}` : ''}`;
     outcomes.set(w.allocation.metadata.name, {
-      kind: 'refused', reason: 'AddressInUseByRouter',
-      message: `Address ${w.address}${w.pool ? ` of pool ${w.pool}` : ''} is the router's own (${where}, not added by MikroLB), so nothing is programmed for it; exclude it from the pool.`,
+      kind: 'refused', reason: REASON_ADDRESS_IN_USE_BY_ROUTER,
+      message: `Address ${w.address}${w.pool ? ` of pool ${w.pool}` : ''} is the router's own (${where}, not added by MikroLB), so nothing is programmed for it; ${w.allocation.spec.address ? 'exclude it from the pool' : 'the allocation moves to another free address if one is left (exclude it from the pool to skip it)'}.`,
     });
   }
   return { outcomes, addresses };

@@ -8,7 +8,14 @@
  * Service lives (no longer wanted): the condition no longer speaks of it.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { getPool, getService } from '../../lib/k8s/typed.js';
+import * as z from 'zod';
+import { seedOf } from '../../lib/core/assign.js';
+import { viewPools } from '../../lib/core/pools.js';
+import { formatAddress, startFor } from '../../lib/ip/index.js';
+import { claimNameOf } from '../../lib/k8s/claims.js';
+import { CLUSTER_EVENT_NAMESPACE } from '../../lib/k8s/events.js';
+import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
+import { getClaim, getPool, getService } from '../../lib/k8s/typed.js';
 import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
@@ -180,5 +187,45 @@ describe('a pool whose scope changes (resync every 10 minutes)', () => {
     await scope([ns]);
     expect(await ingress(name)).toMatch(/^198\.18\.65\./);
     console.log(`[scope] allocated again ${((performance.now() - t) / 1000).toFixed(1)} s after the scope took the Service back`);
+  });
+});
+
+describe("an auto-assigned address that is the router's own (resync every 10 minutes)", () => {
+  it('moves to another free address of the pool within seconds; the router keeps its own address untouched', async () => {
+    // SEED's router holds 198.18.40.1/24 on ether1; the pool includes it (an operator forgot to exclude it)
+    const pool = uniq('lan-with-router');
+    const spec = { ipFamily: 'IPv4', addresses: ['198.18.40.1-198.18.40.2'], autoAssign: false, interfaceName: 'ether1' };
+    const [view] = viewPools([IPPoolSchema.parse({ metadata: { name: pool }, spec })]);
+    if (!view) throw new Error('no pool view');
+    // a Service whose hashed start is the router's address, as about one Service in 254 of a /24 would be
+    let name = '';
+    for (let i = 0; name === ''; i++) {
+      const candidate = `web-${i}`;
+      const start = startFor(seedOf(IPAllocationSchema.parse({ metadata: { name: 'x' }, spec: { poolName: pool } }), 'IPv4', { key: `${ns}/${candidate}` }), view.owned);
+      if (start !== undefined && formatAddress('IPv4', start) === '198.18.40.1') name = candidate;
+    }
+    await make.pool(pool, spec);
+    const t = performance.now();
+    await make.service(ns, name, LB, { 'mikrolb.de/load-balancer-pools': pool });
+    await e2e.kube.create('EndpointSlice', {
+      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${name}-x`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
+      addressType: 'IPv4', endpoints: [{ addresses: ['10.244.3.7'], conditions: { ready: true } }], ports: [{ port: 8080, protocol: 'TCP' }],
+    });
+    expect(await ingress(name)).toBe('198.18.40.2');
+    const [a] = await make.allocationsOf(ns, name);
+    expect([a?.status?.phase, a?.status?.address]).toEqual(['Programmed', '198.18.40.2']);
+    console.log(`[router-own] the Service got 198.18.40.2 ${((performance.now() - t) / 1000).toFixed(1)} s after its creation`);
+    // it went by the router's address: refused there, then moved
+    const Ev = z.object({ reason: z.string(), regarding: z.object({ name: z.string() }) });
+    const about = (await e2e.kube.list('Event', { namespace: CLUSTER_EVENT_NAMESPACE })).flatMap((r) => {
+      const e = Ev.safeParse(r);
+      return e.success && e.data.regarding.name === a?.metadata.name ? [e.data.reason] : [];
+    });
+    expect(about).toEqual(expect.arrayContaining(['AddressInUseByRouter', 'IPAllocated']));
+    expect(await getClaim(e2e.kube, claimNameOf('198.18.40.1') ?? '')).toBeUndefined();
+    const state = e2e.sim.state();
+    expect((state.menus['/ip/address'] ?? []).filter((e) => e.address?.startsWith('198.18.40.1/'))).toEqual([{ '.id': '*10', address: '198.18.40.1/24', interface: 'ether1' }]);
+    const ours = Object.values(state.menus).flat().filter((e) => e.comment?.includes(`:198.18.40.1`) || (e.comment?.startsWith('mikrolb:') && Object.values(e).includes('198.18.40.1')));
+    expect(ours).toEqual([]);
   });
 });

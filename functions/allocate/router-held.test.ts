@@ -1,0 +1,138 @@
+import { describe, expect, it } from 'vitest';
+import { allocationName } from '../../lib/core/service.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { claimNameOf } from '../../lib/k8s/claims.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { memoryLogger } from '../../lib/log/logger.js';
+import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
+import type { RouterState } from '../../lib/router/state.js';
+import { createTracer } from '../../test/tracer/index.js';
+import { createProgram } from '../program/handler.js';
+import { createAllocate } from './handler.js';
+
+/**
+ * An auto-assigned address that turns out to be the router's own (a pool that includes the
+ * router's LAN address): program refuses it (AddressInUseByRouter, nothing written on the
+ * router), and allocate, woken by that refusal, moves the allocation to another free address of
+ * its pools, which program then programs. An address asked for by name stays, refused: the
+ * user asked for it. With no other free address the allocation keeps the refused one.
+ */
+
+const UID = '7e5a0000-0000-4000-8000-0000000000aa';
+const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const ROUTER = '192.0.2.1';
+
+const SEED: RouterState = {
+  version: '7.19.1',
+  menus: {
+    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
+    '/ip/address': [{ '.id': '*10', address: `${ROUTER}/24`, interface: 'ether1' }, { '.id': '*11', address: '10.0.0.1/24', interface: 'bridge' }],
+    '/ip/route': [{ '.id': '*12', 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254' }],
+  },
+};
+
+async function setup(opts: { addresses: string[]; explicit?: boolean }) {
+  const alloc = allocationName(UID, opts.explicit ? { address: ROUTER } : { ipFamily: 'IPv4' });
+  const sim = await startSim({ initialState: SEED });
+  const client = openClient(sim, { timeoutMs: 5000 });
+  const kube = memoryPort({
+    now: NOW,
+    objects: [
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', creationTimestamp: '2026-01-01T00:00:00Z', finalizers: ['mikrolb.de/finalizer'] },
+        spec: { ipFamily: 'IPv4', addresses: opts.addresses, autoAssign: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'dns', namespace: 'tenant-a', uid: UID, finalizers: ['mikrolb.de/finalizer'], ...(opts.explicit ? { annotations: { 'mikrolb.de/load-balancer-ips': ROUTER } } : {}) },
+        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }] } },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'dns-1', namespace: 'tenant-a', uid: 'es-uid', labels: { 'kubernetes.io/service-name': 'dns' } },
+        addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.66'], conditions: { ready: true } }], ports: [{ name: 'dns', port: 5353, protocol: 'UDP' }] },
+      // allocated the router's address before anyone knew (the pool's hashed start for this Service)
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: alloc, uid: 'alloc-uid', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+        labels: { 'mikrolb.de/service-namespace': 'tenant-a', 'mikrolb.de/service-name': 'dns', 'mikrolb.de/service-uid': UID } },
+        spec: opts.explicit ? { address: ROUTER } : { ipFamily: 'IPv4' },
+        status: { phase: 'Allocated', address: ROUTER, advertised: false, interfaceName: 'ether1', observedGeneration: 1, conditions: [
+          { type: 'Allocated', status: 'True', reason: 'Allocated', message: `Address ${ROUTER} is allocated from pool lan.`, lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 },
+        ] } },
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf(ROUTER), uid: 'claim-uid' },
+        spec: { address: ROUTER, poolName: 'lan', allocationName: alloc, allocationUID: 'alloc-uid' } },
+    ],
+  });
+  const log = memoryLogger();
+  const deps = { kube: kube.port, now: NOW, log, retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES };
+  const program = createProgram({ ...deps, router: client });
+  const allocate = createAllocate(deps);
+  const allocation = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', alloc));
+  const claims = async () => (await kube.port.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c).spec.address).sort();
+  const ingress = async () => ServiceSchema.parse(await kube.port.get('Service', 'dns', 'tenant-a')).status?.loadBalancer?.ingress?.map((i) => i.ip);
+  return {
+    sim, kube, log, allocation, claims, ingress,
+    program: async () => (await program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }))).kind,
+    allocate: async () => (await allocate(objectInvocation('update', { kind: 'IPAllocation', name: alloc }))).kind,
+  };
+}
+
+const readyOf = (a: { status?: { conditions?: { type: string; status: string; reason: string; message: string }[] | undefined } | undefined }) =>
+  a.status?.conditions?.find((c) => c.type === 'Ready');
+
+/** Where a LAN client's DNS query to `address` ends up. */
+const dnsQuery = (state: RouterState, address: string) =>
+  createTracer(state).trace({ srcAddress: '10.0.0.9', srcPort: 40000, dstAddress: address, dstPort: 53, protocol: 'udp', inInterface: 'bridge' });
+
+describe("an auto-assigned address that is the router's own", () => {
+  it('is refused by program, then allocate moves the allocation to another free address, which program programs', async () => {
+    const c = await setup({ addresses: ['192.0.2.1-192.0.2.2'] });
+    expect(await c.program()).toBe('done');
+    const refused = await c.allocation();
+    expect(readyOf(refused)).toMatchObject({
+      status: 'False', reason: 'AddressInUseByRouter',
+      message: "Address 192.0.2.1 of pool lan is the router's own (192.0.2.1/24 on ether1, not added by MikroLB), so nothing is programmed for it; the allocation moves to another free address if one is left (exclude it from the pool to skip it).",
+    });
+
+    expect(await c.allocate()).toBe('done');
+    const moved = await c.allocation();
+    expect([moved.status?.phase, moved.status?.address]).toEqual(['Allocated', '192.0.2.2']);
+    expect(readyOf(moved)).toMatchObject({ status: 'False', reason: 'ProgrammingPending' });
+    expect(await c.claims()).toEqual(['192.0.2.2']); // the router's address is free again
+    expect(c.kube.events).toContainEqual(expect.objectContaining({ type: 'Normal', reason: 'IPAllocated', note: 'Allocated address 192.0.2.2 from pool lan.' }));
+    expect(c.log.entries).toContainEqual(expect.objectContaining({ msg: 'Moving an allocation off an address the router holds', fields: expect.objectContaining({ address: ROUTER, to: '192.0.2.2' }) }));
+
+    expect(await c.program()).toBe('done');
+    const programmed = await c.allocation();
+    expect([programmed.status?.phase, readyOf(programmed)?.reason]).toEqual(['Programmed', 'AllocatedAndProgrammed']);
+    expect(await c.ingress()).toEqual(['192.0.2.2']);
+    const state = c.sim.state();
+    expect(dnsQuery(state, '192.0.2.2')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 5353 });
+    // the router's own address still answers for the router itself
+    expect(dnsQuery(state, ROUTER)).toMatchObject({ ok: true, verdict: 'accept', dstAddress: ROUTER, dstPort: 53 });
+    const ours = Object.values(state.menus).flat().filter((e) => e.comment?.startsWith('mikrolb:'));
+    expect(ours.some((e) => Object.values(e).includes(ROUTER))).toBe(false);
+
+    // settled: allocate and program again change nothing
+    const writes = c.kube.writes.length;
+    expect(await c.allocate()).toBe('done');
+    expect(await c.program()).toBe('done');
+    expect(c.kube.writes.length).toBe(writes);
+  });
+
+  it('with no other free address keeps the refused one (no churn of its claim), as before', async () => {
+    const c = await setup({ addresses: ['192.0.2.1'] });
+    expect(await c.program()).toBe('done');
+    const writes = c.kube.writes.length;
+    expect(await c.allocate()).toBe('done');
+    expect(c.kube.writes.length).toBe(writes);
+    const a = await c.allocation();
+    expect([a.status?.address, readyOf(a)?.reason]).toEqual([ROUTER, 'AddressInUseByRouter']);
+    expect(await c.claims()).toEqual([ROUTER]);
+  });
+
+  it('an address asked for by name stays, refused: the user asked for it', async () => {
+    const c = await setup({ addresses: ['192.0.2.1-192.0.2.2'], explicit: true });
+    expect(await c.program()).toBe('done');
+    expect(readyOf(await c.allocation())?.message).toMatch(/so nothing is programmed for it; exclude it from the pool\.$/);
+    const writes = c.kube.writes.length;
+    expect(await c.allocate()).toBe('done');
+    expect(c.kube.writes.length).toBe(writes);
+    expect((await c.allocation()).status?.address).toBe(ROUTER);
+  });
+});
