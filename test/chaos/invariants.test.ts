@@ -84,6 +84,24 @@ function goodWorld(): World {
   };
 }
 
+/**
+ * The converged world's Service on the router's spare address (198.18.40.105, in CHAOS_ROUTER),
+ * refused by program (AddressInUseByRouter): asked for by name (`explicit`) or auto-assigned.
+ */
+function onRouterAddress(explicit: boolean, poolAddresses = POOL_P.spec.addresses): World {
+  const w = goodWorld();
+  const address = '198.18.40.105';
+  const refused = { status: 'False' as const, reason: 'AddressInUseByRouter', message: 'the router holds it', lastTransitionTime: T };
+  const allocations = w.allocations.map((a) => ({
+    ...a, spec: explicit ? { address } : a.spec,
+    status: { phase: 'Allocated' as const, address, conditions: [{ ...refused, type: 'Programmed' }, { ...refused, type: 'Ready' }] },
+  }));
+  const claimsNow = [claim(address, allocations[0]?.metadata.name ?? '', 'alloc-1', { serviceUID: 'svc-1' })];
+  const services = w.services.map((s) => ({ ...s, status: { loadBalancer: { ingress: [] }, conditions: [{ type: 'mikrolb.de/LoadBalancerReady', status: 'False' as const, reason: 'AddressInUseByRouter', message: 'x', lastTransitionTime: T }] } }));
+  const pools = [{ ...POOL_P, spec: { ...POOL_P.spec, addresses: poolAddresses } }];
+  return { ...withClaims({ ...w, services }, claimsNow, allocations, pools), router: CHAOS_ROUTER.menus };
+}
+
 /** A pool being deleted, waiting on our finalizer; `blocked`: its DeletionBlocked condition's status. */
 const deleting = (p: IPPool, blocked: 'True' | 'False' | undefined): IPPool => ({
   ...p,
@@ -96,6 +114,12 @@ const found = (w: World): string[] => [...new Set(checkInvariants(w, CLASSES).ma
 describe('the chaos invariants checker', () => {
   it('finds nothing wrong with a converged world', () => {
     expect(checkInvariants(goodWorld(), CLASSES)).toEqual([]);
+  });
+
+  it("an allocation on the router's own address: right when asked for by name or nothing else is free, stuck when it could move", () => {
+    expect(found(onRouterAddress(true))).toEqual([]);
+    expect(found(onRouterAddress(false, ['198.18.40.105']))).toEqual([]);
+    expect(checkInvariants(onRouterAddress(false), CLASSES)).toEqual([expect.objectContaining({ invariant: 'service-status', detail: expect.stringContaining('(198.18.40.105) is not ready') })]);
   });
 
   it('starts from a router a second cluster shares: its Service and global rules, none of them ours, none a leak', () => {

@@ -1,3 +1,4 @@
+import { REASON_ADDRESS_IN_USE_BY_ROUTER, refusedByRouter } from '../../lib/core/allocation-status.js';
 import { findCondition } from '../../lib/core/conditions.js';
 import { assignAddress } from '../../lib/core/assign.js';
 import { holdsAddress, poolFamilies, viewPools } from '../../lib/core/pools.js';
@@ -88,7 +89,9 @@ export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
     for (const a of allocations) {
       const phase = a.status?.phase;
       if (phase !== 'Allocated' && phase !== 'Programmed' && phase !== 'Failed') bad(svc, `${a.metadata.name} is still ${phase ?? 'without a status'}`);
-      else if (phase !== 'Failed' && !isReady(a)) bad(svc, `${a.metadata.name} (${a.status?.address ?? ''}) is not ready: ${findCondition(a.status?.conditions, 'Ready')?.message ?? 'no Ready condition'}`);
+      else if (phase !== 'Failed' && !isReady(a) && !refusedWhereDue(w, a, { key: key(svc), ipFamilies: svc.spec.ipFamilies ?? [] })) {
+        bad(svc, `${a.metadata.name} (${a.status?.address ?? ''}) is not ready: ${findCondition(a.status?.conditions, 'Ready')?.message ?? 'no Ready condition'}`);
+      }
     }
     const lbNames = new Set([...matchAllocations(intent, allocations).matched].filter(([, d]) => d.roles.lb).map(([n]) => n));
     const want = lbEnabled ? ingressFor(allocations.filter((a) => lbNames.has(a.metadata.name)), svc.spec.ipFamilies ?? [], familyOf).map((i) => i.ip) : [];
@@ -103,6 +106,31 @@ export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
     if (svc.spec.type !== 'LoadBalancer' && (svc.status?.loadBalancer?.ingress ?? []).length > 0) bad(svc, 'not managed any more but its ingress is left');
   }
   return out;
+}
+
+/** Every claimed address, taken (as allocate's hint would be, fresh). */
+function takenBy(w: World): Record<IPFamily, TakenAddresses> {
+  const taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
+  for (const c of w.claims) {
+    const p = parseAddress(c.spec.address);
+    if (p.ok) taken[p.family].add(p.value);
+  }
+  return taken;
+}
+
+/**
+ * An allocation the router's own address keeps from being ready, rightly: it asked for that
+ * address by name, or no other address of its pools is free (judged with the product's pure
+ * `assignAddress`, as allocate moves it). One that could move and did not is not ready.
+ */
+function refusedWhereDue(w: World, a: IPAllocation, service: { key: string; ipFamilies: readonly IPFamily[] }): boolean {
+  if (findCondition(a.status?.conditions, 'Ready')?.reason !== REASON_ADDRESS_IN_USE_BY_ROUTER) return false;
+  const routerHeld = refusedByRouter(a);
+  if (routerHeld === undefined) return true;
+  const held = claimOf(w, a)?.spec;
+  const taken = takenBy(w);
+  const d = assignAddress({ allocation: a, pools: viewPools(w.pools), taken: (f) => taken[f], ...(held ? { held } : {}), service, routerHeld });
+  return !d.ok || d.held;
 }
 
 /** Every allocation belongs to a live managed Service or is an operator reservation, and is decided. */
@@ -126,11 +154,7 @@ export function allocationOwners(w: World, classes: ClassConfig): Violation[] {
  */
 export function starvedAllocations(w: World, classes: ClassConfig): Violation[] {
   const views = viewPools(w.pools);
-  const taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
-  for (const c of w.claims) {
-    const p = parseAddress(c.spec.address);
-    if (p.ok) taken[p.family].add(p.value);
-  }
+  const taken = takenBy(w);
   const out: Violation[] = [];
   const candidates = [
     ...managedServices(w, classes).flatMap((m) => m.allocations.map((a) => ({ a, service: { key: key(m.svc), ipFamilies: m.svc.spec.ipFamilies ?? [] } }))),

@@ -24,9 +24,13 @@ const OFFICE: RouterState = {
       { '.id': '*10', address: '198.18.40.1/24', interface: 'ether1' },
       { '.id': '*11', address: '10.244.0.1/16', interface: 'bridge' },
       { '.id': '*12', address: '198.18.41.254/24', interface: 'ether2', comment: 'mikrolb: hand-made, no owner tag' },
+      // a second address of the router's inside chaos-v4a (and chaos-v6 below): never programmed,
+      // an auto-assigned holder moves off it (AddressInUseByRouter)
+      { '.id': '*16', address: '198.18.40.105/24', interface: 'ether1', comment: 'vrrp spare' },
     ],
     '/ipv6/address': [
       { '.id': '*13', address: '2001:db8:4040::1/64', interface: 'ether1', advertise: 'false' },
+      { '.id': '*17', address: '2001:db8:4040::105/64', interface: 'ether1', advertise: 'false' },
       { '.id': '*14', address: 'fd00:244::1/64', interface: 'bridge', advertise: 'false' },
     ],
     '/ip/route': [{ '.id': '*15', 'dst-address': '198.18.42.0/24', gateway: 'ether2' }],
