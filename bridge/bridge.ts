@@ -222,6 +222,7 @@ function createTrackers(): Record<ObjectKind, Tracker> {
     Service: services,
     EndpointSlice: createTracker('EndpointSlice', filters.EndpointSlice),
     IPAddressClaim: createTracker('IPAddressClaim', filters.IPAddressClaim),
+    Namespace: createTracker('Namespace', filters.Namespace),
   };
 }
 

@@ -50,5 +50,5 @@ export function sliceConcernsUs(isTrackedService: (key: string) => boolean): (ob
 /** Which objects of each kind the bridge tracks. */
 export function interestFilters(isTrackedService: (key: string) => boolean): Record<ObjectKind, (obj: unknown) => boolean> {
   const everything = (): boolean => true;
-  return { IPPool: everything, IPAllocation: everything, Service: serviceConcernsUs, EndpointSlice: sliceConcernsUs(isTrackedService), IPAddressClaim: everything };
+  return { IPPool: everything, IPAllocation: everything, Service: serviceConcernsUs, EndpointSlice: sliceConcernsUs(isTrackedService), IPAddressClaim: everything, Namespace: everything };
 }

@@ -21,6 +21,9 @@ describe('the routing table', () => {
     ['IPAddressClaim', 'add', ['allocate', 'release']],
     ['IPAddressClaim', 'update', ['program']],
     ['IPAddressClaim', 'delete', ['allocate', 'program', 'release']],
+    ['Namespace', 'add', []],
+    ['Namespace', 'update', ['allocate']],
+    ['Namespace', 'delete', []],
   ])('%s %s → %j', (kind, change, expected) => expect(fns(kind, change)).toEqual(expected));
 });
 
@@ -106,6 +109,7 @@ describe('updates reach only the functions that care about what changed', () => 
     ['a pool spec change wakes allocate, program and release', pool, ['spec'], ['allocate', 'program', 'release']],
     ['a Service status written by program (no facet) wakes nobody', svc, [], []],
     ['a Service annotation change wakes all three', svc, ['meta'], ['allocate', 'program', 'release']],
+    ["a Namespace's labels changed wake allocate (scoped pools may serve its Services differently now)", { kind: 'Namespace', name: 'shop' }, ['meta'], ['allocate']],
   ] as const)('%s', (_what, ref, changed, expected) => {
     expect(fnsFor(ref, [...changed])).toEqual([...expected]);
   });

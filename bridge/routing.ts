@@ -134,6 +134,10 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
     update: [{ fn: 'program', subject: 'object', on: ['address'] }],
     delete: [...batchedToPool(BATCH_DELAY_MS, 'allocate', 'release'), { fn: 'program', subject: 'object', sharedOnly: true }],
   },
+  // A Namespace's labels decide which scoped pools (namespaceSelectors) serve its Services:
+  // allocate checks the addresses they hold when the labels change. A new Namespace has no
+  // Services yet, and a deleted one none left.
+  Namespace: { add: [], update: when(['meta'], 'allocate'), delete: [] },
 };
 
 /** What the watch saw: a change of an object, and what it belongs to if anything (see Subject). */

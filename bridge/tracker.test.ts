@@ -150,6 +150,14 @@ describe('the address an allocation holds (what program acts on)', () => {
     t.seen(web('1'));
     expect(t.seen(web('2', { phase: 'Allocated', address: '192.0.2.5' }))?.changed).toEqual([]);
   });
+
+  it("a Namespace's labels are its meta facet; a change of anything else (its status, its finalizers) is not news", () => {
+    const t = createTracker('Namespace');
+    const ns = (rv: string, labels: Record<string, string>, phase = 'Active') => ({ metadata: { name: 'shop', resourceVersion: rv, labels }, spec: { finalizers: ['kubernetes'] }, status: { phase } });
+    expect(t.seen(ns('1', { tenant: 'a' }))?.change).toBe('add');
+    expect(t.seen(ns('2', { tenant: 'b' }))?.changed).toEqual(['meta']);
+    expect(t.seen(ns('3', { tenant: 'b' }, 'Terminating'))?.changed).toEqual([]);
+  });
 });
 
 describe('what concerns us', () => {

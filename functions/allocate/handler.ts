@@ -7,6 +7,7 @@ import { allocateAddress } from './allocation.js';
 import { claimChanged } from './claim-event.js';
 import { allocateRun, newReport, type AllocateDeps, type AllocateRun, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
+import { namespaceChanged } from './namespace.js';
 import { reconcileService } from './service.js';
 import { managedAndLive } from '../../lib/core/service.js';
 
@@ -43,6 +44,8 @@ async function route(deps: AllocateRun, inv: Invocation, report: Report): Promis
       return;
     case 'IPAddressClaim':
       return claimChanged(deps, name, report);
+    case 'Namespace':
+      return namespaceChanged(deps, name, report);
   }
 }
 

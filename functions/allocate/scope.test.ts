@@ -48,6 +48,53 @@ describe('allocate: a Service leaving a pool scope', () => {
   });
 });
 
+describe("allocate: a Namespace's labels change (its update event)", () => {
+  const setup = (pools: unknown[]) => {
+    const kube = memoryPort({
+      now: NOW,
+      objects: [
+        ...pools, namespace('a'),
+        {
+          apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: 'svc-uid' },
+          spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }] },
+        },
+      ],
+    });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
+    const addresses = async () => (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
+    return { kube, allocate, addresses };
+  };
+
+  it('moves a Service a scoped pool no longer serves at once, not at the resync, and back when it is served again', async () => {
+    const c = setup([
+      pool('shared', '192.0.2.0/28', '2026-01-01T00:00:00Z'),
+      pool('tenant-a', '10.1.0.0/28', '2026-01-02T00:00:00Z', { namespaceSelectors: [{ matchLabels: { tenant: 'a' } }] }),
+    ]);
+    expect((await c.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(await c.addresses()).toEqual([expect.stringMatching(/^10\.1\.0\./)]);
+
+    await c.kube.port.replace('Namespace', namespace('b'));
+    expect((await c.allocate(objectInvocation('update', { kind: 'Namespace', name: 'shop' }))).kind).toBe('done');
+    expect(await c.addresses()).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
+
+    // served by the scoped pool again: an unscoped address it holds is kept (it still fits)
+    await c.kube.port.replace('Namespace', namespace('a'));
+    const writes = c.kube.writes.length;
+    expect((await c.allocate(objectInvocation('update', { kind: 'Namespace', name: 'shop' }))).kind).toBe('done');
+    expect(await c.addresses()).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
+    expect(c.kube.writes.length).toBe(writes);
+  });
+
+  it('with no pool selecting namespaces by label, checks no Service and writes nothing', async () => {
+    const c = setup([pool('shared', '192.0.2.0/28', '2026-01-01T00:00:00Z'), pool('named', '10.1.0.0/28', '2026-01-02T00:00:00Z', { namespaces: ['shop'] })]);
+    expect((await c.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    const writes = c.kube.writes.length;
+    const res = await c.allocate(objectInvocation('update', { kind: 'Namespace', name: 'shop' }));
+    expect(res).toMatchObject({ kind: 'done', body: { actions: ['nothing to check for Namespace shop: no pool selects namespaces by label'] } });
+    expect(c.kube.writes.length).toBe(writes);
+  });
+});
+
 describe('allocate: a pool whose scope changes', () => {
   // found using the product: a Service labelled out of a pool's scope moved at once (its update
   // reaches allocate), but the pool's own scope changed moved nobody until the resync

@@ -98,6 +98,9 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
       if (address) await claimSharingChanged(deps, address, report, (holder) => programAllocation(deps, holder, report));
       return;
     }
+    case 'Namespace':
+      report.actions.push('nothing to program for a Namespace');
+      return;
   }
 }
 

@@ -52,6 +52,8 @@ async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport):
       return;
     case 'IPAddressClaim':
       return claimChanged(deps, name, report);
+    case 'Namespace':
+      return;
   }
 }
 

@@ -9,7 +9,7 @@ import type { Outcome } from './outcome.js';
 export const FUNCTION_NAMES = ['allocate', 'program', 'release'] as const;
 export type FunctionName = (typeof FUNCTION_NAMES)[number];
 
-export const ObjectKindSchema = z.enum(['IPPool', 'IPAllocation', 'Service', 'EndpointSlice', 'IPAddressClaim']);
+export const ObjectKindSchema = z.enum(['IPPool', 'IPAllocation', 'Service', 'EndpointSlice', 'IPAddressClaim', 'Namespace']);
 export type ObjectKind = z.infer<typeof ObjectKindSchema>;
 
 export const ObjectRefSchema = z.object({

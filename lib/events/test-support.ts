@@ -43,6 +43,11 @@ export const OBJECTS: Record<ObjectKind, Record<string, unknown>> = {
     metadata: { name: '192.168.1.241', labels: { 'mikrolb.de/pool': 'lan' } },
     spec: { address: '192.168.1.241', poolName: 'lan', allocationName: 'shop-web-ipv4', allocationUID: '5f1d7c2e-8a40-4b1e-9c3d-2e6f0a9b8c71' },
   },
+  Namespace: {
+    apiVersion: 'v1',
+    kind: 'Namespace',
+    metadata: { name: 'shop', labels: { 'kubernetes.io/metadata.name': 'shop', tenant: 'a' } },
+  },
 };
 
 export const REFS: Record<ObjectKind, ObjectRef> = {
@@ -51,6 +56,7 @@ export const REFS: Record<ObjectKind, ObjectRef> = {
   Service: { kind: 'Service', namespace: 'shop', name: 'web' },
   EndpointSlice: { kind: 'EndpointSlice', namespace: 'shop', name: 'web-x7k2p' },
   IPAddressClaim: { kind: 'IPAddressClaim', name: '192.168.1.241' },
+  Namespace: { kind: 'Namespace', name: 'shop' },
 };
 
 export const API_VERSIONS: Record<ObjectKind, string> = {
@@ -59,6 +65,7 @@ export const API_VERSIONS: Record<ObjectKind, string> = {
   Service: 'v1',
   EndpointSlice: 'discovery.k8s.io/v1',
   IPAddressClaim: 'mikrolb.de/v1alpha1',
+  Namespace: 'v1',
 };
 
 export const APISERVER_SOURCE = 'https://10.96.0.1:443';

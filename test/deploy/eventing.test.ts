@@ -6,6 +6,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import { FUNCTION_NAMES, ROUTES, type FunctionName } from '../../bridge/routing.js';
 import { parseCloudEvent } from '../../lib/events/cloudevent.js';
+import { apiVersionOfKind } from '../../lib/events/identity.js';
 import { ChangeSchema, EVENT_TYPE_PREFIX_RESOURCE, ObjectKindSchema } from '../../lib/events/invocation.js';
 import { testCluster } from '../helpers/cluster.js';
 import { one, ofKind, renderWithoutCertManager, type Doc } from './render.js';
@@ -14,9 +15,6 @@ import { ApiServerSourceSchema, BindingSchema, PingSourceSchema, RoleSchema, Tri
 const { kubectl } = testCluster();
 let docs: Doc[] = [];
 const PING_TYPE = 'dev.knative.sources.ping';
-const API_VERSIONS: Record<string, string> = {
-  IPPool: 'mikrolb.de/v1alpha1', IPAllocation: 'mikrolb.de/v1alpha1', Service: 'v1', EndpointSlice: 'discovery.k8s.io/v1', IPAddressClaim: 'mikrolb.de/v1alpha1',
-};
 
 beforeAll(async () => {
   docs = (await renderWithoutCertManager(kubectl, 'knative-eventing')).docs;
@@ -35,7 +33,7 @@ describe('the ApiServerSource', () => {
     const source = one(docs, 'ApiServerSource', 'mikrolb', ApiServerSourceSchema);
     expect(source.spec.mode).toBe('Resource');
     expect(source.spec.namespaceSelector).toEqual({});
-    expect(source.spec.resources).toEqual(ObjectKindSchema.options.map((kind) => ({ apiVersion: API_VERSIONS[kind], kind })));
+    expect(source.spec.resources).toEqual(ObjectKindSchema.options.map((kind) => ({ apiVersion: apiVersionOfKind(kind), kind })));
     expect(source.spec.sink.ref).toEqual({ apiVersion: 'eventing.knative.dev/v1', kind: 'Broker', name: 'mikrolb' });
   });
 
@@ -47,7 +45,7 @@ describe('the ApiServerSource', () => {
     const granted = role.rules.flatMap((r) => r.apiGroups.flatMap((g) => r.resources.map((res) => `${res}.${g}:${[...r.verbs].sort().join(',')}`)));
     expect(granted.sort()).toEqual([
       'endpointslices.discovery.k8s.io:get,list,watch', 'ipaddressclaims.mikrolb.de:get,list,watch', 'ipallocations.mikrolb.de:get,list,watch',
-      'ippools.mikrolb.de:get,list,watch', 'services.:get,list,watch',
+      'ippools.mikrolb.de:get,list,watch', 'namespaces.:get,list,watch', 'services.:get,list,watch',
     ]);
   });
 });

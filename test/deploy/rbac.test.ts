@@ -53,7 +53,8 @@ const RELEASE: Grants = {
   'endpointslices.discovery.k8s.io': ['list'],
   'events.events.k8s.io': ['create'],
 };
-const WATCHED: readonly Resource[] = ['ippools.mikrolb.de', 'ipallocations.mikrolb.de', 'ipaddressclaims.mikrolb.de', 'services', 'endpointslices.discovery.k8s.io'];
+// namespaces: their labels decide which scoped pools (namespaceSelectors) serve their Services
+const WATCHED: readonly Resource[] = ['ippools.mikrolb.de', 'ipallocations.mikrolb.de', 'ipaddressclaims.mikrolb.de', 'services', 'endpointslices.discovery.k8s.io', 'namespaces'];
 const BRIDGE: Grants = Object.fromEntries(WATCHED.map((r) => [r, ['list', 'watch']]));
 const WEBHOOK: Grants = { 'ippools.mikrolb.de': ['list'] };
 const EVENTS_SOURCE: Grants = Object.fromEntries(WATCHED.map((r) => [r, ['get', 'list', 'watch']]));

@@ -15,7 +15,7 @@ import { formatAddress, startFor } from '../../lib/ip/index.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { CLUSTER_EVENT_NAMESPACE } from '../../lib/k8s/events.js';
 import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
-import { getClaim, getPool, getService } from '../../lib/k8s/typed.js';
+import { getClaim, getNamespace, getPool, getService } from '../../lib/k8s/typed.js';
 import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
@@ -187,6 +187,36 @@ describe('a pool whose scope changes (resync every 10 minutes)', () => {
     await scope([ns]);
     expect(await ingress(name)).toMatch(/^198\.18\.65\./);
     console.log(`[scope] allocated again ${((performance.now() - t) / 1000).toFixed(1)} s after the scope took the Service back`);
+  });
+
+  it("a Service whose Namespace's labels no longer match gives its address back within seconds, and gets one when they match again", async () => {
+    const tenant = uniq('tenant-ns');
+    const value = uniq('t');
+    const labelled = async (v: string): Promise<void> => {
+      const current = await getNamespace(e2e.kube, tenant);
+      if (!current) throw new Error(`${tenant} is gone`);
+      await e2e.kube.replace('Namespace', { ...current, metadata: { ...current.metadata, labels: { ...current.metadata.labels, 'mikrolb-e2e/tenant': v } } });
+    };
+    await make.namespace(tenant);
+    await labelled(value);
+    const pool = uniq('by-label');
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.66.0/29'], autoAssign: false, interfaceName: 'ether1', serviceAllocation: { namespaceSelectors: [{ matchLabels: { 'mikrolb-e2e/tenant': value } }] } });
+    const name = uniq('labelled');
+    await make.service(tenant, name, LB, { 'mikrolb.de/load-balancer-pools': pool });
+    const ingressIn = async (): Promise<string | undefined> => (await getService(e2e.kube, tenant, name))?.status?.loadBalancer?.ingress?.[0]?.ip;
+    await eventually(async () => expect(await ingressIn()).toMatch(/^198\.18\.66\./), 30_000);
+    let t = performance.now();
+    await labelled('someone-else');
+    await eventually(async () => {
+      const [a] = await make.allocationsOf(tenant, name);
+      expect(a?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('PoolScopeMismatch');
+      expect(await ingressIn()).toBeUndefined();
+    }, 30_000);
+    console.log(`[scope] the address was given back ${((performance.now() - t) / 1000).toFixed(1)} s after the Namespace's labels changed`);
+    t = performance.now();
+    await labelled(value);
+    await eventually(async () => expect(await ingressIn()).toMatch(/^198\.18\.66\./), 30_000);
+    console.log(`[scope] allocated again ${((performance.now() - t) / 1000).toFixed(1)} s after the Namespace matched again`);
   });
 });
 
