@@ -230,11 +230,15 @@ export async function freeClaims(deps: AllocateRun, holdings: readonly Holding[]
   }
 }
 
-/** Logs a decision and records its event (`eventRecorded`: the hand-off's program recorded `IPAllocated` already). */
-export async function recordOutcome(deps: AllocateRun, a: IPAllocation, d: Decision, opts: { eventRecorded?: boolean } = {}): Promise<void> {
+/**
+ * Logs a decision and records its event (`eventRecorded`: the hand-off's program recorded
+ * `IPAllocated` already; `leftRouters`: the address it moved off, the router's own).
+ */
+export async function recordOutcome(deps: AllocateRun, a: IPAllocation, d: Decision, opts: { eventRecorded?: boolean; leftRouters?: string } = {}): Promise<void> {
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   if (d.ok) {
-    if (!opts.eventRecorded) await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note: allocatedNote(d.address, d.pool), action: 'Allocate' });
+    const note = opts.leftRouters === undefined ? allocatedNote(d.address, d.pool) : `Allocated address ${d.address} from pool ${d.pool} instead of ${opts.leftRouters}, which the router holds itself.`;
+    if (!opts.eventRecorded) await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate' });
     deps.log.info('Allocated an address', { allocation: a.metadata.name, address: d.address, pool: d.pool });
   } else {
     await deps.kube.recordEvent({ regarding, type: 'Warning', reason: d.reason, note: d.message, action: 'Allocate' });
@@ -329,9 +333,10 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, report);
       if (claimed) claimedHere.push(claimed);
       const refused = refusedByRouter(current);
-      if (refused && d.ok && d.address !== refused) {
-        deps.log.info('Moving an allocation off an address the router holds', { allocation: name, address: refused, to: d.address, pool: d.pool });
-        report.actions.push(`${name}: leaves ${refused} (the router's own)`);
+      const leftRouters = refused !== undefined && d.ok && d.address !== refused ? refused : undefined;
+      if (leftRouters && d.ok) {
+        deps.log.info('Moving an allocation off an address the router holds', { allocation: name, address: leftRouters, to: d.address, pool: d.pool });
+        report.actions.push(`${name}: leaves ${leftRouters} (the router's own)`);
       }
       const pool = d.ok ? adopted.find((v) => v.name === d.pool)?.pool.spec : undefined;
       const next = allocatedStatus(current, d, pool ? { advertise: pool.advertise, ...(pool.interfaceName ? { interfaceName: pool.interfaceName } : {}) } : undefined, deps.now());
@@ -360,7 +365,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         }
         kept = d.ok ? d.address : undefined;
         report.actions.push(d.ok ? `${name}: ${d.address} from pool ${d.pool}` : `${name}: ${d.reason}`);
-        if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d);
+        if (current.status?.address !== next.address || current.status?.phase !== next.phase || !d.ok) await recordOutcome(deps, current, d, leftRouters ? { leftRouters } : {});
       }
       kept = d.ok ? d.address : undefined;
       if (claimed && claimed.address === kept) {

@@ -94,7 +94,7 @@ describe("an auto-assigned address that is the router's own", () => {
     expect([moved.status?.phase, moved.status?.address]).toEqual(['Allocated', '192.0.2.2']);
     expect(readyOf(moved)).toMatchObject({ status: 'False', reason: 'ProgrammingPending' });
     expect(await c.claims()).toEqual(['192.0.2.2']); // the router's address is free again
-    expect(c.kube.events).toContainEqual(expect.objectContaining({ type: 'Normal', reason: 'IPAllocated', note: 'Allocated address 192.0.2.2 from pool lan.' }));
+    expect(c.kube.events).toContainEqual(expect.objectContaining({ type: 'Normal', reason: 'IPAllocated', note: 'Allocated address 192.0.2.2 from pool lan instead of 192.0.2.1, which the router holds itself.' }));
     expect(c.log.entries).toContainEqual(expect.objectContaining({ msg: 'Moving an allocation off an address the router holds', fields: expect.objectContaining({ address: ROUTER, to: '192.0.2.2' }) }));
 
     expect(await c.program()).toBe('done');
