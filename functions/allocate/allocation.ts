@@ -132,8 +132,8 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       // freed since the hint saw it: one read tells
       startChecked = true;
       const view = views.find((v) => v.name === d.pool);
-      const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}) }, view) : undefined;
-      if (start && start !== d.address && start !== routerHeld && deps.hint.isTaken(start)) {
+      const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}) }, view) : undefined;
+      if (start && start !== d.address && deps.hint.isTaken(start)) {
         const claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
         if (!claim) {
           deps.hint.forget(start);

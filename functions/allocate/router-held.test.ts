@@ -115,6 +115,30 @@ describe("an auto-assigned address that is the router's own", () => {
     expect(c.kube.writes.length).toBe(writes);
   });
 
+  it('an allocation made again moves to the same address as before, though the instance still thinks it taken', async () => {
+    const c = await setup({ addresses: ['192.0.2.1-192.0.2.3'] });
+    expect(await c.program()).toBe('done');
+    expect(await c.allocate()).toBe('done');
+    expect((await c.allocation()).status?.address).toBe('192.0.2.2');
+    // the allocation is deleted (by hand, say; its claim goes through another instance: this one
+    // still sees 192.0.2.2 taken) and made again: decided 192.0.2.1 (its start) and refused
+    const old = await c.allocation();
+    await c.kube.port.replace('IPAllocation', { ...old, metadata: { ...old.metadata, finalizers: [] } });
+    await c.kube.port.remove('IPAllocation', old.metadata.name);
+    await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.2') ?? '');
+    const refused = { status: 'False', reason: 'AddressInUseByRouter', message: 'the router holds it', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 };
+    const made = IPAllocationSchema.parse(await c.kube.port.create('IPAllocation', {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
+      metadata: { name: old.metadata.name, finalizers: ['mikrolb.de/finalizer'], labels: old.metadata.labels },
+      spec: { ipFamily: 'IPv4' },
+    }));
+    await c.kube.port.replaceStatus('IPAllocation', { ...made, status: { phase: 'Allocated', address: ROUTER, advertised: false, interfaceName: 'ether1', observedGeneration: made.metadata.generation, conditions: [{ ...refused, type: 'Programmed' }, { ...refused, type: 'Ready' }] } });
+    await c.kube.port.create('IPAddressClaim', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf(ROUTER) ?? '' }, spec: { address: ROUTER, poolName: 'lan', allocationName: made.metadata.name, allocationUID: made.metadata.uid ?? '' } });
+    expect(await c.allocate()).toBe('done');
+    expect((await c.allocation()).status?.address).toBe('192.0.2.2');
+    expect(await c.claims()).toEqual(['192.0.2.2']);
+  });
+
   it('with no other free address keeps the refused one (no churn of its claim), as before', async () => {
     const c = await setup({ addresses: ['192.0.2.1'] });
     expect(await c.program()).toBe('done');

@@ -103,10 +103,16 @@ function keyStartIn(input: Pick<AssignInput, 'service' | 'sharing'>, pool: PoolV
   return input.service && input.sharing ? startFor(sharedSeedOf(input.sharing.key, pool.family), pool.owned) : undefined;
 }
 
-/** The address this allocation prefers in a pool: its key's first try, else where its search starts. */
-export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'service' | 'sharing'>, pool: PoolView): string | undefined {
+/**
+ * The address this allocation prefers in a pool: its key's first try, else where its search
+ * starts — or, when that is the router's own address it is moving off, the next one after it.
+ */
+export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'service' | 'sharing' | 'routerHeld'>, pool: PoolView): string | undefined {
   const start = keyStartIn(input, pool) ?? startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
-  return start === undefined ? undefined : formatAddress(pool.family, start);
+  if (start === undefined) return undefined;
+  const avoided = routerHeldIn(input, pool);
+  const v = start === avoided ? chooseFrom(pool.owned, { has: (x) => x === avoided }, start) : start;
+  return v === undefined ? undefined : formatAddress(pool.family, v);
 }
 
 /**
@@ -126,7 +132,7 @@ function joinableIn(input: AssignInput, pool: PoolView, avoided: bigint | undefi
 }
 
 /** The router-held address's value in this pool's family, if it is one (see AssignInput.routerHeld). */
-function routerHeldIn(input: AssignInput, pool: PoolView): bigint | undefined {
+function routerHeldIn(input: Pick<AssignInput, 'routerHeld'>, pool: PoolView): bigint | undefined {
   const p = input.routerHeld === undefined ? undefined : parseAddress(input.routerHeld);
   return p?.ok && p.family === pool.family ? p.value : undefined;
 }
