@@ -209,13 +209,13 @@ describe('retries', () => {
     const answered = setup((_, calls) => (calls.length === 1 ? { status: 503, detail: '{"error":"router away"}' } : { status: 200 }));
     answered.queue.add('program', objectInvocation('update', web));
     await answered.clock.advance(10_000);
-    const retried = (entries: typeof answered.log.entries) => entries.filter((e) => e.msg === 'Invocation will be retried').map((e) => e.level);
+    const retried = (entries: typeof answered.log.entries) => entries.filter((e) => e.msg === 'Invoking again after a delay').map((e) => e.level);
     expect(retried(answered.log.entries)).toEqual(['info']);
     const lost = setup((_, calls) => (calls.length === 1 ? new Error('socket hang up') : { status: 200 }));
     lost.queue.add('program', objectInvocation('update', web));
     await lost.clock.advance(10_000);
     expect(retried(lost.log.entries)).toEqual(['warn']);
-    expect(lost.log.entries.find((e) => e.msg === 'Invocation will be retried')?.fields).toMatchObject({ error: 'socket hang up', attempt: 1 });
+    expect(lost.log.entries.find((e) => e.msg === 'Invoking again after a delay')?.fields).toMatchObject({ error: 'socket hang up', attempt: 1 });
   });
 
   it.each([400, 401, 403, 410, 422])('logs and drops status %i', async (status) => {

@@ -264,7 +264,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     observer.retried(item.lane.fn, delayMs);
     // a function that answered logged why itself (in the controller, in this very log): the
     // bridge's line adds when it tries again; an invocation that got no answer is the bridge's to warn of
-    log[answer.ok ? 'info' : 'warn']('Invocation will be retried', { ...fields, delayMs });
+    log[answer.ok ? 'info' : 'warn']('Invoking again after a delay', { ...fields, delayMs });
     wakeAt(item, clock.now() + delayMs);
   }
 

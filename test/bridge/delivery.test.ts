@@ -54,7 +54,7 @@ describe('delivery', () => {
     // Jitter lets neighbours touch (attempt n waits ½–1 of base·2^(n-1)), never two steps apart.
     for (let i = 1; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(0.9 * (gaps[i - 1] ?? 0));
     for (let i = 2; i < gaps.length; i++) expect(gaps[i]).toBeGreaterThan(gaps[i - 2] ?? 0);
-    expect(log.entries.filter((e) => e.msg === 'Invocation will be retried' && e.fields['object'] === `Service/${ns}/flaky`)).toHaveLength(4);
+    expect(log.entries.filter((e) => e.msg === 'Invoking again after a delay' && e.fields['object'] === `Service/${ns}/flaky`)).toHaveLength(4);
     await new Promise((r) => setTimeout(r, 1_000));
     expect(flakyProgramCalls(fns.received)).toBe(5);
     expect(metricValue(await metrics(), 'mikrolb_bridge_retries_total{function="program"}')).toBeGreaterThanOrEqual(4);

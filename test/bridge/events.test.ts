@@ -1,5 +1,6 @@
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BridgeHandle } from '../../bridge/bridge.js';
+import { ObjectKindSchema } from '../../lib/events/invocation.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { testCluster, uniq } from '../helpers/cluster.js';
 import { endpointSlice, fakeFunctions, kubeWriter, lbService, metricValue, testBridge } from './support.js';
@@ -44,7 +45,7 @@ describe('the bridge against the API server', () => {
   it('is ready after the initial lists, and invokes allocate for what existed (program waits for its allocation)', async () => {
     const readyz = await fetch(`http://127.0.0.1:${bridge.port}/readyz`);
     expect(readyz.status).toBe(200);
-    for (const kind of ['IPPool', 'IPAllocation', 'Service', 'EndpointSlice', 'IPAddressClaim']) {
+    for (const kind of ObjectKindSchema.options) {
       expect(log.entries).toContainEqual(expect.objectContaining({ msg: `Listed ${kind}` }));
     }
     await waitFor(() => expect(fns.about(`${ns}/web`)).toEqual([`allocate add Service/${ns}/web`]));

@@ -1,6 +1,7 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import type { BridgeHandle } from '../../bridge/bridge.js';
+import { ObjectKindSchema } from '../../lib/events/invocation.js';
 import { isKubeError } from '../../lib/k8s/errors.js';
 import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';
 import { memoryLogger } from '../../lib/log/logger.js';
@@ -14,7 +15,7 @@ let fns: Awaited<ReturnType<typeof fakeFunctions>>;
 let bridge: BridgeHandle;
 const log = memoryLogger();
 const ns = 'outage';
-const KINDS = ['IPPool', 'IPAllocation', 'Service', 'EndpointSlice', 'IPAddressClaim'];
+const KINDS = ObjectKindSchema.options;
 
 beforeAll(async () => {
   cluster = await startCluster();
