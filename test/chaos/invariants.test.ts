@@ -7,13 +7,13 @@ import { planOwner } from '../../lib/core/router-program.js';
 import { allocationName, serviceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
-import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
+import { IPPoolSchema, type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { FINALIZER, LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { applyPlanToState, ownerOf } from '../../lib/router/index.js';
 import { checkInvariants, type World } from './invariants.js';
 import { claims, uniqueAddresses } from './claim-invariants.js';
 import { CHAOS_ROUTER, foreignEntries, OTHER_CLUSTER } from './router-seed.js';
-import { NAMESPACE, OUR_CLASS } from './shapes.js';
+import { NAMESPACE, OUR_CLASS, POOLS, TIER_LABEL } from './shapes.js';
 
 // The chaos suite passes when this checker finds nothing, so first prove it finds each kind of damage.
 const CLASSES = { loadBalancerClass: OUR_CLASS, defaultClass: false };
@@ -79,7 +79,7 @@ function goodWorld(): World {
   const router = applyPlanToState(CHAOS_ROUTER, ops).menus;
   const foreign = foreignEntries(CHAOS_ROUTER);
   return {
-    services: [svc], slices: [slice], allocations: [alloc], pools, claims, router, foreignBefore: foreign, foreignNow: foreign,
+    services: [svc], slices: [slice], allocations: [alloc], pools, claims, router, foreignBefore: foreign, foreignNow: foreign, namespaceLabels: { [TIER_LABEL]: 'gold' },
     resynced: { allocate: RELEASE_RESYNC, release: RELEASE_RESYNC }, claimGraceMs: GRACE_MS,
   };
 }
@@ -114,6 +114,17 @@ const found = (w: World): string[] => [...new Set(checkInvariants(w, CLASSES).ma
 describe('the chaos invariants checker', () => {
   it('finds nothing wrong with a converged world', () => {
     expect(checkInvariants(goodWorld(), CLASSES)).toEqual([]);
+  });
+
+  it("an address of a scoped pool held by a Service its namespace's labels no longer match", () => {
+    const spec = POOLS.find((p) => p.name === 'chaos-tenant')?.spec;
+    if (!spec) throw new Error('no chaos-tenant pool');
+    const tenant = IPPoolSchema.parse({ metadata: { name: 'chaos-tenant', uid: 'tenant-uid', creationTimestamp: T }, spec });
+    const w = goodWorld();
+    const onTenant = withClaims(w, [claim('198.18.40.100', w.allocations[0]?.metadata.name ?? '', 'alloc-1', { serviceUID: 'svc-1', pool: 'chaos-tenant' })], w.allocations, [POOL_P, tenant]);
+    const scoped = (labels: Record<string, string>) => checkInvariants({ ...onTenant, namespaceLabels: labels }, CLASSES).filter((v) => v.invariant === 'pool-scope');
+    expect(scoped({ [TIER_LABEL]: 'gold' })).toEqual([]);
+    expect(scoped({ [TIER_LABEL]: 'silver' })).toEqual([expect.objectContaining({ detail: expect.stringContaining('of pool chaos-tenant, which does not serve it') })]);
   });
 
   it("an allocation on the router's own address: right when asked for by name or nothing else is free, stuck when it could move", () => {

@@ -1,5 +1,6 @@
 import { REASON_ADDRESS_IN_USE_BY_ROUTER, refusedByRouter } from '../../lib/core/allocation-status.js';
 import { findCondition } from '../../lib/core/conditions.js';
+import { poolServes, type Requester } from '../../lib/core/pool-scope.js';
 import { assignAddress } from '../../lib/core/assign.js';
 import { holdsAddress, poolFamilies, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
@@ -38,6 +39,8 @@ export interface World {
   /** `foreignEntries` of the router before the run and now. */
   foreignBefore: string;
   foreignNow: string;
+  /** The labels of the chaos namespace (scoped pools select it by them). */
+  namespaceLabels: Readonly<Record<string, string>>;
 }
 
 export interface Violation {
@@ -229,9 +232,29 @@ const stuck = (o: { metadata: { name: string; namespace?: string | undefined; de
   detail: `${o.metadata.namespace ? `${o.metadata.namespace}/` : ''}${o.metadata.name} deleted at ${o.metadata.deletionTimestamp ?? ''} still has finalizers ${JSON.stringify(o.metadata.finalizers ?? [])}`,
 });
 
+/**
+ * Every address a Service holds from a scoped pool is one the pool serves it: its scope as it is
+ * now, with the Service's labels and its namespace's as they are now (a change of either, or of
+ * the pool, moves the Service within seconds; the settle phase's resyncs check it too).
+ */
+export function poolScopes(w: World, classes: ClassConfig): Violation[] {
+  const out: Violation[] = [];
+  for (const { svc, allocations } of managedServices(w, classes)) {
+    const requester: Requester = { key: key(svc), namespace: svc.metadata.namespace ?? 'default', labels: svc.metadata.labels ?? {}, namespaceLabels: w.namespaceLabels };
+    for (const a of allocations) {
+      if (a.status?.phase !== 'Allocated' && a.status?.phase !== 'Programmed') continue;
+      const pool = w.pools.find((p) => p.metadata.name === claimOf(w, a)?.spec.poolName);
+      if (pool && !pool.metadata.deletionTimestamp && !poolServes(pool, requester)) {
+        out.push({ invariant: 'pool-scope', detail: `${a.metadata.name} of ${key(svc)} holds ${a.status.address ?? '?'} of pool ${pool.metadata.name}, which does not serve it (namespace labels ${JSON.stringify(w.namespaceLabels)})` });
+      }
+    }
+  }
+  return out;
+}
+
 export function checkInvariants(w: World, classes: ClassConfig): Violation[] {
   return [
     ...uniqueAddresses(w), ...claims(w), ...poolStatusCounts(w), ...serviceStatus(w, classes), ...allocationOwners(w, classes), ...starvedAllocations(w, classes),
-    ...routerPlan(w, classes), ...foreign(w), ...stuckDeletions(w),
+    ...poolScopes(w, classes), ...routerPlan(w, classes), ...foreign(w), ...stuckDeletions(w),
   ];
 }

@@ -15,7 +15,12 @@ export const POOLS = [
   { name: 'chaos-v6', spec: { ipFamily: 'IPv6', addresses: ['2001:db8:4040::100-2001:db8:4040::17f'] } },
   { name: 'chaos-quiet', spec: { ipFamily: 'IPv4', addresses: ['198.18.42.10-198.18.42.29'], autoAssign: false, advertise: false } },
   { name: 'chaos-overlap', spec: { ipFamily: 'IPv4', addresses: ['198.18.40.130-198.18.40.149'], autoAssign: false } },
+  // tried first for the chaos namespace's Services while it is labelled gold (relabelNamespace)
+  { name: 'chaos-tenant', spec: { ipFamily: 'IPv4', addresses: ['198.18.40.200-198.18.40.215'], serviceAllocation: { priority: 1, namespaceSelectors: [{ matchLabels: { 'chaos.mikrolb.de/tier': 'gold' } }] } } },
 ] as const;
+
+/** The label of the chaos namespace that chaos-tenant selects (gold), changed now and then. */
+export const TIER_LABEL = 'chaos.mikrolb.de/tier';
 
 /** What chaos-v4a excludes now and then (`editPool`): held addresses among them, the shared ones too. */
 export const V4A_EXCLUDED = '!198.18.40.118-198.18.40.122';
@@ -46,7 +51,7 @@ function explicitIps(rng: Rng, family: Family): string {
 function poolList(rng: Rng, family: Family): string {
   if (family === 'v6') return rng.chance(0.9) ? 'chaos-v6' : 'chaos-v4a';
   if (family === 'dual') return rng.pick(['chaos-v4a,chaos-v6', 'chaos-v4b,chaos-v6', 'chaos-v6']);
-  return rng.pick(['chaos-v4a', 'chaos-v4b', 'chaos-v4b', 'chaos-quiet', 'chaos-overlap', 'chaos-missing', 'chaos-v4a,chaos-quiet']);
+  return rng.pick(['chaos-v4a', 'chaos-v4b', 'chaos-v4b', 'chaos-quiet', 'chaos-overlap', 'chaos-missing', 'chaos-v4a,chaos-quiet', 'chaos-tenant']);
 }
 
 /** Addresses Services with a sharing key ask for: few, so that Services meet on them. */

@@ -1,7 +1,7 @@
 import { menusToRead, ROUTE_MENUS } from '../../lib/core/router-program.js';
 import { EndpointSliceSchema, type EndpointSlice } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
-import { listAllocations, listClaims, listPools, listServices } from '../../lib/k8s/typed.js';
+import { getNamespace, listAllocations, listClaims, listPools, listServices } from '../../lib/k8s/typed.js';
 import type { RouterClient } from '../../lib/routeros/client/index.js';
 import type { RouterSim } from '../../lib/routeros/sim/index.js';
 import type { World } from './invariants.js';
@@ -13,8 +13,9 @@ export type SettleFacts = Pick<World, 'resynced' | 'claimGraceMs' | 'foreignBefo
 
 /** Reads the cluster and the router for the invariants (the router through the API, as the product does). */
 export async function readWorld(kube: KubePort, router: RouterClient, sim: RouterSim, facts: SettleFacts): Promise<World> {
-  const [services, allocations, pools, claims, rawSlices, menus] = await Promise.all([
+  const [services, allocations, pools, claims, rawSlices, menus, namespace] = await Promise.all([
     listServices(kube, NAMESPACE), listAllocations(kube), listPools(kube), listClaims(kube), kube.list('EndpointSlice', { namespace: NAMESPACE }), router.readMany([...menusToRead(), ...ROUTE_MENUS]),
+    getNamespace(kube, NAMESPACE),
   ]);
   const invalid = [...services.invalid, ...allocations.invalid, ...pools.invalid, ...claims.invalid];
   if (invalid.length) throw new Error(`objects that do not match the schemas: ${invalid.map((i) => `${i.kind} ${i.name}: ${i.message}`).join('; ')}`);
@@ -25,6 +26,6 @@ export async function readWorld(kube: KubePort, router: RouterClient, sim: Route
   }
   return {
     services: services.items, slices, allocations: allocations.items, pools: pools.items, claims: claims.items, router: menus,
-    ...facts, resynced: { ...facts.resynced }, foreignNow: foreignEntries(sim.state()),
+    ...facts, resynced: { ...facts.resynced }, foreignNow: foreignEntries(sim.state()), namespaceLabels: namespace?.metadata.labels ?? {},
   };
 }

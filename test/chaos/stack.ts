@@ -13,7 +13,7 @@ import { createLogger } from '../../lib/log/logger.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import { mikrolbProcess, type MikrolbProcess } from './processes.js';
 import { CHAOS_ROUTER } from './router-seed.js';
-import { NAMESPACE, OUR_CLASS } from './shapes.js';
+import { NAMESPACE, OUR_CLASS, TIER_LABEL } from './shapes.js';
 import { messageOf } from '../../lib/errors.js';
 
 export const LEASE_NAMESPACE = 'mikrolb-system';
@@ -161,7 +161,7 @@ export async function startChaosStack(logDir: string, leaderElection: boolean, l
     kc.loadFromFile(cluster.kubeconfig);
     const transport = kubeTransport(kc);
     const kube = apiServerPort(transport, { instance: 'chaos' });
-    for (const name of [NAMESPACE, LEASE_NAMESPACE]) await kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name } });
+    for (const name of [NAMESPACE, LEASE_NAMESPACE]) await kube.create('Namespace', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, ...(name === NAMESPACE ? { labels: { [TIER_LABEL]: 'gold' } } : {}) } });
     const user = { name: USER, password: randomBytes(9).toString('base64url') };
     const sim = await startRouterSim({ initialState: CHAOS_ROUTER, users: [{ name: user.name, password: user.password }], recordCommands: true });
     stops.push(() => sim.close());

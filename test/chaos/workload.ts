@@ -4,12 +4,13 @@ import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { resourcePath, RESOURCES, type Kind } from '../../lib/k8s/resources.js';
 import type { Transport } from '../../lib/k8s/rest.js';
 import type { Rng } from './rng.js';
-import { annotations, loadBalancerIP, NAMESPACE, poolObject, POOLS, ports, serviceObject, sliceObject, typeSpec, V4A_EXCLUDED, type Family } from './shapes.js';
+import { annotations, loadBalancerIP, NAMESPACE, poolObject, POOLS, ports, serviceObject, sliceObject, TIER_LABEL, typeSpec, V4A_EXCLUDED, type Family } from './shapes.js';
 import { messageOf } from '../../lib/errors.js';
 import * as z from 'zod';
 
 const ClaimListSchema = z.object({ items: z.array(z.object({ spec: z.object({ allocationName: z.string() }) })) });
 const PoolMetaSchema = z.object({ metadata: z.object({ deletionTimestamp: z.string().optional() }) });
+const NamespaceLabelsSchema = z.object({ metadata: z.object({ labels: z.record(z.string(), z.string()).optional() }) });
 const PoolSpecSchema = z.object({ spec: z.object({ interfaceName: z.string().optional(), advertise: z.boolean().optional(), addresses: z.array(z.string()) }) });
 
 /** What the workload did, for the summary. */
@@ -19,7 +20,7 @@ export interface WorkloadCounts {
   recreated: number;
   /** Created, then deleted within 1.5 s. */
   flashes: number;
-  changed: { annotations: number; ports: number; slices: number; type: number; pools: number };
+  changed: { annotations: number; ports: number; slices: number; type: number; pools: number; namespaces: number };
   /** Writes refused or lost (API server down, validation): the run goes on. */
   failedWrites: number;
 }
@@ -42,7 +43,8 @@ const TIMEOUT = { timeoutMs: 10_000 };
 /** Services `s-0`..`s-<n-1>` in the chaos namespace, created, changed and deleted at random. */
 export function workload(transport: Transport, rng: Rng, services: number): Workload {
   const share = rng.fork('sharing'); // see sharing() in shapes.ts
-  const counts: WorkloadCounts = { created: 0, deleted: 0, recreated: 0, flashes: 0, changed: { annotations: 0, ports: 0, slices: 0, type: 0, pools: 0 }, failedWrites: 0 };
+  const tiers = rng.fork('tiers'); // see relabelNamespace
+  const counts: WorkloadCounts = { created: 0, deleted: 0, recreated: 0, flashes: 0, changed: { annotations: 0, ports: 0, slices: 0, type: 0, pools: 0, namespaces: 0 }, failedWrites: 0 };
   const path = (kind: Kind, name?: string) => resourcePath(RESOURCES[kind], NAMESPACE, name);
   const patch = (kind: Kind, name: string, body: unknown) =>
     transport({ method: 'PATCH', path: path(kind, name), body, contentType: 'application/merge-patch+json', ...TIMEOUT });
@@ -195,10 +197,26 @@ export function workload(transport: Transport, rng: Rng, services: number): Work
     return `delete pool ${pool.name}`;
   }
 
+  /**
+   * An operator moves the chaos namespace between tiers (gold ↔ silver): chaos-tenant serves
+   * its Services only while it is gold, so the addresses they hold from it are given back (and
+   * taken again) at once. Drawn from a generator of its own, so a seed's other draws stay what
+   * they were before tiers were part of the run.
+   */
+  async function relabelNamespace(): Promise<string> {
+    const nsPath = resourcePath(RESOURCES.Namespace, undefined, NAMESPACE);
+    const ns = NamespaceLabelsSchema.parse(await transport({ method: 'GET', path: nsPath, ...TIMEOUT }));
+    const tier = ns.metadata.labels?.[TIER_LABEL] === 'gold' ? 'silver' : 'gold';
+    await transport({ method: 'PATCH', path: nsPath, body: { metadata: { labels: { [TIER_LABEL]: tier } } }, contentType: 'application/merge-patch+json', ...TIMEOUT });
+    counts.changed.namespaces++;
+    return `namespace ${NAMESPACE} is ${tier} now`;
+  }
+
   async function step(): Promise<string> {
     const slot = rng.int(0, services - 1);
     const name = `s-${slot}`;
     try {
+      if (tiers.chance(0.01)) return await relabelNamespace();
       if (rng.chance(0.03)) return await editPool();
       if (rng.chance(0.01)) return await cyclePool();
       const svc = await read(name);
