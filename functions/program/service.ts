@@ -3,7 +3,7 @@ import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
 import { matchAllocations, nothingValidNote, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
-import { parseAddress } from '../../lib/ip/index.js';
+import { formatAddress, parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
@@ -18,7 +18,7 @@ import type { Handed } from '../allocate/deps.js';
 import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService, type ServiceRead, type SettledService } from './settle.js';
 import { SETTLE_ROUNDS } from '../../lib/core/settle.js';
-import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
+import { DEFAULT_CLUSTER, type FamilyAddress } from '../../lib/router/index.js';
 import { recordAllocatedEvent, recordEvent, writeOutcomes } from './statuses.js';
 import { decisionUnrecorded, programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
@@ -326,11 +326,28 @@ async function inputsMoved(deps: ProgramDeps, svc: Service, read: ServiceRead, a
 const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[]): string =>
   JSON.stringify(advertisementWants(live, pools).map((w) => [w.address, w.advertise, w.interfaceName ?? '', w.pool ?? '']));
 
+/**
+ * The addresses the Service last published (its ingress, written by program after the router
+ * carried them) that none of its allocations holds now: their entries may still stand (see
+ * OwnerProgram.formerAddresses).
+ */
+function publishedNoLonger(svc: Service, current: readonly FamilyAddress[]): FamilyAddress[] {
+  const held = new Set(current.map((a) => a.address));
+  return (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => {
+    const p = i.ip === undefined ? undefined : parseAddress(i.ip);
+    if (!p?.ok) return [];
+    const address = formatAddress(p.family, p.value);
+    return held.has(address) ? [] : [{ family: p.family, address }];
+  });
+}
+
 /** The router made to carry what the Service and its allocations ask for, and the statuses that follow. */
 async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; added: boolean; plan: StatusPlan; owner: OwnerProgram }> {
   const model = serviceProgram(svc, intent, read.live, read.slices, read.shared);
   await warnUnusableEndpoints(deps, svc, read.slices, report);
-  const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts: advertisementWants(read.live, read.pools) };
+  const adverts = advertisementWants(read.live, read.pools);
+  const formerAddresses = publishedNoLonger(svc, [...model.lbAddresses, ...model.snatAddresses, ...adverts]);
+  const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts, ...(formerAddresses.length > 0 ? { formerAddresses } : {}) };
   const { outcomes, error, wrote, added } = await applyToRouter(deps, owner, report, state);
   const plan: StatusPlan = {
     outcomes,

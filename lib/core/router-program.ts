@@ -5,7 +5,7 @@ import { ADDRESS_MENU, holderConditions, isRefused, refusedWants } from './route
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
   DEFAULT_CLUSTER, advertisementEntry, entryOwner, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
-  snatList, sourceList, stagePlan, type DesiredEntry, type DesiredMenus, type Op, type Scope, type ServiceProgram,
+  snatList, sourceList, stagePlan, type DesiredEntry, type DesiredMenus, type FamilyAddress, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
 import { firewallMenu } from '../router/menus.js';
@@ -24,6 +24,15 @@ export interface OwnerProgram {
   cluster?: string;
   service?: ServiceProgram;
   adverts: readonly AdvertisementWant[];
+  /**
+   * Addresses this owner may still carry entries for without wanting them any more: the ones
+   * its Service last published (its ingress) that its allocations no longer hold — an
+   * allocation moved in place (a pool's or a namespace's scope changed, the router's own
+   * address). Their entries are read, so they go now; a narrowed read by the wanted addresses
+   * alone left them to the resync, and the address's next holder failed on them meanwhile
+   * (`already have such entry`; chaos, seed 4140000).
+   */
+  formerAddresses?: readonly FamilyAddress[];
 }
 
 export interface PlanResult {
@@ -226,9 +235,11 @@ interface OwnerRead {
  */
 function everything(p: OwnerProgram): OwnerProgram {
   if (!p.service) return p;
-  const { snatAddresses, lbAddresses } = p.service;
+  const { snatAddresses } = p.service;
+  const wanted = new Set(p.service.lbAddresses.map((a) => a.address));
+  const lbAddresses = [...p.service.lbAddresses, ...(p.formerAddresses ?? []).filter((a) => !wanted.has(a.address))];
   const known = new Set(snatAddresses.map((a) => a.address));
-  return { ...p, service: { ...p.service, lbEnabled: true, snatEnabled: true, snatAddresses: [...snatAddresses, ...lbAddresses.filter((a) => !known.has(a.address))] } };
+  return { ...p, service: { ...p.service, lbEnabled: true, snatEnabled: true, lbAddresses, snatAddresses: [...snatAddresses, ...lbAddresses.filter((a) => !known.has(a.address))] } };
 }
 
 /**
@@ -241,7 +252,7 @@ function possibleEntries(all: OwnerProgram): DesiredMenus {
   const merged = mergeDesired(
     ...(all.service ? [serviceEntries(all.service)] : []),
     ...(all.service && shares ? [serviceEntries({ ...all.service, addressOwners: {} })] : []),
-    ...all.adverts.map((w) => {
+    ...[...all.adverts, ...(all.formerAddresses ?? [])].map((w) => {
       const adv = advertisementEntry({ serviceUid: entryOwner(all.service, all.uid, w.family, w.address), family: w.family, address: w.address, interfaceName: 'any' });
       return { [adv.menu]: [adv.entry] };
     }),

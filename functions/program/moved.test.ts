@@ -1,0 +1,96 @@
+import { describe, expect, it } from 'vitest';
+import { allocationName } from '../../lib/core/service.js';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { claimNameOf } from '../../lib/k8s/claims.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
+import type { RouterState } from '../../lib/router/state.js';
+import { createTracer } from '../../test/tracer/index.js';
+import { createProgram } from './handler.js';
+
+/**
+ * An allocation whose address changes in place (allocate moved it: a pool's or a namespace's
+ * scope changed, or the router holds the address) leaves no entry of the old address behind:
+ * program reads the entries of the addresses the Service last published, so they go in the
+ * same run, and the address's next holder is not refused (`already have such entry`; chaos,
+ * seed 4140000, where such entries stood until the resync).
+ */
+
+const UID = '7e5a0000-0000-4000-8000-0000000000bb';
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const NAME = allocationName(UID, { ipFamily: 'IPv4' });
+
+const SEED: RouterState = {
+  version: '7.19.1',
+  menus: {
+    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
+    '/ip/address': [{ '.id': '*10', address: '192.0.2.1/24', interface: 'ether1' }, { '.id': '*11', address: '10.0.0.1/24', interface: 'bridge' }],
+    '/ip/route': [{ '.id': '*12', 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254' }],
+  },
+};
+
+const claim = (address: string, uid: string) => ({
+  apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf(address) ?? '' },
+  spec: { address, poolName: 'lan', allocationName: NAME, allocationUID: uid },
+});
+
+async function setup(interfaceName: string | undefined) {
+  const sim = await startSim({ initialState: SEED });
+  const client = openClient(sim, { timeoutMs: 5000 });
+  const kube = memoryPort({
+    now: NOW,
+    objects: [
+      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', creationTimestamp: '2026-01-01T00:00:00Z', finalizers: ['mikrolb.de/finalizer'] },
+        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.10-192.0.2.20'], autoAssign: true, advertise: true, ...(interfaceName ? { interfaceName } : {}) }, status: { claimsAdopted: true } },
+      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, finalizers: ['mikrolb.de/finalizer'] },
+        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
+      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-1', namespace: 'shop', uid: 'es-uid', labels: { 'kubernetes.io/service-name': 'web' } },
+        addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.66'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
+    ],
+  });
+  const made = IPAllocationSchema.parse(await kube.port.create('IPAllocation', {
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
+    metadata: { name: NAME, finalizers: ['mikrolb.de/finalizer'], labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': UID } },
+    spec: { ipFamily: 'IPv4' },
+  }));
+  const uid = made.metadata.uid ?? '';
+  const allocated = async (address: string) => {
+    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', NAME));
+    await kube.port.replaceStatus('IPAllocation', { ...a, status: { phase: 'Allocated', address, advertised: false, observedGeneration: a.metadata.generation } });
+  };
+  const program = createProgram({ kube: kube.port, router: client, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
+  const run = async () => (await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind;
+  const ingress = async () => ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop')).status?.loadBalancer?.ingress?.map((i) => i.ip);
+  /** Our entries that name the address anywhere (comment or value). */
+  const entriesOf = (address: string) => Object.values(sim.state().menus).flat()
+    .filter((e) => e.comment?.startsWith('mikrolb:') && Object.values(e).some((v) => v === address || v.startsWith(`${address}/`) || v.endsWith(`:${address}`)));
+  return { sim, kube, uid, allocated, run, ingress, entriesOf };
+}
+
+const reach = (state: RouterState, address: string) =>
+  createTracer(state).trace({ srcAddress: '203.0.113.7', srcPort: 40000, dstAddress: address, dstPort: 80, protocol: 'tcp', inInterface: 'ether1' });
+
+describe('an allocation moved to another address in place', () => {
+  it.each([['ether1'], [undefined]])('leaves no entry of its old address (pool interface %s)', async (interfaceName) => {
+    const c = await setup(interfaceName);
+    await c.kube.port.create('IPAddressClaim', claim('192.0.2.12', c.uid));
+    await c.allocated('192.0.2.12');
+    expect(await c.run()).toBe('done');
+    expect(await c.ingress()).toEqual(['192.0.2.12']);
+    expect(c.entriesOf('192.0.2.12').length).toBeGreaterThan(1);
+
+    // allocate moves it: the claim of the new address made, the old one freed, the status written
+    await c.kube.port.create('IPAddressClaim', claim('192.0.2.15', c.uid));
+    await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.12') ?? '');
+    await c.allocated('192.0.2.15');
+    expect(await c.run()).toBe('done');
+    expect(await c.ingress()).toEqual(['192.0.2.15']);
+    expect(c.entriesOf('192.0.2.12')).toEqual([]);
+    const state = c.sim.state();
+    expect(reach(state, '192.0.2.15')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 8080 });
+    expect(reach(state, '192.0.2.12')).not.toMatchObject({ dstAddress: '10.0.0.66' });
+  });
+});
