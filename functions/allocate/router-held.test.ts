@@ -10,6 +10,7 @@ import { client as openClient, sim as startSim } from '../../lib/routeros/client
 import type { RouterState } from '../../lib/router/state.js';
 import { createTracer } from '../../test/tracer/index.js';
 import { createProgram } from '../program/handler.js';
+import { LAN_ROUTER, lanServiceObjects } from '../test-support.js';
 import { createAllocate } from './handler.js';
 
 /**
@@ -25,28 +26,17 @@ const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: fals
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const ROUTER = '192.0.2.1';
 
-const SEED: RouterState = {
-  version: '7.19.1',
-  menus: {
-    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
-    '/ip/address': [{ '.id': '*10', address: `${ROUTER}/24`, interface: 'ether1' }, { '.id': '*11', address: '10.0.0.1/24', interface: 'bridge' }],
-    '/ip/route': [{ '.id': '*12', 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254' }],
-  },
-};
-
 async function setup(opts: { addresses: string[]; explicit?: boolean }) {
   const alloc = allocationName(UID, opts.explicit ? { address: ROUTER } : { ipFamily: 'IPv4' });
-  const sim = await startSim({ initialState: SEED });
+  const sim = await startSim({ initialState: LAN_ROUTER });
   const client = openClient(sim, { timeoutMs: 5000 });
   const kube = memoryPort({
     now: NOW,
     objects: [
-      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', creationTimestamp: '2026-01-01T00:00:00Z', finalizers: ['mikrolb.de/finalizer'] },
-        spec: { ipFamily: 'IPv4', addresses: opts.addresses, autoAssign: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'dns', namespace: 'tenant-a', uid: UID, finalizers: ['mikrolb.de/finalizer'], ...(opts.explicit ? { annotations: { 'mikrolb.de/load-balancer-ips': ROUTER } } : {}) },
-        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }] } },
-      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'dns-1', namespace: 'tenant-a', uid: 'es-uid', labels: { 'kubernetes.io/service-name': 'dns' } },
-        addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.66'], conditions: { ready: true } }], ports: [{ name: 'dns', port: 5353, protocol: 'UDP' }] },
+      ...lanServiceObjects({
+        uid: UID, namespace: 'tenant-a', name: 'dns', port: { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }, pool: { addresses: opts.addresses, interfaceName: 'ether1' },
+        ...(opts.explicit ? { annotations: { 'mikrolb.de/load-balancer-ips': ROUTER } } : {}),
+      }),
       // allocated the router's address before anyone knew (the pool's hashed start for this Service)
       { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: alloc, uid: 'alloc-uid', generation: 1, finalizers: ['mikrolb.de/finalizer'],
         labels: { 'mikrolb.de/service-namespace': 'tenant-a', 'mikrolb.de/service-name': 'dns', 'mikrolb.de/service-uid': UID } },

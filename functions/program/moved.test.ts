@@ -9,6 +9,7 @@ import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { createTracer } from '../../test/tracer/index.js';
+import { LAN_ROUTER, lanServiceObjects } from '../test-support.js';
 import { createProgram } from './handler.js';
 
 /**
@@ -23,33 +24,20 @@ const UID = '7e5a0000-0000-4000-8000-0000000000bb';
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const NAME = allocationName(UID, { ipFamily: 'IPv4' });
 
-const SEED: RouterState = {
-  version: '7.19.1',
-  menus: {
-    '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }, { '.id': '*2', name: 'bridge', type: 'bridge' }],
-    '/ip/address': [{ '.id': '*10', address: '192.0.2.1/24', interface: 'ether1' }, { '.id': '*11', address: '10.0.0.1/24', interface: 'bridge' }],
-    '/ip/route': [{ '.id': '*12', 'dst-address': '0.0.0.0/0', gateway: '192.0.2.254' }],
-  },
-};
-
 const claim = (address: string, uid: string) => ({
   apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf(address) ?? '' },
   spec: { address, poolName: 'lan', allocationName: NAME, allocationUID: uid },
 });
 
 async function setup(interfaceName: string | undefined) {
-  const sim = await startSim({ initialState: SEED });
+  const sim = await startSim({ initialState: LAN_ROUTER });
   const client = openClient(sim, { timeoutMs: 5000 });
   const kube = memoryPort({
     now: NOW,
-    objects: [
-      { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', creationTimestamp: '2026-01-01T00:00:00Z', finalizers: ['mikrolb.de/finalizer'] },
-        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.10-192.0.2.20'], autoAssign: true, advertise: true, ...(interfaceName ? { interfaceName } : {}) }, status: { claimsAdopted: true } },
-      { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, finalizers: ['mikrolb.de/finalizer'] },
-        spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
-      { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-1', namespace: 'shop', uid: 'es-uid', labels: { 'kubernetes.io/service-name': 'web' } },
-        addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.66'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] },
-    ],
+    objects: lanServiceObjects({
+      uid: UID, namespace: 'shop', name: 'web', port: { name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 },
+      pool: { addresses: ['192.0.2.10-192.0.2.20'], ...(interfaceName ? { interfaceName } : {}) },
+    }),
   });
   const made = IPAllocationSchema.parse(await kube.port.create('IPAllocation', {
     apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
