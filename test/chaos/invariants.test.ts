@@ -125,6 +125,12 @@ describe('the chaos invariants checker', () => {
     const scoped = (labels: Record<string, string>) => checkInvariants({ ...onTenant, namespaceLabels: labels }, CLASSES).filter((v) => v.invariant === 'pool-scope');
     expect(scoped({ [TIER_LABEL]: 'gold' })).toEqual([]);
     expect(scoped({ [TIER_LABEL]: 'silver' })).toEqual([expect.objectContaining({ detail: expect.stringContaining('of pool chaos-tenant, which does not serve it') })]);
+
+    // a Service naming the scoped pool fails PoolScopeMismatch while its namespace is silver: not starved
+    const named = { ...w, pools: refreshed([POOL_P, tenant], []), claims: [], allocations: w.allocations.map((a) => ({ ...a, spec: { poolName: 'chaos-tenant' }, status: failed('PoolScopeMismatch') })) };
+    const starved = (labels: Record<string, string>) => checkInvariants({ ...named, namespaceLabels: labels }, CLASSES).filter((v) => v.invariant === 'allocation-starved');
+    expect(starved({ [TIER_LABEL]: 'silver' })).toEqual([]);
+    expect(starved({ [TIER_LABEL]: 'gold' })).toEqual([expect.objectContaining({ detail: expect.stringContaining('is Failed (PoolScopeMismatch) although 198.18.40.') })]);
   });
 
   it("an allocation on the router's own address: right when asked for by name or nothing else is free, stuck when it could move", () => {

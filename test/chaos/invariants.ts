@@ -92,7 +92,7 @@ export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
     for (const a of allocations) {
       const phase = a.status?.phase;
       if (phase !== 'Allocated' && phase !== 'Programmed' && phase !== 'Failed') bad(svc, `${a.metadata.name} is still ${phase ?? 'without a status'}`);
-      else if (phase !== 'Failed' && !isReady(a) && !refusedWhereDue(w, a, { key: key(svc), ipFamilies: svc.spec.ipFamilies ?? [] })) {
+      else if (phase !== 'Failed' && !isReady(a) && !refusedWhereDue(w, a, svc)) {
         bad(svc, `${a.metadata.name} (${a.status?.address ?? ''}) is not ready: ${findCondition(a.status?.conditions, 'Ready')?.message ?? 'no Ready condition'}`);
       }
     }
@@ -111,6 +111,10 @@ export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
   return out;
 }
 
+/** A Service as pool scopes see it: its labels and its namespace's, as they are now. */
+const requesterOf = (w: World, svc: Service): Requester =>
+  ({ key: key(svc), namespace: svc.metadata.namespace ?? 'default', labels: svc.metadata.labels ?? {}, namespaceLabels: w.namespaceLabels });
+
 /** Every claimed address, taken (as allocate's hint would be, fresh). */
 function takenBy(w: World): Record<IPFamily, TakenAddresses> {
   const taken = { IPv4: new TakenAddresses(), IPv6: new TakenAddresses() };
@@ -126,13 +130,14 @@ function takenBy(w: World): Record<IPFamily, TakenAddresses> {
  * address by name, or no other address of its pools is free (judged with the product's pure
  * `assignAddress`, as allocate moves it). One that could move and did not is not ready.
  */
-function refusedWhereDue(w: World, a: IPAllocation, service: { key: string; ipFamilies: readonly IPFamily[] }): boolean {
+function refusedWhereDue(w: World, a: IPAllocation, svc: Service): boolean {
+  const service = { key: key(svc), ipFamilies: svc.spec.ipFamilies ?? [] };
   if (findCondition(a.status?.conditions, 'Ready')?.reason !== REASON_ADDRESS_IN_USE_BY_ROUTER) return false;
   const routerHeld = refusedByRouter(a);
   if (routerHeld === undefined) return true;
   const held = claimOf(w, a)?.spec;
   const taken = takenBy(w);
-  const d = assignAddress({ allocation: a, pools: viewPools(w.pools), taken: (f) => taken[f], ...(held ? { held } : {}), service, routerHeld });
+  const d = assignAddress({ allocation: a, pools: viewPools(w.pools), taken: (f) => taken[f], ...(held ? { held } : {}), service, requester: requesterOf(w, svc), routerHeld });
   return !d.ok || d.held;
 }
 
@@ -160,13 +165,13 @@ export function starvedAllocations(w: World, classes: ClassConfig): Violation[] 
   const taken = takenBy(w);
   const out: Violation[] = [];
   const candidates = [
-    ...managedServices(w, classes).flatMap((m) => m.allocations.map((a) => ({ a, service: { key: key(m.svc), ipFamilies: m.svc.spec.ipFamilies ?? [] } }))),
-    ...reservations(w).map((a) => ({ a, service: undefined })),
+    ...managedServices(w, classes).flatMap((m) => m.allocations.map((a) => ({ a, service: { key: key(m.svc), ipFamilies: m.svc.spec.ipFamilies ?? [] }, requester: requesterOf(w, m.svc) }))),
+    ...reservations(w).map((a) => ({ a, service: undefined, requester: undefined })),
   ];
-  for (const { a, service } of candidates) {
+  for (const { a, service, requester } of candidates) {
     if (a.status?.phase !== 'Failed') continue;
     const held = claimOf(w, a)?.spec;
-    const d = assignAddress({ allocation: a, pools: views, taken: (f) => taken[f], ...(held ? { held } : {}), ...(service ? { service } : {}) });
+    const d = assignAddress({ allocation: a, pools: views, taken: (f) => taken[f], ...(held ? { held } : {}), ...(service ? { service } : {}), ...(requester ? { requester } : {}) });
     const reason = findCondition(a.status.conditions, 'Ready')?.reason ?? '?';
     // an explicit address is decided without looking at the claims: its claim's create tells
     const p = d.ok && !d.held ? parseAddress(d.address) : undefined;
@@ -240,7 +245,7 @@ const stuck = (o: { metadata: { name: string; namespace?: string | undefined; de
 export function poolScopes(w: World, classes: ClassConfig): Violation[] {
   const out: Violation[] = [];
   for (const { svc, allocations } of managedServices(w, classes)) {
-    const requester: Requester = { key: key(svc), namespace: svc.metadata.namespace ?? 'default', labels: svc.metadata.labels ?? {}, namespaceLabels: w.namespaceLabels };
+    const requester = requesterOf(w, svc);
     for (const a of allocations) {
       if (a.status?.phase !== 'Allocated' && a.status?.phase !== 'Programmed') continue;
       const pool = w.pools.find((p) => p.metadata.name === claimOf(w, a)?.spec.poolName);
