@@ -97,13 +97,12 @@ interface Claimed {
  * candidate is remembered and the choice made again. An explicit address someone else holds
  * is `AddressAlreadyUsed`; a pool looks exhausted only after a fresh list of the claims.
  */
-async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined, report: Report): Promise<Claimed> {
+async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined, routerHeld: string | undefined, report: Report): Promise<Claimed> {
   let views = read;
   const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
   const sharing = owner.state === 'present' ? owner.sharing : undefined;
   const serviceUID = a.metadata.labels?.[LABEL_SERVICE_UID];
   const uid = a.metadata.uid ?? '';
-  const routerHeld = refusedByRouter(a);
   const replaced = (address?: string): Holding | undefined => (held?.claim && held.holding.address !== address ? held.holding : undefined);
   const result = (decision: Decision, claimed?: Holding): Claimed => {
     const r = replaced(decision.ok ? decision.address : undefined);
@@ -330,9 +329,10 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log);
       const held = await findHeld(deps, current, adopted, owner);
       const requester = await requesterOf(deps, owner, pools.items);
-      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, report);
-      if (claimed) claimedHere.push(claimed);
+      // the router holds its address (program refused it): it moves to another one if it can
       const refused = refusedByRouter(current);
+      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, refused, report);
+      if (claimed) claimedHere.push(claimed);
       const leftRouters = refused !== undefined && d.ok && d.address !== refused ? refused : undefined;
       if (leftRouters && d.ok) {
         deps.log.info('Moving an allocation off an address the router holds', { allocation: name, address: leftRouters, to: d.address, pool: d.pool });

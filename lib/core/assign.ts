@@ -73,8 +73,7 @@ function heldFits(input: AssignInput, held: Holding): boolean {
   if (!pool || !q.ok || q.family !== pool.family || scopeRefusal(pool.pool, input.requester)) return false;
   if (spec.poolName) return held.poolName === spec.poolName;
   if (spec.ipFamily) return pool.family === spec.ipFamily;
-  const p = spec.address ? parseAddress(spec.address) : undefined;
-  return p !== undefined && p.ok && p.value === q.value && p.family === q.family;
+  return sameAddress(spec.address, held.address);
 }
 
 /**
