@@ -71,3 +71,31 @@ describe('zod schemas and CRD schemas agree', () => {
     expect({ zod: zodVerdict, server: await serverAccepts(RESOURCES.IPAllocation, spec) }).toEqual({ zod: valid, server: valid });
   });
 });
+
+describe('the IPAllocation status the CRD keeps', () => {
+  // a field the CRD did not declare would be pruned by the API server without a word
+  it.each([
+    ['up to 8 former addresses', 8, true],
+    ['9 former addresses', 9, false],
+  ])('with %s', async (_what, count, valid) => {
+    const type = RESOURCES.IPAllocation;
+    const name = uniq('former');
+    const created = IPAllocationSchema.parse(await transport({ method: 'POST', path: resourcePath(type), body: { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name }, spec: { ipFamily: 'IPv4' } } }));
+    const formerAddresses = Array.from({ length: count }, (_, i) => `192.0.2.${i + 1}`);
+    const status = { phase: 'Allocated' as const, address: '192.0.2.100', formerAddresses };
+    const zodVerdict = IPAllocationSchema.safeParse({ ...created, status }).success;
+    let server: boolean;
+    try {
+      await transport({ method: 'PUT', path: resourcePath(type, undefined, name, 'status'), body: { ...created, status } });
+      const back = IPAllocationSchema.parse(await transport({ method: 'GET', path: resourcePath(type, undefined, name) }));
+      expect(back.status?.formerAddresses).toEqual(formerAddresses);
+      server = true;
+    } catch (e) {
+      if (!isInvalid(e)) throw e;
+      server = false;
+    } finally {
+      await transport({ method: 'DELETE', path: resourcePath(type, undefined, name) });
+    }
+    expect({ zod: zodVerdict, server }).toEqual({ zod: valid, server: valid });
+  });
+});

@@ -82,6 +82,7 @@ describe("an auto-assigned address that is the router's own", () => {
     expect(await c.allocate()).toBe('done');
     const moved = await c.allocation();
     expect([moved.status?.phase, moved.status?.address]).toEqual(['Allocated', '192.0.2.2']);
+    expect(moved.status?.formerAddresses).toEqual([ROUTER]); // for program to clear on the router
     expect(readyOf(moved)).toMatchObject({ status: 'False', reason: 'ProgrammingPending' });
     expect(await c.claims()).toEqual(['192.0.2.2']); // the router's address is free again
     expect(c.kube.events).toContainEqual(expect.objectContaining({ type: 'Normal', reason: 'IPAllocated', note: 'Allocated address 192.0.2.2 from pool lan instead of 192.0.2.1, which the router holds itself.' }));
@@ -90,6 +91,7 @@ describe("an auto-assigned address that is the router's own", () => {
     expect(await c.program()).toBe('done');
     const programmed = await c.allocation();
     expect([programmed.status?.phase, readyOf(programmed)?.reason]).toEqual(['Programmed', 'AllocatedAndProgrammed']);
+    expect(programmed.status?.formerAddresses).toBeUndefined();
     expect(await c.ingress()).toEqual(['192.0.2.2']);
     const state = c.sim.state();
     expect(dnsQuery(state, '192.0.2.2')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 5353 });

@@ -45,17 +45,18 @@ async function setup(interfaceName: string | undefined) {
     spec: { ipFamily: 'IPv4' },
   }));
   const uid = made.metadata.uid ?? '';
-  const allocated = async (address: string) => {
+  const allocated = async (address: string, formerAddresses?: string[]) => {
     const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', NAME));
-    await kube.port.replaceStatus('IPAllocation', { ...a, status: { phase: 'Allocated', address, advertised: false, observedGeneration: a.metadata.generation } });
+    await kube.port.replaceStatus('IPAllocation', { ...a, status: { phase: 'Allocated', address, advertised: false, ...(formerAddresses ? { formerAddresses } : {}), observedGeneration: a.metadata.generation } });
   };
+  const status = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', NAME)).status;
   const program = createProgram({ kube: kube.port, router: client, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
   const run = async () => (await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind;
   const ingress = async () => ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop')).status?.loadBalancer?.ingress?.map((i) => i.ip);
   /** Our entries that name the address anywhere (comment or value). */
   const entriesOf = (address: string) => Object.values(sim.state().menus).flat()
     .filter((e) => e.comment?.startsWith('mikrolb:') && Object.values(e).some((v) => v === address || v.startsWith(`${address}/`) || v.endsWith(`:${address}`)));
-  return { sim, kube, uid, allocated, run, ingress, entriesOf };
+  return { sim, kube, uid, allocated, status, run, ingress, entriesOf };
 }
 
 const reach = (state: RouterState, address: string) =>
@@ -80,5 +81,50 @@ describe('an allocation moved to another address in place', () => {
     const state = c.sim.state();
     expect(reach(state, '192.0.2.15')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 8080 });
     expect(reach(state, '192.0.2.12')).not.toMatchObject({ dstAddress: '10.0.0.66' });
+  });
+
+  // chaos, seed 2025120: the first run wrote the address's LB-list entry (and advertisement),
+  // then the router refused the NAT rules; no ingress was published, so only the status's
+  // former addresses tell program about the entries, and the address's next holder met them
+  it.each([['ether1'], [undefined]])('leaves no entry of an address whose programming failed half-way (pool interface %s)', async (interfaceName) => {
+    const c = await setup(interfaceName);
+    await c.kube.port.create('IPAddressClaim', claim('192.0.2.12', c.uid));
+    await c.allocated('192.0.2.12');
+    c.sim.faults.trapCommand('/ip/firewall/nat/add', { message: 'failure: out of memory', times: 'always' });
+    expect(await c.run()).toBe('retry');
+    expect(await c.ingress() ?? []).toEqual([]);
+    const halfWritten = c.entriesOf('192.0.2.12');
+    expect(halfWritten.length).toBeGreaterThan(0);
+    c.sim.faults.clear();
+
+    // allocate moves it, naming the address it leaves
+    await c.kube.port.create('IPAddressClaim', claim('192.0.2.15', c.uid));
+    await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.12') ?? '');
+    await c.allocated('192.0.2.15', ['192.0.2.12']);
+    expect(await c.run()).toBe('done');
+    expect(await c.ingress()).toEqual(['192.0.2.15']);
+    expect(c.entriesOf('192.0.2.12')).toEqual([]);
+    expect(reach(c.sim.state(), '192.0.2.15')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 8080 });
+    // taken off: the status no longer names it, and the next run reads nothing more
+    const after = await c.status();
+    expect(after?.formerAddresses).toBeUndefined();
+    expect(after?.phase).toBe('Programmed');
+  });
+
+  it('keeps the former addresses while the router fails, and clears them once it answers', async () => {
+    const c = await setup('ether1');
+    await c.kube.port.create('IPAddressClaim', claim('192.0.2.12', c.uid));
+    await c.allocated('192.0.2.12');
+    c.sim.faults.trapCommand('/ip/firewall/nat/add', { message: 'failure: out of memory', times: 'always' });
+    expect(await c.run()).toBe('retry');
+    await c.kube.port.create('IPAddressClaim', claim('192.0.2.15', c.uid));
+    await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.12') ?? '');
+    await c.allocated('192.0.2.15', ['192.0.2.12']);
+    expect(await c.run()).toBe('retry');
+    expect((await c.status())?.formerAddresses).toEqual(['192.0.2.12']);
+    c.sim.faults.clear();
+    expect(await c.run()).toBe('done');
+    expect((await c.status())?.formerAddresses).toBeUndefined();
+    expect(c.entriesOf('192.0.2.12')).toEqual([]);
   });
 });

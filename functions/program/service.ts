@@ -19,8 +19,8 @@ import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router
 import { settleReservation, settleService, type ServiceRead, type SettledService } from './settle.js';
 import { SETTLE_ROUNDS } from '../../lib/core/settle.js';
 import { DEFAULT_CLUSTER, type FamilyAddress } from '../../lib/router/index.js';
-import { recordAllocatedEvent, recordEvent, writeOutcomes } from './statuses.js';
-import { decisionUnrecorded, programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
+import { recordAllocatedEvent, recordEvent, statusAfterRun, writeOutcomes } from './statuses.js';
+import { decisionUnrecorded, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { messageOf } from '../../lib/errors.js';
 import { inBackground } from '../../lib/events/background.js';
@@ -118,6 +118,8 @@ interface StatusPlan {
   lbNames: ReadonlySet<string>;
   want: IngressWant;
   routerError: string | undefined;
+  /** Former addresses of the allocations whose entries this run took off (none after a router failure). */
+  cleared: ReadonlySet<string>;
 }
 
 /**
@@ -130,7 +132,7 @@ interface Announcing {
 }
 
 async function writeStatuses(deps: ProgramDeps, svc: Service, allocations: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport): Promise<void> {
-  const written = await writeOutcomes(deps, allocations, plan.outcomes, report);
+  const written = await writeOutcomes(deps, allocations, plan.outcomes, report, plan.cleared);
   await writeServiceStatus(deps, svc, written, plan, report);
 }
 
@@ -148,7 +150,7 @@ async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAll
   const nexts: IPAllocation[] = [];
   for (const a of live) {
     const outcome = plan.outcomes.get(a.metadata.name);
-    const status = outcome ? programmedStatus(a, outcome, deps.now()) : undefined;
+    const status = outcome ? statusAfterRun(a, outcome, plan.cleared, deps.now()) : undefined;
     // (statuses allocate handed over unwritten always change: the API server has none yet)
     if (!outcome || !status || (!opts.handed && !statusChanged(a.status, status))) return false;
     nexts.push({ ...a, status });
@@ -327,18 +329,28 @@ const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[]): s
   JSON.stringify(advertisementWants(live, pools).map((w) => [w.address, w.advertise, w.interfaceName ?? '', w.pool ?? '']));
 
 /**
- * The addresses the Service last published (its ingress, written by program after the router
- * carried them) that none of its allocations holds now: their entries may still stand (see
- * OwnerProgram.formerAddresses).
+ * The addresses the Service may still carry entries for that none of its allocations holds
+ * now (see OwnerProgram.formerAddresses): those it last published (its ingress, written by
+ * program after the router carried them) and those its allocations left when allocate moved
+ * them (their `formerAddresses`: a run that failed half-way published nothing, yet may have
+ * written some of the address's entries).
  */
-function publishedNoLonger(svc: Service, current: readonly FamilyAddress[]): FamilyAddress[] {
+export function formerAddressesOf(svc: Service | undefined, live: readonly IPAllocation[], current: readonly FamilyAddress[]): FamilyAddress[] {
   const held = new Set(current.map((a) => a.address));
-  return (svc.status?.loadBalancer?.ingress ?? []).flatMap((i) => {
-    const p = i.ip === undefined ? undefined : parseAddress(i.ip);
-    if (!p?.ok) return [];
+  const named = [...(svc?.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip === undefined ? [] : [i.ip])), ...live.flatMap((a) => a.status?.formerAddresses ?? [])];
+  const out = new Map<string, FamilyAddress>();
+  for (const ip of named) {
+    const p = parseAddress(ip);
+    if (!p.ok) continue;
     const address = formatAddress(p.family, p.value);
-    return held.has(address) ? [] : [{ family: p.family, address }];
-  });
+    if (!held.has(address)) out.set(address, { family: p.family, address });
+  }
+  return [...out.values()];
+}
+
+/** The allocations' former addresses a run that wrote without a router failure took off (or finds held again). */
+export function clearedBy(live: readonly IPAllocation[], error: string | undefined): Set<string> {
+  return new Set(error ? [] : live.flatMap((a) => a.status?.formerAddresses ?? []));
 }
 
 /** The router made to carry what the Service and its allocations ask for, and the statuses that follow. */
@@ -346,7 +358,7 @@ async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceInten
   const model = serviceProgram(svc, intent, read.live, read.slices, read.shared);
   await warnUnusableEndpoints(deps, svc, read.slices, report);
   const adverts = advertisementWants(read.live, read.pools);
-  const formerAddresses = publishedNoLonger(svc, [...model.lbAddresses, ...model.snatAddresses, ...adverts]);
+  const formerAddresses = formerAddressesOf(svc, read.live, [...model.lbAddresses, ...model.snatAddresses, ...adverts]);
   const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts, ...(formerAddresses.length > 0 ? { formerAddresses } : {}) };
   const { outcomes, error, wrote, added } = await applyToRouter(deps, owner, report, state);
   const plan: StatusPlan = {
@@ -354,6 +366,7 @@ async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceInten
     lbNames: new Set([...matchAllocations(intent, read.live).matched].filter(([, d]) => d.roles.lb).map(([name]) => name)),
     want: intent.loadBalancer ? { publish: true, lbEnabled: model.lbEnabled } : { publish: false },
     routerError: error,
+    cleared: clearedBy(read.live, error),
   };
   return { error, wrote, added, plan, owner };
 }
@@ -419,10 +432,12 @@ const sliceVersions = (slices: readonly EndpointSlice[]): string =>
 /** An operator reservation (no Service): only its advertisement. Resolves as programService does. */
 export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView, round = 0): Promise<boolean> {
   const pools = await readPools(deps.kube, deps.pools);
-  const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts: advertisementWants([allocation], pools.items) };
+  const adverts = advertisementWants([allocation], pools.items);
+  const formerAddresses = formerAddressesOf(undefined, [allocation], adverts);
+  const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts, ...(formerAddresses.length > 0 ? { formerAddresses } : {}) };
   const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
   if (wrote && !(await settleReservation(deps, allocation, report))) return true;
-  await writeOutcomes(deps, [allocation], outcomes, report);
+  await writeOutcomes(deps, [allocation], outcomes, report, clearedBy([allocation], error));
   if (error) throw new RouterUnavailableError(error);
   // its pool changed while this wrote (see inputsMoved): programmed again
   if (wrote && round < SETTLE_ROUNDS && advertising([allocation], (await readPools(deps.kube, deps.pools)).items) !== advertising([allocation], pools.items)) {

@@ -1,27 +1,36 @@
-import { allocatedNote, programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
+import { allocatedNote, formerCleared, programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import type { IPAllocation } from '../../lib/k8s/schemas.js';
+import type { IPAllocation, IPAllocationStatus } from '../../lib/k8s/schemas.js';
 import { getAllocation } from '../../lib/k8s/typed.js';
 import { isNotFound } from '../../lib/k8s/errors.js';
 import type { ProgramDeps, ProgramReport } from './deps.js';
 
 /**
+ * An allocation's status after a program run: the router's outcome for its address (none: as it
+ * was), without the former addresses whose entries the run took off (`cleared`).
+ */
+export function statusAfterRun(a: IPAllocation, outcome: RouterOutcome | undefined, cleared: ReadonlySet<string>, now: Date): IPAllocationStatus | undefined {
+  const status = outcome ? programmedStatus(a, outcome, now) : a.status;
+  return status && formerCleared(status, cleared);
+}
+
+/**
  * Writes what the router did into each allocation's status (only what changed), with a
  * Warning `ProgrammingFailed` event for router failures. Returns the allocations as written.
  */
-export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPAllocation[], outcomes: ReadonlyMap<string, RouterOutcome>, report: ProgramReport): Promise<IPAllocation[]> {
+export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPAllocation[], outcomes: ReadonlyMap<string, RouterOutcome>, report: ProgramReport, cleared: ReadonlySet<string> = new Set()): Promise<IPAllocation[]> {
   const result: IPAllocation[] = [];
   for (const first of allocations) {
     const outcome = outcomes.get(first.metadata.name);
-    if (!outcome) {
+    if (!outcome && !(first.status?.formerAddresses ?? []).some((f) => cleared.has(f))) {
       result.push(first);
       continue;
     }
     const written = await retryOnConflict(`updating ${first.metadata.name}`, deps.retry, async (attempt) => {
       const a = attempt === 1 ? first : await getAllocation(deps.kube, first.metadata.name);
       if (!a || a.status?.address !== first.status?.address) return a;
-      const next = programmedStatus(a, outcome, deps.now());
-      if (!statusChanged(a.status, next)) return a;
+      const next = statusAfterRun(a, outcome, cleared, deps.now());
+      if (!next || !statusChanged(a.status, next)) return a;
       try {
         await deps.kube.replaceStatus('IPAllocation', { ...a, status: next });
       } catch (e) {
@@ -29,8 +38,8 @@ export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPA
         if (isNotFound(e)) return undefined;
         throw e;
       }
-      report.actions.push(`${a.metadata.name}: ${outcome.kind}`);
-      await recordEvent(deps, a, outcome);
+      report.actions.push(`${a.metadata.name}: ${outcome?.kind ?? 'former addresses cleared'}`);
+      if (outcome) await recordEvent(deps, a, outcome);
       return { ...a, status: next };
     });
     if (written) result.push(written);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema, type IPAllocation } from '../k8s/schemas.js';
-import { allocatedStatus, programmedStatus, stateConditions, statusChanged, type AllocationState, type RouterOutcome } from './allocation-status.js';
+import { allocatedStatus, formerCleared, programmedStatus, stateConditions, statusChanged, type AllocationState, type RouterOutcome } from './allocation-status.js';
 import type { Decision } from './assign.js';
 
 const T0 = new Date('2026-12-01T10:00:00Z');
@@ -95,5 +95,40 @@ describe('phases: what allocate and program make of an allocation', () => {
       ['Allocated', ADDRESS, false, ['Allocated=True/Allocated', 'Programmed=False/BackendError', 'Ready=False/BackendError']]],
   ])('program: %s', (_story, start, outcome, want) => {
     expect(summary(programmedStatus(start(), outcome, T1))).toEqual(want);
+  });
+});
+
+describe('former addresses: what an allocation moved in place may have left on the router', () => {
+  const at = (address: string): Decision => ({ ok: true, pool: 'lan', address, held: true });
+  const programmedAt = (address: string, formerAddresses?: string[]): IPAllocation =>
+    withStatus(fresh(), programmedStatus(withStatus(fresh(), { ...allocatedStatus(fresh(), at(address), { advertise: true }, T0), ...(formerAddresses ? { formerAddresses } : {}) }), { kind: 'advertised', interfaceName: 'ether1' }, T0));
+
+  it('records the address it leaves, for a move and for a failure that gives the address back', () => {
+    const moved = allocatedStatus(programmedAt('192.0.2.20'), at('192.0.2.21'), { advertise: true }, T1);
+    expect(moved).toMatchObject({ address: '192.0.2.21', phase: 'Allocated', formerAddresses: ['192.0.2.20'] });
+    const failed = allocatedStatus(programmedAt('192.0.2.20'), { ok: false, reason: 'PoolScopeMismatch', message: 'no pool serves it' }, { advertise: true }, T1);
+    expect(failed).toMatchObject({ phase: 'Failed', formerAddresses: ['192.0.2.20'] });
+    expect(failed.address).toBeUndefined();
+    // a status change all the same, so the record is written
+    expect(statusChanged({ ...moved, formerAddresses: [] }, moved)).toBe(true);
+  });
+
+  it('keeps them while the address stays, drops an address held again, and keeps the newest few', () => {
+    const kept = allocatedStatus(programmedAt('192.0.2.21', ['192.0.2.20']), at('192.0.2.21'), { advertise: true }, T1);
+    expect(kept.formerAddresses).toEqual(['192.0.2.20']);
+    expect(kept.phase).toBe('Programmed');
+    const back = allocatedStatus(programmedAt('192.0.2.21', ['192.0.2.20']), at('192.0.2.20'), { advertise: true }, T1);
+    expect(back.formerAddresses).toEqual(['192.0.2.21']);
+    const many = Array.from({ length: 8 }, (_, i) => `192.0.2.${100 + i}`);
+    const capped = allocatedStatus(programmedAt('192.0.2.21', many), at('192.0.2.22'), { advertise: true }, T1);
+    expect(capped.formerAddresses).toEqual([...many.slice(1), '192.0.2.21']);
+    expect(allocatedStatus(fresh(), allocated, { advertise: true }, T0).formerAddresses).toBeUndefined();
+  });
+
+  it('program clears those whose entries it took off, and only those', () => {
+    const s = { ...allocatedStatus(fresh(), allocated, { advertise: true }, T0), formerAddresses: ['192.0.2.1', '192.0.2.2'] };
+    expect(formerCleared(s, new Set(['192.0.2.1'])).formerAddresses).toEqual(['192.0.2.2']);
+    expect('formerAddresses' in formerCleared(s, new Set(['192.0.2.1', '192.0.2.2']))).toBe(false);
+    expect(formerCleared(s, new Set())).toEqual(s);
   });
 });

@@ -1,4 +1,4 @@
-import type { IPAllocation, IPAllocationStatus } from '../k8s/schemas.js';
+import { FORMER_ADDRESSES_KEPT, type IPAllocation, type IPAllocationStatus } from '../k8s/schemas.js';
 import { findCondition, sameConditions, setConditions, type ConditionInput } from './conditions.js';
 import type { Decision } from './assign.js';
 
@@ -126,9 +126,10 @@ function programSpoke(prev: IPAllocationStatus, sameAddress: boolean): boolean {
 export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise: boolean; interfaceName?: string } | undefined, now: Date): IPAllocationStatus {
   const gen = a.metadata.generation;
   const prev = a.status ?? {};
+  const former = formerAfter(prev, d.ok ? d.address : undefined);
   if (!d.ok) {
     const conditions = setConditions(prev.conditions, stateConditions({ kind: 'notAllocated', reason: d.reason, message: d.message }), gen, now);
-    return { phase: 'Failed', conditions, observedGeneration: gen };
+    return { phase: 'Failed', ...(former ? { formerAddresses: former } : {}), conditions, observedGeneration: gen };
   }
   const advertise = pool?.advertise ?? true;
   const sameAddress = prev.address === d.address && (prev.phase === 'Allocated' || prev.phase === 'Programmed');
@@ -137,8 +138,10 @@ export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise:
     : programSpoke(prev, sameAddress) ? [] : stateConditions({ kind: 'pending', address: d.address, pool: d.pool });
   const conditions = setConditions(prev.conditions, [allocatedCondition(d.address, d.pool), ...rest], gen, now);
   const keepPhase = sameAddress && prev.phase === 'Programmed' && advertise;
+  const { formerAddresses: _, ...kept } = prev;
   return {
-    ...prev,
+    ...kept,
+    ...(former ? { formerAddresses: former } : {}),
     phase: keepPhase ? 'Programmed' : 'Allocated',
     address: d.address,
     advertised: keepPhase ? prev.advertised ?? false : false,
@@ -146,6 +149,25 @@ export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise:
     conditions,
     observedGeneration: gen,
   };
+}
+
+/**
+ * The former addresses after the allocation holds `next` (undefined: none): the address it
+ * leaves joins them, as program may have written entries for it (a run that failed half-way
+ * writes no ingress, so the Service's status need not name it); an address held again leaves
+ * them. Capped, the oldest dropped first.
+ */
+function formerAfter(prev: IPAllocationStatus, next: string | undefined): string[] | undefined {
+  const left = prev.address !== undefined && prev.address !== next ? [prev.address] : [];
+  const all = [...new Set([...(prev.formerAddresses ?? []), ...left])].filter((a) => a !== next);
+  return all.length > 0 ? all.slice(-FORMER_ADDRESSES_KEPT) : undefined;
+}
+
+/** The status without the former addresses whose entries a program run took off the router. */
+export function formerCleared(status: IPAllocationStatus, cleared: ReadonlySet<string>): IPAllocationStatus {
+  const { formerAddresses, ...rest } = status;
+  const left = (formerAddresses ?? []).filter((a) => !cleared.has(a));
+  return left.length > 0 ? { ...rest, formerAddresses: left } : rest;
 }
 
 /** An allocation's status after program talked to the router about its address. */
@@ -169,5 +191,6 @@ export function statusChanged(prev: IPAllocationStatus | undefined, next: IPAllo
   const p = prev ?? {};
   return p.phase !== next.phase || p.address !== next.address || p.advertised !== next.advertised
     || p.interfaceName !== next.interfaceName || p.observedGeneration !== next.observedGeneration
+    || (p.formerAddresses ?? []).join() !== (next.formerAddresses ?? []).join()
     || !sameConditions(p.conditions, next.conditions);
 }

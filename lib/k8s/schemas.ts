@@ -128,6 +128,9 @@ export const IPAllocationSpecSchema = z.object({
   .refine((s) => [s.ipFamily, s.poolName, s.address].filter(present).length <= 1, 'Only one of ipFamily, poolName or address can be specified');
 export type IPAllocationSpec = z.infer<typeof IPAllocationSpecSchema>;
 
+/** How many former addresses an allocation's status keeps (the CRD's maxItems). */
+export const FORMER_ADDRESSES_KEPT = 8;
+
 export const PhaseSchema = z.enum(['Pending', 'Allocated', 'Programmed', 'Failed']);
 export type Phase = z.infer<typeof PhaseSchema>;
 
@@ -136,6 +139,13 @@ export const IPAllocationStatusSchema = z.object({
   address: z.string().optional(),
   advertised: z.boolean().optional(),
   interfaceName: z.string().optional(),
+  /**
+   * Addresses the allocation held before allocate moved it in place (or gave its address back),
+   * whose router entries program has not yet been seen to take off: program reads and removes
+   * them, then drops them from here. The oldest go first past the limit (the resync's garbage
+   * collection still finds their entries).
+   */
+  formerAddresses: z.array(z.string().max(100)).max(FORMER_ADDRESSES_KEPT).optional(),
   observedGeneration: z.number().int().optional(),
   conditions: z.array(ConditionSchema).optional(),
 });
