@@ -1,8 +1,11 @@
 import { describe, expect, it } from 'vitest';
+import { sharedSeedOf } from '../../lib/core/assign.js';
+import { viewPools } from '../../lib/core/pools.js';
 import { holdersOf } from '../../lib/core/sharing.js';
+import { formatAddress, startFor } from '../../lib/ip/index.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
@@ -149,8 +152,8 @@ describe('Services with one key and no explicit address, created together', () =
     };
   }
 
-  async function allocateTogether(services: ReturnType<typeof keyed>[]): Promise<Map<string, string | undefined>> {
-    const kube = memoryPort({ objects: [POOL, ...services], now: NOW });
+  async function allocateTogether(services: ReturnType<typeof keyed>[], held: object[] = []): Promise<Map<string, string | undefined>> {
+    const kube = memoryPort({ objects: [POOL, ...held, ...services], now: NOW });
     // one allocate instance per Service, as the bridge's concurrent invocations may be
     const instances = services.map(() => createAllocate({
       kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
@@ -168,6 +171,22 @@ describe('Services with one key and no explicit address, created together', () =
       const addresses = [...got.values()];
       expect(addresses).toHaveLength(2);
       expect(addresses[0]).toMatch(/^192\.0\.2\.\d+$/);
+      expect(addresses[1]).toBe(addresses[0]);
+    }
+  });
+
+  it("land on one address when another Service holds the key's first try", async () => {
+    // the address the key tries first, as a first pair of keyed Services gets it
+    const first = [...(await allocateTogether([keyed('dns-tcp', 'TCP'), keyed('dns-udp', 'UDP')])).values()][0] ?? '';
+    const unkeyed = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: first },
+      spec: { address: first, poolName: 'lan', allocationName: 'ip-other', allocationUID: 'uid-other' },
+    };
+    for (const pair of [[keyed('dns-tcp', 'TCP'), keyed('dns-udp', 'UDP')], [keyed('x', 'UDP'), keyed('y', 'TCP')]]) {
+      const addresses = [...(await allocateTogether(pair, [unkeyed])).values()];
+      expect(addresses).toHaveLength(2);
+      expect(addresses[0]).toMatch(/^192\.0\.2\.\d+$/);
+      expect(addresses[0]).not.toBe(first);
       expect(addresses[1]).toBe(addresses[0]);
     }
   });
@@ -257,14 +276,22 @@ describe('Services with one key deleted and created again, twice, in one instanc
 });
 
 describe('many Services of one key whose ports clash, created together', () => {
-  it('each gets an address of its own without queueing on one another', async () => {
+  const keyStart = (): string => {
+    const view = viewPools([IPPoolSchema.parse(POOL)])[0];
+    const v = view ? startFor(sharedSeedOf('everything', 'IPv4'), view.owned) : undefined;
+    return v === undefined ? '' : formatAddress('IPv4', v);
+  };
+  // with the key's first try free, and held by another Service (they then walk on from it
+  // together until one claim shows the clash)
+  it.each([['free', false], ['held by another Service', true]])('each gets an address of its own without queueing on one another (first try %s)', async (_what, held) => {
     const n = 16;
     const services = Array.from({ length: n }, (_, i) => ({
       apiVersion: 'v1', kind: 'Service', metadata: { name: `app-${i}`, namespace: 'shop', annotations: { 'mikrolb.de/allow-shared-ip': 'everything' } },
       spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 443, protocol: 'TCP' }] },
     }));
     let claimCreates = 0;
-    const kube = memoryPort({ objects: [POOL, ...services], now: NOW, beforeWrite: (w) => { if (w.verb === 'create' && w.kind === 'IPAddressClaim') claimCreates++; } });
+    const other = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: keyStart() }, spec: { address: keyStart(), poolName: 'lan', allocationName: 'ip-other', allocationUID: 'uid-other' } };
+    const kube = memoryPort({ objects: [POOL, ...(held ? [other] : []), ...services], now: NOW, beforeWrite: (w) => { if (w.verb === 'create' && w.kind === 'IPAddressClaim') claimCreates++; } });
     const allocate = createAllocate({
       kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
       classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
@@ -274,7 +301,9 @@ describe('many Services of one key whose ports clash, created together', () => {
     const addresses = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
     expect(addresses.every((a) => a !== undefined)).toBe(true);
     expect(new Set(addresses).size).toBe(n);
-    // all want the key's address first (one gets it); the others each walk from their own start
+    expect(addresses).not.toContain(held ? keyStart() : '');
+    // all want the key's address (or the first free one after it) first, one gets it; the
+    // others each walk from their own start
     expect(claimCreates).toBeLessThanOrEqual(2 * n);
   });
 });

@@ -130,10 +130,31 @@ describe('choosing an address: scenarios', () => {
     const held = new TakenAddresses();
     const p = parseAddress(first.address);
     if (p.ok) held.add(p.value);
-    const second = assignAddress({ allocation: alloc('ip-2', { ipFamily: 'IPv4' }, 'u2'), pools: viewPools([big]), taken: () => held, service: { key: 'a/two', ipFamilies: ['IPv4'] }, sharing: https });
+    // the hint shows the first's address shared under the key, on the port the second uses too
+    const shared = () => [{ address: first.address, ports: https.ports }];
+    const second = assignAddress({ allocation: alloc('ip-2', { ipFamily: 'IPv4' }, 'u2'), pools: viewPools([big]), taken: () => held, service: { key: 'a/two', ipFamilies: ['IPv4'] }, sharing: https, shared });
     const unkeyed = assignAddress({ allocation: alloc('ip-2', { ipFamily: 'IPv4' }, 'u2'), pools: viewPools([big]), taken: () => held, service: { key: 'a/two', ipFamilies: ['IPv4'] } });
     // not the address next to the first one: the second's own start, as without a key
     expect(second.ok && unkeyed.ok && second.address === unkeyed.address).toBe(true);
+  });
+
+  it("Services of one key whose first try another Service holds walk on from it together, so those decided at once still meet", () => {
+    const big = pool('big', { ipFamily: 'IPv4', addresses: ['10.0.0.0/16'] });
+    const views = viewPools([big]);
+    const keyStart = assignAddress({ allocation: alloc('ip-0', { ipFamily: 'IPv4' }, 'u0'), pools: views, taken: () => new TakenAddresses(), service: { key: 'a/zero', ipFamilies: ['IPv4'] }, sharing: { key: 'dns', ports: [{ protocol: 'TCP', port: 53 }] } });
+    if (!keyStart.ok) throw new Error(keyStart.message);
+    const start = parseAddress(keyStart.address);
+    if (!start.ok) throw new Error(start.message);
+    // an unkeyed Service holds the key's address (no shared address of the key is known)
+    const taken = () => new TakenAddresses([start.value]);
+    const decide = (name: string, protocol: 'TCP' | 'UDP') => assignAddress({
+      allocation: alloc(name, { ipFamily: 'IPv4' }, `uid-${name}`), pools: views, taken, service: { key: `ns/${name}`, ipFamilies: ['IPv4'] },
+      sharing: { key: 'dns', ports: [{ protocol, port: 53 }] }, shared: () => [],
+    });
+    const tcp = decide('tcp', 'TCP');
+    const udp = decide('udp', 'UDP');
+    expect(tcp).toEqual({ ok: true, pool: 'big', address: formatAddress('IPv4', start.value + 1n), held: false });
+    expect(udp).toEqual(tcp);
   });
 
   describe("an address the router itself holds (program refused it: AddressInUseByRouter)", () => {

@@ -90,8 +90,9 @@ export function seedOf(allocation: IPAllocation, family: IPFamily, service: { ke
  * no address shared under its key fits) is hashed from: its key and family. Services of one key
  * decided at the same moment, by instances that cannot see each other's claims yet, then want
  * the same address, and the later joins the claim the first made (DNS over TCP and UDP applied
- * together lands on one address). Only the first try: when it is taken, the Service walks from
- * its own start (seedOf), so many Services of one key whose ports clash never queue on one walk.
+ * together lands on one address). When it is taken, they walk on from it together, unless an
+ * address of the key already clashes with the Service's ports: then the Service walks from its
+ * own start (seedOf), so many Services of one key whose ports clash never queue on one walk.
  */
 export function sharedSeedOf(key: string, family: IPFamily): string {
   return `allow-shared-ip:${key}/${family}`;
@@ -130,6 +131,12 @@ function joinableIn(input: AssignInput, pool: PoolView, avoided: bigint | undefi
   return lowest === undefined ? undefined : formatAddress(pool.family, lowest);
 }
 
+/** Whether an address of the pool shared under the Service's key has a holder using one of its ports. */
+function keyClashesIn(input: AssignInput, pool: PoolView): boolean {
+  const { sharing, shared } = input;
+  return sharing !== undefined && shared !== undefined && shared(pool.name, sharing.key).some((c) => overlappingPorts(c.ports, sharing.ports).length > 0);
+}
+
 /** The router-held address's value in this pool's family, if it is one (see AssignInput.routerHeld). */
 function routerHeldIn(input: Pick<AssignInput, 'routerHeld'>, pool: PoolView): bigint | undefined {
   const p = input.routerHeld === undefined ? undefined : parseAddress(input.routerHeld);
@@ -144,9 +151,13 @@ function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
   const taken: Taken = avoided === undefined ? known : { has: (v) => v === avoided || known.has(v) };
   const keyStart = keyStartIn(input, pool);
   if (keyStart !== undefined && !taken.has(keyStart)) return formatAddress(pool.family, keyStart);
-  // the key's own address is the router's: its Services walk on from it together, not each
-  // from its own start, so they still land on one address
-  const start = keyStart !== undefined && keyStart === avoided ? keyStart : startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
+  // the key's own address is taken (by another Service, or it is the router's): its Services
+  // walk on from it together, not each from its own start, so those decided at once still land
+  // on one address (the later joins the claim the first made) — unless an address of the key
+  // already clashes with this Service's ports: then it walks from its own start, so Services
+  // of one key whose ports clash never queue on one walk
+  const together = keyStart !== undefined && !keyClashesIn(input, pool);
+  const start = together ? keyStart : startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   if (start === undefined) return undefined;
   const v = chooseFrom(pool.owned, taken, start);
   return v === undefined ? undefined : formatAddress(pool.family, v);
