@@ -111,6 +111,23 @@ describe('an allocation moved to another address in place', () => {
     expect(after?.phase).toBe('Programmed');
   });
 
+  it('leaves no entry of an address given back (Failed), and clears the record', async () => {
+    const c = await setup('ether1');
+    await c.kube.port.create('IPAddressClaim', claim('192.0.2.12', c.uid));
+    await c.allocated('192.0.2.12');
+    c.sim.faults.trapCommand('/ip/firewall/nat/add', { message: 'failure: out of memory', times: 'always' });
+    expect(await c.run()).toBe('retry');
+    expect(c.entriesOf('192.0.2.12').length).toBeGreaterThan(0);
+    c.sim.faults.clear();
+    // allocate gives the address back (the pool's scope no longer serves the Service, say)
+    await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.12') ?? '');
+    const a = IPAllocationSchema.parse(await c.kube.port.get('IPAllocation', NAME));
+    await c.kube.port.replaceStatus('IPAllocation', { ...a, status: { phase: 'Failed', formerAddresses: ['192.0.2.12'], observedGeneration: a.metadata.generation } });
+    expect(await c.run()).toBe('done');
+    expect(c.entriesOf('192.0.2.12')).toEqual([]);
+    expect(await c.status()).toEqual({ phase: 'Failed', observedGeneration: a.metadata.generation });
+  });
+
   it('keeps the former addresses while the router fails, and clears them once it answers', async () => {
     const c = await setup('ether1');
     await c.kube.port.create('IPAddressClaim', claim('192.0.2.12', c.uid));
