@@ -116,6 +116,12 @@ describe('the chaos invariants checker', () => {
     expect(checkInvariants(goodWorld(), CLASSES)).toEqual([]);
   });
 
+  it('an allocation that still lists a former address (program never cleared it)', () => {
+    const w = goodWorld();
+    const moved = w.allocations.map((a, i) => (i === 0 && a.status ? { ...a, status: { ...a.status, formerAddresses: ['198.18.40.9'] } } : a));
+    expect(checkInvariants({ ...w, allocations: moved }, CLASSES)).toEqual([expect.objectContaining({ invariant: 'allocation-former', detail: expect.stringContaining('still lists former address(es) 198.18.40.9') })]);
+  });
+
   it("an address of a scoped pool held by a Service its namespace's labels no longer match", () => {
     const spec = POOLS.find((p) => p.name === 'chaos-tenant')?.spec;
     if (!spec) throw new Error('no chaos-tenant pool');

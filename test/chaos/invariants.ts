@@ -149,6 +149,11 @@ export function allocationOwners(w: World, classes: ClassConfig): Violation[] {
     const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
     if (uid && !owners.has(uid)) out.push({ invariant: 'allocation-owner', detail: `${a.metadata.name} (${a.status?.address ?? 'no address'}) belongs to Service uid ${uid}, which is gone or not managed` });
   }
+  // program clears an address an allocation moved away from once it took its entries off
+  for (const a of w.allocations) {
+    const former = a.status?.formerAddresses ?? [];
+    if (former.length > 0 && !a.metadata.deletionTimestamp) out.push({ invariant: 'allocation-former', detail: `${a.metadata.name} (${a.status?.address ?? 'no address'}) still lists former address(es) ${former.join(', ')}` });
+  }
   for (const a of reservations(w)) {
     if (a.status?.phase === undefined || a.status.phase === 'Pending') out.push({ invariant: 'allocation-owner', detail: `reservation ${a.metadata.name} is still ${a.status?.phase ?? 'without a status'}` });
   }
