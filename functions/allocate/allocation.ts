@@ -74,7 +74,9 @@ async function findHeld(deps: AllocateRun, a: IPAllocation, views: readonly Pool
     await leaveClaim(deps.kube, claim, uid);
     return undefined;
   }
-  if (claim) return { holding: claim.spec, claim };
+  // this allocation's own holding: a shared claim's spec names its first holder, who may be
+  // another allocation (freeing "the held claim" after a move then took that one off instead)
+  if (claim) return { holding: { address: claim.spec.address, poolName: claim.spec.poolName, allocationName: a.metadata.name, allocationUID: uid }, claim };
   if (!a.status?.address) return undefined;
   const pool = poolKeeping(views, a.status.address);
   return pool ? { holding: { address: a.status.address, poolName: pool.name, allocationName: a.metadata.name, allocationUID: uid }, claim: undefined } : undefined;

@@ -133,3 +133,45 @@ describe('allocate: a pool whose scope changes', () => {
     expect(kube.writes.slice(after).filter((w) => w.kind !== 'IPPool')).toEqual([]);
   });
 });
+
+describe('allocate: a Service that shares an address leaves a pool scope', () => {
+  // chaos, seed 2025120: the holder that moved took the claim's first holder off it and stayed
+  // on it itself, so the address's shared entries outlived both (and the first holder's address
+  // was left to be handed out again once the garbage collection freed the claim)
+  it('leaves the shared claim itself; the other holder keeps the address', async () => {
+    const keyed = (name: string, protocol: string, tier: string) => ({
+      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', uid: `uid-${name}`, labels: { tier }, annotations: { 'mikrolb.de/allow-shared-ip': 'dns' } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 53, protocol }] },
+    });
+    const kube = memoryPort({
+      now: NOW,
+      objects: [
+        pool('shared', '192.0.2.0/28', '2026-01-01T00:00:00Z'),
+        pool('gold', '10.1.0.0/28', '2026-01-02T00:00:00Z', { priority: 1, serviceSelectors: [{ matchLabels: { tier: 'gold' } }] }),
+        keyed('tcp', 'TCP', 'gold'), keyed('udp', 'UDP', 'gold'),
+      ],
+    });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
+    const run = async (name: string) => expect((await allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name }))).kind).toBe('done');
+    const allocations = async () => new Map((await kube.port.list('IPAllocation')).map((raw) => {
+      const a = IPAllocationSchema.parse(raw);
+      return [a.metadata.labels?.['mikrolb.de/service-name'] ?? '', a] as const;
+    }));
+    await run('tcp');
+    await run('udp');
+    const before = await allocations();
+    const address = before.get('tcp')?.status?.address ?? '';
+    expect(address).toMatch(/^10\.1\.0\./);
+    expect(before.get('udp')?.status?.address).toBe(address);
+
+    // the UDP Service leaves the gold tier: it moves to the shared pool, the TCP one stays
+    await kube.port.replace('Service', { ...keyed('udp', 'UDP', 'silver'), metadata: { ...keyed('udp', 'UDP', 'silver').metadata } });
+    await run('udp');
+    const after = await allocations();
+    expect(after.get('udp')?.status?.address).toMatch(/^192\.0\.2\./);
+    expect(after.get('tcp')?.status?.address).toBe(address);
+    const claim = IPAddressClaimSchema.parse(await kube.port.get('IPAddressClaim', address));
+    expect((claim.spec.holders ?? [{ allocationUID: claim.spec.allocationUID }]).map((h) => h.allocationUID)).toEqual([after.get('tcp')?.metadata.uid]);
+    expect(claim.spec.allocationUID).toBe(after.get('tcp')?.metadata.uid);
+  });
+});
