@@ -14,18 +14,25 @@ import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { onRouter, removeScoped } from './router.js';
 
 /**
- * Claims nobody holds, once older than the grace period (an allocation in flight may have
- * claimed but not yet recorded its address): the allocation is gone, or its status, settled
- * on an address, names another one (a claim made by an instance that lost the race). Each
- * holder of a shared claim is judged alone (from when it joined); the claim goes with the last.
+ * Claims nobody holds: those whose allocation is gone, at once, and those whose allocation's
+ * status, settled on an address, names another one (a claim made by an instance that lost the
+ * race), once older than the grace period (an allocation in flight may have claimed but not
+ * yet recorded its address). The claims are listed before the allocations: an allocation
+ * exists before any claim made for it, so a holder missing from the later list was deleted
+ * for good (a claim its run made after the release, whose run then died before freeing it:
+ * chaos, seed 6061006, where such a claim kept a shared address's entries for the grace
+ * period). Each holder of a shared claim is judged alone (from when it joined); the claim
+ * goes with the last.
  */
-async function collectClaims(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
+async function collectClaims(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
+  const claims = (await listClaims(deps.kube)).items;
+  const allocations = (await listAllocations(deps.kube)).items;
   const cutoff = deps.now().getTime() - deps.claimGraceMs;
   const byUid = new Map(allocations.map((a) => [a.metadata.uid ?? '', a]));
-  for (const c of (await listClaims(deps.kube)).items) {
+  for (const c of claims) {
     for (const h of holdersOf(c.spec)) {
-      if (Date.parse(h.joinedAt ?? c.metadata.creationTimestamp ?? '') >= cutoff) continue;
       const a = byUid.get(h.allocationUID);
+      if (a !== undefined && Date.parse(h.joinedAt ?? c.metadata.creationTimestamp ?? '') >= cutoff) continue;
       const settledElsewhere = a !== undefined && !a.metadata.deletionTimestamp && (a.status?.phase === 'Allocated' || a.status?.phase === 'Programmed') && a.status.address !== c.spec.address;
       if (a !== undefined && !settledElsewhere) continue;
       await leaveClaim(deps.kube, c, h.allocationUID);
@@ -104,7 +111,7 @@ async function routerKeepers(deps: ReleaseDeps): Promise<RouterKeepers> {
  */
 export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
   await collectOrphans(deps, (await listAllocations(deps.kube)).items, report);
-  await collectClaims(deps, (await listAllocations(deps.kube)).items, report);
+  await collectClaims(deps, report);
   await onRouter(deps, 'garbage', async () => {
     const state = await deps.router.readMany(menusToRead());
     const { owners, families } = await routerKeepers(deps);

@@ -63,6 +63,26 @@ describe('garbage collection of shared claims', () => {
   });
 });
 
+describe('garbage collection of a claim made a moment ago', () => {
+  const fresh = (h: ReturnType<typeof holder>) => ({ ...h, joinedAt: NOW().toISOString() });
+  const elsewhere = (name: string) => ({ ...reservation(name), spec: { address: '192.0.2.11' }, status: { phase: 'Allocated', address: '192.0.2.11', advertised: false } });
+
+  // chaos, seed 6061006: a pool reconcile claimed for an allocation released meanwhile, and
+  // died before freeing the claim; a Service that later shared the address and moved on left
+  // its entries behind for the grace period
+  it('whose allocation is gone goes at once, with the address entries: an allocation exists before its claim', async () => {
+    const got = await resync([{ ...claim([fresh(holder('gone', 443))]), metadata: { ...claim([]).metadata, creationTimestamp: NOW().toISOString() } }]);
+    expect(got.claim).toBeUndefined();
+    expect(got.adverts).toEqual([]);
+  });
+
+  it('whose allocation has another address waits for the grace period (that allocation may still be recording this one)', async () => {
+    const got = await resync([{ ...claim([fresh(holder('busy', 443))]), metadata: { ...claim([]).metadata, creationTimestamp: NOW().toISOString() } }, elsewhere('busy')]);
+    expect(got.claim?.spec.holders?.map((h) => h.allocationName)).toEqual(['busy']);
+    expect(got.adverts).toEqual([ADV]);
+  });
+});
+
 describe('a resync whose release of one object fails', () => {
   it('still collects the garbage (found by the chaos suite: a refused release kept a stale address advertised for good)', async () => {
     // an allocation being deleted whose release the router refuses, and the entries of a freed shared address

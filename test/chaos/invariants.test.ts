@@ -168,6 +168,15 @@ describe('the chaos invariants checker', () => {
     expect(found(damage(goodWorld()))).toEqual(expect.arrayContaining(invariants));
   });
 
+  it("a shared address's entries while its claim is shared, even held by nobody (the GC's to collect, with the claim); a leak once the claim is gone", () => {
+    const w = goodWorld();
+    const entries = { '/ip/address': [...(w.router['/ip/address'] ?? []), { '.id': '*FFF1', address: '198.18.40.77/32', interface: 'ether1', comment: 'mikrolb:default:svc=ip-198.18.40.77:adv:198.18.40.77' }] };
+    const ghost = { ...claim('198.18.40.77', 'ip-ghost', 'ghost-uid', { created: T }), spec: { ...claim('198.18.40.77', 'ip-ghost', 'ghost-uid').spec, sharingKey: 'k', holders: [{ allocationName: 'ip-ghost', allocationUID: 'ghost-uid', ports: [{ protocol: 'TCP' as const, port: 80 }] }] } };
+    const leaks = (world: World) => checkInvariants(world, CLASSES).filter((v) => v.invariant === 'router-leak');
+    expect(leaks({ ...w, claims: [...w.claims, ghost], router: { ...w.router, ...entries } })).toEqual([]);
+    expect(leaks({ ...w, router: { ...w.router, ...entries } })).toEqual([expect.objectContaining({ detail: expect.stringContaining('belongs to ip-198.18.40.77, which is gone') })]);
+  });
+
   it('finds nothing wrong with a deleted pool that waits for the allocations holding its addresses, and says so', () => {
     const w = goodWorld();
     // as allocate's resync counts it: a pool being deleted has no address free

@@ -14,7 +14,7 @@ import { FINALIZER, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { menusFor, ownerOf, type Op } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { claimOf, claims, poolStatusCounts, uniqueAddresses } from './claim-invariants.js';
-import { holdersOf } from '../../lib/core/sharing.js';
+import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { POOL_COND_DELETION } from '../../functions/release/pool.js';
 import { CHAOS_CLUSTER } from './router-seed.js';
 
@@ -197,7 +197,9 @@ export function routerPlan(w: World, classes: ClassConfig): Violation[] {
     const { ops } = planOwner(owner, w.router);
     if (ops.length) out.push({ invariant: 'router-plan', detail: `owner ${owner.uid}${owner.service ? ` (${owner.service.namespace}/${owner.service.name})` : ''} needs ${ops.length} op(s): ${ops.slice(0, 4).map((op) => describeOp(op, w.router)).join('; ')}` });
   }
-  const live = new Set(owners.flatMap((o) => ownersOf(o)));
+  // a shared address's own entries stand while its claim is shared, as the GC keeps them
+  // (routerKeepers): a claim whose holders are all gone is the claims invariant's to judge
+  const live = new Set([...owners.flatMap((o) => ownersOf(o)), ...w.claims.flatMap((c) => (c.spec.sharingKey === undefined ? [] : [sharedAddressOwner(c.spec.address) ?? '']))]);
   // a family some pool serves keeps its global rules too (created at start, kept by the GC)
   const families = new Set<IPFamily | undefined>([...poolFamilies(w.pools), ...w.allocations.filter((a) => holdsAddress(a) && !a.metadata.deletionTimestamp).map((a) => familyOf(a.status?.address ?? ''))]);
   for (const [menu, entries] of Object.entries(w.router)) {
