@@ -135,14 +135,13 @@ describe('allocate: a pool whose scope changes', () => {
 });
 
 describe('allocate: a Service that shares an address leaves a pool scope', () => {
-  // chaos, seed 2025120: the holder that moved took the claim's first holder off it and stayed
-  // on it itself, so the address's shared entries outlived both (and the first holder's address
-  // was left to be handed out again once the garbage collection freed the claim)
-  it('leaves the shared claim itself; the other holder keeps the address', async () => {
-    const keyed = (name: string, protocol: string, tier: string) => ({
-      apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', uid: `uid-${name}`, labels: { tier }, annotations: { 'mikrolb.de/allow-shared-ip': 'dns' } },
-      spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 53, protocol }] },
-    });
+  const keyed = (name: string, protocol: string, tier: string) => ({
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', uid: `uid-${name}`, labels: { tier }, annotations: { 'mikrolb.de/allow-shared-ip': 'dns' } },
+    spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 53, protocol }] },
+  });
+
+  /** DNS over TCP and UDP sharing an address of the gold tier's pool. */
+  async function sharing() {
     const kube = memoryPort({
       now: NOW,
       objects: [
@@ -163,15 +162,38 @@ describe('allocate: a Service that shares an address leaves a pool scope', () =>
     const address = before.get('tcp')?.status?.address ?? '';
     expect(address).toMatch(/^10\.1\.0\./);
     expect(before.get('udp')?.status?.address).toBe(address);
+    /** The UDP Service leaves the gold tier: it moves to the shared pool. */
+    const udpLeaves = async () => {
+      await kube.port.replace('Service', keyed('udp', 'UDP', 'silver'));
+      await run('udp');
+      expect((await allocations()).get('udp')?.status?.address).toMatch(/^192\.0\.2\./);
+    };
+    return { kube, address, allocations, udpLeaves };
+  }
 
-    // the UDP Service leaves the gold tier: it moves to the shared pool, the TCP one stays
-    await kube.port.replace('Service', { ...keyed('udp', 'UDP', 'silver'), metadata: { ...keyed('udp', 'UDP', 'silver').metadata } });
-    await run('udp');
-    const after = await allocations();
-    expect(after.get('udp')?.status?.address).toMatch(/^192\.0\.2\./);
-    expect(after.get('tcp')?.status?.address).toBe(address);
-    const claim = IPAddressClaimSchema.parse(await kube.port.get('IPAddressClaim', address));
-    expect((claim.spec.holders ?? [{ allocationUID: claim.spec.allocationUID }]).map((h) => h.allocationUID)).toEqual([after.get('tcp')?.metadata.uid]);
-    expect(claim.spec.allocationUID).toBe(after.get('tcp')?.metadata.uid);
+  // chaos, seed 2025120: the holder that moved took the claim's first holder off it and stayed
+  // on it itself, so the address's shared entries outlived both (and the first holder's address
+  // was left to be handed out again once the garbage collection freed the claim)
+  it('leaves the shared claim itself; the other holder keeps the address', async () => {
+    const c = await sharing();
+    await c.udpLeaves();
+    const tcp = (await c.allocations()).get('tcp');
+    expect(tcp?.status?.address).toBe(c.address);
+    const claim = IPAddressClaimSchema.parse(await c.kube.port.get('IPAddressClaim', c.address));
+    expect((claim.spec.holders ?? [{ allocationUID: claim.spec.allocationUID }]).map((h) => h.allocationUID)).toEqual([tcp?.metadata.uid]);
+    expect(claim.spec.allocationUID).toBe(tcp?.metadata.uid);
+  });
+
+  // chaos, seed 6061006: a holder whose allocation is gone (a run claimed for an allocation
+  // released meanwhile, and died before freeing the claim) kept the address, and the entries
+  // its last live holder's program wrote, until the resync
+  it('frees the claim when the holders left have no allocation any more', async () => {
+    const c = await sharing();
+    const tcp = (await c.allocations()).get('tcp');
+    if (!tcp) throw new Error('no tcp allocation');
+    await c.kube.port.replace('IPAllocation', { ...tcp, metadata: { ...tcp.metadata, finalizers: [] } });
+    await c.kube.port.remove('IPAllocation', tcp.metadata.name);
+    await c.udpLeaves();
+    expect(await c.kube.port.get('IPAddressClaim', c.address)).toBeUndefined();
   });
 });

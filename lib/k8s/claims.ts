@@ -11,7 +11,7 @@ import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_UID } from './keys.js';
 import type { KubeObject, KubePort } from './port.js';
 import { API_VERSION, type IPAddressClaim, type IPAddressClaimSpec, type IPAllocation } from './schemas.js';
-import { getClaim } from './typed.js';
+import { getAllocation, getClaim } from './typed.js';
 
 /** The name of an address's claim; undefined for text that is no address. */
 export function claimNameOf(address: string): string | undefined {
@@ -147,16 +147,33 @@ const NONE: ReadonlySet<string> = new Set();
 export type Leave = 'freed' | 'left' | 'absent';
 
 /**
+ * The holders left after one leaves, without those whose allocation is gone: an allocation
+ * exists before any claim made for it, so one missing now was deleted for good (a run that
+ * claimed for an allocation released meanwhile and died before freeing the claim). Left in,
+ * such a holder would keep a shared address — and its router entries — until the resync's
+ * garbage collection (chaos, seed 6061006). One read per other holder, on a leave only.
+ */
+async function liveRest(kube: KubePort, spec: IPAddressClaimSpec, allocationUID: string): Promise<IPAddressClaimSpec | undefined> {
+  let rest = left(spec, allocationUID);
+  if (!rest) return undefined;
+  const others = holdersOf(rest);
+  const alive = await Promise.all(others.map(async (h) => (await getAllocation(kube, h.allocationName))?.metadata.uid === h.allocationUID));
+  for (const [i, h] of others.entries()) if (!alive[i]) rest = rest && left(rest, h.allocationUID);
+  return rest;
+}
+
+/**
  * An allocation gives an address up: it leaves a shared claim others still hold (an update
- * carrying the resourceVersion), or deletes the claim when it is the last holder (with the
- * claim's uid and resourceVersion as preconditions, so a claim someone made or joined meanwhile
- * is never deleted: it is read again). Absent, or no longer held by it, is fine.
+ * carrying the resourceVersion), or deletes the claim when it is the last holder whose
+ * allocation still exists (with the claim's uid and resourceVersion as preconditions, so a
+ * claim someone made or joined meanwhile is never deleted: it is read again). Absent, or no
+ * longer held by it, is fine.
  */
 export async function leaveClaim(kube: KubePort, claim: IPAddressClaim, allocationUID: string): Promise<Leave> {
   let current: IPAddressClaim | undefined = claim;
   for (let attempt = 0; attempt < CLAIM_UPDATE_ATTEMPTS; attempt++) {
     if (!current || current.metadata.uid !== (claim.metadata.uid ?? current.metadata.uid) || !holdsClaim(current.spec, allocationUID)) return 'absent';
-    const rest = left(current.spec, allocationUID);
+    const rest = await liveRest(kube, current.spec, allocationUID);
     if (rest && (await updateClaim(kube, current, rest))) return 'left';
     if (!rest && (await removeClaim(kube, current))) return 'freed';
     current = await getClaim(kube, claim.metadata.name);

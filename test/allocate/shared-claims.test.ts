@@ -8,7 +8,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { holdersOf } from '../../lib/core/sharing.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import { claimAddress, claimNameOf, leaveClaim } from '../../lib/k8s/claims.js';
-import type { ClaimPort } from '../../lib/k8s/schemas.js';
+import { IPAllocationSchema, type ClaimPort } from '../../lib/k8s/schemas.js';
 import { getClaim } from '../../lib/k8s/typed.js';
 import { testCluster } from '../helpers/cluster.js';
 
@@ -16,20 +16,29 @@ const kube = apiServerPort(testCluster().transport);
 const ADDRESS = '198.18.71.9';
 const NAME = claimNameOf(ADDRESS) ?? '';
 
+const allocations: string[] = [];
+
 afterAll(async () => {
   await kube.remove('IPAddressClaim', NAME);
+  await Promise.all(allocations.map((name) => kube.remove('IPAllocation', name)));
 });
 
-const holder = (name: string) => ({ address: ADDRESS, poolName: 'shared-race', allocationName: name, allocationUID: randomUUID() });
+/** A holder with its IPAllocation: an allocation exists before any claim made for it (a leave drops holders whose allocation is gone). */
+async function holder(name: string) {
+  const allocationName = `${name}-${randomUUID().slice(0, 8)}`;
+  const made = IPAllocationSchema.parse(await kube.create('IPAllocation', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: allocationName }, spec: { ipFamily: 'IPv4' } }));
+  allocations.push(allocationName);
+  return { address: ADDRESS, poolName: 'shared-race', allocationName, allocationUID: made.metadata.uid ?? '' };
+}
 const tcp = (port: number): ClaimPort => ({ protocol: 'TCP', port });
 
 describe('racing for one shared address (real API server)', () => {
   it('eleven Services race: all on distinct ports hold it, of two on one port exactly one, another key none', async () => {
     const racers = [
-      ...Array.from({ length: 8 }, (_, i) => ({ h: holder(`port-${i}`), sharing: { key: 'web', ports: [tcp(8000 + i)] } })),
-      { h: holder('clash-a'), sharing: { key: 'web', ports: [tcp(9000)] } },
-      { h: holder('clash-b'), sharing: { key: 'web', ports: [tcp(9000), tcp(9001)] } },
-      { h: holder('other-key'), sharing: { key: 'mail', ports: [tcp(25)] } },
+      ...await Promise.all(Array.from({ length: 8 }, async (_, i) => ({ h: await holder(`port-${i}`), sharing: { key: 'web', ports: [tcp(8000 + i)] } }))),
+      { h: await holder('clash-a'), sharing: { key: 'web', ports: [tcp(9000)] } },
+      { h: await holder('clash-b'), sharing: { key: 'web', ports: [tcp(9000), tcp(9001)] } },
+      { h: await holder('other-key'), sharing: { key: 'mail', ports: [tcp(25)] } },
     ];
     // the first creates the claim (its key decides who may join), then the rest race to join
     const [first, ...rest] = racers;
@@ -42,7 +51,7 @@ describe('racing for one shared address (real API server)', () => {
     expect(won).not.toContain('other-key');
     const lost = results.filter((r) => !r.claimed);
     expect(lost.map((r) => (r.claimed ? '' : r.refusal ?? '')).sort()).toEqual([
-      expect.stringMatching(/^IPAllocation clash-[ab] uses TCP\/9000 on it$/),
+      expect.stringMatching(/^IPAllocation clash-[ab]-[0-9a-f]{8} uses TCP\/9000 on it$/),
       'it is shared under another key ("web")',
     ]);
 
