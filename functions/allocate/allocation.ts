@@ -5,7 +5,7 @@ import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import { claimAddress, claimHeldBy, claimNameOf, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
 import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
-import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
+import { LABEL_CLAIM_ROUTER_HELD, LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
 import { IPAllocationSchema, type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { getAllocation, getClaim, getPool, getService } from '../../lib/k8s/typed.js';
@@ -336,6 +336,8 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, refused, report);
       if (claimed) claimedHere.push(claimed);
       const leftRouters = refused !== undefined && d.ok && d.address !== refused ? refused : undefined;
+      // no other address was free: its claim says so, and a pool with a free address wakes it
+      if (refused !== undefined && d.ok && d.address === refused && held?.claim) await markRouterHeld(deps, held.claim, name, report);
       if (leftRouters && d.ok) {
         deps.log.info('Moving an allocation off an address the router holds', { allocation: name, address: leftRouters, to: d.address, pool: d.pool });
         report.actions.push(`${name}: leaves ${leftRouters} (the router's own)`);
@@ -383,6 +385,23 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
   } finally {
     await freeUnrecorded(deps, name, claimedHere.filter((c) => c.address !== kept), report);
   }
+}
+
+/**
+ * Labels the claim of a refused address the allocation keeps (see LABEL_CLAIM_ROUTER_HELD),
+ * once. Best effort: a claim changed or gone meanwhile is left as it is (the resync moves the
+ * allocation all the same).
+ */
+async function markRouterHeld(deps: AllocateRun, claim: IPAddressClaim, allocation: string, report: Report): Promise<void> {
+  if (claim.metadata.labels?.[LABEL_CLAIM_ROUTER_HELD] === 'true') return;
+  try {
+    await deps.kube.replace('IPAddressClaim', { ...claim, metadata: { ...claim.metadata, labels: { ...claim.metadata.labels, [LABEL_CLAIM_ROUTER_HELD]: 'true' } } });
+  } catch (e) {
+    if (isConflict(e) || isNotFound(e)) return;
+    throw e;
+  }
+  deps.log.info('Keeping an address the router holds until another one is free', { allocation, address: claim.spec.address, pool: claim.spec.poolName });
+  report.actions.push(`${allocation}: keeps ${claim.spec.address} (the router's own) until another address is free`);
 }
 
 /** Whether the allocation, read again, is the one the run decided for and not being deleted. */

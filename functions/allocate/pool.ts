@@ -1,17 +1,18 @@
 import { POOL_COND_READY, poolStatus, poolStatusChanged } from '../../lib/core/pool-status.js';
 import { findCondition } from '../../lib/core/conditions.js';
+import { refusedByRouter } from '../../lib/core/allocation-status.js';
 import { eachHolder } from '../../lib/core/sharing.js';
 import { poolCounts, viewPools } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { isNotFound } from '../../lib/k8s/errors.js';
+import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
-import { claimsOfPool, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { getPool, listClaims, listPools, listUnsettledAllocations } from '../../lib/k8s/typed.js';
+import { claimsOfPool, claimsRouterHeld, LABEL_CLAIM_ROUTER_HELD, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
+import { getAllocation, getPool, listClaims, listPools, listUnsettledAllocations } from '../../lib/k8s/typed.js';
 import { mirroredPool, readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { allocateAddress } from './allocation.js';
 import type { AllocateRun, Report } from './deps.js';
-import type { IPAllocation } from '../../lib/k8s/schemas.js';
+import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
 
 /**
  * Refreshes a pool's status from its claims (counts, conditions). Eventually consistent: it
@@ -19,8 +20,9 @@ import type { IPAllocation } from '../../lib/k8s/schemas.js';
  * from a pool never wait on each other. A pool being deleted is counted too (its holders go
  * one by one while release's `DeletionBlocked` names those left), until it is gone.
  */
-async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ newScopedSpec: boolean }> {
+async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ newScopedSpec: boolean; free: boolean }> {
   let newScopedSpec = false;
+  let free = false;
   await retryOnConflict(`updating pool ${name}`, deps.retry, async (attempt) => {
     // the watch's copy first; after a conflict, the API server's
     const pools = attempt === 1 ? await readPools(deps.kube, deps.pools) : await listPools(deps.kube);
@@ -33,6 +35,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     const pool = view.pool; // just read (listed again on a conflict): no read of its own
     const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
     const counts = poolCounts({ ...view, pool }, holdings);
+    free = counts.free > 0n;
     deps.metrics?.counted(name, view.family, counts);
     const next = poolStatus({ ...view, pool }, holdings, deps.now(), counts);
     if (!poolStatusChanged(pool.status, next)) return;
@@ -48,7 +51,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     newScopedSpec = pool.spec.serviceAllocation !== undefined && !pool.metadata.deletionTimestamp
       && findCondition(pool.status?.conditions, POOL_COND_READY)?.observedGeneration !== pool.metadata.generation;
   });
-  return { newScopedSpec };
+  return { newScopedSpec, free };
 }
 
 /**
@@ -59,6 +62,38 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
 async function recheckHolders(deps: AllocateRun, name: string, report: Report): Promise<void> {
   const holders = (await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => eachHolder(c.spec).map((h) => h.allocationName));
   for (const allocation of new Set(holders)) await allocateAddress(deps, allocation, report, { verify: true });
+}
+
+/**
+ * A pool has a free address: allocations that keep an address the router itself holds (no
+ * other was free; their claims say so, see LABEL_CLAIM_ROUTER_HELD) try again now rather than
+ * at the resync. One list, nearly always empty.
+ */
+async function wakeRouterHeld(deps: AllocateRun, report: Report): Promise<void> {
+  const marked = (await listClaims(deps.kube, claimsRouterHeld)).items;
+  if (marked.length === 0) return;
+  // the freed address is not in this instance's hint yet
+  await deps.hint.load(deps.kube, deps.now().getTime(), true);
+  for (const claim of marked) {
+    let refused = false;
+    for (const h of eachHolder(claim.spec)) {
+      const a = await getAllocation(deps.kube, h.allocationName);
+      if (!a || a.metadata.uid !== h.allocationUID || refusedByRouter(a) === undefined) continue;
+      refused = true;
+      await allocateAddress(deps, a.metadata.name, report, { allocation: a });
+    }
+    // the router no longer holds it (or its holders moved on): the mark goes
+    if (!refused) await unmarkRouterHeld(deps, claim);
+  }
+}
+
+async function unmarkRouterHeld(deps: AllocateRun, claim: IPAddressClaim): Promise<void> {
+  const { [LABEL_CLAIM_ROUTER_HELD]: _, ...labels } = claim.metadata.labels ?? {};
+  try {
+    await deps.kube.replace('IPAddressClaim', { ...claim, metadata: { ...claim.metadata, labels } });
+  } catch (e) {
+    if (!isConflict(e) && !isNotFound(e)) throw e;
+  }
 }
 
 /** Our finalizer on a pool lets release hold its deletion while allocations use its addresses. */
@@ -83,8 +118,9 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
  */
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
-  const { newScopedSpec } = await refreshPool(deps, name, report);
+  const { newScopedSpec, free } = await refreshPool(deps, name, report);
   if (newScopedSpec) await recheckHolders(deps, name, report);
+  if (free) await wakeRouterHeld(deps, report);
   // only the allocations that are not settled: the API server filters them
   const unsettled = (await listUnsettledAllocations(deps.kube)).items;
   deps.metrics?.listed(unsettled);

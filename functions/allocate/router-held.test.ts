@@ -56,9 +56,10 @@ async function setup(opts: { addresses: string[]; explicit?: boolean }) {
   const claims = async () => (await kube.port.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c).spec.address).sort();
   const ingress = async () => ServiceSchema.parse(await kube.port.get('Service', 'dns', 'tenant-a')).status?.loadBalancer?.ingress?.map((i) => i.ip);
   return {
-    sim, kube, log, allocation, claims, ingress,
+    sim, client, kube, log, allocation, claims, ingress,
     program: async () => (await program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }))).kind,
     allocate: async () => (await allocate(objectInvocation('update', { kind: 'IPAllocation', name: alloc }))).kind,
+    allocatePool: async () => (await allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind,
   };
 }
 
@@ -131,15 +132,54 @@ describe("an auto-assigned address that is the router's own", () => {
     expect(await c.claims()).toEqual(['192.0.2.2']);
   });
 
-  it('with no other free address keeps the refused one (no churn of its claim), as before', async () => {
-    const c = await setup({ addresses: ['192.0.2.1'] });
+  /** The pool's other address held by another Service, the router's address refused by program. */
+  async function fullPool() {
+    const c = await setup({ addresses: ['192.0.2.1', '192.0.2.2'] });
+    await c.kube.port.create('IPAddressClaim', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf('192.0.2.2') ?? '' }, spec: { address: '192.0.2.2', poolName: 'lan', allocationName: 'ip-other', allocationUID: 'other-uid' } });
     expect(await c.program()).toBe('done');
+    const mark = async () => IPAddressClaimSchema.parse(await c.kube.port.get('IPAddressClaim', claimNameOf(ROUTER) ?? '')).metadata.labels?.['mikrolb.de/router-held'];
+    /** The other Service gives its address back; the bridge sends a claim's change as an update of its pool. */
+    const otherLeaves = async () => {
+      await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.2') ?? '');
+      expect(await c.allocatePool()).toBe('done');
+    };
+    return { ...c, mark, otherLeaves };
+  }
+
+  it('with no other free address keeps the refused one (no churn of its claim), its claim marked; once an address is free it moves at once', async () => {
+    const c = await fullPool();
     const writes = c.kube.writes.length;
     expect(await c.allocate()).toBe('done');
-    expect(c.kube.writes.length).toBe(writes);
+    // one write: the mark on its claim (no status, no claim given up or made)
+    expect(c.kube.writes.slice(writes).map((w) => `${w.verb} ${w.kind}`)).toEqual(['update IPAddressClaim']);
     const a = await c.allocation();
     expect([a.status?.address, readyOf(a)?.reason]).toEqual([ROUTER, 'AddressInUseByRouter']);
-    expect(await c.claims()).toEqual([ROUTER]);
+    expect(await c.claims()).toEqual([ROUTER, '192.0.2.2']);
+    expect(await c.mark()).toBe('true');
+    // again: nothing more to write
+    const again = c.kube.writes.length;
+    expect(await c.allocate()).toBe('done');
+    expect(c.kube.writes.length).toBe(again);
+
+    // the pool's reconcile moves the allocation off the router's address
+    await c.otherLeaves();
+    expect((await c.allocation()).status?.address).toBe('192.0.2.2');
+    expect(await c.claims()).toEqual(['192.0.2.2']);
+  });
+
+  it("a mark whose allocation the router no longer refuses goes at the pool's next reconcile", async () => {
+    const c = await fullPool();
+    expect(await c.allocate()).toBe('done');
+    expect(await c.mark()).toBe('true');
+    // the operator takes the address off the router: program programs it now
+    const own = c.sim.state().menus['/ip/address']?.find((e) => e.address === `${ROUTER}/24`)?.['.id'];
+    if (own === undefined) throw new Error("no router's own address");
+    await c.client.execute([{ op: 'remove', menu: '/ip/address', ids: [own] }]);
+    expect(await c.program()).toBe('done');
+    expect(readyOf(await c.allocation())?.reason).toBe('AllocatedAndProgrammed');
+    await c.otherLeaves();
+    expect((await c.allocation()).status?.address).toBe(ROUTER);
+    expect(await c.mark()).toBeUndefined();
   });
 
   it('an address asked for by name stays, refused: the user asked for it', async () => {

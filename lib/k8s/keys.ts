@@ -27,6 +27,15 @@ export const claimsOfService = (uid: string): string => `${LABEL_SERVICE_UID}=${
 /** The label selector of the claims an allocation holds (normally one). */
 export const claimsOfAllocation = (uid: string): string => `${LABEL_CLAIM_ALLOCATION_UID}=${uid}`;
 
+/**
+ * A label on the claim of an address the router itself holds that an auto-assigned allocation
+ * keeps because no other address of its pools was free: a pool that has a free address again
+ * wakes its holders (they would otherwise wait for the resync: the freed address retries only
+ * allocations without one).
+ */
+export const LABEL_CLAIM_ROUTER_HELD = 'mikrolb.de/router-held';
+export const claimsRouterHeld = `${LABEL_CLAIM_ROUTER_HELD}=true`;
+
 /** Kubernetes' label on an EndpointSlice naming its Service. */
 export const LABEL_SLICE_SERVICE_NAME = 'kubernetes.io/service-name';
 
