@@ -335,7 +335,7 @@ const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[]): s
  * them (their `formerAddresses`: a run that failed half-way published nothing, yet may have
  * written some of the address's entries).
  */
-export function formerAddressesOf(svc: Service | undefined, live: readonly IPAllocation[], current: readonly FamilyAddress[]): FamilyAddress[] {
+function formerAddressesOf(svc: Service | undefined, live: readonly IPAllocation[], current: readonly FamilyAddress[]): FamilyAddress[] {
   const held = new Set(current.map((a) => a.address));
   const named = [...(svc?.status?.loadBalancer?.ingress ?? []).flatMap((i) => (i.ip === undefined ? [] : [i.ip])), ...live.flatMap((a) => a.status?.formerAddresses ?? [])];
   const out = new Map<string, FamilyAddress>();
@@ -349,7 +349,7 @@ export function formerAddressesOf(svc: Service | undefined, live: readonly IPAll
 }
 
 /** The allocations' former addresses a run that wrote without a router failure took off (or finds held again). */
-export function clearedBy(live: readonly IPAllocation[], error: string | undefined): Set<string> {
+function clearedBy(live: readonly IPAllocation[], error: string | undefined): Set<string> {
   return new Set(error ? [] : live.flatMap((a) => a.status?.formerAddresses ?? []));
 }
 
