@@ -56,7 +56,20 @@ async function setup(interfaceName: string | undefined) {
   /** Our entries that name the address anywhere (comment or value). */
   const entriesOf = (address: string) => Object.values(sim.state().menus).flat()
     .filter((e) => e.comment?.startsWith('mikrolb:') && Object.values(e).some((v) => v === address || v.startsWith(`${address}/`) || v.endsWith(`:${address}`)));
-  return { sim, kube, uid, allocated, status, run, ingress, entriesOf };
+  /** The allocation holds `address` and program's run for it fails half-way (the NAT stage refused): the fault stays on. */
+  const halfFailed = async (address: string) => {
+    await kube.port.create('IPAddressClaim', claim(address, uid));
+    await allocated(address);
+    sim.faults.trapCommand('/ip/firewall/nat/add', { message: 'failure: out of memory', times: 'always' });
+    expect(await run()).toBe('retry');
+  };
+  /** allocate moves the allocation in place: the new claim made, the old one freed, the status naming the address left. */
+  const moved = async (from: string, to: string) => {
+    await kube.port.create('IPAddressClaim', claim(to, uid));
+    await kube.port.remove('IPAddressClaim', claimNameOf(from) ?? '');
+    await allocated(to, [from]);
+  };
+  return { sim, kube, uid, allocated, status, run, ingress, entriesOf, halfFailed, moved };
 }
 
 const reach = (state: RouterState, address: string) =>
@@ -88,19 +101,14 @@ describe('an allocation moved to another address in place', () => {
   // former addresses tell program about the entries, and the address's next holder met them
   it.each([['ether1'], [undefined]])('leaves no entry of an address whose programming failed half-way (pool interface %s)', async (interfaceName) => {
     const c = await setup(interfaceName);
-    await c.kube.port.create('IPAddressClaim', claim('192.0.2.12', c.uid));
-    await c.allocated('192.0.2.12');
-    c.sim.faults.trapCommand('/ip/firewall/nat/add', { message: 'failure: out of memory', times: 'always' });
-    expect(await c.run()).toBe('retry');
+    await c.halfFailed('192.0.2.12');
     expect(await c.ingress() ?? []).toEqual([]);
     const halfWritten = c.entriesOf('192.0.2.12');
     expect(halfWritten.length).toBeGreaterThan(0);
     c.sim.faults.clear();
 
     // allocate moves it, naming the address it leaves
-    await c.kube.port.create('IPAddressClaim', claim('192.0.2.15', c.uid));
-    await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.12') ?? '');
-    await c.allocated('192.0.2.15', ['192.0.2.12']);
+    await c.moved('192.0.2.12', '192.0.2.15');
     expect(await c.run()).toBe('done');
     expect(await c.ingress()).toEqual(['192.0.2.15']);
     expect(c.entriesOf('192.0.2.12')).toEqual([]);
@@ -113,10 +121,7 @@ describe('an allocation moved to another address in place', () => {
 
   it('leaves no entry of an address given back (Failed), and clears the record', async () => {
     const c = await setup('ether1');
-    await c.kube.port.create('IPAddressClaim', claim('192.0.2.12', c.uid));
-    await c.allocated('192.0.2.12');
-    c.sim.faults.trapCommand('/ip/firewall/nat/add', { message: 'failure: out of memory', times: 'always' });
-    expect(await c.run()).toBe('retry');
+    await c.halfFailed('192.0.2.12');
     expect(c.entriesOf('192.0.2.12').length).toBeGreaterThan(0);
     c.sim.faults.clear();
     // allocate gives the address back (the pool's scope no longer serves the Service, say)
@@ -130,13 +135,8 @@ describe('an allocation moved to another address in place', () => {
 
   it('keeps the former addresses while the router fails, and clears them once it answers', async () => {
     const c = await setup('ether1');
-    await c.kube.port.create('IPAddressClaim', claim('192.0.2.12', c.uid));
-    await c.allocated('192.0.2.12');
-    c.sim.faults.trapCommand('/ip/firewall/nat/add', { message: 'failure: out of memory', times: 'always' });
-    expect(await c.run()).toBe('retry');
-    await c.kube.port.create('IPAddressClaim', claim('192.0.2.15', c.uid));
-    await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.12') ?? '');
-    await c.allocated('192.0.2.15', ['192.0.2.12']);
+    await c.halfFailed('192.0.2.12');
+    await c.moved('192.0.2.12', '192.0.2.15');
     expect(await c.run()).toBe('retry');
     expect((await c.status())?.formerAddresses).toEqual(['192.0.2.12']);
     c.sim.faults.clear();
