@@ -9,7 +9,7 @@ import { apiServerPort } from '../../lib/k8s/client.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
 import { KubeConfig } from '@kubernetes/client-node';
 import { imageProcess, type ImageProcess } from './controllers.js';
-import type { ImageNode } from './image-node.js';
+import type { NodeRelease } from '../node-release.js';
 import { cpuSeconds, kubectlOut, machineQuiet, percentile, pool, retrying, rssMb, serviceObjects } from './support.js';
 
 const ROOT = join(import.meta.dirname, '..', '..');
@@ -152,7 +152,7 @@ const coldStarts = (samplesMs: number[]): ColdStarts => ({ medianMs: percentile(
  * `mikrolb serve allocate` (compiled): process start → first invocation answered, COLD_STARTS
  * times each way, the ways taking turns; then RSS after 1,000 invocations (as the image runs it).
  */
-export async function coldStart(node: ImageNode): Promise<ColdStart> {
+export async function coldStart(node: NodeRelease): Promise<ColdStart> {
   const cluster = await startCluster({ log: () => undefined });
   try {
     const image = await imageProcess();

@@ -17,7 +17,7 @@ import { parseArgs } from 'node:util';
 import { splitCpus } from './affinity.js';
 import { convergence, idleLatency, RATE_RATIO_TARGET, type ConvergenceResult } from './convergence.js';
 import { compileChildren, imageProcess } from './controllers.js';
-import { imageNode } from './image-node.js';
+import { nodeRelease } from '../node-release.js';
 import { fillIPv6Pool } from './claims.js';
 import { allocateInLargePools, chooseScaling, chooseTimes } from './pools.js';
 import { bridgeFootprint, coldStart, type ColdStarts } from './processes.js';
@@ -94,7 +94,7 @@ await scenario('restart', `Restart: our controller stopped and started again ove
 await scenario('idle', 'Idle latency: one Service at a time on a quiet system', () => idleLatency(20, log), (r) => [
   `creation → ingress over ${r.samples} Services: p50 ${ms(r.p50)} (target ≤ 60 ms: ${goals.check('idle', 'creation → ingress p50', r.p50, '<=', 60, ' ms')}), p99 ${ms(r.p99)} (target ≤ 150 ms: ${goals.check('idle', 'creation → ingress p99', r.p99, '<=', 150, ' ms')})`,
 ]);
-await scenario('coldstart', 'Function cold start: mikrolb serve allocate (compiled)', async () => coldStart(await imageNode((await imageProcess()).nodeVersion, log)), (r) => {
+await scenario('coldstart', 'Function cold start: mikrolb serve allocate (compiled)', async () => coldStart(await nodeRelease((await imageProcess()).nodeVersion, log)), (r) => {
   const each = (c: ColdStarts): string => `median of ${c.samplesMs.length} ${ms(c.medianMs)} (each: ${c.samplesMs.map((x) => x.toFixed(0)).join(', ')})`;
   const machine = process.version.replace(/^v/, '');
   // The target is the image's: where its Node.js could not be fetched, this machine's stands in (and says so).

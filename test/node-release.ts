@@ -1,9 +1,9 @@
 /**
- * The Node.js release the image runs (the Dockerfile's base), for the scenarios that measure a
- * process as the image runs it. This machine's Node may be another release (here: 20), and a
- * release changes a cold start by tens of milliseconds. The npm registry publishes each
- * release's official binary as `node-<platform>-<arch>`; it is fetched once into the bench's
- * cache (npm checks the tarball's integrity) and checked with `node --version`.
+ * A Node.js release other than this machine's: the image's (the Dockerfile's base), for the bench
+ * scenarios that measure a process as the image runs it, or any release the tests should pass on
+ * (`npm run test:node`). The npm registry publishes each release's official binary as
+ * `node-<platform>-<arch>`; it is fetched once into a cache (npm checks the tarball's integrity)
+ * and checked with `node --version`.
  */
 import { execFile } from 'node:child_process';
 import { existsSync } from 'node:fs';
@@ -13,18 +13,18 @@ import { promisify } from 'node:util';
 
 const run = promisify(execFile);
 // not under mikrolb-bench/, which the convergence scenario clears
-const CACHE = join(import.meta.dirname, '..', '..', 'node_modules', '.cache', 'mikrolb-node');
+const CACHE = join(import.meta.dirname, '..', 'node_modules', '.cache', 'mikrolb-node');
 
-export type ImageNode = { path: string; version: string } | { missing: string; version: string };
+export type NodeRelease = { path: string; version: string } | { missing: string; version: string };
 
-/** The image's Node.js binary, or why it is not at hand (the registry unreachable, no build for this platform). */
-export async function imageNode(version: string, log: (line: string) => void): Promise<ImageNode> {
+/** That release's binary, or why it is not at hand (the registry unreachable, no build for this platform). */
+export async function nodeRelease(version: string, log: (line: string) => void): Promise<NodeRelease> {
   const pkg = `node-${process.platform}-${process.arch}`;
   const dir = join(CACHE, `${pkg}-${version}`);
   const bin = join(dir, 'bin', 'node');
   try {
     if (!existsSync(bin)) {
-      log(`fetching Node.js ${version} (${pkg} from the npm registry) for the scenarios run as the image runs them`);
+      log(`fetching Node.js ${version} (${pkg} from the npm registry) into ${CACHE}`);
       const work = `${dir}.partial`;
       await rm(work, { recursive: true, force: true });
       await mkdir(work, { recursive: true });

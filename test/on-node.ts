@@ -1,0 +1,31 @@
+/**
+ * `npm run test:node -- <version> [vitest arguments]`: runs `npm test` on another Node.js release
+ * (fetched once from the npm registry, see node-release.ts), so a change can be checked on the
+ * releases the code keeps to (22 and 24) from a machine that has only one. Every process the
+ * tests start (the prepare step, vitest, the functions and bridges they spawn) finds that
+ * release first on PATH. Exits with the tests' own code.
+ */
+import { spawn } from 'node:child_process';
+import { delimiter, dirname } from 'node:path';
+import { nodeRelease } from './node-release.js';
+
+const USAGE = 'usage: npm run test:node -- <version, e.g. 24.22.3> [vitest arguments, e.g. --project unit]';
+
+const [version, ...rest] = process.argv.slice(2);
+if (!version || !/^\d+\.\d+\.\d+$/.test(version)) {
+  console.error(USAGE);
+  process.exit(2);
+}
+
+const release = await nodeRelease(version, (line) => console.error(`[test:node] ${line}`));
+if ('missing' in release) {
+  console.error(`[test:node] Node.js ${version} is not at hand: ${release.missing}`);
+  process.exit(1);
+}
+
+console.error(`[test:node] npm test on Node.js v${version} (${release.path})`);
+const child = spawn('npm', ['test', ...(rest.length ? ['--', ...rest] : [])], {
+  stdio: 'inherit',
+  env: { ...process.env, PATH: `${dirname(release.path)}${delimiter}${process.env.PATH ?? ''}` },
+});
+child.on('exit', (code, signal) => process.exit(code ?? (signal ? 1 : 0)));
