@@ -10,6 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { createAdaptorServer } from '@hono/node-server';
+import { closing } from '../../lib/http/serve.js';
 import type { Logger } from '../../lib/log/logger.js';
 import { messageOf } from '../../lib/errors.js';
 
@@ -55,6 +56,7 @@ export async function serveTls(app: FetchApp, opts: TlsServeOptions): Promise<Se
     createServer,
     serverOptions: { ...current },
   });
+  const closeServer = closing(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);
     const onListening = (): void => {
@@ -118,11 +120,7 @@ export async function serveTls(app: FetchApp, opts: TlsServeOptions): Promise<Se
     close: async () => {
       clearInterval(timer);
       for (const w of watchers) w.close();
-      await new Promise<void>((resolve, reject) => {
-        server.close((err) => (err ? reject(err) : resolve()));
-        // The API server keeps connections alive; idle ones would hold close() open until they time out.
-        if ('closeIdleConnections' in server) server.closeIdleConnections();
-      });
+      await closeServer();
       await running;
     },
   };
