@@ -73,4 +73,20 @@ describe('the README quick start on a clean clone', () => {
     stack = undefined;
     log(`[npm-start] everything took ${seconds(Date.now() - t0)}`);
   }, 1_200_000);
+
+  it('`npm start` stopped by SIGTERM to npm alone (a process manager, `timeout`, an editor) stops everything it started', async () => {
+    // npm relays the signal to the shell running the script and to nothing else: the script
+    // execs tsx, so tsx receives it and passes it on to the program.
+    const s = await startLocalStack('npm', ['start'], { cwd: REPO_ROOT, env: cleanEnv(), readyTimeoutMs: 300_000 });
+    stack = s;
+    const tStop = Date.now();
+    const exit = await s.interrupt({ group: false, signal: 'SIGTERM', timeoutMs: 60_000 });
+    log(`[npm-start] SIGTERM to npm: npm ended (${JSON.stringify(exit)}) after ${seconds(Date.now() - tStop)}`);
+    // before, tsx and the program kept running (and held the pipes) with the whole stack
+    await Promise.race([s.closed, new Promise((_, rej) => setTimeout(() => rej(new Error('mikrolb did not stop within 60 s of npm being stopped')), 60_000).unref())]);
+    log(`[npm-start] SIGTERM to npm: mikrolb finished stopping after ${seconds(Date.now() - tStop)}`);
+    expect(s.stderr()).toContain('Stopping the local stack');
+    expect(await leftovers(s.clusterPids, s.clusterDir, 10_000)).toEqual({ pids: [], dir: false });
+    stack = undefined;
+  }, 600_000);
 });

@@ -30,8 +30,10 @@ export interface LocalStack {
   /**
    * Ctrl-C: SIGINT to the process, or to its whole process group as a terminal does;
    * `repeatAfterMs`: the same SIGINT once more that much later (as a launcher relays it).
+   * `signal` SIGTERM instead: a stop by a process manager, `timeout` or an editor's stop
+   * button, which signal the process they started and nothing else.
    */
-  interrupt(opts: { group: boolean; timeoutMs: number; repeatAfterMs?: number }): Promise<Exited>;
+  interrupt(opts: { group: boolean; timeoutMs: number; repeatAfterMs?: number; signal?: 'SIGINT' | 'SIGTERM' }): Promise<Exited>;
   /**
    * Resolves when every process writing to our stdout/stderr pipes has ended (npm may exit
    * on Ctrl-C before the program it started has finished stopping).
@@ -129,11 +131,11 @@ export async function startLocalStack(command: string, args: readonly string[], 
         });
         if (input !== undefined) k.stdin?.end(input);
       }),
-    interrupt: async ({ group, timeoutMs, repeatAfterMs }) => {
-      process.kill(group ? -pid : pid, 'SIGINT');
+    interrupt: async ({ group, timeoutMs, repeatAfterMs, signal = 'SIGINT' }) => {
+      process.kill(group ? -pid : pid, signal);
       if (repeatAfterMs !== undefined) {
         await sleep(repeatAfterMs);
-        if (exit === undefined) process.kill(group ? -pid : pid, 'SIGINT');
+        if (exit === undefined) process.kill(group ? -pid : pid, signal);
       }
       const timer = setTimeout(() => void dispose(), timeoutMs);
       const result = await exited;
