@@ -74,6 +74,7 @@ describe('closing', () => {
     await close();
     expect(await answer).toBe('connection closed');
   });
+
   it('closes at once a connection whose request never finished arriving, long before the grace period ends', { timeout: 20_000 }, async () => {
     const { close, base } = await listen(() => Promise.resolve(new Response('ok')), 60_000);
     const socket = connect(Number(new URL(base).port), '127.0.0.1');

@@ -32,10 +32,10 @@ export function serveApp(app: FetchApp, opts: ServeOptions): Promise<ServedApp> 
   });
 }
 
-export type NodeServer = ReturnType<typeof createAdaptorServer>;
+type NodeServer = ReturnType<typeof createAdaptorServer>;
 
 /** How long a close waits for the requests in flight before it closes their connections. */
-export const CLOSE_GRACE_MS = 10_000;
+const CLOSE_GRACE_MS = 10_000;
 
 /**
  * The server's close, to be made before it serves anything: it stops listening and resolves once
