@@ -1,4 +1,5 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -13,12 +14,20 @@ async function ecKey(cwd: string, name: string): Promise<void> {
   await openssl(cwd, 'ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', `${name}.key`);
 }
 
-/** Issues `name`.crt signed by ca.crt in `dir`, with optional subjectAltNames and usage. */
+/** A random serial number, positive and at most 20 bytes long as RFC 5280 asks. */
+const serial = (): string => `0x01${randomBytes(15).toString('hex')}`;
+
+/**
+ * Issues `name`.crt signed by ca.crt in `dir`, with optional subjectAltNames and usage. Each
+ * certificate gets a random serial: `-CAcreateserial` shares one serial file, which openssl
+ * truncates and rewrites, so two issued at once (createPki does) could read it half written
+ * ("Unable to load number from ca.srl", seen once in CI).
+ */
 async function issue(dir: string, name: string, subject: string, ext: string): Promise<void> {
   await ecKey(dir, name);
   await openssl(dir, 'req', '-new', '-key', `${name}.key`, '-subj', subject, '-out', `${name}.csr`);
   await writeFile(join(dir, `${name}.ext`), ext);
-  await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-CAcreateserial',
+  await openssl(dir, 'x509', '-req', '-in', `${name}.csr`, '-CA', 'ca.crt', '-CAkey', 'ca.key', '-set_serial', serial(),
     '-days', '2', '-sha256', '-extfile', `${name}.ext`, '-out', `${name}.crt`);
 }
 
