@@ -199,7 +199,10 @@ export function routerPlan(w: World, classes: ClassConfig): Violation[] {
   }
   // a shared address's own entries stand while its claim is shared, as the GC keeps them
   // (routerKeepers): a claim whose holders are all gone is the claims invariant's to judge
-  const live = new Set([...owners.flatMap((o) => ownersOf(o)), ...w.claims.flatMap((c) => (c.spec.sharingKey === undefined ? [] : [sharedAddressOwner(c.spec.address) ?? '']))]);
+  const live = new Set([...owners.flatMap((o) => ownersOf(o)), ...w.claims.flatMap((c) => {
+    const owner = c.spec.sharingKey === undefined ? undefined : sharedAddressOwner(c.spec.address);
+    return owner === undefined ? [] : [owner];
+  })]);
   // a family some pool serves keeps its global rules too (created at start, kept by the GC)
   const families = new Set<IPFamily | undefined>([...poolFamilies(w.pools), ...w.allocations.filter((a) => holdsAddress(a) && !a.metadata.deletionTimestamp).map((a) => familyOf(a.status?.address ?? ''))]);
   for (const [menu, entries] of Object.entries(w.router)) {
