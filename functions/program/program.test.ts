@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
@@ -114,6 +114,41 @@ describe('program (memory API server, memory router)', () => {
     expect(r.state()).toEqual(handedOff.router.state());
     expect(kube.writes).toEqual([]);
     expect(ServiceSchema.parse(obj('Service', 'web')).status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
+  });
+
+  it('a drain that leaves only terminating pods: new connections go to those still serving, and to a ready pod again once there is one', async () => {
+    const { program, router: r, kube } = setup();
+    const run = () => program(objectInvocation('update', { kind: 'EndpointSlice', namespace: 'shop', name: 'web-abc' }));
+    const reached = () => {
+      const tracer = createTracer(r.state());
+      const seen = new Set<string>();
+      for (let i = 0; i < 300; i++) {
+        const t = tracer.trace({ srcAddress: `198.51.100.${(i % 200) + 1}`, srcPort: 20000 + i, dstAddress: LB_IP, dstPort: 80, protocol: 'tcp' });
+        if (!t.ok) throw new Error(t.message);
+        seen.add(t.verdict === 'reject' ? 'refused' : String(t.dstAddress));
+      }
+      return [...seen].sort();
+    };
+    const endpoints = async (list: { addresses: string[]; conditions: { ready: boolean; serving: boolean; terminating: boolean } }[]) => {
+      const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
+      await kube.port.replace('EndpointSlice', { ...slice, endpoints: list });
+      expect((await run()).kind).toBe('done');
+    };
+    expect((await run()).kind).toBe('done');
+    expect(reached()).toEqual(['10.0.0.11', '10.0.0.12', '10.0.0.13']);
+    await endpoints([
+      { addresses: ['10.0.0.11'], conditions: { ready: false, serving: true, terminating: true } },
+      { addresses: ['10.0.0.12'], conditions: { ready: false, serving: false, terminating: true } },
+      { addresses: ['10.0.0.13'], conditions: { ready: false, serving: true, terminating: true } },
+    ]);
+    expect(reached()).toEqual(['10.0.0.11', '10.0.0.13']);
+    await endpoints([
+      { addresses: ['10.0.0.11'], conditions: { ready: false, serving: true, terminating: true } },
+      { addresses: ['10.0.0.14'], conditions: { ready: true, serving: true, terminating: false } },
+    ]);
+    expect(reached()).toEqual(['10.0.0.14']);
+    await endpoints([{ addresses: ['10.0.0.11'], conditions: { ready: false, serving: false, terminating: true } }]);
+    expect(reached()).toEqual(['refused']);
   });
 
   it('a router outage gives BackendError and ProgrammingFailed, then recovers without manual action', async () => {

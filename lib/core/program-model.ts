@@ -87,22 +87,34 @@ export function unusableEndpoints(slices: readonly EndpointSlice[]): { address: 
   return [...out].map(([address, kind]) => ({ address, kind }));
 }
 
-/** Usable endpoints of every slice: ready = ready and not terminating. */
+/** How an endpoint's conditions read, nil as the API documents it (ready and serving, not terminating). */
+function endpointState(conditions: EndpointSlice['endpoints'][number]['conditions']): { ready: boolean; draining: boolean } {
+  const terminating = conditions?.terminating === true;
+  return { ready: conditions?.ready !== false && !terminating, draining: terminating && conditions?.serving !== false };
+}
+
+/**
+ * Usable endpoints of every slice, and which of them take new connections, as kube-proxy
+ * picks them (KEP-1669): per family the ready, non-terminating ones; in a family with none of
+ * those, the terminating ones that still serve (a drain or a rollout that leaves only
+ * terminating pods would otherwise refuse connections they still answer).
+ */
 function endpointsOf(slices: readonly EndpointSlice[]): ServiceEndpoint[] {
-  const byAddress = new Map<string, ServiceEndpoint>();
+  const byAddress = new Map<string, ServiceEndpoint & { draining: boolean }>();
   for (const s of slices) {
     if (s.addressType === 'FQDN') continue;
     for (const e of s.endpoints) {
-      const ready = e.conditions?.ready !== false && e.conditions?.terminating !== true;
+      const { ready, draining } = endpointState(e.conditions);
       for (const address of e.addresses) {
         const family = usableTarget(address);
         if (!family) continue;
         const prev = byAddress.get(address);
-        byAddress.set(address, { family, address, ready: ready || (prev?.ready ?? false) });
+        byAddress.set(address, { family, address, ready: ready || (prev?.ready ?? false), draining: draining || (prev?.draining ?? false) });
       }
     }
   }
-  return [...byAddress.values()];
+  const servedByReady = new Set([...byAddress.values()].filter((e) => e.ready).map((e) => e.family));
+  return [...byAddress.values()].map(({ family, address, ready, draining }) => ({ family, address, ready: ready || (draining && !servedByReady.has(family)) }));
 }
 
 /** Who may reach the Service (loadBalancerSourceRanges) and whether clients stick to an endpoint. */

@@ -28,7 +28,10 @@ export interface ServicePort {
 }
 
 export interface ServiceEndpoint extends FamilyAddress {
-  /** Ready and not terminating: only these receive load-balanced connections. */
+  /**
+   * Takes new load-balanced connections: ready and not terminating, or, in a family with no
+   * such endpoint, terminating and still serving (kube-proxy's fallback, KEP-1669).
+   */
   ready: boolean;
 }
 
