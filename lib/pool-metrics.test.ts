@@ -2,7 +2,8 @@ import { describe, expect, it } from 'vitest';
 import { sampleValue } from '../test/helpers/prom-text.js';
 import { poolCounts, viewPools } from './core/pools.js';
 import type { IPAllocation, IPPool } from './k8s/schemas.js';
-import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, FAILURE_REASONS, createPoolMetrics, failedPool, forgetReleased } from './pool-metrics.js';
+import { FAILURE_REASONS } from './core/assign.js';
+import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, createPoolMetrics, failedPool, forgetReleased } from './pool-metrics.js';
 
 const pool = (name: string, ipFamily: 'IPv4' | 'IPv6', addresses: string[], creationTimestamp = '2026-01-01T00:00:00Z'): IPPool => ({
   apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name, creationTimestamp },
@@ -68,6 +69,8 @@ describe('allocation failures', () => {
       expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'p', reason })).toBe(reason === 'PoolExhausted' ? 2 : 0);
       expect(sampleValue(text, ALLOCATION_FAILURES, { pool: '', reason })).toBe(reason === 'AddressNotInPool' ? 1 : 0);
     }
+    // a scoped pool's refusal too (it was missing from the reasons started at zero)
+    expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'p', reason: 'PoolScopeMismatch' })).toBe(0);
   });
 
   it('are failing until decided otherwise, deleted, or listed as no longer failed', () => {

@@ -1,6 +1,6 @@
 import * as z from 'zod';
 import { COND_ALLOCATED } from './core/allocation-status.js';
-import type { FailureReason } from './core/assign.js';
+import { FAILURE_REASONS, type FailureReason } from './core/assign.js';
 import { poolKeeping, type PoolCounts, type PoolView } from './core/pools.js';
 import { createRegistry, type Labels } from './exposition.js';
 import type { IPFamily } from './ip/index.js';
@@ -12,10 +12,6 @@ export const ADDRESSES_TOTAL = 'mikrolb_allocator_addresses_total';
 export const ALLOCATION_FAILURES = 'mikrolb_allocator_failures_total';
 export const ALLOCATIONS_FAILED = 'mikrolb_allocator_allocations_failed';
 
-/** Every reason allocate reports an allocation failed with (the Ready condition's reason). */
-export const FAILURE_REASONS: readonly FailureReason[] = [
-  'AddressInvalid', 'AddressAlreadyUsed', 'AddressNotInPool', 'PoolNotFound', 'PoolIPFamilyMismatch', 'PoolExhausted', 'AddressIPFamilyMismatch',
-];
 
 /**
  * Per-pool usage and allocation failures, as the allocate function sees them: it recounts a

@@ -5,13 +5,17 @@ import { autoAssignOrder, scopeRefusal, type Requester } from './pool-scope.js';
 import type { PoolView } from './pools.js';
 import { overlappingPorts, type Sharing } from './sharing.js';
 
-export type FailureReason =
-  | 'AddressInvalid' | 'AddressAlreadyUsed' | 'AddressNotInPool'
-  | 'PoolNotFound' | 'PoolIPFamilyMismatch' | 'PoolExhausted'
-  /** An explicit address of a family the Service does not have (it could never be published). */
-  | 'AddressIPFamilyMismatch'
-  /** A pool (named, or holding the explicit address) whose serviceAllocation does not match the Service. */
-  | 'PoolScopeMismatch';
+/** Every reason an allocation fails with (its Ready condition's reason, its Warning event's). */
+export const FAILURE_REASONS = [
+  'AddressInvalid', 'AddressAlreadyUsed', 'AddressNotInPool',
+  'PoolNotFound', 'PoolIPFamilyMismatch', 'PoolExhausted',
+  // an explicit address of a family the Service does not have (it could never be published)
+  'AddressIPFamilyMismatch',
+  // a pool (named, or holding the explicit address) whose serviceAllocation does not match the Service
+  'PoolScopeMismatch',
+] as const;
+
+export type FailureReason = (typeof FAILURE_REASONS)[number];
 
 export type Decision =
   | { ok: true; pool: string; address: string; /** the allocation already holds this address's claim */ held: boolean }
