@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import type { ClusterAccess } from '../lib/k8s/access.js';
-import { FUNCTIONS, WEBHOOK_CERT_DIR, WEBHOOK_PORT, serveWebhook, webhookCertFiles, type FunctionPorts } from '../functions/registry.js';
+import { FUNCTIONS, WEBHOOK_PORT, serveWebhook, webhookCertDir, webhookCertFiles, type FunctionPorts } from '../functions/registry.js';
 import { EXIT_FAILED, type CliIo } from '../lib/cli/io.js';
 import { kubeRuntime } from '../lib/cli/runtime.js';
 import { routerRuntime } from '../lib/cli/router-runtime.js';
@@ -171,7 +171,7 @@ export async function runControllerCommand(argv: string[], env: Env, io: CliIo):
   try {
     const controller = await startController({
       kc: kube.value.kc, router: router.value, classes: classes.value, log, bridge: bridgeCfg.config, counters,
-      webhook: { certDir: env.WEBHOOK_CERT_DIR ?? WEBHOOK_CERT_DIR, port: webhookPort.value },
+      webhook: { certDir: webhookCertDir(env), port: webhookPort.value },
     });
     log.info('Controller started', { port: controller.bridge.port, webhookPort: controller.webhookPort, loadBalancerClass: classes.value.loadBalancerClass, clusterName: classes.value.clusterName });
     return await runUntilStopped(io, log, async () => {

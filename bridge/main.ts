@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type * as Registry from '../functions/registry.js';
 import type { ServeEntry, ServeRegistry } from '../lib/cli/serve.js';
 import type { ClassConfig } from '../lib/core/service.js';
-import { FUNCTION_PORT, NEEDS_ROUTER, WEBHOOK_CERT_DIR, WEBHOOK_PORT } from '../functions/settings.js';
+import { FUNCTION_PORT, NEEDS_ROUTER, WEBHOOK_PORT, webhookCertDir } from '../functions/settings.js';
 import { FUNCTION_NAMES, type FunctionName } from '../lib/events/invocation.js';
 import type { FunctionRegistry } from '../lib/cli/invoke.js';
 import { EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions, type Command, type Env } from '../lib/cli/io.js';
@@ -42,7 +42,7 @@ export async function serveFunctions(): Promise<ServeRegistry> {
     ...Object.fromEntries(FUNCTION_NAMES.map((name) => [name, invoked(name)])),
     webhook: {
       needsRouter: false, defaultPort: WEBHOOK_PORT,
-      start: async ({ kube, log, env }, port) => (await loadRegistry()).serveWebhook({ kube, log, port, certDir: env.WEBHOOK_CERT_DIR ?? WEBHOOK_CERT_DIR }),
+      start: async ({ kube, log, env }, port) => (await loadRegistry()).serveWebhook({ kube, log, port, certDir: webhookCertDir(env) }),
     },
   };
 }

@@ -29,7 +29,7 @@ import { createWebhookApp, poolLister } from './webhook/app.js';
 import { certificateReloaded, serveTls, type ServedTls } from './webhook/serve-tls.js';
 import { NEEDS_ROUTER } from './settings.js';
 
-export { FUNCTION_PORT, WEBHOOK_CERT_DIR, WEBHOOK_PORT } from './settings.js';
+export { FUNCTION_PORT, WEBHOOK_PORT, webhookCertDir } from './settings.js';
 
 /** Garbage collection leaves what an allocation still in flight may hold alone for this long. */
 export const CLAIM_GRACE_MS = 5 * 60_000;

@@ -13,5 +13,11 @@ export const FUNCTION_PORT = 8080;
 export const WEBHOOK_PORT = 9443;
 export const WEBHOOK_CERT_DIR = '/tmp/k8s-webhook-server/serving-certs';
 
+/** The webhook's certificate folder: `WEBHOOK_CERT_DIR`, the default when it is unset or empty (as every variable). */
+export function webhookCertDir(env: Readonly<Record<string, string | undefined>>): string {
+  const dir = env.WEBHOOK_CERT_DIR?.trim();
+  return dir ? dir : WEBHOOK_CERT_DIR;
+}
+
 /** The functions that cannot be built without a router: entry points open it first. */
 export const NEEDS_ROUTER: Readonly<Record<FunctionName, boolean>> = { allocate: false, program: true, release: true };
