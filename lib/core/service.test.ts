@@ -141,6 +141,16 @@ describe('bounds on what one Service can ask for', () => {
     }]);
   });
 
+  it('with the default bounds, 16 load-balancer addresses and 4 further SNAT addresses: the note services.md shows', () => {
+    const intent = serviceIntent(svc(lb, {
+      'mikrolb.de/load-balancer-ips': many(16, (i) => `192.0.2.${i + 1}`), 'mikrolb.de/snat-ips': many(4, (i) => `192.0.2.${i + 101}`),
+    }), classes);
+    expect(intent.allocations).toHaveLength(16);
+    expect(intent.problems.map((p) => p.message)).toEqual([
+      'mikrolb.de/snat-ips: the Service asks for 20 addresses, more than the 16 allowed per Service; only the first 16 are allocated, ignoring 192.0.2.101, 192.0.2.102, 192.0.2.103 and 1 more',
+    ]);
+  });
+
   it('the allocation cap counts load-balancer addresses, pools and SNAT addresses together, SNAT last', () => {
     const intent = serviceIntent(svc(lb, {
       'mikrolb.de/load-balancer-ips': '192.0.2.1,192.0.2.2', 'mikrolb.de/load-balancer-pools': 'a', 'mikrolb.de/snat-ips': '192.0.2.2,198.51.100.1',
