@@ -142,7 +142,11 @@ export function serviceObject(rng: Rng, name: string, family: Family, share: Rng
   };
 }
 
-/** One EndpointSlice of a Service with `count` endpoints, some not ready or terminating. */
+/**
+ * One EndpointSlice of a Service with `count` endpoints, some not ready, some terminating (still
+ * serving or not, as the EndpointSlice controller writes them: then program falls back to those
+ * serving when none is ready), and some with the conditions an older writer leaves out.
+ */
 export function sliceObject(rng: Rng, service: string, suffix: string, addressType: 'IPv4' | 'IPv6', slot: number, servicePorts: readonly { name?: string; protocol?: string }[]) {
   const count = rng.int(0, 4);
   const endpoints = Array.from({ length: count }, (_, k) => {
@@ -150,7 +154,9 @@ export function sliceObject(rng: Rng, service: string, suffix: string, addressTy
     // canonical text, as the API server insists: no zero group next to the '::'
     const address = addressType === 'IPv4' ? `10.244.${slot}.${host}` : `fd00:244::${(slot + 1).toString(16)}:${host}`;
     const ready = rng.chance(0.8);
-    return { addresses: [address], conditions: { ready, ...(ready ? {} : { terminating: rng.chance(0.5) }) } };
+    if (ready) return { addresses: [address], conditions: { ready } };
+    const terminating = rng.chance(0.5);
+    return { addresses: [address], conditions: { ready, ...(terminating ? { terminating, serving: rng.chance(0.5) } : {}) } };
   });
   const sp = servicePorts.map((p) => ({ name: p.name ?? '', protocol: p.protocol ?? 'TCP', port: rng.chance(0.85) ? 8000 + slot : 9000 + slot }));
   return {
