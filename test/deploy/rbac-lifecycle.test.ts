@@ -17,7 +17,7 @@ import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
-import { API_VERSION } from '../../lib/k8s/schemas.js';
+import { API_VERSION, type IPAddressClaim } from '../../lib/k8s/schemas.js';
 import { getService, listAllocations, listClaims } from '../../lib/k8s/typed.js';
 import { claimsOfPool } from '../../lib/k8s/keys.js';
 import { memoryLogger } from '../../lib/log/logger.js';
@@ -98,14 +98,14 @@ const allocationsOf = async (service: string) =>
  * Programmed by the bridge and the functions under their ServiceAccounts: its address, in the
  * pool's ledger and advertised on the router.
  */
-async function publish(name: string): Promise<{ address: string; allocation: string }> {
+async function publish(name: string, opts: { port?: number; sharingKey?: string } = {}): Promise<{ address: string; allocation: string }> {
   published.push(name);
   await admin.create('Service', {
     apiVersion: 'v1', kind: 'Service',
-    metadata: { name, namespace: ns, annotations: { 'mikrolb.de/load-balancer-pools': pool } },
+    metadata: { name, namespace: ns, annotations: { 'mikrolb.de/load-balancer-pools': pool, ...(opts.sharingKey ? { 'mikrolb.de/allow-shared-ip': opts.sharingKey } : {}) } },
     spec: {
       type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv6'], ipFamilyPolicy: 'SingleStack',
-      allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }],
+      allocateLoadBalancerNodePorts: false, ports: [{ name: 'http', port: opts.port ?? 80, protocol: 'TCP', targetPort: 8080 }],
     },
   });
   await admin.create('EndpointSlice', {
@@ -126,7 +126,8 @@ async function publish(name: string): Promise<{ address: string; allocation: str
     return a?.status?.phase === 'Programmed' ? a : undefined;
   });
   expect(allocation.status?.address).toBe(address);
-  expect((await listClaims(admin, claimsOfPool(pool))).items.filter((c) => c.spec.allocationName === allocation.metadata.name).map((c) => c.spec.address)).toEqual([address]);
+  const holds = (c: IPAddressClaim): boolean => c.spec.allocationName === allocation.metadata.name || (c.spec.holders ?? []).some((h) => h.allocationName === allocation.metadata.name);
+  expect((await listClaims(admin, claimsOfPool(pool))).items.filter(holds).map((c) => c.spec.address)).toEqual([address]);
   expect(JSON.stringify(sim.state().menus['/ipv6/address'])).toContain(`${address}/128`);
   return { address, allocation: allocation.metadata.name };
 }
@@ -160,6 +161,19 @@ describe('RBAC in practice: the bridge and the functions as their ServiceAccount
     await until('the allocations to go', async () => ((await allocationsOf(name)).length === 0 ? true : undefined));
     expect((await listClaims(admin, claimsOfPool(pool))).items.filter((c) => c.spec.address === address || c.spec.allocationName === allocation)).toEqual([]);
     expect(JSON.stringify(sim.state().menus['/ipv6/address'])).not.toContain(`${address}/128`);
+    expect(forbidden()).toEqual([]);
+  });
+
+  it('shares an address: the second Service joins the claim, and the first leaves it when deleted', async () => {
+    const key = uniq('key');
+    const first = await publish('shared-a', { port: 80, sharingKey: key });
+    const second = await publish('shared-b', { port: 443, sharingKey: key });
+    expect(second.address).toBe(first.address);
+    const holders = async () => (await listClaims(admin, claimsOfPool(pool))).items.filter((c) => c.spec.address === first.address).map((c) => (c.spec.holders ?? []).map((h) => h.allocationName).sort());
+    expect(await holders()).toEqual([[first.allocation, second.allocation].sort()]);
+    await admin.remove('Service', 'shared-a', ns);
+    await until('the first to leave the claim', async () => (JSON.stringify(await holders()) === JSON.stringify([[second.allocation]]) ? true : undefined));
+    expect(JSON.stringify(sim.state().menus['/ipv6/address'])).toContain(`${first.address}/128`);
     expect(forbidden()).toEqual([]);
   });
 

@@ -26,7 +26,7 @@ const ALLOCATE: Grants = {
   'ippools.mikrolb.de': ['get', 'list', 'update'], // update: the pool finalizer
   'ippools.mikrolb.de/status': ['update'], // counts, conversion of a ledger
   'ipallocations.mikrolb.de': ['get', 'list', 'create', 'update', 'delete'], // update: an operator reservation's finalizer
-  'ipaddressclaims.mikrolb.de': ['get', 'list', 'create', 'delete'],
+  'ipaddressclaims.mikrolb.de': ['get', 'list', 'create', 'update', 'delete'], // update: joining or leaving a shared claim, the router-held mark
   'ipallocations.mikrolb.de/status': ['update'],
   services: ['get', 'list', 'update'], // update: the Service finalizer
   'services/status': ['update'], // the condition of a Service that asks for no valid address
@@ -38,7 +38,7 @@ const PROGRAM: Grants = {
   'services/status': ['update'],
   'endpointslices.discovery.k8s.io': ['get', 'list'],
   'ippools.mikrolb.de': ['get', 'list'],
-  'ipaddressclaims.mikrolb.de': ['list'], // a pool's holders
+  'ipaddressclaims.mikrolb.de': ['get', 'list'], // a pool's holders; whether an address is shared or still held
   'ipallocations.mikrolb.de': ['get', 'list'],
   'ipallocations.mikrolb.de/status': ['update'],
   'events.events.k8s.io': ['create'],
@@ -47,7 +47,7 @@ const RELEASE: Grants = {
   'ipallocations.mikrolb.de': ['get', 'list', 'update', 'delete'], // update: the finalizer
   'ippools.mikrolb.de': ['get', 'list', 'update'],
   'ippools.mikrolb.de/status': ['update'],
-  'ipaddressclaims.mikrolb.de': ['get', 'list', 'delete'], // get: the pool of the claim an event names
+  'ipaddressclaims.mikrolb.de': ['get', 'list', 'update', 'delete'], // get: the pool of the claim an event names; update: leaving a shared claim
   services: ['get', 'list', 'update'],
   'services/status': ['update'],
   'endpointslices.discovery.k8s.io': ['list'],
