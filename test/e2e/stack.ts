@@ -9,6 +9,8 @@ import { connectRouter, type RouterClient } from '../../lib/routeros/client/inde
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { testCluster } from '../helpers/cluster.js';
+import { actingAs, applyServicePolicy } from '../deploy/policy.js';
+import { applyRbac } from '../deploy/render.js';
 
 export interface E2E {
   kube: KubePort;
@@ -32,12 +34,34 @@ export interface E2EOptions {
   retry?: { baseMs: number; maxMs: number };
 }
 
-/** The all-in-one controller against the shared API server and a fresh RouterOS simulator. */
+let deployed: Promise<void> | undefined;
+
+/**
+ * deploy/'s RBAC and Service-write admission policy on the shared API server, once per process:
+ * the controller then runs as its ServiceAccount, so every scenario also proves the shipped
+ * permissions suffice (a Service with allow-shared-ip went unprogrammed under them once).
+ */
+function deployAccess(): Promise<void> {
+  const { kubectl, kc } = testCluster();
+  deployed ??= (async () => {
+    await applyRbac(kubectl);
+    await applyServicePolicy(kubectl, kc);
+  })();
+  return deployed;
+}
+
+/**
+ * The all-in-one controller against the shared API server (as the `mikrolb-controller`
+ * ServiceAccount of deploy/) and a fresh RouterOS simulator; against another API server, as
+ * its admin.
+ */
 export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promise<E2E> {
   const kubeconfig = opts.kubeconfig ?? testCluster().kubeconfig;
-  const kc = new KubeConfig();
-  kc.loadFromFile(kubeconfig);
-  const kube = apiServerPort(kubeTransport(kc));
+  const admin = new KubeConfig();
+  admin.loadFromFile(kubeconfig);
+  const kube = apiServerPort(kubeTransport(admin));
+  if (opts.kubeconfig === undefined) await deployAccess();
+  const kc = opts.kubeconfig === undefined ? actingAs(admin, 'mikrolb-controller') : admin;
   const sim = opts.sim ?? await startRouterSim({ initialState: seed, users: [{ name: 'mikrolb', password: 'pw' }] });
   const router = connectRouter({ url: sim.url, username: 'mikrolb', password: 'pw', timeoutMs: 2000 });
   const logs = memoryLogger();
