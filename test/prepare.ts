@@ -51,7 +51,7 @@ async function main(): Promise<void> {
   t0 = performance.now();
   const client = await ensureLibrouteros();
   say(`  RouterOS cross-check client: ${client.source} with ${client.python} (${seconds(t0)}; pinned ${LIBROUTEROS.version})`);
-  say('ready; the whole suite takes about 15-25 minutes on two cores (the integration tests run one file at a time)');
+  say('ready; the whole suite takes about 20-30 minutes on two cores (the integration tests run one file at a time; the end-to-end ones run twice, the second time on the Knative topology)');
 }
 
 main().catch((e: unknown) => {

@@ -9,7 +9,7 @@ import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { sampleValue } from '../helpers/prom-text.js';
 import { SEED } from '../program/setup.js';
-import { eventually, startE2E, type E2E } from './stack.js';
+import { eventually, KNATIVE_TOPOLOGY, startE2E, type E2E } from './stack.js';
 
 let e2e: E2E;
 let make: ReturnType<typeof objects>;
@@ -44,7 +44,9 @@ async function metricsShow(expected: readonly [string, Record<string, string>, n
   }, 30_000);
 }
 
-describe('pool usage on the controller\'s /metrics', () => {
+// the all-in-one's: its watch of allocations keeps the failing gauge; under Knative the pool
+// series are not exported (docs/monitoring.md), so this file runs on the all-in-one alone
+describe.skipIf(KNATIVE_TOPOLOGY)('pool usage on the controller\'s /metrics', () => {
   it('counts addresses as Services take them, failures of an exhausted pool, a failed allocation whose Service went, and forgets a deleted pool', async () => {
     await make.pool(pair, { ipFamily: 'IPv4', addresses: ['198.18.88.10-198.18.88.11'], autoAssign: false, interfaceName: 'ether1' });
     await make.pool(v6, { ipFamily: 'IPv6', addresses: ['2001:db8:88::10-2001:db8:88::17'], autoAssign: false, interfaceName: 'ether1' });

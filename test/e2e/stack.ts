@@ -1,9 +1,15 @@
 import { KubeConfig } from '@kubernetes/client-node';
 import { startController, type Controller } from '../../bridge/all-in-one.js';
+import { startBridge } from '../../bridge/bridge.js';
+import { appDispatch } from '../../bridge/invoker.js';
+import { FUNCTIONS } from '../../functions/registry.js';
+import { FUNCTION_NAMES } from '../../lib/events/invocation.js';
 import { freePort } from '../cluster/cluster.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { KubePort } from '../../lib/k8s/port.js';
-import { kubeTransport } from '../../lib/k8s/rest.js';
+import { kubeTransport, userAgentOf } from '../../lib/k8s/rest.js';
+import { gcCounters } from '../../lib/metrics.js';
+import { createPoolMetrics } from '../../lib/pool-metrics.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
@@ -33,6 +39,12 @@ export interface E2EOptions {
   /** The bridge's retry delays (default: 200 ms up to 2 s, so failures here are retried quickly). */
   retry?: { baseMs: number; maxMs: number };
 }
+
+/**
+ * `MIKROLB_E2E_TOPOLOGY=knative` (the second run of `npm test`): the scenarios run on the Knative
+ * topology instead of the all-in-one controller (see knativeTopology).
+ */
+export const KNATIVE_TOPOLOGY = process.env.MIKROLB_E2E_TOPOLOGY === 'knative';
 
 let deployed: Promise<void> | undefined;
 
@@ -66,14 +78,14 @@ export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promis
   const router = connectRouter({ url: sim.url, username: 'mikrolb', password: 'pw', timeoutMs: 2000 });
   const logs = memoryLogger();
   const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false, ...(opts.clusterName === undefined ? {} : { clusterName: opts.clusterName }) };
-  const controller = await startController({
-    kc, router, log: logs, classes,
-    bridge: { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, resyncIntervalMs: opts.resyncIntervalMs ?? 300_000, retry: opts.retry ?? { baseMs: 200, maxMs: 2000 } },
-    // the product's grace unless a test asks: other files' controllers and functions share this
-    // API server, and a resync with no grace may collect the claim another one has just made
-    // (before the allocation it was made for shows in the resync's list)
-    ...(opts.claimGraceMs === undefined ? {} : { claimGraceMs: opts.claimGraceMs }),
-  });
+  const bridge = { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, resyncIntervalMs: opts.resyncIntervalMs ?? 300_000, retry: opts.retry ?? { baseMs: 200, maxMs: 2000 } };
+  // the product's grace unless a test asks: other files' controllers and functions share this
+  // API server, and a resync with no grace may collect the claim another one has just made
+  // (before the allocation it was made for shows in the resync's list)
+  const grace = opts.claimGraceMs === undefined ? {} : { claimGraceMs: opts.claimGraceMs };
+  const controller = opts.kubeconfig === undefined && KNATIVE_TOPOLOGY
+    ? await knativeTopology(admin, { router, log: logs, classes, bridge, ...grace })
+    : await startController({ kc, router, log: logs, classes, bridge, ...grace });
   await controller.bridge.ready;
   return {
     kube, sim, router, controller, logs,
@@ -83,6 +95,27 @@ export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promis
       if (opts.sim === undefined) await sim.close();
     },
   };
+}
+
+/**
+ * The Knative topology instead of the all-in-one controller: the bridge and each function as
+ * `mikrolb serve` builds it, each as its own ServiceAccount of deploy/.
+ */
+async function knativeTopology(admin: KubeConfig, opts: Pick<Parameters<typeof startController>[0], 'router' | 'log' | 'classes' | 'bridge' | 'claimGraceMs'>): Promise<Controller> {
+  // under Knative the functions export no series (docs/monitoring.md); the harness serves their
+  // counters on the bridge's /metrics, as the all-in-one does, so scenarios reading them run here too
+  const counters = gcCounters();
+  const poolMetrics = createPoolMetrics();
+  const dispatch = Object.fromEntries(FUNCTION_NAMES.map((name) => {
+    const kube = apiServerPort(kubeTransport(actingAs(admin, `mikrolb-${name}`), { userAgent: userAgentOf(name) }), { instance: name });
+    const app = FUNCTIONS[name].app({
+      kube, classes: opts.classes, now: () => new Date(), log: opts.log.child({ function: name }), router: opts.router, counters, poolMetrics,
+      ...(opts.claimGraceMs === undefined ? {} : { claimGraceMs: opts.claimGraceMs }),
+    });
+    return [name, appDispatch(app)];
+  }));
+  const bridge = await startBridge(opts.bridge, { kc: actingAs(admin, 'mikrolb-bridge'), log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render() });
+  return { bridge, stop: () => bridge.stop() };
 }
 
 /** Polls until `check` stops throwing (its last error is rethrown at the deadline). */
