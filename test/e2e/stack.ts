@@ -1,5 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
-import { startController, type Controller } from '../../bridge/all-in-one.js';
+import { startController, type Controller, type ControllerOptions } from '../../bridge/all-in-one.js';
 import { startBridge } from '../../bridge/bridge.js';
 import { appDispatch } from '../../bridge/invoker.js';
 import { FUNCTIONS } from '../../functions/registry.js';
@@ -101,7 +101,7 @@ export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promis
  * The Knative topology instead of the all-in-one controller: the bridge and each function as
  * `mikrolb serve` builds it, each as its own ServiceAccount of deploy/.
  */
-async function knativeTopology(admin: KubeConfig, opts: Pick<Parameters<typeof startController>[0], 'router' | 'log' | 'classes' | 'bridge' | 'claimGraceMs'>): Promise<Controller> {
+async function knativeTopology(admin: KubeConfig, opts: Pick<ControllerOptions, 'router' | 'log' | 'classes' | 'bridge' | 'claimGraceMs'>): Promise<Controller> {
   // under Knative the functions export no series (docs/monitoring.md); the harness serves their
   // counters on the bridge's /metrics, as the all-in-one does, so scenarios reading them run here too
   const counters = gcCounters();
