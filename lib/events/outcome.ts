@@ -37,7 +37,13 @@ export type RetryReason =
   /** The API server asked us to slow down (429). */
   | 'Throttled'
   /** A dependency is down or failing: the API server, the router (503). */
-  | 'Unavailable';
+  | 'Unavailable'
+  /**
+   * The API server refused our credentials or a permission (401, 403), answered 503: it does so
+   * for a moment after it starts (its authorizer's caches not yet filled), and for as long as
+   * RBAC lacks a grant, which the message names and an operator can add meanwhile.
+   */
+  | 'Forbidden';
 
 export type Outcome =
   | { kind: 'done'; body: Body }
@@ -68,7 +74,7 @@ export interface Answer {
   retryAfterSeconds?: number;
 }
 
-const RETRY_STATUS: Record<RetryReason, number> = { Conflict: 409, Throttled: 429, Unavailable: 503 };
+const RETRY_STATUS: Record<RetryReason, number> = { Conflict: 409, Throttled: 429, Unavailable: 503, Forbidden: 503 };
 
 /** The one mapping of an outcome to its HTTP answer. */
 export function answerOf(outcome: Outcome): Answer {
