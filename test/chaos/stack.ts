@@ -1,11 +1,14 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type WriteStream } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { KubeConfig } from '@kubernetes/client-node';
 import { startBridge, type BridgeHandle } from '../../bridge/bridge.js';
 import type { BridgeConfigInput } from '../../bridge/config.js';
 import { FUNCTION_NAMES, type FunctionName } from '../../bridge/routing.js';
-import { freePort, startCluster, type TestCluster } from '../cluster/cluster.js';
+import { freePort, kubeconfigYaml, startCluster, type TestCluster } from '../cluster/cluster.js';
+import { applyServicePolicy } from '../deploy/policy.js';
+import { applyRbac } from '../deploy/render.js';
 import { apiServerPort } from '../../lib/k8s/client.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport, type Transport } from '../../lib/k8s/rest.js';
@@ -59,10 +62,33 @@ export interface ChaosStack {
   stop(): Promise<void>;
 }
 
-async function functionSet(label: string, logDir: string, env: Record<string, string>): Promise<FunctionSet> {
+/** Kubeconfigs of deploy/'s ServiceAccounts: each MikroLB process runs as its own, as its pod would. */
+type Accounts = Record<FunctionName | 'bridge', string>;
+
+/**
+ * deploy/'s RBAC and Service-write admission policy on the chaos cluster, and a kubeconfig per
+ * ServiceAccount holding a token from the TokenRequest API (as a projected token of a pod):
+ * every path the run takes proves the shipped permissions suffice.
+ */
+async function serviceAccounts(cluster: TestCluster, kc: KubeConfig): Promise<Accounts> {
+  await applyRbac(cluster.kubectl);
+  await applyServicePolicy(cluster.kubectl, kc);
+  const kubeconfigOf = async (component: FunctionName | 'bridge'): Promise<[FunctionName | 'bridge', string]> => {
+    const sa = `mikrolb-${component}`;
+    const token = await cluster.kubectl(['create', 'token', sa, '-n', LEASE_NAMESPACE, '--duration=48h']);
+    if (token.code !== 0) throw new Error(`kubectl create token ${sa} failed: ${token.stderr}`);
+    const path = join(cluster.dir, `kubeconfig-${sa}`);
+    await writeFile(path, kubeconfigYaml(cluster.server, cluster.pki.caCert, { name: sa, token: token.stdout.trim() }), { mode: 0o600 });
+    return [component, path];
+  };
+  const [allocate, program, release, bridge] = await Promise.all([kubeconfigOf('allocate'), kubeconfigOf('program'), kubeconfigOf('release'), kubeconfigOf('bridge')]);
+  return { allocate: allocate[1], program: program[1], release: release[1], bridge: bridge[1] };
+}
+
+async function functionSet(label: string, logDir: string, env: Record<string, string>, accounts: Accounts): Promise<FunctionSet> {
   const entries = await Promise.all(FUNCTION_NAMES.map(async (fn) => {
     const port = await freePort();
-    const proc = mikrolbProcess({ name: `${fn}-${label}`, args: ['serve', fn], port, env: { ...env, PORT: String(port), INVOKE_AUTH: 'none' }, logFile: join(logDir, `${fn}-${label}.log`) });
+    const proc = mikrolbProcess({ name: `${fn}-${label}`, args: ['serve', fn], port, env: { ...env, KUBECONFIG: accounts[fn], PORT: String(port), INVOKE_AUTH: 'none' }, logFile: join(logDir, `${fn}-${label}.log`) });
     return [fn, proc] as const;
   }));
   const [allocate, program, release] = entries.map(([, p]) => p);
@@ -165,12 +191,15 @@ export async function startChaosStack(logDir: string, leaderElection: boolean, l
     const user = { name: USER, password: randomBytes(9).toString('base64url') };
     const sim = await startRouterSim({ initialState: CHAOS_ROUTER, users: [{ name: user.name, password: user.password }], recordCommands: true });
     stops.push(() => sim.close());
-    const env = { KUBECONFIG: cluster.kubeconfig, ROUTEROS_URL: sim.url, ROUTEROS_USERNAME: user.name, ROUTEROS_PASSWORD: user.password, LOAD_BALANCER_CLASS_NAME: OUR_CLASS };
-    const sets = { a: await functionSet('a', logDir, env), b: await functionSet('b', logDir, env) };
+    const accounts = await serviceAccounts(cluster, kc);
+    const env = { ROUTEROS_URL: sim.url, ROUTEROS_USERNAME: user.name, ROUTEROS_PASSWORD: user.password, LOAD_BALANCER_CLASS_NAME: OUR_CLASS };
+    const sets = { a: await functionSet('a', logDir, env, accounts), b: await functionSet('b', logDir, env, accounts) };
     const processes = (): MikrolbProcess[] => [...Object.values(sets.a), ...Object.values(sets.b)];
     stops.push(() => Promise.all(processes().map((p) => p.stop())));
     await Promise.all(processes().map((p) => p.start()));
-    const b = await bridges(cluster.kubeconfig, kc, sets, logDir, leaderElection);
+    const bridgeKc = new KubeConfig();
+    bridgeKc.loadFromFile(accounts.bridge);
+    const b = await bridges(accounts.bridge, bridgeKc, sets, logDir, leaderElection);
     stops.push(() => b.stop());
     return { cluster, transport, kube, sim, user, sets, processes, bridges: b, stop: () => stopAll(stops, log) };
   } catch (e) {
