@@ -73,16 +73,16 @@ type Accounts = Record<FunctionName | 'bridge', string>;
 async function serviceAccounts(cluster: TestCluster, kc: KubeConfig): Promise<Accounts> {
   await applyRbac(cluster.kubectl);
   await applyServicePolicy(cluster.kubectl, kc);
-  const kubeconfigOf = async (component: FunctionName | 'bridge'): Promise<[FunctionName | 'bridge', string]> => {
+  const kubeconfigOf = async (component: FunctionName | 'bridge'): Promise<string> => {
     const sa = `mikrolb-${component}`;
     const token = await cluster.kubectl(['create', 'token', sa, '-n', LEASE_NAMESPACE, '--duration=48h']);
     if (token.code !== 0) throw new Error(`kubectl create token ${sa} failed: ${token.stderr}`);
     const path = join(cluster.dir, `kubeconfig-${sa}`);
     await writeFile(path, kubeconfigYaml(cluster.server, cluster.pki.caCert, { name: sa, token: token.stdout.trim() }), { mode: 0o600 });
-    return [component, path];
+    return path;
   };
   const [allocate, program, release, bridge] = await Promise.all([kubeconfigOf('allocate'), kubeconfigOf('program'), kubeconfigOf('release'), kubeconfigOf('bridge')]);
-  return { allocate: allocate[1], program: program[1], release: release[1], bridge: bridge[1] };
+  return { allocate, program, release, bridge };
 }
 
 async function functionSet(label: string, logDir: string, env: Record<string, string>, accounts: Accounts): Promise<FunctionSet> {
