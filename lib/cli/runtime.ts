@@ -30,7 +30,7 @@ export async function kubeRuntime(env: Env, instance: string): Promise<Parsed<Ru
 
 /**
  * How long after a first SIGINT or SIGTERM a repeat is taken for the same Ctrl-C: a terminal
- * signals the whole foreground process group, and launchers (npm, tsx) relay the signal to their
+ * signals the whole foreground process group, and a launcher (npm) relays the signal to its
  * child as well, so one Ctrl-C can reach a process twice.
  */
 export const SAME_INTERRUPT_MS = 1_000;

@@ -11,7 +11,7 @@ const say = (line: string): void => void process.stdout.write(`[chaos] ${line}\n
 
 describe('the chaos suite, short form', () => {
   it(`keeps every invariant through kills, outages, router faults and rogue events (seed ${seed})`, async () => {
-    say(`seed ${seed} (re-run: CHAOS_SEED=${seed} npx vitest run test/chaos/chaos.test.ts, or npx tsx test/chaos/run.ts --seed ${seed} --duration 90s --services 15)`);
+    say(`seed ${seed} (re-run: CHAOS_SEED=${seed} npx vitest run test/chaos/chaos.test.ts, or npm run chaos -- --seed ${seed} --duration 90s --services 15)`);
     const report = await runChaos({ seed, durationMs: 90_000, services: 15, rate: 1.5, settleMs: 300_000, progress: say });
     say(formatReport(report));
     expect(report.violations.map((v) => `[${v.invariant}] ${v.detail}`)).toEqual([]);

@@ -1,4 +1,4 @@
-// npx tsx test/chaos/run.ts --seed N --duration 180s [--services 30] [--rate 1.5] [--settle 180s] [--log-dir DIR]
+// npm run chaos -- --seed N --duration 180s [--services 30] [--rate 1.5] [--settle 180s] [--log-dir DIR]
 // Prints the seed first and a summary last; exits 0 iff no invariant was violated.
 import { randomInt } from 'node:crypto';
 import { parseArgs } from 'node:util';
@@ -7,7 +7,7 @@ import { runChaos, type ChaosOptions } from './chaos.js';
 import { formatReport } from './report.js';
 import { messageOf } from '../../lib/errors.js';
 
-const USAGE = 'usage: tsx test/chaos/run.ts [--seed N] [--duration 180s] [--services 30] [--rate 1.5] [--settle 180s] [--log-dir DIR]';
+const USAGE = 'usage: npm run chaos -- [--seed N] [--duration 180s] [--services 30] [--rate 1.5] [--settle 180s] [--log-dir DIR]';
 
 function options(argv: string[]): ChaosOptions | string {
   const { values } = parseArgs({
@@ -42,7 +42,7 @@ async function main(): Promise<number> {
     process.stderr.write(`${opts}\n${USAGE}\n`);
     return 2;
   }
-  process.stdout.write(`[chaos] seed ${opts.seed} (re-run: npx tsx test/chaos/run.ts --seed ${opts.seed} --duration ${opts.durationMs / 1000}s --services ${opts.services} --rate ${opts.rate})\n`);
+  process.stdout.write(`[chaos] seed ${opts.seed} (re-run: npm run chaos -- --seed ${opts.seed} --duration ${opts.durationMs / 1000}s --services ${opts.services} --rate ${opts.rate})\n`);
   // Bounded in time whatever hangs: the children's guards stop them when this process exits.
   const hardMs = opts.durationMs + opts.settleMs + 5 * 60_000;
   const deadline = setTimeout(() => {

@@ -344,7 +344,7 @@ describe('docs/debugging.md on the local stack (npm start), with the harness kub
   it('Ctrl-C stops everything: exit 0, its kube-apiserver and etcd gone, the folder removed', async () => {
     const { clusterPids, clusterDir } = stack;
     expect(clusterPids.every((p) => p > 0)).toBe(true);
-    // one Ctrl-C can arrive twice (a terminal signals the process group, npm and tsx relay it):
+    // one Ctrl-C can arrive twice (a terminal signals the process group, npm relays it):
     // the copy 100 ms later is the same Ctrl-C, not "Ctrl-C again to leave at once"
     const exit = await stack.interrupt({ group: false, timeoutMs: 60_000, repeatAfterMs: 100 });
     expect(exit).toEqual({ code: 0, signal: null });

@@ -76,13 +76,13 @@ describe('the README quick start on a clean clone', () => {
 
   it('`npm start` stopped by SIGTERM to npm alone (a process manager, `timeout`, an editor) stops everything it started', async () => {
     // npm relays the signal to the shell running the script and to nothing else: the script
-    // execs tsx, so tsx receives it and passes it on to the program.
+    // execs node (with tsx as its loader), so the program itself receives it.
     const s = await startLocalStack('npm', ['start'], { cwd: REPO_ROOT, env: cleanEnv(), readyTimeoutMs: 300_000 });
     stack = s;
     const tStop = Date.now();
     const exit = await s.interrupt({ group: false, signal: 'SIGTERM', timeoutMs: 60_000 });
     log(`[npm-start] SIGTERM to npm: npm ended (${JSON.stringify(exit)}) after ${seconds(Date.now() - tStop)}`);
-    // before, tsx and the program kept running (and held the pipes) with the whole stack
+    // before `exec`, tsx and the program kept running (and held the pipes) with the whole stack
     await Promise.race([s.closed, new Promise((_, rej) => setTimeout(() => rej(new Error('mikrolb did not stop within 60 s of npm being stopped')), 60_000).unref())]);
     log(`[npm-start] SIGTERM to npm: mikrolb finished stopping after ${seconds(Date.now() - tStop)}`);
     expect(s.stderr()).toContain('Stopping the local stack');
