@@ -21,8 +21,9 @@ const UID = '7e5a0000-0000-4000-8000-000000000001';
 const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 
-function cluster(address: string) {
+function cluster(address: string, sharingKey?: string) {
   const alloc = allocationName(UID, { address });
+  const sharing = sharingKey ? { 'mikrolb.de/allow-shared-ip': sharingKey } : {};
   return {
     alloc,
     objects: [
@@ -31,7 +32,7 @@ function cluster(address: string) {
         spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
         status: { allocations: [{ address, allocationName: alloc, allocationUID: 'alloc-uid' }] } },
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'dns', namespace: 'tenant-a', uid: UID, resourceVersion: '2', generation: 1, finalizers: ['mikrolb.de/finalizer'],
-        annotations: { 'mikrolb.de/load-balancer-ips': address } },
+        annotations: { 'mikrolb.de/load-balancer-ips': address, ...sharing } },
         spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }] } },
       { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'dns-1', namespace: 'tenant-a', uid: 'es-uid', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'dns' } },
         addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.66'], conditions: { ready: true } }], ports: [{ name: 'dns', port: 5353, protocol: 'UDP' }] },
@@ -54,13 +55,13 @@ const SEED: RouterState = {
 };
 
 
-async function setup(address: string, extra: { objects?: object[]; router?: RouterState['menus'] } = {}) {
+async function setup(address: string, extra: { objects?: object[]; router?: RouterState['menus']; sharingKey?: string } = {}) {
   // the simulator and the client are closed after each test (test-support)
   const menus = Object.fromEntries([...new Set([...Object.keys(SEED.menus), ...Object.keys(extra.router ?? {})])]
     .map((m) => [m, [...(SEED.menus[m] ?? []), ...(extra.router?.[m] ?? [])]]));
   const sim = await startSim({ initialState: { ...SEED, menus } });
   const client = openClient(sim, { timeoutMs: 5000 });
-  const { alloc, objects } = cluster(address);
+  const { alloc, objects } = cluster(address, extra.sharingKey);
   const kube = memoryPort({ objects: [...objects, ...(extra.objects ?? [])], now: NOW });
   const program = createProgram({ kube: kube.port, router: client, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
   const run = () => program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }));
@@ -93,6 +94,23 @@ describe('program keeps the router safe', () => {
     const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'dns', 'tenant-a'));
     expect(svc.status?.loadBalancer?.ingress ?? []).toEqual([]);
     expect(svc.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
+  });
+
+  it("refuses the router's own address for a Service that may share it: not even the address's LB list entry is written", async () => {
+    // the LB list's entry of a shared address would have let the input rules reset TCP to the
+    // router's own services (ssh, winbox, the API) on its own address
+    const address = '192.0.2.1';
+    const claim = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address, uid: 'claim-uid', resourceVersion: '5', generation: 1 },
+      spec: { address, poolName: 'lan', allocationName: cluster(address).alloc, allocationUID: 'alloc-uid', sharingKey: 'dns',
+        holders: [{ allocationName: cluster(address).alloc, allocationUID: 'alloc-uid', ports: [{ protocol: 'UDP', port: 53 }] }] },
+    };
+    const c = await setup(address, { objects: [claim], sharingKey: 'dns' });
+    const before = c.sim.state();
+    expect((await c.run()).kind).toBe('done');
+    expect(c.writes(c.sim)).toEqual([]);
+    expect(c.sim.state()).toEqual(before);
+    expect((await c.allocation()).status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
   });
 
   it('a plan the router refuses half-way (the advertisement) leaves no dst-nat behind; the retry completes it', async () => {

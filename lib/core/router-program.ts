@@ -108,7 +108,15 @@ function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, o
 function withoutRefused(p: OwnerProgram, refused: Set<string>): OwnerProgram {
   if (refused.size === 0) return p;
   const keep = (a: { family: IPFamily; address: string }): boolean => !isRefused(refused, a);
-  const service = p.service ? { ...p.service, lbAddresses: p.service.lbAddresses.filter(keep), snatAddresses: p.service.snatAddresses.filter(keep) } : undefined;
+  // a shared address's own entries (its LB list entry) are planned from addressOwners
+  const ownedAddress = ([text]: [string, string]): boolean => {
+    const parsed = parseAddress(text);
+    return !parsed.ok || keep({ family: parsed.family, address: text });
+  };
+  const service = p.service ? {
+    ...p.service, lbAddresses: p.service.lbAddresses.filter(keep), snatAddresses: p.service.snatAddresses.filter(keep),
+    ...(p.service.addressOwners ? { addressOwners: Object.fromEntries(Object.entries(p.service.addressOwners).filter(ownedAddress)) } : {}),
+  } : undefined;
   return { ...p, adverts: p.adverts.filter(keep), ...(service ? { service } : {}) };
 }
 
