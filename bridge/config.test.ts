@@ -57,6 +57,8 @@ describe('configuration from the environment', () => {
     ['a URL that is not one', { FUNCTION_URL_PROGRAM: 'program:8080' }, 'FUNCTION_URL_PROGRAM must be an http:// or https:// URL, got "program:8080"'],
     ['a URL of another scheme', { FUNCTION_URL_ALLOCATE: 'ftp://x/' }, 'FUNCTION_URL_ALLOCATE must be an http:// or https:// URL, got "ftp://x/"'],
     ['a duration without unit', { RESYNC_INTERVAL: '300' }, 'RESYNC_INTERVAL must be a duration such as 30s, 5m or 1h, got "300"'],
+    ['a duration past what a timer keeps', { RESYNC_INTERVAL: '720h' }, 'RESYNC_INTERVAL must be at most 596h (the longest timer Node keeps), got "720h"'],
+    ['a timeout past what a timer keeps', { FUNCTION_TIMEOUT: '597h' }, 'FUNCTION_TIMEOUT must be at most 596h (the longest timer Node keeps), got "597h"'],
     ['a concurrency of zero', { FUNCTION_CONCURRENCY: '0' }, 'FUNCTION_CONCURRENCY must be a positive integer, got "0"'],
     ['a fractional concurrency', { FUNCTION_CONCURRENCY: '2.5' }, 'FUNCTION_CONCURRENCY must be a positive integer, got "2.5"'],
     ['a yes/no typo', { LEADER_ELECTION: 'ture' }, 'LEADER_ELECTION must be true or false, got "ture"'],

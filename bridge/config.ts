@@ -12,7 +12,9 @@ export type PerFunctionVariable = (typeof PER_FUNCTION_VARIABLES)[number];
 /** `FUNCTION_URL` + `allocate` = `FUNCTION_URL_ALLOCATE`. */
 export const functionVariable = (prefix: PerFunctionVariable, fn: FunctionName): string => `${prefix}_${fn.toUpperCase()}`;
 
-const ms = (defaultMs: number) => z.number().int().positive().default(defaultMs);
+/** The longest delay Node's timers keep (2^31 - 1 ms, about 24.8 days): a longer one fires after 1 ms. */
+export const MAX_DELAY_MS = 2_147_483_647;
+const ms = (defaultMs: number) => z.number().int().positive().max(MAX_DELAY_MS).default(defaultMs);
 const FunctionUrl = z.url({ protocol: /^https?$/, error: 'must be an http:// or https:// URL' });
 
 const LeaseSchema = z
@@ -94,7 +96,9 @@ const got = (text: string): string => `got "${text}"`;
 
 const duration: Parse<number> = (t) => {
   const value = parseDuration(t);
-  return value === undefined ? { ok: false, message: `must be a duration such as 30s, 5m or 1h, ${got(t)}` } : { ok: true, value };
+  if (value === undefined) return { ok: false, message: `must be a duration such as 30s, 5m or 1h, ${got(t)}` };
+  // a longer timer would fire at once: a resync storm, or every invocation timed out
+  return value > MAX_DELAY_MS ? { ok: false, message: `must be at most 596h (the longest timer Node keeps), ${got(t)}` } : { ok: true, value };
 };
 const positiveInt: Parse<number> = (t) =>
   /^[1-9]\d*$/.test(t) ? { ok: true, value: Number(t) } : { ok: false, message: `must be a positive integer, ${got(t)}` };
