@@ -144,6 +144,18 @@ describe('the address an allocation holds (what program acts on)', () => {
     expect(t.seen(web('4', { spec: { type: 'LoadBalancer', ports: [{ port: 80 }] } }, ['mikrolb.de/finalizer']))?.changed).toEqual(['spec']);
   });
 
+  it('a kind without generation: a watch object after a re-list is no change of spec (list items carry no apiVersion and kind, watch objects do)', () => {
+    const t = createTracker('Service', serviceConcernsUs);
+    const web = (rv: string, typed: boolean, status: Record<string, unknown> = {}) => ({
+      ...(typed ? { apiVersion: 'v1', kind: 'Service' } : {}),
+      metadata: { name: 'web', namespace: 'shop', resourceVersion: rv }, spec: { type: 'LoadBalancer' }, status,
+    });
+    t.relist([web('1', false)]);
+    const echo = t.seen(web('2', true, { loadBalancer: { ingress: [{ ip: '192.0.2.5' }] } }));
+    expect(echo?.changed).toEqual([]);
+    expect(echo && routeEmission(echo)).toEqual([]);
+  });
+
   it('is not a facet of other kinds', () => {
     const t = createTracker('Service');
     const web = (rv: string, status?: unknown) => ({ metadata: { name: 'web', namespace: 'shop', resourceVersion: rv, generation: 1 }, spec: { type: 'LoadBalancer' }, status });

@@ -75,9 +75,12 @@ function sharingKeyOfClaim(obj: unknown): string {
   return c.success ? c.data.spec.sharingKey ?? '' : '';
 }
 
+/** Not the object's data: list items come without apiVersion and kind, watch objects with them. */
+const NOT_DATA = new Set(['apiVersion', 'kind', 'metadata', 'status']);
+
 function withoutMetaAndStatus(obj: unknown): unknown {
   if (typeof obj !== 'object' || obj === null) return obj;
-  return Object.fromEntries(Object.entries(obj).filter(([k]) => k !== 'metadata' && k !== 'status'));
+  return Object.fromEntries(Object.entries(obj).filter(([k]) => !NOT_DATA.has(k)));
 }
 
 function facetsOf(kind: ObjectKind, obj: unknown, parsed: z.infer<typeof MetaSchema>): Facets {
