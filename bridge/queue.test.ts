@@ -218,7 +218,7 @@ describe('retries', () => {
     expect(lost.log.entries.find((e) => e.msg === 'Invoking again after a delay')?.fields).toMatchObject({ error: 'socket hang up', attempt: 1 });
   });
 
-  it.each([400, 401, 403, 410, 422])('logs and drops status %i', async (status) => {
+  it.each([400, 410, 413, 422])('logs and drops status %i', async (status) => {
     const { clock, fns, queue, log } = setup(() => ({ status, detail: '{"error":"bad event"}' }));
     queue.add('allocate', objectInvocation('update', web));
     await clock.advance(60_000);
@@ -293,6 +293,22 @@ describe('a dependency that comes back', () => {
     // ten minutes: each object's backoff alone is ~22 attempts (440 for 20), the probe ~160 more;
     // were every object probing, it would be 20 × 160
     expect(fns.calls.length).toBeLessThan(20 * 25 + UP / (PROBE_MAX_MS / 2));
+  });
+
+  it('counts a function refusing the bridge (401, 403) as one: warned of, probed, and all retried within seconds of the fix', async () => {
+    for (const status of [401, 403]) {
+      const { clock, fns, queue, log } = setup((call) => ({ status: call.at - START < UP ? status : 200 }), LONG);
+      const START = clock.now();
+      for (let i = 0; i < 20; i++) queue.add('allocate', objectInvocation('update', svc(`s${i}`)));
+      await clock.advance(UP + 60_000);
+      const answered = [...byObject(fns.calls).values()].map((at) => at.at(-1)! - START);
+      expect(answered).toHaveLength(20);
+      for (const t of answered) expect(t).toBeGreaterThanOrEqual(UP);
+      for (const t of answered) expect(t).toBeLessThanOrEqual(UP + PROBE_MAX_MS + 100);
+      expect(queue.stats('allocate')).toEqual({ depth: 0, inFlight: 0 });
+      expect(log.entries.filter((e) => e.msg === 'Invoking again after a delay').every((e) => e.level === 'warn')).toBe(true);
+      expect(log.entries.filter((e) => e.level === 'error')).toEqual([]);
+    }
   });
 
   it('still honours a Retry-After longer than the probe interval', async () => {

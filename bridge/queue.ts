@@ -5,7 +5,7 @@ import type { Logger } from '../lib/log/logger.js';
 import { sleep, type Cancel, type Clock } from './clock.js';
 import type { DispatchResult } from './invoker.js';
 import { FUNCTION_NAMES, type FunctionName } from './routing.js';
-import { backoffDelay, deliveryOf, type BackoffPolicy, type Delivery } from './retry.js';
+import { backoffDelay, deliveryOf, isRefusedCaller, type BackoffPolicy, type Delivery } from './retry.js';
 
 /** How an invocation ended: what its answer means for delivery, or `error` when no answer came. */
 export type Settlement = Delivery | 'error';
@@ -104,12 +104,13 @@ export const PROBE_MAX_MS = 5_000;
 /**
  * An answer that says a dependency is down rather than that this object's work failed: the
  * function (or its gateway) answered 502, 503 or 504 (the router or the API server is
- * unreachable, the function is scaling from zero), or did not answer at all.
+ * unreachable, the function is scaling from zero), did not answer at all, or refused the
+ * bridge as a caller (401, 403: every invocation fails alike until the configuration is fixed).
  */
 function isOutage(answer: Answer): boolean {
   if (!answer.ok) return true;
   const { status } = answer.result;
-  return status === 502 || status === 503 || status === 504;
+  return status === 502 || status === 503 || status === 504 || isRefusedCaller(status);
 }
 
 /**
@@ -263,8 +264,10 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     const delayMs = backoffDelay(item.attempts, policy, opts.random, retryAfter);
     observer.retried(item.lane.fn, delayMs);
     // a function that answered logged why itself (in the controller, in this very log): the
-    // bridge's line adds when it tries again; an invocation that got no answer is the bridge's to warn of
-    log[answer.ok ? 'info' : 'warn']('Invoking again after a delay', { ...fields, delayMs });
+    // bridge's line adds when it tries again; an invocation that got no answer, or whose caller
+    // (this bridge) the function refused, is the bridge's to warn of
+    const ours = !answer.ok || isRefusedCaller(answer.result.status);
+    log[ours ? 'warn' : 'info']('Invoking again after a delay', { ...fields, delayMs });
     wakeAt(item, clock.now() + delayMs);
   }
 

@@ -5,8 +5,8 @@ import { backoffDelay, deliveryOf, parseRetryAfter, type Delivery } from './retr
 describe('what an answer means', () => {
   it.each([
     [200, 'success'], [202, 'success'], [204, 'success'],
-    [404, 'retry'], [408, 'retry'], [409, 'retry'], [429, 'retry'], [500, 'retry'], [503, 'retry'], [504, 'retry'],
-    [400, 'reject'], [401, 'reject'], [403, 'reject'], [413, 'reject'], [422, 'reject'], [302, 'reject'],
+    [404, 'retry'], [408, 'retry'], [409, 'retry'], [429, 'retry'], [500, 'retry'], [503, 'retry'], [504, 'retry'], [401, 'retry'], [403, 'retry'],
+    [400, 'reject'], [413, 'reject'], [422, 'reject'], [302, 'reject'],
   ])('status %i → %s', (status, delivery) => expect(deliveryOf(status)).toBe(delivery));
 
   it.each<[string, Outcome, Delivery]>([

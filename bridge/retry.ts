@@ -4,12 +4,22 @@
  */
 export type Delivery = 'success' | 'retry' | 'reject';
 
-/** Knative's delivery rules: 404, 408, 409, 429 and 5xx are retried; other 4xx never are. */
+/**
+ * Knative's delivery rules (404, 408, 409, 429 and 5xx are retried; other 4xx never are), and
+ * 401 and 403: the function refused the bridge's credentials, which says nothing of the event
+ * (a token file missing or of the wrong audience, a ServiceAccount not in the function's
+ * INVOKE_ALLOWED_SUBJECTS); dropped, the event's work would wait for the next resync once the
+ * configuration is fixed.
+ */
 export function deliveryOf(status: number): Delivery {
   if (status >= 200 && status < 300) return 'success';
   if (status === 404 || status === 408 || status === 409 || status === 429 || status >= 500) return 'retry';
+  if (isRefusedCaller(status)) return 'retry';
   return 'reject';
 }
+
+/** 401 / 403: the function does not take the bridge as a caller. */
+export const isRefusedCaller = (status: number): boolean => status === 401 || status === 403;
 
 export interface BackoffPolicy {
   baseMs: number;
