@@ -21,7 +21,8 @@ const UID = '7e5a0000-0000-4000-8000-000000000001';
 const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 
-function cluster(address: string, sharingKey?: string) {
+/** `interfaceName` '': the pool names no interface. */
+function cluster(address: string, sharingKey?: string, interfaceName = 'ether1') {
   const alloc = allocationName(UID, { address });
   const sharing = sharingKey ? { 'mikrolb.de/allow-shared-ip': sharingKey } : {};
   return {
@@ -29,7 +30,7 @@ function cluster(address: string, sharingKey?: string) {
     objects: [
       { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', uid: 'pool-uid', resourceVersion: '1', generation: 1 },
         // with interfaceName, program reads /ip/address narrowed: the holder query must find the router's own entry
-        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' },
+        spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, ...(interfaceName ? { interfaceName } : {}) },
         status: { allocations: [{ address, allocationName: alloc, allocationUID: 'alloc-uid' }] } },
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'dns', namespace: 'tenant-a', uid: UID, resourceVersion: '2', generation: 1, finalizers: ['mikrolb.de/finalizer'],
         annotations: { 'mikrolb.de/load-balancer-ips': address, ...sharing } },
@@ -55,13 +56,13 @@ const SEED: RouterState = {
 };
 
 
-async function setup(address: string, extra: { objects?: object[]; router?: RouterState['menus']; sharingKey?: string } = {}) {
+async function setup(address: string, extra: { objects?: object[]; router?: RouterState['menus']; sharingKey?: string; interfaceName?: string } = {}) {
   // the simulator and the client are closed after each test (test-support)
   const menus = Object.fromEntries([...new Set([...Object.keys(SEED.menus), ...Object.keys(extra.router ?? {})])]
     .map((m) => [m, [...(SEED.menus[m] ?? []), ...(extra.router?.[m] ?? [])]]));
   const sim = await startSim({ initialState: { ...SEED, menus } });
   const client = openClient(sim, { timeoutMs: 5000 });
-  const { alloc, objects } = cluster(address, extra.sharingKey);
+  const { alloc, objects } = cluster(address, extra.sharingKey, extra.interfaceName);
   const kube = memoryPort({ objects: [...objects, ...(extra.objects ?? [])], now: NOW });
   const program = createProgram({ kube: kube.port, router: client, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
   const run = () => program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }));
@@ -111,6 +112,22 @@ describe('program keeps the router safe', () => {
     expect(c.writes(c.sim)).toEqual([]);
     expect(c.sim.state()).toEqual(before);
     expect((await c.allocation()).status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
+  });
+
+  it('an advertisement whose pool names no interface follows the route to its address, not the connected route it made itself', async () => {
+    const address = '192.0.2.15';
+    const c = await setup(address, { interfaceName: '' });
+    expect((await c.run()).kind).toBe('done');
+    const advertised = (state: RouterState) => (state.menus['/ip/address'] ?? []).filter((e) => e.address === `${address}/32`).map((e) => e.interface);
+    expect(advertised(c.sim.state())).toEqual(['ether1']); // the connected network 192.0.2.0/24
+    // the address's network now lies behind another interface
+    const moved = c.sim.state();
+    moved.menus['/interface'] = [...(moved.menus['/interface'] ?? []), { '.id': '*3', name: 'ether2', type: 'ether' }];
+    moved.menus['/ip/route'] = [...(moved.menus['/ip/route'] ?? []), { '.id': '*13', 'dst-address': '192.0.2.0/28', gateway: 'ether2' }];
+    c.sim.seed(moved);
+    expect((await c.run()).kind).toBe('done');
+    expect(advertised(c.sim.state())).toEqual(['ether2']);
+    expect((await c.allocation()).status?.interfaceName).toBe('ether2');
   });
 
   it('a plan the router refuses half-way (the advertisement) leaves no dst-nat behind; the retry completes it', async () => {

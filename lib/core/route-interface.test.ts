@@ -23,4 +23,16 @@ describe('the interface an address is advertised on when its pool names none', (
   ] as const)('%s', (_what, family, address, iface) => {
     expect(interfaceFor(family, address, routes, addresses)).toBe(iface);
   });
+
+  it.each([
+    ['IPv4', '198.51.100.200', '198.51.100.200/32'],
+    ['IPv6', '2001:db8::10', '2001:db8::10/128'],
+  ] as const)('follows the routes, not the connected route its own %s advertisement made', (family, address, hostPrefix) => {
+    // advertised on ether9 before; the network's route now leads elsewhere
+    const own: RouterEntry = { '.id': '*9', 'dst-address': hostPrefix, gateway: 'ether9', distance: '0', active: 'true', dynamic: 'true', connect: 'true' };
+    expect(interfaceFor(family, address, [...routes, own], addresses)).toBe(family === 'IPv4' ? 'vlan20' : 'bridge');
+    // a static host route someone set up still counts
+    const stat: RouterEntry = { '.id': '*8', 'dst-address': hostPrefix, gateway: 'vlan99', distance: '1', active: 'true' };
+    expect(interfaceFor(family, address, [...routes, own, stat], addresses)).toBe('vlan99');
+  });
 });

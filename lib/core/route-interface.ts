@@ -27,16 +27,22 @@ function interfaceOfGateway(e: RouterEntry): string | undefined {
 
 /**
  * The interface a router would use for `address`: the most specific active route (or
- * connected network of an `/ip/address`), lower distance first on a tie. Used to advertise an
+ * connected network of an `/ip/address`), lower distance first on a tie; MikroLB's own
+ * advertisements, and the connected routes they make, do not count. Used to advertise an
  * address when its pool names no interface.
  */
 export function interfaceFor(family: IPFamily, address: string, routes: readonly RouterEntry[], addresses: readonly RouterEntry[]): string | undefined {
   const a = parseAddress(address);
   if (!a.ok || a.family !== family) return undefined;
   const candidates: Candidate[] = [];
+  const host = family === 'IPv4' ? 32 : 128;
   for (const r of routes) {
     if (r.active === 'false' || r.disabled === 'true') continue;
     const prefix = inPrefix(family, r['dst-address'] ?? '', a.value);
+    // the connected route to the address itself is the one its advertisement made (an address
+    // the router holds otherwise is refused before this): following it, an advertisement would
+    // stay on its first interface for good, whatever the routes to the address became
+    if (prefix === host && r.connect === 'true') continue;
     const iface = interfaceOfGateway(r);
     if (prefix !== undefined && iface) candidates.push({ prefix, distance: Number(r.distance ?? '1'), iface });
   }
