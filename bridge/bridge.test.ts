@@ -176,6 +176,24 @@ describe('the bridge, in process', () => {
     expect((await fetch(`http://127.0.0.1:${bridge.port}/healthz`)).status).toBe(200);
   });
 
+  it('a standby replica keeps no work for objects deleted while it waits: its queue stays as large as what is live', async () => {
+    // lease on, no API server to take it from: the bridge follows and its queue is paused
+    const { clock, kube, bridge, calls } = await setup({ lease: { enabled: true, identity: 'standby' } });
+    const depth = (fn: FunctionName) => Number(new RegExp(`mikrolb_bridge_queue_depth\\{function="${fn}"\\} (\\d+)`).exec(bridge.metrics.render())?.[1]);
+    for (let i = 0; i < 200; i++) {
+      kube.apply('Service', lb(`ci-${i}`));
+      kube.apply('EndpointSlice', slice(`ci-${i}-1`, `ci-${i}`));
+      await clock.advance(10);
+      kube.remove('EndpointSlice', `ci-${i}-1`, 'shop');
+      kube.remove('Service', `ci-${i}`, 'shop');
+    }
+    kube.apply('Service', lb('web'));
+    await clock.advance(1_000);
+    expect(bridge.isLeader()).toBe(false);
+    expect(calls()).toEqual([]);
+    expect(FUNCTION_NAMES.map((fn) => depth(fn))).toEqual([1, 0, 0]); // allocate for web, nothing of the 200 gone
+  });
+
   it('collects garbage as soon as work starts: release gets a resync once every kind is listed', async () => {
     const { startUp, clock, calls } = await setup({ resyncIntervalMs: 60_000 });
     expect(startUp).toEqual(['release resync']);

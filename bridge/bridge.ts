@@ -101,7 +101,15 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     if (targets[fn]) queue.add(fn, invocation, seenAt, delayMs);
   };
   const trackers = createTrackers();
+  /** Whether work runs: every kind listed, and leading (see openGate). */
+  const gate = { listed: false, leading: !config.lease.enabled, open: false };
   const emit = (emission: Emission, seenAt: number): void => {
+    // While work waits (a standby replica, for as long as it stands by), what was queued for an
+    // object that is gone is dropped: the queue keeps what is live, not all it ever heard of,
+    // and a new leader does not start with the work of long-deleted objects. (What the
+    // deletion itself asks for is queued below; release's resync, sent as work starts,
+    // collects what such an object may have left on the router.)
+    if (!gate.open && emission.change === 'delete') queue.forget(objectKey(emission.ref));
     const owner = emission.owner;
     const ownerGone = owner?.kind === 'Service' && !trackers.Service.live(objectKey(owner));
     for (const d of routeEmission(ownerGone ? { ...emission, ownerGone } : emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
@@ -118,7 +126,6 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
   // resync at once: the process that worked before may have died between a router write and
   // the check after it (program settling a write made for a Service released meanwhile), and
   // only the garbage collection finds such entries — now, not RESYNC_INTERVAL later.
-  const gate = { listed: false, leading: !config.lease.enabled, open: false };
   const openGate = (): void => {
     const open = gate.listed && gate.leading;
     if (open && !gate.open) enqueue('release', resyncInvocation());

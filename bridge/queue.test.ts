@@ -178,6 +178,25 @@ describe('serialization and concurrency', () => {
     await clock.advance(100);
     expect(fns.calls).toHaveLength(5);
   });
+
+  it('forgets what is queued for an object, of every function, whether ready or delayed, but not what is in flight', async () => {
+    const { clock, fns, queue } = setup(undefined, { paused: true }, 50);
+    queue.add('allocate', objectInvocation('update', svc('gone')));
+    queue.add('program', objectInvocation('update', svc('gone')), undefined, 5_000);
+    queue.add('program', objectInvocation('update', svc('kept')));
+    queue.forget('Service/shop/gone');
+    expect([queue.stats('allocate').depth, queue.stats('program').depth]).toEqual([0, 1]);
+    queue.resume();
+    await clock.advance(10_000);
+    expect(fns.calls.map((c) => `${c.fn} ${c.invocation.type === 'object' ? c.invocation.ref.name : ''}`)).toEqual(['program kept']);
+
+    queue.add('release', objectInvocation('update', svc('busy')));
+    await clock.advance(10); // in flight for 50 ms
+    queue.forget('Service/shop/busy');
+    await clock.advance(100);
+    expect(queue.stats('release')).toEqual({ depth: 0, inFlight: 0 });
+    expect(fns.calls.filter((c) => c.fn === 'release')).toHaveLength(1);
+  });
 });
 
 describe('retries', () => {

@@ -52,6 +52,11 @@ export interface WorkQueue {
    * added meanwhile with a shorter delay or none: that brings the wait's end forward).
    */
   add(fn: FunctionName, invocation: Invocation, seenAt?: number, delayMs?: number): void;
+  /**
+   * Drops the work queued for an object (of every function) that is not in flight: a paused
+   * queue (a standby replica's) would otherwise keep every object it ever heard of.
+   */
+  forget(key: string): void;
   pause(): void;
   resume(): void;
   stats(fn: FunctionName): LaneStats;
@@ -340,6 +345,17 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
 
   return {
     add,
+    forget(key) {
+      for (const lane of lanes.values()) {
+        const item = lane.items.get(key);
+        if (!item || item.running) continue;
+        item.cancelTimer?.();
+        item.cancelTimer = undefined;
+        lane.ready.delete(item);
+        leaveOutage(item);
+        lane.items.delete(key);
+      }
+    },
     pause() {
       paused = true;
     },
