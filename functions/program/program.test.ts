@@ -151,6 +151,29 @@ describe('program (memory API server, memory router)', () => {
     expect(reached()).toEqual(['refused']);
   });
 
+  it('a pod without the named dns port (its slice lists only http) gets http connections, no dns ones, and its egress SNAT', async () => {
+    const named = cluster().map((o) => (o.kind === 'Service' && 'spec' in o
+      ? { ...o, spec: { ...o.spec, ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 'http' }, { name: 'dns', port: 53, protocol: 'UDP', targetPort: 'dns' }] } }
+      : o));
+    const httpOnly = { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-def', namespace: 'shop', uid: 'es-uid-2', resourceVersion: '5', labels: { 'kubernetes.io/service-name': 'web' } },
+      addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.21'], conditions: { ready: true } }], ports: [{ name: 'http', port: 8080, protocol: 'TCP' }] };
+    const { program, router: r } = setup([...named, httpOnly]);
+    expect((await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    const tracer = createTracer(r.state());
+    const reached = (protocol: 'tcp' | 'udp', dstPort: number) => {
+      const seen = new Set<string>();
+      for (let i = 0; i < 400; i++) {
+        const t = tracer.trace({ srcAddress: `198.51.100.${(i % 200) + 1}`, srcPort: 20000 + i, dstAddress: LB_IP, dstPort, protocol });
+        if (!t.ok) throw new Error(t.message);
+        seen.add(t.verdict === 'accept' ? `${t.dstAddress}:${t.dstPort}` : t.verdict);
+      }
+      return [...seen].sort();
+    };
+    expect(reached('tcp', 80)).toEqual(['10.0.0.11:8080', '10.0.0.12:8080', '10.0.0.13:8080', '10.0.0.21:8080']);
+    expect(reached('udp', 53)).toEqual(['10.0.0.11:5353', '10.0.0.12:5353', '10.0.0.13:5353']);
+    expect(tracer.trace({ srcAddress: '10.0.0.21', srcPort: 40000, dstAddress: '203.0.113.9', dstPort: 443, protocol: 'tcp' })).toMatchObject({ ok: true, srcAddress: LB_IP });
+  });
+
   it('a router outage gives BackendError and ProgrammingFailed, then recovers without manual action', async () => {
     let down = true;
     const { program, obj, kube } = setup(undefined, () => (down ? new Error('connect ECONNREFUSED 127.0.0.1:8728') : undefined));

@@ -61,3 +61,77 @@ describe('the endpoints\' port, resolved per EndpointSlice (as kube-proxy does)'
     for (const n of Object.values(counts)) expect(Math.abs(n - 900 / want.length)).toBeLessThanOrEqual(45);
   });
 });
+
+describe('each port reaches the endpoints of the slices that list it (as kube-proxy matches them: name and protocol)', () => {
+  type Conditions = { ready?: boolean; serving?: boolean; terminating?: boolean };
+  const RUNNING: Conditions = { ready: true };
+  const DRAINING: Conditions = { ready: false, serving: true, terminating: true };
+  const STARTING: Conditions = { ready: false, serving: false, terminating: false };
+
+  /** `web` with tcp/80 `http` and tcp/9100 `metrics`, named targetPorts unless numbers are given. */
+  function twoPorts(http: number | string = 'http', metrics: number | string = 'metrics') {
+    return ServiceSchema.parse({
+      metadata: { name: 'web', namespace: 'shop', uid: '6f1c2a9e-4b7d-4c1e-9a3f-2d5e8b7c6a10' },
+      spec: {
+        type: 'LoadBalancer', loadBalancerClass: classes.loadBalancerClass, ipFamilies: ['IPv4'],
+        ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: http }, { name: 'metrics', port: 9100, protocol: 'TCP', targetPort: metrics }],
+      },
+    });
+  }
+
+  /** A slice: its name, endpoints and ports (`name` for TCP, `name/UDP`) with their numbers. */
+  type SliceSpec = readonly [name: string, endpoints: readonly (readonly [address: string, conditions: Conditions])[], ports: Readonly<Record<string, number>>];
+  const sliceOf = ([name, endpoints, ports]: SliceSpec) => EndpointSliceSchema.parse({
+    metadata: { name, namespace: 'shop', labels: { 'kubernetes.io/service-name': 'web' } },
+    addressType: 'IPv4',
+    endpoints: endpoints.map(([address, conditions]) => ({ addresses: [address], conditions })),
+    // `name` or `name/UDP`
+    ports: Object.entries(ports).map(([key, port]) => {
+      const [portName, protocol = 'TCP'] = key.split('/');
+      return { name: portName, protocol, port };
+    }),
+  });
+
+  /** Where 900 clients of each port end up once `program` has planned the Service (`reject`: refused). */
+  function reached(svc: ReturnType<typeof twoPorts>, spec: readonly SliceSpec[]): Record<string, string[]> {
+    const model = serviceProgram(svc, serviceIntent(svc, classes), [], spec.map(sliceOf), new Set());
+    const state = converge(baseRouter(), desiredFor([{ ...model, lbAddresses: [{ family: 'IPv4', address: '192.0.2.15' }] }]), scopes.everything).state;
+    const tracer = createTracer(state);
+    return Object.fromEntries([80, 9100].map((port) => [`tcp/${port}`, Object.keys(spread(tracer, clients('IPv4', 'tcp', port, 900, port))).sort()]));
+  }
+
+  it.each([
+    {
+      story: 'a pod without the metrics port sits in a slice without it: metrics never reaches it',
+      spec: [['web-aaaa', [['10.0.0.1', RUNNING]], { http: 8080, metrics: 9100 }], ['web-bbbb', [['10.0.0.2', RUNNING]], { http: 8080 }]],
+      want: { 'tcp/80': ['10.0.0.1:8080', '10.0.0.2:8080'], 'tcp/9100': ['10.0.0.1:9100'] },
+    },
+    {
+      story: 'the same when the slice without it sorts first',
+      spec: [['web-aaaa', [['10.0.0.2', RUNNING]], { http: 8080 }], ['web-bbbb', [['10.0.0.1', RUNNING]], { http: 8080, metrics: 9100 }]],
+      want: { 'tcp/80': ['10.0.0.1:8080', '10.0.0.2:8080'], 'tcp/9100': ['10.0.0.1:9100'] },
+    },
+    {
+      story: 'readiness is decided per port: metrics falls back to its draining pod while http has a ready one',
+      spec: [['web-aaaa', [['10.0.0.1', RUNNING]], { http: 8080 }], ['web-bbbb', [['10.0.0.2', DRAINING]], { http: 8080, metrics: 9100 }]],
+      want: { 'tcp/80': ['10.0.0.1:8080'], 'tcp/9100': ['10.0.0.2:9100'] },
+    },
+    {
+      story: 'a port whose pods are all starting is refused, though another port has a ready pod',
+      spec: [['web-aaaa', [['10.0.0.1', RUNNING]], { http: 8080 }], ['web-bbbb', [['10.0.0.2', STARTING]], { http: 8080, metrics: 9100 }]],
+      want: { 'tcp/80': ['10.0.0.1:8080'], 'tcp/9100': ['reject'] },
+    },
+    {
+      story: 'a port of another protocol with the same name is not the port',
+      spec: [['web-aaaa', [['10.0.0.1', RUNNING]], { http: 8080, metrics: 9100 }], ['web-bbbb', [['10.0.0.2', RUNNING]], { http: 8080, 'metrics/UDP': 9100 }]],
+      want: { 'tcp/80': ['10.0.0.1:8080', '10.0.0.2:8080'], 'tcp/9100': ['10.0.0.1:9100'] },
+    },
+  ] satisfies { story: string; spec: SliceSpec[]; want: Record<string, string[]> }[])('$story', ({ spec, want }) => {
+    expect(reached(twoPorts(), spec)).toEqual(want);
+  });
+
+  it('a numeric targetPort too: a slice that does not list the port gives it no endpoint', () => {
+    const spec: SliceSpec[] = [['web-aaaa', [['10.0.0.1', RUNNING]], { http: 8080, metrics: 9100 }], ['web-bbbb', [['10.0.0.2', RUNNING]], { http: 8080 }]];
+    expect(reached(twoPorts(8080, 9100), spec)).toEqual({ 'tcp/80': ['10.0.0.1:8080', '10.0.0.2:8080'], 'tcp/9100': ['10.0.0.1:9100'] });
+  });
+});

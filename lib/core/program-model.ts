@@ -36,30 +36,33 @@ const sliceMatches = (p: ServiceSpecPort, q: EndpointSlice['ports'][number]): bo
   (q.name ?? '') === (p.name ?? '') && (q.protocol ?? 'TCP') === p.protocol && q.port !== undefined;
 
 /**
- * Ports the router balances: TCP/UDP Service ports. The endpoints' port is resolved per slice,
- * as kube-proxy does: a named targetPort can map to 8080 in one slice and 9090 in another
- * (a rolling update that changes it), and each endpoint gets its own slice's number.
+ * Ports the router balances: TCP/UDP Service ports, each with its own endpoints as kube-proxy
+ * picks them: those of the slices that list the port (by name and protocol; a pod that lacks a
+ * named targetPort sits in a slice without it), each on its own slice's number (a named
+ * targetPort can map to 8080 in one slice and 9090 in another: a rolling update that changes
+ * it), and which of them take new connections decided among them (see endpointsOf).
  */
 function portsOf(svc: Service, slices: readonly EndpointSlice[]): ServicePort[] {
   const out: ServicePort[] = [];
   const ordered = [...slices].sort((a, b) => a.metadata.name.localeCompare(b.metadata.name));
   for (const p of svc.spec.ports ?? []) {
     if (p.protocol !== 'TCP' && p.protocol !== 'UDP') continue;
-    const perSlice = ordered.flatMap((s) => {
+    const listing = ordered.flatMap((s) => {
       const port = s.ports.find((q) => sliceMatches(p, q))?.port;
       return port === undefined ? [] : [{ slice: s, port }];
     });
-    const targetPort = perSlice[0]?.port ?? (typeof p.targetPort === 'number' ? p.targetPort : undefined);
+    const targetPort = listing[0]?.port ?? (typeof p.targetPort === 'number' ? p.targetPort : undefined);
     if (targetPort === undefined) continue;
-    const own: Record<string, number> = {};
-    for (const { slice, port } of perSlice) {
-      if (port === targetPort) continue;
-      for (const address of slice.endpoints.flatMap((e) => e.addresses)) own[address] ??= port;
+    // an address in two slices that give the port different numbers keeps the first slice's
+    const portOf = new Map<string, number>();
+    for (const { slice, port } of listing) {
+      for (const address of slice.endpoints.flatMap((e) => e.addresses)) if (!portOf.has(address)) portOf.set(address, port);
     }
-    out.push({
-      protocol: p.protocol === 'TCP' ? 'tcp' : 'udp', port: p.port, targetPort,
-      ...(Object.keys(own).length > 0 ? { endpointTargetPorts: own } : {}), ...(p.name ? { name: p.name } : {}),
+    const endpoints = endpointsOf(listing.map(({ slice }) => slice)).flatMap((e) => {
+      const own = portOf.get(e.address);
+      return own === undefined ? [] : [{ ...e, targetPort: own }];
     });
+    out.push({ protocol: p.protocol === 'TCP' ? 'tcp' : 'udp', port: p.port, targetPort, endpoints, ...(p.name ? { name: p.name } : {}) });
   }
   return out;
 }
@@ -94,10 +97,11 @@ function endpointState(conditions: EndpointSlice['endpoints'][number]['condition
 }
 
 /**
- * Usable endpoints of every slice, and which of them take new connections, as kube-proxy
+ * Usable endpoints of these slices, and which of them take new connections, as kube-proxy
  * picks them (KEP-1669): per family the ready, non-terminating ones; in a family with none of
  * those, the terminating ones that still serve (a drain or a rollout that leaves only
- * terminating pods would otherwise refuse connections they still answer).
+ * terminating pods would otherwise refuse connections they still answer). Over all of a
+ * Service's slices for its SNAT sources; over the slices listing a port for that port.
  */
 function endpointsOf(slices: readonly EndpointSlice[]): ServiceEndpoint[] {
   const byAddress = new Map<string, ServiceEndpoint & { draining: boolean }>();

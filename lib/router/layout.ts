@@ -16,14 +16,16 @@ export interface FamilyAddress {
 export interface ServicePort {
   protocol: 'tcp' | 'udp';
   port: number;
-  /** The endpoints' port, already resolved from the EndpointSlices (the first slice naming it). */
+  /** The endpoints' port where they carry none of their own (see `endpoints`). */
   targetPort: number;
   /**
-   * Endpoints whose own slice maps the port to another number (a named targetPort during a
-   * rolling update that changes it): address → port. Each endpoint gets its slice's port, as
-   * kube-proxy does.
+   * The endpoints this port reaches, as kube-proxy picks them: those of the EndpointSlices that
+   * list the port (by name and protocol), each on the number its own slice gives the port
+   * (a named targetPort can map to 8080 in one slice and 9090 in another during a rolling
+   * update; a pod that lacks the named port sits in a slice without it), and `ready` decided
+   * for this port and family. Undefined: the Service's `endpoints`, on `targetPort`.
    */
-  endpointTargetPorts?: Readonly<Record<string, number>>;
+  endpoints?: readonly PortEndpoint[];
   name?: string;
 }
 
@@ -33,6 +35,11 @@ export interface ServiceEndpoint extends FamilyAddress {
    * such endpoint, terminating and still serving (kube-proxy's fallback, KEP-1669).
    */
   ready: boolean;
+}
+
+/** An endpoint of one port: `ready` as decided among the port's endpoints, and its own port number. */
+export interface PortEndpoint extends ServiceEndpoint {
+  targetPort: number;
 }
 
 /** What `program` knows about one Service, already decided from the cluster. */
@@ -45,6 +52,10 @@ export interface ServiceProgram {
   lbAddresses: FamilyAddress[];
   snatAddresses: FamilyAddress[];
   ports: ServicePort[];
+  /**
+   * Every usable endpoint of the Service's slices, whatever ports they list: the SNAT sources,
+   * and the endpoints of a port without a list of its own (`ServicePort.endpoints`).
+   */
   endpoints: ServiceEndpoint[];
   /**
    * loadBalancerSourceRanges: only these sources reach the endpoints. Undefined means everyone;
@@ -77,13 +88,15 @@ function canonical(family: IPFamily, address: string): { text: string; value: bi
   return { text: formatAddress(family, parsed.value), value: parsed.value };
 }
 
+const numeric = (a: bigint, b: bigint): number => (a < b ? -1 : a > b ? 1 : 0);
+
 /** Distinct addresses of one family, in numeric order (stable whatever order the cluster lists them). */
 function addressesOf(family: IPFamily, items: readonly FamilyAddress[]): string[] {
   const byText = new Map(items.filter((item) => item.family === family).map((item) => {
     const address = canonical(family, item.address);
     return [address.text, address.value] as const;
   }));
-  return [...byText].sort(([, a], [, b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([text]) => text);
+  return [...byText].sort(([, a], [, b]) => numeric(a, b)).map(([text]) => text);
 }
 
 function sortedPorts(ports: readonly ServicePort[]): ServicePort[] {
@@ -91,14 +104,19 @@ function sortedPorts(ports: readonly ServicePort[]): ServicePort[] {
   return [...unique.values()].sort((a, b) => a.protocol.localeCompare(b.protocol) || a.port - b.port);
 }
 
-/** A port's per-endpoint target ports of one family, keyed by the address as the router prints it. */
-function endpointPorts(family: IPFamily, port: ServicePort): Map<string, number> {
-  const out = new Map<string, number>();
-  for (const [address, targetPort] of Object.entries(port.endpointTargetPorts ?? {})) {
-    const parsed = parseAddress(address);
-    if (parsed.ok && parsed.family === family) out.set(formatAddress(family, parsed.value), targetPort);
+/**
+ * The endpoints of one port and family that take new connections, keyed by the address as the
+ * router prints it, in numeric order, each with its port (an address listed twice keeps the
+ * first number).
+ */
+function readyTargets(svc: ServiceProgram, family: IPFamily, port: ServicePort): Map<string, number> {
+  const endpoints = port.endpoints ?? svc.endpoints.map((endpoint) => ({ ...endpoint, targetPort: port.targetPort }));
+  const byText = new Map<string, { value: bigint; targetPort: number }>();
+  for (const endpoint of endpoints.filter((e) => e.ready && e.family === family)) {
+    const { text, value } = canonical(family, endpoint.address);
+    if (!byText.has(text)) byText.set(text, { value, targetPort: endpoint.targetPort });
   }
-  return out;
+  return new Map([...byText].sort(([, a], [, b]) => numeric(a.value, b.value)).map(([text, { targetPort }]) => [text, targetPort]));
 }
 
 /**
@@ -108,23 +126,23 @@ function endpointPorts(family: IPFamily, port: ServicePort): Map<string, number>
  * with ClientIP affinity an even split of client addresses (per-connection-classifier buckets,
  * see affinity.ts).
  */
-function dnatRules(svc: ServiceProgram, family: IPFamily, port: ServicePort, endpoints: readonly string[]): DesiredEntry[] {
+function dnatRules(svc: ServiceProgram, family: IPFamily, port: ServicePort): DesiredEntry[] {
   const chain = portChain(svc.uid, port.protocol, port.port);
+  const targets = readyTargets(svc, family, port);
+  const endpoints = [...targets.keys()];
   const slots = svc.sessionAffinity === 'ClientIP' ? clientSlots(endpoints) : connectionSlots(endpoints);
-  const ownPorts = endpointPorts(family, port);
   return slots.map(({ address, key, match }) => ({
     chain,
     action: 'dst-nat',
     protocol: port.protocol,
     [natTargetProperty(family)]: address,
-    'to-ports': String(ownPorts.get(address) ?? port.targetPort),
+    'to-ports': String(targets.get(address) ?? port.targetPort),
     ...match,
     comment: serviceComment(svc.uid, `dnat:${port.protocol}/${port.port}:${key}`),
   }));
 }
 
 function lbRules(svc: ServiceProgram, family: IPFamily, lbAddresses: readonly string[]): DesiredEntry[] {
-  const ready = addressesOf(family, svc.endpoints.filter((endpoint) => endpoint.ready));
   const ports = sortedPorts(svc.ports);
   const jumps = lbAddresses.map((address) => ({
     chain: LB_CHAIN, action: 'jump', 'jump-target': serviceChain(svc.uid), 'dst-address': address,
@@ -136,7 +154,7 @@ function lbRules(svc: ServiceProgram, family: IPFamily, lbAddresses: readonly st
     comment: serviceComment(svc.uid, `port-jump:${port.protocol}/${port.port}`),
   }));
   const { gate } = accessEntries(svc.uid, family, svc.sourceRanges);
-  return [...jumps, ...gate, ...portJumps, ...ports.flatMap((port) => dnatRules(svc, family, port, ready))];
+  return [...jumps, ...gate, ...portJumps, ...ports.flatMap((port) => dnatRules(svc, family, port))];
 }
 
 function listEntries(svc: ServiceProgram, list: string, role: string, addresses: readonly string[], owner: (address: string) => string = () => svc.uid): DesiredEntry[] {
