@@ -2,7 +2,7 @@ import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib
 import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
-import { matchAllocations, nothingValidNote, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
+import { matchAllocations, nothingValidNote, optionalFamily, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
 import { formatAddress, parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
@@ -78,6 +78,7 @@ function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: reado
     ...(routerError ? { routerError } : {}),
     ...(all.length === 0 ? { nothingValid: nothingValidNote(serviceIntent(svc, deps.classes)) } : {}),
     lbDisabled: want.publish && !want.lbEnabled,
+    optionalFamily: optionalFamily(svc),
   });
   const conditions = setConditions(svc.status?.conditions, [condition], svc.metadata.generation, deps.now());
   if (deepEqualJson({ i: current, c: svc.status?.conditions ?? [] }, { i: ingress, c: conditions })) return undefined;

@@ -22,6 +22,8 @@ export function ingressFor(lbAllocations: readonly IPAllocation[], families: rea
 }
 
 export const SERVICE_CONDITION = 'mikrolb.de/LoadBalancerReady';
+/** The Service's condition is True, and it has no address of its optional family (see ServiceConditionContext.optionalFamily). */
+export const REASON_OPTIONAL_FAMILY_UNAVAILABLE = 'SecondaryFamilyUnavailable';
 
 /** What else than its allocations a Service's condition speaks of. */
 export interface ServiceConditionContext {
@@ -34,23 +36,53 @@ export interface ServiceConditionContext {
   nothingValid?: string;
   /** `mikrolb.de/load-balancer-enabled: "false"`: the addresses are kept, no ingress is published. */
   lbDisabled?: boolean;
+  /**
+   * The family the Service can go without (see optionalFamily: the second of a PreferDualStack
+   * Service's families): a failed family allocation of it does not keep the Service from being
+   * ready while the Service has another allocation (see goneWithout).
+   */
+  optionalFamily?: IPFamily;
 }
 
-/** Why a Service is (not) ready yet: the first allocation that is not, with its reason. */
+/**
+ * The failed family allocations of the optional family, while the Service has another
+ * allocation: it can go without them (an allocation of that family asked for by address or
+ * pool was asked for by name, and stays required).
+ */
+function goneWithout(sorted: readonly IPAllocation[], family: IPFamily | undefined): { family: IPFamily; allocations: IPAllocation[] } | undefined {
+  if (family === undefined) return undefined;
+  const optional = (a: IPAllocation): boolean => a.spec.ipFamily === family && !a.spec.address && !a.spec.poolName && a.status?.phase === 'Failed';
+  const allocations = sorted.filter(optional);
+  return allocations.length > 0 && allocations.length < sorted.length ? { family, allocations } : undefined;
+}
+
+/** How many allocations are ready, and (when it goes without its optional family) why not all: one sentence, without its period. */
+function readyText(total: number, without: ReturnType<typeof goneWithout>): string {
+  if (!without) return `All ${total} IPAllocation(s) are ready`;
+  const why = without.allocations.map((a) => `IPAllocation ${a.metadata.name}: ${(findCondition(a.status?.conditions, COND_READY)?.message ?? 'not allocated').replace(/\.$/, '')}`);
+  return `${total - without.allocations.length} of ${total} IPAllocation(s) are ready; the Service has no ${without.family} address, which ipFamilyPolicy PreferDualStack allows (${why.join('; ')})`;
+}
+
+/**
+ * Why a Service is (not) ready yet: the first allocation that is not, with its reason (a failed
+ * one of its optional family does not count while it has another: see goneWithout).
+ */
 export function serviceCondition(allocations: readonly IPAllocation[], ctx: ServiceConditionContext = {}): Omit<Condition, 'lastTransitionTime'> {
   if (ctx.routerError) return { type: SERVICE_CONDITION, status: 'False', reason: 'BackendError', message: ctx.routerError };
   if (allocations.length === 0 && ctx.nothingValid !== undefined) {
     return { type: SERVICE_CONDITION, status: 'False', reason: 'AnnotationInvalid', message: `The Service asks for no address that can be allocated: ${ctx.nothingValid}` };
   }
   if (allocations.length === 0) return { type: SERVICE_CONDITION, status: 'False', reason: 'Pending', message: 'No IPAllocation exists for this Service yet.' };
-  const waiting = [...allocations].sort((x, y) => x.metadata.name.localeCompare(y.metadata.name)).find((a) => !isReady(a));
+  const sorted = [...allocations].sort((x, y) => x.metadata.name.localeCompare(y.metadata.name));
+  const without = goneWithout(sorted, ctx.optionalFamily);
+  const waiting = sorted.find((a) => !isReady(a) && !without?.allocations.includes(a));
   if (!waiting && ctx.lbDisabled) {
     return {
       type: SERVICE_CONDITION, status: 'True', reason: 'LoadBalancingDisabled',
-      message: `All ${allocations.length} IPAllocation(s) are ready; load balancing is switched off (${ANNOTATION_LB_ENABLED}: "false"), so no ingress is published.`,
+      message: `${readyText(allocations.length, without)}; load balancing is switched off (${ANNOTATION_LB_ENABLED}: "false"), so no ingress is published.`,
     };
   }
-  if (!waiting) return { type: SERVICE_CONDITION, status: 'True', reason: 'Ready', message: `All ${allocations.length} IPAllocation(s) are ready.` };
+  if (!waiting) return { type: SERVICE_CONDITION, status: 'True', reason: without ? REASON_OPTIONAL_FAMILY_UNAVAILABLE : 'Ready', message: `${readyText(allocations.length, without)}.` };
   const ready = findCondition(waiting.status?.conditions, COND_READY);
   return {
     type: SERVICE_CONDITION, status: 'False', reason: ready?.reason ?? 'Pending',

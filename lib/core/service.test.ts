@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { ServiceSchema } from '../k8s/core-objects.js';
-import { allocationName, annotationWarning, serviceIntent } from './service.js';
+import { allocationName, annotationWarning, optionalFamily, serviceIntent } from './service.js';
 
 const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
 
@@ -197,5 +197,18 @@ describe('the one AnnotationInvalid note per Service', () => {
     const note = annotationWarning([{ annotation: 'mikrolb.de/load-balancer-ips', value: '1'.repeat(100_000), message: `mikrolb.de/load-balancer-ips: "${'1'.repeat(100_000)}" is not a valid IP address; ignoring it` }]);
     expect(note).toHaveLength(240);
     expect(note?.endsWith('…')).toBe(true);
+  });
+});
+
+describe('the family a Service can go without', () => {
+  it.each([
+    ['PreferDualStack: the second family', 'PreferDualStack', ['IPv4', 'IPv6'], 'IPv6'],
+    ['PreferDualStack, IPv6 first: IPv4', 'PreferDualStack', ['IPv6', 'IPv4'], 'IPv4'],
+    ['PreferDualStack in a single-stack cluster (one family): none', 'PreferDualStack', ['IPv4'], undefined],
+    ['RequireDualStack: none', 'RequireDualStack', ['IPv4', 'IPv6'], undefined],
+    ['SingleStack: none', 'SingleStack', ['IPv4'], undefined],
+    ['no policy: none', undefined, ['IPv4', 'IPv6'], undefined],
+  ])('%s', (_what, ipFamilyPolicy, ipFamilies, family) => {
+    expect(optionalFamily(svc({ ...lb, ipFamilies, ...(ipFamilyPolicy ? { ipFamilyPolicy } : {}) }))).toBe(family);
   });
 });

@@ -167,6 +167,18 @@ function lbWants(svc: Service, a: Record<string, string>, max: number, problems:
   return [...new Set(families)].map((ipFamily) => ({ ipFamily }));
 }
 
+/**
+ * The family a Service would like but can go without: the second of its `spec.ipFamilies`
+ * under `ipFamilyPolicy: PreferDualStack` (as for its ClusterIPs, the first family is the
+ * primary one, always required). Its family allocation (see lbWants) is still made and retried,
+ * but one that failed does not keep the Service from being ready (serviceCondition).
+ * Undefined under RequireDualStack, SingleStack, or with one family.
+ */
+export function optionalFamily(svc: Pick<Service, 'spec'>): IPFamily | undefined {
+  const [primary, secondary] = svc.spec.ipFamilies ?? [];
+  return svc.spec.ipFamilyPolicy === 'PreferDualStack' && secondary !== undefined && secondary !== primary ? secondary : undefined;
+}
+
 function snatWants(a: Record<string, string>, loadBalancer: boolean, max: number, problems: AnnotationProblem[]): { useLb: boolean; addresses: { family: IPFamily; text: string }[] } {
   const raw = a[ANNOTATION_SNAT_IPS];
   if (raw === undefined) return { useLb: false, addresses: [] };

@@ -6,7 +6,7 @@ import { holdsAddress, poolFamilies, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { ingressFor, isReady, serviceCondition } from '../../lib/core/program-status.js';
 import { ownersOf, planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
-import { matchAllocations, serviceIntent, type ClassConfig } from '../../lib/core/service.js';
+import { matchAllocations, optionalFamily, serviceIntent, type ClassConfig } from '../../lib/core/service.js';
 import { formatAddress, parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
@@ -101,7 +101,7 @@ export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
     const got = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? '').sort();
     if (JSON.stringify(want) !== JSON.stringify(got)) bad(svc, `ingress ${JSON.stringify(got)}, its ready allocations say ${JSON.stringify(want)}`);
     const cond = findCondition(svc.status?.conditions, 'mikrolb.de/LoadBalancerReady');
-    const expected = serviceCondition(allocations);
+    const expected = serviceCondition(allocations, { optionalFamily: optionalFamily(svc) });
     if (cond?.status !== expected.status) bad(svc, `condition LoadBalancerReady is ${cond?.status ?? 'missing'} (${cond?.reason ?? ''}), expected ${expected.status} (${expected.reason})`);
   }
   for (const svc of w.services.filter((s) => !s.metadata.deletionTimestamp && !serviceIntent(s, classes).managed)) {
