@@ -49,6 +49,26 @@ describe('mikrolb invoke, chained on the previous output', () => {
     }
   });
 
+  it('PreferDualStack without an IPv6 pool: program makes the Service ready on IPv4, its condition naming the missing IPv6 address', async () => {
+    const dir = await scratch();
+    try {
+      const allocated = await invoke('allocate', '--state', fixture('allocate', 'prefer-dual-stack'), '--object', 'Service/shop/web');
+      const programmed = await invoke('program', '--state', await dir.file('allocated.json', allocated.stdout), '--router', ROUTER, '--object', 'Service/shop/web');
+      expect(allocationSummary(programmed.out)).toEqual({ 'ip-013a2986c760': 'Programmed 192.0.2.6 AllocatedAndProgrammed', 'ip-9e76baabd20f': 'Failed - PoolExhausted' });
+      expect(programmed.out.objects.find((o) => o.kind === 'Service')).toMatchObject({
+        status: {
+          loadBalancer: { ingress: [{ ip: '192.0.2.6' }] },
+          conditions: [{
+            type: 'mikrolb.de/LoadBalancerReady', status: 'True', reason: 'SecondaryFamilyUnavailable',
+            message: '1 of 2 IPAllocation(s) are ready; the Service has no IPv6 address, which ipFamilyPolicy PreferDualStack allows (IPAllocation ip-9e76baabd20f: No auto-assign IPv6 pool exists).',
+          }],
+        },
+      });
+    } finally {
+      await dir.remove();
+    }
+  });
+
   it('runs allocate → program → release, each on the previous output', async () => {
     const dir = await scratch();
     try {

@@ -69,6 +69,15 @@ const SCENARIOS: Scenario[] = [
     events: [allocated('ip-013a2986c760', '192.0.2.1', 'public-v4'), allocated('ip-9e76baabd20f', '2001:db8:10:0:ced2:5425:ce8d:7ae4', 'public-v6')],
   },
   {
+    // no IPv6 pool: the IPv6 allocation fails and stays (retried when a pool appears); PreferDualStack
+    // lets the Service be ready without it (invoke-chain.test.ts runs program on this)
+    scenario: 'prefer-dual-stack', object: 'Service/shop/web',
+    allocations: { 'ip-013a2986c760': 'Allocated 192.0.2.6 ProgrammingPending', 'ip-9e76baabd20f': 'Failed - PoolExhausted' },
+    claims: { 'public-v4': ['192.0.2.6=ip-013a2986c760'] },
+    writes: [...NEW_SERVICE('shop/web', 'ip-013a2986c760', '192.0.2.6'), 'create IPAllocation ip-9e76baabd20f', 'update IPAllocation ip-9e76baabd20f status'],
+    events: [allocated('ip-013a2986c760', '192.0.2.6', 'public-v4'), failed('ip-9e76baabd20f', 'PoolExhausted', 'No auto-assign IPv6 pool exists.')],
+  },
+  {
     scenario: 'explicit-address', object: 'Service/mail',
     allocations: { 'ip-d3dbe58002ac': 'Allocated 198.51.100.25 AllocatedButNotAdvertised' },
     claims: { static: ['198.51.100.25=ip-d3dbe58002ac'] },
