@@ -1,7 +1,8 @@
 import { allocatedNote, allocatedStatus, refusedByRouter, statusChanged } from '../../lib/core/allocation-status.js';
 import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holding } from '../../lib/core/assign.js';
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
-import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
+import { formatAddress, parseAddress, type IPFamily } from '../../lib/ip/index.js';
+import { addressesAskedFor, serviceIntent } from '../../lib/core/service.js';
 import { claimAddress, claimHeldBy, claimNameOf, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
 import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
@@ -19,7 +20,7 @@ import { failedPool } from '../../lib/pool-metrics.js';
 import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
-export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[]; namespace: string; labels: Record<string, string>; sharing?: Sharing };
+export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[]; namespace: string; labels: Record<string, string>; sharing?: Sharing; /** addressesAskedFor: what its pool and family searches skip */ askedFor: string[] };
 
 async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerState> {
   const named = serviceOfLabels(a.metadata.labels);
@@ -28,7 +29,8 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
   const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
   if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
   const sharing = sharingOf(svc);
-  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace: named.namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}) };
+  const askedFor = addressesAskedFor(serviceIntent(svc, deps.classes));
+  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace: named.namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}), askedFor };
 }
 
 /**
@@ -36,16 +38,18 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
  * still has that family. Events about such an allocation (its add after allocate created and
  * allocated it, program's status writes) end here after one read; a resync checks its claim.
  */
-function settled(a: IPAllocation, owner: OwnerState | undefined): boolean {
+function settled(a: IPAllocation, owner: OwnerState | undefined, yieldAskedFor: boolean): boolean {
   const s = a.status;
   if (!s?.address || (s.phase !== 'Allocated' && s.phase !== 'Programmed') || s.observedGeneration !== a.metadata.generation) return false;
   // the router holds its address: it moves to another one if it can
   if (refusedByRouter(a)) return false;
   // a Service that shares: its ports or key may have changed, which its claim must record
   if (owner?.state === 'present' && owner.sharing) return false;
-  if (owner?.state !== 'present' || owner.ipFamilies.length === 0) return true;
+  if (owner?.state !== 'present') return true;
   const p = parseAddress(s.address);
-  return p.ok && owner.ipFamilies.includes(p.family);
+  // its Service now asks for this address by name, for another allocation: it moves
+  if (yieldAskedFor && !a.spec.address && p.ok && owner.askedFor.includes(formatAddress(p.family, p.value))) return false;
+  return owner.ipFamilies.length === 0 || (p.ok && owner.ipFamilies.includes(p.family));
 }
 
 /** How many taken candidates one allocation may run into before it answers "retry later". */
@@ -99,10 +103,11 @@ interface Claimed {
  * candidate is remembered and the choice made again. An explicit address someone else holds
  * is `AddressAlreadyUsed`; a pool looks exhausted only after a fresh list of the claims.
  */
-async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined, routerHeld: string | undefined, report: Report): Promise<Claimed> {
+async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined, routerHeld: string | undefined, yieldAskedFor: boolean, report: Report): Promise<Claimed> {
   let views = read;
   const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
   const sharing = owner.state === 'present' ? owner.sharing : undefined;
+  const asked = owner.state === 'present' && owner.askedFor.length > 0 ? { askedFor: owner.askedFor, yieldAskedFor } : undefined;
   const serviceUID = a.metadata.labels?.[LABEL_SERVICE_UID];
   const uid = a.metadata.uid ?? '';
   const replaced = (address?: string): Holding | undefined => (held?.claim && held.holding.address !== address ? held.holding : undefined);
@@ -118,7 +123,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const d = assignAddress({
       allocation: a, pools: views, taken: deps.hint.takenOf, shared: deps.hint.sharedIn, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}),
-      ...(requester ? { requester } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}),
+      ...(requester ? { requester } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}), ...asked,
     });
     if (!d.ok) {
       if (d.reason === 'PoolExhausted' && !listed) {
@@ -133,7 +138,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       // freed since the hint saw it: one read tells
       startChecked = true;
       const view = views.find((v) => v.name === d.pool);
-      const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}) }, view) : undefined;
+      const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}), ...asked }, view) : undefined;
       if (start && start !== d.address && deps.hint.isTaken(start)) {
         const claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
         if (!claim) {
@@ -269,6 +274,12 @@ export interface Known {
    * (the claim goes again here) or was read before it (release will find the claim).
    */
   claims?: Holding[];
+  /**
+   * The caller paired the allocation with a pool or family want of its Service (`matchAllocations`):
+   * a held address the Service asks for by name is given up for the explicit allocation that
+   * wants it (see AssignInput.yieldAskedFor). Without it, a held address is kept.
+   */
+  yieldAskedFor?: boolean;
 }
 
 /** An allocation whose claim is made and whose status (`allocation.status`, in memory) is not written yet. */
@@ -303,7 +314,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       // claim this run made, recorded by a concurrent run of the same allocation
       kept = a.status?.address;
       const reservation = !a.metadata.labels?.[LABEL_SERVICE_UID];
-      if (!known.verify && settled(a, owner) && (!reservation || hasFinalizer(a))) return;
+      if (!known.verify && settled(a, owner, known.yieldAskedFor === true) && (!reservation || hasFinalizer(a))) return;
       owner ??= await owningService(deps, a);
       if (owner.state === 'gone') {
         report.actions.push(`skipped ${name}: its Service is gone`);
@@ -333,7 +344,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       const requester = await requesterOf(deps, owner, pools.items);
       // the router holds its address (program refused it): it moves to another one if it can
       const refused = refusedByRouter(current);
-      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, refused, report);
+      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, refused, known.yieldAskedFor === true, report);
       if (claimed) claimedHere.push(claimed);
       const leftRouters = refused !== undefined && d.ok && d.address !== refused ? refused : undefined;
       // no other address was free: its claim says so, and a pool with a free address wakes it

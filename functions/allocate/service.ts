@@ -1,4 +1,4 @@
-import { annotationWarning, matchAllocations, nothingValidNote, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
+import { addressesAskedFor, annotationWarning, matchAllocations, nothingValidNote, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
 import { serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
@@ -135,10 +135,16 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
   }
   const sharing = sharingOf(svc);
-  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}) };
+  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}), askedFor: addressesAskedFor(intent) };
   const verify = opts.verify === true;
   const claimed: Holding[] = []; // proven by one read of the Service at the end (settleAfterClaims)
-  for (const a of existing.filter((x) => matched.has(x.metadata.name))) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify, claims: claimed });
+  // pool and family allocations first: one that gives up an address its Service now asks for by
+  // name frees it for the explicit allocation decided after it
+  const kept = existing.flatMap((a) => {
+    const want = matched.get(a.metadata.name);
+    return want ? [{ a, want }] : [];
+  }).sort((x, y) => Number(x.want.address !== undefined) - Number(y.want.address !== undefined));
+  for (const { a, want } of kept) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify, claims: claimed, yieldAskedFor: want.address === undefined });
   // a new Service's allocations (all of them made now) go to program before their statuses are written
   const deferred: Deferred[] | undefined = deps.handoff && ensured?.added ? [] : undefined;
   const made: IPAllocation[] = [];

@@ -53,6 +53,19 @@ export interface AssignInput {
    * when none is free, the held one is kept (and stays refused) rather than given up for nothing.
    */
   routerHeld?: string;
+  /**
+   * The addresses the allocation's Service asks for by name (`addressesAskedFor`): its own
+   * explicit allocations are to get them, so a pool or family search skips them (the Service's
+   * load-balancer search would otherwise take its own SNAT address, say).
+   */
+  askedFor?: readonly string[];
+  /**
+   * Whether a held address among `askedFor` is given up by a pool or family allocation: set by a
+   * caller that paired the allocation with its Service's wants, so that it knows the explicit
+   * want for that address is another allocation's (an allocation found holding an address its
+   * Service now pins is paired with that want instead, and keeps it).
+   */
+  yieldAskedFor?: boolean;
 }
 
 /** An address shared under a key, with every port its holders use. */
@@ -75,6 +88,8 @@ function heldFits(input: AssignInput, held: Holding): boolean {
   const pool = input.pools.find((v) => v.name === held.poolName);
   const q = parseAddress(held.address);
   if (!pool || !q.ok || q.family !== pool.family || scopeRefusal(pool.pool, input.requester)) return false;
+  // an address its Service asks for by name is its explicit allocation's, not this one's
+  if (!spec.address && input.yieldAskedFor === true && askedIn(input, pool).has(q.value)) return false;
   if (spec.poolName) return held.poolName === spec.poolName;
   if (spec.ipFamily) return pool.family === spec.ipFamily;
   return sameAddress(spec.address, held.address);
@@ -111,11 +126,11 @@ function keyStartIn(input: Pick<AssignInput, 'service' | 'sharing'>, pool: PoolV
  * The address this allocation prefers in a pool: its key's first try, else where its search
  * starts — or, when that is the router's own address it is moving off, the next one after it.
  */
-export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'service' | 'sharing' | 'routerHeld'>, pool: PoolView): string | undefined {
+export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'service' | 'sharing' | 'routerHeld' | 'askedFor'>, pool: PoolView): string | undefined {
   const start = keyStartIn(input, pool) ?? startFor(seedOf(input.allocation, pool.family, input.service), pool.owned);
   if (start === undefined) return undefined;
-  const avoided = routerHeldIn(input, pool);
-  const v = start === avoided ? chooseFrom(pool.owned, { has: (x) => x === avoided }, start) : start;
+  const avoided = avoidedIn(input, pool);
+  const v = avoided.has(start) ? chooseFrom(pool.owned, avoided, start) : start;
   return v === undefined ? undefined : formatAddress(pool.family, v);
 }
 
@@ -124,12 +139,12 @@ export function preferredAddress(input: Pick<AssignInput, 'allocation' | 'servic
  * ports: joining one is preferred over taking a fresh address (as MetalLB does). The lowest
  * such address, so every instance makes the same choice.
  */
-function joinableIn(input: AssignInput, pool: PoolView, avoided: bigint | undefined): string | undefined {
+function joinableIn(input: AssignInput, pool: PoolView, avoided: Taken): string | undefined {
   const { sharing, shared } = input;
   if (!sharing || !shared) return undefined;
   const fits = shared(pool.name, sharing.key).flatMap((c) => {
     const p = parseAddress(c.address);
-    return p.ok && p.family === pool.family && p.value !== avoided && contains(pool.owned, p.value) && overlappingPorts(c.ports, sharing.ports).length === 0 ? [p.value] : [];
+    return p.ok && p.family === pool.family && !avoided.has(p.value) && contains(pool.owned, p.value) && overlappingPorts(c.ports, sharing.ports).length === 0 ? [p.value] : [];
   });
   const lowest = fits.sort((a, b) => (a < b ? -1 : a > b ? 1 : 0))[0];
   return lowest === undefined ? undefined : formatAddress(pool.family, lowest);
@@ -147,12 +162,27 @@ function routerHeldIn(input: Pick<AssignInput, 'routerHeld'>, pool: PoolView): b
   return p?.ok && p.family === pool.family ? p.value : undefined;
 }
 
+/** The addresses of this pool's family the Service asks for by name (see AssignInput.askedFor). */
+function askedIn(input: Pick<AssignInput, 'askedFor'>, pool: PoolView): ReadonlySet<bigint> {
+  return new Set((input.askedFor ?? []).flatMap((text) => {
+    const p = parseAddress(text);
+    return p.ok && p.family === pool.family ? [p.value] : [];
+  }));
+}
+
+/** What a search in this pool never picks: the router's own address it moves off, and the addresses its Service asks for by name. */
+function avoidedIn(input: Pick<AssignInput, 'routerHeld' | 'askedFor'>, pool: PoolView): Taken {
+  const routerHeld = routerHeldIn(input, pool);
+  const asked = askedIn(input, pool);
+  return { has: (v) => v === routerHeld || asked.has(v) };
+}
+
 function chooseIn(input: AssignInput, pool: PoolView): string | undefined {
-  const avoided = routerHeldIn(input, pool);
+  const avoided = avoidedIn(input, pool);
   const join = joinableIn(input, pool, avoided);
   if (join !== undefined) return join;
   const known = input.taken(pool.family);
-  const taken: Taken = avoided === undefined ? known : { has: (v) => v === avoided || known.has(v) };
+  const taken: Taken = { has: (v) => avoided.has(v) || known.has(v) };
   const keyStart = keyStartIn(input, pool);
   if (keyStart !== undefined && !taken.has(keyStart)) return formatAddress(pool.family, keyStart);
   // the key's own address is taken (by another Service, or it is the router's): its Services

@@ -280,6 +280,14 @@ function sameRequest(want: DesiredAllocation, spec: { address?: string; poolName
   return spec.ipFamily === want.ipFamily && !spec.address && !spec.poolName;
 }
 
+/**
+ * The addresses a Service asks for by name (canonical text): its explicit load-balancer
+ * addresses, whichever source they came from, and its SNAT addresses. A pool or family
+ * allocation of the same Service never searches its way onto one of them.
+ */
+export const addressesAskedFor = (intent: Pick<ServiceIntent, 'allocations'>): string[] =>
+  intent.allocations.flatMap((w) => (w.address === undefined ? [] : [w.address]));
+
 export interface AllocationMatch<A> {
   /** Existing allocation name → what it stands for. */
   matched: Map<string, DesiredAllocation>;

@@ -6,7 +6,7 @@ import { holdsAddress, poolFamilies, viewPools } from '../../lib/core/pools.js';
 import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
 import { ingressFor, isReady, serviceCondition } from '../../lib/core/program-status.js';
 import { ownersOf, planOwner, type OwnerProgram } from '../../lib/core/router-program.js';
-import { matchAllocations, optionalFamily, serviceIntent, type ClassConfig } from '../../lib/core/service.js';
+import { addressesAskedFor, matchAllocations, optionalFamily, serviceIntent, type ClassConfig } from '../../lib/core/service.js';
 import { formatAddress, parseAddress, TakenAddresses, type IPFamily } from '../../lib/ip/index.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
@@ -92,7 +92,7 @@ export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
     for (const a of allocations) {
       const phase = a.status?.phase;
       if (phase !== 'Allocated' && phase !== 'Programmed' && phase !== 'Failed') bad(svc, `${a.metadata.name} is still ${phase ?? 'without a status'}`);
-      else if (phase !== 'Failed' && !isReady(a) && !refusedWhereDue(w, a, svc)) {
+      else if (phase !== 'Failed' && !isReady(a) && !refusedWhereDue(w, a, svc, classes)) {
         bad(svc, `${a.metadata.name} (${a.status?.address ?? ''}) is not ready: ${findCondition(a.status?.conditions, 'Ready')?.message ?? 'no Ready condition'}`);
       }
     }
@@ -130,14 +130,14 @@ function takenBy(w: World): Record<IPFamily, TakenAddresses> {
  * address by name, or no other address of its pools is free (judged with the product's pure
  * `assignAddress`, as allocate moves it). One that could move and did not is not ready.
  */
-function refusedWhereDue(w: World, a: IPAllocation, svc: Service): boolean {
+function refusedWhereDue(w: World, a: IPAllocation, svc: Service, classes: ClassConfig): boolean {
   const service = { key: key(svc), ipFamilies: svc.spec.ipFamilies ?? [] };
   if (findCondition(a.status?.conditions, 'Ready')?.reason !== REASON_ADDRESS_IN_USE_BY_ROUTER) return false;
   const routerHeld = refusedByRouter(a);
   if (routerHeld === undefined) return true;
   const held = claimOf(w, a)?.spec;
   const taken = takenBy(w);
-  const d = assignAddress({ allocation: a, pools: viewPools(w.pools), taken: (f) => taken[f], ...(held ? { held } : {}), service, requester: requesterOf(w, svc), routerHeld });
+  const d = assignAddress({ allocation: a, pools: viewPools(w.pools), taken: (f) => taken[f], ...(held ? { held } : {}), service, requester: requesterOf(w, svc), routerHeld, askedFor: addressesAskedFor(serviceIntent(svc, classes)) });
   return !d.ok || d.held;
 }
 
@@ -170,13 +170,13 @@ export function starvedAllocations(w: World, classes: ClassConfig): Violation[] 
   const taken = takenBy(w);
   const out: Violation[] = [];
   const candidates = [
-    ...managedServices(w, classes).flatMap((m) => m.allocations.map((a) => ({ a, service: { key: key(m.svc), ipFamilies: m.svc.spec.ipFamilies ?? [] }, requester: requesterOf(w, m.svc) }))),
-    ...reservations(w).map((a) => ({ a, service: undefined, requester: undefined })),
+    ...managedServices(w, classes).flatMap((m) => m.allocations.map((a) => ({ a, service: { key: key(m.svc), ipFamilies: m.svc.spec.ipFamilies ?? [] }, requester: requesterOf(w, m.svc), askedFor: addressesAskedFor(m.intent) }))),
+    ...reservations(w).map((a) => ({ a, service: undefined, requester: undefined, askedFor: [] })),
   ];
-  for (const { a, service, requester } of candidates) {
+  for (const { a, service, requester, askedFor } of candidates) {
     if (a.status?.phase !== 'Failed') continue;
     const held = claimOf(w, a)?.spec;
-    const d = assignAddress({ allocation: a, pools: views, taken: (f) => taken[f], ...(held ? { held } : {}), ...(service ? { service } : {}), ...(requester ? { requester } : {}) });
+    const d = assignAddress({ allocation: a, pools: views, taken: (f) => taken[f], ...(held ? { held } : {}), ...(service ? { service } : {}), ...(requester ? { requester } : {}), askedFor });
     const reason = findCondition(a.status.conditions, 'Ready')?.reason ?? '?';
     // an explicit address is decided without looking at the claims: its claim's create tells
     const p = d.ok && !d.held ? parseAddress(d.address) : undefined;
