@@ -1,11 +1,11 @@
-import { addressesAskedFor, annotationWarning, matchAllocations, nothingValidNote, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
+import { addressesAskedFor, annotationWarning, matchAllocations, nothingValidNote, requestOf, sameRequest, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
 import { serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
 import { isAlreadyExists, isNotFound } from '../../lib/k8s/errors.js';
 import { ServiceSchema, type Service } from '../../lib/k8s/core-objects.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
-import { getService, listAllocations } from '../../lib/k8s/typed.js';
+import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
 import { API_VERSION, IPAllocationSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, FINALIZER, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_NAME, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
@@ -66,6 +66,33 @@ async function createAllocation(deps: AllocateRun, svc: Service, want: DesiredAl
     if (!isAlreadyExists(e)) throw e;
     return undefined;
   }
+}
+
+/**
+ * An allocation paired with a want it does not ask for itself — it holds the address its Service
+ * now asks for by name (`matchAllocations`) — takes that want's request as its spec, written with
+ * the resourceVersion read (read again after a conflict). It keeps its claim: the address passes
+ * to the request without leaving the Service, where a new allocation for it would find the claim
+ * still held by the old one, being released. Undefined when it went, or is being deleted.
+ */
+async function respec(deps: AllocateRun, first: IPAllocation, want: DesiredAllocation, report: Report): Promise<IPAllocation | undefined> {
+  const name = first.metadata.name;
+  return retryOnConflict(`updating the spec of IPAllocation ${name}`, deps.retry, async (attempt) => {
+    const a = attempt === 1 ? first : await getAllocation(deps.kube, name);
+    if (!a || a.metadata.uid !== first.metadata.uid || a.metadata.deletionTimestamp) return undefined;
+    if (sameRequest(want, a.spec)) return a;
+    try {
+      const written = IPAllocationSchema.parse(await deps.kube.replace('IPAllocation', { ...a, spec: requestOf(want) }));
+      report.actions.push(`${name}: now asks for ${want.address ?? want.poolName ?? want.ipFamily ?? ''}, as its Service does (it keeps its address)`);
+      return written;
+    } catch (e) {
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+  }, () => {
+    report.conflicts++;
+    deps.onConflict?.();
+  });
 }
 
 /** One AnnotationInvalid Warning (and one log line) per Service and invocation, however many problems. */
@@ -144,7 +171,10 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
     const want = matched.get(a.metadata.name);
     return want ? [{ a, want }] : [];
   }).sort((x, y) => Number(x.want.address !== undefined) - Number(y.want.address !== undefined));
-  for (const { a, want } of kept) await allocateAddress(deps, a.metadata.name, report, { allocation: a, owner, verify, claims: claimed, yieldAskedFor: want.address === undefined });
+  for (const { a, want } of kept) {
+    const current = sameRequest(want, a.spec) ? a : await respec(deps, a, want, report);
+    if (current) await allocateAddress(deps, a.metadata.name, report, { allocation: current, owner, verify, claims: claimed, yieldAskedFor: want.address === undefined });
+  }
   // a new Service's allocations (all of them made now) go to program before their statuses are written
   const deferred: Deferred[] | undefined = deps.handoff && ensured?.added ? [] : undefined;
   const made: IPAllocation[] = [];

@@ -271,13 +271,20 @@ export const nothingValidNote = (intent: Pick<ServiceIntent, 'allocations' | 'pr
   intent.allocations.length === 0 ? annotationWarning(intent.problems) ?? 'its annotations name no address or pool' : undefined;
 
 /** Same request: the same explicit address (canonically), pool or family. */
-function sameRequest(want: DesiredAllocation, spec: { address?: string; poolName?: string; ipFamily?: string }): boolean {
+export function sameRequest(want: DesiredAllocation, spec: { address?: string; poolName?: string; ipFamily?: string }): boolean {
   if (want.address !== undefined) {
     const p = spec.address ? parseAddress(spec.address) : undefined;
     return p !== undefined && p.ok && formatAddress(p.family, p.value) === want.address;
   }
   if (want.poolName !== undefined) return spec.poolName === want.poolName && !spec.address && !spec.ipFamily;
   return spec.ipFamily === want.ipFamily && !spec.address && !spec.poolName;
+}
+
+/** What an IPAllocation's spec says for a want: exactly one of address, pool, family. */
+export function requestOf(want: DesiredAllocation): { address: string } | { poolName: string } | { ipFamily: IPFamily } {
+  if (want.address !== undefined) return { address: want.address };
+  if (want.poolName !== undefined) return { poolName: want.poolName };
+  return { ipFamily: want.ipFamily ?? 'IPv4' };
 }
 
 /**
@@ -297,21 +304,47 @@ export interface AllocationMatch<A> {
   stale: A[];
 }
 
+interface Matchable {
+  metadata: { name: string; deletionTimestamp?: string };
+  spec: { address?: string; poolName?: string; ipFamily?: string };
+  status?: { address?: string; phase?: string };
+}
+
+/** The address an allocation holds as its status records it (canonical), while it is allocated. */
+function statusAddress(a: Matchable): string | undefined {
+  const s = a.status;
+  const p = s?.address !== undefined && (s.phase === 'Allocated' || s.phase === 'Programmed') ? parseAddress(s.address) : undefined;
+  return p?.ok ? formatAddress(p.family, p.value) : undefined;
+}
+
 /**
  * Pairs a Service's existing IPAllocations with what it asks for: by name first, then by the
  * same request, so allocations made under other names (by upstream MikroLB, say) are kept
- * with their addresses instead of being replaced.
+ * with their addresses instead of being replaced; then an explicit address by the allocation
+ * that holds it already (a Service pinning the address it was given): that allocation is kept,
+ * and allocate rewrites its spec to the request, so the address never leaves the Service (a
+ * new allocation for it would find its claim held by the old one, being released).
  */
-export function matchAllocations<A extends { metadata: { name: string; deletionTimestamp?: string }; spec: { address?: string; poolName?: string; ipFamily?: string } }>(intent: ServiceIntent, existing: readonly A[]): AllocationMatch<A> {
+export function matchAllocations<A extends Matchable>(intent: ServiceIntent, existing: readonly A[]): AllocationMatch<A> {
   const live = existing.filter((a) => !a.metadata.deletionTimestamp);
   const matched = new Map<string, DesiredAllocation>();
   const missing: DesiredAllocation[] = [];
+  const free = (a: A): boolean => !matched.has(a.metadata.name) && !intent.allocations.some((w) => w.name === a.metadata.name);
   const byName = (want: DesiredAllocation): A | undefined => live.find((a) => a.metadata.name === want.name && !matched.has(a.metadata.name));
-  const bySpec = (want: DesiredAllocation): A | undefined => live.find((a) => !matched.has(a.metadata.name) && !intent.allocations.some((w) => w.name === a.metadata.name) && sameRequest(want, a.spec));
+  const bySpec = (want: DesiredAllocation): A | undefined => live.find((a) => free(a) && sameRequest(want, a.spec));
+  const byHeld = (want: DesiredAllocation): A | undefined => (want.address === undefined ? undefined : live.find((a) => free(a) && statusAddress(a) === want.address));
   for (const want of intent.allocations) {
     const found = byName(want) ?? bySpec(want);
     if (found) matched.set(found.metadata.name, want);
     else missing.push(want);
+  }
+  // an address held by an allocation no want claims by name or request: after those, so that an
+  // allocation asking for the same thing is always the one kept
+  for (const want of [...missing]) {
+    const found = byHeld(want);
+    if (!found) continue;
+    matched.set(found.metadata.name, want);
+    missing.splice(missing.indexOf(want), 1);
   }
   return { matched, missing, stale: live.filter((a) => !matched.has(a.metadata.name)) };
 }
