@@ -179,6 +179,24 @@ describe('allocate: changes, forged events, adoption and crashes', () => {
     expect(fresh?.status?.address).toMatch(/^198\.18\.12\./);
   });
 
+  it('pinning the address a Service holds keeps it: the allocation holding it takes the pin as its spec, its claim untouched', async () => {
+    const [before, ...others] = await serviceAllocations('pin-held', LB, { 'mikrolb.de/load-balancer-pools': pools.v4 });
+    expect(others).toEqual([]);
+    const address = before?.status?.address ?? '';
+    const claim = await getClaim(kube, claimNameOf(address) ?? '');
+    expect(claim?.spec.allocationUID).toBe(before?.metadata.uid);
+    const svc = await getService(kube, ns, 'pin-held');
+    if (!svc) throw new Error('service vanished');
+    await kube.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': address } } });
+    const res = await fn.object({ kind: 'Service', namespace: ns, name: 'pin-held' });
+    expect(res.status).toBe(200);
+    expect(JSON.stringify(res.body)).not.toContain('AddressAlreadyUsed');
+    const after = await make.allocationsOf(ns, 'pin-held');
+    expect(after.map((a) => [a.metadata.uid, a.spec, a.status?.phase, a.status?.address, a.metadata.deletionTimestamp])).toEqual([[before?.metadata.uid, { address }, 'Allocated', address, undefined]]);
+    const kept = await getClaim(kube, claimNameOf(address) ?? '');
+    expect([kept?.metadata.uid, kept?.metadata.resourceVersion, kept?.spec.allocationUID]).toEqual([claim?.metadata.uid, claim?.metadata.resourceVersion, before?.metadata.uid]);
+  });
+
   it('a forged event cannot change an outcome: the function re-reads the object', async () => {
     const before = await make.allocationsOf(ns, 'web');
     const forged = {
