@@ -1,4 +1,8 @@
+import { readdir, readFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { parseAllDocuments } from 'yaml';
+import { crdDir } from './cluster/cluster.js';
 import { isInvalid } from '../lib/k8s/errors.js';
 import { RESOURCES, resourcePath, type ResourceType } from '../lib/k8s/resources.js';
 import { IPAllocationSchema, IPPoolSchema } from '../lib/k8s/schemas.js';
@@ -41,6 +45,9 @@ const pools: [string, unknown, boolean][] = [
   ['an empty serviceAllocation', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: {} }, true],
   ['a negative priority', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { priority: -1 } }, false],
   ['a fractional priority', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { priority: 1.5 } }, false],
+  ['the largest int32 priority', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { priority: 2147483647 } }, true],
+  // format: int32 alone is not enforced: the API server would store it and zod refuse the whole pool
+  ['a priority beyond int32', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { priority: 3000000000 } }, false],
   ['an empty namespace name', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { namespaces: [''] } }, false],
   ['an unknown selector operator', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { serviceSelectors: [{ matchExpressions: [{ key: 'tier', operator: 'Equals' }] }] } }, false],
   ['a selector expression without a key', { ipFamily: 'IPv4', addresses: ['10.0.0.1'], serviceAllocation: { namespaceSelectors: [{ matchExpressions: [{ operator: 'Exists' }] }] } }, false],
@@ -69,6 +76,37 @@ describe('zod schemas and CRD schemas agree', () => {
   it.each(allocations)('IPAllocation with %s', async (_what, spec, valid) => {
     const zodVerdict = IPAllocationSchema.safeParse({ metadata: { name: 'x' }, spec }).success;
     expect({ zod: zodVerdict, server: await serverAccepts(RESOURCES.IPAllocation, spec) }).toEqual({ zod: valid, server: valid });
+  });
+});
+
+/** Every `format: int32` integer in `value` (a CRD), by path, with the bounds it states. */
+function int32Fields(value: unknown, path: string, out: Map<string, { minimum: unknown; maximum: unknown }>): void {
+  if (Array.isArray(value)) {
+    value.forEach((item, i) => { int32Fields(item, `${path}[${i}]`, out); });
+    return;
+  }
+  if (typeof value !== 'object' || value === null) return;
+  const entries = new Map(Object.entries(value));
+  if (entries.get('type') === 'integer' && entries.get('format') === 'int32') {
+    out.set(path, { minimum: entries.get('minimum'), maximum: entries.get('maximum') });
+  }
+  for (const [key, child] of entries) int32Fields(child, `${path}.${key}`, out);
+}
+
+describe('the CRDs\' int32 fields', () => {
+  // API servers before 1.36 do not check `format: int32`: they store 3000000000, which zod then
+  // refuses, and with it the whole object. Only minimum and maximum hold there.
+  it('state bounds within int32, so every API server refuses what zod would', async () => {
+    const files = (await readdir(crdDir)).filter((f) => f.endsWith('.mikrolb.de.yaml'));
+    const found = new Map<string, { minimum: unknown; maximum: unknown }>();
+    for (const file of files) {
+      for (const doc of parseAllDocuments(await readFile(join(crdDir, file), 'utf8'))) int32Fields(doc.toJS(), file, found);
+    }
+    expect(found.size).toBeGreaterThan(0);
+    for (const [path, { minimum, maximum }] of found) {
+      expect({ path, minimum: typeof minimum === 'number' && minimum >= -2147483648, maximum: typeof maximum === 'number' && maximum <= 2147483647 })
+        .toEqual({ path, minimum: true, maximum: true });
+    }
   });
 });
 
