@@ -11,7 +11,8 @@ const existing: IPPool = {
   spec: { ipFamily: 'IPv4', addresses: ['203.0.113.0/28'], autoAssign: true, avoidBuggyIPs: true, advertise: true },
 };
 
-function review(uid: string, addresses: string[]): unknown {
+/** A CREATE of pool `new` with `addresses`; `overrides` replace fields of the request. */
+function review(uid: string, addresses: string[], overrides: Record<string, unknown> = {}): unknown {
   return {
     apiVersion: 'admission.k8s.io/v1',
     kind: 'AdmissionReview',
@@ -25,6 +26,7 @@ function review(uid: string, addresses: string[]): unknown {
       object: { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'new' }, spec: { ipFamily: 'IPv4', addresses } },
       oldObject: null,
       dryRun: false,
+      ...overrides,
     },
   };
 }
@@ -61,6 +63,20 @@ describe('the webhook app', () => {
     const { response } = ReviewOut.parse(await res.json());
     expect(response).toMatchObject({ uid: 'd1', allowed: false, status: { code: 422 } });
     expect(response.status?.message).toContain('shares 203.0.113.8-203.0.113.15 with IPPool "existing"');
+  });
+
+  it('answers an UPDATE that changes ipFamily onto a stored pool\'s addresses with a denial, not a 500', async () => {
+    const v6: IPPool = { ...existing, metadata: { name: 'v6', creationTimestamp: '2024-01-01T00:00:00Z' }, spec: { ...existing.spec, ipFamily: 'IPv6', addresses: ['2001:db8::/64'] } };
+    const { post } = setup(async () => [existing, v6]);
+    const res = await post(JSON.stringify(review('f1', [], {
+      name: 'existing', operation: 'UPDATE',
+      object: { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'existing' }, spec: { ipFamily: 'IPv6', addresses: ['2001:db8::10-2001:db8::20'] } },
+      oldObject: { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', ...existing },
+    })));
+    expect(res.status).toBe(200);
+    const { response } = ReviewOut.parse(await res.json());
+    expect(response).toMatchObject({ uid: 'f1', allowed: false, status: { code: 422 } });
+    expect(response.status?.message).toContain('shares 2001:db8::10-2001:db8::20 with IPPool "v6"');
   });
 
   it.each([

@@ -122,6 +122,23 @@ describe('reviewPool: overlapping pools', () => {
     expect(reviewPool(request('UPDATE', changed, stored), [stored, older])).toEqual({ uid: 'uid-1', allowed: true });
   });
 
+  describe('an UPDATE that changes ipFamily', () => {
+    const stored = pool('p', 'IPv4', ['10.0.0.0/24']);
+    const v6 = pool('v6', 'IPv6', ['2001:db8::/64']);
+
+    it('rejects every address shared with a pool of the new family: none of them was shared before', () => {
+      const changed = pool('p', 'IPv6', ['2001:db8::10-2001:db8::20']);
+      expect(causesOf(reviewPool(request('UPDATE', changed, stored), [stored, v6]))).toEqual([
+        'spec.addresses: shares 2001:db8::10-2001:db8::20 with IPPool "v6" (an address can belong to only one pool)',
+      ]);
+    });
+
+    it('admits it when the new addresses share nothing', () => {
+      const changed = pool('p', 'IPv6', ['2001:db8:1::/64']);
+      expect(reviewPool(request('UPDATE', changed, stored), [stored, v6])).toEqual({ uid: 'uid-1', allowed: true });
+    });
+  });
+
   describe('a pool that overlapped before the webhook existed', () => {
     const stored = pool('late', 'IPv4', ['203.0.113.24-203.0.113.40'], '2025-01-01T00:00:00Z');
 

@@ -77,7 +77,8 @@ export const reviewResponse = (response: AdmissionResponse): AdmissionReviewResp
  * selectors (negative priorities fail the schema), and addresses shared with another pool of
  * the same family.
  * On UPDATE the pool is not compared with itself, and overlaps it already had (created before
- * the webhook existed) do not block the change — only new shared addresses do; a change of
+ * the webhook existed) do not block the change — only new shared addresses do (after a change
+ * of ipFamily every shared address is new); a change of
  * metadata alone, or of a pool being deleted, is always allowed so finalizers can be removed.
  */
 export function reviewPool(request: AdmissionRequest, otherPools: readonly IPPool[]): AdmissionResponse {
@@ -99,7 +100,9 @@ export function reviewPool(request: AdmissionRequest, otherPools: readonly IPPoo
   const result = validatePoolAddresses(pool.spec.ipFamily, pool.spec.addresses, pool.spec.avoidBuggyIPs);
   const scope = scopeProblems(pool.spec.serviceAllocation).map((p) => cause(p.field, p.message));
   if (!result.ok || scope.length > 0) return deny(uid, name, [...(result.ok ? [] : result.errors.map(entryCause)), ...scope]);
-  const before = old?.success === true ? addressesOf(old.data) : undefined;
+  // What the pool shared before counts only within its family: a pool that changes ipFamily
+  // (the CRD allows it) shared none of its new addresses.
+  const before = old?.success === true && old.data.spec.ipFamily === pool.spec.ipFamily ? addressesOf(old.data) : undefined;
   const others = otherPools.filter((o) => o.metadata.name !== name && o.spec.ipFamily === pool.spec.ipFamily);
   const { causes, warnings } = overlaps(result.set, before, others);
   if (causes.length > 0) return deny(uid, name, causes);
