@@ -1,4 +1,4 @@
-import { contains, parseAddress } from '../ip/index.js';
+import { contains, isEmpty, parseAddress } from '../ip/index.js';
 import type { IPPoolStatus } from '../k8s/schemas.js';
 import type { Holding } from './assign.js';
 import { setConditions, type ConditionInput } from './conditions.js';
@@ -15,6 +15,9 @@ function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigi
     ? { type: POOL_COND_READY, status: 'False', reason: 'Deleting', message: 'The pool is being deleted and hands out no new address; it goes once no allocation holds one of its addresses.' }
     : view.errors.length > 0
     ? { type: POOL_COND_READY, status: 'False', reason: 'InvalidAddresses', message: view.errors.map((e) => (e.index >= 0 ? `spec.addresses[${e.index}]: ${e.message}` : e.message)).join('; ') }
+    // valid entries always leave an address (else NoAddressesLeft above): older pools own them all
+    : isEmpty(view.owned)
+    ? { type: POOL_COND_READY, status: 'False', reason: 'NoOwnedAddresses', message: `Every address of the pool belongs to ${olderPools(view)}, so it hands out none.` }
     : { type: POOL_COND_READY, status: 'True', reason: free > 0n ? 'Valid' : 'Full', message: free > 0n ? 'The pool is valid and has free addresses.' : 'The pool is valid; every address is allocated.' };
   const overlap: ConditionInput = view.conflicts.length > 0
     ? { type: POOL_COND_OVERLAP, status: 'True', reason: 'OverlapsOlderPool', message: `Never hands out ${describeConflicts(view)}.` }
@@ -25,6 +28,14 @@ function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigi
     ? { type: POOL_COND_OUTSIDE, status: 'True', reason: 'AddressesOutsidePool', message: `${outside.length} allocation(s) keep addresses the pool no longer contains (${outside.slice(0, 5).map((e) => `${e.allocationName}: ${e.address}`).join(', ')}); they are not moved — delete them to re-allocate.` }
     : { type: POOL_COND_OUTSIDE, status: 'False', reason: 'AllInsidePool', message: 'Every allocated address lies inside the pool.' };
   return [ready, overlap, stray];
+}
+
+/** The older pools sharing addresses with this one: `older pool lan`, `older pools a, b and c`. */
+function olderPools(view: PoolView): string {
+  const names = [...new Set(view.conflicts.map((c) => c.otherPool))];
+  const last = names.pop();
+  if (last === undefined) return 'older pools';
+  return names.length > 0 ? `older pools ${names.join(', ')} and ${last}` : `older pool ${last}`;
 }
 
 /** Holdings whose address is no longer one the pool keeps (the pool shrank). */

@@ -82,3 +82,52 @@ describe('pools: a shrunk pool names every allocation keeping an address it no l
     });
   });
 });
+
+describe('pools: the Ready condition of a pool that owns no address', () => {
+  const now = new Date('2026-01-01T00:00:00Z');
+  const ready = (views: ReturnType<typeof viewPools>, name: string) => {
+    const view = views.find((v) => v.name === name);
+    if (!view) throw new Error(`no view ${name}`);
+    const status = poolStatus(view, [], now);
+    return { counts: [status.totalAddresses, status.allocatedAddresses, status.freeAddresses], ready: status.conditions?.find((c) => c.type === 'Ready') };
+  };
+
+  it('is False, NoOwnedAddresses, naming the older pool, when an older pool contains every address (not Full)', () => {
+    const views = viewPools([
+      pool('lan', { addresses: ['10.0.0.0/24'] }, '2026-01-01T00:00:00Z'),
+      pool('lan-2', { addresses: ['10.0.0.10-10.0.0.20'] }, '2026-01-02T00:00:00Z'),
+    ]);
+    expect(ready(views, 'lan-2')).toMatchObject({
+      counts: ['0', '0', '0'],
+      ready: { status: 'False', reason: 'NoOwnedAddresses', message: 'Every address of the pool belongs to older pool lan, so it hands out none.' },
+    });
+    expect(ready(views, 'lan').ready).toMatchObject({ status: 'True', reason: 'Valid' });
+  });
+
+  it('names every older pool when several share the addresses out', () => {
+    const views = viewPools([
+      pool('a', { addresses: ['10.0.0.0-10.0.0.9'] }, '2026-01-01T00:00:00Z'),
+      pool('b', { addresses: ['10.0.0.10-10.0.0.19'] }, '2026-01-01T00:00:01Z'),
+      pool('c', { addresses: ['10.0.0.20-10.0.0.29'] }, '2026-01-01T00:00:02Z'),
+      pool('all', { addresses: ['10.0.0.5-10.0.0.25'] }, '2026-01-02T00:00:00Z'),
+    ]);
+    expect(ready(views, 'all').ready).toMatchObject({
+      status: 'False', reason: 'NoOwnedAddresses', message: 'Every address of the pool belongs to older pools a, b and c, so it hands out none.',
+    });
+  });
+
+  it('is Full only when the pool owns addresses and every one is held', () => {
+    const [view] = viewPools([pool('one', { addresses: ['10.0.0.7'] }, '2026-01-01T00:00:00Z')]);
+    if (!view) throw new Error('no view');
+    const status = poolStatus(view, [{ address: '10.0.0.7', poolName: 'one', allocationName: 'a', allocationUID: 'uid-a' }], now);
+    expect(status.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True', reason: 'Full' });
+  });
+
+  it('is False, InvalidAddresses, when exclusions leave nothing (the webhook refuses such a pool)', () => {
+    const views = viewPools([pool('empty', { addresses: ['10.0.0.0/30', '!10.0.0.0-10.0.0.3'] }, '2026-01-01T00:00:00Z')]);
+    expect(ready(views, 'empty')).toMatchObject({
+      counts: ['0', '0', '0'],
+      ready: { status: 'False', reason: 'InvalidAddresses', message: 'no addresses left after exclusions' },
+    });
+  });
+});
