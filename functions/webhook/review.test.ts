@@ -185,6 +185,21 @@ describe('reviewPool: operations', () => {
   });
 });
 
+describe('reviewPool: interfaceName', () => {
+  const named = (interfaceName: string) => ({ ...pool('lan', 'IPv4', ['10.0.0.0/24']), spec: { ...pool('lan', 'IPv4', ['10.0.0.0/24']).spec, interfaceName } });
+
+  it.each(['', 'e', '1', 'vlan_10', '_lan_', 'bridge.lan', 'sfp-sfpplus1', 'a'.repeat(64)])('admits %j', (name) => {
+    expect(reviewPool(request('CREATE', named(name)), [])).toEqual({ uid: 'uid-1', allowed: true });
+  });
+
+  it.each(['-eth0', 'eth0-', '.lan', 'bridge.', 'eth 0', 'eth0=x', 'eth0;x', 'eth"0', 'eth\\0', 'eth0\n', 'eth\t0', 'eth\u00000', 'ä', 'a'.repeat(65)])('refuses %j, saying what a name may hold', (name) => {
+    expect(causesOf(reviewPool(request('CREATE', named(name)), []))).toEqual([
+      name.length > 64 ? expect.stringMatching(/^spec\.interfaceName: /)
+        : 'spec.interfaceName: must be a router interface name: letters, digits, "_", "." and "-", not starting or ending with "." or "-"',
+    ]);
+  });
+});
+
 describe('reviewPool: serviceAllocation', () => {
   const scoped = (serviceAllocation: unknown, addresses = ['10.0.0.0/24']) => ({ ...pool('scoped', 'IPv4', addresses), spec: { ...pool('scoped', 'IPv4', addresses).spec, serviceAllocation } });
 

@@ -15,7 +15,14 @@ export const API_VERSION = `${GROUP}/${VERSION}`;
 export const IPFamilySchema = z.enum(IP_FAMILIES);
 
 const POOL_NAME = /^[a-z0-9]([a-z0-9\-.]*[a-z0-9])?$/;
-const INTERFACE_NAME = /^(|[a-zA-Z0-9][a-zA-Z0-9\-.]*[a-zA-Z0-9])$/;
+/**
+ * Empty (the route's interface) or a RouterOS interface name such as `ether1`, `bridge.lan`,
+ * `vlan_10` or `e`: letters, digits, `_`, `.` and `-`, not starting or ending with `.` or `-`.
+ * Narrower than RouterOS allows: no `=`, whitespace, control or quoting characters reach an API
+ * word (`=interface=…`) or a terminal pasting it. deploy/crds/ippools.mikrolb.de.yaml has the same pattern.
+ */
+const INTERFACE_NAME = /^(|[a-zA-Z0-9_]([a-zA-Z0-9_.-]*[a-zA-Z0-9_])?)$/;
+const INTERFACE_NAME_RULE = 'must be a router interface name: letters, digits, "_", "." and "-", not starting or ending with "." or "-"';
 export const PoolNameSchema = z.string().max(253).regex(POOL_NAME, 'must be a lowercase DNS-style name');
 
 export const ConditionSchema = z.object({
@@ -74,7 +81,7 @@ export const IPPoolSpecSchema = z.object({
   autoAssign: z.boolean().default(true),
   avoidBuggyIPs: z.boolean().default(true),
   advertise: z.boolean().default(true),
-  interfaceName: z.string().max(64).regex(INTERFACE_NAME, 'must be a router interface name').optional(),
+  interfaceName: z.string().max(64).regex(INTERFACE_NAME, INTERFACE_NAME_RULE).optional(),
   serviceAllocation: ServiceAllocationSchema.optional(),
 });
 export type IPPoolSpec = z.infer<typeof IPPoolSpecSchema>;
