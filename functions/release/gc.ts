@@ -1,7 +1,7 @@
 import { leaveClaim } from '../../lib/k8s/claims.js';
 import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { serviceIntent } from '../../lib/core/service.js';
-import { menusToRead } from '../../lib/core/router-program.js';
+import { menusToRead, prepareGlobals } from '../../lib/core/router-program.js';
 import { poolFamilies } from '../../lib/core/pools.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import { readPools } from '../../lib/k8s/mirror.js';
@@ -107,7 +107,9 @@ async function routerKeepers(deps: ReleaseDeps): Promise<RouterKeepers> {
  * entries tagged for this cluster whose owner no longer exists, and this cluster's global
  * rules of a family that nothing uses any more (no address held, no pool left). Other
  * clusters' entries are never touched. Each is logged and counted in the response. Whatever is
- * judged gone is judged by lists taken after it was read (see collectOrphans, routerKeepers).
+ * judged gone is judged by lists taken after it was read (see collectOrphans, routerKeepers):
+ * the router entries and the global rules alike are removed from the one read that comes before
+ * the lists.
  */
 export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
   await collectOrphans(deps, (await listAllocations(deps.kube)).items, report);
@@ -118,15 +120,36 @@ export async function collectGarbage(deps: ReleaseDeps, report: ReleaseReport): 
     const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
     const orphaned = (o: Owner): boolean => o.cluster === cluster && o.kind === 'service' && !owners.has(o.uid);
     report.collected.routerEntries += await removeScoped(deps, state, orphaned);
-    for (const f of ['IPv4', 'IPv6'] as const) {
-      if (families.has(f)) continue;
-      const fresh = await deps.router.readMany(menusToRead());
-      const prefix = f === 'IPv4' ? '/ip/' : '/ipv6/';
-      const familyState = Object.fromEntries(Object.entries(fresh).filter(([m]) => m.startsWith(prefix)));
-      report.collected.globalRules += await removeScoped(deps, familyState, scopes.global(cluster));
+    const unused = FAMILIES.filter((f) => !families.has(f));
+    const removed: IPFamily[] = [];
+    for (const f of unused) {
+      const familyState = Object.fromEntries(Object.entries(state).filter(([m]) => m.startsWith(FAMILY_PREFIX[f])));
+      const n = await removeScoped(deps, familyState, scopes.global(cluster));
+      report.collected.globalRules += n;
+      if (n > 0) removed.push(f);
     }
+    if (removed.length > 0) await restoreGlobals(deps, removed, cluster, report);
   });
   if (report.collected.routerEntries + report.collected.globalRules > 0) {
     deps.log.info('Collected router entries', { orphaned: report.collected.routerEntries, globalRules: report.collected.globalRules });
   }
+}
+
+const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
+const FAMILY_PREFIX: Record<IPFamily, string> = { IPv4: '/ip/', IPv6: '/ipv6/' };
+
+/**
+ * After a family's global rules were taken off: the family's first pool may have been created
+ * between the lists that found it unused and the removal, and a Service of it programmed in
+ * that gap found the rules standing and wrote none. So the lists are taken again, and the rules
+ * of a family needed now are written back (as the controller prepares them at start): a program
+ * run after these lists reads the router after the removal, and writes them itself.
+ */
+async function restoreGlobals(deps: ReleaseDeps, removed: readonly IPFamily[], cluster: string, report: ReleaseReport): Promise<void> {
+  const { families } = await routerKeepers(deps);
+  const needed = removed.filter((f) => families.has(f));
+  if (needed.length === 0) return;
+  const ops = await prepareGlobals(deps.router, needed, cluster);
+  report.actions.push(`router: ${ops.length} change(s) putting back the global rules of ${needed.join(', ')}, needed again`);
+  deps.log.info('Put back the global rules of a family needed again while they were collected', { families: needed, ops: ops.length });
 }
