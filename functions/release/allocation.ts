@@ -1,14 +1,15 @@
 import { claimHeldBy, leaveClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
-import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
+import { advertisementWants, serviceProgram, sharedAddressEntries } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
-import { settleWrites, type SettleSteps } from '../../lib/core/settle.js';
-import { type IPAddressClaim, type IPAllocation } from '../../lib/k8s/schemas.js';
+import { SETTLE_ROUNDS, settleWrites, type SettleSteps } from '../../lib/core/settle.js';
+import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
-import { getAllocation, getService, listAllocations, listClaims, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
+import { getAllocation, getClaim, getService, listAllocations, listClaims, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
+import { readPools } from '../../lib/k8s/mirror.js';
 import { SiblingUnrecordedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { decisionUnrecorded } from '../../lib/core/allocation-status.js';
 import { dropFinalizer, firstThen } from './finalizers.js';
@@ -110,6 +111,10 @@ async function releaseOnRouter(deps: ReleaseDeps, a: IPAllocation, report: Relea
  * Frees the allocation's addresses: its claims go (each only if still the one read), or it
  * leaves those other holders share. The last holder of a shared address takes the address's
  * own router entries (advertisement, LB list) off first: they outlive every other holder.
+ * Whether it is the last is decided from the claim as read, and another Service may join it
+ * until the leave (which then finds the claim changed and leaves it to the joiner), its program
+ * having found the entries standing and written none: so after a removal the entries are
+ * settled against the claim as it is now (keepSharedEntries).
  */
 async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonly IPAddressClaim[], report: ReleaseReport): Promise<string[]> {
   const uid = a.metadata.uid ?? '';
@@ -123,9 +128,64 @@ async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonl
     const outcome = await leaveClaim(deps.kube, c, uid);
     // the others left meanwhile (released at the same time): this one turned out the last
     if (outcome === 'freed' && !last) await dropShared();
+    if (owner && (last || outcome === 'freed')) await keepSharedEntries(deps, c, owner, report);
     if (outcome !== 'absent') report.actions.push(`${outcome === 'freed' ? 'released' : 'left shared'} ${c.spec.address} of ${a.metadata.name} in pool ${c.spec.poolName}`);
   }
   return [...new Set(claims.map((c) => c.spec.poolName))];
+}
+
+/**
+ * A holder of the shared claim of this name that stays: its allocation there and not being
+ * deleted, nor its Service (whose release takes the address's entries off if it is the last).
+ * Undefined when the claim is gone, no longer shared, or held only by holders on their way out.
+ */
+async function stayingHolder(deps: ReleaseDeps, name: string): Promise<{ claim: IPAddressClaim; holder: IPAllocation } | undefined> {
+  const claim = await getClaim(deps.kube, name);
+  if (claim?.spec.sharingKey === undefined) return undefined;
+  for (const h of holdersOf(claim.spec)) {
+    const a = await getAllocation(deps.kube, h.allocationName);
+    if (!a || a.metadata.uid !== h.allocationUID || a.metadata.deletionTimestamp) continue;
+    const named = serviceOfLabels(a.metadata.labels);
+    const svc = named ? await getService(deps.kube, named.namespace, named.name) : undefined;
+    if (named && !(svc && svc.metadata.uid === a.metadata.labels?.[LABEL_SERVICE_UID] && !svc.metadata.deletionTimestamp && serviceIntent(svc, deps.classes).managed)) continue;
+    return { claim, holder: a };
+  }
+  return undefined;
+}
+
+/**
+ * After this release took a shared address's own entries off (as its last holder) and gave its
+ * claim up: whoever holds the address now may have joined between the read that made this one
+ * the last and the leave, and its program, run before the removal, found the entries standing
+ * and wrote none (a holder change wakes no program). Its Service stayed Programmed with its
+ * address neither advertised nor in the LB list. So the claim is read again: while a holder
+ * stays, the address's entries (planned as every holder plans them) are written back, and read
+ * again after each write, settling as lib/core/settle.ts does: a holder whose deletion shows
+ * after the last read is released after this write, and its release takes them off; one that
+ * joins after it has its own program write them. Costs one read of the claim when it is gone.
+ */
+async function keepSharedEntries(deps: ReleaseDeps, c: IPAddressClaim, owner: string, report: ReleaseReport): Promise<void> {
+  const address = parseAddress(c.spec.address);
+  if (!address.ok) return;
+  let written = false; // the entries are off: this release took them off
+  let pools: IPPool[] | undefined;
+  for (let round = 0; ; round++) {
+    const staying = await stayingHolder(deps, c.metadata.name);
+    if ((staying !== undefined) === written) return;
+    if (round === SETTLE_ROUNDS) {
+      deps.log.warn('The holders of a shared address kept changing while its entries were settled; the next program or resync settles them', { address: c.spec.address });
+      return;
+    }
+    if (staying) {
+      pools ??= (await readPools(deps.kube, deps.pools)).items;
+      const entries = sharedAddressEntries(owner, { family: address.family, address: c.spec.address }, staying.holder, pools);
+      await onRouter(deps, `shared address ${c.spec.address}`, () => applyOwner(deps, { uid: owner, ...entries }, report));
+      deps.log.info('Put back the entries of a shared address another Service joined while its last holder left', { address: c.spec.address, holder: staying.holder.metadata.name });
+    } else {
+      await onRouter(deps, `shared address ${c.spec.address}`, () => applyOwner(deps, { uid: owner, adverts: [] }, report));
+    }
+    written = staying !== undefined;
+  }
 }
 
 /**

@@ -179,6 +179,24 @@ function sharedOwners(svc: Service, allocations: readonly IPAllocation[], shared
   return { addressOwners: owners };
 }
 
+/**
+ * A shared address's own entries alone, owned by `owner` (its sharedAddressOwner), exactly as
+ * each of its holders plans them (serviceProgram with the address shared): its entry in the LB
+ * address list and its advertisement per the pool keeping it. `holder`: an allocation holding
+ * the address, which the advertisement's outcome names. Release writes them back for the
+ * holders that remain when it took them off as the address's last holder while another joined.
+ */
+export function sharedAddressEntries(owner: string, address: FamilyAddress, holder: IPAllocation, pools: readonly IPPool[]): { service: ServiceProgram; adverts: AdvertisementWant[] } {
+  const p = parseAddress(address.address);
+  const text = p.ok ? formatAddress(p.family, p.value) : address.address;
+  const pool = poolKeeping(viewPools(pools), text)?.pool;
+  const interfaceName = pool?.spec.interfaceName || undefined;
+  return {
+    service: { uid: owner, namespace: '', name: owner, lbEnabled: false, snatEnabled: false, lbAddresses: [], snatAddresses: [], ports: [], endpoints: [], addressOwners: { [text]: owner } },
+    adverts: [{ allocation: holder, family: address.family, address: text, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) }],
+  };
+}
+
 /** The advertisement each address-holding allocation wants, per its pool. */
 export function advertisementWants(allocations: readonly IPAllocation[], pools: readonly IPPool[]): AdvertisementWant[] {
   const out: AdvertisementWant[] = [];
