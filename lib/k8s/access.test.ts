@@ -1,9 +1,9 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, writeFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { delimiter, join } from 'node:path';
 import { describe, expect, it } from 'vitest';
-import { lightKubeconfig, loadClusterAccess } from './access.js';
+import { lightKubeconfig, loadClusterAccess, SERVICE_ACCOUNT_DIR } from './access.js';
 
 const dir = mkdtempSync(join(tmpdir(), 'mikrolb-access-'));
 const write = (name: string, text: string): string => {
@@ -38,6 +38,9 @@ async function applied(access: { applyToHTTPSOptions(o: RequestOptions): Promise
   await access.applyToHTTPSOptions(options);
   return options;
 }
+
+/** The Authorization header the options carry, whatever its case (client-node writes `Authorization`). */
+const bearer = (o: RequestOptions): unknown => Object.entries(o.headers ?? {}).find(([name]) => name.toLowerCase() === 'authorization')?.[1];
 
 describe('reading a kubeconfig without client-node', () => {
   it('client certificate and key as data, the CA as data, the current context\'s cluster', async () => {
@@ -93,5 +96,33 @@ describe('loading the cluster access as client-node\'s loadFromDefault would', (
     const access = await loadClusterAccess({ KUBECONFIG: file });
     expect(access.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
     expect('loadFromFile' in access).toBe(true);
+  });
+
+  it('$KUBECONFIG naming several files (joined by the path delimiter) merges them: the contexts of one, the cluster and user of another', async () => {
+    const contexts = write('merge-contexts.yaml', 'apiVersion: v1\nkind: Config\ncurrent-context: edge\ncontexts:\n- name: edge\n  context: {cluster: edge, user: admin}\n');
+    const clusters = write('merge-clusters.yaml', 'apiVersion: v1\nkind: Config\nclusters:\n- name: edge\n  cluster: {server: https://203.0.113.7:6443}\nusers:\n- name: admin\n  user: {token: t}\n');
+    const access = await loadClusterAccess({ KUBECONFIG: [contexts, '', clusters].join(delimiter) });
+    expect(access.getCurrentCluster()?.server).toBe('https://203.0.113.7:6443');
+    expect(bearer(await applied(access))).toBe('Bearer t');
+  });
+
+  it('of several files, the first to set the current context wins, and so does the first to name a cluster (as with kubectl)', async () => {
+    const first = write('first.yaml', kubeconfig('    token: first'));
+    const second = write('second.yaml', kubeconfig('    token: second', 'server: https://198.51.100.9:6443').replace('current-context: here', 'current-context: elsewhere'));
+    const access = await loadClusterAccess({ KUBECONFIG: `${first}${delimiter}${second}` });
+    expect(access.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
+    expect(bearer(await applied(access))).toBe('Bearer first');
+  });
+
+  it.skipIf(existsSync(join(SERVICE_ACCOUNT_DIR, 'token')))('neither $KUBECONFIG nor ~/.kube/config of the given HOME, and not in a pod: no cluster (not the process\'s own kubeconfig, nor localhost:8080)', async () => {
+    const access = await loadClusterAccess({ HOME: mkdtempSync(join(tmpdir(), 'mikrolb-home-')) });
+    expect(access.getCurrentCluster()).toBeNull();
+  });
+
+  it('$KUBECONFIG with an empty entry besides one file reads that file directly', async () => {
+    const file = write('trailing.yaml', kubeconfig('    token: t'));
+    const access = await loadClusterAccess({ KUBECONFIG: `${file}${delimiter}` });
+    expect(access.getCurrentCluster()?.server).toBe('https://10.0.0.1:6443');
+    expect('loadFromFile' in access).toBe(false);
   });
 });

@@ -1,7 +1,8 @@
 import { existsSync, readFileSync } from 'node:fs';
 import type { RequestOptions } from 'node:https';
 import { homedir } from 'node:os';
-import { join, resolve, dirname } from 'node:path';
+import { delimiter, join, resolve, dirname } from 'node:path';
+import type { KubeConfig } from '@kubernetes/client-node';
 import * as z from 'zod';
 
 /**
@@ -136,26 +137,55 @@ export async function lightKubeconfig(file: string): Promise<ClusterAccess | und
   }
 }
 
-/** The file client-node's loadFromDefault would read, if it is one plain path (several joined by ':' go to client-node). */
-function kubeconfigFile(env: Env): string | undefined {
-  if (env.KUBECONFIG) return env.KUBECONFIG.includes(':') ? undefined : env.KUBECONFIG;
+/**
+ * The kubeconfig files to read, as client-node's loadFromDefault finds them: $KUBECONFIG split
+ * on the path delimiter (':', ';' on Windows), empty entries dropped; unset or empty, the one
+ * file ~/.kube/config if it exists; else none (in a pod: its ServiceAccount).
+ */
+function kubeconfigFiles(env: Env): string[] {
+  const listed = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
+  if (listed.length > 0) return listed;
   const home = join(env.HOME ?? homedir(), '.kube', 'config');
-  return existsSync(home) ? home : undefined;
+  return existsSync(home) ? [home] : [];
+}
+
+/**
+ * Several kubeconfig files merged into one, by kubectl's rules: the first file to set the
+ * current context wins, and so does the first file to name a cluster, user or context (later
+ * entries of the same name are ignored). client-node's own merge (loadFromDefault) differs on
+ * both: the last file's current context wins, and a name in two files is an error.
+ */
+function loadMerged(Config: typeof KubeConfig, files: readonly [string, ...string[]]): KubeConfig {
+  const [first, ...rest] = files;
+  const kc = new Config();
+  kc.loadFromFile(first);
+  for (const file of rest) {
+    const next = new Config();
+    next.loadFromFile(file);
+    if (!kc.getCurrentContext() && next.getCurrentContext()) kc.setCurrentContext(next.getCurrentContext());
+    for (const cluster of next.getClusters()) if (!kc.getClusters().some((c) => c.name === cluster.name)) kc.addCluster(cluster);
+    for (const user of next.getUsers()) if (!kc.getUsers().some((u) => u.name === user.name)) kc.addUser(user);
+    for (const context of next.getContexts()) if (!kc.getContexts().some((c) => c.name === context.name)) kc.addContext(context);
+  }
+  return kc;
 }
 
 /**
  * The cluster as client-node's `loadFromDefault` finds it ($KUBECONFIG, else ~/.kube/config,
  * else the pod's ServiceAccount), read directly in the common forms: loading all of
  * @kubernetes/client-node costs a function's cold start most of its time. Any other form
- * (exec plugins, auth providers, merged files) is handed to client-node, loaded then.
+ * (exec plugins, auth providers, several files) is handed to client-node, loaded then.
  */
 export async function loadClusterAccess(env: Env): Promise<ClusterAccess> {
-  const file = kubeconfigFile(env);
-  const light = file ? await lightKubeconfig(file) : !env.KUBECONFIG ? inClusterAccess(env) : undefined;
+  const files = kubeconfigFiles(env);
+  const [only, ...more] = files;
+  const light = only === undefined ? inClusterAccess(env) : more.length === 0 ? await lightKubeconfig(only) : undefined;
   if (light) return light;
-  const { KubeConfig } = await import('@kubernetes/client-node');
-  const kc = new KubeConfig();
-  if (env.KUBECONFIG) kc.loadFromFile(env.KUBECONFIG);
-  else kc.loadFromDefault();
+  const { KubeConfig: Config } = await import('@kubernetes/client-node');
+  if (only !== undefined) return loadMerged(Config, [only, ...more]);
+  // In a pod whose ServiceAccount could not be read directly: client-node says why. Outside a
+  // pod, no cluster at all (the caller says to set KUBECONFIG).
+  const kc = new Config();
+  if (existsSync(join(SERVICE_ACCOUNT_DIR, 'token'))) kc.loadFromCluster();
   return kc;
 }
