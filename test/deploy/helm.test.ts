@@ -193,6 +193,8 @@ describe.each(OVERLAYS)('non-default values, overlay %s', (overlay) => {
     'config.loadBalancerClassName': 'example.com/edge',
     'config.loadBalancerDefault': 'true',
     'config.clusterName': 'west-2',
+    'config.maxAnnotationItems': '32',
+    'config.maxAllocationsPerService': '4',
     'router.secretName': 'edge-router',
     'router.createSecret': 'true',
     'router.url': 'api-ssl://198.51.100.1:8729',
@@ -210,9 +212,12 @@ describe.each(OVERLAYS)('non-default values, overlay %s', (overlay) => {
     docs = (await helmTemplate(custom)).docs;
   });
 
-  it('puts the class settings and the cluster name into mikrolb-config, in a form the components accept', () => {
+  it('puts the class settings, the cluster name and the Service limits into mikrolb-config, in a form the components accept', () => {
     const config = one(docs, 'ConfigMap', 'mikrolb-config', ConfigMapSchema);
-    expect(classesFromEnv(config.data)).toEqual({ ok: true, value: expect.objectContaining({ loadBalancerClass: 'example.com/edge', defaultClass: true, clusterName: 'west-2' }) });
+    expect(classesFromEnv(config.data)).toEqual({
+      ok: true,
+      value: { loadBalancerClass: 'example.com/edge', defaultClass: true, clusterName: 'west-2', limits: { maxAnnotationItems: 32, maxAllocations: 4 } },
+    });
   });
 
   it('creates the router Secret under its name, with keys the components accept, and points every reader at it', () => {
@@ -258,6 +263,9 @@ describe('values the chart refuses', () => {
     [['--set', 'mode=kubernetes'], /mode/],
     [['--set', 'config.clusterName=Not_A_Name'], /clusterName/],
     [['--set', 'config.clusterName=global'], /clusterName/],
+    [['--set', 'config.maxAnnotationItems=0'], /maxAnnotationItems/],
+    [['--set', 'config.maxAllocationsPerService=1025'], /maxAllocationsPerService/],
+    [['--set', 'config.maxAllocationsPerService=many'], /maxAllocationsPerService/],
     [['--set', 'certManager.enable=false'], /enable/],
     [['--set', 'router.createSecret=true'], /router.createSecret needs router.url/],
     [['--set', 'egress.router.port=0'], /port/],
