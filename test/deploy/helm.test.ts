@@ -258,6 +258,14 @@ describe.each(OVERLAYS)('non-default values, overlay %s', (overlay) => {
   }
 });
 
+describe('router.createSecret', () => {
+  it('takes an empty router.password, as the components do (ROUTEROS_PASSWORD is optional)', async () => {
+    const docs = (await helmTemplate({ 'router.createSecret': 'true', 'router.url': 'api://198.51.100.1', 'router.username': 'admin' })).docs;
+    const secret = one(docs, 'Secret', 'mikrolb-router', SecretSchema);
+    expect(routerFromEnv(secret.stringData)).toEqual({ ok: true, value: { url: 'api://198.51.100.1', username: 'admin', password: '' } });
+  });
+});
+
 describe('values the chart refuses', () => {
   it.each([
     [['--set', 'mode=kubernetes'], /mode/],
