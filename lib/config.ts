@@ -62,6 +62,18 @@ export function limitsFromEnv(env: Env): Parsed<ServiceLimits> {
 }
 
 /**
+ * The variables classesFromEnv reads, each with the value it takes when unset, for help texts
+ * (`mikrolb invoke --help`); config.test.ts holds this against classesFromEnv itself.
+ */
+export const CLASS_VARIABLES: Readonly<Record<string, string>> = {
+  LOAD_BALANCER_CLASS_NAME: DEFAULT_LOAD_BALANCER_CLASS,
+  LOAD_BALANCER_DEFAULT: 'false',
+  MIKROLB_CLUSTER_NAME: DEFAULT_CLUSTER,
+  MAX_ANNOTATION_ITEMS: String(DEFAULT_SERVICE_LIMITS.maxAnnotationItems),
+  MAX_ALLOCATIONS_PER_SERVICE: String(DEFAULT_SERVICE_LIMITS.maxAllocations),
+};
+
+/**
  * Which Services are ours (LOAD_BALANCER_CLASS_NAME, LOAD_BALANCER_DEFAULT), which router
  * entries (MIKROLB_CLUSTER_NAME), and how much one Service may ask for (limitsFromEnv).
  */

@@ -5,7 +5,12 @@ import { RESOURCES } from '../k8s/resources.js';
 import { messageOf } from '../errors.js';
 
 
-export const INVOKE_USAGE = `usage: mikrolb invoke <allocate|program|release> --state <file.yaml|dir>
+/**
+ * `mikrolb invoke --help`. `environment`: the variables it reads, each with its value when unset
+ * (CLASS_VARIABLES of lib/config.ts, passed in so this module, loaded with every `mikrolb`
+ * command for its flags, stays free of the configuration parsers).
+ */
+export const invokeUsage = (environment: Readonly<Record<string, string>>): string => `usage: mikrolb invoke <allocate|program|release> --state <file.yaml|dir>
                       (--object Kind/name | --object Kind/namespace/name | --event event.json)
                       [--router router.json] [--quiet]
 
@@ -29,9 +34,15 @@ JSON document: function, response, writes, events, objects (and router with --ro
             its router.state
   --quiet   no log lines on stderr
 
-Environment: LOAD_BALANCER_CLASS_NAME (mikrolb.de/controller), LOAD_BALANCER_DEFAULT (false).
+Environment (each with its value when unset):
+${environmentLines(environment)}
 Exit status: 0 the function answered 2xx, 1 it answered otherwise, 2 usage or input error.
 `;
+
+function environmentLines(environment: Readonly<Record<string, string>>): string {
+  const width = Math.max(0, ...Object.keys(environment).map((name) => name.length)) + 2;
+  return Object.entries(environment).map(([name, value]) => `  ${name.padEnd(width)}${value}`).join('\n');
+}
 
 export type InvokeTarget = { object: ObjectRef } | { eventFile: string };
 

@@ -6,7 +6,8 @@ import { memoryPort, type EventRecordOut, type MemoryPort, type WriteRecord } fr
 import type { KubePort } from '../k8s/port.js';
 import { createLogger, silentLogger, type Logger } from '../log/logger.js';
 import type { RouterState } from '../router/state.js';
-import { INVOKE_USAGE, parseInvokeArgs, type InvokeArgs } from './invoke-args.js';
+import { invokeUsage, parseInvokeArgs, type InvokeArgs } from './invoke-args.js';
+import { CLASS_VARIABLES } from '../config.js';
 import { FUNCTION_NAMES } from '../events/invocation.js';
 import { readEventFile, readRouterFile } from './invoke-inputs.js';
 import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
@@ -120,7 +121,7 @@ export async function runInvoke(argv: string[], io: CliIo, opts: InvokeOptions):
   const parsed = parseInvokeArgs(argv);
   if (!parsed.ok) return usageError(io, parsed.message);
   if (parsed.help) {
-    io.stdout.write(INVOKE_USAGE);
+    io.stdout.write(invokeUsage(CLASS_VARIABLES));
     return EXIT_OK;
   }
   const { args } = parsed;

@@ -68,6 +68,32 @@ describe('mikrolb', () => {
     expect(ran).toMatchObject({ code: 0, stderr: '' });
     expect(ran.stdout).toMatch(/^usage: mikrolb invoke <allocate\|program\|release> --state <file\.yaml\|dir>/);
   });
+
+  it('invoke --help names every variable an invoke reads, with the value it takes when unset', async () => {
+    // What a real run looks up, through an environment that records every lookup.
+    const read = new Set<string>();
+    const env = new Proxy<Record<string, string | undefined>>({}, {
+      get: (_, key) => {
+        if (typeof key === 'string') read.add(key);
+        return undefined;
+      },
+    });
+    const invoked = await run(['invoke', 'allocate', '--state', fixture('allocate', 'ipv4-auto'), '--object', 'Service/shop/web', '--quiet'], env);
+    expect(invoked.code, invoked.stderr).toBe(0);
+    expect([...read].sort()).toEqual(['LOAD_BALANCER_CLASS_NAME', 'LOAD_BALANCER_DEFAULT', 'MAX_ALLOCATIONS_PER_SERVICE', 'MAX_ANNOTATION_ITEMS', 'MIKROLB_CLUSTER_NAME']);
+
+    const help = (await run(['invoke', '--help'])).stdout;
+    const environment = help.slice(help.indexOf('\nEnvironment'), help.indexOf('\nExit status'));
+    const listed = [...environment.matchAll(/^ {2}([A-Z][A-Z0-9_]*) +(\S+)$/gm)].map((m) => [m[1], m[2]]);
+    expect(listed.map(([name]) => name).sort()).toEqual([...read].sort());
+    expect(Object.fromEntries(listed)).toEqual({
+      LOAD_BALANCER_CLASS_NAME: 'mikrolb.de/controller',
+      LOAD_BALANCER_DEFAULT: 'false',
+      MIKROLB_CLUSTER_NAME: 'default',
+      MAX_ANNOTATION_ITEMS: '16',
+      MAX_ALLOCATIONS_PER_SERVICE: '16',
+    });
+  });
 });
 
 describe('the mikrolb bin', () => {
