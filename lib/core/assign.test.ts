@@ -46,6 +46,12 @@ describe('choosing an address: scenarios', () => {
     expect(d).toEqual({ ok: true, pool: 'manual', address: '198.51.100.77', held: true });
   });
 
+  it('a pool whose every address belongs to an older pool says so when named', () => {
+    const inner = pool('small-2', { ipFamily: 'IPv4', addresses: ['192.0.2.2'] }, '2026-02-01T00:00:00Z');
+    const d = run(alloc('s4', { poolName: 'small-2' }), [small, inner]);
+    expect(d).toMatchObject({ ok: false, reason: 'PoolExhausted', message: 'Pool small-2 hands out no address: every one belongs to older pool small.' });
+  });
+
   it('a full pool is exhausted', () => {
     const d = run(alloc('s3', { poolName: 'small' }), undefined, { small: [taken('192.0.2.1'), taken('192.0.2.2')] });
     expect(d).toMatchObject({ ok: false, reason: 'PoolExhausted', message: 'Pool small has no free address.' });

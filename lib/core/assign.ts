@@ -1,8 +1,8 @@
-import { chooseFrom, contains, formatAddress, parseAddress, startFor, type IPFamily, type Taken } from '../ip/index.js';
+import { chooseFrom, contains, formatAddress, isEmpty, parseAddress, startFor, type IPFamily, type Taken } from '../ip/index.js';
 import { olderFirst } from '../ip/index.js';
 import type { IPAddressClaimSpec, IPAllocation } from '../k8s/schemas.js';
 import { autoAssignOrder, scopeRefusal, type Requester } from './pool-scope.js';
-import type { PoolView } from './pools.js';
+import { olderPools, type PoolView } from './pools.js';
 import { overlappingPorts, type Sharing } from './sharing.js';
 
 /** Every reason an allocation fails with (its Ready condition's reason, its Warning event's). */
@@ -250,6 +250,7 @@ function assignFromPool(input: AssignInput, name: string): Decision {
 
 function exhaustedMessage(pool: PoolView): string {
   if (pool.errors.length > 0) return `Pool ${pool.name} has no usable address: ${pool.errors.map((e) => e.message).join('; ')}.`;
+  if (isEmpty(pool.owned)) return `Pool ${pool.name} hands out no address: every one belongs to ${olderPools(pool)}.`;
   return `Pool ${pool.name} has no free address.`;
 }
 

@@ -4,7 +4,7 @@ import type { Holding } from './assign.js';
 import { setConditions, type ConditionInput } from './conditions.js';
 import { deepEqualJson } from './equal.js';
 import { eachHolder } from './sharing.js';
-import { describeConflicts, formatCounts, poolCounts, type PoolView } from './pools.js';
+import { describeConflicts, formatCounts, olderPools, poolCounts, type PoolView } from './pools.js';
 
 export const POOL_COND_READY = 'Ready';
 export const POOL_COND_OVERLAP = 'Overlapping';
@@ -31,13 +31,6 @@ function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigi
 }
 
 /** The older pools sharing addresses with this one: `older pool lan`, `older pools a, b and c`. */
-function olderPools(view: PoolView): string {
-  const names = [...new Set(view.conflicts.map((c) => c.otherPool))];
-  const last = names.pop();
-  if (last === undefined) return 'older pools';
-  return names.length > 0 ? `older pools ${names.join(', ')} and ${last}` : `older pool ${last}`;
-}
-
 /** Holdings whose address is no longer one the pool keeps (the pool shrank). */
 export function outsideHoldings(view: PoolView, holdings: readonly Holding[]): Holding[] {
   return holdings.filter((e) => {

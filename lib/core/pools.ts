@@ -172,3 +172,11 @@ export const formatCounts = (c: PoolCounts): { totalAddresses: string; allocated
 export function describeConflicts(view: PoolView): string {
   return view.conflicts.map((c) => `${describeSet(c.shared)} also in older pool ${c.otherPool}`).join('; ');
 }
+
+/** The older pools that own every address of this one, as a sentence's object ("older pool lan"). */
+export function olderPools(view: PoolView): string {
+  const names = [...new Set(view.conflicts.map((c) => c.otherPool))];
+  const last = names.pop();
+  if (last === undefined) return 'older pools';
+  return names.length > 0 ? `older pools ${names.join(', ')} and ${last}` : `older pool ${last}`;
+}
