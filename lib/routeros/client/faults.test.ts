@@ -106,6 +106,14 @@ describe('faults on the way to the router', () => {
     expect(await client(router).version()).toBe(legacyLogin ? '6.40.9' : '7.19.1');
   });
 
+  it('a login the router refuses for another reason (a user without the api policy) is isAuth too, with the router\'s words', async () => {
+    const router = await sim();
+    router.faults.trapCommand('/login', { message: 'not enough permissions (9)', times: 1 });
+    const { error } = await failure(client(router).version());
+    expect([error.kind, isAuth(error), isConnection(error)]).toEqual(['auth', true, true]);
+    expect(error.message).toMatch(/^router 127\.0\.0\.1:\d+ refused the login: not enough permissions \(9\)$/);
+  });
+
   it('refused connections are connection errors until the router accepts again', async () => {
     const router = await sim();
     const api = client(router);

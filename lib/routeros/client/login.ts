@@ -151,6 +151,11 @@ function failure(where: string, phase: Phase, socketError: Error | undefined, er
   if (error instanceof Error && /invalid user name or password|cannot log in/.test(error.message)) {
     return new RouterError({ kind: 'auth', message: `router ${where} refused the login: ${error.message}`, cause: error });
   }
+  // any other answer the router gave to /login refuses it: a trap node-routeros passes on as a
+  // plain Error (`not enough permissions (9)`: a user without the api policy), not a lost connection
+  if (phase === 'login' && socketError === undefined && error instanceof Error && !(error instanceof RosException) && error.message !== '') {
+    return new RouterError({ kind: 'auth', message: `router ${where} refused the login: ${error.message}`, cause: error });
+  }
   if (phase === 'handshake') {
     const code = socketError !== undefined && 'code' in socketError && typeof socketError.code === 'string' ? ` (${socketError.code})` : '';
     const detail = socketError === undefined ? 'connection closed during the handshake' : `${socketError.message}${code}`;
