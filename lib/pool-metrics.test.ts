@@ -73,6 +73,18 @@ describe('allocation failures', () => {
     expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'p', reason: 'PoolScopeMismatch' })).toBe(0);
   });
 
+  it('count a pool that does not exist under the empty pool: names from annotations add no series for good', () => {
+    const m = createPoolMetrics();
+    for (let i = 0; i < 3; i++) m.decided(`t${i}`, { pool: `typo-${i}`, reason: 'PoolNotFound' });
+    const text = m.render();
+    expect(sampleValue(text, ALLOCATION_FAILURES, { pool: '', reason: 'PoolNotFound' })).toBe(3);
+    for (let i = 0; i < 3; i++) expect(sampleValue(text, ALLOCATION_FAILURES, { pool: `typo-${i}`, reason: 'PoolNotFound' })).toBeUndefined();
+    // while they fail, the gauge names the pool asked for; fixed, the series goes
+    expect(sampleValue(text, ALLOCATIONS_FAILED, { pool: 'typo-0', reason: 'PoolNotFound' })).toBe(1);
+    m.decided('t0');
+    expect(sampleValue(m.render(), ALLOCATIONS_FAILED, { pool: 'typo-0', reason: 'PoolNotFound' })).toBeUndefined();
+  });
+
   it('are failing until decided otherwise, deleted, or listed as no longer failed', () => {
     const m = createPoolMetrics();
     const failingOf = (labels: Record<string, string>) => sampleValue(m.render(), ALLOCATIONS_FAILED, labels);

@@ -76,7 +76,9 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
     },
     decided(allocation, failure) {
       if (!failure) return void failing.delete(allocation);
-      failures.inc({ pool: failure.pool, reason: failure.reason });
+      // a pool that does not exist is any name a Service writes: as a counter's label it would
+      // add a series for good (the gauge's series go with the allocation)
+      failures.inc({ pool: failure.reason === 'PoolNotFound' ? '' : failure.pool, reason: failure.reason });
       failing.set(allocation, { pool: failure.pool, reason: failure.reason });
     },
     listed(allocations) {
