@@ -2,7 +2,7 @@ import { POOL_COND_READY, poolStatus, poolStatusChanged } from '../../lib/core/p
 import { findCondition } from '../../lib/core/conditions.js';
 import { refusedByRouter } from '../../lib/core/allocation-status.js';
 import { eachHolder } from '../../lib/core/sharing.js';
-import { poolCounts, viewPools } from '../../lib/core/pools.js';
+import { poolCounts, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
@@ -12,17 +12,24 @@ import { mirroredPool, readPools } from '../../lib/k8s/mirror.js';
 import { adoptClaims } from './adopt.js';
 import { allocateAddress } from './allocation.js';
 import type { AllocateRun, Report } from './deps.js';
-import type { IPAddressClaim, IPAllocation } from '../../lib/k8s/schemas.js';
+import type { IPAddressClaim, IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 
 /**
  * Refreshes a pool's status from its claims (counts, conditions). Eventually consistent: it
  * runs when the pool or one of its claims changes, never inside an allocation, so allocations
  * from a pool never wait on each other. A pool being deleted is counted too (its holders go
  * one by one while release's `DeletionBlocked` names those left), until it is gone.
+ *
+ * What a pool owns also depends on the other pools' specs (the oldest pool owns a shared
+ * address): the run that records a pool's new spec, or finds the pool gone, refreshes the
+ * other pools first (refreshOthers), so a younger pool's counts and conditions follow an older
+ * one that shrank, grew or went at once rather than at the next resync.
  */
 async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ newScopedSpec: boolean; free: boolean }> {
   let newScopedSpec = false;
   let free = false;
+  // another pool that gained free addresses (written in an earlier attempt, unchanged in a later one)
+  let othersFreed = false;
   await retryOnConflict(`updating pool ${name}`, deps.retry, async (attempt) => {
     // the watch's copy first; after a conflict, the API server's
     const pools = attempt === 1 ? await readPools(deps.kube, deps.pools) : await listPools(deps.kube);
@@ -30,28 +37,71 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     deps.metrics?.retain(views.map((v) => v.name));
     await adoptClaims(deps, views, report);
     const view = views.find((v) => v.name === name);
+    // before the pool's own status records its spec: a run that fails in between is retried,
+    // and finds the spec still unrecorded
+    if (!view || !specRecorded(view.pool)) othersFreed = await refreshOthers(deps, views, name, report) || othersFreed;
     // a pool deleted before it was converted keeps its ledger: release reads its holders there
     if (!view || (view.pool.metadata.deletionTimestamp && !view.claimsAdopted)) return;
     const pool = view.pool; // just read (listed again on a conflict): no read of its own
-    const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
-    const counts = poolCounts({ ...view, pool }, holdings);
-    free = counts.free > 0n;
-    deps.metrics?.counted(name, view.family, counts);
-    const next = poolStatus({ ...view, pool }, holdings, deps.now(), counts);
-    if (!poolStatusChanged(pool.status, next)) return;
-    try {
-      await deps.kube.replaceStatus('IPPool', { ...pool, status: next });
-    } catch (e) {
-      // a pool being deleted goes once release drops its finalizer: nothing left to count
-      if (pool.metadata.deletionTimestamp && isNotFound(e)) return;
-      throw e;
-    }
-    report.actions.push(`updated status of pool ${name}`);
+    const written = await writePoolStatus(deps, view, report);
+    free = written.free;
+    if (!written.changed) return;
     // this run is the one that recorded a new spec of a scoped pool: its holders are checked
     newScopedSpec = pool.spec.serviceAllocation !== undefined && !pool.metadata.deletionTimestamp
       && findCondition(pool.status?.conditions, POOL_COND_READY)?.observedGeneration !== pool.metadata.generation;
   });
-  return { newScopedSpec, free };
+  return { newScopedSpec, free: free || othersFreed };
+}
+
+/** Whether the pool's status was computed from its current spec. */
+const specRecorded = (pool: IPPool): boolean => pool.status?.observedGeneration === pool.metadata.generation;
+
+/**
+ * Counts a pool's claims and writes its status when that changed (the write carries the
+ * resourceVersion read with the view: a conflict has the caller read the pools again).
+ * `changed`: the status was written; `free`: the pool has a free address.
+ */
+async function writePoolStatus(deps: AllocateRun, view: PoolView, report: Report): Promise<{ changed: boolean; free: boolean }> {
+  const { pool, name } = view;
+  const holdings = (await listClaims(deps.kube, claimsOfPool(name))).items.map((c) => c.spec);
+  const counts = poolCounts(view, holdings);
+  const free = counts.free > 0n;
+  deps.metrics?.counted(name, view.family, counts);
+  const next = poolStatus(view, holdings, deps.now(), counts);
+  if (!poolStatusChanged(pool.status, next)) return { changed: false, free };
+  try {
+    await deps.kube.replaceStatus('IPPool', { ...pool, status: next });
+  } catch (e) {
+    // a pool being deleted goes once release drops its finalizer: nothing left to count
+    if (pool.metadata.deletionTimestamp && isNotFound(e)) return { changed: false, free };
+    throw e;
+  }
+  report.actions.push(`updated status of pool ${name}`);
+  return { changed: true, free };
+}
+
+/**
+ * The spec of pool `name` changed (or it appeared, or went): the other pools' statuses are
+ * computed again from the same pools, and written where they changed — most are not. Every
+ * other pool, of both families: the pool's old spec is not known (its family may have changed
+ * too), and a spec change is rare. Left to their own runs: a pool not converted to claims yet
+ * (adoptClaims just wrote its status from these views), and one whose own new spec is not
+ * recorded yet (the run that records it refreshes the others in turn, and checks its holders).
+ * Whether one whose status changed has a free address (it may have gained some).
+ */
+async function refreshOthers(deps: AllocateRun, views: readonly PoolView[], name: string, report: Report): Promise<boolean> {
+  let free = false;
+  for (const other of views) {
+    if (other.name === name || !other.claimsAdopted || !specRecorded(other.pool)) continue;
+    try {
+      const written = await writePoolStatus(deps, other, report);
+      free = (written.changed && written.free) || free;
+    } catch (e) {
+      // gone meanwhile (no finalizer held it): its own delete refreshes the others
+      if (!isNotFound(e)) throw e;
+    }
+  }
+  return free;
 }
 
 /**
