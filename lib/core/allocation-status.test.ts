@@ -132,3 +132,37 @@ describe('former addresses: what an allocation moved in place may have left on t
     expect(formerCleared(s, new Set())).toEqual(s);
   });
 });
+
+/**
+ * A spec rewritten while the address stays (a Service pinning the address it holds: a new
+ * generation): every condition judges that generation, program's too — nothing it judged
+ * changed — with its words and transition times as they were. Except a refusal, which words
+ * whether the allocation asked for its address by name: program words it again.
+ */
+describe('a new generation that keeps the address', () => {
+  const respecced = (a: IPAllocation): IPAllocation => ({ ...a, metadata: { ...a.metadata, generation: 2 }, spec: { address: ADDRESS } });
+  const judged = (s: IPAllocation['status']) => (s?.conditions ?? []).map((c) => [c.type, c.status, c.reason, c.lastTransitionTime, c.observedGeneration]);
+
+  it.each<[string, RouterOutcome]>([
+    ['advertised', { kind: 'advertised', interfaceName: 'ether1' }],
+    ['the router failed', { kind: 'failed', message: 'The router refused or did not answer: timeout' }],
+  ])("restates program's word (%s) at it", (_story, outcome) => {
+    const afterAllocate = withStatus(fresh(), allocatedStatus(fresh(), allocated, { advertise: true }, T0));
+    const settled = withStatus(afterAllocate, programmedStatus(afterAllocate, outcome, T0));
+    const next = allocatedStatus(respecced(settled), allocated, { advertise: true }, T1);
+    expect(next.observedGeneration).toBe(2);
+    expect(judged(next)).toEqual(judged(settled.status).map(([type, status, reason, since]) => [type, status, reason, since, 2]));
+    expect(next.conditions?.map((c) => c.message)).toEqual(settled.status?.conditions?.map((c) => c.message));
+    expect(next.phase).toBe(settled.status?.phase);
+    // program, running next with the router as it was, finds nothing to write
+    expect(statusChanged(next, programmedStatus({ ...respecced(settled), status: next }, outcome, T1))).toBe(false);
+  });
+
+  it("leaves a refusal at the generation program judged (its words depend on the spec)", () => {
+    const afterAllocate = withStatus(fresh(), allocatedStatus(fresh(), allocated, { advertise: true }, T0));
+    const refused: RouterOutcome = { kind: 'refused', reason: 'AddressInUseByRouter', message: "Address 192.0.2.20 is the router's own; the allocation moves to another free address if one is left." };
+    const settled = withStatus(afterAllocate, programmedStatus(afterAllocate, refused, T0));
+    const next = allocatedStatus(respecced(settled), allocated, { advertise: true }, T1);
+    expect(judged(next).map(([type, , reason, , gen]) => [type, reason, gen])).toEqual([['Allocated', 'Allocated', 2], ['Programmed', 'AddressInUseByRouter', 1], ['Ready', 'AddressInUseByRouter', 1]]);
+  });
+});

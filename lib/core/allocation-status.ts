@@ -119,9 +119,26 @@ function programSpoke(prev: IPAllocationStatus, sameAddress: boolean): boolean {
 }
 
 /**
+ * Program's word on the address as it stands (Programmed, Ready), to be restated at the
+ * generation allocate decided on: a spec that changed while the address stayed (a pin, see
+ * `respec` in functions/allocate/service.ts) changes nothing program judged — the address, the
+ * pool's settings and the router — so the conditions say they hold for that generation too
+ * (setConditions keeps their lastTransitionTime). Except a refusal: its message says whether
+ * the allocation asked for the address by name, so it stays of the generation program judged,
+ * and program, which hears of the spec change, words it again.
+ */
+function programWord(prev: IPAllocationStatus): ConditionInput[] {
+  if (findCondition(prev.conditions, COND_PROGRAMMED)?.reason === REASON_ADDRESS_IN_USE_BY_ROUTER) return [];
+  return [COND_PROGRAMMED, COND_READY].flatMap((type) => {
+    const c = findCondition(prev.conditions, type);
+    return c ? [{ type, status: c.status, reason: c.reason, message: c.message }] : [];
+  });
+}
+
+/**
  * The allocation's status after allocate decided. With `advertise: false` allocate knows the
  * whole answer itself; otherwise what program reported (Programmed, BackendError) is kept while
- * the address stays the same, and a new address waits for the router.
+ * the address stays the same (see programWord), and a new address waits for the router.
  */
 export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise: boolean; interfaceName?: string } | undefined, now: Date): IPAllocationStatus {
   const gen = a.metadata.generation;
@@ -135,7 +152,7 @@ export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise:
   const sameAddress = prev.address === d.address && (prev.phase === 'Allocated' || prev.phase === 'Programmed');
   const rest = !advertise
     ? stateConditions({ kind: 'notAdvertised', address: d.address })
-    : programSpoke(prev, sameAddress) ? [] : stateConditions({ kind: 'pending', address: d.address, pool: d.pool });
+    : programSpoke(prev, sameAddress) ? programWord(prev) : stateConditions({ kind: 'pending', address: d.address, pool: d.pool });
   const conditions = setConditions(prev.conditions, [allocatedCondition(d.address, d.pool), ...rest], gen, now);
   const keepPhase = sameAddress && prev.phase === 'Programmed' && advertise;
   const { formerAddresses: _, ...kept } = prev;
