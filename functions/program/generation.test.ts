@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { ANNOTATION_LB_IPS } from '../../lib/k8s/keys.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import type { EventRecord, KubePort } from '../../lib/k8s/port.js';
@@ -102,5 +102,44 @@ describe('a Service pinning the address it holds', () => {
       ['Normal', 'Programmed', `Address ${s.address} is advertised on interface bridge.`, (await s.only()).metadata.name],
     ]);
     expect(judged(await s.only())).toEqual([['Allocated', 2], ['Programmed', 2], ['Ready', 2]]);
+  });
+});
+
+/** Programmed, then pinned as allocate did before: program's word left at generation 1 under a spec of generation 2. */
+async function leftBehind() {
+  const s = await setup();
+  expect(await s.allocate()).toBe('done');
+  expect(await s.program()).toBe('done');
+  const a = await s.only();
+  const respecced = IPAllocationSchema.parse(await s.kube.port.replace('IPAllocation', { ...a, spec: { address: a.status?.address ?? '' } }));
+  expect(respecced.metadata.generation).toBe(2);
+  await s.kube.port.replaceStatus('IPAllocation', { ...respecced, status: { ...respecced.status, observedGeneration: 2 } });
+  return s;
+}
+
+describe("program's events", () => {
+  it('are not recorded for a status write that only moves the generation the outcome was judged on', async () => {
+    const s = await leftBehind();
+    const [writes, events] = [s.kube.writes.length, s.asked.length];
+    expect(await s.program()).toBe('done');
+    // the conditions are brought to the generation (a write), with no event: nothing happened
+    expect(s.kube.writes.slice(writes).map((w) => `${w.verb} ${w.kind} ${w.subresource ?? ''}`.trim())).toEqual(['update IPAllocation status']);
+    expect(s.asked.slice(events).map((e) => [e.type, e.reason, e.note, e.regarding.name])).toEqual([]);
+    expect(judged(await s.only())).toEqual([['Allocated', 1], ['Programmed', 2], ['Ready', 2]]);
+  });
+
+  it('nor when that write goes with a router write and an ingress (the statuses written at once)', async () => {
+    const s = await leftBehind();
+    // the endpoint moved (the router's rules change, not the address's advertisement) and the ingress was lost
+    const slice = EndpointSliceSchema.parse(await s.kube.port.get('EndpointSlice', 'web-1', 'shop'));
+    await s.kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.67'], conditions: { ready: true } }] });
+    const svc = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop'));
+    await s.kube.port.replaceStatus('Service', { ...svc, status: {} });
+    const [writes, events] = [s.kube.writes.length, s.asked.length];
+    expect(await s.program()).toBe('done');
+    expect(s.kube.writes.slice(writes).map((w) => `${w.verb} ${w.kind} ${w.subresource ?? ''}`.trim()).sort()).toEqual(['update IPAllocation status', 'update Service status']);
+    expect(s.asked.slice(events)).toEqual([]);
+    expect(judged(await s.only())).toEqual([['Allocated', 1], ['Programmed', 2], ['Ready', 2]]);
+    expect(ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop')).status?.loadBalancer?.ingress?.map((i) => i.ip)).toEqual([(await s.only()).status?.address]);
   });
 });

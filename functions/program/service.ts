@@ -20,7 +20,7 @@ import { settleReservation, settleService, type ServiceRead, type SettledService
 import { SETTLE_ROUNDS } from '../../lib/core/settle.js';
 import { DEFAULT_CLUSTER, type FamilyAddress } from '../../lib/router/index.js';
 import { recordAllocatedEvent, recordEvent, statusAfterRun, writeOutcomes } from './statuses.js';
-import { decisionUnrecorded, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
+import { decisionUnrecorded, outcomeChanged, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { messageOf } from '../../lib/errors.js';
 import { inBackground } from '../../lib/events/background.js';
@@ -149,6 +149,7 @@ async function writeStatuses(deps: ProgramDeps, svc: Service, allocations: reado
  */
 async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[], plan: StatusPlan, report: ProgramReport, opts: { handed?: Announcing } = {}): Promise<boolean> {
   const nexts: IPAllocation[] = [];
+  const before = new Map(live.map((a) => [a.metadata.name, a.status]));
   for (const a of live) {
     const outcome = plan.outcomes.get(a.metadata.name);
     const status = outcome ? statusAfterRun(a, outcome, plan.cleared, deps.now()) : undefined;
@@ -190,7 +191,7 @@ async function writeProven(deps: ProgramDeps, svc: Service, live: readonly IPAll
     const outcome = plan.outcomes.get(a.metadata.name);
     const pool = opts.handed?.pools.get(a.metadata.name);
     if (!outcome) return undefined;
-    if (pool === undefined) return inBackground(recordEvent(deps, a, outcome));
+    if (pool === undefined) return outcomeChanged(before.get(a.metadata.name), a.status) ? inBackground(recordEvent(deps, a, outcome)) : undefined;
     opts.handed?.announced.add(a.metadata.name);
     return inBackground(recordAllocatedEvent(deps, a, pool, outcome));
   }));

@@ -1,4 +1,4 @@
-import { allocatedNote, formerCleared, programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
+import { allocatedNote, formerCleared, outcomeChanged, programmedStatus, statusChanged, type RouterOutcome } from '../../lib/core/allocation-status.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import type { IPAllocation, IPAllocationStatus } from '../../lib/k8s/schemas.js';
 import { getAllocation } from '../../lib/k8s/typed.js';
@@ -15,8 +15,9 @@ export function statusAfterRun(a: IPAllocation, outcome: RouterOutcome | undefin
 }
 
 /**
- * Writes what the router did into each allocation's status (only what changed), with a
- * Warning `ProgrammingFailed` event for router failures. Returns the allocations as written.
+ * Writes what the router did into each allocation's status (only what changed), with the
+ * outcome's event (`Programmed`, a Warning `ProgrammingFailed`, …) when the outcome itself
+ * changed (see outcomeChanged). Returns the allocations as written.
  */
 export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPAllocation[], outcomes: ReadonlyMap<string, RouterOutcome>, report: ProgramReport, cleared: ReadonlySet<string> = new Set()): Promise<IPAllocation[]> {
   const result: IPAllocation[] = [];
@@ -39,7 +40,7 @@ export async function writeOutcomes(deps: ProgramDeps, allocations: readonly IPA
         throw e;
       }
       report.actions.push(`${a.metadata.name}: ${outcome?.kind ?? 'former addresses cleared'}`);
-      if (outcome) await recordEvent(deps, a, outcome);
+      if (outcome && outcomeChanged(a.status, next)) await recordEvent(deps, a, outcome);
       return { ...a, status: next };
     });
     if (written) result.push(written);

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema, type IPAllocation } from '../k8s/schemas.js';
-import { allocatedStatus, formerCleared, programmedStatus, stateConditions, statusChanged, type AllocationState, type RouterOutcome } from './allocation-status.js';
+import { allocatedStatus, formerCleared, outcomeChanged, programmedStatus, stateConditions, statusChanged, type AllocationState, type RouterOutcome } from './allocation-status.js';
 import type { Decision } from './assign.js';
 
 const T0 = new Date('2026-12-01T10:00:00Z');
@@ -164,5 +164,25 @@ describe('a new generation that keeps the address', () => {
     const settled = withStatus(afterAllocate, programmedStatus(afterAllocate, refused, T0));
     const next = allocatedStatus(respecced(settled), allocated, { advertise: true }, T1);
     expect(judged(next).map(([type, , reason, , gen]) => [type, reason, gen])).toEqual([['Allocated', 'Allocated', 2], ['Programmed', 'AddressInUseByRouter', 1], ['Ready', 'AddressInUseByRouter', 1]]);
+  });
+});
+
+describe("what tells of a new outcome (program's events go with it)", () => {
+  const afterAllocate = withStatus(fresh(), allocatedStatus(fresh(), allocated, { advertise: true }, T0));
+  const advertised = programmedStatus(afterAllocate, { kind: 'advertised', interfaceName: 'ether1' }, T0);
+
+  it('the first outcome after allocate, and one that changes kind or words', () => {
+    expect(outcomeChanged(afterAllocate.status, advertised)).toBe(true);
+    expect(outcomeChanged(advertised, programmedStatus(withStatus(afterAllocate, advertised), { kind: 'advertised', interfaceName: 'bridge' }, T1))).toBe(true);
+    const failed = programmedStatus(withStatus(afterAllocate, advertised), { kind: 'failed', message: 'timeout' }, T1);
+    expect(outcomeChanged(advertised, failed)).toBe(true);
+    expect(outcomeChanged(failed, programmedStatus(withStatus(afterAllocate, failed), { kind: 'failed', message: 'refused' }, T1))).toBe(true);
+  });
+
+  it('not the same outcome restated at a newer generation', () => {
+    const later: IPAllocation = { ...afterAllocate, metadata: { ...afterAllocate.metadata, generation: 2 }, status: advertised };
+    const restated = programmedStatus(later, { kind: 'advertised', interfaceName: 'ether1' }, T1);
+    expect(statusChanged(advertised, restated)).toBe(true);
+    expect(outcomeChanged(advertised, restated)).toBe(false);
   });
 });

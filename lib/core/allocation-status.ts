@@ -203,6 +203,18 @@ export function programmedStatus(a: IPAllocation, outcome: RouterOutcome, now: D
   return { ...prev, phase: 'Allocated', advertised: false, conditions: setConditions(prev.conditions, stateConditions(state), gen, now) };
 }
 
+/**
+ * Whether `next` tells something new of the router's outcome: its Programmed condition (status,
+ * reason, message: the outcome's kind and its words) differs from `prev`'s. The outcome's event
+ * goes with that news only: a write that restates the same outcome (at a newer generation, or
+ * clearing former addresses) was announced when the outcome was first written.
+ */
+export function outcomeChanged(prev: IPAllocationStatus | undefined, next: IPAllocationStatus | undefined): boolean {
+  const p = findCondition(prev?.conditions, COND_PROGRAMMED);
+  const n = findCondition(next?.conditions, COND_PROGRAMMED);
+  return p?.status !== n?.status || p?.reason !== n?.reason || p?.message !== n?.message;
+}
+
 /** Whether writing `next` would change anything a user can see. */
 export function statusChanged(prev: IPAllocationStatus | undefined, next: IPAllocationStatus): boolean {
   const p = prev ?? {};
