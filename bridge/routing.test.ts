@@ -104,6 +104,7 @@ describe('updates reach only the functions that care about what changed', () => 
     ['an address written (or taken away) by allocate wakes program only', alloc, ['address'], ['program']],
     ['conditions written by program (its own echo: no facet changed) wake nobody', alloc, [], []],
     ["program refusing the address as the router's own wakes allocate (it moves an auto-assigned allocation)", alloc, ['refused'], ['allocate']],
+    ["a spec rewritten (a Service pinning the address it holds) wakes allocate and program (a refusal's words depend on it)", alloc, ['spec'], ['allocate', 'program']],
     ['an allocation being deleted wakes all three', alloc, ['meta'], ['allocate', 'program', 'release']],
     ['a pool status write (counts, conditions: no facet) wakes nobody', pool, [], []],
     ['a pool spec change wakes allocate, program and release', pool, ['spec'], ['allocate', 'program', 'release']],
@@ -149,6 +150,10 @@ describe('allocations a Service owns', () => {
 
   it('an address written reaches program as a change of its Service', () => {
     expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['address'] })).toEqual([{ fn: 'program', change: 'update', ref: web }]);
+  });
+
+  it('its spec rewritten by allocate (a pin) reaches program as a change of its Service', () => {
+    expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['spec'] })).toEqual([{ fn: 'allocate', change: 'update', ref: alloc }, { fn: 'program', change: 'update', ref: web }]);
   });
 
   it("a refusal of its address as the router's own reaches allocate as the allocation itself (listed so, too)", () => {

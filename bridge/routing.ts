@@ -99,14 +99,16 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
   // is listed with our finalizer and programmed as itself).
   IPPool: { add: to('allocate'), update: when(['spec', 'meta'], 'allocate', 'program', 'release'), delete: all },
   // allocate decides on spec; program acts on the address allocate wrote (not on the conditions
-  // it writes itself, which would wake it again); release on deletion.
+  // it writes itself, which would wake it again), and on a spec allocate rewrote (a Service
+  // pinning the address it holds): the words of a refusal (AddressInUseByRouter) say whether
+  // the allocation asked for its address by name; release on deletion.
   IPAllocation: {
     // a new allocation holds no address to program yet, unless it was listed with one (a re-list);
     // one a Service owns was made by allocate for that Service, which allocated it in the same
     // invocation (a failed one is retried as the Service's): only a reservation needs allocate
     // (or one listed refused by program as the router's own: allocate moves it)
     add: [{ fn: 'allocate', subject: 'object', unowned: true }, ...when(['refused'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }],
-    update: [...when(['spec', 'meta', 'refused'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address'] }, ...when(['meta'], 'program', 'release')],
+    update: [...when(['spec', 'meta', 'refused'], 'allocate'), { fn: 'program', subject: 'service-or-object', on: ['address', 'spec'] }, ...when(['meta'], 'program', 'release')],
     // allocate makes a Service's allocation again (deleted by hand, or while the Service came
     // back); program writes the live Service's ingress and condition without it (released
     // because the Service no longer wants it: program, woken by that change of the Service,

@@ -60,6 +60,7 @@ async function setup(opts: { addresses: string[]; explicit?: boolean }) {
     program: async () => (await program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }))).kind,
     allocate: async () => (await allocate(objectInvocation('update', { kind: 'IPAllocation', name: alloc }))).kind,
     allocatePool: async () => (await allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind,
+    allocateService: async () => (await allocate(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }))).kind,
   };
 }
 
@@ -165,6 +166,31 @@ describe("an auto-assigned address that is the router's own", () => {
     await c.otherLeaves();
     expect((await c.allocation()).status?.address).toBe('192.0.2.2');
     expect(await c.claims()).toEqual(['192.0.2.2']);
+  });
+
+  it('pinned by its Service while refused, keeps it refused, and program words the refusal for an address asked for by name', async () => {
+    const c = await fullPool();
+    expect(await c.allocate()).toBe('done');
+    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'dns', 'tenant-a'));
+    await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': ROUTER } } });
+    expect(await c.allocateService()).toBe('done');
+    const pinned = await c.allocation();
+    expect([pinned.spec, pinned.metadata.generation, pinned.status?.address]).toEqual([{ address: ROUTER }, 2, ROUTER]);
+    // the refusal's words say the allocation moves: not restated for the new spec, but left of
+    // the generation program judged (the spec change wakes program, which words it again)
+    expect(pinned.status?.conditions?.map((c) => [c.type, c.reason, c.observedGeneration])).toEqual([['Allocated', 'Allocated', 2], ['Programmed', 'AddressInUseByRouter', 1], ['Ready', 'AddressInUseByRouter', 1]]);
+
+    const events = c.kube.events.length;
+    expect(await c.program()).toBe('done');
+    const worded = await c.allocation();
+    expect(worded.status?.conditions?.map((c) => [c.type, c.reason, c.observedGeneration])).toEqual([['Allocated', 'Allocated', 2], ['Programmed', 'AddressInUseByRouter', 2], ['Ready', 'AddressInUseByRouter', 2]]);
+    expect(readyOf(worded)?.message).toMatch(/so nothing is programmed for it; exclude it from the pool\.$/);
+    expect(c.kube.events.slice(events)).toEqual([expect.objectContaining({ type: 'Warning', reason: 'AddressInUseByRouter', note: readyOf(worded)?.message })]);
+    // settled
+    const writes = c.kube.writes.length;
+    expect(await c.allocateService()).toBe('done');
+    expect(await c.program()).toBe('done');
+    expect(c.kube.writes.length).toBe(writes);
   });
 
   it("a mark whose allocation the router no longer refuses goes at the pool's next reconcile", async () => {
