@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import { isKubeError, isNotFound, KubeError } from './errors.js';
-import { eventName, eventNamespace } from './events.js';
-import type { EventRecord, KubePort, ListOptions, Preconditions } from './port.js';
+import { recordEventIn } from './events.js';
+import { memoryEvents, type EventRecordOut } from './memory-events.js';
+import type { KubePort, ListOptions, Preconditions } from './port.js';
 import { apiVersionOf, RESOURCES, selectableFieldsOf, type Kind } from './resources.js';
 import { matchesFields, matchesSelector, parseFieldSelector, parseSelector } from './memory-selector.js';
 import {
@@ -24,12 +25,7 @@ export interface FailedWriteRecord extends WriteRecord {
   reason: string;
 }
 
-export interface EventRecordOut {
-  type: EventRecord['type'];
-  reason: string;
-  note: string;
-  regarding: { kind: Kind; name: string; namespace?: string };
-}
+export type { EventRecordOut } from './memory-events.js';
 
 export interface MemoryPortOptions {
   /** The initial state; missing uid/resourceVersion/creationTimestamp/generation are filled. */
@@ -111,15 +107,15 @@ function checkFinalizers(kind: Kind, name: string, cur: StoredObject, next: Stor
 
 /**
  * An in-memory API server behind the KubePort, faithful to what the functions rely on:
- * resourceVersion conflicts, status subresources, generation, finalizers and event dedup.
- * Events are kept apart from the objects (they are reported, not part of the state).
+ * resourceVersion conflicts, status subresources, generation, finalizers, and events recorded
+ * as the API server port records them (memory-events.ts: kept apart from the objects, reported,
+ * not part of the state, their writes not among `writes`).
  */
 export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
   const store = new Map<string, Entry>();
   const writes: WriteRecord[] = [];
   const failedWrites: FailedWriteRecord[] = [];
-  const events: EventRecordOut[] = [];
-  const eventIds = new Set<string>();
+  const { store: eventStore, events } = memoryEvents(() => opts.now?.() ?? new Date());
   let version = 0;
   let uids = 0;
   let generated = 0;
@@ -295,13 +291,7 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
         if (!isNotFound(e)) throw e;
       }
     },
-    async recordEvent(e) {
-      const id = `${eventNamespace(e)}/${eventName(e)}`;
-      if (eventIds.has(id)) return;
-      eventIds.add(id);
-      const { kind, name, namespace } = e.regarding;
-      events.push({ type: e.type, reason: e.reason, note: e.note.slice(0, 1000), regarding: { kind, name, ...(namespace !== undefined ? { namespace } : {}) } });
-    },
+    recordEvent: (e) => recordEventIn(eventStore, e, { now: () => opts.now?.() ?? new Date(), instance: 'mikrolb' }),
   };
 
   return { port, objects: () => sorted(store.values()), writes, failedWrites, events };

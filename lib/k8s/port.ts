@@ -34,6 +34,13 @@ export interface EventRecord {
   reason: string;
   note: string;
   action: string;
+  /**
+   * When the caller records it, which decides how a repeat counts (see recordEventIn):
+   * `everyRun` (the default) while a condition holds, on every run that meets it (a resync
+   * included): a repeat moves the event's series at most once per EVENT_HEARTBEAT_MS;
+   * `onChange` only when something changed (a status the run wrote): every repeat is counted.
+   */
+  occurs?: 'everyRun' | 'onChange';
 }
 
 /**
@@ -52,6 +59,9 @@ export interface KubePort {
   replaceStatus(kind: Kind, obj: KubeObject): Promise<unknown>;
   /** Deletes; an object already gone is not an error. */
   remove(kind: Kind, name: string, namespace?: string, preconditions?: Preconditions): Promise<void>;
-  /** Records an event; one with the same subject, reason and note is recorded once. */
+  /**
+   * Records an event; one with the same subject, type, reason and note is one event, whose
+   * repeats are counted in its `series` (count, lastObservedTime) as `occurs` says.
+   */
   recordEvent(event: EventRecord): Promise<void>;
 }
