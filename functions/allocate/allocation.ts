@@ -244,10 +244,10 @@ export async function recordOutcome(deps: AllocateRun, a: IPAllocation, d: Decis
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   if (d.ok) {
     const note = opts.leftRouters === undefined ? allocatedNote(d.address, d.pool) : `Allocated address ${d.address} from pool ${d.pool} instead of ${opts.leftRouters}, which the router holds itself.`;
-    if (!opts.eventRecorded) await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate' });
+    if (!opts.eventRecorded) await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate', occurs: 'onChange' });
     deps.log.info('Allocated an address', { allocation: a.metadata.name, address: d.address, pool: d.pool });
   } else {
-    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: d.reason, note: d.message, action: 'Allocate' });
+    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: d.reason, note: d.message, action: 'Allocate', occurs: 'onChange' });
     deps.log.warn('Allocation failed', { allocation: a.metadata.name, reason: d.reason, message: d.message });
   }
 }

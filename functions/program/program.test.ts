@@ -187,6 +187,18 @@ describe('program (memory API server, memory router)', () => {
     expect(IPAllocationSchema.parse(obj('IPAllocation', ALLOC)).status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
   });
 
+  it('advertised, a router outage, advertised again: the repeated Programmed event is counted, so it reads as the latest', async () => {
+    let down = false;
+    const { program, kube } = setup(undefined, () => (down ? new Error('connect ECONNREFUSED 127.0.0.1:8728') : undefined));
+    const run = () => program(objectInvocation('update', { kind: 'IPAllocation', name: ALLOC }));
+    expect((await run()).kind).toBe('done');
+    down = true;
+    expect((await run()).kind).toBe('retry');
+    down = false;
+    expect((await run()).kind).toBe('done');
+    expect(kube.events.map((e) => [e.reason, e.count])).toEqual([['Programmed', 2], ['ProgrammingFailed', undefined]]);
+  });
+
   it('slice addresses that are no unicast host (loopback, unspecified, multicast, link-local, broadcast) are no NAT or SNAT targets: one Warning names them', async () => {
     const extra = ['127.0.0.1', '0.0.0.0', '224.0.0.1', '169.254.10.1', '255.255.255.255'];
     const { program, router: r, kube } = setup(cluster({ extra }));

@@ -52,13 +52,13 @@ export async function recordEvent(deps: ProgramDeps, a: IPAllocation, outcome: R
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   if (outcome.kind === 'refused') {
     deps.log.warn('Refused to program an address', { allocation: a.metadata.name, address: a.status?.address, reason: outcome.reason, message: outcome.message });
-    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: outcome.reason, note: outcome.message, action: 'Program' });
+    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: outcome.reason, note: outcome.message, action: 'Program', occurs: 'onChange' });
   } else if (outcome.kind === 'failed') {
     deps.log.warn('Programming the router failed', { allocation: a.metadata.name, address: a.status?.address, message: outcome.message });
-    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: 'ProgrammingFailed', note: outcome.message, action: 'Program' });
+    await deps.kube.recordEvent({ regarding, type: 'Warning', reason: 'ProgrammingFailed', note: outcome.message, action: 'Program', occurs: 'onChange' });
   } else if (outcome.kind === 'advertised') {
     deps.log.info('Advertised an address on the router', { allocation: a.metadata.name, address: a.status?.address, interface: outcome.interfaceName });
-    await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'Programmed', note: `Address ${a.status?.address} is advertised on interface ${outcome.interfaceName}.`, action: 'Program' });
+    await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'Programmed', note: `Address ${a.status?.address} is advertised on interface ${outcome.interfaceName}.`, action: 'Program', occurs: 'onChange' });
   }
 }
 
@@ -71,9 +71,9 @@ export async function recordAllocatedEvent(deps: ProgramDeps, a: IPAllocation, p
   const regarding = { kind: 'IPAllocation' as const, name: a.metadata.name, uid: a.metadata.uid };
   const note = allocatedNote(a.status?.address ?? '', pool, outcome);
   if (outcome.kind !== 'advertised') {
-    await Promise.all([deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate' }), recordEvent(deps, a, outcome)]);
+    await Promise.all([deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate', occurs: 'onChange' }), recordEvent(deps, a, outcome)]);
     return;
   }
   deps.log.info('Advertised an address on the router', { allocation: a.metadata.name, address: a.status?.address, interface: outcome.interfaceName });
-  await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate' });
+  await deps.kube.recordEvent({ regarding, type: 'Normal', reason: 'IPAllocated', note, action: 'Allocate', occurs: 'onChange' });
 }
