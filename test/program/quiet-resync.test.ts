@@ -11,7 +11,8 @@ import { startStack, type Stack } from './setup.js';
 /**
  * Level-triggered and idempotent: once the world has converged, a resync of every function
  * writes nothing, neither to the API server (counted as objects whose resourceVersion moved,
- * events included) nor to the router.
+ * events included: a Warning recorded on every run is counted again only after
+ * EVENT_HEARTBEAT_MS) nor to the router.
  */
 const kube = apiServerPort(testCluster().transport);
 const make = objects(kube);
@@ -41,8 +42,8 @@ function writesBetween(before: Map<string, string>, after: Map<string, string>):
   return [...keys].filter((k) => before.get(k) !== after.get(k)).sort();
 }
 
-async function service(name: string, pool: string): Promise<void> {
-  await make.service(ns, name, { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' }, { 'mikrolb.de/load-balancer-pools': pool, 'mikrolb.de/snat-ips': 'use-lb-ips' });
+async function service(name: string, pool: string, annotations: Record<string, string> = {}): Promise<void> {
+  await make.service(ns, name, { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' }, { 'mikrolb.de/load-balancer-pools': pool, 'mikrolb.de/snat-ips': 'use-lb-ips', ...annotations });
   await kube.create('EndpointSlice', {
     apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
     metadata: { name: `${name}-a`, namespace: ns, labels: { 'kubernetes.io/service-name': name } },
@@ -70,6 +71,8 @@ beforeAll(async () => {
   await make.pool(loud, { ipFamily: 'IPv4', addresses: ['198.18.63.10-198.18.63.30'], autoAssign: false, interfaceName: 'ether1' });
   await service('unadvertised', silent);
   await service('advertised', loud);
+  // an AnnotationInvalid Warning on every run of allocate: its repeats wait for the heartbeat
+  await service('warned', loud, { 'mikrolb.de/load-balancer-enabled': 'yes' });
 });
 
 afterAll(async () => {
@@ -89,6 +92,8 @@ describe('an unchanged resync', () => {
     console.log(`[quiet resync] ${writes.length} API writes, ${routerOps} router changes`);
     expect(writes).toEqual([]);
     expect(routerOps).toBe(0);
+    const warned = (await kube.list('Event', { namespace: ns })).filter((e) => JSON.stringify(e).includes('"AnnotationInvalid"') && JSON.stringify(e).includes('"warned"'));
+    expect(warned).toHaveLength(1); // recorded, and recorded again by each resync, but not counted yet
     expect(JSON.stringify(stack.sim.state())).toBe(router);
   });
 });
