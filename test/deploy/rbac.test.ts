@@ -31,7 +31,7 @@ const ALLOCATE: Grants = {
   services: ['get', 'list', 'update'], // update: the Service finalizer
   'services/status': ['update'], // the condition of a Service that asks for no valid address
   namespaces: ['get'], // the labels of a Service's namespace, for pools with namespaceSelectors
-  'events.events.k8s.io': ['create'],
+  'events.events.k8s.io': ['create', 'get', 'update'], // get, update: a repeat counted on the event (its series)
 };
 const PROGRAM: Grants = {
   services: ['get', 'list'],
@@ -41,7 +41,7 @@ const PROGRAM: Grants = {
   'ipaddressclaims.mikrolb.de': ['get', 'list'], // a pool's holders; whether an address is shared or still held
   'ipallocations.mikrolb.de': ['get', 'list'],
   'ipallocations.mikrolb.de/status': ['update'],
-  'events.events.k8s.io': ['create'],
+  'events.events.k8s.io': ['create', 'get', 'update'], // get, update: a repeat counted on the event (its series)
 };
 const RELEASE: Grants = {
   'ipallocations.mikrolb.de': ['get', 'list', 'update', 'delete'], // update: the finalizer
@@ -51,7 +51,7 @@ const RELEASE: Grants = {
   services: ['get', 'list', 'update'],
   'services/status': ['update'],
   'endpointslices.discovery.k8s.io': ['list'],
-  'events.events.k8s.io': ['create'],
+  'events.events.k8s.io': ['create', 'get', 'update'], // get, update: a repeat counted on the event (its series)
 };
 // namespaces: their labels decide which scoped pools (namespaceSelectors) serve their Services
 const WATCHED: readonly Resource[] = ['ippools.mikrolb.de', 'ipallocations.mikrolb.de', 'ipaddressclaims.mikrolb.de', 'services', 'endpointslices.discovery.k8s.io', 'namespaces'];
