@@ -17,6 +17,7 @@ export const isNotFound = (e: unknown): boolean => isKubeError(e) && e.status ==
 export const isConflict = (e: unknown): boolean => isKubeError(e) && e.status === 409 && e.reason !== 'AlreadyExists';
 export const isAlreadyExists = (e: unknown): boolean => isKubeError(e) && e.status === 409 && e.reason === 'AlreadyExists';
 export const isGone = (e: unknown): boolean => isKubeError(e) && e.status === 410;
+export const isForbidden = (e: unknown): boolean => isKubeError(e) && e.status === 403;
 /** The request itself was refused (a selector the server cannot read, say); not the object. */
 export const isBadRequest = (e: unknown): boolean => isKubeError(e) && e.status === 400;
 export const isInvalid = (e: unknown): boolean => isKubeError(e) && (e.status === 422 || e.status === 400);

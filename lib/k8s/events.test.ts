@@ -119,11 +119,21 @@ describe('recordEventIn: a repeat is counted on the event (its series)', () => {
     expect(again.eventTime).toBe('2026-02-01T10:02:00.123000Z');
   });
 
+  it('a repeat an earlier version\'s RBAC may not count (events: create only) goes uncounted, failing nothing', async () => {
+    const s = setup();
+    await s.record(programmed);
+    for (const where of ['get', 'replace'] as const) {
+      const forbidden: EventStore = { ...s.store, [where]: async () => { throw new KubeError('events.events.k8s.io is forbidden', 403, 'Forbidden'); } };
+      await expect(recordEventIn(forbidden, programmed, { now: s.now, instance: 'mikrolb' })).resolves.toBeUndefined();
+    }
+    expect((await s.stored(programmed)).series).toBeUndefined();
+  });
+
   it('other errors are the caller\'s', async () => {
     const s = setup();
     await s.record(programmed);
-    const forbidden: EventStore = { ...s.store, get: async () => { throw new KubeError('events.events.k8s.io is forbidden', 403, 'Forbidden'); } };
-    await expect(recordEventIn(forbidden, programmed, { now: s.now, instance: 'mikrolb' })).rejects.toMatchObject({ status: 403 });
+    const down: EventStore = { ...s.store, get: async () => { throw new KubeError('connect ECONNREFUSED', 0, 'NetworkError'); } };
+    await expect(recordEventIn(down, programmed, { now: s.now, instance: 'mikrolb' })).rejects.toMatchObject({ reason: 'NetworkError' });
   });
 });
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import * as z from 'zod';
-import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
+import { isAlreadyExists, isConflict, isForbidden, isNotFound } from './errors.js';
 import type { EventRecord, KubeObject } from './port.js';
 import { apiVersionOf, RESOURCES } from './resources.js';
 
@@ -110,6 +110,16 @@ async function created(store: EventStore, event: KubeObject): Promise<boolean> {
  */
 export async function recordEventIn(store: EventStore, e: EventRecord, opts: { now: () => Date; instance: string }): Promise<void> {
   if (await created(store, eventObject(e, opts.now(), opts.instance))) return;
+  try {
+    await countRepeat(store, e, opts);
+  } catch (err) {
+    // RBAC of an earlier version (events: create only): the repeat goes uncounted, as it did
+    // then, rather than failing the invocation that recorded it (and retrying it for ever)
+    if (!isForbidden(err)) throw err;
+  }
+}
+
+async function countRepeat(store: EventStore, e: EventRecord, opts: { now: () => Date; instance: string }): Promise<void> {
   const namespace = eventNamespace(e);
   const name = eventName(e);
   for (let attempt = 1; attempt <= SERIES_ATTEMPTS; attempt++) {
