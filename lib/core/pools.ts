@@ -103,7 +103,7 @@ export function poolFamilies(pools: readonly IPPool[]): Set<IPFamily> {
 }
 
 /** Whether an allocation's status says it holds an address (allocated, programmed or deleting). */
-export function holdsAddress(a: IPAllocation): boolean {
+export function holdsAddress(a: { status?: { address?: string; phase?: string } }): boolean {
   return a.status?.address !== undefined && a.status.address !== '' && (a.status.phase === 'Allocated' || a.status.phase === 'Programmed');
 }
 

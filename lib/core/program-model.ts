@@ -2,7 +2,7 @@ import { formatAddress, parseAddress, unusableTarget, type IPFamily } from '../i
 import type { EndpointSlice, Service, ServicePort as ServiceSpecPort } from '../k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../k8s/schemas.js';
 import type { FamilyAddress, ServiceEndpoint, ServicePort, ServiceProgram } from '../router/index.js';
-import { holdsAddress, poolKeeping, viewPools } from './pools.js';
+import { holdsAddress, poolKeeping, viewPools, type PoolView } from './pools.js';
 import { matchAllocations, type ServiceIntent } from './service.js';
 import { sharedAddressOwner, sharingKeyOf } from './sharing.js';
 import { sessionAffinityOf, sourceRangesOf } from './program-model-access.js';
@@ -189,12 +189,17 @@ function sharedOwners(svc: Service, allocations: readonly IPAllocation[], shared
 export function sharedAddressEntries(owner: string, address: FamilyAddress, holder: IPAllocation, pools: readonly IPPool[]): { service: ServiceProgram; adverts: AdvertisementWant[] } {
   const p = parseAddress(address.address);
   const text = p.ok ? formatAddress(p.family, p.value) : address.address;
-  const pool = poolKeeping(viewPools(pools), text)?.pool;
-  const interfaceName = pool?.spec.interfaceName || undefined;
   return {
     service: { uid: owner, namespace: '', name: owner, lbEnabled: false, snatEnabled: false, lbAddresses: [], snatAddresses: [], ports: [], endpoints: [], addressOwners: { [text]: owner } },
-    adverts: [{ allocation: holder, family: address.family, address: text, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) }],
+    adverts: [advertisementOf(holder, { family: address.family, address: text }, viewPools(pools))],
   };
+}
+
+/** The advertisement `allocation` wants for the address it holds, per the pool keeping it. */
+function advertisementOf(allocation: IPAllocation, held: FamilyAddress, views: readonly PoolView[]): AdvertisementWant {
+  const pool = poolKeeping(views, held.address)?.pool;
+  const interfaceName = pool?.spec.interfaceName || undefined;
+  return { allocation, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) };
 }
 
 /** The advertisement each address-holding allocation wants, per its pool. */
@@ -204,9 +209,7 @@ export function advertisementWants(allocations: readonly IPAllocation[], pools: 
   for (const a of allocations) {
     const held = heldAddress(a);
     if (!held || a.metadata.deletionTimestamp) continue;
-    const pool = a.status?.address ? poolKeeping(views, a.status.address)?.pool : undefined;
-    const interfaceName = pool?.spec.interfaceName || undefined;
-    out.push({ allocation: a, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) });
+    out.push(advertisementOf(a, held, views));
   }
   return out;
 }

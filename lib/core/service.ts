@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto';
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import type { Service } from '../k8s/core-objects.js';
 import { PoolNameSchema } from '../k8s/schemas.js';
+import { holdsAddress } from './pools.js';
 import {
   ANNOTATION_LB_ENABLED, ANNOTATION_LB_IPS, ANNOTATION_LB_POOLS, ANNOTATION_METALLB_IPS, ANNOTATION_METALLB_IPS_LEGACY,
   ANNOTATION_SNAT_ENABLED, ANNOTATION_SNAT_IPS, FIELD_LOAD_BALANCER_IP, SNAT_USE_LB_IPS,
@@ -312,8 +313,7 @@ interface Matchable {
 
 /** The address an allocation holds as its status records it (canonical), while it is allocated. */
 function statusAddress(a: Matchable): string | undefined {
-  const s = a.status;
-  const p = s?.address !== undefined && (s.phase === 'Allocated' || s.phase === 'Programmed') ? parseAddress(s.address) : undefined;
+  const p = holdsAddress(a) && a.status?.address !== undefined ? parseAddress(a.status.address) : undefined;
   return p?.ok ? formatAddress(p.family, p.value) : undefined;
 }
 
