@@ -142,3 +142,19 @@ describe('choosing a shared address', () => {
     expect(none.ok && none.address !== '192.0.2.12').toBe(true);
   });
 });
+
+describe('a Service’s sharing key', () => {
+  const svc = (annotations: Record<string, string>) =>
+    ServiceSchema.parse({ metadata: { name: 'dns', namespace: 'default', annotations }, spec: { type: 'LoadBalancer', ports: [{ protocol: 'UDP', port: 53 }] } });
+
+  it.each<[string, Record<string, string>, string | undefined]>([
+    ['ours', { 'mikrolb.de/allow-shared-ip': 'dns' }, 'dns'],
+    ['MetalLB’s', { 'metallb.io/allow-shared-ip': 'dns' }, 'dns'],
+    ['ours wins over MetalLB’s', { 'mikrolb.de/allow-shared-ip': 'a', 'metallb.io/allow-shared-ip': 'b' }, 'a'],
+    ['an empty one of ours counts as unset: MetalLB’s is read', { 'mikrolb.de/allow-shared-ip': '', 'metallb.io/allow-shared-ip': 'dns' }, 'dns'],
+    ['a blank one of ours counts as unset too', { 'mikrolb.de/allow-shared-ip': '  ', 'metallb.io/allow-shared-ip': 'dns' }, 'dns'],
+    ['both empty: no key', { 'mikrolb.de/allow-shared-ip': '', 'metallb.io/allow-shared-ip': ' ' }, undefined],
+  ])('%s', (_, annotations, key) => {
+    expect(sharingOf(svc(annotations))?.key).toBe(key);
+  });
+});

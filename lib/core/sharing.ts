@@ -15,10 +15,10 @@ export interface Sharing {
   ports: ClaimPort[];
 }
 
-/** The sharing key of a Service (ours first, then MetalLB's), if it has one. */
+/** The sharing key of a Service (ours first, then MetalLB's; an empty value counts as unset), if it has one. */
 export function sharingKeyOf(svc: Service): string | undefined {
   const a = svc.metadata.annotations ?? {};
-  const key = (a[ANNOTATION_ALLOW_SHARED_IP] ?? a[ANNOTATION_METALLB_ALLOW_SHARED_IP])?.trim();
+  const key = a[ANNOTATION_ALLOW_SHARED_IP]?.trim() || a[ANNOTATION_METALLB_ALLOW_SHARED_IP]?.trim();
   return key ? key.slice(0, 253) : undefined;
 }
 
