@@ -63,6 +63,14 @@ describe('mikrolb routeros-sim', () => {
     await sim.stop();
   });
 
+  it('serves admin when ROUTEROS_USERNAME is empty (an empty value counts as unset)', async () => {
+    const sim = await running(['--port', '0'], { ROUTEROS_USERNAME: '' });
+    const client = await connectRawClient({ port: sim.port });
+    expect((await client.login('admin', '')).trap).toBeNull();
+    client.close();
+    await sim.stop();
+  });
+
   it('serves api-ssl with --tls-cert and --tls-key', async () => {
     const cert = fileURLToPath(new URL('./testdata/localhost.cert.pem', import.meta.url));
     const key = fileURLToPath(new URL('./testdata/localhost.key.pem', import.meta.url));
