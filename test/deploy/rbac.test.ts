@@ -37,7 +37,7 @@ const PROGRAM: Grants = {
   services: ['get', 'list'],
   'services/status': ['update'],
   'endpointslices.discovery.k8s.io': ['get', 'list'],
-  'ippools.mikrolb.de': ['get', 'list'],
+  'ippools.mikrolb.de': ['list'], // never one pool by name: an event's pool is answered from the list (its holders' Services)
   'ipaddressclaims.mikrolb.de': ['get', 'list'], // a pool's holders; whether an address is shared or still held
   'ipallocations.mikrolb.de': ['get', 'list'],
   'ipallocations.mikrolb.de/status': ['update'],
