@@ -172,9 +172,26 @@ describe('reviewPool: operations', () => {
     expect(reviewPool(request('UPDATE', labelled, invalid), []).allowed).toBe(true);
   });
 
-  it('allows any change of a pool that is being deleted', () => {
-    const deleting = { ...invalid, metadata: { ...invalid.metadata, deletionTimestamp: '2025-01-01T00:00:00Z' } };
-    expect(reviewPool(request('UPDATE', deleting, invalid), []).allowed).toBe(true);
+  it('allows a metadata-only change of an invalid pool being deleted (its finalizer removed)', () => {
+    const deleting = { ...invalid, metadata: { ...invalid.metadata, deletionTimestamp: '2025-01-01T00:00:00Z', finalizers: ['mikrolb.de/pool'] } };
+    const released = { ...deleting, metadata: { ...deleting.metadata, finalizers: [] } };
+    expect(reviewPool(request('UPDATE', released, deleting), []).allowed).toBe(true);
+  });
+
+  it('reviews a spec change of a pool being deleted: it may not take another pool’s addresses', () => {
+    const other = pool('younger', 'IPv4', ['203.0.113.0/24']);
+    const live = pool('going', 'IPv4', ['198.51.100.0/24']);
+    const deleting = { ...live, metadata: { ...live.metadata, deletionTimestamp: '2025-01-01T00:00:00Z' } };
+    const grabbing = { ...deleting, spec: { ...deleting.spec, addresses: ['198.51.100.0/24', '203.0.113.0/24'] } };
+    expect(causesOf(reviewPool(request('UPDATE', grabbing, deleting), [other, deleting]))).toEqual([
+      'spec.addresses: shares 203.0.113.1-203.0.113.254 with IPPool "younger" (an address can belong to only one pool)',
+    ]);
+  });
+
+  it('allows a metadata-only change when the old object is no longer a valid IPPool', () => {
+    const stored = { ...invalid, spec: { ...invalid.spec, ipFamily: 'IPv5' } };
+    const labelled = { ...stored, metadata: { ...stored.metadata, labels: { team: 'a' } } };
+    expect(reviewPool(request('UPDATE', labelled, stored), []).allowed).toBe(true);
   });
 
   it('checks an UPDATE that changes an invalid spec', () => {

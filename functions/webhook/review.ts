@@ -78,8 +78,9 @@ export const reviewResponse = (response: AdmissionResponse): AdmissionReviewResp
  * the same family.
  * On UPDATE the pool is not compared with itself, and overlaps it already had (created before
  * the webhook existed) do not block the change — only new shared addresses do (after a change
- * of ipFamily every shared address is new); a change of
- * metadata alone, or of a pool being deleted, is always allowed so finalizers can be removed.
+ * of ipFamily every shared address is new); a change of metadata alone is always allowed, so
+ * finalizers can be removed. A pool being deleted is reviewed like any other: it still owns its
+ * addresses until its finalizer goes, so a spec change must not take another pool's.
  */
 export function reviewPool(request: AdmissionRequest, otherPools: readonly IPPool[]): AdmissionResponse {
   const { uid } = request;
@@ -88,14 +89,13 @@ export function reviewPool(request: AdmissionRequest, otherPools: readonly IPPoo
   if (request.kind.group !== GROUP || request.kind.kind !== 'IPPool') {
     return deny(uid, name, [cause('kind', `this webhook reviews ${GROUP} IPPools, not ${request.kind.group}/${request.kind.kind}`)]);
   }
+  if (request.operation === 'UPDATE' && deepEqualJson(specOf(request.oldObject), specOf(request.object))) return { uid, allowed: true };
   const parsed = IPPoolSchema.safeParse(request.object);
   if (!parsed.success) {
     return deny(uid, name, parsed.error.issues.map((issue) => cause(fieldPath(issue.path), issue.message)));
   }
   const pool = parsed.data;
   const old = request.operation === 'UPDATE' ? IPPoolSchema.safeParse(request.oldObject) : undefined;
-  const specUnchanged = old?.success === true && deepEqualJson(old.data.spec, pool.spec);
-  if (pool.metadata.deletionTimestamp !== undefined || specUnchanged) return { uid, allowed: true };
 
   const result = validatePoolAddresses(pool.spec.ipFamily, pool.spec.addresses, pool.spec.avoidBuggyIPs);
   const scope = scopeProblems(pool.spec.serviceAllocation).map((p) => cause(p.field, p.message));
@@ -107,6 +107,14 @@ export function reviewPool(request: AdmissionRequest, otherPools: readonly IPPoo
   const { causes, warnings } = overlaps(result.set, before, others);
   if (causes.length > 0) return deny(uid, name, causes);
   return warnings.length > 0 ? { uid, allowed: true, warnings } : { uid, allowed: true };
+}
+
+const Specced = z.object({ spec: z.unknown() });
+
+/** An object's spec as it was sent, whether or not it is a valid IPPool. */
+function specOf(object: unknown): unknown {
+  const parsed = Specced.safeParse(object);
+  return parsed.success ? parsed.data.spec : undefined;
 }
 
 /** The denial message `kubectl apply` prints after "denied the request: ". */
