@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryPort, type MemoryPort } from '../../lib/k8s/memory.js';
 import { ANNOTATION_ALLOW_SHARED_IP, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import type { KubePort } from '../../lib/k8s/port.js';
@@ -103,6 +104,33 @@ describe('allocate claiming again while a release runs', () => {
     expect((await allocate(objectInvocation('update', { kind: 'IPAllocation', name: 'web-v4' }))).kind).toBe('done');
     expect(staged).toBe(true);
     expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+  });
+
+  it('deletes what it made for a Service that stopped being a LoadBalancer meanwhile (released before the creates)', async () => {
+    // a new Service: allocate gives it the finalizer; the Service is then made a ClusterIP
+    // Service, and release (finding no allocation yet) takes the finalizer off, before
+    // allocate's create lands. Release never hears of the allocation, nor does anything else:
+    // allocate and program leave a Service that is not theirs alone, and the resync's garbage
+    // collection only takes allocations whose Service is gone. Its claim held the address for
+    // as long as the Service lived.
+    const fresh = { ...service, metadata: { name: 'web', namespace: 'shop', uid: 'svc-uid-2' } };
+    let staged = false;
+    const ref: { kube?: MemoryPort } = {};
+    const kube = memoryPort({
+      objects: [pool, fresh], now: NOW,
+      beforeWrite: async (w) => {
+        if (staged || !ref.kube || w.verb !== 'create' || w.kind !== 'IPAllocation') return;
+        staged = true;
+        const now = ServiceSchema.parse(await ref.kube.port.get('Service', 'web', 'shop'));
+        await ref.kube.port.replace('Service', { ...now, metadata: { ...now.metadata, finalizers: [] }, spec: { ...now.spec, type: 'ClusterIP', loadBalancerClass: undefined } });
+      },
+    });
+    ref.kube = kube;
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(staged).toBe(true);
+    expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+    expect((await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).filter((a) => !a.metadata.deletionTimestamp)).toEqual([]);
   });
 
   it('keeps the claim of a Service that is not being deleted (a claim that had gone missing)', async () => {

@@ -1,4 +1,4 @@
-import { addressesAskedFor, annotationWarning, matchAllocations, nothingValidNote, requestOf, sameRequest, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
+import { addressesAskedFor, annotationWarning, managedAndLive, matchAllocations, nothingValidNote, requestOf, sameRequest, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
 import { serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
@@ -215,15 +215,18 @@ async function handedOff(deps: AllocateRun, svc: Service, deferred: readonly Def
 /**
  * Closing the allocate/release race: allocate read the Service, then created allocations and
  * claimed addresses; release may have released the Service in between (listing its
- * allocations and their claims before these existed). Reading the Service again after the
- * creates and claims ends every interleaving: if its deletion (or a new uid) is visible now,
- * the new allocations are deleted here (their finalizer lets release free what they hold) and
- * the claims this run made are freed; if not, the deletion came after them and release's
- * listing finds them.
+ * allocations and their claims before these existed) — deleted, or no longer ours (made a
+ * ClusterIP Service, say: release then takes the finalizer off, and nothing would ever take
+ * what was made here, as allocate and program leave such a Service alone and the resync
+ * collects only allocations whose Service is gone). Reading the Service again after the
+ * creates and claims ends every interleaving: if its deletion (a new uid, or that it is no
+ * longer ours) is visible now, the new allocations are deleted here (their finalizer lets
+ * release free what they hold) and the claims this run made are freed; if not, the release
+ * came after them and its listing finds them.
  */
 async function settleAfterClaims(deps: AllocateRun, svc: Service, made: readonly IPAllocation[], claimed: readonly Holding[], report: Report): Promise<void> {
   const now = await getService(deps.kube, svc.metadata.namespace ?? 'default', svc.metadata.name);
-  if (now && now.metadata.uid === svc.metadata.uid && !now.metadata.deletionTimestamp) return;
+  if (now && now.metadata.uid === svc.metadata.uid && managedAndLive(now, deps.classes)) return;
   for (const a of made) {
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (its Service went while it was created)`);
