@@ -107,6 +107,26 @@ describe('the bridge, in process', () => {
     expect(calls()).toEqual(['allocate update Service/api', 'program update Service/api', 'program update Service/api']);
   });
 
+  it('a slice that moves to another Service, or loses its Service label, programs the Service it left', async () => {
+    const { clock, kube, bridge, calls, seen } = await setup();
+    await bridge.ready;
+    for (const svc of ['web', 'api']) kube.apply('Service', lb(svc));
+    kube.apply('EndpointSlice', slice('manual-1', 'web'));
+    await clock.advance(100);
+    seen.length = 0;
+    // relabelled by hand (a Service without a selector whose slices someone manages): web must
+    // no longer balance onto these endpoints, api now must
+    kube.apply('EndpointSlice', slice('manual-1', 'api'));
+    await clock.advance(100);
+    expect(calls()).toEqual(['program update Service/api', 'program update Service/web']);
+    seen.length = 0;
+    // the label taken off: the slice is nobody's, and api must drop its endpoints
+    const unlabelled = { metadata: { name: 'manual-1', namespace: 'shop' }, addressType: 'IPv4' };
+    kube.apply('EndpointSlice', unlabelled);
+    await clock.advance(100);
+    expect(calls()).toEqual(['program update Service/api']);
+  });
+
   it('programs a Service once for a burst of changes to its slices and allocation, never as a slice', async () => {
     const { clock, kube, bridge, calls, seen } = await setup({ perObjectIntervalMs: 250 });
     await bridge.ready;

@@ -4,7 +4,7 @@ import { hostname } from 'node:os';
 import type { ClusterAccess } from '../lib/k8s/access.js';
 import { objectInvocation, resyncInvocation } from '../lib/events/encode.js';
 import { objectKey } from '../lib/events/identity.js';
-import { ObjectKindSchema, type Invocation, type ObjectKind } from '../lib/events/invocation.js';
+import { ObjectKindSchema, type Invocation, type ObjectKind, type ObjectRef } from '../lib/events/invocation.js';
 import { serveApp } from '../lib/http/serve.js';
 import { kubeTransport, userAgentOf, type Transport } from '../lib/k8s/rest.js';
 import type { WatchMirror } from '../lib/k8s/mirror.js';
@@ -110,9 +110,11 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     // deletion itself asks for is queued below; release's resync, sent as work starts,
     // collects what such an object may have left on the router.)
     if (!gate.open && emission.change === 'delete') queue.forget(objectKey(emission.ref));
-    const owner = emission.owner;
-    const ownerGone = owner?.kind === 'Service' && !trackers.Service.live(objectKey(owner));
-    for (const d of routeEmission(ownerGone ? { ...emission, ownerGone } : emission)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
+    const gone = (owner: ObjectRef | undefined): boolean => owner?.kind === 'Service' && !trackers.Service.live(objectKey(owner));
+    const ownerGone = gone(emission.owner);
+    const formerOwnerGone = gone(emission.formerOwner);
+    const routed = { ...emission, ...(ownerGone ? { ownerGone } : {}), ...(formerOwnerGone ? { formerOwnerGone } : {}) };
+    for (const d of routeEmission(routed)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
   };
   const sources = KINDS.map((kind) =>
     startSource({ kind, stream, tracker: trackers[kind], emit, ...(deps.mirrors?.[kind] ? { mirror: deps.mirrors[kind] } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),

@@ -1,3 +1,4 @@
+import { objectKey } from '../lib/events/identity.js';
 import { FUNCTION_NAMES, type Change, type FunctionName, type ObjectKind, type ObjectRef } from '../lib/events/invocation.js';
 
 /** The bridge's routing table speaks of the functions the event contract names. */
@@ -161,6 +162,14 @@ export interface Emission {
    * without it has no allocations yet and goes to allocate).
    */
   ownerGone?: true;
+  /**
+   * The object belonged to another owner before this update (a slice whose Service label was
+   * changed or taken off): that owner changed too, and hears of it as of a deletion of the
+   * object (see routeEmission).
+   */
+  formerOwner?: ObjectRef;
+  /** formerOwner is not live as the bridge sees it (see ownerGone). */
+  formerOwnerGone?: true;
 }
 
 export interface Delivery {
@@ -171,8 +180,20 @@ export interface Delivery {
   delayMs?: number;
 }
 
-/** The invocations one emission causes, per the table. */
+/**
+ * The invocations one emission causes, per the table; for an object that left its owner (see
+ * Emission.formerOwner), those its deletion causes that owner too.
+ */
 export function routeEmission(emission: Emission): Delivery[] {
+  const { formerOwner, formerOwnerGone, ...rest } = emission;
+  const own = routeTo(rest);
+  if (!formerOwner || emission.change !== 'update') return own;
+  const left = routeTo({ change: 'delete', ref: emission.ref, owner: formerOwner, ...(formerOwnerGone ? { ownerGone: true } : {}) })
+    .filter((d) => objectKey(d.ref) === objectKey(formerOwner));
+  return [...own, ...left];
+}
+
+function routeTo(emission: Emission): Delivery[] {
   const relevant = (route: Route): boolean =>
     emission.change === 'delete' || !route.on || !emission.changed || route.on.some((f) => emission.changed?.includes(f));
   const owner = emission.owner;

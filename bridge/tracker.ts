@@ -199,7 +199,12 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     // bridge stopped). A new Service has no finalizer yet: allocate adds it.
     const wasOurs = kind === 'Service' && (id.meta.finalizers ?? []).includes(FINALIZER);
     const change = before || deleting || wasOurs ? 'update' : 'add';
-    return { change, ref: id.ref, ...(owner ? { owner } : {}), ...(changed ? { changed } : {}), ...(deleting ? { deleting } : {}), ...(sharedClaim(id.facets) ? { shared: true } : {}) };
+    // its owner's label changed (a slice relabelled by hand): the owner it left changed too
+    const formerOwner = before?.owner && (!owner || objectKey(before.owner) !== objectKey(owner)) ? before.owner : undefined;
+    return {
+      change, ref: id.ref, ...(owner ? { owner } : {}), ...(formerOwner ? { formerOwner } : {}), ...(changed ? { changed } : {}),
+      ...(deleting ? { deleting } : {}), ...(sharedClaim(id.facets) ? { shared: true } : {}),
+    };
   }
 
   function gone(obj: unknown): Emission | undefined {
