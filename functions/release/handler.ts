@@ -1,6 +1,7 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
 import { blocked, settle } from '../../lib/events/outcome.js';
 import { classifyKubeError } from '../../lib/k8s/classify.js';
+import { messageOf } from '../../lib/errors.js';
 import { GC_COLLECTED } from '../../lib/metrics.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { releaseAllocation } from './allocation.js';
@@ -66,7 +67,13 @@ export function createRelease(given: ReleaseDeps): FunctionHandler {
       try {
         await route(deps, inv, report);
       } catch (e) {
-        if (e instanceof RouterReleaseError) await recordRouterFailure(deps, inv, e.message);
+        // the event is best effort: the router's failure is what the invocation reports (an
+        // event cannot be created in a namespace being deleted, say, whose Services release)
+        if (e instanceof RouterReleaseError) {
+          await recordRouterFailure(deps, inv, e.message).catch((recording: unknown) => {
+            deps.log.warn('Could not record the ReleaseFailed event', { error: messageOf(recording) });
+          });
+        }
         throw e;
       }
     };
