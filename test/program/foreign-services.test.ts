@@ -92,3 +92,52 @@ describe('a LoadBalancer Service of another class', () => {
     await expectUntouched('was-ours');
   });
 });
+
+/**
+ * A Service's class cannot change while it is a LoadBalancer, but it can through another type:
+ * made a ClusterIP Service, it loses its class (and its ingress: the API server clears both),
+ * and made a LoadBalancer again it may name any class. Both updates can come before MikroLB
+ * runs at all.
+ */
+describe('a class changed through another type', () => {
+  const asType = async (name: string, spec: Record<string, unknown>): Promise<void> => {
+    const svc = await getService(kube, ns, name);
+    if (!svc) throw new Error(`Service ${name} is gone`);
+    const { loadBalancerClass: _class, ...rest } = svc.spec;
+    await kube.replace('Service', { ...svc, spec: { ...rest, ...spec } });
+  };
+
+  it('ours, then another controller\'s: released (router entries, allocation, finalizer), its new ingress stays', async () => {
+    await make.service(ns, 'to-theirs', { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' }, { 'mikrolb.de/load-balancer-pools': pool });
+    await slice('to-theirs');
+    await runEverything('to-theirs');
+    const before = await getService(kube, ns, 'to-theirs');
+    expect(before?.status?.loadBalancer?.ingress?.map((i) => i.ip)).toEqual([expect.stringMatching(/^198\.18\.60\./)]);
+    expect(Object.values(stack.sim.state().menus).flat().some((e) => (e.comment ?? '').includes(before?.metadata.uid ?? '?'))).toBe(true);
+
+    await asType('to-theirs', { type: 'ClusterIP' });
+    expect((await getService(kube, ns, 'to-theirs'))?.status?.loadBalancer?.ingress).toBeUndefined();
+    await asType('to-theirs', OTHER);
+    await publishTheirIngress('to-theirs');
+    await runEverything('to-theirs');
+    await expectUntouched('to-theirs');
+  });
+
+  it('another controller\'s, then ours: allocated and published like a new Service', async () => {
+    await make.service(ns, 'to-ours', OTHER, { 'mikrolb.de/load-balancer-pools': pool });
+    await slice('to-ours');
+    await publishTheirIngress('to-ours');
+    await runEverything('to-ours');
+    await expectUntouched('to-ours');
+
+    await asType('to-ours', { type: 'NodePort' });
+    await asType('to-ours', { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller' });
+    await runEverything('to-ours');
+    await runEverything('to-ours');
+    const svc = await getService(kube, ns, 'to-ours');
+    const [held] = await make.allocationsOf(ns, 'to-ours');
+    expect(held?.status?.phase).toBe('Programmed');
+    expect(svc?.metadata.finalizers).toContain(FINALIZER);
+    expect(svc?.status?.loadBalancer?.ingress).toEqual([{ ip: held?.status?.address, ipMode: 'Proxy' }]);
+  });
+});
