@@ -1,5 +1,5 @@
 import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib/core/program-model.js';
-import { ingressFor, serviceCondition } from '../../lib/core/program-status.js';
+import { ingressFor, ingressToWrite, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
 import { matchAllocations, nothingValidNote, optionalFamily, serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
@@ -73,7 +73,7 @@ type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 /** The Service's next status (ingress and our condition), or undefined when it would not change. */
 function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: readonly IPAllocation[], all: readonly IPAllocation[], want: IngressWant, routerError: string | undefined): Service['status'] | undefined {
   const current = svc.status?.loadBalancer?.ingress ?? [];
-  const ingress = !want.publish ? current : want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], familyOf) : [];
+  const ingress = !want.publish ? current : ingressToWrite(current, want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], familyOf) : []);
   const condition = serviceCondition([...all], {
     ...(routerError ? { routerError } : {}),
     ...(all.length === 0 ? { nothingValid: nothingValidNote(serviceIntent(svc, deps.classes)) } : {}),

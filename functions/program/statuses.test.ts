@@ -5,6 +5,7 @@ import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { KubeError } from '../../lib/k8s/errors.js';
+import type { KubePort } from '../../lib/k8s/port.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { allocationName } from '../../lib/core/service.js';
 import { newProgramReport } from './deps.js';
@@ -115,5 +116,34 @@ describe('program writing the status of a Service that stopped being a LoadBalan
     const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
     expect(svc.spec.type).toBe('ClusterIP');
     expect(svc.status?.loadBalancer?.ingress ?? []).toEqual([]);
+  });
+});
+
+describe('program on an API server that drops ipMode (Kubernetes 1.29 and older, LoadBalancerIPMode off)', () => {
+  it('writes the ingress once: the stored {ip} without ipMode is what it wrote', async () => {
+    const uid = '5e1f0000-0000-4000-8000-0000000000b4';
+    const address = '192.0.2.17';
+    const kube = memoryPort({ now: NOW, objects: serviceWithAllocation(uid, address, allocationName(uid, { address })) });
+    let ingressWrites = 0;
+    // such a server stores a Service's status without the ipMode it was given
+    const port: KubePort = {
+      ...kube.port,
+      replaceStatus: async (kind, obj) => {
+        if (kind !== 'Service') return kube.port.replaceStatus(kind, obj);
+        ingressWrites++;
+        const svc = ServiceSchema.parse(obj);
+        const ingress = svc.status?.loadBalancer?.ingress?.map(({ ipMode: _mode, ...rest }) => rest);
+        return kube.port.replaceStatus(kind, { ...svc, status: { ...svc.status, loadBalancer: { ...svc.status?.loadBalancer, ingress } } });
+      },
+    };
+    const router = memoryRouter({ version: '7.19.1', menus: { '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }], '/ip/address': [{ '.id': '*10', address: '192.0.2.1/24', interface: 'ether1' }] } });
+    const program = createProgram({ kube: port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
+    const svcRef = { kind: 'Service' as const, namespace: 'shop', name: 'web' };
+    expect((await program(objectInvocation('update', svcRef))).kind).toBe('done');
+    expect(ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop')).status?.loadBalancer?.ingress).toEqual([{ ip: address }]);
+    const written = ingressWrites;
+    // the Service's next events, and every resync: nothing to write
+    for (let i = 0; i < 3; i++) expect((await program(objectInvocation('update', svcRef))).kind).toBe('done');
+    expect(ingressWrites).toBe(written);
   });
 });

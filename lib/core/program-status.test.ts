@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IPAllocation } from '../k8s/schemas.js';
 import { stateConditions } from './allocation-status.js';
-import { serviceCondition } from './program-status.js';
+import { ingressToWrite, serviceCondition } from './program-status.js';
 
 /** Which failed allocation a PreferDualStack Service may go without (see functions/program/condition.test.ts for the whole run). */
 const at = (conditions: ReturnType<typeof stateConditions>) => conditions.map((c) => ({ ...c, lastTransitionTime: '2026-01-01T00:00:00Z' }));
@@ -47,5 +47,21 @@ describe('serviceCondition with an optional family', () => {
   it('an allocation of that family not failed but waiting (for the router) is waited for', () => {
     const pending: IPAllocation = { metadata: { name: 'ip-b' }, spec: { ipFamily: 'IPv6' }, status: { phase: 'Allocated', address: '2001:db8::15', conditions: at(stateConditions({ kind: 'pending', address: '2001:db8::15', pool: 'v6' })) } };
     expect(serviceCondition([v4, pending], { optionalFamily: 'IPv6' })).toMatchObject({ status: 'False', reason: 'ProgrammingPending' });
+  });
+});
+
+describe('ingressToWrite', () => {
+  const wanted = [{ ip: '192.0.2.15', ipMode: 'Proxy' as const }];
+  it('keeps what is stored when it says the same, also without the ipMode an older API server drops', () => {
+    const stored = [{ ip: '192.0.2.15' }];
+    expect(ingressToWrite(stored, wanted)).toBe(stored);
+    expect(ingressToWrite([{ ip: '192.0.2.15', ipMode: 'Proxy' }], wanted)).toEqual(wanted);
+  });
+
+  it('writes the wanted ingress over another ipMode, another address, more or fewer entries', () => {
+    for (const stored of [[{ ip: '192.0.2.15', ipMode: 'VIP' as const }], [{ ip: '192.0.2.16' }], [], [{ ip: '192.0.2.15' }, { ip: '192.0.2.16' }], [{ ip: '192.0.2.15', hostname: 'lb.example' }]]) {
+      expect(ingressToWrite(stored, wanted)).toBe(wanted);
+    }
+    expect(ingressToWrite([{ ip: '192.0.2.15' }], [])).toEqual([]);
   });
 });

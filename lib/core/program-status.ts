@@ -5,6 +5,7 @@ import { ANNOTATION_LB_ENABLED } from '../k8s/keys.js';
 import type { Condition, IPAllocation } from '../k8s/schemas.js';
 import { COND_READY } from './allocation-status.js';
 import { findCondition } from './conditions.js';
+import { deepEqualJson } from './equal.js';
 
 export const isReady = (a: IPAllocation): boolean => findCondition(a.status?.conditions, COND_READY)?.status === 'True';
 
@@ -19,6 +20,20 @@ export function ingressFor(lbAllocations: readonly IPAllocation[], families: rea
     })
     .sort();
   return [...new Set(ips)].map((ip) => ({ ip, ipMode: 'Proxy' }));
+}
+
+/**
+ * The ingress to write, given the one stored: the stored one itself when it says the same. An
+ * API server without the LoadBalancerIPMode feature (Kubernetes 1.29 and older, unless enabled)
+ * drops `ipMode` from what is written, so an entry stored without one stands for the wanted
+ * entry; compared as written, every run would write the same status again.
+ */
+export function ingressToWrite(stored: LoadBalancerIngress[], wanted: LoadBalancerIngress[]): LoadBalancerIngress[] {
+  const same = stored.length === wanted.length && stored.every((s, i) => {
+    const w = wanted[i];
+    return w !== undefined && deepEqualJson(s.ipMode === undefined ? { ...s, ipMode: w.ipMode } : s, w);
+  });
+  return same ? stored : wanted;
 }
 
 export const SERVICE_CONDITION = 'mikrolb.de/LoadBalancerReady';
