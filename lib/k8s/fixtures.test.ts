@@ -24,6 +24,9 @@ spec:
   ports: [{ port: 80, protocol: TCP }]
 `;
 
+/** Nine aliases of nine aliases of ...: 9^8 items once expanded. */
+const ALIAS_BOMB = ['a: &a [x, x, x, x, x, x, x, x, x]', ...'bcdefgh'.split('').map((n, i) => `${n}: &${n} [${Array.from({ length: 9 }, () => `*${'abcdefgh'[i]}`).join(', ')}]`)].join('\n');
+
 function objects(result: FixtureResult) {
   if (!result.ok) throw new Error(result.message);
   return result.objects;
@@ -84,6 +87,8 @@ describe('parseFixtureText', () => {
     ['an object given twice', `${SERVICE}---\n${SERVICE}`, 'bad.yaml document 2: Service default/web is already given in bad.yaml document 1'],
     ['broken YAML', `${POOL}---\nkind: [unclosed\n`, 'bad.yaml document 2:'],
     ['a bad list item', 'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n', 'bad.yaml document 1 item 1: kind Secret'],
+    // the YAML library throws on expanding this (a "billion laughs"): an answer, not an exception
+    ['aliases that expand without bound', `${POOL}---\n${ALIAS_BOMB}`, 'bad.yaml document 2: Excessive alias count'],
   ])('reports %s with file and document', (_what, text, expected) => {
     expect(message(parseFixtureText(text, 'bad.yaml'))).toContain(expected);
   });

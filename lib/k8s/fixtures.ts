@@ -70,15 +70,28 @@ function readDocuments(text: string, origin: string): Documents {
     const where = `${origin} document ${i + 1}`;
     const error = doc.errors[0];
     if (error) return { ok: false, message: `${where}: ${error.message.split('\n')[0] ?? 'invalid YAML'}` };
-    const value: unknown = doc.toJS();
-    if (value === null || value === undefined) continue;
-    const list = ListSchema.safeParse(value);
-    const output = InvokeOutputSchema.safeParse(value);
+    const value = documentValue(doc);
+    if (!value.ok) return { ok: false, message: `${where}: ${value.message}` };
+    if (value.value === null || value.value === undefined) continue;
+    const list = ListSchema.safeParse(value.value);
+    const output = InvokeOutputSchema.safeParse(value.value);
     if (list.success) docs.push(...list.data.items.map((item, j) => ({ value: item, where: `${where} item ${j + 1}` })));
     else if (output.success) docs.push(...output.data.objects.map((item, j) => ({ value: item, where: `${where} objects[${j}]` })));
-    else docs.push({ value, where });
+    else docs.push({ value: value.value, where });
   }
   return { ok: true, docs };
+}
+
+/**
+ * A document's value. Converting it can still throw on a document that parsed: aliases that
+ * would expand without bound (the library's guard against a "billion laughs").
+ */
+function documentValue(doc: { toJS(): unknown }): { ok: true; value: unknown } | { ok: false; message: string } {
+  try {
+    return { ok: true, value: doc.toJS() };
+  } catch (e) {
+    return { ok: false, message: messageOf(e) };
+  }
 }
 
 const uidOf = (kind: string, namespace: string | undefined, name: string): string => {

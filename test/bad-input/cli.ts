@@ -19,6 +19,7 @@ const CASES: CliCase[] = [
   ['a second document that is not YAML', 'state.yaml', 'apiVersion: v1\n---\n: : :\n', '--state', /document 2: Nested mappings are not allowed/],
   ['a kind the state cannot hold', 'state.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n', '--state', /document 1: kind Pod is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice, Namespace$/],
   ['an object without metadata.name', 'state.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  namespace: shop\nspec:\n  type: LoadBalancer\n', '--state', /document 1: metadata\.name: Invalid input: expected string, received undefined$/],
+  ['aliases that expand without bound', 'state.yaml', `a: &a [x, x, x, x, x, x, x, x, x]\n${[...'bcdefgh'].map((n, i) => `${n}: &${n} [${Array(9).fill(`*${'abcdefgh'[i] ?? 'a'}`).join(', ')}]`).join('\n')}\n`, '--state', /document 1: Excessive alias count indicates a resource exhaustion attack$/],
   ['a document that is a list', 'state.yaml', '- a\n- b\n', '--state', /document 1: the document: Invalid input: expected object, received array$/],
   ['a router with a bad version', 'router.json', '{"version": "seven", "menus": {}}', '--router', /: version: version must look like 7\.19\.1$/],
   ['a router version that is a number', 'router.json', '{"version": 7.19, "menus": {}}', '--router', /: version: Invalid input: expected string, received number$/],
