@@ -1,3 +1,4 @@
+import { parseAddress } from '../ip/index.js';
 import type { RouterEntry } from './state.js';
 import type { DesiredEntry } from './menus.js';
 
@@ -52,7 +53,22 @@ function sameValue(a: string | undefined, b: string | undefined): boolean {
   if (a === b) return true;
   if (a === undefined || b === undefined) return false;
   const boolA = BOOLEAN[a];
-  return boolA !== undefined && boolA === BOOLEAN[b];
+  if (boolA !== undefined) return boolA === BOOLEAN[b];
+  const addressA = ipv6Key(a);
+  return addressA !== undefined && addressA === ipv6Key(b);
+}
+
+/**
+ * An IPv6 address or `address/prefix` as one key per value. IPv6 has several text forms
+ * (RFC 5952 leaves an IPv4-mapped address to taste: MikroLB writes `::ffff:192.0.2.7`, a
+ * router may print `::ffff:c000:207`), and a router printing another form than it was given
+ * must not make every run rewrite the entry.
+ */
+function ipv6Key(text: string): string | undefined {
+  if (!text.includes(':')) return undefined;
+  const slash = text.indexOf('/');
+  const host = parseAddress(slash < 0 ? text : text.slice(0, slash));
+  return host.ok && host.family === 'IPv6' ? `${host.value}${slash < 0 ? '' : text.slice(slash)}` : undefined;
 }
 
 export function diffEntry(menu: string, existing: RouterEntry, desired: DesiredEntry): Diff {

@@ -82,3 +82,28 @@ describe('plans executed by the router simulator', () => {
     expect(planState(printed(store), desiredFor([svc]), scopes.everything, ALL_MENUS)).toEqual([]);
   });
 });
+
+describe('addresses the router prints in another text form than it was given', () => {
+  // RFC 5952 lets an IPv4-mapped address be written `::ffff:192.0.2.77` (MikroLB's form) or
+  // `::ffff:c000:24d` (the router's): the same address, so once written it is left alone.
+  const mapped = webService({
+    lbAddresses: [{ family: 'IPv6', address: '::ffff:192.0.2.77' }],
+    snatAddresses: [{ family: 'IPv6', address: '::ffff:192.0.2.78' }],
+    endpoints: [{ family: 'IPv6', address: '::ffff:10.0.0.5', ready: true }, { family: 'IPv6', address: 'fd00::6', ready: true }],
+  });
+
+  it('IPv4-mapped IPv6 addresses: accepted, and nothing to change on the next run', () => {
+    const store = seededStore(baseRouter());
+    expect(send(store, planState(printed(store), desiredFor([mapped]), scopes.everything, ALL_MENUS))).toEqual([]);
+    expect(printed(store).menus['/ipv6/address']?.map((e) => e.address)).toContain('::ffff:c000:24d/128');
+    expect(planState(printed(store), desiredFor([mapped]), scopes.everything, ALL_MENUS)).toEqual([]);
+  });
+
+  it('another address is still a change', () => {
+    const store = seededStore(baseRouter());
+    send(store, planState(printed(store), desiredFor([mapped]), scopes.everything, ALL_MENUS));
+    const moved = { ...mapped, endpoints: [{ family: 'IPv6' as const, address: '::ffff:10.0.0.9', ready: true }, { family: 'IPv6' as const, address: 'fd00::6', ready: true }] };
+    const ops = planState(printed(store), desiredFor([moved]), scopes.everything, ALL_MENUS);
+    expect(ops.filter((op) => op.op === 'set').map((op) => op.op === 'set' ? Object.values(op.changes) : [])).toContainEqual(['::ffff:10.0.0.9']);
+  });
+});
