@@ -30,9 +30,15 @@ function read<T>(env: Env, name: string, schema: z.ZodType<T>, fallback?: T): Pa
 }
 
 const Bool = z.enum(['true', 'false'], 'must be true or false').transform((v) => v === 'true');
-const Port = z.coerce.number().int('must be a whole number').min(0).max(65535, 'must be a port number (0-65535)');
+/**
+ * Decimal digits (with a sign or a fraction, to say what is wrong with them), as a number.
+ * Not `z.coerce.number()`: Number() reads whitespace as 0 and takes `0x1f90` and `8e3`.
+ */
+const decimal = (message: string) => z.string().trim().regex(/^-?\d+(\.\d+)?$/, message).transform(Number);
+const PORT_RANGE = 'must be a port number (0-65535)';
+const Port = decimal(PORT_RANGE).pipe(z.number().int('must be a whole number').min(0, PORT_RANGE).max(65535, PORT_RANGE));
 const ClassName = z.string().trim().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must look like mikrolb.de/controller');
-const Limit = z.coerce.number().int('must be a whole number').min(1, 'must be at least 1').max(1024, 'must be at most 1024');
+const Limit = decimal('must be a whole number').pipe(z.number().int('must be a whole number').min(1, 'must be at least 1').max(1024, 'must be at most 1024'));
 const Pem = z.string().refine((t) => t.includes('-----BEGIN CERTIFICATE-----'), 'must be PEM text (-----BEGIN CERTIFICATE-----)');
 
 export interface RouterConfig {
