@@ -64,6 +64,14 @@ describe('configuration from the environment', () => {
     ['a yes/no typo', { LEADER_ELECTION: 'ture' }, 'LEADER_ELECTION must be true or false, got "ture"'],
     ['a port out of range', { BRIDGE_PORT: '70000' }, 'BRIDGE_PORT must be a port number (0-65535), got "70000"'],
     ['a renew deadline past the lease', { LEASE_DURATION: '5s', LEASE_RENEW_DEADLINE: '10s' }, 'LEASE_RENEW_DEADLINE: the renew deadline must be shorter than the lease duration'],
+    // a sub-millisecond duration rounds to 0 ms, which only the schema refused, naming resyncIntervalMs
+    ['a duration under a millisecond', { RESYNC_INTERVAL: '0.0001ms' }, 'RESYNC_INTERVAL must be a duration such as 30s, 5m or 1h, got "0.0001ms"'],
+    ['a concurrency past what a number holds', { FUNCTION_CONCURRENCY: '99999999999999999999' }, 'FUNCTION_CONCURRENCY must be a positive integer, got "99999999999999999999"'],
+    ['a per-function concurrency past what a number holds', { FUNCTION_CONCURRENCY_PROGRAM: '9007199254740993' }, 'FUNCTION_CONCURRENCY_PROGRAM must be a positive integer, got "9007199254740993"'],
+    // the API server refuses such a Lease: the bridge would start, never lead, and warn for ever
+    ['a lease name that is no object name', { LEASE_NAME: 'Bridge Lease' }, 'LEASE_NAME must be a Kubernetes object name (lower-case letters, digits, "-" and "."; at most 253), got "Bridge Lease"'],
+    ['a lease namespace that is no namespace', { LEASE_NAMESPACE: 'mikrolb.system' }, 'LEASE_NAMESPACE must be a namespace name (lower-case letters, digits and "-"; at most 63), got "mikrolb.system"'],
+    ['a lease namespace over 63 characters', { LEASE_NAMESPACE: 'n'.repeat(64) }, `LEASE_NAMESPACE must be a namespace name (lower-case letters, digits and "-"; at most 63), got "${'n'.repeat(64)}"`],
     ['a base delay past the maximum', { RETRY_BASE_DELAY: '5m', RETRY_MAX_DELAY: '1m' }, 'RETRY_BASE_DELAY: the base delay must not exceed the maximum'],
   ])('fails on %s with one line naming the variable', (_, env, message) => {
     const result = bridgeConfigFromEnv({ ...URLS, ...env });

@@ -88,7 +88,8 @@ export function parseDuration(text: string): number | undefined {
   if (!/^(\d+(\.\d+)?(ms|s|m|h))+$/.test(text)) return undefined;
   let total = 0;
   for (const [, amount = '', unit = ''] of text.matchAll(/(\d+(?:\.\d+)?)(ms|s|m|h)/g)) total += Number(amount) * (UNITS[unit] ?? NaN);
-  return Number.isFinite(total) && total > 0 ? Math.round(total) : undefined;
+  const ms = Math.round(total);
+  return Number.isFinite(ms) && ms > 0 ? ms : undefined;
 }
 
 type Parse<T> = (text: string) => { ok: true; value: T } | { ok: false; message: string };
@@ -101,7 +102,7 @@ const duration: Parse<number> = (t) => {
   return value > MAX_DELAY_MS ? { ok: false, message: `must be at most 596h (the longest timer Node keeps), ${got(t)}` } : { ok: true, value };
 };
 const positiveInt: Parse<number> = (t) =>
-  /^[1-9]\d*$/.test(t) ? { ok: true, value: Number(t) } : { ok: false, message: `must be a positive integer, ${got(t)}` };
+  /^[1-9]\d*$/.test(t) && Number.isSafeInteger(Number(t)) ? { ok: true, value: Number(t) } : { ok: false, message: `must be a positive integer, ${got(t)}` };
 const port: Parse<number> = (t) =>
   /^\d+$/.test(t) && Number(t) <= 65_535 ? { ok: true, value: Number(t) } : { ok: false, message: `must be a port number (0-65535), ${got(t)}` };
 const bool: Parse<boolean> = (t) => {
@@ -111,6 +112,11 @@ const bool: Parse<boolean> = (t) => {
   return { ok: false, message: `must be true or false, ${got(t)}` };
 };
 const text: Parse<string> = (t) => ({ ok: true, value: t });
+/** Names the API server checks: a value it would refuse stops start-up instead of every request. */
+const matching = (pattern: RegExp, max: number, rule: string): Parse<string> => (t) =>
+  t.length <= max && pattern.test(t) ? { ok: true, value: t } : { ok: false, message: `must be ${rule}, ${got(t)}` };
+const objectName = matching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 253, 'a Kubernetes object name (lower-case letters, digits, "-" and "."; at most 253)');
+const namespaceName = matching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 63, 'a namespace name (lower-case letters, digits and "-"; at most 63)');
 const url: Parse<string> = (t) => {
   const parsed = FunctionUrl.safeParse(t);
   return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: `must be an http:// or https:// URL, ${got(t)}` };
@@ -156,8 +162,8 @@ export function bridgeConfigFromEnv(env: Readonly<Record<string, string | undefi
       retry: { baseMs: read('RETRY_BASE_DELAY', duration), maxMs: read('RETRY_MAX_DELAY', duration) },
       lease: {
         enabled: read('LEADER_ELECTION', bool),
-        namespace: read('LEASE_NAMESPACE', text),
-        name: read('LEASE_NAME', text),
+        namespace: read('LEASE_NAMESPACE', namespaceName),
+        name: read('LEASE_NAME', objectName),
         identity: read('POD_NAME', text),
         durationMs: read('LEASE_DURATION', duration),
         renewDeadlineMs: read('LEASE_RENEW_DEADLINE', duration),
