@@ -75,7 +75,9 @@ function usableTarget(address: string): IPFamily | undefined {
 
 /**
  * Slice addresses that are never NAT or SNAT targets (loopback, unspecified, multicast,
- * link-local, broadcast), with why, in the order the slices list them.
+ * link-local, broadcast, or a form MikroLB does not read: the API server still takes an IPv4
+ * address with leading zeros, `010.0.0.5`, which tools read as decimal or octal), with why,
+ * in the order the slices list them.
  */
 export function unusableEndpoints(slices: readonly EndpointSlice[]): { address: string; kind: string }[] {
   const out = new Map<string, string>();
@@ -83,7 +85,7 @@ export function unusableEndpoints(slices: readonly EndpointSlice[]): { address: 
     if (s.addressType === 'FQDN') continue;
     for (const address of s.endpoints.flatMap((e) => e.addresses)) {
       const p = parseAddress(address);
-      const kind = p.ok ? unusableTarget(p.family, p.value) : undefined;
+      const kind = p.ok ? unusableTarget(p.family, p.value) : 'non-standard form';
       if (kind) out.set(address, kind);
     }
   }
