@@ -8,6 +8,7 @@ import { admissionCases } from './admission.js';
 import { annotationCases } from './annotations.js';
 import { invokeCases } from './cli.js';
 import { cloudEventCases } from './events.js';
+import { environmentCases } from './environment.js';
 import { poolSpecCases } from './pools.js';
 import { routerCases } from './router.js';
 import { tally, watchProcessFaults } from './support.js';
@@ -30,6 +31,7 @@ cloudEventCases(count);
 admissionCases(count);
 routerCases(count, () => watch.faults);
 invokeCases(count);
+environmentCases(count);
 
 describe('the catalogue as a whole', () => {
   it('ran no case that crashed the process (no uncaught exception, no unhandled rejection)', () => {

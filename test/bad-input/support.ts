@@ -6,7 +6,7 @@ import type { KubePort } from '../../lib/k8s/port.js';
  * every case, a write-recording Kubernetes port, and a watch on process-level faults.
  */
 
-export type Edge = 'pool specs' | 'annotations' | 'cloudevents' | 'admission reviews' | 'router replies' | 'invoke fixtures';
+export type Edge = 'pool specs' | 'annotations' | 'cloudevents' | 'admission reviews' | 'router replies' | 'invoke fixtures' | 'environment';
 
 export interface Tally {
   add(edge: Edge, cases: number): void;
