@@ -31,6 +31,14 @@ describe('which Services MikroLB manages', () => {
   });
 });
 
+describe('MetalLB’s address-pool, which is not read', () => {
+  it.each(['metallb.io/address-pool', 'metallb.universe.tf/address-pool'])('%s alone: a family allocation, and the Service is told', (key) => {
+    const intent = serviceIntent(svc(lb, { [key]: 'internal' }), classes);
+    expect(intent.allocations.map((w) => w.ipFamily)).toEqual(['IPv4']);
+    expect(intent.problems).toEqual([{ annotation: key, value: 'internal', message: `${key} is not read, so the address comes from an autoAssign pool; name the pool in mikrolb.de/load-balancer-pools` }]);
+  });
+});
+
 describe('the IPAllocations a Service asks for', () => {
   it.each([
     ['one per family by default (IPv4)', lb, {}, [{ ipFamily: 'IPv4' }]],
@@ -50,6 +58,10 @@ describe('the IPAllocations a Service asks for', () => {
     ['metallb.universe.tf/loadBalancerIPs', lb, { 'metallb.universe.tf/loadBalancerIPs': '192.0.2.8' }, [{ address: '192.0.2.8' }]],
     ['sources naming the same addresses do not conflict', { ...lb, loadBalancerIP: '192.0.2.7' },
       { 'mikrolb.de/load-balancer-ips': '192.0.2.7', 'metallb.io/loadBalancerIPs': '192.0.2.7' }, [{ address: '192.0.2.7' }]],
+    ['load-balancer-ips and -pools of only commas are not set', lb, { 'mikrolb.de/load-balancer-ips': ' , ,', 'mikrolb.de/load-balancer-pools': ',' }, [{ ipFamily: 'IPv4' }]],
+    ['a MetalLB address of only commas is not set: the next source is read', { ...lb, loadBalancerIP: '192.0.2.9' }, { 'metallb.io/loadBalancerIPs': ',' }, [{ address: '192.0.2.9' }]],
+    ['MetalLB’s address-pool is no problem beside our pools', lb, { 'metallb.io/address-pool': 'internal', 'mikrolb.de/load-balancer-pools': 'internal-v4' }, [{ poolName: 'internal-v4' }]],
+    ['MetalLB’s address-pool is no problem beside explicit addresses', lb, { 'metallb.io/address-pool': 'internal', 'metallb.io/loadBalancerIPs': '192.0.2.7' }, [{ address: '192.0.2.7' }]],
     ['a MetalLB address beside a named pool', lb, { 'metallb.io/loadBalancerIPs': '192.0.2.7', 'mikrolb.de/load-balancer-pools': 'a' }, [{ address: '192.0.2.7' }, { poolName: 'a' }]],
   ])('%s', (_what, spec, annotations, wanted) => {
     const intent = serviceIntent(svc(spec, annotations), classes);

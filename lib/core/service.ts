@@ -5,7 +5,7 @@ import { PoolNameSchema } from '../k8s/schemas.js';
 import { holdsAddress } from './pools.js';
 import {
   ANNOTATION_LB_ENABLED, ANNOTATION_LB_IPS, ANNOTATION_LB_POOLS, ANNOTATION_METALLB_IPS, ANNOTATION_METALLB_IPS_LEGACY,
-  ANNOTATION_SNAT_ENABLED, ANNOTATION_SNAT_IPS, FIELD_LOAD_BALANCER_IP, SNAT_USE_LB_IPS,
+  ANNOTATION_SNAT_ENABLED, ANNOTATION_SNAT_IPS, FIELD_LOAD_BALANCER_IP, METALLB_POOL_ANNOTATIONS, SNAT_USE_LB_IPS,
 } from '../k8s/keys.js';
 
 export interface ClassConfig {
@@ -126,9 +126,11 @@ function parseAddresses(key: string, raw: string, max: number, problems: Annotat
 export const LB_ADDRESS_SOURCES = [ANNOTATION_LB_IPS, ANNOTATION_METALLB_IPS, ANNOTATION_METALLB_IPS_LEGACY, FIELD_LOAD_BALANCER_IP] as const;
 
 function sourceValue(svc: Service, a: Record<string, string>, source: (typeof LB_ADDRESS_SOURCES)[number]): string | undefined {
-  const raw = source === FIELD_LOAD_BALANCER_IP ? svc.spec.loadBalancerIP : a[source];
-  return raw === undefined || raw.trim() === '' ? undefined : raw;
+  return listValue(source === FIELD_LOAD_BALANCER_IP ? svc.spec.loadBalancerIP : a[source]);
 }
+
+/** A comma list's value, unless it names nothing (empty, blank, or only commas: `" , "`), which counts as not set. */
+const listValue = (raw: string | undefined): string | undefined => (raw === undefined || splitList(raw).length === 0 ? undefined : raw);
 
 /**
  * The explicit addresses of the first source that is set; every later source that is set and
@@ -154,7 +156,7 @@ function explicitAddresses(svc: Service, a: Record<string, string>, max: number,
 function lbWants(svc: Service, a: Record<string, string>, max: number, problems: AnnotationProblem[]): Omit<DesiredAllocation, 'name' | 'roles'>[] {
   const addresses = explicitAddresses(svc, a, max, problems);
   // an empty value counts as not set (as upstream)
-  const pools = a[ANNOTATION_LB_POOLS]?.trim() ? a[ANNOTATION_LB_POOLS] : undefined;
+  const pools = listValue(a[ANNOTATION_LB_POOLS]);
   const names: string[] = [];
   for (const name of pools === undefined ? [] : listItems(ANNOTATION_LB_POOLS, pools, max, problems)) {
     if (!PoolNameSchema.safeParse(name).success) {
@@ -163,6 +165,12 @@ function lbWants(svc: Service, a: Record<string, string>, max: number, problems:
   }
   if (addresses !== undefined || pools !== undefined) {
     return [...(addresses ?? []).map((p) => ({ address: p.text })), ...names.map((poolName) => ({ poolName }))];
+  }
+  // a Service written for MetalLB that asked for a pool would otherwise get an address from
+  // another pool without a word
+  for (const key of METALLB_POOL_ANNOTATIONS) {
+    const raw = a[key];
+    if (raw?.trim()) problems.push({ annotation: key, value: raw, message: `${key} is not read, so the address comes from an autoAssign pool; name the pool in ${ANNOTATION_LB_POOLS}` });
   }
   const families = svc.spec.ipFamilies?.length ? svc.spec.ipFamilies : (['IPv4'] as const);
   return [...new Set(families)].map((ipFamily) => ({ ipFamily }));

@@ -64,6 +64,8 @@ export const SNAT_USE_LB_IPS = 'use-lb-ips';
 export const ANNOTATION_METALLB_IPS = 'metallb.io/loadBalancerIPs';
 /** MetalLB's older spelling of the same annotation. */
 export const ANNOTATION_METALLB_IPS_LEGACY = 'metallb.universe.tf/loadBalancerIPs';
+/** MetalLB's pool annotations (and older spelling): not read, which a Service that sets one is told. */
+export const METALLB_POOL_ANNOTATIONS = ['metallb.io/address-pool', 'metallb.universe.tf/address-pool'] as const;
 /** The deprecated Service field, named as problems and docs name it. */
 export const FIELD_LOAD_BALANCER_IP = 'spec.loadBalancerIP';
 
