@@ -108,6 +108,23 @@ describe('allocation failures', () => {
     expect(sampleValue(m.render(), ALLOCATION_FAILURES, { pool: 'q', reason: 'PoolNotFound' })).toBeUndefined();
   });
 
+  it('leave out a family the Service can go without: not failing, not counted, also when a list shows it failed', () => {
+    const m = createPoolMetrics();
+    const failingOf = (labels: Record<string, string>) => sampleValue(m.render(), ALLOCATIONS_FAILED, labels);
+    m.decided('v6', { pool: '', reason: 'PoolExhausted', optional: true });
+    expect(failingOf({ pool: '', reason: 'PoolExhausted' })).toBeUndefined();
+    expect(sampleValue(m.render(), ALLOCATION_FAILURES, { pool: '', reason: 'PoolExhausted' })).toBe(0);
+    const failed: IPAllocation = {
+      ...allocation({ ipFamily: 'IPv6' }), metadata: { name: 'v6' },
+      status: { phase: 'Failed', conditions: [{ type: 'Allocated', status: 'False', reason: 'PoolExhausted', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
+    };
+    m.listed([failed]);
+    expect(failingOf({ pool: '', reason: 'PoolExhausted' })).toBeUndefined();
+    // its Service made the family required (RequireDualStack): it fails like any other
+    m.decided('v6', { pool: '', reason: 'PoolExhausted' });
+    expect(failingOf({ pool: '', reason: 'PoolExhausted' })).toBe(1);
+  });
+
   it('stop failing as the watch sees them deleted or gone (forgetReleased), and not before', () => {
     const m = createPoolMetrics();
     const failingOf = () => sampleValue(m.render(), ALLOCATIONS_FAILED, { pool: 'p', reason: 'PoolExhausted' });

@@ -23,7 +23,10 @@ export interface PoolMetrics {
   counted(pool: string, family: IPFamily, counts: PoolCounts): void;
   /** These are all the pools there are: the gauges of any other pool go. */
   retain(pools: Iterable<string>): void;
-  /** An allocation was decided: failed (counted, and it is failing until decided otherwise) or not. */
+  /**
+   * An allocation was decided: failed (counted, and it is failing until decided otherwise) or
+   * not. A failure of a family its Service can go without (`optional`) is neither.
+   */
   decided(allocation: string, failure?: Failure): void;
   /** Every allocation that is not settled (every failed one among them), as just listed: those no longer failed (or gone) stop counting as failing. */
   listed(allocations: readonly IPAllocation[]): void;
@@ -34,6 +37,13 @@ export interface Failure {
   /** See `failedPool`. */
   pool: string;
   reason: FailureReason;
+  /**
+   * The allocation is of the family a PreferDualStack Service can go without (`optionalFamily`
+   * in lib/core/service.ts): the Service is ready without it (`SecondaryFamilyUnavailable`), so
+   * its failure is no failure to count or alert on. Remembered, so that the list of a pool's
+   * recount (which cannot tell) does not count it as failing either.
+   */
+  optional?: boolean;
 }
 
 interface Counted {
@@ -62,8 +72,9 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
   const failures = registry.counter(ALLOCATION_FAILURES, 'Allocation decisions that failed, by pool (the one asked for or containing the asked address; empty for a family) and reason.');
   const zero = (pool: string): void => FAILURE_REASONS.forEach((reason) => failures.inc({ pool, reason }, 0));
   zero('');
-  const failing = new Map<string, { pool: string; reason: string }>();
-  registry.gauge(ALLOCATIONS_FAILED, 'IPAllocations whose last decision failed (phase Failed), by pool and reason.', () => (current() ? tally(failing.values()) : []));
+  const failing = new Map<string, { pool: string; reason: string; optional?: boolean }>();
+  const counted = (): Labels[] => [...failing.values()].flatMap((f) => (f.optional ? [] : [{ pool: f.pool, reason: f.reason }]));
+  registry.gauge(ALLOCATIONS_FAILED, 'IPAllocations whose last decision failed (phase Failed), by pool and reason; not those of a family their Service can go without.', () => (current() ? tally(counted()) : []));
   return {
     counted(pool, family, counts) {
       if (!pools.has(pool)) zero(pool);
@@ -76,6 +87,7 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
     },
     decided(allocation, failure) {
       if (!failure) return void failing.delete(allocation);
+      if (failure.optional) return void failing.set(allocation, { pool: failure.pool, reason: failure.reason, optional: true });
       // a pool that does not exist is any name a Service writes: as a counter's label it would
       // add a series for good (the gauge's series go with the allocation)
       failures.inc({ pool: failure.reason === 'PoolNotFound' ? '' : failure.pool, reason: failure.reason });

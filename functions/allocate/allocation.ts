@@ -2,7 +2,7 @@ import { allocatedNote, allocatedStatus, refusedByRouter, statusChanged } from '
 import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holding } from '../../lib/core/assign.js';
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { formatAddress, parseAddress, type IPFamily } from '../../lib/ip/index.js';
-import { addressesAskedFor, serviceIntent } from '../../lib/core/service.js';
+import { addressesAskedFor, optionalFamily, serviceIntent } from '../../lib/core/service.js';
 import { claimAddress, claimHeldBy, claimNameOf, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
 import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
@@ -20,7 +20,11 @@ import { failedPool } from '../../lib/pool-metrics.js';
 import type { AllocateRun, Report } from './deps.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
-export type OwnerState = { state: 'none' } | { state: 'gone' } | { state: 'present'; key: string; ipFamilies: IPFamily[]; namespace: string; labels: Record<string, string>; sharing?: Sharing; /** addressesAskedFor: what its pool and family searches skip */ askedFor: string[] };
+export type OwnerState = { state: 'none' } | { state: 'gone' } | {
+  state: 'present'; key: string; ipFamilies: IPFamily[]; namespace: string; labels: Record<string, string>; sharing?: Sharing;
+  /** addressesAskedFor: what its pool and family searches skip */ askedFor: string[];
+  /** optionalFamily: the family it can go without (its failure is not counted as one) */ optionalFamily?: IPFamily;
+};
 
 async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerState> {
   const named = serviceOfLabels(a.metadata.labels);
@@ -30,7 +34,8 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
   if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
   const sharing = sharingOf(svc);
   const askedFor = addressesAskedFor(serviceIntent(svc, deps.classes));
-  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace: named.namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}), askedFor };
+  const optional = optionalFamily(svc);
+  return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace: named.namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}), askedFor, ...(optional ? { optionalFamily: optional } : {}) };
 }
 
 /**
@@ -51,6 +56,10 @@ function settled(a: IPAllocation, owner: OwnerState | undefined, yieldAskedFor: 
   if (yieldAskedFor && !a.spec.address && p.ok && owner.askedFor.includes(formatAddress(p.family, p.value))) return false;
   return owner.ipFamilies.length === 0 || (p.ok && owner.ipFamilies.includes(p.family));
 }
+
+/** Whether the allocation is a family allocation of the family its Service can go without (see optionalFamily). */
+const optionalFor = (owner: OwnerState, a: IPAllocation): boolean =>
+  owner.state === 'present' && a.spec.ipFamily !== undefined && a.spec.ipFamily === owner.optionalFamily;
 
 /** How many taken candidates one allocation may run into before it answers "retry later". */
 const MAX_CLAIM_ATTEMPTS = 16;
@@ -387,7 +396,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
         if (known.claims) known.claims.push(claimed);
         else if (owner.state === 'present' && (await owningService(deps, current)).state === 'gone') await freeClaims(deps, [claimed], report);
       }
-      deps.metrics?.decided(name, d.ok ? undefined : { pool: failedPool(current, adopted), reason: d.reason });
+      deps.metrics?.decided(name, d.ok ? undefined : { pool: failedPool(current, adopted), reason: d.reason, ...(optionalFor(owner, current) ? { optional: true } : {}) });
       if (replaced) await freeClaims(deps, [replaced], report);
     }, () => {
       report.conflicts++;

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { IPPoolSchema } from '../../lib/k8s/schemas.js';
+import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, createPoolMetrics } from '../../lib/pool-metrics.js';
 import { sampleValue } from '../../test/helpers/prom-text.js';
@@ -65,5 +65,38 @@ describe('allocate: pool metrics', () => {
     text = metrics.render();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'other' })).toBeUndefined();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'pair' })).toBe(2);
+  });
+});
+
+describe('allocate: the optional family of a PreferDualStack Service', () => {
+  const v4 = { ...pool('v4', ['192.0.2.0/28']), spec: { ...pool('v4', ['192.0.2.0/28']).spec, autoAssign: true } };
+  const service = (name: string, ipFamilyPolicy: string, ipFamilies: string[]) => ({
+    apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop' },
+    spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilyPolicy, ipFamilies, ports: [{ port: 80, protocol: 'TCP' }] },
+  });
+
+  /**
+   * Without an IPv6 pool, a PreferDualStack Service is ready on IPv4 (SecondaryFamilyUnavailable):
+   * its IPv6 allocation fails by design, and counted as failing it fired MikroLBAllocationsFailing
+   * for a healthy Service. A RequireDualStack Service without IPv6 is not ready: it counts.
+   */
+  it('is not counted as failing, nor as a failure; the required second family of RequireDualStack is', async () => {
+    const kube = memoryPort({ now: NOW, objects: [v4, service('prefer', 'PreferDualStack', ['IPv4', 'IPv6']), service('v6first', 'PreferDualStack', ['IPv6', 'IPv4']), service('require', 'RequireDualStack', ['IPv4', 'IPv6'])] });
+    const metrics = createPoolMetrics();
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, metrics });
+    for (const name of ['prefer', 'v6first', 'require']) {
+      expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name }))).kind).toBe('done');
+    }
+    // a pool's recount lists the unsettled allocations and tries the failed ones again; so does a resync
+    expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'v4' }))).kind).toBe('done');
+    expect((await allocate({ type: 'resync', id: 'r1', source: 'test' })).kind).toBe('done');
+    const phases = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).map((a) => `${a.metadata.labels?.['mikrolb.de/service-name'] ?? ''}/${a.spec.ipFamily ?? ''}:${a.status?.phase ?? ''}`).sort();
+    expect(phases).toEqual(['prefer/IPv4:Allocated', 'prefer/IPv6:Failed', 'require/IPv4:Allocated', 'require/IPv6:Failed', 'v6first/IPv4:Allocated', 'v6first/IPv6:Failed']);
+    const text = metrics.render();
+    // only require's IPv6 allocation (v6first's IPv6 is its first family: required, and failing too)
+    expect(sampleValue(text, ALLOCATIONS_FAILED, { pool: '', reason: 'PoolExhausted' })).toBe(2);
+    // require's and v6first's IPv6 allocations, each decided four times (the Service; the pool's
+    // recount; the resync, once as its Service and once by the pool's recount)
+    expect(sampleValue(text, ALLOCATION_FAILURES, { pool: '', reason: 'PoolExhausted' })).toBe(8);
   });
 });

@@ -1,4 +1,4 @@
-import { addressesAskedFor, annotationWarning, managedAndLive, matchAllocations, nothingValidNote, requestOf, sameRequest, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
+import { addressesAskedFor, annotationWarning, managedAndLive, matchAllocations, nothingValidNote, optionalFamily, requestOf, sameRequest, serviceIntent, type AnnotationProblem, type DesiredAllocation } from '../../lib/core/service.js';
 import { serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
@@ -162,7 +162,11 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
     report.actions.push(`deleted IPAllocation ${a.metadata.name} (no longer wanted)`);
   }
   const sharing = sharingOf(svc);
-  const owner: OwnerState = { state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}), askedFor: addressesAskedFor(intent) };
+  const optional = optionalFamily(svc);
+  const owner: OwnerState = {
+    state: 'present', key: `${namespace}/${name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}),
+    askedFor: addressesAskedFor(intent), ...(optional ? { optionalFamily: optional } : {}),
+  };
   const verify = opts.verify === true;
   const claimed: Holding[] = []; // proven by one read of the Service at the end (settleAfterClaims)
   // pool and family allocations first: one that gives up an address its Service now asks for by
