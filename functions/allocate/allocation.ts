@@ -3,7 +3,7 @@ import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holdi
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { formatAddress, parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import { addressesAskedFor, optionalFamily, serviceIntent } from '../../lib/core/service.js';
-import { claimAddress, claimHeldBy, claimNameOf, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
+import { claimAddress, claimHeldBy, claimNameOf, freeOrphaned, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
 import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_CLAIM_ROUTER_HELD, LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
@@ -128,6 +128,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
   let taken = 0;
   let startChecked = false;
   const joinChecked = new Set<string>();
+  let orphanChecked = false;
   let current = held;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const d = assignAddress({
@@ -150,7 +151,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}), ...asked }, view) : undefined;
       if (start && start !== d.address && deps.hint.isTaken(start)) {
         const claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
-        if (!claim) {
+        if (!claim || (await freedOrphan(deps, claim, a.metadata.name, report))) {
           deps.hint.forget(start);
           continue;
         }
@@ -191,9 +192,31 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       current = undefined; // the unclaimed address of an upgrade went to someone else first
       continue;
     }
-    if (a.spec.address) return result(alreadyUsed(d.address, d.pool, r.holder.spec.allocationName, r.refusal));
+    if (a.spec.address) {
+      // held for an allocation that is gone: the claim goes, and the address is claimed again
+      if (!orphanChecked && (await freedOrphan(deps, r.holder, a.metadata.name, report))) {
+        orphanChecked = true;
+        continue;
+      }
+      return result(alreadyUsed(d.address, d.pool, r.holder.spec.allocationName, r.refusal));
+    }
   }
   throw new RetryLaterError(`allocating ${a.metadata.name}: ${MAX_CLAIM_ATTEMPTS} candidate addresses were taken meanwhile`);
+}
+
+/**
+ * A claim met in the way whose every holder's allocation is gone (deleted without its release:
+ * its finalizer taken off by hand, say) holds its address for nobody: it is freed now, rather
+ * than by release's garbage collection at the next resync, so that the allocation asking for
+ * the address — the one made again for the same Service, starting its search there, or one
+ * asking for the address by name — gets it (its deletion also wakes the pool's other waiters).
+ */
+async function freedOrphan(deps: AllocateRun, claim: IPAddressClaim, allocation: string, report: Report): Promise<boolean> {
+  if (!(await freeOrphaned(deps.kube, claim))) return false;
+  deps.hint.noteFreed(claim.spec);
+  deps.log.info('Freed a claim whose allocation is gone', { address: claim.spec.address, pool: claim.spec.poolName, holder: claim.spec.allocationName, for: allocation });
+  report.actions.push(`released ${claim.spec.address} in pool ${claim.spec.poolName}: its IPAllocation ${claim.spec.allocationName} is gone`);
+  return true;
 }
 
 /**

@@ -162,7 +162,7 @@ describe('Services with one key and no explicit address, created together', () =
     const outcomes = await Promise.all(services.map((s, i) => instances[i]?.(objectInvocation('add', { kind: 'Service', namespace: s.metadata.namespace, name: s.metadata.name }))));
     expect(outcomes.map((o) => o?.kind)).toEqual(services.map(() => 'done'));
     const all = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
-    return new Map(all.map((a) => [`${a.metadata.labels?.['mikrolb.de/service-namespace']}/${a.metadata.labels?.['mikrolb.de/service-name']}`, a.status?.address]));
+    return new Map(all.filter((a) => a.metadata.labels?.['mikrolb.de/service-name'] !== undefined).map((a) => [`${a.metadata.labels?.['mikrolb.de/service-namespace']}/${a.metadata.labels?.['mikrolb.de/service-name']}`, a.status?.address]));
   }
 
   it('land on one address, whichever namespace each is in', async () => {
@@ -182,8 +182,10 @@ describe('Services with one key and no explicit address, created together', () =
       apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: first },
       spec: { address: first, poolName: 'lan', allocationName: 'ip-other', allocationUID: 'uid-other' },
     };
+    // its holder lives (a claim whose allocation is gone is freed by the first to meet it)
+    const holder = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'ip-other', uid: 'uid-other' }, spec: { address: first } };
     for (const pair of [[keyed('dns-tcp', 'TCP'), keyed('dns-udp', 'UDP')], [keyed('x', 'UDP'), keyed('y', 'TCP')]]) {
-      const addresses = [...(await allocateTogether(pair, [unkeyed])).values()];
+      const addresses = [...(await allocateTogether(pair, [unkeyed, holder])).values()];
       expect(addresses).toHaveLength(2);
       expect(addresses[0]).toMatch(/^192\.0\.2\.\d+$/);
       expect(addresses[0]).not.toBe(first);
@@ -291,14 +293,15 @@ describe('many Services of one key whose ports clash, created together', () => {
     }));
     let claimCreates = 0;
     const other = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: keyStart() }, spec: { address: keyStart(), poolName: 'lan', allocationName: 'ip-other', allocationUID: 'uid-other' } };
-    const kube = memoryPort({ objects: [POOL, ...(held ? [other] : []), ...services], now: NOW, beforeWrite: (w) => { if (w.verb === 'create' && w.kind === 'IPAddressClaim') claimCreates++; } });
+    const holder = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'ip-other', uid: 'uid-other' }, spec: { address: keyStart() } };
+    const kube = memoryPort({ objects: [POOL, ...(held ? [other, holder] : []), ...services], now: NOW, beforeWrite: (w) => { if (w.verb === 'create' && w.kind === 'IPAddressClaim') claimCreates++; } });
     const allocate = createAllocate({
       kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
       classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
     });
     const outcomes = await Promise.all(services.map((s) => allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: s.metadata.name }))));
     expect(outcomes.every((o) => o.kind === 'done')).toBe(true);
-    const addresses = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
+    const addresses = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a)).filter((a) => a.metadata.name !== 'ip-other').map((a) => a.status?.address);
     expect(addresses.every((a) => a !== undefined)).toBe(true);
     expect(new Set(addresses).size).toBe(n);
     expect(addresses).not.toContain(held ? keyStart() : '');

@@ -181,6 +181,22 @@ export async function leaveClaim(kube: KubePort, claim: IPAddressClaim, allocati
   throw new RetryLaterError(`the claim of ${claim.spec.address} keeps changing`);
 }
 
+/**
+ * Frees a claim none of whose holders' allocations exists any more (deleted without their
+ * release: a finalizer taken off by hand, a run that claimed for an allocation deleted
+ * meanwhile and died). An allocation exists before any claim made for it, so a holder missing
+ * now is gone for good (as liveRest judges); the delete carries the claim's uid and
+ * resourceVersion, so a claim joined meanwhile stays. True when this call deleted it.
+ */
+export async function freeOrphaned(kube: KubePort, claim: IPAddressClaim): Promise<boolean> {
+  const holders = holdersOf(claim.spec);
+  const [first] = holders;
+  if (first === undefined) return false;
+  const alive = await Promise.all(holders.map(async (h) => (await getAllocation(kube, h.allocationName))?.metadata.uid === h.allocationUID));
+  if (alive.some(Boolean)) return false;
+  return (await leaveClaim(kube, claim, first.allocationUID)) === 'freed';
+}
+
 async function removeClaim(kube: KubePort, claim: IPAddressClaim): Promise<boolean> {
   const { uid, resourceVersion } = claim.metadata;
   try {

@@ -1,0 +1,89 @@
+import { describe, expect, it } from 'vitest';
+import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { memoryPort } from '../../lib/k8s/memory.js';
+import { ANNOTATION_LB_IPS } from '../../lib/k8s/keys.js';
+import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { silentLogger } from '../../lib/log/logger.js';
+import { createAllocate } from './handler.js';
+
+/**
+ * A claim whose holder's allocation is gone — deleted without its release, as when someone
+ * takes the finalizer off by hand — holds its address for nobody. Before, it was freed only by
+ * release's garbage collection at the next resync (minutes): the Service whose allocation was
+ * deleted got a new one with another address, and a Service asking for the address by name
+ * failed AddressAlreadyUsed meanwhile, though the claim named an allocation that no longer
+ * exists. An allocation exists before any claim made for it, so a holder missing now is gone
+ * for good, and allocate frees such a claim when it meets it.
+ */
+const NOW = () => new Date('2026-01-01T00:00:00Z');
+const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
+const POOL = {
+  apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'public-v4', finalizers: ['mikrolb.de/finalizer'] },
+  spec: { ipFamily: 'IPv4', addresses: ['192.0.2.16/28'], autoAssign: true, avoidBuggyIPs: true, advertise: true }, status: { claimsAdopted: true },
+};
+const service = (name: string, annotations: Record<string, string> = {}) => ({
+  apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', annotations },
+  spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
+});
+
+function setup(objects: unknown[]) {
+  const kube = memoryPort({ objects: [POOL, ...objects], now: NOW });
+  const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined }, classes: CLASSES });
+  const allocationsOf = async (svc: string) => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).filter((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
+  /** Deleted as `kubectl edit` (finalizer off) and `kubectl delete` would: no release runs. */
+  const deleteByHand = async (name: string): Promise<void> => {
+    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', name));
+    await kube.port.replace('IPAllocation', { ...a, metadata: { ...a.metadata, finalizers: [] } });
+    await kube.port.remove('IPAllocation', name);
+    expect(await kube.port.get('IPAllocation', name)).toBeUndefined();
+  };
+  const claimOf = async (address: string) => {
+    const raw = await kube.port.get('IPAddressClaim', address);
+    return raw ? IPAddressClaimSchema.parse(raw) : undefined;
+  };
+  const run = async (ref: Parameters<typeof objectInvocation>[1], change: 'add' | 'update' = 'update') => expect((await allocate(objectInvocation(change, ref))).kind).toBe('done');
+  return { kube, allocationsOf, deleteByHand, claimOf, run };
+}
+
+describe('a claim whose holder is gone', () => {
+  it('does not keep a Service from the address its deleted allocation held: the allocation made again gets it back', async () => {
+    const t = setup([service('web')]);
+    await t.run({ kind: 'Service', namespace: 'shop', name: 'web' }, 'add');
+    const [first] = await t.allocationsOf('web');
+    const address = first?.status?.address ?? expect.unreachable('no address');
+    await t.deleteByHand(first?.metadata.name ?? '');
+    // the deletion of a Service's allocation reaches allocate as its Service
+    await t.run({ kind: 'Service', namespace: 'shop', name: 'web' });
+    const [again] = await t.allocationsOf('web');
+    expect(again?.metadata.uid).not.toBe(first?.metadata.uid);
+    expect([again?.status?.phase, again?.status?.address]).toEqual(['Allocated', address]);
+    expect((await t.claimOf(address))?.spec.allocationUID).toBe(again?.metadata.uid);
+  });
+
+  it('does not refuse a Service asking for the address by name, and one waiting on it gets it at the next pool event', async () => {
+    const reservation = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'held-by-hand' }, spec: { address: '192.0.2.20' } };
+    const t = setup([reservation, service('pinned', { [ANNOTATION_LB_IPS]: '192.0.2.20' })]);
+    await t.run({ kind: 'IPAllocation', name: 'held-by-hand' });
+    expect((await t.claimOf('192.0.2.20'))?.spec.allocationName).toBe('held-by-hand');
+    await t.run({ kind: 'Service', namespace: 'shop', name: 'pinned' }, 'add');
+    expect((await t.allocationsOf('pinned')).map((a) => a.status?.phase)).toEqual(['Failed']);
+
+    await t.deleteByHand('held-by-hand');
+    // any pool event tries the waiting allocations again (a claim taken or freed anywhere)
+    await t.run({ kind: 'IPPool', name: 'public-v4' });
+    const [pinned] = await t.allocationsOf('pinned');
+    expect([pinned?.status?.phase, pinned?.status?.address]).toEqual(['Allocated', '192.0.2.20']);
+    expect((await t.claimOf('192.0.2.20'))?.spec.allocationUID).toBe(pinned?.metadata.uid);
+  });
+
+  it('is left alone while its holder lives: the Service asking for the address by name fails AddressAlreadyUsed', async () => {
+    const reservation = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'reserved' }, spec: { address: '192.0.2.20' } };
+    const t = setup([reservation, service('pinned', { [ANNOTATION_LB_IPS]: '192.0.2.20' })]);
+    await t.run({ kind: 'IPAllocation', name: 'reserved' });
+    await t.run({ kind: 'Service', namespace: 'shop', name: 'pinned' }, 'add');
+    await t.run({ kind: 'IPPool', name: 'public-v4' });
+    const [pinned] = await t.allocationsOf('pinned');
+    expect(pinned?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('AddressAlreadyUsed');
+    expect((await t.claimOf('192.0.2.20'))?.spec.allocationName).toBe('reserved');
+  });
+});
