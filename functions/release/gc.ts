@@ -6,8 +6,10 @@ import { poolFamilies } from '../../lib/core/pools.js';
 import { parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import { readPools } from '../../lib/k8s/mirror.js';
 import { type IPAllocation } from '../../lib/k8s/schemas.js';
-import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
+import { LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
+import { hasFinalizer } from '../../lib/k8s/finalizer.js';
+import type { Service } from '../../lib/k8s/core-objects.js';
+import { getService, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import { DEFAULT_CLUSTER, scopes, type Owner } from '../../lib/router/index.js';
 import { releaseAllocation } from './allocation.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
@@ -54,22 +56,40 @@ async function serviceStates(deps: ReleaseDeps): Promise<Map<string, boolean>> {
 }
 
 /**
- * Allocations of Services that no longer exist (or were re-created with a new uid). The
- * Services are listed after the allocations: an allocation listed earlier whose Service is
- * absent from the later list lost it for good (a uid never comes back), while a Service created
- * between two lists taken the other way round would have its new allocation collected (chaos,
- * seed 99991).
+ * Whether a Service keeps its allocations: it is ours (and not being deleted), or carries our
+ * finalizer (release takes it apart: it is being deleted, or no longer ours).
+ */
+const keepsAllocations = (deps: ReleaseDeps, s: Service): boolean =>
+  hasFinalizer(s) || (serviceIntent(s, deps.classes).managed && !s.metadata.deletionTimestamp);
+
+/**
+ * Allocations of Services that no longer exist (or were re-created with a new uid), and of
+ * Services that are no longer ours and lost our finalizer (taken off by hand, then the type or
+ * class changed: no release ever comes for them). The Services are listed after the
+ * allocations: an allocation listed earlier whose Service is absent from the later list lost it
+ * for good (a uid never comes back), while a Service created between two lists taken the other
+ * way round would have its new allocation collected (chaos, seed 99991). A Service that is not
+ * ours may become ours again at any moment, so it is read once more before its allocation goes.
  */
 async function collectOrphans(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
-  const services = await serviceStates(deps);
+  const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', keepsAllocations(deps, s)]));
   for (const a of allocations) {
     const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
-    if (!uid || services.has(uid) || a.metadata.deletionTimestamp) continue;
+    if (!uid || services.get(uid) === true || a.metadata.deletionTimestamp) continue;
+    const exists = services.has(uid);
+    if (exists && (await keptNow(deps, a, uid))) continue;
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     await releaseAllocation(deps, a.metadata.name, report);
     report.collected.allocations++;
-    deps.log.info('Collected an allocation whose Service is gone', { allocation: a.metadata.name });
+    deps.log.info(exists ? 'Collected an allocation whose Service is no longer ours' : 'Collected an allocation whose Service is gone', { allocation: a.metadata.name });
   }
+}
+
+/** Whether the allocation's Service, read again, keeps it (see keepsAllocations). */
+async function keptNow(deps: ReleaseDeps, a: IPAllocation, uid: string): Promise<boolean> {
+  const named = serviceOfLabels(a.metadata.labels);
+  const svc = named ? await getService(deps.kube, named.namespace, named.name) : undefined;
+  return svc?.metadata.uid === uid && keepsAllocations(deps, svc);
 }
 
 /** Whose router entries may stay: a managed Service, an operator reservation, a shared address's claim. */
