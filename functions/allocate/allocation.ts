@@ -19,7 +19,7 @@ import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { failedPool } from '../../lib/pool-metrics.js';
 import type { AllocateRun, Report } from './deps.js';
 
-/** The Service an allocation belongs to: absent (operator reservation), present, or gone. */
+/** The Service an allocation belongs to: absent (operator reservation), present (and ours), or gone (or no longer ours). */
 export type OwnerState = { state: 'none' } | { state: 'gone' } | {
   state: 'present'; key: string; ipFamilies: IPFamily[]; namespace: string; labels: Record<string, string>; sharing?: Sharing;
   /** addressesAskedFor: what its pool and family searches skip */ askedFor: string[];
@@ -32,8 +32,11 @@ async function owningService(deps: AllocateRun, a: IPAllocation): Promise<OwnerS
   const svc = await getService(deps.kube, named.namespace, named.name);
   const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
   if (!svc || (uid && svc.metadata.uid !== uid) || svc.metadata.deletionTimestamp) return { state: 'gone' };
+  // no longer ours (release takes its allocations): nothing is claimed for it, as for one gone
+  const intent = serviceIntent(svc, deps.classes);
+  if (!intent.managed) return { state: 'gone' };
   const sharing = sharingOf(svc);
-  const askedFor = addressesAskedFor(serviceIntent(svc, deps.classes));
+  const askedFor = addressesAskedFor(intent);
   const optional = optionalFamily(svc);
   return { state: 'present', key: `${named.namespace}/${named.name}`, ipFamilies: svc.spec.ipFamilies ?? [], namespace: named.namespace, labels: svc.metadata.labels ?? {}, ...(sharing ? { sharing } : {}), askedFor, ...(optional ? { optionalFamily: optional } : {}) };
 }
@@ -349,7 +352,7 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       if (!known.verify && settled(a, owner, known.yieldAskedFor === true) && (!reservation || hasFinalizer(a))) return;
       owner ??= await owningService(deps, a);
       if (owner.state === 'gone') {
-        report.actions.push(`skipped ${name}: its Service is gone`);
+        report.actions.push(`skipped ${name}: its Service is gone (or no longer ours)`);
         return;
       }
       if (reservation && !hasFinalizer(a)) {

@@ -3,6 +3,7 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { ANNOTATION_LB_IPS } from '../../lib/k8s/keys.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
 
@@ -85,5 +86,36 @@ describe('a claim whose holder is gone', () => {
     const [pinned] = await t.allocationsOf('pinned');
     expect(pinned?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('AddressAlreadyUsed');
     expect((await t.claimOf('192.0.2.20'))?.spec.allocationName).toBe('reserved');
+  });
+});
+
+describe('an allocation of a Service that is no longer ours', () => {
+  /**
+   * A Service that stopped being ours (here: its finalizer taken off by hand, then its type
+   * changed to ClusterIP; or in the moment before release marks its allocations deleted) still
+   * has its allocations. One that waits (Failed) is tried again on every pool event: it claimed
+   * the address it waited for as soon as it was freed, for a Service that no longer wants it,
+   * ahead of a Service of ours that asks for it too.
+   */
+  it('claims nothing when its address is freed; a Service of ours waiting for it gets it', async () => {
+    const reservation = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'reserved' }, spec: { address: '192.0.2.20' } };
+    const t = setup([reservation, service('old', { [ANNOTATION_LB_IPS]: '192.0.2.20' }), service('next', { [ANNOTATION_LB_IPS]: '192.0.2.20' })]);
+    await t.run({ kind: 'IPAllocation', name: 'reserved' });
+    await t.run({ kind: 'Service', namespace: 'shop', name: 'old' }, 'add');
+    await t.run({ kind: 'Service', namespace: 'shop', name: 'next' }, 'add');
+    expect((await t.allocationsOf('old')).map((a) => a.status?.phase)).toEqual(['Failed']);
+    expect((await t.allocationsOf('next')).map((a) => a.status?.phase)).toEqual(['Failed']);
+    // its finalizer off by hand, then no longer a LoadBalancer
+    const raw = await t.kube.port.get('Service', 'old', 'shop');
+    const svc = ServiceSchema.parse(raw);
+    await t.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, finalizers: [] }, spec: { ...svc.spec, type: 'ClusterIP' } });
+    // the address is freed (its reservation released), and the pool's claim event wakes the waiting
+    await t.deleteByHand('reserved');
+    await t.kube.port.remove('IPAddressClaim', '192.0.2.20');
+    await t.run({ kind: 'IPPool', name: 'public-v4' });
+    expect((await t.allocationsOf('old')).map((a) => [a.status?.phase, a.status?.address])).toEqual([['Failed', undefined]]);
+    const [next] = await t.allocationsOf('next');
+    expect([next?.status?.phase, next?.status?.address]).toEqual(['Allocated', '192.0.2.20']);
+    expect((await t.claimOf('192.0.2.20'))?.spec.allocationUID).toBe(next?.metadata.uid);
   });
 });
