@@ -56,4 +56,13 @@ describe('allocate starts a new Service from the watch hint', () => {
     expect(await kube.port.list('IPAllocation')).toEqual([]);
     expect(ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop')).metadata.finalizers ?? []).toEqual([]);
   });
+
+  it('a Service deleted since the watch saw it is done with: nothing made, no failed run', async () => {
+    // `kubectl apply` then `kubectl delete` at once: the delete's event has not reached the hint
+    // yet. Before, the finalizer's write met NotFound and the run failed (500, retried, logged).
+    const { kube, allocate } = await setup();
+    await kube.port.remove('Service', 'web', 'shop');
+    expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
+    expect(await kube.port.list('IPAllocation')).toEqual([]);
+  });
 });

@@ -35,7 +35,15 @@ async function ensureFinalizer(deps: AllocateRun, first: Service, report: Report
     if (!svc || svc.metadata.deletionTimestamp) return undefined;
     if (hasFinalizer(svc)) return { svc, added: false };
     if (!serviceIntent(svc, deps.classes).managed) return { svc, added: false };
-    const written = ServiceSchema.safeParse(await deps.kube.replace('Service', withFinalizer(svc)));
+    let raw: unknown;
+    try {
+      raw = await deps.kube.replace('Service', withFinalizer(svc));
+    } catch (e) {
+      // deleted since it was read (the watch's hint may not have seen the deletion yet): done
+      if (isNotFound(e)) return undefined;
+      throw e;
+    }
+    const written = ServiceSchema.safeParse(raw);
     report.actions.push(`added finalizer to Service ${namespace}/${name}`);
     const now = written.success ? written.data : await getService(deps.kube, namespace, name);
     return now ? { svc: now, added: true } : undefined;
