@@ -3,7 +3,7 @@ import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holdi
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { formatAddress, parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import { addressesAskedFor, optionalFamily, serviceIntent } from '../../lib/core/service.js';
-import { claimAddress, claimHeldBy, claimNameOf, freeOrphaned, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
+import { claimAddress, claimHeldBy, claimNameOf, dropGoneHolders, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
 import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_CLAIM_ROUTER_HELD, LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
@@ -153,8 +153,9 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       const view = views.find((v) => v.name === d.pool);
       const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}), ...asked }, view) : undefined;
       if (start && start !== d.address && deps.hint.isTaken(start)) {
-        const claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
-        if (!claim || (await freedOrphan(deps, claim, a.metadata.name, report))) {
+        let claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
+        if (claim && (await droppedGone(deps, claim, a.metadata.name, report)) !== undefined) claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
+        if (!claim) {
           deps.hint.forget(start);
           continue;
         }
@@ -196,8 +197,8 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       continue;
     }
     if (a.spec.address) {
-      // held for an allocation that is gone: the claim goes, and the address is claimed again
-      if (!orphanChecked && (await freedOrphan(deps, r.holder, a.metadata.name, report))) {
+      // held (or its ports used) by allocations that are gone: they are dropped, and the claim tried again
+      if (!orphanChecked && (await droppedGone(deps, r.holder, a.metadata.name, report)) !== undefined) {
         orphanChecked = true;
         continue;
       }
@@ -208,18 +209,21 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
 }
 
 /**
- * A claim met in the way whose every holder's allocation is gone (deleted without its release:
- * its finalizer taken off by hand, say) holds its address for nobody: it is freed now, rather
- * than by release's garbage collection at the next resync, so that the allocation asking for
- * the address — the one made again for the same Service, starting its search there, or one
- * asking for the address by name — gets it (its deletion also wakes the pool's other waiters).
+ * A claim met in the way with holders whose allocation is gone (deleted without its release:
+ * its finalizer taken off by hand, say) holds its address, or the ports they used on a shared
+ * one, for nobody: they are dropped now (the claim deleted with the last), rather than by
+ * release's garbage collection at the next resync, so that the allocation asking for the
+ * address — the one made again for the same Service, starting its search there, or one asking
+ * for the address by name — gets it (a freed claim also wakes the pool's other waiters).
+ * What was done: the claim freed, gone holders left (live ones stay), or nothing.
  */
-async function freedOrphan(deps: AllocateRun, claim: IPAddressClaim, allocation: string, report: Report): Promise<boolean> {
-  if (!(await freeOrphaned(deps.kube, claim))) return false;
-  deps.hint.noteFreed(claim.spec);
-  deps.log.info('Freed a claim whose allocation is gone', { address: claim.spec.address, pool: claim.spec.poolName, holder: claim.spec.allocationName, for: allocation });
-  report.actions.push(`released ${claim.spec.address} in pool ${claim.spec.poolName}: its IPAllocation ${claim.spec.allocationName} is gone`);
-  return true;
+async function droppedGone(deps: AllocateRun, claim: IPAddressClaim, allocation: string, report: Report): Promise<'freed' | 'left' | undefined> {
+  const outcome = await dropGoneHolders(deps.kube, claim);
+  if (outcome === undefined) return undefined;
+  if (outcome === 'freed') deps.hint.noteFreed(claim.spec);
+  deps.log.info('Dropped holders of a claim whose allocations are gone', { address: claim.spec.address, pool: claim.spec.poolName, freed: outcome === 'freed', for: allocation });
+  report.actions.push(`${outcome === 'freed' ? 'released' : 'dropped gone holders from'} ${claim.spec.address} in pool ${claim.spec.poolName}: IPAllocation(s) gone`);
+  return outcome;
 }
 
 /**

@@ -119,3 +119,23 @@ describe('an allocation of a Service that is no longer ours', () => {
     expect((await t.claimOf('192.0.2.20'))?.spec.allocationUID).toBe(next?.metadata.uid);
   });
 });
+
+describe('a shared claim with a holder that is gone', () => {
+  it('lets a Service of the key use the ports the gone holder used', async () => {
+    const holder = (name: string) => ({ allocationName: name, allocationUID: `uid-${name}` });
+    const claim = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: '192.0.2.20', labels: { 'mikrolb.de/pool': 'public-v4' } },
+      spec: {
+        address: '192.0.2.20', poolName: 'public-v4', ...holder('gone-tcp'), sharingKey: 'dns',
+        holders: [{ ...holder('gone-tcp'), ports: [{ protocol: 'TCP', port: 53 }] }, { ...holder('live-udp'), ports: [{ protocol: 'UDP', port: 53 }] }],
+      },
+    };
+    const live = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'live-udp', uid: 'uid-live-udp' }, spec: { address: '192.0.2.20' }, status: { phase: 'Allocated', address: '192.0.2.20' } };
+    const dns = { ...service('dns-tcp', { [ANNOTATION_LB_IPS]: '192.0.2.20', 'mikrolb.de/allow-shared-ip': 'dns' }) };
+    const t = setup([claim, live, { ...dns, spec: { ...dns.spec, ports: [{ name: 'dns', port: 53, protocol: 'TCP', targetPort: 53 }] } }]);
+    await t.run({ kind: 'Service', namespace: 'shop', name: 'dns-tcp' }, 'add');
+    const [a] = await t.allocationsOf('dns-tcp');
+    expect([a?.status?.phase, a?.status?.address]).toEqual(['Allocated', '192.0.2.20']);
+    expect((await t.claimOf('192.0.2.20'))?.spec.holders?.map((h) => h.allocationName)).toEqual(['live-udp', a?.metadata.name]);
+  });
+});

@@ -182,19 +182,21 @@ export async function leaveClaim(kube: KubePort, claim: IPAddressClaim, allocati
 }
 
 /**
- * Frees a claim none of whose holders' allocations exists any more (deleted without their
+ * Drops from a claim the holders whose allocation no longer exists (deleted without their
  * release: a finalizer taken off by hand, a run that claimed for an allocation deleted
- * meanwhile and died). An allocation exists before any claim made for it, so a holder missing
- * now is gone for good (as liveRest judges); the delete carries the claim's uid and
- * resourceVersion, so a claim joined meanwhile stays. True when this call deleted it.
+ * meanwhile and died), deleting the claim when none is left. An allocation exists before any
+ * claim made for it, so a holder missing now is gone for good (as liveRest judges); each write
+ * carries the claim's resourceVersion (the delete its uid too), so a claim joined meanwhile
+ * keeps its new holder. What it did: 'freed', 'left' (live holders stay), or undefined (every
+ * holder lives, or the claim changed meanwhile).
  */
-export async function freeOrphaned(kube: KubePort, claim: IPAddressClaim): Promise<boolean> {
+export async function dropGoneHolders(kube: KubePort, claim: IPAddressClaim): Promise<Exclude<Leave, 'absent'> | undefined> {
   const holders = holdersOf(claim.spec);
-  const [first] = holders;
-  if (first === undefined) return false;
   const alive = await Promise.all(holders.map(async (h) => (await getAllocation(kube, h.allocationName))?.metadata.uid === h.allocationUID));
-  if (alive.some(Boolean)) return false;
-  return (await leaveClaim(kube, claim, first.allocationUID)) === 'freed';
+  const gone = holders.find((_, i) => !alive[i]);
+  if (gone === undefined) return undefined;
+  const outcome = await leaveClaim(kube, claim, gone.allocationUID);
+  return outcome === 'absent' ? undefined : outcome;
 }
 
 async function removeClaim(kube: KubePort, claim: IPAddressClaim): Promise<boolean> {
