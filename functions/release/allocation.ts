@@ -1,5 +1,5 @@
-import { claimHeldBy, leaveClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
-import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
+import { claimNameOf, leaveClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
+import { holdersOf, holdsClaim, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { advertisementWants, serviceProgram, sharedAddressEntries } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
@@ -18,15 +18,19 @@ import { applyOwner, onRouter } from './router.js';
 
 /**
  * The claims an allocation holds (normally one; more only for a moment while it moves): those
- * labelled with it, and the shared one of its status address, where it may be a later holder.
+ * labelled with it, and the shared one of its status address, where it may be a later holder
+ * — or one it already left: an earlier run of this release left it to a Service that joined
+ * meanwhile and then failed on the router while putting the address's entries back for that
+ * Service (releaseClaims settles them again).
  */
 export async function claimsOf(deps: ReleaseDeps, a: IPAllocation): Promise<IPAddressClaim[]> {
   const uid = a.metadata.uid;
   if (!uid) return [];
   const labelled = (await listClaims(deps.kube, claimsOfAllocation(uid))).items;
   const address = a.status?.address;
-  const shared = address && parseAddress(address).ok && !labelled.some((c) => c.spec.address === address) ? await claimHeldBy(deps.kube, address, uid) : undefined;
-  return shared ? [...labelled, shared] : labelled;
+  const name = address && !labelled.some((c) => c.spec.address === address) ? claimNameOf(address) : undefined;
+  const shared = name === undefined ? undefined : await getClaim(deps.kube, name);
+  return shared && (holdsClaim(shared.spec, uid) || shared.spec.sharingKey !== undefined) ? [...labelled, shared] : labelled;
 }
 
 /**
@@ -114,7 +118,10 @@ async function releaseOnRouter(deps: ReleaseDeps, a: IPAllocation, report: Relea
  * Whether it is the last is decided from the claim as read, and another Service may join it
  * until the leave (which then finds the claim changed and leaves it to the joiner), its program
  * having found the entries standing and written none: so after a removal the entries are
- * settled against the claim as it is now (keepSharedEntries).
+ * settled against the claim as it is now (keepSharedEntries). A shared claim it no longer holds
+ * is settled the same way: an earlier run may have left it, taken the entries off and failed
+ * on the router before it put them back, and nothing else would (a holder change wakes no
+ * program); while they stand this costs a read of the router and no write.
  */
 async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonly IPAddressClaim[], report: ReleaseReport): Promise<string[]> {
   const uid = a.metadata.uid ?? '';
@@ -128,7 +135,7 @@ async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonl
     const outcome = await leaveClaim(deps.kube, c, uid);
     // the others left meanwhile (released at the same time): this one turned out the last
     if (outcome === 'freed' && !last) await dropShared();
-    if (owner && (last || outcome === 'freed')) await keepSharedEntries(deps, c, owner, report);
+    if (owner && (last || outcome !== 'left')) await keepSharedEntries(deps, c, owner, report);
     if (outcome !== 'absent') report.actions.push(`${outcome === 'freed' ? 'released' : 'left shared'} ${c.spec.address} of ${a.metadata.name} in pool ${c.spec.poolName}`);
   }
   return [...new Set(claims.map((c) => c.spec.poolName))];

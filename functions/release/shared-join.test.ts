@@ -160,3 +160,34 @@ describe('the last holder of a shared address released while another Service joi
     expect(reach(c.router.state(), 443)).not.toMatchObject({ dstAddress: '10.0.0.22' });
   });
 });
+
+describe('the entries of a shared address put back for a joiner, the router failing meanwhile', () => {
+  it.each([['Service'], ['IPAllocation']] as const)('fails the release, and its retry puts them back (%s of the last holder deleted)', async (gone) => {
+    const c = await setup(gone);
+    const before = c.addressEntries();
+    let failed = false;
+    // the router drops the connection on the write that puts the address's entries back
+    const failing: RouterPort = {
+      ...c.router,
+      execute: async (ops) => {
+        if (!failed && ops.some((op) => op.op === 'add' && (op.entry.comment ?? '').includes(`svc=ip-${ADDRESS}:`))) {
+          failed = true;
+          throw new Error('connection closed');
+        }
+        return c.router.execute(ops);
+      },
+    };
+    const releaseWith = (port: KubePort, router: RouterPort) =>
+      createRelease({ classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router, kube: port, claimGraceMs: 60_000 })(objectInvocation('update', c.released));
+
+    const first = await releaseWith(afterClaimsOfA(c.kube.port, c.join), failing);
+    expect(failed).toBe(true);
+    expect(first.kind).toBe('retry');
+    expect(await c.holders()).toEqual(['b']);
+
+    // the bridge retries the release
+    expect((await releaseWith(c.kube.port, c.router)).kind).toBe('done');
+    expect(c.addressEntries()).toEqual(before);
+    expect(reach(c.router.state(), 443)).toMatchObject({ ok: true, dstAddress: '10.0.0.22', dstPort: 8443 });
+  });
+});
