@@ -1,4 +1,4 @@
-import { advertisementWants, serviceProgram, unusableEndpoints } from '../../lib/core/program-model.js';
+import { addressesOutsidePools, advertisementWants, serviceProgram, unusableEndpoints, type ClaimPools } from '../../lib/core/program-model.js';
 import { ingressFor, ingressToWrite, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
@@ -9,7 +9,7 @@ import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import type { IPAllocation, IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService, serviceOfLabels } from '../../lib/k8s/keys.js';
 import { dropStaleSharedEntries, dropUnsharedEntries } from './shared.js';
-import { sharedAddressesOf } from '../../lib/k8s/claims.js';
+import { claimPoolsOf, sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { readPools, readSlicesOf } from '../../lib/k8s/mirror.js';
 import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
 import type { RouterEntry } from '../../lib/router/state.js';
@@ -221,7 +221,8 @@ export async function programService(deps: ProgramDeps, namespace: string, name:
     report.actions.push(`${recording.metadata.name}: allocate has not recorded its decision yet (its status write programs the Service)`);
     return false;
   }
-  const read: ServiceRead = { live, slices, pools: pools.items, shared: await sharedAddressesOf(deps.kube, svc, live) };
+  const [shared, claimPools] = await Promise.all([sharedAddressesOf(deps.kube, svc, live), claimPoolsOf(deps.kube, addressesOutsidePools(live, pools.items))]);
+  const read: ServiceRead = { live, slices, pools: pools.items, shared, claimPools };
   const { error, wrote, added, plan, owner } = await programRead(deps, svc, intent, read, report, state);
   let after: Service | undefined; // the Service as read after the router write, unless its status write proved it unchanged
   let kept = true; // every allocation programmed is still held (else settle planned the Service again, from whole menus)
@@ -323,12 +324,13 @@ async function inputsMoved(deps: ProgramDeps, svc: Service, read: ServiceRead, a
   ]);
   if (sliceVersions(slices) !== sliceVersions(read.slices)) return 'its slices changed while programming';
   if ([...shared].sort().join() !== [...read.shared].sort().join()) return 'the sharing of its addresses changed while programming';
-  return advertising(read.live, pools.items) === advertising(read.live, read.pools) ? undefined : 'its pools changed while programming';
+  const claimPools = await claimPoolsOf(deps.kube, addressesOutsidePools(read.live, pools.items));
+  return advertising(read.live, pools.items, claimPools) === advertising(read.live, read.pools, read.claimPools) ? undefined : 'its pools changed while programming';
 }
 
 /** How the allocations' addresses are advertised, as their pools say: what program takes from the pools. */
-const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[]): string =>
-  JSON.stringify(advertisementWants(live, pools).map((w) => [w.address, w.advertise, w.interfaceName ?? '', w.pool ?? '']));
+const advertising = (live: readonly IPAllocation[], pools: readonly IPPool[], claimPools: ClaimPools): string =>
+  JSON.stringify(advertisementWants(live, pools, claimPools).map((w) => [w.address, w.advertise, w.interfaceName ?? '', w.pool ?? '']));
 
 /**
  * The addresses the Service may still carry entries for that none of its allocations holds
@@ -359,7 +361,7 @@ function clearedBy(live: readonly IPAllocation[], error: string | undefined): Se
 async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; added: boolean; plan: StatusPlan; owner: OwnerProgram }> {
   const model = serviceProgram(svc, intent, read.live, read.slices, read.shared);
   await warnUnusableEndpoints(deps, svc, read.slices, report);
-  const adverts = advertisementWants(read.live, read.pools);
+  const adverts = advertisementWants(read.live, read.pools, read.claimPools);
   const formerAddresses = formerAddressesOf(svc, read.live, [...model.lbAddresses, ...model.snatAddresses, ...adverts]);
   const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts, ...(formerAddresses.length > 0 ? { formerAddresses } : {}) };
   const { outcomes, error, wrote, added } = await applyToRouter(deps, owner, report, state);
@@ -396,8 +398,12 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, handed: re
   const intent = serviceIntent(svc, deps.classes);
   if (!svc.metadata.uid || !intent.managed) return false;
   const namespace = svc.metadata.namespace ?? 'default';
-  const [slices, shared] = await Promise.all([readSlicesOf(deps.kube, deps.slices, namespace, svc.metadata.name), sharedAddressesOf(deps.kube, svc, allocations)]);
-  const read: ServiceRead = { live: [...allocations], slices, pools, shared };
+  const [slices, shared, claimPools] = await Promise.all([
+    readSlicesOf(deps.kube, deps.slices, namespace, svc.metadata.name),
+    sharedAddressesOf(deps.kube, svc, allocations),
+    claimPoolsOf(deps.kube, addressesOutsidePools(allocations, pools)),
+  ]);
+  const read: ServiceRead = { live: [...allocations], slices, pools, shared, claimPools };
   const { error, wrote, plan } = await programRead(deps, svc, intent, read, report);
   let proven = false;
   let after: Service | undefined;
@@ -434,7 +440,9 @@ const sliceVersions = (slices: readonly EndpointSlice[]): string =>
 /** An operator reservation (no Service): only its advertisement. Resolves as programService does. */
 export async function programReservation(deps: ProgramDeps, allocation: IPAllocation, report: ProgramReport, state?: RouterView, round = 0): Promise<boolean> {
   const pools = await readPools(deps.kube, deps.pools);
-  const adverts = advertisementWants([allocation], pools.items);
+  const claimPoolsIn = (given: readonly IPPool[]): Promise<ClaimPools> => claimPoolsOf(deps.kube, addressesOutsidePools([allocation], given));
+  const claimPools = await claimPoolsIn(pools.items);
+  const adverts = advertisementWants([allocation], pools.items, claimPools);
   const formerAddresses = formerAddressesOf(undefined, [allocation], adverts);
   const owner: OwnerProgram = { uid: allocation.metadata.uid ?? '', adverts, ...(formerAddresses.length > 0 ? { formerAddresses } : {}) };
   const { outcomes, error, wrote } = await applyToRouter(deps, owner, report, state);
@@ -442,7 +450,8 @@ export async function programReservation(deps: ProgramDeps, allocation: IPAlloca
   await writeOutcomes(deps, [allocation], outcomes, report, clearedBy([allocation], error));
   if (error) throw new RouterUnavailableError(error);
   // its pool changed while this wrote (see inputsMoved): programmed again
-  if (wrote && round < SETTLE_ROUNDS && advertising([allocation], (await readPools(deps.kube, deps.pools)).items) !== advertising([allocation], pools.items)) {
+  const poolsNow = wrote && round < SETTLE_ROUNDS ? (await readPools(deps.kube, deps.pools)).items : undefined;
+  if (poolsNow && advertising([allocation], poolsNow, await claimPoolsIn(poolsNow)) !== advertising([allocation], pools.items, claimPools)) {
     report.actions.push('its pool changed while programming: program runs again');
     const now = await getAllocation(deps.kube, allocation.metadata.name);
     if (now?.status?.address && !now.metadata.deletionTimestamp) await programReservation(deps, now, report, undefined, round + 1);

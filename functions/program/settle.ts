@@ -1,4 +1,4 @@
-import { advertisementWants, serviceProgram } from '../../lib/core/program-model.js';
+import { advertisementWants, serviceProgram, type ClaimPools } from '../../lib/core/program-model.js';
 import { menusToRead, ownersOf, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
 import { serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
@@ -64,6 +64,8 @@ export interface ServiceRead {
   pools: readonly IPPool[];
   /** The addresses of `live` whose claim is shared (see sharedAddressesOf). */
   shared: ReadonlySet<string>;
+  /** The pools the claims of `live`'s addresses no pool keeps now were made from (see advertisementWants). */
+  claimPools: ClaimPools;
 }
 
 /** What settleService found: the allocations whose status program may still write, and the Service as last read. */
@@ -92,7 +94,7 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
     },
     allocations: async () => (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp),
     write: ({ svc, intent }, planned) =>
-      reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices, read.shared), adverts: advertisementWants(planned, read.pools) }, 'an allocation was released', report),
+      reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices, read.shared), adverts: advertisementWants(planned, read.pools, read.claimPools) }, 'an allocation was released', report),
     gone: async (planned) => {
       // every allocation a write of this run planned with, once each. The freed shared addresses
       // are found first and everything this run wrote goes in one round of writes: nobody else

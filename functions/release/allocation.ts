@@ -1,6 +1,6 @@
-import { claimNameOf, leaveClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
+import { claimNameOf, claimPoolsOf, leaveClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { holdersOf, holdsClaim, sharedAddressOwner } from '../../lib/core/sharing.js';
-import { advertisementWants, serviceProgram, sharedAddressEntries } from '../../lib/core/program-model.js';
+import { addressesOutsidePools, advertisementWants, serviceProgram, sharedAddressEntries } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
 import { parseAddress } from '../../lib/ip/index.js';
 import { SETTLE_ROUNDS, settleWrites, type SettleSteps } from '../../lib/core/settle.js';
@@ -89,7 +89,8 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
     allocations: others,
     write: async (current, planned) => {
       const service = serviceProgram(current, serviceIntent(current, deps.classes), planned, slices.items, await sharedAddressesOf(deps.kube, current, planned));
-      await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () => applyOwner(deps, { uid, service, adverts: advertisementWants(planned, pools.items) }, report));
+      const claimPools = await claimPoolsOf(deps.kube, addressesOutsidePools(planned, pools.items));
+      await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () => applyOwner(deps, { uid, service, adverts: advertisementWants(planned, pools.items, claimPools) }, report));
     },
     // the Service went (or is no longer ours) while this wrote: nothing of it stays
     gone: async () => void (await onRouter(deps, `entries of ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report))),
@@ -185,7 +186,7 @@ async function keepSharedEntries(deps: ReleaseDeps, c: IPAddressClaim, owner: st
     }
     if (staying) {
       pools ??= (await readPools(deps.kube, deps.pools)).items;
-      const entries = sharedAddressEntries(owner, { family: address.family, address: c.spec.address }, staying.holder, pools);
+      const entries = sharedAddressEntries(owner, { family: address.family, address: c.spec.address }, staying.holder, pools, c.spec.poolName);
       await onRouter(deps, `shared address ${c.spec.address}`, () => applyOwner(deps, { uid: owner, ...entries }, report));
       deps.log.info('Put back the entries of a shared address another Service joined while its last holder left', { address: c.spec.address, holder: staying.holder.metadata.name });
     } else {

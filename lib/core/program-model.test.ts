@@ -3,7 +3,8 @@ import { EndpointSliceSchema, ServiceSchema } from '../k8s/core-objects.js';
 import { scopes } from '../router/names.js';
 import { baseRouter, clients, converge, desiredFor, spread } from '../router/test-support.js';
 import { createTracer } from '../../test/tracer/index.js';
-import { serviceProgram } from './program-model.js';
+import { addressesOutsidePools, advertisementWants, serviceProgram, sharedAddressEntries, type AdvertisementWant } from './program-model.js';
+import { IPAllocationSchema, IPPoolSchema } from '../k8s/schemas.js';
 import { serviceIntent } from './service.js';
 
 const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
@@ -133,5 +134,31 @@ describe('each port reaches the endpoints of the slices that list it (as kube-pr
   it('a numeric targetPort too: a slice that does not list the port gives it no endpoint', () => {
     const spec: SliceSpec[] = [['web-aaaa', [['10.0.0.1', RUNNING]], { http: 8080, metrics: 9100 }], ['web-bbbb', [['10.0.0.2', RUNNING]], { http: 8080 }]];
     expect(reached(twoPorts(8080, 9100), spec)).toEqual({ 'tcp/80': ['10.0.0.1:8080', '10.0.0.2:8080'], 'tcp/9100': ['10.0.0.1:9100'] });
+  });
+});
+
+describe('an address no pool keeps any more (its pool shrank) is advertised as the pool its claim was made from says', () => {
+  const pool = (name: string, addresses: string[], advert: { advertise: boolean; interfaceName?: string }, ipFamily = 'IPv4') => IPPoolSchema.parse({
+    metadata: { name, creationTimestamp: '2025-01-01T00:00:00Z' }, spec: { ipFamily, addresses, ...advert },
+  });
+  const holder = (address: string) => IPAllocationSchema.parse({ metadata: { name: `a-${address}`, uid: `u-${address}` }, spec: { ipFamily: 'IPv4' }, status: { phase: 'Programmed', address } });
+  const pools = [pool('quiet', ['192.0.2.100-192.0.2.200'], { advertise: false }), pool('lan', ['198.51.100.0/24'], { advertise: true, interfaceName: 'ether1' }), pool('v6', ['2001:db8::/64'], { advertise: false }, 'IPv6')];
+  const outside = holder('192.0.2.15');
+  const inside = holder('198.51.100.7');
+  const brief = (w: AdvertisementWant) => [w.address, w.advertise, w.interfaceName ?? '', w.pool ?? ''];
+
+  it.each([
+    ['its claim\'s pool', new Map([['192.0.2.15', 'quiet']]), [['192.0.2.15', false, '', 'quiet'], ['198.51.100.7', true, 'ether1', 'lan']]],
+    ['no claim read (or its pool gone): as before, advertised on the route\'s interface', new Map<string, string>(), [['192.0.2.15', true, '', ''], ['198.51.100.7', true, 'ether1', 'lan']]],
+    ['a claim pool of another family is no pool of the address', new Map([['192.0.2.15', 'v6']]), [['192.0.2.15', true, '', ''], ['198.51.100.7', true, 'ether1', 'lan']]],
+  ] as const)('%s', (_, claimPools, want) => {
+    expect(addressesOutsidePools([outside, inside], pools)).toEqual(['192.0.2.15']);
+    expect(advertisementWants([outside, inside], pools, claimPools).map(brief)).toEqual(want);
+  });
+
+  it('a shared address\'s own entries follow its claim\'s pool too (release puts them back as every holder plans them)', () => {
+    const entries = sharedAddressEntries('ip-192.0.2.15', { family: 'IPv4', address: '192.0.2.15' }, outside, pools, 'quiet');
+    expect(entries.adverts.map(brief)).toEqual([['192.0.2.15', false, '', 'quiet']]);
+    expect(entries.adverts.map(brief)).toEqual(advertisementWants([outside], pools, new Map([['192.0.2.15', 'quiet']])).map(brief));
   });
 });

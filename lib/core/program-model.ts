@@ -184,34 +184,68 @@ function sharedOwners(svc: Service, allocations: readonly IPAllocation[], shared
 /**
  * A shared address's own entries alone, owned by `owner` (its sharedAddressOwner), exactly as
  * each of its holders plans them (serviceProgram with the address shared): its entry in the LB
- * address list and its advertisement per the pool keeping it. `holder`: an allocation holding
- * the address, which the advertisement's outcome names. Release writes them back for the
- * holders that remain when it took them off as the address's last holder while another joined.
+ * address list and its advertisement per the pool keeping it (or, outside every pool, per
+ * `claimPool`, the pool its claim was made from). `holder`: an allocation holding the address,
+ * which the advertisement's outcome names. Release writes them back for the holders that
+ * remain when it took them off as the address's last holder while another joined.
  */
-export function sharedAddressEntries(owner: string, address: FamilyAddress, holder: IPAllocation, pools: readonly IPPool[]): { service: ServiceProgram; adverts: AdvertisementWant[] } {
-  const p = parseAddress(address.address);
-  const text = p.ok ? formatAddress(p.family, p.value) : address.address;
+export function sharedAddressEntries(owner: string, address: FamilyAddress, holder: IPAllocation, pools: readonly IPPool[], claimPool?: string): { service: ServiceProgram; adverts: AdvertisementWant[] } {
+  const text = canonical(address.address) ?? address.address;
+  const claimPools = new Map(claimPool === undefined ? [] : [[text, claimPool]]);
   return {
     service: { uid: owner, namespace: '', name: owner, lbEnabled: false, snatEnabled: false, lbAddresses: [], snatAddresses: [], ports: [], endpoints: [], addressOwners: { [text]: owner } },
-    adverts: [advertisementOf(holder, { family: address.family, address: text }, viewPools(pools))],
+    adverts: [advertisementOf(holder, { family: address.family, address: text }, viewPools(pools), claimPools)],
   };
 }
 
-/** The advertisement `allocation` wants for the address it holds, per the pool keeping it. */
-function advertisementOf(allocation: IPAllocation, held: FamilyAddress, views: readonly PoolView[]): AdvertisementWant {
-  const pool = poolKeeping(views, held.address)?.pool;
+/** An address's canonical text (as claims and the shared sets name it); undefined when malformed. */
+function canonical(address: string): string | undefined {
+  const p = parseAddress(address);
+  return p.ok ? formatAddress(p.family, p.value) : undefined;
+}
+
+/**
+ * The pools the claims of held addresses were made from (canonical address → pool name), for
+ * the addresses no pool keeps now (addressesOutsidePools): see advertisementOf.
+ */
+export type ClaimPools = ReadonlyMap<string, string>;
+
+const NO_CLAIM_POOLS: ClaimPools = new Map();
+
+/**
+ * The advertisement `allocation` wants for the address it holds, per the pool keeping it. An
+ * address no pool keeps any more (its pool shrank: it stays where it is, and the pool reports
+ * `AddressesOutsidePool`) is advertised as the pool its claim was made from says: taken as
+ * advertised on the route's interface, an address of an `advertise: false` pool would start
+ * being answered for on the network once the pool shrank away from it.
+ */
+function advertisementOf(allocation: IPAllocation, held: FamilyAddress, views: readonly PoolView[], claimPools: ClaimPools): AdvertisementWant {
+  const claimPool = claimPools.get(canonical(held.address) ?? '');
+  const pool = (poolKeeping(views, held.address) ?? views.find((v) => v.name === claimPool && v.family === held.family))?.pool;
   const interfaceName = pool?.spec.interfaceName || undefined;
   return { allocation, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) };
 }
 
-/** The advertisement each address-holding allocation wants, per its pool. */
-export function advertisementWants(allocations: readonly IPAllocation[], pools: readonly IPPool[]): AdvertisementWant[] {
+/** The addresses (canonical text) the allocations hold that no pool keeps now: whose claim's pool advertisementWants needs (claimPoolsOf). */
+export function addressesOutsidePools(allocations: readonly IPAllocation[], pools: readonly IPPool[]): string[] {
+  const views = viewPools(pools);
+  const out = new Set<string>();
+  for (const a of allocations) {
+    const held = heldAddress(a);
+    const text = held && !a.metadata.deletionTimestamp && !poolKeeping(views, held.address) ? canonical(held.address) : undefined;
+    if (text) out.add(text);
+  }
+  return [...out];
+}
+
+/** The advertisement each address-holding allocation wants, per its pool (`claimPools`: for those no pool keeps now). */
+export function advertisementWants(allocations: readonly IPAllocation[], pools: readonly IPPool[], claimPools: ClaimPools = NO_CLAIM_POOLS): AdvertisementWant[] {
   const out: AdvertisementWant[] = [];
   const views = viewPools(pools);
   for (const a of allocations) {
     const held = heldAddress(a);
     if (!held || a.metadata.deletionTimestamp) continue;
-    out.push(advertisementOf(a, held, views));
+    out.push(advertisementOf(a, held, views, claimPools));
   }
   return out;
 }

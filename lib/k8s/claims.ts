@@ -143,6 +143,19 @@ export async function sharedAddressesOf(kube: KubePort, svc: Service, allocation
 
 const NONE: ReadonlySet<string> = new Set();
 
+/**
+ * The pools the claims of these addresses (canonical text) were made from, by address: one
+ * read per address, for the held addresses no pool keeps now (addressesOutsidePools in
+ * lib/core/program-model.ts), nearly always none. A missing claim names no pool.
+ */
+export async function claimPoolsOf(kube: KubePort, addresses: readonly string[]): Promise<ReadonlyMap<string, string>> {
+  const claims = await Promise.all(addresses.map((address) => getClaim(kube, claimNameOf(address) ?? '')));
+  return new Map(addresses.flatMap((address, i) => {
+    const pool = claims[i]?.spec.poolName;
+    return pool === undefined ? [] : [[address, pool]];
+  }));
+}
+
 /** What leaving a claim did: the address was freed (claim deleted), left to other holders, or was not held. */
 export type Leave = 'freed' | 'left' | 'absent';
 
