@@ -270,6 +270,27 @@ describe('program and release interleaved on one router', () => {
     expect(c.entries(`svc=${UID}:`)).toEqual([]);
   });
 
+  // The same with the addresses shared: A's re-plan of the Service, planned while B was live,
+  // puts B's address's own entries (its advertisement, its LB list entry) back after B's release
+  // took them off as the last holder and freed the claim; re-planned without B, the Service's
+  // entries go, but the address's own are another owner's, and stood (advertised, freed) until
+  // the resync.
+  it('two allocations of a live sharing Service released at once, one writing the router after the other finished: neither address is left', async () => {
+    const c = await setup({ programmed: true, sharingKey: 'web' });
+    expect(c.entries(`svc=ip-${IP_B}:`)).toHaveLength(2);
+    await releaseAHeldWhile(c, () => deleteAndReleaseAllocation(c, ALLOC_B));
+    expect(await c.kube.port.get('IPAllocation', ALLOC_A)).toBeUndefined();
+    expect(c.entries(IP_B)).toEqual([]);
+    expect(c.entries(IP_A)).toEqual([]);
+  });
+
+  it('an allocation of a sharing Service released while its Service is deleted and released: nothing of the Service, nor its addresses\' own, is left', async () => {
+    const c = await setup({ programmed: true, sharingKey: 'web' });
+    await releaseAHeldWhile(c, () => deleteAndRelease(c));
+    expect(c.entries(`svc=${UID}:`)).toEqual([]);
+    expect(c.entries('svc=ip-')).toEqual([]);
+  });
+
   it('a sharing Service released while program writes: neither its entries nor its addresses\' own are left', async () => {
     const c = await setup({ programmed: false, sharingKey: 'web' });
     const held = c.holdProgram('execute');

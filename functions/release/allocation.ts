@@ -2,7 +2,7 @@ import { claimNameOf, claimPoolsOf, leaveClaim, sharedAddressesOf } from '../../
 import { holdersOf, holdsClaim, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { addressesOutsidePools, advertisementWants, serviceProgram, sharedAddressEntries } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
-import { parseAddress } from '../../lib/ip/index.js';
+import { formatAddress, parseAddress } from '../../lib/ip/index.js';
 import { SETTLE_ROUNDS, settleWrites, type SettleSteps } from '../../lib/core/settle.js';
 import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
@@ -12,6 +12,7 @@ import { getAllocation, getClaim, getService, listAllocations, listClaims, listE
 import { readPools } from '../../lib/k8s/mirror.js';
 import { SiblingUnrecordedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { decisionUnrecorded } from '../../lib/core/allocation-status.js';
+import { holdsAddress } from '../../lib/core/pools.js';
 import { dropFinalizer, firstThen } from './finalizers.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { applyOwner, onRouter } from './router.js';
@@ -72,7 +73,12 @@ async function routerOwner(deps: ReleaseDeps, a: IPAllocation): Promise<RouterOw
  * Re-plans a live Service without the released allocation, from whole menus, then settles as
  * program does (lib/core/settle.ts): another of its allocations may be released while this
  * writes, and a write planned from the earlier read would put that one's entries back. Not
- * while allocate is still recording another of them (SiblingUnrecordedError).
+ * while allocate is still recording another of them (SiblingUnrecordedError). The entries of a
+ * shared address a write planned are the address's, not the Service's: re-planned without the
+ * allocation, the Service leaves them standing, so for each address written as shared that the
+ * Service no longer holds after the settle (or at all, gone meanwhile), they are settled against
+ * its claim (settleSharedEntries): the write may have put them back after the release of the
+ * address's last holder took them off.
  */
 async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & { metadata: { uid: string; namespace: string } }, report: ReleaseReport): Promise<void> {
   const { uid, namespace, name } = svc.metadata;
@@ -81,6 +87,7 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
   const [first, slices, pools] = await Promise.all([others(), listEndpointSlices(deps.kube, namespace, slicesOfService(name)), listPools(deps.kube)]);
   const recording = first.find(decisionUnrecorded);
   if (recording) throw new SiblingUnrecordedError(`Waiting for allocate to record ${recording.metadata.name} before re-planning ${namespace}/${name} without ${a.metadata.name}.`);
+  const writtenShared = new Set<string>(); // the addresses a write planned as shared (canonical text)
   const steps: SettleSteps<Service> = {
     owner: async () => {
       const now = await getService(deps.kube, namespace, name);
@@ -89,6 +96,7 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
     allocations: others,
     write: async (current, planned) => {
       const service = serviceProgram(current, serviceIntent(current, deps.classes), planned, slices.items, await sharedAddressesOf(deps.kube, current, planned));
+      for (const address of Object.keys(service.addressOwners ?? {})) writtenShared.add(address);
       const claimPools = await claimPoolsOf(deps.kube, addressesOutsidePools(planned, pools.items));
       await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () => applyOwner(deps, { uid, service, adverts: advertisementWants(planned, pools.items, claimPools) }, report));
     },
@@ -100,6 +108,14 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
   if (settled.kind === 'unsettled') {
     deps.log.warn('The Service\'s allocations kept changing while its router entries were re-planned; the next program or resync settles them', { service: `${namespace}/${name}`, allocation: a.metadata.name });
   }
+  const held = new Set(settled.kind === 'gone' ? [] : settled.allocations.filter(holdsAddress).flatMap((x) => canonicalOf(x.status?.address)));
+  for (const address of writtenShared) if (!held.has(address)) await settleSharedEntries(deps, address, report, 'unknown');
+}
+
+/** An address's canonical text (as a Service program's addressOwners names it), or none. */
+function canonicalOf(address: string | undefined): string[] {
+  const p = address ? parseAddress(address) : undefined;
+  return p?.ok ? [formatAddress(p.family, p.value)] : [];
 }
 
 /** Takes the allocation's address off the router: re-plan its live Service without it, or drop its owner's entries. */
@@ -119,7 +135,7 @@ async function releaseOnRouter(deps: ReleaseDeps, a: IPAllocation, report: Relea
  * Whether it is the last is decided from the claim as read, and another Service may join it
  * until the leave (which then finds the claim changed and leaves it to the joiner), its program
  * having found the entries standing and written none: so after a removal the entries are
- * settled against the claim as it is now (keepSharedEntries). A shared claim it no longer holds
+ * settled against the claim as it is now (settleSharedEntries). A shared claim it no longer holds
  * is settled the same way: an earlier run may have left it, taken the entries off and failed
  * on the router before it put them back, and nothing else would (a holder change wakes no
  * program); while they stand this costs a read of the router and no write.
@@ -136,7 +152,7 @@ async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonl
     const outcome = await leaveClaim(deps.kube, c, uid);
     // the others left meanwhile (released at the same time): this one turned out the last
     if (outcome === 'freed' && !last) await dropShared();
-    if (owner && (last || outcome !== 'left')) await keepSharedEntries(deps, c, owner, report);
+    if (owner && (last || outcome !== 'left')) await settleSharedEntries(deps, c.spec.address, report, 'off');
     if (outcome !== 'absent') report.actions.push(`${outcome === 'freed' ? 'released' : 'left shared'} ${c.spec.address} of ${a.metadata.name} in pool ${c.spec.poolName}`);
   }
   return [...new Set(claims.map((c) => c.spec.poolName))];
@@ -162,35 +178,42 @@ async function stayingHolder(deps: ReleaseDeps, name: string): Promise<{ claim: 
 }
 
 /**
- * After this release took a shared address's own entries off (as its last holder) and gave its
- * claim up: whoever holds the address now may have joined between the read that made this one
- * the last and the leave, and its program, run before the removal, found the entries standing
- * and wrote none (a holder change wakes no program). Its Service stayed Programmed with its
- * address neither advertised nor in the LB list. So the claim is read again: while a holder
- * stays, the address's entries (planned as every holder plans them) are written back, and read
- * again after each write, settling as lib/core/settle.ts does: a holder whose deletion shows
- * after the last read is released after this write, and its release takes them off; one that
- * joins after it has its own program write them. Costs one read of the claim when it is gone.
+ * A shared address's own entries settled against its claim as it is now: written while a holder
+ * stays (planned as every holder plans them), taken off while none does, and read again after
+ * each write until what was written matches what the claim still says, as lib/core/settle.ts
+ * settles a Service: a holder whose deletion shows after the last read is released after this
+ * write, and its release takes them off; one that joins after it has its own program write them.
+ * `known`: 'off' when this release has just taken them off (as the address's last holder), which
+ * costs one read of the claim when it is gone; 'unknown' after a write that may have put them
+ * back (a Service re-planned from a read in which the address was still its own).
+ *
+ * After this release took them off and gave the claim up, whoever holds the address now may
+ * have joined between the read that made this one the last and the leave, and its program, run
+ * before the removal, found the entries standing and wrote none (a holder change wakes no
+ * program): its Service stayed Programmed with its address neither advertised nor in the LB
+ * list until this puts them back.
  */
-async function keepSharedEntries(deps: ReleaseDeps, c: IPAddressClaim, owner: string, report: ReleaseReport): Promise<void> {
-  const address = parseAddress(c.spec.address);
-  if (!address.ok) return;
-  let written = false; // the entries are off: this release took them off
+async function settleSharedEntries(deps: ReleaseDeps, address: string, report: ReleaseReport, known: 'off' | 'unknown'): Promise<void> {
+  const parsed = parseAddress(address);
+  const name = claimNameOf(address);
+  const owner = sharedAddressOwner(address);
+  if (!parsed.ok || name === undefined || owner === undefined) return;
+  let written = known === 'off' ? false : undefined; // whether the entries stand, as far as this run knows
   let pools: IPPool[] | undefined;
   for (let round = 0; ; round++) {
-    const staying = await stayingHolder(deps, c.metadata.name);
-    if ((staying !== undefined) === written) return;
+    const staying = await stayingHolder(deps, name);
+    if (written !== undefined && (staying !== undefined) === written) return;
     if (round === SETTLE_ROUNDS) {
-      deps.log.warn('The holders of a shared address kept changing while its entries were settled; the next program or resync settles them', { address: c.spec.address });
+      deps.log.warn('The holders of a shared address kept changing while its entries were settled; the next program or resync settles them', { address });
       return;
     }
     if (staying) {
       pools ??= (await readPools(deps.kube, deps.pools)).items;
-      const entries = sharedAddressEntries(owner, { family: address.family, address: c.spec.address }, staying.holder, pools, c.spec.poolName);
-      await onRouter(deps, `shared address ${c.spec.address}`, () => applyOwner(deps, { uid: owner, ...entries }, report));
-      deps.log.info('Put back the entries of a shared address another Service joined while its last holder left', { address: c.spec.address, holder: staying.holder.metadata.name });
+      const entries = sharedAddressEntries(owner, { family: parsed.family, address }, staying.holder, pools, staying.claim.spec.poolName);
+      const ops = await onRouter(deps, `shared address ${address}`, () => applyOwner(deps, { uid: owner, ...entries }, report));
+      if (ops > 0) deps.log.info('Put back the entries of a shared address whose last holder was released while another Service joined it', { address, holder: staying.holder.metadata.name });
     } else {
-      await onRouter(deps, `shared address ${c.spec.address}`, () => applyOwner(deps, { uid: owner, adverts: [] }, report));
+      await onRouter(deps, `shared address ${address}`, () => applyOwner(deps, { uid: owner, adverts: [] }, report));
     }
     written = staying !== undefined;
   }
