@@ -228,3 +228,39 @@ describe('a claim whose sharing changes while the statuses are unwritten', () =>
     expect(Object.values(router.state().menus).flat().filter((e) => /svc=ip-/.test(e.comment ?? ''))).toHaveLength(2);
   });
 });
+
+describe('an allocation of a sharing Service released while the hand-off writes the router', () => {
+  // Its release (the claim's last holder) took the address's own entries off and freed the claim
+  // before the hand-off's write put them back; the hand-off's status write then met the
+  // allocation gone and settled the Service without it, but the address's entries are not the
+  // Service's: the freed address stayed advertised and in the LB list until the resync.
+  it('leaves neither the Service\'s entries of the address nor the address\'s own', async () => {
+    const { kube, router, allocate } = setup({ annotations: { 'mikrolb.de/allow-shared-ip': 'web' } });
+    const release = FUNCTIONS.release.handler({
+      kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(),
+      retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
+    });
+    let released = false;
+    const execute = router.execute.bind(router);
+    router.execute = async (ops) => {
+      if (!released) {
+        released = true;
+        // the Service asks for another address at once: allocate (another run) deletes the allocation
+        const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+        await kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, 'mikrolb.de/load-balancer-ips': '192.0.2.99' } } });
+        const [a] = await allocations(kube.port);
+        if (!a) throw new Error('no allocation');
+        await kube.port.remove('IPAllocation', a.metadata.name);
+        expect((await release(objectInvocation('update', { kind: 'IPAllocation', name: a.metadata.name }))).kind).toBe('done');
+        expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+      }
+      return execute(ops);
+    };
+    await allocate(objectInvocation('add', web));
+    expect(released).toBe(true);
+    // no address is held: nothing advertises one or lists it
+    expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+    const comments = Object.values(router.state().menus).flat().map((e) => e.comment ?? '');
+    expect(comments.filter((c) => /:(adv|lb-list|lb-jump):/.test(c))).toEqual([]);
+  });
+});

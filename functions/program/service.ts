@@ -404,7 +404,7 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, handed: re
     claimPoolsOf(deps.kube, addressesOutsidePools(allocations, pools)),
   ]);
   const read: ServiceRead = { live: [...allocations], slices, pools, shared, claimPools };
-  const { error, wrote, plan } = await programRead(deps, svc, intent, read, report);
+  const { error, wrote, plan, owner } = await programRead(deps, svc, intent, read, report);
   let proven = false;
   let after: Service | undefined;
   try {
@@ -414,9 +414,10 @@ export async function programHandoff(deps: ProgramDeps, svc: Service, handed: re
     // (after a failed write too) settled against what the API server records: the addresses
     // whose statuses were not written go from the router again until program runs anew (all of
     // the Service's entries, if it went); for those written, the statuses left are written
-    // the long way, the Service's ingress too (nobody else hears of a Programmed address)
+    // the long way, the Service's ingress too (nobody else hears of a Programmed address); a
+    // shared address released meanwhile loses its own entries, which the write may have put back
     if (!proven) {
-      const settled = await settleService(deps, svc, read, report);
+      const settled = await settleAfterWrite(deps, svc, read, owner, report);
       if (settled) await writeStatuses(deps, svc, settled.live, plan, report);
       after = settled?.svc;
     }
