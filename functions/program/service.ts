@@ -285,7 +285,7 @@ async function provenOrSettled(deps: ProgramDeps, svc: Service, read: ServiceRea
  * off, go unless it is still shared.
  */
 async function settleAfterWrite(deps: ProgramDeps, svc: Service, read: ServiceRead, owner: OwnerProgram, report: ProgramReport): Promise<SettledService | undefined> {
-  const settled = await settleService(deps, svc, read, report);
+  const settled = await settleService(deps, svc, read, report, (holder) => programAllocation(deps, holder, report));
   if (!settled || settled.live.length === read.live.length || !owner.service?.addressOwners) return settled;
   const released = read.live.filter((a) => !settled.live.includes(a)).flatMap((a) => (a.status?.address ? [a.status.address] : []));
   for (const address of released) await dropUnsharedEntries(deps, address, report, (holder) => programAllocation(deps, holder, report));

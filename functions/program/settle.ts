@@ -6,7 +6,8 @@ import { type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService } from '../../lib/k8s/keys.js';
 import { getAllocation, getClaim, getService, listAllocations } from '../../lib/k8s/typed.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
-import { sharedAddressOwner, sharingKeyOf } from '../../lib/core/sharing.js';
+import { holdersOf, sharedAddressOwner, sharingKeyOf } from '../../lib/core/sharing.js';
+import type { ProgramHolder } from './shared.js';
 import { settleWrites, stillHolding, type SettleSteps } from '../../lib/core/settle.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
@@ -44,18 +45,31 @@ async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: 
 }
 
 /**
- * The shared addresses a released Service held whose claim is gone now: release took their
- * entries off before the claim went, so what program wrote since is taken off here.
+ * The shared addresses a released Service held whose claim is gone now (by their owners): release
+ * took their entries off before the claim went, so what program wrote since is taken off here.
  */
-async function freedSharedOwners(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[]): Promise<string[]> {
-  if (sharingKeyOf(svc) === undefined) return [];
+async function freedSharedAddresses(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[]): Promise<Map<string, string>> {
+  if (sharingKeyOf(svc) === undefined) return new Map();
   const freed = await Promise.all(live.map(async (a) => {
     const address = a.status?.address;
     const name = address ? claimNameOf(address) : undefined;
     const owner = address ? sharedAddressOwner(address) : undefined;
-    return name && owner && !(await getClaim(deps.kube, name)) ? [owner] : [];
+    return address && name && owner && !(await getClaim(deps.kube, name)) ? [[owner, address] as const] : [];
   }));
-  return [...new Set(freed.flat())];
+  return new Map(freed.flat());
+}
+
+/**
+ * After the entries of freed shared addresses were taken off: another Service (of the key, which
+ * tries the key's address first) may have claimed one between the read that found it freed and
+ * the removal, its program having found the entries standing and written none. Whoever shares
+ * such an address now is programmed (one read of the claim per address).
+ */
+async function programNewSharers(deps: ProgramDeps, addresses: Iterable<string>, programHolder: ProgramHolder): Promise<void> {
+  for (const address of addresses) {
+    const claim = await getClaim(deps.kube, claimNameOf(address) ?? '');
+    if (claim?.spec.sharingKey !== undefined) for (const h of holdersOf(claim.spec)) await programHolder(h.allocationName);
+  }
 }
 
 export interface ServiceRead {
@@ -81,7 +95,7 @@ export interface SettledService {
  * again without it, and read again after that write too, until a write was planned from what
  * the cluster still says after it.
  */
-export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport): Promise<SettledService | undefined> {
+export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport, programHolder: ProgramHolder): Promise<SettledService | undefined> {
   const uid = before.metadata.uid ?? '';
   let latest = before;
   const steps: SettleSteps<{ svc: Service; intent: ServiceIntent }> = {
@@ -101,11 +115,12 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
       // hears of these entries, so a process killed between two such writes left the second
       // to the resync's garbage collection (chaos, seed 1405980348)
       const written = [...new Map([...read.live, ...planned].map((a) => [a.metadata.uid ?? '', a])).values()];
-      const freed = await freedSharedOwners(deps, before, written);
+      const freed = await freedSharedAddresses(deps, before, written);
       await Promise.all([
         reapply(deps, { uid, adverts: [] }, 'its Service was released', report),
-        ...freed.map((owner) => reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report)),
+        ...[...freed.keys()].map((owner) => reapply(deps, { uid: owner, adverts: [] }, 'its shared address was freed', report)),
       ]);
+      await programNewSharers(deps, freed.values(), programHolder);
     },
   };
   const settled = await settleWrites(steps, read.live);
