@@ -48,6 +48,8 @@ describe('planOwner refuses an address the router itself holds', () => {
     { story: 'our own advertisement of the address', family: 'IPv4', address: '192.0.2.15',
       extra: { '/ip/address': [{ '.id': '*92', address: '192.0.2.15/32', interface: 'ether1', comment: `mikrolb:svc=${UID}:adv:192.0.2.15` }] }, refused: false },
     { story: 'another host of the router\'s subnet', family: 'IPv4', address: '192.0.2.15', extra: {}, refused: false },
+    { story: 'our own advertisement, tagged with our cluster\'s name', family: 'IPv4', address: '192.0.2.15',
+      extra: { '/ip/address': [{ '.id': '*93', address: '192.0.2.15/32', interface: 'ether1', comment: `mikrolb:default:svc=${UID}:adv:192.0.2.15` }] }, refused: false },
   ])('$story: refused $refused', ({ family, address, extra, refused }) => {
     const result = planOwner(owner([{ family, address }]), state(extra));
     const outcome = result.outcomes.get('ip-0');
@@ -100,5 +102,29 @@ describe('planOwner refuses an address the router itself holds', () => {
     const v6 = reads.find((r) => r.menu === '/ipv6/address')?.query ?? [];
     for (const len of [0, 24, 32]) expect(v4).toContain(`?address=192.0.2.1/${len}`);
     for (const len of [0, 64, 128]) expect(v6).toContain(`?address=2001:db8:ffff::1/${len}`);
+  });
+});
+
+describe('planOwner refuses an address another cluster sharing the router advertises', () => {
+  const theirs: RouterEntry = { '.id': '*94', address: '192.0.2.15/32', interface: 'ether1', comment: 'mikrolb:west:svc=their-uid:adv:192.0.2.15' };
+
+  it('is refused, naming the cluster, and nothing of ours is written for it', () => {
+    const result = planOwner(owner([{ family: 'IPv4', address: '192.0.2.15' }]), state({ '/ip/address': [theirs] }));
+    expect(result.outcomes.get('ip-0')).toMatchObject({
+      kind: 'refused', reason: 'AddressInUseByRouter',
+      message: expect.stringContaining('is the router\'s own (192.0.2.15/32 on ether1, added by the MikroLB of cluster "west")'),
+    });
+    expect(mentioned(result.ops)).not.toContain('192.0.2.15');
+  });
+
+  it('is ours in the cluster that wrote it', () => {
+    const result = planOwner({ ...owner([{ family: 'IPv4', address: '192.0.2.15' }]), cluster: 'west' }, state({ '/ip/address': [theirs] }));
+    expect(result.outcomes.get('ip-0')).toMatchObject({ kind: 'advertised' });
+  });
+
+  it('a tag without a cluster belongs to the cluster default, not to another', () => {
+    const legacy: RouterEntry = { ...theirs, comment: `mikrolb:svc=${UID}:adv:192.0.2.15` };
+    const result = planOwner({ ...owner([{ family: 'IPv4', address: '192.0.2.15' }]), cluster: 'west' }, state({ '/ip/address': [legacy] }));
+    expect(result.outcomes.get('ip-0')).toMatchObject({ kind: 'refused', message: expect.stringContaining('added by the MikroLB of cluster "default"') });
   });
 });

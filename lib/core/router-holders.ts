@@ -14,12 +14,16 @@ import { REASON_ADDRESS_IN_USE_BY_ROUTER, type RouterOutcome } from './allocatio
 
 export const ADDRESS_MENU: Record<IPFamily, string> = { IPv4: '/ip/address', IPv6: '/ipv6/address' };
 
-/** The foreign entry (not ours, or dynamic) whose host part is `address`, if any. */
-export function routerHolder(family: IPFamily, address: string, entries: readonly RouterEntry[]): RouterEntry | undefined {
+/**
+ * The foreign entry whose host part is `address`, if any: not ours (not MikroLB's, MikroLB's of
+ * another cluster sharing the router, or dynamic). Another cluster's advertisement is as much
+ * the router's as the router's own: the address already leads to that cluster's Services.
+ */
+export function routerHolder(family: IPFamily, address: string, entries: readonly RouterEntry[], cluster: string): RouterEntry | undefined {
   const wanted = parseAddress(address);
   if (!wanted.ok) return undefined;
   return entries.find((e) => {
-    if (e.dynamic !== 'true' && ownerOf(e.comment) !== undefined) return false;
+    if (e.dynamic !== 'true' && ownerOf(e.comment)?.cluster === cluster) return false;
     const host = parseAddress(e.address?.split('/')[0] ?? '');
     return host.ok && host.family === family && host.value === wanted.value;
   });
@@ -41,18 +45,20 @@ const keyOf = (family: IPFamily, address: string): string => {
   return `${family}|${p.ok ? String(p.value) : address}`;
 };
 
-/** The wants whose address the router holds, with the outcome each allocation gets. */
-export function refusedWants(adverts: readonly AdvertisementWant[], state: Record<string, RouterEntry[]>): { outcomes: Map<string, RouterOutcome>; addresses: Set<string> } {
+/** The wants whose address the router holds (see routerHolder), with the outcome each allocation gets. */
+export function refusedWants(adverts: readonly AdvertisementWant[], state: Record<string, RouterEntry[]>, cluster: string): { outcomes: Map<string, RouterOutcome>; addresses: Set<string> } {
   const outcomes = new Map<string, RouterOutcome>();
   const addresses = new Set<string>();
   for (const w of adverts) {
-    const holder = routerHolder(w.family, w.address, state[ADDRESS_MENU[w.family]] ?? []);
+    const holder = routerHolder(w.family, w.address, state[ADDRESS_MENU[w.family]] ?? [], cluster);
     if (!holder) continue;
     addresses.add(keyOf(w.family, w.address));
     const where = `${holder.address ?? w.address}${holder.interface ? ` on ${holder.interface}` : ''}`;
+    const other = holder.dynamic === 'true' ? undefined : ownerOf(holder.comment)?.cluster;
+    const whose = other === undefined ? 'not added by MikroLB' : `added by the MikroLB of cluster ${JSON.stringify(other)}`;
     outcomes.set(w.allocation.metadata.name, {
       kind: 'refused', reason: REASON_ADDRESS_IN_USE_BY_ROUTER,
-      message: `Address ${w.address}${w.pool ? ` of pool ${w.pool}` : ''} is the router's own (${where}, not added by MikroLB), so nothing is programmed for it; ${w.allocation.spec.address ? 'exclude it from the pool' : 'the allocation moves to another free address if one is left (exclude it from the pool to skip it)'}.`,
+      message: `Address ${w.address}${w.pool ? ` of pool ${w.pool}` : ''} is the router's own (${where}, ${whose}), so nothing is programmed for it; ${w.allocation.spec.address ? 'exclude it from the pool' : 'the allocation moves to another free address if one is left (exclude it from the pool to skip it)'}.`,
     });
   }
   return { outcomes, addresses };

@@ -144,11 +144,11 @@ function familyGlobals(f: IPFamily, state: Record<string, RouterEntry[]>, addres
  * every owner plans the same ones.
  */
 export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry[]>, addresses: AddressView = 'complete'): PlanResult {
-  const refused = refusedWants(whole.adverts, state);
+  const cluster = whole.cluster ?? DEFAULT_CLUSTER;
+  const refused = refusedWants(whole.adverts, state, cluster);
   const outcomes = new Map<string, RouterOutcome>(refused.outcomes);
   const p = withoutRefused(whole, refused.addresses);
   const needs = familiesNeeding(p);
-  const cluster = p.cluster ?? DEFAULT_CLUSTER;
   const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries(p.service)] : []),
     ...[...needs].map((f) => familyGlobals(f, state, addresses, cluster)),
