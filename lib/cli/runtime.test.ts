@@ -21,6 +21,20 @@ describe('untilStopped', () => {
     expect([source.listenerCount('SIGINT'), source.listenerCount('SIGTERM')]).toEqual([0, 0]);
   });
 
+  it('never leaves a signal without a listener while it swaps stopping for ignoring (Node would take its default then)', async () => {
+    const source = new EventEmitter();
+    const emptied: string[] = [];
+    source.on('removeListener', (name: string | symbol) => {
+      if (typeof name === 'string' && source.listenerCount(name) === 0) emptied.push(name);
+    });
+    const done = untilStopped(undefined, { source, sameWithinMs: 20 });
+    source.emit('SIGINT');
+    await done;
+    expect(emptied).toEqual([]);
+    await pause(60);
+    expect(emptied.sort()).toEqual(['SIGINT', 'SIGTERM']);
+  });
+
   it('resolves on SIGTERM too, and on an abort signal without touching the process', async () => {
     const source = new EventEmitter();
     const termed = untilStopped(undefined, { source, sameWithinMs: 10 });

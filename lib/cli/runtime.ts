@@ -54,10 +54,13 @@ export function untilStopped(signal?: AbortSignal, opts: { source?: SignalSource
     }
     const ignore = (): void => undefined;
     const stop = (): void => {
-      source.off('SIGINT', stop);
-      source.off('SIGTERM', stop);
+      // ignore goes on before stop comes off: a signal with no listener at all gets Node's
+      // default at once, and a repeat landing in that moment (a busy process handles the first
+      // signal late, as the relayed copy arrives) ended the process in the middle of its stop
       source.on('SIGINT', ignore);
       source.on('SIGTERM', ignore);
+      source.off('SIGINT', stop);
+      source.off('SIGTERM', stop);
       setTimeout(() => {
         source.off('SIGINT', ignore);
         source.off('SIGTERM', ignore);
