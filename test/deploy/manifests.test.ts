@@ -222,7 +222,10 @@ describe('overlay knative: the bridge', () => {
     const bridge = one(docsOf('knative'), 'Deployment', 'mikrolb-bridge', DeploymentSchema);
     const [c] = bridge.spec.template.spec.containers;
     expect(c?.args).toEqual(['bridge']);
-    const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value ?? `<${e.valueFrom?.fieldRef?.fieldPath}>`]));
+    const fields = Object.fromEntries((c?.env ?? []).flatMap((e) => (e.valueFrom?.fieldRef ? [[e.name, e.valueFrom.fieldRef.fieldPath]] : [])));
+    // what the kubelet puts in for a field reference, as a pod of the overlay would have it
+    const podField: Record<string, string> = { 'metadata.name': 'mikrolb-bridge-7d9c5b6f4-x2x8q', 'metadata.namespace': NAMESPACE };
+    const env = Object.fromEntries((c?.env ?? []).map((e) => [e.name, e.value ?? podField[e.valueFrom?.fieldRef?.fieldPath ?? ''] ?? '']));
     const parsed = bridgeConfigFromEnv(env);
     if (!parsed.ok) throw new Error(parsed.message);
     for (const fn of ['allocate', 'program', 'release'] as const) {
@@ -230,7 +233,7 @@ describe('overlay knative: the bridge', () => {
       expect(parsed.config.functions[fn]).toBe(`http://mikrolb-${fn}.${NAMESPACE}.svc.cluster.local`);
     }
     expect(parsed.config.lease.enabled).toBe(true);
-    expect(env['POD_NAME']).toBe('<metadata.name>');
+    expect(fields['POD_NAME']).toBe('metadata.name');
   });
 
   it('has no controller: the webhook and the bridge run on their own', () => {
