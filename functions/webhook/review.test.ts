@@ -111,7 +111,7 @@ describe('reviewPool: overlapping pools', () => {
 
   it.each([
     ['IPv4 beside IPv6', pool('v4', 'IPv4', ['10.0.0.0/24']), pool('v6', 'IPv6', ['2001:db8::/64'])],
-    ['IPv6 beside IPv4', pool('v6', 'IPv6', ['::ffff:10.0.0.0/120']), pool('v4', 'IPv4', ['10.0.0.0/24'])],
+    ['IPv6 beside IPv4', pool('v6', 'IPv6', ['::10.0.0.0/120']), pool('v4', 'IPv4', ['10.0.0.0/24'])],
   ])('never finds a conflict between families: %s', (_case, mine, other) => {
     expect(create(mine, [other])).toEqual({ uid: 'uid-1', allowed: true });
   });
@@ -157,6 +157,30 @@ describe('reviewPool: overlapping pools', () => {
         'spec.addresses: shares 203.0.113.10-203.0.113.23 with IPPool "older" (an address can belong to only one pool)',
       ]);
     });
+  });
+});
+
+describe('reviewPool: special-purpose addresses', () => {
+  it('admits a pool that lists some, and warns that they are never handed out', () => {
+    const r = create(pool('all', 'IPv6', ['::/0']));
+    expect(r).toEqual({
+      uid: 'uid-1', allowed: true,
+      warnings: [
+        'spec.addresses includes special-purpose addresses MikroLB never hands out: ' +
+        '::1 (loopback), ::ffff:0.0.0.0-::ffff:255.255.255.255 (IPv4-mapped), ' +
+        'fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff (link-local), ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:fffe (multicast)',
+      ],
+    });
+  });
+
+  it('refuses a pool of nothing else', () => {
+    expect(causesOf(create(pool('mc', 'IPv4', ['224.0.0.0/24'])))).toEqual([
+      'spec.addresses: no addresses left: every address the pool lists is special-purpose (224.0.0.1-224.0.0.254), which MikroLB never hands out',
+    ]);
+  });
+
+  it('admits an ordinary pool without a warning', () => {
+    expect(create(pool('lan', 'IPv4', ['192.0.2.0/24']))).toEqual({ uid: 'uid-1', allowed: true });
   });
 });
 

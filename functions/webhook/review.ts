@@ -9,7 +9,7 @@
 import * as z from 'zod';
 import { deepEqualJson } from '../../lib/core/equal.js';
 import {
-  describeSet, emptySet, intersect, isEmpty, NO_ADDRESSES_LEFT, subtract, validatePoolAddresses,
+  describeSet, describeSpecialPurpose, emptySet, intersect, isEmpty, NO_ADDRESSES_LEFT, subtract, validatePoolAddresses,
   type AddressSet, type PoolEntryError,
 } from '../../lib/ip/index.js';
 import { scopeProblems } from '../../lib/core/pool-scope.js';
@@ -73,7 +73,8 @@ export const reviewResponse = (response: AdmissionResponse): AdmissionReviewResp
 /**
  * Reviews a CREATE or UPDATE of an IPPool; every other operation is allowed.
  * Denied: an object that is not a valid IPPool, invalid address entries (one error each), a
- * pool left with no addresses, a serviceAllocation with invalid namespace names or label
+ * pool left with no addresses (special-purpose ones, never handed out, do not count: a pool
+ * that lists some of them besides others is admitted with a warning), a serviceAllocation with invalid namespace names or label
  * selectors (negative priorities fail the schema), and addresses shared with another pool of
  * the same family.
  * On UPDATE the pool is not compared with itself, and overlaps it already had (created before
@@ -106,6 +107,9 @@ export function reviewPool(request: AdmissionRequest, otherPools: readonly IPPoo
   const others = otherPools.filter((o) => o.metadata.name !== name && o.spec.ipFamily === pool.spec.ipFamily);
   const { causes, warnings } = overlaps(result.set, before, others);
   if (causes.length > 0) return deny(uid, name, causes);
+  if (!isEmpty(result.specialPurpose)) {
+    warnings.push(`spec.addresses includes special-purpose addresses MikroLB never hands out: ${describeSpecialPurpose(result.specialPurpose)}`);
+  }
   return warnings.length > 0 ? { uid, allowed: true, warnings } : { uid, allowed: true };
 }
 

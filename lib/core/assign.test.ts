@@ -234,6 +234,39 @@ describe('choosing an address: scenarios', () => {
     expect(run(alloc('x', { poolName: 'manual' }, 'uid-x'), [small, v6], held)).toMatchObject({ ok: false, reason: 'PoolNotFound' });
   });
 
+  it('never chooses a special-purpose address (multicast, loopback, reserved, link-local, IPv4-mapped), whatever the pool lists', () => {
+    const v4 = pool('wide-v4', { ipFamily: 'IPv4', addresses: ['224.0.0.0-224.0.0.255', '127.0.0.0-127.0.0.255', '240.0.0.0-240.0.0.255', '198.51.100.7'] });
+    const wide = pool('wide-v6', { ipFamily: 'IPv6', addresses: ['ff02::-ff02::ff', 'fe80::-fe80::ff', '::ffff:0:0-::ffff:0:ff', '2001:db8::7'] });
+    for (const name of Array.from({ length: 40 }, (_, i) => `s${i}`)) {
+      expect(run(alloc(name, { ipFamily: 'IPv4' }), [v4])).toMatchObject({ ok: true, address: '198.51.100.7' });
+      expect(run(alloc(name, { ipFamily: 'IPv6' }), [wide])).toMatchObject({ ok: true, address: '2001:db8::7' });
+    }
+  });
+
+  it('an IPv6 pool ::/0 hands out no multicast address (about 1 in 256 of them were)', () => {
+    const everything = pool('everything', { ipFamily: 'IPv6', addresses: ['::/0'] });
+    const chosen = Array.from({ length: 1000 }, (_, i) => run(alloc(`ip-${i}`, { ipFamily: 'IPv6' }), [everything]));
+    expect(chosen.filter((d) => !d.ok || d.address.startsWith('ff') || d.address.startsWith('fe8') || d.address.startsWith('::ffff:'))).toEqual([]);
+  });
+
+  it('gives up a special-purpose address held from an earlier version, for a usable one (or, asked for by name, with the refusal)', () => {
+    const old = pool('old', { ipFamily: 'IPv4', addresses: ['224.0.0.0/24', '198.51.100.7'] });
+    const held = { old: [taken('224.0.0.9', 'x', 'uid-x')] };
+    expect(run(alloc('x', { ipFamily: 'IPv4' }, 'uid-x'), [old], held)).toEqual({ ok: true, pool: 'old', address: '198.51.100.7', held: false });
+    expect(run(alloc('x', { address: '224.0.0.9' }, 'uid-x'), [old], held)).toMatchObject({ ok: false, reason: 'AddressInvalid' });
+  });
+
+  it.each([
+    ['224.0.0.5', 'Address 224.0.0.5 is multicast (224.0.0.0/4): it can never be a load-balancer address.'],
+    ['127.0.0.1', 'Address 127.0.0.1 is loopback (127.0.0.0/8): it can never be a load-balancer address.'],
+    ['255.255.255.255', 'Address 255.255.255.255 is reserved (240.0.0.0/4): it can never be a load-balancer address.'],
+    ['FF02::1', 'Address ff02::1 is multicast (ff00::/8): it can never be a load-balancer address.'],
+    ['::ffff:192.0.2.9', 'Address ::ffff:192.0.2.9 is IPv4-mapped (::ffff:0:0/96): it can never be a load-balancer address.'],
+  ])('refuses an explicit request for the special-purpose address %s, saying why', (address, message) => {
+    const anything = [pool('all-v4', { ipFamily: 'IPv4', addresses: ['0.0.0.0/0'], avoidBuggyIPs: false }), pool('all-v6', { ipFamily: 'IPv6', addresses: ['::/0'] })];
+    expect(run(alloc('x', { address }), anything)).toEqual({ ok: false, reason: 'AddressInvalid', message });
+  });
+
   it('never hands out an address the older pool owns (overlap)', () => {
     const older = pool('older', { ipFamily: 'IPv4', addresses: ['203.0.113.1-203.0.113.2'] }, '2026-01-01T00:00:00Z');
     const younger = pool('younger', { ipFamily: 'IPv4', addresses: ['203.0.113.1-203.0.113.3'] }, '2026-02-01T00:00:00Z');

@@ -1,4 +1,4 @@
-import { chooseFrom, contains, formatAddress, isEmpty, parseAddress, startFor, type IPFamily, type Taken } from '../ip/index.js';
+import { chooseFrom, contains, formatAddress, isEmpty, parseAddress, specialPurposeBlock, startFor, type IPFamily, type Taken } from '../ip/index.js';
 import { olderFirst } from '../ip/index.js';
 import type { IPAddressClaimSpec, IPAllocation } from '../k8s/schemas.js';
 import { autoAssignOrder, scopeRefusal, type Requester } from './pool-scope.js';
@@ -81,13 +81,15 @@ const deleting = (pool: PoolView): boolean => pool.pool.metadata.deletionTimesta
 /**
  * Whether the held address still answers the allocation's spec (else it is given back). An
  * address a shrunk pool no longer contains is kept (the pool reports it, see
- * `AddressesOutsidePool`); one whose pool is gone is not.
+ * `AddressesOutsidePool`); one whose pool is gone is not, nor a special-purpose address (held
+ * from an earlier version: no client could ever reach it).
  */
 function heldFits(input: AssignInput, held: Holding): boolean {
   const { spec } = input.allocation;
   const pool = input.pools.find((v) => v.name === held.poolName);
   const q = parseAddress(held.address);
   if (!pool || !q.ok || q.family !== pool.family || scopeRefusal(pool.pool, input.requester)) return false;
+  if (specialPurposeBlock(q.family, q.value)) return false;
   // an address its Service asks for by name is its explicit allocation's, not this one's
   if (!spec.address && input.yieldAskedFor === true && askedIn(input, pool).has(q.value)) return false;
   if (spec.poolName) return held.poolName === spec.poolName;
@@ -207,6 +209,8 @@ function assignExplicit(input: AssignInput, text: string): Decision {
   const p = parseAddress(text);
   if (!p.ok) return fail('AddressInvalid', `Address "${text}" is not a valid IP address: ${p.message}.`);
   const address = formatAddress(p.family, p.value);
+  const special = specialPurposeBlock(p.family, p.value);
+  if (special) return fail('AddressInvalid', `Address ${address} is ${special.kind} (${special.cidr}): it can never be a load-balancer address.`);
   const pool = input.pools.find((v) => v.family === p.family && contains(v.owned, p.value));
   if (!pool) return fail('AddressNotInPool', `Address ${address} is not in any IPPool.`);
   if (deleting(pool)) return fail('AddressNotInPool', `Address ${address} is in pool ${pool.name}, which is being deleted and hands out no new address.`);

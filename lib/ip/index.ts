@@ -28,5 +28,7 @@ export { addressName, parseAddressName } from './name.js';
 export { humanCount } from './human.js';
 export { olderFirst, resolveOwnership } from './ownership.js';
 export type { PoolAddresses, PoolConflict, PoolOwnership } from './ownership.js';
+export { describeSpecialPurpose, specialPurposeBlock, specialPurposeSet } from './special.js';
+export type { SpecialBlock } from './special.js';
 export { unusableTarget } from './unicast.js';
 export type { UnusableKind } from './unicast.js';

@@ -31,7 +31,7 @@ describe('pool entries', () => {
     ['a CIDR', ['2001:db8::/126'], ['2001:db8::-2001:db8::3']],
     ['a /64', ['2001:db8:0:1::/64'], ['2001:db8:0:1::-2001:db8:0:1:ffff:ffff:ffff:ffff']],
     ['a range in any notation', ['2001:DB8:0:0::10 - 2001:db8::1f'], ['2001:db8::10-2001:db8::1f']],
-    ['an IPv4-mapped address, which stays IPv6', ['::ffff:10.0.0.1'], ['::ffff:10.0.0.1']],
+    ['an IPv4-mapped address, which stays IPv6 (and, special-purpose, is never handed out)', ['::ffff:10.0.0.1'], []],
   ])('IPv6: %s', (_, entries, expected) => {
     expect(pool('IPv6', entries)).toEqual(expected);
   });
@@ -122,7 +122,7 @@ describe('avoidBuggyIPs', () => {
 
   it('allows a /8 and a /0 without it', () => {
     expect(parsePoolAddresses('IPv4', ['10.0.0.0/8'], true).ok).toBe(true);
-    expect(pool('IPv4', ['0.0.0.0/0'], false)).toEqual(['0.0.0.0-255.255.255.255']);
+    expect(parsePoolAddresses('IPv4', ['0.0.0.0/0'], false).ok).toBe(true);
   });
 
   it('splits a /8 into its 65,536 /24 runs quickly', () => {
@@ -202,5 +202,40 @@ describe('a pool with nothing left', () => {
   it('validatePoolAddresses passes per-entry errors and good pools through', () => {
     expect(validatePoolAddresses('IPv4', ['10.0.0.1'], false)).toEqual(parsePoolAddresses('IPv4', ['10.0.0.1'], false));
     expect(validatePoolAddresses('IPv4', [''], false)).toEqual(parsePoolAddresses('IPv4', [''], false));
+  });
+});
+
+describe('special-purpose addresses: never in a pool, whatever its entries say', () => {
+  it.each([
+    ['IPv4', '0.0.0.0/0', [
+      '1.0.0.0-126.255.255.255', '128.0.0.0-223.255.255.255',
+    ], ['0.0.0.0-0.255.255.255', '127.0.0.0-127.255.255.255', '224.0.0.0-255.255.255.255']],
+    ['IPv4', '126.255.255.254-128.0.0.1', ['126.255.255.254-126.255.255.255', '128.0.0.0-128.0.0.1'], ['127.0.0.0-127.255.255.255']],
+    ['IPv4', '239.255.255.0-240.0.0.3', [], ['239.255.255.0-240.0.0.3']],
+    ['IPv4', '255.255.255.255', [], ['255.255.255.255']],
+    ['IPv6', '::/0', [
+      '::2-::fffe:ffff:ffff', '::1:0:0:0-fe7f:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'fec0::-feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff',
+    ], ['::-::1', '::ffff:0.0.0.0-::ffff:255.255.255.255', 'fe80::-febf:ffff:ffff:ffff:ffff:ffff:ffff:ffff', 'ff00::-ffff:ffff:ffff:ffff:ffff:ffff:ffff:ffff']],
+    ['IPv6', 'ff02::1', [], ['ff02::1']],
+    ['IPv6', '2001:db8::/64', ['2001:db8::-2001:db8::ffff:ffff:ffff:ffff'], []],
+  ] as const)('%s %s keeps %j and leaves out %j', (family, entry, kept, left) => {
+    const result = parsePoolAddresses(family, [entry], false);
+    expect(result.ok && toRanges(result.set)).toEqual(kept);
+    expect(result.ok && toRanges(result.specialPurpose)).toEqual(left);
+  });
+
+  it('are left out of a pool with avoidBuggyIPs as well: an IPv6 ::/0 hands out no multicast address', () => {
+    const result = parsePoolAddresses('IPv6', ['::/0'], true);
+    expect(result.ok && toRanges(result.set).at(-1)).toBe('fec0::-feff:ffff:ffff:ffff:ffff:ffff:ffff:ffff');
+  });
+
+  it('a pool of nothing else is refused by validatePoolAddresses, which says why', () => {
+    expect(validatePoolAddresses('IPv4', ['127.0.0.1', '224.0.0.0/24'], false)).toEqual({
+      ok: false,
+      errors: [{
+        code: 'NoAddressesLeft', index: NO_ADDRESSES_LEFT, entry: '',
+        message: 'no addresses left: every address the pool lists is special-purpose (127.0.0.1, 224.0.0.0-224.0.0.255), which MikroLB never hands out',
+      }],
+    });
   });
 });

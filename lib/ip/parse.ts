@@ -4,7 +4,8 @@
  * conditions can show all mistakes at once.
  */
 import { familyBits, maxAddress, parseAddress, type IPFamily } from './address.js';
-import { addressSet, isEmpty, subtract, type AddressRange, type AddressSet } from './set.js';
+import { addressSet, describeSet, intersect, isEmpty, subtract, type AddressRange, type AddressSet } from './set.js';
+import { specialPurposeSet } from './special.js';
 
 /** Machine-readable kind of a pool entry problem; `message` is the readable sentence. */
 export type PoolEntryCode =
@@ -28,7 +29,13 @@ export interface PoolEntryError {
 }
 
 export type ParsePoolResult =
-  | { readonly ok: true; readonly set: AddressSet }
+  | {
+    readonly ok: true;
+    /** What the pool hands out. */
+    readonly set: AddressSet;
+    /** The special-purpose addresses (lib/ip/special.ts) the entries list, left out of `set`. */
+    readonly specialPurpose: AddressSet;
+  }
   | { readonly ok: false; readonly errors: readonly PoolEntryError[] };
 
 /** The `index` of the error `validatePoolAddresses` reports for a pool left with no addresses. */
@@ -74,6 +81,9 @@ type EntryResult = ParsedEntry | Failure;
  * A CIDR that keeps nothing is an error, since it can only be a mistake. So is giving the
  * IPv4 rule more than a /8 in total (see `AVOID_BUGGY_IPV4_LIMIT`).
  *
+ * Special-purpose addresses (loopback, multicast and the like, see lib/ip/special.ts) are
+ * never in the set, whatever the entries and avoidBuggyIPs say: no client could reach them.
+ *
  * A pool whose entries are all valid but whose exclusions remove everything parses to an
  * empty set here (the allocator then reports it exhausted); `validatePoolAddresses` is the
  * variant that rejects it.
@@ -99,7 +109,9 @@ export function parsePoolAddresses(
     for (const range of result.ranges) (result.exclude ? excluded : included).push(range);
   }
   if (errors.length > 0) return { ok: false, errors };
-  return { ok: true, set: subtract(addressSet(family, included), addressSet(family, excluded)) };
+  const listed = subtract(addressSet(family, included), addressSet(family, excluded));
+  const special = specialPurposeSet(family);
+  return { ok: true, set: subtract(listed, special), specialPurpose: intersect(listed, special) };
 }
 
 /**
@@ -115,7 +127,9 @@ export function validatePoolAddresses(
 ): ParsePoolResult {
   const result = parsePoolAddresses(family, entries, avoidBuggyIPs);
   if (!result.ok || !isEmpty(result.set)) return result;
-  const message = entries.length === 0 ? 'the pool lists no addresses' : 'no addresses left after exclusions';
+  const message = entries.length === 0 ? 'the pool lists no addresses'
+    : !isEmpty(result.specialPurpose) ? `no addresses left: every address the pool lists is special-purpose (${describeSet(result.specialPurpose)}), which MikroLB never hands out`
+      : 'no addresses left after exclusions';
   return { ok: false, errors: [{ code: 'NoAddressesLeft', index: NO_ADDRESSES_LEFT, entry: '', message }] };
 }
 
