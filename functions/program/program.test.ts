@@ -213,6 +213,27 @@ describe('program (memory API server, memory router)', () => {
     expect(warnings[0]?.note).toBe('Skipped 5 endpoint address(es) that cannot be load-balancing targets: 127.0.0.1 (loopback), 0.0.0.0 (unspecified), 224.0.0.1 (multicast), 169.254.10.1 (link-local), 255.255.255.255 (broadcast).');
   });
 
+  it.each([
+    ['every port SCTP: published, yet nothing forwarded', [{ name: 'diameter', port: 3868, protocol: 'SCTP', targetPort: 3868 }],
+      'SCTP port(s) diameter (3868/SCTP) are ignored: MikroLB load-balances TCP and UDP only. The Service has no other port, so its address forwards nothing.'],
+    ['one SCTP port beside TCP', [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }, { port: 9899, protocol: 'SCTP', targetPort: 9899 }],
+      'SCTP port(s) 9899/SCTP are ignored: MikroLB load-balances TCP and UDP only.'],
+  ])('SCTP ports are not programmed, and a Warning says so (%s)', async (_story, ports, note) => {
+    const objects = cluster().map((o) => (o.kind === 'Service' ? { ...o, spec: { ...o.spec, ports } } : o));
+    const { program, kube, router: r } = setup(objects);
+    expect((await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(Object.values(r.state().menus).flat().filter((e) => e.protocol === 'sctp' || e['dst-port'] === '3868' || e['dst-port'] === '9899')).toEqual([]);
+    expect(kube.events.filter((e) => e.reason === 'SCTPPortsIgnored')).toEqual([
+      expect.objectContaining({ type: 'Warning', regarding: { kind: 'Service', name: 'web', namespace: 'shop' }, note }),
+    ]);
+  });
+
+  it('a Service of TCP and UDP ports gets no SCTPPortsIgnored Warning', async () => {
+    const { program, kube } = setup();
+    await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    expect(kube.events.filter((e) => e.reason === 'SCTPPortsIgnored')).toEqual([]);
+  });
+
   it('load-balancer-enabled=false removes the rules but keeps the advertisement; no ingress', async () => {
     const { program, router: r, obj } = setup(cluster({ annotations: { 'mikrolb.de/load-balancer-enabled': 'false' } }));
     await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));

@@ -1,4 +1,4 @@
-import { addressesOutsidePools, advertisementWants, serviceProgram, unusableEndpoints, type ClaimPools } from '../../lib/core/program-model.js';
+import { addressesOutsidePools, advertisementWants, ignoredPortsNote, serviceProgram, unusableEndpoints, type ClaimPools } from '../../lib/core/program-model.js';
 import { ingressFor, ingressToWrite, serviceCondition } from '../../lib/core/program-status.js';
 import { setConditions } from '../../lib/core/conditions.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
@@ -65,6 +65,15 @@ async function warnUnusableEndpoints(deps: ProgramDeps, svc: Service, slices: re
   deps.log.warn('Skipped unusable endpoint addresses', { service: `${namespace}/${svc.metadata.name}`, addresses: skipped.map((s) => s.address) });
   await deps.kube.recordEvent({ regarding: { kind: 'Service', name: svc.metadata.name, namespace, uid: svc.metadata.uid }, type: 'Warning', reason: 'EndpointsSkipped', note, action: 'Program' });
   report.actions.push(`skipped endpoints ${skipped.map((s) => s.address).join(', ')}`);
+}
+
+/** One Warning event per invocation naming the Service's SCTP ports, which nothing forwards (its condition still says Ready). */
+async function warnIgnoredPorts(deps: ProgramDeps, svc: Service, report: ProgramReport): Promise<void> {
+  const note = ignoredPortsNote(svc);
+  if (note === undefined) return;
+  const namespace = svc.metadata.namespace ?? 'default';
+  await deps.kube.recordEvent({ regarding: { kind: 'Service', name: svc.metadata.name, namespace, uid: svc.metadata.uid }, type: 'Warning', reason: 'SCTPPortsIgnored', note, action: 'Program' });
+  report.actions.push('ignored SCTP ports');
 }
 
 /** Whether program writes `status.loadBalancer.ingress`: not for a SNAT-only Service, whose ingress is not ours. */
@@ -361,6 +370,7 @@ function clearedBy(live: readonly IPAllocation[], error: string | undefined): Se
 async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; added: boolean; plan: StatusPlan; owner: OwnerProgram }> {
   const model = serviceProgram(svc, intent, read.live, read.slices, read.shared);
   await warnUnusableEndpoints(deps, svc, read.slices, report);
+  await warnIgnoredPorts(deps, svc, report);
   const adverts = advertisementWants(read.live, read.pools, read.claimPools);
   const formerAddresses = formerAddressesOf(svc, read.live, [...model.lbAddresses, ...model.snatAddresses, ...adverts]);
   const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts, ...(formerAddresses.length > 0 ? { formerAddresses } : {}) };

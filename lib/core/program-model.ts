@@ -67,6 +67,19 @@ function portsOf(svc: Service, slices: readonly EndpointSlice[]): ServicePort[] 
   return out;
 }
 
+/**
+ * What a Service loses to portsOf skipping its SCTP ports (the router balances TCP and UDP only):
+ * the note of its SCTPPortsIgnored Warning, or undefined when it has none.
+ */
+export function ignoredPortsNote(svc: Service): string | undefined {
+  const ports = svc.spec.ports ?? [];
+  const sctp = ports.filter((p) => p.protocol === 'SCTP');
+  if (sctp.length === 0) return undefined;
+  const named = sctp.map((p) => (p.name ? `${p.name} (${p.port}/SCTP)` : `${p.port}/SCTP`)).join(', ');
+  const none = sctp.length === ports.length ? ' The Service has no other port, so its address forwards nothing.' : '';
+  return `SCTP port(s) ${named} are ignored: MikroLB load-balances TCP and UDP only.${none}`;
+}
+
 /** A slice address the router could forward to: unicast, and neither loopback nor link-local. */
 function usableTarget(address: string): IPFamily | undefined {
   const p = parseAddress(address);
