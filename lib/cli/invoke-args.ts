@@ -18,8 +18,9 @@ Runs one function once against an in-memory API server seeded with --state, and 
 JSON document: function, response, writes, events, objects (and router with --router).
 
   --state   Kubernetes objects in YAML as \`kubectl get -o yaml\` shows them: one file
-            (multi-document or a List) or a folder of *.yaml/*.yml/*.json files; an
-            earlier run's output counts as a List of its objects (runs chain); kinds
+            (multi-document or a List) or a folder of *.yaml/*.yml/*.json files (a
+            router's state among them is left out, for --router); an earlier run's
+            output counts as a List of its objects (runs chain); kinds
             IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice and Namespace
             (its labels, for pools scoped by namespaceSelectors)
   --object  the object the function is woken for: IPPool/name, IPAllocation/name,

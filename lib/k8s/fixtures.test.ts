@@ -125,6 +125,17 @@ describe('loadFixtureState', () => {
     expect(message(await loadFixtureState(dir))).toBe(`${join(dir, 'b.yaml')} document 1: kind ConfigMap is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice, Namespace`);
   });
 
+  it('leaves out a router state kept in the folder (a fixture\'s router.json beside its state.yaml)', async () => {
+    await writeFile(join(dir, 'state.yaml'), `${POOL}---\n${SERVICE}`);
+    await writeFile(join(dir, 'router.json'), JSON.stringify({ version: '7.19.1', menus: { '/ip/address': [{ '.id': '*1', address: '192.0.2.1/24', interface: 'ether1' }] } }));
+    expect(ids(await loadFixtureState(dir))).toEqual(['IPPool/main', 'Service/web']);
+  });
+
+  it('refuses a router state named as the state, saying where it belongs', async () => {
+    await writeFile(join(dir, 'router.json'), JSON.stringify({ version: '7.19.1', menus: {} }));
+    expect(message(await loadFixtureState(join(dir, 'router.json')))).toBe(`${join(dir, 'router.json')} document 1: a router's state ({"version", "menus"}), which --router takes; it holds no Kubernetes objects`);
+  });
+
   it('reports a path that cannot be read', async () => {
     expect(message(await loadFixtureState(join(dir, 'missing.yaml')))).toMatch(/^cannot read the state .*missing\.yaml: .*ENOENT/);
   });

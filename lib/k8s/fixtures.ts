@@ -53,6 +53,8 @@ const DocumentSchema = z.object({
 const ListSchema = z.object({ kind: z.string().regex(/List$/), items: z.array(z.unknown()) }).loose();
 /** The document `mikrolb invoke` prints: its `objects` are the state the next run starts from. */
 const InvokeOutputSchema = z.object({ function: z.string(), objects: z.array(z.unknown()) }).loose();
+/** A router's state (`--router`'s format, `mikrolb router dump`): no `kind`, its `menus`. */
+const RouterStateSchema = z.object({ kind: z.never().optional(), menus: z.record(z.string(), z.unknown()) }).loose();
 
 const isFixtureKind = (k: string): k is FixtureKind => FIXTURE_KINDS.some((f) => f === k);
 
@@ -63,8 +65,12 @@ interface RawDocument {
 
 type Documents = { ok: true; docs: RawDocument[] } | { ok: false; message: string };
 
-/** Every document of a YAML stream (lists flattened, empty documents skipped). */
-function readDocuments(text: string, origin: string): Documents {
+/**
+ * Every document of a YAML stream (lists flattened, empty documents skipped). A router's state
+ * is left out of a folder (a fixture keeps its router.json beside its state.yaml) and refused
+ * as a file named on its own.
+ */
+function readDocuments(text: string, origin: string, inFolder = false): Documents {
   const docs: RawDocument[] = [];
   for (const [i, doc] of parseAllDocuments(text).entries()) {
     const where = `${origin} document ${i + 1}`;
@@ -73,6 +79,10 @@ function readDocuments(text: string, origin: string): Documents {
     const value = documentValue(doc);
     if (!value.ok) return { ok: false, message: `${where}: ${value.message}` };
     if (value.value === null || value.value === undefined) continue;
+    if (RouterStateSchema.safeParse(value.value).success) {
+      if (inFolder) continue;
+      return { ok: false, message: `${where}: a router's state ({"version", "menus"}), which --router takes; it holds no Kubernetes objects` };
+    }
     const list = ListSchema.safeParse(value.value);
     const output = InvokeOutputSchema.safeParse(value.value);
     if (list.success) docs.push(...list.data.items.map((item, j) => ({ value: item, where: `${where} item ${j + 1}` })));
@@ -158,12 +168,14 @@ export function parseFixtureText(text: string, origin: string): FixtureResult {
 }
 
 
-/** Reads a file, or every *.yaml/*.yml/*.json file of a folder in name order. */
+/** Reads a file, or every *.yaml/*.yml/*.json file of a folder in name order (router states left out). */
 export async function loadFixtureState(path: string): Promise<FixtureResult> {
   let files: string[];
+  let inFolder = false;
   try {
     const info = await stat(path);
-    files = info.isDirectory()
+    inFolder = info.isDirectory();
+    files = inFolder
       ? (await readdir(path, { withFileTypes: true }))
         .filter((e) => e.isFile() && FILE_PATTERN.test(e.name))
         .map((e) => e.name)
@@ -181,7 +193,7 @@ export async function loadFixtureState(path: string): Promise<FixtureResult> {
     } catch (e) {
       return { ok: false, message: `cannot read ${file}: ${messageOf(e)}` };
     }
-    const read = readDocuments(text, file);
+    const read = readDocuments(text, file, inFolder);
     if (!read.ok) return read;
     docs.push(...read.docs);
   }

@@ -35,6 +35,14 @@ describe('mikrolb invoke program --router (the simulator behind the real client 
     expect(out.objects.find((o) => o.kind === 'Service')).toMatchObject({ status: { loadBalancer: { ingress: [{ ip: '192.0.2.15', ipMode: 'Proxy' }] } } });
   });
 
+  it('takes the fixture folder as the state, its router.json left to --router', async () => {
+    const fromFile = await run(['invoke', 'program', '--state', STATE, '--object', 'Service/shop/web', '--router', ROUTER, '--quiet']);
+    const fromFolder = await run(['invoke', 'program', '--state', fixture('program', 'web'), '--object', 'Service/shop/web', '--router', ROUTER, '--quiet']);
+    expect(fromFolder.stderr).toBe('');
+    expect(fromFolder.code).toBe(0);
+    expect(parseOutput(fromFolder)).toEqual(parseOutput(fromFile));
+  });
+
   it('release of a deleted Service removes its entries from the router and leaves the foreign ones', async () => {
     const programmed = parseOutput(await run(['invoke', 'program', '--state', STATE, '--object', 'Service/shop/web', '--router', ROUTER, '--quiet']));
     const dir = await mkdtemp(join(tmpdir(), 'mikrolb-release-'));
