@@ -307,6 +307,10 @@ describe('docs/debugging.md on the local stack (npm start), with the harness kub
       expect(await readyCondition('ex-b')).toMatchObject({ status: 'False', reason: 'PoolExhausted', message: `IPAllocation ${exB} is not ready: ${documentedMessage('PoolExhausted')}` });
       expect(await readyCondition('web')).toMatchObject({ status: 'True', reason: 'Ready', message: fill('All 2 IPAllocation(s) are ready.', [['2', '1']]) });
     }, 180_000);
+    // the command the doc gives to read that condition shows it
+    const documented = /^kubectl -n shop get service api -o (jsonpath='[^']+')$/.exec(codeBlockAfter(doc, 'carries the first not-ready allocation\'s story').trim());
+    const shown = await kubectlOk(['-n', 'default', 'get', 'service', 'ex-b', '-o', (documented?.[1] ?? '').replace(/'/g, '')]);
+    expect(JSON.parse(shown || '{}')).toMatchObject({ type: 'mikrolb.de/LoadBalancerReady', status: 'False', reason: 'PoolExhausted' });
     expect(servicesDoc).toContain('`All 2 IPAllocation(s) are ready.`');
     expect(servicesDoc).toContain('`IPAllocation ip-… is not ready: <that allocation\'s message>`');
 
