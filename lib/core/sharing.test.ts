@@ -154,6 +154,11 @@ describe('a Service’s sharing key', () => {
     ['an empty one of ours counts as unset: MetalLB’s is read', { 'mikrolb.de/allow-shared-ip': '', 'metallb.io/allow-shared-ip': 'dns' }, 'dns'],
     ['a blank one of ours counts as unset too', { 'mikrolb.de/allow-shared-ip': '  ', 'metallb.io/allow-shared-ip': 'dns' }, 'dns'],
     ['both empty: no key', { 'mikrolb.de/allow-shared-ip': '', 'metallb.io/allow-shared-ip': ' ' }, undefined],
+    // MetalLB still reads its older spelling (charts written for MetalLB < 0.14 set it): Services
+    // pinned to one address under it must share it here too, not fail AddressAlreadyUsed
+    ['MetalLB’s older spelling', { 'metallb.universe.tf/allow-shared-ip': 'dns' }, 'dns'],
+    ['MetalLB’s current spelling wins over its older one', { 'metallb.io/allow-shared-ip': 'a', 'metallb.universe.tf/allow-shared-ip': 'b' }, 'a'],
+    ['ours wins over MetalLB’s older spelling', { 'mikrolb.de/allow-shared-ip': 'a', 'metallb.universe.tf/allow-shared-ip': 'b' }, 'a'],
   ])('%s', (_, annotations, key) => {
     expect(sharingOf(svc(annotations))?.key).toBe(key);
   });

@@ -1,6 +1,6 @@
 import { addressName, parseAddress } from '../ip/index.js';
 import type { Service } from '../k8s/core-objects.js';
-import { ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_METALLB_ALLOW_SHARED_IP } from '../k8s/keys.js';
+import { ANNOTATION_ALLOW_SHARED_IP, ANNOTATION_METALLB_ALLOW_SHARED_IP, ANNOTATION_METALLB_ALLOW_SHARED_IP_LEGACY } from '../k8s/keys.js';
 import type { ClaimHolder, ClaimPort, IPAddressClaimSpec } from '../k8s/schemas.js';
 
 /**
@@ -15,10 +15,13 @@ export interface Sharing {
   ports: ClaimPort[];
 }
 
-/** The sharing key of a Service (ours first, then MetalLB's; an empty value counts as unset), if it has one. */
+/**
+ * The sharing key of a Service (ours first, then MetalLB's, then MetalLB's older spelling, which
+ * MetalLB reads too; an empty value counts as unset), if it has one.
+ */
 export function sharingKeyOf(svc: Service): string | undefined {
   const a = svc.metadata.annotations ?? {};
-  const key = a[ANNOTATION_ALLOW_SHARED_IP]?.trim() || a[ANNOTATION_METALLB_ALLOW_SHARED_IP]?.trim();
+  const key = a[ANNOTATION_ALLOW_SHARED_IP]?.trim() || a[ANNOTATION_METALLB_ALLOW_SHARED_IP]?.trim() || a[ANNOTATION_METALLB_ALLOW_SHARED_IP_LEGACY]?.trim();
   return key ? key.slice(0, 253) : undefined;
 }
 

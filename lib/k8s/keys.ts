@@ -73,3 +73,5 @@ export const FIELD_LOAD_BALANCER_IP = 'spec.loadBalancerIP';
 export const ANNOTATION_ALLOW_SHARED_IP = 'mikrolb.de/allow-shared-ip';
 /** MetalLB's key for the same, honoured too. */
 export const ANNOTATION_METALLB_ALLOW_SHARED_IP = 'metallb.io/allow-shared-ip';
+/** MetalLB's older spelling of the same, which MetalLB still reads: honoured too. */
+export const ANNOTATION_METALLB_ALLOW_SHARED_IP_LEGACY = 'metallb.universe.tf/allow-shared-ip';
