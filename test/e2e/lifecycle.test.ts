@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { claimsOfPool, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE } from '../../lib/k8s/keys.js';
-import { getPool, getService, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
+import { getAllocation, getPool, getService, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { uninstallRouter } from '../../lib/cli/uninstall.js';
 import { prepareGlobals } from '../../lib/core/router-program.js';
@@ -168,6 +168,33 @@ describe('the whole lifecycle through the all-in-one controller (real API server
     await e2e.kube.remove('Service', 'holder', ns);
     await gone('holder');
     await eventually(async () => expect(await e2e.kube.get('IPPool', p)).toBeUndefined());
+  });
+
+  it('uninstalling as docs/installation.md says: a reservation holds its pool until the selector of step 1 deletes it; then nothing of either is left', async () => {
+    const p = uniq('life-reserved');
+    const reservation = uniq('life-reservation');
+    await make.pool(p, { ipFamily: 'IPv4', addresses: ['198.18.53.10-198.18.53.11'], autoAssign: false, interfaceName: 'ether1' });
+    await make.allocation(reservation, { address: '198.18.53.10' });
+    await eventually(async () => {
+      expect((await getAllocation(e2e.kube, reservation))?.metadata.finalizers).toContain('mikrolb.de/finalizer');
+      expect(ours(e2e.sim.state(), 'service').some((e) => e.address === '198.18.53.10/32')).toBe(true);
+    });
+    // deleting the Services releases their allocations, not a reservation: the pool waits for it
+    await e2e.kube.remove('IPPool', p);
+    await eventually(async () => {
+      expect((await getPool(e2e.kube, p))?.status?.conditions?.find((x) => x.type === 'DeletionBlocked')).toMatchObject({ status: 'True', message: expect.stringContaining(reservation) });
+    });
+    // step 1's `kubectl delete ipallocations -l '!mikrolb.de/service-uid'` finds exactly the reservations
+    const selected = (await listAllocations(e2e.kube, '!mikrolb.de/service-uid')).items.map((a) => a.metadata.name);
+    expect(selected).toContain(reservation);
+    expect((await listAllocations(e2e.kube)).items.filter((a) => !selected.includes(a.metadata.name)).every((a) => a.metadata.labels?.['mikrolb.de/service-uid'])).toBe(true);
+    await e2e.kube.remove('IPAllocation', reservation);
+    await eventually(async () => {
+      expect(await e2e.kube.get('IPAllocation', reservation)).toBeUndefined();
+      expect(await e2e.kube.get('IPPool', p)).toBeUndefined();
+      expect((await listClaims(e2e.kube, claimsOfPool(p))).items).toEqual([]);
+      expect(ours(e2e.sim.state(), 'service').filter((e) => e.address === '198.18.53.10/32')).toEqual([]);
+    });
   });
 
   it('a router that is down during deletions: finalizers stay, Warning events say why, and everything completes after it returns', async () => {
