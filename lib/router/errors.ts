@@ -62,11 +62,16 @@ export function trapError(command: string, attrs: Readonly<Record<string, string
   return new RouterError({ kind: 'trap', message: `${command}: ${routerMessage}`, routerMessage, category, command });
 }
 
-/** The same error, tagged with the `execute` op it belongs to. */
+/**
+ * The same error, tagged with the `execute` op it belongs to. The message names the op by what
+ * it does, not by its index (kept in `opIndex`): the index moves from one run to the next (a
+ * retry plans fewer ops), and the message is what the ProgrammingFailed event and condition
+ * say, so a repeat of the same failure must read the same to be counted as one.
+ */
 export function forOp(error: RouterError, opIndex: number, what: string): RouterError {
   return new RouterError({
     kind: error.kind,
-    message: `op ${opIndex} (${what}) failed: ${error.message}`,
+    message: `${what} failed: ${error.message}`,
     routerMessage: error.routerMessage,
     category: error.category,
     command: error.command,

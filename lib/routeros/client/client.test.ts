@@ -135,7 +135,7 @@ describe('the router client against the simulator', () => {
     expect((await api.print(NAT)).map((rule) => rule.comment)).toEqual(['mikrolb:new', 'mikrolb:kept']);
     const failing = await caught(api.execute([...ops.slice(1), { op: 'remove', menu: NAT, ids: ['*77'] }]));
     expect(failing).toMatchObject({ opIndex: 2, routerMessage: 'no such item' });
-    expect(failing.message).toBe('op 2 (remove /ip/firewall/nat *77) failed: /ip/firewall/nat/remove: no such item');
+    expect(failing.message).toBe('remove /ip/firewall/nat *77 failed: /ip/firewall/nat/remove: no such item');
     expect(isNotFound(failing)).toBe(true);
   });
 

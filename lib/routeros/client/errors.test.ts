@@ -38,7 +38,7 @@ describe('error predicates', () => {
   it('keeps the router message, category and command, also when tagged with an op', () => {
     const error = forOp(trap('no such item', '0'), 3, 'set /ip/address *5');
     expect(error).toMatchObject({ kind: 'trap', routerMessage: 'no such item', category: 0, command: '/ip/address/add', opIndex: 3 });
-    expect(error.message).toBe('op 3 (set /ip/address *5) failed: /ip/address/add: no such item');
+    expect(error.message).toBe('set /ip/address *5 failed: /ip/address/add: no such item');
     expect(isNotFound(error)).toBe(true);
   });
 });
