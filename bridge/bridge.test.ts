@@ -177,6 +177,29 @@ describe('the bridge, in process', () => {
     expect(calls()).toEqual(['allocate update IPPool/lan', 'release update IPPool/lan']);
   });
 
+  it("sends an allocation deleted while its claim stands (its finalizer taken off by hand) to release as that claim, and one released first to nobody", async () => {
+    const { clock, kube, bridge, calls, seen } = await setup();
+    await bridge.ready;
+    const reservation = (name: string, address: string) => ({ metadata: { name }, spec: { address }, status: { phase: 'Programmed', address } });
+    const claim = (address: string) => ({ metadata: { name: address, labels: { 'mikrolb.de/pool': 'lan' } }, spec: { address, poolName: 'lan' } });
+    for (const [name, address] of [['by-hand', '192.0.2.7'], ['released', '192.0.2.8']] as const) {
+      kube.apply('IPAllocation', reservation(name, address));
+      kube.apply('IPAddressClaim', claim(address));
+    }
+    await clock.advance(COUNT_DELAY_MS + 100);
+    seen.length = 0;
+    // gone without its release: the claim holds its address for nobody
+    kube.remove('IPAllocation', 'by-hand');
+    await clock.advance(100);
+    expect(calls()).toEqual(['release update IPAddressClaim/192.0.2.7']);
+    seen.length = 0;
+    // released at its deletionTimestamp: the claim went first, and its pool heard of that
+    kube.remove('IPAddressClaim', '192.0.2.8');
+    kube.remove('IPAllocation', 'released');
+    await clock.advance(BATCH_DELAY_MS + 100);
+    expect(calls()).toEqual(['allocate update IPPool/lan', 'release update IPPool/lan']);
+  });
+
   it('is ready once every kind is listed', async () => {
     const clock = fakeClock();
     const kube = fakeKube();

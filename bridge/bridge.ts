@@ -113,7 +113,10 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     const gone = (owner: ObjectRef | undefined): boolean => owner?.kind === 'Service' && !trackers.Service.live(objectKey(owner));
     const ownerGone = gone(emission.owner);
     const formerOwnerGone = gone(emission.formerOwner);
-    const routed = { ...emission, ...(ownerGone ? { ownerGone } : {}), ...(formerOwnerGone ? { formerOwnerGone } : {}) };
+    // a deleted allocation's claim that the bridge saw go already (freed by its release) needs nobody
+    const { held, ...rest } = emission;
+    const stands = held !== undefined && trackers.IPAddressClaim.has(objectKey(held));
+    const routed = { ...rest, ...(stands ? { held } : {}), ...(ownerGone ? { ownerGone } : {}), ...(formerOwnerGone ? { formerOwnerGone } : {}) };
     for (const d of routeEmission(routed)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
   };
   const sources = KINDS.map((kind) =>

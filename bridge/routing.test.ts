@@ -11,7 +11,7 @@ describe('the routing table', () => {
     ['IPPool', 'delete', ['allocate', 'program', 'release']],
     ['IPAllocation', 'add', ['allocate', 'program']],
     ['IPAllocation', 'update', ['allocate', 'program', 'release']],
-    ['IPAllocation', 'delete', ['allocate', 'program']],
+    ['IPAllocation', 'delete', ['allocate', 'program', 'release']],
     ['Service', 'add', ['allocate']],
     ['Service', 'update', ['allocate', 'program', 'release']],
     ['Service', 'delete', []],
@@ -171,6 +171,14 @@ describe('allocations a Service owns', () => {
 
   it('a deleted reservation (no owner) reaches nobody: release took it apart at its deletionTimestamp', () => {
     expect(routeEmission({ change: 'delete', ref: alloc })).toEqual([]);
+  });
+
+  it('a deleted allocation whose claim still stands (deleted without its release) reaches release as that claim, whoever owned it', () => {
+    const held: ObjectRef = { kind: 'IPAddressClaim', name: '192.0.2.7' };
+    const toRelease = { fn: 'release', change: 'update', ref: held };
+    expect(routeEmission({ change: 'delete', ref: alloc, held })).toEqual([toRelease]);
+    expect(routeEmission({ change: 'delete', ref: alloc, owner: web, ownerGone: true, held })).toEqual([toRelease]);
+    expect(routeEmission({ change: 'delete', ref: alloc, owner: web, held })).toEqual([{ fn: 'allocate', change: 'update', ref: web }, { fn: 'program', change: 'update', ref: web }, toRelease]);
   });
 
   it('while it is being deleted, later updates reach release alone', () => {

@@ -13,8 +13,10 @@ export { FUNCTION_NAMES, type FunctionName };
  * `service-or-object`: the owning Service if the object names one, else the object (an address
  * program acts on is its Service's: the function need not read the allocation to find it, and
  * the addresses of a dual-stack Service coalesce into one invocation).
+ * `claim`: the IPAddressClaim of the address a deleted allocation held (Emission.held), while
+ * the bridge still sees that claim.
  */
-export type Subject = 'object' | 'service' | 'pool' | 'service-or-object';
+export type Subject = 'object' | 'service' | 'pool' | 'service-or-object' | 'claim';
 
 const OWNER_KIND: Record<'service' | 'pool', ObjectKind> = { service: 'Service', pool: 'IPPool' };
 
@@ -90,7 +92,7 @@ const when = (on: readonly Facet[], ...fns: FunctionName[]): Route[] => fns.map(
  *   through release at its deletionTimestamp (our finalizer);
  *   once gone, it leaves every function nothing to read, so its delete reaches nobody else —
  *   an object whose finalizer was taken off by hand leaves its leftovers to release's garbage
- *   collector (the resync).
+ *   collector (the resync), but for an allocation's claim (see the IPAllocation routes).
  */
 export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonly Route[]>>>> = {
   // A pool's status (its counts) is written by allocate itself: nobody needs to hear of that.
@@ -115,7 +117,12 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
     // because the Service no longer wants it: program, woken by that change of the Service,
     // may have run while the allocation was still there). The allocation of a Service being
     // deleted, or gone, is not wanted again, and that Service has no status to write.
-    delete: toLiveService('allocate', 'program'),
+    // Release hears of the claim of the address it held if that claim still stands: deleted
+    // without its release (its finalizer taken off by hand), its claim holds the address for
+    // nobody, and waiting allocations (PoolExhausted, AddressAlreadyUsed) and a pool being
+    // deleted would wait for the resync's garbage collection. Release frees the claim (its
+    // deletion then reaches the pool's waiters, as any freed claim does).
+    delete: [...toLiveService('allocate', 'program'), { fn: 'release', subject: 'claim' }],
   },
   // A Service's status is written by program itself. A new Service has no allocation for program
   // to act on: allocate's first write wakes it (the finalizer on the Service, the address).
@@ -154,6 +161,11 @@ export interface Emission {
   deleting?: true;
   /** An IPAddressClaim that is shared (deleted: was, as last seen). */
   shared?: true;
+  /**
+   * A deleted IPAllocation: the IPAddressClaim of the address its last state named, while the
+   * bridge still sees that claim (it outlived the allocation: see the IPAllocation routes).
+   */
+  held?: ObjectRef;
   /**
    * Its owning Service is not live as the bridge sees it: being deleted, or not tracked (gone,
    * or not a Service of ours). Safe to act on although the watch lags: a Service being deleted
@@ -206,6 +218,7 @@ function routeTo(emission: Emission): Delivery[] {
     if (route.sharedOnly && !emission.shared) return [];
     const self: Delivery = { fn: route.fn, change: emission.change, ref: emission.ref };
     if (route.subject === 'object') return [self];
+    if (route.subject === 'claim') return emission.held ? [{ fn: route.fn, change: 'update', ref: emission.held }] : [];
     // The owner still exists (or its own delete is routed): it changed because of this object.
     const to = ownedBy(route.subject === 'service-or-object' ? 'Service' : OWNER_KIND[route.subject]);
     if (to) return [{ fn: route.fn, change: 'update', ref: to, ...(route.delayMs ? { delayMs: route.delayMs } : {}) }];

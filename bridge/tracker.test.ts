@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { serviceConcernsUs, sliceConcernsUs } from './filters.js';
 import { createTracker } from './tracker.js';
 import { routeEmission } from './routing.js';
+import { claimNameOf } from '../lib/k8s/claims.js';
 
 const pool = (name: string, rv: string, cidr = '192.0.2.0/24') => ({ metadata: { name, resourceVersion: rv }, spec: { cidrs: [cidr] } });
 const service = (name: string, rv: string, spec: Record<string, unknown> = { type: 'LoadBalancer' }, meta: Record<string, unknown> = {}) => ({
@@ -231,6 +232,15 @@ describe('what concerns us', () => {
     const owned = { metadata: { name: 'web-v4', resourceVersion: '1', generation: 1, labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web' } }, spec: {} };
     expect(t.seen(owned)?.owner).toEqual({ kind: 'Service', namespace: 'shop', name: 'web' });
     expect(t.seen(allocation('reserved', '1'))?.owner).toBeUndefined();
+  });
+
+  it("a deleted allocation names the claim of the address its last state held (IPv6 by the claim's name), whatever its phase", () => {
+    const t = createTracker('IPAllocation');
+    expect(t.gone(allocation('reserved', '2', { phase: 'Programmed', address: '192.0.2.7' }))?.held).toEqual({ kind: 'IPAddressClaim', name: '192.0.2.7' });
+    expect(t.gone(allocation('v6', '2', { phase: 'Allocated', address: '2001:db8::7' }))?.held).toEqual({ kind: 'IPAddressClaim', name: claimNameOf('2001:db8::7') });
+    expect(t.gone(allocation('failed', '2', { phase: 'Failed', conditions: [] }))?.held).toBeUndefined();
+    expect(t.gone(allocation('garbled', '2', { phase: 'Allocated', address: 'not-an-address' }))?.held).toBeUndefined();
+    expect(createTracker('IPPool').gone({ ...pool('lan', '2'), status: { address: '192.0.2.7' } })?.held).toBeUndefined();
   });
 
   it('tracks slices of tracked Services only', () => {

@@ -2,6 +2,7 @@ import * as z from 'zod';
 import { objectKey } from '../lib/events/identity.js';
 import type { ObjectKind, ObjectRef } from '../lib/events/invocation.js';
 import { RESOURCES } from '../lib/k8s/resources.js';
+import { addressName, parseAddress } from '../lib/ip/index.js';
 import type { Emission, Facet } from './routing.js';
 import { FINALIZER, LABEL_CLAIM_POOL, LABEL_SLICE_SERVICE_NAME, serviceOfLabels } from '../lib/k8s/keys.js';
 import { COND_PROGRAMMED, REASON_ADDRESS_IN_USE_BY_ROUTER, REASON_BACKEND_ERROR } from '../lib/core/allocation-status.js';
@@ -66,6 +67,16 @@ function heldAddress(status: unknown): { address: string; programmed: boolean; r
 }
 
 const NO_ADDRESS = fingerprint('');
+
+const StatusAddressSchema = z.object({ status: z.object({ address: z.string() }) });
+
+/** The IPAddressClaim of the address an IPAllocation's status names, if any (see Emission.held). */
+function claimOfStatus(obj: unknown): ObjectRef | undefined {
+  const s = StatusAddressSchema.safeParse(obj);
+  const address = s.success ? parseAddress(s.data.status.address) : undefined;
+  // named as claimNameOf (lib/k8s/claims.ts) names it
+  return address?.ok ? { kind: 'IPAddressClaim', name: addressName(address.family, address.value) } : undefined;
+}
 
 const ClaimSharingSchema = z.object({ spec: z.object({ sharingKey: z.string().optional() }) });
 
@@ -215,7 +226,8 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     known.delete(id.key);
     const owner = ownerOf(id.meta) ?? before?.owner;
     const shared = sharedClaim(id.facets) || (before !== undefined && sharedClaim(before));
-    return { change: 'delete', ref: id.ref, ...(owner ? { owner } : {}), ...(shared ? { shared } : {}) };
+    const held = kind === 'IPAllocation' ? claimOfStatus(obj) : undefined;
+    return { change: 'delete', ref: id.ref, ...(owner ? { owner } : {}), ...(shared ? { shared } : {}), ...(held ? { held } : {}) };
   }
 
   function startRelist(): Relist {

@@ -20,10 +20,10 @@ const claim = (address: string, poolName: string) => ({
   spec: { address, poolName, allocationName: 'gone-1', allocationUID: 'uid-gone' },
 });
 
-async function onClaim(change: 'add' | 'delete', name: string, objects: unknown[]) {
+async function onClaim(change: 'add' | 'update' | 'delete', name: string, objects: unknown[], router = memoryRouter({ version: '7.19.1', menus: {} })) {
   const kube = memoryPort({ now: NOW, objects });
   const release = createRelease({
-    kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), now: NOW, log: silentLogger(),
+    kube: kube.port, router, now: NOW, log: silentLogger(),
     retry: { attempts: 3, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, claimGraceMs: 60_000,
   });
   const answer = await release(objectInvocation(change, { kind: 'IPAddressClaim', name }));
@@ -50,5 +50,61 @@ describe('release: an IPAddressClaim event', () => {
     const { answer, left } = await onClaim('delete', 'forged', [deletingPool('lan', '192.0.2.0/28')]);
     expect(answer.kind).toBe('done');
     expect(left).toBe(1);
+  });
+});
+
+/**
+ * An IPAllocation deleted without its release (its finalizer taken off by hand) leaves its
+ * claim, and its router entries: the bridge sends its deletion to release as that claim, which
+ * frees the address for the allocations waiting on the pool — entries first (the router refuses
+ * a second advertisement of the address, which the next holder's program would write).
+ */
+describe('release: the claim of an allocation deleted without its release', () => {
+  const pool = { ...deletingPool('lan', '192.0.2.0/28'), metadata: { name: 'lan', creationTimestamp: '2025-12-01T00:00:00Z', finalizers: ['mikrolb.de/finalizer'] } };
+  const reservation = (uid: string) => ({
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'gone-1', uid, finalizers: ['mikrolb.de/finalizer'] },
+    spec: { address: '192.0.2.5' }, status: { phase: 'Programmed', address: '192.0.2.5' },
+  });
+  const advertised = () => memoryRouter({
+    version: '7.19.1',
+    menus: {
+      '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }],
+      '/ip/address': [
+        { '.id': '*5', address: '192.0.2.5/32', interface: 'ether1', comment: 'mikrolb:default:svc=uid-gone:adv:192.0.2.5' },
+        { '.id': '*6', address: '192.0.2.6/32', interface: 'ether1', comment: 'mikrolb:default:svc=uid-other:adv:192.0.2.6' },
+      ],
+    },
+  });
+  const addresses = (router: ReturnType<typeof memoryRouter>) => (router.state().menus['/ip/address'] ?? []).map((e) => e.address);
+
+  it('frees the claim and takes its holder\'s router entries off, and no one else\'s', async () => {
+    const router = advertised();
+    const { answer, kube } = await onClaim('update', '192.0.2.5', [pool, claim('192.0.2.5', 'lan')], router);
+    expect(answer.kind).toBe('done');
+    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
+    expect(addresses(router)).toEqual(['192.0.2.6/32']);
+  });
+
+  it('lets a pool being deleted that waited for it finish', async () => {
+    const { kube } = await onClaim('update', '192.0.2.5', [deletingPool('lan', '192.0.2.0/28'), claim('192.0.2.5', 'lan')]);
+    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
+    expect(await kube.port.get('IPPool', 'lan')).toBeUndefined();
+  });
+
+  it('keeps a claim whose holder lives, and its entries', async () => {
+    const router = advertised();
+    const { kube } = await onClaim('update', '192.0.2.5', [pool, reservation('uid-gone'), claim('192.0.2.5', 'lan')], router);
+    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeDefined();
+    expect(addresses(router)).toEqual(['192.0.2.5/32', '192.0.2.6/32']);
+  });
+
+  it('frees a claim whose holder was made again under its name (another uid)', async () => {
+    const { kube } = await onClaim('update', '192.0.2.5', [pool, reservation('uid-new'), claim('192.0.2.5', 'lan')]);
+    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
+  });
+
+  it('reads no holder for a new claim (its allocation made it)', async () => {
+    const { kube } = await onClaim('add', '192.0.2.5', [pool, claim('192.0.2.5', 'lan')]);
+    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeDefined();
   });
 });

@@ -1,14 +1,45 @@
 import { poolsKeepingAddressName } from '../../lib/core/claim-pools.js';
-import { getClaim, listPools } from '../../lib/k8s/typed.js';
+import { holdersOf } from '../../lib/core/sharing.js';
+import { dropGoneHolders } from '../../lib/k8s/claims.js';
+import type { IPAddressClaim } from '../../lib/k8s/schemas.js';
+import { getAllocation, getClaim, listPools } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { releasePoolIfDeleting } from './pool.js';
+import { applyOwner, onRouter } from './router.js';
 
 /**
- * An IPAddressClaim was taken or freed: a pool being deleted that waited for its addresses to
- * be freed may now finish (see claimChanged in allocate for how the pool is found).
+ * An IPAddressClaim was taken, changed or freed: a pool being deleted that waited for its
+ * addresses to be freed may now finish (see claimChanged in allocate for how the pool is found).
+ * A claim still there that holders no longer exist for (see freeGoneHolders) is freed of them
+ * first. A new claim's holder exists: an add reads no holder.
  */
-export async function claimChanged(deps: ReleaseDeps, name: string, report: ReleaseReport): Promise<void> {
+export async function claimChanged(deps: ReleaseDeps, name: string, report: ReleaseReport, change: 'add' | 'update' | 'delete'): Promise<void> {
   const claim = await getClaim(deps.kube, name);
+  if (claim && change !== 'add') await freeGoneHolders(deps, claim, report);
   const pools = claim ? [claim.spec.poolName] : poolsKeepingAddressName(name, (await listPools(deps.kube)).items);
   for (const pool of pools) await releasePoolIfDeleting(deps, pool, report);
+}
+
+/**
+ * The holders of a claim whose allocation no longer exists were deleted without their release
+ * (the finalizer taken off by hand; the bridge sends such a deletion to release as the claim of
+ * the address it held): the claim holds the address for nobody, and the allocations waiting on
+ * the pool (PoolExhausted, AddressAlreadyUsed) and a pool being deleted would wait for the
+ * resync's garbage collection. Their own router entries (an operator reservation's are tagged
+ * with its uid, which nothing else has) go first, so the address is never free while they
+ * stand — the next holder's advertisement of it would be refused as a duplicate — then the
+ * holders leave the claim, which goes with the last (its deletion reaches the pool's waiters,
+ * as any freed claim does). An allocation exists before any claim made for it, so a holder
+ * missing now is gone for good (see dropGoneHolders).
+ */
+async function freeGoneHolders(deps: ReleaseDeps, claim: IPAddressClaim, report: ReleaseReport): Promise<void> {
+  const holders = holdersOf(claim.spec);
+  const alive = await Promise.all(holders.map(async (h) => (await getAllocation(deps.kube, h.allocationName))?.metadata.uid === h.allocationUID));
+  const gone = holders.filter((_, i) => !alive[i]);
+  if (gone.length === 0) return;
+  for (const h of gone) await onRouter(deps, `entries of ${h.allocationName}`, () => applyOwner(deps, { uid: h.allocationUID, adverts: [] }, report));
+  const outcome = await dropGoneHolders(deps.kube, claim);
+  if (outcome === undefined) return;
+  report.actions.push(`${outcome === 'freed' ? 'released' : 'dropped gone holders from'} ${claim.spec.address} in pool ${claim.spec.poolName}: IPAllocation(s) gone`);
+  deps.log.info('Released the claim of allocations deleted without their release', { address: claim.spec.address, pool: claim.spec.poolName, allocations: gone.map((h) => h.allocationName), freed: outcome === 'freed' });
 }

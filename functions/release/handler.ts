@@ -52,7 +52,7 @@ async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport):
     case 'EndpointSlice':
       return;
     case 'IPAddressClaim':
-      return claimChanged(deps, name, report);
+      return claimChanged(deps, name, report, inv.change);
     case 'Namespace':
       return;
   }

@@ -88,6 +88,47 @@ describe('a freed address reaches a waiting Service within seconds (resync every
   });
 });
 
+describe('an allocation deleted with its finalizer taken off by hand (resync every 10 minutes)', () => {
+  /** An operator reservation of `address`, allocated (its claim made, our finalizer on). */
+  async function reserve(name: string, address: string): Promise<void> {
+    await make.allocation(name, { address });
+    await eventually(async () => {
+      const a = IPAllocationSchema.parse(await e2e.kube.get('IPAllocation', name));
+      expect([a.status?.address, a.metadata.finalizers]).toEqual([address, ['mikrolb.de/finalizer']]);
+    }, 30_000);
+  }
+
+  /** Deleted as an operator does when its release seems stuck: finalizer off, then the object. */
+  async function deleteByHand(name: string): Promise<void> {
+    const a = IPAllocationSchema.parse(await e2e.kube.get('IPAllocation', name));
+    await e2e.kube.replace('IPAllocation', { ...a, metadata: { ...a.metadata, finalizers: [] } });
+    await e2e.kube.remove('IPAllocation', name);
+  }
+
+  it.each([
+    ['PoolExhausted: a Service waiting on the full pool', 'full', '198.18.67.7', 'mikrolb.de/load-balancer-pools'],
+    ['AddressAlreadyUsed: a Service asking for the address by name', 'asked', '198.18.68.7', 'mikrolb.de/load-balancer-ips'],
+  ])('%s gets the address it held within seconds', async (_what, prefix, address, annotation) => {
+    const pool = uniq(`${prefix}-pool`);
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: [address], autoAssign: false, interfaceName: 'ether1' });
+    const reservation = uniq(`${prefix}-reserved`);
+    await reserve(reservation, address);
+    const name = uniq(`${prefix}-waits`);
+    await make.service(ns, name, LB, { [annotation]: annotation === 'mikrolb.de/load-balancer-ips' ? address : pool });
+    await waitsWith(name, annotation === 'mikrolb.de/load-balancer-ips' ? 'AddressAlreadyUsed' : 'PoolExhausted');
+    const t = performance.now();
+    await deleteByHand(reservation);
+    const got = await secondsUntilIngress(name, t);
+    expect(got.ip).toBe(address);
+    // advertised once, for the Service (the reservation's advertisement went first: the router
+    // refuses a second one of the address, and the Service would wait for the resync again)
+    const adverts = (e2e.sim.state().menus['/ip/address'] ?? []).filter((e) => e.address?.startsWith(`${address}/`));
+    const uid = (await getService(e2e.kube, ns, name))?.metadata.uid ?? 'none';
+    expect(adverts.map((e) => e.comment?.includes(`:svc=${uid}:`))).toEqual([true]);
+    console.log(`[by-hand] ${got.seconds.toFixed(1)} s after the reservation went by hand, the waiting Service had its address`);
+  });
+});
+
 async function readyCondition(name: string): Promise<{ status: string; reason: string } | undefined> {
   const c = (await getService(e2e.kube, ns, name))?.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady');
   return c ? { status: c.status, reason: c.reason } : undefined;
