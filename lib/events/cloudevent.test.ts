@@ -35,11 +35,13 @@ describe('events as the ApiServerSource sends them', () => {
     });
     // a slice sent whole names its Service (its kubernetes.io/service-name label): program
     // programs the Service, even once the slice is deleted and can no longer be read
-    const sliceOf = kind === 'EndpointSlice';
+    // and so does a deleted allocation sent whole (its mikrolb.de/service-* labels): allocate
+    // makes it again for the Service, program writes the Service's status without it
+    const ofService = kind === 'EndpointSlice' || (kind === 'IPAllocation' && change === 'delete');
     expect(invocationOf(parseCloudEvent(encode(event, encoding)))).toEqual({
       type: 'object',
-      change: sliceOf ? 'update' : change,
-      ref: sliceOf ? REFS.Service : REFS[kind],
+      change: ofService ? 'update' : change,
+      ref: ofService ? REFS.Service : REFS[kind],
       id: 'evt-1',
       source: APISERVER_SOURCE,
     });
@@ -54,6 +56,15 @@ describe('events as the ApiServerSource sends them', () => {
     for (const encoding of ENCODINGS) {
       expect(invocationOf(parseCloudEvent(encode(event, encoding)))).toMatchObject({ change: 'delete', ref: REFS.EndpointSlice });
     }
+  });
+
+  it.each([
+    ['an operator reservation: the claim of its address (release frees it if the reservation went without its release)', { metadata: { name: 'vip' }, spec: { address: '2001:db8::7' }, status: { phase: 'Programmed', address: '2001:db8::7' } }, { kind: 'IPAddressClaim', name: '2001-db8-0-0-0-0-0-7' }],
+    ['a reservation that held no address: itself', { metadata: { name: 'vip' }, spec: { address: '192.0.2.7' }, status: { phase: 'Failed' } }, { kind: 'IPAllocation', name: 'vip' }],
+    ['one whose labels name no valid Service: itself', { metadata: { name: 'vip', labels: { 'mikrolb.de/service-namespace': 'Not A Namespace!'.repeat(10), 'mikrolb.de/service-name': 'web' } } }, { kind: 'IPAllocation', name: 'vip' }],
+  ] as const)('Resource mode: a deleted allocation sent whole names what it leaves to act on — %s', (_what, object, ref) => {
+    const event = apiServerEvent({ type: 'dev.knative.apiserver.resource.delete', kind: 'IPAllocation', apiversion: 'mikrolb.de/v1alpha1', name: 'vip', data: { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', ...object } });
+    for (const encoding of ENCODINGS) expect(invocationOf(parseCloudEvent(encode(event, encoding)))).toMatchObject({ change: ref.kind === 'IPAllocation' ? 'delete' : 'update', ref });
   });
 
   it.each(cross(cross(KINDS, CHANGES), ENCODINGS))('Reference mode: %j %s', ([kind, change], encoding) => {

@@ -11,7 +11,8 @@ import {
   type Invocation,
   type ObjectRef,
 } from './invocation.js';
-import { LABEL_SLICE_SERVICE_NAME } from '../k8s/keys.js';
+import { LABEL_SLICE_SERVICE_NAME, serviceOfLabels } from '../k8s/keys.js';
+import { addressName, parseAddress } from '../ip/index.js';
 import { messageOf } from '../errors.js';
 
 export { toCloudEvent, objectInvocation, resyncInvocation, BRIDGE_SOURCE } from './encode.js';
@@ -71,6 +72,8 @@ function parse(message: EventMessage, maxBodyBytes: number): ParsedEvent {
   if (!ref.ok) return ref;
   const service = ref.ref.kind === 'EndpointSlice' && objectType.mode === 'resource' ? sliceService(data.value, ref.ref.namespace) : undefined;
   if (service) return { ok: true, invocation: { type: 'object', change: 'update', ref: service, id, source } };
+  const left = ref.ref.kind === 'IPAllocation' && objectType.mode === 'resource' && objectType.change === 'delete' ? leftBehind(data.value) : undefined;
+  if (left) return { ok: true, invocation: { type: 'object', change: 'update', ref: left, id, source } };
   return { ok: true, invocation: { type: 'object', change: objectType.change, ref: ref.ref, id, source } };
 }
 
@@ -86,6 +89,31 @@ function sliceService(data: unknown, namespace: string | undefined): ObjectRef |
   const labels = SliceLabelsSchema.safeParse(data);
   if (!labels.success || namespace === undefined) return undefined;
   const ref = ObjectRefSchema.safeParse({ kind: 'Service', name: labels.data.metadata.labels[LABEL_SLICE_SERVICE_NAME], namespace });
+  return ref.success ? ref.data : undefined;
+}
+
+const AllocationLeftSchema = z.object({
+  metadata: z.object({ labels: z.record(z.string(), z.string()).optional() }),
+  status: z.object({ address: z.string().optional() }).optional(),
+});
+
+/**
+ * What a deleted IPAllocation sent whole (Resource mode) leaves to act on, as the bridge routes
+ * it: its Service (by its `mikrolb.de/service-*` labels), for allocate to make it again if the
+ * Service still wants it and for program to write the Service's ingress and condition without
+ * it; else (an operator reservation) the claim of the address its status named, which release
+ * frees if the reservation went without its release (its finalizer taken off by hand) and
+ * whose pool allocate reconciles. Named as the deleted allocation, it reached every function as
+ * an object none of them can read any more: the Service lost its address until the resync.
+ */
+function leftBehind(data: unknown): ObjectRef | undefined {
+  const a = AllocationLeftSchema.safeParse(data);
+  if (!a.success) return undefined;
+  const svc = serviceOfLabels(a.data.metadata.labels);
+  const address = a.data.status?.address === undefined ? undefined : parseAddress(a.data.status.address);
+  // named as claimNameOf (lib/k8s/claims.ts) names it
+  const claim = address?.ok ? addressName(address.family, address.value) : undefined;
+  const ref = ObjectRefSchema.safeParse(svc ? { kind: 'Service', ...svc } : { kind: 'IPAddressClaim', name: claim });
   return ref.success ? ref.data : undefined;
 }
 
