@@ -243,6 +243,13 @@ describe('what concerns us', () => {
     expect(createTracker('IPPool').gone({ ...pool('lan', '2'), status: { address: '192.0.2.7' } })?.held).toBeUndefined();
   });
 
+  it('a deleted allocation noticed only by a re-list names the claim of the address it was last seen holding', () => {
+    const t = createTracker('IPAllocation');
+    t.relist([allocation('reserved', '1'), allocation('failed', '1')]);
+    t.relist([allocation('reserved', '2', { phase: 'Programmed', address: '192.0.2.7' }), allocation('failed', '2', { phase: 'Failed' })]);
+    expect(t.relist([]).map((e) => [e.ref.name, e.held])).toEqual([['reserved', { kind: 'IPAddressClaim', name: '192.0.2.7' }], ['failed', undefined]]);
+  });
+
   it('tracks slices of tracked Services only', () => {
     const t = createTracker('EndpointSlice', sliceConcernsUs((key) => key === 'Service/shop/web'));
     expect(t.seen(slice('web-1', '1'))).toMatchObject({ change: 'add', owner: { name: 'web' } });

@@ -131,6 +131,8 @@ interface Known extends Facets {
   owner: ObjectRef | undefined;
   /** Its last state seen has a deletionTimestamp (a deletion cannot be taken back). */
   deleting: boolean;
+  /** An IPAllocation: the claim of the address its last state seen named (Emission.held), for a deletion only a re-list notices. */
+  held: ObjectRef | undefined;
 }
 
 /**
@@ -199,7 +201,8 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     if (!wanted && !before) return undefined;
     const owner = ownerOf(id.meta);
     const deleting = id.meta.deletionTimestamp !== undefined;
-    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, deleting, ...id.facets });
+    const held = kind === 'IPAllocation' ? claimOfStatus(obj) : undefined;
+    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, deleting, held, ...id.facets });
     else known.delete(id.key);
     if (before && before.rv === id.meta.resourceVersion) return undefined;
     const changed = wanted ? changedFacets(before, id.facets) : undefined;
@@ -226,7 +229,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     known.delete(id.key);
     const owner = ownerOf(id.meta) ?? before?.owner;
     const shared = sharedClaim(id.facets) || (before !== undefined && sharedClaim(before));
-    const held = kind === 'IPAllocation' ? claimOfStatus(obj) : undefined;
+    const held = kind === 'IPAllocation' ? claimOfStatus(obj) ?? before?.held : undefined;
     return { change: 'delete', ref: id.ref, ...(owner ? { owner } : {}), ...(shared ? { shared } : {}), ...(held ? { held } : {}) };
   }
 
@@ -248,7 +251,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
         for (const [key, entry] of known) {
           if (listed.has(key)) continue;
           known.delete(key);
-          emissions.push({ change: 'delete', ref: entry.ref, ...(entry.owner ? { owner: entry.owner } : {}), ...(sharedClaim(entry) ? { shared: true } : {}) });
+          emissions.push({ change: 'delete', ref: entry.ref, ...(entry.owner ? { owner: entry.owner } : {}), ...(sharedClaim(entry) ? { shared: true } : {}), ...(entry.held ? { held: entry.held } : {}) });
         }
         return emissions;
       },
