@@ -50,6 +50,8 @@ let bridge: BridgeHandle;
 beforeAll(async () => {
   await applyRbac(kubectl);
   await applyServicePolicy(kubectl, kc);
+  // The Role lets the bridge read and renew only its own Lease (mikrolb-bridge): start from none.
+  await kubectl(['-n', NAMESPACE, 'delete', 'lease', 'mikrolb-bridge', '--ignore-not-found']);
   sim = await startRouterSim({ initialState: SEED, users: [{ name: 'mikrolb', password: 's3cret' }] });
   router = connectRouter({ url: sim.url, username: 'mikrolb', password: 's3cret', timeoutMs: 2000 });
   const now = () => new Date();
@@ -62,7 +64,7 @@ beforeAll(async () => {
   bridge = await startBridge(
     {
       port: 0, hostname: '127.0.0.1', resyncIntervalMs: 3_600_000, retry: { baseMs: 200, maxMs: 2_000 },
-      lease: { enabled: true, namespace: NAMESPACE, name: uniq('rbac-lease'), identity: 'rbac-test', durationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 },
+      lease: { enabled: true, namespace: NAMESPACE, name: 'mikrolb-bridge', identity: 'rbac-test', durationMs: 4000, renewDeadlineMs: 3000, retryPeriodMs: 500 },
     },
     { kc: actingAs('mikrolb-bridge'), log, dispatch: { allocate: appDispatch(apps.allocate), program: appDispatch(apps.program), release: appDispatch(apps.release) } },
   );

@@ -78,17 +78,23 @@ const PERMISSIONS: Record<string, Grants> = {
   'mikrolb-webhook': WEBHOOK,
   'mikrolb-events': EVENTS_SOURCE,
 };
-/** Leases, in mikrolb-system only: leader election of the bridge (alone or in the controller). */
+/**
+ * Leases, in mikrolb-system only: leader election of the bridge (alone or in the controller).
+ * get and update only on its own Lease (LEASE_NAME's default); create cannot be limited by name.
+ */
 const LEASE_HOLDERS = new Set(['mikrolb-controller', 'mikrolb-bridge']);
-const LEASE_VERBS: readonly Verb[] = ['get', 'create', 'update'];
+const LEASE_NAME = 'mikrolb-bridge';
+const LEASE_VERBS_BY_NAME: readonly Verb[] = ['get', 'update'];
+const LEASE_VERBS: readonly Verb[] = ['create'];
 
 const granted = (sa: string, resource: Resource, verb: Verb): boolean => PERMISSIONS[sa]?.[resource]?.includes(verb) ?? false;
 const as = (sa: string): string => `--as=system:serviceaccount:${NAMESPACE}:${sa}`;
 
-/** `kubectl auth can-i`, cluster-wide (`-A`) unless a namespace is given. */
-async function canI(sa: string, verb: string, resource: string, namespace?: string): Promise<boolean> {
+/** `kubectl auth can-i`, cluster-wide (`-A`) unless a namespace is given; on one object when `object` names it. */
+async function canI(sa: string, verb: string, resource: string, namespace?: string, object?: string): Promise<boolean> {
   const [name = resource, sub] = resource.split('/');
-  const args = ['auth', 'can-i', verb, name, ...(sub ? [`--subresource=${sub}`] : []), ...(namespace ? ['-n', namespace] : ['-A']), as(sa)];
+  const target = object ? `${name}/${object}` : name;
+  const args = ['auth', 'can-i', verb, target, ...(sub ? [`--subresource=${sub}`] : []), ...(namespace ? ['-n', namespace] : ['-A']), as(sa)];
   const out = await kubectl(args);
   if (!['yes', 'no'].includes(out.stdout.trim())) throw new Error(`kubectl ${args.join(' ')}: ${out.stderr}`);
   return out.stdout.trim() === 'yes';
@@ -130,7 +136,10 @@ describe('RBAC', () => {
       expect(actual.sort(), sa).toEqual(expected.sort());
     }
     const leaseRules = ofKind(docs, 'Role', RoleSchema).flatMap((r) => r.rules);
-    expect(leaseRules).toEqual([{ apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: [...LEASE_VERBS] }]);
+    expect(leaseRules).toEqual([
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], verbs: [...LEASE_VERBS] },
+      { apiGroups: ['coordination.k8s.io'], resources: ['leases'], resourceNames: [LEASE_NAME], verbs: [...LEASE_VERBS_BY_NAME] },
+    ]);
   });
 
   it('lets each ServiceAccount do what the table grants and nothing else on those resources (kubectl auth can-i)', async () => {
@@ -144,17 +153,17 @@ describe('RBAC', () => {
     expect(answers).toEqual(expected);
   }, 300_000);
 
-  it('lets only the bridge and the controller hold leases, and only in mikrolb-system', async () => {
-    const checks = Object.keys(PERMISSIONS).flatMap((sa) =>
-      VERBS.flatMap((verb) => [NAMESPACE, 'default'].map((ns) => ({ label: `${sa} ${verb} leases in ${ns}`, run: () => canI(sa, verb, 'leases.coordination.k8s.io', ns) }))),
-    );
-    const expected = Object.fromEntries(
-      Object.keys(PERMISSIONS).flatMap((sa) =>
-        VERBS.flatMap((verb) => [NAMESPACE, 'default'].map((ns) => [`${sa} ${verb} leases in ${ns}`, ns === NAMESPACE && LEASE_HOLDERS.has(sa) && LEASE_VERBS.includes(verb)])),
-      ),
-    );
+  it('lets only the bridge and the controller hold a lease, only in mikrolb-system, and read or renew only their own', async () => {
+    /** Which lease a check asks about: any (no name, as create and list do), MikroLB's, or another one. */
+    const targets = [undefined, LEASE_NAME, 'some-other-lease'] as const;
+    const label = (sa: string, verb: Verb, ns: string, object: string | undefined): string => `${sa} ${verb} leases/${object ?? '*'} in ${ns}`;
+    const cases = Object.keys(PERMISSIONS).flatMap((sa) => VERBS.flatMap((verb) => [NAMESPACE, 'default'].flatMap((ns) => targets.map((object) => ({ sa, verb, ns, object })))));
+    const checks = cases.map(({ sa, verb, ns, object }) => ({ label: label(sa, verb, ns, object), run: () => canI(sa, verb, 'leases.coordination.k8s.io', ns, object) }));
+    const allowed = ({ sa, verb, ns, object }: (typeof cases)[number]): boolean =>
+      ns === NAMESPACE && LEASE_HOLDERS.has(sa) && (LEASE_VERBS.includes(verb) || (object === LEASE_NAME && LEASE_VERBS_BY_NAME.includes(verb)));
+    const expected = Object.fromEntries(cases.map((c) => [label(c.sa, c.verb, c.ns, c.object), allowed(c)]));
     expect(await ask(checks)).toEqual(expected);
-  }, 180_000);
+  }, 300_000);
 
   it.each(Object.keys(PERMISSIONS))('denies %s what no component needs: secrets, pods, configmaps, deleting pools or Services', async (sa) => {
     const forbidden: [Verb, string, string?][] = [

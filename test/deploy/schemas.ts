@@ -117,7 +117,7 @@ export function selects(selector: Selector, labels: Record<string, string>): boo
   return byLabels && byExpressions;
 }
 
-export const RuleSchema = z.object({ apiGroups: z.array(z.string()), resources: z.array(z.string()), verbs: z.array(z.string()) });
+export const RuleSchema = z.object({ apiGroups: z.array(z.string()), resources: z.array(z.string()), resourceNames: z.array(z.string()).optional(), verbs: z.array(z.string()) });
 export const RoleSchema = z.object({ metadata: Meta, rules: z.array(RuleSchema) });
 export const BindingSchema = z.object({
   metadata: Meta,
