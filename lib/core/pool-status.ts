@@ -1,4 +1,4 @@
-import { contains, isEmpty, parseAddress } from '../ip/index.js';
+import { contains, describeSpecialPurpose, isEmpty, parseAddress } from '../ip/index.js';
 import type { IPPoolStatus } from '../k8s/schemas.js';
 import type { Holding } from './assign.js';
 import { setConditions, type ConditionInput } from './conditions.js';
@@ -11,6 +11,8 @@ export const POOL_COND_OVERLAP = 'Overlapping';
 export const POOL_COND_OUTSIDE = 'AddressesOutsidePool';
 
 function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigint): ConditionInput[] {
+  // the webhook warns about these; a pool admitted without it says so here
+  const special = isEmpty(view.specialPurpose) ? '' : ` It never hands out the special-purpose addresses it lists: ${describeSpecialPurpose(view.specialPurpose)}.`;
   const ready: ConditionInput = view.pool.metadata.deletionTimestamp
     ? { type: POOL_COND_READY, status: 'False', reason: 'Deleting', message: 'The pool is being deleted and hands out no new address; it goes once no allocation holds one of its addresses.' }
     : view.errors.length > 0
@@ -18,7 +20,7 @@ function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigi
     // valid entries always leave an address (else NoAddressesLeft above): older pools own them all
     : isEmpty(view.owned)
     ? { type: POOL_COND_READY, status: 'False', reason: 'NoOwnedAddresses', message: `Every address of the pool belongs to ${olderPools(view)}, so it hands out none.` }
-    : { type: POOL_COND_READY, status: 'True', reason: free > 0n ? 'Valid' : 'Full', message: free > 0n ? 'The pool is valid and has free addresses.' : 'The pool is valid; every address is allocated.' };
+    : { type: POOL_COND_READY, status: 'True', reason: free > 0n ? 'Valid' : 'Full', message: `${free > 0n ? 'The pool is valid and has free addresses.' : 'The pool is valid; every address is allocated.'}${special}` };
   const overlap: ConditionInput = view.conflicts.length > 0
     ? { type: POOL_COND_OVERLAP, status: 'True', reason: 'OverlapsOlderPool', message: `Never hands out ${describeConflicts(view)}.` }
     : { type: POOL_COND_OVERLAP, status: 'False', reason: 'NoOverlap', message: 'No older pool shares an address with this pool.' };

@@ -116,6 +116,20 @@ describe('pools: the Ready condition of a pool that owns no address', () => {
     });
   });
 
+  it('names the special-purpose addresses it lists and never hands out (admitted without the webhook, which would warn)', () => {
+    const views = viewPools([pool('mixed', { addresses: ['192.0.2.0/30', '224.0.0.0/24', '127.0.0.1'], avoidBuggyIPs: false }, '2026-01-01T00:00:00Z')]);
+    expect(ready(views, 'mixed')).toMatchObject({
+      counts: ['4', '0', '4'],
+      ready: {
+        status: 'True', reason: 'Valid',
+        message: 'The pool is valid and has free addresses. It never hands out the special-purpose addresses it lists: 127.0.0.1 (loopback), 224.0.0.0-224.0.0.255 (multicast).',
+      },
+    });
+    const [plain] = viewPools([pool('plain', { addresses: ['192.0.2.0/30'] }, '2026-01-01T00:00:00Z')]);
+    if (!plain) throw new Error('no view');
+    expect(poolStatus(plain, [], now).conditions?.find((c) => c.type === 'Ready')?.message).toBe('The pool is valid and has free addresses.');
+  });
+
   it('is Full only when the pool owns addresses and every one is held', () => {
     const [view] = viewPools([pool('one', { addresses: ['10.0.0.7'] }, '2026-01-01T00:00:00Z')]);
     if (!view) throw new Error('no view');

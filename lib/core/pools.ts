@@ -21,6 +21,8 @@ export interface PoolView {
    */
   kept: AddressSet;
   conflicts: readonly PoolConflict[];
+  /** The special-purpose addresses the entries list, which the pool never hands out (`lib/ip/special.ts`). */
+  specialPurpose: AddressSet;
   /** The ledger earlier versions stored; undefined for a pool that never had one (new, upstream, converted). */
   ledger: LedgerEntry[] | undefined;
   /** Whether every address held from the pool has its claim (see `IPPoolStatus.claimsAdopted`). */
@@ -33,6 +35,7 @@ interface PoolSets {
   owned: AddressSet;
   kept: AddressSet;
   conflicts: readonly PoolConflict[];
+  specialPurpose: AddressSet;
 }
 
 function computeSets(pools: readonly IPPool[]): Map<string, PoolSets> {
@@ -59,7 +62,8 @@ function computeSets(pools: readonly IPPool[]): Map<string, PoolSets> {
       if (other.metadata.name !== name && other.spec.ipFamily === family) extra = subtract(extra, ownedBy(other.metadata.name, family));
     }
     const kept = isEmpty(extra) ? owned : union(owned, extra);
-    return [name, { errors: result.ok ? [] : result.errors, owned, kept, conflicts: ownership.get(name)?.conflicts ?? [] }];
+    const specialPurpose = result.ok ? result.specialPurpose : emptySet(family);
+    return [name, { errors: result.ok ? [] : result.errors, owned, kept, conflicts: ownership.get(name)?.conflicts ?? [], specialPurpose }];
   }));
 }
 
@@ -81,7 +85,7 @@ export function viewPools(pools: readonly IPPool[]): PoolView[] {
   return pools.map((pool) => {
     const name = pool.metadata.name;
     const family = pool.spec.ipFamily;
-    const own = sets.get(name) ?? { errors: [], owned: emptySet(family), kept: emptySet(family), conflicts: [] };
+    const own = sets.get(name) ?? { errors: [], owned: emptySet(family), kept: emptySet(family), conflicts: [], specialPurpose: emptySet(family) };
     return {
       pool,
       name,
