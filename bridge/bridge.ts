@@ -114,9 +114,11 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     const ownerGone = gone(emission.owner);
     const formerOwnerGone = gone(emission.formerOwner);
     // a deleted allocation's claim that the bridge saw go already (freed by its release) needs nobody
-    const { held, ...rest } = emission;
+    const { held, holders, ...rest } = emission;
     const stands = held !== undefined && trackers.IPAddressClaim.has(objectKey(held));
-    const routed = { ...rest, ...(stands ? { held } : {}), ...(ownerGone ? { ownerGone } : {}), ...(formerOwnerGone ? { formerOwnerGone } : {}) };
+    // a deleted claim's holders being deleted, or gone (its release freed it), need nobody
+    const using = (holders ?? []).filter((h) => trackers.IPAllocation.live(objectKey(h)));
+    const routed = { ...rest, ...(stands ? { held } : {}), ...(using.length > 0 ? { holders: using } : {}), ...(ownerGone ? { ownerGone } : {}), ...(formerOwnerGone ? { formerOwnerGone } : {}) };
     for (const d of routeEmission(routed)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
   };
   const sources = KINDS.map((kind) =>

@@ -181,6 +181,17 @@ describe('allocations a Service owns', () => {
     expect(routeEmission({ change: 'delete', ref: alloc, owner: web, held })).toEqual([{ fn: 'allocate', change: 'update', ref: web }, { fn: 'program', change: 'update', ref: web }, toRelease]);
   });
 
+  it('a deleted claim whose holders still live reaches allocate as those allocations, before its pool', () => {
+    const claimRef: ObjectRef = { kind: 'IPAddressClaim', name: '192.0.2.7' };
+    const lan: ObjectRef = { kind: 'IPPool', name: 'lan' };
+    const holders: ObjectRef[] = [{ kind: 'IPAllocation', name: 'web-v4' }, { kind: 'IPAllocation', name: 'dns-v4' }];
+    expect(routeEmission({ change: 'delete', ref: claimRef, owner: lan, holders })).toEqual([
+      { fn: 'allocate', change: 'update', ref: holders[0] }, { fn: 'allocate', change: 'update', ref: holders[1] },
+      { fn: 'allocate', change: 'update', ref: lan, delayMs: BATCH_DELAY_MS }, { fn: 'release', change: 'update', ref: lan, delayMs: BATCH_DELAY_MS },
+    ]);
+    expect(routeEmission({ change: 'delete', ref: claimRef, owner: lan }).map((d) => d.ref)).toEqual([lan, lan]);
+  });
+
   it('while it is being deleted, later updates reach release alone', () => {
     expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['meta', 'address'], deleting: true })).toEqual([{ fn: 'release', change: 'update', ref: alloc }]);
     expect(routeEmission({ change: 'update', ref: alloc, owner: web, changed: ['address'], deleting: true })).toEqual([]);

@@ -15,8 +15,10 @@ export { FUNCTION_NAMES, type FunctionName };
  * the addresses of a dual-stack Service coalesce into one invocation).
  * `claim`: the IPAddressClaim of the address a deleted allocation held (Emission.held), while
  * the bridge still sees that claim.
+ * `holders`: the IPAllocations a deleted IPAddressClaim named (Emission.holders) that the bridge
+ * still sees live.
  */
-export type Subject = 'object' | 'service' | 'pool' | 'service-or-object' | 'claim';
+export type Subject = 'object' | 'service' | 'pool' | 'service-or-object' | 'claim' | 'holders';
 
 const OWNER_KIND: Record<'service' | 'pool', ObjectKind> = { service: 'Service', pool: 'IPPool' };
 
@@ -138,11 +140,15 @@ export const ROUTES: Readonly<Record<ObjectKind, Readonly<Record<Change, readonl
   // (batched: see BATCH_DELAY_MS and COUNT_DELAY_MS). A shared claim freed, or kept unshared by
   // one Service that dropped its key (its `address` facet is its sharing key), reaches program:
   // the address's own router entries go with its sharing (dropUnsharedEntries). Holders joining
-  // and leaving a shared claim matter to nobody else.
+  // and leaving a shared claim matter to nobody else. A claim deleted while an allocation it
+  // named still lives (deleted by hand: a claim freed by its release names allocations being
+  // deleted, or gone) reaches allocate as that allocation, at once: it claims the address it
+  // still uses again, before the pool's batched invocation hands it to an allocation waiting
+  // (whose NAT rules and advertisement would then clash with the holder's still on the router).
   IPAddressClaim: {
     add: batchedToPool(COUNT_DELAY_MS, 'allocate', 'release'),
     update: [{ fn: 'program', subject: 'object', on: ['address'] }],
-    delete: [...batchedToPool(BATCH_DELAY_MS, 'allocate', 'release'), { fn: 'program', subject: 'object', sharedOnly: true }],
+    delete: [{ fn: 'allocate', subject: 'holders' }, ...batchedToPool(BATCH_DELAY_MS, 'allocate', 'release'), { fn: 'program', subject: 'object', sharedOnly: true }],
   },
   // A Namespace's labels decide which scoped pools (namespaceSelectors) serve its Services:
   // allocate checks the addresses they hold when the labels change. A new Namespace has no
@@ -166,6 +172,11 @@ export interface Emission {
    * bridge still sees that claim (it outlived the allocation: see the IPAllocation routes).
    */
   held?: ObjectRef;
+  /**
+   * A deleted IPAddressClaim: the IPAllocations its last state named as holders, those the
+   * bridge still sees live (see the IPAddressClaim routes).
+   */
+  holders?: readonly ObjectRef[];
   /**
    * Its owning Service is not live as the bridge sees it: being deleted, or not tracked (gone,
    * or not a Service of ours). Safe to act on although the watch lags: a Service being deleted
@@ -219,6 +230,7 @@ function routeTo(emission: Emission): Delivery[] {
     const self: Delivery = { fn: route.fn, change: emission.change, ref: emission.ref };
     if (route.subject === 'object') return [self];
     if (route.subject === 'claim') return emission.held ? [{ fn: route.fn, change: 'update', ref: emission.held }] : [];
+    if (route.subject === 'holders') return (emission.holders ?? []).map((ref) => ({ fn: route.fn, change: 'update', ref }));
     // The owner still exists (or its own delete is routed): it changed because of this object.
     const to = ownedBy(route.subject === 'service-or-object' ? 'Service' : OWNER_KIND[route.subject]);
     if (to) return [{ fn: route.fn, change: 'update', ref: to, ...(route.delayMs ? { delayMs: route.delayMs } : {}) }];

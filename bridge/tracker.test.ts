@@ -250,6 +250,18 @@ describe('what concerns us', () => {
     expect(t.relist([]).map((e) => [e.ref.name, e.held])).toEqual([['reserved', { kind: 'IPAddressClaim', name: '192.0.2.7' }], ['failed', undefined]]);
   });
 
+  it('a deleted claim names the allocations it held the address for, also when only a re-list notices', () => {
+    const held = (spec: Record<string, unknown>) => ({ ...claim('192.0.2.7', '1', 'lan'), spec: { address: '192.0.2.7', poolName: 'lan', ...spec } });
+    const alloc = (name: string) => ({ kind: 'IPAllocation', name });
+    const t = createTracker('IPAddressClaim');
+    expect(t.gone(held({ allocationName: 'web-v4', allocationUID: 'u1' }))?.holders).toEqual([alloc('web-v4')]);
+    const shared = held({ allocationName: 'web-v4', allocationUID: 'u1', holders: [{ allocationName: 'web-v4', allocationUID: 'u1' }, { allocationName: 'dns-v4', allocationUID: 'u2' }] });
+    expect(t.gone(shared)?.holders).toEqual([alloc('web-v4'), alloc('dns-v4')]);
+    t.relist([shared]);
+    expect(t.relist([]).map((e) => e.holders)).toEqual([[alloc('web-v4'), alloc('dns-v4')]]);
+    expect(createTracker('IPAllocation').gone(allocation('reserved', '2', { phase: 'Programmed', address: '192.0.2.7' }))?.holders).toBeUndefined();
+  });
+
   it('tracks slices of tracked Services only', () => {
     const t = createTracker('EndpointSlice', sliceConcernsUs((key) => key === 'Service/shop/web'));
     expect(t.seen(slice('web-1', '1'))).toMatchObject({ change: 'add', owner: { name: 'web' } });

@@ -86,6 +86,18 @@ function sharingKeyOfClaim(obj: unknown): string {
   return c.success ? c.data.spec.sharingKey ?? '' : '';
 }
 
+const ClaimHoldersSchema = z.object({
+  spec: z.object({ allocationName: z.string().min(1), holders: z.array(z.object({ allocationName: z.string().min(1) })).optional() }),
+});
+
+/** The IPAllocations an IPAddressClaim names as its holders (see Emission.holders). */
+function holdersOfClaim(obj: unknown): ObjectRef[] | undefined {
+  const c = ClaimHoldersSchema.safeParse(obj);
+  if (!c.success) return undefined;
+  const names = new Set([c.data.spec.allocationName, ...(c.data.spec.holders ?? []).map((h) => h.allocationName)]);
+  return [...names].map((name) => ({ kind: 'IPAllocation', name }));
+}
+
 /** Not the object's data: list items come without apiVersion and kind, watch objects with them. */
 const NOT_DATA = new Set(['apiVersion', 'kind', 'metadata', 'status']);
 
@@ -133,6 +145,8 @@ interface Known extends Facets {
   deleting: boolean;
   /** An IPAllocation: the claim of the address its last state seen named (Emission.held), for a deletion only a re-list notices. */
   held: ObjectRef | undefined;
+  /** An IPAddressClaim: the allocations its last state seen named (Emission.holders), for a deletion only a re-list notices. */
+  holders: readonly ObjectRef[] | undefined;
 }
 
 /**
@@ -202,7 +216,8 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const owner = ownerOf(id.meta);
     const deleting = id.meta.deletionTimestamp !== undefined;
     const held = kind === 'IPAllocation' ? claimOfStatus(obj) : undefined;
-    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, deleting, held, ...id.facets });
+    const holders = kind === 'IPAddressClaim' ? holdersOfClaim(obj) : undefined;
+    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, deleting, held, holders, ...id.facets });
     else known.delete(id.key);
     if (before && before.rv === id.meta.resourceVersion) return undefined;
     const changed = wanted ? changedFacets(before, id.facets) : undefined;
@@ -230,7 +245,8 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const owner = ownerOf(id.meta) ?? before?.owner;
     const shared = sharedClaim(id.facets) || (before !== undefined && sharedClaim(before));
     const held = kind === 'IPAllocation' ? claimOfStatus(obj) ?? before?.held : undefined;
-    return { change: 'delete', ref: id.ref, ...(owner ? { owner } : {}), ...(shared ? { shared } : {}), ...(held ? { held } : {}) };
+    const holders = kind === 'IPAddressClaim' ? holdersOfClaim(obj) ?? before?.holders : undefined;
+    return { change: 'delete', ref: id.ref, ...(owner ? { owner } : {}), ...(shared ? { shared } : {}), ...(held ? { held } : {}), ...(holders ? { holders } : {}) };
   }
 
   function startRelist(): Relist {
@@ -251,7 +267,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
         for (const [key, entry] of known) {
           if (listed.has(key)) continue;
           known.delete(key);
-          emissions.push({ change: 'delete', ref: entry.ref, ...(entry.owner ? { owner: entry.owner } : {}), ...(sharedClaim(entry) ? { shared: true } : {}), ...(entry.held ? { held: entry.held } : {}) });
+          emissions.push({ change: 'delete', ref: entry.ref, ...(entry.owner ? { owner: entry.owner } : {}), ...(sharedClaim(entry) ? { shared: true } : {}), ...(entry.held ? { held: entry.held } : {}), ...(entry.holders ? { holders: entry.holders } : {}) });
         }
         return emissions;
       },

@@ -299,6 +299,12 @@ export interface Known {
   /** Check the claim even when the status looks settled (resync). */
   verify?: boolean;
   /**
+   * Check only that a settled allocation still holds the claim of its address (one read): a
+   * claim deleted by hand is taken again (as an address recorded without a claim, see findHeld)
+   * before the pool hands the address to another allocation.
+   */
+  checkClaim?: boolean;
+  /**
    * Collects an address decided and claimed, instead of writing the allocation's status (and
    * its event): the caller hands it to program first (see `Handoff`) and records it after.
    */
@@ -353,7 +359,10 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       // claim this run made, recorded by a concurrent run of the same allocation
       kept = a.status?.address;
       const reservation = !a.metadata.labels?.[LABEL_SERVICE_UID];
-      if (!known.verify && settled(a, owner, known.yieldAskedFor === true) && (!reservation || hasFinalizer(a))) return;
+      if (!known.verify && settled(a, owner, known.yieldAskedFor === true) && (!reservation || hasFinalizer(a))) {
+        if (!known.checkClaim || !a.status?.address || (await claimHeldBy(deps.kube, a.status.address, a.metadata.uid ?? ''))) return;
+        report.actions.push(`${name}: the claim of ${a.status.address} is gone`);
+      }
       owner ??= await owningService(deps, a);
       if (owner.state === 'gone') {
         report.actions.push(`skipped ${name}: its Service is gone (or no longer ours)`);

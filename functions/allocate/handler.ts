@@ -36,7 +36,10 @@ async function route(deps: AllocateRun, inv: Invocation, report: Report): Promis
       // against their claims, as a resync checks them (an allocation's status cannot tell)
       return reconcileService(deps, namespace ?? 'default', name, report, { verify: inv.change === 'update' });
     case 'IPAllocation':
-      return allocateAddress(deps, name, report);
+      // an update may be the deletion of its claim by hand (the bridge sends it as the
+      // allocations the claim named): a settled one checks that its claim is still there, and
+      // takes it again if not (its status cannot tell)
+      return allocateAddress(deps, name, report, { checkClaim: inv.change === 'update' });
     case 'IPPool':
       return reconcilePool(deps, name, report);
     case 'EndpointSlice':

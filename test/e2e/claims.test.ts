@@ -19,7 +19,7 @@ import { getClaim, getNamespace, getPool, getService } from '../../lib/k8s/typed
 import { uniq } from '../helpers/cluster.js';
 import { objects } from '../helpers/objects.js';
 import { SEED } from '../program/setup.js';
-import { eventually, startE2E, type E2E } from './stack.js';
+import { eventually, KNATIVE_TOPOLOGY, startE2E, type E2E } from './stack.js';
 
 let e2e: E2E;
 let make: ReturnType<typeof objects>;
@@ -126,6 +126,34 @@ describe('an allocation deleted with its finalizer taken off by hand (resync eve
     const uid = (await getService(e2e.kube, ns, name))?.metadata.uid ?? 'none';
     expect(adverts.map((e) => e.comment?.includes(`:svc=${uid}:`))).toEqual([true]);
     console.log(`[by-hand] ${got.seconds.toFixed(1)} s after the reservation went by hand, the waiting Service had its address`);
+  });
+});
+
+// under Knative the claim's deletion reaches allocate as the claim alone (docs/architecture.md)
+describe.skipIf(KNATIVE_TOPOLOGY)('a claim deleted by hand while its allocation still holds the address (resync every 10 minutes)', () => {
+  it('is taken again by its holder at once; the Service waiting on the full pool does not get the address', async () => {
+    const address = '198.18.69.7';
+    const pool = uniq('reclaimed-pool');
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: [address], autoAssign: false, interfaceName: 'ether1' });
+    await make.service(ns, 'keeps', LB, { 'mikrolb.de/load-balancer-pools': pool });
+    expect(await ingress('keeps')).toBe(address);
+    await make.service(ns, 'waits-on', LB, { 'mikrolb.de/load-balancer-pools': pool });
+    await waitsWith('waits-on', 'PoolExhausted');
+    const [holder] = await make.allocationsOf(ns, 'keeps');
+    await e2e.kube.remove('IPAddressClaim', claimNameOf(address) ?? '');
+    // the claim is made again, for the allocation still using the address
+    await eventually(async () => {
+      expect((await getClaim(e2e.kube, claimNameOf(address) ?? ''))?.spec.allocationUID).toBe(holder?.metadata.uid);
+    }, 30_000);
+    // well past the pool's batched wake-up of its waiters (about a second)
+    await new Promise((r) => setTimeout(r, 4_000));
+    expect((await getClaim(e2e.kube, claimNameOf(address) ?? ''))?.spec.allocationUID).toBe(holder?.metadata.uid);
+    const [waiter] = await make.allocationsOf(ns, 'waits-on');
+    expect([waiter?.status?.phase, waiter?.status?.address]).toEqual(['Failed', undefined]);
+    expect(await ingress('keeps')).toBe(address);
+    const adverts = (e2e.sim.state().menus['/ip/address'] ?? []).filter((e) => e.address?.startsWith(`${address}/`));
+    const uid = (await getService(e2e.kube, ns, 'keeps'))?.metadata.uid ?? 'none';
+    expect(adverts.map((e) => e.comment?.includes(`:svc=${uid}:`))).toEqual([true]);
   });
 });
 
