@@ -216,8 +216,15 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
  * address — the one made again for the same Service, starting its search there, or one asking
  * for the address by name — gets it (a freed claim also wakes the pool's other waiters).
  * What was done: the claim freed, gone holders left (live ones stay), or nothing.
+ * An operator reservation's claim (not shared, no Service's uid on it) is left to release: the reservation's
+ * router entries (its advertisement, tagged with its uid) may still stand, which only release
+ * takes off, and only while the claim names it — freed here first, the next holder's
+ * advertisement of the address was refused as a duplicate until the resync. Its deletion
+ * reaches release as this claim (the bridge's route, and Knative's), which frees it at once
+ * after taking the entries off; the claim's deletion then wakes the pool's waiters.
  */
 async function droppedGone(deps: AllocateRun, claim: IPAddressClaim, allocation: string, report: Report): Promise<'freed' | 'left' | undefined> {
+  if (claim.spec.sharingKey === undefined && (claim.metadata.labels?.[LABEL_SERVICE_UID] ?? '') === '') return undefined;
   const outcome = await dropGoneHolders(deps.kube, claim);
   if (outcome === undefined) return undefined;
   if (outcome === 'freed') deps.hint.noteFreed(claim.spec);

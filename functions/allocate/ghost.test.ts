@@ -14,7 +14,8 @@ import { createAllocate } from './handler.js';
  * deleted got a new one with another address, and a Service asking for the address by name
  * failed AddressAlreadyUsed meanwhile, though the claim named an allocation that no longer
  * exists. An allocation exists before any claim made for it, so a holder missing now is gone
- * for good, and allocate frees such a claim when it meets it.
+ * for good, and allocate frees such a claim of a Service's when it meets it (an operator
+ * reservation's is left to release, which takes the reservation's advertisement off first).
  */
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
@@ -61,7 +62,9 @@ describe('a claim whose holder is gone', () => {
     expect((await t.claimOf(address))?.spec.allocationUID).toBe(again?.metadata.uid);
   });
 
-  it('does not refuse a Service asking for the address by name, and one waiting on it gets it at the next pool event', async () => {
+  // an operator reservation's claim is left to release, which takes its advertisement off
+  // first (see reservation.test.ts): its deletion reaches release as the claim
+  it("is left to release when it is an operator reservation's: the Service asking for the address by name waits for its deletion", async () => {
     const reservation = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'held-by-hand' }, spec: { address: '192.0.2.20' } };
     const t = setup([reservation, service('pinned', { [ANNOTATION_LB_IPS]: '192.0.2.20' })]);
     await t.run({ kind: 'IPAllocation', name: 'held-by-hand' });
@@ -70,7 +73,11 @@ describe('a claim whose holder is gone', () => {
     expect((await t.allocationsOf('pinned')).map((a) => a.status?.phase)).toEqual(['Failed']);
 
     await t.deleteByHand('held-by-hand');
-    // any pool event tries the waiting allocations again (a claim taken or freed anywhere)
+    await t.run({ kind: 'IPPool', name: 'public-v4' });
+    expect((await t.allocationsOf('pinned')).map((a) => a.status?.phase)).toEqual(['Failed']);
+    expect((await t.claimOf('192.0.2.20'))?.spec.allocationName).toBe('held-by-hand');
+    // freed by release, the claim's deletion reaches the pool, which tries its waiters again
+    await t.kube.port.remove('IPAddressClaim', '192.0.2.20');
     await t.run({ kind: 'IPPool', name: 'public-v4' });
     const [pinned] = await t.allocationsOf('pinned');
     expect([pinned?.status?.phase, pinned?.status?.address]).toEqual(['Allocated', '192.0.2.20']);

@@ -55,3 +55,40 @@ describe('an operator reservation', () => {
     expect((await c.kube.port.list('IPAddressClaim')).map((o) => JSON.stringify(o))).toEqual([expect.stringContaining('"allocationUID":"res-uid"')]);
   });
 });
+
+/**
+ * A reservation deleted by hand (its finalizer taken off) leaves its claim and its
+ * advertisement, tagged with its uid. Release takes both off when the deletion reaches it as
+ * the claim (the bridge's route); allocate, meeting the claim first (a Service asking for the
+ * address by name), freed the claim and left the advertisement: release then found the claim
+ * the Service's, and the Service's own advertisement of the address was refused as a duplicate
+ * until the resync. Allocate now leaves a reservation's claim to release.
+ */
+describe('an operator reservation deleted by hand', () => {
+  it("is freed by release, its advertisement taken off, before a Service asking for its address gets it", async () => {
+    const kube = memoryPort({ objects: [POOL, RESERVATION, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'pinned', namespace: 'shop', annotations: { 'mikrolb.de/load-balancer-ips': '192.0.2.1' } },
+      spec: { type: 'LoadBalancer', loadBalancerClass: CLASSES.loadBalancerClass, ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } }], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+    const run = async (change: 'add' | 'update', ref: Parameters<typeof objectInvocation>[1]) => expect((await allocate(objectInvocation(change, ref))).kind).toBe('done');
+    await run('add', { kind: 'IPAllocation', name: 'reserved-gw' });
+    const reserved = IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved-gw'));
+    const router = memoryRouter({ version: '7.19.1', menus: {
+      '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }],
+      '/ip/address': [{ '.id': '*5', address: '192.0.2.1/32', interface: 'ether1', comment: `mikrolb:default:svc=${reserved.metadata.uid ?? ''}:adv:192.0.2.1` }],
+    } });
+    const release = createRelease({ kube: kube.port, router, classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
+    await run('add', { kind: 'Service', namespace: 'shop', name: 'pinned' });
+    const pinned = async () => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === 'pinned');
+    expect((await pinned())?.status?.phase).toBe('Failed');
+
+    await kube.port.replace('IPAllocation', { ...reserved, metadata: { ...reserved.metadata, finalizers: [] } });
+    await kube.port.remove('IPAllocation', 'reserved-gw');
+    // the Service's next event meets the claim first; then the bridge's deliveries: the claim to
+    // release (the reservation's deletion), the pool to allocate (the claim's deletion)
+    await run('update', { kind: 'Service', namespace: 'shop', name: 'pinned' });
+    expect((await release(objectInvocation('update', { kind: 'IPAddressClaim', name: '192.0.2.1' }))).kind).toBe('done');
+    await run('update', { kind: 'IPPool', name: 'lan' });
+    expect([(await pinned())?.status?.phase, (await pinned())?.status?.address]).toEqual(['Allocated', '192.0.2.1']);
+    expect((router.state().menus['/ip/address'] ?? []).map((e) => e.comment)).toEqual([]);
+  });
+});
