@@ -4,7 +4,7 @@ import { memoryPort } from '../../lib/k8s/memory.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
-import { silentLogger } from '../../lib/log/logger.js';
+import { memoryLogger, silentLogger, type Logger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { poolMirror, sliceMirror } from '../../lib/k8s/mirror.js';
@@ -48,6 +48,8 @@ interface SetupOptions {
   programAgain?: (namespace: string, name: string) => void;
   /** The Service's annotations. */
   annotations?: Record<string, string>;
+  /** Where the function logs (silent unless given). */
+  log?: Logger;
 }
 
 function setup(opts: SetupOptions = {}) {
@@ -70,7 +72,7 @@ function setup(opts: SetupOptions = {}) {
   const pools = poolMirror();
   const slices = sliceMirror();
   const allocate = FUNCTIONS.allocate.handler({
-    kube: port, router, programInProcess: true, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(),
+    kube: port, router, programInProcess: true, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: opts.log ?? silentLogger(),
     retry: { attempts: 5, pause: async () => undefined },
     ...(opts.mirrored ? { pools, slices } : {}), ...(opts.programAgain ? { programAgain: opts.programAgain } : {}),
   });
@@ -147,6 +149,32 @@ describe('allocate hands a new Service to program in the same invocation', () =>
     expect(entriesOf(router.state())).toEqual([]);
     // allocated all the same (program, retrying, records the router's failure)
     expect(kube.events.map((e) => [e.type, e.reason, e.note])).toEqual([['Normal', 'IPAllocated', `Allocated address ${a?.status?.address} from pool lan.`]]);
+  });
+
+  it('a router that refuses the write (no such interface) records the allocation once, and nothing was released', async () => {
+    // what the router refuses is the address's advertisement, as RouterOS refuses an interface it does not have
+    const log = memoryLogger();
+    const { kube, router, allocate } = setup({ log });
+    const execute = router.execute.bind(router);
+    let refused = 0;
+    router.execute = async (ops) => {
+      if (ops.some((op) => op.menu === '/ip/address')) {
+        refused++;
+        throw new Error('input does not match any value of interface');
+      }
+      return execute(ops);
+    };
+    await allocate(objectInvocation('add', web));
+    expect(refused).toBeGreaterThan(0);
+    const [a] = await allocations(kube.port);
+    expect(a?.status?.phase).toBe('Allocated');
+    // one IPAllocated, observed once (a repeat would be counted on it: count 2)
+    expect(kube.events.map((e) => [e.reason, e.note, e.count])).toEqual([['IPAllocated', `Allocated address ${a?.status?.address} from pool lan.`, undefined]]);
+    expect(log.entries.filter((e) => e.msg === 'Allocated an address')).toHaveLength(1);
+    // its entries came off again until program runs on the status allocate wrote; nothing was released
+    expect(log.entries.map((e) => e.msg)).not.toContain('Took back router entries released while program wrote them');
+    expect(log.entries.filter((e) => e.msg.startsWith('Took back')).map((e) => [e.msg, e.fields.why])).toEqual([['Took back router entries of addresses not recorded yet', 'their statuses are not written yet']]);
+    expect(entriesOf(router.state())).toEqual([]);
   });
 
   it('reads the pools and the slices from the watch copies when the controller keeps them', async () => {

@@ -207,20 +207,25 @@ export async function reconcileService(deps: AllocateRun, namespace: string, nam
 /**
  * Hands a new Service to program when every allocation it wants was made and claimed here. The
  * addresses are allocated (their claims are taken) whatever program then does: each gets its
- * `IPAllocated` event, from program once the status it wrote took (saying what the router did:
- * one event instead of `IPAllocated` and `Programmed`), or from here.
+ * `IPAllocated` event once, from program once the status it wrote took (saying what the router
+ * did: one event instead of `IPAllocated` and `Programmed`), or from here when program wrote
+ * them all; when it did not, an address whose status program left unwritten is recorded by the
+ * caller's status write (allocateAddress records it), so here it would be recorded twice.
  */
 async function handedOff(deps: AllocateRun, svc: Service, deferred: readonly Deferred[], wanted: number, report: Report): Promise<boolean> {
   if (!deps.handoff || deferred.length !== wanted) return false;
   const pools = deferred[0]?.pools ?? [];
   const announced = new Set<string>();
+  let proven = false;
   try {
-    return await deps.handoff(svc, deferred.map((d) => ({ allocation: d.allocation, pool: d.decision.pool })), pools, report, announced);
+    proven = await deps.handoff(svc, deferred.map((d) => ({ allocation: d.allocation, pool: d.decision.pool })), pools, report, announced);
+    return proven;
   } catch (e) {
     deps.log.warn('Programming a new Service in the allocating invocation failed; its statuses are written for program to run as usual', { service: `${svc.metadata.namespace ?? 'default'}/${svc.metadata.name}`, error: messageOf(e) });
     return false;
   } finally {
-    await Promise.all(deferred.map((d) => inBackground(recordOutcome(deps, d.allocation, d.decision, { eventRecorded: announced.has(d.allocation.metadata.name) }))));
+    const recorded = proven ? deferred : deferred.filter((d) => announced.has(d.allocation.metadata.name));
+    await Promise.all(recorded.map((d) => inBackground(recordOutcome(deps, d.allocation, d.decision, { eventRecorded: announced.has(d.allocation.metadata.name) }))));
   }
 }
 

@@ -31,7 +31,9 @@ async function wholeOwnerState(deps: ProgramDeps, p: OwnerProgram): Promise<Reco
   return partitionState(await deps.router.readMany(menusToRead()), clusterOf(deps))(p.uid, ownersOf(p));
 }
 
-async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: ProgramReport): Promise<void> {
+const RELEASED = 'Took back router entries released while program wrote them';
+
+async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: ProgramReport, msg = RELEASED): Promise<void> {
   let ops;
   try {
     ({ ops } = await programOwner(deps.router, { ...p, cluster: clusterOf(deps) }, { read: () => wholeOwnerState(deps, p) }));
@@ -41,7 +43,20 @@ async function reapply(deps: ProgramDeps, p: OwnerProgram, why: string, report: 
   }
   report.routerOps += ops.length;
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid} (${why})`);
-  deps.log.info('Took back router entries released while program wrote them', { owner: p.uid, why, ops: ops.length });
+  deps.log.info(msg, { owner: p.uid, why, ops: ops.length });
+}
+
+/**
+ * Whether every allocation of `planned` that `now` does not hold as planned is still there with
+ * no address recorded: the hand-off's, whose status allocate writes after program (see
+ * programHandoff), none of them released.
+ */
+function onlyUnrecorded(planned: readonly IPAllocation[], now: readonly IPAllocation[]): boolean {
+  const current = new Map(now.map((a) => [a.metadata.uid ?? '', a]));
+  return planned.filter((a) => !stillHolding([a], now)).every((a) => {
+    const c = current.get(a.metadata.uid ?? '');
+    return c !== undefined && !c.metadata.deletionTimestamp && c.status?.address === undefined;
+  });
 }
 
 /**
@@ -98,6 +113,7 @@ export interface SettledService {
 export async function settleService(deps: ProgramDeps, before: Service, read: ServiceRead, report: ProgramReport, programHolder: ProgramHolder): Promise<SettledService | undefined> {
   const uid = before.metadata.uid ?? '';
   let latest = before;
+  let last = read.live; // what the last write was planned with
   const steps: SettleSteps<{ svc: Service; intent: ServiceIntent }> = {
     owner: async () => {
       const svc = await getService(deps.kube, before.metadata.namespace ?? 'default', before.metadata.name);
@@ -107,8 +123,14 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
       return { svc, intent };
     },
     allocations: async () => (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((a) => !a.metadata.deletionTimestamp),
-    write: ({ svc, intent }, planned) =>
-      reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices, read.shared), adverts: advertisementWants(planned, read.pools, read.claimPools) }, 'an allocation was released', report),
+    write: async ({ svc, intent }, planned) => {
+      // the hand-off's addresses whose statuses were not written (a router failure, a write that
+      // met a change) go from the router until program runs on the statuses allocate writes:
+      // nothing was released then, and the log says so
+      const [why, msg] = onlyUnrecorded(last, planned) ? ['their statuses are not written yet', 'Took back router entries of addresses not recorded yet'] : ['an allocation was released', RELEASED];
+      last = planned;
+      await reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices, read.shared), adverts: advertisementWants(planned, read.pools, read.claimPools) }, why, report, msg);
+    },
     gone: async (planned) => {
       // every allocation a write of this run planned with, once each. The freed shared addresses
       // are found first and everything this run wrote goes in one round of writes: nobody else
