@@ -3,10 +3,11 @@ import { z } from 'zod';
 import { apiServerPort } from '../lib/k8s/client.js';
 import { isBadRequest, isConflict } from '../lib/k8s/errors.js';
 import { memoryPort } from '../lib/k8s/memory.js';
-import type { KubePort } from '../lib/k8s/port.js';
+import type { KubeObject, KubePort } from '../lib/k8s/port.js';
 import { IPAllocationSchema, IPPoolSchema } from '../lib/k8s/schemas.js';
 import { listUnsettledAllocations } from '../lib/k8s/typed.js';
-import { RESOURCES, resourcePath } from '../lib/k8s/resources.js';
+import { hasGeneration, RESOURCES, resourcePath, type Kind } from '../lib/k8s/resources.js';
+import { isKind } from '../lib/k8s/memory-object.js';
 import { startCluster } from './cluster/cluster.js';
 import { pinnedVersions } from './cluster/binaries.js';
 import { testCluster, uniq } from './helpers/cluster.js';
@@ -57,6 +58,35 @@ describe('the test cluster', () => {
     // the first cluster still answers after the second one stopped
     expect((await kubectl(['get', 'ippools'])).code).toBe(0);
   }, 300_000);
+});
+
+describe('metadata.generation', () => {
+  it('is given to the kinds the memory port gives one to (custom resources, EndpointSlices), and not to Services, Namespaces or Leases', async () => {
+    const port = apiServerPort(transport);
+    const ns = uniq('gen');
+    const allocation = uniq('gen');
+    created.push(`namespace/${ns}`, `ipallocation/${allocation}`);
+    const bodies: Partial<Record<Kind, KubeObject>> = {
+      Namespace: { metadata: { name: ns } },
+      Service: { metadata: { name: 'web', namespace: ns }, spec: { type: 'ClusterIP', ports: [{ port: 80, protocol: 'TCP' }] } },
+      EndpointSlice: { metadata: { name: 'web-1', namespace: ns }, addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.1'] }], ports: [{ port: 80, protocol: 'TCP' }] },
+      Lease: { metadata: { name: 'lock', namespace: ns }, spec: { holderIdentity: 'me' } },
+      IPAllocation: { metadata: { name: allocation }, spec: { ipFamily: 'IPv4' } },
+    };
+    const generations = async (kube: KubePort): Promise<Record<string, number | undefined>> => {
+      const out: Record<string, number | undefined> = {};
+      for (const [kind, body] of Object.entries(bodies)) {
+        if (!isKind(kind)) throw new Error(kind);
+        const made = z.object({ metadata: z.object({ generation: z.number().optional() }) }).parse(await kube.create(kind, body));
+        out[kind] = made.metadata.generation;
+      }
+      return out;
+    };
+    const real = await generations(port);
+    expect(real).toEqual({ Namespace: undefined, Service: undefined, EndpointSlice: 1, Lease: undefined, IPAllocation: 1 });
+    expect(await generations(memoryPort().port)).toEqual(real);
+    expect(Object.fromEntries(Object.keys(bodies).filter(isKind).map((k) => [k, hasGeneration(k)]))).toEqual(Object.fromEntries(Object.entries(real).map(([k, g]) => [k, g !== undefined])));
+  });
 });
 
 describe('the IPAllocation and IPPool CRDs', () => {

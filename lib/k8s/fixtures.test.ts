@@ -42,6 +42,8 @@ describe('parseFixtureText', () => {
       resourceVersion: '1', creationTimestamp: '2026-01-01T00:00:00Z', generation: 1,
     });
     expect(svc?.metadata).toMatchObject({ namespace: 'default', resourceVersion: '2', creationTimestamp: '2026-01-01T00:00:01Z' });
+    // as on the API server, a Service has no generation
+    expect(svc?.metadata).not.toHaveProperty('generation');
     expect(svc?.metadata.annotations).toEqual({ 'mikrolb.de/load-balancer-pools': 'main' });
     expect(svc?.spec).toEqual({ type: 'LoadBalancer', ports: [{ port: 80, protocol: 'TCP' }] });
   });

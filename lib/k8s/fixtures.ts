@@ -3,14 +3,15 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import * as z from 'zod';
-import { apiVersionOf, RESOURCES } from './resources.js';
+import { apiVersionOf, hasGeneration, RESOURCES } from './resources.js';
 import { messageOf } from '../errors.js';
 
 /**
  * Cluster state for `mikrolb invoke --state`: Kubernetes objects in YAML as `kubectl get -o
  * yaml` shows them. What the API server would have added (uid, resourceVersion,
- * creationTimestamp, generation) is filled deterministically, so a run repeats exactly; the
- * order of the objects in the input is their age order.
+ * creationTimestamp, and generation for the kinds it gives one: not Services or Namespaces) is
+ * filled deterministically, so a run repeats exactly; the order of the objects in the input is
+ * their age order.
  */
 
 export const FIXTURE_KINDS = ['IPPool', 'IPAllocation', 'IPAddressClaim', 'Service', 'EndpointSlice', 'Namespace'] as const;
@@ -29,7 +30,7 @@ export interface FixtureObject {
     uid: string;
     resourceVersion: string;
     creationTimestamp: string;
-    generation: number;
+    generation?: number;
     [key: string]: unknown;
   };
   [key: string]: unknown;
@@ -138,7 +139,7 @@ function toObject(doc: RawDocument, index: number): Checked {
         uid: metadata.uid ?? uidOf(kind, namespace, metadata.name),
         resourceVersion: metadata.resourceVersion ?? String(index + 1),
         creationTimestamp: metadata.creationTimestamp ?? timestampAt(index),
-        generation: metadata.generation ?? 1,
+        ...(metadata.generation !== undefined || hasGeneration(kind) ? { generation: metadata.generation ?? 1 } : {}),
       },
     },
   };

@@ -3,7 +3,7 @@ import { isKubeError, isNotFound, KubeError } from './errors.js';
 import { recordEventIn } from './events.js';
 import { memoryEvents, type EventRecordOut } from './memory-events.js';
 import type { KubePort, ListOptions, Preconditions } from './port.js';
-import { apiVersionOf, RESOURCES, selectableFieldsOf, type Kind } from './resources.js';
+import { apiVersionOf, hasGeneration, RESOURCES, selectableFieldsOf, type Kind } from './resources.js';
 import { matchesFields, matchesSelector, parseFieldSelector, parseSelector } from './memory-selector.js';
 import {
   alreadyExists, badRequest, canonical, conflict, invalid, isKind, notFound, rfc3339, specOf,
@@ -28,7 +28,7 @@ export interface FailedWriteRecord extends WriteRecord {
 export type { EventRecordOut } from './memory-events.js';
 
 export interface MemoryPortOptions {
-  /** The initial state; missing uid/resourceVersion/creationTimestamp/generation are filled. */
+  /** The initial state; missing uid/resourceVersion/creationTimestamp are filled, and generation on the kinds that have one (hasGeneration). */
   objects?: unknown[];
   now?: () => Date;
   /**
@@ -155,7 +155,7 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
     m.resourceVersion ??= nextVersion();
     m.creationTimestamp ??= now();
     if (m.deletionTimestamp === null) delete m.deletionTimestamp;
-    if (kind !== 'Event') m.generation ??= 1;
+    if (hasGeneration(kind)) m.generation ??= 1;
     store.set(key, { kind, ns, name, obj: toStored({ ...obj, apiVersion: apiVersionOf(RESOURCES[kind]) }) });
   }
 
@@ -235,7 +235,7 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
         const resourceVersion = nextVersion();
         const stored = toStored({
           ...obj, apiVersion: apiVersionOf(RESOURCES[kind]), kind: RESOURCES[kind].kind,
-          metadata: { ...meta, name, namespace: ns, uid: createdUid(kind, ns, name, resourceVersion), resourceVersion, creationTimestamp: now(), generation: kind === 'Event' ? undefined : 1 },
+          metadata: { ...meta, name, namespace: ns, uid: createdUid(kind, ns, name, resourceVersion), resourceVersion, creationTimestamp: now(), ...(hasGeneration(kind) ? { generation: 1 } : {}) },
         });
         // create cannot set a status that has its own subresource
         if (kind === 'Service') stored.status = { loadBalancer: {} };

@@ -10,14 +10,20 @@ export interface ResourceType {
    * custom resource's `selectableFields` (its CRD in deploy/crds declares the same).
    */
   selectableFields?: readonly string[];
+  /**
+   * The API server gives its objects a `metadata.generation` (1 on create, one more at each
+   * change of the spec): every custom resource, and EndpointSlices. Services, Namespaces, Events
+   * and Leases carry none.
+   */
+  generation?: boolean;
 }
 
 export const RESOURCES = {
-  IPPool: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ippools', kind: 'IPPool', namespaced: false },
-  IPAllocation: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipallocations', kind: 'IPAllocation', namespaced: false, selectableFields: ['status.phase'] },
-  IPAddressClaim: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipaddressclaims', kind: 'IPAddressClaim', namespaced: false },
+  IPPool: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ippools', kind: 'IPPool', namespaced: false, generation: true },
+  IPAllocation: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipallocations', kind: 'IPAllocation', namespaced: false, selectableFields: ['status.phase'], generation: true },
+  IPAddressClaim: { group: 'mikrolb.de', version: 'v1alpha1', plural: 'ipaddressclaims', kind: 'IPAddressClaim', namespaced: false, generation: true },
   Service: { group: '', version: 'v1', plural: 'services', kind: 'Service', namespaced: true },
-  EndpointSlice: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true },
+  EndpointSlice: { group: 'discovery.k8s.io', version: 'v1', plural: 'endpointslices', kind: 'EndpointSlice', namespaced: true, generation: true },
   Event: { group: 'events.k8s.io', version: 'v1', plural: 'events', kind: 'Event', namespaced: true },
   Namespace: { group: '', version: 'v1', plural: 'namespaces', kind: 'Namespace', namespaced: false },
   Lease: { group: 'coordination.k8s.io', version: 'v1', plural: 'leases', kind: 'Lease', namespaced: true },
@@ -29,6 +35,12 @@ export type Kind = keyof typeof RESOURCES;
 export function selectableFieldsOf(kind: Kind): readonly string[] {
   const t: ResourceType = RESOURCES[kind];
   return t.selectableFields ?? [];
+}
+
+/** Whether the API server gives a kind's objects a `metadata.generation` (see ResourceType.generation). */
+export function hasGeneration(kind: Kind): boolean {
+  const t: ResourceType = RESOURCES[kind];
+  return t.generation === true;
 }
 
 export const apiVersionOf = (t: ResourceType): string => (t.group ? `${t.group}/${t.version}` : t.version);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from 'vitest';
+import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { allocationsOf, allocationSummary, claims, fixture, parseOutput, run, scratch, type InvokeOutput } from './support.js';
 
 /**
@@ -64,6 +65,30 @@ describe('mikrolb invoke, chained on the previous output', () => {
           }],
         },
       });
+    } finally {
+      await dir.remove();
+    }
+  });
+
+  it('program on a state saved from a live cluster, its Service already programmed, makes no write', async () => {
+    // the API server gives a Service no metadata.generation, so the condition program wrote
+    // there has no observedGeneration: the state as `kubectl get -o yaml` saves it (docs/debugging.md, section 5)
+    const dir = await scratch();
+    try {
+      const allocated = await invoke('allocate', '--state', fixture('allocate', 'ipv4-auto'), '--object', 'Service/shop/web');
+      const programmed = await invoke('program', '--state', await dir.file('allocated.json', allocated.stdout), '--router', ROUTER, '--object', 'Service/shop/web');
+      const live = programmed.out.objects.map((o) => {
+        const svc = ServiceSchema.safeParse(o);
+        if (o.kind !== 'Service' || !svc.success) return o;
+        const { generation: _generation, ...metadata } = svc.data.metadata;
+        const conditions = (svc.data.status?.conditions ?? []).map(({ observedGeneration: _observed, ...c }) => c);
+        return { ...svc.data, metadata, status: { ...svc.data.status, conditions } };
+      });
+      const saved = await dir.file('live.json', JSON.stringify({ ...programmed.out, objects: live }));
+      const again = await invoke('program', '--state', saved, '--router', saved, '--object', 'Service/shop/web');
+      expect(again.out.writes).toEqual([]);
+      // the router is only read
+      expect(again.out.router?.commands.map(([word]) => word).filter((w) => !w?.endsWith('/print'))).toEqual([]);
     } finally {
       await dir.remove();
     }
