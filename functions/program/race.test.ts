@@ -58,7 +58,7 @@ function cluster(sharingKey?: string) {
     claim(IP_A, ALLOC_A, 'alloc-a', sharingKey),
     claim(IP_B, ALLOC_B, 'alloc-b', sharingKey),
     claim('192.0.2.20', 'reserved-gw', RES_UID),
-    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, resourceVersion: '2', generation: 1, finalizers: ['mikrolb.de/finalizer'],
+    { apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: UID, resourceVersion: '2', finalizers: ['mikrolb.de/finalizer'],
       annotations: { 'mikrolb.de/load-balancer-ips': `${IP_A},${IP_B}`, ...(sharingKey ? { 'mikrolb.de/allow-shared-ip': sharingKey } : {}) } },
       spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
     { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'web-abc', namespace: 'shop', uid: 'es-uid', resourceVersion: '3', labels: { 'kubernetes.io/service-name': 'web' } },
@@ -405,6 +405,21 @@ describe('program racing program for one Service', () => {
       const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
       await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
     });
+    expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
+  });
+
+  it('its spec changed in between: the stale run sees it by the spec itself (a Service has no generation) and runs again', async () => {
+    const c = await setup({ programmed: true });
+    const held = c.holdProgram('execute');
+    const first = c.run(c.program, SERVICE);
+    await held.reached;
+    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
+    expect(svc.metadata.generation).toBeUndefined();
+    await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
+    held.resume();
+    const outcome = await first;
+    expect(outcome.kind).toBe('done');
+    expect(JSON.stringify(outcome)).toContain('the Service changed while programming: program runs again');
     expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
   });
 

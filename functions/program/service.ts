@@ -325,7 +325,8 @@ export async function programAllocation(deps: ProgramDeps, name: string, report:
  * back) or wrote after it. (Its allocations: settle.)
  */
 async function inputsMoved(deps: ProgramDeps, svc: Service, read: ServiceRead, after: Service | undefined): Promise<string | undefined> {
-  if (after && (after.metadata.generation !== svc.metadata.generation || !deepEqualJson(after.metadata.annotations ?? {}, svc.metadata.annotations ?? {}))) return 'the Service changed while programming';
+  // its spec itself, not its generation: the API server gives a Service none
+  if (after && (!deepEqualJson(after.spec, svc.spec) || !deepEqualJson(after.metadata.annotations ?? {}, svc.metadata.annotations ?? {}))) return 'the Service changed while programming';
   const [slices, pools, shared] = await Promise.all([
     readSlicesOf(deps.kube, deps.slices, svc.metadata.namespace ?? 'default', svc.metadata.name),
     readPools(deps.kube, deps.pools),
