@@ -1,8 +1,7 @@
 import { poolsKeepingAddressName } from '../../lib/core/claim-pools.js';
-import { holdersOf } from '../../lib/core/sharing.js';
-import { dropGoneHolders } from '../../lib/k8s/claims.js';
+import { dropGoneHolders, goneHolders } from '../../lib/k8s/claims.js';
 import type { IPAddressClaim } from '../../lib/k8s/schemas.js';
-import { getAllocation, getClaim, listPools } from '../../lib/k8s/typed.js';
+import { getClaim, listPools } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { applyOwner, onRouter } from './router.js';
@@ -33,12 +32,10 @@ export async function claimChanged(deps: ReleaseDeps, name: string, report: Rele
  * missing now is gone for good (see dropGoneHolders).
  */
 async function freeGoneHolders(deps: ReleaseDeps, claim: IPAddressClaim, report: ReleaseReport): Promise<void> {
-  const holders = holdersOf(claim.spec);
-  const alive = await Promise.all(holders.map(async (h) => (await getAllocation(deps.kube, h.allocationName))?.metadata.uid === h.allocationUID));
-  const gone = holders.filter((_, i) => !alive[i]);
+  const gone = await goneHolders(deps.kube, claim);
   if (gone.length === 0) return;
   for (const h of gone) await onRouter(deps, `entries of ${h.allocationName}`, () => applyOwner(deps, { uid: h.allocationUID, adverts: [] }, report));
-  const outcome = await dropGoneHolders(deps.kube, claim);
+  const outcome = await dropGoneHolders(deps.kube, claim, gone);
   if (outcome === undefined) return;
   report.actions.push(`${outcome === 'freed' ? 'released' : 'dropped gone holders from'} ${claim.spec.address} in pool ${claim.spec.poolName}: IPAllocation(s) gone`);
   deps.log.info('Released the claim of allocations deleted without their release', { address: claim.spec.address, pool: claim.spec.poolName, allocations: gone.map((h) => h.allocationName), freed: outcome === 'freed' });

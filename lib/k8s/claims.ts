@@ -10,7 +10,7 @@ import { RetryLaterError } from './conflict.js';
 import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_UID } from './keys.js';
 import type { KubeObject, KubePort } from './port.js';
-import { API_VERSION, type IPAddressClaim, type IPAddressClaimSpec, type IPAllocation } from './schemas.js';
+import { API_VERSION, type ClaimHolder, type IPAddressClaim, type IPAddressClaimSpec, type IPAllocation } from './schemas.js';
 import { getAllocation, getClaim } from './typed.js';
 
 /** The name of an address's claim; undefined for text that is no address. */
@@ -203,13 +203,18 @@ export async function leaveClaim(kube: KubePort, claim: IPAddressClaim, allocati
  * keeps its new holder. What it did: 'freed', 'left' (live holders stay), or undefined (every
  * holder lives, or the claim changed meanwhile).
  */
-export async function dropGoneHolders(kube: KubePort, claim: IPAddressClaim): Promise<Exclude<Leave, 'absent'> | undefined> {
-  const holders = holdersOf(claim.spec);
-  const alive = await Promise.all(holders.map(async (h) => (await getAllocation(kube, h.allocationName))?.metadata.uid === h.allocationUID));
-  const gone = holders.find((_, i) => !alive[i]);
+export async function dropGoneHolders(kube: KubePort, claim: IPAddressClaim, known?: readonly ClaimHolder[]): Promise<Exclude<Leave, 'absent'> | undefined> {
+  const [gone] = known ?? await goneHolders(kube, claim);
   if (gone === undefined) return undefined;
   const outcome = await leaveClaim(kube, claim, gone.allocationUID);
   return outcome === 'absent' ? undefined : outcome;
+}
+
+/** The holders of a claim whose allocation no longer exists (see dropGoneHolders): one read each. */
+export async function goneHolders(kube: KubePort, claim: IPAddressClaim): Promise<ClaimHolder[]> {
+  const holders = holdersOf(claim.spec);
+  const alive = await Promise.all(holders.map(async (h) => (await getAllocation(kube, h.allocationName))?.metadata.uid === h.allocationUID));
+  return holders.filter((_, i) => !alive[i]);
 }
 
 async function removeClaim(kube: KubePort, claim: IPAddressClaim): Promise<boolean> {
