@@ -235,7 +235,7 @@ describe('choosing an address: scenarios', () => {
   });
 
   it('never chooses a special-purpose address (multicast, loopback, reserved, link-local, IPv4-mapped), whatever the pool lists', () => {
-    const v4 = pool('wide-v4', { ipFamily: 'IPv4', addresses: ['224.0.0.0-224.0.0.255', '127.0.0.0-127.0.0.255', '240.0.0.0-240.0.0.255', '198.51.100.7'] });
+    const v4 = pool('wide-v4', { ipFamily: 'IPv4', addresses: ['224.0.0.0-224.0.0.255', '127.0.0.0-127.0.0.255', '240.0.0.0-240.0.0.255', '169.254.0.0-169.254.0.255', '198.51.100.7'] });
     const wide = pool('wide-v6', { ipFamily: 'IPv6', addresses: ['ff02::-ff02::ff', 'fe80::-fe80::ff', '::ffff:0:0-::ffff:0:ff', '2001:db8::7'] });
     for (const name of Array.from({ length: 40 }, (_, i) => `s${i}`)) {
       expect(run(alloc(name, { ipFamily: 'IPv4' }), [v4])).toMatchObject({ ok: true, address: '198.51.100.7' });
@@ -259,6 +259,7 @@ describe('choosing an address: scenarios', () => {
   it.each([
     ['224.0.0.5', 'Address 224.0.0.5 is multicast (224.0.0.0/4): it can never be a load-balancer address.'],
     ['127.0.0.1', 'Address 127.0.0.1 is loopback (127.0.0.0/8): it can never be a load-balancer address.'],
+    ['169.254.10.1', 'Address 169.254.10.1 is link-local (169.254.0.0/16): it can never be a load-balancer address.'],
     ['255.255.255.255', 'Address 255.255.255.255 is reserved (240.0.0.0/4): it can never be a load-balancer address.'],
     ['FF02::1', 'Address ff02::1 is multicast (ff00::/8): it can never be a load-balancer address.'],
     ['::ffff:192.0.2.9', 'Address ::ffff:192.0.2.9 is IPv4-mapped (::ffff:0:0/96): it can never be a load-balancer address.'],

@@ -26,6 +26,8 @@ const BLOCKS: Readonly<Record<IPFamily, readonly SpecialBlock[]>> = {
   IPv4: [
     block('0.0.0.0/8', '"this network"'),
     block('127.0.0.0/8', 'loopback'),
+    // RFC 3927: valid on one link only, and routers must not forward packets to it
+    block('169.254.0.0/16', 'link-local'),
     block('224.0.0.0/4', 'multicast'),
     block('240.0.0.0/4', 'reserved'),
   ],
