@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort, type MemoryPort } from '../../lib/k8s/memory.js';
-import { IPAddressClaimSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
 
@@ -61,5 +61,33 @@ describe('converting a pool to claims', () => {
     const claims = (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
     expect(claims).toEqual([expect.objectContaining({ address: '192.0.2.7', allocationName: 'ip-old', poolName: 'lan' })]);
     expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1' });
+  });
+});
+
+describe('converting a pool being deleted', () => {
+  // `kubectl delete ippool` under an earlier version, waiting on its finalizer for its holders,
+  // when MikroLB is upgraded
+  const deleting = {
+    ...pool, metadata: { ...pool.metadata, name: 'old', deletionTimestamp: '2025-12-31T00:00:00Z' },
+    status: { allocations: [{ address: '192.0.2.7', allocationName: 'reserved', allocationUID: 'uid-reserved' }] },
+  };
+  const reservation = {
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
+    metadata: { name: 'reserved', uid: 'uid-reserved', finalizers: ['mikrolb.de/finalizer'] },
+    spec: { poolName: 'old' },
+    status: { address: '192.0.2.7', poolName: 'old', phase: 'Programmed' },
+  };
+
+  it('gives its holders their claims, so they keep their addresses and a resync completes', async () => {
+    const kube = memoryPort({ objects: [deleting, reservation], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: RETRY, classes: CLASSES });
+
+    expect(await allocate(resyncInvocation())).toMatchObject({ kind: 'done' });
+    const claims = (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+    expect(claims).toEqual([expect.objectContaining({ address: '192.0.2.7', allocationName: 'reserved', poolName: 'old' })]);
+    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'old')).status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1', freeAddresses: '0' });
+    // the claim was made once, never given back and taken again
+    expect(kube.writes.filter((w) => w.kind === 'IPAddressClaim')).toEqual([{ verb: 'create', kind: 'IPAddressClaim', name: '192.0.2.7' }]);
+    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved')).status).toMatchObject({ address: '192.0.2.7', phase: 'Programmed' });
   });
 });

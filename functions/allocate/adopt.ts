@@ -13,9 +13,14 @@ import type { AllocateRun, Report } from './deps.js';
  * then the pool is marked `claimsAdopted` and its ledger dropped. Until then a pool hands out
  * nothing. Idempotent and safe to run in several instances at once: claims are
  * create-if-absent, the pool's status write carries its resourceVersion.
+ * A pool being deleted is converted too: its holders keep their addresses until they are
+ * released, and only a claim proves that (unconverted, each of their runs took the claim anew,
+ * found the pool being deleted, gave the claim back and tried again, until it gave up: every
+ * resync failed there). Release reads the ledger as well as the claims until the pool's status
+ * says it is converted, and the claims are made before that status: no holder is missed.
  */
 export async function adoptClaims(deps: AllocateRun, views: readonly PoolView[], report: Report): Promise<void> {
-  const pending = views.filter((v) => !v.claimsAdopted && !v.pool.metadata.deletionTimestamp);
+  const pending = views.filter((v) => !v.claimsAdopted);
   if (pending.length === 0) return;
   const allocations: IPAllocation[] = (await listAllocations(deps.kube)).items;
   for (const view of pending) {

@@ -99,9 +99,25 @@ describe("a pool being deleted, as allocate counts it", () => {
     expect(status?.conditions?.find((c) => c.type === 'DeletionBlocked')).toMatchObject({ status: 'True', reason: 'AddressesInUse' });
   });
 
-  it('leaves a pool deleted before it was converted as it is: release reads its holders from its ledger', async () => {
-    const ledger = { allocations: [{ address: '192.0.2.1', allocationName: 'ip-a', allocationUID: 'uid-ip-a' }], totalAddresses: '2', allocatedAddresses: '1', freeAddresses: '1' };
-    expect(await run([deleting(ledger)])).toEqual(ledger);
+  it('converts a pool deleted before it was converted: its live holders get their claims (which hold the deletion), the ledger goes', async () => {
+    const ledger = { allocations: [
+      { address: '192.0.2.1', allocationName: 'ip-a', allocationUID: 'uid-ip-a' },
+      { address: '192.0.2.2', allocationName: 'ip-gone', allocationUID: 'uid-ip-gone' },
+    ], totalAddresses: '2', allocatedAddresses: '2', freeAddresses: '0' };
+    const holder = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'ip-a', uid: 'uid-ip-a', finalizers: ['mikrolb.de/finalizer'] },
+      spec: { poolName: 'lan' }, status: { address: '192.0.2.1', poolName: 'lan', phase: 'Programmed' },
+    };
+    const kube = memoryPort({ objects: [deleting(ledger), holder], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+    expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
+    const status = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).status;
+    expect(status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1', freeAddresses: '0' });
+    expect(status?.allocations).toBeUndefined();
+    expect(status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Deleting' });
+    expect((await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec)).toEqual([
+      { address: '192.0.2.1', poolName: 'lan', allocationName: 'ip-a', allocationUID: 'uid-ip-a' },
+    ]);
   });
 });
 

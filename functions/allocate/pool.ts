@@ -40,7 +40,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     // before the pool's own status records its spec: a run that fails in between is retried,
     // and finds the spec still unrecorded
     if (!view || !specRecorded(view.pool)) othersFreed = await refreshOthers(deps, views, name, report) || othersFreed;
-    // a pool deleted before it was converted keeps its ledger: release reads its holders there
+    // a pool being deleted that adoptClaims just converted: its status is written (the view predates it)
     if (!view || (view.pool.metadata.deletionTimestamp && !view.claimsAdopted)) return;
     const pool = view.pool; // just read (listed again on a conflict): no read of its own
     const written = await writePoolStatus(deps, view, report);

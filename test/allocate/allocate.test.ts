@@ -264,6 +264,38 @@ describe('allocate: changes, forged events, adoption and crashes', () => {
     expect((await getAllocation(kube, held))?.status?.address).toBe('198.18.17.9');
   });
 
+  it('converts a pool on the ledger whose deletion was waiting for its holders: the holder gets its claim and keeps its address, the deletion goes on waiting', async () => {
+    const dying = uniq('dying');
+    await make.pool(dying, { ipFamily: 'IPv4', addresses: ['198.18.19.0/28'], autoAssign: false });
+    const held = uniq('dying-held');
+    await make.allocation(held, { poolName: dying });
+    const h = await getAllocation(kube, held);
+    if (!h) throw new Error('missing');
+    await kube.replaceStatus('IPAllocation', { ...h, status: { phase: 'Programmed', address: '198.18.19.9', advertised: true } });
+    // `kubectl delete ippool` under the previous version: its finalizer holds the pool, its ledger the holder
+    const created = await getPool(kube, dying);
+    if (!created) throw new Error('missing pool');
+    await kube.replace('IPPool', { ...created, metadata: { ...created.metadata, finalizers: ['mikrolb.de/finalizer'] } });
+    await kube.remove('IPPool', dying);
+    const pool = await getPool(kube, dying);
+    if (!pool?.metadata.deletionTimestamp) throw new Error('the pool is not being deleted');
+    await kube.replaceStatus('IPPool', { ...pool, status: { totalAddresses: '14', allocatedAddresses: '1', freeAddresses: '13', allocations: [
+      { address: '198.18.19.9', allocationName: held, allocationUID: h.metadata.uid ?? '' },
+    ] } });
+
+    expect((await fn.object({ kind: 'IPPool', name: dying }, 'update')).status).toBe(200);
+    const claims = (await listClaims(kube, claimsOfPool(dying))).items.map((c) => `${c.spec.address}=${c.spec.allocationName}`);
+    expect(claims).toEqual([`198.18.19.9=${held}`]);
+    const after = await getPool(kube, dying);
+    expect(after?.status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1', freeAddresses: '0' });
+    expect(after?.status?.allocations).toBeUndefined();
+    expect(after?.metadata.deletionTimestamp).toBeDefined();
+    // the holder's next run finds its claim and keeps its address (unconverted, it took the claim,
+    // found the pool being deleted, gave it back, and answered "retry" again and again)
+    expect((await fn.object({ kind: 'IPAllocation', name: held }, 'update')).status).toBe(200);
+    expect((await getAllocation(kube, held))?.status).toMatchObject({ phase: 'Programmed', address: '198.18.19.9' });
+  });
+
   it('completes with the same address after a crash between the claim and the status write', async () => {
     const crashPool = uniq('crash');
     await make.pool(crashPool, { ipFamily: 'IPv4', addresses: ['198.18.15.0/28'], autoAssign: false });
