@@ -91,3 +91,32 @@ describe('converting a pool being deleted', () => {
     expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved')).status).toMatchObject({ address: '192.0.2.7', phase: 'Programmed' });
   });
 });
+
+describe('converting a pool shrunk under an earlier version', () => {
+  // the earlier version kept an address the pool no longer contains in its ledger, and reported
+  // it (AddressesOutsidePool): shrinking moves nothing
+  const shrunk = {
+    ...pool, metadata: { ...pool.metadata, name: 'shrunk' },
+    spec: { ...pool.spec, addresses: ['192.0.2.0/28'] },
+    status: { allocations: [{ address: '192.0.2.100', allocationName: 'kept', allocationUID: 'uid-kept' }] },
+  };
+  const holder = {
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
+    metadata: { name: 'kept', uid: 'uid-kept', finalizers: ['mikrolb.de/finalizer'] },
+    spec: { poolName: 'shrunk' },
+    status: { address: '192.0.2.100', poolName: 'shrunk', phase: 'Programmed' },
+  };
+
+  it('keeps the address outside it with its holder (a claim of the pool), and still reports it', async () => {
+    const kube = memoryPort({ objects: [shrunk, holder], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: RETRY, classes: CLASSES });
+
+    expect(await allocate(resyncInvocation())).toMatchObject({ kind: 'done' });
+    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'kept')).status).toMatchObject({ address: '192.0.2.100', phase: 'Programmed' });
+    const claims = (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+    expect(claims).toEqual([{ address: '192.0.2.100', poolName: 'shrunk', allocationName: 'kept', allocationUID: 'uid-kept' }]);
+    const status = IPPoolSchema.parse(await kube.port.get('IPPool', 'shrunk')).status;
+    expect(status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '0', freeAddresses: '15' });
+    expect(status?.conditions?.find((c) => c.type === 'AddressesOutsidePool')).toMatchObject({ status: 'True', reason: 'AddressesOutsidePool' });
+  });
+});

@@ -51,6 +51,15 @@ describe('pools: converting a ledger (earlier versions) to claims', () => {
     expect(held.map((e) => `${e.address}=${e.allocationName}`).sort()).toEqual(['10.0.0.5=a', '10.0.0.7=r', '10.0.0.9=b']);
   });
 
+  it('keeps a ledger entry the pool no longer contains (it shrank under the earlier version), not a status address outside it', () => {
+    const shrunk = IPPoolSchema.parse({ ...lan, spec: { ...lan.spec, addresses: ['10.0.0.0/30'] } });
+    const [view] = viewPools([shrunk]);
+    if (!view) throw new Error('no view');
+    const held = adoptedHoldings(view, [holding('a', '10.0.0.5'), reserved, holding('b', '10.0.0.9')]);
+    expect(held.map((e) => `${e.address}=${e.allocationName}@${e.poolName}`).sort()).toEqual(['10.0.0.5=a@lan', '10.0.0.7=r@lan']);
+    expect(adoptedHoldings(view, [holding('c', '10.0.0.200')]).map((e) => e.address)).toEqual([]);
+  });
+
   it('keeps one holder per address: the ledger\'s, else the oldest allocation', () => {
     const [view] = viewPools([lan]);
     if (!view) throw new Error('no view');

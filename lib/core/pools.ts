@@ -119,24 +119,25 @@ export function poolKeeping(views: readonly PoolView[], address: string): PoolVi
 
 /**
  * What a pool converted to claims must keep: every entry of its ledger (earlier versions)
- * whose allocation still exists, and every allocation whose status holds an address the pool
- * keeps (upstream MikroLB keeps no ledger, so its allocations carry the truth; an address
- * avoidBuggyIPs would not choose today is kept, not moved). One holding per address: the
- * ledger's first, then the oldest allocation's.
+ * whose allocation still exists — also one the pool no longer contains (it shrank: the earlier
+ * version kept the address with its holder and reported it, as a claim of the pool now does) —
+ * and every allocation whose status holds an address the pool keeps (upstream MikroLB keeps no
+ * ledger, so its allocations carry the truth; an address avoidBuggyIPs would not choose today
+ * is kept, not moved). One holding per address: the ledger's first, then the oldest allocation's.
  */
 export function adoptedHoldings(view: PoolView, allocations: readonly IPAllocation[]): Holding[] {
   const live = new Map(allocations.filter((a) => a.metadata.uid).map((a) => [a.metadata.uid, a]));
   const out = new Map<string, Holding>();
-  const keep = (text: string, allocationName: string, allocationUID: string): void => {
+  const keep = (text: string, allocationName: string, allocationUID: string, anywhere: boolean): void => {
     const p = parseAddress(text);
-    if (!p.ok || p.family !== view.family || !contains(view.kept, p.value)) return;
+    if (!p.ok || p.family !== view.family || (!anywhere && !contains(view.kept, p.value))) return;
     const address = formatAddress(p.family, p.value);
     if (!out.has(address)) out.set(address, { address, poolName: view.name, allocationName, allocationUID });
   };
-  for (const e of view.ledger ?? []) if (live.has(e.allocationUID)) keep(e.address, e.allocationName, e.allocationUID);
+  for (const e of view.ledger ?? []) if (live.has(e.allocationUID)) keep(e.address, e.allocationName, e.allocationUID, true);
   const holders = allocations.filter((a) => holdsAddress(a) && !a.metadata.deletionTimestamp)
     .sort((a, b) => (a.metadata.creationTimestamp ?? '').localeCompare(b.metadata.creationTimestamp ?? '') || a.metadata.name.localeCompare(b.metadata.name));
-  for (const a of holders) if (a.status?.address && a.metadata.uid) keep(a.status.address, a.metadata.name, a.metadata.uid);
+  for (const a of holders) if (a.status?.address && a.metadata.uid) keep(a.status.address, a.metadata.name, a.metadata.uid, false);
   return [...out.values()];
 }
 
