@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { objectInvocation, parseCloudEvent } from '../../lib/events/cloudevent.js';
+import { apiServerEvent, encode } from '../../lib/events/test-support.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
@@ -48,5 +49,66 @@ describe('a claim deleted by hand while its allocation holds the address', () =>
     expect((await allocationOf('waits'))?.status).toMatchObject({ phase: 'Failed' });
     expect((await allocationOf('waits'))?.status?.address).toBeUndefined();
     expect((await allocationOf('keeps'))?.status?.address).toBe('192.0.2.7');
+  });
+});
+
+/**
+ * Under Knative Eventing the ApiServerSource sends the claim's deletion whole to allocate as
+ * the claim, which can no longer be read: allocate reconciled the claim's pool only, and the
+ * pool's run gave the address to the Service waiting for it while the holder still used it
+ * (its NAT rules and advertisement on the router), until the resync. The event names the
+ * claim's holders, as the bridge's route does: allocate checks them first.
+ */
+describe('a claim deleted by hand, as the ApiServerSource sends it', () => {
+  it.each(['binary', 'structured'] as const)('is taken again by its holder before the pool is reconciled (%s mode)', async (encoding) => {
+    const kube = memoryPort({ objects: [POOL, service('keeps'), service('waits')], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
+    const allocationOf = async (svc: string) => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
+    const holder = await allocationOf('keeps');
+    const last = await kube.port.get('IPAddressClaim', '192.0.2.7');
+
+    await kube.port.remove('IPAddressClaim', '192.0.2.7');
+    const event = apiServerEvent({ type: 'dev.knative.apiserver.resource.delete', kind: 'IPAddressClaim', apiversion: 'mikrolb.de/v1alpha1', name: '192.0.2.7', namespace: '', data: last });
+    const parsed = parseCloudEvent(encode(event, encoding));
+    if (!parsed.ok) throw new Error(parsed.message);
+    expect((await allocate(parsed.invocation)).kind).toBe('done');
+    const claim = await kube.port.get('IPAddressClaim', '192.0.2.7');
+    expect(claim === undefined ? undefined : IPAddressClaimSchema.parse(claim).spec.allocationUID).toBe(holder?.metadata.uid);
+    expect((await allocationOf('waits'))?.status?.address).toBeUndefined();
+    expect((await allocationOf('keeps'))?.status?.address).toBe('192.0.2.7');
+  });
+});
+
+/**
+ * The ApiServerSource sends allocate every update of an IPAllocation, each status write of
+ * program's among them. A settled allocation checked its claim on every update (one GET each),
+ * for the claim's deletion by hand, which under Knative Eventing reaches allocate as the claim
+ * with its holders (above): an update sent whole is the allocation's own change, and reads no
+ * claim. One named only (the bridge's route for a deleted claim's holders) still checks it.
+ */
+describe("a settled allocation's update", () => {
+  it.each([
+    ['sent whole (the ApiServerSource)', 0, true],
+    ['named only (the bridge)', 1, false],
+  ] as const)('%s reads the claim %i time(s)', async (_, reads, whole) => {
+    const kube = memoryPort({ objects: [POOL, service('keeps')], now: NOW });
+    const claimReads: string[] = [];
+    const port = { ...kube.port, get: async (...args: Parameters<typeof kube.port.get>) => {
+      if (args[0] === 'IPAddressClaim') claimReads.push(args[1]);
+      return kube.port.get(...args);
+    } };
+    const allocate = createAllocate({ kube: port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
+    const holder = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o))[0];
+    if (!holder) throw new Error('no allocation');
+    claimReads.length = 0;
+    const ref = { kind: 'IPAllocation', name: holder.metadata.name } as const;
+    const event = apiServerEvent({ type: 'dev.knative.apiserver.resource.update', kind: 'IPAllocation', apiversion: 'mikrolb.de/v1alpha1', name: holder.metadata.name, namespace: '', data: holder });
+    const parsed = parseCloudEvent(encode(event, 'binary'));
+    if (!parsed.ok) throw new Error(parsed.message);
+    expect((await allocate(whole ? parsed.invocation : objectInvocation('update', ref))).kind).toBe('done');
+    expect(claimReads).toHaveLength(reads);
   });
 });

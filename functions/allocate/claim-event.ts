@@ -1,4 +1,6 @@
 import { poolsKeepingAddressName } from '../../lib/core/claim-pools.js';
+import type { ObjectRef } from '../../lib/events/invocation.js';
+import { allocateAddress } from './allocation.js';
 import { getClaim, listPools } from '../../lib/k8s/typed.js';
 import { newReport, type AllocateRun, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
@@ -30,8 +32,13 @@ function recountOf(deps: AllocateRun): (pool: string) => Promise<Report> {
  * An IPAddressClaim was taken or freed (Knative's ApiServerSource sends claim events as they
  * are; the bridge sends them as an update of the pool): the pool it was claimed from is
  * reconciled, so its counts follow and allocations waiting for a free address try again.
+ * A deleted claim sent whole names its holders: each checks its claim first, as the bridge's
+ * route for them does, so one still using the address (its claim deleted by hand) takes it
+ * again before the pool's waiters could get it while the holder's entries are on the router.
+ * A claim freed by its release names holders being deleted, or gone: one read each.
  */
-export async function claimChanged(deps: AllocateRun, name: string, report: Report): Promise<void> {
+export async function claimChanged(deps: AllocateRun, name: string, report: Report, holders: readonly ObjectRef[] = []): Promise<void> {
+  for (const holder of holders) await allocateAddress(deps, holder.name, report, { checkClaim: true });
   const claim = await getClaim(deps.kube, name);
   const pools = claim ? [claim.spec.poolName] : poolsKeepingAddressName(name, (await listPools(deps.kube)).items);
   if (pools.length === 0) report.actions.push(`claim ${name} belongs to no pool`);

@@ -38,15 +38,17 @@ async function route(deps: AllocateRun, inv: Invocation, report: Report): Promis
     case 'IPAllocation':
       // an update may be the deletion of its claim by hand (the bridge sends it as the
       // allocations the claim named): a settled one checks that its claim is still there, and
-      // takes it again if not (its status cannot tell)
-      return allocateAddress(deps, name, report, { checkClaim: inv.change === 'update' });
+      // takes it again if not (its status cannot tell). An update sent whole (Knative's
+      // ApiServerSource) is the allocation's own change, each status write of program's among
+      // them: the claim's deletion reaches allocate as the claim, naming its holders
+      return allocateAddress(deps, name, report, { checkClaim: inv.change === 'update' && inv.sentWhole === undefined });
     case 'IPPool':
       return reconcilePool(deps, name, report);
     case 'EndpointSlice':
       report.actions.push('nothing to allocate for an EndpointSlice');
       return;
     case 'IPAddressClaim':
-      return claimChanged(deps, name, report);
+      return claimChanged(deps, name, report, inv.sentWhole?.holders ?? []);
     case 'Namespace':
       return namespaceChanged(deps, name, report);
   }

@@ -9,10 +9,14 @@ import {
   ObjectRefSchema,
   type Change,
   type Invocation,
+  type ObjectKind,
   type ObjectRef,
+  type SentWhole,
 } from './invocation.js';
 import { LABEL_SLICE_SERVICE_NAME, serviceOfLabels } from '../k8s/keys.js';
 import { addressName, parseAddress } from '../ip/index.js';
+import { IPAddressClaimSpecSchema } from '../k8s/schemas.js';
+import { holdersOf } from '../core/sharing.js';
 import { messageOf } from '../errors.js';
 
 export { toCloudEvent, objectInvocation, resyncInvocation, BRIDGE_SOURCE } from './encode.js';
@@ -70,12 +74,31 @@ function parse(message: EventMessage, maxBodyBytes: number): ParsedEvent {
   if (!named.ok) return named;
   const ref = resolveObjectRef(named.object, extensions.data);
   if (!ref.ok) return ref;
+  const whole = objectType.mode === 'resource' && data.value !== undefined ? { sentWhole: sentWhole(ref.ref.kind, objectType.change, data.value) } : {};
   const service = ref.ref.kind === 'EndpointSlice' && objectType.mode === 'resource' ? sliceService(data.value, ref.ref.namespace) : undefined;
-  if (service) return { ok: true, invocation: { type: 'object', change: 'update', ref: service, id, source } };
+  if (service) return { ok: true, invocation: { type: 'object', change: 'update', ref: service, id, source, ...whole } };
   const left = ref.ref.kind === 'IPAllocation' && objectType.mode === 'resource' && objectType.change === 'delete' ? leftBehind(data.value) : undefined;
-  if (left) return { ok: true, invocation: { type: 'object', change: 'update', ref: left, id, source } };
-  return { ok: true, invocation: { type: 'object', change: objectType.change, ref: ref.ref, id, source } };
+  if (left) return { ok: true, invocation: { type: 'object', change: 'update', ref: left, id, source, ...whole } };
+  return { ok: true, invocation: { type: 'object', change: objectType.change, ref: ref.ref, id, source, ...whole } };
 }
+
+/**
+ * What an object sent whole shows besides itself (see SentWhole): a deleted claim, the
+ * allocations it named, which cannot be read from it once it is gone, and which the bridge
+ * routes its deletion to allocate as.
+ */
+function sentWhole(kind: ObjectKind, change: Change, data: unknown): SentWhole {
+  if (change !== 'delete' || kind !== 'IPAddressClaim') return {};
+  const claim = ClaimSpecOf.safeParse(data);
+  if (!claim.success) return {};
+  const holders = holdersOf(claim.data.spec).flatMap((h) => {
+    const ref = ObjectRefSchema.safeParse({ kind: 'IPAllocation', name: h.allocationName });
+    return ref.success ? [ref.data] : [];
+  });
+  return holders.length > 0 ? { holders } : {};
+}
+
+const ClaimSpecOf = z.object({ spec: IPAddressClaimSpecSchema });
 
 const SliceLabelsSchema = z.object({ metadata: z.object({ labels: z.object({ [LABEL_SLICE_SERVICE_NAME]: z.string() }) }) });
 

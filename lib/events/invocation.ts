@@ -22,8 +22,20 @@ export type ObjectRef = z.infer<typeof ObjectRefSchema>;
 export const ChangeSchema = z.enum(['add', 'update', 'delete']);
 export type Change = z.infer<typeof ChangeSchema>;
 
+/**
+ * What an event that carried its object whole (Knative's ApiServerSource in Resource mode)
+ * showed besides the object: for a deleted one, what it left to act on, which the bridge routes
+ * to the functions as those objects (bridge/routing.ts). Hints like the event itself: a
+ * function reads what they name. Absent when the event only named its object (Reference mode,
+ * and so everything the bridge sends).
+ */
+export interface SentWhole {
+  /** A deleted IPAddressClaim: the IPAllocations it named as holders (the bridge's `holders` route). */
+  holders?: readonly ObjectRef[];
+}
+
 export type Invocation =
-  | { type: 'object'; change: Change; ref: ObjectRef; id: string; source: string }
+  | { type: 'object'; change: Change; ref: ObjectRef; id: string; source: string; sentWhole?: SentWhole }
   | { type: 'resync'; id: string; source: string };
 
 /** CloudEvent types, as Knative's ApiServerSource emits them, plus our resync. */
