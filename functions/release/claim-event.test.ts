@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { objectInvocation, parseCloudEvent } from '../../lib/events/cloudevent.js';
+import { apiServerEvent, encode } from '../../lib/events/test-support.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
@@ -106,5 +107,36 @@ describe('release: the claim of an allocation deleted without its release', () =
   it('reads no holder for a new claim (its allocation made it)', async () => {
     const { kube } = await onClaim('add', '192.0.2.5', [pool, claim('192.0.2.5', 'lan')]);
     expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeDefined();
+  });
+});
+
+/**
+ * Under Knative Eventing the ApiServerSource sends a deleted allocation of a Service whole, and
+ * release heard of it as that Service (it names the Service for allocate and program): with
+ * the Service gone too, release found nothing to read, and the claim the allocation left held
+ * its address for nobody — from the allocations waiting on the pool, and from a pool being
+ * deleted — until the resync. The event names the claim of the address the allocation held,
+ * as the bridge's route does: release frees it of its gone holder.
+ */
+describe("release: a Service's allocation deleted without its release, as the ApiServerSource sends it", () => {
+  const pool = { ...deletingPool('lan', '192.0.2.0/28'), metadata: { name: 'lan', creationTimestamp: '2025-12-01T00:00:00Z', finalizers: ['mikrolb.de/finalizer'] } };
+  const allocation = {
+    apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
+    metadata: { name: 'gone-1', uid: 'uid-gone', labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': 'uid-web' } },
+    spec: { ipFamily: 'IPv4' }, status: { phase: 'Programmed', address: '192.0.2.5' },
+  };
+  const serviceClaim = { ...claim('192.0.2.5', 'lan'), metadata: { name: '192.0.2.5', labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/service-uid': 'uid-web' } } };
+
+  it.each(['binary', 'structured'] as const)('frees the claim it left (%s mode)', async (encoding) => {
+    const kube = memoryPort({ now: NOW, objects: [pool, serviceClaim] });
+    const release = createRelease({
+      kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), now: NOW, log: silentLogger(),
+      retry: { attempts: 3, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, claimGraceMs: 60_000,
+    });
+    const event = apiServerEvent({ type: 'dev.knative.apiserver.resource.delete', kind: 'IPAllocation', apiversion: 'mikrolb.de/v1alpha1', name: 'gone-1', namespace: '', data: allocation });
+    const parsed = parseCloudEvent(encode(event, encoding));
+    if (!parsed.ok) throw new Error(parsed.message);
+    expect((await release(parsed.invocation)).kind).toBe('done');
+    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
   });
 });

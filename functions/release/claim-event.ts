@@ -20,6 +20,18 @@ export async function claimChanged(deps: ReleaseDeps, name: string, report: Rele
 }
 
 /**
+ * The claim of the address a deleted allocation held (see SentWhole.held): freed of holders
+ * that no longer exist, as claimChanged does. A claim gone already was freed by the
+ * allocation's release, and its own deletion reaches release as the claim.
+ */
+export async function heldClaimLeft(deps: ReleaseDeps, name: string, report: ReleaseReport): Promise<void> {
+  const claim = await getClaim(deps.kube, name);
+  if (!claim) return;
+  await freeGoneHolders(deps, claim, report);
+  await releasePoolIfDeleting(deps, claim.spec.poolName, report);
+}
+
+/**
  * The holders of a claim whose allocation no longer exists were deleted without their release
  * (the finalizer taken off by hand; the bridge sends such a deletion to release as the claim of
  * the address it held): the claim holds the address for nobody, and the allocations waiting on

@@ -5,7 +5,7 @@ import { messageOf } from '../../lib/errors.js';
 import { GC_COLLECTED } from '../../lib/metrics.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { releaseAllocation } from './allocation.js';
-import { claimChanged } from './claim-event.js';
+import { claimChanged, heldClaimLeft } from './claim-event.js';
 import { newReleaseReport, RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { collectGarbage } from './gc.js';
 import { releasePoolIfDeleting } from './pool.js';
@@ -41,6 +41,9 @@ async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
 
 async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport): Promise<void> {
   if (inv.type === 'resync') return resync(deps, report);
+  // a deleted allocation sent whole (Knative's ApiServerSource) names its Service for allocate
+  // and program; release's part is the claim of the address it held, as the bridge routes it
+  if (inv.sentWhole?.held) return heldClaimLeft(deps, inv.sentWhole.held.name, report);
   const { kind, name, namespace } = inv.ref;
   switch (kind) {
     case 'Service':

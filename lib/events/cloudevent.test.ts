@@ -38,9 +38,12 @@ describe('events as the ApiServerSource sends them', () => {
     // and so does a deleted allocation sent whole (its mikrolb.de/service-* labels): allocate
     // makes it again for the Service, program writes the Service's status without it
     const ofService = kind === 'EndpointSlice' || (kind === 'IPAllocation' && change === 'delete');
-    // and what a deleted claim leaves to act on, which can no longer be read from it: the
-    // allocations it named (allocate has them take it again)
-    const sentWhole = change === 'delete' && kind === 'IPAddressClaim' ? { holders: [REFS.IPAllocation] } : {};
+    // and what a deleted object leaves to act on, which can no longer be read from it: the
+    // claim of the address an allocation held (release frees it if the allocation went without
+    // its release), the allocations a claim named (allocate has them take it again)
+    const sentWhole = change !== 'delete' ? {}
+      : kind === 'IPAllocation' ? { held: REFS.IPAddressClaim }
+        : kind === 'IPAddressClaim' ? { holders: [REFS.IPAllocation] } : {};
     expect(invocationOf(parseCloudEvent(encode(event, encoding)))).toEqual({
       type: 'object',
       change: ofService ? 'update' : change,
@@ -54,6 +57,7 @@ describe('events as the ApiServerSource sends them', () => {
   it.each([
     ['a shared claim: every holder', 'IPAddressClaim', { ...OBJECTS.IPAddressClaim, spec: { ...(OBJECTS.IPAddressClaim['spec'] as object), sharingKey: 'k', holders: [{ allocationName: 'a-1', allocationUID: 'u1', ports: [] }, { allocationName: 'b-1', allocationUID: 'u2', ports: [] }] } }, { holders: [{ kind: 'IPAllocation', name: 'a-1' }, { kind: 'IPAllocation', name: 'b-1' }] }],
     ['a claim that is no claim: nothing', 'IPAddressClaim', { ...OBJECTS.IPAddressClaim, spec: { address: '192.168.1.241' } }, {}],
+    ['an allocation whose address is no address: nothing', 'IPAllocation', { ...OBJECTS.IPAllocation, status: { phase: 'Allocated', address: 'not-an-address' } }, {}],
   ] as const)('Resource mode: a deleted object sent whole shows what it left — %s', (_what, kind, data, sentWhole) => {
     const event = apiServerEvent({ type: 'dev.knative.apiserver.resource.delete', ...extensionsFor(REFS[kind]), data });
     for (const encoding of ENCODINGS) expect(invocationOf(parseCloudEvent(encode(event, encoding)))).toHaveProperty('sentWhole', sentWhole);

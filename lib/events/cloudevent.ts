@@ -83,12 +83,17 @@ function parse(message: EventMessage, maxBodyBytes: number): ParsedEvent {
 }
 
 /**
- * What an object sent whole shows besides itself (see SentWhole): a deleted claim, the
- * allocations it named, which cannot be read from it once it is gone, and which the bridge
- * routes its deletion to allocate as.
+ * What an object sent whole shows besides itself (see SentWhole): a deleted allocation, the
+ * claim of the address it held; a deleted claim, the allocations it named. Neither can be read
+ * once its object is gone, and the bridge routes both deletions to the functions as those.
  */
 function sentWhole(kind: ObjectKind, change: Change, data: unknown): SentWhole {
-  if (change !== 'delete' || kind !== 'IPAddressClaim') return {};
+  if (change !== 'delete') return {};
+  if (kind === 'IPAllocation') {
+    const held = heldClaim(data);
+    return held ? { held } : {};
+  }
+  if (kind !== 'IPAddressClaim') return {};
   const claim = ClaimSpecOf.safeParse(data);
   if (!claim.success) return {};
   const holders = holdersOf(claim.data.spec).flatMap((h) => {
@@ -133,10 +138,18 @@ function leftBehind(data: unknown): ObjectRef | undefined {
   const a = AllocationLeftSchema.safeParse(data);
   if (!a.success) return undefined;
   const svc = serviceOfLabels(a.data.metadata.labels);
-  const address = a.data.status?.address === undefined ? undefined : parseAddress(a.data.status.address);
+  if (!svc) return heldClaim(data);
+  const ref = ObjectRefSchema.safeParse({ kind: 'Service', ...svc });
+  return ref.success ? ref.data : undefined;
+}
+
+/** The claim of the address a deleted allocation sent whole held, as its status named it. */
+function heldClaim(data: unknown): ObjectRef | undefined {
+  const a = AllocationLeftSchema.safeParse(data);
+  const address = a.success && a.data.status?.address !== undefined ? parseAddress(a.data.status.address) : undefined;
+  if (!address?.ok) return undefined;
   // named as claimNameOf (lib/k8s/claims.ts) names it
-  const claim = address?.ok ? addressName(address.family, address.value) : undefined;
-  const ref = ObjectRefSchema.safeParse(svc ? { kind: 'Service', ...svc } : { kind: 'IPAddressClaim', name: claim });
+  const ref = ObjectRefSchema.safeParse({ kind: 'IPAddressClaim', name: addressName(address.family, address.value) });
   return ref.success ? ref.data : undefined;
 }
 

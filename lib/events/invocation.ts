@@ -30,6 +30,8 @@ export type Change = z.infer<typeof ChangeSchema>;
  * and so everything the bridge sends).
  */
 export interface SentWhole {
+  /** A deleted IPAllocation: the IPAddressClaim of the address its status named (the bridge's `claim` route). */
+  held?: ObjectRef;
   /** A deleted IPAddressClaim: the IPAllocations it named as holders (the bridge's `holders` route). */
   holders?: readonly ObjectRef[];
 }
