@@ -10,6 +10,7 @@ import type { RouterState } from '../../lib/router/state.js';
 import { allocationName } from '../../lib/core/service.js';
 import { createProgram } from './handler.js';
 import { recordingReads } from '../../test/helpers/recording-port.js';
+import { RouterError } from '../../lib/router/errors.js';
 
 const UID = '0a1b2c3d-0000-4000-8000-000000000001';
 const ALLOC_UID = '0a1b2c3d-0000-4000-8000-0000000000a1';
@@ -355,6 +356,54 @@ describe('program (memory API server, memory router)', () => {
     expect(ownersOfAddress(r.state())).toEqual([`ip-${LB_IP}`, `ip-${LB_IP}`]);
     expect((await program(objectInvocation(claims.length ? 'update' : 'delete', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
     expect(ownersOfAddress(r.state())).toEqual(owners);
+  });
+
+  it('a claim event retried after its removal landed but its answer was lost still programs the address\'s holder', async () => {
+    // the first run's removal reached the router, the connection dropped before the reply, and
+    // the run failed before it programmed the holder; the retry found nothing to take off and
+    // programmed nobody: the address stood neither advertised nor in the LB list until the resync
+    const kube = memoryPort({ objects: [...cluster(), claimOf()], now: () => new Date('2026-01-01T00:00:00Z') });
+    const r = memoryRouter({ ...router(), menus: { ...router().menus, ...sharedEntries() } });
+    let drop = true;
+    const dropping = {
+      ...r,
+      execute: async (ops: Parameters<typeof r.execute>[0]) => {
+        await r.execute(ops);
+        if (!drop) return;
+        drop = false;
+        throw new RouterError({ kind: 'connection', message: 'connection closed' });
+      },
+    };
+    const program = createProgram({
+      kube: kube.port, router: dropping, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+    });
+    const claim = { kind: 'IPAddressClaim', name: LB_IP } as const;
+    expect((await program(objectInvocation('update', claim))).kind).toBe('retry');
+    expect(ownersOfAddress(r.state())).toEqual([]);
+    expect((await program(objectInvocation('update', claim))).kind).toBe('done');
+    expect(ownersOfAddress(r.state())).toEqual([UID, UID]);
+    const t = createTracer(r.state()).trace({ srcAddress: '203.0.113.7', srcPort: 40000, dstAddress: LB_IP, dstPort: 80, protocol: 'tcp', inInterface: 'ether1' });
+    expect(t).toMatchObject({ ok: true, dstPort: 8080 });
+  });
+
+  it('a claim event whose holder the router refuses to write programs it once and reports the failure', async () => {
+    const kube = memoryPort({ objects: [...cluster(), claimOf()], now: () => new Date('2026-01-01T00:00:00Z') });
+    const r = memoryRouter(router());
+    let writes = 0;
+    const readOnly = {
+      ...r,
+      execute: async () => {
+        writes++;
+        throw new RouterError({ kind: 'trap', message: 'not enough permissions (9)', routerMessage: 'not enough permissions (9)' });
+      },
+    };
+    const program = createProgram({
+      kube: kube.port, router: readOnly, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+    });
+    expect((await program(objectInvocation('update', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('retry');
+    expect(writes).toBe(1);
   });
 
   it('a pool\'s interface changed: every holder of a shared address records the new interface, not only the claim\'s first', async () => {

@@ -2,6 +2,7 @@ import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { programOwner } from '../../lib/core/router-program.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { getClaim } from '../../lib/k8s/typed.js';
+import type { IPAddressClaim } from '../../lib/k8s/schemas.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { ownerOf } from '../../lib/router/names.js';
 import { formatAddress, parseAddress, parseAddressName } from '../../lib/ip/index.js';
@@ -84,7 +85,7 @@ export async function claimSharingChanged(deps: ProgramDeps, address: string, re
   const name = claimNameOf(address);
   if (!name) return;
   const claim = await getClaim(deps.kube, name);
-  if (claim?.spec.sharingKey === undefined) return takeOffAddressEntries(deps, address, report, programHolder);
+  if (claim?.spec.sharingKey === undefined) return takeOffAddressEntries(deps, address, report, programHolder, { claimEvent: { claim } });
   if (await handedOver(deps, address)) {
     report.actions.push(`${address}: its entries are the shared address's already`);
     return;
@@ -111,17 +112,44 @@ async function handedOver(deps: ProgramDeps, address: string): Promise<boolean> 
   return owners.length > 0 && owners.every((uid) => uid === owner);
 }
 
-async function takeOffAddressEntries(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
+/**
+ * Whether a holder's program has written entries of the address since its shared entries went:
+ * an entry of this cluster holding it that is not the shared owner's.
+ */
+function holderWrote(entries: Record<string, RouterEntry[]>, owner: string, cluster: string): boolean {
+  return Object.values(entries).flat().some((e) => {
+    const o = ownerOf(e.comment);
+    return o?.kind === 'service' && o.cluster === cluster && o.uid !== owner;
+  });
+}
+
+/**
+ * `claimEvent`: run for the claim's own event (with the claim as it read it), which a failed
+ * run's retry repeats: with nothing to take off and no holder's own entry standing, an earlier
+ * run may have taken the shared entries off and failed before it programmed the holders (its
+ * reply lost with the connection), so they are programmed now. Not for the other callers: a
+ * holder's failed write (dropStaleSharedEntries) would program that holder again, and fail
+ * again, without end.
+ */
+async function takeOffAddressEntries(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder, opts: { claimEvent?: { claim: IPAddressClaim | undefined } } = {}): Promise<void> {
   const owner = sharedAddressOwner(address);
   const name = claimNameOf(address);
   if (!owner || !name) return;
+  const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
   let ops;
+  let first: Record<string, RouterEntry[]>;
   try {
-    ({ ops } = await programOwner(deps.router, { uid: owner, adverts: [], cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER }, { read: () => entriesOfAddress(deps, address) }));
+    first = await entriesOfAddress(deps, address);
+    ({ ops } = await programOwner(deps.router, { uid: owner, adverts: [], cluster }, { state: first, read: () => entriesOfAddress(deps, address) }));
   } catch (e) {
     throw new RouterUnavailableError(`Taking off the entries of ${address}, no longer shared, failed: ${messageOf(e)}`);
   }
-  if (ops.length === 0) return;
+  if (ops.length === 0) {
+    const claim = opts.claimEvent?.claim;
+    if (!claim || holderWrote(first, owner, cluster)) return;
+    for (const h of holdersOf(claim.spec)) await programHolder(h.allocationName);
+    return;
+  }
   report.routerOps += ops.length;
   report.actions.push(`router: ${ops.length} change(s) for ${owner} (the address is no longer shared)`);
   deps.log.info('Took off the entries of an address no longer shared', { address, ops: ops.length });
