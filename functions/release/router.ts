@@ -51,6 +51,6 @@ export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: Rel
 export async function removeScoped(deps: ReleaseDeps, state: Record<string, RouterEntry[]>, scope: Scope): Promise<number> {
   const routerState = { version: '7', menus: state };
   const ops = [...planState(routerState, {}, scope, menusFor('IPv4')), ...planState(routerState, {}, scope, menusFor('IPv6'))];
-  for (const stage of stagePlan(ops)) await deps.router.execute(stage); // NAT goes before addresses and lists
+  for (const stage of stagePlan(ops, state)) await deps.router.execute(stage); // NAT goes before addresses and lists
   return ops.reduce((n, op) => n + (op.op === 'remove' ? op.ids.length : 0), 0);
 }

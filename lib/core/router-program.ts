@@ -465,7 +465,7 @@ export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { 
     if (result.ops.length === 0) return { ...result, ops: sent };
     sent.push(...result.ops);
     try {
-      for (const stage of stagePlan(result.ops)) await router.execute(stage);
+      for (const stage of stagePlan(result.ops, state)) await router.execute(stage);
       return { ...result, ops: sent };
     } catch (e) {
       if (attempt >= CONFLICT_ATTEMPTS || !isRouterConflict(e)) throw e;

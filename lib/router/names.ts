@@ -181,9 +181,16 @@ export function snatList(uid: string): string {
   return `mikrolb-snat-${serviceTag(uid)}`;
 }
 
+const SOURCE_LIST_PREFIX = 'mikrolb-src-';
+
 /** The address list of a Service's loadBalancerSourceRanges, matched by its source gate. */
 export function sourceList(uid: string): string {
-  return `mikrolb-src-${serviceTag(uid)}`;
+  return `${SOURCE_LIST_PREFIX}${serviceTag(uid)}`;
+}
+
+/** Whether a list is a Service's source list (which its gate and drop rules match negated). */
+export function isSourceList(list: string | undefined): boolean {
+  return list?.startsWith(SOURCE_LIST_PREFIX) === true;
 }
 
 /** Scopes for the planner: which owners' entries a plan may change. */

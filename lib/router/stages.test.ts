@@ -4,8 +4,9 @@ import { applyPlanToState } from './apply.js';
 import { scopes } from './names.js';
 import type { Op } from './ops.js';
 import { stagePlan } from './stages.js';
-import { ALL_MENUS, NET, baseRouter, converge, desiredFor, endpointsAt, webService } from './test-support.js';
+import { ALL_MENUS, NET, baseRouter, converge, desiredFor, endpointsAt, serviceDesired, webService } from './test-support.js';
 import { planState } from './planner.js';
+import type { RouterState } from './state.js';
 
 const entry = { list: 'mikrolb-lb', address: '192.0.2.15', comment: 'mikrolb:svc=u:lb-list:192.0.2.15' };
 const rule = { chain: 'mikrolb-lb', action: 'jump', 'jump-target': 'mikrolb-svc-x', comment: 'mikrolb:svc=u:lb-jump:192.0.2.15' };
@@ -67,5 +68,31 @@ describe('stagePlan: what reaches the router first', () => {
     const firstOther = staged[0]?.findIndex((op) => !op.menu.endsWith('/nat')) ?? -1;
     expect(staged[0]?.slice(0, firstOther).every((op) => op.menu.endsWith('/nat'))).toBe(true);
     expect(staged[0]?.slice(firstOther).every((op) => op.op === 'remove' && !op.menu.endsWith('/nat'))).toBe(true);
+  });
+});
+
+describe('stagePlan: a round trip cut short', () => {
+  const OFFICE = [{ family: 'IPv4', range: '198.51.100.0/24' }, { family: 'IPv6', range: '2001:db8:7::/48' }] as const;
+  const svc = webService({ sourceRanges: OFFICE });
+  const inside = { srcAddress: '198.51.100.9', srcPort: 40000, dstAddress: NET.IPv4.lb, dstPort: 80, protocol: 'tcp', inInterface: 'ether1' } as const;
+
+  /** Sends the stages as the executor does; in a round trip, `fails` ops are refused and the others land, and no later round trip is sent. */
+  function cutShort(state: RouterState, stages: readonly Op[][], fails: (op: Op) => boolean): RouterState {
+    let now = state;
+    for (const stage of stages) {
+      now = applyPlanToState(now, stage.filter((op) => !fails(op)));
+      if (stage.some(fails)) break;
+    }
+    return now;
+  }
+
+  it('lifting source ranges, the gate\'s removal (NAT) refused: a client inside the ranges is still served, not turned away by a gate matching an emptied list', () => {
+    const fails = (op: Op): boolean => op.op === 'remove' && op.menu === N;
+    const { state: from } = converge(baseRouter(), desiredFor([svc]), scopes.everything);
+    expect(createTracer(from).trace(inside)).toMatchObject({ ok: true, dstPort: 8080 });
+    const ops = planState(from, serviceDesired(webService()), scopes.service(svc.uid), ALL_MENUS);
+    const after = cutShort(from, stagePlan(ops, from.menus), fails);
+    expect(createTracer(after).trace(inside)).toMatchObject({ ok: true, dstPort: 8080 });
+    expect(createTracer(applyPlanToState(from, ops)).trace(inside)).toMatchObject({ ok: true, dstPort: 8080 });
   });
 });
