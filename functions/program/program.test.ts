@@ -358,6 +358,21 @@ describe('program (memory API server, memory router)', () => {
     expect(ownersOfAddress(r.state())).toEqual(owners);
   });
 
+  it('takes the LB list entry of a freed address off also when the router prints it with its prefix', async () => {
+    // RouterOS may print a host of an address list as `a.b.c.d/32` or `…/128`: asked by the bare
+    // address alone, the router answered nothing and the entry stayed until the resync
+    const menus = sharedEntries();
+    const listed = { ...menus, '/ip/firewall/address-list': (menus['/ip/firewall/address-list'] ?? []).map((e) => ({ ...e, address: `${LB_IP}/32` })) };
+    const kube = memoryPort({ objects: cluster(), now: () => new Date('2026-01-01T00:00:00Z') });
+    const r = memoryRouter({ ...router(), menus: { ...router().menus, ...listed } }, { queries: true });
+    const program = createProgram({
+      kube: kube.port, router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+    });
+    expect((await program(objectInvocation('delete', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
+    expect(r.state().menus['/ip/firewall/address-list']?.filter((e) => e.comment?.includes(`svc=ip-${LB_IP}`))).toEqual([]);
+  });
+
   it('a claim event retried after its removal landed but its answer was lost still programs the address\'s holder', async () => {
     // the first run's removal reached the router, the connection dropped before the reply, and
     // the run failed before it programmed the holder; the retry found nothing to take off and

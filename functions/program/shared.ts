@@ -31,7 +31,8 @@ async function entriesOfAddress(deps: ProgramDeps, address: string): Promise<Rec
   const host = `${formatAddress(p.family, p.value)}/${p.family === 'IPv4' ? 32 : 128}`;
   return deps.router.read([
     { menu: addressMenu(p.family), query: [`?address=${host}`] },
-    { menu: firewallMenu(p.family, 'address-list'), query: [`?address=${formatAddress(p.family, p.value)}`] },
+    // a router may print a host of a list bare or with its /32 or /128: ask for either
+    { menu: firewallMenu(p.family, 'address-list'), query: [`?address=${formatAddress(p.family, p.value)}`, `?address=${host}`, '?#|'] },
   ]);
 }
 

@@ -62,13 +62,15 @@ function sameValue(a: string | undefined, b: string | undefined): boolean {
  * An IPv6 address or `address/prefix` as one key per value. IPv6 has several text forms
  * (RFC 5952 leaves an IPv4-mapped address to taste: MikroLB writes `::ffff:192.0.2.7`, a
  * router may print `::ffff:c000:207`), and a router printing another form than it was given
- * must not make every run rewrite the entry.
+ * must not make every run rewrite the entry. A host given bare may come back with its `/128`
+ * (one address either way), so a `/128` counts as no prefix.
  */
 function ipv6Key(text: string): string | undefined {
   if (!text.includes(':')) return undefined;
   const slash = text.indexOf('/');
   const host = parseAddress(slash < 0 ? text : text.slice(0, slash));
-  return host.ok && host.family === 'IPv6' ? `${host.value}${slash < 0 ? '' : text.slice(slash)}` : undefined;
+  const prefix = slash < 0 || text.slice(slash) === '/128' ? '' : text.slice(slash);
+  return host.ok && host.family === 'IPv6' ? `${host.value}${prefix}` : undefined;
 }
 
 export function diffEntry(menu: string, existing: RouterEntry, desired: DesiredEntry): Diff {

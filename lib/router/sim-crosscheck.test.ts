@@ -107,3 +107,30 @@ describe('addresses the router prints in another text form than it was given', (
     expect(ops.filter((op) => op.op === 'set').map((op) => op.op === 'set' ? Object.values(op.changes) : [])).toContainEqual(['::ffff:10.0.0.9']);
   });
 });
+
+describe('a host address printed with its /128', () => {
+  // A router may print an IPv6 host given as `2001:db8::7` as `2001:db8::7/128` (one address
+  // either way): what was written must not be written again on every run.
+  const v6 = webService({
+    lbAddresses: [{ family: 'IPv6', address: '2001:db8:5::7' }],
+    endpoints: [{ family: 'IPv6', address: 'fd00::6', ready: true }, { family: 'IPv6', address: 'fd00::7', ready: true }],
+    sourceRanges: [{ family: 'IPv6', range: '2001:db8:9::1' }],
+  });
+  const withPrefix = (state: RouterState): RouterState => ({
+    ...state,
+    menus: Object.fromEntries(Object.entries(state.menus).map(([menu, entries]) => [menu, menu.startsWith('/ipv6/firewall/')
+      ? entries.map((e) => Object.fromEntries(Object.entries(e).map(([k, v]) =>
+        [k, ['address', 'dst-address', 'src-address'].includes(k) && v.includes(':') && !v.includes('/') ? `${v}/128` : v])))
+      : entries])),
+  });
+
+  it('plans nothing once written, and another host is still a change', () => {
+    const store = seededStore(baseRouter());
+    expect(send(store, planState(printed(store), desiredFor([v6]), scopes.everything, ALL_MENUS))).toEqual([]);
+    const shown = withPrefix(printed(store));
+    expect(Object.values(shown.menus).flat().some((e) => e.address === '2001:db8:5::7/128' || e['dst-address'] === '2001:db8:5::7/128')).toBe(true);
+    expect(planState(shown, desiredFor([v6]), scopes.everything, ALL_MENUS)).toEqual([]);
+    const moved = { ...v6, sourceRanges: [{ family: 'IPv6' as const, range: '2001:db8:9::2' }] };
+    expect(planState(shown, desiredFor([moved]), scopes.everything, ALL_MENUS).length).toBeGreaterThan(0);
+  });
+});
