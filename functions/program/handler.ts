@@ -3,7 +3,7 @@ import { settle } from '../../lib/events/outcome.js';
 import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { claimsOfPool, LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
+import { getPool, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programAllocation, programReservation, programService, type RouterView } from './service.js';
@@ -19,10 +19,32 @@ async function programEndpointSlice(deps: ProgramDeps, namespace: string, name: 
 }
 
 /**
+ * Which spec of each pool (its uid, generation and deletion) an instance has programmed every
+ * holder for. A hint: a cold instance, or a pool changed since, programs them all.
+ */
+type PoolsProgrammed = Map<string, string>;
+
+/**
  * A pool changed (advertise, interface): reprogram every allocation holding one of its
  * addresses — every holder of a shared one, each of which records where its address is.
+ * Under Knative Eventing program hears every write of a pool, its status's recounts too (one
+ * after each burst of claims), which change nothing program writes: an update of a pool whose
+ * spec this instance has programmed already is left alone (the bridge sends program a pool's
+ * spec and metadata changes only).
  */
-async function programPool(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
+async function programPool(deps: ProgramDeps, name: string, report: ProgramReport, done: PoolsProgrammed): Promise<void> {
+  const pool = await getPool(deps.kube, name);
+  const spec = pool ? `${pool.metadata.uid ?? ''}/${pool.metadata.generation ?? 0}/${pool.metadata.deletionTimestamp ?? ''}` : undefined;
+  if (spec !== undefined && done.get(name) === spec) {
+    report.actions.push(`pool ${name}: its holders are programmed for its spec already`);
+    return;
+  }
+  done.delete(name);
+  await programHolders(deps, name, report);
+  if (spec !== undefined) done.set(name, spec);
+}
+
+async function programHolders(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
   const holders = new Set((await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => eachHolder(c.spec).map((h) => h.allocationName)));
   const services = new Set<string>();
   for (const a of (await listAllocations(deps.kube)).items) {
@@ -73,7 +95,7 @@ async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   if (failure) throw failure;
 }
 
-async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport): Promise<void> {
+async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport, pools: PoolsProgrammed): Promise<void> {
   if (inv.type === 'resync') return resync(deps, report);
   const { kind, name, namespace } = inv.ref;
   switch (kind) {
@@ -88,7 +110,7 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
       // a new pool holds no address yet (an ApiServerSource sends program every pool's add, and
       // lists every pool as new when it starts: see the bridge's routing table)
       if (inv.change === 'add') return;
-      return programPool(deps, name, report);
+      return programPool(deps, name, report, pools);
     case 'IPAddressClaim': {
       // a claim whose sharing changed: shared now, its holders write the address's own entries;
       // no longer (freed, or kept by one Service without a key), those go (claimSharingChanged).
@@ -106,8 +128,9 @@ async function route(deps: ProgramDeps, inv: Invocation, report: ProgramReport):
 
 /** The program function: the router and the statuses follow what the cluster says. */
 export function createProgram(deps: ProgramDeps): FunctionHandler {
+  const pools: PoolsProgrammed = new Map();
   return async (inv) => {
     const report = newProgramReport();
-    return settle(() => route(deps, inv, report), () => ({ function: 'program', ...report }), classifyKubeError);
+    return settle(() => route(deps, inv, report, pools), () => ({ function: 'program', ...report }), classifyKubeError);
   };
 }

@@ -336,6 +336,37 @@ describe('program (memory API server, memory router)', () => {
     expect(r.roundTrips > 0 ? 1 : 0).toBe(reads);
   });
 
+  it('a pool\'s update that changed no spec this instance has programmed (a status recount, as an ApiServerSource sends every write) programs nobody again; a changed spec does', async () => {
+    const claim = { ...claimOf(), metadata: { ...claimOf().metadata, labels: { 'mikrolb.de/pool': 'lan' } } };
+    const reads: string[] = [];
+    const kube = memoryPort({ objects: [...cluster(), claim], now: () => new Date('2026-01-01T00:00:00Z') });
+    const r = memoryRouter(router());
+    let fail = true;
+    const failing = { ...r, execute: async (ops: Parameters<typeof r.execute>[0]) => {
+      if (fail) throw new RouterError({ kind: 'connection', message: 'connection closed' });
+      return r.execute(ops);
+    } };
+    const program = createProgram({
+      kube: recordingReads(kube.port, reads), router: failing, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+    });
+    const update = () => program(objectInvocation('update', { kind: 'IPPool', name: 'lan' }));
+    const pool = () => IPPoolSchema.parse(kube.objects().find((o) => IPPoolSchema.safeParse(o).success));
+    expect((await update()).kind).toBe('retry'); // a failed run remembers nothing
+    fail = false;
+    let trips = r.roundTrips;
+    expect((await update()).kind).toBe('done');
+    expect(r.roundTrips).toBeGreaterThan(trips);
+    await kube.port.replaceStatus('IPPool', { ...pool(), status: { ...pool().status, allocatedAddresses: '1' } });
+    [trips, reads.length] = [r.roundTrips, 0];
+    expect(await update()).toMatchObject({ kind: 'done', body: { actions: ['pool lan: its holders are programmed for its spec already'] } });
+    expect([r.roundTrips - trips, reads]).toEqual([0, ['get IPPool']]);
+    await kube.port.replace('IPPool', { ...pool(), spec: { ...pool().spec, interfaceName: 'bridge' } });
+    trips = r.roundTrips;
+    expect((await update()).kind).toBe('done');
+    expect(r.roundTrips).toBeGreaterThan(trips);
+  });
+
   it('has nothing to do for a new claim (it stopped no sharing): 200, no read at all', async () => {
     const { program, router: r } = setup([...cluster(), claimOf()]);
     expect((await program(objectInvocation('add', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
