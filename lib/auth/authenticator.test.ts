@@ -21,7 +21,7 @@ function reviewer(known: Record<string, string>) {
   return { review, calls, fail: (f: boolean) => (failing = f) };
 }
 
-function setup(known: Record<string, string>, opts: { maxEntries?: number; maxTtlMs?: number } = {}) {
+function setup(known: Record<string, string>, opts: { maxEntries?: number; maxTtlMs?: number; maxRefused?: number; refusedTtlMs?: number } = {}) {
   let clock = 1_000_000_000_000;
   const r = reviewer(known);
   const authenticate = createAuthenticator({ review: r.review, allowedSubjects: [BRIDGE], now: () => clock, ...opts });
@@ -75,10 +75,38 @@ describe('invocation authentication', () => {
     expect(calls).toHaveLength(2);
   });
 
-  it('does not keep refusals: a refused token is reviewed every time', async () => {
-    const { authenticate, calls } = setup({});
-    for (let i = 0; i < 3; i++) await authenticate('Bearer not-valid');
-    expect(calls).toHaveLength(3);
+  it('keeps a refusal for refusedTtlMs: a caller repeating a bad token costs one review per period', async () => {
+    const { authenticate, calls, advance } = setup({}, { refusedTtlMs: 30_000 });
+    for (let i = 0; i < 100; i++) expect(await authenticate('Bearer not-valid')).toMatchObject({ ok: false, status: 401 });
+    expect(calls).toHaveLength(1);
+    advance(29_000);
+    await authenticate('Bearer not-valid');
+    expect(calls).toHaveLength(1);
+    advance(2_000);
+    await authenticate('Bearer not-valid');
+    expect(calls).toHaveLength(2);
+  });
+
+  it('a token refused once is admitted after refusedTtlMs once the API server accepts it', async () => {
+    const known: Record<string, string> = {};
+    const { authenticate, advance } = setup(known, { refusedTtlMs: 30_000 });
+    expect(await authenticate(`Bearer ${good}`)).toMatchObject({ status: 401 });
+    known[good] = BRIDGE;
+    expect(await authenticate(`Bearer ${good}`)).toMatchObject({ status: 401 });
+    advance(31_000);
+    expect(await authenticate(`Bearer ${good}`)).toEqual({ ok: true, user: BRIDGE });
+  });
+
+  it('remembers at most maxRefused refusals, and a flood of them never pushes out an admitted token', async () => {
+    const { authenticate, calls } = setup({ [good]: BRIDGE }, { maxEntries: 2, maxRefused: 3 });
+    await authenticate(`Bearer ${good}`);
+    for (let i = 0; i < 10; i++) await authenticate(`Bearer bad-${i}`);
+    expect(calls).toHaveLength(11);
+    expect(await authenticate(`Bearer ${good}`)).toEqual({ ok: true, user: BRIDGE });
+    await authenticate('Bearer bad-9'); // among the last 3: still remembered
+    expect(calls).toHaveLength(11);
+    await authenticate('Bearer bad-0'); // forgotten
+    expect(calls).toHaveLength(12);
   });
 
   it('keeps a 403 answer cheap too: the valid token of another user is reviewed once', async () => {

@@ -23,70 +23,89 @@ export interface AuthenticatorOptions {
   allowedSubjects: readonly string[];
   /** Milliseconds since the epoch. */
   now?: () => number;
-  /** Tokens remembered at most (the oldest is forgotten first). */
+  /** Admitted tokens remembered at most (the oldest is forgotten first). */
   maxEntries?: number;
   /** A reviewed token is trusted again without a review for at most this long (and never past its `exp`). */
   maxTtlMs?: number;
+  /** Refused tokens remembered at most (the oldest is forgotten first), apart from the admitted ones. */
+  maxRefused?: number;
+  /** A refused token is refused again without a review for this long. */
+  refusedTtlMs?: number;
 }
 
 const DEFAULT_MAX_ENTRIES = 256;
 const DEFAULT_MAX_TTL_MS = 10 * 60_000;
-
-interface Entry {
-  review: Review;
-  expiresAt: number;
-}
+const DEFAULT_MAX_REFUSED = 1024;
+const DEFAULT_REFUSED_TTL_MS = 30_000;
 
 /**
  * Authentication and authorisation of function invocations: the bearer token is reviewed by the
  * API server once and the answer kept until the token expires (its `exp` claim, bounded by
- * `maxTtlMs`), so a warm instance pays nothing per event. Only valid answers are kept; a token
- * the API server refused is asked about again (an attacker's random tokens must not fill the
- * cache). Requests with the same token while its review is in flight share that review.
+ * `maxTtlMs`), so a warm instance pays nothing per event. A refusal (401 or 403) is kept too, for
+ * `refusedTtlMs` only and in a cache of its own: a caller repeating a bad token costs the API
+ * server one review per period instead of one per request, and a flood of random tokens can
+ * push out only other refusals, never an admitted token. (Each new token still costs one review.)
+ * Requests with the same token while its review is in flight share that review.
  */
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
   const now = opts.now ?? Date.now;
-  const maxEntries = opts.maxEntries ?? DEFAULT_MAX_ENTRIES;
   const maxTtlMs = opts.maxTtlMs ?? DEFAULT_MAX_TTL_MS;
+  const refusedTtlMs = opts.refusedTtlMs ?? DEFAULT_REFUSED_TTL_MS;
   const allowed = new Set(opts.allowedSubjects);
-  const cache = new Map<string, Entry>();
-  const inFlight = new Map<string, Promise<Review>>();
+  const admitted = expiringCache<Decision>(opts.maxEntries ?? DEFAULT_MAX_ENTRIES, now);
+  const refused = expiringCache<Decision>(opts.maxRefused ?? DEFAULT_MAX_REFUSED, now);
+  const inFlight = new Map<string, Promise<Decision>>();
 
-  const remember = (key: string, review: Review, token: string): void => {
-    if (!review.authenticated) return;
-    const expiresAt = Math.min(now() + maxTtlMs, expiryOf(token) ?? Number.POSITIVE_INFINITY);
-    if (expiresAt <= now()) return;
-    cache.delete(key);
-    while (cache.size >= maxEntries) {
-      const oldest = cache.keys().next();
-      if (oldest.done) break;
-      cache.delete(oldest.value);
-    }
-    cache.set(key, { review, expiresAt });
+  const decide = (review: Review): Decision => {
+    if (!review.authenticated) return { ok: false, status: 401, message: 'the bearer token is not valid' };
+    if (!allowed.has(review.user)) return { ok: false, status: 403, message: `${review.user} may not invoke this function` };
+    return { ok: true, user: review.user };
   };
 
-  const reviewOf = async (token: string): Promise<Review> => {
-    const key = createHash('sha256').update(token).digest('hex');
-    const cached = cache.get(key);
-    if (cached && cached.expiresAt > now()) return cached.review;
-    if (cached) cache.delete(key);
-    const pending = inFlight.get(key);
-    if (pending) return pending;
-    const review = opts.review(token).then((r) => {
-      remember(key, r, token);
-      return r;
-    }).finally(() => inFlight.delete(key));
-    inFlight.set(key, review);
-    return review;
+  const remember = (key: string, decision: Decision, token: string): void => {
+    if (decision.ok) admitted.set(key, decision, Math.min(now() + maxTtlMs, expiryOf(token) ?? Number.POSITIVE_INFINITY));
+    else refused.set(key, decision, now() + refusedTtlMs);
   };
 
   return async (authorization) => {
     const token = bearerToken(authorization);
     if (token === undefined) return { ok: false, status: 401, message: 'authentication required: send Authorization: Bearer <ServiceAccount token>' };
-    const review = await reviewOf(token);
-    if (!review.authenticated) return { ok: false, status: 401, message: 'the bearer token is not valid' };
-    if (!allowed.has(review.user)) return { ok: false, status: 403, message: `${review.user} may not invoke this function` };
-    return { ok: true, user: review.user };
+    const key = createHash('sha256').update(token).digest('hex');
+    const known = admitted.get(key) ?? refused.get(key);
+    if (known) return known;
+    const pending = inFlight.get(key);
+    if (pending) return pending;
+    const decision = opts.review(token).then((review) => {
+      const d = decide(review);
+      remember(key, d, token);
+      return d;
+    }).finally(() => inFlight.delete(key));
+    inFlight.set(key, decision);
+    return decision;
+  };
+}
+
+/** At most `max` values, each until its own expiry; the oldest is forgotten first. */
+function expiringCache<V>(max: number, now: () => number) {
+  const entries = new Map<string, { value: V; expiresAt: number }>();
+  return {
+    get(key: string): V | undefined {
+      const entry = entries.get(key);
+      if (entry === undefined) return undefined;
+      if (entry.expiresAt > now()) return entry.value;
+      entries.delete(key);
+      return undefined;
+    },
+    set(key: string, value: V, expiresAt: number): void {
+      if (expiresAt <= now()) return;
+      entries.delete(key);
+      while (entries.size >= max) {
+        const oldest = entries.keys().next();
+        if (oldest.done) break;
+        entries.delete(oldest.value);
+      }
+      entries.set(key, { value, expiresAt });
+    },
   };
 }
 
