@@ -3,7 +3,7 @@
  * with a response (and the request's uid) out. It only translates; `reviewPool` decides.
  */
 import { Hono } from 'hono';
-import { limitBody, WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
+import { limitBodiesInFlight, limitBody, WEBHOOK_BODIES_IN_FLIGHT_BYTES, WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { silentLogger, type Logger } from '../../lib/log/logger.js';
 import type { IPPool } from '../../lib/k8s/schemas.js';
@@ -19,14 +19,18 @@ export interface WebhookDeps {
   log?: Logger;
   /** Larger request bodies are refused with 413; `WEBHOOK_MAX_BODY_BYTES` (3 MiB) by default. */
   maxBodyBytes?: number;
+  /** Past this many bytes of bodies in flight a request is refused with 503; `WEBHOOK_BODIES_IN_FLIGHT_BYTES` (32 MiB) by default. */
+  bodiesInFlightBytes?: number;
 }
 
 export function createWebhookApp(deps: WebhookDeps): Hono {
   const log = deps.log ?? silentLogger();
   const app = new Hono();
 
-  // Every route, before anything reads a body: the webhook's port is open to every source.
-  app.use('*', limitBody(deps.maxBodyBytes ?? WEBHOOK_MAX_BODY_BYTES));
+  // Every route, before anything reads a body: the webhook's port is open to every source. The
+  // share in flight is taken first: limitBody buffers a chunked body before it passes it on.
+  const maxBodyBytes = deps.maxBodyBytes ?? WEBHOOK_MAX_BODY_BYTES;
+  app.use('*', limitBodiesInFlight(deps.bodiesInFlightBytes ?? WEBHOOK_BODIES_IN_FLIGHT_BYTES, maxBodyBytes), limitBody(maxBodyBytes));
   app.get('/healthz', (c) => c.text('ok'));
 
   app.post(VALIDATE_PATH, async (c) => {

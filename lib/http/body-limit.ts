@@ -13,6 +13,11 @@ import { bodyLimit } from 'hono/body-limit';
  * - The bridge's /healthz, /readyz and /metrics: no body at all.
  */
 export const WEBHOOK_MAX_BODY_BYTES = 3 * 1024 * 1024;
+/**
+ * The webhook's request bodies held at once (see `limitBodiesInFlight`): ten at the limit, or
+ * thousands of ordinary reviews (a few KiB each); the API server sends one per IPPool change.
+ */
+export const WEBHOOK_BODIES_IN_FLIGHT_BYTES = 32 * 1024 * 1024;
 export const NO_BODY_BYTES = 0;
 
 export const tooLargeMessage = (maxBytes: number): string => `body exceeds the limit of ${maxBytes} bytes`;
@@ -51,4 +56,30 @@ export function limitBodySize(maxSize: number, onError: (c: Context) => Response
  */
 export function limitBody(maxBytes: number): MiddlewareHandler {
   return limitBodySize(maxBytes, (c) => payloadTooLarge(c, maxBytes));
+}
+
+/**
+ * At most `budgetBytes` of request bodies in flight at once, each counted at what it may reach
+ * (its declared Content-Length, or `maxBytes` when it is sent chunked) from before its route
+ * reads it until its answer is made; past that, 503 with `Retry-After` and `Connection: close`,
+ * the body unread. On a port open to every source (the webhook's) a caller could otherwise open
+ * many requests with bodies just short of the limit and hold them, each buffered in memory until
+ * the request times out: 150 of 3 MiB took the process to 550 MiB.
+ */
+export function limitBodiesInFlight(budgetBytes: number, maxBytes: number): MiddlewareHandler {
+  let inFlight = 0;
+  return async (c, next) => {
+    if (c.req.method === 'GET' || c.req.method === 'HEAD') return next();
+    const declared = c.req.header('transfer-encoding') === undefined ? Number(c.req.header('content-length') ?? 0) : Number.NaN;
+    const share = Number.isSafeInteger(declared) && declared >= 0 && declared <= maxBytes ? declared : maxBytes;
+    if (inFlight + share > budgetBytes) {
+      return c.json({ error: 'too many requests in flight; retry later' }, 503, { 'retry-after': '1', connection: 'close' });
+    }
+    inFlight += share;
+    try {
+      await next();
+    } finally {
+      inFlight -= share;
+    }
+  };
 }
