@@ -10,7 +10,7 @@ import { withInvokeAuth } from './invoke-auth.js';
 const BRIDGE = 'system:serviceaccount:mikrolb-system:mikrolb-bridge';
 const TOKENS: Record<string, string> = { 'bridge-token': BRIDGE, 'other-token': 'system:serviceaccount:default:other' };
 
-function setup(opts: { reviewFails?: boolean } = {}) {
+function setup(opts: { reviewFails?: boolean; now?: () => number } = {}) {
   const seen: Invocation[] = [];
   const inner = createFunctionApp('program', (invocation) => {
     seen.push(invocation);
@@ -24,7 +24,7 @@ function setup(opts: { reviewFails?: boolean } = {}) {
     return Promise.resolve(user ? { authenticated: true, user } : { authenticated: false, reason: 'invalid' });
   };
   const log = memoryLogger();
-  const app = withInvokeAuth(inner, createAuthenticator({ review, allowedSubjects: [BRIDGE] }), log);
+  const app = withInvokeAuth(inner, createAuthenticator({ review, allowedSubjects: [BRIDGE] }), log, opts.now);
   const event = toCloudEvent(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
   const post = (headers: Record<string, string> = {}) =>
     app.fetch(new Request('http://function/', { method: 'POST', headers: { ...event.headers, ...headers }, body: event.body }));
@@ -47,6 +47,19 @@ describe('a served function behind authentication', () => {
     const { post, seen } = setup();
     expect((await post({ authorization: 'Bearer forged' })).status).toBe(401);
     expect(seen).toEqual([]);
+  });
+
+  it('logs a repeated refusal once per 30 s, saying how many the line stands for: a caller repeating a bad token cannot flood the log', async () => {
+    let t = 0;
+    const { post, log } = setup({ now: () => t });
+    const refusedLines = () => log.entries.filter((e) => e.msg === 'Invocation refused');
+    for (let i = 0; i < 50; i++) expect((await post({ authorization: 'Bearer forged' })).status).toBe(401);
+    expect((await post({ authorization: 'Bearer other-token' })).status).toBe(403);
+    expect(refusedLines().map((e) => e.fields.status)).toEqual([401, 403]);
+    t = 30_000;
+    expect((await post({ authorization: 'Bearer forged' })).status).toBe(401);
+    expect(refusedLines()).toHaveLength(3);
+    expect(refusedLines()[2]?.fields).toMatchObject({ status: 401, repeated: 50 });
   });
 
   it('answers 403 for a valid token of a user not allowed', async () => {
