@@ -45,7 +45,7 @@ export async function uninstallRouter(router: RouterPort, dryRun: boolean, io: C
 }
 
 /** The flags `mikrolb uninstall` accepts. */
-export const UNINSTALL_OPTIONS = { router: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean' } } as const satisfies CliOptions;
+export const UNINSTALL_OPTIONS = { router: { type: 'boolean' }, 'dry-run': { type: 'boolean' }, help: { type: 'boolean', short: 'h' } } as const satisfies CliOptions;
 
 /** `mikrolb uninstall --router [--dry-run]` */
 export async function runUninstall(argv: string[], env: Env, io: CliIo): Promise<number> {

@@ -63,6 +63,12 @@ describe('mikrolb', () => {
     expect(ran.stdout).toMatch(text);
   });
 
+  it.each(Object.keys(SUBCOMMANDS).flatMap((name) => [[name, '--help'], [name, '-h']]))('%s %s prints its usage and exits 0, as the README promises for every command', async (name, flag) => {
+    const ran = await run([name, flag]);
+    expect(ran).toMatchObject({ code: 0, stderr: '' });
+    expect(ran.stdout).toMatch(new RegExp(`^usage: mikrolb ${name}\\b`));
+  });
+
   it('invoke --help prints the invoke usage and exits 0', async () => {
     const ran = await run(['invoke', '--help']);
     expect(ran).toMatchObject({ code: 0, stderr: '' });
