@@ -1,6 +1,11 @@
 import { EventEmitter } from 'node:events';
-import { describe, expect, it } from 'vitest';
-import { untilStopped } from './runtime.js';
+import { existsSync } from 'node:fs';
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { SERVICE_ACCOUNT_DIR } from '../k8s/access.js';
+import { kubeRuntime, untilStopped } from './runtime.js';
 
 const pause = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -46,5 +51,38 @@ describe('untilStopped', () => {
     expect([quiet.listenerCount('SIGINT'), quiet.listenerCount('SIGTERM')]).toEqual([0, 0]);
     ac.abort();
     await aborted;
+  });
+});
+
+describe('kubeRuntime', () => {
+  let dir: string;
+  beforeAll(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'mikrolb-runtime-'));
+  });
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  const cluster = 'clusters:\n- name: c\n  cluster: {server: "https://127.0.0.1:6443"}\nusers:\n- name: u\n  user: {token: t}\n';
+  it.each([
+    ['no current-context', `apiVersion: v1\nkind: Config\n${cluster}contexts:\n- name: x\n  context: {cluster: c, user: u}\n`],
+    ['a current-context that names no context', `apiVersion: v1\nkind: Config\ncurrent-context: gone\n${cluster}contexts: []\n`],
+    ['a context whose cluster is missing', 'apiVersion: v1\nkind: Config\ncurrent-context: x\nclusters: []\nusers: []\ncontexts:\n- name: x\n  context: {cluster: c, user: u}\n'],
+  ])('a kubeconfig with %s is named, with what to do, not answered with "set KUBECONFIG"', async (_what, text) => {
+    const file = join(dir, 'kubeconfig');
+    await writeFile(file, text);
+    const kube = await kubeRuntime({ KUBECONFIG: file, HOME: dir }, 'test');
+    expect(kube).toEqual({ ok: false, message: `KUBECONFIG ${file}: its current-context names no cluster; choose one with kubectl config use-context NAME` });
+  });
+
+  it('~/.kube/config is named the same way when KUBECONFIG is unset', async () => {
+    const home = join(dir, 'home');
+    await mkdir(join(home, '.kube'), { recursive: true });
+    await writeFile(join(home, '.kube', 'config'), 'apiVersion: v1\nkind: Config\nclusters: []\n');
+    expect(await kubeRuntime({ HOME: home }, 'test')).toEqual({ ok: false, message: `KUBECONFIG ${join(home, '.kube', 'config')}: its current-context names no cluster; choose one with kubectl config use-context NAME` });
+  });
+
+  it.skipIf(existsSync(join(SERVICE_ACCOUNT_DIR, 'token')))('without any kubeconfig outside a pod, says to set KUBECONFIG', async () => {
+    expect(await kubeRuntime({ HOME: join(dir, 'empty') }, 'test')).toEqual({ ok: false, message: 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod' });
   });
 });

@@ -1,8 +1,9 @@
+import { delimiter } from 'node:path';
 import type { Env, Parsed } from '../config.js';
 import { apiServerPort } from '../k8s/client.js';
 import type { KubePort } from '../k8s/port.js';
 import { kubeTransport, type Transport } from '../k8s/rest.js';
-import { loadClusterAccess, type ClusterAccess } from '../k8s/access.js';
+import { kubeconfigFiles, loadClusterAccess, type ClusterAccess } from '../k8s/access.js';
 import { messageOf } from '../errors.js';
 
 /** The real edges a long-running command uses, built once at its entry point. */
@@ -23,9 +24,16 @@ export async function kubeRuntime(env: Env, instance: string): Promise<Parsed<Ru
   } catch (e) {
     return { ok: false, message: `KUBECONFIG: ${messageOf(e)}` };
   }
-  if (!kc.getCurrentCluster()) return { ok: false, message: 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod' };
+  if (!kc.getCurrentCluster()) return { ok: false, message: noClusterMessage(env) };
   const transport = kubeTransport(kc, { userAgent: instance });
   return { ok: true, value: { kc, transport, kube: apiServerPort(transport, { instance }) } };
+}
+
+/** Why no cluster was found: a kubeconfig that was read is named, not answered with "set KUBECONFIG". */
+function noClusterMessage(env: Env): string {
+  const files = kubeconfigFiles(env);
+  if (files.length === 0) return 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod';
+  return `KUBECONFIG ${files.join(delimiter)}: its current-context names no cluster; choose one with kubectl config use-context NAME`;
 }
 
 /**

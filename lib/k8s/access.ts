@@ -142,7 +142,7 @@ export async function lightKubeconfig(file: string): Promise<ClusterAccess | und
  * on the path delimiter (':', ';' on Windows), empty entries dropped; unset or empty, the one
  * file ~/.kube/config if it exists; else none (in a pod: its ServiceAccount).
  */
-function kubeconfigFiles(env: Env): string[] {
+export function kubeconfigFiles(env: Env): string[] {
   const listed = (env.KUBECONFIG ?? '').split(delimiter).filter((f) => f !== '');
   if (listed.length > 0) return listed;
   const home = join(env.HOME ?? homedir(), '.kube', 'config');
