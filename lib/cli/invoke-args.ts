@@ -24,8 +24,9 @@ JSON document: function, response, writes, events, objects (and router with --ro
             IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice and Namespace
             (its labels, for pools scoped by namespaceSelectors)
   --object  the object the function is woken for: IPPool/name, IPAllocation/name,
-            Service/name (namespace default), Service/namespace/name, EndpointSlice/ns/name
-            (kinds also as kubectl spells them: svc, ipp, ipa, services, ...)
+            IPAddressClaim/name, Namespace/name, Service/name (namespace default),
+            Service/namespace/name, EndpointSlice/ns/name (kinds also as kubectl spells
+            them: svc, ipp, ipa, ipc, ns, services, ...)
   --event   a CloudEvent as the function receives it: a structured-mode JSON object
             ({"specversion": "1.0", "type": ..., "source": ..., "id": ..., "data": ...}) or
             a binary-mode request {"headers": {"ce-type": ..., ...}, "body": <string or JSON>}
@@ -66,6 +67,8 @@ const KIND_ALIASES: Readonly<Record<string, ObjectKind>> = {
   ipallocation: 'IPAllocation', ipallocations: 'IPAllocation', ipa: 'IPAllocation',
   service: 'Service', services: 'Service', svc: 'Service',
   endpointslice: 'EndpointSlice', endpointslices: 'EndpointSlice',
+  ipaddressclaim: 'IPAddressClaim', ipaddressclaims: 'IPAddressClaim', ipc: 'IPAddressClaim',
+  namespace: 'Namespace', namespaces: 'Namespace', ns: 'Namespace',
 };
 
 /** `Kind/name` or `Kind/namespace/name`; a namespaced kind without a namespace is in `default`. */
@@ -73,7 +76,7 @@ export function parseObjectArg(text: string): { ok: true; ref: ObjectRef } | Fai
   const parts = text.split('/');
   const [kindText = '', ...rest] = parts;
   const kind = KIND_ALIASES[kindText.toLowerCase()];
-  if (kind === undefined) return fail(`--object ${text}: unknown kind "${kindText}"; expected IPPool, IPAllocation, Service or EndpointSlice`);
+  if (kind === undefined) return fail(`--object ${text}: unknown kind "${kindText}"; expected IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice or Namespace`);
   if (rest.length < 1 || rest.length > 2 || rest.some((p) => p === '')) {
     return fail(`--object ${text}: expected Kind/name or Kind/namespace/name`);
   }

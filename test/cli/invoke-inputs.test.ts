@@ -65,8 +65,22 @@ describe('--object', () => {
     ['ipa/ip-0123456789ab', { kind: 'IPAllocation', name: 'ip-0123456789ab' }],
     ['ipallocations/x', { kind: 'IPAllocation', name: 'x' }],
     ['EndpointSlice/shop/web-x7k2p', { kind: 'EndpointSlice', namespace: 'shop', name: 'web-x7k2p' }],
+    // the other kinds the functions are woken for, as the bridge's log lines name them
+    ['IPAddressClaim/192.0.2.6', { kind: 'IPAddressClaim', name: '192.0.2.6' }],
+    ['ipc/2001-db8-10-0-0-0-0-fc', { kind: 'IPAddressClaim', name: '2001-db8-10-0-0-0-0-fc' }],
+    ['Namespace/shop', { kind: 'Namespace', name: 'shop' }],
+    ['ns/shop', { kind: 'Namespace', name: 'shop' }],
   ])('%s names %o', (text, ref) => {
     expect(parseObjectArg(text)).toEqual({ ok: true, ref });
+  });
+
+  it('Namespace/name wakes allocate as the bridge does when its labels change: shop leaves tenant-a\'s scope, web moves to the unscoped pool', async () => {
+    const { out } = await invokeAllocate(fixture('allocate', 'pool-scoped'), '--object', 'Service/shop/web');
+    expect(claims(out)).toEqual({ gold: [], 'public-v4': [], 'tenant-a': ['10.1.0.7=ip-013a2986c760'] });
+    const relabelled = await tmp.state(out.objects.map((o) => (o.kind === 'Namespace' && o.metadata.name === 'shop' ? { ...o, metadata: { ...o.metadata, labels: {} } } : o)));
+    const after = await invokeAllocate(relabelled, '--object', 'Namespace/shop');
+    expect(after.ran.code).toBe(0);
+    expect(claims(after.out)).toEqual({ gold: [], 'public-v4': ['192.0.2.1=ip-013a2986c760'], 'tenant-a': [] });
   });
 
   it('an object missing from the state is a no-op, as for a stale event', async () => {

@@ -118,6 +118,6 @@ describe('the mikrolb bin', () => {
     const child = await runBin(['invoke', 'allocate', '--state', 'test/fixtures/allocate/ipv4-auto', '--object', 'Pod/web']);
     expect(child.code).toBe(2);
     expect(child.stdout).toBe('');
-    expect(child.stderr).toBe('mikrolb invoke: --object Pod/web: unknown kind "Pod"; expected IPPool, IPAllocation, Service or EndpointSlice (see mikrolb invoke --help)\n');
+    expect(child.stderr).toBe('mikrolb invoke: --object Pod/web: unknown kind "Pod"; expected IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice or Namespace (see mikrolb invoke --help)\n');
   }, 30_000);
 });
