@@ -26,7 +26,8 @@ JSON document: function, response, writes, events, objects (and router with --ro
   --object  the object the function is woken for: IPPool/name, IPAllocation/name,
             IPAddressClaim/name, Namespace/name, Service/name (namespace default),
             Service/namespace/name, EndpointSlice/ns/name (kinds also as kubectl spells
-            them: svc, ipp, ipa, ipc, ns, services, ...)
+            them: svc, ipp, ipa, ipc, ns, services, ...); one the state does not hold
+            is run as gone, and a note on stderr says so
   --event   a CloudEvent as the function receives it: a structured-mode JSON object
             ({"specversion": "1.0", "type": ..., "source": ..., "id": ..., "data": ...}) or
             a binary-mode request {"headers": {"ce-type": ..., ...}, "body": <string or JSON>}

@@ -1,7 +1,7 @@
 import { objectInvocation } from '../events/encode.js';
-import type { FunctionHandler, Invocation } from '../events/invocation.js';
+import type { FunctionHandler, Invocation, ObjectRef } from '../events/invocation.js';
 import { answerOf, runHandler, type Answer } from '../events/outcome.js';
-import { loadFixtureState } from '../k8s/fixtures.js';
+import { loadFixtureState, type FixtureObject } from '../k8s/fixtures.js';
 import { memoryPort, type EventRecordOut, type MemoryPort, type WriteRecord } from '../k8s/memory.js';
 import type { KubePort } from '../k8s/port.js';
 import { createLogger, silentLogger, type Logger } from '../log/logger.js';
@@ -65,6 +65,15 @@ interface Prepared {
   objects: unknown[];
   invocation: Invocation;
   router?: InvokeRouter;
+  /** Said on stderr, also with --quiet: --object names nothing in the state. */
+  note?: string;
+}
+
+/** A note when --object names no object of the state (a typo, or the namespace left out). */
+function absentNote(ref: ObjectRef, objects: readonly FixtureObject[]): string | undefined {
+  const found = objects.some((o) => o.kind === ref.kind && o.metadata.name === ref.name && o.metadata.namespace === ref.namespace);
+  if (found) return undefined;
+  return `${ref.kind} ${ref.namespace === undefined ? '' : `${ref.namespace}/`}${ref.name} is not in the state; the function ran as for an object that is gone`;
 }
 
 function resolveFunction(name: string, functions: FunctionRegistry): { ok: true; factory: FunctionFactory } | Fail {
@@ -84,7 +93,8 @@ async function prepare(args: InvokeArgs, functions: FunctionRegistry): Promise<{
     ? { ok: true as const, invocation: objectInvocation('update', target.object, { id: INVOKE_EVENT_ID, source: INVOKE_SOURCE }) }
     : await readEventFile(target.eventFile);
   if (!event.ok) return event;
-  const prepared: Prepared = { factory: fn.factory, objects: state.objects, invocation: event.invocation };
+  const note = 'object' in target ? absentNote(target.object, state.objects) : undefined;
+  const prepared: Prepared = { factory: fn.factory, objects: state.objects, invocation: event.invocation, ...(note === undefined ? {} : { note }) };
   if (args.routerFile !== undefined) {
     const router = await readRouterFile(args.routerFile);
     if (!router.ok) return router;
@@ -130,7 +140,7 @@ export async function runInvoke(argv: string[], io: CliIo, opts: InvokeOptions):
   }
   const ready = await prepare(args, opts.functions);
   if (!ready.ok) return usageError(io, ready.message);
-  const { factory, objects, invocation, router } = ready.prepared;
+  const { factory, objects, invocation, router, note } = ready.prepared;
   const now = steppingClock(opts.clockStart);
   let memory: MemoryPort;
   try {
@@ -145,6 +155,7 @@ export async function runInvoke(argv: string[], io: CliIo, opts: InvokeOptions):
   try {
     answer = answerOf(await runHandler((inv) => factory(ctx)(inv), invocation));
     io.stdout.write(`${JSON.stringify(outputOf(args.function, answer, memory, router), null, 2)}\n`);
+    if (note !== undefined) io.stderr.write(`mikrolb invoke: ${note} (see mikrolb invoke --help)\n`);
   } finally {
     await router?.close();
   }

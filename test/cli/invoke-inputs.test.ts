@@ -90,6 +90,15 @@ describe('--object', () => {
     expect(out.events).toEqual([]);
   });
 
+  it('says so on stderr, also with --quiet: a mistyped name or a forgotten namespace is not a silent run', async () => {
+    // the fixture's Service is shop/web: without its namespace, --object names default/web
+    const { ran } = await invokeAllocate(IPV4, '--object', 'Service/web');
+    expect(ran.code).toBe(0);
+    expect(ran.stderr).toBe('mikrolb invoke: Service default/web is not in the state; the function ran as for an object that is gone (see mikrolb invoke --help)\n');
+    const present = await invokeAllocate(IPV4, '--object', 'Service/shop/web');
+    expect(present.ran.stderr).toBe('');
+  });
+
   it('an IPPool wakes the Failed allocations that may now succeed, and keeps its counts current', async () => {
     const { out } = await invokeAllocate(fixture('allocate', 'address-not-in-pool'), '--object', 'Service/shop/web');
     expect(allocationSummary(out)).toEqual({ 'ip-222200ef295b': 'Failed - AddressNotInPool' });
