@@ -47,11 +47,15 @@ export type ServeRegistry = Readonly<Record<string, ServeEntry>>;
  */
 export async function runServe(argv: string[], env: Env, io: CliIo, registry: ServeRegistry): Promise<number> {
   const [name, ...extra] = argv;
-  const entry = name !== undefined && Object.hasOwn(registry, name) ? registry[name] : undefined;
-  if (name === undefined || !entry || extra.length > 0) {
-    io.stderr.write(`usage: mikrolb serve <${Object.keys(registry).join('|')}>\n`);
+  const usage = (message: string): number => {
+    io.stderr.write(`mikrolb serve: ${message}\nusage: mikrolb serve <${Object.keys(registry).join('|')}>\n`);
     return EXIT_USAGE;
-  }
+  };
+  if (name === undefined) return usage('name the function to serve');
+  const entry = Object.hasOwn(registry, name) ? registry[name] : undefined;
+  if (!entry) return usage(`unknown function "${name}"`);
+  const [unexpected] = extra;
+  if (unexpected !== undefined) return usage(`unexpected argument "${unexpected}": its configuration comes from environment variables ($PORT, ...; docs/configuration.md)`);
   const log = createLogger({ out: io.stderr }).child({ function: name });
   const fail = (message: string): number => {
     io.stderr.write(`mikrolb serve ${name}: ${message}\n`);

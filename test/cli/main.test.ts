@@ -36,6 +36,14 @@ describe('mikrolb', () => {
     expect(await run([cmd, 'allocate'])).toEqual({ code: 2, stdout: '', stderr: `mikrolb ${cmd}: unexpected argument "allocate"\n` });
   });
 
+  it.each([
+    [['serve'], 'name the function to serve'],
+    [['serve', 'alocate'], 'unknown function "alocate"'],
+    [['serve', 'allocate', '--port', '9000'], 'unexpected argument "--port": its configuration comes from environment variables ($PORT, ...; docs/configuration.md)'],
+  ])('%j says what is wrong before the usage (exit 2)', async (argv, message) => {
+    expect(await run(argv)).toEqual({ code: 2, stdout: '', stderr: `mikrolb serve: ${message}\nusage: mikrolb serve <allocate|program|release|webhook>\n` });
+  });
+
   it('delegates routeros-sim, usage errors included', async () => {
     const ran = await run(['routeros-sim', '--port', 'x']);
     expect(ran).toMatchObject({ code: 2, stdout: '' });
