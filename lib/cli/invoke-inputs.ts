@@ -67,6 +67,9 @@ export async function readEventFile(path: string): Promise<{ ok: true; invocatio
 
 /** An earlier `mikrolb invoke` output: its `router.state` is where the next run starts. */
 const InvokeOutputRouterSchema = z.object({ function: z.string(), router: z.object({ state: z.unknown() }).loose() }).loose();
+/** An earlier output made without --router: it has no router state to start from. */
+const InvokeOutputSchema = z.object({ function: z.string(), objects: z.array(z.unknown()) }).loose();
+const ROUTER_FORMAT = '{"version": "7.19.1", "menus": {...}}';
 
 /**
  * `--router`: the router-state format of the simulator's seed and of the output, or a whole
@@ -76,6 +79,12 @@ export async function readRouterFile(path: string): Promise<{ ok: true; state: R
   const read = await readJson(path, '--router');
   if (!read.ok) return read;
   const output = InvokeOutputRouterSchema.safeParse(read.value);
+  if (!output.success && InvokeOutputSchema.safeParse(read.value).success) {
+    return fail(`--router ${path} is the output of a run without --router: it holds no router state; give a router's state ${ROUTER_FORMAT} (mikrolb router dump) or the output of a run with --router`);
+  }
+  if (!output.success && isRecord(read.value) && !('version' in read.value) && !('menus' in read.value)) {
+    return fail(`--router ${path} is not a router's state ${ROUTER_FORMAT}: it has neither "version" nor "menus"`);
+  }
   const parsed = RouterStateSchema.safeParse(output.success ? output.data.router.state : read.value);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];

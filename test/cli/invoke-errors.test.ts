@@ -16,6 +16,8 @@ beforeAll(async () => {
   files['routerVersion'] = await tmp.file('router.json', JSON.stringify({ version: 'seven', menus: {} }));
   files['routerMenu'] = await tmp.file('router.json', JSON.stringify({ version: '7.19.1', menus: { '/ip/nonsense': [] } }));
   files['routerProp'] = await tmp.file('router.json', JSON.stringify({ version: '7.19.1', menus: { '/ip/address': [{ address: '192.0.2.1/24', colour: 'red' }] } }));
+  files['outputWithoutRouter'] = await tmp.file('1-allocated.json', JSON.stringify({ function: 'allocate', response: { status: 200, body: {} }, writes: [], events: [], objects: [] }));
+  files['notRouter'] = await tmp.file('resync.json', JSON.stringify({ specversion: '1.0', id: '1', source: 's', type: 'de.mikrolb.resync' }));
   files['kindPod'] = await tmp.file('state.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n');
   files['badYaml'] = await tmp.file('state.yaml', 'kind: [unclosed\n');
 });
@@ -57,6 +59,10 @@ describe('mikrolb invoke usage errors (exit 2)', () => {
     ['a missing router file', () => ['allocate', '--state', STATE, ...OBJ, '--router', '/nonexistent/r.json'], /^cannot read --router /],
     ['a router with a bad version', () => ['allocate', '--state', STATE, ...OBJ, '--router', files['routerVersion'] ?? ''], /: version: version must look like 7\.19\.1$/],
     ['a router with an unknown menu', () => ['allocate', '--state', STATE, ...OBJ, '--router', files['routerMenu'] ?? ''], /: unknown menu \/ip\/nonsense$/],
+    ['an earlier output made without --router', () => ['program', '--state', STATE, ...OBJ, '--router', files['outputWithoutRouter'] ?? ''],
+      /^--router \S+1-allocated\.json is the output of a run without --router: it holds no router state; give a router's state \{"version": "7\.19\.1", "menus": \{\.\.\.\}\} \(mikrolb router dump\) or the output of a run with --router$/],
+    ['a JSON file that is no router state', () => ['program', '--state', STATE, ...OBJ, '--router', files['notRouter'] ?? ''],
+      /^--router \S+resync\.json is not a router's state \{"version": "7\.19\.1", "menus": \{\.\.\.\}\}: it has neither "version" nor "menus"$/],
     ['a router entry with an unknown property', () => ['allocate', '--state', STATE, ...OBJ, '--router', files['routerProp'] ?? ''], /: \/ip\/address\[0\]: \/ip\/address has no property colour$/],
   ])('%s', async (_what, argv, message) => {
     const ran = await run(['invoke', ...argv()]);
