@@ -1,5 +1,6 @@
 import { parseArgs } from 'node:util';
 import { DEFAULT_CLUSTER, menusFor, planState, scopes, type Op } from '../router/index.js';
+import { isPermission } from '../router/errors.js';
 import type { RouterPort } from '../router/port.js';
 import type { RouterEntry } from '../router/state.js';
 import { createLogger } from '../log/logger.js';
@@ -77,7 +78,10 @@ export async function runUninstall(argv: string[], env: Env, io: CliIo): Promise
   try {
     return await uninstallRouter(router.value, values['dry-run'] ?? false, io, cluster.value);
   } catch (e) {
-    io.stderr.write(`mikrolb uninstall: ${messageOf(e)}\n`);
+    const hint = isPermission(e)
+      ? `; the group of the router user "${env.ROUTEROS_USERNAME ?? ''}" needs the policies api, read and write (docs/installation.md, "A user with its own group"), then run it again`
+      : '';
+    io.stderr.write(`mikrolb uninstall: ${messageOf(e)}${hint}\n`);
     return EXIT_FAILED;
   } finally {
     await router.value.close();

@@ -45,6 +45,20 @@ describe('mikrolb uninstall --router', () => {
     expect(r.stderr).toContain(message);
   });
 
+  it('a router user that may only read is told what its group lacks (exit 1)', async () => {
+    const programmed = parseOutput(await run(['invoke', 'program', '--state', fixture('program', 'web', 'state.yaml'), '--object', 'Service/shop/web', '--router', fixture('program', 'web', 'router.json'), '--quiet']));
+    if (!programmed.router) throw new Error('no router state');
+    const sim = await startRouterSim({ initialState: programmed.router.state, users: [{ name: 'u', password: 'p' }, { name: 'ro', password: 'p', group: 'read' }] });
+    try {
+      const r = await run(['uninstall', '--router'], { ROUTEROS_URL: sim.url, ROUTEROS_USERNAME: 'ro', ROUTEROS_PASSWORD: 'p' });
+      expect(r.code).toBe(1);
+      expect(r.stderr).toMatch(/^mikrolb uninstall: remove \S+ \*[\w,*]+ failed: .*not enough permissions \(9\); the group of the router user "ro" needs the policies api, read and write \(docs\/installation\.md, "A user with its own group"\), then run it again\n$/);
+      expect(ours(sim.state())).toBe(ours(programmed.router.state));
+    } finally {
+      await sim.close();
+    }
+  });
+
   it('never prints the password in an error', async () => {
     const r = await run(['uninstall', '--router'], { ROUTEROS_URL: 'api://127.0.0.1:1', ROUTEROS_USERNAME: 'a', ROUTEROS_PASSWORD: 'hunter2' });
     expect(r.code).toBe(1);
