@@ -1,7 +1,10 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { ensureBinaries } from './cluster/binaries.js';
 
 const alive = (pid: number): boolean => {
   try {
@@ -34,4 +37,16 @@ describe('the test-cluster harness', () => {
     expect(pids.filter(alive)).toEqual([]);
     expect(existsSync(dir)).toBe(false);
   }, 180_000);
+
+  it('without binaries and without Go, says what to install or set instead of failing in the build (npm start, npm test)', async () => {
+    // a PATH without go, and a cache without binaries: nothing may start building
+    const dir = await mkdtemp(join(tmpdir(), 'mikrolb-no-go-'));
+    try {
+      const env = { PATH: join(dir, 'bin'), HOME: dir, MIKROLB_CACHE_DIR: join(dir, 'cache') };
+      await expect(ensureBinaries(env)).rejects.toThrow(/^kube-apiserver, etcd and kubectl are not in \S+, and Go is not on PATH to build them \(once, 10–20 minutes\): install Go >= 1\.26, or set KUBEBUILDER_ASSETS to a folder that holds the three \(README, Prerequisites\)$/);
+      expect(existsSync(join(dir, 'cache'))).toBe(false);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
 });

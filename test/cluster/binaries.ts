@@ -1,4 +1,4 @@
-import { execFileSync, spawn } from 'node:child_process';
+import { execFileSync, spawn, spawnSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -68,11 +68,20 @@ export function binariesFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterBi
   return undefined;
 }
 
+/** Whether `go` runs on this environment's PATH. */
+function hasGo(env: NodeJS.ProcessEnv): boolean {
+  const ran = spawnSync('go', ['version'], { env, stdio: 'ignore' });
+  return ran.error === undefined && ran.status === 0;
+}
+
 /** Runs tools/build.sh (Go, from the module proxy) into the cache, streaming its progress. */
-function build(out: string): Promise<void> {
+function build(out: string, env: NodeJS.ProcessEnv): Promise<void> {
+  if (!hasGo(env)) {
+    return Promise.reject(new Error(`kube-apiserver, etcd and kubectl are not in ${out}, and Go is not on PATH to build them (once, 10–20 minutes): install Go >= 1.26, or set KUBEBUILDER_ASSETS to a folder that holds the three (README, Prerequisites)`));
+  }
   return new Promise((resolve, reject) => {
     process.stderr.write(`[test-cluster] no cached binaries in ${out}; building them from Go modules (takes many minutes cold)\n`);
-    const child = spawn('bash', [join(toolsDir, 'build.sh'), out], { stdio: ['ignore', 'inherit', 'inherit'] });
+    const child = spawn('bash', [join(toolsDir, 'build.sh'), out], { env, stdio: ['ignore', 'inherit', 'inherit'] });
     child.on('error', reject);
     child.on('exit', (code) => (code === 0 ? resolve() : reject(new Error(`building the test-cluster binaries failed (exit ${code})`))));
   });
@@ -85,7 +94,7 @@ export async function ensureBinaries(env: NodeJS.ProcessEnv = process.env): Prom
   const dir = cacheDir(env);
   const cached = fromDir(dir, 'cache');
   if (cached) return cached;
-  await build(dir);
+  await build(dir, env);
   const built = fromDir(dir, 'built');
   if (!built) throw new Error(`the build finished but ${dir} lacks a binary`);
   return built;
