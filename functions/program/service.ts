@@ -35,11 +35,6 @@ export interface RouterView {
   entries: (uid: string, also?: readonly string[]) => Record<string, RouterEntry[]>;
 }
 
-const familyOf = (ip: string) => {
-  const p = parseAddress(ip);
-  return p.ok ? p.family : undefined;
-};
-
 /** Talks to the router; a failure becomes a BackendError outcome for every advertisement. */
 async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean; added: boolean }> {
   try {
@@ -82,7 +77,7 @@ type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 /** The Service's next status (ingress and our condition), or undefined when it would not change. */
 function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: readonly IPAllocation[], all: readonly IPAllocation[], want: IngressWant, routerError: string | undefined): Service['status'] | undefined {
   const current = svc.status?.loadBalancer?.ingress ?? [];
-  const ingress = !want.publish ? current : ingressToWrite(current, want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], familyOf) : []);
+  const ingress = !want.publish ? current : ingressToWrite(current, want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? []) : []);
   const condition = serviceCondition([...all], {
     ...(routerError ? { routerError } : {}),
     ...(all.length === 0 ? { nothingValid: nothingValidNote(serviceIntent(svc, deps.classes)) } : {}),

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { IPAllocation } from '../k8s/schemas.js';
 import { stateConditions } from './allocation-status.js';
-import { ingressToWrite, serviceCondition } from './program-status.js';
+import { ingressFor, ingressToWrite, serviceCondition } from './program-status.js';
 
 /** Which failed allocation a PreferDualStack Service may go without (see functions/program/condition.test.ts for the whole run). */
 const at = (conditions: ReturnType<typeof stateConditions>) => conditions.map((c) => ({ ...c, lastTransitionTime: '2026-01-01T00:00:00Z' }));
@@ -63,5 +63,34 @@ describe('ingressToWrite', () => {
       expect(ingressToWrite(stored, wanted)).toBe(wanted);
     }
     expect(ingressToWrite([{ ip: '192.0.2.15' }], [])).toEqual([]);
+  });
+});
+
+/**
+ * A dual-stack Service lists its primary family's address first, as its clusterIPs do (the first
+ * of `spec.ipFamilies`): tools that read `ingress[0]` (and kubectl's EXTERNAL-IP column, which
+ * lists them in order) get the Service's primary address, whatever the addresses' digits.
+ */
+describe('ingressFor', () => {
+  const ips = (allocations: IPAllocation[], families: ('IPv4' | 'IPv6')[]) => ingressFor(allocations, families).map((i) => i.ip);
+  const v4a = ready('ip-1', { ipFamily: 'IPv4' }, '203.0.113.9');
+  const v6a = ready('ip-2', { ipFamily: 'IPv6' }, '2001:db8::9');
+
+  it('the primary family first: IPv4 before IPv6 under [IPv4, IPv6], even when the IPv6 text sorts first', () => {
+    expect(ips([v6a, v4a], ['IPv4', 'IPv6'])).toEqual(['203.0.113.9', '2001:db8::9']);
+  });
+
+  it('the primary family first: IPv6 before IPv4 under [IPv6, IPv4]', () => {
+    expect(ips([v4a, ready('ip-3', { ipFamily: 'IPv6' }, 'fd00::9')], ['IPv6', 'IPv4'])).toEqual(['fd00::9', '203.0.113.9']);
+  });
+
+  it('within a family, in address order (not text order)', () => {
+    const nine = ready('ip-4', { address: '192.0.2.9' }, '192.0.2.9');
+    const ten = ready('ip-5', { address: '192.0.2.10' }, '192.0.2.10');
+    expect(ips([ten, nine], ['IPv4'])).toEqual(['192.0.2.9', '192.0.2.10']);
+  });
+
+  it('only the Service\'s families, once each', () => {
+    expect(ips([v4a, v6a, ready('ip-6', { address: '203.0.113.9' }, '203.0.113.9')], ['IPv4'])).toEqual(['203.0.113.9']);
   });
 });

@@ -1,5 +1,5 @@
 /** The Service's status: its `status.loadBalancer.ingress` and its `mikrolb.de/LoadBalancerReady` condition. An allocation's conditions are worded in allocation-status.ts. */
-import type { IPFamily } from '../ip/index.js';
+import { IP_FAMILIES, parseAddress, type IPFamily } from '../ip/index.js';
 import type { LoadBalancerIngress } from '../k8s/core-objects.js';
 import { ANNOTATION_LB_ENABLED } from '../k8s/keys.js';
 import type { Condition, IPAllocation } from '../k8s/schemas.js';
@@ -9,17 +9,23 @@ import { deepEqualJson } from './equal.js';
 
 export const isReady = (a: IPAllocation): boolean => findCondition(a.status?.conditions, COND_READY)?.status === 'True';
 
-/** `status.loadBalancer.ingress`: ready LB addresses of the Service's families, in a stable order. */
-export function ingressFor(lbAllocations: readonly IPAllocation[], families: readonly IPFamily[], familyOf: (a: string) => IPFamily | undefined): LoadBalancerIngress[] {
-  const ips = lbAllocations
-    .filter((a) => isReady(a) && a.status?.address && !a.metadata.deletionTimestamp)
-    .map((a) => a.status?.address ?? '')
-    .filter((ip) => {
-      const f = familyOf(ip);
-      return f !== undefined && (families.length === 0 || families.includes(f));
-    })
-    .sort();
-  return [...new Set(ips)].map((ip) => ({ ip, ipMode: 'Proxy' }));
+/**
+ * `status.loadBalancer.ingress`: the ready LB addresses of the Service's families, the primary
+ * family's first (the order of `spec.ipFamilies`, as for its clusterIPs: what reads `ingress[0]`
+ * gets the primary address), each family's in address order.
+ */
+export function ingressFor(lbAllocations: readonly IPAllocation[], families: readonly IPFamily[]): LoadBalancerIngress[] {
+  const order: readonly IPFamily[] = families.length === 0 ? IP_FAMILIES : families;
+  const byText = new Map<string, { family: number; value: bigint }>();
+  for (const a of lbAllocations) {
+    if (!isReady(a) || !a.status?.address || a.metadata.deletionTimestamp) continue;
+    const p = parseAddress(a.status.address);
+    const family = p.ok ? order.indexOf(p.family) : -1;
+    if (p.ok && family >= 0) byText.set(a.status.address, { family, value: p.value });
+  }
+  return [...byText]
+    .sort(([, x], [, y]) => x.family - y.family || (x.value < y.value ? -1 : x.value > y.value ? 1 : 0))
+    .map(([ip]) => ({ ip, ipMode: 'Proxy' }));
 }
 
 /**
