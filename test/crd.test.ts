@@ -1,7 +1,7 @@
 import { afterAll, describe, expect, inject, it } from 'vitest';
 import { z } from 'zod';
 import { apiServerPort } from '../lib/k8s/client.js';
-import { isBadRequest, isConflict } from '../lib/k8s/errors.js';
+import { isBadRequest, isConflict, isInvalid } from '../lib/k8s/errors.js';
 import { memoryPort } from '../lib/k8s/memory.js';
 import type { KubeObject, KubePort } from '../lib/k8s/port.js';
 import { IPAllocationSchema, IPPoolSchema } from '../lib/k8s/schemas.js';
@@ -180,6 +180,18 @@ describe('the IPAllocation and IPPool CRDs', () => {
     created.push(`ippool/${name}`);
     const out = await transport({ method: 'POST', path: resourcePath(RESOURCES.IPPool), body: { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name }, spec: { ipFamily: 'IPv6', addresses: ['2001:db8::/120'] } } });
     expect(out).toMatchObject({ spec: { ipFamily: 'IPv6', addresses: ['2001:db8::/120'], autoAssign: true, avoidBuggyIPs: true, advertise: true } });
+  });
+
+  it('refuses an IPPool whose name is longer than 63 characters (each address claim carries its pool\'s name as a label value), and admits one of 63', async () => {
+    const pool = (name: string) => ({ apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name }, spec: { ipFamily: 'IPv4', addresses: ['198.51.100.8/30'] } });
+    const base = uniq('long');
+    const longest = `${base}-${'x'.repeat(63 - base.length - 1)}`;
+    created.push(`ippool/${longest}`);
+    expect(longest).toHaveLength(63);
+    await transport({ method: 'POST', path: resourcePath(RESOURCES.IPPool), body: pool(longest) });
+    const refused = await transport({ method: 'POST', path: resourcePath(RESOURCES.IPPool), body: pool(`${longest}y`) }).then(() => undefined, (e: unknown) => e);
+    expect(isInvalid(refused)).toBe(true);
+    expect(String(refused)).toContain('at most 63 characters');
   });
 
   it('answers a status update with a stale resourceVersion with 409 Conflict', async () => {
