@@ -445,8 +445,8 @@ async function withRoutes(router: RouterPort, p: OwnerProgram, state: Record<str
 }
 
 /**
- * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one or
- * two round trips, only when something differs: see stagePlan); on a router conflict, reads
+ * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one to
+ * four round trips, only when something differs: see stagePlan); on a router conflict, reads
  * narrowed and tries again. Resolves with the last plan's outcomes and, as `ops`, every op it
  * sent: an attempt a conflict ended may have landed in part (another writer changed the router
  * meanwhile), so a last plan with nothing left to do does not mean nothing was written.

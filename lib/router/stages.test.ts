@@ -4,7 +4,9 @@ import { applyPlanToState } from './apply.js';
 import { scopes } from './names.js';
 import type { Op } from './ops.js';
 import { stagePlan } from './stages.js';
-import { ALL_MENUS, NET, baseRouter, converge, desiredFor, endpointsAt, serviceDesired, webService } from './test-support.js';
+import { ALL_MENUS, FAMILIES, NET, backendSpread, baseRouter, converge, desiredFor, endpointsAt, serviceDesired, webService } from './test-support.js';
+import type { ServiceProgram } from './layout.js';
+import type { IPFamily } from '../ip/index.js';
 import { planState } from './planner.js';
 import type { RouterState } from './state.js';
 
@@ -37,6 +39,14 @@ describe('stagePlan: what reaches the router first', () => {
       story: 'endpoints changed: NAT only, one round trip',
       ops: [{ op: 'set', menu: N, id: '*2', changes: { 'to-addresses': '10.0.0.6' } }, { op: 'remove', menu: N, ids: ['*5'] }],
       stages: [[`set ${N}`, `remove ${N} *5`]],
+    },
+    {
+      story: 'an address changed: the old address\'s NAT rules go only once the new ones are in, with the other removals',
+      ops: [
+        { op: 'add', menu: L, entry }, { op: 'remove', menu: L, ids: ['*1'] }, { op: 'add', menu: N, entry: rule }, { op: 'remove', menu: N, ids: ['*2'] },
+        { op: 'add', menu: A, entry: adv }, { op: 'remove', menu: A, ids: ['*3'] },
+      ],
+      stages: [[`add ${L}`, `add ${A}`], [`add ${N}`], [`remove ${N} *2`, `remove ${L} *1`, `remove ${A} *3`]],
     },
     { story: 'nothing to do', ops: [], stages: [] },
   ])('$story', ({ ops, stages }) => {
@@ -94,5 +104,28 @@ describe('stagePlan: a round trip cut short', () => {
     const after = cutShort(from, stagePlan(ops, from.menus), fails);
     expect(createTracer(after).trace(inside)).toMatchObject({ ok: true, dstPort: 8080 });
     expect(createTracer(applyPlanToState(from, ops)).trace(inside)).toMatchObject({ ok: true, dstPort: 8080 });
+  });
+
+  const natAdd = (op: Op): boolean => op.op === 'add' && op.menu === N;
+  /** Refuses the plan's first NAT add only. */
+  const firstNatAdd = (ops: readonly Op[]): ((op: Op) => boolean) => {
+    const first = ops.find(natAdd);
+    return (op) => op === first;
+  };
+  const every = (): ((op: Op) => boolean) => natAdd;
+  it.each<{ story: string; from: ServiceProgram; to: ServiceProgram; refuse: (ops: readonly Op[]) => (op: Op) => boolean }>([
+    { story: 'switching to sessionAffinity ClientIP, every per-client rule refused (a router without the property)', from: webService(), to: webService({ sessionAffinity: 'ClientIP' }), refuse: every },
+    { story: 'switching to sessionAffinity ClientIP, one per-client rule refused', from: webService(), to: webService({ sessionAffinity: 'ClientIP' }), refuse: firstNatAdd },
+    { story: 'a port renumbered (tcp/80 to tcp/81), the new port\'s rules refused', from: webService(), to: webService({ ports: [{ protocol: 'tcp', port: 81, targetPort: 8080, name: 'http' }, { protocol: 'udp', port: 53, targetPort: 5353, name: 'dns' }] }), refuse: every },
+  ])('$story: every client still reaches an endpoint, none is refused', ({ from, to, refuse }) => {
+    const { state: start } = converge(baseRouter(), desiredFor([from]), scopes.everything);
+    const ops = planState(start, serviceDesired(to), scopes.service(to.uid), ALL_MENUS);
+    expect(ops.some((op) => op.menu === N && op.op === 'remove')).toBe(true);
+    const after = cutShort(start, stagePlan(ops, start.menus), refuse(ops));
+    const reached = (state: RouterState, family: IPFamily): Record<string, string[]> =>
+      Object.fromEntries(Object.entries(backendSpread(state, family)).map(([port, spread]) => [port, Object.keys(spread).sort()]));
+    for (const family of FAMILIES) {
+      expect(reached(after, family)).toEqual(reached(start, family));
+    }
   });
 });

@@ -30,6 +30,12 @@ function splitSourceLists(op: Op, state: Readonly<Record<string, readonly Router
  *    own: they refuse or mark traffic to LB addresses the router answers for.
  * 2. Divert and retire: the NAT changes (make before break among themselves), then the removals
  *    from every other menu, so an address stops being NATed before it stops being advertised.
+ *    When the NAT changes both add and remove rules (sessionAffinity switched, a port or an
+ *    address changed), the NAT removals and the other removals go in a round trip of their own
+ *    after the rest: the router runs every command of a round trip, so removals sent with adds
+ *    it refuses (a property its version lacks) would leave the Service forwarding nothing, or
+ *    turning part of its clients away. A new Service (adds only) and endpoint changes (sets,
+ *    adds or removals) keep one round trip here.
  * 3. Only when the plan removes entries of a source list (loadBalancerSourceRanges lifted, or
  *    the Service released): those, once the gate and drop rules matching the list are gone.
  *    `state` (the entries the plan was made from) tells which removals they are.
@@ -64,5 +70,10 @@ export function stagePlan(ops: readonly Op[], state: Readonly<Record<string, rea
       lists.push(...last);
     }
   }
-  return [build, [...divert, ...retire], lists].filter((stage) => stage.length > 0);
+  // NAT adds and removals together (an affinity switch, a port or an address changed): the
+  // removals wait for the adds, so a router that refuses the new rules keeps the old ones
+  const breaks = divert.filter((op) => op.op === 'remove');
+  const split = breaks.length > 0 && divert.some((op) => op.op === 'add');
+  const nat = split ? [divert.filter((op) => op.op !== 'remove'), [...breaks, ...retire]] : [[...divert, ...retire]];
+  return [build, ...nat, lists].filter((stage) => stage.length > 0);
 }
