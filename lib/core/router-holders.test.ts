@@ -6,7 +6,9 @@ import { baseRouter, webService } from '../router/test-support.js';
 import type { RouterEntry } from '../router/state.js';
 import { createTracer } from '../../test/tracer/index.js';
 import type { AdvertisementWant } from './program-model.js';
-import { planOwner, readsFor, type OwnerProgram } from './router-program.js';
+import { partitionState, planOwner, programOwner, readsFor, type OwnerProgram } from './router-program.js';
+import { connectRouter } from '../routeros/client/index.js';
+import { startRouterSim } from '../routeros/sim/index.js';
 
 /**
  * Addresses the router itself holds are refused before anything is written: the story of the
@@ -126,5 +128,55 @@ describe('planOwner refuses an address another cluster sharing the router advert
     const legacy: RouterEntry = { ...theirs, comment: `mikrolb:svc=${UID}:adv:192.0.2.15` };
     const result = planOwner({ ...owner([{ family: 'IPv4', address: '192.0.2.15' }]), cluster: 'west' }, state({ '/ip/address': [legacy] }));
     expect(result.outcomes.get('ip-0')).toMatchObject({ kind: 'refused', message: expect.stringContaining('added by the MikroLB of cluster "default"') });
+  });
+});
+
+describe('an entry of the LB address list that is not this cluster\'s holds the address', () => {
+  const LIST = '/ip/firewall/address-list';
+  const byHand: RouterEntry = { '.id': '*95', list: 'mikrolb-lb', address: '192.0.2.15', comment: 'test by hand' };
+  // another cluster's address of a pool with advertise: false: its list entry, no advertisement
+  const west: RouterEntry = { '.id': '*96', list: 'mikrolb-lb', address: '192.0.2.15', comment: 'mikrolb:west:svc=their-uid:lb-list:192.0.2.15' };
+
+  it.each<{ story: string; entry: RouterEntry; whose: string }>([
+    { story: 'made by hand', entry: byHand, whose: 'entry *95, comment "test by hand", not added by MikroLB' },
+    { story: 'another cluster\'s (a pool with advertise: false)', entry: west, whose: 'entry *96, added by the MikroLB of cluster "west"' },
+  ])('$story: refused, naming the entry, and nothing of ours is written for it', ({ entry, whose }) => {
+    const result = planOwner(owner([{ family: 'IPv4', address: '192.0.2.15' }]), state({ [LIST]: [entry] }));
+    expect(result.outcomes.get('ip-0')).toMatchObject({
+      kind: 'refused', reason: 'AddressInUseByRouter',
+      message: expect.stringContaining(`Address 192.0.2.15 of pool lan is in the router's address list mikrolb-lb already (${whose})`),
+    });
+    expect(mentioned(result.ops)).not.toContain('192.0.2.15');
+  });
+
+  it('our own entry, and an entry of another list, do not', () => {
+    const ours: RouterEntry = { '.id': '*97', list: 'mikrolb-lb', address: '192.0.2.15', comment: `mikrolb:default:svc=${UID}:lb-list:192.0.2.15` };
+    const otherList: RouterEntry = { '.id': '*98', list: 'office', address: '192.0.2.15', comment: 'test by hand' };
+    const result = planOwner(owner([{ family: 'IPv4', address: '192.0.2.15' }]), state({ [LIST]: [ours, otherList] }));
+    expect(result.outcomes.get('ip-0')).toMatchObject({ kind: 'advertised' });
+  });
+
+  it('program against the simulator: the allocation is refused with that message, not a BackendError after four conflicts', async () => {
+    const sim = await startRouterSim({ initialState: { ...baseRouter(), menus: { ...baseRouter().menus, [LIST]: [west] } }, users: [{ name: 'mikrolb', password: 'pw' }] });
+    const client = connectRouter({ url: sim.url, username: 'mikrolb', password: 'pw', timeoutMs: 5000 });
+    try {
+      const result = await programOwner(client, owner([{ family: 'IPv4', address: '192.0.2.15' }]));
+      expect(result.outcomes.get('ip-0')).toMatchObject({ kind: 'refused', message: expect.stringContaining('added by the MikroLB of cluster "west"') });
+      const after = sim.state();
+      expect(after.menus[LIST]).toEqual([west]);
+      expect(JSON.stringify(after.menus['/ip/address'])).not.toContain('192.0.2.15');
+    } finally {
+      await client.close();
+      await sim.close();
+    }
+  });
+});
+
+describe('a resync\'s whole read, split by owner, shows each owner the LB list entries that are not this cluster\'s', () => {
+  it('so the owner is refused there too', () => {
+    const west: RouterEntry = { '.id': '*96', list: 'mikrolb-lb', address: '192.0.2.15', comment: 'mikrolb:west:svc=their-uid:lb-list:192.0.2.15' };
+    const view = partitionState(state({ '/ip/firewall/address-list': [west] }))(UID);
+    expect(view['/ip/firewall/address-list']).toEqual([west]);
+    expect(planOwner(owner([{ family: 'IPv4', address: '192.0.2.15' }]), view).outcomes.get('ip-0')).toMatchObject({ kind: 'refused' });
   });
 });

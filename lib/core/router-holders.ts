@@ -1,6 +1,7 @@
 import { familyBits, formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import type { FamilyAddress } from '../router/index.js';
-import { ownerOf } from '../router/index.js';
+import { LB_LIST, ownerOf } from '../router/index.js';
+import { firewallMenu } from '../router/menus.js';
 import type { RouterEntry } from '../router/state.js';
 import type { AdvertisementWant } from './program-model.js';
 import { REASON_ADDRESS_IN_USE_BY_ROUTER, type RouterOutcome } from './allocation-status.js';
@@ -30,6 +31,31 @@ export function routerHolder(family: IPFamily, address: string, entries: readonl
 }
 
 /**
+ * The entry of the LB address list (`mikrolb-lb`) for `address` that is not ours: made by hand,
+ * or another cluster's (an address of its pool with `advertise: false` has no advertisement).
+ * The router refuses our own entry beside it (`already have such entry`), and the list leads
+ * the address to that cluster's rules: it holds the address as an advertisement would.
+ */
+export function listHolder(family: IPFamily, address: string, entries: readonly RouterEntry[], cluster: string): RouterEntry | undefined {
+  const wanted = parseAddress(address);
+  if (!wanted.ok) return undefined;
+  return entries.find((e) => {
+    if (e.list !== LB_LIST || (e.dynamic !== 'true' && ownerOf(e.comment)?.cluster === cluster)) return false;
+    const [host = '', length] = (e.address ?? '').split('/');
+    const parsed = parseAddress(host);
+    return parsed.ok && parsed.family === family && parsed.value === wanted.value && (length === undefined || Number(length) === familyBits(family));
+  });
+}
+
+/** Query conditions (for `anyOf`) that find an address-list entry for `address`, in any list. */
+export function listHolderConditions(a: FamilyAddress): string[] {
+  const p = parseAddress(a.address);
+  if (!p.ok || p.family !== a.family) return [];
+  const text = formatAddress(p.family, p.value);
+  return [`address=${text}`, `address=${text}/${familyBits(p.family)}`];
+}
+
+/**
  * Query conditions (for `anyOf`) that find an entry holding `address` with any prefix length:
  * RouterOS prints `address` as `<host>/<length>`, and a query compares whole values.
  */
@@ -45,21 +71,41 @@ const keyOf = (family: IPFamily, address: string): string => {
   return `${family}|${p.ok ? String(p.value) : address}`;
 };
 
-/** The wants whose address the router holds (see routerHolder), with the outcome each allocation gets. */
+/** Who wrote a holder: another cluster's MikroLB, or anyone else. */
+function whoseEntry(holder: RouterEntry): string {
+  const other = holder.dynamic === 'true' ? undefined : ownerOf(holder.comment)?.cluster;
+  return other === undefined ? 'not added by MikroLB' : `added by the MikroLB of cluster ${JSON.stringify(other)}`;
+}
+
+/** Why the want is refused, or undefined when nothing on the router holds its address. */
+function refusal(w: AdvertisementWant, state: Record<string, RouterEntry[]>, cluster: string): string | undefined {
+  const address = `Address ${w.address}${w.pool ? ` of pool ${w.pool}` : ''}`;
+  const explicit = w.allocation.spec.address !== undefined;
+  const holder = routerHolder(w.family, w.address, state[ADDRESS_MENU[w.family]] ?? [], cluster);
+  if (holder) {
+    const where = `${holder.address ?? w.address}${holder.interface ? ` on ${holder.interface}` : ''}`;
+    return `${address} is the router's own (${where}, ${whoseEntry(holder)}), so nothing is programmed for it; ${explicit ? 'exclude it from the pool' : 'the allocation moves to another free address if one is left (exclude it from the pool to skip it)'}.`;
+  }
+  const listed = listHolder(w.family, w.address, state[firewallMenu(w.family, 'address-list')] ?? [], cluster);
+  if (!listed) return undefined;
+  const foreign = ownerOf(listed.comment) === undefined || listed.dynamic === 'true';
+  const entry = [`entry ${listed['.id'] ?? ''}`, ...(foreign && listed.comment ? [`comment ${JSON.stringify(listed.comment)}`] : []), whoseEntry(listed)].filter(Boolean).join(', ');
+  const removal = 'remove that entry if nothing uses the address';
+  return `${address} is in the router's address list ${LB_LIST} already (${entry}), so nothing is programmed for it; ${explicit ? `exclude it from the pool, or ${removal}` : `the allocation moves to another free address if one is left (exclude it from the pool to skip it, or ${removal})`}.`;
+}
+
+/**
+ * The wants whose address the router holds (see routerHolder and listHolder), with the outcome
+ * each allocation gets.
+ */
 export function refusedWants(adverts: readonly AdvertisementWant[], state: Record<string, RouterEntry[]>, cluster: string): { outcomes: Map<string, RouterOutcome>; addresses: Set<string> } {
   const outcomes = new Map<string, RouterOutcome>();
   const addresses = new Set<string>();
   for (const w of adverts) {
-    const holder = routerHolder(w.family, w.address, state[ADDRESS_MENU[w.family]] ?? [], cluster);
-    if (!holder) continue;
+    const message = refusal(w, state, cluster);
+    if (message === undefined) continue;
     addresses.add(keyOf(w.family, w.address));
-    const where = `${holder.address ?? w.address}${holder.interface ? ` on ${holder.interface}` : ''}`;
-    const other = holder.dynamic === 'true' ? undefined : ownerOf(holder.comment)?.cluster;
-    const whose = other === undefined ? 'not added by MikroLB' : `added by the MikroLB of cluster ${JSON.stringify(other)}`;
-    outcomes.set(w.allocation.metadata.name, {
-      kind: 'refused', reason: REASON_ADDRESS_IN_USE_BY_ROUTER,
-      message: `Address ${w.address}${w.pool ? ` of pool ${w.pool}` : ''} is the router's own (${where}, ${whose}), so nothing is programmed for it; ${w.allocation.spec.address ? 'exclude it from the pool' : 'the allocation moves to another free address if one is left (exclude it from the pool to skip it)'}.`,
-    });
+    outcomes.set(w.allocation.metadata.name, { kind: 'refused', reason: REASON_ADDRESS_IN_USE_BY_ROUTER, message });
   }
   return { outcomes, addresses };
 }

@@ -1,7 +1,7 @@
 import type { AdvertisementWant } from './program-model.js';
 import type { RouterOutcome } from './allocation-status.js';
 import { interfaceFor } from './route-interface.js';
-import { ADDRESS_MENU, holderConditions, isRefused, refusedWants } from './router-holders.js';
+import { ADDRESS_MENU, holderConditions, isRefused, listHolderConditions, refusedWants } from './router-holders.js';
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
   DEFAULT_CLUSTER, advertisementEntry, entryOwner, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
@@ -182,7 +182,8 @@ const BUILTIN_CHAINS: Record<string, readonly string[]> = { filter: ['input', 'f
  * A whole-router read split by owner, so that planning each of N owners against it costs what
  * its own entries cost: each owner sees the built-in chains (and their foreign rules) plus its
  * own entries, in router order — exactly what a narrowed read would have returned. Entries of
- * other clusters' Services are nobody's here.
+ * other clusters' Services are nobody's here, but for their (and foreign) LB list entries,
+ * which every owner sees: they hold an address.
  */
 export function partitionState(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): (uid: string, also?: readonly string[]) => Record<string, RouterEntry[]> {
   const shared: Record<string, [number, RouterEntry][]> = {};
@@ -192,7 +193,9 @@ export function partitionState(state: Record<string, RouterEntry[]>, cluster: st
     const builtin = BUILTIN_CHAINS[table] ?? [];
     entries.forEach((e, i) => {
       const owner = ownerOf(e.comment);
-      if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/'))) {
+      // an LB list entry not of this cluster holds its address for every owner (listHolder)
+      const listHolder = e.list === LB_LIST && owner?.cluster !== cluster;
+      if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/')) || listHolder) {
         (shared[menu] ??= []).push([i, e]);
       } else if (owner?.kind === 'service' && owner.cluster === cluster) {
         const own = byOwner.get(owner.uid) ?? {};
@@ -272,9 +275,9 @@ function possibleEntries(all: OwnerProgram): DesiredMenus {
 /**
  * The narrowed print of one menu: its chains (the built-in ones our globals sit in when
  * `builtin`, the owner's own), its lists, its entries by their exact comments (and the comment
- * the default cluster wrote before cluster names), and `holders`: in an address menu, the
- * conditions finding the foreign entries that hold one of the owner's addresses. Plain loops
- * over the entries: they come in many shapes.
+ * the default cluster wrote before cluster names), and `holders`: in an address menu or an
+ * address list, the conditions finding the foreign entries that hold one of the owner's
+ * addresses. Plain loops over the entries: they come in many shapes.
  */
 function menuRead(menu: string, entries: readonly DesiredEntry[], serviceUid: string | undefined, holders: readonly string[], builtin: boolean): OwnerRead | undefined {
   const table = menu.split('/').pop() ?? '';
@@ -328,11 +331,13 @@ function ownerReads(p: OwnerProgram): OwnerRead[] {
   // global rules the owner could need: planOwner plans no global rule of any other
   const globalFamilies = familiesNeeding(all);
   for (const f of FAMILIES) {
-    // foreign entries holding one of the owner's addresses (the router's own) are refused
-    const holders = p.adverts.filter((w) => w.family === f).flatMap(holderConditions);
+    // foreign entries holding one of the owner's addresses (the router's own, or a foreign
+    // entry of the LB list) are refused
+    const wants = p.adverts.filter((w) => w.family === f);
+    const holders: Record<string, string[]> = { [ADDRESS_MENU[f]]: wants.flatMap(holderConditions), [firewallMenu(f, 'address-list')]: wants.flatMap(listHolderConditions) };
     for (const menu of menusFor(f)) {
       const address = menu === ADDRESS_MENU[f];
-      const read = needsRoutes && address ? { request: { menu }, chains: new Set<string>() } : menuRead(menu, desired[menu] ?? [], serviceUid, address ? holders : [], globalFamilies.has(f));
+      const read = needsRoutes && address ? { request: { menu }, chains: new Set<string>() } : menuRead(menu, desired[menu] ?? [], serviceUid, holders[menu] ?? [], globalFamilies.has(f));
       if (read) reads.push(read);
     }
     reads.push(...routeReads(p).filter((r) => r.menu === ROUTE_MENU[f]).map((request) => ({ request, chains: new Set<string>() })));
