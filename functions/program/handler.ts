@@ -6,7 +6,7 @@ import { claimsOfPool, LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_
 import { getPool, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
-import { programAllocation, programReservation, programService, type RouterView } from './service.js';
+import { programAllocation, programReservation, programService, reservationOnRouter, type RouterView } from './service.js';
 import { addressOfClaim, claimSharingChanged } from './shared.js';
 import { managedAndLive } from '../../lib/core/service.js';
 import { eachHolder } from '../../lib/core/sharing.js';
@@ -89,7 +89,7 @@ async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
     await attempt((state) => programService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, state));
   }
   for (const a of (await listAllocations(deps.kube)).items) {
-    if (a.metadata.labels?.[LABEL_SERVICE_UID] || !a.status?.address || a.metadata.deletionTimestamp) continue;
+    if (a.metadata.labels?.[LABEL_SERVICE_UID] || !reservationOnRouter(a) || a.metadata.deletionTimestamp) continue;
     await attempt((state) => programReservation(deps, a, report, state));
   }
   if (failure) throw failure;

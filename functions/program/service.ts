@@ -296,13 +296,19 @@ async function settleAfterWrite(deps: ProgramDeps, svc: Service, read: ServiceRe
   return settled;
 }
 
+/**
+ * Whether an operator reservation has anything on the router to program: the address it holds,
+ * or addresses it left (given back as Failed, or moved from) whose advertisement may still stand.
+ */
+export const reservationOnRouter = (a: IPAllocation): boolean => a.status?.address !== undefined || (a.status?.formerAddresses ?? []).length > 0;
+
 /** Programs an allocation: its Service's, or an operator reservation's own advertisement. */
 export async function programAllocation(deps: ProgramDeps, name: string, report: ProgramReport): Promise<void> {
   const a = await getAllocation(deps.kube, name);
   if (!a || a.metadata.deletionTimestamp) return;
   const svc = serviceOfLabels(a.metadata.labels);
   if (svc) await programService(deps, svc.namespace, svc.name, report);
-  else if (a.status?.address) await programReservation(deps, a, report);
+  else if (reservationOnRouter(a)) await programReservation(deps, a, report);
 }
 
 /**
@@ -461,7 +467,7 @@ export async function programReservation(deps: ProgramDeps, allocation: IPAlloca
   if (poolsNow && advertising([allocation], poolsNow, await claimPoolsIn(poolsNow)) !== advertising([allocation], pools.items, claimPools)) {
     report.actions.push('its pool changed while programming: program runs again');
     const now = await getAllocation(deps.kube, allocation.metadata.name);
-    if (now?.status?.address && !now.metadata.deletionTimestamp) await programReservation(deps, now, report, undefined, round + 1);
+    if (now && reservationOnRouter(now) && !now.metadata.deletionTimestamp) await programReservation(deps, now, report, undefined, round + 1);
   }
   return wrote;
 }
