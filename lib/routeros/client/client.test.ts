@@ -139,6 +139,18 @@ describe('the router client against the simulator', () => {
     expect(isNotFound(failing)).toBe(true);
   });
 
+  // a Service's allocations all carry the message of its failed write: the address says which
+  // of them (which pool's interface) the router refused
+  it('names the address of an add the router refused', async () => {
+    const router = await sim();
+    const api = client(router);
+    const failing = await caught(api.execute([
+      { op: 'add', menu: '/ip/firewall/address-list', entry: { list: 'mikrolb-lb', address: '192.0.2.50', comment: 'mikrolb:list' } },
+      { op: 'add', menu: '/ip/address', entry: { address: '192.0.2.50/32', interface: 'ether99', comment: 'mikrolb:adv' } },
+    ]));
+    expect(failing.message).toBe('add /ip/address 192.0.2.50/32 failed: /ip/address/add: input does not match any value of interface');
+  });
+
   it('rejects a bad configuration with one clear line', () => {
     const bad = (url: string): unknown => () => connectRouter({ url, username: USER.name, password: USER.password });
     expect(bad('http://router:8728')).toThrow(/router URL must look like api:\/\/host\[:8728\] or api-ssl:\/\/host\[:8729\]/);

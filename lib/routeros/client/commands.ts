@@ -113,11 +113,15 @@ export function opWords(op: Op): string[] | null {
   }
 }
 
-/** `add /ip/address`, `set /ip/firewall/nat *5`, for messages. */
+/**
+ * `add /ip/address 192.0.2.10/32`, `set /ip/firewall/nat *5`, for messages. An add names the
+ * address it writes, when it writes one: every allocation of a Service carries the message of
+ * the Service's failed write, and the address says which of them (which pool) was refused.
+ */
 export function describeOp(op: Op): string {
   switch (op.op) {
     case 'add':
-      return `add ${op.menu}`;
+      return op.entry.address === undefined ? `add ${op.menu}` : `add ${op.menu} ${op.entry.address}`;
     case 'set':
       return `set ${op.menu} ${op.id}`;
     default:
