@@ -188,6 +188,27 @@ describe('program (memory API server, memory router)', () => {
     expect(IPAllocationSchema.parse(obj('IPAllocation', ALLOC)).status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'True' });
   });
 
+  it('a router outage keeps an address published already in the ingress (BackendError in the conditions), and publishes a new one only once programmed', async () => {
+    // found using the product: a router rebooting during a resync emptied every Service's
+    // EXTERNAL-IP, and whatever reads the ingress (external-dns) withdrew the address
+    let down = true;
+    const { program, obj, kube } = setup(undefined, () => (down ? new Error('connect ECONNREFUSED 127.0.0.1:8728') : undefined));
+    const web = { kind: 'Service', namespace: 'shop', name: 'web' } as const;
+    const ingress = () => ServiceSchema.parse(obj('Service', 'web')).status?.loadBalancer?.ingress?.map((i) => i.ip);
+    const ready = () => ServiceSchema.parse(obj('Service', 'web')).status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady')?.status;
+    expect((await program(objectInvocation('update', web))).kind).toBe('retry');
+    expect(ingress() ?? []).toEqual([]);
+    down = false;
+    expect((await program(objectInvocation('update', web))).kind).toBe('done');
+    expect(ingress()).toEqual([LB_IP]);
+    down = true;
+    const slice = EndpointSliceSchema.parse(obj('EndpointSlice', 'web-abc'));
+    await kube.port.replace('EndpointSlice', { ...slice, endpoints: slice.endpoints.slice(1) });
+    expect((await program(objectInvocation('update', web))).kind).toBe('retry');
+    expect(IPAllocationSchema.parse(obj('IPAllocation', ALLOC)).status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'BackendError' });
+    expect([ingress(), ready()]).toEqual([[LB_IP], 'False']);
+  });
+
   it('advertised, a router outage, advertised again: the repeated Programmed event is counted, so it reads as the latest', async () => {
     let down = false;
     const { program, kube } = setup(undefined, () => (down ? new Error('connect ECONNREFUSED 127.0.0.1:8728') : undefined));

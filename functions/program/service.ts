@@ -77,7 +77,8 @@ type IngressWant = { publish: false } | { publish: true; lbEnabled: boolean };
 /** The Service's next status (ingress and our condition), or undefined when it would not change. */
 function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: readonly IPAllocation[], all: readonly IPAllocation[], want: IngressWant, routerError: string | undefined): Service['status'] | undefined {
   const current = svc.status?.loadBalancer?.ingress ?? [];
-  const ingress = !want.publish ? current : ingressToWrite(current, want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? []) : []);
+  const published = new Set(current.flatMap((i) => i.ip ? [i.ip] : []));
+  const ingress = !want.publish ? current : ingressToWrite(current, want.lbEnabled ? ingressFor([...lbAllocations], svc.spec.ipFamilies ?? [], published) : []);
   const condition = serviceCondition([...all], {
     ...(routerError ? { routerError } : {}),
     ...(all.length === 0 ? { nothingValid: nothingValidNote(serviceIntent(svc, deps.classes)) } : {}),

@@ -3,22 +3,33 @@ import { IP_FAMILIES, parseAddress, type IPFamily } from '../ip/index.js';
 import type { LoadBalancerIngress } from '../k8s/core-objects.js';
 import { ANNOTATION_LB_ENABLED } from '../k8s/keys.js';
 import type { Condition, IPAllocation } from '../k8s/schemas.js';
-import { COND_READY } from './allocation-status.js';
+import { COND_PROGRAMMED, COND_READY, REASON_BACKEND_ERROR } from './allocation-status.js';
 import { findCondition } from './conditions.js';
 import { deepEqualJson } from './equal.js';
 
 export const isReady = (a: IPAllocation): boolean => findCondition(a.status?.conditions, COND_READY)?.status === 'True';
 
 /**
+ * Whether the router failed the allocation's last programming (BackendError): its address may
+ * well still be on the router, which did not answer or refused a change.
+ */
+const routerFailed = (a: IPAllocation): boolean => findCondition(a.status?.conditions, COND_PROGRAMMED)?.reason === REASON_BACKEND_ERROR;
+
+/**
  * `status.loadBalancer.ingress`: the ready LB addresses of the Service's families, the primary
  * family's first (the order of `spec.ipFamilies`, as for its clusterIPs: what reads `ingress[0]`
- * gets the primary address), each family's in address order.
+ * gets the primary address), each family's in address order. An address `published` already
+ * (the stored ingress) stays while the router fails its allocation (BackendError): a router
+ * rebooting or refusing one change does not withdraw a working address from everything that
+ * reads the ingress (DNS records, clients); the conditions say what failed. An address not
+ * published yet is published once programmed.
  */
-export function ingressFor(lbAllocations: readonly IPAllocation[], families: readonly IPFamily[]): LoadBalancerIngress[] {
+export function ingressFor(lbAllocations: readonly IPAllocation[], families: readonly IPFamily[], published: ReadonlySet<string> = new Set()): LoadBalancerIngress[] {
   const order: readonly IPFamily[] = families.length === 0 ? IP_FAMILIES : families;
   const byText = new Map<string, { family: number; value: bigint }>();
   for (const a of lbAllocations) {
-    if (!isReady(a) || !a.status?.address || a.metadata.deletionTimestamp) continue;
+    if (!a.status?.address || a.metadata.deletionTimestamp) continue;
+    if (!isReady(a) && !(routerFailed(a) && published.has(a.status.address))) continue;
     const p = parseAddress(a.status.address);
     const family = p.ok ? order.indexOf(p.family) : -1;
     if (p.ok && family >= 0) byText.set(a.status.address, { family, value: p.value });

@@ -97,8 +97,8 @@ export function serviceStatus(w: World, classes: ClassConfig): Violation[] {
       }
     }
     const lbNames = new Set([...matchAllocations(intent, allocations).matched].filter(([, d]) => d.roles.lb).map(([n]) => n));
-    const want = lbEnabled ? ingressFor(allocations.filter((a) => lbNames.has(a.metadata.name)), svc.spec.ipFamilies ?? []).map((i) => i.ip) : [];
     const got = (svc.status?.loadBalancer?.ingress ?? []).map((i) => i.ip ?? i.hostname ?? '').sort();
+    const want = lbEnabled ? ingressFor(allocations.filter((a) => lbNames.has(a.metadata.name)), svc.spec.ipFamilies ?? [], new Set(got)).map((i) => i.ip) : [];
     if (JSON.stringify(want) !== JSON.stringify(got)) bad(svc, `ingress ${JSON.stringify(got)}, its ready allocations say ${JSON.stringify(want)}`);
     const cond = findCondition(svc.status?.conditions, 'mikrolb.de/LoadBalancerReady');
     const expected = serviceCondition(allocations, { optionalFamily: optionalFamily(svc) });
