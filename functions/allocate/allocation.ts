@@ -179,12 +179,16 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
     const r = await claimAddress(deps.kube, holding, serviceUID, sharing, deps.now());
     if (r.claimed) {
       deps.hint.noteTaken(r.claim && sharing ? { ...r.claim.spec, holders: [...(r.claim.spec.holders ?? []), { allocationName: a.metadata.name, allocationUID: uid, ports: sharing.ports }] } : holding);
-      const changed = r.created ? await poolChangedSince(deps, views, d.pool) : undefined;
+      // the address its status names (its claim deleted by hand) is no new hand-out: kept also
+      // in a pool being deleted, which release holds for as long as that status names it
+      const changed = r.created ? await poolChangedSince(deps, views, d.pool, d.held) : undefined;
       if (changed) {
         // decided from a pool deleted (or replaced) since it was read: the claim goes again, and
-        // the decision is made anew from the pool as it is now
+        // the decision is made anew from the pool as it is now (a held address too: a pool that
+        // is gone, or going without our finalizer, keeps nothing)
         await freeClaims(deps, [holding], report);
         views = changed;
+        if (d.held) current = undefined;
         continue;
       }
       return result({ ...d, held: true }, r.created ? holding : undefined);
@@ -243,13 +247,17 @@ async function droppedGone(deps: AllocateRun, claim: IPAddressClaim, allocation:
  * ago may not carry yet (the pool's own event adds it): the claim adds it then, so a deletion
  * from now on waits for this claim (chaos, seed 2357111: a pool re-created and deleted within
  * four seconds went at once, its holders' router entries left to the resync).
- * Undefined while the pool is the one decided from, not being deleted and ours to hold; else the
- * pools with it as it is now (gone, being deleted, or created again under its name).
+ * An address the allocation's status names (`recorded`: its claim deleted by hand, taken again)
+ * is kept in a pool being deleted that still carries our finalizer: release counts that status as
+ * a holder (it was there before release listed anything), so the pool waits for it either way.
+ * Undefined while the pool is the one decided from, not being deleted (or holding `recorded`
+ * address) and ours to hold; else the pools with it as it is now (gone, being deleted, or
+ * created again under its name).
  */
-async function poolChangedSince(deps: AllocateRun, views: readonly PoolView[], name: string): Promise<PoolView[] | undefined> {
+async function poolChangedSince(deps: AllocateRun, views: readonly PoolView[], name: string, recorded: boolean): Promise<PoolView[] | undefined> {
   const read = views.find((v) => v.name === name);
   let now = await deps.readPool(name);
-  const same = (p: IPPool | undefined): p is IPPool => p !== undefined && !p.metadata.deletionTimestamp && p.metadata.uid === read?.pool.metadata.uid;
+  const same = (p: IPPool | undefined): p is IPPool => p !== undefined && p.metadata.uid === read?.pool.metadata.uid && (!p.metadata.deletionTimestamp || (recorded && hasFinalizer(p)));
   if (same(now)) {
     if (hasFinalizer(now) || await addPoolFinalizer(deps, now)) return undefined;
     // the pool changed under the write: decide from it as it is now

@@ -136,3 +136,76 @@ describe('a claim on a pool that does not carry our finalizer yet (created a mom
     expect((await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec.address)).toEqual([a?.status?.address]);
   });
 });
+
+/**
+ * A claim deleted by hand (`kubectl delete ipaddressclaim`) while its pool is being deleted. The
+ * holder's address is not a new hand-out: its status names it, and a pool being deleted keeps
+ * its holders' addresses until they are released. Before, allocate re-claimed the address, saw
+ * the pool being deleted and gave the claim back, 16 times over ("retry later"), and release,
+ * finding no claim between two of them, let the pool go: the holder then lost its address.
+ */
+describe('a claim deleted by hand while its pool is being deleted', () => {
+  const withHolder = async () => {
+    const kube = memoryPort({ objects: [pool('lan', ['192.0.2.0/24']), service({ 'mikrolb.de/load-balancer-pools': 'lan' })], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+    const release = createRelease({ kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    const [holder] = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    const address = holder?.status?.address ?? '';
+    expect(address).toMatch(/^192\.0\.2\./);
+    await kube.port.remove('IPPool', 'lan');
+    expect((await release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('blocked');
+    await kube.port.remove('IPAddressClaim', address);
+    const claims = async () => (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+    const holderNow = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', holder?.metadata.name ?? ''));
+    return { kube, allocate, release, holder: holder?.metadata.name ?? '', uid: holder?.metadata.uid, address, claims, holderNow };
+  };
+
+  it('its holder takes the claim again at once and keeps the address; the pool waits for it', async () => {
+    const c = await withHolder();
+    // as the bridge sends the deletion: the holder first, then (batched) the pool
+    expect((await c.allocate(objectInvocation('update', { kind: 'IPAllocation', name: c.holder }))).kind).toBe('done');
+    expect(await c.claims()).toEqual([{ address: c.address, poolName: 'lan', allocationName: c.holder, allocationUID: c.uid }]);
+    expect((await c.release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('blocked');
+    expect((await c.allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
+    expect(IPPoolSchema.parse(await c.kube.port.get('IPPool', 'lan')).metadata.deletionTimestamp).toBeDefined();
+    expect((await c.holderNow()).status).toMatchObject({ phase: 'Allocated', address: c.address });
+  });
+
+  it('release reaching the pool before the holder took its claim again does not let the pool go', async () => {
+    const c = await withHolder();
+    // the holder's status still names the address: the pool is held by it, claim or not, and
+    // release tries again soon (allocate, not the user, takes the claim again)
+    expect((await c.release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('retry');
+    expect(await c.kube.port.get('IPPool', 'lan')).toBeDefined();
+    expect((await c.allocate(objectInvocation('update', { kind: 'IPAllocation', name: c.holder }))).kind).toBe('done');
+    expect(await c.claims()).toEqual([{ address: c.address, poolName: 'lan', allocationName: c.holder, allocationUID: c.uid }]);
+    expect((await c.holderNow()).status).toMatchObject({ phase: 'Allocated', address: c.address });
+    expect((await c.release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('blocked');
+  });
+
+  it('the pool goes once its holder is released', async () => {
+    const c = await withHolder();
+    expect((await c.allocate(objectInvocation('update', { kind: 'IPAllocation', name: c.holder }))).kind).toBe('done');
+    await c.kube.port.remove('Service', 'web', 'shop');
+    expect((await c.release(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect(await c.claims()).toEqual([]);
+    expect((await c.release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
+    expect(await c.kube.port.get('IPPool', 'lan')).toBeUndefined();
+  });
+
+  it('a pool going without our finalizer keeps nothing: the holder fails at once instead of claiming and giving back 16 times', async () => {
+    const foreign = { ...pool('lan', ['192.0.2.0/24']), metadata: { name: 'lan', uid: 'pool-uid', finalizers: ['example.com/keep'], deletionTimestamp: '2026-01-01T00:00:00Z' } };
+    const holder = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'ip-a', uid: 'uid-ip-a', generation: 1, finalizers: ['mikrolb.de/finalizer'] },
+      spec: { poolName: 'lan' }, status: { address: '192.0.2.1', phase: 'Allocated', observedGeneration: 1 },
+    };
+    const kube = memoryPort({ objects: [foreign, holder], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+    expect((await allocate(objectInvocation('update', { kind: 'IPAllocation', name: 'ip-a' }))).kind).toBe('done');
+    expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'ip-a'));
+    expect(a.status?.phase).toBe('Failed');
+    expect(a.status?.conditions?.find((x) => x.type === 'Ready')?.reason).toBe('PoolNotFound');
+  });
+});

@@ -258,5 +258,5 @@ async function freeAddresses(deps: ReleaseDeps, a: IPAllocation, report: Release
   if (!a.status?.address && claims.length === 0) return;
   if (!opts.routerDone) await releaseOnRouter(deps, a, report);
   const pools = await releaseClaims(deps, a, claims, report);
-  for (const p of pools) await releasePoolIfDeleting(deps, p, report);
+  for (const p of pools) await releasePoolIfDeleting(deps, p, report, a.metadata.uid);
 }
