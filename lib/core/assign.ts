@@ -2,7 +2,7 @@ import { chooseFrom, contains, formatAddress, isEmpty, parseAddress, specialPurp
 import { olderFirst } from '../ip/index.js';
 import type { IPAddressClaimSpec, IPAllocation } from '../k8s/schemas.js';
 import { autoAssignOrder, scopeRefusal, type Requester } from './pool-scope.js';
-import { olderPools, type PoolView } from './pools.js';
+import { describeEntryErrors, olderPools, type PoolView } from './pools.js';
 import { overlappingPorts, type Sharing } from './sharing.js';
 
 /** Every reason an allocation fails with (its Ready condition's reason, its Warning event's). */
@@ -253,7 +253,7 @@ function assignFromPool(input: AssignInput, name: string): Decision {
 }
 
 function exhaustedMessage(pool: PoolView): string {
-  if (pool.errors.length > 0) return `Pool ${pool.name} has no usable address: ${pool.errors.map((e) => e.message).join('; ')}.`;
+  if (pool.errors.length > 0) return `Pool ${pool.name} has no usable address: ${describeEntryErrors(pool.errors)}.`;
   if (isEmpty(pool.owned)) return `Pool ${pool.name} hands out no address: every one belongs to ${olderPools(pool)}.`;
   return `Pool ${pool.name} has no free address.`;
 }

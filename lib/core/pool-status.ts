@@ -4,7 +4,7 @@ import type { Holding } from './assign.js';
 import { setConditions, type ConditionInput } from './conditions.js';
 import { deepEqualJson } from './equal.js';
 import { eachHolder } from './sharing.js';
-import { describeConflicts, formatCounts, olderPools, poolCounts, type PoolView } from './pools.js';
+import { describeConflicts, describeEntryErrors, formatCounts, olderPools, poolCounts, type PoolView } from './pools.js';
 
 export const POOL_COND_READY = 'Ready';
 export const POOL_COND_OVERLAP = 'Overlapping';
@@ -16,7 +16,7 @@ function poolConditions(view: PoolView, holdings: readonly Holding[], free: bigi
   const ready: ConditionInput = view.pool.metadata.deletionTimestamp
     ? { type: POOL_COND_READY, status: 'False', reason: 'Deleting', message: 'The pool is being deleted and hands out no new address; it goes once no allocation holds one of its addresses.' }
     : view.errors.length > 0
-    ? { type: POOL_COND_READY, status: 'False', reason: 'InvalidAddresses', message: view.errors.map((e) => (e.index >= 0 ? `spec.addresses[${e.index}]: ${e.message}` : e.message)).join('; ') }
+    ? { type: POOL_COND_READY, status: 'False', reason: 'InvalidAddresses', message: describeEntryErrors(view.errors) }
     // valid entries always leave an address (else NoAddressesLeft above): older pools own them all
     : isEmpty(view.owned)
     ? { type: POOL_COND_READY, status: 'False', reason: 'NoOwnedAddresses', message: `Every address of the pool belongs to ${olderPools(view)}, so it hands out none.` }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import { IPAllocationSchema, IPPoolSchema } from '../k8s/schemas.js';
 import { outsideHoldings, poolStatus } from './pool-status.js';
 import { adoptedHoldings, poolCounts, poolKeeping, viewPools } from './pools.js';
+import { assignAddress } from './assign.js';
 
 const pool = (name: string, spec: Record<string, unknown>, created: string) =>
   IPPoolSchema.parse({ metadata: { name, creationTimestamp: created }, spec: { ipFamily: 'IPv4', ...spec } });
@@ -152,5 +153,37 @@ describe('pools: the Ready condition of a pool that owns no address', () => {
       counts: ['0', '0', '0'],
       ready: { status: 'False', reason: 'InvalidAddresses', message: 'no addresses left after exclusions' },
     });
+  });
+});
+
+/**
+ * A pool admitted without the webhook may list hundreds of bad entries (the CRD bounds an
+ * entry's length, not their number), while the CRD caps a condition's message at 32,768
+ * characters: a message naming every one had the pool's status write refused (422), and the
+ * pool showed no status at all. The messages name the first few and say how many more.
+ */
+describe('pools: the messages of a pool with many bad entries', () => {
+  const CONDITION_MESSAGE_MAX = 32_768;
+  const bad = Array.from({ length: 400 }, (_, i) => `10.${Math.floor(i / 250)}.${i % 250}.0-bad-entry-${'x'.repeat(70)}`);
+  const [view] = viewPools([pool('broken', { addresses: bad }, '2026-01-01T00:00:00Z')]);
+  if (!view) throw new Error('no view');
+
+  it('the Ready condition names the first entries and how many more, within the CRD limit', () => {
+    const ready = poolStatus(view, [], new Date('2026-01-01T00:00:00Z')).conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'InvalidAddresses' });
+    const message = ready?.message ?? '';
+    expect(message.length).toBeLessThan(CONDITION_MESSAGE_MAX);
+    expect(message).toMatch(/^spec\.addresses\[0\]: /);
+    expect(message).toContain('spec.addresses[9]: ');
+    expect(message).not.toContain('spec.addresses[10]: ');
+    expect(message).toMatch(/; and 390 more bad entries$/);
+  });
+
+  it('an allocation asking the pool for an address is told the same, within the limit', () => {
+    const d = assignAddress({ allocation: IPAllocationSchema.parse({ metadata: { name: 'a', uid: 'uid-a' }, spec: { poolName: 'broken' } }), pools: [view], taken: () => ({ has: () => false }) });
+    expect(d).toMatchObject({ ok: false, reason: 'PoolExhausted' });
+    const message = d.ok ? '' : d.message;
+    expect(message.length).toBeLessThan(CONDITION_MESSAGE_MAX);
+    expect(message).toMatch(/^Pool broken has no usable address: spec\.addresses\[0\]: .*; and 390 more bad entries\.$/);
   });
 });

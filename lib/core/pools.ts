@@ -178,6 +178,20 @@ export function describeConflicts(view: PoolView): string {
   return view.conflicts.map((c) => `${describeSet(c.shared)} also in older pool ${c.otherPool}`).join('; ');
 }
 
+/**
+ * How many bad entries a pool's messages name: a pool admitted without the webhook may list
+ * any number (the CRD bounds an entry's length, not their count), and a condition's message
+ * is capped at 32,768 characters — past it the whole status write is refused.
+ */
+const ENTRY_ERRORS_NAMED = 10;
+
+/** A pool's bad entries as a message: the first few (`spec.addresses[i]: why`), then how many more. */
+export function describeEntryErrors(errors: readonly PoolEntryError[]): string {
+  const shown = errors.slice(0, ENTRY_ERRORS_NAMED).map((e) => (e.index >= 0 ? `spec.addresses[${e.index}]: ${e.message}` : e.message));
+  const more = errors.length - shown.length;
+  return [...shown, ...(more > 0 ? [`and ${more} more bad ${more === 1 ? 'entry' : 'entries'}`] : [])].join('; ');
+}
+
 /** The older pools that own every address of this one, as a sentence's object ("older pool lan"). */
 export function olderPools(view: PoolView): string {
   const names = [...new Set(view.conflicts.map((c) => c.otherPool))];

@@ -93,4 +93,15 @@ describe('IPPool status as users see it', () => {
     const ready = (await getPool(kube, name))?.status?.conditions?.find((c) => c.type === 'Ready');
     expect(ready).toMatchObject({ status: 'False', reason: 'InvalidAddresses', message: expect.stringContaining('spec.addresses[1]') });
   });
+
+  it('a pool with hundreds of bad entries still gets its status: the message names the first and how many more', async () => {
+    // the CRD caps a condition message at 32,768 characters; naming all 400 entries (~60,000)
+    // had the API server refuse the status write (422), and the pool showed no status at all
+    const name = uniq('many-bad');
+    const addresses = Array.from({ length: 400 }, (_, i) => `198.18.${Math.floor(i / 250)}.${i % 250}-bad-entry-${'x'.repeat(70)}`);
+    await make.pool(name, { ipFamily: 'IPv4', addresses, autoAssign: false });
+    expect((await fn.object({ kind: 'IPPool', name }, 'add')).status).toBe(200);
+    const ready = (await getPool(kube, name))?.status?.conditions?.find((c) => c.type === 'Ready');
+    expect(ready).toMatchObject({ status: 'False', reason: 'InvalidAddresses', message: expect.stringMatching(/^spec\.addresses\[0\]: .*; and 390 more bad entries$/) });
+  });
 });
