@@ -248,6 +248,10 @@ describe('program (memory API server, memory router)', () => {
     expect(kube.events.filter((e) => e.reason === 'SCTPPortsIgnored')).toEqual([
       expect.objectContaining({ type: 'Warning', regarding: { kind: 'Service', name: 'web', namespace: 'shop' }, note }),
     ]);
+    // the condition stays Ready (allocated and advertised), and says what is not forwarded,
+    // which outlives the event (kept an hour) and shows in kubectl get -o yaml
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    expect(svc.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'True', reason: 'Ready', message: `All 1 IPAllocation(s) are ready. ${note}` });
   });
 
   it('a Service of TCP and UDP ports gets no SCTPPortsIgnored Warning', async () => {

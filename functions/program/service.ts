@@ -84,6 +84,8 @@ function serviceStatusNext(deps: ProgramDeps, svc: Service, lbAllocations: reado
     ...(all.length === 0 ? { nothingValid: nothingValidNote(serviceIntent(svc, deps.classes)) } : {}),
     lbDisabled: want.publish && !want.lbEnabled,
     optionalFamily: optionalFamily(svc),
+    // a SNAT-only Service forwards nothing through MikroLB anyway (its SNAT is not per port)
+    ...(want.publish && want.lbEnabled ? { ignoredPorts: ignoredPortsNote(svc) } : {}),
   });
   const conditions = setConditions(svc.status?.conditions, [condition], svc.metadata.generation, deps.now());
   if (deepEqualJson({ i: current, c: svc.status?.conditions ?? [] }, { i: ingress, c: conditions })) return undefined;

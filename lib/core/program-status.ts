@@ -74,6 +74,12 @@ export interface ServiceConditionContext {
    * ready while the Service has another allocation (see goneWithout).
    */
   optionalFamily?: IPFamily;
+  /**
+   * What the router forwards nothing for (ignoredPortsNote: the Service's SCTP ports): a ready
+   * Service's message ends with it, as the address is allocated and advertised all the same
+   * (an SCTP-only Service is Ready and forwards nothing; its Warning event expires, this stays).
+   */
+  ignoredPorts?: string;
 }
 
 /**
@@ -108,13 +114,14 @@ export function serviceCondition(allocations: readonly IPAllocation[], ctx: Serv
   const sorted = [...allocations].sort((x, y) => x.metadata.name.localeCompare(y.metadata.name));
   const without = goneWithout(sorted, ctx.optionalFamily);
   const waiting = sorted.find((a) => !isReady(a) && !without?.allocations.includes(a));
+  const ignored = ctx.ignoredPorts === undefined ? '' : ` ${ctx.ignoredPorts}`;
   if (!waiting && ctx.lbDisabled) {
     return {
       type: SERVICE_CONDITION, status: 'True', reason: 'LoadBalancingDisabled',
       message: `${readyText(allocations.length, without)}; load balancing is switched off (${ANNOTATION_LB_ENABLED}: "false"), so no ingress is published.`,
     };
   }
-  if (!waiting) return { type: SERVICE_CONDITION, status: 'True', reason: without ? REASON_OPTIONAL_FAMILY_UNAVAILABLE : 'Ready', message: `${readyText(allocations.length, without)}.` };
+  if (!waiting) return { type: SERVICE_CONDITION, status: 'True', reason: without ? REASON_OPTIONAL_FAMILY_UNAVAILABLE : 'Ready', message: `${readyText(allocations.length, without)}.${ignored}` };
   const ready = findCondition(waiting.status?.conditions, COND_READY);
   return {
     type: SERVICE_CONDITION, status: 'False', reason: ready?.reason ?? 'Pending',
