@@ -2,7 +2,9 @@ import { X509Certificate } from 'node:crypto';
 import { mkdtemp, rename, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { connect as connectTcp, type Socket } from 'node:net';
 import { connect } from 'node:tls';
+import { CONNECTION_LIMITS } from '../../lib/http/serve.js';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, type TestPki } from '../../lib/routeros/client/test-support.js';
 import { createWebhookApp, VALIDATE_PATH } from './app.js';
@@ -100,6 +102,40 @@ describe('serveTls', () => {
     // server read about its 3 MiB limit (plus what the sockets' buffers held) and stopped.
     expect(outcome.sentWhenAnswered).toBeLessThan(32 * 1024 * 1024);
     expect(outcome.sentWhenClosed).toBeLessThan(64 * 1024 * 1024);
+  });
+});
+
+/** How long the server took to close `socket`, or Infinity when it had not after `withinMs`. */
+function closedWithin(socket: Socket, withinMs: number): Promise<number> {
+  const since = Date.now();
+  socket.on('data', () => undefined); // read what comes, so the end is seen
+  socket.on('error', () => undefined);
+  return new Promise((resolve) => {
+    const timer = setTimeout(() => resolve(Infinity), withinMs);
+    socket.once('close', () => {
+      clearTimeout(timer);
+      resolve(Date.now() - since);
+    });
+  });
+}
+
+describe('serveTls: what a client may hold', () => {
+  // A previous audit: 5,000 such connections raised the controller's RSS from 103 to 245 MiB, and
+  // Node kept each for 60 s (120 s before the handshake): ~13,000 would have reached the 512 MiB limit.
+  it('closes within seconds a connection that never completes its TLS handshake, and one whose headers never end', { timeout: 40_000 }, async () => {
+    const dir = await certDir(pki.server);
+    const server = await serveTls(app, { certFile: join(dir, 'tls.crt'), keyFile: join(dir, 'tls.key'), port: 0, hostname: '127.0.0.1' });
+    servers.push(server);
+    const silent = connectTcp(server.port, '127.0.0.1'); // no ClientHello
+    const partial = connect({ host: '127.0.0.1', port: server.port, rejectUnauthorized: false }, () => {
+      partial.write(`POST ${VALIDATE_PATH} HTTP/1.1\r\nHost: 127.0.0.1\r\n`); // the headers never end
+    });
+    const slack = CONNECTION_LIMITS.checkIntervalMs + 3_000;
+    const [handshake, headers] = await Promise.all([closedWithin(silent, 30_000), closedWithin(partial, 30_000)]);
+    silent.destroy();
+    partial.destroy();
+    expect(handshake).toBeLessThanOrEqual(CONNECTION_LIMITS.handshakeTimeoutMs + slack);
+    expect(headers).toBeLessThanOrEqual(CONNECTION_LIMITS.headersTimeoutMs + slack);
   });
 });
 

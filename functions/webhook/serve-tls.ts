@@ -10,7 +10,7 @@ import type { AddressInfo } from 'node:net';
 import { dirname } from 'node:path';
 import { createSecureContext } from 'node:tls';
 import { createAdaptorServer } from '@hono/node-server';
-import { closing } from '../../lib/http/serve.js';
+import { CONNECTION_LIMITS, closing, limitConnections, limitedServerOptions } from '../../lib/http/serve.js';
 import type { Logger } from '../../lib/log/logger.js';
 import { messageOf } from '../../lib/errors.js';
 
@@ -54,8 +54,9 @@ export async function serveTls(app: FetchApp, opts: TlsServeOptions): Promise<Se
   const server = createAdaptorServer({
     fetch: (request) => app.fetch(request),
     createServer,
-    serverOptions: { ...current },
+    serverOptions: { ...current, ...limitedServerOptions(), handshakeTimeout: CONNECTION_LIMITS.handshakeTimeoutMs },
   });
+  limitConnections(server);
   const closeServer = closing(server);
   await new Promise<void>((resolve, reject) => {
     server.once('error', reject);

@@ -1,10 +1,10 @@
-import { connect } from 'node:net';
+import { connect, type Socket } from 'node:net';
 import { createAdaptorServer } from '@hono/node-server';
 import { afterEach, describe, expect, it } from 'vitest';
 import { objectInvocation, toCloudEvent } from '../events/cloudevent.js';
 import { done } from '../events/outcome.js';
 import { createFunctionApp } from './function-app.js';
-import { closing, serveApp, type ServedApp } from './serve.js';
+import { CONNECTION_LIMITS, closing, serveApp, type ServedApp } from './serve.js';
 
 const app = createFunctionApp('program', (invocation) => Promise.resolve(done({ saw: invocation.id })));
 const served: ServedApp[] = [];
@@ -35,6 +35,49 @@ describe('serveApp', () => {
     await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).text();
     await server.close();
     await expect(fetch(`http://127.0.0.1:${server.port}/healthz`)).rejects.toThrow();
+  });
+});
+
+/** Resolves with how long the server took to close `socket` (the client reads what it is sent, so it sees the end). */
+function closedAfter(socket: Socket): Promise<number> {
+  const since = Date.now();
+  socket.on('data', () => undefined);
+  socket.on('error', () => undefined);
+  return new Promise((resolve) => socket.once('close', () => resolve(Date.now() - since)));
+}
+
+const connected = (port: number): Promise<Socket> =>
+  new Promise((resolve, reject) => {
+    const socket = connect(port, '127.0.0.1', () => resolve(socket));
+    socket.once('error', reject);
+  });
+
+describe('serveApp: what a client may hold', () => {
+  it('closes a connection whose headers never end within seconds, not after Node\'s 60 s', { timeout: 30_000 }, async () => {
+    const server = await serveApp(app, { port: 0, hostname: '127.0.0.1' });
+    served.push(server);
+    const socket = await connected(server.port);
+    const closed = closedAfter(socket);
+    socket.write('POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n'); // the headers never end
+    const ms = await Promise.race([closed, new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 20_000))]);
+    socket.destroy();
+    expect(ms).toBeLessThanOrEqual(CONNECTION_LIMITS.headersTimeoutMs + CONNECTION_LIMITS.checkIntervalMs + 2_000);
+  });
+
+  it('holds at most CONNECTION_LIMITS.maxConnections connections; one more is closed at once, and serving goes on', async () => {
+    const server = await serveApp(app, { port: 0, hostname: '127.0.0.1' });
+    served.push(server);
+    const held: Socket[] = [];
+    try {
+      for (let i = 0; i < CONNECTION_LIMITS.maxConnections; i++) held.push(await connected(server.port));
+      const extra = await connected(server.port);
+      expect(await Promise.race([closedAfter(extra), new Promise<number>((resolve) => setTimeout(() => resolve(Infinity), 2_000))])).toBeLessThan(2_000);
+      held.pop()?.destroy();
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      expect(await (await fetch(`http://127.0.0.1:${server.port}/healthz`)).text()).toBe('ok');
+    } finally {
+      for (const socket of held) socket.destroy();
+    }
   });
 });
 
