@@ -33,13 +33,14 @@ const settings = (identity: string): LeaseSettings => ({
   namespace: 'mikrolb-system', name: 'mikrolb-bridge', identity, durationMs: 2_000, renewDeadlineMs: 1_500, retryPeriodMs: 500,
 });
 
-function replica(api: ReturnType<typeof leaseApi>, clock: FakeClock, identity: string) {
+/** `skewMs`: how far this replica's clock runs ahead of the others' (negative: behind). */
+function replica(api: ReturnType<typeof leaseApi>, clock: FakeClock, identity: string, skewMs = 0) {
   let broken = false;
   const events: string[] = [];
   const elector = startElector({
     transport: api.transport(identity, () => broken),
     settings: settings(identity),
-    clock,
+    clock: { now: () => clock.now() + skewMs, schedule: (ms, fn) => clock.schedule(ms, fn) },
     log: memoryLogger(),
     onLeading: () => events.push('leading'),
     onFollowing: () => events.push('following'),
@@ -112,6 +113,47 @@ describe('leader election', () => {
   });
 });
 
+describe('replicas whose clocks disagree', () => {
+  // The lease's renewTime is written by the holder's clock; judging it by another replica's clock
+  // let a replica ahead take the lease from a healthy leader, and one behind wait out the skew
+  // before it took over from a dead one (an hour, for a node whose clock is an hour off).
+  it('takes over from a crashed leader whose clock runs an hour ahead, a lease duration after it last saw the lease change', async () => {
+    const clock = fakeClock();
+    const api = leaseApi();
+    const a = replica(api, clock, 'a', 3_600_000);
+    await clock.advance(100);
+    const b = replica(api, clock, 'b');
+    await clock.advance(3_000);
+    expect([a.elector.isLeader(), b.elector.isLeader()]).toEqual([true, false]);
+    a.breakNetwork();
+    const cutAt = clock.now();
+    let takenAt: number | undefined;
+    for (let t = 0; t < 10_000 && takenAt === undefined; t += 50) {
+      await clock.advance(50);
+      if (b.elector.isLeader()) takenAt = clock.now();
+    }
+    expect((takenAt ?? Infinity) - cutAt).toBeLessThan(3_000);
+    expect(api.holder()).toBe('b');
+    await a.elector.stop();
+    await b.elector.stop();
+  });
+
+  it('leaves the lease to a leader that keeps renewing it, however far its own clock runs ahead', async () => {
+    const clock = fakeClock();
+    const api = leaseApi();
+    const a = replica(api, clock, 'a');
+    await clock.advance(100);
+    const b = replica(api, clock, 'b', 3_600_000);
+    await clock.advance(10_000);
+    expect([a.elector.isLeader(), b.elector.isLeader()]).toEqual([true, false]);
+    expect(a.events).toEqual(['leading']);
+    expect(b.events).toEqual([]);
+    expect(api.holder()).toBe('a');
+    await a.elector.stop();
+    await b.elector.stop();
+  });
+});
+
 describe('a leader that stops', () => {
   it('steps down at info, releases the lease and warns of nothing (a warning at every rollout would be noise)', async () => {
     const clock = fakeClock();
@@ -169,10 +211,14 @@ describe('a lease that cannot be written', () => {
 
 describe('whether a lease is held', () => {
   const now = Date.parse('2025-01-01T00:00:10Z');
+  const fiveSecondsAgo = now - 5_000;
+  // renewTime is the holder's clock: it decides nothing
   it.each([
-    ['renewed 5 s ago for 15 s', { holderIdentity: 'a', renewTime: '2025-01-01T00:00:05.000000Z', leaseDurationSeconds: 15 }, true],
-    ['renewed 5 s ago for 2 s', { holderIdentity: 'a', renewTime: '2025-01-01T00:00:05.000000Z', leaseDurationSeconds: 2 }, false],
+    ['seen changing 5 s ago, for 15 s', { holderIdentity: 'a', renewTime: '2025-01-01T00:00:05.000000Z', leaseDurationSeconds: 15 }, true],
+    ['seen changing 5 s ago, for 2 s', { holderIdentity: 'a', renewTime: '2025-01-01T00:00:05.000000Z', leaseDurationSeconds: 2 }, false],
+    ['seen changing 5 s ago, for 15 s, renewed an hour ago by the holder\'s clock', { holderIdentity: 'a', renewTime: '2024-12-31T23:00:05.000000Z', leaseDurationSeconds: 15 }, true],
+    ['seen changing 5 s ago, for 2 s, renewed an hour ahead by the holder\'s clock', { holderIdentity: 'a', renewTime: '2025-01-01T01:00:05.000000Z', leaseDurationSeconds: 2 }, false],
     ['released (no holder)', { renewTime: '2025-01-01T00:00:09.000000Z', leaseDurationSeconds: 15 }, false],
-    ['never renewed', { holderIdentity: 'a' }, false],
-  ])('%s: %s', (_, spec, held) => expect(leaseHeld(spec, now)).toBe(held));
+    ['no duration', { holderIdentity: 'a' }, false],
+  ])('%s: %s', (_, spec, held) => expect(leaseHeld(spec, fiveSecondsAgo, now)).toBe(held));
 });

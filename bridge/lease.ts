@@ -48,11 +48,16 @@ type LeaseSpec = NonNullable<z.infer<typeof LeaseSchema>['spec']>;
 /** Kubernetes MicroTime: RFC 3339 with exactly six fractional digits. */
 const microTime = (ms: number): string => new Date(ms).toISOString().replace('Z', '000Z');
 
-/** Held when someone holds it and `renewTime + leaseDurationSeconds` is still ahead. */
-export function leaseHeld(spec: LeaseSpec, nowMs: number): boolean {
-  if (!spec.holderIdentity || !spec.renewTime) return false;
-  const renewed = Date.parse(spec.renewTime);
-  return Number.isFinite(renewed) && renewed + (spec.leaseDurationSeconds ?? 0) * 1000 > nowMs;
+/**
+ * Held when someone holds it and this replica saw the Lease change less than its duration ago,
+ * by this replica's own clock (as client-go's leader election judges it): the holder's
+ * `renewTime` is written by the holder's clock, and read by another replica's it let one whose
+ * clock ran ahead take the lease from a leader renewing it, and one whose clock ran behind wait
+ * out the difference before taking over from a dead leader.
+ */
+export function leaseHeld(spec: LeaseSpec, changedAtMs: number, nowMs: number): boolean {
+  if (!spec.holderIdentity) return false;
+  return changedAtMs + (spec.leaseDurationSeconds ?? 0) * 1000 > nowMs;
 }
 
 /**
@@ -78,6 +83,8 @@ export function startElector(opts: ElectorOptions): Elector {
   let cancelTick: Cancel | undefined;
   let cancelDeadline: Cancel | undefined;
   let ticking: Promise<void> = Promise.resolve();
+  /** The Lease as this replica last saw it change: its resourceVersion, and when (by our clock). */
+  let seen: { resourceVersion: string; at: number } | undefined;
 
   const body = (resourceVersion: string | undefined, spec: Record<string, unknown>) => ({
     apiVersion: apiVersionOf(RESOURCES.Lease),
@@ -101,7 +108,8 @@ export function startElector(opts: ElectorOptions): Elector {
     const now = clock.now();
     const spec = lease?.spec ?? {};
     const mine = spec.holderIdentity === settings.identity;
-    if (lease && !mine && leaseHeld(spec, now)) return false;
+    if (lease && seen?.resourceVersion !== lease.metadata.resourceVersion) seen = { resourceVersion: lease.metadata.resourceVersion, at: now };
+    if (lease && !mine && seen && leaseHeld(spec, seen.at, now)) return false;
     const next = {
       holderIdentity: settings.identity,
       leaseDurationSeconds: durationSeconds,
