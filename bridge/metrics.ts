@@ -16,7 +16,7 @@ export interface BridgeState {
   ready(): boolean;
 }
 
-export type CounterName = 'invocations' | 'retries' | 'recoveryRetries' | 'coalesced' | 'watchRestarts' | 'relists' | 'watchEvents' | 'timeouts';
+export type CounterName = 'invocations' | 'retries' | 'recoveryRetries' | 'coalesced' | 'watchRestarts' | 'relists' | 'listFailures' | 'watchEvents' | 'timeouts';
 
 export interface BridgeMetrics {
   queue: QueueObserver;
@@ -43,6 +43,7 @@ export function createBridgeMetrics(): BridgeMetrics {
     coalesced: registry.counter(`${PREFIX}_coalesced_total`, 'Events merged into work already queued for the same object.'),
     watchRestarts: registry.counter(`${PREFIX}_watch_restarts_total`, 'Watch streams that ended or broke and were opened again.'),
     relists: registry.counter(`${PREFIX}_relists_total`, 'Full lists after the initial one (410 Gone, broken streams).'),
+    listFailures: registry.counter(`${PREFIX}_list_failures_total`, 'Lists of a kind that failed (then tried again with backoff): while they fail, no change of the kind reaches MikroLB.'),
     watchEvents: registry.counter(`${PREFIX}_watch_events_total`, 'Watch events received, by kind and type.'),
     timeouts: registry.counter(`${PREFIX}_invocation_timeouts_total`, 'Invocations that did not answer within FUNCTION_TIMEOUT (then retried), by function.'),
   };
@@ -67,6 +68,7 @@ export function createBridgeMetrics(): BridgeMetrics {
   for (const kind of KINDS) {
     counters.watchRestarts.inc({ kind }, 0);
     counters.relists.inc({ kind }, 0);
+    counters.listFailures.inc({ kind }, 0);
   }
 
   const queue: QueueObserver = {
@@ -89,6 +91,7 @@ export function createBridgeMetrics(): BridgeMetrics {
       if (!initial) counters.relists.inc({ kind });
     },
     watchRestarted: (kind) => counters.watchRestarts.inc({ kind }),
+    listFailed: (kind) => counters.listFailures.inc({ kind }),
     watchEvent: (kind, type) => counters.watchEvents.inc({ kind, type }),
   };
   return {

@@ -81,6 +81,7 @@ describe('re-list', () => {
     const failures = log.entries.filter((e) => e.msg === 'Listing IPPool failed').length;
     expect(failures).toBeGreaterThan(3);
     expect(failures).toBeLessThan(20);
+    expect(metrics.count('listFailures', { kind: 'IPPool' })).toBe(failures);
     kube.setOffline(false);
     kube.remove('IPPool', 'b'); // no watch is open: only a re-list can tell
     kube.apply('IPPool', { ...pool('c'), spec: { advertise: false } });

@@ -15,6 +15,8 @@ import type { WatchMirror } from '../lib/k8s/mirror.js';
 export interface SourceObserver {
   listed(kind: ObjectKind, initial: boolean): void;
   watchRestarted(kind: ObjectKind): void;
+  /** A list (the initial one or a re-list) failed; it is tried again with backoff. */
+  listFailed(kind: ObjectKind): void;
   watchEvent(kind: ObjectKind, type: WatchEvent['type']): void;
 }
 
@@ -143,6 +145,7 @@ export function startSource(opts: SourceOptions): Source {
         failures = ended.healthy ? 1 : failures + 1;
       } catch (err) {
         failures++;
+        opts.observer?.listFailed(kind);
         log.warn(`Listing ${kind} failed`, { kind, error: messageOf(err).trim(), attempt: failures, ...listHint(kind, err) });
       }
       if (abort.signal.aborted) return;

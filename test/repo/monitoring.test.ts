@@ -36,14 +36,16 @@ describe('reading PromQL (the check itself can fail)', () => {
 });
 
 describe('deploy/components/monitoring', () => {
-  it('alerts on pools above 90% in use, exhausted pools, and allocations failing for 10 minutes', async () => {
+  it('alerts on pools above 90% in use, exhausted pools, allocations failing for 10 minutes, and a kind the bridge cannot list for 10 minutes', async () => {
     const alerts = alertsOf(await readRule());
     const byName = new Map(alerts.map((a) => [a.alert, a]));
-    expect([...byName.keys()].sort()).toEqual(['MikroLBAddressPoolExhausted', 'MikroLBAddressPoolUsageHigh', 'MikroLBAllocationsFailing']);
+    expect([...byName.keys()].sort()).toEqual(['MikroLBAddressPoolExhausted', 'MikroLBAddressPoolUsageHigh', 'MikroLBAllocationsFailing', 'MikroLBCannotList']);
     expect(byName.get('MikroLBAddressPoolUsageHigh')?.expr).toMatch(/> 0\.9\s*$/);
     expect(seriesIn(byName.get('MikroLBAddressPoolUsageHigh')?.expr ?? '')).toEqual([ADDRESSES_IN_USE, ADDRESSES_TOTAL]);
     expect(byName.get('MikroLBAllocationsFailing')).toMatchObject({ for: '10m' });
     expect(seriesIn(byName.get('MikroLBAllocationsFailing')?.expr ?? '')).toEqual([ALLOCATIONS_FAILED]);
+    expect(byName.get('MikroLBCannotList')).toMatchObject({ for: '10m' });
+    expect(seriesIn(byName.get('MikroLBCannotList')?.expr ?? '')).toEqual(['mikrolb_bridge_list_failures_total']);
   });
 
   it('every alert expression uses exported series and labels, and its annotations only labels it keeps', async () => {
