@@ -15,7 +15,7 @@ import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterUnavailableError, type ProgramDeps, type ProgramReport } from './deps.js';
 import type { Handed } from '../allocate/deps.js';
-import { ownersOf, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { ownersOf, programOwner, routerFailure, type OwnerProgram } from '../../lib/core/router-program.js';
 import { settleReservation, settleService, type ServiceRead, type SettledService } from './settle.js';
 import { SETTLE_ROUNDS } from '../../lib/core/settle.js';
 import { DEFAULT_CLUSTER, type FamilyAddress } from '../../lib/router/index.js';
@@ -35,17 +35,21 @@ export interface RouterView {
   entries: (uid: string, also?: readonly string[]) => Record<string, RouterEntry[]>;
 }
 
-/** Talks to the router; a failure becomes a BackendError outcome for every advertisement. */
+/**
+ * Talks to the router. A failure becomes a BackendError outcome for every advertisement, but for
+ * the router refusing the advertisement of one address (see programOwner): that allocation alone
+ * gets it, the others are programmed; either way `error` says the run failed (retried later).
+ */
 async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean; added: boolean }> {
   try {
     const owner = { ...p, cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER };
-    const { ops, outcomes } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid, ownersOf(p)) } : {});
+    const { ops, outcomes, refused } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid, ownersOf(p)) } : {});
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
-    return { outcomes, wrote: ops.length > 0, added: ops.some((op) => op.op === 'add') };
+    return { outcomes, ...(refused === undefined ? {} : { error: refused }), wrote: ops.length > 0, added: ops.some((op) => op.op === 'add') };
   } catch (e) {
     // part of the plan may have landed: `wrote` says the router may have changed
-    const message = `The router refused or did not answer: ${messageOf(e)}`;
+    const message = routerFailure(e);
     return { outcomes: new Map(p.adverts.filter((w) => w.advertise).map((w) => [w.allocation.metadata.name, { kind: 'failed', message }])), error: message, wrote: true, added: true };
   }
 }

@@ -36,14 +36,18 @@ export const wholeRouterOf = (deps: ReleaseDeps): WholeRouter =>
 
 /**
  * Re-plans an owner (a Service without some allocation, or nothing at all) against whole menus
- * (so entries a narrowed read would miss go too) and applies it, retrying router conflicts.
+ * (so entries a narrowed read would miss go too) and applies it, retrying router conflicts. The
+ * router refusing the advertisement of another of the Service's addresses (see programOwner)
+ * does not fail the release: what it releases goes all the same, and program reports the
+ * refused address on its allocation.
  */
 export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: ReleaseReport): Promise<number> {
   const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
   const wholeRouter = wholeRouterOf(deps);
   const whole = async (): Promise<Record<string, RouterEntry[]>> => (await wholeRouter())(p.uid, ownersOf(p));
-  const { ops } = await programOwner(deps.router, { ...p, cluster }, { read: whole });
+  const { ops, refused } = await programOwner(deps.router, { ...p, cluster }, { read: whole });
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
+  if (refused !== undefined) deps.log.info('The router refused another address of the owner while releasing; left to program', { owner: p.uid, error: refused });
   return ops.length;
 }
 

@@ -66,7 +66,8 @@ export function holderConditions(a: FamilyAddress): string[] {
   return Array.from({ length: familyBits(p.family) + 1 }, (_, len) => `address=${text}/${len}`);
 }
 
-const keyOf = (family: IPFamily, address: string): string => {
+/** An address as the refused sets key it (its family and value, whatever its text). */
+export const keyOf = (family: IPFamily, address: string): string => {
   const p = parseAddress(address);
   return `${family}|${p.ok ? String(p.value) : address}`;
 };

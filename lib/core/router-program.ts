@@ -1,7 +1,7 @@
 import type { AdvertisementWant } from './program-model.js';
 import type { RouterOutcome } from './allocation-status.js';
 import { interfaceFor } from './route-interface.js';
-import { ADDRESS_MENU, holderConditions, isRefused, listHolderConditions, refusedWants } from './router-holders.js';
+import { ADDRESS_MENU, holderConditions, isRefused, keyOf, listHolderConditions, refusedWants } from './router-holders.js';
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
   DEFAULT_CLUSTER, advertisementEntry, entryOwner, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
@@ -11,7 +11,8 @@ import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/ha
 import { firewallMenu } from '../router/menus.js';
 import { INPUT_CHAIN, LB_LIST, currentComment, globalComment, isServiceChain, serviceChain } from '../router/names.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
-import { isAlreadyExists, isNotFound } from '../router/errors.js';
+import { isAlreadyExists, isNotFound, isPermission, isRouterError } from '../router/errors.js';
+import { messageOf } from '../errors.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
 
 const FAMILIES: readonly IPFamily[] = ['IPv4', 'IPv6'];
@@ -143,11 +144,17 @@ function familyGlobals(f: IPFamily, state: Record<string, RouterEntry[]>, addres
  * (hairpin rules included) depend only on the family and the router, never on the owner, so
  * every owner plans the same ones.
  */
-export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry[]>, addresses: AddressView = 'complete'): PlanResult {
+export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry[]>, addresses: AddressView = 'complete', failed: ReadonlyMap<string, string> = new Map()): PlanResult {
   const cluster = whole.cluster ?? DEFAULT_CLUSTER;
   const refused = refusedWants(whole.adverts, state, cluster);
   const outcomes = new Map<string, RouterOutcome>(refused.outcomes);
-  const p = withoutRefused(whole, refused.addresses);
+  // an advertisement the router refused to add (see refusedAdvert): its address is left out as
+  // the router's own are, so the Service's other addresses are programmed
+  for (const w of whole.adverts) {
+    const message = failed.get(keyOf(w.family, w.address));
+    if (message !== undefined && !outcomes.has(w.allocation.metadata.name)) outcomes.set(w.allocation.metadata.name, { kind: 'failed', message });
+  }
+  const p = withoutRefused(whole, new Set([...refused.addresses, ...failed.keys()]));
   const needs = familiesNeeding(p);
   const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries(p.service)] : []),
@@ -449,31 +456,72 @@ async function withRoutes(router: RouterPort, p: OwnerProgram, state: Record<str
   return missing.length === 0 ? state : { ...state, ...await router.read(missing) };
 }
 
+/** How program words a router failure, on the allocations it concerns and the Service. */
+export const routerFailure = (e: unknown): string => `The router refused or did not answer: ${messageOf(e)}`;
+
+/**
+ * The address whose advertisement the router refused to add (an interface it does not have,
+ * say), when the failure of a round trip is that: a refusal of the `add` of one of our
+ * `/ip/address` (`/ipv6/address`) entries, which concerns that address only. Not a conflict
+ * (read again and retried), a missing permission (every write of the owner meets it), nor a
+ * failure without an answer (nothing tells what landed): those concern the whole owner.
+ */
+function refusedAdvert(e: unknown, stage: readonly Op[], p: OwnerProgram): string | undefined {
+  if (!isRouterError(e) || (e.kind !== 'trap' && e.kind !== 'input') || isRouterConflict(e) || isPermission(e) || e.opIndex === undefined) return undefined;
+  const op = stage[e.opIndex];
+  if (op?.op !== 'add') return undefined;
+  const text = op.entry.address?.split('/')[0] ?? '';
+  const host = parseAddress(text);
+  if (!host.ok || op.menu !== ADDRESS_MENU[host.family]) return undefined;
+  const key = keyOf(host.family, text);
+  return p.adverts.some((w) => w.advertise && keyOf(w.family, w.address) === key) ? key : undefined;
+}
+
 /**
  * Reads (one round trip; narrowed, or the given whole state first), plans, and writes (one to
  * four round trips, only when something differs: see stagePlan); on a router conflict, reads
  * narrowed and tries again. Resolves with the last plan's outcomes and, as `ops`, every op it
  * sent: an attempt a conflict ended may have landed in part (another writer changed the router
  * meanwhile), so a last plan with nothing left to do does not mean nothing was written.
+ *
+ * When the router refuses to add the advertisement of one address (see refusedAdvert), that
+ * address alone fails: it reads and plans again without it (nothing of it is written, what it
+ * has is taken off, as for an address the router holds), so the owner's other addresses are
+ * programmed, and a release that re-plans a Service without one of its addresses takes that
+ * one off although another cannot be advertised. The refused allocations get a `failed`
+ * outcome, and `refused` the first refusal's message (the caller retries later). Costs round
+ * trips only after a refusal.
  */
-export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult> {
+export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult & { refused?: string }> {
   let given = opts.state;
   const custom = opts.read;
   const read = custom ? async () => ({ state: await custom(), addresses: 'complete' as const }) : () => readOwner(router, p);
   const sent: Op[] = [];
-  for (let attempt = 1; ; attempt++) {
+  const failed = new Map<string, string>();
+  const refused = (): { refused?: string } => {
+    const [first] = failed.values();
+    return first === undefined ? {} : { refused: first };
+  };
+  for (let conflicts = 1; ;) {
     const got = given ? { state: given, addresses: 'complete' as const } : await read();
     const state = await withRoutes(router, p, got.state);
     const { addresses } = got;
     given = undefined;
-    const result = planOwner(p, state, addresses);
-    if (result.ops.length === 0) return { ...result, ops: sent };
+    const result = planOwner(p, state, addresses, failed);
+    if (result.ops.length === 0) return { ...result, ops: sent, ...refused() };
     sent.push(...result.ops);
+    let stage: readonly Op[] = [];
     try {
-      for (const stage of stagePlan(result.ops, state)) await router.execute(stage);
-      return { ...result, ops: sent };
+      for (stage of stagePlan(result.ops, state)) await router.execute(stage);
+      return { ...result, ops: sent, ...refused() };
     } catch (e) {
-      if (attempt >= CONFLICT_ATTEMPTS || !isRouterConflict(e)) throw e;
+      const address = refusedAdvert(e, stage, p);
+      if (address !== undefined && !failed.has(address)) {
+        failed.set(address, routerFailure(e));
+        continue;
+      }
+      if (conflicts >= CONFLICT_ATTEMPTS || !isRouterConflict(e)) throw e;
+      conflicts++;
     }
   }
 }
