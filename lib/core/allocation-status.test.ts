@@ -186,3 +186,31 @@ describe("what tells of a new outcome (program's events go with it)", () => {
     expect(outcomeChanged(advertised, restated)).toBe(false);
   });
 });
+
+/**
+ * `status.interfaceName` says where the address is advertised: a pool switched to
+ * `advertise: false` takes it away with the advertisement, rather than showing
+ * `advertised: false` beside the interface it was advertised on.
+ */
+describe('the interface of an address no longer advertised', () => {
+  const advertisedOn = (pool: { advertise: boolean; interfaceName?: string }, iface: string): IPAllocation => {
+    const a = withStatus(fresh(), allocatedStatus(fresh(), allocated, pool, T0));
+    return withStatus(a, programmedStatus(a, { kind: 'advertised', interfaceName: iface }, T0));
+  };
+
+  it.each<[string, { advertise: boolean; interfaceName?: string }, string]>([
+    ['named by the pool', { advertise: true, interfaceName: 'ether1' }, 'ether1'],
+    ['found by route', { advertise: true }, 'bridge'],
+  ])('goes when the pool stops advertising (interface %s)', (_story, pool, iface) => {
+    const programmed = advertisedOn(pool, iface);
+    expect(programmed.status?.interfaceName).toBe(iface);
+    const byAllocate = allocatedStatus(programmed, allocated, { ...pool, advertise: false }, T1);
+    expect(byAllocate).toMatchObject({ phase: 'Allocated', advertised: false });
+    expect(byAllocate.interfaceName).toBeUndefined();
+    const byProgram = programmedStatus(programmed, { kind: 'notAdvertised' }, T1);
+    expect(byProgram).toMatchObject({ phase: 'Allocated', advertised: false });
+    expect(byProgram.interfaceName).toBeUndefined();
+    // and the two writers agree: no status write back and forth
+    expect(statusChanged(byAllocate, programmedStatus(withStatus(programmed, byAllocate), { kind: 'notAdvertised' }, T1))).toBe(false);
+  });
+});

@@ -155,14 +155,16 @@ export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise:
     : programSpoke(prev, sameAddress) ? programWord(prev) : stateConditions({ kind: 'pending', address: d.address, pool: d.pool });
   const conditions = setConditions(prev.conditions, [allocatedCondition(d.address, d.pool), ...rest], gen, now);
   const keepPhase = sameAddress && prev.phase === 'Programmed' && advertise;
-  const { formerAddresses: _, ...kept } = prev;
+  // the interface says where the address is advertised: none once its pool stops advertising
+  const { formerAddresses: _, interfaceName: iface, ...kept } = prev;
+  const interfaceName = advertise ? pool?.interfaceName ?? iface : undefined;
   return {
     ...kept,
     ...(former ? { formerAddresses: former } : {}),
     phase: keepPhase ? 'Programmed' : 'Allocated',
     address: d.address,
     advertised: keepPhase ? prev.advertised ?? false : false,
-    ...(pool?.interfaceName ? { interfaceName: pool.interfaceName } : {}),
+    ...(interfaceName ? { interfaceName } : {}),
     conditions,
     observedGeneration: gen,
   };
@@ -200,7 +202,10 @@ export function programmedStatus(a: IPAllocation, outcome: RouterOutcome, now: D
     outcome.kind === 'notAdvertised' ? { kind: 'notAdvertised', address }
       : outcome.kind === 'refused' ? outcome
         : { kind: 'backendError', message: outcome.message };
-  return { ...prev, phase: 'Allocated', advertised: false, conditions: setConditions(prev.conditions, stateConditions(state), gen, now) };
+  // not advertised: no interface it is advertised on (a pool switched to advertise: false)
+  const { interfaceName: _, ...rest } = prev;
+  const kept = outcome.kind === 'notAdvertised' ? rest : prev;
+  return { ...kept, phase: 'Allocated', advertised: false, conditions: setConditions(prev.conditions, stateConditions(state), gen, now) };
 }
 
 /**
