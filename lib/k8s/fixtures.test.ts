@@ -73,6 +73,11 @@ describe('parseFixtureText', () => {
     expect(ids(parseFixtureText(list, 'list.yaml'))).toEqual(['IPPool/main', 'Service/web']);
   });
 
+  it('reads a List with items: null (an empty list, as the API server writes one) as no objects', () => {
+    expect(ids(parseFixtureText(`apiVersion: v1\nkind: ServiceList\nitems: null\n---\n${POOL}`, 'list.yaml'))).toEqual(['IPPool/main']);
+    expect(ids(parseFixtureText('{"apiVersion": "v1", "kind": "List", "items": null}', 'list.json'))).toEqual([]);
+  });
+
   it('skips events and empty documents, and reads JSON', () => {
     const event = 'apiVersion: events.k8s.io/v1\nkind: Event\nmetadata: {name: e, namespace: default}\n';
     expect(ids(parseFixtureText(`---\n${event}---\n---\n${POOL}`, 's'))).toEqual(['IPPool/main']);
@@ -88,6 +93,7 @@ describe('parseFixtureText', () => {
     ['a wrong apiVersion', POOL.replace('v1alpha1', 'v1beta9'), 'bad.yaml document 1: IPPool main has apiVersion mikrolb.de/v1beta9, expected mikrolb.de/v1alpha1'],
     ['an object given twice', `${SERVICE}---\n${SERVICE}`, 'bad.yaml document 2: Service default/web is already given in bad.yaml document 1'],
     ['broken YAML', `${POOL}---\nkind: [unclosed\n`, 'bad.yaml document 2:'],
+    ['a List whose items is not a list', 'apiVersion: v1\nkind: ServiceList\nitems: {name: web}\n', 'bad.yaml document 1: ServiceList: items must be a list of objects'],
     ['a bad list item', 'apiVersion: v1\nkind: List\nitems:\n- {apiVersion: v1, kind: Secret, metadata: {name: s}}\n', 'bad.yaml document 1 item 1: kind Secret'],
     // the YAML library throws on expanding this (a "billion laughs"): an answer, not an exception
     ['aliases that expand without bound', `${POOL}---\n${ALIAS_BOMB}`, 'bad.yaml document 2: Excessive alias count'],

@@ -51,7 +51,9 @@ const DocumentSchema = z.object({
   }).loose(),
 }).loose();
 
-const ListSchema = z.object({ kind: z.string().regex(/List$/), items: z.array(z.unknown()) }).loose();
+/** A List (`kind: List`, `ServiceList`, ...); `items: null` is how the API server writes an empty one. */
+const ListKindSchema = z.object({ kind: z.string().regex(/List$/) }).loose();
+const ListItemsSchema = z.object({ items: z.array(z.unknown()).nullable() }).loose();
 /** The document `mikrolb invoke` prints: its `objects` are the state the next run starts from. */
 const InvokeOutputSchema = z.object({ function: z.string(), objects: z.array(z.unknown()) }).loose();
 /** A router's state (`--router`'s format, `mikrolb router dump`): no `kind`, its `menus`. */
@@ -84,10 +86,13 @@ function readDocuments(text: string, origin: string, inFolder = false): Document
       if (inFolder) continue;
       return { ok: false, message: `${where}: a router's state ({"version", "menus"}), which --router takes; it holds no Kubernetes objects` };
     }
-    const list = ListSchema.safeParse(value.value);
+    const list = ListKindSchema.safeParse(value.value);
     const output = InvokeOutputSchema.safeParse(value.value);
-    if (list.success) docs.push(...list.data.items.map((item, j) => ({ value: item, where: `${where} item ${j + 1}` })));
-    else if (output.success) docs.push(...output.data.objects.map((item, j) => ({ value: item, where: `${where} objects[${j}]` })));
+    if (list.success) {
+      const items = ListItemsSchema.safeParse(value.value);
+      if (!items.success) return { ok: false, message: `${where}: ${list.data.kind}: items must be a list of objects` };
+      docs.push(...(items.data.items ?? []).map((item, j) => ({ value: item, where: `${where} item ${j + 1}` })));
+    } else if (output.success) docs.push(...output.data.objects.map((item, j) => ({ value: item, where: `${where} objects[${j}]` })));
     else docs.push({ value: value.value, where });
   }
   return { ok: true, docs };
