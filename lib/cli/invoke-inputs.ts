@@ -2,8 +2,8 @@ import { readFile } from 'node:fs/promises';
 import * as z from 'zod';
 import { parseCloudEvent } from '../events/cloudevent.js';
 import type { Invocation } from '../events/invocation.js';
-import { storeFromState } from '../routeros/sim/store.js';
-import { RouterStateSchema, type RouterState } from '../router/state.js';
+import { routerStateOf } from '../routeros/sim/state-file.js';
+import type { RouterState } from '../router/state.js';
 import { messageOf } from '../errors.js';
 
 /**
@@ -65,12 +65,6 @@ export async function readEventFile(path: string): Promise<{ ok: true; invocatio
   return parsed.ok ? parsed : fail(`--event ${path}: ${parsed.message}`);
 }
 
-/** An earlier `mikrolb invoke` output: its `router.state` is where the next run starts. */
-const InvokeOutputRouterSchema = z.object({ function: z.string(), router: z.object({ state: z.unknown() }).loose() }).loose();
-/** An earlier output made without --router: it has no router state to start from. */
-const InvokeOutputSchema = z.object({ function: z.string(), objects: z.array(z.unknown()) }).loose();
-const ROUTER_FORMAT = '{"version": "7.19.1", "menus": {...}}';
-
 /**
  * `--router`: the router-state format of the simulator's seed and of the output, or a whole
  * earlier `mikrolb invoke` output (its `router.state` is used), so runs can be chained.
@@ -78,19 +72,5 @@ const ROUTER_FORMAT = '{"version": "7.19.1", "menus": {...}}';
 export async function readRouterFile(path: string): Promise<{ ok: true; state: RouterState } | Fail> {
   const read = await readJson(path, '--router');
   if (!read.ok) return read;
-  const output = InvokeOutputRouterSchema.safeParse(read.value);
-  if (!output.success && InvokeOutputSchema.safeParse(read.value).success) {
-    return fail(`--router ${path} is the output of a run without --router: it holds no router state; give a router's state ${ROUTER_FORMAT} (mikrolb router dump) or the output of a run with --router`);
-  }
-  if (!output.success && isRecord(read.value) && !('version' in read.value) && !('menus' in read.value)) {
-    return fail(`--router ${path} is not a router's state ${ROUTER_FORMAT}: it has neither "version" nor "menus"`);
-  }
-  const parsed = RouterStateSchema.safeParse(output.success ? output.data.router.state : read.value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return fail(`--router ${path}: ${[issue?.path.join('.'), issue?.message ?? 'invalid'].filter(Boolean).join(': ')}`);
-  }
-  // The simulator's store knows every menu and property a router has: a typo is caught here.
-  const store = storeFromState(parsed.data);
-  return store.ok ? { ok: true, state: parsed.data } : fail(`--router ${path}: ${store.message}`);
+  return routerStateOf(read.value, `--router ${path}`);
 }

@@ -108,6 +108,34 @@ describe('mikrolb routeros-sim', () => {
     expect(io.err).toContain(`--seed ${seed}: unknown menu /ip/firewall/nats`);
   });
 
+  it('starts from an earlier `mikrolb invoke --router` output, as invoke --router does (its router.state)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'routeros-sim-'));
+    const seed = join(dir, 'output.json');
+    const state = { version: '7.17.2', menus: { '/ip/firewall/nat': [{ '.id': '*1', chain: 'dstnat' }] } };
+    writeFileSync(seed, JSON.stringify({ function: 'program', response: { status: 200 }, objects: [], router: { commands: [], state } }));
+    const sim = await running(['--port', '0', '--seed', seed]);
+    const client = await connectRawClient({ port: sim.port });
+    await client.login('admin', '');
+    const nat = (await client.command(['/ip/firewall/nat/print'])).items;
+    expect(nat).toHaveLength(1);
+    expect(nat[0]).toMatchObject({ '.id': '*1', chain: 'dstnat' });
+    expect((await client.command(['/system/resource/print'])).items[0]).toMatchObject({ version: expect.stringMatching(/^7\.17\.2\b/) });
+    client.close();
+    expect(await sim.stop()).toBe(0);
+  });
+
+  it.each([
+    ['the output of a run without --router', { function: 'allocate', objects: [] }, 'is the output of a run without --router: it holds no router state'],
+    ['neither a router state nor an output', { kind: 'List', items: [] }, 'is not a router\'s state {"version": "7.19.1", "menus": {...}}: it has neither "version" nor "menus"'],
+  ])('exits 2 on a seed that is %s, saying which formats it takes', async (_what, content, message) => {
+    const dir = mkdtempSync(join(tmpdir(), 'routeros-sim-'));
+    const seed = join(dir, 'seed.json');
+    writeFileSync(seed, JSON.stringify(content));
+    const io = capture();
+    expect(await runRouterSimCli(['--seed', seed], {}, { ...io, signal: AbortSignal.abort() })).toBe(2);
+    expect(io.err).toContain(`--seed ${seed} ${message}`);
+  });
+
   it('exits 1 when the port is taken', async () => {
     const first = await running(['--port', '0']);
     const io = capture();

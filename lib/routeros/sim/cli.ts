@@ -1,8 +1,8 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
-import { RouterStateSchema, type RouterState } from '../../router/state.js';
+import type { RouterState } from '../../router/state.js';
 import { startRouterSim, type RouterSimOptions } from './server.js';
-import { storeFromState } from './store.js';
+import { routerStateOf } from './state-file.js';
 import { messageOf } from '../../errors.js';
 
 export interface RouterSimCliIo {
@@ -27,7 +27,9 @@ export const ROUTER_SIM_USAGE =
   '  --read-only-*    a second user of the read group\n' +
   '  --version        the RouterOS version it reports (7.19.1)\n' +
   '  --legacy-login   the pre-6.43 challenge login\n' +
-  '  --seed           the router\'s state to start from, as `mikrolb router dump` prints it\n';
+  '  --seed           the router\'s state to start from: {"version": "7.19.1", "menus": {...}} as\n' +
+  '                   `mikrolb router dump` prints it, or a `mikrolb invoke --router` output (its\n' +
+  '                   router.state), as invoke --router takes\n';
 
 type Parsed = { ok: true; options: RouterSimOptions } | { ok: false; message: string };
 
@@ -44,13 +46,8 @@ async function readSeed(file: string): Promise<RouterState | string> {
   } catch (error) {
     return `--seed ${file} is not JSON: ${messageOf(error)}`;
   }
-  const parsed = RouterStateSchema.safeParse(json);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    return `--seed ${file}: ${issue?.path.join('.') ?? ''} ${issue?.message ?? 'invalid'}`.trim();
-  }
-  const router = storeFromState(parsed.data);
-  return router.ok ? parsed.data : `--seed ${file}: ${router.message}`;
+  const parsed = routerStateOf(json, `--seed ${file}`);
+  return parsed.ok ? parsed.state : parsed.message;
 }
 
 async function readPem(file: string, flag: string): Promise<string | { error: string }> {
