@@ -68,16 +68,44 @@ export function binariesFromEnv(env: NodeJS.ProcessEnv = process.env): ClusterBi
   return undefined;
 }
 
-/** Whether `go` runs on this environment's PATH. */
-function hasGo(env: NodeJS.ProcessEnv): boolean {
-  const ran = spawnSync('go', ['version'], { env, stdio: 'ignore' });
-  return ran.error === undefined && ran.status === 0;
+/** The Go release tools/go.mod requires (its `go` line); the build runs with GOTOOLCHAIN=local. */
+export function requiredGo(): string {
+  const m = /^go\s+(\d+\.\d+(?:\.\d+)?)\s*$/m.exec(readFileSync(join(toolsDir, 'go.mod'), 'utf8'));
+  if (!m?.[1]) throw new Error('test/cluster/tools/go.mod has no go line');
+  return m[1];
+}
+
+const releaseOf = (text: string): number[] => text.split('.').map(Number);
+
+/**
+ * Why the Go whose `go version` printed `line` cannot build the tools module needing Go
+ * `required`, or undefined when it can (a development build has no release to compare: let it try).
+ */
+export function goVersionProblem(line: string, required: string): string | undefined {
+  const found = /\bgo(\d+\.\d+(?:\.\d+)?)\b/.exec(line)?.[1];
+  if (found === undefined) return undefined;
+  const [have, need] = [releaseOf(found), releaseOf(required)];
+  for (let i = 0; i < Math.max(have.length, need.length); i++) {
+    const d = (have[i] ?? 0) - (need[i] ?? 0);
+    if (d !== 0) return d > 0 ? undefined : `the Go on PATH (go${found}) is older than the ${required} that builds them`;
+  }
+  return undefined;
+}
+
+/** What keeps `go` on this environment's PATH from building the binaries, if anything. */
+function goProblem(env: NodeJS.ProcessEnv, required: string): string | undefined {
+  const ran = spawnSync('go', ['version'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  if (ran.error !== undefined || ran.status !== 0) return 'Go is not on PATH to build them (once, 10–20 minutes)';
+  const old = goVersionProblem(ran.stdout, required);
+  return old === undefined ? undefined : `${old} (test/cluster/tools/go.mod; the build does not fetch a newer toolchain)`;
 }
 
 /** Runs tools/build.sh (Go, from the module proxy) into the cache, streaming its progress. */
 function build(out: string, env: NodeJS.ProcessEnv): Promise<void> {
-  if (!hasGo(env)) {
-    return Promise.reject(new Error(`kube-apiserver, etcd and kubectl are not in ${out}, and Go is not on PATH to build them (once, 10–20 minutes): install Go >= 1.26, or set KUBEBUILDER_ASSETS to a folder that holds the three (README, Prerequisites)`));
+  const required = requiredGo();
+  const problem = goProblem(env, required);
+  if (problem !== undefined) {
+    return Promise.reject(new Error(`kube-apiserver, etcd and kubectl are not in ${out}, and ${problem}: install Go >= ${required}, or set KUBEBUILDER_ASSETS to a folder that holds the three (README, Prerequisites)`));
   }
   return new Promise((resolve, reject) => {
     process.stderr.write(`[test-cluster] no cached binaries in ${out}; building them from Go modules (takes many minutes cold)\n`);
