@@ -1,9 +1,35 @@
 import type { CliIo } from '../../lib/cli/io.js';
+import { EXIT_OK, EXIT_USAGE } from '../../lib/cli/io.js';
 import type { Env } from '../../lib/config.js';
 import { messageOf } from '../../lib/errors.js';
 import { redactRouterUrl } from '../../lib/routeros/client/index.js';
 import { runControllerCommand } from '../../bridge/all-in-one.js';
+import { requiredGo } from '../cluster/binaries.js';
 import { runLocalStack } from './stack.js';
+
+/** `npm start -- --help` */
+const usage = (): string => `usage: npm start [-- --help]
+
+Runs MikroLB on this machine until Ctrl-C (or a SIGTERM to npm):
+- with KUBECONFIG and ROUTEROS_URL both set, the controller (mikrolb controller) against that
+  cluster and router;
+- otherwise the embedded local stack: a real kube-apiserver and etcd, the RouterOS API
+  simulator and the controller, with the sample pools local-v4 and local-v6 applied; it prints
+  the KUBECONFIG and ROUTEROS_* settings to use, and commands to try.
+
+Environment:
+  KUBECONFIG, ROUTEROS_URL  both set: run the controller against them, with ROUTEROS_USERNAME,
+                            ROUTEROS_PASSWORD and every other variable of docs/configuration.md
+  LOG_LEVEL                 debug: the local stack's controller logs at debug level (else info)
+  KUBEBUILDER_ASSETS        a folder with kube-apiserver, etcd and kubectl for the local stack
+  TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBECTL
+                            the same three binaries, each named on its own
+  MIKROLB_CACHE_DIR         where the binaries are built and kept (default: mikrolb/ in
+                            XDG_CACHE_HOME, else in ~/.cache)
+
+Without those binaries the first run builds them with Go >= ${requiredGo()} (10–20 minutes, once;
+README.md, Prerequisites).
+`;
 
 /**
  * `npm start`: with KUBECONFIG and ROUTEROS_URL set, the controller (`mikrolb controller`)
@@ -12,11 +38,20 @@ import { runLocalStack } from './stack.js';
  * neither this nor the cluster launcher is in the build or the image. Run as a script only.
  */
 async function runStart(argv: string[], env: Env, io: CliIo): Promise<number> {
+  const unknown = argv.find((arg) => arg !== '--help' && arg !== '-h');
+  if (unknown !== undefined) {
+    io.stderr.write(`npm start: unknown argument "${unknown}": it takes none but --help and is configured by environment variables (npm start -- --help)\n`);
+    return EXIT_USAGE;
+  }
+  if (argv.length > 0) {
+    io.stdout.write(usage());
+    return EXIT_OK;
+  }
   if (env.KUBECONFIG && env.ROUTEROS_URL) {
     io.stderr.write(`Using KUBECONFIG=${env.KUBECONFIG} and ROUTEROS_URL=${redactRouterUrl(env.ROUTEROS_URL)} from the environment.\n`);
-    return runControllerCommand(argv, env, io);
+    return runControllerCommand([], env, io);
   }
-  return runLocalStack(argv, env, io);
+  return runLocalStack([], env, io);
 }
 
 const io: CliIo = { stdout: process.stdout, stderr: process.stderr };
