@@ -4,7 +4,7 @@ import { createRelease } from '../release/handler.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { IPAllocationSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
+import { IPAllocationSchema, IPPoolSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
@@ -46,6 +46,7 @@ async function setup(pools: string) {
     objects: [
       pool('lan', '192.0.2.10', 'ether1'),
       pool('wrong', '192.0.2.20', 'ether99'),
+      pool('lan2', '192.0.2.30', 'ether1'),
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'bad', namespace: 'shop', uid: UID, annotations: { 'mikrolb.de/load-balancer-pools': pools } },
         spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
       { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'bad-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'bad' } },
@@ -61,7 +62,14 @@ async function setup(pools: string) {
   /** The router's entries naming the address (its advertisement, LB list entry, NAT jump). */
   const entries = (address: string): string[] => Object.values(sim.state().menus).flat().flatMap((e) => (e.comment?.includes(`:${address}`) ? [e.comment] : []));
   const web = (address: string) => createTracer(sim.state()).trace({ srcAddress: '10.0.0.9', srcPort: 40000, dstAddress: address, dstPort: 80, protocol: 'tcp', inInterface: 'bridge' });
-  return { sim, kube, allocate, program, release, allocations, of, entries, web };
+  /** The interface the router advertises the address on (undefined: not advertised). */
+  const advertisedOn = (address: string): string | undefined => sim.state().menus['/ip/address']?.find((e) => e.address === `${address}/32`)?.interface;
+  /** Changes a pool's interfaceName in place (its addresses are advertised already). */
+  const moveInterface = async (name: string, interfaceName: string): Promise<void> => {
+    const p = IPPoolSchema.parse(await kube.port.get('IPPool', name));
+    await kube.port.replace('IPPool', { ...p, spec: { ...p.spec, interfaceName } });
+  };
+  return { sim, kube, allocate, program, release, allocations, of, entries, web, advertisedOn, moveInterface };
 }
 
 const ready = (a: IPAllocation | undefined) => a?.status?.conditions?.find((c) => c.type === 'Ready');
@@ -107,5 +115,53 @@ describe('the router refusing one address of a Service', () => {
     expect(c.entries('192.0.2.10')).toEqual([]);
     expect(await c.kube.port.get('IPAllocation', name)).toBeUndefined();
     expect(c.kube.events.filter((e) => e.reason === 'ReleaseFailed')).toEqual([]);
+  });
+
+  describe('when its pool moves an advertised address to an interface the router does not have', () => {
+    const refusedSet = expect.stringMatching(/^The router refused or did not answer: set \/ip\/address \S+ failed: \/ip\/address\/set: input does not match any value of interface \(moving 192\.0\.2\.30 to interface ether99; it stays advertised on ether1\)$/);
+
+    it('keeps the address where it is, gives it BackendError, and programs the other address', async () => {
+      const c = await setup('lan,lan2');
+      expect((await c.allocate(objectInvocation('add', SVC))).kind).toBe('done');
+      expect((await c.program(objectInvocation('update', SVC))).kind).toBe('done');
+      await c.moveInterface('lan2', 'ether99');
+      expect((await c.program(objectInvocation('update', SVC))).kind).toBe('retry'); // the refusal is retried
+      // the moved address stays advertised where it was, and still forwards
+      expect(c.advertisedOn('192.0.2.30')).toBe('ether1');
+      expect(c.web('192.0.2.30')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 8080 });
+      expect(ready(await c.of('192.0.2.30'))).toMatchObject({ status: 'False', reason: 'BackendError', message: refusedSet });
+      const good = await c.of('192.0.2.10');
+      expect(good?.status).toMatchObject({ phase: 'Programmed', advertised: true, interfaceName: 'ether1' });
+      expect(ready(good)).toMatchObject({ status: 'True' });
+      const failed = c.kube.events.filter((e) => e.reason === 'ProgrammingFailed').map((e) => e.regarding.name);
+      expect(failed).toEqual([(await c.of('192.0.2.30'))?.metadata.name]);
+      // still published: it is served
+      const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'bad', 'shop'));
+      expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: '192.0.2.10', ipMode: 'Proxy' }, { ip: '192.0.2.30', ipMode: 'Proxy' }]);
+    });
+
+    it('does not keep a release of the other address from taking that address off the router', async () => {
+      const c = await setup('lan,lan2');
+      expect((await c.allocate(objectInvocation('add', SVC))).kind).toBe('done');
+      expect((await c.program(objectInvocation('update', SVC))).kind).toBe('done');
+      const old = await c.of('192.0.2.10');
+      await c.moveInterface('lan2', 'ether99');
+      // the Service gives up its address of pool lan
+      const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'bad', 'shop'));
+      await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-pools': 'lan2' } } });
+      expect((await c.allocate(objectInvocation('update', SVC))).kind).toBe('done');
+      const name = old?.metadata.name ?? '';
+      expect(IPAllocationSchema.parse(await c.kube.port.get('IPAllocation', name)).metadata.deletionTimestamp).toBeDefined();
+      expect((await c.release(objectInvocation('update', { kind: 'IPAllocation', name }))).kind).toBe('done');
+      expect(c.entries('192.0.2.10')).toEqual([]);
+      expect(await c.kube.port.get('IPAllocation', name)).toBeUndefined();
+      expect(c.kube.events.filter((e) => e.reason === 'ReleaseFailed')).toEqual([]);
+      // the other address is untouched by the release, and program then reports it
+      expect(c.advertisedOn('192.0.2.30')).toBe('ether1');
+      expect(c.web('192.0.2.30')).toMatchObject({ ok: true });
+      expect((await c.program(objectInvocation('update', SVC))).kind).toBe('retry');
+      expect(c.advertisedOn('192.0.2.30')).toBe('ether1');
+      expect(ready(await c.of('192.0.2.30'))).toMatchObject({ status: 'False', reason: 'BackendError', message: refusedSet });
+    });
   });
 });

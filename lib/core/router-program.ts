@@ -105,6 +105,26 @@ function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, o
   return parts;
 }
 
+/**
+ * A write of an advertisement the router refused (see refusedAdvert): the message its
+ * allocation gets, and `keep`, when the write moved an advertised address to another interface,
+ * the interface the router still advertises it on.
+ */
+export interface Refusal {
+  message: string;
+  keep?: string;
+}
+
+/** The owner with the advertisements the router refused to move left on the interface they are on. */
+function withKept(p: OwnerProgram, failed: ReadonlyMap<string, Refusal>): OwnerProgram {
+  const keep = (w: AdvertisementWant): string | undefined => (w.advertise ? failed.get(keyOf(w.family, w.address))?.keep : undefined);
+  if (!p.adverts.some((w) => keep(w) !== undefined)) return p;
+  return { ...p, adverts: p.adverts.map((w) => {
+    const iface = keep(w);
+    return iface === undefined ? w : { ...w, interfaceName: iface };
+  }) };
+}
+
 /** The owner without the addresses the router itself holds (nothing of theirs is written). */
 function withoutRefused(p: OwnerProgram, refused: Set<string>): OwnerProgram {
   if (refused.size === 0) return p;
@@ -144,23 +164,25 @@ function familyGlobals(f: IPFamily, state: Record<string, RouterEntry[]>, addres
  * (hairpin rules included) depend only on the family and the router, never on the owner, so
  * every owner plans the same ones.
  */
-export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry[]>, addresses: AddressView = 'complete', failed: ReadonlyMap<string, string> = new Map()): PlanResult {
+export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry[]>, addresses: AddressView = 'complete', failed: ReadonlyMap<string, Refusal> = new Map()): PlanResult {
   const cluster = whole.cluster ?? DEFAULT_CLUSTER;
   const refused = refusedWants(whole.adverts, state, cluster);
   const outcomes = new Map<string, RouterOutcome>(refused.outcomes);
   // an advertisement the router refused to add (see refusedAdvert): its address is left out as
-  // the router's own are, so the Service's other addresses are programmed
-  for (const w of whole.adverts) {
-    const message = failed.get(keyOf(w.family, w.address));
-    if (message !== undefined && !outcomes.has(w.allocation.metadata.name)) outcomes.set(w.allocation.metadata.name, { kind: 'failed', message });
-  }
-  const p = withoutRefused(whole, new Set([...refused.addresses, ...failed.keys()]));
+  // the router's own are, so the Service's other addresses are programmed; one it refused to
+  // move stays where the router has it
+  const dropped = [...failed].flatMap(([key, f]) => (f.keep === undefined ? [key] : []));
+  const p = withoutRefused(withKept(whole, failed), new Set([...refused.addresses, ...dropped]));
   const needs = familiesNeeding(p);
   const desired = forCluster(mergeDesired(
     ...(p.service ? [serviceEntries(p.service)] : []),
     ...[...needs].map((f) => familyGlobals(f, state, addresses, cluster)),
     ...desiredAdverts(p, state, outcomes),
   ), cluster);
+  for (const w of whole.adverts) {
+    const f = failed.get(keyOf(w.family, w.address));
+    if (f !== undefined && !refused.outcomes.has(w.allocation.metadata.name)) outcomes.set(w.allocation.metadata.name, { kind: 'failed', message: f.message });
+  }
   const routerState: RouterState = { version: '7', menus: state };
   const ops: Op[] = [];
   const own = ownScope(p, cluster);
@@ -460,21 +482,29 @@ async function withRoutes(router: RouterPort, p: OwnerProgram, state: Record<str
 export const routerFailure = (e: unknown): string => `The router refused or did not answer: ${messageOf(e)}`;
 
 /**
- * The address whose advertisement the router refused to add (an interface it does not have,
+ * The address whose advertisement the router refused to write (an interface it does not have,
  * say), when the failure of a round trip is that: a refusal of the `add` of one of our
- * `/ip/address` (`/ipv6/address`) entries, which concerns that address only. Not a conflict
- * (read again and retried), a missing permission (every write of the owner meets it), nor a
- * failure without an answer (nothing tells what landed): those concern the whole owner.
+ * `/ip/address` (`/ipv6/address`) entries, or of the `set` moving one to another interface,
+ * which concerns that address only. Not a conflict (read again and retried), a missing
+ * permission (every write of the owner meets it), nor a failure without an answer (nothing
+ * tells what landed): those concern the whole owner. A refused move keeps the interface the
+ * entry has (`keep`): the address goes on working there.
  */
-function refusedAdvert(e: unknown, stage: readonly Op[], p: OwnerProgram): string | undefined {
+function refusedAdvert(e: unknown, stage: readonly Op[], p: OwnerProgram, state: Record<string, RouterEntry[]>): { key: string; refusal: Refusal } | undefined {
   if (!isRouterError(e) || (e.kind !== 'trap' && e.kind !== 'input') || isRouterConflict(e) || isPermission(e) || e.opIndex === undefined) return undefined;
   const op = stage[e.opIndex];
-  if (op?.op !== 'add') return undefined;
-  const text = op.entry.address?.split('/')[0] ?? '';
+  const moved = op?.op === 'set' && op.changes.interface !== undefined ? (state[op.menu] ?? []).find((x) => x['.id'] === op.id) : undefined;
+  const written = op?.op === 'add' ? op.entry : moved;
+  const text = written?.address?.split('/')[0] ?? '';
   const host = parseAddress(text);
-  if (!host.ok || op.menu !== ADDRESS_MENU[host.family]) return undefined;
+  if (op === undefined || !host.ok || op.menu !== ADDRESS_MENU[host.family]) return undefined;
   const key = keyOf(host.family, text);
-  return p.adverts.some((w) => w.advertise && keyOf(w.family, w.address) === key) ? key : undefined;
+  if (!p.adverts.some((w) => w.advertise && keyOf(w.family, w.address) === key)) return undefined;
+  if (op.op === 'add') return { key, refusal: { message: routerFailure(e) } };
+  const keep = moved?.interface;
+  if (op.op !== 'set' || keep === undefined) return undefined;
+  const message = `${routerFailure(e)} (moving ${text} to interface ${op.changes.interface ?? ''}; it stays advertised on ${keep})`;
+  return { key, refusal: { message, keep } };
 }
 
 /**
@@ -486,21 +516,22 @@ function refusedAdvert(e: unknown, stage: readonly Op[], p: OwnerProgram): strin
  *
  * When the router refuses to add the advertisement of one address (see refusedAdvert), that
  * address alone fails: it reads and plans again without it (nothing of it is written, what it
- * has is taken off, as for an address the router holds), so the owner's other addresses are
- * programmed, and a release that re-plans a Service without one of its addresses takes that
- * one off although another cannot be advertised. The refused allocations get a `failed`
- * outcome, and `refused` the first refusal's message (the caller retries later). Costs round
- * trips only after a refusal.
+ * has is taken off, as for an address the router holds), or, when the router refused to move
+ * an advertised address to another interface, with that address left on the interface it is
+ * on (it keeps working there). So the owner's other addresses are programmed, and a release
+ * that re-plans a Service without one of its addresses takes that one off although another
+ * cannot be advertised. The refused allocations get a `failed` outcome, and `refused` the
+ * first refusal's message (the caller retries later). Costs round trips only after a refusal.
  */
 export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult & { refused?: string }> {
   let given = opts.state;
   const custom = opts.read;
   const read = custom ? async () => ({ state: await custom(), addresses: 'complete' as const }) : () => readOwner(router, p);
   const sent: Op[] = [];
-  const failed = new Map<string, string>();
+  const failed = new Map<string, Refusal>();
   const refused = (): { refused?: string } => {
     const [first] = failed.values();
-    return first === undefined ? {} : { refused: first };
+    return first === undefined ? {} : { refused: first.message };
   };
   for (let conflicts = 1; ;) {
     const got = given ? { state: given, addresses: 'complete' as const } : await read();
@@ -515,9 +546,9 @@ export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { 
       for (stage of stagePlan(result.ops, state)) await router.execute(stage);
       return { ...result, ops: sent, ...refused() };
     } catch (e) {
-      const address = refusedAdvert(e, stage, p);
-      if (address !== undefined && !failed.has(address)) {
-        failed.set(address, routerFailure(e));
+      const advert = refusedAdvert(e, stage, p, state);
+      if (advert !== undefined && !failed.has(advert.key)) {
+        failed.set(advert.key, advert.refusal);
         continue;
       }
       if (conflicts >= CONFLICT_ATTEMPTS || !isRouterConflict(e)) throw e;

@@ -4,7 +4,7 @@ import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { memoryPort } from '../../lib/k8s/memory.js';
-import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
+import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
@@ -38,8 +38,12 @@ const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: fals
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const RETRY = { attempts: 5, pause: async () => undefined };
 
-/** The Ready message of a reservation of `address` in a pool with `interfaceName`, after allocate and program ran. */
-async function readyMessage(address: string, interfaceName?: string): Promise<string | undefined> {
+/**
+ * The Ready message of a reservation of `address` in a pool with `interfaceName`, after allocate
+ * and program ran; with `movedTo`, after the address was programmed and its pool's interface
+ * then changed to `movedTo`, and program ran again.
+ */
+async function readyMessage(address: string, interfaceName?: string, movedTo?: string): Promise<string | undefined> {
   const sim = await startSim({ initialState: ROUTER });
   const kube = memoryPort({
     now: NOW,
@@ -51,7 +55,13 @@ async function readyMessage(address: string, interfaceName?: string): Promise<st
   });
   const ref = { kind: 'IPAllocation' as const, name: 'reserved' };
   await createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES })(objectInvocation('add', ref));
-  await createProgram({ kube: kube.port, router: openClient(sim, { timeoutMs: 5000 }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY })(objectInvocation('update', ref));
+  const program = createProgram({ kube: kube.port, router: openClient(sim, { timeoutMs: 5000 }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY });
+  await program(objectInvocation('update', ref));
+  if (movedTo !== undefined) {
+    const pool = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
+    await kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: movedTo } });
+    await program(objectInvocation('update', ref));
+  }
   const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved'));
   const ready = a.status?.conditions?.find((c) => c.type === 'Ready');
   expect(ready).toMatchObject({ status: 'False', reason: 'BackendError' });
@@ -61,6 +71,10 @@ async function readyMessage(address: string, interfaceName?: string): Promise<st
 describe('docs/debugging.md shows the BackendError messages program words', () => {
   it('the router refusing a write (an interface it does not have)', async () => {
     expect(backendErrorSentences()).toContain(await readyMessage('192.0.2.10', 'ether99'));
+  });
+
+  it('the router refusing to move an advertised address to an interface it does not have', async () => {
+    expect(backendErrorSentences()).toContain(await readyMessage('192.0.2.10', 'ether1', 'ether99'));
   });
 
   it('an address the router has no route to (no interfaceName on the pool)', async () => {
