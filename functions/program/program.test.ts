@@ -254,6 +254,20 @@ describe('program (memory API server, memory router)', () => {
     expect(svc.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'True', reason: 'Ready', message: `All 1 IPAllocation(s) are ready. ${note}` });
   });
 
+  it.each([
+    ['a SNAT-only Service (a ClusterIP Service with snat-ips)', { type: 'ClusterIP' }, { 'mikrolb.de/snat-ips': LB_IP }],
+    ['load-balancer-enabled=false', {}, { 'mikrolb.de/load-balancer-enabled': 'false' }],
+  ])('SCTP ports of a Service MikroLB forwards nothing for are no concern: no SCTPPortsIgnored Warning (%s)', async (_story, spec, annotations) => {
+    const ports = [{ name: 'diameter', port: 3868, protocol: 'SCTP', targetPort: 3868 }];
+    const objects = cluster({ annotations }).map((o) => (o.kind === 'Service' ? { ...o, spec: { ...o.spec, ...spec, ports } } : o));
+    const { program, kube, router: r } = setup(objects);
+    expect((await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    // MikroLB did program it: the address is advertised, and the SNAT rule written
+    expect((r.state().menus['/ip/address'] ?? []).some((e) => e.address === `${LB_IP}/32`)).toBe(true);
+    expect((r.state().menus['/ip/firewall/nat'] ?? []).filter((e) => e.action === 'src-nat').map((e) => e['to-addresses'])).toEqual([LB_IP]);
+    expect(kube.events.filter((e) => e.reason === 'SCTPPortsIgnored')).toEqual([]);
+  });
+
   it('a Service of TCP and UDP ports gets no SCTPPortsIgnored Warning', async () => {
     const { program, kube } = setup();
     await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));

@@ -66,9 +66,14 @@ async function warnUnusableEndpoints(deps: ProgramDeps, svc: Service, slices: re
   report.actions.push(`skipped endpoints ${skipped.map((s) => s.address).join(', ')}`);
 }
 
-/** One Warning event per invocation naming the Service's SCTP ports, which nothing forwards (its condition still says Ready). */
-async function warnIgnoredPorts(deps: ProgramDeps, svc: Service, report: ProgramReport): Promise<void> {
-  const note = ignoredPortsNote(svc);
+/**
+ * One Warning event per invocation naming the Service's SCTP ports, which nothing forwards (its
+ * condition still says Ready). Only for a Service whose address MikroLB forwards (`lbEnabled`):
+ * a SNAT-only Service, or one with load balancing switched off, has no port MikroLB forwards,
+ * so its SCTP ports lose nothing (the condition names them only then too).
+ */
+async function warnIgnoredPorts(deps: ProgramDeps, svc: Service, lbEnabled: boolean, report: ProgramReport): Promise<void> {
+  const note = lbEnabled ? ignoredPortsNote(svc) : undefined;
   if (note === undefined) return;
   const namespace = svc.metadata.namespace ?? 'default';
   await deps.kube.recordEvent({ regarding: { kind: 'Service', name: svc.metadata.name, namespace, uid: svc.metadata.uid }, type: 'Warning', reason: 'SCTPPortsIgnored', note, action: 'Program' });
@@ -379,7 +384,7 @@ function clearedBy(live: readonly IPAllocation[], error: string | undefined): Se
 async function programRead(deps: ProgramDeps, svc: Service, intent: ServiceIntent, read: ServiceRead, report: ProgramReport, state?: RouterView): Promise<{ error: string | undefined; wrote: boolean; added: boolean; plan: StatusPlan; owner: OwnerProgram }> {
   const model = serviceProgram(svc, intent, read.live, read.slices, read.shared);
   await warnUnusableEndpoints(deps, svc, read.slices, report);
-  await warnIgnoredPorts(deps, svc, report);
+  await warnIgnoredPorts(deps, svc, model.lbEnabled, report);
   const adverts = advertisementWants(read.live, read.pools, read.claimPools);
   const formerAddresses = formerAddressesOf(svc, read.live, [...model.lbAddresses, ...model.snatAddresses, ...adverts]);
   const owner: OwnerProgram = { uid: svc.metadata.uid ?? '', service: model, adverts, ...(formerAddresses.length > 0 ? { formerAddresses } : {}) };
