@@ -1,16 +1,51 @@
+import { EXIT_OK, EXIT_USAGE } from '../../lib/cli/io.js';
+import { requiredGo } from './binaries.js';
 import { startCluster } from './cluster.js';
 
+/** `npm run dev:cluster -- --help` */
+const usage = (): string => `usage: npm run dev:cluster [-- --help]
+
+Runs the test cluster (a real kube-apiserver and etcd with MikroLB's CRDs applied, the one npm test
+uses) in the foreground until Ctrl-C (or a SIGTERM to npm); it prints KUBECONFIG=<path> and a
+kubectl command to try. MikroLB itself does not run (npm start runs it).
+
+Environment:
+  KUBEBUILDER_ASSETS        a folder with kube-apiserver, etcd and kubectl
+  TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBECTL
+                            the same three binaries, each named on its own
+  MIKROLB_CACHE_DIR         where the binaries are built and kept (default: mikrolb/ in
+                            XDG_CACHE_HOME, else in ~/.cache)
+
+Without those binaries the first run builds them with Go >= ${requiredGo()} (10–20 minutes, once;
+README.md, Prerequisites).
+`;
+
 /** `npm run dev:cluster`: the test cluster in the foreground until Ctrl-C. */
-const cluster = await startCluster();
-process.stdout.write(`KUBECONFIG=${cluster.kubeconfig}\n`);
-process.stdout.write(`Try: KUBECONFIG=${cluster.kubeconfig} ${cluster.binaries.kubectl} get ippools,ipallocations\n`);
-process.stdout.write('Press Ctrl-C to stop.\n');
-let stopping = false;
-const stop = (): void => {
-  if (stopping) return;
-  stopping = true;
-  process.stderr.write('[test-cluster] stopping\n');
-  void cluster.stop().then(() => process.exit(0));
-};
-process.on('SIGINT', stop);
-process.on('SIGTERM', stop);
+async function runDevCluster(argv: readonly string[]): Promise<number | undefined> {
+  const unknown = argv.find((arg) => arg !== '--help' && arg !== '-h');
+  if (unknown !== undefined) {
+    process.stderr.write(`npm run dev:cluster: unknown argument "${unknown}": it takes none but --help and is configured by environment variables (npm run dev:cluster -- --help)\n`);
+    return EXIT_USAGE;
+  }
+  if (argv.length > 0) {
+    process.stdout.write(usage());
+    return EXIT_OK;
+  }
+  const cluster = await startCluster();
+  process.stdout.write(`KUBECONFIG=${cluster.kubeconfig}\n`);
+  process.stdout.write(`Try: KUBECONFIG=${cluster.kubeconfig} ${cluster.binaries.kubectl} get ippools,ipallocations\n`);
+  process.stdout.write('Press Ctrl-C to stop.\n');
+  let stopping = false;
+  const stop = (): void => {
+    if (stopping) return;
+    stopping = true;
+    process.stderr.write('[test-cluster] stopping\n');
+    void cluster.stop().then(() => process.exit(0));
+  };
+  process.on('SIGINT', stop);
+  process.on('SIGTERM', stop);
+  return undefined;
+}
+
+const code = await runDevCluster(process.argv.slice(2));
+if (code !== undefined) process.exitCode = code;
