@@ -77,27 +77,50 @@ export function requiredGo(): string {
 
 const releaseOf = (text: string): number[] => text.split('.').map(Number);
 
+/** Negative, zero or positive as Go release `a` is older than, the same as or newer than `b` (1.26 is 1.26.0). */
+export function compareGo(a: string, b: string): number {
+  const [x, y] = [releaseOf(a), releaseOf(b)];
+  for (let i = 0; i < Math.max(x.length, y.length); i++) {
+    const d = (x[i] ?? 0) - (y[i] ?? 0);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
 /**
  * Why the Go whose `go version` printed `line` cannot build the tools module needing Go
- * `required`, or undefined when it can (a development build has no release to compare: let it try).
+ * `required` (or do what `purpose` says), or undefined when it can (a development build has no
+ * release to compare: let it try).
  */
-export function goVersionProblem(line: string, required: string): string | undefined {
+export function goVersionProblem(line: string, required: string, purpose = 'builds them'): string | undefined {
   const found = /\bgo(\d+\.\d+(?:\.\d+)?)\b/.exec(line)?.[1];
   if (found === undefined) return undefined;
-  const [have, need] = [releaseOf(found), releaseOf(required)];
-  for (let i = 0; i < Math.max(have.length, need.length); i++) {
-    const d = (have[i] ?? 0) - (need[i] ?? 0);
-    if (d !== 0) return d > 0 ? undefined : `the Go on PATH (go${found}) is older than the ${required} that builds them`;
-  }
-  return undefined;
+  return compareGo(found, required) < 0 ? `the Go on PATH (go${found}) is older than the ${required} that ${purpose}` : undefined;
+}
+
+/** What `go version` prints with this environment's PATH, or undefined when no go runs. */
+function goVersionLine(env: NodeJS.ProcessEnv): string | undefined {
+  const ran = spawnSync('go', ['version'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+  return ran.error !== undefined || ran.status !== 0 ? undefined : ran.stdout;
 }
 
 /** What keeps `go` on this environment's PATH from building the binaries, if anything. */
 function goProblem(env: NodeJS.ProcessEnv, required: string): string | undefined {
-  const ran = spawnSync('go', ['version'], { env, encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
-  if (ran.error !== undefined || ran.status !== 0) return 'Go is not on PATH to build them (once, 10–20 minutes)';
-  const old = goVersionProblem(ran.stdout, required);
+  const line = goVersionLine(env);
+  if (line === undefined) return 'Go is not on PATH to build them (once, 10–20 minutes)';
+  const old = goVersionProblem(line, required);
   return old === undefined ? undefined : `${old} (test/cluster/tools/go.mod; the build does not fetch a newer toolchain)`;
+}
+
+/**
+ * For the other Go steps (GOTOOLCHAIN=local): why the Go on PATH cannot do what `purpose` says
+ * for the module `module` whose go.mod needs Go `required`, ending in what to install; undefined
+ * when it can, or when no go runs (the step's own failure says that).
+ */
+export function oldGoProblem(env: NodeJS.ProcessEnv, required: string, purpose: string, module: string): string | undefined {
+  const line = goVersionLine(env);
+  const old = line === undefined ? undefined : goVersionProblem(line, required, purpose);
+  return old === undefined ? undefined : `${old} (${module}'s go.mod; GOTOOLCHAIN=local fetches no newer toolchain): install Go >= ${required} (README, Prerequisites)`;
 }
 
 /** Runs tools/build.sh (Go, from the module proxy) into the cache, streaming its progress. */

@@ -11,10 +11,15 @@ import { homedir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { oldGoProblem } from '../cluster/binaries.js';
 import { DEPLOY, parseDocs, type Rendered } from './render.js';
 
-/** The pinned release: the newest v3 the module proxy serves here that builds with Go 1.26 (checked 2026-12). */
-export const HELM = { module: 'helm.sh/helm/v3', version: 'v3.21.4' } as const;
+/**
+ * The pinned release: the newest v3 the module proxy serves here that builds with Go 1.26 (checked
+ * 2026-12); `go` is the go line of its go.mod, the oldest Go that builds it (test/deploy/go.test.ts
+ * checks it).
+ */
+export const HELM = { module: 'helm.sh/helm/v3', version: 'v3.21.4', go: '1.26.0' } as const;
 
 export const CHART = join(DEPLOY, 'helm', 'mikrolb');
 
@@ -33,6 +38,8 @@ export function helmPath(env: NodeJS.ProcessEnv = process.env): string {
 export async function ensureHelm(env: NodeJS.ProcessEnv = process.env): Promise<{ path: string; built: boolean }> {
   const path = helmPath(env);
   if (existsSync(path)) return { path, built: false };
+  const old = oldGoProblem(env, HELM.go, 'builds it', `${HELM.module}@${HELM.version}`);
+  if (old !== undefined) throw new Error(`cannot build helm ${HELM.version}: ${old}`);
   const dir = join(path, '..');
   await mkdir(join(dir, '..'), { recursive: true });
   const tmp = await mkdtemp(`${dir}.building-`);

@@ -9,11 +9,15 @@ import { access } from 'node:fs/promises';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { z } from 'zod';
+import { compareGo, oldGoProblem } from '../cluster/binaries.js';
 
-/** The pinned releases (the newest the module proxy serves here for each, checked 2026-12). */
+/**
+ * The pinned releases (the newest the module proxy serves here for each, checked 2026-12); `go` is
+ * the go line of each one's go.mod, the oldest Go that downloads it (test/deploy/go.test.ts checks it).
+ */
 export const KNATIVE_MODULES = {
-  serving: { module: 'knative.dev/serving', version: 'v0.51.0', dir: 'config/core/300-resources', files: ['service.yaml', 'configuration.yaml', 'revision.yaml', 'route.yaml'] },
-  eventing: { module: 'knative.dev/eventing', version: 'v0.50.0', dir: 'config/core/resources', files: ['apiserversource.yaml', 'pingsource.yaml', 'broker.yaml', 'trigger.yaml'] },
+  serving: { module: 'knative.dev/serving', version: 'v0.51.0', go: '1.26.0', dir: 'config/core/300-resources', files: ['service.yaml', 'configuration.yaml', 'revision.yaml', 'route.yaml'] },
+  eventing: { module: 'knative.dev/eventing', version: 'v0.50.0', go: '1.25.0', dir: 'config/core/resources', files: ['apiserversource.yaml', 'pingsource.yaml', 'broker.yaml', 'trigger.yaml'] },
 } as const;
 
 const Downloaded = z.object({ Path: z.string(), Version: z.string(), Dir: z.string().optional(), Error: z.string().optional() });
@@ -29,6 +33,9 @@ function parseDownloads(out: string): z.infer<typeof Downloaded>[] {
 /** Paths of the pinned CRD files, downloading the modules into Go's module cache when absent. */
 export async function knativeCrdFiles(env: NodeJS.ProcessEnv = process.env): Promise<string[]> {
   const mods = Object.values(KNATIVE_MODULES);
+  const newest = mods.reduce((a, b) => (compareGo(b.go, a.go) > 0 ? b : a));
+  const old = oldGoProblem(env, newest.go, 'fetches them', `${newest.module}@${newest.version}`);
+  if (old !== undefined) throw new Error(`cannot fetch Knative's CRDs: ${old}`);
   const args = ['mod', 'download', '-json', ...mods.map((m) => `${m.module}@${m.version}`)];
   const run = await promisify(execFile)('go', args, {
     env: { ...env, GOTOOLCHAIN: 'local', GOFLAGS: '-mod=mod' },
