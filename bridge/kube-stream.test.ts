@@ -2,6 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGone, isKubeError } from '../lib/k8s/errors.js';
+import { unansweredAddress } from '../lib/k8s/test-support.js';
 import { kubeStream, type WatchEvent } from './kube-stream.js';
 
 /** A stand-in API server: each test sets how the next watch request is answered. */
@@ -14,10 +15,11 @@ const server = createServer((req, res) => {
   respond(req, res);
 });
 let stream: ReturnType<typeof kubeStream>;
+let kc: KubeConfig;
 
 beforeAll(async () => {
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const kc = new KubeConfig();
+  kc = new KubeConfig();
   const address = server.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
   kc.loadFromOptions({
@@ -91,5 +93,40 @@ describe('the watch stream', () => {
     const abort = new AbortController();
     setTimeout(() => abort.abort(), 50);
     expect((await watch(abort.signal)).outcome).toBe('ended');
+  });
+});
+
+describe('a watch of an API server address that drops packets', () => {
+  it('fails after the connect timeout, not after the idle timeout or the kernel\'s (~127 s)', async () => {
+    const peer = await unansweredAddress();
+    try {
+      const dropping = new KubeConfig();
+      dropping.loadFromOptions({
+        clusters: [{ name: 'c', server: `https://127.0.0.1:${peer.port}`, skipTLSVerify: true }],
+        users: [{ name: 'u' }],
+        contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+        currentContext: 'c',
+      });
+      const lists = () => Promise.reject(new Error('lists are not tested here'));
+      const watching = kubeStream(dropping, lists, { idleTimeoutMs: 60_000, connectTimeoutMs: 500 })
+        .watch('IPPool', '42', () => undefined, new AbortController().signal)
+        .then(() => 'ended', (e: unknown) => e);
+      const outcome = await Promise.race([watching, new Promise((resolve) => setTimeout(() => resolve('still connecting after 10 s'), 10_000))]);
+      expect(outcome).toMatchObject({ message: 'watch: could not connect within 500 ms', status: 0, reason: 'Timeout' });
+    } finally {
+      await peer.close();
+    }
+  });
+
+  it('a connected stream is held to the idle timeout, not the shorter connect timeout', async () => {
+    const slow = kubeStream(kc, () => Promise.reject(new Error('lists are not tested here')), { idleTimeoutMs: 2_000, connectTimeoutMs: 200 });
+    respond = (_, res) => {
+      res.writeHead(200).flushHeaders();
+      setTimeout(() => res.end(line('ADDED', pool('a', '43'))), 600);
+    };
+    const events: WatchEvent[] = [];
+    const outcome = await slow.watch('IPPool', '42', (e) => events.push(e), new AbortController().signal).then(() => 'ended', (e: unknown) => e);
+    expect(outcome).toBe('ended');
+    expect(events.map((e) => e.type)).toEqual(['ADDED']);
   });
 });

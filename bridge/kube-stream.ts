@@ -34,6 +34,8 @@ export interface KubeStreamOptions {
   timeoutSeconds?: number;
   /** A stream silent for this long (no event, no bookmark) is taken as broken. */
   idleTimeoutMs?: number;
+  /** A watch not connected (TCP) after this long fails, so the source re-lists (default 30 s). */
+  connectTimeoutMs?: number;
   random?: () => number;
   /** The watches' User-Agent (the lists go through the transport, with its own). */
   userAgent?: string;
@@ -53,6 +55,7 @@ export function kubeStream(kc: ClusterAccess, transport: Transport, opts: KubeSt
   const base = new URL(cluster.server);
   const timeoutSeconds = opts.timeoutSeconds ?? 300;
   const idleTimeoutMs = opts.idleTimeoutMs ?? 300_000;
+  const connectTimeoutMs = opts.connectTimeoutMs ?? 30_000;
   const random = opts.random ?? Math.random;
 
   return {
@@ -77,7 +80,7 @@ export function kubeStream(kc: ClusterAccess, transport: Transport, opts: KubeSt
         agent: false,
       };
       await kc.applyToHTTPSOptions(options);
-      return stream(base.protocol === 'https:', options, { onEvent, signal, idleTimeoutMs });
+      return stream(base.protocol === 'https:', options, { onEvent, signal, idleTimeoutMs, connectTimeoutMs });
     },
   };
 }
@@ -86,6 +89,7 @@ interface StreamArgs {
   onEvent: (event: WatchEvent) => void;
   signal: AbortSignal;
   idleTimeoutMs: number;
+  connectTimeoutMs: number;
 }
 
 function stream(secure: boolean, options: RequestOptions, args: StreamArgs): Promise<void> {
@@ -100,7 +104,9 @@ function stream(secure: boolean, options: RequestOptions, args: StreamArgs): Pro
       else resolve();
     };
     const onAbort = (): void => settle();
-    const req = (secure ? httpsRequest : httpRequest)(options, (res) => {
+    // `timeout` holds from the start, connecting included; once connected, setTimeout below
+    // replaces it with the idle timeout
+    const req = (secure ? httpsRequest : httpRequest)({ ...options, timeout: args.connectTimeoutMs }, (res) => {
       if (res.statusCode !== 200) {
         void failure(res).then(settle, (e: unknown) => settle(new KubeError(`watch: ${String(e)}`, res.statusCode ?? 0, '')));
         return;
@@ -112,7 +118,9 @@ function stream(secure: boolean, options: RequestOptions, args: StreamArgs): Pro
       });
       res.on('close', () => settle(res.complete ? undefined : new KubeError('the watch stream broke', 0, 'NetworkError')));
     });
-    req.setTimeout(args.idleTimeoutMs, () => settle(new KubeError(`the watch was silent for ${args.idleTimeoutMs} ms`, 0, 'Timeout')));
+    req.setTimeout(args.idleTimeoutMs, () => settle(req.socket?.connecting === false
+      ? new KubeError(`the watch was silent for ${args.idleTimeoutMs} ms`, 0, 'Timeout')
+      : new KubeError(`watch: could not connect within ${args.connectTimeoutMs} ms`, 0, 'Timeout')));
     req.on('error', (e) => settle(new KubeError(`watch: ${e.message}`, 0, 'NetworkError')));
     if (args.signal.aborted) return settle();
     args.signal.addEventListener('abort', onAbort, { once: true });

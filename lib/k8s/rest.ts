@@ -96,6 +96,9 @@ export function kubeTransport(kc: ClusterAccess, opts: { maxSockets?: number; us
       path: `${base.pathname.replace(/\/$/, '')}${withQuery(req.path, req.query)}`,
       headers: { accept: 'application/json', 'user-agent': req.userAgent ?? opts.userAgent ?? DEFAULT_USER_AGENT, ...creds.headers },
       agent,
+      // bounds connecting too (req.setTimeout below starts only once the socket is connected):
+      // an address that drops packets would otherwise hold the request for the kernel's ~127 s
+      timeout: req.timeoutMs ?? 30_000,
     };
     const payload = req.body === undefined ? undefined : JSON.stringify(req.body);
     if (payload !== undefined) {
