@@ -3,7 +3,7 @@ import { settle } from '../../lib/events/outcome.js';
 import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { claimsOfPool, LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
-import { getPool, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
+import { listAllocations, listClaims, listPools, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.js';
 import { menusToRead, partitionState } from '../../lib/core/router-program.js';
 import { programAllocation, programReservation, programService, reservationOnRouter, type RouterView } from './service.js';
@@ -30,10 +30,12 @@ type PoolsProgrammed = Map<string, string>;
  * Under Knative Eventing program hears every write of a pool, its status's recounts too (one
  * after each burst of claims), which change nothing program writes: an update of a pool whose
  * spec this instance has programmed already is left alone (the bridge sends program a pool's
- * spec and metadata changes only).
+ * spec and metadata changes only). The pools are listed afresh for it, never taken from the
+ * instance's mirror.
  */
 async function programPool(deps: ProgramDeps, name: string, report: ProgramReport, done: PoolsProgrammed): Promise<void> {
-  const pool = await getPool(deps.kube, name);
+  // a list, not a get: program may only list pools (deploy/base/rbac-program.yaml), and there are few
+  const pool = (await listPools(deps.kube)).items.find((p) => p.metadata.name === name);
   const spec = pool ? `${pool.metadata.uid ?? ''}/${pool.metadata.generation ?? 0}/${pool.metadata.deletionTimestamp ?? ''}` : undefined;
   if (spec !== undefined && done.get(name) === spec) {
     report.actions.push(`pool ${name}: its holders are programmed for its spec already`);

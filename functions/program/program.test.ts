@@ -399,7 +399,7 @@ describe('program (memory API server, memory router)', () => {
     await kube.port.replaceStatus('IPPool', { ...pool(), status: { ...pool().status, allocatedAddresses: '1' } });
     [trips, reads.length] = [r.roundTrips, 0];
     expect(await update()).toMatchObject({ kind: 'done', body: { actions: ['pool lan: its holders are programmed for its spec already'] } });
-    expect([r.roundTrips - trips, reads]).toEqual([0, ['get IPPool']]);
+    expect([r.roundTrips - trips, reads]).toEqual([0, ['list IPPool']]);
     await kube.port.replace('IPPool', { ...pool(), spec: { ...pool().spec, interfaceName: 'bridge' } });
     trips = r.roundTrips;
     expect((await update()).kind).toBe('done');

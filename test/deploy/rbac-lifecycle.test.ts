@@ -17,7 +17,7 @@ import { apiServerPort } from '../../lib/k8s/client.js';
 import { defaultPause } from '../../lib/k8s/conflict.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport } from '../../lib/k8s/rest.js';
-import { API_VERSION, type IPAddressClaim } from '../../lib/k8s/schemas.js';
+import { API_VERSION, IPPoolSchema, type IPAddressClaim } from '../../lib/k8s/schemas.js';
 import { getService, listAllocations, listClaims } from '../../lib/k8s/typed.js';
 import { claimsOfPool } from '../../lib/k8s/keys.js';
 import { memoryLogger } from '../../lib/log/logger.js';
@@ -177,6 +177,24 @@ describe('RBAC in practice: the bridge and the functions as their ServiceAccount
     await until('the first to leave the claim', async () => (JSON.stringify(await holders()) === JSON.stringify([[second.allocation]]) ? true : undefined));
     expect(JSON.stringify(sim.state().menus['/ipv6/address'])).toContain(`${first.address}/128`);
     expect(forbidden()).toEqual([]);
+  });
+
+  it('follows a change of its pool: program reads the pool as mikrolb-program and takes the advertisement off', async () => {
+    // found by the chaos suite: program's pool update read the pool by name, which its Role does
+    // not grant (it may only list pools), and retried forever while the router kept the address
+    const { address } = await publish('pooled');
+    const setAdvertise = async (advertise: boolean): Promise<void> => {
+      const current = IPPoolSchema.parse(await admin.get('IPPool', pool));
+      await admin.replace('IPPool', { ...current, spec: { ...current.spec, advertise } });
+    };
+    await setAdvertise(false);
+    try {
+      await until('the advertisement to go', async () => (JSON.stringify(sim.state().menus['/ipv6/address']).includes(`${address}/128`) ? undefined : true));
+      expect(forbidden()).toEqual([]);
+    } finally {
+      await setAdvertise(true);
+    }
+    await until('the advertisement to come back', async () => (JSON.stringify(sim.state().menus['/ipv6/address']).includes(`${address}/128`) ? true : undefined));
   });
 
   it('is refused what it was not granted (the impersonation is real)', async () => {
