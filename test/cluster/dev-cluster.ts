@@ -1,6 +1,6 @@
-import { EXIT_OK, EXIT_USAGE } from '../../lib/cli/io.js';
 import { requiredGo } from './binaries.js';
 import { startCluster } from './cluster.js';
+import { helpOnly } from './script-args.js';
 
 /** `npm run dev:cluster -- --help` */
 const usage = (): string => `usage: npm run dev:cluster [-- --help]
@@ -22,15 +22,8 @@ README.md, Prerequisites).
 
 /** `npm run dev:cluster`: the test cluster in the foreground until Ctrl-C. */
 async function runDevCluster(argv: readonly string[]): Promise<number | undefined> {
-  const unknown = argv.find((arg) => arg !== '--help' && arg !== '-h');
-  if (unknown !== undefined) {
-    process.stderr.write(`npm run dev:cluster: unknown argument "${unknown}": it takes none but --help and is configured by environment variables (npm run dev:cluster -- --help)\n`);
-    return EXIT_USAGE;
-  }
-  if (argv.length > 0) {
-    process.stdout.write(usage());
-    return EXIT_OK;
-  }
+  const answered = helpOnly('npm run dev:cluster', argv, usage, { stdout: process.stdout, stderr: process.stderr });
+  if (answered !== undefined) return answered;
   const cluster = await startCluster();
   process.stdout.write(`KUBECONFIG=${cluster.kubeconfig}\n`);
   process.stdout.write(`Try: KUBECONFIG=${cluster.kubeconfig} ${cluster.binaries.kubectl} get ippools,ipallocations\n`);

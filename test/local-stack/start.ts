@@ -1,10 +1,10 @@
 import type { CliIo } from '../../lib/cli/io.js';
-import { EXIT_OK, EXIT_USAGE } from '../../lib/cli/io.js';
 import type { Env } from '../../lib/config.js';
 import { messageOf } from '../../lib/errors.js';
 import { redactRouterUrl } from '../../lib/routeros/client/index.js';
 import { runControllerCommand } from '../../bridge/all-in-one.js';
 import { requiredGo } from '../cluster/binaries.js';
+import { helpOnly } from '../cluster/script-args.js';
 import { runLocalStack } from './stack.js';
 
 /** `npm start -- --help` */
@@ -38,15 +38,8 @@ README.md, Prerequisites).
  * neither this nor the cluster launcher is in the build or the image. Run as a script only.
  */
 async function runStart(argv: string[], env: Env, io: CliIo): Promise<number> {
-  const unknown = argv.find((arg) => arg !== '--help' && arg !== '-h');
-  if (unknown !== undefined) {
-    io.stderr.write(`npm start: unknown argument "${unknown}": it takes none but --help and is configured by environment variables (npm start -- --help)\n`);
-    return EXIT_USAGE;
-  }
-  if (argv.length > 0) {
-    io.stdout.write(usage());
-    return EXIT_OK;
-  }
+  const answered = helpOnly('npm start', argv, usage, io);
+  if (answered !== undefined) return answered;
   if (env.KUBECONFIG && env.ROUTEROS_URL) {
     io.stderr.write(`Using KUBECONFIG=${env.KUBECONFIG} and ROUTEROS_URL=${redactRouterUrl(env.ROUTEROS_URL)} from the environment.\n`);
     return runControllerCommand([], env, io);
