@@ -2,7 +2,7 @@ import { createServer, type IncomingMessage, type ServerResponse } from 'node:ht
 import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { isGone, isKubeError } from '../lib/k8s/errors.js';
-import { unansweredAddress } from '../lib/k8s/test-support.js';
+import { kubeConfigAt, unansweredAddress } from '../lib/k8s/test-support.js';
 import { kubeStream, type WatchEvent } from './kube-stream.js';
 
 /** A stand-in API server: each test sets how the next watch request is answered. */
@@ -100,13 +100,7 @@ describe('a watch of an API server address that drops packets', () => {
   it('fails after the connect timeout, not after the idle timeout or the kernel\'s (~127 s)', async () => {
     const peer = await unansweredAddress();
     try {
-      const dropping = new KubeConfig();
-      dropping.loadFromOptions({
-        clusters: [{ name: 'c', server: `https://127.0.0.1:${peer.port}`, skipTLSVerify: true }],
-        users: [{ name: 'u' }],
-        contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
-        currentContext: 'c',
-      });
+      const dropping = kubeConfigAt(peer.port);
       const lists = () => Promise.reject(new Error('lists are not tested here'));
       const watching = kubeStream(dropping, lists, { idleTimeoutMs: 60_000, connectTimeoutMs: 500 })
         .watch('IPPool', '42', () => undefined, new AbortController().signal)

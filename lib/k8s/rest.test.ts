@@ -4,7 +4,7 @@ import { KubeConfig } from '@kubernetes/client-node';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestPki, type TestPki } from '../routeros/client/test-support.js';
 import { kubeTransport, userAgentOf, withUserAgent, type Transport } from './rest.js';
-import { unansweredAddress } from './test-support.js';
+import { kubeConfigAt, unansweredAddress } from './test-support.js';
 
 /** What a stand-in server saw of each request: its User-Agent and the client port it came from. */
 const seen: { userAgent: string | undefined; clientPort: number | undefined }[] = [];
@@ -101,13 +101,7 @@ describe('an API server address that drops packets', () => {
   it('fails a request within its timeout while connecting, over the keep-alive agent, not after the kernel gives up (~127 s)', async () => {
     const peer = await unansweredAddress();
     try {
-      const dropping = new KubeConfig();
-      dropping.loadFromOptions({
-        clusters: [{ name: 'c', server: `https://127.0.0.1:${peer.port}`, skipTLSVerify: true }],
-        users: [{ name: 'u' }],
-        contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
-        currentContext: 'c',
-      });
+      const dropping = kubeConfigAt(peer.port);
       const outcome = await Promise.race([
         kubeTransport(dropping)({ method: 'GET', path: '/api/v1/namespaces', timeoutMs: 500 }).then(() => 'answered', (e: unknown) => e),
         new Promise((resolve) => setTimeout(() => resolve('still connecting after 10 s'), 10_000)),

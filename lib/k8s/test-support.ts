@@ -1,5 +1,6 @@
 import { spawn } from 'node:child_process';
 import { connect, type Socket } from 'node:net';
+import { KubeConfig } from '@kubernetes/client-node';
 
 /** Tests only: peers for the API-server clients. */
 
@@ -58,4 +59,16 @@ export async function unansweredAddress(): Promise<UnansweredAddress> {
     await close();
     throw err;
   }
+}
+
+/** A kubeconfig for `https://127.0.0.1:<port>` (the certificate unchecked, no credentials). */
+export function kubeConfigAt(port: number): KubeConfig {
+  const kc = new KubeConfig();
+  kc.loadFromOptions({
+    clusters: [{ name: 'c', server: `https://127.0.0.1:${port}`, skipTLSVerify: true }],
+    users: [{ name: 'u' }],
+    contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
+    currentContext: 'c',
+  });
+  return kc;
 }

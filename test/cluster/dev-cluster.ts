@@ -1,6 +1,5 @@
-import { requiredGo } from './binaries.js';
 import { startCluster } from './cluster.js';
-import { helpOnly } from './script-args.js';
+import { clusterBinariesHelp, helpOnly } from './script-args.js';
 
 /** `npm run dev:cluster -- --help` */
 const usage = (): string => `usage: npm run dev:cluster [-- --help]
@@ -11,14 +10,7 @@ kubectl command to try. MikroLB itself does not run (npm start runs it).
 
 Environment:
   KUBEBUILDER_ASSETS        a folder with kube-apiserver, etcd and kubectl
-  TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBECTL
-                            the same three binaries, each named on its own
-  MIKROLB_CACHE_DIR         where the binaries are built and kept (default: mikrolb/ in
-                            XDG_CACHE_HOME, else in ~/.cache)
-
-Without those binaries the first run builds them with Go >= ${requiredGo()} (10–20 minutes, once;
-README.md, Prerequisites).
-`;
+${clusterBinariesHelp()}`;
 
 /** `npm run dev:cluster`: the test cluster in the foreground until Ctrl-C. */
 async function runDevCluster(argv: readonly string[]): Promise<number | undefined> {

@@ -1,5 +1,6 @@
 import type { CliIo } from '../../lib/cli/io.js';
 import { EXIT_OK, EXIT_USAGE } from '../../lib/cli/io.js';
+import { requiredGo } from './binaries.js';
 
 /**
  * The arguments of a development script configured only by environment variables (`npm start`,
@@ -16,3 +17,13 @@ export function helpOnly(script: string, argv: readonly string[], usage: () => s
   io.stdout.write(usage());
   return EXIT_OK;
 }
+
+/** The end of both scripts' help: the variables naming the cluster's binaries, and their build. */
+export const clusterBinariesHelp = (): string => `  TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBECTL
+                            the same three binaries, each named on its own
+  MIKROLB_CACHE_DIR         where the binaries are built and kept (default: mikrolb/ in
+                            XDG_CACHE_HOME, else in ~/.cache)
+
+Without those binaries the first run builds them with Go >= ${requiredGo()} (10–20 minutes, once;
+README.md, Prerequisites).
+`;

@@ -3,8 +3,7 @@ import type { Env } from '../../lib/config.js';
 import { messageOf } from '../../lib/errors.js';
 import { redactRouterUrl } from '../../lib/routeros/client/index.js';
 import { runControllerCommand } from '../../bridge/all-in-one.js';
-import { requiredGo } from '../cluster/binaries.js';
-import { helpOnly } from '../cluster/script-args.js';
+import { clusterBinariesHelp, helpOnly } from '../cluster/script-args.js';
 import { runLocalStack } from './stack.js';
 
 /** `npm start -- --help` */
@@ -22,14 +21,7 @@ Environment:
                             ROUTEROS_PASSWORD and every other variable of docs/configuration.md
   LOG_LEVEL                 debug: the local stack's controller logs at debug level (else info)
   KUBEBUILDER_ASSETS        a folder with kube-apiserver, etcd and kubectl for the local stack
-  TEST_ASSET_KUBE_APISERVER, TEST_ASSET_ETCD, TEST_ASSET_KUBECTL
-                            the same three binaries, each named on its own
-  MIKROLB_CACHE_DIR         where the binaries are built and kept (default: mikrolb/ in
-                            XDG_CACHE_HOME, else in ~/.cache)
-
-Without those binaries the first run builds them with Go >= ${requiredGo()} (10–20 minutes, once;
-README.md, Prerequisites).
-`;
+${clusterBinariesHelp()}`;
 
 /**
  * `npm start`: with KUBECONFIG and ROUTEROS_URL set, the controller (`mikrolb controller`)
