@@ -129,7 +129,13 @@ describe('the router refusing one address of a Service', () => {
       // the moved address stays advertised where it was, and still forwards
       expect(c.advertisedOn('192.0.2.30')).toBe('ether1');
       expect(c.web('192.0.2.30')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 8080 });
-      expect(ready(await c.of('192.0.2.30'))).toMatchObject({ status: 'False', reason: 'BackendError', message: refusedSet });
+      const moved = await c.of('192.0.2.30');
+      expect(ready(moved)).toMatchObject({ status: 'False', reason: 'BackendError', message: refusedSet });
+      // its status says where the router advertises it, not where the pool asked for
+      expect(moved?.status).toMatchObject({ advertised: true, interfaceName: 'ether1' });
+      // and goes on saying so when allocate checks the Service again (a resync)
+      expect((await c.allocate(objectInvocation('update', SVC))).kind).toBe('done');
+      expect((await c.of('192.0.2.30'))?.status).toMatchObject({ address: '192.0.2.30', advertised: true, interfaceName: 'ether1' });
       const good = await c.of('192.0.2.10');
       expect(good?.status).toMatchObject({ phase: 'Programmed', advertised: true, interfaceName: 'ether1' });
       expect(ready(good)).toMatchObject({ status: 'True' });

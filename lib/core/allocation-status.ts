@@ -44,7 +44,8 @@ export function refusedByRouter(a: IPAllocation): string | undefined {
 export type RouterOutcome =
   | { kind: 'advertised'; interfaceName: string }
   | { kind: 'notAdvertised' }
-  | { kind: 'failed'; message: string }
+  /** `advertisedOn`: the router refused to move the address, which stays advertised on that interface. */
+  | { kind: 'failed'; message: string; advertisedOn?: string }
   /** Not programmed at all, for a reason the router's own state gives (see refusedAddresses). */
   | { kind: 'refused'; reason: typeof REASON_ADDRESS_IN_USE_BY_ROUTER; message: string };
 
@@ -155,15 +156,18 @@ export function allocatedStatus(a: IPAllocation, d: Decision, pool: { advertise:
     : programSpoke(prev, sameAddress) ? programWord(prev) : stateConditions({ kind: 'pending', address: d.address, pool: d.pool });
   const conditions = setConditions(prev.conditions, [allocatedCondition(d.address, d.pool), ...rest], gen, now);
   const keepPhase = sameAddress && prev.phase === 'Programmed' && advertise;
-  // the interface says where the address is advertised: none once its pool stops advertising
+  // where the router advertises the address (program's word) until program moves it; an
+  // address not advertised yet names the interface its pool asks for; none once the pool
+  // stops advertising
+  const advertised = sameAddress && advertise && prev.advertised === true;
   const { formerAddresses: _, interfaceName: iface, ...kept } = prev;
-  const interfaceName = advertise ? pool?.interfaceName ?? iface : undefined;
+  const interfaceName = !advertise ? undefined : advertised ? iface ?? pool?.interfaceName : pool?.interfaceName ?? iface;
   return {
     ...kept,
     ...(former ? { formerAddresses: former } : {}),
     phase: keepPhase ? 'Programmed' : 'Allocated',
     address: d.address,
-    advertised: keepPhase ? prev.advertised ?? false : false,
+    advertised,
     ...(interfaceName ? { interfaceName } : {}),
     conditions,
     observedGeneration: gen,
@@ -202,10 +206,13 @@ export function programmedStatus(a: IPAllocation, outcome: RouterOutcome, now: D
     outcome.kind === 'notAdvertised' ? { kind: 'notAdvertised', address }
       : outcome.kind === 'refused' ? outcome
         : { kind: 'backendError', message: outcome.message };
+  const conditions = setConditions(prev.conditions, stateConditions(state), gen, now);
+  // a refused move: the address goes on being advertised where the router has it
+  if (outcome.kind === 'failed' && outcome.advertisedOn !== undefined) return { ...prev, phase: 'Allocated', advertised: true, interfaceName: outcome.advertisedOn, conditions };
   // not advertised: no interface it is advertised on (a pool switched to advertise: false)
   const { interfaceName: _, ...rest } = prev;
   const kept = outcome.kind === 'notAdvertised' ? rest : prev;
-  return { ...kept, phase: 'Allocated', advertised: false, conditions: setConditions(prev.conditions, stateConditions(state), gen, now) };
+  return { ...kept, phase: 'Allocated', advertised: false, conditions };
 }
 
 /**

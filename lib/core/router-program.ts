@@ -181,7 +181,7 @@ export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry
   ), cluster);
   for (const w of whole.adverts) {
     const f = failed.get(keyOf(w.family, w.address));
-    if (f !== undefined && !refused.outcomes.has(w.allocation.metadata.name)) outcomes.set(w.allocation.metadata.name, { kind: 'failed', message: f.message });
+    if (f !== undefined && !refused.outcomes.has(w.allocation.metadata.name)) outcomes.set(w.allocation.metadata.name, { kind: 'failed', message: f.message, ...(f.keep === undefined ? {} : { advertisedOn: f.keep }) });
   }
   const routerState: RouterState = { version: '7', menus: state };
   const ops: Op[] = [];
