@@ -69,7 +69,25 @@ async function setup(pools: string) {
     const p = IPPoolSchema.parse(await kube.port.get('IPPool', name));
     await kube.port.replace('IPPool', { ...p, spec: { ...p.spec, interfaceName } });
   };
-  return { sim, kube, allocate, program, release, allocations, of, entries, web, advertisedOn, moveInterface };
+  /**
+   * The Service switches to `pools`, giving up its allocation of `address`; after `between`
+   * (say, a program run), release takes that address off the router and deletes the
+   * allocation, with no ReleaseFailed.
+   */
+  const switchPoolsReleasing = async (pools: string, address: string, between = async (): Promise<void> => undefined): Promise<void> => {
+    const old = await of(address);
+    const svc = ServiceSchema.parse(await kube.port.get('Service', 'bad', 'shop'));
+    await kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-pools': pools } } });
+    expect((await allocate(objectInvocation('update', SVC))).kind).toBe('done');
+    await between();
+    const name = old?.metadata.name ?? '';
+    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', name)).metadata.deletionTimestamp).toBeDefined();
+    expect((await release(objectInvocation('update', { kind: 'IPAllocation', name }))).kind).toBe('done');
+    expect(entries(address)).toEqual([]);
+    expect(await kube.port.get('IPAllocation', name)).toBeUndefined();
+    expect(kube.events.filter((e) => e.reason === 'ReleaseFailed')).toEqual([]);
+  };
+  return { sim, kube, allocate, program, release, allocations, of, entries, web, advertisedOn, moveInterface, switchPoolsReleasing };
 }
 
 const ready = (a: IPAllocation | undefined) => a?.status?.conditions?.find((c) => c.type === 'Ready');
@@ -103,18 +121,10 @@ describe('the router refusing one address of a Service', () => {
     expect((await c.allocate(objectInvocation('add', SVC))).kind).toBe('done');
     expect((await c.program(objectInvocation('update', SVC))).kind).toBe('done');
     expect(c.entries('192.0.2.10').length).toBeGreaterThan(0);
-    const old = await c.of('192.0.2.10');
     // the Service is switched to the pool whose interface the router does not have
-    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'bad', 'shop'));
-    await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-pools': 'wrong' } } });
-    expect((await c.allocate(objectInvocation('update', SVC))).kind).toBe('done');
-    expect((await c.program(objectInvocation('update', SVC))).kind).toBe('retry');
-    const name = old?.metadata.name ?? '';
-    expect(IPAllocationSchema.parse(await c.kube.port.get('IPAllocation', name)).metadata.deletionTimestamp).toBeDefined();
-    expect((await c.release(objectInvocation('update', { kind: 'IPAllocation', name }))).kind).toBe('done');
-    expect(c.entries('192.0.2.10')).toEqual([]);
-    expect(await c.kube.port.get('IPAllocation', name)).toBeUndefined();
-    expect(c.kube.events.filter((e) => e.reason === 'ReleaseFailed')).toEqual([]);
+    await c.switchPoolsReleasing('wrong', '192.0.2.10', async () => {
+      expect((await c.program(objectInvocation('update', SVC))).kind).toBe('retry');
+    });
   });
 
   describe('when its pool moves an advertised address to an interface the router does not have', () => {
@@ -150,18 +160,9 @@ describe('the router refusing one address of a Service', () => {
       const c = await setup('lan,lan2');
       expect((await c.allocate(objectInvocation('add', SVC))).kind).toBe('done');
       expect((await c.program(objectInvocation('update', SVC))).kind).toBe('done');
-      const old = await c.of('192.0.2.10');
       await c.moveInterface('lan2', 'ether99');
       // the Service gives up its address of pool lan
-      const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'bad', 'shop'));
-      await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-pools': 'lan2' } } });
-      expect((await c.allocate(objectInvocation('update', SVC))).kind).toBe('done');
-      const name = old?.metadata.name ?? '';
-      expect(IPAllocationSchema.parse(await c.kube.port.get('IPAllocation', name)).metadata.deletionTimestamp).toBeDefined();
-      expect((await c.release(objectInvocation('update', { kind: 'IPAllocation', name }))).kind).toBe('done');
-      expect(c.entries('192.0.2.10')).toEqual([]);
-      expect(await c.kube.port.get('IPAllocation', name)).toBeUndefined();
-      expect(c.kube.events.filter((e) => e.reason === 'ReleaseFailed')).toEqual([]);
+      await c.switchPoolsReleasing('lan2', '192.0.2.10');
       // the other address is untouched by the release, and program then reports it
       expect(c.advertisedOn('192.0.2.30')).toBe('ether1');
       expect(c.web('192.0.2.30')).toMatchObject({ ok: true });
