@@ -184,6 +184,23 @@ describe('memoryPort: replace', () => {
     expect(out).toMatchObject({ endpoints: [{ addresses: ['10.0.0.1'] }], metadata: { generation: 2 } });
   });
 
+  it('drops the ingress and the unchanged class of a Service that stops being a LoadBalancer, as the API server does', async () => {
+    const lb = { ...service('web'), spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ports: [{ port: 80 }] } };
+    const m = setup([lb, { ...service('kept'), spec: lb.spec }]);
+    for (const name of ['web', 'kept']) {
+      const svc = read(await m.port.get('Service', name, 'shop'));
+      await m.port.replaceStatus('Service', { ...svc, status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } } });
+    }
+    const web = read(await m.port.get('Service', 'web', 'shop'));
+    const clusterIP = read(await m.port.replace('Service', { ...web, spec: { type: 'ClusterIP', loadBalancerClass: 'mikrolb.de/controller', ports: [{ port: 80 }] } }));
+    expect(clusterIP).toMatchObject({ spec: { type: 'ClusterIP' }, status: { loadBalancer: {} } });
+    expect(clusterIP['spec']).not.toHaveProperty('loadBalancerClass');
+    // still a LoadBalancer: the ingress stays
+    const kept = read(await m.port.get('Service', 'kept', 'shop'));
+    const relabelled = read(await m.port.replace('Service', { ...kept, metadata: { ...kept.metadata, labels: { a: 'b' } } }));
+    expect(relabelled).toMatchObject({ status: { loadBalancer: { ingress: [{ ip: '192.0.2.1' }] } } });
+  });
+
   it('deletes a deleting object once its last finalizer is removed, and refuses new finalizers', async () => {
     const m = setup([allocation('a', { finalizers: ['mikrolb.de/finalizer'] })]);
     await m.port.remove('IPAllocation', 'a');

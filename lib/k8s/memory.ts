@@ -62,6 +62,27 @@ interface Entry {
   obj: StoredObject;
 }
 
+const isRecord = (v: unknown): v is Record<string, unknown> => typeof v === 'object' && v !== null && !Array.isArray(v);
+const specField = (obj: StoredObject, field: string): unknown => {
+  const spec = obj['spec'];
+  return isRecord(spec) ? spec[field] : undefined;
+};
+
+/**
+ * What the API server does to a Service that stops being a LoadBalancer: it drops the
+ * load-balancer status (the ingress) and, unless the same update changed it, the class.
+ */
+function leaveLoadBalancer(cur: StoredObject, next: StoredObject): void {
+  if (specField(cur, 'type') !== 'LoadBalancer' || specField(next, 'type') === 'LoadBalancer') return;
+  const spec = next['spec'];
+  if (isRecord(spec) && spec['loadBalancerClass'] === specField(cur, 'loadBalancerClass')) {
+    const { loadBalancerClass: _, ...rest } = spec;
+    next['spec'] = rest;
+  }
+  const status = next['status'];
+  if (isRecord(status)) next['status'] = { ...status, loadBalancer: {} };
+}
+
 const scope = (kind: Kind, namespace: string | undefined): string | undefined =>
   (RESOURCES[kind].namespaced && namespace ? namespace : undefined);
 const keyOf = (kind: Kind, ns: string | undefined, name: string): string => `${kind}\u0000${ns ?? ''}\u0000${name}`;
@@ -257,6 +278,7 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
           metadata: { ...obj.metadata, name, namespace: ns, uid: m.uid, creationTimestamp: m.creationTimestamp, deletionTimestamp: m.deletionTimestamp, deletionGracePeriodSeconds: m.deletionGracePeriodSeconds, generation: m.generation },
         });
         if (STATUS_SUBRESOURCE.has(kind)) next.status = cur.status;
+        if (kind === 'Service') leaveLoadBalancer(cur, next);
         checkFinalizers(kind, name, cur, next);
         if (m.generation !== undefined && specOf(next) !== specOf(cur)) next.metadata.generation = m.generation + 1;
         return commit(kind, ns, name, cur, next);
