@@ -9,7 +9,8 @@ import * as annotations from '../../lib/k8s/keys.js';
 import { docNames, matches, type CommandUse, type NameUse } from './doc-names.js';
 
 /**
- * Keeps the docs (README.md, docs/*.md) and the code naming the same things, both ways: every
+ * Keeps the docs (README.md, docs/*.md, and the READMEs of deploy/, deploy/webhook/, the
+ * fixtures and the simulator, and the router layout) and the code naming the same things, both ways: every
  * `mikrolb` command and flag, environment variable and annotation key the docs name exists in
  * the code, and every one the code accepts is documented. What counts as "named in the docs"
  * is defined in doc-names.ts; the code's side comes from its own definitions:
@@ -21,7 +22,11 @@ import { docNames, matches, type CommandUse, type NameUse } from './doc-names.js
  */
 
 const ROOT = fileURLToPath(new URL('../../', import.meta.url));
-const DOC_FILES = ['README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`)];
+/** The docs users read, and the READMEs beside the code and manifests they are pointed to. */
+const DOC_FILES = [
+  'README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
+  'deploy/README.md', 'deploy/webhook/README.md', 'test/fixtures/README.md', 'lib/routeros/sim/README.md', 'lib/router/LAYOUT.md',
+];
 const docs = DOC_FILES.map((file) => docNames(file, readFileSync(join(ROOT, file), 'utf8')));
 const docCommands: CommandUse[] = docs.flatMap((d) => d.commands);
 const docEnv: NameUse[] = docs.flatMap((d) => d.env);
