@@ -99,8 +99,8 @@ export function labelsIn(expr: string): string[] {
 /** Labels Prometheus adds to every series a PodMonitor scrapes. */
 export const TARGET_LABELS: ReadonlySet<string> = new Set(['pod', 'namespace', 'job', 'instance', 'container', 'endpoint']);
 
-/** Every series the controller's /metrics serves, with the labels each carries, from the code's registries. */
-export function exportedSeries(): Map<string, Set<string>> {
+/** What the controller's /metrics serves, rendered from the code's registries with a sample of everything. */
+function renderedMetrics(): string {
   const pools = createPoolMetrics();
   pools.counted('p', 'IPv4', { total: 2n, allocated: 1n, free: 1n });
   pools.decided('a', { pool: 'p', reason: 'PoolExhausted' });
@@ -116,11 +116,21 @@ export function exportedSeries(): Map<string, Set<string>> {
   bridge.queue.coalesced('allocate');
   bridge.timedOut('allocate');
   bridge.source.watchEvent('IPPool', 'ADDED');
+  return bridge.render() + counters.render() + pools.render();
+}
+
+/** Every series the controller's /metrics serves, with the labels each carries, from the code's registries. */
+export function exportedSeries(): Map<string, Set<string>> {
   const series = new Map<string, Set<string>>();
-  for (const s of parseSamples(bridge.render() + counters.render() + pools.render())) {
+  for (const s of parseSamples(renderedMetrics())) {
     const labels = series.get(s.name) ?? new Set<string>();
     for (const l of Object.keys(s.labels)) labels.add(l);
     series.set(s.name, labels);
   }
   return series;
+}
+
+/** The declared type of every metric family the controller's /metrics serves (`# TYPE name type`). */
+export function exportedTypes(): Map<string, string> {
+  return new Map([...renderedMetrics().matchAll(/^# TYPE (\S+) (\S+)$/gm)].map((m) => [m[1] ?? '', m[2] ?? '']));
 }
