@@ -91,6 +91,17 @@ describe('faults on the way to the router', () => {
     expect(await api.print('/interface')).toHaveLength(4);
   });
 
+  it('!fatal in answer to the login is a fatal error with the router\'s reason, not an unreachable router', async () => {
+    const router = await sim();
+    router.faults.fatalOnNextCommand('too many sessions');
+    const api = client(router);
+    const { error } = await failure(api.version());
+    expect(error).toMatchObject({ kind: 'fatal', routerMessage: 'too many sessions' });
+    expect(error.message).toMatch(/^router 127\.0\.0\.1:\d+ ended the session during login: too many sessions$/);
+    expect(isConnection(error)).toBe(true);
+    expect(await api.version()).toBe('7.19.1');
+  });
+
   it.each([
     ['RouterOS >= 6.43 login', false],
     ['pre-6.43 challenge login', true],

@@ -1,6 +1,7 @@
 import { Socket } from 'node:net';
 import { Connector, RosException, RouterOSAPI } from './library.js';
 import { RouterError } from '../../router/errors.js';
+import { createSentenceDecoder } from '../wire/decoder.js';
 import { guardReplyParser, neutraliseEmptyReplies } from './patch.js';
 import { describeTarget, type RouterTarget } from './url.js';
 
@@ -73,6 +74,7 @@ export function openLoggedInSocket(options: LoginOptions): Promise<Socket> {
     socket.on('error', (error: Error) => {
       socketError ??= error;
     });
+    const fatal = fatalReason(socket);
     socket.once('connect', () => {
       phase = target.tls ? 'handshake' : 'login';
     });
@@ -81,11 +83,14 @@ export function openLoggedInSocket(options: LoginOptions): Promise<Socket> {
     });
     socket.once('close', () => {
       // Let a rejection from the package (e.g. wrong password) that is already on its way win.
-      setImmediate(() => finish(failure(where, phase, socketError, undefined)));
+      setImmediate(() => finish(failure(where, phase, socketError, undefined, fatal.reason())));
     });
     connecting.then(
-      () => finish(detach(socket) ?? new RouterError({ kind: 'protocol', message: 'routeros-client internals changed: cannot take over the socket' })),
-      (error: unknown) => finish(failure(where, phase, socketError, error)),
+      () => {
+        fatal.stop();
+        finish(detach(socket) ?? new RouterError({ kind: 'protocol', message: 'routeros-client internals changed: cannot take over the socket' }));
+      },
+      (error: unknown) => finish(failure(where, phase, socketError, error, fatal.reason())),
     );
   });
 }
@@ -139,12 +144,32 @@ function guardConnectorErrors(socket: Socket, connector: Connector): void {
   }
 }
 
+/**
+ * The reason of a `!fatal` the router sends before the login completes (it ends the session,
+ * e.g. when it takes no more API sessions): node-routeros only closes the connection on it, and
+ * drops the reason. Reads the same bytes as node-routeros, until `stop` (before the socket is
+ * handed over, which needs it to have no other 'data' listener).
+ */
+function fatalReason(socket: Socket): { reason(): string | undefined; stop(): void } {
+  const decoder = createSentenceDecoder();
+  let reason: string | undefined;
+  const onData = (chunk: unknown): void => {
+    if (!Buffer.isBuffer(chunk) || decoder.error !== null) return;
+    for (const words of decoder.push(chunk).sentences) if (words[0] === '!fatal') reason ??= words.slice(1).join(' ');
+  };
+  socket.on('data', onData);
+  return { reason: () => reason, stop: () => void socket.off('data', onData) };
+}
+
 function isListener(value: unknown): value is (...args: unknown[]) => void {
   return typeof value === 'function';
 }
 
-function failure(where: string, phase: Phase, socketError: Error | undefined, error: unknown): RouterError {
+function failure(where: string, phase: Phase, socketError: Error | undefined, error: unknown, fatalReason: string | undefined): RouterError {
   const cause = socketError ?? error;
+  if (fatalReason !== undefined) {
+    return new RouterError({ kind: 'fatal', message: `router ${where} ended the session during ${phase}: ${fatalReason}`, routerMessage: fatalReason, cause });
+  }
   if (error instanceof RosException && error.errno === 'CANTLOGIN') {
     return new RouterError({ kind: 'auth', message: `router ${where} refused the login: invalid user name or password`, cause: error });
   }
