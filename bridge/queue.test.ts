@@ -127,6 +127,33 @@ describe('coalescing', () => {
     expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'count', 'freed']);
   });
 
+  it('keeps the delay of a change that arrives in the per-object interval after a run', async () => {
+    const { clock, fns, queue } = setup(undefined, { perObjectIntervalMs: 250 }, 10);
+    const lan: ObjectRef = { kind: 'IPPool', name: 'lan' };
+    queue.add('allocate', objectInvocation('update', lan, { id: 'first' }));
+    await clock.advance(50); // the run ended; its interval has 200 ms to go
+    queue.add('allocate', objectInvocation('update', lan, { id: 'count' }), undefined, 5000);
+    await clock.advance(4900);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first']);
+    await clock.advance(100);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'count']);
+    // a change that may not wait, in the interval, still waits for the interval only
+    await clock.advance(50);
+    queue.add('allocate', objectInvocation('update', lan, { id: 'spec' }));
+    await clock.advance(150);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'count']);
+    await clock.advance(60);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'count', 'spec']);
+    // nor does one that arrives after a delayed one in the interval: it ends the delay, not the interval
+    await clock.advance(20);
+    queue.add('allocate', objectInvocation('update', lan, { id: 'count-2' }), undefined, 5000);
+    queue.add('allocate', objectInvocation('update', lan, { id: 'spec-2' }));
+    await clock.advance(150);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'count', 'spec']);
+    await clock.advance(100);
+    expect(fns.calls.map((c) => c.invocation.id)).toEqual(['first', 'count', 'spec', 'spec-2']);
+  });
+
   it('keeps a per-object interval even for a change that may not wait', async () => {
     const { clock, fns, queue } = setup(undefined, { perObjectIntervalMs: 250 });
     queue.add('allocate', objectInvocation('update', web, { id: 'first' }));

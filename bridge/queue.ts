@@ -91,6 +91,8 @@ interface Item {
   dueAt: number;
   /** While running: the earliest time what arrived meanwhile asked to run (its delay's end). */
   pendingDue: number;
+  /** The timer is the per-object interval after a run that left nothing pending: when it ends. */
+  idleUntil: number | undefined;
 }
 
 type Answer = { ok: true; result: DispatchResult } | { ok: false; error: unknown };
@@ -149,12 +151,14 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
     if (item.running) item.pendingDue = Math.min(item.pendingDue, clock.now() + delayMs);
     if (item.running || lane.ready.has(item)) return;
     if (item.cancelTimer) {
-      // work that may wait less brings a delay's end forward (an interval or a backoff it joins)
-      const due = clock.now() + delayMs;
-      if (item.delayed && due < item.dueAt) {
+      // never before the per-object interval after the last run ends
+      const due = Math.max(clock.now() + delayMs, item.lastStart + opts.perObjectIntervalMs);
+      // that interval, with nothing pending: a delivery's delay holds beyond it
+      const idle = item.idleUntil !== undefined && due > item.idleUntil;
+      // work that may wait less brings a delay's end forward (a backoff it joins)
+      if (idle || (item.delayed && due < item.dueAt)) {
         item.cancelTimer();
-        if (delayMs === 0) wake(item);
-        else delay(item, due);
+        delay(item, due);
       }
       return;
     }
@@ -168,13 +172,15 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
 
   /** Holds the item's delivery until `due`. */
   function delay(item: Item, due: number): void {
+    item.idleUntil = undefined;
     wakeAt(item, due);
+    if (!item.cancelTimer) return; // due already: woken
     item.delayed = true;
     item.dueAt = due;
   }
 
   function newItem(lane: Lane, key: string): Item {
-    const item: Item = { lane, key, pending: undefined, seenAt: undefined, running: false, attempts: 0, lastStart: -Infinity, cancelTimer: undefined, delayed: false, dueAt: Infinity, pendingDue: Infinity };
+    const item: Item = { lane, key, pending: undefined, seenAt: undefined, running: false, attempts: 0, lastStart: -Infinity, cancelTimer: undefined, delayed: false, dueAt: Infinity, pendingDue: Infinity, idleUntil: undefined };
     lane.items.set(key, item);
     return item;
   }
@@ -246,7 +252,10 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
       // COUNT_DELAY_MS, not one per invocation's length); the per-object interval in any case
       const interval = item.lastStart + opts.perObjectIntervalMs;
       if (item.pending && item.pendingDue > Math.max(interval, now)) delay(item, item.pendingDue);
-      else wakeAt(item, interval);
+      else {
+        wakeAt(item, interval);
+        if (item.cancelTimer && !item.pending) item.idleUntil = interval;
+      }
       item.pendingDue = Infinity;
     }
     pump(lane);
@@ -313,6 +322,7 @@ export function createWorkQueue(opts: WorkQueueOptions): WorkQueue {
 
   function wake(item: Item): void {
     item.cancelTimer = undefined;
+    item.idleUntil = undefined;
     item.delayed = false;
     item.dueAt = Infinity;
     if (!item.pending) {
