@@ -13,7 +13,6 @@
 import { execFileSync } from 'node:child_process';
 import { cpus, totalmem } from 'node:os';
 import { join } from 'node:path';
-import { parseArgs } from 'node:util';
 import { splitCpus } from './affinity.js';
 import { convergence, idleLatency, RATE_RATIO_TARGET, type ConvergenceResult } from './convergence.js';
 import { compileChildren, imageProcess } from './controllers.js';
@@ -27,17 +26,19 @@ import { restart } from './restart.js';
 import { teardown } from './teardown.js';
 import { fig, table, targets } from './report.js';
 import { ms } from './support.js';
+import { BENCH_USAGE, benchOptions, ON_REQUEST } from './options.js';
 import { messageOf } from '../../lib/errors.js';
 
-const { values } = parseArgs({ options: { json: { type: 'boolean' }, services: { type: 'string' }, 'bridge-services': { type: 'string' }, 'pool-allocations': { type: 'string' }, rounds: { type: 'string' }, only: { type: 'string' } } });
-const N = Number(values.services ?? 1000);
-const BRIDGE_N = Number(values['bridge-services'] ?? 10_000);
-const POOL_N = Number(values['pool-allocations'] ?? 50_000);
-const ROUNDS = Number(values.rounds ?? 3);
-if (!Number.isInteger(ROUNDS) || ROUNDS < 1) throw new Error(`--rounds must be a whole number ≥ 1, not ${values.rounds ?? ''}`);
-const only = values.only?.split(',');
-/** Scenarios that run only when `--only` names them. */
-const ON_REQUEST = new Set(['convergence-split']);
+const parsed = benchOptions(process.argv.slice(2));
+if ('help' in parsed) {
+  process.stdout.write(BENCH_USAGE);
+  process.exit(0);
+}
+if ('error' in parsed) {
+  process.stderr.write(`npm run bench: ${parsed.error}\n${BENCH_USAGE}`);
+  process.exit(2);
+}
+const { services: N, bridgeServices: BRIDGE_N, poolAllocations: POOL_N, rounds: ROUNDS, only } = parsed;
 const want = (name: string): boolean => (only ? only.includes(name) : !ON_REQUEST.has(name));
 const log = (line: string): void => void process.stderr.write(`${line}\n`);
 const goals = targets();
@@ -193,4 +194,4 @@ if (checked.length > 0) {
   log('\n== Targets (issue 14)');
   for (const line of table([['scenario', 'figure', 'value', 'target', 'met?'], ...checked.map((t) => [t.scenario, t.figure, fig(t.value, 2), t.target, t.met ? 'met' : 'MISSED'])])) log(`  ${line}`);
 }
-if (values.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
+if (parsed.json) process.stdout.write(`${JSON.stringify(results, null, 2)}\n`);
