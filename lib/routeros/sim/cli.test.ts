@@ -83,7 +83,10 @@ describe('mikrolb routeros-sim', () => {
   });
 
   it.each([
-    [['--port', 'x'], '--port x is not a port'],
+    [['--port', 'x'], '--port "x" is not a port (0-65535; 0: any free port)'],
+    [['--port', '0x1f90'], '--port "0x1f90" is not a port (0-65535; 0: any free port)'],
+    [['--port', ''], '--port "" is not a port (0-65535; 0: any free port)'],
+    [['--port', '65536'], '--port "65536" is not a port (0-65535; 0: any free port)'],
     [['--tls-cert', 'a.pem'], '--tls-cert and --tls-key go together'],
     [['--version', 'seven'], '--version seven does not look like 7.19.1'],
     [['--seed', '/nonexistent/router.json'], 'cannot read --seed /nonexistent/router.json'],

@@ -84,8 +84,9 @@ async function parse(argv: string[], env: Readonly<Record<string, string | undef
   if (withTls && (values['tls-cert'] === undefined || values['tls-key'] === undefined)) {
     return { ok: false, message: '--tls-cert and --tls-key go together' };
   }
-  const port = Number(values.port ?? (withTls ? 8729 : 8728));
-  if (!Number.isInteger(port) || port < 0 || port > 65535) return { ok: false, message: `--port ${values.port} is not a port` };
+  // digits only: Number() would take "0x1f90" as 8080 and "" as 0 (a random port)
+  const port = values.port === undefined ? (withTls ? 8729 : 8728) : /^\d{1,5}$/.test(values.port) ? Number(values.port) : Number.NaN;
+  if (!Number.isInteger(port) || port < 0 || port > 65535) return { ok: false, message: `--port "${values.port ?? ''}" is not a port (0-65535; 0: any free port)` };
   if (values.version !== undefined && !/^\d+\.\d+(\.\d+)?$/.test(values.version)) {
     return { ok: false, message: `--version ${values.version} does not look like 7.19.1` };
   }
