@@ -14,17 +14,23 @@ const server = createServer((req, res) => {
 });
 let kc: KubeConfig;
 
-beforeAll(async () => {
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
+/** A kubeconfig for a plain-HTTP stand-in server listening on 127.0.0.1. */
+async function listening(s: ReturnType<typeof createServer>): Promise<KubeConfig> {
+  await new Promise<void>((resolve) => s.listen(0, '127.0.0.1', resolve));
+  const address = s.address();
   const port = typeof address === 'object' && address !== null ? address.port : 0;
-  kc = new KubeConfig();
-  kc.loadFromOptions({
+  const config = new KubeConfig();
+  config.loadFromOptions({
     clusters: [{ name: 'c', server: `http://127.0.0.1:${port}`, skipTLSVerify: true }],
     users: [{ name: 'u' }],
     contexts: [{ name: 'c', cluster: 'c', user: 'u' }],
     currentContext: 'c',
   });
+  return config;
+}
+
+beforeAll(async () => {
+  kc = await listening(server);
 });
 afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
@@ -110,5 +116,36 @@ describe('an API server address that drops packets', () => {
     } finally {
       await peer.close();
     }
+  });
+});
+
+describe('answers that are not the API server\'s', () => {
+  const odd = createServer((req, res) => {
+    if (req.url === '/cut') {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': '100' });
+      res.write('{"kind":');
+      setTimeout(() => res.socket?.destroy(), 20);
+    } else if (req.url === '/garbled') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end('{"kind":');
+    } else {
+      res.writeHead(502, { 'content-type': 'text/html' }).end(`<html>\n  <head><title>502 Bad Gateway</title></head>\n  <body>${'x'.repeat(400)}</body>\n</html>\n`);
+    }
+  });
+  let oddConfig: KubeConfig;
+  beforeAll(async () => {
+    oddConfig = await listening(odd);
+  });
+  afterAll(() => new Promise<void>((resolve) => odd.close(() => resolve())));
+  const failure = (path: string) => kubeTransport(oddConfig)({ method: 'GET', path }).then(() => 'answered', (e: unknown) => e);
+
+  it('names the request whose answer was cut off or is not JSON', async () => {
+    expect(await failure('/cut')).toMatchObject({ message: 'GET /cut: reading the response failed: aborted', status: 0, reason: 'NetworkError' });
+    expect(await failure('/garbled')).toMatchObject({ message: 'GET /garbled: the API server answered with invalid JSON', status: 200 });
+  });
+
+  it('quotes a proxy\'s page on one line, cut short, after the status', async () => {
+    const e = await failure('/api/v1/namespaces');
+    expect(e).toMatchObject({ status: 502, message: expect.stringMatching(/^HTTP 502: <html> <head><title>502 Bad Gateway<\/title><\/head> <body>x+…$/) });
+    expect(e).toHaveProperty('message.length', 'HTTP 502: '.length + 200 + 1);
   });
 });

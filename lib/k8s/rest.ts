@@ -21,8 +21,13 @@ export type Transport = (req: RestRequest) => Promise<unknown>;
 
 const StatusSchema = z.object({ kind: z.literal('Status'), message: z.string().optional(), reason: z.string().optional() }).loose();
 
+/** How much of an answer that is no Kubernetes Status (a proxy's HTML page, say) an error quotes. */
+const FOREIGN_BODY_CHARS = 200;
+
 function toError(status: number, text: string, retryAfter: string | undefined): KubeError {
-  let message = text.slice(0, 500) || `HTTP ${status}`;
+  // whitespace collapsed: a page's layout would spread one log line over many
+  const quoted = text.replace(/\s+/g, ' ').trim();
+  let message = quoted === '' ? `HTTP ${status}` : `HTTP ${status}: ${quoted.length > FOREIGN_BODY_CHARS ? `${quoted.slice(0, FOREIGN_BODY_CHARS)}…` : quoted}`;
   let reason = '';
   try {
     const parsed = StatusSchema.safeParse(JSON.parse(text));
@@ -108,7 +113,7 @@ export function kubeTransport(kc: ClusterAccess, opts: { maxSockets?: number; us
       const r = (secure ? send : httpRequest)(options, (res) => {
         const chunks: Buffer[] = [];
         res.on('data', (c: Buffer) => chunks.push(c));
-        res.on('error', (e) => reject(new KubeError(`reading the response failed: ${e.message}`, 0, 'NetworkError')));
+        res.on('error', (e) => reject(new KubeError(`${req.method} ${req.path}: reading the response failed: ${e.message}`, 0, 'NetworkError')));
         res.on('end', () => {
           const text = Buffer.concat(chunks).toString('utf8');
           const status = res.statusCode ?? 0;
@@ -116,7 +121,7 @@ export function kubeTransport(kc: ClusterAccess, opts: { maxSockets?: number; us
             try {
               resolve(text ? JSON.parse(text) : undefined);
             } catch {
-              reject(new KubeError(`the API server answered with invalid JSON`, status, 'InvalidResponse'));
+              reject(new KubeError(`${req.method} ${req.path}: the API server answered with invalid JSON`, status, 'InvalidResponse'));
             }
           } else {
             const ra = res.headers['retry-after'];
