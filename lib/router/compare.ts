@@ -5,7 +5,8 @@ import type { DesiredEntry } from './menus.js';
 /**
  * Comparing an existing entry (as the router prints it) with a desired one, as wire strings.
  * Read-only and derived properties are ignored; a property one side lacks counts as its
- * RouterOS default, so `disabled=false` printed and absent from the desired entry agree.
+ * RouterOS default, so `disabled=false` printed and absent from the desired entry agree, and
+ * one printed empty without a known default counts as unset.
  */
 
 /** How an existing entry becomes the desired one. */
@@ -18,11 +19,14 @@ export type Diff =
 const READ_ONLY = new Set([
   '.id', '.nextid', '.about', 'dynamic', 'invalid', 'bytes', 'packets', 'creation-time', 'network', 'actual-interface',
   'active', 'running', 'slave', 'deprecated', 'link-local', 'global', 'immediate-gw',
+  // the address's VRF (its interface's), printed on addresses since 7.21 and not writable there
+  'vrf',
 ]);
 
 const COMMON_DEFAULTS: Readonly<Record<string, string>> = { disabled: 'false' };
 const RULE_DEFAULTS: Readonly<Record<string, string>> = { action: 'accept', log: 'false', 'log-prefix': '' };
-const IPV6_ADDRESS_DEFAULTS: Readonly<Record<string, string>> = { 'eui-64': 'false', 'no-dad': 'false' };
+/** `auto-link-local=true` is printed on every IPv6 address since 7.18. */
+const IPV6_ADDRESS_DEFAULTS: Readonly<Record<string, string>> = { 'eui-64': 'false', 'no-dad': 'false', 'auto-link-local': 'true' };
 /** Mangle actions after which the router prints `passthrough=true` unless told otherwise. */
 const PASSTHROUGH_ACTIONS = ['mark-connection', 'mark-packet', 'mark-routing', 'change-dscp', 'change-mss', 'change-ttl'];
 
@@ -83,6 +87,9 @@ export function diffEntry(menu: string, existing: RouterEntry, desired: DesiredE
     if (isReadOnly(property) || Object.hasOwn(desired, property)) continue;
     const fallback = defaultOf(menu, property, desired);
     if (sameValue(value, fallback)) continue;
+    // printed empty is unset (every IPv6 address prints `from-pool=`; RouterOS 7.15 began
+    // printing stored empty values)
+    if (fallback === undefined && value === '') continue;
     if (fallback === undefined) return { kind: 'replace' };
     changes[property] = fallback;
   }

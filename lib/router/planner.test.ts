@@ -113,6 +113,33 @@ describe('plans compare wire strings the way the router prints them', () => {
   it('finds nothing to do when defaults and counters are printed', () => {
     expect(converge(printed, desiredFor([web]), scopes.everything).ops).toEqual([]);
   });
+
+  // What RouterOS 7.22 prints on every address beyond what was written: vrf (7.21+; not writable
+  // on /ip/address), and on IPv6 from-pool (empty) and auto-link-local (7.18+).
+  const v722: RouterState = {
+    ...printed,
+    menus: {
+      ...printed.menus,
+      '/ip/address': (printed.menus['/ip/address'] ?? []).map((entry) => ({ ...entry, vrf: 'main' })),
+      '/ipv6/address': (printed.menus['/ipv6/address'] ?? []).map((entry) => ({ ...entry, 'from-pool': '', 'auto-link-local': 'true', vrf: 'main' })),
+    },
+  };
+
+  it('finds nothing to do on the properties a newer router prints on every address', () => {
+    expect(converge(v722, desiredFor([web]), scopes.everything).ops).toEqual([]);
+  });
+
+  const tamper = (change: Record<string, string>): RouterState => ({ ...v722, menus: { ...v722.menus, '/ipv6/address': (v722.menus['/ipv6/address'] ?? []).map((entry) =>
+    entry.comment?.startsWith('mikrolb:') === true ? { ...entry, ...change } : entry) } });
+
+  it('still puts back an advertisement changed by hand: auto-link-local turned off, or the address taken from a pool', () => {
+    expect(converge(tamper({ 'auto-link-local': 'false' }), desiredFor([web]), scopes.everything).ops).toEqual([
+      { op: 'set', menu: '/ipv6/address', id: expect.any(String), changes: { 'auto-link-local': 'true' } },
+    ]);
+    expect(converge(tamper({ 'from-pool': 'pool1' }), desiredFor([web]), scopes.everything).ops.map((op) => `${op.op} ${op.menu}`)).toEqual([
+      'remove /ipv6/address', 'add /ipv6/address',
+    ]);
+  });
 });
 
 describe('an address whose owner changes (a Service starting to share it)', () => {

@@ -134,3 +134,15 @@ describe('a host address printed with its /128', () => {
     expect(planState(shown, desiredFor([moved]), scopes.everything, ALL_MENUS).length).toBeGreaterThan(0);
   });
 });
+
+describe('a router that prints more on its addresses (RouterOS 7.22)', () => {
+  // 7.22 prints vrf=main on every address (7.21 for IPv4), and from-pool= and auto-link-local=true
+  // on every IPv6 address: none of them may turn each run into removing and re-adding the
+  // advertisements (the address would leave the router between the two).
+  it('plans nothing once written', () => {
+    const store = seededStore({ ...baseRouter(), version: '7.22' });
+    expect(send(store, planState(printed(store), desiredFor([webService()]), scopes.everything, ALL_MENUS))).toEqual([]);
+    expect(printed(store).menus['/ipv6/address']?.at(-1)).toMatchObject({ 'from-pool': '', 'auto-link-local': 'true', vrf: 'main' });
+    expect(planState(printed(store), desiredFor([webService()]), scopes.everything, ALL_MENUS)).toEqual([]);
+  });
+});

@@ -86,6 +86,12 @@ export function ownValue(spec: MenuSpec, props: Props, name: string): string | u
   return props.get(name) ?? shownValue(spec.fields[name], props);
 }
 
+/** Whether a RouterOS version (`7.19.1`, `7.22beta2`) is `major.minor` or later. */
+export function versionAtLeast(version: string, major: number, minor: number): boolean {
+  const [have = 0, haveMinor = 0] = version.split(/[^0-9]/).map(Number);
+  return have > major || (have === major && haveMinor >= minor);
+}
+
 export const formatId = (id: number): string => `*${id.toString(16).toUpperCase()}`;
 
 export function parseId(text: string): number | null {

@@ -1,6 +1,6 @@
 import { formatAddress, formatPrefix, networkOf, parseAddress, parsePrefix, prefixContains, type Family } from './ip.js';
 import type { FieldSpec, MenuSpec, PrintedItem, Props, RouterReader, StoredEntry } from './menu-types.js';
-import { formatId, ownValue } from './menu-types.js';
+import { formatId, ownValue, versionAtLeast } from './menu-types.js';
 import { traps } from './traps.js';
 import * as v from './validate.js';
 
@@ -17,8 +17,10 @@ function addressMenu(family: Family): MenuSpec {
     },
     'eui-64': { check: v.bool, shown: 'false' },
     'no-dad': { check: v.bool, shown: 'false' },
-    'auto-link-local': { check: v.bool },
-    'from-pool': { check: v.text },
+    // Printed on every entry: auto-link-local since 7.18 (terraform-provider-routeros#672),
+    // from-pool empty unless the address comes from a pool.
+    'auto-link-local': { check: v.bool, shown: 'true' },
+    'from-pool': { check: v.text, shown: '' },
   };
   return {
     path: `${prefixOf(family)}/address`,
@@ -33,11 +35,15 @@ function addressMenu(family: Family): MenuSpec {
       disabled: { check: v.bool, shown: 'false' },
       invalid: readOnly('false'),
       dynamic: readOnly('false'),
+      vrf: readOnly(),
     },
     derive: (props, router) => {
       const derived: Record<string, string> = {};
       const iface = props.get('interface') ?? '';
       derived['actual-interface'] = iface;
+      // The interface's VRF, printed (read-only: a write is `unknown parameter vrf`) since 7.21
+      // for IPv4 and 7.22 for IPv6 (terraform-provider-routeros#984, #999, #962).
+      if (versionAtLeast(router.version, 7, family === 'ip4' ? 21 : 22)) derived.vrf = 'main';
       if (!router.interfaceExists(iface)) derived.invalid = 'true';
       const prefix = parsePrefix(props.get('address') ?? '', family);
       if (family === 'ip4' && prefix !== null) derived.network = formatAddress(networkOf(prefix));

@@ -173,6 +173,32 @@ describe('addresses', () => {
     ]);
   });
 
+  it('prints what a real router adds to every address: from-pool, auto-link-local, and vrf on newer releases', async () => {
+    // Real v7 prints: from-pool (empty) on every IPv6 address, auto-link-local=true since 7.18,
+    // vrf=main since 7.21 (IPv4) and 7.22 (IPv6); vrf cannot be written on /ip/address.
+    const print = async (version: string): Promise<[Record<string, string> | undefined, Record<string, string> | undefined]> => {
+      const { client } = await router({ version });
+      await client.command(['/ip/address/add', '=address=192.0.2.10/32', '=interface=ether1']);
+      await client.command(['/ipv6/address/add', '=address=fd00::10/128', '=interface=ether1', '=advertise=no']);
+      const v4 = (await client.command(['/ip/address/print'])).items[0];
+      const v6 = (await client.command(['/ipv6/address/print'])).items[0];
+      await fixture?.stop();
+      fixture = undefined;
+      return [v4, v6];
+    };
+    const [v4, v6] = await print('7.22');
+    expect(v4).toMatchObject({ address: '192.0.2.10/32', vrf: 'main' });
+    expect(v6).toMatchObject({ address: 'fd00::10/128', 'from-pool': '', 'auto-link-local': 'true', vrf: 'main' });
+    const [oldV4, oldV6] = await print('7.20.4');
+    expect(oldV4?.vrf).toBeUndefined();
+    expect(oldV6).toMatchObject({ 'from-pool': '', 'auto-link-local': 'true' });
+    expect(oldV6?.vrf).toBeUndefined();
+    const { client } = await router({ version: '7.22' });
+    expect((await client.command(['/ip/address/add', '=address=192.0.2.11/32', '=interface=ether1', '=vrf=main'])).trap).toEqual({
+      message: 'unknown parameter vrf', category: '1',
+    });
+  });
+
   it('marks an address invalid when its interface is missing (seeded)', async () => {
     const { client } = await router({
       initialState: { version: '7.19.1', menus: { '/interface': [], '/ip/address': [{ '.id': '*1', address: '10.0.0.1/24', interface: 'gone' }] } },

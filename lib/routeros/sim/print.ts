@@ -1,5 +1,5 @@
 import type { ParsedCommand } from './command.js';
-import { formatId, mayDerive, ownValue, type MenuSpec, type PrintedItem, type RouterReader, type StoredEntry } from './menu-types.js';
+import { formatId, mayDerive, ownValue, versionAtLeast, type MenuSpec, type PrintedItem, type RouterReader, type StoredEntry } from './menu-types.js';
 import { narrowing, parseQuery, queryMatcher, type QueryWord } from './query.js';
 import { resolveItems } from './items.js';
 import { traps, trapSentence } from './traps.js';
@@ -79,8 +79,7 @@ const PRINT_FLAGS = new Set(['.proplist', 'count-only', 'detail', 'without-pagin
 
 /** Whether the router answers an empty print with `!empty` (RouterOS 7.18 and later). */
 export function sendsEmpty(version: string): boolean {
-  const [major = 0, minor = 0] = version.split(/[.\s]/).map(Number);
-  return major > 7 || (major === 7 && minor >= 18);
+  return versionAtLeast(version, 7, 18);
 }
 
 export function print(spec: MenuSpec, command: ParsedCommand, router: RouterReader): Reply {
