@@ -53,10 +53,23 @@ describe('matching by key', () => {
       ops: [],
     },
     {
+      // nor a place to put ours before: the router refuses that (`failure: cannot move builtin`)
       story: 'a dynamic entry carrying our key is not ours to change',
       existing: [at('*1', { ...rule('a', { action: 'accept' }), dynamic: 'true' })],
       desired: [rule('a')],
-      ops: [{ op: 'add', menu: NAT, entry: rule('a'), placeBefore: '*1' }],
+      ops: [{ op: 'add', menu: NAT, entry: rule('a') }],
+    },
+    {
+      story: 'a builtin dynamic rule first in the chain keeps its place: ours go first after it, and stay there',
+      existing: [at('*1', { chain: 'mikrolb-x', action: 'passthrough', dynamic: 'true' }), at('*2', { chain: 'mikrolb-x', action: 'accept' })],
+      desired: [rule('a')],
+      ops: [{ op: 'add', menu: NAT, entry: rule('a'), placeBefore: '*2' }],
+    },
+    {
+      story: 'our rule right after a builtin dynamic rule is in place',
+      existing: [at('*1', { chain: 'mikrolb-x', action: 'passthrough', dynamic: 'true' }), at('*3', rule('a')), at('*2', { chain: 'mikrolb-x', action: 'accept' })],
+      desired: [rule('a')],
+      ops: [],
     },
   ])('$story', ({ existing, desired, ops }) => {
     expect(plan(NAT, existing, desired, scope)).toEqual(ops);

@@ -82,6 +82,10 @@ function placement(menu: string, existing: readonly RouterEntry[], roles: readon
   const list: Item[] = existing.flatMap((entry, index) => {
     const rank = rankOf.get(entry);
     if (roles[index] === 'ours' && rank === undefined) return [];
+    // a dynamic rule (fasttrack's dummy counter rule first in filter forward and mangle, a
+    // hotspot's own) stays where the router put it, which refuses to place anything before
+    // it (`failure: cannot move builtin`): ours go first after it
+    if (entry.dynamic === 'true') return [];
     const chain = rank === undefined ? (entry.chain ?? '') : (desired[rank]?.chain ?? '');
     return [{ id: entry['.id'], chain, foreign: roles[index] === 'foreign', ...(rank === undefined ? {} : { rank }) }];
   });

@@ -9,7 +9,7 @@ import { applyPlanToState } from './apply.js';
 import { scopes } from './names.js';
 import type { Op } from './ops.js';
 import { planState } from './planner.js';
-import { ALL_MENUS, baseRouter, desiredFor, endpointsAt, webService } from './test-support.js';
+import { ALL_MENUS, baseRouter, desiredFor, endpointsAt, routerWithForeignRules, webService } from './test-support.js';
 
 /**
  * The plans, sent as API sentences to the protocol-faithful simulator: every value is one the
@@ -143,6 +143,34 @@ describe('a router that prints more on its addresses (RouterOS 7.22)', () => {
     const store = seededStore({ ...baseRouter(), version: '7.22' });
     expect(send(store, planState(printed(store), desiredFor([webService()]), scopes.everything, ALL_MENUS))).toEqual([]);
     expect(printed(store).menus['/ipv6/address']?.at(-1)).toMatchObject({ 'from-pool': '', 'auto-link-local': 'true', vrf: 'main' });
+    expect(planState(printed(store), desiredFor([webService()]), scopes.everything, ALL_MENUS)).toEqual([]);
+  });
+});
+
+describe('a router with fasttrack (its builtin dummy rules first in filter forward and mangle)', () => {
+  // RouterOS shows a dynamic `special dummy rule to show fasttrack counters` at the top of
+  // filter forward (and mangle prerouting ...) and refuses to move anything before it
+  // (`failure: cannot move builtin`): MikroLB's global rules go first after it.
+  const dummy = (id: string, chain: string): Record<string, string> => ({
+    '.id': id, chain, action: 'passthrough', dynamic: 'true', comment: 'special dummy rule to show fasttrack counters',
+  });
+  const fasttrack = (): RouterState => {
+    const base = routerWithForeignRules();
+    return {
+      ...base,
+      menus: {
+        ...base.menus,
+        '/ip/firewall/filter': [dummy('*A5', 'forward'), { '.id': '*A6', chain: 'forward', action: 'fasttrack-connection', 'connection-state': 'established,related' }, ...(base.menus['/ip/firewall/filter'] ?? [])],
+        '/ip/firewall/mangle': [dummy('*A7', 'prerouting'), dummy('*A8', 'forward')],
+      },
+    };
+  };
+
+  it('programs without a refusal, its rules first after the builtin ones, and plans nothing on the next run', () => {
+    const store = seededStore(fasttrack());
+    expect(send(store, planState(printed(store), desiredFor([webService()]), scopes.everything, ALL_MENUS))).toEqual([]);
+    const forward = store.dump().menus['/ip/firewall/filter']?.filter((e) => e.chain === 'forward').map((e) => e.comment ?? e.action);
+    expect(forward?.slice(0, 3)).toEqual(['special dummy rule to show fasttrack counters', 'mikrolb:default:global:filter-forward-accept-lb', 'fasttrack-connection']);
     expect(planState(printed(store), desiredFor([webService()]), scopes.everything, ALL_MENUS)).toEqual([]);
   });
 });

@@ -68,6 +68,19 @@ describe('firewall rules', () => {
     expect(ids(sim.state(), '/ip/firewall/mangle')).toEqual(['*7', '*5', '*6', '*8']);
   });
 
+  it('keeps a builtin dynamic rule where it is: nothing moves it or goes before it', async () => {
+    const dummy = { '.id': '*A0', chain: 'forward', action: 'passthrough', dynamic: 'true', comment: 'special dummy rule to show fasttrack counters' };
+    const { client, sim } = await router({
+      initialState: { version: '7.19.1', menus: { '/ip/firewall/filter': [dummy, { '.id': '*1', chain: 'forward', action: 'fasttrack-connection' }] } },
+    });
+    const builtin = { message: 'failure: cannot move builtin' };
+    expect((await client.command(['/ip/firewall/filter/add', '=chain=forward', '=place-before=*A0'])).trap).toEqual(builtin);
+    expect((await client.command(['/ip/firewall/filter/move', '=numbers=*1', '=destination=*A0'])).trap).toEqual(builtin);
+    expect((await client.command(['/ip/firewall/filter/move', '=numbers=*A0'])).trap).toEqual(builtin);
+    expect((await client.command(['/ip/firewall/filter/add', '=chain=forward', '=place-before=*1'])).trap).toBeNull();
+    expect(ids(sim.state(), '/ip/firewall/filter')).toEqual(['*A0', '*A1', '*1']);
+  });
+
   it('removes by .id and by numbers lists', async () => {
     const { client, sim } = await router();
     for (const chain of ['a', 'b', 'c']) await client.command(['/ip/firewall/filter/add', `=chain=${chain}`]);

@@ -20,6 +20,7 @@ export const traps = {
   interrupted: { message: 'interrupted', category: 2 },
   alreadyHaveAddress: { message: 'failure: already have such address' },
   alreadyHaveEntry: { message: 'failure: already have such entry' },
+  cannotMoveBuiltin: { message: 'failure: cannot move builtin' },
   unknownParameter: (name: string): Trap => ({ message: `unknown parameter ${name}`, category: 1 }),
   invalidValue: (name: string): Trap => ({ message: `invalid value for argument ${name}`, category: 1 }),
   noMatchingValue: (name: string): Trap => ({ message: `input does not match any value of ${name}`, category: 1 }),

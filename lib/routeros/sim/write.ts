@@ -36,6 +36,15 @@ function clashWith(spec: MenuSpec, store: RouterStore, candidate: Props, self?: 
   return null;
 }
 
+/**
+ * A dynamic rule (the `special dummy rule to show fasttrack counters` a router with fasttrack
+ * shows first in filter forward and mangle, a hotspot's own rules) stays where the router put
+ * it: moving it, or moving or adding a rule before it, is refused.
+ */
+function builtinIn(spec: MenuSpec, store: RouterStore, ids: readonly (number | undefined)[]): boolean {
+  return ids.some((id) => id !== undefined && store.find(spec.path, id)?.props.get('dynamic') === 'true');
+}
+
 export function add(spec: MenuSpec, command: ParsedCommand, store: RouterStore): Reply {
   const control = spec.ordered === true ? ['place-before'] : [];
   const checked = checkValues(spec, store, command.attrs, control);
@@ -50,6 +59,7 @@ export function add(spec: MenuSpec, command: ParsedCommand, store: RouterStore):
     const ids = resolveItems(spec, store, placeBefore);
     if (!ids.ok) return failed(ids.trap);
     before = ids.ids[0];
+    if (builtinIn(spec, store, [before])) return failed(traps.cannotMoveBuiltin);
   }
   const clash = clashWith(spec, store, checked.values);
   if (clash !== null) return failed(clash);
@@ -141,6 +151,7 @@ export function move(spec: MenuSpec, command: ParsedCommand, store: RouterStore)
     if (!ids.ok) return failed(ids.trap);
     before = ids.ids[0];
   }
+  if (builtinIn(spec, store, [...found.ids, before])) return failed(traps.cannotMoveBuiltin);
   store.move(spec.path, found.ids, before);
   return done;
 }
