@@ -96,6 +96,8 @@ describe('fault injection', () => {
     const cancel = await client.command(['/cancel', '=tag=t2']);
     expect(cancel.trap).toBeNull();
     expect((await hung).sentences).toEqual([['!trap', '.tag=t2', '=category=2', '=message=interrupted'], ['!done', '.tag=t2']]);
+    // a real router's order (librouteros' capture): the trap, /cancel's !done, the command's !done
+    expect(client.received.slice(-3)).toEqual([['!trap', '.tag=t2', '=category=2', '=message=interrupted'], ['!done', '.tag=t4'], ['!done', '.tag=t2']]);
   });
 
   it('cancels a command still waiting behind a delay', async () => {

@@ -143,15 +143,21 @@ export function attachSession(socket: Socket, ctx: SimContext): void {
     socket.end();
   }
 
-  function cancel(command: ParsedCommand): Reply {
+  /**
+   * Interrupts the commands `=tag=` names (all without it). A running command's reply comes in
+   * a real router's order: its `!trap` (interrupted), `/cancel`'s `!done`, then its own `!done`.
+   */
+  function cancel(command: ParsedCommand): null {
     const tag = command.attrs.get('tag');
     const hit = (pending: Pending): boolean => tag === undefined || pending.command.tag === tag;
     for (const pending of queue) if (hit(pending)) pending.cancelled = true;
     for (const pending of parked) if (hit(pending)) pending.cancelled = true;
     const interrupted = parked.filter(hit);
     parked = parked.filter((pending) => !hit(pending));
-    for (const pending of interrupted) send([trapSentence(traps.interrupted), ['!done']], pending.command.tag);
-    return [['!done']];
+    for (const pending of interrupted) send([trapSentence(traps.interrupted)], pending.command.tag);
+    send([['!done']], command.tag);
+    for (const pending of interrupted) send([['!done']], pending.command.tag);
+    return null;
   }
 
   function reply(pending: Pending): Reply | null {
