@@ -1,3 +1,6 @@
+import { memoryPort, type MemoryPort, type MemoryPortOptions } from '../lib/k8s/memory.js';
+import type { KubePort } from '../lib/k8s/port.js';
+import { portAs, type Account } from '../lib/k8s/rbac/test-support.js';
 import type { RouterState } from '../lib/router/state.js';
 
 /**
@@ -35,4 +38,26 @@ export function lanServiceObjects(s: LanService): object[] {
     { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: `${s.name}-1`, namespace: s.namespace, uid: 'es-uid', labels: { 'kubernetes.io/service-name': s.name } },
       addressType: 'IPv4', endpoints: [{ addresses: ['10.0.0.66'], conditions: { ready: true } }], ports: [{ name: s.port.name, port: s.port.targetPort, protocol: s.port.protocol }] },
   ];
+}
+
+/** An in-memory API server a function reaches as its ServiceAccount (deploy/base/rbac-<account>.yaml). */
+export interface AccountPort extends MemoryPort {
+  /** The function's view: a request its Role does not grant is refused (403), as in a cluster. */
+  port: KubePort;
+  /**
+   * The same state with every right: what the test itself does (seed, change as a user or an
+   * operator would, stage a race by hand, read back what to assert).
+   */
+  admin: KubePort;
+  /** The same state as another component's ServiceAccount (a function racing this one). */
+  as(account: Account): KubePort;
+}
+
+/**
+ * The memory port behind the RBAC that deploy/ gives `account`: how every function's unit test
+ * runs it, so that a request its Role does not grant fails here and not first in a cluster.
+ */
+export function memoryPortAs(account: Account, opts: MemoryPortOptions = {}): AccountPort {
+  const kube = memoryPort(opts);
+  return { ...kube, port: portAs(kube.port, account), admin: kube.port, as: (other) => portAs(kube.port, other) };
 }

@@ -1,9 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort, type MemoryPort } from '../../lib/k8s/memory.js';
+import type { MemoryPort } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A pool not yet converted to claims (an upgrade, or a pool just created) is converted by the
@@ -34,7 +35,7 @@ describe('converting a pool to claims', () => {
   it('is told by the one instance whose write converted it, not by another that met it at once', async () => {
     const ref: { kube?: MemoryPort; second?: () => Promise<unknown> } = {};
     let poolWrites = 0;
-    const kube = memoryPort({
+    const kube = memoryPortAs('allocate', {
       objects: [pool, allocation], now: NOW,
       beforeWrite: async (w) => {
         // The first instance is about to write the pool's status: the second, which listed the
@@ -58,9 +59,9 @@ describe('converting a pool to claims', () => {
     expect(said(secondOutcome)).toContainEqual('pool lan: 1 held address(es) converted to claims');
 
     // what both did is the same: one claim for the ledger's address, the pool converted
-    const claims = (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+    const claims = (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
     expect(claims).toEqual([expect.objectContaining({ address: '192.0.2.7', allocationName: 'ip-old', poolName: 'lan' })]);
-    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1' });
+    expect(IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan')).status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1' });
   });
 });
 
@@ -79,16 +80,16 @@ describe('converting a pool being deleted', () => {
   };
 
   it('gives its holders their claims, so they keep their addresses and a resync completes', async () => {
-    const kube = memoryPort({ objects: [deleting, reservation], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [deleting, reservation], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: RETRY, classes: CLASSES });
 
     expect(await allocate(resyncInvocation())).toMatchObject({ kind: 'done' });
-    const claims = (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+    const claims = (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
     expect(claims).toEqual([expect.objectContaining({ address: '192.0.2.7', allocationName: 'reserved', poolName: 'old' })]);
-    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'old')).status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1', freeAddresses: '0' });
+    expect(IPPoolSchema.parse(await kube.admin.get('IPPool', 'old')).status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1', freeAddresses: '0' });
     // the claim was made once, never given back and taken again
     expect(kube.writes.filter((w) => w.kind === 'IPAddressClaim')).toEqual([{ verb: 'create', kind: 'IPAddressClaim', name: '192.0.2.7' }]);
-    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved')).status).toMatchObject({ address: '192.0.2.7', phase: 'Programmed' });
+    expect(IPAllocationSchema.parse(await kube.admin.get('IPAllocation', 'reserved')).status).toMatchObject({ address: '192.0.2.7', phase: 'Programmed' });
   });
 });
 
@@ -108,14 +109,14 @@ describe('converting a pool shrunk under an earlier version', () => {
   };
 
   it('keeps the address outside it with its holder (a claim of the pool), and still reports it', async () => {
-    const kube = memoryPort({ objects: [shrunk, holder], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [shrunk, holder], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: RETRY, classes: CLASSES });
 
     expect(await allocate(resyncInvocation())).toMatchObject({ kind: 'done' });
-    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'kept')).status).toMatchObject({ address: '192.0.2.100', phase: 'Programmed' });
-    const claims = (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+    expect(IPAllocationSchema.parse(await kube.admin.get('IPAllocation', 'kept')).status).toMatchObject({ address: '192.0.2.100', phase: 'Programmed' });
+    const claims = (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
     expect(claims).toEqual([{ address: '192.0.2.100', poolName: 'shrunk', allocationName: 'kept', allocationUID: 'uid-kept' }]);
-    const status = IPPoolSchema.parse(await kube.port.get('IPPool', 'shrunk')).status;
+    const status = IPPoolSchema.parse(await kube.admin.get('IPPool', 'shrunk')).status;
     expect(status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '0', freeAddresses: '15' });
     expect(status?.conditions?.find((c) => c.type === 'AddressesOutsidePool')).toMatchObject({ status: 'True', reason: 'AddressesOutsidePool' });
   });

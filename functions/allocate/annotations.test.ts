@@ -2,10 +2,10 @@ import { describe, expect, it } from 'vitest';
 import type { ServiceLimits } from '../../lib/core/service.js';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import type { EventRecord } from '../../lib/k8s/port.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * Annotations are written by anyone who may edit a Service: only Services MikroLB manages get
@@ -29,7 +29,7 @@ function service(name: string, spec: Record<string, unknown>, annotations: Recor
 
 /** allocate on the in-memory API, every recordEvent call counted (the memory API dedups by name, as the API server does). */
 function setup(objects: unknown[], limits?: ServiceLimits) {
-  const kube = memoryPort({ objects: [POOL, ...objects], now: NOW });
+  const kube = memoryPortAs('allocate', { objects: [POOL, ...objects], now: NOW });
   const calls: EventRecord[] = [];
   const port = { ...kube.port, recordEvent: async (e: EventRecord) => { calls.push(e); await kube.port.recordEvent(e); } };
   const log = memoryLogger();
@@ -84,7 +84,7 @@ describe('IPAllocations per Service are capped', () => {
     const s = setup([service('greedy', LB, { 'mikrolb.de/load-balancer-ips': list(254, (i) => `192.0.2.${i + 1}`) })]);
     expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'greedy' }))).kind).toBe('done');
     expect(s.created('IPAllocation')).toBe(16);
-    expect(await s.kube.port.list('IPAddressClaim')).toHaveLength(16);
+    expect(await s.kube.admin.list('IPAddressClaim')).toHaveLength(16);
     expect(warnings(s.calls)).toEqual([expect.objectContaining({ note: expect.stringContaining('254 items, more than the 16 allowed') })]);
   });
 
@@ -105,7 +105,7 @@ describe('a Service that asks for no address that can be allocated', () => {
   // found using the product: a Service without a selector (no EndpointSlice, so nothing wakes
   // program for it) showed no condition at all until the resync, only the event, which expires
   const condition = async (s: ReturnType<typeof setup>, name: string) => {
-    const svc = ServiceSchema.parse(await s.kube.port.get('Service', name, 'shop'));
+    const svc = ServiceSchema.parse(await s.kube.admin.get('Service', name, 'shop'));
     return svc.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady');
   };
 
@@ -132,8 +132,8 @@ describe('a Service that asks for no address that can be allocated', () => {
   it('a Service whose annotation turns invalid loses its allocation; its deletion wakes program, which writes the condition', async () => {
     const s = setup([service('web', LB, { 'mikrolb.de/load-balancer-ips': '192.0.2.7' })]);
     expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
-    const svc = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop'));
-    await s.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': '192.0.2.300' } } });
+    const svc = ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop'));
+    await s.kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': '192.0.2.300' } } });
     expect((await s.allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
     expect(s.kube.writes.filter((w) => w.verb === 'delete' && w.kind === 'IPAllocation')).toHaveLength(1);
     expect(await condition(s, 'web')).toBeUndefined();

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, parseCloudEvent } from '../../lib/events/cloudevent.js';
 import { apiServerEvent, encode } from '../../lib/events/test-support.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A claim deleted by hand (`kubectl delete ipaddressclaim`) while its allocation still holds
@@ -27,11 +27,11 @@ const service = (name: string) => ({
 
 describe('a claim deleted by hand while its allocation holds the address', () => {
   it('is taken again by that allocation, and the Service waiting on the pool does not get the address', async () => {
-    const kube = memoryPort({ objects: [POOL, service('keeps'), service('waits')], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [POOL, service('keeps'), service('waits')], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
-    const allocationOf = async (svc: string) => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
+    const allocationOf = async (svc: string) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
     const claim = async () => {
-      const o = await kube.port.get('IPAddressClaim', '192.0.2.7');
+      const o = await kube.admin.get('IPAddressClaim', '192.0.2.7');
       return o === undefined ? undefined : IPAddressClaimSchema.parse(o);
     };
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
@@ -40,7 +40,7 @@ describe('a claim deleted by hand while its allocation holds the address', () =>
     expect(holder?.status?.address).toBe('192.0.2.7');
     expect((await allocationOf('waits'))?.status?.phase).toBe('Failed');
 
-    await kube.port.remove('IPAddressClaim', '192.0.2.7');
+    await kube.admin.remove('IPAddressClaim', '192.0.2.7');
     // as the bridge sends the deletion: the holder first, then (batched) the pool
     expect((await allocate(objectInvocation('update', { kind: 'IPAllocation', name: holder?.metadata.name ?? '' }))).kind).toBe('done');
     expect((await claim())?.spec.allocationUID).toBe(holder?.metadata.uid);
@@ -61,20 +61,20 @@ describe('a claim deleted by hand while its allocation holds the address', () =>
  */
 describe('a claim deleted by hand, as the ApiServerSource sends it', () => {
   it.each(['binary', 'structured'] as const)('is taken again by its holder before the pool is reconciled (%s mode)', async (encoding) => {
-    const kube = memoryPort({ objects: [POOL, service('keeps'), service('waits')], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [POOL, service('keeps'), service('waits')], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
-    const allocationOf = async (svc: string) => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
+    const allocationOf = async (svc: string) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
     const holder = await allocationOf('keeps');
-    const last = await kube.port.get('IPAddressClaim', '192.0.2.7');
+    const last = await kube.admin.get('IPAddressClaim', '192.0.2.7');
 
-    await kube.port.remove('IPAddressClaim', '192.0.2.7');
+    await kube.admin.remove('IPAddressClaim', '192.0.2.7');
     const event = apiServerEvent({ type: 'dev.knative.apiserver.resource.delete', kind: 'IPAddressClaim', apiversion: 'mikrolb.de/v1alpha1', name: '192.0.2.7', namespace: '', data: last });
     const parsed = parseCloudEvent(encode(event, encoding));
     if (!parsed.ok) throw new Error(parsed.message);
     expect((await allocate(parsed.invocation)).kind).toBe('done');
-    const claim = await kube.port.get('IPAddressClaim', '192.0.2.7');
+    const claim = await kube.admin.get('IPAddressClaim', '192.0.2.7');
     expect(claim === undefined ? undefined : IPAddressClaimSchema.parse(claim).spec.allocationUID).toBe(holder?.metadata.uid);
     expect((await allocationOf('waits'))?.status?.address).toBeUndefined();
     expect((await allocationOf('keeps'))?.status?.address).toBe('192.0.2.7');
@@ -93,7 +93,7 @@ describe("a settled allocation's update", () => {
     ['sent whole (the ApiServerSource)', 0, true],
     ['named only (the bridge)', 1, false],
   ] as const)('%s reads the claim %i time(s)', async (_, reads, whole) => {
-    const kube = memoryPort({ objects: [POOL, service('keeps')], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [POOL, service('keeps')], now: NOW });
     const claimReads: string[] = [];
     const port = { ...kube.port, get: async (...args: Parameters<typeof kube.port.get>) => {
       if (args[0] === 'IPAddressClaim') claimReads.push(args[1]);
@@ -101,7 +101,7 @@ describe("a settled allocation's update", () => {
     } };
     const allocate = createAllocate({ kube: port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
-    const holder = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o))[0];
+    const holder = (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o))[0];
     if (!holder) throw new Error('no allocation');
     claimReads.length = 0;
     const ref = { kind: 'IPAllocation', name: holder.metadata.name } as const;

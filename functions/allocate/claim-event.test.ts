@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A claim event (as Knative's ApiServerSource sends it) reconciles the pool the claim was taken
@@ -22,12 +22,12 @@ const claim = (address: string, poolName: string) => ({
 const POOLS = [pool('lan', 'IPv4', '192.0.2.0/28'), pool('dmz', 'IPv4', '198.51.100.0/28'), pool('v6', 'IPv6', '2001:db8::/124')];
 
 async function onClaim(change: 'add' | 'delete', name: string, objects: unknown[]) {
-  const kube = memoryPort({ now: NOW, objects });
+  const kube = memoryPortAs('allocate', { now: NOW, objects });
   const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 3, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
   const answer = await allocate(objectInvocation(change, { kind: 'IPAddressClaim', name }));
   const reconciled: string[] = [];
   for (const p of POOLS) {
-    if (IPPoolSchema.parse(await kube.port.get('IPPool', p.metadata.name)).metadata.finalizers?.includes('mikrolb.de/finalizer')) reconciled.push(p.metadata.name);
+    if (IPPoolSchema.parse(await kube.admin.get('IPPool', p.metadata.name)).metadata.finalizers?.includes('mikrolb.de/finalizer')) reconciled.push(p.metadata.name);
   }
   return { answer, reconciled };
 }
@@ -55,7 +55,7 @@ describe('allocate: an IPAddressClaim event', () => {
 describe('allocate: a burst of claim events on one pool (one event each, as ApiServerSource delivers them)', () => {
   it('shares the pool reconciles of the events that arrive while one runs, and the counts end right', async () => {
     const claims = Array.from({ length: 10 }, (_, i) => claim(`192.0.2.${i + 1}`, 'lan'));
-    const kube = memoryPort({ now: NOW, objects: [...POOLS, ...claims] });
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [...POOLS, ...claims] });
     let claimLists = 0;
     const port = { ...kube.port, list: (...args: Parameters<typeof kube.port.list>) => {
       if (args[0] === 'IPAddressClaim') claimLists++;
@@ -70,7 +70,7 @@ describe('allocate: a burst of claim events on one pool (one event each, as ApiS
     const answers = await Promise.all(claims.map((c) => allocate(objectInvocation('add', { kind: 'IPAddressClaim', name: c.metadata.name }))));
     expect(answers.map((a) => a.kind)).toEqual(claims.map(() => 'done'));
     expect(claimLists).toBeLessThanOrEqual(2 * perReconcile); // 10 reconciles unshared
-    const lan = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
+    const lan = IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan'));
     expect(lan.status).toMatchObject({ totalAddresses: '16', allocatedAddresses: '10', freeAddresses: '6' });
   });
 });

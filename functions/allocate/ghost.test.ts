@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { ANNOTATION_LB_IPS } from '../../lib/k8s/keys.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A claim whose holder's allocation is gone — deleted without its release, as when someone
@@ -29,18 +29,18 @@ const service = (name: string, annotations: Record<string, string> = {}) => ({
 });
 
 function setup(objects: unknown[]) {
-  const kube = memoryPort({ objects: [POOL, ...objects], now: NOW });
+  const kube = memoryPortAs('allocate', { objects: [POOL, ...objects], now: NOW });
   const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined }, classes: CLASSES });
-  const allocationsOf = async (svc: string) => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).filter((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
+  const allocationsOf = async (svc: string) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).filter((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
   /** Deleted as `kubectl edit` (finalizer off) and `kubectl delete` would: no release runs. */
   const deleteByHand = async (name: string): Promise<void> => {
-    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', name));
-    await kube.port.replace('IPAllocation', { ...a, metadata: { ...a.metadata, finalizers: [] } });
-    await kube.port.remove('IPAllocation', name);
-    expect(await kube.port.get('IPAllocation', name)).toBeUndefined();
+    const a = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', name));
+    await kube.admin.replace('IPAllocation', { ...a, metadata: { ...a.metadata, finalizers: [] } });
+    await kube.admin.remove('IPAllocation', name);
+    expect(await kube.admin.get('IPAllocation', name)).toBeUndefined();
   };
   const claimOf = async (address: string) => {
-    const raw = await kube.port.get('IPAddressClaim', address);
+    const raw = await kube.admin.get('IPAddressClaim', address);
     return raw ? IPAddressClaimSchema.parse(raw) : undefined;
   };
   const run = async (ref: Parameters<typeof objectInvocation>[1], change: 'add' | 'update' = 'update') => expect((await allocate(objectInvocation(change, ref))).kind).toBe('done');
@@ -77,7 +77,7 @@ describe('a claim whose holder is gone', () => {
     expect((await t.allocationsOf('pinned')).map((a) => a.status?.phase)).toEqual(['Failed']);
     expect((await t.claimOf('192.0.2.20'))?.spec.allocationName).toBe('held-by-hand');
     // freed by release, the claim's deletion reaches the pool, which tries its waiters again
-    await t.kube.port.remove('IPAddressClaim', '192.0.2.20');
+    await t.kube.admin.remove('IPAddressClaim', '192.0.2.20');
     await t.run({ kind: 'IPPool', name: 'public-v4' });
     const [pinned] = await t.allocationsOf('pinned');
     expect([pinned?.status?.phase, pinned?.status?.address]).toEqual(['Allocated', '192.0.2.20']);
@@ -113,12 +113,12 @@ describe('an allocation of a Service that is no longer ours', () => {
     expect((await t.allocationsOf('old')).map((a) => a.status?.phase)).toEqual(['Failed']);
     expect((await t.allocationsOf('next')).map((a) => a.status?.phase)).toEqual(['Failed']);
     // its finalizer off by hand, then no longer a LoadBalancer
-    const raw = await t.kube.port.get('Service', 'old', 'shop');
+    const raw = await t.kube.admin.get('Service', 'old', 'shop');
     const svc = ServiceSchema.parse(raw);
-    await t.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, finalizers: [] }, spec: { ...svc.spec, type: 'ClusterIP' } });
+    await t.kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, finalizers: [] }, spec: { ...svc.spec, type: 'ClusterIP' } });
     // the address is freed (its reservation released), and the pool's claim event wakes the waiting
     await t.deleteByHand('reserved');
-    await t.kube.port.remove('IPAddressClaim', '192.0.2.20');
+    await t.kube.admin.remove('IPAddressClaim', '192.0.2.20');
     await t.run({ kind: 'IPPool', name: 'public-v4' });
     expect((await t.allocationsOf('old')).map((a) => [a.status?.phase, a.status?.address])).toEqual([['Failed', undefined]]);
     const [next] = await t.allocationsOf('next');

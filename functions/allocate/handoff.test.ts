@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
@@ -10,6 +9,7 @@ import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { poolMirror, sliceMirror } from '../../lib/k8s/mirror.js';
 import { FUNCTIONS } from '../registry.js';
 import { recordingReads } from '../../test/helpers/recording-port.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * In the all-in-one controller allocate hands a new Service to program in the same invocation:
@@ -53,7 +53,7 @@ interface SetupOptions {
 }
 
 function setup(opts: SetupOptions = {}) {
-  const kube = memoryPort({ objects: objects(opts.annotations), now: NOW });
+  const kube = memoryPortAs('controller', { objects: objects(opts.annotations), now: NOW });
   const requests: string[] = [];
   let hook = opts.beforeServiceStatus;
   const port: KubePort = {
@@ -63,7 +63,7 @@ function setup(opts: SetupOptions = {}) {
       const once = kind === 'Service' ? hook : undefined;
       if (once) {
         hook = undefined;
-        await once(kube.port);
+        await once(kube.admin);
       }
       return kube.port.replaceStatus(kind, obj);
     },
@@ -79,7 +79,7 @@ function setup(opts: SetupOptions = {}) {
   const listed = async (): Promise<void> => {
     for (const [kind, mirror] of [['IPPool', pools], ['EndpointSlice', slices]] as const) {
       const run = mirror.relist();
-      run.page(await kube.port.list(kind));
+      run.page(await kube.admin.list(kind));
       run.finish();
     }
   };
@@ -120,7 +120,7 @@ describe('allocate hands a new Service to program in the same invocation', () =>
       },
     });
     await allocate(objectInvocation('add', web));
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
     expect(svc.metadata.deletionTimestamp).toBeDefined();
     expect(entriesOf(router.state())).toEqual([]);
     expect((await allocations(kube.port)).every((a) => a.metadata.deletionTimestamp !== undefined)).toBe(true);
@@ -265,7 +265,7 @@ describe('an allocation of a sharing Service released while the hand-off writes 
   it('leaves neither the Service\'s entries of the address nor the address\'s own', async () => {
     const { kube, router, allocate } = setup({ annotations: { 'mikrolb.de/allow-shared-ip': 'web' } });
     const release = FUNCTIONS.release.handler({
-      kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(),
+      kube: kube.as('release'), router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(),
       retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
     });
     let released = false;
@@ -274,20 +274,20 @@ describe('an allocation of a sharing Service released while the hand-off writes 
       if (!released) {
         released = true;
         // the Service asks for another address at once: allocate (another run) deletes the allocation
-        const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
-        await kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, 'mikrolb.de/load-balancer-ips': '192.0.2.99' } } });
+        const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
+        await kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, 'mikrolb.de/load-balancer-ips': '192.0.2.99' } } });
         const [a] = await allocations(kube.port);
         if (!a) throw new Error('no allocation');
-        await kube.port.remove('IPAllocation', a.metadata.name);
+        await kube.admin.remove('IPAllocation', a.metadata.name);
         expect((await release(objectInvocation('update', { kind: 'IPAllocation', name: a.metadata.name }))).kind).toBe('done');
-        expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+        expect(await kube.admin.list('IPAddressClaim')).toEqual([]);
       }
       return execute(ops);
     };
     await allocate(objectInvocation('add', web));
     expect(released).toBe(true);
     // no address is held: nothing advertises one or lists it
-    expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+    expect(await kube.admin.list('IPAddressClaim')).toEqual([]);
     const comments = Object.values(router.state().menus).flat().map((e) => e.comment ?? '');
     expect(comments.filter((c) => /:(adv|lb-list|lb-jump):/.test(c))).toEqual([]);
   });

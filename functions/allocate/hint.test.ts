@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { ClaimsHint } from './hint.js';
+import { memoryPortAs } from '../test-support.js';
 
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const claim = (address: string, uid: string) => ({
@@ -12,7 +12,7 @@ const claim = (address: string, uid: string) => ({
 
 describe('the claims hint of a warm allocate instance', () => {
   it('lists the claims once per age limit, and knows who holds what', async () => {
-    const kube = memoryPort({ now: NOW, objects: [claim('192.0.2.5', 'u5'), claim('192.0.2.9', 'u9')] });
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [claim('192.0.2.5', 'u5'), claim('192.0.2.9', 'u9')] });
     const hint = new ClaimsHint(60_000);
     expect(await hint.load(kube.port, 0)).toBe(true);
     expect(await hint.load(kube.port, 59_999)).toBe(false);
@@ -26,7 +26,7 @@ describe('the claims hint of a warm allocate instance', () => {
   });
 
   it('a failed refresh is logged and the choice goes on with what it has; a forced load fails loudly', async () => {
-    const kube = memoryPort({ now: NOW, objects: [claim('192.0.2.5', 'u5')] });
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [claim('192.0.2.5', 'u5')] });
     const hint = new ClaimsHint(60_000);
     await hint.load(kube.port, 0);
     const failing = { ...kube.port, list: async () => { throw new Error('no answer within 30000 ms'); } };
@@ -41,7 +41,7 @@ describe('the claims hint of a warm allocate instance', () => {
   });
 
   it('shares lists between concurrent invocations: a stale hint waits for the list in flight, forced loads share one list after it', async () => {
-    const kube = memoryPort({ now: NOW, objects: [claim('192.0.2.5', 'u5')] });
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [claim('192.0.2.5', 'u5')] });
     let lists = 0;
     let release = (): void => undefined;
     const gate = (): Promise<void> => new Promise((r) => (release = r));
@@ -57,7 +57,7 @@ describe('the claims hint of a warm allocate instance', () => {
     await new Promise((r) => setTimeout(r, 0));
     expect(lists).toBe(1);
     // a claim made while that list runs; forced loads asked for now must see it
-    await kube.port.create('IPAddressClaim', claim('192.0.2.9', 'u9'));
+    await kube.admin.create('IPAddressClaim', claim('192.0.2.9', 'u9'));
     const forced = Array.from({ length: 8 }, () => hint.load(counting, 1, true));
     release();
     expect(await Promise.all(stale)).toEqual(stale.map(() => true));
@@ -74,7 +74,7 @@ describe('the claims hint of a warm allocate instance', () => {
   });
 
   it('gives a failed list to the loads that shared it, and lists again for the next', async () => {
-    const kube = memoryPort({ now: NOW, objects: [claim('192.0.2.5', 'u5')] });
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [claim('192.0.2.5', 'u5')] });
     let calls = 0;
     const flaky = { ...kube.port, list: async (...args: Parameters<typeof kube.port.list>) => {
       if (++calls === 1) {

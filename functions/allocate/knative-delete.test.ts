@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { apiServerEvent, encode } from '../../lib/events/test-support.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocateApp } from './app.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * Under Knative Eventing the ApiServerSource sends a deleted IPAllocation whole, and allocate
@@ -27,16 +27,16 @@ const SERVICE = {
 
 describe("allocate under Knative Eventing: a Service's allocation deleted", () => {
   it.each(['binary', 'structured'] as const)('is made again at once (%s mode)', async (encoding) => {
-    const kube = memoryPort({ objects: [POOL, SERVICE], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [POOL, SERVICE], now: NOW });
     const deps = { kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES };
     expect((await createAllocate(deps)(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
-    const allocations = async () => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    const allocations = async () => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
     const [first] = await allocations();
     if (!first) throw new Error('no allocation');
     // released as usual (its claim freed, the finalizer dropped), then gone: the event carries its last state
-    await kube.port.remove('IPAddressClaim', first.status?.address ?? '');
-    await kube.port.replace('IPAllocation', { ...first, metadata: { ...first.metadata, finalizers: [] } });
-    await kube.port.remove('IPAllocation', first.metadata.name);
+    await kube.admin.remove('IPAddressClaim', first.status?.address ?? '');
+    await kube.admin.replace('IPAllocation', { ...first, metadata: { ...first.metadata, finalizers: [] } });
+    await kube.admin.remove('IPAllocation', first.metadata.name);
     const event = apiServerEvent({ type: 'dev.knative.apiserver.resource.delete', kind: 'IPAllocation', apiversion: 'mikrolb.de/v1alpha1', name: first.metadata.name, data: first });
     const { headers, body } = encode(event, encoding);
     const sent = new Headers();

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, createPoolMetrics } from '../../lib/pool-metrics.js';
 import { sampleValue } from '../../test/helpers/prom-text.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * allocate feeds the pool metrics from what it does anyway: a pool's recount sets its gauges,
@@ -21,18 +21,18 @@ const allocation = (name: string, spec: Record<string, string>) => ({ apiVersion
 
 describe('allocate: pool metrics', () => {
   it('counts a pool after its recount, a failure by pool and reason, and forgets a deleted pool', async () => {
-    const kube = memoryPort({ now: NOW, objects: [pool('pair', ['192.0.2.10-192.0.2.11']), pool('other', ['198.51.100.0/30'])] });
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [pool('pair', ['192.0.2.10-192.0.2.11']), pool('other', ['198.51.100.0/30'])] });
     const metrics = createPoolMetrics();
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, metrics });
     const run = async (kind: 'IPPool' | 'IPAllocation', name: string, change: 'add' | 'update' | 'delete' = 'update') =>
       expect((await allocate(objectInvocation(change, { kind, name }))).kind).toBe('done');
 
     for (const name of ['a', 'b', 'c']) {
-      await kube.port.create('IPAllocation', allocation(name, { poolName: 'pair' }));
+      await kube.admin.create('IPAllocation', allocation(name, { poolName: 'pair' }));
       await run('IPAllocation', name);
     }
     await run('IPAllocation', 'c'); // decided again, fails again: counted again
-    await kube.port.create('IPAllocation', allocation('d', { address: '198.51.100.99' }));
+    await kube.admin.create('IPAllocation', allocation('d', { address: '198.51.100.99' }));
     await run('IPAllocation', 'd');
     let text = metrics.render();
     expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'pair', reason: 'PoolExhausted' })).toBe(2);
@@ -53,14 +53,14 @@ describe('allocate: pool metrics', () => {
 
     expect(sampleValue(text, ALLOCATIONS_FAILED, { pool: 'pair', reason: 'PoolExhausted' })).toBe(1);
     expect(sampleValue(text, ALLOCATIONS_FAILED, { pool: '', reason: 'AddressNotInPool' })).toBe(1);
-    await kube.port.remove('IPAllocation', 'c');
+    await kube.admin.remove('IPAllocation', 'c');
     await run('IPAllocation', 'c', 'delete');
     expect(sampleValue(metrics.render(), ALLOCATIONS_FAILED, { pool: 'pair', reason: 'PoolExhausted' })).toBeUndefined();
 
-    await kube.port.remove('IPPool', 'other');
-    const deleting = IPPoolSchema.parse(await kube.port.get('IPPool', 'other'));
-    await kube.port.replace('IPPool', { ...deleting, metadata: { ...deleting.metadata, finalizers: [] } }); // as release does
-    expect(await kube.port.get('IPPool', 'other')).toBeUndefined();
+    await kube.admin.remove('IPPool', 'other');
+    const deleting = IPPoolSchema.parse(await kube.admin.get('IPPool', 'other'));
+    await kube.admin.replace('IPPool', { ...deleting, metadata: { ...deleting.metadata, finalizers: [] } }); // as release does
+    expect(await kube.admin.get('IPPool', 'other')).toBeUndefined();
     await run('IPPool', 'other', 'delete');
     text = metrics.render();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'other' })).toBeUndefined();
@@ -81,7 +81,7 @@ describe('allocate: the optional family of a PreferDualStack Service', () => {
    * for a healthy Service. A RequireDualStack Service without IPv6 is not ready: it counts.
    */
   it('is not counted as failing, nor as a failure; the required second family of RequireDualStack is', async () => {
-    const kube = memoryPort({ now: NOW, objects: [v4, service('prefer', 'PreferDualStack', ['IPv4', 'IPv6']), service('v6first', 'PreferDualStack', ['IPv6', 'IPv4']), service('require', 'RequireDualStack', ['IPv4', 'IPv6'])] });
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [v4, service('prefer', 'PreferDualStack', ['IPv4', 'IPv6']), service('v6first', 'PreferDualStack', ['IPv6', 'IPv4']), service('require', 'RequireDualStack', ['IPv4', 'IPv6'])] });
     const metrics = createPoolMetrics();
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, metrics });
     for (const name of ['prefer', 'v6first', 'require']) {
@@ -90,7 +90,7 @@ describe('allocate: the optional family of a PreferDualStack Service', () => {
     // a pool's recount lists the unsettled allocations and tries the failed ones again; so does a resync
     expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'v4' }))).kind).toBe('done');
     expect((await allocate({ type: 'resync', id: 'r1', source: 'test' })).kind).toBe('done');
-    const phases = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).map((a) => `${a.metadata.labels?.['mikrolb.de/service-name'] ?? ''}/${a.spec.ipFamily ?? ''}:${a.status?.phase ?? ''}`).sort();
+    const phases = (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).map((a) => `${a.metadata.labels?.['mikrolb.de/service-name'] ?? ''}/${a.spec.ipFamily ?? ''}:${a.status?.phase ?? ''}`).sort();
     expect(phases).toEqual(['prefer/IPv4:Allocated', 'prefer/IPv6:Failed', 'require/IPv4:Allocated', 'require/IPv6:Failed', 'v6first/IPv4:Allocated', 'v6first/IPv6:Failed']);
     const text = metrics.render();
     // only require's IPv6 allocation (v6first's IPv6 is its first family: required, and failing too)

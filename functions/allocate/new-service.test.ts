@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { Kind } from '../../lib/k8s/resources.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A Service this run gives the finalizer to cannot have allocations yet (they are made only
@@ -21,7 +21,7 @@ const service = (finalizers: string[]) => ({
 });
 
 function run(finalizers: string[]) {
-  const kube = memoryPort({ objects: [POOL, service(finalizers)], now: NOW });
+  const kube = memoryPortAs('allocate', { objects: [POOL, service(finalizers)], now: NOW });
   const lists: Kind[] = [];
   const port = { ...kube.port, list: (kind: Kind, ...rest: Parameters<typeof kube.port.list> extends [Kind, ...infer R] ? R : never) => {
     lists.push(kind);
@@ -37,7 +37,7 @@ describe('a new Service', () => {
   it('gets its finalizer and an allocated address without a list of allocations', async () => {
     const { kube, allocate, lists } = run([]);
     expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
-    const made = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    const made = (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
     expect(made.map((a) => a.status?.phase)).toEqual(['Allocated']);
     expect(lists).not.toContain('IPAllocation');
   });
@@ -45,11 +45,11 @@ describe('a new Service', () => {
   it('one that already has the finalizer lists its allocations (and keeps the one it has)', async () => {
     const first = run([]);
     await first.allocate(objectInvocation('add', web));
-    const before = (await first.kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    const before = (await first.kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
     first.lists.length = 0;
     expect((await first.allocate(objectInvocation('update', web))).kind).toBe('done');
     expect(first.lists).toContain('IPAllocation');
-    const after = (await first.kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    const after = (await first.kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
     expect(after.map((a) => [a.metadata.name, a.status?.address])).toEqual(before.map((a) => [a.metadata.name, a.status?.address]));
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { ANNOTATION_SNAT_IPS } from '../../lib/k8s/keys.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A Service's own explicit addresses are its explicit allocations': its pool and family
@@ -29,13 +29,13 @@ const service = (annotations: Record<string, string>) => ({
 });
 
 function setup(annotations: Record<string, string>) {
-  const kube = memoryPort({ objects: [POOL, service(annotations)], now: NOW });
+  const kube = memoryPortAs('allocate', { objects: [POOL, service(annotations)], now: NOW });
   const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined }, classes: CLASSES });
   /** Each allocation's request, phase and address, by what it asks for. */
-  const state = async () => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o))
+  const state = async () => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o))
     .map((a) => ({ asks: a.spec.address ?? a.spec.ipFamily ?? a.spec.poolName, phase: a.status?.phase, address: a.status?.address }))
     .sort((a, b) => String(a.asks).localeCompare(String(b.asks)));
-  const claims = async () => (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec.address).sort();
+  const claims = async () => (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec.address).sort();
   return { kube, allocate, state, claims };
 }
 
@@ -62,8 +62,8 @@ describe('a Service\'s own explicit addresses', () => {
     expect((await s.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
     expect(await s.state()).toEqual([{ asks: 'IPv4', phase: 'Allocated', address: START }]);
 
-    const svc = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop'));
-    await s.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { [ANNOTATION_SNAT_IPS]: START } } });
+    const svc = ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop'));
+    await s.kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { [ANNOTATION_SNAT_IPS]: START } } });
     const answer = await s.allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
     expect(answer.kind).toBe('done');
     expect(JSON.stringify(answer)).not.toContain('AddressAlreadyUsed');
@@ -82,13 +82,13 @@ describe('a Service\'s own explicit addresses', () => {
     // the Service's family allocation waits for a free address (the pool was full), and its SNAT
     // address is the one freed: the family allocation, tried first, must leave it to the SNAT one
     const s = setup({ [ANNOTATION_SNAT_IPS]: START });
-    const svc = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop'));
     const uid = svc.metadata.uid ?? '';
     const labels = { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': uid };
-    await s.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, finalizers: ['mikrolb.de/finalizer'] } });
+    await s.kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, finalizers: ['mikrolb.de/finalizer'] } });
     const failed = { phase: 'Failed', conditions: [] };
-    await s.kube.port.create('IPAllocation', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'web-v4', labels, finalizers: ['mikrolb.de/finalizer'] }, spec: { ipFamily: 'IPv4' } });
-    await s.kube.port.replaceStatus('IPAllocation', { ...IPAllocationSchema.parse(await s.kube.port.get('IPAllocation', 'web-v4')), status: failed });
+    await s.kube.admin.create('IPAllocation', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'web-v4', labels, finalizers: ['mikrolb.de/finalizer'] }, spec: { ipFamily: 'IPv4' } });
+    await s.kube.admin.replaceStatus('IPAllocation', { ...IPAllocationSchema.parse(await s.kube.admin.get('IPAllocation', 'web-v4')), status: failed });
     const answer = await s.allocate(objectInvocation('update', { kind: 'IPAllocation', name: 'web-v4' }));
     expect(answer.kind).toBe('done');
     const [lb] = await s.state();

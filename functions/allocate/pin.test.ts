@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { ANNOTATION_LB_IPS, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * Pinning the address a Service was given (`mikrolb.de/load-balancer-ips` naming its current
@@ -28,16 +28,16 @@ const SERVICE = {
 };
 
 function setup() {
-  const kube = memoryPort({ objects: [POOL, SERVICE], now: NOW });
+  const kube = memoryPortAs('allocate', { objects: [POOL, SERVICE], now: NOW });
   const watch: { address?: string; uid?: string } = {};
   const gaps: string[] = [];
   /** After every write: the watched address's claim exists and is held by a live allocation of the Service. */
   const check = async (what: string): Promise<void> => {
     if (watch.address === undefined) return;
-    const raw = await kube.port.get('IPAddressClaim', watch.address);
+    const raw = await kube.admin.get('IPAddressClaim', watch.address);
     if (!raw) return void gaps.push(`after ${what}: no claim`);
     const claim = IPAddressClaimSchema.parse(raw);
-    const holder = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.uid === claim.spec.allocationUID);
+    const holder = (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.uid === claim.spec.allocationUID);
     if (!holder || holder.metadata.labels?.[LABEL_SERVICE_UID] !== watch.uid || holder.metadata.deletionTimestamp) gaps.push(`after ${what}: held by ${claim.spec.allocationName}, ${holder ? (holder.metadata.deletionTimestamp ? 'being deleted' : 'not the Service\'s') : 'gone'}`);
   };
   const port: KubePort = {
@@ -48,13 +48,13 @@ function setup() {
     remove: async (kind, name, namespace, pre) => { await kube.port.remove(kind, name, namespace, pre); await check(`delete ${kind} ${name}`); },
   };
   const instance = () => createAllocate({ kube: port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined }, classes: CLASSES });
-  const allocations = async () => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+  const allocations = async () => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
   const pin = async (address: string): Promise<void> => {
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
-    await kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, [ANNOTATION_LB_IPS]: address } } });
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
+    await kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, [ANNOTATION_LB_IPS]: address } } });
   };
   const claimHolder = async (address: string) => {
-    const raw = await kube.port.get('IPAddressClaim', address);
+    const raw = await kube.admin.get('IPAddressClaim', address);
     return raw ? IPAddressClaimSchema.parse(raw).spec.allocationUID : undefined;
   };
   return { kube, watch, gaps, instance, allocations, pin, claimHolder };
@@ -71,8 +71,8 @@ describe('pinning the address a Service holds', () => {
     const address = first?.status?.address ?? '';
     expect(first?.status?.phase).toBe('Allocated');
     s.watch.address = address;
-    s.watch.uid = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop')).metadata.uid;
-    const claimUid = (await s.kube.port.get('IPAddressClaim', address)) ? IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', address)).metadata.uid : undefined;
+    s.watch.uid = ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop')).metadata.uid;
+    const claimUid = (await s.kube.admin.get('IPAddressClaim', address)) ? IPAddressClaimSchema.parse(await s.kube.admin.get('IPAddressClaim', address)).metadata.uid : undefined;
 
     await s.pin(address);
     const answer = await allocate(serviceUpdate);
@@ -83,7 +83,7 @@ describe('pinning the address a Service holds', () => {
     const after = await s.allocations();
     expect(after.map((a) => [a.metadata.uid, a.spec, a.status?.phase, a.status?.address, a.metadata.deletionTimestamp])).toEqual([[first?.metadata.uid, { address }, 'Allocated', address, undefined]]);
     // the very claim it had, never freed and made again
-    expect(IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', address)).metadata.uid).toBe(claimUid);
+    expect(IPAddressClaimSchema.parse(await s.kube.admin.get('IPAddressClaim', address)).metadata.uid).toBe(claimUid);
     expect(await s.claimHolder(address)).toBe(first?.metadata.uid);
 
     // settled: the next event changes nothing
@@ -98,7 +98,7 @@ describe('pinning the address a Service holds', () => {
     const [first] = await s.allocations();
     const address = first?.status?.address ?? '';
     s.watch.address = address;
-    s.watch.uid = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop')).metadata.uid;
+    s.watch.uid = ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop')).metadata.uid;
 
     await s.pin(address);
     const answers = await Promise.all([s.instance()(serviceUpdate), s.instance()(serviceUpdate)]);
@@ -107,7 +107,7 @@ describe('pinning the address a Service holds', () => {
     expect(s.gaps).toEqual([]);
     expect((await s.allocations()).map((a) => [a.metadata.uid, a.spec, a.status?.phase, a.status?.address])).toEqual([[first?.metadata.uid, { address }, 'Allocated', address]]);
     expect(await s.claimHolder(address)).toBe(first?.metadata.uid);
-    expect((await s.kube.port.list('IPAddressClaim')).length).toBe(1);
+    expect((await s.kube.admin.list('IPAddressClaim')).length).toBe(1);
   });
 
   it('keeps the address when the pin is taken off again', async () => {
@@ -117,13 +117,13 @@ describe('pinning the address a Service holds', () => {
     const [first] = await s.allocations();
     const address = first?.status?.address ?? '';
     s.watch.address = address;
-    s.watch.uid = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop')).metadata.uid;
+    s.watch.uid = ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop')).metadata.uid;
     await s.pin(address);
     expect((await allocate(serviceUpdate)).kind).toBe('done');
 
-    const svc = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop'));
     const { [ANNOTATION_LB_IPS]: _pin, ...rest } = svc.metadata.annotations ?? {};
-    await s.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: rest } });
+    await s.kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: rest } });
     expect((await allocate(serviceUpdate)).kind).toBe('done');
     expect(s.gaps).toEqual([]);
     expect((await s.allocations()).map((a) => [a.metadata.uid, a.spec, a.status?.phase, a.status?.address])).toEqual([[first?.metadata.uid, { ipFamily: 'IPv4' }, 'Allocated', address]]);

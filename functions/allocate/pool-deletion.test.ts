@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort, type MemoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
+import type { WriteRecord } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from '../release/handler.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs, type AccountPort } from '../test-support.js';
 
 /**
  * A pool deleted while allocate decides from it. allocate read the pool alive and chose one of
@@ -31,21 +32,21 @@ const service = (annotations: Record<string, string>) => ({
 /** `deleted`: the pool deleted, and released, just before allocate's first claim of one of its addresses. */
 function setup(objects: unknown[], deleted: string) {
   let staged = false;
-  const ref: { kube?: MemoryPort } = {}; // the port the hook writes through, made below
+  const ref: { kube?: AccountPort } = {}; // the port the hook writes through, made below
   const beforeWrite = async (w: WriteRecord): Promise<void> => {
     const kube = ref.kube;
     if (staged || !kube || w.verb !== 'create' || w.kind !== 'IPAddressClaim') return;
     staged = true;
-    await kube.port.remove('IPPool', deleted);
-    const release = createRelease({ kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
+    await kube.admin.remove('IPPool', deleted);
+    const release = createRelease({ kube: kube.as('release'), router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
     expect((await release(objectInvocation('update', { kind: 'IPPool', name: deleted }))).kind).toBe('done');
-    expect(await kube.port.get('IPPool', deleted)).toBeUndefined();
+    expect(await kube.admin.get('IPPool', deleted)).toBeUndefined();
   };
-  const kube = memoryPort({ objects, now: NOW, beforeWrite });
+  const kube = memoryPortAs('allocate', { objects, now: NOW, beforeWrite });
   ref.kube = kube;
   const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
-  const claims = async () => (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
-  const allocations = async () => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+  const claims = async () => (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+  const allocations = async () => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
   return { kube, allocate, claims, allocations, staged: () => staged };
 }
 
@@ -85,10 +86,10 @@ describe("a pool being deleted, as allocate counts it", () => {
   });
   const blocked = { type: 'DeletionBlocked', status: 'True', reason: 'AddressesInUse', message: '1 IPAllocation(s) still hold …', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 2 };
   const run = async (objects: unknown[]) => {
-    const kube = memoryPort({ objects, now: NOW });
+    const kube = memoryPortAs('allocate', { objects, now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
     expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
-    return IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).status;
+    return IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan')).status;
   };
 
   it('counts the addresses still held, hands out none, and says it is being deleted', async () => {
@@ -108,14 +109,14 @@ describe("a pool being deleted, as allocate counts it", () => {
       apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'ip-a', uid: 'uid-ip-a', finalizers: ['mikrolb.de/finalizer'] },
       spec: { poolName: 'lan' }, status: { address: '192.0.2.1', poolName: 'lan', phase: 'Programmed' },
     };
-    const kube = memoryPort({ objects: [deleting(ledger), holder], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [deleting(ledger), holder], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
     expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
-    const status = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).status;
+    const status = IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan')).status;
     expect(status).toMatchObject({ claimsAdopted: true, allocatedAddresses: '1', freeAddresses: '0' });
     expect(status?.allocations).toBeUndefined();
     expect(status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'Deleting' });
-    expect((await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec)).toEqual([
+    expect((await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec)).toEqual([
       { address: '192.0.2.1', poolName: 'lan', allocationName: 'ip-a', allocationUID: 'uid-ip-a' },
     ]);
   });
@@ -124,16 +125,16 @@ describe("a pool being deleted, as allocate counts it", () => {
 describe('a claim on a pool that does not carry our finalizer yet (created a moment ago)', () => {
   it('puts it on, so a deletion right after waits for the claim instead of going at once', async () => {
     const fresh = { ...pool('lan', ['192.0.2.0/24']), metadata: { name: 'lan', uid: 'pool-uid' } };
-    const kube = memoryPort({ objects: [fresh, service({ 'mikrolb.de/load-balancer-pools': 'lan' })], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [fresh, service({ 'mikrolb.de/load-balancer-pools': 'lan' })], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
-    const [a] = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    const [a] = (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
     expect(a?.status).toMatchObject({ phase: 'Allocated', address: expect.stringMatching(/^192\.0\.2\./) });
-    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).metadata.finalizers).toEqual(['mikrolb.de/finalizer']);
+    expect(IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan')).metadata.finalizers).toEqual(['mikrolb.de/finalizer']);
     // the user deletes the pool: our finalizer holds it (release lets it go once unheld), the address stays held
-    await kube.port.remove('IPPool', 'lan');
-    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).metadata.deletionTimestamp).toBeDefined();
-    expect((await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec.address)).toEqual([a?.status?.address]);
+    await kube.admin.remove('IPPool', 'lan');
+    expect(IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan')).metadata.deletionTimestamp).toBeDefined();
+    expect((await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec.address)).toEqual([a?.status?.address]);
   });
 });
 
@@ -146,18 +147,18 @@ describe('a claim on a pool that does not carry our finalizer yet (created a mom
  */
 describe('a claim deleted by hand while its pool is being deleted', () => {
   const withHolder = async () => {
-    const kube = memoryPort({ objects: [pool('lan', ['192.0.2.0/24']), service({ 'mikrolb.de/load-balancer-pools': 'lan' })], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [pool('lan', ['192.0.2.0/24']), service({ 'mikrolb.de/load-balancer-pools': 'lan' })], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
-    const release = createRelease({ kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
+    const release = createRelease({ kube: kube.as('release'), router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
-    const [holder] = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    const [holder] = (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
     const address = holder?.status?.address ?? '';
     expect(address).toMatch(/^192\.0\.2\./);
-    await kube.port.remove('IPPool', 'lan');
+    await kube.admin.remove('IPPool', 'lan');
     expect((await release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('blocked');
-    await kube.port.remove('IPAddressClaim', address);
-    const claims = async () => (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
-    const holderNow = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', holder?.metadata.name ?? ''));
+    await kube.admin.remove('IPAddressClaim', address);
+    const claims = async () => (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+    const holderNow = async () => IPAllocationSchema.parse(await kube.admin.get('IPAllocation', holder?.metadata.name ?? ''));
     return { kube, allocate, release, holder: holder?.metadata.name ?? '', uid: holder?.metadata.uid, address, claims, holderNow };
   };
 
@@ -168,7 +169,7 @@ describe('a claim deleted by hand while its pool is being deleted', () => {
     expect(await c.claims()).toEqual([{ address: c.address, poolName: 'lan', allocationName: c.holder, allocationUID: c.uid }]);
     expect((await c.release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('blocked');
     expect((await c.allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
-    expect(IPPoolSchema.parse(await c.kube.port.get('IPPool', 'lan')).metadata.deletionTimestamp).toBeDefined();
+    expect(IPPoolSchema.parse(await c.kube.admin.get('IPPool', 'lan')).metadata.deletionTimestamp).toBeDefined();
     expect((await c.holderNow()).status).toMatchObject({ phase: 'Allocated', address: c.address });
   });
 
@@ -177,7 +178,7 @@ describe('a claim deleted by hand while its pool is being deleted', () => {
     // the holder's status still names the address: the pool is held by it, claim or not, and
     // release tries again soon (allocate, not the user, takes the claim again)
     expect((await c.release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('retry');
-    expect(await c.kube.port.get('IPPool', 'lan')).toBeDefined();
+    expect(await c.kube.admin.get('IPPool', 'lan')).toBeDefined();
     expect((await c.allocate(objectInvocation('update', { kind: 'IPAllocation', name: c.holder }))).kind).toBe('done');
     expect(await c.claims()).toEqual([{ address: c.address, poolName: 'lan', allocationName: c.holder, allocationUID: c.uid }]);
     expect((await c.holderNow()).status).toMatchObject({ phase: 'Allocated', address: c.address });
@@ -187,11 +188,11 @@ describe('a claim deleted by hand while its pool is being deleted', () => {
   it('the pool goes once its holder is released', async () => {
     const c = await withHolder();
     expect((await c.allocate(objectInvocation('update', { kind: 'IPAllocation', name: c.holder }))).kind).toBe('done');
-    await c.kube.port.remove('Service', 'web', 'shop');
+    await c.kube.admin.remove('Service', 'web', 'shop');
     expect((await c.release(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
     expect(await c.claims()).toEqual([]);
     expect((await c.release(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
-    expect(await c.kube.port.get('IPPool', 'lan')).toBeUndefined();
+    expect(await c.kube.admin.get('IPPool', 'lan')).toBeUndefined();
   });
 
   it('a pool going without our finalizer keeps nothing: the holder fails at once instead of claiming and giving back 16 times', async () => {
@@ -200,11 +201,11 @@ describe('a claim deleted by hand while its pool is being deleted', () => {
       apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'ip-a', uid: 'uid-ip-a', generation: 1, finalizers: ['mikrolb.de/finalizer'] },
       spec: { poolName: 'lan' }, status: { address: '192.0.2.1', phase: 'Allocated', observedGeneration: 1 },
     };
-    const kube = memoryPort({ objects: [foreign, holder], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [foreign, holder], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
     expect((await allocate(objectInvocation('update', { kind: 'IPAllocation', name: 'ip-a' }))).kind).toBe('done');
-    expect(await kube.port.list('IPAddressClaim')).toEqual([]);
-    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'ip-a'));
+    expect(await kube.admin.list('IPAddressClaim')).toEqual([]);
+    const a = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', 'ip-a'));
     expect(a.status?.phase).toBe('Failed');
     expect(a.status?.conditions?.find((x) => x.type === 'Ready')?.reason).toBe('PoolNotFound');
   });

@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { poolMirror } from '../../lib/k8s/mirror.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPPoolSchema, type IPPool } from '../../lib/k8s/schemas.js';
@@ -8,6 +7,7 @@ import { silentLogger } from '../../lib/log/logger.js';
 import { ADDRESSES_TOTAL, createPoolMetrics } from '../../lib/pool-metrics.js';
 import { sampleValue } from '../../test/helpers/prom-text.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A pool's status depends on the older pools overlapping it (they own the shared addresses):
@@ -43,14 +43,14 @@ function recordingStatusWrites(port: KubePort, into: string[], refused: string[]
 }
 
 async function setup(objects: unknown[]) {
-  const kube = memoryPort({ now: NOW, objects });
+  const kube = memoryPortAs('allocate', { now: NOW, objects });
   const writes: string[] = [];
   const refused: string[] = [];
   const metrics = createPoolMetrics();
   // the pools as a watch in the same process sees them: kept current by the test's `mirror`
   const pools = poolMirror();
   const relist = pools.relist();
-  relist.page(await kube.port.list('IPPool'));
+  relist.page(await kube.admin.list('IPPool'));
   relist.finish();
   const allocate = createAllocate({
     kube: recordingStatusWrites(kube.port, writes, refused), now: NOW, log: silentLogger(), retry: { attempts: 3, pause: async () => undefined },
@@ -58,7 +58,7 @@ async function setup(objects: unknown[]) {
   });
   /** The watch catches up with the named pools (all when none is named). */
   const mirror = async (...names: string[]) => {
-    const listed = await kube.port.list('IPPool');
+    const listed = await kube.admin.list('IPPool');
     if (names.length === 0) {
       const again = pools.relist();
       again.page(listed);
@@ -71,7 +71,7 @@ async function setup(objects: unknown[]) {
     await mirror();
     expect(await allocate(objectInvocation(change, { kind, name }))).toMatchObject({ kind: 'done' });
   };
-  const read = async (name: string): Promise<IPPool> => IPPoolSchema.parse(await kube.port.get('IPPool', name));
+  const read = async (name: string): Promise<IPPool> => IPPoolSchema.parse(await kube.admin.get('IPPool', name));
   const condition = async (name: string, type: string) => (await read(name)).status?.conditions?.find((c) => c.type === type);
   const counts = async (name: string) => {
     const s = (await read(name)).status;
@@ -79,7 +79,7 @@ async function setup(objects: unknown[]) {
   };
   const respec = async (name: string, addresses: string[]) => {
     const p = await read(name);
-    await kube.port.replace('IPPool', { ...p, spec: { ...p.spec, addresses } });
+    await kube.admin.replace('IPPool', { ...p, spec: { ...p.spec, addresses } });
   };
   /** Every pool's status recorded, as after a resync: nothing left to refresh. */
   const settle = async (): Promise<string[]> => {
@@ -116,12 +116,12 @@ describe('allocate: a pool change refreshes the pools it overlaps', () => {
   it('a younger pool inside an older one that went owns its addresses at once', async () => {
     const t = await setup([LAN, LAN2, V6]);
     await t.settle();
-    await t.kube.port.remove('IPPool', 'lan');
+    await t.kube.admin.remove('IPPool', 'lan');
     // release takes the finalizer off once no allocation holds an address of it
     const deleting = await t.read('lan');
     expect(deleting.metadata.deletionTimestamp).toBeDefined();
-    await t.kube.port.replace('IPPool', { ...deleting, metadata: { ...deleting.metadata, finalizers: [] } });
-    expect(await t.kube.port.get('IPPool', 'lan')).toBeUndefined();
+    await t.kube.admin.replace('IPPool', { ...deleting, metadata: { ...deleting.metadata, finalizers: [] } });
+    expect(await t.kube.admin.get('IPPool', 'lan')).toBeUndefined();
     t.writes.length = 0;
 
     await t.run('IPPool', 'lan', 'delete');
@@ -153,7 +153,7 @@ describe('allocate: a pool change refreshes the pools it overlaps', () => {
   it('a claim taken or freed in a pool whose spec is recorded refreshes that pool alone', async () => {
     const t = await setup([LAN, LAN2, V6]);
     await t.settle();
-    await t.kube.port.create('IPAllocation', reservation('r', '192.0.2.3'));
+    await t.kube.admin.create('IPAllocation', reservation('r', '192.0.2.3'));
     await t.run('IPAllocation', 'r');
     t.writes.length = 0;
     await t.run('IPPool', 'lan'); // the claim's event, as the bridge sends it
@@ -194,7 +194,7 @@ describe('allocate: a pool change refreshes the pools it overlaps', () => {
     const t = await setup([LAN, LAN2, V6]);
     await t.settle();
     const lan2 = await t.read('lan2');
-    await t.kube.port.replace('IPPool', { ...lan2, metadata: { ...lan2.metadata, labels: { team: 'net' } } });
+    await t.kube.admin.replace('IPPool', { ...lan2, metadata: { ...lan2.metadata, labels: { team: 'net' } } });
     await t.respec('lan', ['192.0.2.0/29']);
     await t.mirror('lan'); // the watch has seen lan's change, not yet lan2's
     expect(await t.allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).toMatchObject({ kind: 'done' });

@@ -1,11 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort, type MemoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
+import type { WriteRecord } from '../../lib/k8s/memory.js';
 import { LABEL_SERVICE_NAME } from '../../lib/k8s/keys.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs, type AccountPort } from '../test-support.js';
 
 /**
  * allocate reads a claim's pool again after creating the claim (a pool being deleted hands out
@@ -51,14 +52,14 @@ function counting(inner: KubePort) {
   return { port, gate, poolGets: () => poolGets };
 }
 
-function setup(objects: unknown[], beforeWrite?: (w: WriteRecord, kube: MemoryPort) => Promise<void>) {
-  const ref: { kube?: MemoryPort } = {};
-  const kube = memoryPort({ objects, now: NOW, beforeWrite: async (w) => (ref.kube ? beforeWrite?.(w, ref.kube) : undefined) });
+function setup(objects: unknown[], beforeWrite?: (w: WriteRecord, kube: AccountPort) => Promise<void>) {
+  const ref: { kube?: AccountPort } = {};
+  const kube = memoryPortAs('allocate', { objects, now: NOW, beforeWrite: async (w) => (ref.kube ? beforeWrite?.(w, ref.kube) : undefined) });
   ref.kube = kube;
   const counted = counting(kube.port);
   const allocate = createAllocate({ kube: counted.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
-  const allocations = async () => new Map((await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).map((a) => [a.metadata.labels?.[LABEL_SERVICE_NAME] ?? a.metadata.name, a]));
-  const claims = async () => (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+  const allocations = async () => new Map((await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).map((a) => [a.metadata.labels?.[LABEL_SERVICE_NAME] ?? a.metadata.name, a]));
+  const claims = async () => (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
   return { kube, allocate, allocations, claims, ...counted };
 }
 
@@ -68,7 +69,7 @@ describe('the pool read that follows a claim', () => {
     const c = setup([pool, ...names.map(service)]);
     const results = await Promise.all(names.map((n) => c.allocate(add(n))));
     expect(results.map((r) => r.kind)).toEqual(names.map(() => 'done'));
-    const addresses = new Set((await c.kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o).status?.address));
+    const addresses = new Set((await c.kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o).status?.address));
     expect(addresses.size).toBe(names.length);
     expect(addresses.has(undefined)).toBe(false);
     // one read each would be 12; the runs claim one after another within a read's flight
@@ -81,7 +82,7 @@ describe('the pool read that follows a claim', () => {
     const c = setup([pool, service('a'), service('b')], async (w, kube) => {
       if (w.verb !== 'create' || w.kind !== 'IPAddressClaim' || ++claims !== 2) return;
       // b's claim: the pool is deleted first (its finalizer keeps it while a's claim holds it)
-      await kube.port.remove('IPPool', 'lan');
+      await kube.admin.remove('IPPool', 'lan');
     });
     // a's read after its claim sees the pool alive and answers only once b has claimed
     let open = (): void => undefined;

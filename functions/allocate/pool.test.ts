@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { poolMirror } from '../../lib/k8s/mirror.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
 import { recordingReads } from '../../test/helpers/recording-port.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A pool's invocation (the pool or one of its claims changed) gives waiting allocations another
@@ -28,13 +28,13 @@ const service = (name: string) => ({
 const OWNED = { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': 'uid-web' };
 
 async function reconcile(objects: unknown[], opts: { mirrored?: boolean } = {}) {
-  const kube = memoryPort({ now: NOW, objects: [LAN, ...objects] });
+  const kube = memoryPortAs('allocate', { now: NOW, objects: [LAN, ...objects] });
   const reads: string[] = [];
   const port = recordingReads(kube.port, reads);
   const pools = poolMirror();
   if (opts.mirrored) {
     const run = pools.relist();
-    run.page(await kube.port.list('IPPool'));
+    run.page(await kube.admin.list('IPPool'));
     run.finish();
   }
   const allocate = createAllocate({
@@ -42,7 +42,7 @@ async function reconcile(objects: unknown[], opts: { mirrored?: boolean } = {}) 
     classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, ...(opts.mirrored ? { pools } : {}),
   });
   expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
-  const status = async (name: string) => IPAllocationSchema.parse(await kube.port.get('IPAllocation', name)).status;
+  const status = async (name: string) => IPAllocationSchema.parse(await kube.admin.get('IPAllocation', name)).status;
   return { status, reads };
 }
 

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubeObject } from '../../lib/k8s/port.js';
 import type { Kind } from '../../lib/k8s/resources.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs, type AccountPort } from '../test-support.js';
 
 /**
  * allocate read a Service, then created its allocation; release may have released the Service
@@ -23,16 +23,16 @@ const SERVICE = {
 };
 
 function run(deleteServiceAfterCreate: boolean) {
-  const kube = memoryPort({ objects: [POOL, SERVICE], now: NOW });
+  const kube = memoryPortAs('allocate', { objects: [POOL, SERVICE], now: NOW });
   const port = {
     ...kube.port,
     // the Service is deleted (release ran to completion) right after the allocation is created
     create: async (kind: Kind, obj: KubeObject): Promise<unknown> => {
       const made = await kube.port.create(kind, obj);
       if (kind === 'IPAllocation' && deleteServiceAfterCreate) {
-        const svc = await kube.port.get('Service', 'web', 'shop');
-        if (svc && typeof svc === 'object' && 'metadata' in svc) await kube.port.replace('Service', { ...SERVICE, ...svc, metadata: { ...SERVICE.metadata, finalizers: [] } });
-        await kube.port.remove('Service', 'web', 'shop');
+        const svc = await kube.admin.get('Service', 'web', 'shop');
+        if (svc && typeof svc === 'object' && 'metadata' in svc) await kube.admin.replace('Service', { ...SERVICE, ...svc, metadata: { ...SERVICE.metadata, finalizers: [] } });
+        await kube.admin.remove('Service', 'web', 'shop');
       }
       return made;
     },
@@ -41,14 +41,14 @@ function run(deleteServiceAfterCreate: boolean) {
   return { kube, allocate };
 }
 
-const allocations = async (kube: ReturnType<typeof memoryPort>) => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+const allocations = async (kube: AccountPort) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
 
 describe('allocate racing release of a Service', () => {
   it('deletes the allocation it created for a Service that went meanwhile (its finalizer leaves the rest to release)', async () => {
     const { kube, allocate } = run(true);
     const answer = await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }));
     expect(answer.kind).toBe('done');
-    expect(await kube.port.get('Service', 'web', 'shop')).toBeUndefined();
+    expect(await kube.admin.get('Service', 'web', 'shop')).toBeUndefined();
     const left = await allocations(kube);
     expect(left).toHaveLength(1);
     expect(left[0]?.metadata.deletionTimestamp).toBeDefined();

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { recentServices } from '../../lib/k8s/recent.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A new Service as the controller's own watch saw it saves allocate its first read; the
@@ -22,14 +22,14 @@ const objects = () => [
 ];
 
 async function setup() {
-  const kube = memoryPort({ objects: objects(), now: NOW });
+  const kube = memoryPortAs('allocate', { objects: objects(), now: NOW });
   const gets: string[] = [];
   const port: KubePort = { ...kube.port, get: (kind, ...rest) => {
     gets.push(kind);
     return kube.port.get(kind, ...rest);
   } };
   const recent = recentServices(10);
-  recent.seen(await kube.port.get('Service', 'web', 'shop'));
+  recent.seen(await kube.admin.get('Service', 'web', 'shop'));
   const allocate = createAllocate({
     kube: port, recent, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
   });
@@ -43,26 +43,26 @@ describe('allocate starts a new Service from the watch hint', () => {
     const { kube, gets, allocate } = await setup();
     expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
     expect(gets.filter((k) => k === 'Service')).toHaveLength(1); // only the re-read after creating allocations
-    const [a] = (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+    const [a] = (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
     expect(a?.status?.address).toMatch(/^192\.0\.2\./);
   });
 
   it('a hint the Service has moved on from costs a read, and what it says now wins', async () => {
     const { kube, gets, allocate } = await setup();
-    const now = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
-    await kube.port.replace('Service', { ...now, spec: { ...now.spec, type: 'ClusterIP' } });
+    const now = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
+    await kube.admin.replace('Service', { ...now, spec: { ...now.spec, type: 'ClusterIP' } });
     expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
     expect(gets.filter((k) => k === 'Service').length).toBeGreaterThanOrEqual(1);
-    expect(await kube.port.list('IPAllocation')).toEqual([]);
-    expect(ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop')).metadata.finalizers ?? []).toEqual([]);
+    expect(await kube.admin.list('IPAllocation')).toEqual([]);
+    expect(ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop')).metadata.finalizers ?? []).toEqual([]);
   });
 
   it('a Service deleted since the watch saw it is done with: nothing made, no failed run', async () => {
     // `kubectl apply` then `kubectl delete` at once: the delete's event has not reached the hint
     // yet. Before, the finalizer's write met NotFound and the run failed (500, retried, logged).
     const { kube, allocate } = await setup();
-    await kube.port.remove('Service', 'web', 'shop');
+    await kube.admin.remove('Service', 'web', 'shop');
     expect((await allocate(objectInvocation('add', web))).kind).toBe('done');
-    expect(await kube.port.list('IPAllocation')).toEqual([]);
+    expect(await kube.admin.list('IPAllocation')).toEqual([]);
   });
 });

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort, type MemoryPort } from '../../lib/k8s/memory.js';
 import { ANNOTATION_ALLOW_SHARED_IP, LABEL_SERVICE_NAME, LABEL_SERVICE_NAMESPACE, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs, type AccountPort } from '../test-support.js';
 
 /**
  * allocate racing a release. allocate read the Service (or the reservation) alive; release then
@@ -42,8 +42,8 @@ const reservation = {
  * more), before the read answers.
  */
 function setup(objects: unknown[]) {
-  const kube = memoryPort({ objects, now: NOW });
-  const stage: { release?: (kube: MemoryPort) => Promise<void> } = {};
+  const kube = memoryPortAs('allocate', { objects, now: NOW });
+  const stage: { release?: (kube: AccountPort) => Promise<void> } = {};
   const port: KubePort = {
     ...kube.port,
     get: async (kind, name, namespace) => {
@@ -56,13 +56,13 @@ function setup(objects: unknown[]) {
     },
   };
   const allocate = createAllocate({ kube: port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
-  const claims = async () => (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
-  const allocations = async () => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+  const claims = async () => (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+  const allocations = async () => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
   return { kube, allocate, claims, allocations, stage };
 }
 
-const freeAll = async (kube: MemoryPort): Promise<void> => {
-  for (const c of await kube.port.list('IPAddressClaim')) await kube.port.remove('IPAddressClaim', IPAddressClaimSchema.parse(c).metadata.name);
+const freeAll = async (kube: AccountPort): Promise<void> => {
+  for (const c of await kube.admin.list('IPAddressClaim')) await kube.admin.remove('IPAddressClaim', IPAddressClaimSchema.parse(c).metadata.name);
 };
 
 describe('allocate claiming again while a release runs', () => {
@@ -72,7 +72,7 @@ describe('allocate claiming again while a release runs', () => {
     const [held] = await c.claims();
     expect(held?.address).toBeDefined();
     c.stage.release = async (kube) => {
-      await kube.port.remove('Service', 'web', 'shop');
+      await kube.admin.remove('Service', 'web', 'shop');
       await freeAll(kube);
     };
     expect((await c.allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
@@ -90,20 +90,20 @@ describe('allocate claiming again while a release runs', () => {
       spec: { ipFamily: 'IPv4' },
     };
     let staged = false;
-    const ref: { kube?: MemoryPort } = {};
-    const kube = memoryPort({
+    const ref: { kube?: AccountPort } = {};
+    const kube = memoryPortAs('allocate', {
       objects: [pool, svc, waiting], now: NOW,
       beforeWrite: async (w) => {
         if (staged || !ref.kube || w.verb !== 'create' || w.kind !== 'IPAddressClaim') return;
         staged = true;
-        await ref.kube.port.remove('Service', 'web', 'shop');
+        await ref.kube.admin.remove('Service', 'web', 'shop');
       },
     });
     ref.kube = kube;
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
     expect((await allocate(objectInvocation('update', { kind: 'IPAllocation', name: 'web-v4' }))).kind).toBe('done');
     expect(staged).toBe(true);
-    expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+    expect(await kube.admin.list('IPAddressClaim')).toEqual([]);
   });
 
   it('deletes what it made for a Service that stopped being a LoadBalancer meanwhile (released before the creates)', async () => {
@@ -115,22 +115,22 @@ describe('allocate claiming again while a release runs', () => {
     // as long as the Service lived.
     const fresh = { ...service, metadata: { name: 'web', namespace: 'shop', uid: 'svc-uid-2' } };
     let staged = false;
-    const ref: { kube?: MemoryPort } = {};
-    const kube = memoryPort({
+    const ref: { kube?: AccountPort } = {};
+    const kube = memoryPortAs('allocate', {
       objects: [pool, fresh], now: NOW,
       beforeWrite: async (w) => {
         if (staged || !ref.kube || w.verb !== 'create' || w.kind !== 'IPAllocation') return;
         staged = true;
-        const now = ServiceSchema.parse(await ref.kube.port.get('Service', 'web', 'shop'));
-        await ref.kube.port.replace('Service', { ...now, metadata: { ...now.metadata, finalizers: [] }, spec: { ...now.spec, type: 'ClusterIP', loadBalancerClass: undefined } });
+        const now = ServiceSchema.parse(await ref.kube.admin.get('Service', 'web', 'shop'));
+        await ref.kube.admin.replace('Service', { ...now, metadata: { ...now.metadata, finalizers: [] }, spec: { ...now.spec, type: 'ClusterIP', loadBalancerClass: undefined } });
       },
     });
     ref.kube = kube;
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
     expect(staged).toBe(true);
-    expect(await kube.port.list('IPAddressClaim')).toEqual([]);
-    expect((await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).filter((a) => !a.metadata.deletionTimestamp)).toEqual([]);
+    expect(await kube.admin.list('IPAddressClaim')).toEqual([]);
+    expect((await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).filter((a) => !a.metadata.deletionTimestamp)).toEqual([]);
   });
 
   it('keeps the claim of a Service that is not being deleted (a claim that had gone missing)', async () => {
@@ -149,7 +149,7 @@ describe('allocate claiming again while a release runs', () => {
     expect(first, JSON.stringify(first)).toMatchObject({ kind: 'done' });
     expect((await c.claims()).map((x) => x.address)).toEqual(['192.0.2.77']);
     c.stage.release = async (kube) => {
-      await kube.port.remove('IPAllocation', 'reserved'); // its finalizer keeps it, being deleted
+      await kube.admin.remove('IPAllocation', 'reserved'); // its finalizer keeps it, being deleted
       await freeAll(kube);
     };
     const answer = await c.allocate(resyncInvocation());

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from '../release/handler.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * An operator's reservation (an IPAllocation without a Service) carries our finalizer, as a
@@ -22,11 +22,11 @@ const POOL = {
 const RESERVATION = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'reserved-gw' }, spec: { address: '192.0.2.1' } };
 
 function setup(objects: unknown[]) {
-  const kube = memoryPort({ objects, now: NOW });
+  const kube = memoryPortAs('allocate', { objects, now: NOW });
   const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
-  const release = createRelease({ kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
+  const release = createRelease({ kube: kube.as('release'), router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
   const reservation = async () => {
-    const o = await kube.port.get('IPAllocation', 'reserved-gw');
+    const o = await kube.admin.get('IPAllocation', 'reserved-gw');
     return o === undefined ? undefined : IPAllocationSchema.parse(o);
   };
   return { kube, allocate, release, reservation };
@@ -37,12 +37,12 @@ describe('an operator reservation', () => {
     const c = setup([POOL, RESERVATION]);
     expect((await c.allocate(objectInvocation('add', { kind: 'IPAllocation', name: 'reserved-gw' }))).kind).toBe('done');
     expect(await c.reservation()).toMatchObject({ metadata: { finalizers: ['mikrolb.de/finalizer'] }, status: { phase: 'Allocated', address: '192.0.2.1' } });
-    expect(await c.kube.port.list('IPAddressClaim')).toHaveLength(1);
-    await c.kube.port.remove('IPAllocation', 'reserved-gw');
+    expect(await c.kube.admin.list('IPAddressClaim')).toHaveLength(1);
+    await c.kube.admin.remove('IPAllocation', 'reserved-gw');
     expect((await c.reservation())?.metadata.deletionTimestamp).toBeDefined();
     expect((await c.release(objectInvocation('update', { kind: 'IPAllocation', name: 'reserved-gw' }))).kind).toBe('done');
     expect(await c.reservation()).toBeUndefined();
-    expect(await c.kube.port.list('IPAddressClaim')).toEqual([]);
+    expect(await c.kube.admin.list('IPAddressClaim')).toEqual([]);
   });
 
   it('allocated by an earlier version (no finalizer) gets it on the next resync, its address kept', async () => {
@@ -52,7 +52,7 @@ describe('an operator reservation', () => {
     expect((await c.reservation())?.metadata.finalizers).toBeUndefined();
     expect((await c.allocate(resyncInvocation())).kind).toBe('done');
     expect(await c.reservation()).toMatchObject({ metadata: { finalizers: ['mikrolb.de/finalizer'] }, status: { phase: 'Allocated', address: '192.0.2.1' } });
-    expect((await c.kube.port.list('IPAddressClaim')).map((o) => JSON.stringify(o))).toEqual([expect.stringContaining('"allocationUID":"res-uid"')]);
+    expect((await c.kube.admin.list('IPAddressClaim')).map((o) => JSON.stringify(o))).toEqual([expect.stringContaining('"allocationUID":"res-uid"')]);
   });
 });
 
@@ -66,23 +66,23 @@ describe('an operator reservation', () => {
  */
 describe('an operator reservation deleted by hand', () => {
   it("is freed by release, its advertisement taken off, before a Service asking for its address gets it", async () => {
-    const kube = memoryPort({ objects: [POOL, RESERVATION, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'pinned', namespace: 'shop', annotations: { 'mikrolb.de/load-balancer-ips': '192.0.2.1' } },
+    const kube = memoryPortAs('allocate', { objects: [POOL, RESERVATION, { apiVersion: 'v1', kind: 'Service', metadata: { name: 'pinned', namespace: 'shop', annotations: { 'mikrolb.de/load-balancer-ips': '192.0.2.1' } },
       spec: { type: 'LoadBalancer', loadBalancerClass: CLASSES.loadBalancerClass, ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } }], now: NOW });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
     const run = async (change: 'add' | 'update', ref: Parameters<typeof objectInvocation>[1]) => expect((await allocate(objectInvocation(change, ref))).kind).toBe('done');
     await run('add', { kind: 'IPAllocation', name: 'reserved-gw' });
-    const reserved = IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved-gw'));
+    const reserved = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', 'reserved-gw'));
     const router = memoryRouter({ version: '7.19.1', menus: {
       '/interface': [{ '.id': '*1', name: 'ether1', type: 'ether' }],
       '/ip/address': [{ '.id': '*5', address: '192.0.2.1/32', interface: 'ether1', comment: `mikrolb:default:svc=${reserved.metadata.uid ?? ''}:adv:192.0.2.1` }],
     } });
-    const release = createRelease({ kube: kube.port, router, classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
+    const release = createRelease({ kube: kube.as('release'), router, classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY, claimGraceMs: 60_000 });
     await run('add', { kind: 'Service', namespace: 'shop', name: 'pinned' });
-    const pinned = async () => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === 'pinned');
+    const pinned = async () => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === 'pinned');
     expect((await pinned())?.status?.phase).toBe('Failed');
 
-    await kube.port.replace('IPAllocation', { ...reserved, metadata: { ...reserved.metadata, finalizers: [] } });
-    await kube.port.remove('IPAllocation', 'reserved-gw');
+    await kube.admin.replace('IPAllocation', { ...reserved, metadata: { ...reserved.metadata, finalizers: [] } });
+    await kube.admin.remove('IPAllocation', 'reserved-gw');
     // the Service's next event meets the claim first; then the bridge's deliveries: the claim to
     // release (the reservation's deletion), the pool to allocate (the claim's deletion)
     await run('update', { kind: 'Service', namespace: 'shop', name: 'pinned' });

@@ -3,14 +3,13 @@ import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { createTracer } from '../../test/tracer/index.js';
 import { createProgram } from '../program/handler.js';
-import { LAN_ROUTER, lanServiceObjects } from '../test-support.js';
+import { LAN_ROUTER, lanServiceObjects, memoryPortAs } from '../test-support.js';
 import { createAllocate } from './handler.js';
 
 /**
@@ -30,7 +29,7 @@ async function setup(opts: { addresses: string[]; explicit?: boolean }) {
   const alloc = allocationName(UID, opts.explicit ? { address: ROUTER } : { ipFamily: 'IPv4' });
   const sim = await startSim({ initialState: LAN_ROUTER });
   const client = openClient(sim, { timeoutMs: 5000 });
-  const kube = memoryPort({
+  const kube = memoryPortAs('allocate', {
     now: NOW,
     objects: [
       ...lanServiceObjects({
@@ -50,11 +49,11 @@ async function setup(opts: { addresses: string[]; explicit?: boolean }) {
   });
   const log = memoryLogger();
   const deps = { kube: kube.port, now: NOW, log, retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES };
-  const program = createProgram({ ...deps, router: client });
+  const program = createProgram({ ...deps, kube: kube.as('program'), router: client });
   const allocate = createAllocate(deps);
-  const allocation = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', alloc));
-  const claims = async () => (await kube.port.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c).spec.address).sort();
-  const ingress = async () => ServiceSchema.parse(await kube.port.get('Service', 'dns', 'tenant-a')).status?.loadBalancer?.ingress?.map((i) => i.ip);
+  const allocation = async () => IPAllocationSchema.parse(await kube.admin.get('IPAllocation', alloc));
+  const claims = async () => (await kube.admin.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c).spec.address).sort();
+  const ingress = async () => ServiceSchema.parse(await kube.admin.get('Service', 'dns', 'tenant-a')).status?.loadBalancer?.ingress?.map((i) => i.ip);
   return {
     sim, client, kube, log, allocation, claims, ingress,
     program: async () => (await program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }))).kind,
@@ -117,17 +116,17 @@ describe("an auto-assigned address that is the router's own", () => {
     // the allocation is deleted (by hand, say; its claim goes through another instance: this one
     // still sees 192.0.2.2 taken) and made again: decided 192.0.2.1 (its start) and refused
     const old = await c.allocation();
-    await c.kube.port.replace('IPAllocation', { ...old, metadata: { ...old.metadata, finalizers: [] } });
-    await c.kube.port.remove('IPAllocation', old.metadata.name);
-    await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.2') ?? '');
+    await c.kube.admin.replace('IPAllocation', { ...old, metadata: { ...old.metadata, finalizers: [] } });
+    await c.kube.admin.remove('IPAllocation', old.metadata.name);
+    await c.kube.admin.remove('IPAddressClaim', claimNameOf('192.0.2.2') ?? '');
     const refused = { status: 'False', reason: 'AddressInUseByRouter', message: 'the router holds it', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 };
-    const made = IPAllocationSchema.parse(await c.kube.port.create('IPAllocation', {
+    const made = IPAllocationSchema.parse(await c.kube.admin.create('IPAllocation', {
       apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
       metadata: { name: old.metadata.name, finalizers: ['mikrolb.de/finalizer'], labels: old.metadata.labels },
       spec: { ipFamily: 'IPv4' },
     }));
-    await c.kube.port.replaceStatus('IPAllocation', { ...made, status: { phase: 'Allocated', address: ROUTER, advertised: false, interfaceName: 'ether1', observedGeneration: made.metadata.generation, conditions: [{ ...refused, type: 'Programmed' }, { ...refused, type: 'Ready' }] } });
-    await c.kube.port.create('IPAddressClaim', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf(ROUTER) ?? '' }, spec: { address: ROUTER, poolName: 'lan', allocationName: made.metadata.name, allocationUID: made.metadata.uid ?? '' } });
+    await c.kube.admin.replaceStatus('IPAllocation', { ...made, status: { phase: 'Allocated', address: ROUTER, advertised: false, interfaceName: 'ether1', observedGeneration: made.metadata.generation, conditions: [{ ...refused, type: 'Programmed' }, { ...refused, type: 'Ready' }] } });
+    await c.kube.admin.create('IPAddressClaim', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf(ROUTER) ?? '' }, spec: { address: ROUTER, poolName: 'lan', allocationName: made.metadata.name, allocationUID: made.metadata.uid ?? '' } });
     expect(await c.allocate()).toBe('done');
     expect((await c.allocation()).status?.address).toBe('192.0.2.2');
     expect(await c.claims()).toEqual(['192.0.2.2']);
@@ -136,12 +135,12 @@ describe("an auto-assigned address that is the router's own", () => {
   /** The pool's other address held by another Service, the router's address refused by program. */
   async function fullPool() {
     const c = await setup({ addresses: ['192.0.2.1', '192.0.2.2'] });
-    await c.kube.port.create('IPAddressClaim', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf('192.0.2.2') ?? '' }, spec: { address: '192.0.2.2', poolName: 'lan', allocationName: 'ip-other', allocationUID: 'other-uid' } });
+    await c.kube.admin.create('IPAddressClaim', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf('192.0.2.2') ?? '' }, spec: { address: '192.0.2.2', poolName: 'lan', allocationName: 'ip-other', allocationUID: 'other-uid' } });
     expect(await c.program()).toBe('done');
-    const mark = async () => IPAddressClaimSchema.parse(await c.kube.port.get('IPAddressClaim', claimNameOf(ROUTER) ?? '')).metadata.labels?.['mikrolb.de/router-held'];
+    const mark = async () => IPAddressClaimSchema.parse(await c.kube.admin.get('IPAddressClaim', claimNameOf(ROUTER) ?? '')).metadata.labels?.['mikrolb.de/router-held'];
     /** The other Service gives its address back; the bridge sends a claim's change as an update of its pool. */
     const otherLeaves = async () => {
-      await c.kube.port.remove('IPAddressClaim', claimNameOf('192.0.2.2') ?? '');
+      await c.kube.admin.remove('IPAddressClaim', claimNameOf('192.0.2.2') ?? '');
       expect(await c.allocatePool()).toBe('done');
     };
     return { ...c, mark, otherLeaves };
@@ -171,8 +170,8 @@ describe("an auto-assigned address that is the router's own", () => {
   it('pinned by its Service while refused, keeps it refused, and program words the refusal for an address asked for by name', async () => {
     const c = await fullPool();
     expect(await c.allocate()).toBe('done');
-    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'dns', 'tenant-a'));
-    await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': ROUTER } } });
+    const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'dns', 'tenant-a'));
+    await c.kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': ROUTER } } });
     expect(await c.allocateService()).toBe('done');
     const pinned = await c.allocation();
     expect([pinned.spec, pinned.metadata.generation, pinned.status?.address]).toEqual([{ address: ROUTER }, 2, ROUTER]);

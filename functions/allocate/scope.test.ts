@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A Service that held an address of a scoped pool and no longer matches its scope (its
@@ -20,7 +20,7 @@ const namespace = (tenant: string) => ({ apiVersion: 'v1', kind: 'Namespace', me
 
 describe('allocate: a Service leaving a pool scope', () => {
   it('keeps its scoped address while it matches, and moves at the resync once it no longer does', async () => {
-    const kube = memoryPort({
+    const kube = memoryPortAs('allocate', {
       now: NOW,
       objects: [
         pool('shared', '192.0.2.0/28', '2026-01-01T00:00:00Z'),
@@ -33,15 +33,15 @@ describe('allocate: a Service leaving a pool scope', () => {
       ],
     });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
-    const addresses = async () => (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
-    const claims = async () => (await kube.port.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c).spec.poolName);
+    const addresses = async () => (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
+    const claims = async () => (await kube.admin.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c).spec.poolName);
 
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
     expect(await addresses()).toEqual([expect.stringMatching(/^10\.1\.0\./)]);
     expect((await allocate({ type: 'resync', id: 'r1', source: 'test' })).kind).toBe('done');
     expect(await claims()).toEqual(['tenant-a']);
 
-    await kube.port.replace('Namespace', namespace('b'));
+    await kube.admin.replace('Namespace', namespace('b'));
     expect((await allocate({ type: 'resync', id: 'r2', source: 'test' })).kind).toBe('done');
     expect(await addresses()).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
     expect(await claims()).toEqual(['shared']);
@@ -50,7 +50,7 @@ describe('allocate: a Service leaving a pool scope', () => {
 
 describe("allocate: a Namespace's labels change (its update event)", () => {
   const setup = (pools: unknown[]) => {
-    const kube = memoryPort({
+    const kube = memoryPortAs('allocate', {
       now: NOW,
       objects: [
         ...pools, namespace('a'),
@@ -61,7 +61,7 @@ describe("allocate: a Namespace's labels change (its update event)", () => {
       ],
     });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
-    const addresses = async () => (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
+    const addresses = async () => (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
     return { kube, allocate, addresses };
   };
 
@@ -73,12 +73,12 @@ describe("allocate: a Namespace's labels change (its update event)", () => {
     expect((await c.allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
     expect(await c.addresses()).toEqual([expect.stringMatching(/^10\.1\.0\./)]);
 
-    await c.kube.port.replace('Namespace', namespace('b'));
+    await c.kube.admin.replace('Namespace', namespace('b'));
     expect((await c.allocate(objectInvocation('update', { kind: 'Namespace', name: 'shop' }))).kind).toBe('done');
     expect(await c.addresses()).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
 
     // served by the scoped pool again: an unscoped address it holds is kept (it still fits)
-    await c.kube.port.replace('Namespace', namespace('a'));
+    await c.kube.admin.replace('Namespace', namespace('a'));
     const writes = c.kube.writes.length;
     expect((await c.allocate(objectInvocation('update', { kind: 'Namespace', name: 'shop' }))).kind).toBe('done');
     expect(await c.addresses()).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
@@ -103,7 +103,7 @@ describe('allocate: a pool whose scope changes', () => {
       apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', uid: `uid-${name}`, labels: { tier } },
       spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }] },
     });
-    const kube = memoryPort({
+    const kube = memoryPortAs('allocate', {
       now: NOW,
       objects: [
         pool('shared', '192.0.2.0/28', '2026-01-01T00:00:00Z'),
@@ -113,16 +113,16 @@ describe('allocate: a pool whose scope changes', () => {
     });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
     const poolOf = async (name: string) => {
-      const a = (await kube.port.list('IPAllocation')).map((x) => IPAllocationSchema.parse(x)).find((x) => x.metadata.labels?.['mikrolb.de/service-name'] === name);
+      const a = (await kube.admin.list('IPAllocation')).map((x) => IPAllocationSchema.parse(x)).find((x) => x.metadata.labels?.['mikrolb.de/service-name'] === name);
       return a?.status?.address?.startsWith('10.1.0.') ? 'premium' : a?.status?.address?.startsWith('192.0.2.') ? 'shared' : a?.status?.address;
     };
     for (const name of ['gold', 'platinum']) expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name }))).kind).toBe('done');
     expect((await allocate(objectInvocation('add', { kind: 'IPPool', name: 'premium' }))).kind).toBe('done');
     expect([await poolOf('gold'), await poolOf('platinum')]).toEqual(['premium', 'premium']);
 
-    const premium = await kube.port.get('IPPool', 'premium');
+    const premium = await kube.admin.get('IPPool', 'premium');
     if (typeof premium !== 'object' || premium === null) throw new Error('no pool');
-    await kube.port.replace('IPPool', { ...pool('premium', '10.1.0.0/28', '2026-01-02T00:00:00Z', { priority: 1, serviceSelectors: [{ matchLabels: { tier: 'platinum' } }] }), metadata: { ...IPPoolSchema.parse(premium).metadata } });
+    await kube.admin.replace('IPPool', { ...pool('premium', '10.1.0.0/28', '2026-01-02T00:00:00Z', { priority: 1, serviceSelectors: [{ matchLabels: { tier: 'platinum' } }] }), metadata: { ...IPPoolSchema.parse(premium).metadata } });
     const writes = kube.writes.length;
     expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'premium' }))).kind).toBe('done');
     expect([await poolOf('gold'), await poolOf('platinum')]).toEqual(['shared', 'premium']);
@@ -142,7 +142,7 @@ describe('allocate: a Service that shares an address leaves a pool scope', () =>
 
   /** DNS over TCP and UDP sharing an address of the gold tier's pool. */
   async function sharing() {
-    const kube = memoryPort({
+    const kube = memoryPortAs('allocate', {
       now: NOW,
       objects: [
         pool('shared', '192.0.2.0/28', '2026-01-01T00:00:00Z'),
@@ -152,7 +152,7 @@ describe('allocate: a Service that shares an address leaves a pool scope', () =>
     });
     const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
     const run = async (name: string) => expect((await allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name }))).kind).toBe('done');
-    const allocations = async () => new Map((await kube.port.list('IPAllocation')).map((raw) => {
+    const allocations = async () => new Map((await kube.admin.list('IPAllocation')).map((raw) => {
       const a = IPAllocationSchema.parse(raw);
       return [a.metadata.labels?.['mikrolb.de/service-name'] ?? '', a] as const;
     }));
@@ -164,7 +164,7 @@ describe('allocate: a Service that shares an address leaves a pool scope', () =>
     expect(before.get('udp')?.status?.address).toBe(address);
     /** The UDP Service leaves the gold tier: it moves to the shared pool. */
     const udpLeaves = async () => {
-      await kube.port.replace('Service', keyed('udp', 'UDP', 'silver'));
+      await kube.admin.replace('Service', keyed('udp', 'UDP', 'silver'));
       await run('udp');
       expect((await allocations()).get('udp')?.status?.address).toMatch(/^192\.0\.2\./);
     };
@@ -179,7 +179,7 @@ describe('allocate: a Service that shares an address leaves a pool scope', () =>
     await c.udpLeaves();
     const tcp = (await c.allocations()).get('tcp');
     expect(tcp?.status?.address).toBe(c.address);
-    const claim = IPAddressClaimSchema.parse(await c.kube.port.get('IPAddressClaim', c.address));
+    const claim = IPAddressClaimSchema.parse(await c.kube.admin.get('IPAddressClaim', c.address));
     expect((claim.spec.holders ?? [{ allocationUID: claim.spec.allocationUID }]).map((h) => h.allocationUID)).toEqual([tcp?.metadata.uid]);
     expect(claim.spec.allocationUID).toBe(tcp?.metadata.uid);
   });
@@ -191,9 +191,9 @@ describe('allocate: a Service that shares an address leaves a pool scope', () =>
     const c = await sharing();
     const tcp = (await c.allocations()).get('tcp');
     if (!tcp) throw new Error('no tcp allocation');
-    await c.kube.port.replace('IPAllocation', { ...tcp, metadata: { ...tcp.metadata, finalizers: [] } });
-    await c.kube.port.remove('IPAllocation', tcp.metadata.name);
+    await c.kube.admin.replace('IPAllocation', { ...tcp, metadata: { ...tcp.metadata, finalizers: [] } });
+    await c.kube.admin.remove('IPAllocation', tcp.metadata.name);
     await c.udpLeaves();
-    expect(await c.kube.port.get('IPAddressClaim', c.address)).toBeUndefined();
+    expect(await c.kube.admin.get('IPAddressClaim', c.address)).toBeUndefined();
   });
 });

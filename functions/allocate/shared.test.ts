@@ -4,11 +4,11 @@ import { viewPools } from '../../lib/core/pools.js';
 import { holdersOf } from '../../lib/core/sharing.js';
 import { formatAddress, startFor } from '../../lib/ip/index.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * allocate with shared addresses: Services with one key join one address on ports that do not
@@ -31,7 +31,7 @@ function service(name: string, protocol: string, port: number, annotations: Reco
 }
 
 function setup(objects: unknown[]) {
-  const kube = memoryPort({ objects: [POOL, ...objects], now: NOW });
+  const kube = memoryPortAs('allocate', { objects: [POOL, ...objects], now: NOW });
   const allocate = createAllocate({
     kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
     classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
@@ -40,7 +40,7 @@ function setup(objects: unknown[]) {
     expect((await allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name }))).kind).toBe('done');
   };
   const allocationOf = async (name: string) => {
-    const all = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
+    const all = (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
     return all.find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === name);
   };
   const state = async (name: string): Promise<string> => {
@@ -48,23 +48,23 @@ function setup(objects: unknown[]) {
     return `${s?.phase ?? '-'} ${s?.address ?? s?.conditions?.find((c) => c.type === 'Ready')?.reason ?? '-'}`;
   };
   const ports = async (): Promise<Record<string, string[]>> => {
-    const raw = await kube.port.get('IPAddressClaim', ADDRESS);
+    const raw = await kube.admin.get('IPAddressClaim', ADDRESS);
     const names = new Map<string, string>();
     for (const n of ['tcp', 'udp', 'web']) names.set((await allocationOf(n))?.metadata.uid ?? '', n);
     return Object.fromEntries((raw ? holdersOf(IPAddressClaimSchema.parse(raw).spec) : []).map((h) => [names.get(h.allocationUID) ?? h.allocationName, h.ports.map((p) => `${p.protocol}/${p.port}`)]));
   };
   const holders = async (): Promise<string[]> => Object.keys(await ports());
   const edit = async (name: string, change: (svc: ReturnType<typeof ServiceSchema.parse>) => ReturnType<typeof ServiceSchema.parse>): Promise<void> => {
-    await kube.port.replace('Service', change(ServiceSchema.parse(await kube.port.get('Service', name, 'shop'))));
+    await kube.admin.replace('Service', change(ServiceSchema.parse(await kube.admin.get('Service', name, 'shop'))));
   };
   const claimLabels = async (): Promise<Record<string, string>> => {
-    const raw = await kube.port.get('IPAddressClaim', ADDRESS);
+    const raw = await kube.admin.get('IPAddressClaim', ADDRESS);
     return raw ? IPAddressClaimSchema.parse(raw).metadata.labels ?? {} : {};
   };
   const remove = async (name: string): Promise<void> => {
     const a = await allocationOf(name);
-    await kube.port.remove('Service', name, 'shop');
-    if (a) await kube.port.remove('IPAllocation', a.metadata.name);
+    await kube.admin.remove('Service', name, 'shop');
+    if (a) await kube.admin.remove('IPAllocation', a.metadata.name);
   };
   return { run, state, holders, ports, edit, claimLabels, allocationOf, remove, kube };
 }
@@ -104,14 +104,14 @@ describe('allocate and shared addresses', () => {
     expect((await s.claimLabels())['mikrolb.de/service-uid']).toBe('svc-tcp');
     // tcp goes (its claim left as release leaves it: udp holds the shared address alone)
     const tcp = await s.allocationOf('tcp');
-    const raw = IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', ADDRESS));
+    const raw = IPAddressClaimSchema.parse(await s.kube.admin.get('IPAddressClaim', ADDRESS));
     const rest = holdersOf(raw.spec).filter((h) => h.allocationUID !== tcp?.metadata.uid);
-    await s.kube.port.replace('IPAddressClaim', { ...raw, spec: { ...raw.spec, allocationName: rest[0]?.allocationName, allocationUID: rest[0]?.allocationUID, holders: rest } });
+    await s.kube.admin.replace('IPAddressClaim', { ...raw, spec: { ...raw.spec, allocationName: rest[0]?.allocationName, allocationUID: rest[0]?.allocationUID, holders: rest } });
     await s.remove('tcp');
     await s.edit('udp', (svc) => ({ ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': ADDRESS } } }));
     await s.run('udp');
     expect(await s.state('udp')).toBe(`Allocated ${ADDRESS}`);
-    const after = IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', ADDRESS));
+    const after = IPAddressClaimSchema.parse(await s.kube.admin.get('IPAddressClaim', ADDRESS));
     expect(after.spec.sharingKey).toBeUndefined();
     expect(after.metadata.labels?.['mikrolb.de/service-uid']).toBe('svc-udp');
   });
@@ -121,11 +121,11 @@ describe('allocate and shared addresses', () => {
     // own (planned as not shared once it has no key) would clash with on the router
     const s = setup([service('web', 'TCP', 443)]);
     await s.run('web');
-    expect(IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', ADDRESS)).spec.sharingKey).toBe('dns');
+    expect(IPAddressClaimSchema.parse(await s.kube.admin.get('IPAddressClaim', ADDRESS)).spec.sharingKey).toBe('dns');
     await s.edit('web', (svc) => ({ ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': ADDRESS } } }));
     await s.run('web');
     expect(await s.state('web')).toBe(`Allocated ${ADDRESS}`);
-    const after = IPAddressClaimSchema.parse(await s.kube.port.get('IPAddressClaim', ADDRESS));
+    const after = IPAddressClaimSchema.parse(await s.kube.admin.get('IPAddressClaim', ADDRESS));
     expect({ key: after.spec.sharingKey, holders: after.spec.holders }).toEqual({ key: undefined, holders: undefined });
   });
 
@@ -153,7 +153,7 @@ describe('Services with one key and no explicit address, created together', () =
   }
 
   async function allocateTogether(services: ReturnType<typeof keyed>[], held: object[] = []): Promise<Map<string, string | undefined>> {
-    const kube = memoryPort({ objects: [POOL, ...held, ...services], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [POOL, ...held, ...services], now: NOW });
     // one allocate instance per Service, as the bridge's concurrent invocations may be
     const instances = services.map(() => createAllocate({
       kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
@@ -161,7 +161,7 @@ describe('Services with one key and no explicit address, created together', () =
     }));
     const outcomes = await Promise.all(services.map((s, i) => instances[i]?.(objectInvocation('add', { kind: 'Service', namespace: s.metadata.namespace, name: s.metadata.name }))));
     expect(outcomes.map((o) => o?.kind)).toEqual(services.map(() => 'done'));
-    const all = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
+    const all = (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
     return new Map(all.filter((a) => a.metadata.labels?.['mikrolb.de/service-name'] !== undefined).map((a) => [`${a.metadata.labels?.['mikrolb.de/service-namespace']}/${a.metadata.labels?.['mikrolb.de/service-name']}`, a.status?.address]));
   }
 
@@ -215,24 +215,24 @@ describe('Services with one key created again while the instance remembers the o
       apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: address },
       spec: { address, poolName: 'lan', allocationName: holder, allocationUID: `uid-${holder}`, sharingKey: 'dns', holders: [{ allocationName: holder, allocationUID: `uid-${holder}`, ports: [{ protocol, port: 53 }] }] },
     });
-    const kube = memoryPort({ objects: [POOL, claim('192.0.2.11', 'old-tcp', 'TCP'), claim('192.0.2.20', 'old-udp', 'UDP'), keyed('first', 'TCP')], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [POOL, claim('192.0.2.11', 'old-tcp', 'TCP'), claim('192.0.2.20', 'old-udp', 'UDP'), keyed('first', 'TCP')], now: NOW });
     const allocate = createAllocate({
       kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
       classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
     });
     // a Service of another key makes the instance read the claims
     const other = { ...keyed('other', 'TCP'), metadata: { name: 'other', namespace: 'shop', annotations: { 'mikrolb.de/allow-shared-ip': 'web' } } };
-    await kube.port.create('Service', other);
+    await kube.admin.create('Service', other);
     expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'other' }))).kind).toBe('done');
     // the old Services are released, their claims freed by another instance
-    await kube.port.remove('IPAddressClaim', '192.0.2.11');
-    await kube.port.remove('IPAddressClaim', '192.0.2.20');
-    await kube.port.remove('Service', 'first', 'shop');
-    await kube.port.create('Service', keyed('dns-tcp', 'TCP'));
-    await kube.port.create('Service', keyed('dns-udp', 'UDP'));
+    await kube.admin.remove('IPAddressClaim', '192.0.2.11');
+    await kube.admin.remove('IPAddressClaim', '192.0.2.20');
+    await kube.admin.remove('Service', 'first', 'shop');
+    await kube.admin.create('Service', keyed('dns-tcp', 'TCP'));
+    await kube.admin.create('Service', keyed('dns-udp', 'UDP'));
     const outcomes = await Promise.all(['dns-tcp', 'dns-udp'].map((name) => allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name }))));
     expect(outcomes.map((o) => o.kind)).toEqual(['done', 'done']);
-    const all = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
+    const all = (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
     const addressOf = (name: string) => all.find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === name)?.status?.address;
     expect(addressOf('dns-tcp')).toMatch(/^192\.0\.2\.\d+$/);
     expect(addressOf('dns-udp')).toBe(addressOf('dns-tcp'));
@@ -248,7 +248,7 @@ describe('Services with one key deleted and created again, twice, in one instanc
       apiVersion: 'v1', kind: 'Service', metadata: { name, namespace: 'shop', annotations: { 'mikrolb.de/allow-shared-ip': 'dns' } },
       spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 53, protocol }] },
     });
-    const kube = memoryPort({ objects: [POOL], now: NOW });
+    const kube = memoryPortAs('allocate', { objects: [POOL], now: NOW });
     const allocate = createAllocate({
       kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
       classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
@@ -257,18 +257,18 @@ describe('Services with one key deleted and created again, twice, in one instanc
     for (let round = 0; round < 3; round++) {
       // new names each round (the old Services are gone but for our finalizer): the key matters
       const names = [`tcp-${round}`, `udp-${round}`];
-      await kube.port.create('Service', keyed(`tcp-${round}`, 'TCP'));
-      await kube.port.create('Service', keyed(`udp-${round}`, 'UDP'));
+      await kube.admin.create('Service', keyed(`tcp-${round}`, 'TCP'));
+      await kube.admin.create('Service', keyed(`udp-${round}`, 'UDP'));
       // the TCP Service decides first; the UDP one starts while the first claim is being made
       const tcp = allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: names[0] ?? '' }));
       await new Promise((r) => setTimeout(r, round));
       const udp = allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: names[1] ?? '' }));
       expect([(await tcp).kind, (await udp).kind]).toEqual(['done', 'done']);
-      const all = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
+      const all = (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
       addresses.push(names.map((n) => all.find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === n)?.status?.address));
       // released by another instance: allocations and claims gone
-      for (const a of all) await kube.port.remove('IPAllocation', a.metadata.name);
-      for (const c of await kube.port.list('IPAddressClaim')) await kube.port.remove('IPAddressClaim', IPAddressClaimSchema.parse(c).metadata.name);
+      for (const a of all) await kube.admin.remove('IPAllocation', a.metadata.name);
+      for (const c of await kube.admin.list('IPAddressClaim')) await kube.admin.remove('IPAddressClaim', IPAddressClaimSchema.parse(c).metadata.name);
     }
     for (const [tcp, udp] of addresses) {
       expect(tcp).toMatch(/^192\.0\.2\.\d+$/);
@@ -294,14 +294,14 @@ describe('many Services of one key whose ports clash, created together', () => {
     let claimCreates = 0;
     const other = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: keyStart() }, spec: { address: keyStart(), poolName: 'lan', allocationName: 'ip-other', allocationUID: 'uid-other' } };
     const holder = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'ip-other', uid: 'uid-other' }, spec: { address: keyStart() } };
-    const kube = memoryPort({ objects: [POOL, ...(held ? [other, holder] : []), ...services], now: NOW, beforeWrite: (w) => { if (w.verb === 'create' && w.kind === 'IPAddressClaim') claimCreates++; } });
+    const kube = memoryPortAs('allocate', { objects: [POOL, ...(held ? [other, holder] : []), ...services], now: NOW, beforeWrite: (w) => { if (w.verb === 'create' && w.kind === 'IPAddressClaim') claimCreates++; } });
     const allocate = createAllocate({
       kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 10, pause: async () => undefined },
       classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
     });
     const outcomes = await Promise.all(services.map((s) => allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: s.metadata.name }))));
     expect(outcomes.every((o) => o.kind === 'done')).toBe(true);
-    const addresses = (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a)).filter((a) => a.metadata.name !== 'ip-other').map((a) => a.status?.address);
+    const addresses = (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a)).filter((a) => a.metadata.name !== 'ip-other').map((a) => a.status?.address);
     expect(addresses.every((a) => a !== undefined)).toBe(true);
     expect(new Set(addresses).size).toBe(n);
     expect(addresses).not.toContain(held ? keyStart() : '');

@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * An allocation that holds an address it no longer fits (its spec moved it to another pool)
@@ -21,7 +21,7 @@ const UID = 'alloc-uid-1';
 
 describe('allocate: an address the spec no longer asks for', () => {
   it('is released and the allocation assigned again in its new pool, in one invocation', async () => {
-    const kube = memoryPort({
+    const kube = memoryPortAs('allocate', {
       now: NOW,
       objects: [
         pool('old', '192.0.2.0/28', [{ address: '192.0.2.5', allocationName: 'reserved-1', allocationUID: UID, reservedAt: '2025-12-31T00:00:00Z' }]),
@@ -38,14 +38,14 @@ describe('allocate: an address the spec no longer asks for', () => {
     expect(answer.kind).toBe('done');
     expect(JSON.stringify(answer)).toContain('released 192.0.2.5 of reserved-1 in pool old');
 
-    const claims = (await kube.port.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c));
+    const claims = (await kube.admin.list('IPAddressClaim')).map((c) => IPAddressClaimSchema.parse(c));
     expect(claims).toHaveLength(1);
     const [claim] = claims;
     expect(claim?.spec).toMatchObject({ allocationUID: UID, poolName: 'new', address: expect.stringMatching(/^198\.51\.100\./) });
     expect(claim?.metadata.name).toBe(claim?.spec.address);
-    const old = IPPoolSchema.parse(await kube.port.get('IPPool', 'old'));
+    const old = IPPoolSchema.parse(await kube.admin.get('IPPool', 'old'));
     expect([old.status?.allocations, old.status?.claimsAdopted]).toEqual([undefined, true]);
-    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved-1'));
+    const a = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', 'reserved-1'));
     expect([a.status?.phase, a.status?.address]).toEqual(['Allocated', claim?.spec.address]);
   });
 });

@@ -1,10 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort, type MemoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
+import type { WriteRecord } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { allocationName } from '../../lib/core/service.js';
 import { createAllocate } from './handler.js';
+import { memoryPortAs, type AccountPort } from '../test-support.js';
 
 /**
  * An allocation deleted (and gone) while allocate works on it: a pool's change retries every
@@ -37,13 +38,13 @@ const waiting = (svc: string) => ({
 describe('an allocation that goes while allocate records its decision', () => {
   it('is skipped and its claim freed; the other waiting allocation gets its address; the run is done', async () => {
     let staged = false;
-    const ref: { kube?: MemoryPort } = {};
+    const ref: { kube?: AccountPort } = {};
     const beforeWrite = async (w: WriteRecord): Promise<void> => {
       if (staged || !ref.kube || w.kind !== 'IPAllocation' || w.subresource !== 'status' || w.name !== nameOf('gone')) return;
       staged = true;
-      await ref.kube.port.remove('IPAllocation', nameOf('gone')); // no finalizer here: gone at once
+      await ref.kube.admin.remove('IPAllocation', nameOf('gone')); // no finalizer here: gone at once
     };
-    const kube = memoryPort({ now: NOW, objects: [POOL, service('gone'), service('stays'), waiting('gone'), waiting('stays')], beforeWrite });
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [POOL, service('gone'), service('stays'), waiting('gone'), waiting('stays')], beforeWrite });
     ref.kube = kube;
     const log = memoryLogger();
     const allocate = createAllocate({ kube: kube.port, now: NOW, log, retry: RETRY, classes: CLASSES });
@@ -51,9 +52,9 @@ describe('an allocation that goes while allocate records its decision', () => {
     const outcome = await allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }));
     expect(staged).toBe(true);
     expect(outcome.kind).toBe('done');
-    const claims = (await kube.port.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
+    const claims = (await kube.admin.list('IPAddressClaim')).map((o) => IPAddressClaimSchema.parse(o).spec);
     expect(claims.map((c) => c.allocationName)).toEqual([nameOf('stays')]);
-    expect(await kube.port.get('IPAllocation', nameOf('stays'))).toMatchObject({ status: { phase: 'Allocated', address: claims[0]?.address } });
+    expect(await kube.admin.get('IPAllocation', nameOf('stays'))).toMatchObject({ status: { phase: 'Allocated', address: claims[0]?.address } });
     expect(log.entries.filter((e) => e.level === 'error')).toEqual([]);
   });
 });

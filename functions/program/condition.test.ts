@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { stateConditions } from '../../lib/core/allocation-status.js';
 import { allocationName } from '../../lib/core/service.js';
 import { IPAllocationSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { createProgram } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A Service of ours that asks only for addresses or pools that are invalid gets no allocation,
@@ -29,10 +29,10 @@ const slice = {
 };
 
 async function conditionAfterProgram(annotations: Record<string, string>) {
-  const kube = memoryPort({ now: NOW, objects: [service(annotations), slice] });
+  const kube = memoryPortAs('program', { now: NOW, objects: [service(annotations), slice] });
   const program = createProgram({ kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
   expect((await program(objectInvocation('update', { kind: 'EndpointSlice', namespace: 'shop', name: 'web-1' }))).kind).toBe('done');
-  const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+  const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
   return svc.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady');
 }
 
@@ -92,11 +92,11 @@ describe("the Service's condition when its second family cannot be served", () =
       metadata: { name: 'web', namespace: 'shop', uid: UID, generation: 1, finalizers: ['mikrolb.de/finalizer'] },
       spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilyPolicy, ipFamilies, ports: [{ port: 80, protocol: 'TCP', targetPort: 8080 }] },
     };
-    const kube = memoryPort({ now: NOW, objects: [svc, slice, pool('v4', 'IPv4', '192.0.2.0/24'), pool('v6', 'IPv6', '2001:db8::/64'), ...allocations] });
+    const kube = memoryPortAs('program', { now: NOW, objects: [svc, slice, pool('v4', 'IPv4', '192.0.2.0/24'), pool('v6', 'IPv6', '2001:db8::/64'), ...allocations] });
     const program = createProgram({ kube: kube.port, router: memoryRouter(router), classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
     expect((await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
-    const status = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop')).status;
-    const v6 = IPAllocationSchema.parse(await kube.port.get('IPAllocation', V6));
+    const status = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop')).status;
+    const v6 = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', V6));
     return { ingress: status?.loadBalancer?.ingress, condition: status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady'), v6: v6.status?.phase };
   }
 

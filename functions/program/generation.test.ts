@@ -2,13 +2,12 @@ import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { ANNOTATION_LB_IPS } from '../../lib/k8s/keys.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { EventRecord, KubePort } from '../../lib/k8s/port.js';
 import { IPAllocationSchema, IPPoolSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import { createAllocate } from '../allocate/handler.js';
-import { LAN_ROUTER, lanServiceObjects } from '../test-support.js';
+import { LAN_ROUTER, lanServiceObjects, memoryPortAs } from '../test-support.js';
 import { createProgram } from './handler.js';
 
 /**
@@ -26,24 +25,24 @@ const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: fals
 
 async function setup() {
   const sim = await startSim({ initialState: LAN_ROUTER });
-  const kube = memoryPort({ now: NOW, objects: lanServiceObjects({ uid: UID, namespace: 'shop', name: 'web', port: { name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }, pool: { addresses: ['192.0.2.10-192.0.2.20'] } }) });
+  const kube = memoryPortAs('program', { now: NOW, objects: lanServiceObjects({ uid: UID, namespace: 'shop', name: 'web', port: { name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }, pool: { addresses: ['192.0.2.10-192.0.2.20'] } }) });
   // every event asked for: the API server (as the memory port) refuses an event named as one it
   // holds, but one expired meanwhile (an hour by default) is recorded again
   const asked: EventRecord[] = [];
-  const port: KubePort = { ...kube.port, recordEvent: async (e) => { asked.push(e); await kube.port.recordEvent(e); } };
-  const deps = { kube: port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES };
-  const allocateFn = createAllocate(deps);
+  const asking = (inner: KubePort): KubePort => ({ ...inner, recordEvent: async (e) => { asked.push(e); await inner.recordEvent(e); } });
+  const deps = { kube: asking(kube.port), now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES };
+  const allocateFn = createAllocate({ ...deps, kube: asking(kube.as('allocate')) });
   const programFn = createProgram({ ...deps, router: openClient(sim, { timeoutMs: 5000 }) });
   const serviceUpdate = objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' });
-  const allocations = async (): Promise<IPAllocation[]> => (await kube.port.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
+  const allocations = async (): Promise<IPAllocation[]> => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o));
   const only = async (): Promise<IPAllocation> => {
     const [a, ...more] = await allocations();
     if (!a || more.length > 0) throw new Error(`expected one allocation, found ${more.length + (a ? 1 : 0)}`);
     return a;
   };
   const pin = async (address: string): Promise<void> => {
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
-    await kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { [ANNOTATION_LB_IPS]: address } } });
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
+    await kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { [ANNOTATION_LB_IPS]: address } } });
   };
   return {
     sim, kube, asked, only, pin,
@@ -94,8 +93,8 @@ describe('a Service pinning the address it holds', () => {
 
   it('still announces an outcome that changes (the pool moves the address to another interface)', async () => {
     const s = await pinned();
-    const pool = IPPoolSchema.parse(await s.kube.port.get('IPPool', 'lan'));
-    await s.kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
+    const pool = IPPoolSchema.parse(await s.kube.admin.get('IPPool', 'lan'));
+    await s.kube.admin.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
     const events = s.asked.length;
     expect(await s.program()).toBe('done');
     expect(s.asked.slice(events).map((e) => [e.type, e.reason, e.note, e.regarding.name])).toEqual([
@@ -111,9 +110,9 @@ async function leftBehind() {
   expect(await s.allocate()).toBe('done');
   expect(await s.program()).toBe('done');
   const a = await s.only();
-  const respecced = IPAllocationSchema.parse(await s.kube.port.replace('IPAllocation', { ...a, spec: { address: a.status?.address ?? '' } }));
+  const respecced = IPAllocationSchema.parse(await s.kube.admin.replace('IPAllocation', { ...a, spec: { address: a.status?.address ?? '' } }));
   expect(respecced.metadata.generation).toBe(2);
-  await s.kube.port.replaceStatus('IPAllocation', { ...respecced, status: { ...respecced.status, observedGeneration: 2 } });
+  await s.kube.admin.replaceStatus('IPAllocation', { ...respecced, status: { ...respecced.status, observedGeneration: 2 } });
   return s;
 }
 
@@ -131,15 +130,15 @@ describe("program's events", () => {
   it('nor when that write goes with a router write and an ingress (the statuses written at once)', async () => {
     const s = await leftBehind();
     // the endpoint moved (the router's rules change, not the address's advertisement) and the ingress was lost
-    const slice = EndpointSliceSchema.parse(await s.kube.port.get('EndpointSlice', 'web-1', 'shop'));
-    await s.kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.67'], conditions: { ready: true } }] });
-    const svc = ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop'));
-    await s.kube.port.replaceStatus('Service', { ...svc, status: {} });
+    const slice = EndpointSliceSchema.parse(await s.kube.admin.get('EndpointSlice', 'web-1', 'shop'));
+    await s.kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.67'], conditions: { ready: true } }] });
+    const svc = ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop'));
+    await s.kube.admin.replaceStatus('Service', { ...svc, status: {} });
     const [writes, events] = [s.kube.writes.length, s.asked.length];
     expect(await s.program()).toBe('done');
     expect(s.kube.writes.slice(writes).map((w) => `${w.verb} ${w.kind} ${w.subresource ?? ''}`.trim()).sort()).toEqual(['update IPAllocation status', 'update Service status']);
     expect(s.asked.slice(events)).toEqual([]);
     expect(judged(await s.only())).toEqual([['Allocated', 1], ['Programmed', 2], ['Ready', 2]]);
-    expect(ServiceSchema.parse(await s.kube.port.get('Service', 'web', 'shop')).status?.loadBalancer?.ingress?.map((i) => i.ip)).toEqual([(await s.only()).status?.address]);
+    expect(ServiceSchema.parse(await s.kube.admin.get('Service', 'web', 'shop')).status?.loadBalancer?.ingress?.map((i) => i.ip)).toEqual([(await s.only()).status?.address]);
   });
 });

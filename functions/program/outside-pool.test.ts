@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createProgram } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * Shrinking a pool moves nothing: an allocation keeps an address the pool no longer contains
@@ -37,7 +37,7 @@ const objects = (advert: { advertise: boolean; interfaceName?: string }) => [
 ];
 
 async function programmedThenShrunk(advert: { advertise: boolean; interfaceName?: string }) {
-  const kube = memoryPort({ objects: objects(advert), now: NOW });
+  const kube = memoryPortAs('program', { objects: objects(advert), now: NOW });
   const router = memoryRouter({
     version: '7.19.1',
     menus: {
@@ -49,11 +49,11 @@ async function programmedThenShrunk(advert: { advertise: boolean; interfaceName?
   const program = createProgram({ kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
   const run = async () => expect((await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
   const advertisement = () => (router.state().menus['/ip/address'] ?? []).filter((e) => e.address === `${ADDRESS}/32`).map((e) => e.interface);
-  const status = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'web-v4')).status;
+  const status = async () => IPAllocationSchema.parse(await kube.admin.get('IPAllocation', 'web-v4')).status;
   await run();
   const before = { advertisement: advertisement(), status: await status() };
-  const p = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
-  await kube.port.replace('IPPool', { ...p, spec: { ...p.spec, addresses: SHRUNK } });
+  const p = IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan'));
+  await kube.admin.replace('IPPool', { ...p, spec: { ...p.spec, addresses: SHRUNK } });
   const ops = router.ops.length;
   await run();
   return { before, after: { advertisement: advertisement(), status: await status() }, opsAfterShrink: router.ops.length - ops };

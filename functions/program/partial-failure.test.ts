@@ -3,13 +3,13 @@ import { createAllocate } from '../allocate/handler.js';
 import { createRelease } from '../release/handler.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema, IPPoolSchema, type IPAllocation } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { createTracer } from '../../test/tracer/index.js';
 import { createProgram } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * The router refusing the advertisement of one address of a Service (its pool names an
@@ -41,7 +41,7 @@ const pool = (name: string, address: string, interfaceName: string) => ({
 async function setup(pools: string) {
   const sim = await startSim({ initialState: ROUTER });
   const router = openClient(sim, { timeoutMs: 5000 });
-  const kube = memoryPort({
+  const kube = memoryPortAs('program', {
     now: NOW,
     objects: [
       pool('lan', '192.0.2.10', 'ether1'),
@@ -54,10 +54,10 @@ async function setup(pools: string) {
     ],
   });
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY };
-  const allocate = createAllocate(common);
+  const allocate = createAllocate({ ...common, kube: kube.as('allocate') });
   const program = createProgram({ ...common, router });
-  const release = createRelease({ ...common, router, claimGraceMs: 60_000 });
-  const allocations = async (): Promise<IPAllocation[]> => (await kube.port.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
+  const release = createRelease({ ...common, kube: kube.as('release'), router, claimGraceMs: 60_000 });
+  const allocations = async (): Promise<IPAllocation[]> => (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a));
   const of = async (address: string): Promise<IPAllocation | undefined> => (await allocations()).find((a) => a.status?.address === address);
   /** The router's entries naming the address (its advertisement, LB list entry, NAT jump). */
   const entries = (address: string): string[] => Object.values(sim.state().menus).flat().flatMap((e) => (e.comment?.includes(`:${address}`) ? [e.comment] : []));
@@ -66,8 +66,8 @@ async function setup(pools: string) {
   const advertisedOn = (address: string): string | undefined => sim.state().menus['/ip/address']?.find((e) => e.address === `${address}/32`)?.interface;
   /** Changes a pool's interfaceName in place (its addresses are advertised already). */
   const moveInterface = async (name: string, interfaceName: string): Promise<void> => {
-    const p = IPPoolSchema.parse(await kube.port.get('IPPool', name));
-    await kube.port.replace('IPPool', { ...p, spec: { ...p.spec, interfaceName } });
+    const p = IPPoolSchema.parse(await kube.admin.get('IPPool', name));
+    await kube.admin.replace('IPPool', { ...p, spec: { ...p.spec, interfaceName } });
   };
   /**
    * The Service switches to `pools`, giving up its allocation of `address`; after `between`
@@ -76,15 +76,15 @@ async function setup(pools: string) {
    */
   const switchPoolsReleasing = async (pools: string, address: string, between = async (): Promise<void> => undefined): Promise<void> => {
     const old = await of(address);
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'bad', 'shop'));
-    await kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-pools': pools } } });
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'bad', 'shop'));
+    await kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-pools': pools } } });
     expect((await allocate(objectInvocation('update', SVC))).kind).toBe('done');
     await between();
     const name = old?.metadata.name ?? '';
-    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', name)).metadata.deletionTimestamp).toBeDefined();
+    expect(IPAllocationSchema.parse(await kube.admin.get('IPAllocation', name)).metadata.deletionTimestamp).toBeDefined();
     expect((await release(objectInvocation('update', { kind: 'IPAllocation', name }))).kind).toBe('done');
     expect(entries(address)).toEqual([]);
-    expect(await kube.port.get('IPAllocation', name)).toBeUndefined();
+    expect(await kube.admin.get('IPAllocation', name)).toBeUndefined();
     expect(kube.events.filter((e) => e.reason === 'ReleaseFailed')).toEqual([]);
   };
   return { sim, kube, allocate, program, release, allocations, of, entries, web, advertisedOn, moveInterface, switchPoolsReleasing };
@@ -111,7 +111,7 @@ describe('the router refusing one address of a Service', () => {
     // the events name the refused allocation only
     const failed = c.kube.events.filter((e) => e.reason === 'ProgrammingFailed').map((e) => e.regarding.name);
     expect(failed).toEqual([bad?.metadata.name]);
-    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'bad', 'shop'));
+    const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'bad', 'shop'));
     expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: '192.0.2.10', ipMode: 'Proxy' }]);
     expect(svc.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'False', reason: 'BackendError', message: expect.stringContaining('192.0.2.20/32') });
   });
@@ -152,7 +152,7 @@ describe('the router refusing one address of a Service', () => {
       const failed = c.kube.events.filter((e) => e.reason === 'ProgrammingFailed').map((e) => e.regarding.name);
       expect(failed).toEqual([(await c.of('192.0.2.30'))?.metadata.name]);
       // still published: it is served
-      const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'bad', 'shop'));
+      const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'bad', 'shop'));
       expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: '192.0.2.10', ipMode: 'Proxy' }, { ip: '192.0.2.30', ipMode: 'Proxy' }]);
     });
 

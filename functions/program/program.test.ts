@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
@@ -11,6 +10,7 @@ import { allocationName } from '../../lib/core/service.js';
 import { createProgram } from './handler.js';
 import { recordingReads } from '../../test/helpers/recording-port.js';
 import { RouterError } from '../../lib/router/errors.js';
+import { memoryPortAs } from '../test-support.js';
 
 const UID = '0a1b2c3d-0000-4000-8000-000000000001';
 const ALLOC_UID = '0a1b2c3d-0000-4000-8000-0000000000a1';
@@ -48,7 +48,7 @@ const router = (): RouterState => ({
 
 /** `queries`: the router answers narrowed prints as RouterOS does (not whole menus). */
 function setup(objects: unknown[] = cluster(), fail?: () => Error | undefined, queries = false, seed: RouterState = router()) {
-  const kube = memoryPort({ objects, now: () => new Date('2026-01-01T00:00:00Z') });
+  const kube = memoryPortAs('program', { objects, now: () => new Date('2026-01-01T00:00:00Z') });
   const r = memoryRouter(seed, { ...(fail ? { fail } : {}), queries });
   const program = createProgram({
     kube: kube.port, router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
@@ -131,8 +131,8 @@ describe('program (memory API server, memory router)', () => {
       return [...seen].sort();
     };
     const endpoints = async (list: { addresses: string[]; conditions: { ready: boolean; serving: boolean; terminating: boolean } }[]) => {
-      const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
-      await kube.port.replace('EndpointSlice', { ...slice, endpoints: list });
+      const slice = EndpointSliceSchema.parse(await kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+      await kube.admin.replace('EndpointSlice', { ...slice, endpoints: list });
       expect((await run()).kind).toBe('done');
     };
     expect((await run()).kind).toBe('done');
@@ -203,7 +203,7 @@ describe('program (memory API server, memory router)', () => {
     expect(ingress()).toEqual([LB_IP]);
     down = true;
     const slice = EndpointSliceSchema.parse(obj('EndpointSlice', 'web-abc'));
-    await kube.port.replace('EndpointSlice', { ...slice, endpoints: slice.endpoints.slice(1) });
+    await kube.admin.replace('EndpointSlice', { ...slice, endpoints: slice.endpoints.slice(1) });
     expect((await program(objectInvocation('update', web))).kind).toBe('retry');
     expect(IPAllocationSchema.parse(obj('IPAllocation', ALLOC)).status?.conditions?.find((c) => c.type === 'Ready')).toMatchObject({ status: 'False', reason: 'BackendError' });
     expect([ingress(), ready()]).toEqual([[LB_IP], 'False']);
@@ -250,7 +250,7 @@ describe('program (memory API server, memory router)', () => {
     ]);
     // the condition stays Ready (allocated and advertised), and says what is not forwarded,
     // which outlives the event (kept an hour) and shows in kubectl get -o yaml
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
     expect(svc.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'True', reason: 'Ready', message: `All 1 IPAllocation(s) are ready. ${note}` });
   });
 
@@ -292,9 +292,9 @@ describe('program (memory API server, memory router)', () => {
     await program(objectInvocation('update', web));
     const snat = () => Object.values(r.state().menus).flat().filter((e) => (e.comment ?? '').includes(`svc=${UID}:snat`)).map((e) => e.comment);
     expect(snat().length).toBeGreaterThan(0);
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
     const annotations = Object.fromEntries(Object.entries({ ...svc.metadata.annotations, ...change }).filter((kv): kv is [string, string] => kv[1] !== null));
-    await kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations } });
+    await kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations } });
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
     expect(snat()).toEqual([]);
   });
@@ -322,8 +322,8 @@ describe('program (memory API server, memory router)', () => {
     expect(owned(UID).length).toBeGreaterThan(5);
     const addressEntries = owned(`ip-${LB_IP}`);
     expect(addressEntries).toHaveLength(2);
-    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', ALLOC));
-    await kube.port.replaceStatus('IPAllocation', { ...a, status: { phase: 'Failed', conditions: [] } });
+    const a = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', ALLOC));
+    await kube.admin.replaceStatus('IPAllocation', { ...a, status: { phase: 'Failed', conditions: [] } });
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
     expect(owned(UID)).toEqual([]);
     expect(owned(`ip-${LB_IP}`)).toEqual(addressEntries);
@@ -342,8 +342,8 @@ describe('program (memory API server, memory router)', () => {
     const { program, router: r, kube } = setup([...cluster({ annotations: { 'mikrolb.de/allow-shared-ip': 'web' } }), claimOf()], undefined, true);
     expect((await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
     expect(ownersOfAddress(r.state())).toEqual([UID, UID]);
-    const claim = await kube.port.get('IPAddressClaim', LB_IP);
-    await kube.port.replace('IPAddressClaim', { ...claimOf('web'), metadata: { ...claimOf('web').metadata, resourceVersion: IPAddressClaimSchema.parse(claim).metadata.resourceVersion } });
+    const claim = await kube.admin.get('IPAddressClaim', LB_IP);
+    await kube.admin.replace('IPAddressClaim', { ...claimOf('web'), metadata: { ...claimOf('web').metadata, resourceVersion: IPAddressClaimSchema.parse(claim).metadata.resourceVersion } });
     expect((await program(objectInvocation('update', { kind: 'IPAddressClaim', name: LB_IP }))).kind).toBe('done');
     expect(ownersOfAddress(r.state())).toEqual([`ip-${LB_IP}`, `ip-${LB_IP}`]);
   });
@@ -351,7 +351,7 @@ describe('program (memory API server, memory router)', () => {
   it('programs nobody for an update of a shared claim whose address\'s entries are its own already (an ApiServerSource sends each holder joining): one router read', async () => {
     const reads: string[] = [];
     const objects = [...cluster({ annotations: { 'mikrolb.de/allow-shared-ip': 'web' } }), claimOf('web')];
-    const kube = memoryPort({ objects, now: () => new Date('2026-01-01T00:00:00Z') });
+    const kube = memoryPortAs('program', { objects, now: () => new Date('2026-01-01T00:00:00Z') });
     const r = memoryRouter(router(), { queries: true });
     const program = createProgram({
       kube: recordingReads(kube.port, reads), router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
@@ -378,7 +378,7 @@ describe('program (memory API server, memory router)', () => {
   it('a pool\'s update that changed no spec this instance has programmed (a status recount, as an ApiServerSource sends every write) programs nobody again; a changed spec does', async () => {
     const claim = { ...claimOf(), metadata: { ...claimOf().metadata, labels: { 'mikrolb.de/pool': 'lan' } } };
     const reads: string[] = [];
-    const kube = memoryPort({ objects: [...cluster(), claim], now: () => new Date('2026-01-01T00:00:00Z') });
+    const kube = memoryPortAs('program', { objects: [...cluster(), claim], now: () => new Date('2026-01-01T00:00:00Z') });
     const r = memoryRouter(router());
     let fail = true;
     const failing = { ...r, execute: async (ops: Parameters<typeof r.execute>[0]) => {
@@ -396,11 +396,11 @@ describe('program (memory API server, memory router)', () => {
     let trips = r.roundTrips;
     expect((await update()).kind).toBe('done');
     expect(r.roundTrips).toBeGreaterThan(trips);
-    await kube.port.replaceStatus('IPPool', { ...pool(), status: { ...pool().status, allocatedAddresses: '1' } });
+    await kube.admin.replaceStatus('IPPool', { ...pool(), status: { ...pool().status, allocatedAddresses: '1' } });
     [trips, reads.length] = [r.roundTrips, 0];
     expect(await update()).toMatchObject({ kind: 'done', body: { actions: ['pool lan: its holders are programmed for its spec already'] } });
     expect([r.roundTrips - trips, reads]).toEqual([0, ['list IPPool']]);
-    await kube.port.replace('IPPool', { ...pool(), spec: { ...pool().spec, interfaceName: 'bridge' } });
+    await kube.admin.replace('IPPool', { ...pool(), spec: { ...pool().spec, interfaceName: 'bridge' } });
     trips = r.roundTrips;
     expect((await update()).kind).toBe('done');
     expect(r.roundTrips).toBeGreaterThan(trips);
@@ -417,7 +417,7 @@ describe('program (memory API server, memory router)', () => {
     ['freed', [], []],
   ] as const)('takes the entries of an address no longer shared off the router (its claim %s), then programs who holds it', async (_, claims, owners) => {
     const objects: unknown[] = [...cluster(), ...claims];
-    const kube = memoryPort({ objects, now: () => new Date('2026-01-01T00:00:00Z') });
+    const kube = memoryPortAs('program', { objects, now: () => new Date('2026-01-01T00:00:00Z') });
     const r = memoryRouter({ ...router(), menus: { ...router().menus, ...sharedEntries() } });
     const program = createProgram({
       kube: kube.port, router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
@@ -433,7 +433,7 @@ describe('program (memory API server, memory router)', () => {
     // address alone, the router answered nothing and the entry stayed until the resync
     const menus = sharedEntries();
     const listed = { ...menus, '/ip/firewall/address-list': (menus['/ip/firewall/address-list'] ?? []).map((e) => ({ ...e, address: `${LB_IP}/32` })) };
-    const kube = memoryPort({ objects: cluster(), now: () => new Date('2026-01-01T00:00:00Z') });
+    const kube = memoryPortAs('program', { objects: cluster(), now: () => new Date('2026-01-01T00:00:00Z') });
     const r = memoryRouter({ ...router(), menus: { ...router().menus, ...listed } }, { queries: true });
     const program = createProgram({
       kube: kube.port, router: r, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
@@ -447,7 +447,7 @@ describe('program (memory API server, memory router)', () => {
     // the first run's removal reached the router, the connection dropped before the reply, and
     // the run failed before it programmed the holder; the retry found nothing to take off and
     // programmed nobody: the address stood neither advertised nor in the LB list until the resync
-    const kube = memoryPort({ objects: [...cluster(), claimOf()], now: () => new Date('2026-01-01T00:00:00Z') });
+    const kube = memoryPortAs('program', { objects: [...cluster(), claimOf()], now: () => new Date('2026-01-01T00:00:00Z') });
     const r = memoryRouter({ ...router(), menus: { ...router().menus, ...sharedEntries() } });
     let drop = true;
     const dropping = {
@@ -473,7 +473,7 @@ describe('program (memory API server, memory router)', () => {
   });
 
   it('a claim event whose holder the router refuses to write programs it once and reports the failure', async () => {
-    const kube = memoryPort({ objects: [...cluster(), claimOf()], now: () => new Date('2026-01-01T00:00:00Z') });
+    const kube = memoryPortAs('program', { objects: [...cluster(), claimOf()], now: () => new Date('2026-01-01T00:00:00Z') });
     const r = memoryRouter(router());
     let writes = 0;
     const readOnly = {
@@ -517,7 +517,7 @@ describe('program (memory API server, memory router)', () => {
     const interfaces = () => [ALLOC, API_ALLOC].map((n) => IPAllocationSchema.parse(obj('IPAllocation', n)).status?.interfaceName);
     expect(interfaces()).toEqual(['ether1', 'ether1']);
     const pool = IPPoolSchema.parse(obj('IPPool', 'lan'));
-    await kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
+    await kube.admin.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
     expect((await program(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).toBe('done');
     expect(interfaces()).toEqual(['bridge', 'bridge']);
   });

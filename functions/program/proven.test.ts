@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
@@ -9,6 +8,7 @@ import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createProgram } from './handler.js';
 import { recordingReads } from '../../test/helpers/recording-port.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * After its router write, program writes the statuses with the resourceVersions it read
@@ -38,7 +38,7 @@ function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>, opts: { fa
   // failed: the allocation as allocate left it when the address was taken (retried on a change of its pool)
   const failed = { phase: 'Failed', conditions: [{ type: 'Ready', status: 'False', reason: 'AddressAlreadyUsed', message: 'taken', lastTransitionTime: '2026-01-01T00:00:00Z' }] };
   const seeded = opts.failed ? objects().map((o) => (o.kind === 'IPAllocation' ? { ...o, status: failed } : o)) : objects();
-  const kube = memoryPort({ objects: seeded, now: NOW });
+  const kube = memoryPortAs('program', { objects: seeded, now: NOW });
   const reads: string[] = [];
   let once = beforeStatusWrite;
   const port: KubePort = {
@@ -46,7 +46,7 @@ function setup(beforeStatusWrite?: (kube: KubePort) => Promise<void>, opts: { fa
     replaceStatus: async (kind, obj) => {
       const hook = once;
       once = undefined;
-      if (hook) await hook(kube.port);
+      if (hook) await hook(kube.admin);
       return kube.port.replaceStatus(kind, obj);
     },
   };
@@ -65,9 +65,9 @@ describe('program proves nothing changed by writing the statuses it read', () =>
     const { kube, program, reads } = setup();
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
     expect(reads.filter((r) => r === 'get Service' || r === 'list IPAllocation')).toEqual(['get Service', 'list IPAllocation']);
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
     expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
-    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
+    expect(IPAllocationSchema.parse(await kube.admin.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
   });
 
   it('reads again when an object changed after its read (here: the Service, just before the first status write)', async () => {
@@ -77,9 +77,9 @@ describe('program proves nothing changed by writing the statuses it read', () =>
     });
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
     expect(reads.filter((r) => r === 'get Service').length).toBeGreaterThanOrEqual(2);
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
     expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
-    expect(IPAllocationSchema.parse(await kube.port.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
+    expect(IPAllocationSchema.parse(await kube.admin.get('IPAllocation', ALLOC)).status?.phase).toBe('Programmed');
   });
 });
 
@@ -89,8 +89,8 @@ describe('an endpoint change of a programmed Service', () => {
   it('is one narrowed read and one write of the router', async () => {
     const { kube, program, router } = setup();
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
-    const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
-    await kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.12'], conditions: { ready: true } }] });
+    const slice = EndpointSliceSchema.parse(await kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+    await kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.12'], conditions: { ready: true } }] });
     const before = { roundTrips: router.roundTrips, ops: router.ops.length };
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
     const ops = router.ops.slice(before.ops);
@@ -103,8 +103,8 @@ describe('an endpoint change of a programmed Service', () => {
   it('that adds a rule reads the router once more, for a rule another run may have added too', async () => {
     const { kube, program, router } = setup();
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
-    const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
-    await kube.port.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.11', '10.0.0.12'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
+    const slice = EndpointSliceSchema.parse(await kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+    await kube.admin.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.11', '10.0.0.12'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
     const before = { roundTrips: router.roundTrips, ops: router.ops.length };
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
     expect(router.ops.slice(before.ops).some((op) => op.op === 'add')).toBe(true);
@@ -129,7 +129,7 @@ describe('a program run that read the allocations before a concurrent run record
     };
     const { kube, program } = setup(handoff, { failed: true });
     expect((await program(objectInvocation('update', web))).kind).toBe('done');
-    const svc = ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
     expect(svc.status?.loadBalancer?.ingress).toEqual([{ ip: LB_IP, ipMode: 'Proxy' }]);
   });
 });

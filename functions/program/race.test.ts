@@ -5,13 +5,14 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPPoolSchema } from '../../lib/k8s/schemas.js';
-import { memoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
+import type { WriteRecord } from '../../lib/k8s/memory.js';
 import { KubeError } from '../../lib/k8s/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { gatedRouter } from '../../test/helpers/gated-router.js';
 import { createProgram } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * The program/release race, forced step by step: program and release each talk to the same
@@ -84,7 +85,7 @@ async function setup(opts: { programmed: boolean; sharingKey?: string; beforeWri
   // the simulator and the client are closed after each test (test-support)
   const sim = await startSim({ initialState: SEED });
   const client = openClient(sim, { timeoutMs: 5000 });
-  const kube = memoryPort({ objects: cluster(opts.sharingKey), now: NOW, ...(opts.beforeWrite ? { beforeWrite: opts.beforeWrite } : {}) });
+  const kube = memoryPortAs('program', { objects: cluster(opts.sharingKey), now: NOW, ...(opts.beforeWrite ? { beforeWrite: opts.beforeWrite } : {}) });
   const p = gatedRouter(client);
   const r = gatedRouter(client);
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
@@ -92,14 +93,14 @@ async function setup(opts: { programmed: boolean; sharingKey?: string; beforeWri
   // another instance of program (another bridge's, a duplicated event's), on a gate of its own
   const p2 = gatedRouter(client);
   const program2 = createProgram({ ...common, router: p2.port });
-  const release = createRelease({ ...common, router: r.port, claimGraceMs: 0 });
+  const release = createRelease({ ...common, kube: kube.as('release'), router: r.port, claimGraceMs: 0 });
   const run = (fn: typeof program, ref: ObjectRef) => fn(objectInvocation('update', ref));
   if (opts.programmed) {
     expect((await run(program, SERVICE)).kind).toBe('done');
     expect((await run(program, { kind: 'IPAllocation', name: 'reserved-gw' })).kind).toBe('done');
     // endpoints change while the Service goes away: the program that follows has work to do
-    const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-abc', 'shop'));
-    await kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.13'], conditions: { ready: true } }] });
+    const slice = EndpointSliceSchema.parse(await kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+    await kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.13'], conditions: { ready: true } }] });
   }
   const entries = (match: string): string[] => {
     const state = sim.state();
@@ -119,16 +120,16 @@ type Ctx = Awaited<ReturnType<typeof setup>>;
 
 /** The Service is deleted and release runs to completion (router entries, addresses, finalizers). */
 async function deleteAndRelease(c: Ctx): Promise<void> {
-  await c.kube.port.remove('Service', 'web', 'shop');
+  await c.kube.admin.remove('Service', 'web', 'shop');
   expect((await c.run(c.release, SERVICE)).kind).toBe('done');
-  expect(await c.kube.port.get('Service', 'web', 'shop')).toBeUndefined();
+  expect(await c.kube.admin.get('Service', 'web', 'shop')).toBeUndefined();
 }
 
 /** One of the Service's allocations is deleted and release runs to completion for it. */
 async function deleteAndReleaseAllocation(c: Ctx, name: string): Promise<void> {
-  await c.kube.port.remove('IPAllocation', name);
+  await c.kube.admin.remove('IPAllocation', name);
   expect((await c.run(c.release, { kind: 'IPAllocation', name })).kind).toBe('done');
-  expect(await c.kube.port.get('IPAllocation', name)).toBeUndefined();
+  expect(await c.kube.admin.get('IPAllocation', name)).toBeUndefined();
 }
 
 const orderings: { story: string; steps: (c: Ctx) => Promise<void> }[] = [
@@ -160,7 +161,7 @@ const orderings: { story: string; steps: (c: Ctx) => Promise<void> }[] = [
       const programHeld = c.holdProgram('execute');
       const programming = c.run(c.program, SERVICE);
       await programHeld.reached;
-      await c.kube.port.remove('Service', 'web', 'shop');
+      await c.kube.admin.remove('Service', 'web', 'shop');
       const releaseHeld = c.holdRelease('read-done');
       const releasing = c.run(c.release, SERVICE);
       await releaseHeld.reached;
@@ -247,7 +248,7 @@ describe('program and release interleaved on one router', () => {
 
   /** A's release reads the cluster (B still live), is held before its router write while `meanwhile` runs, then finishes. */
   async function releaseAHeldWhile(c: Ctx, meanwhile: () => Promise<void>): Promise<void> {
-    await c.kube.port.remove('IPAllocation', ALLOC_A);
+    await c.kube.admin.remove('IPAllocation', ALLOC_A);
     const held = c.holdRelease('execute');
     const releasingA = c.run(c.release, { kind: 'IPAllocation', name: ALLOC_A });
     await held.reached;
@@ -259,7 +260,7 @@ describe('program and release interleaved on one router', () => {
   it('two allocations of a live Service released at once, one writing the router after the other finished: neither address is left', async () => {
     const c = await setup({ programmed: true });
     await releaseAHeldWhile(c, () => deleteAndReleaseAllocation(c, ALLOC_B));
-    expect(await c.kube.port.get('IPAllocation', ALLOC_A)).toBeUndefined();
+    expect(await c.kube.admin.get('IPAllocation', ALLOC_A)).toBeUndefined();
     expect(c.entries(IP_B)).toEqual([]);
     expect(c.entries(IP_A)).toEqual([]);
   });
@@ -279,7 +280,7 @@ describe('program and release interleaved on one router', () => {
     const c = await setup({ programmed: true, sharingKey: 'web' });
     expect(c.entries(`svc=ip-${IP_B}:`)).toHaveLength(2);
     await releaseAHeldWhile(c, () => deleteAndReleaseAllocation(c, ALLOC_B));
-    expect(await c.kube.port.get('IPAllocation', ALLOC_A)).toBeUndefined();
+    expect(await c.kube.admin.get('IPAllocation', ALLOC_A)).toBeUndefined();
     expect(c.entries(IP_B)).toEqual([]);
     expect(c.entries(IP_A)).toEqual([]);
   });
@@ -297,7 +298,7 @@ describe('program and release interleaved on one router', () => {
     const programming = c.run(c.program, SERVICE);
     await held.reached;
     await deleteAndRelease(c);
-    expect(await c.kube.port.list('IPAddressClaim')).toHaveLength(1); // the reservation's
+    expect(await c.kube.admin.list('IPAddressClaim')).toHaveLength(1); // the reservation's
     held.resume();
     expect((await programming).kind).toBe('done');
     expect(c.entries(`svc=${UID}:`)).toEqual([]);
@@ -310,8 +311,8 @@ describe('program and release interleaved on one router', () => {
   // the settle and the check (chaos, seed 8675309: the Service deleted and released then had
   // its rules put back by the check, and they stood until the resync).
   async function whileCheckingForDoubles(c: Ctx, meanwhile: () => Promise<void>): Promise<void> {
-    const slice = EndpointSliceSchema.parse(await c.kube.port.get('EndpointSlice', 'web-abc', 'shop'));
-    await c.kube.port.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.13', '10.0.0.14', '10.0.0.15'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
+    const slice = EndpointSliceSchema.parse(await c.kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+    await c.kube.admin.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.13', '10.0.0.14', '10.0.0.15'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
     const write = c.holdProgram('execute');
     const programming = c.run(c.program, SERVICE);
     await write.reached;
@@ -367,7 +368,7 @@ describe('program and release interleaved on one router', () => {
     const held = c.holdProgram('execute');
     const programming = c.run(c.program, { kind: 'IPAllocation', name: 'reserved-gw' });
     await held.reached;
-    await c.kube.port.remove('IPAllocation', 'reserved-gw');
+    await c.kube.admin.remove('IPAllocation', 'reserved-gw');
     expect((await c.run(c.release, { kind: 'IPAllocation', name: 'reserved-gw' })).kind).toBe('done');
     held.resume();
     expect((await programming).kind).toBe('done');
@@ -393,8 +394,8 @@ describe('program racing program for one Service', () => {
   it('its slices changed in between: the rules end with the new endpoints', async () => {
     const c = await setup({ programmed: true }); // the slice now holds 10.0.0.13
     await firstWritesLast(c, async () => {
-      const slice = EndpointSliceSchema.parse(await c.kube.port.get('EndpointSlice', 'web-abc', 'shop'));
-      await c.kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
+      const slice = EndpointSliceSchema.parse(await c.kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+      await c.kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
     });
     expect(c.natTargets()).toEqual(['80→10.0.0.14:8080']);
   });
@@ -402,8 +403,8 @@ describe('program racing program for one Service', () => {
   it('its ports changed in between: the rules end with the new port', async () => {
     const c = await setup({ programmed: true });
     await firstWritesLast(c, async () => {
-      const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
-      await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
+      const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
+      await c.kube.admin.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
     });
     expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
   });
@@ -413,9 +414,9 @@ describe('program racing program for one Service', () => {
     const held = c.holdProgram('execute');
     const first = c.run(c.program, SERVICE);
     await held.reached;
-    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
     expect(svc.metadata.generation).toBeUndefined();
-    await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
+    await c.kube.admin.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
     held.resume();
     const outcome = await first;
     expect(outcome.kind).toBe('done');
@@ -425,8 +426,8 @@ describe('program racing program for one Service', () => {
 
   it('the same change programmed by two runs at once (one read): no rule is left doubled', async () => {
     const c = await setup({ programmed: true });
-    const slice = EndpointSliceSchema.parse(await c.kube.port.get('EndpointSlice', 'web-abc', 'shop'));
-    await c.kube.port.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.13', '10.0.0.14', '10.0.0.15'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
+    const slice = EndpointSliceSchema.parse(await c.kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+    await c.kube.admin.replace('EndpointSlice', { ...slice, endpoints: ['10.0.0.13', '10.0.0.14', '10.0.0.15'].map((ip) => ({ addresses: [ip], conditions: { ready: true } })) });
     // both read the router before either writes: both add the rules of the new endpoints
     const held = [c.holdProgram('execute'), c.holdProgram2('execute')];
     const runs = [c.run(c.program, SERVICE), c.run(c.program2, SERVICE)];
@@ -449,8 +450,8 @@ describe('program racing program for one Service', () => {
   it('its pool moved to another interface in between: the addresses end advertised there', async () => {
     const c = await setup({ programmed: true });
     await firstWritesLast(c, async () => {
-      const pool = IPPoolSchema.parse(await c.kube.port.get('IPPool', 'lan'));
-      await c.kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
+      const pool = IPPoolSchema.parse(await c.kube.admin.get('IPPool', 'lan'));
+      await c.kube.admin.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
     });
     expect(c.adverts()).toEqual([`${IP_A}/32 on bridge`, `${IP_B}/32 on bridge`]);
   });

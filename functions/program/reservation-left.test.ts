@@ -1,11 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import { createAllocate } from '../allocate/handler.js';
-import { LAN_ROUTER } from '../test-support.js';
+import { LAN_ROUTER, memoryPortAs } from '../test-support.js';
 import { createProgram } from './handler.js';
 
 /**
@@ -29,11 +28,11 @@ const RESERVATION = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', m
 async function setup() {
   const sim = await startSim({ initialState: LAN_ROUTER });
   const router = openClient(sim, { timeoutMs: 5000 });
-  const kube = memoryPort({ objects: [POOL, RESERVATION], now: NOW });
-  const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
+  const kube = memoryPortAs('program', { objects: [POOL, RESERVATION], now: NOW });
+  const allocate = createAllocate({ kube: kube.as('allocate'), now: NOW, log: silentLogger(), retry: RETRY, classes: CLASSES });
   const program = createProgram({ kube: kube.port, router, classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY });
   const ref = { kind: 'IPAllocation' as const, name: 'reserved-vip' };
-  const reservation = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved-vip'));
+  const reservation = async () => IPAllocationSchema.parse(await kube.admin.get('IPAllocation', 'reserved-vip'));
   /** Our entries that name the address anywhere (comment or value). */
   const entriesOf = (address: string) => Object.values(sim.state().menus).flat()
     .filter((e) => e.comment?.startsWith('mikrolb:') && Object.values(e).some((v) => v === address || v.startsWith(`${address}/`) || v.endsWith(`:${address}`)));
@@ -44,10 +43,10 @@ async function setup() {
   expect(entriesOf('192.0.2.12')).not.toEqual([]);
   // the operator asks for an address that can never be allocated: allocate gives 192.0.2.12 back
   const before = await reservation();
-  await kube.port.replace('IPAllocation', { ...before, spec: { address: '224.0.0.5' } });
+  await kube.admin.replace('IPAllocation', { ...before, spec: { address: '224.0.0.5' } });
   expect((await allocate(objectInvocation('update', ref))).kind).toBe('done');
   expect(await reservation()).toMatchObject({ status: { phase: 'Failed', formerAddresses: ['192.0.2.12'] } });
-  expect(await kube.port.list('IPAddressClaim')).toEqual([]);
+  expect(await kube.admin.list('IPAddressClaim')).toEqual([]);
   return { program, ref, reservation, entriesOf };
 }
 

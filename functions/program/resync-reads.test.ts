@@ -1,7 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import type { FunctionHandler } from '../../lib/events/invocation.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
@@ -9,6 +8,8 @@ import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createAllocate } from '../allocate/handler.js';
 import { createRelease } from '../release/handler.js';
 import { createProgram } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
+import type { Account } from '../../lib/k8s/rbac/test-support.js';
 
 /**
  * A resync lists every Service of the cluster, most of them never MikroLB's (ClusterIP
@@ -41,21 +42,21 @@ function counting(port: KubePort): { port: KubePort; gets: string[] } {
 
 describe('a resync over a cluster of Services mostly not ours', () => {
   it('allocate, program and release read again only those they have work on', async () => {
-    const kube = memoryPort({ now: NOW, objects: OBJECTS });
+    const kube = memoryPortAs('program', { now: NOW, objects: OBJECTS });
     const router = memoryRouter(SEED);
     const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY };
     const ours = { kind: 'Service', namespace: 'shop', name: 'ours' } as const;
-    expect((await createAllocate({ ...common, kube: kube.port })(objectInvocation('add', ours))).kind).toBe('done');
+    expect((await createAllocate({ ...common, kube: kube.as('allocate') })(objectInvocation('add', ours))).kind).toBe('done');
     expect((await createProgram({ ...common, kube: kube.port, router })(objectInvocation('update', ours))).kind).toBe('done');
 
-    const run = async (make: (port: KubePort) => FunctionHandler): Promise<string[]> => {
-      const counted = counting(kube.port);
+    const run = async (make: (port: KubePort) => FunctionHandler, account: Account): Promise<string[]> => {
+      const counted = counting(kube.as(account));
       expect((await make(counted.port)(resyncInvocation())).kind).toBe('done');
       return counted.gets;
     };
-    expect(await run((port) => createAllocate({ ...common, kube: port }))).toEqual(['ours']);
-    expect(await run((port) => createProgram({ ...common, kube: port, router }))).toEqual(['ours']);
+    expect(await run((port) => createAllocate({ ...common, kube: port }), 'allocate')).toEqual(['ours']);
+    expect(await run((port) => createProgram({ ...common, kube: port, router }), 'program')).toEqual(['ours']);
     // release has no work on a Service of ours that lives on
-    expect(await run((port) => createRelease({ ...common, kube: port, router, claimGraceMs: 60_000 }))).toEqual([]);
+    expect(await run((port) => createRelease({ ...common, kube: port, router, claimGraceMs: 60_000 }), 'release')).toEqual([]);
   });
 });

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
@@ -10,6 +9,7 @@ import type { RouterSim } from '../../lib/routeros/sim/index.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { createTracer } from '../../test/tracer/index.js';
 import { createProgram } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * program against the simulator behind the real client: an address the router itself holds is
@@ -63,10 +63,10 @@ async function setup(address: string, extra: { objects?: object[]; router?: Rout
   const sim = await startSim({ initialState: { ...SEED, menus } });
   const client = openClient(sim, { timeoutMs: 5000 });
   const { alloc, objects } = cluster(address, extra.sharingKey, extra.interfaceName);
-  const kube = memoryPort({ objects: [...objects, ...(extra.objects ?? [])], now: NOW });
+  const kube = memoryPortAs('program', { objects: [...objects, ...(extra.objects ?? [])], now: NOW });
   const program = createProgram({ kube: kube.port, router: client, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
   const run = () => program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }));
-  const allocation = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', alloc));
+  const allocation = async () => IPAllocationSchema.parse(await kube.admin.get('IPAllocation', alloc));
   const writes = (s: RouterSim) => s.commandLog().filter((words) => /\/(add|set|remove|move)$/.test(words[0] ?? ''));
   return { sim, kube, run, allocation, writes };
 }
@@ -92,7 +92,7 @@ describe('program keeps the router safe', () => {
     expect(ready).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
     expect(ready?.message).toBe("Address 192.0.2.1 of pool lan is the router's own (192.0.2.1/24 on ether1, not added by MikroLB), so nothing is programmed for it; exclude it from the pool.");
     expect(c.kube.events).toContainEqual(expect.objectContaining({ type: 'Warning', reason: 'AddressInUseByRouter', regarding: expect.objectContaining({ kind: 'IPAllocation' }) }));
-    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'dns', 'tenant-a'));
+    const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'dns', 'tenant-a'));
     expect(svc.status?.loadBalancer?.ingress ?? []).toEqual([]);
     expect(svc.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
   });

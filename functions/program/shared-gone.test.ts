@@ -3,7 +3,6 @@ import { createRelease } from '../release/handler.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterPort } from '../../lib/router/port.js';
@@ -11,6 +10,7 @@ import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createTracer } from '../../test/tracer/index.js';
 import { createProgram } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A program run whose Service (the only holder of a shared address) was deleted and released
@@ -63,16 +63,16 @@ const SEED: RouterState = {
 
 describe('a sharing Service released while program writes, its address claimed by another Service of the key meanwhile', () => {
   it('leaves the new holder its address advertised and in the LB list', async () => {
-    const kube = memoryPort({ now: NOW, objects: [pool, service('a', 80), slice('a', '10.0.0.11', 80), allocation('a'), claimOf('a', 80), service('b', 443), slice('b', '10.0.0.22', 443)] });
+    const kube = memoryPortAs('program', { now: NOW, objects: [pool, service('a', 80), slice('a', '10.0.0.11', 80), allocation('a'), claimOf('a', 80), service('b', 443), slice('b', '10.0.0.22', 443)] });
     const router = memoryRouter(SEED);
     const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } };
     const run = async (fn: ReturnType<typeof createProgram>, ref: ObjectRef) => (await fn(objectInvocation('update', ref))).kind;
     const plain = createProgram({ ...common, router });
-    const release = createRelease({ ...common, router, claimGraceMs: 60_000 });
+    const release = createRelease({ ...common, kube: kube.as('release'), router, claimGraceMs: 60_000 });
     expect(await run(plain, A)).toBe('done');
     // a's endpoints change: program has a write to make
-    const s = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'a-1', 'shop'));
-    await kube.port.replace('EndpointSlice', { ...s, endpoints: [{ addresses: ['10.0.0.12'], conditions: { ready: true } }] });
+    const s = EndpointSliceSchema.parse(await kube.admin.get('EndpointSlice', 'a-1', 'shop'));
+    await kube.admin.replace('EndpointSlice', { ...s, endpoints: [{ addresses: ['10.0.0.12'], conditions: { ready: true } }] });
 
     let stage: 'write' | 'settle' | 'done' = 'write';
     let wholeReads = 0;
@@ -82,9 +82,9 @@ describe('a sharing Service released while program writes, its address claimed b
         if (stage === 'write') {
           stage = 'settle';
           // a is deleted and released before program's write lands: its claim is freed
-          await kube.port.remove('Service', 'a', 'shop');
+          await kube.admin.remove('Service', 'a', 'shop');
           expect(await run(release, A)).toBe('done');
-          expect(await kube.port.get('IPAddressClaim', ADDRESS)).toBeUndefined();
+          expect(await kube.admin.get('IPAddressClaim', ADDRESS)).toBeUndefined();
         }
         return router.execute(ops);
       },
@@ -93,12 +93,12 @@ describe('a sharing Service released while program writes, its address claimed b
         // off, and the freed address's, at once; b comes before the second is read
         if (stage === 'settle' && ++wholeReads === 2) {
           stage = 'done';
-          expect(await kube.port.get('Service', 'a', 'shop')).toBeUndefined();
+          expect(await kube.admin.get('Service', 'a', 'shop')).toBeUndefined();
           // program's settle found a gone and the claim freed; b (key k) claims the address and
           // is programmed before the address's entries are taken off
-          const created = IPAllocationSchema.parse(await kube.port.create('IPAllocation', allocation('b')));
-          await kube.port.replaceStatus('IPAllocation', { ...created, status: allocation('b').status });
-          await kube.port.create('IPAddressClaim', claimOf('b', 443));
+          const created = IPAllocationSchema.parse(await kube.admin.create('IPAllocation', allocation('b')));
+          await kube.admin.replaceStatus('IPAllocation', { ...created, status: allocation('b').status });
+          await kube.admin.create('IPAddressClaim', claimOf('b', 443));
           expect(await run(plain, B)).toBe('done');
         }
         return router.readMany(menus);

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, parseCloudEvent } from '../../lib/events/cloudevent.js';
 import { apiServerEvent, encode } from '../../lib/events/test-support.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A freed address (its claim deleted) lets a pool being deleted finish: release looks at the
@@ -22,13 +22,13 @@ const claim = (address: string, poolName: string) => ({
 });
 
 async function onClaim(change: 'add' | 'update' | 'delete', name: string, objects: unknown[], router = memoryRouter({ version: '7.19.1', menus: {} })) {
-  const kube = memoryPort({ now: NOW, objects });
+  const kube = memoryPortAs('release', { now: NOW, objects });
   const release = createRelease({
     kube: kube.port, router, now: NOW, log: silentLogger(),
     retry: { attempts: 3, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, claimGraceMs: 60_000,
   });
   const answer = await release(objectInvocation(change, { kind: 'IPAddressClaim', name }));
-  const left = (await kube.port.list('IPPool')).length;
+  const left = (await kube.admin.list('IPPool')).length;
   return { answer, kube, left };
 }
 
@@ -36,15 +36,15 @@ describe('release: an IPAddressClaim event', () => {
   it('lets the pool the freed address belonged to finish its deletion, and no other', async () => {
     const { answer, kube } = await onClaim('delete', '192.0.2.5', [deletingPool('lan', '192.0.2.0/28'), deletingPool('dmz', '198.51.100.0/28')]);
     expect(answer.kind).toBe('done');
-    expect(await kube.port.get('IPPool', 'lan')).toBeUndefined();
-    expect(await kube.port.get('IPPool', 'dmz')).toBeDefined();
+    expect(await kube.admin.get('IPPool', 'lan')).toBeUndefined();
+    expect(await kube.admin.get('IPPool', 'dmz')).toBeDefined();
   });
 
   it('looks at the pool a claim still there names', async () => {
     const { answer, kube } = await onClaim('add', '192.0.2.5', [deletingPool('lan', '192.0.2.0/28'), deletingPool('dmz', '198.51.100.0/28'), claim('192.0.2.5', 'dmz')]);
     expect(answer.kind).toBe('done');
-    expect(await kube.port.get('IPPool', 'lan')).toBeDefined();
-    expect((await kube.port.list('IPPool')).length).toBe(1);
+    expect(await kube.admin.get('IPPool', 'lan')).toBeDefined();
+    expect((await kube.admin.list('IPPool')).length).toBe(1);
   });
 
   it('does nothing for a name that is no address', async () => {
@@ -82,31 +82,31 @@ describe('release: the claim of an allocation deleted without its release', () =
     const router = advertised();
     const { answer, kube } = await onClaim('update', '192.0.2.5', [pool, claim('192.0.2.5', 'lan')], router);
     expect(answer.kind).toBe('done');
-    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
+    expect(await kube.admin.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
     expect(addresses(router)).toEqual(['192.0.2.6/32']);
   });
 
   it('lets a pool being deleted that waited for it finish', async () => {
     const { kube } = await onClaim('update', '192.0.2.5', [deletingPool('lan', '192.0.2.0/28'), claim('192.0.2.5', 'lan')]);
-    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
-    expect(await kube.port.get('IPPool', 'lan')).toBeUndefined();
+    expect(await kube.admin.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
+    expect(await kube.admin.get('IPPool', 'lan')).toBeUndefined();
   });
 
   it('keeps a claim whose holder lives, and its entries', async () => {
     const router = advertised();
     const { kube } = await onClaim('update', '192.0.2.5', [pool, reservation('uid-gone'), claim('192.0.2.5', 'lan')], router);
-    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeDefined();
+    expect(await kube.admin.get('IPAddressClaim', '192.0.2.5')).toBeDefined();
     expect(addresses(router)).toEqual(['192.0.2.5/32', '192.0.2.6/32']);
   });
 
   it('frees a claim whose holder was made again under its name (another uid)', async () => {
     const { kube } = await onClaim('update', '192.0.2.5', [pool, reservation('uid-new'), claim('192.0.2.5', 'lan')]);
-    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
+    expect(await kube.admin.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
   });
 
   it('reads no holder for a new claim (its allocation made it)', async () => {
     const { kube } = await onClaim('add', '192.0.2.5', [pool, claim('192.0.2.5', 'lan')]);
-    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeDefined();
+    expect(await kube.admin.get('IPAddressClaim', '192.0.2.5')).toBeDefined();
   });
 });
 
@@ -128,7 +128,7 @@ describe("release: a Service's allocation deleted without its release, as the Ap
   const serviceClaim = { ...claim('192.0.2.5', 'lan'), metadata: { name: '192.0.2.5', labels: { 'mikrolb.de/pool': 'lan', 'mikrolb.de/service-uid': 'uid-web' } } };
 
   it.each(['binary', 'structured'] as const)('frees the claim it left (%s mode)', async (encoding) => {
-    const kube = memoryPort({ now: NOW, objects: [pool, serviceClaim] });
+    const kube = memoryPortAs('release', { now: NOW, objects: [pool, serviceClaim] });
     const release = createRelease({
       kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), now: NOW, log: silentLogger(),
       retry: { attempts: 3, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, claimGraceMs: 60_000,
@@ -137,6 +137,6 @@ describe("release: a Service's allocation deleted without its release, as the Ap
     const parsed = parseCloudEvent(encode(event, encoding));
     if (!parsed.ok) throw new Error(parsed.message);
     expect((await release(parsed.invocation)).kind).toBe('done');
-    expect(await kube.port.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
+    expect(await kube.admin.get('IPAddressClaim', '192.0.2.5')).toBeUndefined();
   });
 });

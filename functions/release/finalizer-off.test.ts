@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { resyncInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
@@ -8,6 +7,7 @@ import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A Service whose finalizer someone took off by hand (`kubectl edit`) and that then stopped
@@ -43,8 +43,8 @@ async function seed(kube: KubePort, spec: Record<string, unknown>, finalizers: s
 }
 
 async function resync(spec: Record<string, unknown>, finalizers: string[] = []) {
-  const kube = memoryPort({ now: NOW });
-  const uid = await seed(kube.port, spec, finalizers);
+  const kube = memoryPortAs('release', { now: NOW });
+  const uid = await seed(kube.admin, spec, finalizers);
   const router = memoryRouter(routerSeed());
   router.state().menus['/ip/address']?.push({ '.id': '*20', address: `${ADDRESS}/32`, interface: 'ether1', comment: `mikrolb:default:svc=${uid}:adv:${ADDRESS}` });
   const release = createRelease({
@@ -53,8 +53,8 @@ async function resync(spec: Record<string, unknown>, finalizers: string[] = []) 
   });
   expect((await release(resyncInvocation())).kind).toBe('done');
   return {
-    allocation: await kube.port.get('IPAllocation', 'ip-web'),
-    claim: await kube.port.get('IPAddressClaim', ADDRESS),
+    allocation: await kube.admin.get('IPAllocation', 'ip-web'),
+    claim: await kube.admin.get('IPAddressClaim', ADDRESS),
     entries: (router.state().menus['/ip/address'] ?? []).length,
   };
 }

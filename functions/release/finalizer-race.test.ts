@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { Kind } from '../../lib/k8s/resources.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { z } from 'zod';
@@ -8,6 +7,7 @@ import { ObjectMetaSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * Release drops our finalizer from the object it released, and from no other: when its write
@@ -42,9 +42,9 @@ const objects: Record<'IPAllocation' | 'IPPool', { first: object; again: object 
  */
 async function releaseWhileRecreated(kind: 'IPAllocation' | 'IPPool'): Promise<{ recreated: boolean; finalizers: string[] | undefined; uids: [string, string] }> {
   const { first, again } = objects[kind];
-  const kube = memoryPort({ now: NOW, objects: [first] });
+  const kube = memoryPortAs('release', { now: NOW, objects: [first] });
   const name = kind === 'IPAllocation' ? 'ip-web' : 'lan';
-  const read = async (k: Kind) => Stored.parse(await kube.port.get(k, name));
+  const read = async (k: Kind) => Stored.parse(await kube.admin.get(k, name));
   const firstUid = (await read(kind)).metadata.uid ?? '';
   let recreated = false;
   const racing: KubePort = {
@@ -54,8 +54,8 @@ async function releaseWhileRecreated(kind: 'IPAllocation' | 'IPPool'): Promise<{
       if (k === 'IPAddressClaim' && !recreated) {
         recreated = true;
         const stored = await read(kind);
-        await kube.port.replace(kind, { ...stored, metadata: { ...stored.metadata, finalizers: [] } });
-        await kube.port.create(kind, Stored.parse(again));
+        await kube.admin.replace(kind, { ...stored, metadata: { ...stored.metadata, finalizers: [] } });
+        await kube.admin.create(kind, Stored.parse(again));
       }
       return items;
     },

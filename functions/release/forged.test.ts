@@ -5,11 +5,11 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * Release acts on router entries only for owners that are really gone or really the
@@ -67,7 +67,7 @@ const LEDGER = [
 
 /** web, api and old programmed on the router; old is then gone (its finalizer dropped by hand). */
 async function setup() {
-  const kube = memoryPort({
+  const kube = memoryPortAs('release', {
     now: NOW,
     objects: [
       { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', finalizers: ['mikrolb.de/finalizer'] },
@@ -84,26 +84,26 @@ async function setup() {
   });
   const router = memoryRouter(SEED);
   const common = { kube: kube.port, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
-  const program = createProgram(common);
+  const program = createProgram({ ...common, kube: kube.as('program') });
   const release = createRelease({ ...common, claimGraceMs: 60_000 });
   const run = async (fn: typeof program, ref: ObjectRef) => expect((await fn(objectInvocation('update', ref))).kind).toBe('done');
   for (const name of ['web', 'old', 'api']) await run(program, { kind: 'Service', namespace: 'shop', name });
   await run(program, { kind: 'IPAllocation', name: 'reserved-gw' });
-  const old = ServiceSchema.parse(await kube.port.get('Service', 'old', 'shop'));
-  await kube.port.replace('Service', { ...old, metadata: { ...old.metadata, finalizers: [] } });
-  await kube.port.remove('Service', 'old', 'shop');
-  expect(await kube.port.get('Service', 'old', 'shop')).toBeUndefined();
+  const old = ServiceSchema.parse(await kube.admin.get('Service', 'old', 'shop'));
+  await kube.admin.replace('Service', { ...old, metadata: { ...old.metadata, finalizers: [] } });
+  await kube.admin.remove('Service', 'old', 'shop');
+  expect(await kube.admin.get('Service', 'old', 'shop')).toBeUndefined();
   const entries = (uid: string): string[] => Object.entries(router.state().menus)
     .flatMap(([menu, list]) => list.filter((e) => (e.comment ?? '').includes(`svc=${uid}:`)).map((e) => `${menu} ${e.comment ?? ''}`)).sort();
   /** Creates the allocation, deletes it (the finalizer holds it) and runs release for it. */
   const releaseForged = async (name: string, l: Record<string, string>, address = '192.0.2.77'): Promise<void> => {
-    await kube.port.create('IPAllocation', allocation(name, `uid-${name}`, address, l));
+    await kube.admin.create('IPAllocation', allocation(name, `uid-${name}`, address, l));
     // what allocate would have written (create drops the status, as the API server does)
-    const created = IPAllocationSchema.parse(await kube.port.get('IPAllocation', name));
-    await kube.port.replaceStatus('IPAllocation', { ...created, status: { phase: 'Allocated', address, advertised: false } });
-    await kube.port.remove('IPAllocation', name);
+    const created = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', name));
+    await kube.admin.replaceStatus('IPAllocation', { ...created, status: { phase: 'Allocated', address, advertised: false } });
+    await kube.admin.remove('IPAllocation', name);
     await run(release, { kind: 'IPAllocation', name });
-    expect(await kube.port.get('IPAllocation', name)).toBeUndefined();
+    expect(await kube.admin.get('IPAllocation', name)).toBeUndefined();
   };
   return { kube, router, release, run, entries, releaseForged };
 }
@@ -141,7 +141,7 @@ describe('release with a forged mikrolb.de/service-uid label', () => {
     const web = s.entries(WEB);
     await s.run(s.release, { kind: 'IPAllocation', name: allocationName(OLD, { address: '192.0.2.16' }) });
     expect(s.entries(OLD).length).toBeGreaterThan(0); // not deleting yet: release leaves it alone
-    await s.kube.port.remove('IPAllocation', allocationName(OLD, { address: '192.0.2.16' }));
+    await s.kube.admin.remove('IPAllocation', allocationName(OLD, { address: '192.0.2.16' }));
     await s.run(s.release, { kind: 'IPAllocation', name: allocationName(OLD, { address: '192.0.2.16' }) });
     expect(s.entries(OLD)).toEqual([]);
     expect(s.entries(WEB)).toEqual(web);
@@ -150,7 +150,7 @@ describe('release with a forged mikrolb.de/service-uid label', () => {
   it('a genuine allocation of a live Service: only its own address leaves the router', async () => {
     const s = await setup();
     const api = s.entries(API);
-    await s.kube.port.remove('IPAllocation', allocationName(WEB, { address: '192.0.2.15' }));
+    await s.kube.admin.remove('IPAllocation', allocationName(WEB, { address: '192.0.2.15' }));
     await s.run(s.release, { kind: 'IPAllocation', name: allocationName(WEB, { address: '192.0.2.15' }) });
     expect(s.entries(WEB).filter((e) => e.includes('192.0.2.15'))).toEqual([]);
     expect(s.entries(API)).toEqual(api);

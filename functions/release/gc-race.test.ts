@@ -1,6 +1,5 @@
 import { describe, expect, it } from 'vitest';
 import { resyncInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
@@ -9,6 +8,7 @@ import type { RouterPort } from '../../lib/router/port.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * The resync's garbage collection judges an object gone only by lists taken after the object
@@ -52,20 +52,20 @@ async function resync(kube: KubePort, router: RouterPort): Promise<void> {
  * with whether the creation happened (false once `at` is past the resync's last request).
  */
 async function raced(at: number): Promise<{ happened: boolean; allocation: unknown; entries: (string | undefined)[]; comment: string }> {
-  const kube = memoryPort({ now: NOW });
+  const kube = memoryPortAs('release', { now: NOW });
   const router = memoryRouter(routerSeed());
   let requests = 0;
   let comment = '';
   const before = async (): Promise<void> => {
     if (requests++ !== at) return;
-    const uid = await createService(kube.port);
+    const uid = await createService(kube.admin);
     comment = `mikrolb:default:svc=${uid}:adv:${ADDRESS}`;
     router.state().menus['/ip/address']?.push({ '.id': '*20', address: `${ADDRESS}/32`, interface: 'ether1', comment });
   };
   const racingKube: KubePort = { ...kube.port, list: async (kind, opts) => (await before(), kube.port.list(kind, opts)) };
   const racingRouter: RouterPort = { ...router, readMany: async (menus) => (await before(), router.readMany(menus)) };
   await resync(racingKube, racingRouter);
-  return { happened: comment !== '', allocation: await kube.port.get('IPAllocation', 'ip-web'), entries: (router.state().menus['/ip/address'] ?? []).map((e) => e.comment), comment };
+  return { happened: comment !== '', allocation: await kube.admin.get('IPAllocation', 'ip-web'), entries: (router.state().menus['/ip/address'] ?? []).map((e) => e.comment), comment };
 }
 
 describe('garbage collection racing a new Service', () => {

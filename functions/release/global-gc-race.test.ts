@@ -1,13 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import { prepareGlobals } from '../../lib/core/router-program.js';
 import { resyncInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterPort } from '../../lib/router/port.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * The resync's garbage collection takes off the global rules of a family nothing uses, judged
@@ -41,7 +41,7 @@ async function resync(kube: KubePort, router: RouterPort): Promise<void> {
  * once `at` is past the resync's last request) and what the IPv6 rules lack afterwards.
  */
 async function raced(at: number, leftover: boolean): Promise<{ happened: boolean; missing: number }> {
-  const kube = memoryPort({ now: NOW, objects: [pool4] });
+  const kube = memoryPortAs('release', { now: NOW, objects: [pool4] });
   const router = memoryRouter(routerSeed());
   await prepareGlobals(router, leftover ? ['IPv4', 'IPv6'] : ['IPv4']);
   let requests = 0;
@@ -49,7 +49,7 @@ async function raced(at: number, leftover: boolean): Promise<{ happened: boolean
   const before = async (): Promise<void> => {
     if (requests++ !== at) return;
     happened = true;
-    await kube.port.create('IPPool', pool6);
+    await kube.admin.create('IPPool', pool6);
     await prepareGlobals(router, ['IPv6']);
   };
   const racingKube: KubePort = {

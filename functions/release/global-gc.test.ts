@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { prepareGlobals } from '../../lib/core/router-program.js';
 import { resyncInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { ownerOf } from '../../lib/router/index.js';
 import { baseRouter } from '../../lib/router/test-support.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * The resync's garbage collection keeps the global rules of a family some pool serves, even
@@ -23,7 +23,7 @@ const pool = (name: string, ipFamily: 'IPv4' | 'IPv6', addresses: string[], dele
 async function globalsAfterResync(objects: object[]): Promise<string[]> {
   const router = memoryRouter(baseRouter());
   await prepareGlobals(router, ['IPv4', 'IPv6']);
-  const kube = memoryPort({ now: NOW, objects });
+  const kube = memoryPortAs('release', { now: NOW, objects });
   const release = createRelease({
     kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
     now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,

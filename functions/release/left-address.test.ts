@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A Service released while its allocation holds no address may still have entries on the
@@ -29,7 +29,7 @@ function objects(phase: 'Failed' | 'Pending') {
 }
 
 async function release(phase: 'Failed' | 'Pending') {
-  const kube = memoryPort({ now: NOW, objects: objects(phase) });
+  const kube = memoryPortAs('release', { now: NOW, objects: objects(phase) });
   const seed: RouterState = { version: '7.19.1', menus: { '/ip/firewall/nat': [{ '.id': '*20', chain: 'mikrolb-lb', action: 'jump', 'jump-target': 'mikrolb-svc-5e1f00000000', 'dst-address': '192.0.2.15', comment: JUMP }] } };
   const router = memoryRouter(seed);
   const fn = createRelease({
@@ -37,7 +37,7 @@ async function release(phase: 'Failed' | 'Pending') {
     now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
   });
   expect((await fn(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
-  return { nat: (router.state().menus['/ip/firewall/nat'] ?? []).map((e) => e.comment), roundTrips: router.roundTrips, service: await kube.port.get('Service', 'web', 'shop') };
+  return { nat: (router.state().menus['/ip/firewall/nat'] ?? []).map((e) => e.comment), roundTrips: router.roundTrips, service: await kube.admin.get('Service', 'web', 'shop') };
 }
 
 describe('release of a Service whose allocation gave its address up', () => {

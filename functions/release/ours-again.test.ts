@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import { SERVICE_CONDITION } from '../../lib/core/program-status.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort, type MemoryPort } from '../../lib/k8s/memory.js';
+import type { MemoryPort } from '../../lib/k8s/memory.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A Service that stopped being ours (its type changed) is released: its allocations go, its
@@ -38,7 +39,7 @@ const objects = [
 function ownedAgainDuringRelease() {
   let staged = false;
   const ref: { kube?: MemoryPort } = {};
-  const kube = memoryPort({
+  const kube = memoryPortAs('release', {
     objects, now: NOW,
     beforeWrite: async (w) => {
       const port = ref.kube?.port;
@@ -64,12 +65,12 @@ describe('release of a Service that becomes ours again meanwhile', () => {
     const outcome = await c.release(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
     expect(outcome.kind).toBe('done');
     expect(c.staged()).toBe(true);
-    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
+    const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
     expect(svc.spec.type).toBe('LoadBalancer');
     expect(svc.metadata.finalizers).toEqual(['mikrolb.de/finalizer']);
     expect(svc.status?.conditions?.map((x) => [x.type, x.reason])).toEqual([[SERVICE_CONDITION, 'AddressIPFamilyMismatch']]);
     // what it had started stays done: the allocation it read is released (allocate makes a new one)
-    expect(await c.kube.port.list('IPAddressClaim')).toEqual([]);
+    expect(await c.kube.admin.list('IPAddressClaim')).toEqual([]);
     // and what it says it did is what it did: the Service was not let go
     expect(c.log.entries.map((e) => e.msg)).toEqual(['Released an allocation', 'Released the allocations of a Service that is ours again']);
     expect(JSON.stringify(outcome)).toContain('kept the finalizer of Service shop/web: it is ours again');

@@ -1,12 +1,12 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import { answerOf } from '../../lib/events/outcome.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { poolMirror, type PoolsView } from '../../lib/k8s/mirror.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A pool being deleted while an allocation still holds one of its addresses waits on its
@@ -17,7 +17,7 @@ const NOW = () => new Date('2026-01-01T00:00:00Z');
 const POOL = { kind: 'IPPool', name: 'lan' } as const;
 
 async function setup(pools?: PoolsView) {
-  const kube = memoryPort({
+  const kube = memoryPortAs('release', {
     now: NOW,
     objects: [
       { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', finalizers: ['mikrolb.de/finalizer'] },
@@ -32,7 +32,7 @@ async function setup(pools?: PoolsView) {
     now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
     ...(pools ? { pools } : {}),
   });
-  await kube.port.remove('IPPool', 'lan');
+  await kube.admin.remove('IPPool', 'lan');
   return { kube, release };
 }
 
@@ -42,7 +42,7 @@ describe('release of a pool whose addresses are still held', () => {
     const outcome = await release(objectInvocation('delete', POOL));
     expect(outcome).toMatchObject({ kind: 'blocked', reason: 'AddressesInUse', message: expect.stringContaining('reserved-gw: 192.0.2.20') });
     expect(answerOf(outcome).status).toBe(200);
-    const pool = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
+    const pool = IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan'));
     expect(pool.metadata.finalizers).toEqual(['mikrolb.de/finalizer']);
     expect(pool.status?.conditions?.find((c) => c.type === 'DeletionBlocked')).toMatchObject({ status: 'True', reason: 'AddressesInUse' });
   });
@@ -54,9 +54,9 @@ describe('release of a pool whose addresses are still held', () => {
 
   it('finishes the deletion once the holder is gone', async () => {
     const { kube, release } = await setup();
-    await kube.port.remove('IPAllocation', 'reserved-gw');
+    await kube.admin.remove('IPAllocation', 'reserved-gw');
     expect((await release(objectInvocation('update', POOL))).kind).toBe('done');
-    expect(await kube.port.get('IPPool', 'lan')).toBeUndefined();
+    expect(await kube.admin.get('IPPool', 'lan')).toBeUndefined();
   });
 });
 
@@ -64,13 +64,13 @@ describe('with the controller’s copy of the pools', () => {
   it('a pool the copy sees alive needs nothing; once the copy sees it deleting, it is handled as without one', async () => {
     const mirror = poolMirror();
     const { kube, release } = await setup(mirror);
-    const deleting = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
+    const deleting = IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan'));
     const { deletionTimestamp: _, ...alive } = deleting.metadata;
     const run = mirror.relist();
     run.page([{ ...deleting, metadata: alive }]); // as the watch saw it before the deletion
     run.finish();
     expect((await release(objectInvocation('update', POOL))).kind).toBe('done');
-    expect(IPPoolSchema.parse(await kube.port.get('IPPool', 'lan')).status?.conditions).toBeUndefined();
+    expect(IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan')).status?.conditions).toBeUndefined();
     mirror.seen(deleting); // the deletion's event reaches the copy before it wakes release
     expect(await release(objectInvocation('update', POOL))).toMatchObject({ kind: 'blocked', reason: 'AddressesInUse' });
   });
@@ -82,7 +82,7 @@ describe('a pool being deleted while Services share one of its addresses', () =>
       { allocationName: 'ip-dns-tcp', allocationUID: 'uid-tcp', ports: [{ protocol: 'TCP', port: 53 }] },
       { allocationName: 'ip-dns-udp', allocationUID: 'uid-udp', ports: [{ protocol: 'UDP', port: 53 }] },
     ];
-    const kube = memoryPort({
+    const kube = memoryPortAs('release', {
       now: NOW,
       objects: [
         { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', finalizers: ['mikrolb.de/finalizer'] },
@@ -97,7 +97,7 @@ describe('a pool being deleted while Services share one of its addresses', () =>
       kube: kube.port, router: memoryRouter({ version: '7.19.1', menus: {} }), classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
       now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
     });
-    await kube.port.remove('IPPool', 'lan');
+    await kube.admin.remove('IPPool', 'lan');
     expect(await release(objectInvocation('delete', POOL))).toMatchObject({
       kind: 'blocked', reason: 'AddressesInUse',
       message: '2 IPAllocation(s) still hold addresses from this pool (ip-dns-tcp: 192.0.2.53, ip-dns-udp: 192.0.2.53); delete their Services or allocations to finish deleting the pool.',

@@ -3,7 +3,6 @@ import { createProgram } from '../program/handler.js';
 import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
@@ -11,6 +10,7 @@ import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * A Service being deleted is taken apart in one invocation that writes against what it read:
@@ -72,20 +72,20 @@ function counting(port: KubePort): { port: KubePort; reads: Map<string, number> 
 
 describe('releasing a Service being deleted', () => {
   it('reads the Service once and its allocations only in their list, deletes each allocation finalizer-first, and leaves nothing behind', async () => {
-    const kube = memoryPort({ now: NOW, objects: cluster() });
+    const kube = memoryPortAs('release', { now: NOW, objects: cluster() });
     const router = memoryRouter(SEED);
     const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
-    expect((await createProgram({ ...common, kube: kube.port })(objectInvocation('update', WEB))).kind).toBe('done');
+    expect((await createProgram({ ...common, kube: kube.as('program') })(objectInvocation('update', WEB))).kind).toBe('done');
     const ours = () => Object.values(router.state().menus).flat().filter((e) => (e.comment ?? '').includes(`svc=${UID}:`));
     expect(ours().length).toBeGreaterThan(0);
 
-    await kube.port.remove('Service', 'web', 'shop'); // pending on our finalizer
+    await kube.admin.remove('Service', 'web', 'shop'); // pending on our finalizer
     const counted = counting(kube.port);
     const writesBefore = kube.writes.length;
     const release = createRelease({ ...common, kube: counted.port, claimGraceMs: 60_000 });
     expect((await release(objectInvocation('update', WEB))).kind).toBe('done');
 
-    expect(await Promise.all((['Service', 'IPAllocation', 'IPAddressClaim'] as const).map((kind) => kube.port.list(kind)))).toEqual([[], [], []]);
+    expect(await Promise.all((['Service', 'IPAllocation', 'IPAddressClaim'] as const).map((kind) => kube.admin.list(kind)))).toEqual([[], [], []]);
     expect(ours()).toEqual([]);
     // (whether the pool of each freed address is being deleted: here read, in the controller
     // answered by the watch's copy of the pools)
@@ -102,8 +102,8 @@ describe('releasing one allocation of a live Service while allocate records anot
   it('asks to be retried, changing nothing, until the other allocation\'s status is written; then takes off only its own address', async () => {
     const router = memoryRouter(SEED);
     const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
-    const programmed = memoryPort({ now: NOW, objects: cluster() });
-    expect((await createProgram({ ...common, kube: programmed.port })(objectInvocation('update', WEB))).kind).toBe('done');
+    const programmed = memoryPortAs('release', { now: NOW, objects: cluster() });
+    expect((await createProgram({ ...common, kube: programmed.as('program') })(objectInvocation('update', WEB))).kind).toBe('done');
     const advertised = () => (router.state().menus['/ip/address'] ?? []).filter((e) => (e.comment ?? '').includes(`svc=${UID}:`)).map((e) => e.address).sort();
     expect(advertised()).toEqual(IPS.map((ip) => `${ip}/32`));
     const before = structuredClone(router.state());
@@ -114,18 +114,18 @@ describe('releasing one allocation of a live Service while allocate records anot
       if (o.metadata.name === gone) return { ...o, metadata: { ...o.metadata, deletionTimestamp: '2026-01-01T00:00:00Z' } };
       return Object.fromEntries(Object.entries(o).filter(([k]) => k !== 'status'));
     });
-    const kube = memoryPort({ now: NOW, objects });
+    const kube = memoryPortAs('release', { now: NOW, objects });
     const release = createRelease({ ...common, kube: kube.port, claimGraceMs: 60_000 });
     const ref = { kind: 'IPAllocation', name: gone } as const;
     expect(await release(objectInvocation('update', ref))).toMatchObject({ kind: 'retry', reason: 'Conflict', retryAfterSeconds: 1, message: expect.stringContaining(recording) });
     expect(router.state()).toEqual(before);
     expect(kube.writes).toEqual([]);
 
-    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', recording));
-    await kube.port.replaceStatus('IPAllocation', { ...a, status: { phase: 'Programmed', address: IPS[1], advertised: true, interfaceName: 'ether1', observedGeneration: 1 } });
+    const a = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', recording));
+    await kube.admin.replaceStatus('IPAllocation', { ...a, status: { phase: 'Programmed', address: IPS[1], advertised: true, interfaceName: 'ether1', observedGeneration: 1 } });
     expect((await release(objectInvocation('update', ref))).kind).toBe('done');
     expect(advertised()).toEqual([`${IPS[1]}/32`]);
-    expect(await kube.port.get('IPAllocation', gone)).toBeUndefined();
+    expect(await kube.admin.get('IPAllocation', gone)).toBeUndefined();
   });
 });
 
@@ -135,10 +135,10 @@ describe('the resync over Services', () => {
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'plain', namespace: 'shop', uid: 'uid-plain', generation: 1 }, spec: { type: 'ClusterIP', ports: [{ port: 80, protocol: 'TCP' }] } },
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'left', namespace: 'shop', uid: 'uid-left', generation: 2, finalizers: ['mikrolb.de/finalizer'] }, spec: { type: 'ClusterIP', ports: [{ port: 80, protocol: 'TCP' }] } },
     ];
-    const kube = memoryPort({ now: NOW, objects: [...cluster(), ...others] });
+    const kube = memoryPortAs('release', { now: NOW, objects: [...cluster(), ...others] });
     const router = memoryRouter(SEED);
     const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
-    expect((await createProgram({ ...common, kube: kube.port })(objectInvocation('update', WEB))).kind).toBe('done');
+    expect((await createProgram({ ...common, kube: kube.as('program') })(objectInvocation('update', WEB))).kind).toBe('done');
     const entries = structuredClone(router.state().menus);
     const counted = counting(kube.port);
     const release = createRelease({ ...common, kube: counted.port, claimGraceMs: 60_000 });
@@ -146,8 +146,8 @@ describe('the resync over Services', () => {
     // `left` (no longer a LoadBalancer, still holding our finalizer) is read and released; `web`
     // (ours, live) and `plain` (never ours) only listed
     expect(counted.reads.get('get Service')).toBe(1);
-    expect(ServiceSchema.parse(await kube.port.get('Service', 'left', 'shop')).metadata.finalizers ?? []).toEqual([]);
+    expect(ServiceSchema.parse(await kube.admin.get('Service', 'left', 'shop')).metadata.finalizers ?? []).toEqual([]);
     expect(router.state().menus).toEqual(entries);
-    expect(await kube.port.list('IPAllocation')).toHaveLength(IPS.length);
+    expect(await kube.admin.list('IPAllocation')).toHaveLength(IPS.length);
   });
 });

@@ -1,11 +1,11 @@
 import { describe, expect, it } from 'vitest';
 import { resyncInvocation } from '../../lib/events/cloudevent.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * The resync's garbage collection judges each holder of a shared claim alone: a holder whose
@@ -36,14 +36,14 @@ const seed = (): RouterState => ({
 });
 
 async function resync(objects: object[]) {
-  const kube = memoryPort({ now: NOW, objects });
+  const kube = memoryPortAs('release', { now: NOW, objects });
   const router = memoryRouter(seed());
   const release = createRelease({
     kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
     now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
   });
   expect((await release(resyncInvocation())).kind).toBe('done');
-  const raw = await kube.port.get('IPAddressClaim', ADDRESS);
+  const raw = await kube.admin.get('IPAddressClaim', ADDRESS);
   const adverts = (await router.readMany(['/ip/address']))['/ip/address'] ?? [];
   return { claim: raw ? IPAddressClaimSchema.parse(raw) : undefined, adverts: adverts.map((e) => e.comment) };
 }
@@ -91,7 +91,7 @@ describe('a resync whose release of one object fails', () => {
       metadata: { name: 'stuck', uid: 'uid-stuck', deletionTimestamp: OLD, finalizers: ['mikrolb.de/finalizer'] },
       spec: { address: '192.0.2.20' }, status: { phase: 'Programmed', address: '192.0.2.20', advertised: true },
     };
-    const kube = memoryPort({ now: NOW, objects: [stuck] });
+    const kube = memoryPortAs('release', { now: NOW, objects: [stuck] });
     const base = memoryRouter({ ...seed(), menus: { ...seed().menus, '/ip/address': [...(seed().menus['/ip/address'] ?? []), { '.id': '*20', address: '192.0.2.20/32', interface: 'ether1', comment: 'mikrolb:default:svc=uid-stuck:adv:192.0.2.20' }] } });
     let refused = 0;
     const router = {

@@ -2,7 +2,6 @@ import { describe, expect, it } from 'vitest';
 import { createProgram } from '../program/handler.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import type { KubePort } from '../../lib/k8s/port.js';
 import { IPAddressClaimSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
@@ -11,6 +10,7 @@ import type { RouterState } from '../../lib/router/state.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
 import { createTracer } from '../../test/tracer/index.js';
 import { createRelease } from './handler.js';
+import { memoryPortAs } from '../test-support.js';
 
 /**
  * The last holder of a shared address takes the address's own router entries (its
@@ -65,7 +65,7 @@ const reach = (state: RouterState, port: number) =>
  * k, port 443) has its allocation and slice but no claim yet. Then a is deleted.
  */
 async function setup(gone: 'Service' | 'IPAllocation' = 'Service') {
-  const kube = memoryPort({
+  const kube = memoryPortAs('release', {
     now: NOW,
     objects: [
       pool, service('a', 80), slice('a', '10.0.0.11', 80), allocation('a'), service('b', 443), slice('b', '10.0.0.22', 443), allocation('b'),
@@ -78,23 +78,23 @@ async function setup(gone: 'Service' | 'IPAllocation' = 'Service') {
   });
   const router = memoryRouter(SEED);
   const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, router };
-  const program = async (ref: ObjectRef) => expect((await createProgram({ ...common, kube: kube.port })(objectInvocation('update', ref))).kind).toBe('done');
+  const program = async (ref: ObjectRef) => expect((await createProgram({ ...common, kube: kube.as('program') })(objectInvocation('update', ref))).kind).toBe('done');
   const release = async (port: KubePort, ref: ObjectRef, routerPort: RouterPort = router) =>
     expect((await createRelease({ ...common, router: routerPort, kube: port, claimGraceMs: 60_000 })(objectInvocation('update', ref))).kind).toBe('done');
   await program(A);
   expect(reach(router.state(), 80)).toMatchObject({ ok: true, dstAddress: '10.0.0.11', dstPort: 8080 });
   // pending on our finalizer: the Service deleted, or only its allocation (a moved to other pools, say)
-  if (gone === 'Service') await kube.port.remove('Service', 'a', 'shop');
-  else await kube.port.remove('IPAllocation', 'a');
+  if (gone === 'Service') await kube.admin.remove('Service', 'a', 'shop');
+  else await kube.admin.remove('IPAllocation', 'a');
   const released: ObjectRef = gone === 'Service' ? A : { kind: 'IPAllocation', name: 'a' };
   /** allocate joins b to the claim; program b then finds the address's entries standing. */
   const join = async () => {
-    const c = IPAddressClaimSchema.parse(await kube.port.get('IPAddressClaim', ADDRESS));
-    await kube.port.replace('IPAddressClaim', { ...c, spec: { ...c.spec, holders: [...(c.spec.holders ?? []), holder('b', 443)] } });
+    const c = IPAddressClaimSchema.parse(await kube.admin.get('IPAddressClaim', ADDRESS));
+    await kube.admin.replace('IPAddressClaim', { ...c, spec: { ...c.spec, holders: [...(c.spec.holders ?? []), holder('b', 443)] } });
     await program(B);
   };
   const holders = async () => {
-    const c = await kube.port.get('IPAddressClaim', ADDRESS);
+    const c = await kube.admin.get('IPAddressClaim', ADDRESS);
     return c === undefined ? undefined : (IPAddressClaimSchema.parse(c).spec.holders ?? []).map((h) => h.allocationName);
   };
   const addressEntries = () => Object.values(router.state().menus).flat().filter((e) => (e.comment ?? '').includes(`svc=ip-${ADDRESS}:`)).map((e) => e.comment).sort();
@@ -146,7 +146,7 @@ describe('the last holder of a shared address released while another Service joi
       readMany: async (menus) => {
         if (!releasedB && (await c.holders())?.join() === 'b') {
           releasedB = true;
-          await c.kube.port.remove('Service', 'b', 'shop');
+          await c.kube.admin.remove('Service', 'b', 'shop');
           await c.release(c.kube.port, B);
         }
         return c.router.readMany(menus);

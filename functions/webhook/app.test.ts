@@ -4,7 +4,8 @@ import type { IPPool } from '../../lib/k8s/schemas.js';
 import { WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
 import { countingBody, streamedInit } from '../../lib/http/test-support.js';
 import { memoryLogger } from '../../lib/log/logger.js';
-import { createWebhookApp, VALIDATE_PATH } from './app.js';
+import { memoryPortAs } from '../test-support.js';
+import { createWebhookApp, poolLister, VALIDATE_PATH } from './app.js';
 
 const existing: IPPool = {
   metadata: { name: 'existing', creationTimestamp: '2024-01-01T00:00:00Z' },
@@ -62,6 +63,13 @@ describe('the webhook app', () => {
     const res = await post(JSON.stringify(review('d1', ['203.0.113.8/29'])));
     const { response } = ReviewOut.parse(await res.json());
     expect(response).toMatchObject({ uid: 'd1', allowed: false, status: { code: 422 } });
+    expect(response.status?.message).toContain('shares 203.0.113.8-203.0.113.15 with IPPool "existing"');
+  });
+
+  it('reads the stored pools as its ServiceAccount may (deploy/base/rbac-webhook.yaml: list only)', async () => {
+    const kube = memoryPortAs('webhook', { objects: [{ apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', ...existing }] });
+    const { post } = setup(poolLister(kube.port));
+    const { response } = ReviewOut.parse(await (await post(JSON.stringify(review('r1', ['203.0.113.8/29'])))).json());
     expect(response.status?.message).toContain('shares 203.0.113.8-203.0.113.15 with IPPool "existing"');
   });
 
