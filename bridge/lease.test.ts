@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { KubeError } from '../lib/k8s/errors.js';
+import { transportAs } from '../lib/k8s/rbac/test-support.js';
 import type { RestRequest, Transport } from '../lib/k8s/rest.js';
 import { memoryLogger } from '../lib/log/logger.js';
 import { leaseHeld, startElector, type LeaseSettings } from './lease.js';
@@ -8,12 +9,12 @@ import * as z from 'zod';
 
 const Body = z.object({ metadata: z.object({ resourceVersion: z.string().optional() }).loose(), spec: z.record(z.string(), z.unknown()) }).loose();
 
-/** The Lease endpoints of an API server, with resourceVersion preconditions. */
+/** The Lease endpoints of an API server, with resourceVersion preconditions, reached as the bridge's ServiceAccount (deploy/base). */
 function leaseApi() {
   let stored: { metadata: Record<string, unknown>; spec: Record<string, unknown> } | undefined;
   let rv = 0;
   const writes: string[] = [];
-  const transport = (name: string, broken: () => boolean): Transport => async (req: RestRequest) => {
+  const transport = (name: string, broken: () => boolean): Transport => transportAs(async (req: RestRequest) => {
     if (broken()) throw new KubeError('connect ECONNREFUSED', 0, 'NetworkError');
     if (req.method === 'GET') {
       if (!stored) throw new KubeError('not found', 404, 'NotFound');
@@ -25,7 +26,7 @@ function leaseApi() {
     stored = { metadata: { ...body.metadata, resourceVersion: String(++rv) }, spec: body.spec };
     writes.push(`${name} ${req.method} ${String(body.spec['holderIdentity'] ?? '-')}`);
     return stored;
-  };
+  }, 'bridge');
   return { transport, writes, holder: () => stored?.spec['holderIdentity'] };
 }
 

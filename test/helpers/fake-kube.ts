@@ -1,8 +1,13 @@
 import type { ObjectKind } from '../../lib/events/invocation.js';
 import { KubeError } from '../../lib/k8s/errors.js';
 import type { KubeStream, WatchEvent } from '../../bridge/kube-stream.js';
+import { checkAs, requestOf, type Account } from '../../lib/k8s/rbac/test-support.js';
 
-/** Test support: an API server's list and watch, in memory, with outages and expiry on demand. */
+/**
+ * Test support: an API server's list and watch, in memory, with outages and expiry on demand;
+ * a list or watch the RBAC of `account` (deploy/base, the bridge's by default) does not grant is
+ * refused with 403, as the API server refuses it.
+ */
 
 type Obj = { metadata: { name: string; namespace?: string; resourceVersion?: string } } & Record<string, unknown>;
 
@@ -12,7 +17,8 @@ interface Watcher {
   end: (error?: Error) => void;
 }
 
-export function fakeKube() {
+export function fakeKube(account: Account = 'bridge') {
+  const check = checkAs(account);
   let rv = 100;
   let offline = false;
   let oldestWatchable = 0;
@@ -35,6 +41,7 @@ export function fakeKube() {
 
   const stream: KubeStream = {
     async list(kind, page) {
+      check(requestOf(kind, 'list'));
       if (offline) throw down();
       if (page.continue === undefined) lists.push(kind);
       const all = [...of(kind).values()].sort((a, b) => keyOf(a).localeCompare(keyOf(b)));
@@ -43,6 +50,11 @@ export function fakeKube() {
       return { items: structuredClone(all.slice(start, next)), resourceVersion: String(rv), continue: next < all.length ? String(next) : undefined };
     },
     watch(kind, resourceVersion, onEvent, signal) {
+      try {
+        check(requestOf(kind, 'watch'));
+      } catch (e) {
+        return Promise.reject(e);
+      }
       watches.push({ kind, resourceVersion });
       if (offline) return Promise.reject(down());
       if (Number(resourceVersion) < oldestWatchable) return Promise.reject(new KubeError('too old resource version', 410, 'Expired'));
