@@ -4,8 +4,8 @@ import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { IPPoolSchema } from '../../lib/k8s/schemas.js';
-import type { WriteRecord } from '../../lib/k8s/memory.js';
+import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
+import { memoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
 import { KubeError } from '../../lib/k8s/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
@@ -454,5 +454,49 @@ describe('program racing program for one Service', () => {
       await c.kube.admin.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
     });
     expect(c.adverts()).toEqual([`${IP_A}/32 on bridge`, `${IP_B}/32 on bridge`]);
+  });
+});
+
+// An allocation of a live Service released while allocate records the Service's new allocation
+// (its load-balancer-ips changed from A to C: allocate deletes A's allocation and makes C's in
+// one run) and program writes C's entries: release re-plans the Service from the allocations it
+// listed before C existed, against a read of the router that holds C's entries, so its write
+// takes them off. C is new to the settle's read after that write, and a new allocation did not
+// count as a change: C stayed Programmed with nothing on the router until the resync.
+describe('a Service\'s allocation released while its new one is recorded and programmed', () => {
+  const IP_C = '192.0.2.17';
+  const ALLOC_C = allocationName(UID, { address: IP_C });
+
+  /** What allocate does for the Service whose A it replaced by C: A deleted, C made, claimed and recorded. */
+  async function replaceAByC(c: Ctx): Promise<void> {
+    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
+    await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': `${IP_C},${IP_B}` } } });
+    await c.kube.port.remove('IPAllocation', ALLOC_A);
+  }
+
+  async function recordC(c: Ctx): Promise<void> {
+    const { status, metadata, ...made } = allocation(ALLOC_C, 'alloc-c', IP_C, true);
+    const { uid: _uid, resourceVersion: _rv, ...meta } = metadata;
+    const created = IPAllocationSchema.parse(await c.kube.port.create('IPAllocation', { ...made, metadata: meta }));
+    await c.kube.port.create('IPAddressClaim', claim(IP_C, ALLOC_C, created.metadata.uid ?? ''));
+    await c.kube.port.replaceStatus('IPAllocation', { ...created, status });
+  }
+
+  it('release re-plans the Service after program wrote C: C keeps its entries, A\'s go', async () => {
+    const c = await setup({ programmed: true });
+    await replaceAByC(c);
+    // release lists the Service's other allocations (B alone), then is held before it reads the router
+    const held = c.holdRelease('read-menus');
+    const releasing = c.run(c.release, { kind: 'IPAllocation', name: ALLOC_A });
+    await held.reached;
+    await recordC(c);
+    expect((await c.run(c.program, SERVICE)).kind).toBe('done');
+    expect(c.entries(`svc=${UID}:adv:${IP_C}`)).toHaveLength(1);
+    held.resume();
+    expect((await releasing).kind).toBe('done');
+    expect(await c.kube.port.get('IPAllocation', ALLOC_A)).toBeUndefined();
+    expect(c.entries(IP_A)).toEqual([]);
+    expect(c.adverts()).toEqual([`${IP_B}/32 on ether1`, `${IP_C}/32 on ether1`]);
+    expect(c.entries(`svc=${UID}:lb-jump:${IP_C}`)).toHaveLength(1);
   });
 });

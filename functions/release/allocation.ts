@@ -104,7 +104,7 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
     gone: async () => void (await onRouter(deps, `entries of ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report))),
   };
   await steps.write(svc, first);
-  const settled = await settleWrites(steps, first);
+  const settled = await settleWrites(steps, first, { whole: true });
   if (settled.kind === 'unsettled') {
     deps.log.warn('The Service\'s allocations kept changing while its router entries were re-planned; the next program or resync settles them', { service: `${namespace}/${name}`, allocation: a.metadata.name });
   }

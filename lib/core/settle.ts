@@ -17,7 +17,10 @@ export interface SettleSteps<O> {
   owner(): Promise<O | undefined>;
   /** The owner's allocations as the cluster says now. */
   allocations(): Promise<IPAllocation[]>;
-  /** Plans the owner from `planned` and writes the router. */
+  /**
+   * Plans the owner from `planned` and writes the router, against whole menus: every entry of
+   * the owner it did not plan goes (see settleWrites on what that means for new allocations).
+   */
   write(owner: O, planned: IPAllocation[]): Promise<void>;
   /** The owner went while the router was written: everything of it goes. `planned`: what the last write was planned with. */
   gone(planned: IPAllocation[]): Promise<void>;
@@ -32,8 +35,20 @@ export type Settled =
 /** How many more writes a settle makes for an owner whose allocations keep changing under it. */
 export const SETTLE_ROUNDS = 5;
 
-/** After a write planned from `planned`: reads again, and re-plans and writes (at most `rounds` times) until settled. */
-export async function settleWrites<O>(steps: SettleSteps<O>, planned: IPAllocation[], rounds = SETTLE_ROUNDS): Promise<Settled> {
+/**
+ * After a write planned from `planned`: reads again, and re-plans and writes (at most `rounds`
+ * times) until settled. `whole`: that first write was planned against whole menus, as every
+ * write of `steps.write` is — it took off the entries of an allocation it did not plan with,
+ * which a program run that read that allocation (recorded after `planned` was read) may have
+ * written just before. So after such a write an allocation holding an address it did not plan
+ * counts as a change too, and the owner is planned again with it (a release re-planning a
+ * Service whose new allocation was programmed meanwhile left it Programmed with nothing on the
+ * router until the resync). A narrowed write reads only the entries of the addresses it plans,
+ * and leaves those of a new allocation alone.
+ */
+export async function settleWrites<O>(steps: SettleSteps<O>, planned: IPAllocation[], opts: { whole?: boolean; rounds?: number } = {}): Promise<Settled> {
+  const rounds = opts.rounds ?? SETTLE_ROUNDS;
+  let whole = opts.whole === true;
   for (let round = 0; ; round++) {
     const owner = await steps.owner();
     if (owner === undefined) {
@@ -41,10 +56,11 @@ export async function settleWrites<O>(steps: SettleSteps<O>, planned: IPAllocati
       return { kind: 'gone' };
     }
     const now = await steps.allocations();
-    if (stillHolding(planned, now)) return { kind: 'settled', allocations: now };
+    if (stillHolding(planned, now) && (!whole || noneNew(planned, now))) return { kind: 'settled', allocations: now };
     if (round === rounds) return { kind: 'unsettled', allocations: now };
     await steps.write(owner, now);
     planned = now;
+    whole = true;
   }
 }
 
@@ -56,4 +72,12 @@ export async function settleWrites<O>(steps: SettleSteps<O>, planned: IPAllocati
 export function stillHolding(planned: readonly IPAllocation[], current: readonly IPAllocation[]): boolean {
   const now = new Map(current.filter((a) => !a.metadata.deletionTimestamp).map((a) => [a.metadata.uid ?? '', a.status?.address ?? '']));
   return planned.every((a) => now.get(a.metadata.uid ?? '') === (a.status?.address ?? ''));
+}
+
+/**
+ * Whether every allocation of `current` that holds an address (not being deleted) was planned
+ * with that address: none is new to a write planned from `planned`, nor recorded an address since.
+ */
+export function noneNew(planned: readonly IPAllocation[], current: readonly IPAllocation[]): boolean {
+  return stillHolding(current.filter((a) => !a.metadata.deletionTimestamp && a.status?.address !== undefined), planned);
 }
