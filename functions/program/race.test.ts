@@ -500,3 +500,30 @@ describe('a Service\'s allocation released while its new one is recorded and pro
     expect(c.entries(`svc=${UID}:lb-jump:${IP_C}`)).toHaveLength(1);
   });
 });
+
+describe('a sharing Service\'s allocation released while program writes, a new one of it recorded meanwhile', () => {
+  const IP_C = '192.0.2.17';
+  const ALLOC_C = allocationName(UID, { address: IP_C });
+
+  it('the settle plans the new address as shared, as its claim says: its own entries stay the address\'s', async () => {
+    const c = await setup({ programmed: true, sharingKey: 'web' });
+    const held = c.holdProgram('execute');
+    const programming = c.run(c.program, SERVICE);
+    await held.reached;
+    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
+    await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, 'mikrolb.de/load-balancer-ips': `${IP_A},${IP_C}` } } });
+    await deleteAndReleaseAllocation(c, ALLOC_B);
+    const { status, metadata, ...made } = allocation(ALLOC_C, 'alloc-c', IP_C, true);
+    const { uid: _uid, resourceVersion: _rv, ...meta } = metadata;
+    const created = IPAllocationSchema.parse(await c.kube.port.create('IPAllocation', { ...made, metadata: meta }));
+    await c.kube.port.create('IPAddressClaim', claim(IP_C, ALLOC_C, created.metadata.uid ?? '', 'web'));
+    await c.kube.port.replaceStatus('IPAllocation', { ...created, status });
+    expect((await c.run(c.program2, SERVICE)).kind).toBe('done');
+    expect(c.entries(`svc=ip-${IP_C}:`)).toHaveLength(2);
+    held.resume();
+    expect((await programming).kind).toBe('done');
+    expect(c.entries(IP_B)).toEqual([]);
+    expect(c.entries(`svc=ip-${IP_C}:`)).toHaveLength(2);
+    expect(c.entries(`svc=${UID}:adv:${IP_C}`)).toEqual([]);
+  });
+});

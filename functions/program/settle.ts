@@ -5,7 +5,7 @@ import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService } from '../../lib/k8s/keys.js';
 import { getAllocation, getClaim, getService, listAllocations } from '../../lib/k8s/typed.js';
-import { claimNameOf } from '../../lib/k8s/claims.js';
+import { claimNameOf, sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { holdersOf, sharedAddressOwner, sharingKeyOf } from '../../lib/core/sharing.js';
 import type { ProgramHolder } from './shared.js';
 import { settleWrites, stillHolding, type SettleSteps } from '../../lib/core/settle.js';
@@ -129,7 +129,10 @@ export async function settleService(deps: ProgramDeps, before: Service, read: Se
       // nothing was released then, and the log says so
       const [why, msg] = onlyUnrecorded(last, planned) ? ['their statuses are not written yet', 'Took back router entries of addresses not recorded yet'] : ['an allocation was released', RELEASED];
       last = planned;
-      await reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices, read.shared), adverts: advertisementWants(planned, read.pools, read.claimPools) }, why, report, msg);
+      // which addresses are shared, read again (no read without a sharing key): `planned` may
+      // hold an allocation recorded since the first read (settleWrites), whose claim it did not see
+      const shared = await sharedAddressesOf(deps.kube, svc, planned);
+      await reapply(deps, { uid, service: serviceProgram(svc, intent, planned, read.slices, shared), adverts: advertisementWants(planned, read.pools, read.claimPools) }, why, report, msg);
     },
     gone: async (planned) => {
       // every allocation a write of this run planned with, once each. The freed shared addresses
