@@ -527,3 +527,48 @@ describe('a sharing Service\'s allocation released while program writes, a new o
     expect(c.entries(`svc=${UID}:adv:${IP_C}`)).toEqual([]);
   });
 });
+
+// Releasing one allocation re-plans its live Service from the slices (and the Service) release
+// read first, against whole menus: a change programmed meanwhile by program was set back by
+// that write, and the settle after it looked at the allocations alone.
+describe('a Service\'s allocation released while program writes a change of the Service', () => {
+  async function releaseAWhile(c: Ctx, change: () => Promise<void>): Promise<void> {
+    expect((await c.run(c.program, SERVICE)).kind).toBe('done'); // the router has the slice's 10.0.0.13
+    await c.kube.port.remove('IPAllocation', ALLOC_A);
+    const held = c.holdRelease('read-menus');
+    const releasing = c.run(c.release, { kind: 'IPAllocation', name: ALLOC_A });
+    await held.reached;
+    await change();
+    expect((await c.run(c.program2, SERVICE)).kind).toBe('done');
+    held.resume();
+    expect((await releasing).kind).toBe('done');
+    expect(c.entries(IP_A)).toEqual([]);
+  }
+
+  it('its endpoints changed: the rules end with the new endpoints', async () => {
+    const c = await setup({ programmed: true });
+    await releaseAWhile(c, async () => {
+      const slice = EndpointSliceSchema.parse(await c.kube.port.get('EndpointSlice', 'web-abc', 'shop'));
+      await c.kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
+    });
+    expect(c.natTargets()).toEqual(['80→10.0.0.14:8080']);
+  });
+
+  it('its ports changed: the rules end with the new port', async () => {
+    const c = await setup({ programmed: true });
+    await releaseAWhile(c, async () => {
+      const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
+      await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
+    });
+    expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
+  });
+
+  it('its pool moved to another interface: the address ends advertised there', async () => {
+    const c = await setup({ programmed: true });
+    await releaseAWhile(c, async () => {
+      const pool = IPPoolSchema.parse(await c.kube.port.get('IPPool', 'lan'));
+      await c.kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
+    });
+    expect(c.adverts()).toEqual([`${IP_B}/32 on bridge`]);
+  });
+});

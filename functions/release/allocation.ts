@@ -7,7 +7,8 @@ import { SETTLE_ROUNDS, settleWrites, type SettleSteps } from '../../lib/core/se
 import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
-import type { Service } from '../../lib/k8s/core-objects.js';
+import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
+import { deepEqualJson } from '../../lib/core/equal.js';
 import { getAllocation, getClaim, getService, listAllocations, listClaims, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
 import { readPools } from '../../lib/k8s/mirror.js';
 import { SiblingUnrecordedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
@@ -84,10 +85,16 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
   const { uid, namespace, name } = svc.metadata;
   const others = async (): Promise<IPAllocation[]> =>
     (await listAllocations(deps.kube, allocationsOfService(uid))).items.filter((x) => x.metadata.uid !== a.metadata.uid && !x.metadata.deletionTimestamp);
-  const [first, slices, pools] = await Promise.all([others(), listEndpointSlices(deps.kube, namespace, slicesOfService(name)), listPools(deps.kube)]);
+  const inputs = async (): Promise<Pick<PlannedFrom, 'slices' | 'pools'>> => {
+    const [slices, pools] = await Promise.all([listEndpointSlices(deps.kube, namespace, slicesOfService(name)), listPools(deps.kube)]);
+    return { slices: slices.items, pools: pools.items };
+  };
+  const [first, read] = await Promise.all([others(), inputs()]);
   const recording = first.find(decisionUnrecorded);
   if (recording) throw new SiblingUnrecordedError(`Waiting for allocate to record ${recording.metadata.name} before re-planning ${namespace}/${name} without ${a.metadata.name}.`);
   const writtenShared = new Set<string>(); // the addresses a write planned as shared (canonical text)
+  let from: PlannedFrom = { svc, ...read }; // what the next write plans from (besides the allocations)
+  let wrote = from; // what the last write planned from
   const steps: SettleSteps<Service> = {
     owner: async () => {
       const now = await getService(deps.kube, namespace, name);
@@ -95,13 +102,21 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
     },
     allocations: others,
     write: async (current, planned) => {
-      const service = serviceProgram(current, serviceIntent(current, deps.classes), planned, slices.items, await sharedAddressesOf(deps.kube, current, planned));
+      wrote = { ...from, svc: current };
+      const { slices, pools } = wrote;
+      const service = serviceProgram(current, serviceIntent(current, deps.classes), planned, slices, await sharedAddressesOf(deps.kube, current, planned));
       for (const address of Object.keys(service.addressOwners ?? {})) writtenShared.add(address);
-      const claimPools = await claimPoolsOf(deps.kube, addressesOutsidePools(planned, pools.items));
-      await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () => applyOwner(deps, { uid, service, adverts: advertisementWants(planned, pools.items, claimPools) }, report));
+      const claimPools = await claimPoolsOf(deps.kube, addressesOutsidePools(planned, pools));
+      await onRouter(deps, `address ${a.status?.address ?? ''} of ${a.metadata.name}`, () => applyOwner(deps, { uid, service, adverts: advertisementWants(planned, pools, claimPools) }, report));
     },
     // the Service went (or is no longer ours) while this wrote: nothing of it stays
     gone: async () => void (await onRouter(deps, `entries of ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report))),
+    // a change of the Service, its slices or its pools that program wrote before this write
+    // read the router was set back by it (planned from the earlier read): planned again
+    moved: async (current) => {
+      from = { svc: current, ...(await inputs()) };
+      return plannedFromDiffers(wrote, from);
+    },
   };
   await steps.write(svc, first);
   const settled = await settleWrites(steps, first, { whole: true });
@@ -110,6 +125,21 @@ async function replanWithout(deps: ReleaseDeps, a: IPAllocation, svc: Service & 
   }
   const held = new Set(settled.kind === 'gone' ? [] : settled.allocations.filter(holdsAddress).flatMap((x) => canonicalOf(x.status?.address)));
   for (const address of writtenShared) if (!held.has(address)) await settleSharedEntries(deps, address, report, 'unknown');
+}
+
+/** What a re-plan of a Service takes from the cluster besides its allocations. */
+interface PlannedFrom {
+  svc: Service;
+  slices: readonly EndpointSlice[];
+  pools: readonly IPPool[];
+}
+
+/** Whether a re-plan from `now` could differ from one from `before`: the Service's spec or annotations, a slice or a pool's spec changed. */
+function plannedFromDiffers(before: PlannedFrom, now: PlannedFrom): boolean {
+  const slices = (f: PlannedFrom): string => f.slices.map((s) => `${s.metadata.name}@${s.metadata.resourceVersion ?? ''}`).sort().join(',');
+  const pools = (f: PlannedFrom): string => f.pools.map((p) => `${p.metadata.name}@${p.metadata.uid ?? ''}/${p.metadata.generation ?? 0}/${p.metadata.deletionTimestamp ?? ''}`).sort().join(',');
+  const svc = (f: PlannedFrom): unknown => ({ spec: f.svc.spec, annotations: f.svc.metadata.annotations ?? {} });
+  return slices(before) !== slices(now) || pools(before) !== pools(now) || !deepEqualJson(svc(before), svc(now));
 }
 
 /** An address's canonical text (as a Service program's addressOwners names it), or none. */

@@ -75,6 +75,30 @@ describe('settleWrites: a router write followed until it was planned from what t
   });
 });
 
+describe('settleWrites with the other inputs of a write (moved)', () => {
+  it('writes again, once, when they changed after the last write though the allocations did not', async () => {
+    const s = scripted([[a, b]]);
+    const answers = [true, false];
+    let asked = 0;
+    const settled = await settleWrites({ ...s.steps, moved: () => Promise.resolve(answers[asked++] ?? false) }, [a, b], { rounds: 5 });
+    expect(settled).toMatchObject({ kind: 'settled' });
+    expect(s.writes).toEqual([['a', 'b']]);
+    expect(asked).toBe(2);
+  });
+
+  it('is not asked while the allocations still change', async () => {
+    const s = scripted([[a], [a]]);
+    let asked = 0;
+    const moved = (): Promise<boolean> => {
+      asked++;
+      return Promise.resolve(false);
+    };
+    await settleWrites({ ...s.steps, moved }, [a, b], { rounds: 5 });
+    expect(s.writes).toEqual([['a']]);
+    expect(asked).toBe(1);
+  });
+});
+
 describe('noneNew: whether an allocation holds an address a write did not plan', () => {
   it('holds when every holder was planned with its address; one being deleted does not count', () => {
     expect(noneNew([a, b], [a, b])).toBe(true);

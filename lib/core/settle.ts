@@ -24,6 +24,12 @@ export interface SettleSteps<O> {
   write(owner: O, planned: IPAllocation[]): Promise<void>;
   /** The owner went while the router was written: everything of it goes. `planned`: what the last write was planned with. */
   gone(planned: IPAllocation[]): Promise<void>;
+  /**
+   * Whether what the last write was planned from besides the allocations (the owner's spec, its
+   * endpoints, its pools) changed since; the next write then plans from it as it is now. Asked
+   * only once the allocations are settled. Without it, only the allocations count.
+   */
+  moved?(owner: O): Promise<boolean>;
 }
 
 export type Settled =
@@ -56,7 +62,7 @@ export async function settleWrites<O>(steps: SettleSteps<O>, planned: IPAllocati
       return { kind: 'gone' };
     }
     const now = await steps.allocations();
-    if (stillHolding(planned, now) && (!whole || noneNew(planned, now))) return { kind: 'settled', allocations: now };
+    if (stillHolding(planned, now) && (!whole || noneNew(planned, now)) && !(await steps.moved?.(owner))) return { kind: 'settled', allocations: now };
     if (round === rounds) return { kind: 'unsettled', allocations: now };
     await steps.write(owner, now);
     planned = now;
