@@ -5,7 +5,7 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
-import { memoryPort, type WriteRecord } from '../../lib/k8s/memory.js';
+import type { WriteRecord } from '../../lib/k8s/memory.js';
 import { KubeError } from '../../lib/k8s/errors.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
@@ -469,17 +469,17 @@ describe('a Service\'s allocation released while its new one is recorded and pro
 
   /** What allocate does for the Service whose A it replaced by C: A deleted, C made, claimed and recorded. */
   async function replaceAByC(c: Ctx): Promise<void> {
-    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
-    await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': `${IP_C},${IP_B}` } } });
-    await c.kube.port.remove('IPAllocation', ALLOC_A);
+    const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
+    await c.kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { 'mikrolb.de/load-balancer-ips': `${IP_C},${IP_B}` } } });
+    await c.kube.admin.remove('IPAllocation', ALLOC_A);
   }
 
   async function recordC(c: Ctx): Promise<void> {
     const { status, metadata, ...made } = allocation(ALLOC_C, 'alloc-c', IP_C, true);
     const { uid: _uid, resourceVersion: _rv, ...meta } = metadata;
-    const created = IPAllocationSchema.parse(await c.kube.port.create('IPAllocation', { ...made, metadata: meta }));
-    await c.kube.port.create('IPAddressClaim', claim(IP_C, ALLOC_C, created.metadata.uid ?? ''));
-    await c.kube.port.replaceStatus('IPAllocation', { ...created, status });
+    const created = IPAllocationSchema.parse(await c.kube.admin.create('IPAllocation', { ...made, metadata: meta }));
+    await c.kube.admin.create('IPAddressClaim', claim(IP_C, ALLOC_C, created.metadata.uid ?? ''));
+    await c.kube.admin.replaceStatus('IPAllocation', { ...created, status });
   }
 
   it('release re-plans the Service after program wrote C: C keeps its entries, A\'s go', async () => {
@@ -494,7 +494,7 @@ describe('a Service\'s allocation released while its new one is recorded and pro
     expect(c.entries(`svc=${UID}:adv:${IP_C}`)).toHaveLength(1);
     held.resume();
     expect((await releasing).kind).toBe('done');
-    expect(await c.kube.port.get('IPAllocation', ALLOC_A)).toBeUndefined();
+    expect(await c.kube.admin.get('IPAllocation', ALLOC_A)).toBeUndefined();
     expect(c.entries(IP_A)).toEqual([]);
     expect(c.adverts()).toEqual([`${IP_B}/32 on ether1`, `${IP_C}/32 on ether1`]);
     expect(c.entries(`svc=${UID}:lb-jump:${IP_C}`)).toHaveLength(1);
@@ -510,14 +510,14 @@ describe('a sharing Service\'s allocation released while program writes, a new o
     const held = c.holdProgram('execute');
     const programming = c.run(c.program, SERVICE);
     await held.reached;
-    const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
-    await c.kube.port.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, 'mikrolb.de/load-balancer-ips': `${IP_A},${IP_C}` } } });
+    const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
+    await c.kube.admin.replace('Service', { ...svc, metadata: { ...svc.metadata, annotations: { ...svc.metadata.annotations, 'mikrolb.de/load-balancer-ips': `${IP_A},${IP_C}` } } });
     await deleteAndReleaseAllocation(c, ALLOC_B);
     const { status, metadata, ...made } = allocation(ALLOC_C, 'alloc-c', IP_C, true);
     const { uid: _uid, resourceVersion: _rv, ...meta } = metadata;
-    const created = IPAllocationSchema.parse(await c.kube.port.create('IPAllocation', { ...made, metadata: meta }));
-    await c.kube.port.create('IPAddressClaim', claim(IP_C, ALLOC_C, created.metadata.uid ?? '', 'web'));
-    await c.kube.port.replaceStatus('IPAllocation', { ...created, status });
+    const created = IPAllocationSchema.parse(await c.kube.admin.create('IPAllocation', { ...made, metadata: meta }));
+    await c.kube.admin.create('IPAddressClaim', claim(IP_C, ALLOC_C, created.metadata.uid ?? '', 'web'));
+    await c.kube.admin.replaceStatus('IPAllocation', { ...created, status });
     expect((await c.run(c.program2, SERVICE)).kind).toBe('done');
     expect(c.entries(`svc=ip-${IP_C}:`)).toHaveLength(2);
     held.resume();
@@ -534,7 +534,7 @@ describe('a sharing Service\'s allocation released while program writes, a new o
 describe('a Service\'s allocation released while program writes a change of the Service', () => {
   async function releaseAWhile(c: Ctx, change: () => Promise<void>): Promise<void> {
     expect((await c.run(c.program, SERVICE)).kind).toBe('done'); // the router has the slice's 10.0.0.13
-    await c.kube.port.remove('IPAllocation', ALLOC_A);
+    await c.kube.admin.remove('IPAllocation', ALLOC_A);
     const held = c.holdRelease('read-menus');
     const releasing = c.run(c.release, { kind: 'IPAllocation', name: ALLOC_A });
     await held.reached;
@@ -548,8 +548,8 @@ describe('a Service\'s allocation released while program writes a change of the 
   it('its endpoints changed: the rules end with the new endpoints', async () => {
     const c = await setup({ programmed: true });
     await releaseAWhile(c, async () => {
-      const slice = EndpointSliceSchema.parse(await c.kube.port.get('EndpointSlice', 'web-abc', 'shop'));
-      await c.kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
+      const slice = EndpointSliceSchema.parse(await c.kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+      await c.kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
     });
     expect(c.natTargets()).toEqual(['80→10.0.0.14:8080']);
   });
@@ -557,8 +557,8 @@ describe('a Service\'s allocation released while program writes a change of the 
   it('its ports changed: the rules end with the new port', async () => {
     const c = await setup({ programmed: true });
     await releaseAWhile(c, async () => {
-      const svc = ServiceSchema.parse(await c.kube.port.get('Service', 'web', 'shop'));
-      await c.kube.port.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
+      const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
+      await c.kube.admin.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
     });
     expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
   });
@@ -566,8 +566,8 @@ describe('a Service\'s allocation released while program writes a change of the 
   it('its pool moved to another interface: the address ends advertised there', async () => {
     const c = await setup({ programmed: true });
     await releaseAWhile(c, async () => {
-      const pool = IPPoolSchema.parse(await c.kube.port.get('IPPool', 'lan'));
-      await c.kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
+      const pool = IPPoolSchema.parse(await c.kube.admin.get('IPPool', 'lan'));
+      await c.kube.admin.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
     });
     expect(c.adverts()).toEqual([`${IP_B}/32 on bridge`]);
   });
