@@ -285,7 +285,8 @@ async function freeAddresses(deps: ReleaseDeps, a: IPAllocation, report: Release
     await deps.kube.recordEvent({ regarding: { kind: 'IPAllocation', name, uid: a.metadata.uid }, type: 'Warning', reason: 'AddressInvalid', note: `Status address "${a.status.address}" is not a valid IP address; releasing by uid.`, action: 'Release' });
   }
   const claims = opts.claims ?? await claimsOf(deps, a);
-  if (!a.status?.address && claims.length === 0) return;
+  // nothing held now, nor left since program last ran (formerAddresses: their entries may stand)
+  if (!a.status?.address && claims.length === 0 && (a.status?.formerAddresses ?? []).length === 0) return;
   if (!opts.routerDone) await releaseOnRouter(deps, a, report);
   const pools = await releaseClaims(deps, a, claims, report);
   for (const p of pools) await releasePoolIfDeleting(deps, p, report, a.metadata.uid);

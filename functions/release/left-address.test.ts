@@ -53,3 +53,26 @@ describe('release of a Service whose allocation gave its address up', () => {
     expect(got.service).toBeUndefined();
   });
 });
+
+describe('release of one allocation that left its address, its Service live', () => {
+  it('takes the entries of the address it left off the router, although it holds no address and no claim now', async () => {
+    const [svc, allocation] = objects('Failed');
+    const live = { ...svc, metadata: { name: 'web', namespace: 'shop', uid: UID, finalizers: ['mikrolb.de/finalizer'] } };
+    // allocate took its address away (formerAddresses: program had not run since) and then let it go
+    const leaving = {
+      ...allocation,
+      metadata: { ...allocation?.metadata, name: 'ip-web', deletionTimestamp: '2026-01-01T00:00:00Z' },
+      status: { phase: 'Failed', formerAddresses: ['192.0.2.15'] },
+    };
+    const kube = memoryPortAs('release', { now: NOW, objects: [live, leaving] });
+    const seed: RouterState = { version: '7.19.1', menus: { '/ip/firewall/nat': [{ '.id': '*20', chain: 'mikrolb-lb', action: 'jump', 'jump-target': 'mikrolb-svc-5e1f00000000', 'dst-address': '192.0.2.15', comment: JUMP }] } };
+    const router = memoryRouter(seed);
+    const fn = createRelease({
+      kube: kube.port, router, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, claimGraceMs: 60_000,
+    });
+    expect((await fn(objectInvocation('update', { kind: 'IPAllocation', name: 'ip-web' }))).kind).toBe('done');
+    expect((router.state().menus['/ip/firewall/nat'] ?? []).map((e) => e.comment)).toEqual([]);
+    expect(await kube.admin.get('IPAllocation', 'ip-web')).toBeUndefined();
+  });
+});
