@@ -43,7 +43,8 @@ export interface RouterView {
 async function applyToRouter(deps: ProgramDeps, p: OwnerProgram, report: ProgramReport, state?: RouterView): Promise<{ outcomes: Map<string, RouterOutcome>; error?: string; wrote: boolean; added: boolean }> {
   try {
     const owner = { ...p, cluster: deps.classes.clusterName ?? DEFAULT_CLUSTER };
-    const { ops, outcomes, refused } = await programOwner(deps.router, owner, state ? { state: state.entries(p.uid, ownersOf(p)) } : {});
+    // rules another cluster wrote for this Service would take its traffic: it is not programmed (twinEntry)
+    const { ops, outcomes, refused } = await programOwner(deps.router, owner, { refuseTwins: true, ...(state ? { state: state.entries(p.uid, ownersOf(p)) } : {}) });
     report.routerOps += ops.length;
     if (ops.length) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
     return { outcomes, ...(refused === undefined ? {} : { error: refused }), wrote: ops.length > 0, added: ops.some((op) => op.op === 'add') };

@@ -194,6 +194,42 @@ export function planOwner(whole: OwnerProgram, state: Record<string, RouterEntry
   return { ops, outcomes };
 }
 
+/** An entry of this Service that the MikroLB of another cluster wrote (see twinEntry). */
+export interface TwinEntry {
+  menu: string;
+  entry: RouterEntry;
+  cluster: string;
+}
+
+/**
+ * An entry of this Service tagged for another cluster: the same uid under another
+ * MIKROLB_CLUSTER_NAME — the installation renamed without uninstalling its old name's entries,
+ * or a copy of the cluster sharing the router. A Service's chains and lists are named after its
+ * uid, not the cluster, so those rules sit in its chains ahead of any we would add and take its
+ * traffic to the endpoints they name: programmed anyway, the Service was reported Ready while
+ * every connection to its new address went to the old rules' (gone) pods.
+ */
+export function twinEntry(p: Pick<OwnerProgram, 'uid' | 'service' | 'cluster'>, state: Record<string, RouterEntry[]>): TwinEntry | undefined {
+  if (!p.service) return undefined;
+  const cluster = p.cluster ?? DEFAULT_CLUSTER;
+  for (const [menu, entries] of Object.entries(state)) {
+    for (const entry of entries) {
+      const owner = ownerOf(entry.comment);
+      if (owner?.kind === 'service' && owner.uid === p.uid && owner.cluster !== cluster) return { menu, entry, cluster: owner.cluster };
+    }
+  }
+  return undefined;
+}
+
+/** Why nothing is programmed for a Service with a twin entry, and what the operator does about it. */
+export function twinMessage(t: TwinEntry): string {
+  const where = `${t.menu} ${t.entry['.id'] ?? ''}${t.entry.chain ? ` in chain ${t.entry.chain}` : ''}`;
+  const name = JSON.stringify(t.cluster);
+  return `The router carries entries of this Service written by the MikroLB of cluster ${name} (${where}), which would take its traffic, so nothing is programmed for it: `
+    + `if that is this installation under its old name, remove them with MIKROLB_CLUSTER_NAME=${t.cluster} mikrolb uninstall --router (docs/upgrading.md); `
+    + `if it is another cluster with this Service's uid (a copy of this one), it cannot share the router.`;
+}
+
 /** The owners whose entries this owner plans: itself, and the shared addresses it holds. */
 export function ownersOf(p: Pick<OwnerProgram, 'uid' | 'service'>): string[] {
   return [p.uid, ...new Set(Object.values(p.service?.addressOwners ?? {}))];
@@ -212,7 +248,8 @@ const BUILTIN_CHAINS: Record<string, readonly string[]> = { filter: ['input', 'f
  * its own entries cost: each owner sees the built-in chains (and their foreign rules) plus its
  * own entries, in router order — exactly what a narrowed read would have returned. Entries of
  * other clusters' Services are nobody's here, but for their (and foreign) LB list entries,
- * which every owner sees: they hold an address.
+ * which every owner sees (they hold an address), and those of the owner's own uid, which sit in
+ * its chains as a narrowed read finds them (twinEntry).
  */
 export function partitionState(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): (uid: string, also?: readonly string[]) => Record<string, RouterEntry[]> {
   const shared: Record<string, [number, RouterEntry][]> = {};
@@ -226,7 +263,7 @@ export function partitionState(state: Record<string, RouterEntry[]>, cluster: st
       const listHolder = e.list === LB_LIST && owner?.cluster !== cluster;
       if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/')) || listHolder) {
         (shared[menu] ??= []).push([i, e]);
-      } else if (owner?.kind === 'service' && owner.cluster === cluster) {
+      } else if (owner?.kind === 'service') {
         const own = byOwner.get(owner.uid) ?? {};
         (own[menu] ??= []).push([i, e]);
         byOwner.set(owner.uid, own);
@@ -522,8 +559,12 @@ function refusedAdvert(e: unknown, stage: readonly Op[], p: OwnerProgram, state:
  * that re-plans a Service without one of its addresses takes that one off although another
  * cannot be advertised. The refused allocations get a `failed` outcome, and `refused` the
  * first refusal's message (the caller retries later). Costs round trips only after a refusal.
+ *
+ * `refuseTwins` (program): a Service whose entries another cluster wrote (see twinEntry) gets
+ * nothing written, every allocation a `failed` outcome, and `refused` says why. Release plans
+ * without it: what it takes off goes all the same.
  */
-export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>> } = {}): Promise<PlanResult & { refused?: string }> {
+export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { state?: Record<string, RouterEntry[]>; read?: () => Promise<Record<string, RouterEntry[]>>; refuseTwins?: boolean } = {}): Promise<PlanResult & { refused?: string }> {
   let given = opts.state;
   const custom = opts.read;
   const read = custom ? async () => ({ state: await custom(), addresses: 'complete' as const }) : () => readOwner(router, p);
@@ -538,6 +579,11 @@ export async function programOwner(router: RouterPort, p: OwnerProgram, opts: { 
     const state = await withRoutes(router, p, got.state);
     const { addresses } = got;
     given = undefined;
+    const twin = opts.refuseTwins ? twinEntry(p, state) : undefined;
+    if (twin !== undefined) {
+      const message = twinMessage(twin);
+      return { ops: sent, outcomes: new Map(p.adverts.map((w) => [w.allocation.metadata.name, { kind: 'failed', message }])), refused: message };
+    }
     const result = planOwner(p, state, addresses, failed);
     if (result.ops.length === 0) return { ...result, ops: sent, ...refused() };
     sent.push(...result.ops);

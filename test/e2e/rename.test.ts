@@ -12,8 +12,8 @@ import { eventually, startE2E, type E2E } from './stack.js';
  * Giving a running installation another MIKROLB_CLUSTER_NAME, as docs/upgrading.md says: stop
  * it, `mikrolb uninstall --router` with the old name, start it with the new one. Every Service
  * keeps its address, and the router carries its entries under the new name only. Done without
- * the uninstall, the old entries hold the addresses for "another cluster": an auto-assigned
- * address moves (what the docs warn of).
+ * the uninstall, the old entries hold the addresses for "another cluster" and their rules sit
+ * in each Service's chains: nothing is programmed over them, until the old name is uninstalled.
  */
 
 const ns = uniq('rename');
@@ -78,19 +78,32 @@ describe('renaming an installation (MIKROLB_CLUSTER_NAME)', () => {
     expect(ofCluster(first.sim.state(), 'default')).toEqual([]);
   });
 
-  it('renamed without the uninstall, the old entries hold the addresses for another cluster: the auto-assigned one moves', async () => {
+  it('renamed without the uninstall, nothing is programmed over the old rules, and each allocation says why; the uninstall the message names heals it', async () => {
     const edge = running.pop();
     if (!edge) throw new Error('the first test left no running installation');
     const picked = await ingress('picked');
+    const pinned = await ingress('pinned');
     await edge.controller.stop();
     const west = await startE2E(SEED, { resyncIntervalMs: 3000, sim: first.sim, clusterName: 'west' });
     running.push(west);
+    // the old entries' rules sit in each Service's chains (named after its uid): programmed
+    // there, a Service would lead to them; it keeps its address meanwhile
+    for (const name of ['picked', 'pinned']) {
+      await eventually(async () => {
+        const ready = (await make.allocationsOf(ns, name))[0]?.status?.conditions?.find((c) => c.type === 'Ready');
+        expect(ready).toMatchObject({ status: 'False', reason: 'BackendError', message: expect.stringContaining('MIKROLB_CLUSTER_NAME=edge mikrolb uninstall --router') });
+      }, 120_000, 500);
+    }
+    expect(advertised(first.sim.state(), 'west')).toEqual([]);
+    // the old name's entries stay (nobody removes them) and still lead the old addresses to the old rules
+    expect(advertised(first.sim.state(), 'edge')).toEqual([`${picked ?? '?'}/32`, `${pinned ?? '?'}/32`].sort());
+
+    expect(await uninstallRouter(first.router, false, quiet, 'edge')).toBe(0);
     await eventually(async () => {
-      const now = await ingress('picked');
-      expect(now).toBeDefined();
-      expect(now).not.toBe(picked);
+      expect(await ingress('picked')).toBe(picked);
+      expect(await ingress('pinned')).toBe(pinned);
+      expect(advertised(first.sim.state(), 'west')).toEqual([`${picked ?? '?'}/32`, `${pinned ?? '?'}/32`].sort());
     }, 120_000, 500);
-    // the old name's entries stay (nobody removes them) and still lead the old address to the old rules
-    expect(advertised(first.sim.state(), 'edge')).toContain(`${picked ?? '?'}/32`);
+    expect(ofCluster(first.sim.state(), 'edge')).toEqual([]);
   });
 });
