@@ -3,7 +3,6 @@ import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { EndpointSliceSchema, ServiceSchema } from '../../lib/k8s/core-objects.js';
-import { memoryPort } from '../../lib/k8s/memory.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import { uninstallRouter } from '../../lib/cli/uninstall.js';
@@ -11,7 +10,7 @@ import { ownerOf } from '../../lib/router/index.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
 import type { RouterState } from '../../lib/router/state.js';
 import { createTracer } from '../../test/tracer/index.js';
-import { LAN_ROUTER, lanServiceObjects } from '../test-support.js';
+import { LAN_ROUTER, lanServiceObjects, memoryPortAs } from '../test-support.js';
 import { createProgram } from './handler.js';
 
 /**
@@ -32,24 +31,24 @@ const quiet = { stdout: { write: () => undefined }, stderr: { write: () => undef
 async function setup() {
   const sim = await startSim({ initialState: LAN_ROUTER });
   const client = openClient(sim, { timeoutMs: 5000 });
-  const kube = memoryPort({
+  const kube = memoryPortAs('program', {
     now: NOW,
     objects: lanServiceObjects({ uid: UID, namespace: 'shop', name: 'web', port: { name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }, pool: { addresses: ['192.0.2.10-192.0.2.20'], interfaceName: 'ether1' } }),
   });
-  const made = IPAllocationSchema.parse(await kube.port.create('IPAllocation', {
+  const made = IPAllocationSchema.parse(await kube.admin.create('IPAllocation', {
     apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation',
     metadata: { name: NAME, finalizers: ['mikrolb.de/finalizer'], labels: { 'mikrolb.de/service-namespace': 'shop', 'mikrolb.de/service-name': 'web', 'mikrolb.de/service-uid': UID } },
     spec: { ipFamily: 'IPv4' },
   }));
   /** allocate's decision: the claim of `address` and the allocation's status (the one it leaves freed). */
   const allocated = async (address: string, leaves?: string) => {
-    await kube.port.create('IPAddressClaim', {
+    await kube.admin.create('IPAddressClaim', {
       apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf(address) ?? '' },
       spec: { address, poolName: 'lan', allocationName: NAME, allocationUID: made.metadata.uid },
     });
-    if (leaves) await kube.port.remove('IPAddressClaim', claimNameOf(leaves) ?? '');
-    const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', NAME));
-    await kube.port.replaceStatus('IPAllocation', { ...a, status: { phase: 'Allocated', address, advertised: false, observedGeneration: a.metadata.generation } });
+    if (leaves) await kube.admin.remove('IPAddressClaim', claimNameOf(leaves) ?? '');
+    const a = IPAllocationSchema.parse(await kube.admin.get('IPAllocation', NAME));
+    await kube.admin.replaceStatus('IPAllocation', { ...a, status: { phase: 'Allocated', address, advertised: false, observedGeneration: a.metadata.generation } });
   };
   const program = (clusterName: string) => createProgram({
     kube: kube.port, router: client, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false, clusterName }, now: NOW, log: silentLogger(),
@@ -58,11 +57,11 @@ async function setup() {
   const service = objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' });
   /** The pods moved: the one endpoint is now `address`. */
   const endpoint = async (address: string) => {
-    const slice = EndpointSliceSchema.parse(await kube.port.get('EndpointSlice', 'web-1', 'shop'));
-    await kube.port.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: [address], conditions: { ready: true } }] });
+    const slice = EndpointSliceSchema.parse(await kube.admin.get('EndpointSlice', 'web-1', 'shop'));
+    await kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: [address], conditions: { ready: true } }] });
   };
-  const ready = async () => IPAllocationSchema.parse(await kube.port.get('IPAllocation', NAME)).status?.conditions?.find((c) => c.type === 'Ready');
-  const ingress = async () => ServiceSchema.parse(await kube.port.get('Service', 'web', 'shop')).status?.loadBalancer?.ingress?.map((i) => i.ip);
+  const ready = async () => IPAllocationSchema.parse(await kube.admin.get('IPAllocation', NAME)).status?.conditions?.find((c) => c.type === 'Ready');
+  const ingress = async () => ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop')).status?.loadBalancer?.ingress?.map((i) => i.ip);
   return { sim, client, allocated, program, service, endpoint, ready, ingress };
 }
 
