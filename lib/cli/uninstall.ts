@@ -18,7 +18,8 @@ filter/nat/mangle rules, IPv4 and IPv6, and nothing else, printing each one once
 confirmed its removal (and, when the router refuses one, which are left). Other clusters'
 entries stay. --dry-run only prints. The router comes from ROUTEROS_URL, ROUTEROS_USERNAME,
 ROUTEROS_PASSWORD and ROUTEROS_CA_CERT; the cluster from MIKROLB_CLUSTER_NAME (default
-"default").
+"default"). Run it once the cluster's MikroLB is gone: a running controller or its functions
+write their entries again at the next event or resync.
 `;
 
 const MENUS = [...menusFor('IPv4'), ...menusFor('IPv6')];
