@@ -129,6 +129,17 @@ describe('event reasons', () => {
     const documented = new Set([...(sentence ?? '').matchAll(/`(\w+)`/g)].map((m) => m[1] ?? ''));
     expect(documented).toEqual(new Set(events.filter((e) => e.everyRun).map((e) => e.reason)));
   });
+
+  it('docs/architecture.md sorts them as the code does: recorded on every run (a heartbeat), or when something changed', () => {
+    const flat = read('docs/architecture.md').replace(/\s+/g, ' ');
+    const listed = (pattern: RegExp): Set<string> => new Set([...(pattern.exec(flat)?.[1] ?? '').matchAll(/`(\w+)`/g)].map((m) => m[1] ?? ''));
+    const onChange = listed(/An event recorded when something changed \(([^)]*)\) counts every repeat/);
+    const everyRun = listed(/one recorded on every run while its cause holds \(([^)]*)\) is counted at most once/);
+    expect(onChange.size).toBeGreaterThan(2);
+    expect(everyRun).toEqual(new Set(events.filter((e) => e.everyRun).map((e) => e.reason)));
+    const recordedOnChange = new Set(events.filter((e) => !e.everyRun).map((e) => e.reason));
+    expect([...onChange].filter((r) => !recordedOnChange.has(r) || everyRun.has(r))).toEqual([]);
+  });
 });
 
 describe('condition types and reasons', () => {
