@@ -25,8 +25,14 @@ const READ_ONLY = new Set([
 
 const COMMON_DEFAULTS: Readonly<Record<string, string>> = { disabled: 'false' };
 const RULE_DEFAULTS: Readonly<Record<string, string>> = { action: 'accept', log: 'false', 'log-prefix': '' };
-/** `auto-link-local=true` is printed on every IPv6 address since 7.18. */
-const IPV6_ADDRESS_DEFAULTS: Readonly<Record<string, string>> = { 'eui-64': 'false', 'no-dad': 'false', 'auto-link-local': 'true' };
+/**
+ * Printed on every IPv6 address: `auto-link-local=true` since 7.18, `from-pool-policy=recommended`
+ * since 7.23 (community.routeros `_api_data.py`, PR #469: how an address takes its prefix from a
+ * pool; ours take none).
+ */
+const IPV6_ADDRESS_DEFAULTS: Readonly<Record<string, string>> = {
+  'eui-64': 'false', 'no-dad': 'false', 'auto-link-local': 'true', 'from-pool-policy': 'recommended',
+};
 /** Mangle actions after which the router prints `passthrough=true` unless told otherwise. */
 const PASSTHROUGH_ACTIONS = ['mark-connection', 'mark-packet', 'mark-routing', 'change-dscp', 'change-mss', 'change-ttl'];
 

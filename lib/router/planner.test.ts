@@ -129,6 +129,17 @@ describe('plans compare wire strings the way the router prints them', () => {
     expect(converge(v722, desiredFor([web]), scopes.everything).ops).toEqual([]);
   });
 
+  // RouterOS 7.23 added from-pool-policy to IPv6 addresses, default `recommended`
+  // (community.routeros _api_data.py, PR #469).
+  const v723: RouterState = {
+    ...v722,
+    menus: { ...v722.menus, '/ipv6/address': (v722.menus['/ipv6/address'] ?? []).map((entry) => ({ ...entry, 'from-pool-policy': 'recommended' })) },
+  };
+
+  it('finds nothing to do on the from-pool-policy RouterOS 7.23 prints on every IPv6 address', () => {
+    expect(converge(v723, desiredFor([web]), scopes.everything).ops).toEqual([]);
+  });
+
   const tamper = (change: Record<string, string>): RouterState => ({ ...v722, menus: { ...v722.menus, '/ipv6/address': (v722.menus['/ipv6/address'] ?? []).map((entry) =>
     entry.comment?.startsWith('mikrolb:') === true ? { ...entry, ...change } : entry) } });
 
@@ -138,6 +149,14 @@ describe('plans compare wire strings the way the router prints them', () => {
     ]);
     expect(converge(tamper({ 'from-pool': 'pool1' }), desiredFor([web]), scopes.everything).ops.map((op) => `${op.op} ${op.menu}`)).toEqual([
       'remove /ipv6/address', 'add /ipv6/address',
+    ]);
+  });
+
+  it('puts back a from-pool-policy changed by hand (RouterOS 7.23)', () => {
+    const changed = { ...v723, menus: { ...v723.menus, '/ipv6/address': (v723.menus['/ipv6/address'] ?? []).map((entry) =>
+      entry.comment?.startsWith('mikrolb:') === true ? { ...entry, 'from-pool-policy': 'without-acquire' } : entry) } };
+    expect(converge(changed, desiredFor([web]), scopes.everything).ops).toEqual([
+      { op: 'set', menu: '/ipv6/address', id: expect.any(String), changes: { 'from-pool-policy': 'recommended' } },
     ]);
   });
 });

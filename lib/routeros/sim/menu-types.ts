@@ -40,6 +40,8 @@ export interface FieldSpec {
   required?: boolean;
   /** What print shows while the field is unset. */
   shown?: string | ((props: Props) => string | undefined);
+  /** The release (`[major, minor]`) that added the field: an older router neither prints nor takes it. */
+  since?: readonly [number, number];
 }
 
 /** A printed item: `.id` (when the menu has ids) and the other properties, in print order. */
@@ -84,6 +86,11 @@ export const mayDerive = (spec: MenuSpec, name: string): boolean => spec.derive 
  */
 export function ownValue(spec: MenuSpec, props: Props, name: string): string | undefined {
   return props.get(name) ?? shownValue(spec.fields[name], props);
+}
+
+/** Whether a router of `version` has `field` (see FieldSpec.since); an unknown field it has not. */
+export function fieldIn(field: FieldSpec | undefined, version: string): boolean {
+  return field !== undefined && (field.since === undefined || versionAtLeast(version, ...field.since));
 }
 
 /** Whether a RouterOS version (`7.19.1`, `7.22beta2`) is `major.minor` or later. */

@@ -17,10 +17,12 @@ function addressMenu(family: Family): MenuSpec {
     },
     'eui-64': { check: v.bool, shown: 'false' },
     'no-dad': { check: v.bool, shown: 'false' },
-    // Printed on every entry: auto-link-local since 7.18 (terraform-provider-routeros#672),
-    // from-pool empty unless the address comes from a pool.
-    'auto-link-local': { check: v.bool, shown: 'true' },
+    // Printed on every entry: from-pool, empty unless the address comes from a pool;
+    // auto-link-local since 7.18 (terraform-provider-routeros#672); from-pool-policy since 7.23
+    // (community.routeros#469, default `recommended`).
+    'auto-link-local': { check: v.bool, shown: 'true', since: [7, 18] },
     'from-pool': { check: v.text, shown: '' },
+    'from-pool-policy': { check: v.text, shown: 'recommended', since: [7, 23] },
   };
   return {
     path: `${prefixOf(family)}/address`,

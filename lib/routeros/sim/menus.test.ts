@@ -212,6 +212,32 @@ describe('addresses', () => {
     });
   });
 
+  it('prints and takes an IPv6 address property only from the release that added it', async () => {
+    // auto-link-local came with 7.18, from-pool-policy (default recommended) with 7.23.
+    const printed = async (version: string): Promise<{ item: Record<string, string> | undefined; traps: (string | undefined)[] }> => {
+      const { client } = await router({ version });
+      await client.command(['/ipv6/address/add', '=address=fd00::10/128', '=interface=ether1', '=advertise=no']);
+      const traps = [
+        (await client.command(['/ipv6/address/set', '=numbers=*5', '=auto-link-local=no'])).trap?.message,
+        (await client.command(['/ipv6/address/set', '=numbers=*5', '=from-pool-policy=recommended'])).trap?.message,
+      ];
+      const item = (await client.command(['/ipv6/address/print'])).items[0];
+      await fixture?.stop();
+      fixture = undefined;
+      return { item, traps };
+    };
+    const old = await printed('7.17.2');
+    expect(old.traps).toEqual(['unknown parameter auto-link-local', 'unknown parameter from-pool-policy']);
+    expect(Object.keys(old.item ?? {})).not.toContain('auto-link-local');
+    const v722 = await printed('7.22');
+    expect(v722.traps).toEqual([undefined, 'unknown parameter from-pool-policy']);
+    expect(v722.item).toMatchObject({ 'auto-link-local': 'false' });
+    expect(Object.keys(v722.item ?? {})).not.toContain('from-pool-policy');
+    const v723 = await printed('7.23');
+    expect(v723.traps).toEqual([undefined, undefined]);
+    expect(v723.item).toMatchObject({ 'auto-link-local': 'false', 'from-pool-policy': 'recommended' });
+  });
+
   it('marks an address invalid when its interface is missing (seeded)', async () => {
     const { client } = await router({
       initialState: { version: '7.19.1', menus: { '/interface': [], '/ip/address': [{ '.id': '*1', address: '10.0.0.1/24', interface: 'gone' }] } },

@@ -1,5 +1,5 @@
 import type { ParsedCommand } from './command.js';
-import { formatId, mayDerive, ownValue, versionAtLeast, type MenuSpec, type PrintedItem, type RouterReader, type StoredEntry } from './menu-types.js';
+import { fieldIn, formatId, mayDerive, ownValue, versionAtLeast, type MenuSpec, type PrintedItem, type RouterReader, type StoredEntry } from './menu-types.js';
 import { narrowing, parseQuery, queryMatcher, type QueryWord } from './query.js';
 import { resolveItems } from './items.js';
 import { traps, trapSentence } from './traps.js';
@@ -11,6 +11,7 @@ export function printedEntry(spec: MenuSpec, entry: StoredEntry, router: RouterR
   const item: PrintedItem = new Map([['.id', formatId(entry.id)]]);
   const derived = spec.derive?.(entry.props, router) ?? {};
   for (const key of Object.keys(spec.fields)) {
+    if (!fieldIn(spec.fields[key], router.version)) continue;
     const value = derived[key] ?? ownValue(spec, entry.props, key);
     if (value !== undefined) item.set(key, value);
   }
@@ -24,8 +25,9 @@ export function printedEntry(spec: MenuSpec, entry: StoredEntry, router: RouterR
  * are derived (see MenuSpec.derive), so a query on any other (an address, a comment) never
  * computes them.
  */
-function printedValue(spec: MenuSpec, entry: StoredEntry, derive: () => Readonly<Record<string, string>>, key: string): string | undefined {
+function printedValue(spec: MenuSpec, entry: StoredEntry, router: RouterReader, derive: () => Readonly<Record<string, string>>, key: string): string | undefined {
   if (key === '.id') return formatId(entry.id);
+  if (spec.fields[key] !== undefined && !fieldIn(spec.fields[key], router.version)) return entry.props.get(key);
   return (mayDerive(spec, key) ? derive()[key] : undefined) ?? ownValue(spec, entry.props, key);
 }
 
@@ -66,7 +68,7 @@ class EntryTarget {
   }
 
   get(name: string): string | undefined {
-    return this.entry && printedValue(this.spec, this.entry, this.derive, name);
+    return this.entry && printedValue(this.spec, this.entry, this.router, this.derive, name);
   }
 }
 

@@ -1,6 +1,6 @@
 import type { ParsedCommand } from './command.js';
 import { resolveItems } from './items.js';
-import { formatId, type MenuSpec, type Props } from './menu-types.js';
+import { fieldIn, formatId, type MenuSpec, type Props } from './menu-types.js';
 import type { Reply } from './print.js';
 import type { RouterStore } from './store.js';
 import { traps, trapSentence, type Trap } from './traps.js';
@@ -17,8 +17,9 @@ function checkValues(spec: MenuSpec, store: RouterStore, attrs: Map<string, stri
   const interfaceExists = (name: string): boolean => store.interfaceExists(name);
   for (const [name, raw] of attrs) {
     if (control.includes(name)) continue;
-    const check = spec.fields[name]?.check;
-    if (check === undefined) return { ok: false, trap: traps.unknownParameter(name) };
+    const field = spec.fields[name];
+    const check = field?.check;
+    if (check === undefined || !fieldIn(field, store.version)) return { ok: false, trap: traps.unknownParameter(name) };
     const checked = check(raw, { field: name, interfaceExists });
     if (!checked.ok) return checked;
     values.set(name, checked.value);
@@ -112,7 +113,7 @@ export function unset(spec: MenuSpec, command: ParsedCommand, store: RouterStore
   if (names === undefined) return failed(traps.missingArguments(['value-name']));
   for (const name of names) {
     const field = spec.fields[name];
-    if (field?.check === undefined || field.required === true) return failed(traps.invalidValue('value-name'));
+    if (field?.check === undefined || field.required === true || !fieldIn(field, store.version)) return failed(traps.invalidValue('value-name'));
   }
   return update(spec, store, found.ids, (props) => {
     for (const name of names) props.delete(name);
