@@ -4,12 +4,15 @@ import { runMenuCommand } from '../routeros/sim/commands.js';
 import { MENUS } from '../routeros/sim/menus.js';
 import { printedItems } from '../routeros/sim/print.js';
 import { storeFromState, type RouterStore } from '../routeros/sim/store.js';
+import { versionAtLeast } from '../routeros/sim/menu-types.js';
 import type { RouterState } from './state.js';
 import { applyPlanToState } from './apply.js';
+import { connectedNetworks, hairpinEntries } from './hairpin.js';
+import { mergeDesired } from './menus.js';
 import { scopes } from './names.js';
 import type { Op } from './ops.js';
 import { planState } from './planner.js';
-import { ALL_MENUS, baseRouter, desiredFor, endpointsAt, routerWithForeignRules, webService } from './test-support.js';
+import { ALL_MENUS, baseRouter, desiredFor, endpointsAt, FAMILIES, routerWithForeignRules, webService } from './test-support.js';
 
 /**
  * The plans, sent as API sentences to the protocol-faithful simulator: every value is one the
@@ -172,5 +175,80 @@ describe('a router with fasttrack (its builtin dummy rules first in filter forwa
     const forward = store.dump().menus['/ip/firewall/filter']?.filter((e) => e.chain === 'forward').map((e) => e.comment ?? e.action);
     expect(forward?.slice(0, 3)).toEqual(['special dummy rule to show fasttrack counters', 'mikrolb:default:global:filter-forward-accept-lb', 'fasttrack-connection']);
     expect(planState(printed(store), desiredFor([webService()]), scopes.everything, ALL_MENUS)).toEqual([]);
+  });
+});
+
+describe('every kind of entry MikroLB writes, on every RouterOS release the simulator models', () => {
+  // What a router prints beyond what was written (defaults, counters, derived and read-only
+  // values, properties newer releases add) must never turn a run into writes: a freshly
+  // printed entry plans nothing, while a hand edit of what MikroLB decides is put back with a
+  // `set`, not a remove and add.
+  const VERSIONS = ['7.12', '7.15.3', '7.17.2', '7.18', '7.19.1', '7.20.4', '7.21', '7.22', '7.23'];
+  const ranged = webService({ sourceRanges: [{ family: 'IPv4', range: '198.51.100.0/24' }, { family: 'IPv6', range: '2001:db8:7::/48' }] });
+  const sticky = webService({ uid: '0b7e5d1c-2a3f-4e6d-8c9b-1a2b3c4d5e6f', name: 'sticky', sessionAffinity: 'ClientIP', lbAddresses: [{ family: 'IPv4', address: '192.0.2.17' }, { family: 'IPv6', address: '2001:db8:ffff::17' }] });
+  const desired = (state: RouterState) => mergeDesired(desiredFor([ranged, sticky]), ...FAMILIES.map((family) =>
+    hairpinEntries(family, connectedNetworks(family, state.menus[family === 'IPv4' ? '/ip/address' : '/ipv6/address'] ?? []))));
+  const plan = (store: RouterStore): Op[] => planState(printed(store), desired(printed(store)), scopes.everything, ALL_MENUS);
+
+  function programmed(version: string): RouterStore {
+    const store = seededStore({ ...baseRouter(), version });
+    expect(send(store, plan(store))).toEqual([]);
+    return store;
+  }
+
+  /** Our entry of `menu` whose comment ends with `key`. */
+  function ours(store: RouterStore, menu: string, key: string): Record<string, string> {
+    const entry = printed(store).menus[menu]?.find((e) => e.comment?.startsWith('mikrolb:') === true && e.comment.endsWith(key));
+    if (entry === undefined) throw new Error(`no entry ${key} in ${menu}`);
+    return entry;
+  }
+
+  it.each(VERSIONS)('%s: every kind is written, and plans nothing once printed', (version) => {
+    const store = programmed(version);
+    const shown = printed(store);
+    const actions = new Set(Object.entries(shown.menus).flatMap(([menu, entries]) => menu.includes('/firewall/') ? entries.map((e) => `${menu.split('/')[1]} ${menu.split('/').pop()} ${e.action}`) : []));
+    for (const family of ['ip', 'ipv6']) {
+      for (const kind of ['filter accept', 'filter jump', 'filter reject', 'filter drop', 'mangle mark-connection', 'nat jump', 'nat return', 'nat dst-nat', 'nat src-nat', 'nat masquerade']) {
+        expect(actions, `${family} ${kind}`).toContain(`${family} ${kind}`);
+      }
+      expect(shown.menus[`/${family}/firewall/address-list`]?.[0]).toHaveProperty('creation-time');
+    }
+    expect(ours(store, '/ipv6/address', 'adv:2001:db8:ffff::15')).toMatchObject({ 'from-pool': '' });
+    expect(plan(store)).toEqual([]);
+  });
+
+  const edits: { menu: string; key: string; change: Record<string, string>; back: Record<string, string> }[] = [
+    { menu: '/ip/firewall/nat', key: 'dnat:tcp/80:0', change: { 'to-ports': '9999' }, back: { 'to-ports': '8080' } },
+    { menu: '/ipv6/firewall/nat', key: 'dnat:tcp/80:c3', change: { 'per-connection-classifier': 'src-address:8/3' }, back: { 'per-connection-classifier': 'src-address:32/3' } },
+    { menu: '/ip/firewall/nat', key: ':snat', change: { 'to-addresses': '192.0.2.99' }, back: { 'to-addresses': '192.0.2.16' } },
+    { menu: '/ip/firewall/nat', key: 'nat-srcnat-hairpin:10.0.0.0/24', change: { 'src-address': '10.9.0.0/24' }, back: { 'src-address': '10.0.0.0/24' } },
+    { menu: '/ipv6/firewall/nat', key: 'source-gate', change: { 'src-address-list': 'other' }, back: { 'src-address-list': `!mikrolb-src-6f1c2a9e4b7d` } },
+    { menu: '/ip/firewall/filter', key: 'filter-input-reject-tcp', change: { 'reject-with': 'icmp-host-unreachable' }, back: { 'reject-with': 'tcp-reset' } },
+    { menu: '/ip/firewall/filter', key: 'filter-input-accept-icmp', change: { log: 'yes', 'log-prefix': 'x' }, back: { log: 'false', 'log-prefix': '' } },
+    { menu: '/ipv6/firewall/filter', key: 'source-drop:2001:db8:ffff::15:tcp/80', change: { disabled: 'yes' }, back: { disabled: 'false' } },
+    { menu: '/ip/firewall/mangle', key: 'mangle-prerouting-mark-lb', change: { passthrough: 'no' }, back: { passthrough: 'true' } },
+    { menu: '/ipv6/firewall/address-list', key: 'lb-list:2001:db8:ffff::15', change: { list: 'elsewhere' }, back: { list: 'mikrolb-lb' } },
+    { menu: '/ip/address', key: 'adv:192.0.2.15', change: { interface: 'bridge' }, back: { interface: 'ether1' } },
+    { menu: '/ipv6/address', key: 'adv:2001:db8:ffff::15', change: { advertise: 'yes' }, back: { advertise: 'false' } },
+  ];
+
+  it.each(VERSIONS)('%s: a hand edit of an entry is set back, and nothing else is written', (version) => {
+    const store = programmed(version);
+    const extra = versionAtLeast(version, 7, 18) ? [{ menu: '/ipv6/address', key: 'adv:2001:db8:ffff::17', change: { 'auto-link-local': 'no' }, back: { 'auto-link-local': 'true' } }] : [];
+    for (const { menu, key, change, back } of [...edits, ...extra]) {
+      const id = ours(store, menu, key)['.id'] ?? '';
+      expect(send(store, [{ op: 'set', menu, id, changes: change }]), key).toEqual([]);
+      const ops = plan(store);
+      expect(ops, key).toEqual([{ op: 'set', menu, id, changes: back }]);
+      expect(send(store, ops)).toEqual([]);
+      expect(plan(store), key).toEqual([]);
+    }
+  });
+
+  it('a matcher added by hand to a rule has no default to go back to: the rule is replaced', () => {
+    const store = programmed('7.22');
+    const { '.id': id = '' } = ours(store, '/ip/firewall/nat', 'dnat:tcp/80:0');
+    send(store, [{ op: 'set', menu: '/ip/firewall/nat', id, changes: { 'in-interface': 'bridge' } }]);
+    expect(plan(store).map((op) => `${op.op} ${op.menu}`)).toEqual(['remove /ip/firewall/nat', 'add /ip/firewall/nat']);
   });
 });

@@ -1,5 +1,5 @@
 import type { Family } from './ip.js';
-import type { FieldSpec, MenuSpec, Props } from './menu-types.js';
+import type { FieldSpec, MenuSpec, Props, RouterReader } from './menu-types.js';
 import { traps } from './traps.js';
 import * as v from './validate.js';
 
@@ -110,6 +110,14 @@ function ruleMenu(prefix: string, table: Table, family: Family): MenuSpec {
 
 const HOST_NAME = /^(?=.*[a-z])[a-z0-9-]+(\.[a-z0-9-]+)*$/i;
 
+/**
+ * A list entry's `creation-time`, as v7 prints it since 7.10 (`2025-06-04 10:00:00`). The
+ * simulator keeps no time per entry: every entry shows when the router started.
+ */
+function creationTime(router: RouterReader): string {
+  return new Date(router.startedAt).toISOString().slice(0, 19).replace('T', ' ');
+}
+
 /** Address lists also take DNS names in IPv4 (the router resolves them into dynamic entries). */
 function listAddress(family: Family): v.Validator {
   const matcher = v.addressMatcher(family);
@@ -124,10 +132,13 @@ function addressListMenu(prefix: string, family: Family): MenuSpec {
       list: { check: v.text, required: true },
       address: { check: listAddress(family), required: true },
       timeout: { check: v.duration },
+      // read-only, printed on every entry
+      'creation-time': {},
       comment: { check: v.text },
       disabled: { check: v.bool, shown: 'false' },
       dynamic: readOnly('false'),
     },
+    derive: (_props, router) => ({ 'creation-time': creationTime(router) }),
     clash: (candidate, existing) =>
       candidate.get('list') === existing.get('list') && candidate.get('address') === existing.get('address')
         ? traps.alreadyHaveEntry

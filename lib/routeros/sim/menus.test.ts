@@ -139,6 +139,19 @@ describe('firewall rules', () => {
     });
     expect((await client.command(['/ip/firewall/address-list/add', '=list=other', '=address=192.0.2.1'])).trap).toBeNull();
   });
+
+  it('prints a list entry with its creation-time, which cannot be written and stays out of the state', async () => {
+    const { client, sim } = await router();
+    await client.command(['/ip/firewall/address-list/add', '=list=lb', '=address=192.0.2.1']);
+    expect((await client.command(['/ip/firewall/address-list/print'])).items[0]).toEqual({
+      '.id': '*5', list: 'lb', address: '192.0.2.1', 'creation-time': expect.stringMatching(/^\d{4}-\d\d-\d\d \d\d:\d\d:\d\d$/),
+      disabled: 'false', dynamic: 'false',
+    });
+    expect((await client.command(['/ip/firewall/address-list/set', '=numbers=*5', '=creation-time=2025-01-01 00:00:00'])).trap).toEqual({
+      message: 'unknown parameter creation-time', category: '1',
+    });
+    expect(sim.state().menus['/ip/firewall/address-list']).toEqual([{ '.id': '*5', list: 'lb', address: '192.0.2.1' }]);
+  });
 });
 
 describe('addresses', () => {
@@ -328,6 +341,8 @@ describe('derived values', () => {
     '/ip/route': [['dst-address', '10.9.0.0/16'], ['gateway', '10.0.0.254']],
     '/ipv6/route': [['dst-address', 'fd09::/32'], ['gateway', 'fd00::fe']],
     '/interface': [['name', 'ether1'], ['disabled', 'true']],
+    '/ip/firewall/address-list': [['list', 'x'], ['address', '10.0.0.1']],
+    '/ipv6/firewall/address-list': [['list', 'x'], ['address', 'fd00::1']],
   };
   const address = { id: 1, props: new Map([['address', '10.0.0.1/24'], ['interface', 'ether1']]) };
   const reader = {
