@@ -5,6 +5,8 @@ export type Labels = Readonly<Record<string, string>>;
 export interface Counter {
   inc(labels?: Labels, by?: number): void;
   value(labels?: Labels): number;
+  /** Drops the series whose labels match: those of an object that is gone, which would stay for good. */
+  drop(which: (labels: Labels) => boolean): void;
 }
 
 export interface Histogram {
@@ -74,6 +76,9 @@ export function createRegistry(): Registry {
       return {
         inc: (labels = {}, by = 1) => void (seriesOf(series, labels, () => 0).value += by),
         value: (labels = {}) => series.get(keyOf(labels))?.value ?? 0,
+        drop(which) {
+          for (const [key, s] of series) if (which(s.labels)) series.delete(key);
+        },
       };
     },
     gauge(name, help, collect) {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { sampleValue } from '../test/helpers/prom-text.js';
+import { parseSamples, sampleValue } from '../test/helpers/prom-text.js';
 import { poolCounts, viewPools } from './core/pools.js';
 import type { IPAllocation, IPPool } from './k8s/schemas.js';
 import { FAILURE_REASONS } from './core/assign.js';
@@ -49,11 +49,18 @@ describe('pool usage gauges', () => {
     const counts = { total: 4n, allocated: 1n, free: 3n };
     m.counted('stays', 'IPv4', counts);
     m.counted('goes', 'IPv6', counts);
+    m.decided('x', { pool: 'goes', reason: 'PoolExhausted' });
+    m.decided('y', { pool: 'stays', reason: 'PoolExhausted' });
+    m.decided('z', { pool: '', reason: 'AddressNotInPool' });
     m.retain(['stays', 'never-counted']);
     const text = m.render();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'stays' })).toBe(4);
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'goes' })).toBeUndefined();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'never-counted' })).toBeUndefined();
+    // the failure counter's series of a pool that went go too (else one per reason for good); not those of no pool
+    expect(parseSamples(text).filter((s) => s.name === ALLOCATION_FAILURES && s.labels.pool === 'goes')).toEqual([]);
+    expect(sampleValue(text, ALLOCATION_FAILURES, { pool: 'stays', reason: 'PoolExhausted' })).toBe(1);
+    expect(sampleValue(text, ALLOCATION_FAILURES, { pool: '', reason: 'AddressNotInPool' })).toBe(1);
   });
 });
 

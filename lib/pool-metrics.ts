@@ -21,7 +21,7 @@ export const ALLOCATIONS_FAILED = 'mikrolb_allocator_allocations_failed';
 export interface PoolMetrics {
   /** A pool was recounted from its claims. */
   counted(pool: string, family: IPFamily, counts: PoolCounts): void;
-  /** These are all the pools there are: the gauges of any other pool go. */
+  /** These are all the pools there are: the series of any other pool go (its gauges, and its failure counter's). */
   retain(pools: Iterable<string>): void;
   /**
    * An allocation was decided: failed (counted, and it is failing until decided otherwise) or
@@ -84,6 +84,9 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
     retain(names) {
       const keep = new Set(names);
       for (const pool of pools.keys()) if (!keep.has(pool)) pools.delete(pool);
+      // a deleted pool's counter series would stay for good, one per reason, with every pool
+      // ever created and deleted; were it created again, its counter starts again at zero
+      failures.drop((labels) => (labels.pool ?? '') !== '' && !keep.has(labels.pool ?? ''));
     },
     decided(allocation, failure) {
       if (!failure) return void failing.delete(allocation);

@@ -3,7 +3,7 @@ import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { ADDRESSES_IN_USE, ADDRESSES_TOTAL, ALLOCATION_FAILURES, ALLOCATIONS_FAILED, createPoolMetrics } from '../../lib/pool-metrics.js';
-import { sampleValue } from '../../test/helpers/prom-text.js';
+import { parseSamples, sampleValue } from '../../test/helpers/prom-text.js';
 import { createAllocate } from './handler.js';
 import { memoryPortAs } from '../test-support.js';
 
@@ -65,6 +65,37 @@ describe('allocate: pool metrics', () => {
     text = metrics.render();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'other' })).toBeUndefined();
     expect(sampleValue(text, ADDRESSES_TOTAL, { pool: 'pair' })).toBe(2);
+  });
+
+  it('serves no series of a deleted pool: pools created and deleted for weeks leave /metrics as it was', async () => {
+    const kube = memoryPortAs('allocate', { now: NOW, objects: [pool('stays', ['192.0.2.0/30'])] });
+    const metrics = createPoolMetrics();
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false }, metrics });
+    const run = async (name: string, change: 'add' | 'update' | 'delete') =>
+      expect((await allocate(objectInvocation(change, { kind: 'IPPool', name }))).kind).toBe('done');
+    const series = () => parseSamples(metrics.render()).length;
+    await run('stays', 'add');
+    const baseline = series();
+
+    for (let i = 0; i < 20; i++) {
+      const name = `tenant-${i}`;
+      await kube.admin.create('IPPool', pool(name, [`198.51.100.${i}`]));
+      await run(name, 'add');
+      // a failure counted under the pool while it existed: its one address is taken
+      for (const a of ['first', 'second']) await kube.admin.create('IPAllocation', allocation(`${a}-${i}`, { poolName: name }));
+      await run(name, 'update');
+      expect(sampleValue(metrics.render(), ALLOCATION_FAILURES, { pool: name, reason: 'PoolExhausted' })).toBe(1);
+      for (const a of ['first', 'second']) {
+        await kube.admin.remove('IPAllocation', `${a}-${i}`);
+        await allocate(objectInvocation('delete', { kind: 'IPAllocation', name: `${a}-${i}` }));
+      }
+      await kube.admin.remove('IPPool', name);
+      const deleting = IPPoolSchema.parse(await kube.admin.get('IPPool', name));
+      await kube.admin.replace('IPPool', { ...deleting, metadata: { ...deleting.metadata, finalizers: [] } }); // as release does
+      await run(name, 'delete');
+    }
+    expect(parseSamples(metrics.render()).filter((s) => s.labels.pool?.startsWith('tenant-'))).toEqual([]);
+    expect(series()).toBe(baseline);
   });
 });
 
