@@ -53,6 +53,7 @@ describe('mikrolb invoke program --router (the simulator behind the real client 
     expect(ran.code).toBe(0);
     const out = parseOutput(ran);
     const left = Object.values(out.router?.state.menus ?? {}).flat().filter((e) => (e.comment ?? '').startsWith('mikrolb:'));
+    expect(left.length).toBeGreaterThan(0); // the global rules stay while a pool serves their family
     expect(left.every((e) => (e.comment ?? '').startsWith('mikrolb:default:global:'))).toBe(true);
     expect(out.router?.state.menus['/ip/firewall/nat']?.find((e) => e.comment === 'defconf: masquerade')).toBeDefined();
     expect(out.objects.filter((o) => o.kind === 'IPAllocation' || o.kind === 'Service')).toEqual([]);
