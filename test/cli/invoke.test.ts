@@ -341,6 +341,7 @@ describe('mikrolb invoke allocate with a Namespace in the state', () => {
 describe('mikrolb invoke allocate converts pools of earlier versions to claims', () => {
   it.each(['ledger-adoption', 'ledger-conversion', 'upgrade-buggy-address', 'upgrade-crash-recovery'])('%s: the pool is marked claimsAdopted and keeps no ledger', async (scenario) => {
     const { out } = await invokeAllocate(fixture('allocate', scenario), '--object', 'Service/shop/web');
+    expect(poolsOf(out).length).toBeGreaterThan(0);
     for (const pool of poolsOf(out)) {
       expect(pool.status?.claimsAdopted).toBe(true);
       expect(pool.status?.allocations).toBeUndefined();
