@@ -8,9 +8,8 @@
  * (Commands, variables and annotation keys are docs.test.ts's; event reasons reasons.test.ts's;
  * links links.test.ts's.)
  */
-import { existsSync, readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { bridgeConfig } from '../../bridge/config.js';
 import { PROBE_MAX_MS } from '../../bridge/queue.js';
@@ -26,28 +25,13 @@ import { GLOBAL_ROLES } from '../../lib/router/names.js';
 import { DEFAULT_LIMITS } from '../../lib/routeros/client/session.js';
 import { DEFAULT_MAX_WORD_SIZE } from '../../lib/routeros/wire/decoder.js';
 import { codeOf } from './doc-names.js';
+import { productSources, ROOT } from './sources.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 const DOC = read('docs/architecture.md');
 /** The doc's text with every run of whitespace one space: a quoted claim may wrap anywhere. */
 const FLAT = DOC.replace(/\s+/g, ' ');
 
-/** Non-test TypeScript of the product, path and text. */
-function sources(): { path: string; text: string }[] {
-  const out: { path: string; text: string }[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('test-support.ts')) {
-        out.push({ path: relative(ROOT, path), text: readFileSync(path, 'utf8') });
-      }
-    }
-  };
-  for (const dir of ['lib', 'functions', 'bridge']) walk(join(ROOT, dir));
-  return out;
-}
 
 // ---- paths ----------------------------------------------------------------------------------------
 
@@ -142,7 +126,7 @@ describe('the functions and identifiers docs/architecture.md names', () => {
   });
 
   it('each other one is the product\'s (a function, a type, a field of an object it reads or writes, a reason)', () => {
-    const product = sources();
+    const product = productSources();
     const names = codeIdentifiers(DOC);
     expect(names.length).toBeGreaterThan(20);
     expect(names.filter((name) => !product.some(({ text }) => knows(text, name)))).toEqual([]);

@@ -1,12 +1,12 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { SUBCOMMANDS, usage } from '../../bridge/main.js';
 import { bridgeConfigFromEnv } from '../../bridge/config.js';
 import { classesFromEnv, routerFromEnv, type Env } from '../../lib/config.js';
 import * as annotations from '../../lib/k8s/keys.js';
 import { docNames, matches, type CommandUse, type NameUse } from './doc-names.js';
+import { productSources, ROOT } from './sources.js';
 
 /**
  * Keeps the docs (README.md, docs/*.md, and the READMEs of deploy/, deploy/webhook/, the
@@ -21,7 +21,6 @@ import { docNames, matches, type CommandUse, type NameUse } from './doc-names.js
  *   `metallb…/` names (labels, finalizer, class, condition) must occur as string literals in the code.
  */
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 /** The docs users read, and the READMEs beside the code and manifests they are pointed to. */
 const DOC_FILES = [
   'README.md', ...readdirSync(join(ROOT, 'docs')).filter((f) => f.endsWith('.md')).map((f) => `docs/${f}`),
@@ -32,22 +31,7 @@ const docCommands: CommandUse[] = docs.flatMap((d) => d.commands);
 const docEnv: NameUse[] = docs.flatMap((d) => d.env);
 const docKeys: NameUse[] = docs.flatMap((d) => d.keys);
 
-/** Non-test TypeScript under `dirs` (by default the product: what ships), path and text. */
-function sources(dirs: readonly string[] = ['bridge', 'lib', 'functions']): { path: string; text: string }[] {
-  const out: { path: string; text: string }[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('test-support.ts')) {
-        out.push({ path: relative(ROOT, path), text: readFileSync(path, 'utf8') });
-      }
-    }
-  };
-  for (const dir of dirs) walk(join(ROOT, dir));
-  return out;
-}
-const SOURCES = sources();
+const SOURCES = productSources();
 /** The test harness and its scripts (`npm run proof`, bench, chaos): their variables may be documented too. */
 const TOOLING = readdirSync(join(ROOT, 'test'), { recursive: true, encoding: 'utf8' })
   .filter((f) => f.endsWith('.ts'))

@@ -5,34 +5,18 @@
  * minutes), and every reason and type of the conditions MikroLB writes on allocations,
  * Services and pools is in the table of the page that explains them.
  */
-import { readdirSync, readFileSync } from 'node:fs';
-import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { FAILURE_REASONS } from '../../lib/core/assign.js';
 import { COND_ALLOCATED, COND_PROGRAMMED, COND_READY, REASON_ADDRESS_IN_USE_BY_ROUTER, REASON_BACKEND_ERROR } from '../../lib/core/allocation-status.js';
 import { REASON_OPTIONAL_FAMILY_UNAVAILABLE, SERVICE_CONDITION } from '../../lib/core/program-status.js';
 import { POOL_COND_OUTSIDE, POOL_COND_OVERLAP, POOL_COND_READY } from '../../lib/core/pool-status.js';
 import { POOL_COND_DELETION } from '../../functions/release/pool.js';
+import { productSources, ROOT } from './sources.js';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 
-/** Non-test TypeScript of the product, path and text. */
-function sources(): { path: string; text: string }[] {
-  const out: { path: string; text: string }[] = [];
-  const walk = (dir: string): void => {
-    for (const entry of readdirSync(dir, { withFileTypes: true })) {
-      const path = join(dir, entry.name);
-      if (entry.isDirectory()) walk(path);
-      else if (entry.name.endsWith('.ts') && !entry.name.endsWith('.test.ts') && !entry.name.endsWith('test-support.ts')) {
-        out.push({ path: relative(ROOT, path), text: readFileSync(path, 'utf8') });
-      }
-    }
-  };
-  for (const dir of ['lib', 'functions', 'bridge']) walk(join(ROOT, dir));
-  return out;
-}
 
 interface Recorded { reason: string; everyRun: boolean; where: string }
 
@@ -108,7 +92,7 @@ describe('reading the code\'s events (the check itself can fail)', () => {
 });
 
 describe('event reasons', () => {
-  const { events, unknown } = recordedEvents(sources(), DYNAMIC);
+  const { events, unknown } = recordedEvents(productSources(), DYNAMIC);
 
   it('finds the events the code records, and each reason it can record', () => {
     expect(unknown).toEqual([]);
