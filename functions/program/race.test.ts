@@ -116,6 +116,24 @@ async function setup(opts: { programmed: boolean; sharingKey?: string; beforeWri
   return { kube, program, program2, release, run, holdProgram: p.hold, holdProgram2: p2.hold, holdRelease: r.hold, entries, natTargets, adverts };
 }
 
+type Cluster = Awaited<ReturnType<typeof setup>>;
+
+/** The changes of a Service the race tests stage while a run writes: its endpoint moved to 10.0.0.14, */
+const endpointMoved = async (c: Cluster): Promise<void> => {
+  const slice = EndpointSliceSchema.parse(await c.kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
+  await c.kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
+};
+/** its port changed to 81, */
+const portChanged = async (c: Cluster): Promise<void> => {
+  const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
+  await c.kube.admin.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
+};
+/** its pool moved to interface bridge. */
+const poolMoved = async (c: Cluster): Promise<void> => {
+  const pool = IPPoolSchema.parse(await c.kube.admin.get('IPPool', 'lan'));
+  await c.kube.admin.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
+};
+
 type Ctx = Awaited<ReturnType<typeof setup>>;
 
 /** The Service is deleted and release runs to completion (router entries, addresses, finalizers). */
@@ -393,19 +411,13 @@ describe('program racing program for one Service', () => {
 
   it('its slices changed in between: the rules end with the new endpoints', async () => {
     const c = await setup({ programmed: true }); // the slice now holds 10.0.0.13
-    await firstWritesLast(c, async () => {
-      const slice = EndpointSliceSchema.parse(await c.kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
-      await c.kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
-    });
+    await firstWritesLast(c, () => endpointMoved(c));
     expect(c.natTargets()).toEqual(['80→10.0.0.14:8080']);
   });
 
   it('its ports changed in between: the rules end with the new port', async () => {
     const c = await setup({ programmed: true });
-    await firstWritesLast(c, async () => {
-      const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
-      await c.kube.admin.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
-    });
+    await firstWritesLast(c, () => portChanged(c));
     expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
   });
 
@@ -449,10 +461,7 @@ describe('program racing program for one Service', () => {
 
   it('its pool moved to another interface in between: the addresses end advertised there', async () => {
     const c = await setup({ programmed: true });
-    await firstWritesLast(c, async () => {
-      const pool = IPPoolSchema.parse(await c.kube.admin.get('IPPool', 'lan'));
-      await c.kube.admin.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
-    });
+    await firstWritesLast(c, () => poolMoved(c));
     expect(c.adverts()).toEqual([`${IP_A}/32 on bridge`, `${IP_B}/32 on bridge`]);
   });
 });
@@ -547,28 +556,19 @@ describe('a Service\'s allocation released while program writes a change of the 
 
   it('its endpoints changed: the rules end with the new endpoints', async () => {
     const c = await setup({ programmed: true });
-    await releaseAWhile(c, async () => {
-      const slice = EndpointSliceSchema.parse(await c.kube.admin.get('EndpointSlice', 'web-abc', 'shop'));
-      await c.kube.admin.replace('EndpointSlice', { ...slice, endpoints: [{ addresses: ['10.0.0.14'], conditions: { ready: true } }] });
-    });
+    await releaseAWhile(c, () => endpointMoved(c));
     expect(c.natTargets()).toEqual(['80→10.0.0.14:8080']);
   });
 
   it('its ports changed: the rules end with the new port', async () => {
     const c = await setup({ programmed: true });
-    await releaseAWhile(c, async () => {
-      const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'web', 'shop'));
-      await c.kube.admin.replace('Service', { ...svc, spec: { ...svc.spec, ports: [{ name: 'http', port: 81, protocol: 'TCP', targetPort: 8080 }] } });
-    });
+    await releaseAWhile(c, () => portChanged(c));
     expect(c.natTargets()).toEqual(['81→10.0.0.13:8080']);
   });
 
   it('its pool moved to another interface: the address ends advertised there', async () => {
     const c = await setup({ programmed: true });
-    await releaseAWhile(c, async () => {
-      const pool = IPPoolSchema.parse(await c.kube.admin.get('IPPool', 'lan'));
-      await c.kube.admin.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: 'bridge' } });
-    });
+    await releaseAWhile(c, () => poolMoved(c));
     expect(c.adverts()).toEqual([`${IP_B}/32 on bridge`]);
   });
 });
