@@ -237,6 +237,35 @@ describe('the bridge, in process', () => {
     expect(FUNCTION_NAMES.map((fn) => depth(fn))).toEqual([1, 0, 0]); // allocate for web, nothing of the 200 gone
   });
 
+  it('a standby replica keeps no work for a Service that stopped concerning it before it was deleted', async () => {
+    const { clock, kube, bridge, calls } = await setup({ lease: { enabled: true, identity: 'standby' } });
+    const depth = (fn: FunctionName) => Number(new RegExp(`mikrolb_bridge_queue_depth\\{function="${fn}"\\} (\\d+)`).exec(bridge.metrics.render())?.[1]);
+    const service = (name: string, type: string, finalizers: string[]) => ({ metadata: { name, namespace: 'shop', finalizers }, spec: { type } });
+    const ours = ['mikrolb.de/finalizer'];
+    for (let i = 0; i < 50; i++) {
+      // ours, then turned into a ClusterIP Service: the leader's release takes our finalizer off
+      // (the bridge stops tracking it, with no deletion), and later the Service is deleted
+      const name = `was-lb-${i}`;
+      kube.apply('Service', service(name, 'LoadBalancer', ours));
+      kube.apply('EndpointSlice', slice(`${name}-1`, name));
+      await clock.advance(10);
+      kube.apply('Service', service(name, 'ClusterIP', ours));
+      await clock.advance(10);
+      kube.apply('Service', service(name, 'ClusterIP', []));
+      await clock.advance(10);
+      kube.remove('EndpointSlice', `${name}-1`, 'shop');
+      kube.remove('Service', name, 'shop');
+    }
+    // a Service that never concerned us, deleted: nothing was queued for it, nothing is sent
+    kube.apply('Service', { metadata: { name: 'internal', namespace: 'shop' }, spec: { type: 'ClusterIP' } });
+    kube.remove('Service', 'internal', 'shop');
+    kube.apply('Service', lb('web'));
+    await clock.advance(1_000);
+    expect(bridge.isLeader()).toBe(false);
+    expect(calls()).toEqual([]);
+    expect(FUNCTION_NAMES.map((fn) => depth(fn))).toEqual([1, 0, 0]); // allocate for web, nothing of the 50 gone
+  });
+
   it('collects garbage as soon as work starts: release gets a resync once every kind is listed', async () => {
     const { startUp, clock, calls } = await setup({ resyncIntervalMs: 60_000 });
     expect(startUp).toEqual(['release resync']);

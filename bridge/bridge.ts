@@ -108,7 +108,8 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     // object that is gone is dropped: the queue keeps what is live, not all it ever heard of,
     // and a new leader does not start with the work of long-deleted objects. (What the
     // deletion itself asks for is queued below; release's resync, sent as work starts,
-    // collects what such an object may have left on the router.)
+    // collects what such an object may have left on the router.) The watch's deletions, also
+    // of objects no longer tracked (which have no emission), are forgotten through `deleted`.
     if (!gate.open && emission.change === 'delete') queue.forget(objectKey(emission.ref));
     const gone = (owner: ObjectRef | undefined): boolean => owner?.kind === 'Service' && !trackers.Service.live(objectKey(owner));
     const ownerGone = gone(emission.owner);
@@ -121,8 +122,14 @@ export async function startBridge(input: BridgeConfigInput, deps: BridgeDeps): P
     const routed = { ...rest, ...(stands ? { held } : {}), ...(using.length > 0 ? { holders: using } : {}), ...(ownerGone ? { ownerGone } : {}), ...(formerOwnerGone ? { formerOwnerGone } : {}) };
     for (const d of routeEmission(routed)) enqueue(d.fn, objectInvocation(d.change, d.ref), seenAt, d.delayMs ?? 0);
   };
+  // Every deletion the watch sees, also of an object no longer tracked (a LoadBalancer Service
+  // turned ClusterIP, whose release took our finalizer off): it has no emission, yet what was
+  // queued while it concerned us stays queued on a standby until it is forgotten here.
+  const deleted = (key: string): void => {
+    if (!gate.open) queue.forget(key);
+  };
   const sources = KINDS.map((kind) =>
-    startSource({ kind, stream, tracker: trackers[kind], emit, ...(deps.mirrors?.[kind] ? { mirror: deps.mirrors[kind] } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),
+    startSource({ kind, stream, tracker: trackers[kind], emit, deleted, ...(deps.mirrors?.[kind] ? { mirror: deps.mirrors[kind] } : {}), clock, random, log, pageSize: config.watch.pageSize, backoff: config.watch.backoff, observer: metrics.source }),
   );
   const readiness = watchReadiness(sources, log);
   // Work waits for the initial lists: a restarted bridge meets every object at once, and a

@@ -9,6 +9,7 @@ import type { KubeStream } from './kube-stream.js';
 import { KubeError } from '../lib/k8s/errors.js';
 import { fakeClock } from './test-support.js';
 import { createTracker } from './tracker.js';
+import { serviceConcernsUs } from './filters.js';
 
 const pool = (name: string) => ({ metadata: { name }, spec: { ipFamily: 'IPv4', addresses: ['10.0.0.0/24'] } });
 
@@ -45,6 +46,25 @@ describe('list then watch', () => {
     kube.apply('IPPool', { ...pool('x'), spec: { advertise: false } });
     kube.remove('IPPool', 'x');
     expect(changes()).toEqual(['add x', 'update x', 'delete x']);
+    await source.stop();
+  });
+
+  it('tells of every deletion the watch sees, before its emission, also of an object the tracker does not track', async () => {
+    const clock = fakeClock();
+    const kube = fakeKube();
+    const heard: string[] = [];
+    const lb = (name: string, type: string) => ({ metadata: { name, namespace: 'shop' }, spec: { type } });
+    const source = startSource({
+      kind: 'Service', stream: kube.stream, tracker: createTracker('Service', serviceConcernsUs), emit: (e) => heard.push(`emit ${e.change} ${e.ref.name}`),
+      deleted: (key) => heard.push(`deleted ${key}`), clock, random: () => 0.5, log: memoryLogger(), pageSize: 2, backoff: { baseMs: 200, maxMs: 2_000 },
+    });
+    await source.listed;
+    await clock.flush();
+    kube.apply('Service', lb('web', 'LoadBalancer'));
+    kube.apply('Service', lb('internal', 'ClusterIP'));
+    kube.remove('Service', 'web', 'shop');
+    kube.remove('Service', 'internal', 'shop');
+    expect(heard).toEqual(['emit add web', 'deleted Service/shop/web', 'emit delete web', 'deleted Service/shop/internal']);
     await source.stop();
   });
 

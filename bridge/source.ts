@@ -25,6 +25,11 @@ export interface SourceOptions {
   stream: KubeStream;
   tracker: Tracker;
   emit: (emission: Emission, seenAt: number) => void;
+  /**
+   * The key of every object a DELETED watch event brings, before its emission: also of one the
+   * tracker does not know (it never concerned the bridge, or stopped concerning it), which has none.
+   */
+  deleted?: (key: string) => void;
   /** Every object a watch event brings, before its emission (the all-in-one controller's hint for its functions). */
   /** A copy of the kind kept in this process (see WatchMirror): it hears of each object before the tracker. */
   mirror?: WatchMirror;
@@ -103,8 +108,11 @@ export function startSource(opts: SourceOptions): Source {
     const seenAt = clock.now();
     opts.observer?.watchEvent(kind, event.type);
     if (event.type !== 'BOOKMARK') {
-      if (event.type === 'DELETED') opts.mirror?.gone(event.object);
-      else opts.mirror?.seen(event.object);
+      if (event.type === 'DELETED') {
+        opts.mirror?.gone(event.object);
+        const key = opts.tracker.keyOf(event.object);
+        if (key !== undefined) opts.deleted?.(key);
+      } else opts.mirror?.seen(event.object);
       const emission = event.type === 'DELETED' ? opts.tracker.gone(event.object) : opts.tracker.seen(event.object);
       if (emission) opts.emit(emission, seenAt);
     }

@@ -162,6 +162,8 @@ export interface Tracker {
   /** Known and not being deleted, as last seen. */
   live(key: string): boolean;
   size(): number;
+  /** The key of an object of this kind (as objectKey names it), tracked or not. */
+  keyOf(obj: unknown): string | undefined;
   /** An ADDED or MODIFIED object. */
   seen(obj: unknown): Emission | undefined;
   /** A DELETED object (its last state). */
@@ -283,5 +285,5 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const entry = known.get(key);
     return entry !== undefined && !entry.deleting;
   };
-  return { kind, has: (key) => known.has(key), live, size: () => known.size, seen, gone, relist, startRelist };
+  return { kind, has: (key) => known.has(key), live, size: () => known.size, keyOf: (obj) => identify(obj)?.key, seen, gone, relist, startRelist };
 }
