@@ -161,6 +161,59 @@ describe('plans compare wire strings the way the router prints them', () => {
   });
 });
 
+describe('a property the router prints that MikroLB never writes and knows no default of', () => {
+  // Each release that starts printing a new default (7.18 auto-link-local, 7.21/7.22 vrf, 7.23
+  // from-pool-policy) must not make every run remove and re-add our entries; a hand-added
+  // matcher (it narrows what our rule matches) is still reverted.
+  const state = programmed(web);
+  const ourDnat = (entry: Record<string, string>): boolean => entry.comment?.includes(':dnat:tcp/80:') === true;
+  const withOn = (menu: string, change: Record<string, string>, which: (entry: Record<string, string>) => boolean): RouterState => ({
+    ...state,
+    menus: { ...state.menus, [menu]: (state.menus[menu] ?? []).map((entry) => (which(entry) ? { ...entry, ...change } : entry)) },
+  });
+  const ours = (entry: Record<string, string>): boolean => entry.comment?.startsWith('mikrolb:') === true;
+
+  it.each(['/ip/firewall/nat', '/ipv6/firewall/nat', '/ip/firewall/filter', '/ipv6/firewall/mangle'])('plans nothing for a new flag printed on every rule of %s', (menu) => {
+    expect(converge(withOn(menu, { 'some-new-flag': 'yes' }, () => true), desiredFor([web]), scopes.everything).ops).toEqual([]);
+  });
+
+  it.each(['/ip/address', '/ipv6/address', '/ip/firewall/address-list', '/ipv6/firewall/address-list'])('plans nothing for a new property printed on every entry of %s', (menu) => {
+    expect(converge(withOn(menu, { 'vrf-like': 'main' }, () => true), desiredFor([web]), scopes.everything).ops).toEqual([]);
+  });
+
+  it('still sets back what differs beside it', () => {
+    const changed = withOn('/ip/firewall/nat', { 'some-new-flag': 'yes', 'to-ports': '9999' }, ourDnat);
+    expect(converge(changed, desiredFor([web]), scopes.everything).ops).toEqual(
+      (state.menus['/ip/firewall/nat'] ?? []).filter(ourDnat).map((entry) => ({ op: 'set', menu: '/ip/firewall/nat', id: entry['.id'], changes: { 'to-ports': '8080' } })),
+    );
+  });
+
+  /** Changes `which` entries of `menu`, plans, and expects exactly those removed and added again, and the result converged. */
+  function expectReplaced(menu: string, change: Record<string, string>, which: (entry: Record<string, string>) => boolean): void {
+    const tampered = (state.menus[menu] ?? []).filter(which).map((entry) => entry['.id']);
+    const { ops, state: after } = converge(withOn(menu, change, which), desiredFor([web]), scopes.everything);
+    expect(tampered.length).toBeGreaterThan(0);
+    expect(ops.flatMap((op) => (op.op === 'remove' ? op.ids : [])).sort()).toEqual(tampered.sort());
+    expect(ops.filter((op) => op.op === 'add')).toHaveLength(tampered.length);
+    expect(ops.every((op) => op.menu === menu)).toBe(true);
+    expect((after.menus[menu] ?? []).filter((entry) => Object.keys(change).some((property) => property in entry))).toEqual([]);
+    expect(converge(after, desiredFor([web]), scopes.everything).ops).toEqual([]);
+  }
+
+  it.each<{ menu: string; change: Record<string, string> }>([
+    { menu: '/ip/firewall/nat', change: { 'in-interface': 'bridge' } },
+    { menu: '/ipv6/firewall/nat', change: { 'src-address-type': 'local' } },
+    { menu: '/ip/firewall/nat', change: { 'tcp-flags': 'syn' } },
+  ])('still replaces a rule narrowed by hand: $change', ({ menu, change }) => {
+    expectReplaced(menu, change, ourDnat);
+  });
+
+  it('still replaces an address list entry given a timeout by hand (it would expire)', () => {
+    const first = (state.menus['/ip/firewall/address-list'] ?? []).find(ours);
+    expectReplaced('/ip/firewall/address-list', { timeout: '1d' }, (entry) => entry === first);
+  });
+});
+
 describe('an address whose owner changes (a Service starting to share it)', () => {
   const entry = (id: string, owner: string, extra: Record<string, string> = {}) => ({ '.id': id, address: '192.0.2.80/32', interface: 'ether1', comment: `mikrolb:default:svc=${owner}:adv:192.0.2.80`, ...extra });
   const desired = [{ address: '192.0.2.80/32', interface: 'ether1', comment: 'mikrolb:default:svc=ip-192.0.2.80:adv:192.0.2.80' }];
@@ -173,7 +226,15 @@ describe('an address whose owner changes (a Service starting to share it)', () =
   });
 
   it('removes it first and adds the new one when it cannot be set (a property to drop has no default)', () => {
-    const ops = plan('/ip/address', [entry('*7', 'svc-uid', { 'x-unknown': 'kept-by-hand' })], desired, both);
+    const v6 = { address: '2001:db8::80/128', interface: 'ether1', comment: 'mikrolb:default:svc=ip-2001:db8::80:adv:2001:db8::80' };
+    const held = { '.id': '*7', ...v6, comment: 'mikrolb:default:svc=svc-uid:adv:2001:db8::80', 'from-pool': 'pool1' };
+    const ops = plan('/ipv6/address', [held], [v6], both);
     expect(ops.map((op) => op.op)).toEqual(['remove', 'add']);
+  });
+
+  it('keeps and sets it beside a property the router prints that changes nothing and has no known default', () => {
+    expect(plan('/ip/address', [entry('*7', 'svc-uid', { 'x-unknown': 'printed-by-a-newer-release' })], desired, both)).toEqual([
+      { op: 'set', menu: '/ip/address', id: '*7', changes: { comment: 'mikrolb:default:svc=ip-192.0.2.80:adv:192.0.2.80' } },
+    ]);
   });
 });
