@@ -5,7 +5,9 @@ import { EndpointSliceSchema } from '../../lib/k8s/core-objects.js';
 import { claimsOfPool, LABEL_SLICE_SERVICE_NAME, serviceOfLabels, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { listAllocations, listClaims, listPools, listServices } from '../../lib/k8s/typed.js';
 import { newProgramReport, type ProgramDeps, type ProgramReport } from './deps.js';
-import { menusToRead, partitionState } from '../../lib/core/router-program.js';
+import { menusToRead, partitionState, soleOwnerOf } from '../../lib/core/router-program.js';
+import { DEFAULT_CLUSTER, type Op } from '../../lib/router/index.js';
+import type { RouterPort } from '../../lib/router/port.js';
 import { programAllocation, programReservation, programService, reservationOnRouter, type RouterView } from './service.js';
 import { addressOfClaim, claimSharingChanged } from './shared.js';
 import { managedAndLive } from '../../lib/core/service.js';
@@ -61,24 +63,50 @@ async function programHolders(deps: ProgramDeps, name: string, report: ProgramRe
   }
 }
 
-/** Every owner planned against one whole read of the router (read again after each change). */
+/**
+ * Every owner planned against one whole read of the router. Read again after an owner's run
+ * wrote anything beyond its own share of it (see soleOwnerOf): a global rule, a shared
+ * address's entries, or a run that failed part way. A write confined to the owner's own entries
+ * leaves every other owner's share as a new read would show it, so the read is kept: after a
+ * router reset, re-reading it whole after each of N Services cost O(N²) entries.
+ */
 async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   let failure: unknown;
-  let view: RouterView | undefined;
+  let view: (RouterView & { soleOwner: (ops: readonly Op[]) => string | undefined }) | undefined;
   let stale = true;
+  // the owners whose own entries were written since the read: their share of it is out of date
+  const written = new Set<string>();
+  const sent: Op[] = [];
+  const router: RouterPort = {
+    readMany: (menus) => deps.router.readMany(menus),
+    read: (requests) => deps.router.read(requests),
+    execute: (ops) => {
+      sent.push(...ops);
+      return deps.router.execute(ops);
+    },
+  };
   const fresh = async (): Promise<RouterView | undefined> => {
     if (!stale) return view;
+    written.clear();
     try {
-      view = { entries: partitionState(await deps.router.readMany(menusToRead()), deps.classes.clusterName) };
+      const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
+      const state = await router.readMany(menusToRead());
+      view = { entries: partitionState(state, cluster), soleOwner: soleOwnerOf(state, cluster) };
       stale = false;
     } catch {
       view = undefined; // each owner then reports the router's failure itself
     }
     return view;
   };
-  const attempt = async (fn: (state: RouterView | undefined) => Promise<boolean>): Promise<void> => {
+  const attempt = async (uid: string, fn: (d: ProgramDeps, state: RouterView | undefined) => Promise<boolean>): Promise<void> => {
+    if (written.has(uid)) stale = true;
+    sent.length = 0;
     try {
-      if (await fn(await fresh())) stale = true;
+      if (await fn({ ...deps, router }, await fresh())) {
+        const sole = view?.soleOwner(sent);
+        if (sole === uid) written.add(uid);
+        else stale = true;
+      }
     } catch (e) {
       stale = true; // part of a plan may have landed
       failure ??= e; // keep going: one broken Service must not starve the others
@@ -88,11 +116,11 @@ async function resync(deps: ProgramDeps, report: ProgramReport): Promise<void> {
   // sends program its own event (most Services of a cluster are ClusterIP ones)
   for (const svc of (await listServices(deps.kube)).items) {
     if (!managedAndLive(svc, deps.classes)) continue;
-    await attempt((state) => programService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, state));
+    await attempt(svc.metadata.uid ?? '', (d, state) => programService(d, svc.metadata.namespace ?? 'default', svc.metadata.name, report, state));
   }
   for (const a of (await listAllocations(deps.kube)).items) {
     if (a.metadata.labels?.[LABEL_SERVICE_UID] || !reservationOnRouter(a) || a.metadata.deletionTimestamp) continue;
-    await attempt((state) => programReservation(deps, a, report, state));
+    await attempt(a.metadata.uid ?? '', (d, state) => programReservation(d, a, report, state));
   }
   if (failure) throw failure;
 }

@@ -255,18 +255,14 @@ export function partitionState(state: Record<string, RouterEntry[]>, cluster: st
   const shared: Record<string, [number, RouterEntry][]> = {};
   const byOwner = new Map<string, Record<string, [number, RouterEntry][]>>();
   for (const [menu, entries] of Object.entries(state)) {
-    const table = menu.split('/').pop() ?? '';
-    const builtin = BUILTIN_CHAINS[table] ?? [];
     entries.forEach((e, i) => {
-      const owner = ownerOf(e.comment);
-      // an LB list entry not of this cluster holds its address for every owner (listHolder)
-      const listHolder = e.list === LB_LIST && owner?.cluster !== cluster;
-      if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/')) || listHolder) {
+      const part = partOf(menu, e, cluster);
+      if (part === SHARED) {
         (shared[menu] ??= []).push([i, e]);
-      } else if (owner?.kind === 'service') {
-        const own = byOwner.get(owner.uid) ?? {};
+      } else if (part !== undefined) {
+        const own = byOwner.get(part) ?? {};
         (own[menu] ??= []).push([i, e]);
-        byOwner.set(owner.uid, own);
+        byOwner.set(part, own);
       }
     });
   }
@@ -275,6 +271,67 @@ export function partitionState(state: Record<string, RouterEntry[]>, cluster: st
     const owns = [uid, ...also.filter((o) => o !== uid)].map((o) => byOwner.get(o) ?? {});
     const menus = new Set([...Object.keys(shared), ...owns.flatMap((own) => Object.keys(own))]);
     return Object.fromEntries([...menus].map((m) => [m, [...(shared[m] ?? []), ...owns.flatMap((own) => own[m] ?? [])].sort((a, b) => a[0] - b[0]).map(([, e]) => e)]));
+  };
+}
+
+const SHARED = Symbol('shared');
+
+/**
+ * Where partitionState puts an entry: in every owner's share (SHARED: the built-in chains, the
+ * routes, foreign entries outside the firewall, LB list entries not of this cluster), in the
+ * share of the Service uid its tag names, or in nobody's (undefined).
+ */
+function partOf(menu: string, e: RouterEntry, cluster: string): typeof SHARED | string | undefined {
+  const builtin = BUILTIN_CHAINS[menu.split('/').pop() ?? ''] ?? [];
+  const owner = ownerOf(e.comment);
+  // an LB list entry not of this cluster holds its address for every owner (listHolder)
+  const listHolder = e.list === LB_LIST && owner?.cluster !== cluster;
+  if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/')) || listHolder) return SHARED;
+  return owner?.kind === 'service' ? owner.uid : undefined;
+}
+
+/**
+ * For a whole read (the state partitionState splits): the one uid whose share alone a plan's
+ * ops changed, or undefined when they touched anything else — an entry every owner sees (a
+ * global rule, a hairpin rule), an entry of another uid (a shared address's), or one the read
+ * does not hold. When it is a uid, every other owner's share of a read taken after the write
+ * is its share of this one: their entries, and the order among them, are what they were.
+ */
+export function soleOwnerOf(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): (ops: readonly Op[]) => string | undefined {
+  const byId = new Map<string, Map<string, RouterEntry>>();
+  const entryAt = (menu: string, id: string): RouterEntry | undefined => {
+    let menuIds = byId.get(menu);
+    if (menuIds === undefined) {
+      menuIds = new Map((state[menu] ?? []).map((e) => [e['.id'] ?? '', e]));
+      byId.set(menu, menuIds);
+    }
+    return menuIds.get(id);
+  };
+  const partsOf = (op: Op): (typeof SHARED | string | undefined)[] => {
+    switch (op.op) {
+      case 'add':
+        return [partOf(op.menu, op.entry, cluster)];
+      case 'set': {
+        const before = entryAt(op.menu, op.id);
+        return before === undefined ? [undefined] : [partOf(op.menu, before, cluster), partOf(op.menu, { ...before, ...op.changes }, cluster)];
+      }
+      case 'remove':
+      case 'move':
+        return op.ids.map((id) => {
+          const e = entryAt(op.menu, id);
+          return e === undefined ? undefined : partOf(op.menu, e, cluster);
+        });
+    }
+  };
+  return (ops) => {
+    let sole: string | undefined;
+    for (const op of ops) {
+      for (const part of partsOf(op)) {
+        if (typeof part !== 'string' || (sole !== undefined && part !== sole)) return undefined;
+        sole = part;
+      }
+    }
+    return sole;
   };
 }
 
