@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { createTracer } from '../../test/tracer/index.js';
 import { applyPlanToState } from './apply.js';
 import { scopes } from './names.js';
@@ -129,3 +129,27 @@ describe('stagePlan: a round trip cut short', () => {
     }
   });
 });
+
+describe('stagePlan of a collection removing every orphaned Service\'s list entries', () => {
+  it('sets the source lists apart without comparing each id with each of them', () => {
+    const entries = Array.from({ length: 4000 }, (_, i) => ({ '.id': `*${(i + 1).toString(16)}`, list: i % 2 === 0 ? 'mikrolb-lb' : `mikrolb-src-${i}`, address: `10.0.${i >> 8}.${i & 255}` }));
+    const ids = entries.map((e) => e['.id']);
+    const scanned = countScanned('includes');
+    const stages = stagePlan([{ op: 'remove', menu: L, ids }], { [L]: entries });
+    const elements = scanned.stop();
+    expect(stages).toEqual([[{ op: 'remove', menu: L, ids: ids.filter((_, i) => i % 2 === 0) }], [{ op: 'remove', menu: L, ids: ids.filter((_, i) => i % 2 === 1) }]]);
+    // one look-up per id: comparing each id with every source list entry walked ~2,000 per id
+    expect(elements / ids.length).toBeLessThan(4);
+  });
+});
+
+/** How many array elements `Array.prototype[method]` walks until `stop()`, counting each call's whole array. */
+function countScanned(method: 'includes'): { stop(): number } {
+  let elements = 0;
+  const original = Array.prototype[method];
+  const spy = vi.spyOn(Array.prototype, method).mockImplementation(function (this: unknown[], ...args: Parameters<typeof original>) {
+    elements += this.length;
+    return original.apply(this, args);
+  });
+  return { stop: () => (spy.mockRestore(), elements) };
+}

@@ -16,7 +16,9 @@ function splitSourceLists(op: Op, state: Readonly<Record<string, readonly Router
   const entries = new Map((state[op.menu] ?? []).map((e) => [e['.id'], e]));
   const late = op.ids.filter((id) => isSourceList(entries.get(id)?.list));
   if (late.length === 0) return { now: [op], last: [] };
-  const rest = op.ids.filter((id) => !late.includes(id));
+  // a Set: a collection's removal names every orphaned Service's entries (tens of thousands)
+  const lateIds = new Set(late);
+  const rest = op.ids.filter((id) => !lateIds.has(id));
   return { now: rest.length > 0 ? [{ ...op, ids: rest }] : [], last: [{ ...op, ids: late }] };
 }
 
