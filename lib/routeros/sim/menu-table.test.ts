@@ -1,4 +1,4 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import fc from 'fast-check';
 import { parseCommand } from './command.js';
 import { runMenuCommand } from './commands.js';
@@ -276,3 +276,54 @@ describe('clash keys', () => {
     }), { numRuns: 3000 });
   });
 });
+
+describe('a command naming thousands of entries', () => {
+  const ENTRIES = 4000;
+  const natStore = (): { store: RouterStore; ids: string[] } => {
+    const store = new RouterStore('7.19.1', () => 0);
+    const ids = Array.from({ length: ENTRIES }, (_, i) => formatId(store.insert('/ip/firewall/nat', new Map([['chain', `c${i % 7}`], ['action', 'accept'], ['comment', `r${i}`]]))));
+    return { store, ids };
+  };
+  const comments = (store: RouterStore): string[] => store.entries('/ip/firewall/nat').map((e) => e.props.get('comment') ?? '');
+
+  it('a remove of them all (a collection) looks each id up once', () => {
+    const { store, ids } = natStore();
+    const scanned = countScanned('includes');
+    const reply = runMenuCommand(parseCommand(['/ip/firewall/nat/remove', `=numbers=${ids.join(',')}`]), store, 'full');
+    const elements = scanned.stop();
+    expect(reply).toEqual([['!done']]);
+    expect(store.entries('/ip/firewall/nat')).toEqual([]);
+    // checking each id against those resolved before it walked ~2,000 per id
+    expect(elements / ids.length).toBeLessThan(4);
+  });
+
+  it('a move of half of them finds each by its id, not by walking the menu', () => {
+    const { store, ids } = natStore();
+    const odd = ids.filter((_, i) => i % 2 === 1);
+    const scanned = countScanned('filter');
+    const reply = runMenuCommand(parseCommand(['/ip/firewall/nat/move', `=numbers=${odd.join(',')}`, `=destination=${ids[0] ?? ''}`]), store, 'full');
+    const elements = scanned.stop();
+    expect(reply).toEqual([['!done']]);
+    const order = comments(store);
+    expect(order.slice(0, ENTRIES / 2)).toEqual(Array.from({ length: ENTRIES / 2 }, (_, i) => `r${2 * i + 1}`));
+    expect(order.slice(ENTRIES / 2)).toEqual(Array.from({ length: ENTRIES / 2 }, (_, i) => `r${2 * i}`));
+    // a walk of the menu per id moved walked 4,000 per id
+    expect(elements / odd.length).toBeLessThan(20);
+  });
+});
+
+/** How many array elements `Array.prototype[method]` walks until `stop()`, counting each call's whole array. */
+function countScanned(method: 'includes' | 'filter'): { stop(): number } {
+  let elements = 0;
+  const spy = method === 'includes'
+    ? vi.spyOn(Array.prototype, 'includes').mockImplementation(function (this: unknown[], ...args: Parameters<typeof Array.prototype.includes>) {
+      elements += this.length;
+      return ORIGINAL.includes.apply(this, args);
+    })
+    : vi.spyOn(Array.prototype, 'filter').mockImplementation(function (this: unknown[], ...args: Parameters<typeof Array.prototype.filter>) {
+      elements += this.length;
+      return ORIGINAL.filter.apply(this, args);
+    });
+  return { stop: () => (spy.mockRestore(), elements) };
+}
+const ORIGINAL = { includes: Array.prototype.includes, filter: Array.prototype.filter };

@@ -115,7 +115,7 @@ export class MenuTable {
     const moving = new Set(ids);
     const list = this.list;
     const rest = list.filter((entry) => !moving.has(entry.id));
-    const moved = ids.flatMap((id) => list.filter((entry) => entry.id === id));
+    const moved = ids.flatMap((id) => this.byId.get(id) ?? []);
     let at = rest.length;
     if (beforeId !== undefined && moving.has(beforeId)) {
       // Before one of the moved entries: the block lands where that entry was.
