@@ -1,4 +1,5 @@
 import { KubeConfig } from '@kubernetes/client-node';
+import { beforeEach } from 'vitest';
 import { startController, type Controller, type ControllerOptions } from '../../bridge/all-in-one.js';
 import { startBridge } from '../../bridge/bridge.js';
 import { appDispatch } from '../../bridge/invoker.js';
@@ -10,7 +11,7 @@ import type { KubePort } from '../../lib/k8s/port.js';
 import { kubeTransport, userAgentOf } from '../../lib/k8s/rest.js';
 import { gcCounters } from '../../lib/metrics.js';
 import { createPoolMetrics } from '../../lib/pool-metrics.js';
-import { memoryLogger } from '../../lib/log/logger.js';
+import { createLogger, memoryLogger, type Logger } from '../../lib/log/logger.js';
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import type { RouterState } from '../../lib/router/state.js';
@@ -48,6 +49,37 @@ export const KNATIVE_TOPOLOGY = process.env.MIKROLB_E2E_TOPOLOGY === 'knative';
 
 let deployed: Promise<void> | undefined;
 
+/** The stacks of this file still running, whose logs a failed test prints (see below). */
+const live = new Set<E2E>();
+
+/**
+ * A failed scenario prints what its controllers logged last (a CI run keeps no other trace of
+ * why, say, an address never came): their warnings and errors, and the last lines of each.
+ */
+beforeEach(({ onTestFailed }) => {
+  onTestFailed(() => {
+    for (const [i, e2e] of [...live].entries()) {
+      const lines = printed.get(e2e) ?? [];
+      const worrying = lines.filter((l) => /"level":"(warn|error)"/.test(l)).slice(-40);
+      console.log(`[e2e stack ${i + 1} of ${live.size}] ${lines.length} log lines; its warnings and errors, then its last lines:\n${[...worrying, '...', ...lines.slice(-40)].join('\n')}`);
+    }
+  });
+});
+
+/** What the stack's controller logged, as `mikrolb` prints it (with the time). */
+const printed = new WeakMap<E2E, string[]>();
+
+/** Both loggers get every entry: the scenario's assertions read one, a failure prints the other. */
+function tee(a: Logger, b: Logger): Logger {
+  return {
+    debug: (msg, fields) => { a.debug(msg, fields); b.debug(msg, fields); },
+    info: (msg, fields) => { a.info(msg, fields); b.info(msg, fields); },
+    warn: (msg, fields) => { a.warn(msg, fields); b.warn(msg, fields); },
+    error: (msg, fields) => { a.error(msg, fields); b.error(msg, fields); },
+    child: (fields) => tee(a.child(fields), b.child(fields)),
+  };
+}
+
 /**
  * deploy/'s RBAC and Service-write admission policy on the shared API server, once per process:
  * the controller then runs as its ServiceAccount, so every scenario also proves the shipped
@@ -77,6 +109,8 @@ export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promis
   const sim = opts.sim ?? await startRouterSim({ initialState: seed, users: [{ name: 'mikrolb', password: 'pw' }] });
   const router = connectRouter({ url: sim.url, username: 'mikrolb', password: 'pw', timeoutMs: 2000 });
   const logs = memoryLogger();
+  const lines: string[] = [];
+  const log = tee(logs, createLogger({ level: 'debug', out: { write: (line: string) => lines.push(line.trimEnd()) } }));
   const classes = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false, ...(opts.clusterName === undefined ? {} : { clusterName: opts.clusterName }) };
   const bridge = { port: await freePort(), hostname: '127.0.0.1', lease: { enabled: false }, resyncIntervalMs: opts.resyncIntervalMs ?? 300_000, retry: opts.retry ?? { baseMs: 200, maxMs: 2000 } };
   // the product's grace unless a test asks: other files' controllers and functions share this
@@ -84,17 +118,21 @@ export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promis
   // (before the allocation it was made for shows in the resync's list)
   const grace = opts.claimGraceMs === undefined ? {} : { claimGraceMs: opts.claimGraceMs };
   const controller = opts.kubeconfig === undefined && KNATIVE_TOPOLOGY
-    ? await knativeTopology(admin, { router, log: logs, classes, bridge, ...grace })
-    : await startController({ kc, router, log: logs, classes, bridge, ...grace });
+    ? await knativeTopology(admin, { router, log, classes, bridge, ...grace })
+    : await startController({ kc, router, log, classes, bridge, ...grace });
   await controller.bridge.ready;
-  return {
+  const e2e: E2E = {
     kube, sim, router, controller, logs,
     stop: async () => {
+      live.delete(e2e);
       await controller.stop();
       await router.close();
       if (opts.sim === undefined) await sim.close();
     },
   };
+  live.add(e2e);
+  printed.set(e2e, lines);
+  return e2e;
 }
 
 /**
