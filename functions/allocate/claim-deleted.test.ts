@@ -112,3 +112,30 @@ describe("a settled allocation's update", () => {
     expect(claimReads).toHaveLength(reads);
   });
 });
+
+/**
+ * The race the bridge's order cannot rule out: a run of the waiting Service already under way
+ * when the claim goes (its own events, queued before) finds the address free and claims it
+ * first. The address then has one holder, the waiter: the former holder gives it up and says
+ * why, rather than both Services publishing it.
+ */
+describe('a claim deleted by hand while a waiting Service\'s run is under way', () => {
+  it('goes to the waiter, and the former holder gives the address up (PoolExhausted)', async () => {
+    const kube = memoryPortAs('allocate', { objects: [POOL, service('keeps'), service('waits')], now: NOW });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
+    const allocationOf = async (svc: string) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
+    const holder = await allocationOf('keeps');
+
+    await kube.admin.remove('IPAddressClaim', '192.0.2.7');
+    expect((await allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
+    expect((await allocationOf('waits'))?.status?.address).toBe('192.0.2.7');
+    expect((await allocate(objectInvocation('update', { kind: 'IPAllocation', name: holder?.metadata.name ?? '' }))).kind).toBe('done');
+    const claim = await kube.admin.get('IPAddressClaim', '192.0.2.7');
+    expect(claim === undefined ? undefined : IPAddressClaimSchema.parse(claim).spec.allocationUID).toBe((await allocationOf('waits'))?.metadata.uid);
+    expect((await allocationOf('keeps'))?.status).toMatchObject({ phase: 'Failed' });
+    expect((await allocationOf('keeps'))?.status?.address).toBeUndefined();
+    expect((await allocationOf('keeps'))?.status?.conditions?.find((c) => c.type === 'Ready')?.reason).toBe('PoolExhausted');
+  });
+});

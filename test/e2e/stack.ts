@@ -15,6 +15,7 @@ import { createLogger, memoryLogger, type Logger } from '../../lib/log/logger.js
 import { connectRouter, type RouterClient } from '../../lib/routeros/client/index.js';
 import { startRouterSim, type RouterSim } from '../../lib/routeros/sim/index.js';
 import type { RouterState } from '../../lib/router/state.js';
+import { metricValue } from '../bridge/support.js';
 import { testCluster } from '../helpers/cluster.js';
 import { actingAs, applyServicePolicy } from '../deploy/policy.js';
 import { applyRbac } from '../deploy/render.js';
@@ -154,6 +155,24 @@ async function knativeTopology(admin: KubeConfig, opts: Pick<ControllerOptions, 
   }));
   const bridge = await startBridge(opts.bridge, { kc: actingAs(admin, 'mikrolb-bridge'), log: opts.log, dispatch, extraMetrics: () => counters.render() + poolMetrics.render() });
   return { bridge, stop: () => bridge.stop() };
+}
+
+/**
+ * Resolves once the controller has had no work queued (a delivery waiting for its batch delay
+ * counts) and none in flight for `quietMs`: what was already coming has run. A scenario that
+ * races a change of its own against work the controller was given earlier waits for this.
+ */
+export async function quiescent(e2e: E2E, quietMs = 1000, timeoutMs = 30_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let quietSince = Date.now();
+  for (;;) {
+    const text = e2e.controller.bridge.metrics.render();
+    const busy = FUNCTION_NAMES.some((fn) => ['queue_depth', 'in_flight'].some((m) => (metricValue(text, `mikrolb_bridge_${m}{function="${fn}"}`) ?? 1) > 0));
+    if (busy) quietSince = Date.now();
+    else if (Date.now() - quietSince >= quietMs) return;
+    if (Date.now() > deadline) throw new Error(`the controller still had work after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
 }
 
 /** Polls until `check` stops throwing (its last error is rethrown at the deadline). */
