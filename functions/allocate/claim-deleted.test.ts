@@ -25,18 +25,24 @@ const service = (name: string) => ({
   spec: { type: 'LoadBalancer', loadBalancerClass: CLASSES.loadBalancerClass, ipFamilies: ['IPv4'], ipFamilyPolicy: 'SingleStack', ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] },
 });
 
+/** `keeps` holds the pool's one address, `waits` waits for it (PoolExhausted). */
+async function holderAndWaiter() {
+  const kube = memoryPortAs('allocate', { objects: [POOL, service('keeps'), service('waits')], now: NOW });
+  const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
+  const allocationOf = async (svc: string) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
+  expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
+  expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
+  const holder = await allocationOf('keeps');
+  return { kube, allocate, allocationOf, holder };
+}
+
 describe('a claim deleted by hand while its allocation holds the address', () => {
   it('is taken again by that allocation, and the Service waiting on the pool does not get the address', async () => {
-    const kube = memoryPortAs('allocate', { objects: [POOL, service('keeps'), service('waits')], now: NOW });
-    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
-    const allocationOf = async (svc: string) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
+    const { kube, allocate, allocationOf, holder } = await holderAndWaiter();
     const claim = async () => {
       const o = await kube.admin.get('IPAddressClaim', '192.0.2.7');
       return o === undefined ? undefined : IPAddressClaimSchema.parse(o);
     };
-    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
-    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
-    const holder = await allocationOf('keeps');
     expect(holder?.status?.address).toBe('192.0.2.7');
     expect((await allocationOf('waits'))?.status?.phase).toBe('Failed');
 
@@ -61,12 +67,7 @@ describe('a claim deleted by hand while its allocation holds the address', () =>
  */
 describe('a claim deleted by hand, as the ApiServerSource sends it', () => {
   it.each(['binary', 'structured'] as const)('is taken again by its holder before the pool is reconciled (%s mode)', async (encoding) => {
-    const kube = memoryPortAs('allocate', { objects: [POOL, service('keeps'), service('waits')], now: NOW });
-    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
-    const allocationOf = async (svc: string) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
-    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
-    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
-    const holder = await allocationOf('keeps');
+    const { kube, allocate, allocationOf, holder } = await holderAndWaiter();
     const last = await kube.admin.get('IPAddressClaim', '192.0.2.7');
 
     await kube.admin.remove('IPAddressClaim', '192.0.2.7');
@@ -121,12 +122,7 @@ describe("a settled allocation's update", () => {
  */
 describe('a claim deleted by hand while a waiting Service\'s run is under way', () => {
   it('goes to the waiter, and the former holder gives the address up (PoolExhausted)', async () => {
-    const kube = memoryPortAs('allocate', { objects: [POOL, service('keeps'), service('waits')], now: NOW });
-    const allocate = createAllocate({ kube: kube.port, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: CLASSES });
-    const allocationOf = async (svc: string) => (await kube.admin.list('IPAllocation')).map((o) => IPAllocationSchema.parse(o)).find((a) => a.metadata.labels?.['mikrolb.de/service-name'] === svc);
-    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'keeps' }))).kind).toBe('done');
-    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
-    const holder = await allocationOf('keeps');
+    const { kube, allocate, allocationOf, holder } = await holderAndWaiter();
 
     await kube.admin.remove('IPAddressClaim', '192.0.2.7');
     expect((await allocate(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'waits' }))).kind).toBe('done');
