@@ -61,15 +61,15 @@ async function secondsUntilIngress(name: string, since: number): Promise<{ ip: s
 describe('a freed address reaches a waiting Service within seconds (resync every 10 minutes)', () => {
   it('PoolExhausted: the one address of a pool goes to the Service waiting for it when its holder is deleted', async () => {
     const pool = uniq('one-address');
-    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.60.7'], autoAssign: false, interfaceName: 'ether1' });
+    await make.pool(pool, { ipFamily: 'IPv4', addresses: ['198.18.73.7'], autoAssign: false, interfaceName: 'ether1' });
     await make.service(ns, 'first', LB, { 'mikrolb.de/load-balancer-pools': pool });
-    expect(await ingress('first')).toBe('198.18.60.7');
+    expect(await ingress('first')).toBe('198.18.73.7');
     await make.service(ns, 'second', LB, { 'mikrolb.de/load-balancer-pools': pool });
     await waitsWith('second', 'PoolExhausted');
     const t = performance.now();
     await e2e.kube.remove('Service', 'first', ns);
     const got = await secondsUntilIngress('second', t);
-    expect(got.ip).toBe('198.18.60.7');
+    expect(got.ip).toBe('198.18.73.7');
     expect(got.seconds).toBeLessThan(25); // far below the 600 s resync; typically 1–2 s
   });
 
