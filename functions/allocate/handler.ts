@@ -12,18 +12,29 @@ import { reconcileService } from './service.js';
 import { managedAndLive } from '../../lib/core/service.js';
 
 async function resync(deps: AllocateRun, report: Report): Promise<void> {
+  let failure: unknown;
+  // keep going: one Service, pool or reservation that keeps failing must not starve the others
+  // (as in program's and release's resyncs); the first failure is the resync's outcome
+  const attempt = async (work: () => Promise<void>): Promise<void> => {
+    try {
+      await work();
+    } catch (e) {
+      failure ??= e;
+    }
+  };
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
   // a Service listed as not ours (or being deleted) is not read again: a change after the list
   // sends allocate its own event (most Services of a cluster are ClusterIP ones)
   for (const svc of (await listServices(deps.kube)).items) {
     if (!managedAndLive(svc, deps.classes)) continue;
-    await reconcileService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, { verify: true });
+    await attempt(() => reconcileService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, { verify: true }));
   }
-  for (const pool of (await listPools(deps.kube)).items) await reconcilePool(deps, pool.metadata.name, report);
+  for (const pool of (await listPools(deps.kube)).items) await attempt(() => reconcilePool(deps, pool.metadata.name, report));
   // operator reservations (no Service) are converged too; every claim is checked
   for (const a of (await listAllocations(deps.kube)).items) {
-    if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await allocateAddress(deps, a.metadata.name, report, { allocation: a, verify: true });
+    if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await attempt(() => allocateAddress(deps, a.metadata.name, report, { allocation: a, verify: true }));
   }
+  if (failure !== undefined) throw failure;
 }
 
 async function route(deps: AllocateRun, inv: Invocation, report: Report): Promise<void> {
