@@ -1,5 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { CLASS_VARIABLES, classesFromEnv, limitsFromEnv, portFromEnv, type Env } from './config.js';
+import { CLASS_VARIABLES, classesFromEnv, limitsFromEnv, portFromEnv, routerFromEnv, type Env } from './config.js';
 
 describe('CLASS_VARIABLES (what help texts list for classesFromEnv)', () => {
   it('names exactly the variables classesFromEnv reads', () => {
@@ -53,5 +54,29 @@ describe('numbers from the environment: decimal digits only', () => {
 
   it('takes a limit with spaces around it', () => {
     expect(limitsFromEnv({ MAX_ALLOCATIONS_PER_SERVICE: ' 4 ' })).toMatchObject({ ok: true, value: { maxAllocations: 4 } });
+  });
+});
+
+describe('ROUTEROS_CA_CERT: certificates, checked at start', () => {
+  const ROUTER = { ROUTEROS_URL: 'api-ssl://192.0.2.1', ROUTEROS_USERNAME: 'mikrolb' };
+  const CERT = readFileSync(new URL('./routeros/sim/testdata/localhost.cert.pem', import.meta.url), 'utf8');
+  // deploy/base/router-secret.example.yaml's placeholder: TLS took it and failed every connection
+  const PLACEHOLDER = '-----BEGIN CERTIFICATE-----\n(replace with your router CA certificate)\n-----END CERTIFICATE-----\n';
+
+  it.each([
+    ['one certificate', CERT],
+    ['a bundle of two', `${CERT}\n${CERT}`],
+  ])('takes %s', (_, pem) => {
+    expect(routerFromEnv({ ...ROUTER, ROUTEROS_CA_CERT: pem })).toMatchObject({ ok: true, value: { caCert: pem } });
+  });
+
+  it.each([
+    ['the example Secret\'s placeholder', PLACEHOLDER, 'ROUTEROS_CA_CERT must be PEM certificates: certificate 1 cannot be read'],
+    ['a bundle whose second certificate is cut off', `${CERT}${CERT.slice(0, 200)}`, 'ROUTEROS_CA_CERT must be PEM certificates: certificate 2 has no END line'],
+    ['a broken one after a good one', `${CERT}${PLACEHOLDER}`, 'ROUTEROS_CA_CERT must be PEM certificates: certificate 2 cannot be read'],
+    ['a private key', '-----BEGIN PRIVATE KEY-----\nMC4CAQAwBQYDK2VwBCIEIA==\n-----END PRIVATE KEY-----\n', 'ROUTEROS_CA_CERT must be PEM certificates (-----BEGIN CERTIFICATE-----)'],
+  ])('refuses %s, without repeating it', (_, pem, message) => {
+    const result = routerFromEnv({ ...ROUTER, ROUTEROS_CA_CERT: pem });
+    expect(result).toEqual({ ok: false, message });
   });
 });

@@ -1,3 +1,4 @@
+import { X509Certificate } from 'node:crypto';
 import * as z from 'zod';
 import { DEFAULT_SERVICE_LIMITS, type ClassConfig, type ServiceLimits } from './core/service.js';
 import { redactRouterUrl, RouterUrlSchema } from './routeros/client/url.js';
@@ -39,7 +40,30 @@ const PORT_RANGE = 'must be a port number (0-65535)';
 const Port = decimal(PORT_RANGE).pipe(z.number().int('must be a whole number').min(0, PORT_RANGE).max(65535, PORT_RANGE));
 const ClassName = z.string().trim().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must look like mikrolb.de/controller');
 const Limit = decimal('must be a whole number').pipe(z.number().int('must be a whole number').min(1, 'must be at least 1').max(1024, 'must be at most 1024'));
-const Pem = z.string().refine((t) => t.includes('-----BEGIN CERTIFICATE-----'), 'must be PEM text (-----BEGIN CERTIFICATE-----)');
+const BEGIN_CERT = '-----BEGIN CERTIFICATE-----';
+/**
+ * Every certificate of the PEM text readable: TLS takes a broken one (the example Secret's
+ * placeholder) without a word, and then fails every connection to the router.
+ */
+function pemProblem(text: string): string | undefined {
+  const count = text.split(BEGIN_CERT).length - 1;
+  if (count === 0) return `must be PEM certificates (${BEGIN_CERT})`;
+  const blocks = [...text.matchAll(/-----BEGIN CERTIFICATE-----[\s\S]*?-----END CERTIFICATE-----/g)].map((m) => m[0]);
+  for (let i = 0; i < count; i++) {
+    const block = blocks[i];
+    if (block === undefined) return `must be PEM certificates: certificate ${i + 1} has no END line`;
+    try {
+      new X509Certificate(block);
+    } catch {
+      return `must be PEM certificates: certificate ${i + 1} cannot be read`;
+    }
+  }
+  return undefined;
+}
+const Pem = z.string().superRefine((text, ctx) => {
+  const problem = pemProblem(text);
+  if (problem !== undefined) ctx.addIssue({ code: 'custom', message: problem });
+});
 
 export interface RouterConfig {
   url: string;

@@ -249,7 +249,9 @@ describe('the router Secret example', () => {
     const [secret] = parseDocs(text);
     expect(secret?.metadata.annotations?.['mikrolb.de/example']).toMatch(/placeholders/);
     const settings = ConfigMapSchema.pick({ metadata: true }).extend({ stringData: ConfigMapSchema.shape.data }).parse(secret);
-    expect(routerFromEnv(settings.stringData)).toMatchObject({ ok: true, value: { url: 'api-ssl://router.example.invalid:8729', username: 'mikrolb' } });
+    // its CA placeholder is no certificate: a copy applied unchanged stops start-up, naming the variable
+    expect(routerFromEnv(settings.stringData)).toEqual({ ok: false, message: 'ROUTEROS_CA_CERT must be PEM certificates: certificate 1 cannot be read' });
+    expect(routerFromEnv({ ...settings.stringData, ROUTEROS_CA_CERT: '' })).toMatchObject({ ok: true, value: { url: 'api-ssl://router.example.invalid:8729', username: 'mikrolb' } });
     const result = await dryRun(kubectl, text);
     expect(result.stderr).toBe('');
     expect(result.applied).toEqual(['secret/mikrolb-router serverside-applied (server dry run)']);
