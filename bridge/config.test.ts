@@ -48,6 +48,16 @@ describe('configuration from the environment', () => {
     expect(bridgeConfigFromEnv({ FUNCTION_URL_PROGRAM: 'x' }, { functionUrls: 'optional' })).toEqual({ ok: false, message: 'FUNCTION_URL_PROGRAM must be an http:// or https:// URL, got "x"' });
   });
 
+  // a function authenticates the bridge by its token alone; a password in the URL would never
+  // work, and was logged at start ("Bridge started", its functions)
+  it.each([
+    ['a password in a URL', 'http://bridge:s3cret@program.mikrolb-system.svc', 'FUNCTION_URL_PROGRAM must not hold credentials (the functions take the token of INVOKE_TOKEN_FILE), got "http://***@program.mikrolb-system.svc"'],
+    ['a user name in a URL', 'https://bridge@program', 'FUNCTION_URL_PROGRAM must not hold credentials (the functions take the token of INVOKE_TOKEN_FILE), got "https://***@program"'],
+    ['a password in a URL that is not one', 'ftp://bridge:s3cret@program', 'FUNCTION_URL_PROGRAM must be an http:// or https:// URL, got "ftp://***@program"'],
+  ])('refuses %s, without repeating the credentials', (_, value, message) => {
+    expect(bridgeConfigFromEnv({ ...URLS, FUNCTION_URL_PROGRAM: value })).toEqual({ ok: false, message });
+  });
+
   it('takes PORT when BRIDGE_PORT is absent, and treats empty values as unset', () => {
     expect(bridgeConfigFromEnv({ ...URLS, PORT: '8081', RESYNC_INTERVAL: '' })).toMatchObject({ ok: true, config: { port: 8081, resyncIntervalMs: 300_000 } });
   });

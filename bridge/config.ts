@@ -117,9 +117,18 @@ const matching = (pattern: RegExp, max: number, rule: string): Parse<string> => 
   t.length <= max && pattern.test(t) ? { ok: true, value: t } : { ok: false, message: `must be ${rule}, ${got(t)}` };
 const objectName = matching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, 253, 'a Kubernetes object name (lower-case letters, digits, "-" and "."; at most 253)');
 const namespaceName = matching(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, 63, 'a namespace name (lower-case letters, digits and "-"; at most 63)');
+/** A URL as messages may show it: anything before an `@` (user info) replaced by `***`. */
+const redacted = (t: string): string => {
+  const at = t.lastIndexOf('@');
+  return at < 0 ? t : `${/^[A-Za-z][A-Za-z0-9+.-]*:\/\//.exec(t)?.[0] ?? ''}***${t.slice(at)}`;
+};
 const url: Parse<string> = (t) => {
   const parsed = FunctionUrl.safeParse(t);
-  return parsed.success ? { ok: true, value: parsed.data } : { ok: false, message: `must be an http:// or https:// URL, ${got(t)}` };
+  if (!parsed.success) return { ok: false, message: `must be an http:// or https:// URL, ${got(redacted(t))}` };
+  // the functions authenticate the bridge by its token alone: credentials here never work, and would be logged
+  const { username, password } = new URL(parsed.data);
+  if (username !== '' || password !== '') return { ok: false, message: `must not hold credentials (the functions take the token of INVOKE_TOKEN_FILE), ${got(redacted(t))}` };
+  return { ok: true, value: parsed.data };
 };
 
 export type EnvResult = { ok: true; config: BridgeConfig } | { ok: false; message: string };
