@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { bridgeConfig, bridgeConfigFromEnv, parseDuration } from './config.js';
+import { bridgeConfig, bridgeConfigFromEnv, formatDuration, parseDuration } from './config.js';
 
 const URLS = {
   FUNCTION_URL_ALLOCATE: 'http://allocate.mikrolb-system.svc',
@@ -8,6 +8,9 @@ const URLS = {
 };
 
 describe('durations', () => {
+  it.each([500, 30_000, 300_000, 3_600_000, 90_000, 1_500, 3_723_004])('%i ms is written so that it reads back', (ms) => {
+    expect(parseDuration(formatDuration(ms))).toBe(ms);
+  });
   it.each([
     ['500ms', 500], ['30s', 30_000], ['5m', 300_000], ['1h', 3_600_000], ['1m30s', 90_000], ['1.5s', 1_500],
   ])('%s = %i ms', (text, ms) => expect(parseDuration(text)).toBe(ms));
@@ -73,7 +76,11 @@ describe('configuration from the environment', () => {
     ['a fractional concurrency', { FUNCTION_CONCURRENCY: '2.5' }, 'FUNCTION_CONCURRENCY must be a positive integer, got "2.5"'],
     ['a yes/no typo', { LEADER_ELECTION: 'ture' }, 'LEADER_ELECTION must be true or false, got "ture"'],
     ['a port out of range', { BRIDGE_PORT: '70000' }, 'BRIDGE_PORT must be a port number (0-65535), got "70000"'],
-    ['a renew deadline past the lease', { LEASE_DURATION: '5s', LEASE_RENEW_DEADLINE: '10s' }, 'LEASE_RENEW_DEADLINE: the renew deadline must be shorter than the lease duration'],
+    // the rules across variables name both, with their values: often only one of them was set
+    ['a renew deadline past the lease', { LEASE_DURATION: '5s', LEASE_RENEW_DEADLINE: '10s' }, 'LEASE_RENEW_DEADLINE (10s) must be shorter than LEASE_DURATION (5s)'],
+    ['a lease shorter than the default renew deadline', { LEASE_DURATION: '5s' }, 'LEASE_RENEW_DEADLINE (10s, the default) must be shorter than LEASE_DURATION (5s)'],
+    ['a retry period past the default renew deadline', { LEASE_RETRY_PERIOD: '20s' }, 'LEASE_RETRY_PERIOD (20s) must be shorter than LEASE_RENEW_DEADLINE (10s, the default)'],
+    ['a maximum delay under the default base delay', { RETRY_MAX_DELAY: '100ms' }, 'RETRY_BASE_DELAY (500ms, the default) must not be longer than RETRY_MAX_DELAY (100ms)'],
     // a sub-millisecond duration rounds to 0 ms, which only the schema refused, naming resyncIntervalMs
     ['a duration under a millisecond', { RESYNC_INTERVAL: '0.0001ms' }, 'RESYNC_INTERVAL must be a duration such as 30s, 5m or 1h, got "0.0001ms"'],
     ['a concurrency past what a number holds', { FUNCTION_CONCURRENCY: '99999999999999999999' }, 'FUNCTION_CONCURRENCY must be a positive integer, got "99999999999999999999"'],
@@ -82,7 +89,7 @@ describe('configuration from the environment', () => {
     ['a lease name that is no object name', { LEASE_NAME: 'Bridge Lease' }, 'LEASE_NAME must be a Kubernetes object name (lower-case letters, digits, "-" and "."; at most 253), got "Bridge Lease"'],
     ['a lease namespace that is no namespace', { LEASE_NAMESPACE: 'mikrolb.system' }, 'LEASE_NAMESPACE must be a namespace name (lower-case letters, digits and "-"; at most 63), got "mikrolb.system"'],
     ['a lease namespace over 63 characters', { LEASE_NAMESPACE: 'n'.repeat(64) }, `LEASE_NAMESPACE must be a namespace name (lower-case letters, digits and "-"; at most 63), got "${'n'.repeat(64)}"`],
-    ['a base delay past the maximum', { RETRY_BASE_DELAY: '5m', RETRY_MAX_DELAY: '1m' }, 'RETRY_BASE_DELAY: the base delay must not exceed the maximum'],
+    ['a base delay past the maximum', { RETRY_BASE_DELAY: '5m', RETRY_MAX_DELAY: '1m' }, 'RETRY_BASE_DELAY (5m) must not be longer than RETRY_MAX_DELAY (1m)'],
   ])('fails on %s with one line naming the variable', (_, env, message) => {
     const result = bridgeConfigFromEnv({ ...URLS, ...env });
     expect(result).toEqual({ ok: false, message });

@@ -181,7 +181,7 @@ export function bridgeConfigFromEnv(env: Readonly<Record<string, string | undefi
       port: read('BRIDGE_PORT', port) ?? read('PORT', port),
       shutdownTimeoutMs: read('SHUTDOWN_TIMEOUT', duration),
     };
-    return checkCombined(input);
+    return checkCombined(input, env);
   } catch (err) {
     if (err instanceof EnvProblem) return { ok: false, message: err.message };
     throw err;
@@ -194,17 +194,44 @@ function requireUrl(name: string, read: <T>(name: string, parse: Parse<T>) => T 
   return value;
 }
 
-/** Rules across variables (the lease timings, the retry delays), named by their variables. */
-const VARIABLE_OF: Record<string, string> = {
-  'lease.renewDeadlineMs': 'LEASE_RENEW_DEADLINE',
-  'lease.retryPeriodMs': 'LEASE_RETRY_PERIOD',
-  retry: 'RETRY_BASE_DELAY',
+/**
+ * Rules across variables (the lease timings, the retry delays): the message names both
+ * variables and the values they have, so it points at the one that was set.
+ */
+const COMBINED: Record<string, { name: string; rule: string; other: string }> = {
+  'lease.renewDeadlineMs': { name: 'LEASE_RENEW_DEADLINE', rule: 'must be shorter than', other: 'LEASE_DURATION' },
+  'lease.retryPeriodMs': { name: 'LEASE_RETRY_PERIOD', rule: 'must be shorter than', other: 'LEASE_RENEW_DEADLINE' },
+  retry: { name: 'RETRY_BASE_DELAY', rule: 'must not be longer than', other: 'RETRY_MAX_DELAY' },
 };
 
-function checkCombined(input: BridgeConfigInput): EnvResult {
+function checkCombined(input: BridgeConfigInput, env: Readonly<Record<string, string | undefined>>): EnvResult {
   const parsed = BridgeConfigSchema.safeParse(input);
   if (parsed.success) return { ok: true, config: parsed.data };
   const issue = parsed.error.issues[0];
   const path = issue?.path.join('.') ?? '';
-  return { ok: false, message: `${VARIABLE_OF[path] ?? path}: ${issue?.message ?? 'invalid'}` };
+  const combined = Object.hasOwn(COMBINED, path) ? COMBINED[path] : undefined;
+  if (combined === undefined) return { ok: false, message: `${path}: ${issue?.message ?? 'invalid'}` };
+  const shown = (name: string): string => env[name]?.trim() || `${formatDuration(defaultDurations()[name] ?? 0)}, the default`;
+  return { ok: false, message: `${combined.name} (${shown(combined.name)}) ${combined.rule} ${combined.other} (${shown(combined.other)})` };
+}
+
+/** The defaults of the durations COMBINED names, by variable. */
+function defaultDurations(): Record<string, number> {
+  const { lease, retry } = bridgeConfig({});
+  return {
+    LEASE_DURATION: lease.durationMs, LEASE_RENEW_DEADLINE: lease.renewDeadlineMs, LEASE_RETRY_PERIOD: lease.retryPeriodMs,
+    RETRY_BASE_DELAY: retry.baseMs, RETRY_MAX_DELAY: retry.maxMs,
+  };
+}
+
+/** Milliseconds as a duration is written: 90000 is `1m30s`. */
+export function formatDuration(ms: number): string {
+  let rest = ms;
+  const parts: string[] = [];
+  for (const [unit, size] of [['h', 3_600_000], ['m', 60_000], ['s', 1000], ['ms', 1]] as const) {
+    const n = Math.floor(rest / size);
+    if (n > 0) parts.push(`${n}${unit}`);
+    rest -= n * size;
+  }
+  return parts.join('') || '0ms';
 }
