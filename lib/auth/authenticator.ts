@@ -33,10 +33,8 @@ export interface AuthenticatorOptions {
   refusedTtlMs?: number;
 }
 
-const DEFAULT_MAX_ENTRIES = 256;
-const DEFAULT_MAX_TTL_MS = 10 * 60_000;
-const DEFAULT_MAX_REFUSED = 1024;
-const DEFAULT_REFUSED_TTL_MS = 30_000;
+/** What an authenticator remembers unless told otherwise (docs/configuration.md quotes these). */
+export const AUTH_CACHE = { maxEntries: 256, maxTtlMs: 10 * 60_000, maxRefused: 1024, refusedTtlMs: 30_000 } as const;
 
 /**
  * Authentication and authorisation of function invocations: the bearer token is reviewed by the
@@ -49,11 +47,11 @@ const DEFAULT_REFUSED_TTL_MS = 30_000;
  */
 export function createAuthenticator(opts: AuthenticatorOptions): Authenticate {
   const now = opts.now ?? Date.now;
-  const maxTtlMs = opts.maxTtlMs ?? DEFAULT_MAX_TTL_MS;
-  const refusedTtlMs = opts.refusedTtlMs ?? DEFAULT_REFUSED_TTL_MS;
+  const maxTtlMs = opts.maxTtlMs ?? AUTH_CACHE.maxTtlMs;
+  const refusedTtlMs = opts.refusedTtlMs ?? AUTH_CACHE.refusedTtlMs;
   const allowed = new Set(opts.allowedSubjects);
-  const admitted = expiringCache<Decision>(opts.maxEntries ?? DEFAULT_MAX_ENTRIES, now);
-  const refused = expiringCache<Decision>(opts.maxRefused ?? DEFAULT_MAX_REFUSED, now);
+  const admitted = expiringCache<Decision>(opts.maxEntries ?? AUTH_CACHE.maxEntries, now);
+  const refused = expiringCache<Decision>(opts.maxRefused ?? AUTH_CACHE.maxRefused, now);
   const inFlight = new Map<string, Promise<Decision>>();
 
   const decide = (review: Review): Decision => {
