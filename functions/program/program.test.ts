@@ -523,3 +523,43 @@ describe('program (memory API server, memory router)', () => {
     expect(interfaces()).toEqual(['bridge', 'bridge']);
   });
 });
+
+/**
+ * A Service with snat-ips made a ClusterIP Service while program writes the router for it: it
+ * stays MikroLB's (SNAT-only), and the API server has dropped its ingress. The status write
+ * that meets the change (a conflict) was tried again with the publishing decided from the
+ * LoadBalancer read: an ingress on a ClusterIP Service, which the API server refuses (422), so
+ * the invocation failed (chaos, seed 1292251970). The retry decides from the Service it re-read.
+ */
+describe('program: a Service made a ClusterIP Service while its router entries are written', () => {
+  it('writes its condition without an ingress, and the invocation succeeds', async () => {
+    const objects = cluster({ annotations: { 'mikrolb.de/snat-ips': LB_IP } });
+    const kube = memoryPortAs('program', { objects, now: () => new Date('2026-01-01T00:00:00Z') });
+    const r = memoryRouter(router());
+    let changed = false;
+    const changing = { ...r, execute: async (ops: Parameters<typeof r.execute>[0]) => {
+      const out = await r.execute(ops);
+      if (!changed) {
+        changed = true;
+        const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
+        await kube.admin.replace('Service', { ...svc, spec: { ...svc.spec, type: 'ClusterIP' } });
+      }
+      return out;
+    } };
+    const program = createProgram({
+      kube: kube.port, router: changing, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false },
+      now: () => new Date('2026-01-01T00:00:00Z'), log: silentLogger(), retry: { attempts: 5, pause: async () => undefined },
+    });
+    const res = await program(objectInvocation('update', { kind: 'Service', namespace: 'shop', name: 'web' }));
+    expect(res).toMatchObject({ kind: 'done' });
+    expect(changed).toBe(true);
+    const svc = ServiceSchema.parse(await kube.admin.get('Service', 'web', 'shop'));
+    expect(svc.spec?.type).toBe('ClusterIP');
+    expect(svc.status?.loadBalancer?.ingress ?? []).toEqual([]);
+    expect(svc.status?.conditions?.find((c) => c.type === 'mikrolb.de/LoadBalancerReady')).toBeDefined();
+    // SNAT-only now: its SNAT rule stands, no dst-nat rule forwards to it
+    const nat = r.state().menus['/ip/firewall/nat'] ?? [];
+    expect(nat.filter((e) => e.action === 'src-nat').map((e) => e['to-addresses'])).toEqual([LB_IP]);
+    expect(nat.filter((e) => e.action === 'dst-nat')).toEqual([]);
+  });
+});

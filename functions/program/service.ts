@@ -115,9 +115,13 @@ async function writeServiceStatus(deps: ProgramDeps, first: Service, allocations
     if (!svc?.metadata.uid || svc.metadata.uid !== first.metadata.uid) return;
     // being deleted, or no longer ours (made a ClusterIP Service, say) since it was read: its
     // status is release's to clear (the API server refuses an ingress on a ClusterIP Service)
-    if (svc.metadata.deletionTimestamp || !serviceIntent(svc, deps.classes).managed) return;
+    const intent = serviceIntent(svc, deps.classes);
+    if (svc.metadata.deletionTimestamp || !intent.managed) return;
+    // still ours but no longer a LoadBalancer (a SNAT-only Service now): the API server dropped
+    // its ingress and refuses one; what else changed, the run that change woke publishes
+    const want: IngressWant = intent.loadBalancer ? plan.want : { publish: false };
     const all = attempt === 1 ? allocations : (await listAllocations(deps.kube, allocationsOfService(svc.metadata.uid))).items.filter((a) => !a.metadata.deletionTimestamp);
-    const next = serviceStatusNext(deps, svc, all.filter((a) => plan.lbNames.has(a.metadata.name)), all, plan.want, plan.routerError);
+    const next = serviceStatusNext(deps, svc, all.filter((a) => plan.lbNames.has(a.metadata.name)), all, want, plan.routerError);
     if (!next) return;
     try {
       await deps.kube.replaceStatus('Service', { ...svc, status: next });

@@ -83,6 +83,18 @@ function leaveLoadBalancer(cur: StoredObject, next: StoredObject): void {
   if (isRecord(status)) next['status'] = { ...status, loadBalancer: {} };
 }
 
+/**
+ * What the API server refuses in a Service's status write: an ingress while the Service (its
+ * stored spec: a status write cannot change the spec) is not a LoadBalancer.
+ */
+function ingressOnlyOnLoadBalancer(name: string, cur: StoredObject, next: StoredObject): void {
+  const status = next['status'];
+  const lb = isRecord(status) ? status['loadBalancer'] : undefined;
+  const ingress = isRecord(lb) ? lb['ingress'] : undefined;
+  if (specField(cur, 'type') === 'LoadBalancer' || !Array.isArray(ingress) || ingress.length === 0) return;
+  throw new KubeError(`Service "${name}" is invalid: status.loadBalancer.ingress: Forbidden: may only be used when \`spec.type\` is 'LoadBalancer'`, 422, 'Invalid');
+}
+
 const scope = (kind: Kind, namespace: string | undefined): string | undefined =>
   (RESOURCES[kind].namespaced && namespace ? namespace : undefined);
 const keyOf = (kind: Kind, ns: string | undefined, name: string): string => `${kind}\u0000${ns ?? ''}\u0000${name}`;
@@ -292,6 +304,7 @@ export function memoryPort(opts: MemoryPortOptions = {}): MemoryPort {
         const cur = current(kind, ns, name);
         checkPreconditions(kind, name, cur, obj.metadata, false);
         validateContent(kind, obj, 'status');
+        if (kind === 'Service') ingressOnlyOnLoadBalancer(name, cur, obj);
         return commit(kind, ns, name, cur, { ...cur, status: obj.status });
       });
     },
