@@ -16,7 +16,7 @@ import { decisionUnrecorded } from '../../lib/core/allocation-status.js';
 import { holdsAddress } from '../../lib/core/pools.js';
 import { dropFinalizer, firstThen } from './finalizers.js';
 import { releasePoolIfDeleting } from './pool.js';
-import { applyOwner, onRouter } from './router.js';
+import { applyOwner, dropOwners, onRouter } from './router.js';
 
 /**
  * The claims an allocation holds (normally one; more only for a moment while it moves): those
@@ -255,11 +255,47 @@ async function settleSharedEntries(deps: ReleaseDeps, address: string, report: R
  */
 export async function releaseAllocation(deps: ReleaseDeps, name: string, report: ReleaseReport, opts: { routerDone?: boolean } = {}): Promise<void> {
   const a = await getAllocation(deps.kube, name);
-  if (!a?.metadata.deletionTimestamp || !hasFinalizer(a)) return;
-  await freeAddresses(deps, a, report, { routerDone: opts.routerDone === true });
+  if (a) await releaseRead(deps, a, report, opts.routerDone === true);
+}
+
+/** releaseAllocation from the allocation as read (and its claims, if listed). */
+async function releaseRead(deps: ReleaseDeps, a: IPAllocation, report: ReleaseReport, routerDone: boolean, claims?: readonly IPAddressClaim[]): Promise<void> {
+  const name = a.metadata.name;
+  if (!a.metadata.deletionTimestamp || !hasFinalizer(a)) return;
+  await freeAddresses(deps, a, report, { routerDone, ...(claims ? { claims } : {}) });
   await dropFinalizer(deps, 'IPAllocation', firstThen(a, () => getAllocation(deps.kube, name)), report);
   deps.log.info('Released an allocation', { allocation: name, address: a.status?.address });
 }
+
+/**
+ * Allocations being deleted, each released as releaseAllocation releases it, but for those
+ * whose Service label names an owner in `gone` (proven gone for good: see collectOrphans): each
+ * read and its claims listed, then the entries of the owners of those that hold anything go
+ * together, from one read of the router taken after all that (dropOwners), then their claims
+ * and finalizers, as the release of one does. One read instead of one per allocation.
+ */
+export async function releaseAllocations(deps: ReleaseDeps, names: readonly string[], report: ReleaseReport, gone: ReadonlySet<string>): Promise<void> {
+  const batched: { a: IPAllocation; claims: IPAddressClaim[] }[] = [];
+  const owners = new Set<string>();
+  for (const name of names) {
+    const a = await getAllocation(deps.kube, name);
+    const uid = a?.metadata.labels?.[LABEL_SERVICE_UID];
+    if (!a?.metadata.deletionTimestamp || !hasFinalizer(a)) continue;
+    if (uid === undefined || !gone.has(uid)) {
+      await releaseRead(deps, a, report, false);
+      continue;
+    }
+    const claims = await claimsOf(deps, a);
+    batched.push({ a, claims });
+    if (holdsAnything(a, claims)) owners.add(uid);
+  }
+  await onRouter(deps, `entries of ${owners.size} gone owner(s)`, () => dropOwners(deps, [...owners], report));
+  for (const { a, claims } of batched) await releaseRead(deps, a, report, true, claims);
+}
+
+/** Whether the allocation may have entries on the router: an address held now, or left since program last ran (formerAddresses). */
+const holdsAnything = (a: IPAllocation, claims: readonly IPAddressClaim[]): boolean =>
+  Boolean(a.status?.address) || claims.length > 0 || (a.status?.formerAddresses ?? []).length > 0;
 
 /**
  * An allocation of a Service being deleted (its router entries already gone with the
@@ -286,7 +322,7 @@ async function freeAddresses(deps: ReleaseDeps, a: IPAllocation, report: Release
   }
   const claims = opts.claims ?? await claimsOf(deps, a);
   // nothing held now, nor left since program last ran (formerAddresses: their entries may stand)
-  if (!a.status?.address && claims.length === 0 && (a.status?.formerAddresses ?? []).length === 0) return;
+  if (!holdsAnything(a, claims)) return;
   if (!opts.routerDone) await releaseOnRouter(deps, a, report);
   const pools = await releaseClaims(deps, a, claims, report);
   for (const p of pools) await releasePoolIfDeleting(deps, p, report, a.metadata.uid);

@@ -11,7 +11,7 @@ import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import type { Service } from '../../lib/k8s/core-objects.js';
 import { getService, listAllocations, listClaims, listServices } from '../../lib/k8s/typed.js';
 import { DEFAULT_CLUSTER, scopes, type Owner } from '../../lib/router/index.js';
-import { releaseAllocation } from './allocation.js';
+import { releaseAllocations } from './allocation.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { onRouter, removeScoped } from './router.js';
 
@@ -73,16 +73,25 @@ const keepsAllocations = (deps: ReleaseDeps, s: Service): boolean =>
  */
 async function collectOrphans(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
   const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', keepsAllocations(deps, s)]));
+  // a uid a label named when the allocations were listed, no Service's in the later list and no
+  // allocation's in the earlier one, is nobody's for good (no object takes a uid already named):
+  // the release of an allocation labelled with it takes everything tagged with it off the
+  // router, as routerOwner would find, and these share one read of the router (releaseAllocations)
+  const allocationUids = new Set(allocations.map((a) => a.metadata.uid));
+  const gone = new Set<string>();
+  const collected: string[] = [];
   for (const a of allocations) {
     const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
     if (!uid || services.get(uid) === true || a.metadata.deletionTimestamp) continue;
     const exists = services.has(uid);
     if (exists && (await keptNow(deps, a, uid))) continue;
+    if (!exists && !allocationUids.has(uid)) gone.add(uid);
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
-    await releaseAllocation(deps, a.metadata.name, report);
+    collected.push(a.metadata.name);
     report.collected.allocations++;
     deps.log.info(exists ? 'Collected an allocation whose Service is no longer ours' : 'Collected an allocation whose Service is gone', { allocation: a.metadata.name });
   }
+  await releaseAllocations(deps, collected, report, gone);
 }
 
 /** Whether the allocation's Service, read again, keeps it (see keepsAllocations). */

@@ -1,4 +1,4 @@
-import { menusToRead, ownersOf, partitionState, programOwner, type OwnerProgram } from '../../lib/core/router-program.js';
+import { menusToRead, ownersOf, partitionState, programOwner, soleOwnerOf, type OwnerProgram } from '../../lib/core/router-program.js';
 import { DEFAULT_CLUSTER, menusFor, planState, stagePlan, type Scope } from '../../lib/router/index.js';
 import type { RouterEntry } from '../../lib/router/state.js';
 import { RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
@@ -49,6 +49,32 @@ export async function applyOwner(deps: ReleaseDeps, p: OwnerProgram, report: Rel
   if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${p.uid}`);
   if (refused !== undefined) deps.log.info('The router refused another address of the owner while releasing; left to program', { owner: p.uid, error: refused });
   return ops.length;
+}
+
+/**
+ * Takes every entry of owners that are gone for good off the router (as applyOwner with nothing
+ * wanted), planned from one whole read taken after they were all judged: taking one owner's
+ * entries off leaves every other owner's share of the read as a new read would show it
+ * (soleOwnerOf), so N owners cost one read, not N (a resync collecting 1,000 orphans read the
+ * router whole 1,000 times). Read again after a run that touched more, or met a conflict.
+ */
+export async function dropOwners(deps: ReleaseDeps, uids: readonly string[], report: ReleaseReport): Promise<void> {
+  const cluster = deps.classes.clusterName ?? DEFAULT_CLUSTER;
+  let view: { shares: ReturnType<typeof partitionState>; sole: ReturnType<typeof soleOwnerOf> } | undefined;
+  for (const uid of uids) {
+    if (view === undefined) {
+      const state = await deps.router.readMany(menusToRead());
+      view = { shares: partitionState(state, cluster), sole: soleOwnerOf(state, cluster) };
+    }
+    let reread = false;
+    const read = async (): Promise<Record<string, RouterEntry[]>> => {
+      reread = true;
+      return partitionState(await deps.router.readMany(menusToRead()), cluster)(uid);
+    };
+    const { ops } = await programOwner(deps.router, { uid, cluster, adverts: [] }, { state: view.shares(uid), read });
+    if (ops.length > 0) report.actions.push(`router: ${ops.length} change(s) for ${uid}`);
+    if (reread || (ops.length > 0 && view.sole(ops) !== uid)) view = undefined;
+  }
 }
 
 /** Removes every entry the scope selects from both families' menus; returns how many ops. */
