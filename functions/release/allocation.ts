@@ -274,24 +274,31 @@ async function releaseRead(deps: ReleaseDeps, a: IPAllocation, report: ReleaseRe
  * together, from one read of the router taken after all that (dropOwners), then their claims
  * and finalizers, as the release of one does. One read instead of one per allocation.
  */
-export async function releaseAllocations(deps: ReleaseDeps, names: readonly string[], report: ReleaseReport, gone: ReadonlySet<string>): Promise<void> {
+export async function releaseAllocations(deps: ReleaseDeps, names: readonly string[], report: ReleaseReport, gone: ReadonlySet<string>, attempt: Attempt = (work) => work()): Promise<void> {
   const batched: { a: IPAllocation; claims: IPAddressClaim[] }[] = [];
   const owners = new Set<string>();
   for (const name of names) {
-    const a = await getAllocation(deps.kube, name);
-    const uid = a?.metadata.labels?.[LABEL_SERVICE_UID];
-    if (!a?.metadata.deletionTimestamp || !hasFinalizer(a)) continue;
-    if (uid === undefined || !gone.has(uid)) {
-      await releaseRead(deps, a, report, false);
-      continue;
-    }
-    const claims = await claimsOf(deps, a);
-    batched.push({ a, claims });
-    if (holdsAnything(a, claims)) owners.add(uid);
+    await attempt(async () => {
+      const a = await getAllocation(deps.kube, name);
+      const uid = a?.metadata.labels?.[LABEL_SERVICE_UID];
+      if (!a?.metadata.deletionTimestamp || !hasFinalizer(a)) return;
+      if (uid === undefined || !gone.has(uid)) return releaseRead(deps, a, report, false);
+      const claims = await claimsOf(deps, a);
+      batched.push({ a, claims });
+      if (holdsAnything(a, claims)) owners.add(uid);
+    });
   }
-  await onRouter(deps, `entries of ${owners.size} gone owner(s)`, () => dropOwners(deps, [...owners], report));
-  for (const { a, claims } of batched) await releaseRead(deps, a, report, true, claims);
+  let dropped = false;
+  await attempt(async () => {
+    await onRouter(deps, `entries of ${owners.size} gone owner(s)`, () => dropOwners(deps, [...owners], report));
+    dropped = true;
+  });
+  // their entries may stand: their claims stay (the next run releases them)
+  if (dropped) for (const { a, claims } of batched) await attempt(() => releaseRead(deps, a, report, true, claims));
 }
+
+/** Runs one object's work; the caller decides whether its failure stops the rest (the resync goes on, and fails at the end). */
+export type Attempt = (work: () => Promise<void>) => Promise<void>;
 
 /** Whether the allocation may have entries on the router: an address held now, or left since program last ran (formerAddresses). */
 const holdsAnything = (a: IPAllocation, claims: readonly IPAddressClaim[]): boolean =>

@@ -3,6 +3,7 @@ import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.
 import type { KubePort } from '../../lib/k8s/port.js';
 import { withoutFinalizer } from '../../lib/k8s/finalizer.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
 import type { RouterPort } from '../../lib/router/port.js';
 import { memoryRouter } from '../../test/helpers/memory-router.js';
@@ -13,10 +14,11 @@ import { LAN_ROUTER, memoryPortAs } from '../test-support.js';
 
 /**
  * After a mass deletion that release never saw (the Services' finalizers taken off by hand, or
- * the controller down while they went), one resync collects every allocation left behind. Each
- * orphan costs its own reads and writes; the lists of whole kinds and the reads of the whole
- * router are shared: a list of every Service, allocation and router entry per orphan cost O(N²)
- * (1,000 orphans: 2,000 lists of 1,000 objects and 1,000 reads of 1,000 Services' entries).
+ * the controller down while they went), one resync collects every allocation left behind, or
+ * releases those found being deleted. Each costs its own reads and writes; the lists of whole
+ * kinds and the reads of the whole router are shared: a list of every Service, allocation and
+ * router entry per allocation cost O(N²) (1,000 orphans: 2,000 lists of 1,000 objects and 1,000
+ * reads of 1,000 Services' entries).
  */
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
@@ -38,8 +40,12 @@ interface Cost {
   routerReads: number;
 }
 
-/** N Services allocated and programmed, then deleted with their finalizers taken off by hand: what one resync of release costs. */
-async function collect(n: number): Promise<Cost> {
+/**
+ * N Services allocated and programmed, then deleted with their finalizers taken off by hand (and,
+ * `allocationsDeleted`, their allocations deleted too, held by our finalizer): what one resync of
+ * release costs.
+ */
+async function collect(n: number, allocationsDeleted = false): Promise<Cost> {
   const kube = memoryPortAs('release', { now: NOW, objects: objects(n) });
   const router = memoryRouter(structuredClone(LAN_ROUTER));
   const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY };
@@ -52,6 +58,7 @@ async function collect(n: number): Promise<Cost> {
     await kube.admin.replace('Service', withoutFinalizer(svc));
     await kube.admin.remove('Service', `web-${i}`, 'shop');
   }
+  if (allocationsDeleted) for (const a of await kube.admin.list('IPAllocation')) await kube.admin.remove('IPAllocation', IPAllocationSchema.parse(a).metadata.name);
 
   const cost: Cost = { requests: 0, wholeLists: 0, routerReads: 0 };
   const count = <F extends (...args: never[]) => Promise<unknown>>(f: F): F => ((...args: Parameters<F>) => (cost.requests++, f(...args))) as F;
@@ -78,9 +85,12 @@ async function collect(n: number): Promise<Cost> {
 }
 
 describe('a resync collecting many orphaned allocations', () => {
-  it('lists each kind and reads the router a fixed number of times, whatever the number of orphans', async () => {
-    const few = await collect(5);
-    const many = await collect(50);
+  it.each([
+    ['left as they were', false],
+    ['being deleted', true],
+  ])('lists each kind and reads the router a fixed number of times, whatever the number of orphans (allocations %s)', async (_, deleted) => {
+    const few = await collect(5, deleted);
+    const many = await collect(50, deleted);
     expect({ wholeLists: many.wholeLists, routerReads: many.routerReads }).toEqual({ wholeLists: few.wholeLists, routerReads: few.routerReads });
     // per orphan: its own reads and writes (the allocation, its claim, its finalizer), a few each
     expect((many.requests - few.requests) / 45).toBeLessThanOrEqual(7);

@@ -72,26 +72,33 @@ const keepsAllocations = (deps: ReleaseDeps, s: Service): boolean =>
  * ours may become ours again at any moment, so it is read once more before its allocation goes.
  */
 async function collectOrphans(deps: ReleaseDeps, allocations: readonly IPAllocation[], report: ReleaseReport): Promise<void> {
-  const services = new Map((await listServices(deps.kube)).items.map((s) => [s.metadata.uid ?? '', keepsAllocations(deps, s)]));
-  // a uid a label named when the allocations were listed, no Service's in the later list and no
-  // allocation's in the earlier one, is nobody's for good (no object takes a uid already named):
-  // the release of an allocation labelled with it takes everything tagged with it off the
-  // router, as routerOwner would find, and these share one read of the router (releaseAllocations)
-  const allocationUids = new Set(allocations.map((a) => a.metadata.uid));
-  const gone = new Set<string>();
+  const listed = (await listServices(deps.kube)).items;
+  const services = new Map(listed.map((s) => [s.metadata.uid ?? '', keepsAllocations(deps, s)]));
   const collected: string[] = [];
   for (const a of allocations) {
     const uid = a.metadata.labels?.[LABEL_SERVICE_UID];
     if (!uid || services.get(uid) === true || a.metadata.deletionTimestamp) continue;
     const exists = services.has(uid);
     if (exists && (await keptNow(deps, a, uid))) continue;
-    if (!exists && !allocationUids.has(uid)) gone.add(uid);
     await deps.kube.remove('IPAllocation', a.metadata.name, undefined, { uid: a.metadata.uid });
     collected.push(a.metadata.name);
     report.collected.allocations++;
     deps.log.info(exists ? 'Collected an allocation whose Service is no longer ours' : 'Collected an allocation whose Service is gone', { allocation: a.metadata.name });
   }
-  await releaseAllocations(deps, collected, report, gone);
+  await releaseAllocations(deps, collected, report, goneOwners(allocations, listed));
+}
+
+/**
+ * The owners the allocations' labels name that are gone for good, from a list of the Services
+ * taken after the allocations' (theirs): a uid a label named when the allocations were listed,
+ * no Service's in the later list and no allocation's in the earlier one, is nobody's for good (no
+ * object takes a uid already named). The release of an allocation labelled with one takes
+ * everything tagged with it off the router, as routerOwner would find, and these releases share
+ * one read of the router (releaseAllocations).
+ */
+export function goneOwners(allocations: readonly IPAllocation[], servicesAfter: readonly Service[]): Set<string> {
+  const known = new Set([...allocations, ...servicesAfter].map((o) => o.metadata.uid));
+  return new Set(allocations.flatMap((a) => a.metadata.labels?.[LABEL_SERVICE_UID] ?? []).filter((uid) => !known.has(uid)));
 }
 
 /** Whether the allocation's Service, read again, keeps it (see keepsAllocations). */

@@ -4,10 +4,10 @@ import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { messageOf } from '../../lib/errors.js';
 import { GC_COLLECTED } from '../../lib/metrics.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
-import { releaseAllocation } from './allocation.js';
+import { releaseAllocation, releaseAllocations } from './allocation.js';
 import { claimChanged, heldClaimLeft } from './claim-event.js';
 import { newReleaseReport, RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
-import { collectGarbage } from './gc.js';
+import { collectGarbage, goneOwners } from './gc.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { releasable, releaseService } from './service.js';
 import { wholeRouterOf } from './router.js';
@@ -32,7 +32,13 @@ async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
     if (!releasable(deps, s)) continue;
     await attempt(() => releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report));
   }
-  for (const a of (await listAllocations(deps.kube)).items) if (a.metadata.deletionTimestamp) await attempt(() => releaseAllocation(deps, a.metadata.name, report));
+  // those of Services gone for good share one read of the router (goneOwners: the Services are listed again, after the allocations)
+  const allocations = (await listAllocations(deps.kube)).items;
+  const deleting = allocations.filter((a) => a.metadata.deletionTimestamp).map((a) => a.metadata.name);
+  if (deleting.length > 0) {
+    const gone = goneOwners(allocations, (await listServices(deps.kube)).items);
+    await releaseAllocations(deps, deleting, report, gone, attempt);
+  }
   for (const p of (await listPools(deps.kube)).items) await attempt(() => releasePoolIfDeleting(deps, p.metadata.name, report));
   await attempt(() => collectGarbage(deps, report));
   for (const [what, n] of Object.entries(report.collected)) if (n > 0) deps.counters?.add(GC_COLLECTED, { what }, n);
