@@ -75,6 +75,22 @@ describe('kubeRuntime', () => {
     expect(kube).toEqual({ ok: false, message: `KUBECONFIG ${file}: its current-context names no cluster; choose one with kubectl config use-context NAME` });
   });
 
+  it('a kubeconfig that is not YAML is named in one line, without the lines around the error (they may hold a token)', async () => {
+    const file = join(dir, 'broken-kubeconfig');
+    await writeFile(file, 'apiVersion: v1\nkind: Config\ncurrent-context: x\nusers:\n- name: u\n  user:\n    token: Token-Canary-3b1\n    bad: [unclosed\n');
+    const kube = await kubeRuntime({ KUBECONFIG: file, HOME: dir }, 'test');
+    expect(kube.ok).toBe(false);
+    const message = kube.ok ? '' : kube.message;
+    expect(message).not.toContain('Token-Canary-3b1');
+    expect(message).not.toContain('\n');
+    expect(message).toMatch(new RegExp(`^KUBECONFIG ${file}: unexpected end of the stream within a flow collection \\(\\d+:\\d+\\)$`));
+  });
+
+  it('a kubeconfig that does not exist is named', async () => {
+    const file = join(dir, 'missing-kubeconfig');
+    expect(await kubeRuntime({ KUBECONFIG: file, HOME: dir }, 'test')).toEqual({ ok: false, message: `KUBECONFIG ${file}: ENOENT: no such file or directory, open '${file}'` });
+  });
+
   it('~/.kube/config is named the same way when KUBECONFIG is unset', async () => {
     const home = join(dir, 'home');
     await mkdir(join(home, '.kube'), { recursive: true });

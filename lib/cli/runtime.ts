@@ -22,18 +22,25 @@ export async function kubeRuntime(env: Env, instance: string): Promise<Parsed<Ru
   try {
     kc = await loadClusterAccess(env);
   } catch (e) {
-    return { ok: false, message: `KUBECONFIG: ${messageOf(e)}` };
+    // the first line only: a YAML error goes on with the file's lines around it, a token among them
+    const [reason = ''] = messageOf(e).split('\n');
+    return { ok: false, message: `${kubeconfigNamed(env)}: ${reason.trim()}` };
   }
   if (!kc.getCurrentCluster()) return { ok: false, message: noClusterMessage(env) };
   const transport = kubeTransport(kc, { userAgent: instance });
   return { ok: true, value: { kc, transport, kube: apiServerPort(transport, { instance }) } };
 }
 
+/** `KUBECONFIG <the files read>`, or `KUBECONFIG` when none was (a pod's ServiceAccount). */
+function kubeconfigNamed(env: Env): string {
+  const files = kubeconfigFiles(env);
+  return files.length === 0 ? 'KUBECONFIG' : `KUBECONFIG ${files.join(delimiter)}`;
+}
+
 /** Why no cluster was found: a kubeconfig that was read is named, not answered with "set KUBECONFIG". */
 function noClusterMessage(env: Env): string {
-  const files = kubeconfigFiles(env);
-  if (files.length === 0) return 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod';
-  return `KUBECONFIG ${files.join(delimiter)}: its current-context names no cluster; choose one with kubectl config use-context NAME`;
+  if (kubeconfigFiles(env).length === 0) return 'no Kubernetes cluster configured: set KUBECONFIG or run in a pod';
+  return `${kubeconfigNamed(env)}: its current-context names no cluster; choose one with kubectl config use-context NAME`;
 }
 
 /**
