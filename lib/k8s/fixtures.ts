@@ -3,6 +3,7 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import * as z from 'zod';
+import { MetadataSchema } from './memory-object.js';
 import { apiVersionOf, hasGeneration, RESOURCES } from './resources.js';
 import { messageOf } from '../errors.js';
 
@@ -41,7 +42,8 @@ export type FixtureResult = { ok: true; objects: FixtureObject[] } | { ok: false
 const DocumentSchema = z.object({
   apiVersion: z.string().min(1),
   kind: z.string().min(1),
-  metadata: z.object({
+  // what the in-memory API server reads checked here too, so a bad field is named with its document
+  metadata: MetadataSchema.extend({
     name: z.string().min(1),
     namespace: z.string().nullish(),
     uid: z.string().min(1).optional(),
@@ -66,7 +68,8 @@ interface RawDocument {
   where: string;
 }
 
-type Documents = { ok: true; docs: RawDocument[] } | { ok: false; message: string };
+/** `docs`: the objects; `documents`: how many documents the text held, empty ones left out. */
+type Documents = { ok: true; docs: RawDocument[]; documents: number } | { ok: false; message: string };
 
 /**
  * Every document of a YAML stream (lists flattened, empty documents skipped). A router's state
@@ -75,13 +78,16 @@ type Documents = { ok: true; docs: RawDocument[] } | { ok: false; message: strin
  */
 function readDocuments(text: string, origin: string, inFolder = false): Documents {
   const docs: RawDocument[] = [];
+  let documents = 0;
   for (const [i, doc] of parseAllDocuments(text).entries()) {
     const where = `${origin} document ${i + 1}`;
     const error = doc.errors[0];
-    if (error) return { ok: false, message: `${where}: ${error.message.split('\n')[0] ?? 'invalid YAML'}` };
+    // the library's message goes on after a colon with the lines around the error
+    if (error) return { ok: false, message: `${where}: ${(error.message.split('\n')[0] ?? '').replace(/:\s*$/, '') || 'invalid YAML'}` };
     const value = documentValue(doc);
     if (!value.ok) return { ok: false, message: `${where}: ${value.message}` };
     if (value.value === null || value.value === undefined) continue;
+    documents++;
     if (RouterStateSchema.safeParse(value.value).success) {
       if (inFolder) continue;
       return { ok: false, message: `${where}: a router's state ({"version", "menus"}), which --router takes; it holds no Kubernetes objects` };
@@ -95,7 +101,7 @@ function readDocuments(text: string, origin: string, inFolder = false): Document
     } else if (output.success) docs.push(...output.data.objects.map((item, j) => ({ value: item, where: `${where} objects[${j}]` })));
     else docs.push({ value: value.value, where });
   }
-  return { ok: true, docs };
+  return { ok: true, docs, documents };
 }
 
 /**
@@ -191,7 +197,10 @@ export async function loadFixtureState(path: string): Promise<FixtureResult> {
   } catch (e) {
     return { ok: false, message: `cannot read the state ${path}: ${messageOf(e)}` };
   }
+  // a mistyped folder or a kubectl redirect that failed is not an empty cluster: that is a List
+  if (files.length === 0) return { ok: false, message: `${path} holds no *.yaml, *.yml or *.json file` };
   const docs: RawDocument[] = [];
+  let documents = 0;
   for (const file of files) {
     let text: string;
     try {
@@ -202,6 +211,8 @@ export async function loadFixtureState(path: string): Promise<FixtureResult> {
     const read = readDocuments(text, file, inFolder);
     if (!read.ok) return read;
     docs.push(...read.docs);
+    documents += read.documents;
   }
+  if (documents === 0) return { ok: false, message: `${path} holds no objects: it is empty (an empty state is a List with items: [])` };
   return toObjects(docs);
 }

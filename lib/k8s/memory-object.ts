@@ -4,7 +4,7 @@ import { RESOURCES, type Kind } from './resources.js';
 import { IPAllocationSpecSchema, IPAllocationStatusSchema, IPPoolSpecSchema, IPPoolStatusSchema } from './schemas.js';
 
 /** The parts of an object the in-memory API server reads; everything else is kept as given. */
-const MetadataSchema = z.object({
+export const MetadataSchema = z.object({
   name: z.string().optional(),
   generateName: z.string().optional(),
   namespace: z.string().optional(),

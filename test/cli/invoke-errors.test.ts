@@ -20,6 +20,11 @@ beforeAll(async () => {
   files['notRouter'] = await tmp.file('resync.json', JSON.stringify({ specversion: '1.0', id: '1', source: 's', type: 'de.mikrolb.resync' }));
   files['kindPod'] = await tmp.file('state.yaml', 'apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n');
   files['badYaml'] = await tmp.file('state.yaml', 'kind: [unclosed\n');
+  files['badJsonState'] = await tmp.file('state.json', '{"apiVersion": "v1",');
+  files['badLabels'] = await tmp.file('state.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\n  labels: 5\n');
+  files['emptyState'] = await tmp.file('state.yaml', '');
+  files['commentsOnly'] = await tmp.file('state.yaml', '# kubectl get ... > state.yaml failed\n---\n');
+  files['emptyList'] = await tmp.file('state.yaml', 'apiVersion: v1\nkind: List\nitems: []\n');
 });
 afterAll(async () => {
   await tmp.remove();
@@ -49,6 +54,13 @@ describe('mikrolb invoke usage errors (exit 2)', () => {
     ['a missing state', () => ['allocate', '--state', '/nonexistent/state.yaml', ...OBJ], /^--state: cannot read the state \/nonexistent\/state\.yaml: ENOENT/],
     ['a kind the state cannot hold', () => ['allocate', '--state', files['kindPod'] ?? '', ...OBJ], /kind Pod is not one of IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice, Namespace$/],
     ['state that is not YAML', () => ['allocate', '--state', files['badYaml'] ?? '', ...OBJ], /^--state: .*document 1: /],
+    // the YAML library's message goes on after a colon with the source lines: the line ends at the position
+    ['JSON state cut short', () => ['allocate', '--state', files['badJsonState'] ?? '', ...OBJ], /^--state: \S+state\.json document 1: Flow map must end with a \} at line 1, column 21$/],
+    ['metadata of the wrong type', () => ['allocate', '--state', files['badLabels'] ?? '', ...OBJ],
+      /^--state: \S+state\.yaml document 1: metadata\.labels: Invalid input: expected record, received number$/],
+    ['an empty state file', () => ['allocate', '--state', files['emptyState'] ?? '', ...OBJ], /^--state: \S+state\.yaml holds no objects: it is empty \(an empty state is a List with items: \[\]\)$/],
+    ['a state file of comments only', () => ['allocate', '--state', files['commentsOnly'] ?? '', ...OBJ], /^--state: \S+state\.yaml holds no objects: it is empty \(an empty state is a List with items: \[\]\)$/],
+    ['a state folder without state files', () => ['allocate', '--state', tmp.dir('empty'), ...OBJ], /^--state: \S+empty holds no \*\.yaml, \*\.yml or \*\.json file$/],
     ['a missing event file', () => ['allocate', '--state', STATE, '--event', '/nonexistent/e.json'], /^cannot read --event \/nonexistent\/e\.json: ENOENT/],
     ['an event that is not JSON', () => ['allocate', '--state', STATE, '--event', files['notJson'] ?? ''], /--event .* is not JSON: /],
     ['an event that is not an object', () => ['allocate', '--state', STATE, '--event', files['array'] ?? ''], /--event .* must hold a JSON object$/],
@@ -83,6 +95,14 @@ describe('mikrolb invoke usage errors (exit 2)', () => {
     ['MAX_ALLOCATIONS_PER_SERVICE', '2.5', 'mikrolb invoke: MAX_ALLOCATIONS_PER_SERVICE="2.5" must be a whole number\n'],
   ])('a bad %s names the variable', async (name, value, stderr) => {
     expect(await run(['invoke', 'allocate', '--state', STATE, ...OBJ], { [name]: value })).toEqual({ code: 2, stdout: '', stderr });
+  });
+});
+
+describe('an empty state said so', () => {
+  it('runs a List without items, as kubectl prints an empty cluster', async () => {
+    const { ran, out } = await invokeAllocate(files['emptyList'] ?? '', ...OBJ);
+    expect(ran.code).toBe(0);
+    expect(out.objects).toEqual([]);
   });
 });
 

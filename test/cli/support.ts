@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
 import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -98,7 +99,7 @@ export const eventLines = (out: InvokeOutput): string[] =>
   out.events.map((e) => `${e.type} ${e.reason} ${e.regarding.kind}/${e.regarding.name}: ${e.note}`);
 
 /** A scratch folder for files a test writes; `remove` when done. */
-export async function scratch(): Promise<{ file(name: string, text: string): Promise<string>; state(objects: readonly unknown[]): Promise<string>; remove(): Promise<void> }> {
+export async function scratch(): Promise<{ file(name: string, text: string): Promise<string>; dir(name: string): string; state(objects: readonly unknown[]): Promise<string>; remove(): Promise<void> }> {
   const dir = await mkdtemp(join(tmpdir(), 'mikrolb-invoke-'));
   let n = 0;
   const file = async (name: string, text: string): Promise<string> => {
@@ -108,6 +109,12 @@ export async function scratch(): Promise<{ file(name: string, text: string): Pro
   };
   return {
     file,
+    // an empty folder (made at once: the test tables read their paths when they run)
+    dir: (name) => {
+      const path = join(dir, `${++n}-${name}`);
+      mkdirSync(path);
+      return path;
+    },
     // the final objects of a run as a YAML stream, to feed them back in as --state
     state: (objects) => file('state.yaml', objects.map((o) => stringify(o)).join('---\n')),
     remove: () => rm(dir, { recursive: true, force: true }),
