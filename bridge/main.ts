@@ -96,10 +96,14 @@ export const SUBCOMMANDS: Readonly<Record<string, Subcommand>> = {
   },
 };
 
+const EXIT_STATUS = 'Exit status: 0 done; 1 the work failed (the router refused or could not be reached, the port was\n'
+  + 'taken, or the function invoke ran answered other than 2xx); 2 the command line, an input file or\n'
+  + 'the configuration is wrong.\n';
+
 export function usage(): string {
-  const rows = [...Object.values(SUBCOMMANDS).map((c) => [c.usage, c.summary]), ['help', 'show this text']];
+  const rows = [...Object.values(SUBCOMMANDS).map((c) => [c.usage, c.summary]), ['help [command]', 'show this text, or a command\'s help']];
   const width = Math.max(...rows.map(([u = '']) => u.length));
-  return `usage: mikrolb <command> [arguments]\n\ncommands:\n${rows.map(([u = '', s = '']) => `  ${u.padEnd(width)}  ${s}`).join('\n')}\n`;
+  return `usage: mikrolb <command> [arguments]\n\ncommands:\n${rows.map(([u = '', s = '']) => `  ${u.padEnd(width)}  ${s}`).join('\n')}\n\n${EXIT_STATUS}`;
 }
 
 const HELP_FLAGS: readonly string[] = ['--help', '-h'];
@@ -110,9 +114,11 @@ async function commandHelp(sub: Subcommand): Promise<string> {
   return `usage: mikrolb ${sub.usage}\n\n${sub.summary.charAt(0).toUpperCase()}${sub.summary.slice(1)}.\nIt is configured by environment variables, each described in docs/configuration.md.\n`;
 }
 
-/** `mikrolb <command> ...`: resolves to the exit code (0 done, 1 failed, 2 usage). */
+/** `mikrolb <command> ...`: resolves to the exit code (EXIT_STATUS: 0 done, 1 failed, 2 usage). */
 export async function main(argv: string[], env: Env, io: CliIo): Promise<number> {
   const [name, ...rest] = argv;
+  // `help <command>` is `<command> --help`
+  if (name === 'help' && rest[0] !== undefined) return main([rest[0], '--help'], env, io);
   if (name === undefined || name === 'help' || name === '--help' || name === '-h') {
     (name === undefined ? io.stderr : io.stdout).write(usage());
     return name === undefined ? EXIT_USAGE : EXIT_OK;

@@ -13,6 +13,23 @@ describe('mikrolb', () => {
     expect(ran.stdout).toMatch(/serve <allocate\|program\|release\|webhook> +serve one function on \$PORT/);
   });
 
+  it('help says what each exit status means', async () => {
+    expect((await run(['help'])).stdout).toMatch(/\nExit status: 0 done; 1 the work failed[^;]*; 2 the command line, an input file or\nthe configuration is wrong\.\n$/);
+  });
+
+  it.each([['invoke', /^usage: mikrolb invoke </], ['router', /^usage: mikrolb router dump\n/], ['bridge', /^usage: mikrolb bridge\n/]])('help %s prints that command\'s help, as <command> --help does', async (name, text) => {
+    const ran = await run(['help', name]);
+    expect(ran).toMatchObject({ code: 0, stderr: '' });
+    expect(ran.stdout).toMatch(text);
+    expect(ran.stdout).toBe((await run([name, '--help'])).stdout);
+  });
+
+  it('help of an unknown command is refused with the usage, exit 2', async () => {
+    const ran = await run(['help', 'frobnicate']);
+    expect(ran).toMatchObject({ code: 2, stdout: '' });
+    expect(ran.stderr).toMatch(/^mikrolb: unknown command "frobnicate"\nusage: mikrolb/);
+  });
+
   it('serve knows each function\'s router need and port before it loads the registry, as the registry says', async () => {
     const served = await serveFunctions();
     expect(Object.keys(served).sort()).toEqual([...Object.keys(FUNCTIONS), 'webhook'].sort());
