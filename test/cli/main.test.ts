@@ -64,7 +64,7 @@ describe('mikrolb', () => {
   it('delegates routeros-sim, usage errors included', async () => {
     const ran = await run(['routeros-sim', '--port', 'x']);
     expect(ran).toMatchObject({ code: 2, stdout: '' });
-    expect(ran.stderr).toMatch(/^routeros-sim: --port "x" is not a port \(0-65535; 0: any free port\)\nusage: mikrolb routeros-sim/);
+    expect(ran.stderr).toMatch(/^mikrolb routeros-sim: --port "x" is not a port \(0-65535; 0: any free port\)\nusage: mikrolb routeros-sim/);
   });
 
   it('runs routeros-sim until its signal aborts', async () => {

@@ -99,6 +99,15 @@ describe('mikrolb routeros-sim', () => {
     expect(io.err).toContain('usage: mikrolb routeros-sim');
   });
 
+  it('exits 2 on a certificate or key that is not PEM, naming the files (an input error, not a failure to start)', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'routeros-sim-'));
+    const notPem = join(dir, 'cert.pem');
+    writeFileSync(notPem, 'not a certificate\n');
+    const io = capture();
+    expect(await runRouterSimCli(['--port', '0', '--tls-cert', notPem, '--tls-key', notPem], {}, { ...io, signal: AbortSignal.abort() })).toBe(2);
+    expect(io.err).toMatch(new RegExp(`^mikrolb routeros-sim: --tls-cert ${notPem} and --tls-key ${notPem} are not a PEM certificate and its key: .*PEM`));
+  });
+
   it('exits 2 on a seed that is not a router state', async () => {
     const dir = mkdtempSync(join(tmpdir(), 'routeros-sim-'));
     const seed = join(dir, 'router.json');

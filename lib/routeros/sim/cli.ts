@@ -1,4 +1,5 @@
 import { readFile } from 'node:fs/promises';
+import { createSecureContext } from 'node:tls';
 import { parseArgs, type ParseArgsConfig } from 'node:util';
 import type { RouterState } from '../../router/state.js';
 import { startRouterSim, type RouterSimOptions } from './server.js';
@@ -106,6 +107,11 @@ async function parse(argv: string[], env: Readonly<Record<string, string | undef
     const key = await readPem(values['tls-key'], '--tls-key');
     if (typeof cert !== 'string') return { ok: false, message: cert.error };
     if (typeof key !== 'string') return { ok: false, message: key.error };
+    try {
+      createSecureContext({ cert, key });
+    } catch (error) {
+      return { ok: false, message: `--tls-cert ${values['tls-cert']} and --tls-key ${values['tls-key']} are not a PEM certificate and its key: ${messageOf(error)}` };
+    }
     options.tls = { cert, key };
   }
   return { ok: true, options };
@@ -137,7 +143,7 @@ export async function runRouterSimCli(
 ): Promise<number> {
   const parsed = await parse(argv, env);
   if (!parsed.ok) {
-    io.stderr.write(`routeros-sim: ${parsed.message}\n${ROUTER_SIM_USAGE}`);
+    io.stderr.write(`mikrolb routeros-sim: ${parsed.message}\n${ROUTER_SIM_USAGE}`);
     return 2;
   }
   const stopper = io.signal === undefined ? stopSignal() : { signal: io.signal, release: () => undefined };
@@ -150,7 +156,7 @@ export async function runRouterSimCli(
     await sim.close();
     return 0;
   } catch (error) {
-    io.stderr.write(`routeros-sim: cannot start: ${messageOf(error)}\n`);
+    io.stderr.write(`mikrolb routeros-sim: cannot start: ${messageOf(error)}\n`);
     return 1;
   } finally {
     stopper.release();
