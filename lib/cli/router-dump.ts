@@ -41,8 +41,11 @@ export async function runRouter(argv: string[], env: Env, io: CliIo): Promise<nu
     io.stdout.write(ROUTER_USAGE);
     return EXIT_OK;
   }
-  if (verb !== 'dump' || rest.length > 0) {
-    io.stderr.write(`mikrolb router: ${verb === undefined ? 'say what to do' : `unexpected "${[verb, ...rest].join(' ')}"`}\n${ROUTER_USAGE}`);
+  const wrong = verb === undefined ? 'mikrolb router: say what to do'
+    : verb !== 'dump' ? `mikrolb router: unknown verb "${verb}"; expected dump`
+    : rest[0] !== undefined ? `mikrolb router dump: unexpected argument "${rest[0]}"` : undefined;
+  if (wrong !== undefined) {
+    io.stderr.write(`${wrong}\n${ROUTER_USAGE}`);
     return EXIT_USAGE;
   }
   const router = routerRuntime(env, createLogger({ out: io.stderr, level: 'warn' }));

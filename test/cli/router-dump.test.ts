@@ -57,4 +57,14 @@ describe('mikrolb router dump', () => {
     expect((await run(['router'])).code).toBe(2);
     expect((await run(['router', 'dump'])).stderr).toMatch(/ROUTEROS_URL is required/);
   });
+
+  it.each([
+    [['router', 'dupm'], 'mikrolb router: unknown verb "dupm"; expected dump'],
+    [['router', 'dump', '--bogus'], 'mikrolb router dump: unexpected argument "--bogus"'],
+    [['router', 'dump', 'now'], 'mikrolb router dump: unexpected argument "now"'],
+  ])('%j names what is wrong before the usage (exit 2)', async (argv, line) => {
+    const ran = await run(argv);
+    expect(ran).toMatchObject({ code: 2, stdout: '' });
+    expect(ran.stderr).toMatch(new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\nusage: mikrolb router dump\n`));
+  });
 });
