@@ -137,7 +137,8 @@ export function parseInvokeArgs(argv: string[]): ParsedInvokeArgs {
   try {
     flags = readFlags(argv);
   } catch (e) {
-    return fail(messageOf(e));
+    // node goes on with a hint on positionals that start with '-' (none of ours do)
+    return fail(messageOf(e).replace(/\. To specify a positional argument starting with a '-'.*$/s, ''));
   }
   const { values, positionals } = flags;
   if (values.help) return { ok: true, help: true };
