@@ -149,6 +149,13 @@ function isEntryPoint(): boolean {
 }
 
 if (isEntryPoint()) {
+  // A reader that stops early (`mikrolb invoke ... | head`) closes the pipe: what is left of the
+  // output has nowhere to go, but the work (an uninstall half done) finishes and its exit status stands.
+  process.stdout.on('error', (err: NodeJS.ErrnoException) => {
+    if (err.code === 'EPIPE' || err.code === 'ERR_STREAM_DESTROYED') return;
+    process.stderr.write(`mikrolb: cannot write the output: ${messageOf(err)}\n`);
+    process.exitCode = 1;
+  });
   main(process.argv.slice(2), process.env, { stdout: process.stdout, stderr: process.stderr }).then(
     (code) => {
       process.exitCode = code;

@@ -1,8 +1,10 @@
+import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { main, serveFunctions, SUBCOMMANDS } from '../../bridge/main.js';
 import { FUNCTIONS, FUNCTION_PORT, WEBHOOK_PORT } from '../../functions/registry.js';
-import { fixture, InvokeOutputSchema, run, runBin } from './support.js';
+import { fixture, InvokeOutputSchema, REPO, run, runBin, scratch } from './support.js';
 
 describe('mikrolb', () => {
   it.each([['help'], ['--help'], ['-h']])('%s prints the usage on stdout and exits 0', async (arg) => {
@@ -137,6 +139,28 @@ describe('the mikrolb bin', () => {
     // the function logs on stderr, one JSON object per line
     const LogLine = z.looseObject({ level: z.string(), msg: z.string() });
     expect(child.stderr.trim().split('\n').map((l) => LogLine.parse(JSON.parse(l)).msg)).toContain('Allocated an address');
+  }, 30_000);
+
+  it('a reader that stops early (| head) ends no run with a stack trace: the work finishes, its exit status stands', async () => {
+    const tmp = await scratch();
+    try {
+      // an output far larger than a pipe's buffer, so the writes go on after the reader left
+      const services = Array.from({ length: 400 }, (_, i) => ({
+        apiVersion: 'v1', kind: 'Service', metadata: { name: `s${i}`, namespace: 'shop', annotations: { note: 'x'.repeat(200) } }, spec: { type: 'ClusterIP' },
+      }));
+      const state = await tmp.state(services);
+      const child = spawn(join(REPO, 'node_modules', '.bin', 'tsx'), ['bridge/main.ts', 'invoke', 'allocate', '--state', state, '--object', 'Service/shop/s1', '--quiet'], {
+        cwd: REPO, env: { PATH: process.env.PATH ?? '/usr/bin:/bin' }, stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      let stderr = '';
+      child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+      child.stdout.once('data', () => child.stdout.destroy());
+      const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+      expect(stderr).toBe('');
+      expect(code).toBe(0);
+    } finally {
+      await tmp.remove();
+    }
   }, 30_000);
 
   it('exits 2 for a usage error, with one line on stderr', async () => {
