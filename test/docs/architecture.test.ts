@@ -26,6 +26,7 @@ import { DEFAULT_LIMITS } from '../../lib/routeros/client/session.js';
 import { DEFAULT_MAX_WORD_SIZE } from '../../lib/routeros/wire/decoder.js';
 import { codeOf } from './doc-names.js';
 import { productSources, ROOT } from './sources.js';
+import { MIB, MINUTE, misquoted, Q, quantity, type Quoted, SECOND } from './quoted.js';
 
 const read = (path: string): string => readFileSync(join(ROOT, path), 'utf8');
 const DOC = read('docs/architecture.md');
@@ -135,25 +136,11 @@ describe('the functions and identifiers docs/architecture.md names', () => {
 
 // ---- quoted constants ---------------------------------------------------------------------------------
 
-const WORDS: Record<string, number> = { a: 1, an: 1, one: 1, two: 2, three: 3, four: 4, five: 5, six: 6, seven: 7, eight: 8, nine: 9, ten: 10 };
-
-/** A quantity as the doc writes it: `a`, `five`, `30`, `500,000`. */
-export function quantity(text: string): number {
-  const word = WORDS[text.toLowerCase()];
-  if (word !== undefined) return word;
-  return /^\d{1,3}(?:,\d{3})*$|^\d+$/.test(text) ? Number(text.replace(/,/g, '')) : NaN;
-}
-
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const MIB = 1024 * 1024;
-const Q = '(\\S+)';
-
 /**
  * Claims with numbers in them: the pattern (over the text with its whitespace flattened), and
  * for each captured quantity the unit it is in and the code's value.
  */
-const QUOTED: readonly { claim: RegExp; values: readonly { unit: number; code: number }[] }[] = [
+const QUOTED: readonly Quoted[] = [
   { claim: new RegExp(`a claim freed ${Q} seconds? later \\(the batch delay in \`bridge/routing\\.ts\`\\), a claim taken ${Q} seconds later`), values: [{ unit: SECOND, code: BATCH_DELAY_MS }, { unit: SECOND, code: COUNT_DELAY_MS }] },
   { claim: new RegExp(`as an update of its pool, ${Q} seconds after a creation and ${Q} after a deletion`), values: [{ unit: SECOND, code: COUNT_DELAY_MS }, { unit: SECOND, code: BATCH_DELAY_MS }] },
   { claim: new RegExp(`coalesce into one follow-up, which starts no sooner than ${Q} ms after the previous one started`), values: [{ unit: 1, code: bridgeConfig({}).perObjectIntervalMs }] },
@@ -184,15 +171,7 @@ describe('the numbers docs/architecture.md quotes', () => {
   });
 
   it('each claim is still there, with the code\'s value', () => {
-    const wrong = QUOTED.flatMap(({ claim, values }) => {
-      const m = claim.exec(FLAT);
-      if (!m) return [`not found: ${claim.source}`];
-      return values.flatMap(({ unit, code }, i) => {
-        const said = quantity(m[i + 1] ?? '') * unit;
-        return said === code ? [] : [`"${m[0]}": quantity ${i + 1} is ${said}, the code says ${code}`];
-      });
-    });
-    expect(wrong).toEqual([]);
+    expect(misquoted(QUOTED, FLAT)).toEqual([]);
   });
 
   it('the release\'s wait for a sibling allocate still records is a Conflict', () => {

@@ -16,6 +16,7 @@ import { DEFAULT_MAX_BODY_BYTES } from '../../lib/events/cloudevent.js';
 import { WEBHOOK_BODIES_IN_FLIGHT_BYTES, WEBHOOK_MAX_BODY_BYTES } from '../../lib/http/body-limit.js';
 import { CONNECTION_LIMITS } from '../../lib/http/serve.js';
 import { ROOT } from './sources.js';
+import { MIB, MINUTE, misquoted, Q, type Quoted, SECOND } from './quoted.js';
 
 const DOC = readFileSync(join(ROOT, 'docs/configuration.md'), 'utf8');
 const FLAT = DOC.replace(/\s+/g, ' ');
@@ -91,14 +92,7 @@ describe('the defaults docs/configuration.md states', () => {
 
 // ---- fixed bounds ---------------------------------------------------------------------------------
 
-const SECOND = 1000;
-const MINUTE = 60 * SECOND;
-const MIB = 1024 * 1024;
-const Q = '(\\S+)';
-/** A number as the doc writes it: `30`, `1,000`. */
-const quantity = (text: string): number => (/^\d{1,3}(?:,\d{3})*$|^\d+$/.test(text) ? Number(text.replace(/,/g, '')) : NaN);
-
-const QUOTED: readonly { claim: RegExp; values: readonly { unit: number; code: number }[] }[] = [
+const QUOTED: readonly Quoted[] = [
   {
     claim: new RegExp(`A reviewed token is remembered \\(by its SHA-256, at most ${Q} tokens\\) until its \`exp\` claim, and for at most ${Q} minutes`),
     values: [{ unit: 1, code: AUTH_CACHE.maxEntries }, { unit: MINUTE, code: AUTH_CACHE.maxTtlMs }],
@@ -121,15 +115,7 @@ const QUOTED: readonly { claim: RegExp; values: readonly { unit: number; code: n
 
 describe('the fixed bounds docs/configuration.md quotes', () => {
   it('each claim is still there, with the code\'s value', () => {
-    const wrong = QUOTED.flatMap(({ claim, values }) => {
-      const m = claim.exec(FLAT);
-      if (!m) return [`not found: ${claim.source}`];
-      return values.flatMap(({ unit, code }, i) => {
-        const said = quantity(m[i + 1] ?? '') * unit;
-        return said === code ? [] : [`"${m[0]}": quantity ${i + 1} is ${said}, the code says ${code}`];
-      });
-    });
-    expect(wrong).toEqual([]);
+    expect(misquoted(QUOTED, FLAT)).toEqual([]);
   });
 
   it('says nothing that contradicts them', () => {
