@@ -1,5 +1,6 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
 import { settle } from '../../lib/events/outcome.js';
+import { pastFailures } from '../../lib/events/past-failures.js';
 import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { listAllocations, listPools, listServices } from '../../lib/k8s/typed.js';
 import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
@@ -12,16 +13,8 @@ import { reconcileService } from './service.js';
 import { managedAndLive } from '../../lib/core/service.js';
 
 async function resync(deps: AllocateRun, report: Report): Promise<void> {
-  let failure: unknown;
-  // keep going: one Service, pool or reservation that keeps failing must not starve the others
-  // (as in program's and release's resyncs); the first failure is the resync's outcome
-  const attempt = async (work: () => Promise<void>): Promise<void> => {
-    try {
-      await work();
-    } catch (e) {
-      failure ??= e;
-    }
-  };
+  // one Service, pool or reservation that keeps failing must not starve the others
+  const { attempt, rethrow } = pastFailures();
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
   // a Service listed as not ours (or being deleted) is not read again: a change after the list
   // sends allocate its own event (most Services of a cluster are ClusterIP ones)
@@ -34,7 +27,7 @@ async function resync(deps: AllocateRun, report: Report): Promise<void> {
   for (const a of (await listAllocations(deps.kube)).items) {
     if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await attempt(() => allocateAddress(deps, a.metadata.name, report, { allocation: a, verify: true }));
   }
-  if (failure !== undefined) throw failure;
+  rethrow();
 }
 
 async function route(deps: AllocateRun, inv: Invocation, report: Report): Promise<void> {

@@ -1,5 +1,6 @@
 import type { FunctionHandler, Invocation } from '../../lib/events/invocation.js';
 import { blocked, settle } from '../../lib/events/outcome.js';
+import { pastFailures } from '../../lib/events/past-failures.js';
 import { classifyKubeError } from '../../lib/k8s/classify.js';
 import { messageOf } from '../../lib/errors.js';
 import { GC_COLLECTED } from '../../lib/metrics.js';
@@ -18,14 +19,7 @@ import { wholeRouterOf } from './router.js';
  * for it: each goes on, and the first failure ends the resync ("retry later") once all ran.
  */
 async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
-  let failure: unknown;
-  const attempt = async (work: () => Promise<void>): Promise<void> => {
-    try {
-      await work();
-    } catch (e) {
-      failure ??= e;
-    }
-  };
+  const { attempt, rethrow } = pastFailures();
   // a Service listed with nothing to release (no finalizer of ours, or managed and not being
   // deleted) is not read again: a change after the list sends release its own event
   for (const s of (await listServices(deps.kube)).items) {
@@ -42,7 +36,7 @@ async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
   for (const p of (await listPools(deps.kube)).items) await attempt(() => releasePoolIfDeleting(deps, p.metadata.name, report));
   await attempt(() => collectGarbage(deps, report));
   for (const [what, n] of Object.entries(report.collected)) if (n > 0) deps.counters?.add(GC_COLLECTED, { what }, n);
-  if (failure !== undefined) throw failure;
+  rethrow();
 }
 
 async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport): Promise<void> {
