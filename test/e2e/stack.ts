@@ -50,8 +50,8 @@ export const KNATIVE_TOPOLOGY = process.env.MIKROLB_E2E_TOPOLOGY === 'knative';
 
 let deployed: Promise<void> | undefined;
 
-/** The stacks of this file still running, whose logs a failed test prints (see below). */
-const live = new Set<E2E>();
+/** The stacks this file started and has not stopped, with what each logged, as `mikrolb` prints it (with the time). */
+const live = new Map<E2E, string[]>();
 
 /**
  * A failed scenario prints what its controllers logged last (a CI run keeps no other trace of
@@ -59,16 +59,12 @@ const live = new Set<E2E>();
  */
 beforeEach(({ onTestFailed }) => {
   onTestFailed(() => {
-    for (const [i, e2e] of [...live].entries()) {
-      const lines = printed.get(e2e) ?? [];
+    for (const [i, lines] of [...live.values()].entries()) {
       const worrying = lines.filter((l) => /"level":"(warn|error)"/.test(l)).slice(-40);
       console.log(`[e2e stack ${i + 1} of ${live.size}] ${lines.length} log lines; its warnings and errors, then its last lines:\n${[...worrying, '...', ...lines.slice(-40)].join('\n')}`);
     }
   });
 });
-
-/** What the stack's controller logged, as `mikrolb` prints it (with the time). */
-const printed = new WeakMap<E2E, string[]>();
 
 /** Both loggers get every entry: the scenario's assertions read one, a failure prints the other. */
 function tee(a: Logger, b: Logger): Logger {
@@ -131,8 +127,7 @@ export async function startE2E(seed: RouterState, opts: E2EOptions = {}): Promis
       if (opts.sim === undefined) await sim.close();
     },
   };
-  live.add(e2e);
-  printed.set(e2e, lines);
+  live.set(e2e, lines);
   return e2e;
 }
 
