@@ -15,7 +15,6 @@ import { SiblingUnrecordedError, type ReleaseDeps, type ReleaseReport } from './
 import { decisionUnrecorded } from '../../lib/core/allocation-status.js';
 import { holdsAddress } from '../../lib/core/pools.js';
 import { dropFinalizer, firstThen } from './finalizers.js';
-import { releasePoolIfDeleting } from './pool.js';
 import { applyOwner, dropOwners, onRouter } from './router.js';
 
 /**
@@ -332,5 +331,6 @@ async function freeAddresses(deps: ReleaseDeps, a: IPAllocation, report: Release
   if (!holdsAnything(a, claims)) return;
   if (!opts.routerDone) await releaseOnRouter(deps, a, report);
   const pools = await releaseClaims(deps, a, claims, report);
-  for (const p of pools) await releasePoolIfDeleting(deps, p, report, a.metadata.uid);
+  // looked at once the run's releases are done (releaseFreedPools)
+  for (const p of pools) report.freedPools.set(p, (report.freedPools.get(p) ?? new Set()).add(a.metadata.uid ?? ''));
 }

@@ -38,9 +38,15 @@ export interface ReleaseReport {
   collected: Collected;
   /** Set when what was asked about waits on something a user must do (a deleting pool whose addresses are held). */
   waiting?: { reason: string; message: string };
+  /**
+   * The pools this run freed claims of, each with the allocations it freed them for: a pool
+   * being deleted is looked at once when the run's releases are done (releaseFreedPools), not
+   * after each (a pool deleted with its N Services cost N lists of every allocation).
+   */
+  freedPools: Map<string, Set<string>>;
 }
 
-export const newReleaseReport = (): ReleaseReport => ({ actions: [], collected: { claims: 0, routerEntries: 0, globalRules: 0, allocations: 0 } });
+export const newReleaseReport = (): ReleaseReport => ({ actions: [], collected: { claims: 0, routerEntries: 0, globalRules: 0, allocations: 0 }, freedPools: new Map() });
 
 /**
  * The router failed while releasing: finalizers stay, a Warning event says why, and the run

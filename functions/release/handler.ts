@@ -9,7 +9,7 @@ import { releaseAllocation, releaseAllocations } from './allocation.js';
 import { claimChanged, heldClaimLeft } from './claim-event.js';
 import { newReleaseReport, RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { collectGarbage, goneOwners } from './gc.js';
-import { releasePoolIfDeleting } from './pool.js';
+import { releaseFreedPools, releasePoolIfDeleting } from './pool.js';
 import { releasable, releaseService } from './service.js';
 import { wholeRouterOf } from './router.js';
 
@@ -33,10 +33,25 @@ async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
     const gone = goneOwners(allocations, (await listServices(deps.kube)).items);
     await releaseAllocations(deps, deleting, report, gone, attempt);
   }
+  // every pool is looked at here, after the releases above (those they freed need no other look)
+  report.freedPools.clear();
   for (const p of (await listPools(deps.kube)).items) await attempt(() => releasePoolIfDeleting(deps, p.metadata.name, report));
   await attempt(() => collectGarbage(deps, report));
   for (const [what, n] of Object.entries(report.collected)) if (n > 0) deps.counters?.add(GC_COLLECTED, { what }, n);
   rethrow();
+}
+
+/**
+ * The invocation's work, then the pools it freed claims of, each looked at once
+ * (releaseFreedPools). Those freed before a later step failed are looked at all the same (as
+ * they were when each was looked at right after its release); the step's failure is the answer.
+ */
+async function routeThenPools(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport): Promise<void> {
+  const failed = await route(deps, inv, report).then(() => undefined, (e: unknown) => ({ e }));
+  const pools = releaseFreedPools(deps, report);
+  if (!failed) return pools;
+  await pools.catch((e: unknown) => deps.log.warn('Could not look at the pools whose claims were freed', { error: messageOf(e) }));
+  throw failed.e;
 }
 
 async function route(deps: ReleaseDeps, inv: Invocation, report: ReleaseReport): Promise<void> {
@@ -68,7 +83,7 @@ export function createRelease(given: ReleaseDeps): FunctionHandler {
     const report = newReleaseReport();
     const work = async (): Promise<void> => {
       try {
-        await route(deps, inv, report);
+        await routeThenPools(deps, inv, report);
       } catch (e) {
         // the event is best effort: the router's failure is what the invocation reports (an
         // event cannot be created in a namespace being deleted, say, whose Services release)

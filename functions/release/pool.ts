@@ -24,10 +24,10 @@ export const POOL_COND_DELETION = 'DeletionBlocked';
  * and its holder's new claim, whichever of the two this run's lists saw. Held by such statuses
  * alone, the pool waits on no user: allocate claims the address again, or records another
  * (no event of which would wake release), so the run answers "retry later" — the claim's
- * deletion woke it — unless it only follows `releasing`, an allocation whose claims this run
- * freed (which no longer counts): then it leaves the pool to those retries.
+ * deletion woke it — unless it only follows `releasing`, allocations whose claims this run
+ * freed (which no longer count): then it leaves the pool to those retries.
  */
-export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, report: ReleaseReport, releasing?: string): Promise<void> {
+export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, report: ReleaseReport, releasing?: ReadonlySet<string>): Promise<void> {
   // a pool this process's watch sees alive needs nothing: its deletion, when it comes, is an
   // event that reaches the watch's copy before it wakes this function
   const mirrored = mirroredPool(deps.pools, name);
@@ -44,7 +44,7 @@ export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, rep
   for (const a of allocations) {
     const uid = a.metadata.uid;
     const address = a.status?.address;
-    if (!uid || !address || uid === releasing || claimed.has(uid) || a.metadata.deletionTimestamp || !holdsAddress(a) || poolKeeping(views, address)?.name !== name) continue;
+    if (!uid || !address || releasing?.has(uid) || claimed.has(uid) || a.metadata.deletionTimestamp || !holdsAddress(a) || poolKeeping(views, address)?.name !== name) continue;
     // its address held through another pool's claim (the pools' specs changed since) is that pool's
     const elsewhere = await claimHeldBy(deps.kube, address, uid);
     if (!elsewhere || elsewhere.spec.poolName === name) recorded.push({ address, poolName: name, allocationName: a.metadata.name, allocationUID: uid });
@@ -71,4 +71,16 @@ export async function releasePoolIfDeleting(deps: ReleaseDeps, name: string, rep
     return true;
   });
   if (!blocked) await dropFinalizer(deps, 'IPPool', firstThen(first, () => getPool(deps.kube, name)), report);
+}
+
+/**
+ * The pools this run freed claims of (report.freedPools), each looked at once, after all of the
+ * run's releases: N allocations of a pool being deleted, released by one run, cost one look at
+ * the pool, not N (each lists every allocation). The finalizer still goes only by what that look
+ * reads, after the releases.
+ */
+export async function releaseFreedPools(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
+  const freed = [...report.freedPools];
+  report.freedPools.clear();
+  for (const [name, releasing] of freed) await releasePoolIfDeleting(deps, name, report, releasing);
 }
