@@ -10,7 +10,7 @@ import { claimChanged, heldClaimLeft } from './claim-event.js';
 import { newReleaseReport, RouterReleaseError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { collectGarbage, goneOwners } from './gc.js';
 import { releaseFreedPools, releasePoolIfDeleting } from './pool.js';
-import { releasable, releaseService } from './service.js';
+import { releaseListedServices, releaseService } from './service.js';
 import { wholeRouterOf } from './router.js';
 
 /**
@@ -22,10 +22,7 @@ async function resync(deps: ReleaseDeps, report: ReleaseReport): Promise<void> {
   const { attempt, rethrow } = pastFailures();
   // a Service listed with nothing to release (no finalizer of ours, or managed and not being
   // deleted) is not read again: a change after the list sends release its own event
-  for (const s of (await listServices(deps.kube)).items) {
-    if (!releasable(deps, s)) continue;
-    await attempt(() => releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report));
-  }
+  await releaseListedServices(deps, (await listServices(deps.kube)).items, report, attempt);
   // those of Services gone for good share one read of the router (goneOwners: the Services are listed again, after the allocations)
   const allocations = (await listAllocations(deps.kube)).items;
   const deleting = allocations.filter((a) => a.metadata.deletionTimestamp).map((a) => a.metadata.name);

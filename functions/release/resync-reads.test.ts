@@ -30,11 +30,8 @@ const objects = (n: number): object[] => [
 
 interface Cost { requests: number; wholeLists: number; routerReads: number }
 
-/**
- * N Services allocated and programmed, then deleted but the first `live` (and, `poolDeleted`,
- * their pool first): what one resync of release costs.
- */
-async function resync(n: number, poolDeleted: boolean, live = 0): Promise<Cost> {
+/** N Services allocated and programmed, then deleted but the first `live` (and, `poolDeleted`, their pool first). */
+async function deleted(n: number, poolDeleted: boolean, live = 0) {
   const kube = memoryPortAs('release', { now: NOW, objects: objects(n) });
   const router = memoryRouter(structuredClone(LAN_ROUTER));
   const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY };
@@ -43,6 +40,12 @@ async function resync(n: number, poolDeleted: boolean, live = 0): Promise<Cost> 
   expect((await createProgram({ ...common, kube: kube.as('program'), router })(resyncInvocation())).kind).toBe('done');
   if (poolDeleted) await kube.admin.remove('IPPool', 'lan');
   for (let i = live; i < n; i++) await kube.admin.remove('Service', `web-${i}`, 'shop');
+  return { kube, router, common };
+}
+
+/** What one resync of release costs after `deleted`. */
+async function resync(n: number, poolDeleted: boolean, live = 0): Promise<Cost> {
+  const { kube, router, common } = await deleted(n, poolDeleted, live);
   const cost: Cost = { requests: 0, wholeLists: 0, routerReads: 0 };
   const count = <F extends (...args: never[]) => Promise<unknown>>(f: F): F => ((...args: Parameters<F>) => (cost.requests++, f(...args))) as F;
   const port = kube.port;
@@ -70,7 +73,25 @@ describe('a resync releasing many Services deleted while the controller was down
     expect(many.wholeLists).toBe(few.wholeLists);
   });
 
+  it('reads the router whole a fixed number of times, whatever the number of Services', async () => {
+    const few = await resync(1, false);
+    const many = await resync(20, false);
+    expect({ wholeLists: many.wholeLists, routerReads: many.routerReads }).toEqual({ wholeLists: few.wholeLists, routerReads: few.routerReads });
+    // per Service: its own reads and writes (the Service, its allocation, its claim, their finalizers), a few each
+    expect((many.requests - few.requests) / 19).toBeLessThanOrEqual(8);
+  });
+
   it('keeps the pool (and its finalizer) while a Service that lives on holds one of its addresses', async () => {
     await resync(20, true, 1); // asserts the pool is still there, with the live Service's allocation and claim
+  });
+
+  it('keeps every Service, allocation and claim while the router cannot be read', async () => {
+    const { kube, router, common } = await deleted(3, false);
+    const down: RouterPort = { ...router, readMany: () => Promise.reject(new Error('connection refused')) };
+    const release = createRelease({ ...common, kube: kube.port, router: down, claimGraceMs: 60_000 });
+    expect((await release(resyncInvocation())).kind).toBe('retry');
+    expect(await kube.admin.list('Service')).toHaveLength(3);
+    expect(await kube.admin.list('IPAllocation')).toHaveLength(3);
+    expect(await kube.admin.list('IPAddressClaim')).toHaveLength(3);
   });
 });

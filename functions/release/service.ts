@@ -8,7 +8,8 @@ import { getService, listAllocations, listClaims } from '../../lib/k8s/typed.js'
 import { claimsOf, releaseAllocation, releaseWithService } from './allocation.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { dropFinalizer, firstThen } from './finalizers.js';
-import { applyOwner, onRouter } from './router.js';
+import { applyOwner, dropOwners, onRouter } from './router.js';
+import type { Attempt } from './allocation.js';
 
 /**
  * Takes our condition off a Service we no longer manage, and the ingress we published. The
@@ -47,7 +48,7 @@ export function releasable(deps: Pick<ReleaseDeps, 'classes'>, svc: Service): bo
  * released without router calls. What this run read is what it writes against: each write
  * carries the resourceVersion it was read at and reads again only after a conflict.
  */
-export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport): Promise<void> {
+export async function releaseService(deps: ReleaseDeps, namespace: string, name: string, report: ReleaseReport, opts: { routerDoneFor?: string } = {}): Promise<void> {
   const svc = await getService(deps.kube, namespace, name);
   const uid = svc?.metadata.uid;
   if (!svc || !uid || !releasable(deps, svc)) return;
@@ -55,8 +56,9 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
   const allocations = (await listAllocations(deps.kube, allocationsOfService(uid))).items;
   // a Failed allocation may have given an address up (one shared that no longer fits its
   // Service) whose rules program has not taken off yet: only one that never got further than
-  // Pending, with no claim, has nothing on the router
-  const programmed = allocations.some((a) => a.status?.address || a.status?.phase === 'Failed') || (await listClaims(deps.kube, claimsOfService(uid))).items.length > 0;
+  // Pending, with no claim, has nothing on the router; nor one whose entries the caller took off
+  // (routerDoneFor: its uid, being deleted, see releaseDeletedServices)
+  const programmed = uid !== opts.routerDoneFor && (allocations.some((a) => a.status?.address || a.status?.phase === 'Failed') || (await listClaims(deps.kube, claimsOfService(uid))).items.length > 0);
   const router = programmed ? onRouter(deps, `Service ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report)) : undefined;
   // a Service being deleted: its allocations' claims are listed while the router is written,
   // and freed once its entries are gone (an allocate run claiming meanwhile frees its own claim:
@@ -87,8 +89,33 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
     return again?.metadata.uid === uid && mine(again) ? again : undefined;
   };
   await dropFinalizer(deps, 'Service', now ? firstThen(now, reread) : reread, report);
-  const fields = { service: `${namespace}/${name}`, allocations: allocations.length, routerTouched: programmed };
+  const fields = { service: `${namespace}/${name}`, allocations: allocations.length, routerTouched: programmed || uid === opts.routerDoneFor };
   if (!oursAgain) return deps.log.info('Released a Service', fields);
   report.actions.push(`kept the finalizer of Service ${namespace}/${name}: it is ours again`);
   deps.log.info('Released the allocations of a Service that is ours again', fields);
+}
+
+/**
+ * The resync's Services to release, as listed (see releasable). The router entries of those
+ * being deleted come off together, from one read of the router (dropOwners), before each is
+ * released as releaseService releases it: their owners are gone for good (a deletion is never
+ * undone, and program writes nothing for a Service being deleted, taking off what it wrote while
+ * the deletion came), so taking one's entries off leaves the others' shares of that read as a new
+ * read would show them. One read instead of one per Service (N Services deleted while the
+ * controller was down read the router whole N times). If that fails, each is released alone.
+ */
+export async function releaseListedServices(deps: ReleaseDeps, listed: readonly Service[], report: ReleaseReport, attempt: Attempt): Promise<void> {
+  const services = listed.filter((s) => releasable(deps, s));
+  const deleting = services.flatMap((s) => (s.metadata.deletionTimestamp && s.metadata.uid ? [s.metadata.uid] : []));
+  let dropped = false;
+  if (deleting.length > 0) {
+    await attempt(async () => {
+      await onRouter(deps, `entries of ${deleting.length} Service(s) being deleted`, () => dropOwners(deps, deleting, report));
+      dropped = true;
+    });
+  }
+  for (const s of services) {
+    const done = dropped && s.metadata.deletionTimestamp ? { routerDoneFor: s.metadata.uid } : {};
+    await attempt(() => releaseService(deps, s.metadata.namespace ?? 'default', s.metadata.name, report, done));
+  }
 }
