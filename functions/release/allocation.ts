@@ -5,7 +5,7 @@ import { serviceIntent } from '../../lib/core/service.js';
 import { formatAddress, parseAddress } from '../../lib/ip/index.js';
 import { SETTLE_ROUNDS, settleWrites, type SettleSteps } from '../../lib/core/settle.js';
 import { type IPAddressClaim, type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
-import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfService, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
+import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfService, LABEL_CLAIM_ALLOCATION_UID, LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
@@ -27,11 +27,28 @@ import { applyOwner, dropOwners, onRouter } from './router.js';
 export async function claimsOf(deps: ReleaseDeps, a: IPAllocation): Promise<IPAddressClaim[]> {
   const uid = a.metadata.uid;
   if (!uid) return [];
-  const labelled = (await listClaims(deps.kube, claimsOfAllocation(uid))).items;
+  return heldOf(a, (await listClaims(deps.kube, claimsOfAllocation(uid))).items, (name) => getClaim(deps.kube, name));
+}
+
+/** claimsOf from the claims labelled with the allocation, and a read of the claim of that name. */
+async function heldOf(a: IPAllocation, labelled: IPAddressClaim[], named: (name: string) => Promise<IPAddressClaim | undefined>): Promise<IPAddressClaim[]> {
+  const uid = a.metadata.uid ?? '';
   const address = a.status?.address;
   const name = address && !labelled.some((c) => c.spec.address === address) ? claimNameOf(address) : undefined;
-  const shared = name === undefined ? undefined : await getClaim(deps.kube, name);
+  const shared = name === undefined ? undefined : await named(name);
   return shared && (holdsClaim(shared.spec, uid) || shared.spec.sharingKey !== undefined) ? [...labelled, shared] : labelled;
+}
+
+/** claimsOf for each of many allocations, from one list of every claim taken after they were read. */
+async function claimsOfEach(deps: ReleaseDeps, allocations: readonly IPAllocation[]): Promise<IPAddressClaim[][]> {
+  if (allocations.length === 0) return [];
+  const claims = (await listClaims(deps.kube)).items;
+  const byName = new Map(claims.map((c) => [c.metadata.name, c]));
+  return Promise.all(allocations.map((a) => {
+    const uid = a.metadata.uid;
+    const labelled = uid ? claims.filter((c) => c.metadata.labels?.[LABEL_CLAIM_ALLOCATION_UID] === uid) : [];
+    return uid ? heldOf(a, labelled, async (name) => byName.get(name)) : [];
+  }));
 }
 
 /**
@@ -269,26 +286,32 @@ async function releaseRead(deps: ReleaseDeps, a: IPAllocation, report: ReleaseRe
 /**
  * Allocations being deleted, each released as releaseAllocation releases it, but for those
  * whose Service label names an owner in `gone` (proven gone for good: see collectOrphans): each
- * read and its claims listed, then the entries of the owners of those that hold anything go
- * together, from one read of the router taken after all that (dropOwners), then their claims
- * and finalizers, as the release of one does. One read instead of one per allocation.
+ * read, then their claims found in one list of every claim (claimsOfEach), then the entries of
+ * the owners of those that hold anything go together, from one read of the router taken after
+ * all that (dropOwners), then their claims and finalizers, as the release of one does. One list
+ * and one read instead of one of each per allocation.
  */
 export async function releaseAllocations(deps: ReleaseDeps, names: readonly string[], report: ReleaseReport, gone: ReadonlySet<string>, attempt: Attempt = (work) => work()): Promise<void> {
-  const batched: { a: IPAllocation; claims: IPAddressClaim[] }[] = [];
-  const owners = new Set<string>();
+  const read: IPAllocation[] = [];
   for (const name of names) {
     await attempt(async () => {
       const a = await getAllocation(deps.kube, name);
       const uid = a?.metadata.labels?.[LABEL_SERVICE_UID];
       if (!a?.metadata.deletionTimestamp || !hasFinalizer(a)) return;
       if (uid === undefined || !gone.has(uid)) return releaseRead(deps, a, report, false);
-      const claims = await claimsOf(deps, a);
-      batched.push({ a, claims });
-      if (holdsAnything(a, claims)) owners.add(uid);
+      read.push(a);
     });
   }
+  const batched: { a: IPAllocation; claims: IPAddressClaim[] }[] = [];
+  const owners = new Set<string>();
   let dropped = false;
   await attempt(async () => {
+    // their claims from one list (not one per allocation), taken after every one of them was read
+    const claims = await claimsOfEach(deps, read);
+    for (const [i, a] of read.entries()) {
+      batched.push({ a, claims: claims[i] ?? [] });
+      if (holdsAnything(a, claims[i] ?? [])) owners.add(a.metadata.labels?.[LABEL_SERVICE_UID] ?? '');
+    }
     await onRouter(deps, `entries of ${owners.size} gone owner(s)`, () => dropOwners(deps, [...owners], report));
     dropped = true;
   });

@@ -16,9 +16,9 @@ import { LAN_ROUTER, memoryPortAs } from '../test-support.js';
  * After a mass deletion that release never saw (the Services' finalizers taken off by hand, or
  * the controller down while they went), one resync collects every allocation left behind, or
  * releases those found being deleted. Each costs its own reads and writes; the lists of whole
- * kinds and the reads of the whole router are shared: a list of every Service, allocation and
- * router entry per allocation cost O(N²) (1,000 orphans: 2,000 lists of 1,000 objects and 1,000
- * reads of 1,000 Services' entries).
+ * kinds and of their claims and the reads of the whole router are shared: a list of every
+ * Service, allocation and router entry per allocation cost O(N²) (1,000 orphans: 2,000 lists of
+ * 1,000 objects and 1,000 reads of 1,000 Services' entries), and each listed its own claims.
  */
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
@@ -38,6 +38,8 @@ interface Cost {
   wholeLists: number;
   /** Reads of whole router menus. */
   routerReads: number;
+  /** Lists of claims by a label (an allocation's, a Service's, a pool's). */
+  selectedClaimLists: number;
 }
 
 /**
@@ -60,7 +62,7 @@ async function collect(n: number, allocationsDeleted = false): Promise<Cost> {
   }
   if (allocationsDeleted) for (const a of await kube.admin.list('IPAllocation')) await kube.admin.remove('IPAllocation', IPAllocationSchema.parse(a).metadata.name);
 
-  const cost: Cost = { requests: 0, wholeLists: 0, routerReads: 0 };
+  const cost: Cost = { requests: 0, wholeLists: 0, routerReads: 0, selectedClaimLists: 0 };
   const count = <F extends (...args: never[]) => Promise<unknown>>(f: F): F => ((...args: Parameters<F>) => (cost.requests++, f(...args))) as F;
   const port = kube.port;
   const counted: KubePort = {
@@ -68,6 +70,7 @@ async function collect(n: number, allocationsDeleted = false): Promise<Cost> {
     list: (kind, opts) => {
       cost.requests++;
       if (!opts?.labelSelector && !opts?.fieldSelector) cost.wholeLists++;
+      else if (kind === 'IPAddressClaim') cost.selectedClaimLists++;
       return port.list(kind, opts);
     },
   };
@@ -88,10 +91,11 @@ describe('a resync collecting many orphaned allocations', () => {
   it.each([
     ['left as they were', false],
     ['being deleted', true],
-  ])('lists each kind and reads the router a fixed number of times, whatever the number of orphans (allocations %s)', async (_, deleted) => {
+  ])('lists each kind (the claims too) and reads the router a fixed number of times, whatever the number of orphans (allocations %s)', async (_, deleted) => {
     const few = await collect(5, deleted);
     const many = await collect(50, deleted);
-    expect({ wholeLists: many.wholeLists, routerReads: many.routerReads }).toEqual({ wholeLists: few.wholeLists, routerReads: few.routerReads });
+    const shared = (c: Cost): Omit<Cost, 'requests'> => ({ wholeLists: c.wholeLists, routerReads: c.routerReads, selectedClaimLists: c.selectedClaimLists });
+    expect(shared(many)).toEqual(shared(few));
     // per orphan: its own reads and writes (the allocation, its claim, its finalizer), a few each
     expect((many.requests - few.requests) / 45).toBeLessThanOrEqual(7);
   });
