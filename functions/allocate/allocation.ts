@@ -11,7 +11,7 @@ import { IPAllocationSchema, type IPAddressClaim, type IPAllocation, type IPPool
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
 import { getAllocation, getClaim, getPool, getService } from '../../lib/k8s/typed.js';
 import { readPools } from '../../lib/k8s/mirror.js';
-import { adoptClaims } from './adopt.js';
+import { adoptClaims, needsWithheld, type Withheld } from './adopt.js';
 import { requesterOf } from './scope.js';
 import type { Requester } from '../../lib/core/pool-scope.js';
 import { messageOf } from '../../lib/errors.js';
@@ -115,7 +115,7 @@ interface Claimed {
  * candidate is remembered and the choice made again. An explicit address someone else holds
  * is `AddressAlreadyUsed`; a pool looks exhausted only after a fresh list of the claims.
  */
-async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView[], owner: OwnerState, held: Held | undefined, requester: Requester | undefined, routerHeld: string | undefined, yieldAskedFor: boolean, report: Report): Promise<Claimed> {
+async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView[], withheld: Withheld, owner: OwnerState, held: Held | undefined, requester: Requester | undefined, routerHeld: string | undefined, yieldAskedFor: boolean, report: Report): Promise<Claimed> {
   let views = read;
   const service = owner.state === 'present' ? { key: owner.key, ipFamilies: owner.ipFamilies } : undefined;
   const sharing = owner.state === 'present' ? owner.sharing : undefined;
@@ -135,7 +135,7 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
   let current = held;
   for (let attempt = 0; attempt < MAX_CLAIM_ATTEMPTS; attempt++) {
     const d = assignAddress({
-      allocation: a, pools: views, taken: deps.hint.takenOf, shared: deps.hint.sharedIn, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}),
+      allocation: a, pools: views.filter((v) => !withheld.has(v.name)), taken: deps.hint.takenOf, shared: deps.hint.sharedIn, ...(current ? { held: current.holding } : {}), ...(service ? { service } : {}),
       ...(requester ? { requester } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}), ...asked,
     });
     if (!d.ok) {
@@ -400,14 +400,20 @@ export async function allocateAddress(deps: AllocateRun, name: string, report: R
       const pools = await readPools(deps.kube, deps.pools);
       for (const bad of pools.invalid) deps.log.warn('Skipping an IPPool that does not match the schema', { pool: bad.name, problem: bad.message });
       const views = viewPools(pools.items);
-      await adoptClaims(deps, views, report);
+      // a pool whose conversion failed is withheld: only what needs it waits for it (retried)
+      const withheld = await adoptClaims(deps, views, report);
       const adopted = views.map((v) => ({ ...v, claimsAdopted: true }));
       await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log);
       const held = await findHeld(deps, current, adopted, owner);
+      const needs = needsWithheld(current, adopted, withheld, held?.holding.address ?? current.status?.address, true);
+      if (needs !== undefined) throw withheld.get(needs);
       const requester = await requesterOf(deps, owner, pools.items);
       // the router holds its address (program refused it): it moves to another one if it can
       const refused = refusedByRouter(current);
-      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, owner, held, requester, refused, known.yieldAskedFor === true, report);
+      const { decision: d, claimed, replaced } = await decideAndClaim(deps, current, adopted, withheld, owner, held, requester, refused, known.yieldAskedFor === true, report);
+      // no address without the withheld pools: not recorded as a failure, which it may not be
+      const lacking = d.ok ? undefined : needsWithheld(current, adopted, withheld, undefined, false);
+      if (lacking !== undefined) throw withheld.get(lacking);
       if (claimed) claimedHere.push(claimed);
       const leftRouters = refused !== undefined && d.ok && d.address !== refused ? refused : undefined;
       // no other address was free: its claim says so, and a pool with a free address wakes it

@@ -35,7 +35,9 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     const pools = attempt === 1 ? await readPools(deps.kube, deps.pools) : await listPools(deps.kube);
     const views = viewPools(pools.items);
     deps.metrics?.retain(views.map((v) => v.name));
-    await adoptClaims(deps, views, report);
+    const withheld = await adoptClaims(deps, views, report);
+    // this pool's own conversion failed (it said why): its run is retried
+    if (withheld.has(name)) throw withheld.get(name);
     const view = views.find((v) => v.name === name);
     // before the pool's own status records its spec: a run that fails in between is retried,
     // and finds the spec still unrecorded
