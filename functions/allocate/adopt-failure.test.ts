@@ -91,4 +91,16 @@ describe('allocate with a pool whose conversion to claims keeps failing', () => 
     expect(IPAllocationSchema.parse(await c.kube.admin.get('IPAllocation', 'reserved')).status).toMatchObject({ phase: 'Allocated', address: expect.stringMatching(/^198\.51\.100\./) });
     expect((await c.allocate(objectInvocation('update', { kind: 'IPPool', name: 'old' }))).kind).not.toBe('done');
   });
+
+  it('a pool\'s run wakes every allocation waiting on it, past one that needs the failing pool', async () => {
+    const failed = (name: string, poolName: string) => ({
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name, uid: `uid-${name}`, finalizers: ['mikrolb.de/finalizer'] },
+      spec: { poolName }, status: { phase: 'Failed' },
+    });
+    const c = setup([LAN, OLD, OLD_HOLDER, failed('a-old', 'old'), failed('b-lan', 'lan')]);
+    // asked again once the failing pool is converted: this run could not decide it
+    expect((await c.allocate(objectInvocation('update', { kind: 'IPPool', name: 'lan' }))).kind).not.toBe('done');
+    expect(IPAllocationSchema.parse(await c.kube.admin.get('IPAllocation', 'b-lan')).status).toMatchObject({ phase: 'Allocated', address: expect.stringMatching(/^198\.51\.100\./) });
+    expect(IPAllocationSchema.parse(await c.kube.admin.get('IPAllocation', 'a-old')).status).toEqual({ phase: 'Failed' });
+  });
 });

@@ -3,6 +3,7 @@ import { findCondition } from '../../lib/core/conditions.js';
 import { refusedByRouter } from '../../lib/core/allocation-status.js';
 import { eachHolder } from '../../lib/core/sharing.js';
 import { poolCounts, viewPools, type PoolView } from '../../lib/core/pools.js';
+import { pastFailures } from '../../lib/events/past-failures.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
@@ -113,7 +114,9 @@ async function refreshOthers(deps: AllocateRun, views: readonly PoolView[], name
  */
 async function recheckHolders(deps: AllocateRun, name: string, report: Report): Promise<void> {
   const holders = (await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => eachHolder(c.spec).map((h) => h.allocationName));
-  for (const allocation of new Set(holders)) await allocateAddress(deps, allocation, report, { verify: true });
+  const { attempt, rethrow } = pastFailures();
+  for (const allocation of new Set(holders)) await attempt(() => allocateAddress(deps, allocation, report, { verify: true }));
+  rethrow();
 }
 
 /**
@@ -180,7 +183,10 @@ export async function reconcilePool(deps: AllocateRun, name: string, report: Rep
   if (waiting.length === 0) return;
   // a freed address is not in this instance's hint yet
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
-  for (const a of waiting) await allocateAddress(deps, a.metadata.name, report, { allocation: a });
+  // one that keeps failing (it needs a pool not converted yet, say) must not starve the others
+  const { attempt, rethrow } = pastFailures();
+  for (const a of waiting) await attempt(() => allocateAddress(deps, a.metadata.name, report, { allocation: a }));
+  rethrow();
 }
 
 const ofService = (a: IPAllocation): boolean => (a.metadata.labels?.[LABEL_SERVICE_UID] ?? '') !== '';
