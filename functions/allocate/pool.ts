@@ -129,17 +129,22 @@ async function wakeRouterHeld(deps: AllocateRun, report: Report): Promise<void> 
   if (marked.length === 0) return;
   // the freed address is not in this instance's hint yet
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
+  // one whose move keeps failing must not keep the others on the router's address
+  const { attempt, rethrow } = pastFailures();
   for (const claim of marked) {
-    let refused = false;
-    for (const h of eachHolder(claim.spec)) {
-      const a = await getAllocation(deps.kube, h.allocationName);
-      if (!a || a.metadata.uid !== h.allocationUID || refusedByRouter(a) === undefined) continue;
-      refused = true;
-      await allocateAddress(deps, a.metadata.name, report, { allocation: a });
-    }
-    // the router no longer holds it (or its holders moved on): the mark goes
-    if (!refused) await unmarkRouterHeld(deps, claim);
+    await attempt(async () => {
+      let refused = false;
+      for (const h of eachHolder(claim.spec)) {
+        const a = await getAllocation(deps.kube, h.allocationName);
+        if (!a || a.metadata.uid !== h.allocationUID || refusedByRouter(a) === undefined) continue;
+        refused = true;
+        await allocateAddress(deps, a.metadata.name, report, { allocation: a });
+      }
+      // the router no longer holds it (or its holders moved on): the mark goes
+      if (!refused) await unmarkRouterHeld(deps, claim);
+    });
   }
+  rethrow();
 }
 
 async function unmarkRouterHeld(deps: AllocateRun, claim: IPAddressClaim): Promise<void> {
@@ -175,7 +180,15 @@ export async function reconcilePool(deps: AllocateRun, name: string, report: Rep
   await ensurePoolFinalizer(deps, name, report);
   const { newScopedSpec, free } = await refreshPool(deps, name, report);
   if (newScopedSpec) await recheckHolders(deps, name, report);
-  if (free) await wakeRouterHeld(deps, report);
+  // the router-held ones failing must not keep the waiting ones from a freed address either
+  const { attempt, rethrow } = pastFailures();
+  if (free) await attempt(() => wakeRouterHeld(deps, report));
+  await attempt(() => wakeWaiting(deps, report));
+  rethrow();
+}
+
+/** Allocations that failed (or never ran) try again: one that keeps failing (it needs a pool not converted yet, say) must not starve the others. */
+async function wakeWaiting(deps: AllocateRun, report: Report): Promise<void> {
   // only the allocations that are not settled: the API server filters them
   const unsettled = (await listUnsettledAllocations(deps.kube)).items;
   deps.metrics?.listed(unsettled);
@@ -183,7 +196,6 @@ export async function reconcilePool(deps: AllocateRun, name: string, report: Rep
   if (waiting.length === 0) return;
   // a freed address is not in this instance's hint yet
   await deps.hint.load(deps.kube, deps.now().getTime(), true);
-  // one that keeps failing (it needs a pool not converted yet, say) must not starve the others
   const { attempt, rethrow } = pastFailures();
   for (const a of waiting) await attempt(() => allocateAddress(deps, a.metadata.name, report, { allocation: a }));
   rethrow();

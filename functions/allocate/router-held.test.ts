@@ -3,6 +3,8 @@ import { allocationName } from '../../lib/core/service.js';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
 import { claimNameOf } from '../../lib/k8s/claims.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
+import { KubeError } from '../../lib/k8s/errors.js';
+import type { WriteRecord } from '../../lib/k8s/memory.js';
 import { IPAddressClaimSchema, IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { client as openClient, sim as startSim } from '../../lib/routeros/client/test-support.js';
@@ -25,13 +27,15 @@ const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: fals
 const NOW = () => new Date('2026-01-01T00:00:00Z');
 const ROUTER = '192.0.2.1';
 
-async function setup(opts: { addresses: string[]; explicit?: boolean }) {
+async function setup(opts: { addresses: string[]; explicit?: boolean; objects?: unknown[]; beforeWrite?: (w: WriteRecord) => void }) {
   const alloc = allocationName(UID, opts.explicit ? { address: ROUTER } : { ipFamily: 'IPv4' });
   const sim = await startSim({ initialState: LAN_ROUTER });
   const client = openClient(sim, { timeoutMs: 5000 });
   const kube = memoryPortAs('allocate', {
     now: NOW,
+    ...(opts.beforeWrite ? { beforeWrite: opts.beforeWrite } : {}),
     objects: [
+      ...(opts.objects ?? []),
       ...lanServiceObjects({
         uid: UID, namespace: 'tenant-a', name: 'dns', port: { name: 'dns', port: 53, protocol: 'UDP', targetPort: 5353 }, pool: { addresses: opts.addresses, interfaceName: 'ether1' },
         ...(opts.explicit ? { annotations: { 'mikrolb.de/load-balancer-ips': ROUTER } } : {}),
@@ -133,8 +137,8 @@ describe("an auto-assigned address that is the router's own", () => {
   });
 
   /** The pool's other address held by another Service, the router's address refused by program. */
-  async function fullPool() {
-    const c = await setup({ addresses: ['192.0.2.1', '192.0.2.2'] });
+  async function fullPool(more: { objects?: unknown[]; beforeWrite?: (w: WriteRecord) => void } = {}) {
+    const c = await setup({ addresses: ['192.0.2.1', '192.0.2.2'], ...more });
     await c.kube.admin.create('IPAddressClaim', { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf('192.0.2.2') ?? '' }, spec: { address: '192.0.2.2', poolName: 'lan', allocationName: 'ip-other', allocationUID: 'other-uid' } });
     expect(await c.program()).toBe('done');
     const mark = async () => IPAddressClaimSchema.parse(await c.kube.admin.get('IPAddressClaim', claimNameOf(ROUTER) ?? '')).metadata.labels?.['mikrolb.de/router-held'];
@@ -165,6 +169,33 @@ describe("an auto-assigned address that is the router's own", () => {
     await c.otherLeaves();
     expect((await c.allocation()).status?.address).toBe('192.0.2.2');
     expect(await c.claims()).toEqual(['192.0.2.2']);
+  });
+
+  it('once an address is free it moves at once, past another marked allocation whose own move keeps failing', async () => {
+    // another allocation kept an address the router holds (its claim marked, listed first);
+    // its pool is gone, and the API server refuses every write of its status
+    const broken = {
+      apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAllocation', metadata: { name: 'ip-broken', uid: 'broken-uid', generation: 1, finalizers: ['mikrolb.de/finalizer'] },
+      spec: { poolName: 'gone' },
+      status: { phase: 'Allocated', address: '10.0.0.5', poolName: 'gone', observedGeneration: 1, conditions: [
+        { type: 'Programmed', status: 'False', reason: 'AddressInUseByRouter', message: 'Address 10.0.0.5 is the router\'s own.', lastTransitionTime: '2026-01-01T00:00:00Z', observedGeneration: 1 },
+      ] },
+    };
+    const brokenClaim = { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPAddressClaim', metadata: { name: claimNameOf('10.0.0.5'), labels: { 'mikrolb.de/router-held': 'true' } },
+      spec: { address: '10.0.0.5', poolName: 'gone', allocationName: 'ip-broken', allocationUID: 'broken-uid' } };
+    const c = await fullPool({
+      objects: [broken, brokenClaim],
+      beforeWrite: (w) => {
+        if (w.kind === 'IPAllocation' && w.name === 'ip-broken') throw new KubeError('etcdserver: request timed out', 503, 'ServiceUnavailable');
+      },
+    });
+    expect(await c.allocate()).toBe('done');
+    expect(await c.mark()).toBe('true');
+    await c.kube.admin.remove('IPAddressClaim', claimNameOf('192.0.2.2') ?? '');
+    // the broken one's failure is the run's (retried), after the others had their turn
+    expect(await c.allocatePool()).not.toBe('done');
+    expect((await c.allocation()).status?.address).toBe('192.0.2.2');
+    expect(await c.claims()).toEqual(['10.0.0.5', '192.0.2.2']);
   });
 
   it('pinned by its Service while refused, keeps it refused, and program words the refusal for an address asked for by name', async () => {
