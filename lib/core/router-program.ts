@@ -85,6 +85,19 @@ export function routeReads(p: OwnerProgram): ReadRequest[] {
   });
 }
 
+/**
+ * Query conditions (for `anyOf`) finding the `/ip/address` entries whose network contains the
+ * address of a want advertised without a named interface: the connected networks interfaceFor
+ * weighs, by their `network` (one per covering prefix). Reading the menu whole instead returned
+ * every other Service's advertisement too: O(N) per Service. `/ipv6/address` prints no network:
+ * an IPv6 address's connected networks are its connected routes, which the narrowed route print
+ * (routeReads) finds.
+ */
+function connectedConditions(w: AdvertisementWant): string[] {
+  if (!w.advertise || w.interfaceName || w.family !== 'IPv4') return [];
+  return coveringPrefixes('IPv4', w.address).map((prefix) => `network=${prefix.split('/')[0] ?? ''}`);
+}
+
 function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, outcomes: Map<string, RouterOutcome>): DesiredMenus[] {
   const parts: DesiredMenus[] = [];
   for (const w of p.adverts) {
@@ -400,7 +413,8 @@ function possibleEntries(all: OwnerProgram): DesiredMenus {
  * `builtin`, the owner's own), its lists, its entries by their exact comments (and the comment
  * the default cluster wrote before cluster names), and `holders`: in an address menu or an
  * address list, the conditions finding the foreign entries that hold one of the owner's
- * addresses. Plain loops over the entries: they come in many shapes.
+ * addresses (and, in `/ip/address`, the connected networks of its addresses advertised without
+ * a named interface: connectedConditions). Plain loops over the entries: they come in many shapes.
  */
 function menuRead(menu: string, entries: readonly DesiredEntry[], serviceUid: string | undefined, holders: readonly string[], builtin: boolean): OwnerRead | undefined {
   const table = menu.split('/').pop() ?? '';
@@ -447,7 +461,6 @@ function menuRead(menu: string, entries: readonly DesiredEntry[], serviceUid: st
 function ownerReads(p: OwnerProgram): OwnerRead[] {
   const all = everything(p);
   const desired = possibleEntries(all);
-  const needsRoutes = p.adverts.some((w) => w.advertise && !w.interfaceName);
   const reads: OwnerRead[] = [];
   const serviceUid = p.service ? p.uid : undefined;
   // the built-in chains (the user's own rules, our global jumps) matter only to a family whose
@@ -457,10 +470,10 @@ function ownerReads(p: OwnerProgram): OwnerRead[] {
     // foreign entries holding one of the owner's addresses (the router's own, or a foreign
     // entry of the LB list) are refused
     const wants = p.adverts.filter((w) => w.family === f);
-    const holders: Record<string, string[]> = { [ADDRESS_MENU[f]]: wants.flatMap(holderConditions), [firewallMenu(f, 'address-list')]: wants.flatMap(listHolderConditions) };
+    const addresses = [...wants.flatMap(holderConditions), ...new Set(wants.flatMap(connectedConditions))];
+    const holders: Record<string, string[]> = { [ADDRESS_MENU[f]]: addresses, [firewallMenu(f, 'address-list')]: wants.flatMap(listHolderConditions) };
     for (const menu of menusFor(f)) {
-      const address = menu === ADDRESS_MENU[f];
-      const read = needsRoutes && address ? { request: { menu }, chains: new Set<string>() } : menuRead(menu, desired[menu] ?? [], serviceUid, holders[menu] ?? [], globalFamilies.has(f));
+      const read = menuRead(menu, desired[menu] ?? [], serviceUid, holders[menu] ?? [], globalFamilies.has(f));
       if (read) reads.push(read);
     }
     reads.push(...routeReads(p).filter((r) => r.menu === ROUTE_MENU[f]).map((request) => ({ request, chains: new Set<string>() })));
