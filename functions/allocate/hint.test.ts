@@ -1,4 +1,5 @@
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
+import type { Holding } from '../../lib/core/assign.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { ClaimsHint } from './hint.js';
 import { memoryPortAs } from '../test-support.js';
@@ -90,5 +91,45 @@ describe('the claims hint of a warm allocate instance', () => {
     expect(calls).toBe(1);
     expect(await hint.load(flaky, 0)).toBe(true);
     expect(hint.isTaken('192.0.2.5')).toBe(true);
+  });
+
+  /** A claim of `address` shared under `key` by two Services (a TCP and a UDP one, say). */
+  const shared = (address: string, key: string): Holding => ({
+    address, poolName: 'lan', allocationName: `a-${address}`, allocationUID: `u-${address}`, sharingKey: key,
+    holders: [{ allocationName: `a-${address}`, allocationUID: `u-${address}`, ports: [{ protocol: 'TCP', port: 53 }] }, { allocationName: `b-${address}`, allocationUID: `v-${address}`, ports: [{ protocol: 'UDP', port: 53 }] }],
+  });
+
+  it('keeps one group per shared address: an address noted again or forgotten leaves the group it was in', () => {
+    const hint = new ClaimsHint(60_000);
+    hint.noteTaken(shared('192.0.2.5', 'dns'));
+    hint.noteTaken(shared('192.0.2.6', 'dns'));
+    expect(hint.sharedIn('lan', 'dns').map((s) => s.address)).toEqual(['192.0.2.5', '192.0.2.6']);
+    hint.noteTaken(shared('192.0.2.5', 'web'));
+    expect(hint.sharedIn('lan', 'dns').map((s) => s.address)).toEqual(['192.0.2.6']);
+    expect(hint.isShared('lan', 'web', '192.0.2.5')).toBe(true);
+    hint.noteTaken({ address: '192.0.2.5', poolName: 'lan', allocationName: 'c', allocationUID: 'w' });
+    expect(hint.isShared('lan', 'web', '192.0.2.5')).toBe(false);
+    hint.forget('192.0.2.6');
+    expect(hint.isShared('lan', 'dns', '192.0.2.6')).toBe(false);
+    hint.noteTaken(shared('192.0.2.6', 'dns'));
+    hint.noteFreed(shared('192.0.2.6', 'dns'));
+    expect(hint.sharedIn('lan', 'dns')).toEqual([]);
+    expect(hint.isTaken('192.0.2.6')).toBe(false);
+  });
+
+  it('notes a claim at the same cost beside 10 or 10,000 shared addresses (it walked every group: O(N²) for a burst)', () => {
+    const deletesPerNote = (groups: number): number => {
+      const hint = new ClaimsHint(60_000);
+      for (let i = 0; i < groups; i++) hint.noteTaken(shared(`10.0.${i >> 8}.${i & 255}`, `key-${i}`));
+      const deletes = vi.spyOn(Map.prototype, 'delete');
+      try {
+        hint.noteTaken({ address: '192.0.2.77', poolName: 'lan', allocationName: 'a', allocationUID: 'u' });
+        hint.forget('192.0.2.78');
+        return deletes.mock.calls.length;
+      } finally {
+        deletes.mockRestore();
+      }
+    };
+    expect(deletesPerNote(10_000)).toBe(deletesPerNote(10));
   });
 });
