@@ -269,6 +269,8 @@ describe('router.createSecret', () => {
 describe('values the chart refuses', () => {
   it.each([
     [['--set', 'mode=kubernetes'], /mode/],
+    [['--set', 'config.loadBalancerClassName=not a class!'], /loadBalancerClassName/],
+    [['--set', 'config.loadBalancerClassName=a/b/c'], /loadBalancerClassName/],
     [['--set', 'config.clusterName=Not_A_Name'], /clusterName/],
     [['--set', 'config.clusterName=global'], /clusterName/],
     [['--set', 'config.maxAnnotationItems=0'], /maxAnnotationItems/],
