@@ -65,6 +65,13 @@ describe('configuration from the environment', () => {
     expect(bridgeConfigFromEnv({ ...URLS, PORT: '8081', RESYNC_INTERVAL: '' })).toMatchObject({ ok: true, config: { port: 8081, resyncIntervalMs: 300_000 } });
   });
 
+  // as lib/config.ts reads the functions' variables (PORT, LOAD_BALANCER_CLASS_NAME, ...)
+  it('treats values of only whitespace as unset too', () => {
+    expect(bridgeConfigFromEnv({ ...URLS, BRIDGE_PORT: ' ', PORT: '8081', RESYNC_INTERVAL: ' \t', LEADER_ELECTION: '\n' }))
+      .toMatchObject({ ok: true, config: { port: 8081, resyncIntervalMs: 300_000, lease: { enabled: true } } });
+    expect(bridgeConfigFromEnv({ ...URLS, FUNCTION_URL_RELEASE: '  ' })).toEqual({ ok: false, message: 'FUNCTION_URL_RELEASE is required: the URL the release function listens on' });
+  });
+
   it.each<[string, Record<string, string>, string]>([
     ['a missing URL', { FUNCTION_URL_RELEASE: '' }, 'FUNCTION_URL_RELEASE is required: the URL the release function listens on'],
     ['a URL that is not one', { FUNCTION_URL_PROGRAM: 'program:8080' }, 'FUNCTION_URL_PROGRAM must be an http:// or https:// URL, got "program:8080"'],

@@ -31,8 +31,6 @@ describe('numbers from the environment: decimal digits only', () => {
   // Number() reads whitespace as 0 (a random port: the probes, and Knative, call the wrong one)
   // and takes hexadecimal and exponents that nobody means as a port
   it.each([
-    [' ', 'PORT=" " must be a port number (0-65535)'],
-    ['\t', 'PORT="\\t" must be a port number (0-65535)'],
     ['0x1f90', 'PORT="0x1f90" must be a port number (0-65535)'],
     ['8e3', 'PORT="8e3" must be a port number (0-65535)'],
     ['-1', 'PORT="-1" must be a port number (0-65535)'],
@@ -43,13 +41,17 @@ describe('numbers from the environment: decimal digits only', () => {
   });
 
   it.each([
-    [' ', 'MAX_ANNOTATION_ITEMS=" " must be a whole number'],
     ['0x10', 'MAX_ANNOTATION_ITEMS="0x10" must be a whole number'],
     ['1e2', 'MAX_ANNOTATION_ITEMS="1e2" must be a whole number'],
     ['-1', 'MAX_ANNOTATION_ITEMS="-1" must be at least 1'],
     ['2.5', 'MAX_ANNOTATION_ITEMS="2.5" must be a whole number'],
   ])('MAX_ANNOTATION_ITEMS=%j is refused', (value, message) => {
     expect(limitsFromEnv({ MAX_ANNOTATION_ITEMS: value })).toEqual({ ok: false, message });
+  });
+
+  it.each([' ', '\t', ' \n'])('PORT=%j counts as unset (the default), as in the bridge: never port 0, as Number() would read it', (value) => {
+    expect(portFromEnv({ PORT: value }, 'PORT', 8080)).toEqual({ ok: true, value: 8080 });
+    expect(limitsFromEnv({ MAX_ANNOTATION_ITEMS: value })).toEqual(limitsFromEnv({}));
   });
 
   it('takes a limit with spaces around it', () => {
@@ -78,5 +80,42 @@ describe('ROUTEROS_CA_CERT: certificates, checked at start', () => {
   ])('refuses %s, without repeating it', (_, pem, message) => {
     const result = routerFromEnv({ ...ROUTER, ROUTEROS_CA_CERT: pem });
     expect(result).toEqual({ ok: false, message });
+  });
+});
+
+describe('values of only whitespace count as unset, as empty ones do (and as in the bridge)', () => {
+  const ROUTER = { ROUTEROS_URL: 'api://192.0.2.1', ROUTEROS_USERNAME: 'mikrolb' };
+
+  it.each(['LOAD_BALANCER_CLASS_NAME', 'LOAD_BALANCER_DEFAULT', 'MIKROLB_CLUSTER_NAME', 'MAX_ANNOTATION_ITEMS', 'MAX_ALLOCATIONS_PER_SERVICE'])('%s', (name) => {
+    expect(classesFromEnv({ [name]: '  ' })).toEqual(classesFromEnv({}));
+    expect(classesFromEnv({ [name]: '\n' })).toEqual(classesFromEnv({}));
+  });
+
+  it.each([
+    ['ROUTEROS_URL', 'ROUTEROS_URL is required'],
+    ['ROUTEROS_USERNAME', 'ROUTEROS_USERNAME is required'],
+  ])('%s is then missing', (name, message) => {
+    expect(routerFromEnv({ ...ROUTER, [name]: ' \t ' })).toEqual({ ok: false, message });
+  });
+
+  it('ROUTEROS_CA_CERT: the system\'s CAs (a Secret key holding a lone newline)', () => {
+    expect(routerFromEnv({ ...ROUTER, ROUTEROS_CA_CERT: '\n' })).toEqual({ ok: true, value: { ...ROUTER_VALUE, password: '' } });
+  });
+
+  it('ROUTEROS_PASSWORD alone is taken as given: spaces may be a password', () => {
+    expect(routerFromEnv({ ...ROUTER, ROUTEROS_PASSWORD: '  ' })).toEqual({ ok: true, value: { ...ROUTER_VALUE, password: '  ' } });
+    expect(routerFromEnv({ ...ROUTER, ROUTEROS_PASSWORD: ' s3cret ' })).toEqual({ ok: true, value: { ...ROUTER_VALUE, password: ' s3cret ' } });
+  });
+
+  const ROUTER_VALUE = { url: 'api://192.0.2.1', username: 'mikrolb' };
+});
+
+describe('ROUTEROS_USERNAME: trimmed, as every other value but the password', () => {
+  it.each(['mikrolb\n', ' mikrolb ', '\tmikrolb'])('%j is the user mikrolb', (value) => {
+    expect(routerFromEnv({ ROUTEROS_URL: 'api://192.0.2.1', ROUTEROS_USERNAME: value })).toEqual({ ok: true, value: { url: 'api://192.0.2.1', username: 'mikrolb', password: '' } });
+  });
+
+  it('and so is ROUTEROS_URL (a Secret written with echo ends in a newline)', () => {
+    expect(routerFromEnv({ ROUTEROS_URL: ' api://192.0.2.1\n', ROUTEROS_USERNAME: 'mikrolb' })).toEqual({ ok: true, value: { url: 'api://192.0.2.1', username: 'mikrolb', password: '' } });
   });
 });

@@ -13,14 +13,20 @@ export type Env = Readonly<Record<string, string | undefined>>;
 export type Parsed<T> = { ok: true; value: T } | { ok: false; message: string };
 
 const SECRETS = new Set(['ROUTEROS_PASSWORD', 'ROUTEROS_CA_CERT']);
+/** Taken exactly as given: spaces may be part of a password, and only of a password. */
+const VERBATIM = new Set(['ROUTEROS_PASSWORD']);
 /** Shown only in part: a password put into the URL stays hidden. */
 const REDACTED: Readonly<Record<string, (raw: string) => string>> = { ROUTEROS_URL: redactRouterUrl };
 
 export const DEFAULT_LOAD_BALANCER_CLASS = 'mikrolb.de/controller';
 
+/**
+ * A value that is empty or only whitespace counts as unset (as the bridge reads its variables, and
+ * as the Service-write policy reads LOAD_BALANCER_CLASS_NAME); the schemas trim what they take.
+ */
 function read<T>(env: Env, name: string, schema: z.ZodType<T>, fallback?: T): Parsed<T> {
   const raw = env[name];
-  if (raw === undefined || raw === '') {
+  if (raw === undefined || raw === '' || (!VERBATIM.has(name) && raw.trim() === '')) {
     if (fallback !== undefined) return { ok: true, value: fallback };
     return { ok: false, message: `${name} is required` };
   }
@@ -120,16 +126,16 @@ export function classesFromEnv(env: Env): Parsed<ClassConfig> {
 }
 
 export function routerFromEnv(env: Env): Parsed<RouterConfig> {
-  const url = read(env, 'ROUTEROS_URL', z.string().superRefine((v, ctx) => {
+  const url = read(env, 'ROUTEROS_URL', z.string().trim().superRefine((v, ctx) => {
     const r = RouterUrlSchema.safeParse(v);
     if (!r.success) ctx.addIssue({ code: 'custom', message: r.error.issues[0]?.message ?? 'must be api://host[:port] or api-ssl://host[:port]' });
   }));
   if (!url.ok) return url;
-  const username = read(env, 'ROUTEROS_USERNAME', z.string().min(1), undefined);
+  const username = read(env, 'ROUTEROS_USERNAME', z.string().trim().min(1), undefined);
   if (!username.ok) return username;
   const password = read(env, 'ROUTEROS_PASSWORD', z.string(), '');
   if (!password.ok) return password;
-  const ca = env.ROUTEROS_CA_CERT ? read(env, 'ROUTEROS_CA_CERT', Pem) : undefined;
+  const ca = env.ROUTEROS_CA_CERT?.trim() ? read(env, 'ROUTEROS_CA_CERT', Pem) : undefined;
   if (ca && !ca.ok) return ca;
   return { ok: true, value: { url: url.value, username: username.value, password: password.value, ...(ca?.ok ? { caCert: ca.value } : {}) } };
 }

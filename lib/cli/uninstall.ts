@@ -138,7 +138,7 @@ export async function runUninstall(argv: string[], env: Env, io: CliIo): Promise
     return await uninstallRouter(router.value, values['dry-run'] ?? false, io, cluster.value);
   } catch (e) {
     const hint = isPermission(e)
-      ? `; the group of the router user "${env.ROUTEROS_USERNAME ?? ''}" needs the policies api, read and write (docs/installation.md, "A user with its own group"), then run it again`
+      ? `; the group of the router user "${env.ROUTEROS_USERNAME?.trim() ?? ''}" needs the policies api, read and write (docs/installation.md, "A user with its own group"), then run it again`
       : '';
     io.stderr.write(`mikrolb uninstall: ${messageOf(e)}${hint}\n`);
     return EXIT_FAILED;

@@ -25,11 +25,11 @@ const router: Reader = (env) => routerFromEnv({ ...ROUTER, ...env });
 type EnvCase = [string, Reader, Env, string];
 
 const CASES: EnvCase[] = [
-  ['PORT of only whitespace (was port 0: a random one)', port, { PORT: ' ' }, 'PORT'],
+  ['PORT with a space inside (Number() reads only whitespace as port 0: a random one)', port, { PORT: '80 80' }, 'PORT'],
   ['PORT in hexadecimal', port, { PORT: '0x1f90' }, 'PORT'],
   ['PORT with an exponent', port, { PORT: '8e3' }, 'PORT'],
   ['PORT past 65535', port, { PORT: '99999' }, 'PORT'],
-  ['MAX_ANNOTATION_ITEMS of only whitespace', classesFromEnv, { MAX_ANNOTATION_ITEMS: '\t' }, 'MAX_ANNOTATION_ITEMS'],
+  ['MAX_ANNOTATION_ITEMS with a tab inside', classesFromEnv, { MAX_ANNOTATION_ITEMS: '1\t6' }, 'MAX_ANNOTATION_ITEMS'],
   ['MAX_ALLOCATIONS_PER_SERVICE in hexadecimal', classesFromEnv, { MAX_ALLOCATIONS_PER_SERVICE: '0x10' }, 'MAX_ALLOCATIONS_PER_SERVICE'],
   ['LOAD_BALANCER_DEFAULT "yes"', classesFromEnv, { LOAD_BALANCER_DEFAULT: 'yes' }, 'LOAD_BALANCER_DEFAULT'],
   ['MIKROLB_CLUSTER_NAME with spaces', classesFromEnv, { MIKROLB_CLUSTER_NAME: ' prod ' }, 'MIKROLB_CLUSTER_NAME'],

@@ -71,6 +71,15 @@ describe('mikrolb routeros-sim', () => {
     await sim.stop();
   });
 
+  // as the product reads ROUTEROS_USERNAME (lib/config.ts): trimmed, only whitespace is unset
+  it.each([['mikrolb\n', 'mikrolb'], [' \t', 'admin']])('serves ROUTEROS_USERNAME=%j as the user %s, as the components log in', async (value, user) => {
+    const sim = await running(['--port', '0'], { ROUTEROS_USERNAME: value });
+    const client = await connectRawClient({ port: sim.port });
+    expect((await client.login(user, '')).trap).toBeNull();
+    client.close();
+    await sim.stop();
+  });
+
   it('serves api-ssl with --tls-cert and --tls-key', async () => {
     const cert = fileURLToPath(new URL('./testdata/localhost.cert.pem', import.meta.url));
     const key = fileURLToPath(new URL('./testdata/localhost.key.pem', import.meta.url));

@@ -93,7 +93,7 @@ async function parse(argv: string[], env: Readonly<Record<string, string | undef
   }
   const options: RouterSimOptions = { port, host: values.host ?? '127.0.0.1', legacyLogin: values['legacy-login'] ?? false };
   if (values.version !== undefined) options.version = values.version;
-  options.users = [{ name: values.user ?? (env.ROUTEROS_USERNAME || 'admin'), password: values.password ?? env.ROUTEROS_PASSWORD ?? '', group: 'full' }];
+  options.users = [{ name: values.user ?? (env.ROUTEROS_USERNAME?.trim() || 'admin'), password: values.password ?? env.ROUTEROS_PASSWORD ?? '', group: 'full' }];
   if (values['read-only-user'] !== undefined) {
     options.users.push({ name: values['read-only-user'], password: values['read-only-password'] ?? '', group: 'read' });
   }
