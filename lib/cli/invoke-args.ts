@@ -22,7 +22,8 @@ JSON document: function, response, writes, events, objects (and router with --ro
             router's state among them is left out, for --router); an earlier run's
             output counts as a List of its objects (runs chain); kinds
             IPPool, IPAllocation, IPAddressClaim, Service, EndpointSlice and Namespace
-            (its labels, for pools scoped by namespaceSelectors)
+            (its labels, for pools scoped by namespaceSelectors). A field of the wrong
+            type, or a folder holding only a router's state, is an input error
   --object  the object the function is woken for: IPPool/name, IPAllocation/name,
             IPAddressClaim/name, Namespace/name, Service/name (namespace default),
             Service/namespace/name, EndpointSlice/ns/name (kinds also as kubectl spells

@@ -3,8 +3,10 @@ import { readdir, readFile, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { parseAllDocuments } from 'yaml';
 import * as z from 'zod';
+import { EndpointSliceSchema, NamespaceSchema, ServiceSchema } from './core-objects.js';
 import { MetadataSchema } from './memory-object.js';
 import { apiVersionOf, hasGeneration, RESOURCES } from './resources.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from './schemas.js';
 import { messageOf } from '../errors.js';
 
 /**
@@ -63,13 +65,35 @@ const RouterStateSchema = z.object({ kind: z.never().optional(), menus: z.record
 
 const isFixtureKind = (k: string): k is FixtureKind => FIXTURE_KINDS.some((f) => f === k);
 
+/** What the functions read of each kind (lib/k8s/typed.ts parses them with the same schemas). */
+const KIND_SCHEMAS: Readonly<Record<FixtureKind, z.ZodType>> = {
+  IPPool: IPPoolSchema, IPAllocation: IPAllocationSchema, IPAddressClaim: IPAddressClaimSchema,
+  Service: ServiceSchema, EndpointSlice: EndpointSliceSchema, Namespace: NamespaceSchema,
+};
+
+/**
+ * A field of the wrong type (a string where a list belongs): no API server holds such an object,
+ * so the fixture is wrong, not the function. A field left out (or null), or a rule across fields
+ * (an IPAllocation naming both a pool and an address), is left to the function, which answers it
+ * as it would in a cluster.
+ */
+function wrongType(object: FixtureObject): string | undefined {
+  const parsed = KIND_SCHEMAS[object.kind].safeParse(object, { reportInput: true });
+  if (parsed.success) return undefined;
+  const issue = parsed.error.issues.find((i) => (i.code === 'invalid_type' || i.code === 'invalid_union') && i.input !== undefined && i.input !== null);
+  return issue === undefined ? undefined : `${issue.path.join('.')}: ${issue.message}`;
+}
+
 interface RawDocument {
   value: unknown;
   where: string;
 }
 
-/** `docs`: the objects; `documents`: how many documents the text held, empty ones left out. */
-type Documents = { ok: true; docs: RawDocument[]; documents: number } | { ok: false; message: string };
+/**
+ * `docs`: the objects; `documents`: how many documents the text held, empty ones left out;
+ * `routers`: how many of them were a router's state (left out of a folder).
+ */
+type Documents = { ok: true; docs: RawDocument[]; documents: number; routers: number } | { ok: false; message: string };
 
 /**
  * Every document of a YAML stream (lists flattened, empty documents skipped). A router's state
@@ -79,6 +103,7 @@ type Documents = { ok: true; docs: RawDocument[]; documents: number } | { ok: fa
 function readDocuments(text: string, origin: string, inFolder = false): Documents {
   const docs: RawDocument[] = [];
   let documents = 0;
+  let routers = 0;
   for (const [i, doc] of parseAllDocuments(text).entries()) {
     const where = `${origin} document ${i + 1}`;
     const error = doc.errors[0];
@@ -89,6 +114,7 @@ function readDocuments(text: string, origin: string, inFolder = false): Document
     if (value.value === null || value.value === undefined) continue;
     documents++;
     if (RouterStateSchema.safeParse(value.value).success) {
+      routers++;
       if (inFolder) continue;
       return { ok: false, message: `${where}: a router's state ({"version", "menus"}), which --router takes; it holds no Kubernetes objects` };
     }
@@ -101,7 +127,7 @@ function readDocuments(text: string, origin: string, inFolder = false): Document
     } else if (output.success) docs.push(...output.data.objects.map((item, j) => ({ value: item, where: `${where} objects[${j}]` })));
     else docs.push({ value: value.value, where });
   }
-  return { ok: true, docs, documents };
+  return { ok: true, docs, documents, routers };
 }
 
 /**
@@ -139,21 +165,21 @@ function toObject(doc: RawDocument, index: number): Checked {
   if (apiVersion !== expected) return { ok: false, message: `${doc.where}: ${kind} ${metadata.name} has apiVersion ${apiVersion}, expected ${expected}` };
   const namespace = RESOURCES[kind].namespaced ? metadata.namespace || 'default' : undefined;
   const { namespace: _ns, ...meta } = metadata;
-  return {
-    ok: true,
-    object: {
-      ...parsed.data,
-      kind,
-      metadata: {
-        ...meta,
-        ...(namespace !== undefined ? { namespace } : {}),
-        uid: metadata.uid ?? uidOf(kind, namespace, metadata.name),
-        resourceVersion: metadata.resourceVersion ?? String(index + 1),
-        creationTimestamp: metadata.creationTimestamp ?? timestampAt(index),
-        ...(metadata.generation !== undefined || hasGeneration(kind) ? { generation: metadata.generation ?? 1 } : {}),
-      },
+  const object: FixtureObject = {
+    ...parsed.data,
+    kind,
+    metadata: {
+      ...meta,
+      ...(namespace !== undefined ? { namespace } : {}),
+      uid: metadata.uid ?? uidOf(kind, namespace, metadata.name),
+      resourceVersion: metadata.resourceVersion ?? String(index + 1),
+      creationTimestamp: metadata.creationTimestamp ?? timestampAt(index),
+      ...(metadata.generation !== undefined || hasGeneration(kind) ? { generation: metadata.generation ?? 1 } : {}),
     },
   };
+  const problem = wrongType(object);
+  if (problem !== undefined) return { ok: false, message: `${doc.where}: ${kind} ${namespace === undefined ? '' : `${namespace}/`}${metadata.name}: ${problem}` };
+  return { ok: true, object };
 }
 
 function toObjects(docs: readonly RawDocument[]): FixtureResult {
@@ -201,6 +227,7 @@ export async function loadFixtureState(path: string): Promise<FixtureResult> {
   if (files.length === 0) return { ok: false, message: `${path} holds no *.yaml, *.yml or *.json file` };
   const docs: RawDocument[] = [];
   let documents = 0;
+  let routers = 0;
   for (const file of files) {
     let text: string;
     try {
@@ -212,7 +239,10 @@ export async function loadFixtureState(path: string): Promise<FixtureResult> {
     if (!read.ok) return read;
     docs.push(...read.docs);
     documents += read.documents;
+    routers += read.routers;
   }
+  // a fixture folder whose state.yaml was left out is not an empty cluster either
+  if (documents > 0 && documents === routers) return { ok: false, message: `${path} holds no Kubernetes objects, only a router's state (for --router); an empty state is a List with items: []` };
   if (documents === 0) return { ok: false, message: `${path} holds no objects: it is empty (an empty state is a List with items: [])` };
   return toObjects(docs);
 }

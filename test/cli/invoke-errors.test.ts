@@ -1,3 +1,5 @@
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { fixture, invokeAllocate, run, scratch } from './support.js';
 
@@ -25,6 +27,14 @@ beforeAll(async () => {
   files['emptyState'] = await tmp.file('state.yaml', '');
   files['commentsOnly'] = await tmp.file('state.yaml', '# kubectl get ... > state.yaml failed\n---\n');
   files['emptyList'] = await tmp.file('state.yaml', 'apiVersion: v1\nkind: List\nitems: []\n');
+  files['routerOnly'] = tmp.dir('router-only');
+  await writeFile(join(files['routerOnly'], 'router.json'), JSON.stringify({ version: '7.19.1', menus: { '/ip/address': [] } }));
+  files['portsString'] = await tmp.file('state.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: LoadBalancer\n  ports: "80"\n');
+  files['addressesNumber'] = await tmp.file('state.yaml', [
+    'apiVersion: mikrolb.de/v1alpha1', 'kind: IPPool', 'metadata:', '  name: main', 'spec:', '  ipFamily: IPv4', '  addresses: [192.0.2.0/24]',
+    '---', 'apiVersion: mikrolb.de/v1alpha1', 'kind: IPPool', 'metadata:', '  name: lab', 'spec:', '  ipFamily: IPv4', '  addresses: 5', '',
+  ].join('\n'));
+  files['portNumberString'] = await tmp.file('state.yaml', 'apiVersion: v1\nkind: Service\nmetadata:\n  name: web\n  namespace: shop\nspec:\n  type: LoadBalancer\n  ports:\n  - port: "80"\n');
 });
 afterAll(async () => {
   await tmp.remove();
@@ -63,6 +73,16 @@ describe('mikrolb invoke usage errors (exit 2)', () => {
     ['an empty state file', () => ['allocate', '--state', files['emptyState'] ?? '', ...OBJ], /^--state: \S+state\.yaml holds no objects: it is empty \(an empty state is a List with items: \[\]\)$/],
     ['a state file of comments only', () => ['allocate', '--state', files['commentsOnly'] ?? '', ...OBJ], /^--state: \S+state\.yaml holds no objects: it is empty \(an empty state is a List with items: \[\]\)$/],
     ['a state folder without state files', () => ['allocate', '--state', tmp.dir('empty'), ...OBJ], /^--state: \S+empty holds no \*\.yaml, \*\.yml or \*\.json file$/],
+    // a folder of the fixtures' layout whose state.yaml was left out: not an empty cluster
+    ['a state folder holding only a router\'s state', () => ['allocate', '--state', files['routerOnly'] ?? '', ...OBJ],
+      /^--state: \S+router-only holds no Kubernetes objects, only a router's state \(for --router\); an empty state is a List with items: \[\]$/],
+    // the API server never holds a field of the wrong type: the input is wrong, not the function (exit 1, a 500)
+    ['a Service whose ports are a string', () => ['allocate', '--state', files['portsString'] ?? '', ...OBJ],
+      /^--state: \S+state\.yaml document 1: Service shop\/web: spec\.ports: Invalid input: expected array, received string$/],
+    ['a pool whose addresses are a number', () => ['allocate', '--state', files['addressesNumber'] ?? '', ...OBJ],
+      /^--state: \S+state\.yaml document 2: IPPool lab: spec\.addresses: Invalid input: expected array, received number$/],
+    ['a port given as a string', () => ['allocate', '--state', files['portNumberString'] ?? '', ...OBJ],
+      /^--state: \S+state\.yaml document 1: Service shop\/web: spec\.ports\.0\.port: Invalid input: expected number, received string$/],
     ['a missing event file', () => ['allocate', '--state', STATE, '--event', '/nonexistent/e.json'], /^cannot read --event \/nonexistent\/e\.json: ENOENT/],
     ['an event that is not JSON', () => ['allocate', '--state', STATE, '--event', files['notJson'] ?? ''], /--event .* is not JSON: /],
     ['an event that is not an object', () => ['allocate', '--state', STATE, '--event', files['array'] ?? ''], /--event .* must hold a JSON object$/],
