@@ -13,7 +13,7 @@ import type { ClassConfig } from '../lib/core/service.js';
 import { FUNCTION_PORT, NEEDS_ROUTER, WEBHOOK_PORT, webhookCertDir } from '../functions/settings.js';
 import { FUNCTION_NAMES, type FunctionName } from '../lib/events/invocation.js';
 import type { FunctionRegistry } from '../lib/cli/invoke.js';
-import { EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions, type Command, type Env } from '../lib/cli/io.js';
+import { EXIT_OK, EXIT_USAGE, oneOf, type CliIo, type CliOptions, type Command, type Env } from '../lib/cli/io.js';
 import { INVOKE_OPTIONS } from '../lib/cli/invoke-args.js';
 import { messageOf } from '../lib/errors.js';
 
@@ -125,7 +125,7 @@ export async function main(argv: string[], env: Env, io: CliIo): Promise<number>
   }
   const sub = Object.hasOwn(SUBCOMMANDS, name) ? SUBCOMMANDS[name] : undefined;
   if (sub === undefined) {
-    io.stderr.write(`mikrolb: unknown command "${name}"\n${usage()}`);
+    io.stderr.write(`mikrolb: unknown command "${name}"; expected ${oneOf(Object.keys(SUBCOMMANDS))} (see mikrolb --help)\n`);
     return EXIT_USAGE;
   }
   // `--help` anywhere after a command shows its help, unless the command parses it itself

@@ -26,3 +26,16 @@ export type Command = (argv: string[], env: Env, io: CliIo) => Promise<number>;
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
 export const EXIT_USAGE = 2;
+
+/**
+ * A usage error: one line on stderr that points at the help (`help`: the command whose
+ * `--help` says more, when not `command` itself), exit 2. The usage text itself is not repeated:
+ * it pushed the line that says what is wrong out of sight.
+ */
+export function usageError(io: Pick<CliIo, 'stderr'>, command: string, message: string, help: string = command): number {
+  io.stderr.write(`mikrolb ${command}: ${message} (see mikrolb ${help} --help)\n`);
+  return EXIT_USAGE;
+}
+
+/** `a, b or c` */
+export const oneOf = (names: readonly string[]): string => (names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} or ${names.at(-1) ?? ''}`);

@@ -4,7 +4,7 @@ import { menusFor } from '../router/index.js';
 import type { RouterClient } from '../routeros/client/index.js';
 import { MENUS } from '../routeros/sim/menus.js';
 import type { RouterEntry, RouterState } from '../router/state.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageError, type CliIo } from './io.js';
 import { messageOf } from '../errors.js';
 import { routerRuntime } from './router-runtime.js';
 
@@ -41,13 +41,9 @@ export async function runRouter(argv: string[], env: Env, io: CliIo): Promise<nu
     io.stdout.write(ROUTER_USAGE);
     return EXIT_OK;
   }
-  const wrong = verb === undefined ? 'mikrolb router: say what to do'
-    : verb !== 'dump' ? `mikrolb router: unknown verb "${verb}"; expected dump`
-    : rest[0] !== undefined ? `mikrolb router dump: unexpected argument "${rest[0]}"` : undefined;
-  if (wrong !== undefined) {
-    io.stderr.write(`${wrong}\n${ROUTER_USAGE}`);
-    return EXIT_USAGE;
-  }
+  if (verb === undefined) return usageError(io, 'router', 'say what to do: dump');
+  if (verb !== 'dump') return usageError(io, 'router', `unknown verb "${verb}"; expected dump`);
+  if (rest[0] !== undefined) return usageError(io, 'router dump', `unexpected argument "${rest[0]}"`, 'router');
   const router = routerRuntime(env, createLogger({ out: io.stderr, level: 'warn' }));
   if (!router.ok) {
     io.stderr.write(`mikrolb router dump: ${router.message}\n`);

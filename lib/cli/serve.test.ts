@@ -55,6 +55,17 @@ describe('runServe', () => {
     return { kubeconfig, paths };
   }
 
+  // the router's warning (a JSON log line) came first: a start refused for its configuration says one line
+  it('refuses a bad INVOKE_AUTH in one line, before the router logs anything', async () => {
+    const { kubeconfig, paths } = await brokenWarmUpServer();
+    let stderr = '';
+    const registry: ServeRegistry = { fn: { needsRouter: true, invoked: true, defaultPort: 0, start: () => Promise.reject(new Error('started')) } };
+    const env = { KUBECONFIG: kubeconfig, INVOKE_AUTH: 'x', ROUTEROS_URL: 'api://192.0.2.1', ROUTEROS_USERNAME: 'mikrolb' };
+    const code = await runServe(['fn'], env, { stdout: { write: () => true }, stderr: { write: (t: string) => (stderr += t) } }, registry);
+    expect({ code, stderr }).toEqual({ code: 2, stderr: 'mikrolb serve fn: INVOKE_AUTH="x" must be tokenreview or none\n' });
+    expect(paths).toEqual([]);
+  });
+
   it('sends the warm-up before the function\'s first request, and serves even when the warm-up fails', async () => {
     const { kubeconfig, paths } = await brokenWarmUpServer();
     const stop = new AbortController();

@@ -1,7 +1,7 @@
 import { createAuthenticator } from '../auth/authenticator.js';
 import { invokeAuthFromEnv, type InvokeAuthConfig } from '../auth/config.js';
 import { tokenReviewer } from '../auth/token-review.js';
-import { classesFromEnv, portFromEnv, type Env } from '../config.js';
+import { classesFromEnv, portFromEnv, routerFromEnv, type Env } from '../config.js';
 import type { ClassConfig } from '../core/service.js';
 import { withInvokeAuth } from '../http/invoke-auth.js';
 import { serveApp, type FetchApp } from '../http/serve.js';
@@ -9,7 +9,7 @@ import type { KubePort } from '../k8s/port.js';
 import { userAgentOf, type Transport } from '../k8s/rest.js';
 import { createLogger, type Logger } from '../log/logger.js';
 import type { RouterPort } from '../router/port.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, oneOf, usageError, type CliIo } from './io.js';
 import { messageOf } from '../errors.js';
 import { kubeRuntime, untilStopped } from './runtime.js';
 
@@ -47,13 +47,11 @@ export type ServeRegistry = Readonly<Record<string, ServeEntry>>;
  */
 export async function runServe(argv: string[], env: Env, io: CliIo, registry: ServeRegistry): Promise<number> {
   const [name, ...extra] = argv;
-  const usage = (message: string): number => {
-    io.stderr.write(`mikrolb serve: ${message}\nusage: mikrolb serve <${Object.keys(registry).join('|')}>\n`);
-    return EXIT_USAGE;
-  };
-  if (name === undefined) return usage('name the function to serve');
+  const usage = (message: string): number => usageError(io, 'serve', message);
+  const names = oneOf(Object.keys(registry));
+  if (name === undefined) return usage(`name the function to serve: ${names}`);
   const entry = Object.hasOwn(registry, name) ? registry[name] : undefined;
-  if (!entry) return usage(`unknown function "${name}"`);
+  if (!entry) return usage(`unknown function "${name}"; expected ${names}`);
   const [unexpected] = extra;
   if (unexpected !== undefined) return usage(`unexpected argument "${unexpected}": its configuration comes from environment variables ($PORT, ...; docs/configuration.md)`);
   const log = createLogger({ out: io.stderr }).child({ function: name });
@@ -65,16 +63,17 @@ export async function runServe(argv: string[], env: Env, io: CliIo, registry: Se
   if (!classes.ok) return fail(classes.message);
   const port = portFromEnv(env, 'PORT', entry.defaultPort);
   if (!port.ok) return fail(port.message);
+  const routerConfig = entry.needsRouter ? routerFromEnv(env) : undefined;
+  if (routerConfig && !routerConfig.ok) return fail(routerConfig.message);
+  const invokeAuth = entry.invoked ? invokeAuthFromEnv(env) : undefined;
+  if (invokeAuth && !invokeAuth.ok) return fail(invokeAuth.message);
   const kube = await kubeRuntime(env, userAgentOf(name));
   if (!kube.ok) return fail(kube.message);
-  // The RouterOS client is loaded only for the functions that use it (allocate's cold start does not).
+  // The client only once every check passed: it may log (the plain-text warning), and a start
+  // refused for its configuration says one line. The RouterOS client is loaded only for the
+  // functions that use it (allocate's cold start does not).
   const router = entry.needsRouter ? (await import('./router-runtime.js')).routerRuntime(env, log) : undefined;
   if (router && !router.ok) return fail(router.message);
-  const invokeAuth = entry.invoked ? invokeAuthFromEnv(env) : undefined;
-  if (invokeAuth && !invokeAuth.ok) {
-    if (router?.ok) await router.value.close();
-    return fail(invokeAuth.message);
-  }
   // After every configuration check (a start refused for its configuration sends nothing), before the code loads.
   warmUp(kube.value.transport);
   let served: Served;

@@ -5,7 +5,7 @@ import type { RouterPort } from '../router/port.js';
 import type { RouterEntry } from '../router/state.js';
 import { createLogger } from '../log/logger.js';
 import { clusterFromEnv, type Env } from '../config.js';
-import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, type CliIo, type CliOptions } from './io.js';
+import { EXIT_FAILED, EXIT_OK, EXIT_USAGE, usageError, type CliIo, type CliOptions } from './io.js';
 import { messageOf } from '../errors.js';
 import { routerRuntime } from './router-runtime.js';
 
@@ -113,17 +113,13 @@ export async function runUninstall(argv: string[], env: Env, io: CliIo): Promise
   try {
     ({ values } = parseArgs({ args: argv, options: UNINSTALL_OPTIONS, strict: true }));
   } catch (e) {
-    io.stderr.write(`mikrolb uninstall: ${messageOf(e)}\n${UNINSTALL_USAGE}`);
-    return EXIT_USAGE;
+    return usageError(io, 'uninstall', messageOf(e));
   }
   if (values.help) {
     io.stdout.write(UNINSTALL_USAGE);
     return EXIT_OK;
   }
-  if (!values.router) {
-    io.stderr.write(`mikrolb uninstall: say --router (what to uninstall from)\n${UNINSTALL_USAGE}`);
-    return EXIT_USAGE;
-  }
+  if (!values.router) return usageError(io, 'uninstall', 'say --router (what to uninstall from)');
   const cluster = clusterFromEnv(env);
   if (!cluster.ok) {
     io.stderr.write(`mikrolb uninstall: ${cluster.message}\n`);

@@ -62,9 +62,7 @@ describe('mikrolb router dump', () => {
     [['router', 'dupm'], 'mikrolb router: unknown verb "dupm"; expected dump'],
     [['router', 'dump', '--bogus'], 'mikrolb router dump: unexpected argument "--bogus"'],
     [['router', 'dump', 'now'], 'mikrolb router dump: unexpected argument "now"'],
-  ])('%j names what is wrong before the usage (exit 2)', async (argv, line) => {
-    const ran = await run(argv);
-    expect(ran).toMatchObject({ code: 2, stdout: '' });
-    expect(ran.stderr).toMatch(new RegExp(`^${line.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}\nusage: mikrolb router dump\n`));
+  ])('%j names what is wrong in one line (exit 2)', async (argv, line) => {
+    expect(await run(argv)).toEqual({ code: 2, stdout: '', stderr: `${line} (see mikrolb router --help)\n` });
   });
 });

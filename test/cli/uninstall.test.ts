@@ -39,10 +39,11 @@ describe('mikrolb uninstall --router', () => {
     [['--router'], {}, 'ROUTEROS_URL is required'],
     [['--router'], { ROUTEROS_URL: 'http://x', ROUTEROS_USERNAME: 'a' }, 'ROUTEROS_URL='],
     [['--bogus'], {}, "Unknown option '--bogus'"],
-  ])('usage errors exit 2: %j', async (argv, env, message) => {
+  ])('usage errors exit 2, in one line: %j', async (argv, env, message) => {
     const r = await run(['uninstall', ...argv], env);
     expect(r.code).toBe(2);
     expect(r.stderr).toContain(message);
+    expect(r.stderr).toMatch(/^mikrolb uninstall: [^\n]*\n$/);
   });
 
   it('a router user that may only read is told what its group lacks (exit 1)', async () => {

@@ -143,7 +143,8 @@ export async function runRouterSimCli(
 ): Promise<number> {
   const parsed = await parse(argv, env);
   if (!parsed.ok) {
-    io.stderr.write(`mikrolb routeros-sim: ${parsed.message}\n${ROUTER_SIM_USAGE}`);
+    // one line, as every mikrolb command's usage error (lib/cli/io.ts)
+    io.stderr.write(`mikrolb routeros-sim: ${parsed.message} (see mikrolb routeros-sim --help)\n`);
     return 2;
   }
   const stopper = io.signal === undefined ? stopSignal() : { signal: io.signal, release: () => undefined };
