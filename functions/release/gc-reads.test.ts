@@ -1,16 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
-import type { KubePort } from '../../lib/k8s/port.js';
 import { withoutFinalizer } from '../../lib/k8s/finalizer.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
-import { silentLogger } from '../../lib/log/logger.js';
-import type { RouterPort } from '../../lib/router/port.js';
-import { memoryRouter } from '../../test/helpers/memory-router.js';
-import { createAllocate } from '../allocate/handler.js';
-import { createProgram } from '../program/handler.js';
+import { resyncInvocation } from '../../lib/events/cloudevent.js';
 import { createRelease } from './handler.js';
-import { LAN_ROUTER, memoryPortAs } from '../test-support.js';
+import { COMMON, counting, programmedServices, type Cost } from './test-support.js';
 
 /**
  * After a mass deletion that release never saw (the Services' finalizers taken off by hand, or
@@ -20,27 +14,6 @@ import { LAN_ROUTER, memoryPortAs } from '../test-support.js';
  * Service, allocation and router entry per allocation cost O(N²) (1,000 orphans: 2,000 lists of
  * 1,000 objects and 1,000 reads of 1,000 Services' entries), and each listed its own claims.
  */
-const NOW = () => new Date('2026-01-01T00:00:00Z');
-const CLASSES = { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false };
-const RETRY = { attempts: 5, pause: async () => undefined };
-
-const objects = (n: number): object[] => [
-  { apiVersion: 'mikrolb.de/v1alpha1', kind: 'IPPool', metadata: { name: 'lan', finalizers: ['mikrolb.de/finalizer'] },
-    spec: { ipFamily: 'IPv4', addresses: ['192.0.2.0/24'], autoAssign: true, avoidBuggyIPs: true, advertise: true, interfaceName: 'ether1' }, status: { claimsAdopted: true } },
-  ...Array.from({ length: n }, (_, i) => ({ apiVersion: 'v1', kind: 'Service', metadata: { name: `web-${i}`, namespace: 'shop', uid: `uid-web-${i}` },
-    spec: { type: 'LoadBalancer', loadBalancerClass: CLASSES.loadBalancerClass, ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } })),
-];
-
-interface Cost {
-  /** Every request to the API server. */
-  requests: number;
-  /** Lists of a whole kind (no label or field selector). */
-  wholeLists: number;
-  /** Reads of whole router menus. */
-  routerReads: number;
-  /** Lists of claims by a label (an allocation's, a Service's, a pool's). */
-  selectedClaimLists: number;
-}
 
 /**
  * N Services allocated and programmed, then deleted with their finalizers taken off by hand (and,
@@ -48,12 +21,7 @@ interface Cost {
  * release costs.
  */
 async function collect(n: number, allocationsDeleted = false): Promise<Cost> {
-  const kube = memoryPortAs('release', { now: NOW, objects: objects(n) });
-  const router = memoryRouter(structuredClone(LAN_ROUTER));
-  const common = { classes: CLASSES, now: NOW, log: silentLogger(), retry: RETRY };
-  const allocate = createAllocate({ ...common, kube: kube.as('allocate') });
-  for (let i = 0; i < n; i++) expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: `web-${i}` }))).kind).toBe('done');
-  expect((await createProgram({ ...common, kube: kube.as('program'), router })(resyncInvocation())).kind).toBe('done');
+  const { kube, router } = await programmedServices(n);
   expect((router.state().menus['/ip/address'] ?? []).filter((e) => e.comment?.startsWith('mikrolb:'))).toHaveLength(n);
   for (let i = 0; i < n; i++) {
     const svc = ServiceSchema.parse(await kube.admin.get('Service', `web-${i}`, 'shop'));
@@ -62,20 +30,8 @@ async function collect(n: number, allocationsDeleted = false): Promise<Cost> {
   }
   if (allocationsDeleted) for (const a of await kube.admin.list('IPAllocation')) await kube.admin.remove('IPAllocation', IPAllocationSchema.parse(a).metadata.name);
 
-  const cost: Cost = { requests: 0, wholeLists: 0, routerReads: 0, selectedClaimLists: 0 };
-  const count = <F extends (...args: never[]) => Promise<unknown>>(f: F): F => ((...args: Parameters<F>) => (cost.requests++, f(...args))) as F;
-  const port = kube.port;
-  const counted: KubePort = {
-    get: count(port.get), create: count(port.create), replace: count(port.replace), replaceStatus: count(port.replaceStatus), remove: count(port.remove), recordEvent: count(port.recordEvent),
-    list: (kind, opts) => {
-      cost.requests++;
-      if (!opts?.labelSelector && !opts?.fieldSelector) cost.wholeLists++;
-      else if (kind === 'IPAddressClaim') cost.selectedClaimLists++;
-      return port.list(kind, opts);
-    },
-  };
-  const countedRouter: RouterPort = { ...router, readMany: (menus) => (cost.routerReads++, router.readMany(menus)) };
-  const release = createRelease({ ...common, kube: counted, router: countedRouter, claimGraceMs: 60_000 });
+  const counted = counting(kube.port, router);
+  const release = createRelease({ ...COMMON, kube: counted.kube, router: counted.router, claimGraceMs: 60_000 });
   const outcome = await release(resyncInvocation());
   expect(outcome.kind).toBe('done');
 
@@ -84,7 +40,7 @@ async function collect(n: number, allocationsDeleted = false): Promise<Cost> {
   expect(await kube.admin.list('IPAddressClaim')).toEqual([]);
   const ours = Object.values(router.state().menus).flat().filter((e) => e.comment?.includes(':svc='));
   expect(ours).toEqual([]);
-  return cost;
+  return counted.cost;
 }
 
 describe('a resync collecting many orphaned allocations', () => {
