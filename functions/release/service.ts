@@ -57,7 +57,7 @@ export async function releaseService(deps: ReleaseDeps, namespace: string, name:
   // a Failed allocation may have given an address up (one shared that no longer fits its
   // Service) whose rules program has not taken off yet: only one that never got further than
   // Pending, with no claim, has nothing on the router; nor one whose entries the caller took off
-  // (routerDoneFor: its uid, being deleted, see releaseDeletedServices)
+  // (routerDoneFor: its uid, being deleted, see releaseListedServices)
   const programmed = uid !== opts.routerDoneFor && (allocations.some((a) => a.status?.address || a.status?.phase === 'Failed') || (await listClaims(deps.kube, claimsOfService(uid))).items.length > 0);
   const router = programmed ? onRouter(deps, `Service ${namespace}/${name}`, () => applyOwner(deps, { uid, adverts: [] }, report)) : undefined;
   // a Service being deleted: its allocations' claims are listed while the router is written,
