@@ -106,7 +106,7 @@ describe('allocation failures', () => {
       ...allocation(spec), metadata: { name },
       status: { phase: 'Failed', conditions: [{ type: 'Allocated', status: 'False', reason, message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
     });
-    m.listed([{ ...allocation({ poolName: 'p' }), metadata: { name: 'y' }, status: { phase: 'Allocated', address: '10.0.0.1' } }, failed('w', { poolName: 'q' }, 'PoolNotFound')]);
+    m.listed([{ ...allocation({ poolName: 'p' }), metadata: { name: 'y' }, status: { phase: 'Allocated', address: '10.0.0.1' } }, failed('w', { poolName: 'q' }, 'PoolNotFound')], []);
     expect(failingOf({ pool: 'p', reason: 'PoolExhausted' })).toBeUndefined();
     expect(failingOf({ pool: '', reason: 'AddressAlreadyUsed' })).toBeUndefined();
     expect(failingOf({ pool: 'q', reason: 'PoolNotFound' })).toBe(1);
@@ -125,11 +125,22 @@ describe('allocation failures', () => {
       ...allocation({ ipFamily: 'IPv6' }), metadata: { name: 'v6' },
       status: { phase: 'Failed', conditions: [{ type: 'Allocated', status: 'False', reason: 'PoolExhausted', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
     };
-    m.listed([failed]);
+    m.listed([failed], []);
     expect(failingOf({ pool: '', reason: 'PoolExhausted' })).toBeUndefined();
     // its Service made the family required (RequireDualStack): it fails like any other
     m.decided('v6', { pool: '', reason: 'PoolExhausted' });
     expect(failingOf({ pool: '', reason: 'PoolExhausted' })).toBe(1);
+  });
+
+  it('listed after a restart: one that asked for an address counts under the pool holding it', () => {
+    const m = createPoolMetrics();
+    const failed: IPAllocation = {
+      ...allocation({ address: '10.0.1.9' }), metadata: { name: 'x' },
+      status: { phase: 'Failed', conditions: [{ type: 'Allocated', status: 'False', reason: 'AddressAlreadyUsed', message: '', lastTransitionTime: '2026-01-01T00:00:00Z' }] },
+    };
+    m.listed([failed], viewPools([pool('big', 'IPv4', ['10.0.0.0/22'])]));
+    expect(sampleValue(m.render(), ALLOCATIONS_FAILED, { pool: 'big', reason: 'AddressAlreadyUsed' })).toBe(1);
+    expect(sampleValue(m.render(), ALLOCATIONS_FAILED, { pool: '', reason: 'AddressAlreadyUsed' })).toBeUndefined();
   });
 
   it('stop failing as the watch sees them deleted or gone (forgetReleased), and not before', () => {

@@ -28,8 +28,12 @@ export interface PoolMetrics {
    * not. A failure of a family its Service can go without (`optional`) is neither.
    */
   decided(allocation: string, failure?: Failure): void;
-  /** Every allocation that is not settled (every failed one among them), as just listed: those no longer failed (or gone) stop counting as failing. */
-  listed(allocations: readonly IPAllocation[]): void;
+  /**
+   * Every allocation that is not settled (every failed one among them), as just listed: those
+   * no longer failed (or gone) stop counting as failing; `pools` place the ones asking for an
+   * address (`failedPool`).
+   */
+  listed(allocations: readonly IPAllocation[], pools: readonly PoolView[]): void;
   render(): string;
 }
 
@@ -96,10 +100,10 @@ export function createPoolMetrics(opts: PoolMetricsOptions = {}): PoolMetrics {
       failures.inc({ pool: failure.reason === 'PoolNotFound' ? '' : failure.pool, reason: failure.reason });
       failing.set(allocation, { pool: failure.pool, reason: failure.reason });
     },
-    listed(allocations) {
+    listed(allocations, views) {
       const failed = new Map(allocations.flatMap((a) => {
         const reason = a.status?.phase === 'Failed' && !a.metadata.deletionTimestamp ? failureReason(a) : undefined;
-        return reason ? [[a.metadata.name, { pool: failedPool(a, []), reason }] as const] : [];
+        return reason ? [[a.metadata.name, { pool: failedPool(a, views), reason }] as const] : [];
       }));
       for (const name of failing.keys()) if (!failed.has(name)) failing.delete(name);
       for (const [name, f] of failed) if (!failing.has(name)) failing.set(name, f);

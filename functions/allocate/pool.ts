@@ -26,15 +26,16 @@ import type { IPAddressClaim, IPAllocation, IPPool } from '../../lib/k8s/schemas
  * other pools first (refreshOthers), so a younger pool's counts and conditions follow an older
  * one that shrank, grew or went at once rather than at the next resync.
  */
-async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ newScopedSpec: boolean; free: boolean }> {
+async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ newScopedSpec: boolean; free: boolean; views: readonly PoolView[] }> {
   let newScopedSpec = false;
+  let views: readonly PoolView[] = [];
   let free = false;
   // another pool that gained free addresses (written in an earlier attempt, unchanged in a later one)
   let othersFreed = false;
   await retryOnConflict(`updating pool ${name}`, deps.retry, async (attempt) => {
     // the watch's copy first; after a conflict, the API server's
     const pools = attempt === 1 ? await readPools(deps.kube, deps.pools) : await listPools(deps.kube);
-    const views = viewPools(pools.items);
+    views = viewPools(pools.items);
     deps.metrics?.retain(views.map((v) => v.name));
     const withheld = await adoptClaims(deps, views, report);
     // this pool's own conversion failed (it said why): its run is retried
@@ -53,7 +54,7 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     newScopedSpec = pool.spec.serviceAllocation !== undefined && !pool.metadata.deletionTimestamp
       && findCondition(pool.status?.conditions, POOL_COND_READY)?.observedGeneration !== pool.metadata.generation;
   });
-  return { newScopedSpec, free: free || othersFreed };
+  return { newScopedSpec, free: free || othersFreed, views };
 }
 
 /** Whether the pool's status was computed from its current spec. */
@@ -178,20 +179,20 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
  */
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
-  const { newScopedSpec, free } = await refreshPool(deps, name, report);
+  const { newScopedSpec, free, views } = await refreshPool(deps, name, report);
   if (newScopedSpec) await recheckHolders(deps, name, report);
   // the router-held ones failing must not keep the waiting ones from a freed address either
   const { attempt, rethrow } = pastFailures();
   if (free) await attempt(() => wakeRouterHeld(deps, report));
-  await attempt(() => wakeWaiting(deps, report));
+  await attempt(() => wakeWaiting(deps, views, report));
   rethrow();
 }
 
 /** Allocations that failed (or never ran) try again: one that keeps failing (it needs a pool not converted yet, say) must not starve the others. */
-async function wakeWaiting(deps: AllocateRun, report: Report): Promise<void> {
+async function wakeWaiting(deps: AllocateRun, pools: readonly PoolView[], report: Report): Promise<void> {
   // only the allocations that are not settled: the API server filters them
   const unsettled = (await listUnsettledAllocations(deps.kube)).items;
-  deps.metrics?.listed(unsettled);
+  deps.metrics?.listed(unsettled, pools);
   const waiting = unsettled.filter((a) => !a.metadata.deletionTimestamp && (a.status?.phase === 'Failed' || a.status?.phase === 'Pending' || (a.status?.phase === undefined && !ofService(a))));
   if (waiting.length === 0) return;
   // a freed address is not in this instance's hint yet
