@@ -266,6 +266,30 @@ describe('the bridge, in process', () => {
     expect(FUNCTION_NAMES.map((fn) => depth(fn))).toEqual([1, 0, 0]); // allocate for web, nothing of the 50 gone
   });
 
+  it('a standby replica keeps no work for a Service that stopped concerning it and was deleted while the watch was down', async () => {
+    const { clock, kube, bridge, calls } = await setup({ lease: { enabled: true, identity: 'standby' } });
+    const depth = (fn: FunctionName) => Number(new RegExp(`mikrolb_bridge_queue_depth\\{function="${fn}"\\} (\\d+)`).exec(bridge.metrics.render())?.[1]);
+    const service = (name: string, type: string, finalizers: string[]) => ({ metadata: { name, namespace: 'shop', finalizers }, spec: { type } });
+    for (let i = 0; i < 20; i++) {
+      // ours, then a ClusterIP Service: release takes our finalizer off and the bridge stops tracking it
+      kube.apply('Service', service(`was-lb-${i}`, 'LoadBalancer', ['mikrolb.de/finalizer']));
+      await clock.advance(10);
+      kube.apply('Service', service(`was-lb-${i}`, 'ClusterIP', []));
+      await clock.advance(10);
+    }
+    kube.apply('Service', service('still-internal', 'ClusterIP', []));
+    expect(FUNCTION_NAMES.map((fn) => depth(fn))).toEqual([20, 20, 20]);
+    // deleted while the watch is down (no DELETED event): only the re-list can tell
+    kube.setOffline(true);
+    for (let i = 0; i < 20; i++) kube.remove('Service', `was-lb-${i}`, 'shop');
+    kube.setOffline(false);
+    await clock.advance(60_000);
+    expect(kube.watching('Service')).toBe(1);
+    expect(bridge.isLeader()).toBe(false);
+    expect(calls()).toEqual([]);
+    expect(FUNCTION_NAMES.map((fn) => depth(fn))).toEqual([0, 0, 0]);
+  });
+
   it('collects garbage as soon as work starts: release gets a resync once every kind is listed', async () => {
     const { startUp, clock, calls } = await setup({ resyncIntervalMs: 60_000 });
     expect(startUp).toEqual(['release resync']);

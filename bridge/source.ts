@@ -27,7 +27,8 @@ export interface SourceOptions {
   emit: (emission: Emission, seenAt: number) => void;
   /**
    * The key of every object a DELETED watch event brings, before its emission: also of one the
-   * tracker does not know (it never concerned the bridge, or stopped concerning it), which has none.
+   * tracker does not know (it never concerned the bridge, or stopped concerning it), which has none;
+   * and, after a re-list, of each object that stopped concerning it and was not listed (Relist.vanished).
    */
   deleted?: (key: string) => void;
   /** Every object a watch event brings, before its emission (the all-in-one controller's hint for its functions). */
@@ -91,7 +92,10 @@ export function startSource(opts: SourceOptions): Source {
       changes += emitAll(run.page(page.items));
     } while (page.continue);
     copy?.finish();
-    changes += emitAll(run.finish());
+    const deletions = run.finish();
+    // as a watch's deletions, told before any emission (see SourceOptions.deleted)
+    for (const key of run.vanished()) opts.deleted?.(key);
+    changes += emitAll(deletions);
     const initial = reason === 'initial';
     log.info(initial ? `Listed ${kind}` : `Re-listed ${kind}`, { kind, count, tracked: opts.tracker.size(), changes, reason });
     opts.observer?.listed(kind, initial);

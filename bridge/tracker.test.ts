@@ -56,6 +56,25 @@ describe('re-list', () => {
     expect(run.finish()).toEqual([{ change: 'delete', ref: { kind: 'IPPool', name: 'b' } }]);
   });
 
+  it('names the objects that stopped concerning it and vanished while the watch was down (they have no emission)', () => {
+    const t = createTracker('Service', serviceConcernsUs);
+    const clusterIP = { type: 'ClusterIP' };
+    t.relist([service('a', '1'), service('b', '1'), service('c', '1'), service('internal', '1', clusterIP)]);
+    // a, b and c turn ClusterIP: no longer tracked
+    for (const name of ['a', 'b', 'c']) t.seen(service(name, '2', clusterIP));
+    // b's deletion is seen by the watch; c becomes ours again
+    t.gone(service('b', '3', clusterIP));
+    t.seen(service('c', '4'));
+    const run = t.startRelist();
+    run.page([service('internal', '1', clusterIP)]);
+    expect(run.finish()).toEqual([{ change: 'delete', ref: { kind: 'Service', namespace: 'shop', name: 'c' } }]);
+    expect(run.vanished()).toEqual(['Service/shop/a']);
+    // told once
+    const again = t.startRelist();
+    again.finish();
+    expect(again.vanished()).toEqual([]);
+  });
+
   it('remembers the Service of a slice, so a slice deleted unseen still names it', () => {
     const t = createTracker('EndpointSlice');
     t.relist([slice('web-1', '1')]);

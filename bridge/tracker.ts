@@ -178,11 +178,23 @@ export interface Relist {
   page(items: readonly unknown[]): Emission[];
   /** Deletions: what was known but not listed. */
   finish(): Emission[];
+  /**
+   * After finish: the keys of objects that stopped concerning the tracker (see `seen`) and were
+   * not listed, deleted while the watch was down. They have no emission, yet what was queued
+   * for them while they concerned the bridge may still wait (see SourceOptions.deleted).
+   */
+  vanished(): string[];
 }
 
 /** `interesting`: objects outside it are not tracked, unless they were (their change is news). */
 export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => boolean = () => true): Tracker {
   const known = new Map<string, Known>();
+  /**
+   * The keys of objects it tracked that stopped concerning it and still exist, as last seen: a
+   * re-list tells of their deletion (Relist.vanished), which no emission does. As large as
+   * what lives of them.
+   */
+  const dropped = new Set<string>();
   const namespaced = RESOURCES[kind].namespaced;
   /** A claim whose facets say it is shared (its `address` facet is its sharing key). */
   const sharedClaim = (f: Facets): boolean => kind === 'IPAddressClaim' && f.address !== NO_ADDRESS;
@@ -219,8 +231,13 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const deleting = id.meta.deletionTimestamp !== undefined;
     const held = kind === 'IPAllocation' ? claimOfStatus(obj) : undefined;
     const holders = kind === 'IPAddressClaim' ? holdersOfClaim(obj) : undefined;
-    if (wanted) known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, deleting, held, holders, ...id.facets });
-    else known.delete(id.key);
+    if (wanted) {
+      known.set(id.key, { ref: id.ref, rv: id.meta.resourceVersion, owner, deleting, held, holders, ...id.facets });
+      dropped.delete(id.key);
+    } else {
+      known.delete(id.key);
+      dropped.add(id.key);
+    }
     if (before && before.rv === id.meta.resourceVersion) return undefined;
     const changed = wanted ? changedFacets(before, id.facets) : undefined;
     // First seen already being deleted (the bridge started, or re-listed, after the deletion
@@ -242,6 +259,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
     const id = identify(obj);
     if (!id) return undefined;
     const before = known.get(id.key);
+    dropped.delete(id.key);
     if (!before && !interesting(obj)) return undefined;
     known.delete(id.key);
     const owner = ownerOf(id.meta) ?? before?.owner;
@@ -253,6 +271,7 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
 
   function startRelist(): Relist {
     const listed = new Set<string>();
+    const vanished: string[] = [];
     return {
       page(items) {
         const emissions: Emission[] = [];
@@ -271,8 +290,14 @@ export function createTracker(kind: ObjectKind, interesting: (obj: unknown) => b
           known.delete(key);
           emissions.push({ change: 'delete', ref: entry.ref, ...(entry.owner ? { owner: entry.owner } : {}), ...(sharedClaim(entry) ? { shared: true } : {}), ...(entry.held ? { held: entry.held } : {}), ...(entry.holders ? { holders: entry.holders } : {}) });
         }
+        for (const key of dropped) {
+          if (listed.has(key)) continue;
+          dropped.delete(key);
+          vanished.push(key);
+        }
         return emissions;
       },
+      vanished: () => vanished,
     };
   }
 
