@@ -278,6 +278,8 @@ describe('values the chart refuses', () => {
     [['--set', 'config.maxAllocationsPerService=many'], /maxAllocationsPerService/],
     [['--set', 'certManager.enable=false'], /enable/],
     [['--set', 'router.createSecret=true'], /router.createSecret needs router.url/],
+    [['--set', 'router.createSecret=true', '--set', 'router.url=https://192.0.2.1', '--set', 'router.username=admin'], /router\/url/],
+    [['--set', 'router.createSecret=true', '--set', 'router.url=api-ssl://router.lan/rest', '--set', 'router.username=admin'], /router\/url/],
     [['--set', 'egress.router.port=0'], /port/],
     [['--set', 'mode=knative-eventing', '--set', 'monitoring.enabled=true'], /monitoring.enabled needs mode controller or knative/],
     [['--set', 'monitoring.labels.release=1'], /monitoring\/labels\/release/],

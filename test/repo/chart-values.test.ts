@@ -7,17 +7,19 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
-import { classesFromEnv } from '../../lib/config.js';
+import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
 
 const StringRule = z.object({ type: z.literal('string'), minLength: z.number().optional(), pattern: z.string().optional(), not: z.object({ const: z.string() }).optional() });
 const ValuesSchema = z.object({
   properties: z.object({
     config: z.object({ properties: z.object({ loadBalancerClassName: StringRule, clusterName: StringRule }) }),
+    router: z.object({ properties: z.object({ url: StringRule, username: StringRule }) }),
   }),
 });
 
 const schema = ValuesSchema.parse(JSON.parse(readFileSync(new URL('../../deploy/helm/mikrolb/values.schema.json', import.meta.url), 'utf8')));
 const { loadBalancerClassName, clusterName } = schema.properties.config.properties;
+const router = schema.properties.router.properties;
 
 /** Whether the schema takes `value` for a string property (the keywords it uses, no more). */
 function schemaTakes(rule: z.infer<typeof StringRule>, value: string): boolean {
@@ -40,5 +42,41 @@ describe('config.clusterName: what MIKROLB_CLUSTER_NAME takes', () => {
   it.each(['default', 'west-2', 'a', 'x'.repeat(32), 'x'.repeat(33), 'global', 'West', '-a', 'a-', 'a.b', 'a_b'])('%j: the chart and the components agree', (name) => {
     const components = classesFromEnv({ MIKROLB_CLUSTER_NAME: name }).ok;
     expect(schemaTakes(clusterName, name)).toBe(components);
+  });
+});
+
+/**
+ * router.url and router.username go into the Secret the chart creates (router.createSecret=true);
+ * empty, they are the defaults for a Secret made by hand (the template then asks for them).
+ */
+describe('router.url: what ROUTEROS_URL takes', () => {
+  it.each([
+    'api://192.0.2.1', 'api-ssl://192.0.2.1:8729', 'api-ssl://router.lan', 'api://router.lan:8728/', 'api-ssl://[2001:db8::1]:8729', 'api://[::ffff:192.0.2.1]',
+    'api://h:0080', 'api://h:65535', 'api-ssl://ro_uter', ' api-ssl://router.lan ',
+    'https://192.0.2.1', '192.0.2.1', 'router.lan:8729', 'API://router.lan', 'api://', 'api:///', 'api://:8728', 'api://h:0', 'api://h:65536', 'api://h:port',
+    'api://admin:s3cret@192.0.2.1', 'api://admin@192.0.2.1', 'api-ssl://router.lan/rest', 'api://h?x', 'api://h#x', 'api://exa mple', 'api://[::1]x', ' ',
+  ])('%j: the chart and the components agree', (url) => {
+    const components = routerFromEnv({ ROUTEROS_URL: url, ROUTEROS_USERNAME: 'mikrolb' }).ok;
+    expect(schemaTakes(router.url, url)).toBe(components);
+  });
+
+  it('takes the empty default', () => {
+    expect(schemaTakes(router.url, '')).toBe(true);
+  });
+
+  it.each(['api://[1:::2]', 'api://[12345::]', 'api://[::1.2.3.256]'])('%j: a bracketed IPv6 address is checked for its characters only (the components refuse it at start)', (url) => {
+    expect(routerFromEnv({ ROUTEROS_URL: url, ROUTEROS_USERNAME: 'mikrolb' }).ok).toBe(false);
+    expect(schemaTakes(router.url, url)).toBe(true);
+  });
+});
+
+describe('router.username: what ROUTEROS_USERNAME takes', () => {
+  it.each(['mikrolb', ' admin ', ' ', '\t'])('%j: the chart and the components agree', (username) => {
+    const components = routerFromEnv({ ROUTEROS_URL: 'api://192.0.2.1', ROUTEROS_USERNAME: username }).ok;
+    expect(schemaTakes(router.username, username)).toBe(components);
+  });
+
+  it('takes the empty default', () => {
+    expect(schemaTakes(router.username, '')).toBe(true);
   });
 });
