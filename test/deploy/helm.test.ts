@@ -197,7 +197,7 @@ describe.each(OVERLAYS)('non-default values, overlay %s', (overlay) => {
     'config.maxAllocationsPerService': '4',
     'router.secretName': 'edge-router',
     'router.createSecret': 'true',
-    'router.url': 'api-ssl://198.51.100.1:8729',
+    'router.url': 'api://198.51.100.1',
     'router.username': 'mikrolb',
     'router.password': 's3cret',
     'image.repository': 'registry.example.com/mikrolb',
@@ -264,6 +264,15 @@ describe('router.createSecret', () => {
     const secret = one(docs, 'Secret', 'mikrolb-router', SecretSchema);
     expect(routerFromEnv(secret.stringData)).toEqual({ ok: true, value: { url: 'api://198.51.100.1', username: 'admin', password: '' } });
   });
+
+  it.each([
+    ['api://198.51.100.1', 8728],
+    ['api-ssl://router.lan', 8729],
+    ['api://[2001:db8::1]:1234/', 1234],
+  ])('lets %s decide the router egress port when egress.router.port is empty', async (url, port) => {
+    const docs = (await helmTemplate({ 'router.createSecret': 'true', 'router.url': url, 'router.username': 'admin' })).docs;
+    expect(one(docs, 'NetworkPolicy', 'mikrolb-egress-router', EgressSchema).spec.egress[0]?.ports).toEqual([{ protocol: 'TCP', port }]);
+  });
 });
 
 describe('values the chart refuses', () => {
@@ -281,6 +290,7 @@ describe('values the chart refuses', () => {
     [['--set', 'router.createSecret=true', '--set', 'router.url=https://192.0.2.1', '--set', 'router.username=admin'], /router\/url/],
     [['--set', 'router.createSecret=true', '--set', 'router.url=api-ssl://router.lan/rest', '--set', 'router.username=admin'], /router\/url/],
     [['--set', 'egress.router.port=0'], /port/],
+    [['--set', 'router.createSecret=true', '--set', 'router.url=api://192.0.2.1', '--set', 'router.username=admin', '--set', 'egress.router.port=8729'], /egress.router.port 8729 is not the port of router.url api:\/\/192.0.2.1 \(8728\)/],
     [['--set', 'mode=knative-eventing', '--set', 'monitoring.enabled=true'], /monitoring.enabled needs mode controller or knative/],
     [['--set', 'monitoring.labels.release=1'], /monitoring\/labels\/release/],
   ])('%j', async (args, message) => {

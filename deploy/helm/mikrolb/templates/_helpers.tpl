@@ -38,3 +38,25 @@ so it counts as current: a plain `helm template` keeps the policy.
 {{- $version := .Capabilities.KubeVersion.Version }}
 {{- if and (semverCompare "<1.30-0" $version) (semverCompare ">=1.21-0" $version) }}true{{ end }}
 {{- end }}
+
+{{/*
+The router's API port for the egress NetworkPolicy: egress.router.port when set, else the port
+of router.url when the chart creates the router Secret (its port, or 8728 for api://, 8729 for
+api-ssl://), else 8729. Both set and different: the policy would block the router the Secret
+names, so the chart refuses them.
+*/}}
+{{- define "mikrolb.routerPort" -}}
+{{- $url := trim (.Values.router.url | default "") }}
+{{- $fromUrl := 0 }}
+{{- if and .Values.router.createSecret $url }}
+{{- $explicit := regexFind ":[0-9]+/?$" (regexReplaceAll "^[a-z-]+://" $url "") }}
+{{- if $explicit }}{{ $fromUrl = trimSuffix "/" $explicit | trimPrefix ":" | atoi }}
+{{- else if hasPrefix "api-ssl://" $url }}{{ $fromUrl = 8729 }}
+{{- else }}{{ $fromUrl = 8728 }}{{ end }}
+{{- end }}
+{{- $set := .Values.egress.router.port }}
+{{- if and $set $fromUrl (ne (int $set) $fromUrl) }}
+{{- fail (printf "egress.router.port %d is not the port of router.url %s (%d): the NetworkPolicy would block the router; set them alike, or leave egress.router.port empty" (int $set) $url $fromUrl) }}
+{{- end }}
+{{- if $set }}{{ int $set }}{{ else if $fromUrl }}{{ $fromUrl }}{{ else }}8729{{ end }}
+{{- end }}
