@@ -7,6 +7,7 @@ import { LABEL_SERVICE_UID } from '../../lib/k8s/keys.js';
 import type { IPAllocation } from '../../lib/k8s/schemas.js';
 import { getPool, listAllocations } from '../../lib/k8s/typed.js';
 import type { AllocateRun, Report } from './deps.js';
+import { sayClaimUnreadable } from './unreadable.js';
 
 /**
  * Converts pools to per-address claims: every address a pool's ledger (earlier versions) or an
@@ -49,7 +50,8 @@ async function adoptPool(deps: AllocateRun, view: PoolView, allocations: readonl
   for (const h of holdings) {
     const svc = allocations.find((a) => a.metadata.uid === h.allocationUID)?.metadata.labels?.[LABEL_SERVICE_UID];
     const r = await claimAddress(deps.kube, h, svc);
-    if (!r.claimed) {
+    if (!r.claimed && 'unreadable' in r) await sayClaimUnreadable(deps, view.pool, r.unreadable, h.allocationName);
+    else if (!r.claimed) {
       deps.log.warn('An address two allocations held is kept by the one that claimed it first', { address: h.address, pool: view.name, kept: r.holder.spec.allocationName, other: h.allocationName });
     }
   }

@@ -3,7 +3,7 @@ import { alreadyUsed, assignAddress, preferredAddress, type Decision, type Holdi
 import { poolKeeping, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { formatAddress, parseAddress, type IPFamily } from '../../lib/ip/index.js';
 import { addressesAskedFor, optionalFamily, serviceIntent } from '../../lib/core/service.js';
-import { claimAddress, claimHeldBy, claimNameOf, dropGoneHolders, leaveClaim, refreshSharing } from '../../lib/k8s/claims.js';
+import { claimAddress, claimHeldBy, claimNameOf, dropGoneHolders, leaveClaim, readClaim, refreshSharing } from '../../lib/k8s/claims.js';
 import { sharingOf, type Sharing } from '../../lib/core/sharing.js';
 import { RetryLaterError, retryOnConflict } from '../../lib/k8s/conflict.js';
 import { LABEL_CLAIM_ROUTER_HELD, LABEL_SERVICE_UID, serviceOfLabels } from '../../lib/k8s/keys.js';
@@ -18,6 +18,7 @@ import { messageOf } from '../../lib/errors.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { failedPool } from '../../lib/pool-metrics.js';
 import type { AllocateRun, Report } from './deps.js';
+import { sayClaimUnreadable, type Unreadable } from './unreadable.js';
 
 /** The Service an allocation belongs to: absent (operator reservation), present (and ours), or gone (or no longer ours). */
 export type OwnerState = { state: 'none' } | { state: 'gone' } | {
@@ -153,8 +154,12 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       const view = views.find((v) => v.name === d.pool);
       const start = view ? preferredAddress({ allocation: a, ...(service ? { service } : {}), ...(sharing ? { sharing } : {}), ...(routerHeld ? { routerHeld } : {}), ...asked }, view) : undefined;
       if (start && start !== d.address && deps.hint.isTaken(start)) {
-        let claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
-        if (claim && (await droppedGone(deps, claim, a.metadata.name, report)) !== undefined) claim = await getClaim(deps.kube, claimNameOf(start) ?? '');
+        const name = claimNameOf(start) ?? '';
+        const read = await readClaim(deps.kube, name);
+        // someone else's claim: taken, as the hint says (the resync reports it)
+        if ('unreadable' in read) continue;
+        let { claim } = read;
+        if (claim && (await droppedGone(deps, claim, a.metadata.name, report)) !== undefined) claim = await getClaim(deps.kube, name);
         if (!claim) {
           deps.hint.forget(start);
           continue;
@@ -193,6 +198,14 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
       }
       return result({ ...d, held: true }, r.created ? holding : undefined);
     }
+    if ('unreadable' in r) {
+      // someone else's claim, which we can neither join nor verify: taken, and left as it is
+      deps.hint.noteUnreadable(r.unreadable.name, r.unreadable.problem);
+      await sayClaimUnreadable(deps, views.find((v) => v.name === d.pool)?.pool, r.unreadable, a.metadata.name);
+      if (d.held) current = undefined;
+      else if (a.spec.address) return result(heldUnreadable(d.address, d.pool, r.unreadable));
+      continue;
+    }
     deps.hint.noteTaken(r.holder.spec);
     // a few candidates found taken: the hint is stale (other instances claimed meanwhile)
     if (++taken === 4 && !listed) listed = await deps.hint.refresh(deps.kube, deps.now().getTime(), deps.log, true);
@@ -211,6 +224,11 @@ async function decideAndClaim(deps: AllocateRun, a: IPAllocation, read: PoolView
   }
   throw new RetryLaterError(`allocating ${a.metadata.name}: ${MAX_CLAIM_ATTEMPTS} candidate addresses were taken meanwhile`);
 }
+
+/** An address asked for by name whose claim is someone else's that we cannot read. */
+const heldUnreadable = (address: string, pool: string, u: Unreadable): Decision => ({
+  ok: false, reason: 'AddressAlreadyUsed', message: `Address ${address} in pool ${pool} is held by IPAddressClaim ${u.name}, which is not one MikroLB can read (${u.problem}).`,
+});
 
 /**
  * A claim met in the way with holders whose allocation is gone (deleted without its release:

@@ -1,7 +1,8 @@
 import { poolsKeepingAddressName } from '../../lib/core/claim-pools.js';
 import type { ObjectRef } from '../../lib/events/invocation.js';
 import { allocateAddress } from './allocation.js';
-import { getClaim, listPools } from '../../lib/k8s/typed.js';
+import { readClaim } from '../../lib/k8s/claims.js';
+import { listPools } from '../../lib/k8s/typed.js';
 import { newReport, type AllocateRun, type Report } from './deps.js';
 import { reconcilePool } from './pool.js';
 import { shareRuns } from '../../lib/share-runs.js';
@@ -39,7 +40,9 @@ function recountOf(deps: AllocateRun): (pool: string) => Promise<Report> {
  */
 export async function claimChanged(deps: AllocateRun, name: string, report: Report, holders: readonly ObjectRef[] = []): Promise<void> {
   for (const holder of holders) await allocateAddress(deps, holder.name, report, { checkClaim: true });
-  const claim = await getClaim(deps.kube, name);
+  // a claim we cannot read (someone else's) names no pool we could trust: its address's pools are recounted
+  const read = await readClaim(deps.kube, name);
+  const claim = 'claim' in read ? read.claim : undefined;
   const pools = claim ? [claim.spec.poolName] : poolsKeepingAddressName(name, (await listPools(deps.kube)).items);
   if (pools.length === 0) report.actions.push(`claim ${name} belongs to no pool`);
   for (const pool of pools) {

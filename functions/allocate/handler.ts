@@ -11,6 +11,8 @@ import { reconcilePool } from './pool.js';
 import { namespaceChanged } from './namespace.js';
 import { reconcileService } from './service.js';
 import { managedAndLive } from '../../lib/core/service.js';
+import { viewPools } from '../../lib/core/pools.js';
+import { reportUnreadable } from './unreadable.js';
 
 async function resync(deps: AllocateRun, report: Report): Promise<void> {
   // one Service, pool or reservation that keeps failing must not starve the others
@@ -22,7 +24,10 @@ async function resync(deps: AllocateRun, report: Report): Promise<void> {
     if (!managedAndLive(svc, deps.classes)) continue;
     await attempt(() => reconcileService(deps, svc.metadata.namespace ?? 'default', svc.metadata.name, report, { verify: true }));
   }
-  for (const pool of (await listPools(deps.kube)).items) await attempt(() => reconcilePool(deps, pool.metadata.name, report));
+  const pools = (await listPools(deps.kube)).items;
+  // claims someone else made that we cannot read hold their addresses: said on every resync
+  await reportUnreadable(deps, viewPools(pools));
+  for (const pool of pools) await attempt(() => reconcilePool(deps, pool.metadata.name, report));
   // operator reservations (no Service) are converged too; every claim is checked
   for (const a of (await listAllocations(deps.kube)).items) {
     if (!a.metadata.labels?.[LABEL_SERVICE_UID]) await attempt(() => allocateAddress(deps, a.metadata.name, report, { allocation: a, verify: true }));

@@ -1,7 +1,8 @@
 import type { Holding, SharedAddress } from '../../lib/core/assign.js';
 import { holdersOf } from '../../lib/core/sharing.js';
-import { parseAddress, TakenAddresses, type IPFamily, type Taken } from '../../lib/ip/index.js';
+import { formatAddress, parseAddress, parseAddressName, TakenAddresses, type IPFamily, type Taken } from '../../lib/ip/index.js';
 import type { KubePort } from '../../lib/k8s/port.js';
+import { misnamed } from '../../lib/k8s/claims.js';
 import { listClaims } from '../../lib/k8s/typed.js';
 import { messageOf } from '../../lib/errors.js';
 import { shareRuns } from '../../lib/share-runs.js';
@@ -27,6 +28,12 @@ export class ClaimsHint {
    * O(N²) for a burst of N claims among N shared addresses.
    */
   private groupOf = new Map<string, string>();
+  /**
+   * Claims that do not match our schema, or name another address than their name, by name,
+   * with what is wrong: their address counts as taken (by whoever made them), so no choice
+   * runs into them again and again, and the resync reports them.
+   */
+  private unreadable = new Map<string, string>();
   private loadedAt: number | undefined;
   private failedAt: number | undefined;
   /** When the latest load was asked for: what a list that starts for it records as its time. */
@@ -66,13 +73,21 @@ export class ClaimsHint {
     this.byAllocation = new Map<string, Holding>();
     this.shared = new Map();
     this.groupOf = new Map();
+    const unreadable = new Map(claims.invalid.map((bad) => [bad.name, bad.message]));
     for (const c of claims.items) {
       const p = parseAddress(c.spec.address);
-      if (!p.ok) continue;
+      const foreign = misnamed(c);
+      if (foreign !== undefined) unreadable.set(c.metadata.name, foreign);
+      if (!p.ok || foreign !== undefined) continue;
       taken[p.family].add(p.value);
       this.index(c.spec);
     }
+    for (const name of unreadable.keys()) {
+      const a = parseAddressName(name);
+      if (a) taken[a.family].add(a.value);
+    }
     this.taken = taken;
+    this.unreadable = unreadable;
     this.loadedAt = nowMs;
   }
 
@@ -104,6 +119,20 @@ export class ClaimsHint {
     this.taken[p.family].add(p.value);
     this.unshare(h.address);
     this.index(h);
+  }
+
+  /** A claim found unreadable (see `unreadable`): its address is taken. */
+  noteUnreadable(name: string, problem: string): void {
+    const a = parseAddressName(name);
+    if (!a) return;
+    this.taken[a.family].add(a.value);
+    this.unshare(formatAddress(a.family, a.value));
+    this.unreadable.set(name, problem);
+  }
+
+  /** The claims last seen unreadable, by name, with what is wrong with each. */
+  unreadableClaims(): ReadonlyMap<string, string> {
+    return this.unreadable;
   }
 
   /** Every holder of a claim, and the claim among the shared ones when it has a key. */

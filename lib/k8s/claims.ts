@@ -11,7 +11,7 @@ import { isAlreadyExists, isConflict, isNotFound } from './errors.js';
 import { LABEL_CLAIM_ALLOCATION_UID, LABEL_CLAIM_POOL, LABEL_SERVICE_UID } from './keys.js';
 import type { KubeObject, KubePort } from './port.js';
 import { API_VERSION, type ClaimHolder, type IPAddressClaim, type IPAddressClaimSpec, type IPAllocation } from './schemas.js';
-import { getAllocation, getClaim } from './typed.js';
+import { getAllocation, getClaim, InvalidObjectError } from './typed.js';
 
 /** The name of an address's claim; undefined for text that is no address. */
 export function claimNameOf(address: string): string | undefined {
@@ -37,7 +37,9 @@ function claimObject(name: string, spec: IPAddressClaimSpec, serviceUID: string 
 
 export type ClaimResult =
   | { claimed: true; claim: IPAddressClaim | undefined; /** this call created the claim or joined it */ created: boolean }
-  | { claimed: false; holder: IPAddressClaim; /** why it could not be joined, for a shared claim */ refusal?: string };
+  | { claimed: false; holder: IPAddressClaim; /** why it could not be joined, for a shared claim */ refusal?: string }
+  /** The claim exists but is none we can read (made by hand or by another tool): taken by someone else, left as it is. */
+  | { claimed: false; unreadable: { name: string; problem: string } };
 
 /** How often a join or leave re-reads a claim that changed under it before giving up for now. */
 const CLAIM_UPDATE_ATTEMPTS = 32;
@@ -60,7 +62,9 @@ export async function claimAddress(kube: KubePort, spec: IPAddressClaimSpec, ser
     } catch (e) {
       if (!isAlreadyExists(e)) throw e;
     }
-    const holder = await getClaim(kube, name);
+    const read = await readClaim(kube, name);
+    if ('unreadable' in read) return { claimed: false, unreadable: { name, problem: read.unreadable } };
+    const holder = read.claim;
     if (holder && holdsClaim(holder.spec, spec.allocationUID)) return { claimed: true, claim: holder, created: false };
     if (!holder) continue;
     const refusal = joinRefusal(holder.spec, spec.allocationUID, sharing);
@@ -69,6 +73,29 @@ export async function claimAddress(kube: KubePort, spec: IPAddressClaimSpec, ser
     if (await updateClaim(kube, holder, joined(holder.spec, me, sharing))) return { claimed: true, claim: holder, created: true };
   }
   throw new RetryLaterError(`the claim of ${spec.address} keeps changing`);
+}
+
+/**
+ * A claim by name (undefined: absent), or what is wrong with it: one that does not match our
+ * schema, or whose spec names another address than its name, is no holding we could join or
+ * verify — someone else's (made by hand, or by another tool), to be left as it is.
+ */
+export async function readClaim(kube: KubePort, name: string): Promise<{ claim: IPAddressClaim | undefined } | { unreadable: string }> {
+  let claim: IPAddressClaim | undefined;
+  try {
+    claim = await getClaim(kube, name);
+  } catch (e) {
+    if (e instanceof InvalidObjectError) return { unreadable: e.detail.message };
+    throw e;
+  }
+  const foreign = claim && misnamed(claim);
+  return foreign === undefined ? { claim } : { unreadable: foreign };
+}
+
+/** What is wrong with a claim whose spec names another address than its name (none of ours: we name each by its address). */
+export function misnamed(claim: IPAddressClaim): string | undefined {
+  if (claimNameOf(claim.spec.address) === claim.metadata.name) return undefined;
+  return `spec.address: "${claim.spec.address.slice(0, 100)}" is not the address its name stands for`;
 }
 
 /** Writes a claim's new spec if it is still the version read; false when it changed meanwhile. */
