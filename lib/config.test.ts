@@ -119,3 +119,32 @@ describe('ROUTEROS_USERNAME: trimmed, as every other value but the password', ()
     expect(routerFromEnv({ ROUTEROS_URL: ' api://192.0.2.1\n', ROUTEROS_USERNAME: 'mikrolb' })).toEqual({ ok: true, value: { url: 'api://192.0.2.1', username: 'mikrolb', password: '' } });
   });
 });
+
+/**
+ * LOAD_BALANCER_CLASS_NAME: only a class Kubernetes takes in a Service's spec.loadBalancerClass
+ * (apimachinery's IsQualifiedName: an optional DNS-subdomain prefix of at most 253 characters and
+ * `/`, then a name of at most 63). A longer one was taken, and no Service could ever ask for it:
+ * the controller served nothing without a word.
+ */
+describe('LOAD_BALANCER_CLASS_NAME: as Kubernetes takes spec.loadBalancerClass', () => {
+  const prefix = (n: number) => `${'a'.repeat(n - 4)}.com`;
+  it.each([
+    ['a name of 63 characters', 'x'.repeat(63)],
+    ['a prefix of 253 characters and a name of 63', `${prefix(253)}/${'x'.repeat(63)}`],
+  ])('takes %s', (_, name) => {
+    expect(classesFromEnv({ LOAD_BALANCER_CLASS_NAME: name })).toMatchObject({ ok: true, value: { loadBalancerClass: name } });
+  });
+
+  it.each([
+    ['a name of 64 characters', 'x'.repeat(64), 'the name must be at most 63 characters'],
+    ['a prefixed name of 64 characters', `example.com/${'x'.repeat(64)}`, 'the name must be at most 63 characters'],
+    ['a prefix of 254 characters', `${prefix(254)}/lb`, 'the prefix before "/" must be at most 253 characters'],
+  ])('refuses %s in one line naming the variable', (_, name, why) => {
+    const r = classesFromEnv({ LOAD_BALANCER_CLASS_NAME: name });
+    expect(r.ok).toBe(false);
+    if (r.ok) return;
+    expect(r.message.startsWith(`LOAD_BALANCER_CLASS_NAME=${JSON.stringify(name)} `)).toBe(true);
+    expect(r.message).toContain(why);
+    expect(r.message).not.toContain('\n');
+  });
+});

@@ -44,7 +44,19 @@ const Bool = z.enum(['true', 'false'], 'must be true or false').transform((v) =>
 const decimal = (message: string) => z.string().trim().regex(/^-?\d+(\.\d+)?$/, message).transform(Number);
 const PORT_RANGE = 'must be a port number (0-65535)';
 const Port = decimal(PORT_RANGE).pipe(z.number().int('must be a whole number').min(0, PORT_RANGE).max(65535, PORT_RANGE));
-const ClassName = z.string().trim().regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must look like mikrolb.de/controller');
+/**
+ * A class a Service can name in spec.loadBalancerClass: Kubernetes takes only a qualified name
+ * there (apimachinery's IsQualifiedName), and a class it would refuse on every Service means the
+ * controller serves nothing. Shape first, then the lengths, each with its own words.
+ */
+const ClassName = z.string().trim()
+  .regex(/^([a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*\/)?[A-Za-z0-9]([-A-Za-z0-9_.]*[A-Za-z0-9])?$/, 'must look like mikrolb.de/controller')
+  .superRefine((v, ctx) => {
+    const slash = v.indexOf('/');
+    const tooLong = (what: string, max: number) => ctx.addIssue({ code: 'custom', message: `${what} must be at most ${max} characters (Kubernetes refuses a longer spec.loadBalancerClass)` });
+    if (slash > 253) tooLong('the prefix before "/"', 253);
+    else if (v.length - slash - 1 > 63) tooLong('the name', 63);
+  });
 const Limit = decimal('must be a whole number').pipe(z.number().int('must be a whole number').min(1, 'must be at least 1').max(1024, 'must be at most 1024'));
 const BEGIN_CERT = '-----BEGIN CERTIFICATE-----';
 /**

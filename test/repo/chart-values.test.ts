@@ -9,7 +9,11 @@ import { describe, expect, it } from 'vitest';
 import { z } from 'zod';
 import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
 
-const StringRule = z.object({ type: z.literal('string'), minLength: z.number().optional(), pattern: z.string().optional(), not: z.object({ const: z.string() }).optional() });
+const StringRule = z.object({
+  type: z.literal('string'), minLength: z.number().optional(), pattern: z.string().optional(), not: z.object({ const: z.string() }).optional(),
+  /** More patterns, each to be matched too (JSON Schema has one `pattern` per object; RE2 has no lookahead to join them). */
+  allOf: z.array(z.object({ pattern: z.string() }).strict()).optional(),
+}).strict();
 const ValuesSchema = z.object({
   properties: z.object({
     config: z.object({ properties: z.object({ loadBalancerClassName: StringRule, clusterName: StringRule }) }),
@@ -25,6 +29,7 @@ const router = schema.properties.router.properties;
 function schemaTakes(rule: z.infer<typeof StringRule>, value: string): boolean {
   if (rule.minLength !== undefined && value.length < rule.minLength) return false;
   if (rule.pattern !== undefined && !new RegExp(rule.pattern, 'u').test(value)) return false;
+  if (rule.allOf?.some((r) => !new RegExp(r.pattern, 'u').test(value))) return false;
   return rule.not === undefined || value !== rule.not.const;
 }
 
@@ -32,6 +37,9 @@ describe('config.loadBalancerClassName: what LOAD_BALANCER_CLASS_NAME takes', ()
   it.each([
     'mikrolb.de/controller', 'example.com/lan-lb', 'lan-lb', 'LanLB', 'a', 'a.b-c.d/Name_with.dots-9', 'x/y',
     'not a class!', 'Example.com/lb', '-lb', 'lb-', 'a/b/c', 'example.com/', '/lb', 'example..com/lb', 'example.com/lb_', 'lb.', 'e_x.com/lb', 'ünïcode',
+    // Kubernetes' lengths for spec.loadBalancerClass: a name of at most 63, a prefix of at most 253
+    'x'.repeat(63), 'x'.repeat(64), `example.com/${'x'.repeat(63)}`, `example.com/${'x'.repeat(64)}`,
+    `${'a'.repeat(249)}.com/lb`, `${'a'.repeat(250)}.com/lb`,
   ])('%j: the chart and the components agree', (name) => {
     const components = classesFromEnv({ LOAD_BALANCER_CLASS_NAME: name }).ok;
     expect(schemaTakes(loadBalancerClassName, name)).toBe(components);
