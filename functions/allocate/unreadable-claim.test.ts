@@ -99,3 +99,21 @@ describe('an address whose claim allocate cannot read', () => {
       'IPAddressClaim 192.0.2.11 is not one MikroLB can read (spec.address: "192.0.2.99" is not the address its name stands for): address 192.0.2.11 counts as taken and is handed to no one. Fix or delete the claim to free it.']]);
   });
 });
+
+describe('the claim of an address an allocation holds, replaced by one allocate cannot read', () => {
+  it('is someone else\'s now: the allocation moves to another address, the claim left as it is', async () => {
+    const t = setUp([service('web', { 'mikrolb.de/load-balancer-pools': 'two' })]);
+    expect((await t.allocateService('web')).kind).toBe('done');
+    const held = await t.allocationOf('web');
+    const address = held?.status?.address ?? '';
+    const other = address === '192.0.2.10' ? '192.0.2.11' : '192.0.2.10';
+    await t.kube.admin.remove('IPAddressClaim', address);
+    await t.kube.admin.create('IPAddressClaim', handMade(address));
+    const before = await t.claims();
+    // as the bridge sends a claim's deletion: the allocation it named, checking its claim
+    expect((await t.allocate(objectInvocation('update', { kind: 'IPAllocation', name: held?.metadata.name ?? '' }))).kind).toBe('done');
+    expect((await t.allocationOf('web'))?.status).toMatchObject({ phase: 'Allocated', address: other });
+    expect((await t.claims()).filter((c) => JSON.stringify(c).includes(`"name":"${address}"`))).toEqual(before.filter((c) => JSON.stringify(c).includes(`"name":"${address}"`)));
+    expect((await t.allocate(resyncInvocation())).kind).toBe('done');
+  });
+});

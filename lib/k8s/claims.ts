@@ -144,11 +144,12 @@ export async function refreshSharing(kube: KubePort, claim: IPAddressClaim, allo
   return current !== undefined && holdsClaim(current.spec, allocationUID) && sharingFits(current.spec, allocationUID, sharing);
 }
 
-/** The claim of an address, if this allocation uid is among its holders. */
+/** The claim of an address, if this allocation uid is among its holders (never of a claim we cannot read: someone else's). */
 export async function claimHeldBy(kube: KubePort, address: string, allocationUID: string): Promise<IPAddressClaim | undefined> {
   const name = claimNameOf(address);
   if (name === undefined) return undefined;
-  const claim = await getClaim(kube, name);
+  const read = await readClaim(kube, name);
+  const claim = 'claim' in read ? read.claim : undefined;
   return claim && holdsClaim(claim.spec, allocationUID) ? claim : undefined;
 }
 
