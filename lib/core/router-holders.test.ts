@@ -52,6 +52,12 @@ describe('planOwner refuses an address the router itself holds', () => {
     { story: 'another host of the router\'s subnet', family: 'IPv4', address: '192.0.2.15', extra: {}, refused: false },
     { story: 'our own advertisement, tagged with our cluster\'s name', family: 'IPv4', address: '192.0.2.15',
       extra: { '/ip/address': [{ '.id': '*93', address: '192.0.2.15/32', interface: 'ether1', comment: `mikrolb:default:svc=${UID}:adv:192.0.2.15` }] }, refused: false },
+    // our advertisement widened by hand into an interface address: the planner never touches an
+    // address wider than a host (it is the router's now), so neither is it ours to stand beside
+    { story: 'a /24 address whose comment is our tag (our advertisement widened by hand)', family: 'IPv4', address: '192.0.2.60',
+      extra: { '/ip/address': [{ '.id': '*95', address: '192.0.2.60/24', interface: 'ether2', comment: `mikrolb:default:svc=${UID}:adv:192.0.2.60` }] }, refused: true },
+    { story: 'a /64 IPv6 address whose comment is our tag', family: 'IPv6', address: '2001:db8:5::60',
+      extra: { '/ipv6/address': [{ '.id': '*96', address: '2001:db8:5::60/64', interface: 'ether2', comment: `mikrolb:default:svc=${UID}:adv:2001:db8:5::60` }] }, refused: true },
   ])('$story: refused $refused', ({ family, address, extra, refused }) => {
     const result = planOwner(owner([{ family, address }]), state(extra));
     const outcome = result.outcomes.get('ip-0');
@@ -178,5 +184,17 @@ describe('a resync\'s whole read, split by owner, shows each owner the LB list e
     const view = partitionState(state({ '/ip/firewall/address-list': [west] }))(UID);
     expect(view['/ip/firewall/address-list']).toEqual([west]);
     expect(planOwner(owner([{ family: 'IPv4', address: '192.0.2.15' }]), view).outcomes.get('ip-0')).toMatchObject({ kind: 'refused' });
+  });
+});
+
+describe('a resync\'s whole read, split by owner, shows every owner an address wider than a host, whatever its comment', () => {
+  it.each([
+    ['its own tag', UID],
+    ['another Service\'s tag', 'other-uid'],
+  ])('with %s: the owner is refused there as in its narrowed read', (_story, tagged) => {
+    const widened: RouterEntry = { '.id': '*97', address: '192.0.2.60/24', interface: 'ether2', comment: `mikrolb:default:svc=${tagged}:adv:192.0.2.60` };
+    const view = partitionState(state({ '/ip/address': [widened] }))(UID);
+    expect(view['/ip/address']).toContainEqual(widened);
+    expect(planOwner(owner([{ family: 'IPv4', address: '192.0.2.60' }]), view).outcomes.get('ip-0')).toMatchObject({ kind: 'refused', reason: 'AddressInUseByRouter' });
   });
 });

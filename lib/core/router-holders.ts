@@ -1,6 +1,6 @@
 import { familyBits, formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import type { FamilyAddress } from '../router/index.js';
-import { LB_LIST, ownerOf } from '../router/index.js';
+import { LB_LIST, ownerOf, plannedOwner } from '../router/index.js';
 import { firewallMenu } from '../router/menus.js';
 import type { RouterEntry } from '../router/state.js';
 import type { AdvertisementWant } from './program-model.js';
@@ -23,8 +23,10 @@ export const ADDRESS_MENU: Record<IPFamily, string> = { IPv4: '/ip/address', IPv
 export function routerHolder(family: IPFamily, address: string, entries: readonly RouterEntry[], cluster: string): RouterEntry | undefined {
   const wanted = parseAddress(address);
   if (!wanted.ok) return undefined;
+  // ours only as the planner judges it: an address wider than a host (our advertisement widened
+  // by hand into an interface address) is the router's whatever its comment, and never removed
   return entries.find((e) => {
-    if (e.dynamic !== 'true' && ownerOf(e.comment)?.cluster === cluster) return false;
+    if (plannedOwner(ADDRESS_MENU[family], e)?.cluster === cluster) return false;
     const host = parseAddress(e.address?.split('/')[0] ?? '');
     return host.ok && host.family === family && host.value === wanted.value;
   });
@@ -72,9 +74,9 @@ export const keyOf = (family: IPFamily, address: string): string => {
   return `${family}|${p.ok ? String(p.value) : address}`;
 };
 
-/** Who wrote a holder: another cluster's MikroLB, or anyone else. */
-function whoseEntry(holder: RouterEntry): string {
-  const other = holder.dynamic === 'true' ? undefined : ownerOf(holder.comment)?.cluster;
+/** Who wrote a holder of `menu`: another cluster's MikroLB, or anyone else. */
+function whoseEntry(menu: string, holder: RouterEntry): string {
+  const other = plannedOwner(menu, holder)?.cluster;
   return other === undefined ? 'not added by MikroLB' : `added by the MikroLB of cluster ${JSON.stringify(other)}`;
 }
 
@@ -85,12 +87,12 @@ function refusal(w: AdvertisementWant, state: Record<string, RouterEntry[]>, clu
   const holder = routerHolder(w.family, w.address, state[ADDRESS_MENU[w.family]] ?? [], cluster);
   if (holder) {
     const where = `${holder.address ?? w.address}${holder.interface ? ` on ${holder.interface}` : ''}`;
-    return `${address} is the router's own (${where}, ${whoseEntry(holder)}), so nothing is programmed for it; ${explicit ? 'exclude it from the pool' : 'the allocation moves to another free address if one is left (exclude it from the pool to skip it)'}.`;
+    return `${address} is the router's own (${where}, ${whoseEntry(ADDRESS_MENU[w.family], holder)}), so nothing is programmed for it; ${explicit ? 'exclude it from the pool' : 'the allocation moves to another free address if one is left (exclude it from the pool to skip it)'}.`;
   }
   const listed = listHolder(w.family, w.address, state[firewallMenu(w.family, 'address-list')] ?? [], cluster);
   if (!listed) return undefined;
   const foreign = ownerOf(listed.comment) === undefined || listed.dynamic === 'true';
-  const entry = [`entry ${listed['.id'] ?? ''}`, ...(foreign && listed.comment ? [`comment ${JSON.stringify(listed.comment)}`] : []), whoseEntry(listed)].filter(Boolean).join(', ');
+  const entry = [`entry ${listed['.id'] ?? ''}`, ...(foreign && listed.comment ? [`comment ${JSON.stringify(listed.comment)}`] : []), whoseEntry(firewallMenu(w.family, 'address-list'), listed)].filter(Boolean).join(', ');
   const removal = 'remove that entry if nothing uses the address';
   return `${address} is in the router's address list ${LB_LIST} already (${entry}), so nothing is programmed for it; ${explicit ? `exclude it from the pool, or ${removal}` : `the allocation moves to another free address if one is left (exclude it from the pool to skip it, or ${removal})`}.`;
 }

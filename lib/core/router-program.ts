@@ -4,7 +4,7 @@ import { interfaceFor } from './route-interface.js';
 import { ADDRESS_MENU, holderConditions, isRefused, keyOf, listHolderConditions, refusedWants } from './router-holders.js';
 import { formatAddress, parseAddress, type IPFamily } from '../ip/index.js';
 import {
-  DEFAULT_CLUSTER, advertisementEntry, entryOwner, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, planState, scopes, serviceEntries,
+  DEFAULT_CLUSTER, advertisementEntry, entryOwner, forCluster, globalEntries, legacyComment, mergeDesired, menusFor, ownerOf, plannedOwner, planState, scopes, serviceEntries,
   snatList, sourceList, stagePlan, type DesiredEntry, type DesiredMenus, type FamilyAddress, type Op, type Scope, type ServiceProgram,
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
@@ -296,7 +296,8 @@ const SHARED = Symbol('shared');
  */
 function partOf(menu: string, e: RouterEntry, cluster: string): typeof SHARED | string | undefined {
   const builtin = BUILTIN_CHAINS[menu.split('/').pop() ?? ''] ?? [];
-  const owner = ownerOf(e.comment);
+  // as plans see it: an address wider than a host is the router's (routerHolder), whatever its comment
+  const owner = plannedOwner(menu, e);
   // an LB list entry not of this cluster holds its address for every owner (listHolder)
   const listHolder = e.list === LB_LIST && owner?.cluster !== cluster;
   if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/')) || listHolder) return SHARED;

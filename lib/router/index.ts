@@ -6,7 +6,7 @@ export {
   advertisementEntry, entryOwner, globalEntries, mergeDesired, menusFor, serviceEntries,
   type Advertisement, type DesiredEntry, type DesiredMenus, type FamilyAddress, type ServiceEndpoint, type ServicePort, type ServiceProgram,
 } from './layout.js';
-export { plan, planState, type Op, type Scope } from './planner.js';
+export { plan, plannedOwner, planState, type Op, type Scope } from './planner.js';
 export { applyPlanToState } from './apply.js';
 export {
   DEFAULT_CLUSTER, GLOBAL_ROLES, LB_CHAIN, LB_CONNECTION_MARK, LB_LIST, SNAT_CHAIN, clusterNameProblem, legacyComment, ownerOf, parseTag, portChain, scopes,

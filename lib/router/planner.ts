@@ -18,9 +18,17 @@ function isHostAddress(menu: string, entry: RouterEntry): boolean {
   return entry.address?.endsWith(menu === '/ip/address' ? '/32' : '/128') === true;
 }
 
+/**
+ * The owner of an entry as plans see it: the one its tag names, or undefined for an entry no
+ * plan ever changes whatever its comment (a dynamic one, an address wider than a host).
+ */
+export function plannedOwner(menu: string, entry: RouterEntry): Owner | undefined {
+  return entry.dynamic === 'true' || !isHostAddress(menu, entry) ? undefined : ownerOf(entry.comment);
+}
+
 /** Ours: tagged, in scope and addressable. Other: tagged for an owner outside the scope. */
 function roleOf(menu: string, entry: RouterEntry, scope: Scope): Role {
-  const owner = entry.dynamic === 'true' || !isHostAddress(menu, entry) ? undefined : ownerOf(entry.comment);
+  const owner = plannedOwner(menu, entry);
   if (owner === undefined || entry['.id'] === undefined) return 'foreign';
   return scope(owner) ? 'ours' : 'other';
 }
