@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { allocationName } from '../../lib/core/service.js';
-import { objectInvocation } from '../../lib/events/cloudevent.js';
+import { objectInvocation, resyncInvocation } from '../../lib/events/cloudevent.js';
 import { ServiceSchema } from '../../lib/k8s/core-objects.js';
 import { IPAllocationSchema } from '../../lib/k8s/schemas.js';
 import { silentLogger } from '../../lib/log/logger.js';
@@ -66,9 +66,10 @@ async function setup(address: string, extra: { objects?: object[]; router?: Rout
   const kube = memoryPortAs('program', { objects: [...objects, ...(extra.objects ?? [])], now: NOW });
   const program = createProgram({ kube: kube.port, router: client, classes: CLASSES, now: NOW, log: silentLogger(), retry: { attempts: 5, pause: async () => undefined } });
   const run = () => program(objectInvocation('update', { kind: 'Service', namespace: 'tenant-a', name: 'dns' }));
+  const resync = () => program(resyncInvocation());
   const allocation = async () => IPAllocationSchema.parse(await kube.admin.get('IPAllocation', alloc));
   const writes = (s: RouterSim) => s.commandLog().filter((words) => /\/(add|set|remove|move)$/.test(words[0] ?? ''));
-  return { sim, kube, run, allocation, writes };
+  return { sim, kube, run, resync, allocation, writes };
 }
 
 /** Where a LAN client's DNS query to `address` ends up. */
@@ -95,6 +96,21 @@ describe('program keeps the router safe', () => {
     const svc = ServiceSchema.parse(await c.kube.admin.get('Service', 'dns', 'tenant-a'));
     expect(svc.status?.loadBalancer?.ingress ?? []).toEqual([]);
     expect(svc.status?.conditions?.find((x) => x.type === 'mikrolb.de/LoadBalancerReady')).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
+  });
+
+  it.each([
+    // another cluster's SNAT-only Service: its address advertised, in no LB list
+    ["another cluster's advertisement", { '.id': '*40', address: '192.0.2.15/32', interface: 'bridge', comment: 'mikrolb:west:svc=their-uid:adv:192.0.2.15' }],
+    ['our advertisement widened by hand into an interface address', { '.id': '*40', address: '192.0.2.15/24', interface: 'bridge', comment: `mikrolb:default:svc=${UID}:adv:192.0.2.15` }],
+  ])('refuses an address the router holds as %s, in a resync as in the Service\'s own run: nothing written', async (_story, holder) => {
+    for (const how of ['run', 'resync'] as const) {
+      const c = await setup('192.0.2.15', { router: { '/ip/address': [holder] } });
+      const before = c.sim.state();
+      expect((await c[how]()).kind).toBe('done');
+      expect(c.writes(c.sim)).toEqual([]);
+      expect(c.sim.state()).toEqual(before);
+      expect((await c.allocation()).status?.conditions?.find((x) => x.type === 'Ready')).toMatchObject({ status: 'False', reason: 'AddressInUseByRouter' });
+    }
   });
 
   it("refuses the router's own address for a Service that may share it: not even the address's LB list entry is written", async () => {

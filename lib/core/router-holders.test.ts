@@ -198,3 +198,22 @@ describe('a resync\'s whole read, split by owner, shows every owner an address w
     expect(planOwner(owner([{ family: 'IPv4', address: '192.0.2.60' }]), view).outcomes.get('ip-0')).toMatchObject({ kind: 'refused', reason: 'AddressInUseByRouter' });
   });
 });
+
+describe('a resync\'s whole read, split by owner, shows each owner the advertisements that are not this cluster\'s', () => {
+  // another cluster's SNAT-only Service: its address is advertised but in no LB list
+  const west: RouterEntry = { '.id': '*98', address: '192.0.2.15/32', interface: 'ether2', comment: 'mikrolb:west:svc=their-uid:adv:192.0.2.15' };
+
+  it('so the owner is refused there as in its narrowed read', () => {
+    const view = partitionState(state({ '/ip/address': [west] }))(UID);
+    expect(view['/ip/address']).toContainEqual(west);
+    expect(planOwner(owner([{ family: 'IPv4', address: '192.0.2.15' }]), view).outcomes.get('ip-0')).toMatchObject({
+      kind: 'refused', reason: 'AddressInUseByRouter', message: expect.stringContaining('added by the MikroLB of cluster "west"'),
+    });
+  });
+
+  it('and in the cluster that wrote it, it stays its owner\'s alone', () => {
+    const view = partitionState(state({ '/ip/address': [west] }), 'west');
+    expect(view(UID)['/ip/address']).not.toContainEqual(west);
+    expect(view('their-uid')['/ip/address']).toContainEqual(west);
+  });
+});

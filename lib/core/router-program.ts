@@ -260,9 +260,9 @@ const BUILTIN_CHAINS: Record<string, readonly string[]> = { filter: ['input', 'f
  * A whole-router read split by owner, so that planning each of N owners against it costs what
  * its own entries cost: each owner sees the built-in chains (and their foreign rules) plus its
  * own entries, in router order — exactly what a narrowed read would have returned. Entries of
- * other clusters' Services are nobody's here, but for their (and foreign) LB list entries,
- * which every owner sees (they hold an address), and those of the owner's own uid, which sit in
- * its chains as a narrowed read finds them (twinEntry).
+ * other clusters' Services are nobody's here, but for their (and foreign) LB list entries and
+ * addresses, which every owner sees (they hold an address), and those of the owner's own uid,
+ * which sit in its chains as a narrowed read finds them (twinEntry).
  */
 export function partitionState(state: Record<string, RouterEntry[]>, cluster: string = DEFAULT_CLUSTER): (uid: string, also?: readonly string[]) => Record<string, RouterEntry[]> {
   const shared: Record<string, [number, RouterEntry][]> = {};
@@ -291,16 +291,17 @@ const SHARED = Symbol('shared');
 
 /**
  * Where partitionState puts an entry: in every owner's share (SHARED: the built-in chains, the
- * routes, foreign entries outside the firewall, LB list entries not of this cluster), in the
+ * routes, entries outside the firewall and LB list entries not of this cluster), in the
  * share of the Service uid its tag names, or in nobody's (undefined).
  */
 function partOf(menu: string, e: RouterEntry, cluster: string): typeof SHARED | string | undefined {
   const builtin = BUILTIN_CHAINS[menu.split('/').pop() ?? ''] ?? [];
   // as plans see it: an address wider than a host is the router's (routerHolder), whatever its comment
   const owner = plannedOwner(menu, e);
-  // an LB list entry not of this cluster holds its address for every owner (listHolder)
-  const listHolder = e.list === LB_LIST && owner?.cluster !== cluster;
-  if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || (owner === undefined && !menu.includes('/firewall/')) || listHolder) return SHARED;
+  // an LB list entry or an address not of this cluster holds its address for every owner
+  // (listHolder, routerHolder): another cluster's advertisement as much as the router's own
+  const holder = owner?.cluster !== cluster && (e.list === LB_LIST || !menu.includes('/firewall/'));
+  if ((e.chain !== undefined && builtin.includes(e.chain)) || menu.endsWith('/route') || holder) return SHARED;
   return owner?.kind === 'service' ? owner.uid : undefined;
 }
 
