@@ -14,6 +14,7 @@ describe('the connected networks hairpin rules cover', () => {
     ['a foreign comment does not matter', 'IPv4', [at('10.3.0.1/16', { comment: 'defconf' })], ['10.3.0.0/16']],
     ['IPv6 link-local addresses are left out', 'IPv6', [at('fe80::1/64'), at('fd00::1/64'), at('2001:db8:ffff::1/64')], ['2001:db8:ffff::/64', 'fd00::/64']],
     ['the other family is left out', 'IPv4', [at('fd00::1/64')], []],
+    ['IPv4-mapped IPv6 addresses are left out (no IPv6 traffic hairpins through them)', 'IPv6', [at('::ffff:192.168.0.1/120'), at('fd00::1/64')], ['fd00::/64']],
   ])('%s', (_story, family, addresses, want) => {
     expect(connectedNetworks(family, addresses)).toEqual(want);
   });

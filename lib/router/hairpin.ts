@@ -5,6 +5,7 @@ import { DEFAULT_CLUSTER, HAIRPIN_ROLE, LB_CONNECTION_MARK, globalComment, owner
 
 /** fe80::/10: every IPv6 interface has one; no load-balanced connection comes from it. */
 const LINK_LOCAL = 0xfe80n >> 6n;
+const IPV4_MAPPED = 0xffffn;
 
 /**
  * The router's connected networks of a family: the networks of its own `/ip/address`
@@ -20,7 +21,9 @@ export function connectedNetworks(family: IPFamily, addresses: readonly RouterEn
     const parsed = parseAddress(base);
     const prefix = Number(length);
     if (!parsed.ok || parsed.family !== family || length === '' || !Number.isInteger(prefix) || prefix <= 0 || prefix >= bits) continue;
-    if (family === 'IPv6' && parsed.value >> 118n === LINK_LOCAL) continue;
+    // link-local, and IPv4-mapped (::ffff:0:0/96: IPv6 traffic never hairpins through it, and its
+    // dotted network is no name a hairpin rule's tag takes)
+    if (family === 'IPv6' && (parsed.value >> 118n === LINK_LOCAL || parsed.value >> 32n === IPV4_MAPPED)) continue;
     const shift = BigInt(bits - prefix);
     const network = (parsed.value >> shift) << shift;
     networks.set(`${formatAddress(family, network)}/${prefix}`, network);
