@@ -1,4 +1,4 @@
-import { claimNameOf, claimPoolsOf, leaveClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
+import { claimNameOf, claimPoolsOf, leaveClaim, readableClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { holdersOf, holdsClaim, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { addressesOutsidePools, advertisementWants, serviceProgram, sharedAddressEntries } from '../../lib/core/program-model.js';
 import { serviceIntent } from '../../lib/core/service.js';
@@ -9,7 +9,7 @@ import { claimsOfAllocation, serviceOfLabels, allocationsOfService, slicesOfServ
 import { hasFinalizer } from '../../lib/k8s/finalizer.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { deepEqualJson } from '../../lib/core/equal.js';
-import { getAllocation, getClaim, getService, listAllocations, listClaims, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
+import { getAllocation, getService, listAllocations, listClaims, listEndpointSlices, listPools, listServices } from '../../lib/k8s/typed.js';
 import { readPools } from '../../lib/k8s/mirror.js';
 import { SiblingUnrecordedError, type ReleaseDeps, type ReleaseReport } from './deps.js';
 import { decisionUnrecorded } from '../../lib/core/allocation-status.js';
@@ -22,12 +22,12 @@ import { applyOwner, dropOwners, onRouter } from './router.js';
  * labelled with it, and the shared one of its status address, where it may be a later holder
  * — or one it already left: an earlier run of this release left it to a Service that joined
  * meanwhile and then failed on the router while putting the address's entries back for that
- * Service (releaseClaims settles them again).
+ * Service (releaseClaims settles them again). Never one we cannot read (readClaim): someone else's.
  */
 export async function claimsOf(deps: ReleaseDeps, a: IPAllocation): Promise<IPAddressClaim[]> {
   const uid = a.metadata.uid;
   if (!uid) return [];
-  return heldOf(a, (await listClaims(deps.kube, claimsOfAllocation(uid))).items, (name) => getClaim(deps.kube, name));
+  return heldOf(a, (await listClaims(deps.kube, claimsOfAllocation(uid))).items, (name) => readableClaim(deps.kube, name));
 }
 
 /** claimsOf from the claims labelled with the allocation, and a read of the claim of that name. */
@@ -207,10 +207,11 @@ async function releaseClaims(deps: ReleaseDeps, a: IPAllocation, claims: readonl
 /**
  * A holder of the shared claim of this name that stays: its allocation there and not being
  * deleted, nor its Service (whose release takes the address's entries off if it is the last).
- * Undefined when the claim is gone, no longer shared, or held only by holders on their way out.
+ * Undefined when the claim is gone, no longer shared, none we can read (someone else's), or held
+ * only by holders on their way out.
  */
 async function stayingHolder(deps: ReleaseDeps, name: string): Promise<{ claim: IPAddressClaim; holder: IPAllocation } | undefined> {
-  const claim = await getClaim(deps.kube, name);
+  const claim = await readableClaim(deps.kube, name);
   if (claim?.spec.sharingKey === undefined) return undefined;
   for (const h of holdersOf(claim.spec)) {
     const a = await getAllocation(deps.kube, h.allocationName);

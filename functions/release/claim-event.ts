@@ -1,7 +1,7 @@
 import { poolsKeepingAddressName } from '../../lib/core/claim-pools.js';
-import { dropGoneHolders, goneHolders } from '../../lib/k8s/claims.js';
+import { dropGoneHolders, goneHolders, readableClaim } from '../../lib/k8s/claims.js';
 import type { IPAddressClaim } from '../../lib/k8s/schemas.js';
-import { getClaim, listPools } from '../../lib/k8s/typed.js';
+import { listPools } from '../../lib/k8s/typed.js';
 import type { ReleaseDeps, ReleaseReport } from './deps.js';
 import { releasePoolIfDeleting } from './pool.js';
 import { applyOwner, onRouter } from './router.js';
@@ -10,10 +10,11 @@ import { applyOwner, onRouter } from './router.js';
  * An IPAddressClaim was taken, changed or freed: a pool being deleted that waited for its
  * addresses to be freed may now finish (see claimChanged in allocate for how the pool is found).
  * A claim still there that holders no longer exist for (see freeGoneHolders) is freed of them
- * first. A new claim's holder exists: an add reads no holder.
+ * first. A new claim's holder exists: an add reads no holder. A claim we cannot read (readClaim)
+ * is someone else's: nothing of it is ours to free, and it is looked at as a freed one would be.
  */
 export async function claimChanged(deps: ReleaseDeps, name: string, report: ReleaseReport, change: 'add' | 'update' | 'delete'): Promise<void> {
-  const claim = await getClaim(deps.kube, name);
+  const claim = await readableClaim(deps.kube, name);
   if (claim && change !== 'add') await freeGoneHolders(deps, claim, report);
   const pools = claim ? [claim.spec.poolName] : poolsKeepingAddressName(name, (await listPools(deps.kube)).items);
   for (const pool of pools) await releasePoolIfDeleting(deps, pool, report);
@@ -22,10 +23,11 @@ export async function claimChanged(deps: ReleaseDeps, name: string, report: Rele
 /**
  * The claim of the address a deleted allocation held (see SentWhole.held): freed of holders
  * that no longer exist, as claimChanged does. A claim gone already was freed by the
- * allocation's release, and its own deletion reaches release as the claim.
+ * allocation's release, and its own deletion reaches release as the claim; one we cannot read is
+ * someone else's, left as it is.
  */
 export async function heldClaimLeft(deps: ReleaseDeps, name: string, report: ReleaseReport): Promise<void> {
-  const claim = await getClaim(deps.kube, name);
+  const claim = await readableClaim(deps.kube, name);
   if (!claim) return;
   await freeGoneHolders(deps, claim, report);
   await releasePoolIfDeleting(deps, claim.spec.poolName, report);

@@ -92,6 +92,15 @@ export async function readClaim(kube: KubePort, name: string): Promise<{ claim: 
   return foreign === undefined ? { claim } : { unreadable: foreign };
 }
 
+/**
+ * A claim by name, undefined when absent or none we can read (readClaim): such a claim holds its
+ * address for someone else, none of ours — nothing to free, leave, join or program from it.
+ */
+export async function readableClaim(kube: KubePort, name: string): Promise<IPAddressClaim | undefined> {
+  const read = await readClaim(kube, name);
+  return 'claim' in read ? read.claim : undefined;
+}
+
 /** What is wrong with a claim whose spec names another address than its name (none of ours: we name each by its address). */
 export function misnamed(claim: IPAddressClaim): string | undefined {
   if (claimNameOf(claim.spec.address) === claim.metadata.name) return undefined;
@@ -148,8 +157,7 @@ export async function refreshSharing(kube: KubePort, claim: IPAddressClaim, allo
 export async function claimHeldBy(kube: KubePort, address: string, allocationUID: string): Promise<IPAddressClaim | undefined> {
   const name = claimNameOf(address);
   if (name === undefined) return undefined;
-  const read = await readClaim(kube, name);
-  const claim = 'claim' in read ? read.claim : undefined;
+  const claim = await readableClaim(kube, name);
   return claim && holdsClaim(claim.spec, allocationUID) ? claim : undefined;
 }
 
@@ -157,7 +165,8 @@ export async function claimHeldBy(kube: KubePort, address: string, allocationUID
  * Which of a Service's allocations hold a shared address (canonical text): those whose claim
  * is shared now. A Service without a sharing key holds none it would plan as shared (no read);
  * one with a key reads the claim of each address, as its key alone does not say the claim is
- * shared yet (allocate records the key in the claim after the Service changed).
+ * shared yet (allocate records the key in the claim after the Service changed). A claim we
+ * cannot read shares the address with none of ours.
  */
 export async function sharedAddressesOf(kube: KubePort, svc: Service, allocations: readonly IPAllocation[]): Promise<ReadonlySet<string>> {
   if (sharingKeyOf(svc) === undefined) return NONE;
@@ -165,7 +174,7 @@ export async function sharedAddressesOf(kube: KubePort, svc: Service, allocation
     const p = a.status?.address ? parseAddress(a.status.address) : undefined;
     return p?.ok ? [formatAddress(p.family, p.value)] : [];
   }))];
-  const claims = await Promise.all(addresses.map((address) => getClaim(kube, claimNameOf(address) ?? '')));
+  const claims = await Promise.all(addresses.map((address) => readableClaim(kube, claimNameOf(address) ?? '')));
   return new Set(addresses.filter((_, i) => claims[i]?.spec.sharingKey !== undefined));
 }
 
@@ -174,10 +183,10 @@ const NONE: ReadonlySet<string> = new Set();
 /**
  * The pools the claims of these addresses (canonical text) were made from, by address: one
  * read per address, for the held addresses no pool keeps now (addressesOutsidePools in
- * lib/core/program-model.ts), nearly always none. A missing claim names no pool.
+ * lib/core/program-model.ts), nearly always none. A missing claim names no pool, nor one we cannot read.
  */
 export async function claimPoolsOf(kube: KubePort, addresses: readonly string[]): Promise<ReadonlyMap<string, string>> {
-  const claims = await Promise.all(addresses.map((address) => getClaim(kube, claimNameOf(address) ?? '')));
+  const claims = await Promise.all(addresses.map((address) => readableClaim(kube, claimNameOf(address) ?? '')));
   return new Map(addresses.flatMap((address, i) => {
     const pool = claims[i]?.spec.poolName;
     return pool === undefined ? [] : [[address, pool]];
@@ -207,8 +216,8 @@ async function liveRest(kube: KubePort, spec: IPAddressClaimSpec, allocationUID:
  * An allocation gives an address up: it leaves a shared claim others still hold (an update
  * carrying the resourceVersion), or deletes the claim when it is the last holder whose
  * allocation still exists (with the claim's uid and resourceVersion as preconditions, so a
- * claim someone made or joined meanwhile is never deleted: it is read again). Absent, or no
- * longer held by it, is fine.
+ * claim someone made or joined meanwhile is never deleted: it is read again). Absent, no
+ * longer held by it, or turned into one we cannot read (someone else's), is fine.
  */
 export async function leaveClaim(kube: KubePort, claim: IPAddressClaim, allocationUID: string): Promise<Leave> {
   let current: IPAddressClaim | undefined = claim;
@@ -217,7 +226,7 @@ export async function leaveClaim(kube: KubePort, claim: IPAddressClaim, allocati
     const rest = await liveRest(kube, current.spec, allocationUID);
     if (rest && (await updateClaim(kube, current, rest))) return 'left';
     if (!rest && (await removeClaim(kube, current))) return 'freed';
-    current = await getClaim(kube, claim.metadata.name);
+    current = await readableClaim(kube, claim.metadata.name);
   }
   throw new RetryLaterError(`the claim of ${claim.spec.address} keeps changing`);
 }
