@@ -4,8 +4,8 @@ import { serviceIntent, type ServiceIntent } from '../../lib/core/service.js';
 import type { EndpointSlice, Service } from '../../lib/k8s/core-objects.js';
 import { type IPAllocation, type IPPool } from '../../lib/k8s/schemas.js';
 import { allocationsOfService } from '../../lib/k8s/keys.js';
-import { getAllocation, getClaim, getService, listAllocations } from '../../lib/k8s/typed.js';
-import { claimNameOf, sharedAddressesOf } from '../../lib/k8s/claims.js';
+import { getAllocation, getService, listAllocations } from '../../lib/k8s/typed.js';
+import { claimNameOf, readableClaim, sharedAddressesOf } from '../../lib/k8s/claims.js';
 import { holdersOf, sharedAddressOwner, sharingKeyOf } from '../../lib/core/sharing.js';
 import type { ProgramHolder } from './shared.js';
 import { settleWrites, stillHolding, type SettleSteps } from '../../lib/core/settle.js';
@@ -62,6 +62,7 @@ function onlyUnrecorded(planned: readonly IPAllocation[], now: readonly IPAlloca
 /**
  * The shared addresses a released Service held whose claim is gone now (by their owners): release
  * took their entries off before the claim went, so what program wrote since is taken off here.
+ * A claim we cannot read in its place (readClaim) is someone else's: the address is freed of ours.
  */
 async function freedSharedAddresses(deps: ProgramDeps, svc: Service, live: readonly IPAllocation[]): Promise<Map<string, string>> {
   if (sharingKeyOf(svc) === undefined) return new Map();
@@ -69,7 +70,7 @@ async function freedSharedAddresses(deps: ProgramDeps, svc: Service, live: reado
     const address = a.status?.address;
     const name = address ? claimNameOf(address) : undefined;
     const owner = address ? sharedAddressOwner(address) : undefined;
-    return address && name && owner && !(await getClaim(deps.kube, name)) ? [[owner, address] as const] : [];
+    return address && name && owner && !(await readableClaim(deps.kube, name)) ? [[owner, address] as const] : [];
   }));
   return new Map(freed.flat());
 }
@@ -82,7 +83,7 @@ async function freedSharedAddresses(deps: ProgramDeps, svc: Service, live: reado
  */
 async function programNewSharers(deps: ProgramDeps, addresses: Iterable<string>, programHolder: ProgramHolder): Promise<void> {
   for (const address of addresses) {
-    const claim = await getClaim(deps.kube, claimNameOf(address) ?? '');
+    const claim = await readableClaim(deps.kube, claimNameOf(address) ?? '');
     if (claim?.spec.sharingKey !== undefined) for (const h of holdersOf(claim.spec)) await programHolder(h.allocationName);
   }
 }

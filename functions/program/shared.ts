@@ -1,7 +1,6 @@
 import { holdersOf, sharedAddressOwner } from '../../lib/core/sharing.js';
 import { programOwner } from '../../lib/core/router-program.js';
-import { claimNameOf } from '../../lib/k8s/claims.js';
-import { getClaim } from '../../lib/k8s/typed.js';
+import { claimNameOf, readableClaim } from '../../lib/k8s/claims.js';
 import type { IPAddressClaim } from '../../lib/k8s/schemas.js';
 import { DEFAULT_CLUSTER } from '../../lib/router/index.js';
 import { ownerOf } from '../../lib/router/names.js';
@@ -47,10 +46,11 @@ async function entriesOfAddress(deps: ProgramDeps, address: string): Promise<Rec
  * longer holds. A Service may share the address anew meanwhile (its program writing the
  * entries before this takes them off), or hold it alone now (its own entries refused while
  * these stood): so the claim is read again after a removal, and its holders are programmed.
+ * A claim we cannot read (readClaim) shares the address with none of ours, as a freed one.
  */
 export async function dropUnsharedEntries(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
   const name = claimNameOf(address);
-  if (!name || (await getClaim(deps.kube, name))?.spec.sharingKey !== undefined) return; // its holders' programs keep them
+  if (!name || (await readableClaim(deps.kube, name))?.spec.sharingKey !== undefined) return; // its holders' programs keep them
   await takeOffAddressEntries(deps, address, report, programHolder);
 }
 
@@ -85,7 +85,7 @@ export async function dropStaleSharedEntries(deps: ProgramDeps, addresses: reado
 export async function claimSharingChanged(deps: ProgramDeps, address: string, report: ProgramReport, programHolder: ProgramHolder): Promise<void> {
   const name = claimNameOf(address);
   if (!name) return;
-  const claim = await getClaim(deps.kube, name);
+  const claim = await readableClaim(deps.kube, name);
   if (claim?.spec.sharingKey === undefined) return takeOffAddressEntries(deps, address, report, programHolder, { claimEvent: { claim } });
   if (await handedOver(deps, address)) {
     report.actions.push(`${address}: its entries are the shared address's already`);
@@ -157,6 +157,6 @@ async function takeOffAddressEntries(deps: ProgramDeps, address: string, report:
   // whoever holds the address now is programmed: a Service that shares it anew, whose entries
   // this may have taken off, or the one that kept it alone, whose own entries the router
   // refused while these stood
-  const now = await getClaim(deps.kube, name);
+  const now = await readableClaim(deps.kube, name);
   if (now) for (const h of holdersOf(now.spec)) await programHolder(h.allocationName);
 }
