@@ -11,6 +11,8 @@ import { classesFromEnv, routerFromEnv } from '../../lib/config.js';
 
 const StringRule = z.object({
   type: z.literal('string'), minLength: z.number().optional(), pattern: z.string().optional(), not: z.object({ const: z.string() }).optional(),
+  /** Text for people: no keyword of its own. */
+  description: z.string().optional(),
   /** More patterns, each to be matched too (JSON Schema has one `pattern` per object; RE2 has no lookahead to join them). */
   allOf: z.array(z.object({ pattern: z.string() }).strict()).optional(),
 }).strict();
