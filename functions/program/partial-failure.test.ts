@@ -47,6 +47,7 @@ async function setup(pools: string) {
       pool('lan', '192.0.2.10', 'ether1'),
       pool('wrong', '192.0.2.20', 'ether99'),
       pool('lan2', '192.0.2.30', 'ether1'),
+      pool('far', '203.0.113.5', 'ether1'),
       { apiVersion: 'v1', kind: 'Service', metadata: { name: 'bad', namespace: 'shop', uid: UID, annotations: { 'mikrolb.de/load-balancer-pools': pools } },
         spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ name: 'http', port: 80, protocol: 'TCP', targetPort: 8080 }] } },
       { apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice', metadata: { name: 'bad-1', namespace: 'shop', labels: { 'kubernetes.io/service-name': 'bad' } },
@@ -69,6 +70,12 @@ async function setup(pools: string) {
     const p = IPPoolSchema.parse(await kube.admin.get('IPPool', name));
     await kube.admin.replace('IPPool', { ...p, spec: { ...p.spec, interfaceName } });
   };
+  /** Takes a pool's interfaceName away: its addresses then go where the router's routes say. */
+  const dropInterface = async (name: string): Promise<void> => {
+    const p = IPPoolSchema.parse(await kube.admin.get('IPPool', name));
+    const { interfaceName: _dropped, ...spec } = p.spec;
+    await kube.admin.replace('IPPool', { ...p, spec });
+  };
   /**
    * The Service switches to `pools`, giving up its allocation of `address`; after `between`
    * (say, a program run), release takes that address off the router and deletes the
@@ -87,7 +94,7 @@ async function setup(pools: string) {
     expect(await kube.admin.get('IPAllocation', name)).toBeUndefined();
     expect(kube.events.filter((e) => e.reason === 'ReleaseFailed')).toEqual([]);
   };
-  return { sim, kube, allocate, program, release, allocations, of, entries, web, advertisedOn, moveInterface, switchPoolsReleasing };
+  return { sim, kube, allocate, program, release, allocations, of, entries, web, advertisedOn, moveInterface, dropInterface, switchPoolsReleasing };
 }
 
 const ready = (a: IPAllocation | undefined) => a?.status?.conditions?.find((c) => c.type === 'Ready');
@@ -169,6 +176,31 @@ describe('the router refusing one address of a Service', () => {
       expect((await c.program(objectInvocation('update', SVC))).kind).toBe('retry');
       expect(c.advertisedOn('192.0.2.30')).toBe('ether1');
       expect(ready(await c.of('192.0.2.30'))).toMatchObject({ status: 'False', reason: 'BackendError', message: refusedSet });
+    });
+  });
+
+  describe('when its pool stops naming the interface of an advertised address the router has no route to', () => {
+    it('keeps the address where it is, and says so in its BackendError', async () => {
+      const c = await setup('lan,far');
+      expect((await c.allocate(objectInvocation('add', SVC))).kind).toBe('done');
+      expect((await c.program(objectInvocation('update', SVC))).kind).toBe('done');
+      expect(c.advertisedOn('203.0.113.5')).toBe('ether1');
+      // no route of the router's covers the address (its default route is gone)
+      const before = c.sim.state();
+      c.sim.seed({ ...before, menus: { ...before.menus, '/ip/route': (before.menus['/ip/route'] ?? []).filter((r) => r['dst-address'] !== '0.0.0.0/0') } });
+      await c.dropInterface('far');
+      await c.program(objectInvocation('update', SVC));
+      // still advertised where it was (its published ingress still reaches the endpoints)
+      expect(c.advertisedOn('203.0.113.5')).toBe('ether1');
+      expect(c.web('203.0.113.5')).toMatchObject({ ok: true, dstAddress: '10.0.0.66', dstPort: 8080 });
+      const kept = await c.of('203.0.113.5');
+      expect(kept?.status).toMatchObject({ advertised: true, interfaceName: 'ether1' });
+      expect(ready(kept)).toMatchObject({
+        status: 'False', reason: 'BackendError',
+        message: 'The router has no route to 203.0.113.5, so no interface to advertise it on; set interfaceName on its IPPool (it stays advertised on ether1 meanwhile).',
+      });
+      const good = await c.of('192.0.2.10');
+      expect(ready(good)).toMatchObject({ status: 'True' });
     });
   });
 });

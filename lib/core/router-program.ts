@@ -9,7 +9,7 @@ import {
 } from '../router/index.js';
 import { connectedNetworks, hairpinEntries, hairpinNetworks } from '../router/hairpin.js';
 import { firewallMenu } from '../router/menus.js';
-import { INPUT_CHAIN, LB_LIST, currentComment, globalComment, isServiceChain, serviceChain } from '../router/names.js';
+import { INPUT_CHAIN, LB_LIST, currentComment, globalComment, inCluster, isServiceChain, serviceChain } from '../router/names.js';
 import type { ReadRequest, RouterPort } from '../router/port.js';
 import { isAlreadyExists, isNotFound, isPermission, isRouterError } from '../router/errors.js';
 import { messageOf } from '../errors.js';
@@ -106,16 +106,29 @@ function desiredAdverts(p: OwnerProgram, state: Record<string, RouterEntry[]>, o
       outcomes.set(key, { kind: 'notAdvertised' });
       continue;
     }
+    const serviceUid = entryOwner(p.service, p.uid, w.family, w.address);
     const iface = w.interfaceName ?? interfaceFor(w.family, w.address, state[ROUTE_MENU[w.family]] ?? [], state[ADDRESS_MENU[w.family]] ?? []);
-    if (!iface) {
-      outcomes.set(key, { kind: 'failed', message: `The router has no route to ${w.address}, so no interface to advertise it on; set interfaceName on its IPPool.` });
+    const noRoute = `The router has no route to ${w.address}, so no interface to advertise it on; set interfaceName on its IPPool`;
+    // an address advertised already (its pool named the interface, or a route led there) stays
+    // where it is and keeps working, as when the router refuses to move it
+    const kept = iface ? undefined : advertisedOn(state, w, serviceUid, p.cluster ?? DEFAULT_CLUSTER);
+    const on = iface ?? kept;
+    if (!on) {
+      outcomes.set(key, { kind: 'failed', message: `${noRoute}.` });
       continue;
     }
-    const adv = advertisementEntry({ serviceUid: entryOwner(p.service, p.uid, w.family, w.address), family: w.family, address: w.address, interfaceName: iface });
+    const adv = advertisementEntry({ serviceUid, family: w.family, address: w.address, interfaceName: on });
     parts.push({ [adv.menu]: [adv.entry] });
-    outcomes.set(key, { kind: 'advertised', interfaceName: iface });
+    outcomes.set(key, kept ? { kind: 'failed', message: `${noRoute} (it stays advertised on ${kept} meanwhile).`, advertisedOn: kept } : { kind: 'advertised', interfaceName: on });
   }
   return parts;
+}
+
+/** The interface the router advertises the want's address on for this owner now, if it does. */
+function advertisedOn(state: Record<string, RouterEntry[]>, w: AdvertisementWant, serviceUid: string, cluster: string): string | undefined {
+  const { menu, entry } = advertisementEntry({ serviceUid, family: w.family, address: w.address, interfaceName: '' });
+  const comment = inCluster(entry.comment, cluster);
+  return (state[menu] ?? []).find((e) => currentComment(e.comment) === comment)?.interface || undefined;
 }
 
 /**

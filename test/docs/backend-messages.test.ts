@@ -41,7 +41,7 @@ const RETRY = { attempts: 5, pause: async () => undefined };
 /**
  * The Ready message of a reservation of `address` in a pool with `interfaceName`, after allocate
  * and program ran; with `movedTo`, after the address was programmed and its pool's interface
- * then changed to `movedTo`, and program ran again.
+ * then changed to `movedTo` (`''`: taken away), and program ran again.
  */
 async function readyMessage(address: string, interfaceName?: string, movedTo?: string): Promise<string | undefined> {
   const sim = await startSim({ initialState: ROUTER });
@@ -59,7 +59,8 @@ async function readyMessage(address: string, interfaceName?: string, movedTo?: s
   await program(objectInvocation('update', ref));
   if (movedTo !== undefined) {
     const pool = IPPoolSchema.parse(await kube.port.get('IPPool', 'lan'));
-    await kube.port.replace('IPPool', { ...pool, spec: { ...pool.spec, interfaceName: movedTo } });
+    const { interfaceName: _before, ...spec } = pool.spec;
+    await kube.port.replace('IPPool', { ...pool, spec: movedTo === '' ? spec : { ...spec, interfaceName: movedTo } });
     await program(objectInvocation('update', ref));
   }
   const a = IPAllocationSchema.parse(await kube.port.get('IPAllocation', 'reserved'));
@@ -79,5 +80,9 @@ describe('docs/debugging.md shows the BackendError messages program words', () =
 
   it('an address the router has no route to (no interfaceName on the pool)', async () => {
     expect(backendErrorSentences()).toContain(await readyMessage('198.51.100.10'));
+  });
+
+  it('an advertised address the router has no route to once its pool names no interface', async () => {
+    expect(backendErrorSentences()).toContain(await readyMessage('198.51.100.10', 'ether1', ''));
   });
 });
