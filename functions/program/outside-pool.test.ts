@@ -36,7 +36,11 @@ const objects = (advert: { advertise: boolean; interfaceName?: string }) => [
     spec: { address: ADDRESS, poolName: 'lan', allocationName: 'web-v4', allocationUID: 'alloc-uid' } },
 ];
 
-async function programmedThenShrunk(advert: { advertise: boolean; interfaceName?: string }) {
+/** The pool's spec after the shrink: other addresses, or (an edit the webhook admits) another family's. */
+type Shrink = { ipFamily: string; addresses: string[] };
+const TO_V6: Shrink = { ipFamily: 'IPv6', addresses: ['2001:db8::/120'] };
+
+async function programmedThenShrunk(advert: { advertise: boolean; interfaceName?: string }, shrink: Shrink = { ipFamily: 'IPv4', addresses: SHRUNK }) {
   const kube = memoryPortAs('program', { objects: objects(advert), now: NOW });
   const router = memoryRouter({
     version: '7.19.1',
@@ -53,7 +57,7 @@ async function programmedThenShrunk(advert: { advertise: boolean; interfaceName?
   await run();
   const before = { advertisement: advertisement(), status: await status() };
   const p = IPPoolSchema.parse(await kube.admin.get('IPPool', 'lan'));
-  await kube.admin.replace('IPPool', { ...p, spec: { ...p.spec, addresses: SHRUNK } });
+  await kube.admin.replace('IPPool', { ...p, spec: { ...p.spec, ...shrink } });
   const ops = router.ops.length;
   await run();
   return { before, after: { advertisement: advertisement(), status: await status() }, opsAfterShrink: router.ops.length - ops };
@@ -75,5 +79,23 @@ describe('an address its pool shrank away from', () => {
     expect(after.advertisement).toEqual(['bridge']);
     expect(opsAfterShrink).toBe(0);
     expect(after.status).toMatchObject({ phase: 'Programmed', advertised: true, interfaceName: 'bridge' });
+  });
+
+  describe('to another family (the pool now holds IPv6 addresses)', () => {
+    it('stays unadvertised when the pool it was claimed from does not advertise', async () => {
+      const { before, after, opsAfterShrink } = await programmedThenShrunk({ advertise: false }, TO_V6);
+      expect(before.advertisement).toEqual([]);
+      expect(after.advertisement).toEqual([]);
+      expect(opsAfterShrink).toBe(0);
+      expect(after.status).toEqual(before.status);
+    });
+
+    it('stays advertised on the interface of the pool it was claimed from', async () => {
+      const { before, after, opsAfterShrink } = await programmedThenShrunk({ advertise: true, interfaceName: 'bridge' }, TO_V6);
+      expect(before.advertisement).toEqual(['bridge']);
+      expect(after.advertisement).toEqual(['bridge']);
+      expect(opsAfterShrink).toBe(0);
+      expect(after.status).toMatchObject({ phase: 'Programmed', advertised: true, interfaceName: 'bridge' });
+    });
   });
 });

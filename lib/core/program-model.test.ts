@@ -150,7 +150,7 @@ describe('an address no pool keeps any more (its pool shrank) is advertised as t
   it.each([
     ['its claim\'s pool', new Map([['192.0.2.15', 'quiet']]), [['192.0.2.15', false, '', 'quiet'], ['198.51.100.7', true, 'ether1', 'lan']]],
     ['no claim read (or its pool gone): as before, advertised on the route\'s interface', new Map<string, string>(), [['192.0.2.15', true, '', ''], ['198.51.100.7', true, 'ether1', 'lan']]],
-    ['a claim pool of another family is no pool of the address', new Map([['192.0.2.15', 'v6']]), [['192.0.2.15', true, '', ''], ['198.51.100.7', true, 'ether1', 'lan']]],
+    ['a claim pool now of another family (edited from IPv4 to IPv6) still decides', new Map([['192.0.2.15', 'v6']]), [['192.0.2.15', false, '', 'v6'], ['198.51.100.7', true, 'ether1', 'lan']]],
   ] as const)('%s', (_, claimPools, want) => {
     expect(addressesOutsidePools([outside, inside], pools)).toEqual(['192.0.2.15']);
     expect(advertisementWants([outside, inside], pools, claimPools).map(brief)).toEqual(want);

@@ -228,13 +228,15 @@ const NO_CLAIM_POOLS: ClaimPools = new Map();
 /**
  * The advertisement `allocation` wants for the address it holds, per the pool keeping it. An
  * address no pool keeps any more (its pool shrank: it stays where it is, and the pool reports
- * `AddressesOutsidePool`) is advertised as the pool its claim was made from says: taken as
+ * `AddressesOutsidePool`; or it changed family) is advertised as the pool its claim was made from says: taken as
  * advertised on the route's interface, an address of an `advertise: false` pool would start
  * being answered for on the network once the pool shrank away from it.
  */
 function advertisementOf(allocation: IPAllocation, held: FamilyAddress, views: readonly PoolView[], claimPools: ClaimPools): AdvertisementWant {
   const claimPool = claimPools.get(canonical(held.address) ?? '');
-  const pool = (poolKeeping(views, held.address) ?? views.find((v) => v.name === claimPool && v.family === held.family))?.pool;
+  // of any family: a pool edited to the other family keeps its old addresses' holders as a
+  // shrink does, and its advertise and interfaceName still say how they are advertised
+  const pool = (poolKeeping(views, held.address) ?? views.find((v) => v.name === claimPool))?.pool;
   const interfaceName = pool?.spec.interfaceName || undefined;
   return { allocation, ...held, advertise: pool?.spec.advertise ?? true, ...(interfaceName ? { interfaceName } : {}), ...(pool ? { pool: pool.metadata.name } : {}) };
 }
