@@ -222,7 +222,10 @@ describe('choosing an address: scenarios', () => {
   it('a pool being deleted hands out nothing new, but its holders keep their addresses', () => {
     const going = pool('going', { ipFamily: 'IPv4', addresses: ['203.0.113.0/24'] }, undefined, true);
     expect(run(alloc('n', { poolName: 'going' }), [going])).toEqual({ ok: false, reason: 'PoolNotFound', message: 'Pool going is being deleted and hands out no new address.' });
-    expect(run(alloc('n', { ipFamily: 'IPv4' }), [going])).toMatchObject({ ok: false, reason: 'PoolExhausted', message: 'No auto-assign IPv4 pool exists.' });
+    // the user sees the pool (auto-assign) in kubectl get ippools: the message says why it does not count
+    expect(run(alloc('n', { ipFamily: 'IPv4' }), [going])).toMatchObject({ ok: false, reason: 'PoolExhausted', message: 'No auto-assign IPv4 pool hands out new addresses: going is being deleted.' });
+    const alsoGoing = pool('also-going', { ipFamily: 'IPv4', addresses: ['198.51.100.0/24'] }, undefined, true);
+    expect(run(alloc('n', { ipFamily: 'IPv4' }), [going, alsoGoing])).toMatchObject({ message: 'No auto-assign IPv4 pool hands out new addresses: also-going and going are being deleted.' });
     expect(run(alloc('n', { address: '203.0.113.9' }), [going])).toMatchObject({ ok: false, reason: 'AddressNotInPool' });
     expect(run(alloc('h', { poolName: 'going' }, 'uid-h'), [going], { going: [taken('203.0.113.7', 'h', 'uid-h')] })).toEqual({ ok: true, pool: 'going', address: '203.0.113.7', held: true });
   });

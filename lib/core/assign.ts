@@ -258,6 +258,11 @@ function exhaustedMessage(pool: PoolView): string {
   return `Pool ${pool.name} has no free address.`;
 }
 
+/** `a`, `a and b`, `a, b and c`. */
+function joinNames(names: readonly string[]): string {
+  return names.length < 2 ? names.join('') : `${names.slice(0, -1).join(', ')} and ${names[names.length - 1] ?? ''}`;
+}
+
 function assignFromFamily(input: AssignInput, family: IPFamily): Decision {
   const eligible = input.pools
     .filter((v) => v.family === family && v.pool.spec.autoAssign && !deleting(v))
@@ -267,6 +272,9 @@ function assignFromFamily(input: AssignInput, family: IPFamily): Decision {
   const candidates = autoAssignOrder(eligible, input.requester);
   if (candidates.length === 0) {
     const scoped = eligible.length > 0 ? ` that serves ${input.requester ? `Service ${input.requester.key}` : 'an allocation without a Service'} (the others are scoped to other Services)` : '';
+    const going = eligible.length > 0 ? [] : input.pools.filter((v) => v.family === family && v.pool.spec.autoAssign && deleting(v)).map((v) => v.name).sort();
+    // `kubectl get ippools` still lists them, auto-assign: say why they do not count
+    if (going.length > 0) return fail('PoolExhausted', `No auto-assign ${family} pool hands out new addresses: ${joinNames(going)} ${going.length === 1 ? 'is' : 'are'} being deleted.`);
     return fail('PoolExhausted', `No auto-assign ${family} pool exists${scoped}.`);
   }
   for (const pool of candidates) {
