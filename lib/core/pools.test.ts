@@ -33,6 +33,15 @@ describe('pools: addresses an upgrade keeps (avoidBuggyIPs applies to new choice
   });
 });
 
+describe('pools: counts of a pool being deleted', () => {
+  it('counts every holder its deletion waits for, also one it shrank away from (DeletionBlocked names it)', () => {
+    const going = IPPoolSchema.parse({ metadata: { name: 'going', creationTimestamp: '2026-01-01T00:00:00Z', deletionTimestamp: '2026-01-02T00:00:00Z' }, spec: { ipFamily: 'IPv4', addresses: ['10.0.0.1-10.0.0.2'] } });
+    const [view] = viewPools([going]);
+    if (!view) throw new Error('no view');
+    expect(poolCounts(view, [{ address: '10.0.0.1' }, { address: '10.0.0.7' }])).toEqual({ total: 2n, allocated: 2n, free: 0n });
+  });
+});
+
 describe('pools: converting a ledger (earlier versions) to claims', () => {
   const lan = IPPoolSchema.parse({
     metadata: { name: 'lan', creationTimestamp: '2026-01-01T00:00:00Z' },

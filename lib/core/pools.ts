@@ -160,14 +160,16 @@ export interface PoolCounts {
 /**
  * Counts derived from the pool's claims: total and free are the owned addresses (those new
  * choices come from); allocated also counts claims the pool keeps outside them (see `kept`).
- * A pool being deleted hands out nothing: none of its addresses is free.
+ * A pool being deleted hands out nothing: none of its addresses is free, and allocated counts
+ * every holder its deletion waits for (those it shrank away from too, as DeletionBlocked names them).
  */
 export function poolCounts(view: PoolView, holdings: readonly { address: string }[]): PoolCounts {
   const total = count(view.owned);
   const values = holdingValues(holdings);
+  if (view.pool.metadata.deletionTimestamp) return { total, allocated: BigInt(values.length), free: 0n };
   const allocated = BigInt(values.filter((v) => contains(view.kept, v)).length);
   const usedOwned = BigInt(values.filter((v) => contains(view.owned, v)).length);
-  return { total, allocated, free: view.pool.metadata.deletionTimestamp ? 0n : total - usedOwned };
+  return { total, allocated, free: total - usedOwned };
 }
 
 export const formatCounts = (c: PoolCounts): { totalAddresses: string; allocatedAddresses: string; freeAddresses: string } => ({
