@@ -4,6 +4,7 @@ import { refusedByRouter } from '../../lib/core/allocation-status.js';
 import { eachHolder } from '../../lib/core/sharing.js';
 import { poolCounts, viewPools, type PoolView } from '../../lib/core/pools.js';
 import { pastFailures } from '../../lib/events/past-failures.js';
+import { parseAddress } from '../../lib/ip/index.js';
 import { retryOnConflict } from '../../lib/k8s/conflict.js';
 import { isConflict, isNotFound } from '../../lib/k8s/errors.js';
 import { hasFinalizer, withFinalizer } from '../../lib/k8s/finalizer.js';
@@ -26,8 +27,8 @@ import type { IPAddressClaim, IPAllocation, IPPool } from '../../lib/k8s/schemas
  * other pools first (refreshOthers), so a younger pool's counts and conditions follow an older
  * one that shrank, grew or went at once rather than at the next resync.
  */
-async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ newScopedSpec: boolean; free: boolean; views: readonly PoolView[] }> {
-  let newScopedSpec = false;
+async function refreshPool(deps: AllocateRun, name: string, report: Report): Promise<{ recheck: Recheck | undefined; free: boolean; views: readonly PoolView[] }> {
+  let recheck: Recheck | undefined;
   let views: readonly PoolView[] = [];
   let free = false;
   // another pool that gained free addresses (written in an earlier attempt, unchanged in a later one)
@@ -50,11 +51,16 @@ async function refreshPool(deps: AllocateRun, name: string, report: Report): Pro
     const written = await writePoolStatus(deps, view, report);
     free = written.free;
     if (!written.changed) return;
-    // this run is the one that recorded a new spec of a scoped pool: its holders are checked
-    newScopedSpec = pool.spec.serviceAllocation !== undefined && !pool.metadata.deletionTimestamp
-      && findCondition(pool.status?.conditions, POOL_COND_READY)?.observedGeneration !== pool.metadata.generation;
+    // this run is the one that recorded a new spec: the holders it may no longer fit are checked
+    // (every holder of a scoped pool; of another, those of the other family: its ipFamily changed)
+    const newSpec = !pool.metadata.deletionTimestamp && findCondition(pool.status?.conditions, POOL_COND_READY)?.observedGeneration !== pool.metadata.generation;
+    const family = view.family;
+    recheck = !newSpec ? undefined : pool.spec.serviceAllocation !== undefined ? () => true : (claim) => {
+      const address = parseAddress(claim.spec.address);
+      return address.ok && address.family !== family;
+    };
   });
-  return { newScopedSpec, free: free || othersFreed, views };
+  return { recheck, free: free || othersFreed, views };
 }
 
 /** Whether the pool's status was computed from its current spec. */
@@ -108,13 +114,17 @@ async function refreshOthers(deps: AllocateRun, views: readonly PoolView[], name
   return free;
 }
 
+/** Which of a pool's claims to check again after its new spec is recorded (see recheckHolders). */
+type Recheck = (claim: IPAddressClaim) => boolean;
+
 /**
- * The allocations holding addresses of a pool whose scope (`serviceAllocation`) just changed,
- * checked as a resync checks them: one whose Service the pool no longer serves gives its
+ * The allocations holding these addresses of a pool whose spec just changed (its scope,
+ * `serviceAllocation`, or its `ipFamily`), checked as a resync checks them: one whose Service
+ * the pool no longer serves, or whose address is no longer of the pool's family, gives its
  * address back and is allocated again, at once rather than at the next resync.
  */
-async function recheckHolders(deps: AllocateRun, name: string, report: Report): Promise<void> {
-  const holders = (await listClaims(deps.kube, claimsOfPool(name))).items.flatMap((c) => eachHolder(c.spec).map((h) => h.allocationName));
+async function recheckHolders(deps: AllocateRun, name: string, which: Recheck, report: Report): Promise<void> {
+  const holders = (await listClaims(deps.kube, claimsOfPool(name))).items.filter(which).flatMap((c) => eachHolder(c.spec).map((h) => h.allocationName));
   const { attempt, rethrow } = pastFailures();
   for (const allocation of new Set(holders)) await attempt(() => allocateAddress(deps, allocation, report, { verify: true }));
   rethrow();
@@ -179,8 +189,8 @@ async function ensurePoolFinalizer(deps: AllocateRun, name: string, report: Repo
  */
 export async function reconcilePool(deps: AllocateRun, name: string, report: Report): Promise<void> {
   await ensurePoolFinalizer(deps, name, report);
-  const { newScopedSpec, free, views } = await refreshPool(deps, name, report);
-  if (newScopedSpec) await recheckHolders(deps, name, report);
+  const { recheck, free, views } = await refreshPool(deps, name, report);
+  if (recheck) await recheckHolders(deps, name, recheck, report);
   // the router-held ones failing must not keep the waiting ones from a freed address either
   const { attempt, rethrow } = pastFailures();
   if (free) await attempt(() => wakeRouterHeld(deps, report));

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { objectInvocation } from '../../lib/events/cloudevent.js';
-import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema } from '../../lib/k8s/schemas.js';
+import { IPAddressClaimSchema, IPAllocationSchema, IPPoolSchema, type IPPool } from '../../lib/k8s/schemas.js';
 import { memoryLogger } from '../../lib/log/logger.js';
 import { createAllocate } from './handler.js';
 import { memoryPortAs } from '../test-support.js';
@@ -195,5 +195,42 @@ describe('allocate: a Service that shares an address leaves a pool scope', () =>
     await c.kube.admin.remove('IPAllocation', tcp.metadata.name);
     await c.udpLeaves();
     expect(await c.kube.admin.get('IPAddressClaim', c.address)).toBeUndefined();
+  });
+});
+
+describe('allocate: a pool changed to the other family', () => {
+  // found using the product: its holders gave their addresses back only at the resync
+  it('moves its holders at once (their addresses no longer fit it); growing a pool of the same family moves nobody', async () => {
+    const v6 = (metadata: IPPool['metadata']) => ({ ...pool('old', '192.0.2.0/28', '2026-01-01T00:00:00Z'), metadata, spec: { ipFamily: 'IPv6', addresses: ['2001:db8::/124'] } });
+    const kube = memoryPortAs('allocate', {
+      now: NOW,
+      objects: [
+        pool('old', '192.0.2.0/28', '2026-01-01T00:00:00Z'),
+        pool('other', '10.1.0.0/28', '2026-01-02T00:00:00Z'),
+        {
+          apiVersion: 'v1', kind: 'Service', metadata: { name: 'web', namespace: 'shop', uid: 'svc-uid' },
+          spec: { type: 'LoadBalancer', loadBalancerClass: 'mikrolb.de/controller', ipFamilies: ['IPv4'], ports: [{ port: 80, protocol: 'TCP' }] },
+        },
+      ],
+    });
+    const allocate = createAllocate({ kube: kube.port, now: NOW, log: memoryLogger(), retry: { attempts: 5, pause: async () => undefined }, classes: { loadBalancerClass: 'mikrolb.de/controller', defaultClass: false } });
+    const addresses = async () => (await kube.admin.list('IPAllocation')).map((a) => IPAllocationSchema.parse(a).status?.address);
+    expect((await allocate(objectInvocation('add', { kind: 'Service', namespace: 'shop', name: 'web' }))).kind).toBe('done');
+    expect((await allocate(objectInvocation('add', { kind: 'IPPool', name: 'old' }))).kind).toBe('done');
+    expect(await addresses()).toEqual([expect.stringMatching(/^192\.0\.2\./)]);
+
+    const old = IPPoolSchema.parse(await kube.admin.get('IPPool', 'old'));
+    await kube.admin.replace('IPPool', v6(old.metadata));
+    expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'old' }))).kind).toBe('done');
+    expect(await addresses()).toEqual([expect.stringMatching(/^10\.1\.0\./)]);
+
+    // the pool holding it grows: same family, nobody is checked (only pool statuses are written)
+    const other = IPPoolSchema.parse(await kube.admin.get('IPPool', 'other'));
+    await kube.admin.replace('IPPool', { ...pool('other', '10.1.0.0/27', '2026-01-02T00:00:00Z'), metadata: other.metadata });
+    const writes = kube.writes.length;
+    expect((await allocate(objectInvocation('update', { kind: 'IPPool', name: 'other' }))).kind).toBe('done');
+    expect(kube.writes.length).toBeGreaterThan(writes);
+    expect(kube.writes.slice(writes).filter((w) => w.kind !== 'IPPool')).toEqual([]);
+    expect(await addresses()).toEqual([expect.stringMatching(/^10\.1\.0\./)]);
   });
 });
